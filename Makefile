@@ -1,0 +1,56 @@
+# The two commands: `make demo` and `make test`. Nothing but Python >= 3.11 and make is assumed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install demo test lint unit lab bench browser lock clean
+
+help:
+	@echo "make demo   - install, start the local sandbox, run the compromised-access-key playbook, print the report"
+	@echo "make test   - install, lint, run every test (notebooks and the browser test included)"
+	@echo "make lab    - JupyterLab on the sandbox"
+	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iamkit needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/iamkit demo
+
+lint: install
+	$(BIN)/ruff check iamkit tests bench
+
+# Debian's Chromium for the one browser test (Playwright's own browser download is not used).
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium not installed: the browser test will fail (install Debian's chromium)"; }
+
+test: install lint browser
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not sandbox and not notebook and not browser"
+
+lab: install
+	$(BIN)/iamkit sandbox start --detach
+	eval "$$($(BIN)/iamkit sandbox env)" && $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+
+bench: install
+	$(BIN)/python -m bench
+
+lock:
+	rm -rf /tmp/iamkit-lock && $(PYTHON) -m venv /tmp/iamkit-lock && /tmp/iamkit-lock/bin/pip install -q '.[dev]' \
+	  && /tmp/iamkit-lock/bin/pip freeze --exclude iamkit > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

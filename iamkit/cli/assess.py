@@ -1,0 +1,5 @@
+"""`iamkit assess …` command."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

@@ -1,0 +1,8 @@
+"""`iamkit entra …` commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="entra commands")
+COMMANDS: list = []

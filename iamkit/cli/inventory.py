@@ -1,0 +1,8 @@
+"""`iamkit inventory …` commands."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="inventory commands")
+COMMANDS: list = []

@@ -1,0 +1,82 @@
+"""``--format table|json|csv|parquet`` and ``--out FILE`` for every command that prints rows."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+    ocsf = "ocsf"
+
+
+FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="table|json|csv|parquet")
+OUT_OPT = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")
+
+
+def _jsonable(df: pd.DataFrame) -> list[dict]:
+    import pandas as pd
+
+    rows = []
+    for rec in df.to_dict(orient="records"):
+        row = {}
+        for k, v in rec.items():
+            if v is None or (not isinstance(v, (list, dict, tuple)) and pd.isna(v)):
+                row[k] = None
+            elif isinstance(v, pd.Timestamp):
+                row[k] = v.isoformat()
+            elif hasattr(v, "item"):
+                row[k] = v.item()
+            else:
+                row[k] = v
+        rows.append(row)
+    return rows
+
+
+def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = None,
+         title: str | None = None) -> None:
+    """Write ``df`` in the requested format to ``out`` or stdout (parquet needs ``--out``)."""
+    from iamkit.errors import BadInput
+
+    fmt = Format(fmt)
+    if fmt == Format.parquet:
+        if out is None:
+            raise BadInput("--format parquet needs --out FILE")
+        safe = df.copy()
+        for c in safe.columns:
+            if safe[c].dtype == object:
+                safe[c] = safe[c].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str))
+        safe.to_parquet(out, index=False)
+        return
+    if fmt in (Format.json, Format.ocsf):
+        text = json.dumps(_jsonable(df), indent=1, default=str)
+    elif fmt == Format.csv:
+        text = df.to_csv(index=False)
+    else:
+        if out is None:
+            from rich.console import Console
+            from rich.table import Table
+
+            t = Table(title=title, show_lines=False)
+            for c in df.columns:
+                t.add_column(str(c), overflow="fold")
+            for rec in _jsonable(df):
+                t.add_row(*["" if v is None else str(v) for v in rec.values()])
+            Console(width=200).print(t)
+            return
+        text = df.to_string(index=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        Path(out).write_text(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,46 @@
+"""Settings from ``~/.config/iamkit/config.yaml`` (or ``IAMKIT_CONFIG``) overlaid by ``IAMKIT_*`` env vars."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("IAMKIT_HOME", Path.home() / ".iamkit"))
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    cases_dir: Path = field(default_factory=lambda: Path(os.environ.get("IAMKIT_CASES", "cases")))
+    region: str = "us-east-1"
+    max_workers: int = 16
+    analyst: str = field(default_factory=lambda: os.environ.get("USER", "analyst"))
+
+    @property
+    def sandbox_state(self) -> Path:
+        """Where a running sandbox records its endpoints (read by ``iamkit sandbox env``)."""
+        return self.home / "sandbox.json"
+
+
+def load() -> Settings:
+    """Settings from the config file, then the environment (``IAMKIT_REGION=…`` and so on)."""
+    s = Settings()
+    path = Path(os.environ.get("IAMKIT_CONFIG", Path.home() / ".config" / "iamkit" / "config.yaml"))
+    values: dict = {}
+    if path.is_file():
+        import yaml
+
+        values = yaml.safe_load(path.read_text()) or {}
+    for f in fields(Settings):
+        env = os.environ.get(f"IAMKIT_{f.name.upper()}")
+        if env is not None:
+            values[f.name] = env
+    for f in fields(Settings):
+        if f.name in values:
+            cur = getattr(s, f.name)
+            v = values[f.name]
+            setattr(s, f.name, type(cur)(v) if not isinstance(cur, Path) else Path(v))
+    return s
