@@ -37,8 +37,10 @@ register("principals", {"account_id": S, "principal_type": S, "name": S, "arn": 
 register("policies", {"account_id": S, "policy_arn": S, "policy_name": S, "policy_type": S,
                       "attached_to_arn": S, "attached_to_type": S, "version_id": S, "is_default": B,
                       "document": J, "aws_managed": B},
-         "Policies: managed (every version, default flagged), inline, boundary; one row per attachment "
-         "or version (attached_to_arn empty for unattached versions).")
+         "Policies, one row per (policy version, attachment). policy_type: managed (customer managed), "
+         "aws_managed, inline, scp, rcp. attached_to_type: user|role|group (IAM) or root|ou|account "
+         "(SCP/RCP targets, attached_to_arn = the target id); attached_to_arn is empty for an "
+         "unattached version. Permission boundaries are principals.permissions_boundary_arn.")
 register("statements", {"account_id": S, "policy_arn": S, "policy_name": S, "attached_to_arn": S,
                         "sid": S, "effect": S, "actions": J, "not_actions": J, "resources": J,
                         "not_resources": J, "principals": J, "not_principals": J, "conditions": J,
