@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     table = "table"
     json = "json"
     csv = "csv"

@@ -1,8 +1,151 @@
-"""`iamkit run`, `iamkit demo`, `iamkit remediate …`."""
+"""`iamkit run`, `iamkit demo`, `iamkit playbooks`, `iamkit remediate plan|apply|undo`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-remediate_app = typer.Typer(no_args_is_help=True, help="remediation plans: plan, apply, undo")
-COMMANDS: list = []
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+from iamkit.errors import BadInput
+
+remediate_app = typer.Typer(no_args_is_help=True, help="remediation: plan (dry run), apply (needs --approve), undo")
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise BadInput(f"parameter {p!r} must be key=value")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _print_result(res) -> None:
+    from rich.console import Console
+
+    con = Console()
+    con.print(f"[bold]report:[/] {res.report}", highlight=False)
+    for line in res.summary.get("headline", [])[:5]:
+        con.print(f"  • {line}", highlight=False, markup=False)
+
+
+def run(playbook: str = typer.Argument(..., help="playbook id or path (see `iamkit playbooks`)"),
+        param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable"),
+        case: Path | None = typer.Option(None, "--case", help="case folder (default: cases/<new id>)")) -> None:
+    """Run a playbook's notebooks into a case folder; print the report path and a summary."""
+    from rich.progress import Progress
+
+    from iamkit import playbook as pb
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def on_step(i: int, n: int, title: str) -> None:
+            progress.update(task, total=n, completed=i - 1, description=f"step {i}/{n}: {title}")
+
+        res = pb.run(playbook, _params(param), case_dir=case, on_step=on_step)
+    _print_result(res)
+
+
+def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
+    """List the playbooks: what each answers and its parameters."""
+    import pandas as pd
+
+    from iamkit import playbook as pb
+
+    rows = []
+    for name in sorted(pb.available()):
+        p = pb.load(name)
+        rows.append({"id": p.id, "title": p.title, "schedule": p.schedule or "",
+                     "parameters": ", ".join(f"{x.name}{'*' if x.required else ''}" for x in p.parameters)})
+    emit(pd.DataFrame(rows), fmt, out)
+
+
+def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
+         events: int = typer.Option(5000, help="benign CloudTrail events around the incident")) -> None:
+    """Start the sandbox, run the compromised-access-key playbook on its incident, print the report."""
+    import os
+
+    from rich.console import Console
+
+    from iamkit import playbook as pb
+    from iamkit import sandbox
+
+    con = Console()
+    with con.status("starting the local sandbox (AWS on 127.0.0.1 + fake Entra)…"):
+        sb = sandbox.start(benign_events=events)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(sb.env())
+        inc = sb.org.incident
+        con.print(f"sandbox up at {sb.endpoint_url}; incident: leaked key {inc.leaked_access_key_id}", highlight=False)
+        with con.status("running playbook compromised-access-key (4 notebooks)…"):
+            res = pb.run("compromised-access-key", {"access_key_id": inc.leaked_access_key_id},
+                         case_dir=case)
+        _print_result(res)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        sb.stop()
+
+
+@remediate_app.command("plan")
+def remediate_plan(case_dir: Path = typer.Argument(..., help="case folder with a plan (from the remediation step)"),
+                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
+    """Show the case's remediation plan (dry run), its diff and the hash that approves it."""
+    from iamkit.case import Case
+    from iamkit.respond import Plan
+
+    c = Case.open(case_dir)
+    plan = Plan.from_dict(c.load_json("remediation-plan"))
+    emit(plan.frame(), fmt, out, title=f"plan {plan.hash} (dry run; apply with --approve {plan.hash})")
+    if fmt == Format.table and out is None:
+        typer.echo("\n".join(plan.diff()))
+
+
+def _iam_for():
+    from iamkit.respond.sessions import iam_client_for
+
+    return iam_client_for
+
+
+@remediate_app.command("apply")
+def remediate_apply(case_dir: Path = typer.Argument(...),
+                    approve: str = typer.Option(None, "--approve", help="the plan hash shown by `remediate plan`"),
+                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
+    """Apply the case's plan: needs --approve PLAN_HASH; journals the before-state first."""
+    import pandas as pd
+
+    from iamkit.case import Case
+    from iamkit.respond import Plan, apply
+
+    c = Case.open(case_dir)
+    plan = Plan.from_dict(c.load_json("remediation-plan"))
+    rows = apply(plan, c, _iam_for(), approve=approve)
+    c.write_manifest()
+    emit(pd.DataFrame(rows), fmt, out)
+    if any(not r["verified"] for r in rows):
+        raise typer.Exit(1)
+
+
+@remediate_app.command("undo")
+def remediate_undo(case_dir: Path = typer.Argument(...), fmt: Format = FORMAT_OPT,
+                   out: Path | None = OUT_OPT) -> None:
+    """Restore the before-state journalled by the last apply."""
+    import pandas as pd
+
+    from iamkit.case import Case
+    from iamkit.respond import undo
+
+    c = Case.open(case_dir)
+    rows = undo(c, _iam_for())
+    c.write_manifest()
+    emit(pd.DataFrame(rows), fmt, out)
+    if any(not r["restored"] for r in rows):
+        raise typer.Exit(1)
+
+
+COMMANDS = [run, demo, playbooks]
+

@@ -1,1 +1,29 @@
-"""ui."""
+"""Presentation for notebooks: ``show(result)`` renders any iamkit result; widgets and figures live here.
+
+A result is a dataclass with a ``sections()`` method returning ``(title, thing)`` pairs, where a thing is
+text, a DataFrame, a plotly figure or a widget. Headless (papermill) and JupyterLab show the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def show(result: Any, max_rows: int = 50) -> None:
+    """Display a result's sections (or the object itself) in the notebook."""
+    from IPython.display import Markdown, display
+
+    sections = result.sections() if hasattr(result, "sections") else [("", result)]
+    for title, thing in sections:
+        if title:
+            display(Markdown(f"### {title}"))
+        if thing is None:
+            continue
+        if isinstance(thing, str):
+            display(Markdown(thing))
+        elif hasattr(thing, "to_html") and hasattr(thing, "head") and hasattr(thing, "columns"):
+            display(thing.head(max_rows)) if len(thing) > max_rows else display(thing)
+            if len(thing) > max_rows:
+                display(Markdown(f"*{len(thing) - max_rows} more rows in the case evidence*"))
+        else:
+            display(thing)

@@ -1,0 +1,3 @@
+from iamkit.cli import main
+
+main()

@@ -1,0 +1,237 @@
+"""The compromised-access-key investigation: the functions its four notebooks call.
+
+01 ``load_trail`` + ``trace_key`` + ``owner`` → 02 ``assess`` → 03 ``plan_containment`` (dry run) →
+04 ``postmortem``. Each step reads what earlier steps left in the case folder, so a step can be re-run alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iamkit.errors import BadInput, NotFound
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from iamkit.case import Case
+
+PLAYBOOK = "compromised-access-key"
+
+
+def open_case(case_dir: str, **parameters: Any) -> Case:
+    """The case a notebook writes into: the one ``iamkit run`` made, or a new one for interactive use."""
+    from iamkit.case import Case
+
+    if case_dir:
+        return Case.open(case_dir)
+    from iamkit import config
+
+    return Case.create(config.load().cases_dir, PLAYBOOK, parameters)
+
+
+def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
+    def parse(v: str) -> dt.datetime:
+        try:
+            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"not an ISO-8601 time: {v!r}") from None
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+    e = parse(end) if end else dt.datetime.now(dt.UTC)
+    s = parse(start) if start else e - dt.timedelta(days=30)
+    if s >= e:
+        raise BadInput(f"window start {s} is not before end {e}")
+    return s, e
+
+
+def resolve_trail_source(trail_source: str) -> str:
+    """``auto`` → the S3 location of the organization (or account) trail, found with DescribeTrails."""
+    if trail_source and trail_source != "auto":
+        return trail_source
+    import boto3
+    import botocore.exceptions as bex
+
+    try:
+        trails = boto3.client("cloudtrail").describe_trails(includeShadowTrails=True)["trailList"]
+    except bex.ClientError as e:
+        raise BadInput(f"trail_source=auto: DescribeTrails refused ({e.response['Error'].get('Code')}); "
+                       "pass trail_source=s3://bucket/prefix, a folder or lookup:") from None
+    trails = sorted(trails, key=lambda t: (not t.get("IsOrganizationTrail"), not t.get("IsMultiRegionTrail")))
+    for t in trails:
+        if t.get("S3BucketName"):
+            prefix = (t.get("S3KeyPrefix") or "").strip("/")
+            return f"s3://{t['S3BucketName']}/{prefix + '/' if prefix else ''}AWSLogs/"
+    raise BadInput("trail_source=auto: no trail delivers to S3 here; pass s3://bucket/prefix, a folder or lookup:")
+
+
+def trail_db(case: Case) -> Path:
+    return case.path / "trail.duckdb"
+
+
+@dataclass
+class Loaded:
+    source: str
+    start: str
+    end: str
+    counters: dict[str, Any]
+    errors: pd.DataFrame
+
+    def sections(self):
+        c = self.counters
+        yield "CloudTrail loaded", (f"`{self.source}` from {self.start} to {self.end}: {c.get('events_inserted', 0)} "
+                                    f"events from {c.get('files_loaded', 0)} files "
+                                    f"({c.get('files_skipped', 0)} already loaded, {c.get('files_failed', 0)} failed)")
+        if len(self.errors):
+            yield "Files or calls that failed (the rest loaded)", self.errors
+
+
+def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str = "") -> Loaded:
+    """Load the window's CloudTrail into the case's DuckDB store; raw S3 files kept as evidence."""
+    from iamkit import trail
+
+    s, e = _window(start, end)
+    source = resolve_trail_source(trail_source)
+    with trail.open(trail_db(case)) as t:
+        res = t.load([source], start=s, end=e, cache_dir=case.evidence / "cloudtrail")
+        total = t.count()
+    counters = {**res.as_dict(), "events_in_store": total}
+    case.save_json("trail-load", {"source": source, "start": s.isoformat(), "end": e.isoformat(), **counters})
+    if len(res.errors):
+        case.save_frame("trail-load-errors", res.errors)
+    if total == 0:
+        raise NotFound(f"no CloudTrail events found in {source} between {s:%Y-%m-%d} and {e:%Y-%m-%d}")
+    return Loaded(source, s.isoformat(), e.isoformat(), counters, res.errors)
+
+
+@dataclass
+class KeyTrace:
+    access_key_id: str
+    origin: dict[str, Any]
+    nodes: pd.DataFrame
+    events: pd.DataFrame
+    facts: dict[str, Any]
+    headline: list[str]
+
+    def sections(self):
+        yield f"Key {self.access_key_id}", "\n".join(f"- {h}" for h in self.headline)
+        yield "Origin", _kv_frame(self.origin)
+        yield "Keys, users and sessions in the chain", self.nodes
+        yield "Every call, oldest first", self.events[[c for c in (
+            "event_time", "depth", "access_key_id", "event_source", "event_name", "recipient_account_id",
+            "source_ip", "user_agent", "error_code") if c in self.events.columns]]
+
+
+def _kv_frame(d: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame([{"field": k, "value": str(v)} for k, v in d.items()])
+
+
+def trace_key(case: Case, access_key_id: str) -> KeyTrace:
+    """Trace the key back to its origin and forward through what it created; evidence saved."""
+    from iamkit import trail
+    from iamkit.investigate.facts import facts, headline
+
+    if not access_key_id:
+        raise BadInput("access_key_id is required")
+    with trail.open(trail_db(case), read_only=True) as t:
+        tr = t.trace(access_key_id)
+    origin = dict(tr.origin) if isinstance(tr.origin, dict) else dict(vars(tr.origin))
+    f = facts(tr.events, access_key_id)
+    lines = headline(f, origin)
+    case.save_frame("key-events", tr.events, query={"trace": access_key_id})
+    case.save_frame("key-chain", tr.nodes)
+    case.save_json("key-facts", {"origin": origin, **f, "headline": lines})
+    return KeyTrace(access_key_id, origin, tr.nodes, tr.events, f, lines)
+
+
+@dataclass
+class Owner:
+    principal_arn: str
+    details: pd.DataFrame
+    policies: pd.DataFrame
+    credential: pd.DataFrame
+    errors: list[str] = field(default_factory=list)
+
+    def sections(self):
+        yield f"Owner {self.principal_arn}", self.details
+        yield "Policies attached (directly and through groups)", self.policies
+        if len(self.credential):
+            yield "Credential report row", self.credential
+        for e in self.errors:
+            yield "Could not read", e
+
+
+def owner(case: Case) -> Owner:
+    """IAM of the key owner's account (authorization details + credential report), the owner's rows kept."""
+    import pandas as pd
+
+    from iamkit.respond.sessions import session_for
+
+    kf = case.load_json("key-facts")
+    origin = kf["origin"]
+    arn = origin.get("user_arn") or origin.get("arn") or ""
+    account = origin.get("account_id") or (arn.split(":")[4] if arn.count(":") >= 5 else "")
+    errors: list[str] = []
+    details = pd.DataFrame([{"field": k, "value": str(v)} for k, v in origin.items()])
+    policies = pd.DataFrame()
+    cred = pd.DataFrame()
+    try:
+        from iamkit.aws.collectors import iam as iam_collector
+
+        frames = iam_collector.collect_account(session_for(account), account)
+        principals, pols = frames["principals"], frames["policies"]
+        case.save_frame(f"iam-{account}-principals", principals)
+        case.save_frame(f"iam-{account}-policies", pols)
+        me = principals[principals["arn"] == arn]
+        if len(me):
+            details = me.T.reset_index().rename(columns={"index": "field", me.index[0]: "value"})
+            groups = list(me.iloc[0]["groups"] or [])
+        else:
+            groups = []
+        group_arns = [a for a in principals["arn"] if any(a.endswith(f":group/{g}") or a.endswith(f"/{g}")
+                                                          for g in groups)]
+        policies = pols[pols["attached_to_arn"].isin([arn, *group_arns])][
+            ["attached_to_arn", "policy_type", "policy_name", "policy_arn"]]
+        if "credentials" in frames:
+            cr = frames["credentials"]
+            case.save_frame(f"iam-{account}-credential-report", cr)
+            cred = cr[cr["arn"] == arn]
+    except Exception as e:  # the owner's account may deny us: listed, the investigation goes on
+        errors.append(f"IAM of account {account}: {e.__class__.__name__}: {e}"[:300])
+    case.save_json("owner", {"principal_arn": arn, "account_id": account, "errors": errors})
+    return Owner(arn, details, policies, cred, errors)
+
+
+def timeline_explorer(case: Case):
+    """An interactive view of the key's calls (a figure headless; a filterable widget in JupyterLab)."""
+    from iamkit.ui.timeline import TimelineExplorer
+
+    return TimelineExplorer(case.load_frame("key-events"), title=f"Calls traced from {case.meta['parameters'].get('access_key_id', '')}")
+
+
+def assess(case: Case):
+    """Reach and blast radius of everything the key touched (``iamkit.investigate.reach``)."""
+    from iamkit.investigate.reach import assess_key
+
+    return assess_key(case)
+
+
+def plan_containment(case: Case):
+    """A dry-run containment plan with the before-state read now; nothing is changed."""
+    from iamkit.investigate.containment import plan_for_case
+
+    return plan_for_case(case)
+
+
+def postmortem(case: Case):
+    """The summary (who, what, when, from where, blast radius, proposed actions) and the timeline figure."""
+    from iamkit.investigate.postmortem import summarize
+
+    return summarize(case)
+
+
+

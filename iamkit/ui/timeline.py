@@ -1,0 +1,61 @@
+"""The incident timeline: a plotly figure (static in reports, zoomable in JupyterLab) and a filter widget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+def figure(events: pd.DataFrame, title: str = "Timeline"):
+    """Calls over time, one row per access key, denied calls marked with an x."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    if events.empty:
+        return fig.update_layout(title=f"{title} (no events)")
+    ev = events.copy()
+    ev["denied"] = ev["error_code"].notna() & (ev["error_code"].astype("string") != "")
+    for (key, denied), grp in ev.groupby([ev["access_key_id"].fillna("(none)"), "denied"], sort=False):
+        fig.add_trace(go.Scatter(
+            x=grp["event_time"], y=[key] * len(grp), mode="markers", name=f"{key}{' denied' if denied else ''}",
+            marker={"symbol": "x" if denied else "circle", "size": 9 if denied else 7},
+            text=grp["event_name"] + " · " + grp["source_ip"].fillna("").astype(str),
+            hovertemplate="%{x}<br>%{text}<extra></extra>"))
+    return fig.update_layout(title=title, height=260 + 30 * ev["access_key_id"].nunique(),
+                             margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+
+
+@dataclass
+class TimelineExplorer:
+    events: pd.DataFrame
+    title: str = "Timeline"
+
+    def widget(self):
+        """A dropdown of event sources and a table that follows it (JupyterLab; headless shows its text)."""
+        import ipywidgets as w
+        from IPython.display import display
+
+        sources = ["(all)"] + sorted(self.events["event_source"].dropna().unique().tolist())
+        pick = w.Dropdown(options=sources, value="(all)", description="service")
+        out = w.Output()
+        cols = [c for c in ("event_time", "access_key_id", "event_name", "source_ip", "error_code")
+                if c in self.events.columns]
+
+        def render(change=None):
+            df = self.events if pick.value == "(all)" else self.events[self.events["event_source"] == pick.value]
+            out.clear_output()
+            with out:
+                display(df[cols].head(200))
+
+        pick.observe(render, names="value")
+        render()
+        box = w.VBox([pick, out])
+        box.add_class("iamkit-timeline")
+        return box
+
+    def sections(self):
+        yield self.title, figure(self.events, self.title)
+        yield "Filter by service", self.widget()
