@@ -63,11 +63,12 @@ def apply(plan: Plan, case, iam_for: Callable[[str], Any], *, approve: str | Non
     case.journal({"event": "approved", "plan_hash": plan.hash, "actions": len(plan.actions)})
     results = []
     for i, a in enumerate(plan.actions):
-        iam = iam_for(a.account_id)
-        before = read_state(a, iam)
-        case.journal({"event": "before", "plan_hash": plan.hash, "step": i, "kind": a.kind,
-                      "target": a.target_arn, "params": a.params, "account_id": a.account_id, "state": before})
         try:
+            iam = iam_for(a.account_id)
+            before = read_state(a, iam)  # a target that cannot be read is not touched
+            case.journal({"event": "before", "plan_hash": plan.hash, "step": i, "kind": a.kind,
+                          "target": a.target_arn, "params": a.params, "account_id": a.account_id,
+                          "state": before})
             _change(a, iam)
             after = read_state(a, iam)
             ok = _verify(a, after)
