@@ -251,4 +251,5 @@ def _execute(src: Path, dst: Path, params: dict[str, Any]) -> None:
         msg = f"{src.name}: {e.evalue}".splitlines()[0]
         if e.ename in BAD_INPUT_ERRORS:
             raise BadInput(msg) from None
-        raise IamkitError(f"{src.name} failed: {e.ename}: {e.evalue}".splitlines()[0]) from None
+        first = f"{e.ename}: {e.evalue}".splitlines()[0]
+        raise IamkitError(f"{src.name} failed: {first} (traceback in {dst})") from None

@@ -63,6 +63,12 @@ def _notebook_html(path: Path) -> str:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:  # interactive figures stay in the notebook; the report stays script-free
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if any(k.startswith("application/vnd.plotly") or k.startswith("application/vnd.jupyter.widget")
+                   for k in data):
+                out["data"] = {"text/plain": "[interactive figure or widget: open this notebook in JupyterLab]"}
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)

@@ -14,9 +14,9 @@ NB = Path(__file__).resolve().parent.parent / "notebooks"
 
 PARAMS_KEY = '''access_key_id = ""      # the suspected key, AKIA… or ASIA…
 trail_source = "auto"   # auto | s3://bucket/prefix | local folder | lookup:
-start = ""              # ISO-8601 UTC; empty = 30 days ago
-end = ""                # ISO-8601 UTC; empty = now
-case_dir = ""           # set by `iamkit run`; empty = a new case under ./cases'''
+start = ""              # ISO-8601 UTC, empty for 30 days before end
+end = ""                # ISO-8601 UTC, empty for now
+case_dir = ""           # set by iamkit run, empty for a new case under ./cases'''
 
 SETUP = '''import iamkit as ik
 from iamkit.investigate import access_key as inv

@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
 
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except IamkitError as e:
         Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
         sys.exit(e.exit_code)

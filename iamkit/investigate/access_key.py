@@ -139,13 +139,32 @@ def trace_key(case: Case, access_key_id: str) -> KeyTrace:
         raise BadInput("access_key_id is required")
     with trail.open(trail_db(case), read_only=True) as t:
         tr = t.trace(access_key_id)
-    origin = dict(tr.origin) if isinstance(tr.origin, dict) else dict(vars(tr.origin))
-    f = facts(tr.events, access_key_id)
+        full = _full_events(t, tr.events)
+    o = tr.origin
+    origin = {"kind": o.kind, "arn": o.principal_arn, "name": o.name, "account_id": o.account_id,
+              "first_key": o.access_key_id, "chain": " → ".join(str(k) for k in o.chain if k)}
+    if o.kind == "iam_user":
+        origin.update(user_arn=o.principal_arn, user_name=o.name)
+    f = facts(full, access_key_id)
     lines = headline(f, origin)
-    case.save_frame("key-events", tr.events, query={"trace": access_key_id})
+    case.save_frame("key-events", full, query={"trace": access_key_id, "db": trail_db(case).name})
     case.save_frame("key-chain", tr.nodes)
     case.save_json("key-facts", {"origin": origin, **f, "headline": lines})
-    return KeyTrace(access_key_id, origin, tr.nodes, tr.events, f, lines)
+    return KeyTrace(access_key_id, origin, tr.nodes, full, f, lines)
+
+
+def _full_events(t, traced: pd.DataFrame) -> pd.DataFrame:
+    """Whole event rows (JSON subtrees included) for the traced events, with the trace's depth and node."""
+    from iamkit.trail import parse_json_columns
+
+    ids = [i for i in traced["event_id"].dropna().unique().tolist()]
+    if not ids:
+        return traced
+    t.con.execute("CREATE OR REPLACE TEMP TABLE _ids (event_id VARCHAR)")
+    t.con.executemany("INSERT INTO _ids VALUES (?)", [[i] for i in ids])
+    rows = parse_json_columns(t.sql("SELECT e.* FROM events e JOIN _ids USING (event_id)"))
+    extra = traced[["event_id", "depth", "node"]].drop_duplicates("event_id")
+    return rows.merge(extra, on="event_id", how="left").sort_values(["event_time", "event_id"]).reset_index(drop=True)
 
 
 @dataclass
@@ -180,9 +199,9 @@ def owner(case: Case) -> Owner:
     policies = pd.DataFrame()
     cred = pd.DataFrame()
     try:
-        from iamkit.aws.collectors import iam as iam_collector
+        from iamkit.investigate.iam import collect_account
 
-        frames = iam_collector.collect_account(session_for(account), account)
+        frames = collect_account(session_for(account), account)
         principals, pols = frames["principals"], frames["policies"]
         case.save_frame(f"iam-{account}-principals", principals)
         case.save_frame(f"iam-{account}-policies", pols)

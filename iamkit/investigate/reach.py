@@ -76,10 +76,10 @@ def _iam_frames(case: Case, account_id: str, errors: list[str]) -> tuple[Any, An
     except NotFound:
         pass
     try:
-        from iamkit.aws.collectors import iam as iam_collector
+        from iamkit.investigate.iam import collect_account
         from iamkit.respond.sessions import session_for
 
-        frames = iam_collector.collect_account(session_for(account_id), account_id)
+        frames = collect_account(session_for(account_id), account_id)
         case.save_frame(f"iam-{account_id}-principals", frames["principals"])
         case.save_frame(f"iam-{account_id}-policies", frames["policies"])
         return frames["principals"], frames["policies"]
@@ -97,7 +97,7 @@ def _groups(principals: Any, arn: str) -> list[str]:
     g = me.iloc[0]["groups"]
     if isinstance(g, str):
         g = json.loads(g) if g.startswith("[") else [g]
-    names = list(g or [])
+    names = list(g) if isinstance(g, (list, tuple)) or hasattr(g, "tolist") else []
     acct = arn.split(":")[4]
     return [p for p in principals["arn"] if p.split(":")[4] == acct and p.rsplit("/", 1)[-1] in names
             and ":group/" in p]

@@ -1,0 +1,25 @@
+"""IAM of one account for an investigation: authorization details + credential report, as frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def collect_account(session: Any, account_id: str) -> dict[str, Any]:
+    """Frames ``principals, policies, statements, trusts, credentials, errors`` for ``account_id``,
+    read through ``session`` with the inventory's collectors (failures are rows of ``errors``)."""
+    from iamkit import frames
+    from iamkit.aws.calls import ErrorLog, Scope
+    from iamkit.aws.collectors import credential_report, iam, merge
+    from iamkit.aws.session import AwsContext
+
+    ctx = AwsContext(session=session, region=session.region_name or "us-east-1", account_id=account_id)
+    log = ErrorLog()
+    scope = Scope(ctx, log)
+    rows = iam.collect(scope)
+    merge(rows, credential_report.collect(scope, with_service_last_accessed=False))
+    out = {name: frames.conform(r, name) for name, r in rows.items() if name in frames.SCHEMAS}
+    for name in ("principals", "policies", "statements", "trusts", "credentials"):
+        out.setdefault(name, frames.empty(name))
+    out["errors"] = frames.conform(log.rows, "errors") if log.rows else frames.empty("errors")
+    return out
