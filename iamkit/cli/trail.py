@@ -1,8 +1,162 @@
-"""`iamkit trail …` commands."""
+"""`iamkit trail …` commands: load, sql, trace, timeline, athena-ddl (and hunt, by H2b)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="trail commands")
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+
+app = typer.Typer(no_args_is_help=True, help="CloudTrail: load sources into DuckDB, query, trace keys, hunt.")
 COMMANDS: list = []
+
+DB_OPT = typer.Option(..., "--db", help="DuckDB file of the trail store")
+
+
+def _split(value: str | None) -> list[str] | None:
+    """A comma-separated option as a list (None when not given)."""
+    return [x.strip() for x in value.split(",") if x.strip()] if value else None
+
+
+def _open_existing(db: Path):
+    """Open a store that must already exist (a query on a missing file is a typo, not a new store)."""
+    import iamkit.trail as trail
+    from iamkit.errors import NotFound
+
+    if not Path(db).exists():
+        raise NotFound(f"no such trail database: {db} (create it with `iamkit trail load SOURCE --db {db}`)")
+    return trail.open(db)
+
+
+@app.command("load")
+def load_cmd(
+    sources: list[str] = typer.Argument(..., help="files, folders, s3://bucket/prefix, lookup:[regions][?Key=Value]"),
+    db: Path = DB_OPT,
+    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids (S3 pruning)"),
+    regions: str = typer.Option(None, "--regions", help="comma-separated regions (S3 pruning, lookup regions)"),
+    start: str = typer.Option(None, "--start", help="ISO date/time: keep events at or after"),
+    end: str = typer.Option(None, "--end", help="ISO date/time (a date means the whole day): keep events until"),
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
+    """Load CloudTrail sources into the store (incremental: files already loaded are skipped)."""
+    import pandas as pd
+    from rich.progress import Progress
+
+    import iamkit.trail as trail
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("loading", total=None)
+        t = trail.open(db)
+        try:
+            res = t.load(sources, accounts=_split(accounts), regions=_split(regions), start=start, end=end,
+                         progress=lambda done, total: bar.update(task, completed=done, total=total))
+        finally:
+            t.close()
+    summary = pd.DataFrame([res.as_dict()])
+    emit(summary, fmt, out, title=f"loaded into {db}")
+    if res.error_rows:
+        typer.echo(f"{len(res.error_rows)} file(s)/call(s) failed:", err=True)
+        for row in res.error_rows:
+            typer.echo(f"  {row['operation']}: {row['message']}", err=True)
+
+
+@app.command("sql")
+def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_errors"),
+            db: Path = DB_OPT,
+            cache: bool = typer.Option(False, "--cache", help="query the Parquet cache of events (built if stale)"),
+            fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+    """Run a SQL query on the store and print the rows."""
+    t = _open_existing(db)
+    try:
+        if cache:
+            cached = t.cache()
+            try:
+                emit(cached.sql(query), fmt, out)
+            finally:
+                cached.close()
+        else:
+            emit(t.sql(query), fmt, out)
+    finally:
+        t.close()
+
+
+@app.command("trace")
+def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… key id"), db: Path = DB_OPT,
+              what: str = typer.Option("events", "--show", help="events | nodes | summary"),
+              fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+    """Trace a key to its origin and through every key, user and session it created, and what each did."""
+    import pandas as pd
+
+    t = _open_existing(db)
+    try:
+        res = t.trace(access_key_id)
+    finally:
+        t.close()
+    o = res.origin
+    typer.echo(f"origin: {o.kind} {o.principal_arn or o.name or '?'} (chain: {' -> '.join(o.chain)})", err=True)
+    if what == "nodes":
+        emit(res.nodes, fmt, out)
+    elif what == "summary":
+        if fmt in (Format.json, Format.ocsf):
+            text = json.dumps(res.summary, indent=1, default=str)
+            Path(out).write_text(text + "\n") if out else typer.echo(text)
+        else:
+            emit(pd.DataFrame([{"key": k, "value": json.dumps(v, default=str)} for k, v in res.summary.items()]),
+                 fmt, out)
+    else:
+        emit(res.events, fmt, out)
+
+
+@app.command("timeline")
+def timeline_cmd(principal_or_key: str = typer.Argument(..., help="access key id, principal ARN, user or session name"),
+                 db: Path = DB_OPT, start: str = typer.Option(None, "--start"), end: str = typer.Option(None, "--end"),
+                 fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+    """Every call of a principal or access key, oldest first."""
+    t = _open_existing(db)
+    try:
+        emit(t.timeline(principal_or_key, start=start, end=end), fmt, out)
+    finally:
+        t.close()
+
+
+@app.command("athena-ddl")
+def athena_ddl_cmd(
+    table: str = typer.Option("cloudtrail_logs", "--table"),
+    location: str = typer.Option("s3://BUCKET/AWSLogs/o-ORGID/", "--location", help="s3://bucket/AWSLogs/[o-…/]"),
+    database: str = typer.Option("default", "--database"),
+    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids for projection (default: any)"),
+    regions: str = typer.Option(None, "--regions", help="comma-separated regions for projection"),
+    start_date: str = typer.Option("2020/01/01", "--start-date", help="first date partition (YYYY/MM/DD)"),
+) -> None:
+    """Print the Athena CREATE TABLE for a CloudTrail (organization) trail with partition projection."""
+    from iamkit.trail.athena import cloudtrail_ddl
+
+    typer.echo(cloudtrail_ddl(table=table, location=location, database=database, accounts=_split(accounts),
+                              regions=_split(regions), start_date=start_date))
+
+
+@app.command("hunt")
+def hunt_cmd(
+    db: Path = typer.Option(None, "--db", help="DuckDB file of the trail store"),
+    rules: list[Path] = typer.Option(None, "--rules", help="rule file/folder (repeatable; default: the shipped detections)"),
+    sigma: list[Path] = typer.Option(None, "--sigma", help="folder/file of Sigma rules to add (repeatable)"),
+    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb (run on --db) | trino (print the Athena SQL)"),
+    since: str = typer.Option(None, "--since", help="ISO time: only events at or after"),
+    until: str = typer.Option(None, "--until", help="ISO time: only events at or before"),
+    fail_on: str = typer.Option(None, "--fail-on", help="exit 1 when a detection has this severity or worse"),
+    show_sql: bool = typer.Option(False, "--show-sql", help="print each rule's SQL instead of running it"),
+    country_mmdb: Path = typer.Option(None, "--country-mmdb", help="MaxMind country/city .mmdb for IP context"),
+    asn_mmdb: Path = typer.Option(None, "--asn-mmdb", help="MaxMind ASN .mmdb (the ASN first-seen rule needs it)"),
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
+    """Run the detections (Sigma + native rules) over the store; rules that cannot run are listed on stderr."""
+    from iamkit.trail.detect.cli import run_hunt
+
+    code = run_hunt(db, rules, sigma, dialect, since, until, fail_on, show_sql, fmt, out,
+                    country_mmdb=country_mmdb, asn_mmdb=asn_mmdb)
+    if code:
+        raise typer.Exit(code)

@@ -1,1 +1,54 @@
-"""policy."""
+"""Policy layer (pure): the action catalogue, documents, validation, the evaluation engine and questions.
+
+``evaluate(request, identity_policies=…, …) -> Decision`` decides like AWS; ``parse`` / ``validate`` handle
+documents; ``who_can`` / ``what_can`` / ``effective_permissions`` answer questions over an inventory (those
+load pandas, so they are imported on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from iamkit.policy.catalog import ActionInfo, Catalog, ConditionKey, ResourceType, catalog
+from iamkit.policy.document import Policy, PrincipalEntry, Statement, parse
+from iamkit.policy.engine import Decision, ExplainLine, evaluate
+
+__all__ = [
+    "ActionInfo", "Catalog", "ConditionKey", "Decision", "ExplainLine", "Finding", "Policy", "PrincipalEntry",
+    "ResourceType", "Statement", "access_level", "action_info", "catalog", "effective_permissions",
+    "expand_actions", "evaluate", "parse", "validate", "what_can", "who_can",
+]
+
+_LAZY = {
+    "validate": ("iamkit.policy.validate", "validate"),
+    "Finding": ("iamkit.policy.validate", "Finding"),
+    "who_can": ("iamkit.policy.query", "who_can"),
+    "what_can": ("iamkit.policy.query", "what_can"),
+    "effective_permissions": ("iamkit.policy.query", "effective_permissions"),
+}
+
+
+def action_info(action: str) -> ActionInfo | None:
+    """Catalogue entry of ``service:Action`` (any case), or None when unknown."""
+    return catalog().action(action)
+
+
+def access_level(action: str) -> str:
+    """Access level of an action (List, Read, Write, Permissions management, Tagging); '' when unknown."""
+    info = catalog().action(action)
+    return info.access_level if info else ""
+
+
+def expand_actions(pattern: str) -> tuple[str, ...]:
+    """Every known action matching an Action pattern (``s3:Get*``, ``*``)."""
+    return catalog().expand(pattern)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        mod, attr = _LAZY[name]
+        value = getattr(importlib.import_module(mod), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'iamkit.policy' has no attribute {name!r}")

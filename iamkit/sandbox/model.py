@@ -111,6 +111,8 @@ class Risk:
     arn: str
     what: str
     safe: bool = False  # True for a deliberately safe look-alike that must NOT be flagged
+    kind: str = ""  # the risk family, e.g. "root-principal-trust", "old-access-key" (risk_id = kind-N)
+    access_key_id: str = ""  # for key risks: the key concerned (arn is then the user's)
 
 
 @dataclass

@@ -1,1 +1,218 @@
-"""trail."""
+"""CloudTrail evidence: load every source into DuckDB, query it, trace keys, build timelines.
+
+``ik.trail.load(sources, db)`` fills a store; ``ik.trail.open(db)`` returns a ``Trail`` over it
+(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``). Heavy modules load on use.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+    import pandas as pd
+
+    from iamkit.trail.sources import LoadResult
+    from iamkit.trail.trace import TraceResult
+
+JSON_COLUMNS = ("request_parameters", "response_elements", "additional_event_data", "resources", "user_identity")
+
+
+def parse_json_columns(df: pd.DataFrame, columns: tuple[str, ...] = JSON_COLUMNS) -> pd.DataFrame:
+    """Turn DuckDB JSON text columns into Python objects (dict/list), as the ``json`` frame dtype says."""
+    for c in columns:
+        if c in df.columns:
+            df[c] = df[c].map(lambda v: json.loads(v) if isinstance(v, str) else None).astype(object)
+    return df
+
+
+class Trail:
+    """A CloudTrail store: the DuckDB ``events`` table (or a Parquet cache of it) and questions over it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None = None):
+        self.con = con
+        self.path = path
+
+    # -- basics
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        """Run any SQL on the store (tables: events, insights, loaded_files, load_errors) into a frame."""
+        from iamkit.errors import BadInput
+
+        try:
+            return self.con.execute(query, params or []).df()
+        except Exception as e:
+            if type(e).__module__.startswith(("duckdb", "_duckdb")):
+                raise BadInput(f"SQL failed: {str(e).splitlines()[0]}") from None
+            raise
+
+    def events(self, *, principal: str | None = None, access_key_id: str | None = None,
+               event_name: str | builtins.list[str] | None = None, event_source: str | None = None,
+               start: Any = None, end: Any = None, source_ip: str | None = None, account_id: str | None = None,
+               region: str | None = None, error_code: str | None = None, limit: int | None = None,
+               parse_json: bool = True) -> pd.DataFrame:
+        """Events matching every filter given, oldest first, as an ``events`` frame."""
+        from iamkit import frames
+
+        where, params = _filters(principal=principal, access_key_id=access_key_id, event_name=event_name,
+                                 event_source=event_source, start=start, end=end, source_ip=source_ip,
+                                 account_id=account_id, region=region, error_code=error_code)
+        q = f"SELECT * FROM events{where} ORDER BY event_time, event_id"
+        if limit:
+            q += f" LIMIT {int(limit)}"
+        df = self.con.execute(q, params).df()
+        if parse_json:
+            parse_json_columns(df)
+        return frames.conform(df, "events")
+
+    def count(self) -> int:
+        """Number of events in the store."""
+        return int(self.con.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """Everything that failed in past loads (``errors`` frame)."""
+        from iamkit import frames
+
+        if not _has_table(self.con, "load_errors"):
+            return frames.empty("errors")
+        return frames.conform(self.con.execute('SELECT * FROM load_errors ORDER BY "when"').df(), "errors")
+
+    @property
+    def loaded_files(self) -> pd.DataFrame:
+        """The load bookkeeping: one row per file (path, etag, sha256, kind, records, status, reason)."""
+        return self.con.execute("SELECT * FROM loaded_files ORDER BY path").df()
+
+    # -- questions
+    def timeline(self, principal_or_key: str, **kw: Any) -> pd.DataFrame:
+        """Every call of a principal (ARN, user or session name) or access key, oldest first."""
+        from iamkit.trail.timeline import timeline
+
+        return timeline(self.con, principal_or_key, **kw)
+
+    def trace(self, access_key_id: str, **kw: Any) -> TraceResult:
+        """Trace an access key back to its origin and forward through what it created (``trace.trace``)."""
+        from iamkit.trail.trace import trace
+
+        return trace(self.con, access_key_id, **kw)
+
+    def load(self, sources: Any, **kw: Any) -> LoadResult:
+        """Load more sources into this store (incremental: known files are skipped)."""
+        from iamkit.trail.sources import load as _load
+
+        return _load(sources, self.con, **kw)
+
+    # -- Parquet cache
+    def cache(self, path: str | Path | None = None, refresh: bool = False) -> Trail:
+        """A Trail over a Parquet copy of ``events`` (rebuilt when the store changed) for repeated queries."""
+        from iamkit.trail import store
+
+        if path is None:
+            if not self.path or self.path == ":memory:":
+                raise ValueError("an in-memory store needs an explicit cache path")
+            path = Path(self.path).with_suffix(".events.parquet")
+        path = Path(path)
+        stamp = _stamp(self.con)
+        marker = path.with_suffix(".stamp.json")
+        if refresh or not path.exists() or not marker.exists() or json.loads(marker.read_text()) != stamp:
+            store.export_parquet(self.con, path)
+            marker.write_text(json.dumps(stamp))
+        return open(path)
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.con.close()
+
+    def __enter__(self) -> Trail:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Trail({self.path!r}, events={self.count()})"
+
+
+def _stamp(con: duckdb.DuckDBPyConnection) -> list:
+    n, last = con.execute("SELECT count(*), max(event_time)::VARCHAR FROM events").fetchone()
+    files, loaded = con.execute("SELECT count(*), max(loaded_at)::VARCHAR FROM loaded_files").fetchone()
+    return [n, last, files, loaded]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def _ts(value: Any) -> dt.datetime:
+    from iamkit.trail.sources import _as_utc
+
+    return _as_utc(value)  # type: ignore[return-value]
+
+
+def _filters(**kw: Any) -> tuple[str, list]:
+    """WHERE clause and parameters for ``Trail.events`` filters."""
+    where, params = [], []
+    if kw.get("principal"):
+        p = kw["principal"]
+        where.append("(principal_arn = ? OR session_issuer_arn = ? OR principal_id = ? OR session_name = ? "
+                     "OR principal_arn LIKE ?)")
+        params += [p, p, p, p, f"%/{p}"]
+    for col, key in (("access_key_id", "access_key_id"), ("event_source", "event_source"),
+                     ("source_ip", "source_ip"), ("recipient_account_id", "account_id"),
+                     ("aws_region", "region"), ("error_code", "error_code")):
+        if kw.get(key):
+            where.append(f"{col} = ?")
+            params.append(kw[key])
+    if kw.get("event_name"):
+        names = [kw["event_name"]] if isinstance(kw["event_name"], str) else list(kw["event_name"])
+        where.append(f"event_name IN ({', '.join('?' for _ in names)})")
+        params += names
+    if kw.get("start") is not None:
+        where.append("event_time >= ?")
+        params.append(_ts(kw["start"]))
+    if kw.get("end") is not None:
+        where.append("event_time <= ?")
+        params.append(_ts(kw["end"]))
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def open(db: str | Path = ":memory:", read_only: bool = False) -> Trail:  # noqa: A001 (the public verb)
+    """Open a store: a DuckDB file (created if missing) or a Parquet file/folder of events (read only)."""
+    from iamkit.errors import NotFound
+    from iamkit.trail import store
+
+    p = str(db)
+    if p.endswith(".parquet") or (Path(p).is_dir() and any(Path(p).glob("*.parquet"))):
+        import duckdb
+
+        if not Path(p).exists():
+            raise NotFound(f"no such Parquet events file: {p}")
+        con = duckdb.connect()
+        store.prepare(con)
+        src = p if p.endswith(".parquet") else str(Path(p) / "*.parquet")
+        con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{store._sql_str(src)}')")
+        con.execute("CREATE TABLE loaded_files AS SELECT NULL::VARCHAR AS path WHERE false")
+        return Trail(con, p)
+    if read_only and not Path(p).exists():
+        raise NotFound(f"no such trail database: {p}")
+    return Trail(store.connect(p, read_only=read_only), p)
+
+
+def load(sources: Any, db: str | Path | Trail = ":memory:", **kw: Any) -> LoadResult:
+    """Load CloudTrail sources (paths, ``s3://…``, ``lookup:…``) into the DuckDB store ``db``."""
+    from iamkit.trail.sources import load as _load
+
+    if isinstance(db, Trail):
+        return _load(sources, db.con, **kw)
+    trail = open(db)
+    try:
+        return _load(sources, trail.con, **kw)
+    finally:
+        trail.close()
+
+
+__all__ = ["Trail", "load", "open", "parse_json_columns"]

@@ -1,0 +1,223 @@
+"""CloudTrail store: load rate of gzipped org-trail files vs DuckDB's bare ``read_json_objects`` scan of the
+same files (the engine limit; goal >= 60 %), beside a naive ``read_json`` + unnest and ``pandas.json_normalize``;
+an access-key trace; the Parquet cache; peak memory while loading.
+
+``IAMKIT_BENCH_TRAIL_EVENTS`` sets the event count (default 200,000; 1,000,000 for the issue's figure).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.common import record
+
+ORG = "o-bench12345"
+ACCOUNTS = [f"{i:012d}" for i in (111111111111, 222222222222, 333333333333, 444444444444, 555555555555)]
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+LEAKED, NEW_KEY, SESSION = "AKIABENCHLEAKEDKEY01", "AKIABENCHNEWKEY00001", "ASIABENCHSESSION0001"
+NAMES = [("iam.amazonaws.com", "ListUsers"), ("ec2.amazonaws.com", "DescribeInstances"),
+         ("s3.amazonaws.com", "GetObject"), ("sts.amazonaws.com", "AssumeRole"),
+         ("kms.amazonaws.com", "Decrypt"), ("lambda.amazonaws.com", "Invoke"),
+         ("secretsmanager.amazonaws.com", "GetSecretValue"), ("logs.amazonaws.com", "DescribeLogGroups")]
+
+
+def _record(rng: random.Random, i: int, t: int, acct: str, region: str) -> dict:
+    src, name = NAMES[i % len(NAMES)]
+    user = f"user{i % 500}"
+    key = f"AKIA{i % 500:016d}"
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": f"AIDA{i % 500:017d}",
+                         "arn": f"arn:aws:iam::{acct}:user/{user}", "accountId": acct, "accessKeyId": key,
+                         "userName": user},
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)), "eventSource": src, "eventName": name,
+        "awsRegion": region, "sourceIPAddress": f"198.51.{rng.randrange(256)}.{rng.randrange(256)}",
+        "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.8.0 exe/x86_64 prompt/off",
+        "requestParameters": {"bucketName": f"bucket-{acct}", "key": f"data/{i}.csv"} if name == "GetObject"
+        else {"maxResults": 100, "filter": "x" * rng.randrange(10, 200)},
+        "responseElements": None, "requestID": f"{rng.getrandbits(64):016x}", "eventID": f"bench-{i:09d}",
+        "readOnly": True, "eventType": "AwsApiCall", "managementEvent": name != "GetObject",
+        "recipientAccountId": acct, "eventCategory": "Management" if name != "GetObject" else "Data",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                       "clientProvidedHostHeader": f"{src.split('.')[0]}.{region}.amazonaws.com"},
+    }
+
+
+def _incident(t0: int) -> list[dict]:
+    dev, prod = ACCOUNTS[0], ACCOUNTS[1]
+    alice = {"type": "IAMUser", "arn": f"arn:aws:iam::{dev}:user/alice", "accountId": dev, "accessKeyId": LEAKED,
+             "principalId": "AIDAALICE"}
+    backdoor = {"type": "IAMUser", "arn": f"arn:aws:iam::{dev}:user/backdoor", "accountId": dev,
+                "accessKeyId": NEW_KEY, "principalId": "AIDABACKDOOR"}
+    sess_arn = f"arn:aws:sts::{prod}:assumed-role/Admin/x"
+    sess = {"type": "AssumedRole", "arn": sess_arn, "accountId": prod, "accessKeyId": SESSION,
+            "sessionContext": {"sessionIssuer": {"arn": f"arn:aws:iam::{prod}:role/Admin"}}}
+
+    def r(name, ui, dt, acct=dev, rp=None, re=None):
+        return {"eventVersion": "1.09", "userIdentity": ui, "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                time.gmtime(t0 + dt)), "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+                "sourceIPAddress": "203.0.113.66", "userAgent": "attacker", "requestParameters": rp,
+                "responseElements": re, "eventID": f"inc-{name}-{dt}", "recipientAccountId": acct}
+
+    return [r("GetCallerIdentity", alice, 0), r("CreateUser", alice, 60, re={"user": {"arn": f"arn:aws:iam::{dev}:user/backdoor"}}),
+            r("CreateAccessKey", alice, 120, re={"accessKey": {"accessKeyId": NEW_KEY, "userName": "backdoor"}}),
+            r("AssumeRole", backdoor, 180, re={"credentials": {"accessKeyId": SESSION}, "assumedRoleUser": {"arn": sess_arn}}),
+            r("GetSecretValue", sess, 240, acct=prod, rp={"secretId": "prod/db"})]
+
+
+def generate(root: Path, n: int, seed: int = 7, window: int = 300, days: int = 1) -> list[Path]:
+    """Write ``n`` events as gzipped {"Records": [...]} files, one per account/region/5-minute window."""
+    rng = random.Random(seed)
+    t_start = 1_709_251_200  # 2024-03-01
+    span = days * 86400
+    groups: dict[tuple[str, str, int], list[dict]] = {}
+    for i in range(n):
+        t = t_start + (i * span) // n
+        acct, region = ACCOUNTS[i % len(ACCOUNTS)], REGIONS[(i // 7) % len(REGIONS)]
+        groups.setdefault((acct, region, t // window), []).append(_record(rng, i, t, acct, region))
+    for rec in _incident(t_start + span // 2):
+        groups.setdefault((rec["recipientAccountId"], "us-east-1", (t_start + span // 2) // window), []).append(rec)
+    paths = []
+    for (acct, region, w), recs in groups.items():
+        t = w * window
+        d = root / f"AWSLogs/{ORG}/{acct}/CloudTrail/{region}/{time.strftime('%Y/%m/%d', time.gmtime(t))}"
+        d.mkdir(parents=True, exist_ok=True)
+        p = d / f"{acct}_CloudTrail_{region}_{time.strftime('%Y%m%dT%H%MZ', time.gmtime(t))}_{w:016x}.json.gz"
+        p.write_bytes(gzip.compress(json.dumps({"Records": recs}).encode(), compresslevel=6))
+        paths.append(p)
+    return paths
+
+
+class PeakRss:
+    """Samples this process's RSS every 20 ms while active; ``peak`` in MiB."""
+
+    def __init__(self):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.base = self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+    @property
+    def delta_mib(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def main() -> None:
+    import duckdb
+
+    import iamkit.trail as trail
+    from iamkit.trail import store
+
+    n = int(os.environ.get("IAMKIT_BENCH_TRAIL_EVENTS", "200000"))
+    with tempfile.TemporaryDirectory(prefix="bench-trail-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        files = generate(root / "logs", n)
+        gen_s = time.perf_counter() - t0
+        total = n + 5
+        size_mb = sum(p.stat().st_size for p in files) / 2**20
+        lst = store.sql_list(str(p) for p in files)
+        opts = "maximum_object_size=2147483647"
+
+        con = duckdb.connect()
+        t0 = time.perf_counter()
+        con.execute(f"SELECT count(*) FROM read_json_objects({lst}, format='auto', {opts})").fetchone()
+        scan_s = time.perf_counter() - t0
+
+        db = root / "trail.duckdb"
+        with PeakRss() as mem:
+            t0 = time.perf_counter()
+            res = trail.load([root / "logs"], db)
+            load_s = time.perf_counter() - t0
+        assert res.events_inserted == total, res.as_dict()
+
+        t0 = time.perf_counter()
+        naive = duckdb.connect()
+        naive.execute(f"CREATE TABLE ev AS SELECT unnest(Records, recursive := true) FROM read_json({lst}, {opts})")
+        naive_s = time.perf_counter() - t0
+        naive.close()
+
+        sub = files[: max(1, len(files) // 5)]  # pandas on a fifth of the files (it is the slow baseline)
+        import pandas as pd
+
+        t0 = time.perf_counter()
+        recs = []
+        for p in sub:
+            recs.extend(json.loads(gzip.decompress(p.read_bytes()))["Records"])
+        pd.json_normalize(recs)
+        pandas_s = time.perf_counter() - t0
+        pandas_rate = len(recs) / pandas_s
+
+        t0 = time.perf_counter()
+        again = trail.load([root / "logs"], db)
+        incremental_s = time.perf_counter() - t0
+
+        with trail.open(db) as tr:
+            trace_s, out = _best(lambda: tr.trace(LEAKED))
+            assert out.summary["secrets_read"] == ["prod/db"], out.summary
+            t0 = time.perf_counter()
+            cached = tr.cache()
+            cache_s = time.perf_counter() - t0
+            q = "SELECT event_name, count(*) FROM events WHERE event_time >= '2024-03-01T12:00:00Z' GROUP BY 1"
+            q_db, _ = _best(lambda: tr.sql(q))
+            q_pq, _ = _best(lambda: cached.sql(q))
+            ctrace_s, _ = _best(lambda: cached.trace(LEAKED))
+            cached.close()
+        db_mb = db.stat().st_size / 2**20
+
+    record("trail", {
+        "events": total,
+        "files": len(files),
+        "gzip_mib": round(size_mb, 1),
+        "generate_s": round(gen_s, 2),
+        "engine_limit_read_json_objects_events_per_s": round(total / scan_s),
+        "iamkit_load_events_per_s": round(total / load_s),
+        "load_vs_engine_limit_ratio (goal >= 0.60)": round(scan_s / load_s, 3),
+        "naive_read_json_unnest_events_per_s": round(total / naive_s),
+        "iamkit_vs_naive_ratio": round(naive_s / load_s, 2),
+        "pandas_json_normalize_events_per_s": round(pandas_rate),
+        "iamkit_vs_pandas_ratio": round((total / load_s) / pandas_rate, 2),
+        "incremental_reload_all_skipped_s": round(incremental_s, 3),
+        "incremental_files_skipped": again.files_skipped,
+        "key_trace_s (goal < 1)": round(trace_s, 3),
+        "key_trace_on_parquet_cache_s": round(ctrace_s, 3),
+        "parquet_cache_build_s": round(cache_s, 2),
+        "query_duckdb_file_s": round(q_db, 4),
+        "query_parquet_cache_s": round(q_pq, 4),
+        "load_peak_rss_delta_mib": round(mem.delta_mib, 1),
+        "duckdb_file_mib": round(db_mb, 1),
+    })
+
+
+def _best(fn, repeat: int = 3):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+if __name__ == "__main__":
+    main()

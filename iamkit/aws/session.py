@@ -1,0 +1,186 @@
+"""AWS sessions: profiles, environment credentials, SSO profiles, role chains, ``AWS_ENDPOINT_URL``.
+
+An ``AwsContext`` is one identity in one account: it makes thread-safe, cached boto3 clients with
+botocore adaptive retries and any installed hooks (fault injection, call recording), and can assume a
+role into another account, which returns a new context that keeps the same hooks and settings.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from iamkit.errors import AccessDenied, BadInput, EndpointUnreachable
+
+Hook = Callable[[Any, str], None]  # (client, account_id) -> None: registers handlers on client.meta.events
+
+_HOST_PREFIX_RE = re.compile(r"^(https?://)\d{12}\.((?:\d{1,3}\.){3}\d{1,3}|localhost|\[[0-9a-f:]+\])([:/])")
+_LOADER_LOCK = threading.Lock()
+_LOADER: Any = None
+_CREATE_LOCK = threading.RLock()  # boto3 sessions are not thread-safe while creating clients
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader for every session, so service models are parsed once per process."""
+    global _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            import botocore.loaders
+
+            _LOADER = botocore.loaders.create_loader()
+        return _LOADER
+
+
+def _strip_account_host_prefix(request: Any, **_: Any) -> None:
+    """S3 Control prefixes the host with the account id; a loopback endpoint cannot resolve that."""
+    request.url = _HOST_PREFIX_RE.sub(r"\1\2\3", request.url)
+
+
+def _no_retry_on_html(response: Any = None, **_: Any) -> bool | None:
+    """A web page instead of an AWS error means the endpoint lacks the API: retrying cannot help."""
+    if not response or response[0] is None:
+        return None
+    head = (response[0].content or b"")[:64].lstrip().lower()
+    return False if head.startswith((b"<!doctype html", b"<html")) else None
+
+
+def new_session(profile: str | None = None, region: str | None = None, *, access_key_id: str | None = None,
+                secret_access_key: str | None = None, session_token: str | None = None) -> Any:
+    """A boto3 session sharing the process-wide model loader (profiles, SSO and env credentials apply)."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session(profile=profile)
+    if profile and profile not in core.available_profiles:
+        known = ", ".join(sorted(core.available_profiles)) or "none"
+        raise BadInput(f"cannot open AWS profile {profile!r}: not in the AWS config files (known: {known})")
+    core.register_component("data_loader", _shared_loader())
+    try:
+        return boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+                             aws_session_token=session_token, region_name=region, botocore_session=core)
+    except Exception as e:  # botocore.exceptions.ProfileNotFound and friends
+        raise BadInput(f"cannot open AWS profile {profile!r}: {e}") from e
+
+
+@dataclass
+class AwsContext:
+    """One identity (account, ARN) with a client factory; ``assume`` hops into another account."""
+
+    session: Any
+    region: str
+    account_id: str = ""
+    arn: str = ""
+    endpoint_url: str | None = None
+    retry_mode: str = "adaptive"
+    max_attempts: int = 6
+    max_pool_connections: int = 32
+    hooks: list[Hook] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep
+    credentials: dict[str, str] | None = field(default=None, repr=False)  # assumed-role keys, else the session's
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached client for ``service`` in ``region`` (default: the context's region)."""
+        region = region or self.region
+        key = (service, region)
+        with self._lock:
+            c = self._clients.get(key)
+            if c is None:
+                from botocore.config import Config
+
+                cfg = Config(retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
+                             max_pool_connections=self.max_pool_connections, user_agent_extra="iamkit")
+                with _CREATE_LOCK:  # one session for every account: its client classes are built once
+                    c = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                            config=cfg, **(self.credentials or {}))
+                service_id = c.meta.service_model.service_id.hyphenize()
+                c.meta.events.register_first(f"needs-retry.{service_id}", _no_retry_on_html)
+                if service == "s3control":
+                    c.meta.events.register("before-sign.s3-control", _strip_account_host_prefix)
+                for hook in self.hooks:
+                    hook(c, self.account_id)
+                self._clients[key] = c
+            return c
+
+    def whoami(self) -> AwsContext:
+        """Fill ``account_id`` and ``arn`` from GetCallerIdentity; clear errors for the usual failures."""
+        import botocore.exceptions as bx
+
+        try:
+            ident = self.client("sts").get_caller_identity()
+        except bx.NoCredentialsError as e:
+            raise BadInput("no AWS credentials found (set a profile, environment credentials or SSO login)") from e
+        except (bx.EndpointConnectionError, bx.ConnectTimeoutError) as e:
+            raise EndpointUnreachable(f"AWS endpoint unreachable: {e}") from e
+        except bx.ClientError as e:
+            err = e.response.get("Error", {})
+            raise AccessDenied(f"GetCallerIdentity failed: {err.get('Code')}: {err.get('Message')}") from e
+        except bx.BotoCoreError as e:
+            raise BadInput(f"cannot use these AWS credentials: {e}") from e
+        self.account_id, self.arn = ident["Account"], ident["Arn"]
+        with self._lock:  # hooks were given the account id at client creation: recreate with the real one
+            self._clients.clear()
+        return self
+
+    def assume(self, role_arn: str, *, external_id: str | None = None, session_name: str | None = None,
+               duration: int = 3600) -> AwsContext:
+        """AssumeRole into ``role_arn``; the new context keeps hooks, retries and endpoint.
+
+        Raises botocore ``ClientError`` unchanged so fan-out can record it as an ``errors`` row.
+        """
+        kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": _session_name(session_name),
+                                  "DurationSeconds": duration}
+        if external_id:
+            kwargs["ExternalId"] = external_id
+        creds = self.client("sts").assume_role(**kwargs)["Credentials"]
+        keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"]}
+        account = role_arn.split(":")[4]
+        name = role_arn.split("/")[-1]
+        assumed = f"arn:aws:sts::{account}:assumed-role/{name}/{kwargs['RoleSessionName']}"
+        return replace(self, credentials=keys, account_id=account, arn=assumed, _clients={},
+                       _lock=threading.Lock())
+
+
+def _session_name(name: str | None) -> str:
+    """A valid RoleSessionName (2-64 chars of ``[\\w+=,.@-]``) that identifies the case."""
+    name = re.sub(r"[^\w+=,.@-]", "-", name or "iamkit-inventory")[:64]
+    return name if len(name) >= 2 else f"iamkit-{name}"
+
+
+def connect(profile: str | None = None, region: str | None = None, role_arn: str | Sequence[str] | None = None,
+            external_id: str | None = None, session_name: str | None = None, *,
+            endpoint_url: str | None = None, retry_mode: str = "adaptive", max_attempts: int = 6,
+            hooks: Sequence[Hook] = (), sleep: Callable[[float], None] | None = None,
+            verify: bool = True) -> AwsContext:
+    """Open an ``AwsContext`` from a profile (or env/SSO credentials), optionally through a role chain.
+
+    ``role_arn`` may be one ARN, a comma-separated chain or a list, assumed in order.
+    ``AWS_ENDPOINT_URL`` (and per-service variants) are honoured by botocore itself.
+    """
+    from iamkit import config
+
+    session = new_session(profile, region)
+    ctx = AwsContext(session=session, region=region or session.region_name or config.load().region,
+                     endpoint_url=endpoint_url, retry_mode=retry_mode, max_attempts=max_attempts,
+                     hooks=list(hooks), sleep=sleep or time.sleep)
+    chain = [r.strip() for r in role_arn.split(",")] if isinstance(role_arn, str) else list(role_arn or [])
+    if verify or chain:
+        ctx.whoami()
+    for arn in chain:
+        if not arn.startswith("arn:") or len(arn.split(":")) < 6:
+            raise BadInput(f"not a role ARN: {arn!r}")
+        import botocore.exceptions as bx
+
+        try:
+            ctx = ctx.assume(arn, external_id=external_id, session_name=session_name)
+        except bx.ClientError as e:
+            err = e.response.get("Error", {})
+            raise AccessDenied(f"cannot assume {arn}: {err.get('Code')}: {err.get('Message')}",
+                               permission="sts:AssumeRole") from e
+    return ctx

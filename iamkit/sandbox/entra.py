@@ -1,0 +1,700 @@
+"""A fake Entra authority and Microsoft Graph over HTTPS on 127.0.0.1, seeded from a ``SeededOrg``.
+
+It speaks enough of both for msal and ``iamkit.entra`` to run unchanged: OIDC discovery, the token endpoint
+(client secret, client assertion, device code, refresh token), the device-code endpoint, and the Graph routes
+iamkit reads, with real paging (``@odata.nextLink`` + skip tokens), ``$batch``, ``ConsistencyLevel`` checks,
+licence levels and fault injection (429 with or without Retry-After, 403 licence / permission, 401 expiry,
+expired skip tokens). A CA and a server certificate are generated at start-up into ``workdir``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import secrets
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from iamkit.sandbox.entra_data import Directory, build, signins_from_trail  # noqa: F401 - re-exported
+from iamkit.sandbox.model import SeededOrg
+
+CLIENT_SECRET = "sandbox-entra-client-secret"  # a fake secret: only ever valid against this fake
+LICENCE_ERROR = ("Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                 "Neither tenant is B2C or tenant doesn't have premium license")
+ALL_PERMISSIONS = {"User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All", "Directory.Read.All",
+                   "UserAuthenticationMethod.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All"}
+ROUTE_PERMISSIONS = [  # what the real Graph requires per route (app-only)
+    (r"^/auditLogs/", "AuditLog.Read.All"), (r"^/reports/", "AuditLog.Read.All"),
+    (r"^/identityProtection/riskyUsers", "IdentityRiskyUser.Read.All"),
+    (r"^/identityProtection/riskDetections", "IdentityRiskEvent.Read.All"),
+    (r"/authentication/methods", "UserAuthenticationMethod.Read.All"),
+    (r"/(transitiveM|m)emberOf$", "GroupMember.Read.All"), (r"^/users", "User.Read.All"),
+]
+
+
+# ---------------------------------------------------------------------------------------------- certificates
+def make_certificates(workdir: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1/localhost: (ca.pem, server.pem, server.key)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iamkit sandbox CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=7))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_path, cert_path, key_path = workdir / "entra-ca.pem", workdir / "entra-server.pem", workdir / "entra-server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
+
+
+def make_client_certificate(workdir: Path, client_id: str) -> tuple[Path, Any]:
+    """A self-signed RSA client certificate (key + cert in one PEM, 0600) for certificate auth tests."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"iamkit-{client_id}")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=7)).sign(key, hashes.SHA256()))
+    path = workdir / "entra-client-cert.pem"
+    path.touch(mode=0o600)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    return path, key.public_key()
+
+
+# ---------------------------------------------------------------------------------------------- faults
+@dataclass
+class Fault:
+    pattern: str
+    status: int
+    retry_after: float | None = None
+    times: int | None = 1  # None = every matching request
+    code: str = ""
+    message: str = ""
+    only_paged: bool = False  # only requests carrying a $skiptoken
+    revoke_token: bool = False
+    hits: int = 0
+
+
+class Faults:
+    """Fault injection for Graph routes: the first live fault whose regex matches the path answers instead."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.active: list[Fault] = []
+
+    def add(self, route_pattern: str, status: int = 429, retry_after: float | None = None, times: int | None = 1,
+            *, code: str = "", message: str = "", only_paged: bool = False, revoke_token: bool = False) -> Fault:
+        """Answer the next ``times`` requests whose Graph path matches ``route_pattern`` with ``status``."""
+        f = Fault(route_pattern, status, retry_after, times, code, message, only_paged, revoke_token)
+        with self._lock:
+            self.active.append(f)
+        return f
+
+    def throttle(self, route_pattern: str, retry_after: float | None = None, times: int | None = 1) -> Fault:
+        return self.add(route_pattern, 429, retry_after, times, code="TooManyRequests",
+                        message="Too many requests.")
+
+    def licence(self, route_pattern: str, times: int | None = None) -> Fault:
+        return self.add(route_pattern, 403, None, times, code=LICENCE_ERROR[0], message=LICENCE_ERROR[1])
+
+    def forbid(self, route_pattern: str, times: int | None = None) -> Fault:
+        return self.add(route_pattern, 403, None, times, code="Authorization_RequestDenied",
+                        message="Insufficient privileges to complete the operation.")
+
+    def expire_token(self, route_pattern: str = ".*", times: int = 1) -> Fault:
+        return self.add(route_pattern, 401, None, times, code="InvalidAuthenticationToken",
+                        message="Lifetime validation failed, the token is expired.", revoke_token=True)
+
+    def expire_skiptoken(self, route_pattern: str, times: int = 1) -> Fault:
+        return self.add(route_pattern, 400, None, times, code="Directory_ExpiredPageToken",
+                        message="The specified page token value has expired and can no longer be included "
+                                "in your request.", only_paged=True)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.active.clear()
+
+    def match(self, path: str, paged: bool) -> Fault | None:
+        with self._lock:
+            for f in self.active:
+                if (f.times is None or f.hits < f.times) and re.search(f.pattern, path) and (paged or not f.only_paged):
+                    f.hits += 1
+                    return f
+        return None
+
+
+# ---------------------------------------------------------------------------------------------- OData filters
+_CMP = re.compile(r"^([A-Za-z_][\w/]*)\s+(eq|ne|ge|gt|le|lt)\s+(.+)$")
+_ANY = re.compile(r"^([A-Za-z_]\w*)/any\((\w+):\s*\2(?:/([\w/]+))?\s+eq\s+'(.*)'\)$")
+_STARTS = re.compile(r"^startswith\(([\w/]+),\s*'(.*)'\)$")
+
+
+class BadFilter(ValueError):
+    pass
+
+
+def _lookup(obj: Any, path: str) -> Any:
+    for part in path.split("/"):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def _literal(text: str) -> Any:
+    text = text.strip()
+    if text.startswith("'") and text.endswith("'"):
+        return text[1:-1].replace("''", "'")
+    if text in ("true", "false"):
+        return text == "true"
+    if text == "null":
+        return None
+    if re.match(r"^\d{4}-\d\d-\d\dT", text):
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        return float(text)
+    except ValueError:
+        raise BadFilter(f"Invalid filter clause: unsupported literal {text!r}") from None
+
+
+@functools.lru_cache(maxsize=65536)
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _compare(value: Any, op: str, lit: Any) -> bool:
+    if isinstance(lit, datetime):
+        if not value:
+            return False
+        value = _time(str(value))
+    elif isinstance(lit, str) and isinstance(value, str):
+        value, lit = value.lower(), lit.lower()
+    if op == "eq":
+        return value == lit
+    if op == "ne":
+        return value != lit
+    if value is None:
+        return False
+    return {"ge": value >= lit, "gt": value > lit, "le": value <= lit, "lt": value < lit}[op]
+
+
+def compile_filter(text: str | None):
+    """A predicate for the OData ``$filter`` subset Graph's log endpoints accept (clauses joined by ``and``)."""
+    if not text:
+        return lambda item: True
+    preds = []
+    for clause in re.split(r"\s+and\s+", text.strip()):
+        clause = clause.strip()
+        while clause.startswith("(") and clause.endswith(")") and "any(" not in clause[:5]:
+            clause = clause[1:-1].strip()
+        if m := _ANY.match(clause):
+            coll, _, sub, val = m.groups()
+
+            def pred(item, coll=coll, sub=sub, val=val.lower()):
+                items = item.get(coll) or []
+                return any(str(_lookup(x, sub) if sub else x).lower() == val for x in items)
+        elif m := _STARTS.match(clause):
+            def pred(item, f=m.group(1), v=m.group(2).lower()):
+                return str(_lookup(item, f) or "").lower().startswith(v)
+        elif m := _CMP.match(clause):
+            fld, op, lit = m.group(1), m.group(2), _literal(m.group(3))
+
+            def pred(item, fld=fld, op=op, lit=lit):
+                return _compare(_lookup(item, fld), op, lit)
+        else:
+            raise BadFilter(f"Invalid filter clause: {clause}")
+        preds.append(pred)
+    return lambda item: all(p(item) for p in preds)
+
+
+# ---------------------------------------------------------------------------------------------- the fake
+@dataclass
+class _Page:
+    items: list[dict]
+    offset: int
+    top: int
+    needs_consistency: bool
+    params: dict[str, str]
+
+
+@dataclass
+class FakeEntra:
+    """A running fake Entra authority + Graph. ``env()`` gives what msal and ``iamkit.entra`` need."""
+
+    tenant_id: str
+    client_id: str
+    directory: Directory
+    workdir: Path
+    ca_bundle: Path = field(default=Path())
+    client_cert: Path | None = None
+    licence: str = "P2"  # P2 | P1 | free
+    granted: set[str] = field(default_factory=lambda: set(ALL_PERMISSIONS))
+    page_size: int = 50
+    token_lifetime: int = 3600
+    device_user: str = ""  # UPN that "approves" device codes (default: the first person)
+    faults: Faults = field(default_factory=Faults)
+    log: list[dict] = field(default_factory=list)
+    _server: Any = None
+    _thread: Any = None
+    _tokens: dict[str, dict] = field(default_factory=dict)
+    _refresh: dict[str, dict] = field(default_factory=dict)
+    _device: dict[str, dict] = field(default_factory=dict)
+    _pages: dict[str, _Page] = field(default_factory=dict)
+    _client_key: Any = None
+    _lock: Any = field(default_factory=threading.Lock)
+
+    # -- endpoints --
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def authority_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.authority_url}/v1.0"
+
+    @property
+    def client_secret(self) -> str:
+        return CLIENT_SECRET
+
+    def env(self) -> dict[str, str]:
+        """Variables that point msal and ``iamkit.entra`` at this fake (the secret is a sandbox-only fake)."""
+        return {"IAMKIT_ENTRA_AUTHORITY": self.authority_url, "IAMKIT_GRAPH_URL": self.graph_url,
+                "IAMKIT_ENTRA_TENANT_ID": self.tenant_id, "IAMKIT_ENTRA_CLIENT_ID": self.client_id,
+                "IAMKIT_ENTRA_CLIENT_SECRET": CLIENT_SECRET, "IAMKIT_ENTRA_CA_BUNDLE": str(self.ca_bundle),
+                "IAMKIT_GRAPH_PACING": "0"}
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def reset(self) -> None:
+        """Forget faults, the request log, paging state and licence/permission changes (between tests)."""
+        self.faults.clear()
+        with self._lock:
+            self.log.clear()
+            self._pages.clear()
+        self.licence = "P2"
+        self.granted = set(ALL_PERMISSIONS)
+        self.page_size = 50
+
+    def issue_token(self, *, upn: str | None = None, lifetime: int | None = None) -> str:
+        """Mint an access token directly (for static-token replays and tests)."""
+        now = int(time.time())
+        claims = {"aud": "https://graph.microsoft.com", "iss": f"{self.authority_url}/{self.tenant_id}/v2.0",
+                  "tid": self.tenant_id, "appid": self.client_id, "iat": now,
+                  "exp": now + (self.token_lifetime if lifetime is None else lifetime),
+                  "roles": sorted(self.granted) if not upn else [], "jti": uuid.uuid4().hex}
+        if upn:
+            u = self.directory.user(upn)
+            claims.update(upn=upn, oid=u["id"] if u else "", scp=" ".join(sorted(self.granted)))
+        token = ".".join([_b64({"typ": "JWT", "alg": "none"}), _b64(claims), secrets.token_urlsafe(16)])
+        with self._lock:
+            self._tokens[token] = claims
+        return token
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    # -- request handling (called by the handler thread) --
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+        parts = urlsplit(raw_path)
+        path = parts.path
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        entry = {"method": method, "path": path, "query": query, "host": headers.get("host", ""),
+                 "client_request_id": headers.get("client-request-id"),
+                 "consistency_level": headers.get("consistencylevel"),
+                 "authorized": headers.get("authorization", "").startswith("Bearer "), "status": None}
+        with self._lock:
+            self.log.append(entry)
+        try:
+            if path.startswith("/v1.0/") or path.startswith("/beta/"):
+                status, hdrs, payload = self._graph(method, path, query, headers, body)
+            else:
+                status, hdrs, payload = self._authority(method, path, headers, body)
+        except Exception as e:  # a bug in the fake must show as a 500, not kill the thread
+            status, hdrs, payload = 500, {}, {"error": {"code": "FakeInternalError", "message": repr(e)}}
+        entry["status"] = status
+        if headers.get("client-request-id"):
+            hdrs.setdefault("client-request-id", headers["client-request-id"])
+        return status, hdrs, json.dumps(payload).encode()
+
+    # authority
+    def _authority(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, dict, Any]:
+        m = re.match(r"^/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token|"
+                     r"oauth2/v2\.0/devicecode|discovery/v2\.0/keys|oauth2/v2\.0/authorize)$", path)
+        if not m:
+            return 404, {}, {"error": "not_found", "error_description": f"no such endpoint {path}"}
+        tenant, what = m.groups()
+        if tenant not in (self.tenant_id, "organizations", "common"):
+            return 400, {}, {"error": "invalid_tenant", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."}
+        base = f"{self.authority_url}/{self.tenant_id}"
+        if what.endswith("openid-configuration"):
+            return 200, {}, {"issuer": f"{base}/v2.0", "token_endpoint": f"{base}/oauth2/v2.0/token",
+                             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                             "jwks_uri": f"{base}/discovery/v2.0/keys",
+                             "response_types_supported": ["code", "id_token", "code id_token"],
+                             "subject_types_supported": ["pairwise"], "tenant_region_scope": "NA",
+                             "id_token_signing_alg_values_supported": ["RS256"]}
+        if what.endswith("keys"):
+            return 200, {}, {"keys": []}
+        if what.endswith("authorize"):
+            return 400, {}, {"error": "unsupported", "error_description": "the sandbox has no browser sign-in"}
+        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        if form.get("client_id") != self.client_id:
+            return 400, {}, {"error": "unauthorized_client",
+                             "error_description": f"AADSTS700016: Application '{form.get('client_id')}' not found."}
+        if what.endswith("devicecode"):
+            code = secrets.token_urlsafe(24)
+            user_code = secrets.token_hex(4).upper()
+            with self._lock:
+                self._device[code] = {"upn": self.device_user or next(iter(self.directory.users.values()))[
+                    "userPrincipalName"], "scope": form.get("scope", "")}
+            return 200, {}, {"device_code": code, "user_code": user_code, "verification_uri":
+                             f"{self.authority_url}/devicelogin", "expires_in": 900, "interval": 5,
+                             "message": f"To sign in, open {self.authority_url}/devicelogin and enter the code "
+                                        f"{user_code} to authenticate."}
+        return self._token(form, f"{base}/oauth2/v2.0/token")
+
+    def _token(self, form: dict, token_endpoint: str) -> tuple[int, dict, Any]:
+        grant = form.get("grant_type", "")
+        if grant == "client_credentials":
+            if form.get("client_secret"):
+                if form["client_secret"] != CLIENT_SECRET:
+                    return 401, {}, {"error": "invalid_client",
+                                     "error_description": "AADSTS7000215: Invalid client secret provided."}
+            elif form.get("client_assertion"):
+                if not self._assertion_ok(form["client_assertion"], token_endpoint):
+                    return 401, {}, {"error": "invalid_client",
+                                     "error_description": "AADSTS700027: Client assertion failed signature validation."}
+            else:
+                return 401, {}, {"error": "invalid_client", "error_description": "AADSTS7000216: credential missing"}
+            return 200, {}, {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in":
+                             self.token_lifetime, "access_token": self.issue_token()}
+        if grant == "urn:ietf:params:oauth:grant-type:device_code":
+            with self._lock:
+                dev = self._device.pop(form.get("device_code", ""), None)
+            if not dev:
+                return 400, {}, {"error": "expired_token", "error_description": "AADSTS70020: device code expired"}
+            return 200, {}, self._user_tokens(dev["upn"], dev["scope"])
+        if grant == "refresh_token":
+            with self._lock:
+                ref = self._refresh.pop(form.get("refresh_token", ""), None)
+            if not ref:
+                return 400, {}, {"error": "invalid_grant", "error_description": "AADSTS700082: refresh token expired"}
+            return 200, {}, self._user_tokens(ref["upn"], form.get("scope") or ref["scope"])
+        return 400, {}, {"error": "unsupported_grant_type", "error_description": grant}
+
+    def _user_tokens(self, upn: str, scope: str) -> dict:
+        u = self.directory.user(upn) or {}
+        oid = u.get("id", "")
+        now = int(time.time())
+        id_token = ".".join([_b64({"typ": "JWT", "alg": "none"}), _b64({
+            "aud": self.client_id, "iss": f"{self.authority_url}/{self.tenant_id}/v2.0", "iat": now,
+            "nbf": now, "exp": now + 3600, "oid": oid, "sub": oid, "tid": self.tenant_id,
+            "preferred_username": upn, "name": u.get("displayName", upn)}), ""])
+        refresh = secrets.token_urlsafe(32)
+        with self._lock:
+            self._refresh[refresh] = {"upn": upn, "scope": scope}
+        return {"token_type": "Bearer", "scope": scope, "expires_in": self.token_lifetime,
+                "access_token": self.issue_token(upn=upn), "refresh_token": refresh, "id_token": id_token,
+                "client_info": base64.urlsafe_b64encode(json.dumps(
+                    {"uid": oid, "utid": self.tenant_id}).encode()).decode().rstrip("=")}
+
+    def _assertion_ok(self, assertion: str, audience: str) -> bool:
+        if self._client_key is None:
+            return False
+        import jwt
+
+        try:
+            claims = jwt.decode(assertion, self._client_key, algorithms=["RS256", "PS256"], audience=audience)
+        except jwt.PyJWTError:
+            return False
+        return claims.get("iss") == self.client_id and claims.get("sub") == self.client_id
+
+    # graph
+    def _graph(self, method: str, path: str, query: dict, headers: dict, body: bytes) -> tuple[int, dict, Any]:
+        token = headers.get("authorization", "")[7:] if headers.get("authorization", "").startswith("Bearer ") else ""
+        with self._lock:
+            claims = self._tokens.get(token)
+        if not claims:
+            return _err(401, "InvalidAuthenticationToken", "Access token is empty." if not token
+                        else "Access token validation failure. Invalid audience.")
+        if claims["exp"] <= time.time():
+            return _err(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
+        version, rel = path[1:].split("/", 1)
+        rel = "/" + rel
+        if rel == "/$batch" and method == "POST":
+            fault = self.faults.match(rel, False)
+            if fault:
+                return self._fault(fault, token)
+            return self._batch(version, json.loads(body or b"{}"), headers, token)
+        return self._route(method, version, rel, query, headers, token)
+
+    def _fault(self, f: Fault, token: str) -> tuple[int, dict, Any]:
+        if f.revoke_token:
+            self.revoke(token)
+        hdrs = {"Retry-After": str(int(f.retry_after) if float(f.retry_after).is_integer() else f.retry_after)} \
+            if f.retry_after is not None else {}
+        status, _, payload = _err(f.status, f.code or "FaultInjected", f.message or "injected fault")
+        return status, hdrs, payload
+
+    def _route(self, method: str, version: str, rel: str, query: dict, headers: dict, token: str
+               ) -> tuple[int, dict, Any]:
+        fault = self.faults.match(rel, "$skiptoken" in query)
+        if fault:
+            return self._fault(fault, token)
+        if method != "GET":
+            return _err(405, "Request_BadRequest", f"{method} is not supported on {rel}")
+        need = next((perm for pat, perm in ROUTE_PERMISSIONS if re.search(pat, rel)), None)
+        if need and need not in self.granted and not (need == "User.Read.All" and "Directory.Read.All" in self.granted):
+            return _err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        if self._unlicensed(rel, query):
+            return _err(403, *LICENCE_ERROR)
+        d = self.directory
+        if "$skiptoken" in query:
+            return self._next_page(version, rel, query, headers)
+        if rel == "/users":
+            advanced = "$count" in query or "$search" in query
+            if advanced and headers.get("consistencylevel", "").lower() != "eventual":
+                return _err(400, "Request_UnsupportedQuery",
+                            "$count/$search on users need the header ConsistencyLevel: eventual")
+            return self._collection(version, rel, query, list(d.users.values()), needs_consistency=advanced)
+        if m := re.match(r"^/users/([^/]+)(/.*)?$", rel):
+            key, sub = m.group(1), m.group(2) or ""
+            user = d.user(key)
+            if user is None:
+                return _err(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist or one of its "
+                            "queried reference-property objects are not present.")
+            uid = user["id"]
+            if sub == "":
+                return 200, {}, self._select(user, query)
+            if sub in ("/memberOf", "/transitiveMemberOf"):
+                return self._collection(version, rel, query, [d.groups[g] for g in d.member_of.get(uid, [])])
+            if sub == "/authentication/methods":
+                return self._collection(version, rel, query, d.methods.get(uid, []))
+            return _err(400, "BadRequest", f"Resource not found for the segment '{sub.strip('/')}'.")
+        if m := re.match(r"^/reports/authenticationMethods/userRegistrationDetails(?:/([^/]+))?$", rel):
+            if m.group(1):
+                reg = d.registration.get(m.group(1))
+                return (200, {}, reg) if reg else _err(404, "Request_ResourceNotFound", f"{m.group(1)} not found")
+            return self._collection(version, rel, query, list(d.registration.values()))
+        if rel == "/auditLogs/signIns":
+            if version == "beta":
+                return self._collection(version, rel, query, d.signins)
+            return self._collection(version, rel, query, [s for s in d.signins if s["isInteractive"]],
+                                    shape=lambda s: {k: v for k, v in s.items()
+                                                     if k not in ("signInEventTypes", "userAgent")})
+        if rel == "/auditLogs/directoryAudits":
+            return self._collection(version, rel, query, d.audits)
+        if rel == "/identityProtection/riskyUsers":
+            return self._collection(version, rel, query, d.risky_users)
+        if m := re.match(r"^/identityProtection/riskyUsers/([^/]+)$", rel):
+            ru = next((r for r in d.risky_users if r["id"] == m.group(1)), None)
+            return (200, {}, ru) if ru else _err(404, "ResourceNotFound", f"risky user {m.group(1)} not found")
+        if rel == "/identityProtection/riskDetections":
+            return self._collection(version, rel, query, d.risk_detections)
+        return _err(400, "BadRequest", f"Resource not found for the segment '{rel.strip('/').split('/')[0]}'.")
+
+    def _unlicensed(self, rel: str, query: dict) -> bool:
+        if self.licence == "P2":
+            return False
+        if rel.startswith("/identityProtection/"):
+            return True
+        premium = re.search(r"/auditLogs/|/reports/", rel) or "signInActivity" in query.get("$select", "")
+        return bool(premium) and self.licence == "free"
+
+    @staticmethod
+    def _select(obj: dict, query: dict) -> dict:
+        sel = query.get("$select")
+        if not sel:
+            return {k: v for k, v in obj.items() if k != "signInActivity"}
+        keep = {s.strip() for s in sel.split(",")} | {"id", "@odata.type"}
+        return {k: v for k, v in obj.items() if k in keep}
+
+    def _collection(self, version: str, rel: str, query: dict, items: list[dict], *,
+                    needs_consistency: bool = False, shape=None) -> tuple[int, dict, Any]:
+        try:
+            pred = compile_filter(query.get("$filter"))
+        except BadFilter as e:
+            return _err(400, "BadRequest", str(e))
+        rows = [i for i in items if pred(i)]
+        if shape is not None:  # v1.0 leaves out beta-only fields
+            rows = [shape(i) for i in rows]
+        if "$select" in query:
+            rows = [self._select(i, query) for i in rows]
+        try:
+            top = min(int(query.get("$top", self.page_size)), 999)
+        except ValueError:
+            return _err(400, "BadRequest", f"Invalid value for $top: {query.get('$top')}")
+        page = _Page(rows, 0, max(1, top), needs_consistency,
+                     {k: v for k, v in query.items() if k in ("$filter", "$top", "$select", "$count")})
+        return self._serve(version, rel, page, query)
+
+    def _serve(self, version: str, rel: str, page: _Page, query: dict) -> tuple[int, dict, Any]:
+        chunk = page.items[page.offset:page.offset + page.top]
+        out: dict[str, Any] = {"@odata.context": f"{self.authority_url}/{version}/$metadata#{rel.strip('/')}",
+                               "value": chunk}
+        if "$count" in page.params:
+            out["@odata.count"] = len(page.items)
+        nxt = page.offset + page.top
+        if nxt < len(page.items):
+            tok = secrets.token_urlsafe(18)
+            with self._lock:
+                self._pages[tok] = _Page(page.items, nxt, page.top, page.needs_consistency, page.params)
+            out["@odata.nextLink"] = f"{self.authority_url}/{version}{rel}?" + urlencode(
+                {**page.params, "$skiptoken": tok})
+        return 200, {}, out
+
+    def _next_page(self, version: str, rel: str, query: dict, headers: dict) -> tuple[int, dict, Any]:
+        with self._lock:
+            page = self._pages.pop(query["$skiptoken"], None)
+        if page is None:
+            return _err(400, "Directory_ExpiredPageToken", "The specified page token value has expired and "
+                        "can no longer be included in your request.")
+        if page.needs_consistency and headers.get("consistencylevel", "").lower() != "eventual":
+            return _err(400, "Request_UnsupportedQuery", "$count/$search on users need the header "
+                        "ConsistencyLevel: eventual (on every page)")
+        if {k: v for k, v in query.items() if k != "$skiptoken"} != page.params:
+            return _err(400, "BadRequest", "the nextLink was altered: its query must be sent unchanged")
+        return self._serve(version, rel, page, query)
+
+    def _batch(self, version: str, payload: dict, headers: dict, token: str) -> tuple[int, dict, Any]:
+        reqs = payload.get("requests") or []
+        if len(reqs) > 20:
+            return _err(400, "BadRequest", "The number of requests in a batch cannot exceed 20.")
+        out = []
+        for r in reqs:
+            url = r.get("url", "")
+            rel = "/" + url.lstrip("/")
+            parts = urlsplit(rel)
+            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            sub_headers = {**{k.lower(): v for k, v in (r.get("headers") or {}).items()},
+                           "authorization": headers.get("authorization", "")}
+            status, hdrs, body = self._route(r.get("method", "GET"), version, parts.path, query, sub_headers, token)
+            with self._lock:
+                self.log.append({"method": r.get("method", "GET"), "path": parts.path, "query": query,
+                                 "host": "$batch", "client_request_id": None, "consistency_level":
+                                 sub_headers.get("consistencylevel"), "authorized": True, "status": status})
+            out.append({"id": r.get("id"), "status": status, "headers": {"Content-Type": "application/json", **hdrs},
+                        "body": body})
+        return 200, {}, {"responses": out}
+
+
+def _b64(obj: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _err(status: int, code: str, message: str) -> tuple[int, dict, Any]:
+    return status, {}, {"error": {"code": code, "message": message, "innerError": {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4())}}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive + Nagle + delayed ACK would add ~40 ms per answer
+    wbufsize = 1 << 16
+    fake: FakeEntra
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
+        return
+
+    def _do(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, hdrs, payload = self.server.fake.handle(self.command, self.path, headers, body)  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in hdrs.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _do
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def start(org: SeededOrg, workdir: Path, *, tenant_id: str | None = None, client_id: str | None = None,
+          now: datetime | None = None, host: str = "127.0.0.1", port: int = 0,
+          aws_signins: list[dict] | None = None) -> FakeEntra:
+    """Start the fake Entra authority + Graph for ``org`` on ``host`` (port 0 = any free port).
+
+    ``aws_signins`` (from ``entra_data.signins_from_trail(org, records)``) makes the Entra sign-ins to the AWS
+    app line up with the Identity Center sign-ins the trail generator wrote.
+    """
+    workdir = Path(workdir)
+    tenant_id = tenant_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, f"tenant-{org.seed}-{org.org_id}"))
+    client_id = client_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, f"client-{org.seed}-{org.org_id}"))
+    ca, cert, key = make_certificates(workdir)
+    fake = FakeEntra(tenant_id=tenant_id, client_id=client_id, directory=build(org, tenant_id=tenant_id, now=now,
+                                                                              aws_signins=aws_signins),
+                     workdir=workdir, ca_bundle=ca)
+    fake.client_cert, fake._client_key = make_client_certificate(workdir, client_id)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    server = _Server((host, port), _Handler)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server.fake = fake  # type: ignore[attr-defined]
+    fake._server = server
+    fake._thread = threading.Thread(target=server.serve_forever, name="fake-entra", daemon=True)
+    fake._thread.start()
+    return fake

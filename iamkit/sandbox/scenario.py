@@ -1,0 +1,132 @@
+"""Scripted incidents, played against moto with the attacker's real (sandbox) credentials.
+
+**compromised-access-key**: a Dev developer's old long-term key is used from a new IP and user agent:
+discovery, a backdoor user with its own key and AdministratorAccess, AssumeRole into ``prod-deploy``
+(a Prod role trusting the whole Dev account), then reading ``prod/db/password`` and customer objects.
+StopLogging (denied by the SCP in AWS) is left to the trail generator: moto does not enforce SCPs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from iamkit.errors import IamkitError
+from iamkit.sandbox import backend
+from iamkit.sandbox.model import AccessKey, Incident, User
+from iamkit.sandbox.seed import iso
+
+if TYPE_CHECKING:
+    from iamkit.sandbox.seed import Ctx
+
+SCENARIOS = ("compromised-access-key",)
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+BACKDOOR_USER = "svc-backup-sync"
+ATTACKER_UA = "aws-cli/1.18.69 Python/3.6.9 Linux/5.10.0-kali9-amd64 botocore/1.16.19 (redteam-kit/0.4)"
+
+
+def run(ctx: Ctx, name: str) -> Incident:
+    """Play scenario ``name`` and record its facts in ``ctx.org.incident``."""
+    if name != "compromised-access-key":
+        raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    return compromised_access_key(ctx)
+
+
+def compromised_access_key(ctx: Ctx) -> Incident:
+    """The leaked-key incident; every id in the ``Incident`` is one moto returned."""
+    org = ctx.org
+    leaked: User | None = ctx.cache.get("leaked_user")
+    if leaked is None:
+        raise IamkitError("scenario compromised-access-key: the Dev account has no developer with an old key")
+    dev = leaked.account_id
+    prod = org.accounts_in("Prod")[0].account_id
+    key = leaked.access_keys[0]
+    rng = ctx.rng
+    start = (ctx.now - timedelta(hours=rng.uniform(26, 40))).replace(microsecond=0)
+    t = {"discovery": start, "create_user": start + timedelta(minutes=rng.uniform(18, 25))}
+    t["create_key"] = t["create_user"] + timedelta(seconds=rng.randint(20, 50))
+    t["attach"] = t["create_key"] + timedelta(seconds=rng.randint(20, 50))
+    t["assume"] = t["attach"] + timedelta(minutes=rng.uniform(6, 12))
+    t["read"] = t["assume"] + timedelta(minutes=rng.uniform(3, 8))
+    end = t["read"] + timedelta(minutes=rng.uniform(4, 9))
+    t = {k: v.replace(microsecond=0) for k, v in t.items()}
+    end = end.replace(microsecond=0)
+    inc = Incident(
+        scenario="compromised-access-key",
+        leaked_access_key_id=key.access_key_id,
+        user_arn=leaked.arn,
+        user_name=leaked.name,
+        account_id=dev,
+        attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+        attacker_user_agent=ATTACKER_UA,
+        start=iso(start),
+        end=iso(end),
+    )
+
+    iam = ctx.client("iam", dev, access_key_id=key.access_key_id)
+    sts = ctx.client("sts", dev, access_key_id=key.access_key_id)
+    ident = sts.get_caller_identity()
+    if ident["Account"] != dev:
+        raise IamkitError(f"moto mapped the leaked key to account {ident['Account']}, expected {dev}")
+    iam.list_users()
+    iam.list_roles()
+    created = iam.create_user(UserName=BACKDOOR_USER)["User"]
+    new_key = iam.create_access_key(UserName=BACKDOOR_USER)["AccessKey"]["AccessKeyId"]
+    iam.attach_user_policy(UserName=BACKDOOR_USER, PolicyArn=ADMIN)
+    user_id = ctx.upper_id("AIDA")
+    backend.set_user(dev, BACKDOOR_USER, user_id=user_id, created=t["create_user"])
+    backend.set_access_key(
+        dev,
+        new_key,
+        created=t["create_key"],
+        last_used=t["create_key"] + timedelta(seconds=30),
+        service="sts",
+    )
+    org.users.append(
+        User(
+            account_id=dev,
+            name=BACKDOOR_USER,
+            arn=created["Arn"],
+            user_id=user_id,
+            created=iso(t["create_user"]),
+            access_keys=[
+                AccessKey(
+                    access_key_id=new_key,
+                    account_id=dev,
+                    user_name=BACKDOOR_USER,
+                    status="Active",
+                    created=iso(t["create_key"]),
+                    last_used=iso(t["create_key"] + timedelta(seconds=30)),
+                    last_used_service="sts",
+                )
+            ],
+        )
+    )
+    inc.created_user_arn, inc.created_access_key_id = created["Arn"], new_key
+
+    target = org.role(f"arn:aws:iam::{prod}:role/prod-deploy")
+    session_name = f"backup-sync-{ctx.hex(6)}"
+    creds = sts.assume_role(RoleArn=target.arn, RoleSessionName=session_name)["Credentials"]
+    inc.target_role_arn, inc.session_name = target.arn, session_name
+    inc.session_access_key_id = creds["AccessKeyId"]
+
+    secret = next(r for r in org.resources if r.service == "secretsmanager" and r.name == "prod/db/password")
+    bucket = next(
+        r for r in org.resources if r.service == "s3" and r.name.startswith("acme-prod-customer-data")
+    )
+    sm = ctx.client(
+        "secretsmanager", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"]
+    )
+    s3 = ctx.client("s3", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"])
+    sm.get_secret_value(SecretId=secret.arn)
+    inc.secret_arns = [secret.arn]
+    for obj in bucket.objects[:2]:
+        s3.get_object(Bucket=bucket.name, Key=obj)
+        inc.object_arns.append(f"{bucket.arn}/{obj}")
+
+    backend.set_access_key(dev, key.access_key_id, last_used=t["assume"], service="sts")
+    key.last_used, key.last_used_service = iso(t["assume"]), "sts"
+    backend.set_role(prod, "prod-deploy", last_used=t["read"])
+    target.last_used = iso(t["read"])
+    org.incident = inc
+    return inc

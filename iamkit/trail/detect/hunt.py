@@ -1,0 +1,344 @@
+"""Running detection rules over the ``events`` table and collecting a ``detections`` frame.
+
+One SQL query per rule (DuckDB runs each over all cores); a rule that fails to compile or run becomes
+a row in the ``errors`` frame and the hunt goes on. With ``dialect="trino"`` the queries are rendered
+for Athena and run only through an ``execute`` callable (the Athena back end), else just returned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iamkit.trail.detect import native, render
+from iamkit.trail.detect.rules import Rule, error_row, load_rules
+from iamkit.trail.detect.sigma import SigmaError, compile_rule, group_sql
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+@dataclass
+class RenderedRule:
+    """One rule as SQL for a dialect, with its Python refinement, needed tables and warnings."""
+
+    rule: Rule
+    sql: str
+    post: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    requires: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    where: str | None = None  # a Sigma rule's predicate (for the shared single scan)
+    native: native.NativeQuery | None = None  # a native rule's stages and main query (local runs)
+
+
+@dataclass
+class HuntResult:
+    """Detections (``detections`` frame), per-rule problems (``errors`` frame), the SQL run per rule
+    and each rule's wall time in seconds."""
+
+    detections: pd.DataFrame
+    errors: pd.DataFrame
+    queries: dict[str, str]
+    timings: dict[str, float]
+
+
+def time_window(dialect: render.Dialect, since: Any = None, until: Any = None) -> str | None:
+    """A predicate bounding ``event_time`` (None when unbounded); on Trino with both ends, also the
+    ``partition_date`` predicate of the Athena ``events`` view, so a bounded hunt never scans everything."""
+    parts = []
+    if dialect.name == "trino" and since is not None and until is not None:
+        from iamkit.trail.athena import partition_predicate
+
+        parts.append(partition_predicate(since, until, date_col="partition_date",
+                                         account_col="partition_account", region_col="partition_region"))
+    if since is not None:
+        parts.append(f"event_time >= {dialect.timestamp(_iso(since))}")
+    if until is not None:
+        parts.append(f"event_time <= {dialect.timestamp(_iso(until))}")
+    return " AND ".join(parts) or None
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def render_rule(rule: Rule, dialect: str | render.Dialect = "duckdb", *, table: str = "events",
+                where: str | None = None) -> RenderedRule:
+    """Compile ``rule`` to SQL for ``dialect``; raises ``SigmaError``/``NativeError`` when it cannot."""
+    d = dialect if isinstance(dialect, render.Dialect) else render.get(dialect)
+    if rule.kind == "sigma":
+        comp = compile_rule(rule.sigma, d)
+        full = f"{comp.where} AND ({where})" if where else comp.where
+        return RenderedRule(rule, group_sql(full, d, table=table), None, [], comp.warnings, comp.where)
+    q = native.build(rule.kind, rule.params, d, table, where)
+    return RenderedRule(rule, native.inline(q), q.post, q.requires, [], None, q)
+
+
+def resolve_rules(rules: Iterable[Rule | str | Path] | None = None,
+                  sigma_dirs: Iterable[str | Path] = ()) -> tuple[list[Rule], list[dict]]:
+    """Rule objects from rules/paths (None: the shipped rules) plus ``sigma_dirs``; load errors listed."""
+    errors: list[dict] = []
+    out: list[Rule] = []
+    paths: list[str | Path] = []
+    if rules is None:
+        loaded, errs = load_rules(None)
+        out += loaded
+        errors += errs
+    else:
+        for r in rules:
+            (out.append(r) if isinstance(r, Rule) else paths.append(r))
+    paths += list(sigma_dirs)
+    if paths:
+        loaded, errs = load_rules(paths)
+        known = {r.id for r in out}
+        for r in loaded:
+            if r.id in known:
+                errors.append(error_row(r.path, "rule_duplicate", f"rule id {r.id} already loaded"))
+            else:
+                out.append(r)
+                known.add(r.id)
+        errors += errs
+    return out, errors
+
+
+def _connection(con_or_trail: Any):
+    if con_or_trail is None:
+        return None
+    if hasattr(con_or_trail, "con"):
+        return con_or_trail.con
+    if isinstance(con_or_trail, (str, Path)):
+        from iamkit.errors import NotFound
+        from iamkit.trail.store import connect
+
+        if not Path(con_or_trail).exists():
+            raise NotFound(f"no DuckDB store at {con_or_trail}")
+        return connect(con_or_trail, read_only=True)
+    return con_or_trail
+
+
+def _tables(con) -> set[str]:
+    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return {r[0].lower() for r in rows}
+
+
+def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = None,
+         sigma_dirs: Iterable[str | Path] = (), dialect: str = "duckdb", *, table: str = "events",
+         since: Any = None, until: Any = None, ip_context: Any = None,
+         execute: Callable[[str], pd.DataFrame] | None = None) -> HuntResult:
+    """Run ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs``.
+
+    ``con_or_trail`` is a DuckDB connection, a ``Trail`` (``.con``) or a store path. Trino queries run
+    only through ``execute(sql) -> DataFrame`` (e.g. the Athena back end); without it they are rendered.
+    Rules needing IP context (country/ASN) use an ``ip_context`` table when the store has one, else one
+    built from ``ip_context`` (an ``IpContext`` or an ``ip_context`` frame; default: offline country data).
+    """
+    import pandas as pd
+
+    from iamkit import frames
+
+    d = render.get(dialect)
+    rule_list, errors = resolve_rules(rules, sigma_dirs)
+    con = _connection(con_or_trail)
+    opened = con is not None and isinstance(con_or_trail, (str, Path))
+    run: Callable[[str], pd.DataFrame] | None = execute
+    tables: set[str] | None = None
+    if run is None and con is not None and d.name == "duckdb":
+        tables = _tables(con)
+        run = lambda sql: con.execute(sql).fetch_df()  # noqa: E731
+    where = time_window(d, since, until)
+    queries: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    parts: list[pd.DataFrame] = []
+    ctx = _IpContextTable(con, ip_context) if tables is not None and "ip_context" not in tables else None
+    rendered: list[RenderedRule] = []
+    for rule in rule_list:
+        try:
+            rr = render_rule(rule, d, table=table, where=where)
+        except (SigmaError, native.NativeError) as e:
+            errors.append(error_row(rule.id, "rule_unsupported", f"{rule.title or rule.id} ({rule.path}): {e}"))
+            continue
+        queries[rule.id] = rr.sql
+        errors += [error_row(rule.id, "rule_warning", f"{rule.title}: {w}") for w in rr.warnings]
+        rendered.append(rr)
+    stages = None
+    if run is not None and tables is not None:  # local DuckDB: all Sigma rules in one pass over the table
+        rendered = _single_scan(con, rendered, d, table, where, timings)
+        stages = _Stages(con, timings)
+    for rr in rendered:
+        rule = rr.rule
+        if run is None:
+            continue
+        if ctx is not None and "ip_context" in rr.requires:
+            problem = ctx.ensure(rule.params.get("attribute"))
+            if problem:
+                errors.append(error_row(rule.id, "rule_skipped", f"{rule.title}: {problem}"))
+                continue
+        t0 = time.perf_counter()
+        try:
+            df = run(stages.sql_for(rr) if stages is not None else rr.sql)
+            if rr.post is not None and len(df):
+                df = rr.post(df)
+        except Exception as e:  # one rule's engine error must not stop the hunt
+            errors.append(error_row(rule.id, "rule_failed", f"{rule.title}: {type(e).__name__}: {e}"))
+            continue
+        finally:
+            timings[rule.id] = time.perf_counter() - t0
+        if len(df):
+            parts.append(_as_detections(rule, df))
+    if ctx is not None:
+        ctx.close()
+    if tables is not None:
+        con.execute(f"DROP TABLE IF EXISTS {_HITS}")
+    if stages is not None:
+        stages.close()
+    if opened:
+        con.close()
+    det = pd.concat(parts, ignore_index=True) if parts else frames.empty("detections")
+    det = frames.conform(det, "detections")
+    if len(det):
+        order = det["severity"].map(SEVERITY_RANK).fillna(9)
+        det = det.assign(_o=order).sort_values(["_o", "first_seen", "detection_id"], kind="stable")
+        det = det.drop(columns="_o").reset_index(drop=True)
+    err = frames.conform(errors, "errors") if errors else frames.empty("errors")
+    return HuntResult(det, err, queries, timings)
+
+
+_HITS = "_iamkit_hunt_hits"
+
+
+class _Stages:
+    """Native-rule stages as DuckDB temp tables, each computed once per hunt and shared by the rules
+    whose stage SQL is identical (e.g. the AssumeRole calls of the four first-seen rules)."""
+
+    def __init__(self, con: Any, timings: dict[str, float]):
+        self.con, self.timings, self.made = con, timings, {}
+
+    def sql_for(self, rr: RenderedRule) -> str:
+        """The rule's main query reading its stages from temp tables (created on first use)."""
+        import hashlib
+        import re
+
+        if rr.native is None or not rr.native.stages:
+            return rr.sql
+        names: dict[str, str] = {}
+
+        def subst(sql: str) -> str:
+            for name, tmp in names.items():
+                sql = re.sub(rf"\bstage_{name}\b", tmp, sql)
+            return sql
+
+        for name, sql in rr.native.stages:
+            body = subst(sql)
+            if body not in self.made:
+                tmp = f"_iamkit_stage_{name}_{hashlib.sha1(body.encode()).hexdigest()[:10]}"
+                t0 = time.perf_counter()
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {tmp} AS {body}")
+                self.timings[f"(stage {name})"] = self.timings.get(f"(stage {name})", 0) + time.perf_counter() - t0
+                self.made[body] = tmp
+            names[name] = self.made[body]
+        return subst(rr.native.sql)
+
+    def close(self) -> None:
+        for tmp in self.made.values():
+            self.con.execute(f"DROP TABLE IF EXISTS {tmp}")
+
+
+def _single_scan(con: Any, rendered: list[RenderedRule], d: render.Dialect, table: str, where: str | None,
+                 timings: dict[str, float]) -> list[RenderedRule]:
+    """One scan of the events for every Sigma predicate and every native rule's static rows, into a
+    temp table of hit rows (all columns, one flag per rule); those rules then read it instead of the
+    events. On any engine error the rules are left to run one by one (so only the bad one fails)."""
+    batch = [rr for rr in rendered
+             if rr.where is not None or (rr.native is not None and rr.native.rows is not None)]
+    if len(batch) < 2:
+        return rendered
+    preds = [rr.where if rr.where is not None else rr.native.rows for rr in batch]
+    flags = ", ".join(f"coalesce({p}, FALSE) AS r{i}" for i, p in enumerate(preds))
+    any_hit = " OR ".join(f"({p})" for p in preds)
+    extra = f" AND ({where})" if where else ""
+    t0 = time.perf_counter()
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_HITS} AS SELECT *, {flags} FROM {table} "
+                    f"WHERE ({any_hit}){extra}")
+    except Exception:  # one bad predicate: run the rules separately so only that one fails
+        return rendered
+    finally:
+        timings["(single scan)"] = time.perf_counter() - t0
+    out = []
+    for rr in rendered:
+        if rr in batch:
+            i = batch.index(rr)
+            if rr.where is not None:
+                rr = RenderedRule(rr.rule, group_sql(f"r{i}", d, table=_HITS), None, rr.requires, [], rr.where)
+            else:
+                q = native.build(rr.rule.kind, rr.rule.params, d, table, where, seed=_HITS)
+                rr = RenderedRule(rr.rule, native.inline(q), q.post, q.requires, [], None, q)
+        out.append(rr)
+    return out
+
+
+def _as_detections(rule: Rule, df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    n = df["n"] if "n" in df.columns else pd.Series([None] * len(df), index=df.index)
+    detail = df["detail"] if "detail" in df.columns else pd.Series([""] * len(df), index=df.index)
+    if rule.kind == "sigma":
+        summary = [f"{int(c)} event(s): {t}" for c, t in zip(n, detail, strict=True)]
+    else:
+        summary = [str(t) for t in detail]
+    return pd.DataFrame({
+        "detection_id": rule.id, "severity": rule.severity, "title": rule.title,
+        "event_ids": [list(x) if x is not None else [] for x in df["event_ids"]],
+        "principal_arn": df["principal_arn"], "access_key_id": df["access_key_id"],
+        "first_seen": df["first_seen"], "last_seen": df["last_seen"], "summary": summary,
+    })
+
+
+class _IpContextTable:
+    """Registers an ``ip_context`` view on a DuckDB connection the first time a rule needs one."""
+
+    def __init__(self, con: Any, source: Any):
+        self.con, self.source, self.df, self.problem = con, source, None, None
+
+    def ensure(self, attribute: str | None) -> str | None:
+        """None when the view is there and has data for ``attribute``; else why the rule is skipped."""
+        if self.df is None and self.problem is None:
+            self._build()
+        if self.problem:
+            return self.problem
+        if attribute in ("asn", "country") and self.df[attribute].isna().all():
+            what = "an ASN database (MaxMind GeoLite2-ASN .mmdb)" if attribute == "asn" else "country data"
+            return f"no {attribute} known for any source IP: give {what} as ip_context"
+        return None
+
+    def _build(self) -> None:
+        import pandas as pd
+
+        try:
+            if isinstance(self.source, pd.DataFrame):
+                df = self.source
+            else:
+                from iamkit.trail.ipcontext import IpContext
+
+                ctx = self.source if self.source is not None else IpContext()
+                ips = [r[0] for r in self.con.execute(
+                    "SELECT DISTINCT source_ip FROM events WHERE source_ip IS NOT NULL").fetchall()]
+                df = ctx.frame(ips)
+        except Exception as e:  # any failure here only skips the IP-context rules
+            self.problem = f"IP context unavailable: {type(e).__name__}: {e}"
+            return
+        missing = {"ip", "asn", "country"} - set(df.columns)
+        if missing:
+            self.problem = f"ip_context frame lacks column(s) {sorted(missing)}"
+            return
+        self.df = df[["ip", "asn", "country"]].astype(object)
+        self.con.register("ip_context", self.df)
+
+    def close(self) -> None:
+        if self.df is not None:
+            self.con.unregister("ip_context")

@@ -1,0 +1,247 @@
+"""The DuckDB store: the ``events`` table of DESIGN.md §4, its row extraction, and load bookkeeping.
+
+Raw CloudTrail records arrive as DuckDB JSON values (column ``r``); one SQL projection turns them into
+typed scalar columns plus the JSON subtrees kept whole. Everyone (loaders, tests, other engineers'
+fixtures) goes through ``create_schema`` / ``insert_records`` / ``insert_json_relation`` so the table
+is defined in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+#: DuckDB types of the ``events`` columns, in ``iamkit.frames.EVENT_COLUMNS`` order.
+EVENT_DDL_TYPES: dict[str, str] = {
+    "event_id": "VARCHAR", "event_time": "TIMESTAMPTZ", "event_source": "VARCHAR", "event_name": "VARCHAR",
+    "aws_region": "VARCHAR", "recipient_account_id": "VARCHAR", "identity_type": "VARCHAR",
+    "principal_arn": "VARCHAR", "principal_id": "VARCHAR", "access_key_id": "VARCHAR",
+    "session_issuer_arn": "VARCHAR", "session_name": "VARCHAR", "source_ip": "VARCHAR", "user_agent": "VARCHAR",
+    "error_code": "VARCHAR", "error_message": "VARCHAR", "read_only": "BOOLEAN", "event_type": "VARCHAR",
+    "mfa_authenticated": "BOOLEAN", "request_parameters": "JSON", "response_elements": "JSON",
+    "additional_event_data": "JSON", "resources": "JSON", "user_identity": "JSON",
+}
+
+INSIGHT_DDL_TYPES: dict[str, str] = {
+    "event_id": "VARCHAR", "event_time": "TIMESTAMPTZ", "event_source": "VARCHAR", "event_name": "VARCHAR",
+    "aws_region": "VARCHAR", "recipient_account_id": "VARCHAR", "insight_type": "VARCHAR", "state": "VARCHAR",
+    "insight_details": "JSON", "source_file": "VARCHAR",
+}
+
+LOADED_FILES_DDL = """
+CREATE TABLE IF NOT EXISTS loaded_files (
+    path VARCHAR PRIMARY KEY,   -- local path or s3://bucket/key
+    etag VARCHAR,               -- S3 ETag, or size:mtime_ns for a local file
+    sha256 VARCHAR,             -- of the bytes read (local files and downloaded objects)
+    size BIGINT,
+    kind VARCHAR,               -- records | array | jsonl | lookup | digest | insights | single | unknown
+    records BIGINT,             -- records read from the file (before dedupe)
+    status VARCHAR,             -- ok | skipped | error
+    reason VARCHAR,             -- why skipped / what failed
+    loaded_at TIMESTAMPTZ
+)"""
+
+LOAD_ERRORS_DDL = """
+CREATE TABLE IF NOT EXISTS load_errors (
+    account_id VARCHAR, region VARCHAR, operation VARCHAR, code VARCHAR, message VARCHAR, "when" TIMESTAMPTZ
+)"""
+
+# from_json structure of one record: one parse, scalar fields as text, subtrees as JSON.
+RECORD_FIELDS = {
+    "eventID": "VARCHAR", "eventTime": "VARCHAR", "@timestamp": "VARCHAR", "eventSource": "VARCHAR",
+    "eventName": "VARCHAR", "awsRegion": "VARCHAR", "recipientAccountId": "VARCHAR", "requestID": "VARCHAR",
+    "sourceIPAddress": "VARCHAR", "userAgent": "VARCHAR", "errorCode": "VARCHAR", "errorMessage": "VARCHAR",
+    "readOnly": "VARCHAR", "eventType": "VARCHAR", "eventCategory": "VARCHAR", "userIdentity": "JSON",
+    "requestParameters": "JSON", "responseElements": "JSON", "additionalEventData": "JSON",
+    "resources": "JSON", "insightDetails": "JSON",
+}
+RECORD_STRUCT = json.dumps(RECORD_FIELDS)
+#: A whole delivery file parsed in one pass straight into typed records (no per-record JSON text).
+RECORDS_FILE_STRUCT = json.dumps({"Records": [RECORD_FIELDS]})
+# Secrets CloudTrail may carry in responses: replaced before anything is stored (never in frames or files).
+_REDACT_TOKEN = json.dumps({"credentials": {"sessionToken": "<redacted>"}})
+_REDACT_SECRET = json.dumps({"accessKey": {"secretAccessKey": "<redacted>"}})
+_IDENTITY_PATHS = ["$.type", "$.arn", "$.principalId", "$.accessKeyId",
+                   "$.sessionContext.sessionIssuer.arn", "$.sessionContext.attributes.mfaAuthenticated"]
+
+
+def _time_sql(col: str) -> str:
+    """An event time from ISO-8601 text or epoch seconds/milliseconds (renamed exports use both)."""
+    return (f"CASE WHEN regexp_full_match({col}, '\\d{{12,13}}') THEN to_timestamp({col}::DOUBLE / 1000) "
+            f"WHEN regexp_full_match({col}, '\\d{{9,11}}(\\.\\d+)?') THEN to_timestamp({col}::DOUBLE) "
+            f"ELSE TRY_CAST({col} AS TIMESTAMPTZ) END")
+
+
+def record_projection(source: str, parsed: bool = False) -> str:
+    """SQL selecting ``events`` rows (plus ``_category``, ``_insight``, ``_file``) from ``source``.
+
+    ``source`` has columns ``r`` (one record as JSON) and ``_file``; or, with ``parsed``, ``x`` (a record
+    already parsed with ``RECORD_FIELDS``) and ``_file``.
+    """
+    paths = "[" + ", ".join(f"'{p}'" for p in _IDENTITY_PATHS) + "]"
+    event_time = _time_sql('coalesce(x.eventTime, x."@timestamp")')
+    parse = f"SELECT x, _file FROM ({source})" if parsed else \
+        f"SELECT from_json(r, '{RECORD_STRUCT}') AS x, _file FROM ({source})"
+    fallback_id = ("md5(concat_ws('|', x.eventTime, x.\"@timestamp\", x.eventSource, x.eventName, x.requestID, "
+                   "x.sourceIPAddress, x.userIdentity, x.requestParameters))")
+    return f"""
+WITH p AS ({parse}),
+q AS (SELECT x, _file, json_extract_string(x.userIdentity, {paths}) AS u FROM p)
+SELECT
+    coalesce(x.eventID, {fallback_id}) AS event_id,
+    {event_time} AS event_time,
+    x.eventSource AS event_source,
+    x.eventName AS event_name,
+    x.awsRegion AS aws_region,
+    x.recipientAccountId AS recipient_account_id,
+    u[1] AS identity_type,
+    u[2] AS principal_arn,
+    u[3] AS principal_id,
+    u[4] AS access_key_id,
+    u[5] AS session_issuer_arn,
+    nullif(regexp_extract(u[2], ':(?:assumed-role/[^/]+|federated-user)/([^/]+)$', 1), '') AS session_name,
+    x.sourceIPAddress AS source_ip,
+    x.userAgent AS user_agent,
+    x.errorCode AS error_code,
+    x.errorMessage AS error_message,
+    TRY_CAST(x.readOnly AS BOOLEAN) AS read_only,
+    x.eventType AS event_type,
+    CASE lower(u[6]) WHEN 'true' THEN true WHEN 'false' THEN false
+         ELSE CASE json_extract_string(x.additionalEventData, '$.MFAUsed')
+              WHEN 'Yes' THEN true WHEN 'No' THEN false END END AS mfa_authenticated,
+    x.requestParameters AS request_parameters,
+    CASE WHEN json_exists(x.responseElements, '$.credentials.sessionToken')
+         THEN json_merge_patch(x.responseElements, '{_REDACT_TOKEN}')
+         WHEN json_exists(x.responseElements, '$.accessKey.secretAccessKey')
+         THEN json_merge_patch(x.responseElements, '{_REDACT_SECRET}')
+         ELSE x.responseElements END AS response_elements,
+    x.additionalEventData AS additional_event_data,
+    x.resources AS resources,
+    x.userIdentity AS user_identity,
+    x.eventCategory AS _category,
+    x.insightDetails AS _insight,
+    _file
+FROM q"""
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Session settings every iamkit connection needs (UTC timestamps)."""
+    con.execute("SET TimeZone = 'UTC'")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``events``, ``insights``, ``loaded_files`` and ``load_errors`` if they are missing."""
+    prepare(con)
+    cols = ",\n    ".join(f"{c} {t}" for c, t in EVENT_DDL_TYPES.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS events (\n    {cols}\n)")
+    icols = ",\n    ".join(f"{c} {t}" for c, t in INSIGHT_DDL_TYPES.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS insights (\n    {icols}\n)")
+    con.execute(LOADED_FILES_DDL)
+    con.execute(LOAD_ERRORS_DDL)
+
+
+def connect(db: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) a DuckDB store with the schema in place."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=read_only)
+    if read_only:
+        prepare(con)
+    else:
+        create_schema(con)
+    return con
+
+
+def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
+                         start: Any = None, end: Any = None, params: list | None = None) -> dict[str, int]:
+    """Insert records from ``source`` (SQL with ``r`` JSON or, ``parsed``, ``x`` struct; and ``_file``).
+
+    Deduplicates on ``event_id`` (within the batch and against the table) and keeps only events inside
+    ``[start, end]`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...}}``.
+    """
+    con.execute("DROP TABLE IF EXISTS _stage")
+    con.execute(f"CREATE TEMP TABLE _stage AS {record_projection(source, parsed)}", params or [])
+    per_file = dict(con.execute("SELECT _file, count(*) FROM _stage GROUP BY _file").fetchall())
+    read = sum(per_file.values())
+    window, wparams = [], []
+    if start is not None:
+        window.append("event_time >= ?")
+        wparams.append(start)
+    if end is not None:
+        window.append("event_time <= ?")
+        wparams.append(end)
+    wsql = (" AND " + " AND ".join(window)) if window else ""
+    is_insight = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
+    n_ins = con.execute(f"""
+        INSERT INTO insights
+        SELECT event_id, event_time, event_source, event_name, aws_region, recipient_account_id,
+               json_extract_string(_insight, '$.insightType'), json_extract_string(_insight, '$.state'),
+               _insight, _file
+        FROM _stage s WHERE {is_insight}{wsql}
+          AND NOT EXISTS (SELECT 1 FROM insights i WHERE i.event_id = s.event_id)
+        QUALIFY row_number() OVER (PARTITION BY event_id) = 1""", wparams).fetchone()[0]
+    cols = ", ".join(EVENT_DDL_TYPES)
+    n = con.execute(f"""
+        INSERT INTO events
+        SELECT {cols} FROM _stage s
+        WHERE NOT {is_insight}{wsql}
+          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
+        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time) = 1""", wparams).fetchone()[0]
+    con.execute("DROP TABLE IF EXISTS _stage")
+    return {"read": read, "inserted": int(n), "insights": int(n_ins), "per_file": per_file}
+
+
+def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, source: str = "<memory>",
+                   start: Any = None, end: Any = None) -> int:
+    """Insert raw CloudTrail record dicts (as in ``{"Records": [...]}``); returns how many rows were new.
+
+    Creates the schema when missing, so tests can start from an empty connection.
+    """
+    import pyarrow as pa
+
+    create_schema(con)
+    texts = [json.dumps(r, default=str) for r in records]
+    if not texts:
+        return 0
+    _records_arrow = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
+                               "_file": pa.array([source] * len(texts), pa.string())})
+    con.register("_records_arrow", _records_arrow)
+    try:
+        out = insert_json_relation(con, "SELECT r::JSON AS r, _file FROM _records_arrow", start=start, end=end)
+    finally:
+        con.unregister("_records_arrow")
+    return out["inserted"]
+
+
+def add_errors(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+    """Append rows of the ``errors`` frame schema to ``load_errors``."""
+    for r in rows:
+        con.execute("INSERT INTO load_errors VALUES (?, ?, ?, ?, ?, ?)",
+                    [r.get("account_id"), r.get("region"), r.get("operation"), r.get("code"),
+                     r.get("message"), r.get("when")])
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
+    """Write ``events`` sorted by time to one Parquet file (the cache repeated notebook queries read)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    con.execute(f"COPY (SELECT * FROM events ORDER BY event_time) TO '{_sql_str(tmp)}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    tmp.replace(path)
+    return path
+
+
+def _sql_str(value: Any) -> str:
+    """Quote a string for inclusion inside single quotes in SQL."""
+    return str(value).replace("'", "''")
+
+
+def sql_list(values: Iterable[Any]) -> str:
+    """A SQL list literal of quoted strings: ``['a', 'b']``."""
+    return "[" + ", ".join(f"'{_sql_str(v)}'" for v in values) + "]"

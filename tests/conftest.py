@@ -1,0 +1,164 @@
+"""Fixtures shared by the whole suite: the sandbox (read-only, one per xdist worker), small isolated
+sandboxes for tests that mutate, and a network guard that fails any test reaching beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+# ------------------------------------------------------------------------------------------- network guard
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+_violations: list[str] = []
+
+
+def _loopback_host(host: Any) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    host = str(host).split("%", 1)[0]
+    if host in ("localhost", "") or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host == socket.gethostname()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _is_ip(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host).split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _check(sock: socket.socket, address: Any) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback_host(address[0]):
+        _violations.append(f"connect to {address!r}")
+        raise ConnectionRefusedError(
+            f"tests may only connect to loopback, not {address!r} (no_network guard)"
+        )
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    _check(self, address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    _check(self, address)
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _loopback_host(host) and not _is_ip(host):
+        _violations.append(f"resolve {host!r}")
+        raise socket.gaierror(socket.EAI_NONAME, f"tests may not resolve {host!r} (no_network guard)")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def no_network() -> Iterator[None]:
+    """Fail the test if anything tried to connect (or resolve a name) beyond loopback, even if it was caught."""
+    _violations.clear()
+    yield
+    if _violations:
+        found = list(_violations)
+        _violations.clear()
+        pytest.fail(f"network access outside loopback: {found}")
+
+
+@pytest.fixture
+def network_violations() -> list[str]:
+    """The guard's record of blocked attempts in this test (a test of the guard clears it itself)."""
+    return _violations
+
+
+# ------------------------------------------------------------------------------------------------ sandboxes
+_STRIP = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "MOTO_ACCOUNT_ID",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+def _apply_env(env: dict[str, str]) -> dict[str, str | None]:
+    """Set ``env`` (and drop variables that would redirect boto3); return what to restore."""
+    saved = {k: os.environ.get(k) for k in (*env, *_STRIP)}
+    for k in _STRIP:
+        os.environ.pop(k, None)
+    os.environ.update(env)
+    return saved
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The default sandbox (seed 7, 4 members × 40 roles, the compromised-access-key incident, fewer benign
+    events), its env vars set for the session. READ-ONLY: use ``isolated_sandbox`` to mutate."""
+    import iamkit.sandbox
+
+    sb = iamkit.sandbox.start(benign_events=1000, workdir=tmp_path_factory.mktemp("sandbox"))
+    saved = _apply_env(sb.env())
+    try:
+        yield sb
+    finally:
+        _restore_env(saved)
+        sb.stop()
+
+
+_isolated_seeds = itertools.count(1000)
+
+
+@pytest.fixture
+def isolated_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Any]]:
+    """Factory for a small private sandbox a test may mutate: ``sb = isolated_sandbox(set_env=True, **start_kw)``.
+
+    Each gets its own seed, hence its own account ids (moto's state is per process, so this is what isolates
+    it). ``set_env=True`` points the env vars at it for the test; everything is restored and stopped after.
+    """
+    import iamkit.sandbox
+
+    started: list[tuple[Any, dict[str, str | None] | None]] = []
+
+    def make(set_env: bool = False, **kw: Any) -> Any:
+        kw.setdefault("seed", next(_isolated_seeds))
+        kw.setdefault("roles_per_account", 25)
+        kw.setdefault("benign_events", 200)
+        kw.setdefault("entra", False)
+        kw.setdefault("workdir", tmp_path_factory.mktemp("isolated-sandbox"))
+        sb = iamkit.sandbox.start(**kw)
+        started.append((sb, _apply_env(sb.env()) if set_env else None))
+        return sb
+
+    yield make
+    for sb, saved in reversed(started):
+        if saved is not None:
+            _restore_env(saved)
+        sb.stop()

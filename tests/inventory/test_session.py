@@ -1,0 +1,83 @@
+"""``iamkit.aws.connect``: env credentials, profiles, profile role chains, explicit role chains, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from iamkit.aws import connect
+from iamkit.aws.faults import Fault, FaultInjector
+from iamkit.errors import AccessDenied, BadInput
+
+
+def test_env_credentials_and_endpoint_url(mini_org, aws_env):
+    aws_env(mini_org)
+    ctx = connect()
+    assert ctx.account_id == mini_org.management and ctx.arn.endswith("user/operator")
+    assert ctx.region == "us-east-1"
+
+
+def test_explicit_role_chain(mini_org, aws_env):
+    aws_env(mini_org)
+    a, b = mini_org.members
+    chain = f"arn:aws:iam::{a}:role/OrganizationAccountAccessRole, arn:aws:iam::{b}:role/OrganizationAccountAccessRole"
+    ctx = connect(role_arn=chain, session_name="case 42/x")
+    assert ctx.account_id == b
+    assert ctx.arn == f"arn:aws:sts::{b}:assumed-role/OrganizationAccountAccessRole/case-42-x"
+    assert ctx.whoami().account_id == b  # the credentials really are the second hop's
+
+
+def test_profiles_and_profile_role_chain(mini_org, aws_env, monkeypatch, tmp_path):
+    aws_env(mini_org)
+    member = mini_org.members[0]
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[ops]\naws_access_key_id = {mini_org.access_key_id}\naws_secret_access_key = x\n")
+    cfg = tmp_path / "config"
+    cfg.write_text("[profile ops]\nregion = eu-west-1\n\n"
+                   f"[profile member]\nrole_arn = arn:aws:iam::{member}:role/OrganizationAccountAccessRole\n"
+                   "source_profile = ops\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(cfg))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    ops = connect(profile="ops")
+    assert ops.account_id == mini_org.management and ops.region == "eu-west-1"
+    chained = connect(profile="member")
+    assert chained.account_id == member and "assumed-role/OrganizationAccountAccessRole" in chained.arn
+
+
+def test_unknown_profile_is_bad_input(mini_org, aws_env):
+    aws_env(mini_org)
+    with pytest.raises(BadInput, match="cannot open AWS profile 'nope'"):
+        connect(profile="nope")
+
+
+def test_no_credentials_is_bad_input(monkeypatch, tmp_path):
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    with pytest.raises(BadInput, match="no AWS credentials found"):
+        connect(region="us-east-1")
+
+
+def test_unreachable_endpoint_is_clear(mini_org, aws_env, monkeypatch):
+    aws_env(mini_org)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    with pytest.raises(BadInput, match="unreachable"):
+        connect(max_attempts=0)
+
+
+def test_denied_role_in_chain(mini_org, aws_env):
+    aws_env(mini_org)
+    inj = FaultInjector([Fault("denied", "sts:AssumeRole")])
+    with pytest.raises(AccessDenied, match="cannot assume arn:aws:iam::.*AccessDenied"):
+        connect(role_arn=f"arn:aws:iam::{mini_org.members[0]}:role/X", hooks=[inj])
+
+
+def test_not_a_role_arn(mini_org, aws_env):
+    aws_env(mini_org)
+    with pytest.raises(BadInput, match="not a role ARN"):
+        connect(role_arn="my-role")

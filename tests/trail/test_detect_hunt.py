@@ -1,0 +1,337 @@
+"""Hunt orchestration: shipped rules, rule loading errors, dialects, time windows, the CLI command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import sqlglot
+from typer.testing import CliRunner
+
+from iamkit import frames
+from iamkit.trail import store
+from iamkit.trail.detect.hunt import hunt, render_rule, resolve_rules
+from iamkit.trail.detect.rules import SHIPPED_DIR, load_rules
+from iamkit.trail.detect.synth import at, policy, record, root, user
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _records() -> list[dict]:
+    return [
+        record("StopLogging", "cloudtrail.amazonaws.com", root(), at(0), event_id="stop", rp={"name": "t"}),
+        record("PutUserPolicy", "iam.amazonaws.com", user("eve", "AKIAEVE"), at(60), event_id="pol",
+               rp={"userName": "eve", "policyName": "x",
+                   "policyDocument": policy({"Effect": "Allow", "Action": "*", "Resource": "*"})}),
+        record("ListUsers", "iam.amazonaws.com", user("bob"), at(120), event_id="noise"),
+    ]
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    store.insert_records(c, _records())
+    yield c
+    c.close()
+
+
+def test_shipped_rules_load_cleanly_and_cover_the_issue():
+    rules, errors = load_rules()
+    assert errors == []
+    kinds = {r.kind for r in rules}
+    assert {"sigma", "key_created_then_used", "first_seen", "policy_grant", "trust_opened",
+            "selectors_narrowed", "denied_burst"} <= kinds
+    assert all(r.description and r.title and r.severity for r in rules)
+    assert len({r.id for r in rules}) == len(rules)
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "trino"])
+def test_every_shipped_rule_renders_and_parses(dialect):
+    rules, _ = load_rules()
+    for r in rules:
+        sql = render_rule(r, dialect).sql
+        sqlglot.parse_one(sql, read=dialect)
+
+
+def test_hunt_returns_typed_frames_sorted_by_severity(con):
+    res = hunt(con)
+    frames.check(res.detections, "detections")
+    frames.check(res.errors, "errors")
+    ids = list(res.detections["detection_id"])
+    assert {"iamkit-logging-stopped", "iamkit-root-activity", "iamkit-policy-wildcard-grant"} <= set(ids)
+    ranks = [["critical", "high", "medium", "low", "info"].index(s) for s in res.detections["severity"]]
+    assert ranks == sorted(ranks)
+    assert "noise" not in {e for ids_ in res.detections["event_ids"] for e in ids_}
+    assert set(res.queries) == {r.id for r in load_rules()[0]}
+
+
+def test_hunt_on_the_shared_incident(incident):
+    c = duckdb.connect()
+    store.insert_records(c, incident)
+    det = hunt(c).detections
+    new_key = [r for r in det.itertuples() if r.detection_id == "iamkit-key-created-then-used"]
+    assert any(r.access_key_id == "AKIANEWBACKDOORKEY01" for r in new_key)
+    assert "iamkit-admin-managed-policy-attached" in set(det["detection_id"])
+    # StopLogging was denied in the incident: the logging rule must not fire
+    assert "iamkit-logging-stopped" not in set(det["detection_id"])
+
+
+def test_time_window_limits_events(con):
+    res = hunt(con, since="2026-01-01T00:30:00Z")
+    assert "iamkit-logging-stopped" not in set(res.detections["detection_id"])
+    assert "iamkit-policy-wildcard-grant" in set(res.detections["detection_id"])
+    res = hunt(con, until="2026-01-01T00:30:00Z")
+    assert "iamkit-policy-wildcard-grant" not in set(res.detections["detection_id"])
+
+
+def test_trail_and_path_are_accepted(tmp_path):
+    db = tmp_path / "t.duckdb"
+    c = store.connect(db)
+    store.insert_records(c, _records())
+    c.close()
+    assert "iamkit-root-activity" in set(hunt(str(db)).detections["detection_id"])
+
+    class FakeTrail:
+        def __init__(self, con):
+            self.con = con
+
+    c = store.connect(db, read_only=True)
+    assert "iamkit-root-activity" in set(hunt(FakeTrail(c)).detections["detection_id"])
+    c.close()
+
+
+def test_bad_rule_files_are_listed_and_the_rest_runs(con, tmp_path):
+    (tmp_path / "broken.yml").write_text("title: [unclosed\n")
+    (tmp_path / "unknown_kind.yml").write_text("id: a\ntitle: a\nseverity: high\nkind: teleport\n")
+    (tmp_path / "bad_severity.yml").write_text("id: b\ntitle: b\nseverity: urgent\nkind: denied_burst\n")
+    (tmp_path / "neither.yml").write_text("foo: bar\n")
+    (tmp_path / "dup.yml").write_text((SHIPPED_DIR / "root_activity.yml").read_text())
+    (tmp_path / "windows.yml").write_text("title: w\nlogsource: {product: windows}\n"
+                                          "detection: {s: {EventID: 1}, condition: s}\n")
+    (tmp_path / "agg.yml").write_text("title: agg\nid: agg\nlogsource: {product: aws, service: cloudtrail}\n"
+                                      "detection: {s: {eventName: X}, condition: 's | count() > 5'}\n")
+    (tmp_path / "bad_param.yml").write_text("id: c\ntitle: c\nseverity: low\nkind: first_seen\n"
+                                            "params: {attribute: shoe_size}\n")
+    res = hunt(con, rules=[SHIPPED_DIR, tmp_path])
+    codes = dict(zip(res.errors["operation"].map(lambda p: Path(p).name), res.errors["code"], strict=True))
+    assert codes["broken.yml"] == "rule_invalid"
+    assert codes["unknown_kind.yml"] == "rule_invalid"
+    assert codes["bad_severity.yml"] == "rule_invalid"
+    assert codes["neither.yml"] == "rule_invalid"
+    assert codes["dup.yml"] == "rule_duplicate"
+    assert codes["agg"] == "rule_unsupported"
+    assert codes["c"] == "rule_unsupported"
+    assert "windows.yml" not in codes  # another log source: skipped silently
+    msg = res.errors.set_index("operation").loc[str(tmp_path / "unknown_kind.yml"), "message"]
+    assert "teleport" in msg
+    assert "iamkit-root-activity" in set(res.detections["detection_id"])
+
+
+def test_engine_errors_are_per_rule(con):
+    res = hunt(con, table="no_such_table")
+    assert res.detections.empty
+    failed = res.errors[res.errors["code"] == "rule_failed"]
+    assert len(failed) >= 10 and failed["message"].str.contains("no_such_table").all()
+
+
+def test_sigma_dirs_are_added_to_shipped_rules(con):
+    res = hunt(con, sigma_dirs=[FIXTURES / "sigma"])  # unsupported/ is inside: loaded recursively
+    ids = set(res.detections["detection_id"])
+    assert "4db60cc0-36fb-42b7-9b58-a5b53019fb74" in ids  # SigmaHQ trail change rule
+    assert "iamkit-logging-stopped" in ids
+    unsupported = res.errors[res.errors["code"] == "rule_unsupported"]
+    assert len(unsupported) == 2
+    assert unsupported["message"].str.contains("aggregation").any()
+    assert unsupported["message"].str.contains("expand").any()
+
+
+def test_trino_dialect_renders_and_runs_through_an_executor(con):
+    res = hunt(con, dialect="trino")
+    assert res.detections.empty and res.queries
+    for sql in res.queries.values():
+        sqlglot.parse_one(sql, read="trino")
+    seen = []
+
+    def execute(sql):
+        seen.append(sql)
+        return pd.DataFrame(columns=["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen",
+                                     "n", "detail"])
+
+    res = hunt(None, dialect="trino", execute=execute)
+    assert len(seen) == len(res.queries) and res.detections.empty
+
+
+def test_trino_time_window_is_a_timestamp_literal():
+    rules, _ = resolve_rules([SHIPPED_DIR / "root_activity.yml"])
+    res = hunt(None, rules=rules, dialect="trino", since="2026-01-01T00:00:00Z")
+    sql = next(iter(res.queries.values()))
+    assert "from_iso8601_timestamp('2026-01-01T00:00:00Z')" in sql
+    sqlglot.parse_one(sql, read="trino")
+
+
+def test_ip_context_frame_can_be_given(con):
+    recs = [record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(d * 1440), ip="198.51.100.10")
+            for d in range(20)]
+    recs.append(record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(20.5 * 1440), ip="203.0.113.7",
+                       event_id="far"))
+    c = duckdb.connect()
+    store.insert_records(c, recs)
+    ctx = pd.DataFrame({"ip": ["198.51.100.10", "203.0.113.7"], "asn": [64500, 64511], "country": ["DE", "KP"]})
+    res = hunt(c, rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"],
+               ip_context=ctx)
+    assert sorted(res.detections["detection_id"]) == ["iamkit-assume-role-new-asn", "iamkit-assume-role-new-country"]
+    assert res.errors.empty
+    assert "ip_context" not in {r[0] for r in c.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def test_import_is_lazy():
+    code = ("import sys, iamkit.trail.detect, iamkit.trail.detect.sigma, iamkit.trail.detect.native; "
+            "print(sorted(m for m in ('duckdb', 'pandas', 'sqlglot') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- CLI
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "store.duckdb"
+    c = store.connect(path)
+    store.insert_records(c, _records())
+    c.close()
+    return path
+
+
+def _cli(args):
+    from iamkit.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_cli_hunt_json(db):
+    r = _cli(["trail", "hunt", "--db", str(db), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {"iamkit-root-activity", "iamkit-policy-wildcard-grant"} <= {x["detection_id"] for x in rows}
+    assert all(isinstance(x["event_ids"], list) for x in rows)
+
+
+def test_cli_hunt_fail_on_and_sigma(db, tmp_path):
+    r = _cli(["trail", "hunt", "--db", str(db), "--fail-on", "high", "--format", "csv",
+              "--sigma", str(FIXTURES / "sigma" / "unsupported")])
+    assert r.exit_code == 1
+    assert "rule_unsupported" in r.stderr
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "r.yml").write_text((SHIPPED_DIR / "access_denied_burst.yml").read_text())
+    r = _cli(["trail", "hunt", "--db", str(db), "--rules", str(only), "--fail-on", "medium"])
+    assert r.exit_code == 0, r.output
+
+
+def test_cli_hunt_trino_prints_sql(tmp_path):
+    out = tmp_path / "q.json"
+    r = _cli(["trail", "hunt", "--dialect", "trino", "--format", "json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(out.read_text())
+    assert rows and all(sqlglot.parse_one(x["sql"], read="trino") for x in rows)
+
+
+@pytest.mark.parametrize("args", [
+    ["trail", "hunt"],
+    ["trail", "hunt", "--db", "/nonexistent/x.duckdb"],
+    ["trail", "hunt", "--dialect", "oracle"],
+    ["trail", "hunt", "--dialect", "trino", "--rules", "/nonexistent/rules"],
+])
+def test_cli_hunt_bad_input_exits_2(args):
+    from iamkit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2
+
+
+def test_cli_fail_on_must_be_a_severity(db):
+    from iamkit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["trail", "hunt", "--db", str(db), "--fail-on", "scary"])
+    assert e.value.code == 2
+
+
+def test_single_scan_gives_the_same_detections_as_one_query_per_rule(con):
+    fixtures = sorted((FIXTURES / "sigma").glob("*.yml"))
+    combined = hunt(con, sigma_dirs=fixtures)
+    assert "(single scan)" in combined.timings
+    one_by_one = hunt(None, sigma_dirs=fixtures, execute=lambda sql: con.execute(sql).fetch_df())
+    assert "(single scan)" not in one_by_one.timings
+    key = ["detection_id", "principal_arn", "access_key_id"]
+    a = combined.detections.sort_values(key).reset_index(drop=True)
+    b = one_by_one.detections.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) >= 5
+
+
+def test_a_predicate_the_engine_rejects_fails_only_its_rule(con, tmp_path):
+    # Python's re accepts a lookahead, DuckDB's RE2 does not: the single scan falls back to per-rule runs
+    (tmp_path / "lookahead.yml").write_text(
+        "title: la\nid: la\nlogsource: {product: aws, service: cloudtrail}\n"
+        "detection: {s: {eventName|re: 'Stop(?=Logging)'}, condition: s}\n")
+    res = hunt(con, sigma_dirs=[tmp_path])
+    failed = res.errors[res.errors["code"] == "rule_failed"]
+    assert list(failed["operation"]) == ["la"]
+    assert {"iamkit-logging-stopped", "iamkit-root-activity"} <= set(res.detections["detection_id"])
+
+
+def test_trino_bounded_hunt_has_partition_predicates_and_no_json_casts():
+    res = hunt(None, dialect="trino", since="2026-01-02T00:00:00Z", until="2026-01-03T00:00:00Z")
+    for rule_id, sql in res.queries.items():
+        assert "partition_date BETWEEN '2026/01/01' AND '2026/01/04'" in sql, rule_id
+        assert "CAST(request_parameters AS VARCHAR)" not in sql
+        sqlglot.parse_one(sql, read="trino")
+    # the key rule bounds both its creations and its uses
+    key_sql = res.queries["iamkit-key-created-then-used"]
+    assert key_sql.count("partition_date BETWEEN") >= 2
+
+
+def test_package_exports_the_hunt_function():
+    import iamkit.trail.detect as det
+
+    assert callable(det.hunt) and det.hunt.__module__ == "iamkit.trail.detect.hunt"
+
+
+def test_cli_show_sql_needs_no_db():
+    r = _cli(["trail", "hunt", "--show-sql", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    assert "json_extract_string" in r.stdout and "detection_id,sql" in r.stdout
+
+
+def test_cli_bad_mmdb_is_bad_input(db, tmp_path):
+    from iamkit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["trail", "hunt", "--db", str(db), "--asn-mmdb", str(tmp_path / "missing.mmdb")])
+    assert e.value.code == 2
+
+
+def test_country_rule_uses_offline_ip_context_by_default():
+    from iamkit.trail.ipcontext import IpContext
+
+    home, away = "8.8.8.8", "193.0.6.139"
+    ctx = IpContext()
+    assert ctx.lookup(home)["country"] != ctx.lookup(away)["country"]  # the premise, from the offline data
+    recs = [record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(d * 1440), ip=home) for d in range(20)]
+    recs.append(record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(20.5 * 1440), ip=away,
+                       event_id="away"))
+    c = duckdb.connect()
+    store.insert_records(c, recs)
+    res = hunt(c, rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"])
+    assert [list(x) for x in res.detections["event_ids"]] == [["away"]]
+    assert ctx.lookup(away)["country"] in res.detections.iloc[0]["summary"]
+    # no ASN database given: the ASN rule is listed as skipped, not silently empty
+    assert list(res.errors["operation"]) == ["iamkit-assume-role-new-asn"]
+    assert list(res.errors["code"]) == ["rule_skipped"]

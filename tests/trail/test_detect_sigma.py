@@ -1,0 +1,366 @@
+"""Sigma compiler: field mapping, modifiers, conditions, case rules, errors; SigmaHQ fixtures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlglot
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iamkit.trail import store
+from iamkit.trail.detect import render
+from iamkit.trail.detect.rules import load_file
+from iamkit.trail.detect.sigma import SigmaError, compile_rule, parse_rule, to_sql
+from iamkit.trail.detect.synth import at, policy, record, root, session, user
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DUCK, TRINO = render.get("duckdb"), render.get("trino")
+
+
+def _records() -> list[dict]:
+    return [
+        record("StopLogging", "cloudtrail.amazonaws.com", user("alice", "AKIAALICE"), at(0), event_id="stop",
+               rp={"name": "main-trail"}),
+        record("UpdateFunctionConfiguration20150331v2", "lambda.amazonaws.com", user("bob"), at(1),
+               event_id="lambda", rp={"functionName": "f", "layers": ["arn:aws:lambda:us-east-1:1:layer:x:1"]}),
+        record("UpdateFunctionConfigurationX", "lambda.amazonaws.com", user("bob"), at(2), event_id="lambda_x"),
+        record("CreateAccessKey", "iam.amazonaws.com", user("alice"), at(3), event_id="key_other",
+               rp={"userName": "bob"}, re={"accessKey": {"userName": "bob", "accessKeyId": "AKIANEW1"}}),
+        record("CreateAccessKey", "iam.amazonaws.com", user("bob"), at(4), event_id="key_self",
+               rp={"userName": "bob"}, re={"accessKey": {"userName": "Bob", "accessKeyId": "AKIANEW2"}}),
+        record("ListBuckets", "s3.amazonaws.com", root(), at(5), event_id="root_list", ip="203.0.113.9",
+               ua="Mozilla/5.0 (*special*) 100%_done"),
+        record("GetObject", "s3.amazonaws.com", session("Admin", "i-0abc"), at(6), event_id="session_get",
+               ip="10.1.2.3", error="AccessDenied", rp={"bucketName": "b", "size": 42, "public": False}),
+        record("PutBucketPublicAccessBlock", "s3.amazonaws.com", user("carol"), at(7), event_id="pab",
+               rp={"PublicAccessBlockConfiguration": {"RestrictPublicBuckets": False, "BlockPublicAcls": True}}),
+        record("ConsoleLogin", "signin.amazonaws.com", user("dave"), at(8), event_id="login",
+               re={"ConsoleLogin": "Success"}, extra={"additionalEventData": {"MFAUsed": "No"}}),
+        record("PutUserPolicy", "iam.amazonaws.com", user("eve"), at(9), event_id="inline",
+               rp={"userName": "eve", "policyName": "p",
+                   "policyDocument": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                                     '"Action": "*", "Resource": "*"}]}'}),
+        record("UpdateLoginProfile", "iam.amazonaws.com", user("frank"), at(10), event_id="login_profile_other",
+               rp={"userName": "grace"}),
+        record("UpdateLoginProfile", "iam.amazonaws.com", user("frank"), at(11), event_id="login_profile_self",
+               rp={"userName": "arn:aws:iam::111111111111:user/frank"}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = duckdb.connect()
+    store.insert_records(c, _records())
+    yield c
+    c.close()
+
+
+def rule(detection: dict, **extra) -> object:
+    return parse_rule({"title": "t", "id": "t", "logsource": {"product": "aws", "service": "cloudtrail"},
+                       "detection": detection, **extra})
+
+
+def hits(con, detection: dict) -> set[str]:
+    """Event ids the detection matches on DuckDB; also checks the Trino rendering parses."""
+    r = rule(detection)
+    where = compile_rule(r, DUCK).where
+    sqlglot.parse_one(to_sql(r, TRINO)[0], read="trino")
+    return {x[0] for x in con.execute(f"SELECT event_id FROM events WHERE {where}").fetchall()}
+
+
+def test_equality_is_case_insensitive(con):
+    assert hits(con, {"s": {"eventName": "stoplogging"}, "condition": "s"}) == {"stop"}
+    assert hits(con, {"s": {"eventSource": "CLOUDTRAIL.amazonaws.com"}, "condition": "s"}) == {"stop"}
+
+
+def test_list_values_are_or(con):
+    assert hits(con, {"s": {"eventName": ["StopLogging", "ListBuckets"]}, "condition": "s"}) == {"stop", "root_list"}
+
+
+def test_fields_of_one_selection_are_and(con):
+    assert hits(con, {"s": {"eventName": "CreateAccessKey", "userIdentity.arn|endswith": "/bob"},
+                      "condition": "s"}) == {"key_self"}
+
+
+def test_api_version_suffix_matches_the_plain_name(con):
+    det = {"s": {"eventName": "UpdateFunctionConfiguration"}, "condition": "s"}
+    assert hits(con, det) == {"lambda"}
+    det = {"s": {"eventName": ["UpdateFunctionConfiguration", "StopLogging"]}, "condition": "s"}
+    assert hits(con, det) == {"lambda", "stop"}
+
+
+def test_contains_startswith_endswith(con):
+    assert hits(con, {"s": {"userAgent|contains": "MOZILLA"}, "condition": "s"}) == {"root_list"}
+    assert hits(con, {"s": {"eventName|startswith": "UpdateFunction"}, "condition": "s"}) == {"lambda", "lambda_x"}
+    assert hits(con, {"s": {"eventName|endswith": "v2"}, "condition": "s"}) == {"lambda"}
+
+
+def test_like_metacharacters_in_values_are_literal(con):
+    assert hits(con, {"s": {"userAgent|contains": "100%_done"}, "condition": "s"}) == {"root_list"}
+    assert hits(con, {"s": {"userAgent|contains": "100%Xdone"}, "condition": "s"}) == set()
+    assert hits(con, {"s": {"userAgent|contains": "_done"}, "condition": "s"}) == {"root_list"}
+
+
+def test_sigma_wildcards_and_escapes(con):
+    assert hits(con, {"s": {"eventName": "Stop*"}, "condition": "s"}) == {"stop"}
+    assert hits(con, {"s": {"eventName": "StopLoggin?"}, "condition": "s"}) == {"stop"}
+    assert hits(con, {"s": {"userAgent|contains": "(\\*special\\*)"}, "condition": "s"}) == {"root_list"}
+    assert hits(con, {"s": {"userAgent|contains": "(\\*spec\\*)"}, "condition": "s"}) == set()
+
+
+def test_contains_all(con):
+    det = {"s": {"requestParameters.policyDocument|contains|all": ['"Effect": "Allow"', '"Action": "*"']},
+           "condition": "s"}
+    assert hits(con, det) == {"inline"}
+    det["s"]["requestParameters.policyDocument|contains|all"].append('"Action": "s3:*"')
+    assert hits(con, det) == set()
+
+
+def test_regex_is_case_sensitive_unless_i(con):
+    assert hits(con, {"s": {"userIdentity.arn|re": ":assumed-role/Admin/i-[0-9a-f]+$"}, "condition": "s"}) \
+        == {"session_get"}
+    assert hits(con, {"s": {"userIdentity.arn|re": ":assumed-role/admin/"}, "condition": "s"}) == set()
+    assert hits(con, {"s": {"userIdentity.arn|re|i": ":assumed-role/admin/"}, "condition": "s"}) == {"session_get"}
+
+
+def test_cidr(con):
+    assert hits(con, {"s": {"sourceIPAddress|cidr": "10.0.0.0/8"}, "condition": "s"}) == {"session_get"}
+    assert hits(con, {"s": {"sourceIPAddress|cidr": "203.0.112.0/23"}, "condition": "s"}) == {"root_list"}
+    assert hits(con, {"s": {"sourceIPAddress|cidr": "203.0.112.0/24"}, "condition": "s"}) == set()
+
+
+def test_cidr_prefixes_cover_exactly_the_network():
+    from iamkit.trail.detect.sigma import _cidr_prefixes
+
+    assert _cidr_prefixes("10.0.0.0/8") == ["10."]
+    assert _cidr_prefixes("192.168.4.0/22") == ["192.168.4.", "192.168.5.", "192.168.6.", "192.168.7."]
+    assert _cidr_prefixes("1.2.3.4/32") == ["1.2.3.4"]
+    with pytest.raises(SigmaError, match="IPv6"):
+        _cidr_prefixes("2001:db8::/32")
+
+
+def test_exists_and_null(con):
+    assert hits(con, {"s": {"errorCode|exists": True}, "condition": "s"}) == {"session_get"}
+    assert len(hits(con, {"s": {"errorCode|exists": False}, "condition": "s"})) == len(_records()) - 1
+    assert hits(con, {"s": {"eventName": "GetObject", "errorCode": None}, "condition": "s"}) == set()
+    assert hits(con, {"s": {"eventName": "StopLogging", "errorCode": None}, "condition": "s"}) == {"stop"}
+
+
+def test_nested_json_fields_numbers_and_booleans(con):
+    assert hits(con, {"s": {"requestParameters.bucketName": "B"}, "condition": "s"}) == {"session_get"}
+    assert hits(con, {"s": {"requestParameters.size": 42}, "condition": "s"}) == {"session_get"}
+    assert hits(con, {"s": {"requestParameters.size|gte": 40}, "condition": "s"}) == {"session_get"}
+    assert hits(con, {"s": {"requestParameters.size|lt": 40}, "condition": "s"}) == set()
+    assert hits(con, {"s": {"requestParameters.public": False}, "condition": "s"}) == {"session_get"}
+    det = {"s": {"requestParameters.PublicAccessBlockConfiguration.RestrictPublicBuckets": "false"}, "condition": "s"}
+    assert hits(con, det) == {"pab"}
+
+
+def test_identity_fields_use_columns(con):
+    assert hits(con, {"s": {"userIdentity.type": "root"}, "condition": "s"}) == {"root_list"}
+    assert hits(con, {"s": {"userIdentity.sessionContext.sessionIssuer.arn|endswith": ":role/Admin"},
+                      "condition": "s"}) == {"session_get"}
+    assert hits(con, {"s": {"userIdentity.sessionContext.attributes.mfaAuthenticated": "false"},
+                      "condition": "s"}) == {"session_get"}
+    w = compile_rule(rule({"s": {"userIdentity.type": "Root"}, "condition": "s"}), DUCK).where
+    assert "identity_type" in w and "json" not in w
+
+
+def test_fieldref(con):
+    det = {"s": {"eventName": "UpdateLoginProfile"}, "f": {"userIdentity.arn|fieldref": "requestParameters.userName"},
+           "condition": "s and not f"}
+    assert hits(con, det) == {"login_profile_other"}
+    det = {"s": {"eventName": "CreateAccessKey"},
+           "f": {"userIdentity.arn|fieldref|contains": "responseElements.accessKey.userName"},
+           "condition": "s and not f"}
+    assert hits(con, det) == {"key_other"}  # 'Bob' vs '.../bob': case-insensitive
+
+
+def test_condition_operators(con):
+    base = {"a": {"eventName": "StopLogging"}, "b": {"eventName": "ListBuckets"}, "c": {"userIdentity.type": "Root"}}
+    assert hits(con, {**base, "condition": "a or b and c"}) == {"stop", "root_list"}
+    assert hits(con, {**base, "condition": "(a or b) and not c"}) == {"stop"}
+    assert hits(con, {**base, "condition": "not (a or b or c)"}) == {r["eventID"] for r in _records()} - {"stop", "root_list"}
+    assert hits(con, {**base, "condition": "a AND NOT c"}) == {"stop"}
+
+
+def test_quantifiers(con):
+    det = {"sel_a": {"eventName": "StopLogging"}, "sel_b": {"eventName": "ListBuckets"},
+           "_hidden": {"eventName": "GetObject"}, "filter": {"userIdentity.type": "Root"}}
+    assert hits(con, {**det, "condition": "1 of sel_*"}) == {"stop", "root_list"}
+    assert hits(con, {**det, "condition": "all of sel_*"}) == set()
+    assert hits(con, {**det, "condition": "1 of them"}) == {"stop", "root_list"}
+    assert hits(con, {**det, "condition": "all of sel_b or all of them"}) == {"root_list"}
+    assert hits(con, {**det, "condition": "any of sel_* and not 1 of filter*"}) == {"stop"}
+
+
+def test_list_of_maps_is_or(con):
+    det = {"s": [{"eventName": "StopLogging"}, {"userIdentity.type": "Root"}], "condition": "s"}
+    assert hits(con, det) == {"stop", "root_list"}
+
+
+def test_condition_list_is_or(con):
+    det = {"a": {"eventName": "StopLogging"}, "b": {"eventName": "ListBuckets"}, "condition": ["a", "b"]}
+    assert hits(con, det) == {"stop", "root_list"}
+
+
+def test_unknown_field_is_absent_with_a_warning(con):
+    r = rule({"s": {"eventName": "ConsoleLogin", "status": "success"}, "condition": "s"})
+    comp = compile_rule(r, DUCK)
+    assert comp.warnings and "status" in comp.warnings[0]
+    assert hits(con, {"s": {"eventName": "ListBuckets"}, "f": {"type": "AssumedRole"},
+                      "condition": "s and not f"}) == {"root_list"}
+
+
+@pytest.mark.parametrize("detection, message", [
+    ({"s": {"eventName": "x"}, "condition": "s | count() by userIdentity.arn > 5"}, "aggregation"),
+    ({"s": {"eventName|base64": "x"}, "condition": "s"}, "modifier 'base64'"),
+    ({"s": {"eventName|expand": "%x%"}, "condition": "s"}, "modifier 'expand'"),
+    ({"s": ["mimikatz", "x"], "condition": "s"}, "keyword"),
+    ({"s": {"eventName": "x"}, "condition": "s and missing"}, "unknown selection 'missing'"),
+    ({"s": {"eventName": "x"}, "condition": "(s"}, "parentheses"),
+    ({"s": {"eventName": "x"}, "condition": "1 of nothing_*"}, "matches no selection"),
+    ({"s": {"eventName": "x"}, "condition": "s and"}, "ends early"),
+    ({"s": {"eventName|re": "(unclosed"}, "condition": "s"}, "regular expression"),
+    ({"s": {"sourceIPAddress|cidr": "not-a-net"}, "condition": "s"}, "cidr"),
+])
+def test_unsupported_constructs_raise_clear_errors(detection, message):
+    with pytest.raises(SigmaError, match=re.escape(message)):
+        compile_rule(rule(detection), DUCK)
+
+
+def test_parse_rule_rejects_broken_documents():
+    with pytest.raises(SigmaError, match="detection"):
+        parse_rule({"title": "x"})
+    with pytest.raises(SigmaError, match="condition"):
+        parse_rule({"title": "x", "detection": {"s": {"a": 1}}})
+    assert parse_rule({"title": "x", "level": "informational", "detection": {"s": {}, "condition": "s"}}).level == "info"
+
+
+def test_windash_is_ignored(con):
+    assert hits(con, {"s": {"eventName|windash": "StopLogging"}, "condition": "s"}) == {"stop"}
+
+
+# ---------------------------------------------------------------- wildcard semantics vs an oracle
+
+def _oracle(pattern: str, text: str) -> bool:
+    """Sigma semantics in Python: * any, ? one, backslash escapes *, ? and itself; case-insensitive."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*?\\":
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+        i += 1
+    return re.fullmatch("".join(out), text, flags=re.S | re.I) is not None
+
+
+_alphabet = st.sampled_from(list("aAb%_*?\\'. "))
+
+
+@settings(max_examples=150, deadline=None)
+@given(pattern=st.text(_alphabet, max_size=6), text=st.text(st.sampled_from(list("aAb%_*?\\'. ")), max_size=6))
+def test_value_matching_agrees_with_sigma_semantics(pattern, text):
+    r = rule({"s": {"userAgent": pattern}, "condition": "s"})
+    where = compile_rule(r, DUCK).where
+    c = duckdb.connect()
+    got = c.execute(f"SELECT count(*) FROM (SELECT ?::VARCHAR AS user_agent) WHERE {where}", [text]).fetchone()[0]
+    c.close()
+    assert bool(got) == _oracle(pattern, text)
+
+
+# ---------------------------------------------------------------- SigmaHQ rules as they are
+
+SIGMA_FILES = sorted((FIXTURES / "sigma").glob("*.yml"))
+
+
+def test_at_least_fifteen_sigmahq_fixtures():
+    assert len(SIGMA_FILES) >= 15
+
+
+@pytest.mark.parametrize("path", SIGMA_FILES, ids=lambda p: p.stem)
+def test_sigmahq_rule_compiles_runs_and_parses_as_trino(path, con):
+    [r] = load_file(path)
+    assert r.kind == "sigma"
+    duck_sql, _ = to_sql(r.sigma, DUCK)
+    trino_sql, _ = to_sql(r.sigma, TRINO)
+    con.execute(duck_sql).fetchall()
+    sqlglot.parse_one(trino_sql, read="trino")
+    sqlglot.parse_one(duck_sql, read="duckdb")
+
+
+def _fixture_hits(con, name: str) -> set[str]:
+    [r] = load_file(FIXTURES / "sigma" / f"{name}.yml")
+    where = compile_rule(r.sigma, DUCK).where
+    return {x[0] for x in con.execute(f"SELECT event_id FROM events WHERE {where}").fetchall()}
+
+
+def test_sigmahq_rules_match_what_they_describe(con):
+    assert _fixture_hits(con, "aws_cloudtrail_disable_logging") == {"stop"}
+    assert _fixture_hits(con, "aws_attached_malicious_lambda_layer") == {"lambda", "lambda_x"}
+    assert _fixture_hits(con, "aws_root_account_usage") == {"root_list"}
+    assert _fixture_hits(con, "aws_update_login_profile") == {"login_profile_other"}
+    assert _fixture_hits(con, "aws_cloudtrail_bucket_block_public_access_weakened") == {"pab"}
+    assert _fixture_hits(con, "aws_iam_privileged_inline_policy_creation") == {"inline"}
+    assert _fixture_hits(con, "aws_enum_buckets") == {"root_list"}
+    # literal 'contains' in the old backdoor rule: no record holds that text, so every key creation is kept
+    assert _fixture_hits(con, "aws_iam_backdoor_users_keys") == {"key_other", "key_self"}
+
+
+def test_imds_rule_regex_and_filters():
+    c = duckdb.connect()
+    store.insert_records(c, [
+        record("ListBuckets", "s3.amazonaws.com", session("aws:ec2-instance", "i-1"), at(0), event_id="pivot"),
+        record("RegisterManagedInstance", "ssm.amazonaws.com", session("aws:ec2-instance", "i-1"), at(1),
+               event_id="ssm"),
+        record("ListBuckets", "s3.amazonaws.com", session("aws:ec2-instance", "i-1"), at(2), event_id="internal",
+               ip="AWS Internal"),
+        record("ListBuckets", "s3.amazonaws.com", session("Admin", "x"), at(3), event_id="plain"),
+    ])
+    assert _fixture_hits(c, "aws_cloudtrail_imds_malicious_usage") == {"pivot"}
+    c.close()
+
+
+def test_policy_document_helper_roundtrips():
+    assert '"Action": "*"' in policy({"Effect": "Allow", "Action": "*", "Resource": "*"})
+
+
+def test_exists_accepts_string_booleans(con):
+    assert hits(con, {"s": {"errorCode|exists": "true"}, "condition": "s"}) == {"session_get"}
+    assert "session_get" not in hits(con, {"s": {"errorCode|exists": "false"}, "condition": "s"})
+
+
+# ---------------------------------------------------------------- conditions vs Python's own precedence
+
+_SELECTIONS = {"a": {"eventName": "StopLogging"}, "b": {"userIdentity.type": "Root"},
+               "c": {"eventSource": "s3.amazonaws.com"}, "d": {"errorCode|exists": True}}
+
+
+def _expr(depth: int):
+    leaf = st.sampled_from(sorted(_SELECTIONS))
+    if depth == 0:
+        return leaf
+    sub = _expr(depth - 1)
+    return st.one_of(
+        leaf,
+        st.tuples(st.just("not"), sub).map(lambda t: f"not {t[1]}"),
+        st.tuples(sub, st.sampled_from(["and", "or"]), sub).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+        sub.map(lambda t: f"({t})"),
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(text=_expr(3))
+def test_condition_precedence_matches_python(text, con):
+    rows = con.execute("SELECT event_id, event_name, identity_type, event_source, error_code FROM events").fetchall()
+    truth = {r[0]: {"a": r[1] == "StopLogging", "b": r[2] == "Root", "c": r[3] == "s3.amazonaws.com",
+                    "d": r[4] is not None} for r in rows}
+    expected = {eid: eval(text, {}, env) for eid, env in truth.items()}  # noqa: S307 - generated text
+    got = hits(con, {**_SELECTIONS, "condition": text})
+    assert got == {eid for eid, v in expected.items() if v}
