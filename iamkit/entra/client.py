@@ -139,8 +139,15 @@ class GraphClient:
 
     # -- plumbing --
     def url(self, path: str) -> str:
-        """Absolute URL for a path relative to the base (absolute URLs pass through unchanged)."""
-        return path if path.startswith("https://") or path.startswith("http://") else f"{self.base_url}/{path.lstrip('/')}"
+        """Absolute URL for a path relative to the base; an absolute URL (a nextLink) must be on the Graph host,
+        so the bearer token is never sent anywhere else."""
+        if not (path.startswith("https://") or path.startswith("http://")):
+            return f"{self.base_url}/{path.lstrip('/')}"
+        mine, theirs = urlsplit(self.base_url), urlsplit(path)
+        if (theirs.scheme, theirs.netloc.lower()) != (mine.scheme, mine.netloc.lower()):
+            raise GraphError(f"refusing to follow a link to {theirs.scheme}://{theirs.netloc} "
+                             f"(not the Graph host {mine.netloc})", url=path)
+        return path
 
     @property
     def beta_url(self) -> str:
@@ -161,7 +168,7 @@ class GraphClient:
                 self._last_call[service] = self.clock()
 
     def backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter, for throttles that give no Retry-After."""
+        """Exponential backoff with jitter (half fixed, half random), for throttles that give no Retry-After."""
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** attempt)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 

@@ -89,11 +89,7 @@ def auth_methods(graph: GraphClient, upn: str) -> pd.DataFrame:
 def mfa(graph: GraphClient, upn: str, user_id: str | None = None) -> pd.DataFrame:
     """Frame ``entra_mfa``: the registration report (P1), or derived from the registered methods without it."""
     uid = user_id or get_user(graph, upn, sign_in_activity=False)["id"]
-    try:
-        reg = graph.get(f"reports/authenticationMethods/userRegistrationDetails/{uid}", save_as="registration")
-        return ef.mfa_frame(upn, reg)
-    except LicenceRequired:
-        return ef.mfa_frame(upn, None, graph.get_all(f"{_user_path(upn)}/authentication/methods", save_as="methods"))
+    return _mfa_with_fallback(graph, upn, uid, None)
 
 
 def signins(graph: GraphClient, upn: str | None = None, *, since: Any = None, until: datetime | None = None,
@@ -247,9 +243,12 @@ def person(graph: GraphClient, upn: str, *, since: Any = None, noninteractive: b
         errors=conform(errors, "errors") if errors else empty("errors"), skipped=skipped)
 
 
-def _mfa_with_fallback(graph: GraphClient, upn: str, uid: str, methods: list[dict]) -> pd.DataFrame:
+def _mfa_with_fallback(graph: GraphClient, upn: str, uid: str, methods: list[dict] | None) -> pd.DataFrame:
+    """The P1 registration report, else MFA derived from ``methods`` (fetched when not given)."""
     try:
         reg = graph.get(f"reports/authenticationMethods/userRegistrationDetails/{uid}", save_as="registration")
         return ef.mfa_frame(upn, reg)
     except LicenceRequired:
+        if methods is None:
+            methods = graph.get_all(f"{_user_path(upn)}/authentication/methods", save_as="methods")
         return ef.mfa_frame(upn, None, methods)

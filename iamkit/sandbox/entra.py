@@ -266,7 +266,7 @@ class FakeEntra:
 
     tenant_id: str
     client_id: str
-    directory: Directory
+    directory: Directory = field(repr=False)
     workdir: Path
     ca_bundle: Path = field(default=Path())
     client_cert: Path | None = None
@@ -275,16 +275,16 @@ class FakeEntra:
     page_size: int = 50
     token_lifetime: int = 3600
     device_user: str = ""  # UPN that "approves" device codes (default: the first person)
-    faults: Faults = field(default_factory=Faults)
-    log: list[dict] = field(default_factory=list)
-    _server: Any = None
-    _thread: Any = None
-    _tokens: dict[str, dict] = field(default_factory=dict)
-    _refresh: dict[str, dict] = field(default_factory=dict)
-    _device: dict[str, dict] = field(default_factory=dict)
-    _pages: dict[str, _Page] = field(default_factory=dict)
-    _client_key: Any = None
-    _lock: Any = field(default_factory=threading.Lock)
+    faults: Faults = field(repr=False, default_factory=Faults)
+    log: list[dict] = field(repr=False, default_factory=list)
+    _server: Any = field(default=None, repr=False)
+    _thread: Any = field(default=None, repr=False)
+    _tokens: dict[str, dict] = field(repr=False, default_factory=dict)
+    _refresh: dict[str, dict] = field(repr=False, default_factory=dict)
+    _device: dict[str, dict] = field(repr=False, default_factory=dict)
+    _pages: dict[str, _Page] = field(repr=False, default_factory=dict)
+    _client_key: Any = field(default=None, repr=False)
+    _lock: Any = field(repr=False, default_factory=threading.Lock)
 
     # -- endpoints --
     @property

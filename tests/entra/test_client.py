@@ -336,3 +336,36 @@ def test_a_second_client_never_overwrites_evidence(graph, entra_env, clock, tmp_
     entra.user(other, ALICE)
     saved = sorted((tmp_path / "evidence" / "graph").glob("*-user.json"))
     assert len(saved) == 2 and len({p.name for p in saved}) == 2
+
+
+def test_mfa_falls_back_to_methods_without_p1(graph, fake):
+    assert entra.mfa(graph, ALICE)["source"].tolist() == ["registrationDetails"]
+    fake.licence = "free"
+    df = entra.mfa(graph, ALICE)
+    assert df["source"].tolist() == ["methods"] and bool(df["is_mfa_registered"].iloc[0])
+    assert entra.mfa(graph, "bob@corp.example")["is_mfa_registered"].tolist() == [False]
+
+
+def test_signins_include_non_interactive_from_beta(graph, fake):
+    df = entra.signins(graph, ALICE, since=NOW - timedelta(days=5))
+    assert {"interactiveUser", "nonInteractiveUser"} <= set(df["event_type"])
+    assert any(e["path"].startswith("/beta/auditLogs/signIns") for e in fake.log)
+    assert df["created"].is_monotonic_decreasing and df["upn_key"].eq(ALICE).all()
+
+
+def test_audits_and_risk_for_the_person(graph):
+    audits = entra.directory_audits(graph, ALICE, since=NOW - timedelta(days=3))
+    assert audits["activity"].tolist() == ["Reset password (self-service)"]
+    assert audits["result"].tolist() == ["failure"] and audits["initiated_by_ip"].tolist() == ["203.0.113.66"]
+    risk = entra.risk_detections(graph, ALICE, since=NOW - timedelta(days=3))
+    assert set(risk["risk_event_type"]) == {"unfamiliarFeatures", "anonymizedIPAddress"}
+    assert len(entra.risk_detections(graph, ALICE, since=NOW - timedelta(hours=1))) == 0
+
+
+def test_a_next_link_to_another_host_is_refused_before_sending_the_token(graph, fake):
+    before = len(fake.log)
+    with pytest.raises(ee.GraphError, match="refusing to follow"):
+        graph.get("https://evil.example/v1.0/users?$skiptoken=x")
+    with pytest.raises(ee.GraphError, match="refusing to follow"):
+        graph.get(fake.graph_url.replace("https://", "http://") + "/users")
+    assert len(fake.log) == before

@@ -48,3 +48,30 @@ def test_correlate_finds_the_incident_person_and_flags_the_attacker_session(sand
     own = view.sessions[view.sessions["kind"] == "iam_user"]
     assert inc.user_arn in set(own["principal_arn"])
     assert view.summary()["risk"] == "high (atRisk)"
+
+
+@pytest.mark.sandbox
+def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(sandbox, scenario_trail, tmp_path,
+                                                                             monkeypatch):
+    """``aws_signins`` (what the sandbox can pass to ``entra.start``) lines Entra up with the trail's SSO logins."""
+    from iamkit.sandbox import entra as fake_entra
+    from iamkit.sandbox import trailgen
+    from iamkit.sandbox.entra_data import signins_from_trail
+
+    org, inc = sandbox.org, sandbox.org.incident
+    person = incident_person(org)
+    wanted = signins_from_trail(org, trailgen.generate(org, benign_events=1000, seed=org.seed))
+    assert any(w["upn"] == person.upn for w in wanted)
+    fake = fake_entra.start(org, tmp_path / "entra", aws_signins=wanted)
+    try:
+        for k, v in fake.env().items():
+            monkeypatch.setenv(k, v)
+        end = datetime.fromisoformat(inc.end.replace("Z", "+00:00"))
+        view = correlate(person.upn, graph=entra.connect("client_secret"), aws_session=sandbox.session(),
+                         trail=scenario_trail, since=end - timedelta(days=14))
+    finally:
+        fake.stop()
+    aws = view.timeline[view.timeline["source"] == "aws"]
+    portal = aws[aws["kind"] == "identity_center"]
+    assert len(portal) >= 1 and portal["agreement"].str.startswith("yes").all()
+    assert aws[aws["ip"] == inc.attacker_ip]["agreement"].str.startswith("NO").all()
