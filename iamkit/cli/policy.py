@@ -29,6 +29,20 @@ def _read_json(path: Path) -> Any:
         raise BadInput(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
 
 
+def _context(pairs: list[str] | None) -> dict[str, str]:
+    """``--context KEY=VALUE`` options as a request context."""
+    out: dict[str, str] = {}
+    for p in pairs or []:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--context {p!r}: expected KEY=VALUE, e.g. aws:SourceIp=203.0.113.9")
+        out[key.strip()] = value.strip()
+    return out
+
+
+CONTEXT_OPT = typer.Option(None, "--context", help="request context KEY=VALUE (repeatable)")
+
+
 def _load_inventory(snapshot: Path) -> Any:
     from iamkit.inventory import Inventory
 
@@ -73,11 +87,13 @@ def who_can(action: str = typer.Argument(..., help="service:Action"),
             resource: str = typer.Argument("*", help="resource ARN (or *)"),
             snapshot: Path = typer.Option(..., "--snapshot", help="inventory snapshot folder"),
             mode: str = typer.Option("discovery", "--mode", help="strict|discovery"),
-            fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+            context: list[str] = CONTEXT_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Principals of a snapshot allowed ACTION on RESOURCE (SCPs, RCPs, boundaries, denies applied)."""
     from iamkit.policy.query import who_can as _who_can
 
-    emit(_who_can(action, resource, _load_inventory(snapshot), mode=mode), fmt, out, title=f"who can {action}")
+    ctx = _context(context)
+    emit(_who_can(action, resource, _load_inventory(snapshot), context=ctx, mode=mode), fmt, out,
+         title=f"who can {action}")
 
 
 @app.command("what-can")
@@ -85,12 +101,13 @@ def what_can(principal_arn: str = typer.Argument(..., help="user or role ARN"),
              snapshot: Path = typer.Option(..., "--snapshot", help="inventory snapshot folder"),
              service: list[str] = typer.Option(None, "--service", help="only these service prefixes"),
              mode: str = typer.Option("discovery", "--mode", help="strict|discovery"),
-             fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+             context: list[str] = CONTEXT_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Actions (with access level) a principal of a snapshot is allowed, after every guard rail."""
     from iamkit.policy.query import what_can as _what_can
 
-    emit(_what_can(principal_arn, _load_inventory(snapshot), services=service or None, mode=mode), fmt, out,
-         title=f"what {principal_arn} can do")
+    ctx = _context(context)
+    emit(_what_can(principal_arn, _load_inventory(snapshot), services=service or None, context=ctx, mode=mode),
+         fmt, out, title=f"what {principal_arn} can do")
 
 
 @app.command("validate")
@@ -115,5 +132,4 @@ def validate(policy_file: Path = typer.Argument(..., help="policy document (JSON
     if fail_on:
         worst = SEVERITIES.index(fail_on)
         if any(SEVERITIES.index(f.severity) <= worst for f in findings):
-            # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, which swallows Exit codes
-            raise SystemExit(1)
+            raise typer.Exit(1)

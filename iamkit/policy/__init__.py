@@ -13,19 +13,19 @@ from typing import Any
 from iamkit.policy.catalog import ActionInfo, Catalog, ConditionKey, ResourceType, catalog
 from iamkit.policy.document import Policy, PrincipalEntry, Statement, parse
 from iamkit.policy.engine import Decision, ExplainLine, evaluate
+from iamkit.policy.validate import Finding, validate  # eager: a lazy import would bind the submodule's name
 
 __all__ = [
     "ActionInfo", "Catalog", "ConditionKey", "Decision", "ExplainLine", "Finding", "Policy", "PrincipalEntry",
-    "ResourceType", "Statement", "access_level", "action_info", "catalog", "effective_permissions",
+    "ResourceType", "Statement", "access_level", "action_info", "catalog", "decide", "effective_permissions",
     "expand_actions", "evaluate", "parse", "validate", "what_can", "who_can",
 ]
 
 _LAZY = {
-    "validate": ("iamkit.policy.validate", "validate"),
-    "Finding": ("iamkit.policy.validate", "Finding"),
     "who_can": ("iamkit.policy.query", "who_can"),
     "what_can": ("iamkit.policy.query", "what_can"),
     "effective_permissions": ("iamkit.policy.query", "effective_permissions"),
+    "decide": ("iamkit.policy.query", "decide"),
 }
 
 

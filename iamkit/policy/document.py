@@ -132,6 +132,10 @@ class Statement:
     compiled_condition: CompiledConditions | None = field(repr=False)
     _actions: _ActionSet = field(repr=False)
     _resources: _ResourceSet | None = field(repr=False)
+    # context keys the Condition reads (its keys and its policy variables' keys) and the engine's memo of
+    # condition outcomes by those keys' values
+    cond_keys: tuple[str, ...] = field(default=(), repr=False)
+    cond_memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
@@ -348,7 +352,18 @@ def parse_statement(raw: Any, index: int, kind: str) -> Statement:
         condition=condition or None, compiled_condition=compiled,
         _actions=_ActionSet(actions if actions is not None else not_actions),  # type: ignore[arg-type]
         _resources=_ResourceSet(res) if res is not None else None,
+        cond_keys=_condition_keys(compiled),
     )
+
+
+def _condition_keys(compiled: CompiledConditions | None) -> tuple[str, ...]:
+    if compiled is None:
+        return ()
+    keys: list[str] = []
+    for c in compiled.conditions:
+        keys.append(c.key_lower)
+        keys.extend(k.lower() for k in c.var_keys)
+    return tuple(dict.fromkeys(keys))
 
 
 def parse_document(data: Mapping[str, Any], kind: str = "identity", name: str = "") -> Policy:

@@ -1,14 +1,21 @@
 """The evaluation engine: decide a request against every policy type as AWS's evaluation logic documents it.
 
 Order (IAM User Guide, "Policy evaluation logic"): an explicit Deny in any applicable policy wins; every SCP
-level must allow (not for service-linked roles, the management account, service principals); RCPs only deny;
-VPC endpoint policies must allow; then the grants: within one account an identity-based OR a resource-based
-Allow (a resource policy naming the user or the session ARN is not limited by boundaries or session policies;
-one naming the role ARN is), across accounts both sides; trust and KMS key policies must allow even within
-one account. Permission boundaries and session policies intersect with identity-based grants.
+level must allow (SCPs bind IAM principals of member accounts: not service-linked roles, the management
+account, service principals or anonymous callers); RCPs only deny (RCPFullAWSAccess is implicit; not for
+service-linked roles, Resource-"*"-only actions or kms:RetireGrant); VPC endpoint policies must allow; then the
+grants: within one account an identity-based OR a resource-based Allow (a resource policy naming the user or the
+session ARN is not limited by boundaries or session policies; one naming the role ARN, or "*", is limited for
+role sessions), across accounts both sides; trust and KMS key policies must allow even within one account
+(naming the account delegates to identity policies). Permission boundaries and session policies intersect with
+identity-based grants. A Deny with NotPrincipal exempts a caller only when all its names (session, role,
+account) are listed, and always applies to a principal with a permissions boundary.
 
 Every match is three-valued (True, False, None = unknown in ``mode="discovery"``) and combined with Kleene
 logic, so a decision that unknown context keys could swing comes out ``"Conditional"`` with those keys.
+Speed: policies are parsed once (:func:`iamkit.policy.parse`, cached), statements indexed by action, the
+outcome of a condition-free policy memoised per (action, resource) and Condition outcomes per the values of
+the keys they read.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ _TRUST_ACTIONS = frozenset({"sts:assumerole", "sts:assumerolewithsaml", "sts:ass
                            "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
 _ACCOUNT = re.compile(r"^\d{12}$")
 _RANK = {"direct": 4, "role": 3, "everyone": 2, "account": 1}
+_SLR_PREFIX = "AWSServiceRoleFor"  # every service-linked role is named so (and lives under /aws-service-role/)
 _IAM_CALLERS = frozenset({"user", "role", "session", "federated", "root"})
 
 Tri = bool | None
@@ -203,7 +211,7 @@ def parse_caller(principal: str | None, principal_type: str = "", role_arn: str 
     if service == "iam" and res.startswith("role/"):
         name = res.rsplit("/", 1)[-1]
         return Caller("role", principal, account, partition, role_arn=principal, role_name=name,
-                      service_linked="role/aws-service-role/" in res)
+                      service_linked="role/aws-service-role/" in res or name.startswith(_SLR_PREFIX))
     if service == "sts" and res.startswith("assumed-role/"):
         bits = res.split("/")
         if len(bits) < 3:
@@ -211,7 +219,7 @@ def parse_caller(principal: str | None, principal_type: str = "", role_arn: str 
         name, session = bits[1], "/".join(bits[2:])
         rarn = role_arn or f"arn:{partition}:iam::{account}:role/{name}"
         return Caller("session", principal, account, partition, role_arn=rarn, role_name=name,
-                      session_name=session, service_linked="/aws-service-role/" in rarn)
+                      session_name=session, service_linked="/aws-service-role/" in rarn or name.startswith(_SLR_PREFIX))
     if service == "sts" and res.startswith("federated-user/"):
         return Caller("federated", principal, account, partition, name=res.split("/", 1)[1])
     raise PolicyError(f"request principal {principal!r}: unsupported principal ARN")
@@ -304,6 +312,7 @@ class Request:
     resource_account: str
     context: RequestContext
     service: str
+    star_only: bool = False  # the action authorizes no resource type (only Resource "*")
 
 
 _STAR_ONLY: dict[str, bool] = {}
@@ -327,6 +336,8 @@ def _arn_account(resource: str) -> str:
 
 
 _ACTIONS: dict[str, tuple[str, str, bool]] = {}
+_MAPPED = (("principal_tags", "aws:principaltag/"), ("resource_tags", "aws:resourcetag/"), ("context", ""))
+_PLAIN_CALLERS: dict[str | None, tuple[Caller, dict[str, Any]]] = {}
 
 
 def _action_parts(action: Any) -> tuple[str, str, bool]:
@@ -352,8 +363,17 @@ def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
     principal = get("principal")
     if principal is not None and type(principal) is not str:
         raise PolicyError(f"request principal must be a string, got {type(principal).__name__}")
-    caller, base = _caller_and_context(principal, get("principal_type") or "", get("role_arn") or "",
-                                       get("principal_id"), bool(get("service_linked")))
+    ptype, role_arn, pid, slr = get("principal_type"), get("role_arn"), get("principal_id"), get("service_linked")
+    if ptype is None and role_arn is None and pid is None and not slr:
+        hit = _PLAIN_CALLERS.get(principal)
+        if hit is None:
+            hit = _caller_and_context(principal, "", "", None, False)
+            if len(_PLAIN_CALLERS) > 16384:
+                _PLAIN_CALLERS.clear()
+            _PLAIN_CALLERS[principal] = hit
+        caller, base = hit
+    else:
+        caller, base = _caller_and_context(principal, ptype or "", role_arn or "", pid, bool(slr))
     resource = get("resource") or "*"
     if type(resource) is not str:
         raise PolicyError("request resource must be an ARN string or '*'")
@@ -373,33 +393,29 @@ def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
     value = get("mfa")
     if value is not None and caller.kind not in ("anonymous", "service"):
         ctx["aws:multifactorauthpresent"] = "true" if value else "false"
-    for key in ("principal_org_paths", "principal_tags", "resource_tags", "context"):
+    value = get("principal_org_paths")
+    if value is not None:
+        if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+            raise PolicyError("request principal_org_paths must be a list of paths")
+        ctx["aws:principalorgpaths"] = list(value)
+    for key, prefix in _MAPPED:
         value = get(key)
         if value is not None:
-            if type(value) is dict and key == "context":  # the common case, inline
+            if type(value) is dict:  # the common case, inline
                 for k, v in value.items():
-                    ctx[k.lower() if type(k) is str else str(k).lower()] = v
+                    ctx[prefix + (k.lower() if type(k) is str else str(k).lower())] = v
             else:
                 _apply_optional(ctx, key, value, caller)
-    return Request(caller, action_low, resource, str(res_account or ""), ctx, service)
+    return Request(caller, action_low, resource, str(res_account or ""), ctx, service, star_only)
 
 
 def _apply_optional(ctx: RequestContext, key: str, value: Any, caller: Caller) -> None:
-    if key == "region":
-        ctx["aws:requestedregion"] = value
-    elif key == "principal_org_id":
-        ctx["aws:principalorgid"] = value
-    elif key == "principal_org_paths":
-        ctx["aws:principalorgpaths"] = list(value)
-    elif key == "mfa":
-        if caller.kind not in ("anonymous", "service"):
-            ctx["aws:multifactorauthpresent"] = "true" if value else "false"
-    elif key in ("principal_tags", "resource_tags", "context"):
-        if not isinstance(value, Mapping):
-            raise PolicyError(f"request {key} must be an object of key -> value")
-        prefix = {"principal_tags": "aws:principaltag/", "resource_tags": "aws:resourcetag/", "context": ""}[key]
-        for k, v in value.items():
-            ctx[prefix + str(k).lower()] = v
+    """A tags / context mapping that is not a plain dict (any Mapping), or a clear error."""
+    if not isinstance(value, Mapping):
+        raise PolicyError(f"request {key} must be an object of key -> value")
+    prefix = {"principal_tags": "aws:principaltag/", "resource_tags": "aws:resourcetag/", "context": ""}[key]
+    for k, v in value.items():
+        ctx[prefix + str(k).lower()] = v
 
 
 # ---- statement and policy-set evaluation --------------------------------------------------------------------
@@ -458,7 +474,7 @@ class _Scan:
                  ) -> tuple[Tri, Tri, dict[str, Tri]]:
         """(allow, deny, allow by how the principal was named) over a set of policies of one type."""
         if self.lines is None:
-            return self.fast(policies, principals)
+            return self.fast(ptype, policies, principals)
         allow: Tri = False
         deny: Tri = False
         how_allow: dict[str, Tri] = {}
@@ -491,7 +507,8 @@ class _Scan:
         self.settle(allow, deny)
         return allow, deny, how_allow
 
-    def fast(self, policies: Sequence[Policy], principals: bool) -> tuple[Tri, Tri, dict[str, Tri]]:
+    def fast(self, ptype: str, policies: Sequence[Policy], principals: bool = False
+             ) -> tuple[Tri, Tri, dict[str, Tri]]:
         """:meth:`policies` without explanation lines: statement checks inlined, decided parts skipped, and
         the outcome of a condition-free policy memoised per (action, resource)."""
         req = self.req
@@ -531,8 +548,24 @@ class _Scan:
                 cc = st.compiled_condition
                 if cc is None:
                     hit: Tri = True
-                else:
-                    hit, _how = self.statement_condition(pol, st, cc, how)
+                else:  # memoised on the values of the keys the condition reads, when all are text (or absent)
+                    values = [ctx.get(k, _ABSENT) for k in st.cond_keys]
+                    out = None
+                    for v in values:
+                        if type(v) is not str and v is not _ABSENT:
+                            out = cc.evaluate(ctx, mode=self.mode, explain=False)
+                            break
+                    else:
+                        key = (self.mode, *values)
+                        out = st.cond_memo.get(key)
+                        if out is None:
+                            out = cc.evaluate(ctx, mode=self.mode, explain=False)
+                            if len(st.cond_memo) > 4096:
+                                st.cond_memo.clear()
+                            st.cond_memo[key] = out
+                    hit = out.matched
+                    if out.errors or hit is None:
+                        hit = self.statement_outcome(pol, st, out)
                     if hit is False:
                         continue
                 if is_deny:
@@ -545,21 +578,28 @@ class _Scan:
                 if len(pol._memo) > 8192:
                     pol._memo.clear()
                 pol._memo[(action, resource)] = (bool(p_allow), bool(p_deny))
-            allow = _or(allow, p_allow)
-            deny = _or(deny, p_deny)
-        self.settle(allow, deny)
+            if p_allow is True:
+                allow = True
+            elif p_allow is None and allow is False:
+                allow = None
+            if p_deny is True:
+                deny = True
+            elif p_deny is None and deny is False:
+                deny = None
+        if self.pending:
+            self.settle(allow, deny)
         return allow, deny, how_allow
 
-    def statement_condition(self, pol: Policy, st: Statement, cc: Any, how: str) -> tuple[Tri, str]:
-        """Decide a statement's Condition block (errors recorded; a broken Deny fails closed)."""
-        out = _condition_outcome(cc, self.req.context, self.mode)
+    def statement_outcome(self, pol: Policy, st: Statement, out: Any) -> Tri:
+        """A condition outcome with errors or unknown keys: errors recorded (a broken Deny fails closed, never a
+        silent Allow), unknown keys kept pending until the policy set is settled."""
         if out.errors:
             self.errors.extend(f"{pol.kind} {pol.name or '-'} {st.label}: {e}" for e in out.errors)
             if st.effect == "Deny":
-                return True, how
+                return True
         if out.matched is None:
             self.pending.append((st.effect == "Deny", out.unknown_keys))
-        return out.matched, how
+        return out.matched
 
     def settle(self, allow: Tri, deny: Tri) -> None:
         """Keep the unknown keys of a policy set only where they decide it (its allow or deny is still None)."""
@@ -571,35 +611,6 @@ class _Scan:
 
 
 _ABSENT = object()
-_COND_MEMO: dict[int, tuple[Any, tuple[str, ...], dict[tuple, Any]]] = {}
-
-
-def _condition_outcome(cc: Any, ctx: Mapping[str, Any], mode: str) -> Any:
-    """A Condition block's outcome, memoised on the values of the context keys it reads (its keys and the keys
-    of the policy variables in its values) when they are all text or absent; otherwise evaluated every time."""
-    entry = _COND_MEMO.get(id(cc))
-    if entry is None or entry[0] is not cc:
-        keys: list[str] = []
-        for c in cc.conditions:
-            keys.append(c.key_lower)
-            keys.extend(k.lower() for k in c.var_keys)
-        entry = (cc, tuple(dict.fromkeys(keys)), {})
-        if len(_COND_MEMO) > 16384:
-            _COND_MEMO.clear()
-        _COND_MEMO[id(cc)] = entry
-    memo = entry[2]
-    values = [ctx.get(k, _ABSENT) for k in entry[1]]
-    for v in values:  # only text values are memoised: 1, 1.0 and True are equal as dict keys but not to IAM
-        if type(v) is not str and v is not _ABSENT:
-            return cc.evaluate(ctx, mode=mode, explain=False)
-    key = (mode, *values)
-    hit = memo.get(key)
-    if hit is None:
-        hit = cc.evaluate(ctx, mode=mode, explain=False)
-        if len(memo) > 4096:
-            memo.clear()
-        memo[key] = hit
-    return hit
 
 
 def _principal_how(st: Statement, caller: Caller, has_boundary: bool = False) -> str | None:
@@ -623,7 +634,8 @@ def _principal_how(st: Statement, caller: Caller, has_boundary: bool = False) ->
     return "everyone"
 
 
-def _policies(docs: Iterable[Any] | None, kind: str, label: str) -> Sequence[Policy]:
+def _policies(docs: Iterable[Any] | None, kind: str, label: str, level: int | None = None) -> Sequence[Policy]:
+    """The documents of one policy type (or SCP/RCP level) as parsed Policies; pre-parsed lists pass through."""
     if docs is None:
         return ()
     if type(docs) is list or type(docs) is tuple:
@@ -634,6 +646,8 @@ def _policies(docs: Iterable[Any] | None, kind: str, label: str) -> Sequence[Pol
             return docs  # already parsed: the fast path
     elif isinstance(docs, (str, bytes, Mapping, Policy)):
         docs = [docs]
+    if level is not None:
+        label = f"{label}{level}"
     out = []
     for i, d in enumerate(docs):
         out.append(d if type(d) is Policy else parse(d, kind, f"{label}[{i}]"))
@@ -662,6 +676,7 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     req = build_request(request, now)
     caller = req.caller
     scan = _Scan(req, mode, explain)
+    run = scan.fast if scan.lines is None else scan.policies
 
     identity = _policies(identity_policies, "identity", "identity") if identity_policies else ()
     if resource_policy is None:
@@ -681,35 +696,49 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     # identity-side policies only apply to IAM callers
     id_allow: Tri = False
     if uses_identity and identity:
-        id_allow, denies["identity"], _ = scan.policies("identity", identity)
+        id_allow, denies["identity"], _ = run("identity", identity)
     res_how: dict[str, Tri] = {}
     if resources:
-        _, denies["resource"], res_how = scan.policies("resource", resources, principals=True)
+        _, denies["resource"], res_how = run("resource", resources, principals=True)
     pb_allow: Tri = True
     if uses_identity and boundaries:
-        pb_allow, denies["permission_boundary"], _ = scan.policies("permission_boundary", boundaries)
+        pb_allow, denies["permission_boundary"], _ = run("permission_boundary", boundaries)
     sp_allow: Tri = True
     if uses_identity and sessions is not None and caller.kind != "user":
-        sp_allow, denies["session"], _ = scan.policies("session", sessions)
+        sp_allow, denies["session"], _ = run("session", sessions)
+    if scan.lines is not None:
+        for ptype, value, present in (("permission_boundary", pb_allow, bool(boundaries)),
+                                      ("session", sp_allow, sessions is not None)):
+            if present and value is False:
+                scan.lines.append(ExplainLine(ptype, "-", "-", "Allow", False,
+                                              f"no {ptype.replace('_', ' ')} statement allows {req.action}"))
     ep_allow: Tri = True
     if endpoints is not None:
-        ep_allow, denies["endpoint"], _ = scan.policies("endpoint", endpoints, principals=True)
+        ep_allow, denies["endpoint"], _ = run("endpoint", endpoints, principals=True)
 
     scp_ok: Tri = True
     if scps is not None and (apply_scps if apply_scps is not None else (
             uses_identity and not caller.service_linked and not request.get("management_account"))):
         scp_deny: Tri = False
         for i, level in enumerate(scps):
-            lvl_allow, lvl_deny, _ = scan.policies("scp", _policies(level, "scp", f"scp{i}"))
+            lvl_allow, lvl_deny, _ = run("scp", _policies(level, "scp", "scp", i))
+            if lvl_allow is False and scan.lines is not None:
+                scan.lines.append(ExplainLine("scp", f"level {i}", "-", "Allow", False,
+                                              f"no SCP attached at level {i} allows {req.action}"))
             if scp_ok is not False:
                 scp_ok = lvl_allow if scp_ok is True else (False if lvl_allow is False else None)
             if lvl_deny is not False:
                 scp_deny = True if lvl_deny is True or scp_deny is True else None
         denies["scp"] = scp_deny
-    if rcps is not None and not caller.service_linked and caller.kind != "service" and _rcp_service(req.service):
+    # RCPs (Organizations guide): only for the services that support them, on the resources an action authorizes
+    # (not Resource "*"-only actions), never for service-linked roles, not for kms:RetireGrant; AWS service
+    # principals and anonymous callers are subject to them. Resources of the management account are exempt:
+    # the caller does not pass rcps for those.
+    if (rcps is not None and not caller.service_linked and not req.star_only and _rcp_service(req.service)
+            and req.action != "kms:retiregrant"):
         rcp_deny: Tri = False
         for i, level in enumerate(rcps):  # RCPFullAWSAccess is implicit: only the Denies matter
-            _, lvl_deny, _ = scan.policies("rcp", _policies(level, "rcp", f"rcp{i}"), principals=True)
+            _, lvl_deny, _ = run("rcp", _policies(level, "rcp", "rcp", i), principals=True)
             if lvl_deny is not False:
                 rcp_deny = True if lvl_deny is True or rcp_deny is True else None
         denies["rcp"] = rcp_deny
@@ -719,7 +748,10 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     via_role = res_how.get("role", False)
     everyone = res_how.get("everyone", False)
     via_account = res_how.get("account", False)
-    required = resource_policy_required if resource_policy_required is not None else _resource_policy_required(req)
+    if resource_policy_required is not None:
+        required = resource_policy_required
+    else:  # trust policies and KMS key policies must allow even within one account
+        required = req.service == "kms" or (req.action in _TRUST_ACTIONS and ":role/" in req.resource)
     same_account = bool(caller.account) and caller.account == req.resource_account
     limits = _and(pb_allow, sp_allow)
     blocked: list[str] = []
@@ -788,13 +820,6 @@ def _limit_blocks(pb_allow: Tri, sp_allow: Tri) -> list[str]:
     if sp_allow is False:
         out.append("session")
     return out
-
-
-def _resource_policy_required(req: Request) -> bool:
-    """Trust policies and KMS key policies must allow even within one account."""
-    if req.service == "kms":
-        return True
-    return req.action in _TRUST_ACTIONS and ":role/" in req.resource
 
 
 _RCP_SERVICES: frozenset[str] | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from iamkit.errors import BadInput, PolicyError
@@ -202,6 +203,8 @@ def build_model(inv: Any) -> Model:
             org_of[acct] = a["org_id"]
         path = _path_ids(a, ou_ids) + [acct]
         for kind, target in (("scp", scps), ("rcp", rcps)):
+            if kind == "rcp" and a.get("is_management"):
+                continue  # RCPs do not affect resources of the management account
             levels = [org_pol[kind][t] for t in path if org_pol[kind].get(t)]
             if levels:
                 target[acct] = levels
@@ -321,11 +324,12 @@ def _decide(m: Model, pm: PrincipalModel, action: str, resource: str, context: M
 
 
 def who_can(action: str, resource: str = "*", inventory: Any = None, *, context: Mapping[str, Any] | None = None,
-            mode: str = "discovery", include_denied: bool = False):
+            mode: str = "discovery", include_denied: bool = False, include_anonymous: bool = True):
     """Principals of the inventory allowed ``action`` on ``resource`` (Conditional rows in discovery mode).
 
     Only candidates are evaluated: principals with an identity Allow covering the action, or named (directly,
-    by role, by account, or as ``*``) in the resource's policy.
+    by role, by account, or as ``*``) in the resource's policy. When the resource has a policy, an
+    unauthenticated caller is evaluated too (row ``principal_arn="anonymous"``): the "is it public?" question.
     """
     import pandas as pd
 
@@ -333,6 +337,7 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
 
     if inventory is None:
         raise BadInput("who_can needs an inventory")
+    _check_mode(mode)
     m = model(inventory)
     action_low = action.lower()
     res_pol, res_acct = _resource_side(m, action, resource)
@@ -353,6 +358,17 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
                 if st.not_principals is not None:
                     named.append(("*", "*"))
     rows = []
+    if include_anonymous and res_pol is not None:  # "is it public?": an unauthenticated caller
+        req: dict[str, Any] = {"principal": None, "action": action, "resource": resource}
+        if res_acct:
+            req["resource_account"] = res_acct
+        if context:
+            req["context"] = dict(context)
+        d = evaluate(req, None, res_pol, rcps=m.rcps.get(res_acct or ""), mode=mode, explain=False)
+        if d.result in (ALLOWED, CONDITIONAL) or include_denied:
+            rows.append({"principal_arn": "anonymous", "principal_type": "anonymous", "account_id": None,
+                         "result": d.result, "blocked_by": d.blocked_by, "unknown_keys": d.unknown_keys,
+                         "via": "resource"})
     for pm in (m.principals if include_denied else _candidates(m, named, grants)):
         d = _decide(m, pm, action, resource, context, mode, False)
         if d.result in (ALLOWED, CONDITIONAL) or include_denied:
@@ -360,6 +376,11 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
                          "result": d.result, "blocked_by": d.blocked_by, "unknown_keys": d.unknown_keys,
                          "via": _via(pm, grants)})
     return conform(pd.DataFrame(rows) if rows else [], "who_can")
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("strict", "discovery"):
+        raise BadInput(f"unknown evaluation mode {mode!r} (strict or discovery)")
 
 
 def _candidates(m: Model, named: list[tuple[str, str]], grants) -> Iterable[PrincipalModel]:
@@ -378,7 +399,13 @@ def _via(pm: PrincipalModel, grants) -> str:
 
 
 def _statement_grants(pols: Iterable[Policy]) -> list[tuple[str, str]]:
-    """(action, resource pattern) pairs an identity policy set allows, actions expanded with the catalogue."""
+    """(action, resource pattern) pairs an identity policy set allows, actions expanded with the catalogue
+    (cached per policy set: principals sharing managed policies expand them once)."""
+    return list(_grants_of(tuple(pols)))
+
+
+@lru_cache(maxsize=1024)
+def _grants_of(pols: tuple[Policy, ...]) -> tuple[tuple[str, str], ...]:
     from iamkit.policy.catalog import catalog
 
     cat = catalog()
@@ -397,7 +424,7 @@ def _statement_grants(pols: Iterable[Policy]) -> list[tuple[str, str]]:
             for a in acts:
                 for r in resources:
                     pairs[(a, r)] = None
-    return list(pairs)
+    return tuple(pairs)
 
 
 def what_can(principal_arn: str, inventory: Any = None, *, services: Iterable[str] | None = None,
@@ -411,6 +438,7 @@ def what_can(principal_arn: str, inventory: Any = None, *, services: Iterable[st
 
     if inventory is None:
         raise BadInput("what_can needs an inventory")
+    _check_mode(mode)
     m = model(inventory)
     pm = m.by_arn.get(principal_arn)
     if pm is None:
@@ -454,3 +482,8 @@ def effective_permissions(inventory: Any, principals: Iterable[str] | None = Non
     frames = [what_can(a, inventory, services=services, mode=mode) for a in arns]
     frames = [f for f in frames if len(f)]
     return conform(pd.concat(frames, ignore_index=True) if frames else [], "what_can")
+
+
+# Public names for the per-model helpers other layers call (iamkit.assess uses them):
+decide_for = _decide  # (model, principal model, action, resource, context, mode, explain) -> Decision
+request_for = _request  # (principal model, model, action, resource, resource_account, context) -> request dict

@@ -127,9 +127,8 @@ def _statement(out: _Findings, cat: Catalog, st: Any, i: int, kind: str, sids: d
     if effect not in ("Allow", "Deny"):
         out.add("error", "INVALID_EFFECT", f"Effect must be \"Allow\" or \"Deny\", got {json.dumps(effect)}",
                 i, sid, "Effect")
-    if kind == "rcp" and effect == "Allow":
-        out.add("error", "RCP_ALLOW", "resource control policies can only Deny (RCPFullAWSAccess is implicit)",
-                i, sid, "Effect")
+    if kind == "rcp":
+        _check_rcp(out, st, effect, i, sid)
 
     # ---- actions
     if "Action" in st and "NotAction" in st:
@@ -194,6 +193,25 @@ def _statement(out: _Findings, cat: Catalog, st: Any, i: int, kind: str, sids: d
     # ---- conditions
     if "Condition" in st:
         _check_condition(out, cat, st["Condition"], known_actions, effect, i, sid)
+
+
+def _check_rcp(out: _Findings, st: Mapping[str, Any], effect: Any, i: int, sid: str) -> None:
+    """RCP syntax (Organizations guide): Deny only, Principal "*" only, no NotPrincipal/NotAction, no Action "*"."""
+    if effect == "Allow":
+        out.add("error", "RCP_ALLOW", "resource control policies can only Deny (RCPFullAWSAccess is implicit)",
+                i, sid, "Effect")
+    for element in ("NotPrincipal", "NotAction"):
+        if element in st:
+            out.add("error", "RCP_UNSUPPORTED_ELEMENT", f"{element} is not supported in RCPs", i, sid, element)
+    if "Principal" not in st and "NotPrincipal" not in st:
+        out.add("error", "MISSING_PRINCIPAL", "every RCP statement needs Principal \"*\"", i, sid, "Principal")
+    elif "Principal" in st and st["Principal"] != "*":
+        out.add("error", "RCP_PRINCIPAL", "an RCP can only name Principal \"*\" (restrict principals with "
+                "conditions)", i, sid, "Principal")
+    actions = st.get("Action")
+    if actions == "*" or (isinstance(actions, list) and "*" in actions):
+        out.add("error", "RCP_ACTION_STAR", "a customer RCP cannot use Action \"*\": name the services", i, sid,
+                "Action")
 
 
 def _check_action(out: _Findings, cat: Catalog, a: str, i: int, sid: str, fld: str) -> list[str]:
@@ -329,7 +347,7 @@ def _check_not_principal_names(out: _Findings, p: Any, i: int, sid: str) -> None
 
 def _check_condition(out: _Findings, cat: Catalog, block: Any, actions: list[str], effect: Any, i: int,
                      sid: str) -> None:
-    from iamkit.policy.conditions import _compile_one, known_operator, operator_family
+    from iamkit.policy.conditions import compile_conditions, known_operator, operator_family
     from iamkit.policy.conditions.setops import parse_operator
 
     if not isinstance(block, Mapping):
@@ -351,9 +369,13 @@ def _check_condition(out: _Findings, cat: Catalog, block: Any, actions: list[str
         parsed = parse_operator(op)
         for key, raw in keys.items():
             kf = f"{fld}.{key}"
-            cond = _compile_one(op, str(key), raw)
-            if cond.error:
-                out.add("error", "INVALID_CONDITION_VALUE", cond.error, i, sid, kf)
+            try:
+                compiled = compile_conditions({op: {str(key): raw}}).conditions
+                error = compiled[0].error if compiled else None
+            except PolicyError as e:
+                error = str(e)
+            if error:
+                out.add("error", "INVALID_CONDITION_VALUE", error, i, sid, kf)
             ck = cat.condition_key(str(key))
             if ck is None and cat.is_federated_key(str(key)):
                 pass  # claims of an OIDC/SAML provider: not enumerable, accepted as AWS does

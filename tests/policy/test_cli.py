@@ -87,3 +87,16 @@ def test_who_can_and_what_can_on_a_snapshot(snapshot, capsys):
 def test_who_can_missing_snapshot_exits_2(tmp_path, capsys):
     code, _, err = run(["policy", "who-can", "s3:GetObject", "*", "--snapshot", str(tmp_path / "none")], capsys)
     assert code == 2 and "snapshot" in err
+
+
+def test_who_can_with_context_and_strict_mode(snapshot, capsys):
+    argv = ["policy", "who-can", "s3:GetObject", "arn:aws:s3:::data/x", "--snapshot", str(snapshot),
+            "--context", "aws:SecureTransport=false", "--format", "json"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and json.loads(out) == []  # the RCP denies insecure transport
+    code, out, _ = run(argv[:-4] + ["--context", "aws:SecureTransport=true", "--format", "json"], capsys)
+    assert code == 0 and {r["result"] for r in json.loads(out)} == {"Allowed"}
+    code, _, err = run(argv[:-4] + ["--context", "novalue", "--format", "json"], capsys)
+    assert code == 2 and "KEY=VALUE" in err
+    code, _, err = run(argv[:-2] + ["--mode", "guess"], capsys)
+    assert code == 2 and "mode" in err

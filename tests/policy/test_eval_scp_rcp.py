@@ -98,3 +98,39 @@ def test_rcp_ignored_for_unsupported_services_and_service_linked_roles():
     assert evaluate(r, identity_policies=[doc(stmt(action="ec2:*"))], rcps=[[deny_all]]).result == "Allowed"
     r = req(SLR_SESSION, role_arn=SLR_ROLE, resource=BUCKET)
     assert evaluate(r, identity_policies=[doc(stmt(action="s3:*"))], rcps=[[deny_all]]).result == "Allowed"
+
+
+def test_service_linked_role_recognised_by_its_name():
+    r = req(f"arn:aws:sts::{ACCT_A}:assumed-role/AWSServiceRoleForSupport/s")
+    assert evaluate(r, identity_policies=[ALLOW], scps=[[ONLY_EC2]]).result == "Allowed"
+    r = req(f"arn:aws:sts::{ACCT_A}:assumed-role/MyRole/s")
+    assert evaluate(r, identity_policies=[ALLOW], scps=[[ONLY_EC2]]).result == "ImplicitlyDenied"
+
+
+def test_rcp_applies_to_service_principals_but_not_to_star_only_actions():
+    # Organizations guide: RCPs restrict every principal but service-linked roles, on the resources an action
+    # authorizes; an action without a resource type (ListAllMyBuckets) and kms:RetireGrant are not affected
+    pub = doc(stmt(Principal="*"))
+    deny = doc(stmt("Deny", action="*", Principal="*"))
+    assert evaluate(req("cloudtrail.amazonaws.com"), resource_policy=pub, rcps=[[deny]]).result == "ExplicitlyDenied"
+    r = req(USER, "s3:ListAllMyBuckets", "*")
+    assert evaluate(r, identity_policies=[doc(stmt(action="s3:*"))], rcps=[[deny]]).allowed
+    key = f"arn:aws:kms:us-east-1:{ACCT_A}:key/k"
+    key_pol = doc(stmt(action="kms:*", Principal={"AWS": USER}))
+    assert evaluate(req(USER, "kms:RetireGrant", key), resource_policy=key_pol, rcps=[[deny]]).allowed
+    assert not evaluate(req(USER, "kms:Decrypt", key), resource_policy=key_pol, rcps=[[deny]]).allowed
+
+
+def test_inventory_rcps_skip_the_management_account(inventory):
+    from policytest import MGMT
+
+    from iamkit.policy.query import model
+
+    m = model(inventory)
+    assert MGMT not in m.rcps and ACCT_A in m.rcps
+
+
+def test_explain_names_the_scp_level_without_an_allow():
+    d = evaluate(req(USER), identity_policies=[ALLOW], scps=[[FULL], [ONLY_EC2]])
+    assert any(e.policy_type == "scp" and e.policy == "level 1" and e.applied is False for e in d.explain)
+    assert "level 1" in d.explain_text()

@@ -61,6 +61,10 @@ def test_clean_policy_has_no_findings():
     (doc(stmt(Principal={"AWS": "arn:aws:iam::111122223333:role/*"})), "resource", ("error", "WILDCARD_PRINCIPAL")),
     (doc(stmt(Principal={"AWS": "bob"})), "resource", ("error", "INVALID_PRINCIPAL")),
     (doc(stmt(Principal="*", Effect="Allow")), "rcp", ("error", "RCP_ALLOW")),
+    (doc(stmt("Deny", Principal={"AWS": "111122223333"})), "rcp", ("error", "RCP_PRINCIPAL")),
+    (doc(stmt("Deny")), "rcp", ("error", "MISSING_PRINCIPAL")),
+    (doc(stmt("Deny", action="*", Principal="*")), "rcp", ("error", "RCP_ACTION_STAR")),
+    (doc(stmt("Deny", action=None, NotAction="s3:*", Principal="*")), "rcp", ("error", "RCP_UNSUPPORTED_ELEMENT")),
     # statements that can never match
     (doc(stmt(action="s3:ListAllMyBuckets", resource="arn:aws:s3:::b")), "identity", ("warning", "NEVER_MATCHES")),
     (doc(stmt(action="ec2:RunInstances", resource="arn:aws:s3:::b")), "identity", ("warning", "NEVER_MATCHES")),
@@ -101,6 +105,11 @@ def test_validate_accepts_parsed_policy_and_frame():
     assert "UNKNOWN_ACTION" in set(df["code"])
 
 
+def test_a_good_rcp_is_clean():
+    rcp = doc(stmt("Deny", action="s3:*", Principal="*", Condition={"BoolIfExists": {"aws:SecureTransport": "false"}}))
+    assert validate(rcp, "rcp") == []
+
+
 def test_unknown_kind_is_a_finding():
     assert ("error", "UNKNOWN_POLICY_KIND") in codes(doc(stmt()), "weird")
 
@@ -134,3 +143,10 @@ def test_not_principal_deny_must_list_account_and_role():
     found = [f for f in validate(incomplete, "resource") if f.code == "NOT_PRINCIPAL_INCOMPLETE"]
     assert found and "its account and its role" in found[0].message
     assert not [f for f in validate(complete, "resource") if f.code == "NOT_PRINCIPAL_INCOMPLETE"]
+
+
+def test_package_exports_the_validate_function_not_the_module():
+    import iamkit.policy as pkg
+
+    assert callable(pkg.validate) and pkg.Finding.__name__ == "Finding"
+    assert pkg.validate(doc(stmt())) == []
