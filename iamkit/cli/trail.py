@@ -27,7 +27,7 @@ def _open_existing(db: Path):
 
     if not Path(db).exists():
         raise NotFound(f"no such trail database: {db} (create it with `iamkit trail load SOURCE --db {db}`)")
-    return trail.open(db)
+    return trail.open(db, read_only=True)  # queries never need the write lock (a notebook may hold it)
 
 
 @app.command("load")

@@ -132,11 +132,26 @@ def test_bad_rule_files_are_listed_and_the_rest_runs(con, tmp_path):
     assert "iamkit-root-activity" in set(res.detections["detection_id"])
 
 
-def test_engine_errors_are_per_rule(con):
-    res = hunt(con, table="no_such_table")
+def test_engine_errors_are_per_rule():
+    c = duckdb.connect()  # an events table without most columns: every rule fails alone, nothing crashes
+    c.execute("CREATE TABLE events AS SELECT 'e1' AS event_id, now() AS event_time, 'StopLogging' AS event_name")
+    res = hunt(c)
     assert res.detections.empty
     failed = res.errors[res.errors["code"] == "rule_failed"]
-    assert len(failed) >= 10 and failed["message"].str.contains("no_such_table").all()
+    assert len(failed) >= 10 and failed["message"].str.contains("Binder Error").all()
+
+
+def test_missing_events_table_is_one_clear_error():
+    from iamkit.errors import NotFound
+
+    with pytest.raises(NotFound, match="no table 'events'"):
+        hunt(duckdb.connect())
+
+
+def test_single_path_arguments_are_accepted(con):
+    res = hunt(con, rules=SHIPPED_DIR / "root_activity.yml", sigma_dirs=str(FIXTURES / "sigma" / "unsupported"))
+    assert set(res.detections["detection_id"]) == {"iamkit-root-activity"}
+    assert len(res.errors) == 2
 
 
 def test_sigma_dirs_are_added_to_shipped_rules(con):
@@ -170,7 +185,7 @@ def test_trino_time_window_is_a_timestamp_literal():
     rules, _ = resolve_rules([SHIPPED_DIR / "root_activity.yml"])
     res = hunt(None, rules=rules, dialect="trino", since="2026-01-01T00:00:00Z")
     sql = next(iter(res.queries.values()))
-    assert "from_iso8601_timestamp('2026-01-01T00:00:00Z')" in sql
+    assert "from_iso8601_timestamp('2026-01-01T00:00:00.000Z')" in sql
     sqlglot.parse_one(sql, read="trino")
 
 
@@ -335,3 +350,107 @@ def test_country_rule_uses_offline_ip_context_by_default():
     # no ASN database given: the ASN rule is listed as skipped, not silently empty
     assert list(res.errors["operation"]) == ["iamkit-assume-role-new-asn"]
     assert list(res.errors["code"]) == ["rule_skipped"]
+
+
+def test_athena_text_results_become_typed_detections():
+    """Athena pages arrays and timestamps back as text: the frame is still typed and ids are a list."""
+    rules, _ = resolve_rules([SHIPPED_DIR / "logging_stopped.yml", SHIPPED_DIR / "access_denied_burst.yml"])
+
+    def execute(sql):
+        if "StopLogging" in sql or "stoplogging" in sql:
+            return pd.DataFrame({"principal_arn": ["arn:aws:iam::1:root"], "access_key_id": [None],
+                                 "event_ids": ["[e-1, e-2]"], "first_seen": ["2026-01-01 00:00:00.000 UTC"],
+                                 "last_seen": ["2026-01-01 00:05:00.000 UTC"], "n": ["2"], "detail": ["StopLogging"]},
+                                dtype="string")
+        return pd.DataFrame({"principal_arn": ["arn:aws:iam::1:user/x"], "access_key_id": ["AKIAX"],
+                             "event_ids": ["[d-1]"], "first_seen": ["2026-01-01 00:00:00.000 UTC"],
+                             "last_seen": ["2026-01-01 00:00:00.000 UTC"], "n": ["25"], "peak": ["25"],
+                             "names": ["ListRoles"]}, dtype="string")
+
+    res = hunt(None, rules=rules, dialect="trino", execute=execute)
+    frames.check(res.detections, "detections")
+    by_id = res.detections.set_index("detection_id")
+    assert by_id.loc["iamkit-logging-stopped", "event_ids"] == ["e-1", "e-2"]
+    assert by_id.loc["iamkit-logging-stopped", "summary"] == "2 event(s): StopLogging"
+    assert by_id.loc["iamkit-access-denied-burst", "event_ids"] == ["d-1"]
+    assert str(by_id.loc["iamkit-logging-stopped", "last_seen"]) == "2026-01-01 00:05:00+00:00"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, []), ("[]", []), ("[a, b]", ["a", "b"]), ('["a","b"]', ["a", "b"]), (["a"], ["a"]), (("x", "y"), ["x", "y"]),
+])
+def test_as_id_list(value, expected):
+    from iamkit.trail.detect.hunt import as_id_list
+
+    assert as_id_list(value) == expected
+
+
+def test_hunt_on_athena_through_the_runner():
+    """The Athena back end (H2a's AthenaRunner under botocore's Stubber) runs a rule's Trino SQL and its
+    text results become a typed detections frame."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from iamkit.trail.athena import AthenaRunner
+
+    client = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    names = ["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen", "n", "detail"]
+    types = ["varchar", "varchar", "array", "timestamp with time zone", "timestamp with time zone", "bigint",
+             "varchar"]
+    cols = [{"Name": n, "Type": t} for n, t in zip(names, types, strict=True)]
+    data = ("arn:aws:iam::111111111111:root", None, "[ev-1, ev-2]", "2026-01-01 00:00:00.000 UTC",
+            "2026-01-01 00:05:00.000 UTC", "2", "StopLogging")
+    rows = [{"Data": [{"VarCharValue": v} if v is not None else {} for v in r]} for r in (names, data)]
+    with Stubber(client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q1"},
+                          {"QueryString": ANY, "QueryExecutionContext": {"Database": "default"}})
+        stub.add_response("get_query_execution", {"QueryExecution": {"QueryExecutionId": "q1",
+                                                                     "Status": {"State": "SUCCEEDED"}}},
+                          {"QueryExecutionId": "q1"})
+        stub.add_response("get_query_results", {"ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": cols}}},
+                          {"QueryExecutionId": "q1", "MaxResults": 1000})
+        runner = AthenaRunner(client, clock=lambda: 0.0, sleep=lambda s: None)
+        res = hunt(None, rules=[SHIPPED_DIR / "logging_stopped.yml"], dialect="trino", execute=runner.run,
+                   since="2026-01-01T00:00:00Z", until="2026-01-02T00:00:00Z")
+        stub.assert_no_pending_responses()
+    frames.check(res.detections, "detections")
+    row = res.detections.iloc[0]
+    assert row["event_ids"] == ["ev-1", "ev-2"] and row["summary"] == "2 event(s): StopLogging"
+    assert str(row["first_seen"]) == "2026-01-01 00:00:00+00:00"
+    assert "partition_date BETWEEN" in res.queries["iamkit-logging-stopped"]
+
+
+def test_ip_context_covers_the_calls_of_every_rule(tmp_path):
+    for name in ("AssumeRole", "GetSessionToken"):
+        (tmp_path / f"{name}.yml").write_text(
+            f"id: c-{name}\ntitle: {name} new country\nseverity: low\nkind: first_seen\n"
+            f"params: {{event_names: [{name}], attribute: country, baseline_days: 5}}\n")
+    recs = []
+    for name in ("AssumeRole", "GetSessionToken"):
+        recs += [record(name, "sts.amazonaws.com", user(name, "AKIAD"), at(d * 1440), ip="8.8.8.8") for d in range(8)]
+        recs.append(record(name, "sts.amazonaws.com", user(name, "AKIAD"), at(9 * 1440), ip="193.0.6.139",
+                           event_id=f"away-{name}"))
+    c = duckdb.connect()
+    store.insert_records(c, recs)
+    res = hunt(c, rules=[tmp_path])
+    assert res.errors.empty
+    assert sorted(x for ids in res.detections["event_ids"] for x in ids) == ["away-AssumeRole", "away-GetSessionToken"]
+
+
+@pytest.mark.parametrize("since, until, expect", [
+    ("2026-01-01", "2026-01-01", ("2026-01-01T00:00:00.000Z", "2026-01-01T23:59:59.999Z")),
+    ("2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00Z", ("2026-01-01T08:00:00.000Z", "2026-01-01T10:00:00.000Z")),
+])
+def test_time_window_bounds(since, until, expect):
+    from iamkit.trail.detect import render
+    from iamkit.trail.detect.hunt import time_window
+
+    w = time_window(render.get("trino"), since, until)
+    assert f"from_iso8601_timestamp('{expect[0]}')" in w and f"from_iso8601_timestamp('{expect[1]}')" in w
+
+
+def test_bad_time_is_bad_input(con):
+    from iamkit.errors import BadInput
+
+    with pytest.raises(BadInput, match="not an ISO"):
+        hunt(con, since="yesterday-ish")

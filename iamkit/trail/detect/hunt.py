@@ -59,12 +59,32 @@ def time_window(dialect: render.Dialect, since: Any = None, until: Any = None) -
     if since is not None:
         parts.append(f"event_time >= {dialect.timestamp(_iso(since))}")
     if until is not None:
-        parts.append(f"event_time <= {dialect.timestamp(_iso(until))}")
+        parts.append(f"event_time <= {dialect.timestamp(_iso(until, end_of_day=True))}")
     return " AND ".join(parts) or None
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+def _iso(value: Any, end_of_day: bool = False) -> str:
+    """``value`` (datetime, date, ISO text; a bare date means its whole day) as UTC ISO text."""
+    import datetime as dt
+
+    from iamkit.errors import BadInput
+
+    if isinstance(value, dt.datetime):
+        t = value
+    elif isinstance(value, dt.date) or (isinstance(value, str) and len(value.strip()) == 10):
+        day = value if isinstance(value, dt.date) else None
+        try:
+            day = day or dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise BadInput(f"not a date: {value!r}") from None
+        t = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
+    else:
+        try:
+            t = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadInput(f"not an ISO date/time: {value!r}") from None
+    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def render_rule(rule: Rule, dialect: str | render.Dialect = "duckdb", *, table: str = "events",
@@ -85,6 +105,10 @@ def resolve_rules(rules: Iterable[Rule | str | Path] | None = None,
     errors: list[dict] = []
     out: list[Rule] = []
     paths: list[str | Path] = []
+    if isinstance(rules, (str, Path, Rule)):
+        rules = [rules]
+    if isinstance(sigma_dirs, (str, Path)):
+        sigma_dirs = [sigma_dirs]
     if rules is None:
         loaded, errs = load_rules(None)
         out += loaded
@@ -145,17 +169,49 @@ def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = N
     rule_list, errors = resolve_rules(rules, sigma_dirs)
     con = _connection(con_or_trail)
     opened = con is not None and isinstance(con_or_trail, (str, Path))
-    run: Callable[[str], pd.DataFrame] | None = execute
-    tables: set[str] | None = None
-    if run is None and con is not None and d.name == "duckdb":
-        tables = _tables(con)
-        run = lambda sql: con.execute(sql).fetch_df()  # noqa: E731
+    local = execute is None and con is not None and d.name == "duckdb"
+    tables = _tables(con) if local else None
+    if tables is not None and table.lower() not in tables:
+        from iamkit.errors import NotFound
+
+        raise NotFound(f"no table {table!r} in the store (load CloudTrail first: iamkit trail load)")
     where = time_window(d, since, until)
-    queries: dict[str, str] = {}
+    rendered, queries = _render_all(rule_list, d, table, where, errors)
     timings: dict[str, float] = {}
     parts: list[pd.DataFrame] = []
-    ctx = _IpContextTable(con, ip_context) if tables is not None and "ip_context" not in tables else None
+    if local:
+        ctx = _IpContextTable(con, ip_context) if "ip_context" not in tables else None
+        stages = _Stages(con, timings)
+        try:
+            rendered = _single_scan(con, rendered, d, table, where, timings)
+            parts = _execute(rendered, lambda sql: con.execute(sql).fetch_df(), stages, ctx, errors, timings)
+        finally:
+            if ctx is not None:
+                ctx.close()
+            con.execute(f"DROP TABLE IF EXISTS {_HITS}")
+            stages.close()
+            if opened:
+                con.close()
+    else:
+        if opened:
+            con.close()
+        if execute is not None:
+            parts = _execute(rendered, execute, None, None, errors, timings)
+    det = pd.concat(parts, ignore_index=True) if parts else frames.empty("detections")
+    det = frames.conform(det, "detections")
+    if len(det):
+        order = det["severity"].map(SEVERITY_RANK).fillna(9)
+        det = det.assign(_o=order).sort_values(["_o", "first_seen", "detection_id"], kind="stable")
+        det = det.drop(columns="_o").reset_index(drop=True)
+    err = frames.conform(errors, "errors") if errors else frames.empty("errors")
+    return HuntResult(det, err, queries, timings)
+
+
+def _render_all(rule_list: list[Rule], d: render.Dialect, table: str, where: str | None,
+                errors: list[dict]) -> tuple[list[RenderedRule], dict[str, str]]:
+    """Every rule as SQL; the ones that cannot be compiled are listed in ``errors``."""
     rendered: list[RenderedRule] = []
+    queries: dict[str, str] = {}
     for rule in rule_list:
         try:
             rr = render_rule(rule, d, table=table, where=where)
@@ -165,22 +221,26 @@ def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = N
         queries[rule.id] = rr.sql
         errors += [error_row(rule.id, "rule_warning", f"{rule.title}: {w}") for w in rr.warnings]
         rendered.append(rr)
-    stages = None
-    if run is not None and tables is not None:  # local DuckDB: all Sigma rules in one pass over the table
-        rendered = _single_scan(con, rendered, d, table, where, timings)
-        stages = _Stages(con, timings)
+    return rendered, queries
+
+
+def _execute(rendered: list[RenderedRule], run: Callable[[str], pd.DataFrame], stages: _Stages | None,
+             ctx: _IpContextTable | None, errors: list[dict], timings: dict[str, float]) -> list[pd.DataFrame]:
+    """Run each rule (its Python refinement included) and shape its rows as detections; a rule that
+    fails is listed in ``errors`` and the others go on."""
+    parts = []
     for rr in rendered:
         rule = rr.rule
-        if run is None:
-            continue
         if ctx is not None and "ip_context" in rr.requires:
-            problem = ctx.ensure(rule.params.get("attribute"))
+            problem = ctx.ensure(rule.params.get("attribute"), rule.params.get("event_names"))
             if problem:
                 errors.append(error_row(rule.id, "rule_skipped", f"{rule.title}: {problem}"))
                 continue
         t0 = time.perf_counter()
         try:
             df = run(stages.sql_for(rr) if stages is not None else rr.sql)
+            if "event_ids" in df.columns:
+                df = df.assign(event_ids=[as_id_list(x) for x in df["event_ids"]])
             if rr.post is not None and len(df):
                 df = rr.post(df)
         except Exception as e:  # one rule's engine error must not stop the hunt
@@ -190,22 +250,7 @@ def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = N
             timings[rule.id] = time.perf_counter() - t0
         if len(df):
             parts.append(_as_detections(rule, df))
-    if ctx is not None:
-        ctx.close()
-    if tables is not None:
-        con.execute(f"DROP TABLE IF EXISTS {_HITS}")
-    if stages is not None:
-        stages.close()
-    if opened:
-        con.close()
-    det = pd.concat(parts, ignore_index=True) if parts else frames.empty("detections")
-    det = frames.conform(det, "detections")
-    if len(det):
-        order = det["severity"].map(SEVERITY_RANK).fillna(9)
-        det = det.assign(_o=order).sort_values(["_o", "first_seen", "detection_id"], kind="stable")
-        det = det.drop(columns="_o").reset_index(drop=True)
-    err = frames.conform(errors, "errors") if errors else frames.empty("errors")
-    return HuntResult(det, err, queries, timings)
+    return parts
 
 
 _HITS = "_iamkit_hunt_hits"
@@ -282,6 +327,21 @@ def _single_scan(con: Any, rendered: list[RenderedRule], d: render.Dialect, tabl
     return out
 
 
+def as_id_list(value: Any) -> list[str]:
+    """Event ids as a list, from a DuckDB list/array or Athena's text form of an array (``[a, b]``)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        return [x.strip().strip('"') for x in text.split(",") if x.strip()]
+    try:
+        return [str(x) for x in value]
+    except TypeError:
+        return [str(value)]
+
+
 def _as_detections(rule: Rule, df: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
@@ -293,22 +353,26 @@ def _as_detections(rule: Rule, df: pd.DataFrame) -> pd.DataFrame:
         summary = [str(t) for t in detail]
     return pd.DataFrame({
         "detection_id": rule.id, "severity": rule.severity, "title": rule.title,
-        "event_ids": [list(x) if x is not None else [] for x in df["event_ids"]],
+        "event_ids": [as_id_list(x) for x in df["event_ids"]],
         "principal_arn": df["principal_arn"], "access_key_id": df["access_key_id"],
         "first_seen": df["first_seen"], "last_seen": df["last_seen"], "summary": summary,
     })
 
 
 class _IpContextTable:
-    """Registers an ``ip_context`` view on a DuckDB connection the first time a rule needs one."""
+    """Registers an ``ip_context`` view on a DuckDB connection when a rule first needs one, covering
+    the source IPs of the calls the rules look at (looked up offline, once per distinct IP)."""
 
     def __init__(self, con: Any, source: Any):
         self.con, self.source, self.df, self.problem = con, source, None, None
+        self.covered: set[str] = set()
+        self.ctx: Any = None
 
-    def ensure(self, attribute: str | None) -> str | None:
-        """None when the view is there and has data for ``attribute``; else why the rule is skipped."""
-        if self.df is None and self.problem is None:
-            self._build()
+    def ensure(self, attribute: str | None, event_names: list[str] | None = None) -> str | None:
+        """None when the view has data for ``attribute``; else why the rule is skipped."""
+        names = {n.lower() for n in (event_names or ["AssumeRole"])}
+        if self.problem is None and (self.df is None or not names <= self.covered):
+            self._extend(names - self.covered)
         if self.problem:
             return self.problem
         if attribute in ("asn", "country") and self.df[attribute].isna().all():
@@ -316,19 +380,25 @@ class _IpContextTable:
             return f"no {attribute} known for any source IP: give {what} as ip_context"
         return None
 
-    def _build(self) -> None:
+    def _extend(self, names: set[str]) -> None:
         import pandas as pd
 
         try:
             if isinstance(self.source, pd.DataFrame):
                 df = self.source
             else:
+                from iamkit.trail.detect.render import lit
                 from iamkit.trail.ipcontext import IpContext
 
-                ctx = self.source if self.source is not None else IpContext()
+                self.ctx = self.ctx or (self.source if self.source is not None else IpContext())
+                in_list = ", ".join(lit(n) for n in sorted(names))
+                known = set(self.df["ip"]) if self.df is not None else set()
                 ips = [r[0] for r in self.con.execute(
-                    "SELECT DISTINCT source_ip FROM events WHERE source_ip IS NOT NULL").fetchall()]
-                df = ctx.frame(ips)
+                    f"SELECT DISTINCT source_ip FROM events WHERE source_ip IS NOT NULL "
+                    f"AND lower(event_name) IN ({in_list})").fetchall() if r[0] not in known]
+                df = self.ctx.frame(ips)
+                if self.df is not None:
+                    df = pd.concat([self.df, df[["ip", "asn", "country"]]], ignore_index=True)
         except Exception as e:  # any failure here only skips the IP-context rules
             self.problem = f"IP context unavailable: {type(e).__name__}: {e}"
             return
@@ -336,7 +406,10 @@ class _IpContextTable:
         if missing:
             self.problem = f"ip_context frame lacks column(s) {sorted(missing)}"
             return
+        if self.df is not None:
+            self.con.unregister("ip_context")
         self.df = df[["ip", "asn", "country"]].astype(object)
+        self.covered |= names
         self.con.register("ip_context", self.df)
 
     def close(self) -> None:

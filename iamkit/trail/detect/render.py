@@ -28,7 +28,9 @@ class Dialect:
         """The scalar at ``path`` inside JSON column ``col`` as text (NULL when absent); the whole
         subtree as JSON text when ``path`` is empty."""
         if not path:
-            return self.json_as_text(col)
+            # a whole subtree as text, with the quotes of embedded JSON strings (policy documents)
+            # unescaped so that '"s3:GetObject"' matches either form
+            return f"replace({self.json_as_text(col)}, {lit(chr(92) + chr(34))}, {lit(chr(34))})"
         jp = json_path(path, self.name)
         if self.name == "duckdb":
             return f"json_extract_string({col}, {lit(jp)})"
@@ -67,11 +69,11 @@ class Dialect:
         return f"INTERVAL '{int(amount)}' {unit.upper()}"
 
     def timestamp(self, value: str) -> str:
-        """A UTC timestamp literal from ISO-8601 text."""
-        text = str(value).replace("T", " ").replace("Z", "").split("+")[0]
+        """A UTC timestamp literal from UTC ISO-8601 text (``2026-01-01T00:00:00.000Z``)."""
+        text = str(value).replace("Z", "").split("+")[0]
         if self.name == "duckdb":
-            return f"TIMESTAMPTZ {lit(text + '+00')}"
-        return f"from_iso8601_timestamp({lit(text.replace(' ', 'T') + 'Z')})"
+            return f"TIMESTAMPTZ {lit(text.replace('T', ' ') + '+00')}"
+        return f"from_iso8601_timestamp({lit(text + 'Z')})"
 
 
 def json_path(keys: list[str], dialect: str) -> str:

@@ -112,6 +112,13 @@ class FieldExpr:
     sql: str
     column: str | None  # the scalar column, when the field is one
     known: bool = True
+    json_root: str | None = None  # the JSON column of a nested field ...
+    json_path: tuple[str, ...] = ()  # ... and the keys below it
+
+    @property
+    def may_cross_arrays(self) -> bool:
+        """A nested field whose parents may be lists (``ipPermissions.items.cidrIp``)."""
+        return self.json_root is not None and len(self.json_path) >= 2
 
 
 def field_expr(name: str, dialect: Dialect) -> FieldExpr:
@@ -125,7 +132,8 @@ def field_expr(name: str, dialect: Dialect) -> FieldExpr:
         col = IDENTITY_FIELDS[".".join(parts[1:]).lower()]
         return FieldExpr(col, col)
     if head in JSON_ROOTS:
-        return FieldExpr(dialect.json_text(JSON_ROOTS[head], parts[1:]), None)
+        return FieldExpr(dialect.json_text(JSON_ROOTS[head], parts[1:]), None,
+                         json_root=JSON_ROOTS[head], json_path=tuple(parts[1:]))
     return FieldExpr("CAST(NULL AS VARCHAR)", None, known=False)
 
 
@@ -164,6 +172,14 @@ def _like_pattern(tokens: list[tuple[str, str]]) -> str:
         else:
             parts.append(text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
     return "".join(parts)
+
+
+_RE_META = set("\\.^$|?*+()[]{}")
+
+
+def _re_escape(text: str) -> str:
+    """Escape regex metacharacters only (RE2 and Java reject some of Python's extra escapes)."""
+    return "".join("\\" + ch if ch in _RE_META else ch for ch in text)
 
 
 def _as_text(value: Any) -> str:
@@ -223,7 +239,7 @@ class _Compiler:
 
     @staticmethod
     def _plain_equality(fx: FieldExpr, mods: list[str], values: list) -> bool:
-        return (not mods and len(values) > 1 and fx.known
+        return (not mods and len(values) > 1 and fx.known and not fx.may_cross_arrays
                 and all(v is not None and not isinstance(v, (dict, list)) for v in values)
                 and all(all(k == "lit" for k, _ in _value_tokens(_as_text(v))) for v in values))
 
@@ -276,9 +292,27 @@ class _Compiler:
             text = "".join(t for _, t in tokens)
             if fx.column == "event_name" and not cased:
                 return self._in_list(fx, [text])
-            return f"({lhs} = {lit(text if cased else text.lower())})"
-        pattern = _like_pattern(tokens)
-        return f"({lhs} LIKE {lit(pattern if cased else pattern.lower())} ESCAPE '\\')"
+            pred = f"({lhs} = {lit(text if cased else text.lower())})"
+        else:
+            pattern = _like_pattern(tokens)
+            pred = f"({lhs} LIKE {lit(pattern if cased else pattern.lower())} ESCAPE '\\')"
+        if fx.may_cross_arrays:
+            return f"({pred} OR ({expr} IS NULL AND {self._in_arrays(fx, tokens, cased)}))"
+        return pred
+
+    def _in_arrays(self, fx: FieldExpr, tokens: list[tuple[str, str]], cased: bool) -> str:
+        """When a parent of the field is a list the JSON path finds nothing: match ``"key": value`` (or
+        any element of ``"key": [...]``) in the subtree's JSON text instead; the last key only, not its
+        parents, is checked."""
+        key = fx.json_path[-1]
+        body = "".join("[^\"]*" if k == "any" else "[^\"]" if k == "one" else _re_escape(t) for k, t in tokens)
+        skip = r'(?:\[\s*(?:(?:"(?:[^"\\]|\\.)*"|[^",\[\]{}]+)\s*,\s*)*)?'  # earlier list elements
+        value = f'"{body}"'
+        if tokens and all(k == "lit" for k, _ in tokens):  # numbers and booleans are not quoted
+            value = f"(?:{value}|{body})"
+        pattern = ("" if cased else "(?i)") + f'"{_re_escape(key)}"\\s*:\\s*{skip}{value}\\s*[,}}\\]]'
+        text = self.d.json_as_text(fx.json_root)
+        return f"(strpos({text}, {lit(chr(34) + key + chr(34))}) > 0 AND {self.d.regex(text, pattern)})"
 
     def _fieldref(self, expr: str, mods: list[str], other: str, cased: bool) -> str:
         ref = self._field(other).sql
