@@ -31,7 +31,7 @@ def _loopback_host(host: Any) -> bool:
         return host == socket.gethostname()
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return ip.is_loopback
+    return ip.is_loopback or ip.is_unspecified  # 0.0.0.0 / :: reach this host only
 
 
 def _is_ip(host: Any) -> bool:
@@ -90,6 +90,13 @@ def network_violations() -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ sandboxes
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a sandbox fixture ``sandbox`` (so ``-m "not sandbox"`` skips them)."""
+    for item in items:
+        if {"sandbox", "isolated_sandbox"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sandbox)
+
+
 _STRIP = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -107,7 +114,15 @@ def _apply_env(env: dict[str, str]) -> dict[str, str | None]:
     for k in _STRIP:
         os.environ.pop(k, None)
     os.environ.update(env)
+    _forget_default_boto3_session()
     return saved
+
+
+def _forget_default_boto3_session() -> None:
+    """boto3's module-level default session caches credentials: drop it whenever the env changes."""
+    import boto3
+
+    boto3.DEFAULT_SESSION = None
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
@@ -116,6 +131,7 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    _forget_default_boto3_session()
 
 
 @pytest.fixture(scope="session")

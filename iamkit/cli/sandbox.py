@@ -41,6 +41,7 @@ def start(
     detach: bool = typer.Option(
         False, "--detach", help="run in the background; stop with: iamkit sandbox stop"
     ),
+    replace: bool = typer.Option(False, "--replace", help="stop a running sandbox first instead of refusing"),
 ) -> None:
     """Start the sandbox and print the `export …` lines that point clients at it."""
     from iamkit.sandbox import daemon
@@ -67,6 +68,10 @@ def start(
         raise BadInput(f"--accounts must be at least 4 (Security, Prod, Dev, Sandbox), got {accounts}")
     if not 1 <= roles_per_account <= MAX_ROLES:
         raise BadInput(f"--roles-per-account must be between 1 and {MAX_ROLES}, got {roles_per_account}")
+    if replace:
+        existing = daemon.read_state()
+        if existing and daemon.pid_alive(int(existing["pid"])):
+            daemon.stop()
     from rich.console import Console
 
     console = Console(stderr=True)

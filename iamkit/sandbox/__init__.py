@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from iamkit.errors import TrailError
 from iamkit.sandbox.model import SeededOrg
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,10 @@ def start(
     from iamkit.sandbox.server import start_server
 
     seed_mod.validate(accounts, roles_per_account, scenario)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        from iamkit.errors import BadInput
+
+        raise BadInput(f"the sandbox listens on loopback only (127.0.0.1, localhost, ::1), not {host!r}")
     backend.check_internals()
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="iamkit-sandbox-"))
@@ -158,7 +163,6 @@ def start(
         )
         sb.trail_stats = _write_trail(
             sb,
-            ctx,
             benign_events=benign_events,
             days=days,
             seed=seed,
@@ -177,7 +181,6 @@ def start(
 
 def _write_trail(
     sb: Sandbox,
-    ctx: Any,
     *,
     benign_events: int,
     days: int,
@@ -194,10 +197,12 @@ def _write_trail(
         log.warning(msg)
         sb.notes.append(msg)
         return {}
-    s3 = ctx.client("s3", next(a.account_id for a in sb.org.accounts if a.ou == "Security"))
+    from iamkit.sandbox.backend import BulkS3Writer
+
+    s3 = BulkS3Writer(next(a.account_id for a in sb.org.accounts if a.ou == "Security"))
     dest_dir = Path(local_trail_dir) if local_trail_dir else None
-    return (
-        trailgen.write_trail(
+    try:
+        stats = trailgen.write_trail(
             sb.org,
             dest_s3=(s3, sb.org.trail_bucket),
             dest_dir=dest_dir,
@@ -207,8 +212,12 @@ def _write_trail(
             end=now,
             scenario=scenario if scenario and scenario != "none" else None,
         )
-        or {}
-    )
+    except TrailError as e:  # some files failed to upload: the rest is written; keep the sandbox, say so
+        msg = f"CloudTrail partly written: {e}"
+        log.warning(msg)
+        sb.notes.append(msg)
+        return {"errors": [str(e)]}
+    return stats or {}
 
 
 def _start_entra(sb: Sandbox, now: datetime) -> Any:

@@ -183,6 +183,32 @@ def set_policy_created(account_id: str, policy_arn: str, created: datetime) -> N
     policy.update_date = created
 
 
+class BulkS3Writer:
+    """A stand-in for a boto3 S3 client's ``put_object`` that stores objects straight in moto's backend.
+
+    The trail generator writes thousands of small log files; over HTTP that costs far more than generating
+    them. What lands in moto is the same object (key, body, Content-Type/Encoding metadata) a PutObject makes.
+    """
+
+    def __init__(self, account_id: str):
+        from moto.s3.models import s3_backends
+
+        self.account_id = account_id
+        self._backend = s3_backends[account_id][PARTITION]
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str | None = None,  # noqa: N803
+                   ContentEncoding: str | None = None, **_: Any) -> dict[str, Any]:
+        """Store one object; returns its ETag like PutObject."""
+        key = self._backend.put_object(Bucket, Key, bytes(Body))
+        meta = {}
+        if ContentType:
+            meta["Content-Type"] = ContentType
+        if ContentEncoding:
+            meta["Content-Encoding"] = ContentEncoding
+        key.set_metadata(meta)
+        return {"ETag": key.etag}
+
+
 def check_internals() -> None:
     """Fail loudly, naming what moved, if moto's internals the surgery relies on changed."""
     from moto.iam import models
@@ -212,6 +238,12 @@ def check_internals() -> None:
     for attr in ("arn", "attachment_count", "attach_to", "create_date", "update_date"):
         if not hasattr(policy, attr):
             raise MotoInternalsChanged(f"moto AWSManagedPolicy.{attr} is gone")
+    from moto.s3 import models as s3_models
+
+    if not hasattr(s3_models, "s3_backends") or not hasattr(s3_models.S3Backend, "put_object"):
+        raise MotoInternalsChanged("moto.s3.models.s3_backends / S3Backend.put_object is gone")
+    if not hasattr(s3_models.FakeKey, "set_metadata") or not hasattr(s3_models.FakeKey, "etag"):
+        raise MotoInternalsChanged("moto FakeKey.set_metadata / etag is gone")
     key = models.AccessKey("probe", prefix="AKIA", account_id="000000000000")
     for attr in ("create_date", "last_used", "access_key_id"):
         if not hasattr(key, attr):

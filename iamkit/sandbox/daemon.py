@@ -48,13 +48,18 @@ def _fake_secret(name: str) -> str | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie (an exited child nobody reaped yet)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def read_state(path: Path | None = None) -> dict[str, Any] | None:

@@ -60,6 +60,7 @@ class Role:
     max_session_duration: int = 3600
     purpose: str = ""  # e.g. "admin", "app", "cross-account", "sso"
     last_used: str | None = None
+    created: str | None = None  # ISO-8601 UTC (backdated)
 
 
 @dataclass

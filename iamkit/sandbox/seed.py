@@ -48,25 +48,16 @@ class Ctx:
             import boto3
             from botocore.config import Config
 
-            if access_key_id:  # act with these credentials: moto maps the key to its account
-                session = boto3.Session(
-                    aws_access_key_id=access_key_id,
-                    aws_secret_access_key=FAKE_SECRET,
-                    aws_session_token=session_token,
-                    region_name=REGION,
-                )
-            else:
-                if self._session is None:
-                    self._session = boto3.Session(
-                        aws_access_key_id="AKIAIOSFODNN7SANDBOX",
-                        aws_secret_access_key=FAKE_SECRET,
-                        region_name=REGION,
-                    )
-                session = self._session
-            c = session.client(
+            if self._session is None:  # one session (one model loader) for every client
+                self._session = boto3.Session(region_name=REGION)
+            c = self._session.client(
                 service,
                 endpoint_url=self.endpoint_url,
                 region_name=REGION,
+                # with a key: moto maps it to its account; without: the account header says which
+                aws_access_key_id=access_key_id or "AKIAIOSFODNN7SANDBOX",
+                aws_secret_access_key=FAKE_SECRET,
+                aws_session_token=session_token,
                 config=Config(retries={"max_attempts": 1}),
             )
             if not access_key_id:
@@ -111,7 +102,7 @@ def management_account_id(seed: int) -> str:
     return str(r.randint(1, 9)) + "".join(str(r.randint(0, 9)) for _ in range(11))
 
 
-def check_free(endpoint_url: str, management_id: str) -> None:
+def check_free(management_id: str) -> None:
     """Refuse to seed twice into the same moto process with the same seed (moto's backends are global)."""
     from moto.organizations.models import organizations_backends
 
@@ -150,7 +141,7 @@ def seed_all(
 
     validate(accounts, roles_per_account, scenario)
     mgmt = management_account_id(seed)
-    check_free(endpoint_url, mgmt)
+    check_free(mgmt)
     org = SeededOrg(seed=seed, org_id="", management_account_id=mgmt, region=REGION)
     ctx = Ctx(
         endpoint_url=endpoint_url,

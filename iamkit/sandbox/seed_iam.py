@@ -119,6 +119,7 @@ def make_role(
         max_session_duration=max_session,
         purpose=purpose,
         last_used=iso(last_used),
+        created=iso(created),
     )
     ctx.org.roles.append(role)
     return role

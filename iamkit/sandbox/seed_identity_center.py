@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from iamkit.sandbox import backend
 from iamkit.sandbox.model import Assignment, Person, Role
-from iamkit.sandbox.seed import doc, dumps
+from iamkit.sandbox.seed import doc, dumps, iso
 
 if TYPE_CHECKING:
     from iamkit.sandbox.seed import Ctx
@@ -215,6 +216,8 @@ def _sso_role(ctx: Ctx, account_id: str, permission_set: str) -> None:
     if inline:
         iam.put_role_policy(RoleName=name, PolicyName="AwsSSOInlinePolicy", PolicyDocument=dumps(inline))
         inlines["AwsSSOInlinePolicy"] = inline
+    created, used = ctx.ago(days=ctx.rng.uniform(200, 400)), ctx.ago(days=ctx.rng.uniform(0.1, 10))
+    backend.set_role(account_id, name, created=created, last_used=used)
     ctx.org.roles.append(
         Role(
             account_id=account_id,
@@ -226,6 +229,8 @@ def _sso_role(ctx: Ctx, account_id: str, permission_set: str) -> None:
             inline_policies=inlines,
             max_session_duration=int(duration[2:-1]) * 3600,
             purpose="sso",
+            created=iso(created),
+            last_used=iso(used),
         )
     )
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from iamkit.sandbox import backend
 from iamkit.sandbox.model import Account, Role
-from iamkit.sandbox.seed import doc, dumps
+from iamkit.sandbox.seed import doc, dumps, iso
 
 if TYPE_CHECKING:
     from iamkit.sandbox.seed import Ctx
@@ -118,6 +118,8 @@ def _admin_access_role(ctx: Ctx, account_id: str) -> None:
     except iam.exceptions.NoSuchEntityException:
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=dumps(trust))["Role"]
     iam.attach_role_policy(RoleName=name, PolicyArn=ADMIN_ARN)
+    created, used = ctx.ago(days=ctx.rng.uniform(700, 1500)), ctx.ago(days=ctx.rng.uniform(0.5, 20))
+    backend.set_role(account_id, name, created=created, last_used=used)
     ctx.org.roles.append(
         Role(
             account_id=account_id,
@@ -127,6 +129,8 @@ def _admin_access_role(ctx: Ctx, account_id: str) -> None:
             trust_policy=trust,
             managed_policy_arns=[ADMIN_ARN],
             purpose="org-admin",
+            created=iso(created),
+            last_used=iso(used),
         )
     )
 

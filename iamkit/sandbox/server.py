@@ -40,7 +40,10 @@ class MotoServer:
     def stop(self) -> None:
         """Shut the server down (the backends' state stays in the process)."""
         if self._server is not None:
+            wsgi = getattr(self._server, "_server", None)
             self._server.stop()
+            if wsgi is not None:  # moto's stop() leaves the socket listening: clients would hang, not fail
+                wsgi.server_close()
             self._server = None
 
 

@@ -59,6 +59,14 @@ _GLOBAL_SOURCES = frozenset(("iam.amazonaws.com", "organizations.amazonaws.com",
                              "signin.amazonaws.com"))
 
 
+def _stable_ip(who: str, first: tuple[int, ...], prefix: str = "") -> str:
+    """A fixed public-looking IP for a principal (hash of its name, so independent of generation order)."""
+    h = hashlib.sha256(who.encode()).digest()
+    if prefix:
+        return f"{prefix}.{h[0]}.{h[1] % 254 + 1}"
+    return f"{first[h[0] % len(first)]}.{h[1]}.{h[2]}.{h[3] % 254 + 1}"
+
+
 def _pick(options: tuple[str, ...], who: str) -> str:
     """A stable per-principal choice (same person, same browser / CLI build), independent of the RNG."""
     return options[int(hashlib.sha256(who.encode()).hexdigest()[:8], 16) % len(options)]
@@ -79,18 +87,50 @@ def _iam_date(ts: int) -> str:
     return f"{time.strftime('%b', t)} {t.tm_mday}, {t.tm_year}, {hour}:{t.tm_min:02d}:{t.tm_sec:02d} {'AM' if t.tm_hour < 12 else 'PM'}"
 
 
-def _service_principals(trust: dict[str, Any]) -> list[str]:
-    """Service principals a trust policy names (``lambda.amazonaws.com`` …)."""
+def _principals(trust: dict[str, Any], kind: str) -> list[str]:
+    """Principals of one kind (``Service``, ``AWS``, ``Federated``) an Allow in a trust policy names."""
     out: list[str] = []
     stmts = trust.get("Statement", []) if isinstance(trust, dict) else []
     if isinstance(stmts, dict):
         stmts = [stmts]
     for st in stmts:
-        p = st.get("Principal") if isinstance(st, dict) else None
-        if isinstance(p, dict) and st.get("Effect", "Allow") == "Allow":
-            svc = p.get("Service")
-            out += [svc] if isinstance(svc, str) else list(svc or [])
+        if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
+            continue
+        p = st.get("Principal")
+        if p == "*" and kind == "AWS":
+            out.append("*")
+        elif isinstance(p, dict):
+            v = p.get(kind)
+            out += [v] if isinstance(v, str) else list(v or [])
     return out
+
+
+def _service_principals(trust: dict[str, Any]) -> list[str]:
+    """Service principals a trust policy names (``lambda.amazonaws.com`` …)."""
+    return _principals(trust, "Service")
+
+
+def _trusted_accounts(trust: dict[str, Any]) -> set[str]:
+    """Accounts whose principals a trust policy lets in (``*`` for anyone)."""
+    out = set()
+    for v in _principals(trust, "AWS"):
+        if v == "*" or (v.isdigit() and len(v) == 12):
+            out.add(v)
+        elif v.startswith("arn:aws:iam::"):
+            out.add(v.split(":")[4])
+    return out
+
+
+def _oidc_subject(trust: dict[str, Any]) -> str:
+    """A ``sub`` the trust policy accepts for GitHub's OIDC (the default branch when unconstrained)."""
+    stmts = trust.get("Statement", []) if isinstance(trust, dict) else []
+    for st in stmts if isinstance(stmts, list) else [stmts]:
+        for cond in (st.get("Condition") or {}).values():
+            for k, v in cond.items():
+                if k.endswith(":sub"):
+                    v = v[0] if isinstance(v, list) else v
+                    return v.replace("*", "main")
+    return "repo:acme/webapp:ref:refs/heads/main"
 
 
 def _bucket_of(object_arn: str) -> tuple[str, str]:
@@ -117,7 +157,8 @@ class _Pools:
     """The org's principals sorted by what they benignly do."""
 
     service_roles: list[tuple[Role, str]] = field(default_factory=list)  # (role, service principal)
-    deploy_roles: list[Role] = field(default_factory=list)
+    deploy_roles: list[tuple[Role, set[str]]] = field(default_factory=list)  # (role, trusted accounts)
+    oidc_roles: list[tuple[Role, str]] = field(default_factory=list)  # (role, OIDC provider ARN)
     ci_users: list[tuple[User, str]] = field(default_factory=list)  # (user, AKIA key)
     dev_users: list[tuple[User, str]] = field(default_factory=list)
     console_users: list[User] = field(default_factory=list)
@@ -256,12 +297,16 @@ class _Gen:
             if r.name.startswith("AWSReservedSSO_"):
                 continue
             svcs = [s for s in _service_principals(r.trust_policy) if s.endswith(".amazonaws.com")]
+            oidc = [f for f in _principals(r.trust_policy, "Federated") if ":oidc-provider/" in f]
+            trusted = _trusted_accounts(r.trust_policy) & ({a.account_id for a in org.accounts} | {"*"})
             if svcs:
                 p.service_roles.append((r, svcs[0]))
-            elif r.purpose in ("cross-account", "deploy", "app", "ci") or "deploy" in r.name:
-                p.deploy_roles.append(r)
+            elif oidc:
+                p.oidc_roles.append((r, oidc[0]))
+            elif trusted and r.purpose != "third-party":
+                p.deploy_roles.append((r, trusted))
         for u in org.users:
-            if u.arn in excluded_users:
+            if u.arn in excluded_users or u.name.startswith("iamkit-"):  # the sandbox operator is not in the story
                 continue
             key = next((k.access_key_id for k in u.access_keys if k.status == "Active"), None)
             if key:
@@ -285,13 +330,16 @@ class _Gen:
         return p
 
     # -- helpers for IPs and resources -----------------------------------------------------------
-    def safe_ip(self, ip: str, rng: random.Random) -> str:
-        """``ip`` unless it is the attacker's (benign activity must never come from there)."""
+    def safe_ip(self, ip: str, salt: str = "") -> str:
+        """``ip`` unless it is empty or the attacker's (benign activity must never come from there)."""
+        n = 0
         while not ip or ip == self.attacker_ip:
-            ip = f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            ip = _stable_ip(f"{salt}:{ip}:{n}", (198,), "198.18")
+            n += 1
         return ip
 
     def resources_in(self, account: str, service: str, sensitive: bool = False) -> list:
+        """Seeded resources of ``service`` in ``account`` (the sensitive ones only when asked for)."""
         return [r for r in self.org.resources if r.account_id == account and r.service == service
                 and (sensitive or not r.sensitive)]
 
@@ -517,7 +565,7 @@ def _normal_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, dict]]:
     user = g.user_by_arn.get(inc.user_arn)
     dev = inc.account_id or inc.user_arn.split(":")[4]
     person = g.person_by_upn.get((user.person or "").lower()) if user else None
-    ip = g.safe_ip(person.home_ip if person else "", rng)
+    ip = g.safe_ip(person.home_ip if person else "", inc.user_arn)
     ua = _CLI_UA[0]
     user_id = user.user_id if user else ""
     me = _Session(R.iam_user_identity(user_id, inc.user_arn, dev, inc.user_name or inc.user_arn.rsplit("/", 1)[-1],
@@ -562,7 +610,7 @@ class _Benign:
         p = self.pools
         for kind, w, ok in (
             ("app", 45, p.service_roles), ("ci", 14, p.ci_users), ("dev", 10, p.dev_users), ("sso", 16, p.sso),
-            ("console", 3, p.console_users), ("service", 8, True), ("root", 0.3, True),
+            ("console", 3, p.console_users), ("service", 8, True), ("root", 0.3, True), ("oidc", 5, p.oidc_roles),
             ("federated", 1.5, p.ci_users),
         ):
             if ok:
@@ -651,7 +699,7 @@ class _Benign:
             self.emit(t, r)
         n = len(recs)
         ip = self.g.safe_ip(f"{rng.choice((3, 18, 34, 44, 52, 54))}.{rng.randrange(256)}.{rng.randrange(256)}."
-                            f"{rng.randrange(1, 255)}", rng)
+                            f"{rng.randrange(1, 255)}", role.arn)
         s = self.g.role_session(role, session_name, key, t, ip, _SDK_UA.get(svc, _DEFAULT_SDK_UA))
         calls = _APP_CALLS.get(svc, _DEFAULT_APP_CALLS)
         span = rng.randrange(60, 3000)
@@ -664,9 +712,7 @@ class _Benign:
     def _ci_session(self, user: User, key: str) -> _Session:
         ip = self._ci_ip.get(user.arn)
         if ip is None:
-            ip = self._ci_ip[user.arn] = self.g.safe_ip(
-                f"{self.rng.choice((4, 20, 52))}.{self.rng.randrange(256)}.{self.rng.randrange(256)}."
-                f"{self.rng.randrange(1, 255)}", self.rng)
+            ip = self._ci_ip[user.arn] = self.g.safe_ip(_stable_ip(user.arn, (4, 20, 52)), user.arn)
         return _Session(R.iam_user_identity(user.user_id, user.arn, user.account_id, user.name, key),
                         user.account_id, ip, _CI_UA.format(cmd="sts.get-caller-identity"), arn=user.arn)
 
@@ -690,8 +736,9 @@ class _Benign:
                                   "PutObject", bucket, f"builds/{ids.hex_upper(8).lower()}/app.zip", region,
                                   user.account_id, ro=False, size=rng.randrange(100_000, 9_000_000)))
             n += 1
-        if n < budget and self.pools.deploy_roles and rng.random() < 0.5:
-            role = rng.choice(self.pools.deploy_roles)
+        targets = [r for r, accts in self.pools.deploy_roles if user.account_id in accts or "*" in accts]
+        if n < budget and targets and rng.random() < 0.5:
+            role = rng.choice(targets)
             t += rng.randrange(5, 120)
             recs, sk = g.assume_role(ids, t, _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="sts.assume-role")),
                                      role, f"ci-{ids.hex_upper(8).lower()}", 3600, user.user_id)
@@ -735,7 +782,7 @@ class _Benign:
         if ip is None:
             person = self.g.person_by_upn.get(who.lower())
             ip = person.home_ip if person else ""
-            ip = self._home[who] = self.g.safe_ip(ip or f"192.0.2.{self.rng.randrange(1, 255)}", self.rng)
+            ip = self._home[who] = self.g.safe_ip(ip or _stable_ip(who, (), "192.0"), who)
         return ip
 
     def ep_sso(self, t: int, budget: int) -> int:
@@ -758,8 +805,10 @@ class _Benign:
         if n >= budget:
             return n
         t += rng.randrange(1, 5)
-        provider = f"AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
-        provider_arn = f"arn:aws:iam::{role.account_id}:saml-provider/{provider}"
+        seeded = [f for f in _principals(role.trust_policy, "Federated") if ":saml-provider/" in f]
+        provider_arn = seeded[0] if seeded else \
+            f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
+        provider = provider_arn.rsplit("/", 1)[1]
         qualifier = base64.b64encode(hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()).decode()
         key = ids.key_id("ASIA")
         name = person.upn
@@ -814,6 +863,45 @@ class _Benign:
         role_name = role.name if role is not None and role.account_id == account else "app-reader"
         return g.call(ids, t, s, "iam.amazonaws.com", "PutRolePolicy", ro=False,
                       req={"roleName": role_name, "policyName": "artifacts-read", "policyDocument": doc})
+
+    def ep_oidc(self, t: int, budget: int) -> int:
+        """A GitHub Actions job federates through the OIDC provider (AssumeRoleWithWebIdentity) and deploys."""
+        rng, ids, g = self.rng, self.ids, self.g
+        role, provider = rng.choice(self.pools.oidc_roles)
+        sub = _oidc_subject(role.trust_policy)
+        ip = self._ci_ip.get(role.arn)
+        if ip is None:
+            ip = self._ci_ip[role.arn] = g.safe_ip(_stable_ip(role.arn, (4,)), role.arn)
+        ua = ("aws-sdk-js/3.621.0 ua/2.0 os/linux#6.5.0-1025-azure lang/js md/nodejs#20.16.0 api/sts#3.621.0 "
+              "configure-aws-credentials-for-github-actions")
+        key, name, duration = ids.key_id("ASIA"), "GitHubActions", 3600
+        web = _Session({"type": "WebIdentityUser", "principalId": f"{provider}:sts.amazonaws.com:{sub}",
+                        "userName": sub, "identityProvider": provider}, role.account_id, ip, ua)
+        self.emit(t, g.call(
+            ids, t, web, "sts.amazonaws.com", "AssumeRoleWithWebIdentity", ro=True,
+            req={"roleArn": role.arn, "roleSessionName": name, "durationSeconds": duration},
+            resp={"credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
+                  "subjectFromWebIdentityToken": sub,
+                  "assumedRoleUser": {"assumedRoleId": f"{role.role_id}:{name}",
+                                      "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}"},
+                  "provider": provider, "audience": "sts.amazonaws.com"},
+            add={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
+            resources=[{"accountId": role.account_id, "type": "AWS::IAM::Role", "ARN": role.arn}]))
+        s = g.role_session(role, name, key, t, ip, _CI_UA.format(cmd="cloudformation.deploy"))
+        s.ident["sessionContext"]["webIdFederationData"] = {"federatedProvider": provider, "attributes": {}}
+        n = 1
+        for src, ename, ro in (("sts.amazonaws.com", "GetCallerIdentity", True),
+                               ("ecr.amazonaws.com", "GetAuthorizationToken", True),
+                               ("cloudformation.amazonaws.com", "DescribeStacks", True),
+                               ("cloudformation.amazonaws.com", "CreateChangeSet", False),
+                               ("cloudformation.amazonaws.com", "ExecuteChangeSet", False)):
+            if n >= budget:
+                break
+            t += rng.randrange(2, 120)
+            req = {"stackName": "webapp"} if src.startswith("cloudformation") else None
+            self.emit(t, g.call(ids, t, s, src, ename, ro=ro, req=req))
+            n += 1
+        return n
 
     def ep_console(self, t: int, budget: int) -> int:
         """An IAM user signs in to the console (with or without MFA; now and then a wrong password)."""
@@ -922,8 +1010,10 @@ def _resolve_end(org: SeededOrg, end: datetime | None, scenario: str | None) -> 
 
 
 def _stream(org: SeededOrg, *, benign_events: int, days: int, end: datetime | None, seed: int,
-            scenario: str | None) -> Iterator[tuple[int, str, dict]]:
-    """(epoch, kind, record) in time order; kind is ``incident``, ``normal`` or ``benign``."""
+            scenario: str | None, hours: tuple[int, int] | None = None) -> Iterator[tuple[int, str, dict]]:
+    """(epoch, kind, record) in time order; kind is ``incident``, ``normal`` or ``benign``. ``hours`` = [a, b)
+    limits the output to those hours (epoch // 3600) with the same records a full run has there: every hour's
+    haystack is drawn from its own seeded RNG, and sessions spill at most into the next hour."""
     if benign_events < 0 or days <= 0:
         raise BadInput(f"benign_events must be >= 0 and days > 0 (got {benign_events}, {days})")
     g = _Gen(org, seed, scenario)
@@ -939,15 +1029,17 @@ def _stream(org: SeededOrg, *, benign_events: int, days: int, end: datetime | No
         pending.setdefault(t // _HOUR, []).append((t, seq, kind, rec))
         seq += 1
     h0, h1 = t0 // _HOUR, (t1 - 1) // _HOUR
-    hours = h1 - h0 + 1
-    quotas = _hour_quotas(benign_events, h0 * _HOUR, hours)
+    n_hours = h1 - h0 + 1
+    quotas = _hour_quotas(benign_events, h0 * _HOUR, n_hours)
     first = min([h0, *pending])
     last = max([h1 + 2, *pending])
-    ben = _Benign(g, random.Random(f"{seed}:benign"), t1 - 1)
+    a, b = hours if hours is not None else (first, last + 1)
+    ben = _Benign(g, random.Random(), t1 - 1)
     g.t_max = t1 - 1
-    for h in range(first, last + 1):
+    for h in range(max(first, a - 1), min(last, b - 1) + 1):
         i = h - h0
-        if 0 <= i < hours and quotas[i]:
+        if 0 <= i < n_hours and quotas[i]:
+            ben.rng.seed(f"{seed}:benign:{h}")
             budget = quotas[i]
             lo = max(h * _HOUR, t0)
             hi = min((h + 1) * _HOUR, t1)
@@ -958,13 +1050,26 @@ def _stream(org: SeededOrg, *, benign_events: int, days: int, end: datetime | No
                 seq += 1
             ben.out.clear()
         bucket = pending.pop(h, None)
-        if bucket:
+        if bucket and a <= h < b:
             bucket.sort(key=lambda x: (x[0], x[1]))
             for t, _s, kind, rec in bucket:
                 yield t, kind, rec
     for h in sorted(pending):  # nothing should be left; kept for safety, still in order
-        for t, _s, kind, rec in sorted(pending[h], key=lambda x: (x[0], x[1])):
-            yield t, kind, rec
+        if a <= h < b:
+            for t, _s, kind, rec in sorted(pending[h], key=lambda x: (x[0], x[1])):
+                yield t, kind, rec
+
+
+def _hour_span(org: SeededOrg, *, days: int, end: datetime | None, seed: int, scenario: str | None) -> tuple[int, int, int]:
+    """(first hour, last hour + 1, trail end epoch) a full ``_stream`` covers; splits work between processes."""
+    t1 = _resolve_end(org, end, scenario)
+    t0 = t1 - int(days * _DAY)
+    first, last = t0 // _HOUR, (t1 - 1) // _HOUR + 2
+    inc = org.incident if scenario else None
+    if inc is not None and inc.start:
+        first = min(first, _epoch(inc.start) // _HOUR)
+        last = max(last, (_epoch(inc.end) if inc.end else _epoch(inc.start) + _HOUR) // _HOUR + 1)
+    return first, last + 1, t1
 
 
 def generate(org: SeededOrg, *, benign_events: int = 5000, days: int = 14, end: datetime | None = None,
@@ -1043,19 +1148,22 @@ class _FileSink:
             if item is None:
                 return
             key, raw = item
-            body = _gzip(raw, self.level)
-            self.bytes += len(body)
-            if self.dest_dir is not None:
-                path = self.dest_dir / key
-                try:
+            where = key
+            try:  # never let the thread die: the producer would block on a full queue
+                body = _gzip(raw, self.level)
+                self.bytes += len(body)
+                if self.dest_dir is not None:
+                    path = self.dest_dir / key
+                    where = str(path)
                     if path.parent not in self._dirs:
                         path.parent.mkdir(parents=True, exist_ok=True)
                         self._dirs.add(path.parent)
                     path.write_bytes(body)
-                except OSError as e:
-                    self.errors.append({"key": str(path), "error": f"{type(e).__name__}: {e}"})
-            if self.s3 is not None:
-                self.s3.put(key, body)
+                if self.s3 is not None:
+                    where = f"s3://{self.s3.bucket}/{key}"
+                    self.s3.put(key, body)
+            except Exception as e:
+                self.errors.append({"key": where, "error": f"{type(e).__name__}: {e}"})
 
     def close(self) -> list[dict[str, str]]:
         """Finish every queued file; return all failures (local and S3)."""
@@ -1070,27 +1178,93 @@ class _FileSink:
 def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_dir: Path | None = None,
                 benign_events: int = 5000, days: int = 14, end: datetime | None = None, seed: int = 7,
                 scenario: str | None = "compromised-access-key", compresslevel: int = 3,
-                window_seconds: int = WINDOW_SECONDS) -> dict:
+                window_seconds: int = WINDOW_SECONDS, workers: int = 1) -> dict:
     """Write the generated trail as gzipped org-trail log files to ``dest_s3`` ((boto3 client, bucket)) and/or
-    ``dest_dir``; one file per account/region/5-minute window. Returns stats (files, records, per account…);
-    raises ``TrailError`` after writing everything else if some files failed (counted and named in it)."""
+    ``dest_dir``; one file per account/region/``window_seconds`` window, named by the window start (its day
+    folder is the day of its events). Returns stats (files, records, incident/normal/benign records, per account
+    and region, first/last event, bytes, seconds, errors); raises ``TrailError`` after writing everything else
+    if some files failed (counted and named in it). ``compresslevel`` 3 writes about twice as fast as gzip's 6
+    for files ~12% larger. ``workers`` > 1 splits the hours between spawned processes (local folder only, the
+    bytes are the same as with one; the calling script needs the ``if __name__ == "__main__":`` guard)."""
     if dest_s3 is None and dest_dir is None:
         raise BadInput("write_trail needs dest_s3=(client, bucket) and/or dest_dir")
     if not org.org_id:
         raise BadInput("SeededOrg.org_id is empty: the organization-trail layout needs AWSLogs/<org_id>/")
+    if window_seconds <= 0 or _HOUR % window_seconds:
+        raise BadInput(f"window_seconds must divide an hour (got {window_seconds})")
     t_start = time.perf_counter()
-    names = random.Random(f"{seed}:files")
+    first, last, t1 = _hour_span(org, days=days, end=end, seed=seed, scenario=scenario)
+    end_dt = datetime.fromtimestamp(t1, UTC)  # resolved once: every worker must see the same trail end
+    workers = max(1, min(workers, last - first))
+    kw = {"benign_events": benign_events, "days": days, "end": end_dt, "seed": seed, "scenario": scenario,
+          "compresslevel": compresslevel, "window_seconds": window_seconds}
+    if workers == 1 or dest_s3 is not None:
+        stats = _write_hours(org, dest_s3, dest_dir, (first, last), **kw)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        cuts = [first + (last - first) * i // workers for i in range(workers + 1)]
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            parts = list(pool.map(_write_hours_worker, [
+                (org, Path(dest_dir) if dest_dir is not None else None, (cuts[i], cuts[i + 1]), kw)
+                for i in range(workers)]))
+        stats = _merge_stats(parts)
+    stats["seconds"] = round(time.perf_counter() - t_start, 3)
+    stats["workers"] = workers
+    if dest_s3 is not None:
+        stats["s3"] = f"s3://{dest_s3[1]}/AWSLogs/{org.org_id}/"
+    if dest_dir is not None:
+        stats["dir"] = str(Path(dest_dir) / "AWSLogs" / org.org_id)
+    errors = stats["errors"]
+    if errors:
+        raise TrailError(f"{len(errors)} of {stats['files']} trail files failed to write; first: "
+                         f"{errors[0]['key']}: {errors[0]['error']}")
+    return stats
+
+
+def _write_hours_worker(args: tuple) -> dict:
+    org, dest_dir, hours, kw = args
+    return _write_hours(org, None, dest_dir, hours, **kw)
+
+
+def _merge_stats(parts: list[dict]) -> dict:
+    """Stats of consecutive hour ranges -> stats of the whole run."""
+    out: dict[str, Any] = {"files": 0, "records": 0, "bytes": 0, "incident_records": 0, "normal_records": 0,
+                           "benign_records": 0, "per_account": {}, "per_region": {}, "first_event": None,
+                           "last_event": None, "errors": []}
+    for p in parts:
+        for k in ("files", "records", "bytes", "incident_records", "normal_records", "benign_records"):
+            out[k] += p[k]
+        for k in ("per_account", "per_region"):
+            for name, n in p[k].items():
+                out[k][name] = out[k].get(name, 0) + n
+        out["errors"] += p["errors"]
+        if p["first_event"] and out["first_event"] is None:
+            out["first_event"] = p["first_event"]
+        if p["last_event"]:
+            out["last_event"] = p["last_event"]
+    return out
+
+
+def _write_hours(org: SeededOrg, dest_s3: tuple[Any, str] | None, dest_dir: Path | None, hours: tuple[int, int],
+                 *, benign_events: int, days: int, end: datetime, seed: int, scenario: str | None,
+                 compresslevel: int, window_seconds: int) -> dict:
+    """Write the files of the windows in ``hours`` = [a, b) (epoch // 3600); file names are drawn from a
+    per-window RNG so any split of the hours gives the same files."""
     stats: dict[str, Any] = {"files": 0, "records": 0, "bytes": 0, "incident_records": 0, "normal_records": 0,
                              "benign_records": 0, "per_account": {}, "per_region": {}, "first_event": None,
                              "last_event": None, "errors": []}
     per_account: dict[str, int] = stats["per_account"]
     per_region: dict[str, int] = stats["per_region"]
     encoder = R.RecordEncoder()
+    names = random.Random()
     ids = R.Ids(names)
     sink = _FileSink(Path(dest_dir) if dest_dir is not None else None,
                      _S3Sink(*dest_s3) if dest_s3 is not None else None, compresslevel)
 
     def flush(window: int, groups: dict[tuple[str, str], list[dict]]) -> None:
+        names.seed(f"{seed}:files:{window}")
         for acct, region in sorted(groups):
             recs = groups[(acct, region)]
             sink.put(log_key(org.org_id, acct, region, window * window_seconds, ids.alnum(16)),
@@ -1103,10 +1277,10 @@ def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_
     groups: dict[tuple[str, str], list[dict]] = {}
     counts = {"incident": 0, "normal": 0, "benign": 0}
     current = None
-    rec: dict | None = None
+    last_time = None
     try:
         for t, kind, rec in _stream(org, benign_events=benign_events, days=days, end=end, seed=seed,
-                                    scenario=scenario):
+                                    scenario=scenario, hours=hours):
             w = t // window_seconds
             if w != current:
                 if groups:
@@ -1120,24 +1294,16 @@ def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_
             counts[kind] += 1
             if stats["first_event"] is None:
                 stats["first_event"] = rec["eventTime"]
+            last_time = rec["eventTime"]
         if groups:
             flush(current, groups)
     finally:
-        errors = sink.close()
-    stats["last_event"] = rec["eventTime"] if rec is not None else None
+        stats["errors"] = sink.close()
+    stats["last_event"] = last_time
     for kind, n in counts.items():
         stats[f"{kind}_records"] = n
     stats["records"] = sum(counts.values())
     stats["bytes"] = sink.bytes
-    stats["seconds"] = round(time.perf_counter() - t_start, 3)
-    stats["errors"] = errors
-    if dest_s3 is not None:
-        stats["s3"] = f"s3://{dest_s3[1]}/AWSLogs/{org.org_id}/"
-    if dest_dir is not None:
-        stats["dir"] = str(Path(dest_dir) / "AWSLogs" / org.org_id)
-    if errors:
-        raise TrailError(f"{len(errors)} of {stats['files']} trail files failed to write; first: "
-                         f"{errors[0]['key']}: {errors[0]['error']}")
     return stats
 
 

@@ -77,3 +77,23 @@ def test_backdating_a_key_shows_in_the_credential_report(sandbox):
     report = iam.get_credential_report()["Content"].decode()
     row = next(line for line in report.splitlines() if line.startswith("probe,"))
     assert "2024-02-03T04:05:06" in row and "2024-03-04T05:06:07" in row
+
+
+def test_bulk_s3_writer_stores_what_put_object_stores(sandbox):
+    """Same bytes, metadata and ETag as a PutObject, on a scratch account outside the seeded org."""
+    from iamkit.sandbox.server import account_session, client
+
+    scratch = "990000000124"
+    s3 = client(account_session(sandbox.endpoint_url, scratch), "s3", sandbox.endpoint_url)
+    s3.create_bucket(Bucket="bulk-writer-probe-990000000124")
+    body = b"\x1f\x8b" + bytes(range(200))
+    s3.put_object(Bucket="bulk-writer-probe-990000000124", Key="api.json.gz", Body=body,
+                  ContentType="application/json", ContentEncoding="gzip")
+    put = backend.BulkS3Writer(scratch).put_object(Bucket="bulk-writer-probe-990000000124", Key="bulk.json.gz",
+                                                   Body=body, ContentType="application/json", ContentEncoding="gzip")
+    api = s3.get_object(Bucket="bulk-writer-probe-990000000124", Key="api.json.gz")
+    bulk = s3.get_object(Bucket="bulk-writer-probe-990000000124", Key="bulk.json.gz")
+    assert bulk["Body"].read() == api["Body"].read() == body
+    for field in ("ContentType", "ContentEncoding", "ETag", "ContentLength"):
+        assert bulk[field] == api[field], field
+    assert put["ETag"] == bulk["ETag"]

@@ -27,6 +27,7 @@ def _exports(text: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.sandbox
 def test_detach_env_status_stop(tmp_path):
     home = tmp_path / "home"
     r = _iamkit(home, "sandbox", "start", "--detach", "--events", "50", "--no-entra", "--roles-per-account", "20",
@@ -50,6 +51,12 @@ def test_detach_env_status_stop(tmp_path):
         assert list((tmp_path / "trail").rglob("*.json.gz"))
         again = _iamkit(home, "sandbox", "start", "--detach", "--no-entra")
         assert again.returncode == 2 and "already running" in again.stderr
+        replaced = _iamkit(home, "sandbox", "start", "--detach", "--no-entra", "--replace", "--events", "10",
+                           "--roles-per-account", "20", "--seed", "32")
+        assert replaced.returncode == 0, replaced.stderr
+        assert not daemon.pid_alive(state["pid"])
+        state = json.loads((home / "sandbox.json").read_text())
+        assert state["seed"] == 32 and _exports(replaced.stdout)["AWS_ENDPOINT_URL"] == state["endpoint_url"]
     finally:
         stop = _iamkit(home, "sandbox", "stop")
     assert stop.returncode == 0, stop.stderr
@@ -77,11 +84,25 @@ def test_stale_state_is_reported_and_removed(tmp_path):
 
 
 def test_env_of_restores_fake_secrets_only():
-    state = {"env": {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, "secret_env": ["AWS_SECRET_ACCESS_KEY", "OTHER_TOKEN"]}
+    from iamkit.sandbox.entra import CLIENT_SECRET
+
+    state = {"env": {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"},
+             "secret_env": ["AWS_SECRET_ACCESS_KEY", "IAMKIT_ENTRA_CLIENT_SECRET", "OTHER_TOKEN"]}
     env = daemon.env_of(state)
     assert env["AWS_SECRET_ACCESS_KEY"].startswith("sandbox-fake") and "OTHER_TOKEN" not in env
+    assert env["IAMKIT_ENTRA_CLIENT_SECRET"] == CLIENT_SECRET
 
 
+def test_state_file_holds_no_secret_values(sandbox, tmp_path):
+    path = daemon.write_state(sandbox, tmp_path / "sandbox.json")
+    text = path.read_text()
+    for k, v in sandbox.env().items():
+        if "SECRET" in k:
+            assert v not in text
+    assert daemon.env_of(json.loads(text)) == sandbox.env()
+
+
+@pytest.mark.sandbox
 def test_foreground_start_serves_until_sigterm(tmp_path):
     import signal
 
@@ -105,3 +126,12 @@ def test_foreground_start_serves_until_sigterm(tmp_path):
         proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert not (tmp_path / "sandbox.json").exists()
+
+
+def test_pid_alive_sees_through_zombies():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert daemon.pid_alive(os.getpid())
+    os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    assert not daemon.pid_alive(p.pid)
+    p.wait()
+    assert not daemon.pid_alive(p.pid)

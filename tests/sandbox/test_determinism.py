@@ -35,6 +35,7 @@ def _run_all(tmp_path, seeds: list[int]) -> list[str]:
     return out
 
 
+@pytest.mark.sandbox
 def test_same_seed_same_manifest(tmp_path):
     a, b = _run_all(tmp_path, [11, 11])
     assert a == b
@@ -43,8 +44,18 @@ def test_same_seed_same_manifest(tmp_path):
     assert org["incident"]["leaked_access_key_id"] and org["risks"]
 
 
-def test_other_seed_other_ids(sandbox, isolated_sandbox):
-    other = isolated_sandbox()
+def test_other_seed_other_ids_and_other_sizes(sandbox, isolated_sandbox):
+    other = isolated_sandbox(accounts=5, roles_per_account=60, set_env=True)
+    assert [(a.ou, a.name) for a in other.org.accounts[1:]] == [
+        ("Security", "acme-security"), ("Prod", "acme-prod"), ("Dev", "acme-dev"), ("Sandbox", "acme-sandbox"),
+        ("Prod", "acme-prod-2")]
+    assert {v["roles"] for v in other.org.counts["per_account"].values()} == {60}
+    import boto3  # set_env=True: the environment now points at the isolated sandbox
+
+    assert boto3.client("sts").get_caller_identity()["Account"] == other.org.management_account_id
+    extra = other.org.accounts[-1].account_id
+    roles = [r for p in other.client("iam", extra).get_paginator("list_roles").paginate() for r in p["Roles"]]
+    assert len(roles) == 60
     a, b = sandbox.org, other.org
     assert a.seed != b.seed and a.management_account_id != b.management_account_id
     assert {x.account_id for x in a.accounts}.isdisjoint({x.account_id for x in b.accounts})
@@ -68,9 +79,20 @@ def test_same_seed_twice_in_one_process_is_refused(sandbox):
 
 @pytest.mark.parametrize("kw, msg", [({"accounts": 3}, "at least 4"), ({"roles_per_account": 501}, "between 1 and 500"),
                                      ({"roles_per_account": 0}, "between 1 and 500"),
-                                     ({"scenario": "ransomware"}, "unknown scenario")])
+                                     ({"scenario": "ransomware"}, "unknown scenario"),
+                                     ({"host": "0.0.0.0"}, "loopback only")])
 def test_bad_input_is_refused_before_seeding(kw, msg, tmp_path):
     import iamkit.sandbox
 
     with pytest.raises(BadInput, match=msg):
         iamkit.sandbox.start(seed=999_000 + len(str(kw)), entra=False, workdir=tmp_path, **kw)
+
+
+@pytest.mark.parametrize("members", range(4, 14))
+def test_member_plan_covers_every_ou_with_unique_names(members):
+    from iamkit.sandbox.seed_org import OUS, _member_plan
+
+    plan = _member_plan(members)
+    assert len(plan) == members and len({name for _, name in plan}) == members
+    assert [ou for ou, _ in plan[:4]] == list(OUS)
+    assert all(ou in ("Prod", "Dev", "Sandbox") for ou, _ in plan[4:])

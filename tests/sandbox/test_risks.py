@@ -207,8 +207,12 @@ CHECKS = {name.removeprefix("check_").replace("_", "-"): fn for name, fn in glob
           if name.startswith("check_")}
 
 
-def test_every_kind_has_a_check(sandbox):
-    assert {r.kind for r in sandbox.org.risks} == set(CHECKS)
+def test_every_kind_has_a_check_and_a_documented_family(sandbox):
+    from iamkit.sandbox.risks import RISK_KINDS
+
+    assert {r.kind for r in sandbox.org.risks} == set(CHECKS) == set(RISK_KINDS)
+    assert {k for k, (family, _) in RISK_KINDS.items() if family == "safe"} == {
+        r.kind for r in sandbox.org.risks if r.safe}
 
 
 def test_risk_ids_unique_and_safe_flags(sandbox):
