@@ -172,7 +172,9 @@ def start(
         )
         sb.manifest_path.write_text(org.to_json())
         if entra:
-            sb._entra = _start_entra(sb, now)
+            trail_kw = {"benign_events": benign_events, "days": days, "seed": seed, "end": now,
+                        "scenario": scenario if scenario and scenario != "none" else None}
+            sb._entra = _start_entra(sb, now, trail_kw if sb.trail_stats else None)
     except BaseException:
         server.stop()
         raise
@@ -220,8 +222,10 @@ def _write_trail(
     return stats or {}
 
 
-def _start_entra(sb: Sandbox, now: datetime) -> Any:
-    """Start H4's fake Entra (``iamkit.sandbox.entra``) on the same people, if it is there."""
+def _start_entra(sb: Sandbox, now: datetime, trail_kw: dict[str, Any] | None = None) -> Any:
+    """Start the fake Entra (``iamkit.sandbox.entra``) on the same people; its sign-ins to the AWS access
+    portal are the Identity Center logins the trail generator wrote (same parameters, so the same records),
+    so Entra sign-ins and AWS sessions agree in time and IP as they would for real."""
     try:
         from iamkit.sandbox import entra
     except ImportError as e:
@@ -229,4 +233,10 @@ def _start_entra(sb: Sandbox, now: datetime) -> Any:
         log.warning(msg)
         sb.notes.append(msg)
         return None
-    return entra.start(sb.org, sb.workdir / "entra", now=now)
+    aws_signins = None
+    if trail_kw is not None:
+        from iamkit.sandbox import entra_data, trailgen
+
+        aws_signins = entra_data.signins_from_trail(
+            sb.org, [r for r in trailgen.generate(sb.org, **trail_kw) if r.get("eventName") == "Authenticate"])
+    return entra.start(sb.org, sb.workdir / "entra", now=now, aws_signins=aws_signins)
