@@ -37,6 +37,25 @@ frames.register("drift", {"kind": frames.S, "change": frames.S, "account_id": fr
                 "change added|removed|changed, key = ARN / key id, detail says what changed.")
 
 
+# row order of each frame (stable across runs, so identical collections give identical files)
+_ORDER = {
+    "accounts": ["account_id"], "principals": ["account_id", "principal_type", "arn"],
+    "policies": ["account_id", "policy_type", "policy_arn", "attached_to_arn", "policy_name", "version_id"],
+    "statements": ["account_id", "policy_arn", "attached_to_arn", "policy_name", "statement_index"],
+    "trusts": ["account_id", "role_arn", "sid", "principal_type", "principal"],
+    "access_keys": ["account_id", "user_name", "access_key_id"], "credentials": ["account_id", "user"],
+    "resource_policies": ["account_id", "region", "service", "resource_arn"],
+    "identity_center": ["instance_arn", "kind", "id"], "posture": ["account_id", "region", "control", "resource_arn"],
+}
+
+
+def _ordered(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    keys = _ORDER.get(name)
+    if not keys or df.empty:
+        return df
+    return df.sort_values(keys, na_position="first", kind="stable").reset_index(drop=True)
+
+
 def _empty(name: str) -> pd.DataFrame:
     return frames.empty(name)
 
@@ -61,7 +80,7 @@ class Inventory:
     @classmethod
     def from_rows(cls, rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any] | None = None) -> Inventory:
         """An inventory from row dicts per frame (missing frames empty), each conformed to its schema."""
-        return cls(**{n: frames.conform(rows.get(n) or [], n) if rows.get(n) else _empty(n)
+        return cls(**{n: _ordered(frames.conform(rows[n], n), n) if rows.get(n) else _empty(n)
                       for n in FRAME_NAMES}, meta=dict(meta or {}))
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -179,6 +198,7 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
         ctx = connect(profile, region, hooks=hooks)
     elif hooks:
         ctx.hooks.extend(h for h in hooks if h not in ctx.hooks)
+        ctx._clients.clear()  # clients made before the new hooks would miss them
     if not ctx.account_id:
         ctx.whoami()
     log = ErrorLog(clock)
@@ -187,8 +207,11 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
     rows: dict[str, list[dict[str, Any]]] = {}
 
     listed: list[dict[str, Any]] = []
+    tasks: list[fanout.Task] = []
     if org:
-        merge(rows, organizations.collect(Scope(ctx, log)))
+        structure = organizations.collect(Scope(ctx, log))
+        merge(rows, structure.rows)
+        tasks += [fanout.Task(label, ctx.account_id, None, fn) for label, fn in structure.tasks]
         listed = [{"Id": a["account_id"], "Status": a["status"]} for a in rows.get("accounts", [])]
         if not listed:
             log.add(ctx.account_id, None, "organizations:ListAccounts", "NoOrganization",
@@ -210,7 +233,6 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
     contexts = fanout.assume_each(ctx, listed, role_name=role_name, external_id=external_id,
                                   session_name=session_name or "iamkit-inventory", log=log,
                                   max_workers=workers, progress=progress)
-    tasks: list[fanout.Task] = []
     if org:
         tasks.append(fanout.Task("identity_center", ctx.account_id, ctx.region,
                                  lambda: identity_center.collect(Scope(ctx, log), [a["Id"] for a in listed])))
@@ -227,11 +249,13 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
         for reg in regions:
             add("posture", posture.collect, reg)
     for result in fanout.run(tasks, log=log, max_workers=workers, progress=progress):
-        if result:
-            merge(rows, result)
+        merge(rows, result)
+    iam.apply_role_limits(rows)
+    credential_report.add_missing_root_rows(rows)
     rows["errors"] = log.rows
     meta = {"source": "live", "caller_arn": ctx.arn, "caller_account_id": ctx.account_id, "org": org,
-            "role_name": role_name, "regions": regions, "accounts_requested": len(listed),
+            "role_name": role_name, "session_name": session_name or "iamkit-inventory", "regions": regions,
+            "accounts_requested": len(listed),
             "accounts_collected": len(contexts), "started": started.isoformat(),
             "finished": datetime.now(UTC).isoformat(),
             "unsupported_operations": sorted(log.unsupported)}

@@ -6,9 +6,11 @@ every seeded organization gets its own, fresh management account id instead.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,14 +34,19 @@ def moto_url():
     server.stop()
 
 
-def account_client(url: str, account_id: str, service: str, region: str = REGION):
-    """A client acting in ``account_id`` via moto's account header (seeding only)."""
-    import boto3
+_SEED_LOCK = threading.Lock()
 
-    s = boto3.Session(aws_access_key_id="AKIASEEDSEEDSEEDSEED", aws_secret_access_key="x", region_name=region)
-    s.events.register("before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id",
-                                                                                        account_id))
-    c = s.client(service, endpoint_url=url)
+
+@functools.lru_cache(maxsize=512)
+def account_client(url: str, account_id: str, service: str, region: str = REGION):
+    """A client acting in ``account_id`` via moto's account header (seeding only; cached)."""
+    from iamkit.aws.session import new_session
+
+    with _SEED_LOCK:
+        s = new_session(region=region, access_key_id="AKIASEEDSEEDSEEDSEED", secret_access_key="x")
+        s.events.register("before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id",
+                                                                                            account_id))
+        c = s.client(service, endpoint_url=url)
     if service == "s3control":
         from iamkit.aws.session import _strip_account_host_prefix
 
@@ -182,8 +189,10 @@ def seed_org(url: str, members: int = 2, roles: int = 3) -> MiniOrg:
     org.scp_id = scp["Policy"]["PolicySummary"]["Id"]
     orgs.attach_policy(PolicyId=org.scp_id, TargetId=ou_ids["Prod"])
     orgs.register_delegated_administrator(AccountId=org.members[0], ServicePrincipal="guardduty.amazonaws.com")
-    for acct in org.members:
-        seed_account(url, acct, org, roles)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(org.members)) as pool:
+        list(pool.map(lambda acct: seed_account(url, acct, org, roles), org.members))
     ct = account_client(url, mgmt, "cloudtrail")
     s3 = account_client(url, mgmt, "s3")
     s3.create_bucket(Bucket=f"trail-{mgmt}")
@@ -215,9 +224,14 @@ def mini_org(moto_url) -> MiniOrg:
 
 
 @pytest.fixture
-def fresh_org(moto_url) -> MiniOrg:
-    """A seeded organization of its own (one member), for tests that change it."""
-    return seed_org(moto_url, members=1, roles=2)
+def fresh_account(moto_url, mini_org) -> tuple[MiniOrg, str]:
+    """A new account outside the shared organization, seeded like a member (users, roles, resources),
+    for tests that change it; collect it with ``accounts=[…]`` from the shared org's management."""
+    acct = f"7{random.randrange(10**10, 10**11):011d}"[:12]
+    org = MiniOrg(url=moto_url, management=mini_org.management, access_key_id=mini_org.access_key_id,
+                  org_id=mini_org.org_id, members=[acct], ous={})
+    seed_account(moto_url, acct, org, roles=2)
+    return org, acct
 
 
 @pytest.fixture

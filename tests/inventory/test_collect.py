@@ -158,10 +158,10 @@ def test_load_rejects_a_folder_that_is_not_a_snapshot(tmp_path):
         Inventory.load(tmp_path)
 
 
-def test_drift_reports_exactly_the_three_changes(fresh_org, aws_env, tmp_path, helpers):
+def test_drift_reports_exactly_the_three_changes(fresh_account, aws_env, tmp_path, helpers):
     account_client, trust_account = helpers.account_client, helpers.trust_account
+    fresh_org, acct = fresh_account
     aws_env(fresh_org)
-    acct = fresh_org.members[0]
     before = collect(accounts=[acct], service_last_accessed=False)
     iam = account_client(fresh_org.url, acct, "iam")
     changed, deleted = fresh_org.roles[acct][0], fresh_org.roles[acct][1]
@@ -210,3 +210,17 @@ def test_bad_account_id_is_bad_input(mini_org, aws_env):
     aws_env(mini_org)
     with pytest.raises(BadInput, match="not an AWS account id: 12"):
         collect(accounts=["12"])
+
+
+def test_org_flag_outside_an_organization(moto_url, helpers, scratch_account, monkeypatch):
+    iam = helpers.account_client(moto_url, scratch_account, "iam")
+    iam.create_user(UserName="solo")
+    key = iam.create_access_key(UserName="solo")["AccessKey"]["AccessKeyId"]
+    org = helpers.MiniOrg(url=moto_url, management=scratch_account, access_key_id=key, org_id="", members=[], ous={})
+    for k, v in org.env().items():
+        monkeypatch.setenv(k, v) if v else monkeypatch.delenv(k, raising=False)
+    inv = collect(org=True, service_last_accessed=False)
+    err = inv.errors[inv.errors["code"] != "NotSupportedByEndpoint"]
+    assert err[["account_id", "code"]].values.tolist() == [[scratch_account, "NoOrganization"]]
+    assert f"arn:aws:iam::{scratch_account}:user/solo" in set(inv.principals["arn"])
+    assert inv.accounts["account_id"].tolist() == [scratch_account]

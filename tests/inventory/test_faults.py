@@ -120,3 +120,25 @@ def test_latency_uses_injected_sleep(env):
     inv = collect(accounts=[env.members[0]], hooks=[inj], service_last_accessed=False)
     assert errors_of(inv).empty
     assert len(slept) == sum(inj.fired.values()) > 20 and set(slept) == {0.05}
+
+
+def test_suspended_account_listed_not_assumed(env):
+    from iamkit.aws import connect, fanout
+    from iamkit.aws.calls import ErrorLog
+
+    log = ErrorLog()
+    ctx = connect()
+    got = fanout.assume_each(ctx, [{"Id": env.members[0], "Status": "SUSPENDED"}, env.members[1]], log=log)
+    assert list(got) == [env.members[1]] and got[env.members[1]].whoami().account_id == env.members[1]
+    [row] = log.rows
+    assert (row["account_id"], row["code"]) == (env.members[0], "AccountNotActive")
+    assert "SUSPENDED" in row["message"]
+
+
+def test_collections_are_reproducible(env):
+    a = collect(org=True, service_last_accessed=False)
+    b = collect(org=True, service_last_accessed=False)
+    for name in ("principals", "policies", "statements", "trusts", "resource_policies", "identity_center"):
+        # last use moves between runs (collecting assumes OrganizationAccountAccessRole): not compared
+        left, right = (getattr(x, name).drop(columns=["last_used"], errors="ignore") for x in (a, b))
+        assert left.astype(str).equals(right.astype(str)), name

@@ -162,3 +162,27 @@ def test_html_error_after_success_is_an_error_not_unsupported(ctx):
     assert scope.pages("kms", "ListKeys", "Keys") == []  # still called: not marked unsupported
     [row] = log.rows
     assert row["code"] == "EndpointError" and not log.unsupported
+
+
+@pytest.mark.parametrize("service, call, kwargs", [
+    ("iam", "list_users", {}), ("kms", "list_keys", {}), ("s3", "list_buckets", {}),
+    ("lambda", "list_functions", {}), ("sqs", "list_queues", {}), ("guardduty", "list_detectors", {}),
+    ("sso-admin", "list_instances", {}), ("s3control", "get_public_access_block", {"AccountId": ACCT}),
+])
+@pytest.mark.parametrize("kind, codes, status", [
+    ("denied", {"AccessDenied", "AccessDeniedException"}, 403),
+    ("expired", {"ExpiredToken", "ExpiredTokenException"}, 400),
+    ("5xx", {"ServiceUnavailable", "ServiceUnavailableException"}, 503),
+])
+def test_injected_faults_parse_in_every_protocol(service, call, kwargs, kind, codes, status):
+    from iamkit.aws.faults import Fault, FaultInjector
+
+    inj = FaultInjector([Fault(kind, "*")])
+    c = AwsContext(session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
+                   region="us-east-1", account_id=ACCT, endpoint_url="http://127.0.0.1:9", hooks=[inj],
+                   max_attempts=0)
+    with pytest.raises(ClientError) as e:
+        getattr(c.client(service), call)(**kwargs)
+    assert e.value.response["Error"]["Code"] in codes
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert sum(inj.fired.values()) == 1

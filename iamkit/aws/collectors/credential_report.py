@@ -9,7 +9,7 @@ import io
 from typing import Any
 
 from iamkit.aws.calls import Scope, action_name
-from iamkit.aws.collectors import Rows
+from iamkit.aws.collectors import BIG_PAGES, More, Rows
 
 _REPORT_POLLS = 30
 _BOOL = {"true": True, "false": False}
@@ -135,19 +135,45 @@ def root_row(account_id: str, summary: dict[str, Any]) -> dict[str, Any]:
             "access_key_1_active": bool(summary.get("AccountAccessKeysPresent"))}
 
 
-def collect(scope: Scope, with_service_last_accessed: bool = True) -> Rows:
-    """Credentials, access keys, MFA devices and account settings of ``scope``'s account."""
-    users = scope.pages("iam", "ListUsers", "Users") or []
-    settings = account_settings(scope)
-    posture = mfa_devices(scope, users) + settings
-    report = credential_report(scope)
-    summary = next((r["detail"] for r in settings if r["control"] == "iam.account_summary"), None)
-    if report and summary is not None and not any(r["user"] == "<root_account>" for r in report):
-        report.insert(0, root_row(scope.account_id, summary))
+def add_missing_root_rows(rows: Rows) -> None:
+    """Give every account whose credential report lacks the root row one built from its account summary."""
+    have = {r["account_id"] for r in rows.get("credentials", []) if r["user"] == "<root_account>"}
+    reported = {r["account_id"] for r in rows.get("credentials", [])}
+    for p in rows.get("posture", []):
+        if p["control"] == "iam.account_summary" and p["account_id"] in reported - have:
+            rows["credentials"].append(root_row(p["account_id"], p["detail"] or {}))
+
+
+USERS_PER_TASK = 4
+
+
+def _users(scope: Scope, with_service_last_accessed: bool) -> More:
+    """List users, then one follow-up task per few users (keys, last use, MFA) and one for last-accessed."""
+    users = scope.pages("iam", "ListUsers", "Users", PaginationConfig=BIG_PAGES) or []
+    tasks: list[tuple[str, Any]] = []
+    for i in range(0, len(users), USERS_PER_TASK):
+        chunk = users[i:i + USERS_PER_TASK]
+        tasks.append((f"keys+mfa users {i}-{i + len(chunk) - 1}",
+                      lambda chunk=chunk: {"access_keys": access_keys(scope, chunk),
+                                           "posture": mfa_devices(scope, chunk)}))
     if with_service_last_accessed:
-        posture += service_last_accessed(scope, [u["Arn"] for u in users])
-        if not scope.log.is_unsupported(action_name("iam", "GenerateServiceLastAccessedDetails")):
-            roles = scope.pages("iam", "ListRoles", "Roles") or []
-            posture += service_last_accessed(scope, [r["Arn"] for r in roles])
-    return {"credentials": report, "access_keys": access_keys(scope, users),
-            "posture": posture}
+        tasks.append(("service last accessed", lambda: {"posture": _last_accessed(scope, users)}))
+    return More({}, tasks)
+
+
+def _last_accessed(scope: Scope, users: list[dict]) -> list[dict[str, Any]]:
+    rows = service_last_accessed(scope, [u["Arn"] for u in users])
+    if not scope.log.is_unsupported(action_name("iam", "GenerateServiceLastAccessedDetails")):
+        roles = scope.pages("iam", "ListRoles", "Roles", PaginationConfig=BIG_PAGES) or []
+        rows += service_last_accessed(scope, [r["Arn"] for r in roles])
+    return rows
+
+
+def collect(scope: Scope, with_service_last_accessed: bool = True) -> More:
+    """Credentials, access keys, MFA devices and account settings of ``scope``'s account, as follow-up
+    tasks (see ``add_missing_root_rows`` for the root row when the report has none)."""
+    return More({}, [
+        ("credential report", lambda: {"credentials": credential_report(scope)}),
+        ("account settings", lambda: {"posture": account_settings(scope)}),
+        ("users", lambda: _users(scope, with_service_last_accessed)),
+    ])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from iamkit.aws.calls import Scope
-from iamkit.aws.collectors import Rows
+from iamkit.aws.collectors import More, Rows
 from iamkit.aws.documents import parse_document
 from iamkit.errors import PolicyError
 
@@ -17,69 +17,95 @@ def _row(inst: dict, kind: str, id_: str | None, name: str | None, account_id: s
             "kind": kind, "id": id_, "name": name, "account_id": account_id, "detail": detail}
 
 
-def _permission_sets(scope: Scope, inst: dict, account_ids: list[str]) -> list[dict[str, Any]]:
-    arn = inst["InstanceArn"]
+ACCOUNTS_PER_TASK = 5
+GROUPS_PER_TASK = 10
+
+
+def _assignments(scope: Scope, inst: dict, ps: str, ps_name: str | None, accounts: list[str]) -> Rows:
     rows = []
-    for ps in scope.pages("sso-admin", "ListPermissionSets", "PermissionSets", InstanceArn=arn) or []:
-        desc = (scope.call("sso-admin", "DescribePermissionSet", InstanceArn=arn, PermissionSetArn=ps)
-                or {}).get("PermissionSet") or {}
-        managed = scope.pages("sso-admin", "ListManagedPoliciesInPermissionSet", "AttachedManagedPolicies",
+    for acct in accounts:
+        for a in scope.pages("sso-admin", "ListAccountAssignments", "AccountAssignments",
+                             InstanceArn=inst["InstanceArn"], AccountId=acct, PermissionSetArn=ps) or []:
+            rows.append(_row(inst, "assignment", f"{acct}:{ps}:{a.get('PrincipalType')}:{a.get('PrincipalId')}",
+                             ps_name, acct, {"permission_set_arn": ps, "principal_type": a.get("PrincipalType"),
+                                             "principal_id": a.get("PrincipalId")}))
+    return {"identity_center": rows}
+
+
+def permission_set(scope: Scope, inst: dict, ps: str, account_ids: list[str]) -> More:
+    """One permission set's row; its account assignments as follow-up tasks (a few accounts each).
+
+    Assignments are looked up in the accounts it is provisioned to and in ``account_ids``."""
+    arn = inst["InstanceArn"]
+    desc = (scope.call("sso-admin", "DescribePermissionSet", InstanceArn=arn, PermissionSetArn=ps)
+            or {}).get("PermissionSet") or {}
+    managed = scope.pages("sso-admin", "ListManagedPoliciesInPermissionSet", "AttachedManagedPolicies",
+                          InstanceArn=arn, PermissionSetArn=ps) or []
+    inline = (scope.call("sso-admin", "GetInlinePolicyForPermissionSet", InstanceArn=arn,
+                         PermissionSetArn=ps) or {}).get("InlinePolicy")
+    if inline:
+        try:
+            inline = parse_document(inline)
+        except PolicyError as e:
+            scope.log.add(scope.account_id, scope.region, "parse-policy", "MalformedPolicyDocument",
+                          f"inline policy of {ps}: {e}")
+    cmp = scope.pages("sso-admin", "ListCustomerManagedPolicyReferencesInPermissionSet",
+                      "CustomerManagedPolicyReferences", InstanceArn=arn, PermissionSetArn=ps) or []
+    boundary = (scope.call("sso-admin", "GetPermissionsBoundaryForPermissionSet", InstanceArn=arn,
+                           PermissionSetArn=ps, absent=("ResourceNotFoundException",))
+                or {}).get("PermissionsBoundary")
+    name = desc.get("Name")
+    row = _row(inst, "permission_set", ps, name, None, {
+        "description": desc.get("Description"), "session_duration": desc.get("SessionDuration"),
+        "managed_policies": [m.get("Arn") for m in managed], "inline_policy": inline or None,
+        "customer_managed_policies": [{"name": c.get("Name"), "path": c.get("Path")} for c in cmp],
+        "permissions_boundary": boundary})
+    provisioned = scope.pages("sso-admin", "ListAccountsForProvisionedPermissionSet", "AccountIds",
                               InstanceArn=arn, PermissionSetArn=ps) or []
-        inline = (scope.call("sso-admin", "GetInlinePolicyForPermissionSet", InstanceArn=arn,
-                             PermissionSetArn=ps) or {}).get("InlinePolicy")
-        if inline:
-            try:
-                inline = parse_document(inline)
-            except PolicyError as e:
-                scope.log.add(scope.account_id, scope.region, "parse-policy", "MalformedPolicyDocument",
-                              f"inline policy of {ps}: {e}")
-        cmp = scope.pages("sso-admin", "ListCustomerManagedPolicyReferencesInPermissionSet",
-                          "CustomerManagedPolicyReferences", InstanceArn=arn, PermissionSetArn=ps) or []
-        boundary = (scope.call("sso-admin", "GetPermissionsBoundaryForPermissionSet", InstanceArn=arn,
-                               PermissionSetArn=ps, absent=("ResourceNotFoundException",))
-                    or {}).get("PermissionsBoundary")
-        rows.append(_row(inst, "permission_set", ps, desc.get("Name"), None, {
-            "description": desc.get("Description"), "session_duration": desc.get("SessionDuration"),
-            "managed_policies": [m.get("Arn") for m in managed], "inline_policy": inline or None,
-            "customer_managed_policies": [{"name": c.get("Name"), "path": c.get("Path")} for c in cmp],
-            "permissions_boundary": boundary}))
-        provisioned = scope.pages("sso-admin", "ListAccountsForProvisionedPermissionSet", "AccountIds",
-                                  InstanceArn=arn, PermissionSetArn=ps) or []
-        for acct in dict.fromkeys([*provisioned, *account_ids]):
-            for a in scope.pages("sso-admin", "ListAccountAssignments", "AccountAssignments", InstanceArn=arn,
-                                 AccountId=acct, PermissionSetArn=ps) or []:
-                rows.append(_row(inst, "assignment", f"{acct}:{ps}:{a.get('PrincipalType')}:{a.get('PrincipalId')}",
-                                 desc.get("Name"), acct, {"permission_set_arn": ps,
-                                                          "principal_type": a.get("PrincipalType"),
-                                                          "principal_id": a.get("PrincipalId")}))
-    return rows
+    accounts = list(dict.fromkeys([*provisioned, *account_ids]))
+    tasks = [(f"assignments {name} {i}", lambda chunk=accounts[i:i + ACCOUNTS_PER_TASK]:
+              _assignments(scope, inst, ps, name, chunk)) for i in range(0, len(accounts), ACCOUNTS_PER_TASK)]
+    return More({"identity_center": [row]}, tasks)
 
 
-def _identity_store(scope: Scope, inst: dict) -> list[dict[str, Any]]:
+def _memberships(scope: Scope, inst: dict, groups: list[dict]) -> Rows:
+    rows = []
+    for g in groups:
+        for m in scope.pages("identitystore", "ListGroupMemberships", "GroupMemberships",
+                             IdentityStoreId=inst.get("IdentityStoreId"), GroupId=g["GroupId"]) or []:
+            user_id = (m.get("MemberId") or {}).get("UserId")
+            rows.append(_row(inst, "membership", m.get("MembershipId"), g.get("DisplayName"), None,
+                             {"group_id": g["GroupId"], "user_id": user_id}))
+    return {"identity_center": rows}
+
+
+def identity_store(scope: Scope, inst: dict) -> More:
+    """Users and groups of the instance's identity store; memberships as follow-up tasks."""
     store = inst.get("IdentityStoreId")
     rows = []
     for u in scope.pages("identitystore", "ListUsers", "Users", IdentityStoreId=store) or []:
         emails = [e.get("Value") for e in u.get("Emails") or []]
         rows.append(_row(inst, "user", u["UserId"], u.get("UserName"), None, {
             "display_name": u.get("DisplayName"), "emails": emails, "external_ids": u.get("ExternalIds")}))
-    for g in scope.pages("identitystore", "ListGroups", "Groups", IdentityStoreId=store) or []:
+    groups = scope.pages("identitystore", "ListGroups", "Groups", IdentityStoreId=store) or []
+    for g in groups:
         rows.append(_row(inst, "group", g["GroupId"], g.get("DisplayName"), None,
                          {"description": g.get("Description")}))
-        for m in scope.pages("identitystore", "ListGroupMemberships", "GroupMemberships", IdentityStoreId=store,
-                             GroupId=g["GroupId"]) or []:
-            user_id = (m.get("MemberId") or {}).get("UserId")
-            rows.append(_row(inst, "membership", m.get("MembershipId"), g.get("DisplayName"), None,
-                             {"group_id": g["GroupId"], "user_id": user_id}))
-    return rows
+    tasks = [(f"memberships {i}", lambda chunk=groups[i:i + GROUPS_PER_TASK]: _memberships(scope, inst, chunk))
+             for i in range(0, len(groups), GROUPS_PER_TASK)]
+    return More({"identity_center": rows}, tasks)
 
 
-def collect(scope: Scope, account_ids: list[str] | None = None) -> Rows:
-    """Identity Center rows for every instance visible from ``scope``; assignments are looked up in the
-    accounts a permission set is provisioned to and in ``account_ids`` (the organization's accounts)."""
+def collect(scope: Scope, account_ids: list[str] | None = None) -> More:
+    """Identity Center instances visible from ``scope``; permission sets and identity stores as follow-ups."""
     rows: list[dict[str, Any]] = []
+    tasks: list[tuple[str, Any]] = []
     for inst in scope.pages("sso-admin", "ListInstances", "Instances") or []:
         rows.append(_row(inst, "instance", inst["InstanceArn"], inst.get("Name"), inst.get("OwnerAccountId"),
                          {"status": inst.get("Status")}))
-        rows += _permission_sets(scope, inst, list(account_ids or []))
-        rows += _identity_store(scope, inst)
-    return {"identity_center": rows}
+        for ps in scope.pages("sso-admin", "ListPermissionSets", "PermissionSets",
+                              InstanceArn=inst["InstanceArn"]) or []:
+            tasks.append((f"permission set {ps}", lambda inst=inst, ps=ps:
+                          permission_set(scope, inst, ps, list(account_ids or []))))
+        tasks.append(("identity store", lambda inst=inst: identity_store(scope, inst)))
+    return More({"identity_center": rows}, tasks)
