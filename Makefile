@@ -41,9 +41,11 @@ test: install lint browser
 unit: install
 	$(BIN)/python -m pytest -q -m "not sandbox and not notebook and not browser"
 
+# JupyterLab on the sandbox: the notebooks reach it through the exported environment; Ctrl-C stops both.
 lab: install
-	$(BIN)/iamkit sandbox start --detach
-	eval "$$($(BIN)/iamkit sandbox env)" && $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(BIN)/iamkit sandbox start --detach --replace
+	trap '$(BIN)/iamkit sandbox stop' EXIT; eval "$$($(BIN)/iamkit sandbox env)" && \
+	  $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: install
 	$(BIN)/python -m bench
