@@ -12,7 +12,6 @@ import json
 import os
 import random
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -95,32 +94,16 @@ def generate(root: Path, n: int, seed: int = 7, window: int = 300, days: int = 1
     return paths
 
 
-class PeakRss:
-    """Samples this process's RSS every 20 ms while active; ``peak`` in MiB."""
+def _load_max_rss(source: Path, db: Path) -> float:
+    """Peak RSS (MiB) of a fresh process that only loads ``source``: comparable across sizes."""
+    import subprocess
+    import sys
 
-    def __init__(self):
-        import psutil
-
-        self.proc = psutil.Process()
-        self.base = self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
-
-    @property
-    def delta_mib(self) -> float:
-        return (self.peak - self.base) / 2**20
+    code = ("import resource, sys, iamkit.trail as t; t.load([sys.argv[1]], sys.argv[2]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, str(source), str(db)], check=True, capture_output=True,
+                         text=True).stdout
+    return round(int(out.split()[-1]) / 1024, 1)
 
 
 def main() -> None:
@@ -141,19 +124,33 @@ def main() -> None:
         opts = "maximum_object_size=2147483647"
 
         con = duckdb.connect()
+        store.prepare(con)
         t0 = time.perf_counter()
         con.execute(f"SELECT count(*) FROM read_json_objects({lst}, format='auto', {opts})").fetchone()
         scan_s = time.perf_counter() - t0
 
+        concat = root / "all.json.gz"  # the same bytes as one multi-member gzip: no per-file overhead
+        with open(concat, "wb") as out:
+            for p in files:
+                out.write(p.read_bytes())
+        t0 = time.perf_counter()
+        con.execute(f"SELECT count(*) FROM read_json_objects('{concat}', format='auto', {opts})").fetchone()
+        concat_scan_s = time.perf_counter() - t0
+        concat.unlink()
+
+        one_account = root / "logs" / "AWSLogs" / ORG / ACCOUNTS[0]  # a fifth of the events
+        rss_fifth = _load_max_rss(one_account, root / "fifth.duckdb")
+        rss_all = _load_max_rss(root / "logs", root / "all.duckdb")
+
         db = root / "trail.duckdb"
-        with PeakRss() as mem:
-            t0 = time.perf_counter()
-            res = trail.load([root / "logs"], db)
-            load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = trail.load([root / "logs"], db)
+        load_s = time.perf_counter() - t0
         assert res.events_inserted == total, res.as_dict()
 
         t0 = time.perf_counter()
         naive = duckdb.connect()
+        store.prepare(naive)
         naive.execute(f"CREATE TABLE ev AS SELECT unnest(Records, recursive := true) FROM read_json({lst}, {opts})")
         naive_s = time.perf_counter() - t0
         naive.close()
@@ -194,6 +191,8 @@ def main() -> None:
         "engine_limit_read_json_objects_events_per_s": round(total / scan_s),
         "iamkit_load_events_per_s": round(total / load_s),
         "load_vs_engine_limit_ratio (goal >= 0.60)": round(scan_s / load_s, 3),
+        "engine_scan_one_concatenated_file_events_per_s": round(total / concat_scan_s),
+        "load_vs_concatenated_scan_ratio": round(concat_scan_s / load_s, 3),
         "naive_read_json_unnest_events_per_s": round(total / naive_s),
         "iamkit_vs_naive_ratio": round(naive_s / load_s, 2),
         "pandas_json_normalize_events_per_s": round(pandas_rate),
@@ -205,7 +204,8 @@ def main() -> None:
         "parquet_cache_build_s": round(cache_s, 2),
         "query_duckdb_file_s": round(q_db, 4),
         "query_parquet_cache_s": round(q_pq, 4),
-        "load_peak_rss_delta_mib": round(mem.delta_mib, 1),
+        "load_max_rss_all_events_mib (own process)": rss_all,
+        "load_max_rss_fifth_of_events_mib (own process)": rss_fifth,
         "duckdb_file_mib": round(db_mb, 1),
     })
 

@@ -43,11 +43,12 @@ def load_cmd(
 ) -> None:
     """Load CloudTrail sources into the store (incremental: files already loaded are skipped)."""
     import pandas as pd
+    from rich.console import Console
     from rich.progress import Progress
 
     import iamkit.trail as trail
 
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=Console(stderr=True)) as bar:  # stdout stays the rows
         task = bar.add_task("loading", total=None)
         t = trail.open(db)
         try:

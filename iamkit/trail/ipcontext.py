@@ -125,7 +125,10 @@ class IpContext:
 
 
 def _open_mmdb(path: str | Path) -> Any:
-    import maxminddb
+    try:
+        import maxminddb
+    except ImportError:
+        raise BadInput("reading a MaxMind database needs the maxminddb package (pip install maxminddb)") from None
 
     p = Path(path)
     if not p.is_file():

@@ -72,9 +72,9 @@ _IDENTITY_PATHS = ["$.type", "$.arn", "$.principalId", "$.accessKeyId",
 
 def _time_sql(col: str) -> str:
     """An event time from ISO-8601 text or epoch seconds/milliseconds (renamed exports use both)."""
-    return (f"CASE WHEN regexp_full_match({col}, '\\d{{12,13}}') THEN to_timestamp({col}::DOUBLE / 1000) "
-            f"WHEN regexp_full_match({col}, '\\d{{9,11}}(\\.\\d+)?') THEN to_timestamp({col}::DOUBLE) "
-            f"ELSE TRY_CAST({col} AS TIMESTAMPTZ) END")
+    return (f"coalesce(TRY_CAST({col} AS TIMESTAMPTZ), "  # ISO-8601 (all real CloudTrail) first: no regex
+            f"CASE WHEN regexp_full_match({col}, '\\d{{12,13}}') THEN to_timestamp({col}::DOUBLE / 1000) "
+            f"WHEN regexp_full_match({col}, '\\d{{9,11}}(\\.\\d+)?') THEN to_timestamp({col}::DOUBLE) END)")
 
 
 def record_projection(source: str, parsed: bool = False) -> str:
@@ -104,7 +104,9 @@ SELECT
     u[3] AS principal_id,
     u[4] AS access_key_id,
     u[5] AS session_issuer_arn,
-    nullif(regexp_extract(u[2], ':(?:assumed-role/[^/]+|federated-user)/([^/]+)$', 1), '') AS session_name,
+    CASE WHEN u[1] IN ('AssumedRole', 'FederatedUser') OR u[1] IS NULL
+         THEN nullif(regexp_extract(u[2], ':(?:assumed-role/[^/]+|federated-user)/([^/]+)$', 1), '')
+         END AS session_name,
     x.sourceIPAddress AS source_ip,
     x.userAgent AS user_agent,
     x.errorCode AS error_code,
@@ -130,8 +132,9 @@ FROM q"""
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Session settings every iamkit connection needs (UTC timestamps)."""
+    """Session settings every iamkit connection needs: UTC timestamps, no progress bar on stdout."""
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -214,8 +214,10 @@ def _children(ev: dict, node: dict) -> list[dict]:
         acct = _account_of(arn) or caller_account
         if not key:
             return []
+        rp = json.loads(ev.get("rp") or "null") or {}
         return [base | {"node": key, "node_type": "session", "access_key_id": key, "principal_arn": arn,
-                        "account_id": acct, "cross_account": bool(acct and caller_account and acct != caller_account)}]
+                        "account_id": acct, "cross_account": bool(acct and caller_account and acct != caller_account),
+                        "role_arn": rp.get("roleArn")}]
     return []
 
 
@@ -310,7 +312,8 @@ def _summary(events: list[dict], nodes: dict[str, dict], origin: Origin) -> dict
         "accounts": sorted({e["recipient_account_id"] for e in events if e["recipient_account_id"]}),
         "created_keys": [n["access_key_id"] for n in nodes.values() if n["node_type"] == "key" and n["depth"] > 0],
         "created_users": [n["principal_arn"] for n in nodes.values() if n["node_type"] == "user"],
-        "sessions": [{"access_key_id": n["access_key_id"], "role_session_arn": n["principal_arn"],
+        "sessions": [{"access_key_id": n["access_key_id"], "role_arn": n.get("role_arn"),
+                      "role_session_arn": n["principal_arn"],
                       "account_id": n["account_id"], "cross_account": n["cross_account"], "how": n["how"]}
                      for n in sessions],
         "cross_account_sessions": [n["principal_arn"] for n in sessions if n["cross_account"]],

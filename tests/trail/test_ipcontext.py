@@ -108,7 +108,7 @@ def mmdbs(tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
+def refuse_any_socket(monkeypatch):
     """Any socket use during these tests is a bug: IP context is offline by contract."""
     def refuse(*a, **k):
         raise AssertionError("network access attempted")

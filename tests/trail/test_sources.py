@@ -212,3 +212,70 @@ def test_property_any_shape_round_trips(tmp_path_factory, events, shape):
         assert row.access_key_id == e["userIdentity"]["accessKeyId"]
         assert row.request_parameters == e["requestParameters"]
         assert row.event_time.strftime("%Y-%m-%dT%H:%M:%SZ") == e["eventTime"]
+
+
+def test_batched_files_keep_their_own_record_counts(tmp_path, records):
+    folder = tmp_path / "in"
+    sizes = [1, 4, 0, 7, 2]
+    start = 0
+    expected = {}
+    for i, n in enumerate(sizes):
+        p = write_records_file(folder / f"f{i}.json.gz", records[start:start + n])
+        expected[str(p)] = n
+        start += n
+    plain = write_records_file(folder / "plain.json", records[start:start + 3], gz=False)  # not gzipped
+    expected[str(plain)] = 3
+    res = trail.load([folder], tmp_path / "t.duckdb")
+    assert (res.files_loaded, res.events_inserted) == (6, sum(sizes) + 3)
+    with trail.open(tmp_path / "t.duckdb") as t:
+        got = dict(t.sql("SELECT path, records FROM loaded_files").values.tolist())
+    assert got == expected
+
+
+def test_a_file_with_two_concatenated_objects_still_loads_whole(tmp_path, records):
+    folder = tmp_path / "in"
+    write_records_file(folder / "a.json.gz", records[:2])
+    two = json.dumps({"Records": records[2:4]}) + "\n" + json.dumps({"Records": records[4:6]})
+    _write(folder / "b.json.gz", two, gz=True)
+    write_records_file(folder / "c.json.gz", records[6:9])
+    res = trail.load([folder], tmp_path / "t.duckdb")
+    assert (res.files_failed, res.events_inserted) == (0, 9)
+    with trail.open(tmp_path / "t.duckdb") as t:
+        got = dict(t.sql("SELECT path, records FROM loaded_files").values.tolist())
+    assert got[str(folder / "b.json.gz")] == 4
+
+
+def test_insights_file_is_routed_to_the_insights_table(tmp_path, records):
+    insight = {"eventVersion": "1.08", "eventTime": "2024-03-01T10:00:00Z", "eventSource": "iam.amazonaws.com",
+               "eventName": "CreateAccessKey", "eventType": "AwsCloudTrailInsight", "eventID": "ins-1",
+               "eventCategory": "Insight", "awsRegion": "us-east-1", "recipientAccountId": "111111111111",
+               "insightDetails": {"state": "Start", "insightType": "ApiCallRateInsight",
+                                  "insightContext": {"statistics": {"baseline": {"average": 0.1}}}}}
+    folder = tmp_path / "AWSLogs" / "111111111111" / "CloudTrail-Insight" / "us-east-1" / "2024" / "03" / "01"
+    write_records_file(folder / "i.json.gz", [insight])
+    write_records_file(tmp_path / "AWSLogs" / "e.json.gz", records[:3])
+    bad = tmp_path / "AWSLogs" / "o-abcdef1234" / "222222222222" / "CloudTrail" / "eu-west-1" / "2024" / "bad.json"
+    _write(bad, "{oops")
+    res = trail.load([tmp_path / "AWSLogs"], tmp_path / "t.duckdb")
+    assert (res.insights_inserted, res.events_inserted, res.files_failed) == (1, 3, 1)
+    assert res.errors[["account_id", "region"]].values.tolist() == [["222222222222", "eu-west-1"]]
+    with trail.open(tmp_path / "t.duckdb") as t:
+        assert t.sql("SELECT insight_type, state FROM insights").values.tolist() == [["ApiCallRateInsight", "Start"]]
+        assert "ins-1" not in set(t.events().event_id)
+        kinds = dict(t.sql("SELECT kind, count(*) FROM loaded_files GROUP BY 1").values.tolist())
+    assert kinds == {"insights": 1, "records": 1, "single": 1}
+
+
+def test_record_counts_stay_with_their_files_across_vectors(tmp_path):
+    """A batch of > 2048 files (more than one DuckDB vector of objects) keeps object n <-> file n."""
+    expected, n = {}, 0
+    for i in range(2100):
+        k = (i * 7919) % 4
+        recs = [{"eventID": f"e{n + j}", "eventTime": "2024-03-01T00:00:00Z", "eventName": f"F{i}"} for j in range(k)]
+        n += k
+        expected[str(write_records_file(tmp_path / "in" / f"f{i:05d}.json.gz", recs))] = (k, f"F{i}")
+    res = trail.load([tmp_path / "in"], tmp_path / "t.duckdb")
+    assert (res.files_loaded, res.events_inserted) == (2100, n)
+    with trail.open(tmp_path / "t.duckdb") as t:
+        counts = dict(t.sql("SELECT path, records FROM loaded_files").values.tolist())
+    assert counts == {p: k for p, (k, _) in expected.items()}

@@ -49,6 +49,7 @@ def test_leaked_key_trace_finds_everything_the_report_needs(t):
     assert s["policies_attached"][0]["target"] == "svc-backup"
     assert s["cross_account_sessions"] == [SESSION_ARN]
     assert s["sessions"][0]["access_key_id"] == SESSION_KEY and s["sessions"][0]["account_id"] == PROD
+    assert s["sessions"][0]["role_arn"] == PROD_ROLE
     assert s["secrets_read"] == [SECRET]
     assert s["objects_read"] == ["arn:aws:s3:::prod-data/customers.csv"]
     assert s["errors"] == {"AccessDenied": 2}
