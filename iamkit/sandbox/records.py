@@ -35,8 +35,10 @@ class Ids:
     def uuid_pair(self) -> tuple[str, str]:
         """Two uuids from one draw (an event's requestID and eventID): the hot path of generation."""
         h = f"{self._bits(256):064x}"
-        return (f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}",
-                f"{h[32:40]}-{h[40:44]}-4{h[45:48]}-{_VARIANT[h[48]]}{h[49:52]}-{h[52:]}")
+        return (
+            f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}",
+            f"{h[32:40]}-{h[40:44]}-4{h[45:48]}-{_VARIANT[h[48]]}{h[49:52]}-{h[52:]}",
+        )
 
     def hex_upper(self, n: int) -> str:
         """``n`` upper-case hex characters (S3 request ids are 16 of them)."""
@@ -159,7 +161,9 @@ def saml_user_identity(principal_id: str, user_name: str, identity_provider: str
     }
 
 
-def identity_center_user_identity(account_id: str, user_id: str, identity_store_arn: str, credential_id: str) -> dict:
+def identity_center_user_identity(
+    account_id: str, user_id: str, identity_store_arn: str, credential_id: str
+) -> dict:
     """``IdentityCenterUser`` identity: portal/SSO calls made on behalf of an Identity Center user."""
     return {
         "type": "IdentityCenterUser",

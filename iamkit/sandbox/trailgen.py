@@ -55,8 +55,9 @@ _SDK_UA = {
 _DEFAULT_SDK_UA = "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#5.10.227 md/arch#x86_64 lang/python#3.12.7 Botocore/1.35.36"
 _CONSOLE_UA = "AWS Internal"
 # global services: CloudTrail records their calls in us-east-1 whatever the caller's region
-_GLOBAL_SOURCES = frozenset(("iam.amazonaws.com", "organizations.amazonaws.com", "route53.amazonaws.com",
-                             "signin.amazonaws.com"))
+_GLOBAL_SOURCES = frozenset(
+    ("iam.amazonaws.com", "organizations.amazonaws.com", "route53.amazonaws.com", "signin.amazonaws.com")
+)
 
 
 def _stable_ip(who: str, first: tuple[int, ...], prefix: str = "") -> str:
@@ -181,15 +182,21 @@ class _Gen:
         self.mgmt = org.management_account_id or org.accounts[0].account_id
         self.inc = org.incident if scenario else None
         if scenario and (self.inc is None or not self.inc.leaked_access_key_id):
-            raise BadInput(f"scenario {scenario!r} needs org.incident filled by the seeding (leaked key, user, …)")
+            raise BadInput(
+                f"scenario {scenario!r} needs org.incident filled by the seeding (leaked key, user, …)"
+            )
         self._tmpl: dict[tuple, dict] = {}
         self.t_max = 2**62  # records never get a later eventTime (set to the trail's end for the haystack)
         self.attacker_ip = self.inc.attacker_ip if self.inc else ""
         self.role_by_arn = {r.arn: r for r in org.roles}
         self.user_by_arn = {u.arn: u for u in org.users}
         self.person_by_upn = {p.upn.lower(): p for p in org.people}
-        self.trail_arn = f"arn:aws:cloudtrail:{self.region}:{self.mgmt}:trail/{org.trail_name or 'organization-trail'}"
-        self.idstore_arn = f"arn:aws:identitystore::{self.mgmt}:identitystore/{org.identity_store_id or 'd-0000000000'}"
+        self.trail_arn = (
+            f"arn:aws:cloudtrail:{self.region}:{self.mgmt}:trail/{org.trail_name or 'organization-trail'}"
+        )
+        self.idstore_arn = (
+            f"arn:aws:identitystore::{self.mgmt}:identitystore/{org.identity_store_id or 'd-0000000000'}"
+        )
         self.sso_hex = hashlib.sha256(f"sso:{org.org_id}:{self.mgmt}".encode()).hexdigest()[:16]
 
     # -- one record ------------------------------------------------------------------------------
@@ -219,13 +226,33 @@ class _Gen:
         account = account or s.account
         if t > self.t_max:  # benign activity ends with the trail (``_Benign.emit`` clips the same way)
             t = self.t_max
-        key = (source, name, region, account, ro, data, etype, resources is not None, add is not None,
-               shared is not None, tls)
+        key = (
+            source,
+            name,
+            region,
+            account,
+            ro,
+            data,
+            etype,
+            resources is not None,
+            add is not None,
+            shared is not None,
+            tls,
+        )
         tmpl = self._tmpl.get(key)
         if tmpl is None:
             tmpl = self._tmpl[key] = R.template(
-                source, name, region, account, read_only=ro, event_type=etype, data_event=data,
-                resources=resources is not None, additional=add is not None, shared=shared is not None, tls=tls,
+                source,
+                name,
+                region,
+                account,
+                read_only=ro,
+                event_type=etype,
+                data_event=data,
+                resources=resources is not None,
+                additional=add is not None,
+                shared=shared is not None,
+                tls=tls,
             )
         rec = tmpl.copy()
         rec["userIdentity"] = s.ident
@@ -250,7 +277,13 @@ class _Gen:
 
     # -- STS issuing calls (every ASIA key in the trail comes from one of these) -----------------
     def assume_role(
-        self, ids: R.Ids, t: int, caller: _Session, role: Role, session_name: str, duration: int = 3600,
+        self,
+        ids: R.Ids,
+        t: int,
+        caller: _Session,
+        role: Role,
+        session_name: str,
+        duration: int = 3600,
         caller_principal_id: str = "",
     ) -> tuple[list[dict], str]:
         """AssumeRole records (both accounts' copies when cross-account) and the issued ASIA key."""
@@ -266,23 +299,58 @@ class _Gen:
         }
         res = [{"accountId": role.account_id, "type": "AWS::IAM::Role", "ARN": role.arn}]
         shared = ids.uuid()
-        first = self.call(ids, t, caller, "sts.amazonaws.com", "AssumeRole", ro=True, req=req, resp=resp,
-                          resources=res, shared=shared)
+        first = self.call(
+            ids,
+            t,
+            caller,
+            "sts.amazonaws.com",
+            "AssumeRole",
+            ro=True,
+            req=req,
+            resp=resp,
+            resources=res,
+            shared=shared,
+        )
         out = [first]
         if role.account_id != caller.account and caller.ident.get("type") != "AWSService":
-            other = _Session(R.aws_account_identity(caller_principal_id or caller.ident.get("principalId", ""),
-                                                    caller.account), role.account_id, caller.ip, caller.ua)
-            second = self.call(ids, t, other, "sts.amazonaws.com", "AssumeRole", ro=True, req=req, resp=resp,
-                               resources=res, shared=shared, account=role.account_id)
+            other = _Session(
+                R.aws_account_identity(
+                    caller_principal_id or caller.ident.get("principalId", ""), caller.account
+                ),
+                role.account_id,
+                caller.ip,
+                caller.ua,
+            )
+            second = self.call(
+                ids,
+                t,
+                other,
+                "sts.amazonaws.com",
+                "AssumeRole",
+                ro=True,
+                req=req,
+                resp=resp,
+                resources=res,
+                shared=shared,
+                account=role.account_id,
+            )
             second["requestID"] = first["requestID"]
             out.append(second)
         return out, key
 
-    def role_session(self, role: Role, name: str, key: str, t: int, ip: str, ua: str, console: bool = False) -> _Session:
+    def role_session(
+        self, role: Role, name: str, key: str, t: int, ip: str, ua: str, console: bool = False
+    ) -> _Session:
         """A session of ``role`` named ``name`` holding the ASIA ``key`` issued at ``t``."""
         ident = R.assumed_role_identity(role.role_id, role.arn, role.account_id, name, key, R.iso(t))
-        return _Session(ident, role.account_id, ip, ua, console,
-                        f"arn:aws:sts::{role.account_id}:assumed-role/{role.arn.rsplit('/', 1)[-1]}/{name}")
+        return _Session(
+            ident,
+            role.account_id,
+            ip,
+            ua,
+            console,
+            f"arn:aws:sts::{role.account_id}:assumed-role/{role.arn.rsplit('/', 1)[-1]}/{name}",
+        )
 
     # -- pools -----------------------------------------------------------------------------------
     def pools(self, rng: random.Random) -> _Pools:
@@ -306,7 +374,9 @@ class _Gen:
             elif trusted and r.purpose != "third-party":
                 p.deploy_roles.append((r, trusted))
         for u in org.users:
-            if u.arn in excluded_users or u.name.startswith("iamkit-"):  # the sandbox operator is not in the story
+            if u.arn in excluded_users or u.name.startswith(
+                "iamkit-"
+            ):  # the sandbox operator is not in the story
                 continue
             key = next((k.access_key_id for k in u.access_keys if k.status == "Active"), None)
             if key:
@@ -316,7 +386,7 @@ class _Gen:
         sso_roles: dict[tuple[str, str], Role] = {}
         for r in org.roles:
             if r.name.startswith("AWSReservedSSO_") and r.arn not in excluded_roles:
-                ps = r.name[len("AWSReservedSSO_"):].rsplit("_", 1)[0]
+                ps = r.name[len("AWSReservedSSO_") :].rsplit("_", 1)[0]
                 sso_roles.setdefault((r.account_id, ps), r)
         for person in org.people:
             if not person.enabled:
@@ -340,8 +410,11 @@ class _Gen:
 
     def resources_in(self, account: str, service: str, sensitive: bool = False) -> list:
         """Seeded resources of ``service`` in ``account`` (the sensitive ones only when asked for)."""
-        return [r for r in self.org.resources if r.account_id == account and r.service == service
-                and (sensitive or not r.sensitive)]
+        return [
+            r
+            for r in self.org.resources
+            if r.account_id == account and r.service == service and (sensitive or not r.sensitive)
+        ]
 
 
 # ============================================================================ the incident ==
@@ -356,21 +429,39 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
     user_name = inc.user_name or inc.user_arn.rsplit("/", 1)[-1]
     user_id = user.user_id if user else ids.principal_id("AIDA")
     ip, ua = inc.attacker_ip, inc.attacker_user_agent
-    me = _Session(R.iam_user_identity(user_id, inc.user_arn, dev, user_name, inc.leaked_access_key_id), dev, ip, ua,
-                  arn=inc.user_arn)
+    me = _Session(
+        R.iam_user_identity(user_id, inc.user_arn, dev, user_name, inc.leaked_access_key_id),
+        dev,
+        ip,
+        ua,
+        arn=inc.user_arn,
+    )
     created_name = inc.created_user_arn.rsplit("/", 1)[-1] if inc.created_user_arn else "svc-backup-sync"
     created = g.user_by_arn.get(inc.created_user_arn)
     created_id = created.user_id if created else ids.principal_id("AIDA")
     created_arn = inc.created_user_arn or f"arn:aws:iam::{dev}:user/{created_name}"
-    backdoor = _Session(R.iam_user_identity(created_id, created_arn, dev, created_name, inc.created_access_key_id),
-                        dev, ip, ua, arn=created_arn)
+    backdoor = _Session(
+        R.iam_user_identity(created_id, created_arn, dev, created_name, inc.created_access_key_id),
+        dev,
+        ip,
+        ua,
+        arn=created_arn,
+    )
     role = g.role_by_arn.get(inc.target_role_arn)
     if role is None:
         parts = inc.target_role_arn.split(":")
-        role = Role(parts[4], inc.target_role_arn.rsplit("/", 1)[-1], inc.target_role_arn, ids.principal_id("AROA"), {})
+        role = Role(
+            parts[4],
+            inc.target_role_arn.rsplit("/", 1)[-1],
+            inc.target_role_arn,
+            ids.principal_id("AROA"),
+            {},
+        )
     prod = role.account_id
 
-    def denied(s: _Session, action: str, resource: str = "*", why: str = "identity", code: str = "AccessDenied"):
+    def denied(
+        s: _Session, action: str, resource: str = "*", why: str = "identity", code: str = "AccessDenied"
+    ):
         return code, R.denied_message(s.arn, action, resource, why)
 
     steps: list = []  # callables t -> list[record]
@@ -381,24 +472,51 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
         ("iam.amazonaws.com", "ListAttachedUserPolicies", {"userName": user_name}, None),
         ("iam.amazonaws.com", "ListUserPolicies", {"userName": user_name}, None),
         ("iam.amazonaws.com", "ListGroupsForUser", {"userName": user_name}, None),
-        ("iam.amazonaws.com", "GetAccountAuthorizationDetails", None, ("iam:GetAccountAuthorizationDetails", "AccessDenied")),
+        (
+            "iam.amazonaws.com",
+            "GetAccountAuthorizationDetails",
+            None,
+            ("iam:GetAccountAuthorizationDetails", "AccessDenied"),
+        ),
         ("iam.amazonaws.com", "ListUsers", None, None),
         ("iam.amazonaws.com", "ListRoles", None, None),
         ("s3.amazonaws.com", "ListBuckets", {"Host": "s3.amazonaws.com"}, None),
         ("ec2.amazonaws.com", "DescribeRegions", {"regionSet": {}, "allRegions": True}, None),
         ("ec2.amazonaws.com", "DescribeInstances", {"instancesSet": {}, "filterSet": {}}, None),
-        ("secretsmanager.amazonaws.com", "ListSecrets", None, ("secretsmanager:ListSecrets", "AccessDeniedException")),
-        ("organizations.amazonaws.com", "DescribeOrganization", None, ("organizations:DescribeOrganization", "AccessDeniedException")),
-        ("organizations.amazonaws.com", "ListAccounts", None, ("organizations:ListAccounts", "AccessDeniedException")),
+        (
+            "secretsmanager.amazonaws.com",
+            "ListSecrets",
+            None,
+            ("secretsmanager:ListSecrets", "AccessDeniedException"),
+        ),
+        (
+            "organizations.amazonaws.com",
+            "DescribeOrganization",
+            None,
+            ("organizations:DescribeOrganization", "AccessDeniedException"),
+        ),
+        (
+            "organizations.amazonaws.com",
+            "ListAccounts",
+            None,
+            ("organizations:ListAccounts", "AccessDeniedException"),
+        ),
         ("cloudtrail.amazonaws.com", "DescribeTrails", {"includeShadowTrails": True}, None),
-        ("guardduty.amazonaws.com", "ListDetectors", None, ("guardduty:ListDetectors", "AccessDeniedException")),
+        (
+            "guardduty.amazonaws.com",
+            "ListDetectors",
+            None,
+            ("guardduty:ListDetectors", "AccessDeniedException"),
+        ),
         ("lambda.amazonaws.com", "ListFunctions20150331", None, None),
         ("kms.amazonaws.com", "ListKeys", None, None),
     ]
     for src, name, req, deny in discovery:
+
         def step(t, src=src, name=name, req=req, deny=deny):
             err = denied(me, deny[0], code=deny[1]) if deny else None
             return [g.call(ids, t, me, src, name, ro=True, req=req, error=err)]
+
         add(step)
     burst_rng = random.Random(f"{g.seed}:burst")
 
@@ -414,17 +532,76 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
         return out
 
     add(enumeration_burst)
-    add(lambda t: [g.call(ids, t, me, "iam.amazonaws.com", "CreateUser", ro=False, req={"userName": created_name},
-                          resp={"user": {"path": "/", "userName": created_name, "userId": created_id,
-                                         "arn": created_arn, "createDate": _iam_date(t)}})])
-    add(lambda t: [g.call(ids, t, me, "iam.amazonaws.com", "CreateAccessKey", ro=False, req={"userName": created_name},
-                          resp={"accessKey": {"userName": created_name, "accessKeyId": inc.created_access_key_id,
-                                              "status": "Active", "createDate": _iam_date(t)}})])
-    add(lambda t: [g.call(ids, t, me, "iam.amazonaws.com", "AttachUserPolicy", ro=False,
-                          req={"userName": created_name, "policyArn": inc.admin_policy_arn})])
+    add(
+        lambda t: [
+            g.call(
+                ids,
+                t,
+                me,
+                "iam.amazonaws.com",
+                "CreateUser",
+                ro=False,
+                req={"userName": created_name},
+                resp={
+                    "user": {
+                        "path": "/",
+                        "userName": created_name,
+                        "userId": created_id,
+                        "arn": created_arn,
+                        "createDate": _iam_date(t),
+                    }
+                },
+            )
+        ]
+    )
+    add(
+        lambda t: [
+            g.call(
+                ids,
+                t,
+                me,
+                "iam.amazonaws.com",
+                "CreateAccessKey",
+                ro=False,
+                req={"userName": created_name},
+                resp={
+                    "accessKey": {
+                        "userName": created_name,
+                        "accessKeyId": inc.created_access_key_id,
+                        "status": "Active",
+                        "createDate": _iam_date(t),
+                    }
+                },
+            )
+        ]
+    )
+    add(
+        lambda t: [
+            g.call(
+                ids,
+                t,
+                me,
+                "iam.amazonaws.com",
+                "AttachUserPolicy",
+                ro=False,
+                req={"userName": created_name, "policyArn": inc.admin_policy_arn},
+            )
+        ]
+    )
     add(lambda t: [g.call(ids, t, backdoor, "sts.amazonaws.com", "GetCallerIdentity", ro=True)])
-    add(lambda t: [g.call(ids, t, backdoor, "iam.amazonaws.com", "ListAttachedUserPolicies", ro=True,
-                          req={"userName": created_name})])
+    add(
+        lambda t: [
+            g.call(
+                ids,
+                t,
+                backdoor,
+                "iam.amazonaws.com",
+                "ListAttachedUserPolicies",
+                ro=True,
+                req={"userName": created_name},
+            )
+        ]
+    )
     session_holder: dict[str, _Session] = {}
 
     def assume(t):
@@ -442,20 +619,67 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
         return lambda t: fn(t, session_holder["s"])
 
     add(in_prod(lambda t, s: [g.call(ids, t, s, "sts.amazonaws.com", "GetCallerIdentity", ro=True)]))
-    add(in_prod(lambda t, s: [g.call(ids, t, s, "cloudtrail.amazonaws.com", "DescribeTrails", ro=True,
-                                     req={"includeShadowTrails": True})]))
-    add(in_prod(lambda t, s: [g.call(ids, t, s, "cloudtrail.amazonaws.com", "StopLogging", ro=False,
-                                     req={"name": g.trail_arn},
-                                     error=denied(s, "cloudtrail:StopLogging", g.trail_arn, "scp"))]))
+    add(
+        in_prod(
+            lambda t, s: [
+                g.call(
+                    ids,
+                    t,
+                    s,
+                    "cloudtrail.amazonaws.com",
+                    "DescribeTrails",
+                    ro=True,
+                    req={"includeShadowTrails": True},
+                )
+            ]
+        )
+    )
+    add(
+        in_prod(
+            lambda t, s: [
+                g.call(
+                    ids,
+                    t,
+                    s,
+                    "cloudtrail.amazonaws.com",
+                    "StopLogging",
+                    ro=False,
+                    req={"name": g.trail_arn},
+                    error=denied(s, "cloudtrail:StopLogging", g.trail_arn, "scp"),
+                )
+            ]
+        )
+    )
     add(in_prod(lambda t, s: [g.call(ids, t, s, "secretsmanager.amazonaws.com", "ListSecrets", ro=True)]))
     for arn in inc.secret_arns:
         region = arn.split(":")[3] or g.region
         owner = arn.split(":")[4] or prod
-        add(in_prod(lambda t, s, arn=arn, region=region, owner=owner: [g.call(
-            ids, t, s, "secretsmanager.amazonaws.com", "GetSecretValue", ro=True, req={"secretId": arn},
-            region=region, resources=[{"accountId": owner, "type": "AWS::SecretsManager::Secret", "ARN": arn}])]))
-    add(in_prod(lambda t, s: [g.call(ids, t, s, "s3.amazonaws.com", "ListBuckets", ro=True,
-                                     req={"Host": "s3.amazonaws.com"})]))
+        add(
+            in_prod(
+                lambda t, s, arn=arn, region=region, owner=owner: [
+                    g.call(
+                        ids,
+                        t,
+                        s,
+                        "secretsmanager.amazonaws.com",
+                        "GetSecretValue",
+                        ro=True,
+                        req={"secretId": arn},
+                        region=region,
+                        resources=[{"accountId": owner, "type": "AWS::SecretsManager::Secret", "ARN": arn}],
+                    )
+                ]
+            )
+        )
+    add(
+        in_prod(
+            lambda t, s: [
+                g.call(
+                    ids, t, s, "s3.amazonaws.com", "ListBuckets", ro=True, req={"Host": "s3.amazonaws.com"}
+                )
+            ]
+        )
+    )
     s3 = {r.name: r for r in org.resources if r.service == "s3"}
     listed: set[str] = set()
     for arn in inc.object_arns:
@@ -465,10 +689,20 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
         owner = res.account_id if res else prod
         if bucket not in listed:
             listed.add(bucket)
-            add(in_prod(lambda t, s, b=bucket, rg=region, o=owner: [_s3_call(
-                g, ids, t, s, "ListObjects", b, None, rg, o, ro=True)]))
-        add(in_prod(lambda t, s, b=bucket, k=key, rg=region, o=owner: [_s3_call(
-            g, ids, t, s, "GetObject", b, k, rg, o, ro=True)]))
+            add(
+                in_prod(
+                    lambda t, s, b=bucket, rg=region, o=owner: [
+                        _s3_call(g, ids, t, s, "ListObjects", b, None, rg, o, ro=True)
+                    ]
+                )
+            )
+        add(
+            in_prod(
+                lambda t, s, b=bucket, k=key, rg=region, o=owner: [
+                    _s3_call(g, ids, t, s, "GetObject", b, k, rg, o, ro=True)
+                ]
+            )
+        )
 
     start = _epoch(inc.start) if inc.start else 0
     end = _epoch(inc.end) if inc.end else start + 45 * 60
@@ -480,7 +714,11 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
     out: list[tuple[int, dict]] = []
     t_prev = start - 1
     for i, step in enumerate(steps):
-        t = int(start + i * gap + rng.uniform(-0.3, 0.3) * gap) if 0 < i < n - 1 else (start if i == 0 else end)
+        t = (
+            int(start + i * gap + rng.uniform(-0.3, 0.3) * gap)
+            if 0 < i < n - 1
+            else (start if i == 0 else end)
+        )
         t = max(t, t_prev + 1)
         for r in step(t):
             t_prev = epoch_of(r["eventTime"])
@@ -490,30 +728,66 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
 
 # what an enumeration tool (enumerate-iam, pacu …) sweeps: (eventSource, eventName, allowed for a developer)
 _ENUMERATION = (
-    ("iam.amazonaws.com", "ListAccessKeys", True), ("iam.amazonaws.com", "ListMFADevices", True),
-    ("iam.amazonaws.com", "GetAccountSummary", False), ("iam.amazonaws.com", "GetAccountPasswordPolicy", False),
-    ("iam.amazonaws.com", "ListPolicies", True), ("iam.amazonaws.com", "ListGroups", False),
-    ("iam.amazonaws.com", "ListInstanceProfiles", False), ("iam.amazonaws.com", "ListSAMLProviders", False),
-    ("iam.amazonaws.com", "ListOpenIDConnectProviders", False), ("iam.amazonaws.com", "ListVirtualMFADevices", False),
-    ("iam.amazonaws.com", "GetCredentialReport", False), ("ec2.amazonaws.com", "DescribeVpcs", True),
-    ("ec2.amazonaws.com", "DescribeSubnets", True), ("ec2.amazonaws.com", "DescribeSecurityGroups", True),
-    ("ec2.amazonaws.com", "DescribeSnapshots", False), ("ec2.amazonaws.com", "DescribeKeyPairs", False),
-    ("rds.amazonaws.com", "DescribeDBInstances", False), ("dynamodb.amazonaws.com", "ListTables", True),
-    ("sns.amazonaws.com", "ListTopics", False), ("sqs.amazonaws.com", "ListQueues", False),
-    ("ecs.amazonaws.com", "ListClusters", False), ("eks.amazonaws.com", "ListClusters", False),
-    ("ssm.amazonaws.com", "DescribeParameters", False), ("route53.amazonaws.com", "ListHostedZones", False),
-    ("config.amazonaws.com", "DescribeConfigurationRecorders", False), ("kms.amazonaws.com", "ListAliases", True),
-    ("cloudformation.amazonaws.com", "ListStacks", True), ("logs.amazonaws.com", "DescribeLogGroups", True),
-    ("backup.amazonaws.com", "ListBackupVaults", False), ("sso.amazonaws.com", "ListInstances", False),
-    ("securityhub.amazonaws.com", "DescribeHub", False), ("access-analyzer.amazonaws.com", "ListAnalyzers", False),
+    ("iam.amazonaws.com", "ListAccessKeys", True),
+    ("iam.amazonaws.com", "ListMFADevices", True),
+    ("iam.amazonaws.com", "GetAccountSummary", False),
+    ("iam.amazonaws.com", "GetAccountPasswordPolicy", False),
+    ("iam.amazonaws.com", "ListPolicies", True),
+    ("iam.amazonaws.com", "ListGroups", False),
+    ("iam.amazonaws.com", "ListInstanceProfiles", False),
+    ("iam.amazonaws.com", "ListSAMLProviders", False),
+    ("iam.amazonaws.com", "ListOpenIDConnectProviders", False),
+    ("iam.amazonaws.com", "ListVirtualMFADevices", False),
+    ("iam.amazonaws.com", "GetCredentialReport", False),
+    ("ec2.amazonaws.com", "DescribeVpcs", True),
+    ("ec2.amazonaws.com", "DescribeSubnets", True),
+    ("ec2.amazonaws.com", "DescribeSecurityGroups", True),
+    ("ec2.amazonaws.com", "DescribeSnapshots", False),
+    ("ec2.amazonaws.com", "DescribeKeyPairs", False),
+    ("rds.amazonaws.com", "DescribeDBInstances", False),
+    ("dynamodb.amazonaws.com", "ListTables", True),
+    ("sns.amazonaws.com", "ListTopics", False),
+    ("sqs.amazonaws.com", "ListQueues", False),
+    ("ecs.amazonaws.com", "ListClusters", False),
+    ("eks.amazonaws.com", "ListClusters", False),
+    ("ssm.amazonaws.com", "DescribeParameters", False),
+    ("route53.amazonaws.com", "ListHostedZones", False),
+    ("config.amazonaws.com", "DescribeConfigurationRecorders", False),
+    ("kms.amazonaws.com", "ListAliases", True),
+    ("cloudformation.amazonaws.com", "ListStacks", True),
+    ("logs.amazonaws.com", "DescribeLogGroups", True),
+    ("backup.amazonaws.com", "ListBackupVaults", False),
+    ("sso.amazonaws.com", "ListInstances", False),
+    ("securityhub.amazonaws.com", "DescribeHub", False),
+    ("access-analyzer.amazonaws.com", "ListAnalyzers", False),
 )
-_DENIED_CODE = {"iam": "AccessDenied", "sts": "AccessDenied", "s3": "AccessDenied", "rds": "AccessDenied",
-                "sns": "AuthorizationError", "sqs": "AccessDenied", "ec2": "Client.UnauthorizedOperation",
-                "route53": "AccessDenied", "cloudformation": "AccessDenied"}
+_DENIED_CODE = {
+    "iam": "AccessDenied",
+    "sts": "AccessDenied",
+    "s3": "AccessDenied",
+    "rds": "AccessDenied",
+    "sns": "AuthorizationError",
+    "sqs": "AccessDenied",
+    "ec2": "Client.UnauthorizedOperation",
+    "route53": "AccessDenied",
+    "cloudformation": "AccessDenied",
+}
 
 
-def _s3_call(g: _Gen, ids: R.Ids, t: int, s: _Session, name: str, bucket: str, key: str | None, region: str,
-             owner: str, *, ro: bool, size: int = 0) -> dict:
+def _s3_call(
+    g: _Gen,
+    ids: R.Ids,
+    t: int,
+    s: _Session,
+    name: str,
+    bucket: str,
+    key: str | None,
+    region: str,
+    owner: str,
+    *,
+    ro: bool,
+    size: int = 0,
+) -> dict:
     """An S3 data event (GetObject/PutObject/ListObjects) with its resources and additionalEventData."""
     req: dict[str, Any] = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com"}
     res: list[dict[str, str]] = []
@@ -524,11 +798,16 @@ def _s3_call(g: _Gen, ids: R.Ids, t: int, s: _Session, name: str, bucket: str, k
         req["list-type"] = "2"
         req["prefix"] = ""
     res.append({"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"})
-    add = {"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
-           "bytesTransferredIn": size if name == "PutObject" else 0,
-           "AuthenticationMethod": "AuthHeader", "bytesTransferredOut": 0 if name == "PutObject" else (size or 2048)}
-    return g.call(ids, t, s, "s3.amazonaws.com", name, ro=ro, req=req, region=region, data=True,
-                  resources=res, add=add)
+    add = {
+        "SignatureVersion": "SigV4",
+        "CipherSuite": "TLS_AES_128_GCM_SHA256",
+        "bytesTransferredIn": size if name == "PutObject" else 0,
+        "AuthenticationMethod": "AuthHeader",
+        "bytesTransferredOut": 0 if name == "PutObject" else (size or 2048),
+    }
+    return g.call(
+        ids, t, s, "s3.amazonaws.com", name, ro=ro, req=req, region=region, data=True, resources=res, add=add
+    )
 
 
 # =============================================================== the leaked user's usual days ==
@@ -538,14 +817,20 @@ _DEV_CALLS = (
     ("lambda.amazonaws.com", "ListFunctions20150331", None, "lambda.list-functions"),
     ("logs.amazonaws.com", "DescribeLogGroups", None, "logs.describe-log-groups"),
     ("cloudformation.amazonaws.com", "DescribeStacks", None, "cloudformation.describe-stacks"),
-    ("ec2.amazonaws.com", "DescribeInstances", {"instancesSet": {}, "filterSet": {}}, "ec2.describe-instances"),
+    (
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        {"instancesSet": {}, "filterSet": {}},
+        "ec2.describe-instances",
+    ),
     ("dynamodb.amazonaws.com", "ListTables", None, "dynamodb.list-tables"),
     ("ecr.amazonaws.com", "DescribeRepositories", None, "ecr.describe-repositories"),
 )
 
 
-def _dev_burst(g: _Gen, ids: R.Ids, rng: random.Random, t: int, s: _Session, n: int, ua_tmpl: str,
-               t_max: int) -> list[tuple[int, dict]]:
+def _dev_burst(
+    g: _Gen, ids: R.Ids, rng: random.Random, t: int, s: _Session, n: int, ua_tmpl: str, t_max: int
+) -> list[tuple[int, dict]]:
     """``n`` read-only CLI calls of a developer from their usual place, a few seconds to minutes apart."""
     out = []
     for _ in range(n):
@@ -568,8 +853,18 @@ def _normal_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, dict]]:
     ip = g.safe_ip(person.home_ip if person else "", inc.user_arn)
     ua = _CLI_UA[0]
     user_id = user.user_id if user else ""
-    me = _Session(R.iam_user_identity(user_id, inc.user_arn, dev, inc.user_name or inc.user_arn.rsplit("/", 1)[-1],
-                                      inc.leaked_access_key_id), dev, ip, ua)
+    me = _Session(
+        R.iam_user_identity(
+            user_id,
+            inc.user_arn,
+            dev,
+            inc.user_name or inc.user_arn.rsplit("/", 1)[-1],
+            inc.leaked_access_key_id,
+        ),
+        dev,
+        ip,
+        ua,
+    )
     inc_start = _epoch(inc.start) if inc.start else t1
     inc_end = _epoch(inc.end) if inc.end else inc_start
     out: list[tuple[int, dict]] = []
@@ -609,8 +904,14 @@ class _Benign:
         self.weights: list[float] = []
         p = self.pools
         for kind, w, ok in (
-            ("app", 45, p.service_roles), ("ci", 14, p.ci_users), ("dev", 10, p.dev_users), ("sso", 16, p.sso),
-            ("console", 3, p.console_users), ("service", 8, True), ("root", 0.3, True), ("oidc", 5, p.oidc_roles),
+            ("app", 45, p.service_roles),
+            ("ci", 14, p.ci_users),
+            ("dev", 10, p.dev_users),
+            ("sso", 16, p.sso),
+            ("console", 3, p.console_users),
+            ("service", 8, True),
+            ("root", 0.3, True),
+            ("oidc", 5, p.oidc_roles),
             ("federated", 1.5, p.ci_users),
         ):
             if ok:
@@ -642,43 +943,121 @@ class _Benign:
         g, ids, rng, acct = self.g, self.ids, self.rng, s.account
         if what == "secret":
             arn = self._secret(acct, region)
-            return g.call(ids, t, s, "secretsmanager.amazonaws.com", "GetSecretValue", ro=True,
-                          req={"secretId": arn}, region=region,
-                          resources=[{"accountId": acct, "type": "AWS::SecretsManager::Secret", "ARN": arn}])
+            return g.call(
+                ids,
+                t,
+                s,
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                ro=True,
+                req={"secretId": arn},
+                region=region,
+                resources=[{"accountId": acct, "type": "AWS::SecretsManager::Secret", "ARN": arn}],
+            )
         if what == "kms":
             key_arn = f"arn:aws:kms:{region}:{acct}:key/{ids.uuid()}"
-            return g.call(ids, t, s, "kms.amazonaws.com", "Decrypt", ro=True,
-                          req={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}, region=region,
-                          resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key_arn}])
+            return g.call(
+                ids,
+                t,
+                s,
+                "kms.amazonaws.com",
+                "Decrypt",
+                ro=True,
+                req={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+                region=region,
+                resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key_arn}],
+            )
         if what == "ssm":
-            return g.call(ids, t, s, "ssm.amazonaws.com", "GetParameter", ro=True,
-                          req={"name": f"/app/{rng.choice(('db-host', 'feature-flags', 'api-url'))}",
-                               "withDecryption": True}, region=region)
+            return g.call(
+                ids,
+                t,
+                s,
+                "ssm.amazonaws.com",
+                "GetParameter",
+                ro=True,
+                req={
+                    "name": f"/app/{rng.choice(('db-host', 'feature-flags', 'api-url'))}",
+                    "withDecryption": True,
+                },
+                region=region,
+            )
         if what in ("s3get", "s3put"):
             bucket, b_region = self._bucket(acct)
             key = f"data/{time.strftime('%Y/%m/%d', time.gmtime(t))}/part-{rng.randrange(100000):05d}.json"
-            return _s3_call(g, ids, t, s, "GetObject" if what == "s3get" else "PutObject", bucket, key, b_region,
-                            acct, ro=what == "s3get", size=rng.randrange(512, 65536))
+            return _s3_call(
+                g,
+                ids,
+                t,
+                s,
+                "GetObject" if what == "s3get" else "PutObject",
+                bucket,
+                key,
+                b_region,
+                acct,
+                ro=what == "s3get",
+                size=rng.randrange(512, 65536),
+            )
         if what == "ddb":
-            return g.call(ids, t, s, "dynamodb.amazonaws.com", "DescribeTable", ro=True,
-                          req={"tableName": rng.choice(("orders", "sessions", "customers"))}, region=region)
+            return g.call(
+                ids,
+                t,
+                s,
+                "dynamodb.amazonaws.com",
+                "DescribeTable",
+                ro=True,
+                req={"tableName": rng.choice(("orders", "sessions", "customers"))},
+                region=region,
+            )
         if what == "logs":
-            return g.call(ids, t, s, "logs.amazonaws.com", "CreateLogStream", ro=False,
-                          req={"logGroupName": "/aws/app/worker", "logStreamName": ids.hex_upper(16).lower()},
-                          region=region)
+            return g.call(
+                ids,
+                t,
+                s,
+                "logs.amazonaws.com",
+                "CreateLogStream",
+                ro=False,
+                req={"logGroupName": "/aws/app/worker", "logStreamName": ids.hex_upper(16).lower()},
+                region=region,
+            )
         if what == "ssm_info":
-            return g.call(ids, t, s, "ssm.amazonaws.com", "UpdateInstanceInformation", ro=False,
-                          req={"instanceId": s.ident["principalId"].split(":", 1)[1], "agentVersion": "3.3.987.0",
-                               "platformType": "Linux"}, region=region)
+            return g.call(
+                ids,
+                t,
+                s,
+                "ssm.amazonaws.com",
+                "UpdateInstanceInformation",
+                ro=False,
+                req={
+                    "instanceId": s.ident["principalId"].split(":", 1)[1],
+                    "agentVersion": "3.3.987.0",
+                    "platformType": "Linux",
+                },
+                region=region,
+            )
         if what == "ec2tags":
-            return g.call(ids, t, s, "ec2.amazonaws.com", "DescribeTags", ro=True,
-                          req={"filterSet": {"items": [{"name": "resource-id"}]}}, region=region)
+            return g.call(
+                ids,
+                t,
+                s,
+                "ec2.amazonaws.com",
+                "DescribeTags",
+                ro=True,
+                req={"filterSet": {"items": [{"name": "resource-id"}]}},
+                region=region,
+            )
         if what == "ecr":
             return g.call(ids, t, s, "ecr.amazonaws.com", "GetAuthorizationToken", ro=True, region=region)
         if what == "ecrimg":
-            return g.call(ids, t, s, "ecr.amazonaws.com", "BatchGetImage", ro=True,
-                          req={"repositoryName": "app", "imageIds": [{"imageTag": "latest"}],
-                               "registryId": acct}, region=region)
+            return g.call(
+                ids,
+                t,
+                s,
+                "ecr.amazonaws.com",
+                "BatchGetImage",
+                ro=True,
+                req={"repositoryName": "app", "imageIds": [{"imageTag": "latest"}], "registryId": acct},
+                region=region,
+            )
         return g.call(ids, t, s, "sts.amazonaws.com", "GetCallerIdentity", ro=True, region=region)
 
     # -- episodes --------------------------------------------------------------------------------
@@ -698,8 +1077,11 @@ class _Benign:
         for r in recs:
             self.emit(t, r)
         n = len(recs)
-        ip = self.g.safe_ip(f"{rng.choice((3, 18, 34, 44, 52, 54))}.{rng.randrange(256)}.{rng.randrange(256)}."
-                            f"{rng.randrange(1, 255)}", role.arn)
+        ip = self.g.safe_ip(
+            f"{rng.choice((3, 18, 34, 44, 52, 54))}.{rng.randrange(256)}.{rng.randrange(256)}."
+            f"{rng.randrange(1, 255)}",
+            role.arn,
+        )
         s = self.g.role_session(role, session_name, key, t, ip, _SDK_UA.get(svc, _DEFAULT_SDK_UA))
         calls = _APP_CALLS.get(svc, _DEFAULT_APP_CALLS)
         span = rng.randrange(60, 3000)
@@ -713,8 +1095,13 @@ class _Benign:
         ip = self._ci_ip.get(user.arn)
         if ip is None:
             ip = self._ci_ip[user.arn] = self.g.safe_ip(_stable_ip(user.arn, (4, 20, 52)), user.arn)
-        return _Session(R.iam_user_identity(user.user_id, user.arn, user.account_id, user.name, key),
-                        user.account_id, ip, _CI_UA.format(cmd="sts.get-caller-identity"), arn=user.arn)
+        return _Session(
+            R.iam_user_identity(user.user_id, user.arn, user.account_id, user.name, key),
+            user.account_id,
+            ip,
+            _CI_UA.format(cmd="sts.get-caller-identity"),
+            arn=user.arn,
+        )
 
     def ep_ci(self, t: int, budget: int) -> int:
         """A CI pipeline: identity check, registry login, artifact upload, maybe a cross-account deploy."""
@@ -726,36 +1113,85 @@ class _Benign:
         n += 1
         if n < budget:
             t += rng.randrange(5, 60)
-            self.emit(t, g.call(ids, t, _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="ecr.get-login-password")),
-                                "ecr.amazonaws.com", "GetAuthorizationToken", ro=True))
+            self.emit(
+                t,
+                g.call(
+                    ids,
+                    t,
+                    _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="ecr.get-login-password")),
+                    "ecr.amazonaws.com",
+                    "GetAuthorizationToken",
+                    ro=True,
+                ),
+            )
             n += 1
         if n < budget:
             t += rng.randrange(30, 400)
             bucket, region = self._bucket(user.account_id)
-            self.emit(t, _s3_call(g, ids, t, _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="s3.cp")),
-                                  "PutObject", bucket, f"builds/{ids.hex_upper(8).lower()}/app.zip", region,
-                                  user.account_id, ro=False, size=rng.randrange(100_000, 9_000_000)))
+            self.emit(
+                t,
+                _s3_call(
+                    g,
+                    ids,
+                    t,
+                    _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="s3.cp")),
+                    "PutObject",
+                    bucket,
+                    f"builds/{ids.hex_upper(8).lower()}/app.zip",
+                    region,
+                    user.account_id,
+                    ro=False,
+                    size=rng.randrange(100_000, 9_000_000),
+                ),
+            )
             n += 1
         targets = [r for r, accts in self.pools.deploy_roles if user.account_id in accts or "*" in accts]
         if n < budget and targets and rng.random() < 0.5:
             role = rng.choice(targets)
             t += rng.randrange(5, 120)
-            recs, sk = g.assume_role(ids, t, _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="sts.assume-role")),
-                                     role, f"ci-{ids.hex_upper(8).lower()}", 3600, user.user_id)
+            recs, sk = g.assume_role(
+                ids,
+                t,
+                _Session(s.ident, s.account, s.ip, _CI_UA.format(cmd="sts.assume-role")),
+                role,
+                f"ci-{ids.hex_upper(8).lower()}",
+                3600,
+                user.user_id,
+            )
             recs = recs[: budget - n]
             for r in recs:
                 self.emit(t, r)
             n += len(recs)
             if len(recs) and n < budget:
-                ds = g.role_session(role, recs[0]["requestParameters"]["roleSessionName"], sk, t, s.ip,
-                                    _CI_UA.format(cmd="cloudformation.deploy"))
-                for name, ro in (("DescribeStacks", True), ("CreateChangeSet", False), ("DescribeChangeSet", True),
-                                 ("ExecuteChangeSet", False)):
+                ds = g.role_session(
+                    role,
+                    recs[0]["requestParameters"]["roleSessionName"],
+                    sk,
+                    t,
+                    s.ip,
+                    _CI_UA.format(cmd="cloudformation.deploy"),
+                )
+                for name, ro in (
+                    ("DescribeStacks", True),
+                    ("CreateChangeSet", False),
+                    ("DescribeChangeSet", True),
+                    ("ExecuteChangeSet", False),
+                ):
                     if n >= budget:
                         break
                     t += rng.randrange(2, 90)
-                    self.emit(t, g.call(ids, t, ds, "cloudformation.amazonaws.com", name, ro=ro,
-                                        req={"stackName": "app-stack"}))
+                    self.emit(
+                        t,
+                        g.call(
+                            ids,
+                            t,
+                            ds,
+                            "cloudformation.amazonaws.com",
+                            name,
+                            ro=ro,
+                            req={"stackName": "app-stack"},
+                        ),
+                    )
                     n += 1
         return n
 
@@ -764,15 +1200,29 @@ class _Benign:
         rng = self.rng
         user, key = rng.choice(self.pools.dev_users)
         ip = self._home_ip(user.person or user.arn)
-        s = _Session(R.iam_user_identity(user.user_id, user.arn, user.account_id, user.name, key), user.account_id, ip,
-                     "", arn=user.arn)
+        s = _Session(
+            R.iam_user_identity(user.user_id, user.arn, user.account_id, user.name, key),
+            user.account_id,
+            ip,
+            "",
+            arn=user.arn,
+        )
         ua = _pick(_CLI_UA, user.arn)
         recs = _dev_burst(self.g, self.ids, rng, t, s, min(budget, rng.randrange(1, 8)), ua, self.t_end)
         if recs and rng.random() < 0.05:  # the odd honest AccessDenied
             t2, last = recs[-1]
-            recs[-1] = (t2, self.g.call(self.ids, t2, _Session(s.ident, s.account, ip, ua.format(cmd="iam.list-roles")),
-                                        "iam.amazonaws.com", "ListRoles", ro=True,
-                                        error=("AccessDenied", R.denied_message(user.arn, "iam:ListRoles", "*"))))
+            recs[-1] = (
+                t2,
+                self.g.call(
+                    self.ids,
+                    t2,
+                    _Session(s.ident, s.account, ip, ua.format(cmd="iam.list-roles")),
+                    "iam.amazonaws.com",
+                    "ListRoles",
+                    ro=True,
+                    error=("AccessDenied", R.denied_message(user.arn, "iam:ListRoles", "*")),
+                ),
+            )
         for tr, r in recs:
             self.emit(tr, r)
         return len(recs)
@@ -792,43 +1242,104 @@ class _Benign:
         ip = self._home_ip(person.upn)
         browser = _pick(_BROWSER_UA, person.upn)
         n = 0
-        idc = _Session(R.identity_center_user_identity(g.mgmt, person.identity_center_user_id, g.idstore_arn,
-                                                       ids.uuid()), g.mgmt, ip, browser)
-        self.emit(t, g.call(ids, t, idc, "sso.amazonaws.com", "Authenticate", ro=False,
-                            add={"MFAUsed": "Yes" if person.mfa_methods else "No"}, account=g.mgmt, tls=False))
+        idc = _Session(
+            R.identity_center_user_identity(
+                g.mgmt, person.identity_center_user_id, g.idstore_arn, ids.uuid()
+            ),
+            g.mgmt,
+            ip,
+            browser,
+        )
+        self.emit(
+            t,
+            g.call(
+                ids,
+                t,
+                idc,
+                "sso.amazonaws.com",
+                "Authenticate",
+                ro=False,
+                add={"MFAUsed": "Yes" if person.mfa_methods else "No"},
+                account=g.mgmt,
+                tls=False,
+            ),
+        )
         n += 1
         if n < budget:
             t += rng.randrange(3, 30)
-            self.emit(t, g.call(ids, t, idc, "sso.amazonaws.com", "Federate", ro=False,
-                                req={"accountId": role.account_id, "roleName": ps}, account=g.mgmt, tls=False))
+            self.emit(
+                t,
+                g.call(
+                    ids,
+                    t,
+                    idc,
+                    "sso.amazonaws.com",
+                    "Federate",
+                    ro=False,
+                    req={"accountId": role.account_id, "roleName": ps},
+                    account=g.mgmt,
+                    tls=False,
+                ),
+            )
             n += 1
         if n >= budget:
             return n
         t += rng.randrange(1, 5)
         seeded = [f for f in _principals(role.trust_policy, "Federated") if ":saml-provider/" in f]
-        provider_arn = seeded[0] if seeded else \
-            f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
+        provider_arn = (
+            seeded[0]
+            if seeded
+            else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
+        )
         provider = provider_arn.rsplit("/", 1)[1]
-        qualifier = base64.b64encode(hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()).decode()
+        qualifier = base64.b64encode(
+            hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()
+        ).decode()
         key = ids.key_id("ASIA")
         name = person.upn
-        saml = _Session(R.saml_user_identity(f"{qualifier}:{name}", name, qualifier), role.account_id, ip, browser)
+        saml = _Session(
+            R.saml_user_identity(f"{qualifier}:{name}", name, qualifier), role.account_id, ip, browser
+        )
         duration = 43200
-        self.emit(t, g.call(
-            ids, t, saml, "sts.amazonaws.com", "AssumeRoleWithSAML", ro=True,
-            req={"sAMLAssertionID": "_" + ids.uuid(), "roleSessionName": name, "roleArn": role.arn,
-                 "principalArn": provider_arn, "durationSeconds": duration},
-            resp={"credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
-                  "assumedRoleUser": {"assumedRoleId": f"{role.role_id}:{name}",
-                                      "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}"},
-                  "subject": name, "subjectType": "persistent",
-                  "issuer": f"https://portal.sso.{g.region}.amazonaws.com/saml/assertion/{qualifier}",
-                  "audience": "https://signin.aws.amazon.com/saml", "nameQualifier": qualifier},
-            resources=[{"ARN": role.arn, "accountId": role.account_id, "type": "AWS::IAM::Role"},
-                       {"ARN": provider_arn, "accountId": role.account_id, "type": "AWS::IAM::SAMLProvider"}]))
+        self.emit(
+            t,
+            g.call(
+                ids,
+                t,
+                saml,
+                "sts.amazonaws.com",
+                "AssumeRoleWithSAML",
+                ro=True,
+                req={
+                    "sAMLAssertionID": "_" + ids.uuid(),
+                    "roleSessionName": name,
+                    "roleArn": role.arn,
+                    "principalArn": provider_arn,
+                    "durationSeconds": duration,
+                },
+                resp={
+                    "credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
+                    "assumedRoleUser": {
+                        "assumedRoleId": f"{role.role_id}:{name}",
+                        "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+                    },
+                    "subject": name,
+                    "subjectType": "persistent",
+                    "issuer": f"https://portal.sso.{g.region}.amazonaws.com/saml/assertion/{qualifier}",
+                    "audience": "https://signin.aws.amazon.com/saml",
+                    "nameQualifier": qualifier,
+                },
+                resources=[
+                    {"ARN": role.arn, "accountId": role.account_id, "type": "AWS::IAM::Role"},
+                    {"ARN": provider_arn, "accountId": role.account_id, "type": "AWS::IAM::SAMLProvider"},
+                ],
+            ),
+        )
         n += 1
         console = rng.random() < 0.6
-        s = g.role_session(role, name, key, t, ip, _CONSOLE_UA if console else _CLI_UA[1].format(cmd="sso"), console)
+        s = g.role_session(
+            role, name, key, t, ip, _CONSOLE_UA if console else _CLI_UA[1].format(cmd="sso"), console
+        )
         k = min(budget - n, rng.randrange(2, 14))
         admin = "Admin" in ps
         for _ in range(max(0, k)):
@@ -845,24 +1356,58 @@ class _Benign:
     def _policy_change(self, t: int, s: _Session, account: str) -> dict:
         """An admin's ordinary, narrow policy edit (documents as JSON strings, sometimes URL-encoded)."""
         rng, ids, g = self.rng, self.ids, self.g
-        doc = json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-            "Resource": [f"arn:aws:s3:::app-artifacts-{account}", f"arn:aws:s3:::app-artifacts-{account}/*"]}]})
+        doc = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        "Resource": [
+                            f"arn:aws:s3:::app-artifacts-{account}",
+                            f"arn:aws:s3:::app-artifacts-{account}/*",
+                        ],
+                    }
+                ],
+            }
+        )
         if rng.random() < 0.5:
             doc = quote(doc, safe="")
         if rng.random() < 0.5:
             name = f"app-read-{ids.hex_upper(4).lower()}"
-            return g.call(ids, t, s, "iam.amazonaws.com", "CreatePolicy", ro=False,
-                          req={"policyName": name, "policyDocument": doc},
-                          resp={"policy": {"policyName": name, "policyId": "ANPA" + ids.hex_upper(17),
-                                           "arn": f"arn:aws:iam::{account}:policy/{name}", "path": "/",
-                                           "defaultVersionId": "v1", "attachmentCount": 0,
-                                           "isAttachable": True, "createDate": _iam_date(t),
-                                           "updateDate": _iam_date(t)}})
+            return g.call(
+                ids,
+                t,
+                s,
+                "iam.amazonaws.com",
+                "CreatePolicy",
+                ro=False,
+                req={"policyName": name, "policyDocument": doc},
+                resp={
+                    "policy": {
+                        "policyName": name,
+                        "policyId": "ANPA" + ids.hex_upper(17),
+                        "arn": f"arn:aws:iam::{account}:policy/{name}",
+                        "path": "/",
+                        "defaultVersionId": "v1",
+                        "attachmentCount": 0,
+                        "isAttachable": True,
+                        "createDate": _iam_date(t),
+                        "updateDate": _iam_date(t),
+                    }
+                },
+            )
         role, _svc = rng.choice(self.pools.service_roles) if self.pools.service_roles else (None, "")
         role_name = role.name if role is not None and role.account_id == account else "app-reader"
-        return g.call(ids, t, s, "iam.amazonaws.com", "PutRolePolicy", ro=False,
-                      req={"roleName": role_name, "policyName": "artifacts-read", "policyDocument": doc})
+        return g.call(
+            ids,
+            t,
+            s,
+            "iam.amazonaws.com",
+            "PutRolePolicy",
+            ro=False,
+            req={"roleName": role_name, "policyName": "artifacts-read", "policyDocument": doc},
+        )
 
     def ep_oidc(self, t: int, budget: int) -> int:
         """A GitHub Actions job federates through the OIDC provider (AssumeRoleWithWebIdentity) and deploys."""
@@ -872,29 +1417,56 @@ class _Benign:
         ip = self._ci_ip.get(role.arn)
         if ip is None:
             ip = self._ci_ip[role.arn] = g.safe_ip(_stable_ip(role.arn, (4,)), role.arn)
-        ua = ("aws-sdk-js/3.621.0 ua/2.0 os/linux#6.5.0-1025-azure lang/js md/nodejs#20.16.0 api/sts#3.621.0 "
-              "configure-aws-credentials-for-github-actions")
+        ua = (
+            "aws-sdk-js/3.621.0 ua/2.0 os/linux#6.5.0-1025-azure lang/js md/nodejs#20.16.0 api/sts#3.621.0 "
+            "configure-aws-credentials-for-github-actions"
+        )
         key, name, duration = ids.key_id("ASIA"), "GitHubActions", 3600
-        web = _Session({"type": "WebIdentityUser", "principalId": f"{provider}:sts.amazonaws.com:{sub}",
-                        "userName": sub, "identityProvider": provider}, role.account_id, ip, ua)
-        self.emit(t, g.call(
-            ids, t, web, "sts.amazonaws.com", "AssumeRoleWithWebIdentity", ro=True,
-            req={"roleArn": role.arn, "roleSessionName": name, "durationSeconds": duration},
-            resp={"credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
-                  "subjectFromWebIdentityToken": sub,
-                  "assumedRoleUser": {"assumedRoleId": f"{role.role_id}:{name}",
-                                      "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}"},
-                  "provider": provider, "audience": "sts.amazonaws.com"},
-            add={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
-            resources=[{"accountId": role.account_id, "type": "AWS::IAM::Role", "ARN": role.arn}]))
+        web = _Session(
+            {
+                "type": "WebIdentityUser",
+                "principalId": f"{provider}:sts.amazonaws.com:{sub}",
+                "userName": sub,
+                "identityProvider": provider,
+            },
+            role.account_id,
+            ip,
+            ua,
+        )
+        self.emit(
+            t,
+            g.call(
+                ids,
+                t,
+                web,
+                "sts.amazonaws.com",
+                "AssumeRoleWithWebIdentity",
+                ro=True,
+                req={"roleArn": role.arn, "roleSessionName": name, "durationSeconds": duration},
+                resp={
+                    "credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
+                    "subjectFromWebIdentityToken": sub,
+                    "assumedRoleUser": {
+                        "assumedRoleId": f"{role.role_id}:{name}",
+                        "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+                    },
+                    "provider": provider,
+                    "audience": "sts.amazonaws.com",
+                },
+                add={"identityProviderConnectionVerificationMethod": "IAMTrustStore"},
+                resources=[{"accountId": role.account_id, "type": "AWS::IAM::Role", "ARN": role.arn}],
+            ),
+        )
         s = g.role_session(role, name, key, t, ip, _CI_UA.format(cmd="cloudformation.deploy"))
         s.ident["sessionContext"]["webIdFederationData"] = {"federatedProvider": provider, "attributes": {}}
         n = 1
-        for src, ename, ro in (("sts.amazonaws.com", "GetCallerIdentity", True),
-                               ("ecr.amazonaws.com", "GetAuthorizationToken", True),
-                               ("cloudformation.amazonaws.com", "DescribeStacks", True),
-                               ("cloudformation.amazonaws.com", "CreateChangeSet", False),
-                               ("cloudformation.amazonaws.com", "ExecuteChangeSet", False)):
+        for src, ename, ro in (
+            ("sts.amazonaws.com", "GetCallerIdentity", True),
+            ("ecr.amazonaws.com", "GetAuthorizationToken", True),
+            ("cloudformation.amazonaws.com", "DescribeStacks", True),
+            ("cloudformation.amazonaws.com", "CreateChangeSet", False),
+            ("cloudformation.amazonaws.com", "ExecuteChangeSet", False),
+        ):
             if n >= budget:
                 break
             t += rng.randrange(2, 120)
@@ -909,16 +1481,32 @@ class _Benign:
         u = rng.choice(self.pools.console_users)
         ip = self._home_ip(u.person or u.arn)
         ok = rng.random() > 0.05
-        ident = {k: v for k, v in R.iam_user_identity(u.user_id, u.arn, u.account_id, u.name, "").items()
-                 if k != "accessKeyId"}
+        ident = {
+            k: v
+            for k, v in R.iam_user_identity(u.user_id, u.arn, u.account_id, u.name, "").items()
+            if k != "accessKeyId"
+        }
         s = _Session(ident, u.account_id, ip, rng.choice(_BROWSER_UA))
-        add = {"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
-               "MobileVersion": "No", "MFAUsed": "Yes" if u.mfa else "No"}
+        add = {
+            "LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+            "MobileVersion": "No",
+            "MFAUsed": "Yes" if u.mfa else "No",
+        }
         if u.mfa:
             add["MFAIdentifier"] = f"arn:aws:iam::{u.account_id}:mfa/{u.name}"
-        rec = g.call(self.ids, t, s, "signin.amazonaws.com", "ConsoleLogin", ro=False,
-                     resp={"ConsoleLogin": "Success" if ok else "Failure"}, region="us-east-1", add=add,
-                     etype="AwsConsoleSignIn", tls=False)
+        rec = g.call(
+            self.ids,
+            t,
+            s,
+            "signin.amazonaws.com",
+            "ConsoleLogin",
+            ro=False,
+            resp={"ConsoleLogin": "Success" if ok else "Failure"},
+            region="us-east-1",
+            add=add,
+            etype="AwsConsoleSignIn",
+            tls=False,
+        )
         if not ok:  # a failed console sign-in has an errorMessage but no errorCode
             rec = R.with_error(rec, "", "Failed authentication")
             del rec["errorCode"]
@@ -929,12 +1517,32 @@ class _Benign:
     def ep_root(self, t: int, budget: int) -> int:
         """The management account's root signs in (with MFA) — rare, and legitimate here."""
         g = self.g
-        s = _Session({k: v for k, v in R.root_identity(g.mgmt).items() if k != "accessKeyId"}, g.mgmt,
-                     self._home_ip("root@" + g.mgmt), _BROWSER_UA[0])
-        self.emit(t, g.call(self.ids, t, s, "signin.amazonaws.com", "ConsoleLogin", ro=False,
-                            resp={"ConsoleLogin": "Success"}, region="us-east-1", etype="AwsConsoleSignIn", tls=False,
-                            add={"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No",
-                                 "MFAUsed": "Yes"}))
+        s = _Session(
+            {k: v for k, v in R.root_identity(g.mgmt).items() if k != "accessKeyId"},
+            g.mgmt,
+            self._home_ip("root@" + g.mgmt),
+            _BROWSER_UA[0],
+        )
+        self.emit(
+            t,
+            g.call(
+                self.ids,
+                t,
+                s,
+                "signin.amazonaws.com",
+                "ConsoleLogin",
+                ro=False,
+                resp={"ConsoleLogin": "Success"},
+                region="us-east-1",
+                etype="AwsConsoleSignIn",
+                tls=False,
+                add={
+                    "LoginTo": "https://console.aws.amazon.com/console/home",
+                    "MobileVersion": "No",
+                    "MFAUsed": "Yes",
+                },
+            ),
+        )
         return 1
 
     def ep_service(self, t: int, budget: int) -> int:
@@ -944,16 +1552,43 @@ class _Benign:
         region = g.region if rng.random() < 0.8 else g.region2
         if rng.random() < 0.5:
             key_arn = f"arn:aws:kms:{region}:{acct}:key/{self.ids.uuid()}"
-            s = _Session({"accountId": acct, "invokedBy": "kms.amazonaws.com"}, acct, "kms.amazonaws.com",
-                         "kms.amazonaws.com")
-            rec = g.call(self.ids, t, s, "kms.amazonaws.com", "RotateKey", ro=False, region=region,
-                         resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key_arn}],
-                         shared=self.ids.uuid(), etype="AwsServiceEvent", tls=False)
+            s = _Session(
+                {"accountId": acct, "invokedBy": "kms.amazonaws.com"},
+                acct,
+                "kms.amazonaws.com",
+                "kms.amazonaws.com",
+            )
+            rec = g.call(
+                self.ids,
+                t,
+                s,
+                "kms.amazonaws.com",
+                "RotateKey",
+                ro=False,
+                region=region,
+                resources=[{"accountId": acct, "type": "AWS::KMS::Key", "ARN": key_arn}],
+                shared=self.ids.uuid(),
+                etype="AwsServiceEvent",
+                tls=False,
+            )
         else:
-            s = _Session({"accountId": acct, "invokedBy": "health.amazonaws.com"}, acct, "health.amazonaws.com",
-                         "health.amazonaws.com")
-            rec = g.call(self.ids, t, s, "health.amazonaws.com", "AWSHealthEventPublished", ro=True,
-                         region=region, etype="AwsServiceEvent", tls=False)
+            s = _Session(
+                {"accountId": acct, "invokedBy": "health.amazonaws.com"},
+                acct,
+                "health.amazonaws.com",
+                "health.amazonaws.com",
+            )
+            rec = g.call(
+                self.ids,
+                t,
+                s,
+                "health.amazonaws.com",
+                "AWSHealthEventPublished",
+                ro=True,
+                region=region,
+                etype="AwsServiceEvent",
+                tls=False,
+            )
         self.emit(t, rec)
         return 1
 
@@ -964,20 +1599,52 @@ class _Benign:
         s = self._ci_session(user, key)
         name = f"build-{ids.hex_upper(6).lower()}"
         fkey = ids.key_id("ASIA")
-        self.emit(t, g.call(ids, t, s, "sts.amazonaws.com", "GetFederationToken", ro=True,
-                            req={"name": name, "durationSeconds": 3600},
-                            resp={"credentials": {"accessKeyId": fkey, "expiration": R.iso(t + 3600)},
-                                  "federatedUser": {"federatedUserId": f"{user.account_id}:{name}",
-                                                    "arn": f"arn:aws:sts::{user.account_id}:federated-user/{name}"},
-                                  "packedPolicySize": 9}))
+        self.emit(
+            t,
+            g.call(
+                ids,
+                t,
+                s,
+                "sts.amazonaws.com",
+                "GetFederationToken",
+                ro=True,
+                req={"name": name, "durationSeconds": 3600},
+                resp={
+                    "credentials": {"accessKeyId": fkey, "expiration": R.iso(t + 3600)},
+                    "federatedUser": {
+                        "federatedUserId": f"{user.account_id}:{name}",
+                        "arn": f"arn:aws:sts::{user.account_id}:federated-user/{name}",
+                    },
+                    "packedPolicySize": 9,
+                },
+            ),
+        )
         if budget < 2:
             return 1
         t += rng.randrange(2, 60)
-        fs = _Session(R.federated_user_identity(user.account_id, name, fkey, s.ident, R.iso(t)), user.account_id, s.ip,
-                      _CI_UA.format(cmd="s3.cp"))
+        fs = _Session(
+            R.federated_user_identity(user.account_id, name, fkey, s.ident, R.iso(t)),
+            user.account_id,
+            s.ip,
+            _CI_UA.format(cmd="s3.cp"),
+        )
         bucket, region = self._bucket(user.account_id)
-        self.emit(t, _s3_call(g, ids, t, fs, "GetObject", bucket, f"builds/{name}/manifest.json", region,
-                              user.account_id, ro=True, size=rng.randrange(200, 4000)))
+        self.emit(
+            t,
+            _s3_call(
+                g,
+                ids,
+                t,
+                fs,
+                "GetObject",
+                bucket,
+                f"builds/{name}/manifest.json",
+                region,
+                user.account_id,
+                ro=True,
+                size=rng.randrange(200, 4000),
+            ),
+        )
         return 2
 
 
@@ -1009,8 +1676,16 @@ def _resolve_end(org: SeededOrg, end: datetime | None, scenario: str | None) -> 
     return t - t % _HOUR
 
 
-def _stream(org: SeededOrg, *, benign_events: int, days: int, end: datetime | None, seed: int,
-            scenario: str | None, hours: tuple[int, int] | None = None) -> Iterator[tuple[int, str, dict]]:
+def _stream(
+    org: SeededOrg,
+    *,
+    benign_events: int,
+    days: int,
+    end: datetime | None,
+    seed: int,
+    scenario: str | None,
+    hours: tuple[int, int] | None = None,
+) -> Iterator[tuple[int, str, dict]]:
     """(epoch, kind, record) in time order; kind is ``incident``, ``normal`` or ``benign``. ``hours`` = [a, b)
     limits the output to those hours (epoch // 3600) with the same records a full run has there: every hour's
     haystack is drawn from its own seeded RNG, and sessions spill at most into the next hour."""
@@ -1060,7 +1735,9 @@ def _stream(org: SeededOrg, *, benign_events: int, days: int, end: datetime | No
                 yield t, kind, rec
 
 
-def _hour_span(org: SeededOrg, *, days: int, end: datetime | None, seed: int, scenario: str | None) -> tuple[int, int, int]:
+def _hour_span(
+    org: SeededOrg, *, days: int, end: datetime | None, seed: int, scenario: str | None
+) -> tuple[int, int, int]:
     """(first hour, last hour + 1, trail end epoch) a full ``_stream`` covers; splits work between processes."""
     t1 = _resolve_end(org, end, scenario)
     t0 = t1 - int(days * _DAY)
@@ -1072,11 +1749,20 @@ def _hour_span(org: SeededOrg, *, days: int, end: datetime | None, seed: int, sc
     return first, last + 1, t1
 
 
-def generate(org: SeededOrg, *, benign_events: int = 5000, days: int = 14, end: datetime | None = None,
-             seed: int = 7, scenario: str | None = "compromised-access-key") -> Iterator[dict]:
+def generate(
+    org: SeededOrg,
+    *,
+    benign_events: int = 5000,
+    days: int = 14,
+    end: datetime | None = None,
+    seed: int = 7,
+    scenario: str | None = "compromised-access-key",
+) -> Iterator[dict]:
     """Stream raw CloudTrail records (time order): the scenario's incident, the leaked user's usual activity
     and ``benign_events`` benign records over ``days`` days ending at ``end`` (default: just after the incident)."""
-    for _t, _k, rec in _stream(org, benign_events=benign_events, days=days, end=end, seed=seed, scenario=scenario):
+    for _t, _k, rec in _stream(
+        org, benign_events=benign_events, days=days, end=end, seed=seed, scenario=scenario
+    ):
         yield rec
 
 
@@ -1085,8 +1771,10 @@ def log_key(org_id: str, account: str, region: str, window_start: int, tail: str
     """Organization-trail object key of a log file delivered for ``window_start`` (epoch seconds)."""
     tm = time.gmtime(window_start)
     stamp = time.strftime("%Y%m%dT%H%MZ", tm)
-    return (f"AWSLogs/{org_id}/{account}/CloudTrail/{region}/{tm.tm_year:04d}/{tm.tm_mon:02d}/{tm.tm_mday:02d}/"
-            f"{account}_CloudTrail_{region}_{stamp}_{tail}.json.gz")
+    return (
+        f"AWSLogs/{org_id}/{account}/CloudTrail/{region}/{tm.tm_year:04d}/{tm.tm_mon:02d}/{tm.tm_mday:02d}/"
+        f"{account}_CloudTrail_{region}_{stamp}_{tail}.json.gz"
+    )
 
 
 def _gzip(data: bytes, level: int) -> bytes:
@@ -1108,8 +1796,14 @@ class _S3Sink:
     def put(self, key: str, body: bytes) -> None:
         if len(self.futures) >= self.in_flight:
             self._drain(FIRST_COMPLETED)
-        fut = self.pool.submit(self.client.put_object, Bucket=self.bucket, Key=key, Body=body,
-                               ContentType="application/json", ContentEncoding="gzip")
+        fut = self.pool.submit(
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ContentEncoding="gzip",
+        )
         self.futures[fut] = key
 
     def _drain(self, how: str) -> None:
@@ -1118,7 +1812,9 @@ class _S3Sink:
             key = self.futures.pop(f)
             exc = f.exception()
             if exc is not None:
-                self.errors.append({"key": f"s3://{self.bucket}/{key}", "error": f"{type(exc).__name__}: {exc}"})
+                self.errors.append(
+                    {"key": f"s3://{self.bucket}/{key}", "error": f"{type(exc).__name__}: {exc}"}
+                )
 
     def close(self) -> None:
         if self.futures:
@@ -1175,10 +1871,20 @@ class _FileSink:
         return self.errors
 
 
-def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_dir: Path | None = None,
-                benign_events: int = 5000, days: int = 14, end: datetime | None = None, seed: int = 7,
-                scenario: str | None = "compromised-access-key", compresslevel: int = 3,
-                window_seconds: int = WINDOW_SECONDS, workers: int = 1) -> dict:
+def write_trail(
+    org: SeededOrg,
+    *,
+    dest_s3: tuple[Any, str] | None = None,
+    dest_dir: Path | None = None,
+    benign_events: int = 5000,
+    days: int = 14,
+    end: datetime | None = None,
+    seed: int = 7,
+    scenario: str | None = "compromised-access-key",
+    compresslevel: int = 3,
+    window_seconds: int = WINDOW_SECONDS,
+    workers: int = 1,
+) -> dict:
     """Write the generated trail as gzipped org-trail log files to ``dest_s3`` ((boto3 client, bucket)) and/or
     ``dest_dir``; one file per account/region/``window_seconds`` window, named by the window start (its day
     folder is the day of its events). Returns stats (files, records, incident/normal/benign records, per account
@@ -1196,8 +1902,15 @@ def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_
     first, last, t1 = _hour_span(org, days=days, end=end, seed=seed, scenario=scenario)
     end_dt = datetime.fromtimestamp(t1, UTC)  # resolved once: every worker must see the same trail end
     workers = max(1, min(workers, last - first))
-    kw = {"benign_events": benign_events, "days": days, "end": end_dt, "seed": seed, "scenario": scenario,
-          "compresslevel": compresslevel, "window_seconds": window_seconds}
+    kw = {
+        "benign_events": benign_events,
+        "days": days,
+        "end": end_dt,
+        "seed": seed,
+        "scenario": scenario,
+        "compresslevel": compresslevel,
+        "window_seconds": window_seconds,
+    }
     if workers == 1 or dest_s3 is not None:
         stats = _write_hours(org, dest_s3, dest_dir, (first, last), **kw)
     else:
@@ -1206,9 +1919,15 @@ def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_
 
         cuts = [first + (last - first) * i // workers for i in range(workers + 1)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            parts = list(pool.map(_write_hours_worker, [
-                (org, Path(dest_dir) if dest_dir is not None else None, (cuts[i], cuts[i + 1]), kw)
-                for i in range(workers)]))
+            parts = list(
+                pool.map(
+                    _write_hours_worker,
+                    [
+                        (org, Path(dest_dir) if dest_dir is not None else None, (cuts[i], cuts[i + 1]), kw)
+                        for i in range(workers)
+                    ],
+                )
+            )
         stats = _merge_stats(parts)
     stats["seconds"] = round(time.perf_counter() - t_start, 3)
     stats["workers"] = workers
@@ -1218,8 +1937,10 @@ def write_trail(org: SeededOrg, *, dest_s3: tuple[Any, str] | None = None, dest_
         stats["dir"] = str(Path(dest_dir) / "AWSLogs" / org.org_id)
     errors = stats["errors"]
     if errors:
-        raise TrailError(f"{len(errors)} of {stats['files']} trail files failed to write; first: "
-                         f"{errors[0]['key']}: {errors[0]['error']}")
+        raise TrailError(
+            f"{len(errors)} of {stats['files']} trail files failed to write; first: "
+            f"{errors[0]['key']}: {errors[0]['error']}"
+        )
     return stats
 
 
@@ -1230,9 +1951,19 @@ def _write_hours_worker(args: tuple) -> dict:
 
 def _merge_stats(parts: list[dict]) -> dict:
     """Stats of consecutive hour ranges -> stats of the whole run."""
-    out: dict[str, Any] = {"files": 0, "records": 0, "bytes": 0, "incident_records": 0, "normal_records": 0,
-                           "benign_records": 0, "per_account": {}, "per_region": {}, "first_event": None,
-                           "last_event": None, "errors": []}
+    out: dict[str, Any] = {
+        "files": 0,
+        "records": 0,
+        "bytes": 0,
+        "incident_records": 0,
+        "normal_records": 0,
+        "benign_records": 0,
+        "per_account": {},
+        "per_region": {},
+        "first_event": None,
+        "last_event": None,
+        "errors": [],
+    }
     for p in parts:
         for k in ("files", "records", "bytes", "incident_records", "normal_records", "benign_records"):
             out[k] += p[k]
@@ -1247,28 +1978,54 @@ def _merge_stats(parts: list[dict]) -> dict:
     return out
 
 
-def _write_hours(org: SeededOrg, dest_s3: tuple[Any, str] | None, dest_dir: Path | None, hours: tuple[int, int],
-                 *, benign_events: int, days: int, end: datetime, seed: int, scenario: str | None,
-                 compresslevel: int, window_seconds: int) -> dict:
+def _write_hours(
+    org: SeededOrg,
+    dest_s3: tuple[Any, str] | None,
+    dest_dir: Path | None,
+    hours: tuple[int, int],
+    *,
+    benign_events: int,
+    days: int,
+    end: datetime,
+    seed: int,
+    scenario: str | None,
+    compresslevel: int,
+    window_seconds: int,
+) -> dict:
     """Write the files of the windows in ``hours`` = [a, b) (epoch // 3600); file names are drawn from a
     per-window RNG so any split of the hours gives the same files."""
-    stats: dict[str, Any] = {"files": 0, "records": 0, "bytes": 0, "incident_records": 0, "normal_records": 0,
-                             "benign_records": 0, "per_account": {}, "per_region": {}, "first_event": None,
-                             "last_event": None, "errors": []}
+    stats: dict[str, Any] = {
+        "files": 0,
+        "records": 0,
+        "bytes": 0,
+        "incident_records": 0,
+        "normal_records": 0,
+        "benign_records": 0,
+        "per_account": {},
+        "per_region": {},
+        "first_event": None,
+        "last_event": None,
+        "errors": [],
+    }
     per_account: dict[str, int] = stats["per_account"]
     per_region: dict[str, int] = stats["per_region"]
     encoder = R.RecordEncoder()
     names = random.Random()
     ids = R.Ids(names)
-    sink = _FileSink(Path(dest_dir) if dest_dir is not None else None,
-                     _S3Sink(*dest_s3) if dest_s3 is not None else None, compresslevel)
+    sink = _FileSink(
+        Path(dest_dir) if dest_dir is not None else None,
+        _S3Sink(*dest_s3) if dest_s3 is not None else None,
+        compresslevel,
+    )
 
     def flush(window: int, groups: dict[tuple[str, str], list[dict]]) -> None:
         names.seed(f"{seed}:files:{window}")
         for acct, region in sorted(groups):
             recs = groups[(acct, region)]
-            sink.put(log_key(org.org_id, acct, region, window * window_seconds, ids.alnum(16)),
-                     encoder.log_file(recs))
+            sink.put(
+                log_key(org.org_id, acct, region, window * window_seconds, ids.alnum(16)),
+                encoder.log_file(recs),
+            )
             stats["files"] += 1
             per_account[acct] = per_account.get(acct, 0) + len(recs)
             per_region[region] = per_region.get(region, 0) + len(recs)
@@ -1279,8 +2036,9 @@ def _write_hours(org: SeededOrg, dest_s3: tuple[Any, str] | None, dest_dir: Path
     current = None
     last_time = None
     try:
-        for t, kind, rec in _stream(org, benign_events=benign_events, days=days, end=end, seed=seed,
-                                    scenario=scenario, hours=hours):
+        for t, kind, rec in _stream(
+            org, benign_events=benign_events, days=days, end=end, seed=seed, scenario=scenario, hours=hours
+        ):
             w = t // window_seconds
             if w != current:
                 if groups:

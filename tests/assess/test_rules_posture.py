@@ -34,7 +34,7 @@ def test_trail_stopped_and_validation(b):
     trail(b, ACCT, is_logging=False, log_file_validation=False)
     trail(b, OTHER)
     df = run(b, "IAMKIT-POST-002", "IAMKIT-POST-003")
-    assert set(zip(df.rule_id, df.account_id)) == {("IAMKIT-POST-002", ACCT), ("IAMKIT-POST-003", ACCT)}
+    assert set(zip(df.rule_id, df.account_id, strict=True)) == {("IAMKIT-POST-002", ACCT), ("IAMKIT-POST-003", ACCT)}
 
 
 def test_analyzer_and_guardduty(b):
@@ -42,7 +42,7 @@ def test_analyzer_and_guardduty(b):
     control(b, ACCT, "guardduty.detector", "enabled")
     control(b, OTHER, "guardduty.detector", "disabled")
     df = run(b, "IAMKIT-POST-004", "IAMKIT-POST-005")
-    assert set(zip(df.rule_id, df.account_id)) == {("IAMKIT-POST-004", OTHER), ("IAMKIT-POST-005", OTHER)}
+    assert set(zip(df.rule_id, df.account_id, strict=True)) == {("IAMKIT-POST-004", OTHER), ("IAMKIT-POST-005", OTHER)}
 
 
 def test_analyzer_not_flagged_when_endpoint_cannot_tell(b):

@@ -38,7 +38,10 @@ DAYS = 6
 
 def _trust(service=None, account=None):
     p = {"Service": service} if service else {"AWS": f"arn:aws:iam::{account}:root"}
-    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": p, "Action": "sts:AssumeRole"}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": p, "Action": "sts:AssumeRole"}],
+    }
 
 
 def saml_provider(account: str) -> str:
@@ -47,89 +50,246 @@ def saml_provider(account: str) -> str:
 
 def make_org(with_incident: bool = True) -> SeededOrg:
     """A small organization shaped like the sandbox's seeding (4 accounts, app/deploy/SSO roles, 3 people)."""
-    accts = [Account(MGMT, "management", "Root", "m@x", is_management=True), Account(SEC, "security", "Security", "s@x"),
-             Account(PROD, "prod", "Prod", "p@x"), Account(DEV, "dev", "Dev", "d@x")]
+    accts = [
+        Account(MGMT, "management", "Root", "m@x", is_management=True),
+        Account(SEC, "security", "Security", "s@x"),
+        Account(PROD, "prod", "Prod", "p@x"),
+        Account(DEV, "dev", "Dev", "d@x"),
+    ]
     roles = []
     n = 0
     for a in accts:
         for svc in ("lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com"):
             n += 1
             name = f"{svc.split('.')[0]}-app-{n}"
-            roles.append(Role(a.account_id, name, f"arn:aws:iam::{a.account_id}:role/{name}", f"AROAAPP{n:014d}",
-                              _trust(service=svc), purpose="app"))
+            roles.append(
+                Role(
+                    a.account_id,
+                    name,
+                    f"arn:aws:iam::{a.account_id}:role/{name}",
+                    f"AROAAPP{n:014d}",
+                    _trust(service=svc),
+                    purpose="app",
+                )
+            )
         n += 1
-        roles.append(Role(a.account_id, "deploy", f"arn:aws:iam::{a.account_id}:role/deploy", f"AROADEP{n:014d}",
-                          _trust(account=MGMT), purpose="cross-account"))
+        roles.append(
+            Role(
+                a.account_id,
+                "deploy",
+                f"arn:aws:iam::{a.account_id}:role/deploy",
+                f"AROADEP{n:014d}",
+                _trust(account=MGMT),
+                purpose="cross-account",
+            )
+        )
         for ps in ("AdministratorAccess", "ReadOnly"):
             n += 1
             name = f"AWSReservedSSO_{ps}_{n:016x}"
-            roles.append(Role(a.account_id, name,
-                              f"arn:aws:iam::{a.account_id}:role/aws-reserved/sso.amazonaws.com/{name}",
-                              f"AROASSO{n:014d}", {"Statement": [{"Effect": "Allow", "Principal": {
-                                  "Federated": saml_provider(a.account_id)}, "Action": "sts:AssumeRoleWithSAML"}]},
-                              purpose="sso"))
-    roles.append(Role(DEV, "github-actions-deploy", f"arn:aws:iam::{DEV}:role/github-actions-deploy",
-                      "AROAGITHUBDEPLOY00001", {"Statement": [{"Effect": "Allow", "Principal": {
-                          "Federated": f"arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com"},
-                          "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringLike": {
-                              "token.actions.githubusercontent.com:sub": "repo:acme/webapp:*"}}}]}, purpose="ci"))
-    roles.append(Role(PROD, "prod-deploy", f"arn:aws:iam::{PROD}:role/prod-deploy", "AROAPRODDEPLOY0000001",
-                      _trust(account=DEV), purpose="cross-account"))
+            roles.append(
+                Role(
+                    a.account_id,
+                    name,
+                    f"arn:aws:iam::{a.account_id}:role/aws-reserved/sso.amazonaws.com/{name}",
+                    f"AROASSO{n:014d}",
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Federated": saml_provider(a.account_id)},
+                                "Action": "sts:AssumeRoleWithSAML",
+                            }
+                        ]
+                    },
+                    purpose="sso",
+                )
+            )
+    roles.append(
+        Role(
+            DEV,
+            "github-actions-deploy",
+            f"arn:aws:iam::{DEV}:role/github-actions-deploy",
+            "AROAGITHUBDEPLOY00001",
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {
+                            "Federated": f"arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com"
+                        },
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/webapp:*"}
+                        },
+                    }
+                ]
+            },
+            purpose="ci",
+        )
+    )
+    roles.append(
+        Role(
+            PROD,
+            "prod-deploy",
+            f"arn:aws:iam::{PROD}:role/prod-deploy",
+            "AROAPRODDEPLOY0000001",
+            _trust(account=DEV),
+            purpose="cross-account",
+        )
+    )
     people = [
-        Person("alice.smith@contoso.example", "Alice Smith", "Alice", "Smith", "Eng", "e-1", "idc-alice",
-               ["Developers"], ["microsoftAuthenticator"], [f"arn:aws:iam::{DEV}:user/alice"], "192.0.2.10"),
-        Person("bob.jones@contoso.example", "Bob Jones", "Bob", "Jones", "Ops", "e-2", "idc-bob",
-               ["Admins"], [], [], "192.0.2.20"),
-        Person("carol.white@contoso.example", "Carol White", "Carol", "White", "Eng", "e-3", "idc-carol",
-               ["Developers"], ["fido2"], [f"arn:aws:iam::{DEV}:user/carol"], "192.0.2.30"),
+        Person(
+            "alice.smith@contoso.example",
+            "Alice Smith",
+            "Alice",
+            "Smith",
+            "Eng",
+            "e-1",
+            "idc-alice",
+            ["Developers"],
+            ["microsoftAuthenticator"],
+            [f"arn:aws:iam::{DEV}:user/alice"],
+            "192.0.2.10",
+        ),
+        Person(
+            "bob.jones@contoso.example",
+            "Bob Jones",
+            "Bob",
+            "Jones",
+            "Ops",
+            "e-2",
+            "idc-bob",
+            ["Admins"],
+            [],
+            [],
+            "192.0.2.20",
+        ),
+        Person(
+            "carol.white@contoso.example",
+            "Carol White",
+            "Carol",
+            "White",
+            "Eng",
+            "e-3",
+            "idc-carol",
+            ["Developers"],
+            ["fido2"],
+            [f"arn:aws:iam::{DEV}:user/carol"],
+            "192.0.2.30",
+        ),
     ]
     users = [
-        User(DEV, "alice", f"arn:aws:iam::{DEV}:user/alice", "AIDAALICE000000000001",
-             access_keys=[AccessKey("AKIAALICE00000000001", DEV, "alice", "Active", "2025-01-01T00:00:00Z")],
-             person="alice.smith@contoso.example", console=True, mfa=True),
-        User(DEV, "carol", f"arn:aws:iam::{DEV}:user/carol", "AIDACAROL000000000001",
-             access_keys=[AccessKey("AKIACAROL00000000001", DEV, "carol", "Active", "2024-01-01T00:00:00Z")],
-             person="carol.white@contoso.example", console=True),
-        User(DEV, "ci-build", f"arn:aws:iam::{DEV}:user/ci-build", "AIDACIBUILD0000000001",
-             access_keys=[AccessKey("AKIACIBUILD000000001", DEV, "ci-build", "Active", "2024-06-01T00:00:00Z")]),
-        User(MGMT, "ci-deployer", f"arn:aws:iam::{MGMT}:user/ci-deployer", "AIDACIDEPLOY000000001",
-             access_keys=[AccessKey("AKIACIDEPLOY00000001", MGMT, "ci-deployer", "Active", "2024-06-01T00:00:00Z"),
-                          AccessKey("AKIACIDEPLOYOLD00001", MGMT, "ci-deployer", "Inactive", "2023-06-01T00:00:00Z")]),
+        User(
+            DEV,
+            "alice",
+            f"arn:aws:iam::{DEV}:user/alice",
+            "AIDAALICE000000000001",
+            access_keys=[AccessKey("AKIAALICE00000000001", DEV, "alice", "Active", "2025-01-01T00:00:00Z")],
+            person="alice.smith@contoso.example",
+            console=True,
+            mfa=True,
+        ),
+        User(
+            DEV,
+            "carol",
+            f"arn:aws:iam::{DEV}:user/carol",
+            "AIDACAROL000000000001",
+            access_keys=[AccessKey("AKIACAROL00000000001", DEV, "carol", "Active", "2024-01-01T00:00:00Z")],
+            person="carol.white@contoso.example",
+            console=True,
+        ),
+        User(
+            DEV,
+            "ci-build",
+            f"arn:aws:iam::{DEV}:user/ci-build",
+            "AIDACIBUILD0000000001",
+            access_keys=[
+                AccessKey("AKIACIBUILD000000001", DEV, "ci-build", "Active", "2024-06-01T00:00:00Z")
+            ],
+        ),
+        User(
+            MGMT,
+            "ci-deployer",
+            f"arn:aws:iam::{MGMT}:user/ci-deployer",
+            "AIDACIDEPLOY000000001",
+            access_keys=[
+                AccessKey("AKIACIDEPLOY00000001", MGMT, "ci-deployer", "Active", "2024-06-01T00:00:00Z"),
+                AccessKey("AKIACIDEPLOYOLD00001", MGMT, "ci-deployer", "Inactive", "2023-06-01T00:00:00Z"),
+            ],
+        ),
         User(SEC, "auditor", f"arn:aws:iam::{SEC}:user/auditor", "AIDAAUDITOR0000000001", console=True),
     ]
     assignments = []
     for a in accts:
-        assignments.append(Assignment(a.account_id, "AdministratorAccess", "arn:ps/admin", "GROUP", "Admins", "g-a"))
+        assignments.append(
+            Assignment(a.account_id, "AdministratorAccess", "arn:ps/admin", "GROUP", "Admins", "g-a")
+        )
         assignments.append(Assignment(a.account_id, "ReadOnly", "arn:ps/ro", "GROUP", "Developers", "g-d"))
     secret = f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:prod/db/password-AbCdEf"
     resources = [
         Resource(PROD, "us-east-1", "secretsmanager", secret, "prod/db/password", sensitive=True),
-        Resource(PROD, "us-east-1", "secretsmanager",
-                 f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:app/api-key-QwErTy", "app/api-key"),
-        Resource(PROD, "eu-west-1", "s3", f"arn:aws:s3:::acme-{PROD}-customer-data", f"acme-{PROD}-customer-data",
-                 sensitive=True, objects=["exports/customers.csv", "exports/cards.csv"]),
+        Resource(
+            PROD,
+            "us-east-1",
+            "secretsmanager",
+            f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:app/api-key-QwErTy",
+            "app/api-key",
+        ),
+        Resource(
+            PROD,
+            "eu-west-1",
+            "s3",
+            f"arn:aws:s3:::acme-{PROD}-customer-data",
+            f"acme-{PROD}-customer-data",
+            sensitive=True,
+            objects=["exports/customers.csv", "exports/cards.csv"],
+        ),
         Resource(PROD, "us-east-1", "s3", f"arn:aws:s3:::acme-{PROD}-artifacts", f"acme-{PROD}-artifacts"),
     ]
     inc = None
     if with_incident:
         inc = Incident(
-            scenario="compromised-access-key", leaked_access_key_id="AKIACAROL00000000001",
-            user_arn=f"arn:aws:iam::{DEV}:user/carol", user_name="carol", account_id=DEV,
-            attacker_ip="203.0.113.66", attacker_user_agent="python-requests/2.31.0 (x-attacker)",
-            created_user_arn=f"arn:aws:iam::{DEV}:user/svc-backup-sync", created_access_key_id="AKIABACKDOOR00000001",
-            target_role_arn=f"arn:aws:iam::{PROD}:role/prod-deploy", session_name="maint",
-            session_access_key_id="ASIAINCIDENT00000001", secret_arns=[secret],
-            object_arns=[f"arn:aws:s3:::acme-{PROD}-customer-data/exports/customers.csv",
-                         f"arn:aws:s3:::acme-{PROD}-customer-data/exports/cards.csv"],
-            start="2026-11-26T14:00:00Z", end="2026-11-26T14:50:00Z")
-    return SeededOrg(seed=7, org_id=ORG_ID, management_account_id=MGMT, accounts=accts, users=users, roles=roles,
-                     resources=resources, people=people, assignments=assignments, identity_store_id="d-1234567890",
-                     trail_bucket="org-trail-logs", trail_name="org-trail", incident=inc)
+            scenario="compromised-access-key",
+            leaked_access_key_id="AKIACAROL00000000001",
+            user_arn=f"arn:aws:iam::{DEV}:user/carol",
+            user_name="carol",
+            account_id=DEV,
+            attacker_ip="203.0.113.66",
+            attacker_user_agent="python-requests/2.31.0 (x-attacker)",
+            created_user_arn=f"arn:aws:iam::{DEV}:user/svc-backup-sync",
+            created_access_key_id="AKIABACKDOOR00000001",
+            target_role_arn=f"arn:aws:iam::{PROD}:role/prod-deploy",
+            session_name="maint",
+            session_access_key_id="ASIAINCIDENT00000001",
+            secret_arns=[secret],
+            object_arns=[
+                f"arn:aws:s3:::acme-{PROD}-customer-data/exports/customers.csv",
+                f"arn:aws:s3:::acme-{PROD}-customer-data/exports/cards.csv",
+            ],
+            start="2026-11-26T14:00:00Z",
+            end="2026-11-26T14:50:00Z",
+        )
+    return SeededOrg(
+        seed=7,
+        org_id=ORG_ID,
+        management_account_id=MGMT,
+        accounts=accts,
+        users=users,
+        roles=roles,
+        resources=resources,
+        people=people,
+        assignments=assignments,
+        identity_store_id="d-1234567890",
+        trail_bucket="org-trail-logs",
+        trail_name="org-trail",
+        incident=inc,
+    )
 
 
 KEY_RE = re.compile(
     r"^AWSLogs/(?P<org>o-[a-z0-9]+)/(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{2})/"
-    r"(?P<d>\d{2})/(?P=acct)_CloudTrail_(?P=region)_(?P<stamp>\d{8}T\d{4}Z)_[A-Za-z0-9]{16}\.json\.gz$")
+    r"(?P<d>\d{2})/(?P=acct)_CloudTrail_(?P=region)_(?P<stamp>\d{8}T\d{4}Z)_[A-Za-z0-9]{16}\.json\.gz$"
+)
 
 
 def _read_tree(root: Path) -> dict[str, bytes]:
@@ -157,8 +317,11 @@ def recs(written):
 @pytest.fixture(scope="module")
 def incident_recs(written):
     org = written[0]
-    return list(r for r in trailgen.generate(org, benign_events=BENIGN, days=DAYS)
-                if r["sourceIPAddress"] == org.incident.attacker_ip)
+    return list(
+        r
+        for r in trailgen.generate(org, benign_events=BENIGN, days=DAYS)
+        if r["sourceIPAddress"] == org.incident.attacker_ip
+    )
 
 
 # -- layout, gzip, determinism ------------------------------------------------------------------------
@@ -196,7 +359,8 @@ def test_log_key_follows_cloudtrails_naming():
     t = calendar.timegm((2026, 1, 5, 23, 55, 0))
     assert trailgen.log_key("o-a1b2c3d4e5", "123456789012", "eu-west-1", t, "Mu0KsOhtH1ar15ZZ") == (
         "AWSLogs/o-a1b2c3d4e5/123456789012/CloudTrail/eu-west-1/2026/01/05/"
-        "123456789012_CloudTrail_eu-west-1_20260105T2355Z_Mu0KsOhtH1ar15ZZ.json.gz")
+        "123456789012_CloudTrail_eu-west-1_20260105T2355Z_Mu0KsOhtH1ar15ZZ.json.gz"
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -254,8 +418,14 @@ def test_same_records_in_another_process_with_another_hash_seed(tmp_path):
     for r in trailgen.generate(SeededOrg.from_json(org_file.read_text()), benign_events=300, days=2):
         h.update(json.dumps(r).encode())
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", _DIGEST, str(org_file)], capture_output=True, text=True, env=env,
-                         check=True, cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", _DIGEST, str(org_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == h.hexdigest()
 
 
@@ -263,8 +433,9 @@ def test_parallel_workers_write_the_same_bytes(written, tmp_path):
     stats = trailgen.write_trail(make_org(), dest_dir=tmp_path, benign_events=BENIGN, days=DAYS, workers=3)
     assert stats["workers"] == 3
     assert _read_tree(tmp_path) == written[2]
-    assert {k: v for k, v in stats.items() if k not in ("seconds", "dir", "workers")} == \
-        {k: v for k, v in written[1].items() if k not in ("seconds", "dir", "workers")}
+    assert {k: v for k, v in stats.items() if k not in ("seconds", "dir", "workers")} == {
+        k: v for k, v in written[1].items() if k not in ("seconds", "dir", "workers")
+    }
 
 
 def test_generate_yields_the_records_written_in_time_order(written, recs):
@@ -272,7 +443,9 @@ def test_generate_yields_the_records_written_in_time_order(written, recs):
     gen = list(trailgen.generate(org, benign_events=BENIGN, days=DAYS))
     times = [r["eventTime"] for r in gen]
     assert times == sorted(times)
-    assert sorted(json.dumps(r, sort_keys=True) for r in gen) == sorted(json.dumps(r, sort_keys=True) for r in recs)
+    assert sorted(json.dumps(r, sort_keys=True) for r in gen) == sorted(
+        json.dumps(r, sort_keys=True) for r in recs
+    )
 
 
 def test_event_ids_are_unique_uuids(recs):
@@ -303,27 +476,38 @@ def test_incident_steps_in_order_with_the_seeded_ids(written, incident_recs):
     assert len(discovery) >= 8
     assert all(r["eventName"].startswith(("List", "Get", "Describe")) for r in discovery)
     assert any(r.get("errorCode", "").startswith("AccessDenied") for r in discovery)
-    assert all(r["userIdentity"]["accessKeyId"] == inc.leaked_access_key_id for r in rs[:i_cu + 1])
+    assert all(r["userIdentity"]["accessKeyId"] == inc.leaked_access_key_id for r in rs[: i_cu + 1])
     i_ck, ck = _first(rs, "CreateAccessKey")
     assert ck["responseElements"]["accessKey"]["accessKeyId"] == inc.created_access_key_id
     i_att, att = _first(rs, "AttachUserPolicy")
     assert att["requestParameters"] == {"userName": "svc-backup-sync", "policyArn": inc.admin_policy_arn}
-    backdoor = [i for i, r in enumerate(rs) if r["userIdentity"].get("accessKeyId") == inc.created_access_key_id]
+    backdoor = [
+        i for i, r in enumerate(rs) if r["userIdentity"].get("accessKeyId") == inc.created_access_key_id
+    ]
     assert backdoor and min(backdoor) > i_ck
     i_ar, ar_dev = _first(rs, "AssumeRole", recipientAccountId=DEV)
     _, ar_prod = _first(rs, "AssumeRole", recipientAccountId=PROD)
     assert ar_dev["userIdentity"]["accessKeyId"] == inc.leaked_access_key_id
-    assert ar_prod["userIdentity"] == {"type": "AWSAccount", "principalId": "AIDACAROL000000000001", "accountId": DEV}
+    assert ar_prod["userIdentity"] == {
+        "type": "AWSAccount",
+        "principalId": "AIDACAROL000000000001",
+        "accountId": DEV,
+    }
     assert ar_dev["sharedEventID"] == ar_prod["sharedEventID"] and ar_dev["eventID"] != ar_prod["eventID"]
     assert ar_dev["requestID"] == ar_prod["requestID"]
     for ar in (ar_dev, ar_prod):
         assert ar["requestParameters"]["roleArn"] == inc.target_role_arn
         assert ar["requestParameters"]["roleSessionName"] == inc.session_name
         assert ar["responseElements"]["credentials"]["accessKeyId"] == inc.session_access_key_id
-        assert ar["responseElements"]["assumedRoleUser"]["arn"] == \
-            f"arn:aws:sts::{PROD}:assumed-role/prod-deploy/{inc.session_name}"
+        assert (
+            ar["responseElements"]["assumedRoleUser"]["arn"]
+            == f"arn:aws:sts::{PROD}:assumed-role/prod-deploy/{inc.session_name}"
+        )
     i_sl, sl = _first(rs, "StopLogging")
-    assert sl["errorCode"] == "AccessDenied" and "explicit deny in a service control policy" in sl["errorMessage"]
+    assert (
+        sl["errorCode"] == "AccessDenied"
+        and "explicit deny in a service control policy" in sl["errorMessage"]
+    )
     assert sl["recipientAccountId"] == PROD and sl["responseElements"] is None
     assert sl["userIdentity"]["accessKeyId"] == inc.session_access_key_id
     assert sl["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] == inc.target_role_arn
@@ -344,8 +528,11 @@ def test_incident_steps_in_order_with_the_seeded_ids(written, incident_recs):
 
 def test_discovery_contains_a_denied_burst_as_enumeration_tools_make(written, incident_recs):
     inc = written[0].incident
-    denied = [trailgen.epoch_of(r["eventTime"]) for r in incident_recs
-              if r.get("errorCode") and r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id]
+    denied = [
+        trailgen.epoch_of(r["eventTime"])
+        for r in incident_recs
+        if r.get("errorCode") and r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id
+    ]
     assert len(denied) >= 20
     assert max(sum(1 for t in denied if t0 <= t < t0 + 600) for t0 in denied) >= 20  # 20 within 10 minutes
     codes = {r["errorCode"] for r in incident_recs if r.get("errorCode")}
@@ -375,8 +562,13 @@ def test_benign_never_uses_the_incidents_identities(written, recs):
         if r["sourceIPAddress"] == ip:
             continue
         text = json.dumps(r)
-        for token in (inc.created_access_key_id, inc.session_access_key_id, inc.created_user_arn,
-                      inc.target_role_arn, "svc-backup-sync"):
+        for token in (
+            inc.created_access_key_id,
+            inc.session_access_key_id,
+            inc.created_user_arn,
+            inc.target_role_arn,
+            "svc-backup-sync",
+        ):
             assert token not in text, (token, r["eventName"])
         if inc.leaked_access_key_id in text:  # only the owner's own usual CLI calls
             assert r["userIdentity"]["userName"] == inc.user_name
@@ -385,8 +577,12 @@ def test_benign_never_uses_the_incidents_identities(written, recs):
 
 def test_the_leaked_keys_owner_works_normally_from_home(written, recs):
     inc = written[0].incident
-    mine = [r for r in recs if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id
-            and r["sourceIPAddress"] != inc.attacker_ip]
+    mine = [
+        r
+        for r in recs
+        if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id
+        and r["sourceIPAddress"] != inc.attacker_ip
+    ]
     assert mine
     assert {r["sourceIPAddress"] for r in mine} == {"192.0.2.30"}  # carol's home_ip
     days = {r["eventTime"][:10] for r in mine}
@@ -430,9 +626,25 @@ def test_inactive_keys_are_never_used(written, recs):
 
 
 # -- shapes --------------------------------------------------------------------------------------------
-REQUIRED = ("eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
-            "userAgent", "requestParameters", "responseElements", "requestID", "eventID", "readOnly", "eventType",
-            "managementEvent", "recipientAccountId", "eventCategory")
+REQUIRED = (
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "requestParameters",
+    "responseElements",
+    "requestID",
+    "eventID",
+    "readOnly",
+    "eventType",
+    "managementEvent",
+    "recipientAccountId",
+    "eventCategory",
+)
 
 
 def test_records_have_cloudtrail_shapes(recs):
@@ -456,8 +668,15 @@ def test_user_identity_shapes_per_type(recs):
     by_type = defaultdict(list)
     for r in recs:
         by_type[r["userIdentity"].get("type", "service-event")].append(r)
-    assert {"IAMUser", "AssumedRole", "AWSService", "SAMLUser", "IdentityCenterUser", "AWSAccount",
-            "FederatedUser"} <= set(by_type)
+    assert {
+        "IAMUser",
+        "AssumedRole",
+        "AWSService",
+        "SAMLUser",
+        "IdentityCenterUser",
+        "AWSAccount",
+        "FederatedUser",
+    } <= set(by_type)
     for r in by_type["IAMUser"]:
         ui = r["userIdentity"]
         assert ui["principalId"].startswith("AIDA") and ui["arn"].endswith(":user/" + ui["userName"])
@@ -499,7 +718,9 @@ def test_sso_sessions_are_named_by_the_person_and_trace_to_identity_center(writt
         assert upn in people
         assert r["userIdentity"]["type"] == "SAMLUser" and r["userIdentity"]["userName"] == upn
         assert "/AWSReservedSSO_" in r["requestParameters"]["roleArn"]
-        assert r["requestParameters"]["principalArn"] == saml_provider(r["recipientAccountId"])  # the trusted one
+        assert r["requestParameters"]["principalArn"] == saml_provider(
+            r["recipientAccountId"]
+        )  # the trusted one
         issued[r["responseElements"]["credentials"]["accessKeyId"]] = upn
     used = [r for r in recs if r["userIdentity"].get("accessKeyId") in issued]
     assert used
@@ -516,7 +737,9 @@ def test_sso_sessions_are_named_by_the_person_and_trace_to_identity_center(writt
     for r in saml:
         ps = r["requestParameters"]["roleArn"].rsplit("/", 1)[1]
         who = r["requestParameters"]["roleSessionName"]
-        assert ps.startswith("AWSReservedSSO_AdministratorAccess_" if who.startswith("bob") else "AWSReservedSSO_ReadOnly_")
+        assert ps.startswith(
+            "AWSReservedSSO_AdministratorAccess_" if who.startswith("bob") else "AWSReservedSSO_ReadOnly_"
+        )
 
 
 def test_github_oidc_sessions_come_from_web_identity(recs):
@@ -526,8 +749,11 @@ def test_github_oidc_sessions_come_from_web_identity(recs):
     for r in web:
         ui = r["userIdentity"]
         assert ui["type"] == "WebIdentityUser" and ui["identityProvider"].endswith(
-            ":oidc-provider/token.actions.githubusercontent.com")
-        assert ui["userName"] == r["responseElements"]["subjectFromWebIdentityToken"] == "repo:acme/webapp:main"
+            ":oidc-provider/token.actions.githubusercontent.com"
+        )
+        assert (
+            ui["userName"] == r["responseElements"]["subjectFromWebIdentityToken"] == "repo:acme/webapp:main"
+        )
         assert r["requestParameters"]["roleArn"] == f"arn:aws:iam::{DEV}:role/github-actions-deploy"
         keys.add(r["responseElements"]["credentials"]["accessKeyId"])
     used = [r for r in recs if r["userIdentity"].get("accessKeyId") in keys]
@@ -539,8 +765,11 @@ def test_ci_users_assume_only_roles_that_trust_their_account(written, recs):
     users = {u.user_id: u for u in org.users}
     checked = 0
     for r in recs:
-        if r["eventName"] == "AssumeRole" and r["userIdentity"].get("type") == "IAMUser" \
-                and r["sourceIPAddress"] != org.incident.attacker_ip:
+        if (
+            r["eventName"] == "AssumeRole"
+            and r["userIdentity"].get("type") == "IAMUser"
+            and r["sourceIPAddress"] != org.incident.attacker_ip
+        ):
             role = org.role(r["requestParameters"]["roleArn"])
             caller = users[r["userIdentity"]["principalId"]]
             assert caller.account_id in json.dumps(role.trust_policy)
@@ -571,7 +800,10 @@ def test_cross_account_assume_role_is_recorded_on_both_sides(recs):
     assert len(cross) > 1
     for a, b in cross:
         role_account = a["requestParameters"]["roleArn"].split(":")[4]
-        assert {a["recipientAccountId"], b["recipientAccountId"]} == {a["userIdentity"]["accountId"], role_account}
+        assert {a["recipientAccountId"], b["recipientAccountId"]} == {
+            a["userIdentity"]["accountId"],
+            role_account,
+        }
 
 
 # -- options and errors ------------------------------------------------------------------------------------
@@ -590,11 +822,14 @@ def test_benign_volume_scales_and_counts_exactly():
     assert rs - base == 8_000
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"scenario": "nope"}, "unknown scenario"),
-    ({"benign_events": -1}, "benign_events"),
-    ({"days": 0}, "days"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"scenario": "nope"}, "unknown scenario"),
+        ({"benign_events": -1}, "benign_events"),
+        ({"days": 0}, "days"),
+    ],
+)
 def test_bad_arguments_are_clear_errors(kwargs, msg):
     with pytest.raises(BadInput, match=msg):
         list(trailgen.generate(make_org(), **kwargs))
@@ -621,8 +856,9 @@ def test_s3_destination_gets_the_same_files(tmp_path):
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="org-trail-logs")
-        stats = trailgen.write_trail(make_org(), dest_s3=(s3, "org-trail-logs"), dest_dir=tmp_path,
-                                     benign_events=60, days=1)
+        stats = trailgen.write_trail(
+            make_org(), dest_s3=(s3, "org-trail-logs"), dest_dir=tmp_path, benign_events=60, days=1
+        )
         keys = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket="org-trail-logs"):
             keys += [o["Key"] for o in page.get("Contents", [])]
@@ -636,14 +872,22 @@ def test_s3_destination_gets_the_same_files(tmp_path):
 
 
 # -- encoder ------------------------------------------------------------------------------------------------
-_json_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=20)
-_json = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=4)
-                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+_json_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=20)
+_json = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.sampled_from(["userIdentity", "tlsDetails", "eventName", "requestParameters", "x\"y",
-                                        "é"]), _json, max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(["userIdentity", "tlsDetails", "eventName", "requestParameters", 'x"y', "é"]),
+        _json,
+        max_size=6,
+    )
+)
 def test_record_encoder_equals_json_dumps(rec):
     enc = R.RecordEncoder()
     expected = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)

@@ -7,7 +7,7 @@ from typing import Any
 
 from iamkit.assess.privesc.graph import EscalationGraph
 
-COLORS = {"user": "#1f77b4", "role": "#2ca02c", "admin": "#d62728"}
+COLORS = {"user": "#1f77b4", "role": "#2ca02c", "group": "#ff7f0e", "admin": "#d62728"}
 
 
 def subgraph_to_admin(eg: EscalationGraph, principals: list[str] | None = None, limit: int = 200) -> Any:

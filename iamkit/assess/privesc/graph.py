@@ -29,9 +29,19 @@ ASSUME = "sts-assume-role"
 IS_ADMIN = "is-admin"
 
 
+ANY = "any-target"
+
+
 def admin_node(account: str) -> str:
     """The sink standing for 'administrator of ``account``'."""
     return f"admin:{account}"
+
+
+def any_node(what: str, account: str) -> str:
+    """A node standing for 'every <what> of ``account``' (users, roles, roles a service may assume): a principal
+    allowed a method on all of them gets one edge to it instead of one per target, which keeps the graph
+    linear in the number of principals."""
+    return f"any:{what}:{account}"
 
 
 @dataclass
@@ -67,6 +77,10 @@ class _Builder:
         self.seen: set[tuple[str, str, str]] = set()
         self._trusted: dict[tuple[str, str], bool] = {}
         self._policy_rows = ctx.rows("policies")
+        self.grouped: set[str] = set()
+        self._by_kind: dict[tuple[str, str], list[Any]] = {}
+        self._indexed: dict[int, tuple[list[Any], dict[str, Any], list[str]]] = {}
+        self._pattern_hits: dict[tuple, list[str]] = {}
 
     # ---- indexes
     def holders(self, action: str) -> set[str]:
@@ -138,7 +152,7 @@ class _Builder:
 
         out: dict[str, list[str]] = defaultdict(list)
         pol_of = _group_policies(self.m, self._policy_rows)
-        for (acct, name), garn in self.group_arn.items():
+        for (acct, _name), garn in self.group_arn.items():
             pols = pol_of.get(garn, [])
             if not pols:
                 continue
@@ -232,9 +246,18 @@ class _Builder:
         holders_in: dict[str, list[str]] = defaultdict(list)
         for arn in sorted(holders):
             holders_in[self.m.by_arn[arn].account_id].append(arn)
+        # holders whose identity side is the same for every role: one edge each to an any:roles-trusting node
+        uniform = {a for a in holders if ctx.uniform(self.m.by_arn[a], "sts:AssumeRole")}
+        root_groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.assume_groups: dict[str, list[list[str]]] = defaultdict(list)
         for role, pol in self.m.trusts.items():
             if role not in self.m.by_arn:
                 continue
+            # account-root entries of an unconditional, Deny-free trust: every holder of that account the engine
+            # allows on the identity side gets in, so that side is decided per policy-set shape, not per pair
+            simple = all(st.effect == "Allow" and st.compiled_condition is None and st.not_principals is None
+                         for st in pol.statements)
+            by_root: set[str] = set()
             cands: set[str] = set()
             for st in pol.statements:
                 if st.effect != "Allow":
@@ -247,7 +270,13 @@ class _Builder:
                     if e.value == "*":
                         cands |= holders
                     elif e.value.endswith(":root"):
-                        cands.update(holders_in.get(e.value.split(":")[4], ()))
+                        x = e.value.split(":")[4]
+                        if simple:
+                            root_groups[(x, role.split(":")[4])].append(role)
+                            by_root.update(a for a in holders_in.get(x, ()) if a not in uniform)
+                            cands.update(a for a in holders_in.get(x, ()) if a not in uniform)
+                        else:
+                            cands.update(holders_in.get(x, ()))
                     elif e.value in self.m.by_arn:
                         cands.add(e.value)
                     elif ":role/" in e.value:  # a role ARN with another path spelling
@@ -256,26 +285,122 @@ class _Builder:
                         cands.update(p.arn for p in self.by_account.get(acct, ()) if p.principal_type == "role"
                                      and p.arn.rsplit("/", 1)[-1] == name)
             for arn in sorted(cands):
-                if arn != role and ctx.allowed(self.m.by_arn[arn], "sts:AssumeRole", role):
+                if arn == role:
+                    continue
+                pm = self.m.by_arn[arn]
+                if arn in by_root:
+                    ok = ctx.allowed_via_account_trust(pm, "sts:AssumeRole", role)
+                else:
+                    ok = ctx.allowed(pm, "sts:AssumeRole", role)
+                if ok:
                     self.assume_pairs.append((arn, role))
                     if wanted:
                         self.add(arn, role, ASSUME, "principal", role.split(":")[4], via=role,
                                  actions=["sts:AssumeRole"])
+        for (x, racct), roles in root_groups.items():
+            probe = f"arn:aws:iam::{racct}:role/iamkit-any-probe"
+            members = sorted(set(roles))
+            node = None
+            for arn in holders_in.get(x, ()):
+                if arn not in uniform:
+                    continue
+                if ctx.allowed_via_account_trust(self.m.by_arn[arn], "sts:AssumeRole", probe):
+                    self.assume_groups[arn].append(members)
+                    if wanted:
+                        node = node or self.group(f"roles-trusting-{x}", racct, members)
+                        self.add(arn, node, ASSUME, "principal", racct, via=node, actions=["sts:AssumeRole"])
 
     def _targets(self, pm: Any, kind: str) -> list[Any]:
-        return [t for t in self.by_account.get(pm.account_id, ()) if t.principal_type == kind and t.arn != pm.arn]
+        """Principals of ``kind`` in ``pm``'s account (``pm`` included: edges to itself are dropped by ``add``)."""
+        key = (pm.account_id, kind)
+        hit = self._by_kind.get(key)
+        if hit is None:
+            hit = [t for t in self.by_account.get(pm.account_id, ()) if t.principal_type == kind]
+            self._by_kind[key] = hit
+        return hit
+
+    def group(self, what: str, account: str, members: list[str]) -> str:
+        """The ``any:`` node for ``members`` (edges to each member added once)."""
+        node = any_node(what, account)
+        if node not in self.grouped:
+            self.grouped.add(node)
+            for m in members:
+                self.add(node, m, ANY, "group", account, via=what)
+        return node
+
+    def _uniform(self, pm: Any, actions: Iterable[str], probe: str) -> bool | None:
+        """True/False when the engine's decision for ``actions`` is the same on every target (decided once on
+        ``probe``); None when targets must be checked one by one."""
+        acts = list(actions)
+        if not all(self.ctx.uniform(pm, a) for a in acts):
+            return None
+        return all(self.ctx.allowed(pm, a, probe) for a in acts)
+
+    def _candidates(self, pm: Any, action: str, targets: list[Any]) -> list[Any]:
+        """Targets some Allow statement of ``pm`` could cover for ``action`` (see ``_candidate_arns``)."""
+        cached = self._indexed.get(id(targets))
+        if cached is None or cached[0] is not targets:
+            cached = (targets, {t.arn: t for t in targets}, [t.arn for t in targets])
+            self._indexed[id(targets)] = cached
+        _, by_arn, arns = cached
+        return [by_arn[a] for a in self._candidate_arns(pm, action, arns)]
+
+    def _candidate_arns(self, pm: Any, action: str, arns: list[str]) -> list[str]:
+        """ARNs some Allow statement of ``pm`` could cover for ``action``, found through the statements'
+        resource patterns (each pattern matched against the same ARN list once, then reused by every principal
+        holding it); the engine decides each candidate."""
+        from iamkit.policy.matching import is_glob
+
+        low = action.lower()
+        out: dict[str, None] = {}
+        wanted: set[str] | None = None
+        list_key = (arns[0], arns[-1], len(arns)) if arns else ("", "", 0)
+        for pol in pm.identity:
+            for st in pol.relevant(low):
+                if st.effect != "Allow":
+                    continue
+                if st.resources is None or any("${" in r or r == "*" for r in st.resources):
+                    return arns
+                for r in st.resources:
+                    if not is_glob(r):
+                        if wanted is None:
+                            wanted = set(arns)
+                        if r in wanted:
+                            out[r] = None
+                        continue
+                    key = (r, list_key)
+                    hit = self._pattern_hits.get(key)
+                    if hit is None:
+                        hit = [a for a in arns if st.matches_resource(a, {})]
+                        self._pattern_hits[key] = hit
+                    out.update((a, None) for a in hit)
+        return list(out)
 
     def _principal(self, methods: list[Method], skip: set[str]) -> None:
         for meth in methods:
             if meth.id == ASSUME:
                 continue
+            kind = meth.target or "user"
             for pm in self.holders_all(meth.actions):
                 if pm.arn in skip:
                     continue
-                for t in self._targets(pm, meth.target or "user"):
+                targets = self._targets(pm, kind)
+                if not targets:
+                    continue
+                probe = f"arn:aws:iam::{pm.account_id}:{kind}/iamkit-any-probe"
+                same = self._uniform(pm, meth.actions, probe)
+                if same is not None:
+                    if same:
+                        node = self.group(f"{kind}s", pm.account_id, [t.arn for t in self._targets_all(pm, kind)])
+                        self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=node, actions=list(meth.actions))
+                    continue
+                for t in self._candidates(pm, meth.actions[0], targets):
                     if all(self.ctx.allowed(pm, a, t.arn) for a in meth.actions):
                         self.add(pm.arn, t.arn, meth.id, meth.kind, pm.account_id, via=t.arn,
                                  actions=list(meth.actions))
+
+    def _targets_all(self, pm: Any, kind: str) -> list[Any]:
+        return [t for t in self.by_account.get(pm.account_id, ()) if t.principal_type == kind]
 
     def _modify_other(self, methods: list[Method], skip: set[str]) -> None:
         ctx = self.ctx
@@ -283,26 +408,46 @@ class _Builder:
         assumes: dict[str, list[str]] = defaultdict(list)
         for source, role in getattr(self, "assume_pairs", []):
             assumes[source].append(role)
+        for source, lists in getattr(self, "assume_groups", {}).items():
+            for roles in lists:
+                assumes[source].extend(r for r in roles if r != source)
         reach_action = {"update_trust": "iam:UpdateAssumeRolePolicy", "create_access_key": "iam:CreateAccessKey"}
         for meth in methods:
-            need = list(meth.actions) + ([reach_action[meth.reach]] if meth.reach in reach_action else [])
+            reach = reach_action.get(meth.reach or "")
+            need = list(meth.actions) + ([reach] if reach else [])
             for pm in self.holders_all(need):
                 if pm.arn in skip:
                     continue
                 if meth.reach == "assume":
-                    targets = [self.m.by_arn[a] for a in assumes.get(pm.arn, ()) if a in self.m.by_arn
-                               and self.m.by_arn[a].account_id == pm.account_id]
+                    pool = [self.m.by_arn[a] for a in assumes.get(pm.arn, ()) if a in self.m.by_arn
+                            and self.m.by_arn[a].account_id == pm.account_id]
                 else:
-                    targets = self._targets(pm, meth.target or "role")
-                for t in targets:
-                    resources = attached.get(t.arn, []) if meth.on == "target_policies" else [t.arn]
-                    if not any(all(ctx.allowed(pm, a, r) for a in meth.actions) for r in resources):
-                        continue
-                    if meth.reach in reach_action and not ctx.allowed(pm, reach_action[meth.reach], t.arn):
-                        continue
-                    self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=t.arn,
+                    pool = self._candidates(pm, reach, self._targets(pm, meth.target or "role"))
+                if not pool:
+                    continue
+                hit = None
+                if meth.on == "target_policies" and all(ctx.uniform(pm, a) for a in need):
+                    probe = f"arn:aws:iam::{pm.account_id}:policy/iamkit-any-probe"
+                    withpol = next((t for t in pool if attached.get(t.arn)), None)
+                    if withpol is not None and all(ctx.allowed(pm, a, probe) for a in meth.actions):
+                        hit = withpol
+                elif meth.on == "target_policies":
+                    pols = sorted({p for t in pool for p in attached.get(t.arn, [])})
+                    ok = {p for p in self._candidate_arns(pm, meth.actions[0], pols)
+                          if all(ctx.allowed(pm, a, p) for a in meth.actions)}
+                    hit = next((t for t in pool if ok & set(attached.get(t.arn, []))), None)
+                elif all(ctx.uniform(pm, a) for a in need):  # same decision on every target: ask once
+                    if all(ctx.allowed(pm, a, pool[0].arn) for a in need):
+                        hit = pool[0]
+                else:
+                    for t in self._candidates(pm, meth.actions[0], pool):
+                        if all(ctx.allowed(pm, a, t.arn) for a in meth.actions) and \
+                                (reach is None or ctx.allowed(pm, reach, t.arn)):
+                            hit = t
+                            break
+                if hit is not None and (reach is None or ctx.allowed(pm, reach, hit.arn)):
+                    self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=hit.arn,
                              actions=need)
-                    break
 
     def _passrole(self, methods: list[Method], skip: set[str], services: dict[str, list[str]]) -> None:
         ctx = self.ctx
@@ -312,9 +457,18 @@ class _Builder:
             for pm in self.holders_all(meth.actions):
                 if pm.arn in skip or not all(ctx.allowed(pm, a) for a in compute):
                     continue
-                for role in services.get(svc, ()):
-                    if role.split(":")[4] != pm.account_id or role == pm.arn or not self.trusts_service(role, svc):
-                        continue
+                roles = [r for r in services.get(svc, ()) if r.split(":")[4] == pm.account_id and r != pm.arn
+                         and self.trusts_service(r, svc)]
+                if not roles:
+                    continue
+                if ctx.uniform(pm, "iam:PassRole"):
+                    probe = f"arn:aws:iam::{pm.account_id}:role/iamkit-any-probe"
+                    if ctx.decide(pm, "iam:PassRole", probe, {"iam:PassedToService": svc}) == ALLOWED:
+                        node = self.group(f"roles-for-{svc}", pm.account_id, roles)
+                        self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
+                                 actions=list(meth.actions), service=svc)
+                    continue
+                for role in self._candidate_arns(pm, "iam:PassRole", roles):
                     if ctx.decide(pm, "iam:PassRole", role, {"iam:PassedToService": svc}) == ALLOWED:
                         self.add(pm.arn, role, meth.id, meth.kind, pm.account_id, via=svc,
                                  actions=list(meth.actions), service=svc)
@@ -346,10 +500,12 @@ class _Builder:
                 probe = _probe(meth.resource or "*", pm.account_id)
                 if not all(ctx.allowed(pm, a, probe) for a in meth.actions):
                     continue
-                for role in services.get(svc, ()):
-                    if role.split(":")[4] == pm.account_id and role != pm.arn and self.trusts_service(role, svc):
-                        self.add(pm.arn, role, meth.id, meth.kind, pm.account_id, via=svc,
-                                 actions=list(meth.actions), resource=probe)
+                roles = [r for r in services.get(svc, ()) if r.split(":")[4] == pm.account_id and r != pm.arn
+                         and self.trusts_service(r, svc)]
+                if roles:
+                    node = self.group(f"roles-for-{svc}", pm.account_id, roles)
+                    self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
+                             actions=list(meth.actions), resource=probe)
 
 
 def _probe(pattern: str, account: str) -> str:
@@ -385,8 +541,11 @@ def build_graph(inventory: Any, *, methods: Iterable[Method] | None = None, ctx:
     for pm in ctx.iam_principals:
         g.add_node(pm.arn, kind=pm.principal_type, account_id=pm.account_id, admin=pm.arn in ctx.admins)
     for e in b.edges:
-        if e["target"].startswith("admin:"):
-            g.add_node(e["target"], kind="admin", account_id=e["account_id"], admin=True)
+        for end in (e["source"], e["target"]):
+            if end.startswith("admin:") and end not in g:
+                g.add_node(end, kind="admin", account_id=e["account_id"], admin=True)
+            elif end.startswith("any:") and end not in g:
+                g.add_node(end, kind="group", account_id=e["account_id"], admin=False)
         if g.has_edge(e["source"], e["target"]):
             g[e["source"]][e["target"]]["methods"].append(e["method"])
         else:

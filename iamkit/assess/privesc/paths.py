@@ -47,7 +47,7 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
                 q.append(p)
     rows = []
     for n, d in g.nodes(data=True):
-        if d.get("kind") == "admin":
+        if d.get("kind") in ("admin", "group"):
             continue
         if n not in dist:
             if include_unreachable:
@@ -58,10 +58,13 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
         while cur in nxt:
             path.append({"from": cur, "to": nxt[cur], "method": _label(g, cur, nxt[cur])})
             cur = nxt[cur]
-        hops = [h for h in path if h["method"] != "is-admin"]
+        hops = [h for h in path if h["method"] not in ("is-admin", "any-target")]
+        if d.get("kind") == "group":
+            continue
+        steps = [h for h in path if h["method"] != "is-admin"]
         rows.append({"principal_arn": n, "principal_type": d.get("kind"), "account_id": d.get("account_id"),
                      "is_admin": bool(d.get("admin")), "hops": len(hops), "admin_of": cur.split(":", 1)[1],
-                     "methods": [h["method"] for h in hops], "path": hops})
+                     "methods": [h["method"] for h in hops], "path": steps})
     rows.sort(key=lambda r: (r["hops"] is None, r["hops"] or 0, r["principal_arn"]))
     return conform(rows, "privesc_paths") if rows else empty("privesc_paths")
 
@@ -88,11 +91,12 @@ def blast_radius(eg: EscalationGraph, principal_arn: str, *, resources: bool = T
             nexts = [(m, "administrator of the account") for m in by_account.get(n.split(":", 1)[1], [])]
         for m, how in nexts:
             if m not in seen:
-                seen[m] = (hops + (0 if m.startswith("admin:") else 1), f"{via} > {how}".strip(" >"))
+                cost = 0 if m.startswith("admin:") or n.startswith("any:") else 1
+                seen[m] = (hops + cost, f"{via} > {how}".strip(" >"))
                 q.append(m)
     rows = []
     for n, (hops, via) in seen.items():
-        if n == principal_arn or n.startswith("admin:"):
+        if n == principal_arn or n.startswith(("admin:", "any:")):
             continue
         rows.append({"kind": g.nodes[n].get("kind"), "arn": n, "account_id": g.nodes[n].get("account_id"),
                      "hops": hops, "via": via, "access": []})
@@ -126,5 +130,8 @@ def path_text(path: Any) -> str:
         return ""
     parts = [hops[0]["from"]]
     for h in hops:
-        parts.append(f"-[{h['method']}]-> {h['to']}")
+        if h["method"] == "any-target":
+            parts.append(f"(any) {h['to']}")
+        else:
+            parts.append(f"-[{h['method']}]-> {h['to']}")
     return " ".join(parts)

@@ -52,12 +52,17 @@ def takeover(ctx: Context) -> Iterator[Hit]:
     eg = graph(ctx)
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in eg.edges:
-        if e["method"] not in ROUTINE and not e["target"].startswith("admin:"):
+        if e["method"] not in ROUTINE | {"any-target"} and not e["target"].startswith("admin:"):
             by_source[e["source"]].append(e)
+    members = defaultdict(int)
+    for e in eg.edges:
+        if e["method"] == "any-target":
+            members[e["source"]] += 1
     for src, edges in sorted(by_source.items()):
         pm = ctx.model.by_arn[src]
         methods = sorted({e["method"] for e in edges})
         targets = sorted({e["target"] for e in edges})
+        count = sum(members[t] if t.startswith("any:") else 1 for t in targets)
         yield Hit(pm.account_id, src, pm.principal_type, None,
-                  f"can become {len(targets)} other principal(s) via {', '.join(methods)}",
-                  {"methods": methods, "targets": targets[:50], "target_count": len(targets)})
+                  f"can become {count} other principal(s) via {', '.join(methods)}",
+                  {"methods": methods, "targets": targets[:50], "target_count": count})

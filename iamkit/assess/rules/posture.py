@@ -70,8 +70,7 @@ def _missing_control(ctx: Context, control: str, op_prefix: str) -> Iterator[str
         return
     have = {p["account_id"] for p in ctx.rows("posture") if p.get("control") == control
             and p.get("status") in ("active", "enabled")}
-    for acct in sorted(_collected(ctx) - have):
-        yield acct
+    yield from sorted(_collected(ctx) - have)
 
 
 @rule("IAMKIT-POST-004", "posture", "medium", "No IAM Access Analyzer",
