@@ -25,7 +25,7 @@ def _params(pairs: list[str]) -> dict[str, str]:
 def _print_result(res) -> None:
     from rich.console import Console
 
-    con = Console()
+    con = Console(soft_wrap=True)
     con.print(f"[bold]report:[/] {res.report}", highlight=False)
     for line in res.summary.get("headline", [])[:5]:
         con.print(f"  • {line}", highlight=False, markup=False)

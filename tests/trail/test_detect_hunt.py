@@ -77,8 +77,19 @@ def test_hunt_on_the_shared_incident(incident):
     new_key = [r for r in det.itertuples() if r.detection_id == "iamkit-key-created-then-used"]
     assert any(r.access_key_id == "AKIANEWBACKDOORKEY01" for r in new_key)
     assert "iamkit-admin-managed-policy-attached" in set(det["detection_id"])
-    # StopLogging was denied in the incident: the logging rule must not fire
+    # StopLogging was denied in the incident: "stopped" must not fire, the denied attempt must
     assert "iamkit-logging-stopped" not in set(det["detection_id"])
+    assert "iamkit-logging-stop-attempt-denied" in set(det["detection_id"])
+
+
+def test_successful_stop_logging_is_not_a_denied_attempt():
+    from iamkit.trail.detect import synth
+
+    c = duckdb.connect()
+    store.insert_records(c, [synth.record("StopLogging", "cloudtrail.amazonaws.com", synth.user("ops"),
+                                          synth.at(1), rp={"name": "org-trail"})])
+    ids = set(hunt(c).detections["detection_id"])
+    assert "iamkit-logging-stopped" in ids and "iamkit-logging-stop-attempt-denied" not in ids
 
 
 def test_time_window_limits_events(con):
