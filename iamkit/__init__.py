@@ -19,8 +19,20 @@ _ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "In
 
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit import (  # noqa: F401
-        assess, aws, case, config, correlate, entra, errors, frames, inventory, playbook, policy,
-        respond, sandbox, trail,
+        assess,
+        aws,
+        case,
+        config,
+        correlate,
+        entra,
+        errors,
+        frames,
+        inventory,
+        playbook,
+        policy,
+        respond,
+        sandbox,
+        trail,
     )
     from iamkit.case import Case  # noqa: F401
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-S, TS, B, I, F, J = "string", "ts", "bool", "int", "float", "json"
+S, TS, B, INT, F, J = "string", "ts", "bool", "int", "float", "json"
 
 SCHEMAS: dict[str, dict[str, str]] = {}
 DOCS: dict[str, str] = {}
@@ -32,7 +32,7 @@ register("accounts", {"account_id": S, "name": S, "email": S, "status": S, "ou_i
                       "org_id": S, "is_management": B, "joined": TS}, "Accounts of the organization.")
 register("principals", {"account_id": S, "principal_type": S, "name": S, "arn": S, "principal_id": S,
                         "path": S, "created": TS, "last_used": TS, "permissions_boundary_arn": S,
-                        "max_session_duration": I, "groups": J, "tags": J, "service_linked": B},
+                        "max_session_duration": INT, "groups": J, "tags": J, "service_linked": B},
          "IAM users, roles and groups (principal_type user|role|group|root).")
 register("policies", {"account_id": S, "policy_arn": S, "policy_name": S, "policy_type": S,
                       "attached_to_arn": S, "attached_to_type": S, "version_id": S, "is_default": B,
@@ -44,7 +44,7 @@ register("policies", {"account_id": S, "policy_arn": S, "policy_name": S, "polic
 register("statements", {"account_id": S, "policy_arn": S, "policy_name": S, "attached_to_arn": S,
                         "sid": S, "effect": S, "actions": J, "not_actions": J, "resources": J,
                         "not_resources": J, "principals": J, "not_principals": J, "conditions": J,
-                        "statement_index": I}, "Statements of default/inline policy documents, normalised.")
+                        "statement_index": INT}, "Statements of default/inline policy documents, normalised.")
 register("trusts", {"account_id": S, "role_arn": S, "sid": S, "effect": S, "principal_type": S,
                     "principal": S, "principal_account_id": S, "actions": J, "conditions": J,
                     "external_id_required": B, "mfa_required": B},
@@ -109,7 +109,7 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
     if dtype == B:
         return series.astype("boolean")
-    if dtype == I:
+    if dtype == INT:
         return pd.to_numeric(series, errors="coerce").astype("Int64")
     if dtype == F:
         return pd.to_numeric(series, errors="coerce").astype("Float64")
@@ -143,7 +143,7 @@ def check(df: pd.DataFrame, name: str) -> None:
             S: pd.api.types.is_string_dtype(s),
             TS: isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC",
             B: pd.api.types.is_bool_dtype(s),
-            I: pd.api.types.is_integer_dtype(s),
+            INT: pd.api.types.is_integer_dtype(s),
             F: pd.api.types.is_float_dtype(s),
             J: s.dtype == object,
         }[dtype]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,13 +98,45 @@ def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str
     with trail.open(trail_db(case)) as t:
         res = t.load([source], start=s, end=e, cache_dir=case.evidence / "cloudtrail")
         total = t.count()
-    counters = {**res.as_dict(), "events_in_store": total}
+    redacted = redact_raw_files(case.evidence / "cloudtrail")
+    if redacted:
+        case.save_json("cloudtrail-redactions", redacted)
+    counters = {**res.as_dict(), "events_in_store": total, "raw_files_redacted": len(redacted)}
     case.save_json("trail-load", {"source": source, "start": s.isoformat(), "end": e.isoformat(), **counters})
     if len(res.errors):
         case.save_frame("trail-load-errors", res.errors)
     if total == 0:
         raise NotFound(f"no CloudTrail events found in {source} between {s:%Y-%m-%d} and {e:%Y-%m-%d}")
     return Loaded(source, s.isoformat(), e.isoformat(), counters, res.errors)
+
+
+_TOKEN = re.compile(rb'("sessionToken"\s*:\s*")[^"]+(")')
+
+
+def redact_raw_files(folder: Path) -> list[dict[str, str]]:
+    """Session tokens in raw CloudTrail copies (AssumeRole responses carry them) become ``<redacted>``;
+    each changed file's original sha256 is returned so provenance is kept without keeping the secret."""
+    import gzip
+    import hashlib
+
+    out = []
+    for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if not p.is_file():
+            continue
+        raw = p.read_bytes()
+        gz = raw[:2] == b"\x1f\x8b"
+        try:
+            body = gzip.decompress(raw) if gz else raw
+        except (OSError, EOFError):
+            continue  # a truncated file stays as received; the loader listed it
+        if b"sessionToken" not in body:
+            continue
+        new = _TOKEN.sub(rb"\1<redacted>\2", body)
+        if new != body:
+            p.write_bytes(gzip.compress(new, mtime=0) if gz else new)
+            out.append({"file": p.relative_to(folder).as_posix(), "original_sha256": hashlib.sha256(raw).hexdigest(),
+                        "redacted": "sessionToken values"})
+    return out
 
 
 @dataclass

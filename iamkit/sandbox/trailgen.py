@@ -141,6 +141,13 @@ def _bucket_of(object_arn: str) -> tuple[str, str]:
     return bucket, key
 
 
+
+def _fake_token(key: str) -> str:
+    """A session-token-shaped string derived from the key (deterministic, obviously fake)."""
+    import hashlib
+
+    return "IQoJb3JpZ2luX2VjFAKE" + hashlib.sha256(key.encode()).hexdigest() * 3
+
 @dataclass
 class _Session:
     """A principal with credentials at hand: its identity, where it calls from and with what."""
@@ -291,7 +298,8 @@ class _Gen:
         role_name = role.arn.rsplit("/", 1)[-1]
         req = {"roleArn": role.arn, "roleSessionName": session_name, "durationSeconds": duration}
         resp = {
-            "credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
+            # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
+            "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
             "assumedRoleUser": {
                 "assumedRoleId": f"{role.role_id}:{session_name}",
                 "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role_name}/{session_name}",
@@ -1318,7 +1326,8 @@ class _Benign:
                     "durationSeconds": duration,
                 },
                 resp={
-                    "credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
+                    # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
+            "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
                         "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
@@ -1444,7 +1453,8 @@ class _Benign:
                 ro=True,
                 req={"roleArn": role.arn, "roleSessionName": name, "durationSeconds": duration},
                 resp={
-                    "credentials": {"accessKeyId": key, "expiration": R.iso(t + duration)},
+                    # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
+            "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
                     "subjectFromWebIdentityToken": sub,
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",

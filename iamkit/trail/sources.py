@@ -140,6 +140,20 @@ def classify(path: Path, head: bytes | None = None) -> str:
     return "single"
 
 
+def _classify_small(path: Path, data: bytes) -> str:
+    """``classify`` for a file already in memory, deciding a plain delivery file from its first 4 KiB.
+
+    Only a ``{"Records": …}`` head without digest or lookup markers is decided early; anything else gets
+    the full 64 KiB look. A damaged gzip is then found when the batch reads it (and isolated there).
+    """
+    head = _head_of(data, 4096)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if (re.match(rb'\{\s*"Records"\s*:', text) and b'"CloudTrailEvent"' not in head
+            and not any(k in head for k in _DIGEST_KEYS)):
+        return "insights" if b'"AwsCloudTrailInsight"' in head else "records"
+    return classify(path, head=_head_of(data))
+
+
 # ---------------------------------------------------------------- python parsing for odd shapes
 
 def _read_text(path: Path) -> str:
@@ -278,29 +292,65 @@ def _fast_source(kind: str, files: list[FileInfo]) -> str:
             f"FROM read_json_objects({lst}, format='{fmt}', {opts})")
 
 
-def _concat_source(con: duckdb.DuckDBPyConnection, batch: list[FileInfo]) -> tuple[Path, str]:
-    """Concatenate a batch of one-object delivery files into one file and map objects back to files.
+_WRAP_TAIL = gzip.compress(b"}\n", compresslevel=1)
+
+
+def _wrap_head(ordinal: int, gz: bool) -> bytes:
+    """The bytes written before file ``ordinal`` in a batch file: ``{"f":N,"d":`` (a gzip member when gz)."""
+    head = b'{"f":%d,"d":' % ordinal
+    return gzip.compress(head, compresslevel=1) if gz else head
+
+
+def _split(batch: list[FileInfo], parts: int) -> list[list[tuple[int, FileInfo]]]:
+    """``batch`` numbered from 1 and cut into up to ``parts`` contiguous chunks of similar raw size."""
+    total = sum(f.raw_size or f.size * 10 for f in batch)
+    target = total / max(1, parts)
+    chunks: list[list[tuple[int, FileInfo]]] = [[]]
+    size = 0
+    for n, f in enumerate(batch, 1):
+        if size >= target and len(chunks) < parts:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((n, f))
+        size += f.raw_size or f.size * 10
+    return chunks
+
+
+def _concat_source(con: duckdb.DuckDBPyConnection, batch: list[FileInfo], parts: int = 2) -> tuple[list[Path], str]:
+    """Join a batch of one-object delivery files into ``parts`` files DuckDB reads in parallel.
 
     DuckDB's JSON reader processes one small file per vector; CloudTrail writes many small files, so
-    the batch is joined into one (gzip members concatenate) and read in full vectors, ~5x faster.
-    Objects keep file order (a gzip stream is read sequentially), so object n came from file n.
+    they are joined (gzip members concatenate) and read in full vectors. Each file is wrapped as
+    ``{"f": ordinal, "d": <file>}`` (extra gzip members around the untouched bytes), so every object
+    names its file whatever the read order, and a file that is not exactly one object fails the batch.
     """
     import pyarrow as pa
 
-    fd, name = tempfile.mkstemp(prefix="iamkit-batch-", suffix=".json.gz" if batch[0].gz else ".json")
-    with os.fdopen(fd, "wb") as out:
-        for info in batch:
-            out.write(info.local.read_bytes())  # batches are a few MiB: whole-file reads are cheapest
-            if not info.gz:
-                out.write(b"\n")
+    gz = batch[0].gz
+    tail = _WRAP_TAIL if gz else b"}\n"
+    paths: list[Path] = []
+    try:
+        for chunk in _split(batch, parts):
+            fd, name = tempfile.mkstemp(prefix="iamkit-batch-", suffix=".json.gz" if gz else ".json")
+            paths.append(Path(name))
+            with os.fdopen(fd, "wb") as out:
+                for n, info in chunk:
+                    out.write(_wrap_head(n, gz))
+                    out.write(info.local.read_bytes())  # batches are a few MiB: whole-file reads are cheapest
+                    out.write(tail)
+    except BaseException:
+        for q in paths:
+            q.unlink(missing_ok=True)
+        raise
     _batch_files = pa.table({"ordinal": pa.array(range(1, len(batch) + 1), pa.int64()),  # noqa: F841
                              "path": pa.array([str(i.local) for i in batch], pa.string())})
     con.register("_batch_files", _batch_files)
-    sql = (f"SELECT unnest(from_json(o.json, '{store.RECORDS_FILE_STRUCT}').Records) AS x, f.path AS _file "
-           f"FROM (SELECT json, row_number() OVER () AS ordinal FROM read_json_objects('{store._sql_str(name)}', "
-           f"format='auto', maximum_object_size={MAX_OBJECT_SIZE}, compression='auto_detect')) o "
-           "LEFT JOIN _batch_files f USING (ordinal)")
-    return Path(name), sql
+    columns = "{'f': 'BIGINT', 'd': 'STRUCT(Records " + store.RECORD_SQL_TYPE + "[])'}"
+    lst = store.sql_list(str(q) for q in paths)
+    sql = (f"SELECT unnest(o.d.Records) AS x, f.path AS _file "  # read_json parses each file once, typed
+           f"FROM read_json({lst}, columns={columns}, format='auto', maximum_object_size={MAX_OBJECT_SIZE}, "
+           "compression='auto_detect') o JOIN _batch_files f ON f.ordinal = o.f")
+    return paths, sql
 
 
 def _batches(files: list[FileInfo]) -> Iterator[list[FileInfo]]:
@@ -325,6 +375,8 @@ class Loader:
         self.start, self.end = start, end
         self.result = LoadResult()
         self.progress = progress or (lambda done, total: None)
+        #: batch files per fast batch: one per DuckDB thread, as one gzip stream is read by one thread
+        self.parts = max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
 
     def load_files(self, infos: list[FileInfo], *, hash_files: bool = True) -> LoadResult:
         """Load local files (possibly downloaded from S3) described by ``infos``."""
@@ -369,7 +421,7 @@ class Loader:
                     info.sha256 = hashlib.sha256(data).hexdigest()
                 info.gz = data[:2] == b"\x1f\x8b"
                 info.raw_size = int.from_bytes(data[-4:], "little") if info.gz and len(data) > 18 else len(data)
-                info.kind = classify(info.local, head=_head_of(data))
+                info.kind = _classify_small(info.local, data)
                 return
             if hash_files and not info.sha256:
                 info.sha256 = _sha256(info.local)
@@ -397,11 +449,11 @@ class Loader:
 
     def _load_fast(self, kind: str, batch: list[FileInfo]) -> None:
         concat = kind == "records" and len(batch) > 1 and len({f.gz for f in batch}) == 1
-        tmp = None
+        tmp: list[Path] = []
         try:
             self.con.execute("BEGIN TRANSACTION")
             if concat:
-                tmp, source = _concat_source(self.con, batch)
+                tmp, source = _concat_source(self.con, batch, self.parts)
             else:
                 source = _fast_source(kind, batch)
             out = store.insert_json_relation(self.con, source, parsed=True, start=self.start, end=self.end)
@@ -418,9 +470,10 @@ class Loader:
             self._load_fast(kind, batch[:mid])
             self._load_fast(kind, batch[mid:])
         finally:
-            if tmp is not None:
+            if tmp:
                 self.con.unregister("_batch_files")
-                tmp.unlink(missing_ok=True)
+                for q in tmp:
+                    q.unlink(missing_ok=True)
 
     def _load_python(self, info: FileInfo) -> None:
         try:

@@ -63,6 +63,8 @@ RECORD_FIELDS = {
 RECORD_STRUCT = json.dumps(RECORD_FIELDS)
 #: A whole delivery file parsed in one pass straight into typed records (no per-record JSON text).
 RECORDS_FILE_STRUCT = json.dumps({"Records": [RECORD_FIELDS]})
+#: The same record as a SQL type, for ``read_json(columns=…)``: one parse from the file's bytes.
+RECORD_SQL_TYPE = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in RECORD_FIELDS.items()) + ")"
 # Secrets CloudTrail may carry in responses: replaced before anything is stored (never in frames or files).
 _REDACT_TOKEN = json.dumps({"credentials": {"sessionToken": "<redacted>"}})
 _REDACT_SECRET = json.dumps({"accessKey": {"secretAccessKey": "<redacted>"}})

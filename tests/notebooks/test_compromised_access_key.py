@@ -68,6 +68,21 @@ def test_everything_traced_back_to_the_leaked_key(run, sandbox):
         t["result"] != "succeeded" for t in facts["logging_tampering"])
 
 
+def test_no_session_token_or_secret_lands_in_the_case(run):
+    import gzip
+
+    for p in run.case.path.rglob("*"):
+        if not p.is_file() or p.suffix == ".duckdb":
+            continue
+        data = p.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        assert b"IQoJb3JpZ2luX2VjFAKE" not in data, f"session token in {p}"
+        assert b"secretAccessKey" not in data and b"SecretAccessKey" not in data, f"secret in {p}"
+    redactions = json.loads((run.case.evidence / "cloudtrail-redactions.json").read_text())
+    assert redactions, "the generated AssumeRole records carry tokens: some raw files must have been redacted"
+
+
 def test_remediation_is_only_planned(run, sandbox):
     plan = json.loads((run.case.evidence / "remediation-plan.json").read_text())
     assert plan["hash"] and plan["actions"]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from iamkit.case import Case
 from iamkit.errors import BadInput
@@ -17,36 +15,39 @@ ACCT = "123456789012"
 
 
 @pytest.fixture
-def world(tmp_path, monkeypatch):
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        iam = boto3.client("iam")
-        iam.create_user(UserName="dev")
-        key = iam.create_access_key(UserName="dev")["AccessKey"]["AccessKeyId"]
-        iam.create_user(UserName="svc-backdoor")
-        bkey = iam.create_access_key(UserName="svc-backdoor")["AccessKey"]["AccessKeyId"]
-        admin = iam.create_policy(PolicyName="Admin", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-        admin_arn = admin["Policy"]["Arn"]
-        iam.attach_user_policy(UserName="svc-backdoor", PolicyArn=admin_arn)
-        iam.create_role(RoleName="prod-deploy", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCT},
-                                                    "Action": "sts:AssumeRole"}]}))
-        case = Case.create(tmp_path, "compromised-access-key", {"access_key_id": key})
-        summary = {
-            "access_key_id": key,
-            "origin": {"account_id": ACCT, "user_arn": f"arn:aws:iam::{ACCT}:user/dev", "user_name": "dev"},
-            "created_users": [{"arn": f"arn:aws:iam::{ACCT}:user/svc-backdoor", "account_id": ACCT,
-                               "access_keys": [bkey]}],
-            "policies_attached": {f"arn:aws:iam::{ACCT}:user/svc-backdoor": [admin_arn]},
-            "assumed_roles": [{"role_arn": f"arn:aws:iam::{ACCT}:role/prod-deploy", "account_id": ACCT,
-                               "session_name": "x"}],
-            "planned_at": "2026-11-29T00:00:00+00:00",
-        }
-        yield {"iam": iam, "case": case, "summary": summary, "key": key, "bkey": bkey}
+def world(sandbox, tmp_path):
+    """A fresh scratch account on the shared sandbox server (moto creates accounts on first use), so this
+    test may change IAM without touching the seeded organization (moto's mock_aws would reset the server)."""
+    import random
+
+    from iamkit.sandbox.server import account_session
+
+    acct = f"6{random.randrange(10**10, 10**11):011d}"[:12]
+    iam = account_session(sandbox.endpoint_url, acct, region="us-east-1").client(
+        "iam", endpoint_url=sandbox.endpoint_url)
+    iam.create_user(UserName="dev")
+    key = iam.create_access_key(UserName="dev")["AccessKey"]["AccessKeyId"]
+    iam.create_user(UserName="svc-backdoor")
+    bkey = iam.create_access_key(UserName="svc-backdoor")["AccessKey"]["AccessKeyId"]
+    admin = iam.create_policy(PolicyName="Admin", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    admin_arn = admin["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="svc-backdoor", PolicyArn=admin_arn)
+    iam.create_role(RoleName="prod-deploy", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": acct},
+                                                "Action": "sts:AssumeRole"}]}))
+    case = Case.create(tmp_path, "compromised-access-key", {"access_key_id": key})
+    summary = {
+        "access_key_id": key,
+        "origin": {"account_id": acct, "user_arn": f"arn:aws:iam::{acct}:user/dev", "user_name": "dev"},
+        "created_users": [{"arn": f"arn:aws:iam::{acct}:user/svc-backdoor", "account_id": acct,
+                           "access_keys": [bkey]}],
+        "policies_attached": {f"arn:aws:iam::{acct}:user/svc-backdoor": [admin_arn]},
+        "assumed_roles": [{"role_arn": f"arn:aws:iam::{acct}:role/prod-deploy", "account_id": acct,
+                           "session_name": "x"}],
+        "planned_at": "2026-11-29T00:00:00+00:00",
+    }
+    return {"iam": iam, "case": case, "summary": summary, "key": key, "bkey": bkey, "acct": acct}
 
 
 def _state(iam):
@@ -119,7 +120,8 @@ def test_undo_without_apply_is_bad_input(world):
 def test_a_failing_action_is_listed_and_the_rest_applied(world):
     iam, case = world["iam"], world["case"]
     summary = dict(world["summary"])
-    summary["assumed_roles"] = [{"role_arn": f"arn:aws:iam::{ACCT}:role/missing", "account_id": ACCT}]
+    acct = world["acct"]
+    summary["assumed_roles"] = [{"role_arn": f"arn:aws:iam::{acct}:role/missing", "account_id": acct}]
     plan = compromised_key_plan(case.id, summary)
     results = apply(plan, case, lambda a: iam, approve=plan.hash)
     bad = [r for r in results if r["error"]]

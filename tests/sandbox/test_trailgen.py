@@ -849,26 +849,27 @@ def test_unwritable_destination_lists_the_failure(tmp_path):
         trailgen.write_trail(make_org(), dest_dir=tmp_path, benign_events=50, days=1)
 
 
-def test_s3_destination_gets_the_same_files(tmp_path):
-    import boto3
-    from moto import mock_aws
+def test_s3_destination_gets_the_same_files(tmp_path, sandbox):
+    # a scratch account on the shared sandbox server: moto's mock_aws would reset that server's state
+    import random
 
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="org-trail-logs")
-        stats = trailgen.write_trail(
-            make_org(), dest_s3=(s3, "org-trail-logs"), dest_dir=tmp_path, benign_events=60, days=1
-        )
-        keys = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="org-trail-logs"):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        assert len(keys) == stats["files"]
-        local = _read_tree(tmp_path)
-        assert set(keys) == set(local)
-        body = s3.get_object(Bucket="org-trail-logs", Key=keys[0])["Body"].read()
-        assert body == local[keys[0]]
-        with pytest.raises(TrailError, match="NoSuchBucket"):
-            trailgen.write_trail(make_org(), dest_s3=(s3, "missing-bucket"), benign_events=20, days=1)
+    from iamkit.sandbox.server import account_session
+
+    acct = f"5{random.randrange(10**10, 10**11):011d}"[:12]
+    bucket = f"org-trail-logs-{acct}"
+    s3 = account_session(sandbox.endpoint_url, acct, region="us-east-1").client("s3")
+    s3.create_bucket(Bucket=bucket)
+    stats = trailgen.write_trail(make_org(), dest_s3=(s3, bucket), dest_dir=tmp_path, benign_events=60, days=1)
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    assert len(keys) == stats["files"]
+    local = _read_tree(tmp_path)
+    assert set(keys) == set(local)
+    body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    assert body == local[keys[0]]
+    with pytest.raises(TrailError, match="NoSuchBucket"):
+        trailgen.write_trail(make_org(), dest_s3=(s3, f"missing-{acct}"), benign_events=20, days=1)
 
 
 # -- encoder ------------------------------------------------------------------------------------------------
