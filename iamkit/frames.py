@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 S, TS, B, INT, F, J = "string", "ts", "bool", "int", "float", "json"
+I = INT  # noqa: E741  (short alias used by schema tables)
 
 SCHEMAS: dict[str, dict[str, str]] = {}
 DOCS: dict[str, str] = {}
