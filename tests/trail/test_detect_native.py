@@ -101,6 +101,23 @@ def test_assume_role_new_source_ip_negative_known_ip_and_young_principal():
     assert run(young, "assume_role_new_source_ip").detections.empty
 
 
+def test_first_assume_role_from_an_ip_the_user_never_used_for_anything():
+    """The compromised-key shape: a user who works daily from home never assumed a role; then a role is
+    assumed from the attacker's IP. The baseline is the user's whole history, not only AssumeRole calls."""
+    daily = [record("ListBuckets", "s3.amazonaws.com", user("dev", "AKIADEV"), at(d * 24 * 60), ip="198.51.100.9")
+             for d in range(10)]
+    attack = [record("GetCallerIdentity", "sts.amazonaws.com", user("dev", "AKIADEV"), at(10 * 24 * 60),
+                     ip="203.0.113.66"),
+              record("AssumeRole", "sts.amazonaws.com", user("dev", "AKIADEV"), at(10 * 24 * 60 + 5),
+                     ip="203.0.113.66", rp={"roleArn": f"arn:aws:iam::{ACCOUNT}:role/x", "roleSessionName": "s"},
+                     event_id="attack")]
+    det = run(daily + attack, "assume_role_new_source_ip").detections
+    assert [list(ids) for ids in det["event_ids"]] == [["attack"]]
+    from_home = [record("AssumeRole", "sts.amazonaws.com", user("dev", "AKIADEV"), at(10 * 24 * 60 + 5),
+                        ip="198.51.100.9", rp={"roleArn": f"arn:aws:iam::{ACCOUNT}:role/x", "roleSessionName": "s"})]
+    assert run(daily + from_home, "assume_role_new_source_ip").detections.empty
+
+
 def test_assume_role_value_learned_during_the_baseline_is_never_new():
     recs = _history(30) + [_assume(1, ip="203.0.113.5"), _assume(25, ip="203.0.113.5"),
                            _assume(26, ip="203.0.113.6", eid="late1"), _assume(27, ip="203.0.113.6", eid="late2")]

@@ -126,8 +126,10 @@ _ATTRS = {"source_ip": "e.source_ip", "user_agent": "e.user_agent", "asn": "ipc.
 
 
 def first_seen(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
-    """Calls (default AssumeRole) with an ``attribute`` value the caller had never used before, once the
-    caller's first ``baseline_days`` of history (the learning baseline) are over (first-seen baseline)."""
+    """Calls (default AssumeRole) with an ``attribute`` value the caller had never used in ANY call before,
+    once the caller's first ``baseline_days`` of history (all its calls: the learning baseline) are over.
+    A user who never assumed a role before and does so from a new IP is caught; one who always works
+    from the same IP is not."""
     attr = p.get("attribute", "source_ip")
     if attr not in _ATTRS:
         raise NativeError(f"attribute must be one of {sorted(_ATTRS)}, got {attr!r}")
@@ -142,13 +144,20 @@ def first_seen(p: dict, d: Dialect, table: str, where: str, seed: str | None = N
     stage = (f"SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who,\n"
              f"       source_ip, user_agent\nFROM {table}\n"
              f"WHERE {_names_in(names)} AND error_code IS NULL AND {where}")
+    # every caller's history (all calls), reduced to first use per (caller, ip, user agent): shared too
+    history = (f"SELECT {who} AS who, source_ip, user_agent, min(event_time) AS first_time\nFROM {table}\n"
+               f"WHERE {where}\nGROUP BY 1, 2, 3")
     sql = f"""WITH ev AS (
   SELECT e.event_id, e.event_time, e.principal_arn, e.access_key_id, e.who,
          CAST({_ATTRS[attr]} AS VARCHAR) AS val
   FROM stage_calls e{join}
   WHERE {_ATTRS[attr]} IS NOT NULL {noise}),
-pf AS (SELECT who, min(event_time) AS p_first FROM stage_calls GROUP BY who),
-v AS (SELECT who, val, min(event_time) AS v_first FROM ev GROUP BY who, val),
+hist AS (
+  SELECT e.who, CAST({_ATTRS[attr]} AS VARCHAR) AS val, e.first_time
+  FROM stage_history e{join}
+  WHERE {_ATTRS[attr]} IS NOT NULL {noise}),
+pf AS (SELECT who, min(first_time) AS p_first FROM stage_history GROUP BY who),
+v AS (SELECT who, val, min(first_time) AS v_first FROM hist GROUP BY who, val),
 new AS (SELECT v.who, v.val FROM v JOIN pf ON pf.who = v.who
         WHERE v.v_first >= pf.p_first + {d.interval(days, 'DAY')})
 SELECT arbitrary(ev.principal_arn) AS principal_arn, arbitrary(ev.access_key_id) AS access_key_id,
@@ -163,7 +172,7 @@ GROUP BY new.who, new.val"""
                         f"{n} call(s)" for w, v, n in zip(df["who"], df["val"], df["n"], strict=True)]
         return df
 
-    return NativeQuery(sql, post, requires, stages=[("calls", stage)])
+    return NativeQuery(sql, post, requires, stages=[("calls", stage), ("history", history)])
 
 
 # ---------------------------------------------------------------- bursts of denied calls
