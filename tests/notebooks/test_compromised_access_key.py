@@ -83,6 +83,18 @@ def test_no_session_token_or_secret_lands_in_the_case(run):
     assert redactions, "the generated AssumeRole records carry tokens: some raw files must have been redacted"
 
 
+def test_detections_flag_the_incident(run, sandbox):
+    import pandas as pd
+
+    inc = sandbox.org.incident
+    det = pd.read_parquet(run.case.evidence / "detections.parquet")
+    hits = {(r.detection_id, r.access_key_id) for r in det.itertuples()}
+    assert ("iamkit-key-created-then-used", inc.created_access_key_id) in hits
+    assert ("iamkit-assume-role-new-source-ip", inc.leaked_access_key_id) in hits
+    assert ("iamkit-logging-stop-attempt-denied", inc.session_access_key_id) in hits
+    assert "iamkit-admin-managed-policy-attached" in {d for d, _ in hits}
+
+
 def test_remediation_is_only_planned(run, sandbox):
     plan = json.loads((run.case.evidence / "remediation-plan.json").read_text())
     assert plan["hash"] and plan["actions"]
