@@ -155,7 +155,7 @@ def hunt_cmd(
     out: Path = OUT_OPT,
 ) -> None:
     """Run the detections (Sigma + native rules) over the store; rules that cannot run are listed on stderr."""
-    from iamkit.trail.detect.cli import run_hunt
+    from iamkit.cli.hunt import run_hunt
 
     code = run_hunt(db, rules, sigma, dialect, since, until, fail_on, show_sql, fmt, out,
                     country_mmdb=country_mmdb, asn_mmdb=asn_mmdb)
