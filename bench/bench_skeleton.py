@@ -26,7 +26,7 @@ def _import_time(stmt: str, repeat: int = 5) -> float:
 def _empty_notebooks(n: int = 4) -> float:
     import papermill as pm
 
-    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "x = 1",
+    nb = {"cells": [{"cell_type": "code", "id": "params", "metadata": {"tags": ["parameters"]}, "source": "x = 1",
                      "outputs": [], "execution_count": None}],
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
