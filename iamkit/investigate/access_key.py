@@ -238,14 +238,15 @@ def owner(case: Case) -> Owner:
         principals, pols = frames["principals"], frames["policies"]
         case.save_frame(f"iam-{account}-principals", principals)
         case.save_frame(f"iam-{account}-policies", pols)
+        from iamkit.investigate.reach import group_arns_of
+
         me = principals[principals["arn"] == arn]
         if len(me):
             details = me.T.reset_index().rename(columns={"index": "field", me.index[0]: "value"})
-            groups = list(me.iloc[0]["groups"] or [])
-        else:
-            groups = []
-        group_arns = [a for a in principals["arn"] if any(a.endswith(f":group/{g}") or a.endswith(f"/{g}")
-                                                          for g in groups)]
+        group_arns = group_arns_of(principals, arn)
+        if len(frames["errors"]):
+            case.save_frame(f"iam-{account}-errors", frames["errors"])
+            errors += [f"{r.operation}: {r.code}: {r.message}"[:300] for r in frames["errors"].itertuples()]
         policies = pols[pols["attached_to_arn"].isin([arn, *group_arns])][
             ["attached_to_arn", "policy_type", "policy_name", "policy_arn"]]
         if "credentials" in frames:

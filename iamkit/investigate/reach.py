@@ -88,7 +88,7 @@ def _iam_frames(case: Case, account_id: str, errors: list[str]) -> tuple[Any, An
         return None, None
 
 
-def _groups(principals: Any, arn: str) -> list[str]:
+def group_arns_of(principals: Any, arn: str) -> list[str]:
     if principals is None or principals.empty:
         return []
     me = principals[principals["arn"] == arn]
@@ -122,7 +122,7 @@ def assess_key(case: Case) -> Reach:
         principals, policies = _iam_frames(case, acct, errors)
         if policies is None:
             continue
-        docs = _documents(policies, arn, _groups(principals, arn))
+        docs = _documents(policies, arn, group_arns_of(principals, arn))
         for label, action, resource in PROBES:
             try:
                 d = evaluate({"principal": arn, "action": action, "resource": resource}, identity_policies=docs)
