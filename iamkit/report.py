@@ -22,11 +22,15 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem 
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:2px solid #e3e7ee;padding-bottom:.2rem;margin-top:2rem}
 .meta{color:#5a6576;font-size:.9rem} .headline{background:#fff6e5;border-left:4px solid #f0a020;padding:.6rem 1rem}
 .headline li{margin:.15rem 0} table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0;width:100%}
-th,td{border:1px solid #dde2ea;padding:.25rem .4rem;text-align:left;vertical-align:top;word-break:break-all}
+th,td{border:1px solid #dde2ea;padding:.25rem .4rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f3f5f9} .sev-critical{color:#b00020;font-weight:700} .sev-high{color:#d9480f;font-weight:700}
 details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:#f3f5f9;padding:0 .2rem}
 .nb{border:1px solid #e3e7ee;padding:.5rem 1rem;margin:.5rem 0;overflow-x:auto}
 """
+
+# evidence JSON is written with sorted keys: put the columns a reader scans first back in front
+FIRST_COLUMNS = ["step", "time", "when", "first_seen", "last_seen", "source_ip", "key", "call", "action",
+                 "account", "target", "result", "calls", "denied"]
 
 _SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.I | re.S)
 _EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']https?://[^"']*["']""", re.I)
@@ -45,6 +49,8 @@ def _table(rows: list[dict[str, Any]] | Any, limit: int = 200) -> str:
     import pandas as pd
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    first = [c for c in FIRST_COLUMNS if c in df.columns]
+    df = df[first + [c for c in df.columns if c not in first]]
     if df.empty:
         return "<p><em>none</em></p>"
     more = f"<p class=meta>{len(df) - limit} more rows in the evidence file</p>" if len(df) > limit else ""

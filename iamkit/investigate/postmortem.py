@@ -64,7 +64,7 @@ def summarize(case: Case) -> Postmortem:
 SENSITIVE = {"CreateUser", "CreateAccessKey", "CreateLoginProfile", "AttachUserPolicy", "PutUserPolicy",
              "AttachRolePolicy", "PutRolePolicy", "CreatePolicyVersion", "UpdateAssumeRolePolicy", "AssumeRole",
              "GetSecretValue", "GetObject", "StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors",
-             "GetSessionToken", "GetFederationToken", "ConsoleLogin", "DeleteDetector", "GetCallerIdentity"}
+             "GetSessionToken", "GetFederationToken", "ConsoleLogin", "DeleteDetector"}
 
 
 def _target(row) -> str:
