@@ -244,9 +244,13 @@ def _execute(src: Path, dst: Path, params: dict[str, Any]) -> None:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    # IAMKIT_CELL_TIMEOUT (seconds per cell) turns a stuck kernel into an error instead of a hang; unset, a cell
+    # may run as long as it needs (a months-long CloudTrail load can)
+    timeout = os.environ.get("IAMKIT_CELL_TIMEOUT")
     try:
         pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
-                            progress_bar=False, cwd=str(dst.parent), log_output=False)
+                            progress_bar=False, cwd=str(dst.parent), log_output=False,
+                            execution_timeout=int(timeout) if timeout else None)
     except PapermillExecutionError as e:
         msg = f"{src.name}: {e.evalue}".splitlines()[0]
         if e.ename in BAD_INPUT_ERRORS:
