@@ -47,6 +47,20 @@ def as_json(v: Any) -> Any:
     return v
 
 
+_PLAIN = frozenset({str, bool, int, list, dict, tuple})
+
+
+def _records(df: Any) -> list[dict[str, Any]]:
+    """``df.to_dict(orient="records")`` with missing values as None, built column-wise (a few times faster):
+    plain Python values kept, anything else boxed as ``to_dict`` boxes it, then passed through ``val``."""
+    from pandas.core.dtypes.cast import maybe_box_native
+
+    cols = list(df.columns)
+    data = [df[c].tolist() for c in cols]
+    return [{c: v if v is None or type(v) in _PLAIN else val(maybe_box_native(v))
+             for c, v in zip(cols, vals, strict=True)} for vals in zip(*data, strict=True)]
+
+
 def _arn_account(arn: str) -> str:
     parts = arn.split(":", 5)
     return parts[4] if len(parts) == 6 else ""
@@ -63,6 +77,17 @@ def _layer_uniform(sts: list[Any]) -> bool:
     return any(st.effect == "Allow" and star(st) for st in sts) and not any(st.effect == "Deny" for st in sts)
 
 
+def _denies(pols: Any, low: str) -> bool:
+    """Some policy has an unconditional Deny of ``low`` on Resource '*'."""
+    return any(st.effect == "Deny" and st.compiled_condition is None and st.resources == ("*",)
+               for p in pols for st in p.relevant(low))
+
+
+def _allows(pols: Any, low: str) -> bool:
+    """Some policy has an Allow statement covering ``low``."""
+    return any(st.effect == "Allow" for p in pols for st in p.relevant(low))
+
+
 class Context:
     """One inventory under assessment (``now`` injectable so age rules are testable)."""
 
@@ -74,7 +99,18 @@ class Context:
         self.model = query.model(inventory, refresh=True)
         self._decide_fn = query._decide
         self._cache: dict[tuple, str] = {}
-        self._grants: dict[tuple[int, str], bool] = {}
+        self._granting: dict[str, frozenset[int]] = {}
+        self._identity_ids: dict[int, frozenset[int]] = {}
+        self._identity_policies: list[Any] | None = None
+        self._known: set[int] = set()
+        self._by_service: dict[str, list[Any]] = {}
+        self._wild_policies: list[Any] = []
+        self._maybe: dict[str, frozenset[int]] = {}
+        self._star_denying: dict[str, frozenset[int]] = {}
+        self._holder_arns: dict[str, set[str]] = {}
+        self._policy_members: dict[int, set[str]] | None = None
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self._star_keys: dict[tuple[int, str], tuple] = {}
         self._could: dict[tuple[int, str, str], bool] = {}
         self._blocked: dict[tuple, bool] = {}
         self._stmts: dict[tuple, Any] = {}
@@ -82,10 +118,14 @@ class Context:
 
     # ---- frames as rows
     def rows(self, name: str) -> list[dict[str, Any]]:
-        df = getattr(self.inv, name, None)
-        if df is None or len(df) == 0:
-            return []
-        return [{k: val(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+        """A frame of the inventory as row dicts (missing values as None), converted once per assessment:
+        rules share the list and must not change it."""
+        hit = self._rows.get(name)
+        if hit is None:
+            df = getattr(self.inv, name, None)
+            hit = [] if df is None or len(df) == 0 else _records(df)
+            self._rows[name] = hit
+        return hit
 
     @cached_property
     def principal_rows(self) -> dict[str, dict[str, Any]]:
@@ -106,38 +146,123 @@ class Context:
     def holds(self, pm: Any, action: str) -> bool:
         """Cheap pre-filter: some identity policy of ``pm`` has an Allow statement covering ``action``."""
         low = action.lower()
-        for pol in pm.identity:
-            key = (id(pol), low)
-            hit = self._grants.get(key)
-            if hit is None:
-                hit = any(s.effect == "Allow" for s in pol.relevant(low))
-                self._grants[key] = hit
-            if hit:
-                return True
-        return False
+        ids = self._ids(pm)
+        granting = self._granting.get(low)
+        if granting is None:
+            granting = self._granting_policies(low)
+        return not granting.isdisjoint(ids)
+
+    def _ids(self, pm: Any) -> frozenset[int]:
+        """ids of ``pm``'s identity policies (the per-action policy indexes are extended for an unknown one)."""
+        ids = self._identity_ids.get(id(pm))
+        if ids is None:
+            if self._identity_policies is None:
+                self._model_policies()
+            ids = self._identity_ids[id(pm)] = frozenset(id(p) for p in pm.identity)
+            if not ids <= self._known:  # a principal outside the model
+                extra = [p for p in pm.identity if id(p) not in self._known]
+                self._identity_policies += extra
+                self._index_services(extra)
+                self._known |= ids
+                self._granting.clear()
+                self._star_denying.clear()
+                self._maybe.clear()
+        return ids
+
+    def _model_policies(self) -> list[Any]:
+        """Every distinct identity policy of the model's principals (what ``holds`` indexes)."""
+        seen: dict[int, Any] = {}
+        for p in self.model.principals:
+            for pol in p.identity:
+                seen.setdefault(id(pol), pol)
+        self._identity_policies = list(seen.values())
+        self._known = set(seen)
+        self._index_services(self._identity_policies)
+        return self._identity_policies
+
+    def _index_services(self, pols: Iterable[Any]) -> None:
+        """Index policies by the services their Action patterns name, so a question about one action only looks
+        at the policies that could cover it (NotAction or a wildcard service: every action)."""
+        for pol in pols:
+            services: set[str] = set()
+            wild = False
+            for st in pol.statements:
+                if st.actions is None:
+                    wild = True
+                    break
+                for a in st.actions:
+                    svc = a.split(":", 1)[0].lower() if ":" in a else "*"
+                    if "*" in svc or "?" in svc:
+                        wild = True
+                        break
+                    services.add(svc)
+                if wild:
+                    break
+            if wild:
+                self._wild_policies.append(pol)
+            else:
+                for svc in services:
+                    self._by_service.setdefault(svc, []).append(pol)
+
+    def _candidate_policies(self, low: str) -> list[Any]:
+        """Identity policies that could have a statement covering ``low`` (see ``_index_services``)."""
+        if self._identity_policies is None:
+            self._model_policies()
+        return self._by_service.get(low.split(":", 1)[0], []) + self._wild_policies
+
+    def granting_policies(self, action: str) -> frozenset[int]:
+        """ids of the model's identity policies with an Allow statement covering ``action``."""
+        low = action.lower()
+        hit = self._granting.get(low)
+        return hit if hit is not None else self._granting_policies(low)
+
+    def holder_arns(self, action: str) -> set[str]:
+        """ARNs of the model's principals with an identity Allow statement covering ``action`` (the union, over
+        the policies granting it, of who holds each policy)."""
+        low = action.lower()
+        hit = self._holder_arns.get(low)
+        if hit is None:
+            members = self._policy_members
+            if members is None:
+                members = self._policy_members = {}
+                for pm in self.model.principals:
+                    for pol in pm.identity:
+                        members.setdefault(id(pol), set()).add(pm.arn)
+            hit = set()
+            for pid in self.granting_policies(low):
+                hit |= members.get(pid, set())
+            self._holder_arns[low] = hit
+        return hit
+
+    def _granting_policies(self, low: str) -> frozenset[int]:
+        """ids of the model's identity policies with an Allow statement covering ``low`` (once per action)."""
+        hit = frozenset(id(pol) for pol in self._candidate_policies(low)
+                        if any(s.effect == "Allow" for s in pol.relevant(low)))
+        self._granting[low] = hit
+        return hit
 
     def blocked_everywhere(self, pm: Any, action: str) -> bool:
         """Whether an unconditional Deny on every resource (identity, boundary, SCP), a boundary or an SCP level
-        without any Allow for ``action`` blocks it whatever the resource (cached per policy set): the engine
-        would deny every target, so the graph need not ask it target by target."""
-        key = (self._signature(pm), action.lower())
+        without any Allow for ``action`` blocks it whatever the resource (identity side indexed per policy,
+        boundary and SCP side cached per boundary set and account): the engine would deny every target, so the
+        graph need not ask it target by target."""
+        low = action.lower()
+        ids = self._ids(pm)
+        star_deny = self._star_denying.get(low)
+        if star_deny is None:
+            star_deny = self._star_denying[low] = frozenset(
+                id(pol) for pol in self._candidate_policies(low) if _denies((pol,), low))
+        if not star_deny.isdisjoint(ids):
+            return True
+        key = (tuple(id(b) for b in pm.boundaries), pm.account_id, pm.service_linked, low)
         hit = self._blocked.get(key)
         if hit is None:
-            low = action.lower()
-
-            def denies(pols: Any) -> bool:
-                return any(st.effect == "Deny" and st.compiled_condition is None and st.resources == ("*",)
-                           for p in pols for st in p.relevant(low))
-
-            def allows(pols: Any) -> bool:
-                return any(st.effect == "Allow" for p in pols for st in p.relevant(low))
-
-            hit = denies(pm.identity)
-            if not hit and pm.boundaries:
-                hit = denies(pm.boundaries) or not allows(pm.boundaries)
+            hit = False
+            if pm.boundaries:
+                hit = _denies(pm.boundaries, low) or not _allows(pm.boundaries, low)
             levels = self.model.scps.get(pm.account_id)
             if not hit and levels and not pm.service_linked and pm.account_id not in self.model.management:
-                hit = any(denies(level) or not allows(level) for level in levels)
+                hit = any(_denies(level, low) or not _allows(level, low) for level in levels)
             self._blocked[key] = hit
         return hit
 
@@ -212,7 +337,10 @@ class Context:
                 return "ExplicitlyDenied"
         key = None
         if resource == "*" and not context and pm.principal_type != "root":
-            key = (self._signature(pm), action.lower())
+            key = self._star_key(pm, action.lower())
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
         elif not context and pm.principal_type != "root" and not self._named_anywhere(resource, action):
             shape = self._match_shape(pm, action, resource)
             if shape is not None:
@@ -277,11 +405,40 @@ class Context:
             return True
         return resource.startswith("arn:aws:s3:::") and resource.split("/", 1)[0] in rp
 
+    def _star_key(self, pm: Any, low: str) -> tuple:
+        """Cache key of ``low`` on ``*``: when every statement deciding it (identity, boundary, SCPs) has no
+        condition and no policy variable, the decision depends only on which identity statements cover the
+        action (plus account, principal kind and boundary), so principals with different policies but the same
+        covering statements share it; otherwise the policy-set signature."""
+        k = (id(pm), low)
+        hit = self._star_keys.get(k)
+        if hit is None:
+            self._ids(pm)  # indexes pm's policies by service
+            maybe = self._maybe.get(low)
+            if maybe is None:  # identity policies outside this set cover nothing of ``low``: static, no statement
+                maybe = self._maybe[low] = frozenset(id(p) for p in self._candidate_policies(low))
+            identity = [p for p in pm.identity if id(p) in maybe]
+            pols = [*identity, *pm.boundaries]
+            for level in self.model.scps.get(pm.account_id) or ():
+                pols += list(level)
+            if not pm.tags and all(p.is_static(low) for p in pols):
+                hit = ("static", pm.account_id, pm.principal_type, pm.service_linked,
+                       tuple(id(b) for b in pm.boundaries), low,
+                       frozenset(id(st) for p in identity for st in p.relevant(low)))
+            else:
+                hit = (self._signature(pm), low)
+            self._star_keys[k] = hit
+        return hit
+
     def _signature(self, pm: Any) -> tuple:
         """Principals with the same policies, boundary and account decide alike on ``*`` (no variables used)."""
         sig = getattr(pm, "_iamkit_sig", None)
         if sig is None:
-            uses_vars = any("${" in json.dumps(p.to_dict()) for p in pm.identity)
+            # policy variables or conditions can read the request's principal (aws:username, aws:PrincipalArn…):
+            # such principals decide alone
+            uses_vars = any("${" in json.dumps(p.to_dict()) for p in pm.identity) or any(
+                st.compiled_condition is not None for p in (*pm.identity, *pm.boundaries, *(
+                    q for level in self.model.scps.get(pm.account_id) or () for q in level)) for st in p.statements)
             sig = (pm.arn,) if uses_vars or pm.tags else (
                 pm.account_id, pm.principal_type, pm.service_linked,
                 tuple(sorted(id(p) for p in pm.identity)), tuple(id(b) for b in pm.boundaries))
@@ -303,6 +460,8 @@ class Context:
 
     def first(self, pm: Any, actions: Iterable[str], resource: str = "*") -> list[str]:
         """The subset of ``actions`` the engine allows ``pm`` on ``resource``."""
+        if resource == "*" and pm.principal_type != "root":  # no identity Allow: implicitly denied, skip the engine
+            return [a for a in actions if self.holds(pm, a) and self.allowed(pm, a, resource)]
         return [a for a in actions if self.allowed(pm, a, resource)]
 
     # ---- outsiders reaching a resource policy

@@ -46,12 +46,42 @@ def any_node(what: str, account: str) -> str:
 
 @dataclass
 class EscalationGraph:
-    """The graph (networkx ``DiGraph``), its edge rows, and the context it was decided in."""
+    """The graph (nodes with attributes, links in insertion order; ``graph`` is the networkx ``DiGraph``, built on
+    first use so assessing does not pay for importing networkx), its edge rows, and the context it was decided in."""
 
-    graph: Any
+    nodes: dict[str, dict[str, Any]]
+    links: dict[tuple[str, str], dict[str, Any]]
     edges: list[dict[str, Any]]
     ctx: Context
     escalated: set[str] = field(default_factory=set)
+    _nx: Any = field(default=None, repr=False)
+    _pred: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> Any:
+        """The networkx ``DiGraph`` (node attributes kind/account_id/admin, edge attributes methods/kind)."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.DiGraph()
+            for n, d in self.nodes.items():
+                g.add_node(n, **d)
+            for (u, v), d in self.links.items():
+                g.add_edge(u, v, methods=list(d["methods"]), kind=d["kind"])
+            self._nx = g
+        return self._nx
+
+    def predecessors(self, node: str) -> list[str]:
+        """Sources of the links into ``node``, in insertion order (as ``DiGraph.predecessors``)."""
+        if self._pred is None:
+            self._pred = defaultdict(list)
+            for u, v in self.links:
+                self._pred[v].append(u)
+        return self._pred.get(node, [])
+
+    def methods(self, source: str, target: str) -> list[str]:
+        """The methods of the link ``source -> target``."""
+        return self.links[(source, target)]["methods"]
 
     def edge_frame(self):
         """The edges as a ``privesc_edges`` frame."""
@@ -69,9 +99,15 @@ class _Builder:
         self.by_account: dict[str, list[Any]] = defaultdict(list)
         for pm in self.principals:
             self.by_account[pm.account_id].append(pm)
-        self.groups: dict[tuple, list[Any]] = defaultdict(list)
+        # identity policy -> ARNs of the principals holding it: who holds an action is the union over the policies
+        # granting it (one check per distinct policy, not per principal)
+        self._pol_members: dict[int, tuple[Any, set[str]]] = {}
         for pm in self.principals:
-            self.groups[tuple(id(p) for p in pm.identity)].append(pm)
+            for p in pm.identity:
+                ent = self._pol_members.get(id(p))
+                if ent is None:
+                    ent = self._pol_members[id(p)] = (p, set())
+                ent[1].add(pm.arn)
         self._holders: dict[str, set[str]] = {}
         self.edges: list[dict[str, Any]] = []
         self.seen: set[tuple[str, str, str]] = set()
@@ -81,16 +117,18 @@ class _Builder:
         self._by_kind: dict[tuple[str, str], list[Any]] = {}
         self._indexed: dict[int, tuple[list[Any], dict[str, Any], list[str]]] = {}
         self._pattern_hits: dict[tuple, list[str]] = {}
+        self._svc_roles: dict[tuple[str, str], list[str]] = {}
 
     # ---- indexes
     def holders(self, action: str) -> set[str]:
-        """ARNs of principals with an identity Allow statement covering ``action`` (one check per policy set)."""
+        """ARNs of principals with an identity Allow statement covering ``action`` (one check per policy)."""
         hit = self._holders.get(action)
         if hit is None:
             hit = set()
-            for members in self.groups.values():
-                if self.ctx.holds(members[0], action):
-                    hit.update(pm.arn for pm in members)
+            granting = self.ctx.granting_policies(action)
+            for pid, (_pol, arns) in self._pol_members.items():
+                if pid in granting:
+                    hit |= arns
             self._holders[action] = hit
         return hit
 
@@ -174,6 +212,15 @@ class _Builder:
                  "resource": role_arn, "context": {"aws:sourceaccount": role_arn.split(":")[4]}},
                 None, trust, explain=False).result == ALLOWED
             self._trusted[key] = hit
+        return hit
+
+    def _service_roles_in(self, services: dict[str, list[str]], svc: str, account: str) -> list[str]:
+        """Roles of ``account`` whose trust lets ``svc`` assume them (engine-confirmed), cached per account."""
+        key = (svc, account)
+        hit = self._svc_roles.get(key)
+        if hit is None:
+            hit = [r for r in services.get(svc, ()) if r.split(":")[4] == account and self.trusts_service(r, svc)]
+            self._svc_roles[key] = hit
         return hit
 
     def service_roles(self) -> dict[str, list[str]]:
@@ -391,16 +438,13 @@ class _Builder:
                 same = self._uniform(pm, meth.actions, probe)
                 if same is not None:
                     if same:
-                        node = self.group(f"{kind}s", pm.account_id, [t.arn for t in self._targets_all(pm, kind)])
+                        node = self.group(f"{kind}s", pm.account_id, [t.arn for t in targets])
                         self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=node, actions=list(meth.actions))
                     continue
                 for t in self._candidates(pm, meth.actions[0], targets):
                     if all(self.ctx.allowed(pm, a, t.arn) for a in meth.actions):
                         self.add(pm.arn, t.arn, meth.id, meth.kind, pm.account_id, via=t.arn,
                                  actions=list(meth.actions))
-
-    def _targets_all(self, pm: Any, kind: str) -> list[Any]:
-        return [t for t in self.by_account.get(pm.account_id, ()) if t.principal_type == kind]
 
     def _modify_other(self, methods: list[Method], skip: set[str]) -> None:
         ctx = self.ctx
@@ -457,8 +501,7 @@ class _Builder:
             for pm in self.holders_all(meth.actions):
                 if pm.arn in skip or not all(ctx.allowed(pm, a) for a in compute):
                     continue
-                roles = [r for r in services.get(svc, ()) if r.split(":")[4] == pm.account_id and r != pm.arn
-                         and self.trusts_service(r, svc)]
+                roles = [r for r in self._service_roles_in(services, svc, pm.account_id) if r != pm.arn]
                 if not roles:
                     continue
                 if ctx.uniform(pm, "iam:PassRole"):
@@ -500,8 +543,7 @@ class _Builder:
                 probe = _probe(meth.resource or "*", pm.account_id)
                 if not all(ctx.allowed(pm, a, probe) for a in meth.actions):
                     continue
-                roles = [r for r in services.get(svc, ()) if r.split(":")[4] == pm.account_id and r != pm.arn
-                         and self.trusts_service(r, svc)]
+                roles = [r for r in self._service_roles_in(services, svc, pm.account_id) if r != pm.arn]
                 if roles:
                     node = self.group(f"roles-for-{svc}", pm.account_id, roles)
                     self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
@@ -532,22 +574,26 @@ def _group_policies(m: Any, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 def build_graph(inventory: Any, *, methods: Iterable[Method] | None = None, ctx: Context | None = None
                 ) -> EscalationGraph:
     """The escalation graph of an inventory (``ctx`` reuses an assessment's engine model and caches)."""
-    import networkx as nx
-
     ctx = ctx or Context(inventory)
     b = _Builder(ctx, methods if methods is not None else load())
     escalated = b.build()
-    g = nx.DiGraph()
+    nodes: dict[str, dict[str, Any]] = {}
+    admins = ctx.admins
     for pm in ctx.iam_principals:
-        g.add_node(pm.arn, kind=pm.principal_type, account_id=pm.account_id, admin=pm.arn in ctx.admins)
+        nodes[pm.arn] = {"kind": pm.principal_type, "account_id": pm.account_id, "admin": pm.arn in admins}
+    links: dict[tuple[str, str], dict[str, Any]] = {}
     for e in b.edges:
-        for end in (e["source"], e["target"]):
-            if end.startswith("admin:") and end not in g:
-                g.add_node(end, kind="admin", account_id=e["account_id"], admin=True)
-            elif end.startswith("any:") and end not in g:
-                g.add_node(end, kind="group", account_id=e["account_id"], admin=False)
-        if g.has_edge(e["source"], e["target"]):
-            g[e["source"]][e["target"]]["methods"].append(e["method"])
+        src, dst = e["source"], e["target"]
+        for end in (src, dst):
+            if end.startswith("admin:") and end not in nodes:
+                nodes[end] = {"kind": "admin", "account_id": e["account_id"], "admin": True}
+            elif end.startswith("any:") and end not in nodes:
+                nodes[end] = {"kind": "group", "account_id": e["account_id"], "admin": False}
+        link = links.get((src, dst))
+        if link is not None:
+            link["methods"].append(e["method"])
         else:
-            g.add_edge(e["source"], e["target"], methods=[e["method"]], kind=e["kind"])
-    return EscalationGraph(g, b.edges, ctx, escalated)
+            nodes.setdefault(src, {})  # as DiGraph.add_edge: unknown ends become attribute-less nodes
+            nodes.setdefault(dst, {})
+            links[(src, dst)] = {"methods": [e["method"]], "kind": e["kind"]}
+    return EscalationGraph(nodes, links, b.edges, ctx, escalated)

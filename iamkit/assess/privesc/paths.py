@@ -30,23 +30,23 @@ def _label(g: Any, a: str, b: str) -> str:
 
 def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
     """One row per principal that is, or can become, administrator of some account, with its shortest path."""
-    g = eg.graph
+    nodes = eg.nodes
     dist: dict[str, int] = {}
     nxt: dict[str, str] = {}
     q: deque[str] = deque()
-    for n, d in g.nodes(data=True):
+    for n, d in nodes.items():
         if d.get("kind") == "admin":
             dist[n] = 0
             q.append(n)
     while q:
         n = q.popleft()
-        for p in g.predecessors(n):
+        for p in eg.predecessors(n):
             if p not in dist:
                 dist[p] = dist[n] + 1
                 nxt[p] = n
                 q.append(p)
     rows = []
-    for n, d in g.nodes(data=True):
+    for n, d in nodes.items():
         if d.get("kind") in ("admin", "group"):
             continue
         if n not in dist:
@@ -56,7 +56,7 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
             continue
         path, cur = [], n
         while cur in nxt:
-            path.append({"from": cur, "to": nxt[cur], "method": _label(g, cur, nxt[cur])})
+            path.append({"from": cur, "to": nxt[cur], "method": eg.methods(cur, nxt[cur])[0]})
             cur = nxt[cur]
         hops = [h for h in path if h["method"] not in ("is-admin", "any-target")]
         if d.get("kind") == "group":
