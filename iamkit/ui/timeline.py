@@ -34,25 +34,25 @@ class TimelineExplorer:
     title: str = "Timeline"
 
     def widget(self):
-        """A dropdown of event sources and a table that follows it (JupyterLab; headless shows its text)."""
+        """A dropdown of event sources and a table that follows it (JupyterLab; headless shows its text).
+
+        The table is an ``HTML`` widget whose value is replaced, not an ``Output`` widget: capturing display
+        output into a widget races with headless execution (a papermill run could wait forever)."""
         import ipywidgets as w
-        from IPython.display import display
 
         sources = ["(all)"] + sorted(self.events["event_source"].dropna().unique().tolist())
         pick = w.Dropdown(options=sources, value="(all)", description="service")
-        out = w.Output()
         cols = [c for c in ("event_time", "access_key_id", "event_name", "source_ip", "error_code")
                 if c in self.events.columns]
+        table = w.HTML()
 
         def render(change=None):
             df = self.events if pick.value == "(all)" else self.events[self.events["event_source"] == pick.value]
-            out.clear_output()
-            with out:
-                display(df[cols].head(200))
+            table.value = df[cols].head(200).to_html(index=False, escape=True, border=0, na_rep="")
 
         pick.observe(render, names="value")
         render()
-        box = w.VBox([pick, out])
+        box = w.VBox([pick, table])
         box.add_class("iamkit-timeline")
         return box
 
