@@ -48,7 +48,7 @@ def redact(params: dict[str, Any], secret_names: set[str] | frozenset[str] = fro
     return out
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -202,13 +202,13 @@ class Case:
                       if p.is_file() and p.name not in (MANIFEST, SEAL) and ".ipynb_checkpoints" not in p.parts)
 
     def write_manifest(self) -> Path:
-        entries = [{"path": p.relative_to(self.path).as_posix(), "sha256": _sha256(p), "size": p.stat().st_size}
+        entries = [{"path": p.relative_to(self.path).as_posix(), "sha256": sha256_file(p), "size": p.stat().st_size}
                    for p in self.files()]
         doc = {"case_id": self.id, "algorithm": "sha256",
                "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "files": entries}
         mpath = self.path / MANIFEST
         mpath.write_text(json.dumps(doc, indent=1))
-        (self.path / SEAL).write_text(f"{_sha256(mpath)}  {MANIFEST}\n")
+        (self.path / SEAL).write_text(f"{sha256_file(mpath)}  {MANIFEST}\n")
         return mpath
 
     def manifest(self) -> dict[str, Any]:
@@ -225,7 +225,7 @@ class Case:
             return [f"{MANIFEST}: missing"]
         if not seal.is_file():
             problems.append(f"{SEAL}: missing")
-        elif seal.read_text().split()[:1] != [_sha256(mpath)]:
+        elif seal.read_text().split()[:1] != [sha256_file(mpath)]:
             problems.append(f"{MANIFEST}: changed (does not match {SEAL})")
         try:
             listed = {e["path"]: e for e in json.loads(mpath.read_text())["files"]}
@@ -236,7 +236,7 @@ class Case:
             p = present.get(rel)
             if p is None:
                 problems.append(f"{rel}: missing")
-            elif p.stat().st_size != e["size"] or _sha256(p) != e["sha256"]:
+            elif p.stat().st_size != e["size"] or sha256_file(p) != e["sha256"]:
                 problems.append(f"{rel}: changed (sha256 differs from manifest)")
         for rel in sorted(set(present) - set(listed)):
             problems.append(f"{rel}: not in manifest")

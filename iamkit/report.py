@@ -7,7 +7,6 @@ be re-built later without touching AWS or Graph: ``iamkit case report DIR``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import json
 import re
@@ -82,10 +81,6 @@ def _notebook_html(path: Path) -> str:
     return _EXTERNAL.sub(r'\1="#"', body)
 
 
-def _sha256(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
 def render(case: Case) -> str:
     s = load_summary(case)
     meta = case.meta
@@ -120,7 +115,9 @@ def render(case: Case) -> str:
     parts.append("<h2 id=manifest>Evidence manifest</h2><p class=meta>sha256 of every file when this report was "
                  "built; <code>manifest.json</code> (sealed by <code>manifest.sha256</code>) covers this report too "
                  f"and <code>iamkit case verify {_e(case.path)}</code> recomputes it.</p>")
-    rows = [{"file": p.relative_to(case.path).as_posix(), "bytes": p.stat().st_size, "sha256": _sha256(p)}
+    from iamkit.case import sha256_file
+
+    rows = [{"file": p.relative_to(case.path).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
             for p in case.files() if p.name != "report.html" and p.name != "INCOMPLETE"]
     parts.append(_table(rows, limit=10_000))
     parts.append(f"<p class=meta>built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p></body></html>")

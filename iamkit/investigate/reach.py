@@ -158,8 +158,7 @@ def _detections(case: Case, errors: list[str]) -> pd.DataFrame:
         from iamkit.trail.detect import hunt
 
         with trail.open(trail_db(case), read_only=True) as t:
-            res = hunt(t.con)
-        df = res if isinstance(res, pd.DataFrame) else res.detections
+            df = hunt(t.con).detections
         case.save_frame("detections", df)
         return df
     except Exception as e:
