@@ -35,6 +35,27 @@ def _shared_loader() -> Any:
         return _LOADER
 
 
+def fast_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser with a fast path for the ISO-8601 text AWS query APIs return.
+
+    botocore parses every timestamp with dateutil, about a quarter of the collector's CPU on a large
+    GetAccountAuthorizationDetails; ``datetime.fromisoformat`` reads the same text ~50x faster. Anything
+    else (epoch numbers, RFC 822) goes to botocore's own parser, so results are identical.
+    """
+    from datetime import datetime
+
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(value)
+
+
 def _strip_account_host_prefix(request: Any, **_: Any) -> None:
     """S3 Control prefixes the host with the account id; a loopback endpoint cannot resolve that."""
     request.url = _HOST_PREFIX_RE.sub(r"\1\2\3", request.url)
@@ -59,6 +80,7 @@ def new_session(profile: str | None = None, region: str | None = None, *, access
         known = ", ".join(sorted(core.available_profiles)) or "none"
         raise BadInput(f"cannot open AWS profile {profile!r}: not in the AWS config files (known: {known})")
     core.register_component("data_loader", _shared_loader())
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
     try:
         return boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
                              aws_session_token=session_token, region_name=region, botocore_session=core)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iamkit.aws import connect
 from iamkit.aws.faults import Fault, FaultInjector
@@ -81,3 +85,34 @@ def test_not_a_role_arn(mini_org, aws_env):
     aws_env(mini_org)
     with pytest.raises(BadInput, match="not a role ARN"):
         connect(role_arn="my-role")
+
+
+@pytest.mark.parametrize("text", [
+    "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123Z", "2024-01-02T03:04:05+01:00", "2024-01-02 03:04:05.5Z",
+    "2024-01-02T03:04:05", "1700000000", "1700000000.25", "Tue, 02 Jan 2024 03:04:05 GMT", "2024-01-02"])
+def test_fast_timestamp_parser_gives_what_botocore_gives(text):
+    from botocore.utils import parse_timestamp
+
+    from iamkit.aws.session import fast_timestamp
+
+    ours, theirs = fast_timestamp(text), parse_timestamp(text)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+
+
+def test_fast_timestamp_parser_keeps_botocore_errors():
+    from iamkit.aws.session import fast_timestamp
+
+    with pytest.raises(ValueError):
+        fast_timestamp("2024-13-45T99:00:00Z")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2100, 1, 1),
+                    timezones=st.just(dt.UTC)), st.sampled_from(["Z", "+00:00"]), st.booleans())
+def test_fast_timestamp_parser_property(when, suffix, micro):
+    from botocore.utils import parse_timestamp
+
+    from iamkit.aws.session import fast_timestamp
+
+    text = when.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if micro else "")) + suffix
+    assert fast_timestamp(text) == parse_timestamp(text)
