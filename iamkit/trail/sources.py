@@ -280,18 +280,21 @@ def _mark_row(info: FileInfo, records: int, status: str, reason: str = "") -> tu
 
 
 def _fast_source(kind: str, files: list[FileInfo]) -> str:
-    """SQL yielding parsed records ``x`` and ``_file`` for same-shaped files, via DuckDB's JSON reader.
+    """SQL yielding parsed records ``x`` and ``_file`` (the file's recorded name) for same-shaped files.
 
-    Each file (or line / array element) is parsed once, straight into ``store.RECORD_FIELDS``.
+    Each file (or line / array element) is parsed once by DuckDB's JSON reader, straight into
+    ``store.RECORD_FIELDS``; ``_batch_files`` (registered by the loader) maps local paths to names.
     """
     lst = store.sql_list(str(f.local) for f in files)
     opts = f"maximum_object_size={MAX_OBJECT_SIZE}, compression='auto_detect', filename=true"
     if kind == "records":
-        return (f"SELECT unnest(from_json(json, '{store.RECORDS_FILE_STRUCT}').Records) AS x, filename AS _file "
-                f"FROM read_json_objects({lst}, format='auto', {opts})")
-    fmt = "array" if kind == "array" else "newline_delimited"
-    return (f"SELECT from_json(json, '{store.RECORD_STRUCT}') AS x, filename AS _file "
-            f"FROM read_json_objects({lst}, format='{fmt}', {opts})")
+        parsed = f"unnest(from_json(json, '{store.RECORDS_FILE_STRUCT}').Records)"
+        fmt = "auto"
+    else:
+        parsed = f"from_json(json, '{store.RECORD_STRUCT}')"
+        fmt = "array" if kind == "array" else "newline_delimited"
+    return (f"SELECT {parsed} AS x, f.name AS _file "
+            f"FROM read_json_objects({lst}, format='{fmt}', {opts}) o JOIN _batch_files f ON f.local = o.filename")
 
 
 def _stored_gzip(data: bytes) -> bytes:
@@ -336,16 +339,15 @@ def _split(batch: list[FileInfo], parts: int) -> list[list[tuple[int, FileInfo]]
     return chunks
 
 
-def _concat_source(con: duckdb.DuckDBPyConnection, batch: list[FileInfo], parts: int = 2) -> tuple[list[Path], str]:
+def _concat_source(batch: list[FileInfo], parts: int = 2) -> tuple[list[Path], str]:
     """Join a batch of one-object delivery files into ``parts`` files DuckDB reads in parallel.
 
     DuckDB's JSON reader processes one small file per vector; CloudTrail writes many small files, so
     they are joined (gzip members concatenate) and read in full vectors. Each file is wrapped as
     ``{"f": ordinal, "d": <file>}`` (extra gzip members around the untouched bytes), so every object
-    names its file whatever the read order, and a file that is not exactly one object fails the batch.
+    names its file whatever the read order (``_batch_files``, registered by the loader, maps ordinals to
+    names), and a file that is not exactly one object fails the batch.
     """
-    import pyarrow as pa
-
     gz = batch[0].gz
     tail = _WRAP_TAIL if gz else b"}\n"
     paths: list[Path] = []
@@ -362,12 +364,9 @@ def _concat_source(con: duckdb.DuckDBPyConnection, batch: list[FileInfo], parts:
         for q in paths:
             q.unlink(missing_ok=True)
         raise
-    _batch_files = pa.table({"ordinal": pa.array(range(1, len(batch) + 1), pa.int64()),  # noqa: F841
-                             "path": pa.array([str(i.local) for i in batch], pa.string())})
-    con.register("_batch_files", _batch_files)
     columns = "{'f': 'BIGINT', 'd': 'STRUCT(Records " + store.RECORD_SQL_TYPE + "[])'}"
     lst = store.sql_list(str(q) for q in paths)
-    sql = (f"SELECT unnest(o.d.Records) AS x, f.path AS _file "  # read_json parses each file once, typed
+    sql = (f"SELECT unnest(o.d.Records) AS x, f.name AS _file "  # read_json parses each file once, typed
            f"FROM read_json({lst}, columns={columns}, format='auto', maximum_object_size={_object_limit(batch)}, "
            "compression='auto_detect') o JOIN _batch_files f ON f.ordinal = o.f")
     return paths, sql
@@ -460,27 +459,39 @@ class Loader:
                                              where.get("account", ""), where.get("region", "")))
         _mark(self.con, info, 0, "error", reason)
 
-    def _account(self, counts: dict[str, int], infos: list[FileInfo], out: dict) -> None:
+    def _commit(self, counts: dict[str, int], infos: list[FileInfo], out: dict) -> None:
+        """Record the files in ``loaded_files``, commit, then count (a failed commit counts nothing)."""
+        _mark_many(self.con, [_mark_row(i, counts.get(i.name, 0), "ok") for i in infos])
+        self.con.execute("COMMIT")
         self.result.records_read += out["read"]
         self.result.events_inserted += out["inserted"]
         self.result.insights_inserted += out["insights"]
         self.result.files_loaded += len(infos)
-        _mark_many(self.con, [_mark_row(i, counts.get(str(i.local), 0), "ok") for i in infos])
 
     def _load_fast(self, kind: str, batch: list[FileInfo]) -> None:
+        import pyarrow as pa
+
         concat = kind == "records" and len(batch) > 1 and len({f.gz for f in batch}) == 1
         tmp: list[Path] = []
+        _batch_files = pa.table({"ordinal": pa.array(range(1, len(batch) + 1), pa.int64()),  # noqa: F841
+                                 "local": pa.array([str(i.local) for i in batch], pa.string()),
+                                 "name": pa.array([i.name for i in batch], pa.string())})
+        self.con.register("_batch_files", _batch_files)
         try:
             self.con.execute("BEGIN TRANSACTION")
             if concat:
-                tmp, source = _concat_source(self.con, batch, self.parts)
+                tmp, source = _concat_source(batch, self.parts)
             else:
                 source = _fast_source(kind, batch)
-            out = store.insert_json_relation(self.con, source, parsed=True, start=self.start, end=self.end)
+            out = None if kind == "insights" else store.insert_direct(self.con, source, parsed=True,
+                                                                       start=self.start, end=self.end)
+            if out is None:  # Insights records: the staged path sorts them into their own table
+                self.con.execute("ROLLBACK")
+                self.con.execute("BEGIN TRANSACTION")
+                out = store.insert_json_relation(self.con, source, parsed=True, start=self.start, end=self.end)
             if None in out["per_file"]:
                 raise TrailError("a delivery file held more than one JSON object")  # -> file by file
-            self._account(out["per_file"], batch, out)
-            self.con.execute("COMMIT")
+            self._commit(out["per_file"], batch, out)
         except Exception:  # one bad file fails a DuckDB batch: bisect to isolate it, the rest loads
             self.con.execute("ROLLBACK")
             if len(batch) == 1:
@@ -490,10 +501,9 @@ class Loader:
             self._load_fast(kind, batch[:mid])
             self._load_fast(kind, batch[mid:])
         finally:
-            if tmp:
-                self.con.unregister("_batch_files")
-                for q in tmp:
-                    q.unlink(missing_ok=True)
+            self.con.unregister("_batch_files")
+            for q in tmp:
+                q.unlink(missing_ok=True)
 
     def _load_python(self, info: FileInfo) -> None:
         try:
@@ -503,9 +513,8 @@ class Loader:
             return
         self.con.execute("BEGIN TRANSACTION")
         try:
-            out = _insert_dicts(self.con, records, str(info.local), self.start, self.end)
-            self._account({str(info.local): len(records)}, [info], out)
-            self.con.execute("COMMIT")
+            out = _insert_dicts(self.con, records, info.name, self.start, self.end)
+            self._commit({info.name: len(records)}, [info], out)
         except Exception as e:  # a record DuckDB cannot take: list it, keep going
             self.con.execute("ROLLBACK")
             self._fail(info, e)

@@ -17,7 +17,7 @@ from iamkit.trail import store
 def test_schema_columns_follow_the_frame_contract(store_con):
     cols = store_con.execute("SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_name = 'events' ORDER BY ordinal_position").fetchall()
-    assert [c for c, _ in cols] == list(frames.EVENT_COLUMNS)
+    assert [c for c, _ in cols] == [*frames.EVENT_COLUMNS, "source_file"]
     types = dict(cols)
     assert types["event_time"] == "TIMESTAMP WITH TIME ZONE"
     assert types["read_only"] == types["mfa_authenticated"] == "BOOLEAN"
@@ -163,3 +163,72 @@ def test_open_parquet_folder_and_missing_file(tmp_path, incident):
         trail.open(tmp_path / "missing.parquet")
     with pytest.raises(NotFound):
         trail.open(tmp_path / "missing.duckdb", read_only=True)
+
+
+def _insert_via(con, records: list[dict], how: str, *, name: str = "f.json", start=None, end=None):
+    """Insert ``records`` (read as file ``name``) in one transaction through the staged or the direct path."""
+    import pyarrow as pa
+
+    texts = pa.table({"r": [json.dumps(r) for r in records], "_file": [name] * len(records)})  # noqa: F841
+    con.register("_texts", texts)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        source = "SELECT r::JSON AS r, _file FROM _texts"
+        if how == "direct":
+            out = store.insert_direct(con, source, start=start, end=end)
+        else:
+            out = store.insert_json_relation(con, source, start=start, end=end)
+        con.execute("ROLLBACK" if out is None else "COMMIT")
+        return out
+    finally:
+        con.unregister("_texts")
+
+
+def _table(con) -> list[tuple]:
+    return con.execute("SELECT * EXCLUDE (source_file) FROM events ORDER BY event_id").fetchall()
+
+
+@pytest.mark.parametrize("case", ["plain", "repeats in the batch", "second batch overlaps", "window"])
+def test_direct_insert_stores_what_the_staged_insert_stores(incident, case):
+    """The direct path (no staging copy) must give the same rows, counts and per-file counts."""
+    batches = [incident]
+    kw: dict = {}
+    if case == "repeats in the batch":
+        batches = [incident + incident[:4]]
+    elif case == "second batch overlaps":
+        batches = [incident[:6], incident[3:]]
+    elif case == "window":
+        kw = {"start": pd.Timestamp("2024-03-01T10:00:00Z"), "end": pd.Timestamp("2024-03-01T10:10:00Z")}
+    results, tables = {}, {}
+    for how in ("staged", "direct"):
+        con = duckdb.connect()
+        store.create_schema(con)
+        results[how] = [_insert_via(con, b, how, name=f"batch{i}", **kw) for i, b in enumerate(batches)]
+        tables[how] = _table(con)
+        con.close()
+    assert tables["direct"] == tables["staged"] and tables["direct"]
+    strip = [{k: v for k, v in r.items() if k != "insights"} for r in results["staged"]]
+    assert [{k: v for k, v in r.items() if k != "insights"} for r in results["direct"]] == strip
+
+
+def test_direct_insert_hands_batches_with_insights_back_untouched(store_con):
+    insight = {"eventTime": "2024-03-01T10:00:00Z", "eventType": "AwsCloudTrailInsight", "eventID": "ins-1",
+               "insightDetails": {"state": "Start"}}
+    normal = rec("ListUsers", "iam.amazonaws.com", iam_user(ALICE, LEAKED), "2024-03-01T09:00:00Z")
+    assert _insert_via(store_con, [normal, insight], "direct") is None
+    assert store_con.execute("SELECT count(*) FROM events").fetchone()[0] == 0  # rolled back: nothing half-done
+
+
+def test_every_loaded_event_names_the_file_it_came_from(tmp_path, incident):
+    import gzip
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    halves = {"a.json.gz": incident[:5], "b.json.gz": incident[5:]}
+    for name, recs in halves.items():
+        (folder / name).write_bytes(gzip.compress(json.dumps({"Records": recs}).encode()))
+    trail.load([folder], tmp_path / "t.duckdb")
+    with trail.open(tmp_path / "t.duckdb") as t:
+        got = dict(t.sql("SELECT source_file, count(*) FROM events GROUP BY 1").values.tolist())
+        files = dict(t.sql("SELECT path, records FROM loaded_files").values.tolist())
+    assert got == {str((folder / n).resolve()): len(r) for n, r in halves.items()} == files
