@@ -1,4 +1,4 @@
-"""`iamkit trail …` commands: load, sql, trace, timeline, athena-ddl (and hunt, by H2b)."""
+"""`iamkit trail …` commands: load, sql, trace, timeline, athena-ddl, hunt (local or --athena), athena-query."""
 
 from __future__ import annotations
 
@@ -151,13 +151,61 @@ def hunt_cmd(
     show_sql: bool = typer.Option(False, "--show-sql", help="print each rule's SQL instead of running it"),
     country_mmdb: Path = typer.Option(None, "--country-mmdb", help="MaxMind country/city .mmdb for IP context"),
     asn_mmdb: Path = typer.Option(None, "--asn-mmdb", help="MaxMind ASN .mmdb (the ASN first-seen rule needs it)"),
+    athena: bool = typer.Option(False, "--athena", help="run the hunt on Athena (needs --database, --since, --until)"),
+    database: str = typer.Option(None, "--database", help="Athena database holding the CloudTrail events view"),
+    workgroup: str = typer.Option(None, "--workgroup", help="Athena workgroup"),
+    output_location: str = typer.Option(None, "--output-location", "--output", help="s3:// for Athena results"),
+    view: str = typer.Option("events", "--view", help="the Athena events view (iamkit.trail.athena.events_view_sql)"),
+    profile: str = typer.Option(None, "--profile", help="AWS profile for Athena (default: env credentials)"),
+    region: str = typer.Option(None, "--region", help="AWS region for Athena"),
     fmt: Format = FORMAT_OPT,
     out: Path = OUT_OPT,
 ) -> None:
-    """Run the detections (Sigma + native rules) over the store; rules that cannot run are listed on stderr."""
+    """Run the detections (Sigma + native rules) over the store or on Athena; rules that cannot run are
+    listed on stderr."""
     from iamkit.cli.hunt import run_hunt
 
+    target = _athena_target(athena, database, workgroup, output_location, view, profile, region)
     code = run_hunt(db, rules, sigma, dialect, since, until, fail_on, show_sql, fmt, out,
-                    country_mmdb=country_mmdb, asn_mmdb=asn_mmdb)
+                    country_mmdb=country_mmdb, asn_mmdb=asn_mmdb, athena=target)
     if code:
         raise typer.Exit(code)
+
+
+def _athena_target(athena: bool, database: str | None, workgroup: str | None, output_location: str | None,
+                   view: str, profile: str | None, region: str | None):
+    """The Athena options as a target (None without --athena; Athena options alone are a mistake)."""
+    from iamkit.cli.hunt import AthenaTarget
+    from iamkit.errors import BadInput
+
+    if not athena:
+        if database or workgroup or output_location:
+            raise BadInput("--database/--workgroup/--output-location are Athena options: add --athena")
+        return None
+    if not database:
+        raise BadInput("--athena needs --database DB (the Athena database holding the events view)")
+    return AthenaTarget(database, workgroup, output_location, view, region, profile)
+
+
+@app.command("athena-query")
+def athena_query_cmd(
+    query: str = typer.Argument(..., help="Trino SQL over the events view (partition_date bounds the scan)"),
+    database: str = typer.Option(..., "--database", help="Athena database holding the CloudTrail events view"),
+    since: str = typer.Option(None, "--since", help="ISO time: bound every read of the view to the window"),
+    until: str = typer.Option(None, "--until", help="ISO time (a date means the whole day)"),
+    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids (partition pruning)"),
+    regions: str = typer.Option(None, "--regions", help="comma-separated regions (partition pruning)"),
+    scan_all: bool = typer.Option(False, "--all", help="send a query without a window or partition filter"),
+    workgroup: str = typer.Option(None, "--workgroup", help="Athena workgroup"),
+    output_location: str = typer.Option(None, "--output-location", "--output", help="s3:// for Athena results"),
+    view: str = typer.Option("events", "--view", help="the Athena events view the window applies to"),
+    profile: str = typer.Option(None, "--profile", help="AWS profile (default: env credentials)"),
+    region: str = typer.Option(None, "--region", help="AWS region"),
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
+    """Run ad-hoc Trino SQL on Athena; an unbounded scan is refused unless --since/--until or --all."""
+    from iamkit.cli.hunt import run_athena_query
+
+    target = _athena_target(True, database, workgroup, output_location, view, profile, region)
+    run_athena_query(target, query, since, until, _split(accounts), _split(regions), scan_all, fmt, out)

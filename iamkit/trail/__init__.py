@@ -1,7 +1,8 @@
 """CloudTrail evidence: load every source into DuckDB, query it, trace keys, build timelines.
 
 ``ik.trail.load(sources, db)`` fills a store; ``ik.trail.open(db)`` returns a ``Trail`` over it
-(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``). Heavy modules load on use.
+(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``); ``ik.trail.athena(database)``
+asks the same questions of Athena. Heavy modules load on use.
 """
 
 from __future__ import annotations
@@ -215,4 +216,13 @@ def load(sources: Any, db: str | Path | Trail = ":memory:", **kw: Any) -> LoadRe
         trail.close()
 
 
-__all__ = ["Trail", "load", "open", "parse_json_columns"]
+def athena(database: str, **kw: Any) -> Any:
+    """The same questions on Athena, for trails that outgrew one machine: an ``AthenaTrail`` over
+    ``database``'s events view (``iamkit.trail.athena.connect_athena``; workgroup, output_location,
+    region, session, view... as keywords). Every query is bounded to its window's partitions."""
+    from iamkit.trail.athena import connect_athena
+
+    return connect_athena(database=database, **kw)
+
+
+__all__ = ["Trail", "athena", "load", "open", "parse_json_columns"]

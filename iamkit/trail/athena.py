@@ -2,7 +2,8 @@
 
 Queries are Trino SQL. ``with_partitions`` adds partition predicates for a time window so a bounded
 question never scans the whole trail. The runner starts a query, polls it (injectable clock/sleep) and
-pages the results into a DataFrame.
+pages the results into a DataFrame. ``AthenaTrail`` (``connect_athena``) asks the ``Trail`` questions
+(events, timeline, hunt, sql) of the ``events`` view and answers with the same frames.
 """
 
 from __future__ import annotations
@@ -170,23 +171,95 @@ def _quote(value: str) -> str:
 
 
 def with_partitions(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | None = None,
-                    regions: Iterable[str] | None = None, on_view: bool = True) -> str:
-    """Add partition predicates for a window to the outermost SELECT of a Trino query (parsed with sqlglot).
+                    regions: Iterable[str] | None = None, on_view: bool = True, table: str | None = None,
+                    time_col: str | None = None) -> str:
+    """Add partition predicates for a window to every SELECT that reads ``table`` (default: any table
+    that is not a CTE) in a Trino query (parsed with sqlglot), qualified by the scan's alias.
 
     ``on_view`` uses the ``events`` view's ``partition_*`` names; otherwise the table's own partitions.
+    ``time_col`` (e.g. ``event_time``) also bounds that column to ``[start, end]`` (a bare end date
+    means its whole day), so the rows, not only the partitions, fall in the window.
     """
-    import sqlglot
+    return _bound_scans(sql, start, end, accounts=accounts, regions=regions, on_view=on_view, table=table,
+                        time_col=time_col)[0]
 
-    names = ({"date_col": "partition_date", "account_col": "partition_account", "region_col": "partition_region"}
-             if on_view else {})
-    pred = partition_predicate(start, end, accounts=accounts, regions=regions, **names)
+
+def _bound_scans(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | None, regions: Iterable[str] | None,
+                 on_view: bool, table: str | None, time_col: str | None) -> tuple[str, int]:
+    """``with_partitions`` plus the number of scans it bounded."""
+    import sqlglot
+    from sqlglot import exp
+
     try:
         tree = sqlglot.parse_one(sql, read="trino")
     except sqlglot.errors.ParseError as e:
         raise BadInput(f"not a Trino query: {str(e).splitlines()[0]}") from None
-    if not isinstance(tree, sqlglot.exp.Select):
+    if not isinstance(tree, exp.Query):
         raise BadInput("partition predicates can only be added to a SELECT")
-    return tree.where(sqlglot.condition(pred, dialect="trino"), append=True).sql(dialect="trino")
+    scans = _scans(tree, table)
+    for select, alias in scans:
+        q = f"{alias}." if alias else ""
+        names = ({"date_col": f"{q}partition_date", "account_col": f"{q}partition_account",
+                  "region_col": f"{q}partition_region"} if on_view else
+                 {"date_col": f"{q}date", "account_col": f"{q}account", "region_col": f"{q}region"})
+        pred = partition_predicate(start, end, accounts=accounts, regions=regions, **names)
+        if time_col:
+            lo, hi = time_bounds(start, end)
+            pred += (f" AND {q}{time_col} >= from_iso8601_timestamp('{_iso(lo)}')"
+                     f" AND {q}{time_col} <= from_iso8601_timestamp('{_iso(hi)}')")
+        select.where(sqlglot.condition(pred, dialect="trino"), append=True, copy=False)
+    return tree.sql(dialect="trino"), len(scans)
+
+
+def _scans(tree: Any, table: str | None) -> list[tuple[Any, str]]:
+    """(innermost SELECT, alias) of every read of ``table`` (any non-CTE table when None) in ``tree``."""
+    from sqlglot import exp
+
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    want = table.split(".")[-1].lower() if table else None
+    out = []
+    for t in list(tree.find_all(exp.Table)):
+        name = t.name.lower()
+        if (want is not None and name != want) or (want is None and not t.db and name in ctes):
+            continue
+        select = t.find_ancestor(exp.Select)
+        if select is not None:
+            out.append((select, t.alias_or_name))
+    return out
+
+
+def reads_partitions(sql: str) -> bool:
+    """Does a Trino query either read no table or name a partition column (``partition_date`` or
+    ``date``) somewhere? False for a query that would scan every partition."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="trino")
+    except sqlglot.errors.ParseError as e:
+        raise BadInput(f"not a Trino query ({str(e).splitlines()[0]}); pass all=True / --all to send it "
+                       "as written") from None
+    if not isinstance(tree, exp.Query) or not _scans(tree, None):
+        return True  # DDL, SHOW, DESCRIBE, or a query over no table: nothing is scanned
+    return any(c.name.lower() in ("partition_date", "date") for c in tree.find_all(exp.Column))
+
+
+def time_bounds(start: Any, end: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """UTC datetimes for a window; an end given as a bare date (``2026-03-01``) means its whole day."""
+    import re
+
+    from iamkit.trail.sources import _as_utc
+
+    start, end = (v.strip() if isinstance(v, str) else v for v in (start, end))
+    lo, hi = _as_utc(start), _as_utc(end)
+    if hi is not None and (isinstance(end, dt.date) and not isinstance(end, dt.datetime)
+                           or isinstance(end, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", end)):
+        hi = hi + dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
+    return lo, hi
+
+
+def _iso(ts: dt.datetime) -> str:
+    return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # ---------------------------------------------------------------- runner
@@ -197,8 +270,56 @@ _CASTS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _head(sql: str, width: int = 100) -> str:
+    """The start of a query on one line, to name it in an error."""
+    text = " ".join(sql.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _aws_error(e: Exception, what: str) -> Exception:
+    """A botocore failure of ``what`` as an iamkit error with one clear line."""
+    import botocore.exceptions as bx
+
+    from iamkit.errors import AccessDenied, EndpointUnreachable
+
+    if isinstance(e, bx.ClientError):
+        err = e.response.get("Error", {})
+        code, msg = err.get("Code", "?"), err.get("Message", "")
+        if code in ("AccessDeniedException", "AccessDenied", "UnrecognizedClientException"):
+            return AccessDenied(f"Athena {what} refused: {code}: {msg}")
+        return TrailError(f"Athena {what} failed: {code}: {msg}")
+    if isinstance(e, (bx.EndpointConnectionError, bx.ConnectTimeoutError)):
+        return EndpointUnreachable(f"Athena endpoint unreachable ({what}): {e}")
+    if isinstance(e, bx.NoCredentialsError):
+        return BadInput("no AWS credentials found for Athena (set a profile, environment credentials or SSO login)")
+    return TrailError(f"Athena {what} failed: {type(e).__name__}: {e}")
+
+
+def _timestamps(values: list[str | None], column: str) -> pd.Series:
+    """Athena's timestamp text (``2026-01-01 00:00:00.000 UTC``, ISO-8601, offsets) as UTC timestamps;
+    a value that cannot be read is an error naming it (never a silent NaT)."""
+    import re
+
+    import pandas as pd
+
+    def norm(v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        return re.sub(r"\s+(UTC|Z|Etc/UTC)$", "+00:00", v.strip())
+
+    texts = pd.Series([norm(v) for v in values], dtype=object)
+    out = pd.to_datetime(texts, utc=True, errors="coerce", format="mixed")
+    bad = out.isna() & texts.notna()
+    if bad.any():
+        raise TrailError(f"Athena column {column!r}: cannot read timestamp {values[int(bad.idxmax())]!r}")
+    return out
+
+
 class AthenaRunner:
-    """Runs Trino SQL on Athena: start, poll until done, page the results into a DataFrame."""
+    """Runs Trino SQL on Athena: start, poll until done, page the results into a DataFrame.
+
+    ``history`` keeps every query sent (execution id, SQL, final state, bytes scanned) for the evidence.
+    """
 
     def __init__(self, client: Any, *, database: str = "default", workgroup: str | None = None,
                  output_location: str | None = None, poll_seconds: float = 1.0, timeout_seconds: float = 600.0,
@@ -207,6 +328,7 @@ class AthenaRunner:
         self.database, self.workgroup, self.output_location = database, workgroup, output_location
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
         self.clock, self.sleep = clock, sleep
+        self.history: list[dict[str, Any]] = []
 
     def start(self, sql: str) -> str:
         """Submit a query; returns its execution id."""
@@ -215,22 +337,42 @@ class AthenaRunner:
             kwargs["WorkGroup"] = self.workgroup
         if self.output_location:
             kwargs["ResultConfiguration"] = {"OutputLocation": self.output_location}
-        return self.client.start_query_execution(**kwargs)["QueryExecutionId"]
+        try:
+            qid = self.client.start_query_execution(**kwargs)["QueryExecutionId"]
+        except Exception as e:
+            raise _aws_error(e, f"StartQueryExecution of [{_head(sql)}]") from e
+        self.history.append({"query_execution_id": qid, "sql": sql, "state": "QUEUED", "data_scanned_bytes": None})
+        return qid
 
-    def wait(self, qid: str) -> dict:
-        """Poll until the query ends; TrailError naming the reason if it failed, was cancelled or timed out."""
+    def wait(self, qid: str, sql: str | None = None) -> dict:
+        """Poll until the query ends; TrailError naming the query and the reason if it failed, was
+        cancelled or timed out."""
         deadline = self.clock() + self.timeout_seconds
+        named = f"Athena query {qid}" + (f" [{_head(sql)}]" if sql else "")
         while True:
-            ex = self.client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            try:
+                ex = self.client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            except Exception as e:
+                raise _aws_error(e, f"GetQueryExecution of {qid}") from e
             status = ex.get("Status", {})
             state = status.get("State")
+            self._note(qid, state, ex)
             if state == "SUCCEEDED":
                 return ex
             if state in ("FAILED", "CANCELLED"):
-                raise TrailError(f"Athena query {qid} {state.lower()}: {status.get('StateChangeReason', 'no reason')}")
+                reason = status.get("StateChangeReason") or status.get("AthenaError", {}).get("ErrorMessage")
+                raise TrailError(f"Athena query {qid} {state.lower()}: {reason or 'no reason given'}"
+                                 + (f" (query: {_head(sql)})" if sql else ""))
             if self.clock() >= deadline:
-                raise TrailError(f"Athena query {qid} still {state} after {self.timeout_seconds:.0f}s")
+                raise TrailError(f"{named} still {state} after {self.timeout_seconds:.0f}s")
             self.sleep(self.poll_seconds)
+
+    def _note(self, qid: str, state: str | None, ex: dict) -> None:
+        for h in reversed(self.history):
+            if h["query_execution_id"] == qid:
+                h["state"] = state
+                h["data_scanned_bytes"] = ex.get("Statistics", {}).get("DataScannedInBytes")
+                return
 
     def results(self, qid: str) -> pd.DataFrame:
         """Every page of a finished query's results, typed from the result metadata."""
@@ -241,7 +383,10 @@ class AthenaRunner:
         kwargs: dict[str, Any] = {"QueryExecutionId": qid, "MaxResults": 1000}
         first = True
         while True:
-            page = self.client.get_query_results(**kwargs)
+            try:
+                page = self.client.get_query_results(**kwargs)
+            except Exception as e:
+                raise _aws_error(e, f"GetQueryResults of {qid}") from e
             rs = page.get("ResultSet", {})
             if first:
                 columns = rs.get("ResultSetMetadata", {}).get("ColumnInfo", [])
@@ -261,13 +406,16 @@ class AthenaRunner:
         out: dict[str, Any] = {}
         for i, (name, typ) in enumerate(zip(names, types, strict=True)):
             values = [r[i] if i < len(r) else None for r in rows]
-            cast = _CASTS.get(typ)
+            cast = _CASTS.get(typ.split("(")[0])
             if cast:
-                values = [None if v is None else cast(v) for v in values]
-                dtype = "boolean" if typ == "boolean" else "Float64" if cast is float else "Int64"
+                try:
+                    values = [None if v is None else cast(v) for v in values]
+                except ValueError as e:
+                    raise TrailError(f"Athena column {name!r} ({typ}): {e}") from None
+                dtype = "boolean" if cast is _CASTS["boolean"] else "Float64" if cast is float else "Int64"
                 out[name] = pd.array(values, dtype=dtype)
             elif typ.startswith("timestamp"):
-                out[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce")
+                out[name] = _timestamps(values, name)
             else:
                 out[name] = pd.array(values, dtype="string")
         return pd.DataFrame(out)
@@ -275,7 +423,7 @@ class AthenaRunner:
     def run(self, sql: str) -> pd.DataFrame:
         """Start, wait, fetch: the results of ``sql`` as a DataFrame."""
         qid = self.start(sql)
-        self.wait(qid)
+        self.wait(qid, sql)
         return self.results(qid)
 
 
@@ -320,3 +468,245 @@ class LakeRunner:
                 break
             kwargs["NextToken"] = page["NextToken"]
         return pd.DataFrame(rows).astype("string") if rows else pd.DataFrame()
+
+
+# ---------------------------------------------------------------- the Trail questions, on Athena
+
+def _check_view(name: str) -> str:
+    """A view name, optionally ``database.view``, safe to put in SQL."""
+    for part in (name or "").split("."):
+        _check_ident(part, "view")
+    return name
+
+
+class AthenaTrail:
+    """The Athena counterpart of ``Trail`` over the ``events`` view (``events_view_sql``): the same
+    questions, the same frames, for organization trails that outgrew one machine.
+
+    Every query carries partition predicates for its window; a question without a window is refused
+    (an unbounded scan of an organization trail is slow and billed by the byte) unless ``all=True``.
+    ``accounts``/``regions`` narrow every ``events``/``timeline`` query to those partitions too.
+    """
+
+    def __init__(self, runner: AthenaRunner | None, view: str = "events", *, accounts: Iterable[str] | None = None,
+                 regions: Iterable[str] | None = None):
+        self.runner = runner
+        self.view = _check_view(view)
+        self.accounts = list(accounts) if accounts else None
+        self.regions = list(regions) if regions else None
+
+    # -- basics
+    def sql(self, query: str, *, start: Any = None, end: Any = None, accounts: Iterable[str] | None = None,
+            regions: Iterable[str] | None = None, all: bool = False) -> pd.DataFrame:
+        """Run Trino SQL. With ``start`` and ``end`` every read of the view gets the window's partition
+        and ``event_time`` predicates; without them the query must name a partition column itself
+        (``partition_date``) or ``all=True`` must say a full scan is meant."""
+        if start is not None or end is not None:
+            if start is None or end is None:
+                raise BadInput("an Athena query window needs both start and end")
+            bounded, n = _bound_scans(query, start, end, accounts=accounts or self.accounts,
+                                      regions=regions or self.regions, on_view=True, table=self.view,
+                                      time_col="event_time")
+            if n == 0 and not all and not reads_partitions(query):
+                raise BadInput(f"the window bounds reads of the view {self.view} and this query reads none: "
+                               "filter on the table's date partition yourself or pass all=True")
+            query = bounded
+        elif accounts or regions:
+            raise BadInput("accounts/regions narrow a window's partitions: give start and end too")
+        elif not all and not reads_partitions(query):
+            raise BadInput("refusing an unbounded Athena scan: give start and end (partition predicates are "
+                           "added), filter on partition_date yourself, or pass all=True")
+        return self._run(query)
+
+    def events(self, *, principal: str | None = None, access_key_id: str | None = None,
+               event_name: str | list[str] | None = None, event_source: str | None = None,
+               start: Any = None, end: Any = None, source_ip: str | None = None, account_id: str | None = None,
+               region: str | None = None, error_code: str | None = None, limit: int | None = None,
+               parse_json: bool = True, all: bool = False) -> pd.DataFrame:
+        """Events matching every filter given, oldest first, as an ``events`` frame (as ``Trail.events``;
+        ``start`` and ``end`` are required unless ``all=True``; a bare end date means its whole day)."""
+        from iamkit import frames
+        from iamkit.trail import parse_json_columns
+
+        where = self._where(start, end, all, account_id, region)
+        where += _event_filters(principal=principal, access_key_id=access_key_id, event_name=event_name,
+                                event_source=event_source, source_ip=source_ip, account_id=account_id,
+                                region=region, error_code=error_code)
+        cols = ", ".join(frames.EVENT_COLUMNS)
+        q = f"SELECT {cols}\nFROM {self.view}\nWHERE {' AND '.join(where)}\nORDER BY event_time, event_id"
+        if limit:
+            q += f"\nLIMIT {int(limit)}"
+        df = self._run(q)
+        if parse_json:
+            parse_json_columns(df)
+        return frames.conform(df, "events")
+
+    def timeline(self, principal_or_key: str, *, start: Any = None, end: Any = None, limit: int | None = None,
+                 all: bool = False) -> pd.DataFrame:
+        """Every call of a principal (ARN, user or session name) or access key, oldest first (a
+        ``timeline`` frame, as ``Trail.timeline``)."""
+        from iamkit import frames
+        from iamkit.errors import NotFound
+        from iamkit.trail.timeline import TARGET_PATHS, TIMELINE_COLUMNS, is_access_key
+
+        value = principal_or_key.strip()
+        where = self._where(start, end, all)
+        where += _event_filters(**({"access_key_id": value} if is_access_key(value) else {"principal": value}))
+        parts = [f"CASE WHEN json_extract_scalar(request_parameters, {_quote(p)}) IS NOT NULL THEN "
+                 f"{_quote(p[2:] + '=')} || json_extract_scalar(request_parameters, {_quote(p)}) END"
+                 for p in TARGET_PATHS]
+        cols = ", ".join(c for c in TIMELINE_COLUMNS if c != "target")
+        q = (f"SELECT {cols}, nullif(concat_ws(' ', {', '.join(parts)}), '') AS target\nFROM {self.view}\n"
+             f"WHERE {' AND '.join(where)}\nORDER BY event_time, event_id")
+        if limit:
+            q += f"\nLIMIT {int(limit)}"
+        df = self._run(q)
+        if df.empty and start is None and end is None:
+            raise NotFound(f"no CloudTrail events for {value!r} in Athena view {self.view}")
+        return frames.conform(df, "timeline")
+
+    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, since: Any = None, until: Any = None,
+             all: bool = False, ip_context_table: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> Any:
+        """Run the detections (default: the shipped rules) on Athena, one query per rule; a ``HuntResult``
+        with the same ``detections`` frame as a local hunt. Rules needing IP context (country/ASN) run
+        only when the database has an ``ip_context(ip, asn, country)`` table (``ip_context_table=True``);
+        otherwise they are listed as skipped in ``errors``. ``progress(done, total)`` follows the queries."""
+        import pandas as pd
+
+        from iamkit import frames
+        from iamkit.trail.detect.hunt import hunt as run_hunt
+        from iamkit.trail.detect.hunt import resolve_rules
+        from iamkit.trail.detect.rules import error_row
+
+        if (since is None or until is None) and not all:
+            raise BadInput("refusing an unbounded Athena hunt: give both since and until (or all=True)")
+        if self.runner is None:
+            raise BadInput("this AthenaTrail has no runner: it can only render queries (hunt_queries)")
+        rule_list, errors = resolve_rules(rules, sigma_dirs)
+        keep = []
+        for rule in rule_list:
+            if not ip_context_table and _needs_ip_context(rule):
+                errors.append(error_row(rule.id, "rule_skipped", f"{rule.title}: needs an ip_context table in "
+                                        "the Athena database (ip, asn, country); pass ip_context_table=True"))
+            else:
+                keep.append(rule)
+        done = [0]
+
+        def execute(sql: str) -> pd.DataFrame:
+            try:
+                return self._run(sql)
+            finally:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], len(keep))
+
+        res = run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until,
+                            execute=execute)
+        if errors:
+            mine = frames.conform(errors, "errors")
+            res.errors = mine if res.errors.empty else frames.conform(
+                pd.concat([mine, res.errors], ignore_index=True), "errors")
+        return res
+
+    def hunt_queries(self, rules: Any = None, sigma_dirs: Any = (), *, since: Any = None, until: Any = None,
+                     ip_context_table: bool = False) -> dict[str, str]:
+        """The Trino SQL ``hunt`` would send, per rule id, in the order it sends them (nothing is run)."""
+        from iamkit.trail.detect.hunt import hunt as run_hunt
+        from iamkit.trail.detect.hunt import resolve_rules
+
+        rule_list, _ = resolve_rules(rules, sigma_dirs)
+        keep = [r for r in rule_list if ip_context_table or not _needs_ip_context(r)]
+        return run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until).queries
+
+    # -- helpers
+    def _run(self, sql: str) -> pd.DataFrame:
+        if self.runner is None:
+            raise BadInput("this AthenaTrail has no runner: it can only render queries (hunt_queries)")
+        return self.runner.run(sql)
+
+    def _where(self, start: Any, end: Any, all: bool, account_id: str | None = None,
+               region: str | None = None) -> list[str]:
+        """The window's predicates: partitions (with this trail's accounts/regions) and event_time."""
+        if (start is None or end is None) and not all:
+            raise BadInput("refusing an unbounded Athena scan: give both start and end (or all=True)")
+        accounts = [account_id] if account_id else self.accounts
+        regions = [region] if region else self.regions
+        lo, hi = time_bounds(start, end)
+        where: list[str] = []
+        if lo is not None and hi is not None:
+            where.append(partition_predicate(lo, hi, accounts=accounts, regions=regions, date_col="partition_date",
+                                             account_col="partition_account", region_col="partition_region"))
+        else:
+            if lo is not None:
+                where.append(f"partition_date >= '{lo.date() - dt.timedelta(days=1):%Y/%m/%d}'")
+            if hi is not None:
+                where.append(f"partition_date <= '{hi.date() + dt.timedelta(days=1):%Y/%m/%d}'")
+            if accounts:
+                where.append(f"partition_account IN ({', '.join(_quote(a) for a in accounts)})")
+            if regions:
+                where.append(f"partition_region IN ({', '.join(_quote(r) for r in regions)})")
+        if lo is not None:
+            where.append(f"event_time >= from_iso8601_timestamp('{_iso(lo)}')")
+        if hi is not None:
+            where.append(f"event_time <= from_iso8601_timestamp('{_iso(hi)}')")
+        return where or ["TRUE"]
+
+    def __repr__(self) -> str:
+        return f"AthenaTrail(database={self.runner.database!r}, view={self.view!r})"
+
+
+def _needs_ip_context(rule: Any) -> bool:
+    """Does the rule join the ``ip_context`` table (country/ASN first-seen rules)?"""
+    from iamkit.trail.detect.hunt import render_rule
+
+    try:
+        return "ip_context" in render_rule(rule, "trino").requires
+    except Exception:  # a rule that cannot render is reported by the hunt itself
+        return False
+
+
+def _event_filters(**kw: Any) -> list[str]:
+    """Trino predicates for the ``Trail.events`` filters (literals quoted)."""
+    where = []
+    if kw.get("principal"):
+        p = _quote(kw["principal"])
+        where.append(f"(principal_arn = {p} OR session_issuer_arn = {p} OR principal_id = {p} "
+                     f"OR session_name = {p} OR principal_arn LIKE {_quote('%/' + kw['principal'])})")
+    for col, key in (("access_key_id", "access_key_id"), ("event_source", "event_source"),
+                     ("source_ip", "source_ip"), ("recipient_account_id", "account_id"),
+                     ("aws_region", "region"), ("error_code", "error_code")):
+        if kw.get(key):
+            where.append(f"{col} = {_quote(kw[key])}")
+    if kw.get("event_name"):
+        names = [kw["event_name"]] if isinstance(kw["event_name"], str) else list(kw["event_name"])
+        where.append(f"event_name IN ({', '.join(_quote(n) for n in names)})")
+    return where
+
+
+def connect_athena(session: Any = None, *, database: str, workgroup: str | None = None,
+                   output_location: str | None = None, region: str | None = None, endpoint_url: str | None = None,
+                   view: str = "events", accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
+                   poll_seconds: float = 1.0, timeout_seconds: float = 600.0) -> AthenaTrail:
+    """An ``AthenaTrail`` over ``database``'s events view, with a boto3 ``session`` (default: the usual
+    profile/env credentials; ``AWS_ENDPOINT_URL`` is honoured, so the sandbox works unchanged)."""
+    from botocore.config import Config
+
+    if not database:
+        raise BadInput("an Athena database is required (the one holding the CloudTrail table and events view)")
+    if output_location is not None and not output_location.startswith("s3://"):
+        raise BadInput(f"the Athena output location must be an s3:// uri, got {output_location!r}")
+    if session is None:
+        from iamkit.aws.session import new_session
+
+        session = new_session(region=region)
+    region = region or session.region_name or "us-east-1"
+    try:
+        client = session.client("athena", region_name=region, endpoint_url=endpoint_url,
+                                config=Config(retries={"mode": "adaptive", "max_attempts": 6},
+                                              user_agent_extra="iamkit"))
+    except Exception as e:
+        raise _aws_error(e, "client creation") from e
+    runner = AthenaRunner(client, database=database, workgroup=workgroup, output_location=output_location,
+                          poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+    return AthenaTrail(runner, view=view, accounts=accounts, regions=regions)

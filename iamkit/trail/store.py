@@ -165,6 +165,12 @@ def connect(db: str | Path = ":memory:", read_only: bool = False) -> duckdb.Duck
     return con
 
 
+def _window(start: Any, end: Any) -> tuple[list[str], list[Any]]:
+    """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None)."""
+    conds = [c for c, v in (("event_time >= ?", start), ("event_time <= ?", end)) if v is not None]
+    return conds, [v for v in (start, end) if v is not None]
+
+
 def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
                          start: Any = None, end: Any = None, params: list | None = None) -> dict[str, int]:
     """Insert records from ``source`` (SQL with ``r`` JSON or, ``parsed``, ``x`` struct; and ``_file``).
@@ -176,13 +182,7 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
     con.execute(f"CREATE TEMP TABLE _stage AS {record_projection(source, parsed)}", params or [])
     per_file = dict(con.execute("SELECT _file, count(*) FROM _stage GROUP BY _file").fetchall())
     read = sum(per_file.values())
-    window, wparams = [], []
-    if start is not None:
-        window.append("event_time >= ?")
-        wparams.append(start)
-    if end is not None:
-        window.append("event_time <= ?")
-        wparams.append(end)
+    window, wparams = _window(start, end)
     wsql = (" AND " + " AND ".join(window)) if window else ""
     is_insight = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
     n_ins = con.execute(f"""
@@ -234,13 +234,7 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     per_file = dict(con.execute(f"SELECT source_file, count(*) FROM events WHERE {new} GROUP BY 1").fetchall())
     read = sum(per_file.values())
     dropped = 0
-    window, wparams = [], []
-    if start is not None:
-        window.append("event_time >= ?")
-        wparams.append(start)
-    if end is not None:
-        window.append("event_time <= ?")
-        wparams.append(end)
+    window, wparams = _window(start, end)
     if window:
         dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT coalesce({' AND '.join(window)}, false)",
                                wparams).fetchall()[0][0]
