@@ -1,7 +1,7 @@
 """CloudTrail evidence: load every source into DuckDB, query it, trace keys, build timelines.
 
 ``ik.trail.load(sources, db)`` fills a store; ``ik.trail.open(db)`` returns a ``Trail`` over it
-(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``); ``ik.trail.athena(database)``
+(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``); ``ik.trail.open_athena(database)``
 asks the same questions of Athena. Heavy modules load on use.
 """
 
@@ -216,7 +216,7 @@ def load(sources: Any, db: str | Path | Trail = ":memory:", **kw: Any) -> LoadRe
         trail.close()
 
 
-def athena(database: str, **kw: Any) -> Any:
+def open_athena(database: str, **kw: Any) -> Any:
     """The same questions on Athena, for trails that outgrew one machine: an ``AthenaTrail`` over
     ``database``'s events view (``iamkit.trail.athena.connect_athena``; workgroup, output_location,
     region, session, view... as keywords). Every query is bounded to its window's partitions."""
@@ -225,4 +225,4 @@ def athena(database: str, **kw: Any) -> Any:
     return connect_athena(database=database, **kw)
 
 
-__all__ = ["Trail", "athena", "load", "open", "parse_json_columns"]
+__all__ = ["Trail", "load", "open", "open_athena", "parse_json_columns"]

@@ -613,5 +613,5 @@ def test_every_events_query_parses_and_its_partitions_cover_the_window(day, span
 def test_the_public_entry_point_is_connect_athena(scratch):
     import iamkit.trail as trail
 
-    t = trail.athena(DATABASE, session=scratch.session, region=REGION, workgroup="primary")
+    t = trail.open_athena(DATABASE, session=scratch.session, region=REGION, workgroup="primary")
     assert isinstance(t, athena.AthenaTrail) and t.runner.database == DATABASE and t.runner.workgroup == "primary"
