@@ -310,9 +310,9 @@ def _stored_gzip(data: bytes) -> bytes:
 _WRAP_TAIL = _stored_gzip(b"}\n")
 
 
-def _wrap_head(ordinal: int, gz: bool) -> bytes:
-    """The bytes written before file ``ordinal`` in a batch file: ``{"f":N,"d":`` (a gzip member when gz)."""
-    head = b'{"f":%d,"d":' % ordinal
+def _wrap_head(name: str, gz: bool) -> bytes:
+    """The bytes written before file ``name`` in a batch file: ``{"f":"<name>","d":`` (a gzip member when gz)."""
+    head = b'{"f":' + json.dumps(name).encode() + b',"d":'
     return _stored_gzip(head) if gz else head
 
 
@@ -344,9 +344,9 @@ def _concat_source(batch: list[FileInfo], parts: int = 2) -> tuple[list[Path], s
 
     DuckDB's JSON reader processes one small file per vector; CloudTrail writes many small files, so
     they are joined (gzip members concatenate) and read in full vectors. Each file is wrapped as
-    ``{"f": ordinal, "d": <file>}`` (extra gzip members around the untouched bytes), so every object
-    names its file whatever the read order (``_batch_files``, registered by the loader, maps ordinals to
-    names), and a file that is not exactly one object fails the batch.
+    ``{"f": "<its name>", "d": <file>}`` (extra gzip members around the untouched bytes), so every object
+    names its file whatever the read order (no join needed: joining the parsed batch to a file table
+    copied every record once more), and a file that is not exactly one object fails the batch.
     """
     gz = batch[0].gz
     tail = _WRAP_TAIL if gz else b"}\n"
@@ -356,19 +356,19 @@ def _concat_source(batch: list[FileInfo], parts: int = 2) -> tuple[list[Path], s
             fd, name = tempfile.mkstemp(prefix="iamkit-batch-", suffix=".json.gz" if gz else ".json")
             paths.append(Path(name))
             with os.fdopen(fd, "wb") as out:
-                for n, info in chunk:
-                    out.write(_wrap_head(n, gz))
+                for _, info in chunk:
+                    out.write(_wrap_head(info.name, gz))
                     out.write(info.local.read_bytes())  # delivery files are small: whole-file reads are cheapest
                     out.write(tail)
     except BaseException:
         for q in paths:
             q.unlink(missing_ok=True)
         raise
-    columns = "{'f': 'BIGINT', 'd': 'STRUCT(Records " + store.RECORD_SQL_TYPE + "[])'}"
+    columns = "{'f': 'VARCHAR', 'd': 'STRUCT(Records " + store.RECORD_SQL_TYPE + "[])'}"
     lst = store.sql_list(str(q) for q in paths)
-    sql = (f"SELECT unnest(o.d.Records) AS x, f.name AS _file "  # read_json parses each file once, typed
+    sql = (f"SELECT unnest(o.d.Records) AS x, o.f AS _file "  # read_json parses each file once, typed
            f"FROM read_json({lst}, columns={columns}, format='auto', maximum_object_size={_object_limit(batch)}, "
-           "compression='auto_detect') o JOIN _batch_files f ON f.ordinal = o.f")
+           "compression='auto_detect') o")
     return paths, sql
 
 
@@ -394,8 +394,9 @@ class Loader:
         self.start, self.end = start, end
         self.result = LoadResult()
         self.progress = progress or (lambda done, total: None)
-        #: batch files per fast batch: one per DuckDB thread, as one gzip stream is read by one thread
-        self.parts = max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+        #: batch files per fast batch: one gzip stream is read by one thread, so two per DuckDB thread keep
+        #: every thread busy when the files' sizes differ
+        self.parts = 2 * max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
 
     def load_files(self, infos: list[FileInfo], *, hash_files: bool = True) -> LoadResult:
         """Load local files (possibly downloaded from S3) described by ``infos``."""
@@ -473,8 +474,7 @@ class Loader:
 
         concat = kind == "records" and len(batch) > 1 and len({f.gz for f in batch}) == 1
         tmp: list[Path] = []
-        _batch_files = pa.table({"ordinal": pa.array(range(1, len(batch) + 1), pa.int64()),  # noqa: F841
-                                 "local": pa.array([str(i.local) for i in batch], pa.string()),
+        _batch_files = pa.table({"local": pa.array([str(i.local) for i in batch], pa.string()),  # noqa: F841
                                  "name": pa.array([i.name for i in batch], pa.string())})
         self.con.register("_batch_files", _batch_files)
         try:

@@ -27,8 +27,9 @@ def test_stored_gzip_member_round_trips(data):
 
 
 def test_stored_gzip_members_concatenate_with_compressed_ones():
-    joined = sources._wrap_head(7, True) + gzip.compress(b'{"Records": []}') + sources._WRAP_TAIL
-    assert json.loads(gzip.decompress(joined)) == {"f": 7, "d": {"Records": []}}
+    name = 's3://b/AWSLogs/f"7".json.gz'
+    joined = sources._wrap_head(name, True) + gzip.compress(b'{"Records": []}') + sources._WRAP_TAIL
+    assert json.loads(gzip.decompress(joined)) == {"f": name, "d": {"Records": []}}
     assert zlib.decompressobj(wbits=31).decompress(sources._stored_gzip(b"abc")) == b"abc"
 
 
@@ -70,6 +71,19 @@ def test_each_record_keeps_its_file_in_parallel_batch_files(tmp_path, gz, parts)
         i = int(eid.split("-")[0][1:])
         assert name == f"F{i}" and json.loads(rp)["nested"] == {"file": i}
     assert not list(tmp_path.glob("iamkit-batch-*"))
+
+
+def test_odd_file_names_survive_the_batch_wrapper(tmp_path):
+    """Names are JSON strings inside the batch files: quotes, backslashes, spaces and non-ASCII must survive."""
+    names = ['a "quoted" name.json.gz', "back\\slash.json.gz", "naïve café 日本.json.gz", "plain.json.gz"]
+    for i, n in enumerate(names):
+        write_records_file(tmp_path / "in" / n, _recs(i, 2))
+    db = tmp_path / "t.duckdb"
+    res = trail.load([tmp_path / "in"], db)
+    assert (res.files_loaded, res.events_inserted) == (4, 8)
+    with trail.open(db) as t:
+        got = dict(t.sql("SELECT source_file, count(*) FROM events GROUP BY 1").values.tolist())
+    assert got == {str((tmp_path / "in" / n).resolve()): 2 for n in names}
 
 
 @pytest.mark.parametrize("cut", [1, 4, 8, 12, 40])
