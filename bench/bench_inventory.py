@@ -146,7 +146,14 @@ def bench_fanout(accounts: int, roles: int) -> dict[str, Any]:
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
         daemon.stop(state_file)
     frames_mib = sum(df.memory_usage(deep=True).sum() for df in inv.frames().values()) / 2**20
-    return {"fanout_size": f"{accounts} members x {roles} roles", "sandbox_seed_s": seed_s,
+    from iamkit.sandbox.model import SeededOrg
+    from iamkit.sandbox.verify import count_mismatches
+
+    checked, problems = count_mismatches(inv, SeededOrg.from_json(Path(state["manifest"]).read_text()))
+    if problems:  # a fast collection that misses what was seeded is not a result
+        raise SystemExit("inventory does not match the scenario manifest:\n" + "\n".join(problems[:20]))
+    return {"fanout_counts_checked_against_manifest": checked, "fanout_count_mismatches": len(problems),
+            "fanout_size": f"{accounts} members x {roles} roles", "sandbox_seed_s": seed_s,
             "fanout_api_calls": calls, "fanout_latency_per_call_s": LATENCY,
             "fanout_parallel_s": par_s, "fanout_serial_s": ser_s, "fanout_ratio_serial_over_parallel": ser_s / par_s,
             "fanout_parallel_no_latency_s": no_latency_s,
