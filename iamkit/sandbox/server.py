@@ -51,6 +51,9 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     """Start moto's ThreadedMotoServer on ``host`` (port 0 = any free port) and return the real port."""
     from moto.server import ThreadedMotoServer
 
+    from iamkit.sandbox import fastserial
+
+    fastserial.apply_for_sandbox()  # byte-identical, faster serializer (IAMKIT_SANDBOX_FAST_SERIALIZER=0: off)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
