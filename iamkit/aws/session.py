@@ -35,6 +35,59 @@ def _shared_loader() -> Any:
         return _LOADER
 
 
+_CLASS_CACHE_ATTR = "_iamkit_client_classes"
+_PATCH_LOCK = threading.Lock()
+_PATCHED = False
+
+
+def _share_client_classes(core: Any) -> None:
+    """Build each service's client class and service model once per session, not once per client.
+
+    botocore rebuilds both for every client (a class with a method per operation, a ``ServiceModel``
+    whose operation caches start cold); a fan-out makes a dozen clients per account that differ only in
+    credentials, and that rebuilding was a quarter of the collector's CPU. Only sessions made by
+    ``new_session`` (marked on their event emitter) share; other botocore users are untouched. The
+    ``creating-client-class`` handlers run once per service, when its class is first built.
+    """
+    global _PATCHED
+    with _PATCH_LOCK:
+        if not _PATCHED:
+            from botocore.client import ClientCreator
+
+            make_class, load_model = ClientCreator._create_client_class, ClientCreator._load_service_model
+
+            def _create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
+                cache = getattr(self._event_emitter, _CLASS_CACHE_ATTR, None)
+                if cache is None:
+                    return make_class(self, service_name, service_model)
+                key = ("class", service_name, id(service_model))
+                with _PATCH_LOCK:
+                    cls = cache.get(key)
+                if cls is None:
+                    cls = make_class(self, service_name, service_model)
+                    with _PATCH_LOCK:
+                        cls = cache.setdefault(key, cls)
+                return cls
+
+            def _load_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+                cache = getattr(self._event_emitter, _CLASS_CACHE_ATTR, None)
+                if cache is None:
+                    return load_model(self, service_name, api_version)
+                key = ("model", service_name, api_version)
+                with _PATCH_LOCK:
+                    model = cache.get(key)
+                if model is None:
+                    model = load_model(self, service_name, api_version)
+                    with _PATCH_LOCK:
+                        model = cache.setdefault(key, model)
+                return model
+
+            ClientCreator._create_client_class = _create_client_class
+            ClientCreator._load_service_model = _load_service_model
+            _PATCHED = True
+    setattr(core.get_component("event_emitter"), _CLASS_CACHE_ATTR, {})
+
+
 def fast_timestamp(value: Any) -> Any:
     """botocore's timestamp parser with a fast path for the ISO-8601 text AWS query APIs return.
 
@@ -81,6 +134,7 @@ def new_session(profile: str | None = None, region: str | None = None, *, access
         raise BadInput(f"cannot open AWS profile {profile!r}: not in the AWS config files (known: {known})")
     core.register_component("data_loader", _shared_loader())
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
+    _share_client_classes(core)
     try:
         return boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
                              aws_session_token=session_token, region_name=region, botocore_session=core)

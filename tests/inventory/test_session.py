@@ -116,3 +116,19 @@ def test_fast_timestamp_parser_property(when, suffix, micro):
 
     text = when.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if micro else "")) + suffix
     assert fast_timestamp(text) == parse_timestamp(text)
+
+
+def test_clients_share_their_class_and_model_but_never_credentials(mini_org, aws_env):
+    """Client classes and service models are built once per session; each client keeps its own keys."""
+    import boto3
+
+    aws_env(mini_org)
+    root = connect()
+    a, b = (root.assume(f"arn:aws:iam::{m}:role/OrganizationAccountAccessRole") for m in mini_org.members[:2])
+    ia, ib = a.client("iam"), b.client("iam")
+    assert type(ia) is type(ib) and ia.meta.service_model is ib.meta.service_model
+    assert ia.meta.events is not ib.meta.events  # hooks stay per client
+    assert a.client("sts").get_caller_identity()["Account"] == mini_org.members[0]
+    assert b.client("sts").get_caller_identity()["Account"] == mini_org.members[1]
+    plain = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    assert type(plain) is not type(ia)  # sessions not made by iamkit are left alone
