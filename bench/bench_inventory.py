@@ -141,18 +141,33 @@ def bench_fanout(accounts: int, roles: int) -> dict[str, Any]:
         latency = FaultInjector([Fault("latency", "*", seconds=LATENCY)])
         ser_s, _ = timed(collect, org=True, hooks=[latency], max_workers=1)
         no_latency_s, _ = timed(collect, org=True, max_workers=16)
+        from typer.testing import CliRunner
+
+        from iamkit.cli import app
+        from iamkit.inventory import Inventory
+
+        t0 = time.perf_counter()  # the check, through the CLI: `inventory collect --org --out DIR`
+        cli = CliRunner().invoke(app, ["inventory", "collect", "--org", "--out", str(work / "snap")])
+        cli_s = time.perf_counter() - t0
+        if cli.exit_code != 0:
+            raise SystemExit(f"iamkit inventory collect --org failed:\n{cli.output}")
+        snap = Inventory.load(work / "snap")
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
         daemon.stop(state_file)
     frames_mib = sum(df.memory_usage(deep=True).sum() for df in inv.frames().values()) / 2**20
     from iamkit.sandbox.model import SeededOrg
-    from iamkit.sandbox.verify import count_mismatches
+    from iamkit.sandbox.verify import count_mismatches, snapshot_problems
 
-    checked, problems = count_mismatches(inv, SeededOrg.from_json(Path(state["manifest"]).read_text()))
+    org = SeededOrg.from_json(Path(state["manifest"]).read_text())
+    checked, _ = count_mismatches(inv, org)
+    problems = snapshot_problems(inv, org) + [f"CLI snapshot: {p}" for p in snapshot_problems(snap, org)]
     if problems:  # a fast collection that misses what was seeded is not a result
         raise SystemExit("inventory does not match the scenario manifest:\n" + "\n".join(problems[:20]))
-    return {"fanout_counts_checked_against_manifest": checked, "fanout_count_mismatches": len(problems),
+    return {"fanout_counts_checked_against_manifest": checked, "fanout_snapshot_problems": len(problems),
+            "cli_collect_org_out_s": cli_s, "cli_snapshot_principals": len(snap.principals),
+            "cli_snapshot_error_codes": sorted(set(snap.errors["code"])),
             "fanout_size": f"{accounts} members x {roles} roles", "sandbox_seed_s": seed_s,
             "fanout_api_calls": calls, "fanout_latency_per_call_s": LATENCY,
             "fanout_parallel_s": par_s, "fanout_serial_s": ser_s, "fanout_ratio_serial_over_parallel": ser_s / par_s,

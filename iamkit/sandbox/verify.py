@@ -52,3 +52,41 @@ def count_mismatches(inv: Inventory, org: SeededOrg) -> tuple[int, list[str]]:
         if got < seeded:
             problems.append(f"{a.account_id} roles: {seeded} seeded, inventory has {got}")
     return checked, problems
+
+
+#: frames a collection of the sandbox must fill (Identity Center and posture are seeded too)
+FILLED = ("accounts", "principals", "policies", "statements", "trusts", "access_keys", "credentials",
+          "resource_policies", "identity_center", "posture")
+
+
+def snapshot_problems(inv: Inventory, org: SeededOrg) -> list[str]:
+    """Everything a sandbox collection got wrong, one line each (empty: it found what was seeded).
+
+    Frames follow their schemas and the seeded ones are filled; every seeded role, user, access key and
+    resource policy is there (the incident may add one user and one key); the manifest's counts agree.
+    """
+    from iamkit import frames
+    from iamkit.inventory import FRAME_NAMES
+
+    problems: list[str] = []
+    for name in FRAME_NAMES:
+        try:
+            frames.check(getattr(inv, name), name)
+        except ValueError as e:
+            problems.append(str(e))
+    problems += [f"{name}: empty" for name in FILLED if not len(getattr(inv, name))]
+    p = inv.principals
+    arns = set(p["arn"])
+    problems += [f"role missing: {r.arn}" for r in org.roles if r.arn not in arns]
+    problems += [f"user missing: {u.arn}" for u in org.users if u.arn not in arns]
+    keys = set(inv.access_keys["access_key_id"])
+    problems += [f"access key missing: {k.access_key_id}" for u in org.users for k in u.access_keys
+                 if k.access_key_id not in keys]
+    rp = inv.resource_policies.drop_duplicates("resource_arn").set_index("resource_arn")["policy"]
+    for res in org.resources:
+        if res.arn not in rp.index:
+            problems.append(f"resource missing: {res.arn}")
+        elif res.policy and not (isinstance(rp[res.arn], dict) and rp[res.arn].get("Statement")):
+            problems.append(f"resource policy empty: {res.arn}")
+    problems += count_mismatches(inv, org)[1]
+    return problems

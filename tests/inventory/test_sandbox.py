@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from typer.testing import CliRunner
 
@@ -82,6 +84,16 @@ def test_scp_in_workload_ous(snap):
     pol = snap.policies
     targets = pol[pol["policy_arn"].isin(scp_arns)]
     assert set(targets["policy_type"]) == {"scp"} and (targets["attached_to_type"] == "ou").any()
+
+
+def test_the_shared_snapshot_check_finds_nothing_and_catches_a_gap(snap, sandbox):
+    from iamkit.sandbox.verify import snapshot_problems
+
+    assert snapshot_problems(snap, sandbox.org) == []
+    lost = sandbox.org.resources[0].arn
+    rp = snap.resource_policies
+    gap = dataclasses.replace(snap, resource_policies=rp[rp["resource_arn"] != lost])
+    assert f"resource missing: {lost}" in snapshot_problems(gap, sandbox.org)
 
 
 def test_counts_match_the_manifest(snap, sandbox):
