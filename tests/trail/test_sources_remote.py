@@ -75,6 +75,8 @@ def test_org_trail_pruned_before_download(s3, tmp_path):
         assert all(n.startswith("s3://org-logs/AWSLogs/o-abcdef1234/222222222222/CloudTrail/eu-west-1/") for n in names)
         assert set(t.events().recipient_account_id) == {"222222222222"}
         assert t.loaded_files.etag.str.len().min() > 0
+        per_object = dict(t.sql("SELECT source_file, count(*) FROM events GROUP BY 1").values.tolist())
+        assert per_object == dict(t.loaded_files[["path", "records"]].values.tolist())  # the S3 object, not a temp file
 
 
 def test_single_account_trail_whole_bucket_and_incremental(s3, tmp_path):
