@@ -50,7 +50,7 @@ def main() -> None:
         parquet = Path(tmp) / "events.parquet"
         build = duckdb.connect()
         store.create_schema(build)
-        t_gen, _ = timed(lambda: build.execute(f"INSERT INTO events {background_sql(n)}"))
+        t_gen, _ = timed(lambda: build.execute(f"INSERT INTO events BY NAME {background_sql(n)}"))
         store.insert_records(build, _incident())
         store.export_parquet(build, parquet)
         build.close()
