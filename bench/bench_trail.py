@@ -96,21 +96,44 @@ def generate(root: Path, n: int, seed: int = 7, window: int = 300, days: int = 1
     return paths
 
 
-def _load_max_rss(source: Path, db: Path) -> float:
-    """Peak RSS (MiB) of a fresh process that only loads ``source``: comparable across sizes.
+_RSS_CHILD = """
+import os, sys, threading
+import iamkit.trail as t
+page, samples, stop = os.sysconf("SC_PAGE_SIZE"), [], threading.Event()
+def sample():
+    while not stop.wait(0.05):
+        samples.append(int(open("/proc/self/statm").read().split()[1]) * page)
+th = threading.Thread(target=sample, daemon=True)
+th.start()
+t.load([sys.argv[1]], sys.argv[2])
+stop.set()
+th.join()
+third = max(1, len(samples) // 3)
+hwm = [l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+middle, last = samples[third:2 * third] or samples, samples[-third:]
+print(int(hwm) * 1024, sum(middle) // len(middle), sum(last) // len(last))
+"""
 
-    Read from the child's own ``VmHWM`` (its address space's high-water mark): ``ru_maxrss`` of a child
+
+def _load_max_rss(source: Path, db: Path, batch_mb: int | None = None) -> tuple[float, float, float]:
+    """(peak, mean over the middle third, mean over the last third) of the RSS in MiB of a fresh process
+    that only loads ``source`` (the first third holds the start-up): flat memory means the thirds are alike.
+
+    The peak is the child's own ``VmHWM`` (its address space's high-water mark): ``ru_maxrss`` of a child
     started by fork + exec also carries the parent's resident size at the fork, which here holds the
     generated events (that once reported 2.1 GiB for a load that peaked at 0.7).
     """
     import subprocess
     import sys
 
-    code = ("import sys, iamkit.trail as t; t.load([sys.argv[1]], sys.argv[2]); "
-            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0])")
-    out = subprocess.run([sys.executable, "-c", code, str(source), str(db)], check=True, capture_output=True,
-                         text=True).stdout
-    return round(int(out.split()[-1]) / 1024, 1)
+    env = dict(os.environ)
+    if batch_mb:
+        env["IAMKIT_TRAIL_BATCH_MB"] = str(batch_mb)
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(source), str(db)], check=True, capture_output=True,
+                         text=True, env=env).stdout
+    db.unlink(missing_ok=True)
+    peak, first, last = (round(int(v) / 2**20, 1) for v in out.split()[-3:])
+    return peak, first, last
 
 
 def main() -> None:
@@ -143,8 +166,11 @@ def main() -> None:
         concat.unlink()
 
         one_account = root / "logs" / "AWSLogs" / ORG / ACCOUNTS[0]  # a fifth of the events
-        rss_fifth = _load_max_rss(one_account, root / "fifth.duckdb")
-        rss_all = _load_max_rss(root / "logs", root / "all.duckdb")
+        rss_fifth = _load_max_rss(one_account, root / "fifth.duckdb")[0]
+        rss_all = _load_max_rss(root / "logs", root / "all.duckdb")[0]
+        # memory is bounded by the batch, not the event count: with batches much smaller than the events,
+        # the resident size over the last third of the load is that of the middle third
+        _, rss_mid_64, rss_last_64 = _load_max_rss(root / "logs", root / "all.duckdb", batch_mb=64)
 
         # The engine limit and the load alternate, best of ROUNDS each: the machine is shared, and a burst of
         # someone else's work during one measurement would otherwise decide the ratio.
@@ -195,8 +221,11 @@ def main() -> None:
             cached.close()
         db_mb = db.stat().st_size / 2**20
 
+    from iamkit.trail.sources import batch_bytes
+
     record("trail", {
         "events": total,
+        "load_batch_mib (IAMKIT_TRAIL_BATCH_MB, else 1/32 of free memory, 64-512)": batch_bytes() // 2**20,
         "files": len(files),
         "gzip_mib": round(size_mb, 1),
         "generate_s": round(gen_s, 2),
@@ -225,6 +254,9 @@ def main() -> None:
         "query_parquet_cache_s": round(q_pq, 4),
         "load_max_rss_all_events_mib (own process)": rss_all,
         "load_max_rss_fifth_of_events_mib (own process)": rss_fifth,
+        "load_mean_rss_64mib_batches_middle_third_mib": rss_mid_64,
+        "load_mean_rss_64mib_batches_last_third_mib": rss_last_64,
+        "memory_last_third_over_middle_third_64mib_batches (flat = 1)": round(rss_last_64 / rss_mid_64, 2),
         "duckdb_file_mib": round(db_mb, 1),
     })
 

@@ -239,10 +239,12 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
         dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT coalesce({' AND '.join(window)}, false)",
                                wparams).fetchall()[0][0]
     if before >= 0:
+        # an inner join (not IN): DuckDB builds its hash table on the smaller side, the batch, so memory
+        # follows the batch and not the size of the store
         dropped += con.execute(f"""
             DELETE FROM events WHERE rowid IN (
-                SELECT n.rowid FROM events n WHERE n.{new}
-                   AND n.event_id IN (SELECT o.event_id FROM events o WHERE o.rowid <= {int(before)}))""").fetchall()[0][0]
+                SELECT n.rowid FROM events n JOIN events o ON o.event_id = n.event_id
+                WHERE n.{new} AND o.rowid <= {int(before)})""").fetchall()[0][0]
     total, distinct = con.execute(f"SELECT count(*), count(DISTINCT event_id) FROM events WHERE {new}").fetchall()[0]
     if total > distinct:  # a record delivered twice in one batch: keep the earliest
         dropped += con.execute(f"""

@@ -151,3 +151,38 @@ def test_a_file_larger_than_the_batch_object_limit_is_read_on_its_own(tmp_path, 
     with trail.open(tmp_path / "t.duckdb") as t:
         counts = dict(t.sql("SELECT path, records FROM loaded_files").values.tolist())
     assert sorted(counts.values()) == sorted(sizes)
+
+
+@pytest.mark.parametrize(("free_mib", "want_mib"), [(512, 64), (4096, 128), (8192, 256), (65536, 512)])
+def test_batch_size_follows_the_memory_available(monkeypatch, free_mib, want_mib):
+    monkeypatch.delenv(sources.BATCH_ENV, raising=False)
+    pages = {"SC_AVPHYS_PAGES": free_mib * 256, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(sources.os, "sysconf", lambda name: pages[name])
+    assert sources.batch_bytes() == want_mib * 2**20
+
+
+def test_batch_size_from_the_environment_and_its_errors(monkeypatch):
+    from iamkit.errors import BadInput
+
+    monkeypatch.setenv(sources.BATCH_ENV, "32")
+    assert sources.batch_bytes() == 32 * 2**20
+    for bad, msg in (("lots", "whole number"), ("4", "between 8 and 8192")):
+        monkeypatch.setenv(sources.BATCH_ENV, bad)
+        with pytest.raises(BadInput, match=msg):
+            sources.batch_bytes()
+
+
+def test_small_batches_load_the_same_events(tmp_path, monkeypatch):
+    """Whatever the batch size, the same events and per-file counts land in the store."""
+    for i, k in enumerate([5, 3, 8, 1, 6]):
+        write_records_file(tmp_path / "in" / f"f{i}.json.gz", _recs(i, k))
+    got = {}
+    for size in (2000, 10**9):  # one file per batch (each above 2000 bytes) / everything in one batch
+        monkeypatch.setattr(sources, "BATCH_BYTES", size)
+        db = tmp_path / f"t{size}.duckdb"
+        res = trail.load([tmp_path / "in"], db)
+        assert (res.files_loaded, res.events_inserted) == (5, 23)
+        with trail.open(db) as t:
+            got[size] = (t.sql("SELECT * EXCLUDE (source_file) FROM events ORDER BY event_id").values.tolist(),
+                         sorted(t.sql("SELECT path, records FROM loaded_files").values.tolist()))
+    assert got[2000] == got[10**9]
