@@ -493,13 +493,14 @@ class Loader:
         self.result.files_loaded += len(infos)
 
     def _load_fast(self, kind: str, batch: list[FileInfo]) -> None:
-        import pyarrow as pa
-
         concat = kind == "records" and len(batch) > 1 and len({f.gz for f in batch}) == 1
         tmp: list[Path] = []
-        _batch_files = pa.table({"local": pa.array([str(i.local) for i in batch], pa.string()),  # noqa: F841
-                                 "name": pa.array([i.name for i in batch], pa.string())})
-        self.con.register("_batch_files", _batch_files)
+        if not concat:  # DuckDB reads the files themselves: a table maps their local paths to names
+            import pyarrow as pa
+
+            _batch_files = pa.table({"local": pa.array([str(i.local) for i in batch], pa.string()),  # noqa: F841
+                                     "name": pa.array([i.name for i in batch], pa.string())})
+            self.con.register("_batch_files", _batch_files)
         try:
             self.con.execute("BEGIN TRANSACTION")
             if concat:
@@ -524,7 +525,8 @@ class Loader:
             self._load_fast(kind, batch[:mid])
             self._load_fast(kind, batch[mid:])
         finally:
-            self.con.unregister("_batch_files")
+            if not concat:
+                self.con.unregister("_batch_files")
             for q in tmp:
                 q.unlink(missing_ok=True)
 
