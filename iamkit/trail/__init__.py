@@ -8,7 +8,6 @@ asks the same questions of Athena. Heavy modules load on use.
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,12 +147,6 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                             [name]).fetchone()[0])
 
 
-def _ts(value: Any) -> dt.datetime:
-    from iamkit.trail.sources import _as_utc
-
-    return _as_utc(value)  # type: ignore[return-value]
-
-
 def _filters(**kw: Any) -> tuple[str, list]:
     """WHERE clause and parameters for ``Trail.events`` filters."""
     where, params = [], []
@@ -172,12 +165,15 @@ def _filters(**kw: Any) -> tuple[str, list]:
         names = [kw["event_name"]] if isinstance(kw["event_name"], str) else list(kw["event_name"])
         where.append(f"event_name IN ({', '.join('?' for _ in names)})")
         params += names
-    if kw.get("start") is not None:
+    from iamkit.trail.sources import window_bounds
+
+    lo, hi = window_bounds(kw.get("start"), kw.get("end"))  # a bare end date means the whole day
+    if lo is not None:
         where.append("event_time >= ?")
-        params.append(_ts(kw["start"]))
-    if kw.get("end") is not None:
+        params.append(lo)
+    if hi is not None:
         where.append("event_time <= ?")
-        params.append(_ts(kw["end"]))
+        params.append(hi)
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 

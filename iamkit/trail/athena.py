@@ -246,16 +246,9 @@ def reads_partitions(sql: str) -> bool:
 
 def time_bounds(start: Any, end: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
     """UTC datetimes for a window; an end given as a bare date (``2026-03-01``) means its whole day."""
-    import re
+    from iamkit.trail.sources import window_bounds
 
-    from iamkit.trail.sources import _as_utc
-
-    start, end = (v.strip() if isinstance(v, str) else v for v in (start, end))
-    lo, hi = _as_utc(start), _as_utc(end)
-    if hi is not None and (isinstance(end, dt.date) and not isinstance(end, dt.datetime)
-                           or isinstance(end, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", end)):
-        hi = hi + dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
-    return lo, hi
+    return window_bounds(start, end)
 
 
 def _iso(ts: dt.datetime) -> str:

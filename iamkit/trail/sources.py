@@ -799,6 +799,18 @@ def _as_utc(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def window_bounds(start: Any, end: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """UTC datetimes for a time window given as datetimes, dates or ISO text; an end given as a bare date
+    (``2026-03-01``) means the whole of that day, everywhere a window is taken (load, events, Athena)."""
+    start, end = (v.strip() if isinstance(v, str) else v for v in (start, end))
+    lo, hi = _as_utc(start), _as_utc(end)
+    bare_date = (isinstance(end, dt.date) and not isinstance(end, dt.datetime)) or \
+        (isinstance(end, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end) is not None)
+    if hi is not None and bare_date:
+        hi = hi + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    return lo, hi
+
+
 def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnection, *,
          accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
          start: Any = None, end: Any = None, session: Any = None, s3_client: Any = None,
@@ -807,9 +819,7 @@ def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnect
     """Load every source (local paths, ``s3://bucket/prefix``, ``lookup:…``) into the store ``con``."""
     if isinstance(sources, str | Path):
         sources = [sources]
-    start_ts, end_ts = _as_utc(start), _as_utc(end)
-    if end is not None and isinstance(end, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end):
-        end_ts = end_ts + dt.timedelta(days=1) - dt.timedelta(microseconds=1)  # a date means the whole day
+    start_ts, end_ts = window_bounds(start, end)
     window = Window(set(accounts) if accounts else None, set(regions) if regions else None, start_ts, end_ts)
     loader = Loader(con, start=start_ts, end=end_ts, progress=progress)
     local: list[str | Path] = []

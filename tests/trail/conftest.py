@@ -49,7 +49,11 @@ def s3(moto_server, monkeypatch):
                  "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_server}.items():
         monkeypatch.setenv(k, v)
     client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
-    import requests
-
-    requests.post(f"{moto_server}/moto-api/reset", timeout=5)
+    # A clean slate for this account only. Never /moto-api/reset: moto's state is global to the process, so
+    # a reset here also wiped the shared sandbox other tests in this worker were using (its trail vanished).
+    for bucket in client.list_buckets().get("Buckets", []):
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket["Name"], Key=obj["Key"])
+        client.delete_bucket(Bucket=bucket["Name"])
     return client

@@ -232,3 +232,22 @@ def test_every_loaded_event_names_the_file_it_came_from(tmp_path, incident):
         got = dict(t.sql("SELECT source_file, count(*) FROM events GROUP BY 1").values.tolist())
         files = dict(t.sql("SELECT path, records FROM loaded_files").values.tolist())
     assert got == {str((folder / n).resolve()): len(r) for n, r in halves.items()} == files
+
+
+def test_a_bare_end_date_means_the_whole_day_everywhere(tmp_path, incident):
+    """Trail.events, trail load and the Athena window agree: end=2024-03-01 includes all of that day."""
+    import datetime as dt
+
+    from iamkit.trail.athena import time_bounds
+    from iamkit.trail.sources import window_bounds
+
+    lo, hi = window_bounds("2024-03-01", "2024-03-01")
+    assert (lo.isoformat(), hi.isoformat()) == ("2024-03-01T00:00:00+00:00", "2024-03-01T23:59:59.999999+00:00")
+    assert window_bounds(None, dt.date(2024, 3, 1))[1] == hi and time_bounds(" 2024-03-01 ", "2024-03-01") == (lo, hi)
+    assert window_bounds(None, "2024-03-01T10:00:00Z")[1].isoformat() == "2024-03-01T10:00:00+00:00"
+    db = tmp_path / "t.duckdb"
+    with trail.open(db) as t:
+        store.insert_records(t.con, incident)
+        whole_day = t.events(start="2024-03-01", end="2024-03-01")
+        assert len(whole_day) == t.count() and len(whole_day) > 0  # the incident happens on 2024-03-01
+        assert len(t.events(end="2024-03-01T10:00:00Z")) < len(whole_day)
