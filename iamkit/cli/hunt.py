@@ -37,7 +37,8 @@ class AthenaTarget:
 def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None, dialect: str,
              since: str | None, until: str | None, fail_on: str | None, show_sql: bool, fmt, out, *,
              country_mmdb: Path | None = None, asn_mmdb: Path | None = None,
-             athena: AthenaTarget | None = None) -> int:
+             athena: AthenaTarget | None = None, accounts: list[str] | None = None,
+             regions: list[str] | None = None) -> int:
     """Run (duckdb), render (trino) or run on Athena the detections; print rows; return the exit status."""
     from iamkit.errors import BadInput, NotFound
     from iamkit.trail.detect import render
@@ -51,7 +52,7 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
             raise NotFound(f"no such rule file or folder: {p}")
     if athena is not None:
         return _run_athena_hunt(athena, db, rules, sigma, since, until, fail_on, show_sql, fmt, out,
-                                mmdb=bool(country_mmdb or asn_mmdb))
+                                mmdb=bool(country_mmdb or asn_mmdb), accounts=accounts, regions=regions)
     ip_context = None
     if country_mmdb or asn_mmdb:
         from iamkit.trail.ipcontext import IpContext
@@ -69,7 +70,7 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
         con = connect(db, read_only=True)
     try:
         res = hunt(con, rules=rules or None, sigma_dirs=sigma or (), dialect=d.name, since=since, until=until,
-                   ip_context=ip_context)
+                   ip_context=ip_context, accounts=accounts, regions=regions)
     finally:
         if con is not None:
             con.close()
@@ -82,7 +83,7 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
 
 def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | None, sigma: list[Path] | None,
                      since: str | None, until: str | None, fail_on: str | None, show_sql: bool, fmt, out, *,
-                     mmdb: bool) -> int:
+                     mmdb: bool, accounts: list[str] | None = None, regions: list[str] | None = None) -> int:
     """``--athena``: the hunt as one Trino query per rule on the Athena events view, bounded by the window."""
     from iamkit.errors import BadInput
     from iamkit.trail.athena import AthenaTrail
@@ -95,10 +96,11 @@ def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | 
     if not since or not until:
         raise BadInput("--athena needs both --since and --until (an unbounded hunt would scan the whole trail)")
     if show_sql:
-        trail = AthenaTrail(None, view=target.view)
+        trail = AthenaTrail(None, view=target.view, accounts=accounts, regions=regions)
         _emit_queries(trail.hunt_queries(rules or None, sigma or (), since=since, until=until), fmt, out)
         return 0
     trail = target.connect()
+    trail.accounts, trail.regions = accounts, regions
     from rich.console import Console
     from rich.progress import Progress
 

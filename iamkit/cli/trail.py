@@ -147,6 +147,8 @@ def hunt_cmd(
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb (run on --db) | trino (print the Athena SQL)"),
     since: str = typer.Option(None, "--since", help="ISO time: only events at or after"),
     until: str = typer.Option(None, "--until", help="ISO time: only events at or before"),
+    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids: hunt only these"),
+    regions: str = typer.Option(None, "--regions", help="comma-separated regions: hunt only these"),
     fail_on: str = typer.Option(None, "--fail-on", help="exit 1 when a detection has this severity or worse"),
     show_sql: bool = typer.Option(False, "--show-sql", help="print each rule's SQL instead of running it"),
     country_mmdb: Path = typer.Option(None, "--country-mmdb", help="MaxMind country/city .mmdb for IP context"),
@@ -167,7 +169,8 @@ def hunt_cmd(
 
     target = _athena_target(athena, database, workgroup, output_location, view, profile, region)
     code = run_hunt(db, rules, sigma, dialect, since, until, fail_on, show_sql, fmt, out,
-                    country_mmdb=country_mmdb, asn_mmdb=asn_mmdb, athena=target)
+                    country_mmdb=country_mmdb, asn_mmdb=asn_mmdb, athena=target,
+                    accounts=_split(accounts), regions=_split(regions))
     if code:
         raise typer.Exit(code)
 

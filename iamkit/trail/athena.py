@@ -595,7 +595,7 @@ class AthenaTrail:
                     progress(done[0], len(keep))
 
         res = run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until,
-                            execute=execute)
+                       execute=execute, accounts=self.accounts, regions=self.regions)
         if errors:
             mine = frames.conform(errors, "errors")
             res.errors = mine if res.errors.empty else frames.conform(
@@ -610,7 +610,8 @@ class AthenaTrail:
 
         rule_list, _ = resolve_rules(rules, sigma_dirs)
         keep = [r for r in rule_list if ip_context_table or not _needs_ip_context(r)]
-        return run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until).queries
+        return run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until,
+                        accounts=self.accounts, regions=self.regions).queries
 
     # -- helpers
     def _run(self, sql: str) -> pd.DataFrame:

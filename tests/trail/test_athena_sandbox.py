@@ -615,3 +615,11 @@ def test_the_public_entry_point_is_connect_athena(scratch):
 
     t = trail.open_athena(DATABASE, session=scratch.session, region=REGION, workgroup="primary")
     assert isinstance(t, athena.AthenaTrail) and t.runner.database == DATABASE and t.runner.workgroup == "primary"
+
+
+def test_a_trail_narrowed_to_accounts_hunts_only_their_partitions():
+    t = athena.AthenaTrail(None, accounts=["222222222222"], regions=["eu-west-1"])
+    queries = t.hunt_queries(since="2026-01-02", until="2026-01-03")
+    assert queries
+    for rule_id, sql in queries.items():
+        assert "partition_account IN ('222222222222')" in sql and "partition_region IN ('eu-west-1')" in sql, rule_id

@@ -14,6 +14,7 @@ import sqlglot
 from typer.testing import CliRunner
 
 from iamkit import frames
+from iamkit.errors import BadInput
 from iamkit.trail import store
 from iamkit.trail.detect.hunt import hunt, render_rule, resolve_rules
 from iamkit.trail.detect.rules import SHIPPED_DIR, load_rules
@@ -465,3 +466,41 @@ def test_bad_time_is_bad_input(con):
 
     with pytest.raises(BadInput, match="not an ISO"):
         hunt(con, since="yesterday-ish")
+
+
+def test_hunt_scoped_to_accounts_and_regions():
+    """--accounts/--regions: detections only from those; every rule's SQL carries the filter."""
+    other = "222222222222"
+    c = duckdb.connect()
+    store.insert_records(c, [*_records(), record("StopLogging", "cloudtrail.amazonaws.com", root(other), at(30),
+                                                 event_id="stop-other", rp={"name": "t"}, account=other)])
+    everywhere = hunt(c)
+    scoped = hunt(c, accounts=[other])
+    ids = lambda res: {e for ids in res.detections["event_ids"] for e in ids}  # noqa: E731
+    assert {"stop", "stop-other"} <= ids(everywhere)
+    assert "stop-other" in ids(scoped) and not ids(scoped) & {"stop", "pol"}
+    assert hunt(c, regions=["eu-west-3"]).detections.empty  # every record is in us-east-1
+    assert "stop" in ids(hunt(c, regions=["us-east-1"]))
+    c.close()
+
+
+def test_trino_scoped_hunt_prunes_account_and_region_partitions():
+    res = hunt(None, dialect="trino", since="2026-01-02", until="2026-01-03", accounts=["222222222222"],
+               regions=["eu-west-1"])
+    for rule_id, sql in res.queries.items():
+        assert "partition_account IN ('222222222222')" in sql and "partition_region IN ('eu-west-1')" in sql, rule_id
+        sqlglot.parse_one(sql, read="trino")
+
+
+@pytest.mark.parametrize(("kw", "msg"), [({"accounts": ["12345"]}, "not an AWS account"),
+                                         ({"accounts": ["1' OR '1'='1"]}, "not an AWS account"),
+                                         ({"regions": ["us east"]}, "not an AWS region")])
+def test_scope_values_are_checked_before_they_reach_sql(con, kw, msg):
+    with pytest.raises(BadInput, match=msg):
+        hunt(con, **kw)
+
+
+def test_cli_hunt_accounts_option(db):
+    res = _cli(["trail", "hunt", "--db", str(db), "--accounts", "999999999999", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == []

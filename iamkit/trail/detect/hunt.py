@@ -47,20 +47,46 @@ class HuntResult:
     timings: dict[str, float]
 
 
-def time_window(dialect: render.Dialect, since: Any = None, until: Any = None) -> str | None:
-    """A predicate bounding ``event_time`` (None when unbounded); on Trino with both ends, also the
-    ``partition_date`` predicate of the Athena ``events`` view, so a bounded hunt never scans everything."""
+def time_window(dialect: render.Dialect, since: Any = None, until: Any = None, *,
+                accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None) -> str | None:
+    """A predicate bounding ``event_time`` and, when given, the accounts and regions (None when
+    unbounded); on Trino with both ends, also the partition predicate of the Athena ``events`` view
+    (date, and the accounts/regions), so a bounded hunt never scans everything."""
+    accounts, regions = _checked("account", accounts), _checked("region", regions)
     parts = []
     if dialect.name == "trino" and since is not None and until is not None:
         from iamkit.trail.athena import partition_predicate
 
-        parts.append(partition_predicate(since, until, date_col="partition_date",
-                                         account_col="partition_account", region_col="partition_region"))
+        parts.append(partition_predicate(since, until, accounts=accounts, regions=regions,
+                                         date_col="partition_date", account_col="partition_account",
+                                         region_col="partition_region"))
     if since is not None:
         parts.append(f"event_time >= {dialect.timestamp(_iso(since))}")
     if until is not None:
         parts.append(f"event_time <= {dialect.timestamp(_iso(until, end_of_day=True))}")
+    if accounts:
+        parts.append(f"recipient_account_id IN ({', '.join(repr(a) for a in accounts)})")
+    if regions:
+        parts.append(f"aws_region IN ({', '.join(repr(r) for r in regions)})")
     return " AND ".join(parts) or None
+
+
+_SHAPES = {"account": r"\d{12}", "region": r"[a-z]{2}(-[a-z]+)+-\d"}
+
+
+def _checked(what: str, values: Iterable[str] | None) -> list[str] | None:
+    """``values`` as a list, each checked to look like an account id / region (they go into SQL)."""
+    import re
+
+    from iamkit.errors import BadInput
+
+    if not values:
+        return None
+    out = [str(v).strip() for v in values]
+    for v in out:
+        if not re.fullmatch(_SHAPES[what], v):
+            raise BadInput(f"not an AWS {what}: {v!r}")
+    return out
 
 
 def _iso(value: Any, end_of_day: bool = False) -> str:
@@ -153,8 +179,10 @@ def _tables(con) -> set[str]:
 def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = None,
          sigma_dirs: Iterable[str | Path] = (), dialect: str = "duckdb", *, table: str = "events",
          since: Any = None, until: Any = None, ip_context: Any = None,
-         execute: Callable[[str], pd.DataFrame] | None = None) -> HuntResult:
-    """Run ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs``.
+         execute: Callable[[str], pd.DataFrame] | None = None, accounts: Iterable[str] | None = None,
+         regions: Iterable[str] | None = None) -> HuntResult:
+    """Run ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs``, over
+    the ``[since, until]`` window and, when given, only the ``accounts`` and ``regions``.
 
     ``con_or_trail`` is a DuckDB connection, a ``Trail`` (``.con``) or a store path. Trino queries run
     only through ``execute(sql) -> DataFrame`` (e.g. the Athena back end); without it they are rendered.
@@ -175,7 +203,7 @@ def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = N
         from iamkit.errors import NotFound
 
         raise NotFound(f"no table {table!r} in the store (load CloudTrail first: iamkit trail load)")
-    where = time_window(d, since, until)
+    where = time_window(d, since, until, accounts=accounts, regions=regions)
     rendered, queries = _render_all(rule_list, d, table, where, errors)
     timings: dict[str, float] = {}
     parts: list[pd.DataFrame] = []
