@@ -56,31 +56,25 @@ def _share_client_classes(core: Any) -> None:
 
             make_class, load_model = ClientCreator._create_client_class, ClientCreator._load_service_model
 
-            def _create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
-                cache = getattr(self._event_emitter, _CLASS_CACHE_ATTR, None)
-                if cache is None:
-                    return make_class(self, service_name, service_model)
-                key = ("class", service_name, id(service_model))
+            def _shared(creator: Any, key: tuple, build: Callable[[], Any]) -> Any:
+                cache = getattr(creator._event_emitter, _CLASS_CACHE_ATTR, None)
+                if cache is None:  # not an iamkit session: botocore as usual
+                    return build()
                 with _PATCH_LOCK:
-                    cls = cache.get(key)
-                if cls is None:
-                    cls = make_class(self, service_name, service_model)
+                    found = cache.get(key)
+                if found is None:
+                    found = build()
                     with _PATCH_LOCK:
-                        cls = cache.setdefault(key, cls)
-                return cls
+                        found = cache.setdefault(key, found)
+                return found
+
+            def _create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
+                return _shared(self, ("class", service_name, id(service_model)),
+                               lambda: make_class(self, service_name, service_model))
 
             def _load_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
-                cache = getattr(self._event_emitter, _CLASS_CACHE_ATTR, None)
-                if cache is None:
-                    return load_model(self, service_name, api_version)
-                key = ("model", service_name, api_version)
-                with _PATCH_LOCK:
-                    model = cache.get(key)
-                if model is None:
-                    model = load_model(self, service_name, api_version)
-                    with _PATCH_LOCK:
-                        model = cache.setdefault(key, model)
-                return model
+                return _shared(self, ("model", service_name, api_version),
+                               lambda: load_model(self, service_name, api_version))
 
             ClientCreator._create_client_class = _create_client_class
             ClientCreator._load_service_model = _load_service_model

@@ -143,22 +143,31 @@ SELECT
 FROM {database}.{table}"""
 
 
-def _day(value: Any) -> dt.date:
+def _day(value: Any) -> dt.date | None:
     from iamkit.trail.sources import _as_utc
 
     ts = _as_utc(value)
-    if ts is None:
-        raise BadInput("a time window needs a start and an end")
-    return ts.astimezone(dt.UTC).date()
+    return None if ts is None else ts.astimezone(dt.UTC).date()
+
+
+#: the partition columns of the ``events`` view (``events_view_sql``), as ``partition_predicate`` names them
+VIEW_PARTITIONS = {"date_col": "partition_date", "account_col": "partition_account", "region_col": "partition_region"}
 
 
 def partition_predicate(start: Any, end: Any, *, accounts: Iterable[str] | None = None,
                         regions: Iterable[str] | None = None, date_col: str = "date",
                         account_col: str = "account", region_col: str = "region") -> str:
-    """Trino predicate on the projected partitions covering ``[start, end]`` (a day of margin each side)."""
-    lo = _day(start) - dt.timedelta(days=1)
-    hi = _day(end) + dt.timedelta(days=1)
-    parts = [f"{date_col} BETWEEN '{lo:%Y/%m/%d}' AND '{hi:%Y/%m/%d}'"]
+    """Trino predicate on the projected partitions covering ``[start, end]`` (a day of margin each side;
+    either end may be None for an open window)."""
+    lo, hi = _day(start), _day(end)
+    parts = []
+    if lo is not None and hi is not None:
+        parts.append(f"{date_col} BETWEEN '{lo - dt.timedelta(days=1):%Y/%m/%d}' "
+                     f"AND '{hi + dt.timedelta(days=1):%Y/%m/%d}'")
+    elif lo is not None:
+        parts.append(f"{date_col} >= '{lo - dt.timedelta(days=1):%Y/%m/%d}'")
+    elif hi is not None:
+        parts.append(f"{date_col} <= '{hi + dt.timedelta(days=1):%Y/%m/%d}'")
     if accounts:
         parts.append(f"{account_col} IN ({', '.join(_quote(a) for a in accounts)})")
     if regions:
@@ -187,6 +196,8 @@ def with_partitions(sql: str, start: Any, end: Any, *, accounts: Iterable[str] |
 def _bound_scans(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | None, regions: Iterable[str] | None,
                  on_view: bool, table: str | None, time_col: str | None) -> tuple[str, int]:
     """``with_partitions`` plus the number of scans it bounded."""
+    if start is None or end is None:
+        raise BadInput("a time window needs a start and an end")
     import sqlglot
     from sqlglot import exp
 
@@ -199,9 +210,8 @@ def _bound_scans(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | No
     scans = _scans(tree, table)
     for select, alias in scans:
         q = f"{alias}." if alias else ""
-        names = ({"date_col": f"{q}partition_date", "account_col": f"{q}partition_account",
-                  "region_col": f"{q}partition_region"} if on_view else
-                 {"date_col": f"{q}date", "account_col": f"{q}account", "region_col": f"{q}region"})
+        cols = VIEW_PARTITIONS if on_view else {"date_col": "date", "account_col": "account", "region_col": "region"}
+        names = {k: q + v for k, v in cols.items()}
         pred = partition_predicate(start, end, accounts=accounts, regions=regions, **names)
         if time_col:
             lo, hi = time_bounds(start, end)
@@ -627,19 +637,8 @@ class AthenaTrail:
         accounts = [account_id] if account_id else self.accounts
         regions = [region] if region else self.regions
         lo, hi = time_bounds(start, end)
-        where: list[str] = []
-        if lo is not None and hi is not None:
-            where.append(partition_predicate(lo, hi, accounts=accounts, regions=regions, date_col="partition_date",
-                                             account_col="partition_account", region_col="partition_region"))
-        else:
-            if lo is not None:
-                where.append(f"partition_date >= '{lo.date() - dt.timedelta(days=1):%Y/%m/%d}'")
-            if hi is not None:
-                where.append(f"partition_date <= '{hi.date() + dt.timedelta(days=1):%Y/%m/%d}'")
-            if accounts:
-                where.append(f"partition_account IN ({', '.join(_quote(a) for a in accounts)})")
-            if regions:
-                where.append(f"partition_region IN ({', '.join(_quote(r) for r in regions)})")
+        pred = partition_predicate(lo, hi, accounts=accounts, regions=regions, **VIEW_PARTITIONS)
+        where: list[str] = [pred] if pred else []
         if lo is not None:
             where.append(f"event_time >= from_iso8601_timestamp('{_iso(lo)}')")
         if hi is not None:

@@ -558,6 +558,12 @@ def _insert_dicts(con: duckdb.DuckDBPyConnection, records: list[dict], name: str
         con.unregister("_py_records")
 
 
+def _call_error(operation: str, exc: BaseException, region: str = "") -> dict:
+    """An ``errors`` row for a failed AWS call: the service's error code when it gave one."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+    return _error(operation, code, _reason(exc), region=region)
+
+
 def _reason(exc: BaseException) -> str:
     """A one-line reason for a failed file (truncated gzip, invalid JSON, unknown shape...)."""
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -767,8 +773,7 @@ def lookup_events(client_for: Callable[[str], Any], regions: list[str], *, attri
             try:
                 page = client.lookup_events(**kwargs)
             except Exception as e:  # botocore ClientError / endpoint errors: listed, next region
-                code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
-                yield region, None, _error("cloudtrail:LookupEvents", code, _reason(e), region=region)
+                yield region, None, _call_error("cloudtrail:LookupEvents", e, region=region)
                 break
             for ev in page.get("Events", []):
                 raw = ev.get("CloudTrailEvent")
@@ -856,8 +861,7 @@ def _load_s3(loader: Loader, uri: str, w: Window, session: Any, client: Any, cac
         else:
             objects = list_s3(client, bucket, prefix, w)
     except Exception as e:
-        code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
-        loader.result.error_rows.append(_error(f"s3:ListObjectsV2 s3://{bucket}/{prefix}", code, _reason(e)))
+        loader.result.error_rows.append(_call_error(f"s3:ListObjectsV2 s3://{bucket}/{prefix}", e))
         return
     digests = [o for o in objects if "/CloudTrail-Digest/" in o["Key"]]
     objects = [o for o in objects if o not in digests]
@@ -882,8 +886,7 @@ def _load_s3(loader: Loader, uri: str, w: Window, session: Any, client: Any, cac
             try:
                 files = download_s3(client, bucket, chunk, dest)
             except Exception as e:
-                code = getattr(e, "response", {}).get("Error", {}).get("Code", type(e).__name__)
-                loader.result.error_rows.append(_error(f"s3:GetObject s3://{bucket}/{prefix}", code, _reason(e)))
+                loader.result.error_rows.append(_call_error(f"s3:GetObject s3://{bucket}/{prefix}", e))
                 continue
             loader.load_files(files)
             if tmp is not None:

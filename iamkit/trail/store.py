@@ -165,6 +165,10 @@ def connect(db: str | Path = ":memory:", read_only: bool = False) -> duckdb.Duck
     return con
 
 
+#: a projected row that belongs in ``insights``, not ``events``
+_IS_INSIGHT = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
+
+
 def _window(start: Any, end: Any) -> tuple[list[str], list[Any]]:
     """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None)."""
     conds = [c for c, v in (("event_time >= ?", start), ("event_time <= ?", end)) if v is not None]
@@ -184,13 +188,12 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
     read = sum(per_file.values())
     window, wparams = _window(start, end)
     wsql = (" AND " + " AND ".join(window)) if window else ""
-    is_insight = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
     n_ins = con.execute(f"""
         INSERT INTO insights
         SELECT event_id, event_time, event_source, event_name, aws_region, recipient_account_id,
                json_extract_string(_insight, '$.insightType'), json_extract_string(_insight, '$.state'),
                _insight, _file
-        FROM _stage s WHERE {is_insight}{wsql}
+        FROM _stage s WHERE {_IS_INSIGHT}{wsql}
           AND NOT EXISTS (SELECT 1 FROM insights i WHERE i.event_id = s.event_id)
         QUALIFY row_number() OVER (PARTITION BY event_id) = 1""", wparams).fetchone()[0]
     cols = ", ".join(EVENT_DDL_TYPES)
@@ -200,7 +203,7 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
     n = con.execute(f"""
         INSERT INTO events
         SELECT {cols} FROM _stage s
-        WHERE NOT {is_insight}{wsql}
+        WHERE NOT {_IS_INSIGHT}{wsql}
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
         {once}""", wparams).fetchone()[0]
     con.execute("DROP TABLE IF EXISTS _stage")
@@ -222,10 +225,9 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     """
     before = con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
     cols = ", ".join(EVENT_DDL_TYPES)
-    is_insight = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
     try:
         con.execute(f"INSERT INTO events SELECT {cols} FROM ({record_projection(source, parsed)}) "
-                    f"WHERE CASE WHEN {is_insight} THEN error('{_STAGING_MARK}') ELSE true END").fetchall()
+                    f"WHERE CASE WHEN {_IS_INSIGHT} THEN error('{_STAGING_MARK}') ELSE true END").fetchall()
     except Exception as e:  # duckdb raises its own error classes
         if _STAGING_MARK in str(e):
             return None

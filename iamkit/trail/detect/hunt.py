@@ -55,11 +55,9 @@ def time_window(dialect: render.Dialect, since: Any = None, until: Any = None, *
     accounts, regions = _checked("account", accounts), _checked("region", regions)
     parts = []
     if dialect.name == "trino" and since is not None and until is not None:
-        from iamkit.trail.athena import partition_predicate
+        from iamkit.trail.athena import VIEW_PARTITIONS, partition_predicate
 
-        parts.append(partition_predicate(since, until, accounts=accounts, regions=regions,
-                                         date_col="partition_date", account_col="partition_account",
-                                         region_col="partition_region"))
+        parts.append(partition_predicate(since, until, accounts=accounts, regions=regions, **VIEW_PARTITIONS))
     if since is not None:
         parts.append(f"event_time >= {dialect.timestamp(_iso(since))}")
     if until is not None:
