@@ -70,7 +70,7 @@ def start(
         raise BadInput(f"--roles-per-account must be between 1 and {MAX_ROLES}, got {roles_per_account}")
     if replace:
         existing = daemon.read_state()
-        if existing and daemon.pid_alive(int(existing["pid"])):
+        if existing and daemon.is_sandbox(existing):
             daemon.stop()
     from rich.console import Console
 
@@ -84,7 +84,7 @@ def start(
         )
         return
     existing = daemon.read_state()
-    if existing and daemon.pid_alive(int(existing["pid"])):
+    if existing and daemon.is_sandbox(existing):
         raise BadInput(
             f"a sandbox is already running (pid {existing['pid']}); stop it first: iamkit sandbox stop"
         )

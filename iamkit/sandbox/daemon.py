@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from iamkit import process
 from iamkit.errors import BadInput, IamkitError, NotFound
 
 START_TIMEOUT = 300.0
@@ -49,17 +50,31 @@ def _fake_secret(name: str) -> str | None:
 
 def pid_alive(pid: int) -> bool:
     """True when process ``pid`` exists and is not a zombie (an exited child nobody reaped yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    return process.alive(pid)
+
+
+def is_sandbox(state: dict[str, Any]) -> bool:
+    """True when the process a state file names is alive and is that sandbox, not a later owner of its pid.
+
+    New state files record the process's start time and command line (:class:`iamkit.process.ProcessRef`);
+    for an older file without them, the live process's command line must be a sandbox's.
+    """
+    ref = process.ProcessRef.from_dict(state.get("process"))
+    if ref is not None:
+        return ref.pid == _pid_of(state) and process.is_running(ref)
+    pid = _pid_of(state)
+    if pid is None or not process.alive(pid):
         return False
-    except PermissionError:
-        return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+        return False
+    return b"iamkit.sandbox.daemon" in cmd or (b"sandbox" in cmd and any(c.endswith(b"iamkit") for c in cmd))
+
+
+def _pid_of(state: dict[str, Any]) -> int | None:
+    pid = state.get("pid")
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
 
 
 def read_state(path: Path | None = None) -> dict[str, Any] | None:
@@ -68,9 +83,12 @@ def read_state(path: Path | None = None) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise IamkitError(f"sandbox state file {path} is not valid JSON ({e}); delete it") from e
+        state = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInput(f"sandbox state file {path} is not readable JSON ({e}); delete it") from e
+    if not isinstance(state, dict) or _pid_of(state) is None:
+        raise BadInput(f"sandbox state file {path} does not name a process; delete it")
+    return state
 
 
 def write_state(sb: Any, path: Path | None = None, pid: int | None = None) -> Path:
@@ -78,8 +96,10 @@ def write_state(sb: Any, path: Path | None = None, pid: int | None = None) -> Pa
     path = path or state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     env = sb.env()
+    ref = process.describe(pid) if pid else process.current()
     state = {
-        "pid": pid or os.getpid(),
+        "pid": ref.pid,
+        "process": ref.as_dict(),
         "endpoint_url": sb.endpoint_url,
         "workdir": str(sb.workdir),
         "manifest": str(sb.manifest_path),
@@ -113,7 +133,7 @@ def running_state(path: Path | None = None) -> dict[str, Any]:
     state = read_state(path)
     if state is None:
         raise NotFound(f"no sandbox is running (no {path}); start one with: iamkit sandbox start --detach")
-    if not pid_alive(int(state["pid"])):
+    if not is_sandbox(state):
         path.unlink(missing_ok=True)
         raise NotFound(f"the recorded sandbox (pid {state['pid']}) is not running any more; removed {path}")
     return state
@@ -123,7 +143,7 @@ def spawn(args: dict[str, Any], path: Path | None = None, timeout: float = START
     """Start a detached sandbox process with ``start(**args)``; return its state once it is serving."""
     path = path or state_path()
     existing = read_state(path)
-    if existing and pid_alive(int(existing["pid"])):
+    if existing and is_sandbox(existing):
         raise BadInput(
             f"a sandbox is already running (pid {existing['pid']}, {existing['endpoint_url']}); "
             "stop it first: iamkit sandbox stop"
@@ -158,7 +178,11 @@ def spawn(args: dict[str, Any], path: Path | None = None, timeout: float = START
 
 
 def stop(path: Path | None = None, timeout: float = 20.0) -> dict[str, Any]:
-    """Stop the recorded sandbox process (SIGTERM, then SIGKILL) and remove its state file."""
+    """Stop the recorded sandbox process (SIGTERM, then SIGKILL) and remove its state file.
+
+    The pid is signalled only when it is still the sandbox that wrote the state (same start time and command
+    line): a stale state file whose pid the OS has given to another process is removed, nothing is signalled.
+    """
     path = path or state_path()
     state = read_state(path)
     if state is None:
@@ -166,6 +190,12 @@ def stop(path: Path | None = None, timeout: float = 20.0) -> dict[str, Any]:
     pid = int(state["pid"])
     if pid == os.getpid():
         raise BadInput("refusing to stop the current process")
+    if not is_sandbox(state):
+        path.unlink(missing_ok=True)
+        if pid_alive(pid):
+            raise NotFound(f"the recorded sandbox (pid {pid}) is gone and pid {pid} now belongs to another "
+                           f"process, which was not signalled; removed {path}")
+        return state
     if pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

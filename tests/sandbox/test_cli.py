@@ -135,3 +135,49 @@ def test_pid_alive_sees_through_zombies():
     assert not daemon.pid_alive(p.pid)
     p.wait()
     assert not daemon.pid_alive(p.pid)
+
+
+def _bystander():
+    """An unrelated live process whose pid a stale state file might name."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+@pytest.mark.parametrize("recorded", ["old-format", "other-start", "other-command"])
+def test_stop_never_signals_a_process_that_is_not_the_sandbox(tmp_path, recorded):
+    from iamkit import process
+
+    victim = _bystander()
+    try:
+        ref = process.describe(victim.pid)
+        state = {"pid": victim.pid, "endpoint_url": "http://127.0.0.1:9", "env": {}}
+        if recorded == "other-start":
+            state["process"] = {**ref.as_dict(), "start_ticks": (ref.start_ticks or 0) + 1}
+        elif recorded == "other-command":
+            state["process"] = {**ref.as_dict(), "cmd_sha256": "0" * 64}
+        (tmp_path / "sandbox.json").write_text(json.dumps(state))
+        r = _iamkit(tmp_path, "sandbox", "stop", timeout=60)
+        assert r.returncode == 2 and "not signalled" in r.stderr and "Traceback" not in r.stderr
+        assert victim.poll() is None  # still running: nothing was sent to it
+        assert not (tmp_path / "sandbox.json").exists()
+        assert _iamkit(tmp_path, "sandbox", "status", timeout=60).returncode == 2
+        assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_state_naming_the_live_process_it_recorded_is_the_sandbox():
+    from iamkit import process
+
+    me = process.current()
+    assert daemon.is_sandbox({"pid": me.pid, "process": me.as_dict()})
+    assert not daemon.is_sandbox({"pid": me.pid, "process": {**me.as_dict(), "pid": me.pid + 1}})
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"pid": "1"}', '{"pid": -5}', '{"pid": true}', "{", "\udcff"])
+def test_hostile_state_file_is_one_clear_error(tmp_path, content):
+    (tmp_path / "sandbox.json").write_bytes(content.encode("utf-8", "surrogateescape"))
+    for cmd in ("stop", "status", "env"):
+        r = _iamkit(tmp_path, "sandbox", cmd, timeout=60)
+        assert r.returncode == 2, (cmd, r.stderr)
+        assert "Traceback" not in r.stderr and "sandbox.json" in r.stderr
