@@ -30,26 +30,73 @@ def _mount() -> None:
 _mount()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: clear one-line errors for bad input (exit 2), never a traceback for them."""
-    from rich.console import Console
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """Click's usage errors: the pinned typer raises its own bundled copy of click's classes, not click's."""
+    types: list[type[BaseException]] = []
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            types.append(__import__(mod, fromlist=["ClickException"]).ClickException)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)
 
+
+def _abort_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [typer.Abort]
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            types.append(__import__(mod, fromlist=["Abort"]).Abort)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)
+
+
+def _say(message: str) -> None:
+    """One line on stderr; the message is printed as text (values from evidence are never markup)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), message))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one clear line for every error (exit 2 bad input, 1 failed check), never a traceback.
+
+    An exception no layer turned into an ``IamkitError`` is a bug: it is reported as one ``internal error`` line
+    (exit 1) naming where it happened; ``IAMKIT_DEBUG=1`` re-raises it to show the traceback.
+    """
+    import os
+
+    usage_errors, aborts = _usage_error_types(), _abort_types()
     try:
         rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
         if isinstance(rc, int) and rc:
-            sys.exit(rc)
+            sys.exit(rc if rc in (1, 2) else 1)
     except IamkitError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        _say(str(e))
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except typer.Abort:
+    except aborts:
         sys.exit(1)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
+    except usage_errors as e:
+        e.show()  # click's own usage text (exit 2)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(1)
+    except OSError as e:  # a path the user named cannot be read or written
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        _say(f"{e.strerror or e.__class__.__name__}{where}")
+        sys.exit(2)
+    except Exception as e:
+        if os.environ.get("IAMKIT_DEBUG"):
+            raise
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb else ""
+        _say(f"internal error: {e.__class__.__name__}: {str(e)[:300]}{where} "
+             "(a bug: please report it; IAMKIT_DEBUG=1 shows the traceback)")
+        sys.exit(1)
     sys.exit(0)
