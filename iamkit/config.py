@@ -18,6 +18,11 @@ class Settings:
     region: str = "us-east-1"
     max_workers: int = 16
     analyst: str = field(default_factory=lambda: os.environ.get("USER", "analyst"))
+    # every AWS/Graph call: an endpoint that accepts and never answers fails within about
+    # connect_timeout + read_timeout per attempt, max_attempts attempts (IAMKIT_READ_TIMEOUT=… to change)
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 6
 
     @property
     def sandbox_state(self) -> Path:
@@ -38,9 +43,22 @@ def load() -> Settings:
         env = os.environ.get(f"IAMKIT_{f.name.upper()}")
         if env is not None:
             values[f.name] = env
+    if not isinstance(values, dict):
+        from iamkit.errors import BadInput
+
+        raise BadInput(f"settings file {path} must be a mapping of names to values")
     for f in fields(Settings):
         if f.name in values:
             cur = getattr(s, f.name)
             v = values[f.name]
-            setattr(s, f.name, type(cur)(v) if not isinstance(cur, Path) else Path(v))
+            try:
+                value = Path(v) if isinstance(cur, Path) else type(cur)(v)
+            except (TypeError, ValueError):
+                value = None
+            if value is None or (isinstance(value, (int, float)) and not 0 < value < 1e6):
+                from iamkit.errors import BadInput
+
+                raise BadInput(f"setting {f.name} (IAMKIT_{f.name.upper()}) must be a positive "
+                               f"{type(cur).__name__}, got {v!r}")
+            setattr(s, f.name, value)
     return s

@@ -3,9 +3,12 @@ sandboxes for tests that mutate, and a network guard that fails any test reachin
 
 from __future__ import annotations
 
+import contextlib
+import io
 import ipaddress
 import itertools
 import os
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -178,3 +181,102 @@ def isolated_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
         if saved is not None:
             _restore_env(saved)
         sb.stop()
+
+
+# ------------------------------------------------------------------------------------ the CLI, in-process
+HANG_LIMIT_S = 30
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+
+@pytest.fixture()
+def closed_endpoints(monkeypatch, tmp_path):
+    """Every endpoint on a closed loopback port; no credentials anyone could use; fast failure settings."""
+    port = closed_port()
+    url = f"http://127.0.0.1:{port}"
+    for k in list(os.environ):
+        if k.startswith(("AWS_", "IAMKIT_ENTRA", "IAMKIT_SANDBOX")):
+            monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("IAMKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IAMKIT_CASES", str(tmp_path / "cases"))
+    monkeypatch.setenv("IAMKIT_CONFIG", str(tmp_path / "no-config.yaml"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWALKWALKWALKWALK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "walk-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("IAMKIT_ENTRA_AUTHORITY", f"https://127.0.0.1:{port}")
+    monkeypatch.setenv("IAMKIT_ENTRA_GRAPH_URL", f"https://127.0.0.1:{port}")
+    monkeypatch.setenv("IAMKIT_ENTRA_TENANT_ID", "00000000-0000-0000-0000-000000000000")
+    monkeypatch.setenv("IAMKIT_ENTRA_CLIENT_ID", "00000000-0000-0000-0000-000000000001")
+    monkeypatch.setenv("IAMKIT_ENTRA_CLIENT_SECRET", "walk-secret")
+    monkeypatch.setenv("IAMKIT_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("IAMKIT_READ_TIMEOUT", "2")
+    monkeypatch.chdir(tmp_path)
+    return url
+
+
+
+class Hang(BaseException):  # not an Exception: main() must not be able to swallow it
+    pass
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """``iamkit ARGV`` in-process: (exit code, stdout, stderr); raises on anything but a clean exit."""
+    from iamkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+
+    def on_alarm(*_):
+        raise Hang(f"iamkit {' '.join(argv)[:200]} ran over {HANG_LIMIT_S} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(HANG_LIMIT_S)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+            else:  # main always exits
+                code = -1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_cli(argv: list[str]) -> tuple[int, str]:
+    try:
+        code, out, err = run_cli(argv)
+    except Hang:
+        raise
+    except BaseException as e:  # noqa: BLE001 - the point is that nothing escapes
+        raise AssertionError(f"iamkit {' '.join(map(repr, argv))[:300]} raised {e.__class__.__name__}: "
+                             f"{str(e)[:300]}") from e
+    assert code in (0, 1, 2), f"iamkit {argv!r}: exit {code}\n{err[-2000:]}"
+    assert "internal error" not in err, f"iamkit {argv!r}: {err[-2000:]}"
+    assert "Traceback" not in err and "Traceback" not in out, f"iamkit {argv!r} printed a traceback:\n{err[-3000:]}"
+    if code == 2:
+        assert err.strip(), f"iamkit {argv!r}: exit 2 with nothing on stderr"
+    return code, err
+
+
+
+
+@pytest.fixture()
+def cli() -> Callable[[list[str]], tuple[int, str]]:
+    """``cli(argv)``: run ``iamkit ARGV`` in-process; fails on a traceback, an escaped exception, an exit code
+    outside {0, 1, 2}, an ``internal error`` line or a run over 30 s; returns (exit code, stderr)."""
+    return check_cli

@@ -146,7 +146,7 @@ class AwsContext:
     arn: str = ""
     endpoint_url: str | None = None
     retry_mode: str = "adaptive"
-    max_attempts: int = 6
+    max_attempts: int | None = None  # None: the max_attempts setting
     max_pool_connections: int = 32
     hooks: list[Hook] = field(default_factory=list)
     sleep: Callable[[float], None] = time.sleep
@@ -161,10 +161,8 @@ class AwsContext:
         with self._lock:
             c = self._clients.get(key)
             if c is None:
-                from botocore.config import Config
-
-                cfg = Config(retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
-                             max_pool_connections=self.max_pool_connections, user_agent_extra="iamkit")
+                cfg = client_config(retry_mode=self.retry_mode, max_attempts=self.max_attempts,
+                                    max_pool_connections=self.max_pool_connections)
                 with _CREATE_LOCK:  # one session for every account: its client classes are built once
                     c = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url,
                                             config=cfg, **(self.credentials or {}))
@@ -185,8 +183,10 @@ class AwsContext:
             ident = self.client("sts").get_caller_identity()
         except bx.NoCredentialsError as e:
             raise BadInput("no AWS credentials found (set a profile, environment credentials or SSO login)") from e
-        except (bx.EndpointConnectionError, bx.ConnectTimeoutError) as e:
+        except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError) as e:
             raise EndpointUnreachable(f"AWS endpoint unreachable: {e}") from e
+        except bx.SSLError as e:
+            raise EndpointUnreachable(f"AWS endpoint's TLS certificate was refused: {e}") from e
         except bx.ClientError as e:
             err = e.response.get("Error", {})
             raise AccessDenied(f"GetCallerIdentity failed: {err.get('Code')}: {err.get('Message')}") from e
@@ -217,6 +217,24 @@ class AwsContext:
                        _lock=threading.Lock())
 
 
+def client_config(*, retry_mode: str = "adaptive", max_attempts: int | None = None,
+                  max_pool_connections: int = 10) -> Any:
+    """The botocore ``Config`` every iamkit client uses: retries and time limits from the settings.
+
+    Bounded on purpose: an endpoint that accepts connections and never answers fails after about
+    ``(connect_timeout + read_timeout) × max_attempts`` seconds instead of botocore's minutes.
+    """
+    from botocore.config import Config
+
+    from iamkit import config
+
+    s = config.load()
+    attempts = s.max_attempts if max_attempts is None else max_attempts
+    return Config(retries={"mode": retry_mode, "max_attempts": attempts},
+                  connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
+                  max_pool_connections=max_pool_connections, user_agent_extra="iamkit")
+
+
 def _session_name(name: str | None) -> str:
     """A valid RoleSessionName (2-64 chars of ``[\\w+=,.@-]``) that identifies the case."""
     name = re.sub(r"[^\w+=,.@-]", "-", name or "iamkit-inventory")[:64]
@@ -225,7 +243,7 @@ def _session_name(name: str | None) -> str:
 
 def connect(profile: str | None = None, region: str | None = None, role_arn: str | Sequence[str] | None = None,
             external_id: str | None = None, session_name: str | None = None, *,
-            endpoint_url: str | None = None, retry_mode: str = "adaptive", max_attempts: int = 6,
+            endpoint_url: str | None = None, retry_mode: str = "adaptive", max_attempts: int | None = None,
             hooks: Sequence[Hook] = (), sleep: Callable[[float], None] | None = None,
             verify: bool = True) -> AwsContext:
     """Open an ``AwsContext`` from a profile (or env/SSO credentials), optionally through a role chain.

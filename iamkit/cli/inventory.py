@@ -72,8 +72,11 @@ def collect(
     from iamkit import inventory
     from iamkit.aws import connect
 
-    ctx = connect(profile, region, role_arn=role_arn, external_id=external_id if role_arn else None,
-                  session_name=session_name)
+    from iamkit.cli.output import working
+
+    with working("connecting to AWS (GetCallerIdentity)…"):
+        ctx = connect(profile, region, role_arn=role_arn, external_id=external_id if role_arn else None,
+                      session_name=session_name)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True) as progress:
         inv = inventory.collect(ctx, org=org, accounts=_split(accounts) or None, role_name=role_name,

@@ -21,6 +21,13 @@ class Format(enum.StrEnum):
     ocsf = "ocsf"
 
 
+def working(message: str):
+    """A transient spinner on stderr while something may take seconds (a connection, a token, a listing)."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(message, spinner="dots")
+
+
 FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="table|json|csv|parquet")
 OUT_OPT = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")
 

@@ -683,8 +683,6 @@ def connect_athena(session: Any = None, *, database: str, workgroup: str | None 
                    poll_seconds: float = 1.0, timeout_seconds: float = 600.0) -> AthenaTrail:
     """An ``AthenaTrail`` over ``database``'s events view, with a boto3 ``session`` (default: the usual
     profile/env credentials; ``AWS_ENDPOINT_URL`` is honoured, so the sandbox works unchanged)."""
-    from botocore.config import Config
-
     if not database:
         raise BadInput("an Athena database is required (the one holding the CloudTrail table and events view)")
     if output_location is not None and not output_location.startswith("s3://"):
@@ -695,9 +693,9 @@ def connect_athena(session: Any = None, *, database: str, workgroup: str | None 
         session = new_session(region=region)
     region = region or session.region_name or "us-east-1"
     try:
-        client = session.client("athena", region_name=region, endpoint_url=endpoint_url,
-                                config=Config(retries={"mode": "adaptive", "max_attempts": 6},
-                                              user_agent_extra="iamkit"))
+        from iamkit.aws.session import client_config
+
+        client = session.client("athena", region_name=region, endpoint_url=endpoint_url, config=client_config())
     except Exception as e:
         raise _aws_error(e, "client creation") from e
     runner = AthenaRunner(client, database=database, workgroup=workgroup, output_location=output_location,
