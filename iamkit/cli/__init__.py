@@ -34,12 +34,14 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: clear one-line errors for bad input (exit 2), never a traceback for them."""
     from rich.console import Console
 
+    from iamkit.cli.output import say
+
     try:
         rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
         if isinstance(rc, int) and rc:
             sys.exit(rc)
     except IamkitError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        Console(stderr=True).print(say(("error:", "bold red"), " ", str(e)), highlight=False)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
