@@ -2,26 +2,32 @@
 
 Built only from the case folder (``evidence/summary.json``, evidence frames, executed notebooks), so it can
 be re-built later without touching AWS or Graph: ``iamkit case report DIR``.
+
+Everything in a case folder is evidence, hence hostile. The report's own parts escape every value
+(``iamkit.escape``); executed notebooks go through nbconvert and then an allow-list sanitizer (nh3: text
+formatting and tables only, no links, images, scripts, styles or attributes beyond col/rowspan); and the page
+carries a Content-Security-Policy that forbids scripts, frames, forms and every URL but inline data images.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit import escape
+
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit.case import Case
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2430;line-height:1.45;overflow-wrap:anywhere}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:2px solid #e3e7ee;padding-bottom:.2rem;margin-top:2rem}
 .meta{color:#5a6576;font-size:.9rem} .headline{background:#fff6e5;border-left:4px solid #f0a020;padding:.6rem 1rem}
 .headline li{margin:.15rem 0} table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0;width:100%}
-th,td{border:1px solid #dde2ea;padding:.25rem .4rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th,td{border:1px solid #dde2ea;padding:.25rem .4rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f3f5f9} .sev-critical{color:#b00020;font-weight:700} .sev-high{color:#d9480f;font-weight:700}
 details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:#f3f5f9;padding:0 .2rem}
 .nb{border:1px solid #e3e7ee;padding:.5rem 1rem;margin:.5rem 0;overflow-x:auto}
@@ -31,17 +37,41 @@ details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:
 FIRST_COLUMNS = ["step", "time", "when", "first_seen", "last_seen", "source_ip", "key", "call", "action",
                  "account", "target", "result", "calls", "denied"]
 
-_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.I | re.S)
-_EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']https?://[^"']*["']""", re.I)
+# No script-src, connect-src, frame-src, object-src: ``default-src 'none'`` refuses them all (the report is
+# read with JavaScript off). Styles only from the report's own <style>; images only inline data.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; base-uri 'none'; "
+       "form-action 'none'")
+
+# What an executed notebook may contribute to the report: text formatting and tables. No links (a URL from
+# evidence stays text), no images, no classes or styles (nothing can dress up as the report's own parts).
+NOTEBOOK_TAGS = {"div", "span", "p", "br", "hr", "pre", "code", "em", "strong", "b", "i", "s", "del", "sub", "sup",
+                 "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "blockquote",
+                 "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption"}
+NOTEBOOK_ATTRIBUTES = {"th": {"colspan", "rowspan"}, "td": {"colspan", "rowspan"}, "ol": {"start"}}
+# elements dropped with everything inside them (the rest of a disallowed element's text is kept as text)
+NOTEBOOK_DROPPED = {"script", "style", "template", "iframe", "object", "embed", "noscript", "textarea", "select",
+                    "svg", "math", "title", "head"}
 
 
 def load_summary(case: Case) -> dict[str, Any]:
+    """``evidence/summary.json`` with every string made ``visible`` (it is shown, never computed on)."""
     p = case.evidence / "summary.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+    s = _visible_tree(json.loads(p.read_text())) if p.is_file() else {}
+    return s if isinstance(s, dict) else {}
 
 
-def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v))
+def _visible_tree(v: Any) -> Any:
+    """A JSON-like tree (summary, notebook) with every string and key made ``visible``."""
+    if isinstance(v, str):
+        return escape.visible(v)
+    if isinstance(v, dict):
+        return {escape.visible(k): _visible_tree(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_visible_tree(x) for x in v]
+    return v
+
+
+_e = escape.html
 
 
 def _table(rows: list[dict[str, Any]] | Any, limit: int = 200) -> str:
@@ -53,7 +83,7 @@ def _table(rows: list[dict[str, Any]] | Any, limit: int = 200) -> str:
     if df.empty:
         return "<p><em>none</em></p>"
     more = f"<p class=meta>{len(df) - limit} more rows in the evidence file</p>" if len(df) > limit else ""
-    return df.head(limit).to_html(index=False, escape=True, border=0, na_rep="") + more
+    return escape.frame_html(df.head(limit)) + more
 
 
 def _kv(d: dict[str, Any]) -> str:
@@ -62,30 +92,69 @@ def _kv(d: dict[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
+def _value(v: Any) -> str:
+    """A summary entry: a dict as key/value rows, a list of dicts as a table, a list as items, else text."""
+    if isinstance(v, dict):
+        return _kv(v)
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        return _table(v)
+    if isinstance(v, list):
+        return "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in v) + "</ul>"
+    return f"<p>{_e(v)}</p>"
+
+
+_EVIDENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _plain_name(name: Any) -> bool:
+    """An evidence frame name as the library writes them (``key-events``): no path, no control, not too long."""
+    return isinstance(name, str) and _EVIDENCE_NAME.fullmatch(name) is not None
+
+
+# Output kinds a notebook contributes as text or (sanitized) HTML; images, scripts, LaTeX, JSON and interactive
+# figures or widgets are named in their place (open the notebook in JupyterLab to see them).
+NOTEBOOK_MIMETYPES = ("text/html", "text/markdown", "text/plain")
+
+
 def _notebook_html(path: Path) -> str:
-    """An executed notebook as an HTML fragment: outputs only, scripts and external links removed."""
+    """An executed notebook as an HTML fragment: outputs only, text kinds only, through an allow-list sanitizer."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(str(path), as_version=4)
-    for cell in nb.cells:  # interactive figures stay in the notebook; the report stays script-free
+    nb = nbformat.from_dict(_visible_tree(nbformat.read(str(path), as_version=4)))
+    for cell in nb.cells:
         for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if any(k.startswith("application/vnd.plotly") or k.startswith("application/vnd.jupyter.widget")
-                   for k in data):
-                out["data"] = {"text/plain": "[interactive figure or widget: open this notebook in JupyterLab]"}
+            data = out.get("data")
+            if not isinstance(data, dict):
+                continue
+            kept = {k: data[k] for k in NOTEBOOK_MIMETYPES if k in data}
+            if any(k.startswith(("application/vnd.plotly", "application/vnd.jupyter.widget")) for k in data):
+                kept = {"text/plain": "[interactive figure or widget: open this notebook in JupyterLab]"}
+            elif not kept:
+                kept = {"text/plain": f"[{', '.join(map(str, data))} output: open this notebook in JupyterLab]"}
+            out["data"] = kept
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+                            exclude_output_prompt=True, anchor_link_text="")
     body, _ = exporter.from_notebook_node(nb)
-    body = _SCRIPT.sub("", body)
-    return _EXTERNAL.sub(r'\1="#"', body)
+    return sanitize(body)
+
+
+def sanitize(fragment: str) -> str:
+    """Untrusted HTML → what ``NOTEBOOK_TAGS``/``NOTEBOOK_ATTRIBUTES`` allow (parsed as HTML5 by ammonia, so
+    broken or nested markup cannot smuggle anything through); invisible characters made visible first."""
+    import nh3
+
+    return nh3.clean(escape.visible(fragment), tags=NOTEBOOK_TAGS, attributes=NOTEBOOK_ATTRIBUTES,
+                     clean_content_tags=NOTEBOOK_DROPPED, url_schemes=set(), link_rel=None, strip_comments=True)
 
 
 def render(case: Case) -> str:
     s = load_summary(case)
     meta = case.meta
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(s.get('title') or case.id)}</title>"
-             f"<style>{CSS}</style></head><body>"]
+    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+             f"<meta http-equiv=Content-Security-Policy content=\"{CSP}\">"
+             f"<meta name=referrer content=no-referrer>"
+             f"<title>{_e(s.get('title') or case.id)}</title><style>{CSS}</style></head><body>"]
     parts.append(f"<h1>{_e(s.get('title') or 'Case ' + case.id)}</h1>")
     parts.append(f"<p class=meta>case <code>{_e(case.id)}</code> · playbook <code>{_e(meta.get('playbook'))}</code>"
                  f" · analyst {_e(meta.get('analyst'))} · created {_e(meta.get('created'))}"
@@ -93,17 +162,18 @@ def render(case: Case) -> str:
                  f" · caller {_e((meta.get('caller_identity') or {}).get('Arn', 'n/a'))}</p>")
     parts.append("<h2 id=summary>Summary</h2>")
     if s.get("headline"):
-        parts.append("<ul class=headline>" + "".join(f"<li>{_e(x)}</li>" for x in s["headline"]) + "</ul>")
+        lines = s["headline"] if isinstance(s["headline"], list) else [s["headline"]]
+        parts.append("<ul class=headline>" + "".join(f"<li>{_e(x)}</li>" for x in lines) + "</ul>")
     for key, title in (("who", "Who"), ("what", "What"), ("when", "When"), ("from_where", "From where"),
                        ("blast_radius", "Blast radius"), ("proposed_actions", "Proposed actions")):
         if key not in s:
             continue
-        v = s[key]
         parts.append(f"<h3>{title}</h3>")
-        parts.append(_kv(v) if isinstance(v, dict) else _table(v) if v and isinstance(v[0], dict)
-                     else "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in v) + "</ul>" if isinstance(v, list)
-                     else f"<p>{_e(v)}</p>")
-    for name, title in s.get("tables", {}).items():
+        parts.append(_value(s[key]))
+    tables = s.get("tables")
+    for name, title in tables.items() if isinstance(tables, dict) else ():
+        if not _plain_name(name):  # a crafted summary must not pull in files from outside the evidence folder
+            continue
         p = case.evidence / f"{name}.parquet"
         if p.is_file():
             import pandas as pd
@@ -111,7 +181,11 @@ def render(case: Case) -> str:
             parts.append(f"<h2>{_e(title)}</h2>" + _table(pd.read_parquet(p)))
     parts.append("<h2 id=notebooks>Notebooks</h2>")
     for nb in sorted((case.path / "notebooks").glob("*.ipynb")):
-        parts.append(f"<details><summary>{_e(nb.name)}</summary><div class=nb>{_notebook_html(nb)}</div></details>")
+        try:
+            fragment = _notebook_html(nb)
+        except Exception as e:  # a damaged notebook is named, the rest of the report is kept
+            fragment = f"<p><em>could not render this notebook: {_e(e.__class__.__name__)}: {_e(e)}</em></p>"
+        parts.append(f"<details><summary>{_e(nb.name)}</summary><div class=nb>{fragment}</div></details>")
     parts.append("<h2 id=manifest>Evidence manifest</h2><p class=meta>sha256 of every file when this report was "
                  "built; <code>manifest.json</code> (sealed by <code>manifest.sha256</code>) covers this report too "
                  f"and <code>iamkit case verify {_e(case.path)}</code> recomputes it.</p>")
@@ -127,5 +201,5 @@ def render(case: Case) -> str:
 def build(case: Case) -> Path:
     """Write ``report.html`` into the case folder and return its path."""
     out = case.path / "report.html"
-    out.write_text(render(case))
+    out.write_text(render(case), encoding="utf-8", errors="backslashreplace")
     return out

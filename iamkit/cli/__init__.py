@@ -54,9 +54,10 @@ def _abort_types() -> tuple[type[BaseException], ...]:
 def _say(message: str) -> None:
     """One line on stderr; the message is printed as text (values from evidence are never markup)."""
     from rich.console import Console
-    from rich.text import Text
 
-    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), message))
+    from iamkit.cli.output import say
+
+    Console(stderr=True, soft_wrap=True).print(say(("error:", "bold red"), " ", message), highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

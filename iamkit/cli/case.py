@@ -16,14 +16,15 @@ def verify(case_dir: Path = typer.Argument(..., help="the case folder")) -> None
     from rich.console import Console
 
     from iamkit.case import Case
+    from iamkit.cli.output import say
 
     problems = Case.open(case_dir).verify()
     con = Console()
     if problems:
         for p in problems:
-            con.print(f"[red]FAIL[/] {p}", highlight=False)
+            con.print(say(("FAIL", "red"), " ", p), highlight=False)
         raise typer.Exit(1)
-    con.print(f"[green]OK[/] {case_dir}: every file matches manifest.json")
+    con.print(say(("OK", "green"), " ", case_dir, ": every file matches manifest.json"), highlight=False)
 
 
 @app.command()

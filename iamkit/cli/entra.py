@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, say
 
 app = typer.Typer(no_args_is_help=True, help="Entra ID through Microsoft Graph (env: IAMKIT_ENTRA_*).")
 
@@ -105,10 +105,10 @@ def _print_view(view) -> None:
 
     console = Console(width=200)
     s = view.summary()
-    console.print(f"[bold]{view.upn}[/] — {s['display_name'] or '?'}; enabled={s['account_enabled']}; "
-                  f"MFA registered={s['mfa_registered']}; risk={s['risk'] or 'none'}", highlight=False)
+    console.print(say((view.upn, "bold"), f" — {s['display_name'] or '?'}; enabled={s['account_enabled']}; "
+                      f"MFA registered={s['mfa_registered']}; risk={s['risk'] or 'none'}"), highlight=False)
     for what, why in view.skipped.items():
-        console.print(f"[yellow]skipped {what}: {why}[/]", highlight=False)
+        console.print(say((f"skipped {what}: {why}", "yellow")), highlight=False)
     cols = {"roles": ["account_id", "permission_set", "role_name", "via", "used"],
             "sessions": ["kind", "account_id", "role_arn", "principal_arn", "first_seen", "events", "source_ips"],
             "timeline": ["time", "source", "kind", "account_id", "what", "ip", "success", "agreement"],

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from iamkit.escape import visible
+
 SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"]
 
 
@@ -116,7 +118,7 @@ def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | 
 
 def _print_errors(errors: Any) -> None:
     for row in errors.itertuples():
-        typer.echo(f"{row.code}: {row.operation}: {row.message}", err=True)
+        typer.echo(visible(f"{row.code}: {row.operation}: {row.message}"), err=True)
 
 
 def _emit_queries(queries: dict[str, str], fmt, out) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, say
 
 app = typer.Typer(no_args_is_help=True, help="Organization IAM inventory: collect snapshots, diff them.")
 COMMANDS: list = []
@@ -45,8 +45,8 @@ def _summary(inv, title: str) -> None:
     if len(inv.errors):
         console.print(f"[yellow]{len(inv.errors)} error row(s)[/]: see errors.parquet; first ones:")
         for r in inv.errors.head(10).itertuples():
-            console.print(f"  {r.account_id or '-'} {r.operation} {r.code}: {str(r.message)[:140]}",
-                          highlight=False, markup=False)
+            console.print(say(f"  {r.account_id or '-'} {r.operation} {r.code}: {str(r.message)[:140]}"),
+                          highlight=False)
 
 
 @app.command("collect")

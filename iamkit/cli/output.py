@@ -1,4 +1,5 @@
-"""``--format table|json|csv|parquet`` and ``--out FILE`` for every command that prints rows."""
+"""``--format table|json|csv|parquet`` and ``--out FILE`` for every command that prints rows, and ``say`` for
+every line the CLI prints with rich: values never go through rich markup."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from rich.text import Text
 
 
 class Format(enum.StrEnum):
@@ -30,6 +32,17 @@ def working(message: str):
 
 FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="table|json|csv|parquet")
 OUT_OPT = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")
+
+
+def say(*parts: object) -> Text:
+    """A line for a rich console. Each part is a value shown literally (no markup: ``[bold]`` or ``[/]`` in
+    evidence stays text; control characters shown as ``⟨U+001B⟩``), or a ``(value, style)`` pair where the
+    library chooses the style."""
+    from rich.text import Text
+
+    from iamkit.escape import visible
+
+    return Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts))
 
 
 def _jsonable(df: pd.DataFrame) -> list[dict]:
@@ -77,11 +90,11 @@ def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = 
             from rich.console import Console
             from rich.table import Table
 
-            t = Table(title=title, show_lines=False)
+            t = Table(title=say(title) if title else None, show_lines=False)
             for c in df.columns:
-                t.add_column(str(c), overflow="fold")
+                t.add_column(say(c), overflow="fold")
             for rec in _jsonable(df):
-                t.add_row(*["" if v is None else str(v) for v in rec.values()])
+                t.add_row(*[say("" if v is None else v) for v in rec.values()])
             Console(width=200).print(t)
             return
         text = df.to_string(index=False)

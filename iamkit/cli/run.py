@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, say
 from iamkit.errors import BadInput
+from iamkit.escape import visible
 
 remediate_app = typer.Typer(no_args_is_help=True, help="remediation: plan (dry run), apply (needs --approve), undo")
 
@@ -26,9 +27,9 @@ def _print_result(res) -> None:
     from rich.console import Console
 
     con = Console(soft_wrap=True)
-    con.print(f"[bold]report:[/] {res.report}", highlight=False)
+    con.print(say(("report:", "bold"), " ", res.report), highlight=False)
     for line in res.summary.get("headline", [])[:5]:
-        con.print(f"  • {line}", highlight=False, markup=False)
+        con.print(say("  • ", line), highlight=False)
 
 
 def run(playbook: str = typer.Argument(..., help="playbook id or path (see `iamkit playbooks`)"),
@@ -102,7 +103,7 @@ def remediate_plan(case_dir: Path = typer.Argument(..., help="case folder with a
     plan = Plan.from_dict(c.load_json("remediation-plan"))
     emit(plan.frame(), fmt, out, title=f"plan {plan.hash} (dry run; apply with --approve {plan.hash})")
     if fmt == Format.table and out is None:
-        typer.echo("\n".join(plan.diff()))
+        typer.echo(visible("\n".join(plan.diff())))
 
 
 def _iam_for():

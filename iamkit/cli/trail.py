@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+from iamkit.escape import visible
 
 app = typer.Typer(no_args_is_help=True, help="CloudTrail: load sources into DuckDB, query, trace keys, hunt.")
 COMMANDS: list = []
@@ -61,7 +62,7 @@ def load_cmd(
     if res.error_rows:
         typer.echo(f"{len(res.error_rows)} file(s)/call(s) failed:", err=True)
         for row in res.error_rows:
-            typer.echo(f"  {row['operation']}: {row['message']}", err=True)
+            typer.echo(visible(f"  {row['operation']}: {row['message']}"), err=True)
 
 
 @app.command("sql")
@@ -97,7 +98,8 @@ def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… 
     finally:
         t.close()
     o = res.origin
-    typer.echo(f"origin: {o.kind} {o.principal_arn or o.name or '?'} (chain: {' -> '.join(o.chain)})", err=True)
+    typer.echo(visible(f"origin: {o.kind} {o.principal_arn or o.name or '?'} (chain: {' -> '.join(o.chain)})"),
+               err=True)
     if what == "nodes":
         emit(res.nodes, fmt, out)
     elif what == "summary":

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamkit.errors import BadInput, NotFound
+from iamkit.ui.text import bullets, code, md
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -82,9 +83,9 @@ class Loaded:
 
     def sections(self):
         c = self.counters
-        yield "CloudTrail loaded", (f"`{self.source}` from {self.start} to {self.end}: {c.get('events_inserted', 0)} "
-                                    f"events from {c.get('files_loaded', 0)} files "
-                                    f"({c.get('files_skipped', 0)} already loaded, {c.get('files_failed', 0)} failed)")
+        yield "CloudTrail loaded", md("{} from {} to {}: {} events from {} files ({} already loaded, {} failed)",
+                                      code(self.source), self.start, self.end, c.get("events_inserted", 0),
+                                      c.get("files_loaded", 0), c.get("files_skipped", 0), c.get("files_failed", 0))
         if len(self.errors):
             yield "Files or calls that failed (the rest loaded)", self.errors
 
@@ -149,7 +150,7 @@ class KeyTrace:
     headline: list[str]
 
     def sections(self):
-        yield f"Key {self.access_key_id}", "\n".join(f"- {h}" for h in self.headline)
+        yield f"Key {self.access_key_id}", bullets(self.headline)
         yield "Origin", _kv_frame(self.origin)
         yield "Keys, users and sessions in the chain", self.nodes
         yield "Every call, oldest first", self.events[[c for c in (

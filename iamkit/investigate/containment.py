@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iamkit.ui.text import code, code_block, md
+
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit.case import Case
     from iamkit.respond import Plan
@@ -18,10 +20,10 @@ class PlanView:
     def sections(self):
         p = self.plan
         yield f"Dry-run plan {p.hash}: {len(p.actions)} reversible action(s), nothing applied", p.frame()
-        yield "What would change (before → after, read now)", "```diff\n" + "\n".join(p.diff()) + "\n```"
-        yield "To apply", (f"Review, then `iamkit remediate apply {self.case_dir} --approve {p.hash}`. "
-                           f"Every step journals the before-state first; `iamkit remediate undo {self.case_dir}` "
-                           "restores it.")
+        yield "What would change (before → after, read now)", code_block("\n".join(p.diff()), "diff")
+        yield "To apply", md("Review, then {}. Every step journals the before-state first; {} restores it.",
+                             code(f"iamkit remediate apply {self.case_dir} --approve {p.hash}"),
+                             code(f"iamkit remediate undo {self.case_dir}"))
 
 
 def plan_for_case(case: Case) -> PlanView:

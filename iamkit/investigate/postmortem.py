@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from iamkit.ui.text import bullets
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -19,7 +21,7 @@ class Postmortem:
     def sections(self):
         from iamkit.ui.timeline import figure
 
-        yield self.summary["title"], "\n".join(f"- {h}" for h in self.summary["headline"])
+        yield self.summary["title"], bullets(self.summary["headline"])
         yield "Incident timeline", figure(self.events, "Calls traced from the leaked key")
         yield "Proposed actions (dry run)", self._frame(self.summary["proposed_actions"])
 

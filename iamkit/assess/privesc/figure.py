@@ -1,10 +1,12 @@
 """A plotly figure of escalation paths (for the notebooks): principals on a path to administrator, the
-admin sinks, and the method on each edge as hover text."""
+admin sinks, and the method on each edge as hover text. Names come from policies and IAM, and plotly reads
+tags in labels and hover text: every label is escaped (``iamkit.escape.html``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from iamkit import escape
 from iamkit.assess.privesc.graph import EscalationGraph
 
 COLORS = {"user": "#1f77b4", "role": "#2ca02c", "group": "#ff7f0e", "admin": "#d62728"}
@@ -44,7 +46,7 @@ def figure(eg: EscalationGraph, principals: list[str] | None = None, *, limit: i
         ey += [y0, y1, None]
         mx.append((x0 + x1) / 2)
         my.append((y0 + y1) / 2)
-        mtext.append(", ".join(d.get("methods", [])))
+        mtext.append(escape.html(", ".join(map(str, d.get("methods", [])))))
     traces = [go.Scatter(x=ex, y=ey, mode="lines", line={"width": 1, "color": "#999"}, hoverinfo="none",
                          name="edges"),
               go.Scatter(x=mx, y=my, mode="markers", marker={"size": 4, "color": "#999"}, text=mtext,
@@ -53,8 +55,8 @@ def figure(eg: EscalationGraph, principals: list[str] | None = None, *, limit: i
         ns = [n for n, d in g.nodes(data=True) if d.get("kind") == kind]
         traces.append(go.Scatter(x=[pos[n][0] for n in ns], y=[pos[n][1] for n in ns], mode="markers+text",
                                  marker={"size": 14 if kind == "admin" else 10, "color": color},
-                                 text=[n.rsplit("/", 1)[-1] for n in ns], textposition="top center",
-                                 hovertext=ns, hoverinfo="text", name=kind))
+                                 text=[escape.html(n.rsplit("/", 1)[-1]) for n in ns], textposition="top center",
+                                 hovertext=[escape.html(n) for n in ns], hoverinfo="text", name=kind))
     fig = go.Figure(traces)
     fig.update_layout(title="Privilege-escalation paths to administrator", showlegend=True,
                       xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white")
