@@ -71,7 +71,6 @@ def collect(
 
     from iamkit import inventory
     from iamkit.aws import connect
-
     from iamkit.cli.output import working
 
     with working("connecting to AWS (GetCallerIdentity)…"):
