@@ -89,6 +89,8 @@ class PersonView:
             "display_name": None if p is None else p["display_name"],
             "account_enabled": None if p is None else _py(p["account_enabled"]),
             "mfa_registered": None if m is None else _py(m["is_mfa_registered"]),
+            "mfa_at_signin": mfa_at_signin(self.signins),
+            "mfa_signins": _mfa_counts(self.signins),
             "risk": None if risky is None else f"{risky['risk_level']} ({risky['risk_state']})",
             "signins": len(self.signins),
             "failed_signins": int((~self.signins["success"].fillna(True)).sum()) if len(self.signins) else 0,
@@ -99,6 +101,33 @@ class PersonView:
             "aws_sessions_without_matching_signin": len(disagree),
             "errors": len(self.errors), "skipped": dict(self.skipped),
         }
+
+
+def _successful(signins: pd.DataFrame) -> pd.DataFrame:
+    return signins[signins["success"].fillna(False).astype(bool)] if len(signins) else signins
+
+
+def _mfa_counts(signins: pd.DataFrame) -> dict[str, int]:
+    """Successful sign-ins per MFA answer (yes / no / unknown), failed-MFA attempts apart (failed)."""
+    from iamkit.entra.frames import MFA_ANSWERS
+
+    ok = _successful(signins)
+    counts = {a: int((ok["mfa"] == a).sum()) if len(ok) else 0 for a in MFA_ANSWERS if a != "failed"}
+    counts["failed"] = int((signins["mfa"] == "failed").sum()) if len(signins) else 0
+    return counts
+
+
+def mfa_at_signin(signins: pd.DataFrame) -> str:
+    """Did the person pass MFA when they signed in? ``no`` when a successful sign-in shows it did not,
+    ``yes`` when every successful sign-in shows it did, otherwise ``unknown`` (no successful sign-in, or
+    some that cannot say: v1.0 sign-ins never prove its absence). Never ``no`` without evidence."""
+    ok = _successful(signins)
+    if not len(ok):
+        return "unknown"
+    answers = set(ok["mfa"].fillna("unknown"))
+    if "no" in answers:
+        return "no"
+    return "yes" if answers == {"yes"} else "unknown"
 
 
 def skipped_messages(view: PersonView) -> list[str]:
@@ -446,8 +475,9 @@ def _signin_detail(s: dict) -> str:
                 parts.append(f"error {int(s['status_code'])}: {s.get('failure_reason') or ''}".strip())
         except (TypeError, ValueError):
             pass
-    if s.get("mfa") is True:
-        parts.append("MFA")
+    mfa = s.get("mfa")
+    if mfa in ("yes", "no", "failed"):
+        parts.append({"yes": "MFA", "no": "no MFA", "failed": "MFA failed"}[mfa])
     if s.get("risk_level") not in (None, "none", "hidden") and isinstance(s.get("risk_level"), str):
         parts.append(f"risk {s['risk_level']}")
     loc = ", ".join(x for x in (s.get("city"), s.get("country")) if isinstance(x, str) and x)
@@ -460,7 +490,7 @@ def _signin_detail(s: dict) -> str:
 def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = None, trail: Any = None,
               since: Any = None, until: datetime | None = None, iam_user_arns: list[str] | None = None,
               instance_arn: str | None = None, window: timedelta = timedelta(minutes=30),
-              noninteractive: bool = True) -> PersonView:
+              noninteractive: bool | None = None) -> PersonView:
     """The person behind ``upn`` across Entra (``graph``), Identity Center (``aws_session``) and CloudTrail
     (``trail``: a Trail, a DuckDB connection with ``events``, or a store path). Missing sources are skipped."""
     from iamkit.entra.queries import parse_since

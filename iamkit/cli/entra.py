@@ -15,12 +15,19 @@ app = typer.Typer(no_args_is_help=True, help="Entra ID through Microsoft Graph (
 AUTH_OPT = typer.Option("auto", "--auth", help="auto|client_secret|certificate|device_code|interactive|static")
 SINCE_OPT = typer.Option("14d", "--since", help="7d, 36h, 90m or an ISO date/time")
 EVIDENCE_OPT = typer.Option(None, "--evidence", help="folder for the raw Graph pages, as received")
+BETA_OPT = typer.Option(None, "--beta/--no-beta", help="also query Graph beta (non-interactive sign-ins, each "
+                        "sign-in's MFA requirement); default IAMKIT_GRAPH_BETA, else v1.0 only")
 
 
-def _graph(auth: str, evidence: Path | None):
+def _graph(auth: str, evidence: Path | None, beta: bool | None = None):
     from iamkit import entra
 
-    return entra.connect(auth, evidence_dir=evidence, prompt=lambda m: typer.echo(m, err=True))
+    return entra.connect(auth, evidence_dir=evidence, prompt=lambda m: typer.echo(m, err=True), beta=beta)
+
+
+def _say_skipped(skipped: dict[str, str]) -> None:
+    for what, why in skipped.items():
+        typer.echo(f"skipped: {what} — {why}", err=True)
 
 
 @app.command("user")
@@ -29,17 +36,27 @@ def user(upn: str = typer.Argument(..., help="user principal name"), auth: str =
     """The Entra profile of UPN (enabled, type, created, on-premises sync, last sign-in)."""
     from iamkit import entra
 
-    emit(entra.user(_graph(auth, evidence), upn), fmt, out, title=f"Entra user {upn}")
+    skipped: dict[str, str] = {}
+    df = entra.user(_graph(auth, evidence), upn, skipped=skipped)
+    _say_skipped(skipped)
+    emit(df, fmt, out, title=f"Entra user {upn}")
 
 
 @app.command("signins")
 def signins(upn: str = typer.Argument(..., help="user principal name"), since: str = SINCE_OPT,
-            interactive_only: bool = typer.Option(False, "--interactive-only", help="skip non-interactive sign-ins"),
-            auth: str = AUTH_OPT, evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
-    """Entra sign-ins of UPN since --since (needs Entra ID P1)."""
+            interactive_only: bool = typer.Option(False, "--interactive-only",
+                                                  help="with --beta: skip non-interactive sign-ins"),
+            beta: bool = BETA_OPT, auth: str = AUTH_OPT, evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT,
+            out: Path = OUT_OPT) -> None:
+    """Entra sign-ins of UPN since --since (needs Entra ID P1). v1.0 by default: interactive only, and a
+    sign-in's mfa is 'unknown' unless the record shows MFA; --beta adds non-interactive ones and 'no MFA'."""
     from iamkit import entra
+    from iamkit.entra.queries import BETA_ONLY
 
-    df = entra.signins(_graph(auth, evidence), upn, since=since, noninteractive=not interactive_only)
+    graph = _graph(auth, evidence, beta)
+    if not graph.beta:
+        _say_skipped({"signins_beta": f"non-interactive sign-ins and a sign-in's 'no MFA' are {BETA_ONLY}"})
+    df = entra.signins(graph, upn, since=since, noninteractive=False if interactive_only else None)
     emit(df, fmt, out, title=f"Entra sign-ins of {upn}")
 
 
@@ -53,7 +70,7 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
               part: str = typer.Option("", "--part", help="print one part: " + "|".join(PARTS)),
               no_entra: bool = typer.Option(False, "--no-entra", help="do not call Graph"),
               no_aws: bool = typer.Option(False, "--no-aws", help="do not call Identity Center"),
-              auth: str = AUTH_OPT, evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT,
+              beta: bool = BETA_OPT, auth: str = AUTH_OPT, evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT,
               out: Path = OUT_OPT) -> None:
     """The person behind UPN: Entra profile, MFA, sign-ins, AWS roles and CloudTrail sessions on one timeline."""
     from iamkit.correlate import correlate as run
@@ -63,7 +80,7 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
         raise BadInput(f"--part {part!r}: one of {', '.join(PARTS)}")
     if db is not None and not db.exists():
         raise BadInput(f"--db {db}: no such CloudTrail store")
-    graph = None if no_entra else _graph(auth, evidence)
+    graph = None if no_entra else _graph(auth, evidence, beta)
     session = None
     if not no_aws:
         import boto3
@@ -106,7 +123,8 @@ def _print_view(view) -> None:
     console = Console(width=200)
     s = view.summary()
     console.print(say((view.upn, "bold"), f" — {s['display_name'] or '?'}; enabled={s['account_enabled']}; "
-                      f"MFA registered={s['mfa_registered']}; risk={s['risk'] or 'none'}"), highlight=False)
+                      f"MFA registered={s['mfa_registered']}; MFA at sign-in={s['mfa_at_signin']}; "
+                      f"risk={s['risk'] or 'none'}"), highlight=False)
     for what, why in view.skipped.items():
         console.print(say((f"skipped {what}: {why}", "yellow")), highlight=False)
     cols = {"roles": ["account_id", "permission_set", "role_name", "via", "used"],

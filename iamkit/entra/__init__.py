@@ -39,13 +39,15 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
             evidence_dir: str | Path | None = None, timeout: float | tuple[float, float] = (10, 60),
             clock: Callable[[], float] | None = None, sleeper: Callable[[float], None] | None = None,
             rng: random.Random | None = None, now: Callable[[], datetime] | None = None,
-            prompt: Callable[[str], None] = print, pacing: dict[str, float] | None = None,
-            max_retries: int = 6) -> GraphClient:
+            prompt: Callable[[str], None] = print, pacing: dict[str, tuple[int, float]] | None = None,
+            max_retries: int = 6, beta: bool | None = None) -> GraphClient:
     """A Graph client. ``auth``: auto|client_secret|certificate|device_code|interactive|static.
 
     Unset arguments come from ``IAMKIT_ENTRA_*`` / ``IAMKIT_GRAPH_URL``; secrets only from the environment
     (``IAMKIT_ENTRA_CLIENT_SECRET[_FILE]``, ``IAMKIT_ENTRA_CERT_FILE``, ``IAMKIT_GRAPH_TOKEN[_FILE]``).
-    ``clock``/``sleeper``/``rng`` are injectable so retries never sleep in tests.
+    ``clock``/``sleeper``/``rng`` are injectable so retries and pacing never sleep in tests.
+    ``pacing``: family -> (requests, seconds), default Graph's documented limits (``IAMKIT_GRAPH_PACING=off``
+    turns pacing off); ``beta`` (default ``IAMKIT_GRAPH_BETA``): also query Graph beta where it says more.
     """
     from iamkit.entra.auth import EntraSettings, provider
     from iamkit.entra.client import GraphClient, make_session
@@ -60,20 +62,30 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
     session = make_session(settings.ca_bundle)
     tokens = provider(settings, session, auth, prompt=prompt,
                       timeout=timeout[1] if isinstance(timeout, tuple) else timeout)
-    if pacing is None and os.environ.get("IAMKIT_GRAPH_PACING"):
-        try:
-            pace = float(os.environ["IAMKIT_GRAPH_PACING"])
-        except ValueError:
-            from iamkit.errors import BadInput
-
-            raise BadInput(f"IAMKIT_GRAPH_PACING={os.environ['IAMKIT_GRAPH_PACING']!r} is not a number") from None
-        pacing = {"reports": pace, "identityProtection": pace}
+    if pacing is None:
+        pacing = None if _flag("IAMKIT_GRAPH_PACING", True) else {}
+    if beta is None:
+        beta = _flag("IAMKIT_GRAPH_BETA", False)
     kw: dict[str, Any] = {}
     for name, value in (("clock", clock), ("sleeper", sleeper), ("rng", rng), ("now", now)):
         if value is not None:
             kw[name] = value
     return GraphClient(settings.graph_url, tokens, session=session, timeout=timeout, evidence_dir=evidence_dir,
-                       pacing=pacing, max_retries=max_retries, **kw)
+                       pacing=pacing, max_retries=max_retries, beta=beta, **kw)
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no environment variable (1/0, true/false, on/off, yes/no); anything else is a clear error."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    from iamkit.errors import BadInput
+
+    raise BadInput(f"{name}={os.environ[name]!r}: use 1/0, true/false, on/off or yes/no")
 
 
 def connect_or_none(auth: str = "auto", *, say: Callable[[str], None] = print, **kw: Any) -> GraphClient | None:

@@ -8,7 +8,6 @@ local sandbox), so nothing is sent to login.microsoftonline.com unless it is the
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -39,6 +38,11 @@ DELEGATED_SCOPES = ["User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All"
                     "UserAuthenticationMethod.Read.All", "IdentityRiskyUser.Read.All",
                     "IdentityRiskEvent.Read.All"]
 AUTH_KINDS = ("auto", "client_secret", "certificate", "device_code", "interactive", "static")
+APP_ONLY = ("client_secret", "certificate")
+# Authority "tenants" that name no tenant: fine for delegated sign-in, meaningless for an app token (client
+# credentials are issued by one tenant; Entra answers /common and /organizations with AADSTS50059, and msal
+# warns that "Using /common or /organizations authority in acquire_token_for_client() is unreliable").
+NO_TENANT = ("organizations", "common", "consumers")
 
 
 def _env(name: str) -> str | None:
@@ -101,6 +105,11 @@ class EntraSettings:
         return f"{self.authority_host}/{self.tenant_id}"
 
     @property
+    def tenant(self) -> str:
+        """The tenant the authority names (its first path segment)."""
+        return urlsplit(self.authority).path.strip("/").split("/", 1)[0]
+
+    @property
     def is_microsoft_authority(self) -> bool:
         return (urlsplit(self.authority_host).hostname or "").lower() in MICROSOFT_AUTHORITY_HOSTS
 
@@ -148,9 +157,16 @@ class StaticToken(TokenProvider):
 
 
 def _cert_credential(path: str) -> dict[str, str]:
-    """msal's certificate credential from a PEM file holding the private key and the certificate."""
+    """msal's certificate credential from a PEM file holding the private key and the certificate.
+
+    The certificate is named by its SHA-256 thumbprint (``x5t#S256``, PS256). The pinned msal (1.39) has no
+    ``thumbprint_sha256`` key: it computes the SHA-256 thumbprint from ``public_certificate`` when no SHA-1
+    ``thumbprint`` is given (msal ``ConfidentialClientApplication`` docs, "Changed in version 1.35.0"), so the
+    SHA-1 ``thumbprint`` is left out on purpose. ``thumbprint_sha256`` is returned for display and checks
+    (it is what the app registration lists); ``MsalToken`` passes msal only the keys msal knows.
+    """
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives import hashes, serialization
 
     try:
         pem = Path(path).read_bytes()
@@ -161,8 +177,7 @@ def _cert_credential(path: str) -> dict[str, str]:
         serialization.load_pem_private_key(pem, password=None)
     except ValueError as e:
         raise BadInput(f"{path} must hold a PEM private key and certificate: {e}") from None
-    der = cert.public_bytes(serialization.Encoding.DER)
-    return {"private_key": pem.decode(), "thumbprint": hashlib.sha1(der).hexdigest(),  # noqa: S324 - x5t
+    return {"private_key": pem.decode(), "thumbprint_sha256": cert.fingerprint(hashes.SHA256()).hex(),
             "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
 
 
@@ -175,6 +190,9 @@ class MsalToken(TokenProvider):
 
         if not settings.client_id:
             raise BadInput("Entra client id missing: set IAMKIT_ENTRA_CLIENT_ID or pass client_id")
+        if kind in APP_ONLY and settings.tenant.lower() in NO_TENANT:
+            raise BadInput(f"{kind} sign-in needs a tenant id, not {settings.tenant!r}: set IAMKIT_ENTRA_TENANT_ID "
+                           "(app-only tokens are issued by one tenant)")
         self.kind = kind
         self.settings = settings
         self._prompt = prompt
@@ -186,8 +204,11 @@ class MsalToken(TokenProvider):
                       timeout=timeout)
         if not settings.is_microsoft_authority:
             common.update(instance_discovery=False, validate_authority=False)
+        self.thumbprint_sha256 = credential.get("thumbprint_sha256") if isinstance(credential, dict) else None
+        if isinstance(credential, dict):  # msal gets only the keys it knows (see _cert_credential)
+            credential = {k: v for k, v in credential.items() if k != "thumbprint_sha256"}
         try:
-            if kind in ("client_secret", "certificate"):
+            if kind in APP_ONLY:
                 self._app = msal.ConfidentialClientApplication(settings.client_id, client_credential=credential,
                                                                **common)
             else:
@@ -217,7 +238,7 @@ class MsalToken(TokenProvider):
         return result["access_token"]
 
     def token(self, *, force_refresh: bool = False) -> str:
-        if self.kind in ("client_secret", "certificate"):
+        if self.kind in APP_ONLY:
             if force_refresh:
                 self._app.remove_tokens_for_client()
             return self._check(self._app.acquire_token_for_client(self.settings.app_scopes()), self.kind)
@@ -262,17 +283,38 @@ def provider(settings: EntraSettings, session: requests.Session, auth: str = "au
     return MsalToken(settings, auth, session, prompt=prompt, timeout=timeout)
 
 
-def token_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT access token (epoch seconds), None when it is not a readable JWT."""
+def token_claims(token: str) -> dict | None:
+    """The (unverified) claims of a JWT access token; None when it is not a readable JWT.
+
+    Only ever read from the caller's own token, to know its expiry and the permissions it carries.
+    """
     import base64
     import json
 
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
+    except (IndexError, ValueError, TypeError):
         return None
+    return claims if isinstance(claims, dict) else None
+
+
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT access token (epoch seconds), None when it is not a readable JWT."""
+    try:
+        return float((token_claims(token) or {})["exp"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def token_permissions(token: str) -> set[str] | None:
+    """The permissions a token carries: app roles (``roles``) and delegated scopes (``scp``); None when unknown."""
+    claims = token_claims(token)
+    if claims is None or ("roles" not in claims and "scp" not in claims):
+        return None
+    roles = claims.get("roles") or []
+    scopes = claims.get("scp") or ""
+    return {str(r) for r in roles if isinstance(r, str)} | set(str(scopes).split())
 
 
 def is_expired(token: str, now: float | None = None) -> bool:

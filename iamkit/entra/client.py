@@ -3,10 +3,15 @@
 Time is injected (``clock`` for pacing, ``sleeper`` for waits, ``rng`` for jitter) so tests never sleep.
 Every call carries its own ``client-request-id``; every page is saved as received when an evidence folder
 is given; errors come back typed (``iamkit.entra.errors``) with the permission or licence they need.
+
+Requests are paced per service to Graph's documented limits (``RATE_LIMITS``), ``$batch`` sub-requests
+included, so a run keeps under them instead of collecting 429s; a 429 that still comes (another app sharing
+the tenant's Identity Protection budget) is answered by waiting out the window, with jittered backoff.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import random
 import re
@@ -54,8 +59,52 @@ LICENCES: list[tuple[str, str]] = [
 ]
 LICENCE_CODES = {"Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Request_LicenseRequired"}
 EXPIRED_SKIPTOKEN_CODES = {"Directory_ExpiredPageToken", "Request_ExpiredSkipToken"}
-# Services paced client-side (the reports endpoints allow only a few requests per second per tenant).
-PACED = {"reports": r"/auditLogs/|/reports/", "identityProtection": r"/identityProtection/"}
+# Graph's service limits iamkit paces to (learn.microsoft.com/graph/throttling-limits): "Identity and access
+# reports service limits" — 5 requests per 10 seconds per app per tenant (signIn, directoryAudit, the
+# authentication-methods reports); "Identity protection and conditional access service limits" — 1 request per
+# second per tenant for all apps, answered with 429 and no Retry-After. family -> (path pattern, limit, seconds).
+RATE_LIMITS: dict[str, tuple[str, int, float]] = {
+    "reports": (r"/(?:v1\.0|beta)/(?:auditLogs|reports)/", 5, 10.0),
+    "identityProtection": (r"/(?:v1\.0|beta)/identityProtection/", 1, 1.0),
+}
+PACING_MARGIN = 0.1  # windows are kept 10 % longer than documented: arrival times drift from send times
+
+
+def family(url: str) -> str | None:
+    """The rate-limited service family a Graph URL belongs to (None: not paced)."""
+    path = urlsplit(url).path
+    return next((name for name, (pattern, _, _) in RATE_LIMITS.items() if re.search(pattern, path)), None)
+
+
+class RateLimit:
+    """At most ``limit`` requests in any ``per`` seconds (times ``1 + margin``), on an injected clock.
+
+    A sliding window: the strictest reading of "N requests per W seconds" (a token bucket of the same size
+    admits up to 2N-1 in some window), so pacing to it keeps under either reading.
+    """
+
+    def __init__(self, limit: int, per: float, margin: float = PACING_MARGIN):
+        if limit < 1 or per <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and per > 0")
+        self.limit, self.per = limit, per * (1 + margin)
+        self.sent: collections.deque[float] = collections.deque()
+
+    def delay(self, now: float, k: int = 1) -> float:
+        """Seconds to wait from ``now`` before ``k`` more requests fit in the window."""
+        if k > self.limit:
+            raise ValueError(f"{k} requests can never fit a limit of {self.limit}")
+        while self.sent and self.sent[0] <= now - self.per:
+            self.sent.popleft()
+        over = len(self.sent) + k - self.limit
+        return 0.0 if over <= 0 else max(0.0, self.sent[over - 1] + self.per - now)
+
+    def record(self, now: float, k: int = 1) -> None:
+        """Count ``k`` requests sent at ``now``."""
+        self.sent.extend([now] * k)
+
+    def saturate(self, now: float) -> None:
+        """The service said 429: treat the whole window as spent from ``now`` (someone else shares it)."""
+        self.sent = collections.deque([now] * self.limit)
 
 
 def _iso(t: datetime) -> str:
@@ -74,8 +123,13 @@ def required_licence(url: str) -> str:
 
 
 def error_for(status: int, body: Any, url: str, request_id: str | None = None,
-              retry_after: float | None = None) -> GraphError:
-    """The typed error for a Graph error answer (status + JSON body ``{"error": {code, message}}``)."""
+              retry_after: float | None = None, held: set[str] | None = None) -> GraphError:
+    """The typed error for a Graph error answer (status + JSON body ``{"error": {code, message}}``).
+
+    ``held``: the permissions the token carries (None when unknown). Identity Protection answers a tenant
+    without Entra ID P2 with a 403 that names nothing (throttling-limits / riskyUser pages: "requires a
+    Microsoft Entra ID P2 license"); the held permissions tell a missing licence from a missing permission.
+    """
     err = body.get("error", {}) if isinstance(body, dict) else {}
     if not isinstance(err, dict):
         err = {"code": str(err)}
@@ -91,6 +145,14 @@ def error_for(status: int, body: Any, url: str, request_id: str | None = None,
     if status == 403 and (code in LICENCE_CODES or "licen" in low or "premium" in low):
         lic = required_licence(url)
         return LicenceRequired(f"{short} needs Entra ID {lic}: {message or code}", licence=lic, **kw)
+    if status == 403 and "/identityProtection/" in short and code != "Authorization_RequestDenied":
+        perm = required_permission(url)
+        if held is not None and perm in held:
+            return LicenceRequired(f"{short} needs Entra ID P2 (Graph answered 403 although the token holds "
+                                   f"{perm})", licence="P2", **kw)
+        if held is None:
+            return LicenceRequired(f"{short} needs Entra ID P2 or {perm} (Graph's 403 does not say which)",
+                                   licence="P2", alternative=perm, **kw)
     if status == 403:
         perm = required_permission(url)
         need = f" (needs {perm})" if perm else ""
@@ -120,8 +182,8 @@ class GraphClient:
                  timeout: float | tuple[float, float] = (10, 60), evidence_dir: Path | str | None = None,
                  clock: Callable[[], float] = time.monotonic, sleeper: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, max_retries: int = 6, backoff_base: float = 1.0,
-                 backoff_cap: float = 60.0, pacing: dict[str, float] | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 backoff_cap: float = 60.0, pacing: dict[str, tuple[int, float]] | None = None,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), beta: bool = False):
         self.base_url = base_url.rstrip("/")
         self.tokens = token_provider
         self.session = session or make_session()
@@ -130,8 +192,12 @@ class GraphClient:
         self.clock, self.sleeper, self.now = clock, sleeper, now
         self.rng = rng or random.Random()
         self.max_retries, self.backoff_base, self.backoff_cap = max_retries, backoff_base, backoff_cap
-        self.pacing = {"reports": 0.25, "identityProtection": 0.0} if pacing is None else dict(pacing)
-        self._last_call: dict[str, float] = {}
+        limits = {k: (n, per) for k, (_, n, per) in RATE_LIMITS.items()} if pacing is None else pacing
+        unknown = set(limits) - set(RATE_LIMITS)
+        if unknown:
+            raise ValueError(f"unknown pacing families {sorted(unknown)}; known: {sorted(RATE_LIMITS)}")
+        self.limits = {k: RateLimit(n, per) for k, (n, per) in limits.items()}
+        self.beta = beta  # query Graph beta where it says more (sign-in MFA fields, non-interactive sign-ins)
         self._token: str | None = None
         self._seq = 0
         self.waits: list[float] = []  # every wait, for the record (and tests)
@@ -159,13 +225,32 @@ class GraphClient:
             self.sleeper(seconds)
 
     def _pace(self, url: str) -> None:
-        for service, pattern in PACED.items():
-            interval = self.pacing.get(service, 0.0)
-            if interval > 0 and re.search(pattern, url):
-                last = self._last_call.get(service)
-                if last is not None:
-                    self._wait(last + interval - self.clock())
-                self._last_call[service] = self.clock()
+        """Wait until one more request to ``url``'s service fits its rate limit, then count it."""
+        limit = self.limits.get(family(url) or "")
+        if limit is not None:
+            self._wait(limit.delay(self.clock()))
+            limit.record(self.clock())
+
+    def _throttled(self, url: str, attempt: int, retry_after: float | None) -> float:
+        """How long to wait after a 429/503 on ``url``: Retry-After when given, else jittered backoff (and the
+        service's window counts as spent, so the next request also waits it out)."""
+        if retry_after is not None:
+            return retry_after
+        limit = self.limits.get(family(url) or "")
+        if limit is not None:
+            limit.saturate(self.clock())
+        return self.backoff(attempt)
+
+    def granted(self) -> set[str] | None:
+        """The permissions the current token carries (roles or scp claims); None when it cannot be read."""
+        from iamkit.entra.auth import token_permissions
+
+        return token_permissions(self._token) if self._token else None
+
+    def error_for(self, status: int, body: Any, url: str, request_id: str | None = None,
+                  retry_after: float | None = None) -> GraphError:
+        """``error_for`` with this client's token permissions (to tell a missing licence from a permission)."""
+        return error_for(status, body, url, request_id, retry_after, held=self.granted())
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter (half fixed, half random), for throttles that give no Retry-After."""
@@ -226,10 +311,10 @@ class GraphClient:
             body = _json(resp)
             retry_after = _retry_after(resp.headers.get("Retry-After"))
             if resp.status_code in THROTTLE_STATUSES and attempt < self.max_retries:
-                self._wait(retry_after if retry_after is not None else self.backoff(attempt))
+                self._wait(self._throttled(url, attempt, retry_after))
                 attempt += 1
                 continue
-            err = error_for(resp.status_code, body, url, request_id, retry_after)
+            err = self.error_for(resp.status_code, body, url, request_id, retry_after)
             if isinstance(err, TokenExpired) and not renewed and self.tokens.refreshable:
                 renewed = True
                 self._bearer(force=True)
@@ -258,37 +343,68 @@ class GraphClient:
         """All items of a collection (``value`` of every page)."""
         return [item for page in self.pages(path, **kw) for item in page.get("value", [])]
 
+    def _chunk(self, pending: list[dict], *, first: bool = False) -> tuple[list[dict], list[dict]]:
+        """The next ``$batch`` chunk: up to 20 sub-requests whose services' limits admit them now (each
+        sub-request counts on its own); the rest wait for a later chunk. ``first``: admit the first one
+        whatever its limit says (it has just been waited for)."""
+        now = self.clock()
+        chunk: list[dict] = []
+        later: list[dict] = []
+        planned: dict[str, int] = {}
+        for r in pending:
+            fam = family(self.url(r["url"]))
+            limit = self.limits.get(fam or "")
+            k = planned.get(fam or "", 0) + 1
+            forced = first and not chunk and not later
+            if len(chunk) >= BATCH_LIMIT or (limit is not None and not forced
+                                             and (k > limit.limit or limit.delay(now, k) > 0)):
+                later.append(r)
+                continue
+            chunk.append(r)
+            if fam is not None and limit is not None:
+                planned[fam] = planned.get(fam, 0) + 1
+        for fam, k in planned.items():
+            self.limits[fam].record(now, k)
+        return chunk, later
+
     def batch(self, requests_: list[dict], *, max_rounds: int = 8, save_as: str = "batch") -> dict[str, dict]:
-        """Run sub-requests through ``$batch`` in chunks of 20; throttled ones are re-queued after Retry-After.
+        """Run sub-requests through ``$batch`` in chunks of 20, paced per service (a sub-request whose service
+        is at its limit waits for a later chunk); throttled ones are re-queued after Retry-After or backoff.
 
         Each sub-request is ``{"id", "method" (GET), "url" (relative), "headers"}``; the answer maps id to
         ``{"status", "headers", "body"}`` (throttled ones that never got through keep their last 429).
         """
         pending = [{"method": "GET", **r} for r in requests_]
         done: dict[str, dict] = {}
-        for round_ in range(max_rounds):
-            if not pending:
-                break
+        attempts: dict[str, int] = {}
+        while pending:
+            chunk, later = self._chunk(pending)
+            if not chunk:  # every remaining sub-request waits on its service's window: wait for the soonest
+                now = self.clock()
+                pending.sort(key=lambda r: self.limits[family(self.url(r["url"])) or ""].delay(now))
+                self._wait(self.limits[family(self.url(pending[0]["url"])) or ""].delay(now))
+                chunk, later = self._chunk(pending, first=True)
+            answer = _json(self.request("POST", "$batch", json_body={"requests": chunk},
+                                        headers={"Content-Type": "application/json"}, save_as=save_as))
+            by_id = {str(r["id"]): r for r in chunk}
             retry: list[dict] = []
             hint: float | None = None
-            for i in range(0, len(pending), BATCH_LIMIT):
-                chunk = pending[i:i + BATCH_LIMIT]
-                answer = _json(self.request("POST", "$batch", json_body={"requests": chunk},
-                                            headers={"Content-Type": "application/json"}, save_as=save_as))
-                by_id = {r["id"]: r for r in chunk}
-                for sub in (answer or {}).get("responses", []):
-                    sid = str(sub.get("id"))
-                    status = int(sub.get("status", 0))
-                    hdrs = {k.lower(): v for k, v in (sub.get("headers") or {}).items()}
-                    done[sid] = {"status": status, "headers": hdrs, "body": sub.get("body")}
-                    if status in THROTTLE_STATUSES and sid in by_id:
+            for sub in (answer or {}).get("responses", []):
+                sid = str(sub.get("id"))
+                status = int(sub.get("status", 0))
+                hdrs = {k.lower(): v for k, v in (sub.get("headers") or {}).items()}
+                done[sid] = {"status": status, "headers": hdrs, "body": sub.get("body")}
+                if status in THROTTLE_STATUSES and sid in by_id:
+                    attempts[sid] = attempts.get(sid, 0) + 1
+                    ra = _retry_after(hdrs.get("retry-after"))
+                    hint = max(hint or 0.0, ra) if ra is not None else hint
+                    if ra is None and (limit := self.limits.get(family(self.url(by_id[sid]["url"])) or "")):
+                        limit.saturate(self.clock())
+                    if attempts[sid] < max_rounds:
                         retry.append(by_id[sid])
-                        ra = _retry_after(hdrs.get("retry-after"))
-                        if ra is not None:
-                            hint = max(hint or 0.0, ra)
-            pending = retry
-            if pending and round_ + 1 < max_rounds:
-                self._wait(hint if hint is not None else self.backoff(round_))
+            pending = later + retry
+            if retry:
+                self._wait(hint if hint is not None else self.backoff(max(attempts[str(r["id"])] for r in retry) - 1))
         return done
 
     def sliced(self, path: str, *, since: datetime, until: datetime | None = None,

@@ -26,16 +26,21 @@ class AuthFailed(GraphError):
 
 
 class LicenceRequired(GraphError):
-    """The tenant lacks the licence an endpoint needs (``licence`` is ``P1`` or ``P2``)."""
+    """The tenant lacks the licence an endpoint needs (``licence`` is ``P1`` or ``P2``).
 
-    def __init__(self, message: str, *, licence: str = "P1", **kw):
+    ``alternative`` names a permission that would explain the refusal as well, when Graph's answer cannot tell
+    the two apart (Identity Protection's bare 403 with a token whose permissions are unknown).
+    """
+
+    def __init__(self, message: str, *, licence: str = "P1", alternative: str | None = None, **kw):
         super().__init__(message, **kw)
         self.licence = licence
+        self.alternative = alternative
 
     @property
     def skipped(self) -> str:
         """The line a notebook shows instead of failing."""
-        return f"needs Entra ID {self.licence}"
+        return f"needs Entra ID {self.licence}" + (f" or {self.alternative}" if self.alternative else "")
 
 
 class PermissionDenied(GraphError, AccessDenied):

@@ -18,7 +18,10 @@ register("entra_user", {
     "upn_key": S, "user_principal_name": S, "id": S, "display_name": S, "mail": S, "department": S,
     "job_title": S, "account_enabled": B, "user_type": S, "created": TS, "on_premises_sync_enabled": B,
     "on_premises_immutable_id": S, "last_sign_in": TS, "last_non_interactive_sign_in": TS,
-}, "Entra users (last_sign_in needs Entra ID P1 and is null without it).")
+    "last_successful_sign_in": TS,
+}, "Entra users. last_sign_in / last_non_interactive_sign_in are the last *attempts* (failed ones too), "
+   "last_successful_sign_in the last success (signInActivity: needs Entra ID P1 and AuditLog.Read.All; null "
+   "without them).")
 register("entra_groups", {
     "upn_key": S, "id": S, "display_name": S, "kind": S, "security_enabled": B, "mail_enabled": B,
     "on_premises_sync_enabled": B,
@@ -35,9 +38,11 @@ register("entra_signins", {
     "upn_key": S, "id": S, "created": TS, "user_principal_name": S, "user_id": S, "app_display_name": S,
     "app_id": S, "resource_display_name": S, "ip_address": S, "client_app_used": S, "is_interactive": B,
     "event_type": S, "status_code": I, "failure_reason": S, "success": B, "conditional_access_status": S,
-    "mfa": B, "risk_level": S, "risk_state": S, "risk_event_types": J, "city": S, "country": S,
-    "user_agent": S, "device": J, "correlation_id": S,
-}, "Entra sign-ins, interactive and non-interactive (success = status_code 0).")
+    "mfa": S, "mfa_evidence": S, "risk_level": S, "risk_state": S, "risk_event_types": J, "city": S,
+    "country": S, "user_agent": S, "device": J, "correlation_id": S, "api_version": S,
+}, "Entra sign-ins, interactive and non-interactive (success = status_code 0). mfa: yes | no | failed | "
+   "unknown, mfa_evidence the field that says so (v1.0 rarely can say 'no': see sign_in_mfa); api_version: "
+   "v1.0 or beta, the Graph version the row came from.")
 register("entra_risky_users", {
     "upn_key": S, "id": S, "user_principal_name": S, "risk_level": S, "risk_state": S, "risk_detail": S,
     "last_updated": TS, "is_deleted": B, "is_processing": B,
@@ -55,6 +60,45 @@ register("entra_directory_audits", {
 
 STRONG_METHODS = {"microsoftAuthenticator", "phone", "fido2", "softwareOath", "windowsHelloForBusiness",
                   "temporaryAccessPass", "x509Certificate", "platformCredential"}
+
+
+MFA_ANSWERS = ("yes", "no", "failed", "unknown")
+
+
+def sign_in_mfa(s: dict) -> tuple[str, str | None]:
+    """Whether a sign-in passed MFA — ``yes``, ``no``, ``failed`` or ``unknown`` — and the field that says so.
+
+    Only what the record carries counts. Beta's ``authenticationRequirement`` / ``authenticationDetails``
+    (signin?view=graph-rest-beta) say it outright. v1.0 has neither (signin?view=graph-rest-1.0): there
+    ``status.additionalDetails`` names MFA when it happened ("MFA completed in Azure AD", "MFA requirement
+    satisfied by claim in the token"), an applied Conditional Access policy that granted by ``Mfa`` proves
+    it, and error 500121 is a failed MFA step — but nothing in v1.0 proves its absence, so a v1.0 sign-in
+    without those is ``unknown``, never ``no``. A sign-in that failed for another reason says nothing either.
+    """
+    status = s.get("status") if isinstance(s.get("status"), dict) else {}
+    code = status.get("errorCode")
+    if code == 500121:
+        return "failed", "status.errorCode 500121"
+    if code != 0:
+        return "unknown", None
+    steps = s.get("authenticationDetails") if isinstance(s.get("authenticationDetails"), list) else []
+    mfa_steps = [x for x in steps if isinstance(x, dict)
+                 and "multifactor" in str(x.get("authenticationStepRequirement") or "").lower()]
+    requirement = s.get("authenticationRequirement")
+    if requirement == "multiFactorAuthentication" or any(x.get("succeeded") is True for x in mfa_steps):
+        return "yes", "authenticationRequirement" if requirement == "multiFactorAuthentication" \
+            else "authenticationDetails"
+    if requirement == "singleFactorAuthentication":
+        return "no", "authenticationRequirement"
+    details = str(status.get("additionalDetails") or "").lower()
+    if "mfa" in details and ("completed" in details or "satisfied" in details):
+        return "yes", "status.additionalDetails"
+    for policy in s.get("appliedConditionalAccessPolicies") or []:
+        grants = [str(g).lower() for g in (policy.get("enforcedGrantControls") or [])] \
+            if isinstance(policy, dict) else []
+        if "mfa" in grants and policy.get("result") == "success":
+            return "yes", "appliedConditionalAccessPolicies"
+    return "unknown", None
 
 
 def upn_key(upn: str | None) -> str | None:
@@ -83,6 +127,7 @@ def user_frame(users: list[dict]) -> pd.DataFrame:
         "on_premises_immutable_id": u.get("onPremisesImmutableId"),
         "last_sign_in": _g(u, "signInActivity", "lastSignInDateTime"),
         "last_non_interactive_sign_in": _g(u, "signInActivity", "lastNonInteractiveSignInDateTime"),
+        "last_successful_sign_in": _g(u, "signInActivity", "lastSuccessfulSignInDateTime"),
     } for u in users], "entra_user")
 
 
@@ -133,13 +178,14 @@ def mfa_frame(upn: str, registration: dict | None, methods: list[dict] | None = 
     return conform([row], "entra_mfa")
 
 
-def signins_frame(signins: list[dict]) -> pd.DataFrame:
-    """Frame ``entra_signins`` from ``/auditLogs/signIns`` records (v1.0 or beta)."""
+def signins_frame(signins: list[dict], version: str | None = None) -> pd.DataFrame:
+    """Frame ``entra_signins`` from ``/auditLogs/signIns`` records of Graph ``version`` (v1.0 or beta)."""
     rows = []
     for s in signins:
         code = _g(s, "status", "errorCode")
         kinds = s.get("signInEventTypes") or []
         interactive = s.get("isInteractive")
+        mfa, evidence = sign_in_mfa(s)
         rows.append({
             "upn_key": upn_key(s.get("userPrincipalName")), "id": s.get("id"), "created": s.get("createdDateTime"),
             "user_principal_name": s.get("userPrincipalName"), "user_id": s.get("userId"),
@@ -147,15 +193,16 @@ def signins_frame(signins: list[dict]) -> pd.DataFrame:
             "resource_display_name": s.get("resourceDisplayName"), "ip_address": s.get("ipAddress"),
             "client_app_used": s.get("clientAppUsed"), "is_interactive": interactive,
             "event_type": kinds[0] if kinds else ("interactiveUser" if interactive else "nonInteractiveUser"),
-            "status_code": code, "failure_reason": _g(s, "status", "failureReason"),
+            # a success carries failureReason "Other." in the real log: not a reason
+            "status_code": code, "failure_reason": _g(s, "status", "failureReason") if code != 0 else None,
             "success": code == 0 if code is not None else None,
             "conditional_access_status": s.get("conditionalAccessStatus"),
-            "mfa": s.get("authenticationRequirement") == "multiFactorAuthentication",
+            "mfa": mfa, "mfa_evidence": evidence,
             "risk_level": s.get("riskLevelDuringSignIn"), "risk_state": s.get("riskState"),
             "risk_event_types": list(s.get("riskEventTypes_v2") or s.get("riskEventTypes") or []),
             "city": _g(s, "location", "city"), "country": _g(s, "location", "countryOrRegion"),
             "user_agent": s.get("userAgent"), "device": s.get("deviceDetail") or {},
-            "correlation_id": s.get("correlationId"),
+            "correlation_id": s.get("correlationId"), "api_version": version,
         })
     df = conform(rows, "entra_signins")
     if len(df):

@@ -5,11 +5,24 @@ It speaks enough of both for msal and ``iamkit.entra`` to run unchanged: OIDC di
 iamkit reads, with real paging (``@odata.nextLink`` + skip tokens), ``$batch``, ``ConsistencyLevel`` checks,
 licence levels and fault injection (429 with or without Retry-After, 403 licence / permission, 401 expiry,
 expired skip tokens). A CA and a server certificate are generated at start-up into ``workdir``.
+
+It is as strict as the real service where iamkit's answers depend on it (each rule cites its page):
+
+- v1.0 ``signIns`` carry only the v1.0 field set; beta adds ``authenticationRequirement``, ``mfaDetail``,
+  ``authenticationDetails``, ``userAgent``, ``signInEventTypes`` (``V1_SIGNIN_FIELDS``);
+- ``signInActivity`` is selected by object id only, needs ``AuditLog.Read.All`` in the token and a P1 tenant;
+- Identity Protection needs P2 and answers other tenants with a generic 403;
+- permissions are read from the token's ``roles`` (app) / ``scp`` (delegated), not from the fake's settings;
+- the documented rate limits (``RATE_LIMITS``) are enforced on ``clock`` (real or injected) with 429s that
+  carry no Retry-After;
+- client credentials need a tenant id (``/organizations`` and ``/common`` are refused) and a certificate's
+  assertion is checked against its SHA-256 (``x5t#S256``) or SHA-1 (``x5t``) thumbprint.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import functools
 import json
 import re
@@ -18,11 +31,12 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from iamkit.sandbox.entra_data import Directory, build, signins_from_trail  # noqa: F401 - re-exported
@@ -31,15 +45,57 @@ from iamkit.sandbox.model import SeededOrg
 CLIENT_SECRET = "sandbox-entra-client-secret"  # a fake secret: only ever valid against this fake
 LICENCE_ERROR = ("Authentication_RequestFromNonPremiumTenantOrB2CTenant",
                  "Neither tenant is B2C or tenant doesn't have premium license")
+# Identity Protection answers a tenant without Entra ID P2 with a plain 403 that names no licence.
+GENERIC_FORBIDDEN = ("Forbidden", "Forbidden")
+# GET /users/{upn}?$select=signInActivity, as Graph answers it (learn.microsoft.com/answers/questions/1311910:
+# "Selecting the 'signInActivity' resource using UPN is not supported. You need to use the GUID").
+SIGNIN_ACTIVITY_BY_UPN = ("BadRequest", "Get By Key only supports UserId and the key has to be a valid Guid")
 ALL_PERMISSIONS = {"User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All", "Directory.Read.All",
                    "UserAuthenticationMethod.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All"}
-ROUTE_PERMISSIONS = [  # what the real Graph requires per route (app-only)
-    (r"^/auditLogs/", "AuditLog.Read.All"), (r"^/reports/", "AuditLog.Read.All"),
-    (r"^/identityProtection/riskyUsers", "IdentityRiskyUser.Read.All"),
-    (r"^/identityProtection/riskDetections", "IdentityRiskEvent.Read.All"),
-    (r"/authentication/methods", "UserAuthenticationMethod.Read.All"),
-    (r"/(transitiveM|m)emberOf$", "GroupMember.Read.All"), (r"^/users", "User.Read.All"),
+ROUTE_PERMISSIONS = [  # route -> the app roles that grant it (least privileged first; "Permissions" of each API page)
+    (r"^/auditLogs/", ("AuditLog.Read.All", "Directory.Read.All")),  # signin-list / directoryaudit-list
+    (r"^/reports/", ("AuditLog.Read.All",)),  # authenticationmethodsroot-list-userregistrationdetails
+    (r"^/identityProtection/riskyUsers", ("IdentityRiskyUser.Read.All",)),  # riskyuser-list
+    (r"^/identityProtection/riskDetections", ("IdentityRiskEvent.Read.All",)),  # riskdetection-list
+    (r"/authentication/methods", ("UserAuthenticationMethod.Read.All",)),  # authentication-list-methods
+    (r"/(transitiveM|m)emberOf$", ("GroupMember.Read.All", "Directory.Read.All")),  # user-list-memberof
+    (r"^/users", ("User.Read.All", "Directory.Read.All")),  # user-get
 ]
+# user resource, signInActivity: "Details for this property require a Microsoft Entra ID P1 or P2 license and the
+# AuditLog.Read.All permission" (learn.microsoft.com/graph/api/resources/user).
+SIGNIN_ACTIVITY_PERMISSION = "AuditLog.Read.All"
+# The v1.0 signIn resource (learn.microsoft.com/graph/api/resources/signin?view=graph-rest-1.0): every other field
+# of a stored sign-in (authenticationRequirement, mfaDetail, authenticationDetails, userAgent, signInEventTypes…)
+# exists only in beta (…/signin?view=graph-rest-beta).
+V1_SIGNIN_FIELDS = frozenset({
+    "id", "createdDateTime", "appDisplayName", "appId", "appliedConditionalAccessPolicies", "clientAppUsed",
+    "conditionalAccessStatus", "correlationId", "deviceDetail", "ipAddress", "isInteractive", "location",
+    "resourceDisplayName", "resourceId", "riskDetail", "riskEventTypes", "riskEventTypes_v2", "riskLevelAggregated",
+    "riskLevelDuringSignIn", "riskState", "status", "userDisplayName", "userId", "userPrincipalName"})
+# v1.0 signIn: riskDetail, riskLevelAggregated and riskLevelDuringSignIn "require an Azure AD Premium P2 license.
+# Other licenses return the value `hidden`."
+P2_SIGNIN_FIELDS = ("riskDetail", "riskLevelAggregated", "riskLevelDuringSignIn")
+NO_TENANT = ("organizations", "common", "consumers")
+
+
+class RateRule(NamedTuple):
+    """At most ``limit`` requests in any ``per`` seconds, counted per app (``scope="app"``) or per tenant."""
+
+    pattern: str
+    limit: int
+    per: float
+    scope: str
+
+
+# learn.microsoft.com/graph/throttling-limits — "Identity and access reports service limits": 5 requests per 10 s
+# per app per tenant on signIn, directoryAudit, provisioning and the authentication-methods reports; "Identity
+# protection and conditional access service limits": 1 request per second per tenant for all apps, "The resources
+# listed earlier do not return a Retry-After header on 429 Too Many Requests responses". Sub-requests of a
+# $batch count one by one.
+RATE_LIMITS: dict[str, RateRule] = {
+    "reports": RateRule(r"^/(auditLogs|reports)/", 5, 10.0, "app"),
+    "identityProtection": RateRule(r"^/identityProtection/", 1, 1.0, "tenant"),
+}
 
 
 # ---------------------------------------------------------------------------------------------- certificates
@@ -221,15 +277,32 @@ def _compare(value: Any, op: str, lit: Any) -> bool:
     return {"ge": value >= lit, "gt": value > lit, "le": value <= lit, "lt": value < lit}[op]
 
 
+def _clauses(text: str) -> list[str]:
+    out = []
+    for clause in re.split(r"\s+and\s+", text.strip()):
+        clause = clause.strip()
+        while clause.startswith("(") and clause.endswith(")") and "any(" not in clause[:5]:
+            clause = clause[1:-1].strip()
+        out.append(clause)
+    return out
+
+
+def filter_fields(text: str | None) -> set[str]:
+    """The top-level properties a ``$filter`` names (for refusing properties a resource version lacks)."""
+    names = set()
+    for clause in _clauses(text or ""):
+        m = _ANY.match(clause) or _STARTS.match(clause) or _CMP.match(clause)
+        if m:
+            names.add(m.group(1).split("/", 1)[0])
+    return names
+
+
 def compile_filter(text: str | None):
     """A predicate for the OData ``$filter`` subset Graph's log endpoints accept (clauses joined by ``and``)."""
     if not text:
         return lambda item: True
     preds = []
-    for clause in re.split(r"\s+and\s+", text.strip()):
-        clause = clause.strip()
-        while clause.startswith("(") and clause.endswith(")") and "any(" not in clause[:5]:
-            clause = clause[1:-1].strip()
+    for clause in _clauses(text):
         if m := _ANY.match(clause):
             coll, _, sub, val = m.groups()
 
@@ -271,7 +344,9 @@ class FakeEntra:
     ca_bundle: Path = field(default=Path())
     client_cert: Path | None = None
     licence: str = "P2"  # P2 | P1 | free
-    granted: set[str] = field(default_factory=lambda: set(ALL_PERMISSIONS))
+    granted: set[str] = field(default_factory=lambda: set(ALL_PERMISSIONS))  # app roles put in new tokens
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)  # rate limits run on this clock
+    rate_limits: dict[str, RateRule] = field(default_factory=lambda: dict(RATE_LIMITS))
     page_size: int = 50
     token_lifetime: int = 3600
     device_user: str = ""  # UPN that "approves" device codes (default: the first person)
@@ -285,6 +360,7 @@ class FakeEntra:
     _pages: dict[str, _Page] = field(repr=False, default_factory=dict)
     _client_key: Any = field(default=None, repr=False)
     _lock: Any = field(repr=False, default_factory=threading.Lock)
+    _windows: dict[tuple, collections.deque] = field(repr=False, default_factory=dict)
 
     # -- endpoints --
     @property
@@ -307,8 +383,7 @@ class FakeEntra:
         """Variables that point msal and ``iamkit.entra`` at this fake (the secret is a sandbox-only fake)."""
         return {"IAMKIT_ENTRA_AUTHORITY": self.authority_url, "IAMKIT_GRAPH_URL": self.graph_url,
                 "IAMKIT_ENTRA_TENANT_ID": self.tenant_id, "IAMKIT_ENTRA_CLIENT_ID": self.client_id,
-                "IAMKIT_ENTRA_CLIENT_SECRET": CLIENT_SECRET, "IAMKIT_ENTRA_CA_BUNDLE": str(self.ca_bundle),
-                "IAMKIT_GRAPH_PACING": "0"}
+                "IAMKIT_ENTRA_CLIENT_SECRET": CLIENT_SECRET, "IAMKIT_ENTRA_CA_BUNDLE": str(self.ca_bundle)}
 
     def stop(self) -> None:
         """Shut the server down."""
@@ -318,20 +393,31 @@ class FakeEntra:
             self._server = None
 
     def reset(self) -> None:
-        """Forget faults, the request log, paging state and licence/permission changes (between tests)."""
+        """Forget faults, the request log, paging and rate-limit state, licence/permission and clock changes."""
         self.faults.clear()
         with self._lock:
             self.log.clear()
             self._pages.clear()
+            self._windows.clear()
         self.licence = "P2"
         self.granted = set(ALL_PERMISSIONS)
         self.page_size = 50
+        self.clock = time.monotonic
+        self.rate_limits = dict(RATE_LIMITS)
 
-    def issue_token(self, *, upn: str | None = None, lifetime: int | None = None) -> str:
-        """Mint an access token directly (for static-token replays and tests)."""
+    def use_clock(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Count rate limits on ``clock`` from now on (a test's injected clock, or back to the real one); the
+        windows counted on the previous clock are forgotten, their times mean nothing on the new one."""
+        with self._lock:
+            self.clock = clock
+            self._windows.clear()
+
+    def issue_token(self, *, upn: str | None = None, lifetime: int | None = None, app_id: str | None = None) -> str:
+        """Mint an access token directly (for static-token replays and tests); ``app_id``: another app of the
+        tenant (rate limits count per app or per tenant). It carries the permissions granted now."""
         now = int(time.time())
         claims = {"aud": "https://graph.microsoft.com", "iss": f"{self.authority_url}/{self.tenant_id}/v2.0",
-                  "tid": self.tenant_id, "appid": self.client_id, "iat": now,
+                  "tid": self.tenant_id, "appid": app_id or self.client_id, "iat": now,
                   "exp": now + (self.token_lifetime if lifetime is None else lifetime),
                   "roles": sorted(self.granted) if not upn else [], "jti": uuid.uuid4().hex}
         if upn:
@@ -354,14 +440,15 @@ class FakeEntra:
         entry = {"method": method, "path": path, "query": query, "host": headers.get("host", ""),
                  "client_request_id": headers.get("client-request-id"),
                  "consistency_level": headers.get("consistencylevel"),
-                 "authorized": headers.get("authorization", "").startswith("Bearer "), "status": None}
+                 "authorized": headers.get("authorization", "").startswith("Bearer "), "status": None,
+                 "t": self.clock()}
         with self._lock:
             self.log.append(entry)
         try:
             if path.startswith("/v1.0/") or path.startswith("/beta/"):
                 status, hdrs, payload = self._graph(method, path, query, headers, body)
             else:
-                status, hdrs, payload = self._authority(method, path, headers, body)
+                status, hdrs, payload = self._authority(method, path, headers, body, entry)
         except Exception as e:  # a bug in the fake must show as a 500, not kill the thread
             status, hdrs, payload = 500, {}, {"error": {"code": "FakeInternalError", "message": repr(e)}}
         entry["status"] = status
@@ -370,7 +457,7 @@ class FakeEntra:
         return status, hdrs, json.dumps(payload).encode()
 
     # authority
-    def _authority(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, dict, Any]:
+    def _authority(self, method: str, path: str, headers: dict, body: bytes, entry: dict) -> tuple[int, dict, Any]:
         m = re.match(r"^/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token|"
                      r"oauth2/v2\.0/devicecode|discovery/v2\.0/keys|oauth2/v2\.0/authorize)$", path)
         if not m:
@@ -405,16 +492,21 @@ class FakeEntra:
                              f"{self.authority_url}/devicelogin", "expires_in": 900, "interval": 5,
                              "message": f"To sign in, open {self.authority_url}/devicelogin and enter the code "
                                         f"{user_code} to authenticate."}
-        return self._token(form, f"{base}/oauth2/v2.0/token")
+        return self._token(form, f"{base}/oauth2/v2.0/token", tenant, entry)
 
-    def _token(self, form: dict, token_endpoint: str) -> tuple[int, dict, Any]:
+    def _token(self, form: dict, token_endpoint: str, tenant: str, entry: dict) -> tuple[int, dict, Any]:
         grant = form.get("grant_type", "")
         if grant == "client_credentials":
+            if tenant.lower() in NO_TENANT:  # an app token is for one tenant; /organizations and /common name none
+                return 400, {}, {"error": "invalid_request", "error_description": "AADSTS50059: No "
+                                 "tenant-identifying information found in either the request or implied by any "
+                                 "provided credentials."}
             if form.get("client_secret"):
                 if form["client_secret"] != CLIENT_SECRET:
                     return 401, {}, {"error": "invalid_client",
                                      "error_description": "AADSTS7000215: Invalid client secret provided."}
             elif form.get("client_assertion"):
+                entry["assertion_header"] = _jwt_header(form["client_assertion"])
                 if not self._assertion_ok(form["client_assertion"], token_endpoint):
                     return 401, {}, {"error": "invalid_client",
                                      "error_description": "AADSTS700027: Client assertion failed signature validation."}
@@ -453,10 +545,20 @@ class FakeEntra:
                     {"uid": oid, "utid": self.tenant_id}).encode()).decode().rstrip("=")}
 
     def _assertion_ok(self, assertion: str, audience: str) -> bool:
-        if self._client_key is None:
+        """The assertion names the registered certificate by thumbprint (x5t#S256, else x5t) and is signed by it."""
+        if self._client_key is None or self.client_cert is None:
             return False
         import jwt
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
 
+        header = _jwt_header(assertion)
+        cert = x509.load_pem_x509_certificate(Path(self.client_cert).read_bytes())
+        if "x5t#S256" in header:
+            if str(header["x5t#S256"]).rstrip("=") != _b64bytes(cert.fingerprint(hashes.SHA256())):
+                return False
+        elif str(header.get("x5t")).rstrip("=") != _b64bytes(cert.fingerprint(hashes.SHA1())):  # noqa: S303
+            return False
         try:
             claims = jwt.decode(assertion, self._client_key, algorithms=["RS256", "PS256"], audience=audience)
         except jwt.PyJWTError:
@@ -479,8 +581,8 @@ class FakeEntra:
             fault = self.faults.match(rel, False)
             if fault:
                 return self._fault(fault, token)
-            return self._batch(version, json.loads(body or b"{}"), headers, token)
-        return self._route(method, version, rel, query, headers, token)
+            return self._batch(version, json.loads(body or b"{}"), headers, token, claims)
+        return self._route(method, version, rel, query, headers, token, claims)
 
     def _fault(self, f: Fault, token: str) -> tuple[int, dict, Any]:
         if f.revoke_token:
@@ -490,17 +592,22 @@ class FakeEntra:
         status, _, payload = _err(f.status, f.code or "FaultInjected", f.message or "injected fault")
         return status, hdrs, payload
 
-    def _route(self, method: str, version: str, rel: str, query: dict, headers: dict, token: str
-               ) -> tuple[int, dict, Any]:
+    def _route(self, method: str, version: str, rel: str, query: dict, headers: dict, token: str,
+               claims: dict) -> tuple[int, dict, Any]:
         fault = self.faults.match(rel, "$skiptoken" in query)
         if fault:
             return self._fault(fault, token)
+        if not self._admit(rel, claims):
+            return _err(429, "TooManyRequests", "Too many requests.")  # no Retry-After: see RATE_LIMITS
         if method != "GET":
             return _err(405, "Request_BadRequest", f"{method} is not supported on {rel}")
-        need = next((perm for pat, perm in ROUTE_PERMISSIONS if re.search(pat, rel)), None)
-        if need and need not in self.granted and not (need == "User.Read.All" and "Directory.Read.All" in self.granted):
+        held = _permissions(claims)
+        need = next((perms for pat, perms in ROUTE_PERMISSIONS if re.search(pat, rel)), ())
+        if rel.startswith("/identityProtection/") and self.licence != "P2":
+            return _err(403, *GENERIC_FORBIDDEN)
+        if need and not held & set(need):
             return _err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-        if self._unlicensed(rel, query):
+        if re.match(r"^/(auditLogs|reports)/", rel) and self.licence == "free":
             return _err(403, *LICENCE_ERROR)
         d = self.directory
         if "$skiptoken" in query:
@@ -518,6 +625,14 @@ class FakeEntra:
                 return _err(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist or one of its "
                             "queried reference-property objects are not present.")
             uid = user["id"]
+            if sub == "" and "signinactivity" in query.get("$select", "").lower():
+                if key != uid:  # by UPN (or anything but the object id)
+                    return _err(400, *SIGNIN_ACTIVITY_BY_UPN)
+                if SIGNIN_ACTIVITY_PERMISSION not in held:
+                    return _err(403, "Authorization_RequestDenied",
+                                "Insufficient privileges to complete the operation.")
+                if self.licence == "free":
+                    return _err(403, *LICENCE_ERROR)
             if sub == "":
                 return 200, {}, self._select(user, query)
             if sub in ("/memberOf", "/transitiveMemberOf"):
@@ -531,11 +646,19 @@ class FakeEntra:
                 return (200, {}, reg) if reg else _err(404, "Request_ResourceNotFound", f"{m.group(1)} not found")
             return self._collection(version, rel, query, list(d.registration.values()))
         if rel == "/auditLogs/signIns":
-            if version == "beta":
-                return self._collection(version, rel, query, d.signins)
-            return self._collection(version, rel, query, [s for s in d.signins if s["isInteractive"]],
-                                    shape=lambda s: {k: v for k, v in s.items()
-                                                     if k not in ("signInEventTypes", "userAgent")})
+            # Both versions list interactive sign-ins; beta also lists the others when $filter asks for them by
+            # signInEventTypes (signin-list?view=graph-rest-beta). v1.0 answers with its own field set and
+            # refuses to filter or select on a property it does not have.
+            if version != "beta":
+                named = filter_fields(query.get("$filter")) | {
+                    f.strip().split("/", 1)[0] for f in query.get("$select", "").split(",") if f.strip()}
+                missing = sorted(named - V1_SIGNIN_FIELDS)
+                if missing:
+                    return _err(400, "BadRequest", f"Could not find a property named '{missing[0]}' on type "
+                                "'microsoft.graph.signIn'.")
+            asked = version == "beta" and "signineventtypes" in query.get("$filter", "").lower()
+            rows = d.signins if asked else [s for s in d.signins if s["isInteractive"]]
+            return self._collection(version, rel, query, rows, shape=self._signin_shape(version))
         if rel == "/auditLogs/directoryAudits":
             return self._collection(version, rel, query, d.audits)
         if rel == "/identityProtection/riskyUsers":
@@ -547,13 +670,32 @@ class FakeEntra:
             return self._collection(version, rel, query, d.risk_detections)
         return _err(400, "BadRequest", f"Resource not found for the segment '{rel.strip('/').split('/')[0]}'.")
 
-    def _unlicensed(self, rel: str, query: dict) -> bool:
-        if self.licence == "P2":
-            return False
-        if rel.startswith("/identityProtection/"):
-            return True
-        premium = re.search(r"/auditLogs/|/reports/", rel) or "signInActivity" in query.get("$select", "")
-        return bool(premium) and self.licence == "free"
+    def _signin_shape(self, version: str):
+        """What a stored (beta-shaped) sign-in looks like on ``version`` for this tenant's licence."""
+        hidden = self.licence != "P2"
+
+        def shape(s: dict) -> dict:
+            out = {k: v for k, v in s.items() if k in V1_SIGNIN_FIELDS} if version != "beta" else dict(s)
+            if hidden:
+                out.update({k: "hidden" for k in P2_SIGNIN_FIELDS if k in out})
+            return out
+        return shape
+
+    def _admit(self, rel: str, claims: dict) -> bool:
+        """Count the request against its service's rate limit; False when it is over (answer 429)."""
+        for name, rule in self.rate_limits.items():
+            if not re.search(rule.pattern, rel):
+                continue
+            key = (name, claims.get("appid") if rule.scope == "app" else self.tenant_id)
+            now = self.clock()
+            with self._lock:
+                window = self._windows.setdefault(key, collections.deque())
+                while window and window[0] <= now - rule.per:
+                    window.popleft()
+                if len(window) >= rule.limit:
+                    return False
+                window.append(now)
+        return True
 
     @staticmethod
     def _select(obj: dict, query: dict) -> dict:
@@ -610,7 +752,8 @@ class FakeEntra:
             return _err(400, "BadRequest", "the nextLink was altered: its query must be sent unchanged")
         return self._serve(version, rel, page, query)
 
-    def _batch(self, version: str, payload: dict, headers: dict, token: str) -> tuple[int, dict, Any]:
+    def _batch(self, version: str, payload: dict, headers: dict, token: str, claims: dict
+               ) -> tuple[int, dict, Any]:
         reqs = payload.get("requests") or []
         if len(reqs) > 20:
             return _err(400, "BadRequest", "The number of requests in a batch cannot exceed 20.")
@@ -622,11 +765,13 @@ class FakeEntra:
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
             sub_headers = {**{k.lower(): v for k, v in (r.get("headers") or {}).items()},
                            "authorization": headers.get("authorization", "")}
-            status, hdrs, body = self._route(r.get("method", "GET"), version, parts.path, query, sub_headers, token)
+            status, hdrs, body = self._route(r.get("method", "GET"), version, parts.path, query, sub_headers, token,
+                                             claims)
             with self._lock:
                 self.log.append({"method": r.get("method", "GET"), "path": parts.path, "query": query,
                                  "host": "$batch", "client_request_id": None, "consistency_level":
-                                 sub_headers.get("consistencylevel"), "authorized": True, "status": status})
+                                 sub_headers.get("consistencylevel"), "authorized": True, "status": status,
+                                 "t": self.clock()})
             out.append({"id": r.get("id"), "status": status, "headers": {"Content-Type": "application/json", **hdrs},
                         "body": body})
         return 200, {}, {"responses": out}
@@ -634,6 +779,26 @@ class FakeEntra:
 
 def _b64(obj: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _b64bytes(raw: bytes) -> str:
+    """base64url of a thumbprint, unpadded (the x5t / x5t#S256 header value, RFC 7515 §4.1.7-8)."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _jwt_header(token: str) -> dict:
+    """The (unverified) JOSE header of a JWT; {} when it is not one."""
+    try:
+        head = token.split(".", 1)[0]
+        value = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        return value if isinstance(value, dict) else {}
+    except (ValueError, IndexError):
+        return {}
+
+
+def _permissions(claims: dict) -> set[str]:
+    """The permissions a token carries: app roles (``roles``) or delegated scopes (``scp``)."""
+    return set(claims.get("roles") or []) | set((claims.get("scp") or "").split())
 
 
 def _err(status: int, code: str, message: str) -> tuple[int, dict, Any]:

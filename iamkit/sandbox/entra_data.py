@@ -3,6 +3,10 @@
 Pure data, deterministic for a seed: the same people as the AWS Identity Center, 14 days of sign-ins from
 each person's home IP, and (when the scripted incident names an IAM user that belongs to a person) the
 attacker's failed sign-ins and the risk they raised, minutes before the leaked key is used.
+
+Sign-ins are stored in their beta shape (the superset); the fake Graph (``iamkit.sandbox.entra``) cuts them
+to the v1.0 field set on /v1.0. What really happened about MFA in each sign-in is kept apart, in
+``Directory.signin_mfa`` (never served): the answer key the client's MFA derivation is checked against.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ METHOD_TYPES = {
     "temporaryAccessPass": "temporaryAccessPassAuthenticationMethod",
 }
 STRONG = {"microsoftAuthenticator", "phone", "fido2", "softwareOath", "windowsHelloForBusiness"}
+# How a method shows in a sign-in's authenticationDetails / mfaDetail (beta): the labels the sign-in log uses.
+MFA_LABELS = {"microsoftAuthenticator": "Mobile app notification", "phone": "Text message",
+              "fido2": "FIDO2 security key", "softwareOath": "OATH verification code",
+              "windowsHelloForBusiness": "Windows Hello for Business"}
+# status.additionalDetails of a successful MFA sign-in, as the real log words them: a fresh prompt, or a
+# token that already carried the MFA claim. Both are in v1.0 (signInStatus.additionalDetails).
+MFA_PROMPTED = "MFA completed in Azure AD"
+MFA_FROM_TOKEN = "MFA requirement satisfied by claim in the token"
 
 
 def _id(*parts: object) -> str:
@@ -55,6 +67,7 @@ class Directory:
     methods: dict[str, list[dict]] = field(default_factory=dict)  # user id -> auth methods
     registration: dict[str, dict] = field(default_factory=dict)  # user id -> userRegistrationDetails
     signins: list[dict] = field(default_factory=list)
+    signin_mfa: dict[str, str] = field(default_factory=dict)  # sign-in id -> yes|no|failed (ground truth)
     risky_users: list[dict] = field(default_factory=list)
     risk_detections: list[dict] = field(default_factory=list)
     audits: list[dict] = field(default_factory=list)
@@ -65,6 +78,11 @@ class Directory:
             return self.users[key]
         low = key.lower()
         return next((u for u in self.users.values() if u["userPrincipalName"].lower() == low), None)
+
+    def add_signin(self, record: dict, mfa: str) -> None:
+        """Add a sign-in and what really happened about MFA in it (yes, no, failed)."""
+        self.signins.append(record)
+        self.signin_mfa[record["id"]] = mfa
 
 
 def incident_person(org: SeededOrg) -> Person | None:
@@ -86,10 +104,41 @@ def _parse(ts: str) -> datetime | None:
         return None
 
 
+def mfa_truth(error: int, mfa: bool) -> str:
+    """What really happened about MFA: ``yes`` (passed), ``failed`` (500121: the MFA step failed) or ``no``
+    (single factor, or the sign-in failed before any MFA step)."""
+    if error == 500121:
+        return "failed"
+    return "yes" if error == 0 and mfa else "no"
+
+
 def _signin(p: Person, when: datetime, ip: str, app: str, *, interactive: bool = True, error: int = 0,
             reason: str = "", mfa: bool = True, risk: str = "none", risk_state: str = "none",
             risk_types: list[str] | None = None, ua: str = "", city: str = "Seattle",
             country: str = "US", seq: int = 0) -> dict:
+    """One sign-in in its beta shape. ``mfa``: the person passes MFA (when the password was right).
+
+    The MFA-bearing fields follow the sign-in log: beta's ``authenticationRequirement``, ``mfaDetail`` and
+    ``authenticationDetails`` say it outright; v1.0 only carries ``status.additionalDetails``, which names MFA
+    on a successful MFA sign-in and is empty on a single-factor one (so v1.0 alone cannot tell "no MFA").
+    """
+    required = (mfa and error in (0, 500121)) or error == 500121
+    ok = error == 0
+    method = next((m for m in p.mfa_methods if m in STRONG), "microsoftAuthenticator")
+    from_token = ok and required and (not interactive or seq % 2 == 0)
+    label = "Previously satisfied" if from_token else MFA_LABELS.get(method, "Mobile app notification")
+    steps = [{"authenticationStepDateTime": _iso(when), "authenticationMethod": "Password",
+              "authenticationMethodDetail": "Password in the cloud", "succeeded": error != 50126,
+              "authenticationStepResultDetail": "Correct password" if error != 50126 else
+              "Invalid username or password or Invalid on-premise username or password.",
+              "authenticationStepRequirement": "Primary authentication"}]
+    if required and error != 50126:
+        steps.append({"authenticationStepDateTime": _iso(when), "authenticationMethod": label,
+                      "authenticationMethodDetail": None, "succeeded": ok,
+                      "authenticationStepResultDetail": (MFA_FROM_TOKEN if from_token else "MFA successfully completed")
+                      if ok else "MFA denied; user did not respond to mobile app notification",
+                      "authenticationStepRequirement": "Multifactor authentication"})
+    details = (MFA_FROM_TOKEN if from_token else MFA_PROMPTED) if ok and required else None
     return {
         "id": _id("signin", p.upn, when.isoformat(), ip, app, seq),
         "createdDateTime": _iso(when),
@@ -101,18 +150,29 @@ def _signin(p: Person, when: datetime, ip: str, app: str, *, interactive: bool =
         "isInteractive": interactive,
         "signInEventTypes": ["interactiveUser" if interactive else "nonInteractiveUser"],
         "riskDetail": "none", "riskLevelAggregated": risk, "riskLevelDuringSignIn": risk, "riskState": risk_state,
-        "riskEventTypes_v2": risk_types or [],
+        "riskEventTypes": risk_types or [], "riskEventTypes_v2": risk_types or [],
         "resourceDisplayName": app, "resourceId": APPS.get(app, _id("app", app)),
-        "authenticationRequirement": "multiFactorAuthentication" if mfa else "singleFactorAuthentication",
+        "authenticationRequirement": "multiFactorAuthentication" if required else "singleFactorAuthentication",
+        "mfaDetail": {"authMethod": label, "authDetail": None} if required and error != 50126 else None,
+        "authenticationDetails": steps,
         "userAgent": ua or "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
-        "status": {"errorCode": error, "failureReason": reason or ("Other." if error else None),
-                   "additionalDetails": None},
+        # a success carries failureReason "Other." in the real log; additionalDetails names MFA when it happened
+        "status": {"errorCode": error, "failureReason": reason or "Other.", "additionalDetails": details},
         "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": "Windows10", "browser": "Chrome 131",
                          "isCompliant": error == 0, "isManaged": error == 0, "trustType": ""},
         "location": {"city": city, "state": "", "countryOrRegion": country,
                      "geoCoordinates": {"latitude": None, "longitude": None}},
         "appliedConditionalAccessPolicies": [],
     }
+
+
+def _last(items: list[dict]) -> dict:
+    """The newest sign-in of ``items`` ({} when there is none)."""
+    return max(items, key=lambda s: s["createdDateTime"]) if items else {}
+
+
+def _add(d: Directory, record: dict, error: int, mfa: bool) -> None:
+    d.add_signin(record, mfa_truth(error, mfa))
 
 
 def build(org: SeededOrg, *, tenant_id: str, now: datetime | None = None, days: int = 14,
@@ -173,13 +233,18 @@ def build(org: SeededOrg, *, tenant_id: str, now: datetime | None = None, days: 
     _seed_incident(d, org, now)
     _seed_risk(d, org, rng, now)
     _seed_aws_signins(d, org, rng, aws_signins or [])
-    for p in org.people:
-        mine = [s for s in d.signins if s["userId"] == p.entra_object_id and s["status"]["errorCode"] == 0]
-        inter = [s["createdDateTime"] for s in mine if s["isInteractive"]]
-        non = [s["createdDateTime"] for s in mine if not s["isInteractive"]]
+    for p in org.people:  # signInActivity: the last *attempts* (any outcome) and the last success
+        mine = [s for s in d.signins if s["userId"] == p.entra_object_id]
+        inter = [s for s in mine if s["isInteractive"]]
+        non = [s for s in mine if not s["isInteractive"]]
+        good = [s for s in mine if s["status"]["errorCode"] == 0]
         d.users[p.entra_object_id]["signInActivity"] = {
-            "lastSignInDateTime": max(inter) if inter else None,
-            "lastNonInteractiveSignInDateTime": max(non) if non else None}
+            "lastSignInDateTime": _last(inter).get("createdDateTime"),
+            "lastSignInRequestId": _last(inter).get("correlationId"),
+            "lastNonInteractiveSignInDateTime": _last(non).get("createdDateTime"),
+            "lastNonInteractiveSignInRequestId": _last(non).get("correlationId"),
+            "lastSuccessfulSignInDateTime": _last(good).get("createdDateTime"),
+            "lastSuccessfulSignInRequestId": _last(good).get("correlationId")}
     d.signins.sort(key=lambda s: s["createdDateTime"], reverse=True)
     d.audits.sort(key=lambda a: a["activityDateTime"], reverse=True)
     d.risk_detections.sort(key=lambda r: r["detectedDateTime"], reverse=True)
@@ -201,13 +266,13 @@ def _seed_signins(d: Directory, p: Person, rng: random.Random, now: datetime, da
                 continue
             app = rng.choice([AWS_APP, AWS_APP, "Office 365 Exchange Online", "Microsoft Teams"])
             if not p.enabled:
-                d.signins.append(_signin(p, when, ip, app, error=50057, reason="User account is disabled.",
-                                         mfa=mfa, seq=seq))
+                _add(d, _signin(p, when, ip, app, error=50057, reason="User account is disabled.", mfa=mfa,
+                                seq=seq), 50057, mfa)
                 continue
-            d.signins.append(_signin(p, when, ip, app, mfa=mfa, seq=seq))
+            _add(d, _signin(p, when, ip, app, mfa=mfa, seq=seq), 0, mfa)
             seq += 1
-            d.signins.append(_signin(p, when + timedelta(minutes=rng.randint(20, 50)), ip,
-                                     "Microsoft Authentication Broker", interactive=False, mfa=mfa, seq=seq))
+            _add(d, _signin(p, when + timedelta(minutes=rng.randint(20, 50)), ip, "Microsoft Authentication Broker",
+                            interactive=False, mfa=mfa, seq=seq), 0, mfa)
 
 
 def _audit(activity: str, category: str, when: datetime, p: Person, rng: random.Random, *,
@@ -241,14 +306,15 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
     ua = inc.attacker_user_agent or "python-requests/2.32"
     home = p.home_ip or "198.51.100.10"
     # The person's own morning sign-in to the AWS portal, then the attacker trying the Entra account.
-    d.signins.append(_signin(p, start - timedelta(hours=2, minutes=14), home, AWS_APP, seq=9001))
+    mfa = bool(set(p.mfa_methods) & STRONG)
+    _add(d, _signin(p, start - timedelta(hours=2, minutes=14), home, AWS_APP, mfa=mfa, seq=9001), 0, mfa)
     for i, (err, reason) in enumerate([(50126, "Error validating credentials due to invalid username or password."),
                                        (500121, "Authentication failed during strong authentication request."),
                                        (500121, "Authentication failed during strong authentication request.")]):
-        d.signins.append(_signin(p, start - timedelta(minutes=12 - 3 * i), attacker, AWS_APP, error=err,
-                                 reason=reason, risk="high", risk_state="atRisk",
-                                 risk_types=["unfamiliarFeatures", "anonymizedIPAddress"], ua=ua,
-                                 city="", country="NL", seq=9100 + i))
+        _add(d, _signin(p, start - timedelta(minutes=12 - 3 * i), attacker, AWS_APP, error=err, reason=reason,
+                        mfa=mfa, risk="high", risk_state="atRisk", risk_types=["unfamiliarFeatures",
+                                                                                "anonymizedIPAddress"],
+                        ua=ua, city="", country="NL", seq=9100 + i), err, mfa)
     d.risky_users.append({"id": p.entra_object_id, "userPrincipalName": p.upn, "userDisplayName": p.display_name,
                           "riskLevel": "high", "riskState": "atRisk", "riskDetail": "none",
                           "riskLastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
@@ -291,8 +357,8 @@ def _seed_aws_signins(d: Directory, org: SeededOrg, rng: random.Random, aws_sign
         if p is None or when is None:
             continue
         mfa = bool(set(p.mfa_methods) & STRONG)
-        d.signins.append(_signin(p, when - timedelta(seconds=rng.randint(5, 40)), a.get("ip") or p.home_ip, AWS_APP,
-                                 mfa=mfa, ua=a.get("user_agent") or "", seq=20000 + i))
+        _add(d, _signin(p, when - timedelta(seconds=rng.randint(5, 40)), a.get("ip") or p.home_ip, AWS_APP,
+                        mfa=mfa, ua=a.get("user_agent") or "", seq=20000 + i), 0, mfa)
 
 
 def _seed_risk(d: Directory, org: SeededOrg, rng: random.Random, now: datetime) -> None:

@@ -74,9 +74,11 @@ def fake_server(org, tmp_path_factory):
 
 
 @pytest.fixture
-def fake(fake_server):
-    """The fake, reset to a clean state (no faults, empty log, P2 licence, every permission)."""
+def fake(fake_server, clock):
+    """The fake, reset to a clean state (no faults, empty log, P2 licence, every permission), its rate limits
+    running on the test's injected clock (the one the ``graph`` client paces on)."""
     fake_server.reset()
+    fake_server.use_clock(clock)
     yield fake_server
     fake_server.reset()
 
@@ -108,7 +110,47 @@ def graph(entra_env, clock, tmp_path):
     from iamkit import entra
 
     return entra.connect("client_secret", clock=clock, sleeper=clock.sleep, rng=random.Random(5),
-                         now=lambda: NOW, evidence_dir=tmp_path / "evidence", pacing={"reports": 0.5})
+                         now=lambda: NOW, evidence_dir=tmp_path / "evidence")
+
+
+@pytest.fixture
+def beta_graph(entra_env, clock, tmp_path):
+    """Like ``graph``, but opted in to Graph beta (the way an analyst does: IAMKIT_GRAPH_BETA=1)."""
+    import random
+
+    from iamkit import entra
+
+    return entra.connect("client_secret", clock=clock, sleeper=clock.sleep, rng=random.Random(5),
+                         now=lambda: NOW, evidence_dir=tmp_path / "evidence-beta", beta=True)
+
+
+@pytest.fixture
+def injected_connect(monkeypatch, clock):
+    """``iamkit.entra.connect`` as the CLI and correlate call it, but pacing and backing off on the test's
+    injected clock (so the rate limits never make a test sleep for real)."""
+    import functools
+    import random
+
+    from iamkit import entra
+
+    monkeypatch.setattr(entra, "connect", functools.partial(entra.connect, clock=clock, sleeper=clock.sleep,
+                                                            rng=random.Random(5)))
+    return clock
+
+
+@pytest.fixture
+def raw(fake):
+    """Bare HTTPS calls to the fake (no iamkit client): ``raw(method, path, token=..., **requests_kw)``."""
+    from iamkit.entra.client import make_session
+
+    session = make_session(str(fake.ca_bundle))  # trusts the fake's CA whatever REQUESTS_CA_BUNDLE says
+
+    def call(method: str, path: str, *, token: str | None = None, **kw):
+        headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {token or fake.issue_token()}"}
+        return session.request(method, fake.authority_url + path, headers=headers, timeout=10, **kw)
+
+    yield call
+    session.close()
 
 
 @pytest.fixture(scope="session")

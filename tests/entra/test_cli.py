@@ -19,6 +19,11 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return exc.value.code, out, err
 
 
+@pytest.fixture(autouse=True)
+def _clock(injected_connect):
+    """Every command here paces on the injected clock the fake's rate limits also run on."""
+
+
 @pytest.fixture
 def trail_db(fake, aws_env, tmp_path):
     from iamkit.trail import store
@@ -58,13 +63,26 @@ def test_entra_signins_bad_since_is_exit_2(capsys, entra_env):
 
 
 def test_correlate_json_has_every_part(capsys, aws_env, trail_db):
-    code, out, _ = run(capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json")
+    code, out, _ = run(capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json",
+                       "--beta")
     doc = json.loads(out)
     assert code == 0
     assert doc["summary"]["display_name"] == "Alice Ames" and doc["skipped"] == {}
+    assert doc["summary"]["mfa_registered"] is True and doc["summary"]["mfa_at_signin"] == "yes"
+    assert {s["api_version"] for s in doc["signins"]} == {"beta"}
     assert {s["kind"] for s in doc["sessions"]} == {"saml", "identity_center", "role_session", "iam_user"}
     assert any(r["agreement"] and r["agreement"].startswith("NO") for r in doc["timeline"])
     assert any(r["role_name"].startswith("AWSReservedSSO_AdministratorAccess_") for r in doc["roles"])
+
+
+def test_correlate_v1_says_what_only_beta_has(capsys, aws_env, trail_db):
+    code, out, _ = run(capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json",
+                       "--no-aws")
+    doc = json.loads(out)
+    assert code == 0 and "only in Graph beta" in doc["skipped"]["signins_beta"]
+    assert {s["api_version"] for s in doc["signins"]} == {"v1.0"} and {s["event_type"] for s in doc["signins"]} == {
+        "interactiveUser"}
+    assert doc["summary"]["mfa_at_signin"] == "yes"  # alice's v1.0 sign-ins name the MFA they passed
 
 
 def test_correlate_table_prints_skipped_lines(capsys, aws_env, trail_db, fake):

@@ -150,20 +150,23 @@ def test_unknown_auth_kind_is_bad_input(entra_env):
 
 # ---------------------------------------------------------------- faults
 def test_429_with_retry_after_waits_exactly_that_long(graph, fake, clock):
-    fake.faults.throttle(r"^/users/", retry_after=7, times=2)
+    fake.faults.throttle(r"^/users/alice", retry_after=7, times=2)
     assert len(entra.user(graph, ALICE)) == 1
     assert clock.sleeps == [7, 7]
-    assert len(graph_calls(fake, "/users/")) == 3
+    assert len(graph_calls(fake, "/users/alice")) == 3  # two 429s, then the answer
+    assert len(graph_calls(fake, "/users/0a0a0a0a")) == 1  # then signInActivity by object id
 
 
 def test_429_without_retry_after_backs_off_exponentially_with_jitter(graph, fake, clock):
     fake.faults.throttle(r"^/identityProtection/riskyUsers", retry_after=None, times=3)
     assert len(entra.risky_users(graph, ALICE)) == 1
-    assert len(clock.sleeps) == 3
-    for attempt, wait in enumerate(clock.sleeps):
+    sent = [e for e in graph_calls(fake, "/identityProtection/riskyUsers")]
+    assert [e["status"] for e in sent] == [429, 429, 429, 200]
+    gaps = [b["t"] - a["t"] for a, b in zip(sent, sent[1:], strict=False)]
+    for attempt, gap in enumerate(gaps):  # jittered exponential backoff, never less than the service's window
         ceiling = min(graph.backoff_cap, graph.backoff_base * 2 ** attempt)
-        assert ceiling / 2 <= wait <= ceiling
-    assert clock.sleeps[2] > clock.sleeps[0]
+        assert max(ceiling / 2, 1.0) <= gap <= max(ceiling, 1.0 * 1.1) + 1e-9
+    assert gaps[2] > gaps[0]
 
 
 def test_still_throttled_after_every_retry_raises_throttled(graph, fake, clock):
@@ -185,8 +188,22 @@ def test_403_licence_on_signins_is_p1_and_on_risk_is_p2(graph, fake):
     assert exc2.value.licence == "P2"
 
 
+def test_identity_protection_without_p2_is_a_licence_not_a_permission(graph, fake, clock):
+    fake.licence = "P1"
+    with pytest.raises(ee.LicenceRequired) as exc:
+        entra.risky_users(graph, ALICE)
+    assert exc.value.skipped == "needs Entra ID P2" and "holds IdentityRiskyUser.Read.All" in str(exc.value)
+    fake.licence = "P2"
+    fake.granted.discard("IdentityRiskyUser.Read.All")
+    clock.t += 2
+    g2 = entra.connect("client_secret", clock=clock, sleeper=clock.sleep)
+    with pytest.raises(ee.PermissionDenied) as exc2:
+        entra.risky_users(g2, ALICE)
+    assert exc2.value.permission == "IdentityRiskyUser.Read.All"
+
+
 def test_403_permission_names_the_missing_permission(graph, fake):
-    fake.granted.discard("AuditLog.Read.All")
+    fake.granted -= {"AuditLog.Read.All", "Directory.Read.All"}  # either grants the audit log
     with pytest.raises(ee.PermissionDenied) as exc:
         entra.directory_audits(graph, ALICE, since="2d")
     assert exc.value.permission == "AuditLog.Read.All"
@@ -217,10 +234,10 @@ def test_not_found_is_a_typed_bad_input(graph):
 def test_expired_skip_token_restarts_only_its_slice(graph, fake, clock):
     fake.page_size = 1
     since = NOW - timedelta(days=3)
-    baseline = entra.signins(graph, ALICE, since=since, noninteractive=False)
+    baseline = entra.signins(graph, ALICE, since=since, slice_=timedelta(days=1))
     fake.log.clear()
     fake.faults.expire_skiptoken(r"^/auditLogs/signIns", times=1)
-    again = entra.signins(graph, ALICE, since=since, noninteractive=False)
+    again = entra.signins(graph, ALICE, since=since, slice_=timedelta(days=1))
     assert sorted(again["id"]) == sorted(baseline["id"])
     firsts = [e for e in graph_calls(fake, "/auditLogs/signIns") if "$skiptoken" not in e["query"]]
     filters = [e["query"]["$filter"] for e in firsts]
@@ -263,7 +280,7 @@ def test_batch_sends_chunks_of_20_and_requeues_throttled_subrequests(graph, fake
     assert sorted(answers, key=int) == [str(i) for i in range(45)]
     assert all(a["status"] == 200 for a in answers.values())
     posts = [e for e in fake.log if e["path"].endswith("/$batch")]
-    assert len(posts) == 4  # 20 + 20 + 5, then one re-queue round for the 4 throttled
+    assert len(posts) == 3  # 20, then 20 + 9 (the 4 throttled ride along with the rest)
     assert clock.sleeps == [3]
 
 
@@ -286,9 +303,13 @@ def test_every_call_has_its_own_client_request_id(graph, fake):
 
 
 def test_reports_endpoints_are_paced_with_the_injected_clock(graph, fake, clock):
-    entra.signins(graph, ALICE, since="3d", noninteractive=False)
-    assert clock.sleeps and all(abs(s - 0.5) < 1e-9 for s in clock.sleeps)
-    assert len(clock.sleeps) == 2  # three calls, paced 0.5 s apart
+    """12 daily slices against 5 requests per 10 s: bursts of 5, each next burst once the window has passed."""
+    entra.signins(graph, ALICE, since="12d", slice_=timedelta(days=1))
+    sent = [e for e in graph_calls(fake, "/auditLogs/signIns")]
+    assert len(sent) == 12 and {e["status"] for e in sent} == {200}  # never throttled
+    times = [e["t"] for e in sent]
+    assert all(sum(1 for u in times if t <= u < t + 10.0) <= 5 for t in times)  # the documented limit held
+    assert len(clock.sleeps) == 2 and all(10.0 < w <= 11.0 + 1e-9 for w in clock.sleeps)  # and no more waiting
 
 
 def test_backoff_is_reproducible_with_a_seeded_rng(entra_env):
@@ -346,11 +367,44 @@ def test_mfa_falls_back_to_methods_without_p1(graph, fake):
     assert entra.mfa(graph, "bob@corp.example")["is_mfa_registered"].tolist() == [False]
 
 
-def test_signins_include_non_interactive_from_beta(graph, fake):
-    df = entra.signins(graph, ALICE, since=NOW - timedelta(days=5))
-    assert {"interactiveUser", "nonInteractiveUser"} <= set(df["event_type"])
+def test_sign_in_activity_is_read_by_object_id_and_skipped_with_its_reason(graph, fake):
+    skipped: dict[str, str] = {}
+    df = entra.user(graph, ALICE, skipped=skipped)
+    assert skipped == {} and df["last_successful_sign_in"].notna().all()
+    reads = [e for e in fake.log if "signInActivity" in e["query"].get("$select", "")]
+    assert [e["path"] for e in reads] == [f"/v1.0/users/{fake.directory.user(ALICE)['id']}"]  # never by UPN
+    fake.granted.discard("AuditLog.Read.All")
+    g2 = entra.connect("client_secret", clock=graph.clock, sleeper=graph.sleeper)
+    df2 = entra.user(g2, ALICE, skipped=skipped)
+    assert skipped == {"last_sign_in": "needs AuditLog.Read.All"} and df2["last_sign_in"].isna().all()
+    assert df2["user_principal_name"].tolist() == [ALICE]  # the rest of the profile is kept
+
+
+def test_mfa_falls_back_to_methods_without_the_audit_log_permission(graph, fake):
+    fake.granted.discard("AuditLog.Read.All")
+    df = entra.mfa(graph, ALICE)
+    assert df["source"].tolist() == ["methods"] and bool(df["is_mfa_registered"].iloc[0])
+    assert [e["status"] for e in fake.log if "userRegistrationDetails" in e["path"]] == [403]
+
+
+def test_signins_include_non_interactive_only_from_beta_when_asked(graph, beta_graph, fake):
+    v1 = entra.signins(graph, ALICE, since=NOW - timedelta(days=5))
+    assert set(v1["event_type"]) == {"interactiveUser"} and set(v1["api_version"]) == {"v1.0"}
+    assert not any(e["path"].startswith("/beta/") for e in fake.log)  # v1.0 unless asked
+    df = entra.signins(beta_graph, ALICE, since=NOW - timedelta(days=5))
+    assert {"interactiveUser", "nonInteractiveUser"} <= set(df["event_type"]) and set(df["api_version"]) == {"beta"}
     assert any(e["path"].startswith("/beta/auditLogs/signIns") for e in fake.log)
     assert df["created"].is_monotonic_decreasing and df["upn_key"].eq(ALICE).all()
+    truth = {s["id"] for s in fake.directory.signins if s["userPrincipalName"] == ALICE
+             and s["createdDateTime"] >= "2026-11-24T12:00:00Z"}
+    assert set(df["id"]) == truth  # every sign-in of the window, once
+
+
+def test_non_interactive_without_beta_is_bad_input(graph):
+    from iamkit.errors import BadInput
+
+    with pytest.raises(BadInput, match="only in Graph beta"):
+        entra.signins(graph, ALICE, since="1d", noninteractive=True)
 
 
 def test_audits_and_risk_for_the_person(graph):

@@ -36,8 +36,8 @@ def trail(fake, aws):
     con.close()
 
 
-def test_correlate_joins_entra_identity_center_and_cloudtrail(graph, aws, trail, fake):
-    view = correlate(ALICE, graph=graph, aws_session=aws["session"], trail=trail, since=NOW - timedelta(days=14))
+def test_correlate_joins_entra_identity_center_and_cloudtrail(beta_graph, aws, trail, fake):
+    view = correlate(ALICE, graph=beta_graph, aws_session=aws["session"], trail=trail, since=NOW - timedelta(days=14))
     assert view.skipped == {} and len(view.errors) == 0, view.errors.to_dict("records")
     for name, schema in (("profile", "entra_user"), ("mfa", "entra_mfa"), ("signins", "entra_signins"),
                          ("groups", "person_groups"), ("identity_center_user", "person_identity_center_user"),

@@ -80,7 +80,7 @@ def test_signins_are_deduplicated_and_newest_first():
              "status": {"errorCode": 0}, "authenticationRequirement": "multiFactorAuthentication"} for i in range(5)]
     df = ef.signins_frame(rows)
     assert sorted(df["id"]) == ["0", "1", "2"] and df["created"].is_monotonic_decreasing
-    assert set(df["event_type"]) == {"interactiveUser", "nonInteractiveUser"} and df["mfa"].all()
+    assert set(df["event_type"]) == {"interactiveUser", "nonInteractiveUser"} and (df["mfa"] == "yes").all()
 
 
 @pytest.mark.parametrize(("status", "body", "url", "kind", "attr"), [
@@ -103,6 +103,21 @@ def test_error_mapping(status, body, url, kind, attr):
     assert type(err) is kind and err.status == status and err.request_id == "rid"
     if attr:
         assert getattr(err, attr[0]) == attr[1]
+
+
+@pytest.mark.parametrize(("held", "kind", "skipped"), [
+    ({"IdentityRiskyUser.Read.All"}, ee.LicenceRequired, "needs Entra ID P2"),
+    (set(), ee.PermissionDenied, None),
+    (None, ee.LicenceRequired, "needs Entra ID P2 or IdentityRiskyUser.Read.All"),
+])
+def test_identity_protections_bare_403_is_told_apart_by_the_tokens_permissions(held, kind, skipped):
+    err = error_for(403, {"error": {"code": "Forbidden", "message": "Forbidden"}},
+                    "https://g/v1.0/identityProtection/riskyUsers", held=held)
+    assert type(err) is kind
+    if skipped:
+        assert err.skipped == skipped and err.licence == "P2"
+    else:
+        assert err.permission == "IdentityRiskyUser.Read.All"
 
 
 def test_permission_and_licence_tables():

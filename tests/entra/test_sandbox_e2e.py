@@ -3,6 +3,8 @@ on moto and the scenario's CloudTrail (generated in memory from the same ground 
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,6 +12,23 @@ import pytest
 from iamkit import entra
 from iamkit.correlate import correlate
 from iamkit.sandbox.entra_data import incident_person
+
+
+@pytest.fixture
+def entra_clock(sandbox, clock):
+    """The shared sandbox's fake Entra and the client on one injected clock (rate limits without real sleeps);
+    its request log is emptied so a test reads only its own requests."""
+    fake = sandbox._entra
+    fake.use_clock(clock)
+    fake.log.clear()
+    try:
+        yield clock
+    finally:
+        fake.use_clock(time.monotonic)
+
+
+def _connect(clock, **kw):
+    return entra.connect("client_secret", clock=clock, sleeper=clock.sleep, rng=random.Random(3), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +45,12 @@ def scenario_trail(sandbox):
 
 
 @pytest.mark.sandbox
-def test_correlate_finds_the_incident_person_and_flags_the_attacker_session(sandbox, scenario_trail):
+def test_correlate_finds_the_incident_person_and_flags_the_attacker_session(sandbox, scenario_trail, entra_clock):
     org, inc = sandbox.org, sandbox.org.incident
     person = incident_person(org)
     assert person is not None and inc.user_arn in person.iam_users
     end = datetime.fromisoformat(inc.end.replace("Z", "+00:00"))
-    view = correlate(person.upn, graph=entra.connect("client_secret"), aws_session=sandbox.session(),
+    view = correlate(person.upn, graph=_connect(entra_clock, beta=True), aws_session=sandbox.session(),
                      trail=scenario_trail, since=end - timedelta(days=14))
     assert view.skipped == {} and len(view.errors) == 0, view.errors.to_dict("records")
     assert view.profile["id"].tolist() == [person.entra_object_id]
@@ -52,7 +71,7 @@ def test_correlate_finds_the_incident_person_and_flags_the_attacker_session(sand
 
 @pytest.mark.sandbox
 def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(sandbox, scenario_trail, tmp_path,
-                                                                             monkeypatch):
+                                                                             monkeypatch, clock):
     """``aws_signins`` (what the sandbox can pass to ``entra.start``) lines Entra up with the trail's SSO logins."""
     from iamkit.sandbox import entra as fake_entra
     from iamkit.sandbox import trailgen
@@ -63,11 +82,12 @@ def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(san
     wanted = signins_from_trail(org, trailgen.generate(org, benign_events=1000, seed=org.seed))
     assert any(w["upn"] == person.upn for w in wanted)
     fake = fake_entra.start(org, tmp_path / "entra", aws_signins=wanted)
+    fake.use_clock(clock)
     try:
         for k, v in fake.env().items():
             monkeypatch.setenv(k, v)
         end = datetime.fromisoformat(inc.end.replace("Z", "+00:00"))
-        view = correlate(person.upn, graph=entra.connect("client_secret"), aws_session=sandbox.session(),
+        view = correlate(person.upn, graph=_connect(clock), aws_session=sandbox.session(),
                          trail=scenario_trail, since=end - timedelta(days=14))
     finally:
         fake.stop()
@@ -75,3 +95,44 @@ def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(san
     portal = aws[aws["kind"] == "identity_center"]
     assert len(portal) >= 1 and portal["agreement"].str.startswith("yes").all()
     assert aws[aws["ip"] == inc.attacker_ip]["agreement"].str.startswith("NO").all()
+
+
+def _cli_json(capsys, *argv: str) -> dict:
+    import json
+
+    from iamkit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    assert exc.value.code == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("beta", [False, True])
+def test_iamkit_correlate_gives_every_seeded_persons_mfa(sandbox, entra_clock, injected_connect, capsys, beta):
+    """`iamkit correlate UPN` for each person the sandbox seeded, against entra_data's ground truth: who has a
+    strong method registered, and whether their successful sign-ins passed MFA — "no" only from beta, where the
+    sign-in shows it; v1.0 says "unknown" for a single-factor sign-in rather than "no MFA"."""
+    from iamkit.sandbox.entra_data import STRONG
+
+    truth = sandbox._entra.directory.signin_mfa
+    seen = set()
+    for person in sandbox.org.people:
+        doc = _cli_json(capsys, "correlate", person.upn, "--no-aws", "--format", "json",
+                        *(["--beta"] if beta else ["--no-beta"]))
+        summary = doc["summary"]
+        assert summary["mfa_registered"] is bool(set(person.mfa_methods) & STRONG), person.upn
+        ok = {truth[s["id"]] for s in doc["signins"] if s["success"]}
+        expected = "yes" if ok == {"yes"} else "unknown" if not ok else ("no" if beta else "unknown")
+        assert summary["mfa_at_signin"] == expected, (person.upn, summary["mfa_signins"])
+        for s in doc["signins"]:
+            assert s["mfa"] in ("unknown", truth[s["id"]]), (person.upn, s["id"])
+        assert doc["errors"] == [], doc["errors"]
+        seen.add(expected)
+    assert seen == ({"yes", "no"} if beta else {"yes", "unknown"})  # both kinds of people are in the seed
+    # one command after the other on a clock that does not move: each new process starts a fresh limiter while the
+    # service's window is still full, gets 429 without Retry-After, waits the window out and goes on
+    throttled = [e for e in sandbox._entra.log if e["status"] == 429]
+    assert throttled and all("Retry-After" not in e.get("headers", {}) for e in throttled)
