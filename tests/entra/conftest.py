@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import socket
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from entra_helpers import ALICE, DEV, IC_ACCOUNT, PROD, FakeClock, small_org  # noqa: E402
+from entra_helpers import ALICE, DEV, IC_ACCOUNT, NOW, PROD, FakeClock, small_org  # noqa: E402
 
-NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from iamkit.sandbox.model import AccessKey, Account, Assignment, Incident, Person, SeededOrg, User
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # the fixed 'now' of every Entra test
 
 MGMT, PROD, DEV = "111111111111", "222222222222", "333333333333"
 IC_ACCOUNT = "444455556666"

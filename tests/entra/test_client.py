@@ -9,7 +9,7 @@ import stat
 from datetime import timedelta
 
 import pytest
-from conftest import NOW
+from entra_helpers import NOW
 
 from iamkit import entra
 from iamkit.entra import errors as ee

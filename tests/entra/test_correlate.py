@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NOW
-from entra_helpers import ATTACKER, DEV, DIRECT_ROLE, PROD, SSO_ROLE, trail_records
+from entra_helpers import ATTACKER, DEV, DIRECT_ROLE, NOW, PROD, SSO_ROLE, trail_records
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NOW
-from entra_helpers import ALICE
+from entra_helpers import ALICE, NOW
 
 from iamkit import entra
 from iamkit.correlate import correlate, mfa_at_signin
