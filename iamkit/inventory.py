@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit import frames
+from iamkit import frames, jsontext
 from iamkit.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -280,15 +280,7 @@ def from_authorization_details(paths: str | Path | Iterable[str | Path],
     if not files:
         raise BadInput("no authorization-details file given")
     for path in files:
-        if not path.is_file():
-            raise BadInput(f"{path}: no such file")
-        text = path.read_text(errors="replace")
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            at_end = e.pos >= len(text.rstrip()) - 1 or e.msg.startswith("Unterminated")
-            what = "truncated" if at_end else "not valid JSON"
-            raise BadInput(f"{path}: {what} (line {e.lineno}, column {e.colno}: {e.msg})") from e
+        doc = jsontext.read(path)
         if not looks_like_authz(doc):
             raise BadInput(f"{path}: not a get-account-authorization-details file (expected an object with "
                            "UserDetailList, GroupDetailList, RoleDetailList and Policies lists)")

@@ -5,11 +5,11 @@ Pure functions, no I/O: used by the live collectors and by the offline authoriza
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import unquote
 
+from iamkit import jsontext
 from iamkit.errors import PolicyError
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -28,10 +28,7 @@ def parse_document(doc: Any) -> dict[str, Any]:
     text = doc.strip()
     if text.startswith("%7B") or text.startswith("%7b") or "%22" in text[:40]:
         text = unquote(text)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PolicyError(f"policy document is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    value = jsontext.parse(text, "policy document", error=PolicyError)
     if not isinstance(value, dict):
         raise PolicyError(f"policy document is a JSON {type(value).__name__}, not an object")
     return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,9 @@ _POLICY_ARGS = ("identity_policies", "resource_policy", "permission_boundaries",
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    from iamkit import jsontext
+
+    return jsontext.read(path)
 
 
 def _context(pairs: list[str] | None) -> dict[str, str]:
@@ -123,11 +117,9 @@ def validate(policy_file: Path = typer.Argument(..., help="policy document (JSON
 
     if fail_on and fail_on not in SEVERITIES:
         raise BadInput(f"--fail-on must be one of {', '.join(SEVERITIES)}")
-    try:
-        text = Path(policy_file).read_text()
-    except OSError as e:
-        raise BadInput(f"cannot read {policy_file}: {e.strerror}") from None
-    findings = _validate(text, kind)
+    from iamkit import jsontext
+
+    findings = _validate(jsontext.read_text(policy_file), kind)
     emit(findings_frame(findings), fmt, out, title=f"{policy_file}: {len(findings)} finding(s)")
     if fail_on:
         worst = SEVERITIES.index(fail_on)

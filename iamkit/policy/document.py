@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from iamkit import jsontext
 from iamkit.errors import PolicyError
 from iamkit.policy.conditions import CompiledConditions, compile_conditions, known_operator
 from iamkit.policy.matching import arn_matches, compile_glob, is_glob
@@ -238,10 +239,7 @@ def load_document(doc: Any, *, what: str = "policy") -> dict[str, Any]:
         raise PolicyError(f"{what}: empty document")
     if not text.startswith("{") and "%" in text:
         text = unquote(text).strip()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PolicyError(f"{what}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    data = jsontext.parse(text, what, error=PolicyError)
     if not isinstance(data, dict):
         raise PolicyError(f"{what}: the document must be a JSON object, got {type(data).__name__}")
     return data

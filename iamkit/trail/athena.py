@@ -203,7 +203,7 @@ def _bound_scans(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | No
 
     try:
         tree = sqlglot.parse_one(sql, read="trino")
-    except sqlglot.errors.ParseError as e:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
         raise BadInput(f"not a Trino query: {str(e).splitlines()[0]}") from None
     if not isinstance(tree, exp.Query):
         raise BadInput("partition predicates can only be added to a SELECT")
@@ -246,7 +246,7 @@ def reads_partitions(sql: str) -> bool:
 
     try:
         tree = sqlglot.parse_one(sql, read="trino")
-    except sqlglot.errors.ParseError as e:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
         raise BadInput(f"not a Trino query ({str(e).splitlines()[0]}); pass all=True / --all to send it "
                        "as written") from None
     if not isinstance(tree, exp.Query) or not _scans(tree, None):
