@@ -49,7 +49,7 @@ def test_eval_flat_request_and_out_file(tmp_path, capsys):
     assert code == 0 and "Allowed" in out_file.read_text()
 
 
-@pytest.mark.parametrize("content, words", [("{broken", "invalid JSON"),
+@pytest.mark.parametrize("content, words", [("{broken", "not valid JSON"),
                                             ('{"request": {"principal": "x", "action": "s3:GetObject"}}', "principal")])
 def test_eval_bad_input_exits_2(tmp_path, capsys, content, words):
     f = tmp_path / "req.json"

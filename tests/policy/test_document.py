@@ -99,7 +99,7 @@ def test_relevant_indexes_statements_by_action():
 
 
 @pytest.mark.parametrize("bad, words", [
-    ("{not json", "invalid JSON"),
+    ("{not json", "not valid JSON"),
     ("[]", "JSON object"),
     ("", "empty"),
     ({"Version": "2012-10-17"}, "no Statement"),
