@@ -18,6 +18,9 @@ class Settings:
     region: str = "us-east-1"
     max_workers: int = 16
     analyst: str = field(default_factory=lambda: os.environ.get("USER", "analyst"))
+    # MaxMind databases for source-IP context in investigations (country/city and ASN .mmdb; empty: none)
+    country_mmdb: str = ""
+    asn_mmdb: str = ""
 
     @property
     def sandbox_state(self) -> Path:

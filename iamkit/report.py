@@ -36,8 +36,105 @@ _EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']https?://[^"']*["']""", re.I)
 
 
 def load_summary(case: Case) -> dict[str, Any]:
+    """``evidence/summary.json``, its headline rendered from ``evidence/facts.json`` when the case has facts."""
     p = case.evidence / "summary.json"
-    return json.loads(p.read_text()) if p.is_file() else {}
+    s = json.loads(p.read_text()) if p.is_file() else {}
+    f = case.evidence / "facts.json"
+    if f.is_file():
+        s["headline"] = headline(json.loads(f.read_text()))
+    return s
+
+
+# ---------------------------------------------------------------- the headline, rendered from the facts
+def _when(t: str | None) -> str:
+    return (t or "?").replace("T", " ").replace("Z", " UTC")
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return "?"
+    secs = int((dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - dt.datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds())
+    if secs < 3600:
+        return f"{secs // 60} min"
+    return f"{secs // 3600} h {secs % 3600 // 60:02d} min" if secs < 86400 else f"{secs / 86400:.1f} days"
+
+
+def _ip(ip: str, context: dict[str, Any]) -> str:
+    c = context.get(ip) or {}
+    bits = [c.get("country"), f"AS{c['asn']} {c.get('as_org') or ''}".strip() if c.get("asn") else None]
+    bits = [b for b in bits if b]
+    return f"{ip} ({', '.join(bits)})" if bits else ip
+
+
+def _names(arns: list[str]) -> str:
+    return ", ".join(a.rsplit("/", 1)[-1] for a in arns) or "none"
+
+
+def headline(f: dict[str, Any]) -> list[str]:
+    """The lines a responder reads first, from a key investigation's facts (``evidence/facts.json``): what
+    could not be answered (first, when anything), then who and the suspicious activity apart from the owner's
+    usual one, persistence, privilege, lateral movement, data access and logging."""
+    lines = []
+    if f.get("unanswered"):
+        lines.append("Not answered: " + "; ".join(f"{u['question']} — {u['reason']} ({u['step']})"
+                                                   for u in f["unanswered"]))
+    s, w, a, src = f["subject"], f["window"], f["activity"], f["sources"]
+    ctx = src.get("ip_context") or {}
+    who = s.get("principal_arn") or "unknown principal"
+    if s.get("person"):
+        who += f" ({s['person']})"
+    key = s["access_key_id"]
+    if s["key_type"] == "session":
+        key += f" (session {s.get('session_arn') or '?'}, opened from {s.get('origin_access_key_id') or '?'})"
+    if w.get("start"):
+        fe = w.get("first_event") or {}
+        ips = ("new IP " if len(src["new_ips"]) == 1 else "new IPs ") + ", ".join(
+            _ip(i, ctx) for i in src["new_ips"]) if src["new_ips"] else "no new IP"
+        agents = ("new user agent " if len(src["new_user_agents"]) == 1 else "new user agents ") + "; ".join(
+            f'"{u}"' for u in src["new_user_agents"]) if src["new_user_agents"] else "no new user agent"
+        line = (f"Key {key} of {who}: {a['suspicious_calls']} suspicious calls {_when(w['start'])} → "
+                f"{_when(w['end'])} ({_duration(w['start'], w['end'])}) from {ips} with {agents}; first "
+                f"{fe.get('event_name')} at {_when(fe.get('event_time'))}")
+        if src["via_aws_services"]:
+            line += f"; via AWS services: {', '.join(src['via_aws_services'])}"
+    else:
+        line = f"Key {key} of {who}: no suspicious activity"
+    if src["usual_ips"]:
+        line += (f". Usual activity, apart: {a['usual_calls']} calls from "
+                 f"{', '.join(_ip(i, ctx) for i in src['usual_ips'])} with "
+                 f"{'; '.join(src['usual_user_agents']) or '?'}")
+    else:
+        line += ". No usual activity to compare with (less than a day of the key's history loaded)"
+    lines.append(line)
+    c = f["created"]
+    persistence = (f"Persistence: created user(s) {_names(c['users'])}; created key(s) "
+                   f"{', '.join(c['access_keys']) or 'none'}")
+    if c["login_profiles"]:
+        persistence += f"; console password for {_names(c['login_profiles'])}"
+    if f["console_logins"]:
+        persistence += f"; console sign-in as {_names(f['console_logins'])}"
+    lines.append(persistence)
+    changes = "; ".join(f"{(p['policy'] or 'trust policy').rsplit('/', 1)[-1]} {p['event_name']} on "
+                        f"{p['target']}" for p in f["policies_changed"]) or "no policy changed"
+    reach = f.get("reach")
+    admins = (", ".join(reach["admin_principals"]) or "none") if reach else "not assessed"
+    lines.append(f"Privilege: {changes}; administrator (or able to become one) afterwards: {admins}")
+    roles = "; ".join(f"{r['role_arn']} (session {r['session_name']}, key {r['access_key_id']}) from account "
+                      f"{r['from_account']}{' (cross-account)' if r['cross_account'] else ''}"
+                      for r in f["roles_assumed"]) or "none"
+    lines.append(f"Lateral movement: assumed {roles}")
+    read = f["resources_read"]
+    secrets = sum(":secretsmanager:" in r for r in read)
+    objects = sum(r.startswith("arn:aws:s3:::") for r in read)
+    logging = ", ".join(f"{x['event_name']} {x['result']}" + (f" ({x['error_code']})" if x["error_code"] else "")
+                        for x in f["logging_changes"]) or "none"
+    denied_by_key = (f" ({a['subject_key_denied']} by key {s['access_key_id']})"
+                     if a["subject_key_denied"] != f["denied"]["count"] else "")
+    lines.append(f"Data access: {secrets} secret read(s), {objects} S3 object read(s), {len(read) - secrets - objects}"
+                 f" other read(s); {f['denied']['count']} denied calls{denied_by_key}, "
+                 f"{f['other_errors']['count']} other errors; logging changes: {logging}")
+    return lines
 
 
 def _e(v: Any) -> str:
