@@ -8,8 +8,8 @@ answered. The report's summary and the notebooks render from the file.
 Suspicious vs usual activity (documented in the schema too): the origin key's baseline is the IPs and user
 agents it used in the first ``BASELINE`` (24 h) of its history in the loaded window. A call of the origin key
 from an IP or an agent outside the baseline is suspicious; so is every call of what a suspicious call created
-(users, keys, sessions), and calls AWS services made for the caller (``invokedBy``) go with their caller. The
-rest is the owner's usual activity. With less history than ``BASELINE`` after the first call there is no
+(users, keys, sessions); a call an AWS service made for the key (``invokedBy``, AWS Internal) goes with the
+key's own call it followed. The rest is the owner's usual activity. With less history than ``BASELINE`` after the first call there is no
 baseline: everything is suspicious. User agents are compared without aws-cli's per-command tokens.
 """
 
@@ -139,13 +139,14 @@ def classify_activity(ev: pd.DataFrame, root_key: str, nodes: pd.DataFrame | Non
             usual_agents = {agent_family(x) for x in ev.loc[learn, "user_agent"]}
             new = ~ev["source_ip"].map(_s).isin(usual_ips) | ~ev["user_agent"].map(agent_family).isin(usual_agents)
             susp[own] = new[own]
-            # calls services made for the origin key go with the suspicious ones they fall among
-            flagged = times[own & susp]
-            if len(flagged):
-                mine = (node == root_key) & invoked
-                susp[mine] = (times[mine] >= flagged.min()) & (times[mine] <= flagged.max())
-            else:
-                susp[(node == root_key) & invoked] = False
+            # a call a service made for the origin key goes with the key's own call it followed (the latest
+            # one at or before it; the first one when none came before)
+            mine = (node == root_key) & invoked
+            if mine.any():
+                own_times = times[own].to_numpy()
+                own_susp = susp[own].to_numpy()
+                at = own_times.searchsorted(times[mine].to_numpy(), side="right") - 1
+                susp[mine] = own_susp[at.clip(0, len(own_susp) - 1)]
     # everything a node does follows the call that created it (depth order: parents first)
     if nodes is not None and len(nodes) and "node" in ev.columns:
         flag = dict(zip(ev["event_id"], susp, strict=False))
