@@ -22,10 +22,13 @@ from iamkit.sandbox.model import SeededOrg
 SCHEMA_VERSION = 1
 #: detections the shipped rules must raise on the incident, per variant (at least these)
 DETECTIONS = {
-    "default": ["iamkit-access-denied-burst", "iamkit-admin-managed-policy-attached",
-                "iamkit-assume-role-new-source-ip", "iamkit-key-created-then-used",
-                "iamkit-logging-stop-attempt-denied"],
-    "logging-succeeds": ["iamkit-event-selectors-narrowed"],
+    "all": ["iamkit-access-denied-burst", "iamkit-admin-managed-policy-attached", "iamkit-key-created-then-used",
+            "iamkit-logging-stop-attempt-denied"],
+    # the leaked key has weeks of history: its AssumeRole from a new IP stands out
+    "default": ["iamkit-assume-role-new-source-ip"],
+    "logging-succeeds": ["iamkit-assume-role-new-source-ip", "iamkit-event-selectors-narrowed"],
+    # the switch role comes from the brand-new backdoor user (no history to compare with): its console
+    # sign-in without MFA is what stands out
     "console": ["iamkit-console-login-without-mfa"],
 }
 CONSOLE_AGENT = "AWS Internal"
@@ -123,7 +126,7 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
             "admin_principals": sorted([inc.created_user_arn, inc.user_arn]),
             "sensitive_resources": sorted({*inc.secret_arns, *(a.split("/", 1)[0] for a in inc.object_arns)}),
         },
-        "detections": sorted({*DETECTIONS["default"], *DETECTIONS.get(variant, [])}),
+        "detections": sorted({*DETECTIONS["all"], *DETECTIONS.get(variant, [])}),
         "containment": _containment(inc),
         "unanswered": [],
     }
