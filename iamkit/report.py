@@ -67,8 +67,14 @@ def _ip(ip: str, context: dict[str, Any]) -> str:
     return f"{ip} ({', '.join(bits)})" if bits else ip
 
 
+def _some(items: list[str], n: int = 3, sep: str = ", ") -> str:
+    """At most ``n`` items, then how many more (the facts file has them all)."""
+    shown = sep.join(items[:n])
+    return shown + (f"{sep}and {len(items) - n} more" if len(items) > n else "")
+
+
 def _names(arns: list[str]) -> str:
-    return ", ".join(a.rsplit("/", 1)[-1] for a in arns) or "none"
+    return _some([a.rsplit("/", 1)[-1] for a in arns], 5) or "none"
 
 
 def headline(f: dict[str, Any]) -> list[str]:
@@ -89,10 +95,10 @@ def headline(f: dict[str, Any]) -> list[str]:
         key += f" (session {s.get('session_arn') or '?'}, opened from {s.get('origin_access_key_id') or '?'})"
     if w.get("start"):
         fe = w.get("first_event") or {}
-        ips = ("new IP " if len(src["new_ips"]) == 1 else "new IPs ") + ", ".join(
-            _ip(i, ctx) for i in src["new_ips"]) if src["new_ips"] else "no new IP"
-        agents = ("new user agent " if len(src["new_user_agents"]) == 1 else "new user agents ") + "; ".join(
-            f'"{u}"' for u in src["new_user_agents"]) if src["new_user_agents"] else "no new user agent"
+        ips = ("new IP " if len(src["new_ips"]) == 1 else "new IPs ") + _some(
+            [_ip(i, ctx) for i in src["new_ips"]], 5) if src["new_ips"] else "no new IP"
+        agents = ("new user agent " if len(src["new_user_agents"]) == 1 else "new user agents ") + _some(
+            [f'"{u}"' for u in src["new_user_agents"]], 2, "; ") if src["new_user_agents"] else "no new user agent"
         line = (f"Key {key} of {who}: {a['suspicious_calls']} suspicious calls {_when(w['start'])} → "
                 f"{_when(w['end'])} ({_duration(w['start'], w['end'])}) from {ips} with {agents}; first "
                 f"{fe.get('event_name')} at {_when(fe.get('event_time'))}")
@@ -102,33 +108,33 @@ def headline(f: dict[str, Any]) -> list[str]:
         line = f"Key {key} of {who}: no suspicious activity"
     if src["usual_ips"]:
         line += (f". Usual activity, apart: {a['usual_calls']} calls from "
-                 f"{', '.join(_ip(i, ctx) for i in src['usual_ips'])} with "
-                 f"{'; '.join(src['usual_user_agents']) or '?'}")
+                 f"{_some([_ip(i, ctx) for i in src['usual_ips']], 5)} with "
+                 f"{_some(src['usual_user_agents'], 2, '; ') or '?'}")
     else:
         line += ". No usual activity to compare with (less than a day of the key's history loaded)"
     lines.append(line)
     c = f["created"]
     persistence = (f"Persistence: created user(s) {_names(c['users'])}; created key(s) "
-                   f"{', '.join(c['access_keys']) or 'none'}")
+                   f"{_some(c['access_keys'], 5) or 'none'}")
     if c["login_profiles"]:
         persistence += f"; console password for {_names(c['login_profiles'])}"
     if f["console_logins"]:
         persistence += f"; console sign-in as {_names(f['console_logins'])}"
     lines.append(persistence)
-    changes = "; ".join(f"{(p['policy'] or 'trust policy').rsplit('/', 1)[-1]} {p['event_name']} on "
-                        f"{p['target']}" for p in f["policies_changed"]) or "no policy changed"
+    changes = _some([f"{(p['policy'] or 'trust policy').rsplit('/', 1)[-1]} {p['event_name']} on {p['target']}"
+                     for p in f["policies_changed"]], 3, "; ") or "no policy changed"
     reach = f.get("reach")
-    admins = (", ".join(reach["admin_principals"]) or "none") if reach else "not assessed"
+    admins = (_some(reach["admin_principals"], 5) or "none") if reach else "not assessed"
     lines.append(f"Privilege: {changes}; administrator (or able to become one) afterwards: {admins}")
-    roles = "; ".join(f"{r['role_arn']} (session {r['session_name']}, key {r['access_key_id']}) from account "
-                      f"{r['from_account']}{' (cross-account)' if r['cross_account'] else ''}"
-                      for r in f["roles_assumed"]) or "none"
+    roles = _some([f"{r['role_arn']} (session {r['session_name']}, key {r['access_key_id']}) from account "
+                   f"{r['from_account']}{' (cross-account)' if r['cross_account'] else ''}"
+                   for r in f["roles_assumed"]], 3, "; ") or "none"
     lines.append(f"Lateral movement: assumed {roles}")
     read = f["resources_read"]
     secrets = sum(":secretsmanager:" in r for r in read)
     objects = sum(r.startswith("arn:aws:s3:::") for r in read)
-    logging = ", ".join(f"{x['event_name']} {x['result']}" + (f" ({x['error_code']})" if x["error_code"] else "")
-                        for x in f["logging_changes"]) or "none"
+    logging = _some([f"{x['event_name']} {x['result']}" + (f" ({x['error_code']})" if x["error_code"] else "")
+                     for x in f["logging_changes"]], 6) or "none"
     denied_by_key = (f" ({a['subject_key_denied']} by key {s['access_key_id']})"
                      if a["subject_key_denied"] != f["denied"]["count"] else "")
     lines.append(f"Data access: {secrets} secret read(s), {objects} S3 object read(s), {len(read) - secrets - objects}"
