@@ -35,15 +35,18 @@ def open_case(case_dir: str, **parameters: Any) -> Case:
 
 
 def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
-    def parse(v: str) -> dt.datetime:
-        try:
-            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadInput(f"not an ISO-8601 time: {v!r}") from None
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    """The investigation window, by the trail's one window rule (a bare end date means that whole day)."""
+    from iamkit.trail.sources import window_bounds
 
-    e = parse(end) if end else dt.datetime.now(dt.UTC)
-    s = parse(start) if start else e - dt.timedelta(days=30)
+    for v in (start, end):
+        if v:
+            try:
+                dt.datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise BadInput(f"not an ISO-8601 time: {v!r}") from None
+    s, e = window_bounds(start or None, end or None)
+    e = e or dt.datetime.now(dt.UTC)
+    s = s or e - dt.timedelta(days=30)
     if s >= e:
         raise BadInput(f"window start {s} is not before end {e}")
     return s, e
@@ -339,6 +342,29 @@ def owner(case: Case) -> Owner:
         case.note_unanswered("enrichment", "the owner's IAM details and person", e)
     case.save_json("owner", {"principal_arn": arn, "account_id": account, "errors": errors})
     return Owner(arn, details, policies, cred, errors)
+
+
+@dataclass
+class Answers:
+    """The investigation's answers as they stand (``evidence/facts.json``), for a notebook to show."""
+
+    facts: dict[str, Any]
+
+    def sections(self):
+        import pandas as pd
+
+        if self.facts.get("unanswered"):
+            yield "Not answered", pd.DataFrame(self.facts["unanswered"])
+        rows = [{"field": k, "value": json.dumps(v, default=str)} for k, v in self.facts.items()
+                if k not in ("schema_version", "unanswered")]
+        yield "The answers (evidence/facts.json, schema iamkit/schemas/facts.schema.json)", pd.DataFrame(rows)
+
+
+def answers(case: Case) -> Answers:
+    """The case's facts (what every step answered so far, and what it could not)."""
+    from iamkit.investigate import facts as F
+
+    return Answers(F.load(case))
 
 
 def timeline_explorer(case: Case):
