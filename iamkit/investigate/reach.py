@@ -137,7 +137,7 @@ def _inventory(case: Case, accounts: list[str], errors: list[str]) -> Any:
     from iamkit.inventory import collect
 
     try:
-        inv = collect(org=True, accounts=accounts, service_last_accessed=False)
+        inv = collect(org=True, accounts=accounts, parts=("iam", "resources"))
     except Exception as e:
         errors.append(f"collecting accounts {', '.join(accounts)}: {e.__class__.__name__}: {e}"[:300])
         return None

@@ -261,3 +261,15 @@ def test_the_owners_iam_is_collected(sandbox):
     assert set(frames["policies"].loc[frames["policies"]["attached_to_arn"] == group, "policy_name"]) == {
         "dev-developer-access", "platform-engineer"}
     assert (frames["credentials"]["arn"] == inc.user_arn).any()
+
+
+def test_the_reach_step_collects_only_what_it_needs(sandbox):
+    from iamkit.errors import BadInput
+    from iamkit.inventory import collect
+
+    dev = sandbox.org.incident.account_id
+    inv = collect(accounts=[dev], parts=("iam",))
+    assert (inv.principals["account_id"] == dev).any()
+    assert inv.resource_policies.empty and inv.credentials.empty and inv.errors.empty
+    with pytest.raises(BadInput, match="unknown inventory parts"):
+        collect(accounts=[dev], parts=("iam", "everything"))
