@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 MANIFEST = "manifest.json"
 SEAL = "manifest.sha256"
 MARKER = "INCOMPLETE"
+UNANSWERED = "unanswered"  # evidence/unanswered.json: questions a step could not answer, and why
+COMPLETE_WITH_ERRORS = "complete with errors"
 _SECRET_NAME = re.compile(r"(secret|password|token|credential|private[_-]?key)", re.I)
 _SECRET_VALUE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")  # AWS secret key shape
 
@@ -113,14 +115,19 @@ class Case:
         (self.path / "case.yaml").write_text(yaml.safe_dump(self.meta, sort_keys=False))
 
     def finish(self, status: str = "complete", error: str | None = None) -> None:
-        """Settle the case: status recorded, marker removed when complete, manifest sealed."""
+        """Settle the case: status recorded, marker removed when complete, manifest sealed. A case whose
+        steps left unanswered questions (``note_unanswered``) is ``complete with errors``, never ``complete``."""
+        unanswered = self.unanswered()
+        if status == "complete" and unanswered:
+            status = COMPLETE_WITH_ERRORS
+            self.meta["unanswered"] = [f"{u['question']} ({u['step']}): {u['reason']}" for u in unanswered]
         self.meta["status"] = status
         self.meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         if error:
             self.meta["error"] = error
         self._write_meta()
         marker = self.path / MARKER
-        if status == "complete":
+        if status in ("complete", COMPLETE_WITH_ERRORS):  # it finished; what is missing is said, not hidden
             marker.unlink(missing_ok=True)
         else:
             marker.write_text(f"this case did not finish: {status}: {error or ''}\n")
@@ -133,6 +140,19 @@ class Case:
     @property
     def evidence(self) -> Path:
         return self.path / "evidence"
+
+    # ---- what could not be answered ----
+    def note_unanswered(self, step: str, question: str, reason: str) -> None:
+        """Record that ``step`` could not answer ``question`` (and why): the case ends ``complete with errors``."""
+        items = self.unanswered()
+        item = {"step": step, "question": question, "reason": " ".join(str(reason).split())[:300]}
+        if item not in items:
+            self.save_json(UNANSWERED, [*items, item])
+
+    def unanswered(self) -> list[dict[str, str]]:
+        """The questions steps could not answer, in the order they were noted."""
+        p = self.evidence / f"{UNANSWERED}.json"
+        return json.loads(p.read_text()) if p.is_file() else []
 
     # ---- evidence ----
     def _evidence_path(self, name: str, suffix: str) -> Path:

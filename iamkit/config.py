@@ -23,6 +23,9 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_attempts: int = 6
+    # MaxMind databases for source-IP context in investigations (country/city and ASN .mmdb; empty: none)
+    country_mmdb: str = ""
+    asn_mmdb: str = ""
 
     @property
     def sandbox_state(self) -> Path:

@@ -165,15 +165,19 @@ def _from_parquet(name: str, target: Path) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- collection
+PARTS = ("iam", "credentials", "resources", "posture", "identity_center")
+
 
 def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region: str | None = None,
             org: bool = False, accounts: Sequence[str] | None = None, role_name: str | None = None,
             external_id: str | None = None, session_name: str | None = None,
             regions: Sequence[str] | None = None, max_workers: int | None = None, hooks: Sequence[Hook] = (),
             service_last_accessed: bool = True, progress: Callable[[str, int, int], None] | None = None,
-            clock: Callable[[], datetime] | None = None) -> Inventory:
+            clock: Callable[[], datetime] | None = None, parts: Sequence[str] | None = None) -> Inventory:
     """Collect an inventory: the caller's account, the listed ``accounts`` and/or (``org=True``) every
     active account of the organization, through ``role_name`` in each. Failures are ``errors`` rows.
+    ``parts`` limits the collectors (``PARTS``: iam, credentials, resources, posture, identity_center; the
+    organization's structure and SCPs come with ``org`` whatever ``parts`` says).
 
     ``max_workers=1`` runs serially (the bench baseline); default from settings (``IAMKIT_MAX_WORKERS``).
     """
@@ -233,7 +237,10 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
     contexts = fanout.assume_each(ctx, listed, role_name=role_name, external_id=external_id,
                                   session_name=session_name or "iamkit-inventory", log=log,
                                   max_workers=workers, progress=progress)
-    if org:
+    wanted = set(PARTS if parts is None else parts)
+    if wanted - set(PARTS):
+        raise BadInput(f"unknown inventory parts {sorted(wanted - set(PARTS))}; known: {', '.join(PARTS)}")
+    if org and "identity_center" in wanted:
         tasks.append(fanout.Task("identity_center", ctx.account_id, ctx.region,
                                  lambda: identity_center.collect(Scope(ctx, log), [a["Id"] for a in listed])))
     for acct, actx in contexts.items():
@@ -241,12 +248,14 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
             tasks.append(fanout.Task(f"{label} {acct} {region}", acct, region,
                                      lambda: fn(Scope(actx, log, region=region))))
         home = regions[0]
-        add("iam", iam.collect, home)
-        add("credentials", lambda s: credential_report.collect(s, service_last_accessed), home)
-        for service, (fn, regional) in resources.SERVICES.items():
+        if "iam" in wanted:
+            add("iam", iam.collect, home)
+        if "credentials" in wanted:
+            add("credentials", lambda s: credential_report.collect(s, service_last_accessed), home)
+        for service, (fn, regional) in resources.SERVICES.items() if "resources" in wanted else ():
             for reg in (regions if regional else [home]):
                 add(service, fn, reg)
-        for reg in regions:
+        for reg in regions if "posture" in wanted else ():
             add("posture", posture.collect, reg)
     for result in fanout.run(tasks, log=log, max_workers=workers, progress=progress):
         merge(rows, result)

@@ -54,10 +54,124 @@ NOTEBOOK_DROPPED = {"script", "style", "template", "iframe", "object", "embed", 
 
 
 def load_summary(case: Case) -> dict[str, Any]:
-    """``evidence/summary.json`` with every string made ``visible`` (it is shown, never computed on)."""
+    """``evidence/summary.json``, its headline rendered from ``evidence/facts.json`` when the case has facts;
+    every string made ``visible`` (it is shown, never computed on). A summary or facts file that cannot be read
+    (a crafted or damaged case) becomes a headline line saying so, never a failed report."""
+    from iamkit import jsontext
+    from iamkit.errors import IamkitError
+
     p = case.evidence / "summary.json"
-    s = _visible_tree(json.loads(p.read_text())) if p.is_file() else {}
-    return s if isinstance(s, dict) else {}
+    try:
+        s = jsontext.read(p) if p.is_file() else {}
+    except IamkitError as e:
+        s = {"headline": [f"evidence/summary.json could not be read: {e}"]}
+    if not isinstance(s, dict):
+        s = {"headline": ["evidence/summary.json is not a JSON object"]}
+    f = case.evidence / "facts.json"
+    if f.is_file():
+        try:
+            s["headline"] = headline(jsontext.read(f))
+        except (IamkitError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            s["headline"] = [f"evidence/facts.json could not be rendered: {e.__class__.__name__}: {e}"]
+    return _visible_tree(s)
+
+
+# ---------------------------------------------------------------- the headline, rendered from the facts
+def _when(t: str | None) -> str:
+    return (t or "?").replace("T", " ").replace("Z", " UTC")
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    if not start or not end:
+        return "?"
+    secs = int((dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+                - dt.datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds())
+    if secs < 3600:
+        return f"{secs // 60} min"
+    return f"{secs // 3600} h {secs % 3600 // 60:02d} min" if secs < 86400 else f"{secs / 86400:.1f} days"
+
+
+def _ip(ip: str, context: dict[str, Any]) -> str:
+    c = context.get(ip) or {}
+    bits = [c.get("country"), f"AS{c['asn']} {c.get('as_org') or ''}".strip() if c.get("asn") else None]
+    bits = [b for b in bits if b]
+    return f"{ip} ({', '.join(bits)})" if bits else ip
+
+
+def _some(items: list[str], n: int = 3, sep: str = ", ") -> str:
+    """At most ``n`` items, then how many more (the facts file has them all)."""
+    shown = sep.join(items[:n])
+    return shown + (f"{sep}and {len(items) - n} more" if len(items) > n else "")
+
+
+def _names(arns: list[str]) -> str:
+    return _some([a.rsplit("/", 1)[-1] for a in arns], 5) or "none"
+
+
+def headline(f: dict[str, Any]) -> list[str]:
+    """The lines a responder reads first, from a key investigation's facts (``evidence/facts.json``): what
+    could not be answered (first, when anything), then who and the suspicious activity apart from the owner's
+    usual one, persistence, privilege, lateral movement, data access and logging."""
+    lines = []
+    if f.get("unanswered"):
+        lines.append("Not answered: " + "; ".join(f"{u['question']} — {u['reason']} ({u['step']})"
+                                                   for u in f["unanswered"]))
+    s, w, a, src = f["subject"], f["window"], f["activity"], f["sources"]
+    ctx = src.get("ip_context") or {}
+    who = s.get("principal_arn") or "unknown principal"
+    if s.get("person"):
+        who += f" ({s['person']})"
+    key = s["access_key_id"]
+    if s["key_type"] == "session":
+        key += f" (session {s.get('session_arn') or '?'}, opened from {s.get('origin_access_key_id') or '?'})"
+    if w.get("start"):
+        fe = w.get("first_event") or {}
+        ips = ("new IP " if len(src["new_ips"]) == 1 else "new IPs ") + _some(
+            [_ip(i, ctx) for i in src["new_ips"]], 5) if src["new_ips"] else "no new IP"
+        agents = ("new user agent " if len(src["new_user_agents"]) == 1 else "new user agents ") + _some(
+            [f'"{u}"' for u in src["new_user_agents"]], 2, "; ") if src["new_user_agents"] else "no new user agent"
+        line = (f"Key {key} of {who}: {a['suspicious_calls']} suspicious calls {_when(w['start'])} → "
+                f"{_when(w['end'])} ({_duration(w['start'], w['end'])}) from {ips} with {agents}; first "
+                f"{fe.get('event_name')} at {_when(fe.get('event_time'))}")
+        if src["via_aws_services"]:
+            line += f"; via AWS services: {', '.join(src['via_aws_services'])}"
+    else:
+        line = f"Key {key} of {who}: no suspicious activity"
+    if src["usual_ips"]:
+        line += (f". Usual activity, apart: {a['usual_calls']} calls from "
+                 f"{_some([_ip(i, ctx) for i in src['usual_ips']], 5)} with "
+                 f"{_some(src['usual_user_agents'], 2, '; ') or '?'}")
+    else:
+        line += ". No usual activity to compare with (less than a day of the key's history loaded)"
+    lines.append(line)
+    c = f["created"]
+    persistence = (f"Persistence: created user(s) {_names(c['users'])}; created key(s) "
+                   f"{_some(c['access_keys'], 5) or 'none'}")
+    if c["login_profiles"]:
+        persistence += f"; console password for {_names(c['login_profiles'])}"
+    if f["console_logins"]:
+        persistence += f"; console sign-in as {_names(f['console_logins'])}"
+    lines.append(persistence)
+    changes = _some([f"{(p['policy'] or 'trust policy').rsplit('/', 1)[-1]} {p['event_name']} on {p['target']}"
+                     for p in f["policies_changed"]], 3, "; ") or "no policy changed"
+    reach = f.get("reach")
+    admins = (_some(reach["admin_principals"], 5) or "none") if reach else "not assessed"
+    lines.append(f"Privilege: {changes}; administrator (or able to become one) afterwards: {admins}")
+    roles = _some([f"{r['role_arn']} (session {r['session_name']}, key {r['access_key_id']}) from account "
+                   f"{r['from_account']}{' (cross-account)' if r['cross_account'] else ''}"
+                   for r in f["roles_assumed"]], 3, "; ") or "none"
+    lines.append(f"Lateral movement: assumed {roles}")
+    read = f["resources_read"]
+    secrets = sum(":secretsmanager:" in r for r in read)
+    objects = sum(r.startswith("arn:aws:s3:::") for r in read)
+    logging = _some([f"{x['event_name']} {x['result']}" + (f" ({x['error_code']})" if x["error_code"] else "")
+                     for x in f["logging_changes"]], 6) or "none"
+    denied_by_key = (f" ({a['subject_key_denied']} by key {s['access_key_id']})"
+                     if a["subject_key_denied"] != f["denied"]["count"] else "")
+    lines.append(f"Data access: {secrets} secret read(s), {objects} S3 object read(s), {len(read) - secrets - objects}"
+                 f" other read(s); {f['denied']['count']} denied calls{denied_by_key}, "
+                 f"{f['other_errors']['count']} other errors; logging changes: {logging}")
+    return lines
 
 
 def _visible_tree(v: Any) -> Any:

@@ -41,8 +41,11 @@ def params_cell(src: str):
 NOTEBOOKS = {
     "01-enrichment.ipynb": [
         new_markdown_cell("# 1 · Enrichment: what did this key do?\n\nLoads CloudTrail for the window into the "
-                          "case's DuckDB store, traces the key back to its origin and forward to every key, user "
-                          "and session it created, and looks up its owner in IAM. Evidence lands in the case folder."),
+                          "case's DuckDB store, traces the key back to the first key of its chain (a session key "
+                          "to the long-term key that opened it) and forward to every key, user and session it "
+                          "created, separates the suspicious activity from the owner's usual one, and looks up "
+                          "the owner in IAM. The answers are written as data (`evidence/facts.json`); evidence "
+                          "lands in the case folder."),
         params_cell(PARAMS_KEY),
         new_code_cell(SETUP),
         new_code_cell("loaded = inv.load_trail(case, trail_source=trail_source, start=start, end=end)\nshow(loaded)"),
@@ -52,8 +55,9 @@ NOTEBOOKS = {
     ],
     "02-assessment.ipynb": [
         new_markdown_cell("# 2 · Assessment: what can it reach, how bad is it?\n\nEffective permissions of "
-                          "every principal the key touched (decided by the policy engine), detections over the "
-                          "window, and the blast radius."),
+                          "every principal of the incident (decided by the policy engine with the organization's "
+                          "SCPs), who is or can become administrator, the sensitive resources they reach, and the "
+                          "detections raised on the incident."),
         params_cell(PARAMS_KEY),
         new_code_cell(SETUP),
         new_code_cell("assessment = inv.assess(case)\nshow(assessment)"),
@@ -69,16 +73,21 @@ NOTEBOOKS = {
     ],
     "04-postmortem.ipynb": [
         new_markdown_cell("# 4 · Post-mortem\n\nThe summary a responder reads first — who, what, when, from where, "
-                          "blast radius, proposed actions — and the incident timeline."),
+                          "blast radius, proposed actions — rendered from the case's answers, and the incident "
+                          "timeline. What a step could not answer comes first (the case is then `complete with "
+                          "errors`)."),
         params_cell(PARAMS_KEY),
         new_code_cell(SETUP),
         new_code_cell("summary = inv.postmortem(case)\nshow(summary)"),
+        new_code_cell("show(inv.answers(case))"),
     ],
 }
 
 
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
+        for i, cell in enumerate(cells):  # stable ids: regenerating an unchanged notebook changes nothing
+            cell["id"] = f"{name.split('-', 1)[0]}-{i:02d}"
         nbformat.write(notebook(cells), str(NB / name))
         print("wrote", NB / name)
 

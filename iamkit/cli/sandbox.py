@@ -32,6 +32,9 @@ def start(
     scenario: str = typer.Option(
         "compromised-access-key", "--scenario", help="incident to script, or 'none'"
     ),
+    variant: str = typer.Option(
+        "default", "--variant", help="variant of the scenario: default, logging-succeeds or console"
+    ),
     seed: int = typer.Option(7, "--seed", help="seed: same seed, same ids"),
     events: int = typer.Option(5000, "--events", help="benign CloudTrail events around the incident"),
     days: int = typer.Option(14, "--days", help="days of CloudTrail"),
@@ -52,6 +55,7 @@ def start(
         "accounts": accounts,
         "roles_per_account": roles_per_account,
         "scenario": None if scenario == "none" else scenario,
+        "variant": variant,
         "seed": seed,
         "benign_events": events,
         "days": days,
@@ -64,6 +68,10 @@ def start(
 
     if args["scenario"] and args["scenario"] not in scenarios.SCENARIOS:
         raise BadInput(f"unknown scenario {scenario!r}; known: {', '.join(scenarios.SCENARIOS)}, none")
+    if args["scenario"]:
+        scenarios.check_variant(args["scenario"], variant)
+    elif variant != "default":
+        raise BadInput(f"--variant {variant} needs a scenario")
     if accounts < 4:
         raise BadInput(f"--accounts must be at least 4 (Security, Prod, Dev, Sandbox), got {accounts}")
     if not 1 <= roles_per_account <= MAX_ROLES:

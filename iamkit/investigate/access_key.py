@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit.errors import BadInput, NotFound
+from iamkit.errors import BadInput, IamkitError, NotFound
 from iamkit.ui.text import bullets, code, md
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,15 +36,18 @@ def open_case(case_dir: str, **parameters: Any) -> Case:
 
 
 def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
-    def parse(v: str) -> dt.datetime:
-        try:
-            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadInput(f"not an ISO-8601 time: {v!r}") from None
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    """The investigation window, by the trail's one window rule (a bare end date means that whole day)."""
+    from iamkit.trail.sources import window_bounds
 
-    e = parse(end) if end else dt.datetime.now(dt.UTC)
-    s = parse(start) if start else e - dt.timedelta(days=30)
+    for v in (start, end):
+        if v:
+            try:
+                dt.datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise BadInput(f"not an ISO-8601 time: {v!r}") from None
+    s, e = window_bounds(start or None, end or None)
+    e = e or dt.datetime.now(dt.UTC)
+    s = s or e - dt.timedelta(days=30)
     if s >= e:
         raise BadInput(f"window start {s} is not before end {e}")
     return s, e
@@ -106,6 +110,11 @@ def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str
     case.save_json("trail-load", {"source": source, "start": s.isoformat(), "end": e.isoformat(), **counters})
     if len(res.errors):
         case.save_frame("trail-load-errors", res.errors)
+        first = res.errors.iloc[0].to_dict()
+        case.note_unanswered("enrichment", "every call in the window",
+                             f"{len(res.errors)} CloudTrail file(s) or call(s) failed to load, the rest loaded "
+                             f"(first: {first.get('source') or first.get('file') or ''} "
+                             f"{first.get('error') or first.get('message') or ''})")
     if total == 0:
         raise NotFound(f"no CloudTrail events found in {source} between {s:%Y-%m-%d} and {e:%Y-%m-%d}")
     return Loaded(source, s.isoformat(), e.isoformat(), counters, res.errors)
@@ -164,27 +173,87 @@ def _kv_frame(d: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([{"field": k, "value": str(v)} for k, v in d.items()])
 
 
+MAX_PIVOTS = 10
+
+
+def _creator_key(con: Any, principal_arn: str) -> tuple[str | None, str | None]:
+    """(key, event id) of the CreateUser call that made the IAM user ``principal_arn``, if it is in the store."""
+    row = con.execute("""
+        SELECT access_key_id, event_id FROM events
+        WHERE event_name = 'CreateUser' AND error_code IS NULL AND access_key_id IS NOT NULL
+          AND json_extract_string(response_elements, '$.user.arn') = ?
+        ORDER BY event_time LIMIT 1""", [principal_arn]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def origin_chain(con: Any, origin: Any) -> tuple[list[str], Any]:
+    """Follow a trace's origin further up while it was itself made by another key (a key created by
+    CreateAccessKey, a user created by CreateUser): the chain from the first key, and the first origin."""
+    from iamkit.trail.trace import find_origin
+
+    chain = list(origin.chain)
+    for _ in range(MAX_PIVOTS):
+        parent = origin.detail.get("created_by_key")
+        if not parent and origin.kind == "iam_user" and origin.principal_arn:
+            parent, _event = _creator_key(con, origin.principal_arn)
+        if not parent or parent in chain:
+            break
+        up = find_origin(con, parent)
+        chain = [k for k in up.chain if k not in chain] + chain
+        origin = up
+    return chain, origin
+
+
 def trace_key(case: Case, access_key_id: str) -> KeyTrace:
-    """Trace the key back to its origin and forward through what it created; evidence saved."""
+    """Trace the key back to the first key of its chain, investigate the incident from there (what it and
+    everything it created did), and write the answers (``evidence/facts.json``); evidence saved."""
     from iamkit import trail
-    from iamkit.investigate.facts import facts, headline
+    from iamkit.investigate import facts as F
+    from iamkit.report import headline
 
     if not access_key_id:
         raise BadInput("access_key_id is required")
     with trail.open(trail_db(case), read_only=True) as t:
-        tr = t.trace(access_key_id)
+        first = t.trace(access_key_id)
+        chain, o = origin_chain(t.con, first.origin)
+        root = next((k for k in chain if k.startswith("AKIA")), chain[0] if chain else access_key_id)
+        tr = first if root == access_key_id else t.trace(root)
         full = _full_events(t, tr.events)
-    o = tr.origin
+    me = first.nodes[first.nodes["node"] == access_key_id]
     origin = {"kind": o.kind, "arn": o.principal_arn, "name": o.name, "account_id": o.account_id,
-              "first_key": o.access_key_id, "chain": " → ".join(str(k) for k in o.chain if k)}
+              "first_key": chain[0] if chain else None, "chain": " → ".join(chain)}
     if o.kind == "iam_user":
         origin.update(user_arn=o.principal_arn, user_name=o.name)
-    f = facts(full, access_key_id)
-    lines = headline(f, origin)
-    case.save_frame("key-events", full, query={"trace": access_key_id, "db": trail_db(case).name})
+    session = access_key_id.startswith("ASIA")
+    subject = {"access_key_id": access_key_id, "key_type": "session" if session else "long-term",
+               "principal_arn": o.principal_arn, "account_id": o.account_id, "person": None,
+               "session_arn": (me.iloc[0]["principal_arn"] if len(me) else None) if session else None,
+               "origin_access_key_id": root if root.startswith("AKIA") else None, "chain": chain}
+    if subject["session_arn"] is not None and not isinstance(subject["session_arn"], str):
+        subject["session_arn"] = None  # a missing value
+    if o.kind in ("unknown", "aws_account"):
+        case.note_unanswered("enrichment", "who is behind the key",
+                             f"its origin is {o.kind}: " + str(o.detail.get("note") or
+                                                               "the key is never issued or used by a known identity "
+                                                               "in the loaded window"))
+    f = F.activity_facts(full, subject, root_key=root, nodes=tr.nodes, ip_context=_ip_context(case))
+    case.save_frame("key-events", full, query={"trace": root, "subject": access_key_id, "db": trail_db(case).name})
     case.save_frame("key-chain", tr.nodes)
-    case.save_json("key-facts", {"origin": origin, **f, "headline": lines})
-    return KeyTrace(access_key_id, origin, tr.nodes, full, f, lines)
+    f = F.save(case, f)
+    return KeyTrace(access_key_id, origin, tr.nodes, full, f, headline(f))
+
+
+def _ip_context(case: Case) -> Any:
+    """Offline IP context: the MaxMind databases configured (``country_mmdb``, ``asn_mmdb``), else iptocc."""
+    from iamkit import config
+    from iamkit.trail.ipcontext import IpContext
+
+    settings = config.load()
+    try:
+        return IpContext(country_mmdb=settings.country_mmdb or None, asn_mmdb=settings.asn_mmdb or None)
+    except IamkitError as e:
+        case.note_unanswered("enrichment", "country and ASN of the source IPs", str(e))
+        return IpContext()
 
 
 def _full_events(t, traced: pd.DataFrame) -> pd.DataFrame:
@@ -218,20 +287,27 @@ class Owner:
             yield "Could not read", e
 
 
+#: tags naming the human behind an IAM identity (first found wins)
+PERSON_TAGS = ("email", "Email", "owner", "Owner", "upn", "UPN", "mail")
+
+
 def owner(case: Case) -> Owner:
-    """IAM of the key owner's account (authorization details + credential report), the owner's rows kept."""
+    """IAM of the key owner's account (authorization details + credential report), the owner's rows kept;
+    the person behind the owner (its email/owner tag) goes into the facts."""
     import pandas as pd
 
+    from iamkit.investigate import facts as F
     from iamkit.respond.sessions import session_for
 
-    kf = case.load_json("key-facts")
-    origin = kf["origin"]
-    arn = origin.get("user_arn") or origin.get("arn") or ""
-    account = origin.get("account_id") or (arn.split(":")[4] if arn.count(":") >= 5 else "")
+    f = F.load(case)
+    arn = f["subject"].get("principal_arn") or ""
+    account = f["subject"].get("account_id") or (arn.split(":")[4] if arn.count(":") >= 5 else "")
     errors: list[str] = []
-    details = pd.DataFrame([{"field": k, "value": str(v)} for k, v in origin.items()])
+    details = pd.DataFrame([{"field": k, "value": str(v)} for k, v in f["subject"].items()])
     policies = pd.DataFrame()
     cred = pd.DataFrame()
+    if not arn or ":iam::" not in arn:
+        return Owner(arn, details, policies, cred, [f"the key's origin is not an IAM identity ({arn or 'unknown'})"])
     try:
         from iamkit.investigate.iam import collect_account
 
@@ -244,6 +320,13 @@ def owner(case: Case) -> Owner:
         me = principals[principals["arn"] == arn]
         if len(me):
             details = me.T.reset_index().rename(columns={"index": "field", me.index[0]: "value"})
+            tags = me.iloc[0]["tags"]
+            tags = json.loads(tags) if isinstance(tags, str) else tags
+            person = next((tags[k] for k in PERSON_TAGS if isinstance(tags, dict) and tags.get(k)), None)
+            if person:
+                F.update(case, subject={**f["subject"], "person": str(person)})
+        else:
+            errors.append(f"{arn} is not in the IAM of account {account} (deleted since?)")
         group_arns = group_arns_of(principals, arn)
         if len(frames["errors"]):
             case.save_frame(f"iam-{account}-errors", frames["errors"])
@@ -254,10 +337,35 @@ def owner(case: Case) -> Owner:
             cr = frames["credentials"]
             case.save_frame(f"iam-{account}-credential-report", cr)
             cred = cr[cr["arn"] == arn]
-    except Exception as e:  # the owner's account may deny us: listed, the investigation goes on
+    except Exception as e:  # the owner's account may deny us: said, the investigation goes on
         errors.append(f"IAM of account {account}: {e.__class__.__name__}: {e}"[:300])
+    for e in errors:
+        case.note_unanswered("enrichment", "the owner's IAM details and person", e)
     case.save_json("owner", {"principal_arn": arn, "account_id": account, "errors": errors})
     return Owner(arn, details, policies, cred, errors)
+
+
+@dataclass
+class Answers:
+    """The investigation's answers as they stand (``evidence/facts.json``), for a notebook to show."""
+
+    facts: dict[str, Any]
+
+    def sections(self):
+        import pandas as pd
+
+        if self.facts.get("unanswered"):
+            yield "Not answered", pd.DataFrame(self.facts["unanswered"])
+        rows = [{"field": k, "value": json.dumps(v, default=str)} for k, v in self.facts.items()
+                if k not in ("schema_version", "unanswered")]
+        yield "The answers (evidence/facts.json, schema iamkit/schemas/facts.schema.json)", pd.DataFrame(rows)
+
+
+def answers(case: Case) -> Answers:
+    """The case's facts (what every step answered so far, and what it could not)."""
+    from iamkit.investigate import facts as F
+
+    return Answers(F.load(case))
 
 
 def timeline_explorer(case: Case):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iamkit.ui.text import code, code_block, md
 
@@ -26,24 +26,62 @@ class PlanView:
                              code(f"iamkit remediate undo {self.case_dir}"))
 
 
+def plan_summary(f: dict[str, Any], key_owners: dict[str, str], planned_at: str | None) -> dict[str, Any]:
+    """What ``respond.compromised_key_plan`` needs, from the facts: the chain's first long-term key and its
+    user (a session key cannot be switched off: its role's sessions are revoked instead), the users and keys
+    created (``key_owners``: created key -> user ARN), the policies attached to users, the roles assumed."""
+    s = f["subject"]
+    user_arn = s.get("principal_arn") or ""
+    origin: dict[str, Any] = {}
+    if ":user/" in user_arn and s.get("origin_access_key_id"):
+        origin = {"account_id": s.get("account_id"), "user_arn": user_arn, "user_name": user_arn.rsplit("/", 1)[-1]}
+    attached: dict[str, list[str]] = {}
+    for p in f["policies_changed"]:
+        if p["event_name"] in ("AttachUserPolicy", "PutUserPolicy") and p.get("policy"):
+            pol = p["policy"]
+            if pol.startswith("arn:"):  # an inline policy is removed with the quarantine's review, not detached
+                attached.setdefault(p["target"], []).append(pol)
+    users = [{"arn": u, "account_id": u.split(":")[4],
+              "access_keys": [k for k, owner in key_owners.items() if owner == u]} for u in f["created"]["users"]]
+    roles = [{"role_arn": r["role_arn"], "account_id": r["account_id"], "session_name": r["session_name"]}
+             for r in f["roles_assumed"]]
+    return {"access_key_id": s.get("origin_access_key_id") or s["access_key_id"], "origin": origin,
+            "created_users": users, "policies_attached": attached, "assumed_roles": roles, "evidence": {},
+            "planned_at": planned_at}
+
+
+def containment_facts(plan: Plan) -> list[dict[str, str]]:
+    """The plan's actions as facts: kind and target (key id, user or role ARN, 'user-arn policy-arn')."""
+    out = []
+    for a in plan.actions:
+        if a.kind == "deactivate_access_key":
+            target = a.params["access_key_id"]
+        elif a.kind == "detach_user_policy":
+            target = f"{a.target_arn} {a.params['policy_arn']}"
+        else:
+            target = a.target_arn
+        out.append({"kind": a.kind, "target": target})
+    return out
+
+
 def plan_for_case(case: Case) -> PlanView:
-    """Build the plan from the key facts of step 1 and read the state each action would change."""
+    """Build the plan from the facts of steps 1-2 and read the state each action would change."""
+    from iamkit.investigate import facts as F
     from iamkit.respond import capture_before, compromised_key_plan
     from iamkit.respond.sessions import iam_client_for
 
-    kf = case.load_json("key-facts")
-    origin = kf["origin"]
-    summary = {
-        "access_key_id": kf["access_key_id"],
-        "origin": {"account_id": origin.get("account_id"), "user_arn": origin.get("user_arn") or origin.get("arn"),
-                   "user_name": origin.get("user_name")} if origin.get("user_name") else {},
-        "created_users": kf["created_users"],
-        "policies_attached": kf["policies_attached"],
-        "assumed_roles": kf["assumed_roles"],
-        "evidence": kf.get("evidence", {}),
-        "planned_at": case.meta.get("created"),
-    }
+    f = F.load(case)
+    nodes = case.load_frame("key-chain")
+    keys = nodes[nodes["node_type"] == "key"]
+    key_owners = {str(r.access_key_id): str(r.principal_arn) for r in keys.itertuples()
+                  if r.access_key_id in f["created"]["access_keys"]}
+    summary = plan_summary(f, key_owners, case.meta.get("created"))
     plan = capture_before(compromised_key_plan(case.id, summary), iam_client_for)
+    for a, before in zip(plan.actions, plan.before, strict=False):
+        if "error" in before:
+            case.note_unanswered("remediation", "the state a containment action would change",
+                                 f"{a.kind} {a.target_arn}: {before['error']}")
     case.save_json("remediation-plan", plan.to_dict())
     (case.evidence / "remediation-plan.diff").write_text("\n".join(plan.diff()) + "\n")
+    F.update(case, containment=containment_facts(plan))
     return PlanView(plan, str(case.path))

@@ -6,18 +6,25 @@ from typing import Any
 
 
 def collect_account(session: Any, account_id: str) -> dict[str, Any]:
-    """Frames ``principals, policies, statements, trusts, credentials, errors`` for ``account_id``,
-    read through ``session`` with the inventory's collectors (failures are rows of ``errors``)."""
+    """Frames ``principals, policies, statements, trusts, credentials, errors`` for ``account_id``, read
+    through ``session`` with the inventory's collectors, their follow-up tasks run as the inventory runs them
+    (``fanout.run``); failures are rows of ``errors``."""
     from iamkit import frames
+    from iamkit.aws import fanout
     from iamkit.aws.calls import ErrorLog, Scope
     from iamkit.aws.collectors import credential_report, iam, merge
     from iamkit.aws.session import AwsContext
 
     ctx = AwsContext(session=session, region=session.region_name or "us-east-1", account_id=account_id)
     log = ErrorLog()
-    scope = Scope(ctx, log)
-    rows = iam.collect(scope)
-    merge(rows, credential_report.collect(scope, with_service_last_accessed=False))
+    tasks = [fanout.Task("iam", account_id, ctx.region, lambda: iam.collect(Scope(ctx, log))),
+             fanout.Task("credentials", account_id, ctx.region,
+                         lambda: credential_report.collect(Scope(ctx, log), with_service_last_accessed=False))]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for result in fanout.run(tasks, log=log, max_workers=4):
+        merge(rows, result)
+    iam.apply_role_limits(rows)
+    credential_report.add_missing_root_rows(rows)
     out = {name: frames.conform(r, name) for name, r in rows.items() if name in frames.SCHEMAS}
     for name in ("principals", "policies", "statements", "trusts", "credentials"):
         out.setdefault(name, frames.empty(name))

@@ -1,8 +1,12 @@
-"""Step 2: what the principals in a key's chain can reach, decided by the policy engine, plus detections.
+"""Step 2: who can reach what afterwards, decided by the policy engine over the involved accounts, plus the
+detections raised on the incident.
 
-Probes are sensitive actions a responder asks about first (become admin, read secrets and data, stop
-logging, move to other accounts); each is evaluated with the principal's identity policies (attached,
-inline and through groups) — a decision, not string matching.
+The accounts of the incident's principals (the key's owner, the users it created, the roles it assumed) are
+collected with the organization's SCPs (``iamkit.inventory.collect``); the privilege-escalation graph says which
+of those principals are administrator or can make themselves so (``admin_principals``) and which sensitive
+resources they can use (``sensitive_resources``); a table of probes shows each principal's effective decision
+for the actions a responder asks about first. Detections are the shipped rules over the case's CloudTrail,
+kept when they name the incident's keys, principals or events.
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from iamkit.case import Case
 
 PROBES = [
-    ("full admin", "iam:AttachUserPolicy", "*"),
     ("create users and keys", "iam:CreateAccessKey", "*"),
+    ("attach policies to users", "iam:AttachUserPolicy", "*"),
     ("pass roles to compute", "iam:PassRole", "*"),
-    ("assume roles in other accounts", "sts:AssumeRole", "*"),
+    ("assume roles", "sts:AssumeRole", "*"),
     ("read secrets", "secretsmanager:GetSecretValue", "*"),
     ("read S3 objects", "s3:GetObject", "*"),
     ("stop CloudTrail logging", "cloudtrail:StopLogging", "*"),
     ("delete the trail", "cloudtrail:DeleteTrail", "*"),
 ]
+STEP = "assessment"
 
 
 @dataclass
@@ -41,51 +46,10 @@ class Reach:
         yield "Blast radius", pd.DataFrame([{"what": k, "count": len(v) if isinstance(v, list) else v,
                                               "items": ", ".join(map(str, v)) if isinstance(v, list) else ""}
                                              for k, v in self.blast_radius.items()])
-        yield "What each principal in the chain can do (policy engine decisions)", self.permissions
-        yield "Detections over the window", self.detections
+        yield "What each principal of the incident can do (policy engine decisions, SCPs applied)", self.permissions
+        yield "Detections on the incident", self.detections
         for e in self.errors:
             yield "Could not assess", e
-
-
-def _documents(policies: pd.DataFrame, principal_arn: str, groups: list[str]) -> list[dict]:
-    """Identity policy documents of a principal: its own and its groups', default versions only."""
-    if policies is None or policies.empty:
-        return []
-    mask = policies["attached_to_arn"].isin([principal_arn, *groups])
-    rows = policies[mask]
-    if "is_default" in rows.columns:
-        rows = rows[rows["is_default"].fillna(True).astype(bool)]
-    docs = []
-    for d in rows["document"]:
-        if isinstance(d, str):
-            try:
-                d = json.loads(d)
-            except ValueError:
-                continue
-        if isinstance(d, dict):
-            docs.append(d)
-    return docs
-
-
-def _iam_frames(case: Case, account_id: str, errors: list[str]) -> tuple[Any, Any]:
-    """IAM principals/policies of an account: from the case evidence, else collected now (and saved)."""
-    from iamkit.errors import NotFound
-
-    try:
-        return case.load_frame(f"iam-{account_id}-principals"), case.load_frame(f"iam-{account_id}-policies")
-    except NotFound:
-        pass
-    try:
-        from iamkit.investigate.iam import collect_account
-        from iamkit.respond.sessions import session_for
-
-        frames = collect_account(session_for(account_id), account_id)
-        case.save_frame(f"iam-{account_id}-principals", frames["principals"])
-        case.save_frame(f"iam-{account_id}-policies", frames["policies"])
-        return frames["principals"], frames["policies"]
-    except Exception as e:
-        errors.append(f"IAM of account {account_id}: {e.__class__.__name__}: {e}"[:300])
-        return None, None
 
 
 def group_arns_of(principals: Any, arn: str) -> list[str]:
@@ -103,52 +67,91 @@ def group_arns_of(principals: Any, arn: str) -> list[str]:
             and ":group/" in p]
 
 
+def incident_principals(f: dict[str, Any]) -> list[tuple[str, str]]:
+    """(why, ARN) of the IAM principals of the incident: the key's owner, users created, roles assumed."""
+    out: list[tuple[str, str]] = []
+    if (f["subject"].get("principal_arn") or "").startswith("arn:aws:iam::"):
+        out.append(("owner of the key", f["subject"]["principal_arn"]))
+    out += [("created by the attacker", a) for a in f["created"]["users"]]
+    out += [("role assumed by the attacker", r["role_arn"]) for r in f["roles_assumed"]]
+    return list(dict.fromkeys(out))
+
+
+def _account(arn: str) -> str:
+    return arn.split(":")[4]
+
+
 def assess_key(case: Case) -> Reach:
     import pandas as pd
 
-    from iamkit.policy import evaluate
+    from iamkit.investigate import facts as F
 
-    kf = case.load_json("key-facts")
-    origin = kf["origin"]
+    f = F.load(case)
+    involved = incident_principals(f)
+    accounts = sorted({_account(a) for _, a in involved} | ({f["subject"]["account_id"]} - {None}))
     errors: list[str] = []
-    chain: list[tuple[str, str, str]] = []  # (role in incident, principal arn, account)
-    if origin.get("user_arn") or origin.get("arn"):
-        arn = origin.get("user_arn") or origin.get("arn")
-        chain.append(("owner of the leaked key", arn, arn.split(":")[4]))
-    chain += [("created by the attacker", u["arn"], u["account_id"]) for u in kf["created_users"]]
-    chain += [("role assumed by the attacker", a["role_arn"], a["account_id"]) for a in kf["assumed_roles"]]
-    rows = []
-    for why, arn, acct in chain:
-        principals, policies = _iam_frames(case, acct, errors)
-        if policies is None:
-            continue
-        docs = _documents(policies, arn, group_arns_of(principals, arn))
-        for label, action, resource in PROBES:
-            try:
-                d = evaluate({"principal": arn, "action": action, "resource": resource}, identity_policies=docs)
-                result = d.result
-            except Exception as e:  # a malformed document is listed, never a silent Allow
-                result = f"error: {e}"[:120]
-            rows.append({"principal": arn, "in_incident_as": why, "can": label, "action": action,
-                         "decision": result, "policies": len(docs)})
-    perms = pd.DataFrame(rows, columns=["principal", "in_incident_as", "can", "action", "decision", "policies"])
-    detections = _detections(case, errors)
-    blast = {
-        "accounts": sorted(set(kf["accounts"]) | {a for _, _, a in chain}),
-        "principals_with_admin": sorted(set(perms.loc[(perms["can"] == "full admin") &
-                                                      (perms["decision"] == "Allowed"), "principal"])),
-        "created_users": [u["arn"] for u in kf["created_users"]],
-        "created_keys": [k["access_key_id"] for k in kf["created_keys"]],
-        "assumed_roles": [a["role_arn"] for a in kf["assumed_roles"]],
-        "secrets_read": sorted({s["secret"] for s in kf["secrets_read"]}),
-        "objects_read": sorted({o["object"] for o in kf["objects_read"]}),
-    }
+    rows: list[dict[str, Any]] = []
+    admin: list[str] = []
+    sensitive: set[str] = set()
+    inv = _inventory(case, accounts, errors)
+    if inv is not None:
+        from iamkit.assess.privesc.graph import build_graph
+        from iamkit.assess.privesc.paths import blast_radius, paths_to_admin
+        from iamkit.policy import decide
+
+        known = set(inv.principals["arn"])
+        for why, arn in involved:
+            if arn not in known:
+                errors.append(f"{arn} ({why}) is not in the IAM collected from account {_account(arn)}")
+                continue
+            for label, action, resource in PROBES:
+                try:
+                    result = decide(inv, arn, action, resource, explain=False).result
+                except Exception as e:  # a malformed document is listed, never a silent Allow
+                    result = f"error: {e}"[:120]
+                rows.append({"principal": arn, "in_incident_as": why, "can": label, "action": action,
+                             "decision": result})
+        graph = build_graph(inv)
+        can_admin = set(paths_to_admin(graph)["principal_arn"])
+        admin = sorted(a for _, a in involved if a in can_admin)
+        for _, arn in involved:
+            if arn in known:
+                br = blast_radius(graph, arn)
+                sensitive |= set(br.loc[br["kind"] == "resource", "arn"])
+    perms = pd.DataFrame(rows, columns=["principal", "in_incident_as", "can", "action", "decision"])
+    detections = _detections(case, f, errors)
+    for e in errors:
+        case.note_unanswered(STEP, "who can reach what afterwards", e)
+    reach = {"admin_principals": admin, "sensitive_resources": sorted(sensitive)}
+    ids = sorted(set(detections["detection_id"])) if len(detections) else []
     case.save_frame("reach", perms)
-    case.save_json("reach", {"blast_radius": blast, "errors": errors})
+    f = F.update(case, reach=reach if inv is not None else None, detections=ids)
+    blast = {"accounts": accounts, "admin_principals": admin, "sensitive_resources": sorted(sensitive),
+             "created_users": f["created"]["users"], "created_keys": f["created"]["access_keys"],
+             "assumed_roles": [r["role_arn"] for r in f["roles_assumed"]], "resources_read": f["resources_read"]}
     return Reach(perms, detections, blast, errors)
 
 
-def _detections(case: Case, errors: list[str]) -> pd.DataFrame:
+def _inventory(case: Case, accounts: list[str], errors: list[str]) -> Any:
+    """IAM, resource policies and the organization's SCPs of ``accounts`` (saved as evidence), or None."""
+    from iamkit.inventory import collect
+
+    try:
+        inv = collect(org=True, accounts=accounts, parts=("iam", "resources"))
+    except Exception as e:
+        errors.append(f"collecting accounts {', '.join(accounts)}: {e.__class__.__name__}: {e}"[:300])
+        return None
+    inv.save(case.evidence / "inventory")
+    for acct in accounts:
+        if not (inv.principals["account_id"] == acct).any():
+            errs = inv.errors[inv.errors["account_id"] == acct] if len(inv.errors) else inv.errors
+            why = f"{errs.iloc[0]['operation']}: {errs.iloc[0]['code']}" if len(errs) else "nothing returned"
+            errors.append(f"the IAM of account {acct} could not be read ({why})")
+    return inv
+
+
+def _detections(case: Case, f: dict[str, Any], errors: list[str]) -> pd.DataFrame:
+    """The shipped detections over the case's CloudTrail that name the incident's keys, principals or events."""
     import pandas as pd
 
     from iamkit.investigate.access_key import trail_db
@@ -159,8 +162,21 @@ def _detections(case: Case, errors: list[str]) -> pd.DataFrame:
 
         with trail.open(trail_db(case), read_only=True) as t:
             df = hunt(t.con).detections
-        case.save_frame("detections", df)
-        return df
+        events = case.load_frame("key-events")
     except Exception as e:
         errors.append(f"detections: {e.__class__.__name__}: {e}"[:300])
         return pd.DataFrame()
+    s = f["subject"]
+    keys = {*s["chain"], *f["created"]["access_keys"], *f["created"]["sessions"], s["access_key_id"]}
+    principals = {*(a for _, a in incident_principals(f)), *set(events["principal_arn"].dropna())}
+    ids = set(events["event_id"].dropna())
+
+    def ours(r: Any) -> bool:
+        evs = r.event_ids
+        evs = json.loads(evs) if isinstance(evs, str) and evs.startswith("[") else evs
+        return (r.access_key_id in keys or r.principal_arn in principals
+                or bool(ids & set(evs if isinstance(evs, (list, tuple)) or hasattr(evs, "tolist") else [])))
+
+    mine = df[[ours(r) for r in df.itertuples()]] if len(df) else df
+    case.save_frame("detections", mine)
+    return mine

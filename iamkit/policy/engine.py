@@ -750,8 +750,10 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     via_account = res_how.get("account", False)
     if resource_policy_required is not None:
         required = resource_policy_required
-    else:  # trust policies and KMS key policies must allow even within one account
-        required = req.service == "kms" or (req.action in _TRUST_ACTIONS and ":role/" in req.resource)
+    else:  # trust policies and KMS key policies must allow even within one account (a key policy only governs
+        # actions on a key: kms:ListKeys, ListAliases, CreateKey… name no key and need the identity side only)
+        required = ((req.service == "kms" and not req.star_only)
+                    or (req.action in _TRUST_ACTIONS and ":role/" in req.resource))
     same_account = bool(caller.account) and caller.account == req.resource_account
     limits = _and(pb_allow, sp_allow)
     blocked: list[str] = []

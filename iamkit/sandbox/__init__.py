@@ -33,6 +33,7 @@ class Sandbox:
     access_key_id: str  # the management account's operator key (moto maps it to that account)
     trail_stats: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was skipped (e.g. missing trail generator)
+    now: datetime | None = None  # the clock the seeding and the trail hang off (the trail ends there)
     _server: Any = field(default=None, repr=False)
     _entra: Any = field(default=None, repr=False)
     _sessions: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -121,6 +122,7 @@ def start(
     now: datetime | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    variant: str = "default",
 ) -> Sandbox:
     """Start moto on loopback, seed it deterministically from ``seed`` and write the scenario manifest.
 
@@ -128,13 +130,15 @@ def start(
     fixed ones (risks, SSO, admin access), which are a floor (~15 in the first Prod account): ``org.counts``
     says what was seeded. ``now`` fixes the clock all seeded dates hang off (byte-identical manifests);
     ``workdir`` defaults to a fresh temporary directory. Several sandboxes can share one process only with
-    different seeds (moto's state is process-global; the seed picks the account ids).
+    different seeds (moto's state is process-global; the seed picks the account ids). ``variant`` picks a
+    variant of the scenario (``iamkit.sandbox.scenario.VARIANTS``); the manifest carries the answer keys of
+    the incident (``SeededOrg.answer_keys``).
     """
     from iamkit.sandbox import backend
     from iamkit.sandbox import seed as seed_mod
     from iamkit.sandbox.server import start_server
 
-    seed_mod.validate(accounts, roles_per_account, scenario)
+    seed_mod.validate(accounts, roles_per_account, scenario, variant)
     if host not in ("127.0.0.1", "localhost", "::1"):
         from iamkit.errors import BadInput
 
@@ -153,12 +157,14 @@ def start(
             roles_per_account=roles_per_account,
             scenario=scenario,
             now=now,
+            variant=variant,
         )
         sb = Sandbox(
             endpoint_url=server.endpoint_url,
             org=org,
             workdir=wd,
             access_key_id=ctx.cache["operator_key"],
+            now=now,
             _server=server,
         )
         sb.trail_stats = _write_trail(
@@ -170,6 +176,10 @@ def start(
             scenario=scenario,
             now=now,
         )
+        if sb.trail_stats and org.incident is not None:
+            from iamkit.sandbox import answers, trailgen
+
+            org.answer_keys = answers.answer_keys(org, trailgen.scenario_records(org, days=days, end=now, seed=seed))
         sb.manifest_path.write_text(org.to_json())
         if entra:
             trail_kw = {"benign_events": benign_events, "days": days, "seed": seed, "end": now,

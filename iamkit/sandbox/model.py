@@ -121,6 +121,7 @@ class Incident:
     """The facts of the scripted incident (what the report must surface)."""
 
     scenario: str
+    variant: str = "default"  # default | logging-succeeds | console (see ``iamkit.sandbox.scenario.VARIANTS``)
     leaked_access_key_id: str = ""
     user_arn: str = ""
     user_name: str = ""
@@ -137,6 +138,8 @@ class Incident:
     object_arns: list[str] = field(default_factory=list)
     start: str = ""
     end: str = ""
+    console_access_key_id: str = ""  # console variant: the key of the backdoor user's console session
+    logging_trail_arn: str = ""  # logging-succeeds variant: the account trail whose selectors the attacker narrowed
 
 
 @dataclass
@@ -158,6 +161,8 @@ class SeededOrg:
     trail_name: str = ""
     incident: Incident | None = None
     counts: dict[str, Any] = field(default_factory=dict)  # what inventory should find, per account
+    # what a key investigation must answer, one per subject (facts schema: iamkit/schemas/facts.schema.json)
+    answer_keys: list[dict[str, Any]] = field(default_factory=list)
 
     # -- lookups --
     def account(self, account_id: str) -> Account:

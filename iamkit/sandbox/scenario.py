@@ -1,9 +1,19 @@
 """Scripted incidents, played against moto with the attacker's real (sandbox) credentials.
 
-**compromised-access-key**: a Dev developer's old long-term key is used from a new IP and user agent:
-discovery, a backdoor user with its own key and AdministratorAccess, AssumeRole into ``prod-deploy``
-(a Prod role trusting the whole Dev account), then reading ``prod/db/password`` and customer objects.
-StopLogging (denied by the SCP in AWS) is left to the trail generator: moto does not enforce SCPs.
+**compromised-access-key**: a Dev platform engineer's old long-term key is used from a new IP and user agent:
+discovery (mostly denied), a backdoor user with its own key and AdministratorAccess, AssumeRole into
+``prod-deploy`` (a Prod role trusting the whole Dev account), then reading ``prod/db/password`` and customer
+objects. StopLogging (denied by the SCP in AWS) is left to the trail generator: moto does not enforce SCPs.
+Variants (``VARIANTS``) change one part of the story:
+
+- ``default``: as above (the demo);
+- ``logging-succeeds``: the Prod account also has its own trail, and after the denied StopLogging the attacker
+  narrows that trail's event selectors (no management events) — a logging change that succeeds;
+- ``console``: the attacker gives the backdoor user a console password, signs in to the console as it and
+  switches role into ``prod-deploy`` from there (console sessions sign with ASIA keys no STS record issued).
+
+The same incident investigated from its session key (``session_access_key_id``) is not a variant of the
+sandbox, only another subject: its answer key is written next to the leaked key's (``answer_keys``).
 """
 
 from __future__ import annotations
@@ -20,19 +30,32 @@ if TYPE_CHECKING:
     from iamkit.sandbox.seed import Ctx
 
 SCENARIOS = ("compromised-access-key",)
+VARIANTS = {"compromised-access-key": ("default", "logging-succeeds", "console")}
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 BACKDOOR_USER = "svc-backup-sync"
 ATTACKER_UA = "aws-cli/1.18.69 Python/3.6.9 Linux/5.10.0-kali9-amd64 botocore/1.16.19 (redteam-kit/0.4)"
+PROD_TRAIL = "prod-audit-trail"  # logging-succeeds: the Prod account's own trail
 
 
-def run(ctx: Ctx, name: str) -> Incident:
-    """Play scenario ``name`` and record its facts in ``ctx.org.incident``."""
+def check_variant(name: str | None, variant: str | None) -> str:
+    """The variant to play (``default`` when empty); BadInput for one the scenario does not have."""
+    from iamkit.errors import BadInput
+
+    variant = variant or "default"
+    known = VARIANTS.get(name or "", ("default",))
+    if variant not in known:
+        raise BadInput(f"unknown variant {variant!r} of scenario {name or 'none'}; known: {', '.join(known)}")
+    return variant
+
+
+def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
+    """Play scenario ``name`` (``variant``) and record its facts in ``ctx.org.incident``."""
     if name != "compromised-access-key":
         raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    return compromised_access_key(ctx)
+    return compromised_access_key(ctx, check_variant(name, variant))
 
 
-def compromised_access_key(ctx: Ctx) -> Incident:
+def compromised_access_key(ctx: Ctx, variant: str = "default") -> Incident:
     """The leaked-key incident; every id in the ``Incident`` is one moto returned."""
     org = ctx.org
     leaked: User | None = ctx.cache.get("leaked_user")
@@ -53,6 +76,7 @@ def compromised_access_key(ctx: Ctx) -> Incident:
     end = end.replace(microsecond=0)
     inc = Incident(
         scenario="compromised-access-key",
+        variant=variant,
         leaked_access_key_id=key.access_key_id,
         user_arn=leaked.arn,
         user_name=leaked.name,
@@ -106,6 +130,13 @@ def compromised_access_key(ctx: Ctx) -> Incident:
 
     target = org.role(f"arn:aws:iam::{prod}:role/prod-deploy")
     session_name = f"backup-sync-{ctx.hex(6)}"
+    if variant == "console":
+        # a console password for the backdoor user; the console session's key and the switch-role session
+        # (named after the user, as the console names it) come from the backdoor user, not the leaked key
+        iam.create_login_profile(UserName=BACKDOOR_USER, Password=f"Bkp-{ctx.hex(12)}!Zz9")
+        inc.console_access_key_id = ctx.upper_id("ASIA", 16)
+        session_name = BACKDOOR_USER
+        sts = ctx.client("sts", dev, access_key_id=new_key)
     creds = sts.assume_role(RoleArn=target.arn, RoleSessionName=session_name)["Credentials"]
     inc.target_role_arn, inc.session_name = target.arn, session_name
     inc.session_access_key_id = creds["AccessKeyId"]
@@ -124,9 +155,31 @@ def compromised_access_key(ctx: Ctx) -> Incident:
         s3.get_object(Bucket=bucket.name, Key=obj)
         inc.object_arns.append(f"{bucket.arn}/{obj}")
 
+    if variant == "logging-succeeds":
+        inc.logging_trail_arn = _narrow_prod_trail(ctx, prod, creds)
     backend.set_access_key(dev, key.access_key_id, last_used=t["assume"], service="sts")
     key.last_used, key.last_used_service = iso(t["assume"]), "sts"
     backend.set_role(prod, "prod-deploy", last_used=t["read"])
     target.last_used = iso(t["read"])
     org.incident = inc
     return inc
+
+
+def _narrow_prod_trail(ctx: Ctx, prod: str, creds: dict) -> str:
+    """logging-succeeds: the Prod account's own trail (set up by the organization long before), whose event
+    selectors the attacker's session then empties of management events (PowerUser allows it, the SCP does not
+    deny it). Returns the trail ARN."""
+    from iamkit.sandbox.model import Resource
+
+    org = ctx.org
+    bucket = f"acme-prod-audit-logs-{prod}"
+    ctx.client("s3", prod).create_bucket(Bucket=bucket)
+    arn = ctx.client("cloudtrail", prod).create_trail(Name=PROD_TRAIL, S3BucketName=bucket)["TrailARN"]
+    ctx.client("cloudtrail", prod).start_logging(Name=PROD_TRAIL)
+    org.resources.append(Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}",
+                                  name=bucket))
+    attacker = ctx.client("cloudtrail", prod, access_key_id=creds["AccessKeyId"],
+                          session_token=creds["SessionToken"])
+    attacker.put_event_selectors(TrailName=arn, EventSelectors=[
+        {"ReadWriteType": "All", "IncludeManagementEvents": False, "DataResources": []}])
+    return arn

@@ -114,8 +114,8 @@ def check_free(management_id: str) -> None:
         )
 
 
-def validate(accounts: int, roles_per_account: int, scenario: str | None) -> None:
-    """BadInput for sizes or a scenario the sandbox cannot seed (checked before anything starts)."""
+def validate(accounts: int, roles_per_account: int, scenario: str | None, variant: str | None = None) -> None:
+    """BadInput for sizes or a scenario (variant) the sandbox cannot seed (checked before anything starts)."""
     from iamkit.sandbox import scenario as scenario_mod
 
     if accounts < 4:
@@ -124,6 +124,10 @@ def validate(accounts: int, roles_per_account: int, scenario: str | None) -> Non
         raise BadInput(f"--roles-per-account must be between 1 and {MAX_ROLES}, got {roles_per_account}")
     if scenario not in (None, "", "none", *scenario_mod.SCENARIOS):
         raise BadInput(f"unknown scenario {scenario!r}; known: {', '.join(scenario_mod.SCENARIOS)}")
+    if scenario and scenario != "none":
+        scenario_mod.check_variant(scenario, variant)
+    elif variant not in (None, "", "default"):
+        raise BadInput(f"--variant {variant} needs a scenario")
 
 
 def seed_all(
@@ -134,12 +138,13 @@ def seed_all(
     roles_per_account: int,
     scenario: str | None,
     now: datetime,
+    variant: str = "default",
 ) -> tuple[SeededOrg, Ctx]:
     """Seed everything but the trail; return the filled ``SeededOrg`` and the context (for the trail step)."""
     from iamkit.sandbox import scenario as scenario_mod
     from iamkit.sandbox import seed_iam, seed_identity_center, seed_org, seed_resources
 
-    validate(accounts, roles_per_account, scenario)
+    validate(accounts, roles_per_account, scenario, variant)
     mgmt = management_account_id(seed)
     check_free(mgmt)
     org = SeededOrg(seed=seed, org_id="", management_account_id=mgmt, region=REGION)
@@ -157,6 +162,6 @@ def seed_all(
     seed_resources.seed_resources(ctx)
     seed_org.seed_trail(ctx)
     if scenario and scenario != "none":
-        scenario_mod.run(ctx, scenario)
+        scenario_mod.run(ctx, scenario, variant)
     org.counts = seed_iam.counts(ctx)
     return org, ctx

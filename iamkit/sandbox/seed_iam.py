@@ -152,7 +152,8 @@ def make_user(
 ) -> User:
     """Create a user; ``keys`` = [(age days, last used days ago or None, status)]. Backdates everything."""
     iam = ctx.client("iam", acct)
-    u = iam.create_user(UserName=name)["User"]
+    # the human behind a user is recorded as an ``email`` tag, as many organizations do (investigations read it)
+    u = iam.create_user(UserName=name, Tags=[{"Key": "email", "Value": person}] if person else [])["User"]
     for g in groups:
         iam.add_user_to_group(GroupName=g, UserName=name)
     for arn in managed:
@@ -562,6 +563,7 @@ def _dev(ctx: Ctx, acct: Account, first: bool) -> None:
     developers = [p for p in org.people if "AWS-Developers" in p.groups]
     leaked = ctx.rng.choice([p for p in developers if p.department == "Engineering"])
     no_mfa = ctx.rng.choice([p for p in developers if p is not leaked])
+    _platform_group(ctx, a)
     for p in developers:
         name = p.upn.split("@")[0]
         if p is leaked:
@@ -572,7 +574,7 @@ def _dev(ctx: Ctx, acct: Account, first: bool) -> None:
             ctx,
             a,
             name,
-            groups=["developers"],
+            groups=[PLATFORM_GROUP if p is leaked else "developers"],
             console=True,
             mfa=p is not no_mfa,
             keys=keys,
@@ -718,6 +720,82 @@ def _dev(ctx: Ctx, acct: Account, first: bool) -> None:
         r.arn,
         "trusts config.amazonaws.com without aws:SourceAccount / aws:SourceArn (confused deputy)",
     )
+
+
+PLATFORM_GROUP = "platform-engineers"
+SERVICE_ACCOUNTS = "svc-"  # the user-name prefix platform engineers may create and manage
+
+
+def platform_engineer_policy(dev: str, prod: str) -> dict[str, Any]:
+    """What the leaked developer (a platform engineer) may do beyond the Dev developer policy: read their own
+    identity and a few inventories, manage ``svc-*`` service-account users (which is how the attacker made an
+    administrator) and assume ``prod-deploy``. Nothing else: the incident's other calls are denied, as its
+    trail records (the coherence test replays them through the policy engine)."""
+    return doc(
+        [
+            {
+                "Sid": "OwnIdentity",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:GetUser",
+                    "iam:ListAttachedUserPolicies",
+                    "iam:ListUserPolicies",
+                    "iam:ListGroupsForUser",
+                    "iam:ListAccessKeys",
+                    "iam:ListMFADevices",
+                ],
+                "Resource": f"arn:aws:iam::{dev}:user/${{aws:username}}",
+            },
+            {
+                "Sid": "ServiceAccounts",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:GetUser",
+                    "iam:CreateUser",
+                    "iam:CreateAccessKey",
+                    "iam:CreateLoginProfile",
+                    "iam:AttachUserPolicy",
+                    "iam:ListAttachedUserPolicies",
+                ],
+                "Resource": f"arn:aws:iam::{dev}:user/{SERVICE_ACCOUNTS}*",
+            },
+            {
+                "Sid": "Inventories",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:ListUsers",
+                    "iam:ListRoles",
+                    "iam:ListPolicies",
+                    "s3:ListAllMyBuckets",
+                    "ec2:DescribeRegions",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:ListStacks",
+                    "cloudtrail:DescribeTrails",
+                    "ecr:DescribeRepositories",
+                    "kms:ListKeys",
+                    "kms:ListAliases",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "DeployToProd",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::{prod}:role/prod-deploy",
+            },
+        ]
+    )
+
+
+def _platform_group(ctx: Ctx, a: str) -> None:
+    """The Dev account's platform engineers: the developer policy plus ``platform_engineer_policy``."""
+    prod = ctx.org.accounts_in("Prod")[0].account_id
+    arn = make_policy(ctx, a, "platform-engineer", platform_engineer_policy(a, prod))
+    make_group(ctx, a, PLATFORM_GROUP, [f"arn:aws:iam::{a}:policy/{ENV['Dev']}-developer-access", arn])
 
 
 def _sandbox(ctx: Ctx, acct: Account, first: bool) -> None:

@@ -426,10 +426,40 @@ class _Gen:
 
 
 # ============================================================================ the incident ==
-def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
-    """The compromised-access-key script, in order, from the attacker IP/UA; consistent with org.incident."""
+# outcome each scripted record was written to have (the answer key's ground truth, independent of iamkit's reading)
+OK, DENIED, FAILED = "ok", "denied", "failed"
+ATTACKER_BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0"
+
+
+def _no_params_when_denied(rec: dict) -> dict:
+    """AWS writes most denied calls with ``requestParameters: null`` (EC2 keeps them): so do we."""
+    if rec["eventSource"] != "ec2.amazonaws.com":
+        rec["requestParameters"] = None
+    return rec
+
+
+def _console_identity(user_id: str, arn: str, account: str, name: str, key: str, created: str,
+                      mfa: bool = False) -> dict:
+    """An IAM user's console session: the user's identity signing with an ASIA key no STS record issued."""
+    ident = R.iam_user_identity(user_id, arn, account, name, key)
+    ident["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {},
+                               "attributes": {"creationDate": created, "mfaAuthenticated": "true" if mfa else "false"}}
+    return ident
+
+
+def _invoked_by(s: _Session, service: str) -> _Session:
+    """The same caller, as an AWS service (``service`` or ``AWS Internal``) acting on its behalf records it."""
+    ident = dict(s.ident)
+    ident["invokedBy"] = service
+    return _Session(ident, s.account, service, service, s.console, s.arn)
+
+
+def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """The compromised-access-key script, in order, from the attacker IP/UA; consistent with org.incident.
+    Each record comes with the outcome it was written to have (``OK``, ``DENIED``, ``FAILED``)."""
     inc = g.inc
     assert inc is not None
+    variant = inc.variant or "default"
     ids = R.Ids(random.Random(f"{g.seed}:incident"))
     org = g.org
     user = g.user_by_arn.get(inc.user_arn)
@@ -472,9 +502,15 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
     ):
         return code, R.denied_message(s.arn, action, resource, why)
 
-    steps: list = []  # callables t -> list[record]
+    def ok(rec: dict) -> list[tuple[dict, str]]:
+        return [(rec, OK)]
+
+    def refused(rec: dict) -> list[tuple[dict, str]]:
+        return [(_no_params_when_denied(rec), DENIED)]
+
+    steps: list = []  # callables t -> list[(record, outcome)]
     add = steps.append
-    add(lambda t: [g.call(ids, t, me, "sts.amazonaws.com", "GetCallerIdentity", ro=True)])
+    add(lambda t: ok(g.call(ids, t, me, "sts.amazonaws.com", "GetCallerIdentity", ro=True)))
     discovery = [
         ("iam.amazonaws.com", "GetUser", None, None),
         ("iam.amazonaws.com", "ListAttachedUserPolicies", {"userName": user_name}, None),
@@ -522,26 +558,54 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
     for src, name, req, deny in discovery:
 
         def step(t, src=src, name=name, req=req, deny=deny):
-            err = denied(me, deny[0], code=deny[1]) if deny else None
-            return [g.call(ids, t, me, src, name, ro=True, req=req, error=err)]
+            if deny:
+                return refused(g.call(ids, t, me, src, name, ro=True, req=req, error=denied(me, deny[0], code=deny[1])))
+            return ok(g.call(ids, t, me, src, name, ro=True, req=req))
 
         add(step)
     burst_rng = random.Random(f"{g.seed}:burst")
 
     def enumeration_burst(t):
-        """An enumeration tool sweeping read-only APIs within a couple of minutes, mostly denied."""
+        """An enumeration tool sweeping read-only APIs within a couple of minutes, mostly denied; it goes too
+        fast once (throttled, then retried)."""
         out = []
-        for src, name, ok in _ENUMERATION:
+        for src, name, allowed in _ENUMERATION:
             svc = src.split(".", 1)[0]
-            action = f"{svc}:{name}"
-            err = None if ok else denied(me, action, code=_DENIED_CODE.get(svc, "AccessDeniedException"))
-            out.append(g.call(ids, t, me, src, name, ro=True, error=err))
+            if (src, name) == _THROTTLED:
+                throttled = g.call(ids, t, me, src, name, ro=True, error=("ThrottlingException", "Rate exceeded"))
+                throttled["requestParameters"] = None
+                out.append((throttled, FAILED))
+                t += burst_rng.randrange(1, 3)
+            req = _ENUMERATION_PARAMS.get(name) if svc == "ec2" else None
+            if allowed:
+                out.append((g.call(ids, t, me, src, name, ro=True, req=req), OK))
+            else:
+                err = denied(me, f"{svc}:{name}", code=_DENIED_CODE.get(svc, "AccessDeniedException"))
+                out += refused(g.call(ids, t, me, src, name, ro=True, req=req, error=err))
             t += burst_rng.randrange(1, 5)
         return out
 
     add(enumeration_burst)
+    # is the name free? (NoSuchEntity: an error that is not a denial)
     add(
         lambda t: [
+            (
+                g.call(
+                    ids,
+                    t,
+                    me,
+                    "iam.amazonaws.com",
+                    "GetUser",
+                    ro=True,
+                    req={"userName": created_name},
+                    error=("NoSuchEntityException", f"The user with name {created_name} cannot be found."),
+                ),
+                FAILED,
+            )
+        ]
+    )
+    add(
+        lambda t: ok(
             g.call(
                 ids,
                 t,
@@ -560,10 +624,10 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
                     }
                 },
             )
-        ]
+        )
     )
     add(
-        lambda t: [
+        lambda t: ok(
             g.call(
                 ids,
                 t,
@@ -581,10 +645,10 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
                     }
                 },
             )
-        ]
+        )
     )
     add(
-        lambda t: [
+        lambda t: ok(
             g.call(
                 ids,
                 t,
@@ -594,11 +658,32 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
                 ro=False,
                 req={"userName": created_name, "policyArn": inc.admin_policy_arn},
             )
-        ]
+        )
     )
-    add(lambda t: [g.call(ids, t, backdoor, "sts.amazonaws.com", "GetCallerIdentity", ro=True)])
+    if variant == "console":
+        add(
+            lambda t: ok(
+                g.call(
+                    ids,
+                    t,
+                    me,
+                    "iam.amazonaws.com",
+                    "CreateLoginProfile",
+                    ro=False,
+                    req={"userName": created_name, "passwordResetRequired": False},
+                    resp={
+                        "loginProfile": {
+                            "userName": created_name,
+                            "createDate": _iam_date(t),
+                            "passwordResetRequired": False,
+                        }
+                    },
+                )
+            )
+        )
+    add(lambda t: ok(g.call(ids, t, backdoor, "sts.amazonaws.com", "GetCallerIdentity", ro=True)))
     add(
-        lambda t: [
+        lambda t: ok(
             g.call(
                 ids,
                 t,
@@ -608,28 +693,66 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
                 ro=True,
                 req={"userName": created_name},
             )
-        ]
+        )
     )
     session_holder: dict[str, _Session] = {}
+    session_name = inc.session_name or "session"
+    prod_ua = ua
+    if variant == "console":
+        prod_ua = _CONSOLE_UA
+        holder: dict[str, _Session] = {}
+
+        def console_login(t):
+            ident = {k: v for k, v in R.iam_user_identity(created_id, created_arn, dev, created_name, "").items()
+                     if k != "accessKeyId"}
+            s = _Session(ident, dev, ip, ATTACKER_BROWSER_UA, arn=created_arn)
+            rec = g.call(
+                ids,
+                t,
+                s,
+                "signin.amazonaws.com",
+                "ConsoleLogin",
+                ro=False,
+                resp={"ConsoleLogin": "Success"},
+                region="us-east-1",
+                add={"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+                     "MobileVersion": "No", "MFAUsed": "No"},
+                etype="AwsConsoleSignIn",
+                tls=False,
+            )
+            holder["console"] = _Session(
+                _console_identity(created_id, created_arn, dev, created_name, inc.console_access_key_id,
+                                  R.iso(t)),
+                dev, ip, _CONSOLE_UA, console=True, arn=created_arn)
+            return ok(rec)
+
+        add(console_login)
+        add(lambda t: ok(g.call(ids, t, _Session(holder["console"].ident, dev, ip, ATTACKER_BROWSER_UA, True,
+                                                   created_arn), "iam.amazonaws.com", "GetAccountSummary", ro=True)))
+        add(lambda t: ok(g.call(ids, t, holder["console"], "iam.amazonaws.com", "ListUsers", ro=True)))
+        # the console's own lookups on the user's behalf: AWS Internal as source and agent
+        add(lambda t: ok(g.call(ids, t, _invoked_by(holder["console"], _CONSOLE_UA), "kms.amazonaws.com",
+                                "ListAliases", ro=True, req={"limit": 100})))
 
     def assume(t):
-        recs, issued = g.assume_role(ids, t, me, role, inc.session_name or "session", 3600, user_id)
+        caller, caller_id = (holder["console"], created_id) if variant == "console" else (me, user_id)
+        recs, issued = g.assume_role(ids, t, caller, role, session_name, 3600, caller_id)
         key = inc.session_access_key_id or issued
         # the incident's session key is the one the seeding got from moto: the records must name it
         recs[0]["responseElements"]["credentials"]["accessKeyId"] = key  # shared by both copies
-        sess = g.role_session(role, inc.session_name or "session", key, t, ip, ua)
+        sess = g.role_session(role, session_name, key, t, ip, prod_ua, console=variant == "console")
         session_holder["s"] = sess
-        return recs
+        return [(r, OK) for r in recs]
 
     add(assume)
 
     def in_prod(fn):
         return lambda t: fn(t, session_holder["s"])
 
-    add(in_prod(lambda t, s: [g.call(ids, t, s, "sts.amazonaws.com", "GetCallerIdentity", ro=True)]))
+    add(in_prod(lambda t, s: ok(g.call(ids, t, s, "sts.amazonaws.com", "GetCallerIdentity", ro=True))))
     add(
         in_prod(
-            lambda t, s: [
+            lambda t, s: ok(
                 g.call(
                     ids,
                     t,
@@ -639,12 +762,12 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
                     ro=True,
                     req={"includeShadowTrails": True},
                 )
-            ]
+            )
         )
     )
     add(
         in_prod(
-            lambda t, s: [
+            lambda t, s: refused(
                 g.call(
                     ids,
                     t,
@@ -655,37 +778,68 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
                     req={"name": g.trail_arn},
                     error=denied(s, "cloudtrail:StopLogging", g.trail_arn, "scp"),
                 )
-            ]
+            )
         )
     )
-    add(in_prod(lambda t, s: [g.call(ids, t, s, "secretsmanager.amazonaws.com", "ListSecrets", ro=True)]))
-    for arn in inc.secret_arns:
-        region = arn.split(":")[3] or g.region
-        owner = arn.split(":")[4] or prod
+    if variant == "logging-succeeds" and inc.logging_trail_arn:
+        selectors = [{"readWriteType": "All", "includeManagementEvents": False, "dataResources": [],
+                      "excludeManagementEventSources": []}]
         add(
             in_prod(
-                lambda t, s, arn=arn, region=region, owner=owner: [
+                lambda t, s: ok(
                     g.call(
                         ids,
                         t,
                         s,
-                        "secretsmanager.amazonaws.com",
-                        "GetSecretValue",
-                        ro=True,
-                        req={"secretId": arn},
-                        region=region,
-                        resources=[{"accountId": owner, "type": "AWS::SecretsManager::Secret", "ARN": arn}],
+                        "cloudtrail.amazonaws.com",
+                        "PutEventSelectors",
+                        ro=False,
+                        req={"trailName": inc.logging_trail_arn, "eventSelectors": selectors},
+                        resp={"trailARN": inc.logging_trail_arn, "eventSelectors": selectors},
                     )
-                ]
+                )
             )
         )
+    add(in_prod(lambda t, s: ok(g.call(ids, t, s, "secretsmanager.amazonaws.com", "ListSecrets", ro=True))))
+    for arn in inc.secret_arns:
+        region = arn.split(":")[3] or g.region
+        owner = arn.split(":")[4] or prod
+
+        def read_secret(t, s, arn=arn, region=region, owner=owner):
+            get = g.call(
+                ids,
+                t,
+                s,
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                ro=True,
+                req={"secretId": arn},
+                region=region,
+                resources=[{"accountId": owner, "type": "AWS::SecretsManager::Secret", "ARN": arn}],
+            )
+            # Secrets Manager decrypts the value with KMS for the caller: same identity, the service as source
+            key_arn = f"arn:aws:kms:{region}:{owner}:key/{ids.uuid()}"
+            decrypt = g.call(
+                ids,
+                t,
+                _invoked_by(s, "secretsmanager.amazonaws.com"),
+                "kms.amazonaws.com",
+                "Decrypt",
+                ro=True,
+                req={"encryptionContext": {"SecretARN": arn}, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+                region=region,
+                resources=[{"accountId": owner, "type": "AWS::KMS::Key", "ARN": key_arn}],
+            )
+            return [(get, OK), (decrypt, OK)]
+
+        add(in_prod(read_secret))
     add(
         in_prod(
-            lambda t, s: [
+            lambda t, s: ok(
                 g.call(
                     ids, t, s, "s3.amazonaws.com", "ListBuckets", ro=True, req={"Host": "s3.amazonaws.com"}
                 )
-            ]
+            )
         )
     )
     s3 = {r.name: r for r in org.resources if r.service == "s3"}
@@ -699,16 +853,16 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
             listed.add(bucket)
             add(
                 in_prod(
-                    lambda t, s, b=bucket, rg=region, o=owner: [
+                    lambda t, s, b=bucket, rg=region, o=owner: ok(
                         _s3_call(g, ids, t, s, "ListObjects", b, None, rg, o, ro=True)
-                    ]
+                    )
                 )
             )
         add(
             in_prod(
-                lambda t, s, b=bucket, k=key, rg=region, o=owner: [
+                lambda t, s, b=bucket, k=key, rg=region, o=owner: ok(
                     _s3_call(g, ids, t, s, "GetObject", b, k, rg, o, ro=True)
-                ]
+                )
             )
         )
 
@@ -719,7 +873,7 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
     rng = random.Random(f"{g.seed}:incident-times")
     n = len(steps)
     gap = (end - start) / max(1, n - 1)
-    out: list[tuple[int, dict]] = []
+    out: list[tuple[int, dict, str]] = []
     t_prev = start - 1
     for i, step in enumerate(steps):
         t = (
@@ -728,13 +882,13 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict]]:
             else (start if i == 0 else end)
         )
         t = max(t, t_prev + 1)
-        for r in step(t):
+        for r, outcome in step(t):
             t_prev = epoch_of(r["eventTime"])
-            out.append((t_prev, r))
+            out.append((t_prev, r, outcome))
     return out
 
 
-# what an enumeration tool (enumerate-iam, pacu …) sweeps: (eventSource, eventName, allowed for a developer)
+# what an enumeration tool (enumerate-iam, pacu …) sweeps: (eventSource, eventName, allowed for the leaked user)
 _ENUMERATION = (
     ("iam.amazonaws.com", "ListAccessKeys", True),
     ("iam.amazonaws.com", "ListMFADevices", True),
@@ -754,8 +908,8 @@ _ENUMERATION = (
     ("ec2.amazonaws.com", "DescribeKeyPairs", False),
     ("rds.amazonaws.com", "DescribeDBInstances", False),
     ("dynamodb.amazonaws.com", "ListTables", True),
-    ("sns.amazonaws.com", "ListTopics", False),
-    ("sqs.amazonaws.com", "ListQueues", False),
+    ("sns.amazonaws.com", "ListTopics", True),
+    ("sqs.amazonaws.com", "ListQueues", True),
     ("ecs.amazonaws.com", "ListClusters", False),
     ("eks.amazonaws.com", "ListClusters", False),
     ("ssm.amazonaws.com", "DescribeParameters", False),
@@ -769,6 +923,17 @@ _ENUMERATION = (
     ("securityhub.amazonaws.com", "DescribeHub", False),
     ("access-analyzer.amazonaws.com", "ListAnalyzers", False),
 )
+_THROTTLED = ("ec2.amazonaws.com", "DescribeSecurityGroups")  # the call the burst sends too fast once
+# EC2 writes its (empty) request sets even for a bare Describe*
+_ENUMERATION_PARAMS = {
+    "DescribeVpcs": {"vpcSet": {}, "filterSet": {}},
+    "DescribeSubnets": {"subnetSet": {}, "filterSet": {}},
+    "DescribeSecurityGroups": {"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}},
+    "DescribeSnapshots": {"snapshotSet": {}, "ownersSet": {"items": [{"owner": "self"}]}, "filterSet": {}},
+    "DescribeKeyPairs": {"keySet": {}, "filterSet": {}},
+}
+
+
 _DENIED_CODE = {
     "iam": "AccessDenied",
     "sts": "AccessDenied",
@@ -916,7 +1081,7 @@ class _Benign:
             ("ci", 14, p.ci_users),
             ("dev", 10, p.dev_users),
             ("sso", 16, p.sso),
-            ("console", 3, p.console_users),
+            ("console", 5, p.console_users),
             ("service", 8, True),
             ("root", 0.3, True),
             ("oidc", 5, p.oidc_roles),
@@ -1094,10 +1259,62 @@ class _Benign:
         calls = _APP_CALLS.get(svc, _DEFAULT_APP_CALLS)
         span = rng.randrange(60, 3000)
         k = min(budget - n, rng.randrange(3, 16))
-        for i in range(max(0, k)):
+        i = 0
+        while i < k:
             tc = t + 1 + (span * i) // max(1, k)
-            self.emit(tc, self._app_call(tc, s, rng.choice(calls), region))
+            what = rng.choice(calls)
+            rec = self._noisy(self._app_call(tc, s, what, region), what)
+            self.emit(tc, rec)
+            i += 1
+            if what == "secret" and "errorCode" not in rec and i < k:  # Secrets Manager decrypts for the app
+                self.emit(tc, self._decrypt_for(tc, s, rec, region))
+                i += 1
         return n + max(0, k)
+
+    # what real trails are full of besides successes: throttling, NoSuch*/NotFound, the odd denial
+    _NOT_FOUND = {
+        "ddb": ("ResourceNotFoundException", "Requested resource not found: Table not found", 0.15),
+        "ssm": ("ParameterNotFound", "", 0.15),
+        "s3get": ("NoSuchKey", "The specified key does not exist.", 0.06),
+        "secret": ("ResourceNotFoundException", "Secrets Manager can't find the specified secret.", 0.05),
+    }
+
+    def _noisy(self, rec: dict, what: str) -> dict:
+        """Now and then turn an app call into a failure real trails show: not found (parameters kept),
+        throttled or denied (both written with ``requestParameters: null``, as AWS does)."""
+        roll = self.rng.random()
+        nf = self._NOT_FOUND.get(what)
+        if nf and roll < nf[2]:
+            return R.with_error(rec, nf[0], nf[1] or f"Parameter {(rec['requestParameters'] or {}).get('name')} not found.")
+        if roll > 0.95:
+            out = R.with_error(rec, "ThrottlingException", "Rate exceeded")
+            out["requestParameters"] = None
+            return out
+        if roll > 0.94 and what in ("secret", "ssm", "kms"):
+            ident = rec["userIdentity"]
+            action = {"secret": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
+                      "kms": "kms:Decrypt"}[what]
+            out = R.with_error(rec, "AccessDeniedException", R.denied_message(ident.get("arn", ""), action, "*"))
+            out["requestParameters"] = None
+            return out
+        return rec
+
+    def _decrypt_for(self, t: int, s: _Session, secret_call: dict, region: str) -> dict:
+        """Secrets Manager calling KMS on the caller's behalf: its identity, ``invokedBy`` and the service as
+        source IP and agent."""
+        arn = secret_call["requestParameters"]["secretId"]
+        return self.g.call(
+            self.ids,
+            t,
+            _invoked_by(s, "secretsmanager.amazonaws.com"),
+            "kms.amazonaws.com",
+            "Decrypt",
+            ro=True,
+            req={"encryptionContext": {"SecretARN": arn}, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+            region=region,
+            resources=[{"accountId": s.account, "type": "AWS::KMS::Key",
+                        "ARN": f"arn:aws:kms:{region}:{s.account}:key/{self.ids.uuid()}"}],
+        )
 
     def _ci_session(self, user: User, key: str) -> _Session:
         ip = self._ci_ip.get(user.arn)
@@ -1353,8 +1570,20 @@ class _Benign:
         admin = "Admin" in ps
         for _ in range(max(0, k)):
             t += rng.randrange(5, 240)
-            if admin and rng.random() < 0.1:
+            roll = rng.random()
+            if admin and roll < 0.1:
                 rec = self._policy_change(t, s, role.account_id)
+            elif admin and roll < 0.14:
+                missing = f"app-{ids.hex_upper(4).lower()}-old"
+                rec = R.with_error(g.call(ids, t, s, "iam.amazonaws.com", "GetRole", ro=True,
+                                          req={"roleName": missing}),
+                                   "NoSuchEntityException", f"The role with name {missing} cannot be found.")
+            elif not admin and roll < 0.05:
+                rec = R.with_error(
+                    g.call(ids, t, s, "iam.amazonaws.com", "CreateRole", ro=False,
+                           req={"roleName": "test-role", "assumeRolePolicyDocument": "{}"}),
+                    "AccessDenied", R.denied_message(s.arn, "iam:CreateRole", f"arn:aws:iam::{role.account_id}:role/test-role"))
+                rec["requestParameters"] = None
             else:
                 src, ename, req, _cmd = rng.choice(_DEV_CALLS)
                 rec = g.call(ids, t, s, src, ename, ro=True, req=req)
@@ -1486,7 +1715,8 @@ class _Benign:
         return n
 
     def ep_console(self, t: int, budget: int) -> int:
-        """An IAM user signs in to the console (with or without MFA; now and then a wrong password)."""
+        """An IAM user signs in to the console (with or without MFA; now and then a wrong password) and works
+        there for a while."""
         rng, g = self.rng, self.g
         u = rng.choice(self.pools.console_users)
         ip = self._home_ip(u.person or u.arn)
@@ -1522,7 +1752,48 @@ class _Benign:
             del rec["errorCode"]
             rec["responseElements"] = {"ConsoleLogin": "Failure"}
         self.emit(t, rec)
-        return 1
+        if not ok or budget < 2:
+            return 1
+        return 1 + self._console_session(t, u, ip, s.ua, min(budget - 1, rng.randrange(3, 18)))
+
+    _CONSOLE_CALLS = (
+        ("ec2.amazonaws.com", "DescribeInstances", {"instancesSet": {}, "filterSet": {}, "maxResults": 50}),
+        ("ec2.amazonaws.com", "DescribeAddressTransfers", {"DescribeAddressTransfersRequest": {"MaxResults": 10}}),
+        ("s3.amazonaws.com", "ListBuckets", {"Host": "s3.amazonaws.com"}),
+        ("iam.amazonaws.com", "GetAccountSummary", None),
+        ("iam.amazonaws.com", "ListUsers", {"maxItems": 1000}),
+        ("cloudtrail.amazonaws.com", "LookupEvents", {"maxResults": 50}),
+        ("rds.amazonaws.com", "DescribeDBInstances", None),
+        ("cloudwatch.amazonaws.com", "DescribeAlarms", {"maxRecords": 100}),
+    )
+
+    def _console_session(self, t: int, u: User, ip: str, browser: str, k: int) -> int:
+        """An IAM user's console session: its calls sign with an ASIA key no STS record issued
+        (``sessionCredentialFromConsole``); most carry ``AWS Internal`` as agent, some the browser's, and the
+        console's own lookups come from ``AWS Internal`` or a service (``invokedBy``) rather than the user's IP."""
+        rng, g = self.rng, self.g
+        key = self.ids.key_id("ASIA")
+        ident = _console_identity(u.user_id, u.arn, u.account_id, u.name, key, R.iso(t), u.mfa)
+        s = _Session(ident, u.account_id, ip, _CONSOLE_UA, console=True, arn=u.arn)
+        region = g.region
+        for _ in range(k):
+            t += rng.randrange(2, 90)
+            roll = rng.random()
+            if roll < 0.4:  # the console asking KMS / S3 for itself
+                src, name, req = rng.choice((("kms.amazonaws.com", "ListAliases", {"limit": 100}),
+                                             ("kms.amazonaws.com", "DescribeKey", {"keyId": "alias/aws/s3"}),
+                                             ("s3.amazonaws.com", "GetStorageLensDashboardDataInternal", None)))
+                rec = g.call(self.ids, t, _invoked_by(s, _CONSOLE_UA), src, name, ro=True, req=req, region=region)
+            elif roll < 0.48:  # the health dashboard, through the health service
+                rec = g.call(self.ids, t, _invoked_by(s, "health.amazonaws.com"), "health.amazonaws.com",
+                             "DescribeEventAggregates", ro=True, req={"aggregateField": "eventTypeCategory"},
+                             region="us-east-1")
+            else:
+                src, name, req = rng.choice(self._CONSOLE_CALLS)
+                who = s if roll < 0.85 else _Session(ident, u.account_id, ip, browser, console=True, arn=u.arn)
+                rec = g.call(self.ids, t, who, src, name, ro=True, req=req, region=region)
+            self.emit(t, rec)
+        return k
 
     def ep_root(self, t: int, budget: int) -> int:
         """The management account's root signs in (with MFA) — rare, and legitimate here."""
@@ -1706,7 +1977,7 @@ def _stream(
     t0 = t1 - int(days * _DAY)
     fixed: list[tuple[int, str, dict]] = []
     if g.inc is not None:
-        fixed += [(t, "incident", r) for t, r in _incident_records(g)]
+        fixed += [(t, "incident", r) for t, r, _outcome in _incident_records(g)]
         fixed += [(t, "normal", r) for t, r in _normal_records(g, t0, t1)]
     pending: dict[int, list[tuple[int, int, str, dict]]] = {}
     seq = 0
@@ -1743,6 +2014,22 @@ def _stream(
         if a <= h < b:
             for t, _s, kind, rec in sorted(pending[h], key=lambda x: (x[0], x[1])):
                 yield t, kind, rec
+
+
+def scenario_records(
+    org: SeededOrg, *, days: int = 14, end: datetime | None = None, seed: int = 7
+) -> list[tuple[int, str, dict, str]]:
+    """The scenario's own records, oldest first: the incident (kind ``incident``) and the leaked key's owner at
+    work (``normal``), each with the outcome it was written to have (``ok``, ``denied`` or ``failed``) — the
+    ground truth answer keys and the coherence test start from. The same records ``generate`` writes."""
+    if org.incident is None:
+        return []
+    g = _Gen(org, seed, org.incident.scenario)
+    t1 = _resolve_end(org, end, org.incident.scenario)
+    t0 = t1 - int(days * _DAY)
+    out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
+    out += [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+    return sorted(out, key=lambda x: x[0])
 
 
 def _hour_span(

@@ -44,7 +44,7 @@ frames.register("trace_events", TRACE_EVENT_COLUMNS, "Every call made by a node 
 class Origin:
     """Where a key came from: the first identity of its chain."""
 
-    kind: str  # iam_user | root | saml_user | identity_center_user | web_identity | federated_user | service | role_session | unknown
+    kind: str  # iam_user | root | saml_user | identity_center_user | web_identity | federated_user | service | role_session | aws_account | unknown
     principal_arn: str | None
     name: str | None
     account_id: str | None
@@ -76,18 +76,33 @@ def _rows(con: duckdb.DuckDBPyConnection, q: str, params: list | None = None) ->
 
 
 def _issuance(con: duckdb.DuckDBPyConnection, key: str) -> dict | None:
-    """The STS call (or CreateAccessKey) whose response carried ``key``."""
+    """The STS call (or CreateAccessKey) whose response carried ``key``.
+
+    A cross-account AssumeRole is written twice with the same response (so the same issued key): the caller's
+    account's copy names the caller and its key, the role account's copy only ``AWSAccount`` and the caller's
+    principal id (both share a sharedEventID). The caller's copy is the one to follow; when only the role
+    account's trail was loaded, the other copy is returned and ``find_origin`` resolves the principal id."""
     names = store.sql_list(STS_ISSUERS)
     rows = _rows(con, f"""
-        SELECT event_id, event_time, event_name, identity_type, principal_arn, access_key_id, session_name,
-               recipient_account_id, user_identity::VARCHAR AS ui, request_parameters::VARCHAR AS rp,
-               response_elements::VARCHAR AS re
+        SELECT event_id, event_time, event_name, identity_type, principal_arn, principal_id, access_key_id,
+               session_name, recipient_account_id, user_identity::VARCHAR AS ui,
+               request_parameters::VARCHAR AS rp, response_elements::VARCHAR AS re
         FROM events
         WHERE (event_name IN (SELECT unnest({names}))
                AND json_extract_string(response_elements, '$.credentials.accessKeyId') = ?)
            OR (event_name = 'CreateAccessKey'
                AND json_extract_string(response_elements, '$.accessKey.accessKeyId') = ?)
-        ORDER BY event_time LIMIT 1""", [key, key])
+        ORDER BY access_key_id IS NULL, identity_type = 'AWSAccount', event_time, event_id LIMIT 1""", [key, key])
+    return rows[0] if rows else None
+
+
+def _principal_by_id(con: duckdb.DuckDBPyConnection, principal_id: str) -> dict | None:
+    """The identity (ARN, type) behind a principal id (AIDA…, AROA…:session), from its own calls."""
+    rows = _rows(con, """
+        SELECT identity_type, principal_arn, principal_id, session_issuer_arn, session_name,
+               user_identity::VARCHAR AS ui
+        FROM events WHERE principal_id = ? AND principal_arn IS NOT NULL
+        ORDER BY event_time LIMIT 1""", [principal_id])
     return rows[0] if rows else None
 
 
@@ -150,6 +165,21 @@ def find_origin(con: duckdb.DuckDBPyConnection, key: str, max_hops: int = 20) ->
                 origin.detail["created_by_key"] = issued["access_key_id"]
             return origin
         parent = issued["access_key_id"]
+        if not parent and issued.get("identity_type") == "AWSAccount":
+            # only the role account's copy: the caller is known by its principal id (and account)
+            who = _principal_by_id(con, issued.get("principal_id") or "")
+            if who is None:
+                ui = json.loads(issued.get("ui") or "{}") or {}
+                return Origin("aws_account", None, ui.get("principalId"), ui.get("accountId"), None, chain,
+                              {"principal_id": ui.get("principalId"), "issued_by_event": issued["event_id"],
+                               "note": "only the role account's copy of the AssumeRole is loaded; load the "
+                                       "caller account's trail to follow it further"})
+            # the caller, but not which of its keys: that copy of the call is not loaded
+            origin = _origin_from_identity(who, None, chain)
+            origin.detail.update(issued_by_event=issued["event_id"],
+                                 note="the caller account's copy of the AssumeRole is not loaded: the caller is "
+                                      "known by its principal id, not the key it used")
+            return origin
         if issued["event_name"] in ("AssumeRoleWithSAML", "AssumeRoleWithWebIdentity") or not parent \
                 or parent in chain:
             origin = _origin_from_identity(issued, parent, chain)

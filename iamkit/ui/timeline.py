@@ -20,7 +20,9 @@ def figure(events: pd.DataFrame, title: str = "Timeline"):
     if events.empty:
         return fig.update_layout(title=f"{title} (no events)")
     ev = events.copy()
-    ev["denied"] = ev["error_code"].notna() & (ev["error_code"].astype("string") != "")
+    from iamkit.trail.outcome import is_denied
+
+    ev["denied"] = ev["error_code"].map(is_denied).astype(bool)
     # plotly reads <br>, <b>, <a href> … in names, tick labels and hover text: every value is escaped
     for (key, denied), grp in ev.groupby([ev["access_key_id"].fillna("(none)"), "denied"], sort=False):
         label = escape.html(key)

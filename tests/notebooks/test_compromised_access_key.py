@@ -1,29 +1,89 @@
 """The compromised-access-key playbook end to end on the sandbox: four notebooks under papermill into a case
-folder whose report names every step of the scripted incident, traced back to the leaked key."""
+folder whose facts equal the scenario's answer key and whose report names every step of the scripted incident,
+traced back to the leaked key. The run has an ASN database configured (a tiny MaxMind file written here), as a
+responder would, so the headline names the new IP's country and ASN."""
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from iamkit import playbook
 from iamkit.case import Case
 from iamkit.errors import BadInput
+from iamkit.investigate import facts as F
 
 pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
 NOTEBOOKS = ["01-enrichment.ipynb", "02-assessment.ipynb", "03-remediation.ipynb", "04-postmortem.ipynb"]
 
 
+def write_mmdbs(folder: Path, ip: str) -> tuple[Path, Path]:
+    """Country and ASN databases placing ``ip``'s /24 in KP, AS64500 "Example Hosting" (the test writer of
+    tests/trail/test_ipcontext.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "ipcontext_writer", Path(__file__).resolve().parents[1] / "trail" / "test_ipcontext.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    net = ip.rsplit(".", 1)[0] + ".0/24"
+    country, asn = folder / "country.mmdb", folder / "asn.mmdb"
+    mod.write_mmdb(country, {net: {"country": {"iso_code": "KP"}}}, "GeoLite2-Country")
+    mod.write_mmdb(asn, {net: {"autonomous_system_number": 64500,
+                               "autonomous_system_organization": "Example Hosting"}}, "GeoLite2-ASN")
+    return country, asn
+
+
 @pytest.fixture(scope="module")
 def run(sandbox, tmp_path_factory):
     case_dir = tmp_path_factory.mktemp("cases") / "incident"
-    res = playbook.run("compromised-access-key", {"access_key_id": sandbox.org.incident.leaked_access_key_id},
-                       case_dir=case_dir)
-    return res
+    country, asn = write_mmdbs(tmp_path_factory.mktemp("mmdb"), sandbox.org.incident.attacker_ip)
+    saved = {k: os.environ.get(k) for k in ("IAMKIT_COUNTRY_MMDB", "IAMKIT_ASN_MMDB")}
+    os.environ.update(IAMKIT_COUNTRY_MMDB=str(country), IAMKIT_ASN_MMDB=str(asn))
+    try:
+        return playbook.run("compromised-access-key",
+                            {"access_key_id": sandbox.org.incident.leaked_access_key_id}, case_dir=case_dir)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def answer_key(sandbox, access_key_id: str) -> dict:
+    """The manifest's answer key for a subject (read from the file, as a responder's check would)."""
+    keys = json.loads(sandbox.manifest_path.read_text())["answer_keys"]
+    return next(k for k in keys if k["subject"]["access_key_id"] == access_key_id)
+
+
+def test_facts_equal_the_answer_key(run, sandbox):
+    facts = json.loads((run.case.evidence / "facts.json").read_text())
+    F.validate(facts)
+    key = answer_key(sandbox, sandbox.org.incident.leaked_access_key_id)
+    F.validate(key)
+    assert F.differences(facts, key) == []
+
+
+def test_the_headline_separates_the_attack_from_the_owners_usual_use(run, sandbox):
+    inc = sandbox.org.incident
+    facts = json.loads((run.case.evidence / "facts.json").read_text())
+    first, persistence, privilege, lateral, data = run.summary["headline"]
+    assert f"new IP {inc.attacker_ip} (KP, AS64500 Example Hosting)" in first
+    assert f'new user agent "{inc.attacker_user_agent}"' in first  # in full, not cut at the first space
+    start = inc.start.replace("T", " ").replace("Z", " UTC")
+    assert f"first GetCallerIdentity at {start}" in first and f"calls {start} → " in first
+    usual = first.split("Usual activity, apart: ")[1]
+    assert facts["sources"]["usual_ips"][0] in usual and inc.attacker_ip not in usual
+    assert f"{facts['activity']['usual_calls']} calls" in usual
+    assert inc.created_user_arn in privilege.split("afterwards: ")[1]  # reach lists the created admin user
+    assert "svc-backup-sync" in persistence and inc.created_access_key_id in persistence
+    assert inc.target_role_arn in lateral and inc.session_name in lateral
+    denied = facts["denied"]["count"]
+    assert f"{denied} denied calls" in data and f"{facts['other_errors']['count']} other errors" in data
+    assert "StopLogging denied (AccessDenied)" in data
 
 
 def test_case_layout_and_status(run):
@@ -34,6 +94,7 @@ def test_case_layout_and_status(run):
     meta = Case.open(case.path).meta
     assert meta["status"] == "complete" and meta["caller_identity"]["Account"]
     assert not (case.path / "INCOMPLETE").exists()
+    assert not (case.evidence / "unanswered.json").exists()
 
 
 def test_report_names_every_step_of_the_incident(run, sandbox):
@@ -56,16 +117,12 @@ def test_report_names_every_step_of_the_incident(run, sandbox):
 
 def test_everything_traced_back_to_the_leaked_key(run, sandbox):
     inc = sandbox.org.incident
-    facts = json.loads((run.case.evidence / "key-facts.json").read_text())
-    assert facts["origin"]["user_arn"] == inc.user_arn
-    assert inc.attacker_ip in facts["source_ips"]
-    assert [u["arn"] for u in facts["created_users"]] == [inc.created_user_arn]
-    assert inc.created_access_key_id in [k["access_key_id"] for k in facts["created_keys"]]
-    assert any(p.endswith("/AdministratorAccess") for ps in facts["policies_attached"].values() for p in ps)
-    assert [a["role_arn"] for a in facts["assumed_roles"]] == [inc.target_role_arn]
-    assert {s["access_key_id"] for s in facts["secrets_read"]} == {inc.session_access_key_id}
-    assert [t["result"] for t in facts["logging_tampering"]] and all(
-        t["result"] != "succeeded" for t in facts["logging_tampering"])
+    events = run.case.load_frame("key-events")
+    by_session = events[events["access_key_id"] == inc.session_access_key_id]
+    assert {"GetSecretValue", "GetObject", "StopLogging"} <= set(by_session["event_name"])
+    nodes = run.case.load_frame("key-chain").set_index("node")
+    assert nodes.loc[inc.session_access_key_id, "parent"] == inc.leaked_access_key_id
+    assert nodes.loc[inc.created_user_arn, "node_type"] == "user"
 
 
 def test_no_session_token_or_secret_lands_in_the_case(run):
@@ -112,12 +169,12 @@ def test_manifest_verifies_then_one_changed_byte_fails(run, tmp_path):
     shutil.copytree(run.case.path, copy)
     r = subprocess.run([sys.executable, "-m", "iamkit.cli", "case", "verify", str(copy)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    target = copy / "evidence" / "key-facts.json"
+    target = copy / "evidence" / "facts.json"
     data = bytearray(target.read_bytes())
     data[10] ^= 0x20
     target.write_bytes(bytes(data))
     r = subprocess.run([sys.executable, "-m", "iamkit.cli", "case", "verify", str(copy)], capture_output=True, text=True)
-    assert r.returncode != 0 and "evidence/key-facts.json" in r.stdout
+    assert r.returncode != 0 and "evidence/facts.json" in r.stdout
 
 
 def test_report_rebuilds_from_the_folder_alone(run, tmp_path, monkeypatch):

@@ -71,6 +71,14 @@ def test_kms_key_policy_required_in_same_account():
     assert evaluate(req(USER, "kms:Decrypt", KEY), resource_policy=key_user).allowed
 
 
+def test_account_level_kms_actions_need_no_key_policy():
+    # kms:ListKeys / ListAliases name no key: no key policy is involved, the identity policy decides
+    lister = doc(stmt(action=["kms:ListKeys", "kms:ListAliases"], resource="*"))
+    for action in ("kms:ListKeys", "kms:ListAliases"):
+        assert evaluate(req(USER, action, "*"), identity_policies=[lister]).allowed
+        assert not evaluate(req(USER, action, "*"), identity_policies=[DECRYPT]).allowed
+
+
 def test_resource_policy_required_can_be_forced():
     r = req(USER)
     assert not evaluate(r, identity_policies=[doc(stmt())], resource_policy_required=True).allowed

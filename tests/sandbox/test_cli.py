@@ -68,6 +68,8 @@ def test_detach_env_status_stop(tmp_path):
 @pytest.mark.parametrize("args, msg", [(["--accounts", "3"], "at least 4"),
                                        (["--roles-per-account", "600"], "between 1 and 500"),
                                        (["--scenario", "nope"], "unknown scenario"),
+                                       (["--variant", "nope"], "unknown variant 'nope'"),
+                                       (["--scenario", "none", "--variant", "console"], "needs a scenario"),
                                        (["--events", "-1"], "--events")])
 def test_bad_input_exits_2_with_one_line(tmp_path, args, msg):
     r = _iamkit(tmp_path, "sandbox", "start", "--detach", *args)

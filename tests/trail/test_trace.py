@@ -167,3 +167,49 @@ def test_timeline_by_key_principal_and_name(t):
     assert len(t.timeline("dev-alice", start="2024-03-01T09:05:00Z")) == 3
     with pytest.raises(NotFound):
         t.timeline("nobody")
+
+
+# -- a cross-account AssumeRole is written twice: follow the caller's copy -----------------------------------
+def _two_copies() -> tuple[list[dict], dict]:
+    """The leaked key's usual call, then AssumeRole into Prod as CloudTrail writes it (the role account's copy,
+    with AWSAccount and no key, first), then the session's read."""
+    alice = iam_user(ALICE, LEAKED)
+    re = {"credentials": {"accessKeyId": SESSION_KEY, "sessionToken": "<redacted>"},
+          "assumedRoleUser": {"assumedRoleId": "AROAPRODADMIN:maint", "arn": SESSION_ARN}}
+    rp = {"roleArn": PROD_ROLE, "roleSessionName": "maint"}
+    role_copy = rec("AssumeRole", "sts.amazonaws.com",
+                    {"type": "AWSAccount", "principalId": alice["principalId"], "accountId": DEV},
+                    "2024-03-01T10:00:00Z", account=PROD, rp=rp, re=re, read_only=True, event_id="ev-a-role-copy")
+    caller_copy = rec("AssumeRole", "sts.amazonaws.com", alice, "2024-03-01T10:00:00Z", rp=rp, re=re,
+                      read_only=True, event_id="ev-b-caller-copy")
+    usual = rec("ListBuckets", "s3.amazonaws.com", alice, "2024-03-01T08:00:00Z", ip="198.51.100.7",
+                read_only=True)
+    read = rec("GetSecretValue", "secretsmanager.amazonaws.com", role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY),
+               "2024-03-01T10:10:00Z", account=PROD, rp={"secretId": SECRET}, read_only=True)
+    return [role_copy, caller_copy, usual, read], alice
+
+
+def test_session_key_of_a_cross_account_assume_role_reaches_the_leaked_key(store_con):
+    records, _ = _two_copies()
+    store.insert_records(store_con, records)
+    res = trace(store_con, SESSION_KEY)
+    o = res.origin
+    assert (o.kind, o.principal_arn, o.access_key_id, o.chain) == ("iam_user", ALICE, LEAKED, [LEAKED, SESSION_KEY])
+    # and from the leaked key forward, the session is a cross-account child
+    nodes = trace(store_con, LEAKED).nodes.set_index("node")
+    assert nodes.loc[SESSION_KEY, "parent"] == LEAKED and bool(nodes.loc[SESSION_KEY, "cross_account"])
+
+
+def test_only_the_role_accounts_copy_names_the_caller_by_principal_id(store_con):
+    records, alice = _two_copies()
+    store.insert_records(store_con, [r for r in records if r["eventID"] != "ev-b-caller-copy"])
+    o = trace(store_con, SESSION_KEY).origin
+    assert (o.kind, o.principal_arn, o.access_key_id) == ("iam_user", ALICE, None)
+    assert "not loaded" in o.detail["note"]
+
+
+def test_only_the_role_account_loaded_gives_the_callers_account(store_con):
+    records, alice = _two_copies()
+    store.insert_records(store_con, [records[0], records[3]])
+    o = trace(store_con, SESSION_KEY).origin
+    assert (o.kind, o.name, o.account_id) == ("aws_account", alice["principalId"], DEV)

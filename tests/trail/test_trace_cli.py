@@ -67,3 +67,23 @@ def test_athena_ddl_command(capsys):
                        "--regions", "us-east-1,eu-west-1")
     assert code == 0 and "'projection.region.values'='us-east-1,eu-west-1'" in out
     sqlglot.parse_one(out, read="athena")
+
+
+def test_trace_of_a_session_key_prints_its_origin(capsys, tmp_path):
+    from ctrecords import ALICE, DEV, PROD, PROD_ROLE, SESSION_KEY, iam_user, rec, role_session
+
+    alice = iam_user(ALICE, LEAKED)
+    re = {"credentials": {"accessKeyId": SESSION_KEY}, "assumedRoleUser": {"arn": SESSION_ARN}}
+    rp = {"roleArn": PROD_ROLE, "roleSessionName": "maint"}
+    records = [  # CloudTrail's two copies of a cross-account AssumeRole, the role account's first
+        rec("AssumeRole", "sts.amazonaws.com", {"type": "AWSAccount", "principalId": alice["principalId"],
+                                                "accountId": DEV}, "2024-03-01T10:00:00Z", account=PROD, rp=rp, re=re),
+        rec("AssumeRole", "sts.amazonaws.com", alice, "2024-03-01T10:00:00Z", rp=rp, re=re),
+        rec("GetSecretValue", "secretsmanager.amazonaws.com", role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY),
+            "2024-03-01T10:10:00Z", account=PROD, rp={"secretId": SECRET}),
+    ]
+    write_records_file(tmp_path / "in" / "a.json.gz", records)
+    db = tmp_path / "t.duckdb"
+    assert run(capsys, "trail", "load", str(tmp_path / "in"), "--db", str(db))[0] == 0
+    code, _, err = run(capsys, "trail", "trace", SESSION_KEY, "--db", str(db), "--show", "nodes")
+    assert code == 0 and f"origin: iam_user {ALICE} (chain: {LEAKED} -> {SESSION_KEY})" in err

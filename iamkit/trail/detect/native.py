@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from iamkit.trail.detect import policydoc
 from iamkit.trail.detect.render import Dialect, lit
+from iamkit.trail.outcome import denied_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 OUTPUT_COLUMNS = ["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen", "n", "detail"]
-DENIED_CODES = ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                "Client.UnauthorizedOperation", "UnauthorizedAccess", "AuthorizationError",
-                "Forbidden", "403"]
 
 
 class NativeError(Exception):
@@ -181,12 +179,12 @@ def denied_burst(p: dict, d: Dialect, table: str, where: str, seed: str | None =
     """At least ``threshold`` denied calls by one principal within ``minutes`` (reconnaissance)."""
     n = int(p.get("threshold", 20))
     minutes = int(p.get("minutes", 10))
-    codes = p.get("error_codes") or DENIED_CODES
-    codes_sql = ", ".join(lit(c) for c in codes)
+    codes = p.get("error_codes")  # default: the one AccessDenied-class definition (iamkit.trail.outcome)
+    denied = f"error_code IN ({', '.join(lit(c) for c in codes)})" if codes else denied_sql("error_code")
     sql = f"""WITH dn AS (
   SELECT event_id, event_time, principal_arn, access_key_id, event_name,
          coalesce(principal_arn, principal_id, access_key_id, source_ip) AS who
-  FROM {table} WHERE error_code IN ({codes_sql}) AND {where}),
+  FROM {table} WHERE {denied} AND {where}),
 w AS (SELECT who, count(*) OVER (PARTITION BY who ORDER BY event_time
         RANGE BETWEEN {d.interval(minutes, 'MINUTE')} PRECEDING AND CURRENT ROW) AS cnt FROM dn),
 hot AS (SELECT who, max(cnt) AS peak FROM w GROUP BY who HAVING max(cnt) >= {n})

@@ -1,0 +1,165 @@
+"""Answer keys: what a responder investigating the scripted incident must find, written into the manifest.
+
+Built from what the scenario did (``SeededOrg.incident``) and from the records the trail generator wrote for it,
+each labelled with the outcome it was written to have (``trailgen.scenario_records``) — never by running
+iamkit's own analysis, so a test comparing an investigation's facts with a key checks the analysis. Field names
+are those of the facts schema (``iamkit/schemas/facts.schema.json``); its ``x-compare`` annotations say which
+fields are exact and which are "at least these" (detections, containment, sensitive resources).
+
+One key per subject: the leaked long-term key, and the session key it opened in Prod (what GuardDuty usually
+reports). From the session key the investigation follows the chain back to the leaked key and investigates the
+whole incident from there, so the two keys differ only in ``subject`` and in ``activity.subject_key_*``.
+Pure: no boto3, no moto.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from iamkit.sandbox.model import SeededOrg
+
+SCHEMA_VERSION = 1
+#: detections the shipped rules must raise on the incident, per variant (at least these)
+DETECTIONS = {
+    "all": ["iamkit-access-denied-burst", "iamkit-admin-managed-policy-attached", "iamkit-key-created-then-used",
+            "iamkit-logging-stop-attempt-denied"],
+    # the leaked key has weeks of history: its AssumeRole from a new IP stands out
+    "default": ["iamkit-assume-role-new-source-ip"],
+    "logging-succeeds": ["iamkit-assume-role-new-source-ip", "iamkit-event-selectors-narrowed"],
+    # the switch role comes from the brand-new backdoor user (no history to compare with): its console
+    # sign-in without MFA is what stands out
+    "console": ["iamkit-console-login-without-mfa"],
+}
+CONSOLE_AGENT = "AWS Internal"
+
+
+def _family(user_agent: str) -> str:
+    """A user agent without aws-cli's per-command tokens (the same CLI on the same machine is one agent)."""
+    return " ".join(t for t in user_agent.split() if not t.startswith(("command/", "md/command#")))
+
+
+def _by_service(rec: dict) -> bool:
+    return "invokedBy" in rec["userIdentity"]
+
+
+def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> list[dict[str, Any]]:
+    """The answer keys of ``org``'s incident, given its scenario records (``trailgen.scenario_records``)."""
+    inc = org.incident
+    if inc is None:
+        return []
+    variant = inc.variant or "default"
+    console = variant == "console"
+    incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
+    normal = [r for _t, kind, r, _o in records if kind == "normal"]
+    # calls made by the attacker's identities (not the role account's copy of the cross-account AssumeRole)
+    calls = [(r, o) for r, o in incident if r["userIdentity"].get("type") != "AWSAccount"]
+    first = calls[0][0]
+    user = next((u for u in org.users if u.arn == inc.user_arn), None)
+    prod = inc.target_role_arn.split(":")[4]
+    role_name = inc.target_role_arn.rsplit("/", 1)[-1]
+    session_arn = f"arn:aws:sts::{prod}:assumed-role/{role_name}/{inc.session_name}"
+    denied = Counter(r["errorCode"] for r, o in calls if o == "denied")
+    failed = Counter(r["errorCode"] for r, o in calls if o == "failed")
+    agents = [r["userAgent"] for r, _o in calls if not _by_service(r) and r["userAgent"] != CONSOLE_AGENT]
+    services = sorted({r["sourceIPAddress"] for r, _o in calls if _by_service(r)})
+    trail_arn = next((r["requestParameters"] or {}).get("name") for r, _o in calls if r["eventName"] == "StopLogging")
+    logging = [{"event_name": "StopLogging", "target": trail_arn, "result": "denied", "error_code": "AccessDenied"}]
+    if variant == "logging-succeeds":
+        logging.append({"event_name": "PutEventSelectors", "target": inc.logging_trail_arn, "result": "succeeded",
+                        "error_code": None})
+    caller = inc.created_user_arn if console else inc.user_arn
+    key: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {
+            "access_key_id": inc.leaked_access_key_id,
+            "key_type": "long-term",
+            "principal_arn": inc.user_arn,
+            "account_id": inc.account_id,
+            "person": user.person if user else None,
+            "session_arn": None,
+            "origin_access_key_id": inc.leaked_access_key_id,
+            "chain": [inc.leaked_access_key_id],
+        },
+        "window": {
+            "start": inc.start,
+            "end": inc.end,
+            "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
+                            "access_key_id": first["userIdentity"].get("accessKeyId"),
+                            "source_ip": first["sourceIPAddress"]},
+        },
+        "activity": {
+            "suspicious_calls": len(calls),
+            "usual_calls": len(normal),
+            "subject_key_calls": sum(1 for r in [*(r for r, _o in calls), *normal]
+                                     if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id),
+            "subject_key_denied": sum(1 for r, o in calls if o == "denied"
+                                      and r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id),
+        },
+        "sources": {
+            "new_ips": [inc.attacker_ip],
+            "new_user_agents": sorted(set(agents)),
+            "usual_ips": sorted({r["sourceIPAddress"] for r in normal}),
+            "usual_user_agents": sorted({_family(r["userAgent"]) for r in normal}),
+            "via_aws_services": services,
+        },
+        "created": {
+            "users": [inc.created_user_arn],
+            "access_keys": [inc.created_access_key_id],
+            "sessions": [inc.session_access_key_id],
+            "login_profiles": [inc.created_user_arn] if console else [],
+        },
+        "console_logins": [inc.created_user_arn] if console else [],
+        "policies_changed": [{"event_name": "AttachUserPolicy", "target": inc.created_user_arn,
+                              "policy": inc.admin_policy_arn}],
+        "roles_assumed": [{"role_arn": inc.target_role_arn, "session_name": inc.session_name,
+                           "access_key_id": inc.session_access_key_id, "from_principal": caller,
+                           "from_account": inc.account_id, "account_id": prod, "cross_account": True}],
+        "resources_read": sorted([*inc.secret_arns, *inc.object_arns]),
+        "resources_changed": [],
+        "denied": {"count": sum(denied.values()), "by_code": dict(sorted(denied.items()))},
+        "other_errors": {"count": sum(failed.values()), "by_code": dict(sorted(failed.items()))},
+        "logging_changes": logging,
+        "reach": {
+            # the backdoor user holds AdministratorAccess; the leaked user may create keys for svc-* users,
+            # so for it: one CreateAccessKey away from the same
+            "admin_principals": sorted([inc.created_user_arn, inc.user_arn]),
+            "sensitive_resources": sorted({*inc.secret_arns, *(a.split("/", 1)[0] for a in inc.object_arns)}),
+        },
+        "detections": sorted({*DETECTIONS["all"], *DETECTIONS.get(variant, [])}),
+        "containment": _containment(inc),
+        "unanswered": [],
+    }
+    keys = [key]
+    if not console:  # the session was opened with the leaked key itself: traced back in one hop
+        session_key = {**key, "subject": {
+            "access_key_id": inc.session_access_key_id,
+            "key_type": "session",
+            "principal_arn": inc.user_arn,
+            "account_id": inc.account_id,
+            "person": user.person if user else None,
+            "session_arn": session_arn,
+            "origin_access_key_id": inc.leaked_access_key_id,
+            "chain": [inc.leaked_access_key_id, inc.session_access_key_id],
+        }, "activity": {
+            **key["activity"],
+            "subject_key_calls": sum(1 for r, _o in calls
+                                     if r["userIdentity"].get("accessKeyId") == inc.session_access_key_id),
+            "subject_key_denied": sum(1 for r, o in calls if o == "denied"
+                                      and r["userIdentity"].get("accessKeyId") == inc.session_access_key_id),
+        }}
+        keys.append(session_key)
+    return keys
+
+
+def _containment(inc: Any) -> list[dict[str, str]]:
+    """What a good plan proposes (at least): both keys off, both users quarantined, the admin policy detached
+    from the backdoor user, the role's sessions revoked."""
+    return [
+        {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+        {"kind": "deactivate_access_key", "target": inc.created_access_key_id},
+        {"kind": "quarantine_user", "target": inc.user_arn},
+        {"kind": "quarantine_user", "target": inc.created_user_arn},
+        {"kind": "detach_user_policy", "target": f"{inc.created_user_arn} {inc.admin_policy_arn}"},
+        {"kind": "revoke_role_sessions", "target": inc.target_role_arn},
+    ]
