@@ -198,7 +198,9 @@ def _plotly_strings(fig) -> list[str]:
 def test_timeline_figure_labels_are_escaped(payload):
     from iamkit.ui.timeline import figure
 
-    ev = pd.concat([_events(payload), _events(payload).assign(error_code=None)], ignore_index=True)
+    # one denied call (an AccessDenied-class code: only those are marked denied) and one that succeeded
+    ev = pd.concat([_events(payload).assign(error_code="AccessDenied"), _events(payload).assign(error_code=None)],
+                   ignore_index=True)
     fig = figure(ev, title=payload)
     strings = _plotly_strings(fig)
     assert not [s for s in strings if "<" in s or ">" in s], "plotly would read these tags"
