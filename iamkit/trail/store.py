@@ -8,6 +8,7 @@ is defined in exactly one place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -66,9 +67,129 @@ RECORD_STRUCT = json.dumps(RECORD_FIELDS)
 RECORDS_FILE_STRUCT = json.dumps({"Records": [RECORD_FIELDS]})
 #: The same record as a SQL type, for ``read_json(columns=…)``: one parse from the file's bytes.
 RECORD_SQL_TYPE = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in RECORD_FIELDS.items()) + ")"
-# Secrets CloudTrail may carry in responses: replaced before anything is stored (never in frames or files).
-_REDACT_TOKEN = json.dumps({"credentials": {"sessionToken": "<redacted>"}})
-_REDACT_SECRET = json.dumps({"accessKey": {"secretAccessKey": "<redacted>"}})
+
+# ---------------------------------------------------------------- secrets
+
+#: Object keys whose values are secrets (compared without case), wherever they sit inside a record's
+#: ``requestParameters``, ``responseElements`` and ``additionalEventData``: STS/SSO/Cognito credentials
+#: (``credentials.*``, ``roleCredentials.*``, ``accessKey.secretAccessKey``, ``additionalEventData.SessionToken``),
+#: passwords in requests, bearer tokens. The one list both the store and raw copies in a case use.
+SECRET_KEYS = ("sessionToken", "secretAccessKey", "secretKey", "password", "newPassword", "oldPassword",
+               "clientSecret", "privateKey", "accessToken", "refreshToken", "webIdentityToken", "SAMLAssertion")
+#: The record subtrees searched for them (any depth).
+SECRET_SUBTREES = ("requestParameters", "responseElements", "additionalEventData")
+_SECRET_NAMES = frozenset(k.lower() for k in SECRET_KEYS)
+#: Values that already stand for a secret and are kept as they are: CloudTrail's own mask, iamkit's marks.
+_MASKS = ("HIDDEN_DUE_TO_SECURITY_REASONS",)
+REDACTED = "<redacted"
+
+
+def redaction_mark(value: Any) -> str:
+    """What a secret value becomes: ``<redacted:sha256:HEX>``, HEX the sha256 of the original (a string's
+    UTF-8 bytes; any other value's compact JSON text), so a copy held elsewhere can still be matched."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return f"<redacted:sha256:{hashlib.sha256(text.encode()).hexdigest()}>"
+
+
+def _masked(value: Any) -> bool:
+    return isinstance(value, str) and (value.startswith(REDACTED) or value in _MASKS)
+
+
+def redact_secrets(obj: Any) -> int:
+    """Replace, in place and at any depth of ``obj`` (dicts and lists), the value of every ``SECRET_KEYS``
+    key by its ``redaction_mark``; returns how many were replaced. Iterative: hostile nesting cannot
+    exhaust the stack."""
+    n = 0
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and k.lower() in _SECRET_NAMES and v is not None and not _masked(v):
+                    node[k] = redaction_mark(v)
+                    n += 1
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return n
+
+
+def redact_document(doc: Any) -> int:
+    """``redact_secrets`` on every record subtree that may carry secrets (``SECRET_SUBTREES``) anywhere in a
+    CloudTrail document (a delivery file, an array, LookupEvents output whose ``CloudTrailEvent`` strings are
+    parsed, redacted and written back); returns how many values were replaced."""
+    n = 0
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for k, v in node.items():
+            if k in SECRET_SUBTREES and isinstance(v, dict | list):
+                n += redact_secrets(v)
+            elif k == "CloudTrailEvent" and isinstance(v, str):
+                try:
+                    inner = json.loads(v)
+                except ValueError:
+                    continue
+                m = redact_document(inner)
+                if m:
+                    node[k] = json.dumps(inner, separators=(",", ":"), ensure_ascii=False)
+                    n += m
+            elif isinstance(v, dict | list):
+                stack.append(v)
+    return n
+
+
+def _redact_json_text(text: str | None) -> str | None:
+    """The UDF behind ``_redacted_sql`` for values the SQL pass cannot take (a secret key holding an object,
+    a list or a number): parse, redact, write compact JSON."""
+    if text is None:
+        return None
+    obj = json.loads(text)
+    redact_secrets(obj)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+_REDACT_UDF = "iamkit_redact_json"
+_KEY_ALT = "|".join(sorted(_SECRET_NAMES))
+#: DuckDB writes JSON subtrees it parsed compactly with escapes resolved (``"session\u0054oken" : 1`` becomes
+#: ``"sessionToken":1``), so in that text a secret key is exactly ``"<name>":`` whatever the input looked like.
+_SECRET_KEY_RE = f'"(?i:{_KEY_ALT})":'
+_SECRET_STRING_RE = f'"(?i:{_KEY_ALT})":"(?:[^"\\\\]|\\\\.)*"'  # RE2: linear time on any input
+_SECRET_OTHER_RE = f'"(?i:{_KEY_ALT})":[^"]'
+#: in the SQL pass, ``m`` is one ``"key":"value"`` match; its value's JSON literal:
+_MATCH_VALUE = "substr(m, strpos(m, '\":') + 2)"
+_MASK_SQL = " OR ".join([f"{_MATCH_VALUE} LIKE '\"<redacted%'", *(f"{_MATCH_VALUE} = '\"{m}\"'" for m in _MASKS)])
+
+
+def _redacted_sql(col: str) -> str:
+    """SQL for JSON column ``col`` (compact text from DuckDB's parser) with secret values replaced.
+
+    String values (all real CloudTrail) in SQL: each ``"key":"value"`` becomes ``"key":"<redacted:sha256:…>"``;
+    other values (an object, a list or a number under a secret key) through the Python UDF.
+    """
+    return (f"CASE WHEN NOT regexp_matches({col}::VARCHAR, '{_SECRET_KEY_RE}') THEN {col} "
+            f"WHEN regexp_matches({col}::VARCHAR, '{_SECRET_OTHER_RE}') THEN {_REDACT_UDF}({col}::VARCHAR)::JSON "
+            f"ELSE list_reduce(regexp_extract_all({col}::VARCHAR, '{_SECRET_STRING_RE}'), "
+            f"lambda acc, m: CASE WHEN {_MASK_SQL} THEN acc ELSE replace(acc, m, left(m, strpos(m, '\":') + 1) "
+            f"|| '\"<redacted:sha256:' || sha256(json_extract_string({_MATCH_VALUE}, '$')) || '>\"') END, "
+            f"{col}::VARCHAR)::JSON END")
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Register the Python function the projection calls for odd secrets (once per connection)."""
+    import duckdb
+
+    try:
+        con.create_function(_REDACT_UDF, _redact_json_text, ["VARCHAR"], "VARCHAR", side_effects=False)
+    except duckdb.NotImplementedException:  # already there
+        pass
+
 _IDENTITY_PATHS = ["$.type", "$.arn", "$.principalId", "$.accessKeyId",
                    "$.sessionContext.sessionIssuer.arn", "$.sessionContext.attributes.mfaAuthenticated"]
 
@@ -119,13 +240,9 @@ SELECT
     CASE lower(u[6]) WHEN 'true' THEN true WHEN 'false' THEN false
          ELSE CASE json_extract_string(x.additionalEventData, '$.MFAUsed')
               WHEN 'Yes' THEN true WHEN 'No' THEN false END END AS mfa_authenticated,
-    x.requestParameters AS request_parameters,
-    CASE WHEN json_exists(x.responseElements, '$.credentials.sessionToken')
-         THEN json_merge_patch(x.responseElements, '{_REDACT_TOKEN}')
-         WHEN json_exists(x.responseElements, '$.accessKey.secretAccessKey')
-         THEN json_merge_patch(x.responseElements, '{_REDACT_SECRET}')
-         ELSE x.responseElements END AS response_elements,
-    x.additionalEventData AS additional_event_data,
+    {_redacted_sql('x.requestParameters')} AS request_parameters,
+    {_redacted_sql('x.responseElements')} AS response_elements,
+    {_redacted_sql('x.additionalEventData')} AS additional_event_data,
     x.resources AS resources,
     x.userIdentity AS user_identity,
     _file AS source_file,
@@ -136,9 +253,11 @@ FROM q"""
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Session settings every iamkit connection needs: UTC timestamps, no progress bar on stdout."""
+    """Session settings every iamkit connection needs: UTC timestamps, no progress bar on stdout; and the
+    function the projection's redaction calls."""
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    register_functions(con)
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -223,6 +342,7 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     the transaction is then aborted and the caller must roll back and use ``insert_json_relation``.
     Must run inside a transaction.
     """
+    register_functions(con)
     before = con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
     cols = ", ".join(EVENT_DDL_TYPES)
     try:
