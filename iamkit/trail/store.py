@@ -41,12 +41,26 @@ CREATE TABLE IF NOT EXISTS loaded_files (
     etag VARCHAR,               -- S3 ETag, or size:mtime_ns for a local file
     sha256 VARCHAR,             -- of the bytes read (local files and downloaded objects)
     size BIGINT,
-    kind VARCHAR,               -- records | array | jsonl | lookup | digest | insights | single | unknown
-    records BIGINT,             -- records read from the file (before dedupe)
+    kind VARCHAR,               -- records | array | jsonl | lookup | digest | insights | single | irregular | ...
+    records BIGINT,             -- records read from the file (before dedupe and window)
     status VARCHAR,             -- ok | skipped | error
     reason VARCHAR,             -- why skipped / what failed
     loaded_at TIMESTAMPTZ
 )"""
+
+#: Every read of every file, every version: what ``loaded_files`` keeps only the latest of. A file counts as
+#: loaded for a window when reads of its current version (path + etag) with status ok cover that window.
+LOAD_HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS load_history (
+    path VARCHAR, etag VARCHAR, sha256 VARCHAR, size BIGINT, kind VARCHAR, records BIGINT,
+    status VARCHAR, reason VARCHAR,
+    window_start TIMESTAMPTZ,   -- the load's window; NULL: unbounded on that side (both NULL: all events)
+    window_end TIMESTAMPTZ,
+    loaded_at TIMESTAMPTZ
+)"""
+#: the columns ``loaded_files`` and ``load_history`` are written with, in this order
+MARK_COLUMNS = ("path", "etag", "sha256", "size", "kind", "records", "status", "reason", "loaded_at",
+                "window_start", "window_end")
 
 LOAD_ERRORS_DDL = """
 CREATE TABLE IF NOT EXISTS load_errors (
@@ -261,7 +275,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``events``, ``insights``, ``loaded_files`` and ``load_errors`` if they are missing."""
+    """Create ``events``, ``insights``, ``loaded_files``, ``load_history`` and ``load_errors`` if missing."""
     prepare(con)
     cols = ",\n    ".join(f"{c} {t}" for c, t in EVENT_DDL_TYPES.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS events (\n    {cols}\n)")
@@ -269,6 +283,9 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     icols = ",\n    ".join(f"{c} {t}" for c, t in INSIGHT_DDL_TYPES.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS insights (\n    {icols}\n)")
     con.execute(LOADED_FILES_DDL)
+    for c in ("window_start", "window_end"):  # the latest read's window (stores made before it lack them)
+        con.execute(f"ALTER TABLE loaded_files ADD COLUMN IF NOT EXISTS {c} TIMESTAMPTZ")
+    con.execute(LOAD_HISTORY_DDL)
     con.execute(LOAD_ERRORS_DDL)
 
 
@@ -289,21 +306,30 @@ _IS_INSIGHT = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insi
 
 
 def _window(start: Any, end: Any) -> tuple[list[str], list[Any]]:
-    """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None)."""
+    """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None).
+
+    A record whose time cannot be read is kept whatever the window (the loader lists it as a problem):
+    it cannot be shown to be outside, and dropping it would lose it silently.
+    """
     conds = [c for c, v in (("event_time >= ?", start), ("event_time <= ?", end)) if v is not None]
+    if conds:
+        conds = [f"(event_time IS NULL OR ({' AND '.join(conds)}))"]
     return conds, [v for v in (start, end) if v is not None]
 
 
 def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
-                         start: Any = None, end: Any = None, params: list | None = None) -> dict[str, int]:
+                         start: Any = None, end: Any = None, params: list | None = None) -> dict[str, Any]:
     """Insert records from ``source`` (SQL with ``r`` JSON or, ``parsed``, ``x`` struct; and ``_file``).
 
     Deduplicates on ``event_id`` (within the batch and against the table) and keeps only events inside
-    ``[start, end]`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...}}``.
+    ``[start, end]`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...},
+    "untimed": {file: n}}`` (``untimed``: records whose time could not be read, which are stored).
     """
+    register_functions(con)
     con.execute("DROP TABLE IF EXISTS _stage")
     con.execute(f"CREATE TEMP TABLE _stage AS {record_projection(source, parsed)}", params or [])
     per_file = dict(con.execute("SELECT _file, count(*) FROM _stage GROUP BY _file").fetchall())
+    untimed = dict(con.execute("SELECT _file, count(*) FROM _stage WHERE event_time IS NULL GROUP BY 1").fetchall())
     read = sum(per_file.values())
     window, wparams = _window(start, end)
     wsql = (" AND " + " AND ".join(window)) if window else ""
@@ -326,7 +352,7 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
         {once}""", wparams).fetchone()[0]
     con.execute("DROP TABLE IF EXISTS _stage")
-    return {"read": read, "inserted": int(n), "insights": int(n_ins), "per_file": per_file}
+    return {"read": read, "inserted": int(n), "insights": int(n_ins), "per_file": per_file, "untimed": untimed}
 
 
 _STAGING_MARK = "iamkit: batch holds Insights records"
@@ -353,12 +379,17 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
             return None
         raise
     new = f"rowid > {int(before)}"
-    per_file = dict(con.execute(f"SELECT source_file, count(*) FROM events WHERE {new} GROUP BY 1").fetchall())
+    per_file, untimed = {}, {}
+    for f, n, nt in con.execute(f"SELECT source_file, count(*), count(*) FILTER (event_time IS NULL) "
+                                f"FROM events WHERE {new} GROUP BY 1").fetchall():
+        per_file[f] = n
+        if nt:
+            untimed[f] = nt
     read = sum(per_file.values())
     dropped = 0
     window, wparams = _window(start, end)
     if window:
-        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT coalesce({' AND '.join(window)}, false)",
+        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT ({' AND '.join(window)})",
                                wparams).fetchall()[0][0]
     if before >= 0:
         # an inner join (not IN): DuckDB builds its hash table on the smaller side, the batch, so memory
@@ -373,7 +404,18 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
             DELETE FROM events WHERE rowid IN (
                 SELECT rowid FROM events WHERE {new}
                 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time, rowid) > 1)""").fetchall()[0][0]
-    return {"read": read, "inserted": read - int(dropped), "insights": 0, "per_file": per_file}
+    return {"read": read, "inserted": read - int(dropped), "insights": 0, "per_file": per_file, "untimed": untimed}
+
+
+def bad_times(con: duckdb.DuckDBPyConnection, times: list[Any]) -> list[int]:
+    """Positions (0-based) of the values in ``times`` the store cannot read as an event time (the same rule
+    as the projection's: ISO-8601 or epoch seconds/milliseconds); a missing value is one of them."""
+    if not times:
+        return []
+    texts = [None if t is None else str(t) for t in times]
+    rows = con.execute(f"SELECT i - 1 FROM (SELECT unnest($1) AS t, generate_subscripts($1, 1) AS i) "
+                       f"WHERE t IS NULL OR {_time_sql('t')} IS NULL ORDER BY i", [texts]).fetchall()
+    return [int(i) for (i,) in rows]
 
 
 def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, source: str = "<memory>",
