@@ -78,21 +78,26 @@ def load_cmd(
 
 
 @app.command("sql")
-def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_errors"),
+def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_history, "
+                                                  "load_errors"),
             db: Path = DB_OPT,
-            cache: bool = typer.Option(False, "--cache", help="query the Parquet cache of events (built if stale)"),
+            cache: bool = typer.Option(False, "--cache", help="query the Parquet cache of events (built if stale; "
+                                                               "never inside a case folder)"),
+            allow_path: list[Path] = typer.Option(None, "--allow-path",
+                                                  help="a file or folder the query may also read (repeatable)"),
             fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
-    """Run a SQL query on the store and print the rows."""
+    """Run one query on the store and print the rows. The query runs read-only with DuckDB's external
+    access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused."""
     t = _open_existing(db)
     try:
         if cache:
             cached = t.cache()
             try:
-                emit(cached.sql(query), fmt, out)
+                emit(cached.sql(query, allow_paths=allow_path or ()), fmt, out)
             finally:
                 cached.close()
         else:
-            emit(t.sql(query), fmt, out)
+            emit(t.sql(query, allow_paths=allow_path or ()), fmt, out)
     finally:
         t.close()
 

@@ -232,7 +232,7 @@ def _full_events(t, traced: pd.DataFrame) -> pd.DataFrame:
         return traced
     t.con.execute("CREATE OR REPLACE TEMP TABLE _ids (event_id VARCHAR)")
     t.con.executemany("INSERT INTO _ids VALUES (?)", [[i] for i in ids])
-    rows = parse_json_columns(t.sql("SELECT e.* FROM events e JOIN _ids USING (event_id)"))
+    rows = parse_json_columns(t.con.execute("SELECT e.* FROM events e JOIN _ids USING (event_id)").df())
     extra = traced[["event_id", "depth", "node"]].drop_duplicates("event_id")
     return rows.merge(extra, on="event_id", how="left").sort_values(["event_time", "event_id"]).reset_index(drop=True)
 

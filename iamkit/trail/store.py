@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
+    import pandas as pd
 
 #: DuckDB types of the ``events`` columns, in ``iamkit.frames.EVENT_COLUMNS`` order.
 EVENT_DDL_TYPES: dict[str, str] = {
@@ -299,6 +300,121 @@ def connect(db: str | Path = ":memory:", read_only: bool = False) -> duckdb.Duck
     else:
         create_schema(con)
     return con
+
+
+#: The name a store file is attached under in the connections ``attach`` makes.
+CATALOG = "trail"
+
+
+def store_files(db: str | Path) -> list[str]:
+    """The files DuckDB touches for a store: the database and its write-ahead log (and their siblings)."""
+    p = str(Path(db).resolve())
+    return [p, f"{p}.wal", f"{p}.wal.checkpoint", f"{p}.wal.recovery"]
+
+
+def attach(con: duckdb.DuckDBPyConnection, db: str | Path, read_only: bool) -> None:
+    """Attach store file ``db`` to ``con`` as ``CATALOG`` and make it the default for ``con``."""
+    mode = " (READ_ONLY)" if read_only else ""
+    con.execute(f"ATTACH '{_sql_str(Path(db).resolve())}' AS {CATALOG}{mode}")
+    con.execute(f"USE {CATALOG}")
+
+
+def detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Release the store file ``attach`` attached (for another connection to open it)."""
+    con.execute("USE memory")
+    con.execute(f"DETACH {CATALOG}")
+
+
+def connect_attached(db: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A store as ``connect`` gives it, but attached to an in-memory DuckDB: the library's connection,
+    which can let go of the file (``detach``) while a locked connection runs someone's SQL on it.
+
+    Note: ``USE`` is per connection; a ``cursor()`` of it starts in the empty in-memory catalog.
+    """
+    import duckdb
+
+    con = duckdb.connect(config={"temp_directory": f"{Path(db).resolve()}.tmp"})  # where a file store spills
+    attach(con, db, read_only)
+    if read_only:
+        prepare(con)
+    else:
+        create_schema(con)
+    return con
+
+
+def locked_connection(*, readable: Iterable[str | Path] = (), setup: Any = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for running someone else's SQL: ``setup(con)`` attaches or defines what it may
+    see, then external access is switched off (no file, network, extension or Python-variable access:
+    ``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL``/``LOAD``) except to the ``readable`` files and
+    folders, and the configuration is locked so the SQL cannot switch it back on.
+
+    Spills go to a private temporary folder (never beside the evidence); it is removed with the connection.
+    """
+    import tempfile
+    import weakref
+
+    import duckdb
+
+    tmp = tempfile.mkdtemp(prefix="iamkit-sql-")
+    con = duckdb.connect(config={"temp_directory": tmp})
+    weakref.finalize(con, _remove_tree, tmp)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        if setup is not None:
+            setup(con)
+        files, folders = [], []
+        for r in readable:
+            path = Path(r).resolve()
+            (folders if path.is_dir() else files).append(str(path) + ("/" if path.is_dir() else ""))
+        if files:
+            con.execute(f"SET allowed_paths = {sql_list(files)}")
+        if folders:
+            con.execute(f"SET allowed_directories = {sql_list(folders)}")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+#: Statements someone's SQL may be: queries, and their plans and table descriptions.
+USER_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA")
+
+
+def run_user_sql(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pd.DataFrame:
+    """Run one query statement on ``con`` (a ``locked_connection``) into a frame; anything else, and any
+    failure, is a one-line ``BadInput`` (refusals say so: external access is off)."""
+    import duckdb
+
+    from iamkit.errors import BadInput
+
+    def first_line(e: Exception) -> str:
+        return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as e:
+        raise BadInput(f"SQL failed: {first_line(e)}") from None
+    if len(statements) != 1:
+        raise BadInput(f"SQL refused: one statement at a time, got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in USER_STATEMENTS:
+        raise BadInput(f"SQL refused: {kind} statement; only queries ({', '.join(USER_STATEMENTS)}) run on a trail store")
+    try:
+        return con.execute(query, params or []).df()
+    except duckdb.PermissionException as e:
+        raise BadInput(f"SQL refused: {first_line(e)} (the query sees the store only; name other files "
+                       "with --allow-path / allow_paths=)") from None
+    except duckdb.Error as e:
+        raise BadInput(f"SQL failed: {first_line(e)}") from None
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
 
 
 #: a projected row that belongs in ``insights``, not ``events``
