@@ -195,7 +195,7 @@ class _Scanner:
         if len(self.buffer) < HEAD:
             self.buffer += buf[: HEAD - len(self.buffer)]
         pos, n = 0, len(buf)
-        while pos < n and not self.more:
+        while pos < n and not self.decided():
             if self.in_string:
                 pos = self._string(buf, pos)
                 continue
@@ -329,8 +329,9 @@ def _classify(chunks: Iterable[bytes]) -> tuple[str, str]:
         sc.feed(chunk)
         if sc.decided():
             break
-    for chunk in it:  # the head a first record is decoded from, however the chunks fell
-        if len(sc.buffer) >= HEAD:
+    while len(sc.buffer) < HEAD:  # the head a first record is decoded from, however the chunks fell
+        chunk = next(it, b"")
+        if not chunk:
             break
         sc.buffer += chunk[: HEAD - len(sc.buffer)]
     if not sc.started:
