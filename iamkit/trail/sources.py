@@ -147,6 +147,7 @@ DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "digestS3Bucket", "
 #: Keys of a CloudTrail record (or of a renamed export of one): an object holding one is a record.
 RECORD_KEYS = frozenset({"eventID", "eventName", "eventTime", "eventSource", "@timestamp"})
 _WRAPPER_KEYS = frozenset({"Records", "Events", "CloudTrailEvent", "_source"})
+_SHAPE_KEYS = DIGEST_KEYS | RECORD_KEYS | _WRAPPER_KEYS
 CHUNK = 65536
 HEAD = 4096  # the first read: what decides a delivery file (no need to inflate all of it)
 
@@ -176,7 +177,8 @@ class _Scanner:
         self.key_too_long = False
         self.last_key: str | None = None
         self.await_value: str | None = None  # a top-level key whose value's first byte is wanted
-        self.keys: dict[str, bytes] = {}  # top-level keys -> first byte of their value
+        self.keys: dict[str, bytes] = {}  # top-level keys that decide a shape -> first byte of their value
+        self.other_keys: list[str] = []  # a few other top-level keys (to name an unknown shape)
         self.first_element = b""  # first byte of the top-level array's first element
         self.element_keys: set[str] = set()
         self.first_done = False  # the top-level value is complete
@@ -275,11 +277,14 @@ class _Scanner:
                     key = json.loads(b'"' + bytes(self.capture) + b'"')
                 except ValueError:
                     key = None
-            if key is not None:
-                if self.top == b"{":
-                    self.keys.setdefault(key, b"")
-                else:
-                    self.element_keys.add(key)
+            if key not in _SHAPE_KEYS:  # kept: only the keys that decide a shape, and a few to show
+                if key is not None and len(self.other_keys) < 8 and self.top == b"{":
+                    self.other_keys.append(key)
+                key = None
+            elif self.top == b"{":
+                self.keys.setdefault(key, b"")
+            else:
+                self.element_keys.add(key)
             self.last_key = key
             self.capture = None
         return end + 1
@@ -355,7 +360,7 @@ def _classify(chunks: Iterable[bytes]) -> tuple[str, str]:
         return "single", ""
     if keys.keys() & DIGEST_KEYS:
         return "digest", "CloudTrail digest file (digest keys at its top level, no Records)"
-    shown = ", ".join(sorted(keys)[:8]) or "none"
+    shown = ", ".join(sc.other_keys) or "none"
     return "unknown", f"unknown shape: a JSON object without Records, Events or record fields (keys: {shown})"
 
 
