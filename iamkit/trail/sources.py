@@ -308,12 +308,14 @@ class _Scanner:
 
 
 def _chunks(path: Path, data: bytes | None = None) -> Iterator[bytes]:
-    """The decompressed content of a file (or of its bytes already read), chunk by chunk; gzip is told by
-    its magic number, not the name; a gzip cut short raises ``EOFError`` when its end is reached."""
-    import io
-
-    raw = io.BytesIO(data) if data is not None else open(path, "rb")
-    try:
+    """The decompressed content of a file (or of its bytes already read), chunk by chunk (the first
+    ``HEAD`` bytes, then ``CHUNK``s); gzip is told by its magic number, not the name; a gzip cut short
+    raises ``EOFError`` when its end is reached."""
+    if data is not None:
+        yield from (_inflate(data) if data[:2] == b"\x1f\x8b" else
+                    (data[i:i + CHUNK] for i in range(0, len(data), CHUNK)))
+        return
+    with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if gz else raw
@@ -321,8 +323,31 @@ def _chunks(path: Path, data: bytes | None = None) -> Iterator[bytes]:
         while chunk := stream.read(size):
             yield chunk
             size = CHUNK
-    finally:
-        raw.close()
+
+
+def _inflate(data: bytes) -> Iterator[bytes]:
+    """gzip ``data`` (any number of members) inflated chunk by chunk, no more than asked for."""
+    rest, size = data, HEAD
+    while rest:
+        d = zlib.decompressobj(wbits=31)
+        pending = rest
+        while not d.eof:
+            out = d.decompress(pending, size)
+            pending = d.unconsumed_tail
+            if not out and not pending:
+                out = d.flush()
+                if not d.eof:
+                    if out:
+                        yield out
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            if out:
+                yield out
+                size = CHUNK
+        rest = d.unused_data
+        if rest[:2] != b"\x1f\x8b":
+            if rest.strip(b"\x00"):
+                raise gzip.BadGzipFile("not a gzip member after the first one")
+            return
 
 
 def _classify(chunks: Iterable[bytes]) -> tuple[str, str]:
@@ -1039,8 +1064,9 @@ def delivery_time(name: str) -> dt.datetime | None:
     m = _DELIVERY_NAME.fullmatch(name.rsplit("/", 1)[-1])
     if not m:
         return None
-    try:
-        return dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=dt.UTC)
+    t = m.group(1)
+    try:  # by hand: strptime costs more than the rest of a file's bookkeeping
+        return dt.datetime(int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), tzinfo=dt.UTC)
     except ValueError:
         return None
 

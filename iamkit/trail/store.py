@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,14 +197,20 @@ def _redacted_sql(col: str) -> str:
             f"{col}::VARCHAR)::JSON END")
 
 
+_REGISTERED: weakref.WeakSet = weakref.WeakSet()  # connections that have the UDF (registering costs ~20 ms)
+
+
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """Register the Python function the projection calls for odd secrets (once per connection)."""
     import duckdb
 
+    if con in _REGISTERED:
+        return
     try:
         con.create_function(_REDACT_UDF, _redact_json_text, ["VARCHAR"], "VARCHAR", side_effects=False)
-    except duckdb.NotImplementedException:  # already there
+    except duckdb.NotImplementedException:  # registered by someone else
         pass
+    _REGISTERED.add(con)
 
 _IDENTITY_PATHS = ["$.type", "$.arn", "$.principalId", "$.accessKeyId",
                    "$.sessionContext.sessionIssuer.arn", "$.sessionContext.attributes.mfaAuthenticated"]
