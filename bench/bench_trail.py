@@ -259,7 +259,8 @@ def main() -> None:
             cached = tr.cache()
             cache_s = time.perf_counter() - t0
             q = "SELECT event_name, count(*) FROM events WHERE event_time >= '2024-03-01T12:00:00Z' GROUP BY 1"
-            q_db, _ = _best(lambda: tr.sql(q))
+            q_db, _ = _best(lambda: tr.con.execute(q).df())
+            q_locked, _ = _best(lambda: tr.sql(q))  # the caller's SQL: on its own locked, read-only connection
             q_pq, _ = _best(lambda: cached.sql(q))
             ctrace_s, _ = _best(lambda: cached.trace(LEAKED))
             cached.close()
@@ -297,6 +298,7 @@ def main() -> None:
         "key_trace_on_parquet_cache_s": round(ctrace_s, 3),
         "parquet_cache_build_s": round(cache_s, 2),
         "query_duckdb_file_s": round(q_db, 4),
+        "query_duckdb_file_trail_sql_locked_s (detach, locked read-only attach, query)": round(q_locked, 4),
         "query_parquet_cache_s": round(q_pq, 4),
         "load_max_rss_all_events_mib (own process)": rss_all,
         "load_max_rss_fifth_of_events_mib (own process)": rss_fifth,

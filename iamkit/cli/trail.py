@@ -42,7 +42,10 @@ def load_cmd(
     fmt: Format = FORMAT_OPT,
     out: Path = OUT_OPT,
 ) -> None:
-    """Load CloudTrail sources into the store (incremental: files already loaded are skipped)."""
+    """Load CloudTrail sources into the store (incremental: files already loaded for the window are skipped).
+
+    Prints the counters (with --format json also every skipped file and every problem); failures and
+    problems go to stderr. Exit 2 when something failed and nothing could be read."""
     import pandas as pd
     from rich.console import Console
     from rich.progress import Progress
@@ -57,30 +60,45 @@ def load_cmd(
                          progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             t.close()
-    summary = pd.DataFrame([res.as_dict()])
-    emit(summary, fmt, out, title=f"loaded into {db}")
+    row = res.as_dict()
+    if fmt in (Format.json, Format.ocsf):
+        row["skipped_files"] = res.skipped_rows
+        row["problems"] = [{k: r[k] for k in ("operation", "code", "message")} for r in res.error_rows]
+    emit(pd.DataFrame([row]), fmt, out, title=f"loaded into {db}")
+    if res.files_skipped:
+        kinds = res.skipped.kind.value_counts().to_dict()
+        typer.echo(f"{res.files_skipped} file(s) skipped: " + ", ".join(f"{n} {k}" for k, n in kinds.items()),
+                   err=True)
     if res.error_rows:
-        typer.echo(f"{len(res.error_rows)} file(s)/call(s) failed:", err=True)
+        typer.echo(f"{len(res.error_rows)} failure(s)/problem(s):", err=True)
         for row in res.error_rows:
-            typer.echo(visible(f"  {row['operation']}: {row['message']}"), err=True)
+            typer.echo(visible(f"  {row['operation']}: {row['code']}: {row['message']}"), err=True)
+    if res.nothing_read:
+        typer.echo("nothing could be read: every source failed", err=True)
+        raise typer.Exit(2)
 
 
 @app.command("sql")
-def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_errors"),
+def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_history, "
+                                                  "load_errors"),
             db: Path = DB_OPT,
-            cache: bool = typer.Option(False, "--cache", help="query the Parquet cache of events (built if stale)"),
+            cache: bool = typer.Option(False, "--cache", help="query the Parquet cache of events (built if stale; "
+                                                               "never inside a case folder)"),
+            allow_path: list[Path] = typer.Option(None, "--allow-path",
+                                                  help="a file or folder the query may also read (repeatable)"),
             fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
-    """Run a SQL query on the store and print the rows."""
+    """Run one query on the store and print the rows. The query runs read-only with DuckDB's external
+    access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused."""
     t = _open_existing(db)
     try:
         if cache:
             cached = t.cache()
             try:
-                emit(cached.sql(query), fmt, out)
+                emit(cached.sql(query, allow_paths=allow_path or ()), fmt, out)
             finally:
                 cached.close()
         else:
-            emit(t.sql(query), fmt, out)
+            emit(t.sql(query, allow_paths=allow_path or ()), fmt, out)
     finally:
         t.close()
 

@@ -120,12 +120,49 @@ def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str
     return Loaded(source, s.isoformat(), e.isoformat(), counters, res.errors)
 
 
-_TOKEN = re.compile(rb'("sessionToken"\s*:\s*")[^"]+(")')
+def _maybe_secret(body: bytes) -> bool:
+    """A cheap necessary condition for a secret key in raw JSON: one of ``store.SECRET_KEYS`` in any case,
+    or a ``\\u`` escape (which can spell any name). Files with neither are not parsed."""
+    from iamkit.trail.store import SECRET_KEYS
+
+    names = b"|".join(sorted({k.lower().encode() for k in SECRET_KEYS}))
+    return re.search(rb"(?i:" + names + rb")|\\u", body) is not None
+
+
+def _redact_raw(body: bytes) -> tuple[bytes, int]:
+    """A raw CloudTrail file (one JSON document, or JSON lines) with its secrets redacted, and how many."""
+    import json
+
+    from iamkit.trail.store import redact_document
+
+    def dump(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    else:
+        n = redact_document(doc)
+        return (dump(doc) if n else body), n
+    lines, total = [], 0
+    for line in body.split(b"\n"):
+        try:
+            doc = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            lines.append(line)  # not JSON: kept as received (the loader lists it)
+            continue
+        n = redact_document(doc)
+        lines.append(dump(doc) if n else line)
+        total += n
+    return b"\n".join(lines), total
 
 
 def redact_raw_files(folder: Path) -> list[dict[str, str]]:
-    """Session tokens in raw CloudTrail copies (AssumeRole responses carry them) become ``<redacted>``;
-    each changed file's original sha256 is returned so provenance is kept without keeping the secret."""
+    """Secrets in raw CloudTrail copies become ``<redacted:sha256:…>`` exactly as in the store (the same
+    ``store.SECRET_KEYS`` in every record's request, response and additional data: session tokens, secret
+    keys, passwords); each changed file's original sha256 is returned so provenance is kept without keeping
+    the secret. A redacted file is written back as compact JSON (gzipped again when it was)."""
     import gzip
     import hashlib
 
@@ -139,13 +176,13 @@ def redact_raw_files(folder: Path) -> list[dict[str, str]]:
             body = gzip.decompress(raw) if gz else raw
         except (OSError, EOFError):
             continue  # a truncated file stays as received; the loader listed it
-        if b"sessionToken" not in body:
+        if not _maybe_secret(body):
             continue
-        new = _TOKEN.sub(rb"\1<redacted>\2", body)
-        if new != body:
+        new, n = _redact_raw(body)
+        if n:
             p.write_bytes(gzip.compress(new, mtime=0) if gz else new)
             out.append({"file": p.relative_to(folder).as_posix(), "original_sha256": hashlib.sha256(raw).hexdigest(),
-                        "redacted": "sessionToken values"})
+                        "redacted": f"{n} secret value(s)"})
     return out
 
 
@@ -265,7 +302,7 @@ def _full_events(t, traced: pd.DataFrame) -> pd.DataFrame:
         return traced
     t.con.execute("CREATE OR REPLACE TEMP TABLE _ids (event_id VARCHAR)")
     t.con.executemany("INSERT INTO _ids VALUES (?)", [[i] for i in ids])
-    rows = parse_json_columns(t.sql("SELECT e.* FROM events e JOIN _ids USING (event_id)"))
+    rows = parse_json_columns(t.con.execute("SELECT e.* FROM events e JOIN _ids USING (event_id)").df())
     extra = traced[["event_id", "depth", "node"]].drop_duplicates("event_id")
     return rows.merge(extra, on="event_id", how="left").sort_values(["event_time", "event_id"]).reset_index(drop=True)
 

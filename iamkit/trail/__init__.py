@@ -3,12 +3,21 @@
 ``ik.trail.load(sources, db)`` fills a store; ``ik.trail.open(db)`` returns a ``Trail`` over it
 (``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``); ``ik.trail.open_athena(database)``
 asks the same questions of Athena. Heavy modules load on use.
+
+``Trail.sql`` runs the caller's SQL on its own locked connection: the store read-only, no file, network
+or extension access (``read_text``, ``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL``/``LOAD`` refused)
+beyond files named with ``allow_paths``, one query statement at a time. The library's own queries use
+``Trail.con``.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import hashlib
 import json
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,23 +40,70 @@ def parse_json_columns(df: pd.DataFrame, columns: tuple[str, ...] = JSON_COLUMNS
 
 
 class Trail:
-    """A CloudTrail store: the DuckDB ``events`` table (or a Parquet cache of it) and questions over it."""
+    """A CloudTrail store: the DuckDB ``events`` table (or a Parquet cache of it) and questions over it.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None = None):
+    ``con`` is the library's connection; ``kind`` says what it holds: ``file`` (a store file attached as
+    ``trail``), ``memory`` (an in-memory store) or ``parquet`` (a cache, on a locked connection).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None = None, *, kind: str | None = None,
+                 read_only: bool = False):
         self.con = con
         self.path = path
+        self.kind = kind or ("memory" if path in (None, ":memory:") else "file")
+        self.read_only = read_only
 
     # -- basics
-    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
-        """Run any SQL on the store (tables: events, insights, loaded_files, load_errors) into a frame."""
-        from iamkit.errors import BadInput
+    def sql(self, query: str, params: list | None = None, *, allow_paths: Iterable[str | Path] = ()) -> pd.DataFrame:
+        """Run one query (SELECT, EXPLAIN, PRAGMA) on the store, read-only with external access off, into a
+        frame. Tables: events, insights, loaded_files, load_history, load_errors. ``allow_paths``: files or
+        folders the query may also read. Anything else is a one-line ``BadInput``."""
+        from iamkit.trail import store
 
+        with self._user_connection(allow_paths) as con:
+            return store.run_user_sql(con, query, params)
+
+    @contextlib.contextmanager
+    def _user_connection(self, allow_paths: Iterable[str | Path]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A locked connection seeing this store and nothing else (``store.locked_connection``)."""
+        from iamkit.errors import BadInput, NotFound
+        from iamkit.trail import store
+
+        extra = [Path(p).expanduser() for p in allow_paths]
+        for p in extra:
+            if not p.exists():
+                raise NotFound(f"allow path not found: {p}")
+        if self.kind == "parquet":
+            if not extra:
+                yield self.con  # already locked to its Parquet files
+                return
+            con = store.locked_connection(readable=[self.path, *extra], setup=lambda c: _parquet_view(c, self.path))
+        elif self.kind == "memory":
+            con = store.locked_connection(readable=extra, setup=lambda c: _copy_tables(self.con, c))
+        else:
+            if not self.read_only:  # the file is this process's to write: let go of it for the query
+                try:
+                    store.detach(self.con)
+                except Exception as e:  # an open transaction holds it
+                    raise BadInput(f"the store is busy ({str(e).splitlines()[0]}): finish the transaction first") from None
+            try:
+                con = store.locked_connection(readable=[*store.store_files(self.path), *extra],
+                                              setup=lambda c: store.attach(c, self.path, read_only=True))
+            except BaseException:
+                self._reattach()
+                raise
         try:
-            return self.con.execute(query, params or []).df()
-        except Exception as e:
-            if type(e).__module__.startswith(("duckdb", "_duckdb")):
-                raise BadInput(f"SQL failed: {str(e).splitlines()[0]}") from None
-            raise
+            yield con
+        finally:
+            con.close()
+            if self.kind == "file":
+                self._reattach()
+
+    def _reattach(self) -> None:
+        from iamkit.trail import store
+
+        if not self.read_only:
+            store.attach(self.con, self.path, read_only=False)
 
     def events(self, *, principal: str | None = None, access_key_id: str | None = None,
                event_name: str | builtins.list[str] | None = None, event_source: str | None = None,
@@ -107,13 +163,17 @@ class Trail:
 
     # -- Parquet cache
     def cache(self, path: str | Path | None = None, refresh: bool = False) -> Trail:
-        """A Trail over a Parquet copy of ``events`` (rebuilt when the store changed) for repeated queries."""
+        """A Trail over a Parquet copy of ``events`` (rebuilt when the store changed) for repeated queries.
+
+        By default beside the store (``<store>.events.parquet``), unless the store is inside a case folder
+        (a ``case.yaml`` above it): a case's evidence is never added to, so the copy then goes to the user
+        cache (``$XDG_CACHE_HOME/iamkit`` or ``~/.cache/iamkit``), named after the store's path."""
         from iamkit.trail import store
 
         if path is None:
-            if not self.path or self.path == ":memory:":
-                raise ValueError("an in-memory store needs an explicit cache path")
-            path = Path(self.path).with_suffix(".events.parquet")
+            if self.kind != "file":
+                raise ValueError("only a store file has a default cache path: give one")
+            path = default_cache_path(self.path)
         path = Path(path)
         stamp = _stamp(self.con)
         marker = path.with_suffix(".stamp.json")
@@ -134,6 +194,48 @@ class Trail:
 
     def __repr__(self) -> str:
         return f"Trail({self.path!r}, events={self.count()})"
+
+
+def case_folder_of(path: str | Path) -> Path | None:
+    """The case folder holding ``path`` (the nearest folder above it with a ``case.yaml``), if any."""
+    p = Path(path).expanduser().resolve()
+    for folder in [p, *p.parents] if p.is_dir() else p.parents:
+        if (folder / "case.yaml").is_file():
+            return folder
+    return None
+
+
+def user_cache_dir() -> Path:
+    """iamkit's cache folder: ``$XDG_CACHE_HOME/iamkit``, else ``~/.cache/iamkit``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "iamkit"
+
+
+def default_cache_path(db: str | Path) -> Path:
+    """Where ``Trail.cache`` puts a store's Parquet copy: beside it, or (store inside a case folder) in the
+    user cache under a name made from the store's path."""
+    db = Path(db).expanduser().resolve()
+    if case_folder_of(db) is None:
+        return db.with_suffix(".events.parquet")
+    key = hashlib.sha256(str(db).encode()).hexdigest()[:24]
+    return user_cache_dir() / "trail" / key / "events.parquet"
+
+
+def _parquet_view(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """The ``events`` view (and an empty ``loaded_files``) of a Parquet file or folder of them."""
+    from iamkit.trail import store
+
+    src = path if path.endswith(".parquet") else str(Path(path) / "*.parquet")
+    con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{store._sql_str(src)}')")
+    con.execute("CREATE TABLE loaded_files AS SELECT NULL::VARCHAR AS path WHERE false")
+
+
+def _copy_tables(src: duckdb.DuckDBPyConnection, dst: duckdb.DuckDBPyConnection) -> None:
+    """An in-memory store's tables, copied (as Arrow) into the connection that runs someone's SQL."""
+    tables = [t for (t,) in src.execute("SELECT table_name FROM information_schema.tables "
+                                        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'").fetchall()]
+    for t in tables:
+        dst.register(t, src.sql(f'SELECT * FROM "{t}"').to_arrow_table())
 
 
 def _stamp(con: duckdb.DuckDBPyConnection) -> list:
@@ -178,25 +280,23 @@ def _filters(**kw: Any) -> tuple[str, list]:
 
 
 def open(db: str | Path = ":memory:", read_only: bool = False) -> Trail:  # noqa: A001 (the public verb)
-    """Open a store: a DuckDB file (created if missing) or a Parquet file/folder of events (read only)."""
+    """Open a store: a DuckDB file (created if missing), ``:memory:``, or a Parquet file/folder of events
+    (read only, on a locked connection)."""
     from iamkit.errors import NotFound
     from iamkit.trail import store
 
     p = str(db)
     if p.endswith(".parquet") or (Path(p).is_dir() and any(Path(p).glob("*.parquet"))):
-        import duckdb
-
         if not Path(p).exists():
             raise NotFound(f"no such Parquet events file: {p}")
-        con = duckdb.connect()
-        store.prepare(con)
-        src = p if p.endswith(".parquet") else str(Path(p) / "*.parquet")
-        con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{store._sql_str(src)}')")
-        con.execute("CREATE TABLE loaded_files AS SELECT NULL::VARCHAR AS path WHERE false")
-        return Trail(con, p)
+        p = str(Path(p).resolve())
+        return Trail(store.locked_connection(readable=[p], setup=lambda c: _parquet_view(c, p)), p,
+                     kind="parquet", read_only=True)
+    if p == ":memory:":
+        return Trail(store.connect(p), p, kind="memory")
     if read_only and not Path(p).exists():
         raise NotFound(f"no such trail database: {p}")
-    return Trail(store.connect(p, read_only=read_only), p)
+    return Trail(store.connect_attached(p, read_only=read_only), p, kind="file", read_only=read_only)
 
 
 def load(sources: Any, db: str | Path | Trail = ":memory:", **kw: Any) -> LoadResult:

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -75,32 +76,54 @@ class FileInfo:
     reason: str = ""
     gz: bool = False
     raw_size: int = 0  # uncompressed bytes (gzip ISIZE), 0 when unknown
+    previous: set[str] = field(default_factory=set)  # sha256 of the versions loaded before
 
 
 @dataclass
 class LoadResult:
-    """What a load did: files read/skipped/failed, rows read and inserted, and the errors frame."""
+    """What a load did: files read/skipped/failed, rows read and inserted, the errors frame (failures and
+    problems: bad entries, changed files) and the skipped files with their reasons."""
 
     files_loaded: int = 0
-    files_skipped: int = 0
+    files_skipped: int = 0  # every skipped file, whatever the reason (``skipped`` lists them)
+    files_unchanged: int = 0  # of which: already loaded, unchanged, for a window that covers this one
+    files_changed: int = 0  # read again because their content changed since they were loaded (a warning each)
     files_failed: int = 0
+    calls_failed: int = 0  # S3 listings and LookupEvents calls that failed
     records_read: int = 0
+    records_bad: int = 0  # entries that are no readable record, or whose time cannot be read (listed)
     events_inserted: int = 0
     insights_inserted: int = 0
     digests: int = 0
     seconds: float = 0.0
     error_rows: list[dict] = field(default_factory=list)
+    skipped_rows: list[dict] = field(default_factory=list)
 
     @property
     def errors(self) -> pd.DataFrame:
-        """Failures as an ``errors`` frame (operation = the file or API call that failed)."""
+        """Failures and problems as an ``errors`` frame (operation = the file or API call; code = BadFile,
+        BadRecord, FileChanged or the service's error code)."""
         from iamkit import frames
 
         return frames.conform(self.error_rows, "errors") if self.error_rows else frames.empty("errors")
 
+    @property
+    def skipped(self) -> pd.DataFrame:
+        """Every file not read, and why (digest, empty, unknown shape, outside the window by its name,
+        already loaded): columns ``path, kind, reason``."""
+        import pandas as pd
+
+        return pd.DataFrame(self.skipped_rows, columns=["path", "kind", "reason"])
+
+    @property
+    def nothing_read(self) -> bool:
+        """Something failed and nothing could be read: no file loaded or already loaded, no event read."""
+        return bool(self.files_failed or self.calls_failed) and not (
+            self.files_loaded or self.files_unchanged or self.records_read)
+
     def as_dict(self) -> dict[str, Any]:
         """Counters only (for printing and JSON)."""
-        out = {k: v for k, v in self.__dict__.items() if k != "error_rows"} | {"errors": len(self.error_rows)}
+        out = {k: v for k, v in self.__dict__.items() if not k.endswith("_rows")} | {"errors": len(self.error_rows)}
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -116,66 +139,301 @@ def _error(operation: str, code: str, message: str, account_id: str = "", region
 
 # ---------------------------------------------------------------- classification
 
-def _head(path: Path, n: int = 65536) -> bytes:
-    """The first ``n`` decompressed bytes (gzip detected from the magic number, not the name)."""
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    opener = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rb") as f:  # type: ignore[operator]
-        return f.read(n)
+#: Keys only a CloudTrail digest file has at its top level.
+DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object",
+                         "digestPublicKeyFingerprint", "digestSignatureAlgorithm", "previousDigestS3Bucket",
+                         "previousDigestS3Object", "previousDigestHashValue", "previousDigestHashAlgorithm",
+                         "previousDigestSignature"})
+#: Keys of a CloudTrail record (or of a renamed export of one): an object holding one is a record.
+RECORD_KEYS = frozenset({"eventID", "eventName", "eventTime", "eventSource", "@timestamp"})
+_WRAPPER_KEYS = frozenset({"Records", "Events", "CloudTrailEvent", "_source"})
+_SHAPE_KEYS = DIGEST_KEYS | RECORD_KEYS | _WRAPPER_KEYS
+CHUNK = 65536
+HEAD = 4096  # the first read: what decides a delivery file (no need to inflate all of it)
+
+_TOKEN = re.compile(rb'["{}\[\]]')  # outside strings, at depths whose keys are not tracked
+_TOKEN_KEYS = re.compile(rb'["{}\[\],:]')  # outside strings, where keys are tracked
+_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # up to a closing quote or a final lone backslash
+_SPACE = b" \t\r\n"
+_MAX_KEY = 256  # longer keys are none of the keys looked for
 
 
-_DIGEST_KEYS = (b'"digestStartTime"', b'"digestEndTime"', b'"previousDigestSignature"')
-
-
-def _head_of(data: bytes, n: int = 65536) -> bytes:
-    """The first ``n`` decompressed bytes of a file's content already in memory."""
-    if data[:2] != b"\x1f\x8b":
-        return data[:n]
-    d = zlib.decompressobj(wbits=31)
-    out = d.decompress(data, n)
-    if len(out) < n and not d.eof and not d.unconsumed_tail:
-        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
-    return out
-
-
-def classify(path: Path, head: bytes | None = None) -> str:
-    """The shape of a CloudTrail file: records | array | jsonl | lookup | digest | insights | single | empty.
-
-    Raises ``TrailError`` for a file that is not JSON-like at all.
+class _Scanner:
+    """A streaming look at the structure of a JSON document: the keys of its top-level object (with the
+    first byte of each value), or the keys of the first element of its top-level array, and whether more
+    values follow it. Bytes go in chunk by chunk; each byte is looked at once (linear time), strings are
+    skipped whole by one regex step, and only short keys at the tracked depths are kept (bounded memory).
     """
-    head = _head(path) if head is None else head
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text:
-        return "empty"
-    if any(k in head for k in _DIGEST_KEYS):
-        return "digest"
-    if b'"CloudTrailEvent"' in head:
-        return "lookup"
-    if text[:1] == b"[":
-        return "array"
-    if text[:1] != b"{":
-        raise TrailError(f"{path}: not JSON (starts with {text[:16]!r})")
-    if re.match(rb'\{\s*"Records"\s*:', text):
-        return "insights" if b'"AwsCloudTrailInsight"' in head[:4096] else "records"
-    first_line, _, rest = text.partition(b"\n")
-    if rest.lstrip()[:1] == b"{" and first_line.rstrip().endswith(b"}"):
-        return "jsonl"
-    return "single"
+
+    def __init__(self) -> None:
+        self.started = False
+        self.top = b""  # b"{" or b"["
+        self.depth = 0
+        self.stack: list[bytes] = []  # container of each open level
+        self.expect_key = False
+        self.in_string = False
+        self.escape = False
+        self.capture: bytearray | None = None  # the key being read, when it is one we track
+        self.key_too_long = False
+        self.last_key: str | None = None
+        self.await_value: str | None = None  # a top-level key whose value's first byte is wanted
+        self.keys: dict[str, bytes] = {}  # top-level keys that decide a shape -> first byte of their value
+        self.other_keys: list[str] = []  # a few other top-level keys (to name an unknown shape)
+        self.first_element = b""  # first byte of the top-level array's first element
+        self.element_keys: set[str] = set()
+        self.first_done = False  # the top-level value is complete
+        self.more = b""  # first byte after the top-level value (another value: JSON lines)
+        self.buffer = b""  # the first HEAD bytes (a first record is decoded from them)
+        self._in_first_element = False
+
+    def _tracked(self) -> bool:
+        """Are keys at the current depth wanted? The top-level object's, and the first array element's."""
+        if self.top == b"{":
+            return self.depth == 1
+        return self.depth == 2 and not self.first_done and self._in_first_element
+
+    def feed(self, buf: bytes) -> None:
+        """Look at the next chunk (stops looking once the top-level value ended and the next byte is known)."""
+        if len(self.buffer) < HEAD:
+            self.buffer += buf[: HEAD - len(self.buffer)]
+        pos, n = 0, len(buf)
+        while pos < n and not self.decided():
+            if self.in_string:
+                pos = self._string(buf, pos)
+                continue
+            if not self.started or self.first_done or self.await_value is not None:
+                while pos < n and buf[pos] in _SPACE:
+                    pos += 1
+                if pos >= n:
+                    break
+                b = buf[pos:pos + 1]
+                if not self.started:
+                    if b not in (b"{", b"["):
+                        raise TrailError(f"not JSON (starts with {buf[pos:pos + 16]!r})")
+                    self.started, self.top = True, b
+                elif self.first_done:
+                    self.more = b
+                    break
+                else:
+                    self.keys[self.await_value] = b
+                    self.await_value = None
+            m = (_TOKEN_KEYS if self._tracked() or self.depth <= 1 else _TOKEN).search(buf, pos)
+            if m is None:
+                break
+            pos = m.end()
+            self._token(m.group())
+
+    def _token(self, t: bytes) -> None:
+        if t == b'"':
+            self.in_string = True
+            self.capture = bytearray() if self.expect_key and self._tracked() else None
+            self.key_too_long = False
+        elif t in (b"{", b"["):
+            if self.top == b"[" and self.depth == 1 and not self.first_element:
+                self.first_element = t
+                self._in_first_element = True
+            self.depth += 1
+            self.stack.append(t)
+            self.expect_key = t == b"{"
+        elif t in (b"}", b"]"):
+            self.depth -= 1
+            if self.stack:
+                self.stack.pop()
+            if self.depth == 1 and self.top == b"[":
+                self._in_first_element = False
+            if self.depth == 0:
+                self.first_done = True
+            self.expect_key = False
+        elif t == b",":
+            if self.top == b"[" and self.depth == 1 and not self.first_element:
+                self.first_element = b","  # the first element was a scalar
+            self.expect_key = bool(self.stack) and self.stack[-1] == b"{"
+        elif t == b":":
+            self.expect_key = False
+            if self.last_key is not None and self.top == b"{" and self.depth == 1:
+                self.await_value = self.last_key
+            self.last_key = None
+
+    def _string(self, buf: bytes, pos: int) -> int:
+        if self.escape:  # the last chunk ended on a backslash: this byte is escaped
+            self._keep(buf[pos:pos + 1])
+            self.escape = False
+            return pos + 1
+        end = _STRING_BODY.match(buf, pos).end()
+        self._keep(buf[pos:end])
+        if end >= len(buf):
+            return end
+        if buf[end:end + 1] == b"\\":  # a lone backslash ends the chunk
+            self._keep(b"\\")
+            self.escape = True
+            return end + 1
+        self.in_string = False  # buf[end] is the closing quote
+        if self.top == b"[" and self.depth == 1 and not self.first_element:
+            self.first_element = b'"'
+        if self.capture is not None:
+            key = None
+            if not self.key_too_long:
+                try:
+                    key = json.loads(b'"' + bytes(self.capture) + b'"')
+                except ValueError:
+                    key = None
+            if key not in _SHAPE_KEYS:  # kept: only the keys that decide a shape, and a few to show
+                if key is not None and len(self.other_keys) < 8 and self.top == b"{":
+                    self.other_keys.append(key)
+                key = None
+            elif self.top == b"{":
+                self.keys.setdefault(key, b"")
+            else:
+                self.element_keys.add(key)
+            self.last_key = key
+            self.capture = None
+        return end + 1
+
+    def _keep(self, part: bytes) -> None:
+        if self.capture is not None and not self.key_too_long:
+            if len(self.capture) + len(part) > _MAX_KEY:
+                self.key_too_long = True
+            else:
+                self.capture += part
+
+    def decided(self) -> bool:
+        """Enough is known to classify (a records file is known from its ``Records`` key on)."""
+        if self.more:
+            return True
+        if self.top == b"{":
+            return self.keys.get("Records") == b"["
+        if self.top == b"[":
+            return self.first_element not in (b"", b"{") or not self._in_first_element and self.first_element == b"{"
+        return False
 
 
-def _classify_small(path: Path, data: bytes) -> str:
-    """``classify`` for a file already in memory, deciding a plain delivery file from its first 4 KiB.
+def _chunks(path: Path, data: bytes | None = None) -> Iterator[bytes]:
+    """The decompressed content of a file (or of its bytes already read), chunk by chunk (the first
+    ``HEAD`` bytes, then ``CHUNK``s); gzip is told by its magic number, not the name; a gzip cut short
+    raises ``EOFError`` when its end is reached."""
+    if data is not None:
+        yield from (_inflate(data) if data[:2] == b"\x1f\x8b" else
+                    (data[i:i + CHUNK] for i in range(0, len(data), CHUNK)))
+        return
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if gz else raw
+        size = HEAD
+        while chunk := stream.read(size):
+            yield chunk
+            size = CHUNK
 
-    Only a ``{"Records": …}`` head without digest or lookup markers is decided early; anything else gets
-    the full 64 KiB look. A damaged gzip is then found when the batch reads it (and isolated there).
+
+def _inflate(data: bytes) -> Iterator[bytes]:
+    """gzip ``data`` (any number of members) inflated chunk by chunk, no more than asked for."""
+    rest, size = data, HEAD
+    while rest:
+        d = zlib.decompressobj(wbits=31)
+        pending = rest
+        while not d.eof:
+            out = d.decompress(pending, size)
+            pending = d.unconsumed_tail
+            if not out and not pending:
+                out = d.flush()
+                if not d.eof:
+                    if out:
+                        yield out
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            if out:
+                yield out
+                size = CHUNK
+        rest = d.unused_data
+        if rest[:2] != b"\x1f\x8b":
+            if rest.strip(b"\x00"):
+                raise gzip.BadGzipFile("not a gzip member after the first one")
+            return
+
+
+def _classify(chunks: Iterable[bytes]) -> tuple[str, str]:
+    """(kind, why) of a document from its structure: records | insights | array | jsonl | lookup | single |
+    digest | irregular | empty | unknown. Raises ``TrailError`` for bytes that are not JSON."""
+    sc = _Scanner()
+    it = _without_bom(chunks)
+    for chunk in it:
+        sc.feed(chunk)
+        if sc.decided():
+            break
+    while len(sc.buffer) < HEAD:  # the head a first record is decoded from, however the chunks fell
+        chunk = next(it, b"")
+        if not chunk:
+            break
+        sc.buffer += chunk[: HEAD - len(sc.buffer)]
+    if not sc.started:
+        return "empty", "empty file"
+    if sc.top == b"[":
+        if sc.first_element == b"{" and not sc._in_first_element and "CloudTrailEvent" in sc.element_keys:
+            return "lookup", ""
+        return "array", ""
+    keys = sc.keys
+    if keys.get("Records") == b"[":
+        return ("insights" if _first_record_is_insight(sc.buffer) else "records"), ""
+    if not sc.first_done:
+        raise TrailError("invalid JSON: the file ends inside its top-level object")
+    if sc.more:
+        return "jsonl", ""
+    if "Records" in keys:
+        return "irregular", f"Records is {_json_kind(keys['Records'])}, not a list"
+    if "Events" in keys:
+        return ("lookup", "") if keys["Events"] == b"[" else ("irregular", "Events is not a list")
+    if keys.keys() & (RECORD_KEYS | _WRAPPER_KEYS):
+        return "single", ""
+    if keys.keys() & DIGEST_KEYS:
+        return "digest", "CloudTrail digest file (digest keys at its top level, no Records)"
+    shown = ", ".join(sc.other_keys) or "none"
+    return "unknown", f"unknown shape: a JSON object without Records, Events or record fields (keys: {shown})"
+
+
+def _without_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks without a leading UTF-8 byte order mark (however the first chunks are cut)."""
+    it = iter(chunks)
+    head = b""
+    for chunk in it:
+        head += chunk
+        if len(head) >= 3:
+            break
+    if head:
+        yield head.removeprefix(b"\xef\xbb\xbf")
+    yield from it
+
+
+def _json_kind(first: bytes) -> str:
+    return {b"n": "null", b"{": "an object", b'"': "a string", b"t": "a boolean", b"f": "a boolean"}.get(
+        first, "a number" if first else "missing")
+
+
+def _first_record_is_insight(head: bytes) -> bool:
+    """Is the first entry of ``Records`` (decoded from the head of the file when it fits) an Insights event?"""
+    text = head.decode("utf-8", "replace")
+    m = re.match(r'\s*\{\s*"Records"\s*:\s*\[\s*', text)  # the usual layout; any other: plain records
+    if not m:
+        return False
+    try:
+        first, _ = json.JSONDecoder().raw_decode(text, m.end())
+    except ValueError:
+        return False
+    return isinstance(first, dict) and (first.get("eventType") == "AwsCloudTrailInsight"
+                                        or first.get("eventCategory") == "Insight")
+
+
+def classify(path: Path) -> str:
+    """The shape of a CloudTrail file, read from its structure (never from a substring of its content):
+    records | insights | array | jsonl | lookup | single | digest | irregular | empty | unknown.
+
+    A digest is a top-level object with digest keys and neither ``Records`` nor record fields; a
+    ``"digestStartTime"`` inside a record is just a value. Raises ``TrailError`` for bytes that are not JSON.
     """
-    head = _head_of(data, 4096)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if (re.match(rb'\{\s*"Records"\s*:', text) and b'"CloudTrailEvent"' not in head
-            and not any(k in head for k in _DIGEST_KEYS)):
-        return "insights" if b'"AwsCloudTrailInsight"' in head else "records"
-    return classify(path, head=_head_of(data))
+    return _classify(_chunks(path))[0]
+
+
+def _classify_small(path: Path, data: bytes) -> tuple[str, str]:
+    """``_classify`` of a file already in memory (most delivery files): (kind, why)."""
+    return _classify(_chunks(path, data))
 
 
 # ---------------------------------------------------------------- python parsing for odd shapes
@@ -188,45 +446,104 @@ def _read_text(path: Path) -> str:
         return f.read().decode("utf-8-sig")
 
 
-def _unwrap(obj: Any) -> list[dict]:
-    """Records inside any supported wrapper: Records, Events (LookupEvents), a list, one record."""
-    if isinstance(obj, list):
-        out: list[dict] = []
-        for item in obj:
-            out.extend(_unwrap(item))
-        return out
-    if not isinstance(obj, dict):
-        raise TrailError(f"unexpected JSON value of type {type(obj).__name__}")
-    if "Records" in obj and isinstance(obj["Records"], list):
-        return _unwrap(obj["Records"])
-    if "Events" in obj and isinstance(obj["Events"], list):
-        return _unwrap(obj["Events"])
-    if "CloudTrailEvent" in obj:
-        inner = obj["CloudTrailEvent"]
-        return [json.loads(inner) if isinstance(inner, str) else inner]
-    if "_source" in obj and isinstance(obj["_source"], dict):  # Elasticsearch/OpenSearch exports
-        return [obj["_source"]]
-    if any(k in obj for k in ("eventID", "eventName", "eventTime", "@timestamp")):
-        return [obj]
-    raise TrailError("unknown shape: no Records, Events, CloudTrailEvent or CloudTrail record fields")
+@dataclass
+class Parsed:
+    """What a file holds: its records (each with where it sits in the file) and what could not be read."""
+
+    records: list[dict] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (where, what is wrong)
+
+    def add(self, record: dict, where: str) -> None:
+        self.records.append(record)
+        self.where.append(where)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else {"str": "a string", "int": "a number", "float": "a number",
+                                         "bool": "a boolean", "list": "a list", "dict": "an object"}.get(
+        type(value).__name__, type(value).__name__)
+
+
+def _at(where: str, part: str) -> str:
+    return f"{where}.{part}" if where and not part.startswith("[") and not where.endswith(" ") else f"{where}{part}"
+
+
+def _unwrap(obj: Any, out: Parsed, where: str = "") -> None:
+    """Add the records inside ``obj`` (Records, Events/CloudTrailEvent of LookupEvents, a list, an
+    Elasticsearch ``_source``, one record) to ``out``; every entry that is not a record becomes a problem
+    naming where it is. Iterative: hostile nesting cannot exhaust the stack."""
+    work = [(obj, where)]
+    while work:
+        node, at = work.pop()
+        here = at.strip() or "file"
+        if isinstance(node, list):
+            work.extend((item, _at(at, f"[{i}]")) for i, item in reversed(list(enumerate(node))))
+            continue
+        if not isinstance(node, dict):
+            out.problems.append((here, f"{_type_name(node)}, not a record object"))
+            continue
+        if "Records" in node:
+            if isinstance(node["Records"], list):
+                work.append((node["Records"], _at(at, "Records")))
+            else:
+                out.problems.append((_at(at, "Records"), f"Records is {_type_name(node['Records'])}, not a list"))
+        elif "Events" in node:
+            if isinstance(node["Events"], list):
+                work.append((node["Events"], _at(at, "Events")))
+            else:
+                out.problems.append((_at(at, "Events"), f"Events is {_type_name(node['Events'])}, not a list"))
+        elif "CloudTrailEvent" in node:
+            inner = node["CloudTrailEvent"]
+            if isinstance(inner, str):
+                try:
+                    inner = json.loads(inner)
+                except json.JSONDecodeError as e:
+                    out.problems.append((_at(at, "CloudTrailEvent"), f"invalid JSON: {e}"))
+                    continue
+            if isinstance(inner, dict):
+                out.add(inner, _at(at, "CloudTrailEvent"))
+            else:
+                out.problems.append((_at(at, "CloudTrailEvent"), f"{_type_name(inner)}, not a record object"))
+        elif isinstance(node.get("_source"), dict):  # Elasticsearch/OpenSearch exports
+            out.add(node["_source"], _at(at, "_source"))
+        elif node.keys() & RECORD_KEYS:
+            out.add(node, here)
+        else:
+            out.problems.append((here, "unknown shape: no Records, Events, CloudTrailEvent or record fields"))
+
+
+def read_python(path: Path) -> Parsed:
+    """Every record of a file of any supported shape, parsed in Python (slow path, odd shapes only), with
+    the entries that are not records listed. Raises ``TrailError`` when the file is not JSON at all or
+    holds nothing of a trail file."""
+    text = _read_text(path)
+    out = Parsed()
+    try:
+        _unwrap(json.loads(text), out)
+    except json.JSONDecodeError as first:
+        lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+        try:
+            if len(lines) < 2:
+                raise ValueError
+            json.loads(lines[0][1])
+        except ValueError:  # not JSON lines either: the whole document is broken
+            raise TrailError(f"invalid JSON: {first}") from None
+        for n, line in lines:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                out.problems.append((f"line {n}", f"invalid JSON: {e}"))
+                continue
+            _unwrap(obj, out, f"line {n} ")
+    if not out.records and [w for w, _ in out.problems] == ["file"]:
+        raise TrailError(out.problems[0][1])  # the file as a whole is no trail file
+    return out
 
 
 def parse_python(path: Path) -> list[dict]:
-    """Every record of a file of any supported shape, parsed in Python (slow path, odd shapes only)."""
-    text = _read_text(path)
-    try:
-        return _unwrap(json.loads(text))
-    except json.JSONDecodeError as first:
-        records: list[dict] = []
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if len(lines) < 2:
-            raise TrailError(f"invalid JSON: {first}") from None
-        for i, line in enumerate(lines, 1):
-            try:
-                records.extend(_unwrap(json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise TrailError(f"invalid JSON on line {i}: {e}") from None
-        return records
+    """Every record of a file of any supported shape (``read_python`` without the problems)."""
+    return read_python(path).records
 
 
 # ---------------------------------------------------------------- local files
@@ -266,39 +583,70 @@ def local_file_info(p: Path) -> FileInfo:
 
 # ---------------------------------------------------------------- the loader
 
-def _already_loaded(con: duckdb.DuckDBPyConnection, infos: list[FileInfo]) -> set[str]:
-    if not infos:
-        return set()
-    rows = con.execute("SELECT path, etag FROM loaded_files WHERE status = 'ok' AND path IN "
-                       f"(SELECT unnest({store.sql_list(i.name for i in infos)}))").fetchall()
-    known = dict(rows)
-    return {i.name for i in infos if known.get(i.name) == i.etag}
+def _micros(t: dt.datetime) -> int:
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
 
 
-_MARK_FIELDS = ("path", "etag", "sha256", "size", "kind", "records", "status", "reason", "loaded_at")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def covers(windows: Iterable[tuple[dt.datetime | None, dt.datetime | None]], start: dt.datetime | None,
+           end: dt.datetime | None) -> bool:
+    """Do the closed windows (None: unbounded on that side) together hold all of ``[start, end]``?
+    Windows a microsecond apart (one ending on a day's last microsecond, one starting the next day) join."""
+    lo = -math.inf if start is None else _micros(start)
+    hi = math.inf if end is None else _micros(end)
+    merged: list[list[float]] = []
+    for s, e in sorted((-math.inf if s is None else _micros(s), math.inf if e is None else _micros(e))
+                       for s, e in windows):
+        if merged and s <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return any(s <= lo and e >= hi for s, e in merged)
+
+
+def _history(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, list[tuple]]:
+    """Past reads of these files: path -> [(etag, sha256, status, window_start, window_end)], from
+    ``load_history`` and (for stores made before it) the ``loaded_files`` row."""
+    if not names:
+        return {}
+    import pyarrow as pa
+
+    _probe = pa.table({"path": pa.array(names, pa.string())})  # noqa: F841 (scanned by DuckDB)
+    con.register("_probe", _probe)
+    try:
+        rows = con.execute("""
+            SELECT h.path, h.etag, h.sha256, h.status, h.window_start, h.window_end
+            FROM load_history h JOIN _probe p USING (path)
+            UNION ALL  -- a store from before load_history: the sha256 only (no window: never covers one)
+            SELECT f.path, NULL, f.sha256, 'ok-unknown-window', NULL, NULL
+            FROM loaded_files f JOIN _probe p USING (path) WHERE f.status = 'ok'""").fetchall()
+    finally:
+        con.unregister("_probe")
+    out: dict[str, list[tuple]] = {}
+    for path, *rest in rows:
+        out.setdefault(path, []).append(tuple(rest))
+    return out
 
 
 def _mark_many(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
-    """Record files in ``loaded_files`` in one statement (a row per file: path, etag, …, loaded_at)."""
+    """Record files in ``loaded_files`` (the latest row per file) and, when read (ok or error), in
+    ``load_history`` (every read kept), in one statement each; rows follow ``store.MARK_COLUMNS``."""
     if not rows:
         return
     import pyarrow as pa
 
     cols = list(zip(*rows, strict=True))
-    _marks = pa.table({name: pa.array(list(col)) for name, col in zip(_MARK_FIELDS, cols, strict=True)})  # noqa: F841
+    _marks = pa.table({name: pa.array(list(col)) for name, col in  # noqa: F841
+                       zip(store.MARK_COLUMNS, cols, strict=True)})
+    names = ", ".join(store.MARK_COLUMNS)
     con.register("_marks", _marks)
     try:
-        con.execute(f"INSERT OR REPLACE INTO loaded_files SELECT {', '.join(_MARK_FIELDS)} FROM _marks")
+        con.execute(f"INSERT OR REPLACE INTO loaded_files ({names}) SELECT {names} FROM _marks")
+        con.execute(f"INSERT INTO load_history ({names}) SELECT {names} FROM _marks WHERE status <> 'skipped'")
     finally:
         con.unregister("_marks")
-
-
-def _mark(con: duckdb.DuckDBPyConnection, info: FileInfo, records: int, status: str, reason: str = "") -> None:
-    _mark_many(con, [_mark_row(info, records, status, reason)])
-
-
-def _mark_row(info: FileInfo, records: int, status: str, reason: str = "") -> tuple:
-    return (info.name, info.etag, info.sha256, info.size, info.kind, records, status, reason, _now())
 
 
 def _fast_source(kind: str, files: list[FileInfo]) -> str:
@@ -409,26 +757,67 @@ def _batches(files: list[FileInfo]) -> Iterator[list[FileInfo]]:
 
 
 class Loader:
-    """Loads files into one store: classify, skip known, read fast or slow, record what happened."""
+    """Loads files into one store: classify, skip what is known, read fast or slow, record what happened."""
+
+    #: problems listed per file at most (a hostile file of a million bad entries gives this many and a count)
+    MAX_PROBLEMS = 50
 
     def __init__(self, con: duckdb.DuckDBPyConnection, *, start: Any = None, end: Any = None,
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Callable[[int, int], None] | None = None, window: Window | None = None):
         self.con = con
         self.start, self.end = start, end
+        self.window = window or Window(start=start, end=end)
         self.result = LoadResult()
         self.progress = progress or (lambda done, total: None)
         #: batch files per fast batch: one gzip stream is read by one thread, so two per DuckDB thread keep
         #: every thread busy when the files' sizes differ
         self.parts = 2 * max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
 
-    def load_files(self, infos: list[FileInfo], *, hash_files: bool = True) -> LoadResult:
-        """Load local files (possibly downloaded from S3) described by ``infos``."""
+    # -- what to read
+    def select(self, infos: list[FileInfo]) -> list[FileInfo]:
+        """The files to read: not those outside the window by their name, nor those whose current version
+        was loaded for windows covering this one (both listed as skipped). Notes earlier versions' hashes."""
+        history = _history(self.con, [i.name for i in infos])
+        todo = []
+        for info in infos:
+            delivered = delivery_time(info.name)
+            if delivered is not None and not self.window.delivery_ok(delivered):
+                self.skip(info, "outside-window", f"outside the window by its name (delivered {delivered:%Y-%m-%dT%H:%MZ})",
+                          mark=False)
+                continue
+            past = history.get(info.name, [])
+            windows = [(ws, we) for etag, _, status, ws, we in past if status == "ok" and etag == info.etag]
+            if windows and covers(windows, self.start, self.end):
+                self.result.files_unchanged += 1
+                self.skip(info, "loaded", "already loaded, unchanged, for a window holding this one", mark=False)
+                continue
+            info.previous = {sha for _, sha, status, _, _ in past if status.startswith("ok") and sha}
+            todo.append(info)
+        return todo
+
+    def skip(self, info: FileInfo, kind: str, reason: str, mark: bool = True) -> None:
+        """List a file as skipped (and record it in ``loaded_files`` when ``mark``)."""
+        self.result.files_skipped += 1
+        self.result.skipped_rows.append({"path": info.name, "kind": kind, "reason": reason})
+        if mark:
+            info.kind = kind
+            _mark_many(self.con, [self._mark_row(info, 0, "skipped", reason)])
+
+    # -- reading
+    def load_files(self, infos: list[FileInfo], *, hash_files: bool = True, selected: bool = False) -> LoadResult:
+        """Load local files (possibly downloaded from S3) described by ``infos`` (``selected``: already
+        passed through ``select``)."""
         t0 = time.perf_counter()
-        known = _already_loaded(self.con, infos)
-        todo = [i for i in infos if i.name not in known]
-        self.result.files_skipped += len(infos) - len(todo)
+        todo = infos if selected else self.select(infos)
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda i: self._identify(i, hash_files), todo))
+        for info in todo:
+            if info.previous and info.sha256 and info.sha256 not in info.previous:
+                self.result.files_changed += 1
+                before = ", ".join(sorted(s[:16] for s in info.previous))
+                self._row(info, "FileChanged", f"changed since it was loaded (sha256 {info.sha256[:16]}…, before "
+                                               f"{before}…): read again, new events added, every version's hash "
+                                               "kept in load_history")
         groups: dict[tuple[str, bool], list[FileInfo]] = {}
         for info in todo:  # same shape and same compression: a batch can be read as one stream
             groups.setdefault((info.kind, info.gz), []).append(info)
@@ -438,10 +827,10 @@ class Loader:
                 for f in files:
                     self._fail(f, f.reason)
                 continue
-            if kind in ("digest", "empty"):
+            if kind in ("digest", "empty", "unknown"):
                 self.result.digests += len(files) if kind == "digest" else 0
-                why = "CloudTrail digest file" if kind == "digest" else "empty file"
-                _mark_many(self.con, [_mark_row(f, 0, "skipped", why) for f in files])
+                for f in files:
+                    self.skip(f, kind, f.reason)
                 continue
             if kind in FAST_KINDS or kind == "insights":
                 for batch in _batches(files):
@@ -464,28 +853,51 @@ class Loader:
                     info.sha256 = hashlib.sha256(data).hexdigest()
                 info.gz = data[:2] == b"\x1f\x8b"
                 info.raw_size = int.from_bytes(data[-4:], "little") if info.gz and len(data) > 18 else len(data)
-                info.kind = _classify_small(info.local, data)
+                info.kind, info.reason = _classify_small(info.local, data)
                 return
             if hash_files and not info.sha256:
                 info.sha256 = _sha256(info.local)
-            info.kind = classify(info.local)
+            info.kind, info.reason = _classify(_chunks(info.local))
             with open(info.local, "rb") as f:
                 info.gz = f.read(2) == b"\x1f\x8b"
         except (OSError, EOFError, zlib.error, TrailError, gzip.BadGzipFile) as e:  # recorded by the caller
             info.kind = "error"
             info.reason = _reason(e)
 
-    def _fail(self, info: FileInfo, exc: BaseException | str) -> None:
+    def _mark_row(self, info: FileInfo, records: int, status: str, reason: str = "") -> tuple:
+        return (info.name, info.etag, info.sha256, info.size, info.kind, records, status, reason, _now(),
+                self.start, self.end)
+
+    def _row(self, info: FileInfo, code: str, message: str, operation: str = "") -> None:
+        """An ``errors`` row about file ``info`` (account/region from a trail layout path, when it is one)."""
+        where = _state(info.name.split("://", 1)[-1])
+        self.result.error_rows.append(_error(operation or f"load {info.name}", code, message,
+                                             where.get("account", ""), where.get("region", "")))
+
+    def _fail(self, info: FileInfo, exc: BaseException | str, code: str = "BadFile", operation: str = "") -> None:
         reason = exc if isinstance(exc, str) else _reason(exc)
         self.result.files_failed += 1
-        where = _state(info.name.split("://", 1)[-1])  # account/region from a trail layout path, when it is one
-        self.result.error_rows.append(_error(f"load {info.name}", "BadFile", reason,
-                                             where.get("account", ""), where.get("region", "")))
-        _mark(self.con, info, 0, "error", reason)
+        self._row(info, code, reason, operation)
+        _mark_many(self.con, [self._mark_row(info, 0, "error", reason)])
 
-    def _commit(self, counts: dict[str, int], infos: list[FileInfo], out: dict) -> None:
-        """Record the files in ``loaded_files``, commit, then count (a failed commit counts nothing)."""
-        _mark_many(self.con, [_mark_row(i, counts.get(i.name, 0), "ok") for i in infos])
+    def fail_download(self, info: FileInfo, exc: BaseException) -> None:
+        """One S3 object that could not be fetched (Glacier, denied...): listed; the others load."""
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        self._fail(info, exc, code=code, operation=f"s3:GetObject {info.name}")
+
+    def _problems(self, info: FileInfo, problems: list[tuple[str, str]]) -> None:
+        """List a file's bad entries (at most ``MAX_PROBLEMS``, then how many more)."""
+        self.result.records_bad += len(problems)
+        for where, what in problems[: self.MAX_PROBLEMS]:
+            self._row(info, "BadRecord", f"{where}: {what}")
+        if len(problems) > self.MAX_PROBLEMS:
+            self._row(info, "BadRecord", f"… and {len(problems) - self.MAX_PROBLEMS} more entries like these")
+
+    def _commit(self, counts: dict[str, int], infos: list[FileInfo], out: dict,
+                reasons: dict[str, str] | None = None) -> None:
+        """Record the files in ``loaded_files``/``load_history``, commit, then count (a failed commit counts nothing)."""
+        reasons = reasons or {}
+        _mark_many(self.con, [self._mark_row(i, counts.get(i.name, 0), "ok", reasons.get(i.name, "")) for i in infos])
         self.con.execute("COMMIT")
         self.result.records_read += out["read"]
         self.result.events_inserted += out["inserted"]
@@ -495,6 +907,7 @@ class Loader:
     def _load_fast(self, kind: str, batch: list[FileInfo]) -> None:
         concat = kind == "records" and len(batch) > 1 and len({f.gz for f in batch}) == 1
         tmp: list[Path] = []
+        odd: set[str] = set()
         if not concat:  # DuckDB reads the files themselves: a table maps their local paths to names
             import pyarrow as pa
 
@@ -515,7 +928,11 @@ class Loader:
                 out = store.insert_json_relation(self.con, source, parsed=True, start=self.start, end=self.end)
             if None in out["per_file"]:
                 raise TrailError("a delivery file held more than one JSON object")  # -> file by file
-            self._commit(out["per_file"], batch, out)
+            if out["untimed"]:  # entries without a readable time (or no object at all): read those files in
+                odd = set(out["untimed"])  # Python, which names each bad entry
+                self.con.execute("ROLLBACK")
+            else:
+                self._commit(out["per_file"], batch, out)
         except Exception:  # one bad file fails a DuckDB batch: bisect to isolate it, the rest loads
             self.con.execute("ROLLBACK")
             if len(batch) == 1:
@@ -529,26 +946,52 @@ class Loader:
                 self.con.unregister("_batch_files")
             for q in tmp:
                 q.unlink(missing_ok=True)
+        if odd:
+            rest = [f for f in batch if f.name not in odd]
+            if rest:
+                self._load_fast(kind, rest)
+            for f in batch:
+                if f.name in odd:
+                    self._load_python(f)
 
     def _load_python(self, info: FileInfo) -> None:
         try:
-            records = parse_python(info.local)
+            parsed = read_python(info.local)
         except (OSError, EOFError, ValueError, TrailError, UnicodeDecodeError, gzip.BadGzipFile) as e:
             self._fail(info, e)
             return
+        times = [r.get("eventTime") if r.get("eventTime") is not None else r.get("@timestamp")
+                 for r in parsed.records]
+        problems = parsed.problems + [
+            (parsed.where[i], f"eventTime {_shown(times[i])} is not a time (the record is kept, without one)")
+            for i in store.bad_times(self.con, times)]
+        if not parsed.records and problems:  # the first problem says why the file failed; the others are listed
+            self._fail(info, f"no record could be read: {problems[0][0]}: {problems[0][1]}")
+            self.result.records_bad += 1
+            self._problems(info, problems[1:])
+            return
         self.con.execute("BEGIN TRANSACTION")
         try:
-            out = _insert_dicts(self.con, records, info.name, self.start, self.end)
-            self._commit({info.name: len(records)}, [info], out)
+            out = _insert_dicts(self.con, parsed.records, info.name, self.start, self.end)
+            reason = f"{len(problems)} bad entries listed in load_errors" if problems else ""
+            self._commit({info.name: len(parsed.records)}, [info], out, {info.name: reason})
         except Exception as e:  # a record DuckDB cannot take: list it, keep going
             self.con.execute("ROLLBACK")
             self._fail(info, e)
+            return
+        self._problems(info, problems)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value from a file, short and quoted, for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _insert_dicts(con: duckdb.DuckDBPyConnection, records: list[dict], name: str, start: Any, end: Any) -> dict:
     import pyarrow as pa
 
-    texts = [json.dumps(r, default=str) for r in records if isinstance(r, dict)]
+    texts = [json.dumps(r, default=str) for r in records]
     _py_records = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
                             "_file": pa.array([name] * len(texts), pa.string())})
     con.register("_py_records", _py_records)
@@ -604,6 +1047,28 @@ class Window:
         else:
             first, last = dt.date(y, 1, 1), dt.date(y, 12, 31)
         return last >= lo and first <= hi
+
+    def delivery_ok(self, delivered: dt.datetime) -> bool:
+        """Could a file delivered at ``delivered`` hold events inside the window? Its events are older than
+        its delivery (an hour's margin for clocks), and rarely more than a day (the folders' margin)."""
+        return ((self.start is None or delivered >= self.start - dt.timedelta(hours=1))
+                and (self.end is None or delivered <= self.end + dt.timedelta(days=1)))
+
+
+#: CloudTrail's delivery file name: ``<account>_CloudTrail[-Insight]_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz``
+_DELIVERY_NAME = re.compile(r"\d{12}_CloudTrail(?:-Insight)?_[a-z0-9-]{1,32}_(\d{8}T\d{4})Z_[A-Za-z0-9]{1,64}\.json(?:\.gz)?")
+
+
+def delivery_time(name: str) -> dt.datetime | None:
+    """When CloudTrail delivered a file, from its name (None when the name is not CloudTrail's)."""
+    m = _DELIVERY_NAME.fullmatch(name.rsplit("/", 1)[-1])
+    if not m:
+        return None
+    t = m.group(1)
+    try:  # by hand: strptime costs more than the rest of a file's bookkeeping
+        return dt.datetime(int(t[:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), tzinfo=dt.UTC)
+    except ValueError:
+        return None
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -702,17 +1167,36 @@ def list_s3(client: Any, bucket: str, prefix: str, w: Window, max_depth: int = 1
     return sorted(out, key=lambda o: o["Key"])
 
 
-def download_s3(client: Any, bucket: str, objects: list[dict], dest: Path, workers: int = 16) -> list[FileInfo]:
-    """Download objects in parallel into ``dest`` (keys kept as relative paths)."""
-    def one(obj: dict) -> FileInfo:
-        local = dest / obj["Key"]
-        local.parent.mkdir(parents=True, exist_ok=True)
-        client.download_file(bucket, obj["Key"], str(local))
-        return FileInfo(local=local, name=f"s3://{bucket}/{obj['Key']}", etag=obj.get("ETag", "").strip('"'),
-                        size=obj.get("Size", local.stat().st_size))
+def _local_for(dest: Path, key: str) -> Path:
+    """Where object ``key`` is saved under ``dest``: its key as a relative path, never outside ``dest``."""
+    parts = [p for p in key.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise TrailError(f"unsafe S3 key for a local copy: {key!r}")
+    return dest.joinpath(*parts)
 
+
+def download_s3(client: Any, bucket: str, infos: list[FileInfo], dest: Path,
+                workers: int = 16) -> tuple[list[FileInfo], list[tuple[FileInfo, BaseException]]]:
+    """Download objects in parallel into ``dest`` (keys kept as relative paths): (fetched, failed with why).
+    One object that cannot be fetched (in Glacier, denied, gone) fails alone."""
+    def one(info: FileInfo) -> tuple[FileInfo, BaseException | None]:
+        key = info.name.split("/", 3)[3]
+        try:
+            info.local = _local_for(dest, key)
+            info.local.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(info.local))
+            info.size = info.size or info.local.stat().st_size
+            return info, None
+        except Exception as e:  # botocore ClientError, endpoint and file errors: this object only
+            if info.local != Path() and info.local.is_file():
+                info.local.unlink(missing_ok=True)
+            return info, e
+
+    ok, failed = [], []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, objects))
+        for info, err in pool.map(one, infos):
+            (ok.append(info) if err is None else failed.append((info, err)))
+    return ok, failed
 
 
 # ---------------------------------------------------------------- LookupEvents
@@ -821,12 +1305,16 @@ def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnect
          start: Any = None, end: Any = None, session: Any = None, s3_client: Any = None,
          cache_dir: str | Path | None = None, pacer: Pacer | None = None,
          progress: Callable[[int, int], None] | None = None) -> LoadResult:
-    """Load every source (local paths, ``s3://bucket/prefix``, ``lookup:…``) into the store ``con``."""
+    """Load every source (local paths, ``s3://bucket/prefix``, ``lookup:…``) into the store ``con``.
+
+    Lossless: a file counts as loaded only for the windows it was read for (a wider load reads it again),
+    a file whose content changed is read again (a ``FileChanged`` row; every version's hash kept), one
+    unreadable file or S3 object fails alone, and entries that are no readable record are listed."""
     if isinstance(sources, str | Path):
         sources = [sources]
     start_ts, end_ts = window_bounds(start, end)
     window = Window(set(accounts) if accounts else None, set(regions) if regions else None, start_ts, end_ts)
-    loader = Loader(con, start=start_ts, end=end_ts, progress=progress)
+    loader = Loader(con, start=start_ts, end=end_ts, progress=progress, window=window)
     local: list[str | Path] = []
     for src in sources:
         s = str(src)
@@ -839,7 +1327,7 @@ def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnect
     if local:
         loader.load_files([local_file_info(p) for p in discover(local)])
     if loader.result.error_rows:
-        store.add_errors(con, [r for r in loader.result.error_rows])
+        store.add_errors(con, loader.result.error_rows)
     return loader.result
 
 
@@ -849,6 +1337,10 @@ def _boto_session(session: Any) -> Any:
     import boto3
 
     return boto3.Session()
+
+
+#: objects downloaded (and then loaded and removed) at a time: bounds the disk a very large trail takes
+S3_CHUNK = 2000
 
 
 def _load_s3(loader: Loader, uri: str, w: Window, session: Any, client: Any, cache_dir: Any) -> None:
@@ -861,17 +1353,19 @@ def _load_s3(loader: Loader, uri: str, w: Window, session: Any, client: Any, cac
         else:
             objects = list_s3(client, bucket, prefix, w)
     except Exception as e:
+        loader.result.calls_failed += 1
         loader.result.error_rows.append(_call_error(f"s3:ListObjectsV2 s3://{bucket}/{prefix}", e))
         return
-    digests = [o for o in objects if "/CloudTrail-Digest/" in o["Key"]]
-    objects = [o for o in objects if o not in digests]
-    loader.result.digests += len(digests)
-    names = {f"s3://{bucket}/{o['Key']}": o for o in objects}
-    infos = [FileInfo(local=Path(), name=n, etag=o.get("ETag", "").strip('"'), size=o.get("Size", 0))
-             for n, o in names.items()]
-    known = _already_loaded(loader.con, infos)
-    loader.result.files_skipped += len(known)
-    todo = [names[i.name] for i in infos if i.name not in known]
+    infos = []
+    for o in objects:
+        info = FileInfo(local=Path(), name=f"s3://{bucket}/{o['Key']}", etag=o.get("ETag", "").strip('"'),
+                        size=o.get("Size", 0))
+        if "/CloudTrail-Digest/" in o["Key"]:  # CloudTrail's own layout: digests live in their folder
+            loader.result.digests += 1
+            loader.skip(info, "digest", "CloudTrail digest (in a CloudTrail-Digest folder)", mark=False)
+        else:
+            infos.append(info)
+    todo = loader.select(infos)
     if not todo:
         return
     tmp = None
@@ -881,14 +1375,11 @@ def _load_s3(loader: Loader, uri: str, w: Window, session: Any, client: Any, cac
     else:
         dest = Path(cache_dir)
     try:
-        for chunk_start in range(0, len(todo), 2000):  # bounded disk use for very large trails
-            chunk = todo[chunk_start:chunk_start + 2000]
-            try:
-                files = download_s3(client, bucket, chunk, dest)
-            except Exception as e:
-                loader.result.error_rows.append(_call_error(f"s3:GetObject s3://{bucket}/{prefix}", e))
-                continue
-            loader.load_files(files)
+        for chunk_start in range(0, len(todo), S3_CHUNK):
+            files, failed = download_s3(client, bucket, todo[chunk_start:chunk_start + S3_CHUNK], dest)
+            for info, exc in failed:
+                loader.fail_download(info, exc)
+            loader.load_files(files, selected=True)
             if tmp is not None:
                 for f in files:
                     f.local.unlink(missing_ok=True)
@@ -902,12 +1393,25 @@ def _load_lookup(loader: Loader, spec: str, w: Window, session: Any, pacer: Pace
     sess = _boto_session(session)
     regions = parsed["regions"] or sorted(w.regions or [sess.region_name or os.environ.get("AWS_REGION", "us-east-1")])
     records: list[dict] = []
-    for _region, rec, err in lookup_events(lambda r: sess.client("cloudtrail", region_name=r), regions,
-                                           attribute=parsed["attribute"], start=w.start, end=w.end, pacer=pacer):
+    for region, rec, err in lookup_events(lambda r: sess.client("cloudtrail", region_name=r), regions,
+                                          attribute=parsed["attribute"], start=w.start, end=w.end, pacer=pacer):
         if err:
+            loader.result.calls_failed += err["code"] != "InvalidJSON"
+            loader.result.records_bad += err["code"] == "InvalidJSON"
             loader.result.error_rows.append(err)
-        elif rec is not None:
+        elif isinstance(rec, dict):
             records.append(rec)
+        else:
+            loader.result.records_bad += 1
+            loader.result.error_rows.append(_error("cloudtrail:LookupEvents", "BadRecord",
+                                                   f"CloudTrailEvent is {_type_name(rec)}, not a record object",
+                                                   region=region))
+    times = [r.get("eventTime") for r in records]
+    for i in store.bad_times(loader.con, times):
+        loader.result.records_bad += 1
+        loader.result.error_rows.append(_error("cloudtrail:LookupEvents", "BadRecord",
+                                               f"event {_shown(records[i].get('eventID'))}: eventTime "
+                                               f"{_shown(times[i])} is not a time (the record is kept, without one)"))
     out = _insert_dicts(loader.con, records, spec, w.start, w.end)
     loader.result.records_read += out["read"]
     loader.result.events_inserted += out["inserted"]

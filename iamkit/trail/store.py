@@ -8,13 +8,16 @@ is defined in exactly one place.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
+    import pandas as pd
 
 #: DuckDB types of the ``events`` columns, in ``iamkit.frames.EVENT_COLUMNS`` order.
 EVENT_DDL_TYPES: dict[str, str] = {
@@ -40,12 +43,26 @@ CREATE TABLE IF NOT EXISTS loaded_files (
     etag VARCHAR,               -- S3 ETag, or size:mtime_ns for a local file
     sha256 VARCHAR,             -- of the bytes read (local files and downloaded objects)
     size BIGINT,
-    kind VARCHAR,               -- records | array | jsonl | lookup | digest | insights | single | unknown
-    records BIGINT,             -- records read from the file (before dedupe)
+    kind VARCHAR,               -- records | array | jsonl | lookup | digest | insights | single | irregular | ...
+    records BIGINT,             -- records read from the file (before dedupe and window)
     status VARCHAR,             -- ok | skipped | error
     reason VARCHAR,             -- why skipped / what failed
     loaded_at TIMESTAMPTZ
 )"""
+
+#: Every read of every file, every version: what ``loaded_files`` keeps only the latest of. A file counts as
+#: loaded for a window when reads of its current version (path + etag) with status ok cover that window.
+LOAD_HISTORY_DDL = """
+CREATE TABLE IF NOT EXISTS load_history (
+    path VARCHAR, etag VARCHAR, sha256 VARCHAR, size BIGINT, kind VARCHAR, records BIGINT,
+    status VARCHAR, reason VARCHAR,
+    window_start TIMESTAMPTZ,   -- the load's window; NULL: unbounded on that side (both NULL: all events)
+    window_end TIMESTAMPTZ,
+    loaded_at TIMESTAMPTZ
+)"""
+#: the columns ``loaded_files`` and ``load_history`` are written with, in this order
+MARK_COLUMNS = ("path", "etag", "sha256", "size", "kind", "records", "status", "reason", "loaded_at",
+                "window_start", "window_end")
 
 LOAD_ERRORS_DDL = """
 CREATE TABLE IF NOT EXISTS load_errors (
@@ -66,9 +83,135 @@ RECORD_STRUCT = json.dumps(RECORD_FIELDS)
 RECORDS_FILE_STRUCT = json.dumps({"Records": [RECORD_FIELDS]})
 #: The same record as a SQL type, for ``read_json(columns=…)``: one parse from the file's bytes.
 RECORD_SQL_TYPE = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in RECORD_FIELDS.items()) + ")"
-# Secrets CloudTrail may carry in responses: replaced before anything is stored (never in frames or files).
-_REDACT_TOKEN = json.dumps({"credentials": {"sessionToken": "<redacted>"}})
-_REDACT_SECRET = json.dumps({"accessKey": {"secretAccessKey": "<redacted>"}})
+
+# ---------------------------------------------------------------- secrets
+
+#: Object keys whose values are secrets (compared without case), wherever they sit inside a record's
+#: ``requestParameters``, ``responseElements`` and ``additionalEventData``: STS/SSO/Cognito credentials
+#: (``credentials.*``, ``roleCredentials.*``, ``accessKey.secretAccessKey``, ``additionalEventData.SessionToken``),
+#: passwords in requests, bearer tokens. The one list both the store and raw copies in a case use.
+SECRET_KEYS = ("sessionToken", "secretAccessKey", "secretKey", "password", "newPassword", "oldPassword",
+               "clientSecret", "privateKey", "accessToken", "refreshToken", "webIdentityToken", "SAMLAssertion")
+#: The record subtrees searched for them (any depth).
+SECRET_SUBTREES = ("requestParameters", "responseElements", "additionalEventData")
+_SECRET_NAMES = frozenset(k.lower() for k in SECRET_KEYS)
+#: Values that already stand for a secret and are kept as they are: CloudTrail's own mask, iamkit's marks.
+_MASKS = ("HIDDEN_DUE_TO_SECURITY_REASONS",)
+REDACTED = "<redacted"
+
+
+def redaction_mark(value: Any) -> str:
+    """What a secret value becomes: ``<redacted:sha256:HEX>``, HEX the sha256 of the original (a string's
+    UTF-8 bytes; any other value's compact JSON text), so a copy held elsewhere can still be matched."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return f"<redacted:sha256:{hashlib.sha256(text.encode()).hexdigest()}>"
+
+
+def _masked(value: Any) -> bool:
+    return isinstance(value, str) and (value.startswith(REDACTED) or value in _MASKS)
+
+
+def redact_secrets(obj: Any) -> int:
+    """Replace, in place and at any depth of ``obj`` (dicts and lists), the value of every ``SECRET_KEYS``
+    key by its ``redaction_mark``; returns how many were replaced. Iterative: hostile nesting cannot
+    exhaust the stack."""
+    n = 0
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and k.lower() in _SECRET_NAMES and v is not None and not _masked(v):
+                    node[k] = redaction_mark(v)
+                    n += 1
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return n
+
+
+def redact_document(doc: Any) -> int:
+    """``redact_secrets`` on every record subtree that may carry secrets (``SECRET_SUBTREES``) anywhere in a
+    CloudTrail document (a delivery file, an array, LookupEvents output whose ``CloudTrailEvent`` strings are
+    parsed, redacted and written back); returns how many values were replaced."""
+    n = 0
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for k, v in node.items():
+            if k in SECRET_SUBTREES and isinstance(v, dict | list):
+                n += redact_secrets(v)
+            elif k == "CloudTrailEvent" and isinstance(v, str):
+                try:
+                    inner = json.loads(v)
+                except ValueError:
+                    continue
+                m = redact_document(inner)
+                if m:
+                    node[k] = json.dumps(inner, separators=(",", ":"), ensure_ascii=False)
+                    n += m
+            elif isinstance(v, dict | list):
+                stack.append(v)
+    return n
+
+
+def _redact_json_text(text: str | None) -> str | None:
+    """The UDF behind ``_redacted_sql`` for values the SQL pass cannot take (a secret key holding an object,
+    a list or a number): parse, redact, write compact JSON."""
+    if text is None:
+        return None
+    obj = json.loads(text)
+    redact_secrets(obj)
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+_REDACT_UDF = "iamkit_redact_json"
+_KEY_ALT = "|".join(sorted(_SECRET_NAMES))
+#: DuckDB writes JSON subtrees it parsed compactly with escapes resolved (``"session\u0054oken" : 1`` becomes
+#: ``"sessionToken":1``), so in that text a secret key is exactly ``"<name>":`` whatever the input looked like.
+_SECRET_KEY_RE = f'"(?i:{_KEY_ALT})":'
+_SECRET_STRING_RE = f'"(?i:{_KEY_ALT})":"(?:[^"\\\\]|\\\\.)*"'  # RE2: linear time on any input
+_SECRET_OTHER_RE = f'"(?i:{_KEY_ALT})":[^"]'
+#: in the SQL pass, ``m`` is one ``"key":"value"`` match; its value's JSON literal:
+_MATCH_VALUE = "substr(m, strpos(m, '\":') + 2)"
+_MASK_SQL = " OR ".join([f"{_MATCH_VALUE} LIKE '\"<redacted%'", *(f"{_MATCH_VALUE} = '\"{m}\"'" for m in _MASKS)])
+
+
+def _redacted_sql(col: str) -> str:
+    """SQL for JSON column ``col`` (compact text from DuckDB's parser) with secret values replaced.
+
+    String values (all real CloudTrail) in SQL: each ``"key":"value"`` becomes ``"key":"<redacted:sha256:…>"``;
+    other values (an object, a list or a number under a secret key) through the Python UDF.
+    """
+    return (f"CASE WHEN NOT regexp_matches({col}::VARCHAR, '{_SECRET_KEY_RE}') THEN {col} "
+            f"WHEN regexp_matches({col}::VARCHAR, '{_SECRET_OTHER_RE}') THEN {_REDACT_UDF}({col}::VARCHAR)::JSON "
+            f"ELSE list_reduce(regexp_extract_all({col}::VARCHAR, '{_SECRET_STRING_RE}'), "
+            f"lambda acc, m: CASE WHEN {_MASK_SQL} THEN acc ELSE replace(acc, m, left(m, strpos(m, '\":') + 1) "
+            f"|| '\"<redacted:sha256:' || sha256(json_extract_string({_MATCH_VALUE}, '$')) || '>\"') END, "
+            f"{col}::VARCHAR)::JSON END")
+
+
+_REGISTERED: weakref.WeakSet = weakref.WeakSet()  # connections that have the UDF (registering costs ~20 ms)
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Register the Python function the projection calls for odd secrets (once per connection)."""
+    import duckdb
+
+    if con in _REGISTERED:
+        return
+    try:
+        con.create_function(_REDACT_UDF, _redact_json_text, ["VARCHAR"], "VARCHAR", side_effects=False)
+    except duckdb.NotImplementedException:  # registered by someone else
+        pass
+    _REGISTERED.add(con)
+
 _IDENTITY_PATHS = ["$.type", "$.arn", "$.principalId", "$.accessKeyId",
                    "$.sessionContext.sessionIssuer.arn", "$.sessionContext.attributes.mfaAuthenticated"]
 
@@ -119,13 +262,9 @@ SELECT
     CASE lower(u[6]) WHEN 'true' THEN true WHEN 'false' THEN false
          ELSE CASE json_extract_string(x.additionalEventData, '$.MFAUsed')
               WHEN 'Yes' THEN true WHEN 'No' THEN false END END AS mfa_authenticated,
-    x.requestParameters AS request_parameters,
-    CASE WHEN json_exists(x.responseElements, '$.credentials.sessionToken')
-         THEN json_merge_patch(x.responseElements, '{_REDACT_TOKEN}')
-         WHEN json_exists(x.responseElements, '$.accessKey.secretAccessKey')
-         THEN json_merge_patch(x.responseElements, '{_REDACT_SECRET}')
-         ELSE x.responseElements END AS response_elements,
-    x.additionalEventData AS additional_event_data,
+    {_redacted_sql('x.requestParameters')} AS request_parameters,
+    {_redacted_sql('x.responseElements')} AS response_elements,
+    {_redacted_sql('x.additionalEventData')} AS additional_event_data,
     x.resources AS resources,
     x.userIdentity AS user_identity,
     _file AS source_file,
@@ -136,13 +275,15 @@ FROM q"""
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Session settings every iamkit connection needs: UTC timestamps, no progress bar on stdout."""
+    """Session settings every iamkit connection needs: UTC timestamps, no progress bar on stdout; and the
+    function the projection's redaction calls."""
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    register_functions(con)
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create ``events``, ``insights``, ``loaded_files`` and ``load_errors`` if they are missing."""
+    """Create ``events``, ``insights``, ``loaded_files``, ``load_history`` and ``load_errors`` if missing."""
     prepare(con)
     cols = ",\n    ".join(f"{c} {t}" for c, t in EVENT_DDL_TYPES.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS events (\n    {cols}\n)")
@@ -150,6 +291,9 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     icols = ",\n    ".join(f"{c} {t}" for c, t in INSIGHT_DDL_TYPES.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS insights (\n    {icols}\n)")
     con.execute(LOADED_FILES_DDL)
+    for c in ("window_start", "window_end"):  # the latest read's window (stores made before it lack them)
+        con.execute(f"ALTER TABLE loaded_files ADD COLUMN IF NOT EXISTS {c} TIMESTAMPTZ")
+    con.execute(LOAD_HISTORY_DDL)
     con.execute(LOAD_ERRORS_DDL)
 
 
@@ -165,26 +309,150 @@ def connect(db: str | Path = ":memory:", read_only: bool = False) -> duckdb.Duck
     return con
 
 
+#: The name a store file is attached under in the connections ``attach`` makes.
+CATALOG = "trail"
+
+
+def store_files(db: str | Path) -> list[str]:
+    """The files DuckDB touches for a store: the database and its write-ahead log (and their siblings)."""
+    p = str(Path(db).resolve())
+    return [p, f"{p}.wal", f"{p}.wal.checkpoint", f"{p}.wal.recovery"]
+
+
+def attach(con: duckdb.DuckDBPyConnection, db: str | Path, read_only: bool) -> None:
+    """Attach store file ``db`` to ``con`` as ``CATALOG`` and make it the default for ``con``."""
+    mode = " (READ_ONLY)" if read_only else ""
+    con.execute(f"ATTACH '{_sql_str(Path(db).resolve())}' AS {CATALOG}{mode}")
+    con.execute(f"USE {CATALOG}")
+
+
+def detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Release the store file ``attach`` attached (for another connection to open it)."""
+    con.execute("USE memory")
+    con.execute(f"DETACH {CATALOG}")
+
+
+def connect_attached(db: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A store as ``connect`` gives it, but attached to an in-memory DuckDB: the library's connection,
+    which can let go of the file (``detach``) while a locked connection runs someone's SQL on it.
+
+    Note: ``USE`` is per connection; a ``cursor()`` of it starts in the empty in-memory catalog.
+    """
+    import duckdb
+
+    con = duckdb.connect(config={"temp_directory": f"{Path(db).resolve()}.tmp"})  # where a file store spills
+    attach(con, db, read_only)
+    if read_only:
+        prepare(con)
+    else:
+        create_schema(con)
+    return con
+
+
+def locked_connection(*, readable: Iterable[str | Path] = (), setup: Any = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for running someone else's SQL: ``setup(con)`` attaches or defines what it may
+    see, then external access is switched off (no file, network, extension or Python-variable access:
+    ``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL``/``LOAD``) except to the ``readable`` files and
+    folders, and the configuration is locked so the SQL cannot switch it back on.
+
+    Spills go to a private temporary folder (never beside the evidence); it is removed with the connection.
+    """
+    import tempfile
+    import weakref
+
+    import duckdb
+
+    tmp = tempfile.mkdtemp(prefix="iamkit-sql-")
+    con = duckdb.connect(config={"temp_directory": tmp})
+    weakref.finalize(con, _remove_tree, tmp)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        if setup is not None:
+            setup(con)
+        files, folders = [], []
+        for r in readable:
+            path = Path(r).resolve()
+            (folders if path.is_dir() else files).append(str(path) + ("/" if path.is_dir() else ""))
+        if files:
+            con.execute(f"SET allowed_paths = {sql_list(files)}")
+        if folders:
+            con.execute(f"SET allowed_directories = {sql_list(folders)}")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+#: Statements someone's SQL may be: queries, and their plans and table descriptions.
+USER_STATEMENTS = ("SELECT", "EXPLAIN", "PRAGMA")
+
+
+def run_user_sql(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pd.DataFrame:
+    """Run one query statement on ``con`` (a ``locked_connection``) into a frame; anything else, and any
+    failure, is a one-line ``BadInput`` (refusals say so: external access is off)."""
+    import duckdb
+
+    from iamkit.errors import BadInput
+
+    def first_line(e: Exception) -> str:
+        return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as e:
+        raise BadInput(f"SQL failed: {first_line(e)}") from None
+    if len(statements) != 1:
+        raise BadInput(f"SQL refused: one statement at a time, got {len(statements)}")
+    kind = statements[0].type.name
+    if kind not in USER_STATEMENTS:
+        raise BadInput(f"SQL refused: {kind} statement; only queries ({', '.join(USER_STATEMENTS)}) run on a trail store")
+    try:
+        return con.execute(query, params or []).df()
+    except duckdb.PermissionException as e:
+        raise BadInput(f"SQL refused: {first_line(e)} (the query sees the store only; name other files "
+                       "with --allow-path / allow_paths=)") from None
+    except duckdb.Error as e:
+        raise BadInput(f"SQL failed: {first_line(e)}") from None
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 #: a projected row that belongs in ``insights``, not ``events``
 _IS_INSIGHT = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
 
 
 def _window(start: Any, end: Any) -> tuple[list[str], list[Any]]:
-    """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None)."""
+    """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None).
+
+    A record whose time cannot be read is kept whatever the window (the loader lists it as a problem):
+    it cannot be shown to be outside, and dropping it would lose it silently.
+    """
     conds = [c for c, v in (("event_time >= ?", start), ("event_time <= ?", end)) if v is not None]
+    if conds:
+        conds = [f"(event_time IS NULL OR ({' AND '.join(conds)}))"]
     return conds, [v for v in (start, end) if v is not None]
 
 
 def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
-                         start: Any = None, end: Any = None, params: list | None = None) -> dict[str, int]:
+                         start: Any = None, end: Any = None, params: list | None = None) -> dict[str, Any]:
     """Insert records from ``source`` (SQL with ``r`` JSON or, ``parsed``, ``x`` struct; and ``_file``).
 
     Deduplicates on ``event_id`` (within the batch and against the table) and keeps only events inside
-    ``[start, end]`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...}}``.
+    ``[start, end]`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...},
+    "untimed": {file: n}}`` (``untimed``: records whose time could not be read, which are stored).
     """
+    register_functions(con)
     con.execute("DROP TABLE IF EXISTS _stage")
     con.execute(f"CREATE TEMP TABLE _stage AS {record_projection(source, parsed)}", params or [])
     per_file = dict(con.execute("SELECT _file, count(*) FROM _stage GROUP BY _file").fetchall())
+    untimed = dict(con.execute("SELECT _file, count(*) FROM _stage WHERE event_time IS NULL GROUP BY 1").fetchall())
     read = sum(per_file.values())
     window, wparams = _window(start, end)
     wsql = (" AND " + " AND ".join(window)) if window else ""
@@ -207,7 +475,7 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
         {once}""", wparams).fetchone()[0]
     con.execute("DROP TABLE IF EXISTS _stage")
-    return {"read": read, "inserted": int(n), "insights": int(n_ins), "per_file": per_file}
+    return {"read": read, "inserted": int(n), "insights": int(n_ins), "per_file": per_file, "untimed": untimed}
 
 
 _STAGING_MARK = "iamkit: batch holds Insights records"
@@ -223,6 +491,7 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     the transaction is then aborted and the caller must roll back and use ``insert_json_relation``.
     Must run inside a transaction.
     """
+    register_functions(con)
     before = con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
     cols = ", ".join(EVENT_DDL_TYPES)
     try:
@@ -233,12 +502,17 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
             return None
         raise
     new = f"rowid > {int(before)}"
-    per_file = dict(con.execute(f"SELECT source_file, count(*) FROM events WHERE {new} GROUP BY 1").fetchall())
+    per_file, untimed = {}, {}
+    for f, n, nt in con.execute(f"SELECT source_file, count(*), count(*) FILTER (event_time IS NULL) "
+                                f"FROM events WHERE {new} GROUP BY 1").fetchall():
+        per_file[f] = n
+        if nt:
+            untimed[f] = nt
     read = sum(per_file.values())
     dropped = 0
     window, wparams = _window(start, end)
     if window:
-        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT coalesce({' AND '.join(window)}, false)",
+        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT ({' AND '.join(window)})",
                                wparams).fetchall()[0][0]
     if before >= 0:
         # an inner join (not IN): DuckDB builds its hash table on the smaller side, the batch, so memory
@@ -253,7 +527,18 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
             DELETE FROM events WHERE rowid IN (
                 SELECT rowid FROM events WHERE {new}
                 QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time, rowid) > 1)""").fetchall()[0][0]
-    return {"read": read, "inserted": read - int(dropped), "insights": 0, "per_file": per_file}
+    return {"read": read, "inserted": read - int(dropped), "insights": 0, "per_file": per_file, "untimed": untimed}
+
+
+def bad_times(con: duckdb.DuckDBPyConnection, times: list[Any]) -> list[int]:
+    """Positions (0-based) of the values in ``times`` the store cannot read as an event time (the same rule
+    as the projection's: ISO-8601 or epoch seconds/milliseconds); a missing value is one of them."""
+    if not times:
+        return []
+    texts = [None if t is None else str(t) for t in times]
+    rows = con.execute(f"SELECT i - 1 FROM (SELECT unnest($1) AS t, generate_subscripts($1, 1) AS i) "
+                       f"WHERE t IS NULL OR {_time_sql('t')} IS NULL ORDER BY i", [texts]).fetchall()
+    return [int(i) for (i,) in rows]
 
 
 def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, source: str = "<memory>",

@@ -127,7 +127,7 @@ def test_small_file_classification_agrees_with_the_full_look(tmp_path):
         data = gzip.compress(json.dumps(obj).encode())
         p = tmp_path / f"{kind}.json.gz"
         p.write_bytes(data)
-        assert sources._classify_small(p, data) == sources.classify(p) == kind
+        assert sources._classify_small(p, data)[0] == sources.classify(p) == kind
 
 
 def test_object_limit_fits_the_batch_or_falls_back_to_the_maximum(tmp_path):

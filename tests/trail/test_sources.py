@@ -88,19 +88,22 @@ def test_bad_files_are_listed_and_the_rest_loads(tmp_path, records):
     _write(folder / "unknown.json", json.dumps({"hello": "world"}))
     _write(folder / "notjson.json", "<html>nope</html>")
     res = trail.load([folder], tmp_path / "t.duckdb")
-    assert res.events_inserted == 10 and res.files_loaded == 1 and res.files_failed == 4
+    assert (res.events_inserted, res.files_loaded, res.files_failed, res.files_skipped) == (10, 1, 3, 1)
     errs = res.errors
     frames.check(errs, "errors")
     by_file = {Path(op.split(" ", 1)[1]).name: msg for op, msg in zip(errs.operation, errs.message, strict=True)}
     assert by_file["truncated.json.gz"].startswith("truncated gzip")
     assert by_file["invalid.json"].startswith("invalid JSON")
-    assert "unknown shape" in by_file["unknown.json"]
     assert "not JSON" in by_file["notjson.json"]
+    skipped = res.skipped  # a JSON file of no trail shape is not read, and listed with why
+    assert [Path(p).name for p in skipped.path] == ["unknown.json"]
+    assert skipped.kind.tolist() == ["unknown"] and "unknown shape" in skipped.reason.iloc[0]
+    assert not res.nothing_read
     with trail.open(tmp_path / "t.duckdb") as t:
-        assert len(t.errors) == 4
+        assert len(t.errors) == 3
         status = dict(t.sql("SELECT path, status FROM loaded_files").values.tolist())
         assert status[str(good.resolve())] == "ok"
-        assert sum(v == "error" for v in status.values()) == 4
+        assert sorted(status.values()) == ["error", "error", "error", "ok", "skipped"]
 
 
 def test_a_bad_file_inside_a_fast_batch_is_isolated(tmp_path, records):
@@ -164,11 +167,16 @@ def test_missing_source_and_bad_dates_are_clear_errors(tmp_path):
 
 
 def test_parse_python_handles_wrappers():
-    assert sources._unwrap({"Records": [{"eventID": "a"}]}) == [{"eventID": "a"}]
-    assert sources._unwrap({"Events": [{"CloudTrailEvent": '{"eventID": "b"}'}]}) == [{"eventID": "b"}]
-    assert sources._unwrap([{"_source": {"eventID": "c"}}]) == [{"eventID": "c"}]
-    with pytest.raises(Exception, match="unknown shape"):
-        sources._unwrap({"foo": 1})
+    def unwrap(obj):
+        out = sources.Parsed()
+        sources._unwrap(obj, out)
+        return out.records, out.where, out.problems
+
+    assert unwrap({"Records": [{"eventID": "a"}]}) == ([{"eventID": "a"}], ["Records[0]"], [])
+    assert unwrap({"Events": [{"CloudTrailEvent": '{"eventID": "b"}'}]}) == (
+        [{"eventID": "b"}], ["Events[0].CloudTrailEvent"], [])
+    assert unwrap([{"_source": {"eventID": "c"}}]) == ([{"eventID": "c"}], ["[0]._source"], [])
+    assert unwrap({"foo": 1})[2] == [("file", "unknown shape: no Records, Events, CloudTrailEvent or record fields")]
 
 
 _event = st.fixed_dictionaries({
@@ -263,7 +271,7 @@ def test_insights_file_is_routed_to_the_insights_table(tmp_path, records):
         assert t.sql("SELECT insight_type, state FROM insights").values.tolist() == [["ApiCallRateInsight", "Start"]]
         assert "ins-1" not in set(t.events().event_id)
         kinds = dict(t.sql("SELECT kind, count(*) FROM loaded_files GROUP BY 1").values.tolist())
-    assert kinds == {"insights": 1, "records": 1, "single": 1}
+    assert kinds == {"insights": 1, "records": 1, "error": 1}
 
 
 def test_record_counts_stay_with_their_files_across_vectors(tmp_path):

@@ -145,7 +145,7 @@ def test_parquet_cache_is_reused_until_the_store_changes(tmp_path, incident):
     mtime = (tmp_path / "t.events.parquet").stat().st_mtime_ns
     assert t.cache().count() == 10 and (tmp_path / "t.events.parquet").stat().st_mtime_ns == mtime
     store.insert_records(t.con, incident)
-    t.con.execute("INSERT INTO loaded_files VALUES ('x', 'e', 's', 1, 'records', 1, 'ok', '', now())")
+    t.con.execute("INSERT INTO loaded_files (path, etag, status, loaded_at) VALUES ('x', 'e', 'ok', now())")
     again = t.cache()
     assert again.count() == len(incident)
     frames.check(again.events(access_key_id=LEAKED), "events")
