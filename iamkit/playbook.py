@@ -211,7 +211,7 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
         case_dir: Path | str | None = None, on_step: Callable[[int, int, str], None] | None = None,
         preflight: bool = True) -> RunResult:
     """Run a playbook's notebooks with papermill into a new case folder; returns the case and report."""
-    from iamkit.case import Case
+    from iamkit.case import Case, temp_path
 
     pb = load(name_or_path)
     params = pb.resolve(given)
@@ -228,7 +228,14 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
             nb_params = {k: v for k, v in params.items() if k in accepts}
             nb_params.update(step.parameters)
             nb_params["case_dir"] = str(case.path.resolve())
-            _execute(step.notebook, case.path / "notebooks" / step.notebook.name, nb_params)
+            dst = case.path / "notebooks" / step.notebook.name
+            tmp = temp_path(dst, ".ipynb")
+            try:
+                _execute(step.notebook, tmp, nb_params, dst)
+            finally:
+                if tmp.exists():  # a failed notebook (with its traceback) is evidence too
+                    os.replace(tmp, dst)
+            case.seal(actor=f"run step {i}/{len(pb.steps)}: {step.notebook.name}")
         from iamkit import report
 
         report_path = report.build(case)
@@ -240,7 +247,8 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
         raise
 
 
-def _execute(src: Path, dst: Path, params: dict[str, Any]) -> None:
+def _execute(src: Path, out: Path, params: dict[str, Any], dst: Path) -> None:
+    """Run ``src`` into ``out`` (a temporary name); errors name ``dst``, where the notebook ends up."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -248,7 +256,7 @@ def _execute(src: Path, dst: Path, params: dict[str, Any]) -> None:
     # may run as long as it needs (a months-long CloudTrail load can)
     timeout = os.environ.get("IAMKIT_CELL_TIMEOUT")
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
+        pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
                             progress_bar=False, cwd=str(dst.parent), log_output=False,
                             execution_timeout=int(timeout) if timeout else None)
     except PapermillExecutionError as e:

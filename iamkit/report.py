@@ -125,7 +125,5 @@ def render(case: Case) -> str:
 
 
 def build(case: Case) -> Path:
-    """Write ``report.html`` into the case folder and return its path."""
-    out = case.path / "report.html"
-    out.write_text(render(case))
-    return out
+    """Write ``report.html`` into the case folder (a case opened for writing, hence verified) and return its path."""
+    return case.write_file("report.html", render(case))

@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> None:
         rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
         if isinstance(rc, int) and rc:
             sys.exit(rc)
-    except IamkitError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+    except IamkitError as e:  # one line, and the message (which may quote hostile file names) is not markup
+        from rich.markup import escape
+
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)

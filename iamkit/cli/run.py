@@ -10,6 +10,7 @@ from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
 from iamkit.errors import BadInput
 
 remediate_app = typer.Typer(no_args_is_help=True, help="remediation: plan (dry run), apply (needs --approve), undo")
+KEY_FILE_OPT = typer.Option(None, "--key-file", help="key for the keyed case seal (default: $IAMKIT_CASE_KEY)")
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -93,12 +94,14 @@ def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
 
 @remediate_app.command("plan")
 def remediate_plan(case_dir: Path = typer.Argument(..., help="case folder with a plan (from the remediation step)"),
-                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
-    """Show the case's remediation plan (dry run), its diff and the hash that approves it."""
+                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Show the case's remediation plan (dry run), its diff and the hash that approves it. A case that does not
+    verify is refused (exit 1): a changed plan must not be approved."""
     from iamkit.case import Case
     from iamkit.respond import Plan
 
     c = Case.open(case_dir)
+    c.require_intact(key_file=key_file)
     plan = Plan.from_dict(c.load_json("remediation-plan"))
     emit(plan.frame(), fmt, out, title=f"plan {plan.hash} (dry run; apply with --approve {plan.hash})")
     if fmt == Format.table and out is None:
@@ -114,34 +117,35 @@ def _iam_for():
 @remediate_app.command("apply")
 def remediate_apply(case_dir: Path = typer.Argument(...),
                     approve: str = typer.Option(None, "--approve", help="the plan hash shown by `remediate plan`"),
-                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
-    """Apply the case's plan: needs --approve PLAN_HASH; journals the before-state first."""
+                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Apply the case's plan: needs --approve PLAN_HASH; the case is verified first (exit 1 if it was changed
+    outside iamkit); each step journals its before-state first."""
     import pandas as pd
 
     from iamkit.case import Case
     from iamkit.respond import Plan, apply
 
-    c = Case.open(case_dir)
-    plan = Plan.from_dict(c.load_json("remediation-plan"))
-    rows = apply(plan, c, _iam_for(), approve=approve)
-    c.write_manifest()
+    if not approve:
+        raise BadInput("not applied: pass --approve with the plan hash shown by `iamkit remediate plan`")
+    with Case.open_for_write(case_dir, actor=f"remediate apply {approve}", key_file=key_file) as c:
+        plan = Plan.from_dict(c.load_json("remediation-plan"))
+        rows = apply(plan, c, _iam_for(), approve=approve)
     emit(pd.DataFrame(rows), fmt, out)
     if any(not r["verified"] for r in rows):
         raise typer.Exit(1)
 
 
 @remediate_app.command("undo")
-def remediate_undo(case_dir: Path = typer.Argument(...), fmt: Format = FORMAT_OPT,
-                   out: Path | None = OUT_OPT) -> None:
-    """Restore the before-state journalled by the last apply."""
+def remediate_undo(case_dir: Path = typer.Argument(...),
+                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Restore the before-state journalled by the last apply (the case is verified first)."""
     import pandas as pd
 
     from iamkit.case import Case
     from iamkit.respond import undo
 
-    c = Case.open(case_dir)
-    rows = undo(c, _iam_for())
-    c.write_manifest()
+    with Case.open_for_write(case_dir, actor="remediate undo", key_file=key_file) as c:
+        rows = undo(c, _iam_for())
     emit(pd.DataFrame(rows), fmt, out)
     if any(not r["restored"] for r in rows):
         raise typer.Exit(1)

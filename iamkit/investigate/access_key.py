@@ -23,11 +23,12 @@ PLAYBOOK = "compromised-access-key"
 
 
 def open_case(case_dir: str, **parameters: Any) -> Case:
-    """The case a notebook writes into: the one ``iamkit run`` made, or a new one for interactive use."""
+    """The case a notebook writes into: the one ``iamkit run`` made (joined, verified), an existing one (verified
+    first, refused if changed outside iamkit) or a new one for interactive use."""
     from iamkit.case import Case
 
     if case_dir:
-        return Case.open(case_dir)
+        return Case.open_for_write(case_dir, actor=f"notebook ({PLAYBOOK})")
     from iamkit import config
 
     return Case.create(config.load().cases_dir, PLAYBOOK, parameters)
