@@ -114,12 +114,21 @@ def _iam_for():
     return iam_client_for
 
 
+def _warn(lines: list[str]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    for line in lines:
+        Console(stderr=True).print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+
+
 @remediate_app.command("apply")
 def remediate_apply(case_dir: Path = typer.Argument(...),
                     approve: str = typer.Option(None, "--approve", help="the plan hash shown by `remediate plan`"),
+                    approver: str = typer.Option(None, "--approver", help="who approved (default: $USER)"),
                     fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
-    """Apply the case's plan: needs --approve PLAN_HASH; the case is verified first (exit 1 if it was changed
-    outside iamkit); each step journals its before-state first."""
+    """Apply the case's plan as a new run: needs --approve PLAN_HASH; the case is verified first (exit 1 if it
+    was changed outside iamkit); each step journals its before-state first; changes already in place are left."""
     import pandas as pd
 
     from iamkit.case import Case
@@ -128,8 +137,9 @@ def remediate_apply(case_dir: Path = typer.Argument(...),
     if not approve:
         raise BadInput("not applied: pass --approve with the plan hash shown by `iamkit remediate plan`")
     with Case.open_for_write(case_dir, actor=f"remediate apply {approve}", key_file=key_file) as c:
+        _warn(c.read_journal()[1])
         plan = Plan.from_dict(c.load_json("remediation-plan"))
-        rows = apply(plan, c, _iam_for(), approve=approve)
+        rows = apply(plan, c, _iam_for(), approve=approve, approver=approver)
     emit(pd.DataFrame(rows), fmt, out)
     if any(not r["verified"] for r in rows):
         raise typer.Exit(1)
@@ -137,15 +147,18 @@ def remediate_apply(case_dir: Path = typer.Argument(...),
 
 @remediate_app.command("undo")
 def remediate_undo(case_dir: Path = typer.Argument(...),
+                   run_id: str = typer.Option(None, "--run", help="the run to undo (default: the newest one with "
+                                              "changes not yet undone)"),
                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
-    """Restore the before-state journalled by the last apply (the case is verified first)."""
+    """Restore exactly the before-state one apply run journalled, newest step first (the case is verified first)."""
     import pandas as pd
 
     from iamkit.case import Case
     from iamkit.respond import undo
 
     with Case.open_for_write(case_dir, actor="remediate undo", key_file=key_file) as c:
-        rows = undo(c, _iam_for())
+        _warn(c.read_journal()[1])
+        rows = undo(c, _iam_for(), run=run_id)
     emit(pd.DataFrame(rows), fmt, out)
     if any(not r["restored"] for r in rows):
         raise typer.Exit(1)
