@@ -18,6 +18,8 @@ class Settings:
     region: str = "us-east-1"
     max_workers: int = 16
     analyst: str = field(default_factory=lambda: os.environ.get("USER", "analyst"))
+    # folders of your own playbooks (os.pathsep-separated), searched after the built-in ones; IAMKIT_PLAYBOOKS
+    playbooks: str = ""
     # the keyed case seal: hex or base64, or @file; IAMKIT_CASE_KEY. Never written into a case.
     case_key: str = field(default="", repr=False)
 

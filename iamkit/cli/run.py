@@ -11,15 +11,20 @@ from iamkit.errors import BadInput
 
 remediate_app = typer.Typer(no_args_is_help=True, help="remediation: plan (dry run), apply (needs --approve), undo")
 KEY_FILE_OPT = typer.Option(None, "--key-file", help="key for the keyed case seal (default: $IAMKIT_CASE_KEY)")
+PLAYBOOKS_OPT = typer.Option([], "--playbooks", help="a folder of your own playbooks, searched after the built-in "
+                             "ones (repeatable; also the IAMKIT_PLAYBOOKS setting)")
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for p in pairs:
         if "=" not in p:
             raise BadInput(f"parameter {p!r} must be key=value")
         k, v = p.split("=", 1)
-        out[k.strip()] = v
+        k = k.strip()
+        if k in out:
+            raise BadInput(f"parameter {k} is given more than once")
+        out[k] = v
     return out
 
 
@@ -32,35 +37,47 @@ def _print_result(res) -> None:
         con.print(f"  • {line}", highlight=False, markup=False)
 
 
-def run(playbook: str = typer.Argument(..., help="playbook id or path (see `iamkit playbooks`)"),
+def run(playbook: str = typer.Argument(..., help="playbook id (built-in first) or path to a .yml file"),
         param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable"),
-        case: Path | None = typer.Option(None, "--case", help="case folder (default: cases/<new id>)")) -> None:
-    """Run a playbook's notebooks into a case folder; print the report path and a summary."""
+        case: Path | None = typer.Option(None, "--case", help="case folder (default: $IAMKIT_CASES/<new id>, "
+                                         "IAMKIT_CASES defaulting to ./cases)"),
+        playbooks_dir: list[Path] = PLAYBOOKS_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Run a playbook's notebooks into a case folder; print the playbook file, the report path and a summary."""
+    from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from iamkit import playbook as pb
 
+    params = _params(param)
+    path = pb.locate(playbook, playbooks_dir)
+    con = Console(soft_wrap=True)
+    con.print(f"[bold]playbook:[/] {escape(str(path))}", highlight=False)
+    for other in pb.shadowed(playbook, playbooks_dir):
+        con.print(f"  (not {escape(str(other))}: a built-in playbook has that name; give the file's path to run "
+                  "it)", highlight=False)
     with Progress(transient=True) as progress:
         task = progress.add_task("starting", total=None)
 
         def on_step(i: int, n: int, title: str) -> None:
             progress.update(task, total=n, completed=i - 1, description=f"step {i}/{n}: {title}")
 
-        res = pb.run(playbook, _params(param), case_dir=case, on_step=on_step)
+        res = pb.run(path, params, case_dir=case, on_step=on_step, key_file=key_file)
     _print_result(res)
 
 
-def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
-    """List the playbooks: what each answers and its parameters."""
+def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, playbooks_dir: list[Path] = PLAYBOOKS_OPT) -> None:
+    """List the playbooks (built-in, then the folders named with --playbooks or IAMKIT_PLAYBOOKS)."""
     import pandas as pd
 
     from iamkit import playbook as pb
 
     rows = []
-    for name in sorted(pb.available()):
-        p = pb.load(name)
+    for _, path in sorted(pb.available(playbooks_dir).items()):
+        p = pb.load(path)
         rows.append({"id": p.id, "title": p.title, "schedule": p.schedule or "",
-                     "parameters": ", ".join(f"{x.name}{'*' if x.required else ''}" for x in p.parameters)})
+                     "parameters": ", ".join(f"{x.name}{'*' if x.required else ''}" for x in p.parameters),
+                     "file": str(path)})
     emit(pd.DataFrame(rows), fmt, out)
 
 
@@ -82,6 +99,7 @@ def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
         os.environ.update(sb.env())
         inc = sb.org.incident
         con.print(f"sandbox up at {sb.endpoint_url}; incident: leaked key {inc.leaked_access_key_id}", highlight=False)
+        con.print(f"[bold]playbook:[/] {pb.locate('compromised-access-key')}", highlight=False)
         with con.status("running playbook compromised-access-key (4 notebooks)…"):
             res = pb.run("compromised-access-key", {"access_key_id": inc.leaked_access_key_id},
                          case_dir=case)

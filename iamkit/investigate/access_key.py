@@ -35,15 +35,11 @@ def open_case(case_dir: str, **parameters: Any) -> Case:
 
 
 def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
-    def parse(v: str) -> dt.datetime:
-        try:
-            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadInput(f"not an ISO-8601 time: {v!r}") from None
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    from iamkit.trail.sources import window_bounds  # the one parser: a bare end date means that whole day
 
-    e = parse(end) if end else dt.datetime.now(dt.UTC)
-    s = parse(start) if start else e - dt.timedelta(days=30)
+    lo, hi = window_bounds(start or None, end or None)
+    e = hi or dt.datetime.now(dt.UTC)
+    s = lo or e - dt.timedelta(days=30)
     if s >= e:
         raise BadInput(f"window start {s} is not before end {e}")
     return s, e
