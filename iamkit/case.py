@@ -614,14 +614,15 @@ class Case:
                 (self.path / rel).unlink(missing_ok=True)
         who = last.get("actor") if dead_session else f"run of {self.meta.get('playbook')}"
         pid = ((last.get("process") if dead_session else self.meta.get("process")) or {}).get("pid", "?")
+        self.seal(open_session=False, actor=f"settle after interrupted {who}",
+                  note=f"{who} (pid {pid}) stopped before sealing: the changes listed here were never verified")
         if dead_run:
             self._run_gone = False
             self.meta["status"] = "interrupted"
             self.meta["interrupted"] = _now()
             self._write_meta()
             write_atomic(self.path / MARKER, "this case did not finish: interrupted (its process is gone)\n")
-        self.seal(open_session=False, actor=f"settle after interrupted {who}",
-                  note=f"{who} (pid {pid}) stopped before sealing: the changes listed here were never verified")
+            self.seal(open_session=False, actor="mark interrupted")
 
     # ---- metadata ----
     def _write_meta(self) -> None:

@@ -340,9 +340,13 @@ def test_a_killed_run_reads_interrupted_and_the_next_writer_settles_it(tmp_path,
     assert code == 0, err
     assert not [q for q in path.rglob("*") if "iamkit-tmp" in q.name], "temporary files not cleaned"
     assert Case.open(path).meta["status"] == "interrupted"  # persisted by the writer
-    settle = [h for h in Case.open(path).history() if h["actor"].startswith("settle after interrupted")]
-    assert len(settle) == 1 and settle[0]["added"] == ["evidence/half-done.json"]
-    assert "never verified" in settle[0]["note"]
+    hist = Case.open(path).history()
+    settle = [i for i, h in enumerate(hist) if h["actor"].startswith("settle after interrupted")]
+    assert len(settle) == 1
+    left, marked = hist[settle[0]], hist[settle[0] + 1]
+    assert (left["added"], left["changed"], left["removed"]) == (["evidence/half-done.json"], [], [])
+    assert "never verified" in left["note"] and "pid" in left["note"]
+    assert marked["actor"] == "mark interrupted" and marked["changed"] == ["INCOMPLETE", "case.yaml"]
     v = Case.open(path).check()
     assert v.problems == [] and "INCOMPLETE: case did not finish" in v.status
 
