@@ -465,3 +465,16 @@ def test_killed_mid_append_leaves_a_torn_tail_that_undo_reading_survives(tmp_pat
         assert [e["event"] for e in entries] == ["approved"] and "line 2" in warnings[0]
     assert os.path.exists(tmp_path / "c" / "journal.jsonl")
     assert Case.open(tmp_path / "c").check().problems == []
+
+
+def test_a_notebook_reopening_a_changed_case_is_refused(case):
+    from iamkit.investigate.access_key import open_case
+
+    (case.path / "evidence" / "summary.json").write_text("{}")
+    with pytest.raises(CaseIntegrityError, match="evidence/summary.json: changed"):
+        open_case(str(case.path))
+    (case.path / "evidence" / "summary.json").unlink()
+    meta = case.path / "case.yaml"
+    meta.write_text(meta.read_text().replace("status: complete", "status: reviewed"))
+    with pytest.raises(CaseIntegrityError, match="case.yaml: changed"):
+        open_case(str(case.path))
