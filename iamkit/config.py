@@ -26,6 +26,10 @@ class Settings:
     # MaxMind databases for source-IP context in investigations (country/city and ASN .mmdb; empty: none)
     country_mmdb: str = ""
     asn_mmdb: str = ""
+    # folders of your own playbooks (os.pathsep-separated), searched after the built-in ones; IAMKIT_PLAYBOOKS
+    playbooks: str = ""
+    # the keyed case seal: hex or base64, or @file; IAMKIT_CASE_KEY. Never written into a case.
+    case_key: str = field(default="", repr=False)
 
     @property
     def sandbox_state(self) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +20,56 @@ from typing import Any
 from iamkit.errors import BadInput, EndpointUnreachable, IamkitError, NotFound
 
 ROOT = Path(__file__).resolve().parent.parent
+BUILTIN = ROOT / "playbooks"
 BAD_INPUT_ERRORS = {"BadInput", "NotFound", "EndpointUnreachable", "PolicyError", "TrailError"}
+_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
-def search_path() -> list[Path]:
-    """Where playbooks are looked up: $IAMKIT_PLAYBOOKS, ./playbooks, then the kit's own."""
-    dirs = [Path(p) for p in os.environ.get("IAMKIT_PLAYBOOKS", "").split(os.pathsep) if p]
-    return dirs + [Path.cwd() / "playbooks", ROOT / "playbooks"]
+def user_dirs(extra: list[Path | str] | None = None) -> list[Path]:
+    """Folders of the user's own playbooks, only where named: ``--playbooks DIR`` then the ``playbooks``
+    setting (``IAMKIT_PLAYBOOKS``, folders separated by ``os.pathsep``). The current folder is never implied."""
+    from iamkit import config
+
+    setting = config.load().playbooks
+    return [Path(d).expanduser() for d in [*(extra or []), *setting.split(os.pathsep)] if str(d)]
 
 
-def available() -> dict[str, Path]:
+def search_path(extra: list[Path | str] | None = None) -> list[Path]:
+    """Where a bare playbook name is looked up: the built-in playbooks first, then the named folders."""
+    return [BUILTIN, *user_dirs(extra)]
+
+
+def available(extra: list[Path | str] | None = None) -> dict[str, Path]:
+    """Playbook id → file; a built-in wins over a file of the same name in a user folder."""
     found: dict[str, Path] = {}
-    for d in search_path():
+    for d in search_path(extra):
         for p in sorted(d.glob("*.yml")) if d.is_dir() else []:
-            found.setdefault(p.stem, p)
+            found.setdefault(p.stem, p.resolve())
     return found
+
+
+def shadowed(name: str, extra: list[Path | str] | None = None) -> list[Path]:
+    """User playbook files named like a built-in one, hence not used for the bare name."""
+    if not (BUILTIN / f"{name}.yml").is_file():
+        return []
+    return [d / f"{name}.yml" for d in user_dirs(extra) if (d / f"{name}.yml").is_file()]
+
+
+def locate(name_or_path: str | Path, extra: list[Path | str] | None = None) -> Path:
+    """The playbook file: a path (has a ``/`` or ends in ``.yml``/``.yaml``) is that file; a bare name is the
+    built-in playbook of that name if there is one, else the first named folder's."""
+    s = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in s or os.sep in s or s.endswith((".yml", ".yaml")):
+        path = Path(s).expanduser()
+        if not path.is_file():
+            raise NotFound(f"playbook file {s} not found")
+        return path.resolve()
+    if not _ID.fullmatch(s):
+        raise BadInput(f"playbook {s!r}: give a playbook id (lowercase letters, digits, '-') or a path to a .yml file")
+    found = available(extra)
+    if s not in found:
+        raise NotFound(f"unknown playbook {s!r}; available: {', '.join(sorted(found)) or 'none'}")
+    return found[s]
 
 
 @dataclass
@@ -48,8 +84,6 @@ class Parameter:
 
     def convert(self, raw: Any) -> Any:
         """Turn a CLI string (or a Python value) into the declared type, or raise BadInput."""
-        import re
-
         try:
             if self.type == "int":
                 value = int(raw)
@@ -63,8 +97,7 @@ class Parameter:
             elif self.type == "list":
                 value = raw if isinstance(raw, list) else [s for s in str(raw).split(",") if s]
             elif self.type == "datetime":
-                value = raw if isinstance(raw, str) and raw == "" else dt.datetime.fromisoformat(
-                    str(raw).replace("Z", "+00:00")).isoformat()
+                value = _checked_time(self.name, raw)
             else:
                 value = str(raw)
         except (TypeError, ValueError):
@@ -111,23 +144,44 @@ class Playbook:
                 raise BadInput(f"playbook {self.id}: missing required parameter {p.name} ({p.help})")
             elif p.default is not None:
                 out[p.name] = p.convert(p.default)
+        self._check_window(out)
         return out
 
+    def _check_window(self, values: dict[str, Any]) -> None:
+        """A ``start``/``end`` pair of datetime parameters must be a window: start before end (empty end: now)."""
+        from iamkit.trail.sources import window_bounds
 
-def load(name_or_path: str | Path) -> Playbook:
-    """Load and validate a playbook by id (``compromised-access-key``) or path."""
+        types = {p.name: p.type for p in self.parameters}
+        if types.get("start") != "datetime" or types.get("end") != "datetime":
+            return
+        lo, hi = window_bounds(values.get("start") or None, values.get("end") or None)
+        if lo is not None and lo >= (hi or dt.datetime.now(dt.UTC)):
+            raise BadInput(f"playbook {self.id}: start {values.get('start')} is not before end "
+                           f"{values.get('end') or 'now'}")
+
+
+def _checked_time(name: str, raw: Any) -> str:
+    """A datetime parameter as given (empty allowed), checked by the one window parser the investigations use."""
+    from iamkit.trail.sources import window_bounds
+
+    text = raw.isoformat() if isinstance(raw, dt.datetime | dt.date) else str(raw).strip()
+    if text:
+        try:
+            window_bounds(text, None)
+        except BadInput:
+            raise BadInput(f"parameter {name}: {text!r} is not an ISO-8601 date or time") from None
+    return text
+
+
+def load(name_or_path: str | Path, extra: list[Path | str] | None = None) -> Playbook:
+    """Load and validate a playbook by id (``compromised-access-key``) or path (see ``locate``)."""
     import jsonschema
     import yaml
 
-    path = Path(name_or_path)
-    if not path.is_file():
-        found = available()
-        if str(name_or_path) not in found:
-            raise NotFound(f"unknown playbook {name_or_path!r}; available: {', '.join(sorted(found)) or 'none'}")
-        path = found[str(name_or_path)]
+    path = locate(name_or_path, extra)
     try:
         doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise BadInput(f"{path}: not valid YAML ({e.__class__.__name__})") from None
     schema = json.loads((Path(__file__).parent / "schemas" / "playbook.schema.json").read_text())
     try:
@@ -195,6 +249,8 @@ def caller_identity() -> dict[str, Any]:
         raise EndpointUnreachable(f"cannot reach {endpoint}: {e.__class__.__name__}") from None
     except bex.NoCredentialsError:
         raise BadInput("no AWS credentials: set a profile or AWS_ACCESS_KEY_ID (or run the sandbox)") from None
+    except bex.NoRegionError:
+        raise BadInput("no AWS region: set AWS_DEFAULT_REGION or a profile's region (or run the sandbox)") from None
     except bex.ClientError as e:
         raise BadInput(f"AWS refused GetCallerIdentity: {e.response['Error'].get('Code')}") from None
     return {k: ident[k] for k in ("Account", "Arn", "UserId")}
@@ -207,19 +263,46 @@ class RunResult:
     summary: dict[str, Any]
 
 
-def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | str = "cases",
-        case_dir: Path | str | None = None, on_step: Callable[[int, int, str], None] | None = None,
-        preflight: bool = True) -> RunResult:
-    """Run a playbook's notebooks with papermill into a new case folder; returns the case and report."""
-    from iamkit.case import Case
+def case_target(case_dir: Path | str | None) -> Path | None:
+    """``--case`` as given, refused when it is empty, ``.``, the current folder or one above it (a case's
+    files would land among the user's own)."""
+    if case_dir is None:
+        return None
+    text = str(case_dir).strip()
+    if text in ("", "."):
+        raise BadInput(f"--case {text!r}: name a new folder for the case (or leave --case out)")
+    path = Path(text).expanduser()
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise BadInput(f"--case {text}: that is the current folder or one above it; name a new folder")
+    return path
 
-    pb = load(name_or_path)
+
+def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | str | None = None,
+        case_dir: Path | str | None = None, on_step: Callable[[int, int, str], None] | None = None,
+        preflight: bool = True, playbook_dirs: list[Path | str] | None = None,
+        key_file: Path | str | None = None) -> RunResult:
+    """Run a playbook's notebooks with papermill into a new case folder; returns the case and report.
+
+    Every check (playbook, parameters, the ``--case`` folder, the caller identity) comes before the folder is
+    made. Each step's notebook is written under a temporary name and renamed when it ends; the case is sealed
+    after every step, so its history shows what each step added."""
+    from iamkit import config
+    from iamkit.case import Case, case_key, temp_path
+
+    pb = load(name_or_path, playbook_dirs)
     params = pb.resolve(given)
+    target = case_target(case_dir)
+    root = target if target is not None else Path(cases_root if cases_root is not None else config.load().cases_dir)
+    case_key(key_file, case_dir=target or root)  # a bad key is an error before anything is made
     ident = caller_identity() if preflight else {}
-    root = Path(case_dir) if case_dir else Path(cases_root)
     case = Case.create(root, pb.id, params, caller_identity=ident,
-                       case_id=Path(case_dir).name if case_dir else None,
-                       secret_names=frozenset(p.name for p in pb.parameters if p.secret))
+                       case_id=target.name if target is not None else None,
+                       secret_names=frozenset(p.name for p in pb.parameters if p.secret),
+                       key_file=key_file, playbook_file=pb.path)
+    saved_key = os.environ.get("IAMKIT_CASE_KEY")
+    if key_file:  # the step kernels verify with the same key: they get its file's path, never the key
+        os.environ["IAMKIT_CASE_KEY"] = f"@{Path(key_file).expanduser().resolve()}"
     try:
         for i, step in enumerate(pb.steps, 1):
             if on_step:
@@ -228,7 +311,14 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
             nb_params = {k: v for k, v in params.items() if k in accepts}
             nb_params.update(step.parameters)
             nb_params["case_dir"] = str(case.path.resolve())
-            _execute(step.notebook, case.path / "notebooks" / step.notebook.name, nb_params)
+            dst = case.path / "notebooks" / step.notebook.name
+            tmp = temp_path(dst, ".ipynb")
+            try:
+                _execute(step.notebook, tmp, nb_params, dst)
+            finally:
+                if tmp.exists():  # a failed notebook (with its traceback) is evidence too
+                    os.replace(tmp, dst)
+            case.seal(actor=f"run step {i}/{len(pb.steps)}: {step.notebook.name}")
         from iamkit import report
 
         report_path = report.build(case)
@@ -238,9 +328,16 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
     except BaseException as e:  # the case is marked failed whatever happened, then the error goes on
         case.finish("failed", error=str(e).splitlines()[0] if str(e) else e.__class__.__name__)
         raise
+    finally:
+        if key_file:
+            if saved_key is None:
+                os.environ.pop("IAMKIT_CASE_KEY", None)
+            else:
+                os.environ["IAMKIT_CASE_KEY"] = saved_key
 
 
-def _execute(src: Path, dst: Path, params: dict[str, Any]) -> None:
+def _execute(src: Path, out: Path, params: dict[str, Any], dst: Path) -> None:
+    """Run ``src`` into ``out`` (a temporary name); errors name ``dst``, where the notebook ends up."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -248,7 +345,7 @@ def _execute(src: Path, dst: Path, params: dict[str, Any]) -> None:
     # may run as long as it needs (a months-long CloudTrail load can)
     timeout = os.environ.get("IAMKIT_CELL_TIMEOUT")
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=params, kernel_name="python3",
+        pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
                             progress_bar=False, cwd=str(dst.parent), log_output=False,
                             execution_timeout=int(timeout) if timeout else None)
     except PapermillExecutionError as e:

@@ -313,7 +313,7 @@ def render(case: Case) -> str:
 
 
 def build(case: Case) -> Path:
-    """Write ``report.html`` into the case folder and return its path."""
-    out = case.path / "report.html"
-    out.write_text(render(case), encoding="utf-8", errors="backslashreplace")
-    return out
+    """Write ``report.html`` into the case folder (a case opened for writing, hence verified) and return its path.
+
+    Lone surrogates a crafted case may carry are written as backslash escapes, never a failed report."""
+    return case.write_file("report.html", render(case).encode("utf-8", "backslashreplace"))

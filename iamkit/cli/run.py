@@ -11,15 +11,21 @@ from iamkit.errors import BadInput
 from iamkit.escape import visible
 
 remediate_app = typer.Typer(no_args_is_help=True, help="remediation: plan (dry run), apply (needs --approve), undo")
+KEY_FILE_OPT = typer.Option(None, "--key-file", help="key for the keyed case seal (default: $IAMKIT_CASE_KEY)")
+PLAYBOOKS_OPT = typer.Option([], "--playbooks", help="a folder of your own playbooks, searched after the built-in "
+                             "ones (repeatable; also the IAMKIT_PLAYBOOKS setting)")
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for p in pairs:
         if "=" not in p:
             raise BadInput(f"parameter {p!r} must be key=value")
         k, v = p.split("=", 1)
-        out[k.strip()] = v
+        k = k.strip()
+        if k in out:
+            raise BadInput(f"parameter {k} is given more than once")
+        out[k] = v
     return out
 
 
@@ -32,35 +38,47 @@ def _print_result(res) -> None:
         con.print(say("  • ", line), highlight=False)
 
 
-def run(playbook: str = typer.Argument(..., help="playbook id or path (see `iamkit playbooks`)"),
+def run(playbook: str = typer.Argument(..., help="playbook id (built-in first) or path to a .yml file"),
         param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable"),
-        case: Path | None = typer.Option(None, "--case", help="case folder (default: cases/<new id>)")) -> None:
-    """Run a playbook's notebooks into a case folder; print the report path and a summary."""
+        case: Path | None = typer.Option(None, "--case", help="case folder (default: $IAMKIT_CASES/<new id>, "
+                                         "IAMKIT_CASES defaulting to ./cases)"),
+        playbooks_dir: list[Path] = PLAYBOOKS_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Run a playbook's notebooks into a case folder; print the playbook file, the report path and a summary."""
+    from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     from iamkit import playbook as pb
 
+    params = _params(param)
+    path = pb.locate(playbook, playbooks_dir)
+    con = Console(soft_wrap=True)
+    con.print(f"[bold]playbook:[/] {escape(str(path))}", highlight=False)
+    for other in pb.shadowed(playbook, playbooks_dir):
+        con.print(f"  (not {escape(str(other))}: a built-in playbook has that name; give the file's path to run "
+                  "it)", highlight=False)
     with Progress(transient=True) as progress:
         task = progress.add_task("starting", total=None)
 
         def on_step(i: int, n: int, title: str) -> None:
             progress.update(task, total=n, completed=i - 1, description=f"step {i}/{n}: {title}")
 
-        res = pb.run(playbook, _params(param), case_dir=case, on_step=on_step)
+        res = pb.run(path, params, case_dir=case, on_step=on_step, key_file=key_file)
     _print_result(res)
 
 
-def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
-    """List the playbooks: what each answers and its parameters."""
+def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, playbooks_dir: list[Path] = PLAYBOOKS_OPT) -> None:
+    """List the playbooks (built-in, then the folders named with --playbooks or IAMKIT_PLAYBOOKS)."""
     import pandas as pd
 
     from iamkit import playbook as pb
 
     rows = []
-    for name in sorted(pb.available()):
-        p = pb.load(name)
+    for _, path in sorted(pb.available(playbooks_dir).items()):
+        p = pb.load(path)
         rows.append({"id": p.id, "title": p.title, "schedule": p.schedule or "",
-                     "parameters": ", ".join(f"{x.name}{'*' if x.required else ''}" for x in p.parameters)})
+                     "parameters": ", ".join(f"{x.name}{'*' if x.required else ''}" for x in p.parameters),
+                     "file": str(path)})
     emit(pd.DataFrame(rows), fmt, out)
 
 
@@ -82,6 +100,7 @@ def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
         os.environ.update(sb.env())
         inc = sb.org.incident
         con.print(f"sandbox up at {sb.endpoint_url}; incident: leaked key {inc.leaked_access_key_id}", highlight=False)
+        con.print(f"[bold]playbook:[/] {pb.locate('compromised-access-key')}", highlight=False)
         with con.status("running playbook compromised-access-key (4 notebooks)…"):
             res = pb.run("compromised-access-key", {"access_key_id": inc.leaked_access_key_id},
                          case_dir=case)
@@ -94,12 +113,14 @@ def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
 
 @remediate_app.command("plan")
 def remediate_plan(case_dir: Path = typer.Argument(..., help="case folder with a plan (from the remediation step)"),
-                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
-    """Show the case's remediation plan (dry run), its diff and the hash that approves it."""
+                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Show the case's remediation plan (dry run), its diff and the hash that approves it. A case that does not
+    verify is refused (exit 1): a changed plan must not be approved."""
     from iamkit.case import Case
     from iamkit.respond import Plan
 
     c = Case.open(case_dir)
+    c.require_intact(key_file=key_file)
     plan = Plan.from_dict(c.load_json("remediation-plan"))
     emit(plan.frame(), fmt, out, title=f"plan {plan.hash} (dry run; apply with --approve {plan.hash})")
     if fmt == Format.table and out is None:
@@ -112,37 +133,51 @@ def _iam_for():
     return iam_client_for
 
 
+def _warn(lines: list[str]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    for line in lines:
+        Console(stderr=True).print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+
+
 @remediate_app.command("apply")
 def remediate_apply(case_dir: Path = typer.Argument(...),
                     approve: str = typer.Option(None, "--approve", help="the plan hash shown by `remediate plan`"),
-                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
-    """Apply the case's plan: needs --approve PLAN_HASH; journals the before-state first."""
+                    approver: str = typer.Option(None, "--approver", help="who approved (default: $USER)"),
+                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Apply the case's plan as a new run: needs --approve PLAN_HASH; the case is verified first (exit 1 if it
+    was changed outside iamkit); each step journals its before-state first; changes already in place are left."""
     import pandas as pd
 
     from iamkit.case import Case
     from iamkit.respond import Plan, apply
 
-    c = Case.open(case_dir)
-    plan = Plan.from_dict(c.load_json("remediation-plan"))
-    rows = apply(plan, c, _iam_for(), approve=approve)
-    c.write_manifest()
+    if not approve:
+        raise BadInput("not applied: pass --approve with the plan hash shown by `iamkit remediate plan`")
+    with Case.open_for_write(case_dir, actor=f"remediate apply {approve}", key_file=key_file) as c:
+        _warn(c.read_journal()[1])
+        plan = Plan.from_dict(c.load_json("remediation-plan"))
+        rows = apply(plan, c, _iam_for(), approve=approve, approver=approver)
     emit(pd.DataFrame(rows), fmt, out)
     if any(not r["verified"] for r in rows):
         raise typer.Exit(1)
 
 
 @remediate_app.command("undo")
-def remediate_undo(case_dir: Path = typer.Argument(...), fmt: Format = FORMAT_OPT,
-                   out: Path | None = OUT_OPT) -> None:
-    """Restore the before-state journalled by the last apply."""
+def remediate_undo(case_dir: Path = typer.Argument(...),
+                   run_id: str = typer.Option(None, "--run", help="the run to undo (default: the newest one with "
+                                              "changes not yet undone)"),
+                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
+    """Restore exactly the before-state one apply run journalled, newest step first (the case is verified first)."""
     import pandas as pd
 
     from iamkit.case import Case
     from iamkit.respond import undo
 
-    c = Case.open(case_dir)
-    rows = undo(c, _iam_for())
-    c.write_manifest()
+    with Case.open_for_write(case_dir, actor="remediate undo", key_file=key_file) as c:
+        _warn(c.read_journal()[1])
+        rows = undo(c, _iam_for(), run=run_id)
     emit(pd.DataFrame(rows), fmt, out)
     if any(not r["restored"] for r in rows):
         raise typer.Exit(1)

@@ -25,29 +25,23 @@ PLAYBOOK = "compromised-access-key"
 
 
 def open_case(case_dir: str, **parameters: Any) -> Case:
-    """The case a notebook writes into: the one ``iamkit run`` made, or a new one for interactive use."""
+    """The case a notebook writes into: the one ``iamkit run`` made (joined, verified), an existing one (verified
+    first, refused if changed outside iamkit) or a new one for interactive use."""
     from iamkit.case import Case
 
     if case_dir:
-        return Case.open(case_dir)
+        return Case.open_for_write(case_dir, actor=f"notebook ({PLAYBOOK})")
     from iamkit import config
 
     return Case.create(config.load().cases_dir, PLAYBOOK, parameters)
 
 
 def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
-    """The investigation window, by the trail's one window rule (a bare end date means that whole day)."""
-    from iamkit.trail.sources import window_bounds
+    from iamkit.trail.sources import window_bounds  # the one parser: a bare end date means that whole day
 
-    for v in (start, end):
-        if v:
-            try:
-                dt.datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
-            except ValueError:
-                raise BadInput(f"not an ISO-8601 time: {v!r}") from None
-    s, e = window_bounds(start or None, end or None)
-    e = e or dt.datetime.now(dt.UTC)
-    s = s or e - dt.timedelta(days=30)
+    lo, hi = window_bounds(start or None, end or None)
+    e = hi or dt.datetime.now(dt.UTC)
+    s = lo or e - dt.timedelta(days=30)
     if s >= e:
         raise BadInput(f"window start {s} is not before end {e}")
     return s, e

@@ -1,17 +1,9 @@
-"""Response: remediation plans (dry run by default), approval by plan hash, journal, undo."""
+"""Response: remediation plans (dry run by default), approval by plan hash, journal runs, undo."""
 
-from iamkit.respond.plan import KINDS, Action, Plan, capture_before, compromised_key_plan
+# imported here, not wrapped lazily: a wrapper named ``apply`` would be replaced by the submodule of that name
+# as soon as anything imported ``iamkit.respond.apply`` (and ``from iamkit.respond import apply`` then gave the module)
+from iamkit.respond.apply import apply, runs, undo
+from iamkit.respond.plan import KINDS, Action, Plan, capture_before, compromised_key_plan, in_place
 
-__all__ = ["KINDS", "Action", "Plan", "capture_before", "compromised_key_plan", "apply", "undo"]
-
-
-def apply(*args, **kwargs):
-    from iamkit.respond.apply import apply as _apply
-
-    return _apply(*args, **kwargs)
-
-
-def undo(*args, **kwargs):
-    from iamkit.respond.apply import undo as _undo
-
-    return _undo(*args, **kwargs)
+__all__ = ["KINDS", "Action", "Plan", "capture_before", "compromised_key_plan", "in_place", "apply", "undo",
+           "runs"]

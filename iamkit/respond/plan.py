@@ -1,8 +1,9 @@
 """Remediation plans: a dry run first (actions + before-state + diff), applied only with the plan's hash.
 
 Every action is reversible and says how: deactivating a key (reactivate), a deny-all quarantine policy on a
-user (delete it), revoking a role's older sessions with a ``aws:TokenIssueTime`` deny (delete it), detaching
-a managed policy (re-attach). Nothing here deletes what cannot be restored.
+user (delete it, or put back the document that was there under that name, byte for byte), revoking a role's
+older sessions with a ``aws:TokenIssueTime`` deny (the same), detaching a managed policy (re-attach). Nothing
+here deletes what cannot be restored.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import unquote
+
+from iamkit.errors import BadInput
 
 QUARANTINE_POLICY = "iamkit-quarantine"
 REVOKE_POLICY = "iamkit-revoke-older-sessions"
@@ -20,9 +24,11 @@ DENY_ALL = {"Version": "2012-10-17",
 
 KINDS = {
     "deactivate_access_key": "set the access key Inactive (undo: set it Active)",
-    "quarantine_user": f"attach inline deny-all policy {QUARANTINE_POLICY} (undo: delete that inline policy)",
+    "quarantine_user": f"attach inline deny-all policy {QUARANTINE_POLICY} (undo: delete it, or put back the "
+                       "document it replaced)",
     "detach_user_policy": "detach a managed policy from a user (undo: attach it again)",
-    "revoke_role_sessions": f"inline policy {REVOKE_POLICY} denying sessions issued before now (undo: delete it)",
+    "revoke_role_sessions": f"inline policy {REVOKE_POLICY} denying sessions issued before now (undo: delete it, "
+                            "or put back the document it replaced)",
 }
 
 
@@ -68,7 +74,16 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
-        return cls(d["case_id"], [Action(**a) for a in d["actions"]], d["created"], d.get("before", []))
+        """A plan from its JSON; anything malformed (or an unknown action kind) is a one-line BadInput."""
+        try:
+            actions = [Action(**a) for a in d["actions"]]
+            plan = cls(str(d["case_id"]), actions, str(d["created"]), list(d.get("before") or []))
+            for a in actions:
+                if a.kind not in KINDS or not isinstance(a.params, dict):
+                    raise ValueError(a.kind)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise BadInput("remediation-plan.json is not a valid plan") from None
+        return plan
 
     def frame(self):
         import pandas as pd
@@ -84,13 +99,17 @@ def _diff_lines(a: Action, before: dict[str, Any]) -> list[str]:
                 f"+ {a.params['access_key_id']} status Inactive"]
     if a.kind == "quarantine_user":
         return [f"- inline policies: {before.get('inline_policies', '?')}",
-                f"+ inline policies: {sorted(set(before.get('inline_policies', [])) | {QUARANTINE_POLICY})}"]
+                f"+ inline policies: {sorted(set(before.get('inline_policies', [])) | {QUARANTINE_POLICY})}",
+                *([f"~ {QUARANTINE_POLICY}: the existing document is replaced (journalled, put back on undo)"]
+                  if before.get("document") and not in_place(a, before) else [])]
     if a.kind == "detach_user_policy":
         return [f"- attached: {before.get('attached_policies', '?')}",
                 f"+ attached: {sorted(set(before.get('attached_policies', [])) - {a.params['policy_arn']})}"]
     if a.kind == "revoke_role_sessions":
         return [f"- inline policies: {before.get('inline_policies', '?')}",
-                f"+ inline policies: {sorted(set(before.get('inline_policies', [])) | {REVOKE_POLICY})}"]
+                f"+ inline policies: {sorted(set(before.get('inline_policies', [])) | {REVOKE_POLICY})}",
+                *([f"~ {REVOKE_POLICY}: the existing document is replaced (journalled, put back on undo)"]
+                  if before.get("document") and not in_place(a, before) else [])]
     return []
 
 
@@ -98,8 +117,40 @@ def _name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+def revoke_document(action: Action) -> dict[str, Any]:
+    """The inline policy ``revoke_role_sessions`` puts on the role."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "IamkitRevokeOlderSessions", "Effect": "Deny", "Action": "*", "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": action.params["issued_before"]}}}]}
+
+
+def inline_document(iam, kind: str, name: str, policy: str) -> str:
+    """An inline policy's document exactly as IAM stores it (the text, not boto3's parsed dict).
+
+    boto3 decodes policy documents into dicts after every IAM call; a handler registered ahead of that one
+    keeps the URL-encoded text, so a document can be put back byte for byte."""
+    raw: dict[str, Any] = {}
+
+    def keep(parsed, **_):
+        raw["doc"] = parsed.get("PolicyDocument")
+
+    event = f"after-call.iam.{'GetUserPolicy' if kind == 'user' else 'GetRolePolicy'}"
+    iam.meta.events.register_first(event, keep, unique_id="iamkit-raw-policy-document")
+    try:
+        resp = (iam.get_user_policy(UserName=name, PolicyName=policy) if kind == "user"
+                else iam.get_role_policy(RoleName=name, PolicyName=policy))
+    finally:
+        iam.meta.events.unregister(event, unique_id="iamkit-raw-policy-document")
+    doc = raw.get("doc")
+    if isinstance(doc, str):
+        return unquote(doc)
+    got = resp.get("PolicyDocument")
+    return got if isinstance(got, str) else json.dumps(got)
+
+
 def read_state(action: Action, iam) -> dict[str, Any]:
-    """The current state an action would change (read-only calls only)."""
+    """The current state an action would change (read-only calls only), with the full document of an inline
+    policy already under the name iamkit would use, so undo can put it back."""
     if action.kind == "deactivate_access_key":
         user = action.params["user_name"]
         keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
@@ -107,12 +158,39 @@ def read_state(action: Action, iam) -> dict[str, Any]:
         return {"exists": k is not None, "status": k["Status"] if k else None}
     if action.kind in ("quarantine_user", "detach_user_policy"):
         user = _name(action.target_arn)
-        return {"inline_policies": sorted(iam.list_user_policies(UserName=user)["PolicyNames"]),
-                "attached_policies": sorted(p["PolicyArn"] for p in
-                                            iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])}
+        state = {"inline_policies": sorted(iam.list_user_policies(UserName=user)["PolicyNames"]),
+                 "attached_policies": sorted(p["PolicyArn"] for p in
+                                             iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])}
+        if action.kind == "quarantine_user":
+            state["document"] = inline_document(iam, "user", user, QUARANTINE_POLICY) \
+                if QUARANTINE_POLICY in state["inline_policies"] else None
+        return state
     if action.kind == "revoke_role_sessions":
-        return {"inline_policies": sorted(iam.list_role_policies(RoleName=_name(action.target_arn))["PolicyNames"])}
+        role = _name(action.target_arn)
+        names = sorted(iam.list_role_policies(RoleName=role)["PolicyNames"])
+        return {"inline_policies": names,
+                "document": inline_document(iam, "role", role, REVOKE_POLICY) if REVOKE_POLICY in names else None}
     raise ValueError(action.kind)
+
+
+def _same_document(text: str | None, doc: dict[str, Any]) -> bool:
+    try:
+        return text is not None and json.loads(text) == doc
+    except (ValueError, RecursionError):
+        return False
+
+
+def in_place(action: Action, state: dict[str, Any]) -> bool:
+    """Is the action's change already there (so applying it again changes nothing)?"""
+    if action.kind == "deactivate_access_key":
+        return state.get("exists") is True and state.get("status") == "Inactive"
+    if action.kind == "quarantine_user":
+        return _same_document(state.get("document"), DENY_ALL)
+    if action.kind == "detach_user_policy":
+        return action.params["policy_arn"] not in state.get("attached_policies", [])
+    if action.kind == "revoke_role_sessions":
+        return _same_document(state.get("document"), revoke_document(action))
+    return False
 
 
 def capture_before(plan: Plan, iam_for) -> Plan:

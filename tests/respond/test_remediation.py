@@ -9,7 +9,7 @@ import pytest
 from iamkit.case import Case
 from iamkit.errors import BadInput
 from iamkit.respond import Action, Plan, apply, capture_before, compromised_key_plan, undo
-from iamkit.respond.plan import QUARANTINE_POLICY, REVOKE_POLICY
+from iamkit.respond.plan import QUARANTINE_POLICY, REVOKE_POLICY, inline_document
 
 ACCT = "123456789012"
 
@@ -51,7 +51,12 @@ def world(sandbox, tmp_path):
 
 
 def _state(iam):
+    """Everything the plan touches, inline policy documents included, as IAM stores them (text)."""
     return {
+        "dev_docs": {n: inline_document(iam, "user", "dev", n)
+                     for n in iam.list_user_policies(UserName="dev")["PolicyNames"]},
+        "role_docs": {n: inline_document(iam, "role", "prod-deploy", n)
+                      for n in iam.list_role_policies(RoleName="prod-deploy")["PolicyNames"]},
         "dev_key": iam.list_access_keys(UserName="dev")["AccessKeyMetadata"][0]["Status"],
         "bd_key": iam.list_access_keys(UserName="svc-backdoor")["AccessKeyMetadata"][0]["Status"],
         "dev_inline": sorted(iam.list_user_policies(UserName="dev")["PolicyNames"]),
@@ -102,6 +107,7 @@ def test_apply_journals_before_state_first_then_undo_restores(world):
         assert steps[:2] == ["before", "after"]
     undone = undo(case, lambda a: iam)
     assert all(r["restored"] for r in undone), undone
+    assert [r["step"] for r in undone] == list(range(len(plan.actions), 0, -1)), "newest step first"
     assert _state(iam) == before
 
 
@@ -110,6 +116,16 @@ def test_plan_hash_changes_with_actions():
     b = Plan("c", [Action("quarantine_user", ACCT, f"arn:aws:iam::{ACCT}:user/y", {}, "r")])
     assert a.hash != b.hash and len(a.hash) == 16
     assert Plan.from_dict(a.to_dict()).hash == a.hash
+
+
+def test_respond_apply_is_the_function_even_after_its_module_was_imported():
+    import importlib
+
+    importlib.import_module("iamkit.respond.apply")
+    from iamkit.respond import apply as applied
+    from iamkit.respond import undo as undone
+
+    assert callable(applied) and applied.__name__ == "apply" and undone.__name__ == "undo"
 
 
 def test_undo_without_apply_is_bad_input(world):
@@ -127,3 +143,142 @@ def test_a_failing_action_is_listed_and_the_rest_applied(world):
     bad = [r for r in results if r["error"]]
     assert len(bad) == 1 and "missing" in bad[0]["target"]
     assert _state(iam)["dev_key"] == "Inactive"
+
+
+def test_apply_undo_apply_undo_restores_every_time(world):
+    """Steps are keyed by run, not by plan hash: the second undo restores the second apply."""
+    iam, case = world["iam"], world["case"]
+    plan = compromised_key_plan(case.id, world["summary"])
+    before = _state(iam)
+    for _ in range(2):
+        assert all(r["verified"] and r["changed"] for r in apply(plan, case, lambda a: iam, approve=plan.hash))
+        assert _state(iam)["dev_key"] == "Inactive"
+        undone = undo(case, lambda a: iam)
+        assert len(undone) == len(plan.actions) and all(r["restored"] for r in undone), undone
+        assert _state(iam) == before
+    runs = [e["run"] for e in case.journal_entries() if e["event"] == "approved"]
+    assert len(set(runs)) == 2
+    with pytest.raises(BadInput, match="already undone"):
+        undo(case, lambda a: iam)
+
+
+ODD_DOCUMENT = ('{ "Version": "2012-10-17",\n  "Statement": [ {"Sid": "Team%20note + \u00e9", "Effect": "Allow",'
+                '\n    "Action": "s3:GetObject", "Resource": "*"} ] }\n  ')
+
+
+@pytest.mark.parametrize("where", ["user", "role"])
+def test_an_existing_policy_under_iamkits_name_is_put_back_byte_for_byte(world, where):
+    iam, case = world["iam"], world["case"]
+    if where == "user":
+        iam.put_user_policy(UserName="dev", PolicyName=QUARANTINE_POLICY, PolicyDocument=ODD_DOCUMENT)
+    else:
+        iam.put_role_policy(RoleName="prod-deploy", PolicyName=REVOKE_POLICY, PolicyDocument=ODD_DOCUMENT)
+    before = _state(iam)
+    plan = compromised_key_plan(case.id, world["summary"])
+    results = apply(plan, case, lambda a: iam, approve=plan.hash)
+    assert all(r["verified"] for r in results), results
+    docs = _state(iam)["dev_docs" if where == "user" else "role_docs"]
+    name = QUARANTINE_POLICY if where == "user" else REVOKE_POLICY
+    assert json.loads(docs[name])["Statement"][0]["Effect"] == "Deny", "the quarantine did not replace it"
+    assert all(r["restored"] for r in undo(case, lambda a: iam))
+    after = _state(iam)
+    assert after == before
+    got = after["dev_docs" if where == "user" else "role_docs"][name]
+    assert got.encode() == ODD_DOCUMENT.encode(), "the pre-existing document did not come back byte for byte"
+
+
+def test_a_torn_journal_tail_is_reported_and_the_complete_entries_undone(world):
+    iam, case = world["iam"], world["case"]
+    plan = compromised_key_plan(case.id, world["summary"])
+    before = _state(iam)
+    apply(plan, case, lambda a: iam, approve=plan.hash)
+    with (case.path / "journal.jsonl").open("a") as f:  # a kill in the middle of the next write
+        f.write('{"event": "before", "run": "x", "step": 0, "sta')
+    entries, warnings = case.read_journal()
+    assert len(warnings) == 1 and "torn last line" in warnings[0]
+    undone = undo(case, lambda a: iam)
+    assert all(r["restored"] for r in undone) and len(undone) == len(plan.actions)
+    assert _state(iam) == before
+    record = next(e for e in case.journal_entries() if e["event"] == "undo")
+    assert record["warnings"] == warnings
+    assert case.read_journal()[1] == [f"journal.jsonl line {len(entries) + 1}: cut off by an interrupted write; "
+                                      "ignored"]
+
+
+def test_applying_twice_is_a_no_op(world):
+    iam, case = world["iam"], world["case"]
+    plan = compromised_key_plan(case.id, world["summary"])
+    before = _state(iam)
+    apply(plan, case, lambda a: iam, approve=plan.hash)
+    applied = _state(iam)
+    n = len(case.journal_entries())
+    second = apply(plan, case, lambda a: iam, approve=plan.hash)
+    assert all(r["verified"] and not r["changed"] for r in second), second
+    assert _state(iam) == applied
+    new = case.journal_entries()[n:]
+    assert [e["event"] for e in new] == ["approved"] + ["noop"] * len(plan.actions) + ["applied"]
+    assert all(r["restored"] for r in undo(case, lambda a: iam))  # undoes the run that changed something
+    assert _state(iam) == before
+
+
+def test_undo_a_named_run(world):
+    iam, case = world["iam"], world["case"]
+    plan = compromised_key_plan(case.id, world["summary"])
+    rows = apply(plan, case, lambda a: iam, approve=plan.hash)
+    with pytest.raises(BadInput, match="no run 'nope'"):
+        undo(case, lambda a: iam, run="nope")
+    assert all(r["restored"] for r in undo(case, lambda a: iam, run=rows[0]["run"]))
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from iamkit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(list(argv))
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def _sealed_plan_case(world) -> Plan:
+    iam, case = world["iam"], world["case"]
+    plan = capture_before(compromised_key_plan(case.id, world["summary"]), lambda a: iam)
+    case.save_json("remediation-plan", plan.to_dict())
+    case.finish()
+    return plan
+
+
+def test_cli_refuses_a_plan_changed_after_the_case_was_sealed(world, capsys):
+    iam, case = world["iam"], world["case"]
+    _sealed_plan_case(world)
+    before = _state(iam)
+    path = case.evidence / "remediation-plan.json"
+    doc = json.loads(path.read_text())
+    doc["actions"] = doc["actions"][2:]  # someone wants the leaked key left active, and re-hashes the plan
+    path.write_text(json.dumps(doc))
+    forged = Plan.from_dict(doc).hash
+    code, out, err = _cli(capsys, "remediate", "plan", str(case.path))
+    assert code == 1 and "evidence/remediation-plan.json: changed" in err and forged not in out
+    code, out, err = _cli(capsys, "remediate", "apply", str(case.path), "--approve", forged)
+    assert code == 1 and "evidence/remediation-plan.json: changed" in err
+    assert _state(iam) == before
+    assert not (case.path / "journal.jsonl").exists()
+
+
+def test_cli_apply_then_undo_seals_each_step_of_the_history(world, capsys):
+    iam, case = world["iam"], world["case"]
+    plan = _sealed_plan_case(world)
+    before = _state(iam)
+    code, out, err = _cli(capsys, "remediate", "plan", str(case.path))
+    assert code == 0 and plan.hash in out
+    code, out, err = _cli(capsys, "remediate", "apply", str(case.path), "--approve", plan.hash, "--format", "json")
+    assert code == 0, err
+    assert all(r["verified"] and r["changed"] for r in json.loads(out))
+    assert _state(iam)["dev_key"] == "Inactive"
+    assert Case.open(case.path).verify() == []
+    code, out, err = _cli(capsys, "remediate", "undo", str(case.path), "--format", "json")
+    assert code == 0, err
+    assert _state(iam) == before
+    hist = Case.open(case.path).history()
+    assert [h["actor"] for h in hist if not h["open"]][-2:] == [f"remediate apply {plan.hash}", "remediate undo"]
+    assert [h["changed"] or h["added"] for h in hist if not h["open"]][-2:] == [["journal.jsonl"]] * 2
+    assert Case.open(case.path).verify() == []
