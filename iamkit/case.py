@@ -40,13 +40,13 @@ import json
 import os
 import re
 import secrets
-import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit import process
 from iamkit.errors import BadInput, CaseIntegrityError, NotFound, RemediationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -149,74 +149,23 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------- processes
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields 3… of /proc/<pid>/stat (state, ppid, …), or None where there is no /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()
-
-
-def _start_time(pid: int) -> str | None:
-    st = _proc_stat(pid)
-    if st is not None:
-        try:
-            boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        except OSError:
-            boot = ""
-        return f"{boot}:{st[19]}"
-    try:  # no /proc (macOS): psutil where installed, else the pid alone
-        import psutil
-
-        return f"psutil:{psutil.Process(pid).create_time()}"
-    except Exception:
-        return None
-
-
 def process_record(pid: int | None = None) -> dict[str, Any]:
-    """Who is writing: pid, process start time (tells a reused pid apart) and host."""
-    pid = pid or os.getpid()
-    return {"pid": pid, "started": _start_time(pid), "host": socket.gethostname()}
+    """Who is writing: pid, process start time (tells a reused pid apart), command line and host."""
+    return (process.describe(pid) if pid else process.current()).as_dict()
 
 
 def process_alive(rec: Any) -> bool:
     """Is the recorded process still running? A process on another host cannot be checked: assumed alive."""
-    if not isinstance(rec, dict):
-        return False
-    pid = rec.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    if rec.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    st = _proc_stat(pid)
-    if st is not None and st[0] in ("Z", "X"):
-        return False
-    now = _start_time(pid)
-    return not (rec.get("started") is not None and now is not None and now != rec["started"])
+    ref = process.ProcessRef.from_dict(rec)
+    return ref is not None and process.is_running(ref, other_host=True)
 
 
 def _is_self_or_ancestor(rec: Any) -> bool:
     """Is the recorded (live) process this one or one of its ancestors (the run that started this kernel)?"""
-    if not process_alive(rec) or rec.get("host") != socket.gethostname():
+    ref = process.ProcessRef.from_dict(rec)
+    if ref is None or not process.on_this_host(ref) or not process.is_running(ref):
         return False
-    target, pid = rec["pid"], os.getpid()
-    for _ in range(64):
-        if pid == target:
-            return True
-        st = _proc_stat(pid)
-        if st is None:  # no /proc: the parent is the only ancestor we can name
-            return os.getppid() == target
-        pid = int(st[1])
-        if pid <= 1:
-            return False
-    return False
+    return ref.pid == os.getpid() or ref.pid in process.ancestors()
 
 
 # ------------------------------------------------------------------------------------------------- the key

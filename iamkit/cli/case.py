@@ -20,7 +20,6 @@ def verify(case_dir: Path = typer.Argument(..., help="the case folder"),
     """Recompute every file's sha256 against the sealed manifest, check the seal chain (and the keyed seal when a
     key is set); print the case's history; exit 1 naming each file that differs."""
     from rich.console import Console
-    from rich.markup import escape
 
     from iamkit.case import Case, describe_seal
     from iamkit.cli.output import say

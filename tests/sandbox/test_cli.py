@@ -153,7 +153,7 @@ def test_stop_never_signals_a_process_that_is_not_the_sandbox(tmp_path, recorded
         ref = process.describe(victim.pid)
         state = {"pid": victim.pid, "endpoint_url": "http://127.0.0.1:9", "env": {}}
         if recorded == "other-start":
-            state["process"] = {**ref.as_dict(), "start_ticks": (ref.start_ticks or 0) + 1}
+            state["process"] = {**ref.as_dict(), "started": f"{ref.started}0"}
         elif recorded == "other-command":
             state["process"] = {**ref.as_dict(), "cmd_sha256": "0" * 64}
         (tmp_path / "sandbox.json").write_text(json.dumps(state))
