@@ -67,15 +67,16 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
                            "or --athena --database DB to run it on Athena)")
         if not Path(db).exists():
             raise NotFound(f"no such trail database: {db} (create it with `iamkit trail load SOURCE --db {db}`)")
-        from iamkit.trail.store import connect
+        from iamkit import trail
 
-        con = connect(db, read_only=True)
+        opened = trail.open(db, read_only=True)
+        con = opened.con
     try:
         res = hunt(con, rules=rules or None, sigma_dirs=sigma or (), dialect=d.name, since=since, until=until,
                    ip_context=ip_context, accounts=accounts, regions=regions)
     finally:
         if con is not None:
-            con.close()
+            opened.close()
     if con is None:
         _print_errors(res.errors)
         _emit_queries(res.queries, fmt, out)

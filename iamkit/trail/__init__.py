@@ -159,6 +159,7 @@ class Trail:
         """Load more sources into this store (incremental: known files are skipped)."""
         from iamkit.trail.sources import load as _load
 
+        _loadable(self)
         return _load(sources, self.con, **kw)
 
     # -- Parquet cache
@@ -282,7 +283,7 @@ def _filters(**kw: Any) -> tuple[str, list]:
 def open(db: str | Path = ":memory:", read_only: bool = False) -> Trail:  # noqa: A001 (the public verb)
     """Open a store: a DuckDB file (created if missing), ``:memory:``, or a Parquet file/folder of events
     (read only, on a locked connection)."""
-    from iamkit.errors import NotFound
+    from iamkit.errors import BadInput, NotFound
     from iamkit.trail import store
 
     p = str(db)
@@ -290,24 +291,48 @@ def open(db: str | Path = ":memory:", read_only: bool = False) -> Trail:  # noqa
         if not Path(p).exists():
             raise NotFound(f"no such Parquet events file: {p}")
         p = str(Path(p).resolve())
-        return Trail(store.locked_connection(readable=[p], setup=lambda c: _parquet_view(c, p)), p,
-                     kind="parquet", read_only=True)
+        import duckdb
+
+        try:
+            con = store.locked_connection(readable=[p], setup=lambda c: _parquet_view(c, p))
+            con.execute("DESCRIBE events").fetchall()  # reads the footers: a damaged file fails here, not later
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+            raise BadInput(f"{p}: cannot read as Parquet events ({first})") from None
+        return Trail(con, p, kind="parquet", read_only=True)
     if p == ":memory:":
         return Trail(store.connect(p), p, kind="memory")
     if read_only and not Path(p).exists():
         raise NotFound(f"no such trail database: {p}")
-    return Trail(store.connect_attached(p, read_only=read_only), p, kind="file", read_only=read_only)
+    if Path(p).is_dir():
+        raise BadInput(f"{p}: is a folder, expected a trail database file (or a folder of Parquet events)")
+    if not Path(p).parent.is_dir():
+        raise BadInput(f"{p}: folder {Path(p).parent} does not exist")
+    import duckdb
+
+    try:
+        con = store.connect_attached(p, read_only=read_only)
+    except duckdb.Error as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        raise BadInput(f"{p}: cannot open as a trail database ({first})") from None
+    return Trail(con, p, kind="file", read_only=read_only)
+
+
+def _loadable(t: Trail) -> None:
+    from iamkit.errors import BadInput
+
+    if t.kind == "parquet" or t.read_only:
+        raise BadInput(f"{t.path}: read-only (a Parquet events file or a store opened read-only); "
+                       "load into a DuckDB store file instead")
 
 
 def load(sources: Any, db: str | Path | Trail = ":memory:", **kw: Any) -> LoadResult:
     """Load CloudTrail sources (paths, ``s3://…``, ``lookup:…``) into the DuckDB store ``db``."""
-    from iamkit.trail.sources import load as _load
-
     if isinstance(db, Trail):
-        return _load(sources, db.con, **kw)
+        return db.load(sources, **kw)
     trail = open(db)
     try:
-        return _load(sources, trail.con, **kw)
+        return trail.load(sources, **kw)
     finally:
         trail.close()
 
