@@ -1,20 +1,29 @@
-"""IAM wildcard matching: actions, resource ARNs and ``ArnLike`` condition values.
+"""IAM wildcard matching: actions, resource ARNs, principals and ``StringLike`` / ``ArnLike`` condition values.
 
 IAM globs know two wildcards: ``*`` (any run of characters, possibly empty) and ``?`` (exactly one
 character). Text that came from a policy variable must stay literal, so :func:`iamkit.policy.variables.substitute`
 (with ``for_glob=True``) writes a literal ``*`` / ``?`` as the private-use characters :data:`LITERAL_STAR` /
-:data:`LITERAL_QMARK`; :func:`compile_glob` turns them into an escaped, literal ``*`` / ``?``.
+:data:`LITERAL_QMARK`; :func:`compile_glob` treats them as a literal ``*`` / ``?``.
 Use :func:`unescape_glob` to show such a pattern to a person.
+
+Patterns are hostile (a planted policy can hold ``*?*?*?…Z``), so matching never backtracks: the pattern is
+split on ``*`` into fixed-length segments; the first must match at the start, the last at the end, and the
+middle ones are placed greedily leftmost (which is exact for globs). A segment without ``?`` is a plain
+``str.startswith`` / ``endswith`` / ``find``; one with ``?`` is a quantifier-free regex (literals and ``.``),
+which cannot backtrack. The worst case is O(len(pattern) × len(value)), never exponential.
+Case-insensitive matching lower-cases pattern and value (each once) and then matches case-sensitively.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = [
     "LITERAL_QMARK",
     "LITERAL_STAR",
+    "Glob",
     "action_matches",
     "arn_like",
     "arn_matches",
@@ -30,12 +39,6 @@ LITERAL_STAR = "\ue000"
 LITERAL_QMARK = "\ue001"
 """Stands for a literal ``?`` inside a glob pattern (not a wildcard)."""
 
-_TRANSLATE = {
-    ord("*"): ".*",
-    ord("?"): ".",
-    ord(LITERAL_STAR): r"\*",
-    ord(LITERAL_QMARK): r"\?",
-}
 _SPECIAL = frozenset("*?" + LITERAL_STAR + LITERAL_QMARK)
 _UNESCAPE = {ord(LITERAL_STAR): "*", ord(LITERAL_QMARK): "?"}
 
@@ -50,19 +53,89 @@ def unescape_glob(pattern: str) -> str:
     return pattern.translate(_UNESCAPE)
 
 
+# A segment is the text between two wildcard stars: plain text, or a fixed-length regex when it holds a '?'.
+_Segment = str | re.Pattern
+
+
+def _segment(text: str) -> _Segment:
+    if "?" not in text:
+        return text.translate(_UNESCAPE)
+    return re.compile("".join("." if ch == "?" else re.escape(unescape_glob(ch)) for ch in text), re.DOTALL)
+
+
+def _at_start(seg: _Segment) -> Callable[[str], bool]:
+    if type(seg) is str:
+        return lambda value: value.startswith(seg)
+    return lambda value: seg.match(value) is not None
+
+
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A case-sensitive whole-value matcher for one glob, specialised to the pattern's shape."""
+    pieces = pattern.split("*")
+    if len(pieces) == 1:  # no star: the value has the pattern's length
+        seg = _segment(pattern)
+        if type(seg) is str:
+            return lambda value: value == seg
+        return lambda value: seg.fullmatch(value) is not None
+    first, last = _segment(pieces[0]), _segment(pieces[-1])
+    middle = tuple((_segment(p), len(p)) for p in pieces[1:-1] if p)
+    head, tail = len(pieces[0]), len(pieces[-1])
+    need = head + tail + sum(n for _, n in middle)
+    if not middle and type(first) is str and type(last) is str:  # "prefix*suffix", the common shape
+        if not tail:
+            return (lambda value: value.startswith(first)) if head else (lambda value: True)
+        if not head:
+            return lambda value: value.endswith(last)
+        return lambda value: len(value) >= need and value.startswith(first) and value.endswith(last)
+    starts = _at_start(first)
+
+    def ends(value: str, at: int) -> bool:
+        return value.endswith(last) if type(last) is str else last.match(value, at) is not None
+
+    def match(value: str) -> bool:
+        n = len(value)
+        if n < need or not starts(value):
+            return False
+        end = n - tail
+        if not ends(value, end):
+            return False
+        pos = head
+        for seg, size in middle:  # leftmost placement; each search is bounded by [pos, end)
+            if type(seg) is str:
+                i = value.find(seg, pos, end)
+            else:
+                m = seg.search(value, pos, end)
+                i = -1 if m is None else m.start()
+            if i < 0:
+                return False
+            pos = i + size
+        return True
+
+    return match
+
+
+class Glob:
+    """A compiled IAM glob; ``matches(value)`` tells whether the whole value matches, in bounded time."""
+
+    __slots__ = ("case_sensitive", "matches", "pattern")
+
+    def __init__(self, pattern: str, *, case_sensitive: bool):
+        self.pattern = pattern
+        self.case_sensitive = case_sensitive
+        if case_sensitive:
+            self.matches: Callable[[str], bool] = _matcher(pattern)
+        else:
+            inner = _matcher(pattern.lower())
+            self.matches = lambda value: inner(value.lower())
+
+    def __repr__(self) -> str:
+        return f"Glob({unescape_glob(self.pattern)!r}, case_sensitive={self.case_sensitive})"
+
+
 @lru_cache(maxsize=65536)
-def compile_glob(pattern: str, *, case_sensitive: bool) -> re.Pattern:
-    """Compile an IAM glob to an anchored regex (use ``fullmatch``); cached because policies repeat patterns."""
-    parts = []
-    for ch in pattern:
-        special = _TRANSLATE.get(ord(ch))
-        parts.append(special if special is not None else re.escape(ch))
-    body = "".join(parts)
-    # collapse runs of ".*" produced by "**" so long patterns cannot backtrack badly
-    while ".*.*" in body:
-        body = body.replace(".*.*", ".*")
-    flags = re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE
-    return re.compile(body, flags)
+def compile_glob(pattern: str, *, case_sensitive: bool) -> Glob:
+    """Compile an IAM glob to a :class:`Glob` (whole-value matching); cached because policies repeat patterns."""
+    return Glob(pattern, case_sensitive=case_sensitive)
 
 
 def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
@@ -73,7 +146,7 @@ def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool
         if case_sensitive:
             return pattern == value
         return pattern.lower() == value.lower()
-    return compile_glob(pattern, case_sensitive=case_sensitive).fullmatch(value) is not None
+    return compile_glob(pattern, case_sensitive=case_sensitive).matches(value)
 
 
 def action_matches(pattern: str, action: str) -> bool:
