@@ -14,6 +14,7 @@ from policytest import ACCT_A, USER, doc, hang_guard, make_inventory, req, stmt
 from iamkit.frames import conform
 from iamkit.policy import catalog, evaluate, validate, who_can
 from iamkit.policy.matching import arn_like, arn_matches, glob_match
+from iamkit.trail.detect.policydoc import dangerous_grants
 
 HOSTILE = "*?" * 8 + "Z"  # the issue's shape: stars and single-character wildcards, then a letter never present
 KEY = "arn:aws:s3:::corp-data-bucket/reports/2026/quarter-one/summary-of-accounts-final.csv"
@@ -118,3 +119,13 @@ def test_who_can_with_a_planted_policy():
     assert got[USER] == "ImplicitlyDenied"  # alice: her planted pattern does not match, the group grants data/* only
     assert got[f"arn:aws:iam::{ACCT_A}:user/admin"] == "Allowed"
 
+
+def test_trail_policy_documents_use_iam_globs():
+    """CloudTrail carries attacker-written documents: same matcher, and '[' is literal in IAM (not fnmatch's class)."""
+    targets = ["iam:CreatePolicyVersion", "iam:PassRole"]
+    with hang_guard():
+        assert dangerous_grants(doc(stmt(action="iam:" + HOSTILE)), targets) == []
+        assert dangerous_grants(doc(stmt(action="iam:" + HOSTILE[:-1] + "n")), targets) == [
+            "Allow 'iam:*?*?*?*?*?*?*?*?n' on * (grants iam:CreatePolicyVersion)"]
+    assert dangerous_grants(doc(stmt(action="iam:[Pp]assRole")), targets) == []
+    assert dangerous_grants(doc(stmt(action="IAM:pass?ole")), targets) == ["Allow 'IAM:pass?ole' on * (grants iam:PassRole)"]
