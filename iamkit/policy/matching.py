@@ -2,8 +2,9 @@
 
 IAM globs know two wildcards: ``*`` (any run of characters, possibly empty) and ``?`` (exactly one
 character). Text that came from a policy variable must stay literal, so :func:`iamkit.policy.variables.substitute`
-(with ``for_glob=True``) writes a literal ``*`` / ``?`` as the private-use characters :data:`LITERAL_STAR` /
-:data:`LITERAL_QMARK`; :func:`compile_glob` treats them as a literal ``*`` / ``?``.
+(with ``for_glob=True``) passes it through :func:`literal_glob`, which writes a literal ``*`` / ``?`` as the
+private-use characters :data:`LITERAL_STAR` / :data:`LITERAL_QMARK` and puts :data:`LITERAL_NEXT` before any of
+those three characters the text itself holds; :func:`compile_glob` reads them back as literals.
 Use :func:`unescape_glob` to show such a pattern to a person.
 
 Patterns are hostile (a planted policy can hold ``*?*?*?…Z``), so matching never backtracks: the pattern is
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = [
+    "LITERAL_NEXT",
     "LITERAL_QMARK",
     "LITERAL_STAR",
     "Glob",
@@ -30,6 +32,7 @@ __all__ = [
     "compile_glob",
     "glob_match",
     "is_glob",
+    "literal_glob",
     "split_arn",
     "unescape_glob",
 ]
@@ -38,9 +41,14 @@ LITERAL_STAR = "\ue000"
 """Stands for a literal ``*`` inside a glob pattern (not a wildcard)."""
 LITERAL_QMARK = "\ue001"
 """Stands for a literal ``?`` inside a glob pattern (not a wildcard)."""
+LITERAL_NEXT = "\ue002"
+"""Makes the marker character after it (:data:`LITERAL_STAR`, :data:`LITERAL_QMARK`, itself) stand for itself."""
 
-_SPECIAL = frozenset("*?" + LITERAL_STAR + LITERAL_QMARK)
+_MARKERS = LITERAL_STAR + LITERAL_QMARK + LITERAL_NEXT
+_SPECIAL = frozenset("*?" + _MARKERS)
 _UNESCAPE = {ord(LITERAL_STAR): "*", ord(LITERAL_QMARK): "?"}
+_LITERAL = {ord("*"): LITERAL_STAR, ord("?"): LITERAL_QMARK, **{ord(c): LITERAL_NEXT + c for c in _MARKERS}}
+_ESCAPED_MARKER = re.compile(f"{LITERAL_NEXT}([{_MARKERS}])|[{LITERAL_STAR}{LITERAL_QMARK}]")
 
 
 def is_glob(pattern: str) -> bool:
@@ -48,19 +56,40 @@ def is_glob(pattern: str) -> bool:
     return not _SPECIAL.isdisjoint(pattern)
 
 
+def literal_glob(text: str) -> str:
+    """``text`` as a glob that matches exactly ``text``: its ``*`` / ``?`` (and any marker character) literal."""
+    return text.translate(_LITERAL)
+
+
 def unescape_glob(pattern: str) -> str:
     """The pattern as a person reads it: escaped literal ``*`` / ``?`` shown as the characters themselves."""
-    return pattern.translate(_UNESCAPE)
+    if LITERAL_NEXT not in pattern:
+        return pattern.translate(_UNESCAPE)
+    return _ESCAPED_MARKER.sub(lambda m: m.group(1) or _UNESCAPE[ord(m.group(0))], pattern)
 
 
 # A segment is the text between two wildcard stars: plain text, or a fixed-length regex when it holds a '?'.
 _Segment = str | re.Pattern
 
 
-def _segment(text: str) -> _Segment:
+def _segment(text: str) -> tuple[_Segment, int]:
+    """The segment's matcher and the number of value characters it covers."""
     if "?" not in text:
-        return text.translate(_UNESCAPE)
-    return re.compile("".join("." if ch == "?" else re.escape(unescape_glob(ch)) for ch in text), re.DOTALL)
+        plain = unescape_glob(text)
+        return plain, len(plain)
+    parts = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "?":
+            parts.append(".")
+        elif ch == LITERAL_NEXT and i + 1 < n and text[i + 1] in _MARKERS:
+            i += 1
+            parts.append(re.escape(text[i]))
+        else:
+            parts.append(re.escape(_UNESCAPE.get(ord(ch), ch)))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL), len(parts)
 
 
 def _at_start(seg: _Segment) -> Callable[[str], bool]:
@@ -73,13 +102,12 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
     """A case-sensitive whole-value matcher for one glob, specialised to the pattern's shape."""
     pieces = pattern.split("*")
     if len(pieces) == 1:  # no star: the value has the pattern's length
-        seg = _segment(pattern)
+        seg, _ = _segment(pattern)
         if type(seg) is str:
             return lambda value: value == seg
         return lambda value: seg.fullmatch(value) is not None
-    first, last = _segment(pieces[0]), _segment(pieces[-1])
-    middle = tuple((_segment(p), len(p)) for p in pieces[1:-1] if p)
-    head, tail = len(pieces[0]), len(pieces[-1])
+    (first, head), (last, tail) = _segment(pieces[0]), _segment(pieces[-1])
+    middle = tuple(_segment(p) for p in pieces[1:-1] if p)
     need = head + tail + sum(n for _, n in middle)
     if not middle and type(first) is str and type(last) is str:  # "prefix*suffix", the common shape
         if not tail:
