@@ -68,8 +68,9 @@ def unescape_glob(pattern: str) -> str:
     return _ESCAPED_MARKER.sub(lambda m: m.group(1) or _UNESCAPE[ord(m.group(0))], pattern)
 
 
-# A segment is the text between two wildcard stars: plain text, or a fixed-length regex when it holds a '?'.
-_Segment = str | re.Pattern
+# A segment is the text between two wildcard stars: plain text, a fixed-length regex when it holds a '?' and
+# literals, or None when it is only '?'s (any characters: nothing to search for).
+_Segment = str | re.Pattern | None
 
 
 def _segment(text: str) -> tuple[_Segment, int]:
@@ -77,6 +78,8 @@ def _segment(text: str) -> tuple[_Segment, int]:
     if "?" not in text:
         plain = unescape_glob(text)
         return plain, len(plain)
+    if text.count("?") == len(text):
+        return None, len(text)
     parts = []
     i, n = 0, len(text)
     while i < n:
@@ -92,22 +95,32 @@ def _segment(text: str) -> tuple[_Segment, int]:
     return re.compile("".join(parts), re.DOTALL), len(parts)
 
 
-def _at_start(seg: _Segment) -> Callable[[str], bool]:
-    if type(seg) is str:
-        return lambda value: value.startswith(seg)
-    return lambda value: seg.match(value) is not None
+def _middle(pieces: list[str]) -> tuple[tuple[_Segment, int], ...]:
+    """The segments between the first and last star; runs of '?'-only ones merged (``*?*?*`` is ``*??*``)."""
+    out: list[tuple[_Segment, int]] = []
+    for piece in pieces:
+        if not piece:
+            continue
+        seg, size = _segment(piece)
+        if seg is None and out and out[-1][0] is None:
+            out[-1] = (None, out[-1][1] + size)
+        else:
+            out.append((seg, size))
+    return tuple(out)
 
 
 def _matcher(pattern: str) -> Callable[[str], bool]:
     """A case-sensitive whole-value matcher for one glob, specialised to the pattern's shape."""
     pieces = pattern.split("*")
     if len(pieces) == 1:  # no star: the value has the pattern's length
-        seg, _ = _segment(pattern)
+        seg, size = _segment(pattern)
+        if seg is None:
+            return lambda value: len(value) == size
         if type(seg) is str:
             return lambda value: value == seg
         return lambda value: seg.fullmatch(value) is not None
     (first, head), (last, tail) = _segment(pieces[0]), _segment(pieces[-1])
-    middle = tuple(_segment(p) for p in pieces[1:-1] if p)
+    middle = _middle(pieces[1:-1])
     need = head + tail + sum(n for _, n in middle)
     if not middle and type(first) is str and type(last) is str:  # "prefix*suffix", the common shape
         if not tail:
@@ -115,21 +128,28 @@ def _matcher(pattern: str) -> Callable[[str], bool]:
         if not head:
             return lambda value: value.endswith(last)
         return lambda value: len(value) >= need and value.startswith(first) and value.endswith(last)
-    starts = _at_start(first)
-
-    def ends(value: str, at: int) -> bool:
-        return value.endswith(last) if type(last) is str else last.match(value, at) is not None
+    first_text, last_text = type(first) is str, type(last) is str  # else a regex, or None ('?' only)
 
     def match(value: str) -> bool:
         n = len(value)
-        if n < need or not starts(value):
+        if n < need:
+            return False
+        if first_text:
+            if not value.startswith(first):
+                return False
+        elif first is not None and first.match(value) is None:
             return False
         end = n - tail
-        if not ends(value, end):
+        if last_text:
+            if not value.endswith(last):
+                return False
+        elif last is not None and last.match(value, end) is None:
             return False
         pos = head
         for seg, size in middle:  # leftmost placement; each search is bounded by [pos, end)
-            if type(seg) is str:
+            if seg is None:
+                i = pos if pos + size <= end else -1
+            elif type(seg) is str:
                 i = value.find(seg, pos, end)
             else:
                 m = seg.search(value, pos, end)
@@ -160,9 +180,13 @@ class Glob:
         return f"Glob({unescape_glob(self.pattern)!r}, case_sensitive={self.case_sensitive})"
 
 
-@lru_cache(maxsize=65536)
 def compile_glob(pattern: str, *, case_sensitive: bool) -> Glob:
     """Compile an IAM glob to a :class:`Glob` (whole-value matching); cached because policies repeat patterns."""
+    return _compiled(pattern, case_sensitive)
+
+
+@lru_cache(maxsize=65536)
+def _compiled(pattern: str, case_sensitive: bool) -> Glob:  # positional: the cheapest cache key
     return Glob(pattern, case_sensitive=case_sensitive)
 
 
@@ -174,7 +198,7 @@ def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool
         if case_sensitive:
             return pattern == value
         return pattern.lower() == value.lower()
-    return compile_glob(pattern, case_sensitive=case_sensitive).matches(value)
+    return _compiled(pattern, case_sensitive).matches(value)
 
 
 def action_matches(pattern: str, action: str) -> bool:

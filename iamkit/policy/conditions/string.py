@@ -62,10 +62,15 @@ def _like(values: tuple[Any, ...]) -> Predicate:
     globs = tuple(compile_glob(t, case_sensitive=True).matches for t in dict.fromkeys(texts) if is_glob(t))
 
     def pred(value: Any) -> bool:
-        text = context_text(value)
+        text = value if type(value) is str else context_text(value)
         if text is None:
             return False
-        return text in exact or any(matches(text) for matches in globs)
+        if text in exact:
+            return True
+        for matches in globs:
+            if matches(text):
+                return True
+        return False
 
     return pred
 
