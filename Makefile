@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install demo test lint unit lab bench browser lock clean
+.PHONY: help install demo test fuzz lint unit lab bench browser lock clean
 
 help:
 	@echo "make demo   - install, start the local sandbox, run the compromised-access-key playbook, print the report"
 	@echo "make test   - install, lint, run every test (notebooks and the browser test included)"
 	@echo "make lab    - JupyterLab on the sandbox"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
+	@echo "make fuzz   - the property tests (hypothesis) with many random examples"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iamkit needs Python >= 3.11")'
@@ -35,9 +36,15 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium not installed: the browser test will fail (install Debian's chromium)"; }
 
-# IAMKIT_CELL_TIMEOUT: a notebook cell stuck for 10 minutes fails its test instead of hanging CI
+# IAMKIT_CELL_TIMEOUT: a notebook cell stuck for 10 minutes fails its test instead of hanging CI;
+# the hypothesis "ci" profile (tests/conftest.py) is derandomized: the same examples on every run
 test: install lint browser
-	IAMKIT_CELL_TIMEOUT=600 $(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	IAMKIT_CELL_TIMEOUT=600 $(BIN)/python -m pytest -n 2 --dist loadgroup -q --hypothesis-profile=ci
+
+# Every hypothesis test (marked "property") with fresh random examples, 5,000 where a test sets no lower budget;
+# a failure prints the shrunk example and a reproduction blob (@reproduce_failure).
+fuzz: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m property --hypothesis-profile=fuzz
 
 unit: install
 	$(BIN)/python -m pytest -q -m "not sandbox and not notebook and not browser"

@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: the sandbox (read-only, one per xdist worker), small isolated
-sandboxes for tests that mutate, and a network guard that fails any test reaching beyond loopback."""
+sandboxes for tests that mutate, a network guard that fails any test reaching beyond loopback, and the
+hypothesis profiles (``ci``: derandomized, the default; ``fuzz``: many random examples, ``make fuzz``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, is_hypothesis_test, settings
+
+# --------------------------------------------------------------------------------------- hypothesis profiles
+# Profiles are the defaults every @settings(...) inherits for the fields it leaves unset, so a test that sets
+# its own max_examples is still derandomized under "ci". `make test` passes --hypothesis-profile=ci; plain
+# pytest loads it here too, so no run of the suite depends on a random seed unless asked (`make fuzz`).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=100, database=None)
+settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True, max_examples=5000,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
 
 # ------------------------------------------------------------------------------------------- network guard
 _real_connect = socket.socket.connect
@@ -94,10 +105,13 @@ def network_violations() -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ sandboxes
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses a sandbox fixture ``sandbox`` (so ``-m "not sandbox"`` skips them)."""
+    """Mark every test that uses a sandbox fixture ``sandbox`` (so ``-m "not sandbox"`` skips them), and every
+    hypothesis test ``property`` (``make fuzz`` runs ``-m property``)."""
     for item in items:
         if {"sandbox", "isolated_sandbox"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.sandbox)
+        if is_hypothesis_test(getattr(item, "obj", None)):
+            item.add_marker(pytest.mark.property)
 
 
 _STRIP = (

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from iamkit.policy.matching import compile_glob
+
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
 
 
@@ -226,13 +228,13 @@ def _expand(cat: Catalog, pattern: str) -> tuple[str, ...]:
     if "*" not in pattern and "?" not in pattern:
         hit = cat.actions.get(pattern)
         return (hit.full_name,) if hit else ()
-    rx = re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z")
+    matches = compile_glob(pattern, case_sensitive=True).matches  # pattern and names both lower-cased
     service, _, _rest = pattern.partition(":")
     if "*" in service or "?" in service:
         pool = cat.actions.values()
     else:
         pool = (cat.by_service.get(service) or {}).values()
-    return tuple(a.full_name for a in pool if rx.match(a.full_name.lower()))
+    return tuple(a.full_name for a in pool if matches(a.full_name.lower()))
 
 
 def _level(raw: str) -> str:

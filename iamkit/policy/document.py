@@ -60,7 +60,7 @@ class PrincipalEntry:
 
 
 class _ActionSet:
-    """Action patterns precompiled: exact names in a set, wildcard ones as regexes (case-insensitive)."""
+    """Action patterns precompiled: exact names in a set, wildcard ones as globs (lower-cased: IAM ignores case)."""
 
     __slots__ = ("any", "exact", "globs", "patterns")
 
@@ -68,13 +68,14 @@ class _ActionSet:
         self.patterns = patterns
         self.any = any(p == "*" for p in patterns)
         self.exact = frozenset(p.lower() for p in patterns if not is_glob(p))
-        self.globs = tuple(compile_glob(p.lower(), case_sensitive=False) for p in patterns if is_glob(p))
+        # the engine passes the action lower-cased already, so lower-cased patterns match case-sensitively
+        self.globs = tuple(compile_glob(p.lower(), case_sensitive=True).matches for p in patterns if is_glob(p))
 
     def match(self, action_low: str) -> bool:
         if self.any or action_low in self.exact:
             return True
-        for rx in self.globs:
-            if rx.fullmatch(action_low):
+        for matches in self.globs:
+            if matches(action_low):
                 return True
         return False
 

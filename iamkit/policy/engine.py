@@ -275,9 +275,11 @@ def _base_context(caller: Caller, request: Mapping[str, Any]) -> dict[str, Any]:
 
 def _time_keys(now: Any) -> tuple[str, int]:
     """aws:CurrentTime (ISO-8601, UTC) and aws:EpochTime for ``now`` (datetime, ISO text or epoch seconds)."""
+    if type(now) is bool:  # checked before the cache: True would hit the entry of 1
+        raise PolicyError("request time must be ISO-8601 text, epoch seconds or a datetime, not bool")
     try:
         return _time_keys_cached(now)
-    except TypeError:  # unhashable
+    except TypeError:  # unhashable (a list, a dict): refused by the uncached path
         return _time_keys_uncached(now)
 
 
@@ -286,19 +288,29 @@ def _time_keys_cached(now: Any) -> tuple[str, int]:
     return _time_keys_uncached(now)
 
 
+_TIME_TYPES = (str, int, float, _dt.date)
+
+
 def _time_keys_uncached(now: Any) -> tuple[str, int]:
-    if isinstance(now, str):
-        text = now.replace("Z", "+00:00")
-        try:
-            now = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise PolicyError(f"request time {now!r} is not ISO-8601") from None
-    if isinstance(now, (int, float)):
-        now = _dt.datetime.fromtimestamp(now, _dt.UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=_dt.UTC)
-    now = now.astimezone(_dt.UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ"), int(now.timestamp())
+    if not isinstance(now, _TIME_TYPES):
+        raise PolicyError(f"request time must be ISO-8601 text, epoch seconds or a datetime, not {type(now).__name__}")
+    try:
+        if isinstance(now, str):
+            text = now.replace("Z", "+00:00")
+            try:
+                now = _dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise PolicyError(f"request time {now!r:.60} is not ISO-8601") from None
+        if isinstance(now, (int, float)):
+            now = _dt.datetime.fromtimestamp(now, _dt.UTC)
+        elif not isinstance(now, _dt.datetime):  # a date: its midnight, UTC
+            now = _dt.datetime(now.year, now.month, now.day, tzinfo=_dt.UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=_dt.UTC)
+        now = now.astimezone(_dt.UTC)
+        return now.strftime("%Y-%m-%dT%H:%M:%SZ"), int(now.timestamp())
+    except (OverflowError, OSError, ValueError):  # NaN, out of range for datetime or the platform's time_t
+        raise PolicyError(f"request time {now!r:.60} is out of range") from None
 
 
 # ---- the request --------------------------------------------------------------------------------------------
@@ -373,6 +385,9 @@ def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
             _PLAIN_CALLERS[principal] = hit
         caller, base = hit
     else:
+        for name, value in (("principal_type", ptype), ("role_arn", role_arn), ("principal_id", pid)):
+            if value is not None and type(value) is not str:
+                raise PolicyError(f"request {name} must be a string, got {type(value).__name__}")
         caller, base = _caller_and_context(principal, ptype or "", role_arn or "", pid, bool(slr))
     resource = get("resource") or "*"
     if type(resource) is not str:

@@ -1,26 +1,38 @@
-"""IAM wildcard matching: actions, resource ARNs and ``ArnLike`` condition values.
+"""IAM wildcard matching: actions, resource ARNs, principals and ``StringLike`` / ``ArnLike`` condition values.
 
 IAM globs know two wildcards: ``*`` (any run of characters, possibly empty) and ``?`` (exactly one
 character). Text that came from a policy variable must stay literal, so :func:`iamkit.policy.variables.substitute`
-(with ``for_glob=True``) writes a literal ``*`` / ``?`` as the private-use characters :data:`LITERAL_STAR` /
-:data:`LITERAL_QMARK`; :func:`compile_glob` turns them into an escaped, literal ``*`` / ``?``.
+(with ``for_glob=True``) passes it through :func:`literal_glob`, which writes a literal ``*`` / ``?`` as the
+private-use characters :data:`LITERAL_STAR` / :data:`LITERAL_QMARK` and puts :data:`LITERAL_NEXT` before any of
+those three characters the text itself holds; :func:`compile_glob` reads them back as literals.
 Use :func:`unescape_glob` to show such a pattern to a person.
+
+Patterns are hostile (a planted policy can hold ``*?*?*?…Z``), so matching never backtracks: the pattern is
+split on ``*`` into fixed-length segments; the first must match at the start, the last at the end, and the
+middle ones are placed greedily leftmost (which is exact for globs). A segment without ``?`` is a plain
+``str.startswith`` / ``endswith`` / ``find``; one with ``?`` is a quantifier-free regex (literals and ``.``),
+which cannot backtrack. The worst case is O(len(pattern) × len(value)), never exponential.
+Case-insensitive matching lower-cases pattern and value (each once) and then matches case-sensitively.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = [
+    "LITERAL_NEXT",
     "LITERAL_QMARK",
     "LITERAL_STAR",
+    "Glob",
     "action_matches",
     "arn_like",
     "arn_matches",
     "compile_glob",
     "glob_match",
     "is_glob",
+    "literal_glob",
     "split_arn",
     "unescape_glob",
 ]
@@ -29,15 +41,14 @@ LITERAL_STAR = "\ue000"
 """Stands for a literal ``*`` inside a glob pattern (not a wildcard)."""
 LITERAL_QMARK = "\ue001"
 """Stands for a literal ``?`` inside a glob pattern (not a wildcard)."""
+LITERAL_NEXT = "\ue002"
+"""Makes the marker character after it (:data:`LITERAL_STAR`, :data:`LITERAL_QMARK`, itself) stand for itself."""
 
-_TRANSLATE = {
-    ord("*"): ".*",
-    ord("?"): ".",
-    ord(LITERAL_STAR): r"\*",
-    ord(LITERAL_QMARK): r"\?",
-}
-_SPECIAL = frozenset("*?" + LITERAL_STAR + LITERAL_QMARK)
+_MARKERS = LITERAL_STAR + LITERAL_QMARK + LITERAL_NEXT
+_SPECIAL = frozenset("*?" + _MARKERS)
 _UNESCAPE = {ord(LITERAL_STAR): "*", ord(LITERAL_QMARK): "?"}
+_LITERAL = {ord("*"): LITERAL_STAR, ord("?"): LITERAL_QMARK, **{ord(c): LITERAL_NEXT + c for c in _MARKERS}}
+_ESCAPED_MARKER = re.compile(f"{LITERAL_NEXT}([{_MARKERS}])|[{LITERAL_STAR}{LITERAL_QMARK}]")
 
 
 def is_glob(pattern: str) -> bool:
@@ -45,24 +56,138 @@ def is_glob(pattern: str) -> bool:
     return not _SPECIAL.isdisjoint(pattern)
 
 
+def literal_glob(text: str) -> str:
+    """``text`` as a glob that matches exactly ``text``: its ``*`` / ``?`` (and any marker character) literal."""
+    return text.translate(_LITERAL)
+
+
 def unescape_glob(pattern: str) -> str:
     """The pattern as a person reads it: escaped literal ``*`` / ``?`` shown as the characters themselves."""
-    return pattern.translate(_UNESCAPE)
+    if LITERAL_NEXT not in pattern:
+        return pattern.translate(_UNESCAPE)
+    return _ESCAPED_MARKER.sub(lambda m: m.group(1) or _UNESCAPE[ord(m.group(0))], pattern)
+
+
+# A segment is the text between two wildcard stars: plain text, a fixed-length regex when it holds a '?' and
+# literals, or None when it is only '?'s (any characters: nothing to search for).
+_Segment = str | re.Pattern | None
+
+
+def _segment(text: str) -> tuple[_Segment, int]:
+    """The segment's matcher and the number of value characters it covers."""
+    if "?" not in text:
+        plain = unescape_glob(text)
+        return plain, len(plain)
+    if text.count("?") == len(text):
+        return None, len(text)
+    parts = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "?":
+            parts.append(".")
+        elif ch == LITERAL_NEXT and i + 1 < n and text[i + 1] in _MARKERS:
+            i += 1
+            parts.append(re.escape(text[i]))
+        else:
+            parts.append(re.escape(_UNESCAPE.get(ord(ch), ch)))
+        i += 1
+    return re.compile("".join(parts), re.DOTALL), len(parts)
+
+
+def _middle(pieces: list[str]) -> tuple[tuple[_Segment, int], ...]:
+    """The segments between the first and last star; runs of '?'-only ones merged (``*?*?*`` is ``*??*``)."""
+    out: list[tuple[_Segment, int]] = []
+    for piece in pieces:
+        if not piece:
+            continue
+        seg, size = _segment(piece)
+        if seg is None and out and out[-1][0] is None:
+            out[-1] = (None, out[-1][1] + size)
+        else:
+            out.append((seg, size))
+    return tuple(out)
+
+
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A case-sensitive whole-value matcher for one glob, specialised to the pattern's shape."""
+    pieces = pattern.split("*")
+    if len(pieces) == 1:  # no star: the value has the pattern's length
+        seg, size = _segment(pattern)
+        if seg is None:
+            return lambda value: len(value) == size
+        if type(seg) is str:
+            return lambda value: value == seg
+        return lambda value: seg.fullmatch(value) is not None
+    (first, head), (last, tail) = _segment(pieces[0]), _segment(pieces[-1])
+    middle = _middle(pieces[1:-1])
+    need = head + tail + sum(n for _, n in middle)
+    if not middle and type(first) is str and type(last) is str:  # "prefix*suffix", the common shape
+        if not tail:
+            return (lambda value: value.startswith(first)) if head else (lambda value: True)
+        if not head:
+            return lambda value: value.endswith(last)
+        return lambda value: len(value) >= need and value.startswith(first) and value.endswith(last)
+    first_text, last_text = type(first) is str, type(last) is str  # else a regex, or None ('?' only)
+
+    def match(value: str) -> bool:
+        n = len(value)
+        if n < need:
+            return False
+        if first_text:
+            if not value.startswith(first):
+                return False
+        elif first is not None and first.match(value) is None:
+            return False
+        end = n - tail
+        if last_text:
+            if not value.endswith(last):
+                return False
+        elif last is not None and last.match(value, end) is None:
+            return False
+        pos = head
+        for seg, size in middle:  # leftmost placement; each search is bounded by [pos, end)
+            if seg is None:
+                i = pos if pos + size <= end else -1
+            elif type(seg) is str:
+                i = value.find(seg, pos, end)
+            else:
+                m = seg.search(value, pos, end)
+                i = -1 if m is None else m.start()
+            if i < 0:
+                return False
+            pos = i + size
+        return True
+
+    return match
+
+
+class Glob:
+    """A compiled IAM glob; ``matches(value)`` tells whether the whole value matches, in bounded time."""
+
+    __slots__ = ("case_sensitive", "matches", "pattern")
+
+    def __init__(self, pattern: str, *, case_sensitive: bool):
+        self.pattern = pattern
+        self.case_sensitive = case_sensitive
+        if case_sensitive:
+            self.matches: Callable[[str], bool] = _matcher(pattern)
+        else:
+            inner = _matcher(pattern.lower())
+            self.matches = lambda value: inner(value.lower())
+
+    def __repr__(self) -> str:
+        return f"Glob({unescape_glob(self.pattern)!r}, case_sensitive={self.case_sensitive})"
+
+
+def compile_glob(pattern: str, *, case_sensitive: bool) -> Glob:
+    """Compile an IAM glob to a :class:`Glob` (whole-value matching); cached because policies repeat patterns."""
+    return _compiled(pattern, case_sensitive)
 
 
 @lru_cache(maxsize=65536)
-def compile_glob(pattern: str, *, case_sensitive: bool) -> re.Pattern:
-    """Compile an IAM glob to an anchored regex (use ``fullmatch``); cached because policies repeat patterns."""
-    parts = []
-    for ch in pattern:
-        special = _TRANSLATE.get(ord(ch))
-        parts.append(special if special is not None else re.escape(ch))
-    body = "".join(parts)
-    # collapse runs of ".*" produced by "**" so long patterns cannot backtrack badly
-    while ".*.*" in body:
-        body = body.replace(".*.*", ".*")
-    flags = re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE
-    return re.compile(body, flags)
+def _compiled(pattern: str, case_sensitive: bool) -> Glob:  # positional: the cheapest cache key
+    return Glob(pattern, case_sensitive=case_sensitive)
 
 
 def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
@@ -73,7 +198,7 @@ def glob_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool
         if case_sensitive:
             return pattern == value
         return pattern.lower() == value.lower()
-    return compile_glob(pattern, case_sensitive=case_sensitive).fullmatch(value) is not None
+    return _compiled(pattern, case_sensitive).matches(value)
 
 
 def action_matches(pattern: str, action: str) -> bool:

@@ -7,9 +7,9 @@ whose key is absent from the request context (and has no default) makes that ele
 
 Glob scheme: with ``for_glob=True`` every character that came from a context value or an escape is literal,
 so a literal ``*`` / ``?`` is written as :data:`iamkit.policy.matching.LITERAL_STAR` /
-:data:`~iamkit.policy.matching.LITERAL_QMARK`, which :func:`iamkit.policy.matching.compile_glob` and
-:func:`~iamkit.policy.matching.glob_match` treat as the literal character. Wildcards written in the policy
-text itself stay wildcards.
+:data:`~iamkit.policy.matching.LITERAL_QMARK` (:func:`iamkit.policy.matching.literal_glob`), which
+:func:`iamkit.policy.matching.compile_glob` and :func:`~iamkit.policy.matching.glob_match` treat as the
+literal character. Wildcards written in the policy text itself stay wildcards.
 
 Context keys are case-insensitive: :func:`as_context` builds a :class:`RequestContext` (keys lower-cased,
 done once per request) and :func:`context_get` looks a key up in one.
@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from iamkit.errors import PolicyError
-from iamkit.policy.matching import LITERAL_QMARK, LITERAL_STAR
+from iamkit.policy.matching import LITERAL_QMARK, LITERAL_STAR, literal_glob
 
 __all__ = [
     "RequestContext",
@@ -151,10 +151,6 @@ def referenced_keys(text: str, *, keep_case: bool = False) -> list[str]:
     return keys
 
 
-def _literal_for_glob(value: str) -> str:
-    return value.replace("*", LITERAL_STAR).replace("?", LITERAL_QMARK)
-
-
 def substitute(text: str, context: Mapping[str, Any], *, for_glob: bool) -> str | None:
     """Replace the policy variables in ``text`` from ``context``; None when a key is missing with no default.
 
@@ -179,5 +175,5 @@ def substitute(text: str, context: Mapping[str, Any], *, for_glob: bool) -> str 
             if default is None:
                 return None
             value = default
-        out.append(_literal_for_glob(value) if for_glob else value)
+        out.append(literal_glob(value) if for_glob else value)
     return "".join(out)

@@ -2,9 +2,45 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hypothesis import settings
 
 from iamkit.frames import conform
+
+
+def examples(n: int) -> int:
+    """A property test's example budget: ``n`` under the ``ci`` profile, the profile's own when larger (``fuzz``).
+
+    Read when the test module is imported, after the profile is loaded (tests/conftest.py, --hypothesis-profile).
+    """
+    return max(n, settings.default.max_examples)
+
+
+@contextmanager
+def hang_guard(seconds: int = 20) -> Iterator[None]:
+    """Fail (TimeoutError) instead of hanging when the body runs longer than ``seconds``: a guard for tests of
+    inputs that used to take minutes, not a timing assertion. A no-op where SIGALRM is unavailable (Windows,
+    a thread other than the main one)."""
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum, _frame):
+        raise TimeoutError(f"still running after {seconds} s: matching is not bounded")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
 
 ACCT_A = "111122223333"
 ACCT_B = "444455556666"

@@ -6,7 +6,6 @@ also case-sensitive. Policy variables in the values are substituted before compa
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
 
@@ -59,13 +58,19 @@ def _like(values: tuple[Any, ...]) -> Predicate:
         return _equals(tuple(texts))
     if "*" in texts:
         return lambda value: context_text(value) is not None
-    combined = re.compile(
-        "|".join(f"(?:{compile_glob(t, case_sensitive=True).pattern})" for t in texts), re.DOTALL
-    )
+    exact = frozenset(t for t in texts if not is_glob(t))
+    globs = tuple(compile_glob(t, case_sensitive=True).matches for t in dict.fromkeys(texts) if is_glob(t))
 
     def pred(value: Any) -> bool:
-        text = context_text(value)
-        return text is not None and combined.fullmatch(text) is not None
+        text = value if type(value) is str else context_text(value)
+        if text is None:
+            return False
+        if text in exact:
+            return True
+        for matches in globs:
+            if matches(text):
+                return True
+        return False
 
     return pred
 

@@ -3,11 +3,12 @@ and spotting dangerous grants and opened trusts. Pure functions on a handful of 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from typing import Any
 from urllib.parse import unquote
+
+from iamkit.policy.matching import action_matches
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ARN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):(.*)$")
@@ -68,13 +69,12 @@ def dangerous_grants(doc: dict, targets: list[str]) -> list[str]:
 
 
 def _grants(pattern: str, target: str) -> bool:
-    """True when action ``pattern`` matches a concrete or wildcard ``target``."""
-    p, t = pattern.lower(), target.lower()
-    if fnmatch.fnmatchcase(t, p):
+    """True when action ``pattern`` (an IAM glob from hostile trail data) matches a concrete or wildcard ``target``."""
+    if action_matches(pattern, target):
         return True
     # target with a wildcard (iam:CreatePolicy*): the pattern grants some action the target names
-    stem = t.rstrip("*")
-    return t.endswith("*") and (fnmatch.fnmatchcase(stem, p) or fnmatch.fnmatchcase(stem + "version", p))
+    stem = target.rstrip("*")
+    return target.endswith("*") and (action_matches(pattern, stem) or action_matches(pattern, stem + "version"))
 
 
 def _pattern_hits(pattern: str, targets: list[str]) -> str:
