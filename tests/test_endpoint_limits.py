@@ -112,3 +112,13 @@ def test_bad_time_limit_settings_are_one_line(closed_endpoints, cli, monkeypatch
     monkeypatch.setenv("IAMKIT_READ_TIMEOUT", value)
     code, err = cli(["inventory", "collect", "--out", str(tmp_path / "snap")])
     assert code == 2 and "IAMKIT_READ_TIMEOUT" in err, err
+
+
+def test_graph_that_never_answers_fails_in_bounded_time(closed_endpoints, cli, blackhole, monkeypatch):
+    monkeypatch.setenv("IAMKIT_ENTRA_AUTHORITY", f"http://127.0.0.1:{blackhole}")
+    monkeypatch.setenv("IAMKIT_GRAPH_URL", f"http://127.0.0.1:{blackhole}")
+    monkeypatch.setenv("IAMKIT_GRAPH_TOKEN", "header.payload.signature")
+    monkeypatch.setenv("IAMKIT_READ_TIMEOUT", "1")
+    monkeypatch.setenv("IAMKIT_CONNECT_TIMEOUT", "1")
+    code, err = cli(["entra", "user", "someone@example.com", "--auth", "static"])
+    assert code == 2 and "unreachable: readtimeout" in err.lower(), err

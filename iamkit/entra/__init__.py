@@ -36,7 +36,7 @@ _QUERIES = {"user", "groups", "auth_methods", "mfa", "signins", "risky_users", "
 def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str | None = None,
             authority: str | None = None, graph_url: str | None = None, cloud: str | None = None,
             ca_bundle: str | Path | None = None, token_cache: str | Path | None = None,
-            evidence_dir: str | Path | None = None, timeout: float | tuple[float, float] = (10, 60),
+            evidence_dir: str | Path | None = None, timeout: float | tuple[float, float] | None = None,
             clock: Callable[[], float] | None = None, sleeper: Callable[[float], None] | None = None,
             rng: random.Random | None = None, now: Callable[[], datetime] | None = None,
             prompt: Callable[[str], None] = print, pacing: dict[str, tuple[int, float]] | None = None,
@@ -48,6 +48,7 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
     ``clock``/``sleeper``/``rng`` are injectable so retries and pacing never sleep in tests.
     ``pacing``: family -> (requests, seconds), default Graph's documented limits (``IAMKIT_GRAPH_PACING=off``
     turns pacing off); ``beta`` (default ``IAMKIT_GRAPH_BETA``): also query Graph beta where it says more.
+    ``timeout``: (connect, read) seconds, default the ``connect_timeout``/``read_timeout`` settings.
     """
     from iamkit.entra.auth import EntraSettings, provider
     from iamkit.entra.client import GraphClient, make_session
@@ -55,10 +56,13 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
     settings = EntraSettings.from_env(cloud, tenant_id=tenant_id, client_id=client_id, authority_host=authority,
                                       graph_url=graph_url, ca_bundle=str(ca_bundle) if ca_bundle else None,
                                       token_cache=token_cache)
-    if settings.token_cache is None:
-        from iamkit.config import load
+    from iamkit.config import load
 
-        settings.token_cache = load().home / "entra-token-cache.json"
+    conf = load()
+    if timeout is None:
+        timeout = (conf.connect_timeout, conf.read_timeout)
+    if settings.token_cache is None:
+        settings.token_cache = conf.home / "entra-token-cache.json"
     session = make_session(settings.ca_bundle)
     tokens = provider(settings, session, auth, prompt=prompt,
                       timeout=timeout[1] if isinstance(timeout, tuple) else timeout)
