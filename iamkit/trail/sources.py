@@ -962,7 +962,9 @@ class Loader:
             return
         times = [r.get("eventTime") if r.get("eventTime") is not None else r.get("@timestamp")
                  for r in parsed.records]
-        problems = parsed.problems + [
+        unpaired = [(parsed.where[i], "a string holds an unpaired UTF-16 surrogate escape (kept as the text "
+                     "\\udXXX)") for i, r in enumerate(parsed.records) if record_text(r)[1]]
+        problems = parsed.problems + unpaired + [
             (parsed.where[i], f"eventTime {_shown(times[i])} is not a time (the record is kept, without one)")
             for i in store.bad_times(self.con, times)]
         if not parsed.records and problems:  # the first problem says why the file failed; the others are listed
@@ -970,12 +972,22 @@ class Loader:
             self.result.records_bad += 1
             self._problems(info, problems[1:])
             return
+        records = parsed.records
+        refused = _refused_records(records)  # probed apart: a refused record fails alone, never the whole file
+        if refused:
+            bad = {i for i, _ in refused}
+            problems += [(parsed.where[i], f"refused by the store ({why})") for i, why in refused]
+            records = [r for i, r in enumerate(records) if i not in bad]
+            if not records:
+                self._fail(info, f"no record could be stored: {refused[0][1]}")
+                self.result.records_bad += len(refused)
+                return
         self.con.execute("BEGIN TRANSACTION")
         try:
-            out = _insert_dicts(self.con, parsed.records, info.name, self.start, self.end)
+            out = _insert_dicts(self.con, records, info.name, self.start, self.end)
             reason = f"{len(problems)} bad entries listed in load_errors" if problems else ""
-            self._commit({info.name: len(parsed.records)}, [info], out, {info.name: reason})
-        except Exception as e:  # a record DuckDB cannot take: list it, keep going
+            self._commit({info.name: len(records)}, [info], out, {info.name: reason})
+        except Exception as e:  # noqa: BLE001 - whatever the store says, this file alone fails, named
             self.con.execute("ROLLBACK")
             self._fail(info, e)
             return
@@ -988,10 +1000,68 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _unpaired_as_text(v: Any) -> Any:
+    """``v`` with every unpaired UTF-16 surrogate in its strings written as the text ``\\udXXX``."""
+    if isinstance(v, str):
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(v, dict):
+        return {_unpaired_as_text(k): _unpaired_as_text(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_unpaired_as_text(x) for x in v]
+    return v
+
+
+def record_text(r: Any) -> tuple[str, bool]:
+    """A parsed record as JSON text DuckDB accepts, and whether it had to be changed to be accepted.
+
+    JSON allows ``\\ud800`` (an unpaired surrogate escape), which Python parses and DuckDB refuses; one such
+    value in a field an attacker controls (a user agent) must not keep the whole file out of the store. It is
+    kept as the visible text ``\\ud800``.
+    """
+    text = json.dumps(r, default=str, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(_unpaired_as_text(r), default=str, ensure_ascii=False), True
+    return text, False
+
+
+def _refused_records(records: list[dict]) -> list[tuple[int, str]]:
+    """The records the store's parser would refuse, by index, with why: probed on a throwaway connection
+    (a failed statement aborts a DuckDB transaction), bisecting so a clean file costs one probe."""
+    import duckdb
+    import pyarrow as pa
+
+    probe = duckdb.connect()
+    refused: list[tuple[int, str]] = []
+
+    def check(lo: int, hi: int) -> None:
+        texts = [record_text(r)[0] for r in records[lo:hi]]
+        _probe = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
+                           "_file": pa.array([""] * len(texts), pa.string())})
+        try:
+            probe.execute(f"SELECT count(from_json(r::JSON, '{store.RECORD_STRUCT}')) FROM _probe").fetchall()
+        except duckdb.Error as e:
+            if hi - lo == 1:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                refused.append((lo, first[:200]))
+                return
+            mid = (lo + hi) // 2
+            check(lo, mid)
+            check(mid, hi)
+
+    try:
+        if records:
+            check(0, len(records))
+    finally:
+        probe.close()
+    return refused
+
+
 def _insert_dicts(con: duckdb.DuckDBPyConnection, records: list[dict], name: str, start: Any, end: Any) -> dict:
     import pyarrow as pa
 
-    texts = [json.dumps(r, default=str) for r in records]
+    texts = [record_text(r)[0] for r in records]
     _py_records = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
                             "_file": pa.array([name] * len(texts), pa.string())})
     con.register("_py_records", _py_records)

@@ -212,3 +212,52 @@ def test_trail_load_exits_2_when_nothing_could_be_read(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # nothing to read is not a failure
         main(["trail", "load", str(empty), "--db", str(db)])
     assert e.value.code == 0
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_unpaired_surrogate_in_one_field_does_not_hide_the_file(tmp_path, gz):
+    """JSON allows "\\ud800"; DuckDB refuses it. One such value in a field an attacker controls (a user
+    agent) kept every event of the file out of the store, with a misleading 'transaction aborted' message."""
+    recs = incident_records()[:5]
+    recs[2]["userAgent"] = "UA-MARK"
+    body = json.dumps({"Records": recs}).replace('"UA-MARK"', '"ua \\ud800 x"', 1)
+    assert "\\ud800" in body
+    path = tmp_path / ("f.json.gz" if gz else "f.json")
+    path.write_bytes(gzip.compress(body.encode()) if gz else body.encode())
+    with trail.open(tmp_path / "t.duckdb") as t:
+        res = t.load([path])
+        assert res.events_inserted == 5 and res.files_failed == 0
+        agents = set(t.sql("SELECT user_agent FROM events")["user_agent"])
+        assert "ua \\ud800 x" in agents  # kept, as visible text
+        errs = t.sql("SELECT code, message FROM load_errors")
+    assert list(errs["code"]) == ["BadRecord"] and "Records[2]" in errs["message"][0]
+    assert "surrogate" in errs["message"][0]
+
+
+def test_a_record_the_store_refuses_fails_alone(monkeypatch, tmp_path):
+    recs = incident_records()[:4]
+    path = tmp_path / "f.json"
+    write_records_file(path, recs)
+    real = sources.record_text
+
+    def poisoned(r):  # one record whose text the store cannot parse, whatever the reason
+        text, changed = real(r)
+        return (text[:-1] if r is recs_seen[1] else text), changed
+
+    recs_seen: list = []
+    real_read = sources.read_python
+
+    def read(p):
+        parsed = real_read(p)
+        recs_seen[:] = parsed.records
+        return parsed
+
+    monkeypatch.setattr(sources, "record_text", poisoned)
+    monkeypatch.setattr(sources, "read_python", read)
+    monkeypatch.setattr(sources.Loader, "_load_fast", lambda self, kind, batch: [self._load_python(f) for f in batch])
+    with trail.open(tmp_path / "t.duckdb") as t:
+        res = t.load([path])
+        assert res.events_inserted == 3 and res.files_failed == 0
+        errs = t.sql("SELECT code, message FROM load_errors")
+    assert list(errs["code"]) == ["BadRecord"] and "Records[1]" in errs["message"][0]
+    assert "refused by the store" in errs["message"][0]
