@@ -9,15 +9,11 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from iamkit.policy import query
 from iamkit.policy.engine import ALLOWED, CONDITIONAL, evaluate
+from iamkit.policy.query import admin_equivalent, decide_for, request_for
 
-# Probes: a principal allowed every one of these on "*" is treated as holding AdministratorAccess.
-ADMIN_PROBES = ("iam:PutRolePolicy", "iam:AttachUserPolicy", "iam:CreateAccessKey", "sts:AssumeRole",
-                "s3:GetObject", "s3:PutBucketPolicy", "ec2:RunInstances", "lambda:CreateFunction",
-                "secretsmanager:GetSecretValue", "organizations:DescribeOrganization", "dynamodb:DeleteTable",
-                "rds:DeleteDBInstance", "sns:Publish")
-# (kms:Decrypt needs the key policy too, and guardrail SCPs such as "never stop CloudTrail" are common on real
-# administrators, so neither is a probe.)
+__all__ = ["Context", "as_json", "val"]
 FOREIGN_ACCOUNT = "999999999999"
 FOREIGN_ORG = "o-iamkitforeign"
 _NO_CONTEXT: dict[str, Any] = {}
@@ -92,12 +88,9 @@ class Context:
     """One inventory under assessment (``now`` injectable so age rules are testable)."""
 
     def __init__(self, inventory: Any, now: datetime | None = None):
-        from iamkit.policy import query
-
         self.inv = inventory
         self.now = now or datetime.now(UTC)
         self.model = query.model(inventory, refresh=True)
-        self._decide_fn = query._decide
         self._cache: dict[tuple, str] = {}
         self._granting: dict[str, frozenset[int]] = {}
         self._identity_ids: dict[int, frozenset[int]] = {}
@@ -348,7 +341,8 @@ class Context:
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-        result = self._decide_fn(self.model, pm, action, resource, context, "strict", False).result
+        # "*" here means every resource: a rule about "any secret on '*'" asks whether all of them are allowed
+        result = decide_for(self.model, pm, action, resource, context, "strict", False, scope="all").result
         if key is not None:
             self._cache[key] = result
         return result
@@ -370,12 +364,10 @@ class Context:
         key = (self._signature(pm), action.lower(), shape, acct, "account-trust") if shape is not None else None
         hit = self._cache.get(key) if key else None
         if hit is None:
-            from iamkit.policy import query
-
             trust = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": action, "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}]}
             m = self.model
-            req = query._request(pm, m, action, role_arn, acct, None)
+            req = request_for(pm, m, action, role_arn, acct, None)
             hit = evaluate(req, pm.identity, trust, pm.boundaries or None, m.scps.get(pm.account_id),
                            m.rcps.get(acct), explain=False).result
             if key:
@@ -385,13 +377,11 @@ class Context:
     def allowed_default_key(self, pm: Any, action: str) -> bool:
         """``action`` on a KMS key of the principal's account that has the default key policy (which delegates
         to IAM): KMS always needs the key policy, so this is how "kms:* on every key" is decided."""
-        from iamkit.policy import query
-
         key = f"arn:aws:kms:us-east-1:{pm.account_id}:key/iamkit-probe"
         policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
                                                           "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}]}
         m = self.model
-        req = query._request(pm, m, action, key, pm.account_id, None)
+        req = request_for(pm, m, action, key, pm.account_id, None)
         return evaluate(req, pm.identity, policy, pm.boundaries or None, m.scps.get(pm.account_id),
                         m.rcps.get(pm.account_id), explain=False).result == ALLOWED
 
@@ -456,7 +446,7 @@ class Context:
     @cached_property
     def admins(self) -> set[str]:
         """ARNs of principals the engine allows every administrator probe on ``*``."""
-        return {pm.arn for pm in self.iam_principals if all(self.allowed(pm, a) for a in ADMIN_PROBES)}
+        return {pm.arn for pm in self.iam_principals if admin_equivalent(lambda a, pm=pm: self.allowed(pm, a))}
 
     def first(self, pm: Any, actions: Iterable[str], resource: str = "*") -> list[str]:
         """The subset of ``actions`` the engine allows ``pm`` on ``resource``."""

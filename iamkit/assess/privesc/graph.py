@@ -186,7 +186,7 @@ class _Builder:
 
     def admin_groups(self) -> dict[str, list[str]]:
         """account -> groups whose policies alone make a member administrator (decided by the engine)."""
-        from iamkit.assess.context import ADMIN_PROBES
+        from iamkit.policy.query import admin_equivalent
 
         out: dict[str, list[str]] = defaultdict(list)
         pol_of = _group_policies(self.m, self._policy_rows)
@@ -196,8 +196,9 @@ class _Builder:
                 continue
             probe = f"arn:aws:iam::{acct}:user/iamkit-group-probe"
             scps = self.m.scps.get(acct)
-            if all(evaluate({"principal": probe, "action": a, "resource": "*"}, pols, None, None, scps,
-                            explain=False).result == ALLOWED for a in ADMIN_PROBES):
+            if admin_equivalent(lambda a, pols=pols, probe=probe, scps=scps: evaluate(
+                    {"principal": probe, "action": a, "resource": "*", "resource_scope": "all"}, pols, None, None,
+                    scps, explain=False).result == ALLOWED):
                 out[acct].append(garn)
         return out
 

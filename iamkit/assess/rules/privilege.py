@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iamkit.assess.context import ADMIN_PROBES, Context
+from iamkit.assess.context import Context
 from iamkit.assess.registry import Hit, rule
+from iamkit.policy.query import ADMIN_PROBES
 
 PERMISSIONS_MANAGEMENT = ("iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy", "iam:AttachUserPolicy",
                           "iam:AttachRolePolicy", "iam:AttachGroupPolicy", "iam:CreatePolicyVersion",
