@@ -301,7 +301,7 @@ def request_for(pm: PrincipalModel, m: Model, action: str, resource: str = "*", 
     return req
 
 
-def _resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None, str | None]:
+def resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None, str | None]:
     """The resource's policy (trust policy for sts:AssumeRole on a role) and the account owning it."""
     low = action.lower()
     if low.startswith("sts:") and ":role/" in resource:
@@ -332,7 +332,7 @@ def decide_for(m: Model, pm: PrincipalModel, action: str, resource: str = "*",
     """:func:`decide` for a principal of an already built :class:`Model` (the fast form for many questions):
     its identity policies and boundary, the account's SCPs, the resource's policy (a role's trust for
     ``sts:*``) and RCPs."""
-    res_pol, res_acct = _resource_side(m, action, resource)
+    res_pol, res_acct = resource_side(m, action, resource)
     rcps = m.rcps.get(res_acct or pm.account_id)
     return evaluate(request_for(pm, m, action, resource, res_acct, context, scope=scope), pm.identity, res_pol,
                     pm.boundaries or None, m.scps.get(pm.account_id), rcps, mode=mode, explain=explain, now=now)
@@ -380,7 +380,7 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
     _check_mode(mode)
     m = model(inventory)
     action_low = action.lower()
-    res_pol, res_acct = _resource_side(m, action, resource)
+    res_pol, res_acct = resource_side(m, action, resource)
     allow_pols: dict[int, bool] = {}
 
     def grants(pol: Policy) -> bool:

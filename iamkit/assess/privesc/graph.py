@@ -143,6 +143,11 @@ class _Builder:
         if source == target or key in self.seen:
             return
         self.seen.add(key)
+        conds: dict[str, Any] = {}
+        for a in evidence.get("actions") or ():  # conditions the attacker satisfies to use this method
+            conds.update(self.ctx.conditions.get((source, a.lower()), {}))
+        if conds:
+            evidence["conditions"] = conds
         self.edges.append({"source": source, "target": target, "method": method, "kind": kind,
                            "account_id": account, "via": via, "evidence": json.dumps(evidence, default=str)})
 

@@ -26,7 +26,9 @@ def graph(ctx: Context) -> Any:
 
 @rule("IAMKIT-ESC-001", "escalation", "high", "Can escalate to administrator",
       "A chain of permissions (confirmed by the engine with denies, boundaries, SCPs and trusts) lets this "
-      "non-administrator principal become administrator: its real privilege is administrator.",
+      "non-administrator principal become administrator: its real privilege is administrator. Conditions the "
+      "caller can satisfy now (a fresh session's aws:TokenIssueTime, today's aws:CurrentTime, TLS, the region, "
+      "request tags) do not hide it: the finding shows them.",
       "Break the first hop of the path: remove or scope the permission the method needs, or add a Deny.",
       ["https://pathfinding.cloud", "https://github.com/nccgroup/PMapper"])
 def path_to_admin(ctx: Context) -> Iterator[Hit]:
@@ -36,10 +38,15 @@ def path_to_admin(ctx: Context) -> Iterator[Hit]:
     for r in df.to_dict(orient="records"):
         if r["is_admin"] or not r["hops"]:
             continue
+        path = list(r["path"])
+        conditions = {k: v for h in path for k, v in (h.get("conditions") or {}).items()}
+        under = (" under conditions the caller satisfies now: " + ", ".join(f"{k}={v}" for k, v in conditions.items())
+                 if conditions else "")
         yield Hit(r["account_id"], r["principal_arn"], r["principal_type"], None,
-                  f"administrator of {r['admin_of']} in {r['hops']} hop(s): {path_text(r['path'])}",
-                  {"hops": int(r["hops"]), "methods": list(r["methods"]), "path": list(r["path"]),
-                   "admin_of": r["admin_of"]}, severity="critical" if r["hops"] == 1 else None)
+                  f"administrator of {r['admin_of']} in {r['hops']} hop(s){under}: {path_text(path)}",
+                  {"hops": int(r["hops"]), "methods": list(r["methods"]), "path": path,
+                   "admin_of": r["admin_of"], "conditions": conditions},
+                  severity="critical" if r["hops"] == 1 else None)
 
 
 @rule("IAMKIT-ESC-002", "escalation", "medium", "Can take over other principals",
