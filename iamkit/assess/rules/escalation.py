@@ -30,7 +30,8 @@ def graph(ctx: Context) -> Any:
       "caller can satisfy now (a fresh session's aws:TokenIssueTime, today's aws:CurrentTime, TLS, the region, "
       "request tags) do not hide it: the finding shows them.",
       "Break the first hop of the path: remove or scope the permission the method needs, or add a Deny.",
-      ["https://pathfinding.cloud", "https://github.com/nccgroup/PMapper"])
+      ["https://pathfinding.cloud", "https://github.com/nccgroup/PMapper"],
+      controls=["NIST-800-53r5:AC-6"])
 def path_to_admin(ctx: Context) -> Iterator[Hit]:
     from iamkit.assess.privesc.paths import path_text, paths_to_admin
 
@@ -54,7 +55,8 @@ def path_to_admin(ctx: Context) -> Iterator[Hit]:
       "credentials of other users, trust rewrites, code on resources with roles): its permissions are the "
       "union of theirs.",
       "Scope iam:PassRole with Resource and iam:PassedToService, and scope credential and code-update actions.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html", "https://pathfinding.cloud"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html", "https://pathfinding.cloud"],
+      controls=["NIST-800-53r5:AC-6"])
 def takeover(ctx: Context) -> Iterator[Hit]:
     eg = graph(ctx)
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
