@@ -9,15 +9,24 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from iamkit.policy import query
 from iamkit.policy.engine import ALLOWED, CONDITIONAL, evaluate
+from iamkit.policy.query import admin_equivalent, decide_for, request_for
 
-# Probes: a principal allowed every one of these on "*" is treated as holding AdministratorAccess.
-ADMIN_PROBES = ("iam:PutRolePolicy", "iam:AttachUserPolicy", "iam:CreateAccessKey", "sts:AssumeRole",
-                "s3:GetObject", "s3:PutBucketPolicy", "ec2:RunInstances", "lambda:CreateFunction",
-                "secretsmanager:GetSecretValue", "organizations:DescribeOrganization", "dynamodb:DeleteTable",
-                "rds:DeleteDBInstance", "sns:Publish")
-# (kms:Decrypt needs the key policy too, and guardrail SCPs such as "never stop CloudTrail" are common on real
-# administrators, so neither is a probe.)
+__all__ = ["SATISFIABLE_KEYS", "Context", "as_json", "val"]
+
+# Context keys whose values the caller chooses (or that hold today for a fresh session), so a condition on them
+# does not stop an attacker: a new session's aws:TokenIssueTime is now, aws:CurrentTime/EpochTime are today, the
+# caller picks TLS, the region, its user agent, the referer and the tags it sends.
+SATISFIABLE_KEYS = frozenset({"aws:tokenissuetime", "aws:currenttime", "aws:epochtime", "aws:securetransport",
+                              "aws:requestedregion", "aws:useragent", "aws:referer", "aws:tagkeys"})
+SATISFIABLE_PREFIXES = ("aws:requesttag/",)
+_MAX_TRIES = 64
+
+
+def satisfiable_key(key: str) -> bool:
+    low = key.lower()
+    return low in SATISFIABLE_KEYS or low.startswith(SATISFIABLE_PREFIXES)
 FOREIGN_ACCOUNT = "999999999999"
 FOREIGN_ORG = "o-iamkitforeign"
 _NO_CONTEXT: dict[str, Any] = {}
@@ -92,12 +101,9 @@ class Context:
     """One inventory under assessment (``now`` injectable so age rules are testable)."""
 
     def __init__(self, inventory: Any, now: datetime | None = None):
-        from iamkit.policy import query
-
         self.inv = inventory
         self.now = now or datetime.now(UTC)
         self.model = query.model(inventory, refresh=True)
-        self._decide_fn = query._decide
         self._cache: dict[tuple, str] = {}
         self._granting: dict[str, frozenset[int]] = {}
         self._identity_ids: dict[int, frozenset[int]] = {}
@@ -115,6 +121,8 @@ class Context:
         self._blocked: dict[tuple, bool] = {}
         self._stmts: dict[tuple, Any] = {}
         self._uniform: dict[tuple, bool] = {}
+        # (principal ARN, action) -> the context keys and values an attacker sets to be allowed (see decide)
+        self.conditions: dict[tuple[str, str], dict[str, Any]] = {}
 
     # ---- frames as rows
     def rows(self, name: str) -> list[dict[str, Any]]:
@@ -348,10 +356,60 @@ class Context:
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-        result = self._decide_fn(self.model, pm, action, resource, context, "strict", False).result
+        # "*" here means every resource: a rule about "any secret on '*'" asks whether all of them are allowed
+        result = decide_for(self.model, pm, action, resource, context, "strict", False, scope="all",
+                            now=self.now).result
+        if not context and self._conditional(pm, action, resource, satisfiable_key):
+            if result != ALLOWED:
+                result = self._satisfy(pm, action, resource, result)
+            elif self._conditional(pm, action, resource, _TIME_KEYS.__contains__):
+                # allowed today: show the time condition when another day would not be
+                then = datetime(1970, 1, 2, tzinfo=UTC)
+                if decide_for(self.model, pm, action, resource, None, "strict", False, scope="all",
+                              now=then).result != ALLOWED:
+                    self.conditions[(pm.arn, action.lower())] = {"aws:CurrentTime": _iso(self.now)}
         if key is not None:
             self._cache[key] = result
         return result
+
+    def _conditional(self, pm: Any, action: str, resource: str, wanted: Callable[[str], bool]) -> bool:
+        """Some statement deciding ``action`` for ``pm`` reads a ``wanted`` key (cheap pre-check)."""
+        low = action.lower()
+        pols = [*pm.identity, *pm.boundaries]
+        for level in self.model.scps.get(pm.account_id) or ():
+            pols += list(level)
+        res_pol, _ = query.resource_side(self.model, action, resource)
+        if res_pol is not None:
+            pols.append(res_pol)
+        return any(any(wanted(k) for k in st.cond_keys) for p in pols for st in p.relevant(low))
+
+    def _satisfy(self, pm: Any, action: str, resource: str, strict: str) -> str:
+        """Allowed when the request carries values the attacker chooses: discovery mode names the undecided
+        conditions; if all are on satisfiable keys, candidate values from the policy (and now, true/false) are
+        tried until the strict engine allows. The values used are kept in ``conditions`` to show them."""
+        d = decide_for(self.model, pm, action, resource, None, "discovery", False, scope="all", now=self.now)
+        if d.result != CONDITIONAL or not d.unknown_keys or not all(satisfiable_key(k) for k in d.unknown_keys):
+            return strict
+        now_text = _iso(self.now)
+        candidates: dict[str, list[Any]] = {}
+        for leaf in _leaves(d.allowed_if):
+            vals = candidates.setdefault(leaf["key"], [])
+            for v in [*leaf["values"], now_text, "true", "false", "iamkit-other"]:
+                v = v.replace("*", "x").replace("?", "x") if isinstance(v, str) else v
+                if v not in vals:
+                    vals.append(v)
+        keys = list(candidates)
+        tries = 0
+        for combo in _product([candidates[k] for k in keys]):
+            tries += 1
+            if tries > _MAX_TRIES:
+                break
+            ctx = dict(zip(keys, combo, strict=True))
+            if decide_for(self.model, pm, action, resource, ctx, "strict", False, scope="all",
+                          now=self.now).result == ALLOWED:
+                self.conditions[(pm.arn, action.lower())] = ctx
+                return ALLOWED
+        return strict
 
     def allowed(self, pm: Any, action: str, resource: str = "*", context: Mapping[str, Any] | None = None) -> bool:
         return self.decide(pm, action, resource, context) == ALLOWED
@@ -370,12 +428,10 @@ class Context:
         key = (self._signature(pm), action.lower(), shape, acct, "account-trust") if shape is not None else None
         hit = self._cache.get(key) if key else None
         if hit is None:
-            from iamkit.policy import query
-
             trust = {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Action": action, "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}]}
             m = self.model
-            req = query._request(pm, m, action, role_arn, acct, None)
+            req = request_for(pm, m, action, role_arn, acct, None)
             hit = evaluate(req, pm.identity, trust, pm.boundaries or None, m.scps.get(pm.account_id),
                            m.rcps.get(acct), explain=False).result
             if key:
@@ -385,13 +441,11 @@ class Context:
     def allowed_default_key(self, pm: Any, action: str) -> bool:
         """``action`` on a KMS key of the principal's account that has the default key policy (which delegates
         to IAM): KMS always needs the key policy, so this is how "kms:* on every key" is decided."""
-        from iamkit.policy import query
-
         key = f"arn:aws:kms:us-east-1:{pm.account_id}:key/iamkit-probe"
         policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
                                                           "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}]}
         m = self.model
-        req = query._request(pm, m, action, key, pm.account_id, None)
+        req = request_for(pm, m, action, key, pm.account_id, None)
         return evaluate(req, pm.identity, policy, pm.boundaries or None, m.scps.get(pm.account_id),
                         m.rcps.get(pm.account_id), explain=False).result == ALLOWED
 
@@ -456,7 +510,7 @@ class Context:
     @cached_property
     def admins(self) -> set[str]:
         """ARNs of principals the engine allows every administrator probe on ``*``."""
-        return {pm.arn for pm in self.iam_principals if all(self.allowed(pm, a) for a in ADMIN_PROBES)}
+        return {pm.arn for pm in self.iam_principals if admin_equivalent(lambda a, pm=pm: self.allowed(pm, a))}
 
     def first(self, pm: Any, actions: Iterable[str], resource: str = "*") -> list[str]:
         """The subset of ``actions`` the engine allows ``pm`` on ``resource``."""
@@ -487,6 +541,31 @@ class Context:
         if getattr(ts, "tzinfo", None) is None:
             ts = ts.replace(tzinfo=UTC)
         return (self.now - ts).total_seconds() / 86400
+
+
+_TIME_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _leaves(f: Any) -> list[dict[str, Any]]:
+    """The condition leaves of an ``allowed_if`` formula."""
+    if not f:
+        return []
+    if "key" in f:
+        return [f]
+    if "not" in f:
+        return _leaves(f["not"])
+    return [x for part in f.get("all", f.get("any", [])) for x in _leaves(part)]
+
+
+def _product(lists: list[list[Any]]):
+    """itertools.product, lazily (the caller stops after a bounded number of tries)."""
+    import itertools
+
+    return itertools.product(*lists)
 
 
 Check = Callable[[Context], Iterable[Any]]

@@ -1,4 +1,6 @@
-"""The rule registry: every assessment rule with its id, severity, title, rationale, remediation and references.
+"""The rule registry: every assessment rule with its id, severity, title, rationale, remediation, references and
+the compliance controls it bears on (ids defined in ``controls.yml``: CIS AWS Foundations Benchmark v3.0.0
+section 1, NIST SP 800-53 Rev. 5 AC family).
 
 A rule is data plus one check function ``check(ctx) -> Iterable[Hit]``; rule modules register themselves with
 ``@rule(...)`` so ``iamkit.assess.run`` finds them all by id.
@@ -6,11 +8,15 @@ A rule is data plus one check function ``check(ctx) -> Iterable[Hit]``; rule mod
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+CONTROL_ID = re.compile(r"^(CIS-AWS-3\.0:1\.\d{1,2}|NIST-800-53r5:AC-\d{1,2}(\(\d{1,2}\))?)$")
 
 
 @dataclass
@@ -38,21 +44,27 @@ class Rule:
     remediation: str
     references: tuple[str, ...]
     check: Callable[[Any], Iterable[Hit]]
+    controls: tuple[str, ...] = ()
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(id: str, family: str, severity: str, title: str, rationale: str, remediation: str,
-         references: Iterable[str] = ()) -> Callable[[Callable[[Any], Iterable[Hit]]], Callable[[Any], Iterable[Hit]]]:
-    """Register the decorated check function as rule ``id``."""
+         references: Iterable[str] = (), controls: Iterable[str] = ()
+         ) -> Callable[[Callable[[Any], Iterable[Hit]]], Callable[[Any], Iterable[Hit]]]:
+    """Register the decorated check function as rule ``id`` (``controls``: compliance control ids)."""
     if severity not in SEVERITIES:
         raise ValueError(f"rule {id}: unknown severity {severity!r}")
+    bad = [c for c in controls if not CONTROL_ID.match(c)]
+    if bad:
+        raise ValueError(f"rule {id}: malformed control id(s) {bad}")
 
     def wrap(fn: Callable[[Any], Iterable[Hit]]) -> Callable[[Any], Iterable[Hit]]:
         if id in RULES and RULES[id].check is not fn:
             raise ValueError(f"rule {id} registered twice")
-        RULES[id] = Rule(id, family, severity, title, rationale, remediation, tuple(references), fn)
+        RULES[id] = Rule(id, family, severity, title, rationale, remediation, tuple(references), fn,
+                         tuple(controls))
         return fn
 
     return wrap
@@ -63,3 +75,11 @@ def all_rules() -> dict[str, Rule]:
     from iamkit.assess.rules import credentials, escalation, exposure, posture, privilege, trusts  # noqa: F401
 
     return RULES
+
+
+@lru_cache(maxsize=1)
+def control_catalog() -> dict[str, Any]:
+    """``controls.yml``: the frameworks (title, scope) and every control id with its title."""
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent / "controls.yml").read_text())

@@ -28,6 +28,8 @@ def assess(
     fail_on: str = typer.Option(None, "--fail-on", help="exit 1 when a finding is at least this severe "
                                                         "(critical|high|medium|low|info)"),
     rule: list[str] = typer.Option(None, "--rule", "-r", help="only these rule ids or patterns (repeatable)"),
+    by_control: bool = typer.Option(False, "--by-control", help="one row per compliance control (CIS AWS "
+                                                                 "Foundations v3.0.0 section 1, NIST 800-53 r5 AC)"),
 ) -> None:
     """Assess IAM risk: over-privilege, unsafe trusts, credentials, exposure, posture, escalation paths."""
     from iamkit.errors import BadInput
@@ -36,6 +38,8 @@ def assess(
         raise BadInput(f"--fail-on {fail_on!r}: use one of {', '.join(SEVERITIES)}")
     if (snapshot is None) == (not authz_details):
         raise BadInput("give either a SNAPSHOT_DIR or one or more --authz-details FILE")
+    if by_control and Format(fmt) == Format.ocsf:
+        raise BadInput("--by-control has no OCSF form: use table, json, csv or parquet")
     from iamkit import assess as assess_mod
     from iamkit.inventory import Inventory, from_authorization_details
 
@@ -46,7 +50,13 @@ def assess(
     else:
         inv = from_authorization_details(list(authz_details))
     findings = assess_mod.run(inv, rules=rule or None)
-    if Format(fmt) == Format.ocsf:
+    if by_control:
+        from iamkit.cli.output import emit
+
+        report = assess_mod.by_control(findings, rules=rule or None)
+        failed = int((report["status"] == "fail").sum()) if len(report) else 0
+        emit(report, fmt, out, title=f"{failed} of {len(report)} controls with findings")
+    elif Format(fmt) == Format.ocsf:
         from iamkit.assess.ocsf import dumps
 
         text = dumps(findings)

@@ -3,9 +3,10 @@ detections raised on the incident.
 
 The accounts of the incident's principals (the key's owner, the users it created, the roles it assumed) are
 collected with the organization's SCPs (``iamkit.inventory.collect``); the privilege-escalation graph says which
-of those principals are administrator or can make themselves so (``admin_principals``) and which sensitive
-resources they can use (``sensitive_resources``); a table of probes shows each principal's effective decision
-for the actions a responder asks about first. Detections are the shipped rules over the case's CloudTrail,
+of those principals are administrator or can make themselves so (``admin_principals``, administrator as
+``iamkit.policy.query.is_admin`` defines it) and which sensitive resources they can use (``sensitive_resources``);
+a table of probes shows each principal's effective decision (``iamkit.policy.decide``: identity policies,
+boundary, SCPs, RCPs and resource policies) for the actions a responder asks about first, on any resource. Detections are the shipped rules over the case's CloudTrail,
 kept when they name the incident's keys, principals or events.
 """
 
@@ -106,7 +107,7 @@ def assess_key(case: Case) -> Reach:
                 continue
             for label, action, resource in PROBES:
                 try:
-                    result = decide(inv, arn, action, resource, explain=False).result
+                    result = decide(inv, arn, action, resource, explain=False, scope="any").result
                 except Exception as e:  # a malformed document is listed, never a silent Allow
                     result = f"error: {e}"[:120]
                 rows.append({"principal": arn, "in_incident_as": why, "can": label, "action": action,

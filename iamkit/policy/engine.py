@@ -30,7 +30,8 @@ from typing import Any
 
 from iamkit.errors import PolicyError
 from iamkit.policy.document import Policy, Statement, parse
-from iamkit.policy.variables import RequestContext
+from iamkit.policy.matching import pattern_covers, pattern_intersects
+from iamkit.policy.variables import RequestContext, substitute
 
 ALLOWED, IMPLICIT, EXPLICIT, CONDITIONAL = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied", "Conditional"
 _TRUST_ACTIONS = frozenset({"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
@@ -40,32 +41,95 @@ _RANK = {"direct": 4, "role": 3, "everyone": 2, "account": 1}
 _SLR_PREFIX = "AWSServiceRoleFor"  # every service-linked role is named so (and lives under /aws-service-role/)
 _IAM_CALLERS = frozenset({"user", "role", "session", "federated", "root"})
 
-Tri = bool | None
 
 
 # ---- three-valued logic -------------------------------------------------------------------------------------
+class Unknown:
+    """An outcome unknown keys decide (discovery mode): true exactly when ``expr`` holds.
+
+    ``expr`` is a condition leaf ``("cond", operator, key, values)`` or ``("all" | "any", (exprs…))`` or
+    ``("not", expr)``; :func:`formula` turns it into JSON-ready data.
+    """
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: tuple):
+        self.expr = expr
+
+
+Tri = bool | Unknown
+
+
 def _and(*vals: Tri) -> Tri:
-    out: Tri = True
+    parts: list[tuple] = []
     for v in vals:
         if v is False:
             return False
-        if v is None:
-            out = None
-    return out
+        if v is not True:
+            e = v.expr
+            if e[0] == "all":
+                parts.extend(x for x in e[1] if x not in parts)
+            elif e not in parts:
+                parts.append(e)
+    if not parts:
+        return True
+    return Unknown(parts[0] if len(parts) == 1 else ("all", tuple(parts)))
 
 
 def _or(*vals: Tri) -> Tri:
-    out: Tri = False
+    parts: list[tuple] = []
     for v in vals:
         if v is True:
             return True
-        if v is None:
-            out = None
-    return out
+        if v is not False:
+            e = v.expr
+            if e[0] == "any":
+                parts.extend(x for x in e[1] if x not in parts)
+            elif e not in parts:
+                parts.append(e)
+    if not parts:
+        return False
+    return Unknown(parts[0] if len(parts) == 1 else ("any", tuple(parts)))
 
 
 def _not(v: Tri) -> Tri:
-    return None if v is None else not v
+    if v is True or v is False:
+        return not v
+    e = v.expr
+    return Unknown(e[1] if e[0] == "not" else ("not", e))
+
+
+def _unknown(v: Tri) -> bool:
+    return v is not True and v is not False
+
+
+def formula(expr: tuple) -> Any:
+    """An :class:`Unknown` expression as JSON-ready data: ``{"key", "operator", "values"}`` leaves under
+    ``{"all": […]}``, ``{"any": […]}`` and ``{"not": …}`` (a Deny's conditions come out inverted)."""
+    if expr[0] == "cond":
+        return {"key": expr[2], "operator": expr[1], "values": list(expr[3])}
+    if expr[0] == "not":
+        return {"not": formula(expr[1])}
+    return {expr[0]: [formula(x) for x in expr[1]]}
+
+
+def formula_text(f: Any) -> str:
+    """A :func:`formula` as one readable line."""
+    if "key" in f:
+        vals = f["values"]
+        return f"{f['operator']} {f['key']} {vals[0] if len(vals) == 1 else vals}"
+    if "not" in f:
+        return f"NOT ({formula_text(f['not'])})"
+    word, items = ("AND", f["all"]) if "all" in f else ("OR", f["any"])
+    return f" {word} ".join(f"({formula_text(x)})" if ("all" in x or "any" in x) else formula_text(x) for x in items)
+
+
+def _condition_unknown(out: Any) -> Unknown:
+    """The statement's undecided conditions (ANDed) as an :class:`Unknown`."""
+    leaves = tuple(("cond", op, key, tuple(values)) for op, key, values in out.unknown_conditions)
+    if not leaves:  # unknown for another reason (a policy variable): name the keys
+        leaves = tuple(("cond", "Known", k, ()) for k in out.unknown_keys)
+    return Unknown(leaves[0] if len(leaves) == 1 else ("all", leaves))
 
 
 # ---- results ------------------------------------------------------------------------------------------------
@@ -94,6 +158,10 @@ class Decision:
     explain: list[ExplainLine] = field(default_factory=list)
     unknown_keys: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # "Conditional": the request is allowed exactly when this formula of the unknown keys' conditions holds
+    allowed_if: Any = None
+    # defects of the documents read past (bare string principal, missing or misplaced Principal…)
+    defects: list[str] = field(default_factory=list)
 
     @property
     def allowed(self) -> bool:
@@ -105,12 +173,14 @@ class Decision:
         tail = self.result + (f" (blocked by {', '.join(self.blocked_by)})" if self.blocked_by else "")
         if self.unknown_keys:
             tail += f"; decided by unknown keys {', '.join(self.unknown_keys)}"
-        return "\n".join([*lines, tail])
+        if self.allowed_if is not None:
+            tail += f"; allowed if {formula_text(self.allowed_if)}"
+        return "\n".join([*lines, *(f"defect: {d}" for d in self.defects), tail])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"result": self.result, "blocked_by": list(self.blocked_by), "unknown_keys": list(self.unknown_keys),
-                "errors": list(self.errors),
+                "errors": list(self.errors), "allowed_if": self.allowed_if, "defects": list(self.defects),
                 "explain": [{"policy_type": e.policy_type, "policy": e.policy, "statement": e.statement,
                              "effect": e.effect, "applied": e.applied, "reason": e.reason} for e in self.explain]}
 
@@ -148,6 +218,13 @@ class Caller:
         if self.kind == "anonymous":
             return ("\0anonymous",)
         return (self.arn,)
+
+    @property
+    def direct_names(self) -> tuple[str, ...]:
+        """The ARNs that name this caller itself (a session: also its role), not its account."""
+        if self.kind == "session":
+            return (self.arn, self.role_arn)
+        return self.names[:1]
 
     def match(self, kind: str, value: str) -> str | None:
         """How one Principal entry names this caller: direct | role | everyone | account | None."""
@@ -325,6 +402,10 @@ class Request:
     context: RequestContext
     service: str
     star_only: bool = False  # the action authorizes no resource type (only Resource "*")
+    # the resource is a pattern ("*" for an action with resource types, "arn:aws:s3:::b/*"): it names many
+    # resources; scope "any" asks about some of them, "all" about every one (see evaluate)
+    wild: bool = False
+    scope: str = "any"
 
 
 _STAR_ONLY: dict[str, bool] = {}
@@ -392,8 +473,15 @@ def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
     resource = get("resource") or "*"
     if type(resource) is not str:
         raise PolicyError("request resource must be an ARN string or '*'")
+    forced = get("star_only")
+    if forced is not None:
+        star_only = bool(forced)
     if star_only:
         resource = "*"
+    wild = not star_only and ("*" in resource or "?" in resource)
+    scope = get("resource_scope") or "any"
+    if scope not in ("any", "all"):
+        raise PolicyError(f"request resource_scope {scope!r} must be 'any' or 'all'")
     res_account = get("resource_account") or _arn_account(resource) or caller.account
     ctx = RequestContext(base)
     ctx["aws:currenttime"], ctx["aws:epochtime"] = _time_keys(get("time") or now or int(_time.time()))
@@ -421,7 +509,7 @@ def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
                     ctx[prefix + (k.lower() if type(k) is str else str(k).lower())] = v
             else:
                 _apply_optional(ctx, key, value, caller)
-    return Request(caller, action_low, resource, str(res_account or ""), ctx, service, star_only)
+    return Request(caller, action_low, resource, str(res_account or ""), ctx, service, star_only, wild, scope)
 
 
 def _apply_optional(ctx: RequestContext, key: str, value: Any, caller: Caller) -> None:
@@ -458,7 +546,7 @@ class _Scan:
     def statement(self, ptype: str, pol: Policy, st: Statement, principals: bool) -> tuple[Tri, str | None]:
         """Whether ``st`` applies to the request, and how its Principal named the caller."""
         req = self.req
-        if not st.matches_resource(req.resource, req.context):
+        if not (_wild_match(st, req) if req.wild else st.matches_resource(req.resource, req.context)):
             if self.lines is not None:
                 self.note(ptype, pol, st, False, f"resource {req.resource} not covered")
             return False, None
@@ -479,9 +567,11 @@ class _Scan:
             if st.effect == "Deny":  # fail closed: a broken Deny still denies, never a silent Allow
                 self.note(ptype, pol, st, True, "condition has invalid values; Deny applied (fail closed)")
                 return True, how
-        matched = out.matched
+        matched: Tri | None = out.matched
         if matched is None:
             self.pending.append((st.effect == "Deny", out.unknown_keys))
+            self.note(ptype, pol, st, None, "; ".join(out.details) if out.details else "condition")
+            return _condition_unknown(out), how
         self.note(ptype, pol, st, matched, "; ".join(out.details) if out.details else "condition")
         return matched, how
 
@@ -505,18 +595,13 @@ class _Scan:
             for st in relevant:
                 if st.effect == "Deny":
                     hit, _ = self.statement(ptype, pol, st, principals)
-                    if hit is True:
-                        deny = True
-                    elif hit is None and deny is False:
-                        deny = None
+                    if hit is not False:
+                        deny = _or(deny, hit)
                 else:
                     hit, how = self.statement(ptype, pol, st, principals)
                     if hit is False:
                         continue
-                    if hit is True:
-                        allow = True
-                    elif allow is False:
-                        allow = None
+                    allow = _or(allow, hit)
                     if how is not None:
                         how_allow[how] = _or(how_allow.get(how, False), hit)
         self.settle(allow, deny)
@@ -527,13 +612,14 @@ class _Scan:
         """:meth:`policies` without explanation lines: statement checks inlined, decided parts skipped, and
         the outcome of a condition-free policy memoised per (action, resource)."""
         req = self.req
-        action, resource, ctx, caller = req.action, req.resource, req.context, req.caller
+        action, resource, ctx, caller, wild = req.action, req.resource, req.context, req.caller, req.wild
+        mkey = (action, resource if not wild else f"{resource}\0{req.scope}")
         allow: Tri = False
         deny: Tri = False
         how_allow: dict[str, Tri] = {}
         for pol in policies:
             if not principals:
-                memo = pol._memo.get((action, resource))
+                memo = pol._memo.get(mkey)
                 if memo is not None:
                     if memo[0]:
                         allow = True
@@ -553,8 +639,12 @@ class _Scan:
                 elif p_allow is True and not principals:
                     continue
                 rs = st._resources
-                if rs is not None and rs.match(resource, ctx) is (st.resources is None):
-                    continue
+                if rs is not None:
+                    if wild:
+                        if not _wild_match(st, req):
+                            continue
+                    elif rs.match(resource, ctx) is (st.resources is None):
+                        continue
                 how = "everyone"
                 if principals:
                     how = _principal_how(st, caller, self.boundary)
@@ -584,23 +674,23 @@ class _Scan:
                     if hit is False:
                         continue
                 if is_deny:
-                    p_deny = True if hit else (None if p_deny is False else p_deny)
+                    p_deny = True if hit is True else _or(p_deny, hit)
                 else:
-                    p_allow = True if hit else (None if p_allow is False else p_allow)
+                    p_allow = True if hit is True else _or(p_allow, hit)
                     if principals:
                         how_allow[how] = _or(how_allow.get(how, False), hit)
             if not principals and pol.is_static(action):
                 if len(pol._memo) > 8192:
                     pol._memo.clear()
-                pol._memo[(action, resource)] = (bool(p_allow), bool(p_deny))
+                pol._memo[mkey] = (p_allow is True, p_deny is True)
             if p_allow is True:
                 allow = True
-            elif p_allow is None and allow is False:
-                allow = None
+            elif p_allow is not False and allow is not True:
+                allow = _or(allow, p_allow)
             if p_deny is True:
                 deny = True
-            elif p_deny is None and deny is False:
-                deny = None
+            elif p_deny is not False and deny is not True:
+                deny = _or(deny, p_deny)
         if self.pending:
             self.settle(allow, deny)
         return allow, deny, how_allow
@@ -614,13 +704,14 @@ class _Scan:
                 return True
         if out.matched is None:
             self.pending.append((st.effect == "Deny", out.unknown_keys))
+            return _condition_unknown(out)
         return out.matched
 
     def settle(self, allow: Tri, deny: Tri) -> None:
         """Keep the unknown keys of a policy set only where they decide it (its allow or deny is still None)."""
         if self.pending:
             for is_deny, keys in self.pending:
-                if (deny if is_deny else allow) is None:
+                if _unknown(deny if is_deny else allow):
                     self.unknown.extend(keys)
             self.pending.clear()
 
@@ -628,11 +719,40 @@ class _Scan:
 _ABSENT = object()
 
 
+def _wild_match(st: Statement, req: Request) -> bool:
+    """Resource / NotResource against a request naming many resources (``*`` for an action with resource types,
+    or a pattern such as ``arn:aws:s3:::bucket/*``).
+
+    Scope "any" (is it allowed on some of them?): an Allow applies when its Resource shares a resource with the
+    request (its NotResource does not cover the whole request); a Deny only when it covers every resource the
+    request names (a partial Deny leaves the rest allowed). Scope "all" (on every one of them?): an Allow must
+    cover the whole request; Denies as for "any".
+    """
+    rs = st._resources
+    if rs is None:
+        return True
+    resource, ctx = req.resource, req.context
+    pats = []
+    for p in rs.patterns:
+        if p in rs.variable:
+            p = substitute(p, ctx, for_glob=True)
+            if p is None:
+                continue
+        pats.append(p)
+    strict = st.effect == "Deny" or req.scope == "all"
+    if st.resources is not None:
+        test = pattern_covers if strict else pattern_intersects
+        return any(test(p, resource) for p in pats)
+    test = pattern_intersects if strict else pattern_covers
+    return not any(test(p, resource) for p in pats)
+
+
 def _principal_how(st: Statement, caller: Caller, has_boundary: bool = False) -> str | None:
     """How the statement's Principal/NotPrincipal names the caller (None: it does not apply to the caller).
 
     AWS documents that a Deny with NotPrincipal always applies to a principal with a permissions boundary,
-    whatever the NotPrincipal lists.
+    whatever the NotPrincipal lists, and that it exempts a caller only when all its names are listed (the
+    session, its role and the account); an Allow with NotPrincipal does not apply to a caller it names.
     """
     if st.principals is not None:
         best: str | None = None
@@ -642,10 +762,18 @@ def _principal_how(st: Statement, caller: Caller, has_boundary: bool = False) ->
                 best = how
         return best
     if st.not_principals is not None:
-        if has_boundary and st.effect == "Deny":
-            return "everyone"
-        excluded = all(any(caller.named_by(e.kind, e.value, n) for e in st.not_principals) for n in caller.names)
+        nps = st.not_principals
+        if st.effect == "Deny":
+            if has_boundary:
+                return "everyone"
+            # a Deny exempts the caller only when every name it is known by (itself, a session's role, its
+            # account) is listed
+            excluded = all(any(caller.named_by(e.kind, e.value, n) for e in nps) for n in caller.names)
+        else:  # an Allow grants everyone but those listed: naming the caller (or a session's role) excludes it
+            excluded = any(any(caller.named_by(e.kind, e.value, n) for e in nps) for n in caller.direct_names)
         return None if excluded else "everyone"
+    if st.principal_missing:  # a resource-policy statement stored without Principal names no one
+        return None
     return "everyone"
 
 
@@ -684,12 +812,22 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     ``service_linked``, ``management_account``. ``scps``/``rcps``: one list of policies per level, root → account.
     ``session_policies=None`` means no session policy was passed (an empty list denies everything).
     ``explain``: True (statements whose action matched), ``"all"`` (every statement) or False (fastest).
-    ``mode``: ``"strict"`` or ``"discovery"`` (unknown context keys give ``"Conditional"``).
+    ``mode``: ``"strict"`` or ``"discovery"`` (unknown context keys give ``"Conditional"`` and
+    ``Decision.allowed_if``, the formula of their conditions under which the request is allowed).
+
+    A ``resource`` holding a wildcard (``"*"`` for an action with resource types, ``arn:aws:s3:::bucket/*``)
+    names many resources: with ``resource_scope`` ``"any"`` (the default) the question is "allowed on some of
+    them?", with ``"all"`` "allowed on every one of them?" (see :func:`_wild_match`). ``star_only`` (bool)
+    overrides the catalogue on whether the action takes only Resource ``"*"``.
     """
     if mode not in ("strict", "discovery"):
         raise PolicyError(f"unknown evaluation mode {mode!r} (strict or discovery)")
     req = build_request(request, now)
     caller = req.caller
+    if req.action == "sts:getcalleridentity" and caller.kind != "anonymous":
+        # STS API reference: no permission is needed, and an explicit deny does not stop it
+        return Decision(ALLOWED, explain=[ExplainLine("-", "-", "-", "Allow", True, "sts:GetCallerIdentity is "
+                                                      "always allowed to a signed request")] if explain else [])
     scan = _Scan(req, mode, explain)
     run = scan.fast if scan.lines is None else scan.policies
 
@@ -704,6 +842,8 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     boundaries = _policies(permission_boundaries, "boundary", "permission_boundary") if permission_boundaries else ()
     sessions = None if session_policies is None else _policies(session_policies, "session", "session")
     endpoints = None if endpoint_policies is None else _policies(endpoint_policies, "endpoint", "endpoint")
+    defects = [d for group in (identity, resources, boundaries, sessions or (), endpoints or ())
+               for pol in group for d in pol.defects]
 
     denies: dict[str, Tri] = {}
     uses_identity = caller.kind in _IAM_CALLERS
@@ -736,14 +876,14 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
             uses_identity and not caller.service_linked and not request.get("management_account"))):
         scp_deny: Tri = False
         for i, level in enumerate(scps):
-            lvl_allow, lvl_deny, _ = run("scp", _policies(level, "scp", "scp", i))
+            pols = _policies(level, "scp", "scp", i)
+            defects.extend(d for pol in pols for d in pol.defects)
+            lvl_allow, lvl_deny, _ = run("scp", pols)
             if lvl_allow is False and scan.lines is not None:
                 scan.lines.append(ExplainLine("scp", f"level {i}", "-", "Allow", False,
                                               f"no SCP attached at level {i} allows {req.action}"))
-            if scp_ok is not False:
-                scp_ok = lvl_allow if scp_ok is True else (False if lvl_allow is False else None)
-            if lvl_deny is not False:
-                scp_deny = True if lvl_deny is True or scp_deny is True else None
+            scp_ok = _and(scp_ok, lvl_allow)  # every level must allow
+            scp_deny = _or(scp_deny, lvl_deny)  # a Deny at any level denies
         denies["scp"] = scp_deny
     # RCPs (Organizations guide): only for the services that support them, on the resources an action authorizes
     # (not Resource "*"-only actions), never for service-linked roles, not for kms:RetireGrant; AWS service
@@ -752,10 +892,11 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     if (rcps is not None and not caller.service_linked and not req.star_only and _rcp_service(req.service)
             and req.action != "kms:retiregrant"):
         rcp_deny: Tri = False
-        for i, level in enumerate(rcps):  # RCPFullAWSAccess is implicit: only the Denies matter
-            _, lvl_deny, _ = run("rcp", _policies(level, "rcp", "rcp", i), principals=True)
-            if lvl_deny is not False:
-                rcp_deny = True if lvl_deny is True or rcp_deny is True else None
+        for i, level in enumerate(rcps):  # RCPFullAWSAccess is implicit: only the Denies matter, at any level
+            pols = _policies(level, "rcp", "rcp", i)
+            defects.extend(d for pol in pols for d in pol.defects)
+            _, lvl_deny, _ = run("rcp", pols, principals=True)
+            rcp_deny = _or(rcp_deny, lvl_deny)
         denies["rcp"] = rcp_deny
 
     # ---- grants
@@ -766,8 +907,9 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     if resource_policy_required is not None:
         required = resource_policy_required
     else:  # trust policies and KMS key policies must allow even within one account (a key policy only governs
-        # actions on a key: kms:ListKeys, ListAliases, CreateKey… name no key and need the identity side only)
-        required = ((req.service == "kms" and not req.star_only)
+        # actions on a key: kms:ListKeys, CreateKey… name no key, and aliases have no policy of their own: those
+        # need the identity side only)
+        required = ((req.service == "kms" and _kms_key(req.resource))
                     or (req.action in _TRUST_ACTIONS and ":role/" in req.resource))
     same_account = bool(caller.account) and caller.account == req.resource_account
     limits = _and(pb_allow, sp_allow)
@@ -779,8 +921,10 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     elif same_account:
         if caller.kind in ("user", "root"):
             unlimited, limited_res = _or(direct, everyone), False
-        else:  # role sessions and federated users: a role-ARN or "*" grant is limited by boundary and session
-            unlimited, limited_res = direct, _or(via_role, everyone)
+        else:  # role sessions and federated users: a role-ARN or "*" grant is limited by boundary and session;
+            # one naming the session itself escapes the boundary but not the session policy (an implicit deny
+            # there denies whatever the resource policy says)
+            unlimited, limited_res = _and(direct, sp_allow), _or(via_role, everyone)
         if caller.kind == "root":
             limits = True
         if required:
@@ -789,7 +933,7 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
             limited = _or(limited_res, id_allow)
         grant = _or(unlimited, _and(limited, limits))
         if grant is False:
-            if unlimited is False and limited is False:
+            if (direct if caller.kind not in ("user", "root") else unlimited) is False and limited is False:
                 if required:
                     blocked.append("resource")
                     if via_account is not False and id_allow is False:
@@ -812,6 +956,7 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
 
     deny_any = _or(*denies.values())
     allowed = _and(_not(deny_any), scp_ok, ep_allow, grant)
+    allowed_if = None
     if deny_any is True:
         result = EXPLICIT
         blocked = [k for k, v in denies.items() if v is True]
@@ -825,9 +970,61 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
             blocked.append("endpoint")
     else:
         result = CONDITIONAL
-        blocked = [k for k, v in denies.items() if v is None]
+        blocked = [k for k, v in denies.items() if _unknown(v)]
+        allowed_if = formula(allowed.expr)
+    protected = _protected(req) if result != EXPLICIT else None
+    if protected:  # AWS-owned objects: no policy can allow these changes (an explicit deny stays explicit)
+        result, blocked, allowed_if = IMPLICIT, ["protected"], None
+        if scan.lines is not None:
+            scan.lines.append(ExplainLine("protected", "-", "-", "Deny", True, protected))
     unknown = list(dict.fromkeys(scan.unknown)) if result == CONDITIONAL else []
-    return Decision(result, list(dict.fromkeys(blocked)), scan.lines or [], unknown, scan.errors)
+    return Decision(result, list(dict.fromkeys(blocked)), scan.lines or [], unknown, scan.errors, allowed_if,
+                    list(dict.fromkeys(defects)))
+
+
+def _kms_key(resource: str) -> bool:
+    """The resource is a KMS key (or a pattern of keys): its key policy must allow."""
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[2] == "kms" and parts[5].startswith("key/")
+
+
+_MANAGED_POLICY_CHANGES = frozenset({
+    "iam:createpolicy", "iam:createpolicyversion", "iam:deletepolicy", "iam:deletepolicyversion",
+    "iam:setdefaultpolicyversion", "iam:tagpolicy", "iam:untagpolicy"})
+_ROLE_CHANGES = frozenset({
+    "iam:attachrolepolicy", "iam:createrole", "iam:deleterole", "iam:deleterolepermissionsboundary",
+    "iam:deleterolepolicy", "iam:detachrolepolicy", "iam:passrole", "iam:putrolepermissionsboundary",
+    "iam:putrolepolicy", "iam:tagrole", "iam:untagrole", "iam:updateassumerolepolicy", "iam:updaterole",
+    "iam:updateroledescription"})
+# service-linked roles are created and deleted through their own actions, and their description may be edited
+_SLR_ALLOWED = frozenset({"iam:createservicelinkedrole", "iam:deleteservicelinkedrole", "iam:updateroledescription",
+                          "iam:updaterole"})
+_RESERVED_ROLE_CHANGES = _ROLE_CHANGES | {"iam:createservicelinkedrole", "iam:deleteservicelinkedrole"}
+_ALIAS_CHANGES = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
+
+
+def _protected(req: Request) -> str | None:
+    """Why no policy can allow this change to an AWS-owned object, or None (IAM User Guide: AWS managed policies
+    cannot be edited; service-linked roles and the roles under /aws-reserved/ are managed by AWS; KMS guide:
+    aliases under alias/aws/ are reserved for AWS managed keys)."""
+    action = req.action
+    if action not in _MANAGED_POLICY_CHANGES and action not in _RESERVED_ROLE_CHANGES and \
+            action not in _ALIAS_CHANGES:
+        return None
+    parts = req.resource.split(":", 5)
+    if len(parts) != 6:
+        return None
+    account, res = parts[4], parts[5]
+    if parts[2] == "iam":
+        if action in _MANAGED_POLICY_CHANGES and account == "aws" and res.startswith("policy/"):
+            return f"{req.resource} is an AWS managed policy: {action} is never allowed on it"
+        if res.startswith("role/aws-reserved/") and action in _RESERVED_ROLE_CHANGES:
+            return f"{req.resource} is reserved by AWS: {action} is never allowed on it"
+        if res.startswith("role/aws-service-role/") and action in _ROLE_CHANGES and action not in _SLR_ALLOWED:
+            return f"{req.resource} is a service-linked role: {action} is never allowed on it"
+    elif parts[2] == "kms" and action in _ALIAS_CHANGES and res.startswith("alias/aws/"):
+        return f"{req.resource} is an AWS managed key alias: {action} is never allowed on it"
+    return None
 
 
 def _limit_blocks(pb_allow: Tri, sp_allow: Tri) -> list[str]:

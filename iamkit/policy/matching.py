@@ -269,3 +269,115 @@ def arn_matches(pattern: str, arn: str) -> bool:
         if len(vparts) == 6:
             return _parts_match(pparts, vparts)
     return glob_match(pattern, arn, case_sensitive=True)
+
+
+# ---- one pattern against another (requests that name many resources: "*", "arn:aws:s3:::bucket/*") --------------
+_STAR, _ONE = object(), object()
+
+
+@lru_cache(maxsize=16384)
+def _tokens(pattern: str) -> tuple:
+    """The glob as a tuple of tokens: ``_STAR``, ``_ONE`` (``?``) or one literal character (escapes resolved)."""
+    out: list = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            if not out or out[-1] is not _STAR:  # "**" is "*"
+                out.append(_STAR)
+        elif ch == "?":
+            out.append(_ONE)
+        elif ch == LITERAL_NEXT and i + 1 < n and pattern[i + 1] in _MARKERS:
+            i += 1
+            out.append(pattern[i])
+        else:
+            out.append(_UNESCAPE.get(ord(ch), ch))
+        i += 1
+    return tuple(out)
+
+
+def _glob_intersects(a: tuple, b: tuple) -> bool:
+    """Whether some text matches both token sequences: reachability over (position in a, position in b), so at
+    most len(a) x len(b) states, each visited once."""
+    n, m = len(a), len(b)
+    seen = {(0, 0)}
+    todo = [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if i == n and j == m:
+            return True
+        ta = a[i] if i < n else None
+        tb = b[j] if j < m else None
+        nexts = []
+        if ta is _STAR:
+            nexts.append((i + 1, j))  # the star matches nothing more
+        if tb is _STAR:
+            nexts.append((i, j + 1))
+        if ta is not None and tb is not None and (ta is _STAR or tb is _STAR or ta is _ONE or tb is _ONE or ta == tb):
+            # one character both accept: a star stays where it is, anything else moves on
+            step = (i if ta is _STAR else i + 1, j if tb is _STAR else j + 1)
+            if step != (i, j):
+                nexts.append(step)
+        for s in nexts:
+            if s not in seen:
+                seen.add(s)
+                todo.append(s)
+    return False
+
+
+def _glob_covers(a: tuple, b: tuple) -> bool:
+    """Whether every text matching ``b`` matches ``a`` (sufficient test: ``b``'s stars may only be absorbed by
+    ``a``'s stars, its ``?`` by ``a``'s ``?`` or stars); bounded by len(a) x len(b) states."""
+    n, m = len(a), len(b)
+    seen = {(0, 0)}
+    todo = [(0, 0)]
+    while todo:
+        i, j = todo.pop()
+        if i == n and j == m:
+            return True
+        nexts = []
+        if i < n:
+            ta = a[i]
+            if ta is _STAR:
+                nexts.append((i + 1, j))
+                if j < m:
+                    nexts.append((i, j + 1))
+            elif j < m:
+                tb = b[j]
+                if tb is not _STAR and (ta is _ONE or (tb is not _ONE and ta == tb)):
+                    nexts.append((i + 1, j + 1))
+        for s in nexts:
+            if s not in seen:
+                seen.add(s)
+                todo.append(s)
+    return False
+
+
+def _pattern_pairs(pattern: str, request: str) -> list[tuple[str, str]] | None:
+    """The parts to compare: the six ARN parts one by one when both are ARNs, else the two whole texts."""
+    pparts = _split_pattern(pattern)
+    rparts = _split_pattern(request) if pparts is not None else None
+    if pparts is not None and rparts is not None:
+        return list(zip(pparts, rparts, strict=True))
+    return None
+
+
+@lru_cache(maxsize=65536)
+def pattern_intersects(pattern: str, request: str) -> bool:
+    """Whether some resource matches both the policy's ``pattern`` and the request's ``request`` pattern
+    (``arn:aws:s3:::*/AWSLogs/*`` and ``arn:aws:s3:::example-bucket/*`` share ``example-bucket/AWSLogs/x``)."""
+    if pattern == "*" or request == "*":
+        return True
+    pairs = _pattern_pairs(pattern, request) or [(pattern, request)]
+    return all(p == r or _glob_intersects(_tokens(p), _tokens(r)) for p, r in pairs)
+
+
+@lru_cache(maxsize=65536)
+def pattern_covers(pattern: str, request: str) -> bool:
+    """Whether the policy's ``pattern`` matches every resource the request's ``request`` pattern can name."""
+    if pattern == "*" or pattern == request:
+        return True
+    if request == "*":
+        return all(t is _STAR for t in _tokens(pattern))
+    pairs = _pattern_pairs(pattern, request) or [(pattern, request)]
+    return all(p == r or _glob_covers(_tokens(p), _tokens(r)) for p, r in pairs)

@@ -1,5 +1,10 @@
-"""Questions over an inventory: who can do an action on a resource, what a principal can do, and effective
-permissions — all decided by the engine with SCPs, RCPs, boundaries and denies applied.
+"""Questions over an inventory: who can do an action on a resource, what a principal can do, effective
+permissions and who is administrator — all decided by the engine with SCPs, RCPs, boundaries and denies applied.
+
+This is the one public way other layers ask the engine about an inventory's principals: :func:`model` (the
+parsed inventory), :func:`decide` / :func:`decide_for` (one request of one principal, with everything that applies
+to it), :func:`request_for` (the request dict the engine gets) and :func:`is_admin` / :data:`ADMIN_PROBES` (the
+one definition of administrator-equivalent).
 
 Works on any object exposing the inventory frames (``principals``, ``policies``, ``trusts``,
 ``resource_policies``, ``accounts``; ``posture`` optionally for OU names). The per-inventory model (parsed
@@ -273,11 +278,16 @@ def _trust_policies(rows: list[dict[str, Any]], errors: list[str]) -> dict[str, 
 
 
 # ---- requests per principal -----------------------------------------------------------------------------------
-def _request(pm: PrincipalModel, m: Model, action: str, resource: str, resource_account: str | None,
-             context: Mapping[str, Any] | None) -> dict[str, Any]:
+def request_for(pm: PrincipalModel, m: Model, action: str, resource: str = "*", resource_account: str | None = None,
+                context: Mapping[str, Any] | None = None, *, scope: str = "any") -> dict[str, Any]:
+    """The request the engine gets for ``pm`` (session ARN for a role, tags, org id, SCP exemptions…).
+
+    ``scope``: for a resource pattern (``*``), "any" asks "on some resource?", "all" "on every resource?"."""
     req: dict[str, Any] = {"principal": pm.request_principal, "action": action, "resource": resource,
                            "principal_tags": pm.tags, "service_linked": pm.service_linked,
                            "management_account": pm.account_id in m.management}
+    if scope != "any":
+        req["resource_scope"] = scope
     if pm.role_arn:
         req["role_arn"] = pm.role_arn
     if pm.principal_id:
@@ -291,7 +301,7 @@ def _request(pm: PrincipalModel, m: Model, action: str, resource: str, resource_
     return req
 
 
-def _resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None, str | None]:
+def resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None, str | None]:
     """The resource's policy (trust policy for sts:AssumeRole on a role) and the account owning it."""
     low = action.lower()
     if low.startswith("sts:") and ":role/" in resource:
@@ -306,21 +316,51 @@ def _resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None,
 
 
 def decide(inv: Any, principal_arn: str, action: str, resource: str = "*", *, context: Mapping[str, Any] | None = None,
-           mode: str = "strict", explain: bool | str = True) -> Decision:
-    """Evaluate one request of an inventory principal with everything that applies to it."""
+           mode: str = "strict", explain: bool | str = True, scope: str = "any") -> Decision:
+    """Evaluate one request of an inventory principal with everything that applies to it (``scope``: see
+    :func:`request_for`)."""
     m = model(inv)
     pm = m.by_arn.get(principal_arn)
     if pm is None:
         raise BadInput(f"principal {principal_arn} is not in the inventory (users, roles and root only)")
-    return _decide(m, pm, action, resource, context, mode, explain)
+    return decide_for(m, pm, action, resource, context, mode, explain, scope=scope)
 
 
-def _decide(m: Model, pm: PrincipalModel, action: str, resource: str, context: Mapping[str, Any] | None,
-            mode: str, explain: bool | str) -> Decision:
-    res_pol, res_acct = _resource_side(m, action, resource)
+def decide_for(m: Model, pm: PrincipalModel, action: str, resource: str = "*",
+               context: Mapping[str, Any] | None = None, mode: str = "strict", explain: bool | str = False, *,
+               scope: str = "any", now: Any = None) -> Decision:
+    """:func:`decide` for a principal of an already built :class:`Model` (the fast form for many questions):
+    its identity policies and boundary, the account's SCPs, the resource's policy (a role's trust for
+    ``sts:*``) and RCPs."""
+    res_pol, res_acct = resource_side(m, action, resource)
     rcps = m.rcps.get(res_acct or pm.account_id)
-    return evaluate(_request(pm, m, action, resource, res_acct, context), pm.identity, res_pol,
-                    pm.boundaries or None, m.scps.get(pm.account_id), rcps, mode=mode, explain=explain)
+    return evaluate(request_for(pm, m, action, resource, res_acct, context, scope=scope), pm.identity, res_pol,
+                    pm.boundaries or None, m.scps.get(pm.account_id), rcps, mode=mode, explain=explain, now=now)
+
+
+# ---- administrator-equivalent: the one definition --------------------------------------------------------------
+ADMIN_PROBES = ("iam:PutRolePolicy", "iam:AttachUserPolicy", "iam:CreateAccessKey", "sts:AssumeRole",
+                "s3:GetObject", "s3:PutBucketPolicy", "ec2:RunInstances", "lambda:CreateFunction",
+                "secretsmanager:GetSecretValue", "organizations:DescribeOrganization", "dynamodb:DeleteTable",
+                "rds:DeleteDBInstance", "sns:Publish")
+"""A principal the engine allows every one of these on every resource holds AdministratorAccess in effect.
+(kms:Decrypt needs the key policy too, and guardrail SCPs such as "never stop CloudTrail" are common on real
+administrators, so neither is a probe.)"""
+
+
+def admin_equivalent(allowed: Any) -> bool:
+    """Whether ``allowed(action) -> bool`` (asked on every resource) holds for every :data:`ADMIN_PROBES` action."""
+    return all(allowed(a) for a in ADMIN_PROBES)
+
+
+def is_admin(inventory: Any, principal_arn: str) -> bool:
+    """Whether an inventory principal is administrator-equivalent: every probe allowed on every resource, with
+    SCPs, boundaries and denies applied."""
+    m = model(inventory)
+    pm = m.by_arn.get(principal_arn)
+    if pm is None:
+        raise BadInput(f"principal {principal_arn} is not in the inventory (users, roles and root only)")
+    return admin_equivalent(lambda a: decide_for(m, pm, a, "*", scope="all").result == ALLOWED)
 
 
 def who_can(action: str, resource: str = "*", inventory: Any = None, *, context: Mapping[str, Any] | None = None,
@@ -340,7 +380,7 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
     _check_mode(mode)
     m = model(inventory)
     action_low = action.lower()
-    res_pol, res_acct = _resource_side(m, action, resource)
+    res_pol, res_acct = resource_side(m, action, resource)
     allow_pols: dict[int, bool] = {}
 
     def grants(pol: Policy) -> bool:
@@ -370,7 +410,7 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
                          "result": d.result, "blocked_by": d.blocked_by, "unknown_keys": d.unknown_keys,
                          "via": "resource"})
     for pm in (m.principals if include_denied else _candidates(m, named, grants)):
-        d = _decide(m, pm, action, resource, context, mode, False)
+        d = decide_for(m, pm, action, resource, context, mode, False)
         if d.result in (ALLOWED, CONDITIONAL) or include_denied:
             rows.append({"principal_arn": pm.arn, "principal_type": pm.principal_type, "account_id": pm.account_id,
                          "result": d.result, "blocked_by": d.blocked_by, "unknown_keys": d.unknown_keys,
@@ -461,7 +501,7 @@ def what_can(principal_arn: str, inventory: Any = None, *, services: Iterable[st
         if (action, resource) in seen or (wanted and action.split(":")[0].lower() not in wanted):
             continue
         seen.add((action, resource))
-        d = _decide(m, pm, action, resource, context, mode, False)
+        d = decide_for(m, pm, action, resource, context, mode, False)
         if d.result in (ALLOWED, CONDITIONAL) or include_denied:
             info = cat.action(action)
             rows.append({"principal_arn": pm.arn, "action": action, "access_level": info.access_level if info else "",
@@ -483,7 +523,3 @@ def effective_permissions(inventory: Any, principals: Iterable[str] | None = Non
     frames = [f for f in frames if len(f)]
     return conform(pd.concat(frames, ignore_index=True) if frames else [], "what_can")
 
-
-# Public names for the per-model helpers other layers call (iamkit.assess uses them):
-decide_for = _decide  # (model, principal model, action, resource, context, mode, explain) -> Decision
-request_for = _request  # (principal model, model, action, resource, resource_account, context) -> request dict

@@ -174,9 +174,11 @@ def _statement(out: _Findings, cat: Catalog, st: Any, i: int, kind: str, sids: d
     if "Principal" in st and "NotPrincipal" in st:
         out.add("error", "PRINCIPAL_AND_NOTPRINCIPAL", "use Principal or NotPrincipal, not both", i, sid, "Principal")
     if has_p and not principal_allowed:
-        out.add("error", "PRINCIPAL_NOT_ALLOWED", f"a {kind} policy cannot name a Principal", i, sid, "Principal")
+        out.add("error", "PRINCIPAL_NOT_ALLOWED", f"a {kind} policy cannot name a Principal (the engine ignores "
+                "it)", i, sid, "Principal")
     if principal_required and not has_p:
-        out.add("error", "MISSING_PRINCIPAL", f"a {kind} policy statement needs a Principal", i, sid, "Principal")
+        out.add("error", "MISSING_PRINCIPAL", f"a {kind} policy statement needs a Principal (without one it "
+                "never applies)", i, sid, "Principal")
     pfield = "Principal" if "Principal" in st else "NotPrincipal" if "NotPrincipal" in st else ""
     if pfield and principal_allowed:
         _check_principal(out, st[pfield], i, sid, pfield)
@@ -295,6 +297,10 @@ def _is_public(p: Any) -> bool:
 
 def _check_principal(out: _Findings, p: Any, i: int, sid: str, fld: str) -> None:
     if p == "*":
+        return
+    if isinstance(p, str) and p.strip():
+        out.add("error", "BARE_STRING_PRINCIPAL", f"{fld} is a bare string {p[:80]!r}: write {{\"AWS\": {p[:80]!r}}} "
+                "(the engine reads it so, and reports it)", i, sid, fld)
         return
     if not isinstance(p, Mapping) or not p:
         out.add("error", "INVALID_PRINCIPAL", f"{fld} must be \"*\" or an object such as {{\"AWS\": …}}", i, sid, fld)

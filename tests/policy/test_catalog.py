@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from iamkit.policy import access_level, action_info, catalog, expand_actions
@@ -79,3 +81,56 @@ def test_condition_keys_with_placeholders_in_the_provider_part():
     assert cat.condition_key("token.actions.acme.ghe.com:actor") is not None
     assert cat.condition_key("token.actions.githubusercontent.com:repository") is not None
     assert cat.is_federated_key("accounts.google.com:aud") and not cat.is_federated_key("s3:prefix")
+
+
+def test_catalog_index_cached_on_disk(tmp_path, monkeypatch):
+    mod = importlib.import_module("iamkit.policy.catalog")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("IAMKIT_CATALOG_CACHE", raising=False)
+    built = mod.load_catalog()
+    files = list((tmp_path / "iamkit").glob("catalog-*.marshal"))
+    assert len(files) == 1 and built.data_version in files[0].name
+    assert not list((tmp_path / "iamkit").glob(".*tmp"))  # written atomically, nothing left behind
+    cached = mod.load_catalog()
+    assert cached.actions == built.actions and cached.condition_keys == built.condition_keys
+    assert cached.resource_types == built.resource_types and cached.rcp_services == built.rcp_services
+    assert cached.condition_key("aws:RequestTag/env") == built.condition_key("aws:RequestTag/env")
+    assert cached.expand("s3:Get*") == built.expand("s3:Get*")
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage", b"not marshal at all" * 10])
+def test_corrupt_catalog_cache_is_rebuilt(tmp_path, monkeypatch, content):
+    mod = importlib.import_module("iamkit.policy.catalog")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = mod._cache_file(mod._data_version())
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    cat = mod.load_catalog()
+    assert cat.action("s3:GetObject") is not None
+    assert mod._read_cache(path, mod._data_version()) is not None  # rewritten with a good index
+
+
+def test_catalog_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
+    import marshal
+
+    mod = importlib.import_module("iamkit.policy.catalog")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    version = mod._data_version()
+    path = mod._cache_file(version)
+    path.parent.mkdir(parents=True)
+    plain = mod._to_plain(mod.load_catalog(use_cache=False))
+    plain["version"] = "0.0.0-other"
+    path.write_bytes(marshal.dumps(plain))
+    assert mod._read_cache(path, version) is None
+
+
+def test_unwritable_cache_dir_is_not_fatal(tmp_path, monkeypatch):
+    mod = importlib.import_module("iamkit.policy.catalog")
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file where the folder should be
+    assert mod.load_catalog().action("iam:PassRole") is not None

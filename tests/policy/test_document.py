@@ -111,7 +111,6 @@ def test_relevant_indexes_statements_by_action():
     ({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]}, "Resource"),
     ({"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]}, "empty list"),
     ({"Statement": [{"Effect": "Allow", "Action": 5, "Resource": "*"}]}, "string"),
-    ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}]}, "Principal"),
     ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Foo": 1}]}, "unknown element"),
     ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
                      "Condition": {"StringEqualz": {"aws:username": "x"}}}]}, "StringEqualz"),
@@ -125,9 +124,26 @@ def test_malformed_documents_raise_clear_policy_errors(bad, words):
     assert words.lower() in str(e.value).lower()
 
 
-def test_resource_policy_needs_principal_and_unknown_kind():
+def test_stored_document_defects_are_read_past_and_listed():
+    # a resource-policy statement without Principal names no one: kept, flagged, reported
+    p = parse({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}, "resource", "bucket")
+    assert p.statements[0].principal_missing and p.statements[0].principals is None
+    assert p.defects == ("bucket Statement[0]: no Principal in a resource policy statement; it never applies",)
+    # a Principal inside an identity policy is ignored (the statement applies to the policy's holder)
+    p = parse({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Principal": "*"}]}, "identity")
+    assert p.statements[0].principals is None and not p.statements[0].principal_missing
+    assert len(p.defects) == 1 and "cannot name a Principal" in p.defects[0]
+    # a bare string principal is read as {"AWS": ...}
+    p = parse({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Principal": "111122223333"}]}, "resource")
+    assert [(e.kind, e.value) for e in p.statements[0].principals] == [("AWS", "arn:aws:iam::111122223333:root")]
+    assert "bare string principal" in p.defects[0]
+    # parse_statement alone (no defects list) still refuses them
+    from iamkit.policy.document import parse_statement
     with pytest.raises(PolicyError, match="Principal"):
-        parse({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}, "resource")
+        parse_statement({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, 0, "resource")
+
+
+def test_unknown_kind_and_principal_type():
     with pytest.raises(PolicyError, match="kind"):
         parse(IDENT, "banana")
     with pytest.raises(PolicyError, match="unknown principal type"):

@@ -59,12 +59,24 @@ def test_not_principal_deny_exempts_only_fully_listed_callers():
     assert evaluate(req(SESSION), resource_policy=allow).allowed
 
 
-def test_allow_with_not_principal_grants_everyone_else():
-    # same matching as for Deny: the caller is excluded only when all its names (user and account) are listed
-    p = doc(stmt(NotPrincipal={"AWS": [USER, ACCT_A]}))
-    assert not evaluate(req(USER), resource_policy=p).allowed
-    assert evaluate(req(SESSION), resource_policy=p).allowed
-    assert evaluate(req(None), resource_policy=p).allowed  # anonymous is "everyone else" too
+# Allow with NotPrincipal: everyone except those listed (IAM User Guide, NotPrincipal). A caller the list names
+# (its own ARN, or a session's role) is excluded, alone or among other entries; naming only its account does not
+# exclude it.
+@pytest.mark.parametrize("listed, caller, expected", [
+    ([f"arn:aws:iam::{ACCT_A}:user/someone-else"], USER, "Allowed"),
+    ([f"arn:aws:iam::{ACCT_A}:user/x", f"arn:aws:iam::{ACCT_A}:user/y"], USER, "Allowed"),
+    ([USER], USER, "ImplicitlyDenied"),
+    ([USER, f"arn:aws:iam::{ACCT_A}:user/x"], USER, "ImplicitlyDenied"),
+    ([USER, ACCT_A], USER, "ImplicitlyDenied"),
+    ([ACCT_A], USER, "Allowed"),
+    ([USER, ACCT_A], SESSION, "Allowed"),
+    ([SESSION], SESSION, "ImplicitlyDenied"),
+    ([ROLE], SESSION, "ImplicitlyDenied"),   # the session's role names it too
+    ([USER], None, "Allowed"),               # anonymous is "everyone else" too
+])
+def test_allow_with_not_principal_grants_everyone_else(listed, caller, expected):
+    p = doc(stmt(NotPrincipal={"AWS": listed}))
+    assert evaluate(req(caller), resource_policy=p).result == expected
 
 
 def test_cross_account_session_via_account_principal():
@@ -88,3 +100,29 @@ def test_not_principal_deny_always_applies_to_principals_with_a_boundary():
     assert evaluate(req(SESSION), resource_policy=p).allowed
     d = evaluate(req(SESSION), resource_policy=p, permission_boundaries=[ALLOW])
     assert d.result == "ExplicitlyDenied" and d.blocked_by == ["resource"]
+
+
+def test_resource_policy_statement_without_principal_never_applies():
+    # stored documents sometimes lack Principal: such a statement names no one (Allow or Deny), the rest applies,
+    # and the defect is reported on the decision
+    no_principal_allow = doc(stmt())
+    d = evaluate(req(USER), resource_policy=no_principal_allow)
+    assert d.result == "ImplicitlyDenied" and d.defects and "no Principal" in d.defects[0]
+    no_principal_deny = doc(stmt("Deny"))
+    assert evaluate(req(USER), identity_policies=[doc(stmt())], resource_policy=no_principal_deny).allowed
+    with_sibling = doc(stmt(), stmt(Principal="*"))
+    assert evaluate(req(USER), resource_policy=with_sibling).allowed
+
+
+def test_bare_string_principal_is_read_as_aws():
+    p = doc(stmt(Principal=USER))
+    d = evaluate(req(USER), resource_policy=p)
+    assert d.allowed and "bare string principal" in d.defects[0]
+    assert not evaluate(req(SESSION), resource_policy=p).allowed
+
+
+def test_principal_in_identity_policy_is_ignored_and_reported():
+    p = doc(stmt(Principal={"AWS": "arn:aws:iam::999999999999:root"}))
+    d = evaluate(req(USER), identity_policies=[p])
+    assert d.allowed and "cannot name a Principal" in d.defects[0]
+    assert "defect:" in d.explain_text() and d.to_dict()["defects"] == d.defects

@@ -134,3 +134,37 @@ def test_explain_names_the_scp_level_without_an_allow():
     d = evaluate(req(USER), identity_policies=[ALLOW], scps=[[FULL], [ONLY_EC2]])
     assert any(e.policy_type == "scp" and e.policy == "level 1" and e.applied is False for e in d.explain)
     assert "level 1" in d.explain_text()
+
+
+# RCP levels (Organizations guide, "Resource control policies"): the RCPs of the root, each OU and the account all
+# apply to the account's resources; a Deny at any level denies, a level without RCPs of its own denies nothing
+# (RCPFullAWSAccess), and an RCP whose action or resource does not match the request changes nothing.
+RCP_DENY_GET = doc(stmt("Deny", action="s3:GetObject", Principal="*"))
+RCP_DENY_OTHER_ACTION = doc(stmt("Deny", action="s3:PutObject", Principal="*"))
+RCP_DENY_OTHER_BUCKET = doc(stmt("Deny", action="s3:GetObject", resource="arn:aws:s3:::other/*", Principal="*"))
+
+
+@pytest.mark.parametrize("levels, expected", [
+    ([[]], "Allowed"),
+    ([[RCP_DENY_GET]], "ExplicitlyDenied"),
+    ([[RCP_DENY_GET], []], "ExplicitlyDenied"),
+    ([[], [], [RCP_DENY_GET]], "ExplicitlyDenied"),
+    ([[RCP_DENY_OTHER_ACTION], [RCP_DENY_OTHER_BUCKET]], "Allowed"),
+])
+def test_rcp_levels(levels, expected):
+    d = evaluate(req(USER), identity_policies=[doc(stmt())], rcps=levels)
+    assert d.result == expected
+
+
+def test_rcp_and_scp_deny_together():
+    d = evaluate(req(USER), identity_policies=[doc(stmt())], rcps=[[]], scps=[[doc(stmt("Deny"))]])
+    assert d.result == "ExplicitlyDenied" and d.blocked_by == ["scp"]
+
+
+def test_rcp_on_a_request_for_any_resource():
+    # asked "on any resource" (the action has resource types), an RCP denying "*" denies
+    deny = doc(stmt("Deny", action="s3:GetObject", Principal="*"))
+    r = req(USER, "s3:GetObject", "*")
+    assert evaluate(r, identity_policies=[doc(stmt())], rcps=[[deny]]).result == "ExplicitlyDenied"
+    deny_one = doc(stmt("Deny", action="s3:GetObject", resource="arn:aws:s3:::one/*", Principal="*"))
+    assert evaluate(r, identity_policies=[doc(stmt())], rcps=[[deny_one]]).allowed

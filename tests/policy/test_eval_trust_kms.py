@@ -82,3 +82,27 @@ def test_account_level_kms_actions_need_no_key_policy():
 def test_resource_policy_required_can_be_forced():
     r = req(USER)
     assert not evaluate(r, identity_policies=[doc(stmt())], resource_policy_required=True).allowed
+
+
+# KMS (Developer Guide, "Key policies" and "Controlling access to aliases"): a key policy governs actions on a
+# key, so kms:Decrypt on a key needs it even within one account; aliases have no policy of their own (IAM
+# policies decide), and actions on no key at all (ListKeys, CreateKey, or a question about "any key") need only
+# the identity side.
+ALIAS = f"arn:aws:kms:us-east-1:{ACCT_A}:alias/app"
+
+
+def test_kms_identity_only_cases():
+    list_keys = doc(stmt(action="kms:ListKeys"))
+    assert evaluate(req(USER, "kms:ListKeys", "*"), identity_policies=[list_keys]).allowed
+    assert evaluate(req(USER, "kms:ListKeys", "*", star_only=False), identity_policies=[list_keys]).allowed
+    assert evaluate(req(USER, "kms:Decrypt", "*"), identity_policies=[DECRYPT]).allowed  # "any key": identity side
+    for action in ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"):
+        p = doc(stmt(action=action, resource=ALIAS))
+        assert evaluate(req(USER, action, ALIAS), identity_policies=[p]).allowed
+
+
+def test_kms_key_needs_its_key_policy():
+    d = evaluate(req(USER, "kms:Decrypt", KEY), identity_policies=[DECRYPT])
+    assert d.result == "ImplicitlyDenied" and d.blocked_by == ["resource"]
+    key_policy = doc(stmt(action="kms:*", Principal={"AWS": ACCT_A}))
+    assert evaluate(req(USER, "kms:Decrypt", KEY), identity_policies=[DECRYPT], resource_policy=key_policy).allowed

@@ -77,7 +77,8 @@ def test_what_can(inventory):
     assert set(df["action"]) == {"s3:GetObject", "s3:ListBucket"}
     assert set(df["access_level"]) == {"Read", "List"}
     app = what_can(APP, inventory, mode="strict")
-    assert len(app) and set(a.split(":")[0] for a in app["action"]) == {"s3"}  # boundary keeps only s3
+    # the boundary keeps only s3 (and sts:GetCallerIdentity, which no policy can take away)
+    assert len(app) and {a.split(":")[0] for a in app["action"] if a != "sts:GetCallerIdentity"} == {"s3"}
     admin = what_can(ADMIN, inventory, services=["secretsmanager", "iam"], mode="strict")
     assert not any(a.startswith("secretsmanager:") for a in admin["action"])  # denied inline
     assert "iam:CreateUser" not in set(admin["action"])  # SCP of the prod OU
@@ -123,3 +124,21 @@ def test_who_can_reports_anonymous_access_to_a_public_resource():
     assert dict(zip(df["principal_arn"], df["result"], strict=True))["anonymous"] == "Allowed"
     private = who_can("s3:GetObject", "arn:aws:s3:::data/x", inv, mode="strict")
     assert "anonymous" not in set(private["principal_arn"])
+
+
+def test_one_definition_of_administrator(inventory):
+    from iamkit.assess.context import Context
+    from iamkit.policy import ADMIN_PROBES, is_admin
+
+    admin = "arn:aws:iam::111122223333:user/admin"
+    # admin holds AdministratorAccess but an inline Deny of secretsmanager:* takes a probe away
+    assert not is_admin(inventory, admin)
+    assert "secretsmanager:GetSecretValue" in ADMIN_PROBES
+    ctx = Context(inventory)
+    assert ctx.admins == {a for a in (p.arn for p in ctx.iam_principals) if is_admin(inventory, a)}
+
+
+def test_decide_scope_any_vs_all(inventory):
+    # alice may read objects of one bucket: allowed on some resource, not on every resource
+    assert decide(inventory, ALICE, "s3:GetObject", "*", explain=False).result == "Allowed"
+    assert decide(inventory, ALICE, "s3:GetObject", "*", explain=False, scope="all").result == "ImplicitlyDenied"

@@ -60,6 +60,7 @@ def test_clean_policy_has_no_findings():
     (doc(stmt(Principal="*")), "resource", ("security_warning", "PUBLIC_PRINCIPAL")),
     (doc(stmt(Principal={"AWS": "arn:aws:iam::111122223333:role/*"})), "resource", ("error", "WILDCARD_PRINCIPAL")),
     (doc(stmt(Principal={"AWS": "bob"})), "resource", ("error", "INVALID_PRINCIPAL")),
+    (doc(stmt(Principal="arn:aws:iam::111122223333:root")), "resource", ("error", "BARE_STRING_PRINCIPAL")),
     (doc(stmt(Principal="*", Effect="Allow")), "rcp", ("error", "RCP_ALLOW")),
     (doc(stmt("Deny", Principal={"AWS": "111122223333"})), "rcp", ("error", "RCP_PRINCIPAL")),
     (doc(stmt("Deny")), "rcp", ("error", "MISSING_PRINCIPAL")),

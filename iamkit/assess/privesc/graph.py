@@ -143,6 +143,11 @@ class _Builder:
         if source == target or key in self.seen:
             return
         self.seen.add(key)
+        conds: dict[str, Any] = {}
+        for a in evidence.get("actions") or ():  # conditions the attacker satisfies to use this method
+            conds.update(self.ctx.conditions.get((source, a.lower()), {}))
+        if conds:
+            evidence["conditions"] = conds
         self.edges.append({"source": source, "target": target, "method": method, "kind": kind,
                            "account_id": account, "via": via, "evidence": json.dumps(evidence, default=str)})
 
@@ -186,7 +191,7 @@ class _Builder:
 
     def admin_groups(self) -> dict[str, list[str]]:
         """account -> groups whose policies alone make a member administrator (decided by the engine)."""
-        from iamkit.assess.context import ADMIN_PROBES
+        from iamkit.policy.query import admin_equivalent
 
         out: dict[str, list[str]] = defaultdict(list)
         pol_of = _group_policies(self.m, self._policy_rows)
@@ -196,8 +201,9 @@ class _Builder:
                 continue
             probe = f"arn:aws:iam::{acct}:user/iamkit-group-probe"
             scps = self.m.scps.get(acct)
-            if all(evaluate({"principal": probe, "action": a, "resource": "*"}, pols, None, None, scps,
-                            explain=False).result == ALLOWED for a in ADMIN_PROBES):
+            if admin_equivalent(lambda a, pols=pols, probe=probe, scps=scps: evaluate(
+                    {"principal": probe, "action": a, "resource": "*", "resource_scope": "all"}, pols, None, None,
+                    scps, explain=False).result == ALLOWED):
                 out[acct].append(garn)
         return out
 
@@ -247,6 +253,7 @@ class _Builder:
         escalated |= self._self(by_kind["self"], escalated)
         self._assume(by_kind["principal"])  # before modify_other, which needs who can assume what
         self._principal(by_kind["principal"], escalated)
+        escalated |= self._join_admin_group([m for m in by_kind["self"] if m.on == "admin_groups"], escalated)
         self._modify_other(by_kind["modify_other"], escalated)
         services = self.service_roles()
         self._passrole(by_kind["passrole"], escalated, services)
@@ -257,9 +264,10 @@ class _Builder:
         ctx = self.ctx
         attached = self.managed_attached()
         versions = self.versions()
-        admin_groups = self.admin_groups() if any(m.on == "admin_groups" for m in methods) else {}
         out: set[str] = set()
         for meth in methods:
+            if meth.on == "admin_groups":  # needs the takeover edges: see _join_admin_group
+                continue
             for pm in self.holders_all(meth.actions):
                 if pm.arn in skip or pm.principal_type not in meth.principal_types:
                     continue
@@ -271,16 +279,53 @@ class _Builder:
                         targets += attached.get(g, [])
                     if meth.on == "own_policies_with_versions":
                         targets = [t for t in targets if versions.get(t, 0) > 1]
-                elif meth.on == "own_groups":
+                else:  # own_groups
                     targets = self.user_groups(pm)
-                else:  # admin_groups
-                    targets = admin_groups.get(pm.account_id, [])
                 for t in targets:
                     if all(ctx.allowed(pm, a, t) for a in meth.actions):
                         self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=t,
                                  actions=list(meth.actions), resource=t)
                         out.add(pm.arn)
                         break
+        return out
+
+    def _controlled_users(self, pm: Any) -> list[str]:
+        """Users ``pm`` controls: itself if a user, and every user it can take over (an edge to it, directly or
+        through an ``any:`` node)."""
+        out = [pm.arn] if pm.principal_type == "user" else []
+        members: dict[str, list[str]] = {}
+        for e in self.edges:
+            if e["method"] == ANY:
+                members.setdefault(e["source"], []).append(e["target"])
+        for e in self.edges:
+            if e["source"] != pm.arn or e["method"] in (ANY, IS_ADMIN):
+                continue
+            for t in members.get(e["target"], [e["target"]]):
+                if ":user/" in t and t not in out:
+                    out.append(t)
+        return out
+
+    def _join_admin_group(self, methods: list[Method], skip: set[str]) -> set[str]:
+        """Adding oneself, or a user one controls, to a group whose permissions are administrator-equivalent is
+        administrator in one hop (the group's policies decided by the engine, the membership change too)."""
+        if not methods:
+            return set()
+        ctx = self.ctx
+        admin_groups = self.admin_groups()
+        out: set[str] = set()
+        for meth in methods:
+            for pm in self.holders_all(meth.actions):
+                if pm.arn in skip or pm.principal_type not in meth.principal_types:
+                    continue
+                groups = [g for g in admin_groups.get(pm.account_id, [])
+                          if all(ctx.allowed(pm, a, g) for a in meth.actions)]
+                if not groups:
+                    continue
+                users = [u for u in self._controlled_users(pm) if u.split(":")[4] == pm.account_id]
+                if users:
+                    self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=groups[0],
+                             actions=list(meth.actions), resource=groups[0], user=users[0])
+                    out.add(pm.arn)
         return out
 
     def _assume(self, methods: list[Method]) -> None:

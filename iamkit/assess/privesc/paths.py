@@ -45,6 +45,21 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
                 dist[p] = dist[n] + 1
                 nxt[p] = n
                 q.append(p)
+    edge_of = {(e["source"], e["target"], e["method"]): e for e in eg.edges}
+
+    def hop(a: str, b: str) -> dict[str, Any]:
+        method = eg.methods(a, b)[0]
+        h: dict[str, Any] = {"from": a, "to": b, "method": method}
+        e = edge_of.get((a, b, method))
+        if e is not None:
+            if e.get("via") and e["via"] != b:
+                h["via"] = e["via"]
+            ev = json.loads(e["evidence"]) if e.get("evidence") else {}
+            for k in ("user", "conditions"):  # the user a group method acts for, the conditions it needs
+                if ev.get(k):
+                    h[k] = ev[k]
+        return h
+
     rows = []
     for n, d in nodes.items():
         if d.get("kind") in ("admin", "group"):
@@ -56,7 +71,7 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
             continue
         path, cur = [], n
         while cur in nxt:
-            path.append({"from": cur, "to": nxt[cur], "method": eg.methods(cur, nxt[cur])[0]})
+            path.append(hop(cur, nxt[cur]))
             cur = nxt[cur]
         hops = [h for h in path if h["method"] not in ("is-admin", "any-target")]
         if d.get("kind") == "group":
@@ -133,5 +148,10 @@ def path_text(path: Any) -> str:
         if h["method"] == "any-target":
             parts.append(f"(any) {h['to']}")
         else:
-            parts.append(f"-[{h['method']}]-> {h['to']}")
+            how = h["method"]
+            if h.get("user"):
+                how += f" {h['user']} into {h.get('via', '')}".rstrip()
+            if h.get("conditions"):
+                how += " under " + ", ".join(f"{k}={v}" for k, v in h["conditions"].items())
+            parts.append(f"-[{how}]-> {h['to']}")
     return " ".join(parts)

@@ -28,7 +28,8 @@ def _key_hit(k: dict[str, Any], detail: str, **ev: Any) -> Hit:
 @rule("IAMKIT-CRED-001", "credentials", "medium", "Active access key older than 90 days",
       "Long-lived keys leak (repositories, laptops, CI logs) and an old key has had years to do so.",
       "Rotate the key (create, switch, deactivate, delete) or replace it with a role.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html#rotating_access_keys_console"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html#rotating_access_keys_console"],
+      controls=["CIS-AWS-3.0:1.14"])
 def old_keys(ctx: Context) -> Iterator[Hit]:
     for k in _keys(ctx):
         age = ctx.age_days(k.get("created"))
@@ -39,7 +40,8 @@ def old_keys(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-CRED-002", "credentials", "medium", "Active access key not used for 90 days",
       "An active key nobody uses is pure risk: it can only be used by someone who should not.",
       "Deactivate the key, then delete it if nothing breaks.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_finding-unused.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_finding-unused.html"],
+      controls=["CIS-AWS-3.0:1.12", "NIST-800-53r5:AC-2(3)"])
 def unused_keys(ctx: Context) -> Iterator[Hit]:
     for k in _keys(ctx):
         age, idle = ctx.age_days(k.get("created")), ctx.age_days(k.get("last_used"))
@@ -54,7 +56,8 @@ def unused_keys(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-CRED-003", "credentials", "low", "User with two active access keys",
       "Two active keys usually mean a rotation never finished: the old key is still live somewhere.",
       "Finish the rotation: deactivate and delete the older key.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html"],
+      controls=["CIS-AWS-3.0:1.13"])
 def two_keys(ctx: Context) -> Iterator[Hit]:
     by_user: dict[str, list[dict[str, Any]]] = {}
     for k in _keys(ctx):
@@ -77,7 +80,8 @@ def _roots(ctx: Context) -> list[dict[str, Any]]:
 @rule("IAMKIT-CRED-004", "credentials", "high", "Console user without MFA",
       "A console password without MFA falls to phishing or password reuse.",
       "Enforce MFA (a policy denying everything without aws:MultiFactorAuthPresent) and enrol a device.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa.html"],
+      controls=["CIS-AWS-3.0:1.10"])
 def console_no_mfa(ctx: Context) -> Iterator[Hit]:
     for c in _users(ctx):
         if c.get("password_enabled") and not c.get("mfa_active"):
@@ -88,7 +92,8 @@ def console_no_mfa(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-CRED-005", "credentials", "critical", "Root user has access keys",
       "Root access keys cannot be limited by any policy or SCP.",
       "Delete the root access keys; use roles for automation.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/root-user-best-practices.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/root-user-best-practices.html"],
+      controls=["CIS-AWS-3.0:1.4"])
 def root_keys(ctx: Context) -> Iterator[Hit]:
     for c in _roots(ctx):
         active = [n for n in (1, 2) if c.get(f"access_key_{n}_active")]
@@ -115,7 +120,8 @@ def _root_mfa_off(ctx: Context) -> dict[str, dict[str, Any]]:
 @rule("IAMKIT-CRED-006", "credentials", "high", "Root user without MFA",
       "The root user can do anything, including closing the account; a password alone protects it.",
       "Enable a hardware or virtual MFA device on the root user (or centralise root access in the organization).",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/enable-mfa-for-root.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/enable-mfa-for-root.html"],
+      controls=["CIS-AWS-3.0:1.5"])
 def root_no_mfa(ctx: Context) -> Iterator[Hit]:
     for acct, ev in sorted(_root_mfa_off(ctx).items()):
         arn = f"arn:aws:iam::{acct}:root"
@@ -125,7 +131,8 @@ def root_no_mfa(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-CRED-007", "credentials", "medium", "Root user used recently",
       "Day-to-day work should never need root; recent root use is either a rare task worth confirming or a breach.",
       "Confirm who signed in as root and why; alert on root sign-ins.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/root-user-tasks.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/root-user-tasks.html"],
+      controls=["CIS-AWS-3.0:1.7", "NIST-800-53r5:AC-6(2)"])
 def root_recent(ctx: Context) -> Iterator[Hit]:
     for c in _roots(ctx):
         uses = [(f, ctx.age_days(c.get(f))) for f in ("password_last_used", "access_key_1_last_used_date",
@@ -152,7 +159,8 @@ def _weak(policy: dict[str, Any]) -> list[str]:
 @rule("IAMKIT-CRED-008", "credentials", "low", "Weak or missing IAM password policy",
       "Without a strong password policy IAM user passwords can be short, simple and reused.",
       "Set a password policy: 14+ characters, all character classes, reuse prevention 24.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_passwords_account-policy.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_passwords_account-policy.html"],
+      controls=["CIS-AWS-3.0:1.8", "CIS-AWS-3.0:1.9"])
 def password_policy(ctx: Context) -> Iterator[Hit]:
     for p in ctx.rows("posture"):
         if p.get("control") != "iam.password_policy":

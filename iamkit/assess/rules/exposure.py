@@ -56,7 +56,8 @@ def _hit(r: dict[str, Any], detail: str, **ev: Any) -> Hit:
       "The engine allows an anonymous or arbitrary outside principal to act on this resource: it is public.",
       "Remove the Principal '*' statement or add conditions (aws:PrincipalOrgID, aws:SourceVpce) that keep "
       "outsiders out; turn on S3 Block Public Access.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-concepts.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-concepts.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def public_resources(ctx: Context) -> Iterator[Hit]:
     for r, pol in _resources(ctx):
         anon = _open_actions(ctx, r, pol, None, None)
@@ -91,7 +92,8 @@ def _foreign_accounts(ctx: Context, pol: Any) -> list[str]:
 @rule("IAMKIT-EXPO-002", "exposure", "high", "Resource shared with an account outside the organization",
       "The resource policy lets an account the organization does not control read or change the resource.",
       "Confirm the sharing is intended and limited; prefer a narrow role ARN and aws:PrincipalOrgID guards.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies-cross-account-resource-access.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies-cross-account-resource-access.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def foreign_access(ctx: Context) -> Iterator[Hit]:
     for r, pol in _resources(ctx):
         for acct in _foreign_accounts(ctx, pol):
@@ -104,7 +106,8 @@ def foreign_access(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-EXPO-003", "exposure", "low", "S3 account-level Block Public Access is off",
       "Without account-level Block Public Access one bucket policy or ACL edit can make data public.",
       "Turn on all four Block Public Access settings at the account level (s3control PutPublicAccessBlock).",
-      ["https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html"])
+      ["https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def public_access_block(ctx: Context) -> Iterator[Hit]:
     for r in ctx.rows("resource_policies"):
         if r.get("resource_type") != "account_public_access_block":

@@ -76,7 +76,8 @@ def _missing_control(ctx: Context, control: str, op_prefix: str) -> Iterator[str
 @rule("IAMKIT-POST-004", "posture", "medium", "No IAM Access Analyzer",
       "Access Analyzer continuously finds resources shared outside the account or organization.",
       "Create an organization (or account) analyzer in every region in use.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/what-is-access-analyzer.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/what-is-access-analyzer.html"],
+      controls=["CIS-AWS-3.0:1.20"])
 def no_access_analyzer(ctx: Context) -> Iterator[Hit]:
     for acct in _missing_control(ctx, "access_analyzer.analyzer", "access-analyzer:"):
         yield Hit(acct, None, None, f"arn:aws:iam::{acct}:root", f"no active Access Analyzer in {acct}", {})
@@ -94,7 +95,8 @@ def no_guardduty(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-POST-006", "posture", "low", "Stale role",
       "A role unused for months still grants its permissions to whoever can assume it.",
       "Confirm with the owner, then remove the role (or its trust) — iamkit remediate keeps an undo.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_manage_delete.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_manage_delete.html"],
+      controls=["NIST-800-53r5:AC-2(3)"])
 def stale_roles(ctx: Context) -> Iterator[Hit]:
     for arn, p in ctx.principal_rows.items():
         if p.get("principal_type") != "role" or p.get("service_linked") or "/aws-reserved/" in arn:
@@ -111,7 +113,8 @@ def stale_roles(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-POST-007", "posture", "low", "Stale user",
       "A user with no password or key use for months is an account nobody would notice being abused.",
       "Disable the user's console access and keys, then remove the user.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_finding-unused.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_finding-unused.html"],
+      controls=["CIS-AWS-3.0:1.12", "NIST-800-53r5:AC-2(3)"])
 def stale_users(ctx: Context) -> Iterator[Hit]:
     for c in ctx.rows("credentials"):
         if c.get("user") == "<root_account>" or not c.get("arn"):

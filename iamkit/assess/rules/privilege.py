@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iamkit.assess.context import ADMIN_PROBES, Context
+from iamkit.assess.context import Context
 from iamkit.assess.registry import Hit, rule
+from iamkit.policy.query import ADMIN_PROBES
 
 PERMISSIONS_MANAGEMENT = ("iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy", "iam:AttachUserPolicy",
                           "iam:AttachRolePolicy", "iam:AttachGroupPolicy", "iam:CreatePolicyVersion",
@@ -56,7 +57,8 @@ def _over(ctx: Context, actions: tuple[str, ...], minimum: int = 1) -> Iterator[
       "account, so its credentials and everyone who can reach it are as sensitive as root.",
       "Replace the broad grant with the actions the workload uses (iamkit leastpriv), or confine it with a "
       "permissions boundary; keep true administrators few, MFA-protected and monitored.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
+      controls=["CIS-AWS-3.0:1.16", "NIST-800-53r5:AC-6"])
 def admin_equivalent(ctx: Context) -> Iterator[Hit]:
     for pm in ctx.iam_principals:
         if pm.arn in ctx.admins:
@@ -71,7 +73,8 @@ def admin_equivalent(ctx: Context) -> Iterator[Hit]:
       "Scope IAM write actions to specific paths or ARNs, require a permissions boundary on what it creates "
       "(iam:PermissionsBoundary condition), or move IAM changes to a pipeline role.",
       ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html",
-       "https://pathfinding.cloud (iam-001, iam-005, iam-007..iam-013)"])
+       "https://pathfinding.cloud (iam-001, iam-005, iam-007..iam-013)"],
+      controls=["NIST-800-53r5:AC-6", "NIST-800-53r5:AC-6(1)"])
 def permissions_management(ctx: Context) -> Iterator[Hit]:
     for pm, got in _over(ctx, PERMISSIONS_MANAGEMENT):
         yield Hit(pm.account_id, pm.arn, pm.principal_type, None,
@@ -83,7 +86,8 @@ def permissions_management(ctx: Context) -> Iterator[Hit]:
       "Creating access keys or login profiles for other users, or minting federation tokens, hands out "
       "another identity's credentials.",
       "Restrict credential actions to the caller's own user (Resource arn:aws:iam::*:user/${aws:username}).",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html"],
+      controls=["NIST-800-53r5:AC-6"])
 def credential_exposure(ctx: Context) -> Iterator[Hit]:
     for pm, got in _over(ctx, CREDENTIAL_EXPOSURE):
         iam = any(a.startswith("iam:") for a in got)
@@ -96,7 +100,8 @@ def credential_exposure(ctx: Context) -> Iterator[Hit]:
       "Reading every secret, parameter, object or decrypting with every key on '*' is what data exfiltration "
       "after a credential leak looks like.",
       "Limit secret, parameter, object and key access to the resources the workload owns.",
-      ["https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access.html"])
+      ["https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access.html"],
+      controls=["NIST-800-53r5:AC-6"])
 def data_exfiltration(ctx: Context) -> Iterator[Hit]:
     for pm, got in _over(ctx, DATA_EXFILTRATION):
         yield Hit(pm.account_id, pm.arn, pm.principal_type, None,
@@ -107,7 +112,8 @@ def data_exfiltration(ctx: Context) -> Iterator[Hit]:
       "Writing bucket, key, secret, queue, topic, function or repository policies on '*' lets a principal open "
       "any resource to the world or to another account.",
       "Scope resource-policy writes to named resources and deny Principal '*' grants with an SCP.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_identity-vs-resource.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_identity-vs-resource.html"],
+      controls=["NIST-800-53r5:AC-6"])
 def resource_exposure(ctx: Context) -> Iterator[Hit]:
     for pm, got in _over(ctx, RESOURCE_EXPOSURE):
         yield Hit(pm.account_id, pm.arn, pm.principal_type, None,
@@ -118,7 +124,8 @@ def resource_exposure(ctx: Context) -> Iterator[Hit]:
       "Launching, deleting or reconfiguring infrastructure (instances, functions, stacks, DNS, trails) on '*' "
       "gives a large blast radius and several privilege-escalation footholds.",
       "Scope infrastructure writes by resource, tag (aws:ResourceTag) or region.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html"],
+      controls=["NIST-800-53r5:AC-6"])
 def infrastructure(ctx: Context) -> Iterator[Hit]:
     for pm, got in _over(ctx, INFRASTRUCTURE, minimum=3):
         yield Hit(pm.account_id, pm.arn, pm.principal_type, None,
@@ -129,7 +136,8 @@ def infrastructure(ctx: Context) -> Iterator[Hit]:
       "A 'service:*' grant on a sensitive service (IAM, STS, KMS, Secrets Manager, S3, Organizations, "
       "CloudTrail, EC2, Lambda) includes every present and future action of that service.",
       "List the actions needed instead of 'service:*'.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
+      controls=["NIST-800-53r5:AC-6"])
 def sensitive_wildcards(ctx: Context) -> Iterator[Hit]:
     for pm in ctx.iam_principals:
         if pm.arn in ctx.admins:

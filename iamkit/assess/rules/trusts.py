@@ -55,7 +55,8 @@ def _hit(r: dict[str, Any], detail: str, **evidence: Any) -> Hit:
       "A trust naming an account root delegates the choice of who may assume the role to every administrator of "
       "that account; nothing in the trust narrows it to one role or user.",
       "Name the exact role ARNs that need access, or add aws:PrincipalArn / sts:ExternalId conditions.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts"],
+      controls=["NIST-800-53r5:AC-3"])
 def account_root_trust(ctx: Context) -> Iterator[Hit]:
     for r in _trust_rows(ctx):
         p = r.get("principal") or ""
@@ -73,7 +74,8 @@ def account_root_trust(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-TRUST-002", "trusts", "critical", "Anyone can assume the role (Principal '*', no condition)",
       "A trust policy allowing Principal '*' with nothing else lets any AWS account in the world assume the role.",
       "Replace '*' with the principals that need the role.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def star_trust(ctx: Context) -> Iterator[Hit]:
     yield from _star(ctx, conditional=False)
 
@@ -82,7 +84,8 @@ def star_trust(ctx: Context) -> Iterator[Hit]:
       "A '*' trust restricted by conditions (a guessable sts:ExternalId, a tag) is one misconfiguration away from "
       "public; the engine cannot prove the conditions keep outsiders out.",
       "Name the trusted accounts or roles explicitly and keep the condition as a second check.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def star_trust_conditional(ctx: Context) -> Iterator[Hit]:
     yield from _star(ctx, conditional=True)
 
@@ -113,7 +116,8 @@ def _external(ctx: Context, r: dict[str, Any]) -> str | None:
       "Accounts outside the organization are governed by someone else's controls; each such trust is a "
       "third-party access path to review.",
       "Confirm the third party, require sts:ExternalId, and limit the role to what the vendor needs.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def external_account(ctx: Context) -> Iterator[Hit]:
     for r in _trust_rows(ctx):
         acct = _external(ctx, r)
@@ -125,7 +129,8 @@ def external_account(ctx: Context) -> Iterator[Hit]:
       "Without an ExternalId a third party's other customers can make it assume this role for them "
       "(the confused-deputy problem).",
       "Add a StringEquals sts:ExternalId condition with a unique, unguessable value agreed with the vendor.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def external_no_external_id(ctx: Context) -> Iterator[Hit]:
     for r in _trust_rows(ctx):
         acct = _external(ctx, r)
@@ -156,7 +161,8 @@ def privileged_no_mfa(ctx: Context) -> Iterator[Hit]:
       "A service that acts for many customers can be tricked into using this role for someone else's resource "
       "unless the trust pins the source account or ARN (cross-service confused deputy).",
       "Add aws:SourceAccount (and aws:SourceArn where the service sets it) conditions to the trust.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def service_confused_deputy(ctx: Context) -> Iterator[Hit]:
     for r in _trust_rows(ctx):
         svc = (r.get("principal") or "").lower()
@@ -172,7 +178,8 @@ def service_confused_deputy(ctx: Context) -> Iterator[Hit]:
       "workload of that provider assume the role.",
       "Add a StringEquals/StringLike condition on '<provider>:sub' naming the repository and branch.",
       ["https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/"
-       "configuring-openid-connect-in-amazon-web-services"])
+       "configuring-openid-connect-in-amazon-web-services"],
+      controls=["NIST-800-53r5:AC-3"])
 def oidc_without_sub(ctx: Context) -> Iterator[Hit]:
     for r in _trust_rows(ctx):
         p = r.get("principal") or ""
@@ -190,7 +197,8 @@ def oidc_without_sub(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-TRUST-009", "trusts", "medium", "SAML trust without SAML:aud",
       "Without SAML:aud the role accepts assertions meant for another service provider.",
       "Add StringEquals SAML:aud https://signin.aws.amazon.com/saml to the trust.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_saml.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_saml.html"],
+      controls=["NIST-800-53r5:AC-3"])
 def saml_without_aud(ctx: Context) -> Iterator[Hit]:
     for r in _trust_rows(ctx):
         if r.get("principal_type") == "Federated" and ":saml-provider/" in (r.get("principal") or ""):
@@ -201,7 +209,8 @@ def saml_without_aud(ctx: Context) -> Iterator[Hit]:
 @rule("IAMKIT-TRUST-010", "trusts", "medium", "Privileged role with a long maximum session",
       "Sessions longer than an hour keep stolen privileged credentials valid long after the theft.",
       "Set MaxSessionDuration to 3600 seconds (or less) on privileged roles.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html"])
+      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html"],
+      controls=["NIST-800-53r5:AC-12"])
 def long_session(ctx: Context) -> Iterator[Hit]:
     for arn, p in ctx.principal_rows.items():
         dur = p.get("max_session_duration")

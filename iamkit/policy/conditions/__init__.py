@@ -56,6 +56,8 @@ class ConditionOutcome:
     unknown_keys: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # invalid policy values / variables met while evaluating
+    # discovery: the (operator, key, values) entries left undecided, whose AND would make the block match
+    unknown_conditions: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def known_operator(name: str) -> bool:
@@ -263,6 +265,8 @@ def _evaluate(compiled: CompiledConditions, context: Mapping[str, Any] | None, m
             outcome.details.append(f"{cond.label}: {why} -> {_WORD[result]}")
         if result is False:
             decided_false = True  # keep going: every condition's errors are reported, explain or not
+        elif result is None:
+            outcome.unknown_conditions.append((cond.op_text, cond.key, cond.values))
     if decided_false:
         outcome.matched = False
     elif unknown:
