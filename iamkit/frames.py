@@ -91,9 +91,6 @@ register("detections", {"detection_id": S, "severity": S, "title": S, "event_ids
                         "access_key_id": S, "first_seen": TS, "last_seen": TS, "summary": S},
          "Detection hits.")
 
-SEVERITIES = ["critical", "high", "medium", "low", "info"]
-
-
 def empty(name: str) -> pd.DataFrame:
     """An empty frame with the schema's columns and types."""
     import pandas as pd

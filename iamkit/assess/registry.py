@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from iamkit.severity import LEVELS as SEVERITIES
 
 
 @dataclass

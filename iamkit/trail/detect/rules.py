@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iamkit.severity import LEVELS as SEVERITIES
 from iamkit.trail.detect.sigma import SigmaError, SigmaRule, parse_rule
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "detections"
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 NATIVE_SCHEMA: dict[str, Any] = {
     "type": "object",
