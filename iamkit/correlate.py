@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.arn import ROLE, name_of
+from iamkit.arn import principal as principal_of
 from iamkit.frames import TS, B, F, I, J, S, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -302,7 +304,7 @@ def trail_sessions(con: Any, upn: str, *, identity_center_user_id: str | None = 
     saml_keys = {r[3]: r for r in saml if r[3]}
     rows: list[dict] = []
     for acct, role_arn, name, key, t, ip, ua, err in saml:
-        role_name = (role_arn or "").rsplit("/", 1)[-1]
+        role_name = name_of(role_arn or "")
         rows.append({"kind": "saml", "account_id": acct, "role_arn": role_arn, "principal_arn": None,
                      "session_name": name, "access_key_id": key, "first_seen": t, "last_seen": t, "events": 1,
                      "errors": int(err is not None), "source_ips": [ip] if ip else [], "user_agents": [ua] if ua else [],
@@ -323,7 +325,7 @@ def trail_sessions(con: Any, upn: str, *, identity_center_user_id: str | None = 
                      "session_name": name, "access_key_id": key, "first_seen": first, "last_seen": last,
                      "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
                      "mfa": mfa, "origin": origin,
-                     "direct_saml": key in saml_keys and not (issuer or "").rsplit("/", 1)[-1].startswith(SSO_PREFIX)})
+                     "direct_saml": key in saml_keys and not name_of(issuer or "").startswith(SSO_PREFIX)})
     if identity_center_user_id:
         for acct, cred, *rest in con.execute(f"""
             SELECT recipient_account_id, json_extract_string(user_identity, '$.credentialId'), {agg}
@@ -568,10 +570,9 @@ def _roles(assignments: list[dict], sessions: pd.DataFrame) -> pd.DataFrame:
 
     seen: dict[tuple[str, str], str] = {}
     for s in sessions.to_dict("records") if len(sessions) else []:
-        arn = s["role_arn"]
-        if isinstance(arn, str) and ":role/" in arn:
-            name = arn.rsplit("/", 1)[-1]
-            seen[(s["account_id"] or arn.split(":")[4], name)] = arn
+        role = principal_of(s["role_arn"])
+        if role.kind == ROLE:
+            seen[(s["account_id"] or role.account, role.name)] = role.value
     rows: dict[tuple[str, str], dict] = {}
     for a in assignments:
         key = (a["account_id"], a["permission_set"])

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
+from iamkit.arn import parse, role_arn
 from iamkit.aws.calls import ErrorLog, Scope
 from iamkit.aws.session import AwsContext
 
@@ -49,11 +50,13 @@ def assume_each(ctx: AwsContext, accounts: Sequence[dict[str, Any] | str], *, ro
                     f"account {acct} is {status}; not collected")
             continue
         wanted.append(acct)
+    caller = parse(ctx.arn)
+    partition = caller.partition if caller is not None else "aws"
 
     def one(acct: str) -> AwsContext | None:
         if acct == ctx.account_id:
             return ctx
-        arn = f"arn:aws:iam::{acct}:role/{role_name}"
+        arn = role_arn(acct, role_name, partition=partition)
         try:
             return ctx.assume(arn, external_id=external_id, session_name=session_name)
         except bx.ClientError as e:

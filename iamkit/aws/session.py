@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from iamkit.arn import ROLE, assumed_role_arn, name_of, parse, principal
 from iamkit.errors import AccessDenied, BadInput, EndpointUnreachable
 
 Hook = Callable[[Any, str], None]  # (client, account_id) -> None: registers handlers on client.meta.events
@@ -210,9 +211,10 @@ class AwsContext:
         creds = self.client("sts").assume_role(**kwargs)["Credentials"]
         keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
                 "aws_session_token": creds["SessionToken"]}
-        account = role_arn.split(":")[4]
-        name = role_arn.split("/")[-1]
-        assumed = f"arn:aws:sts::{account}:assumed-role/{name}/{kwargs['RoleSessionName']}"
+        role = parse(role_arn)
+        account = role.account if role is not None else ""
+        assumed = assumed_role_arn(account, name_of(role_arn), kwargs["RoleSessionName"],
+                                   partition=role.partition if role is not None else "aws")
         return replace(self, credentials=keys, account_id=account, arn=assumed, _clients={},
                        _lock=threading.Lock())
 
@@ -261,7 +263,7 @@ def connect(profile: str | None = None, region: str | None = None, role_arn: str
     if verify or chain:
         ctx.whoami()
     for arn in chain:
-        if not arn.startswith("arn:") or len(arn.split(":")) < 6:
+        if principal(arn).kind != ROLE:
             raise BadInput(f"not a role ARN: {arn!r}")
         import botocore.exceptions as bx
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.arn import account_of
 from iamkit.errors import BadInput, IamkitError, NotFound
 from iamkit.ui.text import bullets, code, md
 
@@ -332,7 +333,7 @@ def owner(case: Case) -> Owner:
 
     f = F.load(case)
     arn = f["subject"].get("principal_arn") or ""
-    account = f["subject"].get("account_id") or (arn.split(":")[4] if arn.count(":") >= 5 else "")
+    account = f["subject"].get("account_id") or account_of(arn) or ""
     errors: list[str] = []
     details = pd.DataFrame([{"field": k, "value": str(v)} for k, v in f["subject"].items()])
     policies = pd.DataFrame()

@@ -12,6 +12,8 @@ import random
 import time
 from typing import Any
 
+from iamkit.arn import assumed_role_arn, name_of
+
 EVENT_VERSION = "1.09"
 _UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -96,7 +98,7 @@ def session_issuer(role_id: str, role_arn: str, account_id: str) -> dict:
         "principalId": role_id,
         "arn": role_arn,
         "accountId": account_id,
-        "userName": role_arn.rsplit("/", 1)[-1],
+        "userName": name_of(role_arn),
     }
 
 
@@ -111,7 +113,7 @@ def assumed_role_identity(
     source_identity: str | None = None,
 ) -> dict:
     """``AssumedRole`` identity of a role session (ASIA… key) with its session issuer and attributes."""
-    role_name = role_arn.rsplit("/", 1)[-1]
+    role_name = name_of(role_arn)
     ctx: dict[str, Any] = {
         "sessionIssuer": session_issuer(role_id, role_arn, account_id),
         "attributes": {"creationDate": created, "mfaAuthenticated": "true" if mfa else "false"},
@@ -121,7 +123,7 @@ def assumed_role_identity(
     return {
         "type": "AssumedRole",
         "principalId": f"{role_id}:{session_name}",
-        "arn": f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}",
+        "arn": assumed_role_arn(account_id, role_name, session_name),
         "accountId": account_id,
         "accessKeyId": access_key_id,
         "sessionContext": ctx,

@@ -27,6 +27,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from iamkit.arn import (
+    account_of,
+    assumed_role_arn,
+    is_account_id,
+    name_of,
+    parse,
+    principal_account,
+    user_arn,
+)
 from iamkit.errors import BadInput, TrailError
 from iamkit.sandbox import records as R
 from iamkit.sandbox.model import Person, Role, SeededOrg, User
@@ -115,10 +124,10 @@ def _trusted_accounts(trust: dict[str, Any]) -> set[str]:
     """Accounts whose principals a trust policy lets in (``*`` for anyone)."""
     out = set()
     for v in _principals(trust, "AWS"):
-        if v == "*" or (v.isdigit() and len(v) == 12):
+        if v == "*" or is_account_id(v):
             out.add(v)
-        elif v.startswith("arn:aws:iam::"):
-            out.add(v.split(":")[4])
+        elif principal_account(v):
+            out.add(principal_account(v))
     return out
 
 
@@ -136,8 +145,8 @@ def _oidc_subject(trust: dict[str, Any]) -> str:
 
 def _bucket_of(object_arn: str) -> tuple[str, str]:
     """``arn:aws:s3:::bucket/key`` -> (bucket, key)."""
-    rest = object_arn.split(":::", 1)[-1]
-    bucket, _, key = rest.partition("/")
+    a = parse(object_arn)
+    bucket, _, key = (a.resource if a else object_arn).partition("/")
     return bucket, key
 
 
@@ -295,14 +304,14 @@ class _Gen:
     ) -> tuple[list[dict], str]:
         """AssumeRole records (both accounts' copies when cross-account) and the issued ASIA key."""
         key = ids.key_id("ASIA")
-        role_name = role.arn.rsplit("/", 1)[-1]
+        role_name = name_of(role.arn)
         req = {"roleArn": role.arn, "roleSessionName": session_name, "durationSeconds": duration}
         resp = {
             # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
             "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
             "assumedRoleUser": {
                 "assumedRoleId": f"{role.role_id}:{session_name}",
-                "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role_name}/{session_name}",
+                "arn": assumed_role_arn(role.account_id, role_name, session_name),
             },
         }
         res = [{"accountId": role.account_id, "type": "AWS::IAM::Role", "ARN": role.arn}]
@@ -357,7 +366,7 @@ class _Gen:
             ip,
             ua,
             console,
-            f"arn:aws:sts::{role.account_id}:assumed-role/{role.arn.rsplit('/', 1)[-1]}/{name}",
+            assumed_role_arn(role.account_id, name_of(role.arn), name),
         )
 
     # -- pools -----------------------------------------------------------------------------------
@@ -463,8 +472,8 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
     ids = R.Ids(random.Random(f"{g.seed}:incident"))
     org = g.org
     user = g.user_by_arn.get(inc.user_arn)
-    dev = inc.account_id or (user.account_id if user else inc.user_arn.split(":")[4])
-    user_name = inc.user_name or inc.user_arn.rsplit("/", 1)[-1]
+    dev = inc.account_id or (user.account_id if user else account_of(inc.user_arn))
+    user_name = inc.user_name or name_of(inc.user_arn)
     user_id = user.user_id if user else ids.principal_id("AIDA")
     ip, ua = inc.attacker_ip, inc.attacker_user_agent
     me = _Session(
@@ -474,10 +483,10 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         ua,
         arn=inc.user_arn,
     )
-    created_name = inc.created_user_arn.rsplit("/", 1)[-1] if inc.created_user_arn else "svc-backup-sync"
+    created_name = name_of(inc.created_user_arn) if inc.created_user_arn else "svc-backup-sync"
     created = g.user_by_arn.get(inc.created_user_arn)
     created_id = created.user_id if created else ids.principal_id("AIDA")
-    created_arn = inc.created_user_arn or f"arn:aws:iam::{dev}:user/{created_name}"
+    created_arn = inc.created_user_arn or user_arn(dev, created_name)
     backdoor = _Session(
         R.iam_user_identity(created_id, created_arn, dev, created_name, inc.created_access_key_id),
         dev,
@@ -487,10 +496,9 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
     )
     role = g.role_by_arn.get(inc.target_role_arn)
     if role is None:
-        parts = inc.target_role_arn.split(":")
         role = Role(
-            parts[4],
-            inc.target_role_arn.rsplit("/", 1)[-1],
+            account_of(inc.target_role_arn),
+            name_of(inc.target_role_arn),
             inc.target_role_arn,
             ids.principal_id("AROA"),
             {},
@@ -802,8 +810,8 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         )
     add(in_prod(lambda t, s: ok(g.call(ids, t, s, "secretsmanager.amazonaws.com", "ListSecrets", ro=True))))
     for arn in inc.secret_arns:
-        region = arn.split(":")[3] or g.region
-        owner = arn.split(":")[4] or prod
+        region = parse(arn).region or g.region
+        owner = parse(arn).account or prod
 
         def read_secret(t, s, arn=arn, region=region, owner=owner):
             get = g.call(
@@ -1021,7 +1029,7 @@ def _normal_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, dict]]:
     rng = random.Random(f"{g.seed}:normal")
     ids = R.Ids(rng)
     user = g.user_by_arn.get(inc.user_arn)
-    dev = inc.account_id or inc.user_arn.split(":")[4]
+    dev = inc.account_id or account_of(inc.user_arn)
     person = g.person_by_upn.get((user.person or "").lower()) if user else None
     ip = g.safe_ip(person.home_ip if person else "", inc.user_arn)
     ua = _CLI_UA[0]
@@ -1031,7 +1039,7 @@ def _normal_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, dict]]:
             user_id,
             inc.user_arn,
             dev,
-            inc.user_name or inc.user_arn.rsplit("/", 1)[-1],
+            inc.user_name or name_of(inc.user_arn),
             inc.leaked_access_key_id,
         ),
         dev,
@@ -1516,7 +1524,7 @@ class _Benign:
             if seeded
             else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
         )
-        provider = provider_arn.rsplit("/", 1)[1]
+        provider = name_of(provider_arn)
         qualifier = base64.b64encode(
             hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()
         ).decode()
@@ -1547,7 +1555,7 @@ class _Benign:
             "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
-                        "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+                        "arn": assumed_role_arn(role.account_id, role.name, name),
                     },
                     "subject": name,
                     "subjectType": "persistent",
@@ -1687,7 +1695,7 @@ class _Benign:
                     "subjectFromWebIdentityToken": sub,
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
-                        "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+                        "arn": assumed_role_arn(role.account_id, role.name, name),
                     },
                     "provider": provider,
                     "audience": "sts.amazonaws.com",
