@@ -85,7 +85,7 @@ def test_account_of_is_twelve_ascii_digits_or_none(text, want):
     ("*", "anyone", None, None, None, None),
     ("AIDAEXAMPLE", "unknown", None, None, None, None),
     (f"arn:aws:sts::{ACCT}:assumed-role/only-a-role", "unknown", ACCT, None, None, None),
-    (f"arn:aws:s3:::bucket", "unknown", None, None, None, None),
+    ("arn:aws:s3:::bucket", "unknown", None, None, None, None),
     (None, "unknown", None, None, None, None),
 ])
 def test_principal_kinds(value, kind, acct, nm, session, role):

@@ -19,6 +19,7 @@ from iamkit.arn import account_of as arn_account
 from iamkit.arn import is_aws_managed_policy, name_of
 from iamkit.aws.documents import parse_document, statements, trust_rows
 from iamkit.errors import PolicyError
+from iamkit.frames import error_row
 
 FRAMES = ("principals", "policies", "statements", "trusts")
 _SECTIONS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
@@ -47,8 +48,8 @@ class AuthzBuilder:
         try:
             return parse_document(doc)
         except PolicyError as e:
-            self.errors.append({"account_id": account_id, "region": None, "operation": "parse-policy",
-                                "code": "MalformedPolicyDocument", "message": f"{where}: {e}"})
+            self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
+                                          account_id=account_id))
             return doc
 
     def _statements(self, account_id: str, policy_arn: str | None, name: str, attached_to: str | None,
@@ -58,8 +59,8 @@ class AuthzBuilder:
         try:
             sts = statements(doc)
         except PolicyError as e:
-            self.errors.append({"account_id": account_id, "region": None, "operation": "parse-policy",
-                                "code": "MalformedPolicyDocument", "message": f"{where}: {e}"})
+            self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
+                                          account_id=account_id))
             return
         for st in sts:
             self.rows["statements"].append({"account_id": account_id, "policy_arn": policy_arn,
@@ -115,8 +116,8 @@ class AuthzBuilder:
                 try:
                     self.rows["trusts"].extend(trust_rows(account_id, arn, doc))
                 except PolicyError as e:
-                    self.errors.append({"account_id": account_id, "region": None, "operation": "parse-policy",
-                                        "code": "MalformedPolicyDocument", "message": f"{where}: {e}"})
+                    self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
+                                                  account_id=account_id))
         for p in page.get("Policies") or []:
             self._policies[(account_id, p["Arn"])] = p
 

@@ -219,6 +219,17 @@ class AwsContext:
                        _lock=threading.Lock())
 
 
+def as_context(session: Any, *, region: str | None = None, account_id: str = "") -> AwsContext:
+    """An ``AwsContext`` over a boto3 session someone else opened (a context is returned as it is), so its
+    clients get iamkit's retries, time limits and hooks like every other."""
+    if isinstance(session, AwsContext):
+        return session
+    from iamkit import config
+
+    return AwsContext(session=session, account_id=account_id,
+                      region=region or getattr(session, "region_name", None) or config.load().region)
+
+
 def client_config(*, retry_mode: str = "adaptive", max_attempts: int | None = None,
                   max_pool_connections: int = 10) -> Any:
     """The botocore ``Config`` every iamkit client uses: retries and time limits from the settings.
