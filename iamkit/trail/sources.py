@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamkit.errors import BadInput, TrailError
+from iamkit.frames import error_row
 from iamkit.trail import store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,8 +134,7 @@ def _now() -> dt.datetime:
 
 
 def _error(operation: str, code: str, message: str, account_id: str = "", region: str = "") -> dict:
-    return {"account_id": account_id, "region": region, "operation": operation, "code": code,
-            "message": message, "when": _now()}
+    return error_row(operation, code, message, account_id=account_id, region=region, when=_now())
 
 
 # ---------------------------------------------------------------- classification
