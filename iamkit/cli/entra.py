@@ -81,13 +81,12 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
     if db is not None and not db.exists():
         raise BadInput(f"--db {db}: no such CloudTrail store")
     graph = None if no_entra else _graph(auth, evidence, beta)
-    session = None
+    aws = None
     if not no_aws:
-        import boto3
+        from iamkit.aws.session import connect
 
-        session = boto3.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                                or "us-east-1")
-    view = run(upn, graph=graph, aws_session=session, trail=str(db) if db else None, since=since)
+        aws = connect(region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"), verify=False)
+    view = run(upn, graph=graph, aws_session=aws, trail=str(db) if db else None, since=since)
     if part == "summary" or (not part and fmt != Format.table):
         if not part and fmt == Format.json:
             text = _view_json(view)
