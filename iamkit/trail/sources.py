@@ -1404,9 +1404,9 @@ def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnect
 def _boto_session(session: Any) -> Any:
     if session is not None:
         return session
-    import boto3
+    from iamkit.aws.session import new_session
 
-    return boto3.Session()
+    return new_session()
 
 
 #: objects downloaded (and then loaded and removed) at a time: bounds the disk a very large trail takes
