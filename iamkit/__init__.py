@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "config", "errors", "frames", "policy", "aws", "inventory", "assess", "trail", "entra",
-    "correlate", "leastpriv", "respond", "case", "playbook", "sandbox", "ui", "cli", "report",
+    "correlate", "respond", "case", "playbook", "sandbox", "ui", "cli", "report", "severity", "arn",
 }
 _ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "Inventory")}
 

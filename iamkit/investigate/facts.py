@@ -1,9 +1,9 @@
 """The answers of a key investigation, as data (``evidence/facts.json``, schema ``iamkit/schemas/facts.schema.json``).
 
-``activity_facts`` derives them from the events of a key trace (DESIGN.md §4 columns plus the trace's ``node``;
-JSON columns as dicts or JSON text): pure, so the same facts come out of a live load, a case folder or a test
-fixture. Later steps add ``reach``, ``detections`` and ``containment``; ``unanswered`` lists what could not be
-answered. The report's summary and the notebooks render from the file.
+``activity_facts`` derives them from the events of a key trace (the ``events`` columns of ``iamkit/frames.py``
+plus the trace's ``node``; JSON columns as dicts or JSON text): pure, so the same facts come out of a live load,
+a case folder or a test fixture. Later steps add ``reach``, ``detections`` and ``containment``; ``unanswered``
+lists what could not be answered. The report's summary and the notebooks render from the file.
 
 Suspicious vs usual activity (documented in the schema too): the origin key's baseline is the IPs and user
 agents it used in the first ``BASELINE`` (24 h) of its history in the loaded window. A call of the origin key
