@@ -18,7 +18,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iamkit needs Python >= 3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,sandbox]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -59,7 +59,7 @@ bench: install
 	$(BIN)/python -m bench
 
 lock:
-	rm -rf /tmp/iamkit-lock && $(PYTHON) -m venv /tmp/iamkit-lock && /tmp/iamkit-lock/bin/pip install -q '.[dev]' \
+	rm -rf /tmp/iamkit-lock && $(PYTHON) -m venv /tmp/iamkit-lock && /tmp/iamkit-lock/bin/pip install -q '.[dev,sandbox]' \
 	  && /tmp/iamkit-lock/bin/pip freeze --exclude iamkit > constraints.txt
 
 clean:

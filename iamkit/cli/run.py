@@ -92,6 +92,7 @@ def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
     from iamkit import playbook as pb
     from iamkit import sandbox
 
+    sandbox.require_extra()
     con = Console()
     with con.status("starting the local sandbox (AWS on 127.0.0.1 + fake Entra)…"):
         sb = sandbox.start(benign_events=events)

@@ -47,8 +47,9 @@ def start(
     replace: bool = typer.Option(False, "--replace", help="stop a running sandbox first instead of refusing"),
 ) -> None:
     """Start the sandbox and print the `export …` lines that point clients at it."""
-    from iamkit.sandbox import daemon
+    from iamkit.sandbox import daemon, require_extra
 
+    require_extra()
     if events < 0 or days < 1:
         raise BadInput("--events must be >= 0 and --days >= 1")
     args = {

@@ -4,10 +4,14 @@ CloudTrail, and (when available) the fake Entra authority + Graph — the defaul
     sb = iamkit.sandbox.start()        # or: with iamkit.sandbox.start() as sb: ...
     sb.env()                           # AWS_ENDPOINT_URL, keys, region, Entra URLs …
     sb.org                             # SeededOrg: the ground truth (also sb.workdir / "manifest.json")
+
+The sandbox is an optional extra (``pip install 'iamkit[sandbox]'``): this module imports without moto, and
+``start`` says in one line what to install when it is missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -15,12 +19,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iamkit.errors import TrailError
+from iamkit.errors import BadInput, TrailError
 from iamkit.sandbox.model import SeededOrg
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Sandbox", "SeededOrg", "start"]
+__all__ = ["Sandbox", "SeededOrg", "require_extra", "start"]
+
+MISSING_EXTRA = "the sandbox needs moto: install iamkit[sandbox] (pip install 'iamkit[sandbox]')"
+
+
+def require_extra() -> None:
+    """Raise ``BadInput`` (one line saying what to install) when the sandbox extra is not installed."""
+    try:
+        found = importlib.util.find_spec("moto") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise BadInput(MISSING_EXTRA)
 
 
 @dataclass
@@ -134,6 +150,7 @@ def start(
     variant of the scenario (``iamkit.sandbox.scenario.VARIANTS``); the manifest carries the answer keys of
     the incident (``SeededOrg.answer_keys``).
     """
+    require_extra()
     from iamkit.sandbox import backend
     from iamkit.sandbox import seed as seed_mod
     from iamkit.sandbox.server import start_server
