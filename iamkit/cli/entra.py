@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, say
+from iamkit.errors import BadInput
 
 app = typer.Typer(no_args_is_help=True, help="Entra ID through Microsoft Graph (env: IAMKIT_ENTRA_*).")
 
@@ -74,7 +75,6 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
               out: Path = OUT_OPT) -> None:
     """The person behind UPN: Entra profile, MFA, sign-ins, AWS roles and CloudTrail sessions on one timeline."""
     from iamkit.correlate import correlate as run
-    from iamkit.errors import BadInput
 
     if part and part not in PARTS:
         raise BadInput(f"--part {part!r}: one of {', '.join(PARTS)}")

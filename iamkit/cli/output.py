@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from iamkit import severity
-from iamkit.errors import IamkitError
+from iamkit.errors import BadInput, IamkitError
+from iamkit.escape import visible
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -71,8 +72,6 @@ def say(*parts: object) -> Text:
     library chooses the style."""
     from rich.text import Text
 
-    from iamkit.escape import visible
-
     return Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts))
 
 
@@ -98,8 +97,6 @@ def _jsonable(df: pd.DataFrame) -> list[dict]:
 def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = None,
          title: str | None = None) -> None:
     """Write ``df`` in the requested format to ``out`` or stdout (parquet needs ``--out``)."""
-    from iamkit.errors import BadInput
-
     fmt = Format(fmt)
     if fmt == Format.parquet:
         if out is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from iamkit import config
 from iamkit.errors import BadInput
 
 app = typer.Typer(no_args_is_help=True, help="Local sandbox: moto + fake Entra on 127.0.0.1, seeded.")
@@ -20,8 +21,6 @@ def _exports(env: dict[str, str]) -> str:
 
 
 def _default_workdir() -> Path:
-    from iamkit import config
-
     return config.load().home / "sandbox"
 
 

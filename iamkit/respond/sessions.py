@@ -9,6 +9,9 @@ import functools
 import os
 from typing import Any
 
+from iamkit.arn import parse, role_arn
+from iamkit.aws.session import connect
+
 SESSION_NAME = "iamkit-investigation"
 
 
@@ -26,9 +29,6 @@ def context_for(account_id: str) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _context_for(account_id: str, endpoint: str, key: str, profile: str) -> Any:
-    from iamkit.arn import parse, role_arn
-    from iamkit.aws.session import connect
-
     ctx = connect(profile or None)  # GetCallerIdentity: the caller's account and ARN
     if not account_id or account_id == ctx.account_id:
         return ctx

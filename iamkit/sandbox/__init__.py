@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iamkit.errors import BadInput, TrailError
+from iamkit.errors import BadInput, NotFound, TrailError
 from iamkit.sandbox.model import SeededOrg
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,6 @@ class Sandbox:
         account_id = account_id or self.org.management_account_id
         if account_id not in self._sessions:
             if account_id not in {a.account_id for a in self.org.accounts}:
-                from iamkit.errors import NotFound
-
                 raise NotFound(f"account {account_id} is not in the sandbox organization {self.org.org_id}")
             if account_id == self.org.management_account_id:
                 sess = account_session(self.endpoint_url, None, access_key_id=self.access_key_id,
@@ -157,8 +155,6 @@ def start(
 
     seed_mod.validate(accounts, roles_per_account, scenario, variant)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        from iamkit.errors import BadInput
-
         raise BadInput(f"the sandbox listens on loopback only (127.0.0.1, localhost, ::1), not {host!r}")
     backend.check_internals()
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)

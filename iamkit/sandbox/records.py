@@ -8,8 +8,10 @@ built once and copied shallowly per event. Nested objects (``userIdentity``, ``t
 from __future__ import annotations
 
 import base64
+import json
 import random
 import time
+from json.encoder import encode_basestring
 from typing import Any
 
 from iamkit.arn import assumed_role_arn, name_of
@@ -299,9 +301,6 @@ class RecordEncoder:
     with ``ensure_ascii=False``."""
 
     def __init__(self, cache_size: int = 8192):
-        import json
-        from json.encoder import encode_basestring
-
         self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         self._s = encode_basestring
         self._keys: dict[str, str] = {}

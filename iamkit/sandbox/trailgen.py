@@ -14,13 +14,21 @@ import base64
 import calendar
 import hashlib
 import json
+import multiprocessing as mp
 import queue
 import random
 import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,8 +161,6 @@ def _bucket_of(object_arn: str) -> tuple[str, str]:
 
 def _fake_token(key: str) -> str:
     """A session-token-shaped string derived from the key (deterministic, obviously fake)."""
-    import hashlib
-
     return "IQoJb3JpZ2luX2VjFAKE" + hashlib.sha256(key.encode()).hexdigest() * 3
 
 @dataclass
@@ -2219,9 +2225,6 @@ def write_trail(
     if workers == 1 or dest_s3 is not None:
         stats = _write_hours(org, dest_s3, dest_dir, (first, last), **kw)
     else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         cuts = [first + (last - first) * i // workers for i in range(workers + 1)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             parts = list(
