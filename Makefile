@@ -27,6 +27,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/iamkit demo
 
+# ruff format --check joins lint once the whole tree has been formatted (one commit, after the branches merge):
+#	$(BIN)/ruff format --check iamkit tests bench tools
 lint: install
 	$(BIN)/ruff check iamkit tests bench
 

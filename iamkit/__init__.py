@@ -19,6 +19,7 @@ _ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "In
 
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit import (  # noqa: F401
+        arn,
         assess,
         aws,
         case,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
         policy,
         respond,
         sandbox,
+        severity,
         trail,
     )
     from iamkit.case import Case  # noqa: F401
