@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from iamkit.arn import ROLE, name_of
 from iamkit.arn import principal as principal_of
+from iamkit.aws.calls import ErrorLog, Scope
+from iamkit.aws.collectors.identity_center import person
+from iamkit.aws.session import as_context
 from iamkit.frames import TS, B, F, I, J, S, error_row, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,10 +156,6 @@ def identity_center(aws_session: Any, upn: str, *, entra_object_id: str | None =
     account assignments reaching them (direct and through each group), read with the inventory's Identity
     Center reader through ``aws_session`` (an ``AwsContext`` or a boto3 session).
     Returns (user, groups, assignments, errors)."""
-    from iamkit.aws.calls import ErrorLog, Scope
-    from iamkit.aws.collectors.identity_center import person
-    from iamkit.aws.session import as_context
-
     log = ErrorLog()
     found = person(Scope(as_context(aws_session), log), upn, entra_object_id=entra_object_id,
                    instance_arn=instance_arn)
