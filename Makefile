@@ -18,7 +18,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iamkit needs Python >= 3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,sandbox]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -27,6 +27,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/iamkit demo
 
+# ruff format --check joins lint once the whole tree has been formatted (one commit, after the branches merge):
+#	$(BIN)/ruff format --check iamkit tests bench tools
 lint: install
 	$(BIN)/ruff check iamkit tests bench
 
@@ -59,7 +61,7 @@ bench: install
 	$(BIN)/python -m bench
 
 lock:
-	rm -rf /tmp/iamkit-lock && $(PYTHON) -m venv /tmp/iamkit-lock && /tmp/iamkit-lock/bin/pip install -q '.[dev]' \
+	rm -rf /tmp/iamkit-lock && $(PYTHON) -m venv /tmp/iamkit-lock && /tmp/iamkit-lock/bin/pip install -q '.[dev,sandbox]' \
 	  && /tmp/iamkit-lock/bin/pip freeze --exclude iamkit > constraints.txt
 
 clean:

@@ -13,12 +13,13 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "config", "errors", "frames", "policy", "aws", "inventory", "assess", "trail", "entra",
-    "correlate", "leastpriv", "respond", "case", "playbook", "sandbox", "ui", "cli", "report",
+    "correlate", "respond", "case", "playbook", "sandbox", "ui", "cli", "report", "severity", "arn",
 }
 _ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "Inventory")}
 
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit import (  # noqa: F401
+        arn,
         assess,
         aws,
         case,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
         policy,
         respond,
         sandbox,
+        severity,
         trail,
     )
     from iamkit.case import Case  # noqa: F401

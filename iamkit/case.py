@@ -1,6 +1,6 @@
 """The case folder: evidence, executed notebooks, journal, report, and a sealed sha256 manifest over all of it.
 
-Layout (DESIGN.md §4)::
+Layout (docs/architecture.md, "Case folder")::
 
     cases/<case-id>/case.yaml  evidence/  notebooks/  journal.jsonl  report.html
                     manifest.json  manifest.sha256  [manifest.hmac]  seals.jsonl  .iamkit.lock

@@ -13,7 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit.frames import TS, B, F, I, J, S, register
+from iamkit.arn import ROLE, name_of
+from iamkit.arn import principal as principal_of
+from iamkit.aws.calls import ErrorLog, Scope
+from iamkit.aws.collectors.identity_center import person
+from iamkit.aws.session import as_context
+from iamkit.frames import TS, B, F, I, J, S, error_row, register
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -144,120 +149,19 @@ def _py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def _err(operation: str, code: str, message: str, account_id: str | None = None) -> dict:
-    return {"account_id": account_id, "region": None, "operation": operation, "code": code, "message": message,
-            "when": datetime.now(UTC)}
-
-
 # ---------------------------------------------------------------------------------------------- Identity Center
-def _client_error(e: Exception) -> tuple[str, str]:
-    resp = getattr(e, "response", None) or {}
-    err = resp.get("Error", {}) if isinstance(resp, dict) else {}
-    return err.get("Code") or type(e).__name__, err.get("Message") or str(e)
-
-
 def identity_center(aws_session: Any, upn: str, *, entra_object_id: str | None = None,
                     instance_arn: str | None = None) -> tuple[dict, list[dict], list[dict], list[dict]]:
     """The Identity Center user for ``upn`` (userName, then email, then externalId), their groups and the
-    account assignments reaching them (direct and through each group). Returns (user, groups, assignments, errors).
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    errors: list[dict] = []
-    try:
-        sso = aws_session.client("sso-admin")
-        ids = aws_session.client("identitystore")
-        inst = next((i for i in sso.list_instances().get("Instances", [])
-                     if not instance_arn or i["InstanceArn"] == instance_arn), None)
-    except (ClientError, BotoCoreError) as e:
-        code, msg = _client_error(e)
-        return {}, [], [], [_err("sso-admin:ListInstances", code, msg)]
-    if inst is None:
-        return {}, [], [], [_err("sso-admin:ListInstances", "NoInstance", "no IAM Identity Center instance found")]
-    store, iarn = inst["IdentityStoreId"], inst["InstanceArn"]
-    user_id, matched_by = None, None
-    for path in ("userName", "emails.value"):
-        try:
-            user_id = ids.get_user_id(IdentityStoreId=store, AlternateIdentifier={
-                "UniqueAttribute": {"AttributePath": path, "AttributeValue": upn}})["UserId"]
-            matched_by = "userName" if path == "userName" else "email"
-            break
-        except ClientError as e:
-            code, msg = _client_error(e)
-            if code not in ("ResourceNotFoundException", "ValidationException"):
-                errors.append(_err(f"identitystore:GetUserId({path})", code, msg))
-        except BotoCoreError as e:
-            errors.append(_err(f"identitystore:GetUserId({path})", type(e).__name__, str(e)))
-    users: list[dict] = []
-    if user_id is None:  # case differences or an external id: scan the store (small in practice)
-        try:
-            for page in ids.get_paginator("list_users").paginate(IdentityStoreId=store):
-                users.extend(page.get("Users", []))
-        except (ClientError, BotoCoreError) as e:
-            code, msg = _client_error(e)
-            errors.append(_err("identitystore:ListUsers", code, msg))
-        low = upn.lower()
-        for u in users:
-            if (u.get("UserName") or "").lower() == low:
-                user_id, matched_by = u["UserId"], "userName"
-                break
-            if entra_object_id and any(x.get("Id") == entra_object_id for x in u.get("ExternalIds") or []):
-                user_id, matched_by = u["UserId"], "externalId"
-                break
-    if user_id is None:
-        return {}, [], [], errors + [_err("identitystore:GetUserId", "NotFound",
-                                          f"no Identity Center user for {upn}")]
-    try:
-        desc = ids.describe_user(IdentityStoreId=store, UserId=user_id)
-    except (ClientError, BotoCoreError) as e:
-        code, msg = _client_error(e)
-        errors.append(_err("identitystore:DescribeUser", code, msg))
-        desc = {}
-    user = {"identity_store_id": store, "user_id": user_id, "user_name": desc.get("UserName"),
-            "display_name": desc.get("DisplayName"), "emails": [m.get("Value") for m in desc.get("Emails") or []],
-            "external_ids": desc.get("ExternalIds") or [], "matched_by": matched_by}
-    groups: list[dict] = []
-    try:
-        gids = []
-        for page in ids.get_paginator("list_group_memberships_for_member").paginate(
-                IdentityStoreId=store, MemberId={"UserId": user_id}):
-            gids += [m["GroupId"] for m in page.get("GroupMemberships", [])]
-        for gid in gids:
-            try:
-                name = ids.describe_group(IdentityStoreId=store, GroupId=gid).get("DisplayName")
-            except ClientError as e:
-                code, msg = _client_error(e)
-                errors.append(_err("identitystore:DescribeGroup", code, msg))
-                name = None
-            groups.append({"source": "identity_center", "group_id": gid, "display_name": name, "kind": "group"})
-    except (ClientError, BotoCoreError) as e:
-        code, msg = _client_error(e)
-        errors.append(_err("identitystore:ListGroupMembershipsForMember", code, msg))
-    assignments: list[dict] = []
-    ps_names: dict[str, str] = {}
-    principals = [("USER", user_id, user.get("user_name") or upn, "direct")] + [
-        ("GROUP", g["group_id"], g["display_name"], f"group:{g['display_name']}") for g in groups]
-    for ptype, pid, pname, via in principals:
-        try:
-            for page in sso.get_paginator("list_account_assignments_for_principal").paginate(
-                    InstanceArn=iarn, PrincipalId=pid, PrincipalType=ptype):
-                for a in page.get("AccountAssignments", []):
-                    arn = a["PermissionSetArn"]
-                    if arn not in ps_names:
-                        try:
-                            ps_names[arn] = sso.describe_permission_set(
-                                InstanceArn=iarn, PermissionSetArn=arn)["PermissionSet"]["Name"]
-                        except ClientError as e:
-                            code, msg = _client_error(e)
-                            errors.append(_err("sso-admin:DescribePermissionSet", code, msg))
-                            ps_names[arn] = arn.rsplit("/", 1)[-1]
-                    assignments.append({"account_id": a["AccountId"], "permission_set": ps_names[arn],
-                                        "permission_set_arn": arn, "principal_type": ptype, "principal_id": pid,
-                                        "principal_name": pname, "via": via})
-        except (ClientError, BotoCoreError) as e:
-            code, msg = _client_error(e)
-            errors.append(_err("sso-admin:ListAccountAssignmentsForPrincipal", code, msg))
-    return user, groups, assignments, errors
+    account assignments reaching them (direct and through each group), read with the inventory's Identity
+    Center reader through ``aws_session`` (an ``AwsContext`` or a boto3 session).
+    Returns (user, groups, assignments, errors)."""
+    log = ErrorLog()
+    found = person(Scope(as_context(aws_session), log), upn, entra_object_id=entra_object_id,
+                   instance_arn=instance_arn)
+    groups = [{"source": "identity_center", "group_id": g["group_id"], "display_name": g["display_name"],
+               "kind": "group"} for g in found.groups]
+    return found.user, groups, found.assignments, log.rows
 
 
 # ---------------------------------------------------------------------------------------------- CloudTrail
@@ -302,7 +206,7 @@ def trail_sessions(con: Any, upn: str, *, identity_center_user_id: str | None = 
     saml_keys = {r[3]: r for r in saml if r[3]}
     rows: list[dict] = []
     for acct, role_arn, name, key, t, ip, ua, err in saml:
-        role_name = (role_arn or "").rsplit("/", 1)[-1]
+        role_name = name_of(role_arn or "")
         rows.append({"kind": "saml", "account_id": acct, "role_arn": role_arn, "principal_arn": None,
                      "session_name": name, "access_key_id": key, "first_seen": t, "last_seen": t, "events": 1,
                      "errors": int(err is not None), "source_ips": [ip] if ip else [], "user_agents": [ua] if ua else [],
@@ -323,7 +227,7 @@ def trail_sessions(con: Any, upn: str, *, identity_center_user_id: str | None = 
                      "session_name": name, "access_key_id": key, "first_seen": first, "last_seen": last,
                      "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
                      "mfa": mfa, "origin": origin,
-                     "direct_saml": key in saml_keys and not (issuer or "").rsplit("/", 1)[-1].startswith(SSO_PREFIX)})
+                     "direct_saml": key in saml_keys and not name_of(issuer or "").startswith(SSO_PREFIX)})
     if identity_center_user_id:
         for acct, cred, *rest in con.execute(f"""
             SELECT recipient_account_id, json_extract_string(user_identity, '$.credentialId'), {agg}
@@ -514,7 +418,7 @@ def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = 
             entra_groups = ep.groups
             skipped.update(ep.skipped)
         except GraphError as e:
-            errors.append(_err("entra:person", e.code or type(e).__name__, str(e)))
+            errors.append(error_row("entra:person", e.code or type(e).__name__, str(e)))
     else:
         skipped["entra"] = "no Graph client (connect with iamkit.entra.connect)"
     ic_user: dict = {}
@@ -536,7 +440,7 @@ def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = 
                                                 iam_user_arns=iam_user_arns, since=start, until=until)
         except Exception as e:  # a broken store must not lose the Entra/IC parts
             if type(e).__module__.startswith(("duckdb", "_duckdb")) or isinstance(e, BadInput):
-                errors.append(_err("trail:sessions", type(e).__name__, str(e).splitlines()[0]))
+                errors.append(error_row("trail:sessions", type(e).__name__, str(e).splitlines()[0]))
                 sessions, activity = empty("person_sessions"), empty("person_activity")
             else:
                 raise
@@ -568,10 +472,9 @@ def _roles(assignments: list[dict], sessions: pd.DataFrame) -> pd.DataFrame:
 
     seen: dict[tuple[str, str], str] = {}
     for s in sessions.to_dict("records") if len(sessions) else []:
-        arn = s["role_arn"]
-        if isinstance(arn, str) and ":role/" in arn:
-            name = arn.rsplit("/", 1)[-1]
-            seen[(s["account_id"] or arn.split(":")[4], name)] = arn
+        role = principal_of(s["role_arn"])
+        if role.kind == ROLE:
+            seen[(s["account_id"] or role.account, role.name)] = role.value
     rows: dict[tuple[str, str], dict] = {}
     for a in assignments:
         key = (a["account_id"], a["permission_set"])

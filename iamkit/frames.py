@@ -8,6 +8,7 @@ Domain modules register their own schemas with ``register`` so this file stays t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,6 +72,14 @@ register("posture", {"account_id": S, "region": S, "control": S, "resource_arn":
 register("errors", {"account_id": S, "region": S, "operation": S, "code": S, "message": S, "when": TS},
          "Everything that failed during a collection or load; the rest went on.")
 
+
+def error_row(operation: str, code: str, message: str, *, account_id: str | None = None,
+              region: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+    """One row of the ``errors`` frame: what failed (``operation``: an IAM action, a file, a Graph part…),
+    its error ``code`` and ``message``, where, and when (now unless given)."""
+    return {"account_id": account_id, "region": region, "operation": operation, "code": code,
+            "message": message, "when": when if when is not None else datetime.now(UTC)}
+
 # ---- findings (assessment) ----
 register("findings", {"finding_id": S, "rule_id": S, "severity": S, "account_id": S, "principal_arn": S,
                       "principal_type": S, "resource_arn": S, "title": S, "detail": S, "evidence": S,
@@ -90,9 +99,6 @@ register("events", EVENT_COLUMNS, "CloudTrail records, one row per eventID (Duck
 register("detections", {"detection_id": S, "severity": S, "title": S, "event_ids": J, "principal_arn": S,
                         "access_key_id": S, "first_seen": TS, "last_seen": TS, "summary": S},
          "Detection hits.")
-
-SEVERITIES = ["critical", "high", "medium", "low", "info"]
-
 
 def empty(name: str) -> pd.DataFrame:
     """An empty frame with the schema's columns and types."""

@@ -18,13 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit import frames, jsontext
+from iamkit import config, frames, jsontext
+from iamkit.aws import fanout
+from iamkit.aws.authz import AuthzBuilder, account_of, looks_like_authz
+from iamkit.aws.calls import ErrorLog, Scope
+from iamkit.aws.collectors import (
+    credential_report,
+    iam,
+    identity_center,
+    merge,
+    organizations,
+    posture,
+    resources,
+)
+from iamkit.aws.session import AwsContext, Hook, connect
 from iamkit.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-    from iamkit.aws.session import AwsContext, Hook
 
 FRAME_NAMES = ("accounts", "principals", "policies", "statements", "trusts", "access_keys", "credentials",
                "resource_policies", "identity_center", "posture", "errors")
@@ -181,20 +192,6 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
 
     ``max_workers=1`` runs serially (the bench baseline); default from settings (``IAMKIT_MAX_WORKERS``).
     """
-    from iamkit import config
-    from iamkit.aws import fanout
-    from iamkit.aws.calls import ErrorLog, Scope
-    from iamkit.aws.collectors import (
-        credential_report,
-        iam,
-        identity_center,
-        merge,
-        organizations,
-        posture,
-        resources,
-    )
-    from iamkit.aws.session import connect
-
     settings = config.load()
     workers = max_workers or settings.max_workers
     role_name = role_name or fanout.DEFAULT_ROLE
@@ -279,8 +276,6 @@ def from_authorization_details(paths: str | Path | Iterable[str | Path],
 
     A truncated file or one that is not that format raises ``BadInput`` naming the file.
     """
-    from iamkit.aws.authz import AuthzBuilder, account_of, looks_like_authz
-
     if isinstance(paths, (str, Path)):
         paths = [paths]
     builder = AuthzBuilder()

@@ -239,11 +239,12 @@ def _check_notebook_parameters(pb: Playbook) -> None:
 
 def caller_identity() -> dict[str, Any]:
     """Who we are in AWS (recorded in case.yaml); an unreachable endpoint is a clear error."""
-    import boto3
     import botocore.exceptions as bex
 
+    from iamkit.aws.session import client_config, new_session
+
     try:
-        ident = boto3.client("sts").get_caller_identity()
+        ident = new_session().client("sts", config=client_config()).get_caller_identity()
     except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError) as e:
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "AWS")
         raise EndpointUnreachable(f"cannot reach {endpoint}: {e.__class__.__name__}") from None

@@ -16,12 +16,12 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from iamkit.severity import RANK as SEVERITY_ORDER
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["SEVERITY_ORDER", "by_control", "rule_table", "run"]
-
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
 def rule_table() -> dict[str, Any]:

@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from iamkit.severity import OCSF_ID as SEVERITY_ID
+from iamkit.severity import OCSF_NAME as SEVERITY_NAME
+
 OCSF_VERSION = "1.1.0"
-SEVERITY_ID = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-SEVERITY_NAME = {1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
 
 
 def _v(x: Any) -> Any:

@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from iamkit.severity import LEVELS as SEVERITIES
+
 CONTROL_ID = re.compile(r"^(CIS-AWS-3\.0:1\.\d{1,2}|NIST-800-53r5:AC-\d{1,2}(\(\d{1,2}\))?)$")
 
 

@@ -15,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from iamkit.arn import account_of as arn_account
+from iamkit.arn import is_aws_managed_policy, name_of
 from iamkit.aws.documents import parse_document, statements, trust_rows
 from iamkit.errors import PolicyError
+from iamkit.frames import error_row
 
 FRAMES = ("principals", "policies", "statements", "trusts")
 _SECTIONS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
@@ -24,7 +27,7 @@ _SECTIONS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
 
 def is_aws_managed(policy_arn: str | None) -> bool:
     """True for AWS-managed policy ARNs (``arn:<partition>:iam::aws:policy/…``)."""
-    return bool(policy_arn) and ":iam::aws:policy/" in policy_arn
+    return is_aws_managed_policy(policy_arn)
 
 
 def _tags(items: list[dict] | None) -> dict[str, str] | None:
@@ -45,8 +48,8 @@ class AuthzBuilder:
         try:
             return parse_document(doc)
         except PolicyError as e:
-            self.errors.append({"account_id": account_id, "region": None, "operation": "parse-policy",
-                                "code": "MalformedPolicyDocument", "message": f"{where}: {e}"})
+            self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
+                                          account_id=account_id))
             return doc
 
     def _statements(self, account_id: str, policy_arn: str | None, name: str, attached_to: str | None,
@@ -56,8 +59,8 @@ class AuthzBuilder:
         try:
             sts = statements(doc)
         except PolicyError as e:
-            self.errors.append({"account_id": account_id, "region": None, "operation": "parse-policy",
-                                "code": "MalformedPolicyDocument", "message": f"{where}: {e}"})
+            self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
+                                          account_id=account_id))
             return
         for st in sts:
             self.rows["statements"].append({"account_id": account_id, "policy_arn": policy_arn,
@@ -113,15 +116,15 @@ class AuthzBuilder:
                 try:
                     self.rows["trusts"].extend(trust_rows(account_id, arn, doc))
                 except PolicyError as e:
-                    self.errors.append({"account_id": account_id, "region": None, "operation": "parse-policy",
-                                        "code": "MalformedPolicyDocument", "message": f"{where}: {e}"})
+                    self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
+                                                  account_id=account_id))
         for p in page.get("Policies") or []:
             self._policies[(account_id, p["Arn"])] = p
 
     def finish(self) -> dict[str, list[dict[str, Any]]]:
         """Emit the managed-policy rows (needs every page's attachments) and return rows per frame."""
         for (account_id, arn), p in self._policies.items():
-            name = p.get("PolicyName") or arn.rsplit("/", 1)[-1]
+            name = p.get("PolicyName") or name_of(arn)
             aws = is_aws_managed(arn)
             ptype = "aws_managed" if aws else "managed"
             attached = self._attachments.pop((account_id, arn), [])
@@ -143,7 +146,7 @@ class AuthzBuilder:
             aws = is_aws_managed(arn)
             for target_arn, ttype in attached:
                 self.rows["policies"].append({
-                    "account_id": account_id, "policy_arn": arn, "policy_name": arn.rsplit("/", 1)[-1],
+                    "account_id": account_id, "policy_arn": arn, "policy_name": name_of(arn),
                     "policy_type": "aws_managed" if aws else "managed", "attached_to_arn": target_arn,
                     "attached_to_type": ttype, "version_id": None, "is_default": True, "document": None,
                     "aws_managed": aws})
@@ -156,10 +159,9 @@ def account_of(page: dict[str, Any]) -> str | None:
     """The account id an authorization-details document belongs to (from its first non-AWS ARN)."""
     for section in ("UserDetailList", "RoleDetailList", "GroupDetailList", "Policies"):
         for item in page.get(section) or []:
-            arn = item.get("Arn") or ""
-            parts = arn.split(":")
-            if len(parts) > 4 and parts[4].isdigit():
-                return parts[4]
+            account = arn_account(item.get("Arn"))
+            if account:
+                return account
     return None
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iamkit.aws.session import AwsContext
+from iamkit.frames import error_row
 
 UNSUPPORTED = "NotSupportedByEndpoint"
 EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
@@ -46,8 +47,8 @@ class ErrorLog:
     def add(self, account_id: str | None, region: str | None, operation: str, code: str, message: str) -> None:
         """Record one failure."""
         with self._lock:
-            self.rows.append({"account_id": account_id, "region": region, "operation": operation,
-                              "code": code, "message": message, "when": self._clock()})
+            self.rows.append(error_row(operation, code, message, account_id=account_id, region=region,
+                                       when=self._clock()))
 
     def extend(self, rows: list[dict[str, Any]]) -> None:
         """Record rows built elsewhere (``when`` filled in when missing)."""
@@ -61,10 +62,10 @@ class ErrorLog:
             first = operation not in self.unsupported
             self.unsupported[operation] = self.unsupported.get(operation, 0) + 1
             if first:
-                self.rows.append({"account_id": account_id, "region": region, "operation": operation,
-                                  "code": UNSUPPORTED,
-                                  "message": f"{operation} is not supported by this endpoint ({detail}); "
-                                             "skipped for every account", "when": self._clock()})
+                self.rows.append(error_row(operation, UNSUPPORTED,
+                                           f"{operation} is not supported by this endpoint ({detail}); "
+                                           "skipped for every account",
+                                           account_id=account_id, region=region, when=self._clock()))
             return first
 
     def is_unsupported(self, operation: str) -> bool:
@@ -77,11 +78,11 @@ class ErrorLog:
             if account_id in self.expired:
                 return
             self.expired.add(account_id)
-            self.rows.append({"account_id": account_id, "region": region, "operation": operation,
-                              "code": "ExpiredToken",
-                              "message": f"credentials for account {account_id} expired during {operation} "
-                                         f"({message}); its remaining calls were skipped — re-run for this "
-                                         "account with fresh credentials", "when": self._clock()})
+            self.rows.append(error_row(operation, "ExpiredToken",
+                                       f"credentials for account {account_id} expired during {operation} "
+                                       f"({message}); its remaining calls were skipped — re-run for this "
+                                       "account with fresh credentials",
+                                       account_id=account_id, region=region, when=self._clock()))
 
 
 def _unsupported_detail(exc: Exception) -> str | None:

@@ -5,15 +5,12 @@ Pure functions, no I/O: used by the live collectors and by the offline authoriza
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import unquote
 
 from iamkit import jsontext
+from iamkit.arn import principal_account
 from iamkit.errors import PolicyError
-
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ARN_ACCOUNT_RE = re.compile(r"^arn:[^:]+:[^:]*:[^:]*:(\d{12}):")
 
 
 def parse_document(doc: Any) -> dict[str, Any]:
@@ -88,14 +85,6 @@ def statements(doc: Any) -> list[dict[str, Any]]:
             "conditions": _conditions(st.get("Condition")),
         })
     return out
-
-
-def principal_account(principal: str) -> str | None:
-    """The account id a principal string names (a bare account id or an ARN), else None."""
-    if _ACCOUNT_RE.match(principal):
-        return principal
-    m = _ARN_ACCOUNT_RE.match(principal)
-    return m.group(1) if m else None
 
 
 def _has_key(conditions: dict | None, *keys: str) -> bool:

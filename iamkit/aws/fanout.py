@@ -7,11 +7,13 @@ the shared ``ErrorLog``; the other accounts go on.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from typing import Any
 
+from iamkit.arn import parse, role_arn
 from iamkit.aws.calls import ErrorLog, Scope
+from iamkit.aws.collectors import More
 from iamkit.aws.session import AwsContext
 
 DEFAULT_ROLE = "OrganizationAccountAccessRole"
@@ -49,11 +51,13 @@ def assume_each(ctx: AwsContext, accounts: Sequence[dict[str, Any] | str], *, ro
                     f"account {acct} is {status}; not collected")
             continue
         wanted.append(acct)
+    caller = parse(ctx.arn)
+    partition = caller.partition if caller is not None else "aws"
 
     def one(acct: str) -> AwsContext | None:
         if acct == ctx.account_id:
             return ctx
-        arn = f"arn:aws:iam::{acct}:role/{role_name}"
+        arn = role_arn(acct, role_name, partition=partition)
         try:
             return ctx.assume(arn, external_id=external_id, session_name=session_name)
         except bx.ClientError as e:
@@ -84,10 +88,6 @@ def run(tasks: Sequence[Task], *, log: ErrorLog, max_workers: int = 16,
     A task may return ``More(rows, follow_ups)``: the follow-ups join the same pool (the bound holds).
     A task that raises becomes an error row (code = exception type); the others go on.
     """
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    from iamkit.aws.collectors import More
-
     results: list[Any] = []
     total = len(tasks)
     done = 0

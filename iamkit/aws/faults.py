@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from iamkit.aws.calls import action_name
+
 KINDS = ("throttle", "5xx", "denied", "expired", "latency")
 
 # kind -> (http status, query/xml code, json code)
@@ -107,8 +109,6 @@ class FaultInjector:
         return self
 
     def __call__(self, client: Any, account_id: str) -> None:
-        from iamkit.aws.calls import action_name
-
         protocol = client.meta.service_model.protocol
         service_id = client.meta.service_model.service_id.hyphenize()
         name = client.meta.service_model.service_name

@@ -12,8 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
+from iamkit import config
+from iamkit.arn import ROLE, assumed_role_arn, name_of, parse, principal
 from iamkit.errors import AccessDenied, BadInput, EndpointUnreachable
 
 Hook = Callable[[Any, str], None]  # (client, account_id) -> None: registers handlers on client.meta.events
@@ -89,8 +92,6 @@ def fast_timestamp(value: Any) -> Any:
     GetAccountAuthorizationDetails; ``datetime.fromisoformat`` reads the same text ~50x faster. Anything
     else (epoch numbers, RFC 822) goes to botocore's own parser, so results are identical.
     """
-    from datetime import datetime
-
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] in "T ":
         try:
             parsed = datetime.fromisoformat(value)
@@ -210,11 +211,21 @@ class AwsContext:
         creds = self.client("sts").assume_role(**kwargs)["Credentials"]
         keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
                 "aws_session_token": creds["SessionToken"]}
-        account = role_arn.split(":")[4]
-        name = role_arn.split("/")[-1]
-        assumed = f"arn:aws:sts::{account}:assumed-role/{name}/{kwargs['RoleSessionName']}"
+        role = parse(role_arn)
+        account = role.account if role is not None else ""
+        assumed = assumed_role_arn(account, name_of(role_arn), kwargs["RoleSessionName"],
+                                   partition=role.partition if role is not None else "aws")
         return replace(self, credentials=keys, account_id=account, arn=assumed, _clients={},
                        _lock=threading.Lock())
+
+
+def as_context(session: Any, *, region: str | None = None, account_id: str = "") -> AwsContext:
+    """An ``AwsContext`` over a boto3 session someone else opened (a context is returned as it is), so its
+    clients get iamkit's retries, time limits and hooks like every other."""
+    if isinstance(session, AwsContext):
+        return session
+    return AwsContext(session=session, account_id=account_id,
+                      region=region or getattr(session, "region_name", None) or config.load().region)
 
 
 def client_config(*, retry_mode: str = "adaptive", max_attempts: int | None = None,
@@ -225,8 +236,6 @@ def client_config(*, retry_mode: str = "adaptive", max_attempts: int | None = No
     ``(connect_timeout + read_timeout) × max_attempts`` seconds instead of botocore's minutes.
     """
     from botocore.config import Config
-
-    from iamkit import config
 
     s = config.load()
     attempts = s.max_attempts if max_attempts is None else max_attempts
@@ -251,8 +260,6 @@ def connect(profile: str | None = None, region: str | None = None, role_arn: str
     ``role_arn`` may be one ARN, a comma-separated chain or a list, assumed in order.
     ``AWS_ENDPOINT_URL`` (and per-service variants) are honoured by botocore itself.
     """
-    from iamkit import config
-
     session = new_session(profile, region)
     ctx = AwsContext(session=session, region=region or session.region_name or config.load().region,
                      endpoint_url=endpoint_url, retry_mode=retry_mode, max_attempts=max_attempts,
@@ -261,7 +268,7 @@ def connect(profile: str | None = None, region: str | None = None, role_arn: str
     if verify or chain:
         ctx.whoami()
     for arn in chain:
-        if not arn.startswith("arn:") or len(arn.split(":")) < 6:
+        if principal(arn).kind != ROLE:
             raise BadInput(f"not a role ARN: {arn!r}")
         import botocore.exceptions as bx
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -66,8 +67,6 @@ def main(argv: list[str] | None = None) -> None:
     An exception no layer turned into an ``IamkitError`` is a bug: it is reported as one ``internal error`` line
     (exit 1) naming where it happened; ``IAMKIT_DEBUG=1`` re-raises it to show the traceback.
     """
-    import os
-
     usage_errors, aborts = _usage_error_types(), _abort_types()
     try:
         rc = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here

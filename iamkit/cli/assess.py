@@ -7,16 +7,7 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format
-from iamkit.errors import IamkitError
-
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-
-
-class FindingsGate(IamkitError):
-    """``--fail-on`` was met: exit status 1."""
-
-    exit_code = 1
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, fail_on_gate, fail_on_option
 
 
 def assess(
@@ -25,8 +16,7 @@ def assess(
                                              help="aws iam get-account-authorization-details JSON (repeatable)"),
     fmt: Format = FORMAT_OPT,
     out: Path = OUT_OPT,
-    fail_on: str = typer.Option(None, "--fail-on", help="exit 1 when a finding is at least this severe "
-                                                        "(critical|high|medium|low|info)"),
+    fail_on: str = fail_on_option("finding"),
     rule: list[str] = typer.Option(None, "--rule", "-r", help="only these rule ids or patterns (repeatable)"),
     by_control: bool = typer.Option(False, "--by-control", help="one row per compliance control (CIS AWS "
                                                                  "Foundations v3.0.0 section 1, NIST 800-53 r5 AC)"),
@@ -34,8 +24,6 @@ def assess(
     """Assess IAM risk: over-privilege, unsafe trusts, credentials, exposure, posture, escalation paths."""
     from iamkit.errors import BadInput
 
-    if fail_on is not None and fail_on.lower() not in SEVERITIES:
-        raise BadInput(f"--fail-on {fail_on!r}: use one of {', '.join(SEVERITIES)}")
     if (snapshot is None) == (not authz_details):
         raise BadInput("give either a SNAPSHOT_DIR or one or more --authz-details FILE")
     if by_control and Format(fmt) == Format.ocsf:
@@ -71,13 +59,7 @@ def assess(
         if Format(fmt) == Format.table and out is None:
             shown = findings[["severity", "rule_id", "account_id", "principal_arn", "resource_arn", "detail"]]
         emit(shown, fmt, out, title=f"{len(findings)} findings")
-    if fail_on is not None:
-        limit = SEVERITIES.index(fail_on.lower())
-        hits = sum(1 for s in findings["severity"].dropna() if s in SEVERITIES and SEVERITIES.index(s) <= limit)
-        if hits:
-            # an IamkitError (exit_code 1) rather than typer.Exit: iamkit.cli.main runs click with
-            # standalone_mode=False, where a raised Exit becomes a return value and the status would be lost
-            raise FindingsGate(f"{hits} finding(s) at or above {fail_on.lower()} (--fail-on)")
+    fail_on_gate(fail_on, findings["severity"].dropna(), "finding")
 
 
 COMMANDS = [assess]

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, say
+from iamkit.errors import BadInput
 
 app = typer.Typer(no_args_is_help=True, help="Entra ID through Microsoft Graph (env: IAMKIT_ENTRA_*).")
 
@@ -74,20 +75,18 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
               out: Path = OUT_OPT) -> None:
     """The person behind UPN: Entra profile, MFA, sign-ins, AWS roles and CloudTrail sessions on one timeline."""
     from iamkit.correlate import correlate as run
-    from iamkit.errors import BadInput
 
     if part and part not in PARTS:
         raise BadInput(f"--part {part!r}: one of {', '.join(PARTS)}")
     if db is not None and not db.exists():
         raise BadInput(f"--db {db}: no such CloudTrail store")
     graph = None if no_entra else _graph(auth, evidence, beta)
-    session = None
+    aws = None
     if not no_aws:
-        import boto3
+        from iamkit.aws.session import connect
 
-        session = boto3.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-                                or "us-east-1")
-    view = run(upn, graph=graph, aws_session=session, trail=str(db) if db else None, since=since)
+        aws = connect(region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"), verify=False)
+    view = run(upn, graph=graph, aws_session=aws, trail=str(db) if db else None, since=since)
     if part == "summary" or (not part and fmt != Format.table):
         if not part and fmt == Format.json:
             text = _view_json(view)

@@ -9,9 +9,8 @@ from typing import Any
 
 import typer
 
+from iamkit import severity
 from iamkit.escape import visible
-
-SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"]
 
 
 @dataclass
@@ -47,8 +46,8 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
     from iamkit.trail.detect.hunt import hunt
 
     d = render.get(dialect)
-    if fail_on is not None and fail_on.lower() not in SEVERITY_ORDER:
-        raise BadInput(f"--fail-on must be one of {', '.join(SEVERITY_ORDER)}, got {fail_on!r}")
+    if fail_on:
+        fail_on = severity.parse(fail_on, flag="--fail-on")
     for p in [*(rules or []), *(sigma or [])]:
         if not Path(p).exists():
             raise NotFound(f"no such rule file or folder: {p}")
@@ -131,15 +130,12 @@ def _emit_queries(queries: dict[str, str], fmt, out) -> None:
 
 
 def _report(res: Any, fmt, out, fail_on: str | None) -> int:
-    """Rule problems on stderr, detections on stdout; exit 1 when ``--fail-on`` is reached."""
-    from iamkit.cli.output import emit
+    """Rule problems on stderr, detections on stdout; exit 1 (``FailOnReached``) when ``--fail-on`` is reached."""
+    from iamkit.cli.output import emit, fail_on_gate
 
     _print_errors(res.errors)
     emit(res.detections, fmt, out, title=f"{len(res.detections)} detection(s)")
-    if fail_on is not None:
-        worst = SEVERITY_ORDER.index(fail_on.lower())
-        if res.detections["severity"].isin(SEVERITY_ORDER[: worst + 1]).any():
-            return 1
+    fail_on_gate(fail_on, res.detections["severity"], "detection")
     return 0
 
 

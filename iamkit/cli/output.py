@@ -1,5 +1,6 @@
-"""``--format table|json|csv|parquet`` and ``--out FILE`` for every command that prints rows, and ``say`` for
-every line the CLI prints with rich: values never go through rich markup."""
+"""``--format table|json|csv|parquet`` and ``--out FILE`` for every command that prints rows, ``--fail-on`` for
+every command whose rows carry a severity, and ``say`` for every line the CLI prints with rich: values never go
+through rich markup."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from iamkit import severity
+from iamkit.errors import BadInput, IamkitError
+from iamkit.escape import visible
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -34,13 +39,38 @@ FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="table|json|csv|p
 OUT_OPT = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")
 
 
+class FailOnReached(IamkitError):
+    """``--fail-on`` was met: exit status 1 (an error, not ``typer.Exit``: ``iamkit.cli.main`` runs click with
+    ``standalone_mode=False``, where a raised Exit becomes a return value)."""
+
+    exit_code = 1
+
+
+def fail_on_option(what: str, scale: tuple[str, ...] = severity.LEVELS) -> typer.models.OptionInfo:
+    """The ``--fail-on LEVEL`` option of a command whose ``what`` rows carry a severity of ``scale``; the
+    value is checked (case-insensitive) while the command line is parsed and arrives lower-cased."""
+
+    def check(value: str | None) -> str | None:
+        return severity.parse(value, flag="--fail-on", scale=scale) if value else None
+
+    return typer.Option(None, "--fail-on", callback=check,
+                        help=f"exit 1 when a {what} is at this severity or worse: {'|'.join(scale)}")
+
+
+def fail_on_gate(fail_on: str | None, severities, what: str, scale: tuple[str, ...] = severity.LEVELS) -> None:
+    """Raise ``FailOnReached`` (exit 1, one line) when a severity is ``fail_on`` or worse."""
+    if not fail_on:
+        return
+    hits = severity.at_or_above(fail_on, severities, scale)
+    if hits:
+        raise FailOnReached(f"{hits} {what}(s) at or above {fail_on} (--fail-on)")
+
+
 def say(*parts: object) -> Text:
     """A line for a rich console. Each part is a value shown literally (no markup: ``[bold]`` or ``[/]`` in
     evidence stays text; control characters shown as ``⟨U+001B⟩``), or a ``(value, style)`` pair where the
     library chooses the style."""
     from rich.text import Text
-
-    from iamkit.escape import visible
 
     return Text.assemble(*((visible(p[0]), p[1]) if isinstance(p, tuple) else visible(p) for p in parts))
 
@@ -67,8 +97,6 @@ def _jsonable(df: pd.DataFrame) -> list[dict]:
 def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = None,
          title: str | None = None) -> None:
     """Write ``df`` in the requested format to ``out`` or stdout (parquet needs ``--out``)."""
-    from iamkit.errors import BadInput
-
     fmt = Format(fmt)
     if fmt == Format.parquet:
         if out is None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, fail_on_gate, fail_on_option
 from iamkit.errors import BadInput
+from iamkit.severity import VALIDATION as VALIDATION_SCALE
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate, question and validate IAM policies.")
 COMMANDS: list = []
@@ -108,20 +109,13 @@ def what_can(principal_arn: str = typer.Argument(..., help="user or role ARN"),
 def validate(policy_file: Path = typer.Argument(..., help="policy document (JSON, URL-encoded JSON too)"),
              kind: str = typer.Option("identity", "--kind",
                                       help="identity|resource|trust|scp|rcp|boundary|session|endpoint"),
-             fail_on: str = typer.Option("", "--fail-on", help="exit 1 at this severity or worse: "
-                                         "error|security_warning|warning|suggestion"),
+             fail_on: str = fail_on_option("finding", VALIDATION_SCALE),
              fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Check a policy like IAM Access Analyzer (errors, security warnings, warnings, suggestions)."""
-    from iamkit.policy.validate import SEVERITIES, findings_frame
-    from iamkit.policy.validate import validate as _validate
-
-    if fail_on and fail_on not in SEVERITIES:
-        raise BadInput(f"--fail-on must be one of {', '.join(SEVERITIES)}")
     from iamkit import jsontext
+    from iamkit.policy.validate import findings_frame
+    from iamkit.policy.validate import validate as _validate
 
     findings = _validate(jsontext.read_text(policy_file), kind)
     emit(findings_frame(findings), fmt, out, title=f"{policy_file}: {len(findings)} finding(s)")
-    if fail_on:
-        worst = SEVERITIES.index(fail_on)
-        if any(SEVERITIES.index(f.severity) <= worst for f in findings):
-            raise typer.Exit(1)
+    fail_on_gate(fail_on, [f.severity for f in findings], "finding", VALIDATION_SCALE)

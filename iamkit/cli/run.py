@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -85,13 +86,12 @@ def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, playbooks_di
 def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
          events: int = typer.Option(5000, help="benign CloudTrail events around the incident")) -> None:
     """Start the sandbox, run the compromised-access-key playbook on its incident, print the report."""
-    import os
-
     from rich.console import Console
 
     from iamkit import playbook as pb
     from iamkit import sandbox
 
+    sandbox.require_extra()
     con = Console()
     with con.status("starting the local sandbox (AWS on 127.0.0.1 + fake Entra)…"):
         sb = sandbox.start(benign_events=events)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from iamkit import config
 from iamkit.errors import BadInput
 
 app = typer.Typer(no_args_is_help=True, help="Local sandbox: moto + fake Entra on 127.0.0.1, seeded.")
@@ -20,8 +21,6 @@ def _exports(env: dict[str, str]) -> str:
 
 
 def _default_workdir() -> Path:
-    from iamkit import config
-
     return config.load().home / "sandbox"
 
 
@@ -47,8 +46,9 @@ def start(
     replace: bool = typer.Option(False, "--replace", help="stop a running sandbox first instead of refusing"),
 ) -> None:
     """Start the sandbox and print the `export …` lines that point clients at it."""
-    from iamkit.sandbox import daemon
+    from iamkit.sandbox import daemon, require_extra
 
+    require_extra()
     if events < 0 or days < 1:
         raise BadInput("--events must be >= 0 and --days >= 1")
     args = {

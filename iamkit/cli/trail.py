@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit
+from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, fail_on_option
 from iamkit.escape import visible
 
 app = typer.Typer(no_args_is_help=True, help="CloudTrail: load sources into DuckDB, query, trace keys, hunt.")
@@ -169,7 +169,7 @@ def hunt_cmd(
     until: str = typer.Option(None, "--until", help="ISO time: only events at or before"),
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids: hunt only these"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions: hunt only these"),
-    fail_on: str = typer.Option(None, "--fail-on", help="exit 1 when a detection has this severity or worse"),
+    fail_on: str = fail_on_option("detection"),
     show_sql: bool = typer.Option(False, "--show-sql", help="print each rule's SQL instead of running it"),
     country_mmdb: Path = typer.Option(None, "--country-mmdb", help="MaxMind country/city .mmdb for IP context"),
     asn_mmdb: Path = typer.Option(None, "--asn-mmdb", help="MaxMind ASN .mmdb (the ASN first-seen rule needs it)"),

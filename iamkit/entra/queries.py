@@ -23,6 +23,7 @@ from iamkit.entra import frames as ef
 from iamkit.entra.client import _iso
 from iamkit.entra.errors import GraphError, GraphNotFound, LicenceRequired, PermissionDenied
 from iamkit.errors import BadInput
+from iamkit.frames import error_row
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -208,9 +209,7 @@ class EntraPerson:
 
 
 def _error_row(part: str, err: GraphError | Exception, when: datetime) -> dict:
-    code = getattr(err, "code", None) or type(err).__name__
-    return {"account_id": None, "region": None, "operation": f"entra:{part}", "code": code,
-            "message": str(err), "when": when}
+    return error_row(f"entra:{part}", getattr(err, "code", None) or type(err).__name__, str(err), when=when)
 
 
 def person(graph: GraphClient, upn: str, *, since: Any = None, noninteractive: bool | None = None) -> EntraPerson:

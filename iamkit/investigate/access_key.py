@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.arn import account_of, parse
 from iamkit.errors import BadInput, IamkitError, NotFound
 from iamkit.ui.text import bullets, code, md
 
@@ -51,11 +52,13 @@ def resolve_trail_source(trail_source: str) -> str:
     """``auto`` → the S3 location of the organization (or account) trail, found with DescribeTrails."""
     if trail_source and trail_source != "auto":
         return trail_source
-    import boto3
     import botocore.exceptions as bex
 
+    from iamkit.aws.session import client_config, new_session
+
     try:
-        trails = boto3.client("cloudtrail").describe_trails(includeShadowTrails=True)["trailList"]
+        cloudtrail = new_session().client("cloudtrail", config=client_config())
+        trails = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
     except bex.ClientError as e:
         raise BadInput(f"trail_source=auto: DescribeTrails refused ({e.response['Error'].get('Code')}); "
                        "pass trail_source=s3://bucket/prefix, a folder or lookup:") from None
@@ -328,21 +331,22 @@ def owner(case: Case) -> Owner:
     import pandas as pd
 
     from iamkit.investigate import facts as F
-    from iamkit.respond.sessions import session_for
+    from iamkit.respond.sessions import context_for
 
     f = F.load(case)
     arn = f["subject"].get("principal_arn") or ""
-    account = f["subject"].get("account_id") or (arn.split(":")[4] if arn.count(":") >= 5 else "")
+    account = f["subject"].get("account_id") or account_of(arn) or ""
     errors: list[str] = []
     details = pd.DataFrame([{"field": k, "value": str(v)} for k, v in f["subject"].items()])
     policies = pd.DataFrame()
     cred = pd.DataFrame()
-    if not arn or ":iam::" not in arn:
+    who = parse(arn)
+    if who is None or who.service != "iam":
         return Owner(arn, details, policies, cred, [f"the key's origin is not an IAM identity ({arn or 'unknown'})"])
     try:
         from iamkit.investigate.iam import collect_account
 
-        frames = collect_account(session_for(account), account)
+        frames = collect_account(context_for(account), account)
         principals, pols = frames["principals"], frames["policies"]
         case.save_frame(f"iam-{account}-principals", principals)
         case.save_frame(f"iam-{account}-policies", pols)

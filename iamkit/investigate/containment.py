@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from iamkit.arn import USER, account_of, is_arn, principal
 from iamkit.ui.text import code, code_block, md
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,16 +33,17 @@ def plan_summary(f: dict[str, Any], key_owners: dict[str, str], planned_at: str 
     created (``key_owners``: created key -> user ARN), the policies attached to users, the roles assumed."""
     s = f["subject"]
     user_arn = s.get("principal_arn") or ""
+    owner = principal(user_arn)
     origin: dict[str, Any] = {}
-    if ":user/" in user_arn and s.get("origin_access_key_id"):
-        origin = {"account_id": s.get("account_id"), "user_arn": user_arn, "user_name": user_arn.rsplit("/", 1)[-1]}
+    if owner.kind == USER and s.get("origin_access_key_id"):
+        origin = {"account_id": s.get("account_id"), "user_arn": user_arn, "user_name": owner.name}
     attached: dict[str, list[str]] = {}
     for p in f["policies_changed"]:
         if p["event_name"] in ("AttachUserPolicy", "PutUserPolicy") and p.get("policy"):
             pol = p["policy"]
-            if pol.startswith("arn:"):  # an inline policy is removed with the quarantine's review, not detached
+            if is_arn(pol):  # an inline policy is removed with the quarantine's review, not detached
                 attached.setdefault(p["target"], []).append(pol)
-    users = [{"arn": u, "account_id": u.split(":")[4],
+    users = [{"arn": u, "account_id": account_of(u),
               "access_keys": [k for k, owner in key_owners.items() if owner == u]} for u in f["created"]["users"]]
     roles = [{"role_arn": r["role_arn"], "account_id": r["account_id"], "session_name": r["session_name"]}
              for r in f["roles_assumed"]]

@@ -1,9 +1,9 @@
 """The answers of a key investigation, as data (``evidence/facts.json``, schema ``iamkit/schemas/facts.schema.json``).
 
-``activity_facts`` derives them from the events of a key trace (DESIGN.md §4 columns plus the trace's ``node``;
-JSON columns as dicts or JSON text): pure, so the same facts come out of a live load, a case folder or a test
-fixture. Later steps add ``reach``, ``detections`` and ``containment``; ``unanswered`` lists what could not be
-answered. The report's summary and the notebooks render from the file.
+``activity_facts`` derives them from the events of a key trace (the ``events`` columns of ``iamkit/frames.py``
+plus the trace's ``node``; JSON columns as dicts or JSON text): pure, so the same facts come out of a live load,
+a case folder or a test fixture. Later steps add ``reach``, ``detections`` and ``containment``; ``unanswered``
+lists what could not be answered. The report's summary and the notebooks render from the file.
 
 Suspicious vs usual activity (documented in the schema too): the origin key's baseline is the IPs and user
 agents it used in the first ``BASELINE`` (24 h) of its history in the loaded window. A call of the origin key
@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from iamkit.arn import account_of, build, is_arn, user_arn
 from iamkit.trail.ipcontext import classify
 from iamkit.trail.outcome import FAILED, SUCCEEDED, is_denied, outcome
 
@@ -107,12 +108,11 @@ def _invoked(row: pd.Series) -> bool:
 
 
 def _account(arn: Any) -> str | None:
-    parts = (_s(arn) or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[4] else None
+    return account_of(_s(arn))
 
 
 def _user_arn(account: Any, name: Any) -> str | None:
-    return f"arn:aws:iam::{account}:user/{name}" if account and name else None
+    return user_arn(account, name) if account and name else None
 
 
 # ---------------------------------------------------------------- suspicious vs usual
@@ -166,21 +166,21 @@ def _read_resource(name: str, req: dict, row: pd.Series) -> list[str]:
     acct, region = _s(row.get("recipient_account_id")), _s(row.get("aws_region"))
     if name == "GetSecretValue" and req.get("secretId"):
         sid = str(req["secretId"])
-        return [sid if sid.startswith("arn:") else f"arn:aws:secretsmanager:{region}:{acct}:secret:{sid}"]
+        return [sid if is_arn(sid) else build("secretsmanager", f"secret:{sid}", region=region, account=acct)]
     if name == "GetObject":
         res = _j(row.get("resources")) or []
         arn = next((x.get("ARN") for x in res if isinstance(x, dict) and x.get("type") == "AWS::S3::Object"), None)
         if arn or req.get("bucketName"):
-            return [arn or f"arn:aws:s3:::{req.get('bucketName')}/{req.get('key')}"]
+            return [arn or build("s3", f"{req.get('bucketName')}/{req.get('key')}")]
     if name in ("GetParameter", "GetParameters"):
         names = req.get("names") or [req.get("name")]
-        return [f"arn:aws:ssm:{region}:{acct}:parameter/{str(n).lstrip('/')}" for n in names if n]
+        return [build("ssm", f"parameter/{str(n).lstrip('/')}", region=region, account=acct) for n in names if n]
     if name in ("GetItem", "Query", "Scan") and req.get("tableName"):
-        return [f"arn:aws:dynamodb:{region}:{acct}:table/{req['tableName']}"]
+        return [build("dynamodb", f"table/{req['tableName']}", region=region, account=acct)]
     if name == "BatchGetItem" and isinstance(req.get("requestItems"), dict):
-        return [f"arn:aws:dynamodb:{region}:{acct}:table/{t}" for t in req["requestItems"]]
+        return [build("dynamodb", f"table/{t}", region=region, account=acct) for t in req["requestItems"]]
     if name == "GetPasswordData" and req.get("instanceId"):
-        return [f"arn:aws:ec2:{region}:{acct}:instance/{req['instanceId']}"]
+        return [build("ec2", f"instance/{req['instanceId']}", region=region, account=acct)]
     if name == "Decrypt":
         res = _j(row.get("resources")) or []
         return [x["ARN"] for x in res if isinstance(x, dict) and x.get("ARN")]
@@ -193,7 +193,7 @@ def _changed_resource(row: pd.Series, req: dict) -> str | None:
     if arns:
         return arns[0]
     if req.get("bucketName"):
-        return f"arn:aws:s3:::{req['bucketName']}" + (f"/{req['key']}" if req.get("key") else "")
+        return build("s3", f"{req['bucketName']}" + (f"/{req['key']}" if req.get("key") else ""))
     for k in ("secretId", "functionName", "roleArn", "keyId", "name", "tableName", "queueUrl", "topicArn",
               "instanceId", "groupId", "repositoryName", "stackName"):
         if req.get(k):
@@ -260,7 +260,7 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
         if name in POLICY_EVENTS:
             kind = POLICY_EVENTS[name]
             target = (req.get("policyArn") if kind == "policy"
-                      else f"arn:aws:iam::{acct}:{kind}/{req.get(kind + 'Name')}")
+                      else build("iam", f"{kind}/{req.get(kind + 'Name')}", account=acct))
             policy = (None if name == "UpdateAssumeRolePolicy" else
                       req.get("policyArn") or req.get("permissionsBoundary")
                       or (f"inline:{req['policyName']}" if req.get("policyName") else None)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from iamkit import frames
+from iamkit.aws import fanout
+from iamkit.aws.calls import ErrorLog, Scope
+from iamkit.aws.collectors import credential_report, iam, merge
+from iamkit.aws.session import as_context
+
 
 def collect_account(session: Any, account_id: str) -> dict[str, Any]:
     """Frames ``principals, policies, statements, trusts, credentials, errors`` for ``account_id``, read
-    through ``session`` with the inventory's collectors, their follow-up tasks run as the inventory runs them
-    (``fanout.run``); failures are rows of ``errors``."""
-    from iamkit import frames
-    from iamkit.aws import fanout
-    from iamkit.aws.calls import ErrorLog, Scope
-    from iamkit.aws.collectors import credential_report, iam, merge
-    from iamkit.aws.session import AwsContext
-
-    ctx = AwsContext(session=session, region=session.region_name or "us-east-1", account_id=account_id)
+    through ``session`` (an ``AwsContext`` or a boto3 session) with the inventory's collectors, their
+    follow-up tasks run as the inventory runs them (``fanout.run``); failures are rows of ``errors``."""
+    ctx = as_context(session, account_id=account_id)
     log = ErrorLog()
     tasks = [fanout.Task("iam", account_id, ctx.region, lambda: iam.collect(Scope(ctx, log))),
              fanout.Task("credentials", account_id, ctx.region,

@@ -16,6 +16,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from iamkit.arn import GROUP, account_of, parse
+from iamkit.arn import principal as principal_of
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -63,23 +66,20 @@ def group_arns_of(principals: Any, arn: str) -> list[str]:
     if isinstance(g, str):
         g = json.loads(g) if g.startswith("[") else [g]
     names = list(g) if isinstance(g, (list, tuple)) or hasattr(g, "tolist") else []
-    acct = arn.split(":")[4]
-    return [p for p in principals["arn"] if p.split(":")[4] == acct and p.rsplit("/", 1)[-1] in names
-            and ":group/" in p]
+    acct = account_of(arn)
+    groups = (principal_of(p) for p in principals["arn"])
+    return [g.value for g in groups if g.kind == GROUP and g.account == acct and g.name in names]
 
 
 def incident_principals(f: dict[str, Any]) -> list[tuple[str, str]]:
     """(why, ARN) of the IAM principals of the incident: the key's owner, users created, roles assumed."""
     out: list[tuple[str, str]] = []
-    if (f["subject"].get("principal_arn") or "").startswith("arn:aws:iam::"):
+    owner = parse(f["subject"].get("principal_arn"))
+    if owner is not None and owner.service == "iam":
         out.append(("owner of the key", f["subject"]["principal_arn"]))
     out += [("created by the attacker", a) for a in f["created"]["users"]]
     out += [("role assumed by the attacker", r["role_arn"]) for r in f["roles_assumed"]]
     return list(dict.fromkeys(out))
-
-
-def _account(arn: str) -> str:
-    return arn.split(":")[4]
 
 
 def assess_key(case: Case) -> Reach:
@@ -89,7 +89,7 @@ def assess_key(case: Case) -> Reach:
 
     f = F.load(case)
     involved = incident_principals(f)
-    accounts = sorted({_account(a) for _, a in involved} | ({f["subject"]["account_id"]} - {None}))
+    accounts = sorted(({account_of(a) for _, a in involved} | {f["subject"]["account_id"]}) - {None})
     errors: list[str] = []
     rows: list[dict[str, Any]] = []
     admin: list[str] = []
@@ -103,7 +103,7 @@ def assess_key(case: Case) -> Reach:
         known = set(inv.principals["arn"])
         for why, arn in involved:
             if arn not in known:
-                errors.append(f"{arn} ({why}) is not in the IAM collected from account {_account(arn)}")
+                errors.append(f"{arn} ({why}) is not in the IAM collected from account {account_of(arn)}")
                 continue
             for label, action, resource in PROBES:
                 try:

@@ -16,8 +16,8 @@ from typing import Any
 from iamkit.errors import PolicyError
 from iamkit.policy.catalog import Catalog, catalog
 from iamkit.policy.document import _STATEMENT_KEYS, KINDS, VERSIONS, load_document
+from iamkit.severity import VALIDATION as SEVERITIES  # noqa: F401  (the scale of Finding.severity)
 
-SEVERITIES = ("error", "security_warning", "warning", "suggestion")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _SID = re.compile(r"^[A-Za-z0-9]*$")
 # operator family -> the catalogue key types it may test

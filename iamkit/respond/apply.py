@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from iamkit.arn import name_of
 from iamkit.errors import BadInput, RemediationError
 from iamkit.respond.plan import (
     DENY_ALL,
@@ -25,7 +26,6 @@ from iamkit.respond.plan import (
     REVOKE_POLICY,
     Action,
     Plan,
-    _name,
     in_place,
     read_state,
     revoke_document,
@@ -36,12 +36,12 @@ def _change(a: Action, iam) -> None:
     if a.kind == "deactivate_access_key":
         iam.update_access_key(UserName=a.params["user_name"], AccessKeyId=a.params["access_key_id"], Status="Inactive")
     elif a.kind == "quarantine_user":
-        iam.put_user_policy(UserName=_name(a.target_arn), PolicyName=QUARANTINE_POLICY,
+        iam.put_user_policy(UserName=name_of(a.target_arn), PolicyName=QUARANTINE_POLICY,
                             PolicyDocument=json.dumps(DENY_ALL))
     elif a.kind == "detach_user_policy":
-        iam.detach_user_policy(UserName=_name(a.target_arn), PolicyArn=a.params["policy_arn"])
+        iam.detach_user_policy(UserName=name_of(a.target_arn), PolicyArn=a.params["policy_arn"])
     elif a.kind == "revoke_role_sessions":
-        iam.put_role_policy(RoleName=_name(a.target_arn), PolicyName=REVOKE_POLICY,
+        iam.put_role_policy(RoleName=name_of(a.target_arn), PolicyName=REVOKE_POLICY,
                             PolicyDocument=json.dumps(revoke_document(a)))
     else:
         raise RemediationError(f"unknown action kind {a.kind}")
@@ -71,13 +71,13 @@ def _restore(a: Action, before: dict[str, Any], iam) -> None:
             iam.update_access_key(UserName=a.params["user_name"], AccessKeyId=a.params["access_key_id"],
                                   Status=before["status"])
     elif a.kind == "quarantine_user":
-        _restore_inline(iam, "user", _name(a.target_arn), QUARANTINE_POLICY, before, now)
+        _restore_inline(iam, "user", name_of(a.target_arn), QUARANTINE_POLICY, before, now)
     elif a.kind == "detach_user_policy":
         arn = a.params["policy_arn"]
         if arn in before.get("attached_policies", []) and arn not in now.get("attached_policies", []):
-            iam.attach_user_policy(UserName=_name(a.target_arn), PolicyArn=arn)
+            iam.attach_user_policy(UserName=name_of(a.target_arn), PolicyArn=arn)
     elif a.kind == "revoke_role_sessions":
-        _restore_inline(iam, "role", _name(a.target_arn), REVOKE_POLICY, before, now)
+        _restore_inline(iam, "role", name_of(a.target_arn), REVOKE_POLICY, before, now)
 
 
 def _run_id() -> str:

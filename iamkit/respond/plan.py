@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from iamkit.arn import name_of
 from iamkit.errors import BadInput
 
 QUARANTINE_POLICY = "iamkit-quarantine"
@@ -113,10 +114,6 @@ def _diff_lines(a: Action, before: dict[str, Any]) -> list[str]:
     return []
 
 
-def _name(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
 def revoke_document(action: Action) -> dict[str, Any]:
     """The inline policy ``revoke_role_sessions`` puts on the role."""
     return {"Version": "2012-10-17", "Statement": [{
@@ -157,7 +154,7 @@ def read_state(action: Action, iam) -> dict[str, Any]:
         k = next((k for k in keys if k["AccessKeyId"] == action.params["access_key_id"]), None)
         return {"exists": k is not None, "status": k["Status"] if k else None}
     if action.kind in ("quarantine_user", "detach_user_policy"):
-        user = _name(action.target_arn)
+        user = name_of(action.target_arn)
         state = {"inline_policies": sorted(iam.list_user_policies(UserName=user)["PolicyNames"]),
                  "attached_policies": sorted(p["PolicyArn"] for p in
                                              iam.list_attached_user_policies(UserName=user)["AttachedPolicies"])}
@@ -166,7 +163,7 @@ def read_state(action: Action, iam) -> dict[str, Any]:
                 if QUARANTINE_POLICY in state["inline_policies"] else None
         return state
     if action.kind == "revoke_role_sessions":
-        role = _name(action.target_arn)
+        role = name_of(action.target_arn)
         names = sorted(iam.list_role_policies(RoleName=role)["PolicyNames"])
         return {"inline_policies": names,
                 "document": inline_document(iam, "role", role, REVOKE_POLICY) if REVOKE_POLICY in names else None}
@@ -221,7 +218,7 @@ def compromised_key_plan(case_id: str, trace_summary: dict[str, Any]) -> Plan:
     for u in trace_summary.get("created_users", []):
         for key in u.get("access_keys", []):
             actions.append(Action("deactivate_access_key", u["account_id"], u["arn"],
-                                  {"access_key_id": key, "user_name": _name(u["arn"])},
+                                  {"access_key_id": key, "user_name": name_of(u["arn"])},
                                   "key created by the attacker (persistence)"))
         actions.append(Action("quarantine_user", u["account_id"], u["arn"], {}, "user created by the attacker"))
         for pol in trace_summary.get("policies_attached", {}).get(u["arn"], []):

@@ -4,10 +4,14 @@ CloudTrail, and (when available) the fake Entra authority + Graph — the defaul
     sb = iamkit.sandbox.start()        # or: with iamkit.sandbox.start() as sb: ...
     sb.env()                           # AWS_ENDPOINT_URL, keys, region, Entra URLs …
     sb.org                             # SeededOrg: the ground truth (also sb.workdir / "manifest.json")
+
+The sandbox is an optional extra (``pip install 'iamkit[sandbox]'``): this module imports without moto, and
+``start`` says in one line what to install when it is missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -15,12 +19,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iamkit.errors import TrailError
+from iamkit.errors import BadInput, NotFound, TrailError
 from iamkit.sandbox.model import SeededOrg
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Sandbox", "SeededOrg", "start"]
+__all__ = ["Sandbox", "SeededOrg", "require_extra", "start"]
+
+MISSING_EXTRA = "the sandbox needs moto: install iamkit[sandbox] (pip install 'iamkit[sandbox]')"
+
+
+def require_extra() -> None:
+    """Raise ``BadInput`` (one line saying what to install) when the sandbox extra is not installed."""
+    try:
+        found = importlib.util.find_spec("moto") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise BadInput(MISSING_EXTRA)
 
 
 @dataclass
@@ -70,8 +86,6 @@ class Sandbox:
         account_id = account_id or self.org.management_account_id
         if account_id not in self._sessions:
             if account_id not in {a.account_id for a in self.org.accounts}:
-                from iamkit.errors import NotFound
-
                 raise NotFound(f"account {account_id} is not in the sandbox organization {self.org.org_id}")
             if account_id == self.org.management_account_id:
                 sess = account_session(self.endpoint_url, None, access_key_id=self.access_key_id,
@@ -134,14 +148,13 @@ def start(
     variant of the scenario (``iamkit.sandbox.scenario.VARIANTS``); the manifest carries the answer keys of
     the incident (``SeededOrg.answer_keys``).
     """
+    require_extra()
     from iamkit.sandbox import backend
     from iamkit.sandbox import seed as seed_mod
     from iamkit.sandbox.server import start_server
 
     seed_mod.validate(accounts, roles_per_account, scenario, variant)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        from iamkit.errors import BadInput
-
         raise BadInput(f"the sandbox listens on loopback only (127.0.0.1, localhost, ::1), not {host!r}")
     backend.check_internals()
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from iamkit.arn import account_of, assumed_role_arn, name_of
 from iamkit.sandbox.model import SeededOrg
 
 SCHEMA_VERSION = 1
@@ -56,9 +57,9 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
     calls = [(r, o) for r, o in incident if r["userIdentity"].get("type") != "AWSAccount"]
     first = calls[0][0]
     user = next((u for u in org.users if u.arn == inc.user_arn), None)
-    prod = inc.target_role_arn.split(":")[4]
-    role_name = inc.target_role_arn.rsplit("/", 1)[-1]
-    session_arn = f"arn:aws:sts::{prod}:assumed-role/{role_name}/{inc.session_name}"
+    prod = account_of(inc.target_role_arn)
+    role_name = name_of(inc.target_role_arn)
+    session_arn = assumed_role_arn(prod, role_name, inc.session_name)
     denied = Counter(r["errorCode"] for r, o in calls if o == "denied")
     failed = Counter(r["errorCode"] for r, o in calls if o == "failed")
     agents = [r["userAgent"] for r, _o in calls if not _by_service(r) and r["userAgent"] != CONSOLE_AGENT]

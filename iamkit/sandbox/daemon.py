@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from iamkit import process
+import iamkit.sandbox
+from iamkit import config, process
 from iamkit.errors import BadInput, IamkitError, NotFound
+from iamkit.sandbox.server import FAKE_SECRET
 
 START_TIMEOUT = 300.0
 
 
 def state_path() -> Path:
-    from iamkit import config
-
     return config.load().sandbox_state
 
 
@@ -36,8 +36,6 @@ def _is_secret(name: str) -> bool:
 def _fake_secret(name: str) -> str | None:
     """The sandbox's fixed fake value for a secret-named variable (never stored in the state file)."""
     if name == "AWS_SECRET_ACCESS_KEY":
-        from iamkit.sandbox.server import FAKE_SECRET
-
         return FAKE_SECRET
     if name == "IAMKIT_ENTRA_CLIENT_SECRET":
         try:
@@ -218,8 +216,6 @@ def _reap(pid: int) -> None:
 
 def serve(args: dict[str, Any], path: Path) -> None:
     """Daemon body: start the sandbox, record it, serve until SIGTERM/SIGINT, then clean up."""
-    import iamkit.sandbox
-
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

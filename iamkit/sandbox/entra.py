@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import collections
 import functools
+import ipaddress
 import json
 import re
 import secrets
@@ -101,8 +102,6 @@ RATE_LIMITS: dict[str, RateRule] = {
 # ---------------------------------------------------------------------------------------------- certificates
 def make_certificates(workdir: Path) -> tuple[Path, Path, Path]:
     """A throw-away CA and a server certificate for 127.0.0.1/localhost: (ca.pem, server.pem, server.key)."""
-    import ipaddress
-
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

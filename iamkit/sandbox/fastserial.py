@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -363,8 +365,6 @@ _REQUEST_ID_RE = r"(?<=<RequestId>).*(?=<\/RequestId>)"  # moto 5.2.5's pattern,
 def _make_enrich_response() -> Callable[[dict[str, str], Any], tuple[dict[str, str], Any]]:
     """moto's ``_enrich_response`` with the regex run from the first ``<RequestId>`` on (a match can only
     start right after one, and looks back no further than it), so the result is the same string."""
-    import re
-
     from moto.core import responses as mr
 
     def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
@@ -399,8 +399,6 @@ def _memo_timestamps(original: Callable[[Any, Any, str], Any]) -> Callable[[Any,
     The key holds the serializer class, the format, the value, its tzinfo object (by identity) and fold:
     two such keys are equal only for datetimes with the same fields, tzinfo and fold, which format the same.
     """
-    from datetime import datetime
-
     def _convert_timestamp_to_str(self: Any, value: Any, timestamp_format: str) -> Any:
         if value.__class__ is not datetime:
             return original(self, value, timestamp_format)

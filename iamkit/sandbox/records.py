@@ -8,9 +8,13 @@ built once and copied shallowly per event. Nested objects (``userIdentity``, ``t
 from __future__ import annotations
 
 import base64
+import json
 import random
 import time
+from json.encoder import encode_basestring
 from typing import Any
+
+from iamkit.arn import assumed_role_arn, name_of
 
 EVENT_VERSION = "1.09"
 _UPPER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -96,7 +100,7 @@ def session_issuer(role_id: str, role_arn: str, account_id: str) -> dict:
         "principalId": role_id,
         "arn": role_arn,
         "accountId": account_id,
-        "userName": role_arn.rsplit("/", 1)[-1],
+        "userName": name_of(role_arn),
     }
 
 
@@ -111,7 +115,7 @@ def assumed_role_identity(
     source_identity: str | None = None,
 ) -> dict:
     """``AssumedRole`` identity of a role session (ASIA… key) with its session issuer and attributes."""
-    role_name = role_arn.rsplit("/", 1)[-1]
+    role_name = name_of(role_arn)
     ctx: dict[str, Any] = {
         "sessionIssuer": session_issuer(role_id, role_arn, account_id),
         "attributes": {"creationDate": created, "mfaAuthenticated": "true" if mfa else "false"},
@@ -121,7 +125,7 @@ def assumed_role_identity(
     return {
         "type": "AssumedRole",
         "principalId": f"{role_id}:{session_name}",
-        "arn": f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}",
+        "arn": assumed_role_arn(account_id, role_name, session_name),
         "accountId": account_id,
         "accessKeyId": access_key_id,
         "sessionContext": ctx,
@@ -297,9 +301,6 @@ class RecordEncoder:
     with ``ensure_ascii=False``."""
 
     def __init__(self, cache_size: int = 8192):
-        import json
-        from json.encoder import encode_basestring
-
         self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         self._s = encode_basestring
         self._keys: dict[str, str] = {}

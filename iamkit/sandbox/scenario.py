@@ -21,9 +21,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from iamkit.errors import IamkitError
+from iamkit.errors import BadInput, IamkitError
 from iamkit.sandbox import backend
-from iamkit.sandbox.model import AccessKey, Incident, User
+from iamkit.sandbox.model import AccessKey, Incident, Resource, User
 from iamkit.sandbox.seed import iso
 
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ PROD_TRAIL = "prod-audit-trail"  # logging-succeeds: the Prod account's own trai
 
 def check_variant(name: str | None, variant: str | None) -> str:
     """The variant to play (``default`` when empty); BadInput for one the scenario does not have."""
-    from iamkit.errors import BadInput
-
     variant = variant or "default"
     known = VARIANTS.get(name or "", ("default",))
     if variant not in known:
@@ -169,8 +167,6 @@ def _narrow_prod_trail(ctx: Ctx, prod: str, creds: dict) -> str:
     """logging-succeeds: the Prod account's own trail (set up by the organization long before), whose event
     selectors the attacker's session then empties of management events (PowerUser allows it, the SCP does not
     deny it). Returns the trail ARN."""
-    from iamkit.sandbox.model import Resource
-
     org = ctx.org
     bucket = f"acme-prod-audit-logs-{prod}"
     ctx.client("s3", prod).create_bucket(Bucket=bucket)

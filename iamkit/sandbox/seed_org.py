@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from iamkit.sandbox import backend
-from iamkit.sandbox.model import Account, Role
+from iamkit.sandbox.model import Account, Resource, Role
 from iamkit.sandbox.seed import doc, dumps, iso
 
 if TYPE_CHECKING:
@@ -206,8 +206,6 @@ def seed_trail(ctx: Ctx) -> None:
         if acct.ou != "Sandbox":
             ctx.client("guardduty", acct.account_id).create_detector(Enable=True, FindingPublishingFrequency="SIX_HOURS")
             ctx.cache.setdefault("guardduty", []).append(acct.account_id)
-    from iamkit.sandbox.model import Resource
-
     org.resources.append(
         Resource(
             account_id=sec,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iamkit.errors import EndpointUnreachable
+from iamkit.sandbox import fastserial
 
 FAKE_SECRET = "sandbox-fake-secret-not-used-by-moto"  # moto does not verify signatures
 REGION = "us-east-1"
@@ -50,8 +51,6 @@ class MotoServer:
 def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     """Start moto's ThreadedMotoServer on ``host`` (port 0 = any free port) and return the real port."""
     from moto.server import ThreadedMotoServer
-
-    from iamkit.sandbox import fastserial
 
     fastserial.apply_for_sandbox()  # byte-identical, faster serializer (IAMKIT_SANDBOX_FAST_SERIALIZER=0: off)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

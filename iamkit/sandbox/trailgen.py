@@ -14,19 +14,36 @@ import base64
 import calendar
 import hashlib
 import json
+import multiprocessing as mp
 import queue
 import random
 import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from iamkit.arn import (
+    account_of,
+    assumed_role_arn,
+    is_account_id,
+    name_of,
+    parse,
+    principal_account,
+    user_arn,
+)
 from iamkit.errors import BadInput, TrailError
 from iamkit.sandbox import records as R
 from iamkit.sandbox.model import Person, Role, SeededOrg, User
@@ -115,10 +132,10 @@ def _trusted_accounts(trust: dict[str, Any]) -> set[str]:
     """Accounts whose principals a trust policy lets in (``*`` for anyone)."""
     out = set()
     for v in _principals(trust, "AWS"):
-        if v == "*" or (v.isdigit() and len(v) == 12):
+        if v == "*" or is_account_id(v):
             out.add(v)
-        elif v.startswith("arn:aws:iam::"):
-            out.add(v.split(":")[4])
+        elif principal_account(v):
+            out.add(principal_account(v))
     return out
 
 
@@ -136,16 +153,14 @@ def _oidc_subject(trust: dict[str, Any]) -> str:
 
 def _bucket_of(object_arn: str) -> tuple[str, str]:
     """``arn:aws:s3:::bucket/key`` -> (bucket, key)."""
-    rest = object_arn.split(":::", 1)[-1]
-    bucket, _, key = rest.partition("/")
+    a = parse(object_arn)
+    bucket, _, key = (a.resource if a else object_arn).partition("/")
     return bucket, key
 
 
 
 def _fake_token(key: str) -> str:
     """A session-token-shaped string derived from the key (deterministic, obviously fake)."""
-    import hashlib
-
     return "IQoJb3JpZ2luX2VjFAKE" + hashlib.sha256(key.encode()).hexdigest() * 3
 
 @dataclass
@@ -295,14 +310,14 @@ class _Gen:
     ) -> tuple[list[dict], str]:
         """AssumeRole records (both accounts' copies when cross-account) and the issued ASIA key."""
         key = ids.key_id("ASIA")
-        role_name = role.arn.rsplit("/", 1)[-1]
+        role_name = name_of(role.arn)
         req = {"roleArn": role.arn, "roleSessionName": session_name, "durationSeconds": duration}
         resp = {
             # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
             "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
             "assumedRoleUser": {
                 "assumedRoleId": f"{role.role_id}:{session_name}",
-                "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role_name}/{session_name}",
+                "arn": assumed_role_arn(role.account_id, role_name, session_name),
             },
         }
         res = [{"accountId": role.account_id, "type": "AWS::IAM::Role", "ARN": role.arn}]
@@ -357,7 +372,7 @@ class _Gen:
             ip,
             ua,
             console,
-            f"arn:aws:sts::{role.account_id}:assumed-role/{role.arn.rsplit('/', 1)[-1]}/{name}",
+            assumed_role_arn(role.account_id, name_of(role.arn), name),
         )
 
     # -- pools -----------------------------------------------------------------------------------
@@ -463,8 +478,8 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
     ids = R.Ids(random.Random(f"{g.seed}:incident"))
     org = g.org
     user = g.user_by_arn.get(inc.user_arn)
-    dev = inc.account_id or (user.account_id if user else inc.user_arn.split(":")[4])
-    user_name = inc.user_name or inc.user_arn.rsplit("/", 1)[-1]
+    dev = inc.account_id or (user.account_id if user else account_of(inc.user_arn))
+    user_name = inc.user_name or name_of(inc.user_arn)
     user_id = user.user_id if user else ids.principal_id("AIDA")
     ip, ua = inc.attacker_ip, inc.attacker_user_agent
     me = _Session(
@@ -474,10 +489,10 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         ua,
         arn=inc.user_arn,
     )
-    created_name = inc.created_user_arn.rsplit("/", 1)[-1] if inc.created_user_arn else "svc-backup-sync"
+    created_name = name_of(inc.created_user_arn) if inc.created_user_arn else "svc-backup-sync"
     created = g.user_by_arn.get(inc.created_user_arn)
     created_id = created.user_id if created else ids.principal_id("AIDA")
-    created_arn = inc.created_user_arn or f"arn:aws:iam::{dev}:user/{created_name}"
+    created_arn = inc.created_user_arn or user_arn(dev, created_name)
     backdoor = _Session(
         R.iam_user_identity(created_id, created_arn, dev, created_name, inc.created_access_key_id),
         dev,
@@ -487,10 +502,9 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
     )
     role = g.role_by_arn.get(inc.target_role_arn)
     if role is None:
-        parts = inc.target_role_arn.split(":")
         role = Role(
-            parts[4],
-            inc.target_role_arn.rsplit("/", 1)[-1],
+            account_of(inc.target_role_arn),
+            name_of(inc.target_role_arn),
             inc.target_role_arn,
             ids.principal_id("AROA"),
             {},
@@ -802,8 +816,8 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         )
     add(in_prod(lambda t, s: ok(g.call(ids, t, s, "secretsmanager.amazonaws.com", "ListSecrets", ro=True))))
     for arn in inc.secret_arns:
-        region = arn.split(":")[3] or g.region
-        owner = arn.split(":")[4] or prod
+        region = parse(arn).region or g.region
+        owner = parse(arn).account or prod
 
         def read_secret(t, s, arn=arn, region=region, owner=owner):
             get = g.call(
@@ -1021,7 +1035,7 @@ def _normal_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, dict]]:
     rng = random.Random(f"{g.seed}:normal")
     ids = R.Ids(rng)
     user = g.user_by_arn.get(inc.user_arn)
-    dev = inc.account_id or inc.user_arn.split(":")[4]
+    dev = inc.account_id or account_of(inc.user_arn)
     person = g.person_by_upn.get((user.person or "").lower()) if user else None
     ip = g.safe_ip(person.home_ip if person else "", inc.user_arn)
     ua = _CLI_UA[0]
@@ -1031,7 +1045,7 @@ def _normal_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, dict]]:
             user_id,
             inc.user_arn,
             dev,
-            inc.user_name or inc.user_arn.rsplit("/", 1)[-1],
+            inc.user_name or name_of(inc.user_arn),
             inc.leaked_access_key_id,
         ),
         dev,
@@ -1516,7 +1530,7 @@ class _Benign:
             if seeded
             else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
         )
-        provider = provider_arn.rsplit("/", 1)[1]
+        provider = name_of(provider_arn)
         qualifier = base64.b64encode(
             hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()
         ).decode()
@@ -1547,7 +1561,7 @@ class _Benign:
             "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
-                        "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+                        "arn": assumed_role_arn(role.account_id, role.name, name),
                     },
                     "subject": name,
                     "subjectType": "persistent",
@@ -1687,7 +1701,7 @@ class _Benign:
                     "subjectFromWebIdentityToken": sub,
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
-                        "arn": f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+                        "arn": assumed_role_arn(role.account_id, role.name, name),
                     },
                     "provider": provider,
                     "audience": "sts.amazonaws.com",
@@ -2211,9 +2225,6 @@ def write_trail(
     if workers == 1 or dest_s3 is not None:
         stats = _write_hours(org, dest_s3, dest_dir, (first, last), **kw)
     else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         cuts = [first + (last - first) * i // workers for i in range(workers + 1)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             parts = list(

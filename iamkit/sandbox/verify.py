@@ -12,10 +12,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from iamkit import frames
+from iamkit.inventory import FRAME_NAMES, Inventory
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from iamkit.inventory import Inventory
     from iamkit.sandbox.model import SeededOrg
 
 
@@ -68,9 +70,6 @@ def snapshot_problems(inv: Inventory, org: SeededOrg) -> list[str]:
     Frames follow their schemas and the seeded ones are filled; every seeded role, user, access key and
     resource policy is there (the incident may add one user and one key); the manifest's counts agree.
     """
-    from iamkit import frames
-    from iamkit.inventory import FRAME_NAMES
-
     problems: list[str] = []
     for name in FRAME_NAMES:
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamkit.errors import BadInput, TrailError
+from iamkit.frames import error_row
 from iamkit.trail import store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,8 +134,7 @@ def _now() -> dt.datetime:
 
 
 def _error(operation: str, code: str, message: str, account_id: str = "", region: str = "") -> dict:
-    return {"account_id": account_id, "region": region, "operation": operation, "code": code,
-            "message": message, "when": _now()}
+    return error_row(operation, code, message, account_id=account_id, region=region, when=_now())
 
 
 # ---------------------------------------------------------------- classification
@@ -1404,9 +1404,9 @@ def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnect
 def _boto_session(session: Any) -> Any:
     if session is not None:
         return session
-    import boto3
+    from iamkit.aws.session import new_session
 
-    return boto3.Session()
+    return new_session()
 
 
 #: objects downloaded (and then loaded and removed) at a time: bounds the disk a very large trail takes

@@ -1,4 +1,4 @@
-"""The DuckDB store: the ``events`` table of DESIGN.md §4, its row extraction, and load bookkeeping.
+"""The DuckDB store: the ``events`` table (docs/architecture.md, "Frames"), its row extraction, and load bookkeeping.
 
 Raw CloudTrail records arrive as DuckDB JSON values (column ``r``); one SQL projection turns them into
 typed scalar columns plus the JSON subtrees kept whole. Everyone (loaders, tests, other engineers'

@@ -21,7 +21,7 @@ class StubSession:
         self.clients = {"sso-admin": boto3.client("sso-admin", **kw), "identitystore": boto3.client("identitystore", **kw)}
         self.stubs = {k: Stubber(c) for k, c in self.clients.items()}
 
-    def client(self, name):
+    def client(self, name, **_):  # as boto3.Session.client: region, endpoint and config are the stub's own
         return self.clients[name]
 
     def __enter__(self):
@@ -65,7 +65,7 @@ def test_denied_identity_center_is_an_error_row_not_a_crash():
     with sess:
         user, groups, assignments, errors = identity_center(sess, "alice@corp.example")
     assert (user, groups, assignments) == ({}, [], [])
-    assert errors[0]["operation"] == "sso-admin:ListInstances" and errors[0]["code"] == "AccessDeniedException"
+    assert errors[0]["operation"] == "sso:ListInstances" and errors[0]["code"] == "AccessDeniedException"
 
 
 @pytest.mark.parametrize("instances", [[], [{"InstanceArn": "arn:aws:sso:::instance/other", "IdentityStoreId": "d-2"}]])

@@ -55,7 +55,8 @@ def _over(ctx: Context, actions: tuple[str, ...], minimum: int = 1) -> Iterator[
 @rule("IAMKIT-PRIV-001", "privilege", "high", "Administrator-equivalent principal",
       "The engine allows this principal every administrator probe on all resources: it can do anything in the "
       "account, so its credentials and everyone who can reach it are as sensitive as root.",
-      "Replace the broad grant with the actions the workload uses (iamkit leastpriv), or confine it with a "
+      "Replace the broad grant with the actions the workload uses (what it called is in CloudTrail: "
+      "iamkit trail sql), or confine it with a "
       "permissions boundary; keep true administrators few, MFA-protected and monitored.",
       ["https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"],
       controls=["CIS-AWS-3.0:1.16", "NIST-800-53r5:AC-6"])

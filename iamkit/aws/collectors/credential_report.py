@@ -8,6 +8,7 @@ import csv
 import io
 from typing import Any
 
+from iamkit.arn import root_arn
 from iamkit.aws.calls import Scope, action_name
 from iamkit.aws.collectors import BIG_PAGES, More, Rows
 
@@ -88,13 +89,13 @@ def account_settings(scope: Scope) -> list[dict[str, Any]]:
     rows = []
     pp = scope.call("iam", "GetAccountPasswordPolicy", absent=("NoSuchEntity",))
     rows.append({"account_id": acct, "region": None, "control": "iam.password_policy",
-                 "resource_arn": f"arn:aws:iam::{acct}:root", "status": "set" if pp else "absent",
+                 "resource_arn": root_arn(acct), "status": "set" if pp else "absent",
                  "detail": (pp or {}).get("PasswordPolicy") or {}})
     summary = scope.call("iam", "GetAccountSummary")
     if summary is not None:
         m = summary.get("SummaryMap") or {}
         rows.append({"account_id": acct, "region": None, "control": "iam.account_summary",
-                     "resource_arn": f"arn:aws:iam::{acct}:root",
+                     "resource_arn": root_arn(acct),
                      "status": "root_mfa" if m.get("AccountMFAEnabled") else "root_no_mfa", "detail": m})
     return rows
 
@@ -130,7 +131,7 @@ def service_last_accessed(scope: Scope, arns: list[str], max_polls: int = 20) ->
 def root_row(account_id: str, summary: dict[str, Any]) -> dict[str, Any]:
     """A stand-in root row from the account summary, for endpoints whose report omits the root user
     (only MFA and key presence are known; the rest stays null)."""
-    return {"account_id": account_id, "user": "<root_account>", "arn": f"arn:aws:iam::{account_id}:root",
+    return {"account_id": account_id, "user": "<root_account>", "arn": root_arn(account_id),
             "mfa_active": bool(summary.get("AccountMFAEnabled")),
             "access_key_1_active": bool(summary.get("AccountAccessKeysPresent"))}
 

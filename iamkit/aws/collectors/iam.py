@@ -4,6 +4,7 @@ trusts of one account, from GetAccountAuthorizationDetails (paginated) plus List
 
 from __future__ import annotations
 
+from iamkit.arn import root_arn
 from iamkit.aws.authz import AuthzBuilder
 from iamkit.aws.calls import Scope
 from iamkit.aws.collectors import BIG_PAGES, More, Rows
@@ -20,7 +21,7 @@ def authorization_details(scope: Scope) -> Rows:
     scope.log.extend(builder.errors)
     if rows["principals"]:
         rows["principals"].append({"account_id": account, "principal_type": "root", "name": "<root_account>",
-                                   "arn": f"arn:aws:iam::{account}:root", "principal_id": account, "path": "/",
+                                   "arn": root_arn(account), "principal_id": account, "path": "/",
                                    "service_linked": False})
     return rows
 

@@ -1,10 +1,13 @@
 """IAM Identity Center: instances, permission sets (managed, inline, customer-managed references,
-boundary), account assignments, identity-store users, groups and memberships."""
+boundary), account assignments, identity-store users, groups and memberships — for the whole
+organization (``collect``) or for one person (``person``: their user, groups and assignments)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+from iamkit.arn import name_of
 from iamkit.aws.calls import Scope
 from iamkit.aws.collectors import More, Rows
 from iamkit.aws.documents import parse_document
@@ -109,3 +112,82 @@ def collect(scope: Scope, account_ids: list[str] | None = None) -> More:
                           permission_set(scope, inst, ps, list(account_ids or []))))
         tasks.append(("identity store", lambda inst=inst: identity_store(scope, inst)))
     return More({"identity_center": rows}, tasks)
+
+
+# ---------------------------------------------------------------------------------------------- one person
+@dataclass
+class PersonAccess:
+    """One person in Identity Center: ``user`` (empty when not found: identity_store_id, user_id, user_name,
+    display_name, emails, external_ids, matched_by), their ``groups`` (group_id, display_name) and the
+    ``assignments`` reaching them (account_id, permission_set, permission_set_arn, principal_type,
+    principal_id, principal_name, via: ``direct`` or ``group:<name>``)."""
+
+    user: dict[str, Any] = field(default_factory=dict)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+
+
+_NOT_A_MATCH = ("ResourceNotFoundException", "ValidationException")
+
+
+def _find_user(scope: Scope, store: str, upn: str, entra_object_id: str | None) -> tuple[str | None, str | None]:
+    """(user id, matched_by): by userName, then email (GetUserId), then a case-insensitive scan of the
+    store's userNames or an Entra object id among a user's external ids (the store is small in practice)."""
+    for path, how in (("userName", "userName"), ("emails.value", "email")):
+        found = scope.call("identitystore", "GetUserId", absent=_NOT_A_MATCH, IdentityStoreId=store,
+                           AlternateIdentifier={"UniqueAttribute": {"AttributePath": path, "AttributeValue": upn}})
+        if found and found.get("UserId"):
+            return found["UserId"], how
+    low = upn.lower()
+    for u in scope.pages("identitystore", "ListUsers", "Users", IdentityStoreId=store) or []:
+        if (u.get("UserName") or "").lower() == low:
+            return u["UserId"], "userName"
+        if entra_object_id and any(x.get("Id") == entra_object_id for x in u.get("ExternalIds") or []):
+            return u["UserId"], "externalId"
+    return None, None
+
+
+def person(scope: Scope, upn: str, *, entra_object_id: str | None = None,
+           instance_arn: str | None = None) -> PersonAccess:
+    """The Identity Center user behind ``upn`` (or the Entra object id in its external ids), their groups and
+    the account assignments reaching them, directly and through each group. Failures are ``scope.log``
+    rows (``NoInstance`` / ``NotFound`` when there is nothing to read); what was read is returned."""
+    instances = scope.pages("sso-admin", "ListInstances", "Instances")
+    if instances is None:
+        return PersonAccess()
+    inst = next((i for i in instances if not instance_arn or i.get("InstanceArn") == instance_arn), None)
+    if inst is None:
+        scope.log.add(scope.account_id, scope.region, "sso:ListInstances", "NoInstance",
+                      "no IAM Identity Center instance found")
+        return PersonAccess()
+    store, iarn = inst["IdentityStoreId"], inst["InstanceArn"]
+    user_id, matched_by = _find_user(scope, store, upn, entra_object_id)
+    if user_id is None:
+        scope.log.add(scope.account_id, scope.region, "identitystore:GetUserId", "NotFound",
+                      f"no Identity Center user for {upn}")
+        return PersonAccess()
+    desc = scope.call("identitystore", "DescribeUser", IdentityStoreId=store, UserId=user_id) or {}
+    user = {"identity_store_id": store, "user_id": user_id, "user_name": desc.get("UserName"),
+            "display_name": desc.get("DisplayName"), "emails": [m.get("Value") for m in desc.get("Emails") or []],
+            "external_ids": desc.get("ExternalIds") or [], "matched_by": matched_by}
+    groups = []
+    for m in scope.pages("identitystore", "ListGroupMembershipsForMember", "GroupMemberships",
+                         IdentityStoreId=store, MemberId={"UserId": user_id}) or []:
+        gid = m["GroupId"]
+        g = scope.call("identitystore", "DescribeGroup", IdentityStoreId=store, GroupId=gid) or {}
+        groups.append({"group_id": gid, "display_name": g.get("DisplayName")})
+    principals = [("USER", user_id, user["user_name"] or upn, "direct")] + [
+        ("GROUP", g["group_id"], g["display_name"], f"group:{g['display_name']}") for g in groups]
+    names: dict[str, str] = {}
+    assignments = []
+    for ptype, pid, pname, via in principals:
+        for a in scope.pages("sso-admin", "ListAccountAssignmentsForPrincipal", "AccountAssignments",
+                             InstanceArn=iarn, PrincipalId=pid, PrincipalType=ptype) or []:
+            ps = a["PermissionSetArn"]
+            if ps not in names:
+                desc_ps = scope.call("sso-admin", "DescribePermissionSet", InstanceArn=iarn, PermissionSetArn=ps)
+                names[ps] = ((desc_ps or {}).get("PermissionSet") or {}).get("Name") or name_of(ps)
+            assignments.append({"account_id": a["AccountId"], "permission_set": names[ps],
+                                "permission_set_arn": ps, "principal_type": ptype, "principal_id": pid,
+                                "principal_name": pname, "via": via})
+    return PersonAccess(user, groups, assignments)

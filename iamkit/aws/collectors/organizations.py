@@ -3,6 +3,7 @@ path, the OU tree, SCPs and RCPs with their targets (and statements), delegated 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from iamkit.aws.calls import Scope
@@ -18,8 +19,6 @@ def _ou_tree(scope: Scope, org_id: str) -> tuple[dict[str, tuple[str, str]], lis
 
     The tree is walked level by level, the OUs of one level in parallel (a small pool of its own: this
     runs before the fan-out pool, which needs the account list it produces)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     where: dict[str, tuple[str, str]] = {}
     rows: list[dict[str, Any]] = []
     roots = scope.pages("organizations", "ListRoots", "Roots") or []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from iamkit.arn import build
 from iamkit.aws.calls import Scope
 from iamkit.aws.collectors import Rows
 from iamkit.aws.documents import parse_document
@@ -37,13 +38,13 @@ def s3(scope: Scope) -> Rows:
     rows = []
     account_pab = scope.call("s3control", "GetPublicAccessBlock", AccountId=scope.account_id,
                              absent=("NoSuchPublicAccessBlockConfiguration",))
-    rows.append(_row(scope, "s3", "account_public_access_block", f"arn:aws:s3:::{scope.account_id}", None,
+    rows.append(_row(scope, "s3", "account_public_access_block", build("s3", scope.account_id), None,
                      {"public_access_block": (account_pab or {}).get("PublicAccessBlockConfiguration")},
                      region="global"))
     listing = scope.call("s3", "ListBuckets") or {}
     for b in listing.get("Buckets") or []:
         name = b["Name"]
-        arn = f"arn:aws:s3:::{name}"
+        arn = build("s3", name)
         pol = scope.call("s3", "GetBucketPolicy", Bucket=name, absent=("NoSuchBucketPolicy",))
         pab = scope.call("s3", "GetPublicAccessBlock", Bucket=name,
                          absent=("NoSuchPublicAccessBlockConfiguration",))

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.severity import RANK as SEVERITY_RANK
 from iamkit.trail.detect import native, render
 from iamkit.trail.detect.rules import Rule, error_row, load_rules
 from iamkit.trail.detect.sigma import SigmaError, compile_rule, group_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
 @dataclass

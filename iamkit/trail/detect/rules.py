@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iamkit.frames import error_row  # noqa: F401  (rule problems are errors rows; hunt and athena import it here)
+from iamkit.severity import LEVELS as SEVERITIES
 from iamkit.trail.detect.sigma import SigmaError, SigmaRule, parse_rule
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "detections"
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 NATIVE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -143,10 +144,3 @@ def load_rules(paths: Iterable[str | Path] | None = None) -> tuple[list[Rule], l
             rules.append(r)
     return rules, errors
 
-
-def error_row(operation: str, code: str, message: str) -> dict:
-    """A row of the ``errors`` frame for a rule problem."""
-    from datetime import UTC, datetime
-
-    return {"account_id": None, "region": None, "operation": operation, "code": code, "message": message,
-            "when": datetime.now(UTC)}
