@@ -25,11 +25,11 @@ _DATE_STEPS = [(s, "%H:%M:%S") for s in (1, 5, 15, 30)] + [(m * 60, "%H:%M") for
 
 
 def _x(text: Any) -> str:
-    """Plotly label → XML text: decode plotly's HTML escaping, then escape for XML (and drop tags plotly would
-    render, like ``<br>``, as a space)."""
+    """Plotly label → XML text: decode plotly's HTML escaping (iamkit's labels carry no plotly tags), then escape
+    for XML; invisible characters shown as ``⟨U+…⟩``, line breaks as spaces."""
     from iamkit.escape import visible
 
-    s = visible(html.unescape(str(text)).replace("<br>", " ")).replace("\n", " ").replace("\t", " ")
+    s = visible(html.unescape(str(text))).replace("\n", " ").replace("\t", " ")
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
