@@ -230,7 +230,7 @@ class EventsBrowser:
                                   description="columns", rows=6)
         prev, nxt = w.Button(description="◀ previous"), w.Button(description="next ▶")
         where = w.HTML()
-        grid = w.VBox()
+        grid = w.VBox(layout={"height": "auto", "flex": "0 0 auto"})
         grid.add_class("iamkit-events-grid")
 
         def render(_=None):
@@ -246,16 +246,17 @@ class EventsBrowser:
             for rec in page.itertuples(index=False):
                 cells = []
                 for c, v in zip(page.columns, rec, strict=True):
-                    text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+                    text = _cell_text(v)
                     if c in ENTITY_COLUMNS and text and self.on_pivot is not None:
                         b = w.Button(description=escape.visible(text)[:60], tooltip=f"pivot on {escape.visible(text)}",
-                                     layout={"width": _width(c)})
+                                     layout={"width": _width(c), "height": "26px"})
                         b.add_class("iamkit-entity")
                         b.on_click(lambda _b, value=text: self.on_pivot(value))
                         cells.append(b)
                     else:
-                        cells.append(w.HTML(_html.escape(escape.visible(text))[:300], layout={"width": _width(c)}))
-                rows.append(w.HBox(cells))
+                        cells.append(w.HTML(_html.escape(escape.visible(text)[:120]),
+                                            layout={"width": _width(c), "height": "26px", "overflow": "hidden"}))
+                rows.append(w.HBox(cells, layout={"height": "30px", "align_items": "center"}))
             grid.children = rows
 
         def move(step):
@@ -271,6 +272,17 @@ class EventsBrowser:
         box = w.VBox([w.HBox([filt, sort, desc]), w.HBox([choose, w.VBox([w.HBox([prev, nxt]), where])]), grid])
         box.add_class("iamkit-events")
         return box
+
+
+def _cell_text(v: Any) -> str:
+    """A cell as the table shows it: missing values empty, times to the second."""
+    import pandas as pd
+
+    if v is None or (not isinstance(v, (list, tuple, dict)) and pd.isna(v)):
+        return ""
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    return str(v)
 
 
 def _width(column: str) -> str:
