@@ -51,14 +51,17 @@ unit: install
 
 # JupyterLab on the sandbox, in workspace/ (gitignored): working copies of notebooks/ made once (never
 # overwritten, never the templates themselves, so autosave keeps an analyst's keys and outputs out of git);
-# cases go to ./cases. Kernels talk over IPC sockets (no TCP warning). Ctrl-C stops Lab and the sandbox.
+# cases go to ./cases. Kernels talk over IPC sockets in a private /tmp folder (short paths; no TCP warning).
+# Ctrl-C stops Lab and the sandbox.
 lab: install
 	@mkdir -p workspace && for nb in notebooks/*.ipynb; do \
 	  test -e "workspace/$$(basename $$nb)" || { cp "$$nb" workspace/ && echo "workspace/$$(basename $$nb): new working copy"; }; done
 	$(BIN)/iamkit sandbox start --detach --replace
-	trap '$(BIN)/iamkit sandbox stop' EXIT; eval "$$($(BIN)/iamkit sandbox env)" && \
+	sockets=$$(mktemp -d /tmp/iamkit-lab-XXXXXX); trap '$(BIN)/iamkit sandbox stop; rm -rf "$$sockets"' EXIT; \
+	  eval "$$($(BIN)/iamkit sandbox env)" && \
 	  IAMKIT_CASES="$${IAMKIT_CASES:-$(CURDIR)/cases}" $(BIN)/jupyter lab --notebook-dir=workspace \
-	  --ServerApp.ip=127.0.0.1 --no-browser --KernelManager.transport=ipc $(if $(filter 0,$(shell id -u)),--allow-root,)
+	  --ServerApp.ip=127.0.0.1 --no-browser --KernelManager.transport=ipc --KernelManager.ip="$$sockets/k" \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: install
 	$(BIN)/python -m bench

@@ -34,7 +34,7 @@ details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:
 .wide{overflow-x:auto;max-width:100%} .wide table{width:auto;min-width:100%} td{max-width:32rem}
 figure{margin:1rem 0;border:1px solid #e3e7ee;padding:.5rem} figure img{width:100%;height:auto;display:block}
 figcaption{color:#37404d;font-size:.9rem;margin-top:.3rem} .sev-medium{color:#b7791f;font-weight:700}
-.sev-low{color:#2f855a} .sev-info{color:#5a6576} .denied{color:#b00020} .toc{font-size:.9rem}
+.sev-low{color:#2f855a} .sev-info{color:#5a6576} .denied{color:#b00020}
 @media print{details{display:block} figure{break-inside:avoid}}
 """
 
@@ -289,7 +289,7 @@ def sanitize(fragment: str) -> str:
 
 #: the columns of the traced calls the report shows (all of them stay in evidence/key-events.parquet)
 EVENT_COLUMNS = ["event_time", "activity", "source_ip", "access_key_id", "event_name", "event_source",
-                 "recipient_account_id", "error_code", "user_agent"]
+                 "recipient_account_id", "error_code", "error_message", "request_parameters", "user_agent"]
 
 
 def _events_table(case: Case, df: Any, facts: dict[str, Any]) -> Any:
@@ -365,7 +365,6 @@ def render(case: Case) -> str:
                  f" · status {_e(meta.get('status'))} · analyst {_e(meta.get('analyst'))} · created "
                  f"{_e(meta.get('created'))} · iamkit {_e(meta.get('iamkit_version'))}"
                  f" · caller {_e((meta.get('caller_identity') or {}).get('Arn', 'n/a'))}</p>")
-    parts.append("<p class=toc>Summary · Figures · Evidence tables · Notebooks · Evidence manifest</p>")
     parts.append("<h2 id=summary>Summary</h2>")
     if s.get("headline"):
         lines = s["headline"] if isinstance(s["headline"], list) else [s["headline"]]

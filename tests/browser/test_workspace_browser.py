@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,12 +54,15 @@ def lab(incident, tmp_path):
     root.mkdir()
     shutil.copy(NOTEBOOKS / "explore.ipynb", root / "explore.ipynb")  # a working copy, as `make lab` makes
     port, token = _free_port(), secrets.token_hex(16)
+    # kernels talk over IPC: their sockets need a short path (a Unix socket path holds at most 107 bytes, and the
+    # test's tmp path alone can be longer)
+    sockets = tempfile.mkdtemp(prefix="iamkit-lab-")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "IAMKIT_CASES": str(incident.parent)}
     err = (tmp_path / "lab.stderr").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--KernelManager.transport=ipc",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/k",
          "--LabApp.extension_manager=readonly", "--ServerApp.port_retries=0", "--allow-root"],
         stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=root)
     deadline = time.monotonic() + 90
@@ -74,6 +78,7 @@ def lab(incident, tmp_path):
     proc.terminate()
     proc.wait(timeout=30)
     err.close()
+    shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _summary(page) -> str:

@@ -48,15 +48,24 @@ def test_no_tcp_warning_on_stderr_and_the_plain_tcp_kernel_does_warn(tmp_path):
     assert WARNING in plain.stderr
 
 
-def test_in_process_runs_leave_no_zmq_context_and_no_socket_folder(tmp_path):
+def test_in_process_runs_leave_no_zmq_context_and_no_socket_folder(tmp_path, monkeypatch):
     import zmq
 
+    from iamkit import kernels
     from iamkit.kernels import execute_notebook
 
+    made: list[str] = []
+    real_init = kernels.IpcKernelManager.__init__
+
+    def init(self, **kw):
+        real_init(self, **kw)
+        made.append(self._ipc_dir)
+
+    monkeypatch.setattr(kernels.IpcKernelManager, "__init__", init)
     src = _notebook(tmp_path)
-    before = set(Path(tempfile.gettempdir()).glob("iamkit-kernel-*"))
     for i in range(2):
         execute_notebook(src, tmp_path / f"o{i}.ipynb", {}, cwd=tmp_path)
     gc.collect()
     assert [c for c in gc.get_objects() if isinstance(c, zmq.Context) and not c.closed] == []
-    assert set(Path(tempfile.gettempdir()).glob("iamkit-kernel-*")) <= before
+    assert len(made) == 2 and not [d for d in made if Path(d).exists()]
+    assert all(Path(d).parent == Path(tempfile.gettempdir()) for d in made)
