@@ -51,11 +51,19 @@ fuzz: install
 unit: install
 	$(BIN)/python -m pytest -q -m "not sandbox and not notebook and not browser"
 
-# JupyterLab on the sandbox: the notebooks reach it through the exported environment; Ctrl-C stops both.
+# JupyterLab on the sandbox, in workspace/ (gitignored): working copies of notebooks/ made once (never
+# overwritten, never the templates themselves, so autosave keeps an analyst's keys and outputs out of git);
+# cases go to ./cases. Kernels talk over IPC sockets in a private /tmp folder (short paths; no TCP warning).
+# Ctrl-C stops Lab and the sandbox.
 lab: install
+	@mkdir -p workspace && for nb in notebooks/*.ipynb; do \
+	  test -e "workspace/$$(basename $$nb)" || { cp "$$nb" workspace/ && echo "workspace/$$(basename $$nb): new working copy"; }; done
 	$(BIN)/iamkit sandbox start --detach --replace
-	trap '$(BIN)/iamkit sandbox stop' EXIT; eval "$$($(BIN)/iamkit sandbox env)" && \
-	  $(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+	sockets=$$(mktemp -d /tmp/iamkit-lab-XXXXXX); trap '$(BIN)/iamkit sandbox stop; rm -rf "$$sockets"' EXIT; \
+	  eval "$$($(BIN)/iamkit sandbox env)" && \
+	  IAMKIT_CASES="$${IAMKIT_CASES:-$(CURDIR)/cases}" $(BIN)/jupyter lab --notebook-dir=workspace \
+	  --ServerApp.ip=127.0.0.1 --no-browser --KernelManager.transport=ipc --KernelManager.ip="$$sockets/k" \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: install
 	$(BIN)/python -m bench

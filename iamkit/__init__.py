@@ -15,7 +15,8 @@ _SUBMODULES = {
     "config", "errors", "frames", "policy", "aws", "inventory", "assess", "trail", "entra",
     "correlate", "respond", "case", "playbook", "sandbox", "ui", "cli", "report", "severity", "arn",
 }
-_ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "Inventory")}
+_ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "Inventory"),
+          "pivot": ("iamkit.investigate.pivot", "pivot")}
 
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit import (  # noqa: F401

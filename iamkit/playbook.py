@@ -339,16 +339,15 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
 
 def _execute(src: Path, out: Path, params: dict[str, Any], dst: Path) -> None:
     """Run ``src`` into ``out`` (a temporary name); errors name ``dst``, where the notebook ends up."""
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from iamkit.kernels import execute_notebook
 
     # IAMKIT_CELL_TIMEOUT (seconds per cell) turns a stuck kernel into an error instead of a hang; unset, a cell
     # may run as long as it needs (a months-long CloudTrail load can)
     timeout = os.environ.get("IAMKIT_CELL_TIMEOUT")
     try:
-        pm.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
-                            progress_bar=False, cwd=str(dst.parent), log_output=False,
-                            execution_timeout=int(timeout) if timeout else None)
+        execute_notebook(src, out, params, cwd=dst.parent, timeout=int(timeout) if timeout else None)
     except PapermillExecutionError as e:
         msg = f"{src.name}: {e.evalue}".splitlines()[0]
         if e.ename in BAD_INPUT_ERRORS:

@@ -31,6 +31,11 @@ th,td{border:1px solid #dde2ea;padding:.25rem .4rem;text-align:left;vertical-ali
 th{background:#f3f5f9} .sev-critical{color:#b00020;font-weight:700} .sev-high{color:#d9480f;font-weight:700}
 details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:#f3f5f9;padding:0 .2rem}
 .nb{border:1px solid #e3e7ee;padding:.5rem 1rem;margin:.5rem 0;overflow-x:auto}
+.wide{overflow-x:auto;max-width:100%} .wide table{width:auto;min-width:100%} td{max-width:32rem}
+figure{margin:1rem 0;border:1px solid #e3e7ee;padding:.5rem} figure img{width:100%;height:auto;display:block}
+figcaption{color:#37404d;font-size:.9rem;margin-top:.3rem} .sev-medium{color:#b7791f;font-weight:700}
+.sev-low{color:#2f855a} .sev-info{color:#5a6576} .denied{color:#b00020}
+@media print{details{display:block} figure{break-inside:avoid}}
 """
 
 # evidence JSON is written with sorted keys: put the columns a reader scans first back in front
@@ -188,7 +193,19 @@ def _visible_tree(v: Any) -> Any:
 _e = escape.html
 
 
-def _table(rows: list[dict[str, Any]] | Any, limit: int = 200) -> str:
+#: cells whose whole (escaped) text is one of these words get their colour
+_SEVERITY_CELL = re.compile(r"<td>(critical|high|medium|low|info|denied)</td>")
+OPEN_ROWS = 15  # rows a long table shows before the rest is folded away
+
+
+def _cells(df: Any) -> str:
+    return _SEVERITY_CELL.sub(lambda m: f"<td class={'sev-' + m.group(1) if m.group(1) != 'denied' else 'denied'}>"
+                              f"{m.group(1)}</td>", escape.frame_html(df))
+
+
+def _table(rows: list[dict[str, Any]] | Any, limit: int = 200, where: str = "") -> str:
+    """A table: the first ``OPEN_ROWS`` rows shown, the next ones (up to ``limit``) folded in a ``<details>``,
+    the rest only in the evidence (``where`` names the file). Severity words are coloured; no index column."""
     import pandas as pd
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
@@ -196,8 +213,15 @@ def _table(rows: list[dict[str, Any]] | Any, limit: int = 200) -> str:
     df = df[first + [c for c in df.columns if c not in first]]
     if df.empty:
         return "<p><em>none</em></p>"
-    more = f"<p class=meta>{len(df) - limit} more rows in the evidence file</p>" if len(df) > limit else ""
-    return escape.frame_html(df.head(limit)) + more
+    shown = _cells(df.head(OPEN_ROWS))
+    if len(df) > OPEN_ROWS:
+        rest = df.iloc[OPEN_ROWS:limit]
+        shown += (f"<details><summary>{len(rest)} more rows</summary><div class=wide>{_cells(rest)}</div>"
+                  "</details>")
+    if len(df) > limit:
+        shown += (f"<p class=meta>{len(df) - limit} more rows in {_e(where) if where else 'the evidence file'}"
+                  "</p>")
+    return f"<div class=wide>{shown}</div>"
 
 
 def _kv(d: dict[str, Any]) -> str:
@@ -243,7 +267,8 @@ def _notebook_html(path: Path) -> str:
                 continue
             kept = {k: data[k] for k in NOTEBOOK_MIMETYPES if k in data}
             if any(k.startswith(("application/vnd.plotly", "application/vnd.jupyter.widget")) for k in data):
-                kept = {"text/plain": "[interactive figure or widget: open this notebook in JupyterLab]"}
+                kept = {"text/plain": "[interactive figure or widget: the report's Figures section draws the "
+                                      "figures; open this notebook in JupyterLab to explore them]"}
             elif not kept:
                 kept = {"text/plain": f"[{', '.join(map(str, data))} output: open this notebook in JupyterLab]"}
             out["data"] = kept
@@ -262,28 +287,105 @@ def sanitize(fragment: str) -> str:
                      clean_content_tags=NOTEBOOK_DROPPED, url_schemes=set(), link_rel=None, strip_comments=True)
 
 
+#: the columns of the traced calls the report shows (all of them stay in evidence/key-events.parquet)
+EVENT_COLUMNS = ["event_time", "activity", "source_ip", "access_key_id", "event_name", "event_source",
+                 "recipient_account_id", "error_code", "error_message", "request_parameters", "user_agent"]
+
+
+def _events_table(case: Case, df: Any, facts: dict[str, Any]) -> Any:
+    """The traced calls, the suspicious ones first (oldest first within each), in the columns a reader scans."""
+    from iamkit.ui.figures import ip_class
+
+    df = df.copy()
+    classes = {ip: ip_class(ip, facts) for ip in df["source_ip"].dropna().unique()} if "source_ip" in df else {}
+    df["activity"] = df["source_ip"].map(classes).fillna("other") if "source_ip" in df else "other"
+    df["_order"] = df["activity"].map({"new": 0, "other": 1, "AWS service": 2, "usual": 3}).fillna(1)
+    df = df.sort_values(["_order", "event_time"] if "event_time" in df else ["_order"], kind="stable")
+    df["activity"] = df["activity"].map({"new": "suspicious (new IP)", "AWS service": "via AWS service"}
+                                        ).fillna(df["activity"])
+    return df[[c for c in EVENT_COLUMNS if c in df.columns]]
+
+
+def _figure_html(cf: Any) -> str:
+    """A figure as an inert SVG image (a data URI: it can run nothing and load nothing) with its caption."""
+    import base64
+
+    from iamkit.ui.svg import to_svg
+
+    if cf.figure is None:
+        return f"<h3>{_e(cf.title)}</h3><p class=meta>not drawn: {_e(cf.missing)}</p>"
+    try:
+        svg = to_svg(cf.figure).encode("utf-8", "backslashreplace")
+    except Exception as e:  # a figure that cannot be drawn is named, the rest of the report is kept
+        return f"<h3>{_e(cf.title)}</h3><p class=meta>not drawn: {_e(e.__class__.__name__)}: {_e(e)}</p>"
+    data = base64.b64encode(svg).decode("ascii")
+    return (f"<figure><img src=\"data:image/svg+xml;base64,{data}\" alt=\"{_e(cf.title)}\">"
+            f"<figcaption><strong>{_e(cf.title)}.</strong> {_e(cf.look_for)}</figcaption></figure>")
+
+
+def _facts(case: Case) -> dict[str, Any]:
+    from iamkit import jsontext
+    from iamkit.errors import IamkitError
+
+    p = case.evidence / "facts.json"
+    try:
+        f = jsontext.read(p) if p.is_file() else {}
+    except IamkitError:
+        return {}
+    return f if isinstance(f, dict) else {}
+
+
+def _manifest_by_folder(case: Case) -> str:
+    """Files and bytes per folder (two levels deep under evidence/), largest first; the full list with every
+    file's sha256 is ``manifest.json``."""
+    groups: dict[str, list[int]] = {}
+    for p in case.files():
+        rel = p.relative_to(case.path).parts
+        if p.name in ("report.html", "INCOMPLETE"):
+            continue
+        folder = "/".join(rel[:2]) + "/" if rel[0] == "evidence" and len(rel) > 2 else (
+            rel[0] + "/" if len(rel) > 1 else "(top level)")
+        g = groups.setdefault(folder, [0, 0])
+        g[0] += 1
+        g[1] += p.stat().st_size
+    rows = [{"folder": k, "files": n, "bytes": b} for k, (n, b) in sorted(groups.items(), key=lambda x: -x[1][1])]
+    return _table(rows, limit=500)
+
+
 def render(case: Case) -> str:
     s = load_summary(case)
     meta = case.meta
+    facts = _facts(case)
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
              f"<meta http-equiv=Content-Security-Policy content=\"{CSP}\">"
              f"<meta name=referrer content=no-referrer>"
              f"<title>{_e(s.get('title') or case.id)}</title><style>{CSS}</style></head><body>"]
     parts.append(f"<h1>{_e(s.get('title') or 'Case ' + case.id)}</h1>")
     parts.append(f"<p class=meta>case <code>{_e(case.id)}</code> · playbook <code>{_e(meta.get('playbook'))}</code>"
-                 f" · analyst {_e(meta.get('analyst'))} · created {_e(meta.get('created'))}"
-                 f" · iamkit {_e(meta.get('iamkit_version'))}"
+                 f" · status {_e(meta.get('status'))} · analyst {_e(meta.get('analyst'))} · created "
+                 f"{_e(meta.get('created'))} · iamkit {_e(meta.get('iamkit_version'))}"
                  f" · caller {_e((meta.get('caller_identity') or {}).get('Arn', 'n/a'))}</p>")
     parts.append("<h2 id=summary>Summary</h2>")
     if s.get("headline"):
         lines = s["headline"] if isinstance(s["headline"], list) else [s["headline"]]
         parts.append("<ul class=headline>" + "".join(f"<li>{_e(x)}</li>" for x in lines) + "</ul>")
-    for key, title in (("who", "Who"), ("what", "What"), ("when", "When"), ("from_where", "From where"),
-                       ("blast_radius", "Blast radius"), ("proposed_actions", "Proposed actions")):
+    for key, title in (("what", "What happened, step by step"), ("proposed_actions", "Proposed actions (dry run)"),
+                       ("from_where", "From where"), ("who", "Who"), ("when", "When"),
+                       ("blast_radius", "Blast radius")):
         if key not in s:
             continue
         parts.append(f"<h3>{title}</h3>")
         parts.append(_value(s[key]))
+    if facts:
+        from iamkit.ui.case_figures import case_figures
+
+        parts.append("<h2 id=figures>Figures</h2>")
+        try:
+            figures = case_figures(case, facts)
+        except Exception as e:  # damaged evidence: say so, keep the report
+            figures = []
+            parts.append(f"<p class=meta>figures not drawn: {_e(e.__class__.__name__)}: {_e(e)}</p>")
+        parts += [_figure_html(cf) for cf in figures]
     tables = s.get("tables")
     for name, title in tables.items() if isinstance(tables, dict) else ():
         if not _plain_name(name):  # a crafted summary must not pull in files from outside the evidence folder
@@ -292,7 +394,10 @@ def render(case: Case) -> str:
         if p.is_file():
             import pandas as pd
 
-            parts.append(f"<h2>{_e(title)}</h2>" + _table(pd.read_parquet(p)))
+            df = pd.read_parquet(p)
+            if name == "key-events" and len(df):
+                df = _events_table(case, df, facts)
+            parts.append(f"<h2>{_e(title)}</h2>" + _table(df, where=f"evidence/{name}.parquet"))
     parts.append("<h2 id=notebooks>Notebooks</h2>")
     for nb in sorted((case.path / "notebooks").glob("*.ipynb")):
         try:
@@ -300,14 +405,11 @@ def render(case: Case) -> str:
         except Exception as e:  # a damaged notebook is named, the rest of the report is kept
             fragment = f"<p><em>could not render this notebook: {_e(e.__class__.__name__)}: {_e(e)}</em></p>"
         parts.append(f"<details><summary>{_e(nb.name)}</summary><div class=nb>{fragment}</div></details>")
-    parts.append("<h2 id=manifest>Evidence manifest</h2><p class=meta>sha256 of every file when this report was "
-                 "built; <code>manifest.json</code> (sealed by <code>manifest.sha256</code>) covers this report too "
-                 f"and <code>iamkit case verify {_e(case.path)}</code> recomputes it.</p>")
-    from iamkit.case import sha256_file
-
-    rows = [{"file": p.relative_to(case.path).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in case.files() if p.name != "report.html" and p.name != "INCOMPLETE"]
-    parts.append(_table(rows, limit=10_000))
+    parts.append("<h2 id=manifest>Evidence manifest</h2><p class=meta>Files per folder when this report was built. "
+                 "The full list, with every file's sha256, is <code>manifest.json</code> (sealed by "
+                 f"<code>manifest.sha256</code>; it covers this report too): <code>iamkit case verify "
+                 f"{_e(case.path)}</code> recomputes it.</p>")
+    parts.append(_manifest_by_folder(case))
     parts.append(f"<p class=meta>built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p></body></html>")
     return "\n".join(parts)
 

@@ -25,16 +25,93 @@ if TYPE_CHECKING:  # pragma: no cover
 PLAYBOOK = "compromised-access-key"
 
 
-def open_case(case_dir: str, **parameters: Any) -> Case:
-    """The case a notebook writes into: the one ``iamkit run`` made (joined, verified), an existing one (verified
-    first, refused if changed outside iamkit) or a new one for interactive use."""
+KEY_PATTERN = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
+STEPS = {"01": "01-enrichment", "02": "02-assessment", "03": "03-remediation", "04": "04-postmortem"}
+
+
+def open_case(case_dir: str, *, step: str = "", **parameters: Any) -> Case:
+    """The case a notebook writes into.
+
+    With ``case_dir`` (``iamkit run`` sets it; the case picker too): that case, verified (and joined when the run
+    that made it started this kernel). Without, in JupyterLab: step 01 checks its parameters first (no key, no
+    case) and starts a new case; any later step continues the newest case of this playbook that has the answers
+    it needs, as ``iamkit run`` would chain them. End an interactive notebook with ``done(case, step)``."""
+    from iamkit import config
     from iamkit.case import Case
 
+    if step == "explore":  # reads only (an approval opens its own session): other notebooks can write meanwhile
+        path = case_dir or latest_case(config.load().cases_dir)
+        if not path:
+            raise NotFound(f"no case of {PLAYBOOK} with answers under {config.load().cases_dir}: run the playbook "
+                           "(or 01-enrichment) first, or set case_dir")
+        case = Case.open(path)
+        case.require_intact()
+        return case
     if case_dir:
-        return Case.open_for_write(case_dir, actor=f"notebook ({PLAYBOOK})")
-    from iamkit import config
+        return Case.open_for_write(case_dir, actor=f"notebook {STEPS.get(step, step) or PLAYBOOK}")
 
-    return Case.create(config.load().cases_dir, PLAYBOOK, parameters)
+    if step in ("", "01"):
+        key = str(parameters.get("access_key_id") or "").strip()
+        if not key:
+            raise BadInput("access_key_id is required: set it in the parameters cell (AKIA… or ASIA…), then run "
+                           "the notebook again")
+        if not KEY_PATTERN.fullmatch(key):
+            raise BadInput(f"access_key_id {key[:40]!r} is not an access key id (AKIA… or ASIA…)")
+        return Case.create(config.load().cases_dir, PLAYBOOK, parameters)
+    path = latest_case(config.load().cases_dir)
+    if path is None:
+        raise NotFound(f"no case of {PLAYBOOK} with answers (evidence/facts.json) under {config.load().cases_dir}: "
+                       "run 01-enrichment first, or set case_dir to a case folder")
+    return Case.open_for_write(path, actor=f"notebook {STEPS.get(step, step)} (JupyterLab)")
+
+
+def cases(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(label, path) of this playbook's cases under ``root`` (the cases folder), newest first."""
+    from iamkit import config
+    from iamkit.case import Case
+
+    root = Path(root if root is not None else config.load().cases_dir)
+    out = []
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if not (d / "case.yaml").is_file() or d.is_symlink():
+            continue
+        try:
+            c = Case.open(d)
+        except IamkitError:
+            continue
+        if c.meta.get("playbook") != PLAYBOOK:
+            continue
+        key = (c.meta.get("parameters") or {}).get("access_key_id", "?")
+        out.append((str(c.meta.get("created") or ""), f"{c.id} · {key} · {c.status}", str(d.resolve()),
+                    (d / "evidence" / "facts.json").is_file()))
+    out.sort(reverse=True)
+    return [(label, path) for _, label, path, _ in out]
+
+
+def latest_case(root: str | Path | None = None) -> Path | None:
+    """The newest case of this playbook under ``root`` that has answers (``evidence/facts.json``)."""
+    for _, path in cases(root):
+        if (Path(path) / "evidence" / "facts.json").is_file():
+            return Path(path)
+    return None
+
+
+def done(case: Case, step: str) -> str:
+    """End an interactive notebook's work on the case (nothing under ``iamkit run``, which ends the case itself):
+    the session is sealed and closed so the next notebook can open it; step 04 also builds the report. Returns
+    the case's status line."""
+    if case._role != "owner":  # joined a run's session: the run finishes the case
+        return f"case {case.id}: {case.status} (the run finishes it)"
+    if step == "04":
+        from iamkit import report
+
+        report.build(case)
+        case.finish("complete")
+    elif case.status in ("complete", "complete with errors"):
+        case.close()
+    else:
+        case.finish(f"paused after {STEPS.get(step, step)}")
+    return f"case {case.id}: {case.status}" + (f"; report: {case.path / 'report.html'}" if step == "04" else "")
 
 
 def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
@@ -91,14 +168,22 @@ class Loaded:
             yield "Files or calls that failed (the rest loaded)", self.errors
 
 
-def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str = "") -> Loaded:
-    """Load the window's CloudTrail into the case's DuckDB store; raw S3 files kept as evidence."""
+def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str = "",
+               progress: bool = False) -> Loaded:
+    """Load the window's CloudTrail into the case's DuckDB store; raw S3 files kept as evidence. ``progress``:
+    show a progress bar (JupyterLab; a headless run shows none)."""
     from iamkit import trail
 
     s, e = _window(start, end)
     source = resolve_trail_source(trail_source)
+    bar = None
+    if progress:
+        from iamkit.ui.widgets import ProgressBar
+
+        bar = ProgressBar("loading CloudTrail files")
     with trail.open(trail_db(case)) as t:
-        res = t.load([source], start=s, end=e, cache_dir=case.evidence / "cloudtrail")
+        res = t.load([source], start=s, end=e, cache_dir=case.evidence / "cloudtrail",
+                     progress=bar.update if bar else None)
         total = t.count()
     redacted = redact_raw_files(case.evidence / "cloudtrail")
     if redacted:
@@ -432,3 +517,27 @@ def postmortem(case: Case):
 
 
 
+
+
+@dataclass
+class Figures:
+    """Figures of the case (``iamkit.ui.case_figures``), each with what to look for; one that could not be drawn
+    is a one-line reason."""
+
+    items: list[Any]
+
+    def sections(self):
+        for f in self.items:
+            if f.figure is None:
+                yield f.title, f"not drawn: {f.missing}"
+            else:
+                yield f.title, md("{}", f.look_for)
+                yield "", f.figure
+
+
+def figures(case: Case, *keys: str) -> Figures:
+    """The case's figures (all, or those named: timeline, sources, map, trust, escalation, keys, person)."""
+    from iamkit.ui.case_figures import case_figures
+
+    items = case_figures(case)
+    return Figures([f for f in items if not keys or f.key in keys])

@@ -2,8 +2,8 @@
 
 # imported here, not wrapped lazily: a wrapper named ``apply`` would be replaced by the submodule of that name
 # as soon as anything imported ``iamkit.respond.apply`` (and ``from iamkit.respond import apply`` then gave the module)
-from iamkit.respond.apply import apply, runs, undo
+from iamkit.respond.apply import apply, record_approval, runs, undo
 from iamkit.respond.plan import KINDS, Action, Plan, capture_before, compromised_key_plan, in_place
 
 __all__ = ["KINDS", "Action", "Plan", "capture_before", "compromised_key_plan", "in_place", "apply", "undo",
-           "runs"]
+           "runs", "record_approval"]

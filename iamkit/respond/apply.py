@@ -126,6 +126,19 @@ def apply(plan: Plan, case, iam_for: Callable[[str], Any], *, approve: str | Non
     return results
 
 
+def record_approval(plan: Plan, case, steps: list[int], approver: str | None = None) -> dict[str, Any]:
+    """Record a dry-run approval of some of ``plan``'s steps (1-based) in the journal: who, when, which steps and
+    the plan hash. Nothing is applied (``apply`` with ``--approve HASH`` does that); ``undo`` ignores it."""
+    if not steps or any(not isinstance(i, int) or not 1 <= i <= len(plan.actions) for i in steps):
+        raise BadInput(f"approve steps between 1 and {len(plan.actions)} (got {steps})")
+    entry = {"event": "approved-dry-run", "plan_hash": plan.hash, "steps": sorted(set(steps)),
+             "actions": [{"kind": plan.actions[i - 1].kind, "target": plan.actions[i - 1].target_arn}
+                         for i in sorted(set(steps))],
+             "approver": approver or os.environ.get("USER") or "analyst", "applied": False}
+    case.journal(entry)
+    return entry
+
+
 @dataclass
 class Run:
     """One ``apply`` as the journal records it: its journalled before-states and the steps already undone."""

@@ -3,12 +3,13 @@ notebooks with hostile outputs of every kind) renders with nothing live, under a
 
 from __future__ import annotations
 
+import base64
 import json
 
 import nbformat
 import pandas as pd
 import pytest
-from payloads import FRAME_PAYLOADS, PAYLOADS, inspect, joined, live, markup, text
+from payloads import FRAME_PAYLOADS, PANDAS_HEADER_STYLE, PAYLOADS, inspect, joined, live, markup, text
 
 from iamkit import escape, report
 from iamkit.case import Case
@@ -17,7 +18,31 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src '
        "form-action 'none'")
 # what the report itself writes around the sanitized notebooks
 REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "code", "ul", "li", "table",
-               "thead", "tbody", "tr", "th", "td", "details", "summary", "div", "em"}
+               "thead", "tbody", "tr", "th", "td", "details", "summary", "div", "em", "figure", "figcaption", "img",
+               "strong"}
+# what a report figure (an SVG in an <img> data URI) may hold: drawing elements only, no links, scripts or styles
+SVG_TAGS = {"svg", "g", "rect", "path", "circle", "line", "text"}
+SVG_ATTRIBUTES = {"xmlns", "width", "height", "viewbox", "font-family", "font-size", "font-weight", "x", "y", "x1",
+                  "y1", "x2", "y2", "cx", "cy", "r", "d", "fill", "fill-opacity", "fill-rule", "stroke",
+                  "stroke-width", "stroke-dasharray", "opacity", "text-anchor"}
+
+
+def check_figures(body: str) -> set[tuple[str, str, str]]:
+    """Each <img> is one of the report's figures: an SVG data URI holding drawing elements only. Returns them as
+    the report's own (tag, attribute, value) triples for ``live``."""
+    own = set()
+    for tag, attrs in inspect(body).elements:
+        if tag != "img":
+            continue
+        assert set(attrs) == {"src", "alt"}, attrs
+        assert attrs["src"].startswith("data:image/svg+xml;base64,"), attrs["src"][:60]
+        svg = base64.b64decode(attrs["src"].split(",", 1)[1]).decode("utf-8")
+        parsed = inspect(svg)
+        assert {t for t, _ in parsed.elements} <= SVG_TAGS, {t for t, _ in parsed.elements} - SVG_TAGS
+        assert {a for _, at in parsed.elements for a in at} <= SVG_ATTRIBUTES
+        assert not live(svg, allowed={"svg"}) and not parsed.comments
+        own.add(("img", "src", attrs["src"]))
+    return own
 
 
 def check_report(page: str) -> None:
@@ -28,13 +53,14 @@ def check_report(page: str) -> None:
                      {"name": "referrer", "content": "no-referrer"}]
     assert [t for t, _ in inspect(head).elements] == ["html", "head", "meta", "meta", "meta", "title", "style"]
     assert "script-src" not in CSP and "default-src 'none'" in CSP
-    assert not live(body), live(body)[:10]
+    own = check_figures(body)
+    assert not live(body, allowed={"img"}, own=own | {PANDAS_HEADER_STYLE}), live(body)[:10]
     tags = {t for t, _ in markup(page)}
     assert tags <= REPORT_TAGS | report.NOTEBOOK_TAGS, tags - REPORT_TAGS - report.NOTEBOOK_TAGS
     attrs = {(t, a) for t, a in markup(body) if a}
     assert attrs <= {("p", "class"), ("ul", "class"), ("div", "class"), ("h2", "id"), ("table", "class"),
                      ("tr", "style"), ("th", "colspan"), ("td", "colspan"), ("th", "rowspan"), ("td", "rowspan"),
-                     ("ol", "start")}, attrs
+                     ("ol", "start"), ("td", "class"), ("img", "src"), ("img", "alt")}, attrs
     assert not inspect(page).comments
 
 
