@@ -41,13 +41,13 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamkit import process
 from iamkit.errors import BadInput, CaseIntegrityError, NotFound, RemediationError
+from iamkit.files import atomic_path, is_temp, temp_path, write_atomic  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -66,7 +66,6 @@ KEY_ENV = "IAMKIT_CASE_KEY"
 
 _SECRET_NAME = re.compile(r"(secret|password|token|credential|private[_-]?key)", re.I)
 _SECRET_VALUE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")  # AWS secret key shape
-_TEMP = re.compile(r"\..+\.[0-9a-f]{8}\.iamkit-tmp(\.ipynb)?")
 _EVIDENCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHOWN_FILES = 5
 
@@ -112,40 +111,6 @@ def new_case_id(playbook: str, now: dt.datetime | None = None) -> str:
 def shown(rel: str) -> str:
     """A file name as printed in problems: control characters escaped, so a crafted name cannot fake a line."""
     return rel if rel.isprintable() else rel.encode("unicode_escape").decode("ascii")
-
-
-# ------------------------------------------------------------------------------------------ atomic writes
-def temp_path(path: Path, suffix: str = "") -> Path:
-    """A hidden temporary name beside ``path`` (``.<name>.<8 hex>.iamkit-tmp``), cleaned if a writer dies."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.iamkit-tmp{suffix}")
-
-
-def is_temp(name: str) -> bool:
-    return _TEMP.fullmatch(name) is not None
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; renamed onto it (after fsync) when the block succeeds."""
-    tmp = temp_path(path)
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
 
 
 # ----------------------------------------------------------------------------------------------- processes

@@ -289,7 +289,8 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
     made. Each step's notebook is written under a temporary name and renamed when it ends; the case is sealed
     after every step, so its history shows what each step added."""
     from iamkit import config
-    from iamkit.case import Case, case_key, temp_path
+    from iamkit.case import Case, case_key
+    from iamkit.files import temp_path
 
     pb = load(name_or_path, playbook_dirs)
     params = pb.resolve(given)

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit import escape
+from iamkit import escape, severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit.case import Case
@@ -28,15 +28,15 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{border-bottom:2px solid #e3e7ee;padd
 .meta{color:#5a6576;font-size:.9rem} .headline{background:#fff6e5;border-left:4px solid #f0a020;padding:.6rem 1rem}
 .headline li{margin:.15rem 0} table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0;width:100%}
 th,td{border:1px solid #dde2ea;padding:.25rem .4rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f3f5f9} .sev-critical{color:#b00020;font-weight:700} .sev-high{color:#d9480f;font-weight:700}
+th{background:#f3f5f9}
 details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:#f3f5f9;padding:0 .2rem}
 .nb{border:1px solid #e3e7ee;padding:.5rem 1rem;margin:.5rem 0;overflow-x:auto}
 .wide{overflow-x:auto;max-width:100%} .wide table{width:auto;min-width:100%} td{max-width:32rem}
 figure{margin:1rem 0;border:1px solid #e3e7ee;padding:.5rem} figure img{width:100%;height:auto;display:block}
-figcaption{color:#37404d;font-size:.9rem;margin-top:.3rem} .sev-medium{color:#b7791f;font-weight:700}
-.sev-low{color:#2f855a} .sev-info{color:#5a6576} .denied{color:#b00020}
+figcaption{color:#37404d;font-size:.9rem;margin-top:.3rem} .denied{color:#b00020}
 @media print{details{display:block} figure{break-inside:avoid}}
-"""
+""" + "".join(f".sev-{level}{{color:{colour}{';font-weight:700' if severity.RANK[level] <= 2 else ''}}}\n"
+              for level, colour in severity.COLORS.items())
 
 # evidence JSON is written with sorted keys: put the columns a reader scans first back in front
 FIRST_COLUMNS = ["step", "time", "when", "first_seen", "last_seen", "source_ip", "key", "call", "action",

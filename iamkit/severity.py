@@ -19,6 +19,9 @@ RANK: dict[str, int] = {s: i for i, s in enumerate(LEVELS)}  # 0 = worst; unknow
 OCSF_ID: dict[str, int] = {INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4, CRITICAL: 5}
 OCSF_NAME: dict[int, str] = {1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
 
+# how reports and figures colour each level (one palette everywhere a severity is shown)
+COLORS: dict[str, str] = {CRITICAL: "#b00020", HIGH: "#d9480f", MEDIUM: "#b7791f", LOW: "#2f855a", INFO: "#5a6576"}
+
 # policy validation's scale (IAM Access Analyzer's finding types), worst first
 VALIDATION: tuple[str, ...] = ("error", "security_warning", "warning", "suggestion")
 

@@ -239,7 +239,7 @@ def _fetch(url: str, timeout: float) -> bytes:
 
 
 def _store(name: str, data: bytes) -> Path:
-    from iamkit.case import write_atomic
+    from iamkit.files import write_atomic
 
     d = data_dir()
     d.mkdir(parents=True, exist_ok=True)

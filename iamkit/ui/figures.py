@@ -23,7 +23,6 @@ MAX_POINTS = 5000
 CLASSES = {"new": "#d62728", "usual": "#1f77b4", "AWS service": "#7f7f7f", "other": "#9467bd"}
 #: outcomes (iamkit.trail.outcome) and their marker symbols
 SYMBOLS = {"succeeded": "circle", "denied": "x", "failed": "triangle-up"}
-SEVERITY_COLORS = {"critical": "#b00020", "high": "#d9480f", "medium": "#b7791f", "low": "#2f855a", "info": "#5a6576"}
 LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 48, "b": 10}, "font": {"size": 12}}
 _e = escape.html
 
