@@ -14,6 +14,27 @@ app = typer.Typer(no_args_is_help=True, help="CloudTrail: load sources into Duck
 COMMANDS: list = []
 
 DB_OPT = typer.Option(..., "--db", help="DuckDB file of the trail store")
+_WHEN = "an ISO date/time, a date, or a span back from now (14d, 36h, 90m)"
+SINCE_OPT = typer.Option(None, "--since", help=f"keep events at or after: {_WHEN}")
+UNTIL_OPT = typer.Option(None, "--until", help=f"keep events at or before: {_WHEN} (a date means that whole day)")
+START_OPT = typer.Option(None, "--start", hidden=True, help="deprecated: --since")
+END_OPT = typer.Option(None, "--end", hidden=True, help="deprecated: --until")
+
+
+def _window(since: str | None, until: str | None, start: str | None = None, end: str | None = None):
+    """The command's window from ``--since``/``--until`` (or the deprecated ``--start``/``--end``, with a
+    one-line notice on stderr; giving both spellings of one side is an error)."""
+    from iamkit.errors import BadInput
+    from iamkit.window import Window
+
+    for old, new, a, b in (("--start", "--since", start, since), ("--end", "--until", end, until)):
+        if a is not None:
+            if b is not None:
+                raise BadInput(f"{old} is the old spelling of {new}: give {new} only")
+            typer.echo(f"note: {old} is deprecated, use {new} (same values)", err=True)
+    return Window.parse(since if since is not None else start, until if until is not None else end,
+                        names=("--since" if since is not None or start is None else "--start",
+                               "--until" if until is not None or end is None else "--end"))
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -37,8 +58,10 @@ def load_cmd(
     db: Path = DB_OPT,
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids (S3 pruning)"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions (S3 pruning, lookup regions)"),
-    start: str = typer.Option(None, "--start", help="ISO date/time: keep events at or after"),
-    end: str = typer.Option(None, "--end", help="ISO date/time (a date means the whole day): keep events until"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
+    start: str = START_OPT,
+    end: str = END_OPT,
     fmt: Format = FORMAT_OPT,
     out: Path = OUT_OPT,
 ) -> None:
@@ -52,11 +75,12 @@ def load_cmd(
 
     import iamkit.trail as trail
 
+    window = _window(since, until, start, end)
     with Progress(transient=True, console=Console(stderr=True)) as bar:  # stdout stays the rows
         task = bar.add_task("loading", total=None)
         t = trail.open(db)
         try:
-            res = t.load(sources, accounts=_split(accounts), regions=_split(regions), start=start, end=end,
+            res = t.load(sources, accounts=_split(accounts), regions=_split(regions), window=window,
                          progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             t.close()
@@ -106,13 +130,15 @@ def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insig
 @app.command("trace")
 def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… key id"), db: Path = DB_OPT,
               what: str = typer.Option("events", "--show", help="events | nodes | summary"),
+              since: str = SINCE_OPT, until: str = UNTIL_OPT,
               fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Trace a key to its origin and through every key, user and session it created, and what each did."""
     import pandas as pd
 
+    window = _window(since, until)
     t = _open_existing(db)
     try:
-        res = t.trace(access_key_id)
+        res = t.trace(access_key_id, window=window)
     finally:
         t.close()
     o = res.origin
@@ -133,12 +159,13 @@ def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… 
 
 @app.command("timeline")
 def timeline_cmd(principal_or_key: str = typer.Argument(..., help="access key id, principal ARN, user or session name"),
-                 db: Path = DB_OPT, start: str = typer.Option(None, "--start"), end: str = typer.Option(None, "--end"),
-                 fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+                 db: Path = DB_OPT, since: str = SINCE_OPT, until: str = UNTIL_OPT, start: str = START_OPT,
+                 end: str = END_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Every call of a principal or access key, oldest first."""
+    window = _window(since, until, start, end)
     t = _open_existing(db)
     try:
-        emit(t.timeline(principal_or_key, start=start, end=end), fmt, out)
+        emit(t.timeline(principal_or_key, window=window), fmt, out)
     finally:
         t.close()
 
@@ -165,8 +192,8 @@ def hunt_cmd(
     rules: list[Path] = typer.Option(None, "--rules", help="rule file/folder (repeatable; default: the shipped detections)"),
     sigma: list[Path] = typer.Option(None, "--sigma", help="folder/file of Sigma rules to add (repeatable)"),
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb (run on --db) | trino (print the Athena SQL)"),
-    since: str = typer.Option(None, "--since", help="ISO time: only events at or after"),
-    until: str = typer.Option(None, "--until", help="ISO time: only events at or before"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids: hunt only these"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions: hunt only these"),
     fail_on: str = typer.Option(None, "--fail-on", help="exit 1 when a detection has this severity or worse"),
@@ -187,8 +214,9 @@ def hunt_cmd(
     listed on stderr."""
     from iamkit.cli.hunt import run_hunt
 
+    window = _window(since, until)
     target = _athena_target(athena, database, workgroup, output_location, view, profile, region)
-    code = run_hunt(db, rules, sigma, dialect, since, until, fail_on, show_sql, fmt, out,
+    code = run_hunt(db, rules, sigma, dialect, window, fail_on, show_sql, fmt, out,
                     country_mmdb=country_mmdb, asn_mmdb=asn_mmdb, athena=target,
                     accounts=_split(accounts), regions=_split(regions))
     if code:
@@ -214,8 +242,8 @@ def _athena_target(athena: bool, database: str | None, workgroup: str | None, ou
 def athena_query_cmd(
     query: str = typer.Argument(..., help="Trino SQL over the events view (partition_date bounds the scan)"),
     database: str = typer.Option(..., "--database", help="Athena database holding the CloudTrail events view"),
-    since: str = typer.Option(None, "--since", help="ISO time: bound every read of the view to the window"),
-    until: str = typer.Option(None, "--until", help="ISO time (a date means the whole day)"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids (partition pruning)"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions (partition pruning)"),
     scan_all: bool = typer.Option(False, "--all", help="send a query without a window or partition filter"),
@@ -230,5 +258,6 @@ def athena_query_cmd(
     """Run ad-hoc Trino SQL on Athena; an unbounded scan is refused unless --since/--until or --all."""
     from iamkit.cli.hunt import run_athena_query
 
+    window = _window(since, until)
     target = _athena_target(True, database, workgroup, output_location, view, profile, region)
-    run_athena_query(target, query, since, until, _split(accounts), _split(regions), scan_all, fmt, out)
+    run_athena_query(target, query, window, _split(accounts), _split(regions), scan_all, fmt, out)

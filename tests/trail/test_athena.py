@@ -8,7 +8,7 @@ import sqlglot
 from botocore.stub import Stubber
 
 from iamkit.errors import BadInput, TrailError
-from iamkit.trail import athena
+from iamkit.trail import athena, columns
 
 
 def test_ddl_has_projection_for_account_region_date():
@@ -38,18 +38,21 @@ def test_ddl_rejects_bad_names(kw, msg):
 
 
 def test_events_view_parses_as_trino_and_has_every_events_column():
-    from iamkit import frames
 
     sql = athena.events_view_sql("ct")
     tree = sqlglot.parse_one(sql, read="trino")
     select = tree.find(sqlglot.exp.Select)
     names = [e.alias_or_name for e in select.expressions]
-    assert names[: len(frames.EVENT_COLUMNS)] == list(frames.EVENT_COLUMNS)
-    assert names[len(frames.EVENT_COLUMNS):] == ["partition_account", "partition_region", "partition_date"]
+    assert names[: len(columns.DDL_TYPES)] == list(columns.DDL_TYPES)  # the store's columns, source_file last
+    assert names[len(columns.DDL_TYPES):] == ["partition_account", "partition_region", "partition_date"]
 
 
 def test_partition_predicate_window_and_filters():
-    p = athena.partition_predicate("2024-03-01T10:00:00Z", "2024-03-03", accounts=["1", "2"], regions=["us-east-1"])
+    from iamkit.trail.predicates import partition_predicate
+    from iamkit.window import Window
+
+    p = partition_predicate(Window.parse("2024-03-01T10:00:00Z", "2024-03-03"), ["1", "2"], ["us-east-1"],
+                            cols=athena.TABLE_PARTITIONS)
     assert p == ("date BETWEEN '2024/02/29' AND '2024/03/04' AND account IN ('1', '2') AND region IN ('us-east-1')")
     sqlglot.parse_one(f"SELECT * FROM t WHERE {p}", read="trino")
 

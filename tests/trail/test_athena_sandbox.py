@@ -26,7 +26,7 @@ from sqlglot import exp
 from iamkit import frames
 from iamkit.cli import main
 from iamkit.errors import BadInput, TrailError
-from iamkit.trail import athena
+from iamkit.trail import athena, columns
 from iamkit.trail.detect.rules import load_rules
 
 REGION = "us-east-1"
@@ -356,7 +356,7 @@ def event_rows(n: int, account: str) -> list[tuple]:
     rows = []
     base = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for i in range(n):
-        values = {c: None for c in frames.EVENT_COLUMNS}
+        values = {c: None for c in columns.FRAME_COLUMNS}
         values.update({
             "event_id": f"ev-{i:05d}", "event_time": _ts((base + dt.timedelta(seconds=i)).isoformat()),
             "event_source": "s3.amazonaws.com", "event_name": "GetObject", "aws_region": REGION,
@@ -371,7 +371,7 @@ def event_rows(n: int, account: str) -> list[tuple]:
     return rows
 
 
-EVENT_COLS = [(c, EVENT_TYPES.get(c, "varchar")) for c in frames.EVENT_COLUMNS]
+EVENT_COLS = [(c, EVENT_TYPES.get(c, "varchar")) for c in columns.FRAME_COLUMNS]
 
 
 @pytest.mark.parametrize("paged", [True, False], ids=["athena-pages", "moto-one-page"])
