@@ -175,15 +175,44 @@ def athena_ddl_cmd(
     table: str = typer.Option("cloudtrail_logs", "--table"),
     location: str = typer.Option("s3://BUCKET/AWSLogs/o-ORGID/", "--location", help="s3://bucket/AWSLogs/[o-…/]"),
     database: str = typer.Option("default", "--database"),
-    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids for projection (default: any)"),
-    regions: str = typer.Option(None, "--regions", help="comma-separated regions for projection"),
+    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids of the trail (projection)"),
+    org: bool = typer.Option(False, "--org", help="the accounts are the organization's (Organizations ListAccounts)"),
+    regions: str = typer.Option(None, "--regions", help="comma-separated regions (default: every AWS region)"),
     start_date: str = typer.Option("2020/01/01", "--start-date", help="first date partition (YYYY/MM/DD)"),
+    injected: bool = typer.Option(False, "--injected", help="project account/region as injected: every query "
+                                                            "must then name its accounts and regions"),
+    profile: str = typer.Option(None, "--profile", help="AWS profile for --org (default: env credentials)"),
+    region: str = typer.Option(None, "--region", help="AWS region for --org"),
 ) -> None:
-    """Print the Athena CREATE TABLE for a CloudTrail (organization) trail with partition projection."""
-    from iamkit.trail.athena import cloudtrail_ddl
+    """Print the Athena CREATE TABLE for a CloudTrail (organization) trail with partition projection (account
+    and region as enums: give --accounts or --org) and the events view iamkit's queries read."""
+    from iamkit.errors import BadInput
+    from iamkit.trail.athena import cloudtrail_ddl, events_view_sql
 
-    typer.echo(cloudtrail_ddl(table=table, location=location, database=database, accounts=_split(accounts),
-                              regions=_split(regions), start_date=start_date))
+    ids = _split(accounts)
+    if org:
+        if ids:
+            raise BadInput("give --accounts or --org, not both")
+        ids = _org_accounts(profile, region)
+    typer.echo(cloudtrail_ddl(table=table, location=location, database=database, accounts=ids,
+                              regions=_split(regions), start_date=start_date, injected=injected) + ";\n")
+    typer.echo(events_view_sql(table=table, database=database) + ";")
+
+
+def _org_accounts(profile: str | None, region: str | None) -> list[str]:
+    """The organization's active account ids (ListAccounts from the management or a delegated-admin account)."""
+    from iamkit.aws.calls import ErrorLog
+    from iamkit.aws.fanout import org_accounts
+    from iamkit.aws.session import connect
+    from iamkit.errors import BadInput
+
+    log = ErrorLog()
+    found = org_accounts(connect(profile, region), log)
+    ids = sorted(a["Id"] for a in found if a.get("Status", "ACTIVE") == "ACTIVE")
+    if not ids:
+        why = f"{log.rows[0]['code']}: {log.rows[0]['message']}" if log.rows else "no active account listed"
+        raise BadInput(f"--org: cannot list the organization's accounts ({why}); give --accounts")
+    return ids
 
 
 @app.command("hunt")

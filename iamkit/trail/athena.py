@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _USER_IDENTITY = """STRUCT<
         type: STRING, principalId: STRING, arn: STRING, accountId: STRING, invokedBy: STRING,
-        accessKeyId: STRING, userName: STRING, identityProvider: STRING,
+        accessKeyId: STRING, userName: STRING, identityProvider: STRING, credentialId: STRING,
         onBehalfOf: STRUCT<userId: STRING, identityStoreArn: STRING>,
         sessionContext: STRUCT<
             attributes: STRUCT<mfaAuthenticated: STRING, creationDate: STRING>,
@@ -67,27 +67,52 @@ def _check_ident(name: str, what: str) -> str:
     return name
 
 
+def partition_regions() -> list[str]:
+    """Every region of the AWS partition (botocore's endpoint data, read offline)."""
+    import botocore.session
+
+    return sorted(botocore.session.get_session().get_available_regions("cloudtrail"))
+
+
 def cloudtrail_ddl(*, table: str = "cloudtrail_logs", location: str = "s3://BUCKET/AWSLogs/o-ORGID/",
                    database: str = "default", accounts: Iterable[str] | None = None,
-                   regions: Iterable[str] | None = None, start_date: str = "2020/01/01") -> str:
+                   regions: Iterable[str] | None = None, start_date: str = "2020/01/01",
+                   injected: bool = False) -> str:
     """CREATE EXTERNAL TABLE for an (organization) trail, partitioned by account, region and date.
 
     Partition projection computes partitions from the S3 layout
     ``<location><account>/CloudTrail/<region>/<yyyy/MM/dd>`` so no MSCK/ALTER TABLE ADD PARTITION is needed.
+    Athena needs a projection for every partition column (catalogue partitions are ignored once projection
+    is on), and an ``injected`` column makes it refuse any query without a static value for it, which a
+    hunt over the organization does not have. So account and region are ``enum``s: ``accounts`` (required)
+    and ``regions`` (default: every region of the AWS partition); the date is projected by day.
+    ``injected=True`` keeps account and region injected, for tables every query names both of.
     """
+    from iamkit.trail.predicates import checked
+
     _check_ident(table, "table")
     _check_ident(database, "database")
-    if not location.startswith("s3://"):
-        raise BadInput(f"location must be an s3:// uri: {location}")
+    if not location.startswith("s3://") or any(c in location for c in "'\"\\\n"):
+        raise BadInput(f"location must be an s3:// uri (no quotes): {location}")
+    import re
+
+    if not re.fullmatch(r"\d{4}/\d{2}/\d{2}", start_date or ""):
+        raise BadInput(f"start date must be YYYY/MM/DD (the first date partition), got {start_date!r}")
     loc = location if location.endswith("/") else location + "/"
-    acc = ",".join(accounts) if accounts else None
-    reg = ",".join(regions) if regions else None
+    acc, reg = checked("account", accounts), checked("region", regions)
+    if injected:
+        projected = {"projection.account.type": "injected", "projection.region.type": "injected"}
+    else:
+        if not acc:
+            raise BadInput("the trail's accounts are needed for partition projection (--accounts 111…,222…, or "
+                           "--org to list the organization's): an injected account column makes Athena refuse "
+                           "every query that does not name its accounts (--injected if every query will)")
+        reg = reg or tuple(partition_regions())
+        projected = {"projection.account.type": "enum", "projection.account.values": ",".join(acc),
+                     "projection.region.type": "enum", "projection.region.values": ",".join(reg)}
     props = {
         "projection.enabled": "true",
-        "projection.account.type": "enum" if acc else "injected",
-        **({"projection.account.values": acc} if acc else {}),
-        "projection.region.type": "enum" if reg else "injected",
-        **({"projection.region.values": reg} if reg else {}),
+        **projected,
         "projection.date.type": "date",
         "projection.date.format": "yyyy/MM/dd",
         "projection.date.range": f"{start_date},NOW",

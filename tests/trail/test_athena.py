@@ -24,17 +24,69 @@ def test_ddl_has_projection_for_account_region_date():
     assert tree.find(sqlglot.exp.Create) is not None
 
 
-def test_ddl_without_enums_uses_injected_projection():
-    ddl = athena.cloudtrail_ddl()
-    assert "'projection.account.type'='injected'" in ddl and "'projection.region.type'='injected'" in ddl
+def _projection(ddl: str) -> dict[str, str]:
+    import re
+
+    return dict(re.findall(r"'projection\.(\w+)\.type'='(\w+)'", ddl))
+
+
+def _injected_violations(ddl: str, sql: str) -> list[str]:
+    """Athena's rule for injected projection: a query must give every injected partition column static
+    equality values (partition_account = '…' / IN ('…')) wherever it reads the view; what it misses."""
+    view_col = {"account": "partition_account", "region": "partition_region"}
+    missing = []
+    tree = sqlglot.parse_one(sql, read="trino")
+    for col, kind in _projection(ddl).items():
+        if kind != "injected":
+            continue
+        for t in tree.find_all(sqlglot.exp.Table):
+            if t.name != "events":
+                continue
+            where = t.find_ancestor(sqlglot.exp.Select).args.get("where")
+            preds = [] if where is None else [p for p in where.find_all(sqlglot.exp.EQ, sqlglot.exp.In)
+                                              if p.this.name == view_col[col]]
+            if not preds:
+                missing.append(col)
+    return missing
+
+
+def test_the_default_ddl_projects_no_column_as_injected():
+    """Regression: account/region were injected by default, and Athena refuses every query that gives no
+    static value for an injected column, which a hunt over the whole organization never does."""
+    ddl = athena.cloudtrail_ddl(accounts=["111111111111", "222222222222"])
+    assert _projection(ddl) == {"account": "enum", "region": "enum", "date": "date"}
+    regions = athena.partition_regions()
+    assert "us-east-1" in regions and "eu-west-1" in regions and len(regions) > 20
+    assert f"'projection.region.values'='{','.join(regions)}'" in ddl
+    for sql in athena.AthenaTrail(None).hunt_queries(since="2026-01-01", until="2026-01-02").values():
+        assert _injected_violations(ddl, sql) == []
     sqlglot.parse_one(ddl, read="athena")
 
 
+def test_injected_projection_only_when_asked_and_then_every_query_must_name_both():
+    ddl = athena.cloudtrail_ddl(injected=True)
+    assert _projection(ddl) == {"account": "injected", "region": "injected", "date": "date"}
+    hunts = athena.AthenaTrail(None).hunt_queries(since="2026-01-01", until="2026-01-02")
+    assert all(set(_injected_violations(ddl, sql)) == {"account", "region"} for sql in hunts.values())
+    scoped = athena.AthenaTrail(None, accounts=["111111111111"], regions=["us-east-1"])
+    assert all(_injected_violations(ddl, sql) == []
+               for sql in scoped.hunt_queries(since="2026-01-01", until="2026-01-02").values())
+
+
+def test_a_table_without_its_accounts_is_refused_with_the_reason():
+    with pytest.raises(BadInput, match="accounts are needed for partition projection.*refuse every query"):
+        athena.cloudtrail_ddl()
+
+
 @pytest.mark.parametrize(("kw", "msg"), [({"table": "x; DROP"}, "table"), ({"location": "/tmp/x"}, "s3://"),
-                                         ({"database": "a-b"}, "database")])
+                                         ({"location": "s3://b/x' OR '1"}, "no quotes"),
+                                         ({"database": "a-b"}, "database"),
+                                         ({"accounts": ["1111'"]}, "not an AWS account"),
+                                         ({"regions": ["us east"]}, "not an AWS region"),
+                                         ({"start_date": "2020-01-01'"}, "YYYY/MM/DD")])
 def test_ddl_rejects_bad_names(kw, msg):
     with pytest.raises(BadInput, match=msg):
-        athena.cloudtrail_ddl(**kw)
+        athena.cloudtrail_ddl(**({"accounts": ["111111111111"]} | kw))
 
 
 def test_events_view_parses_as_trino_and_has_every_events_column():

@@ -623,3 +623,14 @@ def test_a_trail_narrowed_to_accounts_hunts_only_their_partitions():
     assert queries
     for rule_id, sql in queries.items():
         assert "partition_account IN ('222222222222')" in sql and "partition_region IN ('eu-west-1')" in sql, rule_id
+
+
+def test_athena_ddl_org_projects_the_organizations_accounts(sandbox, capsys):
+    """--org: the account enum is the organization's accounts (ListAccounts on the sandbox's organization)."""
+    code, out, err = run_cli(capsys, "trail", "athena-ddl", "--org", "--location",
+                             f"s3://trail/AWSLogs/{sandbox.org.org_id}/", "--regions", "us-east-1")
+    assert code == 0, err
+    want = ",".join(sorted(a.account_id for a in sandbox.org.accounts))
+    assert f"'projection.account.values'='{want}'" in out and "'projection.account.type'='enum'" in out
+    code, _, err = run_cli(capsys, "trail", "athena-ddl", "--org", "--accounts", "111111111111")
+    assert code == 2 and "not both" in err
