@@ -110,19 +110,22 @@ def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insig
                                                                "never inside a case folder)"),
             allow_path: list[Path] = typer.Option(None, "--allow-path",
                                                   help="a file or folder the query may also read (repeatable)"),
+            since: str = SINCE_OPT, until: str = UNTIL_OPT,
             fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Run one query on the store and print the rows. The query runs read-only with DuckDB's external
-    access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused."""
+    access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused.
+    --since/--until bound every read of events to the window (as athena-query does on Athena)."""
+    window = _window(since, until)
     t = _open_existing(db)
     try:
         if cache:
             cached = t.cache()
             try:
-                emit(cached.sql(query, allow_paths=allow_path or ()), fmt, out)
+                emit(cached.sql(query, allow_paths=allow_path or (), window=window), fmt, out)
             finally:
                 cached.close()
         else:
-            emit(t.sql(query, allow_paths=allow_path or ()), fmt, out)
+            emit(t.sql(query, allow_paths=allow_path or (), window=window), fmt, out)
     finally:
         t.close()
 

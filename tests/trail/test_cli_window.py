@@ -12,7 +12,7 @@ from ctrecords import incident_records, write_records_file
 from iamkit.cli import main
 
 WINDOWED = [["load"], ["timeline", "AKIAEXAMPLE000000001"], ["trace", "AKIAEXAMPLE000000001"], ["hunt"],
-            ["athena-query", "SELECT 1", "--database", "db"]]
+            ["sql", "SELECT 1"], ["athena-query", "SELECT 1", "--database", "db"]]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -95,3 +95,15 @@ def test_timeline_and_trace_take_the_window(capsys, logs, tmp_path):
     code, out, err = run(capsys, "trace", key, "--db", str(db), "--format", "json", "--since", cut)
     late = json.loads(out)
     assert code == 0 and late and all(r["event_time"] >= cut for r in late)
+
+
+def test_sql_window_bounds_every_read_of_events(capsys, logs, tmp_path):
+    path, recs = logs
+    db = tmp_path / "t.duckdb"
+    _loaded(capsys, path, db)
+    q = "SELECT count(*) AS n FROM events e JOIN (SELECT event_id FROM events) x USING (event_id)"
+    code, out, err = run(capsys, "sql", q, "--db", str(db), "--format", "json", "--since", "2024-03-01T10:00:00Z",
+                         "--until", "2024-03-01T10:10:00Z")
+    assert code == 0, err
+    assert json.loads(out) == [{"n": sum("2024-03-01T10:00:00Z" <= r["eventTime"] <= "2024-03-01T10:10:00Z"
+                                         for r in recs)}]
