@@ -254,6 +254,32 @@ def _timestamps(values: list[str | None], column: str) -> pd.Series:
     return out
 
 
+def result_frame(columns: list[dict], rows: list[list[str | None]]) -> pd.DataFrame:
+    """Athena's result rows (every value text, NULL as None) as a frame typed from the result metadata
+    (``ColumnInfo``: Name, Type): numbers, booleans and UTC timestamps typed, the rest text (arrays and JSON
+    as Athena prints them)."""
+    import pandas as pd
+
+    names = [c["Name"] for c in columns] or [f"_{i}" for i in range(len(rows[0]) if rows else 0)]
+    types = [c.get("Type", "varchar").lower() for c in columns] or ["varchar"] * len(names)
+    out: dict[str, Any] = {}
+    for i, (name, typ) in enumerate(zip(names, types, strict=True)):
+        values = [r[i] if i < len(r) else None for r in rows]
+        cast = _CASTS.get(typ.split("(")[0])
+        if cast:
+            try:
+                values = [None if v is None else cast(v) for v in values]
+            except ValueError as e:
+                raise TrailError(f"Athena column {name!r} ({typ}): {e}") from None
+            dtype = "boolean" if cast is _CASTS["boolean"] else "Float64" if cast is float else "Int64"
+            out[name] = pd.array(values, dtype=dtype)
+        elif typ.startswith("timestamp"):
+            out[name] = _timestamps(values, name)
+        else:
+            out[name] = pd.array(values, dtype="string")
+    return pd.DataFrame(out)
+
+
 class AthenaRunner:
     """Runs Trino SQL on Athena: start, poll until done, page the results into a DataFrame.
 
@@ -315,7 +341,6 @@ class AthenaRunner:
 
     def results(self, qid: str) -> pd.DataFrame:
         """Every page of a finished query's results, typed from the result metadata."""
-        import pandas as pd
 
         rows: list[list[Any]] = []
         columns: list[dict] = []
@@ -340,24 +365,7 @@ class AthenaRunner:
             if not token:
                 break
             kwargs["NextToken"] = token
-        names = [c["Name"] for c in columns] or [f"_{i}" for i in range(len(rows[0]) if rows else 0)]
-        types = [c.get("Type", "varchar").lower() for c in columns] or ["varchar"] * len(names)
-        out: dict[str, Any] = {}
-        for i, (name, typ) in enumerate(zip(names, types, strict=True)):
-            values = [r[i] if i < len(r) else None for r in rows]
-            cast = _CASTS.get(typ.split("(")[0])
-            if cast:
-                try:
-                    values = [None if v is None else cast(v) for v in values]
-                except ValueError as e:
-                    raise TrailError(f"Athena column {name!r} ({typ}): {e}") from None
-                dtype = "boolean" if cast is _CASTS["boolean"] else "Float64" if cast is float else "Int64"
-                out[name] = pd.array(values, dtype=dtype)
-            elif typ.startswith("timestamp"):
-                out[name] = _timestamps(values, name)
-            else:
-                out[name] = pd.array(values, dtype="string")
-        return pd.DataFrame(out)
+        return result_frame(columns, rows)
 
     def run(self, sql: str) -> pd.DataFrame:
         """Start, wait, fetch: the results of ``sql`` as a DataFrame."""
@@ -504,14 +512,15 @@ class AthenaTrail:
                account_id: str | None = None, region: str | None = None, error_code: str | None = None,
                limit: int | None = None, parse_json: bool = True, all: bool = False) -> pd.DataFrame:
         """Events matching every filter given, oldest first, as an ``events`` frame (as ``Trail.events``;
-        a window is required unless ``all=True``; a bare end date means its whole day)."""
+        a window is required unless ``all=True``; a bare end date means its whole day). Secrets in the
+        request, response and additional data are redacted as the local store redacts them."""
         from iamkit.trail.backend import events_frame
 
         w = self._bounded(Window.either(window, start, end), all, "scan")
         f = Filters.make(window=w, principal=principal, access_key_id=access_key_id, event_name=event_name,
                          event_source=event_source, source_ip=source_ip, account_id=account_id, region=region,
                          error_code=error_code)
-        return events_frame(self, f, limit=limit, parse_json=parse_json)
+        return events_frame(self, f, limit=limit, parse_json=parse_json, redact=True)
 
     def timeline(self, principal_or_key: str, *, window: Window | None = None, start: Any = None,
                  end: Any = None, limit: int | None = None, all: bool = False) -> pd.DataFrame:

@@ -69,14 +69,16 @@ def parse_json_columns(df: pd.DataFrame, names: tuple[str, ...] = columns.JSON_C
     import json
 
     for c in names:
-        if c in df.columns:
-            df[c] = df[c].map(lambda v: json.loads(v) if isinstance(v, str) else None).astype(object)
+        if c in df.columns:  # as objects first: mapping an Arrow string column would make dicts one struct type
+            df[c] = df[c].astype(object).map(lambda v: json.loads(v) if isinstance(v, str) else None)
     return df
 
 
 def events_frame(backend: TrailBackend, filters: Filters, *, limit: int | None = None,
-                 parse_json: bool = True) -> pd.DataFrame:
-    """``backend.events``: the events ``filters`` selects, oldest first, as an ``events`` frame."""
+                 parse_json: bool = True, redact: bool = False) -> pd.DataFrame:
+    """``backend.events``: the events ``filters`` selects, oldest first, as an ``events`` frame. ``redact``:
+    the back end keeps secrets at rest (Athena reads CloudTrail as delivered), so replace them here exactly as
+    the DuckDB store does when it loads (``store.SECRET_KEYS`` → ``<redacted:sha256:…>``)."""
     from iamkit import frames
 
     cols = ", ".join(columns.FRAME_COLUMNS)
@@ -85,9 +87,29 @@ def events_frame(backend: TrailBackend, filters: Filters, *, limit: int | None =
     if limit:
         q += f"\nLIMIT {int(limit)}"
     df = backend.query(q)
-    if parse_json:
+    if parse_json or redact:
         parse_json_columns(df)
+    if redact:
+        _redact(df)
+    if redact and not parse_json:
+        import json
+
+        for c in columns.JSON_COLUMNS:
+            if c in df.columns:
+                df[c] = df[c].map(lambda v: None if v is None else json.dumps(v, separators=(",", ":"),
+                                                                              ensure_ascii=False))
     return frames.conform(df, "events")
+
+
+def _redact(df: pd.DataFrame) -> None:
+    """Secrets in the parsed JSON columns the store redacts at load (``Column.redact``), replaced in place."""
+    from iamkit.trail.store import redact_secrets
+
+    for c in columns.EVENTS:
+        if c.redact and c.name in df.columns:
+            for v in df[c.name]:
+                if isinstance(v, dict | list):
+                    redact_secrets(v)
 
 
 def timeline_frame(backend: TrailBackend, principal_or_key: str, filters: Filters, *,

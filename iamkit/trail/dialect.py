@@ -34,9 +34,11 @@ class Dialect:
         jp = json_path(path, self.name)
         if self.name == "duckdb":
             return f"json_extract_string({col}, {lit(jp)})"
-        # Trino: json_extract_scalar gives NULL for objects/arrays; fall back to their JSON text.
+        # Trino: json_extract_scalar gives NULL for objects/arrays; fall back to their JSON text. A JSON null is
+        # absent, as DuckDB's json_extract_string says (on Athena, JSON rebuilt from a struct has every field,
+        # null when the record lacks it: userIdentity.invokedBy must not "exist" for every record).
         return (f"coalesce(json_extract_scalar({col}, {lit(jp)}), "
-                f"json_format(json_extract({col}, {lit(jp)})))")
+                f"nullif(json_format(json_extract({col}, {lit(jp)})), 'null'))")
 
     def json_as_text(self, col: str) -> str:
         """A whole JSON column as its JSON text (Trino cannot CAST a JSON object to VARCHAR)."""

@@ -232,3 +232,14 @@ def test_lake_runner_failure_is_a_clear_error():
                           {"QueryId": "b" * 36})
         with pytest.raises(TrailError, match="failed: bad column"):
             athena.LakeRunner(client).run("SELECT 1")
+
+
+def test_json_columns_from_athena_text_keep_each_rows_own_keys():
+    """Regression: Athena's JSON comes back as (Arrow-backed) text; parsing it by mapping that column made
+    every row's dict one struct type, so each request gained every other row's keys as None."""
+    from iamkit.trail import parse_json_columns
+
+    df = athena.result_frame([{"Name": "request_parameters", "Type": "json"}],
+                             [['{"userName": "bob"}'], ['{"roleArn": "arn:x", "durationSeconds": 900}'], [None]])
+    assert parse_json_columns(df)["request_parameters"].tolist() == [
+        {"userName": "bob"}, {"roleArn": "arn:x", "durationSeconds": 900}, None]
