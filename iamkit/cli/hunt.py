@@ -89,7 +89,7 @@ def _print_plan(backend: Any, rules: list[Path] | None, sigma: list[Path] | None
     from iamkit import frames
     from iamkit.trail.detect.hunt import plan
 
-    p = plan(backend, rules or None, sigma or (), filters=scope)
+    p = plan(backend, rules or None, sigma or (), filters=scope, tables=("ip_context",))  # every rule's SQL
     _print_errors(frames.conform(p.errors, "errors"))
     _emit_queries(p.queries, fmt, out)
 

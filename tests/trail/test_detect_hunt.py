@@ -274,6 +274,7 @@ def test_cli_hunt_trino_prints_sql(tmp_path):
     assert r.exit_code == 0, r.output
     rows = json.loads(out.read_text())
     assert rows and all(sqlglot.parse_one(x["sql"], read="trino") for x in rows)
+    assert {x["detection_id"] for x in rows} == {r.id for r in load_rules()[0]}  # the country/ASN rules too
 
 
 @pytest.mark.parametrize("args", [
