@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @runtime_checkable
 class TrailBackend(Protocol):
     """A CloudTrail back end: the questions (``events``, ``timeline``, ``sql``, ``hunt``, ``trace``) and what
-    they are built on (``dialect``, ``table``, ``query``, ``scope``, ``tables``)."""
+    they are built on (``dialect``, ``table``, ``query``/``rows``, ``scope``, ``tables``)."""
 
     dialect: Dialect
     #: the events table or view the library's queries read
@@ -36,6 +36,10 @@ class TrailBackend(Protocol):
 
     def query(self, sql: str) -> pd.DataFrame:
         """Run the library's own SQL (in ``dialect``) and return every row."""
+        ...
+
+    def rows(self, sql: str) -> list[dict]:
+        """``query``'s rows as dicts of Python values (NULL as None)."""
         ...
 
     def scope(self, filters: Filters) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit.trail import dialect as render
+from iamkit.trail import dialect as dialects
 from iamkit.trail.detect import native
 from iamkit.trail.detect.rules import Rule, error_row, load_rules
 from iamkit.trail.detect.sigma import SigmaError, compile_rule, group_sql
@@ -53,10 +53,10 @@ class HuntResult:
     timings: dict[str, float]
 
 
-def render_rule(rule: Rule, dialect: str | render.Dialect = "duckdb", *, table: str = "events",
+def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table: str = "events",
                 where: str | None = None) -> RenderedRule:
     """Compile ``rule`` to SQL for ``dialect``; raises ``SigmaError``/``NativeError`` when it cannot."""
-    d = dialect if isinstance(dialect, render.Dialect) else render.get(dialect)
+    d = dialect if isinstance(dialect, dialects.Dialect) else dialects.get(dialect)
     if rule.kind == "sigma":
         comp = compile_rule(rule.sigma, d)
         full = f"{comp.where} AND ({where})" if where else comp.where
@@ -105,7 +105,7 @@ class Plan:
     queries: dict[str, str]
     errors: list[dict]
     where: str | None
-    dialect: render.Dialect
+    dialect: dialects.Dialect
     table: str
 
 
@@ -233,7 +233,7 @@ class LocalRunner:
             self.stages.close()
 
 
-def _render_all(rule_list: list[Rule], d: render.Dialect, table: str, where: str | None,
+def _render_all(rule_list: list[Rule], d: dialects.Dialect, table: str, where: str | None,
                 errors: list[dict]) -> tuple[list[RenderedRule], dict[str, str]]:
     """Every rule as SQL; the ones that cannot be compiled are listed in ``errors``."""
     rendered: list[RenderedRule] = []
@@ -318,7 +318,7 @@ class _Stages:
             self.con.execute(f"DROP TABLE IF EXISTS {tmp}")
 
 
-def _single_scan(con: Any, rendered: list[RenderedRule], d: render.Dialect, table: str, where: str | None,
+def _single_scan(con: Any, rendered: list[RenderedRule], d: dialects.Dialect, table: str, where: str | None,
                  timings: dict[str, float]) -> list[RenderedRule]:
     """One scan of the events for every Sigma predicate and every native rule's static rows, into a
     temp table of hit rows (all columns, one flag per rule); those rules then read it instead of the
