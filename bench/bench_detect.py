@@ -40,7 +40,7 @@ def _incident() -> list[dict]:
 def main() -> None:
     import duckdb
 
-    from iamkit.trail import store
+    from iamkit.trail import Trail, store
     from iamkit.trail.detect.hunt import hunt
     from iamkit.trail.detect.rules import load_rules
     from iamkit.trail.detect.synth import background_sql
@@ -70,9 +70,9 @@ def main() -> None:
             "SELECT count(*) FROM events WHERE strpos(CAST(request_parameters AS VARCHAR), 'zz') > 0").fetchone(),
             repeat=3)
         rules, _ = load_rules()
-        hunt(con)  # warm the file cache once
+        hunt(Trail(con))  # warm the file cache once
         c0 = time.process_time()
-        t_hunt, res = timed(lambda: hunt(con), repeat=3)
+        t_hunt, res = timed(lambda: hunt(Trail(con)), repeat=3)
         cpu_hunt = (time.process_time() - c0) / 3
         slowest = sorted(res.timings.items(), key=lambda kv: -kv[1])[:4]
 
@@ -80,7 +80,7 @@ def main() -> None:
         store.prepare(mem)
         mem.execute(f"CREATE TABLE events AS SELECT * FROM read_parquet('{parquet}')")
         mem.execute("CREATE TABLE ip_context AS SELECT * FROM (SELECT 'x' ip, 1 asn, 'x' country) WHERE false")
-        t_hunt_mem, _ = timed(lambda: hunt(mem), repeat=3)
+        t_hunt_mem, _ = timed(lambda: hunt(Trail(mem)), repeat=3)
         con.close()
         mem.close()
 

@@ -120,21 +120,22 @@ def _cost_split(files: list[Path], root: Path) -> dict[str, float]:
     """The two halves of a load measured apart, on the same events: DuckDB's typed parse of every stored
     field (batch files as the loader makes them, nothing written), and writing the already-parsed rows into
     a fresh store file (insert + checkpoint, no parsing)."""
-    from iamkit.trail import sources, store
+    from iamkit.trail import columns, store
+    from iamkit.trail.sources import batch
 
-    infos = [sources.local_file_info(p) for p in files]
+    infos = [batch.local_file_info(p) for p in files]
     con = store.connect(root / "split.duckdb")
-    loader = sources.Loader(con)
+    loader = batch.Loader(con)
     for i in infos:
         loader._identify(i, False)
-    tmp, src = sources._concat_source(infos, loader.parts)
+    tmp, src = batch._concat_source(infos, loader.parts)
     touched = ", ".join(f"sum(length(x.{f}))" if t == "JSON" else f"max(x.\"{f}\")"
                         for f, t in store.RECORD_FIELDS.items())
     try:
         t0 = time.perf_counter()
         con.execute(f"SELECT count(*), {touched} FROM ({src})").fetchall()
         parse_s = time.perf_counter() - t0
-        cols = ", ".join(store.EVENT_DDL_TYPES)
+        cols = ", ".join(columns.DDL_TYPES)
         con.execute(f"CREATE TEMP TABLE parsed AS SELECT {cols} FROM ({store.record_projection(src, True)})")
     finally:
         for q in tmp:
@@ -266,7 +267,7 @@ def main() -> None:
             cached.close()
         db_mb = db.stat().st_size / 2**20
 
-    from iamkit.trail.sources import batch_bytes
+    from iamkit.trail.sources.batch import batch_bytes
 
     record("trail", {
         "events": total,

@@ -9,8 +9,7 @@ whether the same person signed in to Entra from the same IP within minutes — o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from iamkit.arn import ROLE, name_of
@@ -24,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from iamkit.entra.client import GraphClient
+    from iamkit.trail.backend import TrailBackend
+    from iamkit.window import Window
 
 SSO_PREFIX = "AWSReservedSSO_"
 
@@ -165,116 +166,117 @@ def identity_center(aws_session: Any, upn: str, *, entra_object_id: str | None =
 
 
 # ---------------------------------------------------------------------------------------------- CloudTrail
-def _connection(trail: Any) -> Any:
-    """A DuckDB connection from a Trail, a connection, or a path to a store."""
-    if hasattr(trail, "con"):
-        return trail.con
-    if isinstance(trail, (str, Path)):
-        from iamkit import trail as trail_mod
-
-        return trail_mod.open(trail, read_only=True).con
-    return trail
-
-
 def _local_part(upn: str) -> str:
     return upn.split("@", 1)[0].lower()
 
 
-def trail_sessions(con: Any, upn: str, *, identity_center_user_id: str | None = None,
-                   iam_user_arns: list[str] | None = None, since: datetime | None = None,
-                   until: datetime | None = None, activity_limit: int = 5000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The person's CloudTrail sessions and what they did: SAML federation, Identity Center portal calls,
-    role sessions named after them, and their IAM users (given, or named after the UPN's local part)."""
-    from iamkit.frames import conform
+def _values(value: Any) -> list:
+    """A group's distinct values (``Dialect.distinct_json``: JSON array text; NULL for none) as a list."""
+    import json
 
+    if isinstance(value, str):
+        return list(json.loads(value))
+    try:
+        return list(value)
+    except TypeError:  # None, NA
+        return []
+
+
+def trail_sessions(backend: TrailBackend, upn: str, *, identity_center_user_id: str | None = None,
+                   iam_user_arns: list[str] | None = None, window: Window | None = None,
+                   activity_limit: int = 5000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The person's CloudTrail sessions and what they did inside ``window`` (default: all): SAML federation,
+    Identity Center portal calls, role sessions named after them, and their IAM users (given, or named after
+    the UPN's local part). The same queries on every ``TrailBackend`` (its dialect, bounded by its scope)."""
+    from iamkit.frames import conform
+    from iamkit.trail.dialect import lit
+    from iamkit.trail.predicates import Filters
+
+    d, table = backend.dialect, backend.table
     low, local = upn.lower(), _local_part(upn)
-    since = since or datetime(1970, 1, 1, tzinfo=UTC)
-    until = until or datetime(9999, 1, 1, tzinfo=UTC)
-    window = "event_time >= ? AND event_time <= ?"
+    scope = backend.scope(Filters.make(window=window))
     arns = [a for a in (iam_user_arns or [])]
-    rp = "json_extract_string(request_parameters, '$.roleSessionName')"
-    saml = con.execute(f"""
-        SELECT recipient_account_id AS account_id, json_extract_string(request_parameters, '$.roleArn') AS role_arn,
-               coalesce({rp}, json_extract_string(user_identity, '$.userName')) AS session_name,
-               json_extract_string(response_elements, '$.credentials.accessKeyId') AS access_key_id,
-               event_time, source_ip, user_agent, error_code
-        FROM events
-        WHERE event_name = 'AssumeRoleWithSAML' AND {window}
-          AND (lower({rp}) = ? OR lower(json_extract_string(user_identity, '$.userName')) = ?
-               OR lower(json_extract_string(response_elements, '$.subject')) = ?)
-        ORDER BY event_time""", [since, until, low, low, low]).fetchall()
-    saml_keys = {r[3]: r for r in saml if r[3]}
+    rp = d.json_text("request_parameters", ["roleSessionName"])
+    ui_name = d.json_text("user_identity", ["userName"])
+
+    def select(cols: str, where: str, tail: str) -> list[dict]:
+        return backend.rows(f"SELECT {cols}\nFROM {table}\nWHERE ({scope}) AND {where}\n{tail}")
+
+    saml = select(
+        f"recipient_account_id AS account_id, {d.json_text('request_parameters', ['roleArn'])} AS role_arn, "
+        f"coalesce({rp}, {ui_name}) AS session_name, "
+        f"{d.json_text('response_elements', ['credentials', 'accessKeyId'])} AS access_key_id, "
+        "event_time, source_ip, user_agent, error_code",
+        f"event_name = 'AssumeRoleWithSAML' AND (lower({rp}) = {lit(low)} OR lower({ui_name}) = {lit(low)} "
+        f"OR lower({d.json_text('response_elements', ['subject'])}) = {lit(low)})",
+        "ORDER BY event_time, event_id")
+    saml_keys = {r["access_key_id"] for r in saml if r["access_key_id"]}
     rows: list[dict] = []
-    for acct, role_arn, name, key, t, ip, ua, err in saml:
-        role_name = name_of(role_arn or "")
-        rows.append({"kind": "saml", "account_id": acct, "role_arn": role_arn, "principal_arn": None,
-                     "session_name": name, "access_key_id": key, "first_seen": t, "last_seen": t, "events": 1,
-                     "errors": int(err is not None), "source_ips": [ip] if ip else [], "user_agents": [ua] if ua else [],
-                     "mfa": None, "origin": "AssumeRoleWithSAML",
-                     "direct_saml": not role_name.startswith(SSO_PREFIX)})
-    agg = """min(event_time), max(event_time), count(*), count(error_code),
-             list(DISTINCT source_ip ORDER BY source_ip), list(DISTINCT user_agent ORDER BY user_agent),
-             bool_or(mfa_authenticated)"""
+    for r in saml:
+        role_name = name_of(r["role_arn"] or "")
+        rows.append({"kind": "saml", "account_id": r["account_id"], "role_arn": r["role_arn"], "principal_arn": None,
+                     "session_name": r["session_name"], "access_key_id": r["access_key_id"],
+                     "first_seen": r["event_time"], "last_seen": r["event_time"], "events": 1,
+                     "errors": int(r["error_code"] is not None), "source_ips": [r["source_ip"]] if r["source_ip"] else [],
+                     "user_agents": [r["user_agent"]] if r["user_agent"] else [], "mfa": None,
+                     "origin": "AssumeRoleWithSAML", "direct_saml": not role_name.startswith(SSO_PREFIX)})
+    agg = (f"min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS events, "
+           f"count(error_code) AS errors, {d.distinct_json('source_ip')} AS source_ips, "
+           f"{d.distinct_json('user_agent')} AS user_agents, bool_or(mfa_authenticated) AS mfa")
+
+    def session_row(r: dict, **kw: Any) -> dict:
+        return {"first_seen": r["first_seen"], "last_seen": r["last_seen"], "events": r["events"],
+                "errors": r["errors"], "source_ips": _values(r["source_ips"]),
+                "user_agents": _values(r["user_agents"]), "mfa": r["mfa"]} | kw
+
     # one session per (key, source IP): a stolen key or session used from elsewhere gets its own row
-    for acct, issuer, key, _ip, principal, name, *rest in con.execute(f"""
-        SELECT recipient_account_id, session_issuer_arn, access_key_id, source_ip, any_value(principal_arn),
-               any_value(session_name), {agg}
-        FROM events WHERE identity_type = 'AssumedRole' AND lower(session_name) = ? AND {window}
-        GROUP BY 1, 2, 3, 4 ORDER BY 7""", [low, since, until]).fetchall():
-        first, last, n, nerr, ips, uas, mfa = rest
-        origin = "AssumeRoleWithSAML" if key in saml_keys else "session name"
-        rows.append({"kind": "role_session", "account_id": acct, "role_arn": issuer, "principal_arn": principal,
-                     "session_name": name, "access_key_id": key, "first_seen": first, "last_seen": last,
-                     "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
-                     "mfa": mfa, "origin": origin,
-                     "direct_saml": key in saml_keys and not name_of(issuer or "").startswith(SSO_PREFIX)})
+    for r in select(f"recipient_account_id, session_issuer_arn, access_key_id, source_ip, "
+                    f"arbitrary(principal_arn) AS principal_arn, arbitrary(session_name) AS session_name, {agg}",
+                    f"identity_type = 'AssumedRole' AND lower(session_name) = {lit(low)}",
+                    "GROUP BY 1, 2, 3, 4 ORDER BY 7, 3, 4"):
+        key, issuer = r["access_key_id"], r["session_issuer_arn"]
+        rows.append(session_row(
+            r, kind="role_session", account_id=r["recipient_account_id"], role_arn=issuer,
+            principal_arn=r["principal_arn"], session_name=r["session_name"], access_key_id=key,
+            origin="AssumeRoleWithSAML" if key in saml_keys else "session name",
+            direct_saml=key in saml_keys and not name_of(issuer or "").startswith(SSO_PREFIX)))
+    on_behalf = d.json_text("user_identity", ["onBehalfOf", "userId"])
     if identity_center_user_id:
-        for acct, cred, *rest in con.execute(f"""
-            SELECT recipient_account_id, json_extract_string(user_identity, '$.credentialId'), {agg}
-            FROM events WHERE json_extract_string(user_identity, '$.onBehalfOf.userId') = ? AND {window}
-            GROUP BY 1, 2 ORDER BY 3""", [identity_center_user_id, since, until]).fetchall():
-            first, last, n, nerr, ips, uas, mfa = rest
-            rows.append({"kind": "identity_center", "account_id": acct, "role_arn": None, "principal_arn": None,
-                         "session_name": cred, "access_key_id": None, "first_seen": first, "last_seen": last,
-                         "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
-                         "mfa": mfa, "origin": "onBehalfOf.userId", "direct_saml": False})
-    user_re = r":user/(?:.*/)?([^/]+)$"
-    iam_clause = f"(lower(regexp_extract(principal_arn, '{user_re}', 1)) IN (?, ?)"
-    params: list[Any] = [local, low]
+        for r in select(f"recipient_account_id, {d.json_text('user_identity', ['credentialId'])} AS cred, {agg}",
+                        f"{on_behalf} = {lit(identity_center_user_id)}", "GROUP BY 1, 2 ORDER BY 3, 2"):
+            rows.append(session_row(r, kind="identity_center", account_id=r["recipient_account_id"], role_arn=None,
+                                    principal_arn=None, session_name=r["cred"], access_key_id=None,
+                                    origin="onBehalfOf.userId", direct_saml=False))
+    user_re = lit(r":user/(?:.*/)?([^/]+)$")
+    iam_clause = f"(lower(regexp_extract(principal_arn, {user_re}, 1)) IN ({lit(local)}, {lit(low)})"
     if arns:
-        iam_clause += " OR principal_arn IN (" + ", ".join("?" for _ in arns) + ")"
-        params += arns
+        iam_clause += " OR principal_arn IN (" + ", ".join(lit(a) for a in arns) + ")"
     iam_clause += ")"
-    for principal, key, acct, _ip, *rest in con.execute(f"""
-        SELECT principal_arn, access_key_id, recipient_account_id, source_ip, {agg}
-        FROM events WHERE identity_type = 'IAMUser' AND {iam_clause} AND {window}
-        GROUP BY 1, 2, 3, 4 ORDER BY 5""", params + [since, until]).fetchall():
-        first, last, n, nerr, ips, uas, mfa = rest
-        rows.append({"kind": "iam_user", "account_id": acct, "role_arn": None, "principal_arn": principal,
-                     "session_name": None, "access_key_id": key, "first_seen": first, "last_seen": last,
-                     "events": n, "errors": nerr, "source_ips": list(ips or []), "user_agents": list(uas or []),
-                     "mfa": mfa, "origin": "given IAM user" if principal in arns else "IAM user named after the UPN",
-                     "direct_saml": False})
+    for r in select(f"principal_arn, access_key_id, recipient_account_id, source_ip AS ip, {agg}",
+                    f"identity_type = 'IAMUser' AND {iam_clause}", "GROUP BY 1, 2, 3, 4 ORDER BY 5, 1, 2, 4"):
+        principal = r["principal_arn"]
+        rows.append(session_row(r, kind="iam_user", account_id=r["recipient_account_id"], role_arn=None,
+                                principal_arn=principal, session_name=None, access_key_id=r["access_key_id"],
+                                origin="given IAM user" if principal in arns else "IAM user named after the UPN",
+                                direct_saml=False))
     sessions = conform(rows, "person_sessions")
     if len(sessions):
         sessions = sessions.sort_values("first_seen", kind="stable").reset_index(drop=True)
-    ic = identity_center_user_id or "\x00"
-    act = con.execute(f"""
+    ic = f"{on_behalf} = {lit(identity_center_user_id)}" if identity_center_user_id else "FALSE"
+    act = backend.query(f"""
         SELECT event_time,
                CASE WHEN identity_type = 'AssumedRole' THEN 'role_session'
                     WHEN identity_type = 'IAMUser' THEN 'iam_user'
                     WHEN event_name = 'AssumeRoleWithSAML' THEN 'saml' ELSE 'identity_center' END AS kind,
                recipient_account_id AS account_id, event_source, event_name, principal_arn, session_name,
                access_key_id, source_ip, user_agent, error_code, read_only, event_id
-        FROM events
-        WHERE {window} AND (
-              (identity_type = 'AssumedRole' AND lower(session_name) = ?)
-           OR json_extract_string(user_identity, '$.onBehalfOf.userId') = ?
-           OR (event_name = 'AssumeRoleWithSAML' AND (lower({rp}) = ?
-               OR lower(json_extract_string(user_identity, '$.userName')) = ?))
+        FROM {table}
+        WHERE ({scope}) AND (
+              (identity_type = 'AssumedRole' AND lower(session_name) = {lit(low)})
+           OR {ic}
+           OR (event_name = 'AssumeRoleWithSAML' AND (lower({rp}) = {lit(low)} OR lower({ui_name}) = {lit(low)}))
            OR (identity_type = 'IAMUser' AND {iam_clause}))
-        ORDER BY event_time, event_id LIMIT {int(activity_limit)}""",
-                      [since, until, low, ic, low, low] + params).df()
+        ORDER BY event_time, event_id LIMIT {int(activity_limit)}""")
     return sessions, conform(act, "person_activity")
 
 
@@ -391,20 +393,27 @@ def _signin_detail(s: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- correlate
-def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = None, trail: Any = None,
-              since: Any = None, until: datetime | None = None, iam_user_arns: list[str] | None = None,
-              instance_arn: str | None = None, window: timedelta = timedelta(minutes=30),
-              noninteractive: bool | None = None) -> PersonView:
+def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = None,
+              trail: TrailBackend | None = None, since: Any = None, until: Any = None,
+              iam_user_arns: list[str] | None = None, instance_arn: str | None = None,
+              window: timedelta = timedelta(minutes=30), noninteractive: bool | None = None) -> PersonView:
     """The person behind ``upn`` across Entra (``graph``), Identity Center (``aws_session``) and CloudTrail
-    (``trail``: a Trail, a DuckDB connection with ``events``, or a store path). Missing sources are skipped."""
-    from iamkit.entra.queries import parse_since
+    (``trail``: a ``TrailBackend``, e.g. ``iamkit.trail.open(db, read_only=True)``) between ``since`` (default
+    14 days ago; ``7d``, an ISO date or time…) and ``until`` (default now). Missing sources are skipped."""
+    import iamkit.entra.frames  # noqa: F401  (registers the entra_* frame schemas the empty parts use)
     from iamkit.errors import BadInput
     from iamkit.frames import conform, empty
+    from iamkit.trail.backend import TrailBackend as Backend
+    from iamkit.window import Window
 
     upn = (upn or "").strip()
     if not upn or "@" not in upn:
         raise BadInput(f"not a user principal name: {upn!r} (expected name@domain)")
-    start = parse_since(since)
+    if trail is not None and not isinstance(trail, Backend):
+        raise BadInput(f"trail must be a trail back end (iamkit.trail.open(db), iamkit.trail.open_athena(db)), "
+                       f"not a {type(trail).__name__}")
+    span = Window.parse(since, until, default_span=timedelta(days=14))
+    start = span.start
     errors: list[dict] = []
     skipped: dict[str, str] = {}
     ep = None
@@ -435,9 +444,8 @@ def correlate(upn: str, *, graph: GraphClient | None = None, aws_session: Any = 
                       for g in entra_groups.to_dict("records")] + ic_groups, "person_groups")
     if trail is not None:
         try:
-            con = _connection(trail)
-            sessions, activity = trail_sessions(con, upn, identity_center_user_id=ic_user.get("user_id"),
-                                                iam_user_arns=iam_user_arns, since=start, until=until)
+            sessions, activity = trail_sessions(trail, upn, identity_center_user_id=ic_user.get("user_id"),
+                                                iam_user_arns=iam_user_arns, window=span)
         except Exception as e:  # a broken store must not lose the Entra/IC parts
             if type(e).__module__.startswith(("duckdb", "_duckdb")) or isinstance(e, BadInput):
                 errors.append(error_row("trail:sessions", type(e).__name__, str(e).splitlines()[0]))

@@ -87,15 +87,8 @@ register("findings", {"finding_id": S, "rule_id": S, "severity": S, "account_id"
          "Risk findings; severity critical|high|medium|low|info; evidence is JSON text.")
 
 # ---- CloudTrail ----
-EVENT_COLUMNS = {
-    "event_id": S, "event_time": TS, "event_source": S, "event_name": S, "aws_region": S,
-    "recipient_account_id": S, "identity_type": S, "principal_arn": S, "principal_id": S,
-    "access_key_id": S, "session_issuer_arn": S, "session_name": S, "source_ip": S, "user_agent": S,
-    "error_code": S, "error_message": S, "read_only": B, "event_type": S, "mfa_authenticated": B,
-    "request_parameters": J, "response_elements": J, "additional_event_data": J, "resources": J,
-    "user_identity": J,
-}
-register("events", EVENT_COLUMNS, "CloudTrail records, one row per eventID (DuckDB table `events`).")
+# ``events`` (one row per CloudTrail record) is registered by ``iamkit.trail.columns``, the one column table
+# that also generates the DuckDB table, the Athena view and the Sigma field map.
 register("detections", {"detection_id": S, "severity": S, "title": S, "event_ids": J, "principal_arn": S,
                         "access_key_id": S, "first_seen": TS, "last_seen": TS, "summary": S},
          "Detection hits.")

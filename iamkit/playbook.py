@@ -149,27 +149,32 @@ class Playbook:
 
     def _check_window(self, values: dict[str, Any]) -> None:
         """A ``start``/``end`` pair of datetime parameters must be a window: start before end (empty end: now)."""
-        from iamkit.trail.sources import window_bounds
+        from iamkit.window import Window
 
         types = {p.name: p.type for p in self.parameters}
         if types.get("start") != "datetime" or types.get("end") != "datetime":
             return
-        lo, hi = window_bounds(values.get("start") or None, values.get("end") or None)
-        if lo is not None and lo >= (hi or dt.datetime.now(dt.UTC)):
+        given = values.get("start") or None, values.get("end") or None
+        try:
+            w = Window.parse(*given, names=("start", "end"))
+        except BadInput:
+            w = None
+        if w is None or (w.start is not None and w.start >= (w.end or dt.datetime.now(dt.UTC))):
             raise BadInput(f"playbook {self.id}: start {values.get('start')} is not before end "
                            f"{values.get('end') or 'now'}")
 
 
 def _checked_time(name: str, raw: Any) -> str:
-    """A datetime parameter as given (empty allowed), checked by the one window parser the investigations use."""
-    from iamkit.trail.sources import window_bounds
+    """A datetime parameter as given (empty allowed), checked by the one window parser (``iamkit.window``)."""
+    from iamkit.window import parse_time
 
     text = raw.isoformat() if isinstance(raw, dt.datetime | dt.date) else str(raw).strip()
     if text:
         try:
-            window_bounds(text, None)
+            parse_time(text, name=name)
         except BadInput:
-            raise BadInput(f"parameter {name}: {text!r} is not an ISO-8601 date or time") from None
+            raise BadInput(f"parameter {name}: {text!r} is not an ISO-8601 date or time (or a span: 14d, 36h)") \
+                from None
     return text
 
 

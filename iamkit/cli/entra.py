@@ -86,7 +86,14 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
         from iamkit.aws.session import connect
 
         aws = connect(region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"), verify=False)
-    view = run(upn, graph=graph, aws_session=aws, trail=str(db) if db else None, since=since)
+    from iamkit import trail
+
+    store = trail.open(db, read_only=True) if db else None
+    try:
+        view = run(upn, graph=graph, aws_session=aws, trail=store, since=since)
+    finally:
+        if store is not None:
+            store.close()
     if part == "summary" or (not part and fmt != Format.table):
         if not part and fmt == Format.json:
             text = _view_json(view)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from iamkit import severity
 from iamkit.escape import visible
+
+if TYPE_CHECKING:  # pragma: no cover
+    from iamkit.window import Window
 
 
 @dataclass
@@ -25,67 +28,73 @@ class AthenaTarget:
     region: str | None = None
     profile: str | None = None
 
-    def connect(self) -> Any:
-        """An ``AthenaTrail`` for this target."""
+    def connect(self, accounts: Any = None, regions: Any = None) -> Any:
+        """An ``AthenaTrail`` for this target (narrowed to ``accounts``/``regions`` when given)."""
         from iamkit.aws.session import new_session
         from iamkit.trail.athena import connect_athena
 
         session = new_session(self.profile, self.region)
         return connect_athena(session, database=self.database, workgroup=self.workgroup,
-                              output_location=self.output_location, region=self.region, view=self.view)
+                              output_location=self.output_location, region=self.region, view=self.view,
+                              accounts=accounts, regions=regions)
 
 
 def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None, dialect: str,
-             since: str | None, until: str | None, fail_on: str | None, show_sql: bool, fmt, out, *,
+             window: Window, fail_on: str | None, show_sql: bool, fmt, out, *,
              country_mmdb: Path | None = None, asn_mmdb: Path | None = None,
              athena: AthenaTarget | None = None, accounts: list[str] | None = None,
              regions: list[str] | None = None) -> int:
     """Run (duckdb), render (trino) or run on Athena the detections; print rows; return the exit status."""
     from iamkit.errors import BadInput, NotFound
-    from iamkit.trail.detect import render
-    from iamkit.trail.detect.hunt import hunt
+    from iamkit.trail import dialect as sql_dialect
+    from iamkit.trail.predicates import Filters
 
-    d = render.get(dialect)
+    d = sql_dialect.get(dialect)
     if fail_on:
         fail_on = severity.parse(fail_on, flag="--fail-on")
     for p in [*(rules or []), *(sigma or [])]:
         if not Path(p).exists():
             raise NotFound(f"no such rule file or folder: {p}")
+    scope = Filters.make(window=window, accounts=accounts, regions=regions)
     if athena is not None:
-        return _run_athena_hunt(athena, db, rules, sigma, since, until, fail_on, show_sql, fmt, out,
-                                mmdb=bool(country_mmdb or asn_mmdb), accounts=accounts, regions=regions)
+        return _run_athena_hunt(athena, db, rules, sigma, scope, fail_on, show_sql, fmt, out,
+                                mmdb=bool(country_mmdb or asn_mmdb))
     ip_context = None
     if country_mmdb or asn_mmdb:
         from iamkit.trail.ipcontext import IpContext
 
         ip_context = IpContext(country_mmdb=country_mmdb, asn_mmdb=asn_mmdb)  # BadInput when unreadable
-    con = None
-    if d.name == "duckdb" and not show_sql:
-        if db is None:
-            raise BadInput("--db FILE is required to run a hunt (or use --dialect trino / --show-sql to print SQL, "
-                           "or --athena --database DB to run it on Athena)")
-        if not Path(db).exists():
-            raise NotFound(f"no such trail database: {db} (create it with `iamkit trail load SOURCE --db {db}`)")
-        from iamkit import trail
+    from iamkit import trail
 
-        opened = trail.open(db, read_only=True)
-        con = opened.con
-    try:
-        res = hunt(con, rules=rules or None, sigma_dirs=sigma or (), dialect=d.name, since=since, until=until,
-                   ip_context=ip_context, accounts=accounts, regions=regions)
-    finally:
-        if con is not None:
-            opened.close()
-    if con is None:
-        _print_errors(res.errors)
-        _emit_queries(res.queries, fmt, out)
+    if d.name == "trino" or show_sql:  # print the SQL: a back end of that dialect renders it, nothing runs
+        from iamkit.trail.athena import AthenaTrail
+
+        backend = AthenaTrail(None) if d.name == "trino" else trail.open()
+        _print_plan(backend, rules, sigma, scope, fmt, out)
         return 0
+    if db is None:
+        raise BadInput("--db FILE is required to run a hunt (or use --dialect trino / --show-sql to print SQL, "
+                       "or --athena --database DB to run it on Athena)")
+    if not Path(db).exists():
+        raise NotFound(f"no such trail database: {db} (create it with `iamkit trail load SOURCE --db {db}`)")
+    with trail.open(db, read_only=True) as t:
+        res = t.hunt(rules or None, sigma or (), window=scope.window, accounts=scope.accounts,
+                     regions=scope.regions, ip_context=ip_context)
     return _report(res, fmt, out, fail_on)
 
 
+def _print_plan(backend: Any, rules: list[Path] | None, sigma: list[Path] | None, scope: Any, fmt, out) -> None:
+    """The SQL a hunt would run on ``backend``, one row per rule; rule problems on stderr."""
+    from iamkit import frames
+    from iamkit.trail.detect.hunt import plan
+
+    p = plan(backend, rules or None, sigma or (), filters=scope, tables=("ip_context",))  # every rule's SQL
+    _print_errors(frames.conform(p.errors, "errors"))
+    _emit_queries(p.queries, fmt, out)
+
+
 def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | None, sigma: list[Path] | None,
-                     since: str | None, until: str | None, fail_on: str | None, show_sql: bool, fmt, out, *,
-                     mmdb: bool, accounts: list[str] | None = None, regions: list[str] | None = None) -> int:
+                     scope: Any, fail_on: str | None, show_sql: bool, fmt, out, *, mmdb: bool) -> int:
     """``--athena``: the hunt as one Trino query per rule on the Athena events view, bounded by the window."""
     from iamkit.errors import BadInput
     from iamkit.trail.athena import AthenaTrail
@@ -95,20 +104,19 @@ def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | 
     if mmdb:
         raise BadInput("--country-mmdb/--asn-mmdb apply to --db hunts; on Athena the country/ASN rules need an "
                        "ip_context table in the database")
-    if not since or not until:
+    if not scope.window.bounded:
         raise BadInput("--athena needs both --since and --until (an unbounded hunt would scan the whole trail)")
     if show_sql:
-        trail = AthenaTrail(None, view=target.view, accounts=accounts, regions=regions)
-        _emit_queries(trail.hunt_queries(rules or None, sigma or (), since=since, until=until), fmt, out)
+        trail = AthenaTrail(None, view=target.view, accounts=scope.accounts, regions=scope.regions)
+        _emit_queries(trail.hunt_queries(rules or None, sigma or (), window=scope.window), fmt, out)
         return 0
-    trail = target.connect()
-    trail.accounts, trail.regions = accounts, regions
+    trail = target.connect(accounts=scope.accounts, regions=scope.regions)
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(transient=True, console=Console(stderr=True)) as bar:  # stdout stays the rows
         task = bar.add_task("Athena hunt", total=None)
-        res = trail.hunt(rules or None, sigma or (), since=since, until=until,
+        res = trail.hunt(rules or None, sigma or (), window=scope.window,
                          progress=lambda done, total: bar.update(task, completed=done, total=total))
     scanned = sum(h.get("data_scanned_bytes") or 0 for h in trail.runner.history)
     typer.echo(f"Athena: {len(trail.runner.history)} quer(ies) on {target.database}.{target.view}, "
@@ -139,11 +147,11 @@ def _report(res: Any, fmt, out, fail_on: str | None) -> int:
     return 0
 
 
-def run_athena_query(target: AthenaTarget, query: str, since: str | None, until: str | None,
-                     accounts: list[str] | None, regions: list[str] | None, scan_all: bool, fmt, out) -> None:
+def run_athena_query(target: AthenaTarget, query: str, window: Window, accounts: list[str] | None,
+                     regions: list[str] | None, scan_all: bool, fmt, out) -> None:
     """``iamkit trail athena-query``: ad-hoc Trino SQL on Athena, bounded to a window when given one."""
     from iamkit.cli.output import emit
 
     trail = target.connect()
-    df = trail.sql(query, start=since, end=until, accounts=accounts, regions=regions, all=scan_all)
+    df = trail.sql(query, window=window, accounts=accounts, regions=regions, all=scan_all)
     emit(df, fmt, out, title=f"{len(df)} row(s)")

@@ -14,6 +14,27 @@ app = typer.Typer(no_args_is_help=True, help="CloudTrail: load sources into Duck
 COMMANDS: list = []
 
 DB_OPT = typer.Option(..., "--db", help="DuckDB file of the trail store")
+_WHEN = "an ISO date/time, a date, or a span back from now (14d, 36h, 90m)"
+SINCE_OPT = typer.Option(None, "--since", help=f"keep events at or after: {_WHEN}")
+UNTIL_OPT = typer.Option(None, "--until", help=f"keep events at or before: {_WHEN} (a date means that whole day)")
+START_OPT = typer.Option(None, "--start", hidden=True, help="deprecated: --since")
+END_OPT = typer.Option(None, "--end", hidden=True, help="deprecated: --until")
+
+
+def _window(since: str | None, until: str | None, start: str | None = None, end: str | None = None):
+    """The command's window from ``--since``/``--until`` (or the deprecated ``--start``/``--end``, with a
+    one-line notice on stderr; giving both spellings of one side is an error)."""
+    from iamkit.errors import BadInput
+    from iamkit.window import Window
+
+    for old, new, a, b in (("--start", "--since", start, since), ("--end", "--until", end, until)):
+        if a is not None:
+            if b is not None:
+                raise BadInput(f"{old} is the old spelling of {new}: give {new} only")
+            typer.echo(f"note: {old} is deprecated, use {new} (same values)", err=True)
+    return Window.parse(since if since is not None else start, until if until is not None else end,
+                        names=("--since" if since is not None or start is None else "--start",
+                               "--until" if until is not None or end is None else "--end"))
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -37,8 +58,10 @@ def load_cmd(
     db: Path = DB_OPT,
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids (S3 pruning)"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions (S3 pruning, lookup regions)"),
-    start: str = typer.Option(None, "--start", help="ISO date/time: keep events at or after"),
-    end: str = typer.Option(None, "--end", help="ISO date/time (a date means the whole day): keep events until"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
+    start: str = START_OPT,
+    end: str = END_OPT,
     fmt: Format = FORMAT_OPT,
     out: Path = OUT_OPT,
 ) -> None:
@@ -52,11 +75,12 @@ def load_cmd(
 
     import iamkit.trail as trail
 
+    window = _window(since, until, start, end)
     with Progress(transient=True, console=Console(stderr=True)) as bar:  # stdout stays the rows
         task = bar.add_task("loading", total=None)
         t = trail.open(db)
         try:
-            res = t.load(sources, accounts=_split(accounts), regions=_split(regions), start=start, end=end,
+            res = t.load(sources, accounts=_split(accounts), regions=_split(regions), window=window,
                          progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             t.close()
@@ -86,19 +110,22 @@ def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insig
                                                                "never inside a case folder)"),
             allow_path: list[Path] = typer.Option(None, "--allow-path",
                                                   help="a file or folder the query may also read (repeatable)"),
+            since: str = SINCE_OPT, until: str = UNTIL_OPT,
             fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Run one query on the store and print the rows. The query runs read-only with DuckDB's external
-    access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused."""
+    access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused.
+    --since/--until bound every read of events to the window (as athena-query does on Athena)."""
+    window = _window(since, until)
     t = _open_existing(db)
     try:
         if cache:
             cached = t.cache()
             try:
-                emit(cached.sql(query, allow_paths=allow_path or ()), fmt, out)
+                emit(cached.sql(query, allow_paths=allow_path or (), window=window), fmt, out)
             finally:
                 cached.close()
         else:
-            emit(t.sql(query, allow_paths=allow_path or ()), fmt, out)
+            emit(t.sql(query, allow_paths=allow_path or (), window=window), fmt, out)
     finally:
         t.close()
 
@@ -106,13 +133,15 @@ def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insig
 @app.command("trace")
 def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… key id"), db: Path = DB_OPT,
               what: str = typer.Option("events", "--show", help="events | nodes | summary"),
+              since: str = SINCE_OPT, until: str = UNTIL_OPT,
               fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Trace a key to its origin and through every key, user and session it created, and what each did."""
     import pandas as pd
 
+    window = _window(since, until)
     t = _open_existing(db)
     try:
-        res = t.trace(access_key_id)
+        res = t.trace(access_key_id, window=window)
     finally:
         t.close()
     o = res.origin
@@ -133,12 +162,13 @@ def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… 
 
 @app.command("timeline")
 def timeline_cmd(principal_or_key: str = typer.Argument(..., help="access key id, principal ARN, user or session name"),
-                 db: Path = DB_OPT, start: str = typer.Option(None, "--start"), end: str = typer.Option(None, "--end"),
-                 fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+                 db: Path = DB_OPT, since: str = SINCE_OPT, until: str = UNTIL_OPT, start: str = START_OPT,
+                 end: str = END_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
     """Every call of a principal or access key, oldest first."""
+    window = _window(since, until, start, end)
     t = _open_existing(db)
     try:
-        emit(t.timeline(principal_or_key, start=start, end=end), fmt, out)
+        emit(t.timeline(principal_or_key, window=window), fmt, out)
     finally:
         t.close()
 
@@ -148,15 +178,44 @@ def athena_ddl_cmd(
     table: str = typer.Option("cloudtrail_logs", "--table"),
     location: str = typer.Option("s3://BUCKET/AWSLogs/o-ORGID/", "--location", help="s3://bucket/AWSLogs/[o-…/]"),
     database: str = typer.Option("default", "--database"),
-    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids for projection (default: any)"),
-    regions: str = typer.Option(None, "--regions", help="comma-separated regions for projection"),
+    accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids of the trail (projection)"),
+    org: bool = typer.Option(False, "--org", help="the accounts are the organization's (Organizations ListAccounts)"),
+    regions: str = typer.Option(None, "--regions", help="comma-separated regions (default: every AWS region)"),
     start_date: str = typer.Option("2020/01/01", "--start-date", help="first date partition (YYYY/MM/DD)"),
+    injected: bool = typer.Option(False, "--injected", help="project account/region as injected: every query "
+                                                            "must then name its accounts and regions"),
+    profile: str = typer.Option(None, "--profile", help="AWS profile for --org (default: env credentials)"),
+    region: str = typer.Option(None, "--region", help="AWS region for --org"),
 ) -> None:
-    """Print the Athena CREATE TABLE for a CloudTrail (organization) trail with partition projection."""
-    from iamkit.trail.athena import cloudtrail_ddl
+    """Print the Athena CREATE TABLE for a CloudTrail (organization) trail with partition projection (account
+    and region as enums: give --accounts or --org) and the events view iamkit's queries read."""
+    from iamkit.errors import BadInput
+    from iamkit.trail.athena import cloudtrail_ddl, events_view_sql
 
-    typer.echo(cloudtrail_ddl(table=table, location=location, database=database, accounts=_split(accounts),
-                              regions=_split(regions), start_date=start_date))
+    ids = _split(accounts)
+    if org:
+        if ids:
+            raise BadInput("give --accounts or --org, not both")
+        ids = _org_accounts(profile, region)
+    typer.echo(cloudtrail_ddl(table=table, location=location, database=database, accounts=ids,
+                              regions=_split(regions), start_date=start_date, injected=injected) + ";\n")
+    typer.echo(events_view_sql(table=table, database=database) + ";")
+
+
+def _org_accounts(profile: str | None, region: str | None) -> list[str]:
+    """The organization's active account ids (ListAccounts from the management or a delegated-admin account)."""
+    from iamkit.aws.calls import ErrorLog
+    from iamkit.aws.fanout import org_accounts
+    from iamkit.aws.session import connect
+    from iamkit.errors import BadInput
+
+    log = ErrorLog()
+    found = org_accounts(connect(profile, region), log)
+    ids = sorted(a["Id"] for a in found if a.get("Status", "ACTIVE") == "ACTIVE")
+    if not ids:
+        why = f"{log.rows[0]['code']}: {log.rows[0]['message']}" if log.rows else "no active account listed"
+        raise BadInput(f"--org: cannot list the organization's accounts ({why}); give --accounts")
+    return ids
 
 
 @app.command("hunt")
@@ -165,8 +224,8 @@ def hunt_cmd(
     rules: list[Path] = typer.Option(None, "--rules", help="rule file/folder (repeatable; default: the shipped detections)"),
     sigma: list[Path] = typer.Option(None, "--sigma", help="folder/file of Sigma rules to add (repeatable)"),
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb (run on --db) | trino (print the Athena SQL)"),
-    since: str = typer.Option(None, "--since", help="ISO time: only events at or after"),
-    until: str = typer.Option(None, "--until", help="ISO time: only events at or before"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids: hunt only these"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions: hunt only these"),
     fail_on: str = fail_on_option("detection"),
@@ -187,8 +246,9 @@ def hunt_cmd(
     listed on stderr."""
     from iamkit.cli.hunt import run_hunt
 
+    window = _window(since, until)
     target = _athena_target(athena, database, workgroup, output_location, view, profile, region)
-    code = run_hunt(db, rules, sigma, dialect, since, until, fail_on, show_sql, fmt, out,
+    code = run_hunt(db, rules, sigma, dialect, window, fail_on, show_sql, fmt, out,
                     country_mmdb=country_mmdb, asn_mmdb=asn_mmdb, athena=target,
                     accounts=_split(accounts), regions=_split(regions))
     if code:
@@ -214,8 +274,8 @@ def _athena_target(athena: bool, database: str | None, workgroup: str | None, ou
 def athena_query_cmd(
     query: str = typer.Argument(..., help="Trino SQL over the events view (partition_date bounds the scan)"),
     database: str = typer.Option(..., "--database", help="Athena database holding the CloudTrail events view"),
-    since: str = typer.Option(None, "--since", help="ISO time: bound every read of the view to the window"),
-    until: str = typer.Option(None, "--until", help="ISO time (a date means the whole day)"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
     accounts: str = typer.Option(None, "--accounts", help="comma-separated account ids (partition pruning)"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions (partition pruning)"),
     scan_all: bool = typer.Option(False, "--all", help="send a query without a window or partition filter"),
@@ -230,5 +290,6 @@ def athena_query_cmd(
     """Run ad-hoc Trino SQL on Athena; an unbounded scan is refused unless --since/--until or --all."""
     from iamkit.cli.hunt import run_athena_query
 
+    window = _window(since, until)
     target = _athena_target(True, database, workgroup, output_location, view, profile, region)
-    run_athena_query(target, query, since, until, _split(accounts), _split(regions), scan_all, fmt, out)
+    run_athena_query(target, query, window, _split(accounts), _split(regions), scan_all, fmt, out)

@@ -12,10 +12,9 @@ each row's ``api_version``.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -41,23 +40,11 @@ SLICE = timedelta(days=30)
 
 def parse_since(value: str | datetime | timedelta | None, *, now: datetime | None = None,
                 default: timedelta = timedelta(days=14)) -> datetime:
-    """A UTC start time from ``7d`` / ``36h`` / ``90m`` / an ISO date or time / a timedelta / a datetime."""
-    now = now or datetime.now(UTC)
-    if value is None or value == "":
-        return now - default
-    if isinstance(value, timedelta):
-        return now - value
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    m = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", str(value))
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        return now - {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
-    try:
-        t = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"--since {value!r}: use 7d, 36h, 90m or an ISO date/time") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    """A UTC start time from ``7d`` / ``36h`` / ``90m`` / an ISO date or time / a timedelta / a datetime
+    (the one window parser, ``iamkit.window``); empty: ``default`` before now."""
+    from iamkit.window import Window
+
+    return Window.parse(value, None, now=now, default_span=default, names=("--since", "--until")).start
 
 
 def _q(value: str) -> str:

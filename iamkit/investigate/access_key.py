@@ -115,14 +115,15 @@ def done(case: Case, step: str) -> str:
 
 
 def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
-    from iamkit.trail.sources import window_bounds  # the one parser: a bare end date means that whole day
+    """The investigation's window (``iamkit.window``: a bare end date is that whole day): empty end now,
+    empty start 30 days before the end; start must come before end."""
+    from iamkit.window import Window
 
-    lo, hi = window_bounds(start or None, end or None)
-    e = hi or dt.datetime.now(dt.UTC)
-    s = lo or e - dt.timedelta(days=30)
-    if s >= e:
-        raise BadInput(f"window start {s} is not before end {e}")
-    return s, e
+    w = Window.parse(start or None, end or None, end_now=True, default_span=dt.timedelta(days=30),
+                     names=("start", "end"))
+    if w.start >= w.end:
+        raise BadInput(f"window start {w.start} is not before end {w.end}")
+    return w.start, w.end
 
 
 def resolve_trail_source(trail_source: str) -> str:
@@ -305,19 +306,20 @@ def _creator_key(con: Any, principal_arn: str) -> tuple[str | None, str | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def origin_chain(con: Any, origin: Any) -> tuple[list[str], Any]:
+def origin_chain(t: Any, origin: Any) -> tuple[list[str], Any]:
     """Follow a trace's origin further up while it was itself made by another key (a key created by
-    CreateAccessKey, a user created by CreateUser): the chain from the first key, and the first origin."""
+    CreateAccessKey, a user created by CreateUser), in the local store ``t`` (a ``Trail``): the chain from
+    the first key, and the first origin."""
     from iamkit.trail.trace import find_origin
 
     chain = list(origin.chain)
     for _ in range(MAX_PIVOTS):
         parent = origin.detail.get("created_by_key")
         if not parent and origin.kind == "iam_user" and origin.principal_arn:
-            parent, _event = _creator_key(con, origin.principal_arn)
+            parent, _event = _creator_key(t.con, origin.principal_arn)
         if not parent or parent in chain:
             break
-        up = find_origin(con, parent)
+        up = find_origin(t, parent)
         chain = [k for k in up.chain if k not in chain] + chain
         origin = up
     return chain, origin
@@ -334,7 +336,7 @@ def trace_key(case: Case, access_key_id: str) -> KeyTrace:
         raise BadInput("access_key_id is required")
     with trail.open(trail_db(case), read_only=True) as t:
         first = t.trace(access_key_id)
-        chain, o = origin_chain(t.con, first.origin)
+        chain, o = origin_chain(t, first.origin)
         root = next((k for k in chain if k.startswith("AKIA")), chain[0] if chain else access_key_id)
         tr = first if root == access_key_id else t.trace(root)
         full = _full_events(t, tr.events)

@@ -162,7 +162,7 @@ def _detections(case: Case, f: dict[str, Any], errors: list[str]) -> pd.DataFram
         from iamkit.trail.detect import hunt
 
         with trail.open(trail_db(case), read_only=True) as t:
-            df = hunt(t.con).detections
+            df = hunt(t).detections
         events = case.load_frame("key-events")
     except Exception as e:
         errors.append(f"detections: {e.__class__.__name__}: {e}"[:300])

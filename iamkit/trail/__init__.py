@@ -1,8 +1,10 @@
-"""CloudTrail evidence: load every source into DuckDB, query it, trace keys, build timelines.
+"""CloudTrail evidence: load every source into DuckDB, query it, trace keys, build timelines, hunt.
 
 ``ik.trail.load(sources, db)`` fills a store; ``ik.trail.open(db)`` returns a ``Trail`` over it
-(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``errors``); ``ik.trail.open_athena(database)``
-asks the same questions of Athena. Heavy modules load on use.
+(``events(...)``, ``timeline(...)``, ``trace(...)``, ``sql(...)``, ``hunt(...)``, ``errors``);
+``ik.trail.open_athena(database)`` asks the same questions of Athena. Both are ``TrailBackend``s
+(``iamkit.trail.backend``): the questions are written once over the back end's dialect, table and scope.
+Time windows are ``iamkit.window.Window``s (or ``start``/``end`` of any form it reads). Heavy modules load on use.
 
 ``Trail.sql`` runs the caller's SQL on its own locked connection: the store read-only, no file, network
 or extension access (``read_text``, ``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL``/``LOAD`` refused)
@@ -21,30 +23,33 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.trail.backend import parse_json_columns
+from iamkit.trail.columns import JSON_COLUMNS
+from iamkit.trail.dialect import Dialect
+from iamkit.window import Window
+
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import pandas as pd
 
+    from iamkit.trail.detect.hunt import HuntResult
+    from iamkit.trail.predicates import Filters
     from iamkit.trail.sources import LoadResult
     from iamkit.trail.trace import TraceResult
 
-JSON_COLUMNS = ("request_parameters", "response_elements", "additional_event_data", "resources", "user_identity")
-
-
-def parse_json_columns(df: pd.DataFrame, columns: tuple[str, ...] = JSON_COLUMNS) -> pd.DataFrame:
-    """Turn DuckDB JSON text columns into Python objects (dict/list), as the ``json`` frame dtype says."""
-    for c in columns:
-        if c in df.columns:
-            df[c] = df[c].map(lambda v: json.loads(v) if isinstance(v, str) else None).astype(object)
-    return df
-
 
 class Trail:
-    """A CloudTrail store: the DuckDB ``events`` table (or a Parquet cache of it) and questions over it.
+    """A CloudTrail store: the DuckDB ``events`` table (or a Parquet cache of it) and questions over it
+    (the DuckDB ``TrailBackend``).
 
     ``con`` is the library's connection; ``kind`` says what it holds: ``file`` (a store file attached as
     ``trail``), ``memory`` (an in-memory store) or ``parquet`` (a cache, on a locked connection).
     """
+
+    dialect = Dialect("duckdb")
+    table = "events"
+    #: the store builds an ``ip_context`` table for the country/ASN rules when a hunt needs one
+    tables = frozenset({"ip_context"})
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None = None, *, kind: str | None = None,
                  read_only: bool = False):
@@ -53,13 +58,35 @@ class Trail:
         self.kind = kind or ("memory" if path in (None, ":memory:") else "file")
         self.read_only = read_only
 
+    # -- the back end
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run the library's own SQL on ``con`` into a frame."""
+        return self.con.execute(sql).df()
+
+    def rows(self, sql: str) -> builtins.list[dict]:
+        """Run the library's own SQL on ``con``; rows as dicts."""
+        cur = self.con.execute(sql)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def scope(self, filters: Filters) -> str:
+        """The DuckDB predicate for ``filters``."""
+        return filters.where(self.dialect)
+
     # -- basics
-    def sql(self, query: str, params: list | None = None, *, allow_paths: Iterable[str | Path] = ()) -> pd.DataFrame:
+    def sql(self, query: str, params: builtins.list | None = None, *, allow_paths: Iterable[str | Path] = (),
+            window: Window | None = None, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Run one query (SELECT, EXPLAIN, PRAGMA) on the store, read-only with external access off, into a
         frame. Tables: events, insights, loaded_files, load_history, load_errors. ``allow_paths``: files or
-        folders the query may also read. Anything else is a one-line ``BadInput``."""
+        folders the query may also read. A ``window`` (or ``start``/``end``) bounds every read of ``events``
+        to it. Anything else is a one-line ``BadInput``."""
         from iamkit.trail import store
 
+        w = Window.either(window, start, end)
+        if not w.open:
+            from iamkit.trail.predicates import Filters, bound_scans
+
+            query, _ = bound_scans(query, "duckdb", "events", lambda q: Filters(w).where(self.dialect, prefix=q))
         with self._user_connection(allow_paths) as con:
             return store.run_user_sql(con, query, params)
 
@@ -105,24 +132,20 @@ class Trail:
         if not self.read_only:
             store.attach(self.con, self.path, read_only=False)
 
-    def events(self, *, principal: str | None = None, access_key_id: str | None = None,
-               event_name: str | builtins.list[str] | None = None, event_source: str | None = None,
-               start: Any = None, end: Any = None, source_ip: str | None = None, account_id: str | None = None,
-               region: str | None = None, error_code: str | None = None, limit: int | None = None,
-               parse_json: bool = True) -> pd.DataFrame:
-        """Events matching every filter given, oldest first, as an ``events`` frame."""
-        from iamkit import frames
+    def events(self, *, window: Window | None = None, principal: str | None = None,
+               access_key_id: str | None = None, event_name: str | builtins.list[str] | None = None,
+               event_source: str | None = None, start: Any = None, end: Any = None, source_ip: str | None = None,
+               account_id: str | None = None, region: str | None = None, error_code: str | None = None,
+               limit: int | None = None, parse_json: bool = True) -> pd.DataFrame:
+        """Events matching every filter given, oldest first, as an ``events`` frame (``window`` or
+        ``start``/``end``: a bare end date means that whole day)."""
+        from iamkit.trail.backend import events_frame
+        from iamkit.trail.predicates import Filters
 
-        where, params = _filters(principal=principal, access_key_id=access_key_id, event_name=event_name,
-                                 event_source=event_source, start=start, end=end, source_ip=source_ip,
-                                 account_id=account_id, region=region, error_code=error_code)
-        q = f"SELECT * FROM events{where} ORDER BY event_time, event_id"
-        if limit:
-            q += f" LIMIT {int(limit)}"
-        df = self.con.execute(q, params).df()
-        if parse_json:
-            parse_json_columns(df)
-        return frames.conform(df, "events")
+        f = Filters.make(window=Window.either(window, start, end), principal=principal, access_key_id=access_key_id,
+                         event_name=event_name, event_source=event_source, source_ip=source_ip,
+                         account_id=account_id, region=region, error_code=error_code)
+        return events_frame(self, f, limit=limit, parse_json=parse_json)
 
     def count(self) -> int:
         """Number of events in the store."""
@@ -143,24 +166,57 @@ class Trail:
         return self.con.execute("SELECT * FROM loaded_files ORDER BY path").df()
 
     # -- questions
-    def timeline(self, principal_or_key: str, **kw: Any) -> pd.DataFrame:
+    def timeline(self, principal_or_key: str, *, window: Window | None = None, start: Any = None,
+                 end: Any = None, limit: int | None = None) -> pd.DataFrame:
         """Every call of a principal (ARN, user or session name) or access key, oldest first."""
-        from iamkit.trail.timeline import timeline
+        from iamkit.trail.backend import timeline_frame
+        from iamkit.trail.predicates import Filters
 
-        return timeline(self.con, principal_or_key, **kw)
+        return timeline_frame(self, principal_or_key, Filters(Window.either(window, start, end)), limit=limit)
 
-    def trace(self, access_key_id: str, **kw: Any) -> TraceResult:
+    def trace(self, access_key_id: str, *, window: Window | None = None, start: Any = None, end: Any = None,
+              max_depth: int = 10) -> TraceResult:
         """Trace an access key back to its origin and forward through what it created (``trace.trace``)."""
         from iamkit.trail.trace import trace
 
-        return trace(self.con, access_key_id, **kw)
+        return trace(self, access_key_id, window=Window.either(window, start, end), max_depth=max_depth)
 
-    def load(self, sources: Any, **kw: Any) -> LoadResult:
-        """Load more sources into this store (incremental: known files are skipped)."""
+    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None, since: Any = None,
+             until: Any = None, accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
+             ip_context: Any = None) -> HuntResult:
+        """Run the detections (default: the shipped rules, plus Sigma rules under ``sigma_dirs``) over the
+        window (``window`` or ``since``/``until``) and, when given, only the ``accounts`` and ``regions``.
+        Rules needing IP context (country/ASN) use an ``ip_context`` table when the store has one, else one
+        built from ``ip_context`` (an ``IpContext`` or an ``ip_context`` frame; default: offline data)."""
+        from iamkit.trail.detect.hunt import LocalRunner, execute, plan
+
+        p = plan(self, rules, sigma_dirs, filters=self._scope(window, since, until, accounts, regions))
+        return execute(p, LocalRunner(self.con, ip_context, self.table))
+
+    def hunt_queries(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None,
+                     since: Any = None, until: Any = None, accounts: Iterable[str] | None = None,
+                     regions: Iterable[str] | None = None) -> dict[str, str]:
+        """The DuckDB SQL of each rule a hunt would run (nothing is run)."""
+        from iamkit.trail.detect.hunt import plan
+
+        return plan(self, rules, sigma_dirs, filters=self._scope(window, since, until, accounts, regions)).queries
+
+    @staticmethod
+    def _scope(window: Window | None, since: Any, until: Any, accounts: Any, regions: Any) -> Filters:
+        from iamkit.trail.predicates import Filters
+
+        return Filters.make(window=Window.either(window, since, until, names=("since", "until")), accounts=accounts,
+                            regions=regions)
+
+    def load(self, sources: Any, *, window: Window | None = None, start: Any = None, end: Any = None,
+             **kw: Any) -> LoadResult:
+        """Load more sources into this store, keeping the events inside ``window`` (or ``start``/``end``;
+        default: all); incremental: files already loaded for a window holding this one are skipped. Other
+        keywords: ``accounts``, ``regions``, ``session``, ``s3_client``, ``cache_dir``, ``pacer``, ``progress``."""
         from iamkit.trail.sources import load as _load
 
         _loadable(self)
-        return _load(sources, self.con, **kw)
+        return _load(sources, self.con, window=Window.either(window, start, end), **kw)
 
     # -- Parquet cache
     def cache(self, path: str | Path | None = None, refresh: bool = False) -> Trail:
@@ -250,36 +306,6 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                             [name]).fetchone()[0])
 
 
-def _filters(**kw: Any) -> tuple[str, list]:
-    """WHERE clause and parameters for ``Trail.events`` filters."""
-    where, params = [], []
-    if kw.get("principal"):
-        p = kw["principal"]
-        where.append("(principal_arn = ? OR session_issuer_arn = ? OR principal_id = ? OR session_name = ? "
-                     "OR principal_arn LIKE ?)")
-        params += [p, p, p, p, f"%/{p}"]
-    for col, key in (("access_key_id", "access_key_id"), ("event_source", "event_source"),
-                     ("source_ip", "source_ip"), ("recipient_account_id", "account_id"),
-                     ("aws_region", "region"), ("error_code", "error_code")):
-        if kw.get(key):
-            where.append(f"{col} = ?")
-            params.append(kw[key])
-    if kw.get("event_name"):
-        names = [kw["event_name"]] if isinstance(kw["event_name"], str) else list(kw["event_name"])
-        where.append(f"event_name IN ({', '.join('?' for _ in names)})")
-        params += names
-    from iamkit.trail.sources import window_bounds
-
-    lo, hi = window_bounds(kw.get("start"), kw.get("end"))  # a bare end date means the whole day
-    if lo is not None:
-        where.append("event_time >= ?")
-        params.append(lo)
-    if hi is not None:
-        where.append("event_time <= ?")
-        params.append(hi)
-    return (" WHERE " + " AND ".join(where)) if where else "", params
-
-
 def open(db: str | Path = ":memory:", read_only: bool = False) -> Trail:  # noqa: A001 (the public verb)
     """Open a store: a DuckDB file (created if missing), ``:memory:``, or a Parquet file/folder of events
     (read only, on a locked connection)."""
@@ -346,4 +372,4 @@ def open_athena(database: str, **kw: Any) -> Any:
     return connect_athena(database=database, **kw)
 
 
-__all__ = ["Trail", "load", "open", "open_athena", "parse_json_columns"]
+__all__ = ["JSON_COLUMNS", "Trail", "load", "open", "open_athena", "parse_json_columns"]

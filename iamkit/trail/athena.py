@@ -8,19 +8,22 @@ pages the results into a DataFrame. ``AthenaTrail`` (``connect_athena``) asks th
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from iamkit.errors import BadInput, TrailError
+from iamkit.trail import columns
+from iamkit.trail.dialect import Dialect
+from iamkit.trail.predicates import Filters, Partitions, bound_scans, partition_predicate, scans
+from iamkit.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 _USER_IDENTITY = """STRUCT<
         type: STRING, principalId: STRING, arn: STRING, accountId: STRING, invokedBy: STRING,
-        accessKeyId: STRING, userName: STRING, identityProvider: STRING,
+        accessKeyId: STRING, userName: STRING, identityProvider: STRING, credentialId: STRING,
         onBehalfOf: STRUCT<userId: STRING, identityStoreArn: STRING>,
         sessionContext: STRUCT<
             attributes: STRUCT<mfaAuthenticated: STRING, creationDate: STRING>,
@@ -64,27 +67,52 @@ def _check_ident(name: str, what: str) -> str:
     return name
 
 
+def partition_regions() -> list[str]:
+    """Every region of the AWS partition (botocore's endpoint data, read offline)."""
+    import botocore.session
+
+    return sorted(botocore.session.get_session().get_available_regions("cloudtrail"))
+
+
 def cloudtrail_ddl(*, table: str = "cloudtrail_logs", location: str = "s3://BUCKET/AWSLogs/o-ORGID/",
                    database: str = "default", accounts: Iterable[str] | None = None,
-                   regions: Iterable[str] | None = None, start_date: str = "2020/01/01") -> str:
+                   regions: Iterable[str] | None = None, start_date: str = "2020/01/01",
+                   injected: bool = False) -> str:
     """CREATE EXTERNAL TABLE for an (organization) trail, partitioned by account, region and date.
 
     Partition projection computes partitions from the S3 layout
     ``<location><account>/CloudTrail/<region>/<yyyy/MM/dd>`` so no MSCK/ALTER TABLE ADD PARTITION is needed.
+    Athena needs a projection for every partition column (catalogue partitions are ignored once projection
+    is on), and an ``injected`` column makes it refuse any query without a static value for it, which a
+    hunt over the organization does not have. So account and region are ``enum``s: ``accounts`` (required)
+    and ``regions`` (default: every region of the AWS partition); the date is projected by day.
+    ``injected=True`` keeps account and region injected, for tables every query names both of.
     """
+    from iamkit.trail.predicates import checked
+
     _check_ident(table, "table")
     _check_ident(database, "database")
-    if not location.startswith("s3://"):
-        raise BadInput(f"location must be an s3:// uri: {location}")
+    if not location.startswith("s3://") or any(c in location for c in "'\"\\\n"):
+        raise BadInput(f"location must be an s3:// uri (no quotes): {location}")
+    import re
+
+    if not re.fullmatch(r"\d{4}/\d{2}/\d{2}", start_date or ""):
+        raise BadInput(f"start date must be YYYY/MM/DD (the first date partition), got {start_date!r}")
     loc = location if location.endswith("/") else location + "/"
-    acc = ",".join(accounts) if accounts else None
-    reg = ",".join(regions) if regions else None
+    acc, reg = checked("account", accounts), checked("region", regions)
+    if injected:
+        projected = {"projection.account.type": "injected", "projection.region.type": "injected"}
+    else:
+        if not acc:
+            raise BadInput("the trail's accounts are needed for partition projection (--accounts 111…,222…, or "
+                           "--org to list the organization's): an injected account column makes Athena refuse "
+                           "every query that does not name its accounts (--injected if every query will)")
+        reg = reg or tuple(partition_regions())
+        projected = {"projection.account.type": "enum", "projection.account.values": ",".join(acc),
+                     "projection.region.type": "enum", "projection.region.values": ",".join(reg)}
     props = {
         "projection.enabled": "true",
-        "projection.account.type": "enum" if acc else "injected",
-        **({"projection.account.values": acc} if acc else {}),
-        "projection.region.type": "enum" if reg else "injected",
-        **({"projection.region.values": reg} if reg else {}),
+        **projected,
         "projection.date.type": "date",
         "projection.date.format": "yyyy/MM/dd",
         "projection.date.range": f"{start_date},NOW",
@@ -107,76 +135,24 @@ TBLPROPERTIES (
 
 
 def events_view_sql(table: str = "cloudtrail_logs", view: str = "events", database: str = "default") -> str:
-    """Trino: a view with the columns of the DuckDB ``events`` table (plus partitions), so rules run unchanged."""
+    """Trino: a view with the columns of the DuckDB ``events`` table (``iamkit.trail.columns``; JSON subtrees
+    as JSON, ``source_file`` the S3 object) plus the table's partitions, so the same rules run unchanged."""
     _check_ident(table, "table")
     _check_ident(view, "view")
     _check_ident(database, "database")
+    cols = [f"{c.athena} AS {c.name}" for c in columns.EVENTS]
+    cols += [f"{part} AS {name}" for name, part in columns.VIEW_PARTITIONS.items()]
+    body = ",\n  ".join(cols)
     return f"""CREATE OR REPLACE VIEW {database}.{view} AS
 SELECT
-  eventid AS event_id,
-  from_iso8601_timestamp(eventtime) AS event_time,
-  eventsource AS event_source,
-  eventname AS event_name,
-  awsregion AS aws_region,
-  recipientaccountid AS recipient_account_id,
-  useridentity.type AS identity_type,
-  useridentity.arn AS principal_arn,
-  useridentity.principalid AS principal_id,
-  useridentity.accesskeyid AS access_key_id,
-  useridentity.sessioncontext.sessionissuer.arn AS session_issuer_arn,
-  nullif(regexp_extract(useridentity.arn, ':(?:assumed-role/[^/]+|federated-user)/([^/]+)$', 1), '') AS session_name,
-  sourceipaddress AS source_ip,
-  useragent AS user_agent,
-  errorcode AS error_code,
-  errormessage AS error_message,
-  try_cast(readonly AS BOOLEAN) AS read_only,
-  eventtype AS event_type,
-  try_cast(useridentity.sessioncontext.attributes.mfaauthenticated AS BOOLEAN) AS mfa_authenticated,
-  json_parse(requestparameters) AS request_parameters,
-  json_parse(responseelements) AS response_elements,
-  json_parse(additionaleventdata) AS additional_event_data,
-  CAST(resources AS JSON) AS resources,
-  CAST(useridentity AS JSON) AS user_identity,
-  account AS partition_account,
-  region AS partition_region,
-  date AS partition_date
+  {body}
 FROM {database}.{table}"""
 
 
-def _day(value: Any) -> dt.date | None:
-    from iamkit.trail.sources import _as_utc
-
-    ts = _as_utc(value)
-    return None if ts is None else ts.astimezone(dt.UTC).date()
-
-
-#: the partition columns of the ``events`` view (``events_view_sql``), as ``partition_predicate`` names them
-VIEW_PARTITIONS = {"date_col": "partition_date", "account_col": "partition_account", "region_col": "partition_region"}
-
-
-def partition_predicate(start: Any, end: Any, *, accounts: Iterable[str] | None = None,
-                        regions: Iterable[str] | None = None, date_col: str = "date",
-                        account_col: str = "account", region_col: str = "region") -> str:
-    """Trino predicate on the projected partitions covering ``[start, end]`` (a day of margin each side;
-    either end may be None for an open window)."""
-    lo, hi = _day(start), _day(end)
-    parts = []
-    if lo is not None and hi is not None:
-        parts.append(f"{date_col} BETWEEN '{lo - dt.timedelta(days=1):%Y/%m/%d}' "
-                     f"AND '{hi + dt.timedelta(days=1):%Y/%m/%d}'")
-    elif lo is not None:
-        parts.append(f"{date_col} >= '{lo - dt.timedelta(days=1):%Y/%m/%d}'")
-    elif hi is not None:
-        parts.append(f"{date_col} <= '{hi + dt.timedelta(days=1):%Y/%m/%d}'")
-    if accounts:
-        parts.append(f"{account_col} IN ({', '.join(_quote(a) for a in accounts)})")
-    if regions:
-        parts.append(f"{region_col} IN ({', '.join(_quote(r) for r in regions)})")
-    return " AND ".join(parts)
-
-
-def _quote(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+#: the partition columns of the ``events`` view (``events_view_sql``)
+VIEW_PARTITIONS = Partitions(date="partition_date", account="partition_account", region="partition_region")
+#: the partition columns of the CloudTrail table itself (``cloudtrail_ddl``)
+TABLE_PARTITIONS = Partitions(date="date", account="account", region="region")
 
 
 def with_partitions(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | None = None,
@@ -189,53 +165,24 @@ def with_partitions(sql: str, start: Any, end: Any, *, accounts: Iterable[str] |
     ``time_col`` (e.g. ``event_time``) also bounds that column to ``[start, end]`` (a bare end date
     means its whole day), so the rows, not only the partitions, fall in the window.
     """
-    return _bound_scans(sql, start, end, accounts=accounts, regions=regions, on_view=on_view, table=table,
-                        time_col=time_col)[0]
+    return _bound_scans(sql, Window.parse(start, end, names=("start", "end")), accounts=accounts,
+                        regions=regions, on_view=on_view, table=table, time_col=time_col)[0]
 
 
-def _bound_scans(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | None, regions: Iterable[str] | None,
+def _bound_scans(sql: str, window: Window, *, accounts: Iterable[str] | None, regions: Iterable[str] | None,
                  on_view: bool, table: str | None, time_col: str | None) -> tuple[str, int]:
     """``with_partitions`` plus the number of scans it bounded."""
-    if start is None or end is None:
+    if not window.bounded:
         raise BadInput("a time window needs a start and an end")
-    import sqlglot
-    from sqlglot import exp
+    cols = VIEW_PARTITIONS if on_view else TABLE_PARTITIONS
 
-    try:
-        tree = sqlglot.parse_one(sql, read="trino")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
-        raise BadInput(f"not a Trino query: {str(e).splitlines()[0]}") from None
-    if not isinstance(tree, exp.Query):
-        raise BadInput("partition predicates can only be added to a SELECT")
-    scans = _scans(tree, table)
-    for select, alias in scans:
-        q = f"{alias}." if alias else ""
-        cols = VIEW_PARTITIONS if on_view else {"date_col": "date", "account_col": "account", "region_col": "region"}
-        names = {k: q + v for k, v in cols.items()}
-        pred = partition_predicate(start, end, accounts=accounts, regions=regions, **names)
+    def predicate(q: str) -> str:
+        pred = partition_predicate(window, accounts, regions, cols=cols, prefix=q)
         if time_col:
-            lo, hi = time_bounds(start, end)
-            pred += (f" AND {q}{time_col} >= from_iso8601_timestamp('{_iso(lo)}')"
-                     f" AND {q}{time_col} <= from_iso8601_timestamp('{_iso(hi)}')")
-        select.where(sqlglot.condition(pred, dialect="trino"), append=True, copy=False)
-    return tree.sql(dialect="trino"), len(scans)
+            pred += " AND " + window.where("trino", f"{q}{time_col}")
+        return pred
 
-
-def _scans(tree: Any, table: str | None) -> list[tuple[Any, str]]:
-    """(innermost SELECT, alias) of every read of ``table`` (any non-CTE table when None) in ``tree``."""
-    from sqlglot import exp
-
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    want = table.split(".")[-1].lower() if table else None
-    out = []
-    for t in list(tree.find_all(exp.Table)):
-        name = t.name.lower()
-        if (want is not None and name != want) or (want is None and not t.db and name in ctes):
-            continue
-        select = t.find_ancestor(exp.Select)
-        if select is not None:
-            out.append((select, t.alias_or_name))
-    return out
+    return bound_scans(sql, "trino", table, predicate)
 
 
 def reads_partitions(sql: str) -> bool:
@@ -249,20 +196,9 @@ def reads_partitions(sql: str) -> bool:
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
         raise BadInput(f"not a Trino query ({str(e).splitlines()[0]}); pass all=True / --all to send it "
                        "as written") from None
-    if not isinstance(tree, exp.Query) or not _scans(tree, None):
+    if not isinstance(tree, exp.Query) or not scans(tree, None):
         return True  # DDL, SHOW, DESCRIBE, or a query over no table: nothing is scanned
     return any(c.name.lower() in ("partition_date", "date") for c in tree.find_all(exp.Column))
-
-
-def time_bounds(start: Any, end: Any) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """UTC datetimes for a window; an end given as a bare date (``2026-03-01``) means its whole day."""
-    from iamkit.trail.sources import window_bounds
-
-    return window_bounds(start, end)
-
-
-def _iso(ts: dt.datetime) -> str:
-    return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # ---------------------------------------------------------------- runner
@@ -316,6 +252,32 @@ def _timestamps(values: list[str | None], column: str) -> pd.Series:
     if bad.any():
         raise TrailError(f"Athena column {column!r}: cannot read timestamp {values[int(bad.idxmax())]!r}")
     return out
+
+
+def result_frame(columns: list[dict], rows: list[list[str | None]]) -> pd.DataFrame:
+    """Athena's result rows (every value text, NULL as None) as a frame typed from the result metadata
+    (``ColumnInfo``: Name, Type): numbers, booleans and UTC timestamps typed, the rest text (arrays and JSON
+    as Athena prints them)."""
+    import pandas as pd
+
+    names = [c["Name"] for c in columns] or [f"_{i}" for i in range(len(rows[0]) if rows else 0)]
+    types = [c.get("Type", "varchar").lower() for c in columns] or ["varchar"] * len(names)
+    out: dict[str, Any] = {}
+    for i, (name, typ) in enumerate(zip(names, types, strict=True)):
+        values = [r[i] if i < len(r) else None for r in rows]
+        cast = _CASTS.get(typ.split("(")[0])
+        if cast:
+            try:
+                values = [None if v is None else cast(v) for v in values]
+            except ValueError as e:
+                raise TrailError(f"Athena column {name!r} ({typ}): {e}") from None
+            dtype = "boolean" if cast is _CASTS["boolean"] else "Float64" if cast is float else "Int64"
+            out[name] = pd.array(values, dtype=dtype)
+        elif typ.startswith("timestamp"):
+            out[name] = _timestamps(values, name)
+        else:
+            out[name] = pd.array(values, dtype="string")
+    return pd.DataFrame(out)
 
 
 class AthenaRunner:
@@ -379,7 +341,6 @@ class AthenaRunner:
 
     def results(self, qid: str) -> pd.DataFrame:
         """Every page of a finished query's results, typed from the result metadata."""
-        import pandas as pd
 
         rows: list[list[Any]] = []
         columns: list[dict] = []
@@ -404,24 +365,7 @@ class AthenaRunner:
             if not token:
                 break
             kwargs["NextToken"] = token
-        names = [c["Name"] for c in columns] or [f"_{i}" for i in range(len(rows[0]) if rows else 0)]
-        types = [c.get("Type", "varchar").lower() for c in columns] or ["varchar"] * len(names)
-        out: dict[str, Any] = {}
-        for i, (name, typ) in enumerate(zip(names, types, strict=True)):
-            values = [r[i] if i < len(r) else None for r in rows]
-            cast = _CASTS.get(typ.split("(")[0])
-            if cast:
-                try:
-                    values = [None if v is None else cast(v) for v in values]
-                except ValueError as e:
-                    raise TrailError(f"Athena column {name!r} ({typ}): {e}") from None
-                dtype = "boolean" if cast is _CASTS["boolean"] else "Float64" if cast is float else "Int64"
-                out[name] = pd.array(values, dtype=dtype)
-            elif typ.startswith("timestamp"):
-                out[name] = _timestamps(values, name)
-            else:
-                out[name] = pd.array(values, dtype="string")
-        return pd.DataFrame(out)
+        return result_frame(columns, rows)
 
     def run(self, sql: str) -> pd.DataFrame:
         """Start, wait, fetch: the results of ``sql`` as a DataFrame."""
@@ -483,33 +427,74 @@ def _check_view(name: str) -> str:
 
 
 class AthenaTrail:
-    """The Athena counterpart of ``Trail`` over the ``events`` view (``events_view_sql``): the same
-    questions, the same frames, for organization trails that outgrew one machine.
+    """The Athena ``TrailBackend`` over the ``events`` view (``events_view_sql``): the same questions as a
+    local ``Trail``, the same frames, for organization trails that outgrew one machine.
 
     Every query carries partition predicates for its window; a question without a window is refused
     (an unbounded scan of an organization trail is slow and billed by the byte) unless ``all=True``.
-    ``accounts``/``regions`` narrow every ``events``/``timeline`` query to those partitions too.
+    ``accounts``/``regions`` narrow every question to those partitions too. ``ip_context_table``: the
+    database has an ``ip_context(ip, asn, country)`` table (the country/ASN rules need it).
     """
 
+    dialect = Dialect("trino")
+
     def __init__(self, runner: AthenaRunner | None, view: str = "events", *, accounts: Iterable[str] | None = None,
-                 regions: Iterable[str] | None = None):
+                 regions: Iterable[str] | None = None, ip_context_table: bool = False):
+        from iamkit.trail.predicates import checked
+
         self.runner = runner
         self.view = _check_view(view)
-        self.accounts = list(accounts) if accounts else None
-        self.regions = list(regions) if regions else None
+        self.accounts = checked("account", accounts)
+        self.regions = checked("region", regions)
+        self.ip_context_table = ip_context_table
 
-    # -- basics
-    def sql(self, query: str, *, start: Any = None, end: Any = None, accounts: Iterable[str] | None = None,
-            regions: Iterable[str] | None = None, all: bool = False) -> pd.DataFrame:
-        """Run Trino SQL. With ``start`` and ``end`` every read of the view gets the window's partition
-        and ``event_time`` predicates; without them the query must name a partition column itself
-        (``partition_date``) or ``all=True`` must say a full scan is meant."""
-        if start is not None or end is not None:
-            if start is None or end is None:
+    # -- the back end
+    @property
+    def table(self) -> str:
+        return self.view
+
+    @property
+    def tables(self) -> frozenset[str]:
+        return frozenset({"ip_context"}) if self.ip_context_table else frozenset()
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run the library's own Trino SQL (already bounded) on Athena."""
+        if self.runner is None:
+            raise BadInput("this AthenaTrail has no runner: it can only render queries (hunt_queries)")
+        return self.runner.run(sql)
+
+    def rows(self, sql: str) -> list[dict]:
+        """``query``'s rows as dicts (NULL as None, timestamps as datetimes)."""
+        import pandas as pd
+
+        df = self.query(sql)
+        out = []
+        for rec in df.to_dict("records"):
+            out.append({k: None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+                        else v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for k, v in rec.items()})
+        return out
+
+    def scope(self, filters: Filters) -> str:
+        """The Trino predicate for ``filters`` (this trail's accounts/regions by default), with the view's
+        partition predicates."""
+        return filters.narrowed(self.accounts, self.regions).where(self.dialect, partitions=VIEW_PARTITIONS)
+
+    # -- the questions
+    def sql(self, query: str, *, window: Window | None = None, start: Any = None, end: Any = None,
+            accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
+            all: bool = False) -> pd.DataFrame:
+        """Run Trino SQL. With a window (``window`` or ``start`` and ``end``) every read of the view gets the
+        window's partition and ``event_time`` predicates; without one the query must name a partition column
+        itself (``partition_date``) or ``all=True`` must say a full scan is meant."""
+        from iamkit.trail.predicates import checked
+
+        w = Window.either(window, start, end)
+        if not w.open:
+            if not w.bounded:
                 raise BadInput("an Athena query window needs both start and end")
-            bounded, n = _bound_scans(query, start, end, accounts=accounts or self.accounts,
-                                      regions=regions or self.regions, on_view=True, table=self.view,
-                                      time_col="event_time")
+            bounded, n = _bound_scans(query, w, accounts=checked("account", accounts) or self.accounts,
+                                      regions=checked("region", regions) or self.regions, on_view=True,
+                                      table=self.view, time_col="event_time")
             if n == 0 and not all and not reads_partitions(query):
                 raise BadInput(f"the window bounds reads of the view {self.view} and this query reads none: "
                                "filter on the table's date partition yourself or pass all=True")
@@ -519,162 +504,85 @@ class AthenaTrail:
         elif not all and not reads_partitions(query):
             raise BadInput("refusing an unbounded Athena scan: give start and end (partition predicates are "
                            "added), filter on partition_date yourself, or pass all=True")
-        return self._run(query)
+        return self.query(query)
 
-    def events(self, *, principal: str | None = None, access_key_id: str | None = None,
-               event_name: str | list[str] | None = None, event_source: str | None = None,
-               start: Any = None, end: Any = None, source_ip: str | None = None, account_id: str | None = None,
-               region: str | None = None, error_code: str | None = None, limit: int | None = None,
-               parse_json: bool = True, all: bool = False) -> pd.DataFrame:
+    def events(self, *, window: Window | None = None, principal: str | None = None,
+               access_key_id: str | None = None, event_name: str | list[str] | None = None,
+               event_source: str | None = None, start: Any = None, end: Any = None, source_ip: str | None = None,
+               account_id: str | None = None, region: str | None = None, error_code: str | None = None,
+               limit: int | None = None, parse_json: bool = True, all: bool = False) -> pd.DataFrame:
         """Events matching every filter given, oldest first, as an ``events`` frame (as ``Trail.events``;
-        ``start`` and ``end`` are required unless ``all=True``; a bare end date means its whole day)."""
-        from iamkit import frames
-        from iamkit.trail import parse_json_columns
+        a window is required unless ``all=True``; a bare end date means its whole day). Secrets in the
+        request, response and additional data are redacted as the local store redacts them."""
+        from iamkit.trail.backend import events_frame
 
-        where = self._where(start, end, all, account_id, region)
-        where += _event_filters(principal=principal, access_key_id=access_key_id, event_name=event_name,
-                                event_source=event_source, source_ip=source_ip, account_id=account_id,
-                                region=region, error_code=error_code)
-        cols = ", ".join(frames.EVENT_COLUMNS)
-        q = f"SELECT {cols}\nFROM {self.view}\nWHERE {' AND '.join(where)}\nORDER BY event_time, event_id"
-        if limit:
-            q += f"\nLIMIT {int(limit)}"
-        df = self._run(q)
-        if parse_json:
-            parse_json_columns(df)
-        return frames.conform(df, "events")
+        w = self._bounded(Window.either(window, start, end), all, "scan")
+        f = Filters.make(window=w, principal=principal, access_key_id=access_key_id, event_name=event_name,
+                         event_source=event_source, source_ip=source_ip, account_id=account_id, region=region,
+                         error_code=error_code)
+        return events_frame(self, f, limit=limit, parse_json=parse_json, redact=True)
 
-    def timeline(self, principal_or_key: str, *, start: Any = None, end: Any = None, limit: int | None = None,
-                 all: bool = False) -> pd.DataFrame:
+    def timeline(self, principal_or_key: str, *, window: Window | None = None, start: Any = None,
+                 end: Any = None, limit: int | None = None, all: bool = False) -> pd.DataFrame:
         """Every call of a principal (ARN, user or session name) or access key, oldest first (a
         ``timeline`` frame, as ``Trail.timeline``)."""
-        from iamkit import frames
-        from iamkit.errors import NotFound
-        from iamkit.trail.timeline import TARGET_PATHS, TIMELINE_COLUMNS, is_access_key
+        from iamkit.trail.backend import timeline_frame
 
-        value = principal_or_key.strip()
-        where = self._where(start, end, all)
-        where += _event_filters(**({"access_key_id": value} if is_access_key(value) else {"principal": value}))
-        parts = [f"CASE WHEN json_extract_scalar(request_parameters, {_quote(p)}) IS NOT NULL THEN "
-                 f"{_quote(p[2:] + '=')} || json_extract_scalar(request_parameters, {_quote(p)}) END"
-                 for p in TARGET_PATHS]
-        cols = ", ".join(c for c in TIMELINE_COLUMNS if c != "target")
-        q = (f"SELECT {cols}, nullif(concat_ws(' ', {', '.join(parts)}), '') AS target\nFROM {self.view}\n"
-             f"WHERE {' AND '.join(where)}\nORDER BY event_time, event_id")
-        if limit:
-            q += f"\nLIMIT {int(limit)}"
-        df = self._run(q)
-        if df.empty and start is None and end is None:
-            raise NotFound(f"no CloudTrail events for {value!r} in Athena view {self.view}")
-        return frames.conform(df, "timeline")
+        w = self._bounded(Window.either(window, start, end), all, "scan")
+        return timeline_frame(self, principal_or_key, Filters(w), limit=limit, where=f"in Athena view {self.view}")
 
-    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, since: Any = None, until: Any = None,
-             all: bool = False, ip_context_table: bool = False,
+    def trace(self, access_key_id: str, *, window: Window | None = None, start: Any = None, end: Any = None,
+              max_depth: int = 10, all: bool = False) -> Any:
+        """Trace an access key to its origin and through what it created (as ``Trail.trace``), every query
+        bounded to the window."""
+        from iamkit.trail.trace import trace
+
+        w = self._bounded(Window.either(window, start, end), all, "trace")
+        return trace(self, access_key_id, window=w, max_depth=max_depth)
+
+    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None, since: Any = None,
+             until: Any = None, accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
+             all: bool = False, ip_context_table: bool | None = None,
              progress: Callable[[int, int], None] | None = None) -> Any:
         """Run the detections (default: the shipped rules) on Athena, one query per rule; a ``HuntResult``
         with the same ``detections`` frame as a local hunt. Rules needing IP context (country/ASN) run
         only when the database has an ``ip_context(ip, asn, country)`` table (``ip_context_table=True``);
         otherwise they are listed as skipped in ``errors``. ``progress(done, total)`` follows the queries."""
-        import pandas as pd
+        from iamkit.trail.detect.hunt import QueryRunner, execute
 
-        from iamkit import frames
-        from iamkit.trail.detect.hunt import hunt as run_hunt
-        from iamkit.trail.detect.hunt import resolve_rules
-        from iamkit.trail.detect.rules import error_row
-
-        if (since is None or until is None) and not all:
-            raise BadInput("refusing an unbounded Athena hunt: give both since and until (or all=True)")
+        p = self._plan(rules, sigma_dirs, window, since, until, accounts, regions, all, ip_context_table)
         if self.runner is None:
             raise BadInput("this AthenaTrail has no runner: it can only render queries (hunt_queries)")
-        rule_list, errors = resolve_rules(rules, sigma_dirs)
-        keep = []
-        for rule in rule_list:
-            if not ip_context_table and _needs_ip_context(rule):
-                errors.append(error_row(rule.id, "rule_skipped", f"{rule.title}: needs an ip_context table in "
-                                        "the Athena database (ip, asn, country); pass ip_context_table=True"))
-            else:
-                keep.append(rule)
-        done = [0]
+        return execute(p, QueryRunner(self.query, progress))
 
-        def execute(sql: str) -> pd.DataFrame:
-            try:
-                return self._run(sql)
-            finally:
-                done[0] += 1
-                if progress is not None:
-                    progress(done[0], len(keep))
-
-        res = run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until,
-                       execute=execute, accounts=self.accounts, regions=self.regions)
-        if errors:
-            mine = frames.conform(errors, "errors")
-            res.errors = mine if res.errors.empty else frames.conform(
-                pd.concat([mine, res.errors], ignore_index=True), "errors")
-        return res
-
-    def hunt_queries(self, rules: Any = None, sigma_dirs: Any = (), *, since: Any = None, until: Any = None,
-                     ip_context_table: bool = False) -> dict[str, str]:
+    def hunt_queries(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None,
+                     since: Any = None, until: Any = None, accounts: Iterable[str] | None = None,
+                     regions: Iterable[str] | None = None, all: bool = False,
+                     ip_context_table: bool | None = None) -> dict[str, str]:
         """The Trino SQL ``hunt`` would send, per rule id, in the order it sends them (nothing is run)."""
-        from iamkit.trail.detect.hunt import hunt as run_hunt
-        from iamkit.trail.detect.hunt import resolve_rules
-
-        rule_list, _ = resolve_rules(rules, sigma_dirs)
-        keep = [r for r in rule_list if ip_context_table or not _needs_ip_context(r)]
-        return run_hunt(None, rules=keep, dialect="trino", table=self.view, since=since, until=until,
-                        accounts=self.accounts, regions=self.regions).queries
+        return self._plan(rules, sigma_dirs, window, since, until, accounts, regions, all, ip_context_table).queries
 
     # -- helpers
-    def _run(self, sql: str) -> pd.DataFrame:
-        if self.runner is None:
-            raise BadInput("this AthenaTrail has no runner: it can only render queries (hunt_queries)")
-        return self.runner.run(sql)
+    def _plan(self, rules: Any, sigma_dirs: Any, window: Window | None, since: Any, until: Any,
+              accounts: Any, regions: Any, all: bool, ip_context_table: bool | None) -> Any:
+        from iamkit.trail.detect.hunt import plan
 
-    def _where(self, start: Any, end: Any, all: bool, account_id: str | None = None,
-               region: str | None = None) -> list[str]:
-        """The window's predicates: partitions (with this trail's accounts/regions) and event_time."""
-        if (start is None or end is None) and not all:
-            raise BadInput("refusing an unbounded Athena scan: give both start and end (or all=True)")
-        accounts = [account_id] if account_id else self.accounts
-        regions = [region] if region else self.regions
-        lo, hi = time_bounds(start, end)
-        pred = partition_predicate(lo, hi, accounts=accounts, regions=regions, **VIEW_PARTITIONS)
-        where: list[str] = [pred] if pred else []
-        if lo is not None:
-            where.append(f"event_time >= from_iso8601_timestamp('{_iso(lo)}')")
-        if hi is not None:
-            where.append(f"event_time <= from_iso8601_timestamp('{_iso(hi)}')")
-        return where or ["TRUE"]
+        w = Window.either(window, since, until, names=("since", "until"))
+        if not w.bounded and not all:
+            raise BadInput("refusing an unbounded Athena hunt: give both since and until (or all=True)")
+        tables = None if ip_context_table is None else ({"ip_context"} if ip_context_table else set())
+        return plan(self, rules, sigma_dirs, filters=Filters.make(window=w, accounts=accounts, regions=regions),
+                    tables=tables)
+
+    def _bounded(self, window: Window, all: bool, what: str) -> Window:
+        """``window``, refused unless bounded on both sides or ``all`` says a full scan is meant."""
+        if not window.bounded and not all:
+            raise BadInput(f"refusing an unbounded Athena {what}: give both start and end (or all=True)")
+        return window
 
     def __repr__(self) -> str:
-        return f"AthenaTrail(database={self.runner.database!r}, view={self.view!r})"
-
-
-def _needs_ip_context(rule: Any) -> bool:
-    """Does the rule join the ``ip_context`` table (country/ASN first-seen rules)?"""
-    from iamkit.trail.detect.hunt import render_rule
-
-    try:
-        return "ip_context" in render_rule(rule, "trino").requires
-    except Exception:  # a rule that cannot render is reported by the hunt itself
-        return False
-
-
-def _event_filters(**kw: Any) -> list[str]:
-    """Trino predicates for the ``Trail.events`` filters (literals quoted)."""
-    where = []
-    if kw.get("principal"):
-        p = _quote(kw["principal"])
-        where.append(f"(principal_arn = {p} OR session_issuer_arn = {p} OR principal_id = {p} "
-                     f"OR session_name = {p} OR principal_arn LIKE {_quote('%/' + kw['principal'])})")
-    for col, key in (("access_key_id", "access_key_id"), ("event_source", "event_source"),
-                     ("source_ip", "source_ip"), ("recipient_account_id", "account_id"),
-                     ("aws_region", "region"), ("error_code", "error_code")):
-        if kw.get(key):
-            where.append(f"{col} = {_quote(kw[key])}")
-    if kw.get("event_name"):
-        names = [kw["event_name"]] if isinstance(kw["event_name"], str) else list(kw["event_name"])
-        where.append(f"event_name IN ({', '.join(_quote(n) for n in names)})")
-    return where
+        database = self.runner.database if self.runner is not None else None
+        return f"AthenaTrail(database={database!r}, view={self.view!r})"
 
 
 def connect_athena(session: Any = None, *, database: str, workgroup: str | None = None,

@@ -15,21 +15,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.trail import columns
+from iamkit.window import Window
+
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import pandas as pd
-
-#: DuckDB types of the ``events`` columns, in ``iamkit.frames.EVENT_COLUMNS`` order.
-EVENT_DDL_TYPES: dict[str, str] = {
-    "event_id": "VARCHAR", "event_time": "TIMESTAMPTZ", "event_source": "VARCHAR", "event_name": "VARCHAR",
-    "aws_region": "VARCHAR", "recipient_account_id": "VARCHAR", "identity_type": "VARCHAR",
-    "principal_arn": "VARCHAR", "principal_id": "VARCHAR", "access_key_id": "VARCHAR",
-    "session_issuer_arn": "VARCHAR", "session_name": "VARCHAR", "source_ip": "VARCHAR", "user_agent": "VARCHAR",
-    "error_code": "VARCHAR", "error_message": "VARCHAR", "read_only": "BOOLEAN", "event_type": "VARCHAR",
-    "mfa_authenticated": "BOOLEAN", "request_parameters": "JSON", "response_elements": "JSON",
-    "additional_event_data": "JSON", "resources": "JSON", "user_identity": "JSON",
-    "source_file": "VARCHAR",  # provenance: the file or s3:// object the record was read from (not in the frame)
-}
 
 INSIGHT_DDL_TYPES: dict[str, str] = {
     "event_id": "VARCHAR", "event_time": "TIMESTAMPTZ", "event_source": "VARCHAR", "event_name": "VARCHAR",
@@ -212,9 +203,6 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
         pass
     _REGISTERED.add(con)
 
-_IDENTITY_PATHS = ["$.type", "$.arn", "$.principalId", "$.accessKeyId",
-                   "$.sessionContext.sessionIssuer.arn", "$.sessionContext.attributes.mfaAuthenticated"]
-
 
 def _time_sql(col: str) -> str:
     """An event time from ISO-8601 text or epoch seconds/milliseconds (renamed exports use both)."""
@@ -223,51 +211,31 @@ def _time_sql(col: str) -> str:
             f"WHEN regexp_full_match({col}, '\\d{{9,11}}(\\.\\d+)?') THEN to_timestamp({col}::DOUBLE) END)")
 
 
+def _column_sql(c: columns.Column) -> str:
+    """A column's projection (``columns.EVENTS``), with the store's time parsing and secret redaction."""
+    if c.time:
+        return _time_sql(c.record)
+    if c.redact:
+        return _redacted_sql(c.record)
+    return c.record
+
+
 def record_projection(source: str, parsed: bool = False) -> str:
-    """SQL selecting ``events`` rows (plus ``_category``, ``_insight``, ``_file``) from ``source``.
+    """SQL selecting ``events`` rows (plus ``_category``, ``_insight``, ``_file``) from ``source``: each column
+    as ``columns.EVENTS`` says.
 
     ``source`` has columns ``r`` (one record as JSON) and ``_file``; or, with ``parsed``, ``x`` (a record
     already parsed with ``RECORD_FIELDS``) and ``_file``.
     """
-    paths = "[" + ", ".join(f"'{p}'" for p in _IDENTITY_PATHS) + "]"
-    event_time = _time_sql('coalesce(x.eventTime, x."@timestamp")')
+    paths = "[" + ", ".join(f"'{p}'" for p in columns.IDENTITY_PATHS) + "]"
     parse = f"SELECT x, _file FROM ({source})" if parsed else \
         f"SELECT from_json(r, '{RECORD_STRUCT}') AS x, _file FROM ({source})"
-    fallback_id = ("md5(concat_ws('|', x.eventTime, x.\"@timestamp\", x.eventSource, x.eventName, x.requestID, "
-                   "x.sourceIPAddress, x.userIdentity, x.requestParameters))")
+    cols = ",\n    ".join(f"{_column_sql(c)} AS {c.name}" for c in columns.EVENTS)
     return f"""
 WITH p AS ({parse}),
 q AS (SELECT x, _file, json_extract_string(x.userIdentity, {paths}) AS u FROM p)
 SELECT
-    coalesce(x.eventID, {fallback_id}) AS event_id,
-    {event_time} AS event_time,
-    x.eventSource AS event_source,
-    x.eventName AS event_name,
-    x.awsRegion AS aws_region,
-    x.recipientAccountId AS recipient_account_id,
-    u[1] AS identity_type,
-    u[2] AS principal_arn,
-    u[3] AS principal_id,
-    u[4] AS access_key_id,
-    u[5] AS session_issuer_arn,
-    CASE WHEN u[1] IN ('AssumedRole', 'FederatedUser') OR u[1] IS NULL
-         THEN nullif(regexp_extract(u[2], ':(?:assumed-role/[^/]+|federated-user)/([^/]+)$', 1), '')
-         END AS session_name,
-    x.sourceIPAddress AS source_ip,
-    x.userAgent AS user_agent,
-    x.errorCode AS error_code,
-    x.errorMessage AS error_message,
-    TRY_CAST(x.readOnly AS BOOLEAN) AS read_only,
-    x.eventType AS event_type,
-    CASE lower(u[6]) WHEN 'true' THEN true WHEN 'false' THEN false
-         ELSE CASE json_extract_string(x.additionalEventData, '$.MFAUsed')
-              WHEN 'Yes' THEN true WHEN 'No' THEN false END END AS mfa_authenticated,
-    {_redacted_sql('x.requestParameters')} AS request_parameters,
-    {_redacted_sql('x.responseElements')} AS response_elements,
-    {_redacted_sql('x.additionalEventData')} AS additional_event_data,
-    x.resources AS resources,
-    x.userIdentity AS user_identity,
-    _file AS source_file,
+    {cols},
     x.eventCategory AS _category,
     x.insightDetails AS _insight,
     _file
@@ -285,7 +253,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create ``events``, ``insights``, ``loaded_files``, ``load_history`` and ``load_errors`` if missing."""
     prepare(con)
-    cols = ",\n    ".join(f"{c} {t}" for c, t in EVENT_DDL_TYPES.items())
+    cols = ",\n    ".join(f"{c} {t}" for c, t in columns.DDL_TYPES.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS events (\n    {cols}\n)")
     con.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS source_file VARCHAR")  # stores made before it
     icols = ",\n    ".join(f"{c} {t}" for c, t in INSIGHT_DDL_TYPES.items())
@@ -428,24 +396,25 @@ def _remove_tree(path: str) -> None:
 _IS_INSIGHT = "coalesce(event_type = 'AwsCloudTrailInsight' OR _category = 'Insight', false)"
 
 
-def _window(start: Any, end: Any) -> tuple[list[str], list[Any]]:
-    """SQL conditions and parameters keeping ``event_time`` inside ``[start, end]`` (either may be None).
+def _window(window: Window | None) -> tuple[list[str], list[Any]]:
+    """SQL conditions and parameters keeping ``event_time`` inside ``window`` (None or open: everything).
 
     A record whose time cannot be read is kept whatever the window (the loader lists it as a problem):
     it cannot be shown to be outside, and dropping it would lose it silently.
     """
-    conds = [c for c, v in (("event_time >= ?", start), ("event_time <= ?", end)) if v is not None]
-    if conds:
-        conds = [f"(event_time IS NULL OR ({' AND '.join(conds)}))"]
-    return conds, [v for v in (start, end) if v is not None]
+    w = window or Window()
+    bounds = [(c, v) for c, v in (("event_time >= ?", w.start), ("event_time <= ?", w.end)) if v is not None]
+    if not bounds:
+        return [], []
+    return [f"(event_time IS NULL OR ({' AND '.join(c for c, _ in bounds)}))"], [v for _, v in bounds]
 
 
 def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
-                         start: Any = None, end: Any = None, params: list | None = None) -> dict[str, Any]:
+                         window: Window | None = None, params: list | None = None) -> dict[str, Any]:
     """Insert records from ``source`` (SQL with ``r`` JSON or, ``parsed``, ``x`` struct; and ``_file``).
 
     Deduplicates on ``event_id`` (within the batch and against the table) and keeps only events inside
-    ``[start, end]`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...},
+    ``window`` when given. Returns ``{"read": n, "inserted": n, "insights": n, "per_file": {...},
     "untimed": {file: n}}`` (``untimed``: records whose time could not be read, which are stored).
     """
     register_functions(con)
@@ -454,8 +423,8 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
     per_file = dict(con.execute("SELECT _file, count(*) FROM _stage GROUP BY _file").fetchall())
     untimed = dict(con.execute("SELECT _file, count(*) FROM _stage WHERE event_time IS NULL GROUP BY 1").fetchall())
     read = sum(per_file.values())
-    window, wparams = _window(start, end)
-    wsql = (" AND " + " AND ".join(window)) if window else ""
+    conds, wparams = _window(window)
+    wsql = (" AND " + " AND ".join(conds)) if conds else ""
     n_ins = con.execute(f"""
         INSERT INTO insights
         SELECT event_id, event_time, event_source, event_name, aws_region, recipient_account_id,
@@ -464,7 +433,7 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
         FROM _stage s WHERE {_IS_INSIGHT}{wsql}
           AND NOT EXISTS (SELECT 1 FROM insights i WHERE i.event_id = s.event_id)
         QUALIFY row_number() OVER (PARTITION BY event_id) = 1""", wparams).fetchone()[0]
-    cols = ", ".join(EVENT_DDL_TYPES)
+    cols = ", ".join(columns.DDL_TYPES)
     # Repeats inside a batch are rare (a file delivered twice): the window only runs when there are some.
     repeats = con.execute("SELECT count(event_id) > count(DISTINCT event_id) FROM _stage").fetchall()[0][0]
     once = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time) = 1" if repeats else ""
@@ -482,7 +451,7 @@ _STAGING_MARK = "iamkit: batch holds Insights records"
 
 
 def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
-                  start: Any = None, end: Any = None) -> dict[str, Any] | None:
+                  window: Window | None = None) -> dict[str, Any] | None:
     """``insert_json_relation`` without the staging copy of the batch: rows go straight into ``events``.
 
     Per-file counts, the time window and deduplication (against the table and inside the batch) are then
@@ -493,7 +462,7 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     """
     register_functions(con)
     before = con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
-    cols = ", ".join(EVENT_DDL_TYPES)
+    cols = ", ".join(columns.DDL_TYPES)
     try:
         con.execute(f"INSERT INTO events SELECT {cols} FROM ({record_projection(source, parsed)}) "
                     f"WHERE CASE WHEN {_IS_INSIGHT} THEN error('{_STAGING_MARK}') ELSE true END").fetchall()
@@ -510,9 +479,9 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
             untimed[f] = nt
     read = sum(per_file.values())
     dropped = 0
-    window, wparams = _window(start, end)
-    if window:
-        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT ({' AND '.join(window)})",
+    conds, wparams = _window(window)
+    if conds:
+        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT ({' AND '.join(conds)})",
                                wparams).fetchall()[0][0]
     if before >= 0:
         # an inner join (not IN): DuckDB builds its hash table on the smaller side, the batch, so memory
@@ -542,7 +511,7 @@ def bad_times(con: duckdb.DuckDBPyConnection, times: list[Any]) -> list[int]:
 
 
 def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, source: str = "<memory>",
-                   start: Any = None, end: Any = None) -> int:
+                   window: Window | None = None) -> int:
     """Insert raw CloudTrail record dicts (as in ``{"Records": [...]}``); returns how many rows were new.
 
     Creates the schema when missing, so tests can start from an empty connection.
@@ -557,7 +526,7 @@ def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, s
                                "_file": pa.array([source] * len(texts), pa.string())})
     con.register("_records_arrow", _records_arrow)
     try:
-        out = insert_json_relation(con, "SELECT r::JSON AS r, _file FROM _records_arrow", start=start, end=end)
+        out = insert_json_relation(con, "SELECT r::JSON AS r, _file FROM _records_arrow", window=window)
     finally:
         con.unregister("_records_arrow")
     return out["inserted"]

@@ -4,6 +4,9 @@ Backward: an ASIA key is found in the ``responseElements.credentials`` of the ST
 (AssumeRole*, GetSessionToken, GetFederationToken); the caller of that call is followed up to a long-term
 key, a SAML / web-identity / Identity Center user, or a service. Forward: the keys (CreateAccessKey), users
 (CreateUser) and sessions (STS calls) each node created, recursively, with every call each one made.
+
+Every query goes through a back end (``TrailBackend.rows`` in its dialect, bounded by its ``scope``), so a
+trace asks a DuckDB store and Athena the same questions.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from iamkit import frames
 from iamkit.errors import BadInput, NotFound
-from iamkit.trail import store
+from iamkit.trail.dialect import lit
 from iamkit.trail.timeline import is_access_key, target_sql
 
 if TYPE_CHECKING:  # pragma: no cover
-    import duckdb
     import pandas as pd
+
+    from iamkit.trail.backend import TrailBackend
+    from iamkit.window import Window
 
 STS_ISSUERS = ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
                "GetFederationToken", "AssumeRoot")
@@ -69,48 +74,56 @@ def _account_of(arn: str | None) -> str | None:
     return parts[4] if len(parts) > 5 and parts[4] else None
 
 
-def _rows(con: duckdb.DuckDBPyConnection, q: str, params: list | None = None) -> list[dict]:
-    cur = con.execute(q, params or [])
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+def _sql_list(values: list[str]) -> str:
+    return ", ".join(lit(v) for v in values)
 
 
-def _issuance(con: duckdb.DuckDBPyConnection, key: str) -> dict | None:
+class _Asker:
+    """A trace's queries on one back end, inside one scope (its window)."""
+
+    def __init__(self, backend: TrailBackend, scope: str):
+        self.b, self.scope, self.d = backend, scope, backend.dialect
+
+    def rows(self, select: str, where: str, order: str, limit: int | None = None) -> list[dict]:
+        q = f"SELECT {select}\nFROM {self.b.table}\nWHERE ({self.scope}) AND ({where})\nORDER BY {order}"
+        return self.b.rows(q + (f"\nLIMIT {int(limit)}" if limit else ""))
+
+    def text(self, col: str) -> str:
+        return self.d.json_as_text(col)
+
+
+_IDENTITY = "identity_type, principal_arn, principal_id, session_issuer_arn, session_name"
+
+
+def _issuance(ask: _Asker, key: str) -> dict | None:
     """The STS call (or CreateAccessKey) whose response carried ``key``.
 
     A cross-account AssumeRole is written twice with the same response (so the same issued key): the caller's
     account's copy names the caller and its key, the role account's copy only ``AWSAccount`` and the caller's
     principal id (both share a sharedEventID). The caller's copy is the one to follow; when only the role
-    account's trail was loaded, the other copy is returned and ``find_origin`` resolves the principal id."""
-    names = store.sql_list(STS_ISSUERS)
-    rows = _rows(con, f"""
-        SELECT event_id, event_time, event_name, identity_type, principal_arn, principal_id, access_key_id,
-               session_name, recipient_account_id, user_identity::VARCHAR AS ui,
-               request_parameters::VARCHAR AS rp, response_elements::VARCHAR AS re
-        FROM events
-        WHERE (event_name IN (SELECT unnest({names}))
-               AND json_extract_string(response_elements, '$.credentials.accessKeyId') = ?)
-           OR (event_name = 'CreateAccessKey'
-               AND json_extract_string(response_elements, '$.accessKey.accessKeyId') = ?)
-        ORDER BY access_key_id IS NULL, identity_type = 'AWSAccount', event_time, event_id LIMIT 1""", [key, key])
+    account's trail was loaded, the other copy is returned and ``_find_origin`` resolves the principal id."""
+    d, k = ask.d, lit(key)
+    rows = ask.rows(
+        f"event_id, event_time, event_name, identity_type, principal_arn, principal_id, access_key_id, "
+        f"session_name, recipient_account_id, {ask.text('user_identity')} AS ui, "
+        f"{ask.text('request_parameters')} AS rp, {ask.text('response_elements')} AS re",
+        f"(event_name IN ({_sql_list(list(STS_ISSUERS))}) "
+        f"AND {d.json_text('response_elements', ['credentials', 'accessKeyId'])} = {k}) "
+        f"OR (event_name = 'CreateAccessKey' AND {d.json_text('response_elements', ['accessKey', 'accessKeyId'])} = {k})",
+        "access_key_id IS NULL, identity_type = 'AWSAccount', event_time, event_id", 1)
     return rows[0] if rows else None
 
 
-def _principal_by_id(con: duckdb.DuckDBPyConnection, principal_id: str) -> dict | None:
+def _principal_by_id(ask: _Asker, principal_id: str) -> dict | None:
     """The identity (ARN, type) behind a principal id (AIDA…, AROA…:session), from its own calls."""
-    rows = _rows(con, """
-        SELECT identity_type, principal_arn, principal_id, session_issuer_arn, session_name,
-               user_identity::VARCHAR AS ui
-        FROM events WHERE principal_id = ? AND principal_arn IS NOT NULL
-        ORDER BY event_time LIMIT 1""", [principal_id])
+    rows = ask.rows(f"{_IDENTITY}, {ask.text('user_identity')} AS ui",
+                    f"principal_id = {lit(principal_id)} AND principal_arn IS NOT NULL", "event_time, event_id", 1)
     return rows[0] if rows else None
 
 
-def _first_use(con: duckdb.DuckDBPyConnection, key: str) -> dict | None:
-    rows = _rows(con, """
-        SELECT identity_type, principal_arn, principal_id, session_issuer_arn, session_name,
-               user_identity::VARCHAR AS ui
-        FROM events WHERE access_key_id = ? ORDER BY event_time LIMIT 1""", [key])
+def _first_use(ask: _Asker, key: str) -> dict | None:
+    rows = ask.rows(f"{_IDENTITY}, {ask.text('user_identity')} AS ui", f"access_key_id = {lit(key)}",
+                    "event_time, event_id", 1)
     return rows[0] if rows else None
 
 
@@ -150,14 +163,21 @@ def _origin_from_identity(ident: dict, key: str | None, chain: list[str]) -> Ori
                   access_key_id=key, chain=chain, detail=detail)
 
 
-def find_origin(con: duckdb.DuckDBPyConnection, key: str, max_hops: int = 20) -> Origin:
-    """Follow ``key`` back through the STS calls that issued it to the identity at the start of the chain."""
+def find_origin(backend: TrailBackend, key: str, *, window: Window | None = None, max_hops: int = 20) -> Origin:
+    """Follow ``key`` back through the STS calls that issued it to the identity at the start of the chain
+    (every query on ``backend``, inside ``window``; default: all)."""
+    from iamkit.trail.predicates import Filters
+
+    return _find_origin(_Asker(backend, backend.scope(Filters.make(window=window))), key, max_hops)
+
+
+def _find_origin(ask: _Asker, key: str, max_hops: int = 20) -> Origin:
     chain = [key]
     cur = key
     for _ in range(max_hops):
-        issued = _issuance(con, cur)
+        issued = _issuance(ask, cur)
         if issued is None or issued["event_name"] == "CreateAccessKey":
-            ident = _first_use(con, cur)
+            ident = _first_use(ask, cur)
             origin = _origin_from_identity(ident or {}, cur, chain)
             if issued is not None:
                 origin.detail["created_by_event"] = issued["event_id"]
@@ -167,7 +187,7 @@ def find_origin(con: duckdb.DuckDBPyConnection, key: str, max_hops: int = 20) ->
         parent = issued["access_key_id"]
         if not parent and issued.get("identity_type") == "AWSAccount":
             # only the role account's copy: the caller is known by its principal id (and account)
-            who = _principal_by_id(con, issued.get("principal_id") or "")
+            who = _principal_by_id(ask, issued.get("principal_id") or "")
             if who is None:
                 ui = json.loads(issued.get("ui") or "{}") or {}
                 return Origin("aws_account", None, ui.get("principalId"), ui.get("accountId"), None, chain,
@@ -200,20 +220,20 @@ def find_origin(con: duckdb.DuckDBPyConnection, key: str, max_hops: int = 20) ->
     return Origin("unknown", None, None, None, chain[0], chain, {"note": f"chain longer than {max_hops} hops"})
 
 
-def _node_events(con: duckdb.DuckDBPyConnection, keys: list[str], users: list[str]) -> list[dict]:
+def _node_events(ask: _Asker, keys: list[str], users: list[str]) -> list[dict]:
     """Every call made with ``keys`` or by IAM ``users`` (their non-key calls: console, other keys)."""
-    conds, params = [], []
+    conds = []
     if keys:
-        conds.append(f"access_key_id IN (SELECT unnest({store.sql_list(keys)}))")
+        conds.append(f"access_key_id IN ({_sql_list(keys)})")
     if users:
-        conds.append(f"principal_arn IN (SELECT unnest({store.sql_list(users)}))")
+        conds.append(f"principal_arn IN ({_sql_list(users)})")
     if not conds:
         return []
-    return _rows(con, f"""
-        SELECT event_time, event_name, event_source, aws_region, recipient_account_id, principal_arn,
-               access_key_id, source_ip, user_agent, error_code, {target_sql()} AS target, event_id,
-               request_parameters::VARCHAR AS rp, response_elements::VARCHAR AS re
-        FROM events WHERE {' OR '.join(conds)} ORDER BY event_time, event_id""", params)
+    return ask.rows(
+        f"event_time, event_name, event_source, aws_region, recipient_account_id, principal_arn, access_key_id, "
+        f"source_ip, user_agent, error_code, {target_sql(ask.d)} AS target, event_id, "
+        f"{ask.text('request_parameters')} AS rp, {ask.text('response_elements')} AS re",
+        " OR ".join(conds), "event_time, event_id")
 
 
 def _children(ev: dict, node: dict) -> list[dict]:
@@ -251,16 +271,21 @@ def _children(ev: dict, node: dict) -> list[dict]:
     return []
 
 
-def trace(con: duckdb.DuckDBPyConnection, access_key_id: str, *, max_depth: int = 10) -> TraceResult:
-    """Trace ``access_key_id`` to its origin and through everything it created; NotFound if never seen."""
+def trace(backend: TrailBackend, access_key_id: str, *, window: Window | None = None,
+          max_depth: int = 10) -> TraceResult:
+    """Trace ``access_key_id`` to its origin and through everything it created (every query inside ``window``,
+    default: all); NotFound if the key is never seen."""
+    from iamkit.trail.predicates import Filters
+
     key = (access_key_id or "").strip()
     if not is_access_key(key):
         raise BadInput(f"not an access key id: {access_key_id!r} (expected AKIA… or ASIA…)")
-    seen = con.execute("SELECT count(*) FROM events WHERE access_key_id = ?", [key]).fetchone()[0]
-    if not seen and _issuance(con, key) is None:
+    ask = _Asker(backend, backend.scope(Filters.make(window=window)))
+    first = _first_use(ask, key)
+    if first is None and _issuance(ask, key) is None:
         raise NotFound(f"access key {key} never appears in this CloudTrail store")
-    origin = find_origin(con, key)
-    first = _first_use(con, key) or {}
+    origin = _find_origin(ask, key)
+    first = first or {}
     root = {"node": key, "node_type": "key" if key.startswith("AKIA") else "session", "access_key_id": key,
             "principal_arn": first.get("principal_arn") or origin.principal_arn,
             "account_id": _account_of(first.get("principal_arn")) or origin.account_id, "parent": None,
@@ -275,7 +300,7 @@ def trace(con: duckdb.DuckDBPyConnection, access_key_id: str, *, max_depth: int 
         by_key = {n["access_key_id"]: n for n in frontier if n["access_key_id"]}
         by_user = {n["principal_arn"]: n for n in frontier if n["node_type"] == "user"}
         nxt: list[dict] = []
-        for ev in _node_events(con, keys, users):
+        for ev in _node_events(ask, keys, users):
             node = by_key.get(ev["access_key_id"]) or by_user.get(ev["principal_arn"])
             if node is None or ev["event_id"] in seen_events:
                 continue  # a created user's call made with a key that is already its own node

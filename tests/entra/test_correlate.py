@@ -27,11 +27,11 @@ def aws(identity_center, moto_endpoint, monkeypatch):
 def trail(fake, aws):
     import duckdb
 
-    from iamkit.trail import store
+    from iamkit.trail import Trail, store
 
     con = duckdb.connect()
     store.insert_records(con, trail_records(fake, aws["users"][ALICE]))
-    yield con
+    yield Trail(con)
     con.close()
 
 
@@ -125,8 +125,10 @@ def test_unknown_person_gives_errors_not_a_crash(graph, aws, trail):
 def test_a_broken_store_is_an_error_row(graph, aws):
     import duckdb
 
+    from iamkit.trail import Trail
+
     con = duckdb.connect()  # no events table
-    view = correlate(ALICE, aws_session=aws["session"], trail=con)
+    view = correlate(ALICE, aws_session=aws["session"], trail=Trail(con))
     assert "trail:sessions" in set(view.errors["operation"]) and len(view.assignments) == 2
 
 

@@ -36,11 +36,11 @@ def scenario_trail(sandbox):
     import duckdb
 
     from iamkit.sandbox import trailgen
-    from iamkit.trail import store
+    from iamkit.trail import Trail, store
 
     con = duckdb.connect()
     store.insert_records(con, trailgen.generate(sandbox.org, benign_events=1000, seed=sandbox.org.seed))
-    yield con
+    yield Trail(con)
     con.close()
 
 

@@ -229,6 +229,7 @@ def _rec(name: str, ui: dict, t: str, rp=None, re=None, account: str = DEV) -> d
 
 def test_the_chain_is_followed_up_to_the_key_that_made_it():
     from iamkit.investigate.access_key import origin_chain
+    from iamkit.trail import Trail
     from iamkit.trail.trace import trace
 
     backdoor = f"arn:aws:iam::{DEV}:user/svc-x"
@@ -245,7 +246,7 @@ def test_the_chain_is_followed_up_to_the_key_that_made_it():
         _rec("ListRoles", {**bd, "accessKeyId": console_key}, "2026-03-05T10:03:00Z"),  # a console session
     ])
     for key, chain in ((new_key, [KEY, new_key]), (console_key, [KEY, console_key])):
-        got, origin = origin_chain(con, trace(con, key).origin)
+        got, origin = origin_chain(Trail(con), trace(Trail(con), key).origin)
         assert got == chain and (origin.kind, origin.principal_arn) == ("iam_user", USER)
 
 

@@ -8,7 +8,7 @@ import sqlglot
 from botocore.stub import Stubber
 
 from iamkit.errors import BadInput, TrailError
-from iamkit.trail import athena
+from iamkit.trail import athena, columns
 
 
 def test_ddl_has_projection_for_account_region_date():
@@ -24,32 +24,87 @@ def test_ddl_has_projection_for_account_region_date():
     assert tree.find(sqlglot.exp.Create) is not None
 
 
-def test_ddl_without_enums_uses_injected_projection():
-    ddl = athena.cloudtrail_ddl()
-    assert "'projection.account.type'='injected'" in ddl and "'projection.region.type'='injected'" in ddl
+def _projection(ddl: str) -> dict[str, str]:
+    import re
+
+    return dict(re.findall(r"'projection\.(\w+)\.type'='(\w+)'", ddl))
+
+
+def _injected_violations(ddl: str, sql: str) -> list[str]:
+    """Athena's rule for injected projection: a query must give every injected partition column static
+    equality values (partition_account = '…' / IN ('…')) wherever it reads the view; what it misses."""
+    view_col = {"account": "partition_account", "region": "partition_region"}
+    missing = []
+    tree = sqlglot.parse_one(sql, read="trino")
+    for col, kind in _projection(ddl).items():
+        if kind != "injected":
+            continue
+        for t in tree.find_all(sqlglot.exp.Table):
+            if t.name != "events":
+                continue
+            where = t.find_ancestor(sqlglot.exp.Select).args.get("where")
+            preds = [] if where is None else [p for p in where.find_all(sqlglot.exp.EQ, sqlglot.exp.In)
+                                              if p.this.name == view_col[col]]
+            if not preds:
+                missing.append(col)
+    return missing
+
+
+def test_the_default_ddl_projects_no_column_as_injected():
+    """Regression: account/region were injected by default, and Athena refuses every query that gives no
+    static value for an injected column, which a hunt over the whole organization never does."""
+    ddl = athena.cloudtrail_ddl(accounts=["111111111111", "222222222222"])
+    assert _projection(ddl) == {"account": "enum", "region": "enum", "date": "date"}
+    regions = athena.partition_regions()
+    assert "us-east-1" in regions and "eu-west-1" in regions and len(regions) > 20
+    assert f"'projection.region.values'='{','.join(regions)}'" in ddl
+    for sql in athena.AthenaTrail(None).hunt_queries(since="2026-01-01", until="2026-01-02").values():
+        assert _injected_violations(ddl, sql) == []
     sqlglot.parse_one(ddl, read="athena")
 
 
+def test_injected_projection_only_when_asked_and_then_every_query_must_name_both():
+    ddl = athena.cloudtrail_ddl(injected=True)
+    assert _projection(ddl) == {"account": "injected", "region": "injected", "date": "date"}
+    hunts = athena.AthenaTrail(None).hunt_queries(since="2026-01-01", until="2026-01-02")
+    assert all(set(_injected_violations(ddl, sql)) == {"account", "region"} for sql in hunts.values())
+    scoped = athena.AthenaTrail(None, accounts=["111111111111"], regions=["us-east-1"])
+    assert all(_injected_violations(ddl, sql) == []
+               for sql in scoped.hunt_queries(since="2026-01-01", until="2026-01-02").values())
+
+
+def test_a_table_without_its_accounts_is_refused_with_the_reason():
+    with pytest.raises(BadInput, match="accounts are needed for partition projection.*refuse every query"):
+        athena.cloudtrail_ddl()
+
+
 @pytest.mark.parametrize(("kw", "msg"), [({"table": "x; DROP"}, "table"), ({"location": "/tmp/x"}, "s3://"),
-                                         ({"database": "a-b"}, "database")])
+                                         ({"location": "s3://b/x' OR '1"}, "no quotes"),
+                                         ({"database": "a-b"}, "database"),
+                                         ({"accounts": ["1111'"]}, "not an AWS account"),
+                                         ({"regions": ["us east"]}, "not an AWS region"),
+                                         ({"start_date": "2020-01-01'"}, "YYYY/MM/DD")])
 def test_ddl_rejects_bad_names(kw, msg):
     with pytest.raises(BadInput, match=msg):
-        athena.cloudtrail_ddl(**kw)
+        athena.cloudtrail_ddl(**({"accounts": ["111111111111"]} | kw))
 
 
 def test_events_view_parses_as_trino_and_has_every_events_column():
-    from iamkit import frames
 
     sql = athena.events_view_sql("ct")
     tree = sqlglot.parse_one(sql, read="trino")
     select = tree.find(sqlglot.exp.Select)
     names = [e.alias_or_name for e in select.expressions]
-    assert names[: len(frames.EVENT_COLUMNS)] == list(frames.EVENT_COLUMNS)
-    assert names[len(frames.EVENT_COLUMNS):] == ["partition_account", "partition_region", "partition_date"]
+    assert names[: len(columns.DDL_TYPES)] == list(columns.DDL_TYPES)  # the store's columns, source_file last
+    assert names[len(columns.DDL_TYPES):] == ["partition_account", "partition_region", "partition_date"]
 
 
 def test_partition_predicate_window_and_filters():
-    p = athena.partition_predicate("2024-03-01T10:00:00Z", "2024-03-03", accounts=["1", "2"], regions=["us-east-1"])
+    from iamkit.trail.predicates import partition_predicate
+    from iamkit.window import Window
+
+    p = partition_predicate(Window.parse("2024-03-01T10:00:00Z", "2024-03-03"), ["1", "2"], ["us-east-1"],
+                            cols=athena.TABLE_PARTITIONS)
     assert p == ("date BETWEEN '2024/02/29' AND '2024/03/04' AND account IN ('1', '2') AND region IN ('us-east-1')")
     sqlglot.parse_one(f"SELECT * FROM t WHERE {p}", read="trino")
 
@@ -177,3 +232,14 @@ def test_lake_runner_failure_is_a_clear_error():
                           {"QueryId": "b" * 36})
         with pytest.raises(TrailError, match="failed: bad column"):
             athena.LakeRunner(client).run("SELECT 1")
+
+
+def test_json_columns_from_athena_text_keep_each_rows_own_keys():
+    """Regression: Athena's JSON comes back as (Arrow-backed) text; parsing it by mapping that column made
+    every row's dict one struct type, so each request gained every other row's keys as None."""
+    from iamkit.trail import parse_json_columns
+
+    df = athena.result_frame([{"Name": "request_parameters", "Type": "json"}],
+                             [['{"userName": "bob"}'], ['{"roleArn": "arn:x", "durationSeconds": 900}'], [None]])
+    assert parse_json_columns(df)["request_parameters"].tolist() == [
+        {"userName": "bob"}, {"roleArn": "arn:x", "durationSeconds": 900}, None]

@@ -26,7 +26,7 @@ from sqlglot import exp
 from iamkit import frames
 from iamkit.cli import main
 from iamkit.errors import BadInput, TrailError
-from iamkit.trail import athena
+from iamkit.trail import athena, columns
 from iamkit.trail.detect.rules import load_rules
 
 REGION = "us-east-1"
@@ -356,7 +356,7 @@ def event_rows(n: int, account: str) -> list[tuple]:
     rows = []
     base = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for i in range(n):
-        values = {c: None for c in frames.EVENT_COLUMNS}
+        values = {c: None for c in columns.FRAME_COLUMNS}
         values.update({
             "event_id": f"ev-{i:05d}", "event_time": _ts((base + dt.timedelta(seconds=i)).isoformat()),
             "event_source": "s3.amazonaws.com", "event_name": "GetObject", "aws_region": REGION,
@@ -371,7 +371,7 @@ def event_rows(n: int, account: str) -> list[tuple]:
     return rows
 
 
-EVENT_COLS = [(c, EVENT_TYPES.get(c, "varchar")) for c in frames.EVENT_COLUMNS]
+EVENT_COLS = [(c, EVENT_TYPES.get(c, "varchar")) for c in columns.FRAME_COLUMNS]
 
 
 @pytest.mark.parametrize("paged", [True, False], ids=["athena-pages", "moto-one-page"])
@@ -623,3 +623,14 @@ def test_a_trail_narrowed_to_accounts_hunts_only_their_partitions():
     assert queries
     for rule_id, sql in queries.items():
         assert "partition_account IN ('222222222222')" in sql and "partition_region IN ('eu-west-1')" in sql, rule_id
+
+
+def test_athena_ddl_org_projects_the_organizations_accounts(sandbox, capsys):
+    """--org: the account enum is the organization's accounts (ListAccounts on the sandbox's organization)."""
+    code, out, err = run_cli(capsys, "trail", "athena-ddl", "--org", "--location",
+                             f"s3://trail/AWSLogs/{sandbox.org.org_id}/", "--regions", "us-east-1")
+    assert code == 0, err
+    want = ",".join(sorted(a.account_id for a in sandbox.org.accounts))
+    assert f"'projection.account.values'='{want}'" in out and "'projection.account.type'='enum'" in out
+    code, _, err = run_cli(capsys, "trail", "athena-ddl", "--org", "--accounts", "111111111111")
+    assert code == 2 and "not both" in err

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import iamkit.trail as trail
 from iamkit.errors import TrailError
-from iamkit.trail import sources
+from iamkit.trail.sources import classify
+from iamkit.window import Window, parse_time
 
 DIGEST = {"awsAccountId": "111111111111", "digestStartTime": "2024-03-01T09:00:00Z",
           "digestEndTime": "2024-03-01T10:00:00Z", "digestS3Bucket": "logs", "digestS3Object": "x.json.gz",
@@ -49,8 +50,8 @@ def test_every_shape_from_its_structure(tmp_path):
             data = gzip.compress(text.encode()) if gz else text.encode()
             p = tmp_path / f"f{i}{'.json.gz' if gz else '.json'}"
             p.write_bytes(data)
-            assert sources.classify(p) == kind, text
-            assert sources._classify_small(p, data)[0] == kind, text
+            assert classify.classify(p) == kind, text
+            assert classify._classify_small(p, data)[0] == kind, text
 
 
 @settings(max_examples=60, deadline=None)
@@ -60,7 +61,7 @@ def test_property_the_verdict_does_not_depend_on_how_the_bytes_are_cut(cuts, whi
     data = which.encode()
     points = sorted({c % (len(data) + 1) for c in cuts})
     pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
-    assert sources._classify(p for p in pieces if p)[0] == SHAPES[which]
+    assert classify._classify(p for p in pieces if p)[0] == SHAPES[which]
 
 
 @pytest.mark.parametrize("text", ["<html>", "{broken", '{"a": 1', "5"])
@@ -68,7 +69,7 @@ def test_what_is_not_json_is_an_error_not_a_skip(tmp_path, text):
     p = tmp_path / "x.json"
     p.write_text(text)
     with pytest.raises(TrailError, match="JSON"):
-        sources.classify(p)
+        classify.classify(p)
 
 
 def test_a_trail_file_cannot_hide_as_a_digest(tmp_path):
@@ -94,7 +95,7 @@ def test_digest_keys_far_down_a_big_file_do_not_decide_it(tmp_path):
     doc = {"digestStartTime": "x", "digestEndTime": "y", "padding": "z" * 3_000_000, "Records": recs}
     p = tmp_path / "big.json.gz"
     p.write_bytes(gzip.compress(json.dumps(doc).encode()))
-    assert sources.classify(p) == "records"
+    assert classify.classify(p) == "records"
     res = trail.load([p], tmp_path / "t.duckdb")
     assert (res.files_loaded, res.events_inserted) == (1, 3)
 
@@ -130,14 +131,14 @@ def test_every_skipped_file_is_listed_with_its_reason(tmp_path, capsys):
 
 
 def test_delivery_time_from_cloudtrail_names_only():
-    assert sources.delivery_time("s3://b/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/"
+    assert classify.delivery_time("s3://b/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/"
                                  "111111111111_CloudTrail_us-east-1_20240301T1015Z_AbC123.json.gz").isoformat() == \
         "2024-03-01T10:15:00+00:00"
-    assert sources.delivery_time("111111111111_CloudTrail-Insight_eu-west-1_20240301T1015Z_x.json.gz") is not None
+    assert classify.delivery_time("111111111111_CloudTrail-Insight_eu-west-1_20240301T1015Z_x.json.gz") is not None
     for name in ("notes_20240301T1015Z_x.json.gz", "111111111111_CloudTrail_us-east-1_20241301T1015Z_x.json.gz",
                  "a.json"):
-        assert sources.delivery_time(name) is None
-    w = sources.Window(start=sources._as_utc("2024-03-01T10:00:00Z"), end=sources._as_utc("2024-03-01T12:00:00Z"))
-    ok = [sources._as_utc(t) for t in ("2024-03-01T09:00:00Z", "2024-03-01T12:30:00Z", "2024-03-02T12:00:00Z")]
-    out = [sources._as_utc(t) for t in ("2024-03-01T08:59:00Z", "2024-03-02T12:01:00Z")]
-    assert all(w.delivery_ok(t) for t in ok) and not any(w.delivery_ok(t) for t in out)
+        assert classify.delivery_time(name) is None
+    w = Window(start=parse_time("2024-03-01T10:00:00Z"), end=parse_time("2024-03-01T12:00:00Z"))
+    ok = [parse_time(t) for t in ("2024-03-01T09:00:00Z", "2024-03-01T12:30:00Z", "2024-03-02T12:00:00Z")]
+    out = [parse_time(t) for t in ("2024-03-01T08:59:00Z", "2024-03-02T12:01:00Z")]
+    assert all(classify.delivery_ok(w, t) for t in ok) and not any(classify.delivery_ok(w, t) for t in out)

@@ -13,12 +13,15 @@ import pytest
 import sqlglot
 from typer.testing import CliRunner
 
+import iamkit.trail as trail
 from iamkit import frames
 from iamkit.errors import BadInput
-from iamkit.trail import store
-from iamkit.trail.detect.hunt import hunt, render_rule, resolve_rules
+from iamkit.trail import Trail, store
+from iamkit.trail.athena import AthenaTrail
+from iamkit.trail.detect.hunt import QueryRunner, execute, hunt, plan, render_rule, resolve_rules
 from iamkit.trail.detect.rules import SHIPPED_DIR, load_rules
 from iamkit.trail.detect.synth import at, policy, record, root, user
+from iamkit.window import Window
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -60,7 +63,7 @@ def test_every_shipped_rule_renders_and_parses(dialect):
 
 
 def test_hunt_returns_typed_frames_sorted_by_severity(con):
-    res = hunt(con)
+    res = hunt(Trail(con))
     frames.check(res.detections, "detections")
     frames.check(res.errors, "errors")
     ids = list(res.detections["detection_id"])
@@ -74,7 +77,7 @@ def test_hunt_returns_typed_frames_sorted_by_severity(con):
 def test_hunt_on_the_shared_incident(incident):
     c = duckdb.connect()
     store.insert_records(c, incident)
-    det = hunt(c).detections
+    det = hunt(Trail(c)).detections
     new_key = [r for r in det.itertuples() if r.detection_id == "iamkit-key-created-then-used"]
     assert any(r.access_key_id == "AKIANEWBACKDOORKEY01" for r in new_key)
     assert "iamkit-admin-managed-policy-attached" in set(det["detection_id"])
@@ -89,32 +92,29 @@ def test_successful_stop_logging_is_not_a_denied_attempt():
     c = duckdb.connect()
     store.insert_records(c, [synth.record("StopLogging", "cloudtrail.amazonaws.com", synth.user("ops"),
                                           synth.at(1), rp={"name": "org-trail"})])
-    ids = set(hunt(c).detections["detection_id"])
+    ids = set(hunt(Trail(c)).detections["detection_id"])
     assert "iamkit-logging-stopped" in ids and "iamkit-logging-stop-attempt-denied" not in ids
 
 
 def test_time_window_limits_events(con):
-    res = hunt(con, since="2026-01-01T00:30:00Z")
+    res = hunt(Trail(con), since="2026-01-01T00:30:00Z")
     assert "iamkit-logging-stopped" not in set(res.detections["detection_id"])
     assert "iamkit-policy-wildcard-grant" in set(res.detections["detection_id"])
-    res = hunt(con, until="2026-01-01T00:30:00Z")
+    res = hunt(Trail(con), until="2026-01-01T00:30:00Z")
     assert "iamkit-policy-wildcard-grant" not in set(res.detections["detection_id"])
 
 
-def test_trail_and_path_are_accepted(tmp_path):
+def test_hunt_takes_a_back_end_and_nothing_else(tmp_path):
     db = tmp_path / "t.duckdb"
     c = store.connect(db)
     store.insert_records(c, _records())
     c.close()
-    assert "iamkit-root-activity" in set(hunt(str(db)).detections["detection_id"])
-
-    class FakeTrail:
-        def __init__(self, con):
-            self.con = con
-
-    c = store.connect(db, read_only=True)
-    assert "iamkit-root-activity" in set(hunt(FakeTrail(c)).detections["detection_id"])
-    c.close()
+    with trail.open(db, read_only=True) as t:
+        assert "iamkit-root-activity" in set(hunt(t).detections["detection_id"])
+        assert "iamkit-root-activity" in set(t.hunt().detections["detection_id"])
+    for wrong in (str(db), db, duckdb.connect()):  # no guessing: a path or a connection is refused, named
+        with pytest.raises(BadInput, match="trail back end"):
+            hunt(wrong)
 
 
 def test_bad_rule_files_are_listed_and_the_rest_runs(con, tmp_path):
@@ -129,7 +129,7 @@ def test_bad_rule_files_are_listed_and_the_rest_runs(con, tmp_path):
                                       "detection: {s: {eventName: X}, condition: 's | count() > 5'}\n")
     (tmp_path / "bad_param.yml").write_text("id: c\ntitle: c\nseverity: low\nkind: first_seen\n"
                                             "params: {attribute: shoe_size}\n")
-    res = hunt(con, rules=[SHIPPED_DIR, tmp_path])
+    res = hunt(Trail(con), rules=[SHIPPED_DIR, tmp_path])
     codes = dict(zip(res.errors["operation"].map(lambda p: Path(p).name), res.errors["code"], strict=True))
     assert codes["broken.yml"] == "rule_invalid"
     assert codes["unknown_kind.yml"] == "rule_invalid"
@@ -147,7 +147,7 @@ def test_bad_rule_files_are_listed_and_the_rest_runs(con, tmp_path):
 def test_engine_errors_are_per_rule():
     c = duckdb.connect()  # an events table without most columns: every rule fails alone, nothing crashes
     c.execute("CREATE TABLE events AS SELECT 'e1' AS event_id, now() AS event_time, 'StopLogging' AS event_name")
-    res = hunt(c)
+    res = hunt(Trail(c))
     assert res.detections.empty
     failed = res.errors[res.errors["code"] == "rule_failed"]
     assert len(failed) >= 10 and failed["message"].str.contains("Binder Error").all()
@@ -157,17 +157,17 @@ def test_missing_events_table_is_one_clear_error():
     from iamkit.errors import NotFound
 
     with pytest.raises(NotFound, match="no table 'events'"):
-        hunt(duckdb.connect())
+        hunt(Trail(duckdb.connect()))
 
 
 def test_single_path_arguments_are_accepted(con):
-    res = hunt(con, rules=SHIPPED_DIR / "root_activity.yml", sigma_dirs=str(FIXTURES / "sigma" / "unsupported"))
+    res = hunt(Trail(con), rules=SHIPPED_DIR / "root_activity.yml", sigma_dirs=str(FIXTURES / "sigma" / "unsupported"))
     assert set(res.detections["detection_id"]) == {"iamkit-root-activity"}
     assert len(res.errors) == 2
 
 
 def test_sigma_dirs_are_added_to_shipped_rules(con):
-    res = hunt(con, sigma_dirs=[FIXTURES / "sigma"])  # unsupported/ is inside: loaded recursively
+    res = hunt(Trail(con), sigma_dirs=[FIXTURES / "sigma"])  # unsupported/ is inside: loaded recursively
     ids = set(res.detections["detection_id"])
     assert "4db60cc0-36fb-42b7-9b58-a5b53019fb74" in ids  # SigmaHQ trail change rule
     assert "iamkit-logging-stopped" in ids
@@ -177,10 +177,19 @@ def test_sigma_dirs_are_added_to_shipped_rules(con):
     assert unsupported["message"].str.contains("expand").any()
 
 
-def test_trino_dialect_renders_and_runs_through_an_executor(con):
-    res = hunt(con, dialect="trino")
-    assert res.detections.empty and res.queries
-    for sql in res.queries.values():
+class Runner:
+    """An Athena runner stand-in: ``execute(sql)`` answers each query."""
+
+    database = "stand-in"
+
+    def __init__(self, execute):
+        self.run = execute
+
+
+def test_trino_back_end_renders_and_runs_through_its_runner():
+    queries = AthenaTrail(None).hunt_queries(all=True)
+    assert queries
+    for sql in queries.values():
         sqlglot.parse_one(sql, read="trino")
     seen = []
 
@@ -189,14 +198,13 @@ def test_trino_dialect_renders_and_runs_through_an_executor(con):
         return pd.DataFrame(columns=["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen",
                                      "n", "detail"])
 
-    res = hunt(None, dialect="trino", execute=execute)
-    assert len(seen) == len(res.queries) and res.detections.empty
+    res = AthenaTrail(Runner(execute)).hunt(all=True)
+    assert seen == list(res.queries.values()) == list(queries.values()) and res.detections.empty
 
 
 def test_trino_time_window_is_a_timestamp_literal():
     rules, _ = resolve_rules([SHIPPED_DIR / "root_activity.yml"])
-    res = hunt(None, rules=rules, dialect="trino", since="2026-01-01T00:00:00Z")
-    sql = next(iter(res.queries.values()))
+    sql = next(iter(AthenaTrail(None).hunt_queries(rules, since="2026-01-01T00:00:00Z", all=True).values()))
     assert "from_iso8601_timestamp('2026-01-01T00:00:00.000Z')" in sql
     sqlglot.parse_one(sql, read="trino")
 
@@ -209,7 +217,7 @@ def test_ip_context_frame_can_be_given(con):
     c = duckdb.connect()
     store.insert_records(c, recs)
     ctx = pd.DataFrame({"ip": ["198.51.100.10", "203.0.113.7"], "asn": [64500, 64511], "country": ["DE", "KP"]})
-    res = hunt(c, rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"],
+    res = hunt(Trail(c), rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"],
                ip_context=ctx)
     assert sorted(res.detections["detection_id"]) == ["iamkit-assume-role-new-asn", "iamkit-assume-role-new-country"]
     assert res.errors.empty
@@ -266,6 +274,7 @@ def test_cli_hunt_trino_prints_sql(tmp_path):
     assert r.exit_code == 0, r.output
     rows = json.loads(out.read_text())
     assert rows and all(sqlglot.parse_one(x["sql"], read="trino") for x in rows)
+    assert {x["detection_id"] for x in rows} == {r.id for r in load_rules()[0]}  # the country/ASN rules too
 
 
 @pytest.mark.parametrize("args", [
@@ -292,9 +301,9 @@ def test_cli_fail_on_must_be_a_severity(db):
 
 def test_single_scan_gives_the_same_detections_as_one_query_per_rule(con):
     fixtures = sorted((FIXTURES / "sigma").glob("*.yml"))
-    combined = hunt(con, sigma_dirs=fixtures)
+    combined = hunt(Trail(con), sigma_dirs=fixtures)
     assert "(single scan)" in combined.timings
-    one_by_one = hunt(None, sigma_dirs=fixtures, execute=lambda sql: con.execute(sql).fetch_df())
+    one_by_one = execute(plan(Trail(con), None, fixtures), QueryRunner(lambda sql: con.execute(sql).fetch_df()))
     assert "(single scan)" not in one_by_one.timings
     key = ["detection_id", "principal_arn", "access_key_id"]
     a = combined.detections.sort_values(key).reset_index(drop=True)
@@ -308,20 +317,20 @@ def test_a_predicate_the_engine_rejects_fails_only_its_rule(con, tmp_path):
     (tmp_path / "lookahead.yml").write_text(
         "title: la\nid: la\nlogsource: {product: aws, service: cloudtrail}\n"
         "detection: {s: {eventName|re: 'Stop(?=Logging)'}, condition: s}\n")
-    res = hunt(con, sigma_dirs=[tmp_path])
+    res = hunt(Trail(con), sigma_dirs=[tmp_path])
     failed = res.errors[res.errors["code"] == "rule_failed"]
     assert list(failed["operation"]) == ["la"]
     assert {"iamkit-logging-stopped", "iamkit-root-activity"} <= set(res.detections["detection_id"])
 
 
 def test_trino_bounded_hunt_has_partition_predicates_and_no_json_casts():
-    res = hunt(None, dialect="trino", since="2026-01-02T00:00:00Z", until="2026-01-03T00:00:00Z")
-    for rule_id, sql in res.queries.items():
+    queries = AthenaTrail(None).hunt_queries(since="2026-01-02T00:00:00Z", until="2026-01-03T00:00:00Z")
+    for rule_id, sql in queries.items():
         assert "partition_date BETWEEN '2026/01/01' AND '2026/01/04'" in sql, rule_id
         assert "CAST(request_parameters AS VARCHAR)" not in sql
         sqlglot.parse_one(sql, read="trino")
     # the key rule bounds both its creations and its uses
-    key_sql = res.queries["iamkit-key-created-then-used"]
+    key_sql = queries["iamkit-key-created-then-used"]
     assert key_sql.count("partition_date BETWEEN") >= 2
 
 
@@ -356,7 +365,7 @@ def test_country_rule_uses_offline_ip_context_by_default():
                        event_id="away"))
     c = duckdb.connect()
     store.insert_records(c, recs)
-    res = hunt(c, rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"])
+    res = hunt(Trail(c), rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"])
     assert [list(x) for x in res.detections["event_ids"]] == [["away"]]
     assert ctx.lookup(away)["country"] in res.detections.iloc[0]["summary"]
     # no ASN database given: the ASN rule is listed as skipped, not silently empty
@@ -379,7 +388,7 @@ def test_athena_text_results_become_typed_detections():
                              "last_seen": ["2026-01-01 00:00:00.000 UTC"], "n": ["25"], "peak": ["25"],
                              "names": ["ListRoles"]}, dtype="string")
 
-    res = hunt(None, rules=rules, dialect="trino", execute=execute)
+    res = AthenaTrail(Runner(execute)).hunt(rules, all=True)
     frames.check(res.detections, "detections")
     by_id = res.detections.set_index("detection_id")
     assert by_id.loc["iamkit-logging-stopped", "event_ids"] == ["e-1", "e-2"]
@@ -422,8 +431,8 @@ def test_hunt_on_athena_through_the_runner():
         stub.add_response("get_query_results", {"ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": cols}}},
                           {"QueryExecutionId": "q1", "MaxResults": 1000})
         runner = AthenaRunner(client, clock=lambda: 0.0, sleep=lambda s: None)
-        res = hunt(None, rules=[SHIPPED_DIR / "logging_stopped.yml"], dialect="trino", execute=runner.run,
-                   since="2026-01-01T00:00:00Z", until="2026-01-02T00:00:00Z")
+        res = AthenaTrail(runner).hunt([SHIPPED_DIR / "logging_stopped.yml"], since="2026-01-01T00:00:00Z",
+                                       until="2026-01-02T00:00:00Z")
         stub.assert_no_pending_responses()
     frames.check(res.detections, "detections")
     row = res.detections.iloc[0]
@@ -444,7 +453,7 @@ def test_ip_context_covers_the_calls_of_every_rule(tmp_path):
                            event_id=f"away-{name}"))
     c = duckdb.connect()
     store.insert_records(c, recs)
-    res = hunt(c, rules=[tmp_path])
+    res = hunt(Trail(c), rules=[tmp_path])
     assert res.errors.empty
     assert sorted(x for ids in res.detections["event_ids"] for x in ids) == ["away-AssumeRole", "away-GetSessionToken"]
 
@@ -454,10 +463,9 @@ def test_ip_context_covers_the_calls_of_every_rule(tmp_path):
     ("2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00Z", ("2026-01-01T08:00:00.000Z", "2026-01-01T10:00:00.000Z")),
 ])
 def test_time_window_bounds(since, until, expect):
-    from iamkit.trail.detect import render
-    from iamkit.trail.detect.hunt import time_window
+    from iamkit.trail.predicates import Filters
 
-    w = time_window(render.get("trino"), since, until)
+    w = Filters.make(window=Window.parse(since, until)).where("trino")
     assert f"from_iso8601_timestamp('{expect[0]}')" in w and f"from_iso8601_timestamp('{expect[1]}')" in w
 
 
@@ -465,7 +473,7 @@ def test_bad_time_is_bad_input(con):
     from iamkit.errors import BadInput
 
     with pytest.raises(BadInput, match="not an ISO"):
-        hunt(con, since="yesterday-ish")
+        hunt(Trail(con), since="yesterday-ish")
 
 
 def test_hunt_scoped_to_accounts_and_regions():
@@ -474,20 +482,20 @@ def test_hunt_scoped_to_accounts_and_regions():
     c = duckdb.connect()
     store.insert_records(c, [*_records(), record("StopLogging", "cloudtrail.amazonaws.com", root(other), at(30),
                                                  event_id="stop-other", rp={"name": "t"}, account=other)])
-    everywhere = hunt(c)
-    scoped = hunt(c, accounts=[other])
+    everywhere = hunt(Trail(c))
+    scoped = hunt(Trail(c), accounts=[other])
     ids = lambda res: {e for ids in res.detections["event_ids"] for e in ids}  # noqa: E731
     assert {"stop", "stop-other"} <= ids(everywhere)
     assert "stop-other" in ids(scoped) and not ids(scoped) & {"stop", "pol"}
-    assert hunt(c, regions=["eu-west-3"]).detections.empty  # every record is in us-east-1
-    assert "stop" in ids(hunt(c, regions=["us-east-1"]))
+    assert hunt(Trail(c), regions=["eu-west-3"]).detections.empty  # every record is in us-east-1
+    assert "stop" in ids(hunt(Trail(c), regions=["us-east-1"]))
     c.close()
 
 
 def test_trino_scoped_hunt_prunes_account_and_region_partitions():
-    res = hunt(None, dialect="trino", since="2026-01-02", until="2026-01-03", accounts=["222222222222"],
-               regions=["eu-west-1"])
-    for rule_id, sql in res.queries.items():
+    queries = AthenaTrail(None).hunt_queries(since="2026-01-02", until="2026-01-03", accounts=["222222222222"],
+                                             regions=["eu-west-1"])
+    for rule_id, sql in queries.items():
         assert "partition_account IN ('222222222222')" in sql and "partition_region IN ('eu-west-1')" in sql, rule_id
         sqlglot.parse_one(sql, read="trino")
 
@@ -497,7 +505,7 @@ def test_trino_scoped_hunt_prunes_account_and_region_partitions():
                                          ({"regions": ["us east"]}, "not an AWS region")])
 def test_scope_values_are_checked_before_they_reach_sql(con, kw, msg):
     with pytest.raises(BadInput, match=msg):
-        hunt(con, **kw)
+        hunt(Trail(con), **kw)
 
 
 def test_cli_hunt_accounts_option(db):

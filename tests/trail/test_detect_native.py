@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from iamkit import frames
-from iamkit.trail import store
+from iamkit.trail import Trail, store
 from iamkit.trail.detect import policydoc
 from iamkit.trail.detect.hunt import hunt
 from iamkit.trail.detect.rules import SHIPPED_DIR
@@ -24,7 +24,7 @@ def run(records: list[dict], rule: str, extra_sql: str | None = None):
     store.insert_records(con, records)
     if extra_sql:
         con.execute(extra_sql)
-    res = hunt(con, rules=[SHIPPED_DIR / f"{rule}.yml"])
+    res = hunt(Trail(con), rules=[SHIPPED_DIR / f"{rule}.yml"])
     frames.check(res.detections, "detections")
     assert not res.errors["code"].isin(["rule_failed", "rule_unsupported", "rule_invalid"]).any(), res.errors
     con.close()

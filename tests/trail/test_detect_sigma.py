@@ -12,8 +12,8 @@ import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from iamkit.trail import dialect as render
 from iamkit.trail import store
-from iamkit.trail.detect import render
 from iamkit.trail.detect.rules import load_file
 from iamkit.trail.detect.sigma import SigmaError, compile_rule, parse_rule, to_sql
 from iamkit.trail.detect.synth import at, policy, record, root, session, user

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import iamkit.trail as trail
-from iamkit.trail import sources, store
+from iamkit.trail import store
+from iamkit.trail.sources import batch, classify
 
 
 def _recs(i: int, k: int) -> list[dict]:
@@ -23,21 +24,21 @@ def _recs(i: int, k: int) -> list[dict]:
 @given(st.binary(max_size=4096))
 @settings(max_examples=50, deadline=None)
 def test_stored_gzip_member_round_trips(data):
-    assert gzip.decompress(sources._stored_gzip(data)) == data
+    assert gzip.decompress(batch._stored_gzip(data)) == data
 
 
 def test_stored_gzip_members_concatenate_with_compressed_ones():
     name = 's3://b/AWSLogs/f"7".json.gz'
-    joined = sources._wrap_head(name, True) + gzip.compress(b'{"Records": []}') + sources._WRAP_TAIL
+    joined = batch._wrap_head(name, True) + gzip.compress(b'{"Records": []}') + batch._WRAP_TAIL
     assert json.loads(gzip.decompress(joined)) == {"f": name, "d": {"Records": []}}
-    assert zlib.decompressobj(wbits=31).decompress(sources._stored_gzip(b"abc")) == b"abc"
+    assert zlib.decompressobj(wbits=31).decompress(batch._stored_gzip(b"abc")) == b"abc"
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3, 8])
 def test_split_keeps_order_and_every_file(parts, tmp_path):
-    infos = [sources.FileInfo(local=tmp_path / f"{i}", name=str(i), etag="", size=10, raw_size=(i % 5 + 1) * 100)
+    infos = [batch.FileInfo(local=tmp_path / f"{i}", name=str(i), etag="", size=10, raw_size=(i % 5 + 1) * 100)
              for i in range(23)]
-    chunks = sources._split(infos, parts)
+    chunks = batch._split(infos, parts)
     assert 1 <= len(chunks) <= parts
     assert [n for c in chunks for n, _ in c] == list(range(1, 24))
     assert [f for c in chunks for _, f in c] == infos
@@ -58,9 +59,9 @@ def test_each_record_keeps_its_file_in_parallel_batch_files(tmp_path, gz, parts)
             write_records_file(p, _recs(i, k), gz=gz)
         paths[str(p)] = (i, k)
     con = store.connect()
-    loader = sources.Loader(con)
+    loader = batch.Loader(con)
     loader.parts = parts
-    infos = [sources.local_file_info(p) for p in sources.discover([tmp_path / "in"])]
+    infos = [batch.local_file_info(p) for p in batch.discover([tmp_path / "in"])]
     res = loader.load_files(infos)
     assert (res.files_loaded, res.files_failed, res.events_inserted) == (len(sizes), 0, sum(sizes))
     rows = con.execute("SELECT path, records, kind FROM loaded_files").fetchall()
@@ -127,22 +128,22 @@ def test_small_file_classification_agrees_with_the_full_look(tmp_path):
         data = gzip.compress(json.dumps(obj).encode())
         p = tmp_path / f"{kind}.json.gz"
         p.write_bytes(data)
-        assert sources._classify_small(p, data)[0] == sources.classify(p) == kind
+        assert classify._classify_small(p, data)[0] == classify.classify(p) == kind
 
 
 def test_object_limit_fits_the_batch_or_falls_back_to_the_maximum(tmp_path):
-    def info(raw: int) -> sources.FileInfo:
-        return sources.FileInfo(local=tmp_path, name="x", etag="", size=10, raw_size=raw)
+    def info(raw: int) -> batch.FileInfo:
+        return batch.FileInfo(local=tmp_path, name="x", etag="", size=10, raw_size=raw)
 
-    assert sources._object_limit([info(1000), info(5000)]) == 64 * 2**20
-    assert sources._object_limit([info(100 * 2**20)]) == 200 * 2**20 + 4096
-    assert sources._object_limit([info(1000), info(0)]) == sources.MAX_OBJECT_SIZE  # size unknown
-    assert sources._object_limit([info(2**31)]) == sources.MAX_OBJECT_SIZE
+    assert batch._object_limit([info(1000), info(5000)]) == 64 * 2**20
+    assert batch._object_limit([info(100 * 2**20)]) == 200 * 2**20 + 4096
+    assert batch._object_limit([info(1000), info(0)]) == batch.MAX_OBJECT_SIZE  # size unknown
+    assert batch._object_limit([info(2**31)]) == batch.MAX_OBJECT_SIZE
 
 
 def test_a_file_larger_than_the_batch_object_limit_is_read_on_its_own(tmp_path, monkeypatch):
     """ISIZE can understate a multi-member gzip: the batch fails, bisection reads the file alone, all loads."""
-    monkeypatch.setattr(sources, "_object_limit", lambda batch: 2000)
+    monkeypatch.setattr(batch, "_object_limit", lambda files: 2000)
     sizes = [1, 2, 40, 3]  # the 40-record file is far above 2000 bytes
     for i, k in enumerate(sizes):
         write_records_file(tmp_path / "in" / f"f{i}.json.gz", _recs(i, k))
@@ -155,21 +156,21 @@ def test_a_file_larger_than_the_batch_object_limit_is_read_on_its_own(tmp_path, 
 
 @pytest.mark.parametrize(("free_mib", "want_mib"), [(512, 64), (4096, 128), (8192, 256), (65536, 512)])
 def test_batch_size_follows_the_memory_available(monkeypatch, free_mib, want_mib):
-    monkeypatch.delenv(sources.BATCH_ENV, raising=False)
+    monkeypatch.delenv(batch.BATCH_ENV, raising=False)
     pages = {"SC_AVPHYS_PAGES": free_mib * 256, "SC_PAGE_SIZE": 4096}
-    monkeypatch.setattr(sources.os, "sysconf", lambda name: pages[name])
-    assert sources.batch_bytes() == want_mib * 2**20
+    monkeypatch.setattr(batch.os, "sysconf", lambda name: pages[name])
+    assert batch.batch_bytes() == want_mib * 2**20
 
 
 def test_batch_size_from_the_environment_and_its_errors(monkeypatch):
     from iamkit.errors import BadInput
 
-    monkeypatch.setenv(sources.BATCH_ENV, "32")
-    assert sources.batch_bytes() == 32 * 2**20
+    monkeypatch.setenv(batch.BATCH_ENV, "32")
+    assert batch.batch_bytes() == 32 * 2**20
     for bad, msg in (("lots", "whole number"), ("4", "between 8 and 8192")):
-        monkeypatch.setenv(sources.BATCH_ENV, bad)
+        monkeypatch.setenv(batch.BATCH_ENV, bad)
         with pytest.raises(BadInput, match=msg):
-            sources.batch_bytes()
+            batch.batch_bytes()
 
 
 def test_small_batches_load_the_same_events(tmp_path, monkeypatch):
@@ -178,7 +179,7 @@ def test_small_batches_load_the_same_events(tmp_path, monkeypatch):
         write_records_file(tmp_path / "in" / f"f{i}.json.gz", _recs(i, k))
     got = {}
     for size in (2000, 10**9):  # one file per batch (each above 2000 bytes) / everything in one batch
-        monkeypatch.setattr(sources, "BATCH_BYTES", size)
+        monkeypatch.setattr(batch, "BATCH_BYTES", size)
         db = tmp_path / f"t{size}.duckdb"
         res = trail.load([tmp_path / "in"], db)
         assert (res.files_loaded, res.events_inserted) == (5, 23)

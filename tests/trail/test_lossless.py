@@ -12,7 +12,8 @@ import pytest
 from ctrecords import incident_records, write_records_file
 
 import iamkit.trail as trail
-from iamkit.trail import sources
+from iamkit.trail.sources import batch, parse
+from iamkit.trail.sources import s3 as s3_source
 
 UTC = dt.UTC
 
@@ -37,7 +38,7 @@ def _t(text: str) -> dt.datetime:
 ])
 def test_covers(windows, start, end, expected):
     ws = [(None if a is None else _t(a), None if b is None else _t(b)) for a, b in windows]
-    assert sources.covers(ws, None if start is None else _t(start), None if end is None else _t(end)) is expected
+    assert batch.covers(ws, None if start is None else _t(start), None if end is None else _t(end)) is expected
 
 
 def test_a_wider_load_after_a_windowed_one_loads_the_rest(tmp_path):
@@ -125,7 +126,7 @@ def test_a_hostile_file_with_a_million_bad_entries_lists_a_bounded_number(tmp_pa
     p.write_text(json.dumps({"Records": [1] * 5000 + [incident_records()[0]]}))
     res = trail.load([p], tmp_path / "t.duckdb")
     assert (res.files_loaded, res.events_inserted, res.records_bad) == (1, 1, 5000)
-    assert len(res.error_rows) == sources.Loader.MAX_PROBLEMS + 1
+    assert len(res.error_rows) == batch.Loader.MAX_PROBLEMS + 1
     assert "4950 more" in res.error_rows[-1]["message"]
 
 
@@ -164,7 +165,7 @@ class _Glacier:
 
 def test_one_unreadable_s3_object_fails_alone(s3, tmp_path, monkeypatch):
     """Regression: one failed GetObject dropped its whole download chunk (up to 2,000 good files)."""
-    monkeypatch.setattr(sources, "S3_CHUNK", 5)  # several chunks, the bad object inside one
+    monkeypatch.setattr(s3_source, "S3_CHUNK", 5)  # several chunks, the bad object inside one
     keys = _put(s3, "cold-logs", 12)
     cold = keys[6]
     glacier = _Glacier({cold})
@@ -182,11 +183,11 @@ def test_one_unreadable_s3_object_fails_alone(s3, tmp_path, monkeypatch):
 
 def test_s3_keys_never_write_outside_the_download_folder(tmp_path):
     dest = tmp_path / "dl"
-    assert sources._local_for(dest, "AWSLogs/1/f.json.gz") == dest / "AWSLogs" / "1" / "f.json.gz"
-    assert sources._local_for(dest, "/abs//f.json.gz") == dest / "abs" / "f.json.gz"
+    assert s3_source._local_for(dest, "AWSLogs/1/f.json.gz") == dest / "AWSLogs" / "1" / "f.json.gz"
+    assert s3_source._local_for(dest, "/abs//f.json.gz") == dest / "abs" / "f.json.gz"
     for key in ("../../etc/cron.d/x.json", "a/../../x.json", ".."):
         with pytest.raises(Exception, match="unsafe S3 key"):
-            sources._local_for(dest, key)
+            s3_source._local_for(dest, key)
 
 
 def test_trail_load_exits_2_when_nothing_could_be_read(tmp_path, capsys):
@@ -238,23 +239,23 @@ def test_a_record_the_store_refuses_fails_alone(monkeypatch, tmp_path):
     recs = incident_records()[:4]
     path = tmp_path / "f.json"
     write_records_file(path, recs)
-    real = sources.record_text
+    real = parse.record_text
 
     def poisoned(r):  # one record whose text the store cannot parse, whatever the reason
         text, changed = real(r)
         return (text[:-1] if r is recs_seen[1] else text), changed
 
     recs_seen: list = []
-    real_read = sources.read_python
+    real_read = parse.read_python
 
     def read(p):
         parsed = real_read(p)
         recs_seen[:] = parsed.records
         return parsed
 
-    monkeypatch.setattr(sources, "record_text", poisoned)
-    monkeypatch.setattr(sources, "read_python", read)
-    monkeypatch.setattr(sources.Loader, "_load_fast", lambda self, kind, batch: [self._load_python(f) for f in batch])
+    monkeypatch.setattr(parse, "record_text", poisoned)
+    monkeypatch.setattr(parse, "read_python", read)
+    monkeypatch.setattr(batch.Loader, "_load_fast", lambda self, kind, batch: [self._load_python(f) for f in batch])
     with trail.open(tmp_path / "t.duckdb") as t:
         res = t.load([path])
         assert res.events_inserted == 3 and res.files_failed == 0

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import iamkit.trail as trail
 from iamkit import frames
 from iamkit.errors import BadInput
-from iamkit.trail import sources
+from iamkit.trail.sources import classify, parse
 
 
 def _write(path: Path, text: str, gz: bool = False) -> Path:
@@ -50,7 +50,7 @@ def test_classify_every_shape(tmp_path, records):
         "empty.json": ("  \n", False, "empty"),
     }
     for name, (text, gz, kind) in cases.items():
-        assert sources.classify(_write(tmp_path / name, text, gz)) == kind, name
+        assert classify.classify(_write(tmp_path / name, text, gz)) == kind, name
 
 
 def test_every_local_shape_loads_the_same_events(tmp_path, records):
@@ -168,8 +168,8 @@ def test_missing_source_and_bad_dates_are_clear_errors(tmp_path):
 
 def test_parse_python_handles_wrappers():
     def unwrap(obj):
-        out = sources.Parsed()
-        sources._unwrap(obj, out)
+        out = parse.Parsed()
+        parse._unwrap(obj, out)
         return out.records, out.where, out.problems
 
     assert unwrap({"Records": [{"eventID": "a"}]}) == ([{"eventID": "a"}], ["Records[0]"], [])

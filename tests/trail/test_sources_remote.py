@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 import iamkit.trail as trail
 from iamkit.errors import BadInput
-from iamkit.trail import sources
+from iamkit.trail.sources import classify, lookup
+from iamkit.trail.sources import s3 as s3_source
+from iamkit.window import Window
 
 ORG = "o-abcdef1234"
 ACCOUNTS = ["111111111111", "222222222222", "333333333333"]
@@ -113,11 +115,11 @@ def test_s3_uses_aws_endpoint_url_without_an_explicit_client(s3, tmp_path):
     ("s3://b/x/AWSLogs/o-1/", ("b", "x/AWSLogs/o-1/")), ("s3://b/k/f.json.gz", ("b", "k/f.json.gz")),
 ])
 def test_parse_s3_uri(uri, expected):
-    assert sources.parse_s3_uri(uri) == expected
+    assert s3_source.parse_s3_uri(uri) == expected
 
 
 def test_walk_state_from_a_deep_prefix():
-    st = sources._state("logs/AWSLogs/o-abcdef1234/111111111111/CloudTrail/us-east-1/2024/03/")
+    st = classify.layout_state("logs/AWSLogs/o-abcdef1234/111111111111/CloudTrail/us-east-1/2024/03/")
     assert (st["level"], st["account"], st["region"], st["y"], st["m"]) == ("month", "111111111111", "us-east-1",
                                                                             2024, 3)
 
@@ -126,7 +128,7 @@ def test_walk_state_from_a_deep_prefix():
        probe=st.dates(dt.date(2019, 6, 1), dt.date(2027, 12, 31)))
 def test_property_pruning_never_drops_a_day_in_the_window(start, span, probe):
     end = start + dt.timedelta(days=span)
-    w = sources.Window(start=dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC),
+    w = Window(start=dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC),
                        end=dt.datetime(end.year, end.month, end.day, 23, 59, tzinfo=dt.UTC))
     inside = start - dt.timedelta(days=1) <= probe <= end + dt.timedelta(days=1)
     assert w.day_ok(probe.year, probe.month, probe.day) == inside
@@ -135,11 +137,11 @@ def test_property_pruning_never_drops_a_day_in_the_window(start, span, probe):
 
 
 def test_window_day_pruning_has_a_day_of_margin():
-    w = sources.Window(start=dt.datetime(2024, 3, 2, tzinfo=dt.UTC), end=dt.datetime(2024, 3, 3, tzinfo=dt.UTC))
+    w = Window(start=dt.datetime(2024, 3, 2, tzinfo=dt.UTC), end=dt.datetime(2024, 3, 3, tzinfo=dt.UTC))
     assert w.day_ok(2024, 3, 1) and w.day_ok(2024, 3, 4)
     assert not w.day_ok(2024, 2, 28) and not w.day_ok(2024, 3, 5)
     assert w.day_ok(2024, 3) and not w.day_ok(2024, 1) and not w.day_ok(2023)
-    assert sources.Window().day_ok(1999, 1, 1)
+    assert Window().day_ok(1999, 1, 1)
 
 
 # ---------------------------------------------------------------- lookup:
@@ -165,7 +167,7 @@ def _lookup_event(i: int) -> dict:
 
 def test_pacer_allows_two_calls_per_second_per_region():
     fc = FakeClock()
-    p = sources.Pacer(clock=fc.clock, sleep=fc.sleep)
+    p = lookup.Pacer(clock=fc.clock, sleep=fc.sleep)
     for _ in range(3):
         p.wait("us-east-1")
     p.wait("eu-west-1")
@@ -181,8 +183,8 @@ def test_lookup_pages_paces_and_sends_one_attribute():
         stub.add_response("lookup_events", {"Events": [_lookup_event(2)]},
                           {"LookupAttributes": [attr], "MaxResults": 50, "NextToken": "t1"})
         fc = FakeClock()
-        out = list(sources.lookup_events(lambda r: client, ["us-east-1"], attribute=attr,
-                                         pacer=sources.Pacer(clock=fc.clock, sleep=fc.sleep)))
+        out = list(lookup.lookup_events(lambda r: client, ["us-east-1"], attribute=attr,
+                                         pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep)))
         stub.assert_no_pending_responses()
     assert [r["eventID"] for _, r, _ in out] == ["lk-0", "lk-1", "lk-2"]
     assert fc.sleeps == [0.5]
@@ -195,8 +197,8 @@ def test_lookup_throttling_is_listed_and_other_regions_go_on():
         s1.add_client_error("lookup_events", service_error_code="ThrottlingException", service_message="Rate exceeded")
         s2.add_response("lookup_events", {"Events": [_lookup_event(5)]})
         fc = FakeClock()
-        out = list(sources.lookup_events({"us-east-1": east, "us-west-2": west}.get, ["us-east-1", "us-west-2"],
-                                         pacer=sources.Pacer(clock=fc.clock, sleep=fc.sleep)))
+        out = list(lookup.lookup_events({"us-east-1": east, "us-west-2": west}.get, ["us-east-1", "us-west-2"],
+                                         pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep)))
     errors = [e for _, _, e in out if e]
     assert errors[0]["code"] == "ThrottlingException" and errors[0]["region"] == "us-east-1"
     assert [r["eventID"] for _, r, _ in out if r] == ["lk-5"]
@@ -218,7 +220,7 @@ def test_load_lookup_source_into_the_store(tmp_path):
                            "MaxResults": 50})
         fc = FakeClock()
         res = trail.load(["lookup:eu-west-1?EventName=ConsoleLogin"], tmp_path / "t.duckdb", session=Session(),
-                         pacer=sources.Pacer(clock=fc.clock, sleep=fc.sleep))
+                         pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep))
     assert res.events_inserted == 3
     with trail.open(tmp_path / "t.duckdb") as t:
         assert set(t.events().event_name) == {"ConsoleLogin"}
@@ -227,10 +229,10 @@ def test_load_lookup_source_into_the_store(tmp_path):
 @pytest.mark.parametrize("spec", ["lookup:?Foo=bar", "lookup:us-east-1?Username"])
 def test_bad_lookup_specs(spec):
     with pytest.raises(BadInput, match="lookup attribute"):
-        sources.parse_lookup_spec(spec)
+        lookup.parse_lookup_spec(spec)
 
 
 def test_lookup_spec_parsing():
-    assert sources.parse_lookup_spec("lookup:") == {"regions": [], "attribute": None}
-    assert sources.parse_lookup_spec("lookup:us-east-1,eu-west-1?AccessKeyId=AKIA1") == {
+    assert lookup.parse_lookup_spec("lookup:") == {"regions": [], "attribute": None}
+    assert lookup.parse_lookup_spec("lookup:us-east-1,eu-west-1?AccessKeyId=AKIA1") == {
         "regions": ["us-east-1", "eu-west-1"], "attribute": {"AttributeKey": "AccessKeyId", "AttributeValue": "AKIA1"}}

@@ -11,13 +11,14 @@ from ctrecords import ALICE, DEV, LEAKED, PROD_ROLE, SESSION_ARN, SESSION_KEY, i
 
 import iamkit.trail as trail
 from iamkit import frames
-from iamkit.trail import store
+from iamkit.trail import columns, store
+from iamkit.window import Window
 
 
 def test_schema_columns_follow_the_frame_contract(store_con):
     cols = store_con.execute("SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_name = 'events' ORDER BY ordinal_position").fetchall()
-    assert [c for c, _ in cols] == [*frames.EVENT_COLUMNS, "source_file"]
+    assert [c for c, _ in cols] == [*columns.FRAME_COLUMNS, "source_file"]
     types = dict(cols)
     assert types["event_time"] == "TIMESTAMP WITH TIME ZONE"
     assert types["read_only"] == types["mfa_authenticated"] == "BOOLEAN"
@@ -102,8 +103,7 @@ def test_session_tokens_and_secret_keys_are_redacted(store_con):
 
 
 def test_window_keeps_only_events_inside(store_con, incident):
-    n = store.insert_records(store_con, incident, start=pd.Timestamp("2024-03-01T10:00:00Z"),
-                             end=pd.Timestamp("2024-03-01T10:10:00Z"))
+    n = store.insert_records(store_con, incident, window=Window.parse("2024-03-01T10:00:00Z", "2024-03-01T10:10:00Z"))
     times = [t for (t,) in store_con.execute("SELECT event_time FROM events").fetchall()]
     assert n == len(times) and n > 0
     assert all(pd.Timestamp("2024-03-01T10:00:00Z") <= pd.Timestamp(t) <= pd.Timestamp("2024-03-01T10:10:00Z")
@@ -175,9 +175,9 @@ def _insert_via(con, records: list[dict], how: str, *, name: str = "f.json", sta
     try:
         source = "SELECT r::JSON AS r, _file FROM _texts"
         if how == "direct":
-            out = store.insert_direct(con, source, start=start, end=end)
+            out = store.insert_direct(con, source, window=Window.parse(start, end))
         else:
-            out = store.insert_json_relation(con, source, start=start, end=end)
+            out = store.insert_json_relation(con, source, window=Window.parse(start, end))
         con.execute("ROLLBACK" if out is None else "COMMIT")
         return out
     finally:
@@ -238,13 +238,10 @@ def test_a_bare_end_date_means_the_whole_day_everywhere(tmp_path, incident):
     """Trail.events, trail load and the Athena window agree: end=2024-03-01 includes all of that day."""
     import datetime as dt
 
-    from iamkit.trail.athena import time_bounds
-    from iamkit.trail.sources import window_bounds
-
-    lo, hi = window_bounds("2024-03-01", "2024-03-01")
-    assert (lo.isoformat(), hi.isoformat()) == ("2024-03-01T00:00:00+00:00", "2024-03-01T23:59:59.999999+00:00")
-    assert window_bounds(None, dt.date(2024, 3, 1))[1] == hi and time_bounds(" 2024-03-01 ", "2024-03-01") == (lo, hi)
-    assert window_bounds(None, "2024-03-01T10:00:00Z")[1].isoformat() == "2024-03-01T10:00:00+00:00"
+    w = Window.parse("2024-03-01", "2024-03-01")
+    assert (w.start.isoformat(), w.end.isoformat()) == ("2024-03-01T00:00:00+00:00", "2024-03-01T23:59:59.999999+00:00")
+    assert Window.parse(None, dt.date(2024, 3, 1)).end == w.end and Window.parse(" 2024-03-01 ", "2024-03-01") == w
+    assert Window.parse(None, "2024-03-01T10:00:00Z").end.isoformat() == "2024-03-01T10:00:00+00:00"
     db = tmp_path / "t.duckdb"
     with trail.open(db) as t:
         store.insert_records(t.con, incident)

@@ -25,7 +25,7 @@ from ctrecords import (
 import iamkit.trail as trail
 from iamkit import frames
 from iamkit.errors import BadInput, NotFound
-from iamkit.trail import store
+from iamkit.trail import Trail, store
 from iamkit.trail.trace import trace
 
 
@@ -105,11 +105,11 @@ def test_saml_and_web_identity_and_identity_center_origins(store_con):
             "2024-03-01T08:04:00Z"),
     ]
     store.insert_records(store_con, records)
-    saml = trace(store_con, key_saml).origin
+    saml = trace(Trail(store_con), key_saml).origin
     assert (saml.kind, saml.name, saml.detail["issuer"]) == ("saml_user", "jane@example.com", "https://okta.example.com")
-    web = trace(store_con, key_web).origin
+    web = trace(Trail(store_con), key_web).origin
     assert (web.kind, web.name, web.detail["provider"]) == ("web_identity", "123", "accounts.google.com")
-    sso = trace(store_con, key_sso).origin
+    sso = trace(Trail(store_con), key_sso).origin
     assert (sso.kind, sso.name) == ("identity_center_user", "jane")
     assert sso.detail["identity_store_user_id"] == "9067-user"
 
@@ -128,10 +128,10 @@ def test_get_session_token_chain_and_root_and_service(store_con):
                                              "accessKeyId": "ASIASERVICEKEY000001"}, "2024-03-01T08:03:00Z"),
     ]
     store.insert_records(store_con, records)
-    o = trace(store_con, sess_key).origin
+    o = trace(Trail(store_con), sess_key).origin
     assert (o.kind, o.principal_arn, o.chain) == ("iam_user", ALICE, ["AKIAALICEKEY00000001", sess_key])
-    assert trace(store_con, "AKIAROOTKEY000000001").origin.kind == "root"
-    svc = trace(store_con, "ASIASERVICEKEY000001").origin
+    assert trace(Trail(store_con), "AKIAROOTKEY000000001").origin.kind == "root"
+    svc = trace(Trail(store_con), "ASIASERVICEKEY000001").origin
     assert (svc.kind, svc.name) == ("service", "lambda.amazonaws.com")
 
 
@@ -150,7 +150,7 @@ def test_assume_role_loop_does_not_hang(store_con):
         rec("AssumeRole", "sts.amazonaws.com", s_a, "2024-03-01T08:00:00Z", re={"credentials": {"accessKeyId": b}}),
         rec("AssumeRole", "sts.amazonaws.com", s_b, "2024-03-01T08:01:00Z", re={"credentials": {"accessKeyId": a}}),
     ])
-    res = trace(store_con, a)
+    res = trace(Trail(store_con), a)
     assert set(res.nodes.node) == {a, b}
     assert len(res.origin.chain) == 2
 
@@ -192,18 +192,18 @@ def _two_copies() -> tuple[list[dict], dict]:
 def test_session_key_of_a_cross_account_assume_role_reaches_the_leaked_key(store_con):
     records, _ = _two_copies()
     store.insert_records(store_con, records)
-    res = trace(store_con, SESSION_KEY)
+    res = trace(Trail(store_con), SESSION_KEY)
     o = res.origin
     assert (o.kind, o.principal_arn, o.access_key_id, o.chain) == ("iam_user", ALICE, LEAKED, [LEAKED, SESSION_KEY])
     # and from the leaked key forward, the session is a cross-account child
-    nodes = trace(store_con, LEAKED).nodes.set_index("node")
+    nodes = trace(Trail(store_con), LEAKED).nodes.set_index("node")
     assert nodes.loc[SESSION_KEY, "parent"] == LEAKED and bool(nodes.loc[SESSION_KEY, "cross_account"])
 
 
 def test_only_the_role_accounts_copy_names_the_caller_by_principal_id(store_con):
     records, alice = _two_copies()
     store.insert_records(store_con, [r for r in records if r["eventID"] != "ev-b-caller-copy"])
-    o = trace(store_con, SESSION_KEY).origin
+    o = trace(Trail(store_con), SESSION_KEY).origin
     assert (o.kind, o.principal_arn, o.access_key_id) == ("iam_user", ALICE, None)
     assert "not loaded" in o.detail["note"]
 
@@ -211,5 +211,5 @@ def test_only_the_role_accounts_copy_names_the_caller_by_principal_id(store_con)
 def test_only_the_role_account_loaded_gives_the_callers_account(store_con):
     records, alice = _two_copies()
     store.insert_records(store_con, [records[0], records[3]])
-    o = trace(store_con, SESSION_KEY).origin
+    o = trace(Trail(store_con), SESSION_KEY).origin
     assert (o.kind, o.name, o.account_id) == ("aws_account", alice["principalId"], DEV)

@@ -64,9 +64,18 @@ def test_sql_timeline_and_errors(capsys, db, tmp_path):
 
 def test_athena_ddl_command(capsys):
     code, out, _ = run(capsys, "trail", "athena-ddl", "--location", "s3://logs/AWSLogs/o-abc1234567/",
-                       "--regions", "us-east-1,eu-west-1")
+                       "--regions", "us-east-1,eu-west-1", "--accounts", "111111111111,222222222222")
     assert code == 0 and "'projection.region.values'='us-east-1,eu-west-1'" in out
-    sqlglot.parse_one(out, read="athena")
+    assert "'projection.account.values'='111111111111,222222222222'" in out
+    table, view = (s for s in sqlglot.parse(out, read="athena") if s is not None)
+    assert isinstance(table, sqlglot.exp.Create) and "CREATE OR REPLACE VIEW default.events" in out
+
+
+def test_athena_ddl_without_accounts_says_why(capsys):
+    code, out, err = run(capsys, "trail", "athena-ddl", "--location", "s3://logs/AWSLogs/o-abc1234567/")
+    assert code == 2 and not out and "--accounts" in err and "--org" in err and "--injected" in err
+    code, out, _ = run(capsys, "trail", "athena-ddl", "--injected")
+    assert code == 0 and "'projection.account.type'='injected'" in out
 
 
 def test_trace_of_a_session_key_prints_its_origin(capsys, tmp_path):

@@ -1,8 +1,9 @@
 """CloudTrail detections: Sigma and native rules compiled to SQL (DuckDB, Trino) and run as a hunt.
 
-``hunt(con_or_trail, rules=None, sigma_dirs=(), dialect="duckdb") -> HuntResult`` (detections and
-errors frames); ``load_rules(paths)``; ``render_rule(rule, dialect)``. Importing this package loads
-neither DuckDB nor pandas (they load when a hunt runs).
+``hunt(backend, rules=None, sigma_dirs=(), …) -> HuntResult`` (detections and errors frames) on a
+``TrailBackend`` (``iamkit.trail.open(db)`` or ``iamkit.trail.open_athena(db)``); ``load_rules(paths)``;
+``render_rule(rule, dialect)``. Importing this package loads neither DuckDB nor pandas (they load when a
+hunt runs).
 """
 
 from __future__ import annotations

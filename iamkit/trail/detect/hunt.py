@@ -1,8 +1,10 @@
-"""Running detection rules over the ``events`` table and collecting a ``detections`` frame.
+"""Running detection rules on a trail back end and collecting a ``detections`` frame.
 
-One SQL query per rule (DuckDB runs each over all cores); a rule that fails to compile or run becomes
-a row in the ``errors`` frame and the hunt goes on. With ``dialect="trino"`` the queries are rendered
-for Athena and run only through an ``execute`` callable (the Athena back end), else just returned.
+``hunt(backend, …)`` takes a ``TrailBackend`` (a DuckDB ``Trail`` or an ``AthenaTrail``): the rules are
+rendered in its dialect over its table, bounded by its ``scope`` (window, accounts, regions; the Athena view's
+partitions), and run by the runner it gives (``LocalRunner``: one shared scan, shared stages and an IP-context
+table on DuckDB; ``QueryRunner``: one query per rule on Athena). A rule that fails to compile or run becomes a
+row in the ``errors`` frame and the hunt goes on.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iamkit.severity import RANK as SEVERITY_RANK
-from iamkit.trail.detect import native, render
+from iamkit.trail import dialect as dialects
+from iamkit.trail.detect import native
 from iamkit.trail.detect.rules import Rule, error_row, load_rules
 from iamkit.trail.detect.sigma import SigmaError, compile_rule, group_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from iamkit.trail.backend import TrailBackend
+    from iamkit.trail.predicates import Filters
 
 
 @dataclass
@@ -46,74 +52,10 @@ class HuntResult:
     timings: dict[str, float]
 
 
-def time_window(dialect: render.Dialect, since: Any = None, until: Any = None, *,
-                accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None) -> str | None:
-    """A predicate bounding ``event_time`` and, when given, the accounts and regions (None when
-    unbounded); on Trino with both ends, also the partition predicate of the Athena ``events`` view
-    (date, and the accounts/regions), so a bounded hunt never scans everything."""
-    accounts, regions = _checked("account", accounts), _checked("region", regions)
-    parts = []
-    if dialect.name == "trino" and since is not None and until is not None:
-        from iamkit.trail.athena import VIEW_PARTITIONS, partition_predicate
-
-        parts.append(partition_predicate(since, until, accounts=accounts, regions=regions, **VIEW_PARTITIONS))
-    if since is not None:
-        parts.append(f"event_time >= {dialect.timestamp(_iso(since))}")
-    if until is not None:
-        parts.append(f"event_time <= {dialect.timestamp(_iso(until, end_of_day=True))}")
-    if accounts:
-        parts.append(f"recipient_account_id IN ({', '.join(repr(a) for a in accounts)})")
-    if regions:
-        parts.append(f"aws_region IN ({', '.join(repr(r) for r in regions)})")
-    return " AND ".join(parts) or None
-
-
-_SHAPES = {"account": r"\d{12}", "region": r"[a-z]{2}(-[a-z]+)+-\d"}
-
-
-def _checked(what: str, values: Iterable[str] | None) -> list[str] | None:
-    """``values`` as a list, each checked to look like an account id / region (they go into SQL)."""
-    import re
-
-    from iamkit.errors import BadInput
-
-    if not values:
-        return None
-    out = [str(v).strip() for v in values]
-    for v in out:
-        if not re.fullmatch(_SHAPES[what], v):
-            raise BadInput(f"not an AWS {what}: {v!r}")
-    return out
-
-
-def _iso(value: Any, end_of_day: bool = False) -> str:
-    """``value`` (datetime, date, ISO text; a bare date means its whole day) as UTC ISO text."""
-    import datetime as dt
-
-    from iamkit.errors import BadInput
-
-    if isinstance(value, dt.datetime):
-        t = value
-    elif isinstance(value, dt.date) or (isinstance(value, str) and len(value.strip()) == 10):
-        day = value if isinstance(value, dt.date) else None
-        try:
-            day = day or dt.date.fromisoformat(value.strip())
-        except ValueError:
-            raise BadInput(f"not a date: {value!r}") from None
-        t = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
-    else:
-        try:
-            t = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise BadInput(f"not an ISO date/time: {value!r}") from None
-    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def render_rule(rule: Rule, dialect: str | render.Dialect = "duckdb", *, table: str = "events",
+def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table: str = "events",
                 where: str | None = None) -> RenderedRule:
     """Compile ``rule`` to SQL for ``dialect``; raises ``SigmaError``/``NativeError`` when it cannot."""
-    d = dialect if isinstance(dialect, render.Dialect) else render.get(dialect)
+    d = dialect if isinstance(dialect, dialects.Dialect) else dialects.get(dialect)
     if rule.kind == "sigma":
         comp = compile_rule(rule.sigma, d)
         full = f"{comp.where} AND ({where})" if where else comp.where
@@ -153,75 +95,72 @@ def resolve_rules(rules: Iterable[Rule | str | Path] | None = None,
     return out, errors
 
 
-def _connection(con_or_trail: Any):
-    if con_or_trail is None:
-        return None
-    if hasattr(con_or_trail, "con"):
-        return con_or_trail.con
-    if isinstance(con_or_trail, (str, Path)):
-        from iamkit.errors import NotFound
-        from iamkit.trail.store import connect
+@dataclass
+class Plan:
+    """A hunt before it runs: the rules rendered for a back end (its dialect and table, bounded by
+    ``where``), their SQL, and the problems so far."""
 
-        if not Path(con_or_trail).exists():
-            raise NotFound(f"no DuckDB store at {con_or_trail}")
-        return connect(con_or_trail, read_only=True)
-    return con_or_trail
+    rendered: list[RenderedRule]
+    queries: dict[str, str]
+    errors: list[dict]
+    where: str | None
+    dialect: dialects.Dialect
+    table: str
 
 
-def _tables(con) -> set[str]:
-    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    return {r[0].lower() for r in rows}
+def plan(backend: TrailBackend, rules: Iterable[Rule | str | Path] | None = None,
+         sigma_dirs: Iterable[str | Path] = (), *, filters: Filters | None = None,
+         tables: Iterable[str] | None = None) -> Plan:
+    """Render ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs`` for
+    ``backend``, bounded by ``filters`` (window, accounts, regions). A rule needing a table the back end
+    lacks (``tables``, default ``backend.tables``: ``ip_context`` for country/ASN) is listed as skipped."""
+    from iamkit.trail.predicates import Filters
+
+    have = set(backend.tables if tables is None else tables)
+    where = backend.scope((filters or Filters()).scope())
+    where = None if where == "TRUE" else where
+    rule_list, errors = resolve_rules(rules, sigma_dirs)
+    rendered, queries = _render_all(rule_list, backend.dialect, backend.table, where, errors)
+    keep = []
+    for rr in rendered:
+        missing = sorted(set(rr.requires) - have)
+        if missing:
+            queries.pop(rr.rule.id, None)
+            errors.append(error_row(rr.rule.id, "rule_skipped", f"{rr.rule.title}: needs an {missing[0]} table "
+                                    "(ip, asn, country) in the database; on Athena create it and pass "
+                                    "ip_context_table=True"))
+        else:
+            keep.append(rr)
+    return Plan(keep, queries, errors, where, backend.dialect, backend.table)
 
 
-def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = None,
-         sigma_dirs: Iterable[str | Path] = (), dialect: str = "duckdb", *, table: str = "events",
-         since: Any = None, until: Any = None, ip_context: Any = None,
-         execute: Callable[[str], pd.DataFrame] | None = None, accounts: Iterable[str] | None = None,
-         regions: Iterable[str] | None = None) -> HuntResult:
-    """Run ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs``, over
-    the ``[since, until]`` window and, when given, only the ``accounts`` and ``regions``.
+def hunt(backend: TrailBackend, rules: Iterable[Rule | str | Path] | None = None,
+         sigma_dirs: Iterable[str | Path] = (), **kw: Any) -> HuntResult:
+    """Run ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs`` on
+    ``backend`` (a ``TrailBackend``): ``backend.hunt`` with the same keywords (``window`` or ``since``/``until``,
+    ``accounts``, ``regions``, and the back end's own, e.g. ``ip_context`` locally)."""
+    from iamkit.errors import BadInput
+    from iamkit.trail.backend import TrailBackend
 
-    ``con_or_trail`` is a DuckDB connection, a ``Trail`` (``.con``) or a store path. Trino queries run
-    only through ``execute(sql) -> DataFrame`` (e.g. the Athena back end); without it they are rendered.
-    Rules needing IP context (country/ASN) use an ``ip_context`` table when the store has one, else one
-    built from ``ip_context`` (an ``IpContext`` or an ``ip_context`` frame; default: offline country data).
-    """
+    if not isinstance(backend, TrailBackend):
+        raise BadInput(f"hunt runs on a trail back end (iamkit.trail.open(db), iamkit.trail.open_athena(db)), "
+                       f"not a {type(backend).__name__}")
+    return backend.hunt(rules, sigma_dirs, **kw)
+
+
+def execute(p: Plan, runner: Any) -> HuntResult:
+    """Run a planned hunt with ``runner`` (``LocalRunner`` or ``QueryRunner``) into a ``HuntResult``."""
     import pandas as pd
 
     from iamkit import frames
 
-    d = render.get(dialect)
-    rule_list, errors = resolve_rules(rules, sigma_dirs)
-    con = _connection(con_or_trail)
-    opened = con is not None and isinstance(con_or_trail, (str, Path))
-    local = execute is None and con is not None and d.name == "duckdb"
-    tables = _tables(con) if local else None
-    if tables is not None and table.lower() not in tables:
-        from iamkit.errors import NotFound
-
-        raise NotFound(f"no table {table!r} in the store (load CloudTrail first: iamkit trail load)")
-    where = time_window(d, since, until, accounts=accounts, regions=regions)
-    rendered, queries = _render_all(rule_list, d, table, where, errors)
     timings: dict[str, float] = {}
-    parts: list[pd.DataFrame] = []
-    if local:
-        ctx = _IpContextTable(con, ip_context) if "ip_context" not in tables else None
-        stages = _Stages(con, timings)
-        try:
-            rendered = _single_scan(con, rendered, d, table, where, timings)
-            parts = _execute(rendered, lambda sql: con.execute(sql).fetch_df(), stages, ctx, errors, timings)
-        finally:
-            if ctx is not None:
-                ctx.close()
-            con.execute(f"DROP TABLE IF EXISTS {_HITS}")
-            stages.close()
-            if opened:
-                con.close()
-    else:
-        if opened:
-            con.close()
-        if execute is not None:
-            parts = _execute(rendered, execute, None, None, errors, timings)
+    errors = list(p.errors)
+    try:
+        rendered = runner.prepare(p, timings)
+        parts = _execute(rendered, runner, errors, timings)
+    finally:
+        runner.close()
     det = pd.concat(parts, ignore_index=True) if parts else frames.empty("detections")
     det = frames.conform(det, "detections")
     if len(det):
@@ -229,10 +168,71 @@ def hunt(con_or_trail: Any = None, rules: Iterable[Rule | str | Path] | None = N
         det = det.assign(_o=order).sort_values(["_o", "first_seen", "detection_id"], kind="stable")
         det = det.drop(columns="_o").reset_index(drop=True)
     err = frames.conform(errors, "errors") if errors else frames.empty("errors")
-    return HuntResult(det, err, queries, timings)
+    return HuntResult(det, err, p.queries, timings)
 
 
-def _render_all(rule_list: list[Rule], d: render.Dialect, table: str, where: str | None,
+class QueryRunner:
+    """Runs each rule as one query through ``query(sql)`` (the Athena back end); ``progress(done, total)``."""
+
+    def __init__(self, query: Callable[[str], pd.DataFrame],
+                 progress: Callable[[int, int], None] | None = None):
+        self.query, self.progress, self.done, self.total = query, progress, 0, 0
+
+    def prepare(self, p: Plan, timings: dict[str, float]) -> list[RenderedRule]:
+        self.total = len(p.rendered)
+        return p.rendered
+
+    def skip(self, rr: RenderedRule) -> str | None:
+        return None
+
+    def run(self, rr: RenderedRule) -> pd.DataFrame:
+        try:
+            return self.query(rr.sql)
+        finally:
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+class LocalRunner:
+    """Runs rules on a DuckDB connection: one shared scan for every Sigma predicate and native rule's static
+    rows, native stages computed once and shared, and an ``ip_context`` table built on first need (unless the
+    store has one) from ``ip_context`` (an ``IpContext`` or an ``ip_context`` frame; default: offline data)."""
+
+    def __init__(self, con: Any, ip_context: Any = None, table: str = "events"):
+        self.con = con
+        tables = {r[0].lower() for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if table.lower() not in tables:
+            from iamkit.errors import NotFound
+
+            raise NotFound(f"no table {table!r} in the store (load CloudTrail first: iamkit trail load)")
+        self.ctx = _IpContextTable(con, ip_context) if "ip_context" not in tables else None
+        self.stages: _Stages | None = None
+
+    def prepare(self, p: Plan, timings: dict[str, float]) -> list[RenderedRule]:
+        self.stages = _Stages(self.con, timings)
+        return _single_scan(self.con, p.rendered, p.dialect, p.table, p.where, timings)
+
+    def skip(self, rr: RenderedRule) -> str | None:
+        if self.ctx is not None and "ip_context" in rr.requires:
+            return self.ctx.ensure(rr.rule.params.get("attribute"), rr.rule.params.get("event_names"))
+        return None
+
+    def run(self, rr: RenderedRule) -> pd.DataFrame:
+        return self.con.execute(self.stages.sql_for(rr)).fetch_df()
+
+    def close(self) -> None:
+        if self.ctx is not None:
+            self.ctx.close()
+        self.con.execute(f"DROP TABLE IF EXISTS {_HITS}")
+        if self.stages is not None:
+            self.stages.close()
+
+
+def _render_all(rule_list: list[Rule], d: dialects.Dialect, table: str, where: str | None,
                 errors: list[dict]) -> tuple[list[RenderedRule], dict[str, str]]:
     """Every rule as SQL; the ones that cannot be compiled are listed in ``errors``."""
     rendered: list[RenderedRule] = []
@@ -249,21 +249,20 @@ def _render_all(rule_list: list[Rule], d: render.Dialect, table: str, where: str
     return rendered, queries
 
 
-def _execute(rendered: list[RenderedRule], run: Callable[[str], pd.DataFrame], stages: _Stages | None,
-             ctx: _IpContextTable | None, errors: list[dict], timings: dict[str, float]) -> list[pd.DataFrame]:
+def _execute(rendered: list[RenderedRule], runner: Any, errors: list[dict],
+             timings: dict[str, float]) -> list[pd.DataFrame]:
     """Run each rule (its Python refinement included) and shape its rows as detections; a rule that
     fails is listed in ``errors`` and the others go on."""
     parts = []
     for rr in rendered:
         rule = rr.rule
-        if ctx is not None and "ip_context" in rr.requires:
-            problem = ctx.ensure(rule.params.get("attribute"), rule.params.get("event_names"))
-            if problem:
-                errors.append(error_row(rule.id, "rule_skipped", f"{rule.title}: {problem}"))
-                continue
+        problem = runner.skip(rr)
+        if problem:
+            errors.append(error_row(rule.id, "rule_skipped", f"{rule.title}: {problem}"))
+            continue
         t0 = time.perf_counter()
         try:
-            df = run(stages.sql_for(rr) if stages is not None else rr.sql)
+            df = runner.run(rr)
             if "event_ids" in df.columns:
                 df = df.assign(event_ids=[as_id_list(x) for x in df["event_ids"]])
             if rr.post is not None and len(df):
@@ -318,7 +317,7 @@ class _Stages:
             self.con.execute(f"DROP TABLE IF EXISTS {tmp}")
 
 
-def _single_scan(con: Any, rendered: list[RenderedRule], d: render.Dialect, table: str, where: str | None,
+def _single_scan(con: Any, rendered: list[RenderedRule], d: dialects.Dialect, table: str, where: str | None,
                  timings: dict[str, float]) -> list[RenderedRule]:
     """One scan of the events for every Sigma predicate and every native rule's static rows, into a
     temp table of hit rows (all columns, one flag per rule); those rules then read it instead of the
@@ -412,7 +411,7 @@ class _IpContextTable:
             if isinstance(self.source, pd.DataFrame):
                 df = self.source
             else:
-                from iamkit.trail.detect.render import lit
+                from iamkit.trail.dialect import lit
                 from iamkit.trail.ipcontext import IpContext
 
                 self.ctx = self.ctx or (self.source if self.source is not None else IpContext())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from iamkit.trail.detect import policydoc
-from iamkit.trail.detect.render import Dialect, lit
+from iamkit.trail.dialect import Dialect, lit
 from iamkit.trail.outcome import denied_sql
 
 if TYPE_CHECKING:  # pragma: no cover

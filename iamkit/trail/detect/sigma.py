@@ -15,33 +15,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from iamkit.trail.detect.render import Dialect, lit
+from iamkit.trail import columns
+from iamkit.trail.dialect import Dialect, lit
 
-#: top-level CloudTrail record fields stored as scalar columns (keys lower-cased).
-SCALAR_FIELDS = {
-    "eventid": "event_id", "eventtime": "event_time", "eventsource": "event_source",
-    "eventname": "event_name", "awsregion": "aws_region", "recipientaccountid": "recipient_account_id",
-    "sourceipaddress": "source_ip", "useragent": "user_agent", "errorcode": "error_code",
-    "errormessage": "error_message", "readonly": "read_only", "eventtype": "event_type",
-}
-#: ``userIdentity.*`` paths that have their own column (lower-cased, dotted).
-IDENTITY_FIELDS = {
-    "type": "identity_type", "arn": "principal_arn", "principalid": "principal_id",
-    "accesskeyid": "access_key_id", "sessioncontext.sessionissuer.arn": "session_issuer_arn",
-}
-#: top-level subtrees kept whole as JSON columns.
-JSON_ROOTS = {
-    "useridentity": "user_identity", "requestparameters": "request_parameters",
-    "responseelements": "response_elements", "additionaleventdata": "additional_event_data",
-    "resources": "resources",
-}
+#: the Sigma field map, generated from the column table (``iamkit.trail.columns``): top-level CloudTrail
+#: record fields with a column, ``userIdentity.*`` paths with a column, and the subtrees kept whole as JSON
+#: columns (keys lower-cased, dotted).
+SCALAR_FIELDS, IDENTITY_FIELDS, JSON_ROOTS = columns.sigma_fields()
 #: CloudTrail record fields the store does not keep: a rule naming them sees them as absent.
 UNSTORED_FIELDS = {
     "eventversion", "requestid", "apiversion", "managementevent", "sharedeventid", "vpcendpointid",
     "eventcategory", "tlsdetails", "serviceeventdetails", "sessioncredentialfromconsole",
     "edgedevicedetails", "insightdetails", "addendum",
 }
-NON_TEXT_COLUMNS = {"event_time", "read_only", "mfa_authenticated"}
+NON_TEXT_COLUMNS = columns.NON_TEXT_COLUMNS
 
 IGNORED_MODIFIERS = {"windash"}
 VALUE_MODIFIERS = {"contains", "startswith", "endswith", "all", "re", "i", "m", "s", "cidr", "exists",

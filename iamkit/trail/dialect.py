@@ -1,7 +1,7 @@
-"""SQL dialects the detections render to: DuckDB (local store) and Trino (Athena engine v3).
+"""The SQL dialects the trail back ends speak: DuckDB (local store) and Trino (Athena engine v3).
 
-Only the few constructs whose spelling differs live here; everything else the compilers emit is
-common ANSI SQL that both engines accept.
+Only the few constructs whose spelling differs live here; everything else the library's queries and the
+detection compilers emit is common ANSI SQL both engines accept. Time literals are ``iamkit.window``'s.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ class Dialect:
         jp = json_path(path, self.name)
         if self.name == "duckdb":
             return f"json_extract_string({col}, {lit(jp)})"
-        # Trino: json_extract_scalar gives NULL for objects/arrays; fall back to their JSON text.
+        # Trino: json_extract_scalar gives NULL for objects/arrays; fall back to their JSON text. A JSON null is
+        # absent, as DuckDB's json_extract_string says (on Athena, JSON rebuilt from a struct has every field,
+        # null when the record lacks it: userIdentity.invokedBy must not "exist" for every record).
         return (f"coalesce(json_extract_scalar({col}, {lit(jp)}), "
-                f"json_format(json_extract({col}, {lit(jp)})))")
+                f"nullif(json_format(json_extract({col}, {lit(jp)})), 'null'))")
 
     def json_as_text(self, col: str) -> str:
         """A whole JSON column as its JSON text (Trino cannot CAST a JSON object to VARCHAR)."""
@@ -59,6 +61,13 @@ class Dialect:
             return f"string_agg(DISTINCT {expr}, ', ' ORDER BY {expr})"
         return f"array_join(array_sort(array_distinct(array_agg({expr}))), ', ')"
 
+    def distinct_json(self, expr: str) -> str:
+        """A group's distinct non-null values of ``expr``, sorted, as a JSON array text (NULL when none)."""
+        if self.name == "duckdb":
+            return f"CAST(to_json(list(DISTINCT {expr} ORDER BY {expr}) FILTER (WHERE {expr} IS NOT NULL)) AS VARCHAR)"
+        return (f"json_format(CAST(array_sort(array_distinct(array_agg({expr}) FILTER (WHERE {expr} IS NOT NULL))) "
+                f"AS JSON))")
+
     def try_double(self, expr: str) -> str:
         """``expr`` as a number, NULL when it is not one."""
         fn = "TRY_CAST" if self.name == "duckdb" else "try_cast"
@@ -67,13 +76,6 @@ class Dialect:
     def interval(self, amount: int | float, unit: str) -> str:
         """An interval literal (``unit``: SECOND, MINUTE, HOUR, DAY)."""
         return f"INTERVAL '{int(amount)}' {unit.upper()}"
-
-    def timestamp(self, value: str) -> str:
-        """A UTC timestamp literal from UTC ISO-8601 text (``2026-01-01T00:00:00.000Z``)."""
-        text = str(value).replace("Z", "").split("+")[0]
-        if self.name == "duckdb":
-            return f"TIMESTAMPTZ {lit(text.replace('T', ' ') + '+00')}"
-        return f"from_iso8601_timestamp({lit(text + 'Z')})"
 
 
 def json_path(keys: list[str], dialect: str) -> str:
