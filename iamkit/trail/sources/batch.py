@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iamkit.errors import BadInput, TrailError
 from iamkit import frames
+from iamkit.errors import BadInput, TrailError
 from iamkit.trail import store
 from iamkit.trail.sources import parse
 from iamkit.trail.sources.classify import (
