@@ -56,20 +56,6 @@ def as_json(v: Any) -> Any:
     return v
 
 
-_PLAIN = frozenset({str, bool, int, list, dict, tuple})
-
-
-def _records(df: Any) -> list[dict[str, Any]]:
-    """``df.to_dict(orient="records")`` with missing values as None, built column-wise (a few times faster):
-    plain Python values kept, anything else boxed as ``to_dict`` boxes it, then passed through ``val``."""
-    from pandas.core.dtypes.cast import maybe_box_native
-
-    cols = list(df.columns)
-    data = [df[c].tolist() for c in cols]
-    return [{c: v if v is None or type(v) in _PLAIN else val(maybe_box_native(v))
-             for c, v in zip(cols, vals, strict=True)} for vals in zip(*data, strict=True)]
-
-
 def _arn_account(arn: str) -> str:
     parts = arn.split(":", 5)
     return parts[4] if len(parts) == 6 else ""
@@ -130,8 +116,9 @@ class Context:
         rules share the list and must not change it."""
         hit = self._rows.get(name)
         if hit is None:
-            df = getattr(self.inv, name, None)
-            hit = [] if df is None or len(df) == 0 else _records(df)
+            hit = self.model.frames.get(name)  # already converted while building the engine's model
+            if hit is None:
+                hit = query.records(getattr(self.inv, name, None))
             self._rows[name] = hit
         return hit
 

@@ -33,20 +33,37 @@ register("what_can", {"principal_arn": "string", "action": "string", "access_lev
          "what_can / effective_permissions: one row per (principal, action, resource pattern) evaluated.")
 
 
-def _rows(inv: Any, name: str) -> list[dict[str, Any]]:
-    """A frame of the inventory as row dicts with pandas' missing values (NA, NaT, NaN) as None."""
-    df = getattr(inv, name, None)
+_PLAIN = frozenset({str, bool, int, list, dict, tuple})
+
+
+def records(df: Any) -> list[dict[str, Any]]:
+    """A frame as row dicts with pandas' missing markers (NA, NaT, NaN) as None and numpy scalars as Python values
+    (``to_dict(orient="records")``, built column by column: several times faster on frames that are mostly empty
+    cells)."""
     if df is None or len(df) == 0:
         return []
     import pandas as pd
+    from pandas.core.dtypes.cast import maybe_box_native
 
     na, nat = pd.NA, pd.NaT
-    rows = df.to_dict(orient="records")
-    for r in rows:
-        for k, v in r.items():
-            if v is na or v is nat or (type(v) is float and v != v):
-                r[k] = None
-    return rows
+
+    def cell(v: Any) -> Any:
+        if v is None or type(v) in _PLAIN:
+            return v
+        if v is na or v is nat or (type(v) is float and v != v):
+            return None
+        v = maybe_box_native(v)
+        try:
+            return None if pd.isna(v) is True else v
+        except (TypeError, ValueError):
+            return v
+
+    cols = list(df.columns)
+    data = []
+    for c in cols:
+        vals = df[c].tolist()
+        data.append(vals if all(v is None or type(v) in _PLAIN for v in vals) else [cell(v) for v in vals])
+    return [dict(zip(cols, row, strict=True)) for row in zip(*data, strict=True)]
 
 
 def _json(v: Any) -> Any:
@@ -87,6 +104,7 @@ class Model:
     management: set[str]
     org_of: dict[str, str]
     errors: list[str]
+    frames: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the frames read, as row dicts
 
 
 _MODELS: dict[int, tuple[Any, Model]] = {}
@@ -117,6 +135,14 @@ def _safe_parse(doc: Any, kind: str, name: str, errors: list[str]) -> Policy | N
 def build_model(inv: Any) -> Model:
     """Parse every policy of the inventory once and index it by principal, resource and account."""
     errors: list[str] = []
+    frames: dict[str, list[dict[str, Any]]] = {}
+
+    def _rows(inv: Any, name: str) -> list[dict[str, Any]]:
+        hit = frames.get(name)
+        if hit is None:
+            hit = frames[name] = records(getattr(inv, name, None))
+        return hit
+
     principals_rows = _rows(inv, "principals")
     policy_rows = _rows(inv, "policies")
     # documents by (policy arn) for the default version, and attachments by target
@@ -214,7 +240,7 @@ def build_model(inv: Any) -> Model:
             if levels:
                 target[acct] = levels
     return Model(models, {m.arn: m for m in models}, resource_policies, trusts, scps, rcps, management, org_of,
-                 errors)
+                 errors, frames)
 
 
 def _ou_ids(posture: list[dict[str, Any]]) -> dict[str, str]:
