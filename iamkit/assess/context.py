@@ -112,6 +112,11 @@ class Context:
         # (principal ARN, action) -> the context keys and values an attacker sets to be allowed (see decide)
         self.conditions: dict[tuple[str, str], dict[str, Any]] = {}
 
+    def release(self) -> None:
+        """Drop what rules cached on the context (the escalation graph refers back to it), so the context is
+        freed as soon as its last user lets go of it."""
+        self.__dict__.pop("_privesc_graph", None)
+
     # ---- frames as rows
     def rows(self, name: str) -> list[dict[str, Any]]:
         """A frame of the inventory as row dicts (missing values as None), converted once per assessment:
