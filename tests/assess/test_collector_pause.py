@@ -72,3 +72,37 @@ def test_authorization_details_resume_the_collector_on_bad_input(collector_on, t
     with pytest.raises(BadInput):
         from_authorization_details(bad)
     assert gc.isenabled()
+
+
+def test_bulk_built_while_paused_lands_in_the_oldest_generation():
+    from iamkit.inventory import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with collector_paused():
+            built = [{"n": [i]} for i in range(1000)]
+        oldest = {id(o) for o in gc.get_objects(generation=2)}
+        assert id(built) in oldest and id(built[500]) in oldest and gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()
+
+
+def test_objects_frozen_by_the_process_stay_frozen():
+    from iamkit.inventory import collector_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    keep = [{"frozen": True}]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            _ = [{"n": [i]} for i in range(100)]
+        assert gc.get_freeze_count() >= frozen  # not unfrozen behind the process's back
+    finally:
+        gc.unfreeze()
+        if not was:
+            gc.disable()
+    assert keep
