@@ -117,6 +117,7 @@ class _Builder:
         self._by_kind: dict[tuple[str, str], list[Any]] = {}
         self._indexed: dict[int, tuple[list[Any], dict[str, Any], list[str]]] = {}
         self._pattern_hits: dict[tuple, list[str]] = {}
+        self._sorted: dict[tuple, tuple[list[str], list[int], list[str]]] = {}
         self._svc_roles: dict[tuple[str, str], list[str]] = {}
 
     # ---- indexes
@@ -435,7 +436,8 @@ class _Builder:
             cached = (targets, {t.arn: t for t in targets}, [t.arn for t in targets])
             self._indexed[id(targets)] = cached
         _, by_arn, arns = cached
-        return [by_arn[a] for a in self._candidate_arns(pm, action, arns)]
+        found = self._candidate_arns(pm, action, arns)
+        return targets if found is arns else [by_arn[a] for a in found]
 
     def _candidate_arns(self, pm: Any, action: str, arns: list[str]) -> list[str]:
         """ARNs some Allow statement of ``pm`` could cover for ``action``, found through the statements'
@@ -463,10 +465,34 @@ class _Builder:
                     key = (r, list_key)
                     hit = self._pattern_hits.get(key)
                     if hit is None:
-                        hit = [a for a in arns if st.matches_resource(a, {})]
-                        self._pattern_hits[key] = hit
+                        hit = self._pattern_hits[key] = self._matching(r, arns, list_key)
                     out.update((a, None) for a in hit)
         return list(out)
+
+    def _matching(self, pattern: str, arns: list[str], list_key: tuple) -> list[str]:
+        """The ARNs ``pattern`` covers, in list order. Only those starting with the pattern's literal text before
+        its first wildcard can match (resource matching is case-sensitive and anchored), and they form one
+        range of the sorted list: found by bisection, so a pattern naming nothing of the list costs a lookup,
+        not a match per ARN."""
+        from bisect import bisect_left
+
+        from iamkit.policy.matching import arn_matches, is_glob
+
+        index = self._sorted.get(list_key)
+        if index is None or index[2] is not arns:
+            order = sorted(range(len(arns)), key=arns.__getitem__)
+            index = self._sorted[list_key] = ([arns[i] for i in order], order, arns)
+        ordered, order, _ = index
+        cut = next((i for i, ch in enumerate(pattern) if is_glob(ch)), len(pattern))
+        prefix = pattern[:cut]
+        lo = bisect_left(ordered, prefix)
+        hits = []
+        for i in range(lo, len(ordered)):
+            if not ordered[i].startswith(prefix):
+                break
+            if arn_matches(pattern, ordered[i]):
+                hits.append(order[i])
+        return [arns[i] for i in sorted(hits)]
 
     def _principal(self, methods: list[Method], skip: set[str]) -> None:
         for meth in methods:
