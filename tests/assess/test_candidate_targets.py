@@ -61,3 +61,26 @@ def test_graph_candidates_through_scoped_patterns():
     targets = g._targets(pm, "user")
     got = [t.arn for t in g._candidates(pm, "iam:CreateAccessKey", targets)]
     assert got == [u for u in [t.arn for t in targets] if u in users[:2]]
+
+
+def test_holders_are_the_users_and_roles_with_a_covering_allow():
+    """The graph's holder index (through the context's per-policy index) against a principal-by-principal scan."""
+    from assesstest import Builder, allow, deny, doc, trust
+
+    b = Builder()
+    shared = doc(allow(["iam:Put*", "s3:GetObject"]))
+    b.user("a", policies=(shared,))
+    b.user("b", policies=(doc(allow("iam:*"), deny("iam:PutUserPolicy")),))
+    b.user("c", policies=(doc(allow("s3:*")),))
+    b.user("d", policies=(doc({"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}),))
+    b.role("r", trust({"Service": "lambda.amazonaws.com"}), policies=(shared,))
+    b.group("g", policies=(doc(allow("iam:PassRole")),))
+    b.user("e", groups=("g",))
+    ctx = Context(b.inventory())
+    g = _Builder(ctx, [])
+    for action in ("iam:PutUserPolicy", "iam:PassRole", "s3:GetObject", "ec2:RunInstances", "sts:AssumeRole"):
+        want = {pm.arn for pm in ctx.iam_principals
+                if any(st.effect == "Allow" for p in pm.identity for st in p.relevant(action.lower()))}
+        assert g.holders(action) == want, action
+        assert [pm.arn for pm in g.holders_all([action, "iam:PutUserPolicy"])] == sorted(
+            want & g.holders("iam:PutUserPolicy"))
