@@ -57,9 +57,27 @@ def run(inventory: Any, *, rules: Iterable[str] | None = None, now: datetime | N
     ``IAMKIT-ERROR`` info row naming it instead of stopping the run."""
     from iamkit.assess.context import Context
     from iamkit.frames import conform, empty
+    from iamkit.inventory import collector_paused
 
     selected = _select(rules)
-    ctx = Context(inventory, now=now)
+    with collector_paused():
+        ctx = Context(inventory, now=now)
+        try:
+            rows = _check(ctx, selected)
+        finally:
+            ctx.release()
+        del ctx  # freed now, by reference counting, rather than walked by the collector once it resumes
+    if not rows:
+        return empty("findings")
+    df = conform(rows, "findings")
+    order = df["severity"].map(SEVERITY_ORDER).fillna(9)
+    return df.assign(_o=order).sort_values(["_o", "rule_id", "account_id", "principal_arn", "resource_arn"],
+                                           na_position="last", kind="stable").drop(columns="_o"
+                                                                                   ).reset_index(drop=True)
+
+
+def _check(ctx: Any, selected: list[Any]) -> list[dict[str, Any]]:
+    """Run the rules; one finding row per hit (a rule that fails becomes an ``IAMKIT-ERROR`` row)."""
     rows: list[dict[str, Any]] = []
     for r in selected:
         try:
@@ -82,13 +100,7 @@ def run(inventory: Any, *, rules: Iterable[str] | None = None, now: datetime | N
         rows.append({"finding_id": finding_id("IAMKIT-ERROR", None, None, None, e), "rule_id": "IAMKIT-ERROR",
                      "severity": "info", "title": "policy could not be parsed", "detail": e,
                      "evidence": "{}", "remediation": "Fix or re-collect the policy document.", "references": ""})
-    if not rows:
-        return empty("findings")
-    df = conform(rows, "findings")
-    order = df["severity"].map(SEVERITY_ORDER).fillna(9)
-    return df.assign(_o=order).sort_values(["_o", "rule_id", "account_id", "principal_arn", "resource_arn"],
-                                           na_position="last", kind="stable").drop(columns="_o"
-                                                                                   ).reset_index(drop=True)
+    return rows
 
 
 def by_control(findings: pd.DataFrame, *, rules: Iterable[str] | None = None) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from typing import Any
 
 from iamkit.policy import query
 from iamkit.policy.engine import ALLOWED, CONDITIONAL, evaluate
+from iamkit.policy.matching import is_glob
 from iamkit.policy.query import admin_equivalent, decide_for, request_for
 
 __all__ = ["SATISFIABLE_KEYS", "Context", "as_json", "val"]
@@ -54,20 +55,6 @@ def as_json(v: Any) -> Any:
         except ValueError:
             return v
     return v
-
-
-_PLAIN = frozenset({str, bool, int, list, dict, tuple})
-
-
-def _records(df: Any) -> list[dict[str, Any]]:
-    """``df.to_dict(orient="records")`` with missing values as None, built column-wise (a few times faster):
-    plain Python values kept, anything else boxed as ``to_dict`` boxes it, then passed through ``val``."""
-    from pandas.core.dtypes.cast import maybe_box_native
-
-    cols = list(df.columns)
-    data = [df[c].tolist() for c in cols]
-    return [{c: v if v is None or type(v) in _PLAIN else val(maybe_box_native(v))
-             for c, v in zip(cols, vals, strict=True)} for vals in zip(*data, strict=True)]
 
 
 def _arn_account(arn: str) -> str:
@@ -121,8 +108,14 @@ class Context:
         self._blocked: dict[tuple, bool] = {}
         self._stmts: dict[tuple, Any] = {}
         self._uniform: dict[tuple, bool] = {}
+        self._dynamic: dict[int, bool] = {}
         # (principal ARN, action) -> the context keys and values an attacker sets to be allowed (see decide)
         self.conditions: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def release(self) -> None:
+        """Drop what rules cached on the context (the escalation graph refers back to it), so the context is
+        freed as soon as its last user lets go of it."""
+        self.__dict__.pop("_privesc_graph", None)
 
     # ---- frames as rows
     def rows(self, name: str) -> list[dict[str, Any]]:
@@ -130,8 +123,9 @@ class Context:
         rules share the list and must not change it."""
         hit = self._rows.get(name)
         if hit is None:
-            df = getattr(self.inv, name, None)
-            hit = [] if df is None or len(df) == 0 else _records(df)
+            hit = self.model.frames.get(name)  # already converted while building the engine's model
+            if hit is None:
+                hit = query.records(getattr(self.inv, name, None))
             self._rows[name] = hit
         return hit
 
@@ -274,19 +268,20 @@ class Context:
             self._blocked[key] = hit
         return hit
 
-    def _statements(self, pm: Any, action: str) -> tuple[Any, ...] | None:
-        """Every statement that could decide ``action`` for ``pm`` (identity, boundary, SCPs); None when one
-        has a policy variable in its resources (matching then depends on the request)."""
+    def _statements(self, pm: Any, action: str) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        """Every statement that could decide ``action`` for ``pm``: (identity ones, boundary and SCP ones); None
+        when one has a policy variable in its resources (matching then depends on the request)."""
         key = (self._signature(pm), action.lower())
         hit = self._stmts.get(key, False)
         if hit is False:
             low = action.lower()
-            pols = list(pm.identity) + list(pm.boundaries)
+            guard = list(pm.boundaries)
             for level in self.model.scps.get(pm.account_id) or ():
-                pols += list(level)
-            sts = tuple(st for p in pols for st in p.relevant(low))
-            variable = any("${" in r for st in sts for r in (st.resources or st.not_resources or ()))
-            hit = None if variable else sts
+                guard += list(level)
+            ident = tuple(st for p in pm.identity for st in p.relevant(low))
+            other = tuple(st for p in guard for st in p.relevant(low))
+            variable = any("${" in r for st in (*ident, *other) for r in (st.resources or st.not_resources or ()))
+            hit = None if variable else (ident, other)
             self._stmts[key] = hit
         return hit
 
@@ -304,13 +299,30 @@ class Context:
             self._uniform[key] = hit
         return hit
 
-    def _match_shape(self, pm: Any, action: str, resource: str) -> tuple[int, ...] | None:
-        """Which of those statements cover ``resource``: targets with the same shape (and account, and no
-        resource policy) get the same decision, so the engine is asked once per shape, not once per target."""
+    def _resource_key(self, pm: Any, action: str, resource: str) -> tuple | None:
+        """Cache key of ``action`` on one ``resource`` that has no resource policy: targets matched by the same
+        statements (same account) get the same decision, so the engine is asked once per key, not once per target.
+
+        When no policy of ``pm`` (identity, boundary, SCPs) has a condition or a policy variable, only which
+        effects the matching identity statements carry matters, so principals with different policies share it
+        (as on ``*``, see ``_star_key``); otherwise the key is per policy-set signature (per principal when its
+        policies can read who asks). None when matching depends on the request or ``resource`` is a pattern."""
+        if is_glob(resource):
+            return None
         sts = self._statements(pm, action)
         if sts is None:
             return None
-        return tuple(i for i, st in enumerate(sts) if st.matches_resource(resource, _NO_CONTEXT))
+        ident, other = sts
+        sig = self._signature(pm)
+        low = action.lower()
+        acct = _arn_account(resource)
+        guard = tuple(i for i, st in enumerate(other) if st.matches_resource(resource, _NO_CONTEXT))
+        if sig != (pm.arn,):  # no condition, no variable, no tag: the statements' effects decide
+            effects = frozenset(st.effect for st in ident if st.matches_resource(resource, _NO_CONTEXT))
+            return ("static", pm.account_id, pm.principal_type, pm.service_linked,
+                    tuple(id(b) for b in pm.boundaries), low, acct, effects, guard)
+        shape = tuple(i for i, st in enumerate(ident) if st.matches_resource(resource, _NO_CONTEXT))
+        return (sig, low, shape, guard, acct)
 
     def could_allow(self, pm: Any, action: str, resource: str) -> bool:
         """Text-level superset of the engine: some identity Allow statement covers ``action`` and ``resource``
@@ -350,10 +362,8 @@ class Context:
             if hit is not None:
                 return hit
         elif not context and pm.principal_type != "root" and not self._named_anywhere(resource, action):
-            shape = self._match_shape(pm, action, resource)
-            if shape is not None:
-                key = (self._signature(pm), action.lower(), shape, _arn_account(resource))
-            hit = self._cache.get(key)
+            key = self._resource_key(pm, action, resource)
+            hit = self._cache.get(key) if key is not None else None
             if hit is not None:
                 return hit
         # "*" here means every resource: a rule about "any secret on '*'" asks whether all of them are allowed
@@ -423,9 +433,9 @@ class Context:
         if not self.holds(pm, action) or not self.could_allow(pm, action, role_arn) or \
                 self.blocked_everywhere(pm, action):
             return False
-        shape = self._match_shape(pm, action, role_arn)
+        rkey = self._resource_key(pm, action, role_arn)
         acct = _arn_account(role_arn)
-        key = (self._signature(pm), action.lower(), shape, acct, "account-trust") if shape is not None else None
+        key = (*rkey, "account-trust") if rkey is not None else None
         hit = self._cache.get(key) if key else None
         if hit is None:
             trust = {"Version": "2012-10-17", "Statement": [{
@@ -478,7 +488,8 @@ class Context:
             if not pm.tags and all(p.is_static(low) for p in pols):
                 hit = ("static", pm.account_id, pm.principal_type, pm.service_linked,
                        tuple(id(b) for b in pm.boundaries), low,
-                       frozenset(id(st) for p in identity for st in p.relevant(low)))
+                       frozenset((st.effect, st.resources, st.not_resources)
+                                 for p in identity for st in p.relevant(low)))
             else:
                 hit = (self._signature(pm), low)
             self._star_keys[k] = hit
@@ -490,10 +501,9 @@ class Context:
         if sig is None:
             # policy variables or conditions can read the request's principal (aws:username, aws:PrincipalArn…):
             # such principals decide alone
-            uses_vars = any("${" in json.dumps(p.to_dict()) for p in pm.identity) or any(
-                st.compiled_condition is not None for p in (*pm.identity, *pm.boundaries, *(
-                    q for level in self.model.scps.get(pm.account_id) or () for q in level)) for st in p.statements)
-            sig = (pm.arn,) if uses_vars or pm.tags else (
+            scps = [q for level in self.model.scps.get(pm.account_id) or () for q in level]
+            personal = pm.tags or any(self._reads_request(p) for p in (*pm.identity, *pm.boundaries, *scps))
+            sig = (pm.arn,) if personal else (
                 pm.account_id, pm.principal_type, pm.service_linked,
                 tuple(sorted(id(p) for p in pm.identity)), tuple(id(b) for b in pm.boundaries))
             try:
@@ -501,6 +511,16 @@ class Context:
             except AttributeError:  # pragma: no cover - slots
                 pass
         return sig
+
+    def _reads_request(self, pol: Any) -> bool:
+        """The policy has a Condition or a policy variable anywhere, so its outcome can depend on who asks
+        (checked once per policy, not once per principal holding it)."""
+        hit = self._dynamic.get(id(pol))
+        if hit is None:
+            hit = any(st.compiled_condition is not None for st in pol.statements) or \
+                "${" in json.dumps(pol.to_dict())
+            self._dynamic[id(pol)] = hit
+        return hit
 
     @cached_property
     def iam_principals(self) -> list[Any]:

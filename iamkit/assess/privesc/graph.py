@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from iamkit.assess.context import Context, as_json
@@ -99,15 +100,7 @@ class _Builder:
         self.by_account: dict[str, list[Any]] = defaultdict(list)
         for pm in self.principals:
             self.by_account[pm.account_id].append(pm)
-        # identity policy -> ARNs of the principals holding it: who holds an action is the union over the policies
-        # granting it (one check per distinct policy, not per principal)
-        self._pol_members: dict[int, tuple[Any, set[str]]] = {}
-        for pm in self.principals:
-            for p in pm.identity:
-                ent = self._pol_members.get(id(p))
-                if ent is None:
-                    ent = self._pol_members[id(p)] = (p, set())
-                ent[1].add(pm.arn)
+        self._iam = {pm.arn for pm in self.principals}
         self._holders: dict[str, set[str]] = {}
         self.edges: list[dict[str, Any]] = []
         self.seen: set[tuple[str, str, str]] = set()
@@ -117,19 +110,16 @@ class _Builder:
         self._by_kind: dict[tuple[str, str], list[Any]] = {}
         self._indexed: dict[int, tuple[list[Any], dict[str, Any], list[str]]] = {}
         self._pattern_hits: dict[tuple, list[str]] = {}
+        self._sorted: dict[tuple, tuple[list[str], list[int], list[str]]] = {}
         self._svc_roles: dict[tuple[str, str], list[str]] = {}
 
     # ---- indexes
     def holders(self, action: str) -> set[str]:
-        """ARNs of principals with an identity Allow statement covering ``action`` (one check per policy)."""
+        """ARNs of users and roles with an identity Allow statement covering ``action`` (the context's index: one
+        check per distinct policy, not per principal)."""
         hit = self._holders.get(action)
         if hit is None:
-            hit = set()
-            granting = self.ctx.granting_policies(action)
-            for pid, (_pol, arns) in self._pol_members.items():
-                if pid in granting:
-                    hit |= arns
-            self._holders[action] = hit
+            hit = self._holders[action] = {a for a in self.ctx.holder_arns(action) if a in self._iam}
         return hit
 
     def holders_all(self, actions: Iterable[str]) -> list[Any]:
@@ -411,12 +401,13 @@ class _Builder:
             self._by_kind[key] = hit
         return hit
 
-    def group(self, what: str, account: str, members: list[str]) -> str:
-        """The ``any:`` node for ``members`` (edges to each member added once)."""
+    def group(self, what: str, account: str, members: list[str] | Callable[[], list[str]]) -> str:
+        """The ``any:`` node for ``members`` (edges to each member added once; a callable is only asked for them
+        when the node is new)."""
         node = any_node(what, account)
         if node not in self.grouped:
             self.grouped.add(node)
-            for m in members:
+            for m in members() if callable(members) else members:
                 self.add(node, m, ANY, "group", account, via=what)
         return node
 
@@ -435,7 +426,8 @@ class _Builder:
             cached = (targets, {t.arn: t for t in targets}, [t.arn for t in targets])
             self._indexed[id(targets)] = cached
         _, by_arn, arns = cached
-        return [by_arn[a] for a in self._candidate_arns(pm, action, arns)]
+        found = self._candidate_arns(pm, action, arns)
+        return targets if found is arns else [by_arn[a] for a in found]
 
     def _candidate_arns(self, pm: Any, action: str, arns: list[str]) -> list[str]:
         """ARNs some Allow statement of ``pm`` could cover for ``action``, found through the statements'
@@ -463,10 +455,34 @@ class _Builder:
                     key = (r, list_key)
                     hit = self._pattern_hits.get(key)
                     if hit is None:
-                        hit = [a for a in arns if st.matches_resource(a, {})]
-                        self._pattern_hits[key] = hit
+                        hit = self._pattern_hits[key] = self._matching(r, arns, list_key)
                     out.update((a, None) for a in hit)
         return list(out)
+
+    def _matching(self, pattern: str, arns: list[str], list_key: tuple) -> list[str]:
+        """The ARNs ``pattern`` covers, in list order. Only those starting with the pattern's literal text before
+        its first wildcard can match (resource matching is case-sensitive and anchored), and they form one
+        range of the sorted list: found by bisection, so a pattern naming nothing of the list costs a lookup,
+        not a match per ARN."""
+        from bisect import bisect_left
+
+        from iamkit.policy.matching import arn_matches, is_glob
+
+        index = self._sorted.get(list_key)
+        if index is None or index[2] is not arns:
+            order = sorted(range(len(arns)), key=arns.__getitem__)
+            index = self._sorted[list_key] = ([arns[i] for i in order], order, arns)
+        ordered, order, _ = index
+        cut = next((i for i, ch in enumerate(pattern) if is_glob(ch)), len(pattern))
+        prefix = pattern[:cut]
+        lo = bisect_left(ordered, prefix)
+        hits = []
+        for i in range(lo, len(ordered)):
+            if not ordered[i].startswith(prefix):
+                break
+            if arn_matches(pattern, ordered[i]):
+                hits.append(order[i])
+        return [arns[i] for i in sorted(hits)]
 
     def _principal(self, methods: list[Method], skip: set[str]) -> None:
         for meth in methods:
@@ -501,6 +517,7 @@ class _Builder:
             for roles in lists:
                 assumes[source].extend(r for r in roles if r != source)
         reach_action = {"update_trust": "iam:UpdateAssumeRolePolicy", "create_access_key": "iam:CreateAccessKey"}
+        pools: dict[str, list[Any]] = {}
         for meth in methods:
             reach = reach_action.get(meth.reach or "")
             need = list(meth.actions) + ([reach] if reach else [])
@@ -508,8 +525,10 @@ class _Builder:
                 if pm.arn in skip:
                     continue
                 if meth.reach == "assume":
-                    pool = [self.m.by_arn[a] for a in assumes.get(pm.arn, ()) if a in self.m.by_arn
-                            and self.m.by_arn[a].account_id == pm.account_id]
+                    pool = pools.get(pm.arn)
+                    if pool is None:  # the same for every method: built once per principal
+                        pool = pools[pm.arn] = [self.m.by_arn[a] for a in assumes.get(pm.arn, ()) if a in self.m.by_arn
+                                                and self.m.by_arn[a].account_id == pm.account_id]
                 else:
                     pool = self._candidates(pm, reach, self._targets(pm, meth.target or "role"))
                 if not pool:
@@ -546,17 +565,18 @@ class _Builder:
             for pm in self.holders_all(meth.actions):
                 if pm.arn in skip or not all(ctx.allowed(pm, a) for a in compute):
                     continue
-                roles = [r for r in self._service_roles_in(services, svc, pm.account_id) if r != pm.arn]
-                if not roles:
+                pool = self._service_roles_in(services, svc, pm.account_id)
+                if not any(r != pm.arn for r in pool):
                     continue
+                others = partial(_without, pool, pm.arn)  # the roles but pm itself, built only when needed
                 if ctx.uniform(pm, "iam:PassRole"):
                     probe = f"arn:aws:iam::{pm.account_id}:role/iamkit-any-probe"
                     if ctx.decide(pm, "iam:PassRole", probe, {"iam:PassedToService": svc}) == ALLOWED:
-                        node = self.group(f"roles-for-{svc}", pm.account_id, roles)
+                        node = self.group(f"roles-for-{svc}", pm.account_id, others)
                         self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
                                  actions=list(meth.actions), service=svc)
                     continue
-                for role in self._candidate_arns(pm, "iam:PassRole", roles):
+                for role in self._candidate_arns(pm, "iam:PassRole", others()):
                     if ctx.decide(pm, "iam:PassRole", role, {"iam:PassedToService": svc}) == ALLOWED:
                         self.add(pm.arn, role, meth.id, meth.kind, pm.account_id, via=svc,
                                  actions=list(meth.actions), service=svc)
@@ -588,11 +608,15 @@ class _Builder:
                 probe = _probe(meth.resource or "*", pm.account_id)
                 if not all(ctx.allowed(pm, a, probe) for a in meth.actions):
                     continue
-                roles = [r for r in self._service_roles_in(services, svc, pm.account_id) if r != pm.arn]
-                if roles:
-                    node = self.group(f"roles-for-{svc}", pm.account_id, roles)
+                pool = self._service_roles_in(services, svc, pm.account_id)
+                if any(r != pm.arn for r in pool):
+                    node = self.group(f"roles-for-{svc}", pm.account_id, partial(_without, pool, pm.arn))
                     self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
                              actions=list(meth.actions), resource=probe)
+
+
+def _without(items: list[str], item: str) -> list[str]:
+    return [x for x in items if x != item]
 
 
 def _probe(pattern: str, account: str) -> str:
