@@ -310,7 +310,6 @@ def from_authorization_details(paths: str | Path | Iterable[str | Path],
 
 
 def _from_authz_files(files: list[Path], account_id: str | None) -> Inventory:
-    from iamkit.aws.authz import AuthzBuilder, account_of, looks_like_authz
 
     builder = AuthzBuilder()
     accounts: list[str] = []
