@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from iamkit.files import cache_dir
 from iamkit.policy.matching import compile_glob
 
 ACCESS_LEVELS = ("List", "Read", "Write", "Permissions management", "Tagging")
@@ -373,12 +374,6 @@ def _load() -> Catalog:
 
 
 _CACHE_FORMAT = 3
-
-
-def cache_dir() -> Path:
-    """The user cache folder for the catalogue index: ``$XDG_CACHE_HOME/iamkit``, else ``~/.cache/iamkit``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "iamkit"
 
 
 def cache_enabled() -> bool:

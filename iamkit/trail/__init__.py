@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iamkit.files import cache_dir
 from iamkit.trail.backend import parse_json_columns
 from iamkit.trail.columns import JSON_COLUMNS
 from iamkit.trail.dialect import Dialect
@@ -262,12 +263,6 @@ def case_folder_of(path: str | Path) -> Path | None:
     return None
 
 
-def user_cache_dir() -> Path:
-    """iamkit's cache folder: ``$XDG_CACHE_HOME/iamkit``, else ``~/.cache/iamkit``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "iamkit"
-
-
 def default_cache_path(db: str | Path) -> Path:
     """Where ``Trail.cache`` puts a store's Parquet copy: beside it, or (store inside a case folder) in the
     user cache under a name made from the store's path."""
@@ -275,7 +270,7 @@ def default_cache_path(db: str | Path) -> Path:
     if case_folder_of(db) is None:
         return db.with_suffix(".events.parquet")
     key = hashlib.sha256(str(db).encode()).hexdigest()[:24]
-    return user_cache_dir() / "trail" / key / "events.parquet"
+    return cache_dir() / "trail" / key / "events.parquet"
 
 
 def _parquet_view(con: duckdb.DuckDBPyConnection, path: str) -> None:

@@ -124,7 +124,8 @@ def _cached_entries(path: Path, spec: dict) -> list[dict] | None:
 @lru_cache(maxsize=4)
 def load(folder: str | None = None) -> tuple[Method, ...]:
     """Every method of the catalogue folder (default: the packaged one); BadInput names an invalid entry."""
-    from iamkit.policy.catalog import cache_dir, cache_enabled, write_cached
+    from iamkit.files import cache_dir
+    from iamkit.policy.catalog import cache_enabled, write_cached
 
     base = Path(folder) if folder else HERE / "catalog"
     schema_text = (HERE / "schema.json").read_bytes()
