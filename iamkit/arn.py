@@ -10,6 +10,7 @@ helpers build them. Stdlib only and linear time (string splits, no regular expre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 _DIGITS = frozenset("0123456789")
 # Principal.kind values
@@ -88,6 +89,11 @@ def is_arn(text: object) -> bool:
 
 def account_of(text: object) -> str | None:
     """The 12-digit account of an ARN; None for anything else (no account, ``aws``, not an ARN)."""
+    return _account_of(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=65536)
+def _account_of(text: str) -> str | None:  # the engine asks for the same resources' accounts many times
     a = parse(text)
     return a.account_id if a is not None else None
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.policy import query
 from iamkit.policy.engine import ALLOWED, CONDITIONAL, evaluate
 from iamkit.policy.matching import is_glob
@@ -55,11 +56,6 @@ def as_json(v: Any) -> Any:
         except ValueError:
             return v
     return v
-
-
-def _arn_account(arn: str) -> str:
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 else ""
 
 
 def _layer_uniform(sts: list[Any]) -> bool:
@@ -315,7 +311,7 @@ class Context:
         ident, other = sts
         sig = self._signature(pm)
         low = action.lower()
-        acct = _arn_account(resource)
+        acct = arns.account_of(resource) or ""
         guard = tuple(i for i, st in enumerate(other) if st.matches_resource(resource, _NO_CONTEXT))
         if sig != (pm.arn,):  # no condition, no variable, no tag: the statements' effects decide
             effects = frozenset(st.effect for st in ident if st.matches_resource(resource, _NO_CONTEXT))
@@ -434,7 +430,7 @@ class Context:
                 self.blocked_everywhere(pm, action):
             return False
         rkey = self._resource_key(pm, action, role_arn)
-        acct = _arn_account(role_arn)
+        acct = arns.account_of(role_arn) or ""
         key = (*rkey, "account-trust") if rkey is not None else None
         hit = self._cache.get(key) if key else None
         if hit is None:

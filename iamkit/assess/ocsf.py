@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.severity import OCSF_ID as SEVERITY_ID
 from iamkit.severity import OCSF_NAME as SEVERITY_NAME
 
@@ -20,13 +21,13 @@ def _v(x: Any) -> Any:
 
 
 def _resource(arn: str) -> dict[str, Any]:
-    parts = arn.split(":", 5)
-    kind = parts[2] if len(parts) == 6 else "unknown"
-    out: dict[str, Any] = {"uid": arn, "type": kind, "cloud_partition": parts[1] if len(parts) == 6 else "aws"}
-    if len(parts) == 6 and parts[3]:
-        out["region"] = parts[3]
-    if len(parts) == 6 and parts[4]:
-        out["owner"] = {"account": {"uid": parts[4], "type": "AWS Account", "type_id": 10}}
+    a = arns.parse(arn)
+    out: dict[str, Any] = {"uid": arn, "type": a.service if a else "unknown",
+                           "cloud_partition": a.partition if a else "aws"}
+    if a is not None and a.region:
+        out["region"] = a.region
+    if a is not None and a.account:
+        out["owner"] = {"account": {"uid": a.account, "type": "AWS Account", "type_id": 10}}
     return out
 
 

@@ -21,13 +21,13 @@ the keys they read.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.errors import PolicyError
 from iamkit.policy.document import Policy, Statement, parse
 from iamkit.policy.matching import pattern_covers, pattern_intersects
@@ -36,7 +36,6 @@ from iamkit.policy.variables import RequestContext, substitute
 ALLOWED, IMPLICIT, EXPLICIT, CONDITIONAL = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied", "Conditional"
 _TRUST_ACTIONS = frozenset({"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
                            "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
-_ACCOUNT = re.compile(r"^\d{12}$")
 _RANK = {"direct": 4, "role": 3, "everyone": 2, "account": 1}
 _SLR_PREFIX = "AWSServiceRoleFor"  # every service-linked role is named so (and lives under /aws-service-role/)
 _IAM_CALLERS = frozenset({"user", "role", "session", "federated", "root"})
@@ -275,10 +274,10 @@ def parse_caller(principal: str | None, principal_type: str = "", role_arn: str 
         return Caller("web", principal, "", "aws")
     if ptype == "canonicaluser":
         return Caller("canonical", principal, "", "aws")
-    if _ACCOUNT.match(principal):
+    if arns.is_account_id(principal):
         principal = f"arn:aws:iam::{principal}:root"
     parts = principal.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT.match(parts[4]):
+    if len(parts) != 6 or parts[0] != "arn" or not arns.is_account_id(parts[4]):
         raise PolicyError(f"request principal {principal!r} is not an IAM/STS ARN, account id, service or 'anonymous'")
     _, partition, service, _region, account, res = parts
     if service == "iam" and res == "root":
@@ -422,10 +421,6 @@ def _star_only(action: str) -> bool:
     return hit
 
 
-@lru_cache(maxsize=65536)
-def _arn_account(resource: str) -> str:
-    parts = resource.split(":", 5)
-    return parts[4] if len(parts) == 6 and _ACCOUNT.match(parts[4]) else ""
 
 
 _ACTIONS: dict[str, tuple[str, str, bool]] = {}
@@ -482,7 +477,7 @@ def build_request(request: Mapping[str, Any], now: Any = None) -> Request:
     scope = get("resource_scope") or "any"
     if scope not in ("any", "all"):
         raise PolicyError(f"request resource_scope {scope!r} must be 'any' or 'all'")
-    res_account = get("resource_account") or _arn_account(resource) or caller.account
+    res_account = get("resource_account") or arns.account_of(resource) or caller.account
     ctx = RequestContext(base)
     ctx["aws:currenttime"], ctx["aws:epochtime"] = _time_keys(get("time") or now or int(_time.time()))
     if res_account:

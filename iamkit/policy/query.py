@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.errors import BadInput, PolicyError
 from iamkit.frames import register
 from iamkit.policy.document import Policy, load_document, parse_document
@@ -209,7 +210,7 @@ def build_model(inv: Any) -> Model:
         arn = p.get("arn")
         if ptype not in ("user", "role", "root") or not arn:
             continue
-        acct = p.get("account_id") or arn.split(":")[4]
+        acct = p.get("account_id") or arns.account_of(arn) or ""
         identity = list(attached.get(arn, []))
         if ptype == "user":
             for g in _json(p.get("groups")) or []:
@@ -232,7 +233,7 @@ def build_model(inv: Any) -> Model:
                     parse_document(b.to_dict(), "boundary", b.name) if b.kind != "boundary" else b
             boundaries.append(b)
         if ptype == "role":
-            name = arn.rsplit("/", 1)[-1]
+            name = arns.name_of(arn)
             req_principal = f"arn:aws:sts::{acct}:assumed-role/{name}/iamkit-query"
         else:
             req_principal = arn
@@ -364,8 +365,7 @@ def resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None, 
     """The resource's policy (trust policy for sts:AssumeRole on a role) and the account owning it."""
     low = action.lower()
     if low.startswith("sts:") and ":role/" in resource:
-        acct = resource.split(":")[4]
-        return m.trusts.get(resource), acct
+        return m.trusts.get(resource), arns.account_of(resource)
     hit = m.resource_policies.get(resource)
     if hit is None and resource.startswith("arn:aws:s3:::") and "/" in resource:
         hit = m.resource_policies.get(resource.split("/", 1)[0])

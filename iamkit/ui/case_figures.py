@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from iamkit import arn as arns
+
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit.case import Case
 
@@ -82,8 +84,7 @@ def case_figures(case: Case, facts: dict[str, Any] | None = None) -> list[CaseFi
     except Exception as e:
         out.append(CaseFigure("inventory", "IAM of the accounts involved", "", None, f"{e.__class__.__name__}: {e}"))
     roles = [r.get("role_arn") for r in facts.get("roles_assumed") or [] if isinstance(r, dict)]
-    accounts = sorted({a for a in [subject.get("account_id"), *(str(r).split(":")[4] for r in roles
-                                                                if str(r).count(":") >= 5)] if a})
+    accounts = sorted({a for a in [subject.get("account_id"), *(arns.account_of(r) for r in roles)] if a})
     add("trust", "Who can assume which role",
         "Orange: the roles the incident assumed. Red: roles anyone, or an account outside the organization, "
         "may assume without ExternalId or MFA — the next lateral step an attacker would look for.",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.assess.context import Context, as_json
 from iamkit.assess.privesc.catalog import Method, load
 from iamkit.frames import register
@@ -205,7 +206,7 @@ class _Builder:
             trust = self.m.trusts.get(role_arn)
             hit = trust is not None and evaluate(
                 {"principal": service, "principal_type": "service", "action": "sts:AssumeRole",
-                 "resource": role_arn, "context": {"aws:sourceaccount": role_arn.split(":")[4]}},
+                 "resource": role_arn, "context": {"aws:sourceaccount": arns.account_of(role_arn) or ""}},
                 None, trust, explain=False).result == ALLOWED
             self._trusted[key] = hit
         return hit
@@ -215,7 +216,7 @@ class _Builder:
         key = (svc, account)
         hit = self._svc_roles.get(key)
         if hit is None:
-            hit = [r for r in services.get(svc, ()) if r.split(":")[4] == account and self.trusts_service(r, svc)]
+            hit = [r for r in services.get(svc, ()) if arns.account_of(r) == account and self.trusts_service(r, svc)]
             self._svc_roles[key] = hit
         return hit
 
@@ -311,7 +312,7 @@ class _Builder:
                           if all(ctx.allowed(pm, a, g) for a in meth.actions)]
                 if not groups:
                     continue
-                users = [u for u in self._controlled_users(pm) if u.split(":")[4] == pm.account_id]
+                users = [u for u in self._controlled_users(pm) if arns.account_of(u) == pm.account_id]
                 if users:
                     self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=groups[0],
                              actions=list(meth.actions), resource=groups[0], user=users[0])
@@ -352,9 +353,9 @@ class _Builder:
                     if e.value == "*":
                         cands |= holders
                     elif e.value.endswith(":root"):
-                        x = e.value.split(":")[4]
+                        x = arns.account_of(e.value) or ""
                         if simple:
-                            root_groups[(x, role.split(":")[4])].append(role)
+                            root_groups[(x, arns.account_of(role) or "")].append(role)
                             by_root.update(a for a in holders_in.get(x, ()) if a not in uniform)
                             cands.update(a for a in holders_in.get(x, ()) if a not in uniform)
                         else:
@@ -362,8 +363,8 @@ class _Builder:
                     elif e.value in self.m.by_arn:
                         cands.add(e.value)
                     elif ":role/" in e.value:  # a role ARN with another path spelling
-                        name = e.value.rsplit("/", 1)[-1]
-                        acct = e.value.split(":")[4]
+                        name = arns.name_of(e.value)
+                        acct = arns.account_of(e.value)
                         cands.update(p.arn for p in self.by_account.get(acct, ()) if p.principal_type == "role"
                                      and p.arn.rsplit("/", 1)[-1] == name)
             for arn in sorted(cands):
@@ -377,7 +378,7 @@ class _Builder:
                 if ok:
                     self.assume_pairs.append((arn, role))
                     if wanted:
-                        self.add(arn, role, ASSUME, "principal", role.split(":")[4], via=role,
+                        self.add(arn, role, ASSUME, "principal", arns.account_of(role) or "", via=role,
                                  actions=["sts:AssumeRole"])
         for (x, racct), roles in root_groups.items():
             probe = f"arn:aws:iam::{racct}:role/iamkit-any-probe"

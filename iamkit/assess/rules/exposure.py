@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.assess.context import FOREIGN_ACCOUNT, FOREIGN_ORG, Context, as_json
 from iamkit.assess.registry import Hit, rule
 from iamkit.policy.engine import ALLOWED
@@ -82,8 +83,8 @@ def _foreign_accounts(ctx: Context, pol: Any) -> list[str]:
         if st.effect != "Allow":
             continue
         for e in st.principals or ():
-            if e.kind == "AWS" and e.value.startswith("arn:") and e.value.count(":") >= 5:
-                acct = e.value.split(":")[4]
+            if e.kind == "AWS" and arns.is_arn(e.value):
+                acct = arns.account_of(e.value)
                 if acct and acct not in ctx.accounts and acct not in out:
                     out.append(acct)
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from iamkit import arn as arns
 from iamkit.assess.context import FOREIGN_ACCOUNT, FOREIGN_ORG, Context, as_json
 from iamkit.assess.registry import Hit, rule
 from iamkit.assess.rules.privilege import PERMISSIONS_MANAGEMENT
@@ -36,7 +37,7 @@ def _trust_rows(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _role_account(role_arn: str) -> str:
-    return role_arn.split(":")[4]
+    return arns.account_of(role_arn) or ""
 
 
 def privileged(ctx: Context, role_arn: str) -> bool:
@@ -62,12 +63,12 @@ def account_root_trust(ctx: Context) -> Iterator[Hit]:
         p = r.get("principal") or ""
         if r.get("principal_type") != "AWS" or not p.endswith(":root"):
             continue
-        if (r.get("principal_account_id") or p.split(":")[4]) == _role_account(r["role_arn"]):
+        if (r.get("principal_account_id") or arns.account_of(p)) == _role_account(r["role_arn"]):
             continue
         keys = _keys(r.get("conditions"))
         if any(k.startswith(n) for k in keys for n in NARROWING_KEYS):
             continue
-        yield _hit(r, f"trusts every principal of account {p.split(':')[4]} with no narrowing condition",
+        yield _hit(r, f"trusts every principal of account {arns.account_of(p)} with no narrowing condition",
                    condition_keys=sorted(keys))
 
 
@@ -106,7 +107,7 @@ def _star(ctx: Context, conditional: bool) -> Iterator[Hit]:
 
 def _external(ctx: Context, r: dict[str, Any]) -> str | None:
     p = r.get("principal") or ""
-    acct = r.get("principal_account_id") or (p.split(":")[4] if p.count(":") >= 5 else "")
+    acct = r.get("principal_account_id") or arns.principal_account(p) or ""
     if r.get("principal_type") != "AWS" or not acct or acct in ctx.accounts:
         return None
     return acct
