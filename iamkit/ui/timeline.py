@@ -11,29 +11,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-def figure(events: pd.DataFrame, title: str = "Timeline"):
-    """Calls over time, one row per access key, denied calls marked with an x."""
-    import plotly.graph_objects as go
+def figure(events: pd.DataFrame, title: str = "Timeline", facts: dict | None = None):
+    """The activity timeline (``iamkit.ui.figures.activity_timeline``: one lane per source IP, shaped by
+    outcome, the suspicious window marked when ``facts`` gives it)."""
+    from iamkit.ui.figures import activity_timeline
 
-    fig = go.Figure()
-    title = escape.html(title)
-    if events.empty:
-        return fig.update_layout(title=f"{title} (no events)")
-    ev = events.copy()
-    from iamkit.trail.outcome import is_denied
-
-    ev["denied"] = ev["error_code"].map(is_denied).astype(bool)
-    # plotly reads <br>, <b>, <a href> … in names, tick labels and hover text: every value is escaped
-    for (key, denied), grp in ev.groupby([ev["access_key_id"].fillna("(none)"), "denied"], sort=False):
-        label = escape.html(key)
-        fig.add_trace(go.Scatter(
-            x=grp["event_time"], y=[label] * len(grp), mode="markers", name=f"{label}{' denied' if denied else ''}",
-            marker={"symbol": "x" if denied else "circle", "size": 9 if denied else 7},
-            text=[f"{escape.html(name)} · {escape.html(ip)}" for name, ip in zip(
-                grp["event_name"].fillna("").tolist(), grp["source_ip"].fillna("").tolist(), strict=True)],
-            hovertemplate="%{x}<br>%{text}<extra></extra>"))
-    return fig.update_layout(title=title, height=260 + 30 * ev["access_key_id"].nunique(),
-                             margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+    return activity_timeline(events, facts, title=title)
 
 
 @dataclass
