@@ -52,6 +52,9 @@ class SigmaRule:
     kind: str = "detection"  # detection | correlation
     related: list[dict[str, Any]] = field(default_factory=list)  # the documents a correlation names
     aggregation: Aggregation | None = None
+    #: the correlation rules (ids) in the same file that use this rule without ``generate: true``: the
+    #: rule then raises no detections of its own (Sigma's default for a correlation's rules)
+    used_by: list[str] = field(default_factory=list)
 
     @property
     def detection(self) -> dict[str, Any]:
@@ -160,6 +163,20 @@ def _siblings(doc: dict, path: str) -> list[dict]:
     return [d for d in docs if d != doc and ("detection" in d or "correlation" in d)]
 
 
+def _used_by(doc: dict, related: list[dict]) -> list[str]:
+    """Ids of the correlation documents among ``related`` naming ``doc`` without ``generate: true``."""
+    names = {str(doc[k]) for k in ("name", "id") if doc.get(k)}
+    out = []
+    for other in related:
+        corr = other.get("correlation")
+        if isinstance(corr, dict) and not corr.get("generate"):
+            refs = corr.get("rules") or []
+            refs = refs if isinstance(refs, list) else [refs]
+            if names & {str(r) for r in refs}:
+                out.append(str(other.get("id") or other.get("name") or other.get("title")))
+    return out
+
+
 def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> SigmaRule:
     """Check a Sigma rule document with pySigma and return it as a ``SigmaRule``. A correlation rule's
     referenced rules come from ``related`` (default: the other documents of the file at ``path``)."""
@@ -176,7 +193,7 @@ def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> S
         if kind == "correlation":
             related = _siblings(doc, path) if related is None else related
             coll = SigmaCollection.from_dicts([*related, doc], collect_errors=True)
-            errs = [e for r in coll.rules for e in _errors(r)] + list(getattr(coll, "errors", []) or [])
+            errs = [e for r in coll.rules for e in _errors(r)] + _errors(coll)
             if not errs:
                 coll.resolve_rule_references()
             parsed: Any = next((r for r in coll.rules if isinstance(r, SigmaCorrelationRule)), None)
@@ -188,6 +205,7 @@ def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> S
                 raise SigmaError("detection has no 'condition'")
             base, agg = _split_aggregation(doc)
             parsed = PySigmaRule.from_dict(base, collect_errors=True)
+            related = _siblings(doc, path) if related is None else related
             errs = _errors(parsed)
     except PySigmaError as e:
         raise SigmaError(_message(e)) from None
@@ -200,7 +218,8 @@ def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> S
         level=_level(doc), description=str(doc.get("description") or "").strip(),
         status=str(doc.get("status") or ""), tags=[str(t) for t in doc.get("tags") or []],
         logsource=dict(doc.get("logsource") or {}), path=path, doc=doc, kind=kind,
-        related=list(related or []), aggregation=agg)
+        related=list(related or []) if kind == "correlation" else [], aggregation=agg,
+        used_by=_used_by(doc, related or []) if kind == "detection" else [])
 
 
 def _convert(rule: SigmaRule, backend: Any, placeholders: dict | None) -> list[str]:
@@ -221,7 +240,8 @@ def _convert(rule: SigmaRule, backend: Any, placeholders: dict | None) -> list[s
 def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events",
                  placeholders: dict[str, Any] | None = None) -> Compiled:
     """The rule's detection as one SQL boolean expression over ``table``'s columns (``placeholders``: the
-    values of ``|expand`` placeholders by name)."""
+    values of ``|expand`` placeholders by name). A rule only a correlation uses (``used_by``) is ``FALSE``:
+    Sigma's correlation rules report its matches, it raises none of its own."""
     from sigma.exceptions import SigmaError as PySigmaError
 
     from iamkit.trail.detect.sigma_backend import SqlBackend, correlation_where
@@ -240,6 +260,8 @@ def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events",
     except (PySigmaError, NotImplementedError) as e:
         raise SigmaError(_message(e)) from None
     where = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    if rule.used_by:  # checked and converted above, but only its correlation reports it
+        where = "FALSE"
     return Compiled(where=where, warnings=list(dict.fromkeys(backend.warnings)))
 
 
