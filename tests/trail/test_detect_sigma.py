@@ -233,6 +233,7 @@ def test_unknown_field_is_absent_with_a_warning(con):
     ({"s": {"eventName|re": "(unclosed"}, "condition": "s"}, "Regular expression '(unclosed' is invalid"),
     ({"s": {"sourceIPAddress|cidr": "not-a-net"}, "condition": "s"}, "Invalid CIDR"),
     ({"s": {"errorCode|exists": "true"}, "condition": "s"}, "SigmaExistsModifier"),
+    ({"s": {"eventName": "x"}, "condition": "not " * 3000 + "s"}, "nested too deeply"),
 ])
 def test_unsupported_constructs_raise_clear_errors(detection, message):
     with pytest.raises(SigmaError, match=re.escape(message)):

@@ -158,7 +158,7 @@ def _siblings(doc: dict, path: str) -> list[dict]:
         return []
     try:
         docs = [d for d in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")) if isinstance(d, dict)]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return []
     return [d for d in docs if d != doc and ("detection" in d or "correlation" in d)]
 
@@ -209,6 +209,8 @@ def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> S
             errs = _errors(parsed)
     except PySigmaError as e:
         raise SigmaError(_message(e)) from None
+    except RecursionError:
+        raise SigmaError("the rule is nested too deeply") from None
     if errs:
         raise SigmaError(_message(errs[0]))
     if parsed is None:  # pragma: no cover - from_dicts keeps a document with 'correlation' as one
@@ -259,6 +261,8 @@ def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events",
                                        agg.timespan, agg.op, agg.count, value, table)]
     except (PySigmaError, NotImplementedError) as e:
         raise SigmaError(_message(e)) from None
+    except RecursionError:
+        raise SigmaError("the rule's condition is nested too deeply") from None
     where = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
     if rule.used_by:  # checked and converted above, but only its correlation reports it
         where = "FALSE"
