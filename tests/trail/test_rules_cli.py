@@ -79,11 +79,16 @@ def test_user_sigma_rules_are_added_with_their_path_and_status():
 def test_rules_replaces_the_shipped_set_and_bad_files_are_listed(tmp_path):
     (tmp_path / "good.yml").write_text((SHIPPED_DIR / "root_activity.yml").read_text())
     (tmp_path / "broken.yml").write_text("title: [unclosed\n")
+    (tmp_path / "dangling.yml").write_text("title: d\nid: d\nlogsource: {product: aws, service: cloudtrail}\n"
+                                           "detection: {s: {eventName: X}, unused: {eventName: Y}, condition: s}\n")
     (tmp_path / "timepart.yml").write_text("title: tp\nid: tp\nlogsource: {product: aws, service: cloudtrail}\n"
                                            "tags: [attack.t1078]\n"
                                            "detection: {s: {eventTime|minute: 5}, condition: s}\n")
     df = _listing(["--rules", str(tmp_path)]).set_index("path")
-    assert set(df["id"]) == {"iamkit-root-activity", "tp", ""}
+    assert set(df["id"]) == {"iamkit-root-activity", "tp", "d", ""}
+    # pySigma's validators: a selection the condition never uses is a note, the rule still runs
+    assert df.loc[str(tmp_path / "dangling.yml"), "status"] == "ok"
+    assert "not referenced from condition" in df.loc[str(tmp_path / "dangling.yml"), "notes"]
     assert df.loc[str(tmp_path / "good.yml"), "source"] == str(tmp_path / "good.yml")  # copied: user-provided
     assert df.loc[str(tmp_path / "broken.yml"), "status"].startswith("invalid: cannot read YAML")
     assert df.loc[str(tmp_path / "timepart.yml"), "status"] == \

@@ -45,7 +45,8 @@ def source(rule_path: str) -> str:
 
 
 def _status(rule: Rule) -> tuple[str, list[str]]:
-    """``ok`` or ``unsupported: <reason>`` (DuckDB, then Trino), and the compiler's notes."""
+    """``ok`` or ``unsupported: <reason>`` (DuckDB, then Trino), and notes: the compiler's warnings and
+    pySigma's validation issues."""
     from iamkit.trail.detect import native
     from iamkit.trail.detect.hunt import render_rule
     from iamkit.trail.detect.sigma import SigmaError
@@ -57,6 +58,10 @@ def _status(rule: Rule) -> tuple[str, list[str]]:
         except (SigmaError, native.NativeError) as e:
             return f"unsupported: {e}" + ("" if dialect == "duckdb" else " (Trino)"), notes
         notes += [w for w in rr.warnings if w not in notes]
+    if rule.sigma is not None:
+        from iamkit.trail.detect.sigma import validate
+
+        notes += validate(rule.sigma)
     if rule.sigma is not None and rule.sigma.used_by:
         notes.append("only through correlation " + ", ".join(rule.sigma.used_by) + " (generate: false)")
     if rule.sigma is not None and rule.sigma.aggregation is not None:

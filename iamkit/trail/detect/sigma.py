@@ -224,6 +224,26 @@ def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> S
         used_by=_used_by(doc, related or []) if kind == "detection" else [])
 
 
+#: pySigma's validators that catch rule mistakes offline (its ATT&CK tag check downloads MITRE's data: left out)
+_VALIDATORS = ("DanglingDetectionValidator", "InvalidModifierCombinationsValidator", "ControlCharacterValidator",
+               "WildcardsInsteadOfModifiersValidator", "DoubleWildcardValidator", "DuplicateTagValidator")
+
+
+def validate(rule: SigmaRule) -> list[str]:
+    """pySigma's validation issues for a detection rule (one line each; a correlation rule has none here)."""
+    from sigma.rule import SigmaRule as PySigmaRule
+    from sigma.validation import SigmaValidator
+    from sigma.validators.core import validators as known
+
+    if rule.kind != "detection":
+        return []
+    by_name = {cls.__name__: cls for cls in known.values()}
+    doc, _ = _split_aggregation(rule.doc)
+    parsed = PySigmaRule.from_dict(doc, collect_errors=True)
+    issues = SigmaValidator([by_name[n] for n in _VALIDATORS if n in by_name]).validate_rule(parsed)
+    return list(dict.fromkeys(i.description for i in issues))
+
+
 def _convert(rule: SigmaRule, backend: Any, placeholders: dict | None) -> list[str]:
     """Fresh pySigma objects for each conversion (the pipeline rewrites rules in place)."""
     from sigma.collection import SigmaCollection
