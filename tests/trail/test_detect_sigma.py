@@ -647,3 +647,17 @@ def test_pysigma_modifiers_base64_cased_windash_fieldref_startswith():
     assert hits(c, {"s": {"userIdentity.arn|fieldref|endswith": "userIdentity.userName"}, "condition": "s"}) \
         == {"ud", "benign"}
     c.close()
+
+
+def test_correlation_counts_only_within_the_scope(tmp_path):
+    """With the hunt's window as ``scope``, reads outside it do not help a group over the threshold."""
+    c = _secret_reads({"alice": [0, 1, 2, 3], "bob": [0, 1, 2, 3]})
+    body = {"type": "event_count", "rules": ["secret_read"], "group-by": ["userIdentity.arn"],
+            "timespan": "1h", "condition": {"gte": 4}}
+    corr, _ = _correlation(tmp_path, body, _SECRET_READ)
+    scope = "event_time >= TIMESTAMPTZ '2026-01-01 00:01:00+00'"
+    where = compile_rule(corr, DUCK, scope=scope).where
+    assert c.execute(f"SELECT count(*) FROM events WHERE {where} AND {scope}").fetchone()[0] == 0
+    assert len(_run(c, corr)) == 8  # unscoped: both have 4
+    sql, _ = to_sql(corr, DUCK, extra_where=scope)  # to_sql passes its extra predicate as the scope
+    assert c.execute(sql).fetchall() == []

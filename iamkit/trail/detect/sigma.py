@@ -259,17 +259,19 @@ def _convert(rule: SigmaRule, backend: Any, placeholders: dict | None) -> list[s
     return out
 
 
-def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events",
+def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events", scope: str | None = None,
                  placeholders: dict[str, Any] | None = None) -> Compiled:
     """The rule's detection as one SQL boolean expression over ``table``'s columns (``placeholders``: the
-    values of ``|expand`` placeholders by name). A rule only a correlation uses (``used_by``) is ``FALSE``:
-    Sigma's correlation rules report its matches, it raises none of its own."""
+    values of ``|expand`` placeholders by name). A correlation or ``count()`` counts its groups over the rows
+    of ``table`` within ``scope`` (a predicate: the hunt's window, accounts, regions; default all rows).
+    A rule only a correlation uses (``used_by``) is ``FALSE``: Sigma's correlation rules report its matches,
+    it raises none of its own."""
     from sigma.exceptions import SigmaError as PySigmaError
 
     from iamkit.trail.detect.sigma_backend import SqlBackend, correlation_where
     from iamkit.trail.detect.sigma_pipeline import pipeline
 
-    backend = SqlBackend(dialect, pipeline(placeholders), table=table)
+    backend = SqlBackend(dialect, pipeline(placeholders), table=table, scope=scope)
     try:
         parts = _convert(rule, backend, placeholders)
         if rule.aggregation is not None:
@@ -278,7 +280,7 @@ def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events",
             value = backend._field(agg.field).sql if agg.field else None
             group = [backend._field(g).sql for g in agg.group_by]
             parts = [correlation_where(dialect, "value_count" if agg.field else "event_count", [pred], group,
-                                       agg.timespan, agg.op, agg.count, value, table)]
+                                       agg.timespan, agg.op, agg.count, value, table, scope)]
     except (PySigmaError, NotImplementedError) as e:
         raise SigmaError(_message(e)) from None
     except RecursionError:
@@ -300,6 +302,6 @@ def group_sql(where: str, dialect: Dialect, *, table: str = "events", id_limit: 
 def to_sql(rule: SigmaRule, dialect: Dialect, *, table: str = "events", extra_where: str | None = None,
            id_limit: int = 1000) -> tuple[str, list[str]]:
     """The full query for ``rule``: its hits grouped by principal and access key, with warnings."""
-    comp = compile_rule(rule, dialect, table=table)
+    comp = compile_rule(rule, dialect, table=table, scope=extra_where)
     extra = f" AND ({extra_where})" if extra_where else ""
     return group_sql(f"{comp.where}{extra}", dialect, table=table, id_limit=id_limit), comp.warnings

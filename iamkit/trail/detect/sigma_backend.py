@@ -137,9 +137,10 @@ class SqlBackend(TextQueryBackend):
     convert_or_as_in: ClassVar[bool] = True
     in_expressions_allow_wildcards: ClassVar[bool] = False
 
-    def __init__(self, dialect: Dialect, processing_pipeline: Any = None, table: str = "events", **kw: Any):
+    def __init__(self, dialect: Dialect, processing_pipeline: Any = None, table: str = "events",
+                 scope: str | None = None, **kw: Any):
         super().__init__(processing_pipeline=processing_pipeline, **kw)
-        self.d, self.table = dialect, table
+        self.d, self.table, self.scope = dialect, table, scope
         self.warnings: list[str] = []
 
     # ------------------------------------------------------------ boolean structure
@@ -319,7 +320,7 @@ class SqlBackend(TextQueryBackend):
                 SigmaCorrelationType.TEMPORAL: "temporal"}[rule.type]
         group = [self._field(g).sql for g in rule.group_by or []]
         return [correlation_where(self.d, kind, preds, group, rule.timespan.seconds, _OPS[cond.op], cond.count,
-                                  value, self.table)]
+                                  value, self.table, self.scope)]
 
     def convert_correlation_event_count_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
                                              method: str = "default") -> list[str]:
@@ -348,10 +349,12 @@ class SqlBackend(TextQueryBackend):
 
 
 def correlation_where(d: Dialect, kind: str, preds: list[str], group: list[str], span: int | None, op: str,
-                      count: int | float, value: str | None = None, table: str = "events") -> str:
+                      count: int | float, value: str | None = None, table: str = "events",
+                      scope: str | None = None) -> str:
     """The rows matching any of ``preds`` whose group (``group`` SQL expressions plus a ``span``-second time
     bucket, none when ``span`` is None) meets ``<aggregate> op count``: ``event_count`` counts rows,
-    ``value_count`` distinct ``value``s, ``temporal`` how many of ``preds`` matched in the group."""
+    ``value_count`` distinct ``value``s, ``temporal`` how many of ``preds`` matched in the group. The groups
+    are counted over the rows of ``table`` within ``scope`` (a predicate, e.g. the hunt's window)."""
     any_pred = preds[0] if len(preds) == 1 else "(" + " OR ".join(preds) + ")"
     keys = [f"coalesce(CAST({g} AS VARCHAR), '')" for g in group]
     if span:
@@ -367,5 +370,6 @@ def correlation_where(d: Dialect, kind: str, preds: list[str], group: list[str],
     else:  # pragma: no cover - callers pass one of the three
         raise ValueError(kind)
     num = int(count) if float(count).is_integer() else float(count)
-    return (f"({any_pred} AND {key} IN (SELECT {key} FROM {table} WHERE {any_pred} "
+    within = f" AND ({scope})" if scope else ""
+    return (f"({any_pred} AND {key} IN (SELECT {key} FROM {table} WHERE {any_pred}{within} "
             f"GROUP BY {key} HAVING {agg} {op} {num}))")
