@@ -124,7 +124,7 @@ def _plain(tokens: Tokens) -> str | None:
 class SqlBackend(TextQueryBackend):
     """Sigma -> SQL ``WHERE`` predicates over ``events`` for one dialect (``duckdb`` or ``trino``)."""
 
-    name: ClassVar[str] = "iamkit SQL (DuckDB / Trino)"
+    name: ClassVar[str] = "SQL over the events table (DuckDB / Trino)"
     formats: ClassVar[dict[str, str]] = {"default": "a SQL predicate over the events table"}
     correlation_methods: ClassVar[dict[str, str]] = {"default": "GROUP BY / HAVING over the events table"}
     requires_pipeline: ClassVar[bool] = False

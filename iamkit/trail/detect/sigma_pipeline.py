@@ -72,7 +72,7 @@ class CloudTrailFieldMapping(FieldMappingTransformationBase):
 def pipeline(placeholders: dict[str, Any] | None = None) -> ProcessingPipeline:
     """The CloudTrail pipeline; ``placeholders`` gives the values of ``|expand`` placeholders by name."""
     return ProcessingPipeline(
-        name="iamkit CloudTrail", priority=20,
+        name="CloudTrail fields onto the events columns", priority=20,
         items=[
             ProcessingItem(identifier="iamkit_placeholders", transformation=PlaceholderValues()),
             ProcessingItem(identifier="iamkit_cloudtrail_fields", transformation=CloudTrailFieldMapping()),
