@@ -661,3 +661,25 @@ def test_correlation_counts_only_within_the_scope(tmp_path):
     assert len(_run(c, corr)) == 8  # unscoped: both have 4
     sql, _ = to_sql(corr, DUCK, extra_where=scope)  # to_sql passes its extra predicate as the scope
     assert c.execute(sql).fetchall() == []
+
+
+def test_a_correlation_runs_in_the_hunt_and_its_rule_stays_quiet(tmp_path):
+    """End to end through ``hunt`` (its shared single scan included): one detection for the correlation, with
+    the events of the qualifying group, and none for the rule it names."""
+    import yaml
+
+    from iamkit.trail import Trail
+    from iamkit.trail.detect.hunt import hunt
+
+    c = _secret_reads({"alice": [0, 1, 2, 3, 4], "bob": [0, 1]})
+    store.insert_records(c, [record("StopLogging", "cloudtrail.amazonaws.com", user("eve"), at(5), event_id="stop")])
+    corr = {**_BASE, "title": "Many secret reads", "id": "corr", "level": "high",
+            "correlation": {"type": "event_count", "rules": ["secret_read"], "group-by": ["userIdentity.arn"],
+                            "timespan": "10m", "condition": {"gte": 5}}}
+    (tmp_path / "c.yml").write_text(yaml.safe_dump_all([_SECRET_READ, corr]))
+    res = hunt(Trail(c), sigma_dirs=[tmp_path])
+    det = res.detections.set_index("detection_id")
+    assert "secret-read" not in det.index and "iamkit-logging-stopped" in det.index
+    assert det.loc["corr", "principal_arn"].endswith(":user/alice") and det.loc["corr", "severity"] == "high"
+    assert sorted(det.loc["corr", "event_ids"]) == [f"alice{i}" for i in range(5)]
+    assert not len(res.errors[res.errors["code"].isin(["rule_failed", "rule_unsupported", "rule_invalid"])])
