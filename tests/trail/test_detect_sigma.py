@@ -583,6 +583,8 @@ def test_event_count_agrees_with_python_buckets(events, span, threshold):
       "condition": {"gte": 3, "field": "requestParameters.size"}}, "value_sum"),
     ({"type": "event_count", "rules": ["nowhere"], "timespan": "1h", "condition": {"gte": 3}}, "nowhere"),
     ({"type": "event_count", "rules": ["secret_read"], "condition": {"gte": 3}}, "timespan"),
+    ({"type": "event_count", "rules": ["secret_read"], "timespan": "1h", "condition": {"gte": 3},
+      "group-by": ["user"], "aliases": {"user": {"secret_read": "userIdentity.arn"}}}, "aliases"),
 ])
 def test_correlations_that_cannot_run_say_why(tmp_path, body, message):
     import yaml

@@ -109,7 +109,7 @@ def _message(e: Exception) -> str:
     return str(e).split(" in rule ")[0].strip() or type(e).__name__
 
 
-_KEYWORDS = re.compile(r"(?<![\w*])(and|or|not|of|them|all|any)(?![\w*])", re.IGNORECASE)
+_KEYWORDS = re.compile(r"(?<![\w*-])(and|or|not|of|them|all|any)(?![\w*-])", re.IGNORECASE)
 
 
 def _lower_keywords(cond: Any) -> Any:
