@@ -300,15 +300,13 @@ class SqlBackend(TextQueryBackend):
 
     # ------------------------------------------------------------ correlation rules
     def _correlation(self, rule: SigmaCorrelationRule) -> list[str]:
-        preds = []
+        preds: dict[str, str] = {}  # rule reference -> its predicate
         for ref in rule.rules or []:
             base = ref.rule
             if isinstance(base, SigmaCorrelationRule):
                 raise SigmaFeatureNotSupportedByBackendError("a correlation of correlation rules is not supported")
             done = base.get_conversion_result()
-            preds.append(done[0] if len(done) == 1 else "(" + " OR ".join(done) + ")")
-        if rule.aliases and rule.aliases.aliases:
-            raise SigmaFeatureNotSupportedByBackendError("correlation field aliases are not supported")
+            preds[ref.reference] = done[0] if len(done) == 1 else "(" + " OR ".join(done) + ")"
         cond = rule.condition
         if not hasattr(cond, "op"):
             raise SigmaFeatureNotSupportedByBackendError("extended correlation conditions are not supported")
@@ -318,9 +316,19 @@ class SqlBackend(TextQueryBackend):
             value = self._field(str(ref)).sql
         kind = {SigmaCorrelationType.EVENT_COUNT: "event_count", SigmaCorrelationType.VALUE_COUNT: "value_count",
                 SigmaCorrelationType.TEMPORAL: "temporal"}[rule.type]
-        group = [self._field(g).sql for g in rule.group_by or []]
-        return [correlation_where(self.d, kind, preds, group, rule.timespan.seconds, _OPS[cond.op], cond.count,
-                                  value, self.table, self.scope)]
+        group = [self._group_field(rule, g, preds) for g in rule.group_by or []]
+        return [correlation_where(self.d, kind, list(preds.values()), group, rule.timespan.seconds,
+                                  _OPS[cond.op], cond.count, value, self.table, self.scope)]
+
+    def _group_field(self, rule: SigmaCorrelationRule, name: str, preds: dict[str, str]) -> str:
+        """A group-by field's SQL; an alias takes, for each row, the field of the rule the row matched."""
+        alias = rule.aliases.aliases.get(name) if rule.aliases else None
+        if alias is None:
+            return self._field(name).sql
+        by_ref = {ref.reference: field for ref, field in alias.mapping.items()}
+        whens = [f"WHEN coalesce({pred}, FALSE) THEN {self._field(by_ref[ref]).sql}"
+                 for ref, pred in preds.items() if ref in by_ref]
+        return "CASE " + " ".join(whens) + " END" if whens else "CAST(NULL AS VARCHAR)"
 
     def convert_correlation_event_count_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
                                              method: str = "default") -> list[str]:
