@@ -539,6 +539,25 @@ def test_temporal_correlation_needs_every_rule_in_the_bucket(tmp_path):
     assert _run(c, corr) == {"m_user", "m_key"}
 
 
+def test_temporal_ordered_correlation_of_two_rules(tmp_path):
+    c = duckdb.connect()
+    store.insert_records(c, [
+        record("CreateUser", "iam.amazonaws.com", user("mallory"), at(1), event_id="m_user"),
+        record("CreateAccessKey", "iam.amazonaws.com", user("mallory"), at(2), event_id="m_key"),
+        record("CreateAccessKey", "iam.amazonaws.com", user("ops"), at(1), event_id="o_key_first"),
+        record("CreateUser", "iam.amazonaws.com", user("ops"), at(2), event_id="o_user_after"),
+    ])
+    a = {**_BASE, "title": "a", "name": "new_user", "id": "a", "detection": {"s": {"eventName": "CreateUser"},
+                                                                            "condition": "s"}}
+    b = {**_BASE, "title": "b", "name": "new_key", "id": "b", "detection": {"s": {"eventName": "CreateAccessKey"},
+                                                                           "condition": "s"}}
+    body = {"type": "temporal_ordered", "rules": ["new_user", "new_key"], "group-by": ["userIdentity.arn"],
+            "timespan": "1h"}
+    corr, _ = _correlation(tmp_path, body, a, b)
+    assert _run(c, corr) == {"m_user", "m_key"}  # ops created the key before the user: not in order
+    assert _agree(c, corr) == 1
+
+
 def test_temporal_correlation_with_field_aliases(tmp_path):
     """A user created and then signing in within the hour: the group is the new user's name, read from
     ``requestParameters.userName`` in one rule and ``userIdentity.userName`` in the other."""
@@ -597,8 +616,8 @@ def test_event_count_agrees_with_python_buckets(events, span, threshold):
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"type": "temporal_ordered", "rules": ["secret_read"], "group-by": ["userIdentity.arn"], "timespan": "1h"},
-     "temporal_ordered"),
+    ({"type": "temporal_ordered", "rules": ["secret_read", "secret_read", "secret_read"],
+      "group-by": ["userIdentity.arn"], "timespan": "1h"}, "more than two rules"),
     ({"type": "value_sum", "rules": ["secret_read"], "timespan": "1h",
       "condition": {"gte": 3, "field": "requestParameters.size"}}, "value_sum"),
     ({"type": "event_count", "rules": ["nowhere"], "timespan": "1h", "condition": {"gte": 3}}, "nowhere"),

@@ -4,7 +4,8 @@ rendered as SQL predicates over the ``events`` table, for DuckDB or Trino (the d
 Equality and the string modifiers are case-insensitive, as Sigma means it (``|cased`` is not); ``|re`` is
 case-sensitive unless ``|i`` and runs in the engine (RE2 on DuckDB, Java regex on Trino), never in Python.
 A nested field whose parents may be lists (``ipPermissions.items.cidrIp``) also matches any list element.
-Correlation rules (``event_count``, ``value_count``, ``temporal``) render as a predicate too: the rows of the
+Correlation rules (``event_count``, ``value_count``, ``temporal``, ``temporal_ordered`` of two rules) render as a
+predicate too: the rows of the
 referenced rules whose group (``group-by`` fields and the ``timespan`` bucket) meets the condition.
 """
 
@@ -315,7 +316,12 @@ class SqlBackend(TextQueryBackend):
             ref = cond.fieldref[0] if isinstance(cond.fieldref, list) else cond.fieldref
             value = self._field(str(ref)).sql
         kind = {SigmaCorrelationType.EVENT_COUNT: "event_count", SigmaCorrelationType.VALUE_COUNT: "value_count",
-                SigmaCorrelationType.TEMPORAL: "temporal"}[rule.type]
+                SigmaCorrelationType.TEMPORAL: "temporal",
+                SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered"}[rule.type]
+        if kind == "temporal_ordered" and len(preds) != 2:
+            raise SigmaFeatureNotSupportedByBackendError(
+                "temporal_ordered correlations of more than two rules are not supported (the order of three or "
+                "more has no GROUP BY form)")
         group = [self._group_field(rule, g, preds) for g in rule.group_by or []]
         return [correlation_where(self.d, kind, list(preds.values()), group, rule.timespan.seconds,
                                   _OPS[cond.op], cond.count, value, self.table, self.scope)]
@@ -342,10 +348,9 @@ class SqlBackend(TextQueryBackend):
                                           method: str = "default") -> list[str]:
         return self._correlation(rule)
 
-    def convert_correlation_temporal_ordered_rule(self, rule: Any, output_format: str | None = None,
+    def convert_correlation_temporal_ordered_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
                                                   method: str = "default") -> list[str]:
-        raise SigmaFeatureNotSupportedByBackendError("temporal_ordered correlations are not supported (order within "
-                                                     "a time bucket has no GROUP BY form)")
+        return self._correlation(rule)
 
     def convert_correlation_value_sum_rule(self, rule: Any, output_format: str | None = None,
                                            method: str = "default") -> list[str]:
@@ -361,7 +366,8 @@ def correlation_where(d: Dialect, kind: str, preds: list[str], group: list[str],
                       scope: str | None = None) -> str:
     """The rows matching any of ``preds`` whose group (``group`` SQL expressions plus a ``span``-second time
     bucket, none when ``span`` is None) meets ``<aggregate> op count``: ``event_count`` counts rows,
-    ``value_count`` distinct ``value``s, ``temporal`` how many of ``preds`` matched in the group. The groups
+    ``value_count`` distinct ``value``s, ``temporal`` how many of ``preds`` matched in the group,
+    ``temporal_ordered`` (two rules) 2 when a first-rule row comes at or before a second-rule row. The groups
     are counted over the rows of ``table`` within ``scope`` (a predicate, e.g. the hunt's window)."""
     any_pred = preds[0] if len(preds) == 1 else "(" + " OR ".join(preds) + ")"
     keys = [f"coalesce(CAST({g} AS VARCHAR), '')" for g in group]
@@ -375,6 +381,9 @@ def correlation_where(d: Dialect, kind: str, preds: list[str], group: list[str],
     elif kind == "temporal":
         agg = " + ".join(f"max(CASE WHEN coalesce({p}, FALSE) THEN 1 ELSE 0 END)" for p in preds)
         agg = f"({agg})"
+    elif kind == "temporal_ordered":  # two rules: some first-rule row at or before some second-rule row
+        first, second = (f"CASE WHEN coalesce({p}, FALSE) THEN event_time END" for p in preds)
+        agg = f"(CASE WHEN min({first}) <= max({second}) THEN {len(preds)} ELSE 0 END)"
     else:  # pragma: no cover - callers pass one of the three
         raise ValueError(kind)
     num = int(count) if float(count).is_integer() else float(count)
