@@ -293,3 +293,8 @@ def athena_query_cmd(
     window = _window(since, until)
     target = _athena_target(True, database, workgroup, output_location, view, profile, region)
     run_athena_query(target, query, window, _split(accounts), _split(regions), scan_all, fmt, out)
+
+
+from iamkit.cli import rules as _rules  # noqa: E402  (`iamkit trail rules`, in its own module)
+
+_rules.register(app)

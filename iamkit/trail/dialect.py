@@ -73,6 +73,10 @@ class Dialect:
         fn = "TRY_CAST" if self.name == "duckdb" else "try_cast"
         return f"{fn}({expr} AS DOUBLE)"
 
+    def epoch_seconds(self, expr: str) -> str:
+        """A timestamp as seconds since 1970 (a number)."""
+        return f"epoch({expr})" if self.name == "duckdb" else f"to_unixtime({expr})"
+
     def interval(self, amount: int | float, unit: str) -> str:
         """An interval literal (``unit``: SECOND, MINUTE, HOUR, DAY)."""
         return f"INTERVAL '{int(amount)}' {unit.upper()}"

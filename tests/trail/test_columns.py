@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from iamkit import frames
 from iamkit.trail import athena, columns, store
-from iamkit.trail.detect import sigma
+from iamkit.trail.detect import sigma, sigma_backend, sigma_pipeline
 from iamkit.trail.dialect import get
 
 
@@ -47,13 +47,14 @@ def test_the_athena_view_has_the_tables_columns_then_the_partitions():
 
 def test_the_sigma_field_map_is_generated_from_the_table():
     scalar, identity, roots = columns.sigma_fields()
-    assert (sigma.SCALAR_FIELDS, sigma.IDENTITY_FIELDS, sigma.JSON_ROOTS) == (scalar, identity, roots)
-    assert sigma.NON_TEXT_COLUMNS == {c for c, t in columns.FRAME_COLUMNS.items() if t in (frames.TS, frames.B)}
+    assert (sigma_pipeline.SCALAR_FIELDS, sigma_pipeline.IDENTITY_FIELDS, sigma_pipeline.JSON_ROOTS) == \
+        (scalar, identity, roots)
+    assert columns.NON_TEXT_COLUMNS == {c for c, t in columns.FRAME_COLUMNS.items() if t in (frames.TS, frames.B)}
     for mapping in (scalar, identity, roots):
         assert set(mapping.values()) <= set(columns.FRAME_COLUMNS)
     for c in columns.EVENTS:
         for f in c.fields:
-            assert sigma.field_expr(f, get("duckdb")).column == c.name, f
+            assert sigma_backend.field_expr(f, get("duckdb")).column == c.name, f
 
 
 #: a record whose every mapped field holds a value of its own (nested where CloudTrail nests it)

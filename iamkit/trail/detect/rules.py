@@ -102,6 +102,8 @@ def load_file(path: str | Path) -> list[Rule]:
         docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise RuleError(f"cannot read YAML: {str(e).splitlines()[0]}") from None
+    except RecursionError:  # a hostile file nested thousands deep
+        raise RuleError("cannot read YAML: nested too deeply") from None
     if len(docs) > 1 and any(isinstance(d, dict) and d.get("action") for d in docs):
         raise RuleError("Sigma rule collections (action: global/repeat) are not supported")
     rules = [rule_from_doc(d, str(path)) for d in docs]
