@@ -38,6 +38,13 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "T1485": ("Data Destruction", ("Impact",)),
 }
 
+#: tactic name -> ATT&CK tactic id
+TACTICS: dict[str, str] = {
+    "Initial Access": "TA0001", "Execution": "TA0002", "Persistence": "TA0003", "Privilege Escalation": "TA0004",
+    "Defense Evasion": "TA0005", "Credential Access": "TA0006", "Discovery": "TA0007", "Lateral Movement": "TA0008",
+    "Collection": "TA0009", "Exfiltration": "TA0010", "Impact": "TA0040",
+}
+
 _TAG = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.I)
 
 

@@ -43,13 +43,14 @@ class RenderedRule:
 
 @dataclass
 class HuntResult:
-    """Detections (``detections`` frame), per-rule problems (``errors`` frame), the SQL run per rule
-    and each rule's wall time in seconds."""
+    """Detections (``detections`` frame), per-rule problems (``errors`` frame), the SQL run per rule,
+    each rule's wall time in seconds, and the rules that ran by id (their ATT&CK mapping, for OCSF)."""
 
     detections: pd.DataFrame
     errors: pd.DataFrame
     queries: dict[str, str]
     timings: dict[str, float]
+    rules: dict[str, Rule] = field(default_factory=dict)
 
 
 def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table: str = "events",
@@ -168,7 +169,7 @@ def execute(p: Plan, runner: Any) -> HuntResult:
         det = det.assign(_o=order).sort_values(["_o", "first_seen", "detection_id"], kind="stable")
         det = det.drop(columns="_o").reset_index(drop=True)
     err = frames.conform(errors, "errors") if errors else frames.empty("errors")
-    return HuntResult(det, err, p.queries, timings)
+    return HuntResult(det, err, p.queries, timings, {rr.rule.id: rr.rule for rr in p.rendered})
 
 
 class QueryRunner:
