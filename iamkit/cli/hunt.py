@@ -150,9 +150,7 @@ def _emit_queries(queries: dict[str, str], fmt, out) -> None:
 
 def _report(res: Any, fmt, out, fail_on: str | None) -> int:
     """Rule problems on stderr, detections on stdout; exit 1 (``FailOnReached``) when ``--fail-on`` is reached."""
-    from iamkit.cli.output import emit, fail_on_gate
-
-    from iamkit.cli.output import Format
+    from iamkit.cli.output import Format, emit, fail_on_gate
 
     _print_errors(res.errors)
     if Format(fmt) == Format.ocsf:  # OCSF Detection Findings with the rules' ATT&CK mapping
