@@ -60,3 +60,31 @@ def describe(technique: str) -> dict:
     """OCSF-style ``{"uid", "name", "tactics": [...]}`` for a technique id (name empty when not listed)."""
     name, tactics = TECHNIQUES.get(technique, ("", ()))
     return {"uid": technique, "name": name, "tactics": list(tactics)}
+
+
+_TACTIC_ORDER = ("Credential Access", "Persistence", "Privilege Escalation", "Defense Evasion", "Discovery",
+                 "Execution", "Lateral Movement", "Initial Access", "Collection", "Exfiltration", "Impact")
+
+
+def coverage(rules: list) -> dict[str, list[str]]:
+    """Technique id -> ids of the ``rules`` (objects with ``id`` and ``techniques``) naming it, ordered by
+    the technique's first tactic (credential access … impact), then id."""
+    cov: dict[str, list[str]] = {}
+    for r in rules:
+        for t in r.techniques:
+            cov.setdefault(t, []).append(r.id)
+
+    def order(t: str) -> tuple[int, str]:
+        tactics = TECHNIQUES.get(t, ("", ()))[1]
+        return (min((_TACTIC_ORDER.index(x) for x in tactics if x in _TACTIC_ORDER), default=99), t)
+
+    return {t: sorted(cov[t]) for t in sorted(cov, key=order)}
+
+
+def coverage_table(rules: list) -> str:
+    """The ATT&CK coverage of ``rules`` as a Markdown table (the README's detection section shows it)."""
+    lines = ["| ATT&CK | technique | tactics | rules |", "|---|---|---|---|"]
+    for t, ids in coverage(rules).items():
+        name, tactics = TECHNIQUES.get(t, ("?", ()))
+        lines.append(f"| {t} | {name} | {', '.join(tactics)} | {', '.join(f'`{i}`' for i in ids)} |")
+    return "\n".join(lines)
