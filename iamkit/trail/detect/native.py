@@ -345,6 +345,8 @@ def _values(cond: dict, op: str) -> list[str]:
 
 def condition_sql(cond: dict, d: Dialect) -> str:
     """One ``where`` condition (``field`` plus one operator) as SQL; text comparisons ignore case."""
+    if not isinstance(cond, dict):
+        raise NativeError(f"a condition is a mapping (field: …, equals: …), got {cond!r}")
     ops = [o for o in _OPS if o in cond]
     if "field" not in cond or len(ops) != 1:
         raise NativeError(f"a condition needs 'field' and exactly one of {', '.join(_OPS)}: {cond!r}")
@@ -402,6 +404,13 @@ def _match_rows(p: dict, d: Dialect) -> str:
     return " AND ".join(parts)
 
 
+def _positive(block: dict, key: str, default: int) -> int:
+    value = block.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise NativeError(f"{key} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
 def _history_stage(d: Dialect, table: str, where: str) -> str:
     """Every caller's first call per (source IP, user agent): shared by the first-seen rules of both kinds."""
     who = _who("caller")
@@ -417,12 +426,19 @@ def event_match(p: dict, d: Dialect, table: str, where: str, seed: str | None = 
     after ``baseline_days`` of its own history (it never made one while the baseline was learned)."""
     rows = _match_rows(p, d)
     th, fs = p.get("threshold"), p.get("first_seen")
-    if th and fs:
+    for name, value in (("threshold", th), ("first_seen", fs)):
+        if value is not None and not isinstance(value, dict):
+            raise NativeError(f"{name} is a mapping ({'count, minutes, distinct' if name == 'threshold' else 'baseline_days'}), "
+                              f"got {value!r}")
+    for name in ("where", "where_any", "event_names", "event_sources"):
+        if p.get(name) is not None and not isinstance(p[name], list):
+            raise NativeError(f"{name} is a list, got {p[name]!r}")
+    if th is not None and fs is not None:
         raise NativeError("give threshold or first_seen, not both")
     src = seed or table
     label = p.get("summary") or "matching call(s)"
-    if th:
-        n, minutes = int(th.get("count", 10)), int(th.get("minutes", 10))
+    if th is not None:
+        n, minutes = _positive(th, "count", 10), _positive(th, "minutes", 10)
         distinct = th.get("distinct")
         val = field_sql(distinct, d) if distinct else "event_id"
         who = "coalesce(principal_arn, principal_id, access_key_id, source_ip)"
@@ -449,8 +465,8 @@ FROM m JOIN hot ON hot.who = m.who GROUP BY m.who"""
             return df
 
         return NativeQuery(sql, post, rows=rows)
-    if fs:
-        days = int(fs.get("baseline_days", 14))
+    if fs is not None:
+        days = _positive(fs, "baseline_days", 14)
         who = _who("caller")
         sql = f"""WITH m AS (
   SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who
