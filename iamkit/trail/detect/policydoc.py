@@ -230,7 +230,7 @@ def _strings(value: Any, depth: int = 0) -> list[str]:
 def bucket_exposure(event_name: str, params: dict, own: str | None, trusted: set[str]) -> list[str]:
     """Reasons an S3 call opens a bucket: a policy allowing anyone (no restricting condition) or a foreign
     account, an ACL granting AllUsers/AuthenticatedUsers, a public access block removed or turned off."""
-    bucket = params.get("bucketName") or ""
+    bucket = str(params.get("bucketName") or "")
     name = event_name.lower()
     if name == "putbucketpolicy":
         doc = load_document(params.get("bucketPolicy") or params.get("policy"))
