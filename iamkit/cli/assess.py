@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, fail_on_gate, fail_on_option
+from iamkit.cli.output import FORMAT_OCSF_OPT, OUT_OPT, Format, fail_on_gate, fail_on_option
 
 
 def assess(
     snapshot: Path = typer.Argument(None, help="inventory snapshot folder (iamkit inventory collect --out DIR)"),
     authz_details: list[Path] = typer.Option(None, "--authz-details", "-a",
                                              help="aws iam get-account-authorization-details JSON (repeatable)"),
-    fmt: Format = FORMAT_OPT,
+    fmt: Format = FORMAT_OCSF_OPT,
     out: Path = OUT_OPT,
     fail_on: str = fail_on_option("finding"),
     rule: list[str] = typer.Option(None, "--rule", "-r", help="only these rule ids or patterns (repeatable)"),

@@ -83,8 +83,18 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
     return _report(res, fmt, out, fail_on)
 
 
+def _no_ocsf_for_sql(fmt) -> None:
+    from iamkit.cli.output import Format
+    from iamkit.errors import BadInput
+
+    if Format(fmt) == Format.ocsf:
+        raise BadInput("--format ocsf writes detections; printing the SQL (--dialect trino, --show-sql) "
+                       "takes table, json, csv or parquet")
+
+
 def _print_plan(backend: Any, rules: list[Path] | None, sigma: list[Path] | None, scope: Any, fmt, out) -> None:
     """The SQL a hunt would run on ``backend``, one row per rule; rule problems on stderr."""
+    _no_ocsf_for_sql(fmt)
     from iamkit import frames
     from iamkit.trail.detect.hunt import plan
 
@@ -132,6 +142,7 @@ def _print_errors(errors: Any) -> None:
 def _emit_queries(queries: dict[str, str], fmt, out) -> None:
     import pandas as pd
 
+    _no_ocsf_for_sql(fmt)
     from iamkit.cli.output import emit
 
     emit(pd.DataFrame({"detection_id": list(queries), "sql": list(queries.values())}), fmt, out)
@@ -139,10 +150,16 @@ def _emit_queries(queries: dict[str, str], fmt, out) -> None:
 
 def _report(res: Any, fmt, out, fail_on: str | None) -> int:
     """Rule problems on stderr, detections on stdout; exit 1 (``FailOnReached``) when ``--fail-on`` is reached."""
-    from iamkit.cli.output import emit, fail_on_gate
+    from iamkit.cli.output import Format, emit, fail_on_gate
 
     _print_errors(res.errors)
-    emit(res.detections, fmt, out, title=f"{len(res.detections)} detection(s)")
+    if Format(fmt) == Format.ocsf:  # OCSF Detection Findings with the rules' ATT&CK mapping
+        from iamkit.trail.detect.ocsf import dumps
+
+        text = dumps(res.detections, res.rules) + "\n"
+        Path(out).write_text(text) if out is not None else typer.echo(text, nl=False)
+    else:
+        emit(res.detections, fmt, out, title=f"{len(res.detections)} detection(s)")
     fail_on_gate(fail_on, res.detections["severity"], "detection")
     return 0
 

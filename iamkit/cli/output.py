@@ -35,7 +35,25 @@ def working(message: str):
     return Console(stderr=True).status(message, spinner="dots")
 
 
-FORMAT_OPT = typer.Option(Format.table, "--format", "-f", help="table|json|csv|parquet")
+def format_option(*formats: Format) -> typer.models.OptionInfo:
+    """``--format`` offering only ``formats``: its help and metavar list them, any other value is a clear
+    bad-input error (exit 2)."""
+    names = [f.value for f in formats]
+
+    def check(value: Format | None) -> Format | None:
+        if value is not None and Format(value) not in formats:
+            raise BadInput(f"--format {Format(value).value}: this command writes {'|'.join(names)}")
+        return value
+
+    return typer.Option(Format.table, "--format", "-f", help="|".join(names), callback=check,
+                        metavar="[" + "|".join(names) + "]", show_choices=False)
+
+
+#: the formats every command that prints rows writes
+ROW_FORMATS = (Format.table, Format.json, Format.csv, Format.parquet)
+FORMAT_OPT = format_option(*ROW_FORMATS)
+#: commands whose rows are findings or detections also write OCSF Detection Findings
+FORMAT_OCSF_OPT = format_option(*ROW_FORMATS, Format.ocsf)
 OUT_OPT = typer.Option(None, "--out", "-o", help="write to this file instead of stdout")
 
 
@@ -98,6 +116,8 @@ def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = 
          title: str | None = None) -> None:
     """Write ``df`` in the requested format to ``out`` or stdout (parquet needs ``--out``)."""
     fmt = Format(fmt)
+    if fmt == Format.ocsf:  # only the commands that offer it write it, through their own OCSF writer
+        raise BadInput("--format ocsf: this command's rows have no OCSF form; use table, json, csv or parquet")
     if fmt == Format.parquet:
         if out is None:
             raise BadInput("--format parquet needs --out FILE")
@@ -107,7 +127,7 @@ def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = 
                 safe[c] = safe[c].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str))
         safe.to_parquet(out, index=False)
         return
-    if fmt in (Format.json, Format.ocsf):
+    if fmt == Format.json:
         # pandas' C writer (the Python row loop cost seconds on big findings frames); indented for a terminal only
         text = df.to_json(orient="records", date_format="iso", date_unit="s", default_handler=str,
                           indent=1 if out is None else 0, force_ascii=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, fail_on_option
+from iamkit.cli.output import FORMAT_OCSF_OPT, FORMAT_OPT, OUT_OPT, Format, emit, fail_on_option
 from iamkit.escape import visible
 
 app = typer.Typer(no_args_is_help=True, help="CloudTrail: load sources into DuckDB, query, trace keys, hunt.")
@@ -85,7 +85,7 @@ def load_cmd(
         finally:
             t.close()
     row = res.as_dict()
-    if fmt in (Format.json, Format.ocsf):
+    if fmt == Format.json:
         row["skipped_files"] = res.skipped_rows
         row["problems"] = [{k: r[k] for k in ("operation", "code", "message")} for r in res.error_rows]
     emit(pd.DataFrame([row]), fmt, out, title=f"loaded into {db}")
@@ -150,7 +150,7 @@ def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… 
     if what == "nodes":
         emit(res.nodes, fmt, out)
     elif what == "summary":
-        if fmt in (Format.json, Format.ocsf):
+        if fmt == Format.json:
             text = json.dumps(res.summary, indent=1, default=str)
             Path(out).write_text(text + "\n") if out else typer.echo(text)
         else:
@@ -239,7 +239,7 @@ def hunt_cmd(
     view: str = typer.Option("events", "--view", help="the Athena events view (iamkit.trail.athena.events_view_sql)"),
     profile: str = typer.Option(None, "--profile", help="AWS profile for Athena (default: env credentials)"),
     region: str = typer.Option(None, "--region", help="AWS region for Athena"),
-    fmt: Format = FORMAT_OPT,
+    fmt: Format = FORMAT_OCSF_OPT,
     out: Path = OUT_OPT,
 ) -> None:
     """Run the detections (Sigma + native rules) over the store or on Athena; rules that cannot run are

@@ -427,7 +427,10 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
     wsql = (" AND " + " AND ".join(conds)) if conds else ""
     n_ins = con.execute(f"""
         INSERT INTO insights
-        SELECT event_id, event_time, event_source, event_name, aws_region, recipient_account_id,
+        SELECT event_id, event_time,
+               -- an Insights record names the API it is about inside insightDetails
+               coalesce(event_source, json_extract_string(_insight, '$.eventSource')),
+               coalesce(event_name, json_extract_string(_insight, '$.eventName')), aws_region, recipient_account_id,
                json_extract_string(_insight, '$.insightType'), json_extract_string(_insight, '$.state'),
                _insight, _file
         FROM _stage s WHERE {_IS_INSIGHT}{wsql}

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import duckdb
 import pandas as pd
 import pytest
+import rulecases
 import sqlglot
 from sqlglot import exp
 
@@ -45,8 +46,8 @@ PASSWORD = "Tr0ub4dor&3-not-a-real-password"
 
 # ------------------------------------------------------------------------------------------------ the events
 def synthetic() -> list[dict]:
-    """Records that make every shipped detection fire (the sandbox's trail makes some, these the rest),
-    and two that carry secrets."""
+    """Records that make every shipped detection fire (the sandbox's trail makes some, these and the rule
+    cases' positive records the rest), and two that carry secrets."""
     home, away = "198.51.100.10", "203.0.113.7"
     out = [record("AssumeRole", "sts.amazonaws.com", user("dana", "AKIADANA0000000001"), at(d * 1440), ip=home,
                   rp={"roleArn": f"arn:aws:iam::{DEV}:role/ops", "roleSessionName": "dana"}) for d in range(20)]
@@ -86,7 +87,7 @@ def synthetic() -> list[dict]:
     ]
     out += [record(f"List{i}", "iam.amazonaws.com", user("recon", "AKIARECON000000001"), at(t + 20 + i / 5),
                    error="AccessDenied", rp=None) for i in range(25)]
-    return out
+    return out + rulecases.all_positive_records()  # every rule's own positive case
 
 
 def ip_context(ips: set[str]) -> pd.DataFrame:

@@ -43,13 +43,14 @@ class RenderedRule:
 
 @dataclass
 class HuntResult:
-    """Detections (``detections`` frame), per-rule problems (``errors`` frame), the SQL run per rule
-    and each rule's wall time in seconds."""
+    """Detections (``detections`` frame), per-rule problems (``errors`` frame), the SQL run per rule,
+    each rule's wall time in seconds, and the rules that ran by id (their ATT&CK mapping, for OCSF)."""
 
     detections: pd.DataFrame
     errors: pd.DataFrame
     queries: dict[str, str]
     timings: dict[str, float]
+    rules: dict[str, Rule] = field(default_factory=dict)
 
 
 def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table: str = "events",
@@ -57,7 +58,7 @@ def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table
     """Compile ``rule`` to SQL for ``dialect``; raises ``SigmaError``/``NativeError`` when it cannot."""
     d = dialect if isinstance(dialect, dialects.Dialect) else dialects.get(dialect)
     if rule.kind == "sigma":
-        comp = compile_rule(rule.sigma, d)
+        comp = compile_rule(rule.sigma, d, table=table, scope=where)
         full = f"{comp.where} AND ({where})" if where else comp.where
         return RenderedRule(rule, group_sql(full, d, table=table), None, [], comp.warnings, comp.where)
     q = native.build(rule.kind, rule.params, d, table, where)
@@ -168,7 +169,7 @@ def execute(p: Plan, runner: Any) -> HuntResult:
         det = det.assign(_o=order).sort_values(["_o", "first_seen", "detection_id"], kind="stable")
         det = det.drop(columns="_o").reset_index(drop=True)
     err = frames.conform(errors, "errors") if errors else frames.empty("errors")
-    return HuntResult(det, err, p.queries, timings)
+    return HuntResult(det, err, p.queries, timings, {rr.rule.id: rr.rule for rr in p.rendered})
 
 
 class QueryRunner:

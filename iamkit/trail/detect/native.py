@@ -143,8 +143,7 @@ def first_seen(p: dict, d: Dialect, table: str, where: str, seed: str | None = N
              f"       source_ip, user_agent\nFROM {table}\n"
              f"WHERE {_names_in(names)} AND error_code IS NULL AND {where}")
     # every caller's history (all calls), reduced to first use per (caller, ip, user agent): shared too
-    history = (f"SELECT {who} AS who, source_ip, user_agent, min(event_time) AS first_time\nFROM {table}\n"
-               f"WHERE {where}\nGROUP BY 1, 2, 3")
+    history = _history_stage(d, table, where)
     sql = f"""WITH ev AS (
   SELECT e.event_id, e.event_time, e.principal_arn, e.access_key_id, e.who,
          CAST({_ATTRS[attr]} AS VARCHAR) AS val
@@ -302,6 +301,283 @@ def selectors_narrowed(p: dict, d: Dialect, table: str, where: str, seed: str | 
                        lambda df: _per_event(df, reasons))
 
 
+# ---------------------------------------------------------------- event match (declarative)
+
+_OPS = ("equals", "not_equals", "startswith", "endswith", "contains", "exists", "differs_from")
+
+
+def field_sql(name: str, d: Dialect) -> str:
+    """SQL for a CloudTrail field as a rule names it (``eventName``, ``userIdentity.userName``,
+    ``requestParameters.withDecryption``) or an ``events`` column (``event_name``): a column when the
+    column table has one, else a JSON path inside a kept subtree; the same in both dialects.
+    Raises ``NativeError`` for a field the events table does not keep."""
+    from iamkit.trail import columns
+
+    if name in columns.FRAME_COLUMNS and columns.FRAME_COLUMNS[name] != columns.J:
+        return name
+    scalar, identity, roots = columns.sigma_fields()
+    key = name.lower()
+    if key in scalar:
+        return scalar[key]
+    head, _, rest = name.partition(".")
+    if head.lower() == "useridentity" and rest.lower() in identity:
+        return identity[rest.lower()]
+    if head.lower() in roots and rest:
+        return d.json_text(roots[head.lower()], rest.split("."))
+    raise NativeError(f"field {name!r} is not kept by the events table (a column, or a path under "
+                      f"{', '.join(sorted(c.json_root for c in columns.EVENTS if c.json_root))})")
+
+
+def _text(expr: str) -> str:
+    return f"lower(CAST({expr} AS VARCHAR))"
+
+
+def _like(value: str, before: str, after: str) -> str:
+    v = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return lit(before + v + after) + " ESCAPE '\\'"
+
+
+def _values(cond: dict, op: str) -> list[str]:
+    v = cond[op]
+    vals = v if isinstance(v, list) else [v]
+    return [str(x).lower() if not isinstance(x, bool) else str(x).lower() for x in vals]
+
+
+def condition_sql(cond: dict, d: Dialect) -> str:
+    """One ``where`` condition (``field`` plus one operator) as SQL; text comparisons ignore case."""
+    if not isinstance(cond, dict):
+        raise NativeError(f"a condition is a mapping (field: …, equals: …), got {cond!r}")
+    ops = [o for o in _OPS if o in cond]
+    if "field" not in cond or len(ops) != 1:
+        raise NativeError(f"a condition needs 'field' and exactly one of {', '.join(_OPS)}: {cond!r}")
+    op = ops[0]
+    e = field_sql(str(cond["field"]), d)
+    t = _text(e)
+    if op == "exists":
+        return f"{e} IS {'NOT ' if cond[op] else ''}NULL"
+    if op == "differs_from":
+        other = _text(field_sql(str(cond[op]), d))
+        return f"({e} IS NOT NULL AND ({other} IS NULL OR {t} <> {other}))"
+    vals = _values(cond, op)
+    if not vals:
+        raise NativeError(f"condition on {cond['field']!r}: {op} needs at least one value")
+    if op == "equals":
+        return f"{t} IN ({', '.join(lit(v) for v in vals)})"
+    if op == "not_equals":
+        return f"({e} IS NULL OR {t} NOT IN ({', '.join(lit(v) for v in vals)}))"
+    shape = {"startswith": ("", "%"), "endswith": ("%", ""), "contains": ("%", "%")}[op]
+    return "(" + " OR ".join(f"{t} LIKE {_like(v, *shape)}" for v in vals) + ")"
+
+
+def condition_fields(p: dict) -> list[str]:
+    """Every field an ``event_match`` rule's parameters read (for the rule's ``fields`` declaration)."""
+    out = []
+    for cond in [*(p.get("where") or []), *(p.get("where_any") or [])]:
+        out.append(str(cond.get("field")))
+        if "differs_from" in cond:
+            out.append(str(cond["differs_from"]))
+    th = p.get("threshold") or {}
+    if th.get("distinct"):
+        out.append(str(th["distinct"]))
+    return out
+
+
+def _match_rows(p: dict, d: Dialect) -> str:
+    """The static row predicate of an ``event_match`` rule (event source/names, outcome, conditions)."""
+    parts = []
+    sources = p.get("event_sources") or []
+    names = p.get("event_names") or []
+    if sources:
+        parts.append("lower(event_source) IN (" + ", ".join(lit(s.lower()) for s in sources) + ")")
+    if names:
+        parts.append(_names_in(names))
+    outcome = p.get("outcome", "success")
+    if outcome not in ("success", "failure", "any"):
+        raise NativeError(f"outcome must be success, failure or any, got {outcome!r}")
+    if outcome != "any":
+        parts.append(f"error_code IS {'' if outcome == 'success' else 'NOT '}NULL")
+    parts += [condition_sql(c, d) for c in p.get("where") or []]
+    if p.get("where_any"):
+        parts.append("(" + " OR ".join(condition_sql(c, d) for c in p["where_any"]) + ")")
+    if not (sources or names or p.get("where") or p.get("where_any")):
+        raise NativeError("event_match needs event_sources, event_names or a where condition")
+    return " AND ".join(parts)
+
+
+def _positive(block: dict, key: str, default: int) -> int:
+    value = block.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise NativeError(f"{key} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _history_stage(d: Dialect, table: str, where: str) -> str:
+    """Every caller's first call per (source IP, user agent): shared by the first-seen rules of both kinds."""
+    who = _who("caller")
+    return (f"SELECT {who} AS who, source_ip, user_agent, min(event_time) AS first_time\nFROM {table}\n"
+            f"WHERE {where}\nGROUP BY 1, 2, 3")
+
+
+def event_match(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
+    """Calls matching event sources/names, an outcome and field conditions (all of ``where``, one of
+    ``where_any``); one detection per principal and key. Optionally only when ``threshold`` (``count``
+    matching calls, or ``count`` distinct values of ``distinct`` each new for the principal, within
+    ``minutes``) is reached by one principal, or only when the caller's ``first_seen`` such call comes
+    after ``baseline_days`` of its own history (it never made one while the baseline was learned)."""
+    rows = _match_rows(p, d)
+    th, fs = p.get("threshold"), p.get("first_seen")
+    for name, value in (("threshold", th), ("first_seen", fs)):
+        if value is not None and not isinstance(value, dict):
+            raise NativeError(f"{name} is a mapping ({'count, minutes, distinct' if name == 'threshold' else 'baseline_days'}), "
+                              f"got {value!r}")
+    for name in ("where", "where_any", "event_names", "event_sources"):
+        if p.get(name) is not None and not isinstance(p[name], list):
+            raise NativeError(f"{name} is a list, got {p[name]!r}")
+    if th is not None and fs is not None:
+        raise NativeError("give threshold or first_seen, not both")
+    src = seed or table
+    label = p.get("summary") or "matching call(s)"
+    if th is not None:
+        n, minutes = _positive(th, "count", 10), _positive(th, "minutes", 10)
+        distinct = th.get("distinct")
+        val = field_sql(distinct, d) if distinct else "event_id"
+        who = "coalesce(principal_arn, principal_id, access_key_id, source_ip)"
+        counted = ("SELECT who, event_time FROM (SELECT who, val, min(event_time) AS event_time FROM m "
+                   "GROUP BY who, val) f" if distinct else "SELECT who, event_time FROM m")
+        sql = f"""WITH m AS (
+  SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who,
+         CAST({val} AS VARCHAR) AS val
+  FROM {src} WHERE {rows} AND {where}),
+c AS ({counted}),
+w AS (SELECT who, count(*) OVER (PARTITION BY who ORDER BY event_time
+        RANGE BETWEEN {d.interval(minutes, 'MINUTE')} PRECEDING AND CURRENT ROW) AS cnt FROM c),
+hot AS (SELECT who, max(cnt) AS peak FROM w GROUP BY who HAVING max(cnt) >= {n})
+SELECT arbitrary(m.principal_arn) AS principal_arn, arbitrary(m.access_key_id) AS access_key_id,
+       {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
+       count(*) AS n, arbitrary(hot.peak) AS peak, {d.distinct_join('event_name')} AS names
+FROM m JOIN hot ON hot.who = m.who GROUP BY m.who"""
+        what = f"distinct {distinct} value(s) new for the principal" if distinct else "call(s)"
+
+        def post(df: pd.DataFrame) -> pd.DataFrame:
+            df = df.copy()
+            df["detail"] = [f"{pk} {what} within {minutes} min (threshold {n}); {c} {label} in all: {nm}"
+                            for pk, c, nm in zip(df["peak"], df["n"], df["names"], strict=True)]
+            return df
+
+        return NativeQuery(sql, post, rows=rows)
+    if fs is not None:
+        days = _positive(fs, "baseline_days", 14)
+        who = _who("caller")
+        sql = f"""WITH m AS (
+  SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who
+  FROM {src} WHERE {rows} AND {where}),
+f AS (SELECT who, min(event_time) AS first_use FROM m GROUP BY who),
+pf AS (SELECT who, min(first_time) AS p_first FROM stage_history GROUP BY who)
+SELECT arbitrary(m.principal_arn) AS principal_arn, arbitrary(m.access_key_id) AS access_key_id,
+       {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
+       count(*) AS n, m.who AS who, {d.distinct_join('event_name')} AS names
+FROM m JOIN f ON f.who = m.who JOIN pf ON pf.who = m.who
+WHERE f.first_use >= pf.p_first + {d.interval(days, 'DAY')}
+GROUP BY m.who"""
+
+        def post(df: pd.DataFrame) -> pd.DataFrame:
+            df = df.copy()
+            df["detail"] = [f"first {nm} by {w} after a {days}-day baseline without any; {c} {label}"
+                            for w, nm, c in zip(df["who"], df["names"], df["n"], strict=True)]
+            return df
+
+        return NativeQuery(sql, post, stages=[("history", _history_stage(d, table, where))], rows=rows)
+    sql = (f"SELECT principal_arn, access_key_id, {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, "
+           f"max(event_time) AS last_seen, count(*) AS n, {d.distinct_join('event_name')} AS names\n"
+           f"FROM {src}\nWHERE {rows} AND {where}\nGROUP BY principal_arn, access_key_id")
+
+    def post(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        df["detail"] = [f"{c} {label}: {nm}" for c, nm in zip(df["n"], df["names"], strict=True)]
+        return df
+
+    return NativeQuery(sql, post, rows=rows)
+
+
+# ---------------------------------------------------------------- instance credentials used elsewhere
+
+_INSTANCE_SESSION = "^i-[0-9a-f]{8,17}$"
+
+
+def instance_credentials_elsewhere(p: dict, d: Dialect, table: str, where: str,
+                                   seed: str | None = None) -> NativeQuery:
+    """Calls by an EC2 instance's role session (session name ``i-…``) from a source IP other than the
+    one its first call came from: the instance's credentials taken off the instance (IMDS theft)."""
+    noise = "source_ip NOT LIKE '%amazonaws.com' AND source_ip <> 'AWS Internal'"
+    rows = (f"identity_type = 'AssumedRole' AND session_name IS NOT NULL AND "
+            f"{d.regex('session_name', _INSTANCE_SESSION)} AND source_ip IS NOT NULL AND {noise}")
+    sql = f"""WITH s AS (
+  SELECT event_id, event_time, principal_arn, access_key_id, event_name, source_ip
+  FROM {seed or table} WHERE {rows} AND {where}),
+t0 AS (SELECT principal_arn, min(event_time) AS t FROM s GROUP BY principal_arn),
+home AS (SELECT s.principal_arn, min(s.source_ip) AS ip FROM s JOIN t0 ON t0.principal_arn = s.principal_arn
+         AND s.event_time = t0.t GROUP BY s.principal_arn)
+SELECT s.principal_arn AS principal_arn, arbitrary(s.access_key_id) AS access_key_id,
+       {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
+       count(*) AS n, arbitrary(home.ip) AS home_ip, {d.distinct_join('s.source_ip')} AS ips,
+       {d.distinct_join('event_name')} AS names
+FROM s JOIN home ON home.principal_arn = s.principal_arn
+WHERE s.source_ip <> home.ip
+GROUP BY s.principal_arn"""
+
+    def post(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        df["detail"] = [f"instance session first seen from {h}, then {n} call(s) from {ips}: {nm}"
+                        for h, n, ips, nm in zip(df["home_ip"], df["n"], df["ips"], df["names"], strict=True)]
+        return df
+
+    return NativeQuery(sql, post, rows=rows)
+
+
+# ---------------------------------------------------------------- sharing and exposure (document checks)
+
+SHARE_EVENTS = ["ModifySnapshotAttribute", "ModifyImageAttribute", "ModifyDBSnapshotAttribute",
+                "ModifyDBClusterSnapshotAttribute"]
+
+
+def resource_shared(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
+    """EBS snapshots, AMIs and RDS (cluster) snapshots shared with an account other than the event's own
+    (``trusted_accounts`` excepted) or made public (group ``all``)."""
+    trusted = {str(a) for a in p.get("trusted_accounts") or []}
+
+    def reasons(rec: dict) -> list[str]:
+        return policydoc.share_grants(_params(rec), rec["recipient_account_id"], trusted)
+
+    return _candidates(d, _candidate_rows(d, SHARE_EVENTS, ["add"]), seed or table, where,
+                       lambda df: _per_event(df, reasons))
+
+
+BUCKET_EVENTS = ["PutBucketPolicy", "PutBucketAcl", "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
+                 "PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"]
+
+
+def bucket_public(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
+    """S3 bucket policies or ACLs that open a bucket to anyone (or to a foreign account), and public
+    access blocks removed or turned off."""
+    trusted = {str(a) for a in p.get("trusted_accounts") or []}
+
+    def reasons(rec: dict) -> list[str]:
+        return policydoc.bucket_exposure(rec["event_name"], _params(rec), rec["recipient_account_id"], trusted)
+
+    return _candidates(d, _candidate_rows(d, BUCKET_EVENTS), seed or table, where, lambda df: _per_event(df, reasons))
+
+
+def replication_foreign(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
+    """S3 replication configured to a destination in another account (``trusted_accounts`` excepted)."""
+    trusted = {str(a) for a in p.get("trusted_accounts") or []}
+
+    def reasons(rec: dict) -> list[str]:
+        return policydoc.replication_targets(_params(rec), rec["recipient_account_id"], trusted)
+
+    return _candidates(d, _candidate_rows(d, ["PutBucketReplication"]), seed or table, where,
+                       lambda df: _per_event(df, reasons))
+
+
 #: kind name -> builder: (params, dialect, table, extra where, seed table or None) -> NativeQuery.
 KINDS: dict[str, Callable[..., NativeQuery]] = {
     "key_created_then_used": key_created_then_used,
@@ -310,6 +586,11 @@ KINDS: dict[str, Callable[..., NativeQuery]] = {
     "policy_grant": policy_grant,
     "trust_opened": trust_opened,
     "selectors_narrowed": selectors_narrowed,
+    "event_match": event_match,
+    "instance_credentials_elsewhere": instance_credentials_elsewhere,
+    "resource_shared": resource_shared,
+    "bucket_public": bucket_public,
+    "replication_foreign": replication_foreign,
 }
 
 

@@ -162,3 +162,114 @@ def selector_narrowing(params: dict) -> list[str]:
         if not management:
             reasons.append("advanced selectors log no management events")
     return list(dict.fromkeys(reasons))
+
+
+def _foreign(acct: str, own: str | None, trusted: set[str]) -> bool:
+    return own is not None and acct != own and acct not in trusted
+
+
+def share_grants(params: dict, own: str | None, trusted: set[str]) -> list[str]:
+    """Reasons a Modify{Snapshot,Image,DBSnapshot,DBClusterSnapshot}Attribute request shares the resource
+    publicly (group ``all``) or with a foreign account."""
+    reasons: list[str] = []
+    what = (params.get("snapshotId") or params.get("imageId") or params.get("dBSnapshotIdentifier")
+            or params.get("dBClusterSnapshotIdentifier") or "?")
+    for attr in ("createVolumePermission", "launchPermission"):
+        block = params.get(attr)
+        add = block.get("add") if isinstance(block, dict) else None
+        items = add.get("items") if isinstance(add, dict) else add
+        for item in _as_list(items):
+            if not isinstance(item, dict):
+                continue
+            if str(item.get("group", "")).lower() == "all":
+                reasons.append(f"{what} made public ({attr} group all)")
+            acct = str(item.get("userId") or "")
+            if _ACCOUNT.match(acct) and _foreign(acct, own, trusted):
+                reasons.append(f"{what} shared with foreign account {acct}")
+            org = item.get("organizationArn") or item.get("organizationalUnitArn")
+            if org:
+                reasons.append(f"{what} shared with {org}")
+    if str(params.get("attributeName", "")).lower() == "restore":
+        for v in (str(x) for x in _as_list(params.get("valuesToAdd"))):
+            if v.lower() == "all":
+                reasons.append(f"{what} made public (restore all)")
+            elif _ACCOUNT.match(v) and _foreign(v, own, trusted):
+                reasons.append(f"{what} shared with foreign account {v}")
+    return list(dict.fromkeys(reasons))
+
+
+#: condition keys that keep a ``Principal: *`` statement from being public (IAM Access Analyzer's view)
+_RESTRICTING = frozenset({"aws:sourcevpce", "aws:sourcevpc", "aws:sourceip", "aws:principalorgid",
+                          "aws:principalorgpaths", "aws:principalaccount", "aws:sourceaccount", "aws:sourcearn",
+                          "aws:principalarn", "aws:userid", "aws:sourceorgid", "aws:sourceorgpaths",
+                          "s3:dataaccesspointaccount", "s3:dataaccesspointarn"})
+_PUBLIC_GROUPS = ("/groups/global/allusers", "/groups/global/authenticatedusers")
+_PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
+
+
+def _restricted(statement: dict) -> bool:
+    cond = statement.get("Condition")
+    if not isinstance(cond, dict):
+        return False
+    return any(str(k).lower() in _RESTRICTING for block in cond.values() if isinstance(block, dict) for k in block)
+
+
+def _strings(value: Any, depth: int = 0) -> list[str]:
+    """Every string inside a JSON value (bounded depth)."""
+    if depth > 20:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v, depth + 1)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v, depth + 1)]
+    return []
+
+
+def bucket_exposure(event_name: str, params: dict, own: str | None, trusted: set[str]) -> list[str]:
+    """Reasons an S3 call opens a bucket: a policy allowing anyone (no restricting condition) or a foreign
+    account, an ACL granting AllUsers/AuthenticatedUsers, a public access block removed or turned off."""
+    bucket = str(params.get("bucketName") or "")
+    name = event_name.lower()
+    if name == "putbucketpolicy":
+        doc = load_document(params.get("bucketPolicy") or params.get("policy"))
+        if doc is None:
+            return []
+        reasons = []
+        for st in statements(doc):
+            if str(st.get("Effect", "")).lower() != "allow":
+                continue
+            for r in trust_openings({"Statement": [st]}, own, trusted):
+                if "anyone" not in r and "foreign" not in r:
+                    continue  # the bucket's own account
+                if "anyone" in r and _restricted(st):
+                    continue
+                reasons.append(f"bucket {bucket} policy: {r.replace(' with conditions', '')}")
+        return list(dict.fromkeys(reasons))
+    if name == "putbucketacl":
+        reasons = [f"bucket {bucket} ACL grants {s.rsplit('/', 1)[-1]}" for s in _strings(params)
+                   if s.lower().endswith(_PUBLIC_GROUPS)]
+        acl = params.get("x-amz-acl")
+        reasons += [f"bucket {bucket} canned ACL {a}" for a in _as_list(acl) if str(a).lower() in _PUBLIC_ACLS]
+        return list(dict.fromkeys(reasons))
+    if name.startswith("delete"):
+        return [f"public access block removed{' from bucket ' + bucket if bucket else ' (account-wide)'}"]
+    conf = params.get("PublicAccessBlockConfiguration") or params.get("publicAccessBlockConfiguration") or {}
+    off = [k for k, v in conf.items() if v in (False, "false")] if isinstance(conf, dict) else []
+    return [f"public access block turned off{' on bucket ' + bucket if bucket else ''}: {', '.join(off)}"] if off else []
+
+
+def replication_targets(params: dict, own: str | None, trusted: set[str]) -> list[str]:
+    """Reasons a PutBucketReplication request replicates to another account."""
+    conf = params.get("ReplicationConfiguration") or params.get("replicationConfiguration") or {}
+    reasons = []
+    for rule in _as_list(conf.get("Rule") or conf.get("Rules")) if isinstance(conf, dict) else []:
+        dest = rule.get("Destination") if isinstance(rule, dict) else None
+        if not isinstance(dest, dict):
+            continue
+        acct = str(dest.get("Account") or "")
+        if _ACCOUNT.match(acct) and _foreign(acct, own, trusted):
+            reasons.append(f"bucket {params.get('bucketName') or '?'} replicates to {dest.get('Bucket') or '?'} "
+                           f"in foreign account {acct}")
+    return list(dict.fromkeys(reasons))

@@ -33,7 +33,24 @@ NATIVE_SCHEMA: dict[str, Any] = {
         "references": {"type": "array", "items": {"type": "string"}},
         "falsepositives": {"type": "array", "items": {"type": "string"}},
         "author": {"type": "string"},
+        "status": {"enum": ["stable", "test", "experimental"]},
+        "attack": {"type": "array", "items": {"type": "string", "pattern": r"^T\d{4}(\.\d{3})?$"}},
+        "fields": {"type": "array", "items": {"type": "string", "minLength": 1}},
     },
+}
+
+#: What a rule shipped with iamkit must carry besides: an ``iamkit-`` id, a rationale (``description``),
+#: false-positive notes, ATT&CK technique ids (``attack``, or Sigma-style ``attack.tNNNN`` tags; each one
+#: in ``iamkit.trail.detect.attack``) and, for native rules, the ``fields`` it reads (each one a field both
+#: the DuckDB store and the Athena view keep; an ``event_match`` rule's conditions may read no other).
+SHIPPED_NATIVE_SCHEMA: dict[str, Any] = {
+    **NATIVE_SCHEMA,
+    "required": [*NATIVE_SCHEMA["required"], "description", "falsepositives", "attack", "fields"],
+    "properties": {**NATIVE_SCHEMA["properties"], "id": {"type": "string", "pattern": "^iamkit-[a-z0-9-]+$"},
+                   "description": {"type": "string", "minLength": 20},
+                   "falsepositives": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                   "attack": {**NATIVE_SCHEMA["properties"]["attack"], "minItems": 1},
+                   "fields": {**NATIVE_SCHEMA["properties"]["fields"], "minItems": 1}},
 }
 
 
@@ -50,6 +67,16 @@ class Rule:
     sigma: SigmaRule | None = None
     path: str = ""
     tags: list[str] = field(default_factory=list)
+    attack: list[str] = field(default_factory=list)
+    falsepositives: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+    @property
+    def techniques(self) -> list[str]:
+        """ATT&CK technique ids: the ``attack`` list, then ``attack.tNNNN`` tags."""
+        from iamkit.trail.detect.attack import techniques_of
+
+        return techniques_of(self.attack, self.tags)
 
 
 class RuleError(Exception):
@@ -62,8 +89,9 @@ def _is_cloudtrail(logsource: dict) -> bool:
     return product == "aws" and service == "cloudtrail"
 
 
-def rule_from_doc(doc: Any, path: str = "") -> Rule | None:
-    """A ``Rule`` from one parsed YAML document (None for a Sigma rule of another log source)."""
+def rule_from_doc(doc: Any, path: str = "", shipped: bool = False) -> Rule | None:
+    """A ``Rule`` from one parsed YAML document (None for a Sigma rule of another log source); ``shipped``
+    rules are held to ``SHIPPED_NATIVE_SCHEMA`` (and a Sigma one to its rationale, notes and techniques)."""
     if not isinstance(doc, dict):
         raise RuleError("not a YAML mapping")
     if "detection" in doc or "correlation" in doc:
@@ -73,24 +101,65 @@ def rule_from_doc(doc: Any, path: str = "") -> Rule | None:
             raise RuleError(str(e)) from None
         if not _is_cloudtrail(sr.logsource):
             return None
-        return Rule(id=sr.id, title=sr.title, severity=sr.level if sr.level in SEVERITIES else "medium",
-                    kind="sigma", description=sr.description, sigma=sr, path=path, tags=sr.tags)
+        rule = Rule(id=sr.id, title=sr.title, severity=sr.level if sr.level in SEVERITIES else "medium",
+                    kind="sigma", description=sr.description, sigma=sr, path=path, tags=sr.tags,
+                    falsepositives=[str(f) for f in doc.get("falsepositives") or []])
+        if shipped:
+            _check_shipped(rule)
+        return rule
     if "kind" in doc:
         import jsonschema
 
         from iamkit.trail.detect.native import KINDS
 
         try:
-            jsonschema.validate(doc, NATIVE_SCHEMA)
+            jsonschema.validate(doc, SHIPPED_NATIVE_SCHEMA if shipped else NATIVE_SCHEMA)
         except jsonschema.ValidationError as e:
             where = "/".join(str(x) for x in e.absolute_path) or "rule"
             raise RuleError(f"{where}: {e.message}") from None
         if doc["kind"] not in KINDS:
             raise RuleError(f"unknown native kind {doc['kind']!r}; known: {', '.join(sorted(KINDS))}")
-        return Rule(id=doc["id"], title=doc["title"], severity=doc["severity"], kind=doc["kind"],
+        rule = Rule(id=doc["id"], title=doc["title"], severity=doc["severity"], kind=doc["kind"],
                     description=doc.get("description", ""), params=dict(doc.get("params") or {}),
-                    path=path, tags=list(doc.get("tags") or []))
+                    path=path, tags=list(doc.get("tags") or []), attack=list(doc.get("attack") or []),
+                    falsepositives=list(doc.get("falsepositives") or []), fields=list(doc.get("fields") or []))
+        _check_fields(rule)
+        if shipped:
+            _check_shipped(rule)
+        return rule
     raise RuleError("neither a Sigma rule (no 'detection') nor a native rule (no 'kind')")
+
+
+def _check_fields(rule: Rule) -> None:
+    """Every declared field is one both dialects read (a column or a path in a kept subtree), and an
+    ``event_match`` rule's conditions read only declared fields."""
+    from iamkit.trail import dialect
+    from iamkit.trail.detect.native import NativeError, condition_fields, field_sql
+
+    for f in rule.fields:
+        try:
+            for name in dialect.DIALECTS:
+                field_sql(f, dialect.get(name))
+        except NativeError as e:
+            raise RuleError(f"fields: {e}") from None
+    if rule.kind == "event_match" and rule.fields:
+        undeclared = sorted(set(condition_fields(rule.params)) - set(rule.fields))
+        if undeclared:
+            raise RuleError(f"params: reads field(s) {', '.join(undeclared)} not declared in fields")
+
+
+def _check_shipped(rule: Rule) -> None:
+    from iamkit.trail.detect.attack import TECHNIQUES
+
+    if not rule.id.startswith("iamkit-"):
+        raise RuleError(f"id: shipped rule ids start with 'iamkit-', got {rule.id!r}")
+    if not rule.description.strip() or not rule.falsepositives:
+        raise RuleError("a shipped rule needs a description (rationale) and falsepositives")
+    if not rule.techniques:
+        raise RuleError("a shipped rule names its ATT&CK technique(s): attack: [T1234] or tags: [attack.t1234]")
+    unknown = [t for t in rule.techniques if t not in TECHNIQUES]
+    if unknown:
+        raise RuleError(f"attack: technique(s) {', '.join(unknown)} not in iamkit.trail.detect.attack.TECHNIQUES")
 
 
 def load_file(path: str | Path) -> list[Rule]:
@@ -106,7 +175,8 @@ def load_file(path: str | Path) -> list[Rule]:
         raise RuleError("cannot read YAML: nested too deeply") from None
     if len(docs) > 1 and any(isinstance(d, dict) and d.get("action") for d in docs):
         raise RuleError("Sigma rule collections (action: global/repeat) are not supported")
-    rules = [rule_from_doc(d, str(path)) for d in docs]
+    shipped = path.resolve().is_relative_to(SHIPPED_DIR)
+    rules = [rule_from_doc(d, str(path), shipped) for d in docs]
     return [r for r in rules if r is not None]
 
 

@@ -1,7 +1,8 @@
 """Synthetic CloudTrail records for detection tests and the detections bench.
 
 ``record`` builds one realistic record dict (feed it to ``iamkit.trail.store.insert_records``);
-``background_sql`` generates N benign-looking rows of the ``events`` table in SQL (no per-row Python).
+``from_specs`` builds records from compact specs (the rule test cases' format); ``background_sql``
+generates N benign-looking rows of the ``events`` table in SQL (no per-row Python).
 """
 
 from __future__ import annotations
@@ -57,6 +58,55 @@ def record(name: str, source: str, ui: dict, t: str, *, ip: str = "198.51.100.10
         r["errorCode"], r["errorMessage"] = error, f"{error}: not authorized"
     r.update(extra or {})
     return r
+
+
+def _fill(value: Any, i: int) -> Any:
+    if isinstance(value, str):
+        return value.replace("{i}", str(i))
+    if isinstance(value, dict):
+        return {k: _fill(v, i) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, i) for v in value]
+    return value
+
+
+def _identity(who: str, key: str | None, account: str | None, tag: str = "") -> dict:
+    kw = {"account": account} if account else {}
+    parts = who.split("/")
+    if tag and parts[0] != "root":
+        parts[1] += tag
+    if parts[0] == "user" and len(parts) == 2:
+        return user(parts[1], key or f"AKIA{parts[1].upper():0<16}"[:20], **kw)
+    if parts[0] == "session" and len(parts) == 3:
+        return session(parts[1], parts[2], key or f"ASIA{parts[2].upper().replace('-', ''):0<16}"[:20], **kw)
+    if parts == ["root"]:
+        return root(**kw)
+    raise ValueError(f"who: {who!r} (user/NAME, session/ROLE/NAME or root)")
+
+
+def from_specs(specs: list[dict], prefix: str, tag: str = "") -> tuple[list[dict], set[str]]:
+    """Records from compact specs, and the ids of those marked ``hit``.
+
+    A spec: ``name``, ``source`` (short service name or full event source), ``who`` (``user/NAME``,
+    ``session/ROLE/NAME``, ``root``), ``t`` (minutes after 2026-01-01) or ``day``, optional ``rp``, ``re``,
+    ``ip``, ``ua``, ``error``, ``account``, ``key`` (the caller's access key), ``extra`` (more record
+    fields), ``repeat`` (copies ``every`` minutes apart; ``{i}`` in any string is the copy's number) and
+    ``hit: true``. Event ids are ``<prefix>-<spec>-<copy>``; ``tag`` is appended to every principal's name.
+    """
+    out, hits = [], set()
+    for n, spec in enumerate(specs):
+        every = float(spec.get("every", 1))
+        for i in range(int(spec.get("repeat", 1))):
+            s = _fill(spec, i)
+            t = float(s.get("day", 0)) * 1440 + float(s.get("t", 0)) + i * every
+            source = s["source"] if "." in s["source"] else f"{s['source']}.amazonaws.com"
+            eid = f"{prefix}-{n}-{i}"
+            kw = {k: s[k] for k in ("rp", "re", "ip", "ua", "error", "extra", "account") if k in s}
+            out.append(record(s["name"], source, _identity(s["who"], s.get("key"), s.get("account"), tag), at(t),
+                              event_id=eid, **kw))
+            if s.get("hit"):
+                hits.add(eid)
+    return out, hits
 
 
 def policy(*statements: dict) -> str:
