@@ -277,6 +277,19 @@ def assume_role_rules() -> list[Any]:
     return [r for r in rules if any(str(n).startswith("AssumeRole") for n in (r.params or {}).get("event_names", []))]
 
 
+def _ip_context(case: Case) -> Any:
+    """Offline IP context for the country and ASN rules: the MaxMind databases configured, else none."""
+    from iamkit import config
+    from iamkit.trail.ipcontext import IpContext
+
+    settings = config.load()
+    try:
+        return IpContext(country_mmdb=settings.country_mmdb or None, asn_mmdb=settings.asn_mmdb or None)
+    except IamkitError as e:
+        case.note_unanswered("hunt", "country and ASN of the source IPs", str(e))
+        return IpContext()
+
+
 def assume_role_hunt(case: Case, trail_source: str = "auto", start: str = "", end: str = "") -> Review:
     """The AssumeRole detections whose calls fall in the window (default: the last day), over a trail loaded
     ``BASELINE`` before it so first-seen rules have their history."""
@@ -294,14 +307,15 @@ def assume_role_hunt(case: Case, trail_source: str = "auto", start: str = "", en
     loaded = load_trail(case, trail_source, (w.start - BASELINE).isoformat(), w.end.isoformat())
     rules = assume_role_rules()
     with trail.open(trail_db(case)) as t:
-        res = hunt(t, rules=rules)
+        res = hunt(t, rules=rules, ip_context=_ip_context(case))
     d = res.detections
     if len(d):
         d = d[pd.to_datetime(d["last_seen"], utc=True) >= pd.Timestamp(w.start)]
     d = d.reset_index(drop=True)
     if len(res.errors):
         case.save_frame("hunt-errors", res.errors)
-        case.note_unanswered("hunt", "every AssumeRole detection", f"{len(res.errors)} rule(s) failed to run")
+        for e in res.errors.to_dict("records"):
+            case.note_unanswered("hunt", f"detection {e.get('operation')}", f"{e.get('code')}: {e.get('message')}")
     items = sorted(({"detection_id": r["detection_id"], "principal_arn": r["principal_arn"],
                      "access_key_id": r["access_key_id"]} for r in d.to_dict("records")),
                    key=lambda x: (x["detection_id"], x["principal_arn"] or "", x["access_key_id"] or ""))
