@@ -105,7 +105,7 @@ def _calendar_part(text: str, names: list[str] | None = None, width: int = 2) ->
                 raise BadInput(f"day of week {item!r}: systemd has no step for weekdays; list the days")
             parts.append("..".join(names[int(x)] for x in base.split("-")))
             continue
-        base = "0" if base == "*" else "..".join(x.zfill(width) for x in base.split("-"))
+        base = "00" if base == "*" else "..".join(x.zfill(width) for x in base.split("-"))
         parts.append(f"{base}/{step}" if step else base)
     return ",".join(parts)
 
