@@ -177,7 +177,7 @@ def _cloudtrail(rec: dict[str, Any], shape: str) -> Finding:
 def _detection_row(row: dict[str, Any]) -> Finding:
     good, bad = _fields({"access_key_id": row.get("access_key_id"), "principal_arn": row.get("principal_arn"),
                          "first_seen": row.get("first_seen"), "last_seen": row.get("last_seen")})
-    return Finding("iamkit detection row", "detections", _type(row.get("detection_id"), "detection_id"), good, bad,
+    return Finding("detection row (trail hunt --format json)", "detections", _type(row.get("detection_id"), "detection_id"), good, bad,
                    row)
 
 
