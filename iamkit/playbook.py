@@ -409,7 +409,9 @@ def rebuild_index(root: Path | str) -> Path | None:
     try:
         return caseindex.build(root)
     except (IamkitError, OSError) as e:
-        print(f"warning: {Path(root) / caseindex.INDEX} not rebuilt: {e}", file=sys.stderr)
+        from iamkit.escape import visible
+
+        print(visible(f"warning: {Path(root) / caseindex.INDEX} not rebuilt: {e}"), file=sys.stderr)
         return None
 
 

@@ -185,30 +185,41 @@ def _analyzer_available(inv: Any) -> bool:
     return bool(has) and not failed
 
 
-def external_access(case: Case) -> Review:
-    """Resources and roles reachable from outside the organization."""
+def external_findings(inv: Any) -> tuple[str, pd.DataFrame]:
+    """(where the findings come from, one row per finding: source, account_id, resource_arn, detail):
+    Access Analyzer's active findings when the inventory reached it, else iamkit's own ``EXTERNAL_RULES``."""
     import pandas as pd
 
     from iamkit import assess
 
-    inv = _collect(case)
     if _analyzer_available(inv):
-        source = "IAM Access Analyzer (active findings)"
         p = inv.posture
         rows = p[(p["control"] == "access_analyzer.finding") & (p["status"] == "active")]
-        found = pd.DataFrame({"source": "access-analyzer", "account_id": rows["account_id"],
-                              "resource_arn": rows["resource_arn"], "detail": rows.get("detail", "")})
-    else:
-        source = "iamkit's own exposure and trust findings (Access Analyzer is not available at this endpoint)"
-        f = assess.run(inv, rules=EXTERNAL_RULES)
-        f = f[f["rule_id"].isin(EXTERNAL_RULES)]
-        found = pd.DataFrame({"source": f["rule_id"], "severity": f["severity"], "account_id": f["account_id"],
-                              "resource_arn": f["resource_arn"].fillna(f["principal_arn"]), "detail": f["detail"]})
+        return "access-analyzer", pd.DataFrame({
+            "source": "access-analyzer", "account_id": rows["account_id"].tolist(),
+            "resource_arn": rows["resource_arn"].tolist(),
+            "detail": rows["detail"].map(lambda d: d if isinstance(d, str) else json.dumps(d, default=str,
+                                                                                         sort_keys=True)).tolist()})
+    f = assess.run(inv, rules=EXTERNAL_RULES)
+    f = f[f["rule_id"].isin(EXTERNAL_RULES)]
+    return "iamkit", pd.DataFrame({"source": f["rule_id"], "severity": f["severity"], "account_id": f["account_id"],
+                                   "resource_arn": f["resource_arn"].fillna(f["principal_arn"]),
+                                   "detail": f["detail"]}).reset_index(drop=True)
+
+
+SOURCES = {"access-analyzer": "IAM Access Analyzer (active findings)",
+           "iamkit": "iamkit's own exposure and trust findings (Access Analyzer is not available at this endpoint)"}
+
+
+def external_access(case: Case) -> Review:
+    """Resources and roles reachable from outside the organization."""
+    inv = _collect(case)
+    kind, found = external_findings(inv)
+    source = SOURCES[kind]
     arns = sorted(set(found["resource_arn"].dropna().astype(str)))
     roles = [a for a in arns if ":role/" in a]
     resources = [a for a in arns if a not in roles]
-    facts = {"review": "review-external-access", "source": "access-analyzer" if found["source"].eq(
-        "access-analyzer").any() or source.startswith("IAM") else "iamkit", "exposed_resources": resources,
+    facts = {"review": "review-external-access", "source": kind, "exposed_resources": resources,
              "external_roles": roles}
     headline = [f"External access: {len(resources)} resource(s) and {len(roles)} role(s) reachable from outside "
                 "the organization", f"Source: {source}"]
@@ -217,7 +228,7 @@ def external_access(case: Case) -> Review:
                                                                      if len(resources) > 5 else ""))
     r = Review("Weekly external-access review", facts, headline,
                {"exposed_resources": float(len(resources)), "external_roles": float(len(roles))},
-               {"external-access": found.reset_index(drop=True)}, [f"Source of these findings: {source}."])
+               {"external-access": found}, [f"Source of these findings: {source}."])
     return _save(case, r, {"external-access": "Reachable from outside the organization"})
 
 

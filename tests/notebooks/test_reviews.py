@@ -19,7 +19,7 @@ from iamkit import playbook, reviews
 from iamkit.case import Case
 from iamkit.sandbox.review_answers import review_answer_keys
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
+pytestmark = [pytest.mark.notebook, pytest.mark.sandbox, pytest.mark.xdist_group("reviews")]  # one worker runs them once
 
 #: the README's example parameters for the sandbox (its incident is a day or two old)
 EXAMPLES = {"review-inventory": {}, "review-external-access": {}, "review-key-hygiene": {},
