@@ -153,3 +153,44 @@ def test_cli_from_finding_unknown_shape_exits_2(cli, closed_endpoints, tmp_path)
 def test_cli_run_needs_a_playbook_or_a_finding(cli, closed_endpoints):
     code, err = cli(["run"])
     assert code == 2 and "name a playbook" in err
+
+
+def test_a_triggered_run_keeps_its_finding_in_the_case(sandbox, tmp_path):
+    """On the sandbox: a finding starts a (tiny) playbook of a user folder, its key becomes the parameter the
+    notebook sees, and the case keeps the finding as evidence/trigger.json (verified with the rest)."""
+    import subprocess
+    import sys
+
+    from iamkit.case import Case
+
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    nb = {"cells": [{"id": "p", "cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
+                     "execution_count": None, "source": 'access_key_id = ""\ncase_dir = ""'},
+                    {"id": "c", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                     "source": "print('investigating', access_key_id)"}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (folder / "nb.ipynb").write_text(json.dumps(nb))
+    (folder / "triggered-check.yml").write_text(
+        "id: triggered-check\ntitle: T\ndescription: d\ntriggers:\n  guardduty: ['Test:IAMUser/Triggered*']\n"
+        "parameters:\n  - {name: access_key_id, type: string, required: true, pattern: '(AKIA|ASIA)[A-Z0-9]{16}', "
+        "help: k}\nsteps:\n  - notebook: nb.ipynb\n")
+    doc = json.loads((FIXTURES / "guardduty-getfindings.json").read_text())
+    key = sandbox.org.incident.leaked_access_key_id
+    doc["Findings"][0]["Type"] = "Test:IAMUser/TriggeredByTest"
+    doc["Findings"][0]["Resource"]["AccessKeyDetails"]["AccessKeyId"] = key
+    finding = tmp_path / "finding.json"
+    finding.write_text(json.dumps(doc))
+    r = subprocess.run([sys.executable, "-m", "iamkit.cli", "run", "--from-finding", str(finding), "--playbooks",
+                        str(folder), "--case", str(tmp_path / "case")], capture_output=True, text=True, cwd=tmp_path)
+    out = r.stdout
+    assert r.returncode == 0, r.stderr
+    assert "triggered-check.yml" in out and f"access_key_id={key}" in out
+    case = Case.open(tmp_path / "case")
+    assert case.meta["parameters"] == {"access_key_id": key} and case.verify() == []
+    rec = json.loads((case.evidence / "trigger.json").read_text())
+    assert rec["type"] == "Test:IAMUser/TriggeredByTest" and rec["parameters"] == {"access_key_id": key}
+    assert rec["finding"]["Resource"]["AccessKeyDetails"]["AccessKeyId"] == key
+    executed = json.loads((case.path / "notebooks" / "nb.ipynb").read_text())
+    assert f"investigating {key}" in json.dumps(executed["cells"][-1]["outputs"])
