@@ -57,8 +57,11 @@ def done(case: Case) -> str:
         return f"case {case.id}: {case.status} (the run finishes it)"
     from iamkit import report
 
+    from iamkit.playbook import rebuild_index
+
     report.build(case)
     case.finish("complete")
+    rebuild_index(case.path.parent)
     return f"case {case.id}: {case.status}; report: {case.path / 'report.html'}"
 
 
