@@ -56,7 +56,6 @@ def done(case: Case) -> str:
     if case._role != "owner":
         return f"case {case.id}: {case.status} (the run finishes it)"
     from iamkit import report
-
     from iamkit.playbook import rebuild_index
 
     report.build(case)

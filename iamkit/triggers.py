@@ -85,7 +85,7 @@ def _iso(value: Any) -> str | None:
     from iamkit.window import parse_time
 
     text = str(value).strip()
-    if len(text) > 40:
+    if len(text) > 40 or not re.match(r"\d{4}-\d{2}-\d{2}", text):  # a time, never a span back from now
         return None
     try:
         t = parse_time(text, name="time")

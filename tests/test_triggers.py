@@ -111,6 +111,16 @@ def test_a_trigger_may_not_fill_an_unchecked_parameter(tmp_path):
         pb.load(tmp_path / "p.yml")
 
 
+@pytest.mark.parametrize("value,ok", [("2026-12-05T09:08:43Z", "2026-12-05T09:08:43Z"), (1764925723000, "2025-12-05T09:08:43Z"),
+                                      ("3d", None), ("2026-13-45T00:00:00Z", None), (True, None), ("x" * 100, None)])
+def test_finding_times(value, ok):
+    if ok is None:
+        with pytest.raises(BadInput, match="is not an ISO-8601 time"):
+            triggers.check("first_seen", value)
+    else:
+        assert triggers.check("first_seen", value) == ok
+
+
 def test_the_trigger_record_keeps_the_finding_without_secrets(tmp_path):
     doc = json.loads((FIXTURES / "eventbridge-cloudtrail.json").read_text())
     doc["detail"]["responseElements"]["credentials"] = {"sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN",
