@@ -82,6 +82,11 @@ class Parameter:
     pattern: str | None = None
     secret: bool = False
 
+    @property
+    def fillable(self) -> bool:
+        """Whether a trigger may fill it: its value is checked (a pattern, a datetime or an int), never a secret."""
+        return not self.secret and bool(self.pattern or self.type in ("datetime", "int"))
+
     def convert(self, raw: Any) -> Any:
         """Turn a CLI string (or a Python value) into the declared type, or raise BadInput."""
         try:
@@ -122,9 +127,21 @@ class Playbook:
     path: Path
     parameters: list[Parameter]
     steps: list[Step]
-    triggers: dict[str, list[str]] = field(default_factory=dict)
+    triggers: dict[str, Any] = field(default_factory=dict)
     schedule: str | None = None
     answers: list[str] = field(default_factory=list)
+    kind: str = "incident"
+
+    @property
+    def trigger_map(self) -> dict[str, str]:
+        """Parameter name → finding field (``iamkit.triggers.FIELDS``) a trigger fills it from: the playbook's
+        ``triggers.map``, plus every checked parameter named like a finding field (``access_key_id`` ←
+        ``access_key_id``)."""
+        from iamkit.triggers import FIELDS
+
+        out = {p.name: p.name for p in self.parameters if p.name in FIELDS and p.fillable}
+        out.update((self.triggers or {}).get("map") or {})
+        return out
 
     def resolve(self, given: dict[str, Any]) -> dict[str, Any]:
         """Typed parameter values: unknown names and missing required ones are errors."""
@@ -204,9 +221,42 @@ def load(name_or_path: str | Path, extra: list[Path | str] | None = None) -> Pla
             raise BadInput(f"{path}: step notebook {s['notebook']} not found")
         steps.append(Step(nb, s.get("title", nb.stem), s.get("parameters", {})))
     pb = Playbook(doc["id"], doc["title"], doc["description"], path, params, steps,
-                  doc.get("triggers", {}), doc.get("schedule"), doc.get("answers", []))
+                  doc.get("triggers", {}), doc.get("schedule"), doc.get("answers", []), doc.get("kind", "incident"))
+    _check_schedule(pb)
+    _check_trigger_map(pb)
     _check_notebook_parameters(pb)
     return pb
+
+
+def _check_schedule(pb: Playbook) -> None:
+    """A schedule is a cadence word or a cron expression the scheduler can read; only reviews have one."""
+    if pb.schedule is None:
+        return
+    if pb.kind != "review":
+        raise BadInput(f"{pb.path}: schedule {pb.schedule!r} on a playbook of kind {pb.kind}: only reviews "
+                       "(kind: review) run on a schedule")
+    from iamkit.schedule import cadence
+
+    cadence(pb.schedule, where=str(pb.path))
+
+
+def _check_trigger_map(pb: Playbook) -> None:
+    """Each mapped parameter exists and is one a finding may fill: its value is checked (a pattern, or a
+    datetime/int type), so a crafted finding can never hand over a path, a URL or free text."""
+    from iamkit.triggers import FIELDS
+
+    mapping = (pb.triggers or {}).get("map") or {}
+    known = {p.name: p for p in pb.parameters}
+    for name, fld in mapping.items():
+        if name not in known:
+            raise BadInput(f"{pb.path}: triggers.map names parameter {name}, which the playbook does not take")
+        if fld not in FIELDS:
+            raise BadInput(f"{pb.path}: triggers.map {name}: unknown finding field {fld!r} "
+                           f"(known: {', '.join(sorted(FIELDS))})")
+    for name in mapping:
+        if not known[name].fillable:
+            raise BadInput(f"{pb.path}: triggers.map {name}: a finding may only fill a parameter with a pattern "
+                           "(or of type datetime or int)")
 
 
 def notebook_parameters(path: Path) -> set[str]:
@@ -287,12 +337,15 @@ def case_target(case_dir: Path | str | None) -> Path | None:
 def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | str | None = None,
         case_dir: Path | str | None = None, on_step: Callable[[int, int, str], None] | None = None,
         preflight: bool = True, playbook_dirs: list[Path | str] | None = None,
-        key_file: Path | str | None = None) -> RunResult:
+        key_file: Path | str | None = None, trigger: dict[str, Any] | None = None,
+        index: bool = True) -> RunResult:
     """Run a playbook's notebooks with papermill into a new case folder; returns the case and report.
 
     Every check (playbook, parameters, the ``--case`` folder, the caller identity) comes before the folder is
     made. Each step's notebook is written under a temporary name and renamed when it ends; the case is sealed
-    after every step, so its history shows what each step added."""
+    after every step, so its history shows what each step added. ``trigger`` (what started the run, from
+    ``iamkit.triggers.record``) is kept as ``evidence/trigger.json``. A run into the cases folder (no ``--case``)
+    rebuilds its ``index.html`` afterwards, whatever the run's outcome (``index=False``: not)."""
     from iamkit import config
     from iamkit.case import Case, case_key
     from iamkit.files import temp_path
@@ -311,6 +364,8 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
     if key_file:  # the step kernels verify with the same key: they get its file's path, never the key
         os.environ["IAMKIT_CASE_KEY"] = f"@{Path(key_file).expanduser().resolve()}"
     try:
+        if trigger is not None:
+            case.save_json("trigger", trigger)
         for i, step in enumerate(pb.steps, 1):
             if on_step:
                 on_step(i, len(pb.steps), step.title)
@@ -341,6 +396,23 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
                 os.environ.pop("IAMKIT_CASE_KEY", None)
             else:
                 os.environ["IAMKIT_CASE_KEY"] = saved_key
+        if index and target is None:
+            rebuild_index(root)
+
+
+def rebuild_index(root: Path | str) -> Path | None:
+    """``index.html`` of the cases folder rebuilt; a failure is a warning on stderr, never a failed run."""
+    import sys
+
+    from iamkit import caseindex
+
+    try:
+        return caseindex.build(root)
+    except (IamkitError, OSError) as e:
+        from iamkit.escape import visible
+
+        print(visible(f"warning: {Path(root) / caseindex.INDEX} not rebuilt: {e}"), file=sys.stderr)
+        return None
 
 
 def _execute(src: Path, out: Path, params: dict[str, Any], dst: Path) -> None:

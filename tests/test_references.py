@@ -161,7 +161,8 @@ def test_playbook_triggers_and_answer_keys_name_real_detections():
     for where, docs in _yaml_docs((ROOT / "playbooks").glob("*.yml")).items():
         for d in docs:
             named[where] = set((d.get("triggers") or {}).get("detections") or [])
-            assert named[where], f"{where}: no detection triggers"
+            if d.get("kind", "incident") == "incident":  # reviews run on a schedule, not from a detection
+                assert named[where], f"{where}: no detection triggers"
     named["iamkit/sandbox/answers.py"] = {i for v in DETECTIONS.values() for i in v}
     assert {w: sorted(n - ids) for w, n in named.items() if n - ids} == {}
 

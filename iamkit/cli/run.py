@@ -39,10 +39,16 @@ def _print_result(res) -> None:
         con.print(say("  • ", line), highlight=False)
 
 
-def run(playbook: str = typer.Argument(..., help="playbook id (built-in first) or path to a .yml file"),
-        param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable"),
+def run(playbook: str = typer.Argument(None, help="playbook id (built-in first) or path to a .yml file; with "
+                                      "--from-finding, the one the finding's triggers pick when left out"),
+        param: list[str] = typer.Option([], "--param", "-p", help="key=value, repeatable (wins over a finding's "
+                                        "fields)"),
         case: Path | None = typer.Option(None, "--case", help="case folder (default: $IAMKIT_CASES/<new id>, "
                                          "IAMKIT_CASES defaulting to ./cases)"),
+        from_finding: Path | None = typer.Option(None, "--from-finding", help="a GuardDuty finding (GetFindings or "
+                                                 "EventBridge), an iamkit detection row (JSON or OCSF) or an "
+                                                 "EventBridge CloudTrail event: picks the playbook, fills its "
+                                                 "parameters"),
         playbooks_dir: list[Path] = PLAYBOOKS_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
     """Run a playbook's notebooks into a case folder; print the playbook file, the report path and a summary."""
     from rich.console import Console
@@ -52,8 +58,25 @@ def run(playbook: str = typer.Argument(..., help="playbook id (built-in first) o
     from iamkit import playbook as pb
 
     params = _params(param)
-    path = pb.locate(playbook, playbooks_dir)
     con = Console(soft_wrap=True)
+    trigger = None
+    if from_finding is not None:
+        from iamkit import triggers
+
+        finding = triggers.read(from_finding)
+        chosen = pb.load(playbook, playbooks_dir) if playbook else triggers.choose(finding, playbooks_dir)
+        mapped = triggers.parameters(finding, chosen)
+        con.print(say(("finding:", "bold"), " ", finding.describe()), highlight=False)
+        con.print(say(("mapped:", "bold"), " ", ", ".join(f"{k}={v}" for k, v in mapped.items()) or "nothing"),
+                  highlight=False)
+        params = {**mapped, **params}
+        trigger = triggers.record(finding, mapped, from_finding)
+        path = chosen.path
+        playbook = playbook or chosen.id
+    elif not playbook:
+        raise BadInput("name a playbook (iamkit playbooks lists them) or give --from-finding FILE")
+    else:
+        path = pb.locate(playbook, playbooks_dir)
     con.print(f"[bold]playbook:[/] {escape(str(path))}", highlight=False)
     for other in pb.shadowed(playbook, playbooks_dir):
         con.print(f"  (not {escape(str(other))}: a built-in playbook has that name; give the file's path to run "
@@ -64,23 +87,47 @@ def run(playbook: str = typer.Argument(..., help="playbook id (built-in first) o
         def on_step(i: int, n: int, title: str) -> None:
             progress.update(task, total=n, completed=i - 1, description=f"step {i}/{n}: {title}")
 
-        res = pb.run(path, params, case_dir=case, on_step=on_step, key_file=key_file)
+        res = pb.run(path, params, case_dir=case, on_step=on_step, key_file=key_file, trigger=trigger)
     _print_result(res)
 
 
-def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, playbooks_dir: list[Path] = PLAYBOOKS_OPT) -> None:
-    """List the playbooks (built-in, then the folders named with --playbooks or IAMKIT_PLAYBOOKS)."""
-    import pandas as pd
-
+def playbook_rows(playbooks_dir: list[Path] | None = None) -> list[dict[str, str]]:
+    """The playbook table (``iamkit playbooks`` and the README's): id, kind, what it answers, parameters
+    (required ones starred), cadence, triggers."""
     from iamkit import playbook as pb
 
     rows = []
     for _, path in sorted(pb.available(playbooks_dir).items()):
         p = pb.load(path)
-        rows.append({"id": p.id, "title": p.title, "schedule": p.schedule or "",
+        trig = p.triggers or {}
+        rows.append({"id": p.id, "kind": p.kind, "answers": p.title,
                      "parameters": ", ".join(f"{x.name}{'*' if x.required else ''}" for x in p.parameters),
-                     "file": str(path)})
+                     "cadence": p.schedule or "",
+                     "triggers": "; ".join(f"{k}: {len(trig[k])}" for k in ("guardduty", "detections", "cloudtrail")
+                                           if trig.get(k))})
+    return rows
+
+
+def playbooks(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, playbooks_dir: list[Path] = PLAYBOOKS_OPT,
+              markdown: bool = typer.Option(False, "--markdown", help="the table as markdown (the README's)")) -> None:
+    """List the playbooks (built-in, then the folders named with --playbooks or IAMKIT_PLAYBOOKS): id, kind, what
+    each answers, its parameters (* required), its cadence and how many trigger types start it."""
+    import pandas as pd
+
+    rows = playbook_rows(playbooks_dir)
+    if markdown:
+        typer.echo(markdown_table(rows))
+        return
     emit(pd.DataFrame(rows), fmt, out)
+
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    """Rows as a markdown table, ``|`` escaped in cells."""
+    cols = ["id", "kind", "answers", "parameters", "cadence", "triggers"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(visible(r[c]).replace("|", "\\|") or "—" for c in cols) + " |")
+    return "\n".join(lines)
 
 
 def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
