@@ -50,6 +50,8 @@ OVERRIDES: dict[tuple[str, str], tuple[str, ...]] = {
     ("logs", "PutLogEvents"): ("logs:PutLogEvents",),
 }
 
+#: the longest ARN IAM accepts; anything longer in a record is not matched against ARN formats
+MAX_ARN = 2048
 #: calls no IAM policy decides (anyone authenticated may make them)
 NO_PERMISSION = frozenset({("sts", "GetCallerIdentity")})
 
@@ -206,10 +208,11 @@ def resource_for(info: ActionInfo, record: dict[str, Any]) -> tuple[str, str]:
     for v in params.values():  # ARNs the request names (roleArn, secretId, functionName as an ARN …)
         if v.startswith("arn:"):
             arns.append(v)
+    arns = [a for a in arns if 0 < len(a) <= MAX_ARN]  # longer is no ARN: never matched (bounded time)
     for rt in types:
         rx = _format_regex(rt.arn_format)
         for a in arns:
-            if a and rx.fullmatch(a):
+            if rx.fullmatch(a):
                 return a, ""
     account = str(record.get("recipientAccountId") or "")
     region = str(record.get("awsRegion") or "")

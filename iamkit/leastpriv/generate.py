@@ -203,15 +203,36 @@ def candidate(usage: Usage, *, max_resources: int = 10, limit: int = MANAGED_LIM
     return Candidate(documents, statements, findings, notes, limit)
 
 
+def _fitting(statements: list[StatementInfo], room: int) -> list[StatementInfo]:
+    """Statements of at most ``room`` characters: one too big is cut into several over parts of its resources."""
+    out: list[StatementInfo] = []
+    for st in statements:
+        if policy_size(st.to_statement()) <= room:
+            out.append(st)
+            continue
+        parts: list[list[str]] = [[]]
+        for r in st.resources:
+            trial = StatementInfo(st.sid + "P99", st.service, st.actions, [*parts[-1], r], 0, [])
+            if parts[-1] and policy_size(trial.to_statement()) > room:
+                parts.append([r])
+            else:
+                parts[-1].append(r)
+        for i, res in enumerate(parts, 1):
+            part = StatementInfo(f"{st.sid}P{i}", st.service, st.actions, res, st.events, st.event_ids, st.why)
+            if policy_size(part.to_statement()) > room:
+                raise BadInput(f"statement {st.sid} cannot fit the {room}-character limit even with one resource: "
+                               "raise the limit")
+            out.append(part)
+    return out
+
+
 def _pack(statements: list[StatementInfo], limit: int, notes: list[str]) -> list[dict[str, Any]]:
     """Statements into as few documents of at most ``limit`` characters as first-fit allows (in order)."""
     docs: list[list[StatementInfo]] = []
     empty = policy_size({"Version": "2012-10-17", "Statement": []})
     sizes: list[int] = []
-    for st in statements:
+    for st in _fitting(statements, limit - empty - 1):
         s = policy_size(st.to_statement()) + 1
-        if s + empty > limit:
-            raise BadInput(f"statement {st.sid} alone is {s} characters, over the {limit} limit: lower max_resources")
         for i, used in enumerate(sizes):
             if used + s <= limit:
                 docs[i].append(st)

@@ -166,9 +166,15 @@ class _Replayer:
         return out
 
 
+_BLOCKERS = {"identity": "no statement of the candidate allows it", "boundary": "the permissions boundary does not "
+             "allow it", "scp": "an SCP does not allow it", "rcp": "an RCP denies it",
+             "resource": "the resource's policy does not allow it", "session": "the session policy does not allow it"}
+
+
 def _why(d: Any, bare: bool) -> str:
     if d.blocked_by:
-        return f"blocked by {', '.join(d.blocked_by)}"
+        return "; ".join(_BLOCKERS.get(b, f"blocked by {b}") for b in d.blocked_by) + (
+            " (replayed without an inventory: no SCPs or boundary)" if bare else "")
     if d.unknown_keys:
         return f"decided by context the record lacks: {', '.join(d.unknown_keys)}"
     return "no statement of the candidate allows it" + (" (replayed without an inventory: no SCPs or boundary)"
