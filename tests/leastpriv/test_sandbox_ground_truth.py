@@ -9,30 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from iamkit.leastpriv import generate
-
-DAYS, BENIGN = 14, 1000  # the session sandbox's trail (tests/conftest.py)
-
-
-@pytest.fixture(scope="module")
-def world(sandbox, tmp_path_factory):
-    """(raw records, store path, inventory, inventory folder) of the session sandbox."""
-    from iamkit import trail
-    from iamkit.inventory import collect
-    from iamkit.sandbox import trailgen
-
-    tmp = tmp_path_factory.mktemp("leastpriv")
-    records = list(trailgen.generate(sandbox.org, benign_events=BENIGN, days=DAYS, end=sandbox.now,
-                                     seed=sandbox.org.seed))
-    (tmp / "in").mkdir()
-    (tmp / "in" / "trail.json").write_text(json.dumps({"Records": records}))
-    db = tmp / "t.duckdb"
-    trail.load([tmp / "in"], db)
-    inv = collect(org=True, service_last_accessed=True)
-    inv.save(tmp / "inv")
-    return records, db, inv, tmp / "inv"
 
 
 def _workload_roles(org) -> set[str]:
