@@ -21,7 +21,8 @@ from iamkit.policy.catalog import ActionInfo, catalog
 #: event sources whose IAM prefix differs from the host's first label
 SOURCE_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "streams.dynamodb": "dynamodb",
                  "runtime.sagemaker": "sagemaker", "api.ecr": "ecr", "data.iot": "iot",
-                 "execute-api": "execute-api", "tagging": "tag", "sso-directory": "sso-directory"}
+                 "execute-api": "execute-api", "tagging": "tag", "sso-directory": "sso-directory",
+                 "servicecatalog-appregistry": "servicecatalog"}
 
 #: (IAM prefix, event name) → IAM actions, where CloudTrail's name is not the action's
 OVERRIDES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -41,7 +42,12 @@ OVERRIDES: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "PutBucketEncryption"): ("s3:PutEncryptionConfiguration",),
     ("s3", "GetBucketLifecycleConfiguration"): ("s3:GetLifecycleConfiguration",),
     ("s3", "PutBucketLifecycleConfiguration"): ("s3:PutLifecycleConfiguration",),
-    ("s3", "GetBucketPublicAccessBlock"): ("s3:GetBucketPublicAccessBlock",),
+    ("s3", "GetBucketLifecycle"): ("s3:GetLifecycleConfiguration",),
+    ("s3", "PutBucketLifecycle"): ("s3:PutLifecycleConfiguration",),
+    ("s3", "DeleteBucketLifecycle"): ("s3:PutLifecycleConfiguration",),
+    ("s3", "GetBucketReplication"): ("s3:GetReplicationConfiguration",),
+    ("s3", "PutBucketReplication"): ("s3:PutReplicationConfiguration",),
+    ("s3", "DeleteBucketReplication"): ("s3:PutReplicationConfiguration",),
     ("lambda", "Invoke"): ("lambda:InvokeFunction",),
     ("lambda", "InvokeAsync"): ("lambda:InvokeFunction",),
     ("kms", "ReEncrypt"): ("kms:ReEncryptFrom", "kms:ReEncryptTo"),

@@ -24,6 +24,10 @@ A = "111122223333"
     ("monitoring.amazonaws.com", "PutMetricData", ("cloudwatch:PutMetricData",)),
     ("kms.amazonaws.com", "ReEncrypt", ("kms:ReEncryptFrom", "kms:ReEncryptTo")),
     ("iam.amazonaws.com", "CreateRole", ("iam:CreateRole",)),
+    # met in real trails (the Invictus dataset): S3's old configuration call names
+    ("s3.amazonaws.com", "GetBucketLifecycle", ("s3:GetLifecycleConfiguration",)),
+    ("s3.amazonaws.com", "DeleteBucketReplication", ("s3:PutReplicationConfiguration",)),
+    ("servicecatalog-appregistry.amazonaws.com", "ListApplications", ("servicecatalog:ListApplications",)),
     ("sts.amazonaws.com", "GetCallerIdentity", ()),
     ("s3.amazonaws.com", "NoSuchCall", None),
     ("made-up.amazonaws.com", "Anything", None),
