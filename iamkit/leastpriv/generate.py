@@ -144,6 +144,7 @@ def _sid(service: str, n: int) -> str:
 
 def candidate(usage: Usage, *, max_resources: int = 10, limit: int = MANAGED_LIMIT) -> Candidate:
     """The candidate policy for a usage (``max_resources``: see the module; ``limit``: size of one document)."""
+    from iamkit.leastpriv.usage import _value
     from iamkit.policy import validate
 
     if limit < 512:
@@ -151,7 +152,8 @@ def candidate(usage: Usage, *, max_resources: int = 10, limit: int = MANAGED_LIM
     uses = usage.uses
     notes: list[str] = []
     by_action: dict[str, dict[str, Any]] = {}
-    for row in uses.to_dict(orient="records"):
+    for raw in uses.to_dict(orient="records"):
+        row = {k: _value(v) for k, v in raw.items()}
         a = by_action.setdefault(row["action"], {"known": set(), "unknown": [], "ids": [], "events": 0,
                                                  "why": set()})
         a["events"] += 1

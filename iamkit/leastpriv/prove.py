@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from iamkit.frames import register
+from iamkit.leastpriv.usage import _value
 from iamkit.policy.engine import ALLOWED, evaluate
 from iamkit.severity import LEVELS, RANK
 
@@ -207,7 +208,8 @@ def replay(usage: Usage, candidate: Candidate, *, inventory: Any = None, mode: s
 
     r = _replayer or _Replayer(candidate, inventory, mode)
     rows = []
-    for row in usage.uses.to_dict(orient="records"):
+    for raw in usage.uses.to_dict(orient="records"):
+        row = {k: _value(v) for k, v in raw.items()}
         role = row.get("role_arn")
         role = role if isinstance(role, str) and role else None
         who = role or usage.principal.arn

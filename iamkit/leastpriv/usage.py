@@ -101,14 +101,25 @@ def _record(row: dict[str, Any]) -> dict[str, Any]:
             "recipientAccountId": row.get("recipient_account_id"), "awsRegion": row.get("aws_region")}
 
 
+def _value(v: Any) -> Any:
+    """pandas' missing values (NA, NaT, NaN) as None; everything else as it is."""
+    if v is None or isinstance(v, dict | list | str):
+        return v
+    try:
+        return None if v != v or v is getattr(v, "NA", object()) else v
+    except TypeError:  # pd.NA: comparing it gives NA, whose truth value raises
+        return None
+
+
 def uses_of(events: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(authorization rows, skipped rows) of an events frame."""
     uses, skipped = [], []
-    for row in events.to_dict(orient="records"):
+    for raw in events.to_dict(orient="records"):
+        row = {k: _value(v) for k, v in raw.items()}
         base = {"event_id": row.get("event_id"), "event_time": row.get("event_time"),
                 "event_source": row.get("event_source"), "event_name": row.get("event_name"),
                 "account_id": row.get("recipient_account_id")}
-        if row.get("event_type") not in (None, "AwsApiCall") and row.get("event_type") == row.get("event_type"):
+        if row.get("event_type") not in (None, "AwsApiCall"):
             skipped.append({**base, "reason": f"{row.get('event_type')}: not an API call IAM policies decide"})
             continue
         code = row.get("error_code")
@@ -125,7 +136,7 @@ def uses_of(events: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, 
             uses.append({**base, "action": n.action, "resource": n.resource, "note": n.note,
                          "companion_of": n.companion_of, "via": via, "region": row.get("aws_region"),
                          "role_arn": row.get("session_issuer_arn"), "source_ip": row.get("source_ip"),
-                         "outcome": "failed" if code and code == code else "succeeded"})
+                         "outcome": "failed" if code else "succeeded"})
     return uses, skipped
 
 

@@ -121,3 +121,17 @@ def test_a_principal_that_used_nothing_gets_no_document(store):
     c = candidate(usage(t, ROLE))
     assert c.documents == [] and c.valid and "grants nothing" in c.notes[0]
     json.dumps(c.to_dict())
+
+
+def test_records_missing_fields_are_read_not_crashed_on(store):
+    # no eventType, no awsRegion, no sourceIPAddress: pandas' NA in the frame must not reach a truth test
+    bare = rec("s3.amazonaws.com", "ListBuckets", None)
+    for k in ("eventType", "awsRegion", "sourceIPAddress"):
+        bare.pop(k)
+    t = store([bare, rec("dynamodb.amazonaws.com", "GetItem", {"tableName": "t"})])
+    u = usage(t, ROLE)
+    assert u.actions == ["dynamodb:GetItem", "s3:ListAllMyBuckets"]
+    from iamkit.leastpriv import prove
+
+    c = candidate(u)
+    assert prove(u, c).coverage == 1.0
