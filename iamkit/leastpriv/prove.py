@@ -139,28 +139,39 @@ class _Replayer:
         if hit is not None:
             return hit
         pm = self._pm(who)
+        caller_account = who.split(":")[4] if who.count(":") >= 5 else ""
         if pm is not None:
             from iamkit.policy.query import request_for, resource_side
 
             m = self.model
             res_pol, res_acct = resource_side(m, action, resource)
-            # a key (or other resource) whose policy the inventory lacks: decide the identity side only
-            # (what the candidate changes) instead of denying for want of a document we never read
-            extra = {"resource_policy_required": False} if res_pol is None else {}
-            if extra and (action.startswith("kms:") or action.startswith("sts:AssumeRole")):
-                self.unseen.add(resource)
-            d = evaluate(request_for(pm, m, action, resource, res_acct, ctx), pm.identity, res_pol,
-                         pm.boundaries or None, m.scps.get(pm.account_id), m.rcps.get(res_acct or pm.account_id),
-                         mode=self.mode, explain=False, **extra)
+            req = request_for(pm, m, action, resource, res_acct, ctx)
         else:
-            req: dict[str, Any] = {"action": action, "resource": resource, "context": ctx}
+            res_pol, res_acct = None, None
+            req = {"action": action, "resource": resource, "context": ctx}
             if is_role:
-                parts = who.split(":")
-                req["principal"] = f"arn:aws:sts::{parts[4]}:assumed-role/{who.rsplit('/', 1)[-1]}/iamkit-replay"
+                req["principal"] = f"arn:aws:sts::{caller_account}:assumed-role/{who.rsplit('/', 1)[-1]}/iamkit-replay"
                 req["role_arn"] = who
             else:
                 req["principal"] = who
-            d = evaluate(req, self.docs, mode=self.mode, explain=False, resource_policy_required=False)
+        extra: dict[str, Any] = {}
+        if res_pol is None:
+            # a key, a role's trust or another account's resource whose own policy we never read: decide the
+            # identity side (what the candidate changes), as if that policy allowed, instead of denying for want
+            # of a document; the proof's notes count these
+            extra["resource_policy_required"] = False
+            owner = resource.split(":")[4] if resource.count(":") >= 5 else ""
+            cross = bool(owner) and owner != caller_account and owner.isdigit()
+            if cross:
+                req["resource_account"] = caller_account
+            if cross or action.startswith(("kms:", "sts:AssumeRole")):
+                self.unseen.add(resource)
+        if pm is not None:
+            m = self.model
+            d = evaluate(req, pm.identity, res_pol, pm.boundaries or None, m.scps.get(pm.account_id),
+                         m.rcps.get(res_acct or pm.account_id), mode=self.mode, explain=False, **extra)
+        else:
+            d = evaluate(req, self.docs, mode=self.mode, explain=False, **extra)
         why = "" if d.result == ALLOWED else _why(d, pm is None)
         out = (d.result, why)
         self._cache[key] = out
@@ -252,8 +263,8 @@ def prove(usage: Usage, candidate: Candidate, *, inventory: Any = None, canary: 
     r = _Replayer(candidate, inventory, mode)
     proof = Proof(replay(usage, candidate, _replayer=r))
     if r.unseen:
-        proof.notes.append(f"{len(r.unseen)} resource(s) whose own policy (key policy, trust policy) is not in the "
-                           "inventory: decided on the identity side")
+        proof.notes.append(f"{len(r.unseen)} resource(s) whose own policy (key policy, trust policy, another "
+                           "account's resource policy) was not read: decided on the identity side")
     if inventory is None:
         proof.notes.append("no inventory: replayed without boundary, SCPs or resource policies; no diff against "
                            "current permissions")

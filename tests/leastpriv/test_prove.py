@@ -96,3 +96,13 @@ def test_a_call_the_resource_policy_refuses_is_uncovered_with_that_reason(store,
     u = usage(t, AUDITOR)
     p = prove(u, candidate(u), inventory=org_inventory, diff=False)
     assert p.coverage == 0.0 and "resource's policy" in p.uncovered["why"].iloc[0]
+
+
+def test_another_accounts_role_without_its_trust_is_decided_on_the_identity_side(store):
+    # found by the bench on the sandbox: a cross-account AssumeRole replayed without the target's trust policy
+    target = "arn:aws:iam::444455556666:role/deploy"
+    t = store([rec("sts.amazonaws.com", "AssumeRole", {"roleArn": target, "roleSessionName": "s"})])
+    u = usage(t, ROLE)
+    p = prove(u, candidate(u))
+    assert p.coverage == 1.0
+    assert any("decided on the identity side" in n for n in p.notes)
