@@ -102,7 +102,11 @@ def stage(results: list[Result], inventory: Any = None, *, canary_fraction: floa
     ready, held = [], []
     for r in results:
         c = _change(r, inventory)
-        if c.coverage < 1.0:
+        if not r.candidate.documents:
+            c.reason = ("no observed call needs a permission: nothing to prove (an unused principal: review it for "
+                        "removal instead of emptying its policies)")
+            held.append(c)
+        elif c.coverage < 1.0:
             c.reason = f"{len(r.proof.uncovered)} observed call(s) not covered by the candidate"
             held.append(c)
         elif c.canary_would_deny:

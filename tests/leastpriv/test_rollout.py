@@ -26,11 +26,13 @@ def test_stages_canary_first_and_holds_what_would_break(store, org_inventory):
                  when="2026-03-02T10:00:00Z"),
              rec("s3.amazonaws.com", "DeleteObject", {"bucketName": "b", "key": "k"}, who=_role("drifting"),
                  when="2026-03-09T10:00:00Z")]
+    recs.append(rec("sts.amazonaws.com", "GetCallerIdentity", None, who=_role("idle"), when="2026-03-02T10:00:00Z"))
     t = store(recs)
-    results = [generate(_role(n), t, window=W, holdback="3d") for n in ("busier", "drifting", "quiet", "busy")]
+    results = [generate(_role(n), t, window=W, holdback="3d") for n in ("busier", "drifting", "quiet", "busy", "idle")]
     ro = stage(results, org_inventory, canary_fraction=0.34)
     names = {s.name: [c.principal.rsplit("/", 1)[-1] for c in s.changes] for s in ro.stages}
-    assert names == {"canary": ["quiet", "busy"], "rollout": ["busier"], "held": ["drifting"]}
+    assert names == {"canary": ["quiet", "busy"], "rollout": ["busier"], "held": ["drifting", "idle"]}
+    assert "nothing to prove" in ro.stage("held").changes[1].reason  # never staged to an empty policy
     held = ro.stage("held").changes[0]
     assert "would have been denied" in held.reason and held.canary_would_deny == 1
     canary = ro.stage("canary").changes[0]
