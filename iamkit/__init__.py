@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "config", "errors", "frames", "policy", "aws", "inventory", "assess", "trail", "entra",
-    "correlate", "respond", "case", "playbook", "sandbox", "ui", "cli", "report", "severity", "arn",
+    "correlate", "respond", "case", "playbook", "sandbox", "ui", "cli", "report", "severity", "arn", "leastpriv",
 }
 _ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "Inventory"),
           "pivot": ("iamkit.investigate.pivot", "pivot")}

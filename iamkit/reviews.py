@@ -11,7 +11,7 @@ as data (``evidence/review.json``) and a summary whose headline and figures the 
 - ``assume_role_hunt``: the shipped detections on AssumeRole calls (new source IP, user agent, country, ASN) over
   the review window, with the baseline they need loaded before it.
 
-The quarterly least-privilege review waits for ``iamkit.leastpriv`` (see ``iamkit.schedule.PLANNED``).
+The quarterly least-privilege review is its own playbook (``playbooks/least-privilege.yml``, ``iamkit.leastpriv``).
 """
 
 from __future__ import annotations

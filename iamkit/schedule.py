@@ -26,9 +26,6 @@ CADENCES: dict[str, tuple[dt.timedelta, str, str]] = {
     "quarterly": (dt.timedelta(days=91), "0 6 1 1,4,7,10 *", "*-01,04,07,10-01 06:00:00"),
 }
 SLACK = dt.timedelta(hours=1)
-#: reviews the issue asks for that wait on another part of iamkit (shown by ``iamkit schedule``, never run)
-PLANNED = [("review-least-privilege", "quarterly",
-            "quarterly least-privilege review: waits for iamkit.leastpriv (policy generation from CloudTrail)")]
 
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 _DOW = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -170,9 +167,38 @@ def last_runs(cases_root: Path | str) -> dict[str, dt.datetime]:
     return out
 
 
-def due(cases_root: Path | str, *, now: dt.datetime | None = None, extra: list[Path | str] | None = None
-        ) -> list[dict[str, Any]]:
-    """One row per scheduled playbook: its schedule, last completed run and whether it is due now."""
+def load_params(path: Path | str | None) -> dict[str, dict[str, str]]:
+    """The parameters of scheduled runs, from a YAML or JSON file: ``{playbook id: {parameter: value}}`` (a
+    review such as ``least-privilege`` needs its principal and store). None: no file, no parameters."""
+    import yaml
+
+    if path is None:
+        return {}
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise BadInput(f"schedule parameters {path}: {str(e).splitlines()[0]}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in doc.items()):
+        raise BadInput(f"schedule parameters {path}: expected a mapping of playbook id to a mapping of parameters")
+    out: dict[str, dict[str, str]] = {}
+    for pid, values in doc.items():
+        if not all(isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in values.items()):
+            raise BadInput(f"schedule parameters {path}: {pid}: each parameter must be a name and a plain value")
+        out[pid] = {k: str(v) for k, v in values.items()}
+    return out
+
+
+def missing(pb: Any, params: dict[str, str]) -> list[str]:
+    """The required parameters of playbook ``pb`` that have neither a default nor a value in ``params``."""
+    return [p.name for p in pb.parameters if p.required and p.name not in params and p.default in (None, "")]
+
+
+def due(cases_root: Path | str, *, now: dt.datetime | None = None, extra: list[Path | str] | None = None,
+        params: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One row per scheduled playbook: its schedule, last completed run, whether it is due now, and the
+    required parameters it still needs (``params``: see ``load_params``)."""
     now = now or dt.datetime.now(dt.UTC)
     last = last_runs(cases_root)
     rows = []
@@ -181,31 +207,48 @@ def due(cases_root: Path | str, *, now: dt.datetime | None = None, extra: list[P
         when = last.get(pb.id)
         rows.append({"playbook": pb.id, "schedule": pb.schedule,
                      "last_run": when.isoformat(timespec="seconds") if when else "",
-                     "due": c.due(when, now)})
+                     "due": c.due(when, now), "needs": ", ".join(missing(pb, (params or {}).get(pb.id, {})))})
     return rows
 
 
-def cron_lines(cases_root: Path | str, extra: list[Path | str] | None = None) -> list[str]:
-    """A crontab: one line per scheduled playbook (UTC), the cases folder set in the environment."""
+def _run_args(pb: Any, params: dict[str, dict[str, str]] | None) -> list[str]:
+    """``iamkit run ID -p name=value …``: the command line a scheduler runs for ``pb``."""
+    args = [sys.executable, "-m", "iamkit.cli", "run", pb.id]
+    for k, v in sorted((params or {}).get(pb.id, {}).items()):
+        args += ["-p", f"{k}={v}"]
+    return args
+
+
+def cron_lines(cases_root: Path | str, extra: list[Path | str] | None = None,
+               params: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """A crontab: one line per scheduled playbook (UTC), the cases folder set in the environment; a playbook
+    whose required parameters are not in ``params`` is listed as a comment naming them."""
     root = shlex.quote(str(Path(cases_root).resolve()))
     lines = ["# iamkit scheduled reviews (times in UTC: set CRON_TZ=UTC where cron supports it)", "CRON_TZ=UTC"]
     for pb in scheduled(extra):
         c = cadence(pb.schedule)
-        run = " ".join(shlex.quote(x) for x in (sys.executable, "-m", "iamkit.cli", "run", pb.id))
+        need = missing(pb, (params or {}).get(pb.id, {}))
+        if need:
+            lines.append(f"# {pb.id} ({pb.schedule}) needs parameters {', '.join(need)}: give them with --params FILE")
+            continue
+        run = " ".join(shlex.quote(x) for x in _run_args(pb, params))
         # cron turns an unescaped % into a newline: escape it wherever a path may carry one
         lines.append(f"{c.cron} IAMKIT_CASES={root} {run}  # {pb.id}: {pb.schedule}".replace("%", "\\%"))
-    lines += [f"# {pid} ({when}): {why}" for pid, when, why in PLANNED]
     return lines
 
 
-def systemd_units(cases_root: Path | str, extra: list[Path | str] | None = None) -> list[tuple[str, str]]:
-    """(file name, text) of a service and a timer unit per scheduled playbook."""
+def systemd_units(cases_root: Path | str, extra: list[Path | str] | None = None,
+                  params: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str]]:
+    """(file name, text) of a service and a timer unit per scheduled playbook (not those whose required
+    parameters ``params`` does not give)."""
     root = str(Path(cases_root).resolve())
     out = []
     for pb in scheduled(extra):
+        if missing(pb, (params or {}).get(pb.id, {})):
+            continue
         c = cadence(pb.schedule)
         name = f"iamkit-{pb.id}"
-        exec_start = " ".join(_systemd_quote(x) for x in (sys.executable, "-m", "iamkit.cli", "run", pb.id))
+        exec_start = " ".join(_systemd_quote(x) for x in _run_args(pb, params))
         out.append((f"{name}.service", "\n".join([
             "[Unit]", f"Description=iamkit {pb.id} ({pb.schedule})", "",
             "[Service]", "Type=oneshot", f"Environment={_systemd_quote('IAMKIT_CASES=' + root)}",

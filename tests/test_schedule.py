@@ -21,12 +21,15 @@ from iamkit.errors import BadInput
 UTC = dt.UTC
 REVIEWS = {"review-assume-role-hunt": "daily", "review-external-access": "weekly", "review-inventory": "weekly",
            "review-key-hygiene": "monthly"}
+# a review that needs parameters (no defaults): scheduled only with ``--params FILE``
+NEEDS = {"least-privilege": "quarterly"}
+LP_PARAMS = {"least-privilege": {"principal": "arn:aws:iam::111122223333:role/app; rm -rf ~", "trail_db": "/srv/t %d.duckdb"}}
 
 
 def test_shipped_reviews_are_scheduled_and_incidents_are_not():
     got = {p.id: p.schedule for p in sch.scheduled()}
-    assert got == REVIEWS
-    assert all(pb.load(i).kind == "review" for i in REVIEWS)
+    assert got == {**REVIEWS, **NEEDS}
+    assert all(pb.load(i).kind == "review" for i in got)
     assert pb.load("compromised-access-key").kind == "incident"
 
 
@@ -99,7 +102,10 @@ def test_due_from_the_cases_folder(tmp_path):
     _case(root, "review-key-hygiene", status="failed")  # a failed run is not a run
     due = {r["playbook"]: r["due"] for r in sch.due(root, now=now + dt.timedelta(hours=1))}
     assert due == {"review-inventory": False, "review-assume-role-hunt": False, "review-key-hygiene": True,
-                   "review-external-access": True}
+                   "review-external-access": True, "least-privilege": True}
+    needs = {r["playbook"]: r["needs"] for r in sch.due(root, now=now)}
+    assert needs == {**dict.fromkeys(REVIEWS, ""), "least-privilege": "principal, trail_db"}
+    assert {r["playbook"]: r["needs"] for r in sch.due(root, now=now, params=LP_PARAMS)}["least-privilege"] == ""
     due = {r["playbook"]: r["due"] for r in sch.due(root, now=now + dt.timedelta(days=1))}
     assert due["review-assume-role-hunt"] is True and due["review-inventory"] is False
     due = {r["playbook"]: r["due"] for r in sch.due(root, now=now + dt.timedelta(days=7))}
@@ -118,12 +124,35 @@ def test_cron_lines_quote_the_cases_folder(tmp_path):
         words = shlex.split(rest.split("  #", 1)[0].replace("\\%", "%"))
         assert words[0] == f"IAMKIT_CASES={root.resolve()}" and words[-2:] == ["run", pid]
         assert "%" not in line.replace("\\%", "")  # cron would cut the line at a bare %
-    assert any("review-least-privilege" in x and x.startswith("#") for x in lines)
+    # without its parameters the least-privilege review is a comment naming them; with them, a run line
+    assert any(x.startswith("# least-privilege (quarterly) needs parameters principal, trail_db") for x in lines)
+    lines = sch.cron_lines(root, params=LP_PARAMS)
+    (lp,) = [x for x in lines if x.endswith("# least-privilege: quarterly")]
+    words = shlex.split(lp.split(" ", 5)[5].split("  #", 1)[0].replace("\\%", "%"))
+    assert words[-6:] == ["run", "least-privilege", "-p", "principal=arn:aws:iam::111122223333:role/app; rm -rf ~",
+                          "-p", "trail_db=/srv/t %d.duckdb"]
+    assert "%" not in lp.replace("\\%", "")
+
+
+def test_schedule_params_file(tmp_path):
+    f = tmp_path / "params.yml"
+    f.write_text("least-privilege:\n  principal: arn:aws:iam::111122223333:role/app\n  trail_db: /srv/t.duckdb\n")
+    assert sch.load_params(f) == {"least-privilege": {"principal": "arn:aws:iam::111122223333:role/app",
+                                                      "trail_db": "/srv/t.duckdb"}}
+    assert sch.load_params(None) == {}
+    for bad in ("- a\n- b\n", "least-privilege: [1]\n", "least-privilege:\n  principal: {a: 1}\n", "a: [\n"):
+        f.write_text(bad)
+        with pytest.raises(BadInput, match="schedule parameters"):
+            sch.load_params(f)
 
 
 def test_systemd_units(tmp_path):
     units = dict(sch.systemd_units(tmp_path / "cases"))
     assert set(units) == {f"iamkit-{p}.{k}" for p in REVIEWS for k in ("service", "timer")}
+    with_params = dict(sch.systemd_units(tmp_path / "cases", params=LP_PARAMS))
+    assert '"run" "least-privilege" "-p" "principal=arn:aws:iam::111122223333:role/app; rm -rf ~"' in (
+        with_params["iamkit-least-privilege.service"])
+    assert '"trail_db=/srv/t %%d.duckdb"' in with_params["iamkit-least-privilege.service"]
     timer = units["iamkit-review-key-hygiene.timer"]
     assert "OnCalendar=*-*-01 06:00:00 UTC" in timer and "Unit=iamkit-review-key-hygiene.service" in timer
     service = units["iamkit-review-inventory.service"]
@@ -136,7 +165,7 @@ def test_cli_schedule_prints(cli, closed_endpoints, capsys, tmp_path):
     code, out, _ = run_cli(["schedule", "--print", "cron", "--cases", str(tmp_path / "c")])
     assert code == 0 and sum(1 for x in out.splitlines() if "iamkit.cli run review-" in x) == len(REVIEWS)
     code, out, _ = run_cli(["schedule", "--format", "json", "--cases", str(tmp_path / "c")])
-    assert code == 0 and {r["playbook"] for r in json.loads(out) if r["due"]} == set(REVIEWS)
+    assert code == 0 and {r["playbook"] for r in json.loads(out) if r["due"]} == set(REVIEWS) | set(NEEDS)
 
 
 def test_cli_run_due_runs_each_and_reports_failures(closed_endpoints, tmp_path):
@@ -149,6 +178,7 @@ def test_cli_run_due_runs_each_and_reports_failures(closed_endpoints, tmp_path):
     rows = {r["playbook"]: r["result"] for r in json.loads(out)}
     assert code == 1, err
     assert rows.pop("review-inventory") == "not due"
+    assert rows.pop("least-privilege") == "failed: needs parameters principal, trail_db (--params FILE)"
     assert set(rows) == set(REVIEWS) - {"review-inventory"}
     assert all(v.startswith("failed: cannot reach") for v in rows.values()), rows
     assert len([d for d in root.iterdir() if d.is_dir()]) == 1  # no case was made for a failed preflight

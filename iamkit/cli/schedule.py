@@ -32,6 +32,8 @@ def schedule(print_: Printed = typer.Option(Printed.due, "--print", help="cron: 
              run_due: bool = typer.Option(False, "--run-due", help="run every review whose last completed run is "
                                           "older than its cadence (each into its own case)"),
              cases: Path | None = CASES_OPT, playbooks_dir: list[Path] = PLAYBOOKS_OPT,
+             params_file: Path | None = typer.Option(None, "--params", help="YAML/JSON: playbook id -> its "
+                                                     "parameters, for reviews that need some (least-privilege)"),
              fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
     """The scheduled reviews: print how to schedule them (cron or systemd, times in UTC), or which are due, or
     run the due ones (--run-due; exit 1 if one failed, the others still run)."""
@@ -40,19 +42,21 @@ def schedule(print_: Printed = typer.Option(Printed.due, "--print", help="cron: 
     from iamkit import schedule as sch
 
     root = _root(cases)
+    params = sch.load_params(params_file)
     if run_due:
-        _run_due(root, playbooks_dir, fmt, out)
+        _run_due(root, playbooks_dir, params, fmt, out)
         return
     if print_ == Printed.cron:
-        typer.echo("\n".join(sch.cron_lines(root, playbooks_dir)))
+        typer.echo("\n".join(sch.cron_lines(root, playbooks_dir, params)))
     elif print_ == Printed.systemd:
-        for name, text in sch.systemd_units(root, playbooks_dir):
+        for name, text in sch.systemd_units(root, playbooks_dir, params):
             typer.echo(f"# ---- {name}\n{text}")
     else:
-        emit(pd.DataFrame(sch.due(root, extra=playbooks_dir)), fmt, out)
+        emit(pd.DataFrame(sch.due(root, extra=playbooks_dir, params=params)), fmt, out)
 
 
-def _run_due(root: Path, playbooks_dir: list[Path], fmt: Format, out: Path | None) -> None:
+def _run_due(root: Path, playbooks_dir: list[Path], params: dict[str, dict[str, str]], fmt: Format,
+             out: Path | None) -> None:
     import pandas as pd
     from rich.console import Console
 
@@ -62,13 +66,16 @@ def _run_due(root: Path, playbooks_dir: list[Path], fmt: Format, out: Path | Non
 
     con = Console(stderr=True, soft_wrap=True)
     rows = []
-    for r in sch.due(root, extra=playbooks_dir):
+    for r in sch.due(root, extra=playbooks_dir, params=params):
         if not r["due"]:
             rows.append({**r, "result": "not due", "case": ""})
             continue
+        if r["needs"]:
+            rows.append({**r, "result": f"failed: needs parameters {r['needs']} (--params FILE)", "case": ""})
+            continue
         con.print(say(("running", "bold"), f" {r['playbook']} ({r['schedule']})"), highlight=False)
         try:
-            res = pb.run(r["playbook"], {}, cases_root=root, playbook_dirs=playbooks_dir, index=False)
+            res = pb.run(r["playbook"], params.get(r["playbook"], {}), cases_root=root, playbook_dirs=playbooks_dir, index=False)
             rows.append({**r, "result": res.case.status, "case": str(res.case.path)})
         except IamkitError as e:
             rows.append({**r, "result": f"failed: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}",
