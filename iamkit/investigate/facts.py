@@ -388,7 +388,7 @@ def differences(facts: dict[str, Any], key: dict[str, Any], schema: dict[str, An
         got = facts.get(name) if isinstance(facts, dict) else None
         if rule == "ignore":
             continue
-        sub = _resolve(spec, schema)
+        sub = _resolve(spec, schema, want)
         if isinstance(want, dict) and isinstance(got, dict) and "properties" in sub and rule == "exact":
             out += differences(got, want, {**sub, "$defs": schema.get("$defs", {})}, where + ".")
         elif rule == "at-least":
@@ -405,11 +405,17 @@ def differences(facts: dict[str, Any], key: dict[str, Any], schema: dict[str, An
     return out
 
 
-def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """A property's schema with a local ``$ref`` followed, and the object branch of a ``oneOf`` (nullable)."""
-    if "$ref" in spec:
-        spec = {**schema.get("$defs", {}).get(spec["$ref"].rsplit("/", 1)[-1], {}), **spec}
-    for branch in spec.get("oneOf", []):
-        if branch.get("type") == "object":
-            return {**branch, **{k: v for k, v in spec.items() if k.startswith("x-")}}
+def _resolve(spec: dict[str, Any], schema: dict[str, Any], want: Any = None) -> dict[str, Any]:
+    """A property's schema with local ``$ref``s followed, and the object branch of a ``oneOf`` (nullable, or one
+    object shape among several: the first whose required fields ``want`` has)."""
+    def follow(s: dict[str, Any]) -> dict[str, Any]:
+        if "$ref" in s:
+            s = {**schema.get("$defs", {}).get(s["$ref"].rsplit("/", 1)[-1], {}), **s}
+        return s
+
+    spec = follow(spec)
+    objects = [b for b in map(follow, spec.get("oneOf", [])) if b.get("type") == "object"]
+    fits = [b for b in objects if isinstance(want, dict) and set(b.get("required", ())) <= set(want)]
+    for branch in fits or objects:
+        return {**branch, **{k: v for k, v in spec.items() if k.startswith("x-")}}
     return spec

@@ -1,0 +1,54 @@
+"""Which investigation steps each incident playbook's notebooks call: one ``Steps`` per playbook, so the four
+notebooks (01 enrichment → 02 assessment → 03 remediation → 04 post-mortem) serve every subject instead of a
+copy per playbook. The shared steps (case, CloudTrail load, reach, containment plan, post-mortem) live in
+``access_key``, ``reach``, ``containment`` and ``postmortem``; a playbook names only what differs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from iamkit.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The functions a playbook's notebooks call, each taking the case (``trace`` also the subject)."""
+
+    playbook: str
+    check: Callable[[dict[str, Any]], None]  # the parameters of a new case, before it is made
+    trace: Callable[[Any, str], Any]  # 01: the subject's calls → facts
+    context: Callable[[Any], Any]  # 01: who or what is behind it (owner, trust)
+    assess: Callable[[Any], Any]  # 02: reach and detections
+    plan_containment: Callable[[Any], Any]  # 03: the dry-run plan
+    postmortem: Callable[[Any], Any]  # 04: summary and lessons
+
+
+def _key() -> Steps:
+    from iamkit.investigate import access_key as k
+
+    return Steps(k.PLAYBOOK, k.check_key, k.trace_key, k.owner, k.assess, k.plan_containment, k.postmortem)
+
+
+def _trust() -> Steps:
+    from iamkit.investigate import trust as t
+    from iamkit.investigate.postmortem import summarize_subject
+
+    def postmortem(case):
+        role = case.load_json("facts")["subject"]["id"]
+        return summarize_subject(case, f"Cross-account trust exposure of {role}", t.EVENTS,
+                                 {"trust-findings": "Trust findings on the role"})
+
+    return Steps(t.PLAYBOOK, t.check, t.trace, t.exposure, t.assess, t.plan_containment, postmortem)
+
+
+REGISTRY: dict[str, Callable[[], Steps]] = {"compromised-access-key": _key, "cross-account-trust-exposure": _trust}
+
+
+def get(playbook: str) -> Steps:
+    """The steps of ``playbook`` (``BadInput`` naming the known ones for any other)."""
+    make = REGISTRY.get(str(playbook or ""))
+    if make is None:
+        raise BadInput(f"no investigation steps for playbook {playbook!r}; known: {', '.join(REGISTRY)}")
+    return make()
