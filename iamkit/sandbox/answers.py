@@ -49,6 +49,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
     inc = org.incident
     if inc is None:
         return []
+    if inc.scenario == "cross-account-trust-exposure":
+        return [trust_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -164,3 +166,41 @@ def _containment(inc: Any) -> list[dict[str, str]]:
         {"kind": "detach_user_policy", "target": f"{inc.created_user_arn} {inc.admin_policy_arn}"},
         {"kind": "revoke_role_sessions", "target": inc.target_role_arn},
     ]
+
+
+#: the assessment rule each seeded trust risk must raise (``iamkit/assess/rules/trusts.py``)
+TRUST_RULES = {"root-principal-trust": "IAMKIT-TRUST-001", "star-trust": "IAMKIT-TRUST-002",
+               "star-trust-conditional": "IAMKIT-TRUST-003", "third-party-trust": "IAMKIT-TRUST-004"}
+#: the detection that keeps watch once the trust is restricted: re-opening it raises this
+TRUST_STANDING_DETECTION = "iamkit-trust-policy-opened"
+
+
+def trust_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """cross-account-trust-exposure: the exposed role, what is wrong with its trust (the seeded risks), who used
+    it (the issuers of the sessions that assumed it, read off the AssumeRole records the generator wrote), the
+    trust to restrict it to, and the containment and standing detection expected."""
+    inc = org.incident
+    target = inc.target_role_arn
+    opened = [r for _t, kind, r, o in records if kind == "incident" and o == "ok" and r["eventName"] == "AssumeRole"
+              and (r["requestParameters"] or {}).get("roleArn") == target
+              and r["userIdentity"].get("type") != "AWSAccount"]
+    used_by = sorted({r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for r in opened})
+    problems = sorted({TRUST_RULES[k.kind] for k in org.risks if k.arn == target and k.kind in TRUST_RULES})
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "principal", "id": target, "account_id": account_of(target)},
+        "exposure": {
+            "role_arn": target,
+            "trusted": [inc.details["trusted"]],
+            "problems": problems,
+            "used_by": used_by,
+            "sessions": len(opened),
+            "first_used": min(r["eventTime"] for r in opened),
+            "last_used": max(r["eventTime"] for r in opened),
+            "proposed_trust": {"principals": used_by, "principal_org_id": inc.details["org_id"]},
+        },
+        "standing_detections": [TRUST_STANDING_DETECTION],
+        "detections": [],  # none of the shipped rules sees a trust that was always open: a gap the post-mortem names
+        "containment": [{"kind": "restrict_trust", "target": target}],
+        "unanswered": [],
+    }

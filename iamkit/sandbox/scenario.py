@@ -14,6 +14,13 @@ Variants (``VARIANTS``) change one part of the story:
 
 The same incident investigated from its session key (``session_access_key_id``) is not a variant of the
 sandbox, only another subject: its answer key is written next to the leaked key's (``answer_keys``).
+
+**cross-account-trust-exposure** (the seed case of the trust playbook): ``prod-deploy`` in Prod trusts the whole
+Dev account (``:root``, no ExternalId, no ``aws:PrincipalOrgID``). Two Dev pipeline roles, each allowed to assume
+it, do so over the fortnight (``dev-release-pipeline`` from CodeBuild on weekdays, ``dev-data-sync`` from Lambda
+nightly); nothing else does. The responder finds the exposure, sees who used it, and restricts the trust to those
+two role ARNs plus the organization's ``aws:PrincipalOrgID``. The sessions are planned here (``details``) and
+written by the trail generator.
 """
 
 from __future__ import annotations
@@ -23,14 +30,14 @@ from typing import TYPE_CHECKING
 
 from iamkit.errors import BadInput, IamkitError
 from iamkit.sandbox import backend
-from iamkit.sandbox.model import AccessKey, Incident, Resource, User
+from iamkit.sandbox.model import SCENARIOS, AccessKey, Incident, Resource, User
 from iamkit.sandbox.seed import iso
 
 if TYPE_CHECKING:
     from iamkit.sandbox.seed import Ctx
 
-SCENARIOS = ("compromised-access-key",)
 VARIANTS = {"compromised-access-key": ("default", "logging-succeeds", "console")}
+__all__ = ["SCENARIOS", "VARIANTS", "check_variant", "run"]
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 BACKDOOR_USER = "svc-backup-sync"
 ATTACKER_UA = "aws-cli/1.18.69 Python/3.6.9 Linux/5.10.0-kali9-amd64 botocore/1.16.19 (redteam-kit/0.4)"
@@ -48,9 +55,11 @@ def check_variant(name: str | None, variant: str | None) -> str:
 
 def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
     """Play scenario ``name`` (``variant``) and record its facts in ``ctx.org.incident``."""
-    if name != "compromised-access-key":
-        raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    return compromised_access_key(ctx, check_variant(name, variant))
+    if name == "compromised-access-key":
+        return compromised_access_key(ctx, check_variant(name, variant))
+    if name == "cross-account-trust-exposure":
+        return cross_account_trust_exposure(ctx, check_variant(name, variant))
+    raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
 def compromised_access_key(ctx: Ctx, variant: str = "default") -> Incident:
@@ -179,3 +188,57 @@ def _narrow_prod_trail(ctx: Ctx, prod: str, creds: dict) -> str:
     attacker.put_event_selectors(TrailName=arn, EventSelectors=[
         {"ReadWriteType": "All", "IncludeManagementEvents": False, "DataResources": []}])
     return arn
+
+
+#: the Dev roles that legitimately use prod-deploy: (name, the service that runs them, sessions a day)
+TRUST_CALLERS = (("dev-release-pipeline", "codebuild.amazonaws.com"), ("dev-data-sync", "lambda.amazonaws.com"))
+TRUST_TARGET = "prod-deploy"
+
+
+def cross_account_trust_exposure(ctx: Ctx, variant: str = "default") -> Incident:
+    """The exposed trust: two Dev pipeline roles (created here, in moto, allowed to assume ``prod-deploy``) and
+    the sessions they open over the fortnight before ``now`` (``details.uses``, written by the trail generator)."""
+    from iamkit.sandbox.seed_iam import make_role, trust_service
+
+    org = ctx.org
+    dev = org.accounts_in("Dev")[0].account_id
+    prod = org.accounts_in("Prod")[0].account_id
+    target = org.role(f"arn:aws:iam::{prod}:role/{TRUST_TARGET}")
+    rng = ctx.rng
+    callers = []
+    for name, service in TRUST_CALLERS:
+        allow = {"Version": "2012-10-17", "Statement": [
+            {"Sid": "DeployToProd", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target.arn}]}
+        role = make_role(ctx, dev, name, trust_service(service, {"StringEquals": {"aws:SourceAccount": dev}}),
+                         inline={"assume-prod-deploy": allow}, purpose="pipeline", created_days=200,
+                         description=f"{name}: runs in {service.split('.')[0]}, deploys to Prod")
+        callers.append((role, service))
+    day0 = (ctx.now - timedelta(days=12)).replace(hour=0, minute=0, second=0, microsecond=0)
+    uses = []
+    for d in range(12):
+        day = day0 + timedelta(days=d)
+        for role, service in callers:
+            if service.startswith("codebuild") and day.weekday() >= 5:
+                continue  # releases on weekdays only
+            hour = rng.uniform(9, 17) if service.startswith("codebuild") else rng.uniform(1.5, 2.5)
+            t = (day + timedelta(hours=hour)).replace(microsecond=0)
+            if t >= ctx.now - timedelta(hours=1):
+                continue
+            uses.append({"caller": role.arn, "service": service, "time": iso(t),
+                         "session_name": f"{role.name}-{ctx.hex(4)}"})
+    uses.sort(key=lambda u: u["time"])
+    last = uses[-1]["time"]
+    backend.set_role(prod, TRUST_TARGET, last_used=_parse(last))
+    target.last_used = last
+    inc = Incident(scenario="cross-account-trust-exposure", variant=variant, account_id=prod,
+                   target_role_arn=target.arn, start=uses[0]["time"], end=last,
+                   details={"callers": [r.arn for r, _s in callers], "uses": uses, "org_id": org.org_id,
+                            "trusted": f"arn:aws:iam::{dev}:root"})
+    org.incident = inc
+    return inc
+
+
+def _parse(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -46,9 +46,8 @@ from iamkit.arn import (
 )
 from iamkit.errors import BadInput, TrailError
 from iamkit.sandbox import records as R
-from iamkit.sandbox.model import Person, Role, SeededOrg, User
+from iamkit.sandbox.model import SCENARIOS, Person, Role, SeededOrg, User
 
-SCENARIOS = ("compromised-access-key",)
 WINDOW_SECONDS = 300  # CloudTrail delivers a file per account/region about every 5 minutes
 _HOUR = 3600
 _DAY = 86400
@@ -203,9 +202,10 @@ class _Gen:
         self.region2 = "us-west-2" if self.region != "us-west-2" else "us-east-1"
         self.mgmt = org.management_account_id or org.accounts[0].account_id
         self.inc = org.incident if scenario else None
-        if scenario and (self.inc is None or not self.inc.leaked_access_key_id):
+        if scenario and (self.inc is None or self.inc.scenario != scenario
+                         or (scenario == "compromised-access-key" and not self.inc.leaked_access_key_id)):
             raise BadInput(
-                f"scenario {scenario!r} needs org.incident filled by the seeding (leaked key, user, …)"
+                f"scenario {scenario!r} needs org.incident filled by its seeding (leaked key, user, …)"
             )
         self._tmpl: dict[tuple, dict] = {}
         self.t_max = 2**62  # records never get a later eventTime (set to the trail's end for the haystack)
@@ -380,7 +380,7 @@ class _Gen:
         """Sort the org's principals into who-does-what, leaving the incident's identities out."""
         org, inc = self.org, self.inc
         excluded_users = {inc.user_arn, inc.created_user_arn} if inc else set()
-        excluded_roles = {inc.target_role_arn} if inc else set()
+        excluded_roles = {inc.target_role_arn, *inc.details.get("callers", ())} if inc else set()
         p = _Pools()
         for r in org.roles:
             if r.arn in excluded_roles or r.name == "OrganizationAccountAccessRole":
@@ -1991,8 +1991,7 @@ def _stream(
     t0 = t1 - int(days * _DAY)
     fixed: list[tuple[int, str, dict]] = []
     if g.inc is not None:
-        fixed += [(t, "incident", r) for t, r, _outcome in _incident_records(g)]
-        fixed += [(t, "normal", r) for t, r in _normal_records(g, t0, t1)]
+        fixed += [(t, kind, r) for t, kind, r, _outcome in _scenario_records(g, t0, t1)]
     pending: dict[int, list[tuple[int, int, str, dict]]] = {}
     seq = 0
     for t, kind, rec in fixed:
@@ -2041,9 +2040,45 @@ def scenario_records(
     g = _Gen(org, seed, org.incident.scenario)
     t1 = _resolve_end(org, end, org.incident.scenario)
     t0 = t1 - int(days * _DAY)
+    return sorted(_scenario_records(g, t0, t1), key=lambda x: x[0])
+
+
+def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, str]]:
+    """(epoch, kind, record, outcome) of the scenario ``g`` plays: the incident and, for a leaked key, its owner's
+    usual work (``normal``)."""
+    if g.inc is not None and g.inc.scenario == "cross-account-trust-exposure":
+        return [(t, "incident", r, o) for t, r, o in _trust_records(g)]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
-    out += [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
-    return sorted(out, key=lambda x: x[0])
+    return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _trust_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """cross-account-trust-exposure: each planned use (``incident.details.uses``) is the pipeline's service
+    assuming the pipeline role, the pipeline session assuming ``prod-deploy`` across accounts (both accounts'
+    copies), and the deployment's calls in Prod (who it is, the stacks, one artifact written)."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:trust"))
+    target = g.role_by_arn[inc.target_role_arn]
+    out: list[tuple[int, dict, str]] = []
+    for use in inc.details.get("uses", []):
+        t = _epoch(use["time"])
+        caller = g.role_by_arn[use["caller"]]
+        svc = use["service"]
+        svc_s = _Session(R.aws_service_identity(svc), caller.account_id, svc, svc)
+        recs, key = g.assume_role(ids, t - 2, svc_s, caller, use["session_name"])
+        out += [(t - 2, r, OK) for r in recs]
+        ip = _stable_ip(caller.arn, (3, 18, 34, 44, 52, 54))
+        ua = _SDK_UA.get(svc, _DEFAULT_SDK_UA)
+        pipeline = g.role_session(caller, use["session_name"], key, t - 2, ip, ua)
+        recs, prod_key = g.assume_role(ids, t, pipeline, target, use["session_name"],
+                                       caller_principal_id=pipeline.ident.get("principalId", ""))
+        out += [(t, r, OK) for r in recs]
+        deploy = g.role_session(target, use["session_name"], prod_key, t, ip, ua)
+        out.append((t + 3, g.call(ids, t + 3, deploy, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK))
+        out.append((t + 9, g.call(ids, t + 9, deploy, "cloudformation.amazonaws.com", "DescribeStacks", ro=True,
+                                  req={"stackName": f"{caller.name}-app"}), OK))
+    return out
 
 
 def _hour_span(
