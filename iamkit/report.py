@@ -187,6 +187,20 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
     s = f["subject"]
     lines = [f"Subject: {s.get('kind')} {s.get('id')}" + (f" in account {s['account_id']}" if s.get("account_id")
                                                           else "")]
+    w, src = f.get("window") or {}, f.get("sources") or {}
+    if w.get("start"):
+        fe = w.get("first_event") or {}
+        lines.append(f"{f['activity']['suspicious_calls']} suspicious calls {_when(w['start'])} → {_when(w['end'])}"
+                     f" (first {fe.get('event_name')}), from {_some(src.get('new_ips') or [], 5) or 'no new IP'}"
+                     + (f" with {_some(src['new_user_agents'], 2, '; ')}" if src.get("new_user_agents") else "")
+                     + f"; {f['denied']['count']} denied.")
+    for r in f.get("roles_assumed") or []:
+        lines.append(f"Session {r['session_name']} of {r['role_arn']} opened by {r['from_principal']}"
+                     + (" across accounts" if r.get("cross_account") else "") + ".")
+    if f.get("logging_changes"):
+        lines.append("Logging and guardrails: " + "; ".join(
+            f"{c['event_name']} {c['result']}" + (f" ({c['error_code']})" if c.get("error_code") else "")
+            + (f" on {c['target']}" if c.get("target") else "") for c in f["logging_changes"]) + ".")
     e = f.get("exposure")
     if e:
         org = e["proposed_trust"].get("principal_org_id")

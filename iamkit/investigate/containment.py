@@ -54,16 +54,16 @@ def plan_summary(f: dict[str, Any], key_owners: dict[str, str], planned_at: str 
 
 def containment_facts(plan: Plan) -> list[dict[str, str]]:
     """The plan's actions as facts: kind and target (key id, user or role ARN, 'user-arn policy-arn')."""
-    out = []
-    for a in plan.actions:
-        if a.kind == "deactivate_access_key":
-            target = a.params["access_key_id"]
-        elif a.kind == "detach_user_policy":
-            target = f"{a.target_arn} {a.params['policy_arn']}"
-        else:
-            target = a.target_arn
-        out.append({"kind": a.kind, "target": target})
-    return out
+    return [{"kind": a.kind, "target": fact_target(a.kind, a.target_arn, a.params)} for a in plan.actions]
+
+
+def fact_target(kind: str, target_arn: str, params: dict[str, Any]) -> str:
+    """What the facts name as an action's target: the key id, 'user-arn policy-arn', else the target ARN."""
+    if kind == "deactivate_access_key":
+        return params["access_key_id"]
+    if kind == "detach_user_policy":
+        return f"{target_arn} {params['policy_arn']}"
+    return target_arn
 
 
 def plan_for_case(case: Case) -> PlanView:
@@ -167,5 +167,6 @@ def plan_for_subject(case: Case, proposals: list[Proposal]) -> SubjectPlanView:
     diff = [line for p in proposals if p.before is not None for line in
             [f"# {p.kind} {p.target_arn}  ({p.reason})", *_doc_diff(p.before, p.params)]]
     (case.evidence / "remediation-plan.diff").write_text("\n".join([*plan.diff(), *diff]) + "\n")
-    F.update(case, containment=[{"kind": p.kind, "target": p.target_arn} for p in proposals])
+    F.update(case, containment=[{"kind": p.kind, "target": fact_target(p.kind, p.target_arn, p.params)}
+                                for p in proposals])
     return SubjectPlanView(plan, proposals, pending, str(case.path))

@@ -208,7 +208,7 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
     ``root_key`` is the key the trace started from (the origin key; default the subject's key);
     ``ip_context`` an ``IpContext`` (country, ASN) for the IPs named; ``reach``, ``detections`` and
     ``containment`` stay None for later steps."""
-    root_key = root_key or subject["access_key_id"]
+    root_key = root_key or subject.get("access_key_id")
     ev = events.sort_values(["event_time", "event_id"]).reset_index(drop=True) if len(events) else events
     susp, usual_ips, usual_agents, _baseline = classify_activity(ev, root_key, nodes)
     S = ev[susp] if len(ev) else ev
@@ -295,8 +295,8 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
                          and a != CONSOLE_AGENT and not a.endswith(".amazonaws.com")}) if len(plain) else []
     via = sorted({ip for ip in S["source_ip"].map(_s) if ip and _service_source(ip)}) if len(S) else []
     first = S.iloc[0] if len(S) else None
-    key = subject["access_key_id"]
-    mine = ev[ev["access_key_id"] == key] if len(ev) else ev
+    key = subject.get("access_key_id")  # a principal's investigation has no subject key: no calls of it
+    mine = ev[ev["access_key_id"] == key] if len(ev) and key else ev.iloc[0:0]
     sources = {"new_ips": new_ips, "new_user_agents": new_agents, "usual_ips": sorted(usual_ips),
                "usual_user_agents": sorted(usual_agents), "via_aws_services": via}
     if ip_context is not None:

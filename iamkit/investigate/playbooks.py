@@ -43,7 +43,26 @@ def _trust() -> Steps:
     return Steps(t.PLAYBOOK, t.check, t.trace, t.exposure, t.assess, t.plan_containment, postmortem)
 
 
-REGISTRY: dict[str, Callable[[], Steps]] = {"compromised-access-key": _key, "cross-account-trust-exposure": _trust}
+def _principal(playbook: str, title: str, tables: dict[str, str] | None = None) -> Callable[[], Steps]:
+    """The steps of a playbook whose subject is a principal (``iamkit.investigate.principal``)."""
+    def make() -> Steps:
+        from iamkit.investigate import principal as p
+        from iamkit.investigate.postmortem import summarize_subject
+
+        def postmortem(case):
+            who = case.load_json("facts")["subject"]["id"]
+            return summarize_subject(case, f"{title}: {who}", p.EVENTS, tables or {})
+
+        return Steps(playbook, p.check, p.trace, p.context, p.assess, p.plan_containment, postmortem)
+
+    return make
+
+
+REGISTRY: dict[str, Callable[[], Steps]] = {
+    "compromised-access-key": _key,
+    "cross-account-trust-exposure": _trust,
+    "logging-tampering": _principal("logging-tampering", "Logging or guardrail tampering"),
+}
 
 
 def get(playbook: str) -> Steps:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from iamkit.arn import ASSUMED_ROLE, ROLE, USER, account_of, parse, principal
+from iamkit.arn import ASSUMED_ROLE, ROLE, ROOT, USER, account_of, parse, principal
 from iamkit.errors import BadInput
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,8 +55,8 @@ class Subject:
         arn = parse(text)
         if arn is None:
             raise BadInput(f"subject {text[:60]!r} is not an ARN (arn:partition:service:region:account:resource)")
-        if kind == "principal" and principal(text).kind not in (ROLE, USER, ASSUMED_ROLE):
-            raise BadInput(f"subject {text[:60]!r} is not an IAM role, user or role session ARN")
+        if kind == "principal" and principal(text).kind not in (ROLE, USER, ASSUMED_ROLE, ROOT):
+            raise BadInput(f"subject {text[:60]!r} is not an IAM role, user, role session or account root ARN")
         return cls(kind, text, account_of(text))
 
     def as_facts(self) -> dict[str, Any]:

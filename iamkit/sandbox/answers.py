@@ -51,6 +51,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         return []
     if inc.scenario == "cross-account-trust-exposure":
         return [trust_answer_key(org, records)]
+    if inc.scenario == "logging-tampering":
+        return [tamper_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -202,5 +204,54 @@ def trust_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) 
         "standing_detections": [TRUST_STANDING_DETECTION],
         "detections": [],  # none of the shipped rules sees a trust that was always open: a gap the post-mortem names
         "containment": [{"kind": "restrict_trust", "target": target}],
+        "unanswered": [],
+    }
+
+
+#: detections the shipped rules must raise on the tampering (at least these)
+TAMPER_DETECTIONS = ["iamkit-config-disabled", "iamkit-guardduty-disabled", "iamkit-logging-stop-attempt-denied",
+                     "iamkit-logging-stopped"]
+#: logging and guardrail calls: event name -> the request parameter naming the target (facts.LOGGING_EVENTS)
+_TAMPER_TARGETS = {"StopLogging": "name", "UpdateTrail": "name", "DeleteDetector": "detectorId",
+                   "StopConfigurationRecorder": "configurationRecorderName"}
+
+
+def tamper_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """logging-tampering, investigated from the operations role: every call of the incident (the AssumeRole that
+    opened the session, then the session's), all suspicious (the role has no history in the window), the
+    guardrail changes with their outcomes, and the containment of the session and of the key that opened it."""
+    inc = org.incident
+    calls = [(r, o) for _t, kind, r, o in records if kind == "incident" and r["userIdentity"].get("type") != "AWSAccount"]
+    first = calls[0][0]
+    opened = next(r for r, _o in calls if r["eventName"] == "AssumeRole")
+    session_key = opened["responseElements"]["credentials"]["accessKeyId"]
+    denied = Counter(r["errorCode"] for r, o in calls if o == "denied")
+    logging = [{"event_name": r["eventName"], "target": (r["requestParameters"] or {}).get(_TAMPER_TARGETS[r["eventName"]]),
+                "result": "denied" if o == "denied" else "succeeded", "error_code": r.get("errorCode")}
+               for r, o in calls if r["eventName"] in _TAMPER_TARGETS]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "principal", "id": inc.target_role_arn, "account_id": inc.account_id},
+        "window": {"start": inc.start, "end": inc.end,
+                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
+                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
+                                   "source_ip": first["sourceIPAddress"]}},
+        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0,
+                     "subject_key_denied": 0},
+        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r, _o in calls}),
+                    "usual_ips": [], "usual_user_agents": [], "via_aws_services": []},
+        "created": {"users": [], "access_keys": [], "sessions": [session_key], "login_profiles": []},
+        "roles_assumed": [{"role_arn": inc.target_role_arn, "session_name": inc.session_name,
+                           "access_key_id": session_key, "from_principal": inc.user_arn,
+                           "from_account": account_of(inc.user_arn), "account_id": inc.account_id,
+                           "cross_account": True}],
+        "policies_changed": [],
+        "resources_changed": [],
+        "denied": {"count": sum(denied.values()), "by_code": dict(sorted(denied.items()))},
+        "logging_changes": logging,
+        "detections": TAMPER_DETECTIONS,
+        "containment": [{"kind": "revoke_role_sessions", "target": inc.target_role_arn},
+                        {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+                        {"kind": "quarantine_user", "target": inc.user_arn}],
         "unanswered": [],
     }

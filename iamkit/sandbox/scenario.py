@@ -21,10 +21,17 @@ it, do so over the fortnight (``dev-release-pipeline`` from CodeBuild on weekday
 nightly); nothing else does. The responder finds the exposure, sees who used it, and restricts the trust to those
 two role ARNs plus the organization's ``aws:PrincipalOrgID``. The sessions are planned here (``details``) and
 written by the trail generator.
+
+**logging-tampering**: the Dev developer's old key (the same leaked key, from the attacker's IP) assumes
+``prod-ops-tooling``, a Prod operations role that trusts that developer and may manage the account's guardrails.
+Its session tries StopLogging on the Prod account trail (denied by the organization's SCP), then turns off log
+file validation (UpdateTrail), deletes the GuardDuty detector and stops the Config recorder — all three succeed
+(played here, so moto's state is the aftermath).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -59,6 +66,8 @@ def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
         return compromised_access_key(ctx, check_variant(name, variant))
     if name == "cross-account-trust-exposure":
         return cross_account_trust_exposure(ctx, check_variant(name, variant))
+    if name == "logging-tampering":
+        return logging_tampering(ctx, check_variant(name, variant))
     raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
@@ -242,3 +251,69 @@ def _parse(text: str):
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+TAMPER_ROLE = "prod-ops-tooling"
+TAMPER_SESSION = "ops-maintenance"
+CONFIG_RECORDER = "default"
+
+
+def logging_tampering(ctx: Ctx, variant: str = "default") -> Incident:
+    """The Prod account's own guardrails (a trail, GuardDuty, a Config recorder), the operations role that may
+    manage them, and the attacker's session switching them off; the times are planned in ``details``."""
+    from iamkit.sandbox.seed_iam import make_role, trust_aws
+
+    org = ctx.org
+    leaked: User | None = ctx.cache.get("leaked_user")
+    if leaked is None:
+        raise IamkitError("scenario logging-tampering: the Dev account has no developer with an old key")
+    dev, prod = leaked.account_id, org.accounts_in("Prod")[0].account_id
+    key = leaked.access_keys[0]
+    bucket = f"acme-prod-audit-logs-{prod}"
+    ctx.client("s3", prod).create_bucket(Bucket=bucket)
+    org.resources.append(Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}",
+                                  name=bucket))
+    ct = ctx.client("cloudtrail", prod)
+    trail_arn = ct.create_trail(Name=PROD_TRAIL, S3BucketName=bucket, EnableLogFileValidation=True)["TrailARN"]
+    ct.start_logging(Name=PROD_TRAIL)
+    cfg = ctx.client("config", prod)
+    cfg.put_configuration_recorder(ConfigurationRecorder={
+        "name": CONFIG_RECORDER, "roleARN": f"arn:aws:iam::{prod}:role/aws-config-recorder",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": bucket})
+    cfg.start_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER)
+    detector = ctx.client("guardduty", prod).list_detectors()["DetectorIds"][0]
+    allow = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "OperateGuardrails", "Effect": "Allow", "Resource": "*",
+         "Action": ["cloudtrail:*", "guardduty:*", "config:*", "s3:ListAllMyBuckets"]}]}
+    role = make_role(ctx, prod, TAMPER_ROLE, trust_aws(leaked.arn), inline={"operate-guardrails": allow},
+                     purpose="ops", created_days=300, description="Operations tooling for the Prod guardrails")
+    # the developer's on-call grant: allowed to assume the operations role (what the attacker's key inherits)
+    ctx.client("iam", dev).put_user_policy(UserName=leaked.name, PolicyName="on-call-prod-ops",
+                                           PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                               {"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Resource": role.arn}]}))
+    rng = ctx.rng
+    start = (ctx.now - timedelta(hours=rng.uniform(20, 30))).replace(microsecond=0)
+    steps = ["assume", "describe", "stop", "update", "list_detectors", "delete_detector", "describe_recorders",
+             "stop_recorder"]
+    times, t = {}, start
+    for s in steps:
+        times[s] = iso(t)
+        t += timedelta(seconds=rng.randint(20, 90))
+    sts = ctx.client("sts", dev, access_key_id=key.access_key_id)
+    creds = sts.assume_role(RoleArn=role.arn, RoleSessionName=TAMPER_SESSION)["Credentials"]
+    as_attacker = {"access_key_id": creds["AccessKeyId"], "session_token": creds["SessionToken"]}
+    ctx.client("cloudtrail", prod, **as_attacker).update_trail(Name=trail_arn, EnableLogFileValidation=False)
+    ctx.client("guardduty", prod, **as_attacker).delete_detector(DetectorId=detector)
+    ctx.client("config", prod, **as_attacker).stop_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER)
+    inc = Incident(scenario="logging-tampering", variant=variant, leaked_access_key_id=key.access_key_id,
+                   user_arn=leaked.arn, user_name=leaked.name, account_id=prod,
+                   attacker_ip=f"203.0.113.{rng.randint(20, 240)}", attacker_user_agent=ATTACKER_UA,
+                   target_role_arn=role.arn, session_name=TAMPER_SESSION, start=times["assume"],
+                   end=times["stop_recorder"], logging_trail_arn=trail_arn,
+                   details={"times": times, "detector_id": detector, "recorder": CONFIG_RECORDER,
+                            "org_trail_arn": f"arn:aws:cloudtrail:{org.region}:{org.management_account_id}:trail/"
+                                             f"{org.trail_name}"})
+    org.incident = inc
+    return inc

@@ -2048,8 +2048,48 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
     usual work (``normal``)."""
     if g.inc is not None and g.inc.scenario == "cross-account-trust-exposure":
         return [(t, "incident", r, o) for t, r, o in _trust_records(g)]
+    if g.inc is not None and g.inc.scenario == "logging-tampering":
+        return [(t, "incident", r, o) for t, r, o in _tamper_records(g)]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
     return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _tamper_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """logging-tampering: the leaked key (attacker IP and agent) assumes the Prod operations role; its session
+    looks at the guardrails, is refused StopLogging by the SCP, then turns off log file validation, deletes the
+    GuardDuty detector and stops the Config recorder, at the times the scenario planned."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:tamper"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    dev = account_of(inc.user_arn)
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    role = g.role_by_arn[inc.target_role_arn]
+    recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
+    out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
+    s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
+    trail = inc.logging_trail_arn
+    ct, gd, cfg = "cloudtrail.amazonaws.com", "guardduty.amazonaws.com", "config.amazonaws.com"
+
+    def call(step: str, source: str, name: str, ro: bool, req: dict | None = None, resp: dict | None = None):
+        out.append((at[step], g.call(ids, at[step], s, source, name, ro=ro, req=req, resp=resp), OK))
+
+    call("describe", ct, "DescribeTrails", True, {"trailNameList": [], "includeShadowTrails": True})
+    refused = g.call(ids, at["stop"], s, ct, "StopLogging", ro=False, req={"name": trail},
+                     error=("AccessDenied", R.denied_message(s.arn, "cloudtrail:StopLogging", trail, "scp")))
+    out.append((at["stop"], _no_params_when_denied(refused), DENIED))
+    call("update", ct, "UpdateTrail", False, {"name": trail, "enableLogFileValidation": False},
+         {"name": name_of(trail), "trailARN": trail, "logFileValidationEnabled": False})
+    call("list_detectors", gd, "ListDetectors", True)
+    call("delete_detector", gd, "DeleteDetector", False, {"detectorId": inc.details["detector_id"]})
+    call("describe_recorders", cfg, "DescribeConfigurationRecorders", True)
+    call("stop_recorder", cfg, "StopConfigurationRecorder", False,
+         {"configurationRecorderName": inc.details["recorder"]})
+    return out
+
 
 
 def _trust_records(g: _Gen) -> list[tuple[int, dict, str]]:

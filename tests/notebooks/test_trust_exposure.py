@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 
 import pytest
 
@@ -15,59 +14,28 @@ from iamkit import playbook
 from iamkit.case import Case
 from iamkit.errors import BadInput
 from iamkit.investigate import facts as F
-from iamkit.sandbox import trailgen, verify
 
 pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
 SEED = 81  # its own seed: moto's state is per process
 PLAYBOOK = "cross-account-trust-exposure"
 
 
-class _Env:
-    """Point boto3 (and the notebooks' kernels) at one sandbox for a while, then back."""
-
-    def __init__(self, sb):
-        self.env = sb.env()
-
-    def __enter__(self):
-        import boto3
-
-        self.saved = {k: os.environ.get(k) for k in self.env}
-        os.environ.update(self.env)
-        boto3.DEFAULT_SESSION = None
-
-    def __exit__(self, *exc):
-        import boto3
-
-        for k, v in self.saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        boto3.DEFAULT_SESSION = None
+SCENARIO = PLAYBOOK
 
 
 @pytest.fixture(scope="module")
-def trust_sandbox(tmp_path_factory):
-    import iamkit.sandbox
-
-    sb = iamkit.sandbox.start(scenario=PLAYBOOK, seed=SEED, roles_per_account=25, benign_events=300, entra=False,
-                              workdir=tmp_path_factory.mktemp("sandbox-trust"))
-    try:
-        yield sb
-    finally:
-        sb.stop()
+def trust_sandbox(scenario_run):
+    return scenario_run.sb
 
 
 @pytest.fixture(scope="module")
-def answer_key(trust_sandbox):
-    keys = json.loads(trust_sandbox.manifest_path.read_text())["answer_keys"]
-    assert len(keys) == 1
-    F.validate(keys[0])
-    return keys[0]
+def answer_key(scenario_run):
+    return scenario_run.key
 
 
 @pytest.fixture(scope="module")
-def run(trust_sandbox, answer_key, tmp_path_factory):
-    with _Env(trust_sandbox):
-        return playbook.run(PLAYBOOK, {"subject": answer_key["subject"]["id"]},
-                            case_dir=tmp_path_factory.mktemp("cases") / "trust")
+def run(scenario_run):
+    return scenario_run.run
 
 
 def test_facts_equal_the_answer_key(run, answer_key, trust_sandbox):
@@ -110,20 +78,12 @@ def test_the_report_opens_with_the_summary_and_the_postmortem(run, answer_key):
         "01-enrichment.ipynb", "02-assessment.ipynb", "03-remediation.ipynb", "04-postmortem.ipynb"]
 
 
-def test_a_bad_subject_is_refused_before_any_notebook_runs(trust_sandbox, tmp_path):
-    with _Env(trust_sandbox), pytest.raises(BadInput, match="subject"):
+def test_a_bad_subject_is_refused_before_any_notebook_runs(trust_sandbox, sandbox_env, tmp_path):
+    with sandbox_env(trust_sandbox), pytest.raises(BadInput, match="subject"):
         playbook.run(PLAYBOOK, {"subject": "arn:aws:iam::123456789012:user/alice"}, case_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
 
 
-def test_the_scenario_is_coherent_with_the_seeded_policies(trust_sandbox):
-    from iamkit.inventory import collect
-    from iamkit.policy import decide
-
-    sb = trust_sandbox
-    with _Env(sb):
-        inv = collect(org=True, service_last_accessed=False)
-    records = trailgen.scenario_records(sb.org, days=14, end=sb.now, seed=sb.org.seed)
-    checked, problems = verify.incoherent(records, lambda r: decide(
-        inv, r["principal"], r["action"], r["resource"], context=r["context"], explain=False).allowed)
+def test_the_scenario_is_coherent_with_the_seeded_policies(trust_sandbox, replay):
+    checked, problems = replay(trust_sandbox)
     assert checked > 40 and not problems, "\n".join(problems)

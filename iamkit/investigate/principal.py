@@ -1,0 +1,143 @@
+"""Investigations of a principal (a role, a user, an account root): what it did and who opened its sessions, for
+the playbooks whose subject is the principal a detection named (logging or guardrail tampering, …).
+
+01 ``trace`` (its calls and the calls that opened its sessions, read with the same rules as a key's: a baseline
+of its first day, what it created, changed, assumed, denied, the logging and guardrail changes) → 02 ``assess``
+(reach of the principal and of who opened it, detections) → 03 ``plan_containment`` (its sessions revoked, the
+keys and users that opened them switched off and quarantined; dry run) → 04 the shared post-mortem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from iamkit.arn import ROLE, USER, account_of, name_of, principal
+from iamkit.investigate.subject import Subject, caller_of, events_of
+from iamkit.ui.text import bullets
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from iamkit.case import Case
+
+EVENTS = "subject-events"
+OPENER = "(opened it)"  # the trace node of the calls that opened the principal's sessions
+
+
+def check(parameters: dict[str, Any]) -> None:
+    """The parameters a new case needs: ``subject`` is a role, user or root ARN (``BadInput`` otherwise)."""
+    Subject.parse("principal", parameters.get("subject"))
+
+
+@dataclass
+class Activity:
+    subject: Subject
+    events: pd.DataFrame
+    facts: dict[str, Any]
+    headline: list[str]
+
+    def sections(self):
+        yield f"{self.subject.kind.capitalize()} {self.subject.id}", bullets(self.headline)
+        cols = [c for c in ("event_time", "relation", "event_name", "principal_arn", "access_key_id",
+                            "recipient_account_id", "source_ip", "user_agent", "error_code") if c in self.events]
+        yield "Every call, oldest first", self.events[cols]
+
+
+def trace(case: Case, subject: str) -> Activity:
+    """The principal's calls and the calls that opened its sessions (``evidence/subject-events``), read into
+    the facts with the key investigation's rules (``facts.activity_facts``; the principal is the trace's root)."""
+    from iamkit import trail
+    from iamkit.investigate import facts as F
+    from iamkit.investigate.access_key import _ip_context, trail_db
+    from iamkit.report import headline
+
+    s = Subject.parse("principal", subject)
+    with trail.open(trail_db(case), read_only=True) as t:
+        ev = events_of(t.con, s)
+    case.save_frame(EVENTS, ev, query={"subject": s.id, "kind": s.kind, "db": trail_db(case).name})
+    mine = ev[(ev["relation"] == "made") | ((ev["relation"] == "opened") & (ev["identity_type"] != "AWSAccount"))]
+    mine = mine.assign(node=[s.id if r == "made" else OPENER for r in mine["relation"]])
+    if not len(mine):
+        case.note_unanswered("enrichment", "what the principal did", "no call of it in the loaded window: widen start")
+    f = F.activity_facts(mine, s.as_facts(), root_key=s.id, ip_context=_ip_context(case))
+    f.update(standing_detections=[], postmortem=None)
+    case.save_json("openers", opened_by(ev))
+    f = F.save(case, f)
+    return Activity(s, ev, f, headline(f))
+
+
+def opened_by(ev: pd.DataFrame) -> list[dict[str, Any]]:
+    """Who opened the principal's sessions: caller (role of a session, else ARN), the key it used (pure)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, r in ev[ev["relation"] == "opened"].iterrows() if len(ev) else ():
+        if r.get("identity_type") == "AWSAccount":
+            continue  # the role account's copy of a cross-account AssumeRole
+        who = caller_of(r) or ""
+        key = r.get("access_key_id") if isinstance(r.get("access_key_id"), str) else ""
+        row = out.setdefault((who, key), {"caller": who, "access_key_id": key or None, "calls": 0})
+        row["calls"] += 1
+    return list(out.values())
+
+
+@dataclass
+class Context:
+    subject: str
+    openers: pd.DataFrame
+
+    def sections(self):
+        yield f"Who opened the sessions of {self.subject}", self.openers
+
+
+def context(case: Case) -> Context:
+    """Who opened the principal's sessions, and with which key (from step 1's evidence)."""
+    import pandas as pd
+
+    f = case.load_json("facts")
+    return Context(f["subject"]["id"], pd.DataFrame(case.load_json("openers")))
+
+
+def assess(case: Case):
+    """Reach of the principal and of those who opened its sessions, and the detections on them."""
+    from iamkit.investigate import facts as F
+    from iamkit.investigate.reach import assess_principals
+
+    f = F.load(case)
+    me = f["subject"]["id"]
+    involved = [("subject", me)] + [("opened its sessions", o["caller"]) for o in case.load_json("openers")
+                                    if o["caller"]]
+    keys = {o["access_key_id"] for o in case.load_json("openers") if o["access_key_id"]}
+    return assess_principals(case, list(dict.fromkeys(involved)), events=EVENTS,
+                             keys=keys | set(f["created"]["sessions"]))
+
+
+def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str | None) -> list[Any]:
+    """Containment of a principal (pure): a role's sessions revoked; each IAM user that opened them with a
+    long-term key has the key switched off and is quarantined."""
+    from iamkit.investigate.containment import Proposal
+
+    me = f["subject"]["id"]
+    out = []
+    if principal(me).kind == ROLE:
+        out.append(Proposal("revoke_role_sessions", account_of(me) or "", me,
+                            {"issued_before": planned_at}, "its sessions did what the investigation found"))
+    for o in openers:
+        who = principal(o["caller"])
+        if who.kind != USER:
+            continue
+        key = o.get("access_key_id") or ""
+        if key.startswith("AKIA"):
+            out.append(Proposal("deactivate_access_key", who.account or "", o["caller"],
+                                {"access_key_id": key, "user_name": name_of(o["caller"])},
+                                f"the key that opened the sessions of {me}"))
+        out.append(Proposal("quarantine_user", who.account or "", o["caller"], {},
+                            f"opened the sessions of {me}: deny everything until investigated"))
+    return out
+
+
+def plan_containment(case: Case):
+    """The dry-run plan (``containment.plan_for_subject``), before-state read now."""
+    from iamkit.investigate import facts as F
+    from iamkit.investigate.containment import plan_for_subject
+
+    return plan_for_subject(case, proposals(F.load(case), case.load_json("openers"), case.meta.get("created")))
