@@ -194,6 +194,11 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
                      f" (first {fe.get('event_name')}), from {_some(src.get('new_ips') or [], 5) or 'no new IP'}"
                      + (f" with {_some(src['new_user_agents'], 2, '; ')}" if src.get("new_user_agents") else "")
                      + f"; {f['denied']['count']} denied.")
+    made = f.get("created") or {}
+    if f.get("console_logins") or made.get("users") or made.get("access_keys"):
+        lines.append("Console sign-ins: " + (_some(f.get("console_logins") or []) or "none") + "; created users: "
+                     + (_some(made.get("users") or []) or "none") + "; created keys: "
+                     + (_some(made.get("access_keys") or []) or "none") + ".")
     for r in f.get("roles_assumed") or []:
         lines.append(f"Session {r['session_name']} of {r['role_arn']} opened by {r['from_principal']}"
                      + (" across accounts" if r.get("cross_account") else "") + ".")

@@ -62,6 +62,7 @@ REGISTRY: dict[str, Callable[[], Steps]] = {
     "compromised-access-key": _key,
     "cross-account-trust-exposure": _trust,
     "logging-tampering": _principal("logging-tampering", "Logging or guardrail tampering"),
+    "root-activity": _principal("root-activity", "Root account activity"),
 }
 
 

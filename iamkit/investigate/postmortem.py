@@ -213,6 +213,10 @@ GUARDRAILS: list[tuple[Any, str, str, str]] = [
     (lambda f: bool(f.get("logging_changes")), "scp",
      "an SCP denying cloudtrail:StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors, guardduty:Delete* "
      "and config:Stop* / Delete* outside the security account's role", "logging was tampered with or tried"),
+    (lambda f: str((f.get("subject") or {}).get("id") or "").endswith(":root"), "scp",
+     "an SCP denying every action to member-account root users (aws:PrincipalArn arn:aws:iam::*:root), and "
+     "centralized root access in IAM to remove their passwords and keys",
+     "root cannot be restricted by IAM policies or quarantined; only an SCP or removing its credentials stops it"),
     (lambda f: bool(f.get("roles_assumed")), "ci_policy_gate",
      "gate trust policies of deployment roles in CI: name the pipeline role ARNs, never an account root",
      "the attacker's session moved into another account through a role trusting a whole account"),

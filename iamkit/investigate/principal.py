@@ -113,7 +113,8 @@ def assess(case: Case):
 
 def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str | None) -> list[Any]:
     """Containment of a principal (pure): a role's sessions revoked; each IAM user that opened them with a
-    long-term key has the key switched off and is quarantined."""
+    long-term key has the key switched off and is quarantined; users it created are quarantined. (An account
+    root's own credentials are not IAM's to switch off: the post-mortem's guardrails say what to do.)"""
     from iamkit.investigate.containment import Proposal
 
     me = f["subject"]["id"]
@@ -132,6 +133,8 @@ def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str 
                                 f"the key that opened the sessions of {me}"))
         out.append(Proposal("quarantine_user", who.account or "", o["caller"], {},
                             f"opened the sessions of {me}: deny everything until investigated"))
+    for u in f["created"]["users"]:
+        out.append(Proposal("quarantine_user", account_of(u) or "", u, {}, f"created by {me} in the incident"))
     return out
 
 

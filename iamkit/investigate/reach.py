@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iamkit.arn import GROUP, account_of, parse
+from iamkit.arn import GROUP, ROOT, account_of, parse
 from iamkit.arn import principal as principal_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,7 +130,7 @@ def assess_principals(case: Case, involved: list[tuple[str, str]], *, events: st
         can_admin = set(paths_to_admin(graph)["principal_arn"])
         admin = sorted(a for _, a in involved if a in can_admin)
         for _, arn in involved:
-            if arn in known:
+            if arn in known and principal_of(arn).kind != ROOT:  # root is no node of the escalation graph
                 br = blast_radius(graph, arn)
                 sensitive |= set(br.loc[br["kind"] == "resource", "arn"])
     perms = pd.DataFrame(rows, columns=["principal", "in_incident_as", "can", "action", "decision"])

@@ -53,6 +53,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         return [trust_answer_key(org, records)]
     if inc.scenario == "logging-tampering":
         return [tamper_answer_key(org, records)]
+    if inc.scenario == "root-activity":
+        return [root_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -253,5 +255,38 @@ def tamper_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]])
         "containment": [{"kind": "revoke_role_sessions", "target": inc.target_role_arn},
                         {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
                         {"kind": "quarantine_user", "target": inc.user_arn}],
+        "unanswered": [],
+    }
+
+
+ROOT_DETECTIONS = ["iamkit-console-login-without-mfa", "iamkit-root-activity"]
+
+
+def root_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """root-activity, investigated from the account root: every call is suspicious (root has no history), the
+    console sign-in, the root key and the user it created; containment quarantines that user."""
+    inc = org.incident
+    calls = [r for _t, kind, r, _o in records if kind == "incident"]
+    first = calls[0]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "principal", "id": inc.user_arn, "account_id": inc.account_id},
+        "window": {"start": inc.start, "end": inc.end,
+                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
+                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
+                                   "source_ip": first["sourceIPAddress"]}},
+        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0,
+                     "subject_key_denied": 0},
+        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+                    "usual_ips": [], "usual_user_agents": [], "via_aws_services": []},
+        "created": {"users": [inc.created_user_arn], "access_keys": [inc.created_access_key_id], "sessions": [],
+                    "login_profiles": []},
+        "console_logins": [inc.user_arn],
+        "roles_assumed": [],
+        "policies_changed": [],
+        "logging_changes": [],
+        "denied": {"count": 0, "by_code": {}},
+        "detections": ROOT_DETECTIONS,
+        "containment": [{"kind": "quarantine_user", "target": inc.created_user_arn}],
         "unanswered": [],
     }

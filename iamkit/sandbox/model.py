@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: the scripted incidents the sandbox can play (``iamkit.sandbox.scenario``), each with its answer keys
-SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering")
+SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering", "root-activity")
 
 
 @dataclass

@@ -27,6 +27,10 @@ written by the trail generator.
 Its session tries StopLogging on the Prod account trail (denied by the organization's SCP), then turns off log
 file validation (UpdateTrail), deletes the GuardDuty detector and stops the Config recorder — all three succeed
 (played here, so moto's state is the aftermath).
+
+**root-activity**: the root user of the Sandbox account signs in to the console without MFA from a new IP,
+looks around, creates a root access key, and from the command line with that key creates an IAM user
+``support-temp`` (created here in moto). Nothing else uses that root.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
         return cross_account_trust_exposure(ctx, check_variant(name, variant))
     if name == "logging-tampering":
         return logging_tampering(ctx, check_variant(name, variant))
+    if name == "root-activity":
+        return root_activity(ctx, check_variant(name, variant))
     raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
@@ -315,5 +321,33 @@ def logging_tampering(ctx: Ctx, variant: str = "default") -> Incident:
                    details={"times": times, "detector_id": detector, "recorder": CONFIG_RECORDER,
                             "org_trail_arn": f"arn:aws:cloudtrail:{org.region}:{org.management_account_id}:trail/"
                                              f"{org.trail_name}"})
+    org.incident = inc
+    return inc
+
+
+ROOT_CREATED_USER = "support-temp"
+
+
+def root_activity(ctx: Ctx, variant: str = "default") -> Incident:
+    """Root of the Sandbox account at work from a new IP: the user it creates is made in moto; the root key and
+    the times are planned in ``details`` (moto cannot give root a key) for the trail generator."""
+    org = ctx.org
+    acct = org.accounts_in("Sandbox")[0].account_id
+    created = ctx.client("iam", acct).create_user(UserName=ROOT_CREATED_USER)["User"]
+    user_id = ctx.upper_id("AIDA")
+    rng = ctx.rng
+    start = (ctx.now - timedelta(hours=rng.uniform(10, 20))).replace(microsecond=0)
+    times, t = {}, start
+    for s in ("login", "summary", "list_users", "create_key", "whoami", "buckets", "create_user"):
+        times[s] = iso(t)
+        t += timedelta(seconds=rng.randint(30, 240))
+    backend.set_user(acct, ROOT_CREATED_USER, user_id=user_id, created=_parse(times["create_user"]))
+    org.users.append(User(account_id=acct, name=ROOT_CREATED_USER, arn=created["Arn"], user_id=user_id,
+                          created=times["create_user"]))
+    inc = Incident(scenario="root-activity", variant=variant, account_id=acct, user_arn=f"arn:aws:iam::{acct}:root",
+                   attacker_ip=f"198.51.100.{rng.randint(20, 240)}", attacker_user_agent=ATTACKER_UA,
+                   created_user_arn=created["Arn"], created_access_key_id=ctx.upper_id("AKIA", 16),
+                   console_access_key_id=ctx.upper_id("ASIA", 16), start=times["login"], end=times["create_user"],
+                   details={"times": times})
     org.incident = inc
     return inc

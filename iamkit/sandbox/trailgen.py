@@ -2050,8 +2050,49 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
         return [(t, "incident", r, o) for t, r, o in _trust_records(g)]
     if g.inc is not None and g.inc.scenario == "logging-tampering":
         return [(t, "incident", r, o) for t, r, o in _tamper_records(g)]
+    if g.inc is not None and g.inc.scenario == "root-activity":
+        return [(t, "incident", r, o) for t, r, o in _root_records(g)]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
     return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _root_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """root-activity: the root user's console sign-in without MFA, its console calls, the root access key it
+    creates, and that key's calls from the command line (one creates an IAM user)."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:root"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    acct, root = inc.account_id, inc.user_arn
+    ip = inc.attacker_ip
+    signin = _Session({k: v for k, v in R.root_identity(acct).items() if k != "accessKeyId"}, acct, ip,
+                      ATTACKER_BROWSER_UA, arn=root)
+    login = g.call(ids, at["login"], signin, "signin.amazonaws.com", "ConsoleLogin", ro=False,
+                   resp={"ConsoleLogin": "Success"}, region="us-east-1",
+                   add={"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+                        "MobileVersion": "No", "MFAUsed": "No"}, etype="AwsConsoleSignIn", tls=False)
+    ident = R.root_identity(acct, inc.console_access_key_id)
+    ident["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {},
+                               "attributes": {"creationDate": R.iso(at["login"]), "mfaAuthenticated": "false"}}
+    console = _Session(ident, acct, ip, ATTACKER_BROWSER_UA, console=True, arn=root)
+    cli = _Session(R.root_identity(acct, inc.created_access_key_id), acct, ip, inc.attacker_user_agent, arn=root)
+    name = name_of(inc.created_user_arn)
+    return [
+        (at["login"], login, OK),
+        (at["summary"], g.call(ids, at["summary"], console, "iam.amazonaws.com", "GetAccountSummary", ro=True), OK),
+        (at["list_users"], g.call(ids, at["list_users"], console, "iam.amazonaws.com", "ListUsers", ro=True), OK),
+        (at["create_key"], g.call(ids, at["create_key"], console, "iam.amazonaws.com", "CreateAccessKey", ro=False,
+                                  req={}, resp={"accessKey": {"accessKeyId": inc.created_access_key_id,
+                                                              "status": "Active",
+                                                              "createDate": _iam_date(at["create_key"])}}), OK),
+        (at["whoami"], g.call(ids, at["whoami"], cli, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK),
+        (at["buckets"], g.call(ids, at["buckets"], cli, "s3.amazonaws.com", "ListBuckets", ro=True,
+                               req={"Host": "s3.amazonaws.com"}), OK),
+        (at["create_user"], g.call(ids, at["create_user"], cli, "iam.amazonaws.com", "CreateUser", ro=False,
+                                   req={"userName": name},
+                                   resp={"user": {"userName": name, "arn": inc.created_user_arn, "path": "/",
+                                                  "createDate": _iam_date(at["create_user"])}}), OK),
+    ]
 
 
 def _tamper_records(g: _Gen) -> list[tuple[int, dict, str]]:
