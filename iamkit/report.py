@@ -202,6 +202,10 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
     for r in f.get("roles_assumed") or []:
         lines.append(f"Session {r['session_name']} of {r['role_arn']} opened by {r['from_principal']}"
                      + (" across accounts" if r.get("cross_account") else "") + ".")
+    if f.get("risky_changes"):
+        lines.append("Risky policy changes: " + "; ".join(
+            f"{c['event_name']} {c.get('policy') or ''} on {c['target']} ({', '.join(c['risks'])})"
+            for c in f["risky_changes"]) + ".")
     if f.get("logging_changes"):
         lines.append("Logging and guardrails: " + "; ".join(
             f"{c['event_name']} {c['result']}" + (f" ({c['error_code']})" if c.get("error_code") else "")

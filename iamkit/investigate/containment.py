@@ -58,11 +58,14 @@ def containment_facts(plan: Plan) -> list[dict[str, str]]:
 
 
 def fact_target(kind: str, target_arn: str, params: dict[str, Any]) -> str:
-    """What the facts name as an action's target: the key id, 'user-arn policy-arn', else the target ARN."""
+    """What the facts name as an action's target: the key id, 'principal-arn policy-arn' for a detach,
+    'principal-arn inline:name' for an inline policy, else the target ARN."""
     if kind == "deactivate_access_key":
         return params["access_key_id"]
-    if kind == "detach_user_policy":
+    if kind in ("detach_user_policy", "detach_role_policy", "detach_group_policy"):
         return f"{target_arn} {params['policy_arn']}"
+    if kind == "delete_inline_policy":
+        return f"{target_arn} inline:{params['policy_name']}"
     return target_arn
 
 

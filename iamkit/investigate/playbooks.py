@@ -63,6 +63,7 @@ REGISTRY: dict[str, Callable[[], Steps]] = {
     "cross-account-trust-exposure": _trust,
     "logging-tampering": _principal("logging-tampering", "Logging or guardrail tampering"),
     "root-activity": _principal("root-activity", "Root account activity"),
+    "privilege-escalation": _principal("privilege-escalation", "Risky policy change or privilege escalation"),
 }
 
 

@@ -210,6 +210,10 @@ GUARDRAILS: list[tuple[Any, str, str, str]] = [
      "a permissions boundary required on every user and role that principals other than the identity pipeline "
      "create (iam:PermissionsBoundary condition on iam:CreateUser / iam:CreateRole)",
      "a policy granted there could not reach past the boundary"),
+    (lambda f: bool(f.get("risky_changes")), "ci_policy_gate",
+     "make IAM changes go through the pipeline and gate them on `iamkit assess --fail-on high` (wildcard grants, "
+     "iam:PassRole on '*', administrator policies attached fail the build); deny them to other principals by SCP",
+     "the grants were written by hand with a CI credential, outside any review"),
     (lambda f: bool(f.get("logging_changes")), "scp",
      "an SCP denying cloudtrail:StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors, guardduty:Delete* "
      "and config:Stop* / Delete* outside the security account's role", "logging was tampered with or tried"),

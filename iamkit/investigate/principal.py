@@ -61,10 +61,59 @@ def trace(case: Case, subject: str) -> Activity:
     if not len(mine):
         case.note_unanswered("enrichment", "what the principal did", "no call of it in the loaded window: widen start")
     f = F.activity_facts(mine, s.as_facts(), root_key=s.id, ip_context=_ip_context(case))
-    f.update(standing_detections=[], postmortem=None)
+    f.update(standing_detections=[], postmortem=None, risky_changes=risky_changes(mine, f["policies_changed"]))
     case.save_json("openers", opened_by(ev))
     f = F.save(case, f)
     return Activity(s, ev, f, headline(f))
+
+
+#: administrator managed policies (attaching one is a risky change)
+ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess",
+                  "arn:aws:iam::aws:policy/PowerUserAccess")
+DOCUMENT_EVENTS = ("PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicyVersion", "CreatePolicy")
+
+
+def policy_risks(event_name: str, req: dict[str, Any]) -> list[str]:
+    """What makes one policy change risky (pure): ``wildcard`` (Allow of ``*``), ``passrole-star``
+    (iam:PassRole on ``*``), ``admin-attached``, ``new-default-version``; the document read as the detections
+    read it (``trail.detect.policydoc``: JSON or URL-encoded)."""
+    from iamkit.trail.detect import policydoc
+
+    risks = set()
+    if str(req.get("policyArn") or "") in ADMIN_POLICIES and event_name.startswith("Attach"):
+        risks.add("admin-attached")
+    if event_name == "SetDefaultPolicyVersion" or (event_name == "CreatePolicyVersion" and req.get("setAsDefault")
+                                                   in (True, "true")):
+        risks.add("new-default-version")
+    doc = policydoc.load_document(req.get("policyDocument")) if event_name in DOCUMENT_EVENTS else None
+    if doc is not None:
+        if policydoc.dangerous_grants(doc, ["*"]):
+            risks.add("wildcard")
+        for st in policydoc.statements(doc):
+            res = st.get("Resource")
+            on_star = res == "*" or (isinstance(res, list) and "*" in res)
+            if on_star and policydoc.dangerous_grants({"Statement": [st]}, ["iam:PassRole"]):
+                risks.add("passrole-star")
+    return sorted(risks)
+
+
+def risky_changes(events: pd.DataFrame, changed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The policy changes (``facts.policies_changed``, in event order) with their risks, the risky ones only."""
+    import json
+
+    from iamkit.investigate.facts import POLICY_EVENTS
+    from iamkit.trail.outcome import SUCCEEDED, outcome
+
+    rows = [r for _, r in events.iterrows() if r.get("event_name") in POLICY_EVENTS
+            and outcome(r.get("error_code")) == SUCCEEDED] if len(events) else []
+    out = []
+    for r, c in zip(rows, changed, strict=False):
+        req = r.get("request_parameters")
+        req = json.loads(req) if isinstance(req, str) else req if isinstance(req, dict) else {}
+        risks = policy_risks(str(r["event_name"]), req or {})
+        if risks:
+            out.append({**c, "risks": risks})
+    return out
 
 
 def opened_by(ev: pd.DataFrame) -> list[dict[str, Any]]:
@@ -98,7 +147,8 @@ def context(case: Case) -> Context:
 
 
 def assess(case: Case):
-    """Reach of the principal and of those who opened its sessions, and the detections on them."""
+    """Reach of the principal, of those who opened its sessions and of those its risky changes granted more,
+    and the detections on them."""
     from iamkit.investigate import facts as F
     from iamkit.investigate.reach import assess_principals
 
@@ -106,6 +156,8 @@ def assess(case: Case):
     me = f["subject"]["id"]
     involved = [("subject", me)] + [("opened its sessions", o["caller"]) for o in case.load_json("openers")
                                     if o["caller"]]
+    involved += [("granted more by it", c["target"]) for c in f.get("risky_changes") or []
+                 if principal(c["target"]).kind in (USER, ROLE)]
     keys = {o["access_key_id"] for o in case.load_json("openers") if o["access_key_id"]}
     return assess_principals(case, list(dict.fromkeys(involved)), events=EVENTS,
                              keys=keys | set(f["created"]["sessions"]))
@@ -119,6 +171,13 @@ def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str 
 
     me = f["subject"]["id"]
     out = []
+    if principal(me).kind == USER:  # the subject itself made the calls: its keys off, itself quarantined
+        for key in f.get("subject_keys") or []:
+            out.append(Proposal("deactivate_access_key", account_of(me) or "", me,
+                                {"access_key_id": key, "user_name": name_of(me)}, "the key that made the calls"))
+        out.append(Proposal("quarantine_user", account_of(me) or "", me, {}, "made the calls: deny everything"))
+    for c in f.get("risky_changes") or []:
+        out += _reversal(c)
     if principal(me).kind == ROLE:
         out.append(Proposal("revoke_role_sessions", account_of(me) or "", me,
                             {"issued_before": planned_at}, "its sessions did what the investigation found"))
@@ -133,9 +192,28 @@ def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str 
                                 f"the key that opened the sessions of {me}"))
         out.append(Proposal("quarantine_user", who.account or "", o["caller"], {},
                             f"opened the sessions of {me}: deny everything until investigated"))
+    for role in dict.fromkeys(c["target"] for c in f.get("risky_changes") or [] if principal(c["target"]).kind == ROLE):
+        out.append(Proposal("revoke_role_sessions", account_of(role) or "", role, {"issued_before": planned_at},
+                            "its permissions were widened: sessions opened since may hold them"))
     for u in f["created"]["users"]:
         out.append(Proposal("quarantine_user", account_of(u) or "", u, {}, f"created by {me} in the incident"))
     return out
+
+
+def _reversal(c: dict[str, Any]) -> list[Any]:
+    """The action that takes a risky change back: detach what was attached, delete the inline policy put."""
+    from iamkit.investigate.containment import Proposal
+
+    target, policy, event = c["target"], c.get("policy") or "", c["event_name"]
+    who = principal(target)
+    kind = {USER: "user", ROLE: "role"}.get(who.kind, "group")
+    why = f"{event}: {', '.join(c['risks'])}"
+    if event.startswith("Attach") and policy:
+        return [Proposal(f"detach_{kind}_policy", who.account or "", target, {"policy_arn": policy}, why)]
+    if event.startswith("Put") and policy.startswith("inline:"):
+        return [Proposal("delete_inline_policy", who.account or "", target,
+                         {"policy_name": policy.split(":", 1)[1], "principal_type": kind}, why)]
+    return []
 
 
 def plan_containment(case: Case):
@@ -143,4 +221,9 @@ def plan_containment(case: Case):
     from iamkit.investigate import facts as F
     from iamkit.investigate.containment import plan_for_subject
 
-    return plan_for_subject(case, proposals(F.load(case), case.load_json("openers"), case.meta.get("created")))
+    f = F.load(case)
+    ev = case.load_frame(EVENTS)
+    made = ev[ev["relation"] == "made"]
+    keys = sorted({k for k in made["access_key_id"].dropna() if str(k).startswith("AKIA")})
+    return plan_for_subject(case, proposals({**f, "subject_keys": keys}, case.load_json("openers"),
+                                            case.meta.get("created")))

@@ -55,6 +55,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         return [tamper_answer_key(org, records)]
     if inc.scenario == "root-activity":
         return [root_answer_key(org, records)]
+    if inc.scenario == "privilege-escalation":
+        return [privesc_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -288,5 +290,48 @@ def root_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -
         "denied": {"count": 0, "by_code": {}},
         "detections": ROOT_DETECTIONS,
         "containment": [{"kind": "quarantine_user", "target": inc.created_user_arn}],
+        "unanswered": [],
+    }
+
+
+PRIVESC_DETECTIONS = ["iamkit-admin-managed-policy-attached", "iamkit-policy-wildcard-grant"]
+
+
+def privesc_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """privilege-escalation, investigated from the CI user: its calls (no history: all suspicious), the three
+    policy changes and what makes each risky (as the scenario wrote them: ``*`` on ``*`` as a new default
+    version, AdministratorAccess attached, PassRole on ``*`` inline), the containment of the user, its key and
+    the role it escalated."""
+    inc = org.incident
+    calls = [r for _t, kind, r, _o in records if kind == "incident"]
+    first = calls[0]
+    role, admin = inc.target_role_arn, inc.admin_policy_arn
+    inline = f"inline:{inc.details['inline_policy']}"
+    changes = [("CreatePolicyVersion", inc.details["policy_arn"], inc.details["policy_arn"],
+                ["new-default-version", "passrole-star", "wildcard"]),
+               ("AttachRolePolicy", role, admin, ["admin-attached"]),
+               ("PutRolePolicy", role, inline, ["passrole-star"])]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "principal", "id": inc.user_arn, "account_id": inc.account_id},
+        "window": {"start": inc.start, "end": inc.end,
+                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
+                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
+                                   "source_ip": first["sourceIPAddress"]}},
+        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0,
+                     "subject_key_denied": 0},
+        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+                    "usual_ips": [], "usual_user_agents": [], "via_aws_services": []},
+        "policies_changed": [{"event_name": e, "target": t, "policy": p} for e, t, p, _r in changes],
+        "risky_changes": [{"event_name": e, "target": t, "policy": p, "risks": r} for e, t, p, r in changes],
+        # the user's own policy now allows '*'; the role holds AdministratorAccess
+        "reach": {"admin_principals": sorted([inc.user_arn, role]), "sensitive_resources": []},
+        "denied": {"count": 0, "by_code": {}},
+        "detections": PRIVESC_DETECTIONS,
+        "containment": [{"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+                        {"kind": "quarantine_user", "target": inc.user_arn},
+                        {"kind": "detach_role_policy", "target": f"{role} {admin}"},
+                        {"kind": "delete_inline_policy", "target": f"{role} {inline}"},
+                        {"kind": "revoke_role_sessions", "target": role}],
         "unanswered": [],
     }

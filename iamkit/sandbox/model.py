@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: the scripted incidents the sandbox can play (``iamkit.sandbox.scenario``), each with its answer keys
-SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering", "root-activity")
+SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering", "root-activity",
+             "privilege-escalation")
 
 
 @dataclass

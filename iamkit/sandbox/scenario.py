@@ -31,6 +31,11 @@ file validation (UpdateTrail), deletes the GuardDuty detector and stops the Conf
 **root-activity**: the root user of the Sandbox account signs in to the console without MFA from a new IP,
 looks around, creates a root access key, and from the command line with that key creates an IAM user
 ``support-temp`` (created here in moto). Nothing else uses that root.
+
+**privilege-escalation**: the Dev CI user ``ci-jenkins`` (its customer-managed policy grants ``iam:*``) is used
+from the attacker's IP: it writes a new default version of its own policy granting ``*`` on ``*``, attaches
+AdministratorAccess to the Lambda role ``dev-report-builder`` and puts an inline policy on it granting
+``iam:PassRole`` on ``*``, then lists the secrets it can now read (played here with its key).
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
         return logging_tampering(ctx, check_variant(name, variant))
     if name == "root-activity":
         return root_activity(ctx, check_variant(name, variant))
+    if name == "privilege-escalation":
+        return privilege_escalation(ctx, check_variant(name, variant))
     raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
@@ -349,5 +356,50 @@ def root_activity(ctx: Ctx, variant: str = "default") -> Incident:
                    created_user_arn=created["Arn"], created_access_key_id=ctx.upper_id("AKIA", 16),
                    console_access_key_id=ctx.upper_id("ASIA", 16), start=times["login"], end=times["create_user"],
                    details={"times": times})
+    org.incident = inc
+    return inc
+
+
+ESCALATING_USER = "ci-jenkins"
+ESCALATED_ROLE = "dev-report-builder"
+ESCALATED_INLINE = "build-deploy"
+WIDENED_POLICY = "iam-full-management"
+STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+PASSROLE_STAR = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "Deploy", "Effect": "Allow", "Action": ["iam:PassRole", "lambda:*"], "Resource": "*"}]}
+
+
+def privilege_escalation(ctx: Ctx, variant: str = "default") -> Incident:
+    """The CI user's key widens its own policy, then makes a Lambda role administrator and able to pass any
+    role; played in moto with that key, the times planned in ``details``."""
+    from iamkit.sandbox.seed_iam import make_role, trust_service
+
+    org = ctx.org
+    dev = org.accounts_in("Dev")[0].account_id
+    actor = next((u for u in org.users if u.account_id == dev and u.name == ESCALATING_USER), None)
+    if actor is None or not actor.access_keys:
+        raise IamkitError(f"scenario privilege-escalation: no {ESCALATING_USER} user with a key in the Dev account")
+    key = actor.access_keys[0]
+    role = make_role(ctx, dev, ESCALATED_ROLE, trust_service("lambda.amazonaws.com"),
+                     managed=["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"], purpose="app",
+                     created_days=180, description="Builds the weekly reports")
+    policy_arn = f"arn:aws:iam::{dev}:policy/{WIDENED_POLICY}"
+    iam = ctx.client("iam", dev, access_key_id=key.access_key_id)
+    version = iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=json.dumps(STAR),
+                                        SetAsDefault=True)["PolicyVersion"]["VersionId"]
+    iam.attach_role_policy(RoleName=ESCALATED_ROLE, PolicyArn=ADMIN)
+    iam.put_role_policy(RoleName=ESCALATED_ROLE, PolicyName=ESCALATED_INLINE, PolicyDocument=json.dumps(PASSROLE_STAR))
+    rng = ctx.rng
+    start = (ctx.now - timedelta(hours=rng.uniform(6, 12))).replace(microsecond=0)
+    times, t = {}, start
+    for s in ("whoami", "policies", "new_version", "attach", "put_inline", "secrets"):
+        times[s] = iso(t)
+        t += timedelta(seconds=rng.randint(20, 120))
+    inc = Incident(scenario="privilege-escalation", variant=variant, leaked_access_key_id=key.access_key_id,
+                   user_arn=actor.arn, user_name=actor.name, account_id=dev,
+                   attacker_ip=f"203.0.113.{rng.randint(20, 240)}", attacker_user_agent=ATTACKER_UA,
+                   target_role_arn=role.arn, start=times["whoami"], end=times["secrets"],
+                   details={"times": times, "policy_arn": policy_arn, "version_id": version,
+                            "inline_policy": ESCALATED_INLINE, "documents": {"star": STAR, "passrole": PASSROLE_STAR}})
     org.incident = inc
     return inc

@@ -2052,8 +2052,49 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
         return [(t, "incident", r, o) for t, r, o in _tamper_records(g)]
     if g.inc is not None and g.inc.scenario == "root-activity":
         return [(t, "incident", r, o) for t, r, o in _root_records(g)]
+    if g.inc is not None and g.inc.scenario == "privilege-escalation":
+        return [(t, "incident", r, o) for t, r, o in _privesc_records(g)]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
     return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """privilege-escalation: the CI user's key (attacker IP and agent) looks at its policies, writes a new default
+    version of its own policy (``*`` on ``*``), attaches AdministratorAccess to a Lambda role and puts an inline
+    PassRole-on-``*`` policy on it, then lists secrets; documents written URL-encoded, as CloudTrail does."""
+    from urllib.parse import quote as q
+
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:privesc"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    acct = inc.account_id
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, acct,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  acct, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    docs = inc.details["documents"]
+    role = name_of(inc.target_role_arn)
+    iam = "iam.amazonaws.com"
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+    def rec(step: str, source: str, name: str, ro: bool, req: dict | None = None, resp: dict | None = None):
+        return at[step], g.call(ids, at[step], me, source, name, ro=ro, req=req, resp=resp), OK
+
+    return [
+        rec("whoami", "sts.amazonaws.com", "GetCallerIdentity", True),
+        rec("policies", iam, "ListAttachedUserPolicies", True, {"userName": inc.user_name}),
+        rec("new_version", iam, "CreatePolicyVersion", False,
+            {"policyArn": inc.details["policy_arn"], "policyDocument": q(json.dumps(docs["star"]), safe=""),
+             "setAsDefault": True},
+            {"policyVersion": {"versionId": inc.details["version_id"], "isDefaultVersion": True,
+                               "createDate": _iam_date(at["new_version"])}}),
+        rec("attach", iam, "AttachRolePolicy", False, {"roleName": role, "policyArn": admin}),
+        rec("put_inline", iam, "PutRolePolicy", False,
+            {"roleName": role, "policyName": inc.details["inline_policy"],
+             "policyDocument": q(json.dumps(docs["passrole"]), safe="")}),
+        rec("secrets", "secretsmanager.amazonaws.com", "ListSecrets", True),
+    ]
 
 
 def _root_records(g: _Gen) -> list[tuple[int, dict, str]]:
