@@ -194,6 +194,11 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
                      f" (first {fe.get('event_name')}), from {_some(src.get('new_ips') or [], 5) or 'no new IP'}"
                      + (f" with {_some(src['new_user_agents'], 2, '; ')}" if src.get("new_user_agents") else "")
                      + f"; {f['denied']['count']} denied.")
+    if w.get("start") and f["activity"]["usual_calls"]:
+        lines.append(f"Usual activity, apart: {f['activity']['usual_calls']} calls from "
+                     f"{_some(src.get('usual_ips') or [], 5) or 'no IP'}.")
+    if f.get("resources_read"):
+        lines.append("Read: " + _some(f["resources_read"], 5) + ".")
     made = f.get("created") or {}
     if f.get("console_logins") or made.get("users") or made.get("access_keys"):
         lines.append("Console sign-ins: " + (_some(f.get("console_logins") or []) or "none") + "; created users: "

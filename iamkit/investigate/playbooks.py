@@ -64,6 +64,7 @@ REGISTRY: dict[str, Callable[[], Steps]] = {
     "logging-tampering": _principal("logging-tampering", "Logging or guardrail tampering"),
     "root-activity": _principal("root-activity", "Root account activity"),
     "privilege-escalation": _principal("privilege-escalation", "Risky policy change or privilege escalation"),
+    "suspicious-role-session": _principal("suspicious-role-session", "Suspicious role session"),
 }
 
 

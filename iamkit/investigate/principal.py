@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from iamkit.case import Case
 
 EVENTS = "subject-events"
-OPENER = "(opened it)"  # the trace node of the calls that opened the principal's sessions
 
 
 def check(parameters: dict[str, Any]) -> None:
@@ -57,12 +56,14 @@ def trace(case: Case, subject: str) -> Activity:
         ev = events_of(t.con, s)
     case.save_frame(EVENTS, ev, query={"subject": s.id, "kind": s.kind, "db": trail_db(case).name})
     mine = ev[(ev["relation"] == "made") | ((ev["relation"] == "opened") & (ev["identity_type"] != "AWSAccount"))]
-    mine = mine.assign(node=[s.id if r == "made" else OPENER for r in mine["relation"]])
+    # the calls that opened its sessions are part of its use: the baseline (its first day) learns their sources
+    mine = mine.assign(node=s.id).sort_values(["event_time", "event_id"]).reset_index(drop=True)
     if not len(mine):
         case.note_unanswered("enrichment", "what the principal did", "no call of it in the loaded window: widen start")
     f = F.activity_facts(mine, s.as_facts(), root_key=s.id, ip_context=_ip_context(case))
     f.update(standing_detections=[], postmortem=None, risky_changes=risky_changes(mine, f["policies_changed"]))
-    case.save_json("openers", opened_by(ev))
+    suspicious = set(mine.loc[F.classify_activity(mine, s.id)[0], "event_id"]) if len(mine) else set()
+    case.save_json("openers", opened_by(ev, suspicious))
     f = F.save(case, f)
     return Activity(s, ev, f, headline(f))
 
@@ -116,16 +117,19 @@ def risky_changes(events: pd.DataFrame, changed: list[dict[str, Any]]) -> list[d
     return out
 
 
-def opened_by(ev: pd.DataFrame) -> list[dict[str, Any]]:
-    """Who opened the principal's sessions: caller (role of a session, else ARN), the key it used (pure)."""
+def opened_by(ev: pd.DataFrame, suspicious: set[str] = frozenset()) -> list[dict[str, Any]]:
+    """Who opened the principal's sessions: caller (role of a session, else ARN), the key it used, how often,
+    and whether any of those calls was suspicious (its event id in ``suspicious``) (pure)."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for _, r in ev[ev["relation"] == "opened"].iterrows() if len(ev) else ():
         if r.get("identity_type") == "AWSAccount":
             continue  # the role account's copy of a cross-account AssumeRole
         who = caller_of(r) or ""
         key = r.get("access_key_id") if isinstance(r.get("access_key_id"), str) else ""
-        row = out.setdefault((who, key), {"caller": who, "access_key_id": key or None, "calls": 0})
+        row = out.setdefault((who, key), {"caller": who, "access_key_id": key or None, "calls": 0,
+                                          "suspicious": False})
         row["calls"] += 1
+        row["suspicious"] = row["suspicious"] or r.get("event_id") in suspicious
     return list(out.values())
 
 
@@ -164,8 +168,9 @@ def assess(case: Case):
 
 
 def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str | None) -> list[Any]:
-    """Containment of a principal (pure): a role's sessions revoked; each IAM user that opened them with a
-    long-term key has the key switched off and is quarantined; users it created are quarantined. (An account
+    """Containment of a principal (pure): a role's sessions revoked; each IAM user that opened them
+    suspiciously (a call outside the principal's baseline) with a long-term key has the key switched off and is
+    quarantined; users it created are quarantined. (An account
     root's own credentials are not IAM's to switch off: the post-mortem's guardrails say what to do.)"""
     from iamkit.investigate.containment import Proposal
 
@@ -183,8 +188,8 @@ def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str 
                             {"issued_before": planned_at}, "its sessions did what the investigation found"))
     for o in openers:
         who = principal(o["caller"])
-        if who.kind != USER:
-            continue
+        if who.kind != USER or not o.get("suspicious", True):
+            continue  # a role's own sessions are revoked with it; a usual opener is left alone
         key = o.get("access_key_id") or ""
         if key.startswith("AKIA"):
             out.append(Proposal("deactivate_access_key", who.account or "", o["caller"],

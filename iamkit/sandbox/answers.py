@@ -57,6 +57,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         return [root_answer_key(org, records)]
     if inc.scenario == "privilege-escalation":
         return [privesc_answer_key(org, records)]
+    if inc.scenario == "suspicious-role-session":
+        return [session_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -333,5 +335,52 @@ def privesc_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]
                         {"kind": "detach_role_policy", "target": f"{role} {admin}"},
                         {"kind": "delete_inline_policy", "target": f"{role} {inline}"},
                         {"kind": "revoke_role_sessions", "target": role}],
+        "unanswered": [],
+    }
+
+
+def _of_role(rec: dict, role: str) -> bool:
+    """A record of ``role``'s use: a call of one of its sessions, or the caller's copy of an AssumeRole of it."""
+    ui = rec["userIdentity"]
+    if (ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") == role:
+        return True
+    return (rec["eventName"] == "AssumeRole" and ui.get("type") != "AWSAccount"
+            and (rec["requestParameters"] or {}).get("roleArn") == role)
+
+
+def session_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """suspicious-role-session, investigated from the role: the pipelines' sessions are its usual use (the
+    baseline: both run on its first day), the leaked key's session is the suspicious one — its source, the chain
+    (a user, not a pipeline), the secret it read; containment revokes the role's sessions and switches off the
+    key and the user that opened it, never the pipelines."""
+    inc = org.incident
+    role = inc.target_role_arn
+    calls = [r for _t, kind, r, _o in records if kind == "incident" and _of_role(r, role)]
+    usual = [r for _t, kind, r, _o in records if kind == "normal" and _of_role(r, role)]
+    first = calls[0]
+    opened = next(r for r in calls if r["eventName"] == "AssumeRole")
+    key = opened["responseElements"]["credentials"]["accessKeyId"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "principal", "id": role, "account_id": account_of(role)},
+        "window": {"start": inc.start, "end": inc.end,
+                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
+                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
+                                   "source_ip": first["sourceIPAddress"]}},
+        "activity": {"suspicious_calls": len(calls), "usual_calls": len(usual), "subject_key_calls": 0,
+                     "subject_key_denied": 0},
+        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+                    "usual_ips": sorted({r["sourceIPAddress"] for r in usual}),
+                    "usual_user_agents": sorted({_family(r["userAgent"]) for r in usual}), "via_aws_services": []},
+        "created": {"users": [], "access_keys": [], "sessions": [key], "login_profiles": []},
+        "roles_assumed": [{"role_arn": role, "session_name": inc.session_name, "access_key_id": key,
+                           "from_principal": inc.user_arn, "from_account": account_of(inc.user_arn),
+                           "account_id": account_of(role), "cross_account": True}],
+        "resources_read": list(inc.secret_arns),
+        "denied": {"count": 0, "by_code": {}},
+        "containment": [{"kind": "revoke_role_sessions", "target": role},
+                        {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+                        {"kind": "quarantine_user", "target": inc.user_arn}],
+        "detections": [],
         "unanswered": [],
     }

@@ -36,13 +36,17 @@ looks around, creates a root access key, and from the command line with that key
 from the attacker's IP: it writes a new default version of its own policy granting ``*`` on ``*``, attaches
 AdministratorAccess to the Lambda role ``dev-report-builder`` and puts an inline policy on it granting
 ``iam:PassRole`` on ``*``, then lists the secrets it can now read (played here with its key).
+
+**suspicious-role-session**: ``prod-deploy`` is used every day by the two Dev pipelines (its baseline), then
+once by the leaked Dev developer's key from the attacker's IP — a new source and a new chain — whose session
+reads ``prod/db/password``.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iamkit.errors import BadInput, IamkitError
 from iamkit.sandbox import backend
@@ -81,6 +85,8 @@ def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
         return root_activity(ctx, check_variant(name, variant))
     if name == "privilege-escalation":
         return privilege_escalation(ctx, check_variant(name, variant))
+    if name == "suspicious-role-session":
+        return suspicious_role_session(ctx, check_variant(name, variant))
     raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
@@ -217,15 +223,12 @@ TRUST_CALLERS = (("dev-release-pipeline", "codebuild.amazonaws.com"), ("dev-data
 TRUST_TARGET = "prod-deploy"
 
 
-def cross_account_trust_exposure(ctx: Ctx, variant: str = "default") -> Incident:
-    """The exposed trust: two Dev pipeline roles (created here, in moto, allowed to assume ``prod-deploy``) and
-    the sessions they open over the fortnight before ``now`` (``details.uses``, written by the trail generator)."""
+def _pipelines(ctx: Ctx, target: Any, *, weekends: bool) -> tuple[list[str], list[dict[str, str]]]:
+    """The Dev pipeline roles allowed to assume ``target`` (created in moto) and the sessions they open over the
+    12 days before ``now``: the release pipeline on weekdays (every day with ``weekends``), the data sync nightly."""
     from iamkit.sandbox.seed_iam import make_role, trust_service
 
-    org = ctx.org
-    dev = org.accounts_in("Dev")[0].account_id
-    prod = org.accounts_in("Prod")[0].account_id
-    target = org.role(f"arn:aws:iam::{prod}:role/{TRUST_TARGET}")
+    dev = ctx.org.accounts_in("Dev")[0].account_id
     rng = ctx.rng
     callers = []
     for name, service in TRUST_CALLERS:
@@ -240,7 +243,7 @@ def cross_account_trust_exposure(ctx: Ctx, variant: str = "default") -> Incident
     for d in range(12):
         day = day0 + timedelta(days=d)
         for role, service in callers:
-            if service.startswith("codebuild") and day.weekday() >= 5:
+            if service.startswith("codebuild") and day.weekday() >= 5 and not weekends:
                 continue  # releases on weekdays only
             hour = rng.uniform(9, 17) if service.startswith("codebuild") else rng.uniform(1.5, 2.5)
             t = (day + timedelta(hours=hour)).replace(microsecond=0)
@@ -249,13 +252,57 @@ def cross_account_trust_exposure(ctx: Ctx, variant: str = "default") -> Incident
             uses.append({"caller": role.arn, "service": service, "time": iso(t),
                          "session_name": f"{role.name}-{ctx.hex(4)}"})
     uses.sort(key=lambda u: u["time"])
+    return [r.arn for r, _s in callers], uses
+
+
+def cross_account_trust_exposure(ctx: Ctx, variant: str = "default") -> Incident:
+    """The exposed trust: two Dev pipeline roles (created here, in moto, allowed to assume ``prod-deploy``) and
+    the sessions they open over the fortnight before ``now`` (``details.uses``, written by the trail generator)."""
+    org = ctx.org
+    dev = org.accounts_in("Dev")[0].account_id
+    prod = org.accounts_in("Prod")[0].account_id
+    target = org.role(f"arn:aws:iam::{prod}:role/{TRUST_TARGET}")
+    callers, uses = _pipelines(ctx, target, weekends=False)
     last = uses[-1]["time"]
     backend.set_role(prod, TRUST_TARGET, last_used=_parse(last))
     target.last_used = last
     inc = Incident(scenario="cross-account-trust-exposure", variant=variant, account_id=prod,
                    target_role_arn=target.arn, start=uses[0]["time"], end=last,
-                   details={"callers": [r.arn for r, _s in callers], "uses": uses, "org_id": org.org_id,
+                   details={"callers": callers, "uses": uses, "org_id": org.org_id,
                             "trusted": f"arn:aws:iam::{dev}:root"})
+    org.incident = inc
+    return inc
+
+
+def suspicious_role_session(ctx: Ctx, variant: str = "default") -> Incident:
+    """``prod-deploy`` in its usual work (the two pipelines, every day), then one session opened by the Dev
+    developer's leaked key from the attacker's IP (a new source and a new chain: a user, not a pipeline), which
+    reads the database password; played in moto with that key."""
+    org = ctx.org
+    prod = org.accounts_in("Prod")[0].account_id
+    target = org.role(f"arn:aws:iam::{prod}:role/{TRUST_TARGET}")
+    leaked: User | None = ctx.cache.get("leaked_user")
+    if leaked is None:
+        raise IamkitError("scenario suspicious-role-session: the Dev account has no developer with an old key")
+    callers, uses = _pipelines(ctx, target, weekends=True)
+    key = leaked.access_keys[0]
+    rng = ctx.rng
+    start = (ctx.now - timedelta(hours=rng.uniform(3, 8))).replace(microsecond=0)
+    times, t = {}, start
+    for s in ("assume", "whoami", "secret", "buckets"):
+        times[s] = iso(t)
+        t += timedelta(seconds=rng.randint(20, 120))
+    session_name = f"deploy-{ctx.hex(6)}"
+    creds = ctx.client("sts", leaked.account_id, access_key_id=key.access_key_id).assume_role(
+        RoleArn=target.arn, RoleSessionName=session_name)["Credentials"]
+    secret = next(r for r in org.resources if r.service == "secretsmanager" and r.name == "prod/db/password")
+    ctx.client("secretsmanager", prod, access_key_id=creds["AccessKeyId"],
+               session_token=creds["SessionToken"]).get_secret_value(SecretId=secret.arn)
+    inc = Incident(scenario="suspicious-role-session", variant=variant, leaked_access_key_id=key.access_key_id,
+                   user_arn=leaked.arn, user_name=leaked.name, account_id=prod, target_role_arn=target.arn,
+                   session_name=session_name, attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+                   attacker_user_agent=ATTACKER_UA, secret_arns=[secret.arn], start=times["assume"],
+                   end=times["buckets"], details={"callers": callers, "uses": uses, "times": times})
     org.incident = inc
     return inc
 

@@ -2054,8 +2054,35 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
         return [(t, "incident", r, o) for t, r, o in _root_records(g)]
     if g.inc is not None and g.inc.scenario == "privilege-escalation":
         return [(t, "incident", r, o) for t, r, o in _privesc_records(g)]
+    if g.inc is not None and g.inc.scenario == "suspicious-role-session":  # the pipelines are the role's usual work
+        return [*((t, "normal", r, o) for t, r, o in _trust_records(g)),
+                *((t, "incident", r, o) for t, r, o in _session_records(g))]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
     return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _session_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """suspicious-role-session: the leaked key (attacker IP and agent) assumes the pipelines' role; its session
+    checks who it is, reads the database password and lists the buckets."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:session"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    dev = account_of(inc.user_arn)
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    role = g.role_by_arn[inc.target_role_arn]
+    recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
+    out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
+    s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
+    out.append((at["whoami"], g.call(ids, at["whoami"], s, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK))
+    out.append((at["secret"], g.call(ids, at["secret"], s, "secretsmanager.amazonaws.com", "GetSecretValue", ro=True,
+                                     req={"secretId": inc.secret_arns[0]}), OK))
+    out.append((at["buckets"], g.call(ids, at["buckets"], s, "s3.amazonaws.com", "ListBuckets", ro=True,
+                                      req={"Host": "s3.amazonaws.com"}), OK))
+    return out
 
 
 def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
