@@ -13,7 +13,8 @@ import pytest
 from iamkit.case import Case
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
+pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
+              pytest.mark.xdist_group("logging_tampering")]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "logging-tampering"
 SEED = 82
 

@@ -13,7 +13,8 @@ import pytest
 from iamkit.investigate import facts as F
 from iamkit.investigate.principal import policy_risks
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
+pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
+              pytest.mark.xdist_group("privilege_escalation")]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "privilege-escalation"
 SEED = 84
 

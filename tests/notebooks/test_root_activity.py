@@ -12,7 +12,8 @@ import pytest
 
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
+pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
+              pytest.mark.xdist_group("root_activity")]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "root-activity"
 SEED = 83
 

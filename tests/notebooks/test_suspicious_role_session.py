@@ -11,7 +11,8 @@ import pytest
 
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
+pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
+              pytest.mark.xdist_group("suspicious_role_session")]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "suspicious-role-session"
 SEED = 85
 

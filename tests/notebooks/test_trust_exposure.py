@@ -15,7 +15,8 @@ from iamkit.case import Case
 from iamkit.errors import BadInput
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox]
+pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
+              pytest.mark.xdist_group("trust_exposure")]  # one playbook run, on one worker
 SEED = 81  # its own seed: moto's state is per process
 PLAYBOOK = "cross-account-trust-exposure"
 
