@@ -224,6 +224,14 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
         lines.append("Restrict it to " + (_some(e["proposed_trust"]["principals"], 5) or "nobody")
                      + (f" with aws:PrincipalOrgID {org}" if org else "") + "; keep "
                      + (", ".join(f.get("standing_detections") or []) or "no detection") + " on.")
+    r = f.get("resource_exposure")
+    if r:
+        lines.append(f"Its policy breaks {', '.join(r['problems']) or 'no exposure rule'}; changed by "
+                     + ("; ".join(f"{c['event_name']} {c['result']} by {c['by']} at {_when(c['time'])}"
+                                  for c in r["policy_changes"]) or "nobody in the window") + ".")
+        lines.append(f"Read {r['reads']} time(s) by {_some(r['accessed_by'], 5) or 'nobody'} from "
+                     f"{_some(r['access_ips'], 5) or 'no IP'} ({_when(r['first_access'])} → {_when(r['last_access'])})"
+                     + (f": {_some(r['objects_read'], 5)}" if r["objects_read"] else "") + ".")
     det = f.get("detections")
     lines.append("Detections on it: " + (", ".join(det) if det else "none" if det is not None else "not assessed"))
     c = f.get("containment")

@@ -58,6 +58,18 @@ def _principal(playbook: str, title: str, tables: dict[str, str] | None = None) 
     return make
 
 
+def _resource() -> Steps:
+    from iamkit.investigate import resource as r
+    from iamkit.investigate.postmortem import summarize_subject
+
+    def postmortem(case):
+        arn = case.load_json("facts")["subject"]["id"]
+        return summarize_subject(case, f"Resource exposure of {arn}", r.EVENTS,
+                                 {"exposure-findings": "Exposure findings on the resource"})
+
+    return Steps("resource-exposure", r.check, r.trace, r.exposure, r.assess, r.plan_containment, postmortem)
+
+
 REGISTRY: dict[str, Callable[[], Steps]] = {
     "compromised-access-key": _key,
     "cross-account-trust-exposure": _trust,
@@ -65,6 +77,7 @@ REGISTRY: dict[str, Callable[[], Steps]] = {
     "root-activity": _principal("root-activity", "Root account activity"),
     "privilege-escalation": _principal("privilege-escalation", "Risky policy change or privilege escalation"),
     "suspicious-role-session": _principal("suspicious-role-session", "Suspicious role session"),
+    "resource-exposure": _resource,
 }
 
 

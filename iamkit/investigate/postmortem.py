@@ -185,10 +185,14 @@ def _first_detection(detections: pd.DataFrame | None) -> str | None:
 
 
 def incident_start(f: dict[str, Any]) -> str | None:
-    """When the incident's evidence starts: a key's first suspicious call, an exposure's first use."""
+    """When the incident's evidence starts: a key's first suspicious call, an exposure's first use, a resource's
+    first policy change (else its first outside read)."""
     if (f.get("window") or {}).get("start"):
         return f["window"]["start"]
-    return (f.get("exposure") or {}).get("first_used")
+    r = f.get("resource_exposure") or {}
+    if r.get("policy_changes"):
+        return r["policy_changes"][0]["time"]
+    return (f.get("exposure") or {}).get("first_used") or r.get("first_access")
 
 
 #: guardrails to add, by what the facts show: (test on the facts, kind, what, why)
@@ -210,6 +214,14 @@ GUARDRAILS: list[tuple[Any, str, str, str]] = [
      "a permissions boundary required on every user and role that principals other than the identity pipeline "
      "create (iam:PermissionsBoundary condition on iam:CreateUser / iam:CreateRole)",
      "a policy granted there could not reach past the boundary"),
+    (lambda f: bool((f.get("resource_exposure") or {}).get("problems")), "scp",
+     "account-level S3 Block Public Access on, locked by an SCP denying s3:PutAccountPublicAccessBlock and "
+     "s3:PutBucketPolicy/PutBucketAcl outside the platform role; an RCP denying access from outside the "
+     "organization (aws:PrincipalOrgID) to buckets, keys and secrets",
+     "a bucket policy granting '*' then has no effect, whoever writes it"),
+    (lambda f: bool((f.get("resource_exposure") or {}).get("problems")), "ci_policy_gate",
+     "gate resource policies in CI on `iamkit assess --rules 'IAMKIT-EXPO-*' --fail-on high`",
+     "the public grant would have failed the build"),
     (lambda f: bool(f.get("risky_changes")), "ci_policy_gate",
      "make IAM changes go through the pipeline and gate them on `iamkit assess --fail-on high` (wildcard grants, "
      "iam:PassRole on '*', administrator policies attached fail the build); deny them to other principals by SCP",

@@ -59,6 +59,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         return [privesc_answer_key(org, records)]
     if inc.scenario == "suspicious-role-session":
         return [session_answer_key(org, records)]
+    if inc.scenario == "resource-exposure":
+        return [resource_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -382,5 +384,35 @@ def session_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]
                         {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
                         {"kind": "quarantine_user", "target": inc.user_arn}],
         "detections": [],
+        "unanswered": [],
+    }
+
+
+def resource_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """resource-exposure, investigated from the bucket: the public policy (Principal ``*``: IAMKIT-EXPO-001), who
+    put it (the prod-deploy session), the anonymous reads and their IPs; containment takes the public grant out
+    and revokes the role's sessions."""
+    inc = org.incident
+    bucket = f"arn:aws:s3:::{inc.details['bucket']}"
+    put = next(r for _t, _k, r, _o in records if r["eventName"] == "PutBucketPolicy")
+    reads = [r for _t, _k, r, _o in records if r["eventName"] == "GetObject"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "resource", "id": bucket, "account_id": None},
+        "resource_exposure": {
+            "resource_arn": bucket,
+            "problems": ["IAMKIT-EXPO-001"],
+            "policy_changes": [{"event_name": "PutBucketPolicy", "by": inc.target_role_arn, "time": put["eventTime"],
+                                "result": "succeeded"}],
+            "accessed_by": ["anonymous"],
+            "access_ips": sorted({r["sourceIPAddress"] for r in reads}),
+            "reads": len(reads),
+            "objects_read": sorted({f"{bucket}/{x['key']}" for x in inc.details["reads"]}),
+            "first_access": min(r["eventTime"] for r in reads),
+            "last_access": max(r["eventTime"] for r in reads),
+        },
+        "detections": [],
+        "containment": [{"kind": "restrict_resource_policy", "target": bucket},
+                        {"kind": "revoke_role_sessions", "target": inc.target_role_arn}],
         "unanswered": [],
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 #: the scripted incidents the sandbox can play (``iamkit.sandbox.scenario``), each with its answer keys
 SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering", "root-activity",
-             "privilege-escalation", "suspicious-role-session")
+             "privilege-escalation", "suspicious-role-session", "resource-exposure")
 
 
 @dataclass

@@ -40,6 +40,10 @@ AdministratorAccess to the Lambda role ``dev-report-builder`` and puts an inline
 **suspicious-role-session**: ``prod-deploy`` is used every day by the two Dev pipelines (its baseline), then
 once by the leaked Dev developer's key from the attacker's IP — a new source and a new chain — whose session
 reads ``prod/db/password``.
+
+**resource-exposure**: the leaked key's ``prod-deploy`` session makes the Prod bucket ``acme-prod-reports-…``
+public (a bucket policy granting ``s3:GetObject`` to ``*``, played in moto); over the next hours anonymous
+callers from three internet IPs read its reports.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
         return privilege_escalation(ctx, check_variant(name, variant))
     if name == "suspicious-role-session":
         return suspicious_role_session(ctx, check_variant(name, variant))
+    if name == "resource-exposure":
+        return resource_exposure(ctx, check_variant(name, variant))
     raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
@@ -448,5 +454,49 @@ def privilege_escalation(ctx: Ctx, variant: str = "default") -> Incident:
                    target_role_arn=role.arn, start=times["whoami"], end=times["secrets"],
                    details={"times": times, "policy_arn": policy_arn, "version_id": version,
                             "inline_policy": ESCALATED_INLINE, "documents": {"star": STAR, "passrole": PASSROLE_STAR}})
+    org.incident = inc
+    return inc
+
+
+REPORTS = ("2026/q3-revenue.pdf", "2026/q3-customers.csv", "2026/board-pack.pdf")
+
+
+def resource_exposure(ctx: Ctx, variant: str = "default") -> Incident:
+    """A Prod bucket of reports made public by the leaked key's ``prod-deploy`` session (played in moto), then
+    read anonymously; times and readers planned in ``details``."""
+    org = ctx.org
+    prod = org.accounts_in("Prod")[0].account_id
+    target = org.role(f"arn:aws:iam::{prod}:role/{TRUST_TARGET}")
+    leaked: User | None = ctx.cache.get("leaked_user")
+    if leaked is None:
+        raise IamkitError("scenario resource-exposure: the Dev account has no developer with an old key")
+    bucket = f"acme-prod-reports-{prod}"
+    s3 = ctx.client("s3", prod)
+    s3.create_bucket(Bucket=bucket)
+    for key in REPORTS:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"report")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    session_name = f"deploy-{ctx.hex(6)}"
+    creds = ctx.client("sts", leaked.account_id, access_key_id=leaked.access_keys[0].access_key_id).assume_role(
+        RoleArn=target.arn, RoleSessionName=session_name)["Credentials"]
+    ctx.client("s3", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"]).put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps(policy))
+    org.resources.append(Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}",
+                                  name=bucket, policy=policy, sensitive=True, objects=list(REPORTS)))
+    rng = ctx.rng
+    start = (ctx.now - timedelta(hours=rng.uniform(10, 16))).replace(microsecond=0)
+    reads = []
+    for i, hours in enumerate((1.5, 3.2, 6.8, 7.1)):
+        reads.append({"time": iso(start + timedelta(hours=hours, seconds=rng.randint(0, 600))),
+                      "ip": f"{rng.choice((45, 91, 185))}.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{10 + i}",
+                      "key": REPORTS[i % len(REPORTS)]})
+    times = {"assume": iso(start), "put_policy": iso(start + timedelta(seconds=rng.randint(40, 120)))}
+    inc = Incident(scenario="resource-exposure", variant=variant, leaked_access_key_id=leaked.access_keys[0].access_key_id,
+                   user_arn=leaked.arn, user_name=leaked.name, account_id=prod, target_role_arn=target.arn,
+                   session_name=session_name, attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+                   attacker_user_agent=ATTACKER_UA, start=times["assume"], end=reads[-1]["time"],
+                   details={"bucket": bucket, "policy": policy, "times": times, "reads": reads})
     org.incident = inc
     return inc

@@ -2054,11 +2054,44 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
         return [(t, "incident", r, o) for t, r, o in _root_records(g)]
     if g.inc is not None and g.inc.scenario == "privilege-escalation":
         return [(t, "incident", r, o) for t, r, o in _privesc_records(g)]
+    if g.inc is not None and g.inc.scenario == "resource-exposure":
+        return [(t, "incident", r, o) for t, r, o in _exposure_records(g)]
     if g.inc is not None and g.inc.scenario == "suspicious-role-session":  # the pipelines are the role's usual work
         return [*((t, "normal", r, o) for t, r, o in _trust_records(g)),
                 *((t, "incident", r, o) for t, r, o in _session_records(g))]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
     return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _exposure_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """resource-exposure: the leaked key assumes prod-deploy, its session puts a public bucket policy on the
+    reports bucket; anonymous callers then read reports (S3 data events, ``AWSAccount``/``anonymous``)."""
+    from urllib.parse import quote as q
+
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:exposure"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    dev, prod = account_of(inc.user_arn), inc.account_id
+    bucket = inc.details["bucket"]
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    role = g.role_by_arn[inc.target_role_arn]
+    recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
+    out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
+    s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
+    put = g.call(ids, at["put_policy"], s, "s3.amazonaws.com", "PutBucketPolicy", ro=False,
+                 req={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": q(json.dumps(
+                     inc.details["policy"]), safe="")},
+                 resources=[{"accountId": prod, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])
+    out.append((at["put_policy"], put, OK))
+    for read in inc.details["reads"]:
+        t = _epoch(read["time"])
+        anon = _Session(R.aws_account_identity("", "anonymous"), prod, read["ip"], _BROWSER_UA[0])
+        out.append((t, _s3_call(g, ids, t, anon, "GetObject", bucket, read["key"], g.region, prod, ro=True), OK))
+    return out
 
 
 def _session_records(g: _Gen) -> list[tuple[int, dict, str]]:
