@@ -91,11 +91,8 @@ def events_of(con: Any, subject: Subject, *, start: Any = None, end: Any = None)
         where, params = "access_key_id = ?", [sid]
         relation = "'made'"
     elif subject.kind == "person":
-        where = ("lower(json_extract_string(user_identity, '$.onBehalfOf.userId')) = lower(?) "
-                 "OR lower(session_name) = lower(?) OR lower(json_extract_string(additional_event_data, "
-                 "'$.UserName')) = lower(?)")
-        params = [sid, sid, sid]
-        relation = "'made'"
+        raise BadInput("a person's calls come through Identity Center: correlate the person first "
+                       "(iamkit correlate UPN), then investigate the role sessions it names")
     else:
         name_match = ("json_extract_string(request_parameters, '$.roleArn') = ? "
                       "OR list_contains(json_extract_string(resources, '$[*].ARN'), ?)")

@@ -49,13 +49,14 @@ callers from three internet IPs read its reports.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from iamkit.errors import BadInput, IamkitError
 from iamkit.sandbox import backend
 from iamkit.sandbox.model import SCENARIOS, AccessKey, Incident, Resource, User
 from iamkit.sandbox.seed import iso
+from iamkit.sandbox.seed_iam import make_role, trust_aws, trust_service
 
 if TYPE_CHECKING:
     from iamkit.sandbox.seed import Ctx
@@ -232,8 +233,6 @@ TRUST_TARGET = "prod-deploy"
 def _pipelines(ctx: Ctx, target: Any, *, weekends: bool) -> tuple[list[str], list[dict[str, str]]]:
     """The Dev pipeline roles allowed to assume ``target`` (created in moto) and the sessions they open over the
     12 days before ``now``: the release pipeline on weekdays (every day with ``weekends``), the data sync nightly."""
-    from iamkit.sandbox.seed_iam import make_role, trust_service
-
     dev = ctx.org.accounts_in("Dev")[0].account_id
     rng = ctx.rng
     callers = []
@@ -313,9 +312,7 @@ def suspicious_role_session(ctx: Ctx, variant: str = "default") -> Incident:
     return inc
 
 
-def _parse(text: str):
-    from datetime import datetime
-
+def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -327,8 +324,6 @@ CONFIG_RECORDER = "default"
 def logging_tampering(ctx: Ctx, variant: str = "default") -> Incident:
     """The Prod account's own guardrails (a trail, GuardDuty, a Config recorder), the operations role that may
     manage them, and the attacker's session switching them off; the times are planned in ``details``."""
-    from iamkit.sandbox.seed_iam import make_role, trust_aws
-
     org = ctx.org
     leaked: User | None = ctx.cache.get("leaked_user")
     if leaked is None:
@@ -425,8 +420,6 @@ PASSROLE_STAR = {"Version": "2012-10-17", "Statement": [
 def privilege_escalation(ctx: Ctx, variant: str = "default") -> Incident:
     """The CI user's key widens its own policy, then makes a Lambda role administrator and able to pass any
     role; played in moto with that key, the times planned in ``details``."""
-    from iamkit.sandbox.seed_iam import make_role, trust_service
-
     org = ctx.org
     dev = org.accounts_in("Dev")[0].account_id
     actor = next((u for u in org.users if u.account_id == dev and u.name == ESCALATING_USER), None)

@@ -2066,8 +2066,6 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
 def _exposure_records(g: _Gen) -> list[tuple[int, dict, str]]:
     """resource-exposure: the leaked key assumes prod-deploy, its session puts a public bucket policy on the
     reports bucket; anonymous callers then read reports (S3 data events, ``AWSAccount``/``anonymous``)."""
-    from urllib.parse import quote as q
-
     inc = g.inc
     assert inc is not None
     ids = R.Ids(random.Random(f"{g.seed}:exposure"))
@@ -2083,7 +2081,7 @@ def _exposure_records(g: _Gen) -> list[tuple[int, dict, str]]:
     out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
     s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
     put = g.call(ids, at["put_policy"], s, "s3.amazonaws.com", "PutBucketPolicy", ro=False,
-                 req={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": q(json.dumps(
+                 req={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": quote(json.dumps(
                      inc.details["policy"]), safe="")},
                  resources=[{"accountId": prod, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])
     out.append((at["put_policy"], put, OK))
@@ -2122,8 +2120,6 @@ def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
     """privilege-escalation: the CI user's key (attacker IP and agent) looks at its policies, writes a new default
     version of its own policy (``*`` on ``*``), attaches AdministratorAccess to a Lambda role and puts an inline
     PassRole-on-``*`` policy on it, then lists secrets; documents written URL-encoded, as CloudTrail does."""
-    from urllib.parse import quote as q
-
     inc = g.inc
     assert inc is not None
     ids = R.Ids(random.Random(f"{g.seed}:privesc"))
@@ -2145,14 +2141,14 @@ def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
         rec("whoami", "sts.amazonaws.com", "GetCallerIdentity", True),
         rec("policies", iam, "ListAttachedUserPolicies", True, {"userName": inc.user_name}),
         rec("new_version", iam, "CreatePolicyVersion", False,
-            {"policyArn": inc.details["policy_arn"], "policyDocument": q(json.dumps(docs["star"]), safe=""),
+            {"policyArn": inc.details["policy_arn"], "policyDocument": quote(json.dumps(docs["star"]), safe=""),
              "setAsDefault": True},
             {"policyVersion": {"versionId": inc.details["version_id"], "isDefaultVersion": True,
                                "createDate": _iam_date(at["new_version"])}}),
         rec("attach", iam, "AttachRolePolicy", False, {"roleName": role, "policyArn": admin}),
         rec("put_inline", iam, "PutRolePolicy", False,
             {"roleName": role, "policyName": inc.details["inline_policy"],
-             "policyDocument": q(json.dumps(docs["passrole"]), safe="")}),
+             "policyDocument": quote(json.dumps(docs["passrole"]), safe="")}),
         rec("secrets", "secretsmanager.amazonaws.com", "ListSecrets", True),
     ]
 

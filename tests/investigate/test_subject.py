@@ -116,3 +116,10 @@ def test_a_notebook_started_alone_checks_its_subject_before_making_a_case(tmp_pa
     with pytest.raises(BadInput, match="required"):
         open_case("", step="01", playbook="logging-tampering", subject="")
     assert not (tmp_path / "cases").exists()
+
+
+def test_a_person_has_no_cloudtrail_timeline_of_its_own():
+    from iamkit.investigate.subject import events_of
+
+    with pytest.raises(BadInput, match="correlate"):
+        events_of(None, Subject.parse("person", "ana@example.com"))
