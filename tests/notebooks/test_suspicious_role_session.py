@@ -45,4 +45,4 @@ def test_the_postmortem_names_the_missing_detection(scenario_run):
 
 def test_the_scenario_is_coherent_with_the_seeded_policies(scenario_run, replay):
     checked, problems = replay(scenario_run.sb)
-    assert checked > 40 and not problems, "\n".join(problems)
+    assert checked >= 2 * len(scenario_run.sb.org.incident.details["uses"]) and not problems, "\n".join(problems)

@@ -87,4 +87,5 @@ def test_a_bad_subject_is_refused_before_any_notebook_runs(trust_sandbox, sandbo
 
 def test_the_scenario_is_coherent_with_the_seeded_policies(trust_sandbox, replay):
     checked, problems = replay(trust_sandbox)
-    assert checked > 40 and not problems, "\n".join(problems)
+    uses = len(trust_sandbox.org.incident.details["uses"])  # weekday releases: how many depends on the date
+    assert checked >= 2 * uses and not problems, "\n".join(problems)
