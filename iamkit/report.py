@@ -121,6 +121,8 @@ def headline(f: dict[str, Any]) -> list[str]:
     if f.get("unanswered"):
         lines.append("Not answered: " + "; ".join(f"{u['question']} — {u['reason']} ({u['step']})"
                                                    for u in f["unanswered"]))
+    if "access_key_id" not in f["subject"]:
+        return lines + _subject_headline(f)
     s, w, a, src = f["subject"], f["window"], f["activity"], f["sources"]
     ctx = src.get("ip_context") or {}
     who = s.get("principal_arn") or "unknown principal"
@@ -176,6 +178,69 @@ def headline(f: dict[str, Any]) -> list[str]:
     lines.append(f"Data access: {secrets} secret read(s), {objects} S3 object read(s), {len(read) - secrets - objects}"
                  f" other read(s); {f['denied']['count']} denied calls{denied_by_key}, "
                  f"{f['other_errors']['count']} other errors; logging changes: {logging}")
+    return lines
+
+
+def _subject_headline(f: dict[str, Any]) -> list[str]:
+    """The headline of an investigation of a principal, person or resource: the subject, what is exposed and who
+    used it, the detections, the proposed containment and the post-mortem's times."""
+    s = f["subject"]
+    lines = [f"Subject: {s.get('kind')} {s.get('id')}" + (f" in account {s['account_id']}" if s.get("account_id")
+                                                          else "")]
+    w, src = f.get("window") or {}, f.get("sources") or {}
+    if w.get("start"):
+        fe = w.get("first_event") or {}
+        lines.append(f"{f['activity']['suspicious_calls']} suspicious calls {_when(w['start'])} → {_when(w['end'])}"
+                     f" (first {fe.get('event_name')}), from {_some(src.get('new_ips') or [], 5) or 'no new IP'}"
+                     + (f" with {_some(src['new_user_agents'], 2, '; ')}" if src.get("new_user_agents") else "")
+                     + f"; {f['denied']['count']} denied.")
+    if w.get("start") and f["activity"]["usual_calls"]:
+        lines.append(f"Usual activity, apart: {f['activity']['usual_calls']} calls from "
+                     f"{_some(src.get('usual_ips') or [], 5) or 'no IP'}.")
+    if f.get("resources_read"):
+        lines.append("Read: " + _some(f["resources_read"], 5) + ".")
+    made = f.get("created") or {}
+    if f.get("console_logins") or made.get("users") or made.get("access_keys"):
+        lines.append("Console sign-ins: " + (_some(f.get("console_logins") or []) or "none") + "; created users: "
+                     + (_some(made.get("users") or []) or "none") + "; created keys: "
+                     + (_some(made.get("access_keys") or []) or "none") + ".")
+    for r in f.get("roles_assumed") or []:
+        lines.append(f"Session {r['session_name']} of {r['role_arn']} opened by {r['from_principal']}"
+                     + (" across accounts" if r.get("cross_account") else "") + ".")
+    if f.get("risky_changes"):
+        lines.append("Risky policy changes: " + "; ".join(
+            f"{c['event_name']} {c.get('policy') or ''} on {c['target']} ({', '.join(c['risks'])})"
+            for c in f["risky_changes"]) + ".")
+    if f.get("logging_changes"):
+        lines.append("Logging and guardrails: " + "; ".join(
+            f"{c['event_name']} {c['result']}" + (f" ({c['error_code']})" if c.get("error_code") else "")
+            + (f" on {c['target']}" if c.get("target") else "") for c in f["logging_changes"]) + ".")
+    e = f.get("exposure")
+    if e:
+        org = e["proposed_trust"].get("principal_org_id")
+        lines.append(f"Its trust lets in {_some(e['trusted'], 5) or 'nobody'} "
+                     f"({', '.join(e['problems']) or 'no trust rule broken'}); {e['sessions']} session(s) opened "
+                     f"{_when(e['first_used'])} → {_when(e['last_used'])} by {_some(e['used_by'], 5) or 'nobody'}.")
+        lines.append("Restrict it to " + (_some(e["proposed_trust"]["principals"], 5) or "nobody")
+                     + (f" with aws:PrincipalOrgID {org}" if org else "") + "; keep "
+                     + (", ".join(f.get("standing_detections") or []) or "no detection") + " on.")
+    r = f.get("resource_exposure")
+    if r:
+        lines.append(f"Its policy breaks {', '.join(r['problems']) or 'no exposure rule'}; changed by "
+                     + ("; ".join(f"{c['event_name']} {c['result']} by {c['by']} at {_when(c['time'])}"
+                                  for c in r["policy_changes"]) or "nobody in the window") + ".")
+        lines.append(f"Read {r['reads']} time(s) by {_some(r['accessed_by'], 5) or 'nobody'} from "
+                     f"{_some(r['access_ips'], 5) or 'no IP'} ({_when(r['first_access'])} → {_when(r['last_access'])})"
+                     + (f": {_some(r['objects_read'], 5)}" if r["objects_read"] else "") + ".")
+    det = f.get("detections")
+    lines.append("Detections on it: " + (", ".join(det) if det else "none" if det is not None else "not assessed"))
+    c = f.get("containment")
+    if c:
+        lines.append("Proposed containment (dry run): " + "; ".join(f"{x['kind']} {x['target']}" for x in c))
+    pm = f.get("postmortem")
+    if pm:
+        lines.append("Time to detect: " + pm["time_to_detect"]["note"] + "; to contain: "
+                     + pm["time_to_contain"]["note"] + f"; {len(pm['guardrails'])} guardrail(s) to add.")
     return lines
 
 
@@ -370,6 +435,7 @@ def render(case: Case) -> str:
         lines = s["headline"] if isinstance(s["headline"], list) else [s["headline"]]
         parts.append("<ul class=headline>" + "".join(f"<li>{_e(x)}</li>" for x in lines) + "</ul>")
     for key, title in (("what", "What happened, step by step"), ("proposed_actions", "Proposed actions (dry run)"),
+                       ("postmortem", "Post-mortem: time to detect / contain / recover, detection gaps, guardrails"),
                        ("from_where", "From where"), ("who", "Who"), ("when", "When"),
                        ("blast_radius", "Blast radius")):
         if key not in s:

@@ -29,44 +29,52 @@ KEY_PATTERN = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
 STEPS = {"01": "01-enrichment", "02": "02-assessment", "03": "03-remediation", "04": "04-postmortem"}
 
 
-def open_case(case_dir: str, *, step: str = "", **parameters: Any) -> Case:
-    """The case a notebook writes into.
+def check_key(parameters: dict[str, Any]) -> None:
+    """The parameters a new key case needs: ``access_key_id`` is an access key id (``BadInput`` otherwise)."""
+    key = str(parameters.get("access_key_id") or "").strip()
+    if not key:
+        raise BadInput("access_key_id is required: set it in the parameters cell (AKIA… or ASIA…), then run "
+                       "the notebook again")
+    if not KEY_PATTERN.fullmatch(key):
+        raise BadInput(f"access_key_id {key[:40]!r} is not an access key id (AKIA… or ASIA…)")
+
+
+def open_case(case_dir: str, *, step: str = "", playbook: str = PLAYBOOK, **parameters: Any) -> Case:
+    """The case a notebook of ``playbook`` writes into.
 
     With ``case_dir`` (``iamkit run`` sets it; the case picker too): that case, verified (and joined when the run
-    that made it started this kernel). Without, in JupyterLab: step 01 checks its parameters first (no key, no
-    case) and starts a new case; any later step continues the newest case of this playbook that has the answers
-    it needs, as ``iamkit run`` would chain them. End an interactive notebook with ``done(case, step)``."""
+    that made it started this kernel). Without, in JupyterLab: step 01 checks its parameters first (no subject,
+    no case) and starts a new case; any later step continues the newest case of this playbook that has the
+    answers it needs, as ``iamkit run`` would chain them. End an interactive notebook with ``done(case, step)``."""
     from iamkit import config
     from iamkit.case import Case
+    from iamkit.investigate.playbooks import get
 
+    steps = get(playbook)
     if step == "explore":  # reads only (an approval opens its own session): other notebooks can write meanwhile
-        path = case_dir or latest_case(config.load().cases_dir)
+        path = case_dir or latest_case(config.load().cases_dir, playbook)
         if not path:
-            raise NotFound(f"no case of {PLAYBOOK} with answers under {config.load().cases_dir}: run the playbook "
+            raise NotFound(f"no case of {playbook} with answers under {config.load().cases_dir}: run the playbook "
                            "(or 01-enrichment) first, or set case_dir")
         case = Case.open(path)
         case.require_intact()
         return case
     if case_dir:
-        return Case.open_for_write(case_dir, actor=f"notebook {STEPS.get(step, step) or PLAYBOOK}")
+        return Case.open_for_write(case_dir, actor=f"notebook {STEPS.get(step, step) or playbook}")
 
     if step in ("", "01"):
-        key = str(parameters.get("access_key_id") or "").strip()
-        if not key:
-            raise BadInput("access_key_id is required: set it in the parameters cell (AKIA… or ASIA…), then run "
-                           "the notebook again")
-        if not KEY_PATTERN.fullmatch(key):
-            raise BadInput(f"access_key_id {key[:40]!r} is not an access key id (AKIA… or ASIA…)")
-        return Case.create(config.load().cases_dir, PLAYBOOK, parameters)
-    path = latest_case(config.load().cases_dir)
+        steps.check(parameters)
+        given = {k: v for k, v in parameters.items() if v != "" or k not in ("access_key_id", "subject")}
+        return Case.create(config.load().cases_dir, playbook, given)
+    path = latest_case(config.load().cases_dir, playbook)
     if path is None:
-        raise NotFound(f"no case of {PLAYBOOK} with answers (evidence/facts.json) under {config.load().cases_dir}: "
+        raise NotFound(f"no case of {playbook} with answers (evidence/facts.json) under {config.load().cases_dir}: "
                        "run 01-enrichment first, or set case_dir to a case folder")
     return Case.open_for_write(path, actor=f"notebook {STEPS.get(step, step)} (JupyterLab)")
 
 
-def cases(root: str | Path | None = None) -> list[tuple[str, str]]:
-    """(label, path) of this playbook's cases under ``root`` (the cases folder), newest first."""
+def cases(root: str | Path | None = None, playbook: str = PLAYBOOK) -> list[tuple[str, str]]:
+    """(label, path) of ``playbook``'s cases under ``root`` (the cases folder), newest first."""
     from iamkit import config
     from iamkit.case import Case
 
@@ -79,18 +87,19 @@ def cases(root: str | Path | None = None) -> list[tuple[str, str]]:
             c = Case.open(d)
         except IamkitError:
             continue
-        if c.meta.get("playbook") != PLAYBOOK:
+        if c.meta.get("playbook") != playbook:
             continue
-        key = (c.meta.get("parameters") or {}).get("access_key_id", "?")
-        out.append((str(c.meta.get("created") or ""), f"{c.id} · {key} · {c.status}", str(d.resolve()),
+        params = c.meta.get("parameters") or {}
+        subject = params.get("access_key_id") or params.get("subject") or "?"
+        out.append((str(c.meta.get("created") or ""), f"{c.id} · {subject} · {c.status}", str(d.resolve()),
                     (d / "evidence" / "facts.json").is_file()))
     out.sort(reverse=True)
     return [(label, path) for _, label, path, _ in out]
 
 
-def latest_case(root: str | Path | None = None) -> Path | None:
-    """The newest case of this playbook under ``root`` that has answers (``evidence/facts.json``)."""
-    for _, path in cases(root):
+def latest_case(root: str | Path | None = None, playbook: str = PLAYBOOK) -> Path | None:
+    """The newest case of ``playbook`` under ``root`` that has answers (``evidence/facts.json``)."""
+    for _, path in cases(root, playbook):
         if (Path(path) / "evidence" / "facts.json").is_file():
             return Path(path)
     return None

@@ -54,16 +54,19 @@ def plan_summary(f: dict[str, Any], key_owners: dict[str, str], planned_at: str 
 
 def containment_facts(plan: Plan) -> list[dict[str, str]]:
     """The plan's actions as facts: kind and target (key id, user or role ARN, 'user-arn policy-arn')."""
-    out = []
-    for a in plan.actions:
-        if a.kind == "deactivate_access_key":
-            target = a.params["access_key_id"]
-        elif a.kind == "detach_user_policy":
-            target = f"{a.target_arn} {a.params['policy_arn']}"
-        else:
-            target = a.target_arn
-        out.append({"kind": a.kind, "target": target})
-    return out
+    return [{"kind": a.kind, "target": fact_target(a.kind, a.target_arn, a.params)} for a in plan.actions]
+
+
+def fact_target(kind: str, target_arn: str, params: dict[str, Any]) -> str:
+    """What the facts name as an action's target: the key id, 'principal-arn policy-arn' for a detach,
+    'principal-arn inline:name' for an inline policy, else the target ARN."""
+    if kind == "deactivate_access_key":
+        return params["access_key_id"]
+    if kind in ("detach_user_policy", "detach_role_policy", "detach_group_policy"):
+        return f"{target_arn} {params['policy_arn']}"
+    if kind == "delete_inline_policy":
+        return f"{target_arn} inline:{params['policy_name']}"
+    return target_arn
 
 
 def plan_for_case(case: Case) -> PlanView:
@@ -87,3 +90,86 @@ def plan_for_case(case: Case) -> PlanView:
     (case.evidence / "remediation-plan.diff").write_text("\n".join(plan.diff()) + "\n")
     F.update(case, containment=containment_facts(plan))
     return PlanView(plan, str(case.path))
+
+
+# ---------------------------------------------------------------- any other subject
+@dataclass
+class Proposal:
+    """One containment change for a subject: an action ``kind`` (``iamkit.respond`` vocabulary), its target
+    ARN, its parameters (for restrict_trust: the new trust document) and why; ``before`` is read now."""
+
+    kind: str
+    account_id: str
+    target_arn: str
+    params: dict[str, Any]
+    reason: str
+    before: dict[str, Any] | None = None
+
+
+def subject_plan(case_id: str, proposals: list[Proposal]) -> tuple[Plan, list[Proposal]]:
+    """The dry-run plan for a subject's proposals: (plan of the kinds ``iamkit.respond`` can apply on this
+    build, proposals it cannot apply yet). The one place a new subject's containment meets ``respond``."""
+    from iamkit.respond import KINDS, Action, Plan
+
+    known = [p for p in proposals if p.kind in KINDS]
+    later = [p for p in proposals if p.kind not in KINDS]
+    return Plan(case_id, [Action(p.kind, p.account_id, p.target_arn, p.params, p.reason) for p in known]), later
+
+
+@dataclass
+class SubjectPlanView:
+    plan: Plan
+    proposals: list[Proposal]
+    pending: list[Proposal]
+    case_dir: str
+
+    def sections(self):
+        import pandas as pd
+
+        p = self.plan
+        rows = [{"kind": x.kind, "target": x.target_arn, "reason": x.reason,
+                 "applicable here": "yes" if x not in self.pending else "not yet (no such action in iamkit.respond)"}
+                for x in self.proposals]
+        yield f"Dry-run containment: {len(self.proposals)} change(s) proposed, nothing applied", pd.DataFrame(rows)
+        for x in self.proposals:
+            if x.before is not None:
+                yield f"{x.kind} {x.target_arn}: before → after", code_block(
+                    "\n".join(_doc_diff(x.before, x.params)), "diff")
+        if p.actions:
+            yield "To apply", md("Review, then {}; {} restores it.",
+                                 code(f"iamkit remediate apply {self.case_dir} --approve {p.hash}"),
+                                 code(f"iamkit remediate undo {self.case_dir}"))
+
+
+def _doc_diff(before: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    import difflib
+    import json
+
+    old = json.dumps(before.get("document", before), indent=2, sort_keys=True).splitlines()
+    new = json.dumps(params.get("document", params), indent=2, sort_keys=True).splitlines()
+    return list(difflib.unified_diff(old, new, "before (read now)", "after (proposed)", lineterm=""))
+
+
+def plan_for_subject(case: Case, proposals: list[Proposal]) -> SubjectPlanView:
+    """Write a subject's dry-run plan (``remediation-plan``, ``proposed-changes``, a diff) and its facts."""
+    from dataclasses import asdict
+
+    from iamkit.investigate import facts as F
+    from iamkit.respond import capture_before
+    from iamkit.respond.sessions import iam_client_for
+
+    plan, pending = subject_plan(case.id, proposals)
+    plan = capture_before(plan, iam_client_for)
+    for a, before in zip(plan.actions, plan.before, strict=False):
+        if "error" in before:
+            case.note_unanswered("remediation", "the state a containment action would change",
+                                 f"{a.kind} {a.target_arn}: {before['error']}")
+    case.save_json("remediation-plan", plan.to_dict())
+    case.save_json("proposed-changes", {"proposals": [asdict(p) for p in proposals],
+                                        "not_applicable_yet": [p.kind for p in pending]})
+    diff = [line for p in proposals if p.before is not None for line in
+            [f"# {p.kind} {p.target_arn}  ({p.reason})", *_doc_diff(p.before, p.params)]]
+    (case.evidence / "remediation-plan.diff").write_text("\n".join([*plan.diff(), *diff]) + "\n")
+    F.update(case, containment=[{"kind": p.kind, "target": fact_target(p.kind, p.target_arn, p.params)}
+                                for p in proposals])
+    return SubjectPlanView(plan, proposals, pending, str(case.path))

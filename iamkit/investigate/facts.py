@@ -208,7 +208,7 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
     ``root_key`` is the key the trace started from (the origin key; default the subject's key);
     ``ip_context`` an ``IpContext`` (country, ASN) for the IPs named; ``reach``, ``detections`` and
     ``containment`` stay None for later steps."""
-    root_key = root_key or subject["access_key_id"]
+    root_key = root_key or subject.get("access_key_id")
     ev = events.sort_values(["event_time", "event_id"]).reset_index(drop=True) if len(events) else events
     susp, usual_ips, usual_agents, _baseline = classify_activity(ev, root_key, nodes)
     S = ev[susp] if len(ev) else ev
@@ -295,8 +295,8 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
                          and a != CONSOLE_AGENT and not a.endswith(".amazonaws.com")}) if len(plain) else []
     via = sorted({ip for ip in S["source_ip"].map(_s) if ip and _service_source(ip)}) if len(S) else []
     first = S.iloc[0] if len(S) else None
-    key = subject["access_key_id"]
-    mine = ev[ev["access_key_id"] == key] if len(ev) else ev
+    key = subject.get("access_key_id")  # a principal's investigation has no subject key: no calls of it
+    mine = ev[ev["access_key_id"] == key] if len(ev) and key else ev.iloc[0:0]
     sources = {"new_ips": new_ips, "new_user_agents": new_agents, "usual_ips": sorted(usual_ips),
                "usual_user_agents": sorted(usual_agents), "via_aws_services": via}
     if ip_context is not None:
@@ -388,7 +388,7 @@ def differences(facts: dict[str, Any], key: dict[str, Any], schema: dict[str, An
         got = facts.get(name) if isinstance(facts, dict) else None
         if rule == "ignore":
             continue
-        sub = _resolve(spec, schema)
+        sub = _resolve(spec, schema, want)
         if isinstance(want, dict) and isinstance(got, dict) and "properties" in sub and rule == "exact":
             out += differences(got, want, {**sub, "$defs": schema.get("$defs", {})}, where + ".")
         elif rule == "at-least":
@@ -405,11 +405,17 @@ def differences(facts: dict[str, Any], key: dict[str, Any], schema: dict[str, An
     return out
 
 
-def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """A property's schema with a local ``$ref`` followed, and the object branch of a ``oneOf`` (nullable)."""
-    if "$ref" in spec:
-        spec = {**schema.get("$defs", {}).get(spec["$ref"].rsplit("/", 1)[-1], {}), **spec}
-    for branch in spec.get("oneOf", []):
-        if branch.get("type") == "object":
-            return {**branch, **{k: v for k, v in spec.items() if k.startswith("x-")}}
+def _resolve(spec: dict[str, Any], schema: dict[str, Any], want: Any = None) -> dict[str, Any]:
+    """A property's schema with local ``$ref``s followed, and the object branch of a ``oneOf`` (nullable, or one
+    object shape among several: the first whose required fields ``want`` has)."""
+    def follow(s: dict[str, Any]) -> dict[str, Any]:
+        if "$ref" in s:
+            s = {**schema.get("$defs", {}).get(s["$ref"].rsplit("/", 1)[-1], {}), **s}
+        return s
+
+    spec = follow(spec)
+    objects = [b for b in map(follow, spec.get("oneOf", [])) if b.get("type") == "object"]
+    fits = [b for b in objects if isinstance(want, dict) and set(b.get("required", ())) <= set(want)]
+    for branch in fits or objects:
+        return {**branch, **{k: v for k, v in spec.items() if k.startswith("x-")}}
     return spec

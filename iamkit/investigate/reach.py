@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iamkit.arn import GROUP, account_of, parse
+from iamkit.arn import GROUP, ROOT, account_of, parse
 from iamkit.arn import principal as principal_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,13 +83,27 @@ def incident_principals(f: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def assess_key(case: Case) -> Reach:
+    """Reach and detections of a key investigation: its owner, the users it created, the roles it assumed."""
+    from iamkit.investigate import facts as F
+
+    f = F.load(case)
+    s = f["subject"]
+    keys = {*s["chain"], *f["created"]["access_keys"], *f["created"]["sessions"], s["access_key_id"]}
+    return assess_principals(case, incident_principals(f), events="key-events", keys=keys,
+                             extra_accounts=[s["account_id"]])
+
+
+def assess_principals(case: Case, involved: list[tuple[str, str]], *, events: str, keys: set[str] = frozenset(),
+                      extra_accounts: list[str | None] = ()) -> Reach:
+    """Reach and blast radius of the ``involved`` principals ((why, ARN) pairs) of any subject, decided by the
+    policy engine over their accounts, plus the shipped detections that name them, ``keys`` or the subject's
+    events (the case's ``events`` frame); ``reach`` and ``detections`` are written into the facts."""
     import pandas as pd
 
     from iamkit.investigate import facts as F
 
     f = F.load(case)
-    involved = incident_principals(f)
-    accounts = sorted(({account_of(a) for _, a in involved} | {f["subject"]["account_id"]}) - {None})
+    accounts = sorted(({account_of(a) for _, a in involved} | set(extra_accounts)) - {None})
     errors: list[str] = []
     rows: list[dict[str, Any]] = []
     admin: list[str] = []
@@ -116,20 +130,21 @@ def assess_key(case: Case) -> Reach:
         can_admin = set(paths_to_admin(graph)["principal_arn"])
         admin = sorted(a for _, a in involved if a in can_admin)
         for _, arn in involved:
-            if arn in known:
+            if arn in known and principal_of(arn).kind != ROOT:  # root is no node of the escalation graph
                 br = blast_radius(graph, arn)
                 sensitive |= set(br.loc[br["kind"] == "resource", "arn"])
     perms = pd.DataFrame(rows, columns=["principal", "in_incident_as", "can", "action", "decision"])
-    detections = _detections(case, f, errors)
+    detections = _detections(case, {a for _, a in involved}, keys, events, errors)
     for e in errors:
         case.note_unanswered(STEP, "who can reach what afterwards", e)
     reach = {"admin_principals": admin, "sensitive_resources": sorted(sensitive)}
     ids = sorted(set(detections["detection_id"])) if len(detections) else []
     case.save_frame("reach", perms)
     f = F.update(case, reach=reach if inv is not None else None, detections=ids)
-    blast = {"accounts": accounts, "admin_principals": admin, "sensitive_resources": sorted(sensitive),
-             "created_users": f["created"]["users"], "created_keys": f["created"]["access_keys"],
-             "assumed_roles": [r["role_arn"] for r in f["roles_assumed"]], "resources_read": f["resources_read"]}
+    blast = {"accounts": accounts, "admin_principals": admin, "sensitive_resources": sorted(sensitive)}
+    if "created" in f:  # a key investigation: what the attacker made and used
+        blast.update(created_users=f["created"]["users"], created_keys=f["created"]["access_keys"],
+                     assumed_roles=[r["role_arn"] for r in f["roles_assumed"]], resources_read=f["resources_read"])
     return Reach(perms, detections, blast, errors)
 
 
@@ -151,8 +166,9 @@ def _inventory(case: Case, accounts: list[str], errors: list[str]) -> Any:
     return inv
 
 
-def _detections(case: Case, f: dict[str, Any], errors: list[str]) -> pd.DataFrame:
-    """The shipped detections over the case's CloudTrail that name the incident's keys, principals or events."""
+def _detections(case: Case, principals: set[str], keys: set[str], events_name: str,
+                errors: list[str]) -> pd.DataFrame:
+    """The shipped detections over the case's CloudTrail that name the subject's keys, principals or events."""
     import pandas as pd
 
     from iamkit.investigate.access_key import trail_db
@@ -163,13 +179,11 @@ def _detections(case: Case, f: dict[str, Any], errors: list[str]) -> pd.DataFram
 
         with trail.open(trail_db(case), read_only=True) as t:
             df = hunt(t).detections
-        events = case.load_frame("key-events")
+        events = case.load_frame(events_name)
     except Exception as e:
         errors.append(f"detections: {e.__class__.__name__}: {e}"[:300])
         return pd.DataFrame()
-    s = f["subject"]
-    keys = {*s["chain"], *f["created"]["access_keys"], *f["created"]["sessions"], s["access_key_id"]}
-    principals = {*(a for _, a in incident_principals(f)), *set(events["principal_arn"].dropna())}
+    principals = {*principals, *set(events["principal_arn"].dropna())}
     ids = set(events["event_id"].dropna())
 
     def ours(r: Any) -> bool:

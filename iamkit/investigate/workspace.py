@@ -163,7 +163,7 @@ class Workbench:
 
         act = self.current or self.run()
         facts = act.facts
-        picker = CasePicker(cases(self.case.path.parent), str(self.case.path.resolve()),
+        picker = CasePicker(cases(self.case.path.parent, self.case.meta.get("playbook") or "compromised-access-key"), str(self.case.path.resolve()),
                             lambda p: open_case(p, step="explore"))
         window = WindowPicker(self.start, self.end, window_presets(self.case, facts))
         subject = SubjectPicker(self.subject, subjects(self.case))

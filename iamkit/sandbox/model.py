@@ -12,6 +12,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: the scripted incidents the sandbox can play (``iamkit.sandbox.scenario``), each with its answer keys
+SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering", "root-activity",
+             "privilege-escalation", "suspicious-role-session", "resource-exposure")
+
 
 @dataclass
 class Account:
@@ -140,6 +144,9 @@ class Incident:
     end: str = ""
     console_access_key_id: str = ""  # console variant: the key of the backdoor user's console session
     logging_trail_arn: str = ""  # logging-succeeds variant: the account trail whose selectors the attacker narrowed
+    # scenario-specific ground truth of the other scenarios (e.g. cross-account-trust-exposure: the callers and
+    # the sessions each opened), as the scenario planned it
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -46,9 +46,8 @@ from iamkit.arn import (
 )
 from iamkit.errors import BadInput, TrailError
 from iamkit.sandbox import records as R
-from iamkit.sandbox.model import Person, Role, SeededOrg, User
+from iamkit.sandbox.model import SCENARIOS, Person, Role, SeededOrg, User
 
-SCENARIOS = ("compromised-access-key",)
 WINDOW_SECONDS = 300  # CloudTrail delivers a file per account/region about every 5 minutes
 _HOUR = 3600
 _DAY = 86400
@@ -203,9 +202,10 @@ class _Gen:
         self.region2 = "us-west-2" if self.region != "us-west-2" else "us-east-1"
         self.mgmt = org.management_account_id or org.accounts[0].account_id
         self.inc = org.incident if scenario else None
-        if scenario and (self.inc is None or not self.inc.leaked_access_key_id):
+        if scenario and (self.inc is None or self.inc.scenario != scenario
+                         or (scenario == "compromised-access-key" and not self.inc.leaked_access_key_id)):
             raise BadInput(
-                f"scenario {scenario!r} needs org.incident filled by the seeding (leaked key, user, …)"
+                f"scenario {scenario!r} needs org.incident filled by its seeding (leaked key, user, …)"
             )
         self._tmpl: dict[tuple, dict] = {}
         self.t_max = 2**62  # records never get a later eventTime (set to the trail's end for the haystack)
@@ -380,7 +380,7 @@ class _Gen:
         """Sort the org's principals into who-does-what, leaving the incident's identities out."""
         org, inc = self.org, self.inc
         excluded_users = {inc.user_arn, inc.created_user_arn} if inc else set()
-        excluded_roles = {inc.target_role_arn} if inc else set()
+        excluded_roles = {inc.target_role_arn, *inc.details.get("callers", ())} if inc else set()
         p = _Pools()
         for r in org.roles:
             if r.arn in excluded_roles or r.name == "OrganizationAccountAccessRole":
@@ -1991,8 +1991,7 @@ def _stream(
     t0 = t1 - int(days * _DAY)
     fixed: list[tuple[int, str, dict]] = []
     if g.inc is not None:
-        fixed += [(t, "incident", r) for t, r, _outcome in _incident_records(g)]
-        fixed += [(t, "normal", r) for t, r in _normal_records(g, t0, t1)]
+        fixed += [(t, kind, r) for t, kind, r, _outcome in _scenario_records(g, t0, t1)]
     pending: dict[int, list[tuple[int, int, str, dict]]] = {}
     seq = 0
     for t, kind, rec in fixed:
@@ -2041,9 +2040,223 @@ def scenario_records(
     g = _Gen(org, seed, org.incident.scenario)
     t1 = _resolve_end(org, end, org.incident.scenario)
     t0 = t1 - int(days * _DAY)
+    return sorted(_scenario_records(g, t0, t1), key=lambda x: x[0])
+
+
+def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, str]]:
+    """(epoch, kind, record, outcome) of the scenario ``g`` plays: the incident and, for a leaked key, its owner's
+    usual work (``normal``)."""
+    if g.inc is not None and g.inc.scenario == "cross-account-trust-exposure":
+        return [(t, "incident", r, o) for t, r, o in _trust_records(g)]
+    if g.inc is not None and g.inc.scenario == "logging-tampering":
+        return [(t, "incident", r, o) for t, r, o in _tamper_records(g)]
+    if g.inc is not None and g.inc.scenario == "root-activity":
+        return [(t, "incident", r, o) for t, r, o in _root_records(g)]
+    if g.inc is not None and g.inc.scenario == "privilege-escalation":
+        return [(t, "incident", r, o) for t, r, o in _privesc_records(g)]
+    if g.inc is not None and g.inc.scenario == "resource-exposure":
+        return [(t, "incident", r, o) for t, r, o in _exposure_records(g)]
+    if g.inc is not None and g.inc.scenario == "suspicious-role-session":  # the pipelines are the role's usual work
+        return [*((t, "normal", r, o) for t, r, o in _trust_records(g)),
+                *((t, "incident", r, o) for t, r, o in _session_records(g))]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
-    out += [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
-    return sorted(out, key=lambda x: x[0])
+    return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
+
+
+def _exposure_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """resource-exposure: the leaked key assumes prod-deploy, its session puts a public bucket policy on the
+    reports bucket; anonymous callers then read reports (S3 data events, ``AWSAccount``/``anonymous``)."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:exposure"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    dev, prod = account_of(inc.user_arn), inc.account_id
+    bucket = inc.details["bucket"]
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    role = g.role_by_arn[inc.target_role_arn]
+    recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
+    out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
+    s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
+    put = g.call(ids, at["put_policy"], s, "s3.amazonaws.com", "PutBucketPolicy", ro=False,
+                 req={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": quote(json.dumps(
+                     inc.details["policy"]), safe="")},
+                 resources=[{"accountId": prod, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])
+    out.append((at["put_policy"], put, OK))
+    for read in inc.details["reads"]:
+        t = _epoch(read["time"])
+        anon = _Session(R.aws_account_identity("", "anonymous"), prod, read["ip"], _BROWSER_UA[0])
+        out.append((t, _s3_call(g, ids, t, anon, "GetObject", bucket, read["key"], g.region, prod, ro=True), OK))
+    return out
+
+
+def _session_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """suspicious-role-session: the leaked key (attacker IP and agent) assumes the pipelines' role; its session
+    checks who it is, reads the database password and lists the buckets."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:session"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    dev = account_of(inc.user_arn)
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    role = g.role_by_arn[inc.target_role_arn]
+    recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
+    out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
+    s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
+    out.append((at["whoami"], g.call(ids, at["whoami"], s, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK))
+    out.append((at["secret"], g.call(ids, at["secret"], s, "secretsmanager.amazonaws.com", "GetSecretValue", ro=True,
+                                     req={"secretId": inc.secret_arns[0]}), OK))
+    out.append((at["buckets"], g.call(ids, at["buckets"], s, "s3.amazonaws.com", "ListBuckets", ro=True,
+                                      req={"Host": "s3.amazonaws.com"}), OK))
+    return out
+
+
+def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """privilege-escalation: the CI user's key (attacker IP and agent) looks at its policies, writes a new default
+    version of its own policy (``*`` on ``*``), attaches AdministratorAccess to a Lambda role and puts an inline
+    PassRole-on-``*`` policy on it, then lists secrets; documents written URL-encoded, as CloudTrail does."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:privesc"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    acct = inc.account_id
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, acct,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  acct, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    docs = inc.details["documents"]
+    role = name_of(inc.target_role_arn)
+    iam = "iam.amazonaws.com"
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+    def rec(step: str, source: str, name: str, ro: bool, req: dict | None = None, resp: dict | None = None):
+        return at[step], g.call(ids, at[step], me, source, name, ro=ro, req=req, resp=resp), OK
+
+    return [
+        rec("whoami", "sts.amazonaws.com", "GetCallerIdentity", True),
+        rec("policies", iam, "ListAttachedUserPolicies", True, {"userName": inc.user_name}),
+        rec("new_version", iam, "CreatePolicyVersion", False,
+            {"policyArn": inc.details["policy_arn"], "policyDocument": quote(json.dumps(docs["star"]), safe=""),
+             "setAsDefault": True},
+            {"policyVersion": {"versionId": inc.details["version_id"], "isDefaultVersion": True,
+                               "createDate": _iam_date(at["new_version"])}}),
+        rec("attach", iam, "AttachRolePolicy", False, {"roleName": role, "policyArn": admin}),
+        rec("put_inline", iam, "PutRolePolicy", False,
+            {"roleName": role, "policyName": inc.details["inline_policy"],
+             "policyDocument": quote(json.dumps(docs["passrole"]), safe="")}),
+        rec("secrets", "secretsmanager.amazonaws.com", "ListSecrets", True),
+    ]
+
+
+def _root_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """root-activity: the root user's console sign-in without MFA, its console calls, the root access key it
+    creates, and that key's calls from the command line (one creates an IAM user)."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:root"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    acct, root = inc.account_id, inc.user_arn
+    ip = inc.attacker_ip
+    signin = _Session({k: v for k, v in R.root_identity(acct).items() if k != "accessKeyId"}, acct, ip,
+                      ATTACKER_BROWSER_UA, arn=root)
+    login = g.call(ids, at["login"], signin, "signin.amazonaws.com", "ConsoleLogin", ro=False,
+                   resp={"ConsoleLogin": "Success"}, region="us-east-1",
+                   add={"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+                        "MobileVersion": "No", "MFAUsed": "No"}, etype="AwsConsoleSignIn", tls=False)
+    ident = R.root_identity(acct, inc.console_access_key_id)
+    ident["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {},
+                               "attributes": {"creationDate": R.iso(at["login"]), "mfaAuthenticated": "false"}}
+    console = _Session(ident, acct, ip, ATTACKER_BROWSER_UA, console=True, arn=root)
+    cli = _Session(R.root_identity(acct, inc.created_access_key_id), acct, ip, inc.attacker_user_agent, arn=root)
+    name = name_of(inc.created_user_arn)
+    return [
+        (at["login"], login, OK),
+        (at["summary"], g.call(ids, at["summary"], console, "iam.amazonaws.com", "GetAccountSummary", ro=True), OK),
+        (at["list_users"], g.call(ids, at["list_users"], console, "iam.amazonaws.com", "ListUsers", ro=True), OK),
+        (at["create_key"], g.call(ids, at["create_key"], console, "iam.amazonaws.com", "CreateAccessKey", ro=False,
+                                  req={}, resp={"accessKey": {"accessKeyId": inc.created_access_key_id,
+                                                              "status": "Active",
+                                                              "createDate": _iam_date(at["create_key"])}}), OK),
+        (at["whoami"], g.call(ids, at["whoami"], cli, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK),
+        (at["buckets"], g.call(ids, at["buckets"], cli, "s3.amazonaws.com", "ListBuckets", ro=True,
+                               req={"Host": "s3.amazonaws.com"}), OK),
+        (at["create_user"], g.call(ids, at["create_user"], cli, "iam.amazonaws.com", "CreateUser", ro=False,
+                                   req={"userName": name},
+                                   resp={"user": {"userName": name, "arn": inc.created_user_arn, "path": "/",
+                                                  "createDate": _iam_date(at["create_user"])}}), OK),
+    ]
+
+
+def _tamper_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """logging-tampering: the leaked key (attacker IP and agent) assumes the Prod operations role; its session
+    looks at the guardrails, is refused StopLogging by the SCP, then turns off log file validation, deletes the
+    GuardDuty detector and stops the Config recorder, at the times the scenario planned."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:tamper"))
+    at = {k: _epoch(v) for k, v in inc.details["times"].items()}
+    user = g.user_by_arn.get(inc.user_arn)
+    dev = account_of(inc.user_arn)
+    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
+                                      inc.user_name, inc.leaked_access_key_id),
+                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    role = g.role_by_arn[inc.target_role_arn]
+    recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
+    out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
+    s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
+    trail = inc.logging_trail_arn
+    ct, gd, cfg = "cloudtrail.amazonaws.com", "guardduty.amazonaws.com", "config.amazonaws.com"
+
+    def call(step: str, source: str, name: str, ro: bool, req: dict | None = None, resp: dict | None = None):
+        out.append((at[step], g.call(ids, at[step], s, source, name, ro=ro, req=req, resp=resp), OK))
+
+    call("describe", ct, "DescribeTrails", True, {"trailNameList": [], "includeShadowTrails": True})
+    refused = g.call(ids, at["stop"], s, ct, "StopLogging", ro=False, req={"name": trail},
+                     error=("AccessDenied", R.denied_message(s.arn, "cloudtrail:StopLogging", trail, "scp")))
+    out.append((at["stop"], _no_params_when_denied(refused), DENIED))
+    call("update", ct, "UpdateTrail", False, {"name": trail, "enableLogFileValidation": False},
+         {"name": name_of(trail), "trailARN": trail, "logFileValidationEnabled": False})
+    call("list_detectors", gd, "ListDetectors", True)
+    call("delete_detector", gd, "DeleteDetector", False, {"detectorId": inc.details["detector_id"]})
+    call("describe_recorders", cfg, "DescribeConfigurationRecorders", True)
+    call("stop_recorder", cfg, "StopConfigurationRecorder", False,
+         {"configurationRecorderName": inc.details["recorder"]})
+    return out
+
+
+
+def _trust_records(g: _Gen) -> list[tuple[int, dict, str]]:
+    """cross-account-trust-exposure: each planned use (``incident.details.uses``) is the pipeline's service
+    assuming the pipeline role, the pipeline session assuming ``prod-deploy`` across accounts (both accounts'
+    copies), and the deployment's calls in Prod (who it is, the stacks, one artifact written)."""
+    inc = g.inc
+    assert inc is not None
+    ids = R.Ids(random.Random(f"{g.seed}:trust"))
+    target = g.role_by_arn[inc.target_role_arn]
+    out: list[tuple[int, dict, str]] = []
+    for use in inc.details.get("uses", []):
+        t = _epoch(use["time"])
+        caller = g.role_by_arn[use["caller"]]
+        svc = use["service"]
+        svc_s = _Session(R.aws_service_identity(svc), caller.account_id, svc, svc)
+        recs, key = g.assume_role(ids, t - 2, svc_s, caller, use["session_name"])
+        out += [(t - 2, r, OK) for r in recs]
+        ip = _stable_ip(caller.arn, (3, 18, 34, 44, 52, 54))
+        ua = _SDK_UA.get(svc, _DEFAULT_SDK_UA)
+        pipeline = g.role_session(caller, use["session_name"], key, t - 2, ip, ua)
+        recs, prod_key = g.assume_role(ids, t, pipeline, target, use["session_name"],
+                                       caller_principal_id=pipeline.ident.get("principalId", ""))
+        out += [(t, r, OK) for r in recs]
+        deploy = g.role_session(target, use["session_name"], prod_key, t, ip, ua)
+        out.append((t + 3, g.call(ids, t + 3, deploy, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK))
+        out.append((t + 9, g.call(ids, t + 9, deploy, "cloudformation.amazonaws.com", "DescribeStacks", ro=True,
+                                  req={"stackName": f"{caller.name}-app"}), OK))
+    return out
 
 
 def _hour_span(
