@@ -292,6 +292,14 @@ def candidates(finding: Finding, extra: list[Path | str] | None = None) -> list[
     return out
 
 
+def _fills(pb: Any, finding: Finding) -> bool:
+    """Whether ``finding`` carries a field (accepted or refused) for every required parameter of ``pb`` that has
+    no default: a detection of a key starts the key's playbook, not one that needs a role it does not name."""
+    by_param = pb.trigger_map
+    have = set(finding.fields) | set(finding.rejected)
+    return all(by_param.get(p.name) in have for p in pb.parameters if p.required and p.default in (None, ""))
+
+
 def choose(finding: Finding, extra: list[Path | str] | None = None) -> Any:
     """The one playbook the finding triggers; BadInput when none or several equally do."""
     found = candidates(finding, extra)
@@ -299,6 +307,9 @@ def choose(finding: Finding, extra: list[Path | str] | None = None) -> Any:
         raise BadInput(f"no playbook is triggered by {finding.describe()}: name one (iamkit run PLAYBOOK "
                        "--from-finding FILE), or add the type to a playbook's triggers")
     best = [pb for strength, pb in found if strength == found[0][0]]
+    if len(best) > 1:  # equally named: the playbooks whose required parameters this finding can fill
+        filled = [pb for pb in best if _fills(pb, finding)]
+        best = filled or best
     if len(best) > 1:
         raise BadInput(f"{finding.describe()} triggers {', '.join(p.id for p in best)}: name the one to run "
                        "(iamkit run PLAYBOOK --from-finding FILE)")

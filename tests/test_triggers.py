@@ -204,3 +204,19 @@ def test_a_triggered_run_keeps_its_finding_in_the_case(sandbox, tmp_path):
     assert rec["finding"]["Resource"]["AccessKeyDetails"]["AccessKeyId"] == key
     executed = json.loads((case.path / "notebooks" / "nb.ipynb").read_text())
     assert f"investigating {key}" in json.dumps(executed["cells"][-1]["outputs"])
+
+
+def test_a_detection_two_playbooks_name_starts_the_one_it_can_fill(tmp_path):
+    """iamkit-assume-role-new-source-ip triggers both the key and the role-session playbooks: a detection row
+    that carries a key starts the key's playbook; one that carries nothing either needs stays ambiguous."""
+    both = {p.id for _, p in triggers.candidates(triggers.read(FIXTURES / "detection-row.json"))}
+    assert {"compromised-access-key", "suspicious-role-session"} <= both
+    assert triggers.choose(triggers.read(FIXTURES / "detection-row.json")).id == "compromised-access-key"
+    doc = json.loads((FIXTURES / "detection-row.json").read_text())
+    rows = doc if isinstance(doc, list) else [doc]
+    for row in rows:
+        row.pop("access_key_id", None)
+    p = tmp_path / "no-key.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(BadInput, match="triggers .*compromised-access-key.*suspicious-role-session.*name the one"):
+        triggers.choose(triggers.read(p))
