@@ -66,7 +66,7 @@ def start(
     from iamkit.sandbox import scenario as scenarios
     from iamkit.sandbox.seed import MAX_ROLES
 
-    if args["scenario"] and args["scenario"] not in scenarios.SCENARIOS:
+    if args["scenario"] is not None and args["scenario"] not in scenarios.SCENARIOS:
         raise BadInput(f"unknown scenario {scenario!r}; known: {', '.join(scenarios.SCENARIOS)}, none")
     if args["scenario"]:
         scenarios.check_variant(args["scenario"], variant)
