@@ -159,3 +159,18 @@ def compromised_key_plan(case_id: str, trace_summary: dict[str, Any]) -> Plan:
                                or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
                               f"session {s.get('session_name', '')} was opened with attacker credentials"))
     return Plan(case_id, actions)
+
+
+def rotate_key_actions(account_id: str, user_arn: str, access_key_id: str, existing: list[str],
+                       reason: str = "rotate the exposed key") -> list[Action]:
+    """Rotation as two steps: create a new key (its secret handed to the operator, never to the case), then
+    deactivate the old one only once the operator confirms the new one works (``apply(..., confirm=…)``)."""
+    user = name_of(user_arn)
+    if len(existing) >= 2:
+        raise BadInput(f"user {user} already has two access keys ({', '.join(sorted(existing))}): IAM allows two; "
+                       "delete an unused one before rotating")
+    return [Action("create_access_key", account_id, user_arn, {"user_name": user, "existing": sorted(existing)},
+                   reason),
+            Action("deactivate_access_key", account_id, user_arn,
+                   {"access_key_id": access_key_id, "user_name": user, "confirm": True},
+                   f"{reason}: the old key, once the new one works")]
