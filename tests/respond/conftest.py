@@ -1,5 +1,5 @@
-"""Fixtures for the remediation tests: a scratch account on the shared sandbox server, its clients (every AWS
-call they make recorded, for the responder policy check) and an empty case."""
+"""Fixtures for the remediation tests: a scratch account on the shared sandbox server (its clients can record
+every AWS call, for the responder policy check), one scenario per action kind, and an empty case."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ import pytest
 from iamkit.aws.recorder import CallRecorder
 from iamkit.respond import Action
 from iamkit.respond.actions import QUARANTINE_POLICY, inline_document, quarantine_role_document, role_trust
-
-# every AWS call a remediation test makes, across the session (tests/respond/test_responder_policy.py reads it)
-RECORDED = CallRecorder()
 
 
 @dataclass
@@ -42,6 +39,10 @@ class Scratch:
     def iam(self) -> Any:
         return self.client("iam")
 
+    def recorded(self, recorder: CallRecorder) -> Scratch:
+        """The same account through new clients whose calls ``recorder`` records (set-up calls stay out)."""
+        return Scratch(self.acct, self.endpoint, self.session, recorder)
+
     def clients(self, graph: Any = None) -> Any:
         from iamkit.respond import Clients
 
@@ -51,12 +52,12 @@ class Scratch:
         return f"arn:aws:iam::{self.acct}:{kind}/{name}"
 
 
-def new_scratch(sandbox: Any, recorder: CallRecorder | None = RECORDED) -> Scratch:
+def new_scratch(sandbox: Any) -> Scratch:
     from iamkit.sandbox.server import account_session
 
     acct = f"5{random.randrange(10**10, 10**11):011d}"[:12]
     return Scratch(acct, sandbox.endpoint_url, account_session(sandbox.endpoint_url, acct, region="us-east-1"),
-                   recorder)
+                   None)
 
 
 @pytest.fixture
@@ -79,7 +80,13 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr(actions, "SLEEP", lambda s: None)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def make_scratch(sandbox) -> Callable[..., Scratch]:
+    """``make_scratch()``: another scratch account (for module-scoped fixtures)."""
+    return lambda: new_scratch(sandbox)
+
+
+@pytest.fixture(scope="session")
 def scenarios() -> dict[str, Callable[[Any], Scenario]]:
     return SCENARIOS
 
