@@ -15,9 +15,10 @@ import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from iamkit.arn import ACCOUNT, ANYONE, GROUP, ROLE, ROOT, USER, name_of, principal
+from iamkit.entra.errors import PermissionDenied
 from iamkit.errors import BadInput, RemediationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -716,8 +717,6 @@ ENTRA_PERMISSIONS = {"revoke_entra_sessions": "User.RevokeSessions.All",
 
 
 def _graph_call(kind: str, fn: Callable[[], Any]) -> Any:
-    from iamkit.entra.errors import PermissionDenied
-
     try:
         return fn()
     except PermissionDenied as e:
@@ -726,8 +725,6 @@ def _graph_call(kind: str, fn: Callable[[], Any]) -> Any:
 
 
 def _user_path(a: Action) -> str:
-    from urllib.parse import quote
-
     return f"/users/{quote(a.params['user'], safe='@.')}"
 
 

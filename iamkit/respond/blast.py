@@ -13,6 +13,9 @@ import json
 from typing import Any
 
 from iamkit.arn import GROUP, USER, name_of, principal
+from iamkit.frames import conform
+from iamkit.policy.catalog import catalog
+from iamkit.policy.query import what_can, who_can
 from iamkit.respond.actions import DENY_ALL, QUARANTINE_POLICY, SENSITIVE_ACTIONS
 
 ALLOWED = ("Allowed",)
@@ -23,8 +26,6 @@ def _with_policies(inv: Any, drop: Any = None, add: list[dict[str, Any]] | None 
                    principals: Any = None) -> Any:
     """A copy of ``inv`` with policy rows dropped (``drop(row) -> bool``) / added, or principals rewritten."""
     import pandas as pd
-
-    from iamkit.frames import conform
 
     pol = inv.policies
     if drop is not None and len(pol):
@@ -38,16 +39,12 @@ def _with_policies(inv: Any, drop: Any = None, add: list[dict[str, Any]] | None 
 
 
 def _allowed(inv: Any, arn: str) -> set[str]:
-    from iamkit.policy.query import what_can
-
     df = what_can(arn, inv)
     return set() if df.empty else {f"{a}|{r}" for a, r, res in zip(df["action"], df["resource"], df["result"],
                                                                     strict=True) if res in ALLOWED}
 
 
 def _levels(inv_actions: set[str]) -> dict[str, int]:
-    from iamkit.policy import catalog
-
     cat = catalog()
     out: dict[str, int] = {}
     for x in inv_actions:
@@ -124,8 +121,6 @@ def blast_radius(action: Any, inv: Any) -> dict[str, Any]:
         pr["groups"] = pr.apply(without, axis=1)
         return _compare(inv, _with_policies(inv, principals=pr), [arn])
     if k == "restrict_trust":
-        from iamkit.policy.query import who_can
-
         now = who_can("sts:AssumeRole", arn, inv)
         can = sorted(set(now["principal_arn"])) if not now.empty else []
         kept = p.get("kept") or []

@@ -11,18 +11,23 @@ says why). Rows that cannot be used are error rows, never a crash.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from iamkit import jsontext
 from iamkit.arn import GROUP, ROLE, USER, group_arn, name_of, principal, role_arn, user_arn
 from iamkit.errors import BadInput
 from iamkit.frames import error_row
 from iamkit.respond.actions import CASE_TAG, QUARANTINE_TAG, REGISTRY, restricted_trust, role_trust
+from iamkit.respond.blast import blast_radius
 from iamkit.respond.plan import Action, Plan, rotate_key_actions
+from iamkit.respond.sessions import as_clients
 
 TABLE_KINDS = set(REGISTRY) | {"rotate_key", "detach_policy"}
 TARGETS = {"principal", "role", "key", "policy", "inline"}
@@ -56,8 +61,6 @@ def table(text: str | None = None) -> dict[str, list[dict[str, str]]]:
 def read_rows(path: Path | str) -> list[dict[str, Any]]:
     """The rows of a findings or detections file, classified by structure: Parquet, JSON (an array of row
     objects, or OCSF findings) or CSV."""
-    from iamkit import jsontext
-
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"--from-findings {p}: no such file")
@@ -77,9 +80,6 @@ def read_rows(path: Path | str) -> list[dict[str, Any]]:
         if not isinstance(data, list):
             raise BadInput(f"--from-findings {p}: expected an array of findings or detections")
         return data
-    import csv
-    import io
-
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or not ({"rule_id", "detection_id"} & set(rows[0])):
         raise BadInput(f"--from-findings {p}: not findings or detections (no rule_id or detection_id column)")
@@ -290,8 +290,6 @@ def propose(rows: list[Any], case_id: str, *, clients: Any = None, trail: Any = 
     reads what a proposal needs from AWS (a role's trust, a user's keys; read-only); ``trail`` (an
     ``iamkit.trail.open(db)``) gives a detection's events and a role's real assumers; ``inventory`` gives
     the blast radius (``iamkit.respond.blast``)."""
-    from iamkit.respond.sessions import as_clients
-
     responses = responses if responses is not None else table()
     events = _Events(trail)
     cl = as_clients(clients) if clients is not None else None
@@ -340,8 +338,6 @@ def propose(rows: list[Any], case_id: str, *, clients: Any = None, trail: Any = 
                 errors.append(error_row("respond:propose", e.__class__.__name__, f"{f['rule_id']} {f['id']}: {e}"[:300],
                                         account_id=f["account_id"]))
     if inventory is not None:
-        from iamkit.respond.blast import blast_radius
-
         for p in proposals:
             try:
                 p.blast_radius = blast_radius(p.action, inventory)

@@ -12,6 +12,7 @@ from typing import Any
 
 from iamkit.arn import parse, role_arn
 from iamkit.aws.session import connect
+from iamkit.entra import connect as entra_connect
 from iamkit.errors import RemediationError
 
 SESSION_NAME = "iamkit-investigation"
@@ -72,8 +73,6 @@ class Clients:
 
 
 def _graph() -> Any:
-    from iamkit.entra import connect as entra_connect
-
     return entra_connect()
 
 
