@@ -88,6 +88,10 @@ def _propose_into(c, rows, trail, inventory, trust_principal, org_id):
     c.save_json("remediation-plan", got.plan.to_dict())
     c.save_json("remediation-proposals", got.to_dict())
     (c.evidence / "remediation-plan.diff").write_text("\n".join(got.plan.diff()) + "\n")
+    if got.plan.actions:
+        from iamkit.respond.notify import notify_case
+
+        _warn(notify_case(c, got.plan))  # what was found and what awaits approval
     return got
 
 
@@ -167,6 +171,8 @@ def remediate_apply(case_dir: Path = typer.Argument(...),
                                                            "shown once on this terminal"),
                     confirm: bool = typer.Option(False, "--confirm", help="the rotated key's replacement works: "
                                                  "deactivate the old key now"),
+                    notify: bool = typer.Option(True, "--notify/--no-notify", help="tell the configured receivers "
+                                                "(Slack, Teams, SNS, PagerDuty: IAMKIT_* settings) what was done"),
                     fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
     """Apply the case's plan as a new run: needs --approve PLAN_HASH; the case is verified first (exit 1 if it
     was changed outside iamkit); each step journals its before-state first; changes already in place are left.
@@ -189,6 +195,10 @@ def remediate_apply(case_dir: Path = typer.Argument(...),
         rows = apply(plan, c, default_clients(), approve=approve, approver=_approver(approver),
                      allow_irreversible=allow_irreversible, two_person=two_person, hand_over=hand_over,
                      confirm=(lambda a: True) if confirm else None)
+        if notify:
+            from iamkit.respond.notify import notify_case
+
+            _warn(notify_case(c, plan, rows))
     emit(pd.DataFrame(rows), fmt, out)
     if any(r["pending"] for r in rows):
         typer.echo("waiting: the old key is deactivated once you run apply again with --confirm", err=True)
