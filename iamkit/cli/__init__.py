@@ -15,7 +15,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 def _mount() -> None:
     from iamkit.cli import assess as assess_cli
-    from iamkit.cli import case, data, entra, inventory, policy, remediate, run, sandbox, trail
+    from iamkit.cli import autorespond, case, data, entra, inventory, policy, remediate, run, sandbox, trail
 
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(inventory.app, name="inventory")
@@ -25,6 +25,7 @@ def _mount() -> None:
     app.add_typer(case.app, name="case")
     app.add_typer(data.app, name="data")
     app.add_typer(remediate.remediate_app, name="remediate")
+    app.add_typer(autorespond.app, name="autorespond")
     for cmd in run.COMMANDS + entra.COMMANDS + assess_cli.COMMANDS:
         app.command(cmd.__name__.rstrip("_").replace("_", "-"))(cmd)
 

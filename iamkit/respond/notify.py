@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from iamkit import jsontext
+from iamkit.aws.session import connect
 from iamkit.errors import BadInput
 from iamkit.frames import error_row
 from iamkit.severity import LEVELS
@@ -200,8 +201,6 @@ def send(m: Message, *, only: list[str] | None = None, conf: dict[str, str] | No
 
 
 def _sns_client(topic_arn: str) -> Any:
-    from iamkit.aws.session import connect
-
     parts = topic_arn.split(":")
     region = parts[3] if len(parts) > 3 and parts[3] else None
     return connect(region=region).client("sns")
