@@ -250,7 +250,7 @@ def handle(event: dict, *, iam: Any = None, sns: Any = None, http: Any = None, c
                   found=[f"{v.event_name} on {v.principal_arn or 'a policy'}: {r}" for r in v.dangerous]
                   + ([f"new access: {', '.join(v.new_access)}"] if v.new_access else []),
                   done=out["done"], awaiting=[f"review {v.principal_arn or 'the policy'} and remove the tag or the "
-                                               "change"], title="iamkit auto-response")
+                                               "change"], title="iamkit: auto-response")
     rows, errors = send(msg, conf=settings() if conf is None else conf, http=http, sns=sns)
     out["notified"] = rows
     out["notify_errors"] = [e["message"] for e in errors]

@@ -233,7 +233,7 @@ def message_for(case: Any, plan: Any = None, results: list[dict[str, Any]] | Non
         known = [s for s in sev if s in LEVELS]
         severity = min(known, key=LEVELS.index) if known else "high"
     return Message(case.id, severity, list(dict.fromkeys(found)), done + failed, awaiting,
-                   title="iamkit remediation")
+                   title="iamkit: remediation")
 
 
 def notify_case(case: Any, plan: Any = None, results: list[dict[str, Any]] | None = None, *,
