@@ -197,3 +197,61 @@ def test_handler_needs_no_pandas_or_duckdb_and_the_zip_runs_alone(tmp_path):
                        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"})
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["not", "a", "watched", "call", "True"] and got["bytes"] > 0
+
+
+def _template_statements():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader, suffix, node):
+        if isinstance(node, yaml.SequenceNode):
+            items = loader.construct_sequence(node, deep=True)
+            return items[1] if suffix == "If" else items  # the Deny branch (configured on)
+        return loader.construct_scalar(node)
+
+    Loader.add_multi_constructor("!", tag)
+    tpl = Path(__file__).parents[2] / "iamkit" / "respond" / "autorespond.yaml"
+    role = yaml.load(tpl.read_text(), Loader=Loader)["Resources"]["FunctionRole"]["Properties"]
+    return [s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if isinstance(s, dict)]
+
+
+def test_the_function_role_grants_exactly_the_iam_calls_the_handler_makes(scratch):
+    """Record every call of dangerous, benign and deny runs; check the template's role both ways (IAM part)."""
+    from iamkit.aws.recorder import CallRecorder
+    from iamkit.policy import evaluate
+
+    rec = CallRecorder()
+    iam_setup = scratch.iam
+    iam_setup.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                                             "Statement": []}))
+    iam_setup.create_user(UserName="u")
+    iam_setup.create_group(GroupName="g")
+    pol = iam_setup.create_policy(PolicyName="A", PolicyDocument=json.dumps(ADMIN))["Policy"]["Arn"]
+    ver = iam_setup.create_policy_version(PolicyArn=pol, PolicyDocument=json.dumps(PASSROLE), SetAsDefault=True)
+    for kind, key, name in (("role", "RoleName", "r"), ("user", "UserName", "u"), ("group", "GroupName", "g")):
+        getattr(iam_setup, f"put_{kind}_policy")(**{key: name}, PolicyName="p", PolicyDocument=json.dumps(ADMIN))
+        getattr(iam_setup, f"put_{kind}_policy")(**{key: name}, PolicyName="other",
+                                                 PolicyDocument=json.dumps(S3_READ))
+        getattr(iam_setup, f"attach_{kind}_policy")(**{key: name}, PolicyArn=pol)
+    iam = scratch.recorded(rec).iam
+    acct = scratch.acct
+    for name, params in (("PutRolePolicy", {"roleName": "r", "policyName": "p", "policyDocument": json.dumps(ADMIN)}),
+                         ("PutUserPolicy", {"userName": "u", "policyName": "p", "policyDocument": json.dumps(ADMIN)}),
+                         ("PutGroupPolicy", {"groupName": "g", "policyName": "p",
+                                             "policyDocument": json.dumps(ADMIN)}),
+                         ("AttachRolePolicy", {"roleName": "r", "policyArn": pol}),
+                         ("CreatePolicyVersion", {"policyArn": pol, "policyDocument": json.dumps(PASSROLE)})):
+        resp = {"policyVersion": {"versionId": ver["PolicyVersion"]["VersionId"]}}
+        handle(event(acct, name, params, response=resp), iam=iam, conf={}, deny=True)
+    used = {a for a in rec.actions}
+    stmts = [s for s in _template_statements() if s["Sid"] not in ("Notify", "Logs")]
+    refused = [a for a in sorted(used) if not evaluate(
+        {"principal": f"arn:aws:iam::{acct}:role/fn", "action": a, "resource": "*",
+         "context": {"aws:TagKeys": ["iam-risk:review", "iam-risk:reason"]}},
+        identity_policies=[{"Version": "2012-10-17", "Statement": stmts}], explain=False,
+        resource_policy_required=False).allowed]
+    assert refused == []
+    granted = {a for s in stmts for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert sorted(granted - used) == [] and sorted(used - granted) == []
