@@ -136,3 +136,28 @@ def test_cli_rotation_writes_the_secret_only_where_asked(scratch, case, capsys, 
     assert code == 0, err
     assert sorted(k["Status"] for k in iam.list_access_keys(UserName="rot")["AccessKeyMetadata"]) == [
         "Active", "Inactive"]
+
+
+def test_plan_from_detections_into_an_existing_case(scratch, case, tmp_path, capsys):
+    """Into a case that already exists (verified first, sealed after); a detection with no usable target is a
+    warning, a rule with no response is listed."""
+    scratch.iam.create_user(UserName="kay")
+    case.finish()
+    dets = tmp_path / "hunt.json"
+    dets.write_text(json.dumps([
+        {"detection_id": "iamkit-console-login-without-mfa", "severity": "medium", "title": "t", "event_ids": [],
+         "principal_arn": scratch.arn("user", "kay"), "access_key_id": None, "first_seen": "a", "last_seen": "a",
+         "summary": ""},
+        {"detection_id": "iamkit-admin-managed-policy-attached", "severity": "high", "title": "t",
+         "event_ids": ["nope"], "principal_arn": scratch.arn("user", "kay"), "access_key_id": None,
+         "first_seen": "b", "last_seen": "b", "summary": ""},
+        {"detection_id": "iamkit-root-activity", "severity": "high", "title": "t", "event_ids": [],
+         "principal_arn": None, "access_key_id": None, "first_seen": "c", "last_seen": "c", "summary": ""}]))
+    code, out, err = _cli(capsys, "remediate", "plan", str(case.path), "--from-findings", str(dets),
+                          "--format", "json")
+    assert code == 0, err
+    assert [(r["kind"], r["target"]) for r in json.loads(out)] == [("tag_principal", scratch.arn("user", "kay"))]
+    assert "no automatic response for: iamkit-root-activity" in err and "detach_policy" in err
+    assert Case.open(case.path).verify() == []
+    assert json.loads((case.path / "evidence" / "remediation-proposals.json").read_text())["unhandled"] == [
+        "iamkit-root-activity"]
