@@ -29,8 +29,8 @@ KINDS = ("slack", "teams", "sns", "pagerduty")
 SETTINGS = {"slack": "slack_webhook_url", "teams": "teams_webhook_url", "sns": "sns_topic_arn",
             "pagerduty": "pagerduty_routing_key"}
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
-# iamkit severity -> PagerDuty's four (critical, error, warning, info)
-PD_SEVERITY = {"critical": "critical", "high": "error", "medium": "warning", "low": "info", "info": "info"}
+# iamkit severity (LEVELS, worst first) -> PagerDuty's four (critical, error, warning, info)
+PD_SEVERITY = dict(zip(LEVELS, ("critical", "error", "warning", "info", "info"), strict=True))
 MAX_LINES = 20  # per section; the rest is counted, not sent
 TIMEOUT = 10.0
 
