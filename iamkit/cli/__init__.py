@@ -15,7 +15,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 def _mount() -> None:
     from iamkit.cli import assess as assess_cli
-    from iamkit.cli import case, data, entra, inventory, leastpriv, policy, run, sandbox, schedule, trail
+    from iamkit.cli import (autorespond, case, data, entra, inventory, leastpriv, policy, remediate, run, sandbox,
+                            schedule, trail)
 
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(inventory.app, name="inventory")
@@ -24,7 +25,8 @@ def _mount() -> None:
     app.add_typer(entra.app, name="entra")
     app.add_typer(case.app, name="case")
     app.add_typer(data.app, name="data")
-    app.add_typer(run.remediate_app, name="remediate")
+    app.add_typer(remediate.remediate_app, name="remediate")
+    app.add_typer(autorespond.app, name="autorespond")
     app.add_typer(schedule.cases_app, name="cases")
     for cmd in run.COMMANDS + entra.COMMANDS + assess_cli.COMMANDS + schedule.COMMANDS + leastpriv.COMMANDS:
         app.command(cmd.__name__.rstrip("_").replace("_", "-"))(cmd)

@@ -1,4 +1,4 @@
-"""`iamkit run`, `iamkit demo`, `iamkit playbooks`, `iamkit remediate plan|apply|undo`."""
+"""`iamkit run`, `iamkit demo`, `iamkit playbooks` (`iamkit remediate …` is in ``iamkit.cli.remediate``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import typer
 
 from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, say
 from iamkit.errors import BadInput
-from iamkit.escape import visible
 
-remediate_app = typer.Typer(no_args_is_help=True, help="remediation: plan (dry run), apply (needs --approve), undo")
 KEY_FILE_OPT = typer.Option(None, "--key-file", help="key for the keyed case seal (default: $IAMKIT_CASE_KEY)")
 PLAYBOOKS_OPT = typer.Option([], "--playbooks", help="a folder of your own playbooks, searched after the built-in "
                              "ones (repeatable; also the IAMKIT_PLAYBOOKS setting)")
@@ -156,78 +154,6 @@ def demo(case: Path | None = typer.Option(None, "--case", help="case folder"),
         os.environ.clear()
         os.environ.update(saved)
         sb.stop()
-
-
-@remediate_app.command("plan")
-def remediate_plan(case_dir: Path = typer.Argument(..., help="case folder with a plan (from the remediation step)"),
-                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
-    """Show the case's remediation plan (dry run), its diff and the hash that approves it. A case that does not
-    verify is refused (exit 1): a changed plan must not be approved."""
-    from iamkit.case import Case
-    from iamkit.respond import Plan
-
-    c = Case.open(case_dir)
-    c.require_intact(key_file=key_file)
-    plan = Plan.from_dict(c.load_json("remediation-plan"))
-    emit(plan.frame(), fmt, out, title=f"plan {plan.hash} (dry run; apply with --approve {plan.hash})")
-    if fmt == Format.table and out is None:
-        typer.echo(visible("\n".join(plan.diff())))
-
-
-def _iam_for():
-    from iamkit.respond.sessions import iam_client_for
-
-    return iam_client_for
-
-
-def _warn(lines: list[str]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    for line in lines:
-        Console(stderr=True).print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
-
-
-@remediate_app.command("apply")
-def remediate_apply(case_dir: Path = typer.Argument(...),
-                    approve: str = typer.Option(None, "--approve", help="the plan hash shown by `remediate plan`"),
-                    approver: str = typer.Option(None, "--approver", help="who approved (default: $USER)"),
-                    fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
-    """Apply the case's plan as a new run: needs --approve PLAN_HASH; the case is verified first (exit 1 if it
-    was changed outside iamkit); each step journals its before-state first; changes already in place are left."""
-    import pandas as pd
-
-    from iamkit.case import Case
-    from iamkit.respond import Plan, apply
-
-    if not approve:
-        raise BadInput("not applied: pass --approve with the plan hash shown by `iamkit remediate plan`")
-    with Case.open_for_write(case_dir, actor=f"remediate apply {approve}", key_file=key_file) as c:
-        _warn(c.read_journal()[1])
-        plan = Plan.from_dict(c.load_json("remediation-plan"))
-        rows = apply(plan, c, _iam_for(), approve=approve, approver=approver)
-    emit(pd.DataFrame(rows), fmt, out)
-    if any(not r["verified"] for r in rows):
-        raise typer.Exit(1)
-
-
-@remediate_app.command("undo")
-def remediate_undo(case_dir: Path = typer.Argument(...),
-                   run_id: str = typer.Option(None, "--run", help="the run to undo (default: the newest one with "
-                                              "changes not yet undone)"),
-                   fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT, key_file: Path | None = KEY_FILE_OPT) -> None:
-    """Restore exactly the before-state one apply run journalled, newest step first (the case is verified first)."""
-    import pandas as pd
-
-    from iamkit.case import Case
-    from iamkit.respond import undo
-
-    with Case.open_for_write(case_dir, actor="remediate undo", key_file=key_file) as c:
-        _warn(c.read_journal()[1])
-        rows = undo(c, _iam_for(), run=run_id)
-    emit(pd.DataFrame(rows), fmt, out)
-    if any(not r["restored"] for r in rows):
-        raise typer.Exit(1)
 
 
 COMMANDS = [run, demo, playbooks]

@@ -52,6 +52,7 @@ class Sandbox:
     now: datetime | None = None  # the clock the seeding and the trail hang off (the trail ends there)
     _server: Any = field(default=None, repr=False)
     _entra: Any = field(default=None, repr=False)
+    _receivers: Any = field(default=None, repr=False)  # fake Slack/Teams/PagerDuty + the SNS topic
     _sessions: dict[str, Any] = field(default_factory=dict, repr=False)
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
@@ -77,7 +78,14 @@ class Sandbox:
         }
         if self._entra is not None:
             env.update(self._entra.env())
+        if self._receivers is not None:
+            env.update(self._receivers.env())
         return env
+
+    @property
+    def receivers(self) -> Any:
+        """The fake notification receivers (``iamkit.sandbox.receivers``): what each one received."""
+        return self._receivers
 
     def session(self, account_id: str | None = None) -> Any:
         """A boto3 Session acting in ``account_id`` (default: the management account); cached per account."""
@@ -106,6 +114,9 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop the fake Entra and the moto server (moto's in-process state stays until the process ends)."""
+        if self._receivers is not None:
+            self._receivers.stop()
+            self._receivers = None
         if self._entra is not None:
             try:
                 self._entra.stop()
@@ -198,6 +209,9 @@ def start(
             trail_kw = {"benign_events": benign_events, "days": days, "seed": seed, "end": now,
                         "scenario": scenario if scenario and scenario != "none" else None}
             sb._entra = _start_entra(sb, now, trail_kw if sb.trail_stats else None)
+        from iamkit.sandbox import receivers
+
+        sb._receivers = receivers.start()
     except BaseException:
         server.stop()
         raise

@@ -53,6 +53,15 @@ GENERIC_FORBIDDEN = ("Forbidden", "Forbidden")
 SIGNIN_ACTIVITY_BY_UPN = ("BadRequest", "Get By Key only supports UserId and the key has to be a valid Guid")
 ALL_PERMISSIONS = {"User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All", "Directory.Read.All",
                    "UserAuthenticationMethod.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All"}
+# The two write calls remediation makes, with the app roles that grant them (learn.microsoft.com/graph/api/
+# user-revokesigninsessions: User.RevokeSessions.All least privileged, User.ReadWrite.All / Directory.ReadWrite.All
+# higher; user-update: accountEnabled needs User.EnableDisableAccount.All + User.Read.All, or User.ReadWrite.All /
+# Directory.ReadWrite.All). The sandbox's app holds the least privileged ones: its remediation demo needs them.
+REVOKE_SESSIONS_PERMISSIONS = ({"User.RevokeSessions.All"}, {"User.ReadWrite.All"}, {"Directory.ReadWrite.All"})
+ENABLE_DISABLE_PERMISSIONS = ({"User.EnableDisableAccount.All", "User.Read.All"}, {"User.ReadWrite.All"},
+                              {"Directory.ReadWrite.All"})
+WRITE_PERMISSIONS = {"User.RevokeSessions.All", "User.EnableDisableAccount.All"}
+DEFAULT_PERMISSIONS = ALL_PERMISSIONS | WRITE_PERMISSIONS
 ROUTE_PERMISSIONS = [  # route -> the app roles that grant it (least privileged first; "Permissions" of each API page)
     (r"^/auditLogs/", ("AuditLog.Read.All", "Directory.Read.All")),  # signin-list / directoryaudit-list
     (r"^/reports/", ("AuditLog.Read.All",)),  # authenticationmethodsroot-list-userregistrationdetails
@@ -343,7 +352,7 @@ class FakeEntra:
     ca_bundle: Path = field(default=Path())
     client_cert: Path | None = None
     licence: str = "P2"  # P2 | P1 | free
-    granted: set[str] = field(default_factory=lambda: set(ALL_PERMISSIONS))  # app roles put in new tokens
+    granted: set[str] = field(default_factory=lambda: set(DEFAULT_PERMISSIONS))  # app roles put in new tokens
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)  # rate limits run on this clock
     rate_limits: dict[str, RateRule] = field(default_factory=lambda: dict(RATE_LIMITS))
     page_size: int = 50
@@ -399,7 +408,7 @@ class FakeEntra:
             self._pages.clear()
             self._windows.clear()
         self.licence = "P2"
-        self.granted = set(ALL_PERMISSIONS)
+        self.granted = set(DEFAULT_PERMISSIONS)
         self.page_size = 50
         self.clock = time.monotonic
         self.rate_limits = dict(RATE_LIMITS)
@@ -453,7 +462,7 @@ class FakeEntra:
         entry["status"] = status
         if headers.get("client-request-id"):
             hdrs.setdefault("client-request-id", headers["client-request-id"])
-        return status, hdrs, json.dumps(payload).encode()
+        return status, hdrs, b"" if status == 204 else json.dumps(payload).encode()
 
     # authority
     def _authority(self, method: str, path: str, headers: dict, body: bytes, entry: dict) -> tuple[int, dict, Any]:
@@ -581,7 +590,41 @@ class FakeEntra:
             if fault:
                 return self._fault(fault, token)
             return self._batch(version, json.loads(body or b"{}"), headers, token, claims)
-        return self._route(method, version, rel, query, headers, token, claims)
+        return self._route(method, version, rel, query, headers, token, claims, body)
+
+    def _write(self, method: str, version: str, rel: str, body: bytes, held: set[str]) -> tuple[int, dict, Any]:
+        """The two write calls: ``POST /users/{id}/revokeSignInSessions`` (200, ``value: true``; the user's
+        ``signInSessionsValidFromDateTime`` becomes now) and ``PATCH /users/{id}`` with ``accountEnabled`` only
+        (204). Permissions come from the token, as for reads."""
+        m = re.match(r"^/users/([^/]+)(/revokeSignInSessions)?$", rel)
+        if not m or (method, bool(m.group(2))) not in (("POST", True), ("PATCH", False)):
+            return _err(405, "Request_BadRequest", f"{method} is not supported on {rel}")
+        need = REVOKE_SESSIONS_PERMISSIONS if m.group(2) else ENABLE_DISABLE_PERMISSIONS
+        if not any(option <= held for option in need):
+            return _err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        user = self.directory.user(m.group(1))
+        if user is None:
+            return _err(404, "Request_ResourceNotFound", f"Resource '{m.group(1)}' does not exist or one of its "
+                        "queried reference-property objects are not present.")
+        if m.group(2):
+            with self._lock:
+                user["signInSessionsValidFromDateTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return 200, {}, {"@odata.context": f"{self.authority_url}/{version}/$metadata#Edm.Boolean",
+                             "value": True}
+        try:
+            patch = json.loads(body or b"null")
+        except ValueError:
+            return _err(400, "BadRequest", "Unable to read JSON request payload.")
+        if not isinstance(patch, dict) or not patch:
+            return _err(400, "BadRequest", "Empty Payload. JSON content expected.")
+        other = sorted(set(patch) - {"accountEnabled"})
+        if other:  # the fake changes accountEnabled only
+            return _err(400, "Request_BadRequest", f"the sandbox only updates accountEnabled, not {other[0]!r}")
+        if not isinstance(patch["accountEnabled"], bool):
+            return _err(400, "BadRequest", "Cannot convert the literal to the expected type 'Edm.Boolean'.")
+        with self._lock:
+            user["accountEnabled"] = patch["accountEnabled"]
+        return 204, {}, None
 
     def _fault(self, f: Fault, token: str) -> tuple[int, dict, Any]:
         if f.revoke_token:
@@ -592,15 +635,15 @@ class FakeEntra:
         return status, hdrs, payload
 
     def _route(self, method: str, version: str, rel: str, query: dict, headers: dict, token: str,
-               claims: dict) -> tuple[int, dict, Any]:
+               claims: dict, body: bytes = b"") -> tuple[int, dict, Any]:
         fault = self.faults.match(rel, "$skiptoken" in query)
         if fault:
             return self._fault(fault, token)
         if not self._admit(rel, claims):
             return _err(429, "TooManyRequests", "Too many requests.")  # no Retry-After: see RATE_LIMITS
-        if method != "GET":
-            return _err(405, "Request_BadRequest", f"{method} is not supported on {rel}")
         held = _permissions(claims)
+        if method != "GET":
+            return self._write(method, version, rel, body, held)
         need = next((perms for pat, perms in ROUTE_PERMISSIONS if re.search(pat, rel)), ())
         if rel.startswith("/identityProtection/") and self.licence != "P2":
             return _err(403, *GENERIC_FORBIDDEN)
