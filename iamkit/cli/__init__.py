@@ -15,8 +15,20 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 def _mount() -> None:
     from iamkit.cli import assess as assess_cli
-    from iamkit.cli import (autorespond, case, data, entra, inventory, leastpriv, policy, remediate, run, sandbox,
-                            schedule, trail)
+    from iamkit.cli import (
+        autorespond,
+        case,
+        data,
+        entra,
+        inventory,
+        leastpriv,
+        policy,
+        remediate,
+        run,
+        sandbox,
+        schedule,
+        trail,
+    )
 
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(inventory.app, name="inventory")
