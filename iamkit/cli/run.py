@@ -9,6 +9,7 @@ import typer
 
 from iamkit.cli.output import FORMAT_OPT, OUT_OPT, Format, emit, say
 from iamkit.errors import BadInput
+from iamkit.escape import visible
 
 KEY_FILE_OPT = typer.Option(None, "--key-file", help="key for the keyed case seal (default: $IAMKIT_CASE_KEY)")
 PLAYBOOKS_OPT = typer.Option([], "--playbooks", help="a folder of your own playbooks, searched after the built-in "
