@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from iamkit.arn import account_of, name_of
 from iamkit.investigate.subject import ASSUME_CALLS, Subject, caller_of, events_of, role_arn_param
+from iamkit.respond.actions import restricted_trust
 from iamkit.ui.text import bullets
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -180,26 +181,6 @@ def _json(v: Any) -> dict[str, Any] | None:
     return d if isinstance(d, dict) else None
 
 
-def restricted_trust(before: dict[str, Any] | None, principals: list[str], org_id: str | None) -> dict[str, Any]:
-    """The trust document to restrict a role to: one statement allowing ``principals`` (the ARNs that used it)
-    to assume it, inside organization ``org_id`` when known. Statements for services, federation or other
-    actions (tagging, source identity) are kept as they were (pure)."""
-    stmts = (before or {}).get("Statement") or []
-    stmts = stmts if isinstance(stmts, list) else [stmts]
-    kept = [s for s in stmts if isinstance(s, dict) and not _aws_principals(s)]
-    new: dict[str, Any] = {"Sid": "IamkitRestrictedTrust", "Effect": "Allow",
-                           "Principal": {"AWS": principals[0] if len(principals) == 1 else list(principals)},
-                           "Action": "sts:AssumeRole"}
-    if org_id:
-        new["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": org_id}}
-    return {"Version": "2012-10-17", "Statement": [*kept, *([new] if principals else [])]}
-
-
-def _aws_principals(stmt: dict[str, Any]) -> bool:
-    p = stmt.get("Principal")
-    return p == "*" or (isinstance(p, dict) and "AWS" in p)
-
-
 def assess(case: Case):
     """Reach of the exposed role and of each principal that used it, and the detections on them."""
     from iamkit.investigate import facts as F
@@ -220,7 +201,10 @@ def plan_containment(case: Case):
     exp = f.get("exposure") or {}
     role = f["subject"]["id"]
     before = (case.load_json("trust-policy") or {}).get("document")
-    doc = restricted_trust(before, exp.get("used_by", []), (exp.get("proposed_trust") or {}).get("principal_org_id"))
+    used = exp.get("used_by", [])
+    if before is None or not used:  # nobody to keep: the report says to remove the trust; nothing to restrict
+        return plan_for_subject(case, [])
+    doc = restricted_trust(before, used, (exp.get("proposed_trust") or {}).get("principal_org_id"))
     reason = ("trust opens the role to " + (", ".join(exp.get("trusted", [])) or "?")
               + f"; only {len(exp.get('used_by', []))} principal(s) used it")
     proposal = Proposal("restrict_trust", account_of(role) or "", role,

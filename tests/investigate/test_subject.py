@@ -10,7 +10,8 @@ from iamkit.errors import BadInput
 from iamkit.investigate import playbooks
 from iamkit.investigate.postmortem import lessons
 from iamkit.investigate.subject import Subject, role_arn_param
-from iamkit.investigate.trust import restricted_trust, usage_of
+from iamkit.investigate.trust import usage_of
+from iamkit.respond.actions import restricted_trust
 
 ROLE = "arn:aws:iam::111122223333:role/prod-deploy"
 CI = "arn:aws:iam::444455556666:role/ci"
@@ -67,15 +68,17 @@ def test_usage_counts_each_session_once_and_only_the_granted_ones():
 
 
 def test_the_restricted_trust_names_the_callers_in_the_organization_and_keeps_services():
+    """The one trust restriction (``iamkit.respond.actions.restricted_trust``) the playbook proposes."""
     before = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"},
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     after = restricted_trust(before, [CI], "o-abc123")
-    assert after["Statement"][0] == before["Statement"][1]
-    assert after["Statement"][1]["Principal"] == {"AWS": CI}
-    assert after["Statement"][1]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
-    assert "Condition" not in restricted_trust(before, [CI], None)["Statement"][1]
-    assert restricted_trust(before, [], "o-abc123")["Statement"] == [before["Statement"][1]]  # nobody used it
+    assert after["Statement"][1] == before["Statement"][1]
+    assert after["Statement"][0]["Principal"] == {"AWS": CI}
+    assert after["Statement"][0]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
+    assert "Condition" not in restricted_trust(before, [CI], None)["Statement"][0]
+    with pytest.raises(BadInput, match="needs the principals"):  # nobody used it: nothing to restrict to
+        restricted_trust(before, [], "o-abc123")
 
 
 def test_lessons_time_the_detection_and_pick_guardrails_from_the_facts():
