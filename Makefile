@@ -27,10 +27,9 @@ install: $(STAMP)
 demo: install
 	$(BIN)/iamkit demo
 
-# ruff format --check joins lint once the whole tree has been formatted (one commit, after the branches merge):
-#	$(BIN)/ruff format --check iamkit tests bench tools
 lint: install
 	$(BIN)/ruff check iamkit tests bench
+	$(BIN)/ruff format --check iamkit tests bench tools
 
 # Debian's Chromium for the one browser test (Playwright's own browser download is not used).
 browser:

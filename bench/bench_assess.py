@@ -29,8 +29,28 @@ from bench.common import record, timed
 
 PEER_VENV = Path(os.environ.get("IAMKIT_BENCH_PEER_VENV", Path(tempfile.gettempdir()) / "iamkit-bench-cloudsplaining"))
 ACCT = "123456789012"
-SERVICES = ["s3", "ec2", "lambda", "dynamodb", "sqs", "sns", "logs", "cloudwatch", "kms", "secretsmanager",
-            "ssm", "ecr", "ecs", "glue", "athena", "kinesis", "rds", "elasticloadbalancing", "route53", "iam"]
+SERVICES = [
+    "s3",
+    "ec2",
+    "lambda",
+    "dynamodb",
+    "sqs",
+    "sns",
+    "logs",
+    "cloudwatch",
+    "kms",
+    "secretsmanager",
+    "ssm",
+    "ecr",
+    "ecs",
+    "glue",
+    "athena",
+    "kinesis",
+    "rds",
+    "elasticloadbalancing",
+    "route53",
+    "iam",
+]
 VERBS = ["Get*", "List*", "Describe*", "Put*", "Create*", "Delete*", "Update*"]
 
 
@@ -47,8 +67,13 @@ def _doc(rng: random.Random, i: int) -> dict[str, Any]:
     if r < 0.03:
         sts.append({"Effect": "Allow", "Action": "*", "Resource": "*"})
     elif r < 0.08:
-        sts.append({"Effect": "Allow", "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"],
-                    "Resource": "*"})
+        sts.append(
+            {
+                "Effect": "Allow",
+                "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"],
+                "Resource": "*",
+            }
+        )
     elif r < 0.10:
         sts.append({"Effect": "Allow", "Action": "iam:*", "Resource": "*"})
     if rng.random() < 0.1:
@@ -63,45 +88,99 @@ def authz_details(principals: int, seed: int = 1) -> dict[str, Any]:
     policies = []
     for i in range(n_pol):
         arn = f"arn:aws:iam::{ACCT}:policy/p{i}"
-        policies.append({"PolicyName": f"p{i}", "PolicyId": f"ANPA{i:016d}", "Arn": arn, "Path": "/",
-                         "DefaultVersionId": "v1", "AttachmentCount": 1, "PermissionsBoundaryUsageCount": 0,
-                         "IsAttachable": True, "CreateDate": "2024-01-01T00:00:00Z",
-                         "UpdateDate": "2024-01-01T00:00:00Z",
-                         "PolicyVersionList": [{"Document": _doc(rng, i), "VersionId": "v1", "IsDefaultVersion": True,
-                                                "CreateDate": "2024-01-01T00:00:00Z"}]})
+        policies.append(
+            {
+                "PolicyName": f"p{i}",
+                "PolicyId": f"ANPA{i:016d}",
+                "Arn": arn,
+                "Path": "/",
+                "DefaultVersionId": "v1",
+                "AttachmentCount": 1,
+                "PermissionsBoundaryUsageCount": 0,
+                "IsAttachable": True,
+                "CreateDate": "2024-01-01T00:00:00Z",
+                "UpdateDate": "2024-01-01T00:00:00Z",
+                "PolicyVersionList": [
+                    {
+                        "Document": _doc(rng, i),
+                        "VersionId": "v1",
+                        "IsDefaultVersion": True,
+                        "CreateDate": "2024-01-01T00:00:00Z",
+                    }
+                ],
+            }
+        )
     n_groups = max(5, principals // 50)
-    groups = [{"Path": "/", "GroupName": f"g{i}", "GroupId": f"AGPA{i:016d}", "Arn": f"arn:aws:iam::{ACCT}:group/g{i}",
-               "CreateDate": "2024-01-01T00:00:00Z", "GroupPolicyList": [],
-               "AttachedManagedPolicies": [{"PolicyName": f"p{j}", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/p{j}"}
-                                           for j in rng.sample(range(n_pol), 2)]} for i in range(n_groups)]
+    groups = [
+        {
+            "Path": "/",
+            "GroupName": f"g{i}",
+            "GroupId": f"AGPA{i:016d}",
+            "Arn": f"arn:aws:iam::{ACCT}:group/g{i}",
+            "CreateDate": "2024-01-01T00:00:00Z",
+            "GroupPolicyList": [],
+            "AttachedManagedPolicies": [
+                {"PolicyName": f"p{j}", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/p{j}"}
+                for j in rng.sample(range(n_pol), 2)
+            ],
+        }
+        for i in range(n_groups)
+    ]
 
     def attached() -> list[dict[str, str]]:
-        return [{"PolicyName": f"p{j}", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/p{j}"}
-                for j in rng.sample(range(n_pol), rng.randint(1, 3))]
+        return [
+            {"PolicyName": f"p{j}", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/p{j}"}
+            for j in rng.sample(range(n_pol), rng.randint(1, 3))
+        ]
 
     users, roles = [], []
     for i in range(principals // 2):
-        users.append({"Path": "/", "UserName": f"u{i}", "UserId": f"AIDA{i:016d}",
-                      "Arn": f"arn:aws:iam::{ACCT}:user/u{i}", "CreateDate": "2024-01-01T00:00:00Z",
-                      "UserPolicyList": [{"PolicyName": "inline", "PolicyDocument": _doc(rng, i)}]
-                      if rng.random() < 0.3 else [],
-                      "GroupList": [f"g{rng.randrange(n_groups)}"], "AttachedManagedPolicies": attached(),
-                      "Tags": []})
+        users.append(
+            {
+                "Path": "/",
+                "UserName": f"u{i}",
+                "UserId": f"AIDA{i:016d}",
+                "Arn": f"arn:aws:iam::{ACCT}:user/u{i}",
+                "CreateDate": "2024-01-01T00:00:00Z",
+                "UserPolicyList": [{"PolicyName": "inline", "PolicyDocument": _doc(rng, i)}]
+                if rng.random() < 0.3
+                else [],
+                "GroupList": [f"g{rng.randrange(n_groups)}"],
+                "AttachedManagedPolicies": attached(),
+                "Tags": [],
+            }
+        )
     services = ["lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "glue.amazonaws.com"]
     for i in range(principals - principals // 2):
         if rng.random() < 0.7:
             principal: dict[str, Any] = {"Service": rng.choice(services)}
         else:
-            principal = {"AWS": f"arn:aws:iam::{ACCT}:root" if rng.random() < 0.5 else
-                         f"arn:aws:iam::{ACCT}:user/u{rng.randrange(max(1, principals // 2))}"}
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal,
-                                                         "Action": "sts:AssumeRole"}]}
-        roles.append({"Path": "/", "RoleName": f"r{i}", "RoleId": f"AROA{i:016d}",
-                      "Arn": f"arn:aws:iam::{ACCT}:role/r{i}", "CreateDate": "2024-01-01T00:00:00Z",
-                      "AssumeRolePolicyDocument": trust, "InstanceProfileList": [],
-                      "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": _doc(rng, i + 7)}]
-                      if rng.random() < 0.3 else [],
-                      "AttachedManagedPolicies": attached(), "Tags": [], "RoleLastUsed": {}})
+            principal = {
+                "AWS": f"arn:aws:iam::{ACCT}:root"
+                if rng.random() < 0.5
+                else f"arn:aws:iam::{ACCT}:user/u{rng.randrange(max(1, principals // 2))}"
+            }
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+        roles.append(
+            {
+                "Path": "/",
+                "RoleName": f"r{i}",
+                "RoleId": f"AROA{i:016d}",
+                "Arn": f"arn:aws:iam::{ACCT}:role/r{i}",
+                "CreateDate": "2024-01-01T00:00:00Z",
+                "AssumeRolePolicyDocument": trust,
+                "InstanceProfileList": [],
+                "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": _doc(rng, i + 7)}]
+                if rng.random() < 0.3
+                else [],
+                "AttachedManagedPolicies": attached(),
+                "Tags": [],
+                "RoleLastUsed": {},
+            }
+        )
     return {"UserDetailList": users, "GroupDetailList": groups, "RoleDetailList": roles, "Policies": policies}
 
 
@@ -113,8 +192,12 @@ def _peer() -> Path | None:
         return exe
     try:
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True, capture_output=True)
-        subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", "cloudsplaining"], check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [str(PEER_VENV / "bin" / "pip"), "install", "-q", "cloudsplaining"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     except (subprocess.SubprocessError, OSError) as e:
         print(f"  cloudsplaining could not be installed into {PEER_VENV}: {e}")
         return None
@@ -136,8 +219,9 @@ def _run(cmd: list[str]) -> float:
 
 
 def iamkit_cli(path: Path, out: Path) -> float:
-    return _run([sys.executable, "-m", "iamkit.cli", "assess", "--authz-details", str(path), "-f", "json",
-                 "-o", str(out)])
+    return _run(
+        [sys.executable, "-m", "iamkit.cli", "assess", "--authz-details", str(path), "-f", "json", "-o", str(out)]
+    )
 
 
 def peer_cli(exe: Path, path: Path, out: Path) -> float:
@@ -161,8 +245,12 @@ def graph_inventory(principals: int, seed: int = 3):
     rng = random.Random(seed)
     accounts = [f"{100000000000 + i}" for i in range(10)]
     pool = [_doc(rng, i) for i in range(60)]
-    rows: dict[str, list[dict[str, Any]]] = {"accounts": [{"account_id": a, "org_id": "o-bench"} for a in accounts],
-                                             "principals": [], "policies": [], "trusts": []}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "accounts": [{"account_id": a, "org_id": "o-bench"} for a in accounts],
+        "principals": [],
+        "policies": [],
+        "trusts": [],
+    }
     from iamkit.aws.documents import trust_rows
 
     services = ["lambda.amazonaws.com", "ec2.amazonaws.com", "ecs-tasks.amazonaws.com"]
@@ -171,19 +259,37 @@ def graph_inventory(principals: int, seed: int = 3):
         is_role = i % 2 == 1
         name = f"{'r' if is_role else 'u'}{i}"
         arn = f"arn:aws:iam::{acct}:{'role' if is_role else 'user'}/{name}"
-        rows["principals"].append({"account_id": acct, "principal_type": "role" if is_role else "user", "name": name,
-                                   "arn": arn, "groups": [] if is_role else []})
+        rows["principals"].append(
+            {
+                "account_id": acct,
+                "principal_type": "role" if is_role else "user",
+                "name": name,
+                "arn": arn,
+                "groups": [] if is_role else [],
+            }
+        )
         for j in rng.sample(range(len(pool)), 2):
-            rows["policies"].append({"account_id": acct, "policy_arn": f"arn:aws:iam::{acct}:policy/p{j}",
-                                     "policy_name": f"p{j}", "policy_type": "managed", "attached_to_arn": arn,
-                                     "attached_to_type": "role" if is_role else "user", "is_default": True,
-                                     "document": pool[j]})
+            rows["policies"].append(
+                {
+                    "account_id": acct,
+                    "policy_arn": f"arn:aws:iam::{acct}:policy/p{j}",
+                    "policy_name": f"p{j}",
+                    "policy_type": "managed",
+                    "attached_to_arn": arn,
+                    "attached_to_type": "role" if is_role else "user",
+                    "is_default": True,
+                    "document": pool[j],
+                }
+            )
         if is_role:
             other = accounts[rng.randrange(len(accounts))]
-            principal = ({"Service": rng.choice(services)} if rng.random() < 0.6 else
-                         {"AWS": f"arn:aws:iam::{other}:root"})
-            doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal,
-                                                           "Action": "sts:AssumeRole"}]}
+            principal = (
+                {"Service": rng.choice(services)} if rng.random() < 0.6 else {"AWS": f"arn:aws:iam::{other}:root"}
+            )
+            doc = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+            }
             rows["trusts"] += trust_rows(acct, arn, doc)
     return Inventory.from_rows(rows)
 
@@ -230,12 +336,15 @@ def main() -> None:
             for label, f in files.items():
                 figures[f"cloudsplaining_cli_{label}_s"] = round(peer_cli(exe, f, t / f"cs-{label}"), 3)
                 figures[f"ratio_cloudsplaining_over_iamkit_{label}"] = round(
-                    figures[f"cloudsplaining_cli_{label}_s"] / figures[f"iamkit_cli_{label}_s"], 2)
+                    figures[f"cloudsplaining_cli_{label}_s"] / figures[f"iamkit_cli_{label}_s"], 2
+                )
             figures["cloudsplaining_cli_growth_10x"] = round(
-                figures["cloudsplaining_cli_10x_s"] / figures["cloudsplaining_cli_1x_s"], 2)
+                figures["cloudsplaining_cli_10x_s"] / figures["cloudsplaining_cli_1x_s"], 2
+            )
             figures["ratio_goal"] = ">= 10 at 1x and 10x"
-            figures["ratio_goal_met"] = all(figures[f"ratio_cloudsplaining_over_iamkit_{x}"] >= 10
-                                            for x in ("1x", "10x"))
+            figures["ratio_goal_met"] = all(
+                figures[f"ratio_cloudsplaining_over_iamkit_{x}"] >= 10 for x in ("1x", "10x")
+            )
         else:
             figures["cloudsplaining"] = "not run (no venv and no reachable package index)"
         figures["load_average_after"] = round(os.getloadavg()[0], 2)
@@ -243,8 +352,9 @@ def main() -> None:
         took, edges = graph_time(n)
         figures[f"privesc_graph_{n}_principals_s"] = round(took, 3)
         figures[f"privesc_graph_{n}_edges"] = edges
-    figures["privesc_growth_10x_principals"] = round(figures["privesc_graph_10000_principals_s"]
-                                                     / figures["privesc_graph_1000_principals_s"], 2)
+    figures["privesc_growth_10x_principals"] = round(
+        figures["privesc_graph_10000_principals_s"] / figures["privesc_graph_1000_principals_s"], 2
+    )
     figures["privesc_growth_goal"] = "<= 15"
     print("bench_assess")
     record("assess", figures)

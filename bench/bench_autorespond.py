@@ -51,13 +51,24 @@ def main() -> None:
         rt = _runtime_dir(d)
         base = _cold([rt], "import boto3")
         cold = _cold([code, rt], "import iamkit.respond.autorespond")
-        first = _cold([code, rt], "import iamkit.respond.autorespond as a; a._allowed('arn:aws:iam::123456789012:role/x', "
-                                  "[{'Statement': [{'Effect': 'Allow', 'Action': 'iam:*', 'Resource': '*'}]}])",
-                      repeat=3)
-    record("autorespond", {"zip_bytes": got["bytes"], "zip_files": got["files"],
-                           "cold_import_s": cold, "boto3_import_s (baseline)": base,
-                           "cold_import / boto3_import": cold / base, "cold_first_judgement_s": first,
-                           "first_judgement / boto3_import": first / base})
+        first = _cold(
+            [code, rt],
+            "import iamkit.respond.autorespond as a; a._allowed('arn:aws:iam::123456789012:role/x', "
+            "[{'Statement': [{'Effect': 'Allow', 'Action': 'iam:*', 'Resource': '*'}]}])",
+            repeat=3,
+        )
+    record(
+        "autorespond",
+        {
+            "zip_bytes": got["bytes"],
+            "zip_files": got["files"],
+            "cold_import_s": cold,
+            "boto3_import_s (baseline)": base,
+            "cold_import / boto3_import": cold / base,
+            "cold_first_judgement_s": first,
+            "first_judgement / boto3_import": first / base,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ BLOCKS = [
     {"Bool": {"aws:SecureTransport": "false"}},
     {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"]}},
     {"StringLike": {"s3:prefix": ["home/${aws:username}/*", "public/*"]}},
-    {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}, "Bool": {"aws:MultiFactorAuthPresent": "true"}},
+    {
+        "StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"},
+        "Bool": {"aws:MultiFactorAuthPresent": "true"},
+    },
     {"ArnLike": {"aws:SourceArn": "arn:aws:sns:*:111122223333:*"}},
     {"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}, "NumericLessThanEquals": {"s3:max-keys": "100"}},
     {"ForAllValues:StringLike": {"aws:TagKeys": ["env*", "team"]}, "Null": {"aws:TokenIssueTime": "false"}},
@@ -63,6 +66,7 @@ def _naive_values(v):
 def _naive_sub(text, ctx):
     def rep(m):
         return str(ctx.get(m.group(1).lower(), ""))
+
     return re.sub(r"\$\{([^}]*)\}", rep, text)
 
 
@@ -79,8 +83,10 @@ def _naive_test(base, pol, val, ctx):
         except (ValueError, TypeError):
             return False
     if base == "arnlike":
-        return all(re.compile(fnmatch.translate(p)).match(v) for p, v in
-                   zip(pol.split(":", 5), val.split(":", 5), strict=False))
+        return all(
+            re.compile(fnmatch.translate(p)).match(v)
+            for p, v in zip(pol.split(":", 5), val.split(":", 5), strict=False)
+        )
     if base == "datelessthan":
         return datetime.fromisoformat(val) < datetime.fromisoformat(pol)
     if base == "numericlessthanequals":
@@ -126,8 +132,10 @@ def main() -> None:
     raw_pairs = [(BLOCKS[i % len(BLOCKS)], requests[i]) for i in range(len(requests))]
 
     # the two evaluators must agree before their speeds mean anything
-    mismatches = sum(evaluate_conditions(b, c).matched is not naive_evaluate(b, r)
-                     for (b, c), (_, r) in zip(pairs, raw_pairs, strict=True))
+    mismatches = sum(
+        evaluate_conditions(b, c).matched is not naive_evaluate(b, r)
+        for (b, c), (_, r) in zip(pairs, raw_pairs, strict=True)
+    )
 
     def run_ours(explain: bool, mode: str = "strict"):
         for block, ctx in pairs:
@@ -154,19 +162,22 @@ def main() -> None:
     t_disc, _ = timed(run_ours, False, "discovery", repeat=3)
     t_raw, _ = timed(run_raw_context, repeat=3)
     t_pre, _ = timed(run_precompiled, repeat=3)
-    record("conditions", {
-        "blocks_evaluated": n,
-        "disagreements_with_naive_baseline": mismatches,
-        "naive_reparse_blocks_per_s": n / t_naive,
-        "iamkit_blocks_per_s (explain=False)": n / t_fast,
-        "iamkit_blocks_per_s (explain=True)": n / t_explain,
-        "iamkit_blocks_per_s (discovery)": n / t_disc,
-        "iamkit_blocks_per_s (plain dict context)": n / t_raw,
-        "iamkit_blocks_per_s (precompiled, as the engine calls)": n / t_pre,
-        "speedup_vs_naive (explain=False)": t_naive / t_fast,
-        "speedup_vs_naive (explain=True)": t_naive / t_explain,
-        "speedup_vs_naive (precompiled)": t_naive / t_pre,
-    })
+    record(
+        "conditions",
+        {
+            "blocks_evaluated": n,
+            "disagreements_with_naive_baseline": mismatches,
+            "naive_reparse_blocks_per_s": n / t_naive,
+            "iamkit_blocks_per_s (explain=False)": n / t_fast,
+            "iamkit_blocks_per_s (explain=True)": n / t_explain,
+            "iamkit_blocks_per_s (discovery)": n / t_disc,
+            "iamkit_blocks_per_s (plain dict context)": n / t_raw,
+            "iamkit_blocks_per_s (precompiled, as the engine calls)": n / t_pre,
+            "speedup_vs_naive (explain=False)": t_naive / t_fast,
+            "speedup_vs_naive (explain=True)": t_naive / t_explain,
+            "speedup_vs_naive (precompiled)": t_naive / t_pre,
+        },
+    )
 
 
 if __name__ == "__main__":

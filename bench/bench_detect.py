@@ -24,18 +24,41 @@ def _incident() -> list[dict]:
 
     out = [
         rec("StopLogging", "cloudtrail.amazonaws.com", root(), at(100), rp={"name": "t"}),
-        rec("CreateAccessKey", "iam.amazonaws.com", user("u1"), at(200), ip="10.0.1.7",
-            re={"accessKey": {"userName": "svc", "accessKeyId": "AKIABENCHNEW0001"}}),
+        rec(
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            user("u1"),
+            at(200),
+            ip="10.0.1.7",
+            re={"accessKey": {"userName": "svc", "accessKeyId": "AKIABENCHNEW0001"}},
+        ),
         rec("ListBuckets", "s3.amazonaws.com", user("svc", "AKIABENCHNEW0001"), at(201), ip="203.0.113.9"),
-        rec("PutUserPolicy", "iam.amazonaws.com", user("u2"), at(300),
-            rp={"userName": "u2", "policyName": "p", "policyDocument": policy({"Effect": "Allow", "Action": "*",
-                                                                            "Resource": "*"})}),
-        rec("UpdateAssumeRolePolicy", "iam.amazonaws.com", user("u3"), at(400),
-            rp={"roleName": "r", "policyDocument": policy({"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                           "Action": "sts:AssumeRole"})}),
+        rec(
+            "PutUserPolicy",
+            "iam.amazonaws.com",
+            user("u2"),
+            at(300),
+            rp={
+                "userName": "u2",
+                "policyName": "p",
+                "policyDocument": policy({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+            },
+        ),
+        rec(
+            "UpdateAssumeRolePolicy",
+            "iam.amazonaws.com",
+            user("u3"),
+            at(400),
+            rp={
+                "roleName": "r",
+                "policyDocument": policy({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+            },
+        ),
     ]
-    out += [rec("ListRoles", "iam.amazonaws.com", user("recon", "AKIARECON"), at(500 + i / 10), error="AccessDenied")
-            for i in range(30)]
+    out += [
+        rec("ListRoles", "iam.amazonaws.com", user("recon", "AKIARECON"), at(500 + i / 10), error="AccessDenied")
+        for i in range(30)
+    ]
     return out + _rule_cases()
 
 
@@ -73,17 +96,24 @@ def main() -> None:
         con = duckdb.connect()
         store.prepare(con)
         con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{parquet}')")
-        con.execute("CREATE TABLE ip_context AS SELECT ip, 64500 + hash(ip) % 40 AS asn, "
-                    "['DE', 'FR', 'US', 'NL'][1 + (hash(ip) % 4)::INT] AS country "
-                    "FROM (SELECT DISTINCT source_ip AS ip FROM events)")
+        con.execute(
+            "CREATE TABLE ip_context AS SELECT ip, 64500 + hash(ip) % 40 AS asn, "
+            "['DE', 'FR', 'US', 'NL'][1 + (hash(ip) % 4)::INT] AS country "
+            "FROM (SELECT DISTINCT source_ip AS ip FROM events)"
+        )
         rows = con.execute("SELECT count(*) FROM events").fetchone()[0]
 
         t_count, _ = timed(lambda: con.execute("SELECT count(*) FROM events").fetchone(), repeat=3)
-        t_scan, _ = timed(lambda: con.execute(
-            "SELECT count(*) FROM events WHERE lower(event_name) = 'stoplogging'").fetchone(), repeat=3)
-        t_json, _ = timed(lambda: con.execute(
-            "SELECT count(*) FROM events WHERE strpos(CAST(request_parameters AS VARCHAR), 'zz') > 0").fetchone(),
-            repeat=3)
+        t_scan, _ = timed(
+            lambda: con.execute("SELECT count(*) FROM events WHERE lower(event_name) = 'stoplogging'").fetchone(),
+            repeat=3,
+        )
+        t_json, _ = timed(
+            lambda: con.execute(
+                "SELECT count(*) FROM events WHERE strpos(CAST(request_parameters AS VARCHAR), 'zz') > 0"
+            ).fetchone(),
+            repeat=3,
+        )
         rules, _ = load_rules()
         hunt(Trail(con))  # warm the file cache once
         c0 = time.process_time()

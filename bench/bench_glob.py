@@ -20,15 +20,21 @@ from bench.common import record
 KS = (4, 8, 16, 32, 64)
 OLD_KS = (2, 3, 4, 6, 8)
 OLD_CAP_S = 5
-VALUE = ("arn:aws:s3:::corp-finance-reports-eu-west-1/exports/2026/quarter-one/department-of-accounts-payable/"
-         "reconciled/ledger-batch-000017/summary-of-outstanding-invoices-for-the-reporting-period-final-v")
+VALUE = (
+    "arn:aws:s3:::corp-finance-reports-eu-west-1/exports/2026/quarter-one/department-of-accounts-payable/"
+    "reconciled/ledger-batch-000017/summary-of-outstanding-invoices-for-the-reporting-period-final-v"
+)
 VALUE = VALUE + "x" * (199 - len(VALUE)) + "v"
 assert len(VALUE) == 200 and "Z" not in VALUE
 
 
 def families(k: int) -> dict[str, str]:
-    return {"rejected (…Z)": "*?" * k + "Z", "scanned (…Z*)": "*?" * k + "*Z*", "matched (…v)": "*?" * k + "v",
-            "searched ((*?e)…Z*)": "*?e" * k + "*Z*"}
+    return {
+        "rejected (…Z)": "*?" * k + "Z",
+        "scanned (…Z*)": "*?" * k + "*Z*",
+        "matched (…v)": "*?" * k + "v",
+        "searched ((*?e)…Z*)": "*?e" * k + "*Z*",
+    }
 
 
 def per_call(fn, arg, budget_s: float = 0.2) -> float:
@@ -106,8 +112,9 @@ def main() -> None:
     for k in OLD_KS:
         rx = old_regex(families(k)["rejected (…Z)"])
         took = capped(rx.fullmatch, VALUE, OLD_CAP_S)
-        figures[f"old regex rejected (…Z) k={k}"] = (f"did not finish in {OLD_CAP_S} s" if took is None
-                                                     else f"{took * 1e6:.1f} us")
+        figures[f"old regex rejected (…Z) k={k}"] = (
+            f"did not finish in {OLD_CAP_S} s" if took is None else f"{took * 1e6:.1f} us"
+        )
         if took is None:
             break
     record("glob", figures)

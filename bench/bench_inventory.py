@@ -57,28 +57,60 @@ class PeakRss:
 
 def synthetic_authz(roles: int, account: str = "111122223333") -> dict[str, Any]:
     """An authorization-details export with ``roles`` roles (trust + inline + 2 attachments each)."""
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole",
-         "Condition": {"StringEquals": {"sts:ExternalId": "x"}}}]}
-    inline = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
-        {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}
-    policies = [{"PolicyName": f"p{i}", "Arn": f"arn:aws:iam::{account}:policy/p{i}", "Path": "/",
-                 "DefaultVersionId": "v2",
-                 "PolicyVersionList": [{"Document": inline, "VersionId": "v1", "IsDefaultVersion": False},
-                                       {"Document": inline, "VersionId": "v2", "IsDefaultVersion": True}]}
-                for i in range(50)]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "x"}},
+            }
+        ],
+    }
+    inline = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"},
+        ],
+    }
+    policies = [
+        {
+            "PolicyName": f"p{i}",
+            "Arn": f"arn:aws:iam::{account}:policy/p{i}",
+            "Path": "/",
+            "DefaultVersionId": "v2",
+            "PolicyVersionList": [
+                {"Document": inline, "VersionId": "v1", "IsDefaultVersion": False},
+                {"Document": inline, "VersionId": "v2", "IsDefaultVersion": True},
+            ],
+        }
+        for i in range(50)
+    ]
     return {
-        "UserDetailList": [], "GroupDetailList": [], "Policies": policies,
-        "RoleDetailList": [{
-            "Path": "/", "RoleName": f"role-{i}", "RoleId": f"AROA{i:016d}", "Arn": f"arn:aws:iam::{account}:role/role-{i}",
-            "CreateDate": "2024-01-02T03:04:05Z", "AssumeRolePolicyDocument": trust,
-            "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": inline}], "InstanceProfileList": [],
-            "AttachedManagedPolicies": [{"PolicyName": f"p{i % 50}", "PolicyArn": f"arn:aws:iam::{account}:policy/p{i % 50}"},
-                                        {"PolicyName": f"p{(i + 1) % 50}",
-                                         "PolicyArn": f"arn:aws:iam::{account}:policy/p{(i + 1) % 50}"}],
-            "RoleLastUsed": {"LastUsedDate": "2024-05-01T00:00:00Z", "Region": "us-east-1"}, "Tags": []}
-            for i in range(roles)],
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "Policies": policies,
+        "RoleDetailList": [
+            {
+                "Path": "/",
+                "RoleName": f"role-{i}",
+                "RoleId": f"AROA{i:016d}",
+                "Arn": f"arn:aws:iam::{account}:role/role-{i}",
+                "CreateDate": "2024-01-02T03:04:05Z",
+                "AssumeRolePolicyDocument": trust,
+                "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": inline}],
+                "InstanceProfileList": [],
+                "AttachedManagedPolicies": [
+                    {"PolicyName": f"p{i % 50}", "PolicyArn": f"arn:aws:iam::{account}:policy/p{i % 50}"},
+                    {"PolicyName": f"p{(i + 1) % 50}", "PolicyArn": f"arn:aws:iam::{account}:policy/p{(i + 1) % 50}"},
+                ],
+                "RoleLastUsed": {"LastUsedDate": "2024-05-01T00:00:00Z", "Region": "us-east-1"},
+                "Tags": [],
+            }
+            for i in range(roles)
+        ],
     }
 
 
@@ -96,21 +128,28 @@ def _json_normalize(doc: dict[str, Any]) -> Any:
     import pandas as pd
 
     roles = doc["RoleDetailList"]
-    return (pd.json_normalize(roles),
-            pd.json_normalize(roles, record_path=["AssumeRolePolicyDocument", "Statement"], meta=["Arn"]),
-            pd.json_normalize(roles, record_path=["RolePolicyList"], meta=["Arn"]),
-            pd.json_normalize(roles, record_path=["AttachedManagedPolicies"], meta=["Arn"]),
-            pd.json_normalize(doc["Policies"], record_path=["PolicyVersionList"], meta=["Arn"]))
+    return (
+        pd.json_normalize(roles),
+        pd.json_normalize(roles, record_path=["AssumeRolePolicyDocument", "Statement"], meta=["Arn"]),
+        pd.json_normalize(roles, record_path=["RolePolicyList"], meta=["Arn"]),
+        pd.json_normalize(roles, record_path=["AttachedManagedPolicies"], meta=["Arn"]),
+        pd.json_normalize(doc["Policies"], record_path=["PolicyVersionList"], meta=["Arn"]),
+    )
 
 
 def bench_authz(roles: int = 10_000) -> dict[str, Any]:
     doc = synthetic_authz(roles)
     ours_s, inv = timed(_ours, doc, repeat=2)
     base_s, _ = timed(_json_normalize, doc, repeat=2)
-    return {"authz_roles": roles, "authz_iamkit_frames_s": ours_s, "authz_json_normalize_s": base_s,
-            "authz_ratio_json_normalize_over_iamkit": base_s / ours_s,
-            "authz_rows_statements": len(inv.statements), "authz_rows_policies": len(inv.policies),
-            "authz_rows_trusts": len(inv.trusts)}
+    return {
+        "authz_roles": roles,
+        "authz_iamkit_frames_s": ours_s,
+        "authz_json_normalize_s": base_s,
+        "authz_ratio_json_normalize_over_iamkit": base_s / ours_s,
+        "authz_rows_statements": len(inv.statements),
+        "authz_rows_policies": len(inv.policies),
+        "authz_rows_trusts": len(inv.trusts),
+    }
 
 
 def bench_fanout(accounts: int, roles: int) -> dict[str, Any]:
@@ -125,9 +164,18 @@ def bench_fanout(accounts: int, roles: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="iamkit-bench-"))
     state_file = work / "sandbox.json"
     t0 = time.perf_counter()
-    state = daemon.spawn({"accounts": accounts, "roles_per_account": roles, "scenario": None,
-                          "benign_events": 10, "entra": False, "workdir": str(work / "sandbox")},
-                         path=state_file, timeout=900)
+    state = daemon.spawn(
+        {
+            "accounts": accounts,
+            "roles_per_account": roles,
+            "scenario": None,
+            "benign_events": 10,
+            "entra": False,
+            "workdir": str(work / "sandbox"),
+        },
+        path=state_file,
+        timeout=900,
+    )
     seed_s = time.perf_counter() - t0
     env = daemon.env_of(state)
     saved = {k: os.environ.get(k) for k in env}
@@ -165,16 +213,26 @@ def bench_fanout(accounts: int, roles: int) -> dict[str, Any]:
     problems = snapshot_problems(inv, org) + [f"CLI snapshot: {p}" for p in snapshot_problems(snap, org)]
     if problems:  # a fast collection that misses what was seeded is not a result
         raise SystemExit("inventory does not match the scenario manifest:\n" + "\n".join(problems[:20]))
-    return {"fanout_counts_checked_against_manifest": checked, "fanout_snapshot_problems": len(problems),
-            "cli_collect_org_out_s": cli_s, "cli_snapshot_principals": len(snap.principals),
-            "cli_snapshot_error_codes": sorted(set(snap.errors["code"])),
-            "fanout_size": f"{accounts} members x {roles} roles", "sandbox_seed_s": seed_s,
-            "fanout_api_calls": calls, "fanout_latency_per_call_s": LATENCY,
-            "fanout_parallel_s": par_s, "fanout_serial_s": ser_s, "fanout_ratio_serial_over_parallel": ser_s / par_s,
-            "fanout_parallel_no_latency_s": no_latency_s,
-            "fanout_principals": len(inv.principals), "fanout_error_rows": len(inv.errors),
-            "memory_collector_peak_rss_mib": rss.peak, "memory_rss_growth_during_collect_mib": rss.peak - rss.start,
-            "memory_frames_mib": frames_mib}
+    return {
+        "fanout_counts_checked_against_manifest": checked,
+        "fanout_snapshot_problems": len(problems),
+        "cli_collect_org_out_s": cli_s,
+        "cli_snapshot_principals": len(snap.principals),
+        "cli_snapshot_error_codes": sorted(set(snap.errors["code"])),
+        "fanout_size": f"{accounts} members x {roles} roles",
+        "sandbox_seed_s": seed_s,
+        "fanout_api_calls": calls,
+        "fanout_latency_per_call_s": LATENCY,
+        "fanout_parallel_s": par_s,
+        "fanout_serial_s": ser_s,
+        "fanout_ratio_serial_over_parallel": ser_s / par_s,
+        "fanout_parallel_no_latency_s": no_latency_s,
+        "fanout_principals": len(inv.principals),
+        "fanout_error_rows": len(inv.errors),
+        "memory_collector_peak_rss_mib": rss.peak,
+        "memory_rss_growth_during_collect_mib": rss.peak - rss.start,
+        "memory_frames_mib": frames_mib,
+    }
 
 
 def main() -> None:

@@ -47,8 +47,9 @@ def peer() -> Path | None:
         return exe
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "trailscraper"], check=True, capture_output=True,
-                       timeout=600)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "trailscraper"], check=True, capture_output=True, timeout=600
+        )
     except (subprocess.SubprocessError, OSError) as e:
         print(f"  trailscraper could not be installed into {venv} (offline?): {str(e).splitlines()[0][:200]}")
         return None
@@ -117,10 +118,15 @@ def corpus(name: str, records: list[dict], exe: Path | None) -> dict[str, Any]:
                 res = generate(arn, t)
                 took = time.perf_counter() - t0
                 used = {a.lower() for a in res.usage.uses["action"]}
-                row = {"principal": arn, "records": len(recs), "authorizations": len(res.usage.uses),
-                       "iamkit_s": took, "iamkit_chars": res.candidate.size,
-                       "iamkit_covered": res.proof.covered, "iamkit_unused": len(_granted_actions(
-                           res.candidate.documents) - used)}
+                row = {
+                    "principal": arn,
+                    "records": len(recs),
+                    "authorizations": len(res.usage.uses),
+                    "iamkit_s": took,
+                    "iamkit_chars": res.candidate.size,
+                    "iamkit_covered": res.proof.covered,
+                    "iamkit_unused": len(_granted_actions(res.candidate.documents) - used),
+                }
                 if exe is not None:
                     ptook, docs, err = run_peer(exe, recs)
                     row["peer_s"] = ptook
@@ -140,17 +146,22 @@ def corpus(name: str, records: list[dict], exe: Path | None) -> dict[str, Any]:
     figures[f"{name}_iamkit_unused_actions"] = sum(r["iamkit_unused"] for r in rows)
     figures[f"{name}_iamkit_s"] = round(sum(r["iamkit_s"] for r in rows), 3)
     if exe is not None:
-        figures[f"{name}_trailscraper_coverage"] = round(sum(r["peer_covered"] for r in rows) / total, 4) if total else 1.0
+        figures[f"{name}_trailscraper_coverage"] = (
+            round(sum(r["peer_covered"] for r in rows) / total, 4) if total else 1.0
+        )
         figures[f"{name}_trailscraper_chars"] = sum(r.get("peer_chars", 0) for r in rows)
         figures[f"{name}_trailscraper_unused_actions"] = sum(r.get("peer_unused", 0) for r in rows)
         figures[f"{name}_trailscraper_s"] = round(sum(r["peer_s"] for r in rows), 3)
         figures[f"{name}_trailscraper_errors"] = sum(1 for r in rows if r.get("peer_error"))
         figures[f"{name}_ratio_time_trailscraper_over_iamkit"] = round(
-            figures[f"{name}_trailscraper_s"] / max(figures[f"{name}_iamkit_s"], 1e-9), 2)
+            figures[f"{name}_trailscraper_s"] / max(figures[f"{name}_iamkit_s"], 1e-9), 2
+        )
         print(f"  {'principal':<70} {'auths':>6} {'iamkit cov':>10} {'ts cov':>7} {'iamkit ch':>9} {'ts ch':>7}")
         for r in rows[:15]:
-            print(f"  {r['principal'][-70:]:<70} {r['authorizations']:>6} {r['iamkit_covered']:>10} "
-                  f"{r['peer_covered']:>7} {r['iamkit_chars']:>9} {r.get('peer_chars', '-'):>7}")
+            print(
+                f"  {r['principal'][-70:]:<70} {r['authorizations']:>6} {r['iamkit_covered']:>10} "
+                f"{r['peer_covered']:>7} {r['iamkit_chars']:>9} {r.get('peer_chars', '-'):>7}"
+            )
     return figures
 
 

@@ -14,8 +14,15 @@ def _seed(server, *, seed: int, accounts: int, roles: int) -> tuple[float, int]:
     from iamkit.sandbox import seed as seed_mod
 
     server.seed_random(seed)
-    t, (org, _) = timed(seed_mod.seed_all, server.endpoint_url, seed=seed, accounts=accounts,
-                        roles_per_account=roles, scenario="compromised-access-key", now=datetime.now(UTC))
+    t, (org, _) = timed(
+        seed_mod.seed_all,
+        server.endpoint_url,
+        seed=seed,
+        accounts=accounts,
+        roles_per_account=roles,
+        scenario="compromised-access-key",
+        now=datetime.now(UTC),
+    )
     return t, org.counts["total"]["roles"]
 
 
@@ -24,8 +31,14 @@ def _bare_create_role(server, n: int, account: str) -> float:
     from iamkit.sandbox.server import account_session, client
 
     iam = client(account_session(server.endpoint_url, account), "iam", server.endpoint_url)
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
     iam.create_role(RoleName="warm-up", AssumeRolePolicyDocument=trust)
     t0 = time.perf_counter()
     for i in range(n):
@@ -50,21 +63,24 @@ def main() -> None:
         server.stop()
     t_start, sb = timed(iamkit.sandbox.start, seed=903, entra=False)
     sb.stop()
-    record("sandbox", {
-        "default (4 members x 40 roles): seed s": t_default,
-        "default: roles seeded": n_default,
-        "default: bare CreateRole x same count s": base_default,
-        "default: ratio seed / bare CreateRole": t_default / base_default,
-        "5 x 200: seed s": t_big,
-        "5 x 200: roles seeded": n_big,
-        "5 x 200: bare CreateRole x same count s": base_big,
-        "5 x 200: ratio seed / bare CreateRole": t_big / base_big,
-        "20 x 500: seed s": t_huge,
-        "20 x 500: roles seeded": n_huge,
-        "20 x 500: ratio seed / bare CreateRole (rate of 5 x 200)": t_huge / (base_big / n_big * n_huge),
-        "start() default incl. trail (5000 events), no Entra s": t_start,
-        "start(): of which trail generator s": sb.trail_stats.get("seconds", float("nan")),
-    })
+    record(
+        "sandbox",
+        {
+            "default (4 members x 40 roles): seed s": t_default,
+            "default: roles seeded": n_default,
+            "default: bare CreateRole x same count s": base_default,
+            "default: ratio seed / bare CreateRole": t_default / base_default,
+            "5 x 200: seed s": t_big,
+            "5 x 200: roles seeded": n_big,
+            "5 x 200: bare CreateRole x same count s": base_big,
+            "5 x 200: ratio seed / bare CreateRole": t_big / base_big,
+            "20 x 500: seed s": t_huge,
+            "20 x 500: roles seeded": n_huge,
+            "20 x 500: ratio seed / bare CreateRole (rate of 5 x 200)": t_huge / (base_big / n_big * n_huge),
+            "start() default incl. trail (5000 events), no Entra s": t_start,
+            "start(): of which trail generator s": sb.trail_stats.get("seconds", float("nan")),
+        },
+    )
 
 
 if __name__ == "__main__":

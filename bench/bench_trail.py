@@ -24,10 +24,16 @@ ROUNDS = int(os.environ.get("IAMKIT_BENCH_TRAIL_ROUNDS", "3"))
 ACCOUNTS = [f"{i:012d}" for i in (111111111111, 222222222222, 333333333333, 444444444444, 555555555555)]
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 LEAKED, NEW_KEY, SESSION = "AKIABENCHLEAKEDKEY01", "AKIABENCHNEWKEY00001", "ASIABENCHSESSION0001"
-NAMES = [("iam.amazonaws.com", "ListUsers"), ("ec2.amazonaws.com", "DescribeInstances"),
-         ("s3.amazonaws.com", "GetObject"), ("sts.amazonaws.com", "AssumeRole"),
-         ("kms.amazonaws.com", "Decrypt"), ("lambda.amazonaws.com", "Invoke"),
-         ("secretsmanager.amazonaws.com", "GetSecretValue"), ("logs.amazonaws.com", "DescribeLogGroups")]
+NAMES = [
+    ("iam.amazonaws.com", "ListUsers"),
+    ("ec2.amazonaws.com", "DescribeInstances"),
+    ("s3.amazonaws.com", "GetObject"),
+    ("sts.amazonaws.com", "AssumeRole"),
+    ("kms.amazonaws.com", "Decrypt"),
+    ("lambda.amazonaws.com", "Invoke"),
+    ("secretsmanager.amazonaws.com", "GetSecretValue"),
+    ("logs.amazonaws.com", "DescribeLogGroups"),
+]
 
 
 def _record(rng: random.Random, i: int, t: int, acct: str, region: str) -> dict:
@@ -36,42 +42,92 @@ def _record(rng: random.Random, i: int, t: int, acct: str, region: str) -> dict:
     key = f"AKIA{i % 500:016d}"
     return {
         "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "principalId": f"AIDA{i % 500:017d}",
-                         "arn": f"arn:aws:iam::{acct}:user/{user}", "accountId": acct, "accessKeyId": key,
-                         "userName": user},
-        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)), "eventSource": src, "eventName": name,
-        "awsRegion": region, "sourceIPAddress": f"198.51.{rng.randrange(256)}.{rng.randrange(256)}",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": f"AIDA{i % 500:017d}",
+            "arn": f"arn:aws:iam::{acct}:user/{user}",
+            "accountId": acct,
+            "accessKeyId": key,
+            "userName": user,
+        },
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+        "eventSource": src,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": f"198.51.{rng.randrange(256)}.{rng.randrange(256)}",
         "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.8.0 exe/x86_64 prompt/off",
-        "requestParameters": {"bucketName": f"bucket-{acct}", "key": f"data/{i}.csv"} if name == "GetObject"
+        "requestParameters": {"bucketName": f"bucket-{acct}", "key": f"data/{i}.csv"}
+        if name == "GetObject"
         else {"maxResults": 100, "filter": "x" * rng.randrange(10, 200)},
-        "responseElements": None, "requestID": f"{rng.getrandbits(64):016x}", "eventID": f"bench-{i:09d}",
-        "readOnly": True, "eventType": "AwsApiCall", "managementEvent": name != "GetObject",
-        "recipientAccountId": acct, "eventCategory": "Management" if name != "GetObject" else "Data",
-        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                       "clientProvidedHostHeader": f"{src.split('.')[0]}.{region}.amazonaws.com"},
+        "responseElements": None,
+        "requestID": f"{rng.getrandbits(64):016x}",
+        "eventID": f"bench-{i:09d}",
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": name != "GetObject",
+        "recipientAccountId": acct,
+        "eventCategory": "Management" if name != "GetObject" else "Data",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": f"{src.split('.')[0]}.{region}.amazonaws.com",
+        },
     }
 
 
 def _incident(t0: int) -> list[dict]:
     dev, prod = ACCOUNTS[0], ACCOUNTS[1]
-    alice = {"type": "IAMUser", "arn": f"arn:aws:iam::{dev}:user/alice", "accountId": dev, "accessKeyId": LEAKED,
-             "principalId": "AIDAALICE"}
-    backdoor = {"type": "IAMUser", "arn": f"arn:aws:iam::{dev}:user/backdoor", "accountId": dev,
-                "accessKeyId": NEW_KEY, "principalId": "AIDABACKDOOR"}
+    alice = {
+        "type": "IAMUser",
+        "arn": f"arn:aws:iam::{dev}:user/alice",
+        "accountId": dev,
+        "accessKeyId": LEAKED,
+        "principalId": "AIDAALICE",
+    }
+    backdoor = {
+        "type": "IAMUser",
+        "arn": f"arn:aws:iam::{dev}:user/backdoor",
+        "accountId": dev,
+        "accessKeyId": NEW_KEY,
+        "principalId": "AIDABACKDOOR",
+    }
     sess_arn = f"arn:aws:sts::{prod}:assumed-role/Admin/x"
-    sess = {"type": "AssumedRole", "arn": sess_arn, "accountId": prod, "accessKeyId": SESSION,
-            "sessionContext": {"sessionIssuer": {"arn": f"arn:aws:iam::{prod}:role/Admin"}}}
+    sess = {
+        "type": "AssumedRole",
+        "arn": sess_arn,
+        "accountId": prod,
+        "accessKeyId": SESSION,
+        "sessionContext": {"sessionIssuer": {"arn": f"arn:aws:iam::{prod}:role/Admin"}},
+    }
 
     def r(name, ui, dt, acct=dev, rp=None, re=None):
-        return {"eventVersion": "1.09", "userIdentity": ui, "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                time.gmtime(t0 + dt)), "eventSource": "iam.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
-                "sourceIPAddress": "203.0.113.66", "userAgent": "attacker", "requestParameters": rp,
-                "responseElements": re, "eventID": f"inc-{name}-{dt}", "recipientAccountId": acct}
+        return {
+            "eventVersion": "1.09",
+            "userIdentity": ui,
+            "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + dt)),
+            "eventSource": "iam.amazonaws.com",
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.66",
+            "userAgent": "attacker",
+            "requestParameters": rp,
+            "responseElements": re,
+            "eventID": f"inc-{name}-{dt}",
+            "recipientAccountId": acct,
+        }
 
-    return [r("GetCallerIdentity", alice, 0), r("CreateUser", alice, 60, re={"user": {"arn": f"arn:aws:iam::{dev}:user/backdoor"}}),
-            r("CreateAccessKey", alice, 120, re={"accessKey": {"accessKeyId": NEW_KEY, "userName": "backdoor"}}),
-            r("AssumeRole", backdoor, 180, re={"credentials": {"accessKeyId": SESSION}, "assumedRoleUser": {"arn": sess_arn}}),
-            r("GetSecretValue", sess, 240, acct=prod, rp={"secretId": "prod/db"})]
+    return [
+        r("GetCallerIdentity", alice, 0),
+        r("CreateUser", alice, 60, re={"user": {"arn": f"arn:aws:iam::{dev}:user/backdoor"}}),
+        r("CreateAccessKey", alice, 120, re={"accessKey": {"accessKeyId": NEW_KEY, "userName": "backdoor"}}),
+        r(
+            "AssumeRole",
+            backdoor,
+            180,
+            re={"credentials": {"accessKeyId": SESSION}, "assumedRoleUser": {"arn": sess_arn}},
+        ),
+        r("GetSecretValue", sess, 240, acct=prod, rp={"secretId": "prod/db"}),
+    ]
 
 
 def generate(root: Path, n: int, seed: int = 7, window: int = 300, days: int = 1) -> list[Path]:
@@ -129,8 +185,9 @@ def _cost_split(files: list[Path], root: Path) -> dict[str, float]:
     for i in infos:
         loader._identify(i, False)
     tmp, src = batch._concat_source(infos, loader.parts)
-    touched = ", ".join(f"sum(length(x.{f}))" if t == "JSON" else f"max(x.\"{f}\")"
-                        for f, t in store.RECORD_FIELDS.items())
+    touched = ", ".join(
+        f"sum(length(x.{f}))" if t == "JSON" else f'max(x."{f}")' for f, t in store.RECORD_FIELDS.items()
+    )
     try:
         t0 = time.perf_counter()
         con.execute(f"SELECT count(*), {touched} FROM ({src})").fetchall()
@@ -170,8 +227,9 @@ def _load_max_rss(source: Path, db: Path, batch_mb: int | None = None) -> tuple[
     env = dict(os.environ)
     if batch_mb:
         env["IAMKIT_TRAIL_BATCH_MB"] = str(batch_mb)
-    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(source), str(db)], check=True, capture_output=True,
-                         text=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(source), str(db)], check=True, capture_output=True, text=True, env=env
+    ).stdout
     db.unlink(missing_ok=True)
     peak, first, last = (round(int(v) / 2**20, 1) for v in out.split()[-3:])
     return peak, first, last
@@ -219,8 +277,13 @@ def main() -> None:
         # someone else's work during one measurement would otherwise decide the ratio.
         scans, loads = [], []
         for r in range(ROUNDS):
-            scans.append(_clocked(lambda: con.execute(
-                f"SELECT count(*) FROM read_json_objects({lst}, format='auto', {opts})").fetchone()))
+            scans.append(
+                _clocked(
+                    lambda: con.execute(
+                        f"SELECT count(*) FROM read_json_objects({lst}, format='auto', {opts})"
+                    ).fetchone()
+                )
+            )
             db = root / f"trail{r}.duckdb"
             loads.append(_clocked(lambda db=db: trail.load([root / "logs"], db)))
             assert loads[-1][2].events_inserted == total, loads[-1][2].as_dict()
@@ -269,45 +332,48 @@ def main() -> None:
 
     from iamkit.trail.sources.batch import batch_bytes
 
-    record("trail", {
-        "events": total,
-        "load_batch_mib (IAMKIT_TRAIL_BATCH_MB, else 1/32 of free memory, 64-512)": batch_bytes() // 2**20,
-        "files": len(files),
-        "gzip_mib": round(size_mb, 1),
-        "generate_s": round(gen_s, 2),
-        "engine_limit_read_json_objects_events_per_s": round(total / scan_s),
-        "iamkit_load_events_per_s": round(total / load_s),
-        "load_vs_engine_limit_ratio (goal >= 0.60)": round(scan_s / load_s, 3),
-        **{k: round(v, 2) for k, v in split.items()},
-        "ratio_ceiling_scan_over_parse_plus_write (no load can beat it)": round(scan_s / sum(split.values()), 3),
-        "rounds (best of, alternating)": ROUNDS,
-        "load_wall_s_each_round": [round(w, 2) for w, _, _ in loads],
-        "scan_wall_s_each_round": [round(w, 2) for w, _, _ in scans],
-        "load_cpu_s (all threads)": round(load_cpu, 2),
-        "engine_limit_cpu_s (all threads)": round(scan_cpu, 2),
-        "load_vs_engine_limit_cpu_ratio": round(scan_cpu / load_cpu, 3),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        "engine_scan_one_concatenated_file_events_per_s": round(total / concat_scan_s),
-        "load_vs_concatenated_scan_ratio": round(concat_scan_s / load_s, 3),
-        "naive_read_json_unnest_events_per_s": round(total / naive_s),
-        "iamkit_vs_naive_ratio": round(naive_s / load_s, 2),
-        "pandas_json_normalize_events_per_s": round(pandas_rate),
-        "iamkit_vs_pandas_ratio": round((total / load_s) / pandas_rate, 2),
-        "incremental_reload_all_skipped_s": round(incremental_s, 3),
-        "incremental_files_skipped": again.files_skipped,
-        "key_trace_s (goal < 1)": round(trace_s, 3),
-        "key_trace_on_parquet_cache_s": round(ctrace_s, 3),
-        "parquet_cache_build_s": round(cache_s, 2),
-        "query_duckdb_file_s": round(q_db, 4),
-        "query_duckdb_file_trail_sql_locked_s (detach, locked read-only attach, query)": round(q_locked, 4),
-        "query_parquet_cache_s": round(q_pq, 4),
-        "load_max_rss_all_events_mib (own process)": rss_all,
-        "load_max_rss_fifth_of_events_mib (own process)": rss_fifth,
-        "load_mean_rss_64mib_batches_middle_third_mib": rss_mid_64,
-        "load_mean_rss_64mib_batches_last_third_mib": rss_last_64,
-        "memory_last_third_over_middle_third_64mib_batches (flat = 1)": round(rss_last_64 / rss_mid_64, 2),
-        "duckdb_file_mib": round(db_mb, 1),
-    })
+    record(
+        "trail",
+        {
+            "events": total,
+            "load_batch_mib (IAMKIT_TRAIL_BATCH_MB, else 1/32 of free memory, 64-512)": batch_bytes() // 2**20,
+            "files": len(files),
+            "gzip_mib": round(size_mb, 1),
+            "generate_s": round(gen_s, 2),
+            "engine_limit_read_json_objects_events_per_s": round(total / scan_s),
+            "iamkit_load_events_per_s": round(total / load_s),
+            "load_vs_engine_limit_ratio (goal >= 0.60)": round(scan_s / load_s, 3),
+            **{k: round(v, 2) for k, v in split.items()},
+            "ratio_ceiling_scan_over_parse_plus_write (no load can beat it)": round(scan_s / sum(split.values()), 3),
+            "rounds (best of, alternating)": ROUNDS,
+            "load_wall_s_each_round": [round(w, 2) for w, _, _ in loads],
+            "scan_wall_s_each_round": [round(w, 2) for w, _, _ in scans],
+            "load_cpu_s (all threads)": round(load_cpu, 2),
+            "engine_limit_cpu_s (all threads)": round(scan_cpu, 2),
+            "load_vs_engine_limit_cpu_ratio": round(scan_cpu / load_cpu, 3),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "engine_scan_one_concatenated_file_events_per_s": round(total / concat_scan_s),
+            "load_vs_concatenated_scan_ratio": round(concat_scan_s / load_s, 3),
+            "naive_read_json_unnest_events_per_s": round(total / naive_s),
+            "iamkit_vs_naive_ratio": round(naive_s / load_s, 2),
+            "pandas_json_normalize_events_per_s": round(pandas_rate),
+            "iamkit_vs_pandas_ratio": round((total / load_s) / pandas_rate, 2),
+            "incremental_reload_all_skipped_s": round(incremental_s, 3),
+            "incremental_files_skipped": again.files_skipped,
+            "key_trace_s (goal < 1)": round(trace_s, 3),
+            "key_trace_on_parquet_cache_s": round(ctrace_s, 3),
+            "parquet_cache_build_s": round(cache_s, 2),
+            "query_duckdb_file_s": round(q_db, 4),
+            "query_duckdb_file_trail_sql_locked_s (detach, locked read-only attach, query)": round(q_locked, 4),
+            "query_parquet_cache_s": round(q_pq, 4),
+            "load_max_rss_all_events_mib (own process)": rss_all,
+            "load_max_rss_fifth_of_events_mib (own process)": rss_fifth,
+            "load_mean_rss_64mib_batches_middle_third_mib": rss_mid_64,
+            "load_mean_rss_64mib_batches_last_third_mib": rss_last_64,
+            "memory_last_third_over_middle_third_64mib_batches (flat = 1)": round(rss_last_64 / rss_mid_64, 2),
+            "duckdb_file_mib": round(db_mb, 1),
+        },
+    )
 
 
 def _clocked(fn):

@@ -58,13 +58,9 @@ def bench_org():
                         }
                     ]
                 }
-                roles.append(
-                    Role(a, name, f"arn:aws:iam::{a}:role/{name}", f"AROA{n:017d}", trust, purpose="app")
-                )
+                roles.append(Role(a, name, f"arn:aws:iam::{a}:role/{name}", f"AROA{n:017d}", trust, purpose="app"))
         n += 1
-        roles.append(
-            Role(a, "deploy", f"arn:aws:iam::{a}:role/deploy", f"AROA{n:017d}", {}, purpose="cross-account")
-        )
+        roles.append(Role(a, "deploy", f"arn:aws:iam::{a}:role/deploy", f"AROA{n:017d}", {}, purpose="cross-account"))
         for ps in ("AdministratorAccess", "ReadOnly", "Developer"):
             n += 1
             name = f"AWSReservedSSO_{ps}_{n:016x}"
@@ -84,9 +80,7 @@ def bench_org():
             ("Developer", "Developers"),
         ):
             assignments.append(Assignment(a, ps, f"arn:ps/{ps}", "GROUP", group, f"g-{group}"))
-    roles.append(
-        Role(ids[2], "prod-deploy", f"arn:aws:iam::{ids[2]}:role/prod-deploy", "AROAPRODDEPLOY0000001", {})
-    )
+    roles.append(Role(ids[2], "prod-deploy", f"arn:aws:iam::{ids[2]}:role/prod-deploy", "AROAPRODDEPLOY0000001", {}))
     for i in range(10):
         upn = f"person{i}@contoso.example"
         group = ("Admins", "Auditors", "Developers")[i % 3]
@@ -183,9 +177,7 @@ def _run_write(n: int, workers: int, out: mp.Queue) -> None:
     org = bench_org()
     with tempfile.TemporaryDirectory() as d:
         t0, c0 = time.perf_counter(), _cpu()
-        stats = trailgen.write_trail(
-            org, dest_dir=Path(d), benign_events=n, compresslevel=LEVEL, workers=workers
-        )
+        stats = trailgen.write_trail(org, dest_dir=Path(d), benign_events=n, compresslevel=LEVEL, workers=workers)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
     out.put(
         {

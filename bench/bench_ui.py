@@ -15,28 +15,45 @@ import pandas as pd
 from bench.common import record, timed
 
 SIZES = (1_000, 10_000, 100_000)
-FACTS = {"window": {"start": "2026-12-05T07:00:00Z", "end": "2026-12-05T07:42:00Z"},
-         "sources": {"new_ips": ["203.0.113.30"], "usual_ips": ["198.51.100.21"], "via_aws_services": []}}
+FACTS = {
+    "window": {"start": "2026-12-05T07:00:00Z", "end": "2026-12-05T07:42:00Z"},
+    "sources": {"new_ips": ["203.0.113.30"], "usual_ips": ["198.51.100.21"], "via_aws_services": []},
+}
 
 
 def calls(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(7)
     t0 = pd.Timestamp("2026-11-22T00:00:00Z")
     times = t0 + pd.to_timedelta(np.sort(rng.integers(0, 13 * 86400, n)), unit="s")
-    ips = rng.choice(["198.51.100.21", "203.0.113.30", "192.0.2.9", "secretsmanager.amazonaws.com"], n,
-                     p=[0.7, 0.2, 0.09, 0.01])
+    ips = rng.choice(
+        ["198.51.100.21", "203.0.113.30", "192.0.2.9", "secretsmanager.amazonaws.com"], n, p=[0.7, 0.2, 0.09, 0.01]
+    )
     codes = rng.choice([None, "AccessDenied", "ThrottlingException"], n, p=[0.85, 0.1, 0.05])
     names = rng.choice(["GetObject", "ListBuckets", "AssumeRole", "GetSecretValue", "CreateUser"], n)
-    return pd.DataFrame({"event_time": times, "source_ip": ips, "error_code": codes, "event_name": names,
-                         "access_key_id": "AKIAEXAMPLEEXAMPLE01", "event_source": "s3.amazonaws.com"})
+    return pd.DataFrame(
+        {
+            "event_time": times,
+            "source_ip": ips,
+            "error_code": codes,
+            "event_name": names,
+            "access_key_id": "AKIAEXAMPLEEXAMPLE01",
+            "event_source": "s3.amazonaws.com",
+        }
+    )
 
 
 def naive(ev: pd.DataFrame):
     import plotly.graph_objects as go
 
-    return go.Figure(go.Scatter(x=ev["event_time"], y=ev["source_ip"], mode="markers",
-                                text=[f"{a} · {b}" for a, b in zip(ev["event_name"], ev["source_ip"], strict=True)],
-                                hovertemplate="%{x}<br>%{text}<extra></extra>"))
+    return go.Figure(
+        go.Scatter(
+            x=ev["event_time"],
+            y=ev["source_ip"],
+            mode="markers",
+            text=[f"{a} · {b}" for a, b in zip(ev["event_name"], ev["source_ip"], strict=True)],
+            hovertemplate="%{x}<br>%{text}<extra></extra>",
+        )
+    )
 
 
 def main() -> None:

@@ -12,11 +12,32 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "config", "errors", "frames", "policy", "aws", "inventory", "assess", "trail", "entra",
-    "correlate", "respond", "case", "playbook", "sandbox", "ui", "cli", "report", "severity", "arn", "leastpriv",
+    "config",
+    "errors",
+    "frames",
+    "policy",
+    "aws",
+    "inventory",
+    "assess",
+    "trail",
+    "entra",
+    "correlate",
+    "respond",
+    "case",
+    "playbook",
+    "sandbox",
+    "ui",
+    "cli",
+    "report",
+    "severity",
+    "arn",
+    "leastpriv",
 }
-_ATTRS = {"Case": ("iamkit.case", "Case"), "Inventory": ("iamkit.inventory", "Inventory"),
-          "pivot": ("iamkit.investigate.pivot", "pivot")}
+_ATTRS = {
+    "Case": ("iamkit.case", "Case"),
+    "Inventory": ("iamkit.inventory", "Inventory"),
+    "pivot": ("iamkit.investigate.pivot", "pivot"),
+}
 
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit import (  # noqa: F401

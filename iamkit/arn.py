@@ -14,12 +14,26 @@ from functools import lru_cache
 
 _DIGITS = frozenset("0123456789")
 # Principal.kind values
-ROOT, USER, ROLE, GROUP, ASSUMED_ROLE, FEDERATED_USER = "root", "user", "role", "group", "assumed_role", "federated_user"
+ROOT, USER, ROLE, GROUP, ASSUMED_ROLE, FEDERATED_USER = (
+    "root",
+    "user",
+    "role",
+    "group",
+    "assumed_role",
+    "federated_user",
+)
 SAML_PROVIDER, OIDC_PROVIDER, SERVICE, ACCOUNT, ANYONE, UNKNOWN = (
-    "saml_provider", "oidc_provider", "service", "account", "anyone", "unknown")
+    "saml_provider",
+    "oidc_provider",
+    "service",
+    "account",
+    "anyone",
+    "unknown",
+)
 # web-identity providers named without an ARN in a trust policy's Federated principal
-WEB_IDENTITY_PROVIDERS = frozenset({"cognito-identity.amazonaws.com", "accounts.google.com", "graph.facebook.com",
-                                    "www.amazon.com"})
+WEB_IDENTITY_PROVIDERS = frozenset(
+    {"cognito-identity.amazonaws.com", "accounts.google.com", "graph.facebook.com", "www.amazon.com"}
+)
 
 
 def is_account_id(value: object) -> bool:
@@ -68,7 +82,7 @@ class Arn:
         cut = min(i for i in (slash, colon, len(r)) if i >= 0)
         if cut == len(r):
             return "", r
-        return r[:cut], r[cut + 1:]
+        return r[:cut], r[cut + 1 :]
 
 
 def parse(text: object) -> Arn | None:
@@ -161,8 +175,9 @@ def principal(value: object) -> Principal:
             return Principal(ROOT, text, account=acct, partition=a.partition)
         if kind in ("user", "role", "group") and rid:
             path, _, name = rid.rpartition("/")
-            return Principal(kind, text, account=acct, name=name, path=f"/{path}/" if path else "/",
-                             partition=a.partition)
+            return Principal(
+                kind, text, account=acct, name=name, path=f"/{path}/" if path else "/", partition=a.partition
+            )
         if kind == "saml-provider":
             return Principal(SAML_PROVIDER, text, account=acct, name=rid, partition=a.partition)
         if kind == "oidc-provider":
@@ -171,8 +186,7 @@ def principal(value: object) -> Principal:
         if kind == "assumed-role":
             role, sep, session = rid.partition("/")
             if role and sep and session:
-                return Principal(ASSUMED_ROLE, text, account=acct, name=role, session=session,
-                                 partition=a.partition)
+                return Principal(ASSUMED_ROLE, text, account=acct, name=role, session=session, partition=a.partition)
         if kind == "federated-user" and rid:
             return Principal(FEDERATED_USER, text, account=acct, name=rid, session=rid, partition=a.partition)
     return Principal(UNKNOWN, text, account=acct, partition=a.partition)

@@ -157,8 +157,9 @@ def _read_key_file(path: Path, where: str) -> bytes:
     except (UnicodeDecodeError, BadInput):
         if len(data) >= 32:  # a binary key file
             return data
-        raise BadInput(f"{where}: key file {path} holds no key (hex or base64 of at least 16 bytes, "
-                       "or at least 32 raw bytes)") from None
+        raise BadInput(
+            f"{where}: key file {path} holds no key (hex or base64 of at least 16 bytes, or at least 32 raw bytes)"
+        ) from None
 
 
 def case_key(key_file: Path | str | None = None, *, case_dir: Path | None = None) -> bytes | None:
@@ -179,8 +180,9 @@ def case_key(key_file: Path | str | None = None, *, case_dir: Path | None = None
     if case_dir is not None:
         with contextlib.suppress(OSError):
             if path.resolve().is_relative_to(Path(case_dir).resolve()):
-                raise BadInput(f"{where}: the key file must not be inside the case folder (it would be sealed "
-                               "into the evidence)")
+                raise BadInput(
+                    f"{where}: the key file must not be inside the case folder (it would be sealed into the evidence)"
+                )
     return _read_key_file(path, where)
 
 
@@ -235,16 +237,26 @@ def _walk(root: Path) -> _Listing:
 def _manifest_shape_ok(doc: Any) -> bool:
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
         return False
-    return all(isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("sha256"), str)
-               and isinstance(e.get("size"), int) for e in doc["files"])
+    return all(
+        isinstance(e, dict)
+        and isinstance(e.get("path"), str)
+        and isinstance(e.get("sha256"), str)
+        and isinstance(e.get("size"), int)
+        for e in doc["files"]
+    )
 
 
 def _changes(old: dict[str, dict], new: dict[str, dict]) -> dict[str, list[str]]:
     skip = {SEALS}
-    return {"added": sorted(set(new) - set(old) - skip),
-            "changed": sorted(p for p in set(new) & set(old) - skip if new[p]["sha256"] != old[p]["sha256"]
-                              or new[p]["size"] != old[p]["size"]),
-            "removed": sorted(set(old) - set(new) - skip)}
+    return {
+        "added": sorted(set(new) - set(old) - skip),
+        "changed": sorted(
+            p
+            for p in set(new) & set(old) - skip
+            if new[p]["sha256"] != old[p]["sha256"] or new[p]["size"] != old[p]["size"]
+        ),
+        "removed": sorted(set(old) - set(new) - skip),
+    }
 
 
 def _few(names: list[str]) -> str:
@@ -255,10 +267,15 @@ def _few(names: list[str]) -> str:
 def describe_seal(s: dict[str, Any]) -> str:
     """One line of history: ``#3 2026-… case report (pid 42, iamkit 0.1.0): changed report.html``."""
     proc = s.get("process") if isinstance(s.get("process"), dict) else {}
-    parts = [f"#{s.get('n', '?')} {s.get('at', '?')} {s.get('actor', '?')}"
-             f" (pid {proc.get('pid', '?')}, iamkit {s.get('iamkit', '?')}{', keyed' if s.get('keyed') else ''})"]
-    what = [f"{k} {_few(v)}" for k in ("added", "changed", "removed")
-            if isinstance(v := s.get(k), list) and v and all(isinstance(x, str) for x in v)]
+    parts = [
+        f"#{s.get('n', '?')} {s.get('at', '?')} {s.get('actor', '?')}"
+        f" (pid {proc.get('pid', '?')}, iamkit {s.get('iamkit', '?')}{', keyed' if s.get('keyed') else ''})"
+    ]
+    what = [
+        f"{k} {_few(v)}"
+        for k in ("added", "changed", "removed")
+        if isinstance(v := s.get(k), list) and v and all(isinstance(x, str) for x in v)
+    ]
     if what:
         parts.append(": " + "; ".join(what) + (" (still writing)" if s.get("open") else ""))
     else:
@@ -331,10 +348,19 @@ class Case:
 
     # ---- lifecycle ----
     @classmethod
-    def create(cls, root: Path | str, playbook: str, parameters: dict[str, Any], *,
-               analyst: str | None = None, caller_identity: dict[str, Any] | None = None,
-               case_id: str | None = None, secret_names: frozenset[str] = frozenset(),
-               key_file: Path | str | None = None, playbook_file: Path | None = None) -> Case:
+    def create(
+        cls,
+        root: Path | str,
+        playbook: str,
+        parameters: dict[str, Any],
+        *,
+        analyst: str | None = None,
+        caller_identity: dict[str, Any] | None = None,
+        case_id: str | None = None,
+        secret_names: frozenset[str] = frozenset(),
+        key_file: Path | str | None = None,
+        playbook_file: Path | None = None,
+    ) -> Case:
         """A new case folder, created atomically (two runs cannot both get it), its session open."""
         from iamkit import __version__
 
@@ -429,18 +455,23 @@ class Case:
                 case._role, case._actor, case._key = "joined", actor, key
                 case.require_intact(case.check(_key=key, _in_flight_ok=True))
                 return case
-            who = f"{holder.get('actor', '?')} (pid {holder.get('pid', '?')}) since {holder.get('since', '?')}" \
-                if holder else "another process"
-            raise CaseIntegrityError(f"case {case.path} is being written by {who}; try again when it has "
-                                     "finished") from None
+            who = (
+                f"{holder.get('actor', '?')} (pid {holder.get('pid', '?')}) since {holder.get('since', '?')}"
+                if holder
+                else "another process"
+            )
+            raise CaseIntegrityError(
+                f"case {case.path} is being written by {who}; try again when it has finished"
+            ) from None
         case._take(fd, actor, key)
         try:
             case._settle_interrupted()
             v = case.check(_key=key)
             case.require_intact(v)
             if v.keyed and key is None:
-                raise CaseIntegrityError(f"case {case.path} has a keyed seal: set {KEY_ENV} or pass --key-file "
-                                         "to write into it")
+                raise CaseIntegrityError(
+                    f"case {case.path} has a keyed seal: set {KEY_ENV} or pass --key-file to write into it"
+                )
             case.seal(open_session=True, _entries=v.entries)
         except BaseException:
             case._release()
@@ -465,8 +496,10 @@ class Case:
         try:
             return os.open(self.path / LOCK, flags, 0o600)
         except OSError as e:
-            raise CaseIntegrityError(f"case {self.path}: {LOCK} cannot be opened ({e.__class__.__name__}; "
-                                     "a symlink is not allowed in a case)") from None
+            raise CaseIntegrityError(
+                f"case {self.path}: {LOCK} cannot be opened ({e.__class__.__name__}; "
+                "a symlink is not allowed in a case)"
+            ) from None
 
     def _release(self) -> None:
         import fcntl
@@ -504,8 +537,10 @@ class Case:
         v = v if v is not None else self.check(key_file)
         if v.problems:
             more = f"; and {len(v.problems) - 3} more" if len(v.problems) > 3 else ""
-            raise CaseIntegrityError(f"case {self.path} was changed outside iamkit: "
-                                     f"{'; '.join(v.problems[:3])}{more} (see `iamkit case verify`)")
+            raise CaseIntegrityError(
+                f"case {self.path} was changed outside iamkit: "
+                f"{'; '.join(v.problems[:3])}{more} (see `iamkit case verify`)"
+            )
         return v
 
     def _settle_interrupted(self) -> None:
@@ -516,8 +551,10 @@ class Case:
         dead_session = bool(last and last.get("open") and not process_alive(last.get("process")))
         if last and last.get("open") and not dead_session:
             proc = last.get("process") or {}
-            raise CaseIntegrityError(f"case {self.path} is still open for writing by {last.get('actor')} "
-                                     f"(pid {proc.get('pid')}); close it there or end that process")
+            raise CaseIntegrityError(
+                f"case {self.path} is still open for writing by {last.get('actor')} "
+                f"(pid {proc.get('pid')}); close it there or end that process"
+            )
         dead_run = self._run_gone
         if not dead_session and not dead_run:
             return
@@ -530,8 +567,11 @@ class Case:
                 (self.path / rel).unlink(missing_ok=True)
         who = last.get("actor") if dead_session else f"run of {self.meta.get('playbook')}"
         pid = ((last.get("process") if dead_session else self.meta.get("process")) or {}).get("pid", "?")
-        self.seal(open_session=False, actor=f"settle after interrupted {who}",
-                  note=f"{who} (pid {pid}) stopped before sealing: the changes listed here were never verified")
+        self.seal(
+            open_session=False,
+            actor=f"settle after interrupted {who}",
+            note=f"{who} (pid {pid}) stopped before sealing: the changes listed here were never verified",
+        )
         if dead_run:
             self._run_gone = False
             self.meta["status"] = "interrupted"
@@ -582,8 +622,10 @@ class Case:
 
     def _writable(self) -> None:
         if self._role not in ("owner", "joined"):
-            raise CaseIntegrityError(f"case {self.id} is not open for writing: write through Case.open_for_write, "
-                                     "which verifies the case first")
+            raise CaseIntegrityError(
+                f"case {self.id} is not open for writing: write through Case.open_for_write, "
+                "which verifies the case first"
+            )
 
     def _inside(self, rel: str) -> Path:
         parts = Path(rel).parts
@@ -594,8 +636,9 @@ class Case:
         for p in parts[:-1]:
             parent = parent / p
             if parent.is_symlink():
-                raise CaseIntegrityError(f"{shown(parent.relative_to(self.path).as_posix())}: symlink, not "
-                                         "allowed in a case")
+                raise CaseIntegrityError(
+                    f"{shown(parent.relative_to(self.path).as_posix())}: symlink, not allowed in a case"
+                )
             parent.mkdir(exist_ok=True)
         return path
 
@@ -636,8 +679,9 @@ class Case:
         safe = df.copy()
         for c in safe.columns:
             if safe[c].dtype == object:
-                safe[c] = safe[c].map(lambda v: v if v is None or isinstance(v, str)
-                                      else json.dumps(v, default=str, sort_keys=True))
+                safe[c] = safe[c].map(
+                    lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str, sort_keys=True)
+                )
         with atomic_path(path) as tmp:
             safe.to_parquet(tmp, index=False)
         if query is not None:
@@ -690,8 +734,12 @@ class Case:
                     torn = r.read(1) != b"\n"
                 if torn:
                     n = p.read_bytes().count(b"\n") + 1
-                    mark = {"at": entry["at"], "event": "torn-line", "line": n,
-                            "note": "the line before was cut off by an interrupted write and is ignored"}
+                    mark = {
+                        "at": entry["at"],
+                        "event": "torn-line",
+                        "line": n,
+                        "note": "the line before was cut off by an interrupted write and is ignored",
+                    }
                     f.write(b"\n" + (json.dumps(mark, sort_keys=True) + "\n").encode())
             f.write(line)
             f.flush()
@@ -725,12 +773,15 @@ class Case:
         warnings = []
         for i in bad:
             if i not in recorded:
-                raise RemediationError(f"{JOURNAL} line {i} of case {self.id}: not a journal entry (was the "
-                                       "journal edited?)")
+                raise RemediationError(
+                    f"{JOURNAL} line {i} of case {self.id}: not a journal entry (was the journal edited?)"
+                )
             warnings.append(f"{JOURNAL} line {i}: cut off by an interrupted write; ignored")
         if tail.strip():
-            warnings.append(f"{JOURNAL} line {len(lines) + 1}: cut off by an interrupted write (torn last line); "
-                            f"ignored, the {len(entries)} complete entries before it are used")
+            warnings.append(
+                f"{JOURNAL} line {len(lines) + 1}: cut off by an interrupted write (torn last line); "
+                f"ignored, the {len(entries)} complete entries before it are used"
+            )
         return entries, warnings
 
     def journal_entries(self) -> list[dict[str, Any]]:
@@ -767,8 +818,14 @@ class Case:
                 out.append(e)
         return out
 
-    def seal(self, *, open_session: bool = True, actor: str | None = None, note: str = "",
-             _entries: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    def seal(
+        self,
+        *,
+        open_session: bool = True,
+        actor: str | None = None,
+        note: str = "",
+        _entries: dict[str, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         """Write a new manifest over every file and append its line to the seal chain; returns that line.
 
         Only the session's owner seals. Entries already hashed by the verification that opened the session
@@ -798,14 +855,26 @@ class Case:
             with contextlib.suppress(CaseIntegrityError):
                 prev_entries = {e["path"]: e for e in self.manifest()["files"]}
         history = self._history()
-        block = {"n": (history[-1].get("n", len(history)) if history else 0) + 1,
-                 "at": _now(), "iamkit": __version__, "actor": actor or self._actor or "iamkit",
-                 "process": process_record(), "open": open_session, "prev": prev_hash,
-                 "keyed": self._key is not None, **_changes(prev_entries, entries)}
+        block = {
+            "n": (history[-1].get("n", len(history)) if history else 0) + 1,
+            "at": _now(),
+            "iamkit": __version__,
+            "actor": actor or self._actor or "iamkit",
+            "process": process_record(),
+            "open": open_session,
+            "prev": prev_hash,
+            "keyed": self._key is not None,
+            **_changes(prev_entries, entries),
+        }
         if note:
             block["note"] = note
-        doc = {"case_id": self.id, "algorithm": "sha256", "written": block["at"],
-               "files": [entries[k] for k in sorted(entries)], "seal": block}
+        doc = {
+            "case_id": self.id,
+            "algorithm": "sha256",
+            "written": block["at"],
+            "files": [entries[k] for k in sorted(entries)],
+            "seal": block,
+        }
         data = json.dumps(doc, indent=1).encode()
         digest = hashlib.sha256(data).hexdigest()
         write_atomic(mpath, data)
@@ -815,8 +884,7 @@ class Case:
         else:
             (self.path / HMAC_FILE).unlink(missing_ok=True)
         line = {**block, "manifest_sha256": digest}
-        fd = os.open(self.path / SEALS, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
-                     0o644)
+        fd = os.open(self.path / SEALS, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         with os.fdopen(fd, "ab") as f:
             f.write((json.dumps(line, sort_keys=True) + "\n").encode())
             f.flush()
@@ -829,8 +897,9 @@ class Case:
         return self.path / MANIFEST
 
     # ---- verification ----
-    def check(self, key_file: Path | str | None = None, *, _key: Any = ...,
-              _in_flight_ok: bool = False) -> Verification:
+    def check(
+        self, key_file: Path | str | None = None, *, _key: Any = ..., _in_flight_ok: bool = False
+    ) -> Verification:
         """Recompute every hash against the manifest, check the seal, the keyed seal and the seal chain."""
         key = case_key(key_file, case_dir=self.path) if _key is ... else _key
         v = Verification()
@@ -906,8 +975,9 @@ class Case:
         else:
             v.notes.append("keyed seal checked")
 
-    def _check_chain(self, v: Verification, block: dict[str, Any] | None, entry: dict[str, Any] | None,
-                     mhash: str) -> list[dict[str, Any]]:
+    def _check_chain(
+        self, v: Verification, block: dict[str, Any] | None, entry: dict[str, Any] | None, mhash: str
+    ) -> list[dict[str, Any]]:
         p = self.path / SEALS
         exists = p.is_file() and not p.is_symlink()
         if block is None:  # sealed by an iamkit without the chain
@@ -942,14 +1012,16 @@ class Case:
         if tail.endswith(b"\n") and tail.count(b"\n") == 1:
             with contextlib.suppress(ValueError, RecursionError):
                 last = json.loads(tail)
-        if not isinstance(last, dict) or last.get("manifest_sha256") != mhash or \
-                {k: x for k, x in last.items() if k != "manifest_sha256"} != block:
+        if (
+            not isinstance(last, dict)
+            or last.get("manifest_sha256") != mhash
+            or {k: x for k, x in last.items() if k != "manifest_sha256"} != block
+        ):
             v.problems.append(f"{SEALS}: the last seal does not match {MANIFEST}")
             v.seal_ok = False
         for i in range(1, len(history)):
             if history[i].get("prev") != history[i - 1].get("manifest_sha256"):
-                v.problems.append(f"{SEALS}: seal #{history[i].get('n', i + 1)} does not link to the seal "
-                                  "before it")
+                v.problems.append(f"{SEALS}: seal #{history[i].get('n', i + 1)} does not link to the seal before it")
                 v.seal_ok = False
         return history
 
@@ -960,11 +1032,14 @@ class Case:
         if last and last.get("open"):
             proc = last.get("process") if isinstance(last.get("process"), dict) else {}
             if process_alive(proc):
-                v.status.append(f"being written by {shown(str(last.get('actor')))} (pid {proc.get('pid')}) "
-                                f"since {last.get('at')}")
+                v.status.append(
+                    f"being written by {shown(str(last.get('actor')))} (pid {proc.get('pid')}) since {last.get('at')}"
+                )
             else:
-                v.status.append(f"interrupted: {shown(str(last.get('actor')))} (pid {proc.get('pid')}) stopped "
-                                "before sealing; the next writer records what it left")
+                v.status.append(
+                    f"interrupted: {shown(str(last.get('actor')))} (pid {proc.get('pid')}) stopped "
+                    "before sealing; the next writer records what it left"
+                )
         elif self.meta.get("status") == "interrupted":
             v.status.append("interrupted: the run's process is gone")
 

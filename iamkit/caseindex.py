@@ -33,7 +33,7 @@ def _time(text: Any) -> dt.datetime | None:
 def _figures(raw: Any) -> dict[str, float]:
     """A summary's ``figures``: name → finite number; anything else is left out (it is not a figure)."""
     out: dict[str, float] = {}
-    for k, v in (raw.items() if isinstance(raw, dict) else ()):
+    for k, v in raw.items() if isinstance(raw, dict) else ():
         if isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
             out[k] = v
     return out
@@ -63,16 +63,24 @@ def scan(cases_root: Path | str) -> list[dict[str, Any]]:
         headline = summary.get("headline")
         headline = headline if isinstance(headline, list) else [headline] if headline else []
         report = d / "report.html"
-        rows.append({"id": d.name, "playbook": str(meta.get("playbook") or "?"), "status": str(meta.get("status")),
-                     "created": str(meta.get("created") or ""), "created_at": _time(meta.get("created")),
-                     "headline": [str(x) for x in headline[:3]], "figures": _figures(summary.get("figures")),
-                     "report": report.is_file() and not report.is_symlink()})
+        rows.append(
+            {
+                "id": d.name,
+                "playbook": str(meta.get("playbook") or "?"),
+                "status": str(meta.get("status")),
+                "created": str(meta.get("created") or ""),
+                "created_at": _time(meta.get("created")),
+                "headline": [str(x) for x in headline[:3]],
+                "figures": _figures(summary.get("figures")),
+                "report": report.is_file() and not report.is_symlink(),
+            }
+        )
     rows.sort(key=lambda r: (r["created_at"] or dt.datetime.min.replace(tzinfo=dt.UTC), r["id"]))
     return rows
 
 
 def _link(case_id: str) -> str:
-    return f"<a href=\"{_e(quote(case_id, safe=''))}/report.html\">report</a>"
+    return f'<a href="{_e(quote(case_id, safe=""))}/report.html">report</a>'
 
 
 def _delta(now: float, before: float | None) -> str:
@@ -86,11 +94,13 @@ def render(cases_root: Path | str, rows: list[dict[str, Any]] | None = None) -> 
     from iamkit.report import CSP, CSS
 
     rows = scan(cases_root) if rows is None else rows
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-             f"<meta http-equiv=Content-Security-Policy content=\"{CSP}\"><meta name=referrer content=no-referrer>"
-             f"<title>iamkit cases</title><style>{CSS}</style></head><body><h1>Cases</h1>"
-             f"<p class=meta>{len(rows)} run(s) in <code>{_e(Path(cases_root).resolve())}</code>, newest first. "
-             "Rebuilt after every run; <code>iamkit cases index</code> rebuilds it.</p>"]
+    parts = [
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f'<meta http-equiv=Content-Security-Policy content="{CSP}"><meta name=referrer content=no-referrer>'
+        f"<title>iamkit cases</title><style>{CSS}</style></head><body><h1>Cases</h1>"
+        f"<p class=meta>{len(rows)} run(s) in <code>{_e(Path(cases_root).resolve())}</code>, newest first. "
+        "Rebuilt after every run; <code>iamkit cases index</code> rebuilds it.</p>"
+    ]
     by_playbook: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_playbook.setdefault(r["playbook"], []).append(r)
@@ -105,24 +115,36 @@ def render(cases_root: Path | str, rows: list[dict[str, Any]] | None = None) -> 
             if r["status"] not in COMPLETE:
                 continue
             figs = r["figures"]
-            cells = "".join(f"<td>{_e(format(figs[n], 'g') + _delta(figs[n], last.get(n)))}</td>"
-                            if n in figs else "<td></td>" for n in names)
+            cells = "".join(
+                f"<td>{_e(format(figs[n], 'g') + _delta(figs[n], last.get(n)))}</td>" if n in figs else "<td></td>"
+                for n in names
+            )
             last.update(r["figures"])
-            body.append(f"<tr><td>{_e(r['created'])}</td><td><code>{_e(r['id'])}</code></td>{cells}"
-                        f"<td>{_link(r['id']) if r['report'] else ''}</td></tr>")
-        parts.append(f"<h3>{_e(pb)}</h3><p class=meta>each figure with its change since the previous completed run"
-                     f"</p><div class=wide><table><tr><th>run</th><th>case</th>{head}<th></th></tr>"
-                     + "".join(body) + "</table></div>")
-    parts.append("<h2 id=runs>Runs</h2><div class=wide><table><tr><th>created</th><th>case</th><th>playbook</th>"
-                 "<th>status</th><th>headline</th><th>figures</th><th></th></tr>")
+            body.append(
+                f"<tr><td>{_e(r['created'])}</td><td><code>{_e(r['id'])}</code></td>{cells}"
+                f"<td>{_link(r['id']) if r['report'] else ''}</td></tr>"
+            )
+        parts.append(
+            f"<h3>{_e(pb)}</h3><p class=meta>each figure with its change since the previous completed run"
+            f"</p><div class=wide><table><tr><th>run</th><th>case</th>{head}<th></th></tr>"
+            + "".join(body)
+            + "</table></div>"
+        )
+    parts.append(
+        "<h2 id=runs>Runs</h2><div class=wide><table><tr><th>created</th><th>case</th><th>playbook</th>"
+        "<th>status</th><th>headline</th><th>figures</th><th></th></tr>"
+    )
     for r in reversed(rows):
         figs = ", ".join(f"{k} {v:g}" for k, v in r["figures"].items())
         lines = "".join(f"<li>{_e(x)}</li>" for x in r["headline"])
-        parts.append(f"<tr><td>{_e(r['created'])}</td><td><code>{_e(r['id'])}</code></td><td>{_e(r['playbook'])}"
-                     f"</td><td>{_e(r['status'])}</td><td><ul>{lines}</ul></td><td>{_e(figs)}</td>"
-                     f"<td>{_link(r['id']) if r['report'] else ''}</td></tr>")
-    parts.append(f"</table></div><p class=meta>built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p>"
-                 "</body></html>")
+        parts.append(
+            f"<tr><td>{_e(r['created'])}</td><td><code>{_e(r['id'])}</code></td><td>{_e(r['playbook'])}"
+            f"</td><td>{_e(r['status'])}</td><td><ul>{lines}</ul></td><td>{_e(figs)}</td>"
+            f"<td>{_link(r['id']) if r['report'] else ''}</td></tr>"
+        )
+    parts.append(
+        f"</table></div><p class=meta>built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p></body></html>"
+    )
     return "\n".join(parts)
 
 

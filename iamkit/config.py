@@ -65,7 +65,8 @@ def load() -> Settings:
             if value is None or (isinstance(value, (int, float)) and not 0 < value < 1e6):
                 from iamkit.errors import BadInput
 
-                raise BadInput(f"setting {f.name} (IAMKIT_{f.name.upper()}) must be a positive "
-                               f"{type(cur).__name__}, got {v!r}")
+                raise BadInput(
+                    f"setting {f.name} (IAMKIT_{f.name.upper()}) must be a positive {type(cur).__name__}, got {v!r}"
+                )
             setattr(s, f.name, value)
     return s

@@ -30,68 +30,214 @@ def register(name: str, columns: dict[str, str], doc: str = "") -> None:
 
 
 # ---- inventory (one snapshot = these frames; every AWS row carries account_id) ----
-register("accounts", {"account_id": S, "name": S, "email": S, "status": S, "ou_id": S, "ou_path": S,
-                      "org_id": S, "is_management": B, "joined": TS}, "Accounts of the organization.")
-register("principals", {"account_id": S, "principal_type": S, "name": S, "arn": S, "principal_id": S,
-                        "path": S, "created": TS, "last_used": TS, "permissions_boundary_arn": S,
-                        "max_session_duration": INT, "groups": J, "tags": J, "service_linked": B},
-         "IAM users, roles and groups (principal_type user|role|group|root).")
-register("policies", {"account_id": S, "policy_arn": S, "policy_name": S, "policy_type": S,
-                      "attached_to_arn": S, "attached_to_type": S, "version_id": S, "is_default": B,
-                      "document": J, "aws_managed": B},
-         "Policies, one row per (policy version, attachment). policy_type: managed (customer managed), "
-         "aws_managed, inline, scp, rcp. attached_to_type: user|role|group (IAM) or root|ou|account "
-         "(SCP/RCP targets, attached_to_arn = the target id); attached_to_arn is empty for an "
-         "unattached version. Permission boundaries are principals.permissions_boundary_arn.")
-register("statements", {"account_id": S, "policy_arn": S, "policy_name": S, "attached_to_arn": S,
-                        "sid": S, "effect": S, "actions": J, "not_actions": J, "resources": J,
-                        "not_resources": J, "principals": J, "not_principals": J, "conditions": J,
-                        "statement_index": INT}, "Statements of default/inline policy documents, normalised.")
-register("trusts", {"account_id": S, "role_arn": S, "sid": S, "effect": S, "principal_type": S,
-                    "principal": S, "principal_account_id": S, "actions": J, "conditions": J,
-                    "external_id_required": B, "mfa_required": B},
-         "One row per (role, trust-statement principal).")
-register("access_keys", {"account_id": S, "user_name": S, "user_arn": S, "access_key_id": S, "status": S,
-                         "created": TS, "last_used": TS, "last_used_service": S, "last_used_region": S},
-         "IAM user access keys and their last use.")
-register("credentials", {"account_id": S, "user": S, "arn": S, "user_creation_time": TS,
-                         "password_enabled": B, "password_last_used": TS, "password_last_changed": TS,
-                         "mfa_active": B, "access_key_1_active": B, "access_key_1_last_rotated": TS,
-                         "access_key_1_last_used_date": TS, "access_key_2_active": B,
-                         "access_key_2_last_rotated": TS, "access_key_2_last_used_date": TS},
-         "The IAM credential report (root row included, user '<root_account>').")
-register("resource_policies", {"account_id": S, "region": S, "service": S, "resource_type": S,
-                               "resource_arn": S, "policy": J, "extra": J},
-         "Resource-based policies (bucket, key, secret, function, queue, topic, repository) plus "
-         "service-specific extras (public access block, ACL grants, KMS grants).")
-register("identity_center", {"instance_arn": S, "identity_store_id": S, "kind": S, "id": S, "name": S,
-                             "account_id": S, "detail": J},
-         "IAM Identity Center: users, groups, memberships, permission sets, assignments (kind says which).")
-register("posture", {"account_id": S, "region": S, "control": S, "resource_arn": S, "status": S,
-                     "detail": J}, "Trails, analyzers, detectors, password policy, account summary.")
-register("errors", {"account_id": S, "region": S, "operation": S, "code": S, "message": S, "when": TS},
-         "Everything that failed during a collection or load; the rest went on.")
+register(
+    "accounts",
+    {
+        "account_id": S,
+        "name": S,
+        "email": S,
+        "status": S,
+        "ou_id": S,
+        "ou_path": S,
+        "org_id": S,
+        "is_management": B,
+        "joined": TS,
+    },
+    "Accounts of the organization.",
+)
+register(
+    "principals",
+    {
+        "account_id": S,
+        "principal_type": S,
+        "name": S,
+        "arn": S,
+        "principal_id": S,
+        "path": S,
+        "created": TS,
+        "last_used": TS,
+        "permissions_boundary_arn": S,
+        "max_session_duration": INT,
+        "groups": J,
+        "tags": J,
+        "service_linked": B,
+    },
+    "IAM users, roles and groups (principal_type user|role|group|root).",
+)
+register(
+    "policies",
+    {
+        "account_id": S,
+        "policy_arn": S,
+        "policy_name": S,
+        "policy_type": S,
+        "attached_to_arn": S,
+        "attached_to_type": S,
+        "version_id": S,
+        "is_default": B,
+        "document": J,
+        "aws_managed": B,
+    },
+    "Policies, one row per (policy version, attachment). policy_type: managed (customer managed), "
+    "aws_managed, inline, scp, rcp. attached_to_type: user|role|group (IAM) or root|ou|account "
+    "(SCP/RCP targets, attached_to_arn = the target id); attached_to_arn is empty for an "
+    "unattached version. Permission boundaries are principals.permissions_boundary_arn.",
+)
+register(
+    "statements",
+    {
+        "account_id": S,
+        "policy_arn": S,
+        "policy_name": S,
+        "attached_to_arn": S,
+        "sid": S,
+        "effect": S,
+        "actions": J,
+        "not_actions": J,
+        "resources": J,
+        "not_resources": J,
+        "principals": J,
+        "not_principals": J,
+        "conditions": J,
+        "statement_index": INT,
+    },
+    "Statements of default/inline policy documents, normalised.",
+)
+register(
+    "trusts",
+    {
+        "account_id": S,
+        "role_arn": S,
+        "sid": S,
+        "effect": S,
+        "principal_type": S,
+        "principal": S,
+        "principal_account_id": S,
+        "actions": J,
+        "conditions": J,
+        "external_id_required": B,
+        "mfa_required": B,
+    },
+    "One row per (role, trust-statement principal).",
+)
+register(
+    "access_keys",
+    {
+        "account_id": S,
+        "user_name": S,
+        "user_arn": S,
+        "access_key_id": S,
+        "status": S,
+        "created": TS,
+        "last_used": TS,
+        "last_used_service": S,
+        "last_used_region": S,
+    },
+    "IAM user access keys and their last use.",
+)
+register(
+    "credentials",
+    {
+        "account_id": S,
+        "user": S,
+        "arn": S,
+        "user_creation_time": TS,
+        "password_enabled": B,
+        "password_last_used": TS,
+        "password_last_changed": TS,
+        "mfa_active": B,
+        "access_key_1_active": B,
+        "access_key_1_last_rotated": TS,
+        "access_key_1_last_used_date": TS,
+        "access_key_2_active": B,
+        "access_key_2_last_rotated": TS,
+        "access_key_2_last_used_date": TS,
+    },
+    "The IAM credential report (root row included, user '<root_account>').",
+)
+register(
+    "resource_policies",
+    {"account_id": S, "region": S, "service": S, "resource_type": S, "resource_arn": S, "policy": J, "extra": J},
+    "Resource-based policies (bucket, key, secret, function, queue, topic, repository) plus "
+    "service-specific extras (public access block, ACL grants, KMS grants).",
+)
+register(
+    "identity_center",
+    {"instance_arn": S, "identity_store_id": S, "kind": S, "id": S, "name": S, "account_id": S, "detail": J},
+    "IAM Identity Center: users, groups, memberships, permission sets, assignments (kind says which).",
+)
+register(
+    "posture",
+    {"account_id": S, "region": S, "control": S, "resource_arn": S, "status": S, "detail": J},
+    "Trails, analyzers, detectors, password policy, account summary.",
+)
+register(
+    "errors",
+    {"account_id": S, "region": S, "operation": S, "code": S, "message": S, "when": TS},
+    "Everything that failed during a collection or load; the rest went on.",
+)
 
 
-def error_row(operation: str, code: str, message: str, *, account_id: str | None = None,
-              region: str | None = None, when: datetime | None = None) -> dict[str, Any]:
+def error_row(
+    operation: str,
+    code: str,
+    message: str,
+    *,
+    account_id: str | None = None,
+    region: str | None = None,
+    when: datetime | None = None,
+) -> dict[str, Any]:
     """One row of the ``errors`` frame: what failed (``operation``: an IAM action, a file, a Graph part…),
     its error ``code`` and ``message``, where, and when (now unless given)."""
-    return {"account_id": account_id, "region": region, "operation": operation, "code": code,
-            "message": message, "when": when if when is not None else datetime.now(UTC)}
+    return {
+        "account_id": account_id,
+        "region": region,
+        "operation": operation,
+        "code": code,
+        "message": message,
+        "when": when if when is not None else datetime.now(UTC),
+    }
+
 
 # ---- findings (assessment) ----
-register("findings", {"finding_id": S, "rule_id": S, "severity": S, "account_id": S, "principal_arn": S,
-                      "principal_type": S, "resource_arn": S, "title": S, "detail": S, "evidence": S,
-                      "remediation": S, "references": S},
-         "Risk findings; severity critical|high|medium|low|info; evidence is JSON text.")
+register(
+    "findings",
+    {
+        "finding_id": S,
+        "rule_id": S,
+        "severity": S,
+        "account_id": S,
+        "principal_arn": S,
+        "principal_type": S,
+        "resource_arn": S,
+        "title": S,
+        "detail": S,
+        "evidence": S,
+        "remediation": S,
+        "references": S,
+    },
+    "Risk findings; severity critical|high|medium|low|info; evidence is JSON text.",
+)
 
 # ---- CloudTrail ----
 # ``events`` (one row per CloudTrail record) is registered by ``iamkit.trail.columns``, the one column table
 # that also generates the DuckDB table, the Athena view and the Sigma field map.
-register("detections", {"detection_id": S, "severity": S, "title": S, "event_ids": J, "principal_arn": S,
-                        "access_key_id": S, "first_seen": TS, "last_seen": TS, "summary": S},
-         "Detection hits.")
+register(
+    "detections",
+    {
+        "detection_id": S,
+        "severity": S,
+        "title": S,
+        "event_ids": J,
+        "principal_arn": S,
+        "access_key_id": S,
+        "first_seen": TS,
+        "last_seen": TS,
+        "summary": S,
+    },
+    "Detection hits.",
+)
+
 
 def empty(name: str) -> pd.DataFrame:
     """An empty frame with the schema's columns and types."""

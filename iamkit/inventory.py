@@ -39,26 +39,42 @@ from iamkit.errors import BadInput
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-FRAME_NAMES = ("accounts", "principals", "policies", "statements", "trusts", "access_keys", "credentials",
-               "resource_policies", "identity_center", "posture", "errors")
+FRAME_NAMES = (
+    "accounts",
+    "principals",
+    "policies",
+    "statements",
+    "trusts",
+    "access_keys",
+    "credentials",
+    "resource_policies",
+    "identity_center",
+    "posture",
+    "errors",
+)
 MANIFEST = "manifest.json"
 FORMAT = "iamkit-inventory/1"
 
-frames.register("drift", {"kind": frames.S, "change": frames.S, "account_id": frames.S, "key": frames.S,
-                          "detail": frames.S},
-                "Inventory diff: kind principal|policy|trust|access_key|resource_policy, "
-                "change added|removed|changed, key = ARN / key id, detail says what changed.")
+frames.register(
+    "drift",
+    {"kind": frames.S, "change": frames.S, "account_id": frames.S, "key": frames.S, "detail": frames.S},
+    "Inventory diff: kind principal|policy|trust|access_key|resource_policy, "
+    "change added|removed|changed, key = ARN / key id, detail says what changed.",
+)
 
 
 # row order of each frame (stable across runs, so identical collections give identical files)
 _ORDER = {
-    "accounts": ["account_id"], "principals": ["account_id", "principal_type", "arn"],
+    "accounts": ["account_id"],
+    "principals": ["account_id", "principal_type", "arn"],
     "policies": ["account_id", "policy_type", "policy_arn", "attached_to_arn", "policy_name", "version_id"],
     "statements": ["account_id", "policy_arn", "attached_to_arn", "policy_name", "statement_index"],
     "trusts": ["account_id", "role_arn", "sid", "principal_type", "principal"],
-    "access_keys": ["account_id", "user_name", "access_key_id"], "credentials": ["account_id", "user"],
+    "access_keys": ["account_id", "user_name", "access_key_id"],
+    "credentials": ["account_id", "user"],
     "resource_policies": ["account_id", "region", "service", "resource_arn"],
-    "identity_center": ["instance_arn", "kind", "id"], "posture": ["account_id", "region", "control", "resource_arn"],
+    "identity_center": ["instance_arn", "kind", "id"],
+    "posture": ["account_id", "region", "control", "resource_arn"],
 }
 
 
@@ -93,8 +109,10 @@ class Inventory:
     @classmethod
     def from_rows(cls, rows: dict[str, list[dict[str, Any]]], meta: dict[str, Any] | None = None) -> Inventory:
         """An inventory from row dicts per frame (missing frames empty), each conformed to its schema."""
-        return cls(**{n: _ordered(frames.conform(rows[n], n), n) if rows.get(n) else _empty(n)
-                      for n in FRAME_NAMES}, meta=dict(meta or {}))
+        return cls(
+            **{n: _ordered(frames.conform(rows[n], n), n) if rows.get(n) else _empty(n) for n in FRAME_NAMES},
+            meta=dict(meta or {}),
+        )
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """The frames by name, in ``FRAME_NAMES`` order."""
@@ -115,8 +133,13 @@ class Inventory:
             files[target.name] = {"sha256": _sha256(target), "size": target.stat().st_size, "rows": len(df)}
         from iamkit import __version__
 
-        manifest = {"format": FORMAT, "iamkit_version": __version__,
-                    "saved": datetime.now(UTC).isoformat(), "meta": self.meta, "files": files}
+        manifest = {
+            "format": FORMAT,
+            "iamkit_version": __version__,
+            "saved": datetime.now(UTC).isoformat(),
+            "meta": self.meta,
+            "files": files,
+        }
         tmp = out / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
         os.replace(tmp, out / MANIFEST)
@@ -181,12 +204,24 @@ def _from_parquet(name: str, target: Path) -> pd.DataFrame:
 PARTS = ("iam", "credentials", "resources", "posture", "identity_center")
 
 
-def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region: str | None = None,
-            org: bool = False, accounts: Sequence[str] | None = None, role_name: str | None = None,
-            external_id: str | None = None, session_name: str | None = None,
-            regions: Sequence[str] | None = None, max_workers: int | None = None, hooks: Sequence[Hook] = (),
-            service_last_accessed: bool = True, progress: Callable[[str, int, int], None] | None = None,
-            clock: Callable[[], datetime] | None = None, parts: Sequence[str] | None = None) -> Inventory:
+def collect(
+    ctx: AwsContext | None = None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    org: bool = False,
+    accounts: Sequence[str] | None = None,
+    role_name: str | None = None,
+    external_id: str | None = None,
+    session_name: str | None = None,
+    regions: Sequence[str] | None = None,
+    max_workers: int | None = None,
+    hooks: Sequence[Hook] = (),
+    service_last_accessed: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    parts: Sequence[str] | None = None,
+) -> Inventory:
     """Collect an inventory: the caller's account, the listed ``accounts`` and/or (``org=True``) every
     active account of the organization, through ``role_name`` in each. Failures are ``errors`` rows.
     ``parts`` limits the collectors (``PARTS``: iam, credentials, resources, posture, identity_center; the
@@ -217,8 +252,13 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
         tasks += [fanout.Task(label, ctx.account_id, None, fn) for label, fn in structure.tasks]
         listed = [{"Id": a["account_id"], "Status": a["status"]} for a in rows.get("accounts", [])]
         if not listed:
-            log.add(ctx.account_id, None, "organizations:ListAccounts", "NoOrganization",
-                    f"no organization accounts visible from {ctx.arn}; collecting the caller's account only")
+            log.add(
+                ctx.account_id,
+                None,
+                "organizations:ListAccounts",
+                "NoOrganization",
+                f"no organization accounts visible from {ctx.arn}; collecting the caller's account only",
+            )
     if accounts:
         want = [str(a).strip() for a in accounts]
         bad = [a for a in want if not (len(a) == 12 and a.isdigit())]
@@ -233,26 +273,42 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
         if a["Id"] not in known_accounts:
             rows.setdefault("accounts", []).append({"account_id": a["Id"], "status": a.get("Status")})
 
-    contexts = fanout.assume_each(ctx, listed, role_name=role_name, external_id=external_id,
-                                  session_name=session_name or "iamkit-inventory", log=log,
-                                  max_workers=workers, progress=progress)
+    contexts = fanout.assume_each(
+        ctx,
+        listed,
+        role_name=role_name,
+        external_id=external_id,
+        session_name=session_name or "iamkit-inventory",
+        log=log,
+        max_workers=workers,
+        progress=progress,
+    )
     wanted = set(PARTS if parts is None else parts)
     if wanted - set(PARTS):
         raise BadInput(f"unknown inventory parts {sorted(wanted - set(PARTS))}; known: {', '.join(PARTS)}")
     if org and "identity_center" in wanted:
-        tasks.append(fanout.Task("identity_center", ctx.account_id, ctx.region,
-                                 lambda: identity_center.collect(Scope(ctx, log), [a["Id"] for a in listed])))
+        tasks.append(
+            fanout.Task(
+                "identity_center",
+                ctx.account_id,
+                ctx.region,
+                lambda: identity_center.collect(Scope(ctx, log), [a["Id"] for a in listed]),
+            )
+        )
     for acct, actx in contexts.items():
+
         def add(label: str, fn: Callable[[Scope], Any], region: str, acct: str = acct, actx: Any = actx) -> None:
-            tasks.append(fanout.Task(f"{label} {acct} {region}", acct, region,
-                                     lambda: fn(Scope(actx, log, region=region))))
+            tasks.append(
+                fanout.Task(f"{label} {acct} {region}", acct, region, lambda: fn(Scope(actx, log, region=region)))
+            )
+
         home = regions[0]
         if "iam" in wanted:
             add("iam", iam.collect, home)
         if "credentials" in wanted:
             add("credentials", lambda s: credential_report.collect(s, service_last_accessed), home)
         for service, (fn, regional) in resources.SERVICES.items() if "resources" in wanted else ():
-            for reg in (regions if regional else [home]):
+            for reg in regions if regional else [home]:
                 add(service, fn, reg)
         for reg in regions if "posture" in wanted else ():
             add("posture", posture.collect, reg)
@@ -261,16 +317,25 @@ def collect(ctx: AwsContext | None = None, *, profile: str | None = None, region
     iam.apply_role_limits(rows)
     credential_report.add_missing_root_rows(rows)
     rows["errors"] = log.rows
-    meta = {"source": "live", "caller_arn": ctx.arn, "caller_account_id": ctx.account_id, "org": org,
-            "role_name": role_name, "session_name": session_name or "iamkit-inventory", "regions": regions,
-            "accounts_requested": len(listed),
-            "accounts_collected": len(contexts), "started": started.isoformat(),
-            "finished": datetime.now(UTC).isoformat(),
-            "unsupported_operations": sorted(log.unsupported)}
+    meta = {
+        "source": "live",
+        "caller_arn": ctx.arn,
+        "caller_account_id": ctx.account_id,
+        "org": org,
+        "role_name": role_name,
+        "session_name": session_name or "iamkit-inventory",
+        "regions": regions,
+        "accounts_requested": len(listed),
+        "accounts_collected": len(contexts),
+        "started": started.isoformat(),
+        "finished": datetime.now(UTC).isoformat(),
+        "unsupported_operations": sorted(log.unsupported),
+    }
     return Inventory.from_rows(rows, meta)
 
 
 # ---------------------------------------------------------------- offline input
+
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
@@ -293,9 +358,7 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-
-def from_authorization_details(paths: str | Path | Iterable[str | Path],
-                               account_id: str | None = None) -> Inventory:
+def from_authorization_details(paths: str | Path | Iterable[str | Path], account_id: str | None = None) -> Inventory:
     """Frames from ``aws iam get-account-authorization-details`` JSON files (one account each).
 
     A truncated file or one that is not that format raises ``BadInput`` naming the file.
@@ -316,8 +379,10 @@ def _from_authz_files(files: list[Path], account_id: str | None) -> Inventory:
     for path in files:
         doc = jsontext.read(path)
         if not looks_like_authz(doc):
-            raise BadInput(f"{path}: not a get-account-authorization-details file (expected an object with "
-                           "UserDetailList, GroupDetailList, RoleDetailList and Policies lists)")
+            raise BadInput(
+                f"{path}: not a get-account-authorization-details file (expected an object with "
+                "UserDetailList, GroupDetailList, RoleDetailList and Policies lists)"
+            )
         acct = account_id or account_of(doc) or "000000000000"
         accounts.append(acct)
         try:
@@ -332,6 +397,7 @@ def _from_authz_files(files: list[Path], account_id: str | None) -> Inventory:
 
 
 # ---------------------------------------------------------------- drift
+
 
 def _canon(value: Any) -> str:
     if value is None or (not isinstance(value, (list, dict, str)) and _isna(value)):
@@ -384,8 +450,16 @@ def diff(old: Inventory, new: Inventory) -> pd.DataFrame:
     def trusts(df: pd.DataFrame) -> dict[str, tuple[str, set[str]]]:
         acc: dict[str, tuple[str, set[str]]] = {}
         for r in df.to_dict("records"):
-            item = _canon([r.get("sid"), r.get("effect"), r.get("principal_type"), r.get("principal"),
-                           r.get("actions"), r.get("conditions")])
+            item = _canon(
+                [
+                    r.get("sid"),
+                    r.get("effect"),
+                    r.get("principal_type"),
+                    r.get("principal"),
+                    r.get("actions"),
+                    r.get("conditions"),
+                ]
+            )
             acc.setdefault(r["role_arn"], (r["account_id"], set()))[1].add(item)
         return acc
 
@@ -395,10 +469,18 @@ def diff(old: Inventory, new: Inventory) -> pd.DataFrame:
         if a[1] != b[1]:
             gained = sorted(json.loads(x)[3] for x in b[1] - a[1])
             lost = sorted(json.loads(x)[3] for x in a[1] - b[1])
-            detail = "trust policy changed" + (f"; now trusts {', '.join(gained)}" if gained else "") + \
-                (f"; no longer trusts {', '.join(lost)}" if lost else "")
-            row("trust", "changed" if role in to and role in tn else ("added" if role in tn else "removed"),
-                b[0] or a[0], role, detail)
+            detail = (
+                "trust policy changed"
+                + (f"; now trusts {', '.join(gained)}" if gained else "")
+                + (f"; no longer trusts {', '.join(lost)}" if lost else "")
+            )
+            row(
+                "trust",
+                "changed" if role in to and role in tn else ("added" if role in tn else "removed"),
+                b[0] or a[0],
+                role,
+                detail,
+            )
 
     # policies: managed / scp / rcp by ARN, inline by (principal, name)
     def policies(df: pd.DataFrame) -> dict[tuple, dict[str, Any]]:
@@ -406,8 +488,16 @@ def diff(old: Inventory, new: Inventory) -> pd.DataFrame:
         for r in df.to_dict("records"):
             inline = r.get("policy_type") == "inline"
             key = ("inline", r["attached_to_arn"], r["policy_name"]) if inline else ("arn", r["policy_arn"])
-            e = acc.setdefault(key, {"account": r["account_id"], "doc": None, "version": None, "targets": set(),
-                                     "type": r.get("policy_type")})
+            e = acc.setdefault(
+                key,
+                {
+                    "account": r["account_id"],
+                    "doc": None,
+                    "version": None,
+                    "targets": set(),
+                    "type": r.get("policy_type"),
+                },
+            )
             if r.get("is_default") is True or inline:
                 e["doc"], e["version"] = _canon(r.get("document")), _s(r.get("version_id"))
             if _s(r.get("attached_to_arn")) and not inline:
@@ -422,8 +512,13 @@ def diff(old: Inventory, new: Inventory) -> pd.DataFrame:
         label = f"{key[1]} inline {key[2]}" if key[0] == "inline" else key[1]
         if a is None or b is None:
             e = b or a
-            row("policy", "added" if b else "removed", e["account"], label, f"{e['type']} policy "
-                + ("added" if b else "removed"))
+            row(
+                "policy",
+                "added" if b else "removed",
+                e["account"],
+                label,
+                f"{e['type']} policy " + ("added" if b else "removed"),
+            )
             continue
         notes = []
         if a["doc"] != b["doc"]:
@@ -443,8 +538,13 @@ def diff(old: Inventory, new: Inventory) -> pd.DataFrame:
         a, b = ko.get(k), kn.get(k)
         if a is None or b is None:
             e = b or a
-            row("access_key", "added" if b else "removed", e["account_id"], k,
-                f"key of {e['user_arn']} " + ("added" if b else "removed"))
+            row(
+                "access_key",
+                "added" if b else "removed",
+                e["account_id"],
+                k,
+                f"key of {e['user_arn']} " + ("added" if b else "removed"),
+            )
         elif _s(a.get("status")) != _s(b.get("status")):
             row("access_key", "changed", b["account_id"], k, f"status {a.get('status')} -> {b.get('status')}")
 
@@ -457,11 +557,19 @@ def diff(old: Inventory, new: Inventory) -> pd.DataFrame:
         a, b = ro.get(key), rn.get(key)
         if a is None or b is None:
             e = b or a
-            row("resource_policy", "added" if b else "removed", e["account_id"], key[0],
-                f"{key[1]} " + ("added" if b else "removed"))
+            row(
+                "resource_policy",
+                "added" if b else "removed",
+                e["account_id"],
+                key[0],
+                f"{key[1]} " + ("added" if b else "removed"),
+            )
             continue
-        notes = [what for what, col in (("policy", "policy"), ("settings", "extra"))
-                 if _canon(a.get(col)) != _canon(b.get(col))]
+        notes = [
+            what
+            for what, col in (("policy", "policy"), ("settings", "extra"))
+            if _canon(a.get(col)) != _canon(b.get(col))
+        ]
         if notes:
             row("resource_policy", "changed", b["account_id"], key[0], f"{key[1]} {' and '.join(notes)} changed")
     return frames.conform(out, "drift") if out else frames.empty("drift")

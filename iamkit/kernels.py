@@ -35,11 +35,27 @@ class IpcKernelManager(AsyncKernelManager):
                 self.context.destroy(linger=0)
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
-def execute_notebook(src: Path | str, out: Path | str, parameters: dict[str, Any], *, cwd: Path | str,
-                     timeout: int | None = None, kernel_name: str = "python3") -> Any:
+
+def execute_notebook(
+    src: Path | str,
+    out: Path | str,
+    parameters: dict[str, Any],
+    *,
+    cwd: Path | str,
+    timeout: int | None = None,
+    kernel_name: str = "python3",
+) -> Any:
     """papermill's ``execute_notebook`` on an ``IpcKernelManager`` kernel (no progress bar, outputs not logged)."""
     import papermill as pm
 
-    return pm.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=kernel_name,
-                               progress_bar=False, cwd=str(cwd), log_output=False, execution_timeout=timeout,
-                               kernel_manager_class=IpcKernelManager)
+    return pm.execute_notebook(
+        str(src),
+        str(out),
+        parameters=parameters,
+        kernel_name=kernel_name,
+        progress_bar=False,
+        cwd=str(cwd),
+        log_output=False,
+        execution_timeout=timeout,
+        kernel_manager_class=IpcKernelManager,
+    )

@@ -97,7 +97,15 @@ class Parameter:
             elif self.type == "bool":
                 value = raw if isinstance(raw, bool) else str(raw).strip().lower() in ("1", "true", "yes", "on")
                 if not isinstance(raw, bool) and str(raw).strip().lower() not in (
-                        "1", "true", "yes", "on", "0", "false", "no", "off"):
+                    "1",
+                    "true",
+                    "yes",
+                    "on",
+                    "0",
+                    "false",
+                    "no",
+                    "off",
+                ):
                     raise ValueError(raw)
             elif self.type == "list":
                 value = raw if isinstance(raw, list) else [s for s in str(raw).split(",") if s]
@@ -148,14 +156,17 @@ class Playbook:
         known = {p.name: p for p in self.parameters}
         unknown = sorted(set(given) - set(known))
         if unknown:
-            raise BadInput(f"playbook {self.id}: unknown parameter(s) {', '.join(unknown)}; "
-                           f"it takes {', '.join(known)}")
+            raise BadInput(
+                f"playbook {self.id}: unknown parameter(s) {', '.join(unknown)}; it takes {', '.join(known)}"
+            )
         out: dict[str, Any] = {}
         for p in self.parameters:
             if p.name in given:
                 if p.secret:
-                    raise BadInput(f"parameter {p.name} is a secret: pass it through the environment, "
-                                   "never as a notebook parameter")
+                    raise BadInput(
+                        f"parameter {p.name} is a secret: pass it through the environment, "
+                        "never as a notebook parameter"
+                    )
                 out[p.name] = p.convert(given[p.name])
             elif p.required:
                 raise BadInput(f"playbook {self.id}: missing required parameter {p.name} ({p.help})")
@@ -177,8 +188,9 @@ class Playbook:
         except BadInput:
             w = None
         if w is None or (w.start is not None and w.start >= (w.end or dt.datetime.now(dt.UTC))):
-            raise BadInput(f"playbook {self.id}: start {values.get('start')} is not before end "
-                           f"{values.get('end') or 'now'}")
+            raise BadInput(
+                f"playbook {self.id}: start {values.get('start')} is not before end {values.get('end') or 'now'}"
+            )
 
 
 def _checked_time(name: str, raw: Any) -> str:
@@ -190,8 +202,9 @@ def _checked_time(name: str, raw: Any) -> str:
         try:
             parse_time(text, name=name)
         except BadInput:
-            raise BadInput(f"parameter {name}: {text!r} is not an ISO-8601 date or time (or a span: 14d, 36h)") \
-                from None
+            raise BadInput(
+                f"parameter {name}: {text!r} is not an ISO-8601 date or time (or a span: 14d, 36h)"
+            ) from None
     return text
 
 
@@ -220,8 +233,18 @@ def load(name_or_path: str | Path, extra: list[Path | str] | None = None) -> Pla
         if not nb.is_file():
             raise BadInput(f"{path}: step notebook {s['notebook']} not found")
         steps.append(Step(nb, s.get("title", nb.stem), s.get("parameters", {})))
-    pb = Playbook(doc["id"], doc["title"], doc["description"], path, params, steps,
-                  doc.get("triggers", {}), doc.get("schedule"), doc.get("answers", []), doc.get("kind", "incident"))
+    pb = Playbook(
+        doc["id"],
+        doc["title"],
+        doc["description"],
+        path,
+        params,
+        steps,
+        doc.get("triggers", {}),
+        doc.get("schedule"),
+        doc.get("answers", []),
+        doc.get("kind", "incident"),
+    )
     _check_schedule(pb)
     _check_trigger_map(pb)
     _check_notebook_parameters(pb)
@@ -233,8 +256,10 @@ def _check_schedule(pb: Playbook) -> None:
     if pb.schedule is None:
         return
     if pb.kind != "review":
-        raise BadInput(f"{pb.path}: schedule {pb.schedule!r} on a playbook of kind {pb.kind}: only reviews "
-                       "(kind: review) run on a schedule")
+        raise BadInput(
+            f"{pb.path}: schedule {pb.schedule!r} on a playbook of kind {pb.kind}: only reviews "
+            "(kind: review) run on a schedule"
+        )
     from iamkit.schedule import cadence
 
     cadence(pb.schedule, where=str(pb.path))
@@ -251,12 +276,15 @@ def _check_trigger_map(pb: Playbook) -> None:
         if name not in known:
             raise BadInput(f"{pb.path}: triggers.map names parameter {name}, which the playbook does not take")
         if fld not in FIELDS:
-            raise BadInput(f"{pb.path}: triggers.map {name}: unknown finding field {fld!r} "
-                           f"(known: {', '.join(sorted(FIELDS))})")
+            raise BadInput(
+                f"{pb.path}: triggers.map {name}: unknown finding field {fld!r} (known: {', '.join(sorted(FIELDS))})"
+            )
     for name in mapping:
         if not known[name].fillable:
-            raise BadInput(f"{pb.path}: triggers.map {name}: a finding may only fill a parameter with a pattern "
-                           "(or of type datetime or int)")
+            raise BadInput(
+                f"{pb.path}: triggers.map {name}: a finding may only fill a parameter with a pattern "
+                "(or of type datetime or int)"
+            )
 
 
 def notebook_parameters(path: Path) -> set[str]:
@@ -269,8 +297,11 @@ def notebook_parameters(path: Path) -> set[str]:
             src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             names = set()
             for node in ast.parse(src).body:
-                targets = node.targets if isinstance(node, ast.Assign) else (
-                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                targets = (
+                    node.targets
+                    if isinstance(node, ast.Assign)
+                    else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+                )
                 names |= {t.id for t in targets if isinstance(t, ast.Name)}
             return names
     return set()
@@ -284,8 +315,9 @@ def _check_notebook_parameters(pb: Playbook) -> None:
             raise BadInput(f"{pb.path}: notebook {step.notebook.name} has no cell tagged 'parameters'")
         extra = sorted(set(step.parameters) - accepts)
         if extra:
-            raise BadInput(f"{pb.path}: step {step.notebook.name} passes {', '.join(extra)}, "
-                           "which the notebook does not declare")
+            raise BadInput(
+                f"{pb.path}: step {step.notebook.name} passes {', '.join(extra)}, which the notebook does not declare"
+            )
         if "case_dir" not in accepts:
             raise BadInput(f"{pb.path}: notebook {step.notebook.name} must take a case_dir parameter")
         if not accepts & declared - {"case_dir"} and pb.parameters:
@@ -334,11 +366,19 @@ def case_target(case_dir: Path | str | None) -> Path | None:
     return path
 
 
-def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | str | None = None,
-        case_dir: Path | str | None = None, on_step: Callable[[int, int, str], None] | None = None,
-        preflight: bool = True, playbook_dirs: list[Path | str] | None = None,
-        key_file: Path | str | None = None, trigger: dict[str, Any] | None = None,
-        index: bool = True) -> RunResult:
+def run(
+    name_or_path: str | Path,
+    given: dict[str, Any],
+    *,
+    cases_root: Path | str | None = None,
+    case_dir: Path | str | None = None,
+    on_step: Callable[[int, int, str], None] | None = None,
+    preflight: bool = True,
+    playbook_dirs: list[Path | str] | None = None,
+    key_file: Path | str | None = None,
+    trigger: dict[str, Any] | None = None,
+    index: bool = True,
+) -> RunResult:
     """Run a playbook's notebooks with papermill into a new case folder; returns the case and report.
 
     Every check (playbook, parameters, the ``--case`` folder, the caller identity) comes before the folder is
@@ -356,10 +396,16 @@ def run(name_or_path: str | Path, given: dict[str, Any], *, cases_root: Path | s
     root = target if target is not None else Path(cases_root if cases_root is not None else config.load().cases_dir)
     case_key(key_file, case_dir=target or root)  # a bad key is an error before anything is made
     ident = caller_identity() if preflight else {}
-    case = Case.create(root, pb.id, params, caller_identity=ident,
-                       case_id=target.name if target is not None else None,
-                       secret_names=frozenset(p.name for p in pb.parameters if p.secret),
-                       key_file=key_file, playbook_file=pb.path)
+    case = Case.create(
+        root,
+        pb.id,
+        params,
+        caller_identity=ident,
+        case_id=target.name if target is not None else None,
+        secret_names=frozenset(p.name for p in pb.parameters if p.secret),
+        key_file=key_file,
+        playbook_file=pb.path,
+    )
     saved_key = os.environ.get("IAMKIT_CASE_KEY")
     if key_file:  # the step kernels verify with the same key: they get its file's path, never the key
         os.environ["IAMKIT_CASE_KEY"] = f"@{Path(key_file).expanduser().resolve()}"

@@ -35,27 +35,92 @@ details{margin:.5rem 0} summary{cursor:pointer;font-weight:600} code{background:
 figure{margin:1rem 0;border:1px solid #e3e7ee;padding:.5rem} figure img{width:100%;height:auto;display:block}
 figcaption{color:#37404d;font-size:.9rem;margin-top:.3rem} .denied{color:#b00020}
 @media print{details{display:block} figure{break-inside:avoid}}
-""" + "".join(f".sev-{level}{{color:{colour}{';font-weight:700' if severity.RANK[level] <= 2 else ''}}}\n"
-              for level, colour in severity.COLORS.items())
+""" + "".join(
+    f".sev-{level}{{color:{colour}{';font-weight:700' if severity.RANK[level] <= 2 else ''}}}\n"
+    for level, colour in severity.COLORS.items()
+)
 
 # evidence JSON is written with sorted keys: put the columns a reader scans first back in front
-FIRST_COLUMNS = ["step", "time", "when", "first_seen", "last_seen", "source_ip", "key", "call", "action",
-                 "account", "target", "result", "calls", "denied"]
+FIRST_COLUMNS = [
+    "step",
+    "time",
+    "when",
+    "first_seen",
+    "last_seen",
+    "source_ip",
+    "key",
+    "call",
+    "action",
+    "account",
+    "target",
+    "result",
+    "calls",
+    "denied",
+]
 
 # No script-src, connect-src, frame-src, object-src: ``default-src 'none'`` refuses them all (the report is
 # read with JavaScript off). Styles only from the report's own <style>; images only inline data.
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; base-uri 'none'; "
-       "form-action 'none'")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; base-uri 'none'; form-action 'none'"
+)
 
 # What an executed notebook may contribute to the report: text formatting and tables. No links (a URL from
 # evidence stays text), no images, no classes or styles (nothing can dress up as the report's own parts).
-NOTEBOOK_TAGS = {"div", "span", "p", "br", "hr", "pre", "code", "em", "strong", "b", "i", "s", "del", "sub", "sup",
-                 "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "blockquote",
-                 "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption"}
+NOTEBOOK_TAGS = {
+    "div",
+    "span",
+    "p",
+    "br",
+    "hr",
+    "pre",
+    "code",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "s",
+    "del",
+    "sub",
+    "sup",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "caption",
+}
 NOTEBOOK_ATTRIBUTES = {"th": {"colspan", "rowspan"}, "td": {"colspan", "rowspan"}, "ol": {"start"}}
 # elements dropped with everything inside them (the rest of a disallowed element's text is kept as text)
-NOTEBOOK_DROPPED = {"script", "style", "template", "iframe", "object", "embed", "noscript", "textarea", "select",
-                    "svg", "math", "title", "head"}
+NOTEBOOK_DROPPED = {
+    "script",
+    "style",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "noscript",
+    "textarea",
+    "select",
+    "svg",
+    "math",
+    "title",
+    "head",
+}
 
 
 def load_summary(case: Case) -> dict[str, Any]:
@@ -89,8 +154,12 @@ def _when(t: str | None) -> str:
 def _duration(start: str | None, end: str | None) -> str:
     if not start or not end:
         return "?"
-    secs = int((dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
-                - dt.datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds())
+    secs = int(
+        (
+            dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+            - dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+        ).total_seconds()
+    )
     if secs < 3600:
         return f"{secs // 60} min"
     return f"{secs // 3600} h {secs % 3600 // 60:02d} min" if secs < 86400 else f"{secs / 86400:.1f} days"
@@ -119,8 +188,9 @@ def headline(f: dict[str, Any]) -> list[str]:
     usual one, persistence, privilege, lateral movement, data access and logging."""
     lines = []
     if f.get("unanswered"):
-        lines.append("Not answered: " + "; ".join(f"{u['question']} — {u['reason']} ({u['step']})"
-                                                   for u in f["unanswered"]))
+        lines.append(
+            "Not answered: " + "; ".join(f"{u['question']} — {u['reason']} ({u['step']})" for u in f["unanswered"])
+        )
     if "access_key_id" not in f["subject"]:
         return lines + _subject_headline(f)
     s, w, a, src = f["subject"], f["window"], f["activity"], f["sources"]
@@ -133,51 +203,94 @@ def headline(f: dict[str, Any]) -> list[str]:
         key += f" (session {s.get('session_arn') or '?'}, opened from {s.get('origin_access_key_id') or '?'})"
     if w.get("start"):
         fe = w.get("first_event") or {}
-        ips = ("new IP " if len(src["new_ips"]) == 1 else "new IPs ") + _some(
-            [_ip(i, ctx) for i in src["new_ips"]], 5) if src["new_ips"] else "no new IP"
-        agents = ("new user agent " if len(src["new_user_agents"]) == 1 else "new user agents ") + _some(
-            [f'"{u}"' for u in src["new_user_agents"]], 2, "; ") if src["new_user_agents"] else "no new user agent"
-        line = (f"Key {key} of {who}: {a['suspicious_calls']} suspicious calls {_when(w['start'])} → "
-                f"{_when(w['end'])} ({_duration(w['start'], w['end'])}) from {ips} with {agents}; first "
-                f"{fe.get('event_name')} at {_when(fe.get('event_time'))}")
+        ips = (
+            ("new IP " if len(src["new_ips"]) == 1 else "new IPs ") + _some([_ip(i, ctx) for i in src["new_ips"]], 5)
+            if src["new_ips"]
+            else "no new IP"
+        )
+        agents = (
+            ("new user agent " if len(src["new_user_agents"]) == 1 else "new user agents ")
+            + _some([f'"{u}"' for u in src["new_user_agents"]], 2, "; ")
+            if src["new_user_agents"]
+            else "no new user agent"
+        )
+        line = (
+            f"Key {key} of {who}: {a['suspicious_calls']} suspicious calls {_when(w['start'])} → "
+            f"{_when(w['end'])} ({_duration(w['start'], w['end'])}) from {ips} with {agents}; first "
+            f"{fe.get('event_name')} at {_when(fe.get('event_time'))}"
+        )
         if src["via_aws_services"]:
             line += f"; via AWS services: {', '.join(src['via_aws_services'])}"
     else:
         line = f"Key {key} of {who}: no suspicious activity"
     if src["usual_ips"]:
-        line += (f". Usual activity, apart: {a['usual_calls']} calls from "
-                 f"{_some([_ip(i, ctx) for i in src['usual_ips']], 5)} with "
-                 f"{_some(src['usual_user_agents'], 2, '; ') or '?'}")
+        line += (
+            f". Usual activity, apart: {a['usual_calls']} calls from "
+            f"{_some([_ip(i, ctx) for i in src['usual_ips']], 5)} with "
+            f"{_some(src['usual_user_agents'], 2, '; ') or '?'}"
+        )
     else:
         line += ". No usual activity to compare with (less than a day of the key's history loaded)"
     lines.append(line)
     c = f["created"]
-    persistence = (f"Persistence: created user(s) {_names(c['users'])}; created key(s) "
-                   f"{_some(c['access_keys'], 5) or 'none'}")
+    persistence = (
+        f"Persistence: created user(s) {_names(c['users'])}; created key(s) {_some(c['access_keys'], 5) or 'none'}"
+    )
     if c["login_profiles"]:
         persistence += f"; console password for {_names(c['login_profiles'])}"
     if f["console_logins"]:
         persistence += f"; console sign-in as {_names(f['console_logins'])}"
     lines.append(persistence)
-    changes = _some([f"{(p['policy'] or 'trust policy').rsplit('/', 1)[-1]} {p['event_name']} on {p['target']}"
-                     for p in f["policies_changed"]], 3, "; ") or "no policy changed"
+    changes = (
+        _some(
+            [
+                f"{(p['policy'] or 'trust policy').rsplit('/', 1)[-1]} {p['event_name']} on {p['target']}"
+                for p in f["policies_changed"]
+            ],
+            3,
+            "; ",
+        )
+        or "no policy changed"
+    )
     reach = f.get("reach")
     admins = (_some(reach["admin_principals"], 5) or "none") if reach else "not assessed"
     lines.append(f"Privilege: {changes}; administrator (or able to become one) afterwards: {admins}")
-    roles = _some([f"{r['role_arn']} (session {r['session_name']}, key {r['access_key_id']}) from account "
-                   f"{r['from_account']}{' (cross-account)' if r['cross_account'] else ''}"
-                   for r in f["roles_assumed"]], 3, "; ") or "none"
+    roles = (
+        _some(
+            [
+                f"{r['role_arn']} (session {r['session_name']}, key {r['access_key_id']}) from account "
+                f"{r['from_account']}{' (cross-account)' if r['cross_account'] else ''}"
+                for r in f["roles_assumed"]
+            ],
+            3,
+            "; ",
+        )
+        or "none"
+    )
     lines.append(f"Lateral movement: assumed {roles}")
     read = f["resources_read"]
     secrets = sum(":secretsmanager:" in r for r in read)
     objects = sum(r.startswith("arn:aws:s3:::") for r in read)
-    logging = _some([f"{x['event_name']} {x['result']}" + (f" ({x['error_code']})" if x["error_code"] else "")
-                     for x in f["logging_changes"]], 6) or "none"
-    denied_by_key = (f" ({a['subject_key_denied']} by key {s['access_key_id']})"
-                     if a["subject_key_denied"] != f["denied"]["count"] else "")
-    lines.append(f"Data access: {secrets} secret read(s), {objects} S3 object read(s), {len(read) - secrets - objects}"
-                 f" other read(s); {f['denied']['count']} denied calls{denied_by_key}, "
-                 f"{f['other_errors']['count']} other errors; logging changes: {logging}")
+    logging = (
+        _some(
+            [
+                f"{x['event_name']} {x['result']}" + (f" ({x['error_code']})" if x["error_code"] else "")
+                for x in f["logging_changes"]
+            ],
+            6,
+        )
+        or "none"
+    )
+    denied_by_key = (
+        f" ({a['subject_key_denied']} by key {s['access_key_id']})"
+        if a["subject_key_denied"] != f["denied"]["count"]
+        else ""
+    )
+    lines.append(
+        f"Data access: {secrets} secret read(s), {objects} S3 object read(s), {len(read) - secrets - objects}"
+        f" other read(s); {f['denied']['count']} denied calls{denied_by_key}, "
+        f"{f['other_errors']['count']} other errors; logging changes: {logging}"
+    )
     return lines
 
 
@@ -185,53 +298,96 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
     """The headline of an investigation of a principal, person or resource: the subject, what is exposed and who
     used it, the detections, the proposed containment and the post-mortem's times."""
     s = f["subject"]
-    lines = [f"Subject: {s.get('kind')} {s.get('id')}" + (f" in account {s['account_id']}" if s.get("account_id")
-                                                          else "")]
+    lines = [
+        f"Subject: {s.get('kind')} {s.get('id')}" + (f" in account {s['account_id']}" if s.get("account_id") else "")
+    ]
     w, src = f.get("window") or {}, f.get("sources") or {}
     if w.get("start"):
         fe = w.get("first_event") or {}
-        lines.append(f"{f['activity']['suspicious_calls']} suspicious calls {_when(w['start'])} → {_when(w['end'])}"
-                     f" (first {fe.get('event_name')}), from {_some(src.get('new_ips') or [], 5) or 'no new IP'}"
-                     + (f" with {_some(src['new_user_agents'], 2, '; ')}" if src.get("new_user_agents") else "")
-                     + f"; {f['denied']['count']} denied.")
+        lines.append(
+            f"{f['activity']['suspicious_calls']} suspicious calls {_when(w['start'])} → {_when(w['end'])}"
+            f" (first {fe.get('event_name')}), from {_some(src.get('new_ips') or [], 5) or 'no new IP'}"
+            + (f" with {_some(src['new_user_agents'], 2, '; ')}" if src.get("new_user_agents") else "")
+            + f"; {f['denied']['count']} denied."
+        )
     if w.get("start") and f["activity"]["usual_calls"]:
-        lines.append(f"Usual activity, apart: {f['activity']['usual_calls']} calls from "
-                     f"{_some(src.get('usual_ips') or [], 5) or 'no IP'}.")
+        lines.append(
+            f"Usual activity, apart: {f['activity']['usual_calls']} calls from "
+            f"{_some(src.get('usual_ips') or [], 5) or 'no IP'}."
+        )
     if f.get("resources_read"):
         lines.append("Read: " + _some(f["resources_read"], 5) + ".")
     made = f.get("created") or {}
     if f.get("console_logins") or made.get("users") or made.get("access_keys"):
-        lines.append("Console sign-ins: " + (_some(f.get("console_logins") or []) or "none") + "; created users: "
-                     + (_some(made.get("users") or []) or "none") + "; created keys: "
-                     + (_some(made.get("access_keys") or []) or "none") + ".")
+        lines.append(
+            "Console sign-ins: "
+            + (_some(f.get("console_logins") or []) or "none")
+            + "; created users: "
+            + (_some(made.get("users") or []) or "none")
+            + "; created keys: "
+            + (_some(made.get("access_keys") or []) or "none")
+            + "."
+        )
     for r in f.get("roles_assumed") or []:
-        lines.append(f"Session {r['session_name']} of {r['role_arn']} opened by {r['from_principal']}"
-                     + (" across accounts" if r.get("cross_account") else "") + ".")
+        lines.append(
+            f"Session {r['session_name']} of {r['role_arn']} opened by {r['from_principal']}"
+            + (" across accounts" if r.get("cross_account") else "")
+            + "."
+        )
     if f.get("risky_changes"):
-        lines.append("Risky policy changes: " + "; ".join(
-            f"{c['event_name']} {c.get('policy') or ''} on {c['target']} ({', '.join(c['risks'])})"
-            for c in f["risky_changes"]) + ".")
+        lines.append(
+            "Risky policy changes: "
+            + "; ".join(
+                f"{c['event_name']} {c.get('policy') or ''} on {c['target']} ({', '.join(c['risks'])})"
+                for c in f["risky_changes"]
+            )
+            + "."
+        )
     if f.get("logging_changes"):
-        lines.append("Logging and guardrails: " + "; ".join(
-            f"{c['event_name']} {c['result']}" + (f" ({c['error_code']})" if c.get("error_code") else "")
-            + (f" on {c['target']}" if c.get("target") else "") for c in f["logging_changes"]) + ".")
+        lines.append(
+            "Logging and guardrails: "
+            + "; ".join(
+                f"{c['event_name']} {c['result']}"
+                + (f" ({c['error_code']})" if c.get("error_code") else "")
+                + (f" on {c['target']}" if c.get("target") else "")
+                for c in f["logging_changes"]
+            )
+            + "."
+        )
     e = f.get("exposure")
     if e:
         org = e["proposed_trust"].get("principal_org_id")
-        lines.append(f"Its trust lets in {_some(e['trusted'], 5) or 'nobody'} "
-                     f"({', '.join(e['problems']) or 'no trust rule broken'}); {e['sessions']} session(s) opened "
-                     f"{_when(e['first_used'])} → {_when(e['last_used'])} by {_some(e['used_by'], 5) or 'nobody'}.")
-        lines.append("Restrict it to " + (_some(e["proposed_trust"]["principals"], 5) or "nobody")
-                     + (f" with aws:PrincipalOrgID {org}" if org else "") + "; keep "
-                     + (", ".join(f.get("standing_detections") or []) or "no detection") + " on.")
+        lines.append(
+            f"Its trust lets in {_some(e['trusted'], 5) or 'nobody'} "
+            f"({', '.join(e['problems']) or 'no trust rule broken'}); {e['sessions']} session(s) opened "
+            f"{_when(e['first_used'])} → {_when(e['last_used'])} by {_some(e['used_by'], 5) or 'nobody'}."
+        )
+        lines.append(
+            "Restrict it to "
+            + (_some(e["proposed_trust"]["principals"], 5) or "nobody")
+            + (f" with aws:PrincipalOrgID {org}" if org else "")
+            + "; keep "
+            + (", ".join(f.get("standing_detections") or []) or "no detection")
+            + " on."
+        )
     r = f.get("resource_exposure")
     if r:
-        lines.append(f"Its policy breaks {', '.join(r['problems']) or 'no exposure rule'}; changed by "
-                     + ("; ".join(f"{c['event_name']} {c['result']} by {c['by']} at {_when(c['time'])}"
-                                  for c in r["policy_changes"]) or "nobody in the window") + ".")
-        lines.append(f"Read {r['reads']} time(s) by {_some(r['accessed_by'], 5) or 'nobody'} from "
-                     f"{_some(r['access_ips'], 5) or 'no IP'} ({_when(r['first_access'])} → {_when(r['last_access'])})"
-                     + (f": {_some(r['objects_read'], 5)}" if r["objects_read"] else "") + ".")
+        lines.append(
+            f"Its policy breaks {', '.join(r['problems']) or 'no exposure rule'}; changed by "
+            + (
+                "; ".join(
+                    f"{c['event_name']} {c['result']} by {c['by']} at {_when(c['time'])}" for c in r["policy_changes"]
+                )
+                or "nobody in the window"
+            )
+            + "."
+        )
+        lines.append(
+            f"Read {r['reads']} time(s) by {_some(r['accessed_by'], 5) or 'nobody'} from "
+            f"{_some(r['access_ips'], 5) or 'no IP'} ({_when(r['first_access'])} → {_when(r['last_access'])})"
+            + (f": {_some(r['objects_read'], 5)}" if r["objects_read"] else "")
+            + "."
+        )
     det = f.get("detections")
     lines.append("Detections on it: " + (", ".join(det) if det else "none" if det is not None else "not assessed"))
     c = f.get("containment")
@@ -239,8 +395,13 @@ def _subject_headline(f: dict[str, Any]) -> list[str]:
         lines.append("Proposed containment (dry run): " + "; ".join(f"{x['kind']} {x['target']}" for x in c))
     pm = f.get("postmortem")
     if pm:
-        lines.append("Time to detect: " + pm["time_to_detect"]["note"] + "; to contain: "
-                     + pm["time_to_contain"]["note"] + f"; {len(pm['guardrails'])} guardrail(s) to add.")
+        lines.append(
+            "Time to detect: "
+            + pm["time_to_detect"]["note"]
+            + "; to contain: "
+            + pm["time_to_contain"]["note"]
+            + f"; {len(pm['guardrails'])} guardrail(s) to add."
+        )
     return lines
 
 
@@ -264,8 +425,10 @@ OPEN_ROWS = 15  # rows a long table shows before the rest is folded away
 
 
 def _cells(df: Any) -> str:
-    return _SEVERITY_CELL.sub(lambda m: f"<td class={'sev-' + m.group(1) if m.group(1) != 'denied' else 'denied'}>"
-                              f"{m.group(1)}</td>", escape.frame_html(df))
+    return _SEVERITY_CELL.sub(
+        lambda m: f"<td class={'sev-' + m.group(1) if m.group(1) != 'denied' else 'denied'}>{m.group(1)}</td>",
+        escape.frame_html(df),
+    )
 
 
 def _table(rows: list[dict[str, Any]] | Any, limit: int = 200, where: str = "") -> str:
@@ -281,17 +444,17 @@ def _table(rows: list[dict[str, Any]] | Any, limit: int = 200, where: str = "") 
     shown = _cells(df.head(OPEN_ROWS))
     if len(df) > OPEN_ROWS:
         rest = df.iloc[OPEN_ROWS:limit]
-        shown += (f"<details><summary>{len(rest)} more rows</summary><div class=wide>{_cells(rest)}</div>"
-                  "</details>")
+        shown += f"<details><summary>{len(rest)} more rows</summary><div class=wide>{_cells(rest)}</div></details>"
     if len(df) > limit:
-        shown += (f"<p class=meta>{len(df) - limit} more rows in {_e(where) if where else 'the evidence file'}"
-                  "</p>")
+        shown += f"<p class=meta>{len(df) - limit} more rows in {_e(where) if where else 'the evidence file'}</p>"
     return f"<div class=wide>{shown}</div>"
 
 
 def _kv(d: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v if not isinstance(v, (list, dict)) else json.dumps(v, default=str))}</td></tr>"
-                   for k, v in d.items())
+    rows = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v if not isinstance(v, (list, dict)) else json.dumps(v, default=str))}</td></tr>"
+        for k, v in d.items()
+    )
     return f"<table>{rows}</table>"
 
 
@@ -332,13 +495,20 @@ def _notebook_html(path: Path) -> str:
                 continue
             kept = {k: data[k] for k in NOTEBOOK_MIMETYPES if k in data}
             if any(k.startswith(("application/vnd.plotly", "application/vnd.jupyter.widget")) for k in data):
-                kept = {"text/plain": "[interactive figure or widget: the report's Figures section draws the "
-                                      "figures; open this notebook in JupyterLab to explore them]"}
+                kept = {
+                    "text/plain": "[interactive figure or widget: the report's Figures section draws the "
+                    "figures; open this notebook in JupyterLab to explore them]"
+                }
             elif not kept:
                 kept = {"text/plain": f"[{', '.join(map(str, data))} output: open this notebook in JupyterLab]"}
             out["data"] = kept
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, anchor_link_text="")
+    exporter = HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
     body, _ = exporter.from_notebook_node(nb)
     return sanitize(body)
 
@@ -348,13 +518,31 @@ def sanitize(fragment: str) -> str:
     broken or nested markup cannot smuggle anything through); invisible characters made visible first."""
     import nh3
 
-    return nh3.clean(escape.visible(fragment), tags=NOTEBOOK_TAGS, attributes=NOTEBOOK_ATTRIBUTES,
-                     clean_content_tags=NOTEBOOK_DROPPED, url_schemes=set(), link_rel=None, strip_comments=True)
+    return nh3.clean(
+        escape.visible(fragment),
+        tags=NOTEBOOK_TAGS,
+        attributes=NOTEBOOK_ATTRIBUTES,
+        clean_content_tags=NOTEBOOK_DROPPED,
+        url_schemes=set(),
+        link_rel=None,
+        strip_comments=True,
+    )
 
 
 #: the columns of the traced calls the report shows (all of them stay in evidence/key-events.parquet)
-EVENT_COLUMNS = ["event_time", "activity", "source_ip", "access_key_id", "event_name", "event_source",
-                 "recipient_account_id", "error_code", "error_message", "request_parameters", "user_agent"]
+EVENT_COLUMNS = [
+    "event_time",
+    "activity",
+    "source_ip",
+    "access_key_id",
+    "event_name",
+    "event_source",
+    "recipient_account_id",
+    "error_code",
+    "error_message",
+    "request_parameters",
+    "user_agent",
+]
 
 
 def _events_table(case: Case, df: Any, facts: dict[str, Any]) -> Any:
@@ -366,8 +554,9 @@ def _events_table(case: Case, df: Any, facts: dict[str, Any]) -> Any:
     df["activity"] = df["source_ip"].map(classes).fillna("other") if "source_ip" in df else "other"
     df["_order"] = df["activity"].map({"new": 0, "other": 1, "AWS service": 2, "usual": 3}).fillna(1)
     df = df.sort_values(["_order", "event_time"] if "event_time" in df else ["_order"], kind="stable")
-    df["activity"] = df["activity"].map({"new": "suspicious (new IP)", "AWS service": "via AWS service"}
-                                        ).fillna(df["activity"])
+    df["activity"] = (
+        df["activity"].map({"new": "suspicious (new IP)", "AWS service": "via AWS service"}).fillna(df["activity"])
+    )
     return df[[c for c in EVENT_COLUMNS if c in df.columns]]
 
 
@@ -384,8 +573,10 @@ def _figure_html(cf: Any) -> str:
     except Exception as e:  # a figure that cannot be drawn is named, the rest of the report is kept
         return f"<h3>{_e(cf.title)}</h3><p class=meta>not drawn: {_e(e.__class__.__name__)}: {_e(e)}</p>"
     data = base64.b64encode(svg).decode("ascii")
-    return (f"<figure><img src=\"data:image/svg+xml;base64,{data}\" alt=\"{_e(cf.title)}\">"
-            f"<figcaption><strong>{_e(cf.title)}.</strong> {_e(cf.look_for)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/svg+xml;base64,{data}" alt="{_e(cf.title)}">'
+        f"<figcaption><strong>{_e(cf.title)}.</strong> {_e(cf.look_for)}</figcaption></figure>"
+    )
 
 
 def _facts(case: Case) -> dict[str, Any]:
@@ -408,8 +599,11 @@ def _manifest_by_folder(case: Case) -> str:
         rel = p.relative_to(case.path).parts
         if p.name in ("report.html", "INCOMPLETE"):
             continue
-        folder = "/".join(rel[:2]) + "/" if rel[0] == "evidence" and len(rel) > 2 else (
-            rel[0] + "/" if len(rel) > 1 else "(top level)")
+        folder = (
+            "/".join(rel[:2]) + "/"
+            if rel[0] == "evidence" and len(rel) > 2
+            else (rel[0] + "/" if len(rel) > 1 else "(top level)")
+        )
         g = groups.setdefault(folder, [0, 0])
         g[0] += 1
         g[1] += p.stat().st_size
@@ -421,23 +615,32 @@ def render(case: Case) -> str:
     s = load_summary(case)
     meta = case.meta
     facts = _facts(case)
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-             f"<meta http-equiv=Content-Security-Policy content=\"{CSP}\">"
-             f"<meta name=referrer content=no-referrer>"
-             f"<title>{_e(s.get('title') or case.id)}</title><style>{CSS}</style></head><body>"]
+    parts = [
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f'<meta http-equiv=Content-Security-Policy content="{CSP}">'
+        f"<meta name=referrer content=no-referrer>"
+        f"<title>{_e(s.get('title') or case.id)}</title><style>{CSS}</style></head><body>"
+    ]
     parts.append(f"<h1>{_e(s.get('title') or 'Case ' + case.id)}</h1>")
-    parts.append(f"<p class=meta>case <code>{_e(case.id)}</code> · playbook <code>{_e(meta.get('playbook'))}</code>"
-                 f" · status {_e(meta.get('status'))} · analyst {_e(meta.get('analyst'))} · created "
-                 f"{_e(meta.get('created'))} · iamkit {_e(meta.get('iamkit_version'))}"
-                 f" · caller {_e((meta.get('caller_identity') or {}).get('Arn', 'n/a'))}</p>")
+    parts.append(
+        f"<p class=meta>case <code>{_e(case.id)}</code> · playbook <code>{_e(meta.get('playbook'))}</code>"
+        f" · status {_e(meta.get('status'))} · analyst {_e(meta.get('analyst'))} · created "
+        f"{_e(meta.get('created'))} · iamkit {_e(meta.get('iamkit_version'))}"
+        f" · caller {_e((meta.get('caller_identity') or {}).get('Arn', 'n/a'))}</p>"
+    )
     parts.append("<h2 id=summary>Summary</h2>")
     if s.get("headline"):
         lines = s["headline"] if isinstance(s["headline"], list) else [s["headline"]]
         parts.append("<ul class=headline>" + "".join(f"<li>{_e(x)}</li>" for x in lines) + "</ul>")
-    for key, title in (("what", "What happened, step by step"), ("proposed_actions", "Proposed actions (dry run)"),
-                       ("postmortem", "Post-mortem: time to detect / contain / recover, detection gaps, guardrails"),
-                       ("from_where", "From where"), ("who", "Who"), ("when", "When"),
-                       ("blast_radius", "Blast radius")):
+    for key, title in (
+        ("what", "What happened, step by step"),
+        ("proposed_actions", "Proposed actions (dry run)"),
+        ("postmortem", "Post-mortem: time to detect / contain / recover, detection gaps, guardrails"),
+        ("from_where", "From where"),
+        ("who", "Who"),
+        ("when", "When"),
+        ("blast_radius", "Blast radius"),
+    ):
         if key not in s:
             continue
         parts.append(f"<h3>{title}</h3>")
@@ -471,10 +674,12 @@ def render(case: Case) -> str:
         except Exception as e:  # a damaged notebook is named, the rest of the report is kept
             fragment = f"<p><em>could not render this notebook: {_e(e.__class__.__name__)}: {_e(e)}</em></p>"
         parts.append(f"<details><summary>{_e(nb.name)}</summary><div class=nb>{fragment}</div></details>")
-    parts.append("<h2 id=manifest>Evidence manifest</h2><p class=meta>Files per folder when this report was built. "
-                 "The full list, with every file's sha256, is <code>manifest.json</code> (sealed by "
-                 f"<code>manifest.sha256</code>; it covers this report too): <code>iamkit case verify "
-                 f"{_e(case.path)}</code> recomputes it.</p>")
+    parts.append(
+        "<h2 id=manifest>Evidence manifest</h2><p class=meta>Files per folder when this report was built. "
+        "The full list, with every file's sha256, is <code>manifest.json</code> (sealed by "
+        f"<code>manifest.sha256</code>; it covers this report too): <code>iamkit case verify "
+        f"{_e(case.path)}</code> recomputes it.</p>"
+    )
     parts.append(_manifest_by_folder(case))
     parts.append(f"<p class=meta>built {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}</p></body></html>")
     return "\n".join(parts)

@@ -33,8 +33,14 @@ if TYPE_CHECKING:  # pragma: no cover
 FACTS = "review"
 #: external-access rules when Access Analyzer is missing: resources open to anyone or to outside accounts, and
 #: roles anyone or an outside account can assume
-EXTERNAL_RULES = ["IAMKIT-EXPO-001", "IAMKIT-EXPO-002", "IAMKIT-TRUST-002", "IAMKIT-TRUST-003", "IAMKIT-TRUST-004",
-                  "IAMKIT-TRUST-005"]
+EXTERNAL_RULES = [
+    "IAMKIT-EXPO-001",
+    "IAMKIT-EXPO-002",
+    "IAMKIT-TRUST-002",
+    "IAMKIT-TRUST-003",
+    "IAMKIT-TRUST-004",
+    "IAMKIT-TRUST-005",
+]
 KEY_RULES = ["IAMKIT-CRED-001", "IAMKIT-CRED-002"]
 BASELINE = dt.timedelta(days=14)  # history loaded before a hunt's window (the rules' first-seen baselines: 7 days)
 
@@ -88,8 +94,15 @@ def _save(case: Case, r: Review, tables: dict[str, str]) -> Review:
     for name, df in r.frames.items():
         case.save_frame(name, df)
     case.save_json(FACTS, r.facts)
-    case.save_json("summary", {"title": r.title, "headline": r.headline, "figures": r.figures,
-                               "tables": {k: v for k, v in tables.items() if k in r.frames}})
+    case.save_json(
+        "summary",
+        {
+            "title": r.title,
+            "headline": r.headline,
+            "figures": r.figures,
+            "tables": {k: v for k, v in tables.items() if k in r.frames},
+        },
+    )
     return r
 
 
@@ -116,19 +129,28 @@ def _iso(v: Any) -> str | None:
 def inventory_counts(inv: Any) -> dict[str, int]:
     """Principals by type, access keys and resource policies with a document, over every account."""
     p = inv.principals
-    return {"accounts": int(len(inv.accounts)),
-            "users": int((p["principal_type"] == "user").sum()), "roles": int((p["principal_type"] == "role").sum()),
-            "groups": int((p["principal_type"] == "group").sum()), "access_keys": int(len(inv.access_keys)),
-            "resource_policies": int(inv.resource_policies["policy"].map(bool).sum())}
+    return {
+        "accounts": int(len(inv.accounts)),
+        "users": int((p["principal_type"] == "user").sum()),
+        "roles": int((p["principal_type"] == "role").sum()),
+        "groups": int((p["principal_type"] == "group").sum()),
+        "access_keys": int(len(inv.access_keys)),
+        "resource_policies": int(inv.resource_policies["policy"].map(bool).sum()),
+    }
 
 
 def previous_case(case: Case, review: str) -> Path | None:
     """The newest completed case of ``review`` beside this one that holds an inventory snapshot."""
     from iamkit import caseindex
 
-    runs = [r for r in caseindex.scan(case.path.parent) if r["playbook"] == review and r["id"] != case.id
-            and r["status"] in caseindex.COMPLETE and (case.path.parent / r["id"] / "evidence" / "inventory"
-                                                       / "manifest.json").is_file()]
+    runs = [
+        r
+        for r in caseindex.scan(case.path.parent)
+        if r["playbook"] == review
+        and r["id"] != case.id
+        and r["status"] in caseindex.COMPLETE
+        and (case.path.parent / r["id"] / "evidence" / "inventory" / "manifest.json").is_file()
+    ]
     return case.path.parent / runs[-1]["id"] if runs else None
 
 
@@ -155,24 +177,40 @@ def inventory_drift(case: Case, review: str = "review-inventory") -> Review:
     if drift is not None:
         for c in changes:
             changes[c] = int((drift["change"] == c).sum())
-        items = sorted(({"kind": r["kind"], "change": r["change"], "key": r["key"]} for r in drift.to_dict("records")),
-                       key=lambda x: (x["kind"], x["change"], x["key"] or ""))
-    facts = {"review": review, "counts": counts, "previous_case": prev.name if prev else None,
-             "drift": changes if drift is not None else None, "drift_items": items,
-             "collection_errors": int(len(inv.errors))}
-    headline = [f"Inventory: {counts['accounts']} accounts, {counts['users']} users, {counts['roles']} roles, "
-                f"{counts['groups']} groups, {counts['access_keys']} access keys, {counts['resource_policies']} "
-                "resource policies"]
+        items = sorted(
+            ({"kind": r["kind"], "change": r["change"], "key": r["key"]} for r in drift.to_dict("records")),
+            key=lambda x: (x["kind"], x["change"], x["key"] or ""),
+        )
+    facts = {
+        "review": review,
+        "counts": counts,
+        "previous_case": prev.name if prev else None,
+        "drift": changes if drift is not None else None,
+        "drift_items": items,
+        "collection_errors": int(len(inv.errors)),
+    }
+    headline = [
+        f"Inventory: {counts['accounts']} accounts, {counts['users']} users, {counts['roles']} roles, "
+        f"{counts['groups']} groups, {counts['access_keys']} access keys, {counts['resource_policies']} "
+        "resource policies"
+    ]
     if drift is None:
-        headline.append("Drift: no previous run to compare with (this run is the baseline)" if not notes else
-                        f"Drift: not computed ({notes[0]})")
+        headline.append(
+            "Drift: no previous run to compare with (this run is the baseline)"
+            if not notes
+            else f"Drift: not computed ({notes[0]})"
+        )
     else:
-        headline.append(f"Drift since {prev.name}: {changes['added']} added, {changes['removed']} removed, "
-                        f"{changes['changed']} changed")
+        headline.append(
+            f"Drift since {prev.name}: {changes['added']} added, {changes['removed']} removed, "
+            f"{changes['changed']} changed"
+        )
     if len(inv.errors):
         headline.append(f"{len(inv.errors)} collection call(s) failed or are not supported (inventory-errors)")
-    figures = {**{k: float(v) for k, v in counts.items()},
-               **({f"drift_{k}": float(v) for k, v in changes.items()} if drift is not None else {})}
+    figures = {
+        **{k: float(v) for k, v in counts.items()},
+        **({f"drift_{k}": float(v) for k, v in changes.items()} if drift is not None else {}),
+    }
     frames = {"drift": drift} if drift is not None else {}
     r = Review("Weekly inventory and drift", facts, headline, figures, frames, notes)
     return _save(case, r, {"drift": "Drift since the previous run"})
@@ -197,20 +235,33 @@ def external_findings(inv: Any) -> tuple[str, pd.DataFrame]:
     if _analyzer_available(inv):
         p = inv.posture
         rows = p[(p["control"] == "access_analyzer.finding") & (p["status"] == "active")]
-        return "access-analyzer", pd.DataFrame({
-            "source": "access-analyzer", "account_id": rows["account_id"].tolist(),
-            "resource_arn": rows["resource_arn"].tolist(),
-            "detail": rows["detail"].map(lambda d: d if isinstance(d, str) else json.dumps(d, default=str,
-                                                                                         sort_keys=True)).tolist()})
+        return "access-analyzer", pd.DataFrame(
+            {
+                "source": "access-analyzer",
+                "account_id": rows["account_id"].tolist(),
+                "resource_arn": rows["resource_arn"].tolist(),
+                "detail": rows["detail"]
+                .map(lambda d: d if isinstance(d, str) else json.dumps(d, default=str, sort_keys=True))
+                .tolist(),
+            }
+        )
     f = assess.run(inv, rules=EXTERNAL_RULES)
     f = f[f["rule_id"].isin(EXTERNAL_RULES)]
-    return "iamkit", pd.DataFrame({"source": f["rule_id"], "severity": f["severity"], "account_id": f["account_id"],
-                                   "resource_arn": f["resource_arn"].fillna(f["principal_arn"]),
-                                   "detail": f["detail"]}).reset_index(drop=True)
+    return "iamkit", pd.DataFrame(
+        {
+            "source": f["rule_id"],
+            "severity": f["severity"],
+            "account_id": f["account_id"],
+            "resource_arn": f["resource_arn"].fillna(f["principal_arn"]),
+            "detail": f["detail"],
+        }
+    ).reset_index(drop=True)
 
 
-SOURCES = {"access-analyzer": "IAM Access Analyzer (active findings)",
-           "iamkit": "iamkit's own exposure and trust findings (Access Analyzer is not available at this endpoint)"}
+SOURCES = {
+    "access-analyzer": "IAM Access Analyzer (active findings)",
+    "iamkit": "iamkit's own exposure and trust findings (Access Analyzer is not available at this endpoint)",
+}
 
 
 def external_access(case: Case) -> Review:
@@ -221,16 +272,29 @@ def external_access(case: Case) -> Review:
     arns = sorted(set(found["resource_arn"].dropna().astype(str)))
     roles = [a for a in arns if ":role/" in a]
     resources = [a for a in arns if a not in roles]
-    facts = {"review": "review-external-access", "source": kind, "exposed_resources": resources,
-             "external_roles": roles}
-    headline = [f"External access: {len(resources)} resource(s) and {len(roles)} role(s) reachable from outside "
-                "the organization", f"Source: {source}"]
+    facts = {
+        "review": "review-external-access",
+        "source": kind,
+        "exposed_resources": resources,
+        "external_roles": roles,
+    }
+    headline = [
+        f"External access: {len(resources)} resource(s) and {len(roles)} role(s) reachable from outside "
+        "the organization",
+        f"Source: {source}",
+    ]
     if resources:
-        headline.append("Resources: " + ", ".join(resources[:5]) + (f" and {len(resources) - 5} more"
-                                                                     if len(resources) > 5 else ""))
-    r = Review("Weekly external-access review", facts, headline,
-               {"exposed_resources": float(len(resources)), "external_roles": float(len(roles))},
-               {"external-access": found}, [f"Source of these findings: {source}."])
+        headline.append(
+            "Resources: " + ", ".join(resources[:5]) + (f" and {len(resources) - 5} more" if len(resources) > 5 else "")
+        )
+    r = Review(
+        "Weekly external-access review",
+        facts,
+        headline,
+        {"exposed_resources": float(len(resources)), "external_roles": float(len(roles))},
+        {"external-access": found},
+        [f"Source of these findings: {source}."],
+    )
     return _save(case, r, {"external-access": "Reachable from outside the organization"})
 
 
@@ -254,28 +318,55 @@ def key_hygiene(case: Case) -> Review:
         if not kid:
             continue
         k = keys.loc[kid] if kid in keys.index else None
-        e = stale.setdefault(kid, {"access_key_id": kid, "account_id": r["account_id"],
-                                   "user_arn": r["principal_arn"], "user_name": k["user_name"] if k is not None else "",
-                                   "created": _iso(k["created"]) if k is not None else None,
-                                   "last_used": _iso(k["last_used"]) if k is not None else None, "reasons": []})
+        e = stale.setdefault(
+            kid,
+            {
+                "access_key_id": kid,
+                "account_id": r["account_id"],
+                "user_arn": r["principal_arn"],
+                "user_name": k["user_name"] if k is not None else "",
+                "created": _iso(k["created"]) if k is not None else None,
+                "last_used": _iso(k["last_used"]) if k is not None else None,
+                "reasons": [],
+            },
+        )
         e["reasons"].append(r["detail"])
     rows = sorted(stale.values(), key=lambda x: x["access_key_id"])
-    actions = [Action("deactivate_access_key", x["account_id"], x["user_arn"],
-                      {"access_key_id": x["access_key_id"], "user_name": x["user_name"]}, "; ".join(x["reasons"]))
-               for x in rows]
+    actions = [
+        Action(
+            "deactivate_access_key",
+            x["account_id"],
+            x["user_arn"],
+            {"access_key_id": x["access_key_id"], "user_name": x["user_name"]},
+            "; ".join(x["reasons"]),
+        )
+        for x in rows
+    ]
     plan = capture_before(Plan(case.id, actions), iam_client_for) if actions else Plan(case.id, [])
     case.save_json("remediation-plan", plan.to_dict())
-    facts = {"review": "review-key-hygiene", "stale_keys": [x["access_key_id"] for x in rows],
-             "planned": sorted(a.params["access_key_id"] for a in plan.actions), "applied": False,
-             "plan_hash": plan.hash}
-    frame = pd.DataFrame([{**x, "reasons": "; ".join(x["reasons"])} for x in rows],
-                         columns=["access_key_id", "account_id", "user_arn", "user_name", "created", "last_used",
-                                  "reasons"])
-    headline = [f"Key hygiene: {len(rows)} active key(s) older than 90 days or unused for 90 days",
-                f"Proposed (dry run, not applied): deactivate {len(actions)} key(s), plan {plan.hash}; review "
-                f"with `iamkit remediate plan {case.path}`, apply only with --approve {plan.hash}"]
-    r = Review("Monthly access-key hygiene", facts, headline, {"stale_keys": float(len(rows))},
-               {"stale-keys": frame, "key-plan": plan.frame()})
+    facts = {
+        "review": "review-key-hygiene",
+        "stale_keys": [x["access_key_id"] for x in rows],
+        "planned": sorted(a.params["access_key_id"] for a in plan.actions),
+        "applied": False,
+        "plan_hash": plan.hash,
+    }
+    frame = pd.DataFrame(
+        [{**x, "reasons": "; ".join(x["reasons"])} for x in rows],
+        columns=["access_key_id", "account_id", "user_arn", "user_name", "created", "last_used", "reasons"],
+    )
+    headline = [
+        f"Key hygiene: {len(rows)} active key(s) older than 90 days or unused for 90 days",
+        f"Proposed (dry run, not applied): deactivate {len(actions)} key(s), plan {plan.hash}; review "
+        f"with `iamkit remediate plan {case.path}`, apply only with --approve {plan.hash}",
+    ]
+    r = Review(
+        "Monthly access-key hygiene",
+        facts,
+        headline,
+        {"stale_keys": float(len(rows))},
+        {"stale-keys": frame, "key-plan": plan.frame()},
+    )
     return _save(case, r, {"stale-keys": "Stale access keys", "key-plan": "Proposed remediation (dry run)"})
 
 
@@ -313,8 +404,9 @@ def assume_role_hunt(case: Case, trail_source: str = "auto", start: str = "", en
     from iamkit.trail.detect import hunt
     from iamkit.window import Window
 
-    w = Window.parse(start or None, end or None, end_now=True, default_span=dt.timedelta(days=1),
-                     names=("start", "end"))
+    w = Window.parse(
+        start or None, end or None, end_now=True, default_span=dt.timedelta(days=1), names=("start", "end")
+    )
     if w.start is None or w.end is None or w.start >= w.end:
         raise BadInput(f"start {start!r} is not before end {end or 'now'}")
     loaded = load_trail(case, trail_source, (w.start - BASELINE).isoformat(), w.end.isoformat())
@@ -329,20 +421,40 @@ def assume_role_hunt(case: Case, trail_source: str = "auto", start: str = "", en
         case.save_frame("hunt-errors", res.errors)
         for e in res.errors.to_dict("records"):
             case.note_unanswered("hunt", f"detection {e.get('operation')}", f"{e.get('code')}: {e.get('message')}")
-    items = sorted(({"detection_id": r["detection_id"], "principal_arn": r["principal_arn"],
-                     "access_key_id": r["access_key_id"]} for r in d.to_dict("records")),
-                   key=lambda x: (x["detection_id"], x["principal_arn"] or "", x["access_key_id"] or ""))
-    facts = {"review": "review-assume-role-hunt", "window": {"start": w.start.isoformat(), "end": w.end.isoformat()},
-             "rules": sorted(r.id for r in rules), "detections": items,
-             "events_loaded": int(loaded.counters.get("events_in_store", 0))}
+    items = sorted(
+        (
+            {
+                "detection_id": r["detection_id"],
+                "principal_arn": r["principal_arn"],
+                "access_key_id": r["access_key_id"],
+            }
+            for r in d.to_dict("records")
+        ),
+        key=lambda x: (x["detection_id"], x["principal_arn"] or "", x["access_key_id"] or ""),
+    )
+    facts = {
+        "review": "review-assume-role-hunt",
+        "window": {"start": w.start.isoformat(), "end": w.end.isoformat()},
+        "rules": sorted(r.id for r in rules),
+        "detections": items,
+        "events_loaded": int(loaded.counters.get("events_in_store", 0)),
+    }
     who = sorted({x["principal_arn"] for x in items if x["principal_arn"]})
-    headline = [f"AssumeRole hunt {w.start:%Y-%m-%d %H:%M} → {w.end:%Y-%m-%d %H:%M} UTC: {len(items)} detection(s) "
-                f"by {len(who)} principal(s), {len(rules)} rules",
-                ("Principals: " + ", ".join(who[:5]) + (f" and {len(who) - 5} more" if len(who) > 5 else ""))
-                if who else "No AssumeRole call stood out"]
-    r = Review("Daily AssumeRole threat hunt", facts, headline, {"detections": float(len(items)),
-                                                                 "principals": float(len(who))},
-               {"assume-role-detections": d}, [f"Trail: {loaded.source}, loaded from {loaded.start}."])
+    headline = [
+        f"AssumeRole hunt {w.start:%Y-%m-%d %H:%M} → {w.end:%Y-%m-%d %H:%M} UTC: {len(items)} detection(s) "
+        f"by {len(who)} principal(s), {len(rules)} rules",
+        ("Principals: " + ", ".join(who[:5]) + (f" and {len(who) - 5} more" if len(who) > 5 else ""))
+        if who
+        else "No AssumeRole call stood out",
+    ]
+    r = Review(
+        "Daily AssumeRole threat hunt",
+        facts,
+        headline,
+        {"detections": float(len(items)), "principals": float(len(who))},
+        {"assume-role-detections": d},
+        [f"Trail: {loaded.source}, loaded from {loaded.start}."],
+    )
     return _save(case, r, {"assume-role-detections": "AssumeRole detections in the window"})
 
 
@@ -359,5 +471,13 @@ def review_facts(case_dir: Path | str) -> dict[str, Any]:
         raise BadInput(str(e)) from None
 
 
-__all__ = ["Review", "assume_role_hunt", "done", "external_access", "inventory_drift", "key_hygiene",
-           "open_case", "review_facts"]
+__all__ = [
+    "Review",
+    "assume_role_hunt",
+    "done",
+    "external_access",
+    "inventory_drift",
+    "key_hygiene",
+    "open_case",
+    "review_facts",
+]

@@ -131,8 +131,10 @@ def _on_calendar(cron: str, prefix: str) -> str:
     _sets(cron, prefix)
     mi, h, dom, mon, dow = cron.split()
     if dom != "*" and dow != "*":
-        raise BadInput(f"{prefix}schedule {cron!r}: day of month and day of week together mean either in cron, "
-                       "both in systemd; pick one")
+        raise BadInput(
+            f"{prefix}schedule {cron!r}: day of month and day of week together mean either in cron, "
+            "both in systemd; pick one"
+        )
     try:
         day = "" if dow == "*" else _calendar_part(dow, _DOW) + " "
     except BadInput as e:
@@ -195,8 +197,13 @@ def missing(pb: Any, params: dict[str, str]) -> list[str]:
     return [p.name for p in pb.parameters if p.required and p.name not in params and p.default in (None, "")]
 
 
-def due(cases_root: Path | str, *, now: dt.datetime | None = None, extra: list[Path | str] | None = None,
-        params: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+def due(
+    cases_root: Path | str,
+    *,
+    now: dt.datetime | None = None,
+    extra: list[Path | str] | None = None,
+    params: dict[str, dict[str, str]] | None = None,
+) -> list[dict[str, Any]]:
     """One row per scheduled playbook: its schedule, last completed run, whether it is due now, and the
     required parameters it still needs (``params``: see ``load_params``)."""
     now = now or dt.datetime.now(dt.UTC)
@@ -205,9 +212,15 @@ def due(cases_root: Path | str, *, now: dt.datetime | None = None, extra: list[P
     for pb in scheduled(extra):
         c = cadence(pb.schedule)
         when = last.get(pb.id)
-        rows.append({"playbook": pb.id, "schedule": pb.schedule,
-                     "last_run": when.isoformat(timespec="seconds") if when else "",
-                     "due": c.due(when, now), "needs": ", ".join(missing(pb, (params or {}).get(pb.id, {})))})
+        rows.append(
+            {
+                "playbook": pb.id,
+                "schedule": pb.schedule,
+                "last_run": when.isoformat(timespec="seconds") if when else "",
+                "due": c.due(when, now),
+                "needs": ", ".join(missing(pb, (params or {}).get(pb.id, {}))),
+            }
+        )
     return rows
 
 
@@ -219,8 +232,9 @@ def _run_args(pb: Any, params: dict[str, dict[str, str]] | None) -> list[str]:
     return args
 
 
-def cron_lines(cases_root: Path | str, extra: list[Path | str] | None = None,
-               params: dict[str, dict[str, str]] | None = None) -> list[str]:
+def cron_lines(
+    cases_root: Path | str, extra: list[Path | str] | None = None, params: dict[str, dict[str, str]] | None = None
+) -> list[str]:
     """A crontab: one line per scheduled playbook (UTC), the cases folder set in the environment; a playbook
     whose required parameters are not in ``params`` is listed as a comment naming them."""
     root = shlex.quote(str(Path(cases_root).resolve()))
@@ -237,8 +251,9 @@ def cron_lines(cases_root: Path | str, extra: list[Path | str] | None = None,
     return lines
 
 
-def systemd_units(cases_root: Path | str, extra: list[Path | str] | None = None,
-                  params: dict[str, dict[str, str]] | None = None) -> list[tuple[str, str]]:
+def systemd_units(
+    cases_root: Path | str, extra: list[Path | str] | None = None, params: dict[str, dict[str, str]] | None = None
+) -> list[tuple[str, str]]:
     """(file name, text) of a service and a timer unit per scheduled playbook (not those whose required
     parameters ``params`` does not give)."""
     root = str(Path(cases_root).resolve())
@@ -249,14 +264,43 @@ def systemd_units(cases_root: Path | str, extra: list[Path | str] | None = None,
         c = cadence(pb.schedule)
         name = f"iamkit-{pb.id}"
         exec_start = " ".join(_systemd_quote(x) for x in _run_args(pb, params))
-        out.append((f"{name}.service", "\n".join([
-            "[Unit]", f"Description=iamkit {pb.id} ({pb.schedule})", "",
-            "[Service]", "Type=oneshot", f"Environment={_systemd_quote('IAMKIT_CASES=' + root)}",
-            f"ExecStart={exec_start}", ""])))
-        out.append((f"{name}.timer", "\n".join([
-            "[Unit]", f"Description=iamkit {pb.id} ({pb.schedule})", "",
-            "[Timer]", f"OnCalendar={c.on_calendar} UTC", "Persistent=true", f"Unit={name}.service", "",
-            "[Install]", "WantedBy=timers.target", ""])))
+        out.append(
+            (
+                f"{name}.service",
+                "\n".join(
+                    [
+                        "[Unit]",
+                        f"Description=iamkit {pb.id} ({pb.schedule})",
+                        "",
+                        "[Service]",
+                        "Type=oneshot",
+                        f"Environment={_systemd_quote('IAMKIT_CASES=' + root)}",
+                        f"ExecStart={exec_start}",
+                        "",
+                    ]
+                ),
+            )
+        )
+        out.append(
+            (
+                f"{name}.timer",
+                "\n".join(
+                    [
+                        "[Unit]",
+                        f"Description=iamkit {pb.id} ({pb.schedule})",
+                        "",
+                        "[Timer]",
+                        f"OnCalendar={c.on_calendar} UTC",
+                        "Persistent=true",
+                        f"Unit={name}.service",
+                        "",
+                        "[Install]",
+                        "WantedBy=timers.target",
+                        "",
+                    ]
+                ),
+            )
+        )
     return out
 
 

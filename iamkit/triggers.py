@@ -28,7 +28,10 @@ _ARN_TAIL = r"[A-Za-z0-9+=,.@_/:-]{1,512}"
 #: finding field -> (what it is, the full match its value must be)
 FIELDS: dict[str, tuple[str, re.Pattern[str] | None]] = {
     "access_key_id": ("an access key id", re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")),
-    "principal_arn": ("an IAM or STS principal ARN", re.compile(rf"arn:aws[a-z-]{{0,16}}:(iam|sts)::\d{{12}}:{_ARN_TAIL}")),
+    "principal_arn": (
+        "an IAM or STS principal ARN",
+        re.compile(rf"arn:aws[a-z-]{{0,16}}:(iam|sts)::\d{{12}}:{_ARN_TAIL}"),
+    ),
     "role_arn": ("an IAM role ARN", re.compile(r"arn:aws[a-z-]{0,16}:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")),
     "user_name": ("an IAM user or role name", re.compile(r"[A-Za-z0-9+=,.@_-]{1,128}")),
     "session_name": ("a role session name", re.compile(r"[A-Za-z0-9+=,.@_-]{2,64}")),
@@ -150,10 +153,19 @@ def _guardduty(f: dict[str, Any], shape: str) -> Finding:
     ip = None
     for k in ("AwsApiCallAction", "NetworkConnectionAction", "PortProbeAction"):
         ip = ip or _get(action, f"{k}.RemoteIpDetails.IpAddressV4")
-    good, bad = _fields({
-        "access_key_id": _get(details, "AccessKeyId"), "principal_arn": principal, "role_arn": role,
-        "user_name": user, "account_id": account, "region": _get(f, "Region"), "source_ip": ip,
-        "first_seen": _get(f, "Service.EventFirstSeen"), "last_seen": _get(f, "Service.EventLastSeen")})
+    good, bad = _fields(
+        {
+            "access_key_id": _get(details, "AccessKeyId"),
+            "principal_arn": principal,
+            "role_arn": role,
+            "user_name": user,
+            "account_id": account,
+            "region": _get(f, "Region"),
+            "source_ip": ip,
+            "first_seen": _get(f, "Service.EventFirstSeen"),
+            "last_seen": _get(f, "Service.EventLastSeen"),
+        }
+    )
     return Finding(shape, "guardduty", _type(_get(f, "Type"), "Type"), good, bad, f)
 
 
@@ -162,12 +174,18 @@ def _cloudtrail(rec: dict[str, Any], shape: str) -> Finding:
     issuer = _get(ident, "sessionContext.sessionIssuer.arn")
     name = _get(rec, "eventName")
     source = _get(rec, "eventSource")
-    good, bad = _fields({
-        "access_key_id": _get(ident, "accessKeyId"), "principal_arn": _get(ident, "arn"),
-        "role_arn": issuer if isinstance(issuer, str) and ":role/" in issuer else None,
-        "account_id": _get(rec, "recipientAccountId") or _get(ident, "accountId"), "region": _get(rec, "awsRegion"),
-        "source_ip": _get(rec, "sourceIPAddress"), "first_seen": _get(rec, "eventTime"),
-        "last_seen": _get(rec, "eventTime")})
+    good, bad = _fields(
+        {
+            "access_key_id": _get(ident, "accessKeyId"),
+            "principal_arn": _get(ident, "arn"),
+            "role_arn": issuer if isinstance(issuer, str) and ":role/" in issuer else None,
+            "account_id": _get(rec, "recipientAccountId") or _get(ident, "accountId"),
+            "region": _get(rec, "awsRegion"),
+            "source_ip": _get(rec, "sourceIPAddress"),
+            "first_seen": _get(rec, "eventTime"),
+            "last_seen": _get(rec, "eventTime"),
+        }
+    )
     event = _type(name, "detail.eventName")
     if isinstance(source, str) and re.fullmatch(r"[a-z0-9-]{1,64}\.amazonaws\.com", source):
         event = f"{source}:{event}"
@@ -175,21 +193,39 @@ def _cloudtrail(rec: dict[str, Any], shape: str) -> Finding:
 
 
 def _detection_row(row: dict[str, Any]) -> Finding:
-    good, bad = _fields({"access_key_id": row.get("access_key_id"), "principal_arn": row.get("principal_arn"),
-                         "first_seen": row.get("first_seen"), "last_seen": row.get("last_seen")})
-    return Finding("detection row (trail hunt --format json)", "detections", _type(row.get("detection_id"), "detection_id"), good, bad,
-                   row)
+    good, bad = _fields(
+        {
+            "access_key_id": row.get("access_key_id"),
+            "principal_arn": row.get("principal_arn"),
+            "first_seen": row.get("first_seen"),
+            "last_seen": row.get("last_seen"),
+        }
+    )
+    return Finding(
+        "detection row (trail hunt --format json)",
+        "detections",
+        _type(row.get("detection_id"), "detection_id"),
+        good,
+        bad,
+        row,
+    )
 
 
 def _ocsf(ev: dict[str, Any]) -> Finding:
     evidences = _get(ev, "evidences")
     first = evidences[0] if isinstance(evidences, list) and evidences and isinstance(evidences[0], dict) else {}
     user = _get(first, "actor.user") or _get(ev, "actor.user") or {}
-    good, bad = _fields({
-        "access_key_id": _get(user, "credential_uid"), "principal_arn": _get(user, "uid"),
-        "source_ip": _get(first, "src_endpoint.ip") or _get(ev, "src_endpoint.ip"),
-        "account_id": _get(ev, "cloud.account.uid"), "region": _get(ev, "cloud.region"),
-        "first_seen": _get(ev, "finding_info.first_seen_time"), "last_seen": _get(ev, "finding_info.last_seen_time")})
+    good, bad = _fields(
+        {
+            "access_key_id": _get(user, "credential_uid"),
+            "principal_arn": _get(user, "uid"),
+            "source_ip": _get(first, "src_endpoint.ip") or _get(ev, "src_endpoint.ip"),
+            "account_id": _get(ev, "cloud.account.uid"),
+            "region": _get(ev, "cloud.region"),
+            "first_seen": _get(ev, "finding_info.first_seen_time"),
+            "last_seen": _get(ev, "finding_info.last_seen_time"),
+        }
+    )
     rule = _get(ev, "finding_info.analytic.uid")
     return Finding("OCSF Detection Finding", "detections", _type(rule, "finding_info.analytic.uid"), good, bad, ev)
 
@@ -201,8 +237,7 @@ def _type(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _TYPE.fullmatch(value):
         from iamkit.escape import visible
 
-        raise BadInput(f"finding {where}: {visible(str(value)[:80])!r} is not a finding type iamkit knows how to "
-                       "read")
+        raise BadInput(f"finding {where}: {visible(str(value)[:80])!r} is not a finding type iamkit knows how to read")
     return value
 
 
@@ -225,14 +260,17 @@ def recognise(doc: Any) -> Finding:
             kind, source = doc["detail-type"], doc["source"]
             if source == "aws.guardduty" and kind == "GuardDuty Finding":
                 return _guardduty(doc["detail"], "EventBridge GuardDuty Finding event")
-            if kind in ("AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail") and \
-                    _has(doc["detail"], "eventName", "userIdentity"):
+            if kind in ("AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail") and _has(
+                doc["detail"], "eventName", "userIdentity"
+            ):
                 return _cloudtrail(doc["detail"], f"EventBridge {kind} event")
             from iamkit.escape import visible
 
-            raise BadInput(f"EventBridge event of source {visible(str(source)[:60])!r}, detail-type "
-                           f"{visible(str(kind)[:60])!r} is not a trigger iamkit knows (GuardDuty Finding, "
-                           "AWS API Call via CloudTrail)")
+            raise BadInput(
+                f"EventBridge event of source {visible(str(source)[:60])!r}, detail-type "
+                f"{visible(str(kind)[:60])!r} is not a trigger iamkit knows (GuardDuty Finding, "
+                "AWS API Call via CloudTrail)"
+            )
         if isinstance(doc.get("Findings"), list) and all(isinstance(x, dict) for x in doc["Findings"]):
             return _guardduty(_one(doc["Findings"], "GuardDuty finding"), "GuardDuty finding (GetFindings)")
         if _has(doc, "SchemaVersion", "Type", "Resource", "AccountId"):
@@ -244,11 +282,16 @@ def recognise(doc: Any) -> Finding:
     from iamkit.escape import visible
 
     keys = ", ".join(map(str, list(doc)[:8])) if isinstance(doc, dict) else ""
-    got = (f"an object with keys {visible(keys)[:200]}" if isinstance(doc, dict)
-           else f"a JSON {type(doc).__name__}" + (f" of {len(doc)} item(s)" if isinstance(doc, list) else ""))
-    raise BadInput(f"not a finding iamkit recognises ({got}): expected a GuardDuty finding (GetFindings or its "
-                   "EventBridge event), an iamkit detection row (trail hunt --format json), an OCSF Detection "
-                   "Finding (class_uid 2004) or an EventBridge CloudTrail event")
+    got = (
+        f"an object with keys {visible(keys)[:200]}"
+        if isinstance(doc, dict)
+        else f"a JSON {type(doc).__name__}" + (f" of {len(doc)} item(s)" if isinstance(doc, list) else "")
+    )
+    raise BadInput(
+        f"not a finding iamkit recognises ({got}): expected a GuardDuty finding (GetFindings or its "
+        "EventBridge event), an iamkit detection row (trail hunt --format json), an OCSF Detection "
+        "Finding (class_uid 2004) or an EventBridge CloudTrail event"
+    )
 
 
 def read(path: Path | str) -> Finding:
@@ -304,15 +347,19 @@ def choose(finding: Finding, extra: list[Path | str] | None = None) -> Any:
     """The one playbook the finding triggers; BadInput when none or several equally do."""
     found = candidates(finding, extra)
     if not found:
-        raise BadInput(f"no playbook is triggered by {finding.describe()}: name one (iamkit run PLAYBOOK "
-                       "--from-finding FILE), or add the type to a playbook's triggers")
+        raise BadInput(
+            f"no playbook is triggered by {finding.describe()}: name one (iamkit run PLAYBOOK "
+            "--from-finding FILE), or add the type to a playbook's triggers"
+        )
     best = [pb for strength, pb in found if strength == found[0][0]]
     if len(best) > 1:  # equally named: the playbooks whose required parameters this finding can fill
         filled = [pb for pb in best if _fills(pb, finding)]
         best = filled or best
     if len(best) > 1:
-        raise BadInput(f"{finding.describe()} triggers {', '.join(p.id for p in best)}: name the one to run "
-                       "(iamkit run PLAYBOOK --from-finding FILE)")
+        raise BadInput(
+            f"{finding.describe()} triggers {', '.join(p.id for p in best)}: name the one to run "
+            "(iamkit run PLAYBOOK --from-finding FILE)"
+        )
     return best[0]
 
 
@@ -337,5 +384,13 @@ def record(finding: Finding, mapped: dict[str, str], source: Path | str) -> dict
 
     raw = copy.deepcopy(finding.raw)
     redact_secrets(raw)
-    return {"file": Path(source).name, "shape": finding.shape, "category": finding.category, "type": finding.type,
-            "fields": finding.fields, "refused": finding.rejected, "parameters": mapped, "finding": raw}
+    return {
+        "file": Path(source).name,
+        "shape": finding.shape,
+        "category": finding.category,
+        "type": finding.type,
+        "fields": finding.fields,
+        "refused": finding.rejected,
+        "parameters": mapped,
+        "finding": raw,
+    }

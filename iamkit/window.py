@@ -38,8 +38,9 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
-def parse_time(value: Any, *, end: bool = False, now: dt.datetime | None = None,
-               name: str = "time") -> dt.datetime | None:
+def parse_time(
+    value: Any, *, end: bool = False, now: dt.datetime | None = None, name: str = "time"
+) -> dt.datetime | None:
     """One side of a window as an aware UTC datetime (None when empty).
 
     ``end``: a bare date means the last microsecond of that day. ``name`` (e.g. ``--since``) is what the
@@ -102,9 +103,16 @@ class Window:
 
     # -- making one
     @classmethod
-    def parse(cls, since: Any = None, until: Any = None, *, now: dt.datetime | None = None,
-              default_span: dt.timedelta | None = None, end_now: bool = False,
-              names: tuple[str, str] = ("--since", "--until")) -> Window:
+    def parse(
+        cls,
+        since: Any = None,
+        until: Any = None,
+        *,
+        now: dt.datetime | None = None,
+        default_span: dt.timedelta | None = None,
+        end_now: bool = False,
+        names: tuple[str, str] = ("--since", "--until"),
+    ) -> Window:
         """A window from two values of any accepted form (see the module). ``default_span``: an empty start
         becomes that long before the end (or now); ``end_now``: an empty end becomes now. Errors name the
         side with ``names`` (the flags or parameters the values came from)."""
@@ -121,8 +129,14 @@ class Window:
         return cls(lo, hi)
 
     @classmethod
-    def either(cls, window: Window | tuple | None, since: Any = None, until: Any = None, *,
-               names: tuple[str, str] = ("start", "end")) -> Window:
+    def either(
+        cls,
+        window: Window | tuple | None,
+        since: Any = None,
+        until: Any = None,
+        *,
+        names: tuple[str, str] = ("start", "end"),
+    ) -> Window:
         """``window`` (a Window or a pair) or else ``since``/``until`` of any accepted form, not both."""
         if window is not None:
             if since is not None or until is not None:

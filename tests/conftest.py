@@ -22,8 +22,14 @@ from hypothesis import HealthCheck, is_hypothesis_test, settings
 # its own max_examples is still derandomized under "ci". `make test` passes --hypothesis-profile=ci; plain
 # pytest loads it here too, so no run of the suite depends on a random seed unless asked (`make fuzz`).
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=100, database=None)
-settings.register_profile("fuzz", derandomize=False, deadline=None, print_blob=True, max_examples=5000,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    deadline=None,
+    print_blob=True,
+    max_examples=5000,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("ci")
 
 # ------------------------------------------------------------------------------------------- network guard
@@ -59,9 +65,7 @@ def _is_ip(host: Any) -> bool:
 def _check(sock: socket.socket, address: Any) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6) and not _loopback_host(address[0]):
         _violations.append(f"connect to {address!r}")
-        raise ConnectionRefusedError(
-            f"tests may only connect to loopback, not {address!r} (no_network guard)"
-        )
+        raise ConnectionRefusedError(f"tests may only connect to loopback, not {address!r} (no_network guard)")
 
 
 def _guarded_connect(self: socket.socket, address: Any) -> None:
@@ -209,7 +213,6 @@ def closed_port() -> int:
     return port
 
 
-
 @pytest.fixture()
 def closed_endpoints(monkeypatch, tmp_path):
     """Every endpoint on a closed loopback port; no credentials anyone could use; fast failure settings."""
@@ -239,7 +242,6 @@ def closed_endpoints(monkeypatch, tmp_path):
     monkeypatch.setenv("IAMKIT_READ_TIMEOUT", "2")
     monkeypatch.chdir(tmp_path)
     return url
-
 
 
 class Hang(BaseException):  # not an Exception: main() must not be able to swallow it
@@ -277,16 +279,15 @@ def check_cli(argv: list[str]) -> tuple[int, str]:
     except Hang:
         raise
     except BaseException as e:  # noqa: BLE001 - the point is that nothing escapes
-        raise AssertionError(f"iamkit {' '.join(map(repr, argv))[:300]} raised {e.__class__.__name__}: "
-                             f"{str(e)[:300]}") from e
+        raise AssertionError(
+            f"iamkit {' '.join(map(repr, argv))[:300]} raised {e.__class__.__name__}: {str(e)[:300]}"
+        ) from e
     assert code in (0, 1, 2), f"iamkit {argv!r}: exit {code}\n{err[-2000:]}"
     assert "internal error" not in err, f"iamkit {argv!r}: {err[-2000:]}"
     assert "Traceback" not in err and "Traceback" not in out, f"iamkit {argv!r} printed a traceback:\n{err[-3000:]}"
     if code == 2:
         assert err.strip(), f"iamkit {argv!r}: exit 2 with nothing on stderr"
     return code, err
-
-
 
 
 @pytest.fixture()

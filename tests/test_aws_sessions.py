@@ -13,12 +13,19 @@ ALLOWED = {Path("iamkit/aws/session.py")}
 def _boto3_calls(path: Path) -> list[int]:
     lines = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in ("Session", "client", "resource") \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id in ("boto3", "botocore"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("Session", "client", "resource")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in ("boto3", "botocore")
+        ):
             lines.append(node.lineno)
-        if isinstance(node, ast.ImportFrom) and node.module in ("boto3", "boto3.session", "botocore.session") \
-                and any(a.name in ("Session", "client", "get_session") for a in node.names):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module in ("boto3", "boto3.session", "botocore.session")
+            and any(a.name in ("Session", "client", "get_session") for a in node.names)
+        ):
             lines.append(node.lineno)
     return lines
 

@@ -28,8 +28,9 @@ def _no_key(monkeypatch):
 
 
 def _make(tmp_path, case_id=None) -> Case:
-    c = Case.create(tmp_path, "demo-playbook", {"access_key_id": "AKIAEXAMPLE", "client_secret": "s3cr3t"},
-                    case_id=case_id)
+    c = Case.create(
+        tmp_path, "demo-playbook", {"access_key_id": "AKIAEXAMPLE", "client_secret": "s3cr3t"}, case_id=case_id
+    )
     c.save_frame("events", pd.DataFrame({"a": [1, 2], "j": [{"x": 1}, None]}), query={"sql": "select 1"})
     c.save_json("summary", {"headline": ["x"]})
     c.save_raw("raw", [{"k": 1}, {"k": 2}])
@@ -80,9 +81,20 @@ def test_redact_aws_secret_shaped_values():
     assert redact({"access_key_id": "AKIAIOSFODNN7EXAMPLE"})["access_key_id"] == "AKIAIOSFODNN7EXAMPLE"
 
 
-@pytest.mark.parametrize("target", ["case.yaml", "evidence/events.parquet", "evidence/summary.json",
-                                    "evidence/raw.jsonl.gz", "notebooks/01.ipynb", "manifest.json",
-                                    "manifest.sha256", "evidence/events.query.json", "seals.jsonl"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "case.yaml",
+        "evidence/events.parquet",
+        "evidence/summary.json",
+        "evidence/raw.jsonl.gz",
+        "notebooks/01.ipynb",
+        "manifest.json",
+        "manifest.sha256",
+        "evidence/events.query.json",
+        "seals.jsonl",
+    ],
+)
 def test_one_changed_byte_is_caught_and_named(case, target):
     _flip(case.path / target, at=10 if target == SEALS else None)
     problems = case.verify()
@@ -99,8 +111,16 @@ def test_added_and_removed_files_are_caught(case):
     assert any("summary.json: missing" in p for p in problems)
 
 
-@pytest.mark.parametrize("rel", ["notebooks/.ipynb_checkpoints/01-checkpoint.ipynb", ".hidden/x.json",
-                                 "evidence/.x", "evidence/sub/manifest.json", "evidence/manifest.sha256"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "notebooks/.ipynb_checkpoints/01-checkpoint.ipynb",
+        ".hidden/x.json",
+        "evidence/.x",
+        "evidence/sub/manifest.json",
+        "evidence/manifest.sha256",
+    ],
+)
 def test_hidden_files_and_lookalike_names_are_not_skipped(case, rel):
     p = case.path / rel
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -198,8 +218,9 @@ def test_report_refuses_a_case_changed_outside_iamkit(case, capsys):
     assert code == 1
     assert "evidence/summary.json: changed" in err and len(err.strip().splitlines()) == 1
     assert not (case.path / "report.html").exists()
-    assert "evidence/summary.json: changed (sha256 differs from manifest)" in Case.open(case.path).verify(), \
+    assert "evidence/summary.json: changed (sha256 differs from manifest)" in Case.open(case.path).verify(), (
         "the edit was sealed over"
+    )
 
 
 def test_report_rebuild_seals_and_records_what_changed(case, capsys):
@@ -297,8 +318,14 @@ def test_a_key_on_a_case_sealed_without_one_is_a_problem(case, monkeypatch):
 
 def test_a_case_sealed_by_an_older_iamkit_verifies_and_starts_its_chain(case):
     (case.path / SEALS).unlink()  # the old layout: manifest.json + manifest.sha256, no history
-    entries = [{"path": p.relative_to(case.path).as_posix(), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-                "size": p.stat().st_size} for p in case.files()]
+    entries = [
+        {
+            "path": p.relative_to(case.path).as_posix(),
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "size": p.stat().st_size,
+        }
+        for p in case.files()
+    ]
     raw = json.dumps({"case_id": case.id, "algorithm": "sha256", "written": "x", "files": entries}).encode()
     (case.path / MANIFEST).write_bytes(raw)
     (case.path / SEAL).write_text(f"{hashlib.sha256(raw).hexdigest()}  {MANIFEST}\n")
@@ -314,12 +341,19 @@ def test_a_case_sealed_by_an_older_iamkit_verifies_and_starts_its_chain(case):
 
 # --------------------------------------------------------------------------------------- sessions and runs
 def _child(code: str, *args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def test_a_killed_run_reads_interrupted_and_the_next_writer_settles_it(tmp_path, capsys):
-    p = _child("""
+    p = _child(
+        """
         import os, signal, sys
         from iamkit.case import Case, temp_path
         c = Case.create(sys.argv[1], "pb", {}, case_id="c")
@@ -328,7 +362,9 @@ def test_a_killed_run_reads_interrupted_and_the_next_writer_settles_it(tmp_path,
         temp_path(c.evidence / "big.json").write_text("partial")
         print("ready", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     assert p.stdout.readline().strip() == "ready"
     p.wait()
     path = tmp_path / "c"
@@ -352,14 +388,17 @@ def test_a_killed_run_reads_interrupted_and_the_next_writer_settles_it(tmp_path,
 
 
 def test_a_case_being_written_by_another_process_is_refused(tmp_path):
-    p = _child("""
+    p = _child(
+        """
         import sys
         from iamkit.case import Case
         c = Case.create(sys.argv[1], "pb", {}, case_id="c")
         print("ready", flush=True)
         sys.stdin.readline()
         c.finish()
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     try:
         assert p.stdout.readline().strip() == "ready"
         path = tmp_path / "c"
@@ -378,12 +417,21 @@ def test_a_case_being_written_by_another_process_is_refused(tmp_path):
 def test_a_child_of_the_writing_process_joins_its_session(tmp_path):
     c = Case.create(tmp_path, "pb", {}, case_id="c")
     temp_path(c.path / "notebooks" / "01.ipynb", ".ipynb").write_text("{}")  # the step's notebook, in flight
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import sys
         from iamkit.case import Case
         with Case.open_for_write(sys.argv[1], actor="notebook") as c:
             c.save_json("from-kernel", {"ok": True})
-    """), str(c.path)], capture_output=True, text=True)
+    """),
+            str(c.path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     for q in c.path.rglob("*iamkit-tmp*"):
         q.unlink()
@@ -449,7 +497,8 @@ def test_an_edited_journal_line_is_an_error(tmp_path):
 
 def test_killed_mid_append_leaves_a_torn_tail_that_undo_reading_survives(tmp_path):
     """A real kill between two writes of one journal line."""
-    p = _child("""
+    p = _child(
+        """
         import json, os, signal, sys
         from iamkit.case import Case
         c = Case.create(sys.argv[1], "pb", {}, case_id="c")
@@ -457,7 +506,9 @@ def test_killed_mid_append_leaves_a_torn_tail_that_undo_reading_survives(tmp_pat
         fd = os.open(os.path.join(sys.argv[1], "c", "journal.jsonl"), os.O_WRONLY | os.O_APPEND)
         os.write(fd, b'{"event": "before", "run": "r1", "st')
         os.kill(os.getpid(), signal.SIGKILL)
-    """, str(tmp_path))
+    """,
+        str(tmp_path),
+    )
     p.wait()
     assert p.returncode == -signal.SIGKILL
     with Case.open_for_write(tmp_path / "c", actor="test") as c:

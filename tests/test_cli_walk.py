@@ -22,9 +22,33 @@ import pytest
 # The two `data refresh-*` commands go online when run bare (their whole point): walked with --help and bad options.
 NO_BARE_RUN = {("sandbox", "start"), ("demo",), ("data", "refresh-ip-ranges"), ("data", "refresh-tor-exits")}
 # Parameters that name files or folders (by name: typer keeps no path type we can rely on).
-PATHS = {"case_dir", "db", "snapshot", "request_file", "policy_file", "files", "sources", "old", "new", "out",
-         "trail_dir", "workdir", "authz_details", "rules", "sigma", "country_mmdb", "asn_mmdb", "evidence",
-         "case", "playbooks", "key_file", "allow_path", "from_finding", "from_findings", "cache_dir"}
+PATHS = {
+    "case_dir",
+    "db",
+    "snapshot",
+    "request_file",
+    "policy_file",
+    "files",
+    "sources",
+    "old",
+    "new",
+    "out",
+    "trail_dir",
+    "workdir",
+    "authz_details",
+    "rules",
+    "sigma",
+    "country_mmdb",
+    "asn_mmdb",
+    "evidence",
+    "case",
+    "playbooks",
+    "key_file",
+    "allow_path",
+    "from_finding",
+    "from_findings",
+    "cache_dir",
+}
 TEXT = ["", "\x00", "x" * 5000, "'; DROP TABLE events; --", "[bold red]x[/]", "../../etc/passwd", "-"]
 NUMBERS = ["-1", "abc", "1e309", "99999999999999999999"]
 
@@ -66,7 +90,7 @@ def hostile(tmp_path_factory) -> dict[str, Path]:
     f["folder"] = d / "a-folder"
     f["folder"].mkdir()
     put("empty.json", b"")
-    put("non-utf8.json", b"\xff\xfe\xfa{\"Records\": [\xff]}")
+    put("non-utf8.json", b'\xff\xfe\xfa{"Records": [\xff]}')
     put("deep.json", b"[" * 200_000 + b"]" * 200_000)
     put("deep-object.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
     put("not-json.json", b"this is not json\n")
@@ -143,8 +167,18 @@ def _with(cmd, hostile, name: str, value: str) -> list[str]:
 
 def test_the_walk_sees_the_whole_tree():
     names = {" ".join(p) for p, _ in TREE}
-    assert {"run", "case verify", "trail load", "trail sql", "remediate apply", "policy eval", "sandbox stop",
-            "inventory collect", "entra user", "assess"} <= names
+    assert {
+        "run",
+        "case verify",
+        "trail load",
+        "trail sql",
+        "remediate apply",
+        "policy eval",
+        "sandbox stop",
+        "inventory collect",
+        "entra user",
+        "assess",
+    } <= names
 
 
 @pytest.mark.parametrize("path, cmd", TREE, ids=IDS)
@@ -172,10 +206,16 @@ def test_every_command_survives_bad_input(path, cmd, hostile, closed_endpoints, 
 def test_out_that_cannot_be_written_is_one_line(closed_endpoints, cli, tmp_path):
     _check = cli
     req = tmp_path / "req.json"
-    req.write_text(json.dumps({"principal": "arn:aws:iam::111122223333:user/a", "action": "s3:GetObject",
-                               "resource": "arn:aws:s3:::b/k", "identity_policies": []}))
+    req.write_text(
+        json.dumps(
+            {
+                "principal": "arn:aws:iam::111122223333:user/a",
+                "action": "s3:GetObject",
+                "resource": "arn:aws:s3:::b/k",
+                "identity_policies": [],
+            }
+        )
+    )
     for out in (str(tmp_path), "/proc/no/such/dir/out.json", str(tmp_path / "missing-dir" / "x" / "out.json")):
         code, err = _check(["policy", "eval", str(req), "--format", "json", "--out", out])
         assert code in (1, 2) and err.strip(), (out, err)
-
-

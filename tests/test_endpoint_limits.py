@@ -11,7 +11,6 @@ def test_unknown_command_and_option_are_usage_errors(closed_endpoints, cli):
         assert code == 2, (argv, err)
 
 
-
 @pytest.fixture()
 def blackhole():
     """A loopback server that accepts connections and never answers."""
@@ -61,15 +60,21 @@ def untrusted_tls(tmp_path):
     now = dt.datetime.now(dt.UTC)
     import ipaddress
 
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (tmp_path / "k.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
 
     class H(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
@@ -101,7 +106,9 @@ def test_endpoint_that_never_answers_fails_in_bounded_time(closed_endpoints, cli
     assert not (tmp_path / "snap").exists()
 
 
-def test_endpoint_with_an_untrusted_certificate_is_one_line(closed_endpoints, cli, untrusted_tls, monkeypatch, tmp_path):
+def test_endpoint_with_an_untrusted_certificate_is_one_line(
+    closed_endpoints, cli, untrusted_tls, monkeypatch, tmp_path
+):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"https://127.0.0.1:{untrusted_tls}")
     code, err = cli(["inventory", "collect", "--out", str(tmp_path / "snap")])
     assert code == 2 and "certificate" in err.lower(), err

@@ -14,10 +14,17 @@ FIELDS = set(frames.SCHEMAS["errors"])
 
 def test_error_row_follows_the_schema():
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    row = frames.error_row("iam:ListUsers", "AccessDenied", "no", account_id="111111111111", region="eu-west-1",
-                           when=when)
-    assert row == {"account_id": "111111111111", "region": "eu-west-1", "operation": "iam:ListUsers",
-                   "code": "AccessDenied", "message": "no", "when": when}
+    row = frames.error_row(
+        "iam:ListUsers", "AccessDenied", "no", account_id="111111111111", region="eu-west-1", when=when
+    )
+    assert row == {
+        "account_id": "111111111111",
+        "region": "eu-west-1",
+        "operation": "iam:ListUsers",
+        "code": "AccessDenied",
+        "message": "no",
+        "when": when,
+    }
     df = frames.conform([row, frames.error_row("load x.json", "BadFile", "truncated")], "errors")
     frames.check(df, "errors")
     assert df["account_id"].isna().tolist() == [False, True]

@@ -8,15 +8,18 @@ from iamkit import jsontext
 from iamkit.errors import BadInput, PolicyError
 
 
-@pytest.mark.parametrize("data, says", [
-    (b"", "empty"),
-    (b"   \n", "empty"),
-    (b"\xff\xfe{}", "not UTF-8"),
-    (b'{"a": [1, 2', "truncated: not valid JSON"),
-    (b'{"a": } , "b": 1}', "not valid JSON at line 1"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b'{"a": [1, 2', "truncated: not valid JSON"),
+        (b'{"a": } , "b": 1}', "not valid JSON at line 1"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
+    ],
+)
 def test_bad_json_is_one_line_naming_the_source(data, says):
     with pytest.raises(BadInput) as e:
         jsontext.parse(data, "upload.json")
@@ -26,7 +29,7 @@ def test_bad_json_is_one_line_naming_the_source(data, says):
 
 def test_good_json_with_or_without_bom():
     assert jsontext.parse(b'\xef\xbb\xbf{"a": 1}', "x") == {"a": 1}
-    assert jsontext.parse('\ufeff[1]', "x") == [1]
+    assert jsontext.parse("\ufeff[1]", "x") == [1]
 
 
 def test_error_type_is_the_callers():

@@ -41,8 +41,10 @@ def layer_table() -> tuple[dict[str, str], dict[str, set[str]], list[tuple[str, 
         for path in re.findall(r"`([^`]+)`", modules):
             where[path] = layer
         may[layer] = {x.strip() for x in imports.split(",") if x.strip() not in ("", "—")}
-    crossings = [(re.findall(r"`([^`]+)`", a)[0], re.findall(r"`([^`]+)`", b)[0])
-                 for a, b, _ in _table(text, "Crossings the table does not allow", "from")]
+    crossings = [
+        (re.findall(r"`([^`]+)`", a)[0], re.findall(r"`([^`]+)`", b)[0])
+        for a, b, _ in _table(text, "Crossings the table does not allow", "from")
+    ]
     assert set().union(*may.values()) <= set(may), "a layer may only import layers of the table"
     return where, may, crossings
 
@@ -75,7 +77,9 @@ def _imports(path: Path) -> list[tuple[str, int, bool]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             if base.split(".")[0] == "iamkit":
                 # ``from iamkit import trail`` imports the sub-module; ``from iamkit.x import name`` the module x
                 names = [f"{base}.{a.name}" for a in node.names] if base == "iamkit" else [base]
@@ -150,8 +154,9 @@ def test_the_sandbox_is_imported_only_by_orchestration_inside_functions():
             if name.startswith("iamkit.sandbox") and (not in_function or layer_of(rel, where) != "orchestration"):
                 bad.append(f"{rel}:{line} {name}")
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-        mods = [a.name for n in top if isinstance(n, ast.Import) for a in n.names] + \
-               [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
+        mods = [a.name for n in top if isinstance(n, ast.Import) for a in n.names] + [
+            n.module or "" for n in top if isinstance(n, ast.ImportFrom)
+        ]
         bad += [f"{rel}: imports {m} at module level" for m in mods if m.split(".")[0] == "moto"]
     assert bad == []
 
@@ -180,11 +185,16 @@ def test_generated_sections_are_current(section):
         sys.path.remove(str(ROOT / "tools"))
     text = DOC.read_text()
     m = re.search(rf"<!-- generated: {section} .*?-->\n(.*?)<!-- end generated -->", text, re.S)
-    assert m and m.group(1) == architecture_doc.SECTIONS[section](), \
+    assert m and m.group(1) == architecture_doc.SECTIONS[section](), (
         "docs/architecture.md is stale: run .venv/bin/python tools/architecture_doc.py"
+    )
 
 
 def test_the_doc_tool_checks_from_the_command_line():
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "architecture_doc.py"), "--check"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "architecture_doc.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr

@@ -17,9 +17,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _nb(path: Path, params: str = 'x = ""\ncase_dir = ""') -> Path:
-    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": params,
-                     "outputs": [], "execution_count": None}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "source": params,
+                "outputs": [],
+                "execution_count": None,
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     path.write_text(json.dumps(nb))
     return path
 
@@ -50,8 +61,12 @@ def test_shipped_playbooks_load():
 
 def test_compromised_access_key_playbook_shape():
     p = pb.load("compromised-access-key")
-    assert [s.notebook.name for s in p.steps] == ["01-enrichment.ipynb", "02-assessment.ipynb",
-                                                  "03-remediation.ipynb", "04-postmortem.ipynb"]
+    assert [s.notebook.name for s in p.steps] == [
+        "01-enrichment.ipynb",
+        "02-assessment.ipynb",
+        "03-remediation.ipynb",
+        "04-postmortem.ipynb",
+    ]
     with pytest.raises(BadInput, match="does not look right"):
         p.resolve({"access_key_id": "not-a-key"})
 
@@ -74,12 +89,15 @@ def test_unknown_playbook():
         pb.load("no-such-playbook")
 
 
-@pytest.mark.parametrize("text,match", [
-    ("id: t\n", "invalid playbook"),
-    (GOOD.replace("steps:", "stepz:"), "invalid playbook"),
-    (GOOD.replace("nb.ipynb", "missing.ipynb"), "not found"),
-    ("id: [unclosed", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("id: t\n", "invalid playbook"),
+        (GOOD.replace("steps:", "stepz:"), "invalid playbook"),
+        (GOOD.replace("nb.ipynb", "missing.ipynb"), "not found"),
+        ("id: [unclosed", "not valid YAML"),
+    ],
+)
 def test_bad_playbooks(tmp_path, text, match):
     _nb(tmp_path / "nb.ipynb")
     with pytest.raises(BadInput, match=match):
@@ -103,15 +121,17 @@ def test_secret_parameters_are_refused(tmp_path):
     _nb(tmp_path / "nb.ipynb", 'x = ""\nclient_secret = ""\ncase_dir = ""')
     text = GOOD.replace(
         "  - {name: n, type: int, default: 3, help: a number}",
-        "  - {name: client_secret, type: string, secret: true, help: s}")
+        "  - {name: client_secret, type: string, secret: true, help: s}",
+    )
     p = pb.load(_pb(tmp_path, text))
     with pytest.raises(BadInput, match="environment"):
         p.resolve({"x": "a", "client_secret": "hunter2"})
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "iamkit.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "iamkit.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env
+    )
 
 
 def test_cli_unknown_playbook_exits_2_with_one_line(tmp_path):
@@ -135,10 +155,23 @@ def test_cli_unreachable_endpoint_exits_2(tmp_path):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
-    env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1"}
-    r = _cli("run", "compromised-access-key", "-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "--case",
-             str(tmp_path / "c"), env=env)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    r = _cli(
+        "run",
+        "compromised-access-key",
+        "-p",
+        "access_key_id=AKIAABCDEFGHIJKLMNOP",
+        "--case",
+        str(tmp_path / "c"),
+        env=env,
+    )
     assert r.returncode == 2, r.stderr
     assert "cannot reach" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "c").exists()
@@ -153,9 +186,16 @@ def _offline_env(**extra: str) -> dict:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    return {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
-            "IAMKIT_CONFIG": "/nonexistent/iamkit.yaml", **extra}
+    return {
+        **os.environ,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "IAMKIT_CONFIG": "/nonexistent/iamkit.yaml",
+        **extra,
+    }
 
 
 SHADOW = """
@@ -226,16 +266,25 @@ def test_cli_run_prints_the_playbook_file(lookalike, offline, capsys):
     assert f"playbook: {(lookalike / 'mine.yml').resolve()}" in out and code == 2
 
 
-@pytest.mark.parametrize("args,match", [
-    (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "access_key_id=AKIAZZZZZZZZZZZZZZZZ"],
-     "access_key_id is given more than once"),
-    (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "start=last tuesday"],
-     "parameter start: 'last tuesday' is not an ISO-8601"),
-    (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "end=2026-02-30"], "parameter end"),
-    (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "start=2026-03-02", "-p", "end=2026-03-01"],
-     "start 2026-03-02 is not before end 2026-03-01"),
-    (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "start=2999-01-01"], "is not before end now"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (
+            ["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "access_key_id=AKIAZZZZZZZZZZZZZZZZ"],
+            "access_key_id is given more than once",
+        ),
+        (
+            ["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "start=last tuesday"],
+            "parameter start: 'last tuesday' is not an ISO-8601",
+        ),
+        (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "end=2026-02-30"], "parameter end"),
+        (
+            ["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "start=2026-03-02", "-p", "end=2026-03-01"],
+            "start 2026-03-02 is not before end 2026-03-01",
+        ),
+        (["-p", "access_key_id=AKIAABCDEFGHIJKLMNOP", "-p", "start=2999-01-01"], "is not before end now"),
+    ],
+)
 def test_cli_bad_parameters_are_refused_before_any_case_folder(tmp_path, monkeypatch, offline, capsys, args, match):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("IAMKIT_CASES", str(tmp_path / "cases"))
@@ -247,9 +296,16 @@ def test_cli_bad_parameters_are_refused_before_any_case_folder(tmp_path, monkeyp
 
 def test_a_bare_end_date_means_that_whole_day(tmp_path):
     _nb(tmp_path / "nb.ipynb", 'x = ""\nstart = ""\nend = ""\ncase_dir = ""')
-    p = pb.load(_pb(tmp_path, GOOD.replace("  - {name: n, type: int, default: 3, help: a number}",
-                                           "  - {name: start, type: datetime, default: '', help: s}\n"
-                                           "  - {name: end, type: datetime, default: '', help: e}")))
+    p = pb.load(
+        _pb(
+            tmp_path,
+            GOOD.replace(
+                "  - {name: n, type: int, default: 3, help: a number}",
+                "  - {name: start, type: datetime, default: '', help: s}\n"
+                "  - {name: end, type: datetime, default: '', help: e}",
+            ),
+        )
+    )
     assert p.resolve({"x": "a", "start": "2026-03-01", "end": "2026-03-01"})["end"] == "2026-03-01"
 
 
@@ -258,14 +314,21 @@ def test_cli_case_folder_must_be_a_new_folder(tmp_path, monkeypatch, offline, ca
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    code, out, err = offline(capsys, "run", "compromised-access-key", "-p", "access_key_id=AKIAABCDEFGHIJKLMNOP",
-                             "--case", case.format(cwd=work))
+    code, out, err = offline(
+        capsys,
+        "run",
+        "compromised-access-key",
+        "-p",
+        "access_key_id=AKIAABCDEFGHIJKLMNOP",
+        "--case",
+        case.format(cwd=work),
+    )
     assert code == 2 and "--case" in err, err
     assert list(work.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["work"]
 
 
 # -------------------------------------------------------------------- runs (papermill, no sandbox needed)
-STEP = '''
+STEP = """
 import os, socket
 from iamkit.case import Case
 case = Case.open_for_write(case_dir, actor="notebook")
@@ -274,7 +337,7 @@ if hold:  # announce this kernel to the test, then block until it kills the run
     s = socket.create_connection(("127.0.0.1", int(hold)))
     s.sendall(f"{os.getpid()}\\n".encode())
     s.recv(1)
-'''
+"""
 
 RUNNABLE = """
 id: tiny
@@ -290,12 +353,22 @@ steps:
 def _runnable(tmp_path: Path) -> Path:
     d = tmp_path / "pb"
     d.mkdir()
-    nb = {"cells": [{"id": "parameters", "cell_type": "code", "metadata": {"tags": ["parameters"]},
-                     "source": 'hold = ""\ncase_dir = ""', "outputs": [], "execution_count": None},
-                    {"id": "step", "cell_type": "code", "metadata": {}, "source": STEP, "outputs": [],
-                     "execution_count": None}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "id": "parameters",
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "source": 'hold = ""\ncase_dir = ""',
+                "outputs": [],
+                "execution_count": None,
+            },
+            {"id": "step", "cell_type": "code", "metadata": {}, "source": STEP, "outputs": [], "execution_count": None},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (d / "step.ipynb").write_text(json.dumps(nb))
     (d / "tiny.yml").write_text(RUNNABLE)
     return d / "tiny.yml"
@@ -331,11 +404,18 @@ def test_a_killed_run_is_interrupted_and_settled_by_the_next_writer(tmp_path):
     srv.listen(1)
     srv.settimeout(1)
     case_dir = tmp_path / "c"
-    code = ("import sys; from iamkit import playbook; "
-            "playbook.run(sys.argv[1], {'hold': sys.argv[2]}, case_dir=sys.argv[3], preflight=False)")
-    runner = subprocess.Popen([sys.executable, "-c", code, str(_runnable(tmp_path)), str(srv.getsockname()[1]),
-                               str(case_dir)], cwd=tmp_path, env=_offline_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+    code = (
+        "import sys; from iamkit import playbook; "
+        "playbook.run(sys.argv[1], {'hold': sys.argv[2]}, case_dir=sys.argv[3], preflight=False)"
+    )
+    runner = subprocess.Popen(
+        [sys.executable, "-c", code, str(_runnable(tmp_path)), str(srv.getsockname()[1]), str(case_dir)],
+        cwd=tmp_path,
+        env=_offline_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     kernel = None
     try:
         while kernel is None:  # the kernel connects once its evidence is written
@@ -355,8 +435,12 @@ def test_a_killed_run_is_interrupted_and_settled_by_the_next_writer(tmp_path):
             os.kill(kernel, signal.SIGKILL)
         srv.close()
     assert Case.open(case_dir).status == "interrupted"
-    r = subprocess.run([sys.executable, "-m", "iamkit.cli", "case", "report", str(case_dir)], capture_output=True,
-                       text=True, env=_offline_env())
+    r = subprocess.run(
+        [sys.executable, "-m", "iamkit.cli", "case", "report", str(case_dir)],
+        capture_output=True,
+        text=True,
+        env=_offline_env(),
+    )
     assert r.returncode == 0, r.stderr
     case = Case.open(case_dir)
     assert case.meta["status"] == "interrupted" and (case_dir / "INCOMPLETE").exists()

@@ -41,7 +41,8 @@ def test_cli_table_rows(closed_endpoints):
 
 
 def test_markdown_cells_are_escaped():
-    out = markdown_table([{"id": "a|b", "kind": "k", "answers": "x\u202ey", "parameters": "", "cadence": "",
-                           "triggers": ""}])
+    out = markdown_table(
+        [{"id": "a|b", "kind": "k", "answers": "x\u202ey", "parameters": "", "cadence": "", "triggers": ""}]
+    )
     row = out.splitlines()[2]
     assert "a\\|b" in row and "\u202e" not in row and "| — |" in row

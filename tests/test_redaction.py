@@ -29,7 +29,7 @@ SECRETS = {
     "password": "Hunter2-PASSWORD-5",
     "new password": "NewPassw0rd-6",
     "old password": "OldPassw0rd-7",
-    "deep password": "Deep\"Quoted\\Password-8",
+    "deep password": 'Deep"Quoted\\Password-8',
     "upper password": "UPPERCASEPASSWORD9",
     "escaped key token": "ESCAPEDKEYSESSIONTOKEN10",
     "object secret": "OBJECTUNDERPASSWORD11",
@@ -41,25 +41,50 @@ CANARY = "CanaryVisibleUserAgentValue42"  # a plain value in the same records: m
 def _record(event_id: str) -> dict:
     """An AssumeRole-like record with every secret field CloudTrail can carry, at odd depths and spellings."""
     return {
-        "eventVersion": "1.09", "eventTime": "2024-03-01T10:00:00Z", "eventSource": "sts.amazonaws.com",
-        "eventName": "AssumeRole", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.66",
-        "userAgent": CANARY, "eventID": event_id, "recipientAccountId": "111111111111",
-        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111111111111:user/dev-alice",
-                         "accountId": "111111111111", "accessKeyId": "AKIAOLDLEAKEDKEY0001"},
+        "eventVersion": "1.09",
+        "eventTime": "2024-03-01T10:00:00Z",
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.66",
+        "userAgent": CANARY,
+        "eventID": event_id,
+        "recipientAccountId": "111111111111",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": "arn:aws:iam::111111111111:user/dev-alice",
+            "accountId": "111111111111",
+            "accessKeyId": "AKIAOLDLEAKEDKEY0001",
+        },
         "requestParameters": {
-            "userName": "bob", "password": SECRETS["password"], "newPassword": SECRETS["new password"],
-            "oldPassword": SECRETS["old password"], "nested": [{"x": 1}, {"deeper": {"Password": SECRETS["deep password"]}}],
-            "PASSWORD": SECRETS["upper password"], "masked": {"password": "HIDDEN_DUE_TO_SECURITY_REASONS"},
-            "odd": {"password": {"value": SECRETS["object secret"]}}},
+            "userName": "bob",
+            "password": SECRETS["password"],
+            "newPassword": SECRETS["new password"],
+            "oldPassword": SECRETS["old password"],
+            "nested": [{"x": 1}, {"deeper": {"Password": SECRETS["deep password"]}}],
+            "PASSWORD": SECRETS["upper password"],
+            "masked": {"password": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+            "odd": {"password": {"value": SECRETS["object secret"]}},
+        },
         "responseElements": {
-            "credentials": {"accessKeyId": "ASIAKEEPTHISKEYID001", "sessionToken": SECRETS["session token"],
-                            "secretAccessKey": SECRETS["secret key"], "expiration": "soon"},
-            "roleCredentials": {"accessKeyId": "ASIAKEEPTHISKEYID002", "secretAccessKey": SECRETS["sso secret"],
-                                "sessionToken": SECRETS["sso token"]},
+            "credentials": {
+                "accessKeyId": "ASIAKEEPTHISKEYID001",
+                "sessionToken": SECRETS["session token"],
+                "secretAccessKey": SECRETS["secret key"],
+                "expiration": "soon",
+            },
+            "roleCredentials": {
+                "accessKeyId": "ASIAKEEPTHISKEYID002",
+                "secretAccessKey": SECRETS["sso secret"],
+                "sessionToken": SECRETS["sso token"],
+            },
             "accessKey": {"accessKeyId": "AKIAKEEPTHISKEYID003", "secretAccessKey": SECRETS["new key secret"]},
-            "ESCAPEDKEY": SECRETS["escaped key token"]},
-        "additionalEventData": {"SessionToken": SECRETS["additional token"],
-                                "deep": [{"k": {"secretKey": SECRETS["number secret"]}}]},
+            "ESCAPEDKEY": SECRETS["escaped key token"],
+        },
+        "additionalEventData": {
+            "SessionToken": SECRETS["additional token"],
+            "deep": [{"k": {"secretKey": SECRETS["number secret"]}}],
+        },
     }
 
 
@@ -86,8 +111,10 @@ def _write_sources(folder: Path) -> None:
     folder.mkdir(parents=True)
     for i in range(2):
         (folder / f"d{i}.json.gz").write_bytes(gzip.compress(_text([_record(f"batch-{i}")]).encode()))
-    (folder / "array.json").write_text(_text([_record("array")])[len('{"Records": '):-1])
-    lookup = {"Events": [{"EventId": "lookup", "CloudTrailEvent": _text([_record("lookup")])[len('{"Records": ['):-2]}]}
+    (folder / "array.json").write_text(_text([_record("array")])[len('{"Records": ') : -1])
+    lookup = {
+        "Events": [{"EventId": "lookup", "CloudTrailEvent": _text([_record("lookup")])[len('{"Records": [') : -2]}]
+    }
     (folder / "lookup.json").write_text(json.dumps(lookup))
 
 
@@ -104,8 +131,12 @@ def test_no_secret_reaches_the_store_the_cache_frames_or_a_case_folder(tmp_path)
         store.insert_records(t.con, json.loads(_text([_record("api")]))["Records"])
         t.con.execute("CHECKPOINT")
         frame = t.events()
-        dumps = [t.con.execute(f'SELECT * FROM "{name}"').df().to_json() for (name,) in t.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'trail'").fetchall()]
+        dumps = [
+            t.con.execute(f'SELECT * FROM "{name}"').df().to_json()
+            for (name,) in t.con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'trail'"
+            ).fetchall()
+        ]
         cached = t.cache(tmp_path / "cache" / "events.parquet")
         cached.close()
     assert len(frame) == 5 and frame.user_agent.eq(CANARY).all()
@@ -129,8 +160,11 @@ def test_no_secret_reaches_the_store_the_cache_frames_or_a_case_folder(tmp_path)
     row = frame.set_index("event_id").loc["batch-0"]
     mark = store.redaction_mark
     assert row.response_elements["credentials"] == {
-        "accessKeyId": "ASIAKEEPTHISKEYID001", "sessionToken": mark(SECRETS["session token"]),
-        "secretAccessKey": mark(SECRETS["secret key"]), "expiration": "soon"}
+        "accessKeyId": "ASIAKEEPTHISKEYID001",
+        "sessionToken": mark(SECRETS["session token"]),
+        "secretAccessKey": mark(SECRETS["secret key"]),
+        "expiration": "soon",
+    }
     assert row.response_elements["sessionToken"] == mark(SECRETS["escaped key token"])
     assert row.request_parameters["nested"][1]["deeper"]["Password"] == mark(SECRETS["deep password"])
     assert row.request_parameters["masked"] == {"password": "HIDDEN_DUE_TO_SECURITY_REASONS"}
@@ -146,22 +180,38 @@ def test_no_secret_reaches_the_store_the_cache_frames_or_a_case_folder(tmp_path)
 
 
 def test_raw_copies_keep_the_original_hash_and_are_left_alone_without_secrets(tmp_path):
-    rec_ = {"Records": [{"eventName": "AssumeRole", "responseElements": {"credentials": {
-        "accessKeyId": "ASIAEXAMPLE", "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN//+=", "expiration": "x"}}}]}
+    rec_ = {
+        "Records": [
+            {
+                "eventName": "AssumeRole",
+                "responseElements": {
+                    "credentials": {
+                        "accessKeyId": "ASIAEXAMPLE",
+                        "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN//+=",
+                        "expiration": "x",
+                    }
+                },
+            }
+        ]
+    }
     raw = gzip.compress(json.dumps(rec_).encode())
     (tmp_path / "a.json.gz").write_bytes(raw)
     plain = json.dumps({"Records": [{"eventName": "GetObject", "requestParameters": {"key": "password.txt"}}]})
     (tmp_path / "b.json").write_text(plain)
     (tmp_path / "c.json.gz").write_bytes(raw[:20])  # truncated: left as received
-    lines = "\n".join(json.dumps(r) for r in [{"eventID": "1", "requestParameters": {"password": "p1"}},
-                                             {"eventID": "2"}]) + "\nnot json\n"
+    lines = (
+        "\n".join(json.dumps(r) for r in [{"eventID": "1", "requestParameters": {"password": "p1"}}, {"eventID": "2"}])
+        + "\nnot json\n"
+    )
     (tmp_path / "d.jsonl").write_text(lines)
     out = redact_raw_files(tmp_path)
     assert [o["file"] for o in out] == ["a.json.gz", "d.jsonl"]
     assert out[0]["original_sha256"] == hashlib.sha256(raw).hexdigest()
     text = gzip.decompress((tmp_path / "a.json.gz").read_bytes()).decode()
-    assert "EXAMPLETOKEN" not in text and json.loads(text)["Records"][0]["responseElements"]["credentials"][
-        "accessKeyId"] == "ASIAEXAMPLE"
+    assert (
+        "EXAMPLETOKEN" not in text
+        and json.loads(text)["Records"][0]["responseElements"]["credentials"]["accessKeyId"] == "ASIAEXAMPLE"
+    )
     assert (tmp_path / "b.json").read_text() == plain  # nothing secret: untouched, byte for byte
     assert (tmp_path / "c.json.gz").read_bytes() == raw[:20]
     d = (tmp_path / "d.jsonl").read_text().splitlines()
@@ -169,11 +219,28 @@ def test_raw_copies_keep_the_original_hash_and_are_left_alone_without_secrets(tm
     assert redact_raw_files(tmp_path) == []  # idempotent
 
 
-_key = st.sampled_from(["sessionToken", "SessionToken", "secretAccessKey", "password", "Password", "newPassword",
-                        "accessToken", "userName", "roleArn", "value", "credentials", "x"])
-_scalar = st.one_of(st.text(max_size=12), st.integers(-10**6, 10**6), st.booleans(), st.none())
-_tree = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                      st.dictionaries(_key, inner, max_size=4)), max_leaves=14)
+_key = st.sampled_from(
+    [
+        "sessionToken",
+        "SessionToken",
+        "secretAccessKey",
+        "password",
+        "Password",
+        "newPassword",
+        "accessToken",
+        "userName",
+        "roleArn",
+        "value",
+        "credentials",
+        "x",
+    ]
+)
+_scalar = st.one_of(st.text(max_size=12), st.integers(-(10**6), 10**6), st.booleans(), st.none())
+_tree = st.recursive(
+    _scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_key, inner, max_size=4)),
+    max_leaves=14,
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -192,8 +259,10 @@ def test_property_the_store_redacts_exactly_as_the_python_walk(tree):
     assert got == want
 
 
-@pytest.mark.parametrize("text", ['{"a": {"session\\u0054oken": "s3cr3t"}}', '{"PassWord": ["s3cr3t"]}',
-                                  '{"x": [[{"refreshToken": "s3cr3t"}]]}'])
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": {"session\\u0054oken": "s3cr3t"}}', '{"PassWord": ["s3cr3t"]}', '{"x": [[{"refreshToken": "s3cr3t"}]]}'],
+)
 def test_odd_spellings_and_shapes(text):
     con = duckdb.connect()
     store.insert_records(con, [{"eventID": "o", "requestParameters": json.loads(text)}])

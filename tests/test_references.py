@@ -60,7 +60,7 @@ def problems_in_command(line: str) -> list[str]:
     words = line.split()[1:]
     for alt in _alternatives(words):
         path, cmd = _resolve(alt)
-        open_group = hasattr(cmd, "commands") and alt[len(path):len(path) + 1] == ["…"]
+        open_group = hasattr(cmd, "commands") and alt[len(path) : len(path) + 1] == ["…"]
         if not path or (hasattr(cmd, "commands") and not open_group):
             out.append(line)
     return out
@@ -89,8 +89,11 @@ def finding_texts() -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {}
     for rid, r in rule_table().items():
         texts[f"assess rule {rid}"] = [r.title, r.rationale, r.remediation, *r.references]
-    yml = [*(ROOT / "iamkit/assess/privesc/catalog").glob("*.yml"), *(ROOT / "iamkit/trail/detections").glob("*.yml"),
-           *(ROOT / "playbooks").glob("*.yml")]
+    yml = [
+        *(ROOT / "iamkit/assess/privesc/catalog").glob("*.yml"),
+        *(ROOT / "iamkit/trail/detections").glob("*.yml"),
+        *(ROOT / "playbooks").glob("*.yml"),
+    ]
     for where, docs in _yaml_docs(yml).items():
         texts[where] = list(_strings(docs))
     return texts
@@ -99,9 +102,12 @@ def finding_texts() -> dict[str, list[str]]:
 def test_finding_texts_and_playbooks_name_real_commands():
     texts = finding_texts()
     assert any(k.startswith("assess rule") for k in texts) and any(k.startswith("playbooks/") for k in texts)
-    bad = {where: p for where, ts in texts.items() for t in ts if (p := problems_in_prose(t)
-                                                                       + sum((problems_in_command(c) for c in
-                                                                              IN_TICKS.findall(t)), []))}
+    bad = {
+        where: p
+        for where, ts in texts.items()
+        for t in ts
+        if (p := problems_in_prose(t) + sum((problems_in_command(c) for c in IN_TICKS.findall(t)), []))
+    }
     assert bad == {}
 
 
@@ -119,28 +125,37 @@ def test_messages_and_docs_name_real_commands():
             bad += [f"{path.relative_to(ROOT)}: {p}" for c in lines for p in problems_in_command(c)]
     docs = [ROOT / "README.md", ROOT / "SECURITY.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "iamkit").rglob("*.md")]
     for path in docs:
-        bad += [f"{path.relative_to(ROOT)}: {p}" for c in IN_TICKS.findall(path.read_text())
-                for p in problems_in_command(c)]
+        bad += [
+            f"{path.relative_to(ROOT)}: {p}" for c in IN_TICKS.findall(path.read_text()) for p in problems_in_command(c)
+        ]
     assert bad == []
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("fix it with `iamkit remediate undo cases/x`", True),
-    ("`iamkit remediate plan|apply|undo`", True),
-    ("`iamkit trail …`", True),
-    ("`iamkit frobnicate ARN --db F`", False),
-    ("`iamkit remediate`", False),                  # a group alone is not a command to run
-    ("`iamkit remediate plan|apply|revert`", False),
-    ("`iamkit sandbox CA`", True),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("fix it with `iamkit remediate undo cases/x`", True),
+        ("`iamkit remediate plan|apply|undo`", True),
+        ("`iamkit trail …`", True),
+        ("`iamkit frobnicate ARN --db F`", False),
+        ("`iamkit remediate`", False),  # a group alone is not a command to run
+        ("`iamkit remediate plan|apply|revert`", False),
+        ("`iamkit sandbox CA`", True),
+    ],
+)
 def test_the_command_check_itself(text, ok):
     assert (not sum((problems_in_command(c) for c in IN_TICKS.findall(text)), [])) is ok
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("iamkit remediate keeps an undo", True), ("see iamkit trail sql", True), ("(iamkit frobnicate)", False),
-    ("use iamkit frobnicate first", False),
-])
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("iamkit remediate keeps an undo", True),
+        ("see iamkit trail sql", True),
+        ("(iamkit frobnicate)", False),
+        ("use iamkit frobnicate first", False),
+    ],
+)
 def test_the_prose_check_itself(text, ok):
     assert (not problems_in_prose(text)) is ok
 
@@ -177,6 +192,10 @@ def test_nothing_unbuilt_is_advertised():
 
 def test_sources_cite_the_design_document_in_the_repository():
     assert (ROOT / "docs" / "architecture.md").is_file()
-    citing = [str(p.relative_to(ROOT)) for d in ("iamkit", "tests", "tools", "bench")
-              for p in (ROOT / d).rglob("*.py") if "DESIGN.md" in p.read_text() and p.name != "test_references.py"]
+    citing = [
+        str(p.relative_to(ROOT))
+        for d in ("iamkit", "tests", "tools", "bench")
+        for p in (ROOT / d).rglob("*.py")
+        if "DESIGN.md" in p.read_text() and p.name != "test_references.py"
+    ]
     assert citing == []

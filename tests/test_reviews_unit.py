@@ -15,12 +15,29 @@ ROLE = f"arn:aws:iam::{ACCT}:role/partner"
 
 def _analyzer_rows(status: str = "active") -> list[dict]:
     scope = {"account_id": ACCT, "region": "us-east-1"}
-    return [{**scope, "control": "access_analyzer.analyzer", "status": "active",
-             "resource_arn": f"arn:aws:access-analyzer:us-east-1:{ACCT}:analyzer/org", "detail": {"type": "ORGANIZATION"}},
-            {**scope, "control": "access_analyzer.finding", "status": status, "resource_arn": BUCKET,
-             "detail": {"id": "f-1", "resource_type": "AWS::S3::Bucket"}},
-            {**scope, "control": "access_analyzer.finding", "status": "archived", "resource_arn": ROLE,
-             "detail": {"id": "f-2", "resource_type": "AWS::IAM::Role"}}]
+    return [
+        {
+            **scope,
+            "control": "access_analyzer.analyzer",
+            "status": "active",
+            "resource_arn": f"arn:aws:access-analyzer:us-east-1:{ACCT}:analyzer/org",
+            "detail": {"type": "ORGANIZATION"},
+        },
+        {
+            **scope,
+            "control": "access_analyzer.finding",
+            "status": status,
+            "resource_arn": BUCKET,
+            "detail": {"id": "f-1", "resource_type": "AWS::S3::Bucket"},
+        },
+        {
+            **scope,
+            "control": "access_analyzer.finding",
+            "status": "archived",
+            "resource_arn": ROLE,
+            "detail": {"id": "f-2", "resource_type": "AWS::IAM::Role"},
+        },
+    ]
 
 
 def test_access_analyzer_findings_are_used_when_the_collection_reached_it():
@@ -32,14 +49,34 @@ def test_access_analyzer_findings_are_used_when_the_collection_reached_it():
 
 
 def test_iamkits_own_findings_when_access_analyzer_is_missing():
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                     "Action": "sts:AssumeRole"}]}
-    rows = {"accounts": [{"account_id": ACCT, "name": "a", "is_management": True}],
-            "principals": [{"account_id": ACCT, "principal_type": "role", "name": "partner", "arn": ROLE}],
-            "trusts": [{"account_id": ACCT, "role_arn": ROLE, "effect": "Allow", "principal_type": "AWS",
-                        "principal": "*", "actions": ["sts:AssumeRole"], "conditions": {}, "document": trust}],
-            "errors": [{"account_id": ACCT, "operation": "access-analyzer:ListAnalyzers",
-                        "code": "NotSupportedByEndpoint", "message": "no"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    rows = {
+        "accounts": [{"account_id": ACCT, "name": "a", "is_management": True}],
+        "principals": [{"account_id": ACCT, "principal_type": "role", "name": "partner", "arn": ROLE}],
+        "trusts": [
+            {
+                "account_id": ACCT,
+                "role_arn": ROLE,
+                "effect": "Allow",
+                "principal_type": "AWS",
+                "principal": "*",
+                "actions": ["sts:AssumeRole"],
+                "conditions": {},
+                "document": trust,
+            }
+        ],
+        "errors": [
+            {
+                "account_id": ACCT,
+                "operation": "access-analyzer:ListAnalyzers",
+                "code": "NotSupportedByEndpoint",
+                "message": "no",
+            }
+        ],
+    }
     inv = Inventory.from_rows(rows)
     kind, found = reviews.external_findings(inv)
     assert kind == "iamkit"

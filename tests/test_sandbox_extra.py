@@ -60,8 +60,7 @@ print(json.dumps(out))
 
 
 def test_the_kit_works_without_moto_and_says_what_to_install():
-    r = subprocess.run([sys.executable, "-c", WITHOUT_MOTO], capture_output=True, text=True, timeout=300,
-                       cwd=ROOT)
+    r = subprocess.run([sys.executable, "-c", WITHOUT_MOTO], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["import_failures"] == [] and out["moto_loaded"] == []
@@ -102,8 +101,13 @@ def _third_party_imports(paths) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and not node.level and node.module else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and not node.level and node.module
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top not in sys.stdlib_module_names and top != "iamkit":
@@ -119,11 +123,17 @@ def test_a_plain_install_has_everything_the_core_imports_and_no_moto():
     files = sorted((ROOT / "iamkit").rglob("*.py"))
     outside = [p for p in files if "sandbox" not in p.relative_to(ROOT).parts]
     inside = [p for p in files if "sandbox" in p.relative_to(ROOT).parts]
-    missing = {top: where for top, where in _third_party_imports(outside).items()
-               if not {_norm(d) for d in owners.get(top, [])} & core}
+    missing = {
+        top: where
+        for top, where in _third_party_imports(outside).items()
+        if not {_norm(d) for d in owners.get(top, [])} & core
+    }
     assert missing == {}
-    missing = {top: where for top, where in _third_party_imports(inside).items()
-               if not {_norm(d) for d in owners.get(top, [])} & sandbox}
+    missing = {
+        top: where
+        for top, where in _third_party_imports(inside).items()
+        if not {_norm(d) for d in owners.get(top, [])} & sandbox
+    }
     assert missing == {}
 
 

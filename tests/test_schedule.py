@@ -19,11 +19,17 @@ from iamkit.case import Case
 from iamkit.errors import BadInput
 
 UTC = dt.UTC
-REVIEWS = {"review-assume-role-hunt": "daily", "review-external-access": "weekly", "review-inventory": "weekly",
-           "review-key-hygiene": "monthly"}
+REVIEWS = {
+    "review-assume-role-hunt": "daily",
+    "review-external-access": "weekly",
+    "review-inventory": "weekly",
+    "review-key-hygiene": "monthly",
+}
 # a review that needs parameters (no defaults): scheduled only with ``--params FILE``
 NEEDS = {"least-privilege": "quarterly"}
-LP_PARAMS = {"least-privilege": {"principal": "arn:aws:iam::111122223333:role/app; rm -rf ~", "trail_db": "/srv/t %d.duckdb"}}
+LP_PARAMS = {
+    "least-privilege": {"principal": "arn:aws:iam::111122223333:role/app; rm -rf ~", "trail_db": "/srv/t %d.duckdb"}
+}
 
 
 def test_shipped_reviews_are_scheduled_and_incidents_are_not():
@@ -33,45 +39,69 @@ def test_shipped_reviews_are_scheduled_and_incidents_are_not():
     assert pb.load("compromised-access-key").kind == "incident"
 
 
-@pytest.mark.parametrize("text,now,fire", [
-    ("0 6 * * 1", "2026-12-09T10:00:00+00:00", "2026-12-07T06:00:00+00:00"),  # Wed -> Monday 06:00
-    ("*/15 * * * *", "2026-12-09T10:07:30+00:00", "2026-12-09T10:00:00+00:00"),
-    ("30 2 1 1,4,7,10 *", "2026-12-09T10:00:00+00:00", "2026-10-01T02:30:00+00:00"),
-    ("0 6 * * 0", "2026-12-06T05:59:00+00:00", "2026-11-29T06:00:00+00:00"),  # Sunday, one minute early
-    ("0 6 * * 7", "2026-12-06T06:00:00+00:00", "2026-12-06T06:00:00+00:00"),  # 7 is Sunday too
-    ("0 0 13 * *", "2026-12-09T00:00:00+00:00", "2026-11-13T00:00:00+00:00"),
-])
+@pytest.mark.parametrize(
+    "text,now,fire",
+    [
+        ("0 6 * * 1", "2026-12-09T10:00:00+00:00", "2026-12-07T06:00:00+00:00"),  # Wed -> Monday 06:00
+        ("*/15 * * * *", "2026-12-09T10:07:30+00:00", "2026-12-09T10:00:00+00:00"),
+        ("30 2 1 1,4,7,10 *", "2026-12-09T10:00:00+00:00", "2026-10-01T02:30:00+00:00"),
+        ("0 6 * * 0", "2026-12-06T05:59:00+00:00", "2026-11-29T06:00:00+00:00"),  # Sunday, one minute early
+        ("0 6 * * 7", "2026-12-06T06:00:00+00:00", "2026-12-06T06:00:00+00:00"),  # 7 is Sunday too
+        ("0 0 13 * *", "2026-12-09T00:00:00+00:00", "2026-11-13T00:00:00+00:00"),
+    ],
+)
 def test_last_fire(text, now, fire):
     assert sch.cadence(text).last_fire(dt.datetime.fromisoformat(now)) == dt.datetime.fromisoformat(fire)
 
 
-@pytest.mark.parametrize("text,calendar", [
-    ("weekly", "Mon *-*-* 06:00:00"),
-    ("quarterly", "*-01,04,07,10-01 06:00:00"),
-    ("*/15 2-4 * * 1-5", "Mon..Fri *-*-* 02..04:00/15:00"),
-    ("0 3 1 * *", "*-*-01 03:00:00"),
-])
+@pytest.mark.parametrize(
+    "text,calendar",
+    [
+        ("weekly", "Mon *-*-* 06:00:00"),
+        ("quarterly", "*-01,04,07,10-01 06:00:00"),
+        ("*/15 2-4 * * 1-5", "Mon..Fri *-*-* 02..04:00/15:00"),
+        ("0 3 1 * *", "*-*-01 03:00:00"),
+    ],
+)
 def test_systemd_calendar(text, calendar):
     assert sch.cadence(text).on_calendar == calendar
 
 
-@pytest.mark.parametrize("text,match", [
-    ("fortnightly", "five cron fields"), ("61 * * * *", "out of range"), ("* * * *", "five cron fields"),
-    ("0 6 * * mon", "use \\*, N"), ("0 6 1 * 1", "pick one"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("fortnightly", "five cron fields"),
+        ("61 * * * *", "out of range"),
+        ("* * * *", "five cron fields"),
+        ("0 6 * * mon", "use \\*, N"),
+        ("0 6 1 * 1", "pick one"),
+    ],
+)
 def test_bad_schedules(text, match):
     with pytest.raises(BadInput, match=match):
         sch.cadence(text)
 
 
 def _playbook(tmp_path: Path, extra: str, kind: str = "review") -> Path:
-    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
-                     "execution_count": None, "source": 'case_dir = ""'}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "outputs": [],
+                "execution_count": None,
+                "source": 'case_dir = ""',
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (tmp_path / "nb.ipynb").write_text(json.dumps(nb))
     p = tmp_path / "p.yml"
-    p.write_text(f"id: p\ntitle: P\ndescription: d\nkind: {kind}\n{extra}parameters: []\n"
-                 "steps:\n  - notebook: nb.ipynb\n")
+    p.write_text(
+        f"id: p\ntitle: P\ndescription: d\nkind: {kind}\n{extra}parameters: []\nsteps:\n  - notebook: nb.ipynb\n"
+    )
     return p
 
 
@@ -101,8 +131,13 @@ def test_due_from_the_cases_folder(tmp_path):
     _case(root, "review-assume-role-hunt")
     _case(root, "review-key-hygiene", status="failed")  # a failed run is not a run
     due = {r["playbook"]: r["due"] for r in sch.due(root, now=now + dt.timedelta(hours=1))}
-    assert due == {"review-inventory": False, "review-assume-role-hunt": False, "review-key-hygiene": True,
-                   "review-external-access": True, "least-privilege": True}
+    assert due == {
+        "review-inventory": False,
+        "review-assume-role-hunt": False,
+        "review-key-hygiene": True,
+        "review-external-access": True,
+        "least-privilege": True,
+    }
     needs = {r["playbook"]: r["needs"] for r in sch.due(root, now=now)}
     assert needs == {**dict.fromkeys(REVIEWS, ""), "least-privilege": "principal, trail_db"}
     assert {r["playbook"]: r["needs"] for r in sch.due(root, now=now, params=LP_PARAMS)}["least-privilege"] == ""
@@ -129,16 +164,23 @@ def test_cron_lines_quote_the_cases_folder(tmp_path):
     lines = sch.cron_lines(root, params=LP_PARAMS)
     (lp,) = [x for x in lines if x.endswith("# least-privilege: quarterly")]
     words = shlex.split(lp.split(" ", 5)[5].split("  #", 1)[0].replace("\\%", "%"))
-    assert words[-6:] == ["run", "least-privilege", "-p", "principal=arn:aws:iam::111122223333:role/app; rm -rf ~",
-                          "-p", "trail_db=/srv/t %d.duckdb"]
+    assert words[-6:] == [
+        "run",
+        "least-privilege",
+        "-p",
+        "principal=arn:aws:iam::111122223333:role/app; rm -rf ~",
+        "-p",
+        "trail_db=/srv/t %d.duckdb",
+    ]
     assert "%" not in lp.replace("\\%", "")
 
 
 def test_schedule_params_file(tmp_path):
     f = tmp_path / "params.yml"
     f.write_text("least-privilege:\n  principal: arn:aws:iam::111122223333:role/app\n  trail_db: /srv/t.duckdb\n")
-    assert sch.load_params(f) == {"least-privilege": {"principal": "arn:aws:iam::111122223333:role/app",
-                                                      "trail_db": "/srv/t.duckdb"}}
+    assert sch.load_params(f) == {
+        "least-privilege": {"principal": "arn:aws:iam::111122223333:role/app", "trail_db": "/srv/t.duckdb"}
+    }
     assert sch.load_params(None) == {}
     for bad in ("- a\n- b\n", "least-privilege: [1]\n", "least-privilege:\n  principal: {a: 1}\n", "a: [\n"):
         f.write_text(bad)
@@ -150,8 +192,10 @@ def test_systemd_units(tmp_path):
     units = dict(sch.systemd_units(tmp_path / "cases"))
     assert set(units) == {f"iamkit-{p}.{k}" for p in REVIEWS for k in ("service", "timer")}
     with_params = dict(sch.systemd_units(tmp_path / "cases", params=LP_PARAMS))
-    assert '"run" "least-privilege" "-p" "principal=arn:aws:iam::111122223333:role/app; rm -rf ~"' in (
-        with_params["iamkit-least-privilege.service"])
+    assert (
+        '"run" "least-privilege" "-p" "principal=arn:aws:iam::111122223333:role/app; rm -rf ~"'
+        in (with_params["iamkit-least-privilege.service"])
+    )
     assert '"trail_db=/srv/t %%d.duckdb"' in with_params["iamkit-least-privilege.service"]
     timer = units["iamkit-review-key-hygiene.timer"]
     assert "OnCalendar=*-*-01 06:00:00 UTC" in timer and "Unit=iamkit-review-key-hygiene.service" in timer
@@ -199,7 +243,7 @@ def test_index_lists_runs_trends_and_links(tmp_path, monkeypatch):
     c = _case(root, "review-key-hygiene", summary={"headline": ["5 stale"], "figures": {"stale_keys": 5}})
     text = caseindex.build(root).read_text()
     assert f'<meta http-equiv=Content-Security-Policy content="{caseindex_csp()}">' in text
-    trends = text[text.index("id=trends"):text.index("id=runs")]
+    trends = text[text.index("id=trends") : text.index("id=runs")]
     assert trends.index(a.id) < trends.index(b.id) < trends.index(c.id)
     cells = re.findall(r"<td>(\d+(?: \([^)]*\))?)</td>", trends)
     assert cells == ["3", "5 (+2)", "5 (=)"]
@@ -218,8 +262,14 @@ def caseindex_csp() -> str:
 def test_index_escapes_hostile_cases(tmp_path):
     root = tmp_path / "cases"
     evil = "<script>alert(1)</script>"
-    c = _case(root, "review-inventory", summary={"headline": [evil, {"x": evil}], "figures": {
-        "<img src=x onerror=alert(1)>": 1, "bad": "NaN", "inf": float("inf")}})
+    c = _case(
+        root,
+        "review-inventory",
+        summary={
+            "headline": [evil, {"x": evil}],
+            "figures": {"<img src=x onerror=alert(1)>": 1, "bad": "NaN", "inf": float("inf")},
+        },
+    )
     (c.path / "report.html").write_text("x")
     odd = root / 'q"><script>x'
     odd.mkdir()

@@ -58,8 +58,10 @@ def test_environment_yml_mirrors_pyproject():
 
 
 def test_import_iamkit_is_lazy():
-    code = ("import sys, iamkit; heavy = ['duckdb', 'plotly', 'moto', 'msal', 'papermill', 'nbconvert', "
-            "'pandas', 'boto3']; print([m for m in heavy if m in sys.modules])")
+    code = (
+        "import sys, iamkit; heavy = ['duckdb', 'plotly', 'moto', 'msal', 'papermill', 'nbconvert', "
+        "'pandas', 'boto3']; print([m for m in heavy if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"import iamkit pulled in {out.strip()}"
 

@@ -25,13 +25,20 @@ def test_vocabulary_order_and_ocsf_ids():
     assert [severity.rank(s) for s in ORDER] == [0, 1, 2, 3, 4]
     # OCSF 1.1 severity_id: 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical
     assert [(severity.ocsf_id(s), severity.ocsf_name(s)) for s in ORDER] == [
-        (5, "Critical"), (4, "High"), (3, "Medium"), (2, "Low"), (1, "Informational")]
+        (5, "Critical"),
+        (4, "High"),
+        (3, "Medium"),
+        (2, "Low"),
+        (1, "Informational"),
+    ]
     assert severity.ocsf_id("bogus") == 1 and severity.ocsf_id(None) == 1
     assert list(severity.VALIDATION) == VALIDATION
 
 
-@pytest.mark.parametrize(("text", "want"), [("HIGH", "high"), (" Medium ", "medium"), ("info", "info"),
-                                            ("Informational", "info"), ("CRITICAL", "critical")])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("HIGH", "high"), (" Medium ", "medium"), ("info", "info"), ("Informational", "info"), ("CRITICAL", "critical")],
+)
 def test_parse_is_case_insensitive(text, want):
     assert severity.parse(text) == want
 
@@ -54,8 +61,10 @@ def test_the_validation_scale_is_its_own():
     assert not severity.exceeds("error", ["warning", "suggestion"], severity.VALIDATION)
 
 
-@given(threshold=st.sampled_from(ORDER),
-       found=st.lists(st.sampled_from([*ORDER, "HIGH", "bogus", "", None, 3]), max_size=8))
+@given(
+    threshold=st.sampled_from(ORDER),
+    found=st.lists(st.sampled_from([*ORDER, "HIGH", "bogus", "", None, 3]), max_size=8),
+)
 def test_fail_on_counts_what_is_at_or_above_the_threshold(threshold, found):
     limit = ORDER.index(threshold)
     want = sum(1 for s in found if isinstance(s, str) and s.lower() in ORDER and ORDER.index(s.lower()) <= limit)
@@ -100,11 +109,23 @@ def authz(tmp_path_factory):
     """An authorization-details export with a user allowed everything (IAMKIT-PRIV-001, high)."""
     acct = "123456789012"
     allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    export = {"UserDetailList": [{"UserName": "ci", "UserId": "AIDAX", "Arn": f"arn:aws:iam::{acct}:user/ci",
-                                  "Path": "/", "CreateDate": "2024-01-01T00:00:00Z", "GroupList": [],
-                                  "AttachedManagedPolicies": [],
-                                  "UserPolicyList": [{"PolicyName": "all", "PolicyDocument": allow_all}]}],
-              "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    export = {
+        "UserDetailList": [
+            {
+                "UserName": "ci",
+                "UserId": "AIDAX",
+                "Arn": f"arn:aws:iam::{acct}:user/ci",
+                "Path": "/",
+                "CreateDate": "2024-01-01T00:00:00Z",
+                "GroupList": [],
+                "AttachedManagedPolicies": [],
+                "UserPolicyList": [{"PolicyName": "all", "PolicyDocument": allow_all}],
+            }
+        ],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
     f = tmp_path_factory.mktemp("authz") / "authz.json"
     f.write_text(json.dumps(export))
     return f
@@ -114,12 +135,25 @@ def authz(tmp_path_factory):
 def trail_db(tmp_path_factory):
     """A store with one root call (the shipped root-activity detection, severity high), loaded by the CLI."""
     d = tmp_path_factory.mktemp("trail")
-    rec = {"eventVersion": "1.08", "eventID": "e-root-1", "eventTime": "2026-01-01T00:00:00Z",
-           "eventSource": "iam.amazonaws.com", "eventName": "ListUsers", "awsRegion": "us-east-1",
-           "sourceIPAddress": "198.51.100.10", "userAgent": "aws-cli/2", "recipientAccountId": "111111111111",
-           "eventType": "AwsApiCall", "readOnly": True,
-           "userIdentity": {"type": "Root", "principalId": "111111111111",
-                            "arn": "arn:aws:iam::111111111111:root", "accountId": "111111111111"}}
+    rec = {
+        "eventVersion": "1.08",
+        "eventID": "e-root-1",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "ListUsers",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.10",
+        "userAgent": "aws-cli/2",
+        "recipientAccountId": "111111111111",
+        "eventType": "AwsApiCall",
+        "readOnly": True,
+        "userIdentity": {
+            "type": "Root",
+            "principalId": "111111111111",
+            "arn": "arn:aws:iam::111111111111:root",
+            "accountId": "111111111111",
+        },
+    }
     (d / "trail.json").write_text(json.dumps({"Records": [rec]}))
     db = d / "store.duckdb"
     with pytest.raises(SystemExit) as e:
@@ -131,8 +165,11 @@ def trail_db(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bad_policy(tmp_path_factory):
     f = tmp_path_factory.mktemp("policy") / "p.json"
-    f.write_text(json.dumps({"Version": "2012-10-17",
-                             "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}))
+    f.write_text(
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObjekt", "Resource": "*"}]}
+        )
+    )
     return f
 
 

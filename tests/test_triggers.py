@@ -17,25 +17,70 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "findings"
 
 # file -> (category, type, the fields read from it: ground truth written by hand from the file)
 EXPECTED = {
-    "guardduty-getfindings.json": ("guardduty", "UnauthorizedAccess:IAMUser/MaliciousIPCaller", {
-        "access_key_id": "AKIAIOSFODNN7EXAMPLE", "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
-        "user_name": "dana.kowalski", "account_id": "111122223333", "region": "us-east-1",
-        "source_ip": "203.0.113.30", "first_seen": "2026-12-05T08:37:42Z", "last_seen": "2026-12-05T09:19:34Z"}),
-    "guardduty-eventbridge.json": ("guardduty", "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", {
-        "access_key_id": "ASIAIOSFODNN7EXAMPLE", "role_arn": "arn:aws:iam::111122223333:role/app-ec2-role",
-        "user_name": "app-ec2-role", "account_id": "111122223333", "region": "us-east-1",
-        "source_ip": "198.51.100.7", "first_seen": "2026-12-05T10:02:00Z", "last_seen": "2026-12-05T10:05:00Z"}),
-    "detection-row.json": ("detections", "iamkit-assume-role-new-source-ip", {
-        "access_key_id": "AKIAIOSFODNN7EXAMPLE", "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
-        "first_seen": "2026-12-05T09:08:43Z", "last_seen": "2026-12-05T09:08:43Z"}),
-    "detection-ocsf.json": ("detections", "iamkit-assume-role-new-source-ip", {
-        "access_key_id": "AKIAIOSFODNN7EXAMPLE", "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
-        "source_ip": "203.0.113.30", "account_id": "111122223333", "region": "us-east-1",
-        "first_seen": "2026-12-05T09:08:43Z", "last_seen": "2026-12-05T09:08:43Z"}),
-    "eventbridge-cloudtrail.json": ("cloudtrail", "iam.amazonaws.com:CreateAccessKey", {
-        "access_key_id": "AKIAIOSFODNN7EXAMPLE", "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
-        "account_id": "111122223333", "region": "us-east-1", "source_ip": "203.0.113.30",
-        "first_seen": "2026-12-05T08:52:10Z", "last_seen": "2026-12-05T08:52:10Z"}),
+    "guardduty-getfindings.json": (
+        "guardduty",
+        "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+        {
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
+            "user_name": "dana.kowalski",
+            "account_id": "111122223333",
+            "region": "us-east-1",
+            "source_ip": "203.0.113.30",
+            "first_seen": "2026-12-05T08:37:42Z",
+            "last_seen": "2026-12-05T09:19:34Z",
+        },
+    ),
+    "guardduty-eventbridge.json": (
+        "guardduty",
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        {
+            "access_key_id": "ASIAIOSFODNN7EXAMPLE",
+            "role_arn": "arn:aws:iam::111122223333:role/app-ec2-role",
+            "user_name": "app-ec2-role",
+            "account_id": "111122223333",
+            "region": "us-east-1",
+            "source_ip": "198.51.100.7",
+            "first_seen": "2026-12-05T10:02:00Z",
+            "last_seen": "2026-12-05T10:05:00Z",
+        },
+    ),
+    "detection-row.json": (
+        "detections",
+        "iamkit-assume-role-new-source-ip",
+        {
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
+            "first_seen": "2026-12-05T09:08:43Z",
+            "last_seen": "2026-12-05T09:08:43Z",
+        },
+    ),
+    "detection-ocsf.json": (
+        "detections",
+        "iamkit-assume-role-new-source-ip",
+        {
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
+            "source_ip": "203.0.113.30",
+            "account_id": "111122223333",
+            "region": "us-east-1",
+            "first_seen": "2026-12-05T09:08:43Z",
+            "last_seen": "2026-12-05T09:08:43Z",
+        },
+    ),
+    "eventbridge-cloudtrail.json": (
+        "cloudtrail",
+        "iam.amazonaws.com:CreateAccessKey",
+        {
+            "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "principal_arn": "arn:aws:iam::111122223333:user/dana.kowalski",
+            "account_id": "111122223333",
+            "region": "us-east-1",
+            "source_ip": "203.0.113.30",
+            "first_seen": "2026-12-05T08:52:10Z",
+            "last_seen": "2026-12-05T08:52:10Z",
+        },
+    ),
 }
 
 
@@ -65,15 +110,25 @@ def test_a_finding_type_no_playbook_names_is_refused(tmp_path):
         triggers.choose(triggers.read(p))
 
 
-@pytest.mark.parametrize("doc,match", [
-    ({"hello": "world"}, "not a finding iamkit recognises .*keys hello"),
-    ([1, 2], "not a finding iamkit recognises"),
-    ({"version": "0", "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}},
-     "detail-type 'EC2 Instance State-change Notification' is not a trigger"),
-    ({"Findings": []}, "holds 0 GuardDuty findings"),
-    ([{"detection_id": "a"}, {"detection_id": "b"}], "holds 2 detection rows"),
-    ({"detection_id": "x; rm -rf /"}, "detection_id.*not a finding type"),
-])
+@pytest.mark.parametrize(
+    "doc,match",
+    [
+        ({"hello": "world"}, "not a finding iamkit recognises .*keys hello"),
+        ([1, 2], "not a finding iamkit recognises"),
+        (
+            {
+                "version": "0",
+                "detail-type": "EC2 Instance State-change Notification",
+                "source": "aws.ec2",
+                "detail": {},
+            },
+            "detail-type 'EC2 Instance State-change Notification' is not a trigger",
+        ),
+        ({"Findings": []}, "holds 0 GuardDuty findings"),
+        ([{"detection_id": "a"}, {"detection_id": "b"}], "holds 2 detection rows"),
+        ({"detection_id": "x; rm -rf /"}, "detection_id.*not a finding type"),
+    ],
+)
 def test_unrecognised_input_names_what_was_not_recognised(tmp_path, doc, match):
     p = tmp_path / "f.json"
     p.write_text(json.dumps(doc))
@@ -81,8 +136,10 @@ def test_unrecognised_input_names_what_was_not_recognised(tmp_path, doc, match):
         triggers.read(p)
 
 
-@pytest.mark.parametrize("value", ["$(touch /tmp/pwned)", "AKIA../../etc/passwd", "AKIAIOSFODNN7EXAMPLE\n--x",
-                                   "'; import os; os.system('id') #"])
+@pytest.mark.parametrize(
+    "value",
+    ["$(touch /tmp/pwned)", "AKIA../../etc/passwd", "AKIAIOSFODNN7EXAMPLE\n--x", "'; import os; os.system('id') #"],
+)
 def test_a_crafted_key_is_refused_naming_the_field(tmp_path, value):
     doc = json.loads((FIXTURES / "detection-row.json").read_text())
     doc[0]["access_key_id"] = value
@@ -96,23 +153,45 @@ def test_a_crafted_key_is_refused_naming_the_field(tmp_path, value):
 
 def test_a_trigger_may_not_fill_an_unchecked_parameter(tmp_path):
     """trail_source is a path or URL: a finding may never set it."""
-    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
-                     "execution_count": None, "source": 'trail_source = ""\ncase_dir = ""'}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "outputs": [],
+                "execution_count": None,
+                "source": 'trail_source = ""\ncase_dir = ""',
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (tmp_path / "nb.ipynb").write_text(json.dumps(nb))
     (tmp_path / "p.yml").write_text(
         "id: t\ntitle: T\ndescription: d\ntriggers:\n  map: {trail_source: source_ip}\nparameters:\n"
-        "  - {name: trail_source, type: string, help: h}\nsteps:\n  - notebook: nb.ipynb\n")
+        "  - {name: trail_source, type: string, help: h}\nsteps:\n  - notebook: nb.ipynb\n"
+    )
     with pytest.raises(BadInput, match="may only fill a parameter with a pattern"):
         pb.load(tmp_path / "p.yml")
-    (tmp_path / "p.yml").write_text((tmp_path / "p.yml").read_text().replace("trail_source: source_ip",
-                                                                             "nope: source_ip"))
+    (tmp_path / "p.yml").write_text(
+        (tmp_path / "p.yml").read_text().replace("trail_source: source_ip", "nope: source_ip")
+    )
     with pytest.raises(BadInput, match="names parameter nope"):
         pb.load(tmp_path / "p.yml")
 
 
-@pytest.mark.parametrize("value,ok", [("2026-12-05T09:08:43Z", "2026-12-05T09:08:43Z"), (1764925723000, "2025-12-05T09:08:43Z"),
-                                      ("3d", None), ("2026-13-45T00:00:00Z", None), (True, None), ("x" * 100, None)])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("2026-12-05T09:08:43Z", "2026-12-05T09:08:43Z"),
+        (1764925723000, "2025-12-05T09:08:43Z"),
+        ("3d", None),
+        ("2026-13-45T00:00:00Z", None),
+        (True, None),
+        ("x" * 100, None),
+    ],
+)
 def test_finding_times(value, ok):
     if ok is None:
         with pytest.raises(BadInput, match="is not an ISO-8601 time"):
@@ -123,8 +202,10 @@ def test_finding_times(value, ok):
 
 def test_the_trigger_record_keeps_the_finding_without_secrets(tmp_path):
     doc = json.loads((FIXTURES / "eventbridge-cloudtrail.json").read_text())
-    doc["detail"]["responseElements"]["credentials"] = {"sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN",
-                                                        "accessKeyId": "ASIAIOSFODNN7EXAMPLE"}
+    doc["detail"]["responseElements"]["credentials"] = {
+        "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN",
+        "accessKeyId": "ASIAIOSFODNN7EXAMPLE",
+    }
     p = tmp_path / "f.json"
     p.write_text(json.dumps(doc))
     f = triggers.read(p)
@@ -137,8 +218,9 @@ def test_the_trigger_record_keeps_the_finding_without_secrets(tmp_path):
 def test_cli_from_finding_maps_then_stops_at_the_endpoint(cli, closed_endpoints, tmp_path):
     """The finding is read, the playbook picked and its parameter accepted: the run gets as far as the caller
     identity (a closed endpoint here), so no case is made."""
-    code, err = cli(["run", "--from-finding", str(FIXTURES / "guardduty-eventbridge.json"),
-                     "--case", str(tmp_path / "c")])
+    code, err = cli(
+        ["run", "--from-finding", str(FIXTURES / "guardduty-eventbridge.json"), "--case", str(tmp_path / "c")]
+    )
     assert code == 2 and "cannot reach" in err
     assert not (tmp_path / "c").exists()
 
@@ -175,25 +257,58 @@ def test_a_triggered_run_keeps_its_finding_in_the_case(sandbox, tmp_path):
 
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    nb = {"cells": [{"id": "p", "cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
-                     "execution_count": None, "source": 'access_key_id = ""\ncase_dir = ""'},
-                    {"id": "c", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                     "source": "print('investigating', access_key_id)"}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "id": "p",
+                "cell_type": "code",
+                "metadata": {"tags": ["parameters"]},
+                "outputs": [],
+                "execution_count": None,
+                "source": 'access_key_id = ""\ncase_dir = ""',
+            },
+            {
+                "id": "c",
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+                "source": "print('investigating', access_key_id)",
+            },
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (folder / "nb.ipynb").write_text(json.dumps(nb))
     (folder / "triggered-check.yml").write_text(
         "id: triggered-check\ntitle: T\ndescription: d\ntriggers:\n  guardduty: ['Test:IAMUser/Triggered*']\n"
         "parameters:\n  - {name: access_key_id, type: string, required: true, pattern: '(AKIA|ASIA)[A-Z0-9]{16}', "
-        "help: k}\nsteps:\n  - notebook: nb.ipynb\n")
+        "help: k}\nsteps:\n  - notebook: nb.ipynb\n"
+    )
     doc = json.loads((FIXTURES / "guardduty-getfindings.json").read_text())
     key = sandbox.org.incident.leaked_access_key_id
     doc["Findings"][0]["Type"] = "Test:IAMUser/TriggeredByTest"
     doc["Findings"][0]["Resource"]["AccessKeyDetails"]["AccessKeyId"] = key
     finding = tmp_path / "finding.json"
     finding.write_text(json.dumps(doc))
-    r = subprocess.run([sys.executable, "-m", "iamkit.cli", "run", "--from-finding", str(finding), "--playbooks",
-                        str(folder), "--case", str(tmp_path / "case")], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "iamkit.cli",
+            "run",
+            "--from-finding",
+            str(finding),
+            "--playbooks",
+            str(folder),
+            "--case",
+            str(tmp_path / "case"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     out = r.stdout
     assert r.returncode == 0, r.stderr
     assert "triggered-check.yml" in out and f"access_key_id={key}" in out

@@ -17,20 +17,39 @@ UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 10, 12, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("since", "until", "start", "end"), [
-    ("2026-03-01", "2026-03-01", dt.datetime(2026, 3, 1, tzinfo=UTC),
-     dt.datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)),  # a bare end date: that whole day
-    ("2026-03-01T10:00:00Z", "2026-03-01T12:00:00+02:00", dt.datetime(2026, 3, 1, 10, tzinfo=UTC),
-     dt.datetime(2026, 3, 1, 10, tzinfo=UTC)),  # offsets converted to UTC
-    ("2026-03-01T10:00:00", None, dt.datetime(2026, 3, 1, 10, tzinfo=UTC), None),  # naive: UTC; empty: open
-    ("14d", "36h", NOW - dt.timedelta(days=14), NOW - dt.timedelta(hours=36)),  # spans back from now
-    (" 90m ", "", NOW - dt.timedelta(minutes=90), None),
-    (dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.datetime(2026, 3, 1, tzinfo=UTC),
-     dt.datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=UTC)),
-    (dt.timedelta(hours=1), dt.datetime(2026, 3, 10, 12, 0), NOW - dt.timedelta(hours=1),
-     dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC)),
-    (None, None, None, None),
-])
+@pytest.mark.parametrize(
+    ("since", "until", "start", "end"),
+    [
+        (
+            "2026-03-01",
+            "2026-03-01",
+            dt.datetime(2026, 3, 1, tzinfo=UTC),
+            dt.datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+        ),  # a bare end date: that whole day
+        (
+            "2026-03-01T10:00:00Z",
+            "2026-03-01T12:00:00+02:00",
+            dt.datetime(2026, 3, 1, 10, tzinfo=UTC),
+            dt.datetime(2026, 3, 1, 10, tzinfo=UTC),
+        ),  # offsets converted to UTC
+        ("2026-03-01T10:00:00", None, dt.datetime(2026, 3, 1, 10, tzinfo=UTC), None),  # naive: UTC; empty: open
+        ("14d", "36h", NOW - dt.timedelta(days=14), NOW - dt.timedelta(hours=36)),  # spans back from now
+        (" 90m ", "", NOW - dt.timedelta(minutes=90), None),
+        (
+            dt.date(2026, 3, 1),
+            dt.date(2026, 3, 2),
+            dt.datetime(2026, 3, 1, tzinfo=UTC),
+            dt.datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=UTC),
+        ),
+        (
+            dt.timedelta(hours=1),
+            dt.datetime(2026, 3, 10, 12, 0),
+            NOW - dt.timedelta(hours=1),
+            dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC),
+        ),
+        (None, None, None, None),
+    ],
+)
 def test_parse_every_form(since, until, start, end):
     w = Window.parse(since, until, now=NOW)
     assert (w.start, w.end) == (start, end)
@@ -44,13 +63,16 @@ def test_empty_sides_are_explicit():
     assert w.start == dt.datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC) - dt.timedelta(days=1)
 
 
-@pytest.mark.parametrize(("since", "until", "words"), [
-    ("yesterday", None, "--since 'yesterday': not an ISO date/time nor a span"),
-    (None, "soon", "--until 'soon'"),
-    ("2026-02-30", None, "not a calendar date"),
-    ("2026-03-02", "2026-03-01", "--since 2026-03-02T00:00:00.000Z is after --until 2026-03-01T23:59:59.999Z"),
-    ("x" * 5000, None, "…"),
-])
+@pytest.mark.parametrize(
+    ("since", "until", "words"),
+    [
+        ("yesterday", None, "--since 'yesterday': not an ISO date/time nor a span"),
+        (None, "soon", "--until 'soon'"),
+        ("2026-02-30", None, "not a calendar date"),
+        ("2026-03-02", "2026-03-01", "--since 2026-03-02T00:00:00.000Z is after --until 2026-03-01T23:59:59.999Z"),
+        ("x" * 5000, None, "…"),
+    ],
+)
 def test_bad_input_is_one_line_naming_the_flag(since, until, words):
     with pytest.raises(BadInput) as e:
         Window.parse(since, until, now=NOW)
@@ -74,14 +96,21 @@ def test_where_renders_and_keeps_exactly_the_window(dialect):
     if dialect == "duckdb":  # run it: the edges are in, a microsecond outside is out
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
-        times = ["2026-03-01 09:59:59.999999+00", "2026-03-01 10:00:00+00", "2026-03-01 23:59:59.999999+00",
-                 "2026-03-02 00:00:00+00"]
-        kept = con.execute(f"SELECT count(*) FROM (SELECT unnest($1)::TIMESTAMPTZ AS t) WHERE {sql}",
-                           [times]).fetchone()[0]
+        times = [
+            "2026-03-01 09:59:59.999999+00",
+            "2026-03-01 10:00:00+00",
+            "2026-03-01 23:59:59.999999+00",
+            "2026-03-02 00:00:00+00",
+        ]
+        kept = con.execute(
+            f"SELECT count(*) FROM (SELECT unnest($1)::TIMESTAMPTZ AS t) WHERE {sql}", [times]
+        ).fetchone()[0]
         assert kept == 2
     else:
-        assert sql == ("t >= from_iso8601_timestamp('2026-03-01T10:00:00.000Z') AND "
-                       "t <= from_iso8601_timestamp('2026-03-01T23:59:59.999Z')")
+        assert sql == (
+            "t >= from_iso8601_timestamp('2026-03-01T10:00:00.000Z') AND "
+            "t <= from_iso8601_timestamp('2026-03-01T23:59:59.999Z')"
+        )
 
 
 def test_days_yield_partitions_with_a_day_of_margin():
@@ -92,8 +121,11 @@ def test_days_yield_partitions_with_a_day_of_margin():
         list(Window.parse("2026-03-01", None).days())
 
 
-@given(start=st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31)), span=st.integers(0, 400),
-       probe=st.dates(dt.date(2019, 6, 1), dt.date(2027, 12, 31)))
+@given(
+    start=st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31)),
+    span=st.integers(0, 400),
+    probe=st.dates(dt.date(2019, 6, 1), dt.date(2027, 12, 31)),
+)
 def test_day_ok_never_drops_a_day_the_window_needs(start, span, probe):
     end = start + dt.timedelta(days=span)
     w = Window.parse(start, end)

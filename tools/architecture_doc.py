@@ -16,8 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
-SECTION = re.compile(r"(<!-- generated: (\w+) \(python tools/architecture_doc.py\) -->\n)(.*?)(<!-- end generated -->)",
-                     re.S)
+SECTION = re.compile(
+    r"(<!-- generated: (\w+) \(python tools/architecture_doc.py\) -->\n)(.*?)(<!-- end generated -->)", re.S
+)
 
 
 def _import_everything() -> None:

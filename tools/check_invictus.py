@@ -51,7 +51,9 @@ def main(argv: list[str]) -> int:
         loaded = inv.load_trail(case, trail_source=str(data), start=times[0][:10], end=times[-1][:10])
         with trail.open(inv.trail_db(case), read_only=True) as t:
             key = t.con.execute("""SELECT access_key_id FROM events WHERE identity_type = 'IAMUser'
-                                   AND access_key_id LIKE 'AKIA%' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""").fetchone()[0]
+                                   AND access_key_id LIKE 'AKIA%' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""").fetchone()[
+                0
+            ]
         trace = inv.trace_key(case, key)
         summarize(case)
         build(case)
@@ -61,20 +63,27 @@ def main(argv: list[str]) -> int:
         codes = Counter(r.get("errorCode") for r in mine if r.get("errorCode"))
         denied = sum(n for c, n in codes.items() if DENIED.search(c))
         other = sum(n for c, n in codes.items() if not DENIED.search(c))
-        print(f"loaded {loaded.counters.get('events_inserted')} events; most active IAM-user key {key}: "
-              f"{len(mine)} calls, {denied} denied, {other} other errors in the raw records")
+        print(
+            f"loaded {loaded.counters.get('events_inserted')} events; most active IAM-user key {key}: "
+            f"{len(mine)} calls, {denied} denied, {other} other errors in the raw records"
+        )
         print("\n".join(f"  • {line}" for line in json.loads((case.evidence / "summary.json").read_text())["headline"]))
         print(f"case status: {Case.open(case.path).meta['status']}")
-        checks = {"calls by the key": (f["activity"]["subject_key_calls"], len(mine)),
-                  "denied calls by the key": (f["activity"]["subject_key_denied"], denied)}
+        checks = {
+            "calls by the key": (f["activity"]["subject_key_calls"], len(mine)),
+            "denied calls by the key": (f["activity"]["subject_key_denied"], denied),
+        }
         if not f["sources"]["usual_ips"]:  # no baseline: every call of the chain is in the suspicious counts
             chain = {r["event_id"] for r in trace.events.to_dict("records")}
             raw = [r for r in records if r["eventID"] in chain]
-            checks["denied calls of the chain"] = (f["denied"]["count"],
-                                                   sum(1 for r in raw if DENIED.search(r.get("errorCode") or "")))
-            checks["other errors of the chain"] = (f["other_errors"]["count"],
-                                                   sum(1 for r in raw if r.get("errorCode")
-                                                       and not DENIED.search(r["errorCode"])))
+            checks["denied calls of the chain"] = (
+                f["denied"]["count"],
+                sum(1 for r in raw if DENIED.search(r.get("errorCode") or "")),
+            )
+            checks["other errors of the chain"] = (
+                f["other_errors"]["count"],
+                sum(1 for r in raw if r.get("errorCode") and not DENIED.search(r["errorCode"])),
+            )
         bad = {k: v for k, v in checks.items() if v[0] != v[1]}
         for k, (got, want) in checks.items():
             print(f"{'OK ' if (got, want) not in bad.values() else 'BAD'} {k}: facts {got}, raw records {want}")

@@ -66,9 +66,11 @@ def main(argv: list[str]) -> int:
                 for reason in r.usage.skipped["reason"]:
                     if reason.startswith("no IAM action"):
                         unmapped[reason] += 1
-                print(f"{'ok  ' if ok else 'BAD '} {arn}: {n} records, {r.usage.events} calls, {len(r.usage.uses)} "
-                      f"authorizations, {len(r.candidate.actions)} actions, coverage {p.covered}/{p.total}, "
-                      f"{r.candidate.size} chars in {len(r.candidate.documents)} document(s)")
+                print(
+                    f"{'ok  ' if ok else 'BAD '} {arn}: {n} records, {r.usage.events} calls, {len(r.usage.uses)} "
+                    f"authorizations, {len(r.candidate.actions)} actions, coverage {p.covered}/{p.total}, "
+                    f"{r.candidate.size} chars in {len(r.candidate.documents)} document(s)"
+                )
     for reason, n in unmapped.most_common():
         print(f"unmapped ({n}): {reason}")
     print(f"{len(who)} principals, {failed} failed")

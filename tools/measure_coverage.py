@@ -35,11 +35,13 @@ def measure(path: Path, sigma: list[Path], minimum: str) -> tuple[list[str], int
     try:
         res = t.load([path])
         problems = [f"{r['code']}: {r['message']}" for r in res.error_rows]
-        problems += [f"skipped {Path(p).name}: {why}" for p, why in zip(res.skipped["path"], res.skipped["reason"],
-                                                                          strict=True)]
+        problems += [
+            f"skipped {Path(p).name}: {why}" for p, why in zip(res.skipped["path"], res.skipped["reason"], strict=True)
+        ]
         hunt = t.hunt(None, sigma)
-        problems += [f"{r.code}: {r.operation}" for r in hunt.errors.itertuples()
-                     if r.code in ("rule_failed", "rule_invalid")]
+        problems += [
+            f"{r.code}: {r.operation}" for r in hunt.errors.itertuples() if r.code in ("rule_failed", "rule_invalid")
+        ]
         det = hunt.detections
         hits = det[[severity.rank(s) <= severity.rank(minimum) for s in det["severity"]]] if len(det) else det
         return sorted(set(hits["detection_id"])) if len(hits) else [], res.events_inserted, problems

@@ -71,9 +71,14 @@ def run(inventory: Any, *, rules: Iterable[str] | None = None, now: datetime | N
         return empty("findings")
     df = conform(rows, "findings")
     order = df["severity"].map(SEVERITY_ORDER).fillna(9)
-    return df.assign(_o=order).sort_values(["_o", "rule_id", "account_id", "principal_arn", "resource_arn"],
-                                           na_position="last", kind="stable").drop(columns="_o"
-                                                                                   ).reset_index(drop=True)
+    return (
+        df.assign(_o=order)
+        .sort_values(
+            ["_o", "rule_id", "account_id", "principal_arn", "resource_arn"], na_position="last", kind="stable"
+        )
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def _check(ctx: Any, selected: list[Any]) -> list[dict[str, Any]]:
@@ -83,23 +88,49 @@ def _check(ctx: Any, selected: list[Any]) -> list[dict[str, Any]]:
         try:
             hits = list(r.check(ctx))
         except Exception as e:  # noqa: BLE001 - partial results kept, the failure listed
-            rows.append({"finding_id": finding_id("IAMKIT-ERROR", None, None, r.id, str(e)),
-                         "rule_id": "IAMKIT-ERROR", "severity": "info", "title": f"rule {r.id} failed",
-                         "detail": f"{type(e).__name__}: {e}", "evidence": json.dumps({"rule": r.id}),
-                         "remediation": "", "references": ""})
+            rows.append(
+                {
+                    "finding_id": finding_id("IAMKIT-ERROR", None, None, r.id, str(e)),
+                    "rule_id": "IAMKIT-ERROR",
+                    "severity": "info",
+                    "title": f"rule {r.id} failed",
+                    "detail": f"{type(e).__name__}: {e}",
+                    "evidence": json.dumps({"rule": r.id}),
+                    "remediation": "",
+                    "references": "",
+                }
+            )
             continue
         for h in hits:
-            rows.append({
-                "finding_id": finding_id(r.id, h.account_id, h.principal_arn, h.resource_arn, h.detail),
-                "rule_id": r.id, "severity": h.severity or r.severity, "account_id": h.account_id,
-                "principal_arn": h.principal_arn, "principal_type": h.principal_type,
-                "resource_arn": h.resource_arn, "title": r.title, "detail": h.detail,
-                "evidence": json.dumps(h.evidence, default=str, sort_keys=True),
-                "remediation": r.remediation, "references": " ".join(r.references)})
+            rows.append(
+                {
+                    "finding_id": finding_id(r.id, h.account_id, h.principal_arn, h.resource_arn, h.detail),
+                    "rule_id": r.id,
+                    "severity": h.severity or r.severity,
+                    "account_id": h.account_id,
+                    "principal_arn": h.principal_arn,
+                    "principal_type": h.principal_type,
+                    "resource_arn": h.resource_arn,
+                    "title": r.title,
+                    "detail": h.detail,
+                    "evidence": json.dumps(h.evidence, default=str, sort_keys=True),
+                    "remediation": r.remediation,
+                    "references": " ".join(r.references),
+                }
+            )
     for e in ctx.model.errors:
-        rows.append({"finding_id": finding_id("IAMKIT-ERROR", None, None, None, e), "rule_id": "IAMKIT-ERROR",
-                     "severity": "info", "title": "policy could not be parsed", "detail": e,
-                     "evidence": "{}", "remediation": "Fix or re-collect the policy document.", "references": ""})
+        rows.append(
+            {
+                "finding_id": finding_id("IAMKIT-ERROR", None, None, None, e),
+                "rule_id": "IAMKIT-ERROR",
+                "severity": "info",
+                "title": "policy could not be parsed",
+                "detail": e,
+                "evidence": "{}",
+                "remediation": "Fix or re-collect the policy document.",
+                "references": "",
+            }
+        )
     return rows
 
 
@@ -118,9 +149,20 @@ def by_control(findings: pd.DataFrame, *, rules: Iterable[str] | None = None) ->
     for r in selected:
         hits = by_rule.get_group(r.id) if by_rule is not None and r.id in by_rule.groups else None
         for c in r.controls:
-            row = rows.setdefault(c, {"control": c, "framework": c.split(":", 1)[0], "title": titles.get(c, ""),
-                                      "status": "pass", "rules": [], "findings": 0, "severity": None,
-                                      "principals": [], "resources": []})
+            row = rows.setdefault(
+                c,
+                {
+                    "control": c,
+                    "framework": c.split(":", 1)[0],
+                    "title": titles.get(c, ""),
+                    "status": "pass",
+                    "rules": [],
+                    "findings": 0,
+                    "severity": None,
+                    "principals": [],
+                    "resources": [],
+                },
+            )
             row["rules"].append(r.id)
             if hits is not None and len(hits):
                 row["status"] = "fail"
@@ -131,8 +173,7 @@ def by_control(findings: pd.DataFrame, *, rules: Iterable[str] | None = None) ->
                 row["principals"] += [p for p in hits["principal_arn"].dropna() if p not in row["principals"]]
                 row["resources"] += [p for p in hits["resource_arn"].dropna() if p not in row["resources"]]
     cols = ["control", "framework", "title", "status", "rules", "findings", "severity", "principals", "resources"]
-    out = pd.DataFrame(sorted(rows.values(), key=lambda r: (r["framework"], _control_key(r["control"]))),
-                       columns=cols)
+    out = pd.DataFrame(sorted(rows.values(), key=lambda r: (r["framework"], _control_key(r["control"]))), columns=cols)
     for c in ("rules", "principals", "resources"):
         out[c] = out[c].map(lambda v: ", ".join(v))
     return out

@@ -20,8 +20,18 @@ __all__ = ["SATISFIABLE_KEYS", "Context", "as_json", "val"]
 # Context keys whose values the caller chooses (or that hold today for a fresh session), so a condition on them
 # does not stop an attacker: a new session's aws:TokenIssueTime is now, aws:CurrentTime/EpochTime are today, the
 # caller picks TLS, the region, its user agent, the referer and the tags it sends.
-SATISFIABLE_KEYS = frozenset({"aws:tokenissuetime", "aws:currenttime", "aws:epochtime", "aws:securetransport",
-                              "aws:requestedregion", "aws:useragent", "aws:referer", "aws:tagkeys"})
+SATISFIABLE_KEYS = frozenset(
+    {
+        "aws:tokenissuetime",
+        "aws:currenttime",
+        "aws:epochtime",
+        "aws:securetransport",
+        "aws:requestedregion",
+        "aws:useragent",
+        "aws:referer",
+        "aws:tagkeys",
+    }
+)
 SATISFIABLE_PREFIXES = ("aws:requesttag/",)
 _MAX_TRIES = 64
 
@@ -29,6 +39,8 @@ _MAX_TRIES = 64
 def satisfiable_key(key: str) -> bool:
     low = key.lower()
     return low in SATISFIABLE_KEYS or low.startswith(SATISFIABLE_PREFIXES)
+
+
 FOREIGN_ACCOUNT = "999999999999"
 FOREIGN_ORG = "o-iamkitforeign"
 _NO_CONTEXT: dict[str, Any] = {}
@@ -61,6 +73,7 @@ def as_json(v: Any) -> Any:
 def _layer_uniform(sts: list[Any]) -> bool:
     """One policy layer decides alike for every resource: only unconditional '*' statements, or an unconditional
     Allow on '*' and no Deny at all (the scoped Allows beside it change nothing)."""
+
     def star(st: Any) -> bool:
         return st.resources == ("*",) and st.compiled_condition is None
 
@@ -71,8 +84,11 @@ def _layer_uniform(sts: list[Any]) -> bool:
 
 def _denies(pols: Any, low: str) -> bool:
     """Some policy has an unconditional Deny of ``low`` on Resource '*'."""
-    return any(st.effect == "Deny" and st.compiled_condition is None and st.resources == ("*",)
-               for p in pols for st in p.relevant(low))
+    return any(
+        st.effect == "Deny" and st.compiled_condition is None and st.resources == ("*",)
+        for p in pols
+        for st in p.relevant(low)
+    )
 
 
 def _allows(pols: Any, low: str) -> bool:
@@ -234,8 +250,9 @@ class Context:
 
     def _granting_policies(self, low: str) -> frozenset[int]:
         """ids of the model's identity policies with an Allow statement covering ``low`` (once per action)."""
-        hit = frozenset(id(pol) for pol in self._candidate_policies(low)
-                        if any(s.effect == "Allow" for s in pol.relevant(low)))
+        hit = frozenset(
+            id(pol) for pol in self._candidate_policies(low) if any(s.effect == "Allow" for s in pol.relevant(low))
+        )
         self._granting[low] = hit
         return hit
 
@@ -249,7 +266,8 @@ class Context:
         star_deny = self._star_denying.get(low)
         if star_deny is None:
             star_deny = self._star_denying[low] = frozenset(
-                id(pol) for pol in self._candidate_policies(low) if _denies((pol,), low))
+                id(pol) for pol in self._candidate_policies(low) if _denies((pol,), low)
+            )
         if not star_deny.isdisjoint(ids):
             return True
         key = (tuple(id(b) for b in pm.boundaries), pm.account_id, pm.service_linked, low)
@@ -288,10 +306,12 @@ class Context:
         hit = self._uniform.get(key)
         if hit is None:
             low = action.lower()
-            layers = [list(pm.identity), list(pm.boundaries)] + [list(lv) for lv in
-                                                                 self.model.scps.get(pm.account_id) or ()]
-            hit = self.blocked_everywhere(pm, action) or \
-                all(_layer_uniform([st for p in layer for st in p.relevant(low)]) for layer in layers)
+            layers = [list(pm.identity), list(pm.boundaries)] + [
+                list(lv) for lv in self.model.scps.get(pm.account_id) or ()
+            ]
+            hit = self.blocked_everywhere(pm, action) or all(
+                _layer_uniform([st for p in layer for st in p.relevant(low)]) for layer in layers
+            )
             self._uniform[key] = hit
         return hit
 
@@ -315,8 +335,17 @@ class Context:
         guard = tuple(i for i, st in enumerate(other) if st.matches_resource(resource, _NO_CONTEXT))
         if sig != (pm.arn,):  # no condition, no variable, no tag: the statements' effects decide
             effects = frozenset(st.effect for st in ident if st.matches_resource(resource, _NO_CONTEXT))
-            return ("static", pm.account_id, pm.principal_type, pm.service_linked,
-                    tuple(id(b) for b in pm.boundaries), low, acct, effects, guard)
+            return (
+                "static",
+                pm.account_id,
+                pm.principal_type,
+                pm.service_linked,
+                tuple(id(b) for b in pm.boundaries),
+                low,
+                acct,
+                effects,
+                guard,
+            )
         shape = tuple(i for i, st in enumerate(ident) if st.matches_resource(resource, _NO_CONTEXT))
         return (sig, low, shape, guard, acct)
 
@@ -333,8 +362,11 @@ class Context:
                 for st in pol.relevant(low):
                     if st.effect != "Allow":
                         continue
-                    if st.resources is None or any("${" in r for r in st.resources) or \
-                            st.matches_resource(resource, _NO_CONTEXT):
+                    if (
+                        st.resources is None
+                        or any("${" in r for r in st.resources)
+                        or st.matches_resource(resource, _NO_CONTEXT)
+                    ):
                         hit = True
                         break
                 if hit:
@@ -363,16 +395,19 @@ class Context:
             if hit is not None:
                 return hit
         # "*" here means every resource: a rule about "any secret on '*'" asks whether all of them are allowed
-        result = decide_for(self.model, pm, action, resource, context, "strict", False, scope="all",
-                            now=self.now).result
+        result = decide_for(
+            self.model, pm, action, resource, context, "strict", False, scope="all", now=self.now
+        ).result
         if not context and self._conditional(pm, action, resource, satisfiable_key):
             if result != ALLOWED:
                 result = self._satisfy(pm, action, resource, result)
             elif self._conditional(pm, action, resource, _TIME_KEYS.__contains__):
                 # allowed today: show the time condition when another day would not be
                 then = datetime(1970, 1, 2, tzinfo=UTC)
-                if decide_for(self.model, pm, action, resource, None, "strict", False, scope="all",
-                              now=then).result != ALLOWED:
+                if (
+                    decide_for(self.model, pm, action, resource, None, "strict", False, scope="all", now=then).result
+                    != ALLOWED
+                ):
                     self.conditions[(pm.arn, action.lower())] = {"aws:CurrentTime": _iso(self.now)}
         if key is not None:
             self._cache[key] = result
@@ -411,8 +446,10 @@ class Context:
             if tries > _MAX_TRIES:
                 break
             ctx = dict(zip(keys, combo, strict=True))
-            if decide_for(self.model, pm, action, resource, ctx, "strict", False, scope="all",
-                          now=self.now).result == ALLOWED:
+            if (
+                decide_for(self.model, pm, action, resource, ctx, "strict", False, scope="all", now=self.now).result
+                == ALLOWED
+            ):
                 self.conditions[(pm.arn, action.lower())] = ctx
                 return ALLOWED
         return strict
@@ -426,20 +463,34 @@ class Context:
         targets without resource policies)."""
         if pm.principal_type == "root":
             return True
-        if not self.holds(pm, action) or not self.could_allow(pm, action, role_arn) or \
-                self.blocked_everywhere(pm, action):
+        if (
+            not self.holds(pm, action)
+            or not self.could_allow(pm, action, role_arn)
+            or self.blocked_everywhere(pm, action)
+        ):
             return False
         rkey = self._resource_key(pm, action, role_arn)
         acct = arns.account_of(role_arn) or ""
         key = (*rkey, "account-trust") if rkey is not None else None
         hit = self._cache.get(key) if key else None
         if hit is None:
-            trust = {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": action, "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}]}
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": action, "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}
+                ],
+            }
             m = self.model
             req = request_for(pm, m, action, role_arn, acct, None)
-            hit = evaluate(req, pm.identity, trust, pm.boundaries or None, m.scps.get(pm.account_id),
-                           m.rcps.get(acct), explain=False).result
+            hit = evaluate(
+                req,
+                pm.identity,
+                trust,
+                pm.boundaries or None,
+                m.scps.get(pm.account_id),
+                m.rcps.get(acct),
+                explain=False,
+            ).result
             if key:
                 self._cache[key] = hit
         return hit == ALLOWED
@@ -448,12 +499,31 @@ class Context:
         """``action`` on a KMS key of the principal's account that has the default key policy (which delegates
         to IAM): KMS always needs the key policy, so this is how "kms:* on every key" is decided."""
         key = f"arn:aws:kms:us-east-1:{pm.account_id}:key/iamkit-probe"
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
-                                                          "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"}}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "kms:*",
+                    "Resource": "*",
+                    "Principal": {"AWS": f"arn:aws:iam::{pm.account_id}:root"},
+                }
+            ],
+        }
         m = self.model
         req = request_for(pm, m, action, key, pm.account_id, None)
-        return evaluate(req, pm.identity, policy, pm.boundaries or None, m.scps.get(pm.account_id),
-                        m.rcps.get(pm.account_id), explain=False).result == ALLOWED
+        return (
+            evaluate(
+                req,
+                pm.identity,
+                policy,
+                pm.boundaries or None,
+                m.scps.get(pm.account_id),
+                m.rcps.get(pm.account_id),
+                explain=False,
+            ).result
+            == ALLOWED
+        )
 
     def _named_anywhere(self, resource: str, action: str = "") -> bool:
         """The resource has its own policy for ``action`` (resource policy, a role's trust for sts:*, or the
@@ -482,10 +552,15 @@ class Context:
             for level in self.model.scps.get(pm.account_id) or ():
                 pols += list(level)
             if not pm.tags and all(p.is_static(low) for p in pols):
-                hit = ("static", pm.account_id, pm.principal_type, pm.service_linked,
-                       tuple(id(b) for b in pm.boundaries), low,
-                       frozenset((st.effect, st.resources, st.not_resources)
-                                 for p in identity for st in p.relevant(low)))
+                hit = (
+                    "static",
+                    pm.account_id,
+                    pm.principal_type,
+                    pm.service_linked,
+                    tuple(id(b) for b in pm.boundaries),
+                    low,
+                    frozenset((st.effect, st.resources, st.not_resources) for p in identity for st in p.relevant(low)),
+                )
             else:
                 hit = (self._signature(pm), low)
             self._star_keys[k] = hit
@@ -499,9 +574,17 @@ class Context:
             # such principals decide alone
             scps = [q for level in self.model.scps.get(pm.account_id) or () for q in level]
             personal = pm.tags or any(self._reads_request(p) for p in (*pm.identity, *pm.boundaries, *scps))
-            sig = (pm.arn,) if personal else (
-                pm.account_id, pm.principal_type, pm.service_linked,
-                tuple(sorted(id(p) for p in pm.identity)), tuple(id(b) for b in pm.boundaries))
+            sig = (
+                (pm.arn,)
+                if personal
+                else (
+                    pm.account_id,
+                    pm.principal_type,
+                    pm.service_linked,
+                    tuple(sorted(id(p) for p in pm.identity)),
+                    tuple(id(b) for b in pm.boundaries),
+                )
+            )
             try:
                 object.__setattr__(pm, "_iamkit_sig", sig)
             except AttributeError:  # pragma: no cover - slots
@@ -513,8 +596,7 @@ class Context:
         (checked once per policy, not once per principal holding it)."""
         hit = self._dynamic.get(id(pol))
         if hit is None:
-            hit = any(st.compiled_condition is not None for st in pol.statements) or \
-                "${" in json.dumps(pol.to_dict())
+            hit = any(st.compiled_condition is not None for st in pol.statements) or "${" in json.dumps(pol.to_dict())
             self._dynamic[id(pol)] = hit
         return hit
 
@@ -535,11 +617,24 @@ class Context:
         return [a for a in actions if self.allowed(pm, a, resource)]
 
     # ---- outsiders reaching a resource policy
-    def outsider_result(self, policy: Any, action: str, resource: str, account: str, *, principal: str | None,
-                        org_id: str | None = None, resource_account: str | None = None) -> str:
+    def outsider_result(
+        self,
+        policy: Any,
+        action: str,
+        resource: str,
+        account: str,
+        *,
+        principal: str | None,
+        org_id: str | None = None,
+        resource_account: str | None = None,
+    ) -> str:
         """Decide ``action`` for an outsider (``principal=None``: anonymous) holding an Allow-all identity policy."""
-        req: dict[str, Any] = {"principal": principal, "action": action, "resource": resource,
-                               "resource_account": resource_account or account}
+        req: dict[str, Any] = {
+            "principal": principal,
+            "action": action,
+            "resource": resource,
+            "resource_account": resource_account or account,
+        }
         if org_id:
             req["principal_org_id"] = org_id
         d = evaluate(req, [_ALLOW_ALL] if principal else None, policy, mode="discovery", explain=False)

@@ -51,9 +51,16 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, family: str, severity: str, title: str, rationale: str, remediation: str,
-         references: Iterable[str] = (), controls: Iterable[str] = ()
-         ) -> Callable[[Callable[[Any], Iterable[Hit]]], Callable[[Any], Iterable[Hit]]]:
+def rule(
+    id: str,
+    family: str,
+    severity: str,
+    title: str,
+    rationale: str,
+    remediation: str,
+    references: Iterable[str] = (),
+    controls: Iterable[str] = (),
+) -> Callable[[Callable[[Any], Iterable[Hit]]], Callable[[Any], Iterable[Hit]]]:
     """Register the decorated check function as rule ``id`` (``controls``: compliance control ids)."""
     if severity not in SEVERITIES:
         raise ValueError(f"rule {id}: unknown severity {severity!r}")
@@ -64,8 +71,7 @@ def rule(id: str, family: str, severity: str, title: str, rationale: str, remedi
     def wrap(fn: Callable[[Any], Iterable[Hit]]) -> Callable[[Any], Iterable[Hit]]:
         if id in RULES and RULES[id].check is not fn:
             raise ValueError(f"rule {id} registered twice")
-        RULES[id] = Rule(id, family, severity, title, rationale, remediation, tuple(references), fn,
-                         tuple(controls))
+        RULES[id] = Rule(id, family, severity, title, rationale, remediation, tuple(references), fn, tuple(controls))
         return fn
 
     return wrap

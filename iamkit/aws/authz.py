@@ -48,33 +48,53 @@ class AuthzBuilder:
         try:
             return parse_document(doc)
         except PolicyError as e:
-            self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
-                                          account_id=account_id))
+            self.errors.append(
+                error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}", account_id=account_id)
+            )
             return doc
 
-    def _statements(self, account_id: str, policy_arn: str | None, name: str, attached_to: str | None,
-                    doc: Any, where: str) -> None:
+    def _statements(
+        self, account_id: str, policy_arn: str | None, name: str, attached_to: str | None, doc: Any, where: str
+    ) -> None:
         if not isinstance(doc, dict):
             return
         try:
             sts = statements(doc)
         except PolicyError as e:
-            self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
-                                          account_id=account_id))
+            self.errors.append(
+                error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}", account_id=account_id)
+            )
             return
         for st in sts:
-            self.rows["statements"].append({"account_id": account_id, "policy_arn": policy_arn,
-                                            "policy_name": name, "attached_to_arn": attached_to, **st})
+            self.rows["statements"].append(
+                {
+                    "account_id": account_id,
+                    "policy_arn": policy_arn,
+                    "policy_name": name,
+                    "attached_to_arn": attached_to,
+                    **st,
+                }
+            )
 
     def _inline(self, account_id: str, principal_arn: str, ptype: str, items: list[dict] | None) -> None:
         for p in items or []:
             name = p.get("PolicyName")
             where = f"inline policy {name} of {principal_arn}"
             doc = self._doc(account_id, p.get("PolicyDocument"), where)
-            self.rows["policies"].append({
-                "account_id": account_id, "policy_arn": None, "policy_name": name, "policy_type": "inline",
-                "attached_to_arn": principal_arn, "attached_to_type": ptype, "version_id": None,
-                "is_default": True, "document": doc, "aws_managed": False})
+            self.rows["policies"].append(
+                {
+                    "account_id": account_id,
+                    "policy_arn": None,
+                    "policy_name": name,
+                    "policy_type": "inline",
+                    "attached_to_arn": principal_arn,
+                    "attached_to_type": ptype,
+                    "version_id": None,
+                    "is_default": True,
+                    "document": doc,
+                    "aws_managed": False,
+                }
+            )
             self._statements(account_id, None, name, principal_arn, doc, where)
 
     def _attached(self, account_id: str, principal_arn: str, ptype: str, items: list[dict] | None) -> None:
@@ -85,19 +105,28 @@ class AuthzBuilder:
         arn = d.get("Arn")
         boundary = (d.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         path = d.get("Path") or "/"
-        self.rows["principals"].append({
-            "account_id": account_id, "principal_type": ptype, "name": d.get(name_key), "arn": arn,
-            "principal_id": d.get(id_key), "path": path, "created": d.get("CreateDate"),
-            "permissions_boundary_arn": boundary, "tags": _tags(d.get("Tags")),
-            "service_linked": path.startswith("/aws-service-role/"), **extra})
+        self.rows["principals"].append(
+            {
+                "account_id": account_id,
+                "principal_type": ptype,
+                "name": d.get(name_key),
+                "arn": arn,
+                "principal_id": d.get(id_key),
+                "path": path,
+                "created": d.get("CreateDate"),
+                "permissions_boundary_arn": boundary,
+                "tags": _tags(d.get("Tags")),
+                "service_linked": path.startswith("/aws-service-role/"),
+                **extra,
+            }
+        )
         return arn
 
     # -- sections --
     def add_page(self, account_id: str, page: dict[str, Any]) -> None:
         """Add one authorization-details page (or a whole exported file) of ``account_id``."""
         for u in page.get("UserDetailList") or []:
-            arn = self._principal(account_id, "user", u, "UserName", "UserId",
-                                  groups=list(u.get("GroupList") or []))
+            arn = self._principal(account_id, "user", u, "UserName", "UserId", groups=list(u.get("GroupList") or []))
             self._inline(account_id, arn, "user", u.get("UserPolicyList"))
             self._attached(account_id, arn, "user", u.get("AttachedManagedPolicies"))
         for g in page.get("GroupDetailList") or []:
@@ -106,8 +135,15 @@ class AuthzBuilder:
             self._attached(account_id, arn, "group", g.get("AttachedManagedPolicies"))
         for r in page.get("RoleDetailList") or []:
             last = (r.get("RoleLastUsed") or {}).get("LastUsedDate")
-            arn = self._principal(account_id, "role", r, "RoleName", "RoleId", last_used=last,
-                                  max_session_duration=r.get("MaxSessionDuration"))
+            arn = self._principal(
+                account_id,
+                "role",
+                r,
+                "RoleName",
+                "RoleId",
+                last_used=last,
+                max_session_duration=r.get("MaxSessionDuration"),
+            )
             self._inline(account_id, arn, "role", r.get("RolePolicyList"))
             self._attached(account_id, arn, "role", r.get("AttachedManagedPolicies"))
             where = f"trust policy of {arn}"
@@ -116,8 +152,9 @@ class AuthzBuilder:
                 try:
                     self.rows["trusts"].extend(trust_rows(account_id, arn, doc))
                 except PolicyError as e:
-                    self.errors.append(error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}",
-                                                  account_id=account_id))
+                    self.errors.append(
+                        error_row("parse-policy", "MalformedPolicyDocument", f"{where}: {e}", account_id=account_id)
+                    )
         for p in page.get("Policies") or []:
             self._policies[(account_id, p["Arn"])] = p
 
@@ -134,22 +171,40 @@ class AuthzBuilder:
                 doc = self._doc(account_id, v.get("Document"), where)
                 targets = attached if (is_default and attached) else [(None, None)]
                 for target_arn, ttype in targets:
-                    self.rows["policies"].append({
-                        "account_id": account_id, "policy_arn": arn, "policy_name": name, "policy_type": ptype,
-                        "attached_to_arn": target_arn, "attached_to_type": ttype,
-                        "version_id": v.get("VersionId"), "is_default": is_default, "document": doc,
-                        "aws_managed": aws})
+                    self.rows["policies"].append(
+                        {
+                            "account_id": account_id,
+                            "policy_arn": arn,
+                            "policy_name": name,
+                            "policy_type": ptype,
+                            "attached_to_arn": target_arn,
+                            "attached_to_type": ttype,
+                            "version_id": v.get("VersionId"),
+                            "is_default": is_default,
+                            "document": doc,
+                            "aws_managed": aws,
+                        }
+                    )
                 if is_default:
                     self._statements(account_id, arn, name, None, doc, where)
         # attachments to policies the pages did not describe (e.g. a filtered export) still count
         for (account_id, arn), attached in self._attachments.items():
             aws = is_aws_managed(arn)
             for target_arn, ttype in attached:
-                self.rows["policies"].append({
-                    "account_id": account_id, "policy_arn": arn, "policy_name": name_of(arn),
-                    "policy_type": "aws_managed" if aws else "managed", "attached_to_arn": target_arn,
-                    "attached_to_type": ttype, "version_id": None, "is_default": True, "document": None,
-                    "aws_managed": aws})
+                self.rows["policies"].append(
+                    {
+                        "account_id": account_id,
+                        "policy_arn": arn,
+                        "policy_name": name_of(arn),
+                        "policy_type": "aws_managed" if aws else "managed",
+                        "attached_to_arn": target_arn,
+                        "attached_to_type": ttype,
+                        "version_id": None,
+                        "is_default": True,
+                        "document": None,
+                        "aws_managed": aws,
+                    }
+                )
         self._attachments.clear()
         self._policies.clear()
         return self.rows
@@ -167,8 +222,11 @@ def account_of(page: dict[str, Any]) -> str | None:
 
 def looks_like_authz(doc: Any) -> bool:
     """True when ``doc`` has the shape of GetAccountAuthorizationDetails output."""
-    return isinstance(doc, dict) and any(k in doc for k in _SECTIONS) and all(
-        isinstance(doc.get(k, []), list) for k in _SECTIONS)
+    return (
+        isinstance(doc, dict)
+        and any(k in doc for k in _SECTIONS)
+        and all(isinstance(doc.get(k, []), list) for k in _SECTIONS)
+    )
 
 
 def build(pages: Iterable[tuple[str, dict[str, Any]]]) -> tuple[dict[str, list[dict]], list[dict]]:

@@ -18,12 +18,20 @@ from iamkit.frames import error_row
 
 UNSUPPORTED = "NotSupportedByEndpoint"
 EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
-_UNSUPPORTED_CODES = {"NotImplemented", "InvalidAction", "UnknownOperationException", "UnknownOperation",
-                      "NotImplementedException"}
+_UNSUPPORTED_CODES = {
+    "NotImplemented",
+    "InvalidAction",
+    "UnknownOperationException",
+    "UnknownOperation",
+    "NotImplementedException",
+}
 # IAM action prefixes where the boto3 service name differs, and operations whose IAM action differs
 _PREFIX = {"accessanalyzer": "access-analyzer", "sso-admin": "sso", "s3control": "s3"}
-_ACTION = {("s3", "ListBuckets"): "ListAllMyBuckets", ("s3", "GetPublicAccessBlock"): "GetBucketPublicAccessBlock",
-           ("s3control", "GetPublicAccessBlock"): "GetAccountPublicAccessBlock"}
+_ACTION = {
+    ("s3", "ListBuckets"): "ListAllMyBuckets",
+    ("s3", "GetPublicAccessBlock"): "GetBucketPublicAccessBlock",
+    ("s3control", "GetPublicAccessBlock"): "GetAccountPublicAccessBlock",
+}
 
 
 def action_name(service: str, operation: str) -> str:
@@ -47,8 +55,9 @@ class ErrorLog:
     def add(self, account_id: str | None, region: str | None, operation: str, code: str, message: str) -> None:
         """Record one failure."""
         with self._lock:
-            self.rows.append(error_row(operation, code, message, account_id=account_id, region=region,
-                                       when=self._clock()))
+            self.rows.append(
+                error_row(operation, code, message, account_id=account_id, region=region, when=self._clock())
+            )
 
     def extend(self, rows: list[dict[str, Any]]) -> None:
         """Record rows built elsewhere (``when`` filled in when missing)."""
@@ -62,10 +71,16 @@ class ErrorLog:
             first = operation not in self.unsupported
             self.unsupported[operation] = self.unsupported.get(operation, 0) + 1
             if first:
-                self.rows.append(error_row(operation, UNSUPPORTED,
-                                           f"{operation} is not supported by this endpoint ({detail}); "
-                                           "skipped for every account",
-                                           account_id=account_id, region=region, when=self._clock()))
+                self.rows.append(
+                    error_row(
+                        operation,
+                        UNSUPPORTED,
+                        f"{operation} is not supported by this endpoint ({detail}); skipped for every account",
+                        account_id=account_id,
+                        region=region,
+                        when=self._clock(),
+                    )
+                )
             return first
 
     def is_unsupported(self, operation: str) -> bool:
@@ -78,11 +93,18 @@ class ErrorLog:
             if account_id in self.expired:
                 return
             self.expired.add(account_id)
-            self.rows.append(error_row(operation, "ExpiredToken",
-                                       f"credentials for account {account_id} expired during {operation} "
-                                       f"({message}); its remaining calls were skipped — re-run for this "
-                                       "account with fresh credentials",
-                                       account_id=account_id, region=region, when=self._clock()))
+            self.rows.append(
+                error_row(
+                    operation,
+                    "ExpiredToken",
+                    f"credentials for account {account_id} expired during {operation} "
+                    f"({message}); its remaining calls were skipped — re-run for this "
+                    "account with fresh credentials",
+                    account_id=account_id,
+                    region=region,
+                    when=self._clock(),
+                )
+            )
 
 
 def _unsupported_detail(exc: Exception) -> str | None:
@@ -120,8 +142,9 @@ class Scope:
     def client(self, service: str) -> Any:
         return self.ctx.client(service, self.region)
 
-    def call(self, service: str, operation: str, *, absent: tuple[str, ...] = (), region: str | None = None,
-             **kwargs: Any) -> dict[str, Any] | None:
+    def call(
+        self, service: str, operation: str, *, absent: tuple[str, ...] = (), region: str | None = None, **kwargs: Any
+    ) -> dict[str, Any] | None:
         """``client.<operation>(**kwargs)``; None when absent or failed (failures recorded)."""
         op = action_name(service, operation)
         if self.account_id in self.log.expired or self.log.is_unsupported(op):
@@ -134,8 +157,16 @@ class Scope:
         except Exception as e:  # every failure is data; see _record
             return self._record(e, op, absent, region)
 
-    def pages(self, service: str, operation: str, key: str, *, absent: tuple[str, ...] = (),
-              region: str | None = None, **kwargs: Any) -> list[Any] | None:
+    def pages(
+        self,
+        service: str,
+        operation: str,
+        key: str,
+        *,
+        absent: tuple[str, ...] = (),
+        region: str | None = None,
+        **kwargs: Any,
+    ) -> list[Any] | None:
         """Every item under ``key`` across the pages of a paginated operation; None on failure."""
         op = action_name(service, operation)
         if self.account_id in self.log.expired or self.log.is_unsupported(op):

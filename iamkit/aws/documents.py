@@ -72,18 +72,20 @@ def statements(doc: Any) -> list[dict[str, Any]]:
     for i, st in enumerate(items):
         if not isinstance(st, dict):
             raise PolicyError(f"statement {i} is a {type(st).__name__}, not an object")
-        out.append({
-            "statement_index": i,
-            "sid": st.get("Sid"),
-            "effect": st.get("Effect"),
-            "actions": _as_list(st.get("Action")),
-            "not_actions": _as_list(st.get("NotAction")),
-            "resources": _as_list(st.get("Resource")),
-            "not_resources": _as_list(st.get("NotResource")),
-            "principals": _principal_map(st.get("Principal")),
-            "not_principals": _principal_map(st.get("NotPrincipal")),
-            "conditions": _conditions(st.get("Condition")),
-        })
+        out.append(
+            {
+                "statement_index": i,
+                "sid": st.get("Sid"),
+                "effect": st.get("Effect"),
+                "actions": _as_list(st.get("Action")),
+                "not_actions": _as_list(st.get("NotAction")),
+                "resources": _as_list(st.get("Resource")),
+                "not_resources": _as_list(st.get("NotResource")),
+                "principals": _principal_map(st.get("Principal")),
+                "not_principals": _principal_map(st.get("NotPrincipal")),
+                "conditions": _conditions(st.get("Condition")),
+            }
+        )
     return out
 
 
@@ -98,8 +100,11 @@ def _mfa_required(conditions: dict | None) -> bool:
             key = k.lower()
             if key == "aws:multifactorauthage":
                 return True
-            if key == "aws:multifactorauthpresent" and op.lower().startswith("bool") and \
-                    [str(v).lower() for v in vals] == ["true"]:
+            if (
+                key == "aws:multifactorauthpresent"
+                and op.lower().startswith("bool")
+                and [str(v).lower() for v in vals] == ["true"]
+            ):
                 return True
     return False
 
@@ -110,8 +115,12 @@ def trust_rows(account_id: str, role_arn: str, doc: Any) -> list[dict[str, Any]]
     for st in statements(doc):
         conds = st["conditions"]
         base = {
-            "account_id": account_id, "role_arn": role_arn, "sid": st["sid"], "effect": st["effect"],
-            "actions": st["actions"], "conditions": conds,
+            "account_id": account_id,
+            "role_arn": role_arn,
+            "sid": st["sid"],
+            "effect": st["effect"],
+            "actions": st["actions"],
+            "conditions": conds,
             "external_id_required": _has_key(conds, "sts:ExternalId"),
             "mfa_required": _mfa_required(conds),
         }
@@ -120,6 +129,12 @@ def trust_rows(account_id: str, role_arn: str, doc: Any) -> list[dict[str, Any]]
             principals = {f"Not{k}": v for k, v in st["not_principals"].items()}
         for ptype, values in principals.items():
             for value in values:
-                rows.append({**base, "principal_type": ptype, "principal": value,
-                             "principal_account_id": principal_account(value)})
+                rows.append(
+                    {
+                        **base,
+                        "principal_type": ptype,
+                        "principal": value,
+                        "principal_account_id": principal_account(value),
+                    }
+                )
     return rows

@@ -35,9 +35,17 @@ def org_accounts(ctx: AwsContext, log: ErrorLog) -> list[dict[str, Any]]:
     return Scope(ctx, log).pages("organizations", "ListAccounts", "Accounts") or []
 
 
-def assume_each(ctx: AwsContext, accounts: Sequence[dict[str, Any] | str], *, role_name: str = DEFAULT_ROLE,
-                external_id: str | None = None, session_name: str | None = None, log: ErrorLog,
-                max_workers: int = 16, progress: Progress | None = None) -> dict[str, AwsContext]:
+def assume_each(
+    ctx: AwsContext,
+    accounts: Sequence[dict[str, Any] | str],
+    *,
+    role_name: str = DEFAULT_ROLE,
+    external_id: str | None = None,
+    session_name: str | None = None,
+    log: ErrorLog,
+    max_workers: int = 16,
+    progress: Progress | None = None,
+) -> dict[str, AwsContext]:
     """A context per reachable account: the caller's own account as is, the others through
     ``role_name``. Suspended accounts and failed AssumeRole calls become error rows."""
     import botocore.exceptions as bx
@@ -47,8 +55,7 @@ def assume_each(ctx: AwsContext, accounts: Sequence[dict[str, Any] | str], *, ro
         acct = a if isinstance(a, str) else a["Id"]
         status = "ACTIVE" if isinstance(a, str) else (a.get("Status") or a.get("State") or "ACTIVE")
         if status.upper() not in ("ACTIVE",):
-            log.add(acct, None, "sts:AssumeRole", "AccountNotActive",
-                    f"account {acct} is {status}; not collected")
+            log.add(acct, None, "sts:AssumeRole", "AccountNotActive", f"account {acct} is {status}; not collected")
             continue
         wanted.append(acct)
     caller = parse(ctx.arn)
@@ -62,8 +69,13 @@ def assume_each(ctx: AwsContext, accounts: Sequence[dict[str, Any] | str], *, ro
             return ctx.assume(arn, external_id=external_id, session_name=session_name)
         except bx.ClientError as e:
             err = e.response.get("Error", {})
-            log.add(acct, None, "sts:AssumeRole", str(err.get("Code")),
-                    f"cannot assume {arn}: {err.get('Message', '')}"[:500])
+            log.add(
+                acct,
+                None,
+                "sts:AssumeRole",
+                str(err.get("Code")),
+                f"cannot assume {arn}: {err.get('Message', '')}"[:500],
+            )
         except bx.BotoCoreError as e:
             log.add(acct, None, "sts:AssumeRole", type(e).__name__, f"cannot assume {arn}: {e}"[:500])
         return None
@@ -81,8 +93,7 @@ def assume_each(ctx: AwsContext, accounts: Sequence[dict[str, Any] | str], *, ro
     return {acct: out[acct] for acct in wanted if acct in out}
 
 
-def run(tasks: Sequence[Task], *, log: ErrorLog, max_workers: int = 16,
-        progress: Progress | None = None) -> list[Any]:
+def run(tasks: Sequence[Task], *, log: ErrorLog, max_workers: int = 16, progress: Progress | None = None) -> list[Any]:
     """Run ``tasks`` on one bounded pool (``max_workers=1``: serially, in order) and return their rows.
 
     A task may return ``More(rows, follow_ups)``: the follow-ups join the same pool (the bound holds).

@@ -50,8 +50,9 @@ class Fault:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(KINDS)}")
 
-    def matches(self, service: str, operation: str, account_id: str, request: Any = None,
-                aliases: tuple[str, ...] = ()) -> bool:
+    def matches(
+        self, service: str, operation: str, account_id: str, request: Any = None, aliases: tuple[str, ...] = ()
+    ) -> bool:
         if self.account_id and self.account_id != account_id:
             return False
         if self.match and request is not None:
@@ -84,12 +85,15 @@ def error_response(url: str, protocol: str, service: str, kind: str, message: st
         body = json.dumps({"__type": json_code, "message": message}).encode()
         headers |= {"content-type": "application/x-amz-json-1.1", "x-amzn-ErrorType": json_code}
     elif protocol == "rest-xml":
-        body = (f"<Error><Code>{xml_code}</Code><Message>{message}</Message>"
-                f"<RequestId>iamkit-fault</RequestId></Error>").encode()
+        body = (
+            f"<Error><Code>{xml_code}</Code><Message>{message}</Message><RequestId>iamkit-fault</RequestId></Error>"
+        ).encode()
         headers["content-type"] = "application/xml"
     else:  # query, ec2
-        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{xml_code}</Code><Message>{message}</Message>"
-                f"</Error><RequestId>iamkit-fault</RequestId></ErrorResponse>").encode()
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{xml_code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>iamkit-fault</RequestId></ErrorResponse>"
+        ).encode()
         headers["content-type"] = "text/xml"
     return AWSResponse(url, status, headers, _Raw(body))
 
@@ -120,8 +124,9 @@ class FaultInjector:
 
         client.meta.events.register(f"before-send.{service_id}", handler)
 
-    def _fire(self, request: Any, protocol: str, service: str, operation: str, account_id: str,
-              aliases: tuple[str, ...] = ()) -> Any:
+    def _fire(
+        self, request: Any, protocol: str, service: str, operation: str, account_id: str, aliases: tuple[str, ...] = ()
+    ) -> Any:
         delay = 0.0
         chosen: Fault | None = None
         with self._lock:

@@ -72,12 +72,16 @@ def _share_client_classes(core: Any) -> None:
                 return found
 
             def _create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
-                return _shared(self, ("class", service_name, id(service_model)),
-                               lambda: make_class(self, service_name, service_model))
+                return _shared(
+                    self,
+                    ("class", service_name, id(service_model)),
+                    lambda: make_class(self, service_name, service_model),
+                )
 
             def _load_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
-                return _shared(self, ("model", service_name, api_version),
-                               lambda: load_model(self, service_name, api_version))
+                return _shared(
+                    self, ("model", service_name, api_version), lambda: load_model(self, service_name, api_version)
+                )
 
             ClientCreator._create_client_class = _create_client_class
             ClientCreator._load_service_model = _load_service_model
@@ -117,8 +121,14 @@ def _no_retry_on_html(response: Any = None, **_: Any) -> bool | None:
     return False if head.startswith((b"<!doctype html", b"<html")) else None
 
 
-def new_session(profile: str | None = None, region: str | None = None, *, access_key_id: str | None = None,
-                secret_access_key: str | None = None, session_token: str | None = None) -> Any:
+def new_session(
+    profile: str | None = None,
+    region: str | None = None,
+    *,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    session_token: str | None = None,
+) -> Any:
     """A boto3 session sharing the process-wide model loader (profiles, SSO and env credentials apply)."""
     import boto3
     import botocore.session
@@ -131,8 +141,13 @@ def new_session(profile: str | None = None, region: str | None = None, *, access
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=fast_timestamp)
     _share_client_classes(core)
     try:
-        return boto3.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
-                             aws_session_token=session_token, region_name=region, botocore_session=core)
+        return boto3.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            region_name=region,
+            botocore_session=core,
+        )
     except Exception as e:  # botocore.exceptions.ProfileNotFound and friends
         raise BadInput(f"cannot open AWS profile {profile!r}: {e}") from e
 
@@ -162,11 +177,19 @@ class AwsContext:
         with self._lock:
             c = self._clients.get(key)
             if c is None:
-                cfg = client_config(retry_mode=self.retry_mode, max_attempts=self.max_attempts,
-                                    max_pool_connections=self.max_pool_connections)
+                cfg = client_config(
+                    retry_mode=self.retry_mode,
+                    max_attempts=self.max_attempts,
+                    max_pool_connections=self.max_pool_connections,
+                )
                 with _CREATE_LOCK:  # one session for every account: its client classes are built once
-                    c = self.session.client(service, region_name=region, endpoint_url=self.endpoint_url,
-                                            config=cfg, **(self.credentials or {}))
+                    c = self.session.client(
+                        service,
+                        region_name=region,
+                        endpoint_url=self.endpoint_url,
+                        config=cfg,
+                        **(self.credentials or {}),
+                    )
                 service_id = c.meta.service_model.service_id.hyphenize()
                 c.meta.events.register_first(f"needs-retry.{service_id}", _no_retry_on_html)
                 if service == "s3control":
@@ -198,25 +221,35 @@ class AwsContext:
             self._clients.clear()
         return self
 
-    def assume(self, role_arn: str, *, external_id: str | None = None, session_name: str | None = None,
-               duration: int = 3600) -> AwsContext:
+    def assume(
+        self, role_arn: str, *, external_id: str | None = None, session_name: str | None = None, duration: int = 3600
+    ) -> AwsContext:
         """AssumeRole into ``role_arn``; the new context keeps hooks, retries and endpoint.
 
         Raises botocore ``ClientError`` unchanged so fan-out can record it as an ``errors`` row.
         """
-        kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": _session_name(session_name),
-                                  "DurationSeconds": duration}
+        kwargs: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": _session_name(session_name),
+            "DurationSeconds": duration,
+        }
         if external_id:
             kwargs["ExternalId"] = external_id
         creds = self.client("sts").assume_role(**kwargs)["Credentials"]
-        keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
-                "aws_session_token": creds["SessionToken"]}
+        keys = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
         role = parse(role_arn)
         account = role.account if role is not None else ""
-        assumed = assumed_role_arn(account, name_of(role_arn), kwargs["RoleSessionName"],
-                                   partition=role.partition if role is not None else "aws")
-        return replace(self, credentials=keys, account_id=account, arn=assumed, _clients={},
-                       _lock=threading.Lock())
+        assumed = assumed_role_arn(
+            account,
+            name_of(role_arn),
+            kwargs["RoleSessionName"],
+            partition=role.partition if role is not None else "aws",
+        )
+        return replace(self, credentials=keys, account_id=account, arn=assumed, _clients={}, _lock=threading.Lock())
 
 
 def as_context(session: Any, *, region: str | None = None, account_id: str = "") -> AwsContext:
@@ -224,12 +257,16 @@ def as_context(session: Any, *, region: str | None = None, account_id: str = "")
     clients get iamkit's retries, time limits and hooks like every other."""
     if isinstance(session, AwsContext):
         return session
-    return AwsContext(session=session, account_id=account_id,
-                      region=region or getattr(session, "region_name", None) or config.load().region)
+    return AwsContext(
+        session=session,
+        account_id=account_id,
+        region=region or getattr(session, "region_name", None) or config.load().region,
+    )
 
 
-def client_config(*, retry_mode: str = "adaptive", max_attempts: int | None = None,
-                  max_pool_connections: int = 10) -> Any:
+def client_config(
+    *, retry_mode: str = "adaptive", max_attempts: int | None = None, max_pool_connections: int = 10
+) -> Any:
     """The botocore ``Config`` every iamkit client uses: retries and time limits from the settings.
 
     Bounded on purpose: an endpoint that accepts connections and never answers fails after about
@@ -239,9 +276,13 @@ def client_config(*, retry_mode: str = "adaptive", max_attempts: int | None = No
 
     s = config.load()
     attempts = s.max_attempts if max_attempts is None else max_attempts
-    return Config(retries={"mode": retry_mode, "max_attempts": attempts},
-                  connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
-                  max_pool_connections=max_pool_connections, user_agent_extra="iamkit")
+    return Config(
+        retries={"mode": retry_mode, "max_attempts": attempts},
+        connect_timeout=s.connect_timeout,
+        read_timeout=s.read_timeout,
+        max_pool_connections=max_pool_connections,
+        user_agent_extra="iamkit",
+    )
 
 
 def _session_name(name: str | None) -> str:
@@ -250,20 +291,35 @@ def _session_name(name: str | None) -> str:
     return name if len(name) >= 2 else f"iamkit-{name}"
 
 
-def connect(profile: str | None = None, region: str | None = None, role_arn: str | Sequence[str] | None = None,
-            external_id: str | None = None, session_name: str | None = None, *,
-            endpoint_url: str | None = None, retry_mode: str = "adaptive", max_attempts: int | None = None,
-            hooks: Sequence[Hook] = (), sleep: Callable[[float], None] | None = None,
-            verify: bool = True) -> AwsContext:
+def connect(
+    profile: str | None = None,
+    region: str | None = None,
+    role_arn: str | Sequence[str] | None = None,
+    external_id: str | None = None,
+    session_name: str | None = None,
+    *,
+    endpoint_url: str | None = None,
+    retry_mode: str = "adaptive",
+    max_attempts: int | None = None,
+    hooks: Sequence[Hook] = (),
+    sleep: Callable[[float], None] | None = None,
+    verify: bool = True,
+) -> AwsContext:
     """Open an ``AwsContext`` from a profile (or env/SSO credentials), optionally through a role chain.
 
     ``role_arn`` may be one ARN, a comma-separated chain or a list, assumed in order.
     ``AWS_ENDPOINT_URL`` (and per-service variants) are honoured by botocore itself.
     """
     session = new_session(profile, region)
-    ctx = AwsContext(session=session, region=region or session.region_name or config.load().region,
-                     endpoint_url=endpoint_url, retry_mode=retry_mode, max_attempts=max_attempts,
-                     hooks=list(hooks), sleep=sleep or time.sleep)
+    ctx = AwsContext(
+        session=session,
+        region=region or session.region_name or config.load().region,
+        endpoint_url=endpoint_url,
+        retry_mode=retry_mode,
+        max_attempts=max_attempts,
+        hooks=list(hooks),
+        sleep=sleep or time.sleep,
+    )
     chain = [r.strip() for r in role_arn.split(",")] if isinstance(role_arn, str) else list(role_arn or [])
     if verify or chain:
         ctx.whoami()
@@ -276,6 +332,7 @@ def connect(profile: str | None = None, region: str | None = None, role_arn: str
             ctx = ctx.assume(arn, external_id=external_id, session_name=session_name)
         except bx.ClientError as e:
             err = e.response.get("Error", {})
-            raise AccessDenied(f"cannot assume {arn}: {err.get('Code')}: {err.get('Message')}",
-                               permission="sts:AssumeRole") from e
+            raise AccessDenied(
+                f"cannot assume {arn}: {err.get('Code')}: {err.get('Message')}", permission="sts:AssumeRole"
+            ) from e
     return ctx

@@ -9,8 +9,12 @@ import typer
 
 from iamkit.errors import IamkitError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Investigation kit for AWS identity incidents.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Investigation kit for AWS identity incidents.",
+)
 
 
 def _mount() -> None:
@@ -112,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
         where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb else ""
-        _say(f"internal error: {e.__class__.__name__}: {str(e)[:300]}{where} "
-             "(a bug: please report it; IAMKIT_DEBUG=1 shows the traceback)")
+        _say(
+            f"internal error: {e.__class__.__name__}: {str(e)[:300]}{where} "
+            "(a bug: please report it; IAMKIT_DEBUG=1 shows the traceback)"
+        )
         sys.exit(1)
     sys.exit(0)

@@ -12,14 +12,18 @@ from iamkit.cli.output import FORMAT_OCSF_OPT, OUT_OPT, Format, fail_on_gate, fa
 
 def assess(
     snapshot: Path = typer.Argument(None, help="inventory snapshot folder (iamkit inventory collect --out DIR)"),
-    authz_details: list[Path] = typer.Option(None, "--authz-details", "-a",
-                                             help="aws iam get-account-authorization-details JSON (repeatable)"),
+    authz_details: list[Path] = typer.Option(
+        None, "--authz-details", "-a", help="aws iam get-account-authorization-details JSON (repeatable)"
+    ),
     fmt: Format = FORMAT_OCSF_OPT,
     out: Path = OUT_OPT,
     fail_on: str = fail_on_option("finding"),
     rule: list[str] = typer.Option(None, "--rule", "-r", help="only these rule ids or patterns (repeatable)"),
-    by_control: bool = typer.Option(False, "--by-control", help="one row per compliance control (CIS AWS "
-                                                                 "Foundations v3.0.0 section 1, NIST 800-53 r5 AC)"),
+    by_control: bool = typer.Option(
+        False,
+        "--by-control",
+        help="one row per compliance control (CIS AWS Foundations v3.0.0 section 1, NIST 800-53 r5 AC)",
+    ),
 ) -> None:
     """Assess IAM risk: over-privilege, unsafe trusts, credentials, exposure, posture, escalation paths."""
     from iamkit.errors import BadInput

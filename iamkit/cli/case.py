@@ -9,14 +9,19 @@ import typer
 app = typer.Typer(no_args_is_help=True, help="case folders: verify the seal and its history, re-build the report")
 COMMANDS: list = []
 
-KEY_FILE_OPT = typer.Option(None, "--key-file", help="key for the keyed seal (hex, base64 or raw bytes; "
-                            "default: $IAMKIT_CASE_KEY). Never stored in the case.")
+KEY_FILE_OPT = typer.Option(
+    None,
+    "--key-file",
+    help="key for the keyed seal (hex, base64 or raw bytes; default: $IAMKIT_CASE_KEY). Never stored in the case.",
+)
 
 
 @app.command()
-def verify(case_dir: Path = typer.Argument(..., help="the case folder"),
-           key_file: Path | None = KEY_FILE_OPT,
-           history: bool = typer.Option(True, "--history/--no-history", help="print the seal history")) -> None:
+def verify(
+    case_dir: Path = typer.Argument(..., help="the case folder"),
+    key_file: Path | None = KEY_FILE_OPT,
+    history: bool = typer.Option(True, "--history/--no-history", help="print the seal history"),
+) -> None:
     """Recompute every file's sha256 against the sealed manifest, check the seal chain (and the keyed seal when a
     key is set); print the case's history; exit 1 naming each file that differs."""
     from rich.console import Console

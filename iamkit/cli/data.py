@@ -22,8 +22,11 @@ def status(fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
 
 
 @app.command("refresh-ip-ranges")
-def refresh_ip_ranges(url: str = typer.Option(None, "--url", help="a mirror of AWS's ip-ranges.json "
-                                              "(default: https://ip-ranges.amazonaws.com/ip-ranges.json)")) -> None:
+def refresh_ip_ranges(
+    url: str = typer.Option(
+        None, "--url", help="a mirror of AWS's ip-ranges.json (default: https://ip-ranges.amazonaws.com/ip-ranges.json)"
+    ),
+) -> None:
     """Fetch AWS's published IP ranges (the one command here that goes online), check every prefix, and keep
     them in ~/.iamkit/data/ (IAMKIT_HOME) for every later lookup."""
     from iamkit import data
@@ -33,13 +36,19 @@ def refresh_ip_ranges(url: str = typer.Option(None, "--url", help="a mirror of A
         path, ranges = data.refresh_ip_ranges(data.AWS_URL if url is None else url)
     from rich.console import Console
 
-    Console(soft_wrap=True).print(say(path, f": {len(ranges.table)} prefixes, published {ranges.create_date}"),
-                                  highlight=False)
+    Console(soft_wrap=True).print(
+        say(path, f": {len(ranges.table)} prefixes, published {ranges.create_date}"), highlight=False
+    )
 
 
 @app.command("refresh-tor-exits")
-def refresh_tor_exits(url: str = typer.Option(None, "--url", help="a mirror of the Tor Project's bulk exit list "
-                                              "(default: https://check.torproject.org/torbulkexitlist)")) -> None:
+def refresh_tor_exits(
+    url: str = typer.Option(
+        None,
+        "--url",
+        help="a mirror of the Tor Project's bulk exit list (default: https://check.torproject.org/torbulkexitlist)",
+    ),
+) -> None:
     """Fetch the Tor Project's list of exit addresses, check it, and keep it in ~/.iamkit/data/."""
     from iamkit import data
     from iamkit.cli.output import say, working

@@ -16,8 +16,12 @@ app = typer.Typer(no_args_is_help=True, help="Entra ID through Microsoft Graph (
 AUTH_OPT = typer.Option("auto", "--auth", help="auto|client_secret|certificate|device_code|interactive|static")
 SINCE_OPT = typer.Option("14d", "--since", help="7d, 36h, 90m or an ISO date/time")
 EVIDENCE_OPT = typer.Option(None, "--evidence", help="folder for the raw Graph pages, as received")
-BETA_OPT = typer.Option(None, "--beta/--no-beta", help="also query Graph beta (non-interactive sign-ins, each "
-                        "sign-in's MFA requirement); default IAMKIT_GRAPH_BETA, else v1.0 only")
+BETA_OPT = typer.Option(
+    None,
+    "--beta/--no-beta",
+    help="also query Graph beta (non-interactive sign-ins, each "
+    "sign-in's MFA requirement); default IAMKIT_GRAPH_BETA, else v1.0 only",
+)
 
 
 def _graph(auth: str, evidence: Path | None, beta: bool | None = None):
@@ -32,8 +36,13 @@ def _say_skipped(skipped: dict[str, str]) -> None:
 
 
 @app.command("user")
-def user(upn: str = typer.Argument(..., help="user principal name"), auth: str = AUTH_OPT,
-         evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+def user(
+    upn: str = typer.Argument(..., help="user principal name"),
+    auth: str = AUTH_OPT,
+    evidence: Path = EVIDENCE_OPT,
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
     """The Entra profile of UPN (enabled, type, created, on-premises sync, last sign-in)."""
     from iamkit import entra
 
@@ -44,11 +53,18 @@ def user(upn: str = typer.Argument(..., help="user principal name"), auth: str =
 
 
 @app.command("signins")
-def signins(upn: str = typer.Argument(..., help="user principal name"), since: str = SINCE_OPT,
-            interactive_only: bool = typer.Option(False, "--interactive-only",
-                                                  help="with --beta: skip non-interactive sign-ins"),
-            beta: bool = BETA_OPT, auth: str = AUTH_OPT, evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT,
-            out: Path = OUT_OPT) -> None:
+def signins(
+    upn: str = typer.Argument(..., help="user principal name"),
+    since: str = SINCE_OPT,
+    interactive_only: bool = typer.Option(
+        False, "--interactive-only", help="with --beta: skip non-interactive sign-ins"
+    ),
+    beta: bool = BETA_OPT,
+    auth: str = AUTH_OPT,
+    evidence: Path = EVIDENCE_OPT,
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
     """Entra sign-ins of UPN since --since (needs Entra ID P1). v1.0 by default: interactive only, and a
     sign-in's mfa is 'unknown' unless the record shows MFA; --beta adds non-interactive ones and 'no MFA'."""
     from iamkit import entra
@@ -61,18 +77,35 @@ def signins(upn: str = typer.Argument(..., help="user principal name"), since: s
     emit(df, fmt, out, title=f"Entra sign-ins of {upn}")
 
 
-PARTS = ["summary", "profile", "mfa", "signins", "groups", "identity_center_user", "assignments", "roles",
-         "sessions", "activity", "timeline", "errors"]
+PARTS = [
+    "summary",
+    "profile",
+    "mfa",
+    "signins",
+    "groups",
+    "identity_center_user",
+    "assignments",
+    "roles",
+    "sessions",
+    "activity",
+    "timeline",
+    "errors",
+]
 
 
-def correlate(upn: str = typer.Argument(..., help="user principal name"),
-              db: Path = typer.Option(None, "--db", help="CloudTrail DuckDB store (iamkit trail load)"),
-              since: str = SINCE_OPT,
-              part: str = typer.Option("", "--part", help="print one part: " + "|".join(PARTS)),
-              no_entra: bool = typer.Option(False, "--no-entra", help="do not call Graph"),
-              no_aws: bool = typer.Option(False, "--no-aws", help="do not call Identity Center"),
-              beta: bool = BETA_OPT, auth: str = AUTH_OPT, evidence: Path = EVIDENCE_OPT, fmt: Format = FORMAT_OPT,
-              out: Path = OUT_OPT) -> None:
+def correlate(
+    upn: str = typer.Argument(..., help="user principal name"),
+    db: Path = typer.Option(None, "--db", help="CloudTrail DuckDB store (iamkit trail load)"),
+    since: str = SINCE_OPT,
+    part: str = typer.Option("", "--part", help="print one part: " + "|".join(PARTS)),
+    no_entra: bool = typer.Option(False, "--no-entra", help="do not call Graph"),
+    no_aws: bool = typer.Option(False, "--no-aws", help="do not call Identity Center"),
+    beta: bool = BETA_OPT,
+    auth: str = AUTH_OPT,
+    evidence: Path = EVIDENCE_OPT,
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
     """The person behind UPN: Entra profile, MFA, sign-ins, AWS roles and CloudTrail sessions on one timeline."""
     from iamkit.correlate import correlate as run
 
@@ -104,8 +137,19 @@ def correlate(upn: str = typer.Argument(..., help="user principal name"),
             return
         import pandas as pd
 
-        emit(pd.DataFrame([{k: json.dumps(v, default=str) if isinstance(v, (list, dict)) else v
-                            for k, v in view.summary().items()}]), fmt, out, title=f"{upn}")
+        emit(
+            pd.DataFrame(
+                [
+                    {
+                        k: json.dumps(v, default=str) if isinstance(v, (list, dict)) else v
+                        for k, v in view.summary().items()
+                    }
+                ]
+            ),
+            fmt,
+            out,
+            title=f"{upn}",
+        )
         return
     if part:
         emit(getattr(view, part), fmt, out, title=f"{part} of {upn}")
@@ -128,23 +172,34 @@ def _print_view(view) -> None:
 
     console = Console(width=200)
     s = view.summary()
-    console.print(say((view.upn, "bold"), f" — {s['display_name'] or '?'}; enabled={s['account_enabled']}; "
-                      f"MFA registered={s['mfa_registered']}; MFA at sign-in={s['mfa_at_signin']}; "
-                      f"risk={s['risk'] or 'none'}"), highlight=False)
+    console.print(
+        say(
+            (view.upn, "bold"),
+            f" — {s['display_name'] or '?'}; enabled={s['account_enabled']}; "
+            f"MFA registered={s['mfa_registered']}; MFA at sign-in={s['mfa_at_signin']}; "
+            f"risk={s['risk'] or 'none'}",
+        ),
+        highlight=False,
+    )
     for what, why in view.skipped.items():
         console.print(say((f"skipped {what}: {why}", "yellow")), highlight=False)
-    cols = {"roles": ["account_id", "permission_set", "role_name", "via", "used"],
-            "sessions": ["kind", "account_id", "role_arn", "principal_arn", "first_seen", "events", "source_ips"],
-            "timeline": ["time", "source", "kind", "account_id", "what", "ip", "success", "agreement"],
-            "errors": ["operation", "code", "message"]}
+    cols = {
+        "roles": ["account_id", "permission_set", "role_name", "via", "used"],
+        "sessions": ["kind", "account_id", "role_arn", "principal_arn", "first_seen", "events", "source_ips"],
+        "timeline": ["time", "source", "kind", "account_id", "what", "ip", "success", "agreement"],
+        "errors": ["operation", "code", "message"],
+    }
     for name, keep in cols.items():
         df = getattr(view, name)
         if name == "timeline" and len(df):
             quiet = (df["source"] == "entra") & df["success"].fillna(False).astype(bool)
             df = df[~quiet]
             if quiet.any():
-                console.print(f"({int(quiet.sum())} successful Entra sign-ins left out of the timeline below: "
-                              "--part timeline shows every row)", highlight=False)
+                console.print(
+                    f"({int(quiet.sum())} successful Entra sign-ins left out of the timeline below: "
+                    "--part timeline shows every row)",
+                    highlight=False,
+                )
         if len(df):
             emit(df[keep], Format.table, None, title=name)
 

@@ -34,16 +34,35 @@ class AthenaTarget:
         from iamkit.trail.athena import connect_athena
 
         session = new_session(self.profile, self.region)
-        return connect_athena(session, database=self.database, workgroup=self.workgroup,
-                              output_location=self.output_location, region=self.region, view=self.view,
-                              accounts=accounts, regions=regions)
+        return connect_athena(
+            session,
+            database=self.database,
+            workgroup=self.workgroup,
+            output_location=self.output_location,
+            region=self.region,
+            view=self.view,
+            accounts=accounts,
+            regions=regions,
+        )
 
 
-def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None, dialect: str,
-             window: Window, fail_on: str | None, show_sql: bool, fmt, out, *,
-             country_mmdb: Path | None = None, asn_mmdb: Path | None = None,
-             athena: AthenaTarget | None = None, accounts: list[str] | None = None,
-             regions: list[str] | None = None) -> int:
+def run_hunt(
+    db: Path | None,
+    rules: list[Path] | None,
+    sigma: list[Path] | None,
+    dialect: str,
+    window: Window,
+    fail_on: str | None,
+    show_sql: bool,
+    fmt,
+    out,
+    *,
+    country_mmdb: Path | None = None,
+    asn_mmdb: Path | None = None,
+    athena: AthenaTarget | None = None,
+    accounts: list[str] | None = None,
+    regions: list[str] | None = None,
+) -> int:
     """Run (duckdb), render (trino) or run on Athena the detections; print rows; return the exit status."""
     from iamkit.errors import BadInput, NotFound
     from iamkit.trail import dialect as sql_dialect
@@ -57,8 +76,9 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
             raise NotFound(f"no such rule file or folder: {p}")
     scope = Filters.make(window=window, accounts=accounts, regions=regions)
     if athena is not None:
-        return _run_athena_hunt(athena, db, rules, sigma, scope, fail_on, show_sql, fmt, out,
-                                mmdb=bool(country_mmdb or asn_mmdb))
+        return _run_athena_hunt(
+            athena, db, rules, sigma, scope, fail_on, show_sql, fmt, out, mmdb=bool(country_mmdb or asn_mmdb)
+        )
     ip_context = None
     if country_mmdb or asn_mmdb:
         from iamkit.trail.ipcontext import IpContext
@@ -73,13 +93,21 @@ def run_hunt(db: Path | None, rules: list[Path] | None, sigma: list[Path] | None
         _print_plan(backend, rules, sigma, scope, fmt, out)
         return 0
     if db is None:
-        raise BadInput("--db FILE is required to run a hunt (or use --dialect trino / --show-sql to print SQL, "
-                       "or --athena --database DB to run it on Athena)")
+        raise BadInput(
+            "--db FILE is required to run a hunt (or use --dialect trino / --show-sql to print SQL, "
+            "or --athena --database DB to run it on Athena)"
+        )
     if not Path(db).exists():
         raise NotFound(f"no such trail database: {db} (create it with `iamkit trail load SOURCE --db {db}`)")
     with trail.open(db, read_only=True) as t:
-        res = t.hunt(rules or None, sigma or (), window=scope.window, accounts=scope.accounts,
-                     regions=scope.regions, ip_context=ip_context)
+        res = t.hunt(
+            rules or None,
+            sigma or (),
+            window=scope.window,
+            accounts=scope.accounts,
+            regions=scope.regions,
+            ip_context=ip_context,
+        )
     return _report(res, fmt, out, fail_on)
 
 
@@ -88,8 +116,10 @@ def _no_ocsf_for_sql(fmt) -> None:
     from iamkit.errors import BadInput
 
     if Format(fmt) == Format.ocsf:
-        raise BadInput("--format ocsf writes detections; printing the SQL (--dialect trino, --show-sql) "
-                       "takes table, json, csv or parquet")
+        raise BadInput(
+            "--format ocsf writes detections; printing the SQL (--dialect trino, --show-sql) "
+            "takes table, json, csv or parquet"
+        )
 
 
 def _print_plan(backend: Any, rules: list[Path] | None, sigma: list[Path] | None, scope: Any, fmt, out) -> None:
@@ -103,8 +133,19 @@ def _print_plan(backend: Any, rules: list[Path] | None, sigma: list[Path] | None
     _emit_queries(p.queries, fmt, out)
 
 
-def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | None, sigma: list[Path] | None,
-                     scope: Any, fail_on: str | None, show_sql: bool, fmt, out, *, mmdb: bool) -> int:
+def _run_athena_hunt(
+    target: AthenaTarget,
+    db: Path | None,
+    rules: list[Path] | None,
+    sigma: list[Path] | None,
+    scope: Any,
+    fail_on: str | None,
+    show_sql: bool,
+    fmt,
+    out,
+    *,
+    mmdb: bool,
+) -> int:
     """``--athena``: the hunt as one Trino query per rule on the Athena events view, bounded by the window."""
     from iamkit.errors import BadInput
     from iamkit.trail.athena import AthenaTrail
@@ -112,8 +153,10 @@ def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | 
     if db is not None:
         raise BadInput("give --db (hunt the local store) or --athena (hunt on Athena), not both")
     if mmdb:
-        raise BadInput("--country-mmdb/--asn-mmdb apply to --db hunts; on Athena the country/ASN rules need an "
-                       "ip_context table in the database")
+        raise BadInput(
+            "--country-mmdb/--asn-mmdb apply to --db hunts; on Athena the country/ASN rules need an "
+            "ip_context table in the database"
+        )
     if not scope.window.bounded:
         raise BadInput("--athena needs both --since and --until (an unbounded hunt would scan the whole trail)")
     if show_sql:
@@ -126,11 +169,18 @@ def _run_athena_hunt(target: AthenaTarget, db: Path | None, rules: list[Path] | 
 
     with Progress(transient=True, console=Console(stderr=True)) as bar:  # stdout stays the rows
         task = bar.add_task("Athena hunt", total=None)
-        res = trail.hunt(rules or None, sigma or (), window=scope.window,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total))
+        res = trail.hunt(
+            rules or None,
+            sigma or (),
+            window=scope.window,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     scanned = sum(h.get("data_scanned_bytes") or 0 for h in trail.runner.history)
-    typer.echo(f"Athena: {len(trail.runner.history)} quer(ies) on {target.database}.{target.view}, "
-               f"{scanned / 1e6:.1f} MB scanned", err=True)
+    typer.echo(
+        f"Athena: {len(trail.runner.history)} quer(ies) on {target.database}.{target.view}, "
+        f"{scanned / 1e6:.1f} MB scanned",
+        err=True,
+    )
     return _report(res, fmt, out, fail_on)
 
 
@@ -164,8 +214,16 @@ def _report(res: Any, fmt, out, fail_on: str | None) -> int:
     return 0
 
 
-def run_athena_query(target: AthenaTarget, query: str, window: Window, accounts: list[str] | None,
-                     regions: list[str] | None, scan_all: bool, fmt, out) -> None:
+def run_athena_query(
+    target: AthenaTarget,
+    query: str,
+    window: Window,
+    accounts: list[str] | None,
+    regions: list[str] | None,
+    scan_all: bool,
+    fmt,
+    out,
+) -> None:
     """``iamkit trail athena-query``: ad-hoc Trino SQL on Athena, bounded to a window when given one."""
     from iamkit.cli.output import emit
 

@@ -17,12 +17,17 @@ def leastpriv(
     db: Path = typer.Option(None, "--db", help="DuckDB file of the trail store"),
     window: str = typer.Option("90d", "--window", help="how far back from --until (or now): 90d, 36h, or a date"),
     until: str = typer.Option(None, "--until", help="the window's end (default: now)"),
-    holdback: str = typer.Option(None, "--holdback", help="the window's last span kept out of generation and "
-                                                          "replayed as a canary: 7d"),
-    snapshot: Path = typer.Option(None, "--inventory", help="inventory snapshot folder: boundaries, SCPs, resource "
-                                                            "policies and today's permissions for the proof"),
-    max_resources: int = typer.Option(10, "--max-resources", help="generalise an action's resources past this many "
-                                                                  "(0: never)"),
+    holdback: str = typer.Option(
+        None, "--holdback", help="the window's last span kept out of generation and replayed as a canary: 7d"
+    ),
+    snapshot: Path = typer.Option(
+        None,
+        "--inventory",
+        help="inventory snapshot folder: boundaries, SCPs, resource policies and today's permissions for the proof",
+    ),
+    max_resources: int = typer.Option(
+        10, "--max-resources", help="generalise an action's resources past this many (0: never)"
+    ),
     policy_out: Path = typer.Option(None, "--policy-out", help="write the candidate policy document(s) as JSON"),
     result_out: Path = typer.Option(None, "--result", help="write the whole answer (usage, candidate, proof) as JSON"),
     rollout_out: Path = typer.Option(None, "--rollout", help="write the canary-first roll-out plan as JSON"),
@@ -59,8 +64,10 @@ def leastpriv(
         inventory = Inventory.load(snapshot)
     backend = _open_existing(db) if db is not None else target.connect()
     try:
-        results = [generate(p, backend, window=w, holdback=holdback, inventory=inventory,
-                            max_resources=max_resources) for p in parsed]
+        results = [
+            generate(p, backend, window=w, holdback=holdback, inventory=inventory, max_resources=max_resources)
+            for p in parsed
+        ]
     finally:
         close = getattr(backend, "close", None)
         if close is not None:
@@ -91,15 +98,25 @@ def _report(results: list[Any]) -> None:
     con = Console(stderr=True, width=200)
     for r in results:
         s = r.proof.summary()
-        con.print(say(f"{r.usage.principal.label}: {r.usage.events} calls, {len(r.usage.uses)} authorizations, "
-                      f"{len(r.candidate.actions)} actions in {len(r.candidate.statements)} statements "
-                      f"({r.candidate.size} chars, {len(r.candidate.documents)} document(s)); coverage "
-                      f"{s['covered']}/{s['replayed']}"
-                      + (f"; canary would deny {s['canary_would_deny']} of {s['canary_calls']}" if "canary_calls" in s
-                         else "")
-                      + (f"; would remove {s['removed']} action(s)" if "removed" in s else "")))
-        for note in (*r.candidate.notes, *r.proof.notes,
-                     *([r.usage.last_accessed_note] if r.usage.last_accessed_note else [])):
+        con.print(
+            say(
+                f"{r.usage.principal.label}: {r.usage.events} calls, {len(r.usage.uses)} authorizations, "
+                f"{len(r.candidate.actions)} actions in {len(r.candidate.statements)} statements "
+                f"({r.candidate.size} chars, {len(r.candidate.documents)} document(s)); coverage "
+                f"{s['covered']}/{s['replayed']}"
+                + (
+                    f"; canary would deny {s['canary_would_deny']} of {s['canary_calls']}"
+                    if "canary_calls" in s
+                    else ""
+                )
+                + (f"; would remove {s['removed']} action(s)" if "removed" in s else "")
+            )
+        )
+        for note in (
+            *r.candidate.notes,
+            *r.proof.notes,
+            *([r.usage.last_accessed_note] if r.usage.last_accessed_note else []),
+        ):
             con.print(say("  note: ", note))
 
 
@@ -135,10 +152,16 @@ def rollout_document(results: list[Any], inventory: Any) -> dict[str, Any]:
     for st in ro.stages:
         if st.name == "held" or not st.changes:
             continue
-        actions = [Action("put_least_privilege_policy", c.account_id, c.principal,
-                          {"candidate": c.candidate, "current": c.current},
-                          f"least privilege from observed usage (coverage {c.coverage:.0%}, {c.calls} calls)")
-                   for c in st.changes]
+        actions = [
+            Action(
+                "put_least_privilege_policy",
+                c.account_id,
+                c.principal,
+                {"candidate": c.candidate, "current": c.current},
+                f"least privilege from observed usage (coverage {c.coverage:.0%}, {c.calls} calls)",
+            )
+            for c in st.changes
+        ]
         plan = Plan(f"leastpriv-{ro.hash}-{st.name}", actions, created=ro.created)
         doc["plans"][st.name] = {"hash": plan.hash, "plan": plan.to_dict()}
     return doc

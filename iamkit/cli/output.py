@@ -45,8 +45,15 @@ def format_option(*formats: Format) -> typer.models.OptionInfo:
             raise BadInput(f"--format {Format(value).value}: this command writes {'|'.join(names)}")
         return value
 
-    return typer.Option(Format.table, "--format", "-f", help="|".join(names), callback=check,
-                        metavar="[" + "|".join(names) + "]", show_choices=False)
+    return typer.Option(
+        Format.table,
+        "--format",
+        "-f",
+        help="|".join(names),
+        callback=check,
+        metavar="[" + "|".join(names) + "]",
+        show_choices=False,
+    )
 
 
 #: the formats every command that prints rows writes
@@ -71,8 +78,9 @@ def fail_on_option(what: str, scale: tuple[str, ...] = severity.LEVELS) -> typer
     def check(value: str | None) -> str | None:
         return severity.parse(value, flag="--fail-on", scale=scale) if value else None
 
-    return typer.Option(None, "--fail-on", callback=check,
-                        help=f"exit 1 when a {what} is at this severity or worse: {'|'.join(scale)}")
+    return typer.Option(
+        None, "--fail-on", callback=check, help=f"exit 1 when a {what} is at this severity or worse: {'|'.join(scale)}"
+    )
 
 
 def fail_on_gate(fail_on: str | None, severities, what: str, scale: tuple[str, ...] = severity.LEVELS) -> None:
@@ -112,8 +120,7 @@ def _jsonable(df: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = None,
-         title: str | None = None) -> None:
+def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = None, title: str | None = None) -> None:
     """Write ``df`` in the requested format to ``out`` or stdout (parquet needs ``--out``)."""
     fmt = Format(fmt)
     if fmt == Format.ocsf:  # only the commands that offer it write it, through their own OCSF writer
@@ -129,8 +136,14 @@ def emit(df: pd.DataFrame, fmt: Format | str = Format.table, out: Path | None = 
         return
     if fmt == Format.json:
         # pandas' C writer (the Python row loop cost seconds on big findings frames); indented for a terminal only
-        text = df.to_json(orient="records", date_format="iso", date_unit="s", default_handler=str,
-                          indent=1 if out is None else 0, force_ascii=False)
+        text = df.to_json(
+            orient="records",
+            date_format="iso",
+            date_unit="s",
+            default_handler=str,
+            indent=1 if out is None else 0,
+            force_ascii=False,
+        )
     elif fmt == Format.csv:
         text = df.to_csv(index=False)
     else:

@@ -21,11 +21,11 @@ class RulesFormat(enum.StrEnum):
 
 
 def rules_cmd(
-    rules: list[Path] = typer.Option(None, "--rules", help="rule file/folder (repeatable; default: the shipped "
-                                                          "detections)"),
+    rules: list[Path] = typer.Option(
+        None, "--rules", help="rule file/folder (repeatable; default: the shipped detections)"
+    ),
     sigma: list[Path] = typer.Option(None, "--sigma", help="folder/file of Sigma rules to add (repeatable)"),
-    show_coverage: bool = typer.Option(False, "--coverage", help="write only the ATT&CK coverage "
-                                                                 "(technique -> rules)"),
+    show_coverage: bool = typer.Option(False, "--coverage", help="write only the ATT&CK coverage (technique -> rules)"),
     fmt: RulesFormat = typer.Option(RulesFormat.table, "--format", "-f", help="table|json|csv|parquet"),
     out: Path = OUT_OPT,
 ) -> None:
@@ -43,8 +43,12 @@ def rules_cmd(
         emit(listing.drop(columns=["path"]), "table", None, title="detection rules")
         emit(cov, "table", None, title="ATT&CK coverage (techniques the rules name)")
         return
-    emit(cov if show_coverage else listing, fmt.value, out,
-         title="ATT&CK coverage" if show_coverage else "detection rules")
+    emit(
+        cov if show_coverage else listing,
+        fmt.value,
+        out,
+        title="ATT&CK coverage" if show_coverage else "detection rules",
+    )
 
 
 def register(app: typer.Typer) -> None:

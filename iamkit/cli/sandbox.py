@@ -28,9 +28,7 @@ def _default_workdir() -> Path:
 def start(
     accounts: int = typer.Option(4, "--accounts", help="member accounts (>= 4)"),
     roles_per_account: int = typer.Option(40, "--roles-per-account", help="roles per account (<= 500)"),
-    scenario: str = typer.Option(
-        "compromised-access-key", "--scenario", help="incident to script, or 'none'"
-    ),
+    scenario: str = typer.Option("compromised-access-key", "--scenario", help="incident to script, or 'none'"),
     variant: str = typer.Option(
         "default", "--variant", help="variant of the scenario: default, logging-succeeds or console"
     ),
@@ -40,9 +38,7 @@ def start(
     trail_dir: Path = typer.Option(None, "--trail-dir", help="also write the CloudTrail files here"),
     workdir: Path = typer.Option(None, "--workdir", help="where the manifest and certificates go"),
     entra: bool = typer.Option(True, "--entra/--no-entra", help="start the fake Entra authority + Graph"),
-    detach: bool = typer.Option(
-        False, "--detach", help="run in the background; stop with: iamkit sandbox stop"
-    ),
+    detach: bool = typer.Option(False, "--detach", help="run in the background; stop with: iamkit sandbox stop"),
     replace: bool = typer.Option(False, "--replace", help="stop a running sandbox first instead of refusing"),
 ) -> None:
     """Start the sandbox and print the `export …` lines that point clients at it."""
@@ -87,15 +83,11 @@ def start(
         with console.status("starting and seeding the sandbox in the background…"):
             state = daemon.spawn(args)
         typer.echo(_exports(daemon.env_of(state)))
-        typer.echo(
-            f"# sandbox pid {state['pid']} at {state['endpoint_url']}; manifest {state['manifest']}", err=True
-        )
+        typer.echo(f"# sandbox pid {state['pid']} at {state['endpoint_url']}; manifest {state['manifest']}", err=True)
         return
     existing = daemon.read_state()
     if existing and daemon.is_sandbox(existing):
-        raise BadInput(
-            f"a sandbox is already running (pid {existing['pid']}); stop it first: iamkit sandbox stop"
-        )
+        raise BadInput(f"a sandbox is already running (pid {existing['pid']}); stop it first: iamkit sandbox stop")
     import iamkit.sandbox
 
     with console.status("seeding the sandbox…"):
@@ -140,9 +132,7 @@ def status() -> None:
 
     state = daemon.running_state()
     ok = ping(state["endpoint_url"])
-    typer.echo(
-        f"sandbox pid {state['pid']} at {state['endpoint_url']}: {'answering' if ok else 'NOT answering'}"
-    )
+    typer.echo(f"sandbox pid {state['pid']} at {state['endpoint_url']}: {'answering' if ok else 'NOT answering'}")
     typer.echo(
         f"organization {state['org_id']} (management {state['management_account_id']}, "
         f"{state['accounts']} members, seed {state['seed']}); manifest {state['manifest']}"

@@ -26,15 +26,27 @@ def _root(cases: Path | None) -> Path:
     return Path(cases) if cases is not None else Path(config.load().cases_dir)
 
 
-def schedule(print_: Printed = typer.Option(Printed.due, "--print", help="cron: crontab lines; systemd: a service "
-                                            "and a timer unit per review; due: each review's last run and whether "
-                                            "it is due"),
-             run_due: bool = typer.Option(False, "--run-due", help="run every review whose last completed run is "
-                                          "older than its cadence (each into its own case)"),
-             cases: Path | None = CASES_OPT, playbooks_dir: list[Path] = PLAYBOOKS_OPT,
-             params_file: Path | None = typer.Option(None, "--params", help="YAML/JSON: playbook id -> its "
-                                                     "parameters, for reviews that need some (least-privilege)"),
-             fmt: Format = FORMAT_OPT, out: Path | None = OUT_OPT) -> None:
+def schedule(
+    print_: Printed = typer.Option(
+        Printed.due,
+        "--print",
+        help="cron: crontab lines; systemd: a service "
+        "and a timer unit per review; due: each review's last run and whether "
+        "it is due",
+    ),
+    run_due: bool = typer.Option(
+        False,
+        "--run-due",
+        help="run every review whose last completed run is older than its cadence (each into its own case)",
+    ),
+    cases: Path | None = CASES_OPT,
+    playbooks_dir: list[Path] = PLAYBOOKS_OPT,
+    params_file: Path | None = typer.Option(
+        None, "--params", help="YAML/JSON: playbook id -> its parameters, for reviews that need some (least-privilege)"
+    ),
+    fmt: Format = FORMAT_OPT,
+    out: Path | None = OUT_OPT,
+) -> None:
     """The scheduled reviews: print how to schedule them (cron or systemd, times in UTC), or which are due, or
     run the due ones (--run-due; exit 1 if one failed, the others still run)."""
     import pandas as pd
@@ -55,8 +67,9 @@ def schedule(print_: Printed = typer.Option(Printed.due, "--print", help="cron: 
         emit(pd.DataFrame(sch.due(root, extra=playbooks_dir, params=params)), fmt, out)
 
 
-def _run_due(root: Path, playbooks_dir: list[Path], params: dict[str, dict[str, str]], fmt: Format,
-             out: Path | None) -> None:
+def _run_due(
+    root: Path, playbooks_dir: list[Path], params: dict[str, dict[str, str]], fmt: Format, out: Path | None
+) -> None:
     import pandas as pd
     from rich.console import Console
 
@@ -75,11 +88,14 @@ def _run_due(root: Path, playbooks_dir: list[Path], params: dict[str, dict[str, 
             continue
         con.print(say(("running", "bold"), f" {r['playbook']} ({r['schedule']})"), highlight=False)
         try:
-            res = pb.run(r["playbook"], params.get(r["playbook"], {}), cases_root=root, playbook_dirs=playbooks_dir, index=False)
+            res = pb.run(
+                r["playbook"], params.get(r["playbook"], {}), cases_root=root, playbook_dirs=playbooks_dir, index=False
+            )
             rows.append({**r, "result": res.case.status, "case": str(res.case.path)})
         except IamkitError as e:
-            rows.append({**r, "result": f"failed: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}",
-                         "case": ""})
+            rows.append(
+                {**r, "result": f"failed: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}", "case": ""}
+            )
     pb.rebuild_index(root)
     emit(pd.DataFrame(rows), fmt, out)
     if any(x["result"].startswith("failed") for x in rows):

@@ -32,9 +32,14 @@ def _window(since: str | None, until: str | None, start: str | None = None, end:
             if b is not None:
                 raise BadInput(f"{old} is the old spelling of {new}: give {new} only")
             typer.echo(f"note: {old} is deprecated, use {new} (same values)", err=True)
-    return Window.parse(since if since is not None else start, until if until is not None else end,
-                        names=("--since" if since is not None or start is None else "--start",
-                               "--until" if until is not None or end is None else "--end"))
+    return Window.parse(
+        since if since is not None else start,
+        until if until is not None else end,
+        names=(
+            "--since" if since is not None or start is None else "--start",
+            "--until" if until is not None or end is None else "--end",
+        ),
+    )
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -80,8 +85,13 @@ def load_cmd(
         task = bar.add_task("loading", total=None)
         t = trail.open(db)
         try:
-            res = t.load(sources, accounts=_split(accounts), regions=_split(regions), window=window,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total))
+            res = t.load(
+                sources,
+                accounts=_split(accounts),
+                regions=_split(regions),
+                window=window,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         finally:
             t.close()
     row = res.as_dict()
@@ -91,8 +101,7 @@ def load_cmd(
     emit(pd.DataFrame([row]), fmt, out, title=f"loaded into {db}")
     if res.files_skipped:
         kinds = res.skipped.kind.value_counts().to_dict()
-        typer.echo(f"{res.files_skipped} file(s) skipped: " + ", ".join(f"{n} {k}" for k, n in kinds.items()),
-                   err=True)
+        typer.echo(f"{res.files_skipped} file(s) skipped: " + ", ".join(f"{n} {k}" for k, n in kinds.items()), err=True)
     if res.error_rows:
         typer.echo(f"{len(res.error_rows)} failure(s)/problem(s):", err=True)
         for row in res.error_rows:
@@ -103,15 +112,20 @@ def load_cmd(
 
 
 @app.command("sql")
-def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_history, "
-                                                  "load_errors"),
-            db: Path = DB_OPT,
-            cache: bool = typer.Option(False, "--cache", help="query the Parquet cache of events (built if stale; "
-                                                               "never inside a case folder)"),
-            allow_path: list[Path] = typer.Option(None, "--allow-path",
-                                                  help="a file or folder the query may also read (repeatable)"),
-            since: str = SINCE_OPT, until: str = UNTIL_OPT,
-            fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+def sql_cmd(
+    query: str = typer.Argument(..., help="SQL over tables events, insights, loaded_files, load_history, load_errors"),
+    db: Path = DB_OPT,
+    cache: bool = typer.Option(
+        False, "--cache", help="query the Parquet cache of events (built if stale; never inside a case folder)"
+    ),
+    allow_path: list[Path] = typer.Option(
+        None, "--allow-path", help="a file or folder the query may also read (repeatable)"
+    ),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
     """Run one query on the store and print the rows. The query runs read-only with DuckDB's external
     access off: it sees the store (and --allow-path files) only; COPY, ATTACH, INSTALL, SET are refused.
     --since/--until bound every read of events to the window (as athena-query does on Athena)."""
@@ -131,10 +145,15 @@ def sql_cmd(query: str = typer.Argument(..., help="SQL over tables events, insig
 
 
 @app.command("trace")
-def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… key id"), db: Path = DB_OPT,
-              what: str = typer.Option("events", "--show", help="events | nodes | summary"),
-              since: str = SINCE_OPT, until: str = UNTIL_OPT,
-              fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+def trace_cmd(
+    access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… key id"),
+    db: Path = DB_OPT,
+    what: str = typer.Option("events", "--show", help="events | nodes | summary"),
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
     """Trace a key to its origin and through every key, user and session it created, and what each did."""
     import pandas as pd
 
@@ -145,8 +164,9 @@ def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… 
     finally:
         t.close()
     o = res.origin
-    typer.echo(visible(f"origin: {o.kind} {o.principal_arn or o.name or '?'} (chain: {' -> '.join(o.chain)})"),
-               err=True)
+    typer.echo(
+        visible(f"origin: {o.kind} {o.principal_arn or o.name or '?'} (chain: {' -> '.join(o.chain)})"), err=True
+    )
     if what == "nodes":
         emit(res.nodes, fmt, out)
     elif what == "summary":
@@ -154,16 +174,26 @@ def trace_cmd(access_key_id: str = typer.Argument(..., help="AKIA… or ASIA… 
             text = json.dumps(res.summary, indent=1, default=str)
             Path(out).write_text(text + "\n") if out else typer.echo(text)
         else:
-            emit(pd.DataFrame([{"key": k, "value": json.dumps(v, default=str)} for k, v in res.summary.items()]),
-                 fmt, out)
+            emit(
+                pd.DataFrame([{"key": k, "value": json.dumps(v, default=str)} for k, v in res.summary.items()]),
+                fmt,
+                out,
+            )
     else:
         emit(res.events, fmt, out)
 
 
 @app.command("timeline")
-def timeline_cmd(principal_or_key: str = typer.Argument(..., help="access key id, principal ARN, user or session name"),
-                 db: Path = DB_OPT, since: str = SINCE_OPT, until: str = UNTIL_OPT, start: str = START_OPT,
-                 end: str = END_OPT, fmt: Format = FORMAT_OPT, out: Path = OUT_OPT) -> None:
+def timeline_cmd(
+    principal_or_key: str = typer.Argument(..., help="access key id, principal ARN, user or session name"),
+    db: Path = DB_OPT,
+    since: str = SINCE_OPT,
+    until: str = UNTIL_OPT,
+    start: str = START_OPT,
+    end: str = END_OPT,
+    fmt: Format = FORMAT_OPT,
+    out: Path = OUT_OPT,
+) -> None:
     """Every call of a principal or access key, oldest first."""
     window = _window(since, until, start, end)
     t = _open_existing(db)
@@ -182,8 +212,11 @@ def athena_ddl_cmd(
     org: bool = typer.Option(False, "--org", help="the accounts are the organization's (Organizations ListAccounts)"),
     regions: str = typer.Option(None, "--regions", help="comma-separated regions (default: every AWS region)"),
     start_date: str = typer.Option("2020/01/01", "--start-date", help="first date partition (YYYY/MM/DD)"),
-    injected: bool = typer.Option(False, "--injected", help="project account/region as injected: every query "
-                                                            "must then name its accounts and regions"),
+    injected: bool = typer.Option(
+        False,
+        "--injected",
+        help="project account/region as injected: every query must then name its accounts and regions",
+    ),
     profile: str = typer.Option(None, "--profile", help="AWS profile for --org (default: env credentials)"),
     region: str = typer.Option(None, "--region", help="AWS region for --org"),
 ) -> None:
@@ -197,8 +230,18 @@ def athena_ddl_cmd(
         if ids:
             raise BadInput("give --accounts or --org, not both")
         ids = _org_accounts(profile, region)
-    typer.echo(cloudtrail_ddl(table=table, location=location, database=database, accounts=ids,
-                              regions=_split(regions), start_date=start_date, injected=injected) + ";\n")
+    typer.echo(
+        cloudtrail_ddl(
+            table=table,
+            location=location,
+            database=database,
+            accounts=ids,
+            regions=_split(regions),
+            start_date=start_date,
+            injected=injected,
+        )
+        + ";\n"
+    )
     typer.echo(events_view_sql(table=table, database=database) + ";")
 
 
@@ -221,7 +264,9 @@ def _org_accounts(profile: str | None, region: str | None) -> list[str]:
 @app.command("hunt")
 def hunt_cmd(
     db: Path = typer.Option(None, "--db", help="DuckDB file of the trail store"),
-    rules: list[Path] = typer.Option(None, "--rules", help="rule file/folder (repeatable; default: the shipped detections)"),
+    rules: list[Path] = typer.Option(
+        None, "--rules", help="rule file/folder (repeatable; default: the shipped detections)"
+    ),
     sigma: list[Path] = typer.Option(None, "--sigma", help="folder/file of Sigma rules to add (repeatable)"),
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb (run on --db) | trino (print the Athena SQL)"),
     since: str = SINCE_OPT,
@@ -248,15 +293,35 @@ def hunt_cmd(
 
     window = _window(since, until)
     target = _athena_target(athena, database, workgroup, output_location, view, profile, region)
-    code = run_hunt(db, rules, sigma, dialect, window, fail_on, show_sql, fmt, out,
-                    country_mmdb=country_mmdb, asn_mmdb=asn_mmdb, athena=target,
-                    accounts=_split(accounts), regions=_split(regions))
+    code = run_hunt(
+        db,
+        rules,
+        sigma,
+        dialect,
+        window,
+        fail_on,
+        show_sql,
+        fmt,
+        out,
+        country_mmdb=country_mmdb,
+        asn_mmdb=asn_mmdb,
+        athena=target,
+        accounts=_split(accounts),
+        regions=_split(regions),
+    )
     if code:
         raise typer.Exit(code)
 
 
-def _athena_target(athena: bool, database: str | None, workgroup: str | None, output_location: str | None,
-                   view: str, profile: str | None, region: str | None):
+def _athena_target(
+    athena: bool,
+    database: str | None,
+    workgroup: str | None,
+    output_location: str | None,
+    view: str,
+    profile: str | None,
+    region: str | None,
+):
     """The Athena options as a target (None without --athena; Athena options alone are a mistake)."""
     from iamkit.cli.hunt import AthenaTarget
     from iamkit.errors import BadInput

@@ -60,7 +60,7 @@ class PrefixTable:
         bits = 32 if addr.version == 4 else 128
         value = int(addr)
         out: list[dict[str, Any]] = []
-        for (version, plen) in sorted(self._by_len, key=lambda k: -k[1]):
+        for version, plen in sorted(self._by_len, key=lambda k: -k[1]):
             if version != addr.version:
                 continue
             mask = ((1 << plen) - 1) << (bits - plen) if plen else 0
@@ -99,9 +99,13 @@ class AwsRanges:
         hits = self.table.match(ip)
         services = sorted({h["service"] for h in hits}, key=lambda s: (s == "AMAZON", s))
         regions = sorted({h["region"] for h in hits})
-        return {"aws": bool(hits), "aws_services": services, "aws_regions": regions,
-                "aws_prefix": hits[0]["prefix"] if hits else None,
-                "aws_list": f"{'example' if self.example else 'published'} {self.create_date}"}
+        return {
+            "aws": bool(hits),
+            "aws_services": services,
+            "aws_regions": regions,
+            "aws_prefix": hits[0]["prefix"] if hits else None,
+            "aws_list": f"{'example' if self.example else 'published'} {self.create_date}",
+        }
 
 
 def parse_aws_ranges(doc: Any, where: str) -> AwsRanges:
@@ -117,8 +121,14 @@ def parse_aws_ranges(doc: Any, where: str) -> AwsRanges:
             if not isinstance(row, dict) or not isinstance(row.get(field_name), str):
                 raise BadInput(f"{where}: an entry of '{key}' has no '{field_name}'")
             net = _network(row[field_name], where)
-            table.add(net, {"prefix": str(net), "service": str(row.get("service") or "?"),
-                            "region": str(row.get("region") or "?")})
+            table.add(
+                net,
+                {
+                    "prefix": str(net),
+                    "service": str(row.get("service") or "?"),
+                    "region": str(row.get("region") or "?"),
+                },
+            )
     return AwsRanges(where, str(doc.get("createDate") or "?"), "iamkit_note" in doc, table)
 
 
@@ -197,15 +207,22 @@ def status() -> list[dict[str, Any]]:
     """Each list: where it is read from, its date or size, whether it is the example snapshot or missing."""
     d = data_dir()
     aws = aws_ranges()
-    rows = [{"list": "AWS IP ranges", "file": aws.source, "entries": len(aws.table),
-             "as_of": aws.create_date, "note": "EXAMPLE snapshot: run iamkit data refresh-ip-ranges"
-             if aws.example else "published by AWS"}]
-    for name, fname, how in (("Tor exit addresses", TOR_FILE, "run iamkit data refresh-tor-exits"),
-                             ("hosting ranges", HOSTING_FILE, "place 'CIDR name' lines there")):
+    rows = [
+        {
+            "list": "AWS IP ranges",
+            "file": aws.source,
+            "entries": len(aws.table),
+            "as_of": aws.create_date,
+            "note": "EXAMPLE snapshot: run iamkit data refresh-ip-ranges" if aws.example else "published by AWS",
+        }
+    ]
+    for name, fname, how in (
+        ("Tor exit addresses", TOR_FILE, "run iamkit data refresh-tor-exits"),
+        ("hosting ranges", HOSTING_FILE, "place 'CIDR name' lines there"),
+    ):
         p = d / fname
         if p.is_file():
-            n = len(_tor(str(p), p.stat().st_mtime)) if fname == TOR_FILE else len(
-                _hosting(str(p), p.stat().st_mtime))
+            n = len(_tor(str(p), p.stat().st_mtime)) if fname == TOR_FILE else len(_hosting(str(p), p.stat().st_mtime))
             rows.append({"list": name, "file": str(p), "entries": n, "as_of": _mtime(p), "note": ""})
         else:
             rows.append({"list": name, "file": str(p), "entries": 0, "as_of": "", "note": f"none: {how}"})

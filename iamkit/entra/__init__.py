@@ -26,21 +26,65 @@ from iamkit.entra.errors import (  # noqa: F401 - re-exported
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit.entra.client import GraphClient
 
-__all__ = ["connect", "connect_or_none", "user", "groups", "auth_methods", "mfa", "signins", "risky_users", "risk_detections",
-           "directory_audits", "person", "parse_since", "EntraPerson", "GraphError", "LicenceRequired",
-           "PermissionDenied", "GraphNotFound", "Throttled", "TokenExpired", "ExpiredSkipToken", "AuthFailed"]
-_QUERIES = {"user", "groups", "auth_methods", "mfa", "signins", "risky_users", "risk_detections",
-            "directory_audits", "person", "parse_since", "EntraPerson"}
+__all__ = [
+    "connect",
+    "connect_or_none",
+    "user",
+    "groups",
+    "auth_methods",
+    "mfa",
+    "signins",
+    "risky_users",
+    "risk_detections",
+    "directory_audits",
+    "person",
+    "parse_since",
+    "EntraPerson",
+    "GraphError",
+    "LicenceRequired",
+    "PermissionDenied",
+    "GraphNotFound",
+    "Throttled",
+    "TokenExpired",
+    "ExpiredSkipToken",
+    "AuthFailed",
+]
+_QUERIES = {
+    "user",
+    "groups",
+    "auth_methods",
+    "mfa",
+    "signins",
+    "risky_users",
+    "risk_detections",
+    "directory_audits",
+    "person",
+    "parse_since",
+    "EntraPerson",
+}
 
 
-def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str | None = None,
-            authority: str | None = None, graph_url: str | None = None, cloud: str | None = None,
-            ca_bundle: str | Path | None = None, token_cache: str | Path | None = None,
-            evidence_dir: str | Path | None = None, timeout: float | tuple[float, float] | None = None,
-            clock: Callable[[], float] | None = None, sleeper: Callable[[float], None] | None = None,
-            rng: random.Random | None = None, now: Callable[[], datetime] | None = None,
-            prompt: Callable[[str], None] = print, pacing: dict[str, tuple[int, float]] | None = None,
-            max_retries: int = 6, beta: bool | None = None) -> GraphClient:
+def connect(
+    auth: str = "auto",
+    *,
+    tenant_id: str | None = None,
+    client_id: str | None = None,
+    authority: str | None = None,
+    graph_url: str | None = None,
+    cloud: str | None = None,
+    ca_bundle: str | Path | None = None,
+    token_cache: str | Path | None = None,
+    evidence_dir: str | Path | None = None,
+    timeout: float | tuple[float, float] | None = None,
+    clock: Callable[[], float] | None = None,
+    sleeper: Callable[[float], None] | None = None,
+    rng: random.Random | None = None,
+    now: Callable[[], datetime] | None = None,
+    prompt: Callable[[str], None] = print,
+    pacing: dict[str, tuple[int, float]] | None = None,
+    max_retries: int = 6,
+    beta: bool | None = None,
+) -> GraphClient:
     """A Graph client. ``auth``: auto|client_secret|certificate|device_code|interactive|static.
 
     Unset arguments come from ``IAMKIT_ENTRA_*`` / ``IAMKIT_GRAPH_URL``; secrets only from the environment
@@ -53,9 +97,15 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
     from iamkit.entra.auth import EntraSettings, provider
     from iamkit.entra.client import GraphClient, make_session
 
-    settings = EntraSettings.from_env(cloud, tenant_id=tenant_id, client_id=client_id, authority_host=authority,
-                                      graph_url=graph_url, ca_bundle=str(ca_bundle) if ca_bundle else None,
-                                      token_cache=token_cache)
+    settings = EntraSettings.from_env(
+        cloud,
+        tenant_id=tenant_id,
+        client_id=client_id,
+        authority_host=authority,
+        graph_url=graph_url,
+        ca_bundle=str(ca_bundle) if ca_bundle else None,
+        token_cache=token_cache,
+    )
     from iamkit.config import load
 
     conf = load()
@@ -64,8 +114,9 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
     if settings.token_cache is None:
         settings.token_cache = conf.home / "entra-token-cache.json"
     session = make_session(settings.ca_bundle)
-    tokens = provider(settings, session, auth, prompt=prompt,
-                      timeout=timeout[1] if isinstance(timeout, tuple) else timeout)
+    tokens = provider(
+        settings, session, auth, prompt=prompt, timeout=timeout[1] if isinstance(timeout, tuple) else timeout
+    )
     if pacing is None:
         pacing = None if _flag("IAMKIT_GRAPH_PACING", True) else {}
     if beta is None:
@@ -74,8 +125,17 @@ def connect(auth: str = "auto", *, tenant_id: str | None = None, client_id: str 
     for name, value in (("clock", clock), ("sleeper", sleeper), ("rng", rng), ("now", now)):
         if value is not None:
             kw[name] = value
-    return GraphClient(settings.graph_url, tokens, session=session, timeout=timeout, evidence_dir=evidence_dir,
-                       pacing=pacing, max_retries=max_retries, beta=beta, **kw)
+    return GraphClient(
+        settings.graph_url,
+        tokens,
+        session=session,
+        timeout=timeout,
+        evidence_dir=evidence_dir,
+        pacing=pacing,
+        max_retries=max_retries,
+        beta=beta,
+        **kw,
+    )
 
 
 def _flag(name: str, default: bool) -> bool:

@@ -30,13 +30,23 @@ CLOUDS: dict[str, tuple[str, str]] = {
     "china": ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn/v1.0"),
 }
 MICROSOFT_AUTHORITY_HOSTS = {
-    "login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
-    "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn",
+    "login.microsoftonline.com",
+    "login.microsoft.com",
+    "login.windows.net",
+    "sts.windows.net",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
 }
 # Delegated (device code / interactive) scopes, relative to the Graph resource.
-DELEGATED_SCOPES = ["User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All",
-                    "UserAuthenticationMethod.Read.All", "IdentityRiskyUser.Read.All",
-                    "IdentityRiskEvent.Read.All"]
+DELEGATED_SCOPES = [
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "AuditLog.Read.All",
+    "UserAuthenticationMethod.Read.All",
+    "IdentityRiskyUser.Read.All",
+    "IdentityRiskEvent.Read.All",
+]
 AUTH_KINDS = ("auto", "client_secret", "certificate", "device_code", "interactive", "static")
 APP_ONLY = ("client_secret", "certificate")
 # Authority "tenants" that name no tenant: fine for delegated sign-in, meaningless for an app token (client
@@ -83,12 +93,14 @@ class EntraSettings:
             raise BadInput(f"unknown Entra cloud {cloud!r}; one of {', '.join(CLOUDS)}")
         host, graph = CLOUDS[cloud]
         cache = _env("IAMKIT_ENTRA_TOKEN_CACHE")
-        s = cls(tenant_id=_env("IAMKIT_ENTRA_TENANT_ID") or "organizations",
-                client_id=_env("IAMKIT_ENTRA_CLIENT_ID") or "",
-                authority_host=_env("IAMKIT_ENTRA_AUTHORITY") or host,
-                graph_url=_env("IAMKIT_GRAPH_URL") or graph,
-                ca_bundle=_env("IAMKIT_ENTRA_CA_BUNDLE"),
-                token_cache=Path(cache) if cache else None)
+        s = cls(
+            tenant_id=_env("IAMKIT_ENTRA_TENANT_ID") or "organizations",
+            client_id=_env("IAMKIT_ENTRA_CLIENT_ID") or "",
+            authority_host=_env("IAMKIT_ENTRA_AUTHORITY") or host,
+            graph_url=_env("IAMKIT_GRAPH_URL") or graph,
+            ca_bundle=_env("IAMKIT_ENTRA_CA_BUNDLE"),
+            token_cache=Path(cache) if cache else None,
+        )
         for k, v in overrides.items():
             if v is not None:
                 setattr(s, k, Path(v) if k == "token_cache" else v)
@@ -177,22 +189,35 @@ def _cert_credential(path: str) -> dict[str, str]:
         serialization.load_pem_private_key(pem, password=None)
     except ValueError as e:
         raise BadInput(f"{path} must hold a PEM private key and certificate: {e}") from None
-    return {"private_key": pem.decode(), "thumbprint_sha256": cert.fingerprint(hashes.SHA256()).hex(),
-            "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
+    return {
+        "private_key": pem.decode(),
+        "thumbprint_sha256": cert.fingerprint(hashes.SHA256()).hex(),
+        "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
+    }
 
 
 class MsalToken(TokenProvider):
     """Tokens from msal: app-only (secret, certificate) or delegated (device code, interactive)."""
 
-    def __init__(self, settings: EntraSettings, kind: str, session: requests.Session, *,
-                 credential: Any = None, prompt: Callable[[str], None] = print, timeout: float = 30):
+    def __init__(
+        self,
+        settings: EntraSettings,
+        kind: str,
+        session: requests.Session,
+        *,
+        credential: Any = None,
+        prompt: Callable[[str], None] = print,
+        timeout: float = 30,
+    ):
         import msal
 
         if not settings.client_id:
             raise BadInput("Entra client id missing: set IAMKIT_ENTRA_CLIENT_ID or pass client_id")
         if kind in APP_ONLY and settings.tenant.lower() in NO_TENANT:
-            raise BadInput(f"{kind} sign-in needs a tenant id, not {settings.tenant!r}: set IAMKIT_ENTRA_TENANT_ID "
-                           "(app-only tokens are issued by one tenant)")
+            raise BadInput(
+                f"{kind} sign-in needs a tenant id, not {settings.tenant!r}: set IAMKIT_ENTRA_TENANT_ID "
+                "(app-only tokens are issued by one tenant)"
+            )
         self.kind = kind
         self.settings = settings
         self._prompt = prompt
@@ -200,8 +225,7 @@ class MsalToken(TokenProvider):
         self._cache_path = settings.token_cache if kind in ("device_code", "interactive") else None
         if self._cache_path and self._cache_path.is_file():
             self._cache.deserialize(self._cache_path.read_text())
-        common = dict(authority=settings.authority, http_client=session, token_cache=self._cache,
-                      timeout=timeout)
+        common = dict(authority=settings.authority, http_client=session, token_cache=self._cache, timeout=timeout)
         if not settings.is_microsoft_authority:
             common.update(instance_discovery=False, validate_authority=False)
         self.thumbprint_sha256 = credential.get("thumbprint_sha256") if isinstance(credential, dict) else None
@@ -209,8 +233,9 @@ class MsalToken(TokenProvider):
             credential = {k: v for k, v in credential.items() if k != "thumbprint_sha256"}
         try:
             if kind in APP_ONLY:
-                self._app = msal.ConfidentialClientApplication(settings.client_id, client_credential=credential,
-                                                               **common)
+                self._app = msal.ConfidentialClientApplication(
+                    settings.client_id, client_credential=credential, **common
+                )
             else:
                 self._app = msal.PublicClientApplication(settings.client_id, **common)
         except ValueError as e:
@@ -254,14 +279,21 @@ class MsalToken(TokenProvider):
             return self._check(self._app.acquire_token_interactive(scopes), "interactive sign-in")
         flow = self._app.initiate_device_flow(scopes=scopes)
         if "user_code" not in flow:
-            raise AuthFailed(f"Entra device code request failed: {flow.get('error', 'unknown error')}",
-                             code=flow.get("error"))
+            raise AuthFailed(
+                f"Entra device code request failed: {flow.get('error', 'unknown error')}", code=flow.get("error")
+            )
         self._prompt(flow["message"])
         return self._check(self._app.acquire_token_by_device_flow(flow), "device code sign-in")
 
 
-def provider(settings: EntraSettings, session: requests.Session, auth: str = "auto", *,
-             prompt: Callable[[str], None] = print, timeout: float = 30) -> TokenProvider:
+def provider(
+    settings: EntraSettings,
+    session: requests.Session,
+    auth: str = "auto",
+    *,
+    prompt: Callable[[str], None] = print,
+    timeout: float = 30,
+) -> TokenProvider:
     """Pick the token source: ``auto`` = static token, else client secret, else certificate, else device code."""
     if auth not in AUTH_KINDS:
         raise BadInput(f"unknown Entra auth {auth!r}; one of {', '.join(AUTH_KINDS)}")
@@ -269,7 +301,7 @@ def provider(settings: EntraSettings, session: requests.Session, auth: str = "au
     secret = read_secret("IAMKIT_ENTRA_CLIENT_SECRET")
     cert = _env("IAMKIT_ENTRA_CERT_FILE")
     if auth == "auto":
-        auth = ("static" if token else "client_secret" if secret else "certificate" if cert else "device_code")
+        auth = "static" if token else "client_secret" if secret else "certificate" if cert else "device_code"
     if auth == "static":
         return StaticToken(token or "")
     if auth == "client_secret":

@@ -122,8 +122,14 @@ def required_licence(url: str) -> str:
     return next((lic for pat, lic in LICENCES if re.search(pat, url)), "P1")
 
 
-def error_for(status: int, body: Any, url: str, request_id: str | None = None,
-              retry_after: float | None = None, held: set[str] | None = None) -> GraphError:
+def error_for(
+    status: int,
+    body: Any,
+    url: str,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+    held: set[str] | None = None,
+) -> GraphError:
     """The typed error for a Graph error answer (status + JSON body ``{"error": {code, message}}``).
 
     ``held``: the permissions the token carries (None when unknown). Identity Protection answers a tenant
@@ -148,21 +154,24 @@ def error_for(status: int, body: Any, url: str, request_id: str | None = None,
     if status == 403 and "/identityProtection/" in short and code != "Authorization_RequestDenied":
         perm = required_permission(url)
         if held is not None and perm in held:
-            return LicenceRequired(f"{short} needs Entra ID P2 (Graph answered 403 although the token holds "
-                                   f"{perm})", licence="P2", **kw)
+            return LicenceRequired(
+                f"{short} needs Entra ID P2 (Graph answered 403 although the token holds {perm})", licence="P2", **kw
+            )
         if held is None:
-            return LicenceRequired(f"{short} needs Entra ID P2 or {perm} (Graph's 403 does not say which)",
-                                   licence="P2", alternative=perm, **kw)
+            return LicenceRequired(
+                f"{short} needs Entra ID P2 or {perm} (Graph's 403 does not say which)",
+                licence="P2",
+                alternative=perm,
+                **kw,
+            )
     if status == 403:
         perm = required_permission(url)
         need = f" (needs {perm})" if perm else ""
-        return PermissionDenied(f"Graph denied {short}{need}: {message or code or 'HTTP 403'}",
-                                permission=perm, **kw)
+        return PermissionDenied(f"Graph denied {short}{need}: {message or code or 'HTTP 403'}", permission=perm, **kw)
     if status == 404:
         return GraphNotFound(f"not found in Entra: {short} ({message or code or 'HTTP 404'})", **kw)
     if status in THROTTLE_STATUSES:
-        return Throttled(f"Graph still throttling {short} after retries (HTTP {status})",
-                         retry_after=retry_after, **kw)
+        return Throttled(f"Graph still throttling {short} after retries (HTTP {status})", retry_after=retry_after, **kw)
     return GraphError(f"Graph {short} failed: HTTP {status} {code} {message}".strip(), **kw)
 
 
@@ -178,12 +187,24 @@ def _retry_after(value: str | None) -> float | None:
 class GraphClient:
     """A Graph client bound to one base URL and one token provider (see ``iamkit.entra.connect``)."""
 
-    def __init__(self, base_url: str, token_provider: TokenProvider, *, session: requests.Session | None = None,
-                 timeout: float | tuple[float, float] = (10, 60), evidence_dir: Path | str | None = None,
-                 clock: Callable[[], float] = time.monotonic, sleeper: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None, max_retries: int = 6, backoff_base: float = 1.0,
-                 backoff_cap: float = 60.0, pacing: dict[str, tuple[int, float]] | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC), beta: bool = False):
+    def __init__(
+        self,
+        base_url: str,
+        token_provider: TokenProvider,
+        *,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (10, 60),
+        evidence_dir: Path | str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleeper: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        max_retries: int = 6,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        pacing: dict[str, tuple[int, float]] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        beta: bool = False,
+    ):
         self.base_url = base_url.rstrip("/")
         self.tokens = token_provider
         self.session = session or make_session()
@@ -211,8 +232,10 @@ class GraphClient:
             return f"{self.base_url}/{path.lstrip('/')}"
         mine, theirs = urlsplit(self.base_url), urlsplit(path)
         if (theirs.scheme, theirs.netloc.lower()) != (mine.scheme, mine.netloc.lower()):
-            raise GraphError(f"refusing to follow a link to {theirs.scheme}://{theirs.netloc} "
-                             f"(not the Graph host {mine.netloc})", url=path)
+            raise GraphError(
+                f"refusing to follow a link to {theirs.scheme}://{theirs.netloc} (not the Graph host {mine.netloc})",
+                url=path,
+            )
         return path
 
     @property
@@ -247,14 +270,15 @@ class GraphClient:
 
         return token_permissions(self._token) if self._token else None
 
-    def error_for(self, status: int, body: Any, url: str, request_id: str | None = None,
-                  retry_after: float | None = None) -> GraphError:
+    def error_for(
+        self, status: int, body: Any, url: str, request_id: str | None = None, retry_after: float | None = None
+    ) -> GraphError:
         """``error_for`` with this client's token permissions (to tell a missing licence from a permission)."""
         return error_for(status, body, url, request_id, retry_after, held=self.granted())
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter (half fixed, half random), for throttles that give no Retry-After."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** attempt)
+        ceiling = min(self.backoff_cap, self.backoff_base * 2**attempt)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     def _bearer(self, force: bool = False) -> str:
@@ -283,8 +307,16 @@ class GraphClient:
             except FileExistsError:
                 continue
 
-    def request(self, method: str, path: str, *, params: dict | None = None, headers: dict | None = None,
-                json_body: Any = None, save_as: str | None = None) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        headers: dict | None = None,
+        json_body: Any = None,
+        save_as: str | None = None,
+    ) -> requests.Response:
         """One Graph call with retries on throttling and one token renewal on 401; raises typed errors."""
         import requests
 
@@ -293,17 +325,24 @@ class GraphClient:
         while True:
             self._pace(url)
             request_id = str(uuid.uuid4())
-            hdrs = {"Accept": "application/json", **(headers or {}), "client-request-id": request_id,
-                    "return-client-request-id": "true", "Authorization": f"Bearer {self._bearer()}"}
+            hdrs = {
+                "Accept": "application/json",
+                **(headers or {}),
+                "client-request-id": request_id,
+                "return-client-request-id": "true",
+                "Authorization": f"Bearer {self._bearer()}",
+            }
             self.calls += 1
             try:
-                resp = self.session.request(method, url, params=params, headers=hdrs, json=json_body,
-                                            timeout=self.timeout)
+                resp = self.session.request(
+                    method, url, params=params, headers=hdrs, json=json_body, timeout=self.timeout
+                )
             except requests.RequestException as e:
                 from iamkit.errors import EndpointUnreachable
 
-                raise EndpointUnreachable(f"Graph endpoint {urlsplit(url).netloc} unreachable: "
-                                          f"{type(e).__name__}") from None
+                raise EndpointUnreachable(
+                    f"Graph endpoint {urlsplit(url).netloc} unreachable: {type(e).__name__}"
+                ) from None
             if resp.status_code < 400:
                 if save_as:
                     self.save_raw(save_as, resp.content)
@@ -320,17 +359,24 @@ class GraphClient:
                 self._bearer(force=True)
                 continue
             if isinstance(err, TokenExpired) and not self.tokens.refreshable:
-                err = TokenExpired(f"{err} (a {self.tokens.kind} token cannot be renewed)", status=err.status,
-                                   code=err.code, request_id=request_id, url=url)
+                err = TokenExpired(
+                    f"{err} (a {self.tokens.kind} token cannot be renewed)",
+                    status=err.status,
+                    code=err.code,
+                    request_id=request_id,
+                    url=url,
+                )
             raise err
 
-    def get(self, path: str, *, params: dict | None = None, headers: dict | None = None,
-            save_as: str | None = None) -> dict:
+    def get(
+        self, path: str, *, params: dict | None = None, headers: dict | None = None, save_as: str | None = None
+    ) -> dict:
         """GET one object (JSON)."""
         return _json(self.request("GET", path, params=params, headers=headers, save_as=save_as)) or {}
 
-    def pages(self, path: str, *, params: dict | None = None, headers: dict | None = None,
-              save_as: str | None = None) -> Iterator[dict]:
+    def pages(
+        self, path: str, *, params: dict | None = None, headers: dict | None = None, save_as: str | None = None
+    ) -> Iterator[dict]:
         """Every page of a collection: follows ``@odata.nextLink`` exactly, re-sending ``headers``."""
         url, query = self.url(path), params
         name = save_as or urlsplit(url).path.rsplit("/", 1)[-1]
@@ -356,8 +402,9 @@ class GraphClient:
             limit = self.limits.get(fam or "")
             k = planned.get(fam or "", 0) + 1
             forced = first and not chunk and not later
-            if len(chunk) >= BATCH_LIMIT or (limit is not None and not forced
-                                             and (k > limit.limit or limit.delay(now, k) > 0)):
+            if len(chunk) >= BATCH_LIMIT or (
+                limit is not None and not forced and (k > limit.limit or limit.delay(now, k) > 0)
+            ):
                 later.append(r)
                 continue
             chunk.append(r)
@@ -384,8 +431,15 @@ class GraphClient:
                 pending.sort(key=lambda r: self.limits[family(self.url(r["url"])) or ""].delay(now))
                 self._wait(self.limits[family(self.url(pending[0]["url"])) or ""].delay(now))
                 chunk, later = self._chunk(pending, first=True)
-            answer = _json(self.request("POST", "$batch", json_body={"requests": chunk},
-                                        headers={"Content-Type": "application/json"}, save_as=save_as))
+            answer = _json(
+                self.request(
+                    "POST",
+                    "$batch",
+                    json_body={"requests": chunk},
+                    headers={"Content-Type": "application/json"},
+                    save_as=save_as,
+                )
+            )
             by_id = {str(r["id"]): r for r in chunk}
             retry: list[dict] = []
             hint: float | None = None
@@ -407,10 +461,20 @@ class GraphClient:
                 self._wait(hint if hint is not None else self.backoff(max(attempts[str(r["id"])] for r in retry) - 1))
         return done
 
-    def sliced(self, path: str, *, since: datetime, until: datetime | None = None,
-               time_field: str = "createdDateTime", filter_: str | None = None,
-               slice_: timedelta = timedelta(days=1), top: int | None = None, headers: dict | None = None,
-               max_restarts: int = 3, save_as: str | None = None) -> list[dict]:
+    def sliced(
+        self,
+        path: str,
+        *,
+        since: datetime,
+        until: datetime | None = None,
+        time_field: str = "createdDateTime",
+        filter_: str | None = None,
+        slice_: timedelta = timedelta(days=1),
+        top: int | None = None,
+        headers: dict | None = None,
+        max_restarts: int = 3,
+        save_as: str | None = None,
+    ) -> list[dict]:
         """A log pulled slice by slice (newest first), so an expired skip token restarts only its slice."""
         until = until or self.now()
         if since.tzinfo is None or until.tzinfo is None:
@@ -430,8 +494,7 @@ class GraphClient:
                 params["$top"] = str(top)
             for restart in range(max_restarts + 1):
                 try:
-                    rows = self.get_all(path, params=params, headers=headers,
-                                        save_as=f"{name}-{lo:%Y%m%dT%H%M}")
+                    rows = self.get_all(path, params=params, headers=headers, save_as=f"{name}-{lo:%Y%m%dT%H%M}")
                     break
                 except ExpiredSkipToken:
                     if restart == max_restarts:

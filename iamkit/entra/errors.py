@@ -12,8 +12,15 @@ from iamkit.errors import AccessDenied, IamkitError, NotFound
 class GraphError(IamkitError):
     """Any error answered by Graph or the Entra authority."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 request_id: str | None = None, url: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        url: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code

@@ -29,8 +29,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from iamkit.entra.client import GraphClient
 
-USER_FIELDS = ["id", "userPrincipalName", "displayName", "mail", "department", "jobTitle", "accountEnabled",
-               "userType", "createdDateTime", "onPremisesSyncEnabled", "onPremisesImmutableId"]
+USER_FIELDS = [
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "mail",
+    "department",
+    "jobTitle",
+    "accountEnabled",
+    "userType",
+    "createdDateTime",
+    "onPremisesSyncEnabled",
+    "onPremisesImmutableId",
+]
 BETA_ONLY = "only in Graph beta: connect(beta=True), IAMKIT_GRAPH_BETA=1 or --beta"
 # Log pulls go in 30-day slices: the sign-in and audit logs keep 30 days (Entra ID P1/P2; learn.microsoft.com/
 # entra/identity/monitoring-health/reference-reports-data-retention), so a person's pull is one request (plus
@@ -38,8 +49,9 @@ BETA_ONLY = "only in Graph beta: connect(beta=True), IAMKIT_GRAPH_BETA=1 or --be
 SLICE = timedelta(days=30)
 
 
-def parse_since(value: str | datetime | timedelta | None, *, now: datetime | None = None,
-                default: timedelta = timedelta(days=14)) -> datetime:
+def parse_since(
+    value: str | datetime | timedelta | None, *, now: datetime | None = None, default: timedelta = timedelta(days=14)
+) -> datetime:
     """A UTC start time from ``7d`` / ``36h`` / ``90m`` / an ISO date or time / a timedelta / a datetime
     (the one window parser, ``iamkit.window``); empty: ``default`` before now."""
     from iamkit.window import Window
@@ -68,14 +80,18 @@ def sign_in_activity(graph: GraphClient, user_id: str) -> dict:
     try:
         body = graph.get(f"users/{oid}", params={"$select": "id,signInActivity"}, save_as="signInActivity")
     except PermissionDenied as e:  # the path alone would name User.Read.All
-        raise PermissionDenied(f"Graph denied signInActivity of {oid} (needs AuditLog.Read.All): {e}",
-                               permission="AuditLog.Read.All", status=e.status, code=e.code,
-                               request_id=e.request_id, url=e.url) from None
+        raise PermissionDenied(
+            f"Graph denied signInActivity of {oid} (needs AuditLog.Read.All): {e}",
+            permission="AuditLog.Read.All",
+            status=e.status,
+            code=e.code,
+            request_id=e.request_id,
+            url=e.url,
+        ) from None
     return body.get("signInActivity") or {}
 
 
-def get_user(graph: GraphClient, upn: str, *, activity: bool = True,
-             skipped: dict[str, str] | None = None) -> dict:
+def get_user(graph: GraphClient, upn: str, *, activity: bool = True, skipped: dict[str, str] | None = None) -> dict:
     """The raw user object by UPN, then (``activity``) its ``signInActivity`` by object id; a licence or
     permission refusal of the latter leaves it out (and says why in ``skipped`` when given)."""
     user_ = graph.get(_user_path(upn), params={"$select": ",".join(USER_FIELDS)}, save_as="user")
@@ -113,9 +129,16 @@ def mfa(graph: GraphClient, upn: str, user_id: str | None = None) -> pd.DataFram
     return _mfa_with_fallback(graph, upn, uid, None)
 
 
-def signins(graph: GraphClient, upn: str | None = None, *, since: Any = None, until: datetime | None = None,
-            noninteractive: bool | None = None, beta: bool | None = None, slice_: timedelta = SLICE
-            ) -> pd.DataFrame:
+def signins(
+    graph: GraphClient,
+    upn: str | None = None,
+    *,
+    since: Any = None,
+    until: datetime | None = None,
+    noninteractive: bool | None = None,
+    beta: bool | None = None,
+    slice_: timedelta = SLICE,
+) -> pd.DataFrame:
     """Frame ``entra_signins`` in time slices.
 
     v1.0 (the default) lists interactive sign-ins without their MFA fields, so ``mfa`` is often ``unknown``;
@@ -130,13 +153,27 @@ def signins(graph: GraphClient, upn: str | None = None, *, since: Any = None, un
     filt = f"userPrincipalName eq {_q(upn)}" if upn else None
     base = f"{graph.beta_url}/auditLogs/signIns" if beta else "auditLogs/signIns"
     version = "beta" if beta else "v1.0"
-    frames_ = [ef.signins_frame(graph.sliced(base, since=start, until=until, filter_=filt, slice_=slice_,
-                                             save_as=f"signIns-{version}"), version)]
+    frames_ = [
+        ef.signins_frame(
+            graph.sliced(base, since=start, until=until, filter_=filt, slice_=slice_, save_as=f"signIns-{version}"),
+            version,
+        )
+    ]
     if noninteractive:
         extra = "signInEventTypes/any(t: t eq 'nonInteractiveUser')"
-        frames_.append(ef.signins_frame(graph.sliced(base, since=start, until=until, slice_=slice_,
-                                                     filter_=f"{filt} and {extra}" if filt else extra,
-                                                     save_as="signIns-beta-noninteractive"), version))
+        frames_.append(
+            ef.signins_frame(
+                graph.sliced(
+                    base,
+                    since=start,
+                    until=until,
+                    slice_=slice_,
+                    filter_=f"{filt} and {extra}" if filt else extra,
+                    save_as="signIns-beta-noninteractive",
+                ),
+                version,
+            )
+        )
     return _concat_signins(frames_)
 
 
@@ -165,16 +202,29 @@ def risk_detections(graph: GraphClient, upn: str | None = None, *, since: Any = 
     if since is not None:
         clauses.append(f"detectedDateTime ge {_iso(parse_since(since, now=graph.now()))}")
     params = {"$filter": " and ".join(clauses)} if clauses else None
-    return ef.risk_detections_frame(graph.get_all("identityProtection/riskDetections", params=params,
-                                                  save_as="riskDetections"))
+    return ef.risk_detections_frame(
+        graph.get_all("identityProtection/riskDetections", params=params, save_as="riskDetections")
+    )
 
 
-def directory_audits(graph: GraphClient, upn: str | None = None, *, since: Any = None,
-                     until: datetime | None = None, slice_: timedelta = SLICE) -> pd.DataFrame:
+def directory_audits(
+    graph: GraphClient,
+    upn: str | None = None,
+    *,
+    since: Any = None,
+    until: datetime | None = None,
+    slice_: timedelta = SLICE,
+) -> pd.DataFrame:
     """Frame ``entra_directory_audits`` targeting ``upn`` (all when None), pulled in time slices."""
     filt = f"targetResources/any(t: t/userPrincipalName eq {_q(upn)})" if upn else None
-    rows = graph.sliced("auditLogs/directoryAudits", since=parse_since(since, now=graph.now()), until=until,
-                        time_field="activityDateTime", filter_=filt, slice_=slice_)
+    rows = graph.sliced(
+        "auditLogs/directoryAudits",
+        since=parse_since(since, now=graph.now()),
+        until=until,
+        time_field="activityDateTime",
+        filter_=filt,
+        slice_=slice_,
+    )
     return ef.directory_audits_frame(rows)
 
 
@@ -279,14 +329,18 @@ def person(graph: GraphClient, upn: str, *, since: Any = None, noninteractive: b
     aud = guarded("audits", directory_audits, graph, upn, since=since)
     dets = guarded("risk_detections", risk_detections, graph, upn)
     return EntraPerson(
-        upn=upn, profile=profile, groups=grp if grp is not None else empty("entra_groups"),
+        upn=upn,
+        profile=profile,
+        groups=grp if grp is not None else empty("entra_groups"),
         methods=meth if meth is not None else empty("entra_auth_methods"),
         mfa=mfa_df if mfa_df is not None else empty("entra_mfa"),
         signins=sig if sig is not None else empty("entra_signins"),
         risky_user=risky if risky is not None else empty("entra_risky_users"),
         risk_detections=dets if dets is not None else empty("entra_risk_detections"),
         audits=aud if aud is not None else empty("entra_directory_audits"),
-        errors=conform(errors, "errors") if errors else empty("errors"), skipped=skipped)
+        errors=conform(errors, "errors") if errors else empty("errors"),
+        skipped=skipped,
+    )
 
 
 def _mfa_with_fallback(graph: GraphClient, upn: str, uid: str, methods: list[dict] | None) -> pd.DataFrame:

@@ -33,8 +33,9 @@ def check_key(parameters: dict[str, Any]) -> None:
     """The parameters a new key case needs: ``access_key_id`` is an access key id (``BadInput`` otherwise)."""
     key = str(parameters.get("access_key_id") or "").strip()
     if not key:
-        raise BadInput("access_key_id is required: set it in the parameters cell (AKIA… or ASIA…), then run "
-                       "the notebook again")
+        raise BadInput(
+            "access_key_id is required: set it in the parameters cell (AKIA… or ASIA…), then run the notebook again"
+        )
     if not KEY_PATTERN.fullmatch(key):
         raise BadInput(f"access_key_id {key[:40]!r} is not an access key id (AKIA… or ASIA…)")
 
@@ -54,8 +55,10 @@ def open_case(case_dir: str, *, step: str = "", playbook: str = PLAYBOOK, **para
     if step == "explore":  # reads only (an approval opens its own session): other notebooks can write meanwhile
         path = case_dir or latest_case(config.load().cases_dir, playbook)
         if not path:
-            raise NotFound(f"no case of {playbook} with answers under {config.load().cases_dir}: run the playbook "
-                           "(or 01-enrichment) first, or set case_dir")
+            raise NotFound(
+                f"no case of {playbook} with answers under {config.load().cases_dir}: run the playbook "
+                "(or 01-enrichment) first, or set case_dir"
+            )
         case = Case.open(path)
         case.require_intact()
         return case
@@ -68,8 +71,10 @@ def open_case(case_dir: str, *, step: str = "", playbook: str = PLAYBOOK, **para
         return Case.create(config.load().cases_dir, playbook, given)
     path = latest_case(config.load().cases_dir, playbook)
     if path is None:
-        raise NotFound(f"no case of {playbook} with answers (evidence/facts.json) under {config.load().cases_dir}: "
-                       "run 01-enrichment first, or set case_dir to a case folder")
+        raise NotFound(
+            f"no case of {playbook} with answers (evidence/facts.json) under {config.load().cases_dir}: "
+            "run 01-enrichment first, or set case_dir to a case folder"
+        )
     return Case.open_for_write(path, actor=f"notebook {STEPS.get(step, step)} (JupyterLab)")
 
 
@@ -91,8 +96,14 @@ def cases(root: str | Path | None = None, playbook: str = PLAYBOOK) -> list[tupl
             continue
         params = c.meta.get("parameters") or {}
         subject = params.get("access_key_id") or params.get("subject") or "?"
-        out.append((str(c.meta.get("created") or ""), f"{c.id} · {subject} · {c.status}", str(d.resolve()),
-                    (d / "evidence" / "facts.json").is_file()))
+        out.append(
+            (
+                str(c.meta.get("created") or ""),
+                f"{c.id} · {subject} · {c.status}",
+                str(d.resolve()),
+                (d / "evidence" / "facts.json").is_file(),
+            )
+        )
     out.sort(reverse=True)
     return [(label, path) for _, label, path, _ in out]
 
@@ -128,8 +139,9 @@ def _window(start: str, end: str) -> tuple[dt.datetime, dt.datetime]:
     empty start 30 days before the end; start must come before end."""
     from iamkit.window import Window
 
-    w = Window.parse(start or None, end or None, end_now=True, default_span=dt.timedelta(days=30),
-                     names=("start", "end"))
+    w = Window.parse(
+        start or None, end or None, end_now=True, default_span=dt.timedelta(days=30), names=("start", "end")
+    )
     if w.start >= w.end:
         raise BadInput(f"window start {w.start} is not before end {w.end}")
     return w.start, w.end
@@ -147,8 +159,10 @@ def resolve_trail_source(trail_source: str) -> str:
         cloudtrail = new_session().client("cloudtrail", config=client_config())
         trails = cloudtrail.describe_trails(includeShadowTrails=True)["trailList"]
     except bex.ClientError as e:
-        raise BadInput(f"trail_source=auto: DescribeTrails refused ({e.response['Error'].get('Code')}); "
-                       "pass trail_source=s3://bucket/prefix, a folder or lookup:") from None
+        raise BadInput(
+            f"trail_source=auto: DescribeTrails refused ({e.response['Error'].get('Code')}); "
+            "pass trail_source=s3://bucket/prefix, a folder or lookup:"
+        ) from None
     trails = sorted(trails, key=lambda t: (not t.get("IsOrganizationTrail"), not t.get("IsMultiRegionTrail")))
     for t in trails:
         if t.get("S3BucketName"):
@@ -171,15 +185,26 @@ class Loaded:
 
     def sections(self):
         c = self.counters
-        yield "CloudTrail loaded", md("{} from {} to {}: {} events from {} files ({} already loaded, {} failed)",
-                                      code(self.source), self.start, self.end, c.get("events_inserted", 0),
-                                      c.get("files_loaded", 0), c.get("files_skipped", 0), c.get("files_failed", 0))
+        yield (
+            "CloudTrail loaded",
+            md(
+                "{} from {} to {}: {} events from {} files ({} already loaded, {} failed)",
+                code(self.source),
+                self.start,
+                self.end,
+                c.get("events_inserted", 0),
+                c.get("files_loaded", 0),
+                c.get("files_skipped", 0),
+                c.get("files_failed", 0),
+            ),
+        )
         if len(self.errors):
             yield "Files or calls that failed (the rest loaded)", self.errors
 
 
-def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str = "",
-               progress: bool = False) -> Loaded:
+def load_trail(
+    case: Case, trail_source: str = "auto", start: str = "", end: str = "", progress: bool = False
+) -> Loaded:
     """Load the window's CloudTrail into the case's DuckDB store; raw S3 files kept as evidence. ``progress``:
     show a progress bar (JupyterLab; a headless run shows none)."""
     from iamkit import trail
@@ -192,8 +217,9 @@ def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str
 
         bar = ProgressBar("loading CloudTrail files")
     with trail.open(trail_db(case)) as t:
-        res = t.load([source], start=s, end=e, cache_dir=case.evidence / "cloudtrail",
-                     progress=bar.update if bar else None)
+        res = t.load(
+            [source], start=s, end=e, cache_dir=case.evidence / "cloudtrail", progress=bar.update if bar else None
+        )
         total = t.count()
     redacted = redact_raw_files(case.evidence / "cloudtrail")
     if redacted:
@@ -203,10 +229,13 @@ def load_trail(case: Case, trail_source: str = "auto", start: str = "", end: str
     if len(res.errors):
         case.save_frame("trail-load-errors", res.errors)
         first = res.errors.iloc[0].to_dict()
-        case.note_unanswered("enrichment", "every call in the window",
-                             f"{len(res.errors)} CloudTrail file(s) or call(s) failed to load, the rest loaded "
-                             f"(first: {first.get('source') or first.get('file') or ''} "
-                             f"{first.get('error') or first.get('message') or ''})")
+        case.note_unanswered(
+            "enrichment",
+            "every call in the window",
+            f"{len(res.errors)} CloudTrail file(s) or call(s) failed to load, the rest loaded "
+            f"(first: {first.get('source') or first.get('file') or ''} "
+            f"{first.get('error') or first.get('message') or ''})",
+        )
     if total == 0:
         raise NotFound(f"no CloudTrail events found in {source} between {s:%Y-%m-%d} and {e:%Y-%m-%d}")
     return Loaded(source, s.isoformat(), e.isoformat(), counters, res.errors)
@@ -273,8 +302,13 @@ def redact_raw_files(folder: Path) -> list[dict[str, str]]:
         new, n = _redact_raw(body)
         if n:
             p.write_bytes(gzip.compress(new, mtime=0) if gz else new)
-            out.append({"file": p.relative_to(folder).as_posix(), "original_sha256": hashlib.sha256(raw).hexdigest(),
-                        "redacted": f"{n} secret value(s)"})
+            out.append(
+                {
+                    "file": p.relative_to(folder).as_posix(),
+                    "original_sha256": hashlib.sha256(raw).hexdigest(),
+                    "redacted": f"{n} secret value(s)",
+                }
+            )
     return out
 
 
@@ -291,9 +325,26 @@ class KeyTrace:
         yield f"Key {self.access_key_id}", bullets(self.headline)
         yield "Origin", _kv_frame(self.origin)
         yield "Keys, users and sessions in the chain", self.nodes
-        yield "Every call, oldest first", self.events[[c for c in (
-            "event_time", "depth", "access_key_id", "event_source", "event_name", "recipient_account_id",
-            "source_ip", "user_agent", "error_code") if c in self.events.columns]]
+        yield (
+            "Every call, oldest first",
+            self.events[
+                [
+                    c
+                    for c in (
+                        "event_time",
+                        "depth",
+                        "access_key_id",
+                        "event_source",
+                        "event_name",
+                        "recipient_account_id",
+                        "source_ip",
+                        "user_agent",
+                        "error_code",
+                    )
+                    if c in self.events.columns
+                ]
+            ],
+        )
 
 
 def _kv_frame(d: dict[str, Any]) -> pd.DataFrame:
@@ -307,11 +358,14 @@ MAX_PIVOTS = 10
 
 def _creator_key(con: Any, principal_arn: str) -> tuple[str | None, str | None]:
     """(key, event id) of the CreateUser call that made the IAM user ``principal_arn``, if it is in the store."""
-    row = con.execute("""
+    row = con.execute(
+        """
         SELECT access_key_id, event_id FROM events
         WHERE event_name = 'CreateUser' AND error_code IS NULL AND access_key_id IS NOT NULL
           AND json_extract_string(response_elements, '$.user.arn') = ?
-        ORDER BY event_time LIMIT 1""", [principal_arn]).fetchone()
+        ORDER BY event_time LIMIT 1""",
+        [principal_arn],
+    ).fetchone()
     return (row[0], row[1]) if row else (None, None)
 
 
@@ -350,22 +404,36 @@ def trace_key(case: Case, access_key_id: str) -> KeyTrace:
         tr = first if root == access_key_id else t.trace(root)
         full = _full_events(t, tr.events)
     me = first.nodes[first.nodes["node"] == access_key_id]
-    origin = {"kind": o.kind, "arn": o.principal_arn, "name": o.name, "account_id": o.account_id,
-              "first_key": chain[0] if chain else None, "chain": " → ".join(chain)}
+    origin = {
+        "kind": o.kind,
+        "arn": o.principal_arn,
+        "name": o.name,
+        "account_id": o.account_id,
+        "first_key": chain[0] if chain else None,
+        "chain": " → ".join(chain),
+    }
     if o.kind == "iam_user":
         origin.update(user_arn=o.principal_arn, user_name=o.name)
     session = access_key_id.startswith("ASIA")
-    subject = {"access_key_id": access_key_id, "key_type": "session" if session else "long-term",
-               "principal_arn": o.principal_arn, "account_id": o.account_id, "person": None,
-               "session_arn": (me.iloc[0]["principal_arn"] if len(me) else None) if session else None,
-               "origin_access_key_id": root if root.startswith("AKIA") else None, "chain": chain}
+    subject = {
+        "access_key_id": access_key_id,
+        "key_type": "session" if session else "long-term",
+        "principal_arn": o.principal_arn,
+        "account_id": o.account_id,
+        "person": None,
+        "session_arn": (me.iloc[0]["principal_arn"] if len(me) else None) if session else None,
+        "origin_access_key_id": root if root.startswith("AKIA") else None,
+        "chain": chain,
+    }
     if subject["session_arn"] is not None and not isinstance(subject["session_arn"], str):
         subject["session_arn"] = None  # a missing value
     if o.kind in ("unknown", "aws_account"):
-        case.note_unanswered("enrichment", "who is behind the key",
-                             f"its origin is {o.kind}: " + str(o.detail.get("note") or
-                                                               "the key is never issued or used by a known identity "
-                                                               "in the loaded window"))
+        case.note_unanswered(
+            "enrichment",
+            "who is behind the key",
+            f"its origin is {o.kind}: "
+            + str(o.detail.get("note") or "the key is never issued or used by a known identity in the loaded window"),
+        )
     f = F.activity_facts(full, subject, root_key=root, nodes=tr.nodes, ip_context=_ip_context(case))
     case.save_frame("key-events", full, query={"trace": root, "subject": access_key_id, "db": trail_db(case).name})
     case.save_frame("key-chain", tr.nodes)
@@ -463,7 +531,8 @@ def owner(case: Case) -> Owner:
             case.save_frame(f"iam-{account}-errors", frames["errors"])
             errors += [f"{r.operation}: {r.code}: {r.message}"[:300] for r in frames["errors"].itertuples()]
         policies = pols[pols["attached_to_arn"].isin([arn, *group_arns])][
-            ["attached_to_arn", "policy_type", "policy_name", "policy_arn"]]
+            ["attached_to_arn", "policy_type", "policy_name", "policy_arn"]
+        ]
         if "credentials" in frames:
             cr = frames["credentials"]
             case.save_frame(f"iam-{account}-credential-report", cr)
@@ -487,8 +556,11 @@ class Answers:
 
         if self.facts.get("unanswered"):
             yield "Not answered", pd.DataFrame(self.facts["unanswered"])
-        rows = [{"field": k, "value": json.dumps(v, default=str)} for k, v in self.facts.items()
-                if k not in ("schema_version", "unanswered")]
+        rows = [
+            {"field": k, "value": json.dumps(v, default=str)}
+            for k, v in self.facts.items()
+            if k not in ("schema_version", "unanswered")
+        ]
         yield "The answers (evidence/facts.json, schema iamkit/schemas/facts.schema.json)", pd.DataFrame(rows)
 
 
@@ -503,7 +575,9 @@ def timeline_explorer(case: Case):
     """An interactive view of the key's calls (a figure headless; a filterable widget in JupyterLab)."""
     from iamkit.ui.timeline import TimelineExplorer
 
-    return TimelineExplorer(case.load_frame("key-events"), title=f"Calls traced from {case.meta['parameters'].get('access_key_id', '')}")
+    return TimelineExplorer(
+        case.load_frame("key-events"), title=f"Calls traced from {case.meta['parameters'].get('access_key_id', '')}"
+    )
 
 
 def assess(case: Case):
@@ -525,9 +599,6 @@ def postmortem(case: Case):
     from iamkit.investigate.postmortem import summarize
 
     return summarize(case)
-
-
-
 
 
 @dataclass

@@ -22,9 +22,14 @@ class PlanView:
         p = self.plan
         yield f"Dry-run plan {p.hash}: {len(p.actions)} reversible action(s), nothing applied", p.frame()
         yield "What would change (before → after, read now)", code_block("\n".join(p.diff()), "diff")
-        yield "To apply", md("Review, then {}. Every step journals the before-state first; {} restores it.",
-                             code(f"iamkit remediate apply {self.case_dir} --approve {p.hash}"),
-                             code(f"iamkit remediate undo {self.case_dir}"))
+        yield (
+            "To apply",
+            md(
+                "Review, then {}. Every step journals the before-state first; {} restores it.",
+                code(f"iamkit remediate apply {self.case_dir} --approve {p.hash}"),
+                code(f"iamkit remediate undo {self.case_dir}"),
+            ),
+        )
 
 
 def plan_summary(f: dict[str, Any], key_owners: dict[str, str], planned_at: str | None) -> dict[str, Any]:
@@ -43,13 +48,23 @@ def plan_summary(f: dict[str, Any], key_owners: dict[str, str], planned_at: str 
             pol = p["policy"]
             if is_arn(pol):  # an inline policy is removed with the quarantine's review, not detached
                 attached.setdefault(p["target"], []).append(pol)
-    users = [{"arn": u, "account_id": account_of(u),
-              "access_keys": [k for k, owner in key_owners.items() if owner == u]} for u in f["created"]["users"]]
-    roles = [{"role_arn": r["role_arn"], "account_id": r["account_id"], "session_name": r["session_name"]}
-             for r in f["roles_assumed"]]
-    return {"access_key_id": s.get("origin_access_key_id") or s["access_key_id"], "origin": origin,
-            "created_users": users, "policies_attached": attached, "assumed_roles": roles, "evidence": {},
-            "planned_at": planned_at}
+    users = [
+        {"arn": u, "account_id": account_of(u), "access_keys": [k for k, owner in key_owners.items() if owner == u]}
+        for u in f["created"]["users"]
+    ]
+    roles = [
+        {"role_arn": r["role_arn"], "account_id": r["account_id"], "session_name": r["session_name"]}
+        for r in f["roles_assumed"]
+    ]
+    return {
+        "access_key_id": s.get("origin_access_key_id") or s["access_key_id"],
+        "origin": origin,
+        "created_users": users,
+        "policies_attached": attached,
+        "assumed_roles": roles,
+        "evidence": {},
+        "planned_at": planned_at,
+    }
 
 
 def containment_facts(plan: Plan) -> list[dict[str, str]]:
@@ -78,14 +93,20 @@ def plan_for_case(case: Case) -> PlanView:
     f = F.load(case)
     nodes = case.load_frame("key-chain")
     keys = nodes[nodes["node_type"] == "key"]
-    key_owners = {str(r.access_key_id): str(r.principal_arn) for r in keys.itertuples()
-                  if r.access_key_id in f["created"]["access_keys"]}
+    key_owners = {
+        str(r.access_key_id): str(r.principal_arn)
+        for r in keys.itertuples()
+        if r.access_key_id in f["created"]["access_keys"]
+    }
     summary = plan_summary(f, key_owners, case.meta.get("created"))
     plan = capture_before(compromised_key_plan(case.id, summary), iam_client_for)
     for a, before in zip(plan.actions, plan.before, strict=False):
         if "error" in before:
-            case.note_unanswered("remediation", "the state a containment action would change",
-                                 f"{a.kind} {a.target_arn}: {before['error']}")
+            case.note_unanswered(
+                "remediation",
+                "the state a containment action would change",
+                f"{a.kind} {a.target_arn}: {before['error']}",
+            )
     case.save_json("remediation-plan", plan.to_dict())
     (case.evidence / "remediation-plan.diff").write_text("\n".join(plan.diff()) + "\n")
     F.update(case, containment=containment_facts(plan))
@@ -127,18 +148,31 @@ class SubjectPlanView:
         import pandas as pd
 
         p = self.plan
-        rows = [{"kind": x.kind, "target": x.target_arn, "reason": x.reason,
-                 "applicable here": "yes" if x not in self.pending else "not yet (no such action in iamkit.respond)"}
-                for x in self.proposals]
+        rows = [
+            {
+                "kind": x.kind,
+                "target": x.target_arn,
+                "reason": x.reason,
+                "applicable here": "yes" if x not in self.pending else "not yet (no such action in iamkit.respond)",
+            }
+            for x in self.proposals
+        ]
         yield f"Dry-run containment: {len(self.proposals)} change(s) proposed, nothing applied", pd.DataFrame(rows)
         for x in self.proposals:
             if x.before is not None:
-                yield f"{x.kind} {x.target_arn}: before → after", code_block(
-                    "\n".join(_doc_diff(x.before, x.params)), "diff")
+                yield (
+                    f"{x.kind} {x.target_arn}: before → after",
+                    code_block("\n".join(_doc_diff(x.before, x.params)), "diff"),
+                )
         if p.actions:
-            yield "To apply", md("Review, then {}; {} restores it.",
-                                 code(f"iamkit remediate apply {self.case_dir} --approve {p.hash}"),
-                                 code(f"iamkit remediate undo {self.case_dir}"))
+            yield (
+                "To apply",
+                md(
+                    "Review, then {}; {} restores it.",
+                    code(f"iamkit remediate apply {self.case_dir} --approve {p.hash}"),
+                    code(f"iamkit remediate undo {self.case_dir}"),
+                ),
+            )
 
 
 def _doc_diff(before: dict[str, Any], params: dict[str, Any]) -> list[str]:
@@ -162,14 +196,24 @@ def plan_for_subject(case: Case, proposals: list[Proposal]) -> SubjectPlanView:
     plan = capture_before(plan, iam_client_for)
     for a, before in zip(plan.actions, plan.before, strict=False):
         if "error" in before:
-            case.note_unanswered("remediation", "the state a containment action would change",
-                                 f"{a.kind} {a.target_arn}: {before['error']}")
+            case.note_unanswered(
+                "remediation",
+                "the state a containment action would change",
+                f"{a.kind} {a.target_arn}: {before['error']}",
+            )
     case.save_json("remediation-plan", plan.to_dict())
-    case.save_json("proposed-changes", {"proposals": [asdict(p) for p in proposals],
-                                        "not_applicable_yet": [p.kind for p in pending]})
-    diff = [line for p in proposals if p.before is not None for line in
-            [f"# {p.kind} {p.target_arn}  ({p.reason})", *_doc_diff(p.before, p.params)]]
+    case.save_json(
+        "proposed-changes",
+        {"proposals": [asdict(p) for p in proposals], "not_applicable_yet": [p.kind for p in pending]},
+    )
+    diff = [
+        line
+        for p in proposals
+        if p.before is not None
+        for line in [f"# {p.kind} {p.target_arn}  ({p.reason})", *_doc_diff(p.before, p.params)]
+    ]
     (case.evidence / "remediation-plan.diff").write_text("\n".join([*plan.diff(), *diff]) + "\n")
-    F.update(case, containment=[{"kind": p.kind, "target": fact_target(p.kind, p.target_arn, p.params)}
-                                for p in proposals])
+    F.update(
+        case, containment=[{"kind": p.kind, "target": fact_target(p.kind, p.target_arn, p.params)} for p in proposals]
+    )
     return SubjectPlanView(plan, proposals, pending, str(case.path))

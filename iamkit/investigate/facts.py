@@ -30,33 +30,62 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "facts.schema.json
 SCHEMA_VERSION = 1
 BASELINE = dt.timedelta(hours=24)
 SERVICE_SOURCES = ("aws_service", "aws_internal")
-STS_ISSUERS = ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
-               "GetFederationToken", "AssumeRoot")
+STS_ISSUERS = (
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "GetSessionToken",
+    "GetFederationToken",
+    "AssumeRoot",
+)
 POLICY_EVENTS = {
-    "AttachUserPolicy": "user", "PutUserPolicy": "user", "AttachRolePolicy": "role", "PutRolePolicy": "role",
-    "AttachGroupPolicy": "group", "PutGroupPolicy": "group", "AddUserToGroup": "group",
-    "PutUserPermissionsBoundary": "user", "PutRolePermissionsBoundary": "role", "UpdateAssumeRolePolicy": "role",
-    "CreatePolicyVersion": "policy", "SetDefaultPolicyVersion": "policy",
+    "AttachUserPolicy": "user",
+    "PutUserPolicy": "user",
+    "AttachRolePolicy": "role",
+    "PutRolePolicy": "role",
+    "AttachGroupPolicy": "group",
+    "PutGroupPolicy": "group",
+    "AddUserToGroup": "group",
+    "PutUserPermissionsBoundary": "user",
+    "PutRolePermissionsBoundary": "role",
+    "UpdateAssumeRolePolicy": "role",
+    "CreatePolicyVersion": "policy",
+    "SetDefaultPolicyVersion": "policy",
 }
 #: logging and guardrail changes: (event source prefix, event name) -> request parameters naming the target
 LOGGING_EVENTS = {
-    ("cloudtrail", "StopLogging"): ("name",), ("cloudtrail", "DeleteTrail"): ("name",),
-    ("cloudtrail", "UpdateTrail"): ("name",), ("cloudtrail", "PutEventSelectors"): ("trailName",),
-    ("cloudtrail", "PutInsightSelectors"): ("trailName",), ("cloudtrail", "DeleteEventDataStore"): ("eventDataStore",),
+    ("cloudtrail", "StopLogging"): ("name",),
+    ("cloudtrail", "DeleteTrail"): ("name",),
+    ("cloudtrail", "UpdateTrail"): ("name",),
+    ("cloudtrail", "PutEventSelectors"): ("trailName",),
+    ("cloudtrail", "PutInsightSelectors"): ("trailName",),
+    ("cloudtrail", "DeleteEventDataStore"): ("eventDataStore",),
     ("cloudtrail", "StopEventDataStoreIngestion"): ("eventDataStore",),
-    ("guardduty", "DeleteDetector"): ("detectorId",), ("guardduty", "UpdateDetector"): ("detectorId",),
+    ("guardduty", "DeleteDetector"): ("detectorId",),
+    ("guardduty", "UpdateDetector"): ("detectorId",),
     ("guardduty", "DisassociateFromMasterAccount"): ("detectorId",),
     ("guardduty", "DisassociateFromAdministratorAccount"): ("detectorId",),
     ("config", "StopConfigurationRecorder"): ("configurationRecorderName",),
     ("config", "DeleteConfigurationRecorder"): ("configurationRecorderName",),
     ("config", "DeleteDeliveryChannel"): ("deliveryChannelName",),
-    ("access-analyzer", "DeleteAnalyzer"): ("analyzerName",), ("securityhub", "DisableSecurityHub"): (),
-    ("organizations", "LeaveOrganization"): (), ("logs", "DeleteLogGroup"): ("logGroupName",),
+    ("access-analyzer", "DeleteAnalyzer"): ("analyzerName",),
+    ("securityhub", "DisableSecurityHub"): (),
+    ("organizations", "LeaveOrganization"): (),
+    ("logs", "DeleteLogGroup"): ("logGroupName",),
 }
 #: data reads, and the request parameter naming what was read (the ARN is built from it)
-READS = {"GetSecretValue": "secretId", "GetObject": "key", "GetParameter": "name", "GetParameters": "names",
-         "GetItem": "tableName", "Query": "tableName", "Scan": "tableName", "BatchGetItem": "requestItems",
-         "GetPasswordData": "instanceId", "Decrypt": "keyId"}
+READS = {
+    "GetSecretValue": "secretId",
+    "GetObject": "key",
+    "GetParameter": "name",
+    "GetParameters": "names",
+    "GetItem": "tableName",
+    "Query": "tableName",
+    "Scan": "tableName",
+    "BatchGetItem": "requestItems",
+    "GetPasswordData": "instanceId",
+    "Decrypt": "keyId",
+}
 NOT_CHANGES = ("iam", "sts", "signin", "sso")  # IAM/STS changes are listed in their own fields
 CONSOLE_AGENT = "AWS Internal"
 
@@ -116,8 +145,9 @@ def _user_arn(account: Any, name: Any) -> str | None:
 
 
 # ---------------------------------------------------------------- suspicious vs usual
-def classify_activity(ev: pd.DataFrame, root_key: str, nodes: pd.DataFrame | None = None
-                      ) -> tuple[pd.Series, set[str], set[str], bool]:
+def classify_activity(
+    ev: pd.DataFrame, root_key: str, nodes: pd.DataFrame | None = None
+) -> tuple[pd.Series, set[str], set[str], bool]:
     """(suspicious mask over ``ev``, usual IPs, usual agent families, whether a baseline exists): see the
     module docstring for the rule. ``ev`` must be in time order and carry the trace's ``node`` column."""
     if ev.empty:
@@ -194,15 +224,33 @@ def _changed_resource(row: pd.Series, req: dict) -> str | None:
         return arns[0]
     if req.get("bucketName"):
         return build("s3", f"{req['bucketName']}" + (f"/{req['key']}" if req.get("key") else ""))
-    for k in ("secretId", "functionName", "roleArn", "keyId", "name", "tableName", "queueUrl", "topicArn",
-              "instanceId", "groupId", "repositoryName", "stackName"):
+    for k in (
+        "secretId",
+        "functionName",
+        "roleArn",
+        "keyId",
+        "name",
+        "tableName",
+        "queueUrl",
+        "topicArn",
+        "instanceId",
+        "groupId",
+        "repositoryName",
+        "stackName",
+    ):
         if req.get(k):
             return str(req[k])
     return _s(row.get("event_source"))
 
 
-def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: str | None = None,
-                   nodes: pd.DataFrame | None = None, ip_context: Any = None) -> dict[str, Any]:
+def activity_facts(
+    events: pd.DataFrame,
+    subject: dict[str, Any],
+    *,
+    root_key: str | None = None,
+    nodes: pd.DataFrame | None = None,
+    ip_context: Any = None,
+) -> dict[str, Any]:
     """The facts of steps 1 (what the activity did, from where) for ``subject``, from a trace's events.
 
     ``root_key`` is the key the trace started from (the origin key; default the subject's key);
@@ -248,9 +296,17 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
             if name == "AssumeRole" and req.get("roleArn"):
                 role_acct = _account(req["roleArn"])
                 from_acct = _account(caller) or (_j(r.get("user_identity")) or {}).get("accountId") or acct
-                roles.append({"role_arn": req["roleArn"], "session_name": req.get("roleSessionName"),
-                              "access_key_id": key, "from_principal": caller, "from_account": from_acct,
-                              "account_id": role_acct, "cross_account": bool(role_acct and from_acct != role_acct)})
+                roles.append(
+                    {
+                        "role_arn": req["roleArn"],
+                        "session_name": req.get("roleSessionName"),
+                        "access_key_id": key,
+                        "from_principal": caller,
+                        "from_account": from_acct,
+                        "account_id": role_acct,
+                        "cross_account": bool(role_acct and from_acct != role_acct),
+                    }
+                )
         elif name in ("CreateLoginProfile", "UpdateLoginProfile"):
             arn = _user_arn(acct, req.get("userName")) or caller
             if arn:
@@ -259,12 +315,19 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
             console.append(caller)
         if name in POLICY_EVENTS:
             kind = POLICY_EVENTS[name]
-            target = (req.get("policyArn") if kind == "policy"
-                      else build("iam", f"{kind}/{req.get(kind + 'Name')}", account=acct))
-            policy = (None if name == "UpdateAssumeRolePolicy" else
-                      req.get("policyArn") or req.get("permissionsBoundary")
-                      or (f"inline:{req['policyName']}" if req.get("policyName") else None)
-                      or (req.get("groupName") if name == "AddUserToGroup" else None))
+            target = (
+                req.get("policyArn")
+                if kind == "policy"
+                else build("iam", f"{kind}/{req.get(kind + 'Name')}", account=acct)
+            )
+            policy = (
+                None
+                if name == "UpdateAssumeRolePolicy"
+                else req.get("policyArn")
+                or req.get("permissionsBoundary")
+                or (f"inline:{req['policyName']}" if req.get("policyName") else None)
+                or (req.get("groupName") if name == "AddUserToGroup" else None)
+            )
             if name == "AddUserToGroup":
                 target = _user_arn(acct, req.get("userName")) or target
             policies.append({"event_name": name, "target": str(target), "policy": policy})
@@ -273,8 +336,12 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
             continue  # a service's own calls for the caller are not the caller's reads or writes
         if name in READS:
             read += _read_resource(name, req, r)
-        elif _false(r.get("read_only")) and source not in NOT_CHANGES and (source, name) not in LOGGING_EVENTS \
-                and name != "ConsoleLogin":
+        elif (
+            _false(r.get("read_only"))
+            and source not in NOT_CHANGES
+            and (source, name) not in LOGGING_EVENTS
+            and name != "ConsoleLogin"
+        ):
             target = _changed_resource(r, req)
             if target:
                 changed.append(target)
@@ -289,29 +356,52 @@ def activity_facts(events: pd.DataFrame, subject: dict[str, Any], *, root_key: s
         code = _s(r.get("error_code"))
         logging.append({"event_name": r["event_name"], "target": target, "result": outcome(code), "error_code": code})
     plain = S[~invoked] if len(S) else S
-    new_ips = sorted({ip for ip in plain["source_ip"].map(_s) if ip and ip not in usual_ips
-                      and not _service_source(ip)}) if len(plain) else []
-    new_agents = sorted({a for a in plain["user_agent"].map(agent_family) if a and a not in usual_agents
-                         and a != CONSOLE_AGENT and not a.endswith(".amazonaws.com")}) if len(plain) else []
+    new_ips = (
+        sorted({ip for ip in plain["source_ip"].map(_s) if ip and ip not in usual_ips and not _service_source(ip)})
+        if len(plain)
+        else []
+    )
+    new_agents = (
+        sorted(
+            {
+                a
+                for a in plain["user_agent"].map(agent_family)
+                if a and a not in usual_agents and a != CONSOLE_AGENT and not a.endswith(".amazonaws.com")
+            }
+        )
+        if len(plain)
+        else []
+    )
     via = sorted({ip for ip in S["source_ip"].map(_s) if ip and _service_source(ip)}) if len(S) else []
     first = S.iloc[0] if len(S) else None
     key = subject.get("access_key_id")  # a principal's investigation has no subject key: no calls of it
     mine = ev[ev["access_key_id"] == key] if len(ev) and key else ev.iloc[0:0]
-    sources = {"new_ips": new_ips, "new_user_agents": new_agents, "usual_ips": sorted(usual_ips),
-               "usual_user_agents": sorted(usual_agents), "via_aws_services": via}
+    sources = {
+        "new_ips": new_ips,
+        "new_user_agents": new_agents,
+        "usual_ips": sorted(usual_ips),
+        "usual_user_agents": sorted(usual_agents),
+        "via_aws_services": via,
+    }
     if ip_context is not None:
-        sources["ip_context"] = {ip: {k: v for k, v in ip_context.lookup(ip).items()
-                                      if k in ("country", "asn", "as_org") and v is not None}
-                                 for ip in [*new_ips, *sorted(usual_ips)]}
+        sources["ip_context"] = {
+            ip: {k: v for k, v in ip_context.lookup(ip).items() if k in ("country", "asn", "as_org") and v is not None}
+            for ip in [*new_ips, *sorted(usual_ips)]
+        }
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": subject,
         "window": {
             "start": iso(S["event_time"].min()) if len(S) else None,
             "end": iso(S["event_time"].max()) if len(S) else None,
-            "first_event": None if first is None else {
-                "event_name": _s(first["event_name"]), "event_time": iso(first["event_time"]),
-                "access_key_id": _s(first.get("access_key_id")), "source_ip": _s(first.get("source_ip"))},
+            "first_event": None
+            if first is None
+            else {
+                "event_name": _s(first["event_name"]),
+                "event_time": iso(first["event_time"]),
+                "access_key_id": _s(first.get("access_key_id")),
+                "source_ip": _s(first.get("source_ip")),
+            },
         },
         "activity": {
             "suspicious_calls": int(len(S)),
@@ -373,8 +463,9 @@ def _canon(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def differences(facts: dict[str, Any], key: dict[str, Any], schema: dict[str, Any] | None = None,
-                path: str = "") -> list[str]:
+def differences(
+    facts: dict[str, Any], key: dict[str, Any], schema: dict[str, Any] | None = None, path: str = ""
+) -> list[str]:
     """Where ``facts`` differ from an answer ``key``, field by field, by the schema's ``x-compare`` rule
     (``exact``: equal, arrays as sets unless ``x-ordered``; ``at-least``: every key item present;
     ``ignore``). One line per difference, naming the field."""
@@ -408,6 +499,7 @@ def differences(facts: dict[str, Any], key: dict[str, Any], schema: dict[str, An
 def _resolve(spec: dict[str, Any], schema: dict[str, Any], want: Any = None) -> dict[str, Any]:
     """A property's schema with local ``$ref``s followed, and the object branch of a ``oneOf`` (nullable, or one
     object shape among several: the first whose required fields ``want`` has)."""
+
     def follow(s: dict[str, Any]) -> dict[str, Any]:
         if "$ref" in s:
             s = {**schema.get("$defs", {}).get(s["$ref"].rsplit("/", 1)[-1], {}), **s}

@@ -17,9 +17,15 @@ def collect_account(session: Any, account_id: str) -> dict[str, Any]:
     follow-up tasks run as the inventory runs them (``fanout.run``); failures are rows of ``errors``."""
     ctx = as_context(session, account_id=account_id)
     log = ErrorLog()
-    tasks = [fanout.Task("iam", account_id, ctx.region, lambda: iam.collect(Scope(ctx, log))),
-             fanout.Task("credentials", account_id, ctx.region,
-                         lambda: credential_report.collect(Scope(ctx, log), with_service_last_accessed=False))]
+    tasks = [
+        fanout.Task("iam", account_id, ctx.region, lambda: iam.collect(Scope(ctx, log))),
+        fanout.Task(
+            "credentials",
+            account_id,
+            ctx.region,
+            lambda: credential_report.collect(Scope(ctx, log), with_service_last_accessed=False),
+        ),
+    ]
     rows: dict[str, list[dict[str, Any]]] = {}
     for result in fanout.run(tasks, log=log, max_workers=4):
         merge(rows, result)

@@ -26,8 +26,19 @@ KINDS = ("ip", "access_key", "session", "arn", "upn", "resource")
 _KEY = re.compile(r"(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,124}")
 _UPN = re.compile(r"[^@\s:/]{1,128}@[^@\s:/]{1,253}")
 EVENT_LIMIT = 10_000
-EVENT_COLUMNS = ["event_time", "source_ip", "access_key_id", "principal_arn", "session_name", "event_source",
-                 "event_name", "recipient_account_id", "error_code", "user_agent", "event_id"]
+EVENT_COLUMNS = [
+    "event_time",
+    "source_ip",
+    "access_key_id",
+    "principal_arn",
+    "session_name",
+    "event_source",
+    "event_name",
+    "recipient_account_id",
+    "error_code",
+    "user_agent",
+    "event_id",
+]
 
 
 def kind_of(value: str) -> str:
@@ -70,10 +81,17 @@ class Pivot:
     def sections(self):
         import pandas as pd
 
-        yield f"Pivot: {self.kind} {self.value}", md(
-            "{} event(s) in the store{}; {} session(s); {} detection(s); {} related entities.", self.total_events,
-            f" (the first {len(self.events):,} shown)" if self.total_events > len(self.events) else "",
-            len(self.sessions), len(self.detections), len(self.related))
+        yield (
+            f"Pivot: {self.kind} {self.value}",
+            md(
+                "{} event(s) in the store{}; {} session(s); {} detection(s); {} related entities.",
+                self.total_events,
+                f" (the first {len(self.events):,} shown)" if self.total_events > len(self.events) else "",
+                len(self.sessions),
+                len(self.detections),
+                len(self.related),
+            ),
+        )
         if self.context:
             yield "What it is", pd.DataFrame([{"field": k, "value": _text(v)} for k, v in self.context.items()])
         if len(self.related):
@@ -101,21 +119,29 @@ def _where(kind: str, value: str) -> tuple[str, list[Any]]:
     if kind in ("access_key", "session") and _KEY.fullmatch(value):
         return "access_key_id = ?", [value]
     if kind in ("arn", "session"):
-        return ("(principal_arn = ? OR session_issuer_arn = ? OR contains(CAST(request_parameters AS VARCHAR), ?)"
-                " OR contains(CAST(response_elements AS VARCHAR), ?))", [value, value, value, value])
+        return (
+            "(principal_arn = ? OR session_issuer_arn = ? OR contains(CAST(request_parameters AS VARCHAR), ?)"
+            " OR contains(CAST(response_elements AS VARCHAR), ?))",
+            [value, value, value, value],
+        )
     if kind == "upn":
-        return ("(session_name = ? OR principal_arn LIKE ? OR contains(CAST(user_identity AS VARCHAR), ?))",
-                [value, "%/" + value.replace("%", "").replace("_", "\\_"), value])
-    return ("(contains(CAST(request_parameters AS VARCHAR), ?) OR contains(CAST(resources AS VARCHAR), ?))",
-            [value, value])
+        return (
+            "(session_name = ? OR principal_arn LIKE ? OR contains(CAST(user_identity AS VARCHAR), ?))",
+            [value, "%/" + value.replace("%", "").replace("_", "\\_"), value],
+        )
+    return (
+        "(contains(CAST(request_parameters AS VARCHAR), ?) OR contains(CAST(resources AS VARCHAR), ?))",
+        [value, value],
+    )
 
 
 def _events(con: Any, kind: str, value: str, limit: int) -> tuple[pd.DataFrame, int]:
     where, params = _where(kind, value)
     total = int(con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0])
     cols = ", ".join(EVENT_COLUMNS)
-    df = con.execute(f"SELECT {cols} FROM events WHERE {where} ORDER BY event_time, event_id LIMIT {int(limit)}",
-                     params).df()
+    df = con.execute(
+        f"SELECT {cols} FROM events WHERE {where} ORDER BY event_time, event_id LIMIT {int(limit)}", params
+    ).df()
     return df, total
 
 
@@ -123,11 +149,16 @@ def _sessions(events: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     if events.empty:
-        return pd.DataFrame(columns=["access_key_id", "principal_arn", "first_seen", "last_seen", "calls",
-                                     "source_ips"])
+        return pd.DataFrame(
+            columns=["access_key_id", "principal_arn", "first_seen", "last_seen", "calls", "source_ips"]
+        )
     g = events.dropna(subset=["access_key_id"]).groupby(["access_key_id", "principal_arn"], dropna=False)
-    out = g.agg(first_seen=("event_time", "min"), last_seen=("event_time", "max"), calls=("event_name", "size"),
-                source_ips=("source_ip", lambda s: ", ".join(sorted(set(s.dropna()))[:5]))).reset_index()
+    out = g.agg(
+        first_seen=("event_time", "min"),
+        last_seen=("event_time", "max"),
+        calls=("event_name", "size"),
+        source_ips=("source_ip", lambda s: ", ".join(sorted(set(s.dropna()))[:5])),
+    ).reset_index()
     return out.sort_values("first_seen").reset_index(drop=True)
 
 
@@ -155,8 +186,11 @@ def _detections(case: Case | None, value: str, event_ids: set[str]) -> pd.DataFr
     det = pd.read_parquet(p)
 
     def names(r: Any) -> bool:
-        if value in (getattr(r, "access_key_id", None), getattr(r, "principal_arn", None),
-                     getattr(r, "source_ip", None)):
+        if value in (
+            getattr(r, "access_key_id", None),
+            getattr(r, "principal_arn", None),
+            getattr(r, "source_ip", None),
+        ):
             return True
         evs = getattr(r, "event_ids", None)
         evs = json.loads(evs) if isinstance(evs, str) and evs.startswith("[") else evs
@@ -187,8 +221,13 @@ def _ip_context(value: str, case: Case | None) -> dict[str, Any]:
 
             f = jsontext.read(p)
             src = (f.get("sources") or {}) if isinstance(f, dict) else {}
-            ctx["in this incident"] = ("new (suspicious)" if value in (src.get("new_ips") or []) else
-                                       "usual (the owner's)" if value in (src.get("usual_ips") or []) else "not seen")
+            ctx["in this incident"] = (
+                "new (suspicious)"
+                if value in (src.get("new_ips") or [])
+                else "usual (the owner's)"
+                if value in (src.get("usual_ips") or [])
+                else "not seen"
+            )
             ctx.update({k: v for k, v in ((src.get("ip_context") or {}).get(value) or {}).items() if v})
     if "country" not in ctx:
         from iamkit import config
@@ -200,15 +239,14 @@ def _ip_context(value: str, case: Case | None) -> dict[str, Any]:
             row = IpContext().lookup(value)
         ctx.update({("address kind" if k == "kind" else k): v for k, v in row.items() if v and k != "ip"})
     rep = data.ip_reputation(value)
-    ctx["AWS address space"] = (f"yes: {', '.join(rep['aws_services'])} {rep['aws_prefix']}" if rep["aws"] else "no")
+    ctx["AWS address space"] = f"yes: {', '.join(rep['aws_services'])} {rep['aws_prefix']}" if rep["aws"] else "no"
     ctx["AWS list"] = rep["aws_list"]
     ctx["Tor exit"] = rep["tor_exit"]
     ctx["hosting provider"] = rep["hosting"] if rep["hosting"] is None else (rep["hosting"] or "no")
     return ctx
 
 
-def pivot(value: str, *, case: Case | str | Path | None = None, trail: Any = None,
-          limit: int = EVENT_LIMIT) -> Pivot:
+def pivot(value: str, *, case: Case | str | Path | None = None, trail: Any = None, limit: int = EVENT_LIMIT) -> Pivot:
     """Everything known about ``value`` (IP, ARN, access key, session, UPN or resource) in a case (its store and
     evidence) or a trail store (``trail``: a path or an open ``Trail``)."""
     import pandas as pd
@@ -247,5 +285,15 @@ def pivot(value: str, *, case: Case | str | Path | None = None, trail: Any = Non
         parts = value.split(":", 5)
         context.update({"service": parts[2], "account": parts[4] or "—", "resource": escape.visible(parts[5])})
     ids = set(events["event_id"].dropna()) if "event_id" in events else set()
-    return Pivot(value, kind, context, events, total, _sessions(events), _related(events, value),
-                 _detections(case, value, ids), _reach(case, value), notes)
+    return Pivot(
+        value,
+        kind,
+        context,
+        events,
+        total,
+        _sessions(events),
+        _related(events, value),
+        _detections(case, value, ids),
+        _reach(case, value),
+        notes,
+    )

@@ -37,14 +37,16 @@ def _trust() -> Steps:
 
     def postmortem(case):
         role = case.load_json("facts")["subject"]["id"]
-        return summarize_subject(case, f"Cross-account trust exposure of {role}", t.EVENTS,
-                                 {"trust-findings": "Trust findings on the role"})
+        return summarize_subject(
+            case, f"Cross-account trust exposure of {role}", t.EVENTS, {"trust-findings": "Trust findings on the role"}
+        )
 
     return Steps(t.PLAYBOOK, t.check, t.trace, t.exposure, t.assess, t.plan_containment, postmortem)
 
 
 def _principal(playbook: str, title: str, tables: dict[str, str] | None = None) -> Callable[[], Steps]:
     """The steps of a playbook whose subject is a principal (``iamkit.investigate.principal``)."""
+
     def make() -> Steps:
         from iamkit.investigate import principal as p
         from iamkit.investigate.postmortem import summarize_subject
@@ -64,8 +66,9 @@ def _resource() -> Steps:
 
     def postmortem(case):
         arn = case.load_json("facts")["subject"]["id"]
-        return summarize_subject(case, f"Resource exposure of {arn}", r.EVENTS,
-                                 {"exposure-findings": "Exposure findings on the resource"})
+        return summarize_subject(
+            case, f"Resource exposure of {arn}", r.EVENTS, {"exposure-findings": "Exposure findings on the resource"}
+        )
 
     return Steps("resource-exposure", r.check, r.trace, r.exposure, r.assess, r.plan_containment, postmortem)
 

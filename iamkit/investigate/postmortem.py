@@ -25,8 +25,10 @@ class Postmortem:
         from iamkit.ui.timeline import figure
 
         yield self.summary["title"], bullets(self.summary["headline"])
-        yield "Post-mortem: time to detect / contain / recover, detection gaps, guardrails to add", \
-            self._frame(self.summary.get("postmortem") or [])
+        yield (
+            "Post-mortem: time to detect / contain / recover, detection gaps, guardrails to add",
+            self._frame(self.summary.get("postmortem") or []),
+        )
         yield "Proposed actions (dry run)", self._frame(self.summary["proposed_actions"])
         yield "Incident timeline", figure(self.events, self.timeline_title)
 
@@ -52,21 +54,36 @@ def summarize(case: Case) -> Postmortem:
         "headline": headline(f),
         "who": {k: v for k, v in s.items() if v},
         "what": notable(events),
-        "when": {"first_suspicious": f["window"]["start"], "last_suspicious": f["window"]["end"],
-                 "first_event": f["window"]["first_event"], **f["activity"], "denied": f["denied"]["count"],
-                 "other_errors": f["other_errors"]["count"]},
+        "when": {
+            "first_suspicious": f["window"]["start"],
+            "last_suspicious": f["window"]["end"],
+            "first_event": f["window"]["first_event"],
+            **f["activity"],
+            "denied": f["denied"]["count"],
+            "other_errors": f["other_errors"]["count"],
+        },
         "from_where": from_where(events, f),
-        "blast_radius": {**(f.get("reach") or {}), "detections": f.get("detections") or [],
-                         "created_users": f["created"]["users"], "created_keys": f["created"]["access_keys"],
-                         "sessions": f["created"]["sessions"],
-                         "assumed_roles": [r["role_arn"] for r in f["roles_assumed"]],
-                         "resources_read": f["resources_read"], "resources_changed": f["resources_changed"]},
-        "proposed_actions": [{"step": i + 1, "action": a["kind"], "target": a["target_arn"], "reason": a["reason"]}
-                             for i, a in enumerate(plan["actions"])],
+        "blast_radius": {
+            **(f.get("reach") or {}),
+            "detections": f.get("detections") or [],
+            "created_users": f["created"]["users"],
+            "created_keys": f["created"]["access_keys"],
+            "sessions": f["created"]["sessions"],
+            "assumed_roles": [r["role_arn"] for r in f["roles_assumed"]],
+            "resources_read": f["resources_read"],
+            "resources_changed": f["resources_changed"],
+        },
+        "proposed_actions": [
+            {"step": i + 1, "action": a["kind"], "target": a["target_arn"], "reason": a["reason"]}
+            for i, a in enumerate(plan["actions"])
+        ],
         "plan_hash": plan.get("hash"),
         "postmortem": lessons_rows(f["postmortem"]),
-        "tables": {"key-events": "Every call traced from the key", "detections": "Detections on the incident",
-                   "reach": "Effective permissions of the principals involved"},
+        "tables": {
+            "key-events": "Every call traced from the key",
+            "detections": "Detections on the incident",
+            "reach": "Effective permissions of the principals involved",
+        },
     }
     case.save_json("summary", summary)
     return Postmortem(summary, events)
@@ -87,22 +104,46 @@ def summarize_subject(case: Case, title: str, events_name: str, tables: dict[str
         "headline": headline(f),
         "who": {k: v for k, v in f["subject"].items() if v},
         "what": notable(events),
-        "proposed_actions": [{"step": i + 1, "action": p["kind"], "target": p["target_arn"], "reason": p["reason"]}
-                             for i, p in enumerate(proposed)],
+        "proposed_actions": [
+            {"step": i + 1, "action": p["kind"], "target": p["target_arn"], "reason": p["reason"]}
+            for i, p in enumerate(proposed)
+        ],
         "plan_hash": plan.get("hash"),
         "postmortem": lessons_rows(f["postmortem"]),
-        "tables": {events_name: "Every call of the subject", **tables,
-                   "detections": "Detections on the incident",
-                   "reach": "Effective permissions of the principals involved"},
+        "tables": {
+            events_name: "Every call of the subject",
+            **tables,
+            "detections": "Detections on the incident",
+            "reach": "Effective permissions of the principals involved",
+        },
     }
     case.save_json("summary", summary)
     return Postmortem(summary, events, "Calls of the subject")
 
 
-SENSITIVE = {"CreateUser", "CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile", "AttachUserPolicy",
-             "PutUserPolicy", "AttachRolePolicy", "PutRolePolicy", "CreatePolicyVersion", "UpdateAssumeRolePolicy",
-             "AssumeRole", "GetSecretValue", "GetObject", "StopLogging", "DeleteTrail", "UpdateTrail",
-             "PutEventSelectors", "GetSessionToken", "GetFederationToken", "ConsoleLogin", "DeleteDetector"}
+SENSITIVE = {
+    "CreateUser",
+    "CreateAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
+    "AttachUserPolicy",
+    "PutUserPolicy",
+    "AttachRolePolicy",
+    "PutRolePolicy",
+    "CreatePolicyVersion",
+    "UpdateAssumeRolePolicy",
+    "AssumeRole",
+    "GetSecretValue",
+    "GetObject",
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
+    "GetSessionToken",
+    "GetFederationToken",
+    "ConsoleLogin",
+    "DeleteDetector",
+}
 
 
 def _target(row) -> str:
@@ -128,9 +169,17 @@ def notable(events: pd.DataFrame) -> list[dict[str, Any]]:
     for _, r in events.iterrows():
         code = _error(r.get("error_code"))
         if r["event_name"] in SENSITIVE or code or r.get("read_only") is False:
-            rows.append({"time": str(r["event_time"])[:19], "key": r.get("access_key_id"), "call": r["event_name"],
-                         "account": r.get("recipient_account_id"), "source_ip": r.get("source_ip"),
-                         "target": _target(r), "result": f"{outcome(code)} ({code})" if code else "ok"})
+            rows.append(
+                {
+                    "time": str(r["event_time"])[:19],
+                    "key": r.get("access_key_id"),
+                    "call": r["event_name"],
+                    "account": r.get("recipient_account_id"),
+                    "source_ip": r.get("source_ip"),
+                    "target": _target(r),
+                    "result": f"{outcome(code)} ({code})" if code else "ok",
+                }
+            )
     return rows
 
 
@@ -142,15 +191,30 @@ def from_where(events: pd.DataFrame, f: dict[str, Any]) -> list[dict[str, Any]]:
     src = f["sources"]
     out = []
     for ip, g in events.groupby(events["source_ip"].fillna("(none)")):
-        kind = ("suspicious" if ip in src["new_ips"] else "usual" if ip in src["usual_ips"]
-                else "via AWS services" if ip in src["via_aws_services"] else "other")
+        kind = (
+            "suspicious"
+            if ip in src["new_ips"]
+            else "usual"
+            if ip in src["usual_ips"]
+            else "via AWS services"
+            if ip in src["via_aws_services"]
+            else "other"
+        )
         results = g["error_code"].map(outcome)
         agents = g["user_agent"].map(agent_family).value_counts()
-        out.append({"source_ip": ip, "activity": kind, "calls": len(g), "denied": int((results == DENIED).sum()),
-                    "other_errors": int((results == FAILED).sum()),
-                    "first_seen": str(g["event_time"].min())[:19], "last_seen": str(g["event_time"].max())[:19],
-                    "keys": ", ".join(sorted(g["access_key_id"].dropna().unique())),
-                    "user_agents": "; ".join(f"{u} ({n})" for u, n in agents.head(3).items())})
+        out.append(
+            {
+                "source_ip": ip,
+                "activity": kind,
+                "calls": len(g),
+                "denied": int((results == DENIED).sum()),
+                "other_errors": int((results == FAILED).sum()),
+                "first_seen": str(g["event_time"].min())[:19],
+                "last_seen": str(g["event_time"].max())[:19],
+                "keys": ", ".join(sorted(g["access_key_id"].dropna().unique())),
+                "user_agents": "; ".join(f"{u} ({n})" for u, n in agents.head(3).items()),
+            }
+        )
     return sorted(out, key=lambda r: r["first_seen"])
 
 
@@ -197,50 +261,85 @@ def incident_start(f: dict[str, Any]) -> str | None:
 
 #: guardrails to add, by what the facts show: (test on the facts, kind, what, why)
 GUARDRAILS: list[tuple[Any, str, str, str]] = [
-    (lambda f: bool((f.get("exposure") or {}).get("problems")), "scp",
-     "a resource control policy (RCP) denying sts:AssumeRole to principals outside the organization "
-     "(aws:PrincipalOrgID), with exceptions for named partners",
-     "a trust naming an account root or '*' then lets in only the organization, whatever the trust says"),
-    (lambda f: bool((f.get("exposure") or {}).get("problems")), "ci_policy_gate",
-     "gate infrastructure changes on `iamkit assess --rules 'IAMKIT-TRUST-*' --fail-on high` (trust policies "
-     "naming an account root, '*', or outsiders without sts:ExternalId fail the build)",
-     "the exposure was written in a trust policy; the pipeline that deploys it can refuse it"),
-    (lambda f: bool((f.get("created") or {}).get("users") or (f.get("created") or {}).get("access_keys")), "scp",
-     "an SCP denying iam:CreateUser, iam:CreateAccessKey and iam:CreateLoginProfile except to the identity "
-     "pipeline's role (aws:PrincipalArn)", "the attacker made a user and keys of its own to stay in"),
-    (lambda f: any(p.get("event_name") in ("AttachUserPolicy", "PutUserPolicy", "AttachRolePolicy",
-                                           "PutRolePolicy", "CreatePolicyVersion")
-                   for p in f.get("policies_changed") or []), "permission_boundary",
-     "a permissions boundary required on every user and role that principals other than the identity pipeline "
-     "create (iam:PermissionsBoundary condition on iam:CreateUser / iam:CreateRole)",
-     "a policy granted there could not reach past the boundary"),
-    (lambda f: bool((f.get("resource_exposure") or {}).get("problems")), "scp",
-     "account-level S3 Block Public Access on, locked by an SCP denying s3:PutAccountPublicAccessBlock and "
-     "s3:PutBucketPolicy/PutBucketAcl outside the platform role; an RCP denying access from outside the "
-     "organization (aws:PrincipalOrgID) to buckets, keys and secrets",
-     "a bucket policy granting '*' then has no effect, whoever writes it"),
-    (lambda f: bool((f.get("resource_exposure") or {}).get("problems")), "ci_policy_gate",
-     "gate resource policies in CI on `iamkit assess --rules 'IAMKIT-EXPO-*' --fail-on high`",
-     "the public grant would have failed the build"),
-    (lambda f: bool(f.get("risky_changes")), "ci_policy_gate",
-     "make IAM changes go through the pipeline and gate them on `iamkit assess --fail-on high` (wildcard grants, "
-     "iam:PassRole on '*', administrator policies attached fail the build); deny them to other principals by SCP",
-     "the grants were written by hand with a CI credential, outside any review"),
-    (lambda f: bool(f.get("logging_changes")), "scp",
-     "an SCP denying cloudtrail:StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors, guardduty:Delete* "
-     "and config:Stop* / Delete* outside the security account's role", "logging was tampered with or tried"),
-    (lambda f: str((f.get("subject") or {}).get("id") or "").endswith(":root"), "scp",
-     "an SCP denying every action to member-account root users (aws:PrincipalArn arn:aws:iam::*:root), and "
-     "centralized root access in IAM to remove their passwords and keys",
-     "root cannot be restricted by IAM policies or quarantined; only an SCP or removing its credentials stops it"),
-    (lambda f: bool(f.get("roles_assumed")), "ci_policy_gate",
-     "gate trust policies of deployment roles in CI: name the pipeline role ARNs, never an account root",
-     "the attacker's session moved into another account through a role trusting a whole account"),
+    (
+        lambda f: bool((f.get("exposure") or {}).get("problems")),
+        "scp",
+        "a resource control policy (RCP) denying sts:AssumeRole to principals outside the organization "
+        "(aws:PrincipalOrgID), with exceptions for named partners",
+        "a trust naming an account root or '*' then lets in only the organization, whatever the trust says",
+    ),
+    (
+        lambda f: bool((f.get("exposure") or {}).get("problems")),
+        "ci_policy_gate",
+        "gate infrastructure changes on `iamkit assess --rules 'IAMKIT-TRUST-*' --fail-on high` (trust policies "
+        "naming an account root, '*', or outsiders without sts:ExternalId fail the build)",
+        "the exposure was written in a trust policy; the pipeline that deploys it can refuse it",
+    ),
+    (
+        lambda f: bool((f.get("created") or {}).get("users") or (f.get("created") or {}).get("access_keys")),
+        "scp",
+        "an SCP denying iam:CreateUser, iam:CreateAccessKey and iam:CreateLoginProfile except to the identity "
+        "pipeline's role (aws:PrincipalArn)",
+        "the attacker made a user and keys of its own to stay in",
+    ),
+    (
+        lambda f: any(
+            p.get("event_name")
+            in ("AttachUserPolicy", "PutUserPolicy", "AttachRolePolicy", "PutRolePolicy", "CreatePolicyVersion")
+            for p in f.get("policies_changed") or []
+        ),
+        "permission_boundary",
+        "a permissions boundary required on every user and role that principals other than the identity pipeline "
+        "create (iam:PermissionsBoundary condition on iam:CreateUser / iam:CreateRole)",
+        "a policy granted there could not reach past the boundary",
+    ),
+    (
+        lambda f: bool((f.get("resource_exposure") or {}).get("problems")),
+        "scp",
+        "account-level S3 Block Public Access on, locked by an SCP denying s3:PutAccountPublicAccessBlock and "
+        "s3:PutBucketPolicy/PutBucketAcl outside the platform role; an RCP denying access from outside the "
+        "organization (aws:PrincipalOrgID) to buckets, keys and secrets",
+        "a bucket policy granting '*' then has no effect, whoever writes it",
+    ),
+    (
+        lambda f: bool((f.get("resource_exposure") or {}).get("problems")),
+        "ci_policy_gate",
+        "gate resource policies in CI on `iamkit assess --rules 'IAMKIT-EXPO-*' --fail-on high`",
+        "the public grant would have failed the build",
+    ),
+    (
+        lambda f: bool(f.get("risky_changes")),
+        "ci_policy_gate",
+        "make IAM changes go through the pipeline and gate them on `iamkit assess --fail-on high` (wildcard grants, "
+        "iam:PassRole on '*', administrator policies attached fail the build); deny them to other principals by SCP",
+        "the grants were written by hand with a CI credential, outside any review",
+    ),
+    (
+        lambda f: bool(f.get("logging_changes")),
+        "scp",
+        "an SCP denying cloudtrail:StopLogging, DeleteTrail, UpdateTrail and PutEventSelectors, guardduty:Delete* "
+        "and config:Stop* / Delete* outside the security account's role",
+        "logging was tampered with or tried",
+    ),
+    (
+        lambda f: str((f.get("subject") or {}).get("id") or "").endswith(":root"),
+        "scp",
+        "an SCP denying every action to member-account root users (aws:PrincipalArn arn:aws:iam::*:root), and "
+        "centralized root access in IAM to remove their passwords and keys",
+        "root cannot be restricted by IAM policies or quarantined; only an SCP or removing its credentials stops it",
+    ),
+    (
+        lambda f: bool(f.get("roles_assumed")),
+        "ci_policy_gate",
+        "gate trust policies of deployment roles in CI: name the pipeline role ARNs, never an account root",
+        "the attacker's session moved into another account through a role trusting a whole account",
+    ),
 ]
 
 
-def lessons(f: dict[str, Any], detections: pd.DataFrame | None, journal: list[dict[str, Any]],
-            plan_hash: str | None) -> dict[str, Any]:
+def lessons(
+    f: dict[str, Any], detections: pd.DataFrame | None, journal: list[dict[str, Any]], plan_hash: str | None
+) -> dict[str, Any]:
     """The post-mortem's facts (pure): time to detect (incident start → first detection), to contain (→ first
     applied containment), to recover (→ every applied change verified), the detection gaps, the guardrails to add
     (SCP, permission boundary, CI policy gating) and the standing detections to keep."""
@@ -253,31 +352,71 @@ def lessons(f: dict[str, Any], detections: pd.DataFrame | None, journal: list[di
     from iamkit.investigate.facts import iso
 
     contained, recovered = iso(contained), iso(recovered)
-    ttd = _duration(start, detected, "first evidence → first shipped detection raised on it" if detected else
-                    "no shipped detection raised on it: it was found by the investigation")
-    ttc = _duration(detected or start, contained, "→ containment applied (journal)" if contained else
-                    f"not contained yet: dry-run plan {plan_hash or '(none)'} awaits approval")
-    ttr = _duration(detected or start, recovered, "→ every applied change verified (journal)" if recovered else
-                    "not recovered yet: nothing applied and verified in this case")
+    ttd = _duration(
+        start,
+        detected,
+        "first evidence → first shipped detection raised on it"
+        if detected
+        else "no shipped detection raised on it: it was found by the investigation",
+    )
+    ttc = _duration(
+        detected or start,
+        contained,
+        "→ containment applied (journal)"
+        if contained
+        else f"not contained yet: dry-run plan {plan_hash or '(none)'} awaits approval",
+    )
+    ttr = _duration(
+        detected or start,
+        recovered,
+        "→ every applied change verified (journal)"
+        if recovered
+        else "not recovered yet: nothing applied and verified in this case",
+    )
     gaps = []
     if not detected:
-        gaps.append({"what": "no detection fired on the incident",
-                     "why": "the evidence was in the trail, but none of the shipped rules matched it"})
+        gaps.append(
+            {
+                "what": "no detection fired on the incident",
+                "why": "the evidence was in the trail, but none of the shipped rules matched it",
+            }
+        )
     exp = f.get("exposure") or {}
     if exp.get("problems"):
-        gaps.append({"what": f"the trust of {exp['role_arn']} was open ({', '.join(exp['problems'])}) with no alert",
-                     "why": "trust-opened detections fire when a trust is changed, not on one that was always open; "
-                            "only a scheduled assessment of trusts finds it"})
-    if f.get("sources", {}).get("new_ips") and "iamkit-assume-role-new-source-ip" not in (f.get("detections") or []) \
-            and f.get("roles_assumed"):
-        gaps.append({"what": "role assumed from a new source IP without a detection",
-                     "why": "the principal had no history to compare with"})
+        gaps.append(
+            {
+                "what": f"the trust of {exp['role_arn']} was open ({', '.join(exp['problems'])}) with no alert",
+                "why": "trust-opened detections fire when a trust is changed, not on one that was always open; "
+                "only a scheduled assessment of trusts finds it",
+            }
+        )
+    if (
+        f.get("sources", {}).get("new_ips")
+        and "iamkit-assume-role-new-source-ip" not in (f.get("detections") or [])
+        and f.get("roles_assumed")
+    ):
+        gaps.append(
+            {
+                "what": "role assumed from a new source IP without a detection",
+                "why": "the principal had no history to compare with",
+            }
+        )
     guardrails = [{"kind": kind, "what": what, "why": why} for test, kind, what, why in GUARDRAILS if test(f)]
     for d in f.get("standing_detections") or []:
-        guardrails.append({"kind": "detection", "what": f"keep detection {d} on (hunt daily)",
-                           "why": "it raises the same exposure if it comes back"})
-    return {"time_to_detect": ttd, "time_to_contain": ttc, "time_to_recover": ttr, "detection_gaps": gaps,
-            "guardrails": guardrails}
+        guardrails.append(
+            {
+                "kind": "detection",
+                "what": f"keep detection {d} on (hunt daily)",
+                "why": "it raises the same exposure if it comes back",
+            }
+        )
+    return {
+        "time_to_detect": ttd,
+        "time_to_contain": ttc,
+        "time_to_recover": ttr,
+        "detection_gaps": gaps,
+        "guardrails": guardrails,
+    }
 
 
 def settle_lessons(case: Case, f: dict[str, Any]) -> dict[str, Any]:
@@ -298,12 +437,19 @@ def lessons_rows(pm: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The post-mortem as rows a report shows (what, value, note)."""
     if not pm:
         return []
-    rows = [{"what": name.replace("_", " "), "value": "—" if d["seconds"] is None else _human(d["seconds"]),
-             "note": d["note"]} for name, d in ((k, pm[k]) for k in ("time_to_detect", "time_to_contain",
-                                                                     "time_to_recover"))]
+    rows = [
+        {
+            "what": name.replace("_", " "),
+            "value": "—" if d["seconds"] is None else _human(d["seconds"]),
+            "note": d["note"],
+        }
+        for name, d in ((k, pm[k]) for k in ("time_to_detect", "time_to_contain", "time_to_recover"))
+    ]
     rows += [{"what": "detection gap", "value": g["what"], "note": g["why"]} for g in pm["detection_gaps"]]
-    rows += [{"what": f"guardrail ({g['kind'].replace('_', ' ')})", "value": g["what"], "note": g["why"]}
-             for g in pm["guardrails"]]
+    rows += [
+        {"what": f"guardrail ({g['kind'].replace('_', ' ')})", "value": g["what"], "note": g["why"]}
+        for g in pm["guardrails"]
+    ]
     return rows
 
 

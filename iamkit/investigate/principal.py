@@ -38,8 +38,21 @@ class Activity:
 
     def sections(self):
         yield f"{self.subject.kind.capitalize()} {self.subject.id}", bullets(self.headline)
-        cols = [c for c in ("event_time", "relation", "event_name", "principal_arn", "access_key_id",
-                            "recipient_account_id", "source_ip", "user_agent", "error_code") if c in self.events]
+        cols = [
+            c
+            for c in (
+                "event_time",
+                "relation",
+                "event_name",
+                "principal_arn",
+                "access_key_id",
+                "recipient_account_id",
+                "source_ip",
+                "user_agent",
+                "error_code",
+            )
+            if c in self.events
+        ]
         yield "Every call, oldest first", self.events[cols]
 
 
@@ -69,8 +82,11 @@ def trace(case: Case, subject: str) -> Activity:
 
 
 #: administrator managed policies (attaching one is a risky change)
-ADMIN_POLICIES = ("arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/IAMFullAccess",
-                  "arn:aws:iam::aws:policy/PowerUserAccess")
+ADMIN_POLICIES = (
+    "arn:aws:iam::aws:policy/AdministratorAccess",
+    "arn:aws:iam::aws:policy/IAMFullAccess",
+    "arn:aws:iam::aws:policy/PowerUserAccess",
+)
 DOCUMENT_EVENTS = ("PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicyVersion", "CreatePolicy")
 
 
@@ -83,8 +99,9 @@ def policy_risks(event_name: str, req: dict[str, Any]) -> list[str]:
     risks = set()
     if str(req.get("policyArn") or "") in ADMIN_POLICIES and event_name.startswith("Attach"):
         risks.add("admin-attached")
-    if event_name == "SetDefaultPolicyVersion" or (event_name == "CreatePolicyVersion" and req.get("setAsDefault")
-                                                   in (True, "true")):
+    if event_name == "SetDefaultPolicyVersion" or (
+        event_name == "CreatePolicyVersion" and req.get("setAsDefault") in (True, "true")
+    ):
         risks.add("new-default-version")
     doc = policydoc.load_document(req.get("policyDocument")) if event_name in DOCUMENT_EVENTS else None
     if doc is not None:
@@ -105,8 +122,15 @@ def risky_changes(events: pd.DataFrame, changed: list[dict[str, Any]]) -> list[d
     from iamkit.investigate.facts import POLICY_EVENTS
     from iamkit.trail.outcome import SUCCEEDED, outcome
 
-    rows = [r for _, r in events.iterrows() if r.get("event_name") in POLICY_EVENTS
-            and outcome(r.get("error_code")) == SUCCEEDED] if len(events) else []
+    rows = (
+        [
+            r
+            for _, r in events.iterrows()
+            if r.get("event_name") in POLICY_EVENTS and outcome(r.get("error_code")) == SUCCEEDED
+        ]
+        if len(events)
+        else []
+    )
     out = []
     for r, c in zip(rows, changed, strict=False):
         req = r.get("request_parameters")
@@ -126,8 +150,7 @@ def opened_by(ev: pd.DataFrame, suspicious: set[str] = frozenset()) -> list[dict
             continue  # the role account's copy of a cross-account AssumeRole
         who = caller_of(r) or ""
         key = r.get("access_key_id") if isinstance(r.get("access_key_id"), str) else ""
-        row = out.setdefault((who, key), {"caller": who, "access_key_id": key or None, "calls": 0,
-                                          "suspicious": False})
+        row = out.setdefault((who, key), {"caller": who, "access_key_id": key or None, "calls": 0, "suspicious": False})
         row["calls"] += 1
         row["suspicious"] = row["suspicious"] or r.get("event_id") in suspicious
     return list(out.values())
@@ -158,13 +181,18 @@ def assess(case: Case):
 
     f = F.load(case)
     me = f["subject"]["id"]
-    involved = [("subject", me)] + [("opened its sessions", o["caller"]) for o in case.load_json("openers")
-                                    if o["caller"]]
-    involved += [("granted more by it", c["target"]) for c in f.get("risky_changes") or []
-                 if principal(c["target"]).kind in (USER, ROLE)]
+    involved = [("subject", me)] + [
+        ("opened its sessions", o["caller"]) for o in case.load_json("openers") if o["caller"]
+    ]
+    involved += [
+        ("granted more by it", c["target"])
+        for c in f.get("risky_changes") or []
+        if principal(c["target"]).kind in (USER, ROLE)
+    ]
     keys = {o["access_key_id"] for o in case.load_json("openers") if o["access_key_id"]}
-    return assess_principals(case, list(dict.fromkeys(involved)), events=EVENTS,
-                             keys=keys | set(f["created"]["sessions"]))
+    return assess_principals(
+        case, list(dict.fromkeys(involved)), events=EVENTS, keys=keys | set(f["created"]["sessions"])
+    )
 
 
 def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str | None) -> list[Any]:
@@ -178,28 +206,62 @@ def proposals(f: dict[str, Any], openers: list[dict[str, Any]], planned_at: str 
     out = []
     if principal(me).kind == USER:  # the subject itself made the calls: its keys off, itself quarantined
         for key in f.get("subject_keys") or []:
-            out.append(Proposal("deactivate_access_key", account_of(me) or "", me,
-                                {"access_key_id": key, "user_name": name_of(me)}, "the key that made the calls"))
+            out.append(
+                Proposal(
+                    "deactivate_access_key",
+                    account_of(me) or "",
+                    me,
+                    {"access_key_id": key, "user_name": name_of(me)},
+                    "the key that made the calls",
+                )
+            )
         out.append(Proposal("quarantine_user", account_of(me) or "", me, {}, "made the calls: deny everything"))
     for c in f.get("risky_changes") or []:
         out += _reversal(c)
     if principal(me).kind == ROLE:
-        out.append(Proposal("revoke_role_sessions", account_of(me) or "", me,
-                            {"issued_before": planned_at}, "its sessions did what the investigation found"))
+        out.append(
+            Proposal(
+                "revoke_role_sessions",
+                account_of(me) or "",
+                me,
+                {"issued_before": planned_at},
+                "its sessions did what the investigation found",
+            )
+        )
     for o in openers:
         who = principal(o["caller"])
         if who.kind != USER or not o.get("suspicious", True):
             continue  # a role's own sessions are revoked with it; a usual opener is left alone
         key = o.get("access_key_id") or ""
         if key.startswith("AKIA"):
-            out.append(Proposal("deactivate_access_key", who.account or "", o["caller"],
-                                {"access_key_id": key, "user_name": name_of(o["caller"])},
-                                f"the key that opened the sessions of {me}"))
-        out.append(Proposal("quarantine_user", who.account or "", o["caller"], {},
-                            f"opened the sessions of {me}: deny everything until investigated"))
+            out.append(
+                Proposal(
+                    "deactivate_access_key",
+                    who.account or "",
+                    o["caller"],
+                    {"access_key_id": key, "user_name": name_of(o["caller"])},
+                    f"the key that opened the sessions of {me}",
+                )
+            )
+        out.append(
+            Proposal(
+                "quarantine_user",
+                who.account or "",
+                o["caller"],
+                {},
+                f"opened the sessions of {me}: deny everything until investigated",
+            )
+        )
     for role in dict.fromkeys(c["target"] for c in f.get("risky_changes") or [] if principal(c["target"]).kind == ROLE):
-        out.append(Proposal("revoke_role_sessions", account_of(role) or "", role, {"issued_before": planned_at},
-                            "its permissions were widened: sessions opened since may hold them"))
+        out.append(
+            Proposal(
+                "revoke_role_sessions",
+                account_of(role) or "",
+                role,
+                {"issued_before": planned_at},
+                "its permissions were widened: sessions opened since may hold them",
+            )
+        )
     for u in f["created"]["users"]:
         out.append(Proposal("quarantine_user", account_of(u) or "", u, {}, f"created by {me} in the incident"))
     return out
@@ -216,8 +278,15 @@ def _reversal(c: dict[str, Any]) -> list[Any]:
     if event.startswith("Attach") and policy:
         return [Proposal(f"detach_{kind}_policy", who.account or "", target, {"policy_arn": policy}, why)]
     if event.startswith("Put") and policy.startswith("inline:"):
-        return [Proposal("delete_inline_policy", who.account or "", target,
-                         {"policy_name": policy.split(":", 1)[1], "principal_type": kind}, why)]
+        return [
+            Proposal(
+                "delete_inline_policy",
+                who.account or "",
+                target,
+                {"policy_name": policy.split(":", 1)[1], "principal_type": kind},
+                why,
+            )
+        ]
     return []
 
 
@@ -230,5 +299,6 @@ def plan_containment(case: Case):
     ev = case.load_frame(EVENTS)
     made = ev[ev["relation"] == "made"]
     keys = sorted({k for k in made["access_key_id"].dropna() if str(k).startswith("AKIA")})
-    return plan_for_subject(case, proposals({**f, "subject_keys": keys}, case.load_json("openers"),
-                                            case.meta.get("created")))
+    return plan_for_subject(
+        case, proposals({**f, "subject_keys": keys}, case.load_json("openers"), case.meta.get("created"))
+    )

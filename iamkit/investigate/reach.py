@@ -47,9 +47,19 @@ class Reach:
     def sections(self):
         import pandas as pd
 
-        yield "Blast radius", pd.DataFrame([{"what": k, "count": len(v) if isinstance(v, list) else v,
-                                              "items": ", ".join(map(str, v)) if isinstance(v, list) else ""}
-                                             for k, v in self.blast_radius.items()])
+        yield (
+            "Blast radius",
+            pd.DataFrame(
+                [
+                    {
+                        "what": k,
+                        "count": len(v) if isinstance(v, list) else v,
+                        "items": ", ".join(map(str, v)) if isinstance(v, list) else "",
+                    }
+                    for k, v in self.blast_radius.items()
+                ]
+            ),
+        )
         yield "What each principal of the incident can do (policy engine decisions, SCPs applied)", self.permissions
         yield "Detections on the incident", self.detections
         for e in self.errors:
@@ -89,12 +99,19 @@ def assess_key(case: Case) -> Reach:
     f = F.load(case)
     s = f["subject"]
     keys = {*s["chain"], *f["created"]["access_keys"], *f["created"]["sessions"], s["access_key_id"]}
-    return assess_principals(case, incident_principals(f), events="key-events", keys=keys,
-                             extra_accounts=[s["account_id"]])
+    return assess_principals(
+        case, incident_principals(f), events="key-events", keys=keys, extra_accounts=[s["account_id"]]
+    )
 
 
-def assess_principals(case: Case, involved: list[tuple[str, str]], *, events: str, keys: set[str] = frozenset(),
-                      extra_accounts: list[str | None] = ()) -> Reach:
+def assess_principals(
+    case: Case,
+    involved: list[tuple[str, str]],
+    *,
+    events: str,
+    keys: set[str] = frozenset(),
+    extra_accounts: list[str | None] = (),
+) -> Reach:
     """Reach and blast radius of the ``involved`` principals ((why, ARN) pairs) of any subject, decided by the
     policy engine over their accounts, plus the shipped detections that name them, ``keys`` or the subject's
     events (the case's ``events`` frame); ``reach`` and ``detections`` are written into the facts."""
@@ -124,8 +141,9 @@ def assess_principals(case: Case, involved: list[tuple[str, str]], *, events: st
                     result = decide(inv, arn, action, resource, explain=False, scope="any").result
                 except Exception as e:  # a malformed document is listed, never a silent Allow
                     result = f"error: {e}"[:120]
-                rows.append({"principal": arn, "in_incident_as": why, "can": label, "action": action,
-                             "decision": result})
+                rows.append(
+                    {"principal": arn, "in_incident_as": why, "can": label, "action": action, "decision": result}
+                )
         graph = build_graph(inv)
         can_admin = set(paths_to_admin(graph)["principal_arn"])
         admin = sorted(a for _, a in involved if a in can_admin)
@@ -143,8 +161,12 @@ def assess_principals(case: Case, involved: list[tuple[str, str]], *, events: st
     f = F.update(case, reach=reach if inv is not None else None, detections=ids)
     blast = {"accounts": accounts, "admin_principals": admin, "sensitive_resources": sorted(sensitive)}
     if "created" in f:  # a key investigation: what the attacker made and used
-        blast.update(created_users=f["created"]["users"], created_keys=f["created"]["access_keys"],
-                     assumed_roles=[r["role_arn"] for r in f["roles_assumed"]], resources_read=f["resources_read"])
+        blast.update(
+            created_users=f["created"]["users"],
+            created_keys=f["created"]["access_keys"],
+            assumed_roles=[r["role_arn"] for r in f["roles_assumed"]],
+            resources_read=f["resources_read"],
+        )
     return Reach(perms, detections, blast, errors)
 
 
@@ -166,8 +188,7 @@ def _inventory(case: Case, accounts: list[str], errors: list[str]) -> Any:
     return inv
 
 
-def _detections(case: Case, principals: set[str], keys: set[str], events_name: str,
-                errors: list[str]) -> pd.DataFrame:
+def _detections(case: Case, principals: set[str], keys: set[str], events_name: str, errors: list[str]) -> pd.DataFrame:
     """The shipped detections over the case's CloudTrail that name the subject's keys, principals or events."""
     import pandas as pd
 
@@ -189,8 +210,11 @@ def _detections(case: Case, principals: set[str], keys: set[str], events_name: s
     def ours(r: Any) -> bool:
         evs = r.event_ids
         evs = json.loads(evs) if isinstance(evs, str) and evs.startswith("[") else evs
-        return (r.access_key_id in keys or r.principal_arn in principals
-                or bool(ids & set(evs if isinstance(evs, (list, tuple)) or hasattr(evs, "tolist") else [])))
+        return (
+            r.access_key_id in keys
+            or r.principal_arn in principals
+            or bool(ids & set(evs if isinstance(evs, (list, tuple)) or hasattr(evs, "tolist") else []))
+        )
 
     mine = df[[ours(r) for r in df.itertuples()]] if len(df) else df
     case.save_frame("detections", mine)

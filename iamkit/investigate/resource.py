@@ -24,9 +24,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EVENTS = "subject-events"
 RULES = ("IAMKIT-EXPO-001", "IAMKIT-EXPO-002")
-POLICY_CHANGES = ("PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl", "PutKeyPolicy", "PutResourcePolicy",
-                  "DeleteResourcePolicy", "AddPermission", "RemovePermission", "ModifySnapshotAttribute",
-                  "PutPublicAccessBlock", "DeletePublicAccessBlock")
+POLICY_CHANGES = (
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketAcl",
+    "PutKeyPolicy",
+    "PutResourcePolicy",
+    "DeleteResourcePolicy",
+    "AddPermission",
+    "RemovePermission",
+    "ModifySnapshotAttribute",
+    "PutPublicAccessBlock",
+    "DeletePublicAccessBlock",
+)
 READ_CALLS = ("GetObject", "GetSecretValue", "Decrypt", "Invoke", "CopySnapshot", "CreateVolume")
 
 
@@ -54,8 +64,9 @@ def usage(ev: pd.DataFrame) -> dict[str, Any]:
     for _, r in ev.iterrows() if len(ev) else ():
         name = r.get("event_name")
         if name in POLICY_CHANGES:
-            changes.append({"event_name": name, "by": who(r), "time": iso(r["event_time"]),
-                            "result": outcome(r.get("error_code"))})
+            changes.append(
+                {"event_name": name, "by": who(r), "time": iso(r["event_time"]), "result": outcome(r.get("error_code"))}
+            )
         elif name in READ_CALLS and outcome(r.get("error_code")) == SUCCEEDED:
             readers.add(who(r) or "unknown")
             if isinstance(r.get("source_ip"), str):
@@ -64,9 +75,15 @@ def usage(ev: pd.DataFrame) -> dict[str, Any]:
             res = json.loads(res) if isinstance(res, str) else res if isinstance(res, list) else []
             objects |= {x["ARN"] for x in res if isinstance(x, dict) and x.get("type") == "AWS::S3::Object"}
             times.append(r["event_time"])
-    return {"policy_changes": changes, "accessed_by": sorted(readers), "access_ips": sorted(ips),
-            "reads": len(times), "objects_read": sorted(objects),
-            "first_access": iso(min(times)) if times else None, "last_access": iso(max(times)) if times else None}
+    return {
+        "policy_changes": changes,
+        "accessed_by": sorted(readers),
+        "access_ips": sorted(ips),
+        "reads": len(times),
+        "objects_read": sorted(objects),
+        "first_access": iso(min(times)) if times else None,
+        "last_access": iso(max(times)) if times else None,
+    }
 
 
 @dataclass
@@ -77,12 +94,27 @@ class Timeline:
 
     def sections(self):
         u = self.usage
-        yield f"Resource {self.subject.id}", bullets(
-            ["policy changes: " + ("; ".join(f"{c['event_name']} by {c['by']} at {c['time']} ({c['result']})"
-                                             for c in u["policy_changes"]) or "none in the window"),
-             f"{u['reads']} read(s) by {', '.join(u['accessed_by']) or 'nobody'} from {len(u['access_ips'])} IP(s)"])
-        cols = [c for c in ("event_time", "relation", "event_name", "principal_arn", "source_ip", "user_agent",
-                            "error_code") if c in self.events.columns]
+        yield (
+            f"Resource {self.subject.id}",
+            bullets(
+                [
+                    "policy changes: "
+                    + (
+                        "; ".join(
+                            f"{c['event_name']} by {c['by']} at {c['time']} ({c['result']})"
+                            for c in u["policy_changes"]
+                        )
+                        or "none in the window"
+                    ),
+                    f"{u['reads']} read(s) by {', '.join(u['accessed_by']) or 'nobody'} from {len(u['access_ips'])} IP(s)",
+                ]
+            ),
+        )
+        cols = [
+            c
+            for c in ("event_time", "relation", "event_name", "principal_arn", "source_ip", "user_agent", "error_code")
+            if c in self.events.columns
+        ]
         yield "Every call naming it, oldest first", self.events[cols]
 
 
@@ -98,9 +130,19 @@ def trace(case: Case, subject: str) -> Timeline:
     case.save_frame(EVENTS, ev, query={"subject": s.id, "kind": s.kind, "db": trail_db(case).name})
     u = usage(ev)
     case.save_json("resource-usage", u)
-    F.save(case, {"schema_version": F.SCHEMA_VERSION, "subject": s.as_facts(), "resource_exposure": None,
-                  "standing_detections": [], "detections": None, "containment": None, "postmortem": None,
-                  "unanswered": []})
+    F.save(
+        case,
+        {
+            "schema_version": F.SCHEMA_VERSION,
+            "subject": s.as_facts(),
+            "resource_exposure": None,
+            "standing_detections": [],
+            "detections": None,
+            "containment": None,
+            "postmortem": None,
+            "unanswered": [],
+        },
+    )
     return Timeline(s, ev, u)
 
 
@@ -111,8 +153,10 @@ class Exposure:
     policy: dict[str, Any] | None
 
     def sections(self):
-        yield "What is wrong with its policy", bullets(
-            ["breaks " + (", ".join(self.exposure["problems"]) or "no exposure rule")])
+        yield (
+            "What is wrong with its policy",
+            bullets(["breaks " + (", ".join(self.exposure["problems"]) or "no exposure rule")]),
+        )
         yield "Exposure findings (iamkit assess)", self.findings
         if self.policy is not None:
             from iamkit.ui.text import code_block
@@ -147,8 +191,11 @@ def exposure(case: Case) -> Exposure:
         errors.append(f"the account owning {arn} is not in its ARN nor in the trail")
     for e in errors:
         case.note_unanswered("enrichment", "the resource's policy now", e)
-    exp = {"resource_arn": arn, "problems": sorted(set(findings["rule_id"])) if len(findings) else [],
-           **case.load_json("resource-usage")}
+    exp = {
+        "resource_arn": arn,
+        "problems": sorted(set(findings["rule_id"])) if len(findings) else [],
+        **case.load_json("resource-usage"),
+    }
     case.save_json("resource-policy", {"resource_arn": arn, "account_id": acct, "document": doc})
     F.update(case, resource_exposure=exp)
     return Exposure(exp, findings, doc)
@@ -172,8 +219,11 @@ def without_outsiders(doc: dict[str, Any] | None) -> dict[str, Any]:
         aws = p.get("AWS") if isinstance(p, dict) else p
         aws = aws if isinstance(aws, list) else [aws]
         return st.get("Effect") == "Allow" and "*" in aws
-    return {"Version": (doc or {}).get("Version", "2012-10-17"),
-            "Statement": [s for s in stmts if isinstance(s, dict) and not public(s)]}
+
+    return {
+        "Version": (doc or {}).get("Version", "2012-10-17"),
+        "Statement": [s for s in stmts if isinstance(s, dict) and not public(s)],
+    }
 
 
 def assess(case: Case):
@@ -197,14 +247,27 @@ def plan_containment(case: Case):
     arn = f["subject"]["id"]
     pol = case.load_json("resource-policy")
     exp = f.get("resource_exposure") or {}
-    out = [Proposal("restrict_resource_policy", pol.get("account_id") or "", arn,
-                    {"document": without_outsiders(pol.get("document"))},
-                    "its policy lets in " + (", ".join(exp.get("problems", [])) or "outsiders"),
-                    before={"document": pol.get("document")})]
+    out = [
+        Proposal(
+            "restrict_resource_policy",
+            pol.get("account_id") or "",
+            arn,
+            {"document": without_outsiders(pol.get("document"))},
+            "its policy lets in " + (", ".join(exp.get("problems", [])) or "outsiders"),
+            before={"document": pol.get("document")},
+        )
+    ]
     for c in exp.get("policy_changes", []):
         if c["result"] == "succeeded" and c.get("by") and principal(c["by"]).kind == ROLE:
-            out.append(Proposal("revoke_role_sessions", account_of(c["by"]) or "", c["by"],
-                                {"issued_before": case.meta.get("created")}, f"a session of it ran {c['event_name']}"))
+            out.append(
+                Proposal(
+                    "revoke_role_sessions",
+                    account_of(c["by"]) or "",
+                    c["by"],
+                    {"issued_before": case.meta.get("created")},
+                    f"a session of it ran {c['event_name']}",
+                )
+            )
     seen, unique = set(), []
     for p in out:
         if (p.kind, p.target_arn) not in seen:

@@ -91,19 +91,24 @@ def events_of(con: Any, subject: Subject, *, start: Any = None, end: Any = None)
         where, params = "access_key_id = ?", [sid]
         relation = "'made'"
     elif subject.kind == "person":
-        raise BadInput("a person's calls come through Identity Center: correlate the person first "
-                       "(iamkit correlate UPN), then investigate the role sessions it names")
+        raise BadInput(
+            "a person's calls come through Identity Center: correlate the person first "
+            "(iamkit correlate UPN), then investigate the role sessions it names"
+        )
     else:
-        name_match = ("json_extract_string(request_parameters, '$.roleArn') = ? "
-                      "OR list_contains(json_extract_string(resources, '$[*].ARN'), ?)")
+        name_match = (
+            "json_extract_string(request_parameters, '$.roleArn') = ? "
+            "OR list_contains(json_extract_string(resources, '$[*].ARN'), ?)"
+        )
         where = f"principal_arn = ? OR session_issuer_arn = ? OR {name_match}"
         params = [sid, sid, sid, sid]
-        relation = ("CASE WHEN principal_arn = ? OR session_issuer_arn = ? THEN 'made' "
-                    f"WHEN event_name IN {ASSUME_CALLS!r} AND json_extract_string(request_parameters, '$.roleArn') = ? "
-                    "THEN 'opened' ELSE 'named' END")
+        relation = (
+            "CASE WHEN principal_arn = ? OR session_issuer_arn = ? THEN 'made' "
+            f"WHEN event_name IN {ASSUME_CALLS!r} AND json_extract_string(request_parameters, '$.roleArn') = ? "
+            "THEN 'opened' ELSE 'named' END"
+        )
         params = [sid, sid, sid, *params]
-    sql = (f"SELECT *, {relation} AS relation FROM events WHERE ({where}){window} "
-           "ORDER BY event_time, event_id")
+    sql = f"SELECT *, {relation} AS relation FROM events WHERE ({where}){window} ORDER BY event_time, event_id"
     df = con.execute(sql, [*params, *args]).df()
     return parse_json_columns(df).reset_index(drop=True)
 
@@ -115,5 +120,3 @@ def caller_of(row: Any) -> str | None:
         return issuer
     arn = row.get("principal_arn") if hasattr(row, "get") else None
     return arn if isinstance(arn, str) and arn else None
-
-

@@ -47,13 +47,31 @@ class Timeline:
         import pandas as pd
 
         u = self.usage
-        yield f"Role {self.subject.id}", bullets([
-            f"{u['sessions']} session(s) opened between {u['first_used'] or '—'} and {u['last_used'] or '—'}",
-            "opened by: " + (", ".join(u["used_by"]) or "nobody in the window"),
-            f"{len(self.events)} call(s) made by, opening or naming the role"])
+        yield (
+            f"Role {self.subject.id}",
+            bullets(
+                [
+                    f"{u['sessions']} session(s) opened between {u['first_used'] or '—'} and {u['last_used'] or '—'}",
+                    "opened by: " + (", ".join(u["used_by"]) or "nobody in the window"),
+                    f"{len(self.events)} call(s) made by, opening or naming the role",
+                ]
+            ),
+        )
         yield "Who opened its sessions", pd.DataFrame(u["by_caller"])
-        cols = [c for c in ("event_time", "relation", "event_name", "principal_arn", "recipient_account_id",
-                            "source_ip", "user_agent", "error_code") if c in self.events.columns]
+        cols = [
+            c
+            for c in (
+                "event_time",
+                "relation",
+                "event_name",
+                "principal_arn",
+                "recipient_account_id",
+                "source_ip",
+                "user_agent",
+                "error_code",
+            )
+            if c in self.events.columns
+        ]
         yield "Every call, oldest first", self.events[cols]
 
 
@@ -72,11 +90,24 @@ def trace(case: Case, subject: str) -> Timeline:
     usage = usage_of(ev, s.id)
     case.save_json("trust-usage", usage)
     if not usage["sessions"]:
-        case.note_unanswered("enrichment", "who used the role",
-                             "no session of it was opened in the loaded window: widen start, or the trust is unused")
-    F.save(case, {"schema_version": F.SCHEMA_VERSION, "subject": s.as_facts(), "exposure": None,
-                  "standing_detections": [], "detections": None, "containment": None, "postmortem": None,
-                  "unanswered": []})
+        case.note_unanswered(
+            "enrichment",
+            "who used the role",
+            "no session of it was opened in the loaded window: widen start, or the trust is unused",
+        )
+    F.save(
+        case,
+        {
+            "schema_version": F.SCHEMA_VERSION,
+            "subject": s.as_facts(),
+            "exposure": None,
+            "standing_detections": [],
+            "detections": None,
+            "containment": None,
+            "postmortem": None,
+            "unanswered": [],
+        },
+    )
     return Timeline(s, ev, usage)
 
 
@@ -96,10 +127,16 @@ def usage_of(ev: pd.DataFrame, role_arn: str) -> dict[str, Any]:
         if who:
             by.setdefault(who, []).append(r["event_time"])
     times = [t for ts in by.values() for t in ts]
-    return {"role_arn": role_arn, "used_by": sorted(by), "sessions": len(times),
-            "first_used": iso(min(times)) if times else None, "last_used": iso(max(times)) if times else None,
-            "by_caller": [{"caller": k, "sessions": len(v), "first": iso(min(v)), "last": iso(max(v))}
-                          for k, v in sorted(by.items())]}
+    return {
+        "role_arn": role_arn,
+        "used_by": sorted(by),
+        "sessions": len(times),
+        "first_used": iso(min(times)) if times else None,
+        "last_used": iso(max(times)) if times else None,
+        "by_caller": [
+            {"caller": k, "sessions": len(v), "first": iso(min(v)), "last": iso(max(v))} for k, v in sorted(by.items())
+        ],
+    }
 
 
 @dataclass
@@ -110,12 +147,21 @@ class Exposure:
 
     def sections(self):
         e = self.exposure
-        yield "What is wrong with the trust", bullets(
-            [f"trusts {', '.join(e['trusted']) or 'nobody'}",
-             "breaks " + (", ".join(e["problems"]) or "no trust rule"),
-             f"restrict it to {', '.join(e['proposed_trust']['principals']) or '(nobody used it: remove it)'}"
-             + (f" within organization {e['proposed_trust']['principal_org_id']}"
-                if e["proposed_trust"]["principal_org_id"] else "")])
+        yield (
+            "What is wrong with the trust",
+            bullets(
+                [
+                    f"trusts {', '.join(e['trusted']) or 'nobody'}",
+                    "breaks " + (", ".join(e["problems"]) or "no trust rule"),
+                    f"restrict it to {', '.join(e['proposed_trust']['principals']) or '(nobody used it: remove it)'}"
+                    + (
+                        f" within organization {e['proposed_trust']['principal_org_id']}"
+                        if e["proposed_trust"]["principal_org_id"]
+                        else ""
+                    ),
+                ]
+            ),
+        )
         yield "Trust findings on the role (iamkit assess)", self.findings
         if self.trust_document is not None:
             from iamkit.ui.text import code_block
@@ -143,26 +189,42 @@ def exposure(case: Case) -> Exposure:
         findings = findings[findings["resource_arn"] == role].reset_index(drop=True) if len(findings) else findings
         case.save_frame("trust-findings", findings)
         rows = inv.trusts[inv.trusts["role_arn"] == role]
-        trusted = sorted({str(p) for p, kind in zip(rows["principal"], rows["principal_type"], strict=False)
-                          if str(kind).upper() == "AWS"})
+        trusted = sorted(
+            {
+                str(p)
+                for p, kind in zip(rows["principal"], rows["principal_type"], strict=False)
+                if str(kind).upper() == "AWS"
+            }
+        )
         ids = inv.accounts["org_id"].dropna().unique().tolist() if len(inv.accounts) else []
         org_id = ids[0] if ids else None
     try:
         from iamkit.respond.sessions import iam_client_for
 
-        doc = _json(iam_client_for(account_of(role) or "").get_role(RoleName=name_of(role))["Role"]
-                    ["AssumeRolePolicyDocument"])
+        doc = _json(
+            iam_client_for(account_of(role) or "").get_role(RoleName=name_of(role))["Role"]["AssumeRolePolicyDocument"]
+        )
     except Exception as e:  # the account may deny us: said, the rest goes on
         errors.append(f"GetRole {role}: {e.__class__.__name__}: {e}"[:300])
     for e in errors:
         case.note_unanswered("enrichment", "the role's trust policy and its organization", e)
     if org_id is None:
-        case.note_unanswered("enrichment", "the organization id for aws:PrincipalOrgID",
-                             "the organization could not be read: the proposed trust names the ARNs only")
+        case.note_unanswered(
+            "enrichment",
+            "the organization id for aws:PrincipalOrgID",
+            "the organization could not be read: the proposed trust names the ARNs only",
+        )
     problems = sorted(set(findings["rule_id"])) if len(findings) else []
-    exp = {"role_arn": role, "trusted": trusted, "problems": problems, "used_by": usage["used_by"],
-           "sessions": usage["sessions"], "first_used": usage["first_used"], "last_used": usage["last_used"],
-           "proposed_trust": {"principals": usage["used_by"], "principal_org_id": org_id}}
+    exp = {
+        "role_arn": role,
+        "trusted": trusted,
+        "problems": problems,
+        "used_by": usage["used_by"],
+        "sessions": usage["sessions"],
+        "first_used": usage["first_used"],
+        "last_used": usage["last_used"],
+        "proposed_trust": {"principals": usage["used_by"], "principal_org_id": org_id},
+    }
     case.save_json("trust-policy", {"role_arn": role, "document": doc})
     F.update(case, exposure=exp, standing_detections=[STANDING_DETECTION])
     return Exposure(exp, findings, doc)
@@ -205,9 +267,17 @@ def plan_containment(case: Case):
     if before is None or not used:  # nobody to keep: the report says to remove the trust; nothing to restrict
         return plan_for_subject(case, [])
     doc = restricted_trust(before, used, (exp.get("proposed_trust") or {}).get("principal_org_id"))
-    reason = ("trust opens the role to " + (", ".join(exp.get("trusted", [])) or "?")
-              + f"; only {len(exp.get('used_by', []))} principal(s) used it")
-    proposal = Proposal("restrict_trust", account_of(role) or "", role,
-                        {"role_name": name_of(role), "document": doc}, reason,
-                        before={"document": before} if before is not None else None)
+    reason = (
+        "trust opens the role to "
+        + (", ".join(exp.get("trusted", [])) or "?")
+        + f"; only {len(exp.get('used_by', []))} principal(s) used it"
+    )
+    proposal = Proposal(
+        "restrict_trust",
+        account_of(role) or "",
+        role,
+        {"role_name": name_of(role), "document": doc},
+        reason,
+        before={"document": before} if before is not None else None,
+    )
     return plan_for_subject(case, [proposal])

@@ -19,8 +19,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from iamkit.case import Case
 
-BROWSER_COLUMNS = ["event_time", "source_ip", "access_key_id", "event_name", "event_source", "error_code",
-                   "principal_arn", "recipient_account_id", "user_agent"]
+BROWSER_COLUMNS = [
+    "event_time",
+    "source_ip",
+    "access_key_id",
+    "event_name",
+    "event_source",
+    "error_code",
+    "principal_arn",
+    "recipient_account_id",
+    "user_agent",
+]
 
 
 def _facts(case: Case) -> dict[str, Any]:
@@ -44,21 +53,31 @@ class Activity:
     def figure(self):
         from iamkit.ui.figures import activity_timeline
 
-        return activity_timeline(self.events, self.facts, zoom=False,
-                                 title=f"Activity of {self.subject or 'every principal'}")
+        return activity_timeline(
+            self.events, self.facts, zoom=False, title=f"Activity of {self.subject or 'every principal'}"
+        )
 
     def sections(self):
         what = self.subject or "every principal"
         when = f"{self.start or 'the start of the data'} → {self.end or 'the end of the data'}"
         if self.events.empty:
-            yield f"Activity of {what}", md("No call of {} between {} (widen the window or pick another subject).",
-                                            what, when)
+            yield (
+                f"Activity of {what}",
+                md("No call of {} between {} (widen the window or pick another subject).", what, when),
+            )
             return
         new = ((self.facts.get("sources") or {}).get("new_ips")) or []
         n_new = int(self.events["source_ip"].isin(new).sum())
-        yield f"Activity of {what}", md(
-            "{} calls between {}, {} of them from the incident's new IPs. Look for: red lanes (new IPs), ✕ (denied). "
-            "Next: click an IP, key or ARN below to pivot on it.", len(self.events), when, n_new)
+        yield (
+            f"Activity of {what}",
+            md(
+                "{} calls between {}, {} of them from the incident's new IPs. Look for: red lanes (new IPs), ✕ (denied). "
+                "Next: click an IP, key or ARN below to pivot on it.",
+                len(self.events),
+                when,
+                n_new,
+            ),
+        )
         yield "", self.figure()
 
 
@@ -114,10 +133,18 @@ def subjects(case: Case) -> list[str]:
     from iamkit import trail
 
     with trail.open(case.path / "trail.duckdb", read_only=True) as t:
-        keys = [r[0] for r in t.con.execute("SELECT DISTINCT access_key_id FROM events WHERE access_key_id IS NOT "
-                                            "NULL ORDER BY 1 LIMIT 20000").fetchall()]
-        arns = [r[0] for r in t.con.execute("SELECT DISTINCT principal_arn FROM events WHERE principal_arn IS NOT "
-                                            "NULL ORDER BY 1 LIMIT 20000").fetchall()]
+        keys = [
+            r[0]
+            for r in t.con.execute(
+                "SELECT DISTINCT access_key_id FROM events WHERE access_key_id IS NOT NULL ORDER BY 1 LIMIT 20000"
+            ).fetchall()
+        ]
+        arns = [
+            r[0]
+            for r in t.con.execute(
+                "SELECT DISTINCT principal_arn FROM events WHERE principal_arn IS NOT NULL ORDER BY 1 LIMIT 20000"
+            ).fetchall()
+        ]
     inv = case.evidence / "inventory" / "principals.parquet"
     if inv.is_file():
         import pandas as pd
@@ -163,13 +190,15 @@ class Workbench:
 
         act = self.current or self.run()
         facts = act.facts
-        picker = CasePicker(cases(self.case.path.parent, self.case.meta.get("playbook") or "compromised-access-key"), str(self.case.path.resolve()),
-                            lambda p: open_case(p, step="explore"))
+        picker = CasePicker(
+            cases(self.case.path.parent, self.case.meta.get("playbook") or "compromised-access-key"),
+            str(self.case.path.resolve()),
+            lambda p: open_case(p, step="explore"),
+        )
         window = WindowPicker(self.start, self.end, window_presets(self.case, facts))
         subject = SubjectPicker(self.subject, subjects(self.case))
         panel = PivotPanel(lambda v: pivot(v, case=self.case))
-        browser = EventsBrowser(act.events, columns=BROWSER_COLUMNS[:7], on_pivot=panel.go,
-                                title="Calls")
+        browser = EventsBrowser(act.events, columns=BROWSER_COLUMNS[:7], on_pivot=panel.go, title="Calls")
         fig_out = figure_output(None)
         summary = w.HTML()
         summary.add_class("iamkit-activity-summary")
@@ -178,9 +207,11 @@ class Workbench:
             a = self.run()
             browser.replace(a.events)
             show_figure(fig_out, a.figure())
-            summary.value = (f"<b>{len(a.events):,}</b> calls · subject <code>"
-                             f"{_h(a.subject or 'every principal')}</code> · window <code>{_h(a.start or '…')}</code> "
-                             f"→ <code>{_h(a.end or '…')}</code> · case <code>{_h(self.case.id)}</code>")
+            summary.value = (
+                f"<b>{len(a.events):,}</b> calls · subject <code>"
+                f"{_h(a.subject or 'every principal')}</code> · window <code>{_h(a.start or '…')}</code> "
+                f"→ <code>{_h(a.end or '…')}</code> · case <code>{_h(self.case.id)}</code>"
+            )
 
         def new_window(start: str, end: str):
             self.start, self.end = start, end
@@ -200,8 +231,9 @@ class Workbench:
         picker.on_open.append(new_case)
         self.panels = {"case": picker, "window": window, "subject": subject, "browser": browser, "pivot": panel}
         refresh()
-        box = w.VBox([picker.widget(), window.widget(), subject.widget(), summary, fig_out, browser.widget(),
-                      panel.widget()])
+        box = w.VBox(
+            [picker.widget(), window.widget(), subject.widget(), summary, fig_out, browser.widget(), panel.widget()]
+        )
         box.add_class("iamkit-workbench")
         return box
 
@@ -239,12 +271,23 @@ class PlanApproval:
         from iamkit.ui.widgets import PlanReview
 
         rows = self.plan.frame()
-        yield "Review and approve (dry run)", md(
-            "Tick the actions you approve and press the button: the approval (who, when, which steps, plan {}) is "
-            "recorded in the case journal and nothing is changed. To apply, run the command shown above.",
-            self.plan.hash)
-        yield "", PlanReview([{"kind": r.kind, "target": r.target} for r in rows.itertuples()], self.plan.hash,
-                             self.approve, self.approver).widget()
+        yield (
+            "Review and approve (dry run)",
+            md(
+                "Tick the actions you approve and press the button: the approval (who, when, which steps, plan {}) is "
+                "recorded in the case journal and nothing is changed. To apply, run the command shown above.",
+                self.plan.hash,
+            ),
+        )
+        yield (
+            "",
+            PlanReview(
+                [{"kind": r.kind, "target": r.target} for r in rows.itertuples()],
+                self.plan.hash,
+                self.approve,
+                self.approver,
+            ).widget(),
+        )
 
 
 def plan_review(case: Case, approver: str = "") -> PlanApproval:
@@ -256,5 +299,3 @@ def plan_review(case: Case, approver: str = "") -> PlanApproval:
 def default_subject(case: Case) -> str:
     """The key the case investigated (its subject), when the parameter is empty."""
     return str((_facts(case).get("subject") or {}).get("access_key_id") or "")
-
-

@@ -21,8 +21,18 @@ from iamkit.window import Window, parse_time
 if TYPE_CHECKING:  # pragma: no cover
     from iamkit.trail.backend import TrailBackend
 
-__all__ = ["Candidate", "Principal", "Proof", "Result", "Usage", "candidate", "generate", "prove", "split_window",
-           "usage"]
+__all__ = [
+    "Candidate",
+    "Principal",
+    "Proof",
+    "Result",
+    "Usage",
+    "candidate",
+    "generate",
+    "prove",
+    "split_window",
+    "usage",
+]
 
 
 @dataclass
@@ -41,14 +51,23 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         u = self.usage
-        return {"principal": u.principal.label, "kind": u.principal.kind, "window": str(u.window),
-                "roles": u.roles, "events": u.events, "authorizations": int(len(u.uses)),
-                "skipped": u.skipped["reason"].value_counts().to_dict() if len(u.skipped) else {},
-                "canary_window": str(self.canary_usage.window) if self.canary_usage else None,
-                "service_last_accessed": u.last_accessed, "service_last_accessed_note": u.last_accessed_note,
-                "candidate": self.candidate.to_dict(), "proof": self.proof.summary(),
-                "uncovered": _rows(self.proof.uncovered), "removed": _rows(self.proof.removed),
-                "canary_would_deny": _rows(self.proof.canary_denied)}
+        return {
+            "principal": u.principal.label,
+            "kind": u.principal.kind,
+            "window": str(u.window),
+            "roles": u.roles,
+            "events": u.events,
+            "authorizations": int(len(u.uses)),
+            "skipped": u.skipped["reason"].value_counts().to_dict() if len(u.skipped) else {},
+            "canary_window": str(self.canary_usage.window) if self.canary_usage else None,
+            "service_last_accessed": u.last_accessed,
+            "service_last_accessed_note": u.last_accessed_note,
+            "candidate": self.candidate.to_dict(),
+            "proof": self.proof.summary(),
+            "uncovered": _rows(self.proof.uncovered),
+            "removed": _rows(self.proof.removed),
+            "canary_would_deny": _rows(self.proof.canary_denied),
+        }
 
 
 def _rows(df: Any) -> list[dict[str, Any]]:
@@ -56,8 +75,14 @@ def _rows(df: Any) -> list[dict[str, Any]]:
         return []
     out = []
     for r in df.to_dict(orient="records"):
-        out.append({k: (v.isoformat() if hasattr(v, "isoformat") else (None if v is None or v != v else v))
-                    if not isinstance(v, list | dict) else v for k, v in r.items()})
+        out.append(
+            {
+                k: (v.isoformat() if hasattr(v, "isoformat") else (None if v is None or v != v else v))
+                if not isinstance(v, list | dict)
+                else v
+                for k, v in r.items()
+            }
+        )
     return out
 
 
@@ -82,9 +107,18 @@ def split_window(window: Window, holdback: Any = None) -> tuple[Window, Window |
     return Window(window.start, cut), Window(cut + dt.timedelta(microseconds=1), window.end)
 
 
-def generate(principal: str | Principal, trail: TrailBackend | str | None = None, *, window: Any = None,
-             holdback: Any = None, inventory: Any = None, max_resources: int = 10, limit: int = MANAGED_LIMIT,
-             diff: bool = True, now: dt.datetime | None = None) -> Result:
+def generate(
+    principal: str | Principal,
+    trail: TrailBackend | str | None = None,
+    *,
+    window: Any = None,
+    holdback: Any = None,
+    inventory: Any = None,
+    max_resources: int = 10,
+    limit: int = MANAGED_LIMIT,
+    diff: bool = True,
+    now: dt.datetime | None = None,
+) -> Result:
     """Usage of ``principal`` in ``window`` (a Window, a ``(since, until)`` pair, or a span back from now such
     as ``"90d"``) read from ``trail`` (a back end, or a store path), its candidate policy and the proof
     (``diff=False``: no comparison with today's effective permissions, the slow part on broad policies)."""

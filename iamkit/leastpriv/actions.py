@@ -19,10 +19,18 @@ from typing import Any
 from iamkit.policy.catalog import ActionInfo, catalog
 
 #: event sources whose IAM prefix differs from the host's first label
-SOURCE_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "streams.dynamodb": "dynamodb",
-                 "runtime.sagemaker": "sagemaker", "api.ecr": "ecr", "data.iot": "iot",
-                 "execute-api": "execute-api", "tagging": "tag", "sso-directory": "sso-directory",
-                 "servicecatalog-appregistry": "servicecatalog"}
+SOURCE_PREFIX = {
+    "monitoring": "cloudwatch",
+    "email": "ses",
+    "streams.dynamodb": "dynamodb",
+    "runtime.sagemaker": "sagemaker",
+    "api.ecr": "ecr",
+    "data.iot": "iot",
+    "execute-api": "execute-api",
+    "tagging": "tag",
+    "sso-directory": "sso-directory",
+    "servicecatalog-appregistry": "servicecatalog",
+}
 
 #: (IAM prefix, event name) → IAM actions, where CloudTrail's name is not the action's
 OVERRIDES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -62,16 +70,37 @@ MAX_ARN = 2048
 NO_PERMISSION = frozenset({("sts", "GetCallerIdentity")})
 
 #: API Gateway's management events: the verb of the event name → the HTTP-verb action IAM checks
-_APIGW_VERBS = (("Get", "GET"), ("Create", "POST"), ("Import", "PUT"), ("Put", "PUT"), ("Update", "PATCH"),
-                ("Delete", "DELETE"), ("Flush", "DELETE"), ("Test", "POST"), ("Generate", "POST"),
-                ("Reset", "POST"), ("Tag", "PUT"), ("Untag", "DELETE"))
+_APIGW_VERBS = (
+    ("Get", "GET"),
+    ("Create", "POST"),
+    ("Import", "PUT"),
+    ("Put", "PUT"),
+    ("Update", "PATCH"),
+    ("Delete", "DELETE"),
+    ("Flush", "DELETE"),
+    ("Test", "POST"),
+    ("Generate", "POST"),
+    ("Reset", "POST"),
+    ("Tag", "PUT"),
+    ("Untag", "DELETE"),
+)
 
 #: Lambda's and CloudFront's API-version suffixes: GetFunction20150331v2, ListDistributions2020_05_31
 _VERSIONED = re.compile(r"(\d{8}(v\d+)?|\d{4}_\d{2}_\d{2})$")
 
 #: request fields that name a role handed to a service (iam:PassRole companions)
-_PASSED_ROLE_FIELDS = ("role", "roleArn", "roleARN", "RoleArn", "executionRoleArn", "taskRoleArn",
-                       "serviceRoleArn", "ServiceRoleArn", "iamRoleArn", "dataAccessRoleArn")
+_PASSED_ROLE_FIELDS = (
+    "role",
+    "roleArn",
+    "roleARN",
+    "RoleArn",
+    "executionRoleArn",
+    "taskRoleArn",
+    "serviceRoleArn",
+    "ServiceRoleArn",
+    "iamRoleArn",
+    "dataAccessRoleArn",
+)
 #: request fields that name a KMS key a service encrypts with for the caller (grant / data-key companions)
 _KMS_FIELDS = ("kmsKeyId", "KmsKeyId", "kMSKeyId", "sSEKMSKeyId", "kmsKeyArn", "KMSKeyArn")
 #: services that create a grant on the caller's key (kms:CreateGrant), the others ask a data key
@@ -151,12 +180,22 @@ def _flat(params: Any) -> dict[str, Any]:
 
 
 #: placeholder (lower-case, no "withpath") → request fields that carry it, beyond the placeholder's own name
-_FIELD_ALIASES = {"objectname": ("key",), "parameternamewithoutleadingslash": ("name",),
-                  "trailname": ("name", "trailname"), "keyid": ("keyid", "targetkeyid"),
-                  "functionname": ("functionname",), "rolename": ("rolename", "rolearn"),
-                  "username": ("username",), "secretid": ("secretid",), "loggroupname": ("loggroupname",),
-                  "policyname": ("policyarn",), "groupname": ("groupname",), "topicname": ("topicarn", "name"),
-                  "queuename": ("queueurl", "queuename"), "instanceprofilename": ("instanceprofilename",)}
+_FIELD_ALIASES = {
+    "objectname": ("key",),
+    "parameternamewithoutleadingslash": ("name",),
+    "trailname": ("name", "trailname"),
+    "keyid": ("keyid", "targetkeyid"),
+    "functionname": ("functionname",),
+    "rolename": ("rolename", "rolearn"),
+    "username": ("username",),
+    "secretid": ("secretid",),
+    "loggroupname": ("loggroupname",),
+    "policyname": ("policyarn",),
+    "groupname": ("groupname",),
+    "topicname": ("topicarn", "name"),
+    "queuename": ("queueurl", "queuename"),
+    "instanceprofilename": ("instanceprofilename",),
+}
 
 
 def _placeholder_value(ph: str, params: dict[str, Any]) -> str | None:
@@ -204,12 +243,11 @@ def resource_for(info: ActionInfo, record: dict[str, Any]) -> tuple[str, str]:
     """(resource ARN, note) for one action of a record: ``resources[]`` first, then the request's fields,
     each tried against the action's resource types; ``("*", why)`` otherwise."""
     if not info.resource_types:
-        return "*", "the action has no resource type: IAM needs \"*\""
+        return "*", 'the action has no resource type: IAM needs "*"'
     cat = catalog()
     types = [cat.resource_type(info.service, name) for name, _req in info.resource_types]
     types = [t for t in types if t is not None]
-    arns = [str(r.get("ARN") or r.get("arn") or "") for r in (record.get("resources") or [])
-            if isinstance(r, dict)]
+    arns = [str(r.get("ARN") or r.get("arn") or "") for r in (record.get("resources") or []) if isinstance(r, dict)]
     params = _flat(record.get("requestParameters"))
     for v in params.values():  # ARNs the request names (roleArn, secretId, functionName as an ARN …)
         if v.startswith("arn:"):
@@ -228,7 +266,9 @@ def resource_for(info: ActionInfo, record: dict[str, Any]) -> tuple[str, str]:
             return filled, ""
     if record.get("requestParameters") is None:
         return "*", "the ARN cannot be known: the record has no request parameters"
-    required = [t.name for t, (_n, req) in zip(types, info.resource_types, strict=False) if req] or [t.name for t in types]
+    required = [t.name for t, (_n, req) in zip(types, info.resource_types, strict=False) if req] or [
+        t.name for t in types
+    ]
     named = " or ".join(required[:3]) + (" …" if len(required) > 3 else "")
     return "*", f"the ARN cannot be known: the request names no {named}"
 
@@ -277,16 +317,25 @@ def _companions(record: dict[str, Any], primary: str) -> list[Need]:
             out.append(Need("iam:PassRole", v, companion_of=primary))
     profile = params.get("iamInstanceProfile")
     if isinstance(profile, dict) and (profile.get("arn") or profile.get("name")):
-        out.append(Need("iam:PassRole", "*", "the role inside instance profile "
-                        f"{profile.get('arn') or profile.get('name')} is not in the record", companion_of=primary))
+        out.append(
+            Need(
+                "iam:PassRole",
+                "*",
+                f"the role inside instance profile {profile.get('arn') or profile.get('name')} is not in the record",
+                companion_of=primary,
+            )
+        )
     prefix = primary.split(":", 1)[0]
     if prefix != "kms":
         for f in _KMS_FIELDS:
             v = params.get(f)
             if isinstance(v, str) and v:
                 account, region = record.get("recipientAccountId") or "", record.get("awsRegion") or ""
-                key = v if v.startswith("arn:") else (f"arn:aws:kms:{region}:{account}:key/{v}"
-                                                      if re.fullmatch(r"[0-9a-f-]{36}", v) else "*")
+                key = (
+                    v
+                    if v.startswith("arn:")
+                    else (f"arn:aws:kms:{region}:{account}:key/{v}" if re.fullmatch(r"[0-9a-f-]{36}", v) else "*")
+                )
                 note = "" if key != "*" else f"key {v!r} is an alias or name, not an ARN"
                 action = "kms:CreateGrant" if prefix in _GRANT_SOURCES else "kms:GenerateDataKey"
                 out.append(Need(action, key, note, companion_of=primary))

@@ -48,9 +48,12 @@ class StatementInfo:
     document: int = 0
 
     def to_statement(self) -> dict[str, Any]:
-        return {"Sid": self.sid, "Effect": "Allow",
-                "Action": self.actions[0] if len(self.actions) == 1 else self.actions,
-                "Resource": self.resources[0] if len(self.resources) == 1 else self.resources}
+        return {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": self.actions[0] if len(self.actions) == 1 else self.actions,
+            "Resource": self.resources[0] if len(self.resources) == 1 else self.resources,
+        }
 
 
 @dataclass
@@ -79,17 +82,44 @@ class Candidate:
     def frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame([{"document": s.document, "sid": s.sid, "service": s.service,
-                              "actions": ", ".join(s.actions), "resources": ", ".join(s.resources),
-                              "events": s.events, "event_ids": ", ".join(s.event_ids), "why": "; ".join(s.why)}
-                             for s in self.statements])
+        return pd.DataFrame(
+            [
+                {
+                    "document": s.document,
+                    "sid": s.sid,
+                    "service": s.service,
+                    "actions": ", ".join(s.actions),
+                    "resources": ", ".join(s.resources),
+                    "events": s.events,
+                    "event_ids": ", ".join(s.event_ids),
+                    "why": "; ".join(s.why),
+                }
+                for s in self.statements
+            ]
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"documents": self.documents, "size": self.size, "limit": self.limit, "valid": self.valid,
-                "findings": self.findings, "notes": self.notes,
-                "statements": [{"document": s.document, "sid": s.sid, "service": s.service, "actions": s.actions,
-                                "resources": s.resources, "events": s.events, "event_ids": s.event_ids,
-                                "why": s.why} for s in self.statements]}
+        return {
+            "documents": self.documents,
+            "size": self.size,
+            "limit": self.limit,
+            "valid": self.valid,
+            "findings": self.findings,
+            "notes": self.notes,
+            "statements": [
+                {
+                    "document": s.document,
+                    "sid": s.sid,
+                    "service": s.service,
+                    "actions": s.actions,
+                    "resources": s.resources,
+                    "events": s.events,
+                    "event_ids": s.event_ids,
+                    "why": s.why,
+                }
+                for s in self.statements
+            ],
+        }
 
 
 def policy_size(doc: dict[str, Any]) -> int:
@@ -132,8 +162,9 @@ def generalise(resources: set[str], max_resources: int) -> tuple[list[str], str]
             out.append(members[0])
             continue
         prefix = _boundary_prefix(members)
-        out.append(prefix + "*" if len(prefix) > len(key.split(":", 5)[-1]) and prefix.startswith("arn:")
-                   else key + "*")
+        out.append(
+            prefix + "*" if len(prefix) > len(key.split(":", 5)[-1]) and prefix.startswith("arn:") else key + "*"
+        )
     out = sorted(set(out))
     return out, f"{len(exact)} resources generalised to {len(out)} pattern(s) (max_resources={max_resources})"
 
@@ -154,8 +185,7 @@ def candidate(usage: Usage, *, max_resources: int = 10, limit: int = MANAGED_LIM
     by_action: dict[str, dict[str, Any]] = {}
     for raw in uses.to_dict(orient="records"):
         row = {k: _value(v) for k, v in raw.items()}
-        a = by_action.setdefault(row["action"], {"known": set(), "unknown": [], "ids": [], "events": 0,
-                                                 "why": set()})
+        a = by_action.setdefault(row["action"], {"known": set(), "unknown": [], "ids": [], "events": 0, "why": set()})
         a["events"] += 1
         if len(a["ids"]) < RATIONALE_IDS and row["event_id"] not in a["ids"]:
             a["ids"].append(str(row["event_id"]))
@@ -190,12 +220,23 @@ def candidate(usage: Usage, *, max_resources: int = 10, limit: int = MANAGED_LIM
     statements: list[StatementInfo] = []
     for (service, resources), g in sorted(grouped.items()):
         per_service[service] += 1
-        statements.append(StatementInfo(_sid(service, per_service[service]), service, sorted(g["actions"]),
-                                        list(resources), g["events"], g["ids"], sorted(g["why"])))
+        statements.append(
+            StatementInfo(
+                _sid(service, per_service[service]),
+                service,
+                sorted(g["actions"]),
+                list(resources),
+                g["events"],
+                g["ids"],
+                sorted(g["why"]),
+            )
+        )
     documents = _pack(statements, limit, notes)
     if len(documents) > MAX_ATTACHED:
-        notes.append(f"{len(documents)} documents: more than the {MAX_ATTACHED} managed policies a principal may "
-                     "have attached by default (raise max generalisation or the quota)")
+        notes.append(
+            f"{len(documents)} documents: more than the {MAX_ATTACHED} managed policies a principal may "
+            "have attached by default (raise max generalisation or the quota)"
+        )
     findings: list[dict[str, Any]] = []
     for i, doc in enumerate(documents):
         for f in validate(doc, "identity"):
@@ -222,8 +263,9 @@ def _fitting(statements: list[StatementInfo], room: int) -> list[StatementInfo]:
         for i, res in enumerate(parts, 1):
             part = StatementInfo(f"{st.sid}P{i}", st.service, st.actions, res, st.events, st.event_ids, st.why)
             if policy_size(part.to_statement()) > room:
-                raise BadInput(f"statement {st.sid} cannot fit the {room}-character limit even with one resource: "
-                               "raise the limit")
+                raise BadInput(
+                    f"statement {st.sid} cannot fit the {room}-character limit even with one resource: raise the limit"
+                )
             out.append(part)
     return out
 

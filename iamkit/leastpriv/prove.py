@@ -25,13 +25,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from iamkit.leastpriv.generate import Candidate
     from iamkit.leastpriv.usage import Usage
 
-register("leastpriv_replay", {"event_id": "string", "event_time": "ts", "action": "string", "resource": "string",
-                              "role_arn": "string", "decision": "string", "why": "string"},
-         "leastpriv proof: each observed authorization replayed through the engine with the candidate policy.")
-register("leastpriv_removed", {"action": "string", "access_level": "string", "severity": "string",
-                               "current_resources": "json"},
-         "leastpriv proof: actions today's effective permissions allow that the candidate would remove, "
-         "sensitive first (severity from the assessment's privilege rules).")
+register(
+    "leastpriv_replay",
+    {
+        "event_id": "string",
+        "event_time": "ts",
+        "action": "string",
+        "resource": "string",
+        "role_arn": "string",
+        "decision": "string",
+        "why": "string",
+    },
+    "leastpriv proof: each observed authorization replayed through the engine with the candidate policy.",
+)
+register(
+    "leastpriv_removed",
+    {"action": "string", "access_level": "string", "severity": "string", "current_resources": "json"},
+    "leastpriv proof: actions today's effective permissions allow that the candidate would remove, "
+    "sensitive first (severity from the assessment's privilege rules).",
+)
 
 _LEVEL_ORDER = {"Permissions management": 0, "Write": 1, "Tagging": 2, "Read": 3, "List": 4}
 
@@ -51,9 +63,13 @@ def _sensitive() -> dict[str, str]:
         from iamkit.assess.registry import RULES
         from iamkit.assess.rules import privilege as p
 
-        for rule_id, actions in (("IAMKIT-PRIV-002", p.PERMISSIONS_MANAGEMENT), ("IAMKIT-PRIV-003", p.CREDENTIAL_EXPOSURE),
-                                 ("IAMKIT-PRIV-004", p.DATA_EXFILTRATION), ("IAMKIT-PRIV-005", p.RESOURCE_EXPOSURE),
-                                 ("IAMKIT-PRIV-006", p.INFRASTRUCTURE)):
+        for rule_id, actions in (
+            ("IAMKIT-PRIV-002", p.PERMISSIONS_MANAGEMENT),
+            ("IAMKIT-PRIV-003", p.CREDENTIAL_EXPOSURE),
+            ("IAMKIT-PRIV-004", p.DATA_EXFILTRATION),
+            ("IAMKIT-PRIV-005", p.RESOURCE_EXPOSURE),
+            ("IAMKIT-PRIV-006", p.INFRASTRUCTURE),
+        ):
             sev = RULES[rule_id].severity
             for a in actions:
                 low = a.lower()
@@ -95,12 +111,19 @@ class Proof:
         return None if self.canary is None else self.canary[self.canary["decision"] != ALLOWED]
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"replayed": self.total, "covered": self.covered, "coverage": round(self.coverage, 6),
-                               "uncovered": int(len(self.uncovered)), "added": self.added, "notes": self.notes}
+        out: dict[str, Any] = {
+            "replayed": self.total,
+            "covered": self.covered,
+            "coverage": round(self.coverage, 6),
+            "uncovered": int(len(self.uncovered)),
+            "added": self.added,
+            "notes": self.notes,
+        }
         if self.removed is not None:
             out["removed"] = int(len(self.removed))
-            out["removed_by_severity"] = {s: int((self.removed["severity"] == s).sum()) for s in LEVELS
-                                          if (self.removed["severity"] == s).any()}
+            out["removed_by_severity"] = {
+                s: int((self.removed["severity"] == s).sum()) for s in LEVELS if (self.removed["severity"] == s).any()
+            }
         if self.canary is not None:
             out["canary_calls"] = int(len(self.canary))
             out["canary_would_deny"] = int(len(self.canary_denied))
@@ -133,8 +156,15 @@ class _Replayer:
         return self._pms[arn]
 
     def decide(self, who: str, is_role: bool, action: str, resource: str, ctx: dict[str, Any]) -> tuple[str, str]:
-        key = (who, action, resource, ctx.get("aws:SourceIp"), ctx.get("aws:RequestedRegion"),
-               str(ctx.get("aws:CurrentTime", ""))[:10], tuple(ctx.get("aws:CalledVia") or ()))
+        key = (
+            who,
+            action,
+            resource,
+            ctx.get("aws:SourceIp"),
+            ctx.get("aws:RequestedRegion"),
+            str(ctx.get("aws:CurrentTime", ""))[:10],
+            tuple(ctx.get("aws:CalledVia") or ()),
+        )
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -168,8 +198,17 @@ class _Replayer:
                 self.unseen.add(resource)
         if pm is not None:
             m = self.model
-            d = evaluate(req, pm.identity, res_pol, pm.boundaries or None, m.scps.get(pm.account_id),
-                         m.rcps.get(res_acct or pm.account_id), mode=self.mode, explain=False, **extra)
+            d = evaluate(
+                req,
+                pm.identity,
+                res_pol,
+                pm.boundaries or None,
+                m.scps.get(pm.account_id),
+                m.rcps.get(res_acct or pm.account_id),
+                mode=self.mode,
+                explain=False,
+                **extra,
+            )
         else:
             d = evaluate(req, self.docs, mode=self.mode, explain=False, **extra)
         why = "" if d.result == ALLOWED else _why(d, pm is None)
@@ -178,19 +217,26 @@ class _Replayer:
         return out
 
 
-_BLOCKERS = {"identity": "no statement of the candidate allows it", "boundary": "the permissions boundary does not "
-             "allow it", "scp": "an SCP does not allow it", "rcp": "an RCP denies it",
-             "resource": "the resource's policy does not allow it", "session": "the session policy does not allow it"}
+_BLOCKERS = {
+    "identity": "no statement of the candidate allows it",
+    "boundary": "the permissions boundary does not allow it",
+    "scp": "an SCP does not allow it",
+    "rcp": "an RCP denies it",
+    "resource": "the resource's policy does not allow it",
+    "session": "the session policy does not allow it",
+}
 
 
 def _why(d: Any, bare: bool) -> str:
     if d.blocked_by:
         return "; ".join(_BLOCKERS.get(b, f"blocked by {b}") for b in d.blocked_by) + (
-            " (replayed without an inventory: no SCPs or boundary)" if bare else "")
+            " (replayed without an inventory: no SCPs or boundary)" if bare else ""
+        )
     if d.unknown_keys:
         return f"decided by context the record lacks: {', '.join(d.unknown_keys)}"
-    return "no statement of the candidate allows it" + (" (replayed without an inventory: no SCPs or boundary)"
-                                                        if bare else "")
+    return "no statement of the candidate allows it" + (
+        " (replayed without an inventory: no SCPs or boundary)" if bare else ""
+    )
 
 
 def _context(row: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +258,14 @@ def _context(row: dict[str, Any]) -> dict[str, Any]:
     return ctx
 
 
-def replay(usage: Usage, candidate: Candidate, *, inventory: Any = None, mode: str = "strict",
-           _replayer: _Replayer | None = None) -> pd.DataFrame:
+def replay(
+    usage: Usage,
+    candidate: Candidate,
+    *,
+    inventory: Any = None,
+    mode: str = "strict",
+    _replayer: _Replayer | None = None,
+) -> pd.DataFrame:
     """Every authorization of ``usage`` decided with the candidate (``leastpriv_replay``)."""
     from iamkit.frames import conform
 
@@ -225,12 +277,23 @@ def replay(usage: Usage, candidate: Candidate, *, inventory: Any = None, mode: s
         role = role if isinstance(role, str) and role else None
         who = role or usage.principal.arn
         result, why = r.decide(who, role is not None, row["action"], row["resource"], _context(row))
-        rows.append({"event_id": row["event_id"], "event_time": row["event_time"], "action": row["action"],
-                     "resource": row["resource"], "role_arn": role, "decision": result, "why": why})
+        rows.append(
+            {
+                "event_id": row["event_id"],
+                "event_time": row["event_time"],
+                "action": row["action"],
+                "resource": row["resource"],
+                "role_arn": role,
+                "decision": result,
+                "why": why,
+            }
+        )
     return conform(rows, "leastpriv_replay")
 
 
-def removed_permissions(principal_arns: list[str], candidate: Candidate, inventory: Any) -> tuple[pd.DataFrame, list[str]]:
+def removed_permissions(
+    principal_arns: list[str], candidate: Candidate, inventory: Any
+) -> tuple[pd.DataFrame, list[str]]:
     """(Actions today's effective permissions allow and the candidate would not, sensitive first; candidate
     actions today's policies do not allow)."""
     import pandas as pd
@@ -248,26 +311,39 @@ def removed_permissions(principal_arns: list[str], candidate: Candidate, invento
         for a, res in zip(df["action"], df["resource"], strict=True):
             current.setdefault(str(a), set()).add(str(res))
     kept = {a.lower() for a in candidate.actions}
-    rows = [{"action": a, "access_level": access_level(a), "severity": sensitivity(a),
-             "current_resources": sorted(res)} for a, res in current.items() if a.lower() not in kept]
+    rows = [
+        {"action": a, "access_level": access_level(a), "severity": sensitivity(a), "current_resources": sorted(res)}
+        for a, res in current.items()
+        if a.lower() not in kept
+    ]
     rows.sort(key=lambda r: (RANK.get(r["severity"], 9), _LEVEL_ORDER.get(r["access_level"], 9), r["action"]))
     have = {a.lower() for a in current}
     added = [a for a in candidate.actions if a.lower() not in have]
     return conform(pd.DataFrame(rows) if rows else [], "leastpriv_removed"), added
 
 
-def prove(usage: Usage, candidate: Candidate, *, inventory: Any = None, canary: Usage | None = None,
-          mode: str = "strict", diff: bool = True) -> Proof:
+def prove(
+    usage: Usage,
+    candidate: Candidate,
+    *,
+    inventory: Any = None,
+    canary: Usage | None = None,
+    mode: str = "strict",
+    diff: bool = True,
+) -> Proof:
     """Replay the window, diff against today's effective permissions (with an inventory, unless ``diff`` is
     False), and replay the held-back ``canary`` usage."""
     r = _Replayer(candidate, inventory, mode)
     proof = Proof(replay(usage, candidate, _replayer=r))
     if r.unseen:
-        proof.notes.append(f"{len(r.unseen)} resource(s) whose own policy (key policy, trust policy, another "
-                           "account's resource policy) was not read: decided on the identity side")
+        proof.notes.append(
+            f"{len(r.unseen)} resource(s) whose own policy (key policy, trust policy, another "
+            "account's resource policy) was not read: decided on the identity side"
+        )
     if inventory is None:
-        proof.notes.append("no inventory: replayed without boundary, SCPs or resource policies; no diff against "
-                           "current permissions")
+        proof.notes.append(
+            "no inventory: replayed without boundary, SCPs or resource policies; no diff against current permissions"
+        )
     else:
         arns = [usage.principal.arn] if usage.principal.arn else list(usage.roles)
         if not any(a in r.model.by_arn for a in arns):
@@ -275,8 +351,10 @@ def prove(usage: Usage, candidate: Candidate, *, inventory: Any = None, canary: 
         elif diff:
             proof.removed, proof.added = removed_permissions(arns, candidate, inventory)
             if proof.added:
-                proof.notes.append(f"{len(proof.added)} used action(s) today's identity policies do not allow "
-                                   "(granted by a resource policy, or the inventory is older than the calls)")
+                proof.notes.append(
+                    f"{len(proof.added)} used action(s) today's identity policies do not allow "
+                    "(granted by a resource policy, or the inventory is older than the calls)"
+                )
     if canary is not None:
         proof.canary = replay(canary, candidate, _replayer=r)
     return proof

@@ -92,9 +92,17 @@ def _change(r: Result, inventory: Any) -> Change:
         removed = {str(k): int(v) for k, v in p.removed["severity"].value_counts().items()}
     denied = len(p.canary_denied) if p.canary_denied is not None else 0
     arn = r.usage.principal.arn
-    return Change(r.usage.principal.label, r.usage.principal.kind, account_of(arn) or "", r.candidate.documents,
-                  current_documents(inventory, arn) if arn else {"managed": [], "inline": {}},
-                  round(p.coverage, 6), int(len(r.usage.uses)), int(denied), removed)
+    return Change(
+        r.usage.principal.label,
+        r.usage.principal.kind,
+        account_of(arn) or "",
+        r.candidate.documents,
+        current_documents(inventory, arn) if arn else {"managed": [], "inline": {}},
+        round(p.coverage, 6),
+        int(len(r.usage.uses)),
+        int(denied),
+        removed,
+    )
 
 
 def stage(results: list[Result], inventory: Any = None, *, canary_fraction: float = 0.1, soak_days: int = 7) -> Rollout:
@@ -103,8 +111,10 @@ def stage(results: list[Result], inventory: Any = None, *, canary_fraction: floa
     for r in results:
         c = _change(r, inventory)
         if not r.candidate.documents:
-            c.reason = ("no observed call needs a permission: nothing to prove (an unused principal: review it for "
-                        "removal instead of emptying its policies)")
+            c.reason = (
+                "no observed call needs a permission: nothing to prove (an unused principal: review it for "
+                "removal instead of emptying its policies)"
+            )
             held.append(c)
         elif c.coverage < 1.0:
             c.reason = f"{len(r.proof.uncovered)} observed call(s) not covered by the candidate"
@@ -119,9 +129,11 @@ def stage(results: list[Result], inventory: Any = None, *, canary_fraction: floa
             ready.append(c)
     ready.sort(key=lambda c: (c.calls, c.principal))
     n = max(1, math.ceil(len(ready) * canary_fraction)) if ready else 0
-    stages = [Stage("canary", ready[:n], soak_days, "quietest principals first: fewest observed calls"),
-              Stage("rollout", ready[n:], 0, f"after the canary ran {soak_days} days without a new denial"),
-              Stage("held", held, 0, "not rolled out: review each reason")]
+    stages = [
+        Stage("canary", ready[:n], soak_days, "quietest principals first: fewest observed calls"),
+        Stage("rollout", ready[n:], 0, f"after the canary ran {soak_days} days without a new denial"),
+        Stage("held", held, 0, "not rolled out: review each reason"),
+    ]
     return Rollout(stages)
 
 
@@ -134,13 +146,23 @@ def reaudit(results: list[Result]) -> pd.DataFrame:
     for r in results:
         p = r.proof
         removed = p.removed if p.removed is not None else None
-        rows.append({
-            "principal": r.usage.principal.label, "calls": int(len(r.usage.uses)),
-            "actions_used": len(r.usage.actions), "candidate_actions": len(r.candidate.actions),
-            "coverage": round(p.coverage, 6),
-            "unused_permissions": None if removed is None else int(len(removed)),
-            "unused_high_or_worse": None if removed is None else int(removed["severity"].isin(("critical", "high")).sum()),
-            "canary_would_deny": None if p.canary is None else int(len(p.canary_denied)),
-            "status": "ok" if p.coverage >= 1.0 and not (p.canary is not None and len(p.canary_denied))
-                      and not (removed is not None and len(removed)) else "review"})
+        rows.append(
+            {
+                "principal": r.usage.principal.label,
+                "calls": int(len(r.usage.uses)),
+                "actions_used": len(r.usage.actions),
+                "candidate_actions": len(r.candidate.actions),
+                "coverage": round(p.coverage, 6),
+                "unused_permissions": None if removed is None else int(len(removed)),
+                "unused_high_or_worse": None
+                if removed is None
+                else int(removed["severity"].isin(("critical", "high")).sum()),
+                "canary_would_deny": None if p.canary is None else int(len(p.canary_denied)),
+                "status": "ok"
+                if p.coverage >= 1.0
+                and not (p.canary is not None and len(p.canary_denied))
+                and not (removed is not None and len(removed))
+                else "review",
+            }
+        )
     return pd.DataFrame(rows)

@@ -26,15 +26,39 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from iamkit.trail.backend import TrailBackend
 
-register("leastpriv_uses", {"event_id": "string", "event_time": "ts", "event_source": "string",
-                            "event_name": "string", "action": "string", "resource": "string", "note": "string",
-                            "companion_of": "string", "via": "string", "account_id": "string",
-                            "region": "string", "role_arn": "string", "source_ip": "string", "outcome": "string"},
-         "leastpriv usage: one row per authorization a call of the principal needed (action, resource; "
-         "resource '*' with the reason in note).")
-register("leastpriv_skipped", {"event_id": "string", "event_time": "ts", "event_source": "string",
-                               "event_name": "string", "account_id": "string", "reason": "string"},
-         "leastpriv usage: the principal's calls that grant nothing (denied, no permission needed, unmapped).")
+register(
+    "leastpriv_uses",
+    {
+        "event_id": "string",
+        "event_time": "ts",
+        "event_source": "string",
+        "event_name": "string",
+        "action": "string",
+        "resource": "string",
+        "note": "string",
+        "companion_of": "string",
+        "via": "string",
+        "account_id": "string",
+        "region": "string",
+        "role_arn": "string",
+        "source_ip": "string",
+        "outcome": "string",
+    },
+    "leastpriv usage: one row per authorization a call of the principal needed (action, resource; "
+    "resource '*' with the reason in note).",
+)
+register(
+    "leastpriv_skipped",
+    {
+        "event_id": "string",
+        "event_time": "ts",
+        "event_source": "string",
+        "event_name": "string",
+        "account_id": "string",
+        "reason": "string",
+    },
+    "leastpriv usage: the principal's calls that grant nothing (denied, no permission needed, unmapped).",
+)
 
 _PS = re.compile(r"(?:permission-set[/:])?(?P<name>[\w+=,.@-]{1,32})")
 _SSO_ROLE = re.compile(r":role/aws-reserved/sso\.amazonaws\.com/(?:[\w-]+/)?AWSReservedSSO_(?P<ps>.+)_[0-9a-f]{16}$")
@@ -96,9 +120,14 @@ class Usage:
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:
     """An events-frame row in CloudTrail's field names (what ``authorizations`` reads)."""
-    return {"eventSource": row.get("event_source"), "eventName": row.get("event_name"),
-            "requestParameters": row.get("request_parameters"), "resources": row.get("resources"),
-            "recipientAccountId": row.get("recipient_account_id"), "awsRegion": row.get("aws_region")}
+    return {
+        "eventSource": row.get("event_source"),
+        "eventName": row.get("event_name"),
+        "requestParameters": row.get("request_parameters"),
+        "resources": row.get("resources"),
+        "recipientAccountId": row.get("recipient_account_id"),
+        "awsRegion": row.get("aws_region"),
+    }
 
 
 def _value(v: Any) -> Any:
@@ -116,9 +145,13 @@ def uses_of(events: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, 
     uses, skipped = [], []
     for raw in events.to_dict(orient="records"):
         row = {k: _value(v) for k, v in raw.items()}
-        base = {"event_id": row.get("event_id"), "event_time": row.get("event_time"),
-                "event_source": row.get("event_source"), "event_name": row.get("event_name"),
-                "account_id": row.get("recipient_account_id")}
+        base = {
+            "event_id": row.get("event_id"),
+            "event_time": row.get("event_time"),
+            "event_source": row.get("event_source"),
+            "event_name": row.get("event_name"),
+            "account_id": row.get("recipient_account_id"),
+        }
         if row.get("event_type") not in (None, "AwsApiCall"):
             skipped.append({**base, "reason": f"{row.get('event_type')}: not an API call IAM policies decide"})
             continue
@@ -133,10 +166,20 @@ def uses_of(events: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, 
         ui = row.get("user_identity") if isinstance(row.get("user_identity"), dict) else {}
         via = ui.get("invokedBy") or ""
         for n in needs:
-            uses.append({**base, "action": n.action, "resource": n.resource, "note": n.note,
-                         "companion_of": n.companion_of, "via": via, "region": row.get("aws_region"),
-                         "role_arn": row.get("session_issuer_arn"), "source_ip": row.get("source_ip"),
-                         "outcome": "failed" if code else "succeeded"})
+            uses.append(
+                {
+                    **base,
+                    "action": n.action,
+                    "resource": n.resource,
+                    "note": n.note,
+                    "companion_of": n.companion_of,
+                    "via": via,
+                    "region": row.get("aws_region"),
+                    "role_arn": row.get("session_issuer_arn"),
+                    "source_ip": row.get("source_ip"),
+                    "outcome": "failed" if code else "succeeded",
+                }
+            )
     return uses, skipped
 
 
@@ -146,8 +189,10 @@ def _sso_roles(backend: TrailBackend, name: str, window: Window) -> list[str]:
     from iamkit.trail.predicates import Filters
 
     needle = lit(f"AWSReservedSSO_{name}_")
-    q = (f"SELECT DISTINCT session_issuer_arn AS arn FROM {backend.table} WHERE {backend.scope(Filters(window))} "
-         f"AND strpos(session_issuer_arn, {needle}) > 0")
+    q = (
+        f"SELECT DISTINCT session_issuer_arn AS arn FROM {backend.table} WHERE {backend.scope(Filters(window))} "
+        f"AND strpos(session_issuer_arn, {needle}) > 0"
+    )
     out = []
     for r in backend.rows(q):
         m = _SSO_ROLE.search(str(r.get("arn") or ""))
@@ -156,8 +201,9 @@ def _sso_roles(backend: TrailBackend, name: str, window: Window) -> list[str]:
     return sorted(out)
 
 
-def usage(backend: TrailBackend, principal: Principal | str, window: Window | None = None, *,
-          inventory: Any = None) -> Usage:
+def usage(
+    backend: TrailBackend, principal: Principal | str, window: Window | None = None, *, inventory: Any = None
+) -> Usage:
     """The authorizations ``principal`` needed in ``window`` (default: everything in the store), read from
     ``backend``; service-last-accessed rows from ``inventory`` (posture ``iam.service_last_accessed``) when
     it has them."""
@@ -184,8 +230,9 @@ def usage(backend: TrailBackend, principal: Principal | str, window: Window | No
     events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     uses, skipped = uses_of(events) if len(events) else ([], [])
     last, note = last_accessed(inventory, [p.arn] if p.arn else roles)
-    return Usage(p, w, conform(uses, "leastpriv_uses"), conform(skipped, "leastpriv_skipped"), len(events),
-                 roles, last, note)
+    return Usage(
+        p, w, conform(uses, "leastpriv_uses"), conform(skipped, "leastpriv_skipped"), len(events), roles, last, note
+    )
 
 
 def last_accessed(inventory: Any, arns_: list[str]) -> tuple[list[dict[str, Any]], str]:
@@ -203,7 +250,10 @@ def last_accessed(inventory: Any, arns_: list[str]) -> tuple[list[dict[str, Any]
     if rows:
         return rows, ""
     errors = getattr(inventory, "errors", None)
-    if errors is not None and len(errors) and errors["operation"].astype(str).str.contains(
-            "ServiceLastAccessed", na=False).any():
+    if (
+        errors is not None
+        and len(errors)
+        and errors["operation"].astype(str).str.contains("ServiceLastAccessed", na=False).any()
+    ):
         return [], "the account does not provide service-last-accessed data (the call failed; see errors)"
     return [], "no service-last-accessed data in the inventory for this principal (not collected, or unsupported)"

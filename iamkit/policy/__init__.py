@@ -16,10 +16,32 @@ from iamkit.policy.engine import Decision, ExplainLine, evaluate
 from iamkit.policy.validate import Finding, validate  # eager: a lazy import would bind the submodule's name
 
 __all__ = [
-    "ActionInfo", "Catalog", "ConditionKey", "Decision", "ExplainLine", "Finding", "Policy", "PrincipalEntry",
-    "ADMIN_PROBES", "ResourceType", "Statement", "access_level", "action_info", "catalog", "decide", "decide_for",
-    "effective_permissions", "expand_actions", "evaluate", "is_admin", "model", "parse", "request_for", "validate",
-    "what_can", "who_can",
+    "ActionInfo",
+    "Catalog",
+    "ConditionKey",
+    "Decision",
+    "ExplainLine",
+    "Finding",
+    "Policy",
+    "PrincipalEntry",
+    "ADMIN_PROBES",
+    "ResourceType",
+    "Statement",
+    "access_level",
+    "action_info",
+    "catalog",
+    "decide",
+    "decide_for",
+    "effective_permissions",
+    "expand_actions",
+    "evaluate",
+    "is_admin",
+    "model",
+    "parse",
+    "request_for",
+    "validate",
+    "what_can",
+    "who_can",
 ]
 
 _LAZY = {

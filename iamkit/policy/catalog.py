@@ -74,27 +74,62 @@ class ConditionKey:
 # AWS global condition context keys (IAM User Guide, "AWS global condition context keys").
 # Templated keys end with "/" and match any suffix.
 GLOBAL_KEYS: dict[str, str] = {
-    "aws:PrincipalArn": "ARN", "aws:PrincipalAccount": "String", "aws:PrincipalOrgPaths": "ArrayOfString",
-    "aws:PrincipalOrgID": "String", "aws:PrincipalTag/": "String", "aws:PrincipalIsAWSService": "Bool",
-    "aws:PrincipalServiceName": "String", "aws:PrincipalServiceNamesList": "ArrayOfString",
-    "aws:PrincipalType": "String", "aws:userid": "String", "aws:username": "String",
-    "aws:AssumedRoot": "String", "aws:FederatedProvider": "String", "aws:TokenIssueTime": "Date",
-    "aws:MultiFactorAuthAge": "Numeric", "aws:MultiFactorAuthPresent": "Bool",
-    "aws:ChatbotSourceArn": "ARN", "aws:Ec2InstanceSourceVpc": "String",
-    "aws:Ec2InstanceSourcePrivateIPv4": "IPAddress", "aws:SourceIdentity": "String",
-    "ec2:RoleDelivery": "Numeric", "ec2:SourceInstanceArn": "ARN", "glue:RoleAssumedBy": "String",
-    "glue:CredentialIssuingService": "String", "lambda:SourceFunctionArn": "ARN",
-    "ssm:SourceInstanceArn": "ARN", "identitystore:UserId": "String",
-    "aws:SourceIp": "IPAddress", "aws:SourceVpc": "String", "aws:SourceVpcArn": "ARN",
-    "aws:SourceVpce": "String", "aws:VpceAccount": "String", "aws:VpceOrgID": "String",
-    "aws:VpceOrgPaths": "ArrayOfString", "aws:VpcSourceIp": "IPAddress",
-    "aws:ResourceAccount": "String", "aws:ResourceOrgID": "String", "aws:ResourceOrgPaths": "ArrayOfString",
-    "aws:ResourceTag/": "String", "aws:CalledVia": "ArrayOfString", "aws:CalledViaFirst": "String",
-    "aws:CalledViaLast": "String", "aws:ViaAWSService": "Bool", "aws:CurrentTime": "Date",
-    "aws:EpochTime": "Numeric", "aws:referer": "String", "aws:RequestedRegion": "String",
-    "aws:RequestTag/": "String", "aws:TagKeys": "ArrayOfString", "aws:SecureTransport": "Bool",
-    "aws:SourceAccount": "String", "aws:SourceArn": "ARN", "aws:SourceOrgID": "String",
-    "aws:SourceOrgPaths": "ArrayOfString", "aws:UserAgent": "String", "aws:IsMcpServiceAction": "Bool",
+    "aws:PrincipalArn": "ARN",
+    "aws:PrincipalAccount": "String",
+    "aws:PrincipalOrgPaths": "ArrayOfString",
+    "aws:PrincipalOrgID": "String",
+    "aws:PrincipalTag/": "String",
+    "aws:PrincipalIsAWSService": "Bool",
+    "aws:PrincipalServiceName": "String",
+    "aws:PrincipalServiceNamesList": "ArrayOfString",
+    "aws:PrincipalType": "String",
+    "aws:userid": "String",
+    "aws:username": "String",
+    "aws:AssumedRoot": "String",
+    "aws:FederatedProvider": "String",
+    "aws:TokenIssueTime": "Date",
+    "aws:MultiFactorAuthAge": "Numeric",
+    "aws:MultiFactorAuthPresent": "Bool",
+    "aws:ChatbotSourceArn": "ARN",
+    "aws:Ec2InstanceSourceVpc": "String",
+    "aws:Ec2InstanceSourcePrivateIPv4": "IPAddress",
+    "aws:SourceIdentity": "String",
+    "ec2:RoleDelivery": "Numeric",
+    "ec2:SourceInstanceArn": "ARN",
+    "glue:RoleAssumedBy": "String",
+    "glue:CredentialIssuingService": "String",
+    "lambda:SourceFunctionArn": "ARN",
+    "ssm:SourceInstanceArn": "ARN",
+    "identitystore:UserId": "String",
+    "aws:SourceIp": "IPAddress",
+    "aws:SourceVpc": "String",
+    "aws:SourceVpcArn": "ARN",
+    "aws:SourceVpce": "String",
+    "aws:VpceAccount": "String",
+    "aws:VpceOrgID": "String",
+    "aws:VpceOrgPaths": "ArrayOfString",
+    "aws:VpcSourceIp": "IPAddress",
+    "aws:ResourceAccount": "String",
+    "aws:ResourceOrgID": "String",
+    "aws:ResourceOrgPaths": "ArrayOfString",
+    "aws:ResourceTag/": "String",
+    "aws:CalledVia": "ArrayOfString",
+    "aws:CalledViaFirst": "String",
+    "aws:CalledViaLast": "String",
+    "aws:ViaAWSService": "Bool",
+    "aws:CurrentTime": "Date",
+    "aws:EpochTime": "Numeric",
+    "aws:referer": "String",
+    "aws:RequestedRegion": "String",
+    "aws:RequestTag/": "String",
+    "aws:TagKeys": "ArrayOfString",
+    "aws:SecureTransport": "Bool",
+    "aws:SourceAccount": "String",
+    "aws:SourceArn": "ARN",
+    "aws:SourceOrgID": "String",
+    "aws:SourceOrgPaths": "ArrayOfString",
+    "aws:UserAgent": "String",
+    "aws:IsMcpServiceAction": "Bool",
 }
 
 _TEMPLATE = re.compile(r"(\$\{[^}]*\}|<[^>]*>|\.\+\?)")
@@ -163,8 +198,9 @@ class Catalog:
             return
         actions, rtypes = marshal.loads(raw)
         self._encoded[service] = actions
-        self._resource_types[service] = {low: ResourceType(service, name, arn, tuple(keys))
-                                         for low, (name, arn, keys) in rtypes.items()}
+        self._resource_types[service] = {
+            low: ResourceType(service, name, arn, tuple(keys)) for low, (name, arn, keys) in rtypes.items()
+        }
 
     def _decode(self, service: str) -> None:
         """Decode every action of one service (the ones already decoded are kept)."""
@@ -172,8 +208,9 @@ class Catalog:
         encoded = self._encoded.pop(service, None)
         if encoded is None:
             return
-        infos = {low: self._actions.get(f"{service}:{low}") or _action_info(service, raw)
-                 for low, raw in encoded.items()}
+        infos = {
+            low: self._actions.get(f"{service}:{low}") or _action_info(service, raw) for low, raw in encoded.items()
+        }
         self._by_service[service] = infos
         for low, info in infos.items():
             self._actions[f"{service}:{low}"] = info
@@ -333,7 +370,9 @@ def _load() -> Catalog:
         table: dict[str, ActionInfo] = {}
         for low, a in json.loads(path.read_text()).items():
             info = ActionInfo(
-                service=service, name=a["name"], access_level=_level(a.get("accessLevel", "")),
+                service=service,
+                name=a["name"],
+                access_level=_level(a.get("accessLevel", "")),
                 resource_types=tuple((r["name"], bool(r.get("required"))) for r in a.get("resourceTypes", [])),
                 condition_keys=tuple(a.get("conditionKeys", [])),
             )
@@ -355,8 +394,9 @@ def _load() -> Catalog:
             if prefix and ":" in prefix:
                 cat.key_prefixes.setdefault(prefix.split(":", 1)[0], {}).setdefault(prefix, ck)
             elif prefix is not None:  # a placeholder in the provider part: github.com/enterprises/${Name}:actor
-                pattern = "".join("[^:]+" if _TEMPLATE.fullmatch(part) else re.escape(part)
-                                  for part in _TEMPLATE.split(low) if part)
+                pattern = "".join(
+                    "[^:]+" if _TEMPLATE.fullmatch(part) else re.escape(part) for part in _TEMPLATE.split(low) if part
+                )
                 cat.key_patterns.append((re.compile(pattern + ".*" if pattern.endswith("/") else pattern), ck))
     for key, typ in GLOBAL_KEYS.items():
         ck = ConditionKey(key, typ, key.split(":", 1)[0], is_global=True)
@@ -436,16 +476,21 @@ def _to_plain(cat: Catalog) -> dict:
     encoded on its own), decoded on first use (see ``Catalog._open`` and ``Catalog.action``)."""
     services = {}
     for svc in sorted(set(cat.by_service) | set(cat.resource_types)):
-        actions = {low: marshal.dumps((a.name, a.access_level, a.resource_types, a.condition_keys))
-                   for low, a in cat.by_service.get(svc, {}).items()}
+        actions = {
+            low: marshal.dumps((a.name, a.access_level, a.resource_types, a.condition_keys))
+            for low, a in cat.by_service.get(svc, {}).items()
+        }
         rtypes = {low: (r.name, r.arn_format, r.condition_keys) for low, r in cat.resource_types.get(svc, {}).items()}
         services[svc] = marshal.dumps((actions, rtypes))
     return {
-        "format": _CACHE_FORMAT, "version": cat.data_version, "service_names": cat.service_names,
+        "format": _CACHE_FORMAT,
+        "version": cat.data_version,
+        "service_names": cat.service_names,
         "services": services,
         "condition_keys": {low: _key_plain(k) for low, k in cat.condition_keys.items()},
-        "key_prefixes": {svc: {pre: _key_plain(k) for pre, k in table.items()}
-                         for svc, table in cat.key_prefixes.items()},
+        "key_prefixes": {
+            svc: {pre: _key_plain(k) for pre, k in table.items()} for svc, table in cat.key_prefixes.items()
+        },
         "key_patterns": [(rx.pattern, _key_plain(k)) for rx, k in cat.key_patterns],
         "rcp_services": sorted(cat.rcp_services),
     }

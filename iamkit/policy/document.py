@@ -38,8 +38,17 @@ KINDS: dict[str, tuple[bool, bool, bool]] = {
 }
 VERSIONS = ("2012-10-17", "2008-10-17")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
-_STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal",
-                   "NotPrincipal", "Condition"}
+_STATEMENT_KEYS = {
+    "Sid",
+    "Effect",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Principal",
+    "NotPrincipal",
+    "Condition",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +190,10 @@ class Policy:
         outcome depends on the resource alone (the engine then memoises it per resource)."""
         hit = self._static.get(action_low)
         if hit is None:
-            hit = all(s.compiled_condition is None and (s._resources is None or not s._resources.variable)
-                      for s in self.relevant(action_low))
+            hit = all(
+                s.compiled_condition is None and (s._resources is None or not s._resources.variable)
+                for s in self.relevant(action_low)
+            )
             self._static[action_low] = hit
         return hit
 
@@ -211,8 +222,12 @@ def statement_to_dict(s: Statement) -> dict[str, Any]:
     if s.sid:
         d["Sid"] = s.sid
     d["Effect"] = s.effect
-    for key, val in (("Action", s.actions), ("NotAction", s.not_actions), ("Resource", s.resources),
-                     ("NotResource", s.not_resources)):
+    for key, val in (
+        ("Action", s.actions),
+        ("NotAction", s.not_actions),
+        ("Resource", s.resources),
+        ("NotResource", s.not_resources),
+    ):
         if val is not None:
             d[key] = list(val)
     for key, ents in (("Principal", s.principals), ("NotPrincipal", s.not_principals)):
@@ -266,10 +281,10 @@ def _principals(value: Any, where: str, defects: list[str] | None = None) -> tup
     if value == "*":
         return (PrincipalEntry("*", "*", "*"),)
     if isinstance(value, str) and value.strip() and defects is not None:
-        defects.append(f"{where}: a bare string principal {value[:80]!r}, read as {{\"AWS\": …}}")
+        defects.append(f'{where}: a bare string principal {value[:80]!r}, read as {{"AWS": …}}')
         value = {"AWS": value}
     if not isinstance(value, Mapping) or not value:
-        raise PolicyError(f"{where}: expected \"*\" or an object such as {{\"AWS\": ...}}, got {json.dumps(value)[:80]}")
+        raise PolicyError(f'{where}: expected "*" or an object such as {{"AWS": ...}}, got {json.dumps(value)[:80]}')
     out: list[PrincipalEntry] = []
     for kind, vals in value.items():
         if kind not in ("AWS", "Service", "Federated", "CanonicalUser"):
@@ -328,7 +343,7 @@ def parse_statement(raw: Any, index: int, kind: str, defects: list[str] | None =
     where = f"Statement[{index}]" + (f" ({sid})" if sid else "")
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
-        raise PolicyError(f"{where}.Effect: must be \"Allow\" or \"Deny\", got {json.dumps(effect)}")
+        raise PolicyError(f'{where}.Effect: must be "Allow" or "Deny", got {json.dumps(effect)}')
     if ("Action" in raw) == ("NotAction" in raw):
         raise PolicyError(f"{where}: needs exactly one of Action or NotAction")
     if "Resource" in raw and "NotResource" in raw:
@@ -367,12 +382,21 @@ def parse_statement(raw: Any, index: int, kind: str, defects: list[str] | None =
     except PolicyError as e:
         raise PolicyError(f"{where}.Condition: {e}") from None
     return Statement(
-        index=index, sid=sid, effect=effect, actions=actions, not_actions=not_actions, resources=resources,
-        not_resources=not_resources, principals=principals, not_principals=not_principals,
-        condition=condition or None, compiled_condition=compiled,
+        index=index,
+        sid=sid,
+        effect=effect,
+        actions=actions,
+        not_actions=not_actions,
+        resources=resources,
+        not_resources=not_resources,
+        principals=principals,
+        not_principals=not_principals,
+        condition=condition or None,
+        compiled_condition=compiled,
         _actions=_ActionSet(actions if actions is not None else not_actions),  # type: ignore[arg-type]
         _resources=_ResourceSet(res) if res is not None else None,
-        cond_keys=_condition_keys(compiled), principal_missing=missing_principal,
+        cond_keys=_condition_keys(compiled),
+        principal_missing=missing_principal,
     )
 
 
@@ -407,8 +431,14 @@ def parse_document(data: Mapping[str, Any], kind: str = "identity", name: str = 
         raise PolicyError(f"{name}: {e}" if name else str(e)) from None
     pid = data.get("Id")
     label = name or f"{kind} policy"
-    return Policy(kind=kind, name=name, version=version, id=pid if isinstance(pid, str) else None,
-                  statements=statements, defects=tuple(f"{label} {d}" for d in defects))
+    return Policy(
+        kind=kind,
+        name=name,
+        version=version,
+        id=pid if isinstance(pid, str) else None,
+        statements=statements,
+        defects=tuple(f"{label} {d}" for d in defects),
+    )
 
 
 _CACHE: dict[tuple[Any, str, str], tuple[Any, Policy]] = {}

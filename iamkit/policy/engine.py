@@ -34,12 +34,19 @@ from iamkit.policy.matching import pattern_covers, pattern_intersects
 from iamkit.policy.variables import RequestContext, substitute
 
 ALLOWED, IMPLICIT, EXPLICIT, CONDITIONAL = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied", "Conditional"
-_TRUST_ACTIONS = frozenset({"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity",
-                           "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
+_TRUST_ACTIONS = frozenset(
+    {
+        "sts:assumerole",
+        "sts:assumerolewithsaml",
+        "sts:assumerolewithwebidentity",
+        "sts:tagsession",
+        "sts:setsourceidentity",
+        "sts:setcontext",
+    }
+)
 _RANK = {"direct": 4, "role": 3, "everyone": 2, "account": 1}
 _SLR_PREFIX = "AWSServiceRoleFor"  # every service-linked role is named so (and lives under /aws-service-role/)
 _IAM_CALLERS = frozenset({"user", "role", "session", "federated", "root"})
-
 
 
 # ---- three-valued logic -------------------------------------------------------------------------------------
@@ -178,10 +185,25 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"result": self.result, "blocked_by": list(self.blocked_by), "unknown_keys": list(self.unknown_keys),
-                "errors": list(self.errors), "allowed_if": self.allowed_if, "defects": list(self.defects),
-                "explain": [{"policy_type": e.policy_type, "policy": e.policy, "statement": e.statement,
-                             "effect": e.effect, "applied": e.applied, "reason": e.reason} for e in self.explain]}
+        return {
+            "result": self.result,
+            "blocked_by": list(self.blocked_by),
+            "unknown_keys": list(self.unknown_keys),
+            "errors": list(self.errors),
+            "allowed_if": self.allowed_if,
+            "defects": list(self.defects),
+            "explain": [
+                {
+                    "policy_type": e.policy_type,
+                    "policy": e.policy,
+                    "statement": e.statement,
+                    "effect": e.effect,
+                    "applied": e.applied,
+                    "reason": e.reason,
+                }
+                for e in self.explain
+            ],
+        }
 
 
 # ---- the caller ---------------------------------------------------------------------------------------------
@@ -267,8 +289,11 @@ def parse_caller(principal: str | None, principal_type: str = "", role_arn: str 
     if principal is None or principal in ("", "anonymous", "*") or principal_type.lower() == "anonymous":
         return Caller("anonymous", "", "", "aws")
     ptype = principal_type.lower()
-    if ptype in ("service", "awsservice") or (not principal.startswith("arn:") and principal.endswith(".amazonaws.com")
-                                              and ptype not in ("federated", "webidentity")):
+    if ptype in ("service", "awsservice") or (
+        not principal.startswith("arn:")
+        and principal.endswith(".amazonaws.com")
+        and ptype not in ("federated", "webidentity")
+    ):
         return Caller("service", principal.lower(), "", "aws")
     if ptype in ("federated", "webidentity", "saml"):
         return Caller("web", principal, "", "aws")
@@ -286,35 +311,68 @@ def parse_caller(principal: str | None, principal_type: str = "", role_arn: str 
         return Caller("user", principal, account, partition, name=res.rsplit("/", 1)[-1])
     if service == "iam" and res.startswith("role/"):
         name = res.rsplit("/", 1)[-1]
-        return Caller("role", principal, account, partition, role_arn=principal, role_name=name,
-                      service_linked="role/aws-service-role/" in res or name.startswith(_SLR_PREFIX))
+        return Caller(
+            "role",
+            principal,
+            account,
+            partition,
+            role_arn=principal,
+            role_name=name,
+            service_linked="role/aws-service-role/" in res or name.startswith(_SLR_PREFIX),
+        )
     if service == "sts" and res.startswith("assumed-role/"):
         bits = res.split("/")
         if len(bits) < 3:
             raise PolicyError(f"request principal {principal!r}: assumed-role ARN needs role and session names")
         name, session = bits[1], "/".join(bits[2:])
         rarn = role_arn or f"arn:{partition}:iam::{account}:role/{name}"
-        return Caller("session", principal, account, partition, role_arn=rarn, role_name=name,
-                      session_name=session, service_linked="/aws-service-role/" in rarn or name.startswith(_SLR_PREFIX))
+        return Caller(
+            "session",
+            principal,
+            account,
+            partition,
+            role_arn=rarn,
+            role_name=name,
+            session_name=session,
+            service_linked="/aws-service-role/" in rarn or name.startswith(_SLR_PREFIX),
+        )
     if service == "sts" and res.startswith("federated-user/"):
         return Caller("federated", principal, account, partition, name=res.split("/", 1)[1])
     raise PolicyError(f"request principal {principal!r}: unsupported principal ARN")
 
 
 @lru_cache(maxsize=16384)
-def _caller_and_context(principal: str | None, principal_type: Any, role_arn: Any, principal_id: Any,
-                        service_linked: bool) -> tuple[Caller, dict[str, Any]]:
+def _caller_and_context(
+    principal: str | None, principal_type: Any, role_arn: Any, principal_id: Any, service_linked: bool
+) -> tuple[Caller, dict[str, Any]]:
     """The caller and the global keys derived from it, cached per distinct principal."""
     caller = parse_caller(principal, str(principal_type), str(role_arn))
     if service_linked and caller.kind in ("role", "session"):
-        caller = Caller(caller.kind, caller.arn, caller.account, caller.partition, caller.role_arn, caller.role_name,
-                        caller.session_name, caller.name, True)
+        caller = Caller(
+            caller.kind,
+            caller.arn,
+            caller.account,
+            caller.partition,
+            caller.role_arn,
+            caller.role_name,
+            caller.session_name,
+            caller.name,
+            True,
+        )
     return caller, _base_context(caller, {"principal_id": principal_id} if principal_id else {})
 
 
-_PRINCIPAL_TYPE = {"user": "User", "role": "AssumedRole", "session": "AssumedRole", "federated": "FederatedUser",
-                   "root": "Account", "anonymous": "Anonymous", "service": "AWSService", "web": "WebIdentityUser",
-                   "canonical": "CanonicalUser"}
+_PRINCIPAL_TYPE = {
+    "user": "User",
+    "role": "AssumedRole",
+    "session": "AssumedRole",
+    "federated": "FederatedUser",
+    "root": "Account",
+    "anonymous": "Anonymous",
+    "service": "AWSService",
+    "web": "WebIdentityUser",
+    "canonical": "CanonicalUser",
+}
 
 
 def _base_context(caller: Caller, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -421,8 +479,6 @@ def _star_only(action: str) -> bool:
     return hit
 
 
-
-
 _ACTIONS: dict[str, tuple[str, str, bool]] = {}
 _MAPPED = (("principal_tags", "aws:principaltag/"), ("resource_tags", "aws:resourcetag/"), ("context", ""))
 _PLAIN_CALLERS: dict[str | None, tuple[Caller, dict[str, Any]]] = {}
@@ -520,8 +576,7 @@ def _apply_optional(ctx: RequestContext, key: str, value: Any, caller: Caller) -
 class _Scan:
     """Accumulates one evaluation: tri-valued allow/deny per policy type, the explanation, unknown keys."""
 
-    __slots__ = ("boundary", "discovery", "errors", "explain", "lines", "mode", "pending", "req", "unknown",
-                 "want_all")
+    __slots__ = ("boundary", "discovery", "errors", "explain", "lines", "mode", "pending", "req", "unknown", "want_all")
 
     def __init__(self, req: Request, mode: str, explain: str | bool):
         self.req = req
@@ -570,8 +625,9 @@ class _Scan:
         self.note(ptype, pol, st, matched, "; ".join(out.details) if out.details else "condition")
         return matched, how
 
-    def policies(self, ptype: str, policies: Sequence[Policy], principals: bool = False
-                 ) -> tuple[Tri, Tri, dict[str, Tri]]:
+    def policies(
+        self, ptype: str, policies: Sequence[Policy], principals: bool = False
+    ) -> tuple[Tri, Tri, dict[str, Tri]]:
         """(allow, deny, allow by how the principal was named) over a set of policies of one type."""
         if self.lines is None:
             return self.fast(ptype, policies, principals)
@@ -602,8 +658,7 @@ class _Scan:
         self.settle(allow, deny)
         return allow, deny, how_allow
 
-    def fast(self, ptype: str, policies: Sequence[Policy], principals: bool = False
-             ) -> tuple[Tri, Tri, dict[str, Tri]]:
+    def fast(self, ptype: str, policies: Sequence[Policy], principals: bool = False) -> tuple[Tri, Tri, dict[str, Tri]]:
         """:meth:`policies` without explanation lines: statement checks inlined, decided parts skipped, and
         the outcome of a condition-free policy memoised per (action, resource)."""
         req = self.req
@@ -793,12 +848,22 @@ def _policies(docs: Iterable[Any] | None, kind: str, label: str, level: int | No
 
 
 # ---- the decision -------------------------------------------------------------------------------------------
-def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None = None,
-             resource_policy: Any = None, permission_boundaries: Iterable[Any] | None = None,
-             scps: Sequence[Iterable[Any]] | None = None, rcps: Sequence[Iterable[Any]] | None = None,
-             session_policies: Iterable[Any] | None = None, endpoint_policies: Iterable[Any] | None = None,
-             *, mode: str = "strict", explain: bool | str = True, now: Any = None,
-             resource_policy_required: bool | None = None, apply_scps: bool | None = None) -> Decision:
+def evaluate(
+    request: Mapping[str, Any],
+    identity_policies: Iterable[Any] | None = None,
+    resource_policy: Any = None,
+    permission_boundaries: Iterable[Any] | None = None,
+    scps: Sequence[Iterable[Any]] | None = None,
+    rcps: Sequence[Iterable[Any]] | None = None,
+    session_policies: Iterable[Any] | None = None,
+    endpoint_policies: Iterable[Any] | None = None,
+    *,
+    mode: str = "strict",
+    explain: bool | str = True,
+    now: Any = None,
+    resource_policy_required: bool | None = None,
+    apply_scps: bool | None = None,
+) -> Decision:
     """Decide ``request`` as AWS would. Documents may be dicts, JSON text (URL-encoded too) or parsed Policies.
 
     ``request``: ``principal`` (ARN, account id, service name or None for anonymous), ``action``, ``resource``,
@@ -821,8 +886,14 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     caller = req.caller
     if req.action == "sts:getcalleridentity" and caller.kind != "anonymous":
         # STS API reference: no permission is needed, and an explicit deny does not stop it
-        return Decision(ALLOWED, explain=[ExplainLine("-", "-", "-", "Allow", True, "sts:GetCallerIdentity is "
-                                                      "always allowed to a signed request")] if explain else [])
+        return Decision(
+            ALLOWED,
+            explain=[
+                ExplainLine("-", "-", "-", "Allow", True, "sts:GetCallerIdentity is always allowed to a signed request")
+            ]
+            if explain
+            else [],
+        )
     scan = _Scan(req, mode, explain)
     run = scan.fast if scan.lines is None else scan.policies
 
@@ -832,13 +903,20 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     elif type(resource_policy) is Policy:
         resources = (resource_policy,)
     else:
-        resources = _policies([resource_policy] if not isinstance(resource_policy, (list, tuple)) else resource_policy,
-                              "resource", "resource")
+        resources = _policies(
+            [resource_policy] if not isinstance(resource_policy, (list, tuple)) else resource_policy,
+            "resource",
+            "resource",
+        )
     boundaries = _policies(permission_boundaries, "boundary", "permission_boundary") if permission_boundaries else ()
     sessions = None if session_policies is None else _policies(session_policies, "session", "session")
     endpoints = None if endpoint_policies is None else _policies(endpoint_policies, "endpoint", "endpoint")
-    defects = [d for group in (identity, resources, boundaries, sessions or (), endpoints or ())
-               for pol in group for d in pol.defects]
+    defects = [
+        d
+        for group in (identity, resources, boundaries, sessions or (), endpoints or ())
+        for pol in group
+        for d in pol.defects
+    ]
 
     denies: dict[str, Tri] = {}
     uses_identity = caller.kind in _IAM_CALLERS
@@ -857,26 +935,37 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     if uses_identity and sessions is not None and caller.kind != "user":
         sp_allow, denies["session"], _ = run("session", sessions)
     if scan.lines is not None:
-        for ptype, value, present in (("permission_boundary", pb_allow, bool(boundaries)),
-                                      ("session", sp_allow, sessions is not None)):
+        for ptype, value, present in (
+            ("permission_boundary", pb_allow, bool(boundaries)),
+            ("session", sp_allow, sessions is not None),
+        ):
             if present and value is False:
-                scan.lines.append(ExplainLine(ptype, "-", "-", "Allow", False,
-                                              f"no {ptype.replace('_', ' ')} statement allows {req.action}"))
+                scan.lines.append(
+                    ExplainLine(
+                        ptype, "-", "-", "Allow", False, f"no {ptype.replace('_', ' ')} statement allows {req.action}"
+                    )
+                )
     ep_allow: Tri = True
     if endpoints is not None:
         ep_allow, denies["endpoint"], _ = run("endpoint", endpoints, principals=True)
 
     scp_ok: Tri = True
-    if scps is not None and (apply_scps if apply_scps is not None else (
-            uses_identity and not caller.service_linked and not request.get("management_account"))):
+    if scps is not None and (
+        apply_scps
+        if apply_scps is not None
+        else (uses_identity and not caller.service_linked and not request.get("management_account"))
+    ):
         scp_deny: Tri = False
         for i, level in enumerate(scps):
             pols = _policies(level, "scp", "scp", i)
             defects.extend(d for pol in pols for d in pol.defects)
             lvl_allow, lvl_deny, _ = run("scp", pols)
             if lvl_allow is False and scan.lines is not None:
-                scan.lines.append(ExplainLine("scp", f"level {i}", "-", "Allow", False,
-                                              f"no SCP attached at level {i} allows {req.action}"))
+                scan.lines.append(
+                    ExplainLine(
+                        "scp", f"level {i}", "-", "Allow", False, f"no SCP attached at level {i} allows {req.action}"
+                    )
+                )
             scp_ok = _and(scp_ok, lvl_allow)  # every level must allow
             scp_deny = _or(scp_deny, lvl_deny)  # a Deny at any level denies
         denies["scp"] = scp_deny
@@ -884,8 +973,13 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     # (not Resource "*"-only actions), never for service-linked roles, not for kms:RetireGrant; AWS service
     # principals and anonymous callers are subject to them. Resources of the management account are exempt:
     # the caller does not pass rcps for those.
-    if (rcps is not None and not caller.service_linked and not req.star_only and _rcp_service(req.service)
-            and req.action != "kms:retiregrant"):
+    if (
+        rcps is not None
+        and not caller.service_linked
+        and not req.star_only
+        and _rcp_service(req.service)
+        and req.action != "kms:retiregrant"
+    ):
         rcp_deny: Tri = False
         for i, level in enumerate(rcps):  # RCPFullAWSAccess is implicit: only the Denies matter, at any level
             pols = _policies(level, "rcp", "rcp", i)
@@ -904,8 +998,9 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
     else:  # trust policies and KMS key policies must allow even within one account (a key policy only governs
         # actions on a key: kms:ListKeys, CreateKey… name no key, and aliases have no policy of their own: those
         # need the identity side only)
-        required = ((req.service == "kms" and _kms_key(req.resource))
-                    or (req.action in _TRUST_ACTIONS and ":role/" in req.resource))
+        required = (req.service == "kms" and _kms_key(req.resource)) or (
+            req.action in _TRUST_ACTIONS and ":role/" in req.resource
+        )
     same_account = bool(caller.account) and caller.account == req.resource_account
     limits = _and(pb_allow, sp_allow)
     blocked: list[str] = []
@@ -973,8 +1068,15 @@ def evaluate(request: Mapping[str, Any], identity_policies: Iterable[Any] | None
         if scan.lines is not None:
             scan.lines.append(ExplainLine("protected", "-", "-", "Deny", True, protected))
     unknown = list(dict.fromkeys(scan.unknown)) if result == CONDITIONAL else []
-    return Decision(result, list(dict.fromkeys(blocked)), scan.lines or [], unknown, scan.errors, allowed_if,
-                    list(dict.fromkeys(defects)))
+    return Decision(
+        result,
+        list(dict.fromkeys(blocked)),
+        scan.lines or [],
+        unknown,
+        scan.errors,
+        allowed_if,
+        list(dict.fromkeys(defects)),
+    )
 
 
 def _kms_key(resource: str) -> bool:
@@ -983,17 +1085,39 @@ def _kms_key(resource: str) -> bool:
     return len(parts) == 6 and parts[2] == "kms" and parts[5].startswith("key/")
 
 
-_MANAGED_POLICY_CHANGES = frozenset({
-    "iam:createpolicy", "iam:createpolicyversion", "iam:deletepolicy", "iam:deletepolicyversion",
-    "iam:setdefaultpolicyversion", "iam:tagpolicy", "iam:untagpolicy"})
-_ROLE_CHANGES = frozenset({
-    "iam:attachrolepolicy", "iam:createrole", "iam:deleterole", "iam:deleterolepermissionsboundary",
-    "iam:deleterolepolicy", "iam:detachrolepolicy", "iam:passrole", "iam:putrolepermissionsboundary",
-    "iam:putrolepolicy", "iam:tagrole", "iam:untagrole", "iam:updateassumerolepolicy", "iam:updaterole",
-    "iam:updateroledescription"})
+_MANAGED_POLICY_CHANGES = frozenset(
+    {
+        "iam:createpolicy",
+        "iam:createpolicyversion",
+        "iam:deletepolicy",
+        "iam:deletepolicyversion",
+        "iam:setdefaultpolicyversion",
+        "iam:tagpolicy",
+        "iam:untagpolicy",
+    }
+)
+_ROLE_CHANGES = frozenset(
+    {
+        "iam:attachrolepolicy",
+        "iam:createrole",
+        "iam:deleterole",
+        "iam:deleterolepermissionsboundary",
+        "iam:deleterolepolicy",
+        "iam:detachrolepolicy",
+        "iam:passrole",
+        "iam:putrolepermissionsboundary",
+        "iam:putrolepolicy",
+        "iam:tagrole",
+        "iam:untagrole",
+        "iam:updateassumerolepolicy",
+        "iam:updaterole",
+        "iam:updateroledescription",
+    }
+)
 # service-linked roles are created and deleted through their own actions, and their description may be edited
-_SLR_ALLOWED = frozenset({"iam:createservicelinkedrole", "iam:deleteservicelinkedrole", "iam:updateroledescription",
-                          "iam:updaterole"})
+_SLR_ALLOWED = frozenset(
+    {"iam:createservicelinkedrole", "iam:deleteservicelinkedrole", "iam:updateroledescription", "iam:updaterole"}
+)
 _RESERVED_ROLE_CHANGES = _ROLE_CHANGES | {"iam:createservicelinkedrole", "iam:deleteservicelinkedrole"}
 _ALIAS_CHANGES = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
 
@@ -1003,8 +1127,7 @@ def _protected(req: Request) -> str | None:
     cannot be edited; service-linked roles and the roles under /aws-reserved/ are managed by AWS; KMS guide:
     aliases under alias/aws/ are reserved for AWS managed keys)."""
     action = req.action
-    if action not in _MANAGED_POLICY_CHANGES and action not in _RESERVED_ROLE_CHANGES and \
-            action not in _ALIAS_CHANGES:
+    if action not in _MANAGED_POLICY_CHANGES and action not in _RESERVED_ROLE_CHANGES and action not in _ALIAS_CHANGES:
         return None
     parts = req.resource.split(":", 5)
     if len(parts) != 6:

@@ -27,12 +27,32 @@ from iamkit.frames import register
 from iamkit.policy.document import Policy, load_document, parse_document
 from iamkit.policy.engine import ALLOWED, CONDITIONAL, Decision, evaluate, parse_caller
 
-register("who_can", {"principal_arn": "string", "principal_type": "string", "account_id": "string",
-                     "result": "string", "blocked_by": "json", "unknown_keys": "json", "via": "string"},
-         "who_can(action, resource): one row per principal the engine allows (or would, given unknown keys).")
-register("what_can", {"principal_arn": "string", "action": "string", "access_level": "string",
-                      "resource": "string", "result": "string", "blocked_by": "json", "unknown_keys": "json"},
-         "what_can / effective_permissions: one row per (principal, action, resource pattern) evaluated.")
+register(
+    "who_can",
+    {
+        "principal_arn": "string",
+        "principal_type": "string",
+        "account_id": "string",
+        "result": "string",
+        "blocked_by": "json",
+        "unknown_keys": "json",
+        "via": "string",
+    },
+    "who_can(action, resource): one row per principal the engine allows (or would, given unknown keys).",
+)
+register(
+    "what_can",
+    {
+        "principal_arn": "string",
+        "action": "string",
+        "access_level": "string",
+        "resource": "string",
+        "result": "string",
+        "blocked_by": "json",
+        "unknown_keys": "json",
+    },
+    "what_can / effective_permissions: one row per (principal, action, resource pattern) evaluated.",
+)
 
 
 _PLAIN = frozenset({str, bool, int, list, dict, tuple})
@@ -125,8 +145,9 @@ def model(inv: Any, *, refresh: bool = False) -> Model:
     if len(_MODELS) >= 8 and key not in _MODELS:
         _MODELS.pop(next(iter(_MODELS)))
     try:
-        ref: Any = weakref.ref(inv, lambda r, key=key: _MODELS.pop(key, None) if _MODELS.get(key, (None,))[0] is r
-                               else None)
+        ref: Any = weakref.ref(
+            inv, lambda r, key=key: _MODELS.pop(key, None) if _MODELS.get(key, (None,))[0] is r else None
+        )
     except TypeError:  # an object without weak references is kept alive, as before
         ref = inv
     _MODELS[key] = (ref, built)
@@ -137,8 +158,9 @@ def _referent(ref: Any) -> Any:
     return ref() if isinstance(ref, weakref.ref) else ref
 
 
-def _safe_parse(doc: Any, kind: str, name: str, errors: list[str], memo: dict[tuple, tuple[Any, Policy]]
-                ) -> Policy | None:
+def _safe_parse(
+    doc: Any, kind: str, name: str, errors: list[str], memo: dict[tuple, tuple[Any, Policy]]
+) -> Policy | None:
     """The parsed document, or None with the problem added to ``errors``. ``memo`` (one per model) parses each
     document once by text or identity, like :func:`iamkit.policy.parse`, but dies with the model instead of
     keeping every document and policy of the inventory alive in the parser's process-wide cache."""
@@ -227,10 +249,17 @@ def build_model(inv: Any) -> Model:
             b = as_boundary.get(barn)
             if b is None:  # once per boundary ARN: principals with the same boundary share one parsed policy
                 b = default_doc.get(barn)
-                b = as_boundary[barn] = parse_document(
-                    {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}, "boundary",
-                    f"missing-boundary:{barn}") if b is None else \
-                    parse_document(b.to_dict(), "boundary", b.name) if b.kind != "boundary" else b
+                b = as_boundary[barn] = (
+                    parse_document(
+                        {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]},
+                        "boundary",
+                        f"missing-boundary:{barn}",
+                    )
+                    if b is None
+                    else parse_document(b.to_dict(), "boundary", b.name)
+                    if b.kind != "boundary"
+                    else b
+                )
             boundaries.append(b)
         if ptype == "role":
             name = arns.name_of(arn)
@@ -240,9 +269,20 @@ def build_model(inv: Any) -> Model:
         tags = _json(p.get("tags")) or {}
         if isinstance(tags, list):
             tags = {t.get("Key"): t.get("Value") for t in tags if isinstance(t, Mapping)}
-        models.append(PrincipalModel(arn, ptype, acct, req_principal, arn if ptype == "role" else "",
-                                     identity, boundaries, tags if isinstance(tags, dict) else {},
-                                     p.get("principal_id"), bool(p.get("service_linked"))))
+        models.append(
+            PrincipalModel(
+                arn,
+                ptype,
+                acct,
+                req_principal,
+                arn if ptype == "role" else "",
+                identity,
+                boundaries,
+                tags if isinstance(tags, dict) else {},
+                p.get("principal_id"),
+                bool(p.get("service_linked")),
+            )
+        )
     resource_policies: dict[str, tuple[str, Policy]] = {}
     for r in _rows(inv, "resource_policies"):
         arn = r.get("resource_arn")
@@ -271,8 +311,9 @@ def build_model(inv: Any) -> Model:
             levels = [org_pol[kind][t] for t in path if org_pol[kind].get(t)]
             if levels:
                 target[acct] = levels
-    return Model(models, {m.arn: m for m in models}, resource_policies, trusts, scps, rcps, management, org_of,
-                 errors, frames)
+    return Model(
+        models, {m.arn: m for m in models}, resource_policies, trusts, scps, rcps, management, org_of, errors, frames
+    )
 
 
 def _ou_ids(posture: list[dict[str, Any]]) -> dict[str, str]:
@@ -306,8 +347,9 @@ def _path_ids(account: dict[str, Any], ou_ids: dict[str, str]) -> list[str]:
     return ids
 
 
-def _trust_policies(rows: list[dict[str, Any]], errors: list[str], memo: dict[tuple, tuple[Any, Policy]]
-                    ) -> dict[str, Policy]:
+def _trust_policies(
+    rows: list[dict[str, Any]], errors: list[str], memo: dict[tuple, tuple[Any, Policy]]
+) -> dict[str, Policy]:
     """Rebuild each role's trust policy from the one-row-per-principal ``trusts`` frame."""
     grouped: dict[str, dict[tuple, dict[str, Any]]] = {}
     for r in rows:
@@ -316,8 +358,12 @@ def _trust_policies(rows: list[dict[str, Any]], errors: list[str], memo: dict[tu
             continue
         actions = _json(r.get("actions")) or ["sts:AssumeRole"]
         conds = _json(r.get("conditions"))
-        key = (r.get("sid") or "", r.get("effect") or "Allow", json.dumps(actions, sort_keys=True),
-               json.dumps(conds, sort_keys=True, default=str))
+        key = (
+            r.get("sid") or "",
+            r.get("effect") or "Allow",
+            json.dumps(actions, sort_keys=True),
+            json.dumps(conds, sort_keys=True, default=str),
+        )
         st = grouped.setdefault(role, {}).setdefault(key, {"Effect": key[1], "Action": actions})
         if key[0]:
             st["Sid"] = key[0]
@@ -330,22 +376,36 @@ def _trust_policies(rows: list[dict[str, Any]], errors: list[str], memo: dict[tu
         st.setdefault(element, {}).setdefault(ptype, []).append(r.get("principal"))
     out = {}
     for role, sts in grouped.items():
-        pol = _safe_parse({"Version": "2012-10-17", "Statement": list(sts.values())}, "trust", f"trust:{role}", errors,
-                          memo)
+        pol = _safe_parse(
+            {"Version": "2012-10-17", "Statement": list(sts.values())}, "trust", f"trust:{role}", errors, memo
+        )
         if pol is not None:
             out[role] = pol
     return out
 
 
 # ---- requests per principal -----------------------------------------------------------------------------------
-def request_for(pm: PrincipalModel, m: Model, action: str, resource: str = "*", resource_account: str | None = None,
-                context: Mapping[str, Any] | None = None, *, scope: str = "any") -> dict[str, Any]:
+def request_for(
+    pm: PrincipalModel,
+    m: Model,
+    action: str,
+    resource: str = "*",
+    resource_account: str | None = None,
+    context: Mapping[str, Any] | None = None,
+    *,
+    scope: str = "any",
+) -> dict[str, Any]:
     """The request the engine gets for ``pm`` (session ARN for a role, tags, org id, SCP exemptions…).
 
     ``scope``: for a resource pattern (``*``), "any" asks "on some resource?", "all" "on every resource?"."""
-    req: dict[str, Any] = {"principal": pm.request_principal, "action": action, "resource": resource,
-                           "principal_tags": pm.tags, "service_linked": pm.service_linked,
-                           "management_account": pm.account_id in m.management}
+    req: dict[str, Any] = {
+        "principal": pm.request_principal,
+        "action": action,
+        "resource": resource,
+        "principal_tags": pm.tags,
+        "service_linked": pm.service_linked,
+        "management_account": pm.account_id in m.management,
+    }
     if scope != "any":
         req["resource_scope"] = scope
     if pm.role_arn:
@@ -374,8 +434,17 @@ def resource_side(m: Model, action: str, resource: str) -> tuple[Policy | None, 
     return None, None
 
 
-def decide(inv: Any, principal_arn: str, action: str, resource: str = "*", *, context: Mapping[str, Any] | None = None,
-           mode: str = "strict", explain: bool | str = True, scope: str = "any") -> Decision:
+def decide(
+    inv: Any,
+    principal_arn: str,
+    action: str,
+    resource: str = "*",
+    *,
+    context: Mapping[str, Any] | None = None,
+    mode: str = "strict",
+    explain: bool | str = True,
+    scope: str = "any",
+) -> Decision:
     """Evaluate one request of an inventory principal with everything that applies to it (``scope``: see
     :func:`request_for`)."""
     m = model(inv)
@@ -385,23 +454,52 @@ def decide(inv: Any, principal_arn: str, action: str, resource: str = "*", *, co
     return decide_for(m, pm, action, resource, context, mode, explain, scope=scope)
 
 
-def decide_for(m: Model, pm: PrincipalModel, action: str, resource: str = "*",
-               context: Mapping[str, Any] | None = None, mode: str = "strict", explain: bool | str = False, *,
-               scope: str = "any", now: Any = None) -> Decision:
+def decide_for(
+    m: Model,
+    pm: PrincipalModel,
+    action: str,
+    resource: str = "*",
+    context: Mapping[str, Any] | None = None,
+    mode: str = "strict",
+    explain: bool | str = False,
+    *,
+    scope: str = "any",
+    now: Any = None,
+) -> Decision:
     """:func:`decide` for a principal of an already built :class:`Model` (the fast form for many questions):
     its identity policies and boundary, the account's SCPs, the resource's policy (a role's trust for
     ``sts:*``) and RCPs."""
     res_pol, res_acct = resource_side(m, action, resource)
     rcps = m.rcps.get(res_acct or pm.account_id)
-    return evaluate(request_for(pm, m, action, resource, res_acct, context, scope=scope), pm.identity, res_pol,
-                    pm.boundaries or None, m.scps.get(pm.account_id), rcps, mode=mode, explain=explain, now=now)
+    return evaluate(
+        request_for(pm, m, action, resource, res_acct, context, scope=scope),
+        pm.identity,
+        res_pol,
+        pm.boundaries or None,
+        m.scps.get(pm.account_id),
+        rcps,
+        mode=mode,
+        explain=explain,
+        now=now,
+    )
 
 
 # ---- administrator-equivalent: the one definition --------------------------------------------------------------
-ADMIN_PROBES = ("iam:PutRolePolicy", "iam:AttachUserPolicy", "iam:CreateAccessKey", "sts:AssumeRole",
-                "s3:GetObject", "s3:PutBucketPolicy", "ec2:RunInstances", "lambda:CreateFunction",
-                "secretsmanager:GetSecretValue", "organizations:DescribeOrganization", "dynamodb:DeleteTable",
-                "rds:DeleteDBInstance", "sns:Publish")
+ADMIN_PROBES = (
+    "iam:PutRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreateAccessKey",
+    "sts:AssumeRole",
+    "s3:GetObject",
+    "s3:PutBucketPolicy",
+    "ec2:RunInstances",
+    "lambda:CreateFunction",
+    "secretsmanager:GetSecretValue",
+    "organizations:DescribeOrganization",
+    "dynamodb:DeleteTable",
+    "rds:DeleteDBInstance",
+    "sns:Publish",
+)
 """A principal the engine allows every one of these on every resource holds AdministratorAccess in effect.
 (kms:Decrypt needs the key policy too, and guardrail SCPs such as "never stop CloudTrail" are common on real
 administrators, so neither is a probe.)"""
@@ -422,8 +520,16 @@ def is_admin(inventory: Any, principal_arn: str) -> bool:
     return admin_equivalent(lambda a: decide_for(m, pm, a, "*", scope="all").result == ALLOWED)
 
 
-def who_can(action: str, resource: str = "*", inventory: Any = None, *, context: Mapping[str, Any] | None = None,
-            mode: str = "discovery", include_denied: bool = False, include_anonymous: bool = True):
+def who_can(
+    action: str,
+    resource: str = "*",
+    inventory: Any = None,
+    *,
+    context: Mapping[str, Any] | None = None,
+    mode: str = "discovery",
+    include_denied: bool = False,
+    include_anonymous: bool = True,
+):
     """Principals of the inventory allowed ``action`` on ``resource`` (Conditional rows in discovery mode).
 
     Only candidates are evaluated: principals with an identity Allow covering the action, or named (directly,
@@ -465,15 +571,31 @@ def who_can(action: str, resource: str = "*", inventory: Any = None, *, context:
             req["context"] = dict(context)
         d = evaluate(req, None, res_pol, rcps=m.rcps.get(res_acct or ""), mode=mode, explain=False)
         if d.result in (ALLOWED, CONDITIONAL) or include_denied:
-            rows.append({"principal_arn": "anonymous", "principal_type": "anonymous", "account_id": None,
-                         "result": d.result, "blocked_by": d.blocked_by, "unknown_keys": d.unknown_keys,
-                         "via": "resource"})
-    for pm in (m.principals if include_denied else _candidates(m, named, grants)):
+            rows.append(
+                {
+                    "principal_arn": "anonymous",
+                    "principal_type": "anonymous",
+                    "account_id": None,
+                    "result": d.result,
+                    "blocked_by": d.blocked_by,
+                    "unknown_keys": d.unknown_keys,
+                    "via": "resource",
+                }
+            )
+    for pm in m.principals if include_denied else _candidates(m, named, grants):
         d = decide_for(m, pm, action, resource, context, mode, False)
         if d.result in (ALLOWED, CONDITIONAL) or include_denied:
-            rows.append({"principal_arn": pm.arn, "principal_type": pm.principal_type, "account_id": pm.account_id,
-                         "result": d.result, "blocked_by": d.blocked_by, "unknown_keys": d.unknown_keys,
-                         "via": _via(pm, grants)})
+            rows.append(
+                {
+                    "principal_arn": pm.arn,
+                    "principal_type": pm.principal_type,
+                    "account_id": pm.account_id,
+                    "result": d.result,
+                    "blocked_by": d.blocked_by,
+                    "unknown_keys": d.unknown_keys,
+                    "via": _via(pm, grants),
+                }
+            )
     return conform(pd.DataFrame(rows) if rows else [], "who_can")
 
 
@@ -526,8 +648,15 @@ def _grants_of(pols: tuple[Policy, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def what_can(principal_arn: str, inventory: Any = None, *, services: Iterable[str] | None = None,
-             context: Mapping[str, Any] | None = None, mode: str = "discovery", include_denied: bool = False):
+def what_can(
+    principal_arn: str,
+    inventory: Any = None,
+    *,
+    services: Iterable[str] | None = None,
+    context: Mapping[str, Any] | None = None,
+    mode: str = "discovery",
+    include_denied: bool = False,
+):
     """Every action (expanded, with access level) the principal's identity policies grant and the engine allows,
     with SCPs, boundaries and denies applied; one row per (action, resource pattern)."""
     import pandas as pd
@@ -550,8 +679,11 @@ def what_can(principal_arn: str, inventory: Any = None, *, services: Iterable[st
     caller = parse_caller(pm.request_principal, "", pm.role_arn)
     for arn, (_acct, pol) in m.resource_policies.items():
         for st in pol.statements:
-            if st.effect == "Allow" and st.principals and any(caller.match(e.kind, e.value) in ("direct", "role")
-                                                               for e in st.principals):
+            if (
+                st.effect == "Allow"
+                and st.principals
+                and any(caller.match(e.kind, e.value) in ("direct", "role") for e in st.principals)
+            ):
                 targets = [arn if r == "*" else r for r in (st.resources or ("*",))]
                 for a in st.actions or ():
                     pairs.extend((x, t) for x in cat.expand(a) for t in targets)
@@ -563,14 +695,27 @@ def what_can(principal_arn: str, inventory: Any = None, *, services: Iterable[st
         d = decide_for(m, pm, action, resource, context, mode, False)
         if d.result in (ALLOWED, CONDITIONAL) or include_denied:
             info = cat.action(action)
-            rows.append({"principal_arn": pm.arn, "action": action, "access_level": info.access_level if info else "",
-                         "resource": resource, "result": d.result, "blocked_by": d.blocked_by,
-                         "unknown_keys": d.unknown_keys})
+            rows.append(
+                {
+                    "principal_arn": pm.arn,
+                    "action": action,
+                    "access_level": info.access_level if info else "",
+                    "resource": resource,
+                    "result": d.result,
+                    "blocked_by": d.blocked_by,
+                    "unknown_keys": d.unknown_keys,
+                }
+            )
     return conform(pd.DataFrame(rows) if rows else [], "what_can")
 
 
-def effective_permissions(inventory: Any, principals: Iterable[str] | None = None, *,
-                          services: Iterable[str] | None = None, mode: str = "discovery"):
+def effective_permissions(
+    inventory: Any,
+    principals: Iterable[str] | None = None,
+    *,
+    services: Iterable[str] | None = None,
+    mode: str = "discovery",
+):
     """what_can for many principals (all users and roles by default), concatenated."""
     import pandas as pd
 
@@ -581,4 +726,3 @@ def effective_permissions(inventory: Any, principals: Iterable[str] | None = Non
     frames = [what_can(a, inventory, services=services, mode=mode) for a in arns]
     frames = [f for f in frames if len(f)]
     return conform(pd.concat(frames, ignore_index=True) if frames else [], "what_can")
-

@@ -115,7 +115,7 @@ def _parse(text: str) -> tuple[_Segment, ...]:
     pos = 0
     for m in _VAR_RE.finditer(text):
         if m.start() > pos:
-            segments.append(text[pos:m.start()])
+            segments.append(text[pos : m.start()])
         inner = m.group(1)
         stripped = inner.strip()
         if stripped in _ESCAPES:

@@ -8,5 +8,17 @@ from iamkit.respond.approval import approve
 from iamkit.respond.plan import KINDS, Action, Plan, capture_before, compromised_key_plan, in_place
 from iamkit.respond.sessions import Clients
 
-__all__ = ["KINDS", "Action", "Clients", "Plan", "capture_before", "compromised_key_plan", "in_place", "apply",
-           "approve", "undo", "runs", "record_approval"]
+__all__ = [
+    "KINDS",
+    "Action",
+    "Clients",
+    "Plan",
+    "capture_before",
+    "compromised_key_plan",
+    "in_place",
+    "apply",
+    "approve",
+    "undo",
+    "runs",
+    "record_approval",
+]

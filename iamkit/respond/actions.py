@@ -28,13 +28,30 @@ QUARANTINE_POLICY = "iamkit-quarantine"
 REVOKE_POLICY = "iamkit-revoke-older-sessions"
 QUARANTINE_TAG = "iam-risk:quarantine"
 CASE_TAG = "iam-risk:case"
-DENY_ALL = {"Version": "2012-10-17",
-            "Statement": [{"Sid": "IamkitQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}]}
+DENY_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "IamkitQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"}],
+}
 # what a "sensitive" role quarantine denies: identity and access changes, credentials and secrets, code, logging
-SENSITIVE_ACTIONS = ["iam:*", "sts:AssumeRole", "sts:GetFederationToken", "organizations:*", "sso:*",
-                     "secretsmanager:GetSecretValue", "ssm:GetParameter*", "kms:Decrypt", "kms:CreateGrant",
-                     "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "lambda:*", "ec2:RunInstances",
-                     "cloudtrail:*", "guardduty:*", "config:*", "access-analyzer:*"]
+SENSITIVE_ACTIONS = [
+    "iam:*",
+    "sts:AssumeRole",
+    "sts:GetFederationToken",
+    "organizations:*",
+    "sso:*",
+    "secretsmanager:GetSecretValue",
+    "ssm:GetParameter*",
+    "kms:Decrypt",
+    "kms:CreateGrant",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "lambda:*",
+    "ec2:RunInstances",
+    "cloudtrail:*",
+    "guardduty:*",
+    "config:*",
+    "access-analyzer:*",
+]
 ASSIGNMENT_POLL = 30  # at most this many status reads of an asynchronous Identity Center change
 SLEEP: Callable[[float], None] = time.sleep  # tests inject a no-op
 
@@ -77,34 +94,45 @@ def _kind(arn: str) -> str:
 def inline_document(iam: Any, kind: str, name: str, policy: str) -> str:
     """An inline policy's document as IAM stores it (``kind``: user, role or group)."""
     op = {USER: "GetUserPolicy", ROLE: "GetRolePolicy", GROUP: "GetGroupPolicy"}[kind]
-    call = {USER: lambda: iam.get_user_policy(UserName=name, PolicyName=policy),
-            ROLE: lambda: iam.get_role_policy(RoleName=name, PolicyName=policy),
-            GROUP: lambda: iam.get_group_policy(GroupName=name, PolicyName=policy)}[kind]
+    call = {
+        USER: lambda: iam.get_user_policy(UserName=name, PolicyName=policy),
+        ROLE: lambda: iam.get_role_policy(RoleName=name, PolicyName=policy),
+        GROUP: lambda: iam.get_group_policy(GroupName=name, PolicyName=policy),
+    }[kind]
     return raw_text(iam, op, call, lambda p: p["PolicyDocument"])
 
 
 def inline_names(iam: Any, kind: str, name: str) -> list[str]:
-    call = {USER: lambda: iam.list_user_policies(UserName=name), ROLE: lambda: iam.list_role_policies(RoleName=name),
-            GROUP: lambda: iam.list_group_policies(GroupName=name)}[kind]
+    call = {
+        USER: lambda: iam.list_user_policies(UserName=name),
+        ROLE: lambda: iam.list_role_policies(RoleName=name),
+        GROUP: lambda: iam.list_group_policies(GroupName=name),
+    }[kind]
     return sorted(call()["PolicyNames"])
 
 
 def put_inline(iam: Any, kind: str, name: str, policy: str, document: str) -> None:
-    {USER: lambda: iam.put_user_policy(UserName=name, PolicyName=policy, PolicyDocument=document),
-     ROLE: lambda: iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=document),
-     GROUP: lambda: iam.put_group_policy(GroupName=name, PolicyName=policy, PolicyDocument=document)}[kind]()
+    {
+        USER: lambda: iam.put_user_policy(UserName=name, PolicyName=policy, PolicyDocument=document),
+        ROLE: lambda: iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=document),
+        GROUP: lambda: iam.put_group_policy(GroupName=name, PolicyName=policy, PolicyDocument=document),
+    }[kind]()
 
 
 def delete_inline(iam: Any, kind: str, name: str, policy: str) -> None:
-    {USER: lambda: iam.delete_user_policy(UserName=name, PolicyName=policy),
-     ROLE: lambda: iam.delete_role_policy(RoleName=name, PolicyName=policy),
-     GROUP: lambda: iam.delete_group_policy(GroupName=name, PolicyName=policy)}[kind]()
+    {
+        USER: lambda: iam.delete_user_policy(UserName=name, PolicyName=policy),
+        ROLE: lambda: iam.delete_role_policy(RoleName=name, PolicyName=policy),
+        GROUP: lambda: iam.delete_group_policy(GroupName=name, PolicyName=policy),
+    }[kind]()
 
 
 def attached_arns(iam: Any, kind: str, name: str) -> list[str]:
-    call = {USER: lambda: iam.list_attached_user_policies(UserName=name),
-            ROLE: lambda: iam.list_attached_role_policies(RoleName=name),
-            GROUP: lambda: iam.list_attached_group_policies(GroupName=name)}[kind]
+    call = {
+        USER: lambda: iam.list_attached_user_policies(UserName=name),
+        ROLE: lambda: iam.list_attached_role_policies(RoleName=name),
+        GROUP: lambda: iam.list_attached_group_policies(GroupName=name),
+    }[kind]
     return sorted(p["PolicyArn"] for p in call()["AttachedPolicies"])
 
 
@@ -126,8 +154,9 @@ def _pretty(text: str | None) -> list[str]:
 
 def document_diff(before: str | None, after: str | None, name: str) -> list[str]:
     """A unified diff of two policy documents (pretty-printed, keys sorted)."""
-    return list(difflib.unified_diff(_pretty(before), _pretty(after), f"{name} (now)", f"{name} (after)",
-                                     lineterm="", n=2))
+    return list(
+        difflib.unified_diff(_pretty(before), _pretty(after), f"{name} (now)", f"{name} (after)", lineterm="", n=2)
+    )
 
 
 class Kind:
@@ -168,8 +197,9 @@ class Kind:
 class Hooks:
     """What an apply run lends its actions: where a new key's secret goes, and who confirms a delayed step."""
 
-    def __init__(self, hand_over: Callable[[str, str, str], str] | None = None,
-                 confirm: Callable[[Action], bool] | None = None):
+    def __init__(
+        self, hand_over: Callable[[str, str, str], str] | None = None, confirm: Callable[[Action], bool] | None = None
+    ):
         self.hand_over = hand_over
         self.confirm = confirm
 
@@ -190,8 +220,7 @@ class DeactivateAccessKey(Kind):
         return {"exists": k is not None, "status": k["Status"] if k else None}
 
     def change(self, a, iam, before, hooks):
-        iam.update_access_key(UserName=a.params["user_name"], AccessKeyId=a.params["access_key_id"],
-                              Status="Inactive")
+        iam.update_access_key(UserName=a.params["user_name"], AccessKeyId=a.params["access_key_id"], Status="Inactive")
         return {}
 
     def in_place(self, a, state):
@@ -200,13 +229,16 @@ class DeactivateAccessKey(Kind):
     def restore(self, a, before, iam, after):
         now = self.read(a, iam)
         if before.get("status") and now.get("status") != before["status"]:
-            iam.update_access_key(UserName=a.params["user_name"], AccessKeyId=a.params["access_key_id"],
-                                  Status=before["status"])
+            iam.update_access_key(
+                UserName=a.params["user_name"], AccessKeyId=a.params["access_key_id"], Status=before["status"]
+            )
 
     def diff(self, a, before):
         wait = " (after the operator confirms the new key works)" if a.params.get("confirm") else ""
-        return [f"- {a.params['access_key_id']} status {before.get('status', '?')}",
-                f"+ {a.params['access_key_id']} status Inactive{wait}"]
+        return [
+            f"- {a.params['access_key_id']} status {before.get('status', '?')}",
+            f"+ {a.params['access_key_id']} status Inactive{wait}",
+        ]
 
 
 class CreateAccessKey(Kind):
@@ -230,8 +262,10 @@ class CreateAccessKey(Kind):
 
     def change(self, a, iam, before, hooks):
         if hooks.hand_over is None:
-            raise RemediationError("a new key's secret needs somewhere to go: name a file outside the case "
-                                   "(--secret-out) or run from a terminal")
+            raise RemediationError(
+                "a new key's secret needs somewhere to go: name a file outside the case "
+                "(--secret-out) or run from a terminal"
+            )
         key = iam.create_access_key(UserName=a.params["user_name"])["AccessKey"]
         where = hooks.hand_over(a.params["user_name"], key["AccessKeyId"], key["SecretAccessKey"])
         return {"created": key["AccessKeyId"], "handed_to": where}
@@ -242,9 +276,11 @@ class CreateAccessKey(Kind):
             iam.delete_access_key(UserName=a.params["user_name"], AccessKeyId=created)
 
     def diff(self, a, before):
-        return [f"- keys of {a.params['user_name']}: {before.get('keys', '?')}",
-                f"+ keys of {a.params['user_name']}: {before.get('keys', [])} + a new key (its secret handed to "
-                "you once, never written to the case)"]
+        return [
+            f"- keys of {a.params['user_name']}: {before.get('keys', '?')}",
+            f"+ keys of {a.params['user_name']}: {before.get('keys', [])} + a new key (its secret handed to "
+            "you once, never written to the case)",
+        ]
 
 
 # --------------------------------------------------------------------------------------------- inline policies
@@ -260,9 +296,10 @@ class _InlinePolicy(Kind):
     def read(self, a, iam):
         kind, name = _kind(a.target_arn), name_of(a.target_arn)
         names = inline_names(iam, kind, name)
-        state: dict[str, Any] = {"inline_policies": names,
-                                 "document": inline_document(iam, kind, name, self.policy_name)
-                                 if self.policy_name in names else None}
+        state: dict[str, Any] = {
+            "inline_policies": names,
+            "document": inline_document(iam, kind, name, self.policy_name) if self.policy_name in names else None,
+        }
         return state
 
     def change(self, a, iam, before, hooks):
@@ -288,10 +325,15 @@ class _InlinePolicy(Kind):
 
     def diff(self, a, before):
         names = before.get("inline_policies", [])
-        return [f"- inline policies: {names if 'inline_policies' in before else '?'}",
-                f"+ inline policies: {sorted(set(names) | {self.policy_name})}",
-                *([f"~ {self.policy_name}: the existing document is replaced (journalled, put back on undo)"]
-                  if before.get("document") and not self.in_place(a, before) else [])]
+        return [
+            f"- inline policies: {names if 'inline_policies' in before else '?'}",
+            f"+ inline policies: {sorted(set(names) | {self.policy_name})}",
+            *(
+                [f"~ {self.policy_name}: the existing document is replaced (journalled, put back on undo)"]
+                if before.get("document") and not self.in_place(a, before)
+                else []
+            ),
+        ]
 
 
 class QuarantineUser(_InlinePolicy):
@@ -306,9 +348,18 @@ class QuarantineUser(_InlinePolicy):
 
 def revoke_document(a: Action) -> dict[str, Any]:
     """The inline policy ``revoke_role_sessions`` puts on the role."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "IamkitRevokeOlderSessions", "Effect": "Deny", "Action": "*", "Resource": "*",
-        "Condition": {"DateLessThan": {"aws:TokenIssueTime": a.params["issued_before"]}}}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "IamkitRevokeOlderSessions",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": a.params["issued_before"]}},
+            }
+        ],
+    }
 
 
 class RevokeRoleSessions(_InlinePolicy):
@@ -330,20 +381,30 @@ def quarantine_role_document(a: Action) -> dict[str, Any]:
     role, and everything to the sessions issued before the plan (``aws:TokenIssueTime``)."""
     statements: list[dict[str, Any]] = []
     if a.params.get("mode") == "sensitive":
-        statements.append({"Sid": "IamkitQuarantineSensitive", "Effect": "Deny", "Action": SENSITIVE_ACTIONS,
-                           "Resource": "*"})
+        statements.append(
+            {"Sid": "IamkitQuarantineSensitive", "Effect": "Deny", "Action": SENSITIVE_ACTIONS, "Resource": "*"}
+        )
     else:
         statements.append({"Sid": "IamkitQuarantine", "Effect": "Deny", "Action": "*", "Resource": "*"})
-    statements.append({"Sid": "IamkitRevokeOlderSessions", "Effect": "Deny", "Action": "*", "Resource": "*",
-                       "Condition": {"DateLessThan": {"aws:TokenIssueTime": a.params["issued_before"]}}})
+    statements.append(
+        {
+            "Sid": "IamkitRevokeOlderSessions",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": a.params["issued_before"]}},
+        }
+    )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 class QuarantineRole(_InlinePolicy):
     name = "quarantine_role"
     policy_name = QUARANTINE_POLICY
-    summary = (f"inline policy {QUARANTINE_POLICY} on the role: deny all (or the sensitive actions) and revoke "
-               "sessions issued before the plan")
+    summary = (
+        f"inline policy {QUARANTINE_POLICY} on the role: deny all (or the sensitive actions) and revoke "
+        "sessions issued before the plan"
+    )
     undo = "delete it, or put back the document it replaced"
 
     def check(self, a):
@@ -383,9 +444,11 @@ class DeleteInlinePolicy(Kind):
             put_inline(iam, _kind(a.target_arn), name_of(a.target_arn), a.params["policy_name"], doc)
 
     def diff(self, a, before):
-        return [f"- inline policies: {before.get('inline_policies', '?')}",
-                f"+ inline policies: {sorted(set(before.get('inline_policies', [])) - {a.params['policy_name']})}",
-                *document_diff(before.get("document"), None, a.params["policy_name"])]
+        return [
+            f"- inline policies: {before.get('inline_policies', '?')}",
+            f"+ inline policies: {sorted(set(before.get('inline_policies', [])) - {a.params['policy_name']})}",
+            *document_diff(before.get("document"), None, a.params["policy_name"]),
+        ]
 
 
 # --------------------------------------------------------------------------------------------- managed policies
@@ -393,9 +456,12 @@ def policy_document(iam: Any, policy_arn: str) -> str | None:
     """A managed policy's default version document, as IAM stores it (kept in the journal with a detach)."""
     try:
         version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
-        return raw_text(iam, "GetPolicyVersion",
-                        lambda: iam.get_policy_version(PolicyArn=policy_arn, VersionId=version),
-                        lambda p: p["PolicyVersion"]["Document"])
+        return raw_text(
+            iam,
+            "GetPolicyVersion",
+            lambda: iam.get_policy_version(PolicyArn=policy_arn, VersionId=version),
+            lambda p: p["PolicyVersion"]["Document"],
+        )
     except Exception as e:  # the document is kept for the record; its absence does not stop the detach
         if _code(e) in ("NoSuchEntity", "AccessDenied"):
             return None
@@ -423,10 +489,11 @@ class DetachPolicy(Kind):
 
     def change(self, a, iam, before, hooks):
         name = name_of(a.target_arn)
-        {USER: lambda: iam.detach_user_policy(UserName=name, PolicyArn=a.params["policy_arn"]),
-         ROLE: lambda: iam.detach_role_policy(RoleName=name, PolicyArn=a.params["policy_arn"]),
-         GROUP: lambda: iam.detach_group_policy(GroupName=name, PolicyArn=a.params["policy_arn"])}[
-            self.principal_kind]()
+        {
+            USER: lambda: iam.detach_user_policy(UserName=name, PolicyArn=a.params["policy_arn"]),
+            ROLE: lambda: iam.detach_role_policy(RoleName=name, PolicyArn=a.params["policy_arn"]),
+            GROUP: lambda: iam.detach_group_policy(GroupName=name, PolicyArn=a.params["policy_arn"]),
+        }[self.principal_kind]()
         return {}
 
     def in_place(self, a, state):
@@ -435,16 +502,20 @@ class DetachPolicy(Kind):
     def restore(self, a, before, iam, after):
         arn, name = a.params["policy_arn"], name_of(a.target_arn)
         if arn in before.get("attached_policies", []) and arn not in self.read(a, iam)["attached_policies"]:
-            {USER: lambda: iam.attach_user_policy(UserName=name, PolicyArn=arn),
-             ROLE: lambda: iam.attach_role_policy(RoleName=name, PolicyArn=arn),
-             GROUP: lambda: iam.attach_group_policy(GroupName=name, PolicyArn=arn)}[self.principal_kind]()
+            {
+                USER: lambda: iam.attach_user_policy(UserName=name, PolicyArn=arn),
+                ROLE: lambda: iam.attach_role_policy(RoleName=name, PolicyArn=arn),
+                GROUP: lambda: iam.attach_group_policy(GroupName=name, PolicyArn=arn),
+            }[self.principal_kind]()
 
     def restored(self, before, now):
         return now.get("attached_policies") == before.get("attached_policies")
 
     def diff(self, a, before):
-        return [f"- attached: {before.get('attached_policies', '?')}",
-                f"+ attached: {sorted(set(before.get('attached_policies', [])) - {a.params['policy_arn']})}"]
+        return [
+            f"- attached: {before.get('attached_policies', '?')}",
+            f"+ attached: {sorted(set(before.get('attached_policies', [])) - {a.params['policy_arn']})}",
+        ]
 
 
 class DetachUserPolicy(DetachPolicy):
@@ -465,8 +536,9 @@ class DetachGroupPolicy(DetachPolicy):
 # --------------------------------------------------------------------------------------------- trust policies
 def role_trust(iam: Any, role: str) -> str:
     """A role's trust policy as IAM stores it (text)."""
-    return raw_text(iam, "GetRole", lambda: iam.get_role(RoleName=role),
-                    lambda p: p["Role"]["AssumeRolePolicyDocument"])
+    return raw_text(
+        iam, "GetRole", lambda: iam.get_role(RoleName=role), lambda p: p["Role"]["AssumeRolePolicyDocument"]
+    )
 
 
 def _opened(value: str) -> bool:
@@ -478,8 +550,10 @@ def restricted_trust(document: dict[str, Any], principals: list[str], org_id: st
     ``principals`` (named role or user ARNs) and, when ``org_id`` is given, an ``aws:PrincipalOrgID`` condition
     added to those statements. Service and federated principals are left as they are."""
     if not principals:
-        raise BadInput("restricting a trust needs the principals that may keep assuming the role (none were "
-                       "seen in CloudTrail: name them)")
+        raise BadInput(
+            "restricting a trust needs the principals that may keep assuming the role (none were "
+            "seen in CloudTrail: name them)"
+        )
     bad = [p for p in principals if principal(p).kind not in (ROLE, USER)]
     if bad:
         raise BadInput(f"a restricted trust names roles or users, not {bad[0]!r}")
@@ -559,8 +633,9 @@ class TagPrincipal(Kind):
             pairs = [{"Key": k, "Value": v} for k, v in tags.items()]
             iam.tag_user(UserName=name, Tags=pairs) if kind == USER else iam.tag_role(RoleName=name, Tags=pairs)
         if remove:
-            iam.untag_user(UserName=name, TagKeys=remove) if kind == USER else iam.untag_role(RoleName=name,
-                                                                                              TagKeys=remove)
+            iam.untag_user(UserName=name, TagKeys=remove) if kind == USER else iam.untag_role(
+                RoleName=name, TagKeys=remove
+            )
 
     def change(self, a, iam, before, hooks):
         self._put(iam, a, dict(a.params["tags"]), [])
@@ -604,13 +679,17 @@ class RemoveFromGroup(Kind):
             iam.add_user_to_group(GroupName=g, UserName=name_of(a.target_arn))
 
     def diff(self, a, before):
-        return [f"- groups: {before.get('groups', '?')}",
-                f"+ groups: {sorted(set(before.get('groups', [])) - {a.params['group_name']})}"]
+        return [
+            f"- groups: {before.get('groups', '?')}",
+            f"+ groups: {sorted(set(before.get('groups', [])) - {a.params['group_name']})}",
+        ]
 
 
-IRREVERSIBLE_LOGIN = ("irreversible: IAM never returns a console password, so the login profile cannot be put back; "
-                      "if the user needs the console again, create a new login profile with a new password "
-                      "(aws iam create-login-profile)")
+IRREVERSIBLE_LOGIN = (
+    "irreversible: IAM never returns a console password, so the login profile cannot be put back; "
+    "if the user needs the console again, create a new login profile with a new password "
+    "(aws iam create-login-profile)"
+)
 
 
 class RemoveLoginProfile(Kind):
@@ -627,8 +706,11 @@ class RemoveLoginProfile(Kind):
             if _code(e) == "NoSuchEntity":
                 return {"exists": False}
             raise
-        return {"exists": True, "created": str(lp.get("CreateDate")),
-                "password_reset_required": bool(lp.get("PasswordResetRequired"))}
+        return {
+            "exists": True,
+            "created": str(lp.get("CreateDate")),
+            "password_reset_required": bool(lp.get("PasswordResetRequired")),
+        }
 
     def change(self, a, iam, before, hooks):
         iam.delete_login_profile(UserName=name_of(a.target_arn))
@@ -641,8 +723,10 @@ class RemoveLoginProfile(Kind):
         raise RemediationError(IRREVERSIBLE_LOGIN)
 
     def diff(self, a, before):
-        return [f"- console login profile: {'yes' if before.get('exists') else before.get('exists', '?')}",
-                "+ console login profile: none (IRREVERSIBLE: the password cannot be restored)"]
+        return [
+            f"- console login profile: {'yes' if before.get('exists') else before.get('exists', '?')}",
+            "+ console login profile: none (IRREVERSIBLE: the password cannot be restored)",
+        ]
 
 
 # --------------------------------------------------------------------------------------------- Identity Center
@@ -661,19 +745,29 @@ class RemoveAccountAssignment(Kind):
             raise ValueError("assignment")
 
     def _key(self, a):
-        return {"InstanceArn": a.params["instance_arn"], "TargetId": a.params["target_account_id"],
-                "TargetType": "AWS_ACCOUNT", "PermissionSetArn": a.target_arn,
-                "PrincipalType": a.params["principal_type"], "PrincipalId": a.params["principal_id"]}
+        return {
+            "InstanceArn": a.params["instance_arn"],
+            "TargetId": a.params["target_account_id"],
+            "TargetType": "AWS_ACCOUNT",
+            "PermissionSetArn": a.target_arn,
+            "PrincipalType": a.params["principal_type"],
+            "PrincipalId": a.params["principal_id"],
+        }
 
     def read(self, a, sso):
         found = False
-        kw = {"InstanceArn": a.params["instance_arn"], "AccountId": a.params["target_account_id"],
-              "PermissionSetArn": a.target_arn}
+        kw = {
+            "InstanceArn": a.params["instance_arn"],
+            "AccountId": a.params["target_account_id"],
+            "PermissionSetArn": a.target_arn,
+        }
         while True:
             page = sso.list_account_assignments(**kw)
-            found = found or any(x.get("PrincipalType") == a.params["principal_type"]
-                                 and x.get("PrincipalId") == a.params["principal_id"]
-                                 for x in page.get("AccountAssignments", []))
+            found = found or any(
+                x.get("PrincipalType") == a.params["principal_type"]
+                and x.get("PrincipalId") == a.params["principal_id"]
+                for x in page.get("AccountAssignments", [])
+            )
             if not page.get("NextToken") or found:
                 return {"assigned": found}
             kw["NextToken"] = page["NextToken"]
@@ -688,13 +782,13 @@ class RemoveAccountAssignment(Kind):
             if state == "FAILED":
                 raise RemediationError(f"Identity Center: {status.get('FailureReason') or 'the change failed'}")
             SLEEP(1.0)
-            status = describe(InstanceArn=a.params["instance_arn"], **{
-                f"AccountAssignment{field}RequestId": status.get("RequestId")})[f"AccountAssignment{field}Status"]
+            status = describe(
+                InstanceArn=a.params["instance_arn"], **{f"AccountAssignment{field}RequestId": status.get("RequestId")}
+            )[f"AccountAssignment{field}Status"]
         raise RemediationError("Identity Center: the change is still in progress; check it and run again")
 
     def change(self, a, sso, before, hooks):
-        self._wait(sso, a, sso.delete_account_assignment(**self._key(a))["AccountAssignmentDeletionStatus"],
-                   "Deletion")
+        self._wait(sso, a, sso.delete_account_assignment(**self._key(a))["AccountAssignmentDeletionStatus"], "Deletion")
         return {}
 
     def in_place(self, a, state):
@@ -702,26 +796,33 @@ class RemoveAccountAssignment(Kind):
 
     def restore(self, a, before, sso, after):
         if before.get("assigned") and not self.read(a, sso)["assigned"]:
-            self._wait(sso, a, sso.create_account_assignment(**self._key(a))["AccountAssignmentCreationStatus"],
-                       "Creation")
+            self._wait(
+                sso, a, sso.create_account_assignment(**self._key(a))["AccountAssignmentCreationStatus"], "Creation"
+            )
 
     def diff(self, a, before):
         who = f"{a.params['principal_type']} {a.params['principal_id']}"
-        return [f"- {who} assigned {a.target_arn} in {a.params['target_account_id']}: {before.get('assigned', '?')}",
-                f"+ {who} assigned {a.target_arn} in {a.params['target_account_id']}: False"]
+        return [
+            f"- {who} assigned {a.target_arn} in {a.params['target_account_id']}: {before.get('assigned', '?')}",
+            f"+ {who} assigned {a.target_arn} in {a.params['target_account_id']}: False",
+        ]
 
 
 # --------------------------------------------------------------------------------------------- Entra ID (Graph)
-ENTRA_PERMISSIONS = {"revoke_entra_sessions": "User.RevokeSessions.All",
-                     "disable_entra_user": "User.EnableDisableAccount.All"}
+ENTRA_PERMISSIONS = {
+    "revoke_entra_sessions": "User.RevokeSessions.All",
+    "disable_entra_user": "User.EnableDisableAccount.All",
+}
 
 
 def _graph_call(kind: str, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except PermissionDenied as e:
-        raise PermissionDenied(f"Graph refused {kind}: the app needs {ENTRA_PERMISSIONS[kind]} (or "
-                               f"User.ReadWrite.All) ({e})", permission=ENTRA_PERMISSIONS[kind]) from None
+        raise PermissionDenied(
+            f"Graph refused {kind}: the app needs {ENTRA_PERMISSIONS[kind]} (or User.ReadWrite.All) ({e})",
+            permission=ENTRA_PERMISSIONS[kind],
+        ) from None
 
 
 def _user_path(a: Action) -> str:
@@ -753,12 +854,16 @@ class RevokeEntraSessions(Kind):
         return isinstance(valid, str) and valid >= a.params["issued_before"][:19]
 
     def restore(self, a, before, g, after):
-        raise RemediationError("irreversible: revoked Entra sign-in sessions cannot be given back; the user signs "
-                               "in again (with MFA) to get new ones")
+        raise RemediationError(
+            "irreversible: revoked Entra sign-in sessions cannot be given back; the user signs "
+            "in again (with MFA) to get new ones"
+        )
 
     def diff(self, a, before):
-        return [f"- {a.params['user']}: sessions valid from {before.get('sessions_valid_from')}",
-                f"+ {a.params['user']}: sessions valid from now (IRREVERSIBLE: every refresh token revoked)"]
+        return [
+            f"- {a.params['user']}: sessions valid from {before.get('sessions_valid_from')}",
+            f"+ {a.params['user']}: sessions valid from now (IRREVERSIBLE: every refresh token revoked)",
+        ]
 
 
 class DisableEntraUser(Kind):
@@ -791,11 +896,30 @@ class DisableEntraUser(Kind):
             self._set(a, g, old)
 
     def diff(self, a, before):
-        return [f"- {a.params['user']}: accountEnabled {before.get('account_enabled', '?')}",
-                f"+ {a.params['user']}: accountEnabled False"]
+        return [
+            f"- {a.params['user']}: accountEnabled {before.get('account_enabled', '?')}",
+            f"+ {a.params['user']}: accountEnabled False",
+        ]
 
 
-REGISTRY: dict[str, Kind] = {k.name: k() for k in (
-    DeactivateAccessKey, CreateAccessKey, QuarantineUser, RevokeRoleSessions, QuarantineRole, DeleteInlinePolicy,
-    DetachUserPolicy, DetachRolePolicy, DetachGroupPolicy, RestrictTrust, TagPrincipal, RemoveFromGroup,
-    RemoveLoginProfile, RemoveAccountAssignment, RevokeEntraSessions, DisableEntraUser)}
+REGISTRY: dict[str, Kind] = {
+    k.name: k()
+    for k in (
+        DeactivateAccessKey,
+        CreateAccessKey,
+        QuarantineUser,
+        RevokeRoleSessions,
+        QuarantineRole,
+        DeleteInlinePolicy,
+        DetachUserPolicy,
+        DetachRolePolicy,
+        DetachGroupPolicy,
+        RestrictTrust,
+        TagPrincipal,
+        RemoveFromGroup,
+        RemoveLoginProfile,
+        RemoveAccountAssignment,
+        RevokeEntraSessions,
+        DisableEntraUser,
+    )
+}

@@ -37,14 +37,24 @@ def preflight(plan: Plan, approve: str | None, *, allow_irreversible: bool = Fal
         raise BadInput(f"not applied: approval must be the plan hash {plan.hash} (got {approve or 'none'})")
     if plan.irreversible and not allow_irreversible:
         kinds = sorted({plan.actions[i - 1].kind for i in plan.irreversible})
-        raise BadInput(f"not applied: step(s) {', '.join(map(str, plan.irreversible))} ({', '.join(kinds)}) cannot "
-                       "be undone; pass --allow-irreversible to apply them")
+        raise BadInput(
+            f"not applied: step(s) {', '.join(map(str, plan.irreversible))} ({', '.join(kinds)}) cannot "
+            "be undone; pass --allow-irreversible to apply them"
+        )
 
 
-def apply(plan: Plan, case, clients: Any, *, approve: str | None, approver: str | dict[str, Any] | None = None,
-          allow_irreversible: bool = False, two_person: bool | None = None,
-          hand_over: Callable[[str, str, str], str] | None = None,
-          confirm: Callable[[Action], bool] | None = None) -> list[dict[str, Any]]:
+def apply(
+    plan: Plan,
+    case,
+    clients: Any,
+    *,
+    approve: str | None,
+    approver: str | dict[str, Any] | None = None,
+    allow_irreversible: bool = False,
+    two_person: bool | None = None,
+    hand_over: Callable[[str, str, str], str] | None = None,
+    confirm: Callable[[Action], bool] | None = None,
+) -> list[dict[str, Any]]:
     """Apply ``plan`` if ``approve`` equals its hash, as a new run; returns one result row per action.
 
     ``clients``: ``iamkit.respond.sessions.Clients`` (or a function of the account id giving an IAM client).
@@ -61,33 +71,77 @@ def apply(plan: Plan, case, clients: Any, *, approve: str | None, approver: str 
     cl = as_clients(clients)
     hooks = Hooks(hand_over, confirm)
     run = _run_id()
-    case.journal(approval.entry("approved", plan.hash, who, run=run, actions=len(plan.actions),
-                                allow_irreversible=allow_irreversible, **extra))
+    case.journal(
+        approval.entry(
+            "approved",
+            plan.hash,
+            who,
+            run=run,
+            actions=len(plan.actions),
+            allow_irreversible=allow_irreversible,
+            **extra,
+        )
+    )
     results = []
     for i, a in enumerate(plan.actions):
         spec = REGISTRY[a.kind]
-        row: dict[str, Any] = {"run": run, "step": i + 1, "kind": a.kind, "target": a.target_arn,
-                               "changed": False, "verified": False, "pending": False,
-                               "irreversible": not spec.reversible, "error": None}
+        row: dict[str, Any] = {
+            "run": run,
+            "step": i + 1,
+            "kind": a.kind,
+            "target": a.target_arn,
+            "changed": False,
+            "verified": False,
+            "pending": False,
+            "irreversible": not spec.reversible,
+            "error": None,
+        }
         try:
             if a.params.get("confirm") and not (confirm is not None and confirm(a)):
-                case.journal({"event": "awaiting-confirmation", "run": run, "plan_hash": plan.hash, "step": i,
-                              "kind": a.kind, "target": a.target_arn,
-                              "note": "not changed: waits for the operator's confirmation (apply again with "
-                                      "--confirm once the new key works)"})
+                case.journal(
+                    {
+                        "event": "awaiting-confirmation",
+                        "run": run,
+                        "plan_hash": plan.hash,
+                        "step": i,
+                        "kind": a.kind,
+                        "target": a.target_arn,
+                        "note": "not changed: waits for the operator's confirmation (apply again with "
+                        "--confirm once the new key works)",
+                    }
+                )
                 row["pending"] = True
                 results.append(row)
                 continue
             client = cl.for_action(a)
             before = spec.read(a, client)  # a target that cannot be read is not touched
             if spec.in_place(a, before):
-                case.journal({"event": "noop", "run": run, "plan_hash": plan.hash, "step": i, "kind": a.kind,
-                              "target": a.target_arn, "state": before, "note": "already in place, not changed"})
+                case.journal(
+                    {
+                        "event": "noop",
+                        "run": run,
+                        "plan_hash": plan.hash,
+                        "step": i,
+                        "kind": a.kind,
+                        "target": a.target_arn,
+                        "state": before,
+                        "note": "already in place, not changed",
+                    }
+                )
                 row["verified"] = True
                 results.append(row)
                 continue
-            entry = {"event": "before", "run": run, "plan_hash": plan.hash, "step": i, "kind": a.kind,
-                     "target": a.target_arn, "params": a.params, "account_id": a.account_id, "state": before}
+            entry = {
+                "event": "before",
+                "run": run,
+                "plan_hash": plan.hash,
+                "step": i,
+                "kind": a.kind,
+                "target": a.target_arn,
+                "params": a.params,
+                "account_id": a.account_id,
+                "state": before,
+            }
             if not spec.reversible:
                 entry.update(irreversible=True, note=f"irreversible: {spec.undo}")
             case.journal(entry)
@@ -95,30 +149,50 @@ def apply(plan: Plan, case, clients: Any, *, approve: str | None, approver: str 
             row["changed"] = True
             after = spec.read(a, client)
             ok = spec.in_place(a, after)
-            case.journal({"event": "after", "run": run, "plan_hash": plan.hash, "step": i, "state": after,
-                          "verified": ok, **made})
+            case.journal(
+                {
+                    "event": "after",
+                    "run": run,
+                    "plan_hash": plan.hash,
+                    "step": i,
+                    "state": after,
+                    "verified": ok,
+                    **made,
+                }
+            )
             row["verified"] = ok
         except Exception as e:
             case.journal({"event": "failed", "run": run, "plan_hash": plan.hash, "step": i, "error": str(e)[:300]})
             row["error"] = _err(e)
         results.append(row)
-    case.journal({"event": "applied", "run": run, "plan_hash": plan.hash,
-                  "changed": sum(r["changed"] for r in results), "failed": sum(bool(r["error"]) for r in results),
-                  "pending": sum(r["pending"] for r in results)})
+    case.journal(
+        {
+            "event": "applied",
+            "run": run,
+            "plan_hash": plan.hash,
+            "changed": sum(r["changed"] for r in results),
+            "failed": sum(bool(r["error"]) for r in results),
+            "pending": sum(r["pending"] for r in results),
+        }
+    )
     return results
 
 
-def record_approval(plan: Plan, case, steps: list[int], approver: str | dict[str, Any] | None = None
-                    ) -> dict[str, Any]:
+def record_approval(plan: Plan, case, steps: list[int], approver: str | dict[str, Any] | None = None) -> dict[str, Any]:
     """Record a dry-run approval of some of ``plan``'s steps (1-based) in the journal: who, when, from where,
     which steps and the plan hash. Nothing is applied (``apply`` with ``--approve HASH`` does that); ``undo``
     ignores it."""
     if not steps or any(not isinstance(i, int) or not 1 <= i <= len(plan.actions) for i in steps):
         raise BadInput(f"approve steps between 1 and {len(plan.actions)} (got {steps})")
     chosen = sorted(set(steps))
-    e = approval.entry("approved-dry-run", plan.hash, approval.identity(approver), steps=chosen,
-                       actions=[{"kind": plan.actions[i - 1].kind, "target": plan.actions[i - 1].target_arn}
-                                for i in chosen], applied=False)
+    e = approval.entry(
+        "approved-dry-run",
+        plan.hash,
+        approval.identity(approver),
+        steps=chosen,
+        actions=[{"kind": plan.actions[i - 1].kind, "target": plan.actions[i - 1].target_arn} for i in chosen],
+        applied=False,
+    )
     case.journal(e)
     return e
 
@@ -139,12 +213,18 @@ class Run:
 
 
 def _checked_before(e: dict[str, Any], run: str) -> dict[str, Any]:
-    ok = (isinstance(e.get("step"), int) and e.get("kind") in KINDS and isinstance(e.get("account_id"), str)
-          and isinstance(e.get("target"), str) and isinstance(e.get("params"), dict)
-          and isinstance(e.get("state"), dict))
+    ok = (
+        isinstance(e.get("step"), int)
+        and e.get("kind") in KINDS
+        and isinstance(e.get("account_id"), str)
+        and isinstance(e.get("target"), str)
+        and isinstance(e.get("params"), dict)
+        and isinstance(e.get("state"), dict)
+    )
     if not ok:
-        raise RemediationError(f"journal.jsonl: run {run}: a before-state entry is malformed (step "
-                               f"{e.get('step')!r}); nothing undone")
+        raise RemediationError(
+            f"journal.jsonl: run {run}: a before-state entry is malformed (step {e.get('step')!r}); nothing undone"
+        )
     return e
 
 
@@ -193,15 +273,31 @@ def undo(case, clients: Any, run: str | None = None) -> list[dict[str, Any]]:
             raise BadInput(f"case {case.id}: every applied change is already undone, nothing to undo")
     cl = as_clients(clients)
     undo_id = _run_id()
-    case.journal({"event": "undo", "run": target.id, "undo": undo_id, "plan_hash": target.plan_hash,
-                  "steps": target.pending, "warnings": warnings})
+    case.journal(
+        {
+            "event": "undo",
+            "run": target.id,
+            "undo": undo_id,
+            "plan_hash": target.plan_hash,
+            "steps": target.pending,
+            "warnings": warnings,
+        }
+    )
     results = []
     for step in reversed(target.pending):
         e = target.befores[step]
         a = Action(e["kind"], e["account_id"], e["target"], e["params"], "undo")
         spec = REGISTRY[a.kind]
-        row: dict[str, Any] = {"run": target.id, "step": step + 1, "kind": a.kind, "target": a.target_arn,
-                               "restored": False, "irreversible": not spec.reversible, "note": None, "error": None}
+        row: dict[str, Any] = {
+            "run": target.id,
+            "step": step + 1,
+            "kind": a.kind,
+            "target": a.target_arn,
+            "restored": False,
+            "irreversible": not spec.reversible,
+            "note": None,
+            "error": None,
+        }
         try:
             client = cl.for_action(a)
             if not spec.reversible:
@@ -209,20 +305,39 @@ def undo(case, clients: Any, run: str | None = None) -> list[dict[str, Any]]:
                     spec.restore(a, e["state"], client, target.afters.get(step, {}))
                 except RemediationError as why:
                     row["note"] = str(why)
-                    case.journal({"event": "undone", "run": target.id, "undo": undo_id, "plan_hash":
-                                  target.plan_hash, "step": step, "irreversible": True, "verified": False,
-                                  "note": str(why)})
+                    case.journal(
+                        {
+                            "event": "undone",
+                            "run": target.id,
+                            "undo": undo_id,
+                            "plan_hash": target.plan_hash,
+                            "step": step,
+                            "irreversible": True,
+                            "verified": False,
+                            "note": str(why),
+                        }
+                    )
                     results.append(row)
                     continue
             spec.restore(a, e["state"], client, target.afters.get(step, {}))
             now = spec.read(a, client)
             ok = spec.restored(e["state"], now)
-            case.journal({"event": "undone", "run": target.id, "undo": undo_id, "plan_hash": target.plan_hash,
-                          "step": step, "state": now, "verified": ok})
+            case.journal(
+                {
+                    "event": "undone",
+                    "run": target.id,
+                    "undo": undo_id,
+                    "plan_hash": target.plan_hash,
+                    "step": step,
+                    "state": now,
+                    "verified": ok,
+                }
+            )
             row["restored"] = ok
         except Exception as ex:
-            case.journal({"event": "undo-failed", "run": target.id, "undo": undo_id, "step": step,
-                          "error": str(ex)[:300]})
+            case.journal(
+                {"event": "undo-failed", "run": target.id, "undo": undo_id, "step": step, "error": str(ex)[:300]}
+            )
             row["error"] = _err(ex)
         results.append(row)
     return results

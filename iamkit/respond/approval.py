@@ -45,12 +45,17 @@ def origin() -> dict[str, Any]:
         except (OSError, ValueError, AttributeError):
             continue
     ssh = os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_CLIENT") or ""
-    return {"host": socket.gethostname(), "terminal": terminal, "source_ip": ssh.split()[0] if ssh.split() else None,
-            "os_user": os.environ.get("USER") or os.environ.get("USERNAME")}
+    return {
+        "host": socket.gethostname(),
+        "terminal": terminal,
+        "source_ip": ssh.split()[0] if ssh.split() else None,
+        "os_user": os.environ.get("USER") or os.environ.get("USERNAME"),
+    }
 
 
-def identity(name: str | dict[str, Any] | None = None,
-             caller: Callable[[], str | None] | None = None) -> dict[str, Any]:
+def identity(
+    name: str | dict[str, Any] | None = None, caller: Callable[[], str | None] | None = None
+) -> dict[str, Any]:
     """The approver: ``name`` when given (source ``flag``), else the IAM caller's ARN (``iam``), else the
     operating-system user (``user``)."""
     if isinstance(name, dict):
@@ -67,8 +72,14 @@ def identity(name: str | dict[str, Any] | None = None,
 
 def entry(event: str, plan_hash: str, who: dict[str, Any], **more: Any) -> dict[str, Any]:
     """A journal entry recording an approval: who, when (UTC), from where."""
-    return {"event": event, "plan_hash": plan_hash, **who,
-            "approved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "origin": origin(), **more}
+    return {
+        "event": event,
+        "plan_hash": plan_hash,
+        **who,
+        "approved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "origin": origin(),
+        **more,
+    }
 
 
 def approve(plan: Any, case: Any, approver: str | dict[str, Any] | None = None) -> dict[str, Any]:
@@ -86,14 +97,21 @@ def _same(a: str, b: str) -> bool:
 def second_approval(plan: Any, entries: list[dict[str, Any]], who: dict[str, Any]) -> dict[str, Any]:
     """The earlier approval of the same plan hash by another approver, which ``who`` now completes; a one-line
     ``BadInput`` when there is none."""
-    firsts = [e for e in entries if e.get("event") == "approval" and e.get("plan_hash") == plan.hash
-              and isinstance(e.get("approver"), str)]
+    firsts = [
+        e
+        for e in entries
+        if e.get("event") == "approval" and e.get("plan_hash") == plan.hash and isinstance(e.get("approver"), str)
+    ]
     other = next((e for e in reversed(firsts) if not _same(e["approver"], who["approver"])), None)
     if other is not None:
         return other
     steps = ", ".join(map(str, plan.destructive))
     if firsts:
-        raise BadInput(f"not applied: two-person approval: plan {plan.hash} was approved only by "
-                       f"{who['approver']}; the second approver must be someone else (destructive step(s) {steps})")
-    raise BadInput(f"not applied: two-person approval: destructive step(s) {steps} need a first approval of plan "
-                   f"{plan.hash} by someone else (iamkit remediate approve CASE --approve {plan.hash})")
+        raise BadInput(
+            f"not applied: two-person approval: plan {plan.hash} was approved only by "
+            f"{who['approver']}; the second approver must be someone else (destructive step(s) {steps})"
+        )
+    raise BadInput(
+        f"not applied: two-person approval: destructive step(s) {steps} need a first approval of plan "
+        f"{plan.hash} by someone else (iamkit remediate approve CASE --approve {plan.hash})"
+    )

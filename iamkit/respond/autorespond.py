@@ -34,16 +34,45 @@ from iamkit.respond.notify import Message, send, settings
 from iamkit.trail.detect.policydoc import dangerous_grants, load_document, trust_openings
 
 LOG = logging.getLogger("iamkit.autorespond")
-WATCHED = ("PutRolePolicy", "PutUserPolicy", "PutGroupPolicy", "CreatePolicy", "CreatePolicyVersion",
-           "AttachRolePolicy", "AttachUserPolicy", "AttachGroupPolicy", "UpdateAssumeRolePolicy", "CreateAccessKey",
-           "CreateLoginProfile")
+WATCHED = (
+    "PutRolePolicy",
+    "PutUserPolicy",
+    "PutGroupPolicy",
+    "CreatePolicy",
+    "CreatePolicyVersion",
+    "AttachRolePolicy",
+    "AttachUserPolicy",
+    "AttachGroupPolicy",
+    "UpdateAssumeRolePolicy",
+    "CreateAccessKey",
+    "CreateLoginProfile",
+)
 # what a new document is probed for (enough to tell admin, IAM write, PassRole and data access apart)
-IAM_WRITE = ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:PutUserPolicy",
-             "iam:CreateAccessKey", "iam:CreateUser", "iam:UpdateAssumeRolePolicy", "iam:CreatePolicyVersion",
-             "iam:CreateLoginProfile")
-PROBES = (*IAM_WRITE, "iam:PassRole", "sts:AssumeRole", "s3:GetObject", "s3:PutBucketPolicy",
-          "secretsmanager:GetSecretValue", "kms:Decrypt", "ec2:RunInstances", "lambda:UpdateFunctionCode",
-          "cloudtrail:StopLogging", "organizations:LeaveOrganization", "ec2:DescribeInstances")
+IAM_WRITE = (
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:PutUserPolicy",
+    "iam:CreateAccessKey",
+    "iam:CreateUser",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:CreateLoginProfile",
+)
+PROBES = (
+    *IAM_WRITE,
+    "iam:PassRole",
+    "sts:AssumeRole",
+    "s3:GetObject",
+    "s3:PutBucketPolicy",
+    "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
+    "ec2:RunInstances",
+    "lambda:UpdateFunctionCode",
+    "cloudtrail:StopLogging",
+    "organizations:LeaveOrganization",
+    "ec2:DescribeInstances",
+)
 GRANT_TARGETS = ["*", "iam:*", "iam:PassRole", "iam:CreatePolicy*"]  # the native rule's targets
 REVIEW_TAG, REASON_TAG = "iam-risk:review", "iam-risk:reason"
 DENY_ENV = "IAMKIT_AUTORESPOND_DENY"
@@ -73,31 +102,49 @@ def _doc(value: Any) -> dict | None:
 def _allowed(arn: str, docs: list[dict]) -> set[str]:
     out = set()
     for action in PROBES:
-        d = evaluate({"principal": arn, "action": action, "resource": "*"}, identity_policies=docs,
-                     explain=False, resource_policy_required=False)
+        d = evaluate(
+            {"principal": arn, "action": action, "resource": "*"},
+            identity_policies=docs,
+            explain=False,
+            resource_policy_required=False,
+        )
         if d.allowed:
             out.add(action)
     return out
 
 
 def _inline_docs(iam: Any, kind: str, name: str, skip: str | None = None) -> list[dict]:
-    lst = {USER: lambda: iam.list_user_policies(UserName=name), ROLE: lambda: iam.list_role_policies(RoleName=name),
-           GROUP: lambda: iam.list_group_policies(GroupName=name)}[kind]()["PolicyNames"]
+    lst = {
+        USER: lambda: iam.list_user_policies(UserName=name),
+        ROLE: lambda: iam.list_role_policies(RoleName=name),
+        GROUP: lambda: iam.list_group_policies(GroupName=name),
+    }[kind]()["PolicyNames"]
     return [d for n in lst if n != skip and (d := _doc(inline_document(iam, kind, name, n))) is not None]
 
 
 def _managed_doc(iam: Any, arn: str, version: str | None = None) -> dict | None:
     version = version or iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    return _doc(raw_text(iam, "GetPolicyVersion", lambda: iam.get_policy_version(PolicyArn=arn, VersionId=version),
-                         lambda p: p["PolicyVersion"]["Document"]))
+    return _doc(
+        raw_text(
+            iam,
+            "GetPolicyVersion",
+            lambda: iam.get_policy_version(PolicyArn=arn, VersionId=version),
+            lambda p: p["PolicyVersion"]["Document"],
+        )
+    )
 
 
 def _attached_docs(iam: Any, kind: str, name: str, skip: str | None = None) -> list[dict]:
-    call = {USER: lambda: iam.list_attached_user_policies(UserName=name),
-            ROLE: lambda: iam.list_attached_role_policies(RoleName=name),
-            GROUP: lambda: iam.list_attached_group_policies(GroupName=name)}[kind]
-    return [d for p in call()["AttachedPolicies"] if p["PolicyArn"] != skip
-            and (d := _managed_doc(iam, p["PolicyArn"])) is not None]
+    call = {
+        USER: lambda: iam.list_attached_user_policies(UserName=name),
+        ROLE: lambda: iam.list_attached_role_policies(RoleName=name),
+        GROUP: lambda: iam.list_attached_group_policies(GroupName=name),
+    }[kind]
+    return [
+        d
+        for p in call()["AttachedPolicies"]
+        if p["PolicyArn"] != skip and (d := _managed_doc(iam, p["PolicyArn"])) is not None
+    ]
 
 
 def _target(rp: dict, acct: str) -> tuple[str | None, str | None]:
@@ -161,8 +208,9 @@ def judge(detail: dict, iam: Any) -> Verdict:
             return v
         before: list[dict] = []
         if name == "CreatePolicyVersion" and rp.get("policyArn"):
-            versions = sorted(iam.list_policy_versions(PolicyArn=rp["policyArn"])["Versions"],
-                              key=lambda x: x["CreateDate"])
+            versions = sorted(
+                iam.list_policy_versions(PolicyArn=rp["policyArn"])["Versions"], key=lambda x: x["CreateDate"]
+            )
             new_id = ((detail.get("responseElements") or {}).get("policyVersion") or {}).get("versionId")
             older = [x["VersionId"] for x in versions if x["VersionId"] != new_id]
             prev = _managed_doc(iam, rp["policyArn"], older[-1]) if older else None
@@ -219,15 +267,24 @@ def respond(v: Verdict, iam: Any, *, deny: bool | None = None) -> list[str]:
     deny = _flag(DENY_ENV) if deny is None else deny
     if deny and v.confidence == "high" and kind in (USER, ROLE):
         doc = json.dumps(DENY_ALL)
-        (iam.put_user_policy(UserName=name, PolicyName=QUARANTINE_POLICY, PolicyDocument=doc) if kind == USER
-         else iam.put_role_policy(RoleName=name, PolicyName=QUARANTINE_POLICY, PolicyDocument=doc))
-        done.append(f"denied everything to {v.principal_arn} (inline {QUARANTINE_POLICY}; "
-                    "remove it after review)")
+        (
+            iam.put_user_policy(UserName=name, PolicyName=QUARANTINE_POLICY, PolicyDocument=doc)
+            if kind == USER
+            else iam.put_role_policy(RoleName=name, PolicyName=QUARANTINE_POLICY, PolicyDocument=doc)
+        )
+        done.append(f"denied everything to {v.principal_arn} (inline {QUARANTINE_POLICY}; remove it after review)")
     return done
 
 
-def handle(event: dict, *, iam: Any = None, sns: Any = None, http: Any = None, conf: dict | None = None,
-           deny: bool | None = None) -> dict[str, Any]:
+def handle(
+    event: dict,
+    *,
+    iam: Any = None,
+    sns: Any = None,
+    http: Any = None,
+    conf: dict | None = None,
+    deny: bool | None = None,
+) -> dict[str, Any]:
     """Judge one EventBridge event, respond and notify; returns the verdict and what was done (logged too)."""
     detail = event.get("detail") if isinstance(event, dict) else None
     if not isinstance(detail, dict) or event.get("detail-type") != "AWS API Call via CloudTrail":
@@ -237,8 +294,11 @@ def handle(event: dict, *, iam: Any = None, sns: Any = None, http: Any = None, c
     v = judge(detail, iam)
     out: dict[str, Any] = {"verdict": asdict(v), "done": [], "notified": []}
     if v.ignored or v.benign:
-        LOG.info(json.dumps({"ignored": v.ignored or "no new or dangerous access", "event": v.event_name,
-                             "event_id": v.event_id}))
+        LOG.info(
+            json.dumps(
+                {"ignored": v.ignored or "no new or dangerous access", "event": v.event_name, "event_id": v.event_id}
+            )
+        )
         return out
     try:
         out["done"] = respond(v, iam, deny=deny)
@@ -246,16 +306,30 @@ def handle(event: dict, *, iam: Any = None, sns: Any = None, http: Any = None, c
         out["done"] = [f"response failed: {e.__class__.__name__}: {str(e)[:200]}"]
     sev = "critical" if v.confidence == "high" else "high"
     ref = v.event_id or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    msg = Message(f"autorespond-{ref}", sev,
-                  found=[f"{v.event_name} on {v.principal_arn or 'a policy'}: {r}" for r in v.dangerous]
-                  + ([f"new access: {', '.join(v.new_access)}"] if v.new_access else []),
-                  done=out["done"], awaiting=[f"review {v.principal_arn or 'the policy'} and remove the tag or the "
-                                               "change"], title="iamkit: auto-response")
+    msg = Message(
+        f"autorespond-{ref}",
+        sev,
+        found=[f"{v.event_name} on {v.principal_arn or 'a policy'}: {r}" for r in v.dangerous]
+        + ([f"new access: {', '.join(v.new_access)}"] if v.new_access else []),
+        done=out["done"],
+        awaiting=[f"review {v.principal_arn or 'the policy'} and remove the tag or the change"],
+        title="iamkit: auto-response",
+    )
     rows, errors = send(msg, conf=settings() if conf is None else conf, http=http, sns=sns)
     out["notified"] = rows
     out["notify_errors"] = [e["message"] for e in errors]
-    LOG.warning(json.dumps({"event": v.event_name, "principal": v.principal_arn, "dangerous": v.dangerous,
-                            "done": out["done"], "notified": rows}, default=str))
+    LOG.warning(
+        json.dumps(
+            {
+                "event": v.event_name,
+                "principal": v.principal_arn,
+                "dangerous": v.dangerous,
+                "done": out["done"],
+                "notified": rows,
+            },
+            default=str,
+        )
+    )
     return out
 
 

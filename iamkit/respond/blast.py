@@ -22,8 +22,7 @@ ALLOWED = ("Allowed",)
 LOST_SHOWN = 20
 
 
-def _with_policies(inv: Any, drop: Any = None, add: list[dict[str, Any]] | None = None,
-                   principals: Any = None) -> Any:
+def _with_policies(inv: Any, drop: Any = None, add: list[dict[str, Any]] | None = None, principals: Any = None) -> Any:
     """A copy of ``inv`` with policy rows dropped (``drop(row) -> bool``) / added, or principals rewritten."""
     import pandas as pd
 
@@ -32,16 +31,22 @@ def _with_policies(inv: Any, drop: Any = None, add: list[dict[str, Any]] | None 
         pol = pol[[not drop(r) for r in pol.to_dict(orient="records")]]
     if add:
         pol = pd.concat([pol, conform(add, "policies")], ignore_index=True)
-    new = dataclasses.replace(inv, policies=pol.reset_index(drop=True),
-                              principals=principals if principals is not None else inv.principals)
+    new = dataclasses.replace(
+        inv, policies=pol.reset_index(drop=True), principals=principals if principals is not None else inv.principals
+    )
     new.meta = dict(inv.meta)
     return new
 
 
 def _allowed(inv: Any, arn: str) -> set[str]:
     df = what_can(arn, inv)
-    return set() if df.empty else {f"{a}|{r}" for a, r, res in zip(df["action"], df["resource"], df["result"],
-                                                                    strict=True) if res in ALLOWED}
+    return (
+        set()
+        if df.empty
+        else {
+            f"{a}|{r}" for a, r, res in zip(df["action"], df["resource"], df["result"], strict=True) if res in ALLOWED
+        }
+    )
 
 
 def _levels(inv_actions: set[str]) -> dict[str, int]:
@@ -59,11 +64,22 @@ def _compare(before_inv: Any, after_inv: Any, arns: list[str]) -> dict[str, Any]
     for arn in arns:
         b, a = _allowed(before_inv, arn), _allowed(after_inv, arn)
         lost = sorted(b - a)
-        per.append({"principal": arn, "before": len(b), "after": len(a), "lost": len(lost),
-                    "lost_by_level": _levels(set(lost)), "lost_examples": [x.replace("|", " on ") for x in
-                                                                            lost[:LOST_SHOWN]]})
-    summary = "; ".join(f"{name_of(p['principal'])}: {p['before']} → {p['after']} allowed actions "
-                        f"(loses {p['lost']})" for p in per) or "nobody loses access"
+        per.append(
+            {
+                "principal": arn,
+                "before": len(b),
+                "after": len(a),
+                "lost": len(lost),
+                "lost_by_level": _levels(set(lost)),
+                "lost_examples": [x.replace("|", " on ") for x in lost[:LOST_SHOWN]],
+            }
+        )
+    summary = (
+        "; ".join(
+            f"{name_of(p['principal'])}: {p['before']} → {p['after']} allowed actions (loses {p['lost']})" for p in per
+        )
+        or "nobody loses access"
+    )
     return {"summary": summary, "principals": per}
 
 
@@ -73,17 +89,29 @@ def _members(inv: Any, group: str) -> list[str]:
     for r in inv.principals.to_dict(orient="records"):
         groups = r.get("groups")
         groups = json.loads(groups) if isinstance(groups, str) else groups
-        if r.get("principal_type") == "user" and groups is not None and any(
-                str(g) in (gname, group) for g in list(groups)):
+        if (
+            r.get("principal_type") == "user"
+            and groups is not None
+            and any(str(g) in (gname, group) for g in list(groups))
+        ):
             out.append(r["arn"])
     return out
 
 
 def _inline(arn: str, name: str, doc: dict[str, Any]) -> dict[str, Any]:
     p = principal(arn)
-    return {"account_id": p.account, "policy_arn": None, "policy_name": name, "policy_type": "inline",
-            "attached_to_arn": arn, "attached_to_type": p.kind, "version_id": None, "is_default": True,
-            "document": json.dumps(doc), "aws_managed": False}
+    return {
+        "account_id": p.account,
+        "policy_arn": None,
+        "policy_name": name,
+        "policy_type": "inline",
+        "attached_to_arn": arn,
+        "attached_to_type": p.kind,
+        "version_id": None,
+        "is_default": True,
+        "document": json.dumps(doc),
+        "aws_managed": False,
+    }
 
 
 def blast_radius(action: Any, inv: Any) -> dict[str, Any]:
@@ -92,19 +120,28 @@ def blast_radius(action: Any, inv: Any) -> dict[str, Any]:
     if k in ("quarantine_user",) or (k == "quarantine_role" and p.get("mode") == "deny-all"):
         return _compare(inv, _with_policies(inv, add=[_inline(arn, QUARANTINE_POLICY, DENY_ALL)]), [arn])
     if k == "quarantine_role":
-        deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": SENSITIVE_ACTIONS,
-                                                        "Resource": "*"}]}
+        deny = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": SENSITIVE_ACTIONS, "Resource": "*"}],
+        }
         out = _compare(inv, _with_policies(inv, add=[_inline(arn, QUARANTINE_POLICY, deny)]), [arn])
         out["summary"] += f"; sessions issued before {p.get('issued_before')} lose everything"
         return out
     if k in ("detach_user_policy", "detach_role_policy", "detach_group_policy"):
-        after = _with_policies(inv, drop=lambda r: r.get("attached_to_arn") == arn
-                               and r.get("policy_arn") == p["policy_arn"])
+        after = _with_policies(
+            inv, drop=lambda r: r.get("attached_to_arn") == arn and r.get("policy_arn") == p["policy_arn"]
+        )
         who = _members(inv, arn) if principal(arn).kind == GROUP else [arn]
         return _compare(inv, after, who)
     if k == "delete_inline_policy":
-        after = _with_policies(inv, drop=lambda r: r.get("attached_to_arn") == arn and r.get("policy_type") ==
-                               "inline" and r.get("policy_name") == p["policy_name"])
+        after = _with_policies(
+            inv,
+            drop=lambda r: (
+                r.get("attached_to_arn") == arn
+                and r.get("policy_type") == "inline"
+                and r.get("policy_name") == p["policy_name"]
+            ),
+        )
         who = _members(inv, arn) if principal(arn).kind == GROUP else [arn]
         return _compare(inv, after, who)
     if k == "remove_from_group":
@@ -125,22 +162,35 @@ def blast_radius(action: Any, inv: Any) -> dict[str, Any]:
         can = sorted(set(now["principal_arn"])) if not now.empty else []
         kept = p.get("kept") or []
         lost = [x for x in can if x not in kept]
-        return {"summary": f"{len(can)} principal(s) can assume {name_of(arn)} now; {len(kept)} named keep it, "
-                           f"{len(lost)} lose it", "can_assume_now": can, "kept": kept, "lose": lost}
+        return {
+            "summary": f"{len(can)} principal(s) can assume {name_of(arn)} now; {len(kept)} named keep it, "
+            f"{len(lost)} lose it",
+            "can_assume_now": can,
+            "kept": kept,
+            "lose": lost,
+        }
     if k == "revoke_role_sessions":
         n = len(_allowed(inv, arn))
-        return {"summary": f"sessions of {name_of(arn)} issued before {p.get('issued_before')} lose all {n} "
-                           "allowed actions; new sessions keep them", "principals": [arn]}
+        return {
+            "summary": f"sessions of {name_of(arn)} issued before {p.get('issued_before')} lose all {n} "
+            "allowed actions; new sessions keep them",
+            "principals": [arn],
+        }
     if k == "deactivate_access_key":
         n = len(_allowed(inv, arn)) if principal(arn).kind == USER else 0
-        return {"summary": f"calls signed with {p['access_key_id']} lose all {n} allowed actions of "
-                           f"{name_of(arn)}; its other credentials keep them", "principals": [arn]}
-    words = {"create_access_key": "nobody loses access (a new key is added)",
-             "tag_principal": "nobody loses access (tags only)",
-             "remove_login_profile": f"{name_of(arn)} can no longer sign in to the console with a password; "
-                                     "access keys keep working",
-             "remove_account_assignment": f"{p.get('principal_type')} {p.get('principal_id')} loses the "
-                                          f"permission set in account {p.get('target_account_id')}",
-             "revoke_entra_sessions": f"{p.get('user')} must sign in again everywhere",
-             "disable_entra_user": f"{p.get('user')} cannot sign in (and loses what Entra federates to AWS)"}
+        return {
+            "summary": f"calls signed with {p['access_key_id']} lose all {n} allowed actions of "
+            f"{name_of(arn)}; its other credentials keep them",
+            "principals": [arn],
+        }
+    words = {
+        "create_access_key": "nobody loses access (a new key is added)",
+        "tag_principal": "nobody loses access (tags only)",
+        "remove_login_profile": f"{name_of(arn)} can no longer sign in to the console with a password; "
+        "access keys keep working",
+        "remove_account_assignment": f"{p.get('principal_type')} {p.get('principal_id')} loses the "
+        f"permission set in account {p.get('target_account_id')}",
+        "revoke_entra_sessions": f"{p.get('user')} must sign in again everywhere",
+        "disable_entra_user": f"{p.get('user')} cannot sign in (and loses what Entra federates to AWS)",
+    }
     return {"summary": words.get(k, "not computed for this kind")}

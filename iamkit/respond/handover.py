@@ -25,8 +25,9 @@ def check_target(path: Path | str, case_root: Path | str | None = None) -> Path:
     """``path`` as a place for a secret: outside the case, not there yet; a one-line ``BadInput`` otherwise."""
     p = Path(path).expanduser()
     if case_root is not None and _inside(p, Path(case_root)):
-        raise BadInput(f"--secret-out {p}: a key's secret is never written into the case folder; name a file "
-                       "outside it")
+        raise BadInput(
+            f"--secret-out {p}: a key's secret is never written into the case folder; name a file outside it"
+        )
     if p.exists() or p.is_symlink():
         raise BadInput(f"--secret-out {p}: the file exists; name a new file")
     if not p.parent.is_dir():
@@ -42,8 +43,10 @@ def to_file(path: Path | str, case_root: Path | str | None = None) -> HandOver:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(target, flags, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(f"# new access key of IAM user {user} (iamkit rotation)\n"
-                    f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n")
+            f.write(
+                f"# new access key of IAM user {user} (iamkit rotation)\n"
+                f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n"
+            )
         return f"file {target}"
 
     return hand_over
@@ -54,8 +57,9 @@ def to_terminal(stream=None) -> HandOver:
     a redirected stdout could be a log)."""
     out = stream or sys.stdout
     if stream is None and not (hasattr(out, "isatty") and out.isatty()):
-        raise BadInput("a new key's secret is shown only on a terminal: run from one, or pass --secret-out FILE "
-                       "(outside the case)")
+        raise BadInput(
+            "a new key's secret is shown only on a terminal: run from one, or pass --secret-out FILE (outside the case)"
+        )
 
     def hand_over(user: str, key_id: str, secret: str) -> str:
         out.write(f"\nnew access key of {user}: {key_id}\nsecret (shown once, store it now): {secret}\n\n")

@@ -26,8 +26,12 @@ from iamkit.frames import error_row
 from iamkit.severity import LEVELS
 
 KINDS = ("slack", "teams", "sns", "pagerduty")
-SETTINGS = {"slack": "slack_webhook_url", "teams": "teams_webhook_url", "sns": "sns_topic_arn",
-            "pagerduty": "pagerduty_routing_key"}
+SETTINGS = {
+    "slack": "slack_webhook_url",
+    "teams": "teams_webhook_url",
+    "sns": "sns_topic_arn",
+    "pagerduty": "pagerduty_routing_key",
+}
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 # iamkit severity (LEVELS, worst first) -> PagerDuty's four (critical, error, warning, info)
 PD_SEVERITY = dict(zip(LEVELS, ("critical", "error", "warning", "info", "info"), strict=True))
@@ -56,8 +60,11 @@ class Message:
 
     @property
     def summary(self) -> str:
-        return _clip(f"[{self.severity.upper()}] {self.title} — case {self.case_id}: {len(self.found)} found, "
-                     f"{len(self.done)} done, {len(self.awaiting)} awaiting approval", 1024)
+        return _clip(
+            f"[{self.severity.upper()}] {self.title} — case {self.case_id}: {len(self.found)} found, "
+            f"{len(self.done)} done, {len(self.awaiting)} awaiting approval",
+            1024,
+        )
 
 
 def _clip(text: Any, n: int = 500) -> str:
@@ -85,8 +92,7 @@ def teams_escape(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ payloads
 def slack_payload(m: Message) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(
-        m.summary)}}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(m.summary)}}]
     for name, lines in m.sections():
         body = "\n".join(f"• {slack_escape(x)}" for x in lines)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{name}*\n{body}"[:3000]}})
@@ -94,21 +100,38 @@ def slack_payload(m: Message) -> dict[str, Any]:
 
 
 def teams_payload(m: Message) -> dict[str, Any]:
-    body: list[dict[str, Any]] = [{"type": "TextBlock", "text": teams_escape(m.summary), "weight": "Bolder",
-                                   "wrap": True}]
+    body: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": teams_escape(m.summary), "weight": "Bolder", "wrap": True}
+    ]
     for name, lines in m.sections():
         body.append({"type": "TextBlock", "text": name, "weight": "Bolder", "wrap": True})
         body.extend({"type": "TextBlock", "text": teams_escape(x), "wrap": True, "spacing": "None"} for x in lines)
-    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-            "version": "1.4", "body": body}
-    return {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
-                                                "contentUrl": None, "content": card}]}
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
 
 
 def pagerduty_payload(m: Message, routing_key: str) -> dict[str, Any]:
-    return {"routing_key": routing_key, "event_action": "trigger", "dedup_key": f"iamkit-{m.case_id}"[:255],
-            "payload": {"summary": m.summary, "source": "iamkit", "severity": PD_SEVERITY.get(m.severity, "info"),
-                        "custom_details": {"case_id": m.case_id, **{n: lines for n, lines in m.sections()}}}}
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": f"iamkit-{m.case_id}"[:255],
+        "payload": {
+            "summary": m.summary,
+            "source": "iamkit",
+            "severity": PD_SEVERITY.get(m.severity, "info"),
+            "custom_details": {"case_id": m.case_id, **{n: lines for n, lines in m.sections()}},
+        },
+    }
 
 
 def text_body(m: Message) -> str:
@@ -146,8 +169,11 @@ def settings(env: dict[str, str] | None = None) -> dict[str, str]:
 
 def _url_ok(url: str) -> bool:
     u = urlsplit(url)
-    return u.scheme == "https" and bool(u.hostname) or (u.scheme == "http" and u.hostname in ("127.0.0.1",
-                                                                                             "localhost", "::1"))
+    return (
+        u.scheme == "https"
+        and bool(u.hostname)
+        or (u.scheme == "http" and u.hostname in ("127.0.0.1", "localhost", "::1"))
+    )
 
 
 def _where(kind: str) -> str:
@@ -155,8 +181,9 @@ def _where(kind: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ sending
-def send(m: Message, *, only: list[str] | None = None, conf: dict[str, str] | None = None, http: Any = None,
-         sns: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def send(
+    m: Message, *, only: list[str] | None = None, conf: dict[str, str] | None = None, http: Any = None, sns: Any = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Send ``m`` to every configured receiver (or ``only`` those kinds). Returns (one row per receiver: kind,
     ok, status; ``errors`` rows). ``http``: a requests-like session; ``sns``: an SNS client (default: one from
     ``iamkit.aws.session``). Never raises for a receiver's failure."""
@@ -183,8 +210,11 @@ def send(m: Message, *, only: list[str] | None = None, conf: dict[str, str] | No
                 url = conf.get("pagerduty_url", PAGERDUTY_URL) if kind == "pagerduty" else conf[SETTINGS[kind]]
                 if not _url_ok(url):
                     raise BadInput(f"{kind}: the receiver URL must be https (http only on loopback)")
-                body = {"slack": lambda: slack_payload(m), "teams": lambda: teams_payload(m),
-                        "pagerduty": lambda: pagerduty_payload(m, conf["pagerduty_routing_key"])}[kind]()
+                body = {
+                    "slack": lambda: slack_payload(m),
+                    "teams": lambda: teams_payload(m),
+                    "pagerduty": lambda: pagerduty_payload(m, conf["pagerduty_routing_key"]),
+                }[kind]()
                 resp = http.post(url, json=body, timeout=TIMEOUT, allow_redirects=False)
                 row["status"] = resp.status_code
                 row["ok"] = 200 <= resp.status_code < 300
@@ -194,8 +224,11 @@ def send(m: Message, *, only: list[str] | None = None, conf: dict[str, str] | No
             errors.append(error_row(f"notify:{kind}", "BadInput", _clip(str(e), 300)))
         except Exception as e:  # a library's text can carry the URL (a credential): the kind and class only
             code = str(getattr(e, "response", {}).get("Error", {}).get("Code", "")) if kind == "sns" else ""
-            errors.append(error_row(f"notify:{kind}", e.__class__.__name__,
-                                    f"{kind}: {code or e.__class__.__name__} (not delivered)"))
+            errors.append(
+                error_row(
+                    f"notify:{kind}", e.__class__.__name__, f"{kind}: {code or e.__class__.__name__} (not delivered)"
+                )
+            )
         results.append(row)
     return results, errors
 
@@ -207,24 +240,36 @@ def _sns_client(topic_arn: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ from a case
-def message_for(case: Any, plan: Any = None, results: list[dict[str, Any]] | None = None,
-                found: list[str] | None = None, severity: str | None = None) -> Message:
+def message_for(
+    case: Any,
+    plan: Any = None,
+    results: list[dict[str, Any]] | None = None,
+    found: list[str] | None = None,
+    severity: str | None = None,
+) -> Message:
     """The message for a case: what the plan's proposals say was found (or ``found``), what ``results`` (an
     apply run) changed, and the plan's steps still waiting for approval."""
     results = results or []
-    done = [f"{r['kind']} {r['target']}" + ("" if r.get("verified") else " (NOT verified)")
-            for r in results if r.get("changed")]
+    done = [
+        f"{r['kind']} {r['target']}" + ("" if r.get("verified") else " (NOT verified)")
+        for r in results
+        if r.get("changed")
+    ]
     failed = [f"{r['kind']} {r['target']}: failed: {r['error']}" for r in results if r.get("error")]
     applied = {(r["kind"], r["target"]) for r in results if r.get("changed") or r.get("verified")}
-    awaiting = [] if plan is None else [f"{a.kind} {a.target_arn} — {a.reason}" for a in plan.actions
-                                        if (a.kind, a.target_arn) not in applied]
+    awaiting = (
+        []
+        if plan is None
+        else [f"{a.kind} {a.target_arn} — {a.reason}" for a in plan.actions if (a.kind, a.target_arn) not in applied]
+    )
     if found is None:
         try:
             props = case.load_json("remediation-proposals").get("proposals", [])
         except Exception:  # no proposals in this case (a key-trace plan): the plan's reasons say it
             props = []
         found = [f"{p.get('rule_id')}: {p.get('target')}" for p in props] or (
-            [a.reason for a in plan.actions] if plan is not None else [])
+            [a.reason for a in plan.actions] if plan is not None else []
+        )
     if severity is None:
         try:
             sev = [p.get("severity") for p in case.load_json("remediation-proposals").get("proposals", [])]
@@ -232,19 +277,33 @@ def message_for(case: Any, plan: Any = None, results: list[dict[str, Any]] | Non
             sev = []
         known = [s for s in sev if s in LEVELS]
         severity = min(known, key=LEVELS.index) if known else "high"
-    return Message(case.id, severity, list(dict.fromkeys(found)), done + failed, awaiting,
-                   title="iamkit: remediation")
+    return Message(case.id, severity, list(dict.fromkeys(found)), done + failed, awaiting, title="iamkit: remediation")
 
 
-def notify_case(case: Any, plan: Any = None, results: list[dict[str, Any]] | None = None, *,
-                conf: dict[str, str] | None = None, http: Any = None, sns: Any = None) -> list[str]:
+def notify_case(
+    case: Any,
+    plan: Any = None,
+    results: list[dict[str, Any]] | None = None,
+    *,
+    conf: dict[str, str] | None = None,
+    http: Any = None,
+    sns: Any = None,
+) -> list[str]:
     """Send the case's message to every configured receiver and journal which kinds answered (no URL, no key);
     returns one warning line per receiver that failed (a failed notification never fails the remediation)."""
     conf = settings() if conf is None else conf
     if not any(conf.get(v) for v in SETTINGS.values()):
         return []
     rows, errors = send(message_for(case, plan, results), conf=conf, http=http, sns=sns)
-    case.journal({"event": "notified", "plan_hash": getattr(plan, "hash", None), "receivers": rows,
-                  "errors": [{"receiver": e["operation"].split(":", 1)[1], "code": e["code"], "message": e["message"]}
-                             for e in errors]})
+    case.journal(
+        {
+            "event": "notified",
+            "plan_hash": getattr(plan, "hash", None),
+            "receivers": rows,
+            "errors": [
+                {"receiver": e["operation"].split(":", 1)[1], "code": e["code"], "message": e["message"]}
+                for e in errors
+            ],
+        }
+    )
     return [f"notification not delivered: {e['message']}" for e in errors]

@@ -38,8 +38,7 @@ def contents() -> dict[str, Path]:
     mods = loaded_modules()
     heavy = sorted({n.split(".")[0] for n in mods} & HEAVY)
     if heavy:
-        raise BadInput(f"the auto-response handler loads {', '.join(heavy)}: it must not (Lambda size and "
-                       "cold start)")
+        raise BadInput(f"the auto-response handler loads {', '.join(heavy)}: it must not (Lambda size and cold start)")
     files: dict[str, Path] = {}
     iamkit_root = Path(mods["iamkit"]).parent
     for name, f in mods.items():
@@ -55,8 +54,8 @@ def contents() -> dict[str, Path]:
             pkg = Path(mods[top]) if mods.get(top) else p
             root = pkg.parent if pkg.name == "__init__.py" else pkg
             base = root.parent
-            for q in ([root] if root.is_file() else sorted(root.rglob("*"))):
-                if q.is_file() and "__pycache__" not in q.parts and q.suffix not in (".pyc", ".so") :
+            for q in [root] if root.is_file() else sorted(root.rglob("*")):
+                if q.is_file() and "__pycache__" not in q.parts and q.suffix not in (".pyc", ".so"):
                     files[str(q.relative_to(base))] = q
     return dict(sorted(files.items()))
 

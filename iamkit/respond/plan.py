@@ -68,8 +68,13 @@ class Plan:
         return lines
 
     def to_dict(self) -> dict[str, Any]:
-        return {"case_id": self.case_id, "created": self.created, "hash": self.hash,
-                "actions": [asdict(a) for a in self.actions], "before": self.before}
+        return {
+            "case_id": self.case_id,
+            "created": self.created,
+            "hash": self.hash,
+            "actions": [asdict(a) for a in self.actions],
+            "before": self.before,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
@@ -78,8 +83,12 @@ class Plan:
             actions = [Action(**a) for a in d["actions"]]
             plan = cls(str(d["case_id"]), actions, str(d["created"]), list(d.get("before") or []))
             for a in actions:
-                if a.kind not in KINDS or not isinstance(a.params, dict) or not isinstance(a.target_arn, str) \
-                        or not isinstance(a.account_id, str):
+                if (
+                    a.kind not in KINDS
+                    or not isinstance(a.params, dict)
+                    or not isinstance(a.target_arn, str)
+                    or not isinstance(a.account_id, str)
+                ):
                     raise ValueError(a.kind)
                 REGISTRY[a.kind].check(a)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -89,9 +98,19 @@ class Plan:
     def frame(self):
         import pandas as pd
 
-        return pd.DataFrame([{"step": i + 1, "kind": a.kind, "account_id": a.account_id, "target": a.target_arn,
-                              "reason": a.reason, "undo": REGISTRY[a.kind].undo}
-                             for i, a in enumerate(self.actions)])
+        return pd.DataFrame(
+            [
+                {
+                    "step": i + 1,
+                    "kind": a.kind,
+                    "account_id": a.account_id,
+                    "target": a.target_arn,
+                    "reason": a.reason,
+                    "undo": REGISTRY[a.kind].undo,
+                }
+                for i, a in enumerate(self.actions)
+            ]
+        )
 
     @property
     def irreversible(self) -> list[int]:
@@ -136,41 +155,85 @@ def compromised_key_plan(case_id: str, trace_summary: dict[str, Any]) -> Plan:
     origin = trace_summary.get("origin", {})
     leaked = trace_summary["access_key_id"]
     if origin.get("user_name"):
-        actions.append(Action("deactivate_access_key", origin["account_id"], origin["user_arn"],
-                              {"access_key_id": leaked, "user_name": origin["user_name"]},
-                              "the leaked key", trace_summary.get("evidence", {}).get(leaked, [])))
-        actions.append(Action("quarantine_user", origin["account_id"], origin["user_arn"], {},
-                              "owner of the leaked key: deny everything until investigated"))
+        actions.append(
+            Action(
+                "deactivate_access_key",
+                origin["account_id"],
+                origin["user_arn"],
+                {"access_key_id": leaked, "user_name": origin["user_name"]},
+                "the leaked key",
+                trace_summary.get("evidence", {}).get(leaked, []),
+            )
+        )
+        actions.append(
+            Action(
+                "quarantine_user",
+                origin["account_id"],
+                origin["user_arn"],
+                {},
+                "owner of the leaked key: deny everything until investigated",
+            )
+        )
         for pol in trace_summary.get("policies_attached", {}).get(origin["user_arn"], []):
-            actions.append(Action("detach_user_policy", origin["account_id"], origin["user_arn"],
-                                  {"policy_arn": pol}, "attached by the attacker"))
+            actions.append(
+                Action(
+                    "detach_user_policy",
+                    origin["account_id"],
+                    origin["user_arn"],
+                    {"policy_arn": pol},
+                    "attached by the attacker",
+                )
+            )
     for u in trace_summary.get("created_users", []):
         for key in u.get("access_keys", []):
-            actions.append(Action("deactivate_access_key", u["account_id"], u["arn"],
-                                  {"access_key_id": key, "user_name": name_of(u["arn"])},
-                                  "key created by the attacker (persistence)"))
+            actions.append(
+                Action(
+                    "deactivate_access_key",
+                    u["account_id"],
+                    u["arn"],
+                    {"access_key_id": key, "user_name": name_of(u["arn"])},
+                    "key created by the attacker (persistence)",
+                )
+            )
         actions.append(Action("quarantine_user", u["account_id"], u["arn"], {}, "user created by the attacker"))
         for pol in trace_summary.get("policies_attached", {}).get(u["arn"], []):
-            actions.append(Action("detach_user_policy", u["account_id"], u["arn"], {"policy_arn": pol},
-                                  "attached by the attacker"))
+            actions.append(
+                Action("detach_user_policy", u["account_id"], u["arn"], {"policy_arn": pol}, "attached by the attacker")
+            )
     for s in trace_summary.get("assumed_roles", []):
-        actions.append(Action("revoke_role_sessions", s["account_id"], s["role_arn"],
-                              {"issued_before": trace_summary.get("planned_at")
-                               or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
-                              f"session {s.get('session_name', '')} was opened with attacker credentials"))
+        actions.append(
+            Action(
+                "revoke_role_sessions",
+                s["account_id"],
+                s["role_arn"],
+                {
+                    "issued_before": trace_summary.get("planned_at")
+                    or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                },
+                f"session {s.get('session_name', '')} was opened with attacker credentials",
+            )
+        )
     return Plan(case_id, actions)
 
 
-def rotate_key_actions(account_id: str, user_arn: str, access_key_id: str, existing: list[str],
-                       reason: str = "rotate the exposed key") -> list[Action]:
+def rotate_key_actions(
+    account_id: str, user_arn: str, access_key_id: str, existing: list[str], reason: str = "rotate the exposed key"
+) -> list[Action]:
     """Rotation as two steps: create a new key (its secret handed to the operator, never to the case), then
     deactivate the old one only once the operator confirms the new one works (``apply(..., confirm=…)``)."""
     user = name_of(user_arn)
     if len(existing) >= 2:
-        raise BadInput(f"user {user} already has two access keys ({', '.join(sorted(existing))}): IAM allows two; "
-                       "delete an unused one before rotating")
-    return [Action("create_access_key", account_id, user_arn, {"user_name": user, "existing": sorted(existing)},
-                   reason),
-            Action("deactivate_access_key", account_id, user_arn,
-                   {"access_key_id": access_key_id, "user_name": user, "confirm": True},
-                   f"{reason}: the old key, once the new one works")]
+        raise BadInput(
+            f"user {user} already has two access keys ({', '.join(sorted(existing))}): IAM allows two; "
+            "delete an unused one before rotating"
+        )
+    return [
+        Action("create_access_key", account_id, user_arn, {"user_name": user, "existing": sorted(existing)}, reason),
+        Action(
+            "deactivate_access_key",
+            account_id,
+            user_arn,
+            {"access_key_id": access_key_id, "user_name": user, "confirm": True},
+            f"{reason}: the old key, once the new one works",
+        ),
+    ]

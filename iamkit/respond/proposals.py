@@ -49,8 +49,13 @@ def table(text: str | None = None) -> dict[str, list[dict[str, str]]]:
         if not isinstance(entries, list) or not entries:
             raise BadInput(f"responses table: {rule}: expected a list of actions")
         for e in entries:
-            if not isinstance(e, dict) or e.get("kind") not in TABLE_KINDS or e.get("target") not in TARGETS \
-                    or not isinstance(e.get("why"), str) or set(e) - {"kind", "target", "why", "mode"}:
+            if (
+                not isinstance(e, dict)
+                or e.get("kind") not in TABLE_KINDS
+                or e.get("target") not in TARGETS
+                or not isinstance(e.get("why"), str)
+                or set(e) - {"kind", "target", "why", "mode"}
+            ):
                 raise BadInput(f"responses table: {rule}: bad entry {e!r} (kind, target, why[, mode])")
             if e["kind"] == "quarantine_role" and e.get("mode") not in ("deny-all", "sensitive"):
                 raise BadInput(f"responses table: {rule}: quarantine_role needs mode deny-all or sensitive")
@@ -113,25 +118,43 @@ def normalise(row: Any) -> dict[str, Any] | None:
         unmapped = row.get("unmapped") or {}
         arns = [r.get("uid") for r in row.get("resources") or [] if isinstance(r, dict)]
         evidence = unmapped.get("evidence") if isinstance(unmapped.get("evidence"), dict) else {}
-        return {"rule_id": (info.get("analytic") or {}).get("uid"), "id": info.get("uid"),
-                "severity": str(row.get("severity") or "").lower(), "title": info.get("title"),
-                "account_id": (row.get("cloud") or {}).get("account", {}).get("uid"),
-                "principal_arn": arns[-1] if arns else None, "resource_arn": arns[0] if arns else None,
-                "access_key_id": evidence.get("access_key_id"), "event_ids": []}
+        return {
+            "rule_id": (info.get("analytic") or {}).get("uid"),
+            "id": info.get("uid"),
+            "severity": str(row.get("severity") or "").lower(),
+            "title": info.get("title"),
+            "account_id": (row.get("cloud") or {}).get("account", {}).get("uid"),
+            "principal_arn": arns[-1] if arns else None,
+            "resource_arn": arns[0] if arns else None,
+            "access_key_id": evidence.get("access_key_id"),
+            "event_ids": [],
+        }
     if row.get("detection_id"):
         ids = _json(row.get("event_ids"))
-        return {"rule_id": row["detection_id"], "id": f"{row['detection_id']}:{row.get('first_seen')}",
-                "severity": row.get("severity"), "title": row.get("title"), "account_id": None,
-                "principal_arn": row.get("principal_arn") or None, "resource_arn": None,
-                "access_key_id": row.get("access_key_id") or None,
-                "event_ids": [str(x) for x in ids] if isinstance(ids, list) else []}
+        return {
+            "rule_id": row["detection_id"],
+            "id": f"{row['detection_id']}:{row.get('first_seen')}",
+            "severity": row.get("severity"),
+            "title": row.get("title"),
+            "account_id": None,
+            "principal_arn": row.get("principal_arn") or None,
+            "resource_arn": None,
+            "access_key_id": row.get("access_key_id") or None,
+            "event_ids": [str(x) for x in ids] if isinstance(ids, list) else [],
+        }
     if row.get("rule_id"):
         evidence = _json(row.get("evidence"))
-        return {"rule_id": row["rule_id"], "id": row.get("finding_id"), "severity": row.get("severity"),
-                "title": row.get("title"), "account_id": row.get("account_id") or None,
-                "principal_arn": row.get("principal_arn") or None, "resource_arn": row.get("resource_arn") or None,
-                "access_key_id": evidence.get("access_key_id") if isinstance(evidence, dict) else None,
-                "event_ids": []}
+        return {
+            "rule_id": row["rule_id"],
+            "id": row.get("finding_id"),
+            "severity": row.get("severity"),
+            "title": row.get("title"),
+            "account_id": row.get("account_id") or None,
+            "principal_arn": row.get("principal_arn") or None,
+            "resource_arn": row.get("resource_arn") or None,
+            "access_key_id": evidence.get("access_key_id") if isinstance(evidence, dict) else None,
+            "event_ids": [],
+        }
     return None
 
 
@@ -158,17 +181,40 @@ class Proposals:
     def frame(self):
         import pandas as pd
 
-        return pd.DataFrame([{"step": i + 1, "kind": p.action.kind, "target": p.action.target_arn,
-                              "rule_id": p.rule_id, "severity": p.severity, "rationale": p.rationale,
-                              "blast_radius": p.blast_radius.get("summary", "")}
-                             for i, p in enumerate(self.proposals)])
+        return pd.DataFrame(
+            [
+                {
+                    "step": i + 1,
+                    "kind": p.action.kind,
+                    "target": p.action.target_arn,
+                    "rule_id": p.rule_id,
+                    "severity": p.severity,
+                    "rationale": p.rationale,
+                    "blast_radius": p.blast_radius.get("summary", ""),
+                }
+                for i, p in enumerate(self.proposals)
+            ]
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan_hash": self.plan.hash, "unhandled": self.unhandled, "errors": self.errors,
-                "proposals": [{"step": i + 1, "kind": p.action.kind, "target": p.action.target_arn,
-                               "rule_id": p.rule_id, "source": p.source, "severity": p.severity,
-                               "rationale": p.rationale, "blast_radius": p.blast_radius}
-                              for i, p in enumerate(self.proposals)]}
+        return {
+            "plan_hash": self.plan.hash,
+            "unhandled": self.unhandled,
+            "errors": self.errors,
+            "proposals": [
+                {
+                    "step": i + 1,
+                    "kind": p.action.kind,
+                    "target": p.action.target_arn,
+                    "rule_id": p.rule_id,
+                    "source": p.source,
+                    "severity": p.severity,
+                    "rationale": p.rationale,
+                    "blast_radius": p.blast_radius,
+                }
+                for i, p in enumerate(self.proposals)
+            ],
+        }
 
 
 class _Events:
@@ -181,8 +227,10 @@ class _Events:
         if self.trail is None or not ids:
             return []
         ids = ids[:200]
-        q = ("SELECT event_id, event_name, recipient_account_id, principal_arn, session_issuer_arn, "
-             "request_parameters, error_code FROM events WHERE event_id IN (" + ",".join("?" * len(ids)) + ")")
+        q = (
+            "SELECT event_id, event_name, recipient_account_id, principal_arn, session_issuer_arn, "
+            "request_parameters, error_code FROM events WHERE event_id IN (" + ",".join("?" * len(ids)) + ")"
+        )
         df = self.trail.sql(q, ids)
         out = []
         for r in df.to_dict(orient="records"):
@@ -240,8 +288,15 @@ def _targets(spec: dict[str, str], f: dict[str, Any], events: _Events) -> list[d
         rp, acct = e["request_parameters"], e.get("recipient_account_id") or ""
         if e.get("error_code") or not acct:
             continue
-        who = (user_arn(acct, rp["userName"]) if rp.get("userName") else role_arn(acct, rp["roleName"])
-               if rp.get("roleName") else group_arn(acct, rp["groupName"]) if rp.get("groupName") else None)
+        who = (
+            user_arn(acct, rp["userName"])
+            if rp.get("userName")
+            else role_arn(acct, rp["roleName"])
+            if rp.get("roleName")
+            else group_arn(acct, rp["groupName"])
+            if rp.get("groupName")
+            else None
+        )
         what = rp.get("policyArn") if t == "policy" else rp.get("policyName")
         if who and what and {"arn": who, "what": what} not in out:
             out.append({"arn": who, "what": what})
@@ -266,15 +321,24 @@ def _actions(spec: dict[str, str], tgt: dict[str, Any], ctx: dict[str, Any]) -> 
         return rotate_key_actions(acct, arn, tgt["key"], existing, why)
     if kind == "detach_policy":
         pk = principal(arn).kind
-        return [Action({USER: "detach_user_policy", ROLE: "detach_role_policy", GROUP: "detach_group_policy"}[pk],
-                       acct, arn, {"policy_arn": tgt["what"]}, why)]
+        return [
+            Action(
+                {USER: "detach_user_policy", ROLE: "detach_role_policy", GROUP: "detach_group_policy"}[pk],
+                acct,
+                arn,
+                {"policy_arn": tgt["what"]},
+                why,
+            )
+        ]
     if kind == "delete_inline_policy":
         return [Action(kind, acct, arn, {"policy_name": tgt["what"]}, why)]
     if kind == "restrict_trust":
         named = list(dict.fromkeys([*ctx["assumers"](arn), *ctx["trust_principals"]]))
         if not named:
-            raise BadInput(f"restrict_trust {arn}: nobody assumed the role in the trail and no --trust-principal "
-                           "was named: name the principals that keep access")
+            raise BadInput(
+                f"restrict_trust {arn}: nobody assumed the role in the trail and no --trust-principal "
+                "was named: name the principals that keep access"
+            )
         doc = json.loads(ctx["trust_of"](acct, name_of(arn)))
         new = restricted_trust(doc, named, ctx["org_id"])
         if new == doc:
@@ -283,9 +347,18 @@ def _actions(spec: dict[str, str], tgt: dict[str, Any], ctx: dict[str, Any]) -> 
     raise BadInput(f"responses table: kind {kind} has no builder")
 
 
-def propose(rows: list[Any], case_id: str, *, clients: Any = None, trail: Any = None, inventory: Any = None,
-            trust_principals: list[str] | tuple[str, ...] = (), org_id: str | None = None,
-            now: str | None = None, responses: dict[str, list[dict[str, str]]] | None = None) -> Proposals:
+def propose(
+    rows: list[Any],
+    case_id: str,
+    *,
+    clients: Any = None,
+    trail: Any = None,
+    inventory: Any = None,
+    trust_principals: list[str] | tuple[str, ...] = (),
+    org_id: str | None = None,
+    now: str | None = None,
+    responses: dict[str, list[dict[str, str]]] | None = None,
+) -> Proposals:
     """A plan for ``rows`` (findings and/or detections). ``clients`` (``iamkit.respond.sessions.Clients``)
     reads what a proposal needs from AWS (a role's trust, a user's keys; read-only); ``trail`` (an
     ``iamkit.trail.open(db)``) gives a detection's events and a role's real assumers; ``inventory`` gives
@@ -299,12 +372,20 @@ def propose(rows: list[Any], case_id: str, *, clients: Any = None, trail: Any = 
             raise BadInput(f"{what} needs AWS access (read-only) to plan")
         return cl
 
-    ctx = {"case_id": case_id, "org_id": org_id, "trust_principals": list(trust_principals),
-           "now": now or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-           "assumers": events.assumers,
-           "trust_of": lambda acct, role: role_trust(need_clients("a trust restriction").client(acct, "iam"), role),
-           "keys_of": lambda acct, user: sorted(k["AccessKeyId"] for k in need_clients("a key rotation").client(
-               acct, "iam").list_access_keys(UserName=user)["AccessKeyMetadata"])}
+    ctx = {
+        "case_id": case_id,
+        "org_id": org_id,
+        "trust_principals": list(trust_principals),
+        "now": now or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "assumers": events.assumers,
+        "trust_of": lambda acct, role: role_trust(need_clients("a trust restriction").client(acct, "iam"), role),
+        "keys_of": lambda acct, user: sorted(
+            k["AccessKeyId"]
+            for k in need_clients("a key rotation")
+            .client(acct, "iam")
+            .list_access_keys(UserName=user)["AccessKeyMetadata"]
+        ),
+    }
     proposals: list[Proposal] = []
     errors: list[dict[str, Any]] = []
     unhandled: list[str] = []
@@ -323,8 +404,10 @@ def propose(rows: list[Any], case_id: str, *, clients: Any = None, trail: Any = 
             try:
                 targets = _targets(spec, f, events)
                 if not targets:
-                    raise BadInput(f"{spec['kind']}: the {spec['target']} it acts on is not named (by the row"
-                                   f"{' or its events' if f['event_ids'] else ''})")
+                    raise BadInput(
+                        f"{spec['kind']}: the {spec['target']} it acts on is not named (by the row"
+                        f"{' or its events' if f['event_ids'] else ''})"
+                    )
                 for tgt in targets:
                     for a in _actions(spec, tgt, ctx):
                         key = json.dumps([a.kind, a.target_arn, a.params], sort_keys=True)
@@ -332,11 +415,18 @@ def propose(rows: list[Any], case_id: str, *, clients: Any = None, trail: Any = 
                             continue
                         seen.add(key)
                         a.evidence = [str(f["id"])]
-                        proposals.append(Proposal(a, str(f["rule_id"]), str(f["id"]), str(f["severity"] or ""),
-                                                  a.reason))
+                        proposals.append(
+                            Proposal(a, str(f["rule_id"]), str(f["id"]), str(f["severity"] or ""), a.reason)
+                        )
             except Exception as e:
-                errors.append(error_row("respond:propose", e.__class__.__name__, f"{f['rule_id']} {f['id']}: {e}"[:300],
-                                        account_id=f["account_id"]))
+                errors.append(
+                    error_row(
+                        "respond:propose",
+                        e.__class__.__name__,
+                        f"{f['rule_id']} {f['id']}: {e}"[:300],
+                        account_id=f["account_id"],
+                    )
+                )
     if inventory is not None:
         for p in proposals:
             try:

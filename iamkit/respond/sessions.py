@@ -26,8 +26,9 @@ def iam_client_for(account_id: str) -> Any:
 def context_for(account_id: str) -> Any:
     """An ``AwsContext`` in ``account_id``: the caller's own, or through the organization access role."""
     env = os.environ
-    return _context_for(account_id, env.get("AWS_ENDPOINT_URL", ""), env.get("AWS_ACCESS_KEY_ID", ""),
-                        env.get("AWS_PROFILE", ""))
+    return _context_for(
+        account_id, env.get("AWS_ENDPOINT_URL", ""), env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_PROFILE", "")
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -37,8 +38,9 @@ def _context_for(account_id: str, endpoint: str, key: str, profile: str) -> Any:
         return ctx
     role = os.environ.get("IAMKIT_REMEDIATION_ROLE", "OrganizationAccountAccessRole")
     caller = parse(ctx.arn)
-    return ctx.assume(role_arn(account_id, role, partition=caller.partition if caller else "aws"),
-                      session_name=SESSION_NAME)
+    return ctx.assume(
+        role_arn(account_id, role, partition=caller.partition if caller else "aws"), session_name=SESSION_NAME
+    )
 
 
 class Clients:
@@ -46,8 +48,9 @@ class Clients:
 
     ``iam`` (a function of the account id) is the older, IAM-only form and still accepted."""
 
-    def __init__(self, aws: Callable[[str, str], Any] | None = None, graph: Any = None,
-                 iam: Callable[[str], Any] | None = None):
+    def __init__(
+        self, aws: Callable[[str, str], Any] | None = None, graph: Any = None, iam: Callable[[str], Any] | None = None
+    ):
         self._aws, self._graph, self._iam = aws, graph, iam
 
     def client(self, account_id: str, service: str) -> Any:

@@ -96,8 +96,9 @@ class Sandbox:
             if account_id not in {a.account_id for a in self.org.accounts}:
                 raise NotFound(f"account {account_id} is not in the sandbox organization {self.org.org_id}")
             if account_id == self.org.management_account_id:
-                sess = account_session(self.endpoint_url, None, access_key_id=self.access_key_id,
-                                       region=self.org.region)
+                sess = account_session(
+                    self.endpoint_url, None, access_key_id=self.access_key_id, region=self.org.region
+                )
             else:
                 sess = account_session(self.endpoint_url, account_id, region=self.org.region)
             self._sessions[account_id] = sess
@@ -206,8 +207,13 @@ def start(
             org.answer_keys = answers.answer_keys(org, trailgen.scenario_records(org, days=days, end=now, seed=seed))
         sb.manifest_path.write_text(org.to_json())
         if entra:
-            trail_kw = {"benign_events": benign_events, "days": days, "seed": seed, "end": now,
-                        "scenario": scenario if scenario and scenario != "none" else None}
+            trail_kw = {
+                "benign_events": benign_events,
+                "days": days,
+                "seed": seed,
+                "end": now,
+                "scenario": scenario if scenario and scenario != "none" else None,
+            }
             sb._entra = _start_entra(sb, now, trail_kw if sb.trail_stats else None)
         from iamkit.sandbox import receivers
 
@@ -275,5 +281,6 @@ def _start_entra(sb: Sandbox, now: datetime, trail_kw: dict[str, Any] | None = N
         from iamkit.sandbox import entra_data, trailgen
 
         aws_signins = entra_data.signins_from_trail(
-            sb.org, [r for r in trailgen.generate(sb.org, **trail_kw) if r.get("eventName") == "Authenticate"])
+            sb.org, [r for r in trailgen.generate(sb.org, **trail_kw) if r.get("eventName") == "Authenticate"]
+        )
     return entra.start(sb.org, sb.workdir / "entra", now=now, aws_signins=aws_signins)

@@ -23,8 +23,12 @@ from iamkit.sandbox.model import SeededOrg
 SCHEMA_VERSION = 1
 #: detections the shipped rules must raise on the incident, per variant (at least these)
 DETECTIONS = {
-    "all": ["iamkit-access-denied-burst", "iamkit-admin-managed-policy-attached", "iamkit-key-created-then-used",
-            "iamkit-logging-stop-attempt-denied"],
+    "all": [
+        "iamkit-access-denied-burst",
+        "iamkit-admin-managed-policy-attached",
+        "iamkit-key-created-then-used",
+        "iamkit-logging-stop-attempt-denied",
+    ],
     # the leaked key has weeks of history: its AssumeRole from a new IP stands out
     "default": ["iamkit-assume-role-new-source-ip"],
     "logging-succeeds": ["iamkit-assume-role-new-source-ip", "iamkit-event-selectors-narrowed"],
@@ -79,8 +83,14 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
     trail_arn = next((r["requestParameters"] or {}).get("name") for r, _o in calls if r["eventName"] == "StopLogging")
     logging = [{"event_name": "StopLogging", "target": trail_arn, "result": "denied", "error_code": "AccessDenied"}]
     if variant == "logging-succeeds":
-        logging.append({"event_name": "PutEventSelectors", "target": inc.logging_trail_arn, "result": "succeeded",
-                        "error_code": None})
+        logging.append(
+            {
+                "event_name": "PutEventSelectors",
+                "target": inc.logging_trail_arn,
+                "result": "succeeded",
+                "error_code": None,
+            }
+        )
     caller = inc.created_user_arn if console else inc.user_arn
     key: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -97,17 +107,26 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         "window": {
             "start": inc.start,
             "end": inc.end,
-            "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
-                            "access_key_id": first["userIdentity"].get("accessKeyId"),
-                            "source_ip": first["sourceIPAddress"]},
+            "first_event": {
+                "event_name": first["eventName"],
+                "event_time": first["eventTime"],
+                "access_key_id": first["userIdentity"].get("accessKeyId"),
+                "source_ip": first["sourceIPAddress"],
+            },
         },
         "activity": {
             "suspicious_calls": len(calls),
             "usual_calls": len(normal),
-            "subject_key_calls": sum(1 for r in [*(r for r, _o in calls), *normal]
-                                     if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id),
-            "subject_key_denied": sum(1 for r, o in calls if o == "denied"
-                                      and r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id),
+            "subject_key_calls": sum(
+                1
+                for r in [*(r for r, _o in calls), *normal]
+                if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id
+            ),
+            "subject_key_denied": sum(
+                1
+                for r, o in calls
+                if o == "denied" and r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id
+            ),
         },
         "sources": {
             "new_ips": [inc.attacker_ip],
@@ -123,11 +142,20 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
             "login_profiles": [inc.created_user_arn] if console else [],
         },
         "console_logins": [inc.created_user_arn] if console else [],
-        "policies_changed": [{"event_name": "AttachUserPolicy", "target": inc.created_user_arn,
-                              "policy": inc.admin_policy_arn}],
-        "roles_assumed": [{"role_arn": inc.target_role_arn, "session_name": inc.session_name,
-                           "access_key_id": inc.session_access_key_id, "from_principal": caller,
-                           "from_account": inc.account_id, "account_id": prod, "cross_account": True}],
+        "policies_changed": [
+            {"event_name": "AttachUserPolicy", "target": inc.created_user_arn, "policy": inc.admin_policy_arn}
+        ],
+        "roles_assumed": [
+            {
+                "role_arn": inc.target_role_arn,
+                "session_name": inc.session_name,
+                "access_key_id": inc.session_access_key_id,
+                "from_principal": caller,
+                "from_account": inc.account_id,
+                "account_id": prod,
+                "cross_account": True,
+            }
+        ],
         "resources_read": sorted([*inc.secret_arns, *inc.object_arns]),
         "resources_changed": [],
         "denied": {"count": sum(denied.values()), "by_code": dict(sorted(denied.items()))},
@@ -145,22 +173,30 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
     }
     keys = [key]
     if not console:  # the session was opened with the leaked key itself: traced back in one hop
-        session_key = {**key, "subject": {
-            "access_key_id": inc.session_access_key_id,
-            "key_type": "session",
-            "principal_arn": inc.user_arn,
-            "account_id": inc.account_id,
-            "person": user.person if user else None,
-            "session_arn": session_arn,
-            "origin_access_key_id": inc.leaked_access_key_id,
-            "chain": [inc.leaked_access_key_id, inc.session_access_key_id],
-        }, "activity": {
-            **key["activity"],
-            "subject_key_calls": sum(1 for r, _o in calls
-                                     if r["userIdentity"].get("accessKeyId") == inc.session_access_key_id),
-            "subject_key_denied": sum(1 for r, o in calls if o == "denied"
-                                      and r["userIdentity"].get("accessKeyId") == inc.session_access_key_id),
-        }}
+        session_key = {
+            **key,
+            "subject": {
+                "access_key_id": inc.session_access_key_id,
+                "key_type": "session",
+                "principal_arn": inc.user_arn,
+                "account_id": inc.account_id,
+                "person": user.person if user else None,
+                "session_arn": session_arn,
+                "origin_access_key_id": inc.leaked_access_key_id,
+                "chain": [inc.leaked_access_key_id, inc.session_access_key_id],
+            },
+            "activity": {
+                **key["activity"],
+                "subject_key_calls": sum(
+                    1 for r, _o in calls if r["userIdentity"].get("accessKeyId") == inc.session_access_key_id
+                ),
+                "subject_key_denied": sum(
+                    1
+                    for r, o in calls
+                    if o == "denied" and r["userIdentity"].get("accessKeyId") == inc.session_access_key_id
+                ),
+            },
+        }
         keys.append(session_key)
     return keys
 
@@ -179,8 +215,12 @@ def _containment(inc: Any) -> list[dict[str, str]]:
 
 
 #: the assessment rule each seeded trust risk must raise (``iamkit/assess/rules/trusts.py``)
-TRUST_RULES = {"root-principal-trust": "IAMKIT-TRUST-001", "star-trust": "IAMKIT-TRUST-002",
-               "star-trust-conditional": "IAMKIT-TRUST-003", "third-party-trust": "IAMKIT-TRUST-004"}
+TRUST_RULES = {
+    "root-principal-trust": "IAMKIT-TRUST-001",
+    "star-trust": "IAMKIT-TRUST-002",
+    "star-trust-conditional": "IAMKIT-TRUST-003",
+    "third-party-trust": "IAMKIT-TRUST-004",
+}
 #: the detection that keeps watch once the trust is restricted: re-opening it raises this
 TRUST_STANDING_DETECTION = "iamkit-trust-policy-opened"
 
@@ -191,9 +231,15 @@ def trust_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) 
     trust to restrict it to, and the containment and standing detection expected."""
     inc = org.incident
     target = inc.target_role_arn
-    opened = [r for _t, kind, r, o in records if kind == "incident" and o == "ok" and r["eventName"] == "AssumeRole"
-              and (r["requestParameters"] or {}).get("roleArn") == target
-              and r["userIdentity"].get("type") != "AWSAccount"]
+    opened = [
+        r
+        for _t, kind, r, o in records
+        if kind == "incident"
+        and o == "ok"
+        and r["eventName"] == "AssumeRole"
+        and (r["requestParameters"] or {}).get("roleArn") == target
+        and r["userIdentity"].get("type") != "AWSAccount"
+    ]
     used_by = sorted({r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for r in opened})
     problems = sorted({TRUST_RULES[k.kind] for k in org.risks if k.arn == target and k.kind in TRUST_RULES})
     return {
@@ -217,11 +263,19 @@ def trust_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) 
 
 
 #: detections the shipped rules must raise on the tampering (at least these)
-TAMPER_DETECTIONS = ["iamkit-config-disabled", "iamkit-guardduty-disabled", "iamkit-logging-stop-attempt-denied",
-                     "iamkit-logging-stopped"]
+TAMPER_DETECTIONS = [
+    "iamkit-config-disabled",
+    "iamkit-guardduty-disabled",
+    "iamkit-logging-stop-attempt-denied",
+    "iamkit-logging-stopped",
+]
 #: logging and guardrail calls: event name -> the request parameter naming the target (facts.LOGGING_EVENTS)
-_TAMPER_TARGETS = {"StopLogging": "name", "UpdateTrail": "name", "DeleteDetector": "detectorId",
-                   "StopConfigurationRecorder": "configurationRecorderName"}
+_TAMPER_TARGETS = {
+    "StopLogging": "name",
+    "UpdateTrail": "name",
+    "DeleteDetector": "detectorId",
+    "StopConfigurationRecorder": "configurationRecorderName",
+}
 
 
 def tamper_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
@@ -229,38 +283,66 @@ def tamper_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]])
     opened the session, then the session's), all suspicious (the role has no history in the window), the
     guardrail changes with their outcomes, and the containment of the session and of the key that opened it."""
     inc = org.incident
-    calls = [(r, o) for _t, kind, r, o in records if kind == "incident" and r["userIdentity"].get("type") != "AWSAccount"]
+    calls = [
+        (r, o) for _t, kind, r, o in records if kind == "incident" and r["userIdentity"].get("type") != "AWSAccount"
+    ]
     first = calls[0][0]
     opened = next(r for r, _o in calls if r["eventName"] == "AssumeRole")
     session_key = opened["responseElements"]["credentials"]["accessKeyId"]
     denied = Counter(r["errorCode"] for r, o in calls if o == "denied")
-    logging = [{"event_name": r["eventName"], "target": (r["requestParameters"] or {}).get(_TAMPER_TARGETS[r["eventName"]]),
-                "result": "denied" if o == "denied" else "succeeded", "error_code": r.get("errorCode")}
-               for r, o in calls if r["eventName"] in _TAMPER_TARGETS]
+    logging = [
+        {
+            "event_name": r["eventName"],
+            "target": (r["requestParameters"] or {}).get(_TAMPER_TARGETS[r["eventName"]]),
+            "result": "denied" if o == "denied" else "succeeded",
+            "error_code": r.get("errorCode"),
+        }
+        for r, o in calls
+        if r["eventName"] in _TAMPER_TARGETS
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": inc.target_role_arn, "account_id": inc.account_id},
-        "window": {"start": inc.start, "end": inc.end,
-                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
-                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
-                                   "source_ip": first["sourceIPAddress"]}},
-        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0,
-                     "subject_key_denied": 0},
-        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r, _o in calls}),
-                    "usual_ips": [], "usual_user_agents": [], "via_aws_services": []},
+        "window": {
+            "start": inc.start,
+            "end": inc.end,
+            "first_event": {
+                "event_name": first["eventName"],
+                "event_time": first["eventTime"],
+                "access_key_id": first["userIdentity"].get("accessKeyId"),
+                "source_ip": first["sourceIPAddress"],
+            },
+        },
+        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0, "subject_key_denied": 0},
+        "sources": {
+            "new_ips": [inc.attacker_ip],
+            "new_user_agents": sorted({_family(r["userAgent"]) for r, _o in calls}),
+            "usual_ips": [],
+            "usual_user_agents": [],
+            "via_aws_services": [],
+        },
         "created": {"users": [], "access_keys": [], "sessions": [session_key], "login_profiles": []},
-        "roles_assumed": [{"role_arn": inc.target_role_arn, "session_name": inc.session_name,
-                           "access_key_id": session_key, "from_principal": inc.user_arn,
-                           "from_account": account_of(inc.user_arn), "account_id": inc.account_id,
-                           "cross_account": True}],
+        "roles_assumed": [
+            {
+                "role_arn": inc.target_role_arn,
+                "session_name": inc.session_name,
+                "access_key_id": session_key,
+                "from_principal": inc.user_arn,
+                "from_account": account_of(inc.user_arn),
+                "account_id": inc.account_id,
+                "cross_account": True,
+            }
+        ],
         "policies_changed": [],
         "resources_changed": [],
         "denied": {"count": sum(denied.values()), "by_code": dict(sorted(denied.items()))},
         "logging_changes": logging,
         "detections": TAMPER_DETECTIONS,
-        "containment": [{"kind": "revoke_role_sessions", "target": inc.target_role_arn},
-                        {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
-                        {"kind": "quarantine_user", "target": inc.user_arn}],
+        "containment": [
+            {"kind": "revoke_role_sessions", "target": inc.target_role_arn},
+            {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+            {"kind": "quarantine_user", "target": inc.user_arn},
+        ],
         "unanswered": [],
     }
 
@@ -277,16 +359,30 @@ def root_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": inc.user_arn, "account_id": inc.account_id},
-        "window": {"start": inc.start, "end": inc.end,
-                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
-                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
-                                   "source_ip": first["sourceIPAddress"]}},
-        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0,
-                     "subject_key_denied": 0},
-        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
-                    "usual_ips": [], "usual_user_agents": [], "via_aws_services": []},
-        "created": {"users": [inc.created_user_arn], "access_keys": [inc.created_access_key_id], "sessions": [],
-                    "login_profiles": []},
+        "window": {
+            "start": inc.start,
+            "end": inc.end,
+            "first_event": {
+                "event_name": first["eventName"],
+                "event_time": first["eventTime"],
+                "access_key_id": first["userIdentity"].get("accessKeyId"),
+                "source_ip": first["sourceIPAddress"],
+            },
+        },
+        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0, "subject_key_denied": 0},
+        "sources": {
+            "new_ips": [inc.attacker_ip],
+            "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+            "usual_ips": [],
+            "usual_user_agents": [],
+            "via_aws_services": [],
+        },
+        "created": {
+            "users": [inc.created_user_arn],
+            "access_keys": [inc.created_access_key_id],
+            "sessions": [],
+            "login_profiles": [],
+        },
         "console_logins": [inc.user_arn],
         "roles_assumed": [],
         "policies_changed": [],
@@ -311,32 +407,50 @@ def privesc_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]
     first = calls[0]
     role, admin = inc.target_role_arn, inc.admin_policy_arn
     inline = f"inline:{inc.details['inline_policy']}"
-    changes = [("CreatePolicyVersion", inc.details["policy_arn"], inc.details["policy_arn"],
-                ["new-default-version", "passrole-star", "wildcard"]),
-               ("AttachRolePolicy", role, admin, ["admin-attached"]),
-               ("PutRolePolicy", role, inline, ["passrole-star"])]
+    changes = [
+        (
+            "CreatePolicyVersion",
+            inc.details["policy_arn"],
+            inc.details["policy_arn"],
+            ["new-default-version", "passrole-star", "wildcard"],
+        ),
+        ("AttachRolePolicy", role, admin, ["admin-attached"]),
+        ("PutRolePolicy", role, inline, ["passrole-star"]),
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": inc.user_arn, "account_id": inc.account_id},
-        "window": {"start": inc.start, "end": inc.end,
-                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
-                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
-                                   "source_ip": first["sourceIPAddress"]}},
-        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0,
-                     "subject_key_denied": 0},
-        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
-                    "usual_ips": [], "usual_user_agents": [], "via_aws_services": []},
+        "window": {
+            "start": inc.start,
+            "end": inc.end,
+            "first_event": {
+                "event_name": first["eventName"],
+                "event_time": first["eventTime"],
+                "access_key_id": first["userIdentity"].get("accessKeyId"),
+                "source_ip": first["sourceIPAddress"],
+            },
+        },
+        "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0, "subject_key_denied": 0},
+        "sources": {
+            "new_ips": [inc.attacker_ip],
+            "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+            "usual_ips": [],
+            "usual_user_agents": [],
+            "via_aws_services": [],
+        },
         "policies_changed": [{"event_name": e, "target": t, "policy": p} for e, t, p, _r in changes],
         "risky_changes": [{"event_name": e, "target": t, "policy": p, "risks": r} for e, t, p, r in changes],
         # the user's own policy now allows '*'; the role holds AdministratorAccess
         "reach": {"admin_principals": sorted([inc.user_arn, role]), "sensitive_resources": []},
         "denied": {"count": 0, "by_code": {}},
         "detections": PRIVESC_DETECTIONS,
-        "containment": [{"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
-                        {"kind": "quarantine_user", "target": inc.user_arn},
-                        {"kind": "detach_role_policy", "target": f"{role} {admin}"},
-                        {"kind": "delete_inline_policy", "target": f"{role} {inline}"},
-                        {"kind": "revoke_role_sessions", "target": role}],
+        "containment": [
+            {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+            {"kind": "quarantine_user", "target": inc.user_arn},
+            {"kind": "detach_role_policy", "target": f"{role} {admin}"},
+            {"kind": "delete_inline_policy", "target": f"{role} {inline}"},
+            {"kind": "revoke_role_sessions", "target": role},
+        ],
         "unanswered": [],
     }
 
@@ -346,8 +460,11 @@ def _of_role(rec: dict, role: str) -> bool:
     ui = rec["userIdentity"]
     if (ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") == role:
         return True
-    return (rec["eventName"] == "AssumeRole" and ui.get("type") != "AWSAccount"
-            and (rec["requestParameters"] or {}).get("roleArn") == role)
+    return (
+        rec["eventName"] == "AssumeRole"
+        and ui.get("type") != "AWSAccount"
+        and (rec["requestParameters"] or {}).get("roleArn") == role
+    )
 
 
 def session_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
@@ -365,24 +482,48 @@ def session_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": role, "account_id": account_of(role)},
-        "window": {"start": inc.start, "end": inc.end,
-                   "first_event": {"event_name": first["eventName"], "event_time": first["eventTime"],
-                                   "access_key_id": first["userIdentity"].get("accessKeyId"),
-                                   "source_ip": first["sourceIPAddress"]}},
-        "activity": {"suspicious_calls": len(calls), "usual_calls": len(usual), "subject_key_calls": 0,
-                     "subject_key_denied": 0},
-        "sources": {"new_ips": [inc.attacker_ip], "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
-                    "usual_ips": sorted({r["sourceIPAddress"] for r in usual}),
-                    "usual_user_agents": sorted({_family(r["userAgent"]) for r in usual}), "via_aws_services": []},
+        "window": {
+            "start": inc.start,
+            "end": inc.end,
+            "first_event": {
+                "event_name": first["eventName"],
+                "event_time": first["eventTime"],
+                "access_key_id": first["userIdentity"].get("accessKeyId"),
+                "source_ip": first["sourceIPAddress"],
+            },
+        },
+        "activity": {
+            "suspicious_calls": len(calls),
+            "usual_calls": len(usual),
+            "subject_key_calls": 0,
+            "subject_key_denied": 0,
+        },
+        "sources": {
+            "new_ips": [inc.attacker_ip],
+            "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+            "usual_ips": sorted({r["sourceIPAddress"] for r in usual}),
+            "usual_user_agents": sorted({_family(r["userAgent"]) for r in usual}),
+            "via_aws_services": [],
+        },
         "created": {"users": [], "access_keys": [], "sessions": [key], "login_profiles": []},
-        "roles_assumed": [{"role_arn": role, "session_name": inc.session_name, "access_key_id": key,
-                           "from_principal": inc.user_arn, "from_account": account_of(inc.user_arn),
-                           "account_id": account_of(role), "cross_account": True}],
+        "roles_assumed": [
+            {
+                "role_arn": role,
+                "session_name": inc.session_name,
+                "access_key_id": key,
+                "from_principal": inc.user_arn,
+                "from_account": account_of(inc.user_arn),
+                "account_id": account_of(role),
+                "cross_account": True,
+            }
+        ],
         "resources_read": list(inc.secret_arns),
         "denied": {"count": 0, "by_code": {}},
-        "containment": [{"kind": "revoke_role_sessions", "target": role},
-                        {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
-                        {"kind": "quarantine_user", "target": inc.user_arn}],
+        "containment": [
+            {"kind": "revoke_role_sessions", "target": role},
+            {"kind": "deactivate_access_key", "target": inc.leaked_access_key_id},
+            {"kind": "quarantine_user", "target": inc.user_arn},
+        ],
         "detections": [],
         "unanswered": [],
     }
@@ -402,8 +543,14 @@ def resource_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]
         "resource_exposure": {
             "resource_arn": bucket,
             "problems": ["IAMKIT-EXPO-001"],
-            "policy_changes": [{"event_name": "PutBucketPolicy", "by": inc.target_role_arn, "time": put["eventTime"],
-                                "result": "succeeded"}],
+            "policy_changes": [
+                {
+                    "event_name": "PutBucketPolicy",
+                    "by": inc.target_role_arn,
+                    "time": put["eventTime"],
+                    "result": "succeeded",
+                }
+            ],
             "accessed_by": ["anonymous"],
             "access_ips": sorted({r["sourceIPAddress"] for r in reads}),
             "reads": len(reads),
@@ -412,7 +559,9 @@ def resource_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]
             "last_access": max(r["eventTime"] for r in reads),
         },
         "detections": [],
-        "containment": [{"kind": "restrict_resource_policy", "target": bucket},
-                        {"kind": "revoke_role_sessions", "target": inc.target_role_arn}],
+        "containment": [
+            {"kind": "restrict_resource_policy", "target": bucket},
+            {"kind": "revoke_role_sessions", "target": inc.target_role_arn},
+        ],
         "unanswered": [],
     }

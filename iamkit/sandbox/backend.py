@@ -152,9 +152,7 @@ def set_access_key(
     key = _iam(account_id).access_keys[access_key_id]
     if created:
         key.create_date = created
-    key.last_used = (
-        AccessKeyLastUsed(timestamp=last_used, service=service, region=region) if last_used else None
-    )
+    key.last_used = AccessKeyLastUsed(timestamp=last_used, service=service, region=region) if last_used else None
 
 
 def set_role(
@@ -196,8 +194,16 @@ class BulkS3Writer:
         self.account_id = account_id
         self._backend = s3_backends[account_id][PARTITION]
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str | None = None,  # noqa: N803
-                   ContentEncoding: str | None = None, **_: Any) -> dict[str, Any]:
+    def put_object(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        Body: bytes,
+        ContentType: str | None = None,  # noqa: N803
+        ContentEncoding: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
         """Store one object; returns its ETag like PutObject."""
         key = self._backend.put_object(Bucket, Key, bytes(Body))
         meta = {}
@@ -233,8 +239,9 @@ def check_internals() -> None:
     for attr in ("id", "create_date", "password_last_used", "access_keys"):
         if not hasattr(user, attr):
             raise MotoInternalsChanged(f"moto User.{attr} is gone")
-    policy = models.AWSManagedPolicy.from_data("AdministratorAccess", "000000000000", "us-east-1",
-                                                _managed_data()["AdministratorAccess"])
+    policy = models.AWSManagedPolicy.from_data(
+        "AdministratorAccess", "000000000000", "us-east-1", _managed_data()["AdministratorAccess"]
+    )
     for attr in ("arn", "attachment_count", "attach_to", "create_date", "update_date"):
         if not hasattr(policy, attr):
             raise MotoInternalsChanged(f"moto AWSManagedPolicy.{attr} is gone")

@@ -191,8 +191,10 @@ def stop(path: Path | None = None, timeout: float = 20.0) -> dict[str, Any]:
     if not is_sandbox(state):
         path.unlink(missing_ok=True)
         if pid_alive(pid):
-            raise NotFound(f"the recorded sandbox (pid {pid}) is gone and pid {pid} now belongs to another "
-                           f"process, which was not signalled; removed {path}")
+            raise NotFound(
+                f"the recorded sandbox (pid {pid}) is gone and pid {pid} now belongs to another "
+                f"process, which was not signalled; removed {path}"
+            )
         return state
     if pid_alive(pid):
         os.kill(pid, signal.SIGTERM)

@@ -44,22 +44,34 @@ from iamkit.sandbox.entra_data import Directory, build, signins_from_trail  # no
 from iamkit.sandbox.model import SeededOrg
 
 CLIENT_SECRET = "sandbox-entra-client-secret"  # a fake secret: only ever valid against this fake
-LICENCE_ERROR = ("Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                 "Neither tenant is B2C or tenant doesn't have premium license")
+LICENCE_ERROR = (
+    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+    "Neither tenant is B2C or tenant doesn't have premium license",
+)
 # Identity Protection answers a tenant without Entra ID P2 with a plain 403 that names no licence.
 GENERIC_FORBIDDEN = ("Forbidden", "Forbidden")
 # GET /users/{upn}?$select=signInActivity, as Graph answers it (learn.microsoft.com/answers/questions/1311910:
 # "Selecting the 'signInActivity' resource using UPN is not supported. You need to use the GUID").
 SIGNIN_ACTIVITY_BY_UPN = ("BadRequest", "Get By Key only supports UserId and the key has to be a valid Guid")
-ALL_PERMISSIONS = {"User.Read.All", "GroupMember.Read.All", "AuditLog.Read.All", "Directory.Read.All",
-                   "UserAuthenticationMethod.Read.All", "IdentityRiskyUser.Read.All", "IdentityRiskEvent.Read.All"}
+ALL_PERMISSIONS = {
+    "User.Read.All",
+    "GroupMember.Read.All",
+    "AuditLog.Read.All",
+    "Directory.Read.All",
+    "UserAuthenticationMethod.Read.All",
+    "IdentityRiskyUser.Read.All",
+    "IdentityRiskEvent.Read.All",
+}
 # The two write calls remediation makes, with the app roles that grant them (learn.microsoft.com/graph/api/
 # user-revokesigninsessions: User.RevokeSessions.All least privileged, User.ReadWrite.All / Directory.ReadWrite.All
 # higher; user-update: accountEnabled needs User.EnableDisableAccount.All + User.Read.All, or User.ReadWrite.All /
 # Directory.ReadWrite.All). The sandbox's app holds the least privileged ones: its remediation demo needs them.
 REVOKE_SESSIONS_PERMISSIONS = ({"User.RevokeSessions.All"}, {"User.ReadWrite.All"}, {"Directory.ReadWrite.All"})
-ENABLE_DISABLE_PERMISSIONS = ({"User.EnableDisableAccount.All", "User.Read.All"}, {"User.ReadWrite.All"},
-                              {"Directory.ReadWrite.All"})
+ENABLE_DISABLE_PERMISSIONS = (
+    {"User.EnableDisableAccount.All", "User.Read.All"},
+    {"User.ReadWrite.All"},
+    {"Directory.ReadWrite.All"},
+)
 WRITE_PERMISSIONS = {"User.RevokeSessions.All", "User.EnableDisableAccount.All"}
 DEFAULT_PERMISSIONS = ALL_PERMISSIONS | WRITE_PERMISSIONS
 ROUTE_PERMISSIONS = [  # route -> the app roles that grant it (least privileged first; "Permissions" of each API page)
@@ -77,11 +89,34 @@ SIGNIN_ACTIVITY_PERMISSION = "AuditLog.Read.All"
 # The v1.0 signIn resource (learn.microsoft.com/graph/api/resources/signin?view=graph-rest-1.0): every other field
 # of a stored sign-in (authenticationRequirement, mfaDetail, authenticationDetails, userAgent, signInEventTypes…)
 # exists only in beta (…/signin?view=graph-rest-beta).
-V1_SIGNIN_FIELDS = frozenset({
-    "id", "createdDateTime", "appDisplayName", "appId", "appliedConditionalAccessPolicies", "clientAppUsed",
-    "conditionalAccessStatus", "correlationId", "deviceDetail", "ipAddress", "isInteractive", "location",
-    "resourceDisplayName", "resourceId", "riskDetail", "riskEventTypes", "riskEventTypes_v2", "riskLevelAggregated",
-    "riskLevelDuringSignIn", "riskState", "status", "userDisplayName", "userId", "userPrincipalName"})
+V1_SIGNIN_FIELDS = frozenset(
+    {
+        "id",
+        "createdDateTime",
+        "appDisplayName",
+        "appId",
+        "appliedConditionalAccessPolicies",
+        "clientAppUsed",
+        "conditionalAccessStatus",
+        "correlationId",
+        "deviceDetail",
+        "ipAddress",
+        "isInteractive",
+        "location",
+        "resourceDisplayName",
+        "resourceId",
+        "riskDetail",
+        "riskEventTypes",
+        "riskEventTypes_v2",
+        "riskLevelAggregated",
+        "riskLevelDuringSignIn",
+        "riskState",
+        "status",
+        "userDisplayName",
+        "userId",
+        "userPrincipalName",
+    }
+)
 # v1.0 signIn: riskDetail, riskLevelAggregated and riskLevelDuringSignIn "require an Azure AD Premium P2 license.
 # Other licenses return the value `hidden`."
 P2_SIGNIN_FIELDS = ("riskDetail", "riskLevelAggregated", "riskLevelDuringSignIn")
@@ -120,33 +155,57 @@ def make_certificates(workdir: Path) -> tuple[Path, Path, Path]:
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iamkit sandbox CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=7))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=7))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     ca_path, cert_path, key_path = workdir / "entra-ca.pem", workdir / "entra-server.pem", workdir / "entra-server.key"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.touch(mode=0o600)
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ca_path, cert_path, key_path
 
 
@@ -160,13 +219,22 @@ def make_client_certificate(workdir: Path, client_id: str) -> tuple[Path, Any]:
     now = datetime.now(UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"iamkit-{client_id}")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=7)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=7))
+        .sign(key, hashes.SHA256())
+    )
     path = workdir / "entra-client-cert.pem"
     path.touch(mode=0o600)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
     return path, key.public_key()
 
 
@@ -191,8 +259,18 @@ class Faults:
         self._lock = threading.Lock()
         self.active: list[Fault] = []
 
-    def add(self, route_pattern: str, status: int = 429, retry_after: float | None = None, times: int | None = 1,
-            *, code: str = "", message: str = "", only_paged: bool = False, revoke_token: bool = False) -> Fault:
+    def add(
+        self,
+        route_pattern: str,
+        status: int = 429,
+        retry_after: float | None = None,
+        times: int | None = 1,
+        *,
+        code: str = "",
+        message: str = "",
+        only_paged: bool = False,
+        revoke_token: bool = False,
+    ) -> Fault:
         """Answer the next ``times`` requests whose Graph path matches ``route_pattern`` with ``status``."""
         f = Fault(route_pattern, status, retry_after, times, code, message, only_paged, revoke_token)
         with self._lock:
@@ -200,24 +278,42 @@ class Faults:
         return f
 
     def throttle(self, route_pattern: str, retry_after: float | None = None, times: int | None = 1) -> Fault:
-        return self.add(route_pattern, 429, retry_after, times, code="TooManyRequests",
-                        message="Too many requests.")
+        return self.add(route_pattern, 429, retry_after, times, code="TooManyRequests", message="Too many requests.")
 
     def licence(self, route_pattern: str, times: int | None = None) -> Fault:
         return self.add(route_pattern, 403, None, times, code=LICENCE_ERROR[0], message=LICENCE_ERROR[1])
 
     def forbid(self, route_pattern: str, times: int | None = None) -> Fault:
-        return self.add(route_pattern, 403, None, times, code="Authorization_RequestDenied",
-                        message="Insufficient privileges to complete the operation.")
+        return self.add(
+            route_pattern,
+            403,
+            None,
+            times,
+            code="Authorization_RequestDenied",
+            message="Insufficient privileges to complete the operation.",
+        )
 
     def expire_token(self, route_pattern: str = ".*", times: int = 1) -> Fault:
-        return self.add(route_pattern, 401, None, times, code="InvalidAuthenticationToken",
-                        message="Lifetime validation failed, the token is expired.", revoke_token=True)
+        return self.add(
+            route_pattern,
+            401,
+            None,
+            times,
+            code="InvalidAuthenticationToken",
+            message="Lifetime validation failed, the token is expired.",
+            revoke_token=True,
+        )
 
     def expire_skiptoken(self, route_pattern: str, times: int = 1) -> Fault:
-        return self.add(route_pattern, 400, None, times, code="Directory_ExpiredPageToken",
-                        message="The specified page token value has expired and can no longer be included "
-                                "in your request.", only_paged=True)
+        return self.add(
+            route_pattern,
+            400,
+            None,
+            times,
+            code="Directory_ExpiredPageToken",
+            message="The specified page token value has expired and can no longer be included in your request.",
+            only_paged=True,
+        )
 
     def clear(self) -> None:
         with self._lock:
@@ -318,6 +414,7 @@ def compile_filter(text: str | None):
                 items = item.get(coll) or []
                 return any(str(_lookup(x, sub) if sub else x).lower() == val for x in items)
         elif m := _STARTS.match(clause):
+
             def pred(item, f=m.group(1), v=m.group(2).lower()):
                 return str(_lookup(item, f) or "").lower().startswith(v)
         elif m := _CMP.match(clause):
@@ -389,9 +486,14 @@ class FakeEntra:
 
     def env(self) -> dict[str, str]:
         """Variables that point msal and ``iamkit.entra`` at this fake (the secret is a sandbox-only fake)."""
-        return {"IAMKIT_ENTRA_AUTHORITY": self.authority_url, "IAMKIT_GRAPH_URL": self.graph_url,
-                "IAMKIT_ENTRA_TENANT_ID": self.tenant_id, "IAMKIT_ENTRA_CLIENT_ID": self.client_id,
-                "IAMKIT_ENTRA_CLIENT_SECRET": CLIENT_SECRET, "IAMKIT_ENTRA_CA_BUNDLE": str(self.ca_bundle)}
+        return {
+            "IAMKIT_ENTRA_AUTHORITY": self.authority_url,
+            "IAMKIT_GRAPH_URL": self.graph_url,
+            "IAMKIT_ENTRA_TENANT_ID": self.tenant_id,
+            "IAMKIT_ENTRA_CLIENT_ID": self.client_id,
+            "IAMKIT_ENTRA_CLIENT_SECRET": CLIENT_SECRET,
+            "IAMKIT_ENTRA_CA_BUNDLE": str(self.ca_bundle),
+        }
 
     def stop(self) -> None:
         """Shut the server down."""
@@ -424,10 +526,16 @@ class FakeEntra:
         """Mint an access token directly (for static-token replays and tests); ``app_id``: another app of the
         tenant (rate limits count per app or per tenant). It carries the permissions granted now."""
         now = int(time.time())
-        claims = {"aud": "https://graph.microsoft.com", "iss": f"{self.authority_url}/{self.tenant_id}/v2.0",
-                  "tid": self.tenant_id, "appid": app_id or self.client_id, "iat": now,
-                  "exp": now + (self.token_lifetime if lifetime is None else lifetime),
-                  "roles": sorted(self.granted) if not upn else [], "jti": uuid.uuid4().hex}
+        claims = {
+            "aud": "https://graph.microsoft.com",
+            "iss": f"{self.authority_url}/{self.tenant_id}/v2.0",
+            "tid": self.tenant_id,
+            "appid": app_id or self.client_id,
+            "iat": now,
+            "exp": now + (self.token_lifetime if lifetime is None else lifetime),
+            "roles": sorted(self.granted) if not upn else [],
+            "jti": uuid.uuid4().hex,
+        }
         if upn:
             u = self.directory.user(upn)
             claims.update(upn=upn, oid=u["id"] if u else "", scp=" ".join(sorted(self.granted)))
@@ -445,11 +553,17 @@ class FakeEntra:
         parts = urlsplit(raw_path)
         path = parts.path
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry = {"method": method, "path": path, "query": query, "host": headers.get("host", ""),
-                 "client_request_id": headers.get("client-request-id"),
-                 "consistency_level": headers.get("consistencylevel"),
-                 "authorized": headers.get("authorization", "").startswith("Bearer "), "status": None,
-                 "t": self.clock()}
+        entry = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "host": headers.get("host", ""),
+            "client_request_id": headers.get("client-request-id"),
+            "consistency_level": headers.get("consistencylevel"),
+            "authorized": headers.get("authorization", "").startswith("Bearer "),
+            "status": None,
+            "t": self.clock(),
+        }
         with self._lock:
             self.log.append(entry)
         try:
@@ -466,62 +580,121 @@ class FakeEntra:
 
     # authority
     def _authority(self, method: str, path: str, headers: dict, body: bytes, entry: dict) -> tuple[int, dict, Any]:
-        m = re.match(r"^/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token|"
-                     r"oauth2/v2\.0/devicecode|discovery/v2\.0/keys|oauth2/v2\.0/authorize)$", path)
+        m = re.match(
+            r"^/([^/]+)/(v2\.0/\.well-known/openid-configuration|oauth2/v2\.0/token|"
+            r"oauth2/v2\.0/devicecode|discovery/v2\.0/keys|oauth2/v2\.0/authorize)$",
+            path,
+        )
         if not m:
             return 404, {}, {"error": "not_found", "error_description": f"no such endpoint {path}"}
         tenant, what = m.groups()
         if tenant not in (self.tenant_id, "organizations", "common"):
-            return 400, {}, {"error": "invalid_tenant", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."}
+            return (
+                400,
+                {},
+                {"error": "invalid_tenant", "error_description": f"AADSTS90002: Tenant '{tenant}' not found."},
+            )
         base = f"{self.authority_url}/{self.tenant_id}"
         if what.endswith("openid-configuration"):
-            return 200, {}, {"issuer": f"{base}/v2.0", "token_endpoint": f"{base}/oauth2/v2.0/token",
-                             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-                             "jwks_uri": f"{base}/discovery/v2.0/keys",
-                             "response_types_supported": ["code", "id_token", "code id_token"],
-                             "subject_types_supported": ["pairwise"], "tenant_region_scope": "NA",
-                             "id_token_signing_alg_values_supported": ["RS256"]}
+            return (
+                200,
+                {},
+                {
+                    "issuer": f"{base}/v2.0",
+                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                    "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                    "jwks_uri": f"{base}/discovery/v2.0/keys",
+                    "response_types_supported": ["code", "id_token", "code id_token"],
+                    "subject_types_supported": ["pairwise"],
+                    "tenant_region_scope": "NA",
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                },
+            )
         if what.endswith("keys"):
             return 200, {}, {"keys": []}
         if what.endswith("authorize"):
             return 400, {}, {"error": "unsupported", "error_description": "the sandbox has no browser sign-in"}
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         if form.get("client_id") != self.client_id:
-            return 400, {}, {"error": "unauthorized_client",
-                             "error_description": f"AADSTS700016: Application '{form.get('client_id')}' not found."}
+            return (
+                400,
+                {},
+                {
+                    "error": "unauthorized_client",
+                    "error_description": f"AADSTS700016: Application '{form.get('client_id')}' not found.",
+                },
+            )
         if what.endswith("devicecode"):
             code = secrets.token_urlsafe(24)
             user_code = secrets.token_hex(4).upper()
             with self._lock:
-                self._device[code] = {"upn": self.device_user or next(iter(self.directory.users.values()))[
-                    "userPrincipalName"], "scope": form.get("scope", "")}
-            return 200, {}, {"device_code": code, "user_code": user_code, "verification_uri":
-                             f"{self.authority_url}/devicelogin", "expires_in": 900, "interval": 5,
-                             "message": f"To sign in, open {self.authority_url}/devicelogin and enter the code "
-                                        f"{user_code} to authenticate."}
+                self._device[code] = {
+                    "upn": self.device_user or next(iter(self.directory.users.values()))["userPrincipalName"],
+                    "scope": form.get("scope", ""),
+                }
+            return (
+                200,
+                {},
+                {
+                    "device_code": code,
+                    "user_code": user_code,
+                    "verification_uri": f"{self.authority_url}/devicelogin",
+                    "expires_in": 900,
+                    "interval": 5,
+                    "message": f"To sign in, open {self.authority_url}/devicelogin and enter the code "
+                    f"{user_code} to authenticate.",
+                },
+            )
         return self._token(form, f"{base}/oauth2/v2.0/token", tenant, entry)
 
     def _token(self, form: dict, token_endpoint: str, tenant: str, entry: dict) -> tuple[int, dict, Any]:
         grant = form.get("grant_type", "")
         if grant == "client_credentials":
             if tenant.lower() in NO_TENANT:  # an app token is for one tenant; /organizations and /common name none
-                return 400, {}, {"error": "invalid_request", "error_description": "AADSTS50059: No "
-                                 "tenant-identifying information found in either the request or implied by any "
-                                 "provided credentials."}
+                return (
+                    400,
+                    {},
+                    {
+                        "error": "invalid_request",
+                        "error_description": "AADSTS50059: No "
+                        "tenant-identifying information found in either the request or implied by any "
+                        "provided credentials.",
+                    },
+                )
             if form.get("client_secret"):
                 if form["client_secret"] != CLIENT_SECRET:
-                    return 401, {}, {"error": "invalid_client",
-                                     "error_description": "AADSTS7000215: Invalid client secret provided."}
+                    return (
+                        401,
+                        {},
+                        {
+                            "error": "invalid_client",
+                            "error_description": "AADSTS7000215: Invalid client secret provided.",
+                        },
+                    )
             elif form.get("client_assertion"):
                 entry["assertion_header"] = _jwt_header(form["client_assertion"])
                 if not self._assertion_ok(form["client_assertion"], token_endpoint):
-                    return 401, {}, {"error": "invalid_client",
-                                     "error_description": "AADSTS700027: Client assertion failed signature validation."}
+                    return (
+                        401,
+                        {},
+                        {
+                            "error": "invalid_client",
+                            "error_description": "AADSTS700027: Client assertion failed signature validation.",
+                        },
+                    )
             else:
                 return 401, {}, {"error": "invalid_client", "error_description": "AADSTS7000216: credential missing"}
-            return 200, {}, {"token_type": "Bearer", "expires_in": self.token_lifetime, "ext_expires_in":
-                             self.token_lifetime, "access_token": self.issue_token()}
+            return (
+                200,
+                {},
+                {
+                    "token_type": "Bearer",
+                    "expires_in": self.token_lifetime,
+                    "ext_expires_in": self.token_lifetime,
+                    "access_token": self.issue_token(),
+                },
+            )
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
             with self._lock:
                 dev = self._device.pop(form.get("device_code", ""), None)
@@ -540,17 +713,40 @@ class FakeEntra:
         u = self.directory.user(upn) or {}
         oid = u.get("id", "")
         now = int(time.time())
-        id_token = ".".join([_b64({"typ": "JWT", "alg": "none"}), _b64({
-            "aud": self.client_id, "iss": f"{self.authority_url}/{self.tenant_id}/v2.0", "iat": now,
-            "nbf": now, "exp": now + 3600, "oid": oid, "sub": oid, "tid": self.tenant_id,
-            "preferred_username": upn, "name": u.get("displayName", upn)}), ""])
+        id_token = ".".join(
+            [
+                _b64({"typ": "JWT", "alg": "none"}),
+                _b64(
+                    {
+                        "aud": self.client_id,
+                        "iss": f"{self.authority_url}/{self.tenant_id}/v2.0",
+                        "iat": now,
+                        "nbf": now,
+                        "exp": now + 3600,
+                        "oid": oid,
+                        "sub": oid,
+                        "tid": self.tenant_id,
+                        "preferred_username": upn,
+                        "name": u.get("displayName", upn),
+                    }
+                ),
+                "",
+            ]
+        )
         refresh = secrets.token_urlsafe(32)
         with self._lock:
             self._refresh[refresh] = {"upn": upn, "scope": scope}
-        return {"token_type": "Bearer", "scope": scope, "expires_in": self.token_lifetime,
-                "access_token": self.issue_token(upn=upn), "refresh_token": refresh, "id_token": id_token,
-                "client_info": base64.urlsafe_b64encode(json.dumps(
-                    {"uid": oid, "utid": self.tenant_id}).encode()).decode().rstrip("=")}
+        return {
+            "token_type": "Bearer",
+            "scope": scope,
+            "expires_in": self.token_lifetime,
+            "access_token": self.issue_token(upn=upn),
+            "refresh_token": refresh,
+            "id_token": id_token,
+            "client_info": base64.urlsafe_b64encode(json.dumps({"uid": oid, "utid": self.tenant_id}).encode())
+            .decode()
+            .rstrip("="),
+        }
 
     def _assertion_ok(self, assertion: str, audience: str) -> bool:
         """The assertion names the registered certificate by thumbprint (x5t#S256, else x5t) and is signed by it."""
@@ -579,8 +775,11 @@ class FakeEntra:
         with self._lock:
             claims = self._tokens.get(token)
         if not claims:
-            return _err(401, "InvalidAuthenticationToken", "Access token is empty." if not token
-                        else "Access token validation failure. Invalid audience.")
+            return _err(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token is empty." if not token else "Access token validation failure. Invalid audience.",
+            )
         if claims["exp"] <= time.time():
             return _err(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
         version, rel = path[1:].split("/", 1)
@@ -604,13 +803,16 @@ class FakeEntra:
             return _err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         user = self.directory.user(m.group(1))
         if user is None:
-            return _err(404, "Request_ResourceNotFound", f"Resource '{m.group(1)}' does not exist or one of its "
-                        "queried reference-property objects are not present.")
+            return _err(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{m.group(1)}' does not exist or one of its "
+                "queried reference-property objects are not present.",
+            )
         if m.group(2):
             with self._lock:
                 user["signInSessionsValidFromDateTime"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            return 200, {}, {"@odata.context": f"{self.authority_url}/{version}/$metadata#Edm.Boolean",
-                             "value": True}
+            return 200, {}, {"@odata.context": f"{self.authority_url}/{version}/$metadata#Edm.Boolean", "value": True}
         try:
             patch = json.loads(body or b"null")
         except ValueError:
@@ -629,13 +831,25 @@ class FakeEntra:
     def _fault(self, f: Fault, token: str) -> tuple[int, dict, Any]:
         if f.revoke_token:
             self.revoke(token)
-        hdrs = {"Retry-After": str(int(f.retry_after) if float(f.retry_after).is_integer() else f.retry_after)} \
-            if f.retry_after is not None else {}
+        hdrs = (
+            {"Retry-After": str(int(f.retry_after) if float(f.retry_after).is_integer() else f.retry_after)}
+            if f.retry_after is not None
+            else {}
+        )
         status, _, payload = _err(f.status, f.code or "FaultInjected", f.message or "injected fault")
         return status, hdrs, payload
 
-    def _route(self, method: str, version: str, rel: str, query: dict, headers: dict, token: str,
-               claims: dict, body: bytes = b"") -> tuple[int, dict, Any]:
+    def _route(
+        self,
+        method: str,
+        version: str,
+        rel: str,
+        query: dict,
+        headers: dict,
+        token: str,
+        claims: dict,
+        body: bytes = b"",
+    ) -> tuple[int, dict, Any]:
         fault = self.faults.match(rel, "$skiptoken" in query)
         if fault:
             return self._fault(fault, token)
@@ -657,22 +871,30 @@ class FakeEntra:
         if rel == "/users":
             advanced = "$count" in query or "$search" in query
             if advanced and headers.get("consistencylevel", "").lower() != "eventual":
-                return _err(400, "Request_UnsupportedQuery",
-                            "$count/$search on users need the header ConsistencyLevel: eventual")
+                return _err(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "$count/$search on users need the header ConsistencyLevel: eventual",
+                )
             return self._collection(version, rel, query, list(d.users.values()), needs_consistency=advanced)
         if m := re.match(r"^/users/([^/]+)(/.*)?$", rel):
             key, sub = m.group(1), m.group(2) or ""
             user = d.user(key)
             if user is None:
-                return _err(404, "Request_ResourceNotFound", f"Resource '{key}' does not exist or one of its "
-                            "queried reference-property objects are not present.")
+                return _err(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{key}' does not exist or one of its "
+                    "queried reference-property objects are not present.",
+                )
             uid = user["id"]
             if sub == "" and "signinactivity" in query.get("$select", "").lower():
                 if key != uid:  # by UPN (or anything but the object id)
                     return _err(400, *SIGNIN_ACTIVITY_BY_UPN)
                 if SIGNIN_ACTIVITY_PERMISSION not in held:
-                    return _err(403, "Authorization_RequestDenied",
-                                "Insufficient privileges to complete the operation.")
+                    return _err(
+                        403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+                    )
                 if self.licence == "free":
                     return _err(403, *LICENCE_ERROR)
             if sub == "":
@@ -693,11 +915,15 @@ class FakeEntra:
             # refuses to filter or select on a property it does not have.
             if version != "beta":
                 named = filter_fields(query.get("$filter")) | {
-                    f.strip().split("/", 1)[0] for f in query.get("$select", "").split(",") if f.strip()}
+                    f.strip().split("/", 1)[0] for f in query.get("$select", "").split(",") if f.strip()
+                }
                 missing = sorted(named - V1_SIGNIN_FIELDS)
                 if missing:
-                    return _err(400, "BadRequest", f"Could not find a property named '{missing[0]}' on type "
-                                "'microsoft.graph.signIn'.")
+                    return _err(
+                        400,
+                        "BadRequest",
+                        f"Could not find a property named '{missing[0]}' on type 'microsoft.graph.signIn'.",
+                    )
             asked = version == "beta" and "signineventtypes" in query.get("$filter", "").lower()
             rows = d.signins if asked else [s for s in d.signins if s["isInteractive"]]
             return self._collection(version, rel, query, rows, shape=self._signin_shape(version))
@@ -721,6 +947,7 @@ class FakeEntra:
             if hidden:
                 out.update({k: "hidden" for k in P2_SIGNIN_FIELDS if k in out})
             return out
+
         return shape
 
     def _admit(self, rel: str, claims: dict) -> bool:
@@ -747,8 +974,9 @@ class FakeEntra:
         keep = {s.strip() for s in sel.split(",")} | {"id", "@odata.type"}
         return {k: v for k, v in obj.items() if k in keep}
 
-    def _collection(self, version: str, rel: str, query: dict, items: list[dict], *,
-                    needs_consistency: bool = False, shape=None) -> tuple[int, dict, Any]:
+    def _collection(
+        self, version: str, rel: str, query: dict, items: list[dict], *, needs_consistency: bool = False, shape=None
+    ) -> tuple[int, dict, Any]:
         try:
             pred = compile_filter(query.get("$filter"))
         except BadFilter as e:
@@ -762,14 +990,21 @@ class FakeEntra:
             top = min(int(query.get("$top", self.page_size)), 999)
         except ValueError:
             return _err(400, "BadRequest", f"Invalid value for $top: {query.get('$top')}")
-        page = _Page(rows, 0, max(1, top), needs_consistency,
-                     {k: v for k, v in query.items() if k in ("$filter", "$top", "$select", "$count")})
+        page = _Page(
+            rows,
+            0,
+            max(1, top),
+            needs_consistency,
+            {k: v for k, v in query.items() if k in ("$filter", "$top", "$select", "$count")},
+        )
         return self._serve(version, rel, page, query)
 
     def _serve(self, version: str, rel: str, page: _Page, query: dict) -> tuple[int, dict, Any]:
-        chunk = page.items[page.offset:page.offset + page.top]
-        out: dict[str, Any] = {"@odata.context": f"{self.authority_url}/{version}/$metadata#{rel.strip('/')}",
-                               "value": chunk}
+        chunk = page.items[page.offset : page.offset + page.top]
+        out: dict[str, Any] = {
+            "@odata.context": f"{self.authority_url}/{version}/$metadata#{rel.strip('/')}",
+            "value": chunk,
+        }
         if "$count" in page.params:
             out["@odata.count"] = len(page.items)
         nxt = page.offset + page.top
@@ -778,24 +1013,30 @@ class FakeEntra:
             with self._lock:
                 self._pages[tok] = _Page(page.items, nxt, page.top, page.needs_consistency, page.params)
             out["@odata.nextLink"] = f"{self.authority_url}/{version}{rel}?" + urlencode(
-                {**page.params, "$skiptoken": tok})
+                {**page.params, "$skiptoken": tok}
+            )
         return 200, {}, out
 
     def _next_page(self, version: str, rel: str, query: dict, headers: dict) -> tuple[int, dict, Any]:
         with self._lock:
             page = self._pages.pop(query["$skiptoken"], None)
         if page is None:
-            return _err(400, "Directory_ExpiredPageToken", "The specified page token value has expired and "
-                        "can no longer be included in your request.")
+            return _err(
+                400,
+                "Directory_ExpiredPageToken",
+                "The specified page token value has expired and can no longer be included in your request.",
+            )
         if page.needs_consistency and headers.get("consistencylevel", "").lower() != "eventual":
-            return _err(400, "Request_UnsupportedQuery", "$count/$search on users need the header "
-                        "ConsistencyLevel: eventual (on every page)")
+            return _err(
+                400,
+                "Request_UnsupportedQuery",
+                "$count/$search on users need the header ConsistencyLevel: eventual (on every page)",
+            )
         if {k: v for k, v in query.items() if k != "$skiptoken"} != page.params:
             return _err(400, "BadRequest", "the nextLink was altered: its query must be sent unchanged")
         return self._serve(version, rel, page, query)
 
-    def _batch(self, version: str, payload: dict, headers: dict, token: str, claims: dict
-               ) -> tuple[int, dict, Any]:
+    def _batch(self, version: str, payload: dict, headers: dict, token: str, claims: dict) -> tuple[int, dict, Any]:
         reqs = payload.get("requests") or []
         if len(reqs) > 20:
             return _err(400, "BadRequest", "The number of requests in a batch cannot exceed 20.")
@@ -805,17 +1046,35 @@ class FakeEntra:
             rel = "/" + url.lstrip("/")
             parts = urlsplit(rel)
             query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-            sub_headers = {**{k.lower(): v for k, v in (r.get("headers") or {}).items()},
-                           "authorization": headers.get("authorization", "")}
-            status, hdrs, body = self._route(r.get("method", "GET"), version, parts.path, query, sub_headers, token,
-                                             claims)
+            sub_headers = {
+                **{k.lower(): v for k, v in (r.get("headers") or {}).items()},
+                "authorization": headers.get("authorization", ""),
+            }
+            status, hdrs, body = self._route(
+                r.get("method", "GET"), version, parts.path, query, sub_headers, token, claims
+            )
             with self._lock:
-                self.log.append({"method": r.get("method", "GET"), "path": parts.path, "query": query,
-                                 "host": "$batch", "client_request_id": None, "consistency_level":
-                                 sub_headers.get("consistencylevel"), "authorized": True, "status": status,
-                                 "t": self.clock()})
-            out.append({"id": r.get("id"), "status": status, "headers": {"Content-Type": "application/json", **hdrs},
-                        "body": body})
+                self.log.append(
+                    {
+                        "method": r.get("method", "GET"),
+                        "path": parts.path,
+                        "query": query,
+                        "host": "$batch",
+                        "client_request_id": None,
+                        "consistency_level": sub_headers.get("consistencylevel"),
+                        "authorized": True,
+                        "status": status,
+                        "t": self.clock(),
+                    }
+                )
+            out.append(
+                {
+                    "id": r.get("id"),
+                    "status": status,
+                    "headers": {"Content-Type": "application/json", **hdrs},
+                    "body": body,
+                }
+            )
         return 200, {}, {"responses": out}
 
 
@@ -844,8 +1103,20 @@ def _permissions(claims: dict) -> set[str]:
 
 
 def _err(status: int, code: str, message: str) -> tuple[int, dict, Any]:
-    return status, {}, {"error": {"code": code, "message": message, "innerError": {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4())}}}
+    return (
+        status,
+        {},
+        {
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {
+                    "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                    "request-id": str(uuid.uuid4()),
+                },
+            }
+        },
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -879,9 +1150,17 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def start(org: SeededOrg, workdir: Path, *, tenant_id: str | None = None, client_id: str | None = None,
-          now: datetime | None = None, host: str = "127.0.0.1", port: int = 0,
-          aws_signins: list[dict] | None = None) -> FakeEntra:
+def start(
+    org: SeededOrg,
+    workdir: Path,
+    *,
+    tenant_id: str | None = None,
+    client_id: str | None = None,
+    now: datetime | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    aws_signins: list[dict] | None = None,
+) -> FakeEntra:
     """Start the fake Entra authority + Graph for ``org`` on ``host`` (port 0 = any free port).
 
     ``aws_signins`` (from ``entra_data.signins_from_trail(org, records)``) makes the Entra sign-ins to the AWS
@@ -891,9 +1170,13 @@ def start(org: SeededOrg, workdir: Path, *, tenant_id: str | None = None, client
     tenant_id = tenant_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, f"tenant-{org.seed}-{org.org_id}"))
     client_id = client_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, f"client-{org.seed}-{org.org_id}"))
     ca, cert, key = make_certificates(workdir)
-    fake = FakeEntra(tenant_id=tenant_id, client_id=client_id, directory=build(org, tenant_id=tenant_id, now=now,
-                                                                              aws_signins=aws_signins),
-                     workdir=workdir, ca_bundle=ca)
+    fake = FakeEntra(
+        tenant_id=tenant_id,
+        client_id=client_id,
+        directory=build(org, tenant_id=tenant_id, now=now, aws_signins=aws_signins),
+        workdir=workdir,
+        ca_bundle=ca,
+    )
     fake.client_cert, fake._client_key = make_client_certificate(workdir, client_id)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -38,9 +38,13 @@ METHOD_TYPES = {
 }
 STRONG = {"microsoftAuthenticator", "phone", "fido2", "softwareOath", "windowsHelloForBusiness"}
 # How a method shows in a sign-in's authenticationDetails / mfaDetail (beta): the labels the sign-in log uses.
-MFA_LABELS = {"microsoftAuthenticator": "Mobile app notification", "phone": "Text message",
-              "fido2": "FIDO2 security key", "softwareOath": "OATH verification code",
-              "windowsHelloForBusiness": "Windows Hello for Business"}
+MFA_LABELS = {
+    "microsoftAuthenticator": "Mobile app notification",
+    "phone": "Text message",
+    "fido2": "FIDO2 security key",
+    "softwareOath": "OATH verification code",
+    "windowsHelloForBusiness": "Windows Hello for Business",
+}
 # status.additionalDetails of a successful MFA sign-in, as the real log words them: a fresh prompt, or a
 # token that already carried the MFA claim. Both are in v1.0 (signInStatus.additionalDetails).
 MFA_PROMPTED = "MFA completed in Azure AD"
@@ -112,10 +116,24 @@ def mfa_truth(error: int, mfa: bool) -> str:
     return "yes" if error == 0 and mfa else "no"
 
 
-def _signin(p: Person, when: datetime, ip: str, app: str, *, interactive: bool = True, error: int = 0,
-            reason: str = "", mfa: bool = True, risk: str = "none", risk_state: str = "none",
-            risk_types: list[str] | None = None, ua: str = "", city: str = "Seattle",
-            country: str = "US", seq: int = 0) -> dict:
+def _signin(
+    p: Person,
+    when: datetime,
+    ip: str,
+    app: str,
+    *,
+    interactive: bool = True,
+    error: int = 0,
+    reason: str = "",
+    mfa: bool = True,
+    risk: str = "none",
+    risk_state: str = "none",
+    risk_types: list[str] | None = None,
+    ua: str = "",
+    city: str = "Seattle",
+    country: str = "US",
+    seq: int = 0,
+) -> dict:
     """One sign-in in its beta shape. ``mfa``: the person passes MFA (when the password was right).
 
     The MFA-bearing fields follow the sign-in log: beta's ``authenticationRequirement``, ``mfaDetail`` and
@@ -127,41 +145,75 @@ def _signin(p: Person, when: datetime, ip: str, app: str, *, interactive: bool =
     method = next((m for m in p.mfa_methods if m in STRONG), "microsoftAuthenticator")
     from_token = ok and required and (not interactive or seq % 2 == 0)
     label = "Previously satisfied" if from_token else MFA_LABELS.get(method, "Mobile app notification")
-    steps = [{"authenticationStepDateTime": _iso(when), "authenticationMethod": "Password",
-              "authenticationMethodDetail": "Password in the cloud", "succeeded": error != 50126,
-              "authenticationStepResultDetail": "Correct password" if error != 50126 else
-              "Invalid username or password or Invalid on-premise username or password.",
-              "authenticationStepRequirement": "Primary authentication"}]
+    steps = [
+        {
+            "authenticationStepDateTime": _iso(when),
+            "authenticationMethod": "Password",
+            "authenticationMethodDetail": "Password in the cloud",
+            "succeeded": error != 50126,
+            "authenticationStepResultDetail": "Correct password"
+            if error != 50126
+            else "Invalid username or password or Invalid on-premise username or password.",
+            "authenticationStepRequirement": "Primary authentication",
+        }
+    ]
     if required and error != 50126:
-        steps.append({"authenticationStepDateTime": _iso(when), "authenticationMethod": label,
-                      "authenticationMethodDetail": None, "succeeded": ok,
-                      "authenticationStepResultDetail": (MFA_FROM_TOKEN if from_token else "MFA successfully completed")
-                      if ok else "MFA denied; user did not respond to mobile app notification",
-                      "authenticationStepRequirement": "Multifactor authentication"})
+        steps.append(
+            {
+                "authenticationStepDateTime": _iso(when),
+                "authenticationMethod": label,
+                "authenticationMethodDetail": None,
+                "succeeded": ok,
+                "authenticationStepResultDetail": (MFA_FROM_TOKEN if from_token else "MFA successfully completed")
+                if ok
+                else "MFA denied; user did not respond to mobile app notification",
+                "authenticationStepRequirement": "Multifactor authentication",
+            }
+        )
     details = (MFA_FROM_TOKEN if from_token else MFA_PROMPTED) if ok and required else None
     return {
         "id": _id("signin", p.upn, when.isoformat(), ip, app, seq),
         "createdDateTime": _iso(when),
-        "userDisplayName": p.display_name, "userPrincipalName": p.upn, "userId": p.entra_object_id,
-        "appId": APPS.get(app, _id("app", app)), "appDisplayName": app,
-        "ipAddress": ip, "clientAppUsed": "Browser" if interactive else "Mobile Apps and Desktop clients",
+        "userDisplayName": p.display_name,
+        "userPrincipalName": p.upn,
+        "userId": p.entra_object_id,
+        "appId": APPS.get(app, _id("app", app)),
+        "appDisplayName": app,
+        "ipAddress": ip,
+        "clientAppUsed": "Browser" if interactive else "Mobile Apps and Desktop clients",
         "correlationId": _id("corr", p.upn, when.isoformat(), seq),
         "conditionalAccessStatus": "success" if error == 0 else ("failure" if error == 53003 else "notApplied"),
         "isInteractive": interactive,
         "signInEventTypes": ["interactiveUser" if interactive else "nonInteractiveUser"],
-        "riskDetail": "none", "riskLevelAggregated": risk, "riskLevelDuringSignIn": risk, "riskState": risk_state,
-        "riskEventTypes": risk_types or [], "riskEventTypes_v2": risk_types or [],
-        "resourceDisplayName": app, "resourceId": APPS.get(app, _id("app", app)),
+        "riskDetail": "none",
+        "riskLevelAggregated": risk,
+        "riskLevelDuringSignIn": risk,
+        "riskState": risk_state,
+        "riskEventTypes": risk_types or [],
+        "riskEventTypes_v2": risk_types or [],
+        "resourceDisplayName": app,
+        "resourceId": APPS.get(app, _id("app", app)),
         "authenticationRequirement": "multiFactorAuthentication" if required else "singleFactorAuthentication",
         "mfaDetail": {"authMethod": label, "authDetail": None} if required and error != 50126 else None,
         "authenticationDetails": steps,
         "userAgent": ua or "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
         # a success carries failureReason "Other." in the real log; additionalDetails names MFA when it happened
         "status": {"errorCode": error, "failureReason": reason or "Other.", "additionalDetails": details},
-        "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": "Windows10", "browser": "Chrome 131",
-                         "isCompliant": error == 0, "isManaged": error == 0, "trustType": ""},
-        "location": {"city": city, "state": "", "countryOrRegion": country,
-                     "geoCoordinates": {"latitude": None, "longitude": None}},
+        "deviceDetail": {
+            "deviceId": "",
+            "displayName": "",
+            "operatingSystem": "Windows10",
+            "browser": "Chrome 131",
+            "isCompliant": error == 0,
+            "isManaged": error == 0,
+            "trustType": "",
+        },
+        "location": {
+            "city": city,
+            "state": "",
+            "countryOrRegion": country,
+            "geoCoordinates": {"latitude": None, "longitude": None},
+        },
         "appliedConditionalAccessPolicies": [],
     }
 
@@ -175,8 +227,14 @@ def _add(d: Directory, record: dict, error: int, mfa: bool) -> None:
     d.add_signin(record, mfa_truth(error, mfa))
 
 
-def build(org: SeededOrg, *, tenant_id: str, now: datetime | None = None, days: int = 14,
-          aws_signins: list[dict] | None = None) -> Directory:
+def build(
+    org: SeededOrg,
+    *,
+    tenant_id: str,
+    now: datetime | None = None,
+    days: int = 14,
+    aws_signins: list[dict] | None = None,
+) -> Directory:
     """The fake tenant's directory for ``org`` (sign-ins over ``days`` days before ``now``).
 
     ``aws_signins`` (``signins_from_trail``) are the Identity Center portal sign-ins the trail generator wrote:
@@ -189,47 +247,85 @@ def build(org: SeededOrg, *, tenant_id: str, now: datetime | None = None, days: 
     created = now - timedelta(days=400)
     for p in org.people:
         d.users[p.entra_object_id] = {
-            "id": p.entra_object_id, "userPrincipalName": p.upn, "displayName": p.display_name,
-            "givenName": p.given_name, "surname": p.surname, "mail": p.upn, "department": p.department,
-            "jobTitle": p.department + " engineer", "accountEnabled": p.enabled, "userType": "Member",
+            "id": p.entra_object_id,
+            "userPrincipalName": p.upn,
+            "displayName": p.display_name,
+            "givenName": p.given_name,
+            "surname": p.surname,
+            "mail": p.upn,
+            "department": p.department,
+            "jobTitle": p.department + " engineer",
+            "accountEnabled": p.enabled,
+            "userType": "Member",
             "createdDateTime": _iso(created + timedelta(days=rng.randint(0, 300))),
-            "onPremisesSyncEnabled": None, "onPremisesImmutableId": None, "onPremisesSamAccountName": None,
-            "externalUserState": None, "signInActivity": None,
+            "onPremisesSyncEnabled": None,
+            "onPremisesImmutableId": None,
+            "onPremisesSamAccountName": None,
+            "externalUserState": None,
+            "signInActivity": None,
         }
         gids = []
         for g in p.groups:
             gid = _id("group", g)
-            d.groups.setdefault(gid, {"@odata.type": "#microsoft.graph.group", "id": gid, "displayName": g,
-                                      "securityEnabled": True, "mailEnabled": False,
-                                      "onPremisesSyncEnabled": None, "description": f"{g} (synced to AWS)"})
+            d.groups.setdefault(
+                gid,
+                {
+                    "@odata.type": "#microsoft.graph.group",
+                    "id": gid,
+                    "displayName": g,
+                    "securityEnabled": True,
+                    "mailEnabled": False,
+                    "onPremisesSyncEnabled": None,
+                    "description": f"{g} (synced to AWS)",
+                },
+            )
             gids.append(gid)
         if any("admin" in g.lower() for g in p.groups):
             rid = _id("role", "Security Reader")
-            d.groups.setdefault(rid, {"@odata.type": "#microsoft.graph.directoryRole", "id": rid,
-                                      "displayName": "Security Reader", "roleTemplateId": _id("tmpl", "sr")})
+            d.groups.setdefault(
+                rid,
+                {
+                    "@odata.type": "#microsoft.graph.directoryRole",
+                    "id": rid,
+                    "displayName": "Security Reader",
+                    "roleTemplateId": _id("tmpl", "sr"),
+                },
+            )
             gids.append(rid)
         d.member_of[p.entra_object_id] = gids
         methods = ["password", *p.mfa_methods]
         d.methods[p.entra_object_id] = [
-            {"@odata.type": f"#microsoft.graph.{METHOD_TYPES.get(m, m + 'AuthenticationMethod')}",
-             "id": _id("method", p.upn, m), "displayName": None if m == "password" else f"{p.given_name}'s {m}",
-             "createdDateTime": None if m == "password" else _iso(created + timedelta(days=30))}
-            for m in methods]
+            {
+                "@odata.type": f"#microsoft.graph.{METHOD_TYPES.get(m, m + 'AuthenticationMethod')}",
+                "id": _id("method", p.upn, m),
+                "displayName": None if m == "password" else f"{p.given_name}'s {m}",
+                "createdDateTime": None if m == "password" else _iso(created + timedelta(days=30)),
+            }
+            for m in methods
+        ]
         strong = [m for m in p.mfa_methods if m in STRONG]
         d.registration[p.entra_object_id] = {
-            "id": p.entra_object_id, "userPrincipalName": p.upn, "userDisplayName": p.display_name,
-            "userType": "member", "isAdmin": any("admin" in g.lower() for g in p.groups),
-            "isSsprRegistered": bool(p.mfa_methods), "isSsprEnabled": True, "isSsprCapable": bool(p.mfa_methods),
-            "isMfaRegistered": bool(strong), "isMfaCapable": bool(strong),
+            "id": p.entra_object_id,
+            "userPrincipalName": p.upn,
+            "userDisplayName": p.display_name,
+            "userType": "member",
+            "isAdmin": any("admin" in g.lower() for g in p.groups),
+            "isSsprRegistered": bool(p.mfa_methods),
+            "isSsprEnabled": True,
+            "isSsprCapable": bool(p.mfa_methods),
+            "isMfaRegistered": bool(strong),
+            "isMfaCapable": bool(strong),
             "isPasswordlessCapable": "fido2" in p.mfa_methods or "windowsHelloForBusiness" in p.mfa_methods,
-            "methodsRegistered": list(p.mfa_methods), "defaultMfaMethod": strong[0] if strong else "none",
+            "methodsRegistered": list(p.mfa_methods),
+            "defaultMfaMethod": strong[0] if strong else "none",
             "isSystemPreferredAuthenticationMethodEnabled": False,
             "lastUpdatedDateTime": _iso(now - timedelta(days=3)),
         }
         _seed_signins(d, p, rng, now, days)
         for g in p.groups:
-            d.audits.append(_audit("Add member to group", "GroupManagement", now - timedelta(days=days + 5), p,
-                                   rng, target_group=g))
+            d.audits.append(
+                _audit("Add member to group", "GroupManagement", now - timedelta(days=days + 5), p, rng, target_group=g)
+            )
     _seed_incident(d, org, now)
     _seed_risk(d, org, rng, now)
     _seed_aws_signins(d, org, rng, aws_signins or [])
@@ -244,7 +340,8 @@ def build(org: SeededOrg, *, tenant_id: str, now: datetime | None = None, days: 
             "lastNonInteractiveSignInDateTime": _last(non).get("createdDateTime"),
             "lastNonInteractiveSignInRequestId": _last(non).get("correlationId"),
             "lastSuccessfulSignInDateTime": _last(good).get("createdDateTime"),
-            "lastSuccessfulSignInRequestId": _last(good).get("correlationId")}
+            "lastSuccessfulSignInRequestId": _last(good).get("correlationId"),
+        }
     d.signins.sort(key=lambda s: s["createdDateTime"], reverse=True)
     d.audits.sort(key=lambda a: a["activityDateTime"], reverse=True)
     d.risk_detections.sort(key=lambda r: r["detectedDateTime"], reverse=True)
@@ -266,34 +363,97 @@ def _seed_signins(d: Directory, p: Person, rng: random.Random, now: datetime, da
                 continue
             app = rng.choice([AWS_APP, AWS_APP, "Office 365 Exchange Online", "Microsoft Teams"])
             if not p.enabled:
-                _add(d, _signin(p, when, ip, app, error=50057, reason="User account is disabled.", mfa=mfa,
-                                seq=seq), 50057, mfa)
+                _add(
+                    d,
+                    _signin(p, when, ip, app, error=50057, reason="User account is disabled.", mfa=mfa, seq=seq),
+                    50057,
+                    mfa,
+                )
                 continue
             _add(d, _signin(p, when, ip, app, mfa=mfa, seq=seq), 0, mfa)
             seq += 1
-            _add(d, _signin(p, when + timedelta(minutes=rng.randint(20, 50)), ip, "Microsoft Authentication Broker",
-                            interactive=False, mfa=mfa, seq=seq), 0, mfa)
+            _add(
+                d,
+                _signin(
+                    p,
+                    when + timedelta(minutes=rng.randint(20, 50)),
+                    ip,
+                    "Microsoft Authentication Broker",
+                    interactive=False,
+                    mfa=mfa,
+                    seq=seq,
+                ),
+                0,
+                mfa,
+            )
 
 
-def _audit(activity: str, category: str, when: datetime, p: Person, rng: random.Random, *,
-           target_group: str | None = None, result: str = "success", reason: str = "",
-           by_ip: str | None = None, by_user: Person | None = None) -> dict:
-    initiated = ({"user": {"id": by_user.entra_object_id, "userPrincipalName": by_user.upn,
-                           "displayName": by_user.display_name, "ipAddress": by_ip}, "app": None}
-                 if by_user else {"user": None, "app": {"appId": _id("app", "provisioning"),
-                                                        "displayName": "Microsoft Entra Connect Provisioning",
-                                                        "servicePrincipalId": _id("sp", "provisioning")}})
-    targets = [{"id": p.entra_object_id, "type": "User", "userPrincipalName": p.upn, "displayName": p.display_name,
-                "modifiedProperties": []}]
+def _audit(
+    activity: str,
+    category: str,
+    when: datetime,
+    p: Person,
+    rng: random.Random,
+    *,
+    target_group: str | None = None,
+    result: str = "success",
+    reason: str = "",
+    by_ip: str | None = None,
+    by_user: Person | None = None,
+) -> dict:
+    initiated = (
+        {
+            "user": {
+                "id": by_user.entra_object_id,
+                "userPrincipalName": by_user.upn,
+                "displayName": by_user.display_name,
+                "ipAddress": by_ip,
+            },
+            "app": None,
+        }
+        if by_user
+        else {
+            "user": None,
+            "app": {
+                "appId": _id("app", "provisioning"),
+                "displayName": "Microsoft Entra Connect Provisioning",
+                "servicePrincipalId": _id("sp", "provisioning"),
+            },
+        }
+    )
+    targets = [
+        {
+            "id": p.entra_object_id,
+            "type": "User",
+            "userPrincipalName": p.upn,
+            "displayName": p.display_name,
+            "modifiedProperties": [],
+        }
+    ]
     if target_group:
-        targets.append({"id": _id("group", target_group), "type": "Group", "userPrincipalName": None,
-                        "displayName": target_group, "modifiedProperties": []})
-    return {"id": _id("audit", activity, p.upn, when.isoformat(), target_group or ""),
-            "activityDateTime": _iso(when), "activityDisplayName": activity, "category": category,
-            "correlationId": _id("auditcorr", p.upn, when.isoformat()), "result": result,
-            "resultReason": reason, "loggedByService": "Core Directory" if category != "UserManagement"
-            else "Self-service Password Management", "operationType": "Add" if activity.startswith("Add") else "Update",
-            "initiatedBy": initiated, "targetResources": targets, "additionalDetails": []}
+        targets.append(
+            {
+                "id": _id("group", target_group),
+                "type": "Group",
+                "userPrincipalName": None,
+                "displayName": target_group,
+                "modifiedProperties": [],
+            }
+        )
+    return {
+        "id": _id("audit", activity, p.upn, when.isoformat(), target_group or ""),
+        "activityDateTime": _iso(when),
+        "activityDisplayName": activity,
+        "category": category,
+        "correlationId": _id("auditcorr", p.upn, when.isoformat()),
+        "result": result,
+        "resultReason": reason,
+        "loggedByService": "Core Directory" if category != "UserManagement" else "Self-service Password Management",
+        "operationType": "Add" if activity.startswith("Add") else "Update",
+        "initiatedBy": initiated,
+        "targetResources": targets,
+        "additionalDetails": [],
+    }
 
 
 def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
@@ -308,32 +468,87 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
     # The person's own morning sign-in to the AWS portal, then the attacker trying the Entra account.
     mfa = bool(set(p.mfa_methods) & STRONG)
     _add(d, _signin(p, start - timedelta(hours=2, minutes=14), home, AWS_APP, mfa=mfa, seq=9001), 0, mfa)
-    for i, (err, reason) in enumerate([(50126, "Error validating credentials due to invalid username or password."),
-                                       (500121, "Authentication failed during strong authentication request."),
-                                       (500121, "Authentication failed during strong authentication request.")]):
-        _add(d, _signin(p, start - timedelta(minutes=12 - 3 * i), attacker, AWS_APP, error=err, reason=reason,
-                        mfa=mfa, risk="high", risk_state="atRisk", risk_types=["unfamiliarFeatures",
-                                                                                "anonymizedIPAddress"],
-                        ua=ua, city="", country="NL", seq=9100 + i), err, mfa)
-    d.risky_users.append({"id": p.entra_object_id, "userPrincipalName": p.upn, "userDisplayName": p.display_name,
-                          "riskLevel": "high", "riskState": "atRisk", "riskDetail": "none",
-                          "riskLastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
-                          "isDeleted": False, "isProcessing": False})
+    for i, (err, reason) in enumerate(
+        [
+            (50126, "Error validating credentials due to invalid username or password."),
+            (500121, "Authentication failed during strong authentication request."),
+            (500121, "Authentication failed during strong authentication request."),
+        ]
+    ):
+        _add(
+            d,
+            _signin(
+                p,
+                start - timedelta(minutes=12 - 3 * i),
+                attacker,
+                AWS_APP,
+                error=err,
+                reason=reason,
+                mfa=mfa,
+                risk="high",
+                risk_state="atRisk",
+                risk_types=["unfamiliarFeatures", "anonymizedIPAddress"],
+                ua=ua,
+                city="",
+                country="NL",
+                seq=9100 + i,
+            ),
+            err,
+            mfa,
+        )
+    d.risky_users.append(
+        {
+            "id": p.entra_object_id,
+            "userPrincipalName": p.upn,
+            "userDisplayName": p.display_name,
+            "riskLevel": "high",
+            "riskState": "atRisk",
+            "riskDetail": "none",
+            "riskLastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
+            "isDeleted": False,
+            "isProcessing": False,
+        }
+    )
     for i, kind in enumerate(["unfamiliarFeatures", "anonymizedIPAddress"]):
-        d.risk_detections.append({
-            "id": _id("risk", p.upn, kind), "requestId": _id("riskreq", p.upn, i),
-            "correlationId": _id("corr", p.upn, i), "riskEventType": kind, "riskType": kind,
-            "riskState": "atRisk", "riskLevel": "high", "riskDetail": "none", "source": "IdentityProtection",
-            "detectionTimingType": "realtime", "activity": "signin", "tokenIssuerType": "AzureAD",
-            "ipAddress": attacker, "location": {"city": "", "countryOrRegion": "NL"},
-            "activityDateTime": _iso(start - timedelta(minutes=12)),
-            "detectedDateTime": _iso(start - timedelta(minutes=11)),
-            "lastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
-            "userId": p.entra_object_id, "userDisplayName": p.display_name, "userPrincipalName": p.upn,
-            "additionalInfo": "[]"})
+        d.risk_detections.append(
+            {
+                "id": _id("risk", p.upn, kind),
+                "requestId": _id("riskreq", p.upn, i),
+                "correlationId": _id("corr", p.upn, i),
+                "riskEventType": kind,
+                "riskType": kind,
+                "riskState": "atRisk",
+                "riskLevel": "high",
+                "riskDetail": "none",
+                "source": "IdentityProtection",
+                "detectionTimingType": "realtime",
+                "activity": "signin",
+                "tokenIssuerType": "AzureAD",
+                "ipAddress": attacker,
+                "location": {"city": "", "countryOrRegion": "NL"},
+                "activityDateTime": _iso(start - timedelta(minutes=12)),
+                "detectedDateTime": _iso(start - timedelta(minutes=11)),
+                "lastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
+                "userId": p.entra_object_id,
+                "userDisplayName": p.display_name,
+                "userPrincipalName": p.upn,
+                "additionalInfo": "[]",
+            }
+        )
     rng = random.Random(0)
-    d.audits.append(_audit("Reset password (self-service)", "UserManagement", start - timedelta(minutes=8), p, rng,
-                           result="failure", reason="User failed to verify identity", by_ip=attacker, by_user=p))
+    d.audits.append(
+        _audit(
+            "Reset password (self-service)",
+            "UserManagement",
+            start - timedelta(minutes=8),
+            p,
+            rng,
+            result="failure",
+            reason="User failed to verify identity",
+            by_ip=attacker,
+            by_user=p,
+        )
+    )
 
 
 def signins_from_trail(org: SeededOrg, records: list[dict]) -> list[dict]:
@@ -344,8 +559,14 @@ def signins_from_trail(org: SeededOrg, records: list[dict]) -> list[dict]:
         ident = r.get("userIdentity") or {}
         uid = (ident.get("onBehalfOf") or {}).get("userId")
         if r.get("eventName") == "Authenticate" and uid in by_ic and not r.get("errorCode"):
-            out.append({"upn": by_ic[uid], "time": r.get("eventTime"), "ip": r.get("sourceIPAddress"),
-                        "user_agent": r.get("userAgent")})
+            out.append(
+                {
+                    "upn": by_ic[uid],
+                    "time": r.get("eventTime"),
+                    "ip": r.get("sourceIPAddress"),
+                    "user_agent": r.get("userAgent"),
+                }
+            )
     return out
 
 
@@ -357,8 +578,20 @@ def _seed_aws_signins(d: Directory, org: SeededOrg, rng: random.Random, aws_sign
         if p is None or when is None:
             continue
         mfa = bool(set(p.mfa_methods) & STRONG)
-        _add(d, _signin(p, when - timedelta(seconds=rng.randint(5, 40)), a.get("ip") or p.home_ip, AWS_APP,
-                        mfa=mfa, ua=a.get("user_agent") or "", seq=20000 + i), 0, mfa)
+        _add(
+            d,
+            _signin(
+                p,
+                when - timedelta(seconds=rng.randint(5, 40)),
+                a.get("ip") or p.home_ip,
+                AWS_APP,
+                mfa=mfa,
+                ua=a.get("user_agent") or "",
+                seq=20000 + i,
+            ),
+            0,
+            mfa,
+        )
 
 
 def _seed_risk(d: Directory, org: SeededOrg, rng: random.Random, now: datetime) -> None:
@@ -369,17 +602,41 @@ def _seed_risk(d: Directory, org: SeededOrg, rng: random.Random, now: datetime) 
         return
     p = others[rng.randrange(len(others))]
     when = now - timedelta(days=6, hours=3)
-    d.risky_users.append({"id": p.entra_object_id, "userPrincipalName": p.upn, "userDisplayName": p.display_name,
-                          "riskLevel": "low", "riskState": "remediated", "riskDetail": "userPerformedSecuredPasswordChange",
-                          "riskLastUpdatedDateTime": _iso(when + timedelta(hours=2)),
-                          "isDeleted": False, "isProcessing": False})
-    d.risk_detections.append({
-        "id": _id("risk", p.upn, "unlikelyTravel"), "requestId": _id("riskreq", p.upn), "correlationId": _id("c", p.upn),
-        "riskEventType": "unlikelyTravel", "riskType": "unlikelyTravel", "riskState": "remediated",
-        "riskLevel": "low", "riskDetail": "userPerformedSecuredPasswordChange", "source": "IdentityProtection",
-        "detectionTimingType": "offline", "activity": "signin", "tokenIssuerType": "AzureAD",
-        "ipAddress": p.home_ip, "location": {"city": "Lisbon", "countryOrRegion": "PT"},
-        "activityDateTime": _iso(when), "detectedDateTime": _iso(when + timedelta(hours=1)),
-        "lastUpdatedDateTime": _iso(when + timedelta(hours=2)), "userId": p.entra_object_id,
-        "userDisplayName": p.display_name, "userPrincipalName": p.upn, "additionalInfo": "[]"})
-
+    d.risky_users.append(
+        {
+            "id": p.entra_object_id,
+            "userPrincipalName": p.upn,
+            "userDisplayName": p.display_name,
+            "riskLevel": "low",
+            "riskState": "remediated",
+            "riskDetail": "userPerformedSecuredPasswordChange",
+            "riskLastUpdatedDateTime": _iso(when + timedelta(hours=2)),
+            "isDeleted": False,
+            "isProcessing": False,
+        }
+    )
+    d.risk_detections.append(
+        {
+            "id": _id("risk", p.upn, "unlikelyTravel"),
+            "requestId": _id("riskreq", p.upn),
+            "correlationId": _id("c", p.upn),
+            "riskEventType": "unlikelyTravel",
+            "riskType": "unlikelyTravel",
+            "riskState": "remediated",
+            "riskLevel": "low",
+            "riskDetail": "userPerformedSecuredPasswordChange",
+            "source": "IdentityProtection",
+            "detectionTimingType": "offline",
+            "activity": "signin",
+            "tokenIssuerType": "AzureAD",
+            "ipAddress": p.home_ip,
+            "location": {"city": "Lisbon", "countryOrRegion": "PT"},
+            "activityDateTime": _iso(when),
+            "detectedDateTime": _iso(when + timedelta(hours=1)),
+            "lastUpdatedDateTime": _iso(when + timedelta(hours=2)),
+            "userId": p.entra_object_id,
+            "userDisplayName": p.display_name,
+            "userPrincipalName": p.upn,
+            "additionalInfo": "[]",
+        }
+    )

@@ -203,13 +203,25 @@ def _fast_unparse(input_dict: Any, full_document: bool, short_empty_elements: bo
     return "".join(parts)
 
 
-def unparse(input_dict: Any, output: Any = None, encoding: str = "utf-8", full_document: bool = True,
-            short_empty_elements: bool = False, comment_key: str = "#comment", **kwargs: Any) -> Any:
+def unparse(
+    input_dict: Any,
+    output: Any = None,
+    encoding: str = "utf-8",
+    full_document: bool = True,
+    short_empty_elements: bool = False,
+    comment_key: str = "#comment",
+    **kwargs: Any,
+) -> Any:
     """Drop-in for ``xmltodict.unparse``: the fast emitter for what moto passes, xmltodict for the rest."""
     import xmltodict
 
-    simple = (output is None and encoding == "utf-8" and comment_key == "#comment"
-              and not kwargs.get("pretty") and set(kwargs) <= {"pretty"})
+    simple = (
+        output is None
+        and encoding == "utf-8"
+        and comment_key == "#comment"
+        and not kwargs.get("pretty")
+        and set(kwargs) <= {"pretty"}
+    )
     if simple:
         try:
             text = _fast_unparse(input_dict, full_document, short_empty_elements)
@@ -218,8 +230,15 @@ def unparse(input_dict: Any, output: Any = None, encoding: str = "utf-8", full_d
         except _Fallback:
             pass
     stats["xmltodict_xml"] += 1
-    return xmltodict.unparse(input_dict, output=output, encoding=encoding, full_document=full_document,
-                             short_empty_elements=short_empty_elements, comment_key=comment_key, **kwargs)
+    return xmltodict.unparse(
+        input_dict,
+        output=output,
+        encoding=encoding,
+        full_document=full_document,
+        short_empty_elements=short_empty_elements,
+        comment_key=comment_key,
+        **kwargs,
+    )
 
 
 class _XmlToDictShim:
@@ -257,8 +276,14 @@ def _make_picker_class() -> type:
     from botocore import xform_name
     from moto.core import serialize as ms
 
-    default_order = [ms.ExplicitAlias, ms.ShapeNameAlias, ms.NoAlias, ms.ShapePrefixAlias, ms.ClassPrefixAlias,
-                     ms.ModelAlias]
+    default_order = [
+        ms.ExplicitAlias,
+        ms.ShapeNameAlias,
+        ms.NoAlias,
+        ms.ShapePrefixAlias,
+        ms.ClassPrefixAlias,
+        ms.ModelAlias,
+    ]
     rest_providers = default_order[1:]  # everything after ExplicitAlias: a function of class, key, shape, parent
     get_value = ms.get_value
     missing = ms.MISSING
@@ -399,6 +424,7 @@ def _memo_timestamps(original: Callable[[Any, Any, str], Any]) -> Callable[[Any,
     The key holds the serializer class, the format, the value, its tzinfo object (by identity) and fold:
     two such keys are equal only for datetimes with the same fields, tzinfo and fold, which format the same.
     """
+
     def _convert_timestamp_to_str(self: Any, value: Any, timestamp_format: str) -> Any:
         if value.__class__ is not datetime:
             return original(self, value, timestamp_format)
@@ -459,8 +485,9 @@ def apply() -> bool:
     """Install the fast serializer into moto (idempotent); False (and a log line) on another moto version."""
     version = moto_version()
     if version != PINNED_MOTO_VERSION:
-        log.warning("fast sandbox serializer not applied: moto is %s, it is written for moto %s",
-                    version, PINNED_MOTO_VERSION)
+        log.warning(
+            "fast sandbox serializer not applied: moto is %s, it is written for moto %s", version, PINNED_MOTO_VERSION
+        )
         return False
     with _lock:
         if _originals:
@@ -470,10 +497,14 @@ def apply() -> bool:
 
         picker_cls = _make_picker_class()
         original_get_value = ms.ResponseSerializer.get_value
-        _originals.update(picker=mr.XFormedAttributePicker, get_value=original_get_value, xmltodict=ms.xmltodict,
-                          enrich=mr.BaseResponse.__dict__["_enrich_response"],
-                          method_names=mr.method_names_from_class,
-                          timestamps=ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"])
+        _originals.update(
+            picker=mr.XFormedAttributePicker,
+            get_value=original_get_value,
+            xmltodict=ms.xmltodict,
+            enrich=mr.BaseResponse.__dict__["_enrich_response"],
+            method_names=mr.method_names_from_class,
+            timestamps=ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"],
+        )
         mr.XFormedAttributePicker = picker_cls
         ms.ResponseSerializer.get_value = fast_get_value
         ms.xmltodict = _XmlToDictShim()

@@ -13,8 +13,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: the scripted incidents the sandbox can play (``iamkit.sandbox.scenario``), each with its answer keys
-SCENARIOS = ("compromised-access-key", "cross-account-trust-exposure", "logging-tampering", "root-activity",
-             "privilege-escalation", "suspicious-role-session", "resource-exposure")
+SCENARIOS = (
+    "compromised-access-key",
+    "cross-account-trust-exposure",
+    "logging-tampering",
+    "root-activity",
+    "privilege-escalation",
+    "suspicious-role-session",
+    "resource-exposure",
+)
 
 
 @dataclass

@@ -37,10 +37,12 @@ class Receivers:
 
     def env(self) -> dict[str, str]:
         """What ``iamkit.respond.notify`` reads to reach these receivers."""
-        env = {"IAMKIT_SLACK_WEBHOOK_URL": f"{self.base}/slack/services/{self.token}",
-               "IAMKIT_TEAMS_WEBHOOK_URL": f"{self.base}/teams/webhookb2/{self.token}",
-               "IAMKIT_PAGERDUTY_URL": f"{self.base}/pagerduty/v2/enqueue",
-               "IAMKIT_PAGERDUTY_ROUTING_KEY": self.routing_key}
+        env = {
+            "IAMKIT_SLACK_WEBHOOK_URL": f"{self.base}/slack/services/{self.token}",
+            "IAMKIT_TEAMS_WEBHOOK_URL": f"{self.base}/teams/webhookb2/{self.token}",
+            "IAMKIT_PAGERDUTY_URL": f"{self.base}/pagerduty/v2/enqueue",
+            "IAMKIT_PAGERDUTY_ROUTING_KEY": self.routing_key,
+        }
         return env
 
     def of(self, receiver: str) -> list[dict[str, Any]]:
@@ -85,11 +87,19 @@ class Receivers:
         if receiver == "pagerduty" and path.endswith("/v2/enqueue"):
             errors = _pd_errors(data, self.routing_key)
             if errors:
-                return 400, "application/json", json.dumps({"status": "invalid event", "message": "Event object "
-                                                            "is invalid", "errors": errors}).encode()
+                return (
+                    400,
+                    "application/json",
+                    json.dumps(
+                        {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+                    ).encode(),
+                )
             dedup = data.get("dedup_key") or secrets.token_hex(16)
-            return 202, "application/json", json.dumps({"status": "success", "message": "Event processed",
-                                                        "dedup_key": dedup}).encode()
+            return (
+                202,
+                "application/json",
+                json.dumps({"status": "success", "message": "Event processed", "dedup_key": dedup}).encode(),
+            )
         return 404, "text/plain", b"not found"
 
 
@@ -98,8 +108,11 @@ def _pd_errors(data: Any, routing_key: str) -> list[str]:
         return ["Event object is not valid JSON"]
     errors = []
     if data.get("routing_key") != routing_key:
-        errors.append("'routing_key' is invalid" if isinstance(data.get("routing_key"), str)
-                      and len(data["routing_key"]) == 32 else "'routing_key' must be 32 characters")
+        errors.append(
+            "'routing_key' is invalid"
+            if isinstance(data.get("routing_key"), str) and len(data["routing_key"]) == 32
+            else "'routing_key' must be 32 characters"
+        )
     if data.get("event_action") not in ("trigger", "acknowledge", "resolve"):
         errors.append("'event_action' is invalid")
     payload = data.get("payload")
@@ -127,7 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
         body = self.rfile.read(length) if length else b""
         status, ctype, payload = self.server.receivers.handle(  # type: ignore[attr-defined]
-            self.path, self.headers.get("Content-Type", ""), body)
+            self.path, self.headers.get("Content-Type", ""), body
+        )
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))

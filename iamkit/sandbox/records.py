@@ -132,9 +132,7 @@ def assumed_role_identity(
     }
 
 
-def federated_user_identity(
-    account_id: str, name: str, access_key_id: str, issuer: dict, created: str
-) -> dict:
+def federated_user_identity(account_id: str, name: str, access_key_id: str, issuer: dict, created: str) -> dict:
     """``FederatedUser`` identity (GetFederationToken); ``issuer`` is the IAM user who asked for it."""
     return {
         "type": "FederatedUser",
@@ -165,9 +163,7 @@ def saml_user_identity(principal_id: str, user_name: str, identity_provider: str
     }
 
 
-def identity_center_user_identity(
-    account_id: str, user_id: str, identity_store_arn: str, credential_id: str
-) -> dict:
+def identity_center_user_identity(account_id: str, user_id: str, identity_store_arn: str, credential_id: str) -> dict:
     """``IdentityCenterUser`` identity: portal/SSO calls made on behalf of an Identity Center user."""
     return {
         "type": "IdentityCenterUser",

@@ -38,8 +38,10 @@ def inventory(org: SeededOrg) -> dict[str, Any]:
 
 
 def external_access(org: SeededOrg) -> dict[str, Any]:
-    return {"exposed_resources": sorted({r.arn for r in org.risks if r.kind in EXPOSED_KINDS and not r.safe}),
-            "external_roles": sorted({r.arn for r in org.risks if r.kind in EXTERNAL_TRUST_KINDS and not r.safe})}
+    return {
+        "exposed_resources": sorted({r.arn for r in org.risks if r.kind in EXPOSED_KINDS and not r.safe}),
+        "external_roles": sorted({r.arn for r in org.risks if r.kind in EXTERNAL_TRUST_KINDS and not r.safe}),
+    }
 
 
 def key_hygiene(org: SeededOrg, now: dt.datetime) -> dict[str, Any]:
@@ -62,12 +64,24 @@ def assume_role_hunt(org: SeededOrg) -> dict[str, Any]:
     inc = org.incident
     if inc is None or inc.variant == "console":
         return {"must_find": []}
-    return {"must_find": [{"detection_id": "iamkit-assume-role-new-source-ip", "principal_arn": inc.user_arn,
-                           "access_key_id": inc.leaked_access_key_id}],
-            "window_start": inc.start, "window_end": inc.end}
+    return {
+        "must_find": [
+            {
+                "detection_id": "iamkit-assume-role-new-source-ip",
+                "principal_arn": inc.user_arn,
+                "access_key_id": inc.leaked_access_key_id,
+            }
+        ],
+        "window_start": inc.start,
+        "window_end": inc.end,
+    }
 
 
 def review_answer_keys(org: SeededOrg, now: dt.datetime) -> dict[str, dict[str, Any]]:
     """Review playbook id → its answer key."""
-    return {"review-inventory": inventory(org), "review-external-access": external_access(org),
-            "review-key-hygiene": key_hygiene(org, now), "review-assume-role-hunt": assume_role_hunt(org)}
+    return {
+        "review-inventory": inventory(org),
+        "review-external-access": external_access(org),
+        "review-key-hygiene": key_hygiene(org, now),
+        "review-assume-role-hunt": assume_role_hunt(org),
+    }

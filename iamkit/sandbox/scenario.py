@@ -184,12 +184,8 @@ def compromised_access_key(ctx: Ctx, variant: str = "default") -> Incident:
     inc.session_access_key_id = creds["AccessKeyId"]
 
     secret = next(r for r in org.resources if r.service == "secretsmanager" and r.name == "prod/db/password")
-    bucket = next(
-        r for r in org.resources if r.service == "s3" and r.name.startswith("acme-prod-customer-data")
-    )
-    sm = ctx.client(
-        "secretsmanager", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"]
-    )
+    bucket = next(r for r in org.resources if r.service == "s3" and r.name.startswith("acme-prod-customer-data"))
+    sm = ctx.client("secretsmanager", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"])
     s3 = ctx.client("s3", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"])
     sm.get_secret_value(SecretId=secret.arn)
     inc.secret_arns = [secret.arn]
@@ -216,12 +212,13 @@ def _narrow_prod_trail(ctx: Ctx, prod: str, creds: dict) -> str:
     ctx.client("s3", prod).create_bucket(Bucket=bucket)
     arn = ctx.client("cloudtrail", prod).create_trail(Name=PROD_TRAIL, S3BucketName=bucket)["TrailARN"]
     ctx.client("cloudtrail", prod).start_logging(Name=PROD_TRAIL)
-    org.resources.append(Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}",
-                                  name=bucket))
-    attacker = ctx.client("cloudtrail", prod, access_key_id=creds["AccessKeyId"],
-                          session_token=creds["SessionToken"])
-    attacker.put_event_selectors(TrailName=arn, EventSelectors=[
-        {"ReadWriteType": "All", "IncludeManagementEvents": False, "DataResources": []}])
+    org.resources.append(
+        Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}", name=bucket)
+    )
+    attacker = ctx.client("cloudtrail", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"])
+    attacker.put_event_selectors(
+        TrailName=arn, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False, "DataResources": []}]
+    )
     return arn
 
 
@@ -237,11 +234,22 @@ def _pipelines(ctx: Ctx, target: Any, *, weekends: bool) -> tuple[list[str], lis
     rng = ctx.rng
     callers = []
     for name, service in TRUST_CALLERS:
-        allow = {"Version": "2012-10-17", "Statement": [
-            {"Sid": "DeployToProd", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target.arn}]}
-        role = make_role(ctx, dev, name, trust_service(service, {"StringEquals": {"aws:SourceAccount": dev}}),
-                         inline={"assume-prod-deploy": allow}, purpose="pipeline", created_days=200,
-                         description=f"{name}: runs in {service.split('.')[0]}, deploys to Prod")
+        allow = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "DeployToProd", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target.arn}
+            ],
+        }
+        role = make_role(
+            ctx,
+            dev,
+            name,
+            trust_service(service, {"StringEquals": {"aws:SourceAccount": dev}}),
+            inline={"assume-prod-deploy": allow},
+            purpose="pipeline",
+            created_days=200,
+            description=f"{name}: runs in {service.split('.')[0]}, deploys to Prod",
+        )
         callers.append((role, service))
     day0 = (ctx.now - timedelta(days=12)).replace(hour=0, minute=0, second=0, microsecond=0)
     uses = []
@@ -254,8 +262,9 @@ def _pipelines(ctx: Ctx, target: Any, *, weekends: bool) -> tuple[list[str], lis
             t = (day + timedelta(hours=hour)).replace(microsecond=0)
             if t >= ctx.now - timedelta(hours=1):
                 continue
-            uses.append({"caller": role.arn, "service": service, "time": iso(t),
-                         "session_name": f"{role.name}-{ctx.hex(4)}"})
+            uses.append(
+                {"caller": role.arn, "service": service, "time": iso(t), "session_name": f"{role.name}-{ctx.hex(4)}"}
+            )
     uses.sort(key=lambda u: u["time"])
     return [r.arn for r, _s in callers], uses
 
@@ -271,10 +280,15 @@ def cross_account_trust_exposure(ctx: Ctx, variant: str = "default") -> Incident
     last = uses[-1]["time"]
     backend.set_role(prod, TRUST_TARGET, last_used=_parse(last))
     target.last_used = last
-    inc = Incident(scenario="cross-account-trust-exposure", variant=variant, account_id=prod,
-                   target_role_arn=target.arn, start=uses[0]["time"], end=last,
-                   details={"callers": callers, "uses": uses, "org_id": org.org_id,
-                            "trusted": f"arn:aws:iam::{dev}:root"})
+    inc = Incident(
+        scenario="cross-account-trust-exposure",
+        variant=variant,
+        account_id=prod,
+        target_role_arn=target.arn,
+        start=uses[0]["time"],
+        end=last,
+        details={"callers": callers, "uses": uses, "org_id": org.org_id, "trusted": f"arn:aws:iam::{dev}:root"},
+    )
     org.incident = inc
     return inc
 
@@ -299,15 +313,28 @@ def suspicious_role_session(ctx: Ctx, variant: str = "default") -> Incident:
         t += timedelta(seconds=rng.randint(20, 120))
     session_name = f"deploy-{ctx.hex(6)}"
     creds = ctx.client("sts", leaked.account_id, access_key_id=key.access_key_id).assume_role(
-        RoleArn=target.arn, RoleSessionName=session_name)["Credentials"]
+        RoleArn=target.arn, RoleSessionName=session_name
+    )["Credentials"]
     secret = next(r for r in org.resources if r.service == "secretsmanager" and r.name == "prod/db/password")
-    ctx.client("secretsmanager", prod, access_key_id=creds["AccessKeyId"],
-               session_token=creds["SessionToken"]).get_secret_value(SecretId=secret.arn)
-    inc = Incident(scenario="suspicious-role-session", variant=variant, leaked_access_key_id=key.access_key_id,
-                   user_arn=leaked.arn, user_name=leaked.name, account_id=prod, target_role_arn=target.arn,
-                   session_name=session_name, attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
-                   attacker_user_agent=ATTACKER_UA, secret_arns=[secret.arn], start=times["assume"],
-                   end=times["buckets"], details={"callers": callers, "uses": uses, "times": times})
+    ctx.client(
+        "secretsmanager", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"]
+    ).get_secret_value(SecretId=secret.arn)
+    inc = Incident(
+        scenario="suspicious-role-session",
+        variant=variant,
+        leaked_access_key_id=key.access_key_id,
+        user_arn=leaked.arn,
+        user_name=leaked.name,
+        account_id=prod,
+        target_role_arn=target.arn,
+        session_name=session_name,
+        attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+        attacker_user_agent=ATTACKER_UA,
+        secret_arns=[secret.arn],
+        start=times["assume"],
+        end=times["buckets"],
+        details={"callers": callers, "uses": uses, "times": times},
+    )
     org.incident = inc
     return inc
 
@@ -332,32 +359,67 @@ def logging_tampering(ctx: Ctx, variant: str = "default") -> Incident:
     key = leaked.access_keys[0]
     bucket = f"acme-prod-audit-logs-{prod}"
     ctx.client("s3", prod).create_bucket(Bucket=bucket)
-    org.resources.append(Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}",
-                                  name=bucket))
+    org.resources.append(
+        Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}", name=bucket)
+    )
     ct = ctx.client("cloudtrail", prod)
     trail_arn = ct.create_trail(Name=PROD_TRAIL, S3BucketName=bucket, EnableLogFileValidation=True)["TrailARN"]
     ct.start_logging(Name=PROD_TRAIL)
     cfg = ctx.client("config", prod)
-    cfg.put_configuration_recorder(ConfigurationRecorder={
-        "name": CONFIG_RECORDER, "roleARN": f"arn:aws:iam::{prod}:role/aws-config-recorder",
-        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    cfg.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": CONFIG_RECORDER,
+            "roleARN": f"arn:aws:iam::{prod}:role/aws-config-recorder",
+            "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True},
+        }
+    )
     cfg.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": bucket})
     cfg.start_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER)
     detector = ctx.client("guardduty", prod).list_detectors()["DetectorIds"][0]
-    allow = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "OperateGuardrails", "Effect": "Allow", "Resource": "*",
-         "Action": ["cloudtrail:*", "guardduty:*", "config:*", "s3:ListAllMyBuckets"]}]}
-    role = make_role(ctx, prod, TAMPER_ROLE, trust_aws(leaked.arn), inline={"operate-guardrails": allow},
-                     purpose="ops", created_days=300, description="Operations tooling for the Prod guardrails")
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OperateGuardrails",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": ["cloudtrail:*", "guardduty:*", "config:*", "s3:ListAllMyBuckets"],
+            }
+        ],
+    }
+    role = make_role(
+        ctx,
+        prod,
+        TAMPER_ROLE,
+        trust_aws(leaked.arn),
+        inline={"operate-guardrails": allow},
+        purpose="ops",
+        created_days=300,
+        description="Operations tooling for the Prod guardrails",
+    )
     # the developer's on-call grant: allowed to assume the operations role (what the attacker's key inherits)
-    ctx.client("iam", dev).put_user_policy(UserName=leaked.name, PolicyName="on-call-prod-ops",
-                                           PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                                               {"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Resource": role.arn}]}))
+    ctx.client("iam", dev).put_user_policy(
+        UserName=leaked.name,
+        PolicyName="on-call-prod-ops",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role.arn}],
+            }
+        ),
+    )
     rng = ctx.rng
     start = (ctx.now - timedelta(hours=rng.uniform(20, 30))).replace(microsecond=0)
-    steps = ["assume", "describe", "stop", "update", "list_detectors", "delete_detector", "describe_recorders",
-             "stop_recorder"]
+    steps = [
+        "assume",
+        "describe",
+        "stop",
+        "update",
+        "list_detectors",
+        "delete_detector",
+        "describe_recorders",
+        "stop_recorder",
+    ]
     times, t = {}, start
     for s in steps:
         times[s] = iso(t)
@@ -368,14 +430,27 @@ def logging_tampering(ctx: Ctx, variant: str = "default") -> Incident:
     ctx.client("cloudtrail", prod, **as_attacker).update_trail(Name=trail_arn, EnableLogFileValidation=False)
     ctx.client("guardduty", prod, **as_attacker).delete_detector(DetectorId=detector)
     ctx.client("config", prod, **as_attacker).stop_configuration_recorder(ConfigurationRecorderName=CONFIG_RECORDER)
-    inc = Incident(scenario="logging-tampering", variant=variant, leaked_access_key_id=key.access_key_id,
-                   user_arn=leaked.arn, user_name=leaked.name, account_id=prod,
-                   attacker_ip=f"203.0.113.{rng.randint(20, 240)}", attacker_user_agent=ATTACKER_UA,
-                   target_role_arn=role.arn, session_name=TAMPER_SESSION, start=times["assume"],
-                   end=times["stop_recorder"], logging_trail_arn=trail_arn,
-                   details={"times": times, "detector_id": detector, "recorder": CONFIG_RECORDER,
-                            "org_trail_arn": f"arn:aws:cloudtrail:{org.region}:{org.management_account_id}:trail/"
-                                             f"{org.trail_name}"})
+    inc = Incident(
+        scenario="logging-tampering",
+        variant=variant,
+        leaked_access_key_id=key.access_key_id,
+        user_arn=leaked.arn,
+        user_name=leaked.name,
+        account_id=prod,
+        attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+        attacker_user_agent=ATTACKER_UA,
+        target_role_arn=role.arn,
+        session_name=TAMPER_SESSION,
+        start=times["assume"],
+        end=times["stop_recorder"],
+        logging_trail_arn=trail_arn,
+        details={
+            "times": times,
+            "detector_id": detector,
+            "recorder": CONFIG_RECORDER,
+            "org_trail_arn": f"arn:aws:cloudtrail:{org.region}:{org.management_account_id}:trail/{org.trail_name}",
+        },
+    )
     org.incident = inc
     return inc
 
@@ -397,13 +472,23 @@ def root_activity(ctx: Ctx, variant: str = "default") -> Incident:
         times[s] = iso(t)
         t += timedelta(seconds=rng.randint(30, 240))
     backend.set_user(acct, ROOT_CREATED_USER, user_id=user_id, created=_parse(times["create_user"]))
-    org.users.append(User(account_id=acct, name=ROOT_CREATED_USER, arn=created["Arn"], user_id=user_id,
-                          created=times["create_user"]))
-    inc = Incident(scenario="root-activity", variant=variant, account_id=acct, user_arn=f"arn:aws:iam::{acct}:root",
-                   attacker_ip=f"198.51.100.{rng.randint(20, 240)}", attacker_user_agent=ATTACKER_UA,
-                   created_user_arn=created["Arn"], created_access_key_id=ctx.upper_id("AKIA", 16),
-                   console_access_key_id=ctx.upper_id("ASIA", 16), start=times["login"], end=times["create_user"],
-                   details={"times": times})
+    org.users.append(
+        User(account_id=acct, name=ROOT_CREATED_USER, arn=created["Arn"], user_id=user_id, created=times["create_user"])
+    )
+    inc = Incident(
+        scenario="root-activity",
+        variant=variant,
+        account_id=acct,
+        user_arn=f"arn:aws:iam::{acct}:root",
+        attacker_ip=f"198.51.100.{rng.randint(20, 240)}",
+        attacker_user_agent=ATTACKER_UA,
+        created_user_arn=created["Arn"],
+        created_access_key_id=ctx.upper_id("AKIA", 16),
+        console_access_key_id=ctx.upper_id("ASIA", 16),
+        start=times["login"],
+        end=times["create_user"],
+        details={"times": times},
+    )
     org.incident = inc
     return inc
 
@@ -413,8 +498,10 @@ ESCALATED_ROLE = "dev-report-builder"
 ESCALATED_INLINE = "build-deploy"
 WIDENED_POLICY = "iam-full-management"
 STAR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-PASSROLE_STAR = {"Version": "2012-10-17", "Statement": [
-    {"Sid": "Deploy", "Effect": "Allow", "Action": ["iam:PassRole", "lambda:*"], "Resource": "*"}]}
+PASSROLE_STAR = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "Deploy", "Effect": "Allow", "Action": ["iam:PassRole", "lambda:*"], "Resource": "*"}],
+}
 
 
 def privilege_escalation(ctx: Ctx, variant: str = "default") -> Incident:
@@ -426,13 +513,21 @@ def privilege_escalation(ctx: Ctx, variant: str = "default") -> Incident:
     if actor is None or not actor.access_keys:
         raise IamkitError(f"scenario privilege-escalation: no {ESCALATING_USER} user with a key in the Dev account")
     key = actor.access_keys[0]
-    role = make_role(ctx, dev, ESCALATED_ROLE, trust_service("lambda.amazonaws.com"),
-                     managed=["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"], purpose="app",
-                     created_days=180, description="Builds the weekly reports")
+    role = make_role(
+        ctx,
+        dev,
+        ESCALATED_ROLE,
+        trust_service("lambda.amazonaws.com"),
+        managed=["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+        purpose="app",
+        created_days=180,
+        description="Builds the weekly reports",
+    )
     policy_arn = f"arn:aws:iam::{dev}:policy/{WIDENED_POLICY}"
     iam = ctx.client("iam", dev, access_key_id=key.access_key_id)
-    version = iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=json.dumps(STAR),
-                                        SetAsDefault=True)["PolicyVersion"]["VersionId"]
+    version = iam.create_policy_version(PolicyArn=policy_arn, PolicyDocument=json.dumps(STAR), SetAsDefault=True)[
+        "PolicyVersion"
+    ]["VersionId"]
     iam.attach_role_policy(RoleName=ESCALATED_ROLE, PolicyArn=ADMIN)
     iam.put_role_policy(RoleName=ESCALATED_ROLE, PolicyName=ESCALATED_INLINE, PolicyDocument=json.dumps(PASSROLE_STAR))
     rng = ctx.rng
@@ -441,12 +536,26 @@ def privilege_escalation(ctx: Ctx, variant: str = "default") -> Incident:
     for s in ("whoami", "policies", "new_version", "attach", "put_inline", "secrets"):
         times[s] = iso(t)
         t += timedelta(seconds=rng.randint(20, 120))
-    inc = Incident(scenario="privilege-escalation", variant=variant, leaked_access_key_id=key.access_key_id,
-                   user_arn=actor.arn, user_name=actor.name, account_id=dev,
-                   attacker_ip=f"203.0.113.{rng.randint(20, 240)}", attacker_user_agent=ATTACKER_UA,
-                   target_role_arn=role.arn, start=times["whoami"], end=times["secrets"],
-                   details={"times": times, "policy_arn": policy_arn, "version_id": version,
-                            "inline_policy": ESCALATED_INLINE, "documents": {"star": STAR, "passrole": PASSROLE_STAR}})
+    inc = Incident(
+        scenario="privilege-escalation",
+        variant=variant,
+        leaked_access_key_id=key.access_key_id,
+        user_arn=actor.arn,
+        user_name=actor.name,
+        account_id=dev,
+        attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+        attacker_user_agent=ATTACKER_UA,
+        target_role_arn=role.arn,
+        start=times["whoami"],
+        end=times["secrets"],
+        details={
+            "times": times,
+            "policy_arn": policy_arn,
+            "version_id": version,
+            "inline_policy": ESCALATED_INLINE,
+            "documents": {"star": STAR, "passrole": PASSROLE_STAR},
+        },
+    )
     org.incident = inc
     return inc
 
@@ -468,28 +577,63 @@ def resource_exposure(ctx: Ctx, variant: str = "default") -> Incident:
     s3.create_bucket(Bucket=bucket)
     for key in REPORTS:
         s3.put_object(Bucket=bucket, Key=key, Body=b"report")
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-         "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublicRead",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
     session_name = f"deploy-{ctx.hex(6)}"
     creds = ctx.client("sts", leaked.account_id, access_key_id=leaked.access_keys[0].access_key_id).assume_role(
-        RoleArn=target.arn, RoleSessionName=session_name)["Credentials"]
+        RoleArn=target.arn, RoleSessionName=session_name
+    )["Credentials"]
     ctx.client("s3", prod, access_key_id=creds["AccessKeyId"], session_token=creds["SessionToken"]).put_bucket_policy(
-        Bucket=bucket, Policy=json.dumps(policy))
-    org.resources.append(Resource(account_id=prod, region=org.region, service="s3", arn=f"arn:aws:s3:::{bucket}",
-                                  name=bucket, policy=policy, sensitive=True, objects=list(REPORTS)))
+        Bucket=bucket, Policy=json.dumps(policy)
+    )
+    org.resources.append(
+        Resource(
+            account_id=prod,
+            region=org.region,
+            service="s3",
+            arn=f"arn:aws:s3:::{bucket}",
+            name=bucket,
+            policy=policy,
+            sensitive=True,
+            objects=list(REPORTS),
+        )
+    )
     rng = ctx.rng
     start = (ctx.now - timedelta(hours=rng.uniform(10, 16))).replace(microsecond=0)
     reads = []
     for i, hours in enumerate((1.5, 3.2, 6.8, 7.1)):
-        reads.append({"time": iso(start + timedelta(hours=hours, seconds=rng.randint(0, 600))),
-                      "ip": f"{rng.choice((45, 91, 185))}.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{10 + i}",
-                      "key": REPORTS[i % len(REPORTS)]})
+        reads.append(
+            {
+                "time": iso(start + timedelta(hours=hours, seconds=rng.randint(0, 600))),
+                "ip": f"{rng.choice((45, 91, 185))}.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{10 + i}",
+                "key": REPORTS[i % len(REPORTS)],
+            }
+        )
     times = {"assume": iso(start), "put_policy": iso(start + timedelta(seconds=rng.randint(40, 120)))}
-    inc = Incident(scenario="resource-exposure", variant=variant, leaked_access_key_id=leaked.access_keys[0].access_key_id,
-                   user_arn=leaked.arn, user_name=leaked.name, account_id=prod, target_role_arn=target.arn,
-                   session_name=session_name, attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
-                   attacker_user_agent=ATTACKER_UA, start=times["assume"], end=reads[-1]["time"],
-                   details={"bucket": bucket, "policy": policy, "times": times, "reads": reads})
+    inc = Incident(
+        scenario="resource-exposure",
+        variant=variant,
+        leaked_access_key_id=leaked.access_keys[0].access_key_id,
+        user_arn=leaked.arn,
+        user_name=leaked.name,
+        account_id=prod,
+        target_role_arn=target.arn,
+        session_name=session_name,
+        attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+        attacker_user_agent=ATTACKER_UA,
+        start=times["assume"],
+        end=reads[-1]["time"],
+        details={"bucket": bucket, "policy": policy, "times": times, "reads": reads},
+    )
     org.incident = inc
     return inc

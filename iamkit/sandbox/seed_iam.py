@@ -128,9 +128,9 @@ def make_role(
 def make_policy(ctx: Ctx, acct: str, name: str, document: dict[str, Any], description: str = "") -> str:
     """Create a customer-managed policy (backdated); return its ARN."""
     iam = ctx.client("iam", acct)
-    arn = iam.create_policy(PolicyName=name, PolicyDocument=dumps(document), Description=description or name)[
-        "Policy"
-    ]["Arn"]
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=dumps(document), Description=description or name)["Policy"][
+        "Arn"
+    ]
     backend.set_policy_created(acct, arn, ctx.ago(days=ctx.rng.uniform(60, 900)))
     ctx.cache.setdefault(f"policies:{acct}", []).append(arn)
     return arn
@@ -213,9 +213,7 @@ def make_group(ctx: Ctx, acct: str, name: str, managed: list[str] = ()) -> None:
     ctx.cache.setdefault(f"groups:{acct}", []).append(name)
 
 
-def risk(
-    ctx: Ctx, kind: str, acct: str, arn: str, what: str, *, safe: bool = False, access_key_id: str = ""
-) -> Risk:
+def risk(ctx: Ctx, kind: str, acct: str, arn: str, what: str, *, safe: bool = False, access_key_id: str = "") -> Risk:
     """Record a deliberate risk (or, with ``safe``, a look-alike that must not be flagged)."""
     n = sum(1 for r in ctx.org.risks if r.kind == kind) + 1
     r = Risk(
@@ -240,9 +238,9 @@ def seed_iam(ctx: Ctx) -> None:
     for acct in org.accounts:
         env = ENV[acct.ou]
         _groups(ctx, acct, env)
-        {"Root": _management, "Security": _security, "Prod": _prod, "Dev": _dev, "Sandbox": _sandbox}[
-            acct.ou
-        ](ctx, acct, first=acct is org.accounts_in(acct.ou)[0])
+        {"Root": _management, "Security": _security, "Prod": _prod, "Dev": _dev, "Sandbox": _sandbox}[acct.ou](
+            ctx, acct, first=acct is org.accounts_in(acct.ou)[0]
+        )
     for acct in org.accounts:
         _filler_roles(ctx, acct)
 
@@ -430,9 +428,7 @@ def _prod(ctx: Ctx, acct: Account, first: bool) -> None:
         purpose="cross-account",
         created_days=1100,
     )
-    risk(
-        ctx, "star-trust", a, r.arn, "trust policy Principal AWS '*' with no condition: anyone can assume it"
-    )
+    risk(ctx, "star-trust", a, r.arn, "trust policy Principal AWS '*' with no condition: anyone can assume it")
     r = make_role(
         ctx,
         a,
@@ -509,9 +505,7 @@ def _prod(ctx: Ctx, acct: Account, first: bool) -> None:
         ctx,
         a,
         "break-glass-admin",
-        trust_aws(
-            f"arn:aws:iam::{sec}:role/incident-responder", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
-        ),
+        trust_aws(f"arn:aws:iam::{sec}:role/incident-responder", {"Bool": {"aws:MultiFactorAuthPresent": "true"}}),
         managed=[ADMIN],
         purpose="admin",
         max_session=43200,
@@ -532,9 +526,7 @@ def _prod(ctx: Ctx, acct: Account, first: bool) -> None:
         last_used_days=260,
     )
     risk(ctx, "stale-role", a, r.arn, "not used for 260 days")
-    allow_all = make_policy(
-        ctx, a, "break-glass-template", doc([{"Effect": "Allow", "Action": "*", "Resource": "*"}])
-    )
+    allow_all = make_policy(ctx, a, "break-glass-template", doc([{"Effect": "Allow", "Action": "*", "Resource": "*"}]))
     r = make_role(
         ctx,
         a,
@@ -603,16 +595,10 @@ def _dev(ctx: Ctx, acct: Account, first: bool) -> None:
         "active access key created 150 days ago and never used",
         access_key_id=u.access_keys[0].access_key_id,
     )
-    iam_all = make_policy(
-        ctx, a, "iam-full-management", doc([{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}])
-    )
-    u = make_user(
-        ctx, a, "ci-jenkins", groups=["ci"], keys=[(60, 1, "Active")], managed=[iam_all], created_days=900
-    )
+    iam_all = make_policy(ctx, a, "iam-full-management", doc([{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]))
+    u = make_user(ctx, a, "ci-jenkins", groups=["ci"], keys=[(60, 1, "Active")], managed=[iam_all], created_days=900)
     risk(ctx, "iam-star", a, u.arn, "customer-managed policy iam-full-management grants iam:* on *")
-    full = make_policy(
-        ctx, a, "legacy-full-access", doc([{"Effect": "Allow", "Action": "*", "Resource": "*"}])
-    )
+    full = make_policy(ctx, a, "legacy-full-access", doc([{"Effect": "Allow", "Action": "*", "Resource": "*"}]))
     r = make_role(ctx, a, "ops-automation", trust_service("ec2.amazonaws.com"), managed=[full], purpose="app")
     risk(ctx, "wildcard-admin-policy", a, r.arn, "customer-managed policy legacy-full-access grants *:*")
     r = make_role(

@@ -241,8 +241,7 @@ def _saml_provider(ctx: Ctx, account_id: str) -> str:
     if key not in ctx.cache:
         iam = ctx.client("iam", account_id)
         cert = "".join(
-            ctx.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-            for _ in range(1024)
+            ctx.rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(1024)
         )  # a stand-in for the IdP signing certificate
         metadata = (
             "<?xml version='1.0' encoding='UTF-8'?><md:EntityDescriptor "

@@ -58,10 +58,7 @@ def seed_organization(ctx: Ctx, members: int) -> None:
             is_management=True,
         )
     )
-    ou_ids = {
-        ou: orgs.create_organizational_unit(ParentId=root_id, Name=ou)["OrganizationalUnit"]["Id"]
-        for ou in OUS
-    }
+    ou_ids = {ou: orgs.create_organizational_unit(ParentId=root_id, Name=ou)["OrganizationalUnit"]["Id"] for ou in OUS}
     for ou, name in _member_plan(members):
         status = orgs.create_account(Email=f"aws-{name}@{COMPANY}.example", AccountName=name)
         account_id = status["CreateAccountStatus"]["AccountId"]
@@ -204,7 +201,9 @@ def seed_trail(ctx: Ctx) -> None:
     org.trail_name = name
     for acct in org.accounts:  # GuardDuty on everywhere but the Sandbox OU (posture the inventory reads)
         if acct.ou != "Sandbox":
-            ctx.client("guardduty", acct.account_id).create_detector(Enable=True, FindingPublishingFrequency="SIX_HOURS")
+            ctx.client("guardduty", acct.account_id).create_detector(
+                Enable=True, FindingPublishingFrequency="SIX_HOURS"
+            )
             ctx.cache.setdefault("guardduty", []).append(acct.account_id)
     org.resources.append(
         Resource(

@@ -83,9 +83,7 @@ def seed_resources(ctx: Ctx) -> None:
     s3.put_bucket_policy(Bucket=bucket, Policy=dumps(policy))
     for key in CUSTOMER_OBJECTS:
         s3.put_object(Bucket=bucket, Key=key, Body=f"synthetic sandbox data for {key}\n".encode())
-    r = _record(
-        ctx, prod, "s3", f"arn:aws:s3:::{bucket}", bucket, policy, sensitive=True, objects=CUSTOMER_OBJECTS
-    )
+    r = _record(ctx, prod, "s3", f"arn:aws:s3:::{bucket}", bucket, policy, sensitive=True, objects=CUSTOMER_OBJECTS)
     risk(
         ctx,
         "safe-bucket-org-restricted",

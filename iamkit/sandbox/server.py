@@ -63,8 +63,9 @@ def start_server(host: str = "127.0.0.1", port: int = 0) -> MotoServer:
     return MotoServer(host=host, port=int(real_port), _server=server)
 
 
-def account_session(endpoint_url: str, account_id: str | None = None, access_key_id: str = "AKIAIOSFODNN7SANDBOX",
-                    region: str = REGION) -> Any:
+def account_session(
+    endpoint_url: str, account_id: str | None = None, access_key_id: str = "AKIAIOSFODNN7SANDBOX", region: str = REGION
+) -> Any:
     """A boto3 Session whose clients and resources go to the sandbox (whatever the environment says);
     with ``account_id`` every request carries moto's account header."""
     import boto3

@@ -68,7 +68,9 @@ _SDK_UA = {
     "ec2.amazonaws.com": "aws-sdk-java/2.28.16 Linux/6.1.112-122.189.amzn2023.x86_64 OpenJDK_64-Bit_Server_VM/21.0.5+11-LTS Java/21.0.5 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/standard",
     "ecs-tasks.amazonaws.com": "aws-sdk-go-v2/1.32.2 os/linux lang/go#1.23.2 md/GOOS#linux md/GOARCH#amd64 api/s3#1.66.0",
 }
-_DEFAULT_SDK_UA = "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#5.10.227 md/arch#x86_64 lang/python#3.12.7 Botocore/1.35.36"
+_DEFAULT_SDK_UA = (
+    "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#5.10.227 md/arch#x86_64 lang/python#3.12.7 Botocore/1.35.36"
+)
 _CONSOLE_UA = "AWS Internal"
 # global services: CloudTrail records their calls in us-east-1 whatever the caller's region
 _GLOBAL_SOURCES = frozenset(
@@ -157,10 +159,10 @@ def _bucket_of(object_arn: str) -> tuple[str, str]:
     return bucket, key
 
 
-
 def _fake_token(key: str) -> str:
     """A session-token-shaped string derived from the key (deterministic, obviously fake)."""
     return "IQoJb3JpZ2luX2VjFAKE" + hashlib.sha256(key.encode()).hexdigest() * 3
+
 
 @dataclass
 class _Session:
@@ -202,23 +204,20 @@ class _Gen:
         self.region2 = "us-west-2" if self.region != "us-west-2" else "us-east-1"
         self.mgmt = org.management_account_id or org.accounts[0].account_id
         self.inc = org.incident if scenario else None
-        if scenario and (self.inc is None or self.inc.scenario != scenario
-                         or (scenario == "compromised-access-key" and not self.inc.leaked_access_key_id)):
-            raise BadInput(
-                f"scenario {scenario!r} needs org.incident filled by its seeding (leaked key, user, …)"
-            )
+        if scenario and (
+            self.inc is None
+            or self.inc.scenario != scenario
+            or (scenario == "compromised-access-key" and not self.inc.leaked_access_key_id)
+        ):
+            raise BadInput(f"scenario {scenario!r} needs org.incident filled by its seeding (leaked key, user, …)")
         self._tmpl: dict[tuple, dict] = {}
         self.t_max = 2**62  # records never get a later eventTime (set to the trail's end for the haystack)
         self.attacker_ip = self.inc.attacker_ip if self.inc else ""
         self.role_by_arn = {r.arn: r for r in org.roles}
         self.user_by_arn = {u.arn: u for u in org.users}
         self.person_by_upn = {p.upn.lower(): p for p in org.people}
-        self.trail_arn = (
-            f"arn:aws:cloudtrail:{self.region}:{self.mgmt}:trail/{org.trail_name or 'organization-trail'}"
-        )
-        self.idstore_arn = (
-            f"arn:aws:identitystore::{self.mgmt}:identitystore/{org.identity_store_id or 'd-0000000000'}"
-        )
+        self.trail_arn = f"arn:aws:cloudtrail:{self.region}:{self.mgmt}:trail/{org.trail_name or 'organization-trail'}"
+        self.idstore_arn = f"arn:aws:identitystore::{self.mgmt}:identitystore/{org.identity_store_id or 'd-0000000000'}"
         self.sso_hex = hashlib.sha256(f"sso:{org.org_id}:{self.mgmt}".encode()).hexdigest()[:16]
 
     # -- one record ------------------------------------------------------------------------------
@@ -337,9 +336,7 @@ class _Gen:
         out = [first]
         if role.account_id != caller.account and caller.ident.get("type") != "AWSService":
             other = _Session(
-                R.aws_account_identity(
-                    caller_principal_id or caller.ident.get("principalId", ""), caller.account
-                ),
+                R.aws_account_identity(caller_principal_id or caller.ident.get("principalId", ""), caller.account),
                 role.account_id,
                 caller.ip,
                 caller.ua,
@@ -397,9 +394,7 @@ class _Gen:
             elif trusted and r.purpose != "third-party":
                 p.deploy_roles.append((r, trusted))
         for u in org.users:
-            if u.arn in excluded_users or u.name.startswith(
-                "iamkit-"
-            ):  # the sandbox operator is not in the story
+            if u.arn in excluded_users or u.name.startswith("iamkit-"):  # the sandbox operator is not in the story
                 continue
             key = next((k.access_key_id for k in u.access_keys if k.status == "Active"), None)
             if key:
@@ -453,12 +448,16 @@ def _no_params_when_denied(rec: dict) -> dict:
     return rec
 
 
-def _console_identity(user_id: str, arn: str, account: str, name: str, key: str, created: str,
-                      mfa: bool = False) -> dict:
+def _console_identity(
+    user_id: str, arn: str, account: str, name: str, key: str, created: str, mfa: bool = False
+) -> dict:
     """An IAM user's console session: the user's identity signing with an ASIA key no STS record issued."""
     ident = R.iam_user_identity(user_id, arn, account, name, key)
-    ident["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {},
-                               "attributes": {"creationDate": created, "mfaAuthenticated": "true" if mfa else "false"}}
+    ident["sessionContext"] = {
+        "sessionIssuer": {},
+        "webIdFederationData": {},
+        "attributes": {"creationDate": created, "mfaAuthenticated": "true" if mfa else "false"},
+    }
     return ident
 
 
@@ -511,9 +510,7 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         )
     prod = role.account_id
 
-    def denied(
-        s: _Session, action: str, resource: str = "*", why: str = "identity", code: str = "AccessDenied"
-    ):
+    def denied(s: _Session, action: str, resource: str = "*", why: str = "identity", code: str = "AccessDenied"):
         return code, R.denied_message(s.arn, action, resource, why)
 
     def ok(rec: dict) -> list[tuple[dict, str]]:
@@ -717,8 +714,11 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         holder: dict[str, _Session] = {}
 
         def console_login(t):
-            ident = {k: v for k, v in R.iam_user_identity(created_id, created_arn, dev, created_name, "").items()
-                     if k != "accessKeyId"}
+            ident = {
+                k: v
+                for k, v in R.iam_user_identity(created_id, created_arn, dev, created_name, "").items()
+                if k != "accessKeyId"
+            }
             s = _Session(ident, dev, ip, ATTACKER_BROWSER_UA, arn=created_arn)
             rec = g.call(
                 ids,
@@ -729,24 +729,52 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
                 ro=False,
                 resp={"ConsoleLogin": "Success"},
                 region="us-east-1",
-                add={"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
-                     "MobileVersion": "No", "MFAUsed": "No"},
+                add={
+                    "LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+                    "MobileVersion": "No",
+                    "MFAUsed": "No",
+                },
                 etype="AwsConsoleSignIn",
                 tls=False,
             )
             holder["console"] = _Session(
-                _console_identity(created_id, created_arn, dev, created_name, inc.console_access_key_id,
-                                  R.iso(t)),
-                dev, ip, _CONSOLE_UA, console=True, arn=created_arn)
+                _console_identity(created_id, created_arn, dev, created_name, inc.console_access_key_id, R.iso(t)),
+                dev,
+                ip,
+                _CONSOLE_UA,
+                console=True,
+                arn=created_arn,
+            )
             return ok(rec)
 
         add(console_login)
-        add(lambda t: ok(g.call(ids, t, _Session(holder["console"].ident, dev, ip, ATTACKER_BROWSER_UA, True,
-                                                   created_arn), "iam.amazonaws.com", "GetAccountSummary", ro=True)))
+        add(
+            lambda t: ok(
+                g.call(
+                    ids,
+                    t,
+                    _Session(holder["console"].ident, dev, ip, ATTACKER_BROWSER_UA, True, created_arn),
+                    "iam.amazonaws.com",
+                    "GetAccountSummary",
+                    ro=True,
+                )
+            )
+        )
         add(lambda t: ok(g.call(ids, t, holder["console"], "iam.amazonaws.com", "ListUsers", ro=True)))
         # the console's own lookups on the user's behalf: AWS Internal as source and agent
-        add(lambda t: ok(g.call(ids, t, _invoked_by(holder["console"], _CONSOLE_UA), "kms.amazonaws.com",
-                                "ListAliases", ro=True, req={"limit": 100})))
+        add(
+            lambda t: ok(
+                g.call(
+                    ids,
+                    t,
+                    _invoked_by(holder["console"], _CONSOLE_UA),
+                    "kms.amazonaws.com",
+                    "ListAliases",
+                    ro=True,
+                    req={"limit": 100},
+                )
+            )
+        )
 
     def assume(t):
         caller, caller_id = (holder["console"], created_id) if variant == "console" else (me, user_id)
@@ -796,8 +824,14 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
         )
     )
     if variant == "logging-succeeds" and inc.logging_trail_arn:
-        selectors = [{"readWriteType": "All", "includeManagementEvents": False, "dataResources": [],
-                      "excludeManagementEventSources": []}]
+        selectors = [
+            {
+                "readWriteType": "All",
+                "includeManagementEvents": False,
+                "dataResources": [],
+                "excludeManagementEventSources": [],
+            }
+        ]
         add(
             in_prod(
                 lambda t, s: ok(
@@ -850,9 +884,7 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
     add(
         in_prod(
             lambda t, s: ok(
-                g.call(
-                    ids, t, s, "s3.amazonaws.com", "ListBuckets", ro=True, req={"Host": "s3.amazonaws.com"}
-                )
+                g.call(ids, t, s, "s3.amazonaws.com", "ListBuckets", ro=True, req={"Host": "s3.amazonaws.com"})
             )
         )
     )
@@ -890,11 +922,7 @@ def _incident_records(g: _Gen) -> list[tuple[int, dict, str]]:
     out: list[tuple[int, dict, str]] = []
     t_prev = start - 1
     for i, step in enumerate(steps):
-        t = (
-            int(start + i * gap + rng.uniform(-0.3, 0.3) * gap)
-            if 0 < i < n - 1
-            else (start if i == 0 else end)
-        )
+        t = int(start + i * gap + rng.uniform(-0.3, 0.3) * gap) if 0 < i < n - 1 else (start if i == 0 else end)
         t = max(t, t_prev + 1)
         for r, outcome in step(t):
             t_prev = epoch_of(r["eventTime"])
@@ -992,9 +1020,7 @@ def _s3_call(
         "AuthenticationMethod": "AuthHeader",
         "bytesTransferredOut": 0 if name == "PutObject" else (size or 2048),
     }
-    return g.call(
-        ids, t, s, "s3.amazonaws.com", name, ro=ro, req=req, region=region, data=True, resources=res, add=add
-    )
+    return g.call(ids, t, s, "s3.amazonaws.com", name, ro=ro, req=req, region=region, data=True, resources=res, add=add)
 
 
 # =============================================================== the leaked user's usual days ==
@@ -1265,8 +1291,7 @@ class _Benign:
             self.emit(t, r)
         n = len(recs)
         ip = self.g.safe_ip(
-            f"{rng.choice((3, 18, 34, 44, 52, 54))}.{rng.randrange(256)}.{rng.randrange(256)}."
-            f"{rng.randrange(1, 255)}",
+            f"{rng.choice((3, 18, 34, 44, 52, 54))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
             role.arn,
         )
         s = self.g.role_session(role, session_name, key, t, ip, _SDK_UA.get(svc, _DEFAULT_SDK_UA))
@@ -1299,15 +1324,16 @@ class _Benign:
         roll = self.rng.random()
         nf = self._NOT_FOUND.get(what)
         if nf and roll < nf[2]:
-            return R.with_error(rec, nf[0], nf[1] or f"Parameter {(rec['requestParameters'] or {}).get('name')} not found.")
+            return R.with_error(
+                rec, nf[0], nf[1] or f"Parameter {(rec['requestParameters'] or {}).get('name')} not found."
+            )
         if roll > 0.95:
             out = R.with_error(rec, "ThrottlingException", "Rate exceeded")
             out["requestParameters"] = None
             return out
         if roll > 0.94 and what in ("secret", "ssm", "kms"):
             ident = rec["userIdentity"]
-            action = {"secret": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter",
-                      "kms": "kms:Decrypt"}[what]
+            action = {"secret": "secretsmanager:GetSecretValue", "ssm": "ssm:GetParameter", "kms": "kms:Decrypt"}[what]
             out = R.with_error(rec, "AccessDeniedException", R.denied_message(ident.get("arn", ""), action, "*"))
             out["requestParameters"] = None
             return out
@@ -1326,8 +1352,13 @@ class _Benign:
             ro=True,
             req={"encryptionContext": {"SecretARN": arn}, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
             region=region,
-            resources=[{"accountId": s.account, "type": "AWS::KMS::Key",
-                        "ARN": f"arn:aws:kms:{region}:{s.account}:key/{self.ids.uuid()}"}],
+            resources=[
+                {
+                    "accountId": s.account,
+                    "type": "AWS::KMS::Key",
+                    "ARN": f"arn:aws:kms:{region}:{s.account}:key/{self.ids.uuid()}",
+                }
+            ],
         )
 
     def _ci_session(self, user: User, key: str) -> _Session:
@@ -1482,9 +1513,7 @@ class _Benign:
         browser = _pick(_BROWSER_UA, person.upn)
         n = 0
         idc = _Session(
-            R.identity_center_user_identity(
-                g.mgmt, person.identity_center_user_id, g.idstore_arn, ids.uuid()
-            ),
+            R.identity_center_user_identity(g.mgmt, person.identity_center_user_id, g.idstore_arn, ids.uuid()),
             g.mgmt,
             ip,
             browser,
@@ -1526,9 +1555,7 @@ class _Benign:
         t += rng.randrange(1, 5)
         seeded = [f for f in _principals(role.trust_policy, "Federated") if ":saml-provider/" in f]
         provider_arn = (
-            seeded[0]
-            if seeded
-            else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
+            seeded[0] if seeded else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
         )
         provider = name_of(provider_arn)
         qualifier = base64.b64encode(
@@ -1536,9 +1563,7 @@ class _Benign:
         ).decode()
         key = ids.key_id("ASIA")
         name = person.upn
-        saml = _Session(
-            R.saml_user_identity(f"{qualifier}:{name}", name, qualifier), role.account_id, ip, browser
-        )
+        saml = _Session(R.saml_user_identity(f"{qualifier}:{name}", name, qualifier), role.account_id, ip, browser)
         duration = 43200
         self.emit(
             t,
@@ -1558,7 +1583,11 @@ class _Benign:
                 },
                 resp={
                     # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
-            "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
+                    "credentials": {
+                        "accessKeyId": key,
+                        "sessionToken": _fake_token(key),
+                        "expiration": R.iso(t + duration),
+                    },
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
                         "arn": assumed_role_arn(role.account_id, role.name, name),
@@ -1577,9 +1606,7 @@ class _Benign:
         )
         n += 1
         console = rng.random() < 0.6
-        s = g.role_session(
-            role, name, key, t, ip, _CONSOLE_UA if console else _CLI_UA[1].format(cmd="sso"), console
-        )
+        s = g.role_session(role, name, key, t, ip, _CONSOLE_UA if console else _CLI_UA[1].format(cmd="sso"), console)
         k = min(budget - n, rng.randrange(2, 14))
         admin = "Admin" in ps
         for _ in range(max(0, k)):
@@ -1589,14 +1616,25 @@ class _Benign:
                 rec = self._policy_change(t, s, role.account_id)
             elif admin and roll < 0.14:
                 missing = f"app-{ids.hex_upper(4).lower()}-old"
-                rec = R.with_error(g.call(ids, t, s, "iam.amazonaws.com", "GetRole", ro=True,
-                                          req={"roleName": missing}),
-                                   "NoSuchEntityException", f"The role with name {missing} cannot be found.")
+                rec = R.with_error(
+                    g.call(ids, t, s, "iam.amazonaws.com", "GetRole", ro=True, req={"roleName": missing}),
+                    "NoSuchEntityException",
+                    f"The role with name {missing} cannot be found.",
+                )
             elif not admin and roll < 0.05:
                 rec = R.with_error(
-                    g.call(ids, t, s, "iam.amazonaws.com", "CreateRole", ro=False,
-                           req={"roleName": "test-role", "assumeRolePolicyDocument": "{}"}),
-                    "AccessDenied", R.denied_message(s.arn, "iam:CreateRole", f"arn:aws:iam::{role.account_id}:role/test-role"))
+                    g.call(
+                        ids,
+                        t,
+                        s,
+                        "iam.amazonaws.com",
+                        "CreateRole",
+                        ro=False,
+                        req={"roleName": "test-role", "assumeRolePolicyDocument": "{}"},
+                    ),
+                    "AccessDenied",
+                    R.denied_message(s.arn, "iam:CreateRole", f"arn:aws:iam::{role.account_id}:role/test-role"),
+                )
                 rec["requestParameters"] = None
             else:
                 src, ename, req, _cmd = rng.choice(_DEV_CALLS)
@@ -1697,7 +1735,11 @@ class _Benign:
                 req={"roleArn": role.arn, "roleSessionName": name, "durationSeconds": duration},
                 resp={
                     # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
-            "credentials": {"accessKeyId": key, "sessionToken": _fake_token(key), "expiration": R.iso(t + duration)},
+                    "credentials": {
+                        "accessKeyId": key,
+                        "sessionToken": _fake_token(key),
+                        "expiration": R.iso(t + duration),
+                    },
                     "subjectFromWebIdentityToken": sub,
                     "assumedRoleUser": {
                         "assumedRoleId": f"{role.role_id}:{name}",
@@ -1794,14 +1836,25 @@ class _Benign:
             t += rng.randrange(2, 90)
             roll = rng.random()
             if roll < 0.4:  # the console asking KMS / S3 for itself
-                src, name, req = rng.choice((("kms.amazonaws.com", "ListAliases", {"limit": 100}),
-                                             ("kms.amazonaws.com", "DescribeKey", {"keyId": "alias/aws/s3"}),
-                                             ("s3.amazonaws.com", "GetStorageLensDashboardDataInternal", None)))
+                src, name, req = rng.choice(
+                    (
+                        ("kms.amazonaws.com", "ListAliases", {"limit": 100}),
+                        ("kms.amazonaws.com", "DescribeKey", {"keyId": "alias/aws/s3"}),
+                        ("s3.amazonaws.com", "GetStorageLensDashboardDataInternal", None),
+                    )
+                )
                 rec = g.call(self.ids, t, _invoked_by(s, _CONSOLE_UA), src, name, ro=True, req=req, region=region)
             elif roll < 0.48:  # the health dashboard, through the health service
-                rec = g.call(self.ids, t, _invoked_by(s, "health.amazonaws.com"), "health.amazonaws.com",
-                             "DescribeEventAggregates", ro=True, req={"aggregateField": "eventTypeCategory"},
-                             region="us-east-1")
+                rec = g.call(
+                    self.ids,
+                    t,
+                    _invoked_by(s, "health.amazonaws.com"),
+                    "health.amazonaws.com",
+                    "DescribeEventAggregates",
+                    ro=True,
+                    req={"aggregateField": "eventTypeCategory"},
+                    region="us-east-1",
+                )
             else:
                 src, name, req = rng.choice(self._CONSOLE_CALLS)
                 who = s if roll < 0.85 else _Session(ident, u.account_id, ip, browser, console=True, arn=u.arn)
@@ -2057,8 +2110,10 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
     if g.inc is not None and g.inc.scenario == "resource-exposure":
         return [(t, "incident", r, o) for t, r, o in _exposure_records(g)]
     if g.inc is not None and g.inc.scenario == "suspicious-role-session":  # the pipelines are the role's usual work
-        return [*((t, "normal", r, o) for t, r, o in _trust_records(g)),
-                *((t, "incident", r, o) for t, r, o in _session_records(g))]
+        return [
+            *((t, "normal", r, o) for t, r, o in _trust_records(g)),
+            *((t, "incident", r, o) for t, r, o in _session_records(g)),
+        ]
     out = [(t, "incident", r, o) for t, r, o in _incident_records(g)]
     return out + [(t, "normal", r, OK) for t, r in _normal_records(g, t0, t1)]
 
@@ -2073,17 +2128,37 @@ def _exposure_records(g: _Gen) -> list[tuple[int, dict, str]]:
     user = g.user_by_arn.get(inc.user_arn)
     dev, prod = account_of(inc.user_arn), inc.account_id
     bucket = inc.details["bucket"]
-    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
-                                      inc.user_name, inc.leaked_access_key_id),
-                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    me = _Session(
+        R.iam_user_identity(
+            user.user_id if user else ids.principal_id("AIDA"),
+            inc.user_arn,
+            dev,
+            inc.user_name,
+            inc.leaked_access_key_id,
+        ),
+        dev,
+        inc.attacker_ip,
+        inc.attacker_user_agent,
+        arn=inc.user_arn,
+    )
     role = g.role_by_arn[inc.target_role_arn]
     recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
     out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
     s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
-    put = g.call(ids, at["put_policy"], s, "s3.amazonaws.com", "PutBucketPolicy", ro=False,
-                 req={"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "policy": quote(json.dumps(
-                     inc.details["policy"]), safe="")},
-                 resources=[{"accountId": prod, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}])
+    put = g.call(
+        ids,
+        at["put_policy"],
+        s,
+        "s3.amazonaws.com",
+        "PutBucketPolicy",
+        ro=False,
+        req={
+            "bucketName": bucket,
+            "Host": f"{bucket}.s3.amazonaws.com",
+            "policy": quote(json.dumps(inc.details["policy"]), safe=""),
+        },
+        resources=[{"accountId": prod, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}],
+    )
     out.append((at["put_policy"], put, OK))
     for read in inc.details["reads"]:
         t = _epoch(read["time"])
@@ -2101,18 +2176,46 @@ def _session_records(g: _Gen) -> list[tuple[int, dict, str]]:
     at = {k: _epoch(v) for k, v in inc.details["times"].items()}
     user = g.user_by_arn.get(inc.user_arn)
     dev = account_of(inc.user_arn)
-    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
-                                      inc.user_name, inc.leaked_access_key_id),
-                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    me = _Session(
+        R.iam_user_identity(
+            user.user_id if user else ids.principal_id("AIDA"),
+            inc.user_arn,
+            dev,
+            inc.user_name,
+            inc.leaked_access_key_id,
+        ),
+        dev,
+        inc.attacker_ip,
+        inc.attacker_user_agent,
+        arn=inc.user_arn,
+    )
     role = g.role_by_arn[inc.target_role_arn]
     recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
     out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
     s = g.role_session(role, inc.session_name, key, at["assume"], inc.attacker_ip, inc.attacker_user_agent)
     out.append((at["whoami"], g.call(ids, at["whoami"], s, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK))
-    out.append((at["secret"], g.call(ids, at["secret"], s, "secretsmanager.amazonaws.com", "GetSecretValue", ro=True,
-                                     req={"secretId": inc.secret_arns[0]}), OK))
-    out.append((at["buckets"], g.call(ids, at["buckets"], s, "s3.amazonaws.com", "ListBuckets", ro=True,
-                                      req={"Host": "s3.amazonaws.com"}), OK))
+    out.append(
+        (
+            at["secret"],
+            g.call(
+                ids,
+                at["secret"],
+                s,
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                ro=True,
+                req={"secretId": inc.secret_arns[0]},
+            ),
+            OK,
+        )
+    )
+    out.append(
+        (
+            at["buckets"],
+            g.call(ids, at["buckets"], s, "s3.amazonaws.com", "ListBuckets", ro=True, req={"Host": "s3.amazonaws.com"}),
+            OK,
+        )
+    )
     return out
 
 
@@ -2126,9 +2229,19 @@ def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
     at = {k: _epoch(v) for k, v in inc.details["times"].items()}
     user = g.user_by_arn.get(inc.user_arn)
     acct = inc.account_id
-    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, acct,
-                                      inc.user_name, inc.leaked_access_key_id),
-                  acct, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    me = _Session(
+        R.iam_user_identity(
+            user.user_id if user else ids.principal_id("AIDA"),
+            inc.user_arn,
+            acct,
+            inc.user_name,
+            inc.leaked_access_key_id,
+        ),
+        acct,
+        inc.attacker_ip,
+        inc.attacker_user_agent,
+        arn=inc.user_arn,
+    )
     docs = inc.details["documents"]
     role = name_of(inc.target_role_arn)
     iam = "iam.amazonaws.com"
@@ -2140,15 +2253,36 @@ def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:
     return [
         rec("whoami", "sts.amazonaws.com", "GetCallerIdentity", True),
         rec("policies", iam, "ListAttachedUserPolicies", True, {"userName": inc.user_name}),
-        rec("new_version", iam, "CreatePolicyVersion", False,
-            {"policyArn": inc.details["policy_arn"], "policyDocument": quote(json.dumps(docs["star"]), safe=""),
-             "setAsDefault": True},
-            {"policyVersion": {"versionId": inc.details["version_id"], "isDefaultVersion": True,
-                               "createDate": _iam_date(at["new_version"])}}),
+        rec(
+            "new_version",
+            iam,
+            "CreatePolicyVersion",
+            False,
+            {
+                "policyArn": inc.details["policy_arn"],
+                "policyDocument": quote(json.dumps(docs["star"]), safe=""),
+                "setAsDefault": True,
+            },
+            {
+                "policyVersion": {
+                    "versionId": inc.details["version_id"],
+                    "isDefaultVersion": True,
+                    "createDate": _iam_date(at["new_version"]),
+                }
+            },
+        ),
         rec("attach", iam, "AttachRolePolicy", False, {"roleName": role, "policyArn": admin}),
-        rec("put_inline", iam, "PutRolePolicy", False,
-            {"roleName": role, "policyName": inc.details["inline_policy"],
-             "policyDocument": quote(json.dumps(docs["passrole"]), safe="")}),
+        rec(
+            "put_inline",
+            iam,
+            "PutRolePolicy",
+            False,
+            {
+                "roleName": role,
+                "policyName": inc.details["inline_policy"],
+                "policyDocument": quote(json.dumps(docs["passrole"]), safe=""),
+            },
+        ),
         rec("secrets", "secretsmanager.amazonaws.com", "ListSecrets", True),
     ]
 
@@ -2162,15 +2296,32 @@ def _root_records(g: _Gen) -> list[tuple[int, dict, str]]:
     at = {k: _epoch(v) for k, v in inc.details["times"].items()}
     acct, root = inc.account_id, inc.user_arn
     ip = inc.attacker_ip
-    signin = _Session({k: v for k, v in R.root_identity(acct).items() if k != "accessKeyId"}, acct, ip,
-                      ATTACKER_BROWSER_UA, arn=root)
-    login = g.call(ids, at["login"], signin, "signin.amazonaws.com", "ConsoleLogin", ro=False,
-                   resp={"ConsoleLogin": "Success"}, region="us-east-1",
-                   add={"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
-                        "MobileVersion": "No", "MFAUsed": "No"}, etype="AwsConsoleSignIn", tls=False)
+    signin = _Session(
+        {k: v for k, v in R.root_identity(acct).items() if k != "accessKeyId"}, acct, ip, ATTACKER_BROWSER_UA, arn=root
+    )
+    login = g.call(
+        ids,
+        at["login"],
+        signin,
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        ro=False,
+        resp={"ConsoleLogin": "Success"},
+        region="us-east-1",
+        add={
+            "LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23&isauthcode=true",
+            "MobileVersion": "No",
+            "MFAUsed": "No",
+        },
+        etype="AwsConsoleSignIn",
+        tls=False,
+    )
     ident = R.root_identity(acct, inc.console_access_key_id)
-    ident["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {},
-                               "attributes": {"creationDate": R.iso(at["login"]), "mfaAuthenticated": "false"}}
+    ident["sessionContext"] = {
+        "sessionIssuer": {},
+        "webIdFederationData": {},
+        "attributes": {"creationDate": R.iso(at["login"]), "mfaAuthenticated": "false"},
+    }
     console = _Session(ident, acct, ip, ATTACKER_BROWSER_UA, console=True, arn=root)
     cli = _Session(R.root_identity(acct, inc.created_access_key_id), acct, ip, inc.attacker_user_agent, arn=root)
     name = name_of(inc.created_user_arn)
@@ -2178,17 +2329,55 @@ def _root_records(g: _Gen) -> list[tuple[int, dict, str]]:
         (at["login"], login, OK),
         (at["summary"], g.call(ids, at["summary"], console, "iam.amazonaws.com", "GetAccountSummary", ro=True), OK),
         (at["list_users"], g.call(ids, at["list_users"], console, "iam.amazonaws.com", "ListUsers", ro=True), OK),
-        (at["create_key"], g.call(ids, at["create_key"], console, "iam.amazonaws.com", "CreateAccessKey", ro=False,
-                                  req={}, resp={"accessKey": {"accessKeyId": inc.created_access_key_id,
-                                                              "status": "Active",
-                                                              "createDate": _iam_date(at["create_key"])}}), OK),
+        (
+            at["create_key"],
+            g.call(
+                ids,
+                at["create_key"],
+                console,
+                "iam.amazonaws.com",
+                "CreateAccessKey",
+                ro=False,
+                req={},
+                resp={
+                    "accessKey": {
+                        "accessKeyId": inc.created_access_key_id,
+                        "status": "Active",
+                        "createDate": _iam_date(at["create_key"]),
+                    }
+                },
+            ),
+            OK,
+        ),
         (at["whoami"], g.call(ids, at["whoami"], cli, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK),
-        (at["buckets"], g.call(ids, at["buckets"], cli, "s3.amazonaws.com", "ListBuckets", ro=True,
-                               req={"Host": "s3.amazonaws.com"}), OK),
-        (at["create_user"], g.call(ids, at["create_user"], cli, "iam.amazonaws.com", "CreateUser", ro=False,
-                                   req={"userName": name},
-                                   resp={"user": {"userName": name, "arn": inc.created_user_arn, "path": "/",
-                                                  "createDate": _iam_date(at["create_user"])}}), OK),
+        (
+            at["buckets"],
+            g.call(
+                ids, at["buckets"], cli, "s3.amazonaws.com", "ListBuckets", ro=True, req={"Host": "s3.amazonaws.com"}
+            ),
+            OK,
+        ),
+        (
+            at["create_user"],
+            g.call(
+                ids,
+                at["create_user"],
+                cli,
+                "iam.amazonaws.com",
+                "CreateUser",
+                ro=False,
+                req={"userName": name},
+                resp={
+                    "user": {
+                        "userName": name,
+                        "arn": inc.created_user_arn,
+                        "path": "/",
+                        "createDate": _iam_date(at["create_user"]),
+                    }
+                },
+            ),
+            OK,
+        ),
     ]
 
 
@@ -2202,9 +2391,19 @@ def _tamper_records(g: _Gen) -> list[tuple[int, dict, str]]:
     at = {k: _epoch(v) for k, v in inc.details["times"].items()}
     user = g.user_by_arn.get(inc.user_arn)
     dev = account_of(inc.user_arn)
-    me = _Session(R.iam_user_identity(user.user_id if user else ids.principal_id("AIDA"), inc.user_arn, dev,
-                                      inc.user_name, inc.leaked_access_key_id),
-                  dev, inc.attacker_ip, inc.attacker_user_agent, arn=inc.user_arn)
+    me = _Session(
+        R.iam_user_identity(
+            user.user_id if user else ids.principal_id("AIDA"),
+            inc.user_arn,
+            dev,
+            inc.user_name,
+            inc.leaked_access_key_id,
+        ),
+        dev,
+        inc.attacker_ip,
+        inc.attacker_user_agent,
+        arn=inc.user_arn,
+    )
     role = g.role_by_arn[inc.target_role_arn]
     recs, key = g.assume_role(ids, at["assume"], me, role, inc.session_name)
     out: list[tuple[int, dict, str]] = [(at["assume"], r, OK) for r in recs]
@@ -2216,18 +2415,32 @@ def _tamper_records(g: _Gen) -> list[tuple[int, dict, str]]:
         out.append((at[step], g.call(ids, at[step], s, source, name, ro=ro, req=req, resp=resp), OK))
 
     call("describe", ct, "DescribeTrails", True, {"trailNameList": [], "includeShadowTrails": True})
-    refused = g.call(ids, at["stop"], s, ct, "StopLogging", ro=False, req={"name": trail},
-                     error=("AccessDenied", R.denied_message(s.arn, "cloudtrail:StopLogging", trail, "scp")))
+    refused = g.call(
+        ids,
+        at["stop"],
+        s,
+        ct,
+        "StopLogging",
+        ro=False,
+        req={"name": trail},
+        error=("AccessDenied", R.denied_message(s.arn, "cloudtrail:StopLogging", trail, "scp")),
+    )
     out.append((at["stop"], _no_params_when_denied(refused), DENIED))
-    call("update", ct, "UpdateTrail", False, {"name": trail, "enableLogFileValidation": False},
-         {"name": name_of(trail), "trailARN": trail, "logFileValidationEnabled": False})
+    call(
+        "update",
+        ct,
+        "UpdateTrail",
+        False,
+        {"name": trail, "enableLogFileValidation": False},
+        {"name": name_of(trail), "trailARN": trail, "logFileValidationEnabled": False},
+    )
     call("list_detectors", gd, "ListDetectors", True)
     call("delete_detector", gd, "DeleteDetector", False, {"detectorId": inc.details["detector_id"]})
     call("describe_recorders", cfg, "DescribeConfigurationRecorders", True)
-    call("stop_recorder", cfg, "StopConfigurationRecorder", False,
-         {"configurationRecorderName": inc.details["recorder"]})
+    call(
+        "stop_recorder", cfg, "StopConfigurationRecorder", False, {"configurationRecorderName": inc.details["recorder"]}
+    )
     return out
-
 
 
 def _trust_records(g: _Gen) -> list[tuple[int, dict, str]]:
@@ -2249,13 +2462,27 @@ def _trust_records(g: _Gen) -> list[tuple[int, dict, str]]:
         ip = _stable_ip(caller.arn, (3, 18, 34, 44, 52, 54))
         ua = _SDK_UA.get(svc, _DEFAULT_SDK_UA)
         pipeline = g.role_session(caller, use["session_name"], key, t - 2, ip, ua)
-        recs, prod_key = g.assume_role(ids, t, pipeline, target, use["session_name"],
-                                       caller_principal_id=pipeline.ident.get("principalId", ""))
+        recs, prod_key = g.assume_role(
+            ids, t, pipeline, target, use["session_name"], caller_principal_id=pipeline.ident.get("principalId", "")
+        )
         out += [(t, r, OK) for r in recs]
         deploy = g.role_session(target, use["session_name"], prod_key, t, ip, ua)
         out.append((t + 3, g.call(ids, t + 3, deploy, "sts.amazonaws.com", "GetCallerIdentity", ro=True), OK))
-        out.append((t + 9, g.call(ids, t + 9, deploy, "cloudformation.amazonaws.com", "DescribeStacks", ro=True,
-                                  req={"stackName": f"{caller.name}-app"}), OK))
+        out.append(
+            (
+                t + 9,
+                g.call(
+                    ids,
+                    t + 9,
+                    deploy,
+                    "cloudformation.amazonaws.com",
+                    "DescribeStacks",
+                    ro=True,
+                    req={"stackName": f"{caller.name}-app"},
+                ),
+                OK,
+            )
+        )
     return out
 
 
@@ -2284,9 +2511,7 @@ def generate(
 ) -> Iterator[dict]:
     """Stream raw CloudTrail records (time order): the scenario's incident, the leaked user's usual activity
     and ``benign_events`` benign records over ``days`` days ending at ``end`` (default: just after the incident)."""
-    for _t, _k, rec in _stream(
-        org, benign_events=benign_events, days=days, end=end, seed=seed, scenario=scenario
-    ):
+    for _t, _k, rec in _stream(org, benign_events=benign_events, days=days, end=end, seed=seed, scenario=scenario):
         yield rec
 
 
@@ -2336,9 +2561,7 @@ class _S3Sink:
             key = self.futures.pop(f)
             exc = f.exception()
             if exc is not None:
-                self.errors.append(
-                    {"key": f"s3://{self.bucket}/{key}", "error": f"{type(exc).__name__}: {exc}"}
-                )
+                self.errors.append({"key": f"s3://{self.bucket}/{key}", "error": f"{type(exc).__name__}: {exc}"})
 
     def close(self) -> None:
         if self.futures:

@@ -34,8 +34,9 @@ COUNTERS: dict[str, Callable[[Inventory, str], int]] = {
     "roles": lambda inv, a: _n(inv.principals, a, principal_type="role"),
     "groups": lambda inv, a: _n(inv.principals, a, principal_type="group"),
     "access_keys": lambda inv, a: _n(inv.access_keys, a),
-    "resource_policies": lambda inv, a: int(((inv.resource_policies["account_id"] == a)
-                                             & inv.resource_policies["policy"].map(bool)).sum()),
+    "resource_policies": lambda inv, a: int(
+        ((inv.resource_policies["account_id"] == a) & inv.resource_policies["policy"].map(bool)).sum()
+    ),
 }
 
 
@@ -60,8 +61,18 @@ def count_mismatches(inv: Inventory, org: SeededOrg) -> tuple[int, list[str]]:
 
 
 #: frames a collection of the sandbox must fill (Identity Center and posture are seeded too)
-FILLED = ("accounts", "principals", "policies", "statements", "trusts", "access_keys", "credentials",
-          "resource_policies", "identity_center", "posture")
+FILLED = (
+    "accounts",
+    "principals",
+    "policies",
+    "statements",
+    "trusts",
+    "access_keys",
+    "credentials",
+    "resource_policies",
+    "identity_center",
+    "posture",
+)
 
 
 def snapshot_problems(inv: Inventory, org: SeededOrg) -> list[str]:
@@ -82,8 +93,12 @@ def snapshot_problems(inv: Inventory, org: SeededOrg) -> list[str]:
     problems += [f"role missing: {r.arn}" for r in org.roles if r.arn not in arns]
     problems += [f"user missing: {u.arn}" for u in org.users if u.arn not in arns]
     keys = set(inv.access_keys["access_key_id"])
-    problems += [f"access key missing: {k.access_key_id}" for u in org.users for k in u.access_keys
-                 if k.access_key_id not in keys]
+    problems += [
+        f"access key missing: {k.access_key_id}"
+        for u in org.users
+        for k in u.access_keys
+        if k.access_key_id not in keys
+    ]
     rp = inv.resource_policies.drop_duplicates("resource_arn").set_index("resource_arn")["policy"]
     for res in org.resources:
         if res.arn not in rp.index:
@@ -96,13 +111,23 @@ def snapshot_problems(inv: Inventory, org: SeededOrg) -> list[str]:
 
 # ---------------------------------------------------------------- coherence: a record as an authorization request
 #: CloudTrail event names whose IAM action is named differently
-_ACTIONS = {("s3", "ListBuckets"): "s3:ListAllMyBuckets", ("s3", "ListObjects"): "s3:ListBucket",
-            ("s3", "ListObjectsV2"): "s3:ListBucket"}
+_ACTIONS = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+}
 #: calls that need no permission at all
 _NO_PERMISSION = {("sts", "GetCallerIdentity")}
 #: IAM calls that act on the calling user when they name none
-_SELF = {"GetUser", "ListAttachedUserPolicies", "ListUserPolicies", "ListGroupsForUser", "ListAccessKeys",
-         "ListMFADevices", "CreateAccessKey"}
+_SELF = {
+    "GetUser",
+    "ListAttachedUserPolicies",
+    "ListUserPolicies",
+    "ListGroupsForUser",
+    "ListAccessKeys",
+    "ListMFADevices",
+    "CreateAccessKey",
+}
 
 
 def authorization_request(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -142,8 +167,9 @@ def authorization_request(record: dict[str, Any]) -> dict[str, Any] | None:
     return {"principal": principal, "action": action, "resource": resource, "context": context}
 
 
-def incoherent(records: list[tuple[int, str, dict, str]], allowed: Callable[[dict[str, Any]], bool]
-               ) -> tuple[int, list[str]]:
+def incoherent(
+    records: list[tuple[int, str, dict, str]], allowed: Callable[[dict[str, Any]], bool]
+) -> tuple[int, list[str]]:
     """Replay scenario records (``trailgen.scenario_records``) through ``allowed(request) -> bool`` (the policy
     engine over the seeded IAM, SCPs and resource policies): a call written as succeeded or failed for another
     reason than a denial must be allowed, a denied one must not. Returns (requests replayed, one line per
@@ -156,6 +182,8 @@ def incoherent(records: list[tuple[int, str, dict, str]], allowed: Callable[[dic
         checked += 1
         ok = allowed(req)
         if ok == (outcome == "denied"):
-            problems.append(f"{rec['eventTime']} {rec['eventName']} by {req['principal']} on {req['resource']}: "
-                            f"written {outcome}, the policies {'allow' if ok else 'deny'} {req['action']}")
+            problems.append(
+                f"{rec['eventTime']} {rec['eventName']} by {req['principal']} on {req['resource']}: "
+                f"written {outcome}, the policies {'allow' if ok else 'deny'} {req['action']}"
+            )
     return checked, problems

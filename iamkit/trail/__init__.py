@@ -51,8 +51,14 @@ class Trail:
     #: the store builds an ``ip_context`` table for the country/ASN rules when a hunt needs one
     tables = frozenset({"ip_context"})
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | None = None, *, kind: str | None = None,
-                 read_only: bool = False):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: str | None = None,
+        *,
+        kind: str | None = None,
+        read_only: bool = False,
+    ):
         self.con = con
         self.path = path
         self.kind = kind or ("memory" if path in (None, ":memory:") else "file")
@@ -74,8 +80,16 @@ class Trail:
         return filters.where(self.dialect)
 
     # -- basics
-    def sql(self, query: str, params: builtins.list | None = None, *, allow_paths: Iterable[str | Path] = (),
-            window: Window | None = None, start: Any = None, end: Any = None) -> pd.DataFrame:
+    def sql(
+        self,
+        query: str,
+        params: builtins.list | None = None,
+        *,
+        allow_paths: Iterable[str | Path] = (),
+        window: Window | None = None,
+        start: Any = None,
+        end: Any = None,
+    ) -> pd.DataFrame:
         """Run one query (SELECT, EXPLAIN, PRAGMA) on the store, read-only with external access off, into a
         frame. Tables: events, insights, loaded_files, load_history, load_errors. ``allow_paths``: files or
         folders the query may also read. A ``window`` (or ``start``/``end``) bounds every read of ``events``
@@ -112,10 +126,14 @@ class Trail:
                 try:
                     store.detach(self.con)
                 except Exception as e:  # an open transaction holds it
-                    raise BadInput(f"the store is busy ({str(e).splitlines()[0]}): finish the transaction first") from None
+                    raise BadInput(
+                        f"the store is busy ({str(e).splitlines()[0]}): finish the transaction first"
+                    ) from None
             try:
-                con = store.locked_connection(readable=[*store.store_files(self.path), *extra],
-                                              setup=lambda c: store.attach(c, self.path, read_only=True))
+                con = store.locked_connection(
+                    readable=[*store.store_files(self.path), *extra],
+                    setup=lambda c: store.attach(c, self.path, read_only=True),
+                )
             except BaseException:
                 self._reattach()
                 raise
@@ -132,19 +150,39 @@ class Trail:
         if not self.read_only:
             store.attach(self.con, self.path, read_only=False)
 
-    def events(self, *, window: Window | None = None, principal: str | None = None,
-               access_key_id: str | None = None, event_name: str | builtins.list[str] | None = None,
-               event_source: str | None = None, start: Any = None, end: Any = None, source_ip: str | None = None,
-               account_id: str | None = None, region: str | None = None, error_code: str | None = None,
-               limit: int | None = None, parse_json: bool = True) -> pd.DataFrame:
+    def events(
+        self,
+        *,
+        window: Window | None = None,
+        principal: str | None = None,
+        access_key_id: str | None = None,
+        event_name: str | builtins.list[str] | None = None,
+        event_source: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        source_ip: str | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+        error_code: str | None = None,
+        limit: int | None = None,
+        parse_json: bool = True,
+    ) -> pd.DataFrame:
         """Events matching every filter given, oldest first, as an ``events`` frame (``window`` or
         ``start``/``end``: a bare end date means that whole day)."""
         from iamkit.trail.backend import events_frame
         from iamkit.trail.predicates import Filters
 
-        f = Filters.make(window=Window.either(window, start, end), principal=principal, access_key_id=access_key_id,
-                         event_name=event_name, event_source=event_source, source_ip=source_ip,
-                         account_id=account_id, region=region, error_code=error_code)
+        f = Filters.make(
+            window=Window.either(window, start, end),
+            principal=principal,
+            access_key_id=access_key_id,
+            event_name=event_name,
+            event_source=event_source,
+            source_ip=source_ip,
+            account_id=account_id,
+            region=region,
+            error_code=error_code,
+        )
         return events_frame(self, f, limit=limit, parse_json=parse_json)
 
     def count(self) -> int:
@@ -166,24 +204,47 @@ class Trail:
         return self.con.execute("SELECT * FROM loaded_files ORDER BY path").df()
 
     # -- questions
-    def timeline(self, principal_or_key: str, *, window: Window | None = None, start: Any = None,
-                 end: Any = None, limit: int | None = None) -> pd.DataFrame:
+    def timeline(
+        self,
+        principal_or_key: str,
+        *,
+        window: Window | None = None,
+        start: Any = None,
+        end: Any = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
         """Every call of a principal (ARN, user or session name) or access key, oldest first."""
         from iamkit.trail.backend import timeline_frame
         from iamkit.trail.predicates import Filters
 
         return timeline_frame(self, principal_or_key, Filters(Window.either(window, start, end)), limit=limit)
 
-    def trace(self, access_key_id: str, *, window: Window | None = None, start: Any = None, end: Any = None,
-              max_depth: int = 10) -> TraceResult:
+    def trace(
+        self,
+        access_key_id: str,
+        *,
+        window: Window | None = None,
+        start: Any = None,
+        end: Any = None,
+        max_depth: int = 10,
+    ) -> TraceResult:
         """Trace an access key back to its origin and forward through what it created (``trace.trace``)."""
         from iamkit.trail.trace import trace
 
         return trace(self, access_key_id, window=Window.either(window, start, end), max_depth=max_depth)
 
-    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None, since: Any = None,
-             until: Any = None, accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
-             ip_context: Any = None) -> HuntResult:
+    def hunt(
+        self,
+        rules: Any = None,
+        sigma_dirs: Any = (),
+        *,
+        window: Window | None = None,
+        since: Any = None,
+        until: Any = None,
+        accounts: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+        ip_context: Any = None,
+    ) -> HuntResult:
         """Run the detections (default: the shipped rules, plus Sigma rules under ``sigma_dirs``) over the
         window (``window`` or ``since``/``until``) and, when given, only the ``accounts`` and ``regions``.
         Rules needing IP context (country/ASN) use an ``ip_context`` table when the store has one, else one
@@ -193,9 +254,17 @@ class Trail:
         p = plan(self, rules, sigma_dirs, filters=self._scope(window, since, until, accounts, regions))
         return execute(p, LocalRunner(self.con, ip_context, self.table))
 
-    def hunt_queries(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None,
-                     since: Any = None, until: Any = None, accounts: Iterable[str] | None = None,
-                     regions: Iterable[str] | None = None) -> dict[str, str]:
+    def hunt_queries(
+        self,
+        rules: Any = None,
+        sigma_dirs: Any = (),
+        *,
+        window: Window | None = None,
+        since: Any = None,
+        until: Any = None,
+        accounts: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+    ) -> dict[str, str]:
         """The DuckDB SQL of each rule a hunt would run (nothing is run)."""
         from iamkit.trail.detect.hunt import plan
 
@@ -205,11 +274,13 @@ class Trail:
     def _scope(window: Window | None, since: Any, until: Any, accounts: Any, regions: Any) -> Filters:
         from iamkit.trail.predicates import Filters
 
-        return Filters.make(window=Window.either(window, since, until, names=("since", "until")), accounts=accounts,
-                            regions=regions)
+        return Filters.make(
+            window=Window.either(window, since, until, names=("since", "until")), accounts=accounts, regions=regions
+        )
 
-    def load(self, sources: Any, *, window: Window | None = None, start: Any = None, end: Any = None,
-             **kw: Any) -> LoadResult:
+    def load(
+        self, sources: Any, *, window: Window | None = None, start: Any = None, end: Any = None, **kw: Any
+    ) -> LoadResult:
         """Load more sources into this store, keeping the events inside ``window`` (or ``start``/``end``;
         default: all); incremental: files already loaded for a window holding this one are skipped. Other
         keywords: ``accounts``, ``regions``, ``session``, ``s3_client``, ``cache_dir``, ``pacer``, ``progress``."""
@@ -283,8 +354,12 @@ def _parquet_view(con: duckdb.DuckDBPyConnection, path: str) -> None:
 
 def _copy_tables(src: duckdb.DuckDBPyConnection, dst: duckdb.DuckDBPyConnection) -> None:
     """An in-memory store's tables, copied (as Arrow) into the connection that runs someone's SQL."""
-    tables = [t for (t,) in src.execute("SELECT table_name FROM information_schema.tables "
-                                        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE'").fetchall()]
+    tables = [
+        t
+        for (t,) in src.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+        ).fetchall()
+    ]
     for t in tables:
         dst.register(t, src.sql(f'SELECT * FROM "{t}"').to_arrow_table())
 
@@ -296,8 +371,9 @@ def _stamp(con: duckdb.DuckDBPyConnection) -> list:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchone()[0])
+    return bool(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0]
+    )
 
 
 def open(db: str | Path = ":memory:", read_only: bool = False) -> Trail:  # noqa: A001 (the public verb)
@@ -342,8 +418,10 @@ def _loadable(t: Trail) -> None:
     from iamkit.errors import BadInput
 
     if t.kind == "parquet" or t.read_only:
-        raise BadInput(f"{t.path}: read-only (a Parquet events file or a store opened read-only); "
-                       "load into a DuckDB store file instead")
+        raise BadInput(
+            f"{t.path}: read-only (a Parquet events file or a store opened read-only); "
+            "load into a DuckDB store file instead"
+        )
 
 
 def load(sources: Any, db: str | Path | Trail = ":memory:", **kw: Any) -> LoadResult:

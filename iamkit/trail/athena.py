@@ -74,10 +74,16 @@ def partition_regions() -> list[str]:
     return sorted(botocore.session.get_session().get_available_regions("cloudtrail"))
 
 
-def cloudtrail_ddl(*, table: str = "cloudtrail_logs", location: str = "s3://BUCKET/AWSLogs/o-ORGID/",
-                   database: str = "default", accounts: Iterable[str] | None = None,
-                   regions: Iterable[str] | None = None, start_date: str = "2020/01/01",
-                   injected: bool = False) -> str:
+def cloudtrail_ddl(
+    *,
+    table: str = "cloudtrail_logs",
+    location: str = "s3://BUCKET/AWSLogs/o-ORGID/",
+    database: str = "default",
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+    start_date: str = "2020/01/01",
+    injected: bool = False,
+) -> str:
     """CREATE EXTERNAL TABLE for an (organization) trail, partitioned by account, region and date.
 
     Partition projection computes partitions from the S3 layout
@@ -104,12 +110,18 @@ def cloudtrail_ddl(*, table: str = "cloudtrail_logs", location: str = "s3://BUCK
         projected = {"projection.account.type": "injected", "projection.region.type": "injected"}
     else:
         if not acc:
-            raise BadInput("the trail's accounts are needed for partition projection (--accounts 111…,222…, or "
-                           "--org to list the organization's): an injected account column makes Athena refuse "
-                           "every query that does not name its accounts (--injected if every query will)")
+            raise BadInput(
+                "the trail's accounts are needed for partition projection (--accounts 111…,222…, or "
+                "--org to list the organization's): an injected account column makes Athena refuse "
+                "every query that does not name its accounts (--injected if every query will)"
+            )
         reg = reg or tuple(partition_regions())
-        projected = {"projection.account.type": "enum", "projection.account.values": ",".join(acc),
-                     "projection.region.type": "enum", "projection.region.values": ",".join(reg)}
+        projected = {
+            "projection.account.type": "enum",
+            "projection.account.values": ",".join(acc),
+            "projection.region.type": "enum",
+            "projection.region.values": ",".join(reg),
+        }
     props = {
         "projection.enabled": "true",
         **projected,
@@ -155,9 +167,17 @@ VIEW_PARTITIONS = Partitions(date="partition_date", account="partition_account",
 TABLE_PARTITIONS = Partitions(date="date", account="account", region="region")
 
 
-def with_partitions(sql: str, start: Any, end: Any, *, accounts: Iterable[str] | None = None,
-                    regions: Iterable[str] | None = None, on_view: bool = True, table: str | None = None,
-                    time_col: str | None = None) -> str:
+def with_partitions(
+    sql: str,
+    start: Any,
+    end: Any,
+    *,
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+    on_view: bool = True,
+    table: str | None = None,
+    time_col: str | None = None,
+) -> str:
     """Add partition predicates for a window to every SELECT that reads ``table`` (default: any table
     that is not a CTE) in a Trino query (parsed with sqlglot), qualified by the scan's alias.
 
@@ -165,12 +185,27 @@ def with_partitions(sql: str, start: Any, end: Any, *, accounts: Iterable[str] |
     ``time_col`` (e.g. ``event_time``) also bounds that column to ``[start, end]`` (a bare end date
     means its whole day), so the rows, not only the partitions, fall in the window.
     """
-    return _bound_scans(sql, Window.parse(start, end, names=("start", "end")), accounts=accounts,
-                        regions=regions, on_view=on_view, table=table, time_col=time_col)[0]
+    return _bound_scans(
+        sql,
+        Window.parse(start, end, names=("start", "end")),
+        accounts=accounts,
+        regions=regions,
+        on_view=on_view,
+        table=table,
+        time_col=time_col,
+    )[0]
 
 
-def _bound_scans(sql: str, window: Window, *, accounts: Iterable[str] | None, regions: Iterable[str] | None,
-                 on_view: bool, table: str | None, time_col: str | None) -> tuple[str, int]:
+def _bound_scans(
+    sql: str,
+    window: Window,
+    *,
+    accounts: Iterable[str] | None,
+    regions: Iterable[str] | None,
+    on_view: bool,
+    table: str | None,
+    time_col: str | None,
+) -> tuple[str, int]:
     """``with_partitions`` plus the number of scans it bounded."""
     if not window.bounded:
         raise BadInput("a time window needs a start and an end")
@@ -194,8 +229,9 @@ def reads_partitions(sql: str) -> bool:
     try:
         tree = sqlglot.parse_one(sql, read="trino")
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
-        raise BadInput(f"not a Trino query ({str(e).splitlines()[0]}); pass all=True / --all to send it "
-                       "as written") from None
+        raise BadInput(
+            f"not a Trino query ({str(e).splitlines()[0]}); pass all=True / --all to send it as written"
+        ) from None
     if not isinstance(tree, exp.Query) or not scans(tree, None):
         return True  # DDL, SHOW, DESCRIBE, or a query over no table: nothing is scanned
     return any(c.name.lower() in ("partition_date", "date") for c in tree.find_all(exp.Column))
@@ -204,8 +240,15 @@ def reads_partitions(sql: str) -> bool:
 # ---------------------------------------------------------------- runner
 
 _CASTS: dict[str, Callable[[str], Any]] = {
-    "boolean": lambda v: v.lower() == "true", "tinyint": int, "smallint": int, "integer": int, "bigint": int,
-    "double": float, "float": float, "real": float, "decimal": float,
+    "boolean": lambda v: v.lower() == "true",
+    "tinyint": int,
+    "smallint": int,
+    "integer": int,
+    "bigint": int,
+    "double": float,
+    "float": float,
+    "real": float,
+    "decimal": float,
 }
 
 
@@ -286,9 +329,18 @@ class AthenaRunner:
     ``history`` keeps every query sent (execution id, SQL, final state, bytes scanned) for the evidence.
     """
 
-    def __init__(self, client: Any, *, database: str = "default", workgroup: str | None = None,
-                 output_location: str | None = None, poll_seconds: float = 1.0, timeout_seconds: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        database: str = "default",
+        workgroup: str | None = None,
+        output_location: str | None = None,
+        poll_seconds: float = 1.0,
+        timeout_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.database, self.workgroup, self.output_location = database, workgroup, output_location
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
@@ -326,8 +378,10 @@ class AthenaRunner:
                 return ex
             if state in ("FAILED", "CANCELLED"):
                 reason = status.get("StateChangeReason") or status.get("AthenaError", {}).get("ErrorMessage")
-                raise TrailError(f"Athena query {qid} {state.lower()}: {reason or 'no reason given'}"
-                                 + (f" (query: {_head(sql)})" if sql else ""))
+                raise TrailError(
+                    f"Athena query {qid} {state.lower()}: {reason or 'no reason given'}"
+                    + (f" (query: {_head(sql)})" if sql else "")
+                )
             if self.clock() >= deadline:
                 raise TrailError(f"{named} still {state} after {self.timeout_seconds:.0f}s")
             self.sleep(self.poll_seconds)
@@ -355,8 +409,12 @@ class AthenaRunner:
             if first:
                 columns = rs.get("ResultSetMetadata", {}).get("ColumnInfo", [])
             data = rs.get("Rows", [])
-            if first and data and columns and [d.get("VarCharValue") for d in data[0].get("Data", [])] == \
-                    [c["Name"] for c in columns]:
+            if (
+                first
+                and data
+                and columns
+                and [d.get("VarCharValue") for d in data[0].get("Data", [])] == [c["Name"] for c in columns]
+            ):
                 data = data[1:]  # the header row Athena puts first for SELECT queries
             first = False
             for r in data:
@@ -380,8 +438,15 @@ class LakeRunner:
     (AWS closed CloudTrail Lake to new customers in 2026; existing stores keep working, so iamkit reads them.)
     """
 
-    def __init__(self, client: Any, *, poll_seconds: float = 1.0, timeout_seconds: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        poll_seconds: float = 1.0,
+        timeout_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
         self.clock, self.sleep = clock, sleep
@@ -419,6 +484,7 @@ class LakeRunner:
 
 # ---------------------------------------------------------------- the Trail questions, on Athena
 
+
 def _check_view(name: str) -> str:
     """A view name, optionally ``database.view``, safe to put in SQL."""
     for part in (name or "").split("."):
@@ -438,8 +504,15 @@ class AthenaTrail:
 
     dialect = Dialect("trino")
 
-    def __init__(self, runner: AthenaRunner | None, view: str = "events", *, accounts: Iterable[str] | None = None,
-                 regions: Iterable[str] | None = None, ip_context_table: bool = False):
+    def __init__(
+        self,
+        runner: AthenaRunner | None,
+        view: str = "events",
+        *,
+        accounts: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+        ip_context_table: bool = False,
+    ):
         from iamkit.trail.predicates import checked
 
         self.runner = runner
@@ -470,8 +543,16 @@ class AthenaTrail:
         df = self.query(sql)
         out = []
         for rec in df.to_dict("records"):
-            out.append({k: None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-                        else v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for k, v in rec.items()})
+            out.append(
+                {
+                    k: None
+                    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+                    else v.to_pydatetime()
+                    if isinstance(v, pd.Timestamp)
+                    else v
+                    for k, v in rec.items()
+                }
+            )
         return out
 
     def scope(self, filters: Filters) -> str:
@@ -480,9 +561,17 @@ class AthenaTrail:
         return filters.narrowed(self.accounts, self.regions).where(self.dialect, partitions=VIEW_PARTITIONS)
 
     # -- the questions
-    def sql(self, query: str, *, window: Window | None = None, start: Any = None, end: Any = None,
-            accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
-            all: bool = False) -> pd.DataFrame:
+    def sql(
+        self,
+        query: str,
+        *,
+        window: Window | None = None,
+        start: Any = None,
+        end: Any = None,
+        accounts: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+        all: bool = False,
+    ) -> pd.DataFrame:
         """Run Trino SQL. With a window (``window`` or ``start`` and ``end``) every read of the view gets the
         window's partition and ``event_time`` predicates; without one the query must name a partition column
         itself (``partition_date``) or ``all=True`` must say a full scan is meant."""
@@ -492,38 +581,77 @@ class AthenaTrail:
         if not w.open:
             if not w.bounded:
                 raise BadInput("an Athena query window needs both start and end")
-            bounded, n = _bound_scans(query, w, accounts=checked("account", accounts) or self.accounts,
-                                      regions=checked("region", regions) or self.regions, on_view=True,
-                                      table=self.view, time_col="event_time")
+            bounded, n = _bound_scans(
+                query,
+                w,
+                accounts=checked("account", accounts) or self.accounts,
+                regions=checked("region", regions) or self.regions,
+                on_view=True,
+                table=self.view,
+                time_col="event_time",
+            )
             if n == 0 and not all and not reads_partitions(query):
-                raise BadInput(f"the window bounds reads of the view {self.view} and this query reads none: "
-                               "filter on the table's date partition yourself or pass all=True")
+                raise BadInput(
+                    f"the window bounds reads of the view {self.view} and this query reads none: "
+                    "filter on the table's date partition yourself or pass all=True"
+                )
             query = bounded
         elif accounts or regions:
             raise BadInput("accounts/regions narrow a window's partitions: give start and end too")
         elif not all and not reads_partitions(query):
-            raise BadInput("refusing an unbounded Athena scan: give start and end (partition predicates are "
-                           "added), filter on partition_date yourself, or pass all=True")
+            raise BadInput(
+                "refusing an unbounded Athena scan: give start and end (partition predicates are "
+                "added), filter on partition_date yourself, or pass all=True"
+            )
         return self.query(query)
 
-    def events(self, *, window: Window | None = None, principal: str | None = None,
-               access_key_id: str | None = None, event_name: str | list[str] | None = None,
-               event_source: str | None = None, start: Any = None, end: Any = None, source_ip: str | None = None,
-               account_id: str | None = None, region: str | None = None, error_code: str | None = None,
-               limit: int | None = None, parse_json: bool = True, all: bool = False) -> pd.DataFrame:
+    def events(
+        self,
+        *,
+        window: Window | None = None,
+        principal: str | None = None,
+        access_key_id: str | None = None,
+        event_name: str | list[str] | None = None,
+        event_source: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        source_ip: str | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+        error_code: str | None = None,
+        limit: int | None = None,
+        parse_json: bool = True,
+        all: bool = False,
+    ) -> pd.DataFrame:
         """Events matching every filter given, oldest first, as an ``events`` frame (as ``Trail.events``;
         a window is required unless ``all=True``; a bare end date means its whole day). Secrets in the
         request, response and additional data are redacted as the local store redacts them."""
         from iamkit.trail.backend import events_frame
 
         w = self._bounded(Window.either(window, start, end), all, "scan")
-        f = Filters.make(window=w, principal=principal, access_key_id=access_key_id, event_name=event_name,
-                         event_source=event_source, source_ip=source_ip, account_id=account_id, region=region,
-                         error_code=error_code)
+        f = Filters.make(
+            window=w,
+            principal=principal,
+            access_key_id=access_key_id,
+            event_name=event_name,
+            event_source=event_source,
+            source_ip=source_ip,
+            account_id=account_id,
+            region=region,
+            error_code=error_code,
+        )
         return events_frame(self, f, limit=limit, parse_json=parse_json, redact=True)
 
-    def timeline(self, principal_or_key: str, *, window: Window | None = None, start: Any = None,
-                 end: Any = None, limit: int | None = None, all: bool = False) -> pd.DataFrame:
+    def timeline(
+        self,
+        principal_or_key: str,
+        *,
+        window: Window | None = None,
+        start: Any = None,
+        end: Any = None,
+        limit: int | None = None,
+        all: bool = False,
+    ) -> pd.DataFrame:
         """Every call of a principal (ARN, user or session name) or access key, oldest first (a
         ``timeline`` frame, as ``Trail.timeline``)."""
         from iamkit.trail.backend import timeline_frame
@@ -531,8 +659,16 @@ class AthenaTrail:
         w = self._bounded(Window.either(window, start, end), all, "scan")
         return timeline_frame(self, principal_or_key, Filters(w), limit=limit, where=f"in Athena view {self.view}")
 
-    def trace(self, access_key_id: str, *, window: Window | None = None, start: Any = None, end: Any = None,
-              max_depth: int = 10, all: bool = False) -> Any:
+    def trace(
+        self,
+        access_key_id: str,
+        *,
+        window: Window | None = None,
+        start: Any = None,
+        end: Any = None,
+        max_depth: int = 10,
+        all: bool = False,
+    ) -> Any:
         """Trace an access key to its origin and through what it created (as ``Trail.trace``), every query
         bounded to the window."""
         from iamkit.trail.trace import trace
@@ -540,10 +676,20 @@ class AthenaTrail:
         w = self._bounded(Window.either(window, start, end), all, "trace")
         return trace(self, access_key_id, window=w, max_depth=max_depth)
 
-    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None, since: Any = None,
-             until: Any = None, accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
-             all: bool = False, ip_context_table: bool | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Any:
+    def hunt(
+        self,
+        rules: Any = None,
+        sigma_dirs: Any = (),
+        *,
+        window: Window | None = None,
+        since: Any = None,
+        until: Any = None,
+        accounts: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+        all: bool = False,
+        ip_context_table: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Any:
         """Run the detections (default: the shipped rules) on Athena, one query per rule; a ``HuntResult``
         with the same ``detections`` frame as a local hunt. Rules needing IP context (country/ASN) run
         only when the database has an ``ip_context(ip, asn, country)`` table (``ip_context_table=True``);
@@ -555,24 +701,44 @@ class AthenaTrail:
             raise BadInput("this AthenaTrail has no runner: it can only render queries (hunt_queries)")
         return execute(p, QueryRunner(self.query, progress))
 
-    def hunt_queries(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None,
-                     since: Any = None, until: Any = None, accounts: Iterable[str] | None = None,
-                     regions: Iterable[str] | None = None, all: bool = False,
-                     ip_context_table: bool | None = None) -> dict[str, str]:
+    def hunt_queries(
+        self,
+        rules: Any = None,
+        sigma_dirs: Any = (),
+        *,
+        window: Window | None = None,
+        since: Any = None,
+        until: Any = None,
+        accounts: Iterable[str] | None = None,
+        regions: Iterable[str] | None = None,
+        all: bool = False,
+        ip_context_table: bool | None = None,
+    ) -> dict[str, str]:
         """The Trino SQL ``hunt`` would send, per rule id, in the order it sends them (nothing is run)."""
         return self._plan(rules, sigma_dirs, window, since, until, accounts, regions, all, ip_context_table).queries
 
     # -- helpers
-    def _plan(self, rules: Any, sigma_dirs: Any, window: Window | None, since: Any, until: Any,
-              accounts: Any, regions: Any, all: bool, ip_context_table: bool | None) -> Any:
+    def _plan(
+        self,
+        rules: Any,
+        sigma_dirs: Any,
+        window: Window | None,
+        since: Any,
+        until: Any,
+        accounts: Any,
+        regions: Any,
+        all: bool,
+        ip_context_table: bool | None,
+    ) -> Any:
         from iamkit.trail.detect.hunt import plan
 
         w = Window.either(window, since, until, names=("since", "until"))
         if not w.bounded and not all:
             raise BadInput("refusing an unbounded Athena hunt: give both since and until (or all=True)")
         tables = None if ip_context_table is None else ({"ip_context"} if ip_context_table else set())
-        return plan(self, rules, sigma_dirs, filters=Filters.make(window=w, accounts=accounts, regions=regions),
-                    tables=tables)
+        return plan(
+            self, rules, sigma_dirs, filters=Filters.make(window=w, accounts=accounts, regions=regions), tables=tables
+        )
 
     def _bounded(self, window: Window, all: bool, what: str) -> Window:
         """``window``, refused unless bounded on both sides or ``all`` says a full scan is meant."""
@@ -585,10 +751,20 @@ class AthenaTrail:
         return f"AthenaTrail(database={database!r}, view={self.view!r})"
 
 
-def connect_athena(session: Any = None, *, database: str, workgroup: str | None = None,
-                   output_location: str | None = None, region: str | None = None, endpoint_url: str | None = None,
-                   view: str = "events", accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
-                   poll_seconds: float = 1.0, timeout_seconds: float = 600.0) -> AthenaTrail:
+def connect_athena(
+    session: Any = None,
+    *,
+    database: str,
+    workgroup: str | None = None,
+    output_location: str | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    view: str = "events",
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+    poll_seconds: float = 1.0,
+    timeout_seconds: float = 600.0,
+) -> AthenaTrail:
     """An ``AthenaTrail`` over ``database``'s events view, with a boto3 ``session`` (default: the usual
     profile/env credentials; ``AWS_ENDPOINT_URL`` is honoured, so the sandbox works unchanged)."""
     if not database:
@@ -606,6 +782,12 @@ def connect_athena(session: Any = None, *, database: str, workgroup: str | None 
         client = session.client("athena", region_name=region, endpoint_url=endpoint_url, config=client_config())
     except Exception as e:
         raise _aws_error(e, "client creation") from e
-    runner = AthenaRunner(client, database=database, workgroup=workgroup, output_location=output_location,
-                          poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+    runner = AthenaRunner(
+        client,
+        database=database,
+        workgroup=workgroup,
+        output_location=output_location,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
     return AthenaTrail(runner, view=view, accounts=accounts, regions=regions)

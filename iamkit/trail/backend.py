@@ -58,8 +58,7 @@ class TrailBackend(Protocol):
         """Run someone's SQL (read-only, bounded as the back end requires)."""
         ...
 
-    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None,
-             **kw: Any) -> HuntResult:
+    def hunt(self, rules: Any = None, sigma_dirs: Any = (), *, window: Window | None = None, **kw: Any) -> HuntResult:
         """Run the detections; a ``HuntResult``."""
         ...
 
@@ -78,16 +77,16 @@ def parse_json_columns(df: pd.DataFrame, names: tuple[str, ...] = columns.JSON_C
     return df
 
 
-def events_frame(backend: TrailBackend, filters: Filters, *, limit: int | None = None,
-                 parse_json: bool = True, redact: bool = False) -> pd.DataFrame:
+def events_frame(
+    backend: TrailBackend, filters: Filters, *, limit: int | None = None, parse_json: bool = True, redact: bool = False
+) -> pd.DataFrame:
     """``backend.events``: the events ``filters`` selects, oldest first, as an ``events`` frame. ``redact``:
     the back end keeps secrets at rest (Athena reads CloudTrail as delivered), so replace them here exactly as
     the DuckDB store does when it loads (``store.SECRET_KEYS`` → ``<redacted:sha256:…>``)."""
     from iamkit import frames
 
     cols = ", ".join(columns.FRAME_COLUMNS)
-    q = (f"SELECT {cols}\nFROM {backend.table}\nWHERE {backend.scope(filters)}\n"
-         f"ORDER BY event_time, event_id")
+    q = f"SELECT {cols}\nFROM {backend.table}\nWHERE {backend.scope(filters)}\nORDER BY event_time, event_id"
     if limit:
         q += f"\nLIMIT {int(limit)}"
     df = backend.query(q)
@@ -100,8 +99,9 @@ def events_frame(backend: TrailBackend, filters: Filters, *, limit: int | None =
 
         for c in columns.JSON_COLUMNS:
             if c in df.columns:
-                df[c] = df[c].map(lambda v: None if v is None else json.dumps(v, separators=(",", ":"),
-                                                                              ensure_ascii=False))
+                df[c] = df[c].map(
+                    lambda v: None if v is None else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+                )
     return frames.conform(df, "events")
 
 
@@ -116,8 +116,14 @@ def _redact(df: pd.DataFrame) -> None:
                     redact_secrets(v)
 
 
-def timeline_frame(backend: TrailBackend, principal_or_key: str, filters: Filters, *,
-                   limit: int | None = None, where: str = "in this store") -> pd.DataFrame:
+def timeline_frame(
+    backend: TrailBackend,
+    principal_or_key: str,
+    filters: Filters,
+    *,
+    limit: int | None = None,
+    where: str = "in this store",
+) -> pd.DataFrame:
     """``backend.timeline``: every call of a principal (ARN, user or session name) or access key inside
     ``filters``' window, oldest first, with the call's target; ``NotFound`` when an unbounded one finds none."""
     from dataclasses import replace
@@ -133,8 +139,10 @@ def timeline_frame(backend: TrailBackend, principal_or_key: str, filters: Filter
         raise BadInput("a timeline needs a principal (ARN, user or session name) or an access key id")
     filters = replace(filters, **({"access_key_id": value} if is_access_key(value) else {"principal": value}))
     cols = ", ".join(c for c in TIMELINE_COLUMNS if c != "target")
-    q = (f"SELECT {cols}, {target_sql(backend.dialect)} AS target\nFROM {backend.table}\n"
-         f"WHERE {backend.scope(filters)}\nORDER BY event_time, event_id")
+    q = (
+        f"SELECT {cols}, {target_sql(backend.dialect)} AS target\nFROM {backend.table}\n"
+        f"WHERE {backend.scope(filters)}\nORDER BY event_time, event_id"
+    )
     if limit:
         q += f"\nLIMIT {int(limit)}"
     df = backend.query(q)

@@ -17,8 +17,14 @@ from iamkit import frames
 S, TS, B, J = frames.S, frames.TS, frames.B, frames.J
 
 #: ``userIdentity`` paths the DuckDB projection extracts in one pass (``u[1]``… in ``Column.record``).
-IDENTITY_PATHS = ("$.type", "$.arn", "$.principalId", "$.accessKeyId", "$.sessionContext.sessionIssuer.arn",
-                  "$.sessionContext.attributes.mfaAuthenticated")
+IDENTITY_PATHS = (
+    "$.type",
+    "$.arn",
+    "$.principalId",
+    "$.accessKeyId",
+    "$.sessionContext.sessionIssuer.arn",
+    "$.sessionContext.attributes.mfaAuthenticated",
+)
 
 
 def _u(path: str) -> str:
@@ -64,13 +70,21 @@ class Column:
         return _TRINO[self.kind]
 
 
-_FALLBACK_ID = ("md5(concat_ws('|', x.eventTime, x.\"@timestamp\", x.eventSource, x.eventName, x.requestID, "
-                "x.sourceIPAddress, x.userIdentity, x.requestParameters))")
+_FALLBACK_ID = (
+    "md5(concat_ws('|', x.eventTime, x.\"@timestamp\", x.eventSource, x.eventName, x.requestID, "
+    "x.sourceIPAddress, x.userIdentity, x.requestParameters))"
+)
 
 EVENTS: tuple[Column, ...] = (
     Column("event_id", S, f"coalesce(x.eventID, {_FALLBACK_ID})", "eventid", ("eventID",)),
-    Column("event_time", TS, 'coalesce(x.eventTime, x."@timestamp")', "from_iso8601_timestamp(eventtime)",
-           ("eventTime",), time=True),
+    Column(
+        "event_time",
+        TS,
+        'coalesce(x.eventTime, x."@timestamp")',
+        "from_iso8601_timestamp(eventtime)",
+        ("eventTime",),
+        time=True,
+    ),
     Column("event_source", S, "x.eventSource", "eventsource", ("eventSource",)),
     Column("event_name", S, "x.eventName", "eventname", ("eventName",)),
     Column("aws_region", S, "x.awsRegion", "awsregion", ("awsRegion",)),
@@ -79,36 +93,65 @@ EVENTS: tuple[Column, ...] = (
     Column("principal_arn", S, _u("$.arn"), "useridentity.arn", ("userIdentity.arn",)),
     Column("principal_id", S, _u("$.principalId"), "useridentity.principalid", ("userIdentity.principalId",)),
     Column("access_key_id", S, _u("$.accessKeyId"), "useridentity.accesskeyid", ("userIdentity.accessKeyId",)),
-    Column("session_issuer_arn", S, _u("$.sessionContext.sessionIssuer.arn"),
-           "useridentity.sessioncontext.sessionissuer.arn", ("userIdentity.sessionContext.sessionIssuer.arn",)),
-    Column("session_name", S,
-           f"CASE WHEN {_u('$.type')} IN ('AssumedRole', 'FederatedUser') OR {_u('$.type')} IS NULL "
-           f"THEN nullif(regexp_extract({_u('$.arn')}, {_SESSION_RE}, 1), '') END",
-           f"CASE WHEN useridentity.type IN ('AssumedRole', 'FederatedUser') OR useridentity.type IS NULL "
-           f"THEN nullif(regexp_extract(useridentity.arn, {_SESSION_RE}, 1), '') END"),
+    Column(
+        "session_issuer_arn",
+        S,
+        _u("$.sessionContext.sessionIssuer.arn"),
+        "useridentity.sessioncontext.sessionissuer.arn",
+        ("userIdentity.sessionContext.sessionIssuer.arn",),
+    ),
+    Column(
+        "session_name",
+        S,
+        f"CASE WHEN {_u('$.type')} IN ('AssumedRole', 'FederatedUser') OR {_u('$.type')} IS NULL "
+        f"THEN nullif(regexp_extract({_u('$.arn')}, {_SESSION_RE}, 1), '') END",
+        f"CASE WHEN useridentity.type IN ('AssumedRole', 'FederatedUser') OR useridentity.type IS NULL "
+        f"THEN nullif(regexp_extract(useridentity.arn, {_SESSION_RE}, 1), '') END",
+    ),
     Column("source_ip", S, "x.sourceIPAddress", "sourceipaddress", ("sourceIPAddress",)),
     Column("user_agent", S, "x.userAgent", "useragent", ("userAgent",)),
     Column("error_code", S, "x.errorCode", "errorcode", ("errorCode",)),
     Column("error_message", S, "x.errorMessage", "errormessage", ("errorMessage",)),
     Column("read_only", B, "TRY_CAST(x.readOnly AS BOOLEAN)", "try_cast(readonly AS boolean)", ("readOnly",)),
     Column("event_type", S, "x.eventType", "eventtype", ("eventType",)),
-    Column("mfa_authenticated", B,
-           f"CASE lower({_u('$.sessionContext.attributes.mfaAuthenticated')}) WHEN 'true' THEN true "
-           "WHEN 'false' THEN false ELSE CASE json_extract_string(x.additionalEventData, '$.MFAUsed') "
-           "WHEN 'Yes' THEN true WHEN 'No' THEN false END END",
-           "CASE lower(useridentity.sessioncontext.attributes.mfaauthenticated) WHEN 'true' THEN true "
-           "WHEN 'false' THEN false ELSE CASE json_extract_scalar(additionaleventdata, '$.MFAUsed') "
-           "WHEN 'Yes' THEN true WHEN 'No' THEN false END END"),
-    Column("request_parameters", J, "x.requestParameters", "json_parse(requestparameters)",
-           json_root="requestParameters", redact=True),
-    Column("response_elements", J, "x.responseElements", "json_parse(responseelements)",
-           json_root="responseElements", redact=True),
-    Column("additional_event_data", J, "x.additionalEventData", "json_parse(additionaleventdata)",
-           json_root="additionalEventData", redact=True),
+    Column(
+        "mfa_authenticated",
+        B,
+        f"CASE lower({_u('$.sessionContext.attributes.mfaAuthenticated')}) WHEN 'true' THEN true "
+        "WHEN 'false' THEN false ELSE CASE json_extract_string(x.additionalEventData, '$.MFAUsed') "
+        "WHEN 'Yes' THEN true WHEN 'No' THEN false END END",
+        "CASE lower(useridentity.sessioncontext.attributes.mfaauthenticated) WHEN 'true' THEN true "
+        "WHEN 'false' THEN false ELSE CASE json_extract_scalar(additionaleventdata, '$.MFAUsed') "
+        "WHEN 'Yes' THEN true WHEN 'No' THEN false END END",
+    ),
+    Column(
+        "request_parameters",
+        J,
+        "x.requestParameters",
+        "json_parse(requestparameters)",
+        json_root="requestParameters",
+        redact=True,
+    ),
+    Column(
+        "response_elements",
+        J,
+        "x.responseElements",
+        "json_parse(responseelements)",
+        json_root="responseElements",
+        redact=True,
+    ),
+    Column(
+        "additional_event_data",
+        J,
+        "x.additionalEventData",
+        "json_parse(additionaleventdata)",
+        json_root="additionalEventData",
+        redact=True,
+    ),
     Column("resources", J, "x.resources", "CAST(resources AS json)", json_root="resources"),
     Column("user_identity", J, "x.userIdentity", "CAST(useridentity AS json)", json_root="userIdentity"),
     # provenance: the file or s3:// object the record was read from (the store's, not the frame's)
-    Column("source_file", S, "_file", "\"$path\"", frame=False),
+    Column("source_file", S, "_file", '"$path"', frame=False),
 )
 
 BY_NAME = {c.name: c for c in EVENTS}

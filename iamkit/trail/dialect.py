@@ -37,8 +37,10 @@ class Dialect:
         # Trino: json_extract_scalar gives NULL for objects/arrays; fall back to their JSON text. A JSON null is
         # absent, as DuckDB's json_extract_string says (on Athena, JSON rebuilt from a struct has every field,
         # null when the record lacks it: userIdentity.invokedBy must not "exist" for every record).
-        return (f"coalesce(json_extract_scalar({col}, {lit(jp)}), "
-                f"nullif(json_format(json_extract({col}, {lit(jp)})), 'null'))")
+        return (
+            f"coalesce(json_extract_scalar({col}, {lit(jp)}), "
+            f"nullif(json_format(json_extract({col}, {lit(jp)})), 'null'))"
+        )
 
     def json_as_text(self, col: str) -> str:
         """A whole JSON column as its JSON text (Trino cannot CAST a JSON object to VARCHAR)."""
@@ -65,8 +67,10 @@ class Dialect:
         """A group's distinct non-null values of ``expr``, sorted, as a JSON array text (NULL when none)."""
         if self.name == "duckdb":
             return f"CAST(to_json(list(DISTINCT {expr} ORDER BY {expr}) FILTER (WHERE {expr} IS NOT NULL)) AS VARCHAR)"
-        return (f"json_format(CAST(array_sort(array_distinct(array_agg({expr}) FILTER (WHERE {expr} IS NOT NULL))) "
-                f"AS JSON))")
+        return (
+            f"json_format(CAST(array_sort(array_distinct(array_agg({expr}) FILTER (WHERE {expr} IS NOT NULL))) "
+            f"AS JSON))"
+        )
 
     def try_double(self, expr: str) -> str:
         """``expr`` as a number, NULL when it is not one."""

@@ -19,14 +19,17 @@ from iamkit.errors import BadInput
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-frames.register("ip_context", {"ip": frames.S, "kind": frames.S, "country": frames.S, "asn": frames.I,
-                               "as_org": frames.S, "source": frames.S},
-                "Context of source IPs: kind public|documentation|private|loopback|link_local|reserved|aws_service|"
-                "aws_internal|invalid; country ISO code; ASN; source = which database answered.")
+frames.register(
+    "ip_context",
+    {"ip": frames.S, "kind": frames.S, "country": frames.S, "asn": frames.I, "as_org": frames.S, "source": frames.S},
+    "Context of source IPs: kind public|documentation|private|loopback|link_local|reserved|aws_service|"
+    "aws_internal|invalid; country ISO code; ASN; source = which database answered.",
+)
 
 
-_DOCUMENTATION = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
-                                                     "2001:db8::/32")]
+_DOCUMENTATION = [
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+]
 #: Kinds worth a country/ASN lookup (a user-supplied mmdb may well map documentation ranges).
 LOOKUP_KINDS = ("public", "documentation")
 
@@ -68,8 +71,9 @@ def classify(value: Any) -> str:
 class IpContext:
     """Offline IP enrichment: country (iptocc, or a MaxMind country/city mmdb) and ASN (a MaxMind ASN mmdb)."""
 
-    def __init__(self, country_mmdb: str | Path | None = None, asn_mmdb: str | Path | None = None,
-                 use_iptocc: bool = True):
+    def __init__(
+        self, country_mmdb: str | Path | None = None, asn_mmdb: str | Path | None = None, use_iptocc: bool = True
+    ):
         self._country = _open_mmdb(country_mmdb) if country_mmdb else None
         self._asn = _open_mmdb(asn_mmdb) if asn_mmdb else None
         self._iptocc = None
@@ -84,8 +88,14 @@ class IpContext:
     def lookup(self, ip: Any) -> dict[str, Any]:
         """Context of one value (kind always; country/ASN only for public and documentation addresses)."""
         kind = classify(ip)
-        row: dict[str, Any] = {"ip": None if ip is None else str(ip), "kind": kind, "country": None,
-                               "asn": None, "as_org": None, "source": None}
+        row: dict[str, Any] = {
+            "ip": None if ip is None else str(ip),
+            "kind": kind,
+            "country": None,
+            "asn": None,
+            "as_org": None,
+            "source": None,
+        }
         if kind not in LOOKUP_KINDS:
             return row
         text = str(ip).strip()

@@ -65,8 +65,14 @@ class Partitions:
     region: str
 
 
-def partition_predicate(window: Window, accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
-                        *, cols: Partitions, prefix: str = "") -> str | None:
+def partition_predicate(
+    window: Window,
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+    *,
+    cols: Partitions,
+    prefix: str = "",
+) -> str | None:
     """The partitions covering ``window`` (a day of margin each side; an open side is not bounded) and
     the given accounts and regions, as a predicate on ``cols`` (None when nothing is bounded)."""
     lo, hi = window.day_range()
@@ -100,20 +106,39 @@ class Filters:
     error_code: str | None = None
 
     @classmethod
-    def make(cls, *, window: Window | tuple | None = None, start: Any = None, end: Any = None,
-             accounts: Iterable[str] | str | None = None, regions: Iterable[str] | str | None = None,
-             account_id: str | None = None, region: str | None = None, principal: str | None = None,
-             access_key_id: str | None = None, event_name: str | Iterable[str] | None = None,
-             event_source: str | None = None, source_ip: str | None = None,
-             error_code: str | None = None) -> Filters:
+    def make(
+        cls,
+        *,
+        window: Window | tuple | None = None,
+        start: Any = None,
+        end: Any = None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+        account_id: str | None = None,
+        region: str | None = None,
+        principal: str | None = None,
+        access_key_id: str | None = None,
+        event_name: str | Iterable[str] | None = None,
+        event_source: str | None = None,
+        source_ip: str | None = None,
+        error_code: str | None = None,
+    ) -> Filters:
         """Filters from the keywords the questions take (``start``/``end`` of any form ``Window.parse``
         reads, or a ``window``; ``account_id``/``region`` narrow ``accounts``/``regions`` to one)."""
         if window is not None and (start is not None or end is not None):
             raise BadInput("give a window or start/end, not both")
         w = Window.of(window) if window is not None else Window.parse(start, end, names=("start", "end"))
-        return cls(w, checked("account", [account_id] if account_id else accounts),
-                   checked("region", [region] if region else regions), principal or None, access_key_id or None,
-                   _names(event_name), event_source or None, source_ip or None, error_code or None)
+        return cls(
+            w,
+            checked("account", [account_id] if account_id else accounts),
+            checked("region", [region] if region else regions),
+            principal or None,
+            access_key_id or None,
+            _names(event_name),
+            event_source or None,
+            source_ip or None,
+            error_code or None,
+        )
 
     def scope(self) -> Filters:
         """Only the window, accounts and regions (what bounds a scan, a load or a hunt)."""
@@ -143,11 +168,17 @@ class Filters:
             parts.append(_in(f"{q}aws_region", self.regions))
         if self.principal:
             p = lit(self.principal)
-            parts.append(f"({q}principal_arn = {p} OR {q}session_issuer_arn = {p} OR {q}principal_id = {p} "
-                         f"OR {q}session_name = {p} OR {q}principal_arn LIKE "
-                         f"{lit('%/' + _like_escaped(self.principal))} ESCAPE '\\')")
-        for col, value in (("access_key_id", self.access_key_id), ("event_source", self.event_source),
-                           ("source_ip", self.source_ip), ("error_code", self.error_code)):
+            parts.append(
+                f"({q}principal_arn = {p} OR {q}session_issuer_arn = {p} OR {q}principal_id = {p} "
+                f"OR {q}session_name = {p} OR {q}principal_arn LIKE "
+                f"{lit('%/' + _like_escaped(self.principal))} ESCAPE '\\')"
+            )
+        for col, value in (
+            ("access_key_id", self.access_key_id),
+            ("event_source", self.event_source),
+            ("source_ip", self.source_ip),
+            ("error_code", self.error_code),
+        ):
             if value:
                 parts.append(f"{q}{col} = {lit(value)}")
         if self.event_names:
@@ -156,6 +187,7 @@ class Filters:
 
 
 # ---------------------------------------------------------------- someone's SQL
+
 
 def parse_query(sql: str, dialect: str) -> Any:
     """``sql`` parsed by sqlglot in ``dialect`` (a query, not DDL); a one-line ``BadInput`` otherwise."""
@@ -200,4 +232,3 @@ def bound_scans(sql: str, dialect: str, table: str | None, predicate: Callable[[
         pred = predicate(f"{alias}." if alias else "")
         select.where(sqlglot.condition(pred, dialect=dialect), append=True, copy=False)
     return tree.sql(dialect=dialect), len(found)
-

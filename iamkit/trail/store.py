@@ -23,9 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 INSIGHT_DDL_TYPES: dict[str, str] = {
-    "event_id": "VARCHAR", "event_time": "TIMESTAMPTZ", "event_source": "VARCHAR", "event_name": "VARCHAR",
-    "aws_region": "VARCHAR", "recipient_account_id": "VARCHAR", "insight_type": "VARCHAR", "state": "VARCHAR",
-    "insight_details": "JSON", "source_file": "VARCHAR",
+    "event_id": "VARCHAR",
+    "event_time": "TIMESTAMPTZ",
+    "event_source": "VARCHAR",
+    "event_name": "VARCHAR",
+    "aws_region": "VARCHAR",
+    "recipient_account_id": "VARCHAR",
+    "insight_type": "VARCHAR",
+    "state": "VARCHAR",
+    "insight_details": "JSON",
+    "source_file": "VARCHAR",
 }
 
 LOADED_FILES_DDL = """
@@ -52,8 +59,19 @@ CREATE TABLE IF NOT EXISTS load_history (
     loaded_at TIMESTAMPTZ
 )"""
 #: the columns ``loaded_files`` and ``load_history`` are written with, in this order
-MARK_COLUMNS = ("path", "etag", "sha256", "size", "kind", "records", "status", "reason", "loaded_at",
-                "window_start", "window_end")
+MARK_COLUMNS = (
+    "path",
+    "etag",
+    "sha256",
+    "size",
+    "kind",
+    "records",
+    "status",
+    "reason",
+    "loaded_at",
+    "window_start",
+    "window_end",
+)
 
 LOAD_ERRORS_DDL = """
 CREATE TABLE IF NOT EXISTS load_errors (
@@ -62,12 +80,27 @@ CREATE TABLE IF NOT EXISTS load_errors (
 
 # from_json structure of one record: one parse, scalar fields as text, subtrees as JSON.
 RECORD_FIELDS = {
-    "eventID": "VARCHAR", "eventTime": "VARCHAR", "@timestamp": "VARCHAR", "eventSource": "VARCHAR",
-    "eventName": "VARCHAR", "awsRegion": "VARCHAR", "recipientAccountId": "VARCHAR", "requestID": "VARCHAR",
-    "sourceIPAddress": "VARCHAR", "userAgent": "VARCHAR", "errorCode": "VARCHAR", "errorMessage": "VARCHAR",
-    "readOnly": "VARCHAR", "eventType": "VARCHAR", "eventCategory": "VARCHAR", "userIdentity": "JSON",
-    "requestParameters": "JSON", "responseElements": "JSON", "additionalEventData": "JSON",
-    "resources": "JSON", "insightDetails": "JSON",
+    "eventID": "VARCHAR",
+    "eventTime": "VARCHAR",
+    "@timestamp": "VARCHAR",
+    "eventSource": "VARCHAR",
+    "eventName": "VARCHAR",
+    "awsRegion": "VARCHAR",
+    "recipientAccountId": "VARCHAR",
+    "requestID": "VARCHAR",
+    "sourceIPAddress": "VARCHAR",
+    "userAgent": "VARCHAR",
+    "errorCode": "VARCHAR",
+    "errorMessage": "VARCHAR",
+    "readOnly": "VARCHAR",
+    "eventType": "VARCHAR",
+    "eventCategory": "VARCHAR",
+    "userIdentity": "JSON",
+    "requestParameters": "JSON",
+    "responseElements": "JSON",
+    "additionalEventData": "JSON",
+    "resources": "JSON",
+    "insightDetails": "JSON",
 }
 RECORD_STRUCT = json.dumps(RECORD_FIELDS)
 #: A whole delivery file parsed in one pass straight into typed records (no per-record JSON text).
@@ -81,8 +114,20 @@ RECORD_SQL_TYPE = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in RECORD_FIELDS.i
 #: ``requestParameters``, ``responseElements`` and ``additionalEventData``: STS/SSO/Cognito credentials
 #: (``credentials.*``, ``roleCredentials.*``, ``accessKey.secretAccessKey``, ``additionalEventData.SessionToken``),
 #: passwords in requests, bearer tokens. The one list both the store and raw copies in a case use.
-SECRET_KEYS = ("sessionToken", "secretAccessKey", "secretKey", "password", "newPassword", "oldPassword",
-               "clientSecret", "privateKey", "accessToken", "refreshToken", "webIdentityToken", "SAMLAssertion")
+SECRET_KEYS = (
+    "sessionToken",
+    "secretAccessKey",
+    "secretKey",
+    "password",
+    "newPassword",
+    "oldPassword",
+    "clientSecret",
+    "privateKey",
+    "accessToken",
+    "refreshToken",
+    "webIdentityToken",
+    "SAMLAssertion",
+)
 #: The record subtrees searched for them (any depth).
 SECRET_SUBTREES = ("requestParameters", "responseElements", "additionalEventData")
 _SECRET_NAMES = frozenset(k.lower() for k in SECRET_KEYS)
@@ -180,12 +225,14 @@ def _redacted_sql(col: str) -> str:
     String values (all real CloudTrail) in SQL: each ``"key":"value"`` becomes ``"key":"<redacted:sha256:…>"``;
     other values (an object, a list or a number under a secret key) through the Python UDF.
     """
-    return (f"CASE WHEN NOT regexp_matches({col}::VARCHAR, '{_SECRET_KEY_RE}') THEN {col} "
-            f"WHEN regexp_matches({col}::VARCHAR, '{_SECRET_OTHER_RE}') THEN {_REDACT_UDF}({col}::VARCHAR)::JSON "
-            f"ELSE list_reduce(regexp_extract_all({col}::VARCHAR, '{_SECRET_STRING_RE}'), "
-            f"lambda acc, m: CASE WHEN {_MASK_SQL} THEN acc ELSE replace(acc, m, left(m, strpos(m, '\":') + 1) "
-            f"|| '\"<redacted:sha256:' || sha256(json_extract_string({_MATCH_VALUE}, '$')) || '>\"') END, "
-            f"{col}::VARCHAR)::JSON END")
+    return (
+        f"CASE WHEN NOT regexp_matches({col}::VARCHAR, '{_SECRET_KEY_RE}') THEN {col} "
+        f"WHEN regexp_matches({col}::VARCHAR, '{_SECRET_OTHER_RE}') THEN {_REDACT_UDF}({col}::VARCHAR)::JSON "
+        f"ELSE list_reduce(regexp_extract_all({col}::VARCHAR, '{_SECRET_STRING_RE}'), "
+        f"lambda acc, m: CASE WHEN {_MASK_SQL} THEN acc ELSE replace(acc, m, left(m, strpos(m, '\":') + 1) "
+        f"|| '\"<redacted:sha256:' || sha256(json_extract_string({_MATCH_VALUE}, '$')) || '>\"') END, "
+        f"{col}::VARCHAR)::JSON END"
+    )
 
 
 _REGISTERED: weakref.WeakSet = weakref.WeakSet()  # connections that have the UDF (registering costs ~20 ms)
@@ -206,9 +253,11 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
 
 def _time_sql(col: str) -> str:
     """An event time from ISO-8601 text or epoch seconds/milliseconds (renamed exports use both)."""
-    return (f"coalesce(TRY_CAST({col} AS TIMESTAMPTZ), "  # ISO-8601 (all real CloudTrail) first: no regex
-            f"CASE WHEN regexp_full_match({col}, '\\d{{12,13}}') THEN to_timestamp({col}::DOUBLE / 1000) "
-            f"WHEN regexp_full_match({col}, '\\d{{9,11}}(\\.\\d+)?') THEN to_timestamp({col}::DOUBLE) END)")
+    return (
+        f"coalesce(TRY_CAST({col} AS TIMESTAMPTZ), "  # ISO-8601 (all real CloudTrail) first: no regex
+        f"CASE WHEN regexp_full_match({col}, '\\d{{12,13}}') THEN to_timestamp({col}::DOUBLE / 1000) "
+        f"WHEN regexp_full_match({col}, '\\d{{9,11}}(\\.\\d+)?') THEN to_timestamp({col}::DOUBLE) END)"
+    )
 
 
 def _column_sql(c: columns.Column) -> str:
@@ -228,8 +277,11 @@ def record_projection(source: str, parsed: bool = False) -> str:
     already parsed with ``RECORD_FIELDS``) and ``_file``.
     """
     paths = "[" + ", ".join(f"'{p}'" for p in columns.IDENTITY_PATHS) + "]"
-    parse = f"SELECT x, _file FROM ({source})" if parsed else \
-        f"SELECT from_json(r, '{RECORD_STRUCT}') AS x, _file FROM ({source})"
+    parse = (
+        f"SELECT x, _file FROM ({source})"
+        if parsed
+        else f"SELECT from_json(r, '{RECORD_STRUCT}') AS x, _file FROM ({source})"
+    )
     cols = ",\n    ".join(f"{_column_sql(c)} AS {c.name}" for c in columns.EVENTS)
     return f"""
 WITH p AS ({parse}),
@@ -376,12 +428,16 @@ def run_user_sql(con: duckdb.DuckDBPyConnection, query: str, params: list | None
         raise BadInput(f"SQL refused: one statement at a time, got {len(statements)}")
     kind = statements[0].type.name
     if kind not in USER_STATEMENTS:
-        raise BadInput(f"SQL refused: {kind} statement; only queries ({', '.join(USER_STATEMENTS)}) run on a trail store")
+        raise BadInput(
+            f"SQL refused: {kind} statement; only queries ({', '.join(USER_STATEMENTS)}) run on a trail store"
+        )
     try:
         return con.execute(query, params or []).df()
     except duckdb.PermissionException as e:
-        raise BadInput(f"SQL refused: {first_line(e)} (the query sees the store only; name other files "
-                       "with --allow-path / allow_paths=)") from None
+        raise BadInput(
+            f"SQL refused: {first_line(e)} (the query sees the store only; name other files "
+            "with --allow-path / allow_paths=)"
+        ) from None
     except duckdb.Error as e:
         raise BadInput(f"SQL failed: {first_line(e)}") from None
 
@@ -409,8 +465,14 @@ def _window(window: Window | None) -> tuple[list[str], list[Any]]:
     return [f"(event_time IS NULL OR ({' AND '.join(c for c, _ in bounds)}))"], [v for _, v in bounds]
 
 
-def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
-                         window: Window | None = None, params: list | None = None) -> dict[str, Any]:
+def insert_json_relation(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    *,
+    parsed: bool = False,
+    window: Window | None = None,
+    params: list | None = None,
+) -> dict[str, Any]:
     """Insert records from ``source`` (SQL with ``r`` JSON or, ``parsed``, ``x`` struct; and ``_file``).
 
     Deduplicates on ``event_id`` (within the batch and against the table) and keeps only events inside
@@ -425,7 +487,8 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
     read = sum(per_file.values())
     conds, wparams = _window(window)
     wsql = (" AND " + " AND ".join(conds)) if conds else ""
-    n_ins = con.execute(f"""
+    n_ins = con.execute(
+        f"""
         INSERT INTO insights
         SELECT event_id, event_time,
                -- an Insights record names the API it is about inside insightDetails
@@ -435,17 +498,22 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
                _insight, _file
         FROM _stage s WHERE {_IS_INSIGHT}{wsql}
           AND NOT EXISTS (SELECT 1 FROM insights i WHERE i.event_id = s.event_id)
-        QUALIFY row_number() OVER (PARTITION BY event_id) = 1""", wparams).fetchone()[0]
+        QUALIFY row_number() OVER (PARTITION BY event_id) = 1""",
+        wparams,
+    ).fetchone()[0]
     cols = ", ".join(columns.DDL_TYPES)
     # Repeats inside a batch are rare (a file delivered twice): the window only runs when there are some.
     repeats = con.execute("SELECT count(event_id) > count(DISTINCT event_id) FROM _stage").fetchall()[0][0]
     once = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY event_time) = 1" if repeats else ""
-    n = con.execute(f"""
+    n = con.execute(
+        f"""
         INSERT INTO events
         SELECT {cols} FROM _stage s
         WHERE NOT {_IS_INSIGHT}{wsql}
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = s.event_id)
-        {once}""", wparams).fetchone()[0]
+        {once}""",
+        wparams,
+    ).fetchone()[0]
     con.execute("DROP TABLE IF EXISTS _stage")
     return {"read": read, "inserted": int(n), "insights": int(n_ins), "per_file": per_file, "untimed": untimed}
 
@@ -453,8 +521,9 @@ def insert_json_relation(con: duckdb.DuckDBPyConnection, source: str, *, parsed:
 _STAGING_MARK = "iamkit: batch holds Insights records"
 
 
-def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False,
-                  window: Window | None = None) -> dict[str, Any] | None:
+def insert_direct(
+    con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool = False, window: Window | None = None
+) -> dict[str, Any] | None:
     """``insert_json_relation`` without the staging copy of the batch: rows go straight into ``events``.
 
     Per-file counts, the time window and deduplication (against the table and inside the batch) are then
@@ -467,16 +536,19 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     before = con.execute("SELECT coalesce(max(rowid), -1) FROM events").fetchall()[0][0]
     cols = ", ".join(columns.DDL_TYPES)
     try:
-        con.execute(f"INSERT INTO events SELECT {cols} FROM ({record_projection(source, parsed)}) "
-                    f"WHERE CASE WHEN {_IS_INSIGHT} THEN error('{_STAGING_MARK}') ELSE true END").fetchall()
+        con.execute(
+            f"INSERT INTO events SELECT {cols} FROM ({record_projection(source, parsed)}) "
+            f"WHERE CASE WHEN {_IS_INSIGHT} THEN error('{_STAGING_MARK}') ELSE true END"
+        ).fetchall()
     except Exception as e:  # duckdb raises its own error classes
         if _STAGING_MARK in str(e):
             return None
         raise
     new = f"rowid > {int(before)}"
     per_file, untimed = {}, {}
-    for f, n, nt in con.execute(f"SELECT source_file, count(*), count(*) FILTER (event_time IS NULL) "
-                                f"FROM events WHERE {new} GROUP BY 1").fetchall():
+    for f, n, nt in con.execute(
+        f"SELECT source_file, count(*), count(*) FILTER (event_time IS NULL) FROM events WHERE {new} GROUP BY 1"
+    ).fetchall():
         per_file[f] = n
         if nt:
             untimed[f] = nt
@@ -484,8 +556,9 @@ def insert_direct(con: duckdb.DuckDBPyConnection, source: str, *, parsed: bool =
     dropped = 0
     conds, wparams = _window(window)
     if conds:
-        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT ({' AND '.join(conds)})",
-                               wparams).fetchall()[0][0]
+        dropped += con.execute(f"DELETE FROM events WHERE {new} AND NOT ({' AND '.join(conds)})", wparams).fetchall()[
+            0
+        ][0]
     if before >= 0:
         # an inner join (not IN): DuckDB builds its hash table on the smaller side, the batch, so memory
         # follows the batch and not the size of the store
@@ -508,13 +581,17 @@ def bad_times(con: duckdb.DuckDBPyConnection, times: list[Any]) -> list[int]:
     if not times:
         return []
     texts = [None if t is None else str(t) for t in times]
-    rows = con.execute(f"SELECT i - 1 FROM (SELECT unnest($1) AS t, generate_subscripts($1, 1) AS i) "
-                       f"WHERE t IS NULL OR {_time_sql('t')} IS NULL ORDER BY i", [texts]).fetchall()
+    rows = con.execute(
+        f"SELECT i - 1 FROM (SELECT unnest($1) AS t, generate_subscripts($1, 1) AS i) "
+        f"WHERE t IS NULL OR {_time_sql('t')} IS NULL ORDER BY i",
+        [texts],
+    ).fetchall()
     return [int(i) for (i,) in rows]
 
 
-def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, source: str = "<memory>",
-                   window: Window | None = None) -> int:
+def insert_records(
+    con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, source: str = "<memory>", window: Window | None = None
+) -> int:
     """Insert raw CloudTrail record dicts (as in ``{"Records": [...]}``); returns how many rows were new.
 
     Creates the schema when missing, so tests can start from an empty connection.
@@ -525,8 +602,12 @@ def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, s
     texts = [json.dumps(r, default=str) for r in records]
     if not texts:
         return 0
-    _records_arrow = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
-                               "_file": pa.array([source] * len(texts), pa.string())})
+    _records_arrow = pa.table(
+        {
+            "r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
+            "_file": pa.array([source] * len(texts), pa.string()),
+        }
+    )
     con.register("_records_arrow", _records_arrow)
     try:
         out = insert_json_relation(con, "SELECT r::JSON AS r, _file FROM _records_arrow", window=window)
@@ -538,9 +619,10 @@ def insert_records(con: duckdb.DuckDBPyConnection, records: Iterable[dict], *, s
 def add_errors(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
     """Append rows of the ``errors`` frame schema to ``load_errors``."""
     for r in rows:
-        con.execute("INSERT INTO load_errors VALUES (?, ?, ?, ?, ?, ?)",
-                    [r.get("account_id"), r.get("region"), r.get("operation"), r.get("code"),
-                     r.get("message"), r.get("when")])
+        con.execute(
+            "INSERT INTO load_errors VALUES (?, ?, ?, ?, ?, ?)",
+            [r.get("account_id"), r.get("region"), r.get("operation"), r.get("code"), r.get("message"), r.get("when")],
+        )
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
@@ -548,8 +630,10 @@ def export_parquet(con: duckdb.DuckDBPyConnection, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    con.execute(f"COPY (SELECT * FROM events ORDER BY event_time) TO '{_sql_str(tmp)}' "
-                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+    con.execute(
+        f"COPY (SELECT * FROM events ORDER BY event_time) TO '{_sql_str(tmp)}' "
+        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
+    )
     tmp.replace(path)
     return path
 

@@ -9,20 +9,45 @@ from typing import Any
 from iamkit import frames
 
 TIMELINE_COLUMNS = {
-    "event_time": frames.TS, "event_name": frames.S, "event_source": frames.S, "aws_region": frames.S,
-    "recipient_account_id": frames.S, "principal_arn": frames.S, "access_key_id": frames.S,
-    "session_name": frames.S, "source_ip": frames.S, "user_agent": frames.S, "error_code": frames.S,
-    "target": frames.S, "event_id": frames.S,
+    "event_time": frames.TS,
+    "event_name": frames.S,
+    "event_source": frames.S,
+    "aws_region": frames.S,
+    "recipient_account_id": frames.S,
+    "principal_arn": frames.S,
+    "access_key_id": frames.S,
+    "session_name": frames.S,
+    "source_ip": frames.S,
+    "user_agent": frames.S,
+    "error_code": frames.S,
+    "target": frames.S,
+    "event_id": frames.S,
 }
-frames.register("timeline", TIMELINE_COLUMNS,
-                "Calls of one principal or key, oldest first; target = the main request parameter(s).")
+frames.register(
+    "timeline", TIMELINE_COLUMNS, "Calls of one principal or key, oldest first; target = the main request parameter(s)."
+)
 
 ACCESS_KEY_RE = re.compile(r"^(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,124}$")
 
 #: The request parameters that say what a call acted on, most specific first.
-TARGET_PATHS = ["$.userName", "$.roleName", "$.policyArn", "$.roleArn", "$.secretId", "$.bucketName", "$.key",
-                "$.name", "$.trailName", "$.groupName", "$.policyName", "$.functionName", "$.keyId",
-                "$.instanceId", "$.detectorId", "$.analyzerName"]
+TARGET_PATHS = [
+    "$.userName",
+    "$.roleName",
+    "$.policyArn",
+    "$.roleArn",
+    "$.secretId",
+    "$.bucketName",
+    "$.key",
+    "$.name",
+    "$.trailName",
+    "$.groupName",
+    "$.policyName",
+    "$.functionName",
+    "$.keyId",
+    "$.instanceId",
+    "$.detectorId",
+    "$.analyzerName",
+]
 
 
 def target_sql(dialect: Any, col: str = "request_parameters") -> str:

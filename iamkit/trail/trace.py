@@ -26,22 +26,49 @@ if TYPE_CHECKING:  # pragma: no cover
     from iamkit.trail.backend import TrailBackend
     from iamkit.window import Window
 
-STS_ISSUERS = ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
-               "GetFederationToken", "AssumeRoot")
+STS_ISSUERS = (
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "GetSessionToken",
+    "GetFederationToken",
+    "AssumeRoot",
+)
 
 NODE_COLUMNS = {
-    "node": frames.S, "node_type": frames.S, "access_key_id": frames.S, "principal_arn": frames.S,
-    "account_id": frames.S, "parent": frames.S, "depth": frames.I, "created_by_event": frames.S,
-    "created_at": frames.TS, "how": frames.S, "cross_account": frames.B,
+    "node": frames.S,
+    "node_type": frames.S,
+    "access_key_id": frames.S,
+    "principal_arn": frames.S,
+    "account_id": frames.S,
+    "parent": frames.S,
+    "depth": frames.I,
+    "created_by_event": frames.S,
+    "created_at": frames.TS,
+    "how": frames.S,
+    "cross_account": frames.B,
 }
 TRACE_EVENT_COLUMNS = {
-    "event_time": frames.TS, "depth": frames.I, "node": frames.S, "event_name": frames.S,
-    "event_source": frames.S, "aws_region": frames.S, "recipient_account_id": frames.S,
-    "principal_arn": frames.S, "access_key_id": frames.S, "source_ip": frames.S, "user_agent": frames.S,
-    "error_code": frames.S, "target": frames.S, "event_id": frames.S,
+    "event_time": frames.TS,
+    "depth": frames.I,
+    "node": frames.S,
+    "event_name": frames.S,
+    "event_source": frames.S,
+    "aws_region": frames.S,
+    "recipient_account_id": frames.S,
+    "principal_arn": frames.S,
+    "access_key_id": frames.S,
+    "source_ip": frames.S,
+    "user_agent": frames.S,
+    "error_code": frames.S,
+    "target": frames.S,
+    "event_id": frames.S,
 }
-frames.register("trace_nodes", NODE_COLUMNS,
-                "Keys, users and sessions reached from a traced key (node_type key|user|session), with parent.")
+frames.register(
+    "trace_nodes",
+    NODE_COLUMNS,
+    "Keys, users and sessions reached from a traced key (node_type key|user|session), with parent.",
+)
 frames.register("trace_events", TRACE_EVENT_COLUMNS, "Every call made by a node of a trace, oldest first.")
 
 
@@ -110,20 +137,27 @@ def _issuance(ask: _Asker, key: str) -> dict | None:
         f"(event_name IN ({_sql_list(list(STS_ISSUERS))}) "
         f"AND {d.json_text('response_elements', ['credentials', 'accessKeyId'])} = {k}) "
         f"OR (event_name = 'CreateAccessKey' AND {d.json_text('response_elements', ['accessKey', 'accessKeyId'])} = {k})",
-        "access_key_id IS NULL, identity_type = 'AWSAccount', event_time, event_id", 1)
+        "access_key_id IS NULL, identity_type = 'AWSAccount', event_time, event_id",
+        1,
+    )
     return rows[0] if rows else None
 
 
 def _principal_by_id(ask: _Asker, principal_id: str) -> dict | None:
     """The identity (ARN, type) behind a principal id (AIDA…, AROA…:session), from its own calls."""
-    rows = ask.rows(f"{_IDENTITY}, {ask.text('user_identity')} AS ui",
-                    f"principal_id = {lit(principal_id)} AND principal_arn IS NOT NULL", "event_time, event_id", 1)
+    rows = ask.rows(
+        f"{_IDENTITY}, {ask.text('user_identity')} AS ui",
+        f"principal_id = {lit(principal_id)} AND principal_arn IS NOT NULL",
+        "event_time, event_id",
+        1,
+    )
     return rows[0] if rows else None
 
 
 def _first_use(ask: _Asker, key: str) -> dict | None:
-    rows = ask.rows(f"{_IDENTITY}, {ask.text('user_identity')} AS ui", f"access_key_id = {lit(key)}",
-                    "event_time, event_id", 1)
+    rows = ask.rows(
+        f"{_IDENTITY}, {ask.text('user_identity')} AS ui", f"access_key_id = {lit(key)}", "event_time, event_id", 1
+    )
     return rows[0] if rows else None
 
 
@@ -154,13 +188,27 @@ def _origin_from_identity(ident: dict, key: str | None, chain: list[str]) -> Ori
     else:
         kind = "unknown"
     on_behalf = ui.get("onBehalfOf") or {}
-    detail = {k: v for k, v in {"identity_type": itype, "session_issuer_arn": issuer,
-                                "identity_provider": ui.get("identityProvider"),
-                                "identity_store_user_id": on_behalf.get("userId"),
-                                "identity_store_arn": on_behalf.get("identityStoreArn"),
-                                "principal_id": ident.get("principal_id") or ui.get("principalId")}.items() if v}
-    return Origin(kind=kind, principal_arn=arn, name=name, account_id=ui.get("accountId") or _account_of(arn),
-                  access_key_id=key, chain=chain, detail=detail)
+    detail = {
+        k: v
+        for k, v in {
+            "identity_type": itype,
+            "session_issuer_arn": issuer,
+            "identity_provider": ui.get("identityProvider"),
+            "identity_store_user_id": on_behalf.get("userId"),
+            "identity_store_arn": on_behalf.get("identityStoreArn"),
+            "principal_id": ident.get("principal_id") or ui.get("principalId"),
+        }.items()
+        if v
+    }
+    return Origin(
+        kind=kind,
+        principal_arn=arn,
+        name=name,
+        account_id=ui.get("accountId") or _account_of(arn),
+        access_key_id=key,
+        chain=chain,
+        detail=detail,
+    )
 
 
 def find_origin(backend: TrailBackend, key: str, *, window: Window | None = None, max_hops: int = 20) -> Origin:
@@ -190,18 +238,29 @@ def _find_origin(ask: _Asker, key: str, max_hops: int = 20) -> Origin:
             who = _principal_by_id(ask, issued.get("principal_id") or "")
             if who is None:
                 ui = json.loads(issued.get("ui") or "{}") or {}
-                return Origin("aws_account", None, ui.get("principalId"), ui.get("accountId"), None, chain,
-                              {"principal_id": ui.get("principalId"), "issued_by_event": issued["event_id"],
-                               "note": "only the role account's copy of the AssumeRole is loaded; load the "
-                                       "caller account's trail to follow it further"})
+                return Origin(
+                    "aws_account",
+                    None,
+                    ui.get("principalId"),
+                    ui.get("accountId"),
+                    None,
+                    chain,
+                    {
+                        "principal_id": ui.get("principalId"),
+                        "issued_by_event": issued["event_id"],
+                        "note": "only the role account's copy of the AssumeRole is loaded; load the "
+                        "caller account's trail to follow it further",
+                    },
+                )
             # the caller, but not which of its keys: that copy of the call is not loaded
             origin = _origin_from_identity(who, None, chain)
-            origin.detail.update(issued_by_event=issued["event_id"],
-                                 note="the caller account's copy of the AssumeRole is not loaded: the caller is "
-                                      "known by its principal id, not the key it used")
+            origin.detail.update(
+                issued_by_event=issued["event_id"],
+                note="the caller account's copy of the AssumeRole is not loaded: the caller is "
+                "known by its principal id, not the key it used",
+            )
             return origin
-        if issued["event_name"] in ("AssumeRoleWithSAML", "AssumeRoleWithWebIdentity") or not parent \
-                or parent in chain:
+        if issued["event_name"] in ("AssumeRoleWithSAML", "AssumeRoleWithWebIdentity") or not parent or parent in chain:
             origin = _origin_from_identity(issued, parent, chain)
             if issued["event_name"] == "AssumeRoleWithSAML":
                 re_ = json.loads(issued.get("re") or "{}") or {}
@@ -233,7 +292,9 @@ def _node_events(ask: _Asker, keys: list[str], users: list[str]) -> list[dict]:
         f"event_time, event_name, event_source, aws_region, recipient_account_id, principal_arn, access_key_id, "
         f"source_ip, user_agent, error_code, {target_sql(ask.d)} AS target, event_id, "
         f"{ask.text('request_parameters')} AS rp, {ask.text('response_elements')} AS re",
-        " OR ".join(conds), "event_time, event_id")
+        " OR ".join(conds),
+        "event_time, event_id",
+    )
 
 
 def _children(ev: dict, node: dict) -> list[dict]:
@@ -243,8 +304,14 @@ def _children(ev: dict, node: dict) -> list[dict]:
     re_ = json.loads(ev.get("re") or "null") or {}
     name = ev["event_name"]
     caller_account = node.get("account_id") or ev.get("recipient_account_id")
-    base = {"parent": node["node"], "depth": node["depth"] + 1, "created_by_event": ev["event_id"],
-            "created_at": ev["event_time"], "how": name, "cross_account": False}
+    base = {
+        "parent": node["node"],
+        "depth": node["depth"] + 1,
+        "created_by_event": ev["event_id"],
+        "created_at": ev["event_time"],
+        "how": name,
+        "cross_account": False,
+    }
     if name == "CreateAccessKey" and isinstance(re_.get("accessKey"), dict):
         ak = re_["accessKey"]
         key = ak.get("accessKeyId")
@@ -252,12 +319,25 @@ def _children(ev: dict, node: dict) -> list[dict]:
             return []
         acct = ev.get("recipient_account_id") or caller_account
         arn = f"arn:aws:iam::{acct}:user/{ak.get('userName')}" if ak.get("userName") else None
-        return [base | {"node": key, "node_type": "key", "access_key_id": key, "principal_arn": arn,
-                        "account_id": acct}]
+        return [
+            base | {"node": key, "node_type": "key", "access_key_id": key, "principal_arn": arn, "account_id": acct}
+        ]
     if name == "CreateUser" and isinstance(re_.get("user"), dict):
         arn = re_["user"].get("arn")
-        return [base | {"node": arn, "node_type": "user", "access_key_id": None, "principal_arn": arn,
-                        "account_id": _account_of(arn)}] if arn else []
+        return (
+            [
+                base
+                | {
+                    "node": arn,
+                    "node_type": "user",
+                    "access_key_id": None,
+                    "principal_arn": arn,
+                    "account_id": _account_of(arn),
+                }
+            ]
+            if arn
+            else []
+        )
     if name in STS_ISSUERS and isinstance(re_.get("credentials"), dict):
         key = re_["credentials"].get("accessKeyId")
         arn = (re_.get("assumedRoleUser") or {}).get("arn") or (re_.get("federatedUser") or {}).get("arn")
@@ -265,14 +345,24 @@ def _children(ev: dict, node: dict) -> list[dict]:
         if not key:
             return []
         rp = json.loads(ev.get("rp") or "null") or {}
-        return [base | {"node": key, "node_type": "session", "access_key_id": key, "principal_arn": arn,
-                        "account_id": acct, "cross_account": bool(acct and caller_account and acct != caller_account),
-                        "role_arn": rp.get("roleArn")}]
+        return [
+            base
+            | {
+                "node": key,
+                "node_type": "session",
+                "access_key_id": key,
+                "principal_arn": arn,
+                "account_id": acct,
+                "cross_account": bool(acct and caller_account and acct != caller_account),
+                "role_arn": rp.get("roleArn"),
+            }
+        ]
     return []
 
 
-def trace(backend: TrailBackend, access_key_id: str, *, window: Window | None = None,
-          max_depth: int = 10) -> TraceResult:
+def trace(
+    backend: TrailBackend, access_key_id: str, *, window: Window | None = None, max_depth: int = 10
+) -> TraceResult:
     """Trace ``access_key_id`` to its origin and through everything it created (every query inside ``window``,
     default: all); NotFound if the key is never seen."""
     from iamkit.trail.predicates import Filters
@@ -286,10 +376,19 @@ def trace(backend: TrailBackend, access_key_id: str, *, window: Window | None = 
         raise NotFound(f"access key {key} never appears in this CloudTrail store")
     origin = _find_origin(ask, key)
     first = first or {}
-    root = {"node": key, "node_type": "key" if key.startswith("AKIA") else "session", "access_key_id": key,
-            "principal_arn": first.get("principal_arn") or origin.principal_arn,
-            "account_id": _account_of(first.get("principal_arn")) or origin.account_id, "parent": None,
-            "depth": 0, "created_by_event": None, "created_at": None, "how": "traced", "cross_account": False}
+    root = {
+        "node": key,
+        "node_type": "key" if key.startswith("AKIA") else "session",
+        "access_key_id": key,
+        "principal_arn": first.get("principal_arn") or origin.principal_arn,
+        "account_id": _account_of(first.get("principal_arn")) or origin.account_id,
+        "parent": None,
+        "depth": 0,
+        "created_by_event": None,
+        "created_at": None,
+        "how": "traced",
+        "cross_account": False,
+    }
     nodes: dict[str, dict] = {key: root}
     events: list[dict] = []
     seen_events: set[str] = set()
@@ -344,16 +443,32 @@ def _summary(events: list[dict], nodes: dict[str, dict], origin: Origin) -> dict
             secrets.append(rp["secretId"])
         elif e["event_name"] == "GetObject" and rp.get("bucketName"):
             objects.append(f"arn:aws:s3:::{rp['bucketName']}/{rp.get('key', '')}")
-        elif e["event_name"] in ("AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy", "PutUserPolicy",
-                                 "PutRolePolicy", "PutGroupPolicy"):
-            policies.append({"event": e["event_name"],
-                             "target": rp.get("userName") or rp.get("roleName") or rp.get("groupName"),
-                             "policy": rp.get("policyArn") or rp.get("policyName"), "event_id": e["event_id"]})
+        elif e["event_name"] in (
+            "AttachUserPolicy",
+            "AttachRolePolicy",
+            "AttachGroupPolicy",
+            "PutUserPolicy",
+            "PutRolePolicy",
+            "PutGroupPolicy",
+        ):
+            policies.append(
+                {
+                    "event": e["event_name"],
+                    "target": rp.get("userName") or rp.get("roleName") or rp.get("groupName"),
+                    "policy": rp.get("policyArn") or rp.get("policyName"),
+                    "event_id": e["event_id"],
+                }
+            )
     sessions = [n for n in nodes.values() if n["node_type"] == "session" and n["depth"] > 0]
     times = [e["event_time"] for e in events]
     return {
-        "origin": {"kind": origin.kind, "principal_arn": origin.principal_arn, "name": origin.name,
-                   "account_id": origin.account_id, "chain": origin.chain},
+        "origin": {
+            "kind": origin.kind,
+            "principal_arn": origin.principal_arn,
+            "name": origin.name,
+            "account_id": origin.account_id,
+            "chain": origin.chain,
+        },
         "ips": list(dict.fromkeys(ips)),
         "ip_counts": dict(Counter(ips).most_common()),
         "ip_first_seen": _first_seen(events, "source_ip"),
@@ -367,10 +482,17 @@ def _summary(events: list[dict], nodes: dict[str, dict], origin: Origin) -> dict
         "accounts": sorted({e["recipient_account_id"] for e in events if e["recipient_account_id"]}),
         "created_keys": [n["access_key_id"] for n in nodes.values() if n["node_type"] == "key" and n["depth"] > 0],
         "created_users": [n["principal_arn"] for n in nodes.values() if n["node_type"] == "user"],
-        "sessions": [{"access_key_id": n["access_key_id"], "role_arn": n.get("role_arn"),
-                      "role_session_arn": n["principal_arn"],
-                      "account_id": n["account_id"], "cross_account": n["cross_account"], "how": n["how"]}
-                     for n in sessions],
+        "sessions": [
+            {
+                "access_key_id": n["access_key_id"],
+                "role_arn": n.get("role_arn"),
+                "role_session_arn": n["principal_arn"],
+                "account_id": n["account_id"],
+                "cross_account": n["cross_account"],
+                "how": n["how"],
+            }
+            for n in sessions
+        ],
         "cross_account_sessions": [n["principal_arn"] for n in sessions if n["cross_account"]],
         "policies_attached": policies,
         "secrets_read": list(dict.fromkeys(secrets)),

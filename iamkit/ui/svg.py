@@ -20,8 +20,12 @@ from typing import Any
 WIDTH = 1000
 FONT = "system-ui,-apple-system,Segoe UI,Roboto,sans-serif"
 CHAR = 6.4  # average glyph width at 11px, for laying out labels
-_DATE_STEPS = [(s, "%H:%M:%S") for s in (1, 5, 15, 30)] + [(m * 60, "%H:%M") for m in (1, 5, 10, 15, 30)] + \
-    [(h * 3600, "%H:%M") for h in (1, 2, 3, 6, 12)] + [(d * 86400, "%b %d") for d in (1, 2, 7, 14, 30, 91, 182, 365)]
+_DATE_STEPS = (
+    [(s, "%H:%M:%S") for s in (1, 5, 15, 30)]
+    + [(m * 60, "%H:%M") for m in (1, 5, 10, 15, 30)]
+    + [(h * 3600, "%H:%M") for h in (1, 2, 3, 6, 12)]
+    + [(d * 86400, "%b %d") for d in (1, 2, 7, 14, 30, 91, 182, 365)]
+)
 
 
 def _x(text: Any) -> str:
@@ -175,16 +179,19 @@ def _marker(symbol: str, x: float, y: float, size: float, color: str, opacity: f
     r = size / 2
     op = f' fill-opacity="{_n(opacity)}"' if opacity < 1 else ""
     if symbol == "x":
-        return (f'<path d="M{_n(x - r)} {_n(y - r)}L{_n(x + r)} {_n(y + r)}M{_n(x - r)} {_n(y + r)}L{_n(x + r)} '
-                f'{_n(y - r)}" stroke="{color}" stroke-width="2"/>')
+        return (
+            f'<path d="M{_n(x - r)} {_n(y - r)}L{_n(x + r)} {_n(y + r)}M{_n(x - r)} {_n(y + r)}L{_n(x + r)} '
+            f'{_n(y - r)}" stroke="{color}" stroke-width="2"/>'
+        )
     if symbol == "triangle-up":
-        return (f'<path d="M{_n(x)} {_n(y - r)}L{_n(x + r)} {_n(y + r)}L{_n(x - r)} {_n(y + r)}Z" '
-                f'fill="{color}"{op}/>')
+        return f'<path d="M{_n(x)} {_n(y - r)}L{_n(x + r)} {_n(y + r)}L{_n(x - r)} {_n(y + r)}Z" fill="{color}"{op}/>'
     if symbol == "square":
         return f'<rect x="{_n(x - r)}" y="{_n(y - r)}" width="{_n(size)}" height="{_n(size)}" fill="{color}"{op}/>'
     if symbol == "diamond":
-        return (f'<path d="M{_n(x)} {_n(y - r)}L{_n(x + r)} {_n(y)}L{_n(x)} {_n(y + r)}L{_n(x - r)} {_n(y)}Z" '
-                f'fill="{color}"{op}/>')
+        return (
+            f'<path d="M{_n(x)} {_n(y - r)}L{_n(x + r)} {_n(y)}L{_n(x)} {_n(y + r)}L{_n(x - r)} {_n(y)}Z" '
+            f'fill="{color}"{op}/>'
+        )
     return f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{_n(r)}" fill="{color}"{op}/>'
 
 
@@ -223,9 +230,11 @@ def to_svg(fig: Any, width: int = WIDTH) -> str:
     bottom = (34.0 if _Axis(xspec, xs, 0, 1).visible else 10.0) + 18 * legend_rows
     ax = _Axis(xspec, xs, left, width - right)
     ay = _Axis(yspec, ys, top, height - bottom, reverse=True)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="11">',
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="11">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
+    ]
     title = layout.title.text if layout.title else None
     if title:
         out.append(f'<text x="{_n(left)}" y="24" font-size="15" font-weight="600" fill="#1d2430">{_x(title)}</text>')
@@ -308,11 +317,15 @@ def _bars(bars: list, ax: _Axis, ay: _Axis, horizontal: bool) -> list[str]:
                 continue
             color = _color(colors[i] if len(colors) > 1 else (colors[0] if colors else None))
             if horizontal:
-                out.append(f'<rect x="{_n(min(a, z))}" y="{_n(c - thick / 2)}" width="{_n(abs(z - a))}" '
-                           f'height="{_n(thick)}" fill="{color}"/>')
+                out.append(
+                    f'<rect x="{_n(min(a, z))}" y="{_n(c - thick / 2)}" width="{_n(abs(z - a))}" '
+                    f'height="{_n(thick)}" fill="{color}"/>'
+                )
             else:
-                out.append(f'<rect x="{_n(c - thick / 2)}" y="{_n(min(a, z))}" width="{_n(thick)}" '
-                           f'height="{_n(abs(z - a))}" fill="{color}"/>')
+                out.append(
+                    f'<rect x="{_n(c - thick / 2)}" y="{_n(min(a, z))}" width="{_n(thick)}" '
+                    f'height="{_n(abs(z - a))}" fill="{color}"/>'
+                )
     return out
 
 
@@ -338,8 +351,10 @@ def _scatter(t: Any, ax: _Axis, ay: _Axis) -> list[str]:
         if d:
             fill = _color(t.fillcolor, color) if t.fill == "toself" else "none"
             op = float(t.opacity) if t.opacity is not None else 1.0
-            out.append(f'<path d="{"".join(d)}" fill="{fill}" stroke="{color}" stroke-width="{_n(width)}"'
-                       f'{f" opacity={chr(34)}{_n(op)}{chr(34)}" if op < 1 else ""} fill-rule="evenodd"/>')
+            out.append(
+                f'<path d="{"".join(d)}" fill="{fill}" stroke="{color}" stroke-width="{_n(width)}"'
+                f'{f" opacity={chr(34)}{_n(op)}{chr(34)}" if op < 1 else ""} fill-rule="evenodd"/>'
+            )
     if "markers" in mode:
         m = t.marker
         sizes = _seq(m.size) if m and m.size is not None else [7]
@@ -357,8 +372,10 @@ def _scatter(t: Any, ax: _Axis, ay: _Axis) -> list[str]:
         texts = _seq(t.text)
         for (x, y), label in zip(pts, texts, strict=False):
             if x is not None and y is not None and label:
-                out.append(f'<text x="{_n(x)}" y="{_n(y - 10)}" text-anchor="middle" font-size="9" '
-                           f'fill="#37404d">{_x(label)}</text>')
+                out.append(
+                    f'<text x="{_n(x)}" y="{_n(y - 10)}" text-anchor="middle" font-size="9" '
+                    f'fill="#37404d">{_x(label)}</text>'
+                )
     return out
 
 
@@ -377,12 +394,16 @@ def _shapes(layout: Any, ax: _Axis, ay: _Axis, top: float, bottom: float, *, bel
             continue
         x0, x1 = max(ax.lo_px, min(x0, x1)), min(ax.hi_px, max(x0, x1))
         if s.type == "rect" and x1 > x0:
-            out.append(f'<rect x="{_n(x0)}" y="{_n(min(y0, y1))}" width="{_n(x1 - x0)}" height="{_n(abs(y1 - y0))}" '
-                       f'fill="{_color(s.fillcolor, "rgba(0,0,0,0.1)")}"/>')
+            out.append(
+                f'<rect x="{_n(x0)}" y="{_n(min(y0, y1))}" width="{_n(x1 - x0)}" height="{_n(abs(y1 - y0))}" '
+                f'fill="{_color(s.fillcolor, "rgba(0,0,0,0.1)")}"/>'
+            )
         elif s.type == "line":
             color = _color(s.line.color if s.line else None, "#999")
-            out.append(f'<line x1="{_n(x0)}" y1="{_n(y0)}" x2="{_n(x1)}" y2="{_n(y1)}" stroke="{color}" '
-                       'stroke-dasharray="3 3"/>')
+            out.append(
+                f'<line x1="{_n(x0)}" y1="{_n(y0)}" x2="{_n(x1)}" y2="{_n(y1)}" stroke="{color}" '
+                'stroke-dasharray="3 3"/>'
+            )
     return out
 
 
@@ -392,11 +413,14 @@ def _legend(traces: list, left: float, y: float, per_row: int) -> list[str]:
         x = left + (i % per_row) * 190
         yy = y + (i // per_row) * 18
         m = t.marker
-        color = _color(_seq(m.color)[0] if m and m.color is not None and _seq(m.color) else
-                       (t.line.color if t.line else None))
+        color = _color(
+            _seq(m.color)[0] if m and m.color is not None and _seq(m.color) else (t.line.color if t.line else None)
+        )
         symbol = getattr(m, "symbol", None) if m else None
         symbol = symbol if isinstance(symbol, str) else "circle"
         out.append(_marker(symbol if t.type != "bar" else "square", x + 5, yy, 9, color, 1))
         name = html.unescape(str(t.name))
-        out.append(f'<text x="{_n(x + 14)}" y="{_n(yy + 4)}" fill="#37404d">{_x(name[:30] + ("…" if len(name) > 30 else ""))}</text>')
+        out.append(
+            f'<text x="{_n(x + 14)}" y="{_n(yy + 4)}" fill="#37404d">{_x(name[:30] + ("…" if len(name) > 30 else ""))}</text>'
+        )
     return out

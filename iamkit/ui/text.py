@@ -24,11 +24,18 @@ class Markup(str):
 # HTML-active characters become entities (Markdown decodes them to text); every other ASCII punctuation
 # character is backslash-escaped (CommonMark lets any of them be), which also stops GFM's bare-URL and
 # e-mail autolinks, math delimiters ($) and tables (|). Line breaks become spaces: a value stays inline.
-_MD = str.maketrans({
-    **{c: "\\" + c for c in "!#$%()*+,-./:;=?@[\\]^_`{|}~"},
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;",
-    "\n": " ", "\t": " ",
-})
+_MD = str.maketrans(
+    {
+        **{c: "\\" + c for c in "!#$%()*+,-./:;=?@[\\]^_`{|}~"},
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "'": "&#x27;",
+        "\n": " ",
+        "\t": " ",
+    }
+)
 
 
 def md_escape(value: Any) -> str:
@@ -40,8 +47,7 @@ def md_escape(value: Any) -> str:
 
 def md(template: str, *values: Any, **named: Any) -> Markup:
     """Library Markdown ``template`` (``str.format`` fields) with each value escaped by ``md_escape``."""
-    return Markup(template.format(*(md_escape(v) for v in values),
-                                  **{k: md_escape(v) for k, v in named.items()}))
+    return Markup(template.format(*(md_escape(v) for v in values), **{k: md_escape(v) for k, v in named.items()}))
 
 
 def code(value: Any) -> Markup:

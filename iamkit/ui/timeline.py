@@ -32,10 +32,16 @@ class TimelineExplorer:
         import ipywidgets as w
 
         sources = sorted(self.events["event_source"].dropna().unique().tolist())
-        pick = w.Dropdown(options=[("(all)", "(all)")] + [(escape.visible(x), x) for x in sources], value="(all)",
-                          description="service")
-        cols = [c for c in ("event_time", "access_key_id", "event_name", "source_ip", "error_code")
-                if c in self.events.columns]
+        pick = w.Dropdown(
+            options=[("(all)", "(all)")] + [(escape.visible(x), x) for x in sources],
+            value="(all)",
+            description="service",
+        )
+        cols = [
+            c
+            for c in ("event_time", "access_key_id", "event_name", "source_ip", "error_code")
+            if c in self.events.columns
+        ]
         table = w.HTML()
 
         def render(change=None):

@@ -82,8 +82,12 @@ class CasePicker:
         options = [(escape.visible(label), path) for label, path in self.cases]
         if self.current and self.current not in [p for _, p in options]:
             options.insert(0, (escape.visible(self.current), self.current))
-        pick = w.Dropdown(options=options, value=self.current or (options[0][1] if options else None),
-                          description="case", layout={"width": "70%"})
+        pick = w.Dropdown(
+            options=options,
+            value=self.current or (options[0][1] if options else None),
+            description="case",
+            layout={"width": "70%"},
+        )
         button = w.Button(description="Open", button_style="primary")
         status = w.HTML(f"<b>open:</b> {escape.html(self.current)}" if self.current else "")
 
@@ -149,8 +153,13 @@ class SubjectPicker:
 
     def widget(self):
         w = _w()
-        box_ = w.Combobox(value=self.value, options=[escape.visible(o) for o in self.options[:5000]],
-                          description="subject", ensure_option=False, layout={"width": "60%"})
+        box_ = w.Combobox(
+            value=self.value,
+            options=[escape.visible(o) for o in self.options[:5000]],
+            description="subject",
+            ensure_option=False,
+            layout={"width": "60%"},
+        )
         apply = w.Button(description="Apply subject")
         apply.on_click(lambda _: self.set(box_.value.strip()))
         box = w.HBox([box_, apply])
@@ -172,8 +181,16 @@ class FramePager:
             self._text[col] = self.frame[col].astype("string").str.lower()
         return self._text[col]
 
-    def page(self, number: int = 0, size: int = PAGE_SIZE, *, sort: str | None = None, ascending: bool = True,
-             contains: str = "", columns: list[str] | None = None) -> tuple[pd.DataFrame, int]:
+    def page(
+        self,
+        number: int = 0,
+        size: int = PAGE_SIZE,
+        *,
+        sort: str | None = None,
+        ascending: bool = True,
+        contains: str = "",
+        columns: list[str] | None = None,
+    ) -> tuple[pd.DataFrame, int]:
         """(the page's rows, how many rows match)."""
         df = self.frame
         cols = [c for c in (columns or list(df.columns)) if c in df.columns]
@@ -188,7 +205,7 @@ class FramePager:
             df = df.sort_values(sort, ascending=ascending, kind="stable", na_position="last")
         total = len(df)
         start = max(0, number) * size
-        return df.iloc[start:start + size][cols], total
+        return df.iloc[start : start + size][cols], total
 
 
 @dataclass
@@ -205,8 +222,12 @@ class EventsBrowser:
     def __post_init__(self):
         self.pager = FramePager(self.frame)
         self.number = 0
-        self.state: dict[str, Any] = {"sort": None, "ascending": True, "contains": "",
-                                      "columns": self.columns or list(self.frame.columns)[:8]}
+        self.state: dict[str, Any] = {
+            "sort": None,
+            "ascending": True,
+            "contains": "",
+            "columns": self.columns or list(self.frame.columns)[:8],
+        }
 
     def replace(self, frame: pd.DataFrame) -> None:
         """New rows (the window or the subject changed): back to the first page."""
@@ -226,21 +247,28 @@ class EventsBrowser:
         filt = w.Text(placeholder="filter (text in the shown columns)", description="filter")
         sort = w.Dropdown(options=[("(time order)", "")] + [(escape.visible(c), c) for c in cols], description="sort")
         desc = w.ToggleButton(description="descending", value=False)
-        choose = w.SelectMultiple(options=[(escape.visible(c), c) for c in cols], value=self.state["columns"],
-                                  description="columns", rows=6)
+        choose = w.SelectMultiple(
+            options=[(escape.visible(c), c) for c in cols], value=self.state["columns"], description="columns", rows=6
+        )
         prev, nxt = w.Button(description="◀ previous"), w.Button(description="next ▶")
         where = w.HTML()
         grid = w.VBox(layout={"height": "auto", "flex": "0 0 auto"})
         grid.add_class("iamkit-events-grid")
 
         def render(_=None):
-            self.state.update(sort=sort.value or None, ascending=not desc.value, contains=filt.value.strip(),
-                              columns=list(choose.value) or cols[:1])
+            self.state.update(
+                sort=sort.value or None,
+                ascending=not desc.value,
+                contains=filt.value.strip(),
+                columns=list(choose.value) or cols[:1],
+            )
             page, total = self.current()
             pages = max(1, -(-total // self.page_size))
             self.number = min(self.number, pages - 1)
-            where.value = (f"<b>{escape.html(self.title)}</b>: page {self.number + 1} of {pages} · "
-                           f"{total:,} matching rows of {len(self.frame):,}")
+            where.value = (
+                f"<b>{escape.html(self.title)}</b>: page {self.number + 1} of {pages} · "
+                f"{total:,} matching rows of {len(self.frame):,}"
+            )
             header = w.HBox([w.HTML(f"<b>{escape.html(c)}</b>", layout={"width": _width(c)}) for c in page.columns])
             rows = [header]
             for rec in page.itertuples(index=False):
@@ -248,14 +276,21 @@ class EventsBrowser:
                 for c, v in zip(page.columns, rec, strict=True):
                     text = _cell_text(v)
                     if c in ENTITY_COLUMNS and text and self.on_pivot is not None:
-                        b = w.Button(description=escape.visible(text)[:60], tooltip=f"pivot on {escape.visible(text)}",
-                                     layout={"width": _width(c), "height": "26px"})
+                        b = w.Button(
+                            description=escape.visible(text)[:60],
+                            tooltip=f"pivot on {escape.visible(text)}",
+                            layout={"width": _width(c), "height": "26px"},
+                        )
                         b.add_class("iamkit-entity")
                         b.on_click(lambda _b, value=text: self.on_pivot(value))
                         cells.append(b)
                     else:
-                        cells.append(w.HTML(_html.escape(escape.visible(text)[:120]),
-                                            layout={"width": _width(c), "height": "26px", "overflow": "hidden"}))
+                        cells.append(
+                            w.HTML(
+                                _html.escape(escape.visible(text)[:120]),
+                                layout={"width": _width(c), "height": "26px", "overflow": "hidden"},
+                            )
+                        )
                 rows.append(w.HBox(cells, layout={"height": "30px", "align_items": "center"}))
             grid.children = rows
 
@@ -286,8 +321,13 @@ def _cell_text(v: Any) -> str:
 
 
 def _width(column: str) -> str:
-    return {"event_time": "190px", "source_ip": "150px", "access_key_id": "190px", "event_name": "170px",
-            "error_code": "150px"}.get(column, "220px")
+    return {
+        "event_time": "190px",
+        "source_ip": "150px",
+        "access_key_id": "190px",
+        "event_name": "170px",
+        "error_code": "150px",
+    }.get(column, "220px")
 
 
 # ---------------------------------------------------------------------------------------------- pivot panel
@@ -348,8 +388,12 @@ class PlanReview:
         w = _w()
         boxes = []
         for i, a in enumerate(self.actions, 1):
-            cb = w.Checkbox(value=False, description=escape.visible(f"{i}. {a['kind']} {a['target']}")[:120],
-                            indent=False, layout={"width": "95%"})
+            cb = w.Checkbox(
+                value=False,
+                description=escape.visible(f"{i}. {a['kind']} {a['target']}")[:120],
+                indent=False,
+                layout={"width": "95%"},
+            )
             cb.add_class("iamkit-plan-action")
             boxes.append(cb)
         who = w.Text(value=self.approver, description="approver")
@@ -364,10 +408,12 @@ class PlanReview:
                 return
             try:
                 self.last = self.approve(steps, who.value.strip())
-                result.value = (f"<b>approved in dry run</b> by {escape.html(self.last['approver'])}: "
-                                f"step(s) {escape.html(', '.join(map(str, steps)))} of plan "
-                                f"<code>{escape.html(self.plan_hash)}</code>; recorded in journal.jsonl, nothing "
-                                "applied")
+                result.value = (
+                    f"<b>approved in dry run</b> by {escape.html(self.last['approver'])}: "
+                    f"step(s) {escape.html(', '.join(map(str, steps)))} of plan "
+                    f"<code>{escape.html(self.plan_hash)}</code>; recorded in journal.jsonl, nothing "
+                    "applied"
+                )
             except Exception as e:
                 result.value = f"<b>not recorded:</b> {escape.html(e)}"
 
@@ -384,8 +430,7 @@ class ProgressBar:
         from IPython.display import display
 
         w = _w()
-        self.bar = w.IntProgress(value=0, min=0, max=1, description=escape.visible(label)[:40],
-                                 layout={"width": "60%"})
+        self.bar = w.IntProgress(value=0, min=0, max=1, description=escape.visible(label)[:40], layout={"width": "60%"})
         self.text = w.HTML()
         display(w.HBox([self.bar, self.text]))
 
@@ -413,6 +458,8 @@ def show_figure(out: Any, fig: Any) -> None:
 
     import plotly.io as pio
 
-    data = {"application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
-            "text/plain": "[plotly figure]"}
+    data = {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(fig, validate=False)),
+        "text/plain": "[plotly figure]",
+    }
     out.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)

@@ -52,16 +52,44 @@ class Builder:
 
     def accounts(self, *ids: str, org: str = ORG) -> Builder:
         for a in ids:
-            self.add("accounts", {"account_id": a, "org_id": org, "status": "ACTIVE", "ou_id": f"ou-{a[:4]}",
-                                  "ou_path": f"r-root/ou-{a[:4]}", "is_management": False})
+            self.add(
+                "accounts",
+                {
+                    "account_id": a,
+                    "org_id": org,
+                    "status": "ACTIVE",
+                    "ou_id": f"ou-{a[:4]}",
+                    "ou_path": f"r-root/ou-{a[:4]}",
+                    "is_management": False,
+                },
+            )
         return self
 
-    def user(self, name: str, acct: str = ACCT, *, groups: tuple[str, ...] = (), boundary: str | None = None,
-             policies: tuple[dict, ...] = (), **kw: Any) -> str:
+    def user(
+        self,
+        name: str,
+        acct: str = ACCT,
+        *,
+        groups: tuple[str, ...] = (),
+        boundary: str | None = None,
+        policies: tuple[dict, ...] = (),
+        **kw: Any,
+    ) -> str:
         arn = f"arn:aws:iam::{acct}:user/{name}"
-        self.add("principals", {"account_id": acct, "principal_type": "user", "name": name, "arn": arn,
-                                "principal_id": f"AIDA{name.upper()[:12]}", "groups": list(groups),
-                                "permissions_boundary_arn": boundary, "created": ago(400), **kw})
+        self.add(
+            "principals",
+            {
+                "account_id": acct,
+                "principal_type": "user",
+                "name": name,
+                "arn": arn,
+                "principal_id": f"AIDA{name.upper()[:12]}",
+                "groups": list(groups),
+                "permissions_boundary_arn": boundary,
+                "created": ago(400),
+                **kw,
+            },
+        )
         for p in policies:
             self.inline(arn, p, "user", acct)
         return arn
@@ -73,16 +101,35 @@ class Builder:
             self.inline(arn, p, "group", acct)
         return arn
 
-    def role(self, name: str, trust_doc: dict, acct: str = ACCT, *, policies: tuple[dict, ...] = (),
-             boundary: str | None = None, max_session: int = 3600, **kw: Any) -> str:
+    def role(
+        self,
+        name: str,
+        trust_doc: dict,
+        acct: str = ACCT,
+        *,
+        policies: tuple[dict, ...] = (),
+        boundary: str | None = None,
+        max_session: int = 3600,
+        **kw: Any,
+    ) -> str:
         from iamkit.aws.documents import trust_rows
 
         arn = f"arn:aws:iam::{acct}:role/{name}"
         kw.setdefault("created", ago(30))
         kw.setdefault("last_used", ago(1))
-        self.add("principals", {"account_id": acct, "principal_type": "role", "name": name, "arn": arn,
-                                "principal_id": f"AROA{name.upper()[:12]}", "permissions_boundary_arn": boundary,
-                                "max_session_duration": max_session, **kw})
+        self.add(
+            "principals",
+            {
+                "account_id": acct,
+                "principal_type": "role",
+                "name": name,
+                "arn": arn,
+                "principal_id": f"AROA{name.upper()[:12]}",
+                "permissions_boundary_arn": boundary,
+                "max_session_duration": max_session,
+                **kw,
+            },
+        )
         for r in trust_rows(acct, arn, trust_doc):
             self.add("trusts", r)
         for p in policies:
@@ -91,35 +138,82 @@ class Builder:
 
     def inline(self, target: str, document: dict, kind: str, acct: str = ACCT) -> None:
         self.n += 1
-        self.add("policies", {"account_id": acct, "policy_arn": None, "policy_name": f"inline-{self.n}",
-                              "policy_type": "inline", "attached_to_arn": target, "attached_to_type": kind,
-                              "is_default": True, "document": document, "aws_managed": False})
+        self.add(
+            "policies",
+            {
+                "account_id": acct,
+                "policy_arn": None,
+                "policy_name": f"inline-{self.n}",
+                "policy_type": "inline",
+                "attached_to_arn": target,
+                "attached_to_type": kind,
+                "is_default": True,
+                "document": document,
+                "aws_managed": False,
+            },
+        )
 
-    def managed(self, name: str, document: dict, attach_to: tuple[tuple[str, str], ...] = (), acct: str = ACCT,
-                versions: int = 1) -> str:
+    def managed(
+        self,
+        name: str,
+        document: dict,
+        attach_to: tuple[tuple[str, str], ...] = (),
+        acct: str = ACCT,
+        versions: int = 1,
+    ) -> str:
         arn = f"arn:aws:iam::{acct}:policy/{name}"
         targets = list(attach_to) or [(None, None)]
         for v in range(1, versions + 1):
             for t, kind in targets:
-                self.add("policies", {"account_id": acct, "policy_arn": arn, "policy_name": name,
-                                      "policy_type": "managed", "attached_to_arn": t, "attached_to_type": kind,
-                                      "version_id": f"v{v}", "is_default": v == versions,
-                                      "document": document if v == versions else doc(allow("s3:ListBucket")),
-                                      "aws_managed": False})
+                self.add(
+                    "policies",
+                    {
+                        "account_id": acct,
+                        "policy_arn": arn,
+                        "policy_name": name,
+                        "policy_type": "managed",
+                        "attached_to_arn": t,
+                        "attached_to_type": kind,
+                        "version_id": f"v{v}",
+                        "is_default": v == versions,
+                        "document": document if v == versions else doc(allow("s3:ListBucket")),
+                        "aws_managed": False,
+                    },
+                )
         return arn
 
     def scp(self, target: str, document: dict, target_type: str = "account") -> None:
         self.n += 1
-        self.add("policies", {"account_id": ACCT, "policy_arn": f"arn:aws:organizations::{ACCT}:policy/{ORG}/"
-                              f"service_control_policy/p-{self.n}", "policy_name": f"scp-{self.n}",
-                              "policy_type": "scp", "attached_to_arn": target, "attached_to_type": target_type,
-                              "is_default": True, "document": document, "aws_managed": False})
+        self.add(
+            "policies",
+            {
+                "account_id": ACCT,
+                "policy_arn": f"arn:aws:organizations::{ACCT}:policy/{ORG}/service_control_policy/p-{self.n}",
+                "policy_name": f"scp-{self.n}",
+                "policy_type": "scp",
+                "attached_to_arn": target,
+                "attached_to_type": target_type,
+                "is_default": True,
+                "document": document,
+                "aws_managed": False,
+            },
+        )
 
-    def resource(self, service: str, arn: str, policy: dict | None, acct: str = ACCT, rtype: str = "",
-                 extra: dict | None = None) -> str:
-        self.add("resource_policies", {"account_id": acct, "region": "us-east-1", "service": service,
-                                       "resource_type": rtype or service, "resource_arn": arn, "policy": policy,
-                                       "extra": extra or {}})
+    def resource(
+        self, service: str, arn: str, policy: dict | None, acct: str = ACCT, rtype: str = "", extra: dict | None = None
+    ) -> str:
+        self.add(
+            "resource_policies",
+            {
+                "account_id": acct,
+                "region": "us-east-1",
+                "service": service,
+                "resource_type": rtype or service,
+                "resource_arn": arn,
+                "policy": policy,
+                "extra": extra or {},
+            },
+        )
         return arn
 
     def inventory(self):

@@ -31,8 +31,11 @@ def test_role_adding_a_user_it_controls_is_admin_in_one_hop():
     b = Builder()
     g = admins_group(b)
     victim = b.user("victim")
-    ops = b.role("ops", trust({"Service": "ec2.amazonaws.com"}),
-                 policies=(doc(allow("iam:AddUserToGroup", g), allow("iam:CreateAccessKey", victim)),))
+    ops = b.role(
+        "ops",
+        trust({"Service": "ec2.amazonaws.com"}),
+        policies=(doc(allow("iam:AddUserToGroup", g), allow("iam:CreateAccessKey", victim)),),
+    )
     df = run(b)
     row = escalation(df, ops)
     assert row is not None and row["severity"] == "critical" and "1 hop" in row["detail"]
@@ -49,5 +52,7 @@ def test_negative_cases():
     # a role that may add users to the admin group but controls no user
     b.role("adder", trust({"Service": "ec2.amazonaws.com"}), policies=(doc(allow("iam:AddUserToGroup", g)),))
     df = run(b)
-    assert not {a for a in flagged(df, "IAMKIT-ESC-001")} & {f"arn:aws:iam::{ACCT}:user/harmless",
-                                                             f"arn:aws:iam::{ACCT}:role/adder"}
+    assert not {a for a in flagged(df, "IAMKIT-ESC-001")} & {
+        f"arn:aws:iam::{ACCT}:user/harmless",
+        f"arn:aws:iam::{ACCT}:role/adder",
+    }

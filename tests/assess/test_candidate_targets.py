@@ -27,7 +27,7 @@ def _pattern(rng: random.Random, arns: list[str]) -> str:
     chars = list(base)
     for _ in range(rng.randint(1, 3)):
         i = rng.randrange(len(chars) + 1)
-        chars[i:i + rng.randint(0, 4)] = rng.choice(["*", "?", "*", LITERAL_STAR, "*1", "?*"])
+        chars[i : i + rng.randint(0, 4)] = rng.choice(["*", "?", "*", LITERAL_STAR, "*1", "?*"])
     return "".join(chars)
 
 
@@ -79,8 +79,12 @@ def test_holders_are_the_users_and_roles_with_a_covering_allow():
     ctx = Context(b.inventory())
     g = _Builder(ctx, [])
     for action in ("iam:PutUserPolicy", "iam:PassRole", "s3:GetObject", "ec2:RunInstances", "sts:AssumeRole"):
-        want = {pm.arn for pm in ctx.iam_principals
-                if any(st.effect == "Allow" for p in pm.identity for st in p.relevant(action.lower()))}
+        want = {
+            pm.arn
+            for pm in ctx.iam_principals
+            if any(st.effect == "Allow" for p in pm.identity for st in p.relevant(action.lower()))
+        }
         assert g.holders(action) == want, action
         assert [pm.arn for pm in g.holders_all([action, "iam:PutUserPolicy"])] == sorted(
-            want & g.holders("iam:PutUserPolicy"))
+            want & g.holders("iam:PutUserPolicy")
+        )

@@ -30,8 +30,9 @@ def test_rules_run_with_the_collector_paused_and_it_resumes(collector_on, monkey
         seen.append(gc.isenabled())
         return []
 
-    monkeypatch.setitem(registry.RULES, "IAMKIT-TEST-GC", registry.Rule(
-        "IAMKIT-TEST-GC", "test", "info", "t", "r", "m", (), probe))
+    monkeypatch.setitem(
+        registry.RULES, "IAMKIT-TEST-GC", registry.Rule("IAMKIT-TEST-GC", "test", "info", "t", "r", "m", (), probe)
+    )
     b = Builder()
     b.user("dev", policies=(doc(allow("s3:GetObject")),))
     run(b.inventory(), rules=["IAMKIT-TEST-GC"])
@@ -44,8 +45,9 @@ def test_a_failing_rule_still_resumes_the_collector(collector_on, monkeypatch):
     def broken(ctx):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(registry.RULES, "IAMKIT-TEST-GC", registry.Rule(
-        "IAMKIT-TEST-GC", "test", "info", "t", "r", "m", (), broken))
+    monkeypatch.setitem(
+        registry.RULES, "IAMKIT-TEST-GC", registry.Rule("IAMKIT-TEST-GC", "test", "info", "t", "r", "m", (), broken)
+    )
     df = run(Builder().inventory(), rules=["IAMKIT-TEST-GC"])
     assert list(df["rule_id"]) == ["IAMKIT-ERROR"] and gc.isenabled()
 

@@ -20,16 +20,19 @@ def test_every_mapped_control_is_defined_and_every_defined_one_is_used():
     assert {c.split(":", 1)[0] for c in defined} == set(catalog["frameworks"])
 
 
-@pytest.mark.parametrize("rule_id, control", [
-    ("IAMKIT-PRIV-001", "CIS-AWS-3.0:1.16"),   # "*:*" administrative privileges
-    ("IAMKIT-CRED-005", "CIS-AWS-3.0:1.4"),    # root access keys
-    ("IAMKIT-CRED-006", "CIS-AWS-3.0:1.5"),    # root MFA
-    ("IAMKIT-CRED-004", "CIS-AWS-3.0:1.10"),   # console users' MFA
-    ("IAMKIT-CRED-003", "CIS-AWS-3.0:1.13"),   # one active key per user
-    ("IAMKIT-CRED-001", "CIS-AWS-3.0:1.14"),   # key rotation
-    ("IAMKIT-POST-004", "CIS-AWS-3.0:1.20"),   # Access Analyzer
-    ("IAMKIT-ESC-001", "NIST-800-53r5:AC-6"),  # least privilege
-])
+@pytest.mark.parametrize(
+    "rule_id, control",
+    [
+        ("IAMKIT-PRIV-001", "CIS-AWS-3.0:1.16"),  # "*:*" administrative privileges
+        ("IAMKIT-CRED-005", "CIS-AWS-3.0:1.4"),  # root access keys
+        ("IAMKIT-CRED-006", "CIS-AWS-3.0:1.5"),  # root MFA
+        ("IAMKIT-CRED-004", "CIS-AWS-3.0:1.10"),  # console users' MFA
+        ("IAMKIT-CRED-003", "CIS-AWS-3.0:1.13"),  # one active key per user
+        ("IAMKIT-CRED-001", "CIS-AWS-3.0:1.14"),  # key rotation
+        ("IAMKIT-POST-004", "CIS-AWS-3.0:1.20"),  # Access Analyzer
+        ("IAMKIT-ESC-001", "NIST-800-53r5:AC-6"),  # least privilege
+    ],
+)
 def test_known_mappings(rule_id, control):
     assert control in assess.rule_table()[rule_id].controls
 

@@ -24,12 +24,23 @@ def _reference(df: pd.DataFrame) -> list[dict]:
 
 
 def test_rows_match_to_dict_with_missing_values_as_none():
-    df = frames.conform([
-        {"account_id": "1", "principal_type": "user", "arn": "a", "created": datetime(2024, 1, 1, tzinfo=UTC),
-         "max_session_duration": 3600, "groups": ["g"], "tags": {"k": "v"}, "service_linked": True},
-        {"account_id": None, "groups": None},
-        {"name": "x", "last_used": "2025-02-03T04:05:06Z", "service_linked": False},
-    ], "principals")
+    df = frames.conform(
+        [
+            {
+                "account_id": "1",
+                "principal_type": "user",
+                "arn": "a",
+                "created": datetime(2024, 1, 1, tzinfo=UTC),
+                "max_session_duration": 3600,
+                "groups": ["g"],
+                "tags": {"k": "v"},
+                "service_linked": True,
+            },
+            {"account_id": None, "groups": None},
+            {"name": "x", "last_used": "2025-02-03T04:05:06Z", "service_linked": False},
+        ],
+        "principals",
+    )
     df["tags"] = pd.Series([np.int64(7), float("nan"), np.float64("nan")], dtype=object)  # numpy scalars, NaN
     got, want = records(df), _reference(df)
     assert got == want

@@ -33,8 +33,9 @@ def test_model_is_cached_while_its_inventory_lives_and_dropped_with_it():
 
 def test_objects_without_weak_references_are_still_cached():
     inv, _users = _inventory()
-    ns = types.SimpleNamespace(**{name: getattr(inv, name) for name in ("principals", "policies", "trusts",
-                                                                         "resource_policies", "accounts")})
+    ns = types.SimpleNamespace(
+        **{name: getattr(inv, name) for name in ("principals", "policies", "trusts", "resource_policies", "accounts")}
+    )
     m = query.model(ns)
     assert query.model(ns) is m
 

@@ -41,8 +41,11 @@ def test_passrole_split_across_two_policies(b):
 
 @pytest.mark.parametrize("block", ["deny", "boundary", "scp", "trust"])
 def test_passrole_blocked(b, block):
-    target = lambda_admin(b) if block != "trust" else b.role("ec2-only", trust({"Service": "ec2.amazonaws.com"}),
-                                                             policies=(doc(ALLOW_ALL),))
+    target = (
+        lambda_admin(b)
+        if block != "trust"
+        else b.role("ec2-only", trust({"Service": "ec2.amazonaws.com"}), policies=(doc(ALLOW_ALL),))
+    )
     pols = [doc(allow(CREATE), allow("iam:PassRole", "*"))]
     boundary = None
     if block == "deny":
@@ -59,8 +62,10 @@ def test_passrole_blocked(b, block):
 def test_cross_account_assume_role_edge_and_external_id(b):
     src = b.user("ops", OTHER, policies=(doc(allow("sts:AssumeRole")),))
     open_role = b.role("from-other", trust({"AWS": f"arn:aws:iam::{OTHER}:root"}), policies=(doc(ALLOW_ALL),))
-    guarded = b.role("guarded", trust({"AWS": f"arn:aws:iam::{OTHER}:root"},
-                                      condition={"StringEquals": {"sts:ExternalId": "s3cr3t"}}))
+    guarded = b.role(
+        "guarded",
+        trust({"AWS": f"arn:aws:iam::{OTHER}:root"}, condition={"StringEquals": {"sts:ExternalId": "s3cr3t"}}),
+    )
     no_identity = b.user("nobody", OTHER, policies=(doc(allow("s3:ListAllMyBuckets")),))
     got = edges(b, "sts-assume-role")
     assert (src, open_role, "sts-assume-role") in got
@@ -70,8 +75,9 @@ def test_cross_account_assume_role_edge_and_external_id(b):
 
 def test_shortest_path_to_admin_and_hops(b):
     admin = lambda_admin(b)
-    mid = b.role("mid", trust({"AWS": f"arn:aws:iam::{ACCT}:root"}),
-                 policies=(doc(allow(CREATE), allow("iam:PassRole", admin)),))
+    mid = b.role(
+        "mid", trust({"AWS": f"arn:aws:iam::{ACCT}:root"}), policies=(doc(allow(CREATE), allow("iam:PassRole", admin)),)
+    )
     u = b.user("start", policies=(doc(allow("sts:AssumeRole", mid)),))
     lonely = b.user("lonely", policies=(doc(allow("s3:ListAllMyBuckets")),))
     df = paths_to_admin(build_graph(b.inventory()))
@@ -143,13 +149,17 @@ def test_catalogue_matches_its_schema_with_jsonschema():
 
 
 def test_catalogue_rejects_bad_entries(tmp_path):
-    (tmp_path / "x.yml").write_text("- {id: bad, kind: passrole, title: Bad one, summary: missing the PassRole action,"
-                                    " actions: [lambda:CreateFunction], grants: principal, references: [x],"
-                                    " service: lambda.amazonaws.com}\n")
+    (tmp_path / "x.yml").write_text(
+        "- {id: bad, kind: passrole, title: Bad one, summary: missing the PassRole action,"
+        " actions: [lambda:CreateFunction], grants: principal, references: [x],"
+        " service: lambda.amazonaws.com}\n"
+    )
     with pytest.raises(BadInput, match="iam:PassRole"):
         load(str(tmp_path))
-    (tmp_path / "x.yml").write_text("- {id: bad, kind: self, title: Bad one, summary: an unknown field here,"
-                                    " actions: [iam:PutUserPolicy], grants: admin, references: [x], scope: self,"
-                                    " colour: red}\n")
+    (tmp_path / "x.yml").write_text(
+        "- {id: bad, kind: self, title: Bad one, summary: an unknown field here,"
+        " actions: [iam:PutUserPolicy], grants: admin, references: [x], scope: self,"
+        " colour: red}\n"
+    )
     with pytest.raises(BadInput, match="colour"):
         load(str(tmp_path) + "/")

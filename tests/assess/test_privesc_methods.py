@@ -58,13 +58,19 @@ def scenario(m, positive: bool) -> tuple[Builder, str, str]:
         src = _attacker(b, kind, grant(target))
         return b, src, target
     if m.kind == "modify_other":
-        reach = {"assume": "sts:AssumeRole", "update_trust": "iam:UpdateAssumeRolePolicy",
-                 "create_access_key": "iam:CreateAccessKey"}[m.reach]
+        reach = {
+            "assume": "sts:AssumeRole",
+            "update_trust": "iam:UpdateAssumeRolePolicy",
+            "create_access_key": "iam:CreateAccessKey",
+        }[m.reach]
         if m.target == "user":
             target = b.user("victim", policies=(WEAK,))
         else:
-            t = trust({"AWS": f"arn:aws:iam::{ACCT}:root"}) if m.reach == "assume" else \
-                trust({"Service": "ec2.amazonaws.com"})
+            t = (
+                trust({"AWS": f"arn:aws:iam::{ACCT}:root"})
+                if m.reach == "assume"
+                else trust({"Service": "ec2.amazonaws.com"})
+            )
             target = b.role("victim", t, policies=(WEAK,))
         res = target
         if m.on == "target_policies":
@@ -105,11 +111,28 @@ def test_every_catalogue_method_is_covered():
     kinds = {m.kind for m in METHODS}
     assert kinds == {"self", "principal", "modify_other", "passrole", "existing"}
     ids = {m.id for m in METHODS}
-    for needed in ("iam-create-policy-version", "iam-set-default-policy-version", "iam-add-user-to-group",
-                   "iam-create-access-key", "iam-create-login-profile", "iam-update-login-profile",
-                   "iam-update-assume-role-policy", "sts-assume-role", "lambda-create-invoke", "ec2-run-instances",
-                   "ecs-run-task", "glue-dev-endpoint", "cloudformation-create-stack", "codebuild-create-project",
-                   "sagemaker-notebook", "datapipeline-create", "apprunner-create-service",
-                   "bedrock-code-interpreter", "lambda-update-code", "ssm-send-command", "ssm-start-session",
-                   "ec2-user-data"):
+    for needed in (
+        "iam-create-policy-version",
+        "iam-set-default-policy-version",
+        "iam-add-user-to-group",
+        "iam-create-access-key",
+        "iam-create-login-profile",
+        "iam-update-login-profile",
+        "iam-update-assume-role-policy",
+        "sts-assume-role",
+        "lambda-create-invoke",
+        "ec2-run-instances",
+        "ecs-run-task",
+        "glue-dev-endpoint",
+        "cloudformation-create-stack",
+        "codebuild-create-project",
+        "sagemaker-notebook",
+        "datapipeline-create",
+        "apprunner-create-service",
+        "bedrock-code-interpreter",
+        "lambda-update-code",
+        "ssm-send-command",
+        "ssm-start-session",
+        "ec2-user-data",
+    ):
         assert needed in ids

@@ -8,9 +8,18 @@ U = f"arn:aws:iam::{ACCT}:user/"
 
 
 def key(b, user: str, kid: str, created_days: float, last_used_days: float | None, status: str = "Active") -> None:
-    b.add("access_keys", {"account_id": ACCT, "user_name": user, "user_arn": U + user, "access_key_id": kid,
-                          "status": status, "created": ago(created_days),
-                          "last_used": ago(last_used_days) if last_used_days is not None else None})
+    b.add(
+        "access_keys",
+        {
+            "account_id": ACCT,
+            "user_name": user,
+            "user_arn": U + user,
+            "access_key_id": kid,
+            "status": status,
+            "created": ago(created_days),
+            "last_used": ago(last_used_days) if last_used_days is not None else None,
+        },
+    )
 
 
 def cred(b, user: str, **kw) -> None:
@@ -58,27 +67,62 @@ def test_root_keys_mfa_and_recent_use(b):
 
 
 def test_root_clean(b):
-    cred(b, "<root_account>", mfa_active=True, access_key_1_active=False, access_key_2_active=False,
-         password_last_used=ago(200))
-    b.add("posture", {"account_id": ACCT, "control": "iam.account_summary", "status": "ok",
-                      "detail": {"AccountMFAEnabled": 1}})
+    cred(
+        b,
+        "<root_account>",
+        mfa_active=True,
+        access_key_1_active=False,
+        access_key_2_active=False,
+        password_last_used=ago(200),
+    )
+    b.add(
+        "posture",
+        {"account_id": ACCT, "control": "iam.account_summary", "status": "ok", "detail": {"AccountMFAEnabled": 1}},
+    )
     df = run(b, "IAMKIT-CRED-005", "IAMKIT-CRED-006", "IAMKIT-CRED-007")
     assert df.empty
 
 
 def test_root_mfa_from_account_summary(b):
-    b.add("posture", {"account_id": ACCT, "control": "iam.account_summary", "status": "root_no_mfa",
-                      "detail": {"AccountMFAEnabled": 0}})
+    b.add(
+        "posture",
+        {
+            "account_id": ACCT,
+            "control": "iam.account_summary",
+            "status": "root_no_mfa",
+            "detail": {"AccountMFAEnabled": 0},
+        },
+    )
     assert flagged(run(b, "IAMKIT-CRED-006"), "IAMKIT-CRED-006") == {f"arn:aws:iam::{ACCT}:root"}
 
 
 def test_password_policy(b):
-    b.add("posture", {"account_id": ACCT, "control": "iam.password_policy", "status": "absent",
-                      "resource_arn": f"arn:aws:iam::{ACCT}:root", "detail": {}})
-    b.add("posture", {"account_id": "222222222222", "control": "iam.password_policy", "status": "present",
-                      "resource_arn": "arn:aws:iam::222222222222:root",
-                      "detail": {"MinimumPasswordLength": 16, "RequireSymbols": True, "RequireNumbers": True,
-                                 "RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True,
-                                 "PasswordReusePrevention": 24}})
+    b.add(
+        "posture",
+        {
+            "account_id": ACCT,
+            "control": "iam.password_policy",
+            "status": "absent",
+            "resource_arn": f"arn:aws:iam::{ACCT}:root",
+            "detail": {},
+        },
+    )
+    b.add(
+        "posture",
+        {
+            "account_id": "222222222222",
+            "control": "iam.password_policy",
+            "status": "present",
+            "resource_arn": "arn:aws:iam::222222222222:root",
+            "detail": {
+                "MinimumPasswordLength": 16,
+                "RequireSymbols": True,
+                "RequireNumbers": True,
+                "RequireUppercaseCharacters": True,
+                "RequireLowercaseCharacters": True,
+                "PasswordReusePrevention": 24,
+            },
+        },
+    )
     df = run(b, "IAMKIT-CRED-008")
     assert list(df.account_id) == [ACCT]

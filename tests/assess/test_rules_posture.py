@@ -9,14 +9,31 @@ TRAIL = f"arn:aws:cloudtrail:us-east-1:{ACCT}:trail/main"
 
 def trail(b, acct=ACCT, **d):
     detail = {"multi_region": True, "organization_trail": False, "is_logging": True, "log_file_validation": True, **d}
-    b.add("posture", {"account_id": acct, "region": "us-east-1", "control": "cloudtrail.trail",
-                      "resource_arn": f"arn:aws:cloudtrail:us-east-1:{acct}:trail/main",
-                      "status": "logging" if detail["is_logging"] else "not_logging", "detail": detail})
+    b.add(
+        "posture",
+        {
+            "account_id": acct,
+            "region": "us-east-1",
+            "control": "cloudtrail.trail",
+            "resource_arn": f"arn:aws:cloudtrail:us-east-1:{acct}:trail/main",
+            "status": "logging" if detail["is_logging"] else "not_logging",
+            "detail": detail,
+        },
+    )
 
 
 def control(b, acct, name, status="enabled"):
-    b.add("posture", {"account_id": acct, "region": "us-east-1", "control": name, "resource_arn": f"{name}/{acct}",
-                      "status": status, "detail": {}})
+    b.add(
+        "posture",
+        {
+            "account_id": acct,
+            "region": "us-east-1",
+            "control": name,
+            "resource_arn": f"{name}/{acct}",
+            "status": status,
+            "detail": {},
+        },
+    )
 
 
 def test_no_trail_per_account_and_org_trail_covers_all(b):
@@ -47,8 +64,15 @@ def test_analyzer_and_guardduty(b):
 
 def test_analyzer_not_flagged_when_endpoint_cannot_tell(b):
     control(b, ACCT, "guardduty.detector", "enabled")
-    b.add("errors", {"account_id": ACCT, "operation": "access-analyzer:ListAnalyzers",
-                     "code": "NotSupportedByEndpoint", "message": "not supported"})
+    b.add(
+        "errors",
+        {
+            "account_id": ACCT,
+            "operation": "access-analyzer:ListAnalyzers",
+            "code": "NotSupportedByEndpoint",
+            "message": "not supported",
+        },
+    )
     assert run(b, "IAMKIT-POST-004").empty
 
 
@@ -65,9 +89,18 @@ def test_stale_roles(b):
 
 def test_stale_users(b):
     base = {"account_id": ACCT, "user_creation_time": ago(400)}
-    b.add("credentials", {**base, "user": "idle", "arn": f"arn:aws:iam::{ACCT}:user/idle",
-                          "password_last_used": ago(200)})
-    b.add("credentials", {**base, "user": "busy", "arn": f"arn:aws:iam::{ACCT}:user/busy",
-                          "password_last_used": ago(200), "access_key_1_last_used_date": ago(2)})
+    b.add(
+        "credentials", {**base, "user": "idle", "arn": f"arn:aws:iam::{ACCT}:user/idle", "password_last_used": ago(200)}
+    )
+    b.add(
+        "credentials",
+        {
+            **base,
+            "user": "busy",
+            "arn": f"arn:aws:iam::{ACCT}:user/busy",
+            "password_last_used": ago(200),
+            "access_key_1_last_used_date": ago(2),
+        },
+    )
     df = run(b, "IAMKIT-POST-007")
     assert list(df.principal_arn) == [f"arn:aws:iam::{ACCT}:user/idle"]

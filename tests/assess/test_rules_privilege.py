@@ -14,9 +14,13 @@ def test_admin_positive_and_deny_cancelled(b):
 
 def test_admin_split_across_policies_is_still_admin(b):
     # neither policy alone is "*", together they cover every probe
-    u = b.user("split", policies=(doc(allow(["iam:*", "sts:*", "s3:*", "ec2:*"])),
-                                  doc(allow(["lambda:*", "kms:*", "secretsmanager:*", "organizations:*",
-                                             "dynamodb:*", "rds:*", "sns:*"]))))
+    u = b.user(
+        "split",
+        policies=(
+            doc(allow(["iam:*", "sts:*", "s3:*", "ec2:*"])),
+            doc(allow(["lambda:*", "kms:*", "secretsmanager:*", "organizations:*", "dynamodb:*", "rds:*", "sns:*"])),
+        ),
+    )
     assert u in flagged(run(b, "IAMKIT-PRIV-001"), "IAMKIT-PRIV-001")
 
 
@@ -45,8 +49,7 @@ def test_permissions_management_positive_and_path_scoped_negative(b):
 
 def test_credential_exposure(b):
     pos = b.user("keys", policies=(doc(allow("iam:CreateAccessKey")),))
-    self_only = b.user("self", policies=(doc(allow("iam:CreateAccessKey",
-                                                   "arn:aws:iam::*:user/${aws:username}")),))
+    self_only = b.user("self", policies=(doc(allow("iam:CreateAccessKey", "arn:aws:iam::*:user/${aws:username}")),))
     df = run(b, "IAMKIT-PRIV-003")
     assert pos in flagged(df, "IAMKIT-PRIV-003") and self_only not in flagged(df, "IAMKIT-PRIV-003")
     assert df.loc[df.principal_arn == pos, "severity"].iloc[0] == "high"
@@ -54,8 +57,12 @@ def test_credential_exposure(b):
 
 def test_data_exfiltration(b):
     pos = b.user("reader", policies=(doc(allow("secretsmanager:GetSecretValue")),))
-    neg = b.user("one-secret", policies=(doc(allow("secretsmanager:GetSecretValue",
-                                                   f"arn:aws:secretsmanager:us-east-1:{ACCT}:secret:app-*")),))
+    neg = b.user(
+        "one-secret",
+        policies=(
+            doc(allow("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCT}:secret:app-*")),
+        ),
+    )
     hit = flagged(run(b, "IAMKIT-PRIV-004"), "IAMKIT-PRIV-004")
     assert pos in hit and neg not in hit
 

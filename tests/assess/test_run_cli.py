@@ -127,15 +127,36 @@ def test_cli_bad_input(snapshot, tmp_path):
 
 def test_cli_authorization_details(tmp_path):
     export = {
-        "UserDetailList": [{"UserName": "ci", "UserId": "AIDAX", "Arn": f"arn:aws:iam::{ACCT}:user/ci", "Path": "/",
-                            "CreateDate": "2024-01-01T00:00:00Z", "GroupList": [], "AttachedManagedPolicies": [],
-                            "UserPolicyList": [{"PolicyName": "all", "PolicyDocument": doc(ALLOW_ALL)}]}],
-        "GroupDetailList": [], "Policies": [],
-        "RoleDetailList": [{"RoleName": "open", "RoleId": "AROAX", "Arn": f"arn:aws:iam::{ACCT}:role/open",
-                            "Path": "/", "CreateDate": "2024-01-01T00:00:00Z",
-                            "AssumeRolePolicyDocument": trust({"AWS": "*"}), "RolePolicyList": [],
-                            "AttachedManagedPolicies": [], "InstanceProfileList": [], "Tags": [],
-                            "RoleLastUsed": {}}]}
+        "UserDetailList": [
+            {
+                "UserName": "ci",
+                "UserId": "AIDAX",
+                "Arn": f"arn:aws:iam::{ACCT}:user/ci",
+                "Path": "/",
+                "CreateDate": "2024-01-01T00:00:00Z",
+                "GroupList": [],
+                "AttachedManagedPolicies": [],
+                "UserPolicyList": [{"PolicyName": "all", "PolicyDocument": doc(ALLOW_ALL)}],
+            }
+        ],
+        "GroupDetailList": [],
+        "Policies": [],
+        "RoleDetailList": [
+            {
+                "RoleName": "open",
+                "RoleId": "AROAX",
+                "Arn": f"arn:aws:iam::{ACCT}:role/open",
+                "Path": "/",
+                "CreateDate": "2024-01-01T00:00:00Z",
+                "AssumeRolePolicyDocument": trust({"AWS": "*"}),
+                "RolePolicyList": [],
+                "AttachedManagedPolicies": [],
+                "InstanceProfileList": [],
+                "Tags": [],
+                "RoleLastUsed": {},
+            }
+        ],
+    }
     f = tmp_path / "authz.json"
     f.write_text(json.dumps(export))
     out = tmp_path / "f.json"

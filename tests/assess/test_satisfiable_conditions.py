@@ -11,8 +11,14 @@ from assesstest import Builder, allow, doc, run
 CASES = [
     ({"Bool": {"aws:SecureTransport": "true"}}, True, "aws:SecureTransport"),
     ({"DateGreaterThan": {"aws:TokenIssueTime": "2020-01-01T00:00:00Z"}}, True, "aws:TokenIssueTime"),
-    ({"DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"},
-      "DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"}}, True, "aws:CurrentTime"),
+    (
+        {
+            "DateGreaterThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"},
+            "DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"},
+        },
+        True,
+        "aws:CurrentTime",
+    ),
     ({"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}, True, "aws:RequestedRegion"),
     ({"StringEquals": {"aws:RequestTag/team": "ops"}}, True, "aws:RequestTag/team"),
     # not in the caller's hands: MFA it does not have, a time window already over, a network it is not on

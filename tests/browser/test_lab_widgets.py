@@ -23,18 +23,26 @@ pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NOTEBOOK = {
     "cells": [
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": (
-            "import pandas as pd\n"
-            "from iamkit.ui import show\n"
-            "from iamkit.ui.timeline import TimelineExplorer\n"
-            "ev = pd.DataFrame({'event_time': pd.to_datetime(['2026-11-01T00:00:00Z', '2026-11-01T00:01:00Z',"
-            " '2026-11-01T00:02:00Z'], utc=True), 'event_source': ['iam.amazonaws.com', 's3.amazonaws.com',"
-            " 'iam.amazonaws.com'], 'event_name': ['CreateUser', 'GetObject', 'CreateAccessKey'],"
-            " 'access_key_id': ['AKIAEXAMPLE'] * 3, 'source_ip': ['203.0.113.7'] * 3, 'error_code': [None] * 3})\n"
-            "show(TimelineExplorer(ev, title='smoke'))")},
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": (
+                "import pandas as pd\n"
+                "from iamkit.ui import show\n"
+                "from iamkit.ui.timeline import TimelineExplorer\n"
+                "ev = pd.DataFrame({'event_time': pd.to_datetime(['2026-11-01T00:00:00Z', '2026-11-01T00:01:00Z',"
+                " '2026-11-01T00:02:00Z'], utc=True), 'event_source': ['iam.amazonaws.com', 's3.amazonaws.com',"
+                " 'iam.amazonaws.com'], 'event_name': ['CreateUser', 'GetObject', 'CreateAccessKey'],"
+                " 'access_key_id': ['AKIAEXAMPLE'] * 3, 'source_ip': ['203.0.113.7'] * 3, 'error_code': [None] * 3})\n"
+                "show(TimelineExplorer(ev, title='smoke'))"
+            ),
+        },
     ],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 
@@ -52,10 +60,24 @@ def lab(tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--LabApp.extension_manager=readonly", "--ServerApp.port_retries=0", "--allow-root"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--LabApp.extension_manager=readonly",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -76,9 +98,20 @@ def test_timeline_widget_filters_in_chromium(lab):
     assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (make test installs it)"
     base, token = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-default-apps"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-default-apps",
+            ],
+        )
         page = browser.new_page()
         page.goto(f"{base}/lab/tree/widgets.ipynb?token={token}", timeout=120_000)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
@@ -93,7 +126,8 @@ def test_timeline_widget_filters_in_chromium(lab):
         page.wait_for_function(
             "() => { const t = document.querySelector('.iamkit-timeline table');"
             " return t && !t.innerText.includes('GetObject') && t.innerText.includes('CreateUser'); }",
-            timeout=60_000)
+            timeout=60_000,
+        )
         text = page.inner_text(".iamkit-timeline")
         assert "CreateAccessKey" in text and "GetObject" not in text
         browser.close()

@@ -27,8 +27,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.notebook]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NOTEBOOKS = playbook.BUILTIN.parent / "notebooks"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-default-apps"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+]
 LONG = 180_000
 
 
@@ -43,8 +51,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def incident(sandbox, tmp_path_factory):
     cases = tmp_path_factory.mktemp("cases")
-    res = playbook.run("compromised-access-key", {"access_key_id": sandbox.org.incident.leaked_access_key_id},
-                       case_dir=cases / "incident")
+    res = playbook.run(
+        "compromised-access-key",
+        {"access_key_id": sandbox.org.incident.leaked_access_key_id},
+        case_dir=cases / "incident",
+    )
     return res.case.path
 
 
@@ -57,14 +68,34 @@ def lab(incident, tmp_path):
     # kernels talk over IPC: their sockets need a short path (a Unix socket path holds at most 107 bytes, and the
     # test's tmp path alone can be longer)
     sockets = tempfile.mkdtemp(prefix="iamkit-lab-")
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-           "IAMKIT_CASES": str(incident.parent)}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+        "IAMKIT_CASES": str(incident.parent),
+    }
     err = (tmp_path / "lab.stderr").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets}/k",
-         "--LabApp.extension_manager=readonly", "--ServerApp.port_retries=0", "--allow-root"],
-        stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--KernelManager.transport=ipc",
+            f"--KernelManager.ip={sockets}/k",
+            "--LabApp.extension_manager=readonly",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        env=env,
+        cwd=root,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -119,28 +150,38 @@ def test_open_steer_pivot_approve_in_chromium(lab, incident, sandbox):
         label = next(lb for lb, path in cases(incident.parent) if path == str(incident.resolve()))
         page.locator(".iamkit-case-picker select").select_option(label=label)
         page.locator(".iamkit-case-picker button:has-text('Open')").click()
-        page.wait_for_function(f"() => document.querySelector('.iamkit-case-picker').innerText.includes("
-                               f"{json.dumps('open: ' + str(incident.resolve()))})", timeout=LONG)
+        page.wait_for_function(
+            f"() => document.querySelector('.iamkit-case-picker').innerText.includes("
+            f"{json.dumps('open: ' + str(incident.resolve()))})",
+            timeout=LONG,
+        )
 
         # 2. change the window: the suspicious window preset, applied
         page.locator(".iamkit-window select").select_option("suspicious window ±15 min")
         page.locator(".iamkit-window button:has-text('Apply window')").click()
-        page.wait_for_function(f"() => document.querySelector('.iamkit-activity-summary').innerText"
-                               f".startsWith('{in_window:,} calls')", timeout=LONG)
+        page.wait_for_function(
+            f"() => document.querySelector('.iamkit-activity-summary').innerText.startsWith('{in_window:,} calls')",
+            timeout=LONG,
+        )
         assert start in _summary(page)
 
         # 3. change the subject to the attacker's IP
         subject = page.locator(".iamkit-subject input")
         subject.fill(inc.attacker_ip)
         page.locator(".iamkit-subject button:has-text('Apply subject')").click()
-        page.wait_for_function(f"() => document.querySelector('.iamkit-activity-summary').innerText"
-                               f".startsWith('{from_ip:,} calls')", timeout=LONG)
+        page.wait_for_function(
+            f"() => document.querySelector('.iamkit-activity-summary').innerText.startsWith('{from_ip:,} calls')",
+            timeout=LONG,
+        )
         assert inc.attacker_ip in _summary(page)
 
         # 4. follow a pivot from the attacker's IP: click it in the events table
         page.locator(f".iamkit-entity:has-text('{inc.attacker_ip}')").first.click()
-        page.wait_for_function("() => { const r = document.querySelector('.iamkit-pivot-result');"
-                               f" return r && r.innerText.includes('Pivot: ip {inc.attacker_ip}'); }}", timeout=LONG)
+        page.wait_for_function(
+            "() => { const r = document.querySelector('.iamkit-pivot-result');"
+            f" return r && r.innerText.includes('Pivot: ip {inc.attacker_ip}'); }}",
+            timeout=LONG,
+        )
         result = page.inner_text(".iamkit-pivot-result")
         assert f"{pivot_total} event(s) in the store" in result and inc.leaked_access_key_id in result
         page.locator(".iamkit-activity-summary").scroll_into_view_if_needed()
@@ -152,8 +193,10 @@ def test_open_steer_pivot_approve_in_chromium(lab, incident, sandbox):
         page.locator(".iamkit-plan-action input[type=checkbox]").first.check()
         page.locator(".iamkit-plan input[type=text]").fill("ana.browser")
         page.locator(".iamkit-plan button:has-text('Approve (dry run)')").click()
-        page.wait_for_function("() => document.querySelector('.iamkit-plan-result').innerText"
-                               ".includes('approved in dry run')", timeout=LONG)
+        page.wait_for_function(
+            "() => document.querySelector('.iamkit-plan-result').innerText.includes('approved in dry run')",
+            timeout=LONG,
+        )
         page.locator(".iamkit-plan").scroll_into_view_if_needed()
         page.screenshot(path=str(tmp / "workspace-plan.png"))
         browser.close()

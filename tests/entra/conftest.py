@@ -22,7 +22,11 @@ def _host_of(address) -> str | None:
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch):
     """Refuse (and record) any connection or name lookup that is not loopback: nothing leaves the machine."""
-    real_connect, real_connect_ex, real_getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+    real_connect, real_connect_ex, real_getaddrinfo = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.getaddrinfo,
+    )
     refused: list[str] = []
     connections: list[tuple[str, int]] = []  # every TCP destination opened during the test
 
@@ -107,8 +111,14 @@ def graph(entra_env, clock, tmp_path):
 
     from iamkit import entra
 
-    return entra.connect("client_secret", clock=clock, sleeper=clock.sleep, rng=random.Random(5),
-                         now=lambda: NOW, evidence_dir=tmp_path / "evidence")
+    return entra.connect(
+        "client_secret",
+        clock=clock,
+        sleeper=clock.sleep,
+        rng=random.Random(5),
+        now=lambda: NOW,
+        evidence_dir=tmp_path / "evidence",
+    )
 
 
 @pytest.fixture
@@ -118,8 +128,15 @@ def beta_graph(entra_env, clock, tmp_path):
 
     from iamkit import entra
 
-    return entra.connect("client_secret", clock=clock, sleeper=clock.sleep, rng=random.Random(5),
-                         now=lambda: NOW, evidence_dir=tmp_path / "evidence-beta", beta=True)
+    return entra.connect(
+        "client_secret",
+        clock=clock,
+        sleeper=clock.sleep,
+        rng=random.Random(5),
+        now=lambda: NOW,
+        evidence_dir=tmp_path / "evidence-beta",
+        beta=True,
+    )
 
 
 @pytest.fixture
@@ -131,8 +148,9 @@ def injected_connect(monkeypatch, clock):
 
     from iamkit import entra
 
-    monkeypatch.setattr(entra, "connect", functools.partial(entra.connect, clock=clock, sleeper=clock.sleep,
-                                                            rng=random.Random(5)))
+    monkeypatch.setattr(
+        entra, "connect", functools.partial(entra.connect, clock=clock, sleeper=clock.sleep, rng=random.Random(5))
+    )
     return clock
 
 
@@ -171,35 +189,68 @@ def identity_center(moto_endpoint):
     store, iarn = inst["IdentityStoreId"], inst["InstanceArn"]
     users = {}
     for upn, given in ((ALICE, "Alice"), ("bob@corp.example", "Bob")):
-        users[upn] = ids.create_user(IdentityStoreId=store, UserName=upn, DisplayName=given,
-                                     Name={"GivenName": given, "FamilyName": "X"},
-                                     Emails=[{"Value": upn, "Primary": True}])["UserId"]
+        users[upn] = ids.create_user(
+            IdentityStoreId=store,
+            UserName=upn,
+            DisplayName=given,
+            Name={"GivenName": given, "FamilyName": "X"},
+            Emails=[{"Value": upn, "Primary": True}],
+        )["UserId"]
     admins = ids.create_group(IdentityStoreId=store, DisplayName="AWS-Admins")["GroupId"]
     ids.create_group_membership(IdentityStoreId=store, GroupId=admins, MemberId={"UserId": users[ALICE]})
-    ps = {n: sso.create_permission_set(Name=n, InstanceArn=iarn)["PermissionSet"]["PermissionSetArn"]
-          for n in ("AdministratorAccess", "ReadOnly")}
-    sso.create_account_assignment(InstanceArn=iarn, TargetId=PROD, TargetType="AWS_ACCOUNT",
-                                  PermissionSetArn=ps["AdministratorAccess"], PrincipalType="GROUP", PrincipalId=admins)
-    sso.create_account_assignment(InstanceArn=iarn, TargetId=DEV, TargetType="AWS_ACCOUNT",
-                                  PermissionSetArn=ps["ReadOnly"], PrincipalType="USER", PrincipalId=users[ALICE])
-    sso.create_account_assignment(InstanceArn=iarn, TargetId=DEV, TargetType="AWS_ACCOUNT",
-                                  PermissionSetArn=ps["AdministratorAccess"], PrincipalType="USER",
-                                  PrincipalId=users["bob@corp.example"])
+    ps = {
+        n: sso.create_permission_set(Name=n, InstanceArn=iarn)["PermissionSet"]["PermissionSetArn"]
+        for n in ("AdministratorAccess", "ReadOnly")
+    }
+    sso.create_account_assignment(
+        InstanceArn=iarn,
+        TargetId=PROD,
+        TargetType="AWS_ACCOUNT",
+        PermissionSetArn=ps["AdministratorAccess"],
+        PrincipalType="GROUP",
+        PrincipalId=admins,
+    )
+    sso.create_account_assignment(
+        InstanceArn=iarn,
+        TargetId=DEV,
+        TargetType="AWS_ACCOUNT",
+        PermissionSetArn=ps["ReadOnly"],
+        PrincipalType="USER",
+        PrincipalId=users[ALICE],
+    )
+    sso.create_account_assignment(
+        InstanceArn=iarn,
+        TargetId=DEV,
+        TargetType="AWS_ACCOUNT",
+        PermissionSetArn=ps["AdministratorAccess"],
+        PrincipalType="USER",
+        PrincipalId=users["bob@corp.example"],
+    )
     iam = client(session, "iam", moto_endpoint)  # a key of this account, for processes that cannot add a header
     iam.create_user(UserName="notebook-analyst")
     key = iam.create_access_key(UserName="notebook-analyst")["AccessKey"]
-    return {"session": session, "users": users, "group": admins, "store": store,
-            "key": (key["AccessKeyId"], key["SecretAccessKey"])}
+    return {
+        "session": session,
+        "users": users,
+        "group": admins,
+        "store": store,
+        "key": (key["AccessKeyId"], key["SecretAccessKey"]),
+    }
 
 
 @pytest.fixture
 def aws_env(entra_env, identity_center, moto_endpoint, monkeypatch, tmp_path):
     """Env for child processes (papermill kernel, CLI): the fake Entra and moto, keyed to the Identity Center account."""
     key_id, secret = identity_center["key"]
-    for k, v in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret,
-                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                 "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")
-                 }.items():
+    for k, v in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)

@@ -49,8 +49,9 @@ def test_entra_user_unknown_is_exit_2(capsys, entra_env):
 
 def test_entra_signins_since_csv(capsys, entra_env, tmp_path):
     out_file = tmp_path / "s.csv"
-    code, _, _ = run(capsys, "entra", "signins", ALICE, "--since", "2026-11-28T09:00:00Z", "--format", "csv",
-                     "--out", str(out_file))
+    code, _, _ = run(
+        capsys, "entra", "signins", ALICE, "--since", "2026-11-28T09:00:00Z", "--format", "csv", "--out", str(out_file)
+    )
     import pandas as pd
 
     df = pd.read_csv(out_file)
@@ -63,8 +64,9 @@ def test_entra_signins_bad_since_is_exit_2(capsys, entra_env):
 
 
 def test_correlate_json_has_every_part(capsys, aws_env, trail_db):
-    code, out, _ = run(capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json",
-                       "--beta")
+    code, out, _ = run(
+        capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json", "--beta"
+    )
     doc = json.loads(out)
     assert code == 0
     assert doc["summary"]["display_name"] == "Alice Ames" and doc["skipped"] == {}
@@ -76,12 +78,14 @@ def test_correlate_json_has_every_part(capsys, aws_env, trail_db):
 
 
 def test_correlate_v1_says_what_only_beta_has(capsys, aws_env, trail_db):
-    code, out, _ = run(capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json",
-                       "--no-aws")
+    code, out, _ = run(
+        capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--format", "json", "--no-aws"
+    )
     doc = json.loads(out)
     assert code == 0 and "only in Graph beta" in doc["skipped"]["signins_beta"]
     assert {s["api_version"] for s in doc["signins"]} == {"v1.0"} and {s["event_type"] for s in doc["signins"]} == {
-        "interactiveUser"}
+        "interactiveUser"
+    }
     assert doc["summary"]["mfa_at_signin"] == "yes"  # alice's v1.0 sign-ins name the MFA they passed
 
 
@@ -92,8 +96,20 @@ def test_correlate_table_prints_skipped_lines(capsys, aws_env, trail_db, fake):
 
 
 def test_correlate_one_part_as_csv(capsys, aws_env, trail_db):
-    code, out, _ = run(capsys, "correlate", ALICE, "--db", str(trail_db), "--since", "2026-11-15", "--part", "roles",
-                       "--format", "csv", "--no-entra")
+    code, out, _ = run(
+        capsys,
+        "correlate",
+        ALICE,
+        "--db",
+        str(trail_db),
+        "--since",
+        "2026-11-15",
+        "--part",
+        "roles",
+        "--format",
+        "csv",
+        "--no-entra",
+    )
     assert code == 0 and out.splitlines()[0].startswith("account_id,permission_set,role_name")
 
 

@@ -164,7 +164,7 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(graph, fake
     assert [e["status"] for e in sent] == [429, 429, 429, 200]
     gaps = [b["t"] - a["t"] for a, b in zip(sent, sent[1:], strict=False)]
     for attempt, gap in enumerate(gaps):  # jittered exponential backoff, never less than the service's window
-        ceiling = min(graph.backoff_cap, graph.backoff_base * 2 ** attempt)
+        ceiling = min(graph.backoff_cap, graph.backoff_base * 2**attempt)
         assert max(ceiling / 2, 1.0) <= gap <= max(ceiling, 1.0 * 1.1) + 1e-9
     assert gaps[2] > gaps[0]
 
@@ -248,11 +248,17 @@ def test_expired_skip_token_restarts_only_its_slice(graph, fake, clock):
 
 def test_paging_follows_next_link_exactly_and_resends_consistency_level(graph, fake):
     fake.page_size = 1
-    pages = list(graph.pages("users", params={"$count": "true", "$select": "id,userPrincipalName"},
-                             headers={"ConsistencyLevel": "eventual"}))
+    pages = list(
+        graph.pages(
+            "users",
+            params={"$count": "true", "$select": "id,userPrincipalName"},
+            headers={"ConsistencyLevel": "eventual"},
+        )
+    )
     assert len(pages) == len(fake.directory.users)
     assert sorted(u["userPrincipalName"] for p in pages for u in p["value"]) == sorted(
-        u["userPrincipalName"] for u in fake.directory.users.values())
+        u["userPrincipalName"] for u in fake.directory.users.values()
+    )
     follow = [e for e in graph_calls(fake, "/v1.0/users") if "$skiptoken" in e["query"]]
     assert len(follow) == len(pages) - 1
     assert all(e["consistency_level"] == "eventual" for e in follow)
@@ -395,8 +401,11 @@ def test_signins_include_non_interactive_only_from_beta_when_asked(graph, beta_g
     assert {"interactiveUser", "nonInteractiveUser"} <= set(df["event_type"]) and set(df["api_version"]) == {"beta"}
     assert any(e["path"].startswith("/beta/auditLogs/signIns") for e in fake.log)
     assert df["created"].is_monotonic_decreasing and df["upn_key"].eq(ALICE).all()
-    truth = {s["id"] for s in fake.directory.signins if s["userPrincipalName"] == ALICE
-             and s["createdDateTime"] >= "2026-11-24T12:00:00Z"}
+    truth = {
+        s["id"]
+        for s in fake.directory.signins
+        if s["userPrincipalName"] == ALICE and s["createdDateTime"] >= "2026-11-24T12:00:00Z"
+    }
     assert set(df["id"]) == truth  # every sign-in of the window, once
 
 

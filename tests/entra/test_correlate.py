@@ -38,11 +38,19 @@ def trail(fake, aws):
 def test_correlate_joins_entra_identity_center_and_cloudtrail(beta_graph, aws, trail, fake):
     view = correlate(ALICE, graph=beta_graph, aws_session=aws["session"], trail=trail, since=NOW - timedelta(days=14))
     assert view.skipped == {} and len(view.errors) == 0, view.errors.to_dict("records")
-    for name, schema in (("profile", "entra_user"), ("mfa", "entra_mfa"), ("signins", "entra_signins"),
-                         ("groups", "person_groups"), ("identity_center_user", "person_identity_center_user"),
-                         ("assignments", "person_assignments"), ("roles", "person_roles"),
-                         ("sessions", "person_sessions"), ("activity", "person_activity"),
-                         ("timeline", "person_timeline"), ("errors", "errors")):
+    for name, schema in (
+        ("profile", "entra_user"),
+        ("mfa", "entra_mfa"),
+        ("signins", "entra_signins"),
+        ("groups", "person_groups"),
+        ("identity_center_user", "person_identity_center_user"),
+        ("assignments", "person_assignments"),
+        ("roles", "person_roles"),
+        ("sessions", "person_sessions"),
+        ("activity", "person_activity"),
+        ("timeline", "person_timeline"),
+        ("errors", "errors"),
+    ):
         frames.check(getattr(view, name), schema)
     assert view.profile["display_name"].tolist() == ["Alice Ames"]
     assert bool(view.mfa["is_mfa_registered"].iloc[0]) is True
@@ -55,7 +63,9 @@ def test_correlate_joins_entra_identity_center_and_cloudtrail(beta_graph, aws, t
     roles = {(r["account_id"], r["role_name"]): r for r in view.roles.to_dict("records")}
     admin = roles[(PROD, SSO_ROLE.rsplit("/", 1)[-1])]
     assert admin["permission_set"] == "AdministratorAccess" and bool(admin["used"]) and admin["role_arn"] == SSO_ROLE
-    assert roles[(DEV, "AWSReservedSSO_ReadOnly_*")]["used"] is False or not bool(roles[(DEV, "AWSReservedSSO_ReadOnly_*")]["used"])
+    assert roles[(DEV, "AWSReservedSSO_ReadOnly_*")]["used"] is False or not bool(
+        roles[(DEV, "AWSReservedSSO_ReadOnly_*")]["used"]
+    )
     assert roles[(DEV, "EntraFederatedAdmins")]["via"] == "direct SAML / session name"
 
 
@@ -64,7 +74,11 @@ def test_sessions_cover_saml_identity_center_role_sessions_and_iam_users(graph, 
     s = view.sessions
     assert sorted(s["kind"]) == ["iam_user", "identity_center", "role_session", "saml", "saml"]
     role = s[s["kind"] == "role_session"].iloc[0]
-    assert role["access_key_id"] == "ASIAALICESSO00000001" and role["events"] == 2 and role["origin"] == "AssumeRoleWithSAML"
+    assert (
+        role["access_key_id"] == "ASIAALICESSO00000001"
+        and role["events"] == 2
+        and role["origin"] == "AssumeRoleWithSAML"
+    )
     direct = s[(s["kind"] == "saml") & (s["role_arn"] == DIRECT_ROLE)].iloc[0]
     assert bool(direct["direct_saml"]) is True
     iam = s[s["kind"] == "iam_user"].iloc[0]
@@ -75,8 +89,14 @@ def test_sessions_cover_saml_identity_center_role_sessions_and_iam_users(graph, 
 
 
 def test_timeline_says_whether_ip_and_time_agree(graph, aws, trail):
-    view = correlate(ALICE, graph=graph, aws_session=aws["session"], trail=trail, since=NOW - timedelta(days=14),
-                     iam_user_arns=[f"arn:aws:iam::{PROD}:user/alice"])
+    view = correlate(
+        ALICE,
+        graph=graph,
+        aws_session=aws["session"],
+        trail=trail,
+        since=NOW - timedelta(days=14),
+        iam_user_arns=[f"arn:aws:iam::{PROD}:user/alice"],
+    )
     tl = view.timeline
     aws_rows = tl[tl["source"] == "aws"]
     sso = aws_rows[(aws_rows["kind"] == "role_session")].iloc[0]
@@ -145,19 +165,55 @@ def test_build_timeline_pure_cases():
     from iamkit.entra.frames import signins_frame
 
     t0 = "2026-01-01T10:00:00Z"
-    s = signins_frame([{"id": "1", "createdDateTime": t0, "userPrincipalName": "a@b.c", "ipAddress": "1.1.1.1",
-                        "isInteractive": True, "status": {"errorCode": 0}, "appDisplayName": "AWS"}])
-    sessions = frames.conform([
-        {"kind": "role_session", "first_seen": "2026-01-01T10:10:00Z", "source_ips": ["1.1.1.1"], "events": 1,
-         "errors": 0, "origin": "x"},
-        {"kind": "role_session", "first_seen": "2026-01-01T10:12:00Z", "source_ips": ["2.2.2.2"], "events": 1,
-         "errors": 0, "origin": "x"},
-        {"kind": "role_session", "first_seen": "2026-01-03T10:00:00Z", "source_ips": ["1.1.1.1"], "events": 1,
-         "errors": 0, "origin": "x"},
-    ], "person_sessions")
+    s = signins_frame(
+        [
+            {
+                "id": "1",
+                "createdDateTime": t0,
+                "userPrincipalName": "a@b.c",
+                "ipAddress": "1.1.1.1",
+                "isInteractive": True,
+                "status": {"errorCode": 0},
+                "appDisplayName": "AWS",
+            }
+        ]
+    )
+    sessions = frames.conform(
+        [
+            {
+                "kind": "role_session",
+                "first_seen": "2026-01-01T10:10:00Z",
+                "source_ips": ["1.1.1.1"],
+                "events": 1,
+                "errors": 0,
+                "origin": "x",
+            },
+            {
+                "kind": "role_session",
+                "first_seen": "2026-01-01T10:12:00Z",
+                "source_ips": ["2.2.2.2"],
+                "events": 1,
+                "errors": 0,
+                "origin": "x",
+            },
+            {
+                "kind": "role_session",
+                "first_seen": "2026-01-03T10:00:00Z",
+                "source_ips": ["1.1.1.1"],
+                "events": 1,
+                "errors": 0,
+                "origin": "x",
+            },
+        ],
+        "person_sessions",
+    )
     tl = build_timeline(s, sessions, window=timedelta(minutes=15))
     verdicts = tl.loc[tl["source"] == "aws", "agreement"].tolist()
-    assert verdicts[0].startswith("yes") and verdicts[1].startswith("NO: different IP") and verdicts[2].startswith("partly")
+    assert (
+        verdicts[0].startswith("yes")
+        and verdicts[1].startswith("NO: different IP")
+        and verdicts[2].startswith("partly")
+    )
     assert tl.loc[tl["source"] == "aws", "minutes_from_signin"].tolist()[:2] == [10.0, 12.0]
     assert isinstance(tl["time"].dtype, pd.DatetimeTZDtype)
 

@@ -30,13 +30,16 @@ def test_upn_key_of_nothing_is_none(value):
     assert ef.upn_key(value) is None
 
 
-@pytest.mark.parametrize(("odata", "name"), [
-    ("#microsoft.graph.fido2AuthenticationMethod", "fido2"),
-    ("#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", "microsoftAuthenticator"),
-    ("#microsoft.graph.passwordAuthenticationMethod", "password"),
-    ("#microsoft.graph.somethingNew", "somethingNew"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    ("odata", "name"),
+    [
+        ("#microsoft.graph.fido2AuthenticationMethod", "fido2"),
+        ("#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", "microsoftAuthenticator"),
+        ("#microsoft.graph.passwordAuthenticationMethod", "password"),
+        ("#microsoft.graph.somethingNew", "somethingNew"),
+        (None, ""),
+    ],
+)
 def test_method_name(odata, name):
     assert ef.method_name(odata) == name
 
@@ -45,15 +48,32 @@ def test_every_entra_frame_follows_its_schema_even_from_sparse_json():
     checks = [
         (ef.user_frame([{"userPrincipalName": "A@B.C", "createdDateTime": "2026-01-01T00:00:00Z"}]), "entra_user"),
         (ef.groups_frame("a@b.c", [{"id": "g", "@odata.type": "#microsoft.graph.directoryRole"}]), "entra_groups"),
-        (ef.methods_frame("a@b.c", [{"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "1",
-                                      "phoneNumber": "+1 555"}]), "entra_auth_methods"),
+        (
+            ef.methods_frame(
+                "a@b.c",
+                [{"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "1", "phoneNumber": "+1 555"}],
+            ),
+            "entra_auth_methods",
+        ),
         (ef.mfa_frame("a@b.c", None, []), "entra_mfa"),
-        (ef.signins_frame([{"id": "1", "createdDateTime": "2026-01-01T00:00:00Z", "status": {"errorCode": 50126}}]),
-         "entra_signins"),
+        (
+            ef.signins_frame([{"id": "1", "createdDateTime": "2026-01-01T00:00:00Z", "status": {"errorCode": 50126}}]),
+            "entra_signins",
+        ),
         (ef.risky_users_frame([{"id": "u"}]), "entra_risky_users"),
         (ef.risk_detections_frame([{"id": "r", "detectedDateTime": "2026-01-01T00:00:00Z"}]), "entra_risk_detections"),
-        (ef.directory_audits_frame([{"id": "a", "initiatedBy": {"app": {"displayName": "Sync"}},
-                                     "targetResources": [{"userPrincipalName": "X@Y.Z"}]}]), "entra_directory_audits"),
+        (
+            ef.directory_audits_frame(
+                [
+                    {
+                        "id": "a",
+                        "initiatedBy": {"app": {"displayName": "Sync"}},
+                        "targetResources": [{"userPrincipalName": "X@Y.Z"}],
+                    }
+                ]
+            ),
+            "entra_directory_audits",
+        ),
     ]
     for df, name in checks:
         frames.check(df, name)
@@ -76,28 +96,59 @@ def test_mfa_without_the_report_is_derived_from_methods():
 
 
 def test_signins_are_deduplicated_and_newest_first():
-    rows = [{"id": str(i % 3), "createdDateTime": f"2026-01-0{i + 1}T00:00:00Z", "isInteractive": i % 2 == 0,
-             "status": {"errorCode": 0}, "authenticationRequirement": "multiFactorAuthentication"} for i in range(5)]
+    rows = [
+        {
+            "id": str(i % 3),
+            "createdDateTime": f"2026-01-0{i + 1}T00:00:00Z",
+            "isInteractive": i % 2 == 0,
+            "status": {"errorCode": 0},
+            "authenticationRequirement": "multiFactorAuthentication",
+        }
+        for i in range(5)
+    ]
     df = ef.signins_frame(rows)
     assert sorted(df["id"]) == ["0", "1", "2"] and df["created"].is_monotonic_decreasing
     assert set(df["event_type"]) == {"interactiveUser", "nonInteractiveUser"} and (df["mfa"] == "yes").all()
 
 
-@pytest.mark.parametrize(("status", "body", "url", "kind", "attr"), [
-    (403, {"error": {"code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant"}},
-     "https://g/v1.0/auditLogs/signIns", ee.LicenceRequired, ("licence", "P1")),
-    (403, {"error": {"code": "Forbidden", "message": "tenant is not licensed for premium"}},
-     "https://g/v1.0/identityProtection/riskyUsers", ee.LicenceRequired, ("licence", "P2")),
-    (403, {"error": {"code": "Authorization_RequestDenied"}}, "https://g/v1.0/users/x/authentication/methods",
-     ee.PermissionDenied, ("permission", "UserAuthenticationMethod.Read.All")),
-    (401, {"error": {"code": "InvalidAuthenticationToken"}}, "https://g/v1.0/users", ee.TokenExpired, None),
-    (404, {"error": {"code": "Request_ResourceNotFound"}}, "https://g/v1.0/users/x", ee.GraphNotFound, None),
-    (400, {"error": {"code": "Directory_ExpiredPageToken"}}, "https://g/v1.0/auditLogs/signIns",
-     ee.ExpiredSkipToken, None),
-    (429, {"error": {"code": "TooManyRequests"}}, "https://g/v1.0/users", ee.Throttled, None),
-    (500, None, "https://g/v1.0/users", ee.GraphError, None),
-    (400, "not json", "https://g/v1.0/users", ee.GraphError, None),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "url", "kind", "attr"),
+    [
+        (
+            403,
+            {"error": {"code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant"}},
+            "https://g/v1.0/auditLogs/signIns",
+            ee.LicenceRequired,
+            ("licence", "P1"),
+        ),
+        (
+            403,
+            {"error": {"code": "Forbidden", "message": "tenant is not licensed for premium"}},
+            "https://g/v1.0/identityProtection/riskyUsers",
+            ee.LicenceRequired,
+            ("licence", "P2"),
+        ),
+        (
+            403,
+            {"error": {"code": "Authorization_RequestDenied"}},
+            "https://g/v1.0/users/x/authentication/methods",
+            ee.PermissionDenied,
+            ("permission", "UserAuthenticationMethod.Read.All"),
+        ),
+        (401, {"error": {"code": "InvalidAuthenticationToken"}}, "https://g/v1.0/users", ee.TokenExpired, None),
+        (404, {"error": {"code": "Request_ResourceNotFound"}}, "https://g/v1.0/users/x", ee.GraphNotFound, None),
+        (
+            400,
+            {"error": {"code": "Directory_ExpiredPageToken"}},
+            "https://g/v1.0/auditLogs/signIns",
+            ee.ExpiredSkipToken,
+            None,
+        ),
+        (429, {"error": {"code": "TooManyRequests"}}, "https://g/v1.0/users", ee.Throttled, None),
+        (500, None, "https://g/v1.0/users", ee.GraphError, None),
+        (400, "not json", "https://g/v1.0/users", ee.GraphError, None),
+    ],
+)
 def test_error_mapping(status, body, url, kind, attr):
     err = error_for(status, body, url, request_id="rid")
     assert type(err) is kind and err.status == status and err.request_id == "rid"
@@ -105,14 +156,21 @@ def test_error_mapping(status, body, url, kind, attr):
         assert getattr(err, attr[0]) == attr[1]
 
 
-@pytest.mark.parametrize(("held", "kind", "skipped"), [
-    ({"IdentityRiskyUser.Read.All"}, ee.LicenceRequired, "needs Entra ID P2"),
-    (set(), ee.PermissionDenied, None),
-    (None, ee.LicenceRequired, "needs Entra ID P2 or IdentityRiskyUser.Read.All"),
-])
+@pytest.mark.parametrize(
+    ("held", "kind", "skipped"),
+    [
+        ({"IdentityRiskyUser.Read.All"}, ee.LicenceRequired, "needs Entra ID P2"),
+        (set(), ee.PermissionDenied, None),
+        (None, ee.LicenceRequired, "needs Entra ID P2 or IdentityRiskyUser.Read.All"),
+    ],
+)
 def test_identity_protections_bare_403_is_told_apart_by_the_tokens_permissions(held, kind, skipped):
-    err = error_for(403, {"error": {"code": "Forbidden", "message": "Forbidden"}},
-                    "https://g/v1.0/identityProtection/riskyUsers", held=held)
+    err = error_for(
+        403,
+        {"error": {"code": "Forbidden", "message": "Forbidden"}},
+        "https://g/v1.0/identityProtection/riskyUsers",
+        held=held,
+    )
     assert type(err) is kind
     if skipped:
         assert err.skipped == skipped and err.licence == "P2"
@@ -127,12 +185,19 @@ def test_permission_and_licence_tables():
     assert required_licence("https://g/v1.0/reports/authenticationMethods/userRegistrationDetails/x") == "P1"
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("7d", NOW - timedelta(days=7)), ("36h", NOW - timedelta(hours=36)), ("90m", NOW - timedelta(minutes=90)),
-    ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)), ("2026-11-01T10:00:00Z", datetime(2026, 11, 1, 10, tzinfo=UTC)),
-    (None, NOW - timedelta(days=14)), (timedelta(hours=1), NOW - timedelta(hours=1)),
-    (datetime(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7d", NOW - timedelta(days=7)),
+        ("36h", NOW - timedelta(hours=36)),
+        ("90m", NOW - timedelta(minutes=90)),
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T10:00:00Z", datetime(2026, 11, 1, 10, tzinfo=UTC)),
+        (None, NOW - timedelta(days=14)),
+        (timedelta(hours=1), NOW - timedelta(hours=1)),
+        (datetime(2026, 1, 1), datetime(2026, 1, 1, tzinfo=UTC)),
+    ],
+)
 def test_parse_since(value, expected):
     assert parse_since(value, now=NOW) == expected
 

@@ -10,7 +10,10 @@ from iamkit.correlate import identity_center
 
 INSTANCE = {"InstanceArn": "arn:aws:sso:::instance/ssoins-1", "IdentityStoreId": "d-1"}
 OID = "0a0a0a0a-0000-4000-8000-00000000000a"
-EXTRA = {"UserArn": "arn:aws:identitystore::111111111111:identitystore/d-1234567890/user/u-alice-0000", "Revision": "1"}  # required by botocore 1.44
+EXTRA = {
+    "UserArn": "arn:aws:identitystore::111111111111:identitystore/d-1234567890/user/u-alice-0000",
+    "Revision": "1",
+}  # required by botocore 1.44
 
 
 class StubSession:
@@ -18,7 +21,10 @@ class StubSession:
 
     def __init__(self):
         kw = dict(region_name="us-east-1", aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x")
-        self.clients = {"sso-admin": boto3.client("sso-admin", **kw), "identitystore": boto3.client("identitystore", **kw)}
+        self.clients = {
+            "sso-admin": boto3.client("sso-admin", **kw),
+            "identitystore": boto3.client("identitystore", **kw),
+        }
         self.stubs = {k: Stubber(c) for k, c in self.clients.items()}
 
     def client(self, name, **_):  # as boto3.Session.client: region, endpoint and config are the stub's own
@@ -41,22 +47,53 @@ def test_user_found_by_external_id_when_the_user_name_differs():
     sso.add_response("list_instances", {"Instances": [INSTANCE]})
     for _ in range(2):  # userName, then emails.value
         ids.add_client_error("get_user_id", "ResourceNotFoundException", "not found")
-    ids.add_response("list_users", {"Users": [
-        {"UserId": "u-other", "UserName": "someone", "IdentityStoreId": "d-1", **EXTRA},
-        {"UserId": "u-alice", "UserName": "aames", "IdentityStoreId": "d-1", **EXTRA,
-         "ExternalIds": [{"Issuer": "https://login.microsoftonline.com/t/v2.0", "Id": OID}]}]})
-    ids.add_response("describe_user", {"UserId": "u-alice", "UserName": "aames", "IdentityStoreId": "d-1", **EXTRA,
-                                       "ExternalIds": [{"Issuer": "https://login.microsoftonline.com/t/v2.0", "Id": OID}]})
+    ids.add_response(
+        "list_users",
+        {
+            "Users": [
+                {"UserId": "u-other", "UserName": "someone", "IdentityStoreId": "d-1", **EXTRA},
+                {
+                    "UserId": "u-alice",
+                    "UserName": "aames",
+                    "IdentityStoreId": "d-1",
+                    **EXTRA,
+                    "ExternalIds": [{"Issuer": "https://login.microsoftonline.com/t/v2.0", "Id": OID}],
+                },
+            ]
+        },
+    )
+    ids.add_response(
+        "describe_user",
+        {
+            "UserId": "u-alice",
+            "UserName": "aames",
+            "IdentityStoreId": "d-1",
+            **EXTRA,
+            "ExternalIds": [{"Issuer": "https://login.microsoftonline.com/t/v2.0", "Id": OID}],
+        },
+    )
     ids.add_response("list_group_memberships_for_member", {"GroupMemberships": []})
-    sso.add_response("list_account_assignments_for_principal", {"AccountAssignments": [
-        {"AccountId": "222222222222", "PermissionSetArn": "arn:aws:sso:::permissionSet/ssoins-1/ps-1",
-         "PrincipalType": "USER", "PrincipalId": "u-alice"}]})
+    sso.add_response(
+        "list_account_assignments_for_principal",
+        {
+            "AccountAssignments": [
+                {
+                    "AccountId": "222222222222",
+                    "PermissionSetArn": "arn:aws:sso:::permissionSet/ssoins-1/ps-1",
+                    "PrincipalType": "USER",
+                    "PrincipalId": "u-alice",
+                }
+            ]
+        },
+    )
     sso.add_response("describe_permission_set", {"PermissionSet": {"Name": "ReadOnly"}})
     with sess:
         user, groups, assignments, errors = identity_center(sess, "alice@corp.example", entra_object_id=OID)
     assert user["user_id"] == "u-alice" and user["matched_by"] == "externalId"
     assert groups == [] and errors == []
-    assert [(a["account_id"], a["permission_set"], a["via"]) for a in assignments] == [("222222222222", "ReadOnly", "direct")]
+    assert [(a["account_id"], a["permission_set"], a["via"]) for a in assignments] == [
+        ("222222222222", "ReadOnly", "direct")
+    ]
 
 
 def test_denied_identity_center_is_an_error_row_not_a_crash():

@@ -18,32 +18,61 @@ OK = {"errorCode": 0, "failureReason": "Other.", "additionalDetails": None}
 
 
 # ---------------------------------------------------------------- the derivation (pure)
-@pytest.mark.parametrize(("record", "answer", "evidence"), [
-    # v1.0: MFA named in the status details, or proven by a Conditional Access grant
-    ({"status": {**OK, "additionalDetails": "MFA completed in Azure AD"}}, "yes", "status.additionalDetails"),
-    ({"status": {**OK, "additionalDetails": "MFA requirement satisfied by claim in the token"}}, "yes",
-     "status.additionalDetails"),
-    ({"status": OK, "appliedConditionalAccessPolicies": [{"enforcedGrantControls": ["Mfa"], "result": "success"}]},
-     "yes", "appliedConditionalAccessPolicies"),
-    ({"status": OK, "appliedConditionalAccessPolicies": [{"enforcedGrantControls": ["Mfa"], "result": "failure"}]},
-     "unknown", None),
-    # v1.0 cannot say "no": a plain successful sign-in is unknown
-    ({"status": OK}, "unknown", None),
-    ({"status": {**OK, "additionalDetails": "Redirected to external provider"}}, "unknown", None),
-    # failed MFA is a v1.0 error code; other failures say nothing about MFA
-    ({"status": {"errorCode": 500121, "failureReason": "Authentication failed during strong authentication"}},
-     "failed", "status.errorCode 500121"),
-    ({"status": {"errorCode": 50126}, "authenticationRequirement": "singleFactorAuthentication"}, "unknown", None),
-    # beta says it outright
-    ({"status": OK, "authenticationRequirement": "multiFactorAuthentication"}, "yes", "authenticationRequirement"),
-    ({"status": OK, "authenticationRequirement": "singleFactorAuthentication"}, "no", "authenticationRequirement"),
-    ({"status": OK, "authenticationRequirement": "singleFactorAuthentication",
-      "authenticationDetails": [{"authenticationStepRequirement": "Multifactor authentication", "succeeded": True}]},
-     "yes", "authenticationDetails"),
-    # hostile or broken shapes never crash and never claim anything
-    ({}, "unknown", None), ({"status": "x", "authenticationDetails": "y", "appliedConditionalAccessPolicies": ["z"]},
-                            "unknown", None),
-])
+@pytest.mark.parametrize(
+    ("record", "answer", "evidence"),
+    [
+        # v1.0: MFA named in the status details, or proven by a Conditional Access grant
+        ({"status": {**OK, "additionalDetails": "MFA completed in Azure AD"}}, "yes", "status.additionalDetails"),
+        (
+            {"status": {**OK, "additionalDetails": "MFA requirement satisfied by claim in the token"}},
+            "yes",
+            "status.additionalDetails",
+        ),
+        (
+            {
+                "status": OK,
+                "appliedConditionalAccessPolicies": [{"enforcedGrantControls": ["Mfa"], "result": "success"}],
+            },
+            "yes",
+            "appliedConditionalAccessPolicies",
+        ),
+        (
+            {
+                "status": OK,
+                "appliedConditionalAccessPolicies": [{"enforcedGrantControls": ["Mfa"], "result": "failure"}],
+            },
+            "unknown",
+            None,
+        ),
+        # v1.0 cannot say "no": a plain successful sign-in is unknown
+        ({"status": OK}, "unknown", None),
+        ({"status": {**OK, "additionalDetails": "Redirected to external provider"}}, "unknown", None),
+        # failed MFA is a v1.0 error code; other failures say nothing about MFA
+        (
+            {"status": {"errorCode": 500121, "failureReason": "Authentication failed during strong authentication"}},
+            "failed",
+            "status.errorCode 500121",
+        ),
+        ({"status": {"errorCode": 50126}, "authenticationRequirement": "singleFactorAuthentication"}, "unknown", None),
+        # beta says it outright
+        ({"status": OK, "authenticationRequirement": "multiFactorAuthentication"}, "yes", "authenticationRequirement"),
+        ({"status": OK, "authenticationRequirement": "singleFactorAuthentication"}, "no", "authenticationRequirement"),
+        (
+            {
+                "status": OK,
+                "authenticationRequirement": "singleFactorAuthentication",
+                "authenticationDetails": [
+                    {"authenticationStepRequirement": "Multifactor authentication", "succeeded": True}
+                ],
+            },
+            "yes",
+            "authenticationDetails",
+        ),
+        # hostile or broken shapes never crash and never claim anything
+        ({}, "unknown", None),
+        ({"status": "x", "authenticationDetails": "y", "appliedConditionalAccessPolicies": ["z"]}, "unknown", None),
+    ],
+)
 def test_sign_in_mfa(record, answer, evidence):
     assert sign_in_mfa(record) == (answer, evidence)
 
@@ -68,7 +97,9 @@ def test_mfa_at_signin_needs_evidence_to_say_no():
 
 # ---------------------------------------------------------------- against the fake's ground truth
 def _truth(fake, upn):
-    return {s["id"]: fake.directory.signin_mfa[s["id"]] for s in fake.directory.signins if s["userPrincipalName"] == upn}
+    return {
+        s["id"]: fake.directory.signin_mfa[s["id"]] for s in fake.directory.signins if s["userPrincipalName"] == upn
+    }
 
 
 @pytest.mark.parametrize("upn", [ALICE, BOB, CAROL])
@@ -108,8 +139,11 @@ def test_the_person_view_gives_each_seeded_persons_mfa(graph, beta_graph, fake, 
         s = view.summary()
         strong = bool(set(person.mfa_methods) & STRONG)
         assert s["mfa_registered"] is strong, upn
-        truths = {fake.directory.signin_mfa[i] for i, ok in zip(view.signins["id"], view.signins["success"],
-                                                               strict=True) if ok}
+        truths = {
+            fake.directory.signin_mfa[i]
+            for i, ok in zip(view.signins["id"], view.signins["success"], strict=True)
+            if ok
+        }
         if not truths:  # carol is disabled: no successful sign-in to judge by
             expected = "unknown"
         elif truths == {"yes"}:
@@ -125,4 +159,6 @@ def test_the_attackers_failed_mfa_shows_as_failed(graph, fake):
     df = entra.signins(graph, ALICE, since=NOW - timedelta(days=2))
     attacker = df[df["ip_address"] == "203.0.113.66"].sort_values("created")
     assert attacker["mfa"].tolist() == ["unknown", "failed", "failed"]  # bad password, then two MFA denials
-    assert attacker["failure_reason"].notna().all() and df.loc[df["success"].astype(bool), "failure_reason"].isna().all()
+    assert (
+        attacker["failure_reason"].notna().all() and df.loc[df["success"].astype(bool), "failure_reason"].isna().all()
+    )

@@ -29,8 +29,12 @@ def test_notebook_is_committed_without_outputs_and_has_a_parameters_cell():
     assert len(tagged) == 1
     import ast
 
-    names = [t.id for node in ast.parse("".join(tagged[0]["source"])).body if isinstance(node, ast.Assign)
-             for t in node.targets]
+    names = [
+        t.id
+        for node in ast.parse("".join(tagged[0]["source"])).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+    ]
     assert "upn" in names
     assert not [n for n in names if any(w in n.lower() for w in ("secret", "token", "password", "key"))]
 
@@ -61,8 +65,15 @@ def _run(tmp_path: Path, **params) -> dict:
     import papermill as pm
 
     out = tmp_path / "entra-person.out.ipynb"
-    pm.execute_notebook(str(NOTEBOOK), str(out), parameters=params, kernel_name="python3", cwd=str(tmp_path),
-                        progress_bar=False, log_output=False)
+    pm.execute_notebook(
+        str(NOTEBOOK),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+        log_output=False,
+    )
     return json.loads(out.read_text())
 
 

@@ -39,8 +39,11 @@ def test_rate_limit_admits_a_burst_then_waits_for_the_oldest_to_leave_the_window
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), min_size=1, max_size=40),
-       st.integers(1, 6), st.floats(min_value=0.5, max_value=12))
+@given(
+    st.lists(st.floats(min_value=0, max_value=30, allow_nan=False), min_size=1, max_size=40),
+    st.integers(1, 6),
+    st.floats(min_value=0.5, max_value=12),
+)
 def test_pacing_keeps_any_arrival_pattern_under_the_limit(gaps, limit, per):
     """Whatever the caller's pace, the times the limiter lets requests go keep the documented limit."""
     rl = RateLimit(limit, per, margin=0.0)
@@ -75,8 +78,9 @@ def test_the_person_view_never_gets_throttled_and_waits_only_what_the_limits_req
 
 
 def test_batch_spreads_identity_protection_sub_requests_over_their_window(graph, fake, clock):
-    subs = [{"id": f"r{i}", "url": f"/identityProtection/riskyUsers?$filter=riskLevel eq 'high'&x={i}"}
-            for i in range(3)] + [{"id": f"u{i}", "url": f"/users/{ALICE}"} for i in range(4)]
+    subs = [
+        {"id": f"r{i}", "url": f"/identityProtection/riskyUsers?$filter=riskLevel eq 'high'&x={i}"} for i in range(3)
+    ] + [{"id": f"u{i}", "url": f"/users/{ALICE}"} for i in range(4)]
     answers = graph.batch(subs)
     assert {a["status"] for a in answers.values()} == {200}
     posts = [e for e in fake.log if e["path"].endswith("/$batch")]

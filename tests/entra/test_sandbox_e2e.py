@@ -50,8 +50,13 @@ def test_correlate_finds_the_incident_person_and_flags_the_attacker_session(sand
     person = incident_person(org)
     assert person is not None and inc.user_arn in person.iam_users
     end = datetime.fromisoformat(inc.end.replace("Z", "+00:00"))
-    view = correlate(person.upn, graph=_connect(entra_clock, beta=True), aws_session=sandbox.session(),
-                     trail=scenario_trail, since=end - timedelta(days=14))
+    view = correlate(
+        person.upn,
+        graph=_connect(entra_clock, beta=True),
+        aws_session=sandbox.session(),
+        trail=scenario_trail,
+        since=end - timedelta(days=14),
+    )
     assert view.skipped == {} and len(view.errors) == 0, view.errors.to_dict("records")
     assert view.profile["id"].tolist() == [person.entra_object_id]
     assert view.identity_center_user["user_id"].tolist() == [person.identity_center_user_id]
@@ -70,8 +75,9 @@ def test_correlate_finds_the_incident_person_and_flags_the_attacker_session(sand
 
 
 @pytest.mark.sandbox
-def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(sandbox, scenario_trail, tmp_path,
-                                                                             monkeypatch, clock):
+def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(
+    sandbox, scenario_trail, tmp_path, monkeypatch, clock
+):
     """``aws_signins`` (what the sandbox can pass to ``entra.start``) lines Entra up with the trail's SSO logins."""
     from iamkit.sandbox import entra as fake_entra
     from iamkit.sandbox import trailgen
@@ -87,8 +93,13 @@ def test_fake_seeded_with_the_trails_portal_signins_makes_sso_sessions_agree(san
         for k, v in fake.env().items():
             monkeypatch.setenv(k, v)
         end = datetime.fromisoformat(inc.end.replace("Z", "+00:00"))
-        view = correlate(person.upn, graph=_connect(clock), aws_session=sandbox.session(),
-                         trail=scenario_trail, since=end - timedelta(days=14))
+        view = correlate(
+            person.upn,
+            graph=_connect(clock),
+            aws_session=sandbox.session(),
+            trail=scenario_trail,
+            since=end - timedelta(days=14),
+        )
     finally:
         fake.stop()
     aws = view.timeline[view.timeline["source"] == "aws"]
@@ -120,8 +131,9 @@ def test_iamkit_correlate_gives_every_seeded_persons_mfa(sandbox, entra_clock, i
     truth = sandbox._entra.directory.signin_mfa
     seen = set()
     for person in sandbox.org.people:
-        doc = _cli_json(capsys, "correlate", person.upn, "--no-aws", "--format", "json",
-                        *(["--beta"] if beta else ["--no-beta"]))
+        doc = _cli_json(
+            capsys, "correlate", person.upn, "--no-aws", "--format", "json", *(["--beta"] if beta else ["--no-beta"])
+        )
         summary = doc["summary"]
         assert summary["mfa_registered"] is bool(set(person.mfa_methods) & STRONG), person.upn
         ok = {truth[s["id"]] for s in doc["signins"] if s["success"]}

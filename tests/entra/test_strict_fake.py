@@ -36,15 +36,20 @@ def test_v1_signins_carry_only_the_v1_fields_and_beta_adds_the_mfa_ones(raw, fak
 
 
 def test_v1_refuses_to_filter_or_select_a_beta_only_property(raw):
-    for params in ({"$filter": "signInEventTypes/any(t: t eq 'nonInteractiveUser')"},
-                   {"$select": "id,authenticationRequirement"}):
+    for params in (
+        {"$filter": "signInEventTypes/any(t: t eq 'nonInteractiveUser')"},
+        {"$select": "id,authenticationRequirement"},
+    ):
         resp = raw("GET", f"/v1.0{SIGNINS}", params=params)
         assert resp.status_code == 400 and "Could not find a property named" in _error(resp)[1]
 
 
 def test_beta_lists_non_interactive_sign_ins_only_when_filtered_for(raw, fake):
-    resp = raw("GET", f"/beta{SIGNINS}", params={"$filter": "signInEventTypes/any(t: t eq 'nonInteractiveUser')",
-                                                 "$top": "999"})
+    resp = raw(
+        "GET",
+        f"/beta{SIGNINS}",
+        params={"$filter": "signInEventTypes/any(t: t eq 'nonInteractiveUser')", "$top": "999"},
+    )
     rows = resp.json()["value"]
     expected = {s["id"] for s in fake.directory.signins if not s["isInteractive"]}
     assert rows and {s["id"] for s in rows} == expected
@@ -66,8 +71,9 @@ def test_risk_fields_of_sign_ins_are_hidden_without_p2(raw, fake):
     assert {s["riskLevelDuringSignIn"] for s in rows} == {"hidden"}
     assert {s["riskLevelAggregated"] for s in rows} == {"hidden"} and {s["riskDetail"] for s in rows} == {"hidden"}
     fake.licence = "P2"
-    assert "high" in {s["riskLevelDuringSignIn"] for s in raw("GET", f"/v1.0{SIGNINS}",
-                                                               params={"$top": "999"}).json()["value"]}
+    assert "high" in {
+        s["riskLevelDuringSignIn"] for s in raw("GET", f"/v1.0{SIGNINS}", params={"$top": "999"}).json()["value"]
+    }
 
 
 # ---------------------------------------------------------------- signInActivity
@@ -85,11 +91,13 @@ def test_sign_in_activity_by_object_id_needs_audit_log_and_p1(raw, fake):
     assert ok.status_code == 200 and ok.json()["signInActivity"] == truth
     attempts = [s for s in fake.directory.signins if s["userId"] == ALICE_ID and s["isInteractive"]]
     assert truth["lastSignInDateTime"] == max(s["createdDateTime"] for s in attempts)  # failed attempts count
-    assert truth["lastSuccessfulSignInDateTime"] == max(s["createdDateTime"] for s in fake.directory.signins
-                                                        if s["userId"] == ALICE_ID and s["status"]["errorCode"] == 0)
+    assert truth["lastSuccessfulSignInDateTime"] == max(
+        s["createdDateTime"]
+        for s in fake.directory.signins
+        if s["userId"] == ALICE_ID and s["status"]["errorCode"] == 0
+    )
     fake.granted -= {"AuditLog.Read.All"}
-    denied = raw("GET", f"/v1.0/users/{ALICE_ID}", params={"$select": "id,signInActivity"},
-                 token=fake.issue_token())
+    denied = raw("GET", f"/v1.0/users/{ALICE_ID}", params={"$select": "id,signInActivity"}, token=fake.issue_token())
     assert denied.status_code == 403 and _error(denied)[0] == "Authorization_RequestDenied"
     fake.granted |= {"AuditLog.Read.All"}
     fake.licence = "free"
@@ -125,8 +133,14 @@ def test_permissions_come_from_the_token_not_from_the_fakes_settings(raw, fake, 
 
 
 # ---------------------------------------------------------------- rate limits
-@pytest.mark.parametrize(("family", "path"), [("reports", f"/v1.0{SIGNINS}"), ("reports", "/beta/auditLogs/directoryAudits"),
-                                              ("identityProtection", f"/v1.0{RISKY}")])
+@pytest.mark.parametrize(
+    ("family", "path"),
+    [
+        ("reports", f"/v1.0{SIGNINS}"),
+        ("reports", "/beta/auditLogs/directoryAudits"),
+        ("identityProtection", f"/v1.0{RISKY}"),
+    ],
+)
 def test_rate_limits_answer_429_without_retry_after_until_the_window_passes(raw, fake, clock, family, path):
     rule = RATE_LIMITS[family]
     answers = [raw("GET", path) for _ in range(rule.limit + 1)]
@@ -167,14 +181,29 @@ def test_client_credentials_need_a_tenant(fake):
 
     requests = make_session(str(fake.ca_bundle))
     for tenant in ("organizations", "common"):
-        resp = requests.post(f"{fake.authority_url}/{tenant}/oauth2/v2.0/token", verify=str(fake.ca_bundle),
-                             data={"grant_type": "client_credentials", "client_id": fake.client_id,
-                                   "client_secret": fake.client_secret, "scope": "https://graph/.default"},
-                             timeout=10)
+        resp = requests.post(
+            f"{fake.authority_url}/{tenant}/oauth2/v2.0/token",
+            verify=str(fake.ca_bundle),
+            data={
+                "grant_type": "client_credentials",
+                "client_id": fake.client_id,
+                "client_secret": fake.client_secret,
+                "scope": "https://graph/.default",
+            },
+            timeout=10,
+        )
         assert resp.status_code == 400 and "AADSTS50059" in resp.json()["error_description"]
-    ok = requests.post(f"{fake.authority_url}/{fake.tenant_id}/oauth2/v2.0/token", verify=str(fake.ca_bundle),
-                       data={"grant_type": "client_credentials", "client_id": fake.client_id,
-                             "client_secret": fake.client_secret, "scope": "https://graph/.default"}, timeout=10)
+    ok = requests.post(
+        f"{fake.authority_url}/{fake.tenant_id}/oauth2/v2.0/token",
+        verify=str(fake.ca_bundle),
+        data={
+            "grant_type": "client_credentials",
+            "client_id": fake.client_id,
+            "client_secret": fake.client_secret,
+            "scope": "https://graph/.default",
+        },
+        timeout=10,
+    )
     assert ok.status_code == 200 and ok.json()["access_token"]
 
 
@@ -187,8 +216,20 @@ def _assertion(fake, header: dict) -> str:
     key = serialization.load_pem_private_key(fake.client_cert.read_bytes(), password=None)
     audience = f"{fake.authority_url}/{fake.tenant_id}/oauth2/v2.0/token"
     now = int(time.time())
-    return jwt.encode({"aud": audience, "iss": fake.client_id, "sub": fake.client_id, "iat": now, "nbf": now,
-                       "exp": now + 600, "jti": "x"}, key, algorithm="PS256", headers=header)
+    return jwt.encode(
+        {
+            "aud": audience,
+            "iss": fake.client_id,
+            "sub": fake.client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 600,
+            "jti": "x",
+        },
+        key,
+        algorithm="PS256",
+        headers=header,
+    )
 
 
 def _thumbprint(fake, algorithm) -> str:
@@ -208,9 +249,16 @@ def test_a_client_assertion_must_name_the_registered_certificate(fake, which, go
     thumb = _thumbprint(fake, hashes.SHA256() if which == "x5t#S256" else hashes.SHA1())  # noqa: S303
     if not good:
         thumb = thumb[::-1]
-    resp = requests.post(f"{fake.authority_url}/{fake.tenant_id}/oauth2/v2.0/token", verify=str(fake.ca_bundle),
-                         data={"grant_type": "client_credentials", "client_id": fake.client_id,
-                               "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                               "client_assertion": _assertion(fake, {which: thumb}),
-                               "scope": "https://graph/.default"}, timeout=10)
+    resp = requests.post(
+        f"{fake.authority_url}/{fake.tenant_id}/oauth2/v2.0/token",
+        verify=str(fake.ca_bundle),
+        data={
+            "grant_type": "client_credentials",
+            "client_id": fake.client_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": _assertion(fake, {which: thumb}),
+            "scope": "https://graph/.default",
+        },
+        timeout=10,
+    )
     assert resp.status_code == (200 if good else 401)

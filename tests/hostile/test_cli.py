@@ -67,12 +67,20 @@ def test_person_view_prints_graph_values_literally(capsys):
 
     v = "[bold]Eve[/] \x1b[2J"
     view = PersonView(
-        upn="eve[/]@corp.example", profile=conform([{"display_name": v, "account_enabled": True}], "entra_user"),
-        mfa=empty("entra_mfa"), signins=empty("entra_signins"), groups=empty("person_groups"),
-        identity_center_user=empty("person_identity_center_user"), assignments=empty("person_assignments"),
-        roles=empty("person_roles"), sessions=empty("person_sessions"), activity=empty("person_activity"),
-        timeline=empty("person_timeline"), errors=conform([{"operation": v, "code": "c", "message": v}], "errors"),
-        skipped={"risk": v})
+        upn="eve[/]@corp.example",
+        profile=conform([{"display_name": v, "account_enabled": True}], "entra_user"),
+        mfa=empty("entra_mfa"),
+        signins=empty("entra_signins"),
+        groups=empty("person_groups"),
+        identity_center_user=empty("person_identity_center_user"),
+        assignments=empty("person_assignments"),
+        roles=empty("person_roles"),
+        sessions=empty("person_sessions"),
+        activity=empty("person_activity"),
+        timeline=empty("person_timeline"),
+        errors=conform([{"operation": v, "code": "c", "message": v}], "errors"),
+        skipped={"risk": v},
+    )
     _print_view(view)
     out = capsys.readouterr().out
     assert "eve[/]@corp.example — [bold]Eve[/] ⟨U+001B⟩[2J; enabled=True" in out

@@ -23,8 +23,10 @@ def _renderers():
     from markdown_it import MarkdownIt
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    return {"mistune": markdown2html_mistune,
-            "commonmark": MarkdownIt("commonmark").enable("table").enable("strikethrough").render}
+    return {
+        "mistune": markdown2html_mistune,
+        "commonmark": MarkdownIt("commonmark").enable("table").enable("strikethrough").render,
+    }
 
 
 RENDERERS = _renderers()
@@ -90,9 +92,22 @@ def test_a_plain_string_is_text_and_only_markup_is_markdown():
 
 # ----------------------------------------------------------------------------------------- show() + sections
 def _events(v: str) -> pd.DataFrame:
-    return pd.DataFrame([{"event_time": pd.Timestamp("2026-01-02T03:04:05Z"), "depth": 0, "access_key_id": v,
-                          "event_source": v, "event_name": v, "recipient_account_id": v, "source_ip": v,
-                          "user_agent": v, "error_code": v, v: v}])
+    return pd.DataFrame(
+        [
+            {
+                "event_time": pd.Timestamp("2026-01-02T03:04:05Z"),
+                "depth": 0,
+                "access_key_id": v,
+                "event_source": v,
+                "event_name": v,
+                "recipient_account_id": v,
+                "source_ip": v,
+                "user_agent": v,
+                "error_code": v,
+                v: v,
+            }
+        ]
+    )
 
 
 def _results(v: str) -> list:
@@ -106,18 +121,25 @@ def _results(v: str) -> list:
 
     ev = _events(v)
     errors = pd.DataFrame([{"operation": v, "code": v, "message": v}])
-    plan = Plan(v, [Action("quarantine_user", v, v, {}, v, [v]),
-                    Action("deactivate_access_key", v, v, {"access_key_id": v, "user_name": v}, v),
-                    Action("detach_user_policy", v, v, {"policy_arn": v}, v)],
-                before=[{"inline_policies": [v]}, {"status": v}, {"attached_policies": [v]}])
+    plan = Plan(
+        v,
+        [
+            Action("quarantine_user", v, v, {}, v, [v]),
+            Action("deactivate_access_key", v, v, {"access_key_id": v, "user_name": v}, v),
+            Action("detach_user_policy", v, v, {"policy_arn": v}, v),
+        ],
+        before=[{"inline_policies": [v]}, {"status": v}, {"attached_policies": [v]}],
+    )
     return [
         Loaded(v, v, v, {"events_inserted": 3, "files_loaded": 1}, errors),
         KeyTrace(v, {"arn": v, "name": v, v: v}, ev, ev, {}, [v, f"Persistence: created user(s) {v}"]),
         Owner(v, ev, ev, ev, [v]),
         Reach(ev, ev, {"accounts": [v], "created_users": [v, v], "assumed_roles": []}, [v]),
         PlanView(plan, v),
-        Postmortem({"title": v, "headline": [v, v],
-                    "proposed_actions": [{"step": 1, "action": v, "target": v, "reason": v}]}, ev),
+        Postmortem(
+            {"title": v, "headline": [v, v], "proposed_actions": [{"step": 1, "action": v, "target": v, "reason": v}]},
+            ev,
+        ),
         TimelineExplorer(ev, title=v),
     ]
 
@@ -199,8 +221,10 @@ def test_timeline_figure_labels_are_escaped(payload):
     from iamkit.ui.timeline import figure
 
     # one denied call (an AccessDenied-class code: only those are marked denied) and one that succeeded
-    ev = pd.concat([_events(payload).assign(error_code="AccessDenied"), _events(payload).assign(error_code=None)],
-                   ignore_index=True)
+    ev = pd.concat(
+        [_events(payload).assign(error_code="AccessDenied"), _events(payload).assign(error_code=None)],
+        ignore_index=True,
+    )
     fig = figure(ev, title=payload)
     strings = _plotly_strings(fig)
     assert not [s for s in strings if "<" in s or ">" in s], "plotly would read these tags"
@@ -215,8 +239,9 @@ def test_timeline_widget_table_and_dropdown_are_escaped(payload):
     from iamkit.ui.timeline import TimelineExplorer
 
     def parts(v):
-        box = TimelineExplorer(pd.concat([_events(v), _events(v).assign(event_source="other")], ignore_index=True)
-                               ).widget()
+        box = TimelineExplorer(
+            pd.concat([_events(v), _events(v).assign(event_source="other")], ignore_index=True)
+        ).widget()
         return box.children
 
     pick, table = parts(payload)
@@ -244,8 +269,9 @@ def test_privesc_figure_labels_are_escaped(payload):
     b = Builder()
     name = payload.replace("/", "∕")  # a name cannot hold "/" (the ARN's path separator)
     admin = b.role(f"admin-{name}", trust({"Service": "lambda.amazonaws.com"}), policies=(doc(ALLOW_ALL),))
-    user = b.user(name, policies=(doc(allow(["lambda:CreateFunction", "lambda:InvokeFunction"]),
-                                      allow("iam:PassRole", "*")),))
+    user = b.user(
+        name, policies=(doc(allow(["lambda:CreateFunction", "lambda:InvokeFunction"]), allow("iam:PassRole", "*")),)
+    )
     fig = figure(build_graph(b.inventory()))
     strings = _plotly_strings(fig)
     assert not [s for s in strings if "<" in s or ">" in s], "plotly would read these tags"

@@ -14,17 +14,68 @@ from payloads import FRAME_PAYLOADS, PANDAS_HEADER_STYLE, PAYLOADS, inspect, joi
 from iamkit import escape, report
 from iamkit.case import Case
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; base-uri 'none'; "
-       "form-action 'none'")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; base-uri 'none'; form-action 'none'"
+)
 # what the report itself writes around the sanitized notebooks
-REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "code", "ul", "li", "table",
-               "thead", "tbody", "tr", "th", "td", "details", "summary", "div", "em", "figure", "figcaption", "img",
-               "strong"}
+REPORT_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "code",
+    "ul",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+    "div",
+    "em",
+    "figure",
+    "figcaption",
+    "img",
+    "strong",
+}
 # what a report figure (an SVG in an <img> data URI) may hold: drawing elements only, no links, scripts or styles
 SVG_TAGS = {"svg", "g", "rect", "path", "circle", "line", "text"}
-SVG_ATTRIBUTES = {"xmlns", "width", "height", "viewbox", "font-family", "font-size", "font-weight", "x", "y", "x1",
-                  "y1", "x2", "y2", "cx", "cy", "r", "d", "fill", "fill-opacity", "fill-rule", "stroke",
-                  "stroke-width", "stroke-dasharray", "opacity", "text-anchor"}
+SVG_ATTRIBUTES = {
+    "xmlns",
+    "width",
+    "height",
+    "viewbox",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "x",
+    "y",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "cx",
+    "cy",
+    "r",
+    "d",
+    "fill",
+    "fill-opacity",
+    "fill-rule",
+    "stroke",
+    "stroke-width",
+    "stroke-dasharray",
+    "opacity",
+    "text-anchor",
+}
 
 
 def check_figures(body: str) -> set[tuple[str, str, str]]:
@@ -49,8 +100,11 @@ def check_report(page: str) -> None:
     """The report's invariants: CSP first in <head>, one <style>, nothing live in <body>, known elements only."""
     head, body = page.split("<body>", 1)
     metas = [attrs for tag, attrs in inspect(head).elements if tag == "meta"]
-    assert metas == [{"charset": "utf-8"}, {"http-equiv": "Content-Security-Policy", "content": CSP},
-                     {"name": "referrer", "content": "no-referrer"}]
+    assert metas == [
+        {"charset": "utf-8"},
+        {"http-equiv": "Content-Security-Policy", "content": CSP},
+        {"name": "referrer", "content": "no-referrer"},
+    ]
     assert [t for t, _ in inspect(head).elements] == ["html", "head", "meta", "meta", "meta", "title", "style"]
     assert "script-src" not in CSP and "default-src 'none'" in CSP
     own = check_figures(body)
@@ -58,9 +112,22 @@ def check_report(page: str) -> None:
     tags = {t for t, _ in markup(page)}
     assert tags <= REPORT_TAGS | report.NOTEBOOK_TAGS, tags - REPORT_TAGS - report.NOTEBOOK_TAGS
     attrs = {(t, a) for t, a in markup(body) if a}
-    assert attrs <= {("p", "class"), ("ul", "class"), ("div", "class"), ("h2", "id"), ("table", "class"),
-                     ("tr", "style"), ("th", "colspan"), ("td", "colspan"), ("th", "rowspan"), ("td", "rowspan"),
-                     ("ol", "start"), ("td", "class"), ("img", "src"), ("img", "alt")}, attrs
+    assert attrs <= {
+        ("p", "class"),
+        ("ul", "class"),
+        ("div", "class"),
+        ("h2", "id"),
+        ("table", "class"),
+        ("tr", "style"),
+        ("th", "colspan"),
+        ("td", "colspan"),
+        ("th", "rowspan"),
+        ("td", "rowspan"),
+        ("ol", "start"),
+        ("td", "class"),
+        ("img", "src"),
+        ("img", "alt"),
+    }, attrs
     assert not inspect(page).comments
 
 
@@ -74,36 +141,55 @@ def _notebook(value: str) -> nbformat.NotebookNode:
     nb = v4.new_notebook()
     nb.cells = [
         v4.new_markdown_cell(f"# {value}\n\n{value}"),
-        v4.new_code_cell("x", outputs=[
-            v4.new_output("display_data", data={"text/markdown": value, "text/plain": value}),
-            v4.new_output("display_data", data={"text/html": value, "text/plain": value}),
-            v4.new_output("display_data", data={"text/html": pd.DataFrame({_in_frame(value): [_in_frame(value)]})
-                                                ._repr_html_()}),
-            v4.new_output("display_data", data={"image/svg+xml": f"<svg onload=alert(1)><text>{value}</text></svg>"}),
-            v4.new_output("display_data", data={"application/javascript": f"alert({json.dumps(value)})"}),
-            v4.new_output("display_data", data={"text/latex": f"$\\href{{javascript:alert(1)}}{{{value}}}$"}),
-            v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": value}),
-            v4.new_output("execute_result", data={"text/plain": value}, execution_count=1),
-            v4.new_output("stream", name="stdout", text=value),
-            v4.new_output("error", ename=value, evalue=value, traceback=[value, "\x1b[31m" + value]),
-        ]),
+        v4.new_code_cell(
+            "x",
+            outputs=[
+                v4.new_output("display_data", data={"text/markdown": value, "text/plain": value}),
+                v4.new_output("display_data", data={"text/html": value, "text/plain": value}),
+                v4.new_output(
+                    "display_data",
+                    data={"text/html": pd.DataFrame({_in_frame(value): [_in_frame(value)]})._repr_html_()},
+                ),
+                v4.new_output(
+                    "display_data", data={"image/svg+xml": f"<svg onload=alert(1)><text>{value}</text></svg>"}
+                ),
+                v4.new_output("display_data", data={"application/javascript": f"alert({json.dumps(value)})"}),
+                v4.new_output("display_data", data={"text/latex": f"$\\href{{javascript:alert(1)}}{{{value}}}$"}),
+                v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": value}),
+                v4.new_output("execute_result", data={"text/plain": value}, execution_count=1),
+                v4.new_output("stream", name="stdout", text=value),
+                v4.new_output("error", ename=value, evalue=value, traceback=[value, "\x1b[31m" + value]),
+            ],
+        ),
     ]
     return nb
 
 
 def _case(tmp_path, value: str) -> Case:
-    case = Case.create(tmp_path, "compromised-access-key", {"access_key_id": value}, analyst=value,
-                       caller_identity={"Arn": value}, case_id="case")
+    case = Case.create(
+        tmp_path,
+        "compromised-access-key",
+        {"access_key_id": value},
+        analyst=value,
+        caller_identity={"Arn": value},
+        case_id="case",
+    )
     frame_value = _in_frame(value)
     rows = [{"step": 1, "time": value, "source_ip": value, value: value, "target": value}]
-    case.save_json("summary", {
-        "title": value, "headline": [value, value],
-        "who": {"arn": value, value: value, "chain": [value]},
-        "what": rows, "when": {"first_seen": value}, "from_where": [value, {"ip": value}],
-        "blast_radius": {"accounts": [value], "created_users": [value]},
-        "proposed_actions": [{"step": 1, "action": value, "target": value, "reason": value}],
-        "tables": {"key-events": value, "../../outside": "must not be read", value: value},
-    })
+    case.save_json(
+        "summary",
+        {
+            "title": value,
+            "headline": [value, value],
+            "who": {"arn": value, value: value, "chain": [value]},
+            "what": rows,
+            "when": {"first_seen": value},
+            "from_where": [value, {"ip": value}],
+            "blast_radius": {"accounts": [value], "created_users": [value]},
+            "proposed_actions": [{"step": 1, "action": value, "target": value, "reason": value}],
+            "tables": {"key-events": value, "../../outside": "must not be read", value: value},
+        },
+    )
     case.save_frame("key-events", pd.DataFrame([{"user_agent": frame_value, frame_value: frame_value}]))
     raw = json.dumps(_notebook(value))  # ASCII with \u escapes, as a crafted file may be (lone surrogates too)
     (case.path / "notebooks" / "01-enrichment.ipynb").write_text(raw)
@@ -130,21 +216,38 @@ def test_every_payload_at_once_and_the_file_is_written(tmp_path):
 
 
 def test_sanitizer_keeps_tables_and_text_only():
-    dirty = ('<div class="headline" style="position:fixed" onclick="x()"><table><tr><td colspan="2" '
-             'onmouseover="x()">c</td></tr></table><a href="http://evil.example/">link text</a>'
-             '<img src="data:image/png;base64,AAAA"><script>alert(1)</script><style>*{}</style>'
-             '<p>para<!-- hidden --></p><form action="http://evil.example"><input name=q></form></div>')
+    dirty = (
+        '<div class="headline" style="position:fixed" onclick="x()"><table><tr><td colspan="2" '
+        'onmouseover="x()">c</td></tr></table><a href="http://evil.example/">link text</a>'
+        '<img src="data:image/png;base64,AAAA"><script>alert(1)</script><style>*{}</style>'
+        '<p>para<!-- hidden --></p><form action="http://evil.example"><input name=q></form></div>'
+    )
     out = report.sanitize(dirty)
-    assert markup(out) == {("div", None), ("table", None), ("tbody", None), ("tr", None), ("td", None),
-                           ("td", "colspan"), ("p", None)}
+    assert markup(out) == {
+        ("div", None),
+        ("table", None),
+        ("tbody", None),
+        ("tr", None),
+        ("td", None),
+        ("td", "colspan"),
+        ("p", None),
+    }
     assert text(out) == "clink textpara"
 
 
 def test_regression_markdown_output_with_an_image_handler_was_live(tmp_path):
     """Old report: nbconvert passed text/markdown and text/html outputs through; only <script> was removed."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/markdown": "<img src=x onerror=alert(1)> [x](javascript:alert(1))"})])]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "x",
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={"text/markdown": "<img src=x onerror=alert(1)> [x](javascript:alert(1))"}
+                )
+            ],
+        )
+    ]
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, str(path))
     out = report._notebook_html(path)

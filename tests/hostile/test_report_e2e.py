@@ -52,38 +52,120 @@ def incident(inc, other_account: str) -> list[dict]:
     creds = {"accessKeyId": SESSION_KEY, "sessionToken": "<redacted>", "expiration": "Jan 5, 2026, 11:00:00 AM"}
     out = [
         rec("GetCallerIdentity", "sts.amazonaws.com", leaked, at(0), account=acct, read_only=True, **kw),
-        rec("ListBuckets", "s3.amazonaws.com", leaked, at(1), account=acct, read_only=True,
-            error=hostile("error_code"), **kw),
-        rec("CreateUser", "iam.amazonaws.com", leaked, at(2), account=acct, rp={"userName": user_name},
-            re={"user": {"userName": user_name, "userId": "AIDAXSS", "arn": user_arn}}, **kw),
-        rec("CreateAccessKey", "iam.amazonaws.com", leaked, at(3), account=acct, rp={"userName": user_name},
-            re={"accessKey": {"userName": user_name, "accessKeyId": NEW_KEY, "status": "Active"}}, **kw),
-        rec("AttachUserPolicy", "iam.amazonaws.com", leaked, at(4), account=acct,
-            rp={"userName": user_name, "policyArn": f"arn:aws:iam::{acct}:policy/{hostile('policy_arn')}"}, **kw),
-        rec("PutUserPolicy", "iam.amazonaws.com", leaked, at(5), account=acct,
+        rec(
+            "ListBuckets",
+            "s3.amazonaws.com",
+            leaked,
+            at(1),
+            account=acct,
+            read_only=True,
+            error=hostile("error_code"),
+            **kw,
+        ),
+        rec(
+            "CreateUser",
+            "iam.amazonaws.com",
+            leaked,
+            at(2),
+            account=acct,
+            rp={"userName": user_name},
+            re={"user": {"userName": user_name, "userId": "AIDAXSS", "arn": user_arn}},
+            **kw,
+        ),
+        rec(
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            leaked,
+            at(3),
+            account=acct,
+            rp={"userName": user_name},
+            re={"accessKey": {"userName": user_name, "accessKeyId": NEW_KEY, "status": "Active"}},
+            **kw,
+        ),
+        rec(
+            "AttachUserPolicy",
+            "iam.amazonaws.com",
+            leaked,
+            at(4),
+            account=acct,
+            rp={"userName": user_name, "policyArn": f"arn:aws:iam::{acct}:policy/{hostile('policy_arn')}"},
+            **kw,
+        ),
+        rec(
+            "PutUserPolicy",
+            "iam.amazonaws.com",
+            leaked,
+            at(5),
+            account=acct,
             rp={"userName": user_name, "policyName": hostile("policy_name"), "policyDocument": hostile("document")},
-            **kw),
-        rec("AssumeRole", "sts.amazonaws.com", iam_user(user_arn, NEW_KEY, acct), at(10), account=acct,
+            **kw,
+        ),
+        rec(
+            "AssumeRole",
+            "sts.amazonaws.com",
+            iam_user(user_arn, NEW_KEY, acct),
+            at(10),
+            account=acct,
             rp={"roleArn": role_arn, "roleSessionName": session},
-            re={"credentials": creds, "assumedRoleUser": {"assumedRoleId": "AROAXSS:x", "arn": session_arn}}, **kw),
+            re={"credentials": creds, "assumedRoleUser": {"assumedRoleId": "AROAXSS:x", "arn": session_arn}},
+            **kw,
+        ),
     ]
     s = role_session(session_arn, role_arn, SESSION_KEY)
     out += [
-        rec("GetSecretValue", "secretsmanager.amazonaws.com", s, at(12), account=other_account, read_only=True,
-            rp={"secretId": f"arn:aws:secretsmanager:us-east-1:{other_account}:secret:{hostile('secret')}"}, **kw),
-        rec("GetObject", "s3.amazonaws.com", s, at(13), account=other_account, read_only=True,
-            rp={"bucketName": hostile("bucket"), "key": hostile("object_key")}, **kw),
-        rec("StopLogging", "cloudtrail.amazonaws.com", s, at(14), account=other_account,
-            rp={"name": hostile("trail_name")}, error="AccessDenied", **kw),
+        rec(
+            "GetSecretValue",
+            "secretsmanager.amazonaws.com",
+            s,
+            at(12),
+            account=other_account,
+            read_only=True,
+            rp={"secretId": f"arn:aws:secretsmanager:us-east-1:{other_account}:secret:{hostile('secret')}"},
+            **kw,
+        ),
+        rec(
+            "GetObject",
+            "s3.amazonaws.com",
+            s,
+            at(13),
+            account=other_account,
+            read_only=True,
+            rp={"bucketName": hostile("bucket"), "key": hostile("object_key")},
+            **kw,
+        ),
+        rec(
+            "StopLogging",
+            "cloudtrail.amazonaws.com",
+            s,
+            at(14),
+            account=other_account,
+            rp={"name": hostile("trail_name")},
+            error="AccessDenied",
+            **kw,
+        ),
     ]
     out[-2]["resources"] = [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{hostile('resource_arn')}"}]
     out[-1]["errorMessage"] = hostile("error_message")
     return out
 
 
-FIELDS = ["identity_user_name", "created_user", "role", "session_name", "source_ip", "user_agent", "error_code",
-          "policy_arn", "policy_name", "secret", "bucket", "object_key", "trail_name", "resource_arn",
-          "error_message"]
+FIELDS = [
+    "identity_user_name",
+    "created_user",
+    "role",
+    "session_name",
+    "source_ip",
+    "user_agent",
+    "error_code",
+    "policy_arn",
+    "policy_name",
+    "secret",
+    "bucket",
+    "object_key",
+    "trail_name",
+    "resource_arn",
+    "error_message",
+]
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +175,16 @@ def hostile_case(sandbox, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile-trail")
     body = json.dumps({"Records": incident(inc, other)}).encode()
     (folder / f"{inc.account_id}_CloudTrail_us-east-1_20260105T0900Z_xss.json.gz").write_bytes(gzip.compress(body))
-    res = playbook.run("compromised-access-key", {
-        "access_key_id": inc.leaked_access_key_id, "trail_source": str(folder),
-        "start": "2026-01-05T00:00:00Z", "end": "2026-01-06T00:00:00Z"},
-        case_dir=tmp_path_factory.mktemp("cases") / "hostile")
+    res = playbook.run(
+        "compromised-access-key",
+        {
+            "access_key_id": inc.leaked_access_key_id,
+            "trail_source": str(folder),
+            "start": "2026-01-05T00:00:00Z",
+            "end": "2026-01-06T00:00:00Z",
+        },
+        case_dir=tmp_path_factory.mktemp("cases") / "hostile",
+    )
     return res.case
 
 
@@ -106,7 +194,7 @@ def test_report_has_nothing_live_and_shows_every_field_as_text(hostile_case):
     seen = text(page)
     missing = [f for f in FIELDS if f"XSS{f.upper()}X" not in seen]
     assert not missing, f"fields that never reached the report: {missing}"
-    summary = seen[seen.index("Summary"):seen.index("Notebooks")]
+    summary = seen[seen.index("Summary") : seen.index("Notebooks")]
     for f in ("created_user", "session_name", "source_ip", "user_agent", "secret", "bucket", "trail_name"):
         assert f"XSS{f.upper()}X" in summary, f"{f} is not in the summary"
     assert escape.visible(FRAME_PAYLOADS[0]) in seen and escape.visible("[x](javascript:alert(1))") in seen
@@ -125,15 +213,33 @@ def test_executed_notebooks_outputs_have_nothing_live(hostile_case):
                 if "text/markdown" in data:
                     page = markdown2html_mistune(data["text/markdown"])
                     # what show() emits: headings (nbconvert adds their anchors), text, lists, code
-                    assert {t for t, _ in markup(page)} <= {"h3", "a", "p", "ul", "li", "code", "em", "pre",
-                                                             "div", "span"}, page[:300]
+                    assert {t for t, _ in markup(page)} <= {
+                        "h3",
+                        "a",
+                        "p",
+                        "ul",
+                        "li",
+                        "code",
+                        "em",
+                        "pre",
+                        "div",
+                        "span",
+                    }, page[:300]
                     assert [x for x in live(page) if x not in ("<a>", "<a href=…>")] == [], page[:300]
                     outputs += 1
                     shown.append(text(page))
                 if "text/html" in data:
                     page = data["text/html"]
-                    assert {t for t, _ in markup(page)} <= {"div", "style", "table", "thead", "tbody", "tr", "th",
-                                                             "td"}, page[:300]
+                    assert {t for t, _ in markup(page)} <= {
+                        "div",
+                        "style",
+                        "table",
+                        "thead",
+                        "tbody",
+                        "tr",
+                        "th",
+                        "td",
+                    }, page[:300]
                     assert not live(page, allowed={"style"}), page[:300]
                     outputs += 1
     assert outputs > 15

@@ -15,47 +15,98 @@ from iamkit.inventory import FRAME_NAMES, Inventory, from_authorization_details
 
 ACCT = "111122223333"
 ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-READ = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"},
-                                               {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "x"}]}
+READ = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "x"},
+    ],
+}
 
 
 def export(roles: int = 2, encode: bool = False) -> dict:
     """A small export like ``aws iam get-account-authorization-details`` writes."""
     enc = (lambda d: quote(json.dumps(d))) if encode else (lambda d: d)
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
     return {
-        "UserDetailList": [{
-            "Path": "/", "UserName": "alice", "UserId": "AIDAALICE", "Arn": f"arn:aws:iam::{ACCT}:user/alice",
-            "CreateDate": "2024-01-02T03:04:05Z", "GroupList": ["devs"],
-            "UserPolicyList": [{"PolicyName": "inline-admin", "PolicyDocument": enc(ADMIN)}],
-            "AttachedManagedPolicies": [{"PolicyName": "ReadOnlyAccess",
-                                         "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}],
-            "Tags": [{"Key": "team", "Value": "x"}]}],
-        "GroupDetailList": [{
-            "Path": "/", "GroupName": "devs", "GroupId": "AGPADEVS", "Arn": f"arn:aws:iam::{ACCT}:group/devs",
-            "CreateDate": "2024-01-02T03:04:05Z", "GroupPolicyList": [],
-            "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/read"}]}],
-        "RoleDetailList": [{
-            "Path": "/", "RoleName": f"role-{i}", "RoleId": f"AROA{i}", "Arn": f"arn:aws:iam::{ACCT}:role/role-{i}",
-            "CreateDate": "2024-01-02T03:04:05Z", "AssumeRolePolicyDocument": enc(trust),
-            "RolePolicyList": [], "InstanceProfileList": [],
-            "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/read"}],
-            "RoleLastUsed": {"LastUsedDate": "2024-05-01T00:00:00Z", "Region": "us-east-1"},
-            "PermissionsBoundary": {"PermissionsBoundaryType": "Policy",
-                                    "PermissionsBoundaryArn": f"arn:aws:iam::{ACCT}:policy/boundary"}}
-            for i in range(roles)],
+        "UserDetailList": [
+            {
+                "Path": "/",
+                "UserName": "alice",
+                "UserId": "AIDAALICE",
+                "Arn": f"arn:aws:iam::{ACCT}:user/alice",
+                "CreateDate": "2024-01-02T03:04:05Z",
+                "GroupList": ["devs"],
+                "UserPolicyList": [{"PolicyName": "inline-admin", "PolicyDocument": enc(ADMIN)}],
+                "AttachedManagedPolicies": [
+                    {"PolicyName": "ReadOnlyAccess", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}
+                ],
+                "Tags": [{"Key": "team", "Value": "x"}],
+            }
+        ],
+        "GroupDetailList": [
+            {
+                "Path": "/",
+                "GroupName": "devs",
+                "GroupId": "AGPADEVS",
+                "Arn": f"arn:aws:iam::{ACCT}:group/devs",
+                "CreateDate": "2024-01-02T03:04:05Z",
+                "GroupPolicyList": [],
+                "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/read"}],
+            }
+        ],
+        "RoleDetailList": [
+            {
+                "Path": "/",
+                "RoleName": f"role-{i}",
+                "RoleId": f"AROA{i}",
+                "Arn": f"arn:aws:iam::{ACCT}:role/role-{i}",
+                "CreateDate": "2024-01-02T03:04:05Z",
+                "AssumeRolePolicyDocument": enc(trust),
+                "RolePolicyList": [],
+                "InstanceProfileList": [],
+                "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/read"}],
+                "RoleLastUsed": {"LastUsedDate": "2024-05-01T00:00:00Z", "Region": "us-east-1"},
+                "PermissionsBoundary": {
+                    "PermissionsBoundaryType": "Policy",
+                    "PermissionsBoundaryArn": f"arn:aws:iam::{ACCT}:policy/boundary",
+                },
+            }
+            for i in range(roles)
+        ],
         "Policies": [
-            {"PolicyName": "read", "PolicyId": "ANPAREAD", "Arn": f"arn:aws:iam::{ACCT}:policy/read", "Path": "/",
-             "DefaultVersionId": "v2", "AttachmentCount": roles + 1, "IsAttachable": True,
-             "PolicyVersionList": [{"Document": enc(ADMIN), "VersionId": "v1", "IsDefaultVersion": False},
-                                   {"Document": enc(READ), "VersionId": "v2", "IsDefaultVersion": True}]},
-            {"PolicyName": "ReadOnlyAccess", "Arn": "arn:aws:iam::aws:policy/ReadOnlyAccess", "Path": "/",
-             "DefaultVersionId": "v9",
-             "PolicyVersionList": [{"Document": enc(READ), "VersionId": "v9", "IsDefaultVersion": True}]},
-            {"PolicyName": "unused", "Arn": f"arn:aws:iam::{ACCT}:policy/unused", "Path": "/",
-             "DefaultVersionId": "v1",
-             "PolicyVersionList": [{"Document": enc(READ), "VersionId": "v1", "IsDefaultVersion": True}]},
+            {
+                "PolicyName": "read",
+                "PolicyId": "ANPAREAD",
+                "Arn": f"arn:aws:iam::{ACCT}:policy/read",
+                "Path": "/",
+                "DefaultVersionId": "v2",
+                "AttachmentCount": roles + 1,
+                "IsAttachable": True,
+                "PolicyVersionList": [
+                    {"Document": enc(ADMIN), "VersionId": "v1", "IsDefaultVersion": False},
+                    {"Document": enc(READ), "VersionId": "v2", "IsDefaultVersion": True},
+                ],
+            },
+            {
+                "PolicyName": "ReadOnlyAccess",
+                "Arn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                "Path": "/",
+                "DefaultVersionId": "v9",
+                "PolicyVersionList": [{"Document": enc(READ), "VersionId": "v9", "IsDefaultVersion": True}],
+            },
+            {
+                "PolicyName": "unused",
+                "Arn": f"arn:aws:iam::{ACCT}:policy/unused",
+                "Path": "/",
+                "DefaultVersionId": "v1",
+                "PolicyVersionList": [{"Document": enc(READ), "VersionId": "v1", "IsDefaultVersion": True}],
+            },
         ],
     }
 
@@ -89,7 +140,8 @@ def test_policies_every_version_default_flagged_and_attachments(inv):
     read = pol[pol["policy_arn"] == f"arn:aws:iam::{ACCT}:policy/read"]
     default = read[read["is_default"]]
     assert sorted(default["attached_to_arn"]) == sorted(
-        [f"arn:aws:iam::{ACCT}:group/devs", f"arn:aws:iam::{ACCT}:role/role-0", f"arn:aws:iam::{ACCT}:role/role-1"])
+        [f"arn:aws:iam::{ACCT}:group/devs", f"arn:aws:iam::{ACCT}:role/role-0", f"arn:aws:iam::{ACCT}:role/role-1"]
+    )
     assert set(default["version_id"]) == {"v2"}
     old = read[~read["is_default"]]
     assert list(old["version_id"]) == ["v1"] and old["attached_to_arn"].isna().all()

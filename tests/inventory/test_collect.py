@@ -165,8 +165,9 @@ def test_drift_reports_exactly_the_three_changes(fresh_account, aws_env, tmp_pat
     before = collect(accounts=[acct], service_last_accessed=False)
     iam = account_client(fresh_org.url, acct, "iam")
     changed, deleted = fresh_org.roles[acct][0], fresh_org.roles[acct][1]
-    iam.update_assume_role_policy(RoleName=changed.split("/")[-1],
-                                  PolicyDocument=json.dumps(trust_account("555555555555")))
+    iam.update_assume_role_policy(
+        RoleName=changed.split("/")[-1], PolicyDocument=json.dumps(trust_account("555555555555"))
+    )
     new_key = iam.create_access_key(UserName="bob")["AccessKey"]["AccessKeyId"]
     name = deleted.split("/")[-1]
     iam.detach_role_policy(RoleName=name, PolicyArn=f"arn:aws:iam::{acct}:policy/app-read")
@@ -176,12 +177,14 @@ def test_drift_reports_exactly_the_three_changes(fresh_account, aws_env, tmp_pat
     after.save(tmp_path / "new")
     d = diff(Inventory.load(tmp_path / "old"), Inventory.load(tmp_path / "new"))
     got = sorted(zip(d["kind"], d["change"], d["key"], strict=True))
-    assert got == sorted([("trust", "changed", changed), ("access_key", "added", new_key),
-                          ("principal", "removed", deleted)])
+    assert got == sorted(
+        [("trust", "changed", changed), ("access_key", "added", new_key), ("principal", "removed", deleted)]
+    )
     assert "555555555555" in d.loc[d["kind"] == "trust", "detail"].iloc[0]
-    result = CliRunner().invoke(__import__("iamkit.cli", fromlist=["app"]).app,
-                                ["inventory", "diff", str(tmp_path / "old"), str(tmp_path / "new"),
-                                 "--format", "json"])
+    result = CliRunner().invoke(
+        __import__("iamkit.cli", fromlist=["app"]).app,
+        ["inventory", "diff", str(tmp_path / "old"), str(tmp_path / "new"), "--format", "json"],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(r["key"] for r in json.loads(result.output)) == sorted([changed, new_key, deleted])
 
@@ -191,8 +194,10 @@ def test_cli_collect_writes_every_frame(mini_org, aws_env, tmp_path):
 
     aws_env(mini_org)
     out = tmp_path / "snap"
-    result = CliRunner().invoke(app, ["inventory", "collect", "--org", "--out", str(out),
-                                      "--no-service-last-accessed", "--session-name", "case 42"])
+    result = CliRunner().invoke(
+        app,
+        ["inventory", "collect", "--org", "--out", str(out), "--no-service-last-accessed", "--session-name", "case 42"],
+    )
     assert result.exit_code == 0, result.output
     inv = Inventory.load(out)
     assert set(inv.accounts["account_id"]) == set(mini_org.accounts)

@@ -16,23 +16,46 @@ N = 6
 
 
 def export() -> dict:
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
     doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
     return {
-        "UserDetailList": [], "GroupDetailList": [],
-        "RoleDetailList": [{"RoleName": f"r{i}", "RoleId": f"AROA{i}", "Arn": f"arn:aws:iam::{ACCT}:role/r{i}",
-                            "Path": "/", "AssumeRolePolicyDocument": copy.deepcopy(trust),
-                            "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": doc}],
-                            "AttachedManagedPolicies": [{"PolicyName": f"p{i % 3}",
-                                                         "PolicyArn": f"arn:aws:iam::{ACCT}:policy/p{i % 3}"}]}
-                           for i in range(N)],
-        "Policies": [{"PolicyName": f"p{j}", "Arn": f"arn:aws:iam::{ACCT}:policy/p{j}", "DefaultVersionId": "v1",
-                      "PolicyVersionList": [{"Document": doc, "VersionId": "v1", "IsDefaultVersion": True},
-                                            {"Document": {**doc, "Statement": [{**doc["Statement"][0],
-                                                                                "Action": "s3:*"}]},
-                                             "VersionId": "v2", "IsDefaultVersion": False}]}
-                     for j in range(3)],
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [
+            {
+                "RoleName": f"r{i}",
+                "RoleId": f"AROA{i}",
+                "Arn": f"arn:aws:iam::{ACCT}:role/r{i}",
+                "Path": "/",
+                "AssumeRolePolicyDocument": copy.deepcopy(trust),
+                "RolePolicyList": [{"PolicyName": "inline", "PolicyDocument": doc}],
+                "AttachedManagedPolicies": [
+                    {"PolicyName": f"p{i % 3}", "PolicyArn": f"arn:aws:iam::{ACCT}:policy/p{i % 3}"}
+                ],
+            }
+            for i in range(N)
+        ],
+        "Policies": [
+            {
+                "PolicyName": f"p{j}",
+                "Arn": f"arn:aws:iam::{ACCT}:policy/p{j}",
+                "DefaultVersionId": "v1",
+                "PolicyVersionList": [
+                    {"Document": doc, "VersionId": "v1", "IsDefaultVersion": True},
+                    {
+                        "Document": {**doc, "Statement": [{**doc["Statement"][0], "Action": "s3:*"}]},
+                        "VersionId": "v2",
+                        "IsDefaultVersion": False,
+                    },
+                ],
+            }
+            for j in range(3)
+        ],
     }
 
 
@@ -45,8 +68,11 @@ BASE = inventory(export())
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(deleted=st.sets(st.integers(0, N - 1)), retrusted=st.sets(st.integers(0, N - 1)),
-       switched=st.sets(st.integers(0, 2)))
+@given(
+    deleted=st.sets(st.integers(0, N - 1)),
+    retrusted=st.sets(st.integers(0, N - 1)),
+    switched=st.sets(st.integers(0, 2)),
+)
 def test_diff_names_exactly_the_changes(deleted, retrusted, switched):
     retrusted = retrusted - deleted
     new = export()
@@ -58,9 +84,11 @@ def test_diff_names_exactly_the_changes(deleted, retrusted, switched):
     new["RoleDetailList"] = [r for i, r in enumerate(new["RoleDetailList"]) if i not in deleted]
     d = diff(BASE, inventory(new))
     # attachments that disappear with a deleted role are folded into that role's removal
-    want = ({("principal", "removed", f"arn:aws:iam::{ACCT}:role/r{i}") for i in deleted}
-            | {("trust", "changed", f"arn:aws:iam::{ACCT}:role/r{i}") for i in retrusted}
-            | {("policy", "changed", f"arn:aws:iam::{ACCT}:policy/p{j}") for j in switched})
+    want = (
+        {("principal", "removed", f"arn:aws:iam::{ACCT}:role/r{i}") for i in deleted}
+        | {("trust", "changed", f"arn:aws:iam::{ACCT}:role/r{i}") for i in retrusted}
+        | {("policy", "changed", f"arn:aws:iam::{ACCT}:policy/p{j}") for j in switched}
+    )
     got = set(zip(d["kind"], d["change"], d["key"], strict=True))
     assert got == want, d.to_dict("records")
     assert len(d) == len(want)

@@ -56,14 +56,18 @@ def test_persistent_5xx_listed_and_run_goes_on(env, virtual_clock):
 
 def test_access_denied_on_assume_role_and_on_one_call(env, virtual_clock):
     denied_acct, partial_acct = env.members
-    inj = FaultInjector([
-        Fault("denied", "sts:AssumeRole", match=denied_acct),
-        Fault("denied", "s3:GetBucketPolicy", account_id=partial_acct),
-    ])
+    inj = FaultInjector(
+        [
+            Fault("denied", "sts:AssumeRole", match=denied_acct),
+            Fault("denied", "s3:GetBucketPolicy", account_id=partial_acct),
+        ]
+    )
     inv = collect(org=True, hooks=[inj], service_last_accessed=False)
     rows = errors_of(inv).sort_values("operation").to_dict("records")
     assert [(r["account_id"], r["operation"], r["code"]) for r in rows] == [
-        (partial_acct, "s3:GetBucketPolicy", "AccessDenied"), (denied_acct, "sts:AssumeRole", "AccessDenied")]
+        (partial_acct, "s3:GetBucketPolicy", "AccessDenied"),
+        (denied_acct, "sts:AssumeRole", "AccessDenied"),
+    ]
     assert f"arn:aws:iam::{denied_acct}:role/OrganizationAccountAccessRole" in rows[1]["message"]
     assert denied_acct not in set(inv.principals["account_id"])
     assert set(env.roles[partial_acct]) <= set(inv.principals["arn"])
@@ -86,9 +90,17 @@ def test_expired_credentials_mid_run_name_the_account(env, virtual_clock):
 def test_malformed_live_policy_kept_and_listed(env, moto_url, helpers, scratch_account, virtual_clock):
     acct = scratch_account
     fine = helpers.account_client(moto_url, acct, "sqs").create_queue(QueueName="jobs")["QueueUrl"]
-    helpers.account_client(moto_url, acct, "sqs").set_queue_attributes(QueueUrl=fine, Attributes={
-        "Policy": json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
-                                                                       "Action": "sqs:SendMessage", "Resource": "*"}]})})
+    helpers.account_client(moto_url, acct, "sqs").set_queue_attributes(
+        QueueUrl=fine,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}],
+                }
+            )
+        },
+    )
     sm = helpers.account_client(moto_url, acct, "secretsmanager")
     arn = sm.create_secret(Name="broken", SecretString="x")["ARN"]
     sm.put_resource_policy(SecretId=arn, ResourcePolicy='{"Version": "2012-10-17", "Statement": [')
@@ -105,11 +117,16 @@ def test_fault_rules_validate_kind():
         Fault("explode")
 
 
-@pytest.mark.parametrize("service, op, pattern, hit", [
-    ("iam", "ListUsers", "iam:ListUsers", True), ("iam", "ListUsers", "ListUsers", True),
-    ("iam", "ListUsers", "iam:List*", True), ("iam", "ListUsers", "sts:*", False),
-    ("s3-control", "GetPublicAccessBlock", "s3-control:*", True),
-])
+@pytest.mark.parametrize(
+    "service, op, pattern, hit",
+    [
+        ("iam", "ListUsers", "iam:ListUsers", True),
+        ("iam", "ListUsers", "ListUsers", True),
+        ("iam", "ListUsers", "iam:List*", True),
+        ("iam", "ListUsers", "sts:*", False),
+        ("s3-control", "GetPublicAccessBlock", "s3-control:*", True),
+    ],
+)
 def test_fault_matching(service, op, pattern, hit):
     assert Fault("5xx", pattern).matches(service, op, "111111111111") is hit
 

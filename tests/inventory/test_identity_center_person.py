@@ -20,8 +20,12 @@ PS = "arn:aws:sso:::permissionSet/ssoins-1/ps-0a1b"
 
 @pytest.fixture
 def scope():
-    ctx = AwsContext(session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
-                     region="us-east-1", account_id=ACCT, endpoint_url="http://127.0.0.1:9")
+    ctx = AwsContext(
+        session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
+        region="us-east-1",
+        account_id=ACCT,
+        endpoint_url="http://127.0.0.1:9",
+    )
     stubs = {s: Stubber(ctx.client(s)) for s in ("sso-admin", "identitystore")}
     for s in stubs.values():
         s.activate()
@@ -36,30 +40,80 @@ def test_found_by_email_with_group_assignments_and_a_denied_description(scope):
     sso, ids = scope.stubs["sso-admin"], scope.stubs["identitystore"]
     sso.add_response("list_instances", {"Instances": [INSTANCE]})
     ids.add_client_error("get_user_id", "ResourceNotFoundException", "no such userName")
-    ids.add_response("get_user_id", {"UserId": "u-1", "IdentityStoreId": "d-1", **USER_ARN},
-                     {"IdentityStoreId": "d-1", "AlternateIdentifier": {"UniqueAttribute": {
-                         "AttributePath": "emails.value", "AttributeValue": "ann@corp.example"}}})
-    ids.add_response("describe_user", {"UserId": "u-1", "UserName": "ann", "DisplayName": "Ann", **EXTRA, **USER_ARN,
-                                       "Emails": [{"Value": "ann@corp.example"}]})
-    ids.add_response("list_group_memberships_for_member", {"GroupMemberships": [
-        {"GroupId": "g-ops", "MemberId": {"UserId": "u-1"}, "IdentityStoreId": "d-1", "MembershipId": "m-1",
-         "MembershipArn": f"arn:aws:identitystore::{ACCT}:identitystore/d-1/membership/m-1"}]})
-    ids.add_response("describe_group", {"GroupId": "g-ops", "DisplayName": "Ops", **EXTRA,
-                                        "GroupArn": f"arn:aws:identitystore::{ACCT}:identitystore/d-1/group/g-ops"})
+    ids.add_response(
+        "get_user_id",
+        {"UserId": "u-1", "IdentityStoreId": "d-1", **USER_ARN},
+        {
+            "IdentityStoreId": "d-1",
+            "AlternateIdentifier": {
+                "UniqueAttribute": {"AttributePath": "emails.value", "AttributeValue": "ann@corp.example"}
+            },
+        },
+    )
+    ids.add_response(
+        "describe_user",
+        {
+            "UserId": "u-1",
+            "UserName": "ann",
+            "DisplayName": "Ann",
+            **EXTRA,
+            **USER_ARN,
+            "Emails": [{"Value": "ann@corp.example"}],
+        },
+    )
+    ids.add_response(
+        "list_group_memberships_for_member",
+        {
+            "GroupMemberships": [
+                {
+                    "GroupId": "g-ops",
+                    "MemberId": {"UserId": "u-1"},
+                    "IdentityStoreId": "d-1",
+                    "MembershipId": "m-1",
+                    "MembershipArn": f"arn:aws:identitystore::{ACCT}:identitystore/d-1/membership/m-1",
+                }
+            ]
+        },
+    )
+    ids.add_response(
+        "describe_group",
+        {
+            "GroupId": "g-ops",
+            "DisplayName": "Ops",
+            **EXTRA,
+            "GroupArn": f"arn:aws:identitystore::{ACCT}:identitystore/d-1/group/g-ops",
+        },
+    )
     sso.add_response("list_account_assignments_for_principal", {"AccountAssignments": []})  # direct: none
-    sso.add_response("list_account_assignments_for_principal", {"AccountAssignments": [
-        {"AccountId": "222222222222", "PermissionSetArn": PS, "PrincipalType": "GROUP", "PrincipalId": "g-ops"},
-        {"AccountId": "333333333333", "PermissionSetArn": PS, "PrincipalType": "GROUP", "PrincipalId": "g-ops"}]})
+    sso.add_response(
+        "list_account_assignments_for_principal",
+        {
+            "AccountAssignments": [
+                {"AccountId": "222222222222", "PermissionSetArn": PS, "PrincipalType": "GROUP", "PrincipalId": "g-ops"},
+                {"AccountId": "333333333333", "PermissionSetArn": PS, "PrincipalType": "GROUP", "PrincipalId": "g-ops"},
+            ]
+        },
+    )
     sso.add_client_error("describe_permission_set", "AccessDeniedException", "no sso:DescribePermissionSet")
     found = person(scope, "ann@corp.example")
-    assert found.user == {"identity_store_id": "d-1", "user_id": "u-1", "user_name": "ann", "display_name": "Ann",
-                          "emails": ["ann@corp.example"], "external_ids": [], "matched_by": "email"}
+    assert found.user == {
+        "identity_store_id": "d-1",
+        "user_id": "u-1",
+        "user_name": "ann",
+        "display_name": "Ann",
+        "emails": ["ann@corp.example"],
+        "external_ids": [],
+        "matched_by": "email",
+    }
     assert found.groups == [{"group_id": "g-ops", "display_name": "Ops"}]
     # described once per permission set; a denied description leaves the name the ARN gives
     assert [(a["account_id"], a["permission_set"], a["via"], a["principal_name"]) for a in found.assignments] == [
-        ("222222222222", "ps-0a1b", "group:Ops", "Ops"), ("333333333333", "ps-0a1b", "group:Ops", "Ops")]
+        ("222222222222", "ps-0a1b", "group:Ops", "Ops"),
+        ("333333333333", "ps-0a1b", "group:Ops", "Ops"),
+    ]
     assert [(r["operation"], r["code"], r["account_id"]) for r in scope.log.rows] == [
-        ("sso:DescribePermissionSet", "AccessDeniedException", ACCT)]
+        ("sso:DescribePermissionSet", "AccessDeniedException", ACCT)
+    ]
 
 
 def test_nobody_there_is_one_not_found_row(scope):
@@ -92,9 +146,13 @@ def test_every_seeded_person_as_seeded(sandbox):
         assert found.user["user_id"] == p.identity_center_user_id and found.user["matched_by"] == "userName"
         assert found.user["display_name"] == p.display_name
         assert sorted(g["display_name"] for g in found.groups) == sorted(p.groups)
-        want = sorted((a.account_id, a.permission_set, a.permission_set_arn, f"group:{a.principal_name}")
-                      for a in org.assignments if a.principal_name in p.groups)
-        got = sorted((a["account_id"], a["permission_set"], a["permission_set_arn"], a["via"])
-                     for a in found.assignments)
+        want = sorted(
+            (a.account_id, a.permission_set, a.permission_set_arn, f"group:{a.principal_name}")
+            for a in org.assignments
+            if a.principal_name in p.groups
+        )
+        got = sorted(
+            (a["account_id"], a["permission_set"], a["permission_set_arn"], a["via"]) for a in found.assignments
+        )
         assert got == want, p.upn
     assert scope.log.rows == []

@@ -18,20 +18,28 @@ from iamkit.inventory import collect
 def _stubbed_only_calls(recorder: CallRecorder) -> None:
     """Drive the calls no moto endpoint answers (Access Analyzer findings, service last accessed)."""
     acct = "111122223333"
-    ctx = AwsContext(session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
-                     region="us-east-1", account_id=acct, endpoint_url="http://127.0.0.1:9",
-                     hooks=[recorder], sleep=lambda s: None)
+    ctx = AwsContext(
+        session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
+        region="us-east-1",
+        account_id=acct,
+        endpoint_url="http://127.0.0.1:9",
+        hooks=[recorder],
+        sleep=lambda s: None,
+    )
     when = datetime(2024, 1, 1, tzinfo=UTC)
     arn = f"arn:aws:access-analyzer:us-east-1:{acct}:analyzer/a"
     with Stubber(ctx.client("accessanalyzer")) as aa, Stubber(ctx.client("iam")) as iam:
-        aa.add_response("list_analyzers", {"analyzers": [{"arn": arn, "name": "a", "type": "ACCOUNT",
-                                                          "createdAt": when, "status": "ACTIVE"}]})
+        aa.add_response(
+            "list_analyzers",
+            {"analyzers": [{"arn": arn, "name": "a", "type": "ACCOUNT", "createdAt": when, "status": "ACTIVE"}]},
+        )
         aa.add_response("list_findings", {"findings": []})
         job = "11111111-1111-1111-1111-111111111111"
         iam.add_response("generate_service_last_accessed_details", {"JobId": job})
-        iam.add_response("get_service_last_accessed_details", {
-            "JobStatus": "COMPLETED", "JobCreationDate": when, "JobCompletionDate": when,
-            "ServicesLastAccessed": []})
+        iam.add_response(
+            "get_service_last_accessed_details",
+            {"JobStatus": "COMPLETED", "JobCreationDate": when, "JobCompletionDate": when, "ServicesLastAccessed": []},
+        )
         posture.analyzers(Scope(ctx, ErrorLog()))
         credential_report.service_last_accessed(Scope(ctx, ErrorLog()), [f"arn:aws:iam::{acct}:role/r"])
 
@@ -60,9 +68,12 @@ def test_every_call_is_granted(recorded):
     refused = []
     for action in sorted(recorded.actions):
         # the identity side only: KMS would also need its key policy to agree (that is the key's owner's call)
-        decision = evaluate({"principal": "arn:aws:iam::111122223333:role/iamkit-investigator", "action": action,
-                             "resource": "*"}, identity_policies=[policy], explain=False,
-                            resource_policy_required=False)
+        decision = evaluate(
+            {"principal": "arn:aws:iam::111122223333:role/iamkit-investigator", "action": action, "resource": "*"},
+            identity_policies=[policy],
+            explain=False,
+            resource_policy_required=False,
+        )
         if not decision.allowed:
             refused.append((action, decision.result))
     assert refused == []

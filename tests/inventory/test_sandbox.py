@@ -13,6 +13,7 @@ from iamkit.inventory import FRAME_NAMES, Inventory
 
 pytestmark = pytest.mark.sandbox
 
+
 @pytest.fixture(scope="module")
 def snap(sandbox, tmp_path_factory) -> Inventory:
     """``iamkit inventory collect --org`` through the CLI, loaded back from its snapshot folder."""
@@ -27,8 +28,18 @@ def snap(sandbox, tmp_path_factory) -> Inventory:
 def test_frames_follow_schemas_and_seeded_ones_are_filled(snap):
     for name in FRAME_NAMES:
         frames.check(getattr(snap, name), name)
-    for name in ("accounts", "principals", "policies", "statements", "trusts", "access_keys", "credentials",
-                 "resource_policies", "identity_center", "posture"):
+    for name in (
+        "accounts",
+        "principals",
+        "policies",
+        "statements",
+        "trusts",
+        "access_keys",
+        "credentials",
+        "resource_policies",
+        "identity_center",
+        "posture",
+    ):
         assert len(getattr(snap, name)), name
 
 
@@ -70,8 +81,10 @@ def test_every_seeded_resource_policy_appears(snap, sandbox):
 
 def test_identity_center_assignments(snap, sandbox):
     ic = snap.identity_center
-    got = {(r["account_id"], r["detail"]["permission_set_arn"], r["detail"]["principal_id"])
-           for r in ic[ic["kind"] == "assignment"].to_dict("records")}
+    got = {
+        (r["account_id"], r["detail"]["permission_set_arn"], r["detail"]["principal_id"])
+        for r in ic[ic["kind"] == "assignment"].to_dict("records")
+    }
     want = {(a.account_id, a.permission_set_arn, a.principal_id) for a in sandbox.org.assignments}
     assert want <= got
 

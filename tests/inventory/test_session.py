@@ -36,9 +36,11 @@ def test_profiles_and_profile_role_chain(mini_org, aws_env, monkeypatch, tmp_pat
     creds = tmp_path / "credentials"
     creds.write_text(f"[ops]\naws_access_key_id = {mini_org.access_key_id}\naws_secret_access_key = x\n")
     cfg = tmp_path / "config"
-    cfg.write_text("[profile ops]\nregion = eu-west-1\n\n"
-                   f"[profile member]\nrole_arn = arn:aws:iam::{member}:role/OrganizationAccountAccessRole\n"
-                   "source_profile = ops\nregion = us-east-1\n")
+    cfg.write_text(
+        "[profile ops]\nregion = eu-west-1\n\n"
+        f"[profile member]\nrole_arn = arn:aws:iam::{member}:role/OrganizationAccountAccessRole\n"
+        "source_profile = ops\nregion = us-east-1\n"
+    )
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(cfg))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
@@ -87,9 +89,20 @@ def test_not_a_role_arn(mini_org, aws_env):
         connect(role_arn="my-role")
 
 
-@pytest.mark.parametrize("text", [
-    "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123Z", "2024-01-02T03:04:05+01:00", "2024-01-02 03:04:05.5Z",
-    "2024-01-02T03:04:05", "1700000000", "1700000000.25", "Tue, 02 Jan 2024 03:04:05 GMT", "2024-01-02"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-02T03:04:05Z",
+        "2024-01-02T03:04:05.123Z",
+        "2024-01-02T03:04:05+01:00",
+        "2024-01-02 03:04:05.5Z",
+        "2024-01-02T03:04:05",
+        "1700000000",
+        "1700000000.25",
+        "Tue, 02 Jan 2024 03:04:05 GMT",
+        "2024-01-02",
+    ],
+)
 def test_fast_timestamp_parser_gives_what_botocore_gives(text):
     from botocore.utils import parse_timestamp
 
@@ -107,8 +120,11 @@ def test_fast_timestamp_parser_keeps_botocore_errors():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2100, 1, 1),
-                    timezones=st.just(dt.UTC)), st.sampled_from(["Z", "+00:00"]), st.booleans())
+@given(
+    st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)),
+    st.sampled_from(["Z", "+00:00"]),
+    st.booleans(),
+)
 def test_fast_timestamp_parser_property(when, suffix, micro):
     from botocore.utils import parse_timestamp
 

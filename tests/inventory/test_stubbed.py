@@ -20,9 +20,14 @@ J1, J2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222
 @pytest.fixture
 def ctx():
     slept: list[float] = []
-    c = AwsContext(session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
-                   region="us-east-1", account_id=ACCT, arn=f"arn:aws:iam::{ACCT}:role/investigator",
-                   endpoint_url="http://127.0.0.1:9", sleep=slept.append)
+    c = AwsContext(
+        session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
+        region="us-east-1",
+        account_id=ACCT,
+        arn=f"arn:aws:iam::{ACCT}:role/investigator",
+        endpoint_url="http://127.0.0.1:9",
+        sleep=slept.append,
+    )
     c.slept = slept
     return c
 
@@ -36,15 +41,42 @@ def stub(ctx, service):
 def test_access_analyzer_analyzers_and_findings(ctx):
     aa = stub(ctx, "accessanalyzer")
     arn = f"arn:aws:access-analyzer:us-east-1:{ACCT}:analyzer/org"
-    aa.add_response("list_analyzers", {"analyzers": [
-        {"arn": arn, "name": "org", "type": "ORGANIZATION", "createdAt": datetime(2024, 1, 1, tzinfo=UTC),
-         "status": "ACTIVE"}]})
-    aa.add_response("list_findings", {"findings": [
-        {"id": "f1", "resource": "arn:aws:s3:::public", "resourceType": "AWS::S3::Bucket", "isPublic": True,
-         "principal": {"AWS": "*"}, "action": ["s3:GetObject"], "condition": {}, "status": "ACTIVE",
-         "resourceOwnerAccount": ACCT, "createdAt": datetime(2024, 1, 1, tzinfo=UTC),
-         "analyzedAt": datetime(2024, 1, 1, tzinfo=UTC), "updatedAt": datetime(2024, 1, 1, tzinfo=UTC)}]},
-        {"analyzerArn": arn, "filter": {"status": {"eq": ["ACTIVE"]}}})
+    aa.add_response(
+        "list_analyzers",
+        {
+            "analyzers": [
+                {
+                    "arn": arn,
+                    "name": "org",
+                    "type": "ORGANIZATION",
+                    "createdAt": datetime(2024, 1, 1, tzinfo=UTC),
+                    "status": "ACTIVE",
+                }
+            ]
+        },
+    )
+    aa.add_response(
+        "list_findings",
+        {
+            "findings": [
+                {
+                    "id": "f1",
+                    "resource": "arn:aws:s3:::public",
+                    "resourceType": "AWS::S3::Bucket",
+                    "isPublic": True,
+                    "principal": {"AWS": "*"},
+                    "action": ["s3:GetObject"],
+                    "condition": {},
+                    "status": "ACTIVE",
+                    "resourceOwnerAccount": ACCT,
+                    "createdAt": datetime(2024, 1, 1, tzinfo=UTC),
+                    "analyzedAt": datetime(2024, 1, 1, tzinfo=UTC),
+                    "updatedAt": datetime(2024, 1, 1, tzinfo=UTC),
+                }
+            ]
+        },
+        {"analyzerArn": arn, "filter": {"status": {"eq": ["ACTIVE"]}}},
+    )
     log = ErrorLog()
     rows = posture.analyzers(Scope(ctx, log))
     aa.assert_no_pending_responses()
@@ -61,8 +93,11 @@ def test_access_analyzer_denied_is_an_error_row(ctx):
     log = ErrorLog()
     assert posture.analyzers(Scope(ctx, log)) == []
     [row] = log.rows
-    assert (row["account_id"], row["operation"], row["code"]) == (ACCT, "access-analyzer:ListAnalyzers",
-                                                                  "AccessDeniedException")
+    assert (row["account_id"], row["operation"], row["code"]) == (
+        ACCT,
+        "access-analyzer:ListAnalyzers",
+        "AccessDeniedException",
+    )
 
 
 def test_service_last_accessed_polls_with_injected_sleep(ctx):
@@ -71,20 +106,40 @@ def test_service_last_accessed_polls_with_injected_sleep(ctx):
     user = f"arn:aws:iam::{ACCT}:user/bob"
     when = datetime(2024, 3, 1, tzinfo=UTC)
     iam.add_response("generate_service_last_accessed_details", {"JobId": J1}, {"Arn": role})
-    iam.add_response("get_service_last_accessed_details",
-                     {"JobStatus": "IN_PROGRESS", "JobCreationDate": when, "JobCompletionDate": when,
-                      "ServicesLastAccessed": []},
-                     {"JobId": J1})
-    iam.add_response("get_service_last_accessed_details", {
-        "JobStatus": "COMPLETED", "JobCreationDate": when, "JobCompletionDate": when,
-        "ServicesLastAccessed": [
-            {"ServiceName": "Amazon S3", "ServiceNamespace": "s3", "LastAuthenticated": when,
-             "LastAuthenticatedEntity": role},
-            {"ServiceName": "AWS KMS", "ServiceNamespace": "kms"}]}, {"JobId": J1})
+    iam.add_response(
+        "get_service_last_accessed_details",
+        {"JobStatus": "IN_PROGRESS", "JobCreationDate": when, "JobCompletionDate": when, "ServicesLastAccessed": []},
+        {"JobId": J1},
+    )
+    iam.add_response(
+        "get_service_last_accessed_details",
+        {
+            "JobStatus": "COMPLETED",
+            "JobCreationDate": when,
+            "JobCompletionDate": when,
+            "ServicesLastAccessed": [
+                {
+                    "ServiceName": "Amazon S3",
+                    "ServiceNamespace": "s3",
+                    "LastAuthenticated": when,
+                    "LastAuthenticatedEntity": role,
+                },
+                {"ServiceName": "AWS KMS", "ServiceNamespace": "kms"},
+            ],
+        },
+        {"JobId": J1},
+    )
     iam.add_response("generate_service_last_accessed_details", {"JobId": J2}, {"Arn": user})
-    iam.add_response("get_service_last_accessed_details", {
-        "JobStatus": "COMPLETED", "JobCreationDate": when, "JobCompletionDate": when,
-        "ServicesLastAccessed": [{"ServiceName": "AWS KMS", "ServiceNamespace": "kms"}]}, {"JobId": J2})
+    iam.add_response(
+        "get_service_last_accessed_details",
+        {
+            "JobStatus": "COMPLETED",
+            "JobCreationDate": when,
+            "JobCompletionDate": when,
+            "ServicesLastAccessed": [{"ServiceName": "AWS KMS", "ServiceNamespace": "kms"}],
+        },
+        {"JobId": J2},
+    )
     log = ErrorLog()
     rows = credential_report.service_last_accessed(Scope(ctx, log), [role, user])
     iam.assert_no_pending_responses()
@@ -109,20 +164,24 @@ def test_credential_report_polls_until_complete(ctx):
     iam.add_response("generate_credential_report", {"State": "STARTED"})
     iam.add_response("generate_credential_report", {"State": "INPROGRESS"})
     iam.add_response("generate_credential_report", {"State": "COMPLETE"})
-    csv_text = ("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-                "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-                "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-                "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-                "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-                "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
-                f"<root_account>,arn:aws:iam::{ACCT}:root,2020-01-01T00:00:00+00:00,not_supported,"
-                "2024-01-01T00:00:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,"
-                "N/A,N/A,N/A,false,N/A,false,N/A\n"
-                f"bob,arn:aws:iam::{ACCT}:user/bob,2021-01-01T00:00:00+00:00,true,no_information,"
-                "2021-01-01T00:00:00+00:00,N/A,false,true,2021-02-01T00:00:00+00:00,"
-                "2024-02-01T00:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n")
-    iam.add_response("get_credential_report", {"Content": csv_text.encode(), "ReportFormat": "text/csv",
-                                               "GeneratedTime": datetime(2024, 1, 1, tzinfo=UTC)})
+    csv_text = (
+        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+        "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+        "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+        "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+        "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+        "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+        f"<root_account>,arn:aws:iam::{ACCT}:root,2020-01-01T00:00:00+00:00,not_supported,"
+        "2024-01-01T00:00:00+00:00,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,"
+        "N/A,N/A,N/A,false,N/A,false,N/A\n"
+        f"bob,arn:aws:iam::{ACCT}:user/bob,2021-01-01T00:00:00+00:00,true,no_information,"
+        "2021-01-01T00:00:00+00:00,N/A,false,true,2021-02-01T00:00:00+00:00,"
+        "2024-02-01T00:00:00+00:00,us-east-1,s3,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+    )
+    iam.add_response(
+        "get_credential_report",
+        {"Content": csv_text.encode(), "ReportFormat": "text/csv", "GeneratedTime": datetime(2024, 1, 1, tzinfo=UTC)},
+    )
     rows = credential_report.credential_report(Scope(ctx, ErrorLog()))
     assert [r["user"] for r in rows] == ["<root_account>", "bob"]
     root, bob = rows
@@ -134,18 +193,22 @@ def test_credential_report_polls_until_complete(ctx):
 
 
 def _client_error(code: str, message: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
 
 
-@pytest.mark.parametrize("exc, unsupported", [
-    (_client_error("NotImplemented", "x"), True),
-    (_client_error("500", "<!doctype html><title>500 Internal Server Error</title>", 500), True),
-    (_client_error("InvalidAction", "x"), True),
-    (_client_error("AccessDenied", "x", 403), False),
-    (_client_error("ServiceUnavailable", "x", 503), False),
-    (_client_error("Throttling", "x"), False),
-])
+@pytest.mark.parametrize(
+    "exc, unsupported",
+    [
+        (_client_error("NotImplemented", "x"), True),
+        (_client_error("500", "<!doctype html><title>500 Internal Server Error</title>", 500), True),
+        (_client_error("InvalidAction", "x"), True),
+        (_client_error("AccessDenied", "x", 403), False),
+        (_client_error("ServiceUnavailable", "x", 503), False),
+        (_client_error("Throttling", "x"), False),
+    ],
+)
 def test_unsupported_classification(exc, unsupported):
     assert (_unsupported_detail(exc) is not None) is unsupported
 
@@ -164,23 +227,39 @@ def test_html_error_after_success_is_an_error_not_unsupported(ctx):
     assert row["code"] == "EndpointError" and not log.unsupported
 
 
-@pytest.mark.parametrize("service, call, kwargs", [
-    ("iam", "list_users", {}), ("kms", "list_keys", {}), ("s3", "list_buckets", {}),
-    ("lambda", "list_functions", {}), ("sqs", "list_queues", {}), ("guardduty", "list_detectors", {}),
-    ("sso-admin", "list_instances", {}), ("s3control", "get_public_access_block", {"AccountId": ACCT}),
-])
-@pytest.mark.parametrize("kind, codes, status", [
-    ("denied", {"AccessDenied", "AccessDeniedException"}, 403),
-    ("expired", {"ExpiredToken", "ExpiredTokenException"}, 400),
-    ("5xx", {"ServiceUnavailable", "ServiceUnavailableException"}, 503),
-])
+@pytest.mark.parametrize(
+    "service, call, kwargs",
+    [
+        ("iam", "list_users", {}),
+        ("kms", "list_keys", {}),
+        ("s3", "list_buckets", {}),
+        ("lambda", "list_functions", {}),
+        ("sqs", "list_queues", {}),
+        ("guardduty", "list_detectors", {}),
+        ("sso-admin", "list_instances", {}),
+        ("s3control", "get_public_access_block", {"AccountId": ACCT}),
+    ],
+)
+@pytest.mark.parametrize(
+    "kind, codes, status",
+    [
+        ("denied", {"AccessDenied", "AccessDeniedException"}, 403),
+        ("expired", {"ExpiredToken", "ExpiredTokenException"}, 400),
+        ("5xx", {"ServiceUnavailable", "ServiceUnavailableException"}, 503),
+    ],
+)
 def test_injected_faults_parse_in_every_protocol(service, call, kwargs, kind, codes, status):
     from iamkit.aws.faults import Fault, FaultInjector
 
     inj = FaultInjector([Fault(kind, "*")])
-    c = AwsContext(session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
-                   region="us-east-1", account_id=ACCT, endpoint_url="http://127.0.0.1:9", hooks=[inj],
-                   max_attempts=0)
+    c = AwsContext(
+        session=new_session(region="us-east-1", access_key_id="AKIATEST", secret_access_key="x"),
+        region="us-east-1",
+        account_id=ACCT,
+        endpoint_url="http://127.0.0.1:9",
+        hooks=[inj],
+        max_attempts=0,
+    )
     with pytest.raises(ClientError) as e:
         getattr(c.client(service), call)(**kwargs)
     assert e.value.response["Error"]["Code"] in codes

@@ -47,8 +47,9 @@ def world(sandbox, tmp_path_factory):
     from iamkit.sandbox import trailgen
 
     tmp = tmp_path_factory.mktemp("leastpriv-world")
-    records = list(trailgen.generate(sandbox.org, benign_events=BENIGN, days=DAYS, end=sandbox.now,
-                                     seed=sandbox.org.seed))
+    records = list(
+        trailgen.generate(sandbox.org, benign_events=BENIGN, days=DAYS, end=sandbox.now, seed=sandbox.org.seed)
+    )
     (tmp / "in").mkdir()
     (tmp / "in" / "trail.json").write_text(json.dumps({"Records": records}))
     db = tmp / "t.duckdb"

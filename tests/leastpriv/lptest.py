@@ -13,26 +13,65 @@ USER = f"arn:aws:iam::{ACCT}:user/alice"
 _ids = itertools.count(1)
 
 
-def rec(source: str, name: str, params: dict | None = None, *, who: str = ROLE, when: str = "2026-03-02T10:00:00Z",
-        error: str | None = None, resources: list | None = None, region: str = "us-east-1",
-        invoked_by: str | None = None, event_type: str = "AwsApiCall") -> dict:
+def rec(
+    source: str,
+    name: str,
+    params: dict | None = None,
+    *,
+    who: str = ROLE,
+    when: str = "2026-03-02T10:00:00Z",
+    error: str | None = None,
+    resources: list | None = None,
+    region: str = "us-east-1",
+    invoked_by: str | None = None,
+    event_type: str = "AwsApiCall",
+) -> dict:
     """One CloudTrail record of ``who`` (a role: a session of it; a user: the user)."""
     acct = who.split(":")[4]
     if ":role/" in who:
-        ident = {"type": "AssumedRole", "principalId": "AROAAPP:s1",
-                 "arn": f"arn:aws:sts::{acct}:assumed-role/{who.rsplit('/', 1)[-1]}/s1", "accountId": acct,
-                 "accessKeyId": "ASIAEXAMPLEEXAMPLE01",
-                 "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAAPP", "arn": who,
-                                                      "accountId": acct, "userName": who.rsplit("/", 1)[-1]}}}
+        ident = {
+            "type": "AssumedRole",
+            "principalId": "AROAAPP:s1",
+            "arn": f"arn:aws:sts::{acct}:assumed-role/{who.rsplit('/', 1)[-1]}/s1",
+            "accountId": acct,
+            "accessKeyId": "ASIAEXAMPLEEXAMPLE01",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": "AROAAPP",
+                    "arn": who,
+                    "accountId": acct,
+                    "userName": who.rsplit("/", 1)[-1],
+                }
+            },
+        }
     else:
-        ident = {"type": "IAMUser", "principalId": "AIDAALICE", "arn": who, "accountId": acct,
-                 "userName": who.rsplit("/", 1)[-1], "accessKeyId": "AKIAEXAMPLEEXAMPLE01"}
+        ident = {
+            "type": "IAMUser",
+            "principalId": "AIDAALICE",
+            "arn": who,
+            "accountId": acct,
+            "userName": who.rsplit("/", 1)[-1],
+            "accessKeyId": "AKIAEXAMPLEEXAMPLE01",
+        }
     if invoked_by:
         ident["invokedBy"] = invoked_by
-    r = {"eventVersion": "1.09", "userIdentity": ident, "eventTime": when, "eventSource": source,
-         "eventName": name, "awsRegion": region, "sourceIPAddress": "198.51.100.7", "userAgent": "test",
-         "requestParameters": params, "responseElements": None, "eventID": f"evt-{next(_ids):06d}",
-         "eventType": event_type, "recipientAccountId": acct, "readOnly": True}
+    r = {
+        "eventVersion": "1.09",
+        "userIdentity": ident,
+        "eventTime": when,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "test",
+        "requestParameters": params,
+        "responseElements": None,
+        "eventID": f"evt-{next(_ids):06d}",
+        "eventType": event_type,
+        "recipientAccountId": acct,
+        "readOnly": True,
+    }
     if error:
         r["errorCode"] = error
         r["errorMessage"] = "x"

@@ -10,28 +10,31 @@ from iamkit.leastpriv.actions import OVERRIDES, authorizations, event_actions, i
 A = "111122223333"
 
 
-@pytest.mark.parametrize("source, name, expected", [
-    ("s3.amazonaws.com", "ListBuckets", ("s3:ListAllMyBuckets",)),
-    ("s3.amazonaws.com", "ListObjectsV2", ("s3:ListBucket",)),
-    ("s3.amazonaws.com", "HeadObject", ("s3:GetObject",)),
-    ("lambda.amazonaws.com", "GetFunction20150331v2", ("lambda:GetFunction",)),
-    ("lambda.amazonaws.com", "ListFunctions20150331", ("lambda:ListFunctions",)),
-    ("lambda.amazonaws.com", "Invoke", ("lambda:InvokeFunction",)),
-    ("cloudfront.amazonaws.com", "GetDistribution2020_05_31", ("cloudfront:GetDistribution",)),
-    ("apigateway.amazonaws.com", "GetRestApis", ("apigateway:GET",)),
-    ("apigateway.amazonaws.com", "CreateDeployment", ("apigateway:POST",)),
-    ("apigateway.amazonaws.com", "DeleteStage", ("apigateway:DELETE",)),
-    ("monitoring.amazonaws.com", "PutMetricData", ("cloudwatch:PutMetricData",)),
-    ("kms.amazonaws.com", "ReEncrypt", ("kms:ReEncryptFrom", "kms:ReEncryptTo")),
-    ("iam.amazonaws.com", "CreateRole", ("iam:CreateRole",)),
-    # met in real trails (the Invictus dataset): S3's old configuration call names
-    ("s3.amazonaws.com", "GetBucketLifecycle", ("s3:GetLifecycleConfiguration",)),
-    ("s3.amazonaws.com", "DeleteBucketReplication", ("s3:PutReplicationConfiguration",)),
-    ("servicecatalog-appregistry.amazonaws.com", "ListApplications", ("servicecatalog:ListApplications",)),
-    ("sts.amazonaws.com", "GetCallerIdentity", ()),
-    ("s3.amazonaws.com", "NoSuchCall", None),
-    ("made-up.amazonaws.com", "Anything", None),
-])
+@pytest.mark.parametrize(
+    "source, name, expected",
+    [
+        ("s3.amazonaws.com", "ListBuckets", ("s3:ListAllMyBuckets",)),
+        ("s3.amazonaws.com", "ListObjectsV2", ("s3:ListBucket",)),
+        ("s3.amazonaws.com", "HeadObject", ("s3:GetObject",)),
+        ("lambda.amazonaws.com", "GetFunction20150331v2", ("lambda:GetFunction",)),
+        ("lambda.amazonaws.com", "ListFunctions20150331", ("lambda:ListFunctions",)),
+        ("lambda.amazonaws.com", "Invoke", ("lambda:InvokeFunction",)),
+        ("cloudfront.amazonaws.com", "GetDistribution2020_05_31", ("cloudfront:GetDistribution",)),
+        ("apigateway.amazonaws.com", "GetRestApis", ("apigateway:GET",)),
+        ("apigateway.amazonaws.com", "CreateDeployment", ("apigateway:POST",)),
+        ("apigateway.amazonaws.com", "DeleteStage", ("apigateway:DELETE",)),
+        ("monitoring.amazonaws.com", "PutMetricData", ("cloudwatch:PutMetricData",)),
+        ("kms.amazonaws.com", "ReEncrypt", ("kms:ReEncryptFrom", "kms:ReEncryptTo")),
+        ("iam.amazonaws.com", "CreateRole", ("iam:CreateRole",)),
+        # met in real trails (the Invictus dataset): S3's old configuration call names
+        ("s3.amazonaws.com", "GetBucketLifecycle", ("s3:GetLifecycleConfiguration",)),
+        ("s3.amazonaws.com", "DeleteBucketReplication", ("s3:PutReplicationConfiguration",)),
+        ("servicecatalog-appregistry.amazonaws.com", "ListApplications", ("servicecatalog:ListApplications",)),
+        ("sts.amazonaws.com", "GetCallerIdentity", ()),
+        ("s3.amazonaws.com", "NoSuchCall", None),
+        ("made-up.amazonaws.com", "Anything", None),
+    ],
+)
 def test_event_names_map_to_iam_actions(source, name, expected):
     assert event_actions(source, name) == expected
 
@@ -51,37 +54,96 @@ def test_iam_prefix():
 
 
 def _r(source, name, params, resources=None):
-    r = {"eventSource": source, "eventName": name, "requestParameters": params, "recipientAccountId": A,
-         "awsRegion": "eu-west-1"}
+    r = {
+        "eventSource": source,
+        "eventName": name,
+        "requestParameters": params,
+        "recipientAccountId": A,
+        "awsRegion": "eu-west-1",
+    }
     if resources is not None:
         r["resources"] = resources
     return r
 
 
-@pytest.mark.parametrize("record, action, resource", [
-    (_r("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k/1.json"}), "s3:GetObject", "arn:aws:s3:::b/k/1.json"),
-    (_r("s3.amazonaws.com", "ListObjects", {"bucketName": "b"}), "s3:ListBucket", "arn:aws:s3:::b"),
-    (_r("ssm.amazonaws.com", "GetParameter", {"name": "/app/db"}), "ssm:GetParameter",
-     f"arn:aws:ssm:eu-west-1:{A}:parameter/app/db"),
-    (_r("secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": "app/db"}), "secretsmanager:GetSecretValue",
-     f"arn:aws:secretsmanager:eu-west-1:{A}:secret:app/db-??????"),
-    (_r("secretsmanager.amazonaws.com", "GetSecretValue",
-        {"secretId": f"arn:aws:secretsmanager:eu-west-1:{A}:secret:app/db-AbC123"}), "secretsmanager:GetSecretValue",
-     f"arn:aws:secretsmanager:eu-west-1:{A}:secret:app/db-AbC123"),
-    (_r("sts.amazonaws.com", "AssumeRole", {"roleArn": f"arn:aws:iam::{A}:role/x/deploy", "roleSessionName": "s"}),
-     "sts:AssumeRole", f"arn:aws:iam::{A}:role/x/deploy"),
-    (_r("kms.amazonaws.com", "Decrypt", {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
-        [{"ARN": f"arn:aws:kms:eu-west-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab", "type": "AWS::KMS::Key"}]),
-     "kms:Decrypt", f"arn:aws:kms:eu-west-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
-    (_r("logs.amazonaws.com", "CreateLogStream", {"logGroupName": "/aws/app", "logStreamName": "s1"}),
-     "logs:CreateLogStream", f"arn:aws:logs:eu-west-1:{A}:log-group:/aws/app:log-stream:s1"),
-    (_r("lambda.amazonaws.com", "GetFunction20150331v2", {"functionName": f"arn:aws:lambda:eu-west-1:{A}:function:f"}),
-     "lambda:GetFunction", f"arn:aws:lambda:eu-west-1:{A}:function:f"),
-    (_r("dynamodb.amazonaws.com", "GetItem", {"tableName": "orders"}), "dynamodb:GetItem",
-     f"arn:aws:dynamodb:eu-west-1:{A}:table/orders"),
-    (_r("apigateway.amazonaws.com", "GetResources", {"restApiId": "abc123"}), "apigateway:GET",
-     "arn:aws:apigateway:eu-west-1::/restapis/abc123/*"),
-])
+@pytest.mark.parametrize(
+    "record, action, resource",
+    [
+        (
+            _r("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k/1.json"}),
+            "s3:GetObject",
+            "arn:aws:s3:::b/k/1.json",
+        ),
+        (_r("s3.amazonaws.com", "ListObjects", {"bucketName": "b"}), "s3:ListBucket", "arn:aws:s3:::b"),
+        (
+            _r("ssm.amazonaws.com", "GetParameter", {"name": "/app/db"}),
+            "ssm:GetParameter",
+            f"arn:aws:ssm:eu-west-1:{A}:parameter/app/db",
+        ),
+        (
+            _r("secretsmanager.amazonaws.com", "GetSecretValue", {"secretId": "app/db"}),
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:eu-west-1:{A}:secret:app/db-??????",
+        ),
+        (
+            _r(
+                "secretsmanager.amazonaws.com",
+                "GetSecretValue",
+                {"secretId": f"arn:aws:secretsmanager:eu-west-1:{A}:secret:app/db-AbC123"},
+            ),
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:eu-west-1:{A}:secret:app/db-AbC123",
+        ),
+        (
+            _r(
+                "sts.amazonaws.com",
+                "AssumeRole",
+                {"roleArn": f"arn:aws:iam::{A}:role/x/deploy", "roleSessionName": "s"},
+            ),
+            "sts:AssumeRole",
+            f"arn:aws:iam::{A}:role/x/deploy",
+        ),
+        (
+            _r(
+                "kms.amazonaws.com",
+                "Decrypt",
+                {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+                [
+                    {
+                        "ARN": f"arn:aws:kms:eu-west-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                        "type": "AWS::KMS::Key",
+                    }
+                ],
+            ),
+            "kms:Decrypt",
+            f"arn:aws:kms:eu-west-1:{A}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+        (
+            _r("logs.amazonaws.com", "CreateLogStream", {"logGroupName": "/aws/app", "logStreamName": "s1"}),
+            "logs:CreateLogStream",
+            f"arn:aws:logs:eu-west-1:{A}:log-group:/aws/app:log-stream:s1",
+        ),
+        (
+            _r(
+                "lambda.amazonaws.com",
+                "GetFunction20150331v2",
+                {"functionName": f"arn:aws:lambda:eu-west-1:{A}:function:f"},
+            ),
+            "lambda:GetFunction",
+            f"arn:aws:lambda:eu-west-1:{A}:function:f",
+        ),
+        (
+            _r("dynamodb.amazonaws.com", "GetItem", {"tableName": "orders"}),
+            "dynamodb:GetItem",
+            f"arn:aws:dynamodb:eu-west-1:{A}:table/orders",
+        ),
+        (
+            _r("apigateway.amazonaws.com", "GetResources", {"restApiId": "abc123"}),
+            "apigateway:GET",
+            "arn:aws:apigateway:eu-west-1::/restapis/abc123/*",
+        ),
+    ],
+)
 def test_resources_come_from_the_record(record, action, resource):
     needs, why = authorizations(record)
     assert why == ""
@@ -103,13 +165,23 @@ def test_companions_pass_role_and_kms():
     needs, _ = authorizations(_r("lambda.amazonaws.com", "CreateFunction20150331", {"functionName": "f", "role": role}))
     assert [(n.action, n.resource, n.companion_of) for n in needs] == [
         ("lambda:CreateFunction", f"arn:aws:lambda:eu-west-1:{A}:function:f", ""),
-        ("iam:PassRole", role, "lambda:CreateFunction")]
+        ("iam:PassRole", role, "lambda:CreateFunction"),
+    ]
     key = "1234abcd-12ab-34cd-56ef-1234567890ab"
     needs, _ = authorizations(_r("ec2.amazonaws.com", "CreateVolume", {"encrypted": True, "kmsKeyId": key}))
     assert ("kms:CreateGrant", f"arn:aws:kms:eu-west-1:{A}:key/{key}") in [(n.action, n.resource) for n in needs]
-    needs, _ = authorizations(_r("s3.amazonaws.com", "PutObject", {"bucketName": "b", "key": "k",
-                                                                   "x-amz-server-side-encryption-aws-kms-key-id": "x",
-                                                                   "sSEKMSKeyId": f"arn:aws:kms:eu-west-1:{A}:key/{key}"}))
+    needs, _ = authorizations(
+        _r(
+            "s3.amazonaws.com",
+            "PutObject",
+            {
+                "bucketName": "b",
+                "key": "k",
+                "x-amz-server-side-encryption-aws-kms-key-id": "x",
+                "sSEKMSKeyId": f"arn:aws:kms:eu-west-1:{A}:key/{key}",
+            },
+        )
+    )
     assert ("kms:GenerateDataKey", f"arn:aws:kms:eu-west-1:{A}:key/{key}") in [(n.action, n.resource) for n in needs]
     needs, _ = authorizations(_r("ec2.amazonaws.com", "RunInstances", {"iamInstanceProfile": {"name": "web"}}))
     passrole = [n for n in needs if n.action == "iam:PassRole"]
@@ -123,7 +195,9 @@ def test_assume_role_is_not_a_pass_role():
 
 def test_unknown_and_free_calls_say_why():
     assert authorizations(_r("sts.amazonaws.com", "GetCallerIdentity", None)) == (
-        [], "no permission needed (any authenticated caller may make this call)")
+        [],
+        "no permission needed (any authenticated caller may make this call)",
+    )
     needs, why = authorizations(_r("nothing.amazonaws.com", "DoIt", {}))
     assert needs == [] and "no IAM action in the catalogue" in why
 

@@ -15,15 +15,19 @@ from iamkit.policy import validate
 
 
 def _records():
-    out = [rec("s3.amazonaws.com", "GetObject", {"bucketName": "data", "key": f"in/2026/03/0{i}/part.json"})
-           for i in range(1, 6)]
-    out += [rec("s3.amazonaws.com", "ListObjects", {"bucketName": "data"}),
-            rec("dynamodb.amazonaws.com", "GetItem", {"tableName": "orders"}),
-            rec("ec2.amazonaws.com", "DescribeInstances", {"instancesSet": {}}),
-            rec("sts.amazonaws.com", "GetCallerIdentity", None),
-            rec("iam.amazonaws.com", "ListUsers", None, error="AccessDenied"),
-            rec("s3.amazonaws.com", "GetObject", {"bucketName": "data", "key": "in/x"}, who=USER),
-            rec("signin.amazonaws.com", "ConsoleLogin", None, event_type="AwsConsoleSignIn")]
+    out = [
+        rec("s3.amazonaws.com", "GetObject", {"bucketName": "data", "key": f"in/2026/03/0{i}/part.json"})
+        for i in range(1, 6)
+    ]
+    out += [
+        rec("s3.amazonaws.com", "ListObjects", {"bucketName": "data"}),
+        rec("dynamodb.amazonaws.com", "GetItem", {"tableName": "orders"}),
+        rec("ec2.amazonaws.com", "DescribeInstances", {"instancesSet": {}}),
+        rec("sts.amazonaws.com", "GetCallerIdentity", None),
+        rec("iam.amazonaws.com", "ListUsers", None, error="AccessDenied"),
+        rec("s3.amazonaws.com", "GetObject", {"bucketName": "data", "key": "in/x"}, who=USER),
+        rec("signin.amazonaws.com", "ConsoleLogin", None, event_type="AwsConsoleSignIn"),
+    ]
     return out
 
 
@@ -73,7 +77,9 @@ def test_resources_generalise_only_past_the_limit(store):
 
 def test_generalise_keeps_accounts_and_types_apart():
     keys = {f"arn:aws:kms:us-east-1:{ACCT}:key/{i:08d}-aaaa" for i in range(4)} | {
-        "arn:aws:kms:us-east-1:999999999999:key/0000-bbbb", "arn:aws:kms:us-east-1:999999999999:key/0001-bbbb"}
+        "arn:aws:kms:us-east-1:999999999999:key/0000-bbbb",
+        "arn:aws:kms:us-east-1:999999999999:key/0001-bbbb",
+    }
     out, note = generalise(keys, 2)
     assert out == [f"arn:aws:kms:us-east-1:{ACCT}:key/*", "arn:aws:kms:us-east-1:999999999999:key/*"]
     assert note
@@ -82,21 +88,33 @@ def test_generalise_keeps_accounts_and_types_apart():
 
 
 def test_split_at_the_size_limit(store):
-    recs = [rec("dynamodb.amazonaws.com", n, {"tableName": f"table-{i:03d}-" + "x" * 40})
-            for i in range(40) for n in ("GetItem", "PutItem", "Query", "DeleteItem", "UpdateItem")]
-    recs += [rec("sqs.amazonaws.com", "SendMessage", {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{ACCT}/q{i}"})
-             for i in range(40)]
-    recs += [rec("lambda.amazonaws.com", f"{n}20150331", {"functionName": f"fn-{i:03d}"})
-             for i in range(40) for n in ("GetFunction", "ListVersionsByFunction")]
+    recs = [
+        rec("dynamodb.amazonaws.com", n, {"tableName": f"table-{i:03d}-" + "x" * 40})
+        for i in range(40)
+        for n in ("GetItem", "PutItem", "Query", "DeleteItem", "UpdateItem")
+    ]
+    recs += [
+        rec("sqs.amazonaws.com", "SendMessage", {"queueUrl": f"https://sqs.us-east-1.amazonaws.com/{ACCT}/q{i}"})
+        for i in range(40)
+    ]
+    recs += [
+        rec("lambda.amazonaws.com", f"{n}20150331", {"functionName": f"fn-{i:03d}"})
+        for i in range(40)
+        for n in ("GetFunction", "ListVersionsByFunction")
+    ]
     t = store(recs)
     u = usage(t, ROLE)
     c = candidate(u, max_resources=0, limit=2048)
     assert len(c.documents) > 1
     assert all(policy_size(d) <= 2048 for d in c.documents)
     assert c.valid
-    granted = {(a, r) for d in c.documents for s in d["Statement"]
-               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-               for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+    granted = {
+        (a, r)
+        for d in c.documents
+        for s in d["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    }
     assert {(a, r) for a, r in zip(u.uses["action"], u.uses["resource"], strict=True)} <= granted
     big = candidate(u, max_resources=0)
     assert len(big.documents) < len(c.documents) and all(policy_size(d) <= MANAGED_LIMIT for d in big.documents)

@@ -40,9 +40,21 @@ def test_headless_gives_what_the_library_gives(sandbox, world, tmp_path):
     role = _role(world)
     until = sandbox.now.isoformat()
     out = tmp_path / "out"
-    execute_notebook(NOTEBOOK, tmp_path / "run.ipynb",
-                     {"principal": role, "trail_db": str(db), "window": "30d", "until": until, "holdback": "",
-                      "inventory_dir": str(inv_dir), "out_dir": str(out)}, cwd=tmp_path, timeout=600)
+    execute_notebook(
+        NOTEBOOK,
+        tmp_path / "run.ipynb",
+        {
+            "principal": role,
+            "trail_db": str(db),
+            "window": "30d",
+            "until": until,
+            "holdback": "",
+            "inventory_dir": str(inv_dir),
+            "out_dir": str(out),
+        },
+        cwd=tmp_path,
+        timeout=600,
+    )
     answer = json.loads((out / "leastpriv.json").read_text())
     with trail.open(db, read_only=True) as t:
         want = generate(role, t, window=Window.parse("30d", until, end_now=True), inventory=inv)
@@ -55,10 +67,17 @@ def test_the_playbook_runs_it_into_a_case(sandbox, world, tmp_path):
     from iamkit.case import Case
 
     _records, db, _inv, inv_dir = world
-    res = playbook.run("least-privilege", {"principal": _role(world), "trail_db": str(db),
-                                            "until": sandbox.now.isoformat(), "window": "30d",
-                                            "inventory_dir": str(inv_dir)},
-                       case_dir=tmp_path / "cases" / "lp")
+    res = playbook.run(
+        "least-privilege",
+        {
+            "principal": _role(world),
+            "trail_db": str(db),
+            "until": sandbox.now.isoformat(),
+            "window": "30d",
+            "inventory_dir": str(inv_dir),
+        },
+        case_dir=tmp_path / "cases" / "lp",
+    )
     case = Case.open(res.case.path)
     assert (case.path / "notebooks" / "least-privilege.ipynb").is_file()
     assert res.report.is_file()

@@ -16,9 +16,13 @@ KEY = f"arn:aws:kms:us-east-1:{ACCT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 def test_replay_covers_what_the_candidate_grants_and_names_what_the_boundary_blocks(store, org_inventory):
     # svc/app: AdministratorAccess, boundary s3:* only, in an OU whose SCP denies iam:* (policytest)
-    t = store([rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}),
-               rec("kms.amazonaws.com", "Decrypt", {}, resources=[{"ARN": KEY}]),
-               rec("iam.amazonaws.com", "ListRoles", {})])
+    t = store(
+        [
+            rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}),
+            rec("kms.amazonaws.com", "Decrypt", {}, resources=[{"ARN": KEY}]),
+            rec("iam.amazonaws.com", "ListRoles", {}),
+        ]
+    )
     u = usage(t, ROLE)
     c = candidate(u)
     assert c.actions == ["iam:ListRoles", "kms:Decrypt", "s3:GetObject"]
@@ -34,12 +38,20 @@ def test_replay_covers_what_the_candidate_grants_and_names_what_the_boundary_blo
 
 
 def test_a_candidate_missing_an_action_leaves_its_calls_uncovered_with_the_reason(store):
-    t = store([rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}),
-               rec("s3.amazonaws.com", "PutObject", {"bucketName": "b", "key": "k"})])
+    t = store(
+        [
+            rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}),
+            rec("s3.amazonaws.com", "PutObject", {"bucketName": "b", "key": "k"}),
+        ]
+    )
     u = usage(t, ROLE)
     c = candidate(u)
-    c.documents = [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"}]}]
+    c.documents = [
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/k"}],
+        }
+    ]
     p = prove(u, c)
     assert p.coverage == 0.5
     assert list(p.uncovered["action"]) == ["s3:PutObject"]
@@ -62,9 +74,13 @@ def test_removed_permissions_sensitive_first(store, org_inventory):
 
 
 def test_canary_replays_the_held_back_days(store):
-    t = store([rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}, when="2026-03-01T10:00:00Z"),
-               rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}, when="2026-03-09T10:00:00Z"),
-               rec("s3.amazonaws.com", "DeleteObject", {"bucketName": "b", "key": "k"}, when="2026-03-09T11:00:00Z")])
+    t = store(
+        [
+            rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}, when="2026-03-01T10:00:00Z"),
+            rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}, when="2026-03-09T10:00:00Z"),
+            rec("s3.amazonaws.com", "DeleteObject", {"bucketName": "b", "key": "k"}, when="2026-03-09T11:00:00Z"),
+        ]
+    )
     w = Window.parse("2026-03-01", "2026-03-10")
     r = generate(ROLE, t, window=w, holdback="3d")
     assert r.candidate.actions == ["s3:GetObject"]

@@ -19,13 +19,33 @@ def _role(name: str) -> str:
 def test_stages_canary_first_and_holds_what_would_break(store, org_inventory):
     recs = []
     for i, name in enumerate(("quiet", "busy", "busier")):
-        recs += [rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": f"k{j}"}, who=_role(name),
-                     when="2026-03-02T10:00:00Z") for j in range(1 + 3 * i)]
+        recs += [
+            rec(
+                "s3.amazonaws.com",
+                "GetObject",
+                {"bucketName": "b", "key": f"k{j}"},
+                who=_role(name),
+                when="2026-03-02T10:00:00Z",
+            )
+            for j in range(1 + 3 * i)
+        ]
     # "drifting" does something new in the held-back days: the canary would deny it
-    recs += [rec("s3.amazonaws.com", "GetObject", {"bucketName": "b", "key": "k"}, who=_role("drifting"),
-                 when="2026-03-02T10:00:00Z"),
-             rec("s3.amazonaws.com", "DeleteObject", {"bucketName": "b", "key": "k"}, who=_role("drifting"),
-                 when="2026-03-09T10:00:00Z")]
+    recs += [
+        rec(
+            "s3.amazonaws.com",
+            "GetObject",
+            {"bucketName": "b", "key": "k"},
+            who=_role("drifting"),
+            when="2026-03-02T10:00:00Z",
+        ),
+        rec(
+            "s3.amazonaws.com",
+            "DeleteObject",
+            {"bucketName": "b", "key": "k"},
+            who=_role("drifting"),
+            when="2026-03-09T10:00:00Z",
+        ),
+    ]
     recs.append(rec("sts.amazonaws.com", "GetCallerIdentity", None, who=_role("idle"), when="2026-03-02T10:00:00Z"))
     t = store(recs)
     results = [generate(_role(n), t, window=W, holdback="3d") for n in ("busier", "drifting", "quiet", "busy", "idle")]

@@ -24,8 +24,11 @@ def _workload_roles(org) -> set[str]:
 
 
 #: CloudTrail names the generator writes that are not their IAM action's (IAM Service Authorization Reference)
-_RENAMED = {("s3", "ListBuckets"): "s3:ListAllMyBuckets", ("s3", "ListObjects"): "s3:ListBucket",
-            ("s3", "ListObjectsV2"): "s3:ListBucket"}
+_RENAMED = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+}
 
 
 def _expected_actions(records, role: str) -> set[str]:
@@ -54,8 +57,14 @@ def test_every_workload_role_with_activity_gets_a_covering_minimal_valid_policy(
 
     records, db, inv, _ = world
     roles = _workload_roles(sandbox.org)
-    active = {r for r in roles if any(((x.get("userIdentity") or {}).get("sessionContext") or {})
-                                      .get("sessionIssuer", {}).get("arn") == r for x in records)}
+    active = {
+        r
+        for r in roles
+        if any(
+            ((x.get("userIdentity") or {}).get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") == r
+            for x in records
+        )
+    }
     assert len(active) >= 20, "the sandbox's trail should give many workload roles activity"
     problems = []
     with trail.open(db, read_only=True) as t:
@@ -107,10 +116,32 @@ def test_cli_writes_policy_answer_and_rollout(sandbox, world, tmp_path, cli):
 
     records, db, _inv, inv_dir = world
     roles = sorted(r for r in _workload_roles(sandbox.org) if _expected_actions(records, r))[:3]
-    code, err = cli(["leastpriv", *roles, "--db", str(db), "--inventory", str(inv_dir), "--window", "30d",
-                              "--until", sandbox.now.isoformat(), "--holdback", "2d", "--format", "json", "--out", str(tmp_path / "rows.json"),
-                              "--policy-out", str(tmp_path / "p.json"), "--result", str(tmp_path / "r.json"),
-                              "--rollout", str(tmp_path / "ro.json")])
+    code, err = cli(
+        [
+            "leastpriv",
+            *roles,
+            "--db",
+            str(db),
+            "--inventory",
+            str(inv_dir),
+            "--window",
+            "30d",
+            "--until",
+            sandbox.now.isoformat(),
+            "--holdback",
+            "2d",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "rows.json"),
+            "--policy-out",
+            str(tmp_path / "p.json"),
+            "--result",
+            str(tmp_path / "r.json"),
+            "--rollout",
+            str(tmp_path / "ro.json"),
+        ]
+    )
     assert code == 0, err
     rows = json.loads((tmp_path / "rows.json").read_text())
     assert {r["principal"] for r in rows} <= set(roles) and rows

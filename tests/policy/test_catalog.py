@@ -18,11 +18,18 @@ def test_loads_once_and_knows_services():
     assert cat.load_seconds > 0
 
 
-@pytest.mark.parametrize("name, level", [
-    ("s3:GetObject", "Read"), ("s3:getobject", "Read"), ("S3:PUTOBJECT", "Write"), ("iam:PassRole", "Write"),
-    ("s3:ListAllMyBuckets", "List"), ("iam:AttachRolePolicy", "Permissions management"),
-    ("ec2:CreateTags", "Tagging"),
-])
+@pytest.mark.parametrize(
+    "name, level",
+    [
+        ("s3:GetObject", "Read"),
+        ("s3:getobject", "Read"),
+        ("S3:PUTOBJECT", "Write"),
+        ("iam:PassRole", "Write"),
+        ("s3:ListAllMyBuckets", "List"),
+        ("iam:AttachRolePolicy", "Permissions management"),
+        ("ec2:CreateTags", "Tagging"),
+    ],
+)
 def test_action_lookup_is_case_insensitive_with_access_level(name, level):
     assert action_info(name) is not None
     assert access_level(name) == level

@@ -23,16 +23,33 @@ def snapshot(tmp_path_factory):
 
     inv = make_inventory()
     path = tmp_path_factory.mktemp("snap")
-    Inventory(principals=inv.principals, policies=inv.policies, resource_policies=inv.resource_policies,
-              trusts=inv.trusts, accounts=inv.accounts, posture=inv.posture).save(path)
+    Inventory(
+        principals=inv.principals,
+        policies=inv.policies,
+        resource_policies=inv.resource_policies,
+        trusts=inv.trusts,
+        accounts=inv.accounts,
+        posture=inv.posture,
+    ).save(path)
     return path
 
 
 def test_eval_json(tmp_path, capsys):
     f = tmp_path / "req.json"
-    f.write_text(json.dumps({"request": {"principal": USER, "action": "s3:GetObject", "resource": "arn:aws:s3:::b/k",
-                                         "time": "2026-01-01T00:00:00Z"},
-                             "identity_policies": [doc(stmt())], "scps": [[doc(stmt("Deny"))]]}))
+    f.write_text(
+        json.dumps(
+            {
+                "request": {
+                    "principal": USER,
+                    "action": "s3:GetObject",
+                    "resource": "arn:aws:s3:::b/k",
+                    "time": "2026-01-01T00:00:00Z",
+                },
+                "identity_policies": [doc(stmt())],
+                "scps": [[doc(stmt("Deny"))]],
+            }
+        )
+    )
     code, out, _ = run(["policy", "eval", str(f), "--format", "json"], capsys)
     rows = json.loads(out)
     assert code == 0
@@ -42,15 +59,25 @@ def test_eval_json(tmp_path, capsys):
 
 def test_eval_flat_request_and_out_file(tmp_path, capsys):
     f = tmp_path / "req.json"
-    f.write_text(json.dumps({"principal": USER, "action": "s3:GetObject", "resource": "arn:aws:s3:::b/k",
-                             "identity_policies": [doc(stmt())]}))
+    f.write_text(
+        json.dumps(
+            {
+                "principal": USER,
+                "action": "s3:GetObject",
+                "resource": "arn:aws:s3:::b/k",
+                "identity_policies": [doc(stmt())],
+            }
+        )
+    )
     out_file = tmp_path / "out.csv"
     code, _, _ = run(["policy", "eval", str(f), "--format", "csv", "--out", str(out_file)], capsys)
     assert code == 0 and "Allowed" in out_file.read_text()
 
 
-@pytest.mark.parametrize("content, words", [("{broken", "not valid JSON"),
-                                            ('{"request": {"principal": "x", "action": "s3:GetObject"}}', "principal")])
+@pytest.mark.parametrize(
+    "content, words",
+    [("{broken", "not valid JSON"), ('{"request": {"principal": "x", "action": "s3:GetObject"}}', "principal")],
+)
 def test_eval_bad_input_exits_2(tmp_path, capsys, content, words):
     f = tmp_path / "req.json"
     f.write_text(content)
@@ -74,12 +101,15 @@ def test_validate_and_fail_on(tmp_path, capsys):
 
 
 def test_who_can_and_what_can_on_a_snapshot(snapshot, capsys):
-    code, out, _ = run(["policy", "who-can", "iam:CreateUser", "*", "--snapshot", str(snapshot), "--format", "json"],
-                       capsys)
+    code, out, _ = run(
+        ["policy", "who-can", "iam:CreateUser", "*", "--snapshot", str(snapshot), "--format", "json"], capsys
+    )
     assert code == 0
     assert [r["principal_arn"] for r in json.loads(out)] == ["arn:aws:iam::999988887777:user/root-admin"]
-    code, out, _ = run(["policy", "what-can", f"arn:aws:iam::{ACCT_A}:user/alice", "--snapshot", str(snapshot),
-                        "--format", "json"], capsys)
+    code, out, _ = run(
+        ["policy", "what-can", f"arn:aws:iam::{ACCT_A}:user/alice", "--snapshot", str(snapshot), "--format", "json"],
+        capsys,
+    )
     assert code == 0
     assert {r["action"] for r in json.loads(out)} == {"s3:GetObject", "s3:ListBucket"}
 
@@ -90,8 +120,18 @@ def test_who_can_missing_snapshot_exits_2(tmp_path, capsys):
 
 
 def test_who_can_with_context_and_strict_mode(snapshot, capsys):
-    argv = ["policy", "who-can", "s3:GetObject", "arn:aws:s3:::data/x", "--snapshot", str(snapshot),
-            "--context", "aws:SecureTransport=false", "--format", "json"]
+    argv = [
+        "policy",
+        "who-can",
+        "s3:GetObject",
+        "arn:aws:s3:::data/x",
+        "--snapshot",
+        str(snapshot),
+        "--context",
+        "aws:SecureTransport=false",
+        "--format",
+        "json",
+    ]
     code, out, _ = run(argv, capsys)
     assert code == 0 and json.loads(out) == []  # the RCP denies insecure transport
     code, out, _ = run(argv[:-4] + ["--context", "aws:SecureTransport=true", "--format", "json"], capsys)

@@ -11,8 +11,10 @@ from iamkit.errors import PolicyError
 from iamkit.policy import Policy, parse
 from iamkit.policy.document import load_document
 
-IDENT = {"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject",
-                                                  "Resource": "arn:aws:s3:::b/*"}]}
+IDENT = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}],
+}
 
 
 def test_single_statement_object_and_string_fields_become_tuples():
@@ -44,25 +46,41 @@ def test_parse_is_cached_for_same_text_and_same_dict():
     assert parse(p) is p
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("*", [("*", "*")]),
-    ({"AWS": "*"}, [("AWS", "*")]),
-    ({"AWS": "123456789012"}, [("AWS", "arn:aws:iam::123456789012:root")]),
-    ({"AWS": "arn:aws:iam::123456789012:root"}, [("AWS", "arn:aws:iam::123456789012:root")]),
-    ({"AWS": ["arn:aws:iam::123456789012:role/r", "arn:aws:sts::123456789012:assumed-role/r/s"]},
-     [("AWS", "arn:aws:iam::123456789012:role/r"), ("AWS", "arn:aws:sts::123456789012:assumed-role/r/s")]),
-    ({"Service": "EC2.amazonaws.com"}, [("Service", "ec2.amazonaws.com")]),
-    ({"Federated": "cognito-identity.amazonaws.com"}, [("Federated", "cognito-identity.amazonaws.com")]),
-    ({"CanonicalUser": "79a59df900b949e55d96a1e698fbace"}, [("CanonicalUser", "79a59df900b949e55d96a1e698fbace")]),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("*", [("*", "*")]),
+        ({"AWS": "*"}, [("AWS", "*")]),
+        ({"AWS": "123456789012"}, [("AWS", "arn:aws:iam::123456789012:root")]),
+        ({"AWS": "arn:aws:iam::123456789012:root"}, [("AWS", "arn:aws:iam::123456789012:root")]),
+        (
+            {"AWS": ["arn:aws:iam::123456789012:role/r", "arn:aws:sts::123456789012:assumed-role/r/s"]},
+            [("AWS", "arn:aws:iam::123456789012:role/r"), ("AWS", "arn:aws:sts::123456789012:assumed-role/r/s")],
+        ),
+        ({"Service": "EC2.amazonaws.com"}, [("Service", "ec2.amazonaws.com")]),
+        ({"Federated": "cognito-identity.amazonaws.com"}, [("Federated", "cognito-identity.amazonaws.com")]),
+        ({"CanonicalUser": "79a59df900b949e55d96a1e698fbace"}, [("CanonicalUser", "79a59df900b949e55d96a1e698fbace")]),
+    ],
+)
 def test_every_principal_form(value, expected):
     p = parse({"Statement": [{"Effect": "Allow", "Principal": value, "Action": "s3:*"}]}, "resource")
     assert [(e.kind, e.value) for e in p.statements[0].principals] == expected
 
 
 def test_not_elements_kept_apart():
-    p = parse({"Statement": [{"Effect": "Deny", "NotPrincipal": {"AWS": "123456789012"}, "NotAction": "s3:Get*",
-                              "NotResource": "arn:aws:s3:::b/*"}]}, "resource")
+    p = parse(
+        {
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "NotPrincipal": {"AWS": "123456789012"},
+                    "NotAction": "s3:Get*",
+                    "NotResource": "arn:aws:s3:::b/*",
+                }
+            ]
+        },
+        "resource",
+    )
     s = p.statements[0]
     assert s.actions is None and s.not_actions == ("s3:Get*",)
     assert s.resources is None and s.not_resources == ("arn:aws:s3:::b/*",)
@@ -72,8 +90,10 @@ def test_not_elements_kept_apart():
 
 
 def test_trust_policy_without_resource():
-    p = parse({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                              "Action": "sts:AssumeRole"}]}, "trust")
+    p = parse(
+        {"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "trust",
+    )
     assert p.statements[0].matches_resource("arn:aws:iam::1:role/x", {})
 
 
@@ -90,34 +110,59 @@ def test_policy_variables_in_resources_substituted_literally():
 
 
 def test_relevant_indexes_statements_by_action():
-    p = parse({"Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"},
-                             {"Effect": "Deny", "Action": "iam:*", "Resource": "*"},
-                             {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]})
+    p = parse(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "*"},
+                {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},
+            ]
+        }
+    )
     assert [s.index for s in p.relevant("s3:getobject")] == [0]
     assert [s.index for s in p.relevant("iam:createuser")] == [1, 2]
     assert p.relevant("s3:getobject") is p.relevant("s3:getobject")
 
 
-@pytest.mark.parametrize("bad, words", [
-    ("{not json", "not valid JSON"),
-    ("[]", "JSON object"),
-    ("", "empty"),
-    ({"Version": "2012-10-17"}, "no Statement"),
-    ({"Statement": "x"}, "Statement must be"),
-    ({"Version": "2020-01-01", "Statement": []}, "Version"),
-    ({"Statement": [{"Effect": "allow", "Action": "s3:*", "Resource": "*"}]}, "Effect"),
-    ({"Statement": [{"Effect": "Allow", "Resource": "*"}]}, "Action or NotAction"),
-    ({"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "a:c", "Resource": "*"}]}, "Action or NotAction"),
-    ({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]}, "Resource"),
-    ({"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]}, "empty list"),
-    ({"Statement": [{"Effect": "Allow", "Action": 5, "Resource": "*"}]}, "string"),
-    ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Foo": 1}]}, "unknown element"),
-    ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                     "Condition": {"StringEqualz": {"aws:username": "x"}}}]}, "StringEqualz"),
-    ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                     "Condition": {"StringEquals": "x"}}]}, "condition keys"),
-    ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username"}]}, "unclosed"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "JSON object"),
+        ("", "empty"),
+        ({"Version": "2012-10-17"}, "no Statement"),
+        ({"Statement": "x"}, "Statement must be"),
+        ({"Version": "2020-01-01", "Statement": []}, "Version"),
+        ({"Statement": [{"Effect": "allow", "Action": "s3:*", "Resource": "*"}]}, "Effect"),
+        ({"Statement": [{"Effect": "Allow", "Resource": "*"}]}, "Action or NotAction"),
+        (
+            {"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "a:c", "Resource": "*"}]},
+            "Action or NotAction",
+        ),
+        ({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]}, "Resource"),
+        ({"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]}, "empty list"),
+        ({"Statement": [{"Effect": "Allow", "Action": 5, "Resource": "*"}]}, "string"),
+        ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Foo": 1}]}, "unknown element"),
+        (
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:*",
+                        "Resource": "*",
+                        "Condition": {"StringEqualz": {"aws:username": "x"}},
+                    }
+                ]
+            },
+            "StringEqualz",
+        ),
+        (
+            {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"StringEquals": "x"}}]},
+            "condition keys",
+        ),
+        ({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::${aws:username"}]}, "unclosed"),
+    ],
+)
 def test_malformed_documents_raise_clear_policy_errors(bad, words):
     with pytest.raises(PolicyError) as e:
         parse(bad)
@@ -139,6 +184,7 @@ def test_stored_document_defects_are_read_past_and_listed():
     assert "bare string principal" in p.defects[0]
     # parse_statement alone (no defects list) still refuses them
     from iamkit.policy.document import parse_statement
+
     with pytest.raises(PolicyError, match="Principal"):
         parse_statement({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, 0, "resource")
 

@@ -35,18 +35,31 @@ def test_session_keys():
     assert "aws:username" not in c
 
 
-@pytest.mark.parametrize("principal, ptype", [
-    (f"arn:aws:iam::{ACCT_A}:root", "Account"), (None, "Anonymous"),
-    (f"arn:aws:sts::{ACCT_A}:federated-user/carol", "FederatedUser"),
-])
+@pytest.mark.parametrize(
+    "principal, ptype",
+    [
+        (f"arn:aws:iam::{ACCT_A}:root", "Account"),
+        (None, "Anonymous"),
+        (f"arn:aws:sts::{ACCT_A}:federated-user/carol", "FederatedUser"),
+    ],
+)
 def test_principal_types(principal, ptype):
     assert ctx(req(principal))["aws:principaltype"] == ptype
 
 
 def test_request_fields_become_keys():
-    c = ctx(req(USER, region="eu-west-1", principal_org_id="o-abc", principal_tags={"Team": "data"},
-                resource_tags={"env": "prod"}, mfa=True, resource_account="444455556666",
-                context={"aws:SourceIp": "203.0.113.9"}))
+    c = ctx(
+        req(
+            USER,
+            region="eu-west-1",
+            principal_org_id="o-abc",
+            principal_tags={"Team": "data"},
+            resource_tags={"env": "prod"},
+            mfa=True,
+            resource_account="444455556666",
+            context={"aws:SourceIp": "203.0.113.9"},
+        )
+    )
     assert c["aws:requestedregion"] == "eu-west-1"
     assert c["aws:principalorgid"] == "o-abc"
     assert c["aws:principaltag/team"] == "data"
@@ -62,7 +75,10 @@ def test_time_keys_from_injected_clock():
     assert c["aws:epochtime"] == int(dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC).timestamp())
     r = req(USER)
     del r["time"]
-    assert build_request(r, now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)).context["aws:currenttime"] == "2030-01-01T00:00:00Z"
+    assert (
+        build_request(r, now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)).context["aws:currenttime"]
+        == "2030-01-01T00:00:00Z"
+    )
 
 
 def test_explicit_context_overrides_inferred():

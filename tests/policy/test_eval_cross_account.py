@@ -16,15 +16,18 @@ def res(principal):
     return doc(stmt(action=GET, Principal={"AWS": principal}))
 
 
-@pytest.mark.parametrize("identity, resource, expected, blocked", [
-    ([ID_ALLOW], res(OTHER_USER), "Allowed", []),
-    ([ID_ALLOW], res(ACCT_B), "Allowed", []),                 # account principal + identity allow
-    ([ID_ALLOW], res(f"arn:aws:iam::{ACCT_B}:root"), "Allowed", []),
-    ([ID_ALLOW], None, "ImplicitlyDenied", ["resource"]),     # no resource policy
-    ([], res(OTHER_USER), "ImplicitlyDenied", ["identity"]),  # resource alone is not enough
-    ([], None, "ImplicitlyDenied", ["identity", "resource"]),
-    ([ID_ALLOW], res(f"arn:aws:iam::{ACCT_A}:root"), "ImplicitlyDenied", ["resource"]),  # names another account
-])
+@pytest.mark.parametrize(
+    "identity, resource, expected, blocked",
+    [
+        ([ID_ALLOW], res(OTHER_USER), "Allowed", []),
+        ([ID_ALLOW], res(ACCT_B), "Allowed", []),  # account principal + identity allow
+        ([ID_ALLOW], res(f"arn:aws:iam::{ACCT_B}:root"), "Allowed", []),
+        ([ID_ALLOW], None, "ImplicitlyDenied", ["resource"]),  # no resource policy
+        ([], res(OTHER_USER), "ImplicitlyDenied", ["identity"]),  # resource alone is not enough
+        ([], None, "ImplicitlyDenied", ["identity", "resource"]),
+        ([ID_ALLOW], res(f"arn:aws:iam::{ACCT_A}:root"), "ImplicitlyDenied", ["resource"]),  # names another account
+    ],
+)
 def test_both_sides_must_allow(identity, resource, expected, blocked):
     d = evaluate(req(OTHER_USER, GET, SECRET), identity_policies=identity, resource_policy=resource)
     assert d.result == expected
@@ -44,8 +47,12 @@ def test_role_arn_in_resource_policy_matches_its_sessions_cross_account():
 
 
 def test_boundary_limits_cross_account_even_with_direct_name():
-    d = evaluate(req(OTHER_USER, GET, SECRET), identity_policies=[ID_ALLOW], resource_policy=res(OTHER_USER),
-                 permission_boundaries=[doc(stmt(action="s3:*"))])
+    d = evaluate(
+        req(OTHER_USER, GET, SECRET),
+        identity_policies=[ID_ALLOW],
+        resource_policy=res(OTHER_USER),
+        permission_boundaries=[doc(stmt(action="s3:*"))],
+    )
     assert d.result == "ImplicitlyDenied" and "permission_boundary" in d.blocked_by
 
 

@@ -22,14 +22,23 @@ def test_no_policy_is_implicit_deny():
     assert d.result == "ImplicitlyDenied" and d.blocked_by == ["identity"]
 
 
-@pytest.mark.parametrize("where, kwargs", [
-    ("identity", {"identity_policies": [ALLOW, DENY]}),
-    ("resource", {"identity_policies": [ALLOW], "resource_policy": RES_DENY}),
-    ("permission_boundary", {"identity_policies": [ALLOW], "permission_boundaries": [doc(stmt(), stmt("Deny"))]}),
-    ("scp", {"identity_policies": [ALLOW], "scps": [[FULL, DENY]]}),
-    ("rcp", {"identity_policies": [ALLOW], "rcps": [[doc(stmt("Deny", Principal="*"))]]}),
-    ("endpoint", {"identity_policies": [ALLOW], "endpoint_policies": [doc(stmt(Principal="*"), stmt("Deny", Principal="*"))]}),
-])
+@pytest.mark.parametrize(
+    "where, kwargs",
+    [
+        ("identity", {"identity_policies": [ALLOW, DENY]}),
+        ("resource", {"identity_policies": [ALLOW], "resource_policy": RES_DENY}),
+        ("permission_boundary", {"identity_policies": [ALLOW], "permission_boundaries": [doc(stmt(), stmt("Deny"))]}),
+        ("scp", {"identity_policies": [ALLOW], "scps": [[FULL, DENY]]}),
+        ("rcp", {"identity_policies": [ALLOW], "rcps": [[doc(stmt("Deny", Principal="*"))]]}),
+        (
+            "endpoint",
+            {
+                "identity_policies": [ALLOW],
+                "endpoint_policies": [doc(stmt(Principal="*"), stmt("Deny", Principal="*"))],
+            },
+        ),
+    ],
+)
 def test_deny_in_any_policy_type_wins(where, kwargs):
     d = evaluate(req(USER), **kwargs)
     assert d.result == "ExplicitlyDenied"
@@ -54,8 +63,10 @@ def test_deny_not_matching_the_action_does_not_apply():
 def test_deny_with_not_action_covers_everything_else():
     d = evaluate(req(USER), identity_policies=[ALLOW, doc(stmt("Deny", action=None, NotAction="iam:*"))])
     assert d.result == "ExplicitlyDenied"
-    d = evaluate(req(USER, "iam:ListUsers", "*"), identity_policies=[doc(stmt(action="*")),
-                                                                     doc(stmt("Deny", action=None, NotAction="iam:*"))])
+    d = evaluate(
+        req(USER, "iam:ListUsers", "*"),
+        identity_policies=[doc(stmt(action="*")), doc(stmt("Deny", action=None, NotAction="iam:*"))],
+    )
     assert d.result == "Allowed"
 
 

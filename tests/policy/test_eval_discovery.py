@@ -30,15 +30,19 @@ def test_unknown_key_on_deny_is_conditional():
 
 
 def test_known_keys_decide_normally():
-    d = evaluate(req(USER, context={"aws:SourceIp": "10.0.0.1"}), identity_policies=[ALLOW_ALL, IP_DENY],
-                 mode="discovery")
+    d = evaluate(
+        req(USER, context={"aws:SourceIp": "10.0.0.1"}), identity_policies=[ALLOW_ALL, IP_DENY], mode="discovery"
+    )
     assert d.result == "Allowed"
 
 
-@pytest.mark.parametrize("extra, expected", [
-    ([ALLOW_ALL], "Allowed"),                  # another unconditional Allow decides: unknown key irrelevant
-    ([doc(stmt("Deny"))], "ExplicitlyDenied"),  # an unconditional Deny decides
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ([ALLOW_ALL], "Allowed"),  # another unconditional Allow decides: unknown key irrelevant
+        ([doc(stmt("Deny"))], "ExplicitlyDenied"),  # an unconditional Deny decides
+    ],
+)
 def test_unknown_keys_that_cannot_change_the_outcome(extra, expected):
     d = evaluate(req(USER), identity_policies=[VPCE_ALLOW, *extra], mode="discovery")
     assert d.result == expected and d.unknown_keys == []
@@ -108,8 +112,14 @@ def test_allowed_if_across_identity_boundary_scp_and_rcp():
     boundary = doc(stmt(Condition=cond("aws:SourceVpc", "vpc-1")))
     scp = doc(stmt(action="*", Condition={"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-1/*"}}))
     rcp = doc(stmt("Deny", action="s3:*", Principal="*", Condition=cond("aws:RequestTag/env", "prod")))
-    d = evaluate(req(USER), identity_policies=[identity], permission_boundaries=[boundary], scps=[[scp]],
-                 rcps=[[rcp]], mode="discovery")
+    d = evaluate(
+        req(USER),
+        identity_policies=[identity],
+        permission_boundaries=[boundary],
+        scps=[[scp]],
+        rcps=[[rcp]],
+        mode="discovery",
+    )
     assert d.result == "Conditional"
     assert d.allowed_if == {"all": [{"not": TAG}, ORG, VPCE, VPC]}
 
@@ -126,8 +136,9 @@ def test_allowed_if_cross_account_needs_both_sides():
 
     identity = doc(stmt(Condition=cond("aws:SourceVpce", "vpce-1")))
     resource = doc(stmt(Principal={"AWS": USER}, Condition=cond("aws:SourceVpc", "vpc-1")))
-    d = evaluate(req(USER, resource_account=ACCT_B), identity_policies=[identity], resource_policy=resource,
-                 mode="discovery")
+    d = evaluate(
+        req(USER, resource_account=ACCT_B), identity_policies=[identity], resource_policy=resource, mode="discovery"
+    )
     assert d.allowed_if == {"all": [VPCE, VPC]}
 
 

@@ -13,22 +13,25 @@ def res(principal, effect="Allow"):
     return doc(stmt(effect, Principal=principal))
 
 
-@pytest.mark.parametrize("principal, caller, allowed", [
-    ("*", USER, True),
-    ({"AWS": "*"}, USER, True),
-    ({"AWS": USER}, USER, True),
-    ({"AWS": [f"arn:aws:iam::{ACCT_A}:user/x", USER]}, USER, True),
-    ({"AWS": f"arn:aws:iam::{ACCT_A}:user/x"}, USER, False),
-    ({"AWS": ROLE}, SESSION, True),
-    ({"AWS": f"arn:aws:iam::{ACCT_A}:role/path/app"}, SESSION, True),  # the session ARN drops the role path
-    ({"AWS": f"arn:aws:iam::{ACCT_B}:role/app"}, SESSION, False),       # same name, another account
-    ({"AWS": SESSION}, SESSION, True),
-    ({"AWS": f"arn:aws:sts::{ACCT_A}:assumed-role/app/other"}, SESSION, False),
-    ({"Service": "ec2.amazonaws.com"}, USER, False),
-    ({"Service": "ec2.amazonaws.com"}, "ec2.amazonaws.com", True),
-    ({"AWS": "*"}, None, True),  # anonymous
-    ({"AWS": USER}, None, False),
-])
+@pytest.mark.parametrize(
+    "principal, caller, allowed",
+    [
+        ("*", USER, True),
+        ({"AWS": "*"}, USER, True),
+        ({"AWS": USER}, USER, True),
+        ({"AWS": [f"arn:aws:iam::{ACCT_A}:user/x", USER]}, USER, True),
+        ({"AWS": f"arn:aws:iam::{ACCT_A}:user/x"}, USER, False),
+        ({"AWS": ROLE}, SESSION, True),
+        ({"AWS": f"arn:aws:iam::{ACCT_A}:role/path/app"}, SESSION, True),  # the session ARN drops the role path
+        ({"AWS": f"arn:aws:iam::{ACCT_B}:role/app"}, SESSION, False),  # same name, another account
+        ({"AWS": SESSION}, SESSION, True),
+        ({"AWS": f"arn:aws:sts::{ACCT_A}:assumed-role/app/other"}, SESSION, False),
+        ({"Service": "ec2.amazonaws.com"}, USER, False),
+        ({"Service": "ec2.amazonaws.com"}, "ec2.amazonaws.com", True),
+        ({"AWS": "*"}, None, True),  # anonymous
+        ({"AWS": USER}, None, False),
+    ],
+)
 def test_principal_forms_same_account(principal, caller, allowed):
     assert evaluate(req(caller), resource_policy=res(principal)).allowed is allowed
 
@@ -62,18 +65,21 @@ def test_not_principal_deny_exempts_only_fully_listed_callers():
 # Allow with NotPrincipal: everyone except those listed (IAM User Guide, NotPrincipal). A caller the list names
 # (its own ARN, or a session's role) is excluded, alone or among other entries; naming only its account does not
 # exclude it.
-@pytest.mark.parametrize("listed, caller, expected", [
-    ([f"arn:aws:iam::{ACCT_A}:user/someone-else"], USER, "Allowed"),
-    ([f"arn:aws:iam::{ACCT_A}:user/x", f"arn:aws:iam::{ACCT_A}:user/y"], USER, "Allowed"),
-    ([USER], USER, "ImplicitlyDenied"),
-    ([USER, f"arn:aws:iam::{ACCT_A}:user/x"], USER, "ImplicitlyDenied"),
-    ([USER, ACCT_A], USER, "ImplicitlyDenied"),
-    ([ACCT_A], USER, "Allowed"),
-    ([USER, ACCT_A], SESSION, "Allowed"),
-    ([SESSION], SESSION, "ImplicitlyDenied"),
-    ([ROLE], SESSION, "ImplicitlyDenied"),   # the session's role names it too
-    ([USER], None, "Allowed"),               # anonymous is "everyone else" too
-])
+@pytest.mark.parametrize(
+    "listed, caller, expected",
+    [
+        ([f"arn:aws:iam::{ACCT_A}:user/someone-else"], USER, "Allowed"),
+        ([f"arn:aws:iam::{ACCT_A}:user/x", f"arn:aws:iam::{ACCT_A}:user/y"], USER, "Allowed"),
+        ([USER], USER, "ImplicitlyDenied"),
+        ([USER, f"arn:aws:iam::{ACCT_A}:user/x"], USER, "ImplicitlyDenied"),
+        ([USER, ACCT_A], USER, "ImplicitlyDenied"),
+        ([ACCT_A], USER, "Allowed"),
+        ([USER, ACCT_A], SESSION, "Allowed"),
+        ([SESSION], SESSION, "ImplicitlyDenied"),
+        ([ROLE], SESSION, "ImplicitlyDenied"),  # the session's role names it too
+        ([USER], None, "Allowed"),  # anonymous is "everyone else" too
+    ],
+)
 def test_allow_with_not_principal_grants_everyone_else(listed, caller, expected):
     p = doc(stmt(NotPrincipal={"AWS": listed}))
     assert evaluate(req(caller), resource_policy=p).result == expected
@@ -85,8 +91,10 @@ def test_cross_account_session_via_account_principal():
     assert evaluate(r, identity_policies=[ALLOW], resource_policy=p).allowed
 
 
-@pytest.mark.parametrize("bad", ["arn:aws:iam::12:user/x", "not-an-arn", "arn:aws:s3:::bucket",
-                                 "arn:aws:sts::111122223333:assumed-role/onlyrole"])
+@pytest.mark.parametrize(
+    "bad",
+    ["arn:aws:iam::12:user/x", "not-an-arn", "arn:aws:s3:::bucket", "arn:aws:sts::111122223333:assumed-role/onlyrole"],
+)
 def test_bad_request_principal_is_a_clear_error(bad):
     with pytest.raises(PolicyError, match="principal"):
         evaluate(req(bad), identity_policies=[ALLOW])

@@ -8,18 +8,49 @@ from policytest import ACCT_A, ACCT_B, OTHER_USER, ROLE, SESSION, USER
 
 from iamkit.policy import catalog, evaluate
 
-ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "iam:PassRole", "ec2:RunInstances", "kms:Decrypt",
-           "sts:AssumeRole", "s3:ListAllMyBuckets"]
+ACTIONS = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:ListBucket",
+    "iam:PassRole",
+    "ec2:RunInstances",
+    "kms:Decrypt",
+    "sts:AssumeRole",
+    "s3:ListAllMyBuckets",
+]
 PATTERNS = [*ACTIONS, "s3:*", "s3:Get*", "*", "iam:*", "kms:*", "s3:*Object"]
-POL_RESOURCES = ["*", "arn:aws:s3:::b/*", "arn:aws:s3:::b", "arn:aws:s3:::c/*", f"arn:aws:iam::{ACCT_A}:role/*",
-                 "arn:aws:kms:*:*:key/*"]
-REQ_RESOURCES = ["arn:aws:s3:::b/k", "arn:aws:s3:::b", "*", f"arn:aws:iam::{ACCT_A}:role/x",
-                 f"arn:aws:kms:us-east-1:{ACCT_A}:key/k1"]
-CONDITIONS = [None, {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
-              {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
-              {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}, {"Null": {"aws:SourceVpce": "true"}}]
-PRINCIPALS = ["*", {"AWS": USER}, {"AWS": ACCT_A}, {"AWS": ROLE}, {"AWS": OTHER_USER}, {"AWS": ACCT_B},
-              {"AWS": SESSION}]
+POL_RESOURCES = [
+    "*",
+    "arn:aws:s3:::b/*",
+    "arn:aws:s3:::b",
+    "arn:aws:s3:::c/*",
+    f"arn:aws:iam::{ACCT_A}:role/*",
+    "arn:aws:kms:*:*:key/*",
+]
+REQ_RESOURCES = [
+    "arn:aws:s3:::b/k",
+    "arn:aws:s3:::b",
+    "*",
+    f"arn:aws:iam::{ACCT_A}:role/x",
+    f"arn:aws:kms:us-east-1:{ACCT_A}:key/k1",
+]
+CONDITIONS = [
+    None,
+    {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}},
+    {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+    {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+    {"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}},
+    {"Null": {"aws:SourceVpce": "true"}},
+]
+PRINCIPALS = [
+    "*",
+    {"AWS": USER},
+    {"AWS": ACCT_A},
+    {"AWS": ROLE},
+    {"AWS": OTHER_USER},
+    {"AWS": ACCT_B},
+    {"AWS": SESSION},
+]
 
 
 def statements(with_principal: bool, effects=("Allow", "Deny")):
@@ -31,35 +62,50 @@ def statements(with_principal: bool, effects=("Allow", "Deny")):
             s["Principal"] = principal
         return s
 
-    return st.builds(build, st.sampled_from(effects), st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3),
-                     st.booleans(), st.lists(st.sampled_from(POL_RESOURCES), min_size=1, max_size=2),
-                     st.sampled_from(CONDITIONS), st.sampled_from(PRINCIPALS))
+    return st.builds(
+        build,
+        st.sampled_from(effects),
+        st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3),
+        st.booleans(),
+        st.lists(st.sampled_from(POL_RESOURCES), min_size=1, max_size=2),
+        st.sampled_from(CONDITIONS),
+        st.sampled_from(PRINCIPALS),
+    )
 
 
 def docs(with_principal=False, effects=("Allow", "Deny")):
     return st.lists(statements(with_principal, effects), min_size=1, max_size=3).map(
-        lambda sts: {"Version": "2012-10-17", "Statement": sts})
+        lambda sts: {"Version": "2012-10-17", "Statement": sts}
+    )
 
 
-requests = st.fixed_dictionaries({
-    "principal": st.sampled_from([USER, SESSION, OTHER_USER, None, f"arn:aws:iam::{ACCT_A}:root"]),
-    "action": st.sampled_from(ACTIONS),
-    "resource": st.sampled_from(REQ_RESOURCES),
-    "time": st.just("2026-01-15T12:00:00Z"),
-    "context": st.fixed_dictionaries({}, optional={
-        "aws:RequestedRegion": st.sampled_from(["eu-west-1", "us-east-1"]),
-        "aws:SourceIp": st.sampled_from(["10.1.2.3", "203.0.113.9"]),
-        "aws:SourceVpce": st.just("vpce-1")}),
-})
+requests = st.fixed_dictionaries(
+    {
+        "principal": st.sampled_from([USER, SESSION, OTHER_USER, None, f"arn:aws:iam::{ACCT_A}:root"]),
+        "action": st.sampled_from(ACTIONS),
+        "resource": st.sampled_from(REQ_RESOURCES),
+        "time": st.just("2026-01-15T12:00:00Z"),
+        "context": st.fixed_dictionaries(
+            {},
+            optional={
+                "aws:RequestedRegion": st.sampled_from(["eu-west-1", "us-east-1"]),
+                "aws:SourceIp": st.sampled_from(["10.1.2.3", "203.0.113.9"]),
+                "aws:SourceVpce": st.just("vpce-1"),
+            },
+        ),
+    }
+)
 
-policy_sets = st.fixed_dictionaries({
-    "identity_policies": st.lists(docs(), max_size=2),
-    "resource_policy": st.none() | docs(with_principal=True),
-    "permission_boundaries": st.none() | st.lists(docs(), min_size=1, max_size=1),
-    "scps": st.none() | st.lists(st.lists(docs(), min_size=1, max_size=2), min_size=1, max_size=2),
-    "rcps": st.none() | st.lists(st.lists(docs(True, ("Deny",)), min_size=1, max_size=1), min_size=1, max_size=1),
-    "session_policies": st.none() | st.lists(docs(), min_size=1, max_size=1),
-})
+policy_sets = st.fixed_dictionaries(
+    {
+        "identity_policies": st.lists(docs(), max_size=2),
+        "resource_policy": st.none() | docs(with_principal=True),
+        "permission_boundaries": st.none() | st.lists(docs(), min_size=1, max_size=1),
+        "scps": st.none() | st.lists(st.lists(docs(), min_size=1, max_size=2), min_size=1, max_size=2),
+        "rcps": st.none() | st.lists(st.lists(docs(True, ("Deny",)), min_size=1, max_size=1), min_size=1, max_size=1),
+        "session_policies": st.none() | st.lists(docs(), min_size=1, max_size=1),
+    }
+)
 
 SLOW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RANK = {"Allowed": 2, "Conditional": 1, "ImplicitlyDenied": 0, "ExplicitlyDenied": 0}
@@ -81,9 +127,15 @@ def _with_statement(pols: dict, where: str, statement: dict) -> dict:
 
 
 @SLOW
-@given(requests, policy_sets, statements(True, ("Deny",)),
-       st.sampled_from(["identity_policies", "resource_policy", "permission_boundaries", "scps", "rcps",
-                        "session_policies"]), st.sampled_from(["strict", "discovery"]))
+@given(
+    requests,
+    policy_sets,
+    statements(True, ("Deny",)),
+    st.sampled_from(
+        ["identity_policies", "resource_policy", "permission_boundaries", "scps", "rcps", "session_policies"]
+    ),
+    st.sampled_from(["strict", "discovery"]),
+)
 def test_adding_a_deny_never_increases_access(request, pols, deny, where, mode):
     if where not in ("resource_policy", "rcps"):
         deny = {k: v for k, v in deny.items() if k != "Principal"}

@@ -32,11 +32,29 @@ PLAIN_ROLE = f"arn:aws:iam::{ACCT_A}:role/app"
 AWS_ALIAS = f"arn:aws:kms:us-east-1:{ACCT_A}:alias/aws/s3"
 MY_ALIAS = f"arn:aws:kms:us-east-1:{ACCT_A}:alias/mine"
 
-POLICY_CHANGES = ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                  "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"]
-ROLE_CHANGES = ["iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-                "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "iam:UpdateAssumeRolePolicy",
-                "iam:DeleteRole", "iam:CreateRole", "iam:TagRole", "iam:UntagRole", "iam:PassRole"]
+POLICY_CHANGES = [
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
+]
+ROLE_CHANGES = [
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRole",
+    "iam:CreateRole",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:PassRole",
+]
 
 
 def decide(action, resource, policies=(ALLOW_ALL,), principal=USER):
@@ -50,27 +68,34 @@ def test_aws_managed_policies_cannot_be_changed(action):
     assert decide(action, CUSTOMER).allowed  # the same change to a customer managed policy is allowed
 
 
-@pytest.mark.parametrize("action", ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:AttachUserPolicy",
-                                    "iam:ListEntitiesForPolicy"])
+@pytest.mark.parametrize(
+    "action", ["iam:GetPolicy", "iam:GetPolicyVersion", "iam:AttachUserPolicy", "iam:ListEntitiesForPolicy"]
+)
 def test_aws_managed_policies_can_be_read_and_attached(action):
     assert decide(action, MANAGED).allowed
 
 
-@pytest.mark.parametrize("action", ROLE_CHANGES + ["iam:UpdateRole", "iam:UpdateRoleDescription",
-                                                   "iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole"])
+@pytest.mark.parametrize(
+    "action",
+    ROLE_CHANGES
+    + ["iam:UpdateRole", "iam:UpdateRoleDescription", "iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole"],
+)
 def test_reserved_roles_cannot_be_changed_or_passed(action):
     d = decide(action, RESERVED)
     assert d.result == "ImplicitlyDenied" and d.blocked_by == ["protected"]
     assert decide(action, PLAIN_ROLE).allowed
 
 
-@pytest.mark.parametrize("action, expected", [
-    *[(a, "ImplicitlyDenied") for a in ROLE_CHANGES],
-    ("iam:DeleteServiceLinkedRole", "Allowed"),   # the documented way to delete one
-    ("iam:CreateServiceLinkedRole", "Allowed"),
-    ("iam:UpdateRoleDescription", "Allowed"),     # only the description may be edited
-    ("iam:GetRole", "Allowed"),
-])
+@pytest.mark.parametrize(
+    "action, expected",
+    [
+        *[(a, "ImplicitlyDenied") for a in ROLE_CHANGES],
+        ("iam:DeleteServiceLinkedRole", "Allowed"),  # the documented way to delete one
+        ("iam:CreateServiceLinkedRole", "Allowed"),
+        ("iam:UpdateRoleDescription", "Allowed"),  # only the description may be edited
+        ("iam:GetRole", "Allowed"),
+    ],
+)
 def test_service_linked_roles(action, expected):
     assert decide(action, SLR).result == expected
 
@@ -86,14 +111,17 @@ def test_no_grant_is_still_reported_as_protected_not_identity():
     assert decide("iam:DeletePolicy", MANAGED, ()).blocked_by == ["protected"]
 
 
-@pytest.mark.parametrize("action, resource, expected", [
-    ("kms:CreateAlias", AWS_ALIAS, "ImplicitlyDenied"),
-    ("kms:UpdateAlias", AWS_ALIAS, "ImplicitlyDenied"),
-    ("kms:DeleteAlias", AWS_ALIAS, "ImplicitlyDenied"),
-    ("kms:CreateAlias", MY_ALIAS, "Allowed"),   # aliases have no key policy: the identity policy decides
-    ("kms:UpdateAlias", MY_ALIAS, "Allowed"),
-    ("kms:DeleteAlias", MY_ALIAS, "Allowed"),
-])
+@pytest.mark.parametrize(
+    "action, resource, expected",
+    [
+        ("kms:CreateAlias", AWS_ALIAS, "ImplicitlyDenied"),
+        ("kms:UpdateAlias", AWS_ALIAS, "ImplicitlyDenied"),
+        ("kms:DeleteAlias", AWS_ALIAS, "ImplicitlyDenied"),
+        ("kms:CreateAlias", MY_ALIAS, "Allowed"),  # aliases have no key policy: the identity policy decides
+        ("kms:UpdateAlias", MY_ALIAS, "Allowed"),
+        ("kms:DeleteAlias", MY_ALIAS, "Allowed"),
+    ],
+)
 def test_kms_aws_managed_aliases(action, resource, expected):
     assert decide(action, resource).result == expected
 
@@ -103,11 +131,14 @@ def test_explanation_names_the_protection():
     assert "service-linked role" in d.explain_text()
 
 
-@pytest.mark.parametrize("identity, session", [
-    ([], None),                                    # no policy at all
-    ([doc(stmt("Deny", action="sts:GetCallerIdentity"))], None),  # an explicit deny
-    ([ALLOW_ALL], [doc(stmt("Deny", action="*"))]),  # a session policy denying everything
-])
+@pytest.mark.parametrize(
+    "identity, session",
+    [
+        ([], None),  # no policy at all
+        ([doc(stmt("Deny", action="sts:GetCallerIdentity"))], None),  # an explicit deny
+        ([ALLOW_ALL], [doc(stmt("Deny", action="*"))]),  # a session policy denying everything
+    ],
+)
 def test_get_caller_identity_is_always_allowed(identity, session):
     principal = SESSION if session is not None else USER
     d = evaluate(req(principal, "sts:GetCallerIdentity", "*"), identity_policies=identity, session_policies=session)

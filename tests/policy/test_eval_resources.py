@@ -9,48 +9,58 @@ from iamkit.policy import evaluate
 
 
 def allowed(action, resource, pol_action, pol_resource, **kw):
-    return evaluate(req(USER, action, resource, **kw), identity_policies=[doc(stmt(action=pol_action,
-                                                                                     resource=pol_resource))]).allowed
+    return evaluate(
+        req(USER, action, resource, **kw), identity_policies=[doc(stmt(action=pol_action, resource=pol_resource))]
+    ).allowed
 
 
-@pytest.mark.parametrize("pol_action, action, expected", [
-    ("s3:GetObject", "s3:getobject", True),      # actions are case-insensitive
-    ("S3:GETOBJECT", "s3:GetObject", True),
-    ("s3:Get*", "s3:GetObject", True),
-    ("s3:*Object", "s3:GetObject", True),
-    ("s3:Get?bject", "s3:GetObject", True),
-    ("s3:Put*", "s3:GetObject", False),
-    ("*", "s3:GetObject", True),
-    ("s3*", "s3:GetObject", True),
-    ("ec2:*", "s3:GetObject", False),
-])
+@pytest.mark.parametrize(
+    "pol_action, action, expected",
+    [
+        ("s3:GetObject", "s3:getobject", True),  # actions are case-insensitive
+        ("S3:GETOBJECT", "s3:GetObject", True),
+        ("s3:Get*", "s3:GetObject", True),
+        ("s3:*Object", "s3:GetObject", True),
+        ("s3:Get?bject", "s3:GetObject", True),
+        ("s3:Put*", "s3:GetObject", False),
+        ("*", "s3:GetObject", True),
+        ("s3*", "s3:GetObject", True),
+        ("ec2:*", "s3:GetObject", False),
+    ],
+)
 def test_action_matching(pol_action, action, expected):
     assert allowed(action, "arn:aws:s3:::b/k", pol_action, "*") is expected
 
 
-@pytest.mark.parametrize("pol_resource, resource, expected", [
-    ("arn:aws:s3:::b/*", "arn:aws:s3:::b/k", True),
-    ("arn:aws:s3:::b/*", "arn:aws:s3:::b/deep/path/k", True),   # '*' spans '/'
-    ("arn:aws:s3:::b/*", "arn:aws:s3:::B/k", False),            # resources are case-sensitive
-    ("arn:aws:s3:::B/*", "arn:aws:s3:::b/k", False),
-    ("arn:aws:s3:::b/k?", "arn:aws:s3:::b/k1", True),
-    ("arn:aws:s3:::b/k?", "arn:aws:s3:::b/k12", False),
-    ("arn:aws:s3:::b*", "arn:aws:s3:::bucket/k", True),
-    ("arn:aws:s3:::b", "arn:aws:s3:::b/k", False),
-])
+@pytest.mark.parametrize(
+    "pol_resource, resource, expected",
+    [
+        ("arn:aws:s3:::b/*", "arn:aws:s3:::b/k", True),
+        ("arn:aws:s3:::b/*", "arn:aws:s3:::b/deep/path/k", True),  # '*' spans '/'
+        ("arn:aws:s3:::b/*", "arn:aws:s3:::B/k", False),  # resources are case-sensitive
+        ("arn:aws:s3:::B/*", "arn:aws:s3:::b/k", False),
+        ("arn:aws:s3:::b/k?", "arn:aws:s3:::b/k1", True),
+        ("arn:aws:s3:::b/k?", "arn:aws:s3:::b/k12", False),
+        ("arn:aws:s3:::b*", "arn:aws:s3:::bucket/k", True),
+        ("arn:aws:s3:::b", "arn:aws:s3:::b/k", False),
+    ],
+)
 def test_resource_matching(pol_resource, resource, expected):
     assert allowed("s3:GetObject", resource, "s3:GetObject", pol_resource) is expected
 
 
-@pytest.mark.parametrize("pol_resource, expected", [
-    (f"arn:aws:iam::{ACCT_A}:role/*", True),
-    ("arn:aws:iam::*:role/app", True),         # wildcard in the account segment
-    (f"arn:aws:iam::{ACCT_A}:role/a*", True),
-    (f"arn:aws:iam::{ACCT_A}:user/*", False),
-    ("arn:aws:iam::*:*", True),
-    ("arn:aws:*:*:*:*", True),
-    (f"arn:aws:iam::{ACCT_A}:role/APP", False),
-])
+@pytest.mark.parametrize(
+    "pol_resource, expected",
+    [
+        (f"arn:aws:iam::{ACCT_A}:role/*", True),
+        ("arn:aws:iam::*:role/app", True),  # wildcard in the account segment
+        (f"arn:aws:iam::{ACCT_A}:role/a*", True),
+        (f"arn:aws:iam::{ACCT_A}:user/*", False),
+        ("arn:aws:iam::*:*", True),
+        ("arn:aws:*:*:*:*", True),
+        (f"arn:aws:iam::{ACCT_A}:role/APP", False),
+    ],
+)
 def test_wildcards_within_arn_segments(pol_resource, expected):
     assert allowed("iam:PassRole", f"arn:aws:iam::{ACCT_A}:role/app", "iam:PassRole", pol_resource) is expected
 
@@ -69,11 +79,14 @@ def test_not_resource():
     assert not evaluate(req(USER, "s3:GetObject", "arn:aws:s3:::secret/k"), identity_policies=[p]).allowed
 
 
-@pytest.mark.parametrize("user, resource, expected", [
-    ("alice", "arn:aws:s3:::home/alice/notes", True),
-    ("alice", "arn:aws:s3:::home/bob/notes", False),
-    ("a*", "arn:aws:s3:::home/alice/notes", False),  # substituted text is literal
-])
+@pytest.mark.parametrize(
+    "user, resource, expected",
+    [
+        ("alice", "arn:aws:s3:::home/alice/notes", True),
+        ("alice", "arn:aws:s3:::home/bob/notes", False),
+        ("a*", "arn:aws:s3:::home/alice/notes", False),  # substituted text is literal
+    ],
+)
 def test_policy_variables_in_resource(user, resource, expected):
     p = doc(stmt(action="s3:GetObject", resource="arn:aws:s3:::home/${aws:username}/*"))
     principal = f"arn:aws:iam::{ACCT_A}:user/{user}"

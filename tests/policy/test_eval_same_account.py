@@ -19,13 +19,16 @@ def res(principal):
     return doc(stmt(Principal={"AWS": principal}))
 
 
-@pytest.mark.parametrize("identity, resource, expected", [
-    ([ALLOW], None, "Allowed"),
-    ([], res(USER), "Allowed"),
-    ([ALLOW], res(USER), "Allowed"),
-    ([], None, "ImplicitlyDenied"),
-    ([], res("arn:aws:iam::111122223333:user/other"), "ImplicitlyDenied"),
-])
+@pytest.mark.parametrize(
+    "identity, resource, expected",
+    [
+        ([ALLOW], None, "Allowed"),
+        ([], res(USER), "Allowed"),
+        ([ALLOW], res(USER), "Allowed"),
+        ([], None, "ImplicitlyDenied"),
+        ([], res("arn:aws:iam::111122223333:user/other"), "ImplicitlyDenied"),
+    ],
+)
 def test_identity_or_resource_allow(identity, resource, expected):
     assert evaluate(req(USER), identity_policies=identity, resource_policy=resource).result == expected
 
@@ -52,11 +55,14 @@ def test_boundary_alone_grants_nothing():
     assert d.result == "ImplicitlyDenied" and d.blocked_by == ["identity"]
 
 
-@pytest.mark.parametrize("caller, named, expected", [
-    (USER, USER, "Allowed"),           # user ARN: boundary does not limit
-    (SESSION, SESSION, "Allowed"),     # session ARN: boundary does not limit
-    (SESSION, ROLE, "ImplicitlyDenied"),  # role ARN: boundary limits the role's sessions
-])
+@pytest.mark.parametrize(
+    "caller, named, expected",
+    [
+        (USER, USER, "Allowed"),  # user ARN: boundary does not limit
+        (SESSION, SESSION, "Allowed"),  # session ARN: boundary does not limit
+        (SESSION, ROLE, "ImplicitlyDenied"),  # role ARN: boundary limits the role's sessions
+    ],
+)
 def test_resource_policy_and_boundary(caller, named, expected):
     d = evaluate(req(caller), resource_policy=res(named), permission_boundaries=[NO_S3])
     assert d.result == expected

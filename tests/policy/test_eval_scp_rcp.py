@@ -17,14 +17,17 @@ SLR_SESSION = f"arn:aws:sts::{ACCT_A}:assumed-role/AWSServiceRoleForX/s"
 SLR_ROLE = f"arn:aws:iam::{ACCT_A}:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX"
 
 
-@pytest.mark.parametrize("levels, expected", [
-    ([[FULL]], "Allowed"),
-    ([[FULL], [FULL], [FULL]], "Allowed"),
-    ([[FULL], [ONLY_EC2], [FULL]], "ImplicitlyDenied"),  # one level without an Allow blocks
-    ([[FULL], [ONLY_EC2, FULL], [FULL]], "Allowed"),     # any policy of a level may allow
-    ([[FULL], []], "ImplicitlyDenied"),                  # a level with nothing attached allows nothing
-    ([[ONLY_EC2]], "ImplicitlyDenied"),
-])
+@pytest.mark.parametrize(
+    "levels, expected",
+    [
+        ([[FULL]], "Allowed"),
+        ([[FULL], [FULL], [FULL]], "Allowed"),
+        ([[FULL], [ONLY_EC2], [FULL]], "ImplicitlyDenied"),  # one level without an Allow blocks
+        ([[FULL], [ONLY_EC2, FULL], [FULL]], "Allowed"),  # any policy of a level may allow
+        ([[FULL], []], "ImplicitlyDenied"),  # a level with nothing attached allows nothing
+        ([[ONLY_EC2]], "ImplicitlyDenied"),
+    ],
+)
 def test_every_scp_level_must_allow(levels, expected):
     d = evaluate(req(USER), identity_policies=[ALLOW], scps=levels)
     assert d.result == expected
@@ -67,17 +70,20 @@ def test_scps_apply_to_the_member_account_root():
 
 
 # ---- RCPs
-RCP_DENY_INSECURE = doc(stmt("Deny", action="s3:*", Principal="*",
-                             Condition={"Bool": {"aws:SecureTransport": "false"}}))
+RCP_DENY_INSECURE = doc(
+    stmt("Deny", action="s3:*", Principal="*", Condition={"Bool": {"aws:SecureTransport": "false"}})
+)
 
 
 def test_rcp_only_denies():
     # an RCP without any Allow does not block (RCPFullAWSAccess is always there)
-    d = evaluate(req(USER, context={"aws:SecureTransport": "true"}), identity_policies=[ALLOW],
-                 rcps=[[RCP_DENY_INSECURE]])
+    d = evaluate(
+        req(USER, context={"aws:SecureTransport": "true"}), identity_policies=[ALLOW], rcps=[[RCP_DENY_INSECURE]]
+    )
     assert d.result == "Allowed"
-    d = evaluate(req(USER, context={"aws:SecureTransport": "false"}), identity_policies=[ALLOW],
-                 rcps=[[RCP_DENY_INSECURE]])
+    d = evaluate(
+        req(USER, context={"aws:SecureTransport": "false"}), identity_policies=[ALLOW], rcps=[[RCP_DENY_INSECURE]]
+    )
     assert d.result == "ExplicitlyDenied" and d.blocked_by == ["rcp"]
 
 
@@ -144,13 +150,16 @@ RCP_DENY_OTHER_ACTION = doc(stmt("Deny", action="s3:PutObject", Principal="*"))
 RCP_DENY_OTHER_BUCKET = doc(stmt("Deny", action="s3:GetObject", resource="arn:aws:s3:::other/*", Principal="*"))
 
 
-@pytest.mark.parametrize("levels, expected", [
-    ([[]], "Allowed"),
-    ([[RCP_DENY_GET]], "ExplicitlyDenied"),
-    ([[RCP_DENY_GET], []], "ExplicitlyDenied"),
-    ([[], [], [RCP_DENY_GET]], "ExplicitlyDenied"),
-    ([[RCP_DENY_OTHER_ACTION], [RCP_DENY_OTHER_BUCKET]], "Allowed"),
-])
+@pytest.mark.parametrize(
+    "levels, expected",
+    [
+        ([[]], "Allowed"),
+        ([[RCP_DENY_GET]], "ExplicitlyDenied"),
+        ([[RCP_DENY_GET], []], "ExplicitlyDenied"),
+        ([[], [], [RCP_DENY_GET]], "ExplicitlyDenied"),
+        ([[RCP_DENY_OTHER_ACTION], [RCP_DENY_OTHER_BUCKET]], "Allowed"),
+    ],
+)
 def test_rcp_levels(levels, expected):
     d = evaluate(req(USER), identity_policies=[doc(stmt())], rcps=levels)
     assert d.result == expected

@@ -54,11 +54,21 @@ def test_service_principal_assumes_role():
 
 
 def test_web_identity_federation():
-    t = doc(stmt(action="sts:AssumeRoleWithWebIdentity", resource=None,
-                 Principal={"Federated": "cognito-identity.amazonaws.com"},
-                 Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:pool"}}))
-    r = req("cognito-identity.amazonaws.com", "sts:AssumeRoleWithWebIdentity", TARGET, principal_type="Federated",
-            context={"cognito-identity.amazonaws.com:aud": "us-east-1:pool"})
+    t = doc(
+        stmt(
+            action="sts:AssumeRoleWithWebIdentity",
+            resource=None,
+            Principal={"Federated": "cognito-identity.amazonaws.com"},
+            Condition={"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:pool"}},
+        )
+    )
+    r = req(
+        "cognito-identity.amazonaws.com",
+        "sts:AssumeRoleWithWebIdentity",
+        TARGET,
+        principal_type="Federated",
+        context={"cognito-identity.amazonaws.com:aud": "us-east-1:pool"},
+    )
     assert evaluate(r, resource_policy=t).allowed
 
 

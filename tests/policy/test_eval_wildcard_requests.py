@@ -42,37 +42,46 @@ def res_deny(resource=None, not_resource=None, action="s3:DeleteObject"):
 
 
 # ---- identity Allow statements against a request on "*" ("on any resource?")
-@pytest.mark.parametrize("policy, expected", [
-    (allow("arn:aws:s3:::bucket/photo.jpg"), "Allowed"),          # a specific resource is one of "any"
-    (allow("arn:aws:s3:::bucket/*"), "Allowed"),
-    (allow("*"), "Allowed"),
-    (allow(["arn:aws:s3:::one/*", "arn:aws:dynamodb:us-east-1:111122223333:table/t"]), "Allowed"),
-    (allow_not("arn:aws:s3:::secret/classified.txt"), "Allowed"),  # every other resource is allowed
-    (allow_not("*"), "ImplicitlyDenied"),                            # NotResource "*" leaves nothing
-    (allow("arn:aws:dynamodb:us-east-1:111122223333:table/t", action="dynamodb:GetItem"), "ImplicitlyDenied"),
-])
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        (allow("arn:aws:s3:::bucket/photo.jpg"), "Allowed"),  # a specific resource is one of "any"
+        (allow("arn:aws:s3:::bucket/*"), "Allowed"),
+        (allow("*"), "Allowed"),
+        (allow(["arn:aws:s3:::one/*", "arn:aws:dynamodb:us-east-1:111122223333:table/t"]), "Allowed"),
+        (allow_not("arn:aws:s3:::secret/classified.txt"), "Allowed"),  # every other resource is allowed
+        (allow_not("*"), "ImplicitlyDenied"),  # NotResource "*" leaves nothing
+        (allow("arn:aws:dynamodb:us-east-1:111122223333:table/t", action="dynamodb:GetItem"), "ImplicitlyDenied"),
+    ],
+)
 def test_allow_against_any_resource(policy, expected):
     assert evaluate(req(USER, "s3:GetObject", "*"), identity_policies=[policy]).result == expected
 
 
-@pytest.mark.parametrize("policy, expected", [
-    (allow("arn:aws:s3:::bucket/photo.jpg"), "ImplicitlyDenied"),  # one object is not every object
-    (allow("arn:aws:s3:::*"), "ImplicitlyDenied"),                 # S3 ARNs only: "*" also names other services
-    (allow("*"), "Allowed"),
-    (allow_not("arn:aws:s3:::secret/*"), "ImplicitlyDenied"),      # secret/* is excluded
-])
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        (allow("arn:aws:s3:::bucket/photo.jpg"), "ImplicitlyDenied"),  # one object is not every object
+        (allow("arn:aws:s3:::*"), "ImplicitlyDenied"),  # S3 ARNs only: "*" also names other services
+        (allow("*"), "Allowed"),
+        (allow_not("arn:aws:s3:::secret/*"), "ImplicitlyDenied"),  # secret/* is excluded
+    ],
+)
 def test_allow_against_every_resource(policy, expected):
     r = req(USER, "s3:GetObject", "*", resource_scope="all")
     assert evaluate(r, identity_policies=[policy]).result == expected
 
 
 # ---- Deny statements against a request on "*": only a Deny covering every resource decides
-@pytest.mark.parametrize("deny, expected", [
-    (res_deny("arn:aws:s3:::protected/*"), "Allowed"),
-    (res_deny("arn:aws:s3:::bucket/sensitive/*"), "Allowed"),
-    (res_deny("*"), "ExplicitlyDenied"),
-    (res_deny(not_resource="arn:aws:s3:::public/*"), "Allowed"),    # public/* itself is not denied
-])
+@pytest.mark.parametrize(
+    "deny, expected",
+    [
+        (res_deny("arn:aws:s3:::protected/*"), "Allowed"),
+        (res_deny("arn:aws:s3:::bucket/sensitive/*"), "Allowed"),
+        (res_deny("*"), "ExplicitlyDenied"),
+        (res_deny(not_resource="arn:aws:s3:::public/*"), "Allowed"),  # public/* itself is not denied
+    ],
+)
 @pytest.mark.parametrize("scope", ["any", "all"])
 def test_deny_against_any_resource(deny, expected, scope):
     r = req(USER, "s3:DeleteObject", "*", resource_account=ACCT_A, resource_scope=scope)
@@ -81,19 +90,27 @@ def test_deny_against_any_resource(deny, expected, scope):
 
 # ---- a request pattern against statement patterns (cross-account: both sides must allow)
 BUCKET_OBJECTS = "arn:aws:s3:::example-bucket/*"
-GRANT = doc(stmt(action=["s3:GetObject", "s3:PutObject"], resource=BUCKET_OBJECTS,
-                 Principal={"AWS": f"arn:aws:iam::{ACCT_B}:root"}))
+GRANT = doc(
+    stmt(
+        action=["s3:GetObject", "s3:PutObject"],
+        resource=BUCKET_OBJECTS,
+        Principal={"AWS": f"arn:aws:iam::{ACCT_B}:root"},
+    )
+)
 
 
-@pytest.mark.parametrize("identity_resource, expected", [
-    ("arn:aws:s3:::*/AWSLogs/*", "Allowed"),          # example-bucket/AWSLogs/x is in both
-    ("arn:aws:s3:::*/*/AWSLogs/*", "Allowed"),
-    (["arn:aws:s3:::*/*.iso", "arn:aws:s3:::*/*.ISO"], "Allowed"),
-    ("arn:aws:s3:::*/generated-prefix-*", "Allowed"),
-    ("arn:aws:s3:::*", "Allowed"),
-    ("arn:aws:s3:::other-bucket/*", "ImplicitlyDenied"),  # no object in common
-    ("arn:aws:s3:::example-bucket", "ImplicitlyDenied"),  # the bucket is not one of its objects
-])
+@pytest.mark.parametrize(
+    "identity_resource, expected",
+    [
+        ("arn:aws:s3:::*/AWSLogs/*", "Allowed"),  # example-bucket/AWSLogs/x is in both
+        ("arn:aws:s3:::*/*/AWSLogs/*", "Allowed"),
+        (["arn:aws:s3:::*/*.iso", "arn:aws:s3:::*/*.ISO"], "Allowed"),
+        ("arn:aws:s3:::*/generated-prefix-*", "Allowed"),
+        ("arn:aws:s3:::*", "Allowed"),
+        ("arn:aws:s3:::other-bucket/*", "ImplicitlyDenied"),  # no object in common
+        ("arn:aws:s3:::example-bucket", "ImplicitlyDenied"),  # the bucket is not one of its objects
+    ],
+)
 def test_intersecting_patterns(identity_resource, expected):
     r = req(OTHER_ROLE.replace("role/reader", "user/reader"), "s3:GetObject", BUCKET_OBJECTS, resource_account=ACCT_A)
     d = evaluate(r, identity_policies=[allow(identity_resource)], resource_policy=GRANT)
@@ -108,11 +125,14 @@ def test_partial_deny_does_not_deny_the_whole_pattern():
 
 
 # ---- actions that take only Resource "*"
-@pytest.mark.parametrize("resource, expected", [
-    ("arn:aws:s3:::my-bucket", "ImplicitlyDenied"),
-    ("arn:aws:s3:::*", "ImplicitlyDenied"),
-    ("*", "Allowed"),
-])
+@pytest.mark.parametrize(
+    "resource, expected",
+    [
+        ("arn:aws:s3:::my-bucket", "ImplicitlyDenied"),
+        ("arn:aws:s3:::*", "ImplicitlyDenied"),
+        ("*", "Allowed"),
+    ],
+)
 def test_wildcard_only_actions(resource, expected):
     p = allow(resource, action="s3:ListAllMyBuckets")
     assert evaluate(req(USER, "s3:ListAllMyBuckets", "*"), identity_policies=[p]).result == expected
@@ -173,5 +193,3 @@ def test_covers_is_sound(a, b):
     if pattern_covers(a, b):
         ra, rb = _rx(a), _rx(b)
         assert all(ra.fullmatch(w) for w in WORDS if rb.fullmatch(w))
-
-

@@ -29,24 +29,30 @@ def test_the_hostile_pattern_against_an_ordinary_arn_is_answered():
         assert glob_match("*?" * 40 + "*", KEY) and not glob_match("*?" * 90 + "*", KEY)  # length: 83 characters
 
 
-@pytest.mark.parametrize(("resource", "expected"), [
-    ("arn:aws:s3:::" + HOSTILE, "ImplicitlyDenied"),
-    (HOSTILE, "ImplicitlyDenied"),  # not six parts: one glob over the whole ARN
-    ("arn:aws:s3:::" + HOSTILE[:-1] + "csv", "Allowed"),
-    ("arn:aws:s3:::*?*?*?*?*?*?*?*?*c?v", "Allowed"),
-])
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        ("arn:aws:s3:::" + HOSTILE, "ImplicitlyDenied"),
+        (HOSTILE, "ImplicitlyDenied"),  # not six parts: one glob over the whole ARN
+        ("arn:aws:s3:::" + HOSTILE[:-1] + "csv", "Allowed"),
+        ("arn:aws:s3:::*?*?*?*?*?*?*?*?*c?v", "Allowed"),
+    ],
+)
 def test_engine_resource_pattern(resource, expected):
     with hang_guard():
         d = evaluate(req(USER, resource=KEY), identity_policies=[doc(stmt(resource=resource))])
     assert d.result == expected
 
 
-@pytest.mark.parametrize(("action", "expected"), [
-    ("s3:" + "*?" * 12 + "Z", "ImplicitlyDenied"),  # action names are short: more wildcards to the same effect
-    ("*?" * 14 + "Z", "ImplicitlyDenied"),
-    ("s3:" + "*?" * 12 + "n", "Allowed"),  # s3:PutBucketOwnershipControlsConfiguration ends in "n"
-    ("*?" * 12 + "*", "Allowed"),
-])
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("s3:" + "*?" * 12 + "Z", "ImplicitlyDenied"),  # action names are short: more wildcards to the same effect
+        ("*?" * 14 + "Z", "ImplicitlyDenied"),
+        ("s3:" + "*?" * 12 + "n", "Allowed"),  # s3:PutBucketOwnershipControlsConfiguration ends in "n"
+        ("*?" * 12 + "*", "Allowed"),
+    ],
+)
 def test_engine_action_pattern(action, expected):
     request = req(USER, action="s3:PutBucketOwnershipControlsConfiguration", resource="arn:aws:s3:::bucket")
     with hang_guard():
@@ -64,21 +70,26 @@ def test_catalogue_expansion_and_validation_of_a_hostile_action():
     assert any("s3:" + HOSTILE in f.message for f in findings)  # matches no action: reported, not hung
 
 
-@pytest.mark.parametrize(("block", "expected"), [
-    ({"StringLike": {"aws:UserAgent": HOSTILE}}, "ImplicitlyDenied"),
-    ({"StringLike": {"aws:UserAgent": ["nope*", HOSTILE, "x?y"]}}, "ImplicitlyDenied"),
-    ({"StringNotLike": {"aws:UserAgent": HOSTILE}}, "Allowed"),
-    ({"StringLike": {"aws:UserAgent": ["nope*", HOSTILE[:-1] + "0"]}}, "Allowed"),
-    ({"ForAnyValue:StringLike": {"aws:TagKeys": HOSTILE}}, "ImplicitlyDenied"),
-    ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::" + HOSTILE}}, "ImplicitlyDenied"),
-    ({"ArnNotLike": {"aws:SourceArn": "arn:aws:s3:::" + HOSTILE}}, "Allowed"),
-    ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::" + HOSTILE[:-1] + "v"}}, "Allowed"),
-    ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*?*?*?*?*?*?*?*?*?*?*?*?/*"}}, "Allowed"),
-])
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ({"StringLike": {"aws:UserAgent": HOSTILE}}, "ImplicitlyDenied"),
+        ({"StringLike": {"aws:UserAgent": ["nope*", HOSTILE, "x?y"]}}, "ImplicitlyDenied"),
+        ({"StringNotLike": {"aws:UserAgent": HOSTILE}}, "Allowed"),
+        ({"StringLike": {"aws:UserAgent": ["nope*", HOSTILE[:-1] + "0"]}}, "Allowed"),
+        ({"ForAnyValue:StringLike": {"aws:TagKeys": HOSTILE}}, "ImplicitlyDenied"),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::" + HOSTILE}}, "ImplicitlyDenied"),
+        ({"ArnNotLike": {"aws:SourceArn": "arn:aws:s3:::" + HOSTILE}}, "Allowed"),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::" + HOSTILE[:-1] + "v"}}, "Allowed"),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*?*?*?*?*?*?*?*?*?*?*?*?/*"}}, "Allowed"),
+    ],
+)
 def test_condition_operators(block, expected):
-    context = {"aws:UserAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120",
-               "aws:TagKeys": ["cost-center-for-the-reporting-department-of-the-finance-division", "owner"],
-               "aws:SourceArn": KEY}
+    context = {
+        "aws:UserAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120",
+        "aws:TagKeys": ["cost-center-for-the-reporting-department-of-the-finance-division", "owner"],
+        "aws:SourceArn": KEY,
+    }
     with hang_guard():
         d = evaluate(req(USER, context=context), identity_policies=[doc(stmt(Condition=block))])
     assert d.result == expected
@@ -90,8 +101,11 @@ def test_hostile_principal_and_principal_arn_condition_in_a_resource_policy():
     def bucket_policy(principal_arn_pattern):
         return doc(
             stmt(resource="arn:aws:s3:::bucket/*", Principal={"AWS": f"arn:aws:iam::{ACCT_A}:user/" + HOSTILE}),
-            stmt(resource="arn:aws:s3:::bucket/*", Principal="*",
-                 Condition={"ArnLike": {"aws:PrincipalArn": principal_arn_pattern}}),
+            stmt(
+                resource="arn:aws:s3:::bucket/*",
+                Principal="*",
+                Condition={"ArnLike": {"aws:PrincipalArn": principal_arn_pattern}},
+            ),
         )
 
     with hang_guard():
@@ -104,9 +118,16 @@ def test_hostile_principal_and_principal_arn_condition_in_a_resource_policy():
 def test_who_can_with_a_planted_policy():
     inv = make_inventory()
     planted = [
-        {"account_id": ACCT_A, "policy_arn": None, "policy_name": name, "policy_type": "inline",
-         "attached_to_arn": arn, "attached_to_type": "user", "is_default": True,
-         "document": doc(stmt(resource=resource))}
+        {
+            "account_id": ACCT_A,
+            "policy_arn": None,
+            "policy_name": name,
+            "policy_type": "inline",
+            "attached_to_arn": arn,
+            "attached_to_type": "user",
+            "is_default": True,
+            "document": doc(stmt(resource=resource)),
+        }
         for name, arn, resource in [
             ("planted", USER, "arn:aws:s3:::" + HOSTILE),
             ("planted-match", f"arn:aws:iam::{ACCT_A}:user/admin", "arn:aws:s3:::" + HOSTILE[:-1] + "v"),
@@ -126,6 +147,9 @@ def test_trail_policy_documents_use_iam_globs():
     with hang_guard():
         assert dangerous_grants(doc(stmt(action="iam:" + HOSTILE)), targets) == []
         assert dangerous_grants(doc(stmt(action="iam:" + HOSTILE[:-1] + "n")), targets) == [
-            "Allow 'iam:*?*?*?*?*?*?*?*?n' on * (grants iam:CreatePolicyVersion)"]
+            "Allow 'iam:*?*?*?*?*?*?*?*?n' on * (grants iam:CreatePolicyVersion)"
+        ]
     assert dangerous_grants(doc(stmt(action="iam:[Pp]assRole")), targets) == []
-    assert dangerous_grants(doc(stmt(action="IAM:pass?ole")), targets) == ["Allow 'IAM:pass?ole' on * (grants iam:PassRole)"]
+    assert dangerous_grants(doc(stmt(action="IAM:pass?ole")), targets) == [
+        "Allow 'IAM:pass?ole' on * (grants iam:PassRole)"
+    ]

@@ -32,8 +32,7 @@ def test_model_resolves_groups_boundaries_and_scp_levels(inventory):
 
 
 def test_who_can_read_the_bucket(inventory):
-    df = who_can("s3:GetObject", "arn:aws:s3:::data/report.csv", inventory,
-                 context={"aws:SecureTransport": "true"})
+    df = who_can("s3:GetObject", "arn:aws:s3:::data/report.csv", inventory, context={"aws:SecureTransport": "true"})
     check(df, "who_can")
     got = dict(zip(df["principal_arn"], df["result"], strict=True))
     assert got == {ALICE: "Allowed", ADMIN: "Allowed", APP: "Allowed", AUDITOR: "Allowed"}
@@ -68,7 +67,7 @@ def test_who_can_assume_role_uses_the_trust_policy(inventory):
     df = who_can("sts:AssumeRole", APP, inventory, include_denied=True)
     by = dict(zip(df["principal_arn"], df["result"], strict=True))
     assert by[AUDITOR] == "ImplicitlyDenied"  # trusted account, but no sts:AssumeRole in its policies
-    assert by[ALICE] == "ImplicitlyDenied"    # same account, not trusted
+    assert by[ALICE] == "ImplicitlyDenied"  # same account, not trusted
 
 
 def test_what_can(inventory):
@@ -113,11 +112,25 @@ def test_who_can_over_thousands_of_principals_matches_evaluating_everyone():
 def test_who_can_reports_anonymous_access_to_a_public_resource():
     inv = make_inventory()
     rp = inv.resource_policies.copy()
-    rp.loc[len(rp)] = {"account_id": ACCT_A, "region": "us-east-1", "service": "s3", "resource_type": "bucket",
-                       "resource_arn": "arn:aws:s3:::public-site",
-                       "policy": {"Version": "2012-10-17", "Statement": [
-                           {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                            "Resource": "arn:aws:s3:::public-site/*"}]}, "extra": None}
+    rp.loc[len(rp)] = {
+        "account_id": ACCT_A,
+        "region": "us-east-1",
+        "service": "s3",
+        "resource_type": "bucket",
+        "resource_arn": "arn:aws:s3:::public-site",
+        "policy": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::public-site/*",
+                }
+            ],
+        },
+        "extra": None,
+    }
     inv.resource_policies = rp
     df = who_can("s3:GetObject", "arn:aws:s3:::public-site/index.html", inv, mode="strict")
     assert "anonymous" in set(df["principal_arn"])

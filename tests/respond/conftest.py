@@ -56,8 +56,7 @@ def new_scratch(sandbox: Any) -> Scratch:
     from iamkit.sandbox.server import account_session
 
     acct = f"5{random.randrange(10**10, 10**11):011d}"[:12]
-    return Scratch(acct, sandbox.endpoint_url, account_session(sandbox.endpoint_url, acct, region="us-east-1"),
-                   None)
+    return Scratch(acct, sandbox.endpoint_url, account_session(sandbox.endpoint_url, acct, region="us-east-1"), None)
 
 
 @pytest.fixture
@@ -94,12 +93,16 @@ def scenarios() -> dict[str, Callable[[Any], Scenario]]:
 # ------------------------------------------------------------------------------------------------ scenarios
 # One scenario per action kind on a scratch account: set the target up, name the actions, read everything the
 # action could touch (documents as IAM stores them, byte for byte) and say what must differ after apply.
-TRUST_ROOT = ('{"Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
-              '"arn:aws:iam::%s:root"}, "Action": "sts:AssumeRole"},\n {"Effect": "Allow", "Principal": '
-              '{"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
+TRUST_ROOT = (
+    '{"Version": "2012-10-17",\n  "Statement": [{"Effect": "Allow", "Principal": {"AWS": '
+    '"arn:aws:iam::%s:root"}, "Action": "sts:AssumeRole"},\n {"Effect": "Allow", "Principal": '
+    '{"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+)
 # odd spacing and key order: putting it back "equal as JSON" is not enough, it must be the same text
-ODD_DOC = '{ "Statement" : [ {"Resource":"*", "Action" : ["s3:GetObject" ,"s3:ListBucket"], "Effect":"Allow"} ],' \
-          '\n"Version":"2012-10-17" }'
+ODD_DOC = (
+    '{ "Statement" : [ {"Resource":"*", "Action" : ["s3:GetObject" ,"s3:ListBucket"], "Effect":"Allow"} ],'
+    '\n"Version":"2012-10-17" }'
+)
 ADMIN_DOC = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 ISSUED = "2026-11-29T00:00:00Z"
 
@@ -115,20 +118,26 @@ class Scenario:
 
 def _principal_state(iam, kind: str, name: str) -> dict[str, Any]:
     lst = {"user": iam.list_user_policies, "role": iam.list_role_policies, "group": iam.list_group_policies}[kind]
-    att = {"user": iam.list_attached_user_policies, "role": iam.list_attached_role_policies,
-           "group": iam.list_attached_group_policies}[kind]
+    att = {
+        "user": iam.list_attached_user_policies,
+        "role": iam.list_attached_role_policies,
+        "group": iam.list_attached_group_policies,
+    }[kind]
     key = {"user": "UserName", "role": "RoleName", "group": "GroupName"}[kind]
     names = lst(**{key: name})["PolicyNames"]
-    out: dict[str, Any] = {"inline": {n: inline_document(iam, kind, name, n) for n in sorted(names)},
-                           "attached": sorted(p["PolicyArn"] for p in att(**{key: name})["AttachedPolicies"])}
+    out: dict[str, Any] = {
+        "inline": {n: inline_document(iam, kind, name, n) for n in sorted(names)},
+        "attached": sorted(p["PolicyArn"] for p in att(**{key: name})["AttachedPolicies"]),
+    }
     if kind == "role":
         out["trust"] = role_trust(iam, name)
         out["tags"] = iam.list_role_tags(RoleName=name)["Tags"]
     if kind == "user":
         out["tags"] = iam.list_user_tags(UserName=name)["Tags"]
         out["groups"] = sorted(g["GroupName"] for g in iam.list_groups_for_user(UserName=name)["Groups"])
-        out["keys"] = sorted((k["AccessKeyId"], k["Status"])
-                             for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"])
+        out["keys"] = sorted(
+            (k["AccessKeyId"], k["Status"]) for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+        )
         try:
             iam.get_login_profile(UserName=name)
             out["login_profile"] = True
@@ -152,8 +161,11 @@ def quarantine_role_deny_all(s) -> Scenario:
         assert doc["Statement"][0]["Action"] == "*" and doc["Statement"][0]["Effect"] == "Deny"
         assert doc["Statement"][1]["Condition"] == {"DateLessThan": {"aws:TokenIssueTime": ISSUED}}
 
-    return Scenario([Action("quarantine_role", s.acct, arn, {"mode": "deny-all", "issued_before": ISSUED}, "t")],
-                    lambda: _principal_state(s.iam, "role", "ci-deploy"), expect)
+    return Scenario(
+        [Action("quarantine_role", s.acct, arn, {"mode": "deny-all", "issued_before": ISSUED}, "t")],
+        lambda: _principal_state(s.iam, "role", "ci-deploy"),
+        expect,
+    )
 
 
 def quarantine_role_sensitive_replaces(s) -> Scenario:
@@ -178,13 +190,18 @@ def delete_inline_policies(s) -> Scenario:
     s.iam.create_group(GroupName="ops")
     s.iam.put_group_policy(GroupName="ops", PolicyName="odd", PolicyDocument=ODD_DOC)
     s.iam.put_group_policy(GroupName="ops", PolicyName="keep", PolicyDocument=ADMIN_DOC)
-    acts = [Action("delete_inline_policy", s.acct, s.arn("user", "ana"), {"policy_name": "backdoor"}, "t"),
-            Action("delete_inline_policy", s.acct, s.arn("role", "batch"), {"policy_name": "wide"}, "t"),
-            Action("delete_inline_policy", s.acct, s.arn("group", "ops"), {"policy_name": "odd"}, "t")]
+    acts = [
+        Action("delete_inline_policy", s.acct, s.arn("user", "ana"), {"policy_name": "backdoor"}, "t"),
+        Action("delete_inline_policy", s.acct, s.arn("role", "batch"), {"policy_name": "wide"}, "t"),
+        Action("delete_inline_policy", s.acct, s.arn("group", "ops"), {"policy_name": "odd"}, "t"),
+    ]
 
     def state():
-        return {"user": _principal_state(s.iam, "user", "ana"), "role": _principal_state(s.iam, "role", "batch"),
-                "group": _principal_state(s.iam, "group", "ops")}
+        return {
+            "user": _principal_state(s.iam, "user", "ana"),
+            "role": _principal_state(s.iam, "role", "batch"),
+            "group": _principal_state(s.iam, "group", "ops"),
+        }
 
     def expect(b, a):
         assert a["user"]["inline"] == {} and a["role"]["inline"] == {}
@@ -203,13 +220,18 @@ def detach_managed(s) -> Scenario:
     s.iam.attach_group_policy(GroupName="devs", PolicyArn=pol)
     s.iam.create_user(UserName="bo")
     s.iam.attach_user_policy(UserName="bo", PolicyArn=pol)
-    acts = [Action("detach_role_policy", s.acct, s.arn("role", "app"), {"policy_arn": pol}, "t"),
-            Action("detach_group_policy", s.acct, s.arn("group", "devs"), {"policy_arn": pol}, "t"),
-            Action("detach_user_policy", s.acct, s.arn("user", "bo"), {"policy_arn": pol}, "t")]
+    acts = [
+        Action("detach_role_policy", s.acct, s.arn("role", "app"), {"policy_arn": pol}, "t"),
+        Action("detach_group_policy", s.acct, s.arn("group", "devs"), {"policy_arn": pol}, "t"),
+        Action("detach_user_policy", s.acct, s.arn("user", "bo"), {"policy_arn": pol}, "t"),
+    ]
 
     def state():
-        return {"role": _principal_state(s.iam, "role", "app"), "group": _principal_state(s.iam, "group", "devs"),
-                "user": _principal_state(s.iam, "user", "bo")}
+        return {
+            "role": _principal_state(s.iam, "role", "app"),
+            "group": _principal_state(s.iam, "group", "devs"),
+            "user": _principal_state(s.iam, "user", "bo"),
+        }
 
     def expect(b, a):
         assert a["role"]["attached"] == [keep] and a["group"]["attached"] == [] and a["user"]["attached"] == []
@@ -235,12 +257,15 @@ def restrict_trust(s) -> Scenario:
 
 
 def tag_principals(s) -> Scenario:
-    s.iam.create_user(UserName="cy", Tags=[{"Key": "iam-risk:quarantine", "Value": "false"},
-                                             {"Key": "team", "Value": "data"}])
+    s.iam.create_user(
+        UserName="cy", Tags=[{"Key": "iam-risk:quarantine", "Value": "false"}, {"Key": "team", "Value": "data"}]
+    )
     _role(s, "ml")
     tags = {"iam-risk:quarantine": "true", "iam-risk:case": "case-1"}
-    acts = [Action("tag_principal", s.acct, s.arn("user", "cy"), {"tags": tags}, "t"),
-            Action("tag_principal", s.acct, s.arn("role", "ml"), {"tags": tags}, "t")]
+    acts = [
+        Action("tag_principal", s.acct, s.arn("user", "cy"), {"tags": tags}, "t"),
+        Action("tag_principal", s.acct, s.arn("role", "ml"), {"tags": tags}, "t"),
+    ]
 
     def state():
         return {"user": _principal_state(s.iam, "user", "cy"), "role": _principal_state(s.iam, "role", "ml")}
@@ -272,8 +297,11 @@ def remove_from_group(s) -> Scenario:
     def expect(b, a):
         assert b["groups"] == ["admins", "readers"] and a["groups"] == ["readers"]
 
-    return Scenario([Action("remove_from_group", s.acct, s.arn("user", "di"), {"group_name": "admins"}, "t")],
-                    lambda: _principal_state(s.iam, "user", "di"), expect)
+    return Scenario(
+        [Action("remove_from_group", s.acct, s.arn("user", "di"), {"group_name": "admins"}, "t")],
+        lambda: _principal_state(s.iam, "user", "di"),
+        expect,
+    )
 
 
 def remove_login_profile(s) -> Scenario:
@@ -283,8 +311,12 @@ def remove_login_profile(s) -> Scenario:
     def expect(b, a):
         assert b["login_profile"] is True and a["login_profile"] is False
 
-    return Scenario([Action("remove_login_profile", s.acct, s.arn("user", "ed"), {}, "t")],
-                    lambda: _principal_state(s.iam, "user", "ed"), expect, reversible=False)
+    return Scenario(
+        [Action("remove_login_profile", s.acct, s.arn("user", "ed"), {}, "t")],
+        lambda: _principal_state(s.iam, "user", "ed"),
+        expect,
+        reversible=False,
+    )
 
 
 def remove_account_assignment(s) -> Scenario:
@@ -292,8 +324,14 @@ def remove_account_assignment(s) -> Scenario:
     inst = sso.list_instances()["Instances"][0]["InstanceArn"]
     ps = sso.create_permission_set(InstanceArn=inst, Name="Admin")["PermissionSet"]["PermissionSetArn"]
     for pid in ("user-1", "user-2"):
-        sso.create_account_assignment(InstanceArn=inst, TargetId=s.acct, TargetType="AWS_ACCOUNT",
-                                      PermissionSetArn=ps, PrincipalType="USER", PrincipalId=pid)
+        sso.create_account_assignment(
+            InstanceArn=inst,
+            TargetId=s.acct,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=ps,
+            PrincipalType="USER",
+            PrincipalId=pid,
+        )
 
     def state():
         got = sso.list_account_assignments(InstanceArn=inst, AccountId=s.acct, PermissionSetArn=ps)
@@ -302,11 +340,27 @@ def remove_account_assignment(s) -> Scenario:
     def expect(b, a):
         assert b["assigned"] == [("USER", "user-1"), ("USER", "user-2")] and a["assigned"] == [("USER", "user-2")]
 
-    act = Action("remove_account_assignment", s.acct, ps, {"instance_arn": inst, "target_account_id": s.acct,
-                                                           "principal_type": "USER", "principal_id": "user-1"}, "t")
+    act = Action(
+        "remove_account_assignment",
+        s.acct,
+        ps,
+        {"instance_arn": inst, "target_account_id": s.acct, "principal_type": "USER", "principal_id": "user-1"},
+        "t",
+    )
     return Scenario([act], state, expect)
 
 
-SCENARIOS: dict[str, Callable[[Any], Scenario]] = {f.__name__: f for f in (
-    quarantine_role_deny_all, quarantine_role_sensitive_replaces, delete_inline_policies, detach_managed,
-    restrict_trust, tag_principals, remove_from_group, remove_login_profile, remove_account_assignment)}
+SCENARIOS: dict[str, Callable[[Any], Scenario]] = {
+    f.__name__: f
+    for f in (
+        quarantine_role_deny_all,
+        quarantine_role_sensitive_replaces,
+        delete_inline_policies,
+        detach_managed,
+        restrict_trust,
+        tag_principals,
+        remove_from_group,
+        remove_login_profile,
+        remove_account_assignment,
+    )
+}

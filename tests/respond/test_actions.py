@@ -32,8 +32,16 @@ def run_scenario(sc, scratch, case) -> dict:
     return {"sc": sc, "plan": plan, "before": before, "after": after, "undone": undone, "now": sc.state()}
 
 
-REVERSIBLE = ["quarantine_role_deny_all", "quarantine_role_sensitive_replaces", "delete_inline_policies",
-              "detach_managed", "restrict_trust", "tag_principals", "remove_from_group", "remove_account_assignment"]
+REVERSIBLE = [
+    "quarantine_role_deny_all",
+    "quarantine_role_sensitive_replaces",
+    "delete_inline_policies",
+    "detach_managed",
+    "restrict_trust",
+    "tag_principals",
+    "remove_from_group",
+    "remove_account_assignment",
+]
 
 
 @pytest.mark.parametrize("name", REVERSIBLE)

@@ -14,8 +14,9 @@ def _group_plan(scratch, case, user="hal", group="admins"):
     iam.create_user(UserName=user)
     iam.create_group(GroupName=group)
     iam.add_user_to_group(GroupName=group, UserName=user)
-    return Plan(case.id, [Action("remove_from_group", scratch.acct, scratch.arn("user", user),
-                                 {"group_name": group}, "t")])
+    return Plan(
+        case.id, [Action("remove_from_group", scratch.acct, scratch.arn("user", user), {"group_name": group}, "t")]
+    )
 
 
 def _groups(iam, user):
@@ -25,8 +26,13 @@ def _groups(iam, user):
 def test_approval_records_who_when_and_where(scratch, case, monkeypatch):
     monkeypatch.setenv("SSH_CONNECTION", "198.51.100.7 52000 10.0.0.5 22")
     plan = _group_plan(scratch, case)
-    apply(plan, case, scratch.clients(), approve=plan.hash, approver=identity(None, caller=lambda: scratch.arn(
-        "role", "incident-responder")))
+    apply(
+        plan,
+        case,
+        scratch.clients(),
+        approve=plan.hash,
+        approver=identity(None, caller=lambda: scratch.arn("role", "incident-responder")),
+    )
     e = next(e for e in case.journal_entries() if e["event"] == "approved")
     assert e["approver"] == scratch.arn("role", "incident-responder") and e["approver_source"] == "iam"
     assert e["plan_hash"] == plan.hash and e["approved_at"].startswith("20")
@@ -42,8 +48,9 @@ def test_two_person_approval_needs_someone_else_on_the_same_plan(scratch, case, 
     cl = scratch.clients()
     with pytest.raises(BadInput, match="first approval"):
         apply(plan, case, cl, approve=plan.hash, approver="ana", two_person=True)
-    other = Plan(case.id, [Action("remove_from_group", scratch.acct, scratch.arn("user", "hal"),
-                                  {"group_name": "other"}, "t")])
+    other = Plan(
+        case.id, [Action("remove_from_group", scratch.acct, scratch.arn("user", "hal"), {"group_name": "other"}, "t")]
+    )
     approve(other, case, "bo")  # an approval of another plan does not count
     with pytest.raises(BadInput, match="first approval"):
         apply(plan, case, cl, approve=plan.hash, approver="ana", two_person=True)
@@ -58,8 +65,18 @@ def test_two_person_approval_needs_someone_else_on_the_same_plan(scratch, case, 
     # the setting turns it on; a non-destructive plan needs no second approver
     monkeypatch.setenv("IAMKIT_TWO_PERSON_APPROVAL", "yes")
     assert two_person_required() is True
-    tag = Plan(case.id, [Action("tag_principal", scratch.acct, scratch.arn("user", "hal"),
-                                {"tags": {"iam-risk:quarantine": "true"}}, "t")])
+    tag = Plan(
+        case.id,
+        [
+            Action(
+                "tag_principal",
+                scratch.acct,
+                scratch.arn("user", "hal"),
+                {"tags": {"iam-risk:quarantine": "true"}},
+                "t",
+            )
+        ],
+    )
     assert apply(tag, case, cl, approve=tag.hash, approver="ana")[0]["verified"]
     monkeypatch.setenv("IAMKIT_TWO_PERSON_APPROVAL", "maybe")
     with pytest.raises(BadInput, match="IAMKIT_TWO_PERSON_APPROVAL"):

@@ -23,8 +23,13 @@ HOSTILE = "<!channel> <http://evil.example|click> & *bold* [x](http://evil.examp
 
 
 def _msg(**kw):
-    base = {"case_id": "case-1", "severity": "high", "found": [f"IAMKIT-TRUST-002: role/{HOSTILE}"],
-            "done": ["tag_principal arn:aws:iam::123456789012:role/x"], "awaiting": ["restrict_trust role/x"]}
+    base = {
+        "case_id": "case-1",
+        "severity": "high",
+        "found": [f"IAMKIT-TRUST-002: role/{HOSTILE}"],
+        "done": ["tag_principal arn:aws:iam::123456789012:role/x"],
+        "awaiting": ["restrict_trust role/x"],
+    }
     return Message(**{**base, **kw})
 
 
@@ -47,21 +52,28 @@ def test_delivered_to_the_fake_receivers(sandbox):
     rec = sandbox.receivers
     rec.clear()
     rows, errors = send(_msg(), conf=settings(sandbox.env()), only=["slack", "teams", "pagerduty"])
-    assert errors == [] and [(r["receiver"], r["ok"]) for r in rows] == [("slack", True), ("teams", True),
-                                                                         ("pagerduty", True)]
+    assert errors == [] and [(r["receiver"], r["ok"]) for r in rows] == [
+        ("slack", True),
+        ("teams", True),
+        ("pagerduty", True),
+    ]
     slack, teams, pd_ = rec.of("slack")[-1]["body"], rec.of("teams")[-1]["body"], rec.of("pagerduty")[-1]["body"]
     assert "case-1" in slack["text"] and "&lt;!channel&gt;" in json.dumps(slack)
     assert teams["attachments"][0]["content"]["type"] == "AdaptiveCard"
     assert pd_["payload"]["severity"] == "error" and pd_["dedup_key"] == "iamkit-case-1"
     assert pd_["payload"]["custom_details"]["Awaiting approval"] == ["restrict_trust role/x"]
     # a wrong routing key, a dead URL: error rows, never an exception
-    bad = {**settings(sandbox.env()), "pagerduty_routing_key": "x" * 32,
-           "slack_webhook_url": "http://127.0.0.1:9/slack/services/nope"}
+    bad = {
+        **settings(sandbox.env()),
+        "pagerduty_routing_key": "x" * 32,
+        "slack_webhook_url": "http://127.0.0.1:9/slack/services/nope",
+    }
     rows, errors = send(_msg(), conf=bad, only=["slack", "pagerduty"])
     assert [r["ok"] for r in rows] == [False, False] and len(errors) == 2
     assert "HTTP 400" in errors[1]["message"] and "127.0.0.1:9" not in json.dumps(errors, default=str)
     assert send(_msg(), conf={"slack_webhook_url": "http://example.com/x"})[1][0]["message"].startswith(
-        "slack: the receiver URL must be https")
+        "slack: the receiver URL must be https"
+    )
 
 
 def test_sns_reaches_moto(scratch):
@@ -93,8 +105,10 @@ def test_cli_apply_notifies_and_no_url_or_key_lands_in_the_case(scratch, case, s
     rec = sandbox.receivers
     rec.clear()
     scratch.iam.create_user(UserName="nia")
-    plan = capture_before(Plan(case.id, [Action("quarantine_user", scratch.acct, scratch.arn("user", "nia"), {},
-                                                "found <b>")]), scratch.clients())
+    plan = capture_before(
+        Plan(case.id, [Action("quarantine_user", scratch.acct, scratch.arn("user", "nia"), {}, "found <b>")]),
+        scratch.clients(),
+    )
     case.save_json("remediation-plan", plan.to_dict())
     case.finish()
     monkeypatch.setenv("IAMKIT_SLACK_WEBHOOK_URL", "http://127.0.0.1:9/dead")  # one receiver fails

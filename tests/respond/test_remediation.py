@@ -24,27 +24,38 @@ def world(sandbox, tmp_path):
 
     acct = f"6{random.randrange(10**10, 10**11):011d}"[:12]
     iam = account_session(sandbox.endpoint_url, acct, region="us-east-1").client(
-        "iam", endpoint_url=sandbox.endpoint_url)
+        "iam", endpoint_url=sandbox.endpoint_url
+    )
     iam.create_user(UserName="dev")
     key = iam.create_access_key(UserName="dev")["AccessKey"]["AccessKeyId"]
     iam.create_user(UserName="svc-backdoor")
     bkey = iam.create_access_key(UserName="svc-backdoor")["AccessKey"]["AccessKeyId"]
-    admin = iam.create_policy(PolicyName="Admin", PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    admin = iam.create_policy(
+        PolicyName="Admin",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
     admin_arn = admin["Policy"]["Arn"]
     iam.attach_user_policy(UserName="svc-backdoor", PolicyArn=admin_arn)
-    iam.create_role(RoleName="prod-deploy", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": acct},
-                                                "Action": "sts:AssumeRole"}]}))
+    iam.create_role(
+        RoleName="prod-deploy",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": acct}, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )
     case = Case.create(tmp_path, "compromised-access-key", {"access_key_id": key})
     summary = {
         "access_key_id": key,
         "origin": {"account_id": acct, "user_arn": f"arn:aws:iam::{acct}:user/dev", "user_name": "dev"},
-        "created_users": [{"arn": f"arn:aws:iam::{acct}:user/svc-backdoor", "account_id": acct,
-                           "access_keys": [bkey]}],
+        "created_users": [{"arn": f"arn:aws:iam::{acct}:user/svc-backdoor", "account_id": acct, "access_keys": [bkey]}],
         "policies_attached": {f"arn:aws:iam::{acct}:user/svc-backdoor": [admin_arn]},
-        "assumed_roles": [{"role_arn": f"arn:aws:iam::{acct}:role/prod-deploy", "account_id": acct,
-                           "session_name": "x"}],
+        "assumed_roles": [
+            {"role_arn": f"arn:aws:iam::{acct}:role/prod-deploy", "account_id": acct, "session_name": "x"}
+        ],
         "planned_at": "2026-11-29T00:00:00+00:00",
     }
     return {"iam": iam, "case": case, "summary": summary, "key": key, "bkey": bkey, "acct": acct}
@@ -53,16 +64,20 @@ def world(sandbox, tmp_path):
 def _state(iam):
     """Everything the plan touches, inline policy documents included, as IAM stores them (text)."""
     return {
-        "dev_docs": {n: inline_document(iam, "user", "dev", n)
-                     for n in iam.list_user_policies(UserName="dev")["PolicyNames"]},
-        "role_docs": {n: inline_document(iam, "role", "prod-deploy", n)
-                      for n in iam.list_role_policies(RoleName="prod-deploy")["PolicyNames"]},
+        "dev_docs": {
+            n: inline_document(iam, "user", "dev", n) for n in iam.list_user_policies(UserName="dev")["PolicyNames"]
+        },
+        "role_docs": {
+            n: inline_document(iam, "role", "prod-deploy", n)
+            for n in iam.list_role_policies(RoleName="prod-deploy")["PolicyNames"]
+        },
         "dev_key": iam.list_access_keys(UserName="dev")["AccessKeyMetadata"][0]["Status"],
         "bd_key": iam.list_access_keys(UserName="svc-backdoor")["AccessKeyMetadata"][0]["Status"],
         "dev_inline": sorted(iam.list_user_policies(UserName="dev")["PolicyNames"]),
         "bd_inline": sorted(iam.list_user_policies(UserName="svc-backdoor")["PolicyNames"]),
-        "bd_attached": sorted(p["PolicyArn"] for p in
-                              iam.list_attached_user_policies(UserName="svc-backdoor")["AttachedPolicies"]),
+        "bd_attached": sorted(
+            p["PolicyArn"] for p in iam.list_attached_user_policies(UserName="svc-backdoor")["AttachedPolicies"]
+        ),
         "role_inline": sorted(iam.list_role_policies(RoleName="prod-deploy")["PolicyNames"]),
     }
 
@@ -162,8 +177,10 @@ def test_apply_undo_apply_undo_restores_every_time(world):
         undo(case, lambda a: iam)
 
 
-ODD_DOCUMENT = ('{ "Version": "2012-10-17",\n  "Statement": [ {"Sid": "Team%20note + \u00e9", "Effect": "Allow",'
-                '\n    "Action": "s3:GetObject", "Resource": "*"} ] }\n  ')
+ODD_DOCUMENT = (
+    '{ "Version": "2012-10-17",\n  "Statement": [ {"Sid": "Team%20note + \u00e9", "Effect": "Allow",'
+    '\n    "Action": "s3:GetObject", "Resource": "*"} ] }\n  '
+)
 
 
 @pytest.mark.parametrize("where", ["user", "role"])
@@ -201,8 +218,9 @@ def test_a_torn_journal_tail_is_reported_and_the_complete_entries_undone(world):
     assert _state(iam) == before
     record = next(e for e in case.journal_entries() if e["event"] == "undo")
     assert record["warnings"] == warnings
-    assert case.read_journal()[1] == [f"journal.jsonl line {len(entries) + 1}: cut off by an interrupted write; "
-                                      "ignored"]
+    assert case.read_journal()[1] == [
+        f"journal.jsonl line {len(entries) + 1}: cut off by an interrupted write; ignored"
+    ]
 
 
 def test_applying_twice_is_a_no_op(world):

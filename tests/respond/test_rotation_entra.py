@@ -79,9 +79,16 @@ def _graph(fake, cache):
     from iamkit.entra import connect
 
     env = fake.env()
-    return connect("client_secret", tenant_id=env["IAMKIT_ENTRA_TENANT_ID"], client_id=env["IAMKIT_ENTRA_CLIENT_ID"],
-                   authority=env["IAMKIT_ENTRA_AUTHORITY"], graph_url=env["IAMKIT_GRAPH_URL"],
-                   ca_bundle=env["IAMKIT_ENTRA_CA_BUNDLE"], sleeper=lambda s: None, token_cache=cache)
+    return connect(
+        "client_secret",
+        tenant_id=env["IAMKIT_ENTRA_TENANT_ID"],
+        client_id=env["IAMKIT_ENTRA_CLIENT_ID"],
+        authority=env["IAMKIT_ENTRA_AUTHORITY"],
+        graph_url=env["IAMKIT_GRAPH_URL"],
+        ca_bundle=env["IAMKIT_ENTRA_CA_BUNDLE"],
+        sleeper=lambda s: None,
+        token_cache=cache,
+    )
 
 
 def test_entra_disable_and_revoke_reach_the_fake_graph(fake_entra, case, monkeypatch, tmp_path):
@@ -89,13 +96,23 @@ def test_entra_disable_and_revoke_reach_the_fake_graph(fake_entra, case, monkeyp
 
     fake = fake_entra
     monkeypatch.setenv("IAMKIT_ENTRA_CLIENT_SECRET", fake.client_secret)
-    user = next(u for u in fake.directory.users.values()
-                if u.get("accountEnabled") and "signInSessionsValidFromDateTime" not in u)
+    user = next(
+        u
+        for u in fake.directory.users.values()
+        if u.get("accountEnabled") and "signInSessionsValidFromDateTime" not in u
+    )
     upn = user["userPrincipalName"]
     cl = Clients(graph=_graph(fake_entra, tmp_path / "cache.json"))
-    acts = [Action("disable_entra_user", "entra", f"entra:user/{upn}", {"user": upn}, "t"),
-            Action("revoke_entra_sessions", "entra", f"entra:user/{upn}",
-                   {"user": upn, "issued_before": "2026-01-01T00:00:00Z"}, "t")]
+    acts = [
+        Action("disable_entra_user", "entra", f"entra:user/{upn}", {"user": upn}, "t"),
+        Action(
+            "revoke_entra_sessions",
+            "entra",
+            f"entra:user/{upn}",
+            {"user": upn, "issued_before": "2026-01-01T00:00:00Z"},
+            "t",
+        ),
+    ]
     plan = capture_before(Plan(case.id, acts), cl)
     assert plan.before[0] == {"account_enabled": True}
     with pytest.raises(BadInput, match="allow-irreversible"):
@@ -120,16 +137,26 @@ def test_entra_writes_need_their_permissions(fake_entra, case, monkeypatch, tmp_
 
     fake = fake_entra
     monkeypatch.setenv("IAMKIT_ENTRA_CLIENT_SECRET", fake.client_secret)
-    user = next(u for u in fake.directory.users.values()
-                if u.get("accountEnabled") and "signInSessionsValidFromDateTime" not in u)
+    user = next(
+        u
+        for u in fake.directory.users.values()
+        if u.get("accountEnabled") and "signInSessionsValidFromDateTime" not in u
+    )
     upn = user["userPrincipalName"]
     fake.reset()
     fake.granted -= {"User.EnableDisableAccount.All", "User.RevokeSessions.All"}
     try:
         g = _graph(fake, tmp_path / "cache-1.json")
-        acts = [Action("disable_entra_user", "entra", f"entra:user/{upn}", {"user": upn}, "t"),
-                Action("revoke_entra_sessions", "entra", f"entra:user/{upn}",
-                       {"user": upn, "issued_before": "2026-01-01T00:00:00Z"}, "t")]
+        acts = [
+            Action("disable_entra_user", "entra", f"entra:user/{upn}", {"user": upn}, "t"),
+            Action(
+                "revoke_entra_sessions",
+                "entra",
+                f"entra:user/{upn}",
+                {"user": upn, "issued_before": "2026-01-01T00:00:00Z"},
+                "t",
+            ),
+        ]
         plan = Plan(case.id, acts)
         rows = apply(plan, case, Clients(graph=g), approve=plan.hash, allow_irreversible=True)
         assert "User.EnableDisableAccount.All" in rows[0]["error"] and "User.RevokeSessions.All" in rows[1]["error"]

@@ -36,8 +36,14 @@ def test_a_moved_backend_attribute_is_named(monkeypatch):
         backend.check_internals()
 
 
-@pytest.mark.parametrize("name, path", [("AdministratorAccess", "/"), ("AWSLambdaBasicExecutionRole", "/service-role/"),
-                                        ("ViewOnlyAccess", "/job-function/")])
+@pytest.mark.parametrize(
+    "name, path",
+    [
+        ("AdministratorAccess", "/"),
+        ("AWSLambdaBasicExecutionRole", "/service-role/"),
+        ("ViewOnlyAccess", "/job-function/"),
+    ],
+)
 def test_aws_managed_policy_arns_keep_their_path(name, path):
     assert backend.aws_policy_arn(name) == f"arn:aws:iam::aws:policy{path}{name}"
 
@@ -49,8 +55,9 @@ def test_managed_policies_installed_once_and_attachable(sandbox):
     again = backend.install_aws_managed_policies(acct)  # idempotent: nothing added the second time
     assert sorted(again) == before == sorted(p["Arn"] for p in iam.list_policies(Scope="AWS")["Policies"])
     version = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")["Policy"]["DefaultVersionId"]
-    doc = iam.get_policy_version(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess",
-                                 VersionId=version)["PolicyVersion"]["Document"]
+    doc = iam.get_policy_version(PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess", VersionId=version)[
+        "PolicyVersion"
+    ]["Document"]
     doc = json.loads(doc) if isinstance(doc, str) else doc
     assert doc["Statement"][0]["Action"] == "*"
 
@@ -87,10 +94,20 @@ def test_bulk_s3_writer_stores_what_put_object_stores(sandbox):
     s3 = client(account_session(sandbox.endpoint_url, scratch), "s3", sandbox.endpoint_url)
     s3.create_bucket(Bucket="bulk-writer-probe-990000000124")
     body = b"\x1f\x8b" + bytes(range(200))
-    s3.put_object(Bucket="bulk-writer-probe-990000000124", Key="api.json.gz", Body=body,
-                  ContentType="application/json", ContentEncoding="gzip")
-    put = backend.BulkS3Writer(scratch).put_object(Bucket="bulk-writer-probe-990000000124", Key="bulk.json.gz",
-                                                   Body=body, ContentType="application/json", ContentEncoding="gzip")
+    s3.put_object(
+        Bucket="bulk-writer-probe-990000000124",
+        Key="api.json.gz",
+        Body=body,
+        ContentType="application/json",
+        ContentEncoding="gzip",
+    )
+    put = backend.BulkS3Writer(scratch).put_object(
+        Bucket="bulk-writer-probe-990000000124",
+        Key="bulk.json.gz",
+        Body=body,
+        ContentType="application/json",
+        ContentEncoding="gzip",
+    )
     api = s3.get_object(Bucket="bulk-writer-probe-990000000124", Key="api.json.gz")
     bulk = s3.get_object(Bucket="bulk-writer-probe-990000000124", Key="bulk.json.gz")
     assert bulk["Body"].read() == api["Body"].read() == body

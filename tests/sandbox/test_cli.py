@@ -14,8 +14,13 @@ from iamkit.sandbox import daemon
 
 def _iamkit(home, *args, timeout=300):
     env = {**os.environ, "IAMKIT_HOME": str(home)}
-    return subprocess.run([sys.executable, "-c", "import iamkit.cli; iamkit.cli.main()", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", "import iamkit.cli; iamkit.cli.main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _exports(text: str) -> dict[str, str]:
@@ -30,8 +35,21 @@ def _exports(text: str) -> dict[str, str]:
 @pytest.mark.sandbox
 def test_detach_env_status_stop(tmp_path):
     home = tmp_path / "home"
-    r = _iamkit(home, "sandbox", "start", "--detach", "--events", "50", "--no-entra", "--roles-per-account", "20",
-                "--seed", "31", "--trail-dir", str(tmp_path / "trail"))
+    r = _iamkit(
+        home,
+        "sandbox",
+        "start",
+        "--detach",
+        "--events",
+        "50",
+        "--no-entra",
+        "--roles-per-account",
+        "20",
+        "--seed",
+        "31",
+        "--trail-dir",
+        str(tmp_path / "trail"),
+    )
     assert r.returncode == 0, r.stderr
     started = _exports(r.stdout)
     state = json.loads((home / "sandbox.json").read_text())
@@ -44,15 +62,31 @@ def test_detach_env_status_stop(tmp_path):
         assert st.returncode == 0 and "answering" in st.stdout and "NOT" not in st.stdout
         import boto3
 
-        sts = boto3.client("sts", endpoint_url=started["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id=started["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=started["AWS_SECRET_ACCESS_KEY"])
+        sts = boto3.client(
+            "sts",
+            endpoint_url=started["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id=started["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=started["AWS_SECRET_ACCESS_KEY"],
+        )
         assert sts.get_caller_identity()["Account"] == state["management_account_id"]
         assert list((tmp_path / "trail").rglob("*.json.gz"))
         again = _iamkit(home, "sandbox", "start", "--detach", "--no-entra")
         assert again.returncode == 2 and "already running" in again.stderr
-        replaced = _iamkit(home, "sandbox", "start", "--detach", "--no-entra", "--replace", "--events", "10",
-                           "--roles-per-account", "20", "--seed", "32")
+        replaced = _iamkit(
+            home,
+            "sandbox",
+            "start",
+            "--detach",
+            "--no-entra",
+            "--replace",
+            "--events",
+            "10",
+            "--roles-per-account",
+            "20",
+            "--seed",
+            "32",
+        )
         assert replaced.returncode == 0, replaced.stderr
         assert not daemon.pid_alive(state["pid"])
         state = json.loads((home / "sandbox.json").read_text())
@@ -65,12 +99,17 @@ def test_detach_env_status_stop(tmp_path):
     assert gone.returncode == 2 and "no sandbox is running" in gone.stderr
 
 
-@pytest.mark.parametrize("args, msg", [(["--accounts", "3"], "at least 4"),
-                                       (["--roles-per-account", "600"], "between 1 and 500"),
-                                       (["--scenario", "nope"], "unknown scenario"),
-                                       (["--variant", "nope"], "unknown variant 'nope'"),
-                                       (["--scenario", "none", "--variant", "console"], "needs a scenario"),
-                                       (["--events", "-1"], "--events")])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--accounts", "3"], "at least 4"),
+        (["--roles-per-account", "600"], "between 1 and 500"),
+        (["--scenario", "nope"], "unknown scenario"),
+        (["--variant", "nope"], "unknown variant 'nope'"),
+        (["--scenario", "none", "--variant", "console"], "needs a scenario"),
+        (["--events", "-1"], "--events"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, args, msg):
     r = _iamkit(tmp_path, "sandbox", "start", "--detach", *args)
     assert r.returncode == 2 and msg in r.stderr
@@ -78,8 +117,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, msg):
 
 
 def test_stale_state_is_reported_and_removed(tmp_path):
-    (tmp_path / "sandbox.json").write_text(json.dumps({"pid": 2**22 + 12345, "endpoint_url": "http://127.0.0.1:9",
-                                                        "env": {}}))
+    (tmp_path / "sandbox.json").write_text(
+        json.dumps({"pid": 2**22 + 12345, "endpoint_url": "http://127.0.0.1:9", "env": {}})
+    )
     r = _iamkit(tmp_path, "sandbox", "status")
     assert r.returncode == 2 and "not running any more" in r.stderr
     assert not (tmp_path / "sandbox.json").exists()
@@ -88,8 +128,10 @@ def test_stale_state_is_reported_and_removed(tmp_path):
 def test_env_of_restores_fake_secrets_only():
     from iamkit.sandbox.entra import CLIENT_SECRET
 
-    state = {"env": {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"},
-             "secret_env": ["AWS_SECRET_ACCESS_KEY", "IAMKIT_ENTRA_CLIENT_SECRET", "OTHER_TOKEN"]}
+    state = {
+        "env": {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"},
+        "secret_env": ["AWS_SECRET_ACCESS_KEY", "IAMKIT_ENTRA_CLIENT_SECRET", "OTHER_TOKEN"],
+    }
     env = daemon.env_of(state)
     assert env["AWS_SECRET_ACCESS_KEY"].startswith("sandbox-fake") and "OTHER_TOKEN" not in env
     assert env["IAMKIT_ENTRA_CLIENT_SECRET"] == CLIENT_SECRET
@@ -109,9 +151,26 @@ def test_foreground_start_serves_until_sigterm(tmp_path):
     import signal
 
     env = {**os.environ, "IAMKIT_HOME": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-c", "import iamkit.cli; iamkit.cli.main()", "sandbox", "start",
-                             "--no-entra", "--events", "20", "--roles-per-account", "20", "--seed", "41"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import iamkit.cli; iamkit.cli.main()",
+            "sandbox",
+            "start",
+            "--no-entra",
+            "--events",
+            "20",
+            "--roles-per-account",
+            "20",
+            "--seed",
+            "41",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         for line in proc.stdout:

@@ -25,8 +25,14 @@ def _run_all(tmp_path, seeds: list[int]) -> list[str]:
     procs = []
     for i, seed in enumerate(seeds):
         wd = tmp_path / f"run{i}"
-        procs.append((wd, subprocess.Popen([sys.executable, "-c", SCRIPT, str(seed), str(wd)],
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
+        procs.append(
+            (
+                wd,
+                subprocess.Popen(
+                    [sys.executable, "-c", SCRIPT, str(seed), str(wd)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                ),
+            )
+        )
     out = []
     for wd, p in procs:
         _, err = p.communicate(timeout=300)
@@ -47,8 +53,12 @@ def test_same_seed_same_manifest(tmp_path):
 def test_other_seed_other_ids_and_other_sizes(sandbox, isolated_sandbox):
     other = isolated_sandbox(accounts=5, roles_per_account=60, set_env=True)
     assert [(a.ou, a.name) for a in other.org.accounts[1:]] == [
-        ("Security", "acme-security"), ("Prod", "acme-prod"), ("Dev", "acme-dev"), ("Sandbox", "acme-sandbox"),
-        ("Prod", "acme-prod-2")]
+        ("Security", "acme-security"),
+        ("Prod", "acme-prod"),
+        ("Dev", "acme-dev"),
+        ("Sandbox", "acme-sandbox"),
+        ("Prod", "acme-prod-2"),
+    ]
     assert {v["roles"] for v in other.org.counts["per_account"].values()} == {60}
     import boto3  # set_env=True: the environment now points at the isolated sandbox
 
@@ -77,10 +87,16 @@ def test_same_seed_twice_in_one_process_is_refused(sandbox):
         iamkit.sandbox.start(seed=sandbox.org.seed, entra=False, benign_events=0)
 
 
-@pytest.mark.parametrize("kw, msg", [({"accounts": 3}, "at least 4"), ({"roles_per_account": 501}, "between 1 and 500"),
-                                     ({"roles_per_account": 0}, "between 1 and 500"),
-                                     ({"scenario": "ransomware"}, "unknown scenario"),
-                                     ({"host": "0.0.0.0"}, "loopback only")])
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        ({"accounts": 3}, "at least 4"),
+        ({"roles_per_account": 501}, "between 1 and 500"),
+        ({"roles_per_account": 0}, "between 1 and 500"),
+        ({"scenario": "ransomware"}, "unknown scenario"),
+        ({"host": "0.0.0.0"}, "loopback only"),
+    ],
+)
 def test_bad_input_is_refused_before_seeding(kw, msg, tmp_path):
     import iamkit.sandbox
 

@@ -49,8 +49,9 @@ def _raw(client: Any, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
     def grab(response_dict: dict[str, Any], **_: Any) -> None:
-        seen.update(status=response_dict["status_code"], headers=dict(response_dict["headers"]),
-                    body=response_dict["body"])
+        seen.update(
+            status=response_dict["status_code"], headers=dict(response_dict["headers"]), body=response_dict["body"]
+        )
 
     client.meta.events.register("before-parse", grab, unique_id="fastserial-test-grab")
     try:
@@ -98,8 +99,14 @@ def both_ways(endpoint_url: str, call: Callable[[], dict[str, Any]]) -> tuple[di
 def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import iamkit.sandbox
 
-    box = iamkit.sandbox.start(seed=SEED, roles_per_account=60, scenario=None, benign_events=0, entra=False,
-                               workdir=tmp_path_factory.mktemp("fastserial-sandbox"))
+    box = iamkit.sandbox.start(
+        seed=SEED,
+        roles_per_account=60,
+        scenario=None,
+        benign_events=0,
+        entra=False,
+        workdir=tmp_path_factory.mktemp("fastserial-sandbox"),
+    )
     try:
         yield box
     finally:
@@ -135,52 +142,128 @@ def _cross_account_role(sb: Any) -> str:
 
 # name -> (service, account chooser, operation, kwargs builder, volatile body patterns, xml protocol?)
 CASES: dict[str, tuple[str, Callable[[Any], str | None], str, Callable[[Any], dict[str, Any]], list[bytes], bool]] = {
-    "iam-get-account-authorization-details": ("iam", _prod, "get_account_authorization_details",
-                                              lambda sb: {}, [], True),
+    "iam-get-account-authorization-details": (
+        "iam",
+        _prod,
+        "get_account_authorization_details",
+        lambda sb: {},
+        [],
+        True,
+    ),
     "iam-list-roles": ("iam", _prod, "list_roles", lambda sb: {"MaxItems": 1000}, [], True),
     "iam-list-users": ("iam", _prod, "list_users", lambda sb: {}, [], True),
     "iam-get-account-summary": ("iam", _prod, "get_account_summary", lambda sb: {}, [], True),
     "iam-list-policies-local": ("iam", _prod, "list_policies", lambda sb: {"Scope": "Local"}, [], True),
-    "iam-list-policies-aws": ("iam", _prod, "list_policies", lambda sb: {"Scope": "AWS", "MaxItems": 300}, [],
-                              True),
+    "iam-list-policies-aws": ("iam", _prod, "list_policies", lambda sb: {"Scope": "AWS", "MaxItems": 300}, [], True),
     "iam-get-policy-version": ("iam", _prod, "get_policy_version", _policy_version_args, [], True),
     "iam-get-role": ("iam", _prod, "get_role", lambda sb: {"RoleName": "OrganizationAccountAccessRole"}, [], True),
     "iam-get-role-missing": ("iam", _prod, "get_role", lambda sb: {"RoleName": "no-such-role"}, [], True),
     "iam-list-access-keys": ("iam", _prod, "list_access_keys", lambda sb: {"UserName": _user_name(sb)}, [], True),
     "iam-list-mfa-devices": ("iam", _prod, "list_mfa_devices", lambda sb: {"UserName": _user_name(sb)}, [], True),
     "iam-get-account-password-policy": ("iam", _prod, "get_account_password_policy", lambda sb: {}, [], True),
-    "sts-assume-role": ("sts", lambda sb: None, "assume_role",
-                        lambda sb: {"RoleArn": _cross_account_role(sb), "RoleSessionName": "fastserial"},
-                        [rb"<Expiration>[^<]*</Expiration>", rb"<SessionToken>[^<]*</SessionToken>"], True),
+    "sts-assume-role": (
+        "sts",
+        lambda sb: None,
+        "assume_role",
+        lambda sb: {"RoleArn": _cross_account_role(sb), "RoleSessionName": "fastserial"},
+        [rb"<Expiration>[^<]*</Expiration>", rb"<SessionToken>[^<]*</SessionToken>"],
+        True,
+    ),
     "sts-get-caller-identity": ("sts", _prod, "get_caller_identity", lambda sb: {}, [], True),
     "organizations-list-accounts": ("organizations", lambda sb: None, "list_accounts", lambda sb: {}, [], False),
-    "organizations-list-policies": ("organizations", lambda sb: None, "list_policies",
-                                    lambda sb: {"Filter": "SERVICE_CONTROL_POLICY"}, [], False),
-    "s3-get-bucket-policy": ("s3", lambda sb: _resource(sb, "s3").account_id, "get_bucket_policy",
-                             lambda sb: {"Bucket": _resource(sb, "s3").name}, [], False),
-    "s3-get-bucket-policy-missing": ("s3", lambda sb: _resource(sb, "s3").account_id, "get_bucket_policy",
-                                     lambda sb: {"Bucket": "no-such-bucket-fastserial"}, [], True),
+    "organizations-list-policies": (
+        "organizations",
+        lambda sb: None,
+        "list_policies",
+        lambda sb: {"Filter": "SERVICE_CONTROL_POLICY"},
+        [],
+        False,
+    ),
+    "s3-get-bucket-policy": (
+        "s3",
+        lambda sb: _resource(sb, "s3").account_id,
+        "get_bucket_policy",
+        lambda sb: {"Bucket": _resource(sb, "s3").name},
+        [],
+        False,
+    ),
+    "s3-get-bucket-policy-missing": (
+        "s3",
+        lambda sb: _resource(sb, "s3").account_id,
+        "get_bucket_policy",
+        lambda sb: {"Bucket": "no-such-bucket-fastserial"},
+        [],
+        True,
+    ),
     "s3-list-buckets": ("s3", _prod, "list_buckets", lambda sb: {}, [], True),
-    "s3-get-public-access-block": ("s3", lambda sb: _resource(sb, "s3").account_id, "get_public_access_block",
-                                   lambda sb: {"Bucket": _resource(sb, "s3").name}, [], True),
+    "s3-get-public-access-block": (
+        "s3",
+        lambda sb: _resource(sb, "s3").account_id,
+        "get_public_access_block",
+        lambda sb: {"Bucket": _resource(sb, "s3").name},
+        [],
+        True,
+    ),
     "kms-list-keys": ("kms", _prod, "list_keys", lambda sb: {}, [], False),
-    "kms-get-key-policy": ("kms", lambda sb: _resource(sb, "kms").account_id, "get_key_policy",
-                           lambda sb: {"KeyId": _key_id(sb), "PolicyName": "default"}, [], False),
-    "sso-admin-list-permission-sets": ("sso-admin", lambda sb: None, "list_permission_sets",
-                                       lambda sb: {"InstanceArn": sb.org.identity_center_instance_arn}, [], False),
-    "sso-admin-describe-permission-set": ("sso-admin", lambda sb: None, "describe_permission_set",
-                                          lambda sb: {"InstanceArn": sb.org.identity_center_instance_arn,
-                                                      "PermissionSetArn": sb.org.assignments[0].permission_set_arn},
-                                          [], False),
-    "secretsmanager-get-resource-policy": ("secretsmanager", lambda sb: _resource(sb, "secretsmanager").account_id,
-                                           "get_resource_policy",
-                                           lambda sb: {"SecretId": _resource(sb, "secretsmanager").name}, [], False),
-    "lambda-get-policy": ("lambda", lambda sb: _resource(sb, "lambda").account_id, "get_policy",
-                          lambda sb: {"FunctionName": _resource(sb, "lambda").name}, [], False),
-    "sns-get-topic-attributes": ("sns", lambda sb: _resource(sb, "sns").account_id, "get_topic_attributes",
-                                 lambda sb: {"TopicArn": _resource(sb, "sns").arn}, [], True),
-    "ecr-get-repository-policy": ("ecr", lambda sb: _resource(sb, "ecr").account_id, "get_repository_policy",
-                                  lambda sb: {"repositoryName": _resource(sb, "ecr").name}, [], False),
+    "kms-get-key-policy": (
+        "kms",
+        lambda sb: _resource(sb, "kms").account_id,
+        "get_key_policy",
+        lambda sb: {"KeyId": _key_id(sb), "PolicyName": "default"},
+        [],
+        False,
+    ),
+    "sso-admin-list-permission-sets": (
+        "sso-admin",
+        lambda sb: None,
+        "list_permission_sets",
+        lambda sb: {"InstanceArn": sb.org.identity_center_instance_arn},
+        [],
+        False,
+    ),
+    "sso-admin-describe-permission-set": (
+        "sso-admin",
+        lambda sb: None,
+        "describe_permission_set",
+        lambda sb: {
+            "InstanceArn": sb.org.identity_center_instance_arn,
+            "PermissionSetArn": sb.org.assignments[0].permission_set_arn,
+        },
+        [],
+        False,
+    ),
+    "secretsmanager-get-resource-policy": (
+        "secretsmanager",
+        lambda sb: _resource(sb, "secretsmanager").account_id,
+        "get_resource_policy",
+        lambda sb: {"SecretId": _resource(sb, "secretsmanager").name},
+        [],
+        False,
+    ),
+    "lambda-get-policy": (
+        "lambda",
+        lambda sb: _resource(sb, "lambda").account_id,
+        "get_policy",
+        lambda sb: {"FunctionName": _resource(sb, "lambda").name},
+        [],
+        False,
+    ),
+    "sns-get-topic-attributes": (
+        "sns",
+        lambda sb: _resource(sb, "sns").account_id,
+        "get_topic_attributes",
+        lambda sb: {"TopicArn": _resource(sb, "sns").arn},
+        [],
+        True,
+    ),
+    "ecr-get-repository-policy": (
+        "ecr",
+        lambda sb: _resource(sb, "ecr").account_id,
+        "get_repository_policy",
+        lambda sb: {"repositoryName": _resource(sb, "ecr").name},
+        [],
+        False,
+    ),
     "ec2-describe-regions": ("ec2", _prod, "describe_regions", lambda sb: {}, [], True),
 }
 
@@ -213,8 +296,9 @@ def test_the_big_iam_responses_use_the_fast_xml_path_and_are_large(sb: Any) -> N
 def test_a_changed_byte_is_caught(sb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the fast emitter wrote one byte differently, the differential comparison would fail."""
     real = fastserial._fast_unparse
-    monkeypatch.setattr(fastserial, "_fast_unparse",
-                        lambda d, full, short: real(d, full, short).replace("<Path>", "<Path >", 1))
+    monkeypatch.setattr(
+        fastserial, "_fast_unparse", lambda d, full, short: real(d, full, short).replace("<Path>", "<Path >", 1)
+    )
     client = sb.client("iam", _prod(sb))
     plain, fast = both_ways(sb.endpoint_url, lambda: _raw(client, "list_roles", {}))
     assert _normalised(fast, []) != _normalised(plain, [])
@@ -265,9 +349,14 @@ def test_apply_and_remove_swap_moto_functions(restore_patch: None) -> None:
     from moto.core import serialize as ms
 
     fastserial.remove()
-    originals = (mr.XFormedAttributePicker, ms.ResponseSerializer.get_value, ms.xmltodict,
-                 mr.BaseResponse.__dict__["_enrich_response"], mr.method_names_from_class,
-                 ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"])
+    originals = (
+        mr.XFormedAttributePicker,
+        ms.ResponseSerializer.get_value,
+        ms.xmltodict,
+        mr.BaseResponse.__dict__["_enrich_response"],
+        mr.method_names_from_class,
+        ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"],
+    )
     assert originals[0] is ms.XFormedAttributePicker
     assert fastserial.apply() and fastserial.apply()  # idempotent
     assert fastserial.applied()
@@ -277,14 +366,20 @@ def test_apply_and_remove_swap_moto_functions(restore_patch: None) -> None:
     assert ms.xmltodict.unparse is fastserial.unparse
     fastserial.remove()
     fastserial.remove()
-    assert (mr.XFormedAttributePicker, ms.ResponseSerializer.get_value, ms.xmltodict,
-            mr.BaseResponse.__dict__["_enrich_response"], mr.method_names_from_class,
-            ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"]) == originals
+    assert (
+        mr.XFormedAttributePicker,
+        ms.ResponseSerializer.get_value,
+        ms.xmltodict,
+        mr.BaseResponse.__dict__["_enrich_response"],
+        mr.method_names_from_class,
+        ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"],
+    ) == originals
     assert not fastserial.applied()
 
 
-def test_another_moto_version_is_not_patched_and_says_so(restore_patch: None, monkeypatch: pytest.MonkeyPatch,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_another_moto_version_is_not_patched_and_says_so(
+    restore_patch: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     fastserial.remove()
     monkeypatch.setattr(fastserial, "moto_version", lambda: "5.2.6")
     with caplog.at_level(logging.WARNING, logger="iamkit.sandbox.fastserial"):
@@ -344,8 +439,9 @@ def _children(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 _values = st.recursive(st.one_of(_scalars, _odd), _children, max_leaves=12)
-_documents = st.dictionaries(st.one_of(_names, _bad_names, st.just("#comment")),
-                             st.one_of(_values, st.lists(_values, max_size=2)), max_size=2)
+_documents = st.dictionaries(
+    st.one_of(_names, _bad_names, st.just("#comment")), st.one_of(_values, st.lists(_values, max_size=2)), max_size=2
+)
 
 
 def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
@@ -388,22 +484,27 @@ def test_moto_shaped_documents_take_the_fast_path(root: str, value: Any, full: b
     import xmltodict
 
     doc = {root: value}
-    assert fastserial._fast_unparse(doc, full, short) == xmltodict.unparse(doc, full_document=full,
-                                                                            short_empty_elements=short)
+    assert fastserial._fast_unparse(doc, full, short) == xmltodict.unparse(
+        doc, full_document=full, short_empty_elements=short
+    )
 
 
-@pytest.mark.parametrize(("doc", "full", "short"), [
-    ({"a": {"@x": 'say "hi" & \'bye\'', "#text": "<1>", "b": [None, "", {"c": 2}], "d": []}}, True, True),
-    ({"a": {"@x": 'say "hi"', "b": ()}}, True, False),
-    ({"a": {"#text": "", "b": ()}}, False, True),
-    ({"a": [1, True, 2.5], "z": None}, False, False),
-    ({"r": {"@a": None, "@b": 0, "e": "\r\n\t"}}, True, True),
-])
+@pytest.mark.parametrize(
+    ("doc", "full", "short"),
+    [
+        ({"a": {"@x": "say \"hi\" & 'bye'", "#text": "<1>", "b": [None, "", {"c": 2}], "d": []}}, True, True),
+        ({"a": {"@x": 'say "hi"', "b": ()}}, True, False),
+        ({"a": {"#text": "", "b": ()}}, False, True),
+        ({"a": [1, True, 2.5], "z": None}, False, False),
+        ({"r": {"@a": None, "@b": 0, "e": "\r\n\t"}}, True, True),
+    ],
+)
 def test_unparse_examples(doc: dict[str, Any], full: bool, short: bool) -> None:
     import xmltodict
 
-    assert fastserial._fast_unparse(doc, full, short) == xmltodict.unparse(doc, full_document=full,
-                                                                            short_empty_elements=short)
+    assert fastserial._fast_unparse(doc, full, short) == xmltodict.unparse(
+        doc, full_document=full, short_empty_elements=short
+    )
 
 
 class _Str(str):
@@ -414,30 +515,37 @@ class _Level(enum.IntEnum):
     ONE = 1
 
 
-@pytest.mark.parametrize("doc", [
-    {"a": {_Str("b"): "x"}},
-    {_Str("a"): "x"},
-    {"a": {"b": _Str("x & y")}},
-    {"a": {"@b": _Str("1")}},
-    {"a": _Level.ONE},
-    {"a": {"b": [[1, 2]]}},
-    {"a": {"#text": ["t"]}},
-    {"a": {"b": b"bytes"}},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"a": {_Str("b"): "x"}},
+        {_Str("a"): "x"},
+        {"a": {"b": _Str("x & y")}},
+        {"a": {"@b": _Str("1")}},
+        {"a": _Level.ONE},
+        {"a": {"b": [[1, 2]]}},
+        {"a": {"#text": ["t"]}},
+        {"a": {"b": b"bytes"}},
+    ],
+)
 def test_values_it_does_not_reproduce_go_to_xmltodict(doc: dict[str, Any]) -> None:
     import xmltodict
 
     with pytest.raises(fastserial._Fallback):
         fastserial._fast_unparse(doc, True, True)
     assert _outcome(lambda: fastserial.unparse(doc, short_empty_elements=True)) == _outcome(
-        lambda: xmltodict.unparse(doc, short_empty_elements=True))
+        lambda: xmltodict.unparse(doc, short_empty_elements=True)
+    )
 
 
-@pytest.mark.parametrize(("doc", "kwargs"), [
-    ({"a": {"@b": "1", "c": ["x", "y"]}}, {"pretty": True}),
-    ({"a": {"!b": "1", "c": ["x", "y"]}}, {"attr_prefix": "!"}),
-    ({"a": {"@b": "1", "c": ["x", "y"]}}, {"encoding": "latin-1"}),
-])
+@pytest.mark.parametrize(
+    ("doc", "kwargs"),
+    [
+        ({"a": {"@b": "1", "c": ["x", "y"]}}, {"pretty": True}),
+        ({"a": {"!b": "1", "c": ["x", "y"]}}, {"attr_prefix": "!"}),
+        ({"a": {"@b": "1", "c": ["x", "y"]}}, {"encoding": "latin-1"}),
+    ],
+)
 def test_unparse_options_it_does_not_reproduce_go_to_xmltodict(doc: dict[str, Any], kwargs: dict[str, Any]) -> None:
     import xmltodict
 
@@ -488,15 +596,34 @@ def _shape(service: str, shape_name: str) -> Any:
     return get_service_model(service).shape_for(shape_name)
 
 
-_attr_names = st.sampled_from(["RoleName", "role_name", "name", "display", "Arn", "arn", "Path", "path",
-                               "RoleId", "id", "Tags", "tags", "MaxSessionDuration", "Description"])
+_attr_names = st.sampled_from(
+    [
+        "RoleName",
+        "role_name",
+        "name",
+        "display",
+        "Arn",
+        "arn",
+        "Path",
+        "path",
+        "RoleId",
+        "id",
+        "Tags",
+        "tags",
+        "MaxSessionDuration",
+        "Description",
+    ]
+)
 _attr_values = st.one_of(st.none(), st.text(max_size=3), st.integers(0, 5), st.lists(st.integers(0, 3), max_size=2))
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.dictionaries(_attr_names, _attr_values, max_size=8), kind=st.sampled_from(["obj", "dict", "meta"]),
-       key=st.sampled_from(["RoleName", "Arn", "Path", "RoleId", "Tags", "MaxSessionDuration", "Description"]),
-       path=st.sampled_from([["GetRoleResponse", "Role"], ["ListRolesResponse", "Roles", "Role"], ["X"]]))
+@given(
+    values=st.dictionaries(_attr_names, _attr_values, max_size=8),
+    kind=st.sampled_from(["obj", "dict", "meta"]),
+    key=st.sampled_from(["RoleName", "Arn", "Path", "RoleId", "Tags", "MaxSessionDuration", "Description"]),
+    path=st.sampled_from([["GetRoleResponse", "Role"], ["ListRolesResponse", "Roles", "Role"], ["X"]]),
+)
 def test_picker_equals_moto(values: dict[str, Any], kind: str, key: str, path: list[str]) -> None:
     from moto.core import serialize as ms
     from moto.iam.responses import IamResponse
@@ -553,7 +680,9 @@ def test_picker_memo_follows_a_new_parent() -> None:
     member = _shape("iam", "Role").members["RoleName"]
     ser = FakeSerializer(fastserial._make_picker_class()(), ["X"])
     member.parent = _shape("iam", "Role")
-    assert fastserial.fast_get_value(ser, Other2({"name": "via-shape-prefix"}), "RoleName", member) == "via-shape-prefix"
+    assert (
+        fastserial.fast_get_value(ser, Other2({"name": "via-shape-prefix"}), "RoleName", member) == "via-shape-prefix"
+    )
     member.parent = _shape("iam", "RoleDetail")
     assert fastserial.fast_get_value(ser, Other2({"name": "via-shape-prefix"}), "RoleName", member) is None
 
@@ -592,17 +721,23 @@ class _NoOffsetTz(dt.tzinfo):
         return None
 
 
-_zones = st.sampled_from([None, dt.UTC, dt.timezone(dt.timedelta(hours=5)), dt.timezone(dt.timedelta(hours=-3)),
-                          _FoldTz(), _NoOffsetTz()])
-_datetimes = st.builds(lambda d, tz, fold: d.replace(tzinfo=tz, fold=fold),
-                       st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2037, 1, 1)),
-                       _zones, st.integers(0, 1))
+_zones = st.sampled_from(
+    [None, dt.UTC, dt.timezone(dt.timedelta(hours=5)), dt.timezone(dt.timedelta(hours=-3)), _FoldTz(), _NoOffsetTz()]
+)
+_datetimes = st.builds(
+    lambda d, tz, fold: d.replace(tzinfo=tz, fold=fold),
+    st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2037, 1, 1)),
+    _zones,
+    st.integers(0, 1),
+)
 _stamp_values = st.one_of(_datetimes, st.integers(0, 2**31), st.just("2024-01-02T03:04:05Z"))
 
 
 @settings(max_examples=300, deadline=None)
-@given(values=st.lists(_stamp_values, min_size=1, max_size=6),
-       fmt=st.sampled_from(["iso8601", "iso8601_zeroed", "rfc822", "unixtimestamp", "ISO8601"]))
+@given(
+    values=st.lists(_stamp_values, min_size=1, max_size=6),
+    fmt=st.sampled_from(["iso8601", "iso8601_zeroed", "rfc822", "unixtimestamp", "ISO8601"]),
+)
 def test_timestamp_memo_equals_moto(values: list[Any], fmt: str) -> None:
     """Same output as moto for each value, including equal instants in other zones and fold-only changes."""
     from moto.core import serialize as ms
@@ -610,8 +745,11 @@ def test_timestamp_memo_equals_moto(values: list[Any], fmt: str) -> None:
     original = fastserial._originals.get("timestamps") or ms.TimestampSerializer.__dict__["_convert_timestamp_to_str"]
     memo = fastserial._memo_timestamps(original)
     ser = ms.TimestampSerializer("iso8601")
-    shifted = [v.astimezone(dt.timezone(dt.timedelta(hours=7))) for v in values
-               if isinstance(v, dt.datetime) and v.utcoffset() is not None]
+    shifted = [
+        v.astimezone(dt.timezone(dt.timedelta(hours=7)))
+        for v in values
+        if isinstance(v, dt.datetime) and v.utcoffset() is not None
+    ]
     refolded = [v.replace(fold=1 - v.fold) for v in values if isinstance(v, dt.datetime)]
     rezoned = [v.replace(tzinfo=None if v.tzinfo else _NoOffsetTz()) for v in values if isinstance(v, dt.datetime)]
     saved_tz = os.environ.get("TZ")
@@ -632,13 +770,17 @@ def test_timestamp_memo_equals_moto(values: list[Any], fmt: str) -> None:
 # The request-id rewrite against moto's
 # --------------------------------------------------------------------------------------------------
 
-_bodies = st.lists(st.sampled_from(["<RequestId>", "</RequestId>", "abc", "\n", "<a>", "x<RequestId>y", "é"]),
-                   max_size=12).map("".join)
+_bodies = st.lists(
+    st.sampled_from(["<RequestId>", "</RequestId>", "abc", "\n", "<a>", "x<RequestId>y", "é"]), max_size=12
+).map("".join)
 
 
 @settings(max_examples=400, deadline=None)
-@given(body=st.one_of(_bodies, _bodies.map(str.encode), st.none()), status=st.sampled_from([None, 200, "404"]),
-       request_id=st.sampled_from(["Ab3xYZ", "REQ\\1ID", ""]))
+@given(
+    body=st.one_of(_bodies, _bodies.map(str.encode), st.none()),
+    status=st.sampled_from([None, 200, "404"]),
+    request_id=st.sampled_from(["Ab3xYZ", "REQ\\1ID", ""]),
+)
 def test_request_id_rewrite_equals_moto(body: Any, status: Any, request_id: str) -> None:
     from moto.core import responses as mr
 

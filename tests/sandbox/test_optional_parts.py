@@ -13,14 +13,23 @@ from iamkit.sandbox.model import Account, SeededOrg
 
 def _sb(tmp_path: Path) -> sandbox_mod.Sandbox:
     org = SeededOrg(seed=1, org_id="o-abc", management_account_id="111111111111", trail_bucket="b")
-    org.accounts = [Account("111111111111", "m", "Root", "m@x", is_management=True),
-                    Account("222222222222", "s", "Security", "s@x")]
+    org.accounts = [
+        Account("111111111111", "m", "Root", "m@x", is_management=True),
+        Account("222222222222", "s", "Security", "s@x"),
+    ]
     return sandbox_mod.Sandbox(endpoint_url="http://127.0.0.1:1", org=org, workdir=tmp_path, access_key_id="AKIA")
 
 
 def _write(sb):
-    return sandbox_mod._write_trail(sb, benign_events=10, days=1, seed=1, local_trail_dir=None,
-                                    scenario="compromised-access-key", now=datetime(2026, 1, 1, tzinfo=UTC))
+    return sandbox_mod._write_trail(
+        sb,
+        benign_events=10,
+        days=1,
+        seed=1,
+        local_trail_dir=None,
+        scenario="compromised-access-key",
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_trail_written_to_the_security_account_bucket(tmp_path, monkeypatch):

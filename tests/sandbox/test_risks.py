@@ -59,8 +59,10 @@ def _as_list(v: Any) -> list:
 
 
 def _grants(docs: list[dict], action: str, effect: str = "Allow") -> bool:
-    return any(st["Effect"] == effect and action in _as_list(st["Action"]) and "*" in _as_list(st["Resource"])
-               for st in _statements(docs))
+    return any(
+        st["Effect"] == effect and action in _as_list(st["Action"]) and "*" in _as_list(st["Resource"])
+        for st in _statements(docs)
+    )
 
 
 def _org_accounts(sb) -> set[str]:
@@ -203,8 +205,9 @@ def check_cross_account_secret(sb, r):
     assert st["Principal"]["AWS"].split(":")[4] not in _org_accounts(sb)
 
 
-CHECKS = {name.removeprefix("check_").replace("_", "-"): fn for name, fn in globals().items()
-          if name.startswith("check_")}
+CHECKS = {
+    name.removeprefix("check_").replace("_", "-"): fn for name, fn in globals().items() if name.startswith("check_")
+}
 
 
 def test_every_kind_has_a_check_and_a_documented_family(sandbox):
@@ -212,15 +215,21 @@ def test_every_kind_has_a_check_and_a_documented_family(sandbox):
 
     assert {r.kind for r in sandbox.org.risks} == set(CHECKS) == set(RISK_KINDS)
     assert {k for k, (family, _) in RISK_KINDS.items() if family == "safe"} == {
-        r.kind for r in sandbox.org.risks if r.safe}
+        r.kind for r in sandbox.org.risks if r.safe
+    }
 
 
 def test_risk_ids_unique_and_safe_flags(sandbox):
     risks = sandbox.org.risks
     assert len({r.risk_id for r in risks}) == len(risks)
     assert all(r.safe == r.kind.startswith("safe-") for r in risks)
-    assert all(r.arn in {x.arn for x in sandbox.org.roles} | {x.arn for x in sandbox.org.users}
-               | {x.arn for x in sandbox.org.resources} for r in risks)
+    assert all(
+        r.arn
+        in {x.arn for x in sandbox.org.roles}
+        | {x.arn for x in sandbox.org.users}
+        | {x.arn for x in sandbox.org.resources}
+        for r in risks
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(CHECKS))

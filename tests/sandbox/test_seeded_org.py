@@ -129,11 +129,18 @@ def test_counts_match_iam(sandbox):
                 pass
         mfa = sum(len(iam.list_mfa_devices(UserName=u["UserName"])["MFADevices"]) for u in users)
         sso = [r for r in roles if r["Path"] == "/aws-reserved/sso.amazonaws.com/"]
-        got = {"roles": len(roles), "users": len(users), "groups": len(groups),
-               "customer_managed_policies": len(local), "access_keys": keys,
-               "aws_managed_policies_attached": len(attached), "console_users": console, "mfa_devices": mfa,
-               "sso_roles": len(sso),
-               "guardduty_detectors": len(sandbox.client("guardduty", acct.account_id).list_detectors()["DetectorIds"])}
+        got = {
+            "roles": len(roles),
+            "users": len(users),
+            "groups": len(groups),
+            "customer_managed_policies": len(local),
+            "access_keys": keys,
+            "aws_managed_policies_attached": len(attached),
+            "console_users": console,
+            "mfa_devices": mfa,
+            "sso_roles": len(sso),
+            "guardduty_detectors": len(sandbox.client("guardduty", acct.account_id).list_detectors()["DetectorIds"]),
+        }
         want = {k: per[acct.account_id][k] for k in got}
         assert got == want, acct.name
         assert len(roles) == 40  # the default roles_per_account
@@ -207,16 +214,22 @@ def test_people_and_identity_center(sandbox):
     assert {u["UserName"]: u["UserId"] for u in users} == {p.upn: p.identity_center_user_id for p in org.people}
     sso = sandbox.client("sso-admin")
     sets = sso.list_permission_sets(InstanceArn=org.identity_center_instance_arn)["PermissionSets"]
-    names = {sso.describe_permission_set(InstanceArn=org.identity_center_instance_arn, PermissionSetArn=a)
-             ["PermissionSet"]["Name"] for a in sets}
+    names = {
+        sso.describe_permission_set(InstanceArn=org.identity_center_instance_arn, PermissionSetArn=a)["PermissionSet"][
+            "Name"
+        ]
+        for a in sets
+    }
     assert names == {"AdministratorAccess", "ReadOnly", "Developer"}
     assert org.assignments
     for acct in org.accounts:
         live = 0
         for ps in sets:
-            live += len(sso.list_account_assignments(InstanceArn=org.identity_center_instance_arn,
-                                                     AccountId=acct.account_id, PermissionSetArn=ps)
-                        ["AccountAssignments"])
+            live += len(
+                sso.list_account_assignments(
+                    InstanceArn=org.identity_center_instance_arn, AccountId=acct.account_id, PermissionSetArn=ps
+                )["AccountAssignments"]
+            )
         assert live == sum(1 for a in org.assignments if a.account_id == acct.account_id), acct.name
 
 
@@ -264,7 +277,8 @@ def test_incident_is_real_in_moto(sandbox):
     attached = iam.list_attached_user_policies(UserName="svc-backup-sync")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [inc.admin_policy_arn]
     assert [k["AccessKeyId"] for k in iam.list_access_keys(UserName="svc-backup-sync")["AccessKeyMetadata"]] == [
-        inc.created_access_key_id]
+        inc.created_access_key_id
+    ]
     assert inc.created_user_arn == f"arn:aws:iam::{dev}:user/svc-backup-sync"
     assert inc.session_access_key_id.startswith("ASIA")
     assert inc.target_role_arn == f"arn:aws:iam::{prod}:role/prod-deploy"

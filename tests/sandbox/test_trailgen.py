@@ -120,9 +120,7 @@ def make_org(with_incident: bool = True) -> SeededOrg:
                             "Federated": f"arn:aws:iam::{DEV}:oidc-provider/token.actions.githubusercontent.com"
                         },
                         "Action": "sts:AssumeRoleWithWebIdentity",
-                        "Condition": {
-                            "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/webapp:*"}
-                        },
+                        "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/webapp:*"}},
                     }
                 ]
             },
@@ -205,9 +203,7 @@ def make_org(with_incident: bool = True) -> SeededOrg:
             "ci-build",
             f"arn:aws:iam::{DEV}:user/ci-build",
             "AIDACIBUILD0000000001",
-            access_keys=[
-                AccessKey("AKIACIBUILD000000001", DEV, "ci-build", "Active", "2024-06-01T00:00:00Z")
-            ],
+            access_keys=[AccessKey("AKIACIBUILD000000001", DEV, "ci-build", "Active", "2024-06-01T00:00:00Z")],
         ),
         User(
             MGMT,
@@ -223,9 +219,7 @@ def make_org(with_incident: bool = True) -> SeededOrg:
     ]
     assignments = []
     for a in accts:
-        assignments.append(
-            Assignment(a.account_id, "AdministratorAccess", "arn:ps/admin", "GROUP", "Admins", "g-a")
-        )
+        assignments.append(Assignment(a.account_id, "AdministratorAccess", "arn:ps/admin", "GROUP", "Admins", "g-a"))
         assignments.append(Assignment(a.account_id, "ReadOnly", "arn:ps/ro", "GROUP", "Developers", "g-d"))
     secret = f"arn:aws:secretsmanager:us-east-1:{PROD}:secret:prod/db/password-AbCdEf"
     resources = [
@@ -441,9 +435,7 @@ def test_generate_yields_the_records_written_in_time_order(written, recs):
     gen = list(trailgen.generate(org, benign_events=BENIGN, days=DAYS))
     times = [r["eventTime"] for r in gen]
     assert times == sorted(times)
-    assert sorted(json.dumps(r, sort_keys=True) for r in gen) == sorted(
-        json.dumps(r, sort_keys=True) for r in recs
-    )
+    assert sorted(json.dumps(r, sort_keys=True) for r in gen) == sorted(json.dumps(r, sort_keys=True) for r in recs)
 
 
 def test_event_ids_are_unique_uuids(recs):
@@ -482,9 +474,7 @@ def test_incident_steps_in_order_with_the_seeded_ids(written, incident_recs):
     assert ck["responseElements"]["accessKey"]["accessKeyId"] == inc.created_access_key_id
     i_att, att = _first(rs, "AttachUserPolicy")
     assert att["requestParameters"] == {"userName": "svc-backup-sync", "policyArn": inc.admin_policy_arn}
-    backdoor = [
-        i for i, r in enumerate(rs) if r["userIdentity"].get("accessKeyId") == inc.created_access_key_id
-    ]
+    backdoor = [i for i, r in enumerate(rs) if r["userIdentity"].get("accessKeyId") == inc.created_access_key_id]
     assert backdoor and min(backdoor) > i_ck
     i_ar, ar_dev = _first(rs, "AssumeRole", recipientAccountId=DEV)
     _, ar_prod = _first(rs, "AssumeRole", recipientAccountId=PROD)
@@ -505,10 +495,7 @@ def test_incident_steps_in_order_with_the_seeded_ids(written, incident_recs):
             == f"arn:aws:sts::{PROD}:assumed-role/prod-deploy/{inc.session_name}"
         )
     i_sl, sl = _first(rs, "StopLogging")
-    assert (
-        sl["errorCode"] == "AccessDenied"
-        and "explicit deny in a service control policy" in sl["errorMessage"]
-    )
+    assert sl["errorCode"] == "AccessDenied" and "explicit deny in a service control policy" in sl["errorMessage"]
     assert sl["recipientAccountId"] == PROD and sl["responseElements"] is None
     assert sl["userIdentity"]["accessKeyId"] == inc.session_access_key_id
     assert sl["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] == inc.target_role_arn
@@ -582,8 +569,7 @@ def test_the_leaked_keys_owner_works_normally_from_home(written, recs):
     mine = [
         r
         for r in recs
-        if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id
-        and r["sourceIPAddress"] != inc.attacker_ip
+        if r["userIdentity"].get("accessKeyId") == inc.leaked_access_key_id and r["sourceIPAddress"] != inc.attacker_ip
     ]
     assert mine
     assert {r["sourceIPAddress"] for r in mine} == {"192.0.2.30"}  # carol's home_ip
@@ -610,8 +596,11 @@ def test_every_key_and_principal_id_is_seeded_created_or_issued(written, recs):
         if creds:
             issued.setdefault(creds["accessKeyId"], r["eventTime"])
     assert inc.session_access_key_id in issued
-    console = {r["userIdentity"]["accessKeyId"] for r in recs if r.get("sessionCredentialFromConsole") == "true"
-               and r["userIdentity"]["type"] == "IAMUser"}
+    console = {
+        r["userIdentity"]["accessKeyId"]
+        for r in recs
+        if r.get("sessionCredentialFromConsole") == "true" and r["userIdentity"]["type"] == "IAMUser"
+    }
     assert console, "IAM users' console sessions are part of the noise"
     assert not console & set(issued), "a console session's key is never issued by a recorded STS call"
     for r in recs:
@@ -726,9 +715,7 @@ def test_sso_sessions_are_named_by_the_person_and_trace_to_identity_center(writt
         assert upn in people
         assert r["userIdentity"]["type"] == "SAMLUser" and r["userIdentity"]["userName"] == upn
         assert "/AWSReservedSSO_" in r["requestParameters"]["roleArn"]
-        assert r["requestParameters"]["principalArn"] == saml_provider(
-            r["recipientAccountId"]
-        )  # the trusted one
+        assert r["requestParameters"]["principalArn"] == saml_provider(r["recipientAccountId"])  # the trusted one
         issued[r["responseElements"]["credentials"]["accessKeyId"]] = upn
     used = [r for r in recs if r["userIdentity"].get("accessKeyId") in issued]
     assert used
@@ -759,9 +746,7 @@ def test_github_oidc_sessions_come_from_web_identity(recs):
         assert ui["type"] == "WebIdentityUser" and ui["identityProvider"].endswith(
             ":oidc-provider/token.actions.githubusercontent.com"
         )
-        assert (
-            ui["userName"] == r["responseElements"]["subjectFromWebIdentityToken"] == "repo:acme/webapp:main"
-        )
+        assert ui["userName"] == r["responseElements"]["subjectFromWebIdentityToken"] == "repo:acme/webapp:main"
         assert r["requestParameters"]["roleArn"] == f"arn:aws:iam::{DEV}:role/github-actions-deploy"
         keys.add(r["responseElements"]["credentials"]["accessKeyId"])
     used = [r for r in recs if r["userIdentity"].get("accessKeyId") in keys]
@@ -924,8 +909,14 @@ def test_record_encoder_file_body_round_trips(recs):
 # the errors: ThrottlingException 102, NoSuch*/…NotFound…); 14 of the 16 non-EC2 denials with
 # requestParameters null (EC2's Client.UnauthorizedOperation keeps them: 0 of 44); 563 of 2,748 IAMUser
 # records (20 %) signed with ASIA keys, 256 of them flagged sessionCredentialFromConsole.
-INVICTUS = {"non_ip_sources": 353 / 2900, "errors": 300 / 2900, "denied": 60 / 2900,
-            "other_share_of_errors": 240 / 300, "denied_null_params": 14 / 16, "iam_user_asia": 563 / 2748}
+INVICTUS = {
+    "non_ip_sources": 353 / 2900,
+    "errors": 300 / 2900,
+    "denied": 60 / 2900,
+    "other_share_of_errors": 240 / 300,
+    "denied_null_params": 14 / 16,
+    "iam_user_asia": 563 / 2748,
+}
 
 
 def within(value: float, reference: float, factor: float) -> bool:
@@ -945,7 +936,8 @@ def test_aws_internal_and_service_sources_come_with_invoked_by(noisy):
     for r in noisy:
         if classify(r["sourceIPAddress"]) in ("aws_internal", "aws_service"):
             assert r["userIdentity"].get("invokedBy") == r["sourceIPAddress"] or (
-                r["userIdentity"].get("type") == "AWSService"), r["eventName"]
+                r["userIdentity"].get("type") == "AWSService"
+            ), r["eventName"]
 
 
 def test_errors_are_mostly_not_denials(noisy):
@@ -956,8 +948,9 @@ def test_errors_are_mostly_not_denials(noisy):
     assert within(len(denied) / len(noisy), INVICTUS["denied"], 2.5)
     assert within(1 - len(denied) / len(errors), INVICTUS["other_share_of_errors"], 1.3)
     assert "ThrottlingException" in codes
-    assert any(c.startswith("NoSuch") for c in codes) and any(c.endswith(("NotFound", "NotFoundException"))
-                                                             for c in codes)
+    assert any(c.startswith("NoSuch") for c in codes) and any(
+        c.endswith(("NotFound", "NotFoundException")) for c in codes
+    )
     for r in errors:
         if r["errorCode"] == "ThrottlingException":
             assert r["requestParameters"] is None

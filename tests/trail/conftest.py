@@ -45,8 +45,12 @@ def moto_server():
 def s3(moto_server, monkeypatch):
     import boto3
 
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_server}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_server,
+    }.items():
         monkeypatch.setenv(k, v)
     client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     # A clean slate for this account only. Never /moto-api/reset: moto's state is global to the process, so

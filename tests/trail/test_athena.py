@@ -12,14 +12,18 @@ from iamkit.trail import athena, columns
 
 
 def test_ddl_has_projection_for_account_region_date():
-    ddl = athena.cloudtrail_ddl(table="ct", location="s3://logs/AWSLogs/o-abc123defg", accounts=["111111111111"],
-                                regions=["us-east-1", "eu-west-1"], start_date="2024/01/01")
+    ddl = athena.cloudtrail_ddl(
+        table="ct",
+        location="s3://logs/AWSLogs/o-abc123defg",
+        accounts=["111111111111"],
+        regions=["us-east-1", "eu-west-1"],
+        start_date="2024/01/01",
+    )
     assert "PARTITIONED BY (account STRING, region STRING, date STRING)" in ddl
     assert "'projection.account.values'='111111111111'" in ddl
     assert "'projection.region.values'='us-east-1,eu-west-1'" in ddl
     assert "'projection.date.range'='2024/01/01,NOW'" in ddl
-    assert ("'storage.location.template'='s3://logs/AWSLogs/o-abc123defg/${account}/CloudTrail/${region}/${date}'"
-            in ddl)
+    assert "'storage.location.template'='s3://logs/AWSLogs/o-abc123defg/${account}/CloudTrail/${region}/${date}'" in ddl
     tree = sqlglot.parse_one(ddl, read="athena")
     assert tree.find(sqlglot.exp.Create) is not None
 
@@ -43,8 +47,11 @@ def _injected_violations(ddl: str, sql: str) -> list[str]:
             if t.name != "events":
                 continue
             where = t.find_ancestor(sqlglot.exp.Select).args.get("where")
-            preds = [] if where is None else [p for p in where.find_all(sqlglot.exp.EQ, sqlglot.exp.In)
-                                              if p.this.name == view_col[col]]
+            preds = (
+                []
+                if where is None
+                else [p for p in where.find_all(sqlglot.exp.EQ, sqlglot.exp.In) if p.this.name == view_col[col]]
+            )
             if not preds:
                 missing.append(col)
     return missing
@@ -69,8 +76,10 @@ def test_injected_projection_only_when_asked_and_then_every_query_must_name_both
     hunts = athena.AthenaTrail(None).hunt_queries(since="2026-01-01", until="2026-01-02")
     assert all(set(_injected_violations(ddl, sql)) == {"account", "region"} for sql in hunts.values())
     scoped = athena.AthenaTrail(None, accounts=["111111111111"], regions=["us-east-1"])
-    assert all(_injected_violations(ddl, sql) == []
-               for sql in scoped.hunt_queries(since="2026-01-01", until="2026-01-02").values())
+    assert all(
+        _injected_violations(ddl, sql) == []
+        for sql in scoped.hunt_queries(since="2026-01-01", until="2026-01-02").values()
+    )
 
 
 def test_a_table_without_its_accounts_is_refused_with_the_reason():
@@ -78,12 +87,18 @@ def test_a_table_without_its_accounts_is_refused_with_the_reason():
         athena.cloudtrail_ddl()
 
 
-@pytest.mark.parametrize(("kw", "msg"), [({"table": "x; DROP"}, "table"), ({"location": "/tmp/x"}, "s3://"),
-                                         ({"location": "s3://b/x' OR '1"}, "no quotes"),
-                                         ({"database": "a-b"}, "database"),
-                                         ({"accounts": ["1111'"]}, "not an AWS account"),
-                                         ({"regions": ["us east"]}, "not an AWS region"),
-                                         ({"start_date": "2020-01-01'"}, "YYYY/MM/DD")])
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"table": "x; DROP"}, "table"),
+        ({"location": "/tmp/x"}, "s3://"),
+        ({"location": "s3://b/x' OR '1"}, "no quotes"),
+        ({"database": "a-b"}, "database"),
+        ({"accounts": ["1111'"]}, "not an AWS account"),
+        ({"regions": ["us east"]}, "not an AWS region"),
+        ({"start_date": "2020-01-01'"}, "YYYY/MM/DD"),
+    ],
+)
 def test_ddl_rejects_bad_names(kw, msg):
     with pytest.raises(BadInput, match=msg):
         athena.cloudtrail_ddl(**({"accounts": ["111111111111"]} | kw))
@@ -96,24 +111,28 @@ def test_events_view_parses_as_trino_and_has_every_events_column():
     select = tree.find(sqlglot.exp.Select)
     names = [e.alias_or_name for e in select.expressions]
     assert names[: len(columns.DDL_TYPES)] == list(columns.DDL_TYPES)  # the store's columns, source_file last
-    assert names[len(columns.DDL_TYPES):] == ["partition_account", "partition_region", "partition_date"]
+    assert names[len(columns.DDL_TYPES) :] == ["partition_account", "partition_region", "partition_date"]
 
 
 def test_partition_predicate_window_and_filters():
     from iamkit.trail.predicates import partition_predicate
     from iamkit.window import Window
 
-    p = partition_predicate(Window.parse("2024-03-01T10:00:00Z", "2024-03-03"), ["1", "2"], ["us-east-1"],
-                            cols=athena.TABLE_PARTITIONS)
+    p = partition_predicate(
+        Window.parse("2024-03-01T10:00:00Z", "2024-03-03"), ["1", "2"], ["us-east-1"], cols=athena.TABLE_PARTITIONS
+    )
     assert p == ("date BETWEEN '2024/02/29' AND '2024/03/04' AND account IN ('1', '2') AND region IN ('us-east-1')")
     sqlglot.parse_one(f"SELECT * FROM t WHERE {p}", read="trino")
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT event_name, count(*) AS n FROM events GROUP BY 1",
-    "SELECT * FROM events WHERE event_name = 'AssumeRole' AND source_ip <> '1.2.3.4'",
-    "SELECT e.event_id FROM events AS e WHERE json_extract_scalar(e.request_parameters, '$.userName') = 'x'",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT event_name, count(*) AS n FROM events GROUP BY 1",
+        "SELECT * FROM events WHERE event_name = 'AssumeRole' AND source_ip <> '1.2.3.4'",
+        "SELECT e.event_id FROM events AS e WHERE json_extract_scalar(e.request_parameters, '$.userName') = 'x'",
+    ],
+)
 def test_with_partitions_adds_predicates_and_stays_trino(query):
     out = athena.with_partitions(query, "2024-03-01", "2024-03-02", accounts=["111111111111"])
     tree = sqlglot.parse_one(out, read="trino")
@@ -158,31 +177,57 @@ def _rows(*rows):
 
 def test_runner_polls_pages_and_types_results():
     client = _client()
-    cols = [{"Name": "event_name", "Type": "varchar"}, {"Name": "n", "Type": "bigint"},
-            {"Name": "ok", "Type": "boolean"}]
+    cols = [
+        {"Name": "event_name", "Type": "varchar"},
+        {"Name": "n", "Type": "bigint"},
+        {"Name": "ok", "Type": "boolean"},
+    ]
     with Stubber(client) as stub:
-        stub.add_response("start_query_execution", {"QueryExecutionId": "q1"},
-                          {"QueryString": "SELECT 1", "QueryExecutionContext": {"Database": "ct"}, "WorkGroup": "wg",
-                           "ResultConfiguration": {"OutputLocation": "s3://out/"}})
+        stub.add_response(
+            "start_query_execution",
+            {"QueryExecutionId": "q1"},
+            {
+                "QueryString": "SELECT 1",
+                "QueryExecutionContext": {"Database": "ct"},
+                "WorkGroup": "wg",
+                "ResultConfiguration": {"OutputLocation": "s3://out/"},
+            },
+        )
         stub.add_response("get_query_execution", _state("QUEUED"), {"QueryExecutionId": "q1"})
         stub.add_response("get_query_execution", _state("RUNNING"), {"QueryExecutionId": "q1"})
         stub.add_response("get_query_execution", _state("SUCCEEDED"), {"QueryExecutionId": "q1"})
-        stub.add_response("get_query_results",
-                          {"ResultSet": {"Rows": _rows(("event_name", "n", "ok"), ("AssumeRole", "3", "true")),
-                                         "ResultSetMetadata": {"ColumnInfo": cols}}, "NextToken": "p2"},
-                          {"QueryExecutionId": "q1", "MaxResults": 1000})
-        stub.add_response("get_query_results",
-                          {"ResultSet": {"Rows": _rows(("GetObject", "5", "false"), ("Nothing", None, None)),
-                                         "ResultSetMetadata": {"ColumnInfo": cols}}},
-                          {"QueryExecutionId": "q1", "MaxResults": 1000, "NextToken": "p2"})
+        stub.add_response(
+            "get_query_results",
+            {
+                "ResultSet": {
+                    "Rows": _rows(("event_name", "n", "ok"), ("AssumeRole", "3", "true")),
+                    "ResultSetMetadata": {"ColumnInfo": cols},
+                },
+                "NextToken": "p2",
+            },
+            {"QueryExecutionId": "q1", "MaxResults": 1000},
+        )
+        stub.add_response(
+            "get_query_results",
+            {
+                "ResultSet": {
+                    "Rows": _rows(("GetObject", "5", "false"), ("Nothing", None, None)),
+                    "ResultSetMetadata": {"ColumnInfo": cols},
+                }
+            },
+            {"QueryExecutionId": "q1", "MaxResults": 1000, "NextToken": "p2"},
+        )
         fc = FakeClock()
-        runner = athena.AthenaRunner(client, database="ct", workgroup="wg", output_location="s3://out/",
-                                     clock=fc.clock, sleep=fc.sleep)
+        runner = athena.AthenaRunner(
+            client, database="ct", workgroup="wg", output_location="s3://out/", clock=fc.clock, sleep=fc.sleep
+        )
         df = runner.run("SELECT 1")
         stub.assert_no_pending_responses()
-    assert df.to_dict("records") == [{"event_name": "AssumeRole", "n": 3, "ok": True},
-                                     {"event_name": "GetObject", "n": 5, "ok": False},
-                                     {"event_name": "Nothing", "n": None, "ok": None}]
+    assert df.to_dict("records") == [
+        {"event_name": "AssumeRole", "n": 3, "ok": True},
+        {"event_name": "GetObject", "n": 5, "ok": False},
+        {"event_name": "Nothing", "n": None, "ok": None},
+    ]
     assert fc.sleeps == [1.0, 1.0]
 
 
@@ -212,11 +257,16 @@ def test_lake_runner_polls_and_pages():
         stub.add_response("start_query", {"QueryId": "a" * 36}, {"QueryStatement": sql})
         stub.add_response("describe_query", {"QueryStatus": "RUNNING"}, {"QueryId": "a" * 36})
         stub.add_response("describe_query", {"QueryStatus": "FINISHED"}, {"QueryId": "a" * 36})
-        stub.add_response("get_query_results",
-                          {"QueryResultRows": [[{"eventName": "AssumeRole"}, {"n": "3"}]], "NextToken": "t" * 8},
-                          {"QueryId": "a" * 36})
-        stub.add_response("get_query_results", {"QueryResultRows": [[{"eventName": "GetObject"}, {"n": "5"}]]},
-                          {"QueryId": "a" * 36, "NextToken": "t" * 8})
+        stub.add_response(
+            "get_query_results",
+            {"QueryResultRows": [[{"eventName": "AssumeRole"}, {"n": "3"}]], "NextToken": "t" * 8},
+            {"QueryId": "a" * 36},
+        )
+        stub.add_response(
+            "get_query_results",
+            {"QueryResultRows": [[{"eventName": "GetObject"}, {"n": "5"}]]},
+            {"QueryId": "a" * 36, "NextToken": "t" * 8},
+        )
         fc = FakeClock()
         df = athena.LakeRunner(client, clock=fc.clock, sleep=fc.sleep).run(sql)
         stub.assert_no_pending_responses()
@@ -228,8 +278,9 @@ def test_lake_runner_failure_is_a_clear_error():
     client = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     with Stubber(client) as stub:
         stub.add_response("start_query", {"QueryId": "b" * 36}, {"QueryStatement": "SELECT 1"})
-        stub.add_response("describe_query", {"QueryStatus": "FAILED", "ErrorMessage": "bad column"},
-                          {"QueryId": "b" * 36})
+        stub.add_response(
+            "describe_query", {"QueryStatus": "FAILED", "ErrorMessage": "bad column"}, {"QueryId": "b" * 36}
+        )
         with pytest.raises(TrailError, match="failed: bad column"):
             athena.LakeRunner(client).run("SELECT 1")
 
@@ -239,7 +290,12 @@ def test_json_columns_from_athena_text_keep_each_rows_own_keys():
     every row's dict one struct type, so each request gained every other row's keys as None."""
     from iamkit.trail import parse_json_columns
 
-    df = athena.result_frame([{"Name": "request_parameters", "Type": "json"}],
-                             [['{"userName": "bob"}'], ['{"roleArn": "arn:x", "durationSeconds": 900}'], [None]])
+    df = athena.result_frame(
+        [{"Name": "request_parameters", "Type": "json"}],
+        [['{"userName": "bob"}'], ['{"roleArn": "arn:x", "durationSeconds": 900}'], [None]],
+    )
     assert parse_json_columns(df)["request_parameters"].tolist() == [
-        {"userName": "bob"}, {"roleArn": "arn:x", "durationSeconds": 900}, None]
+        {"userName": "bob"},
+        {"roleArn": "arn:x", "durationSeconds": 900},
+        None,
+    ]

@@ -49,44 +49,141 @@ def synthetic() -> list[dict]:
     """Records that make every shipped detection fire (the sandbox's trail makes some, these and the rule
     cases' positive records the rest), and two that carry secrets."""
     home, away = "198.51.100.10", "203.0.113.7"
-    out = [record("AssumeRole", "sts.amazonaws.com", user("dana", "AKIADANA0000000001"), at(d * 1440), ip=home,
-                  rp={"roleArn": f"arn:aws:iam::{DEV}:role/ops", "roleSessionName": "dana"}) for d in range(20)]
-    out.append(record("AssumeRole", "sts.amazonaws.com", user("dana", "AKIADANA0000000001"), at(20.5 * 1440),
-                      ip=away, ua="evil-kit/0.1", rp={"roleArn": f"arn:aws:iam::{DEV}:role/ops"},
-                      re={"credentials": {"accessKeyId": "ASIADANASESSION00001", "sessionToken": SESSION_TOKEN,
-                                          "expiration": "2026-01-21T13:00:00Z"}}))
+    out = [
+        record(
+            "AssumeRole",
+            "sts.amazonaws.com",
+            user("dana", "AKIADANA0000000001"),
+            at(d * 1440),
+            ip=home,
+            rp={"roleArn": f"arn:aws:iam::{DEV}:role/ops", "roleSessionName": "dana"},
+        )
+        for d in range(20)
+    ]
+    out.append(
+        record(
+            "AssumeRole",
+            "sts.amazonaws.com",
+            user("dana", "AKIADANA0000000001"),
+            at(20.5 * 1440),
+            ip=away,
+            ua="evil-kit/0.1",
+            rp={"roleArn": f"arn:aws:iam::{DEV}:role/ops"},
+            re={
+                "credentials": {
+                    "accessKeyId": "ASIADANASESSION00001",
+                    "sessionToken": SESSION_TOKEN,
+                    "expiration": "2026-01-21T13:00:00Z",
+                }
+            },
+        )
+    )
     t = 21 * 1440
     out += [
-        record("CreateAccessKey", "iam.amazonaws.com", user("admin", "AKIAADMIN000000001"), at(t), ip=home,
-               re={"accessKey": {"userName": "svc", "accessKeyId": "AKIASVCNEWKEY000001"}}),
+        record(
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            user("admin", "AKIAADMIN000000001"),
+            at(t),
+            ip=home,
+            re={"accessKey": {"userName": "svc", "accessKeyId": "AKIASVCNEWKEY000001"}},
+        ),
         record("ListBuckets", "s3.amazonaws.com", user("svc", "AKIASVCNEWKEY000001"), at(t + 1), ip=away),
         record("StopLogging", "cloudtrail.amazonaws.com", root(), at(t + 2), rp={"name": "org-trail"}),
-        record("StopLogging", "cloudtrail.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 3),
-               rp=None, error="AccessDenied"),
-        record("PutUserPolicy", "iam.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 4),
-               rp={"userName": "eve", "policyName": "all",
-                   "policyDocument": policy({"Effect": "Allow", "Action": "*", "Resource": "*"})}),
-        record("UpdateAssumeRolePolicy", "iam.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 5),
-               rp={"roleName": "ops", "policyDocument": policy({"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                                "Action": "sts:AssumeRole"})}),
-        record("PutEventSelectors", "cloudtrail.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 6),
-               rp={"trailName": "org-trail",
-                   "eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}]}),
-        record("DeleteDetector", "guardduty.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 7),
-               rp={"detectorId": "abc"}),
-        record("DeleteAnalyzer", "access-analyzer.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 8),
-               rp={"analyzerName": "org"}),
-        record("StopConfigurationRecorder", "config.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 9),
-               rp={"configurationRecorderName": "default"}),
-        record("AttachRolePolicy", "iam.amazonaws.com", session("ops", "eve", "ASIAEVESESSION00001"), at(t + 10),
-               rp={"roleName": "ops", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
-        record("ConsoleLogin", "signin.amazonaws.com", user("carol"), at(t + 11), re={"ConsoleLogin": "Success"},
-               extra={"additionalEventData": {"MFAUsed": "No", "LoginTo": "https://console.aws.amazon.com"}}),
-        record("CreateLoginProfile", "iam.amazonaws.com", user("eve", "AKIAEVE00000000001"), at(t + 12),
-               rp={"userName": "svc", "password": PASSWORD, "passwordResetRequired": False}),
+        record(
+            "StopLogging",
+            "cloudtrail.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 3),
+            rp=None,
+            error="AccessDenied",
+        ),
+        record(
+            "PutUserPolicy",
+            "iam.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 4),
+            rp={
+                "userName": "eve",
+                "policyName": "all",
+                "policyDocument": policy({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+            },
+        ),
+        record(
+            "UpdateAssumeRolePolicy",
+            "iam.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 5),
+            rp={
+                "roleName": "ops",
+                "policyDocument": policy({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+            },
+        ),
+        record(
+            "PutEventSelectors",
+            "cloudtrail.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 6),
+            rp={
+                "trailName": "org-trail",
+                "eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}],
+            },
+        ),
+        record(
+            "DeleteDetector",
+            "guardduty.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 7),
+            rp={"detectorId": "abc"},
+        ),
+        record(
+            "DeleteAnalyzer",
+            "access-analyzer.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 8),
+            rp={"analyzerName": "org"},
+        ),
+        record(
+            "StopConfigurationRecorder",
+            "config.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 9),
+            rp={"configurationRecorderName": "default"},
+        ),
+        record(
+            "AttachRolePolicy",
+            "iam.amazonaws.com",
+            session("ops", "eve", "ASIAEVESESSION00001"),
+            at(t + 10),
+            rp={"roleName": "ops", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        ),
+        record(
+            "ConsoleLogin",
+            "signin.amazonaws.com",
+            user("carol"),
+            at(t + 11),
+            re={"ConsoleLogin": "Success"},
+            extra={"additionalEventData": {"MFAUsed": "No", "LoginTo": "https://console.aws.amazon.com"}},
+        ),
+        record(
+            "CreateLoginProfile",
+            "iam.amazonaws.com",
+            user("eve", "AKIAEVE00000000001"),
+            at(t + 12),
+            rp={"userName": "svc", "password": PASSWORD, "passwordResetRequired": False},
+        ),
     ]
-    out += [record(f"List{i}", "iam.amazonaws.com", user("recon", "AKIARECON000000001"), at(t + 20 + i / 5),
-                   error="AccessDenied", rp=None) for i in range(25)]
+    out += [
+        record(
+            f"List{i}",
+            "iam.amazonaws.com",
+            user("recon", "AKIARECON000000001"),
+            at(t + 20 + i / 5),
+            error="AccessDenied",
+            rp=None,
+        )
+        for i in range(25)
+    ]
     return out + rulecases.all_positive_records()  # every rule's own positive case
 
 
@@ -178,9 +275,18 @@ def _athena_value(v, typ: str) -> str | None:
     return str(v)
 
 
-_TYPES = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "integer", "HUGEINT": "bigint", "DOUBLE": "double",
-          "BOOLEAN": "boolean", "TIMESTAMP WITH TIME ZONE": "timestamp(3) with time zone", "JSON": "json",
-          "DATE": "date", "FLOAT": "real"}
+_TYPES = {
+    "VARCHAR": "varchar",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "HUGEINT": "bigint",
+    "DOUBLE": "double",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP WITH TIME ZONE": "timestamp(3) with time zone",
+    "JSON": "json",
+    "DATE": "date",
+    "FLOAT": "real",
+}
 
 
 class EmulatedAthena:
@@ -196,8 +302,10 @@ class EmulatedAthena:
         [duck] = sqlglot.transpile(sql, read="trino", write="duckdb")
         rel = self.con.sql(duck)
         names, types = rel.columns, [str(t) for t in rel.types]
-        info = [{"Name": n, "Type": "array(varchar)" if t.endswith("[]") else _TYPES[t]}
-                for n, t in zip(names, types, strict=True)]
+        info = [
+            {"Name": n, "Type": "array(varchar)" if t.endswith("[]") else _TYPES[t]}
+            for n, t in zip(names, types, strict=True)
+        ]
         rows = [[_athena_value(v, t) for v, t in zip(r, types, strict=True)] for r in rel.fetchall()]
         return athena.result_frame(info, rows)
 
@@ -213,8 +321,9 @@ def emulated(records, local, tmp_path_factory) -> EmulatedAthena:
         FROM read_json('{root}/**/*.json', format='newline_delimited', columns={{{cols}}}, filename=true,
                        hive_partitioning=true, hive_types={{'account': 'VARCHAR', 'region': 'VARCHAR',
                                                           'date': 'VARCHAR'}})""")
-    [view] = sqlglot.transpile(athena.events_view_sql("cloudtrail_logs", "events", "main"), read="trino",
-                               write="duckdb")
+    [view] = sqlglot.transpile(
+        athena.events_view_sql("cloudtrail_logs", "events", "main"), read="trino", write="duckdb"
+    )
     con.execute(view)
     con.register("_ipc", local.con.execute("SELECT * FROM ip_context").df())
     con.execute("CREATE TABLE ip_context AS SELECT * FROM _ipc")
@@ -237,6 +346,7 @@ def windows(span: Window) -> list[Window]:
 # ------------------------------------------------------------------------------------------- comparison
 def normal(df: pd.DataFrame, *, drop: tuple[str, ...] = ()) -> list[dict]:
     """Rows as plain Python values (lists for arrays, UTC ISO text for times), for comparison."""
+
     def value(v):
         if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
             return None
@@ -297,20 +407,28 @@ def test_events_timeline_and_trace_agree(local, emulated, span, sandbox):
     inc = sandbox.org.incident
     struct_json = ("user_identity", "resources")  # rebuilt from the table's structs on Athena
     for w in windows(span):
-        for kw in ({}, {"access_key_id": inc.leaked_access_key_id}, {"principal": "dana"},
-                   {"event_name": ["AssumeRole", "CreateAccessKey"], "error_code": None},
-                   {"account_id": inc.account_id or DEV}):
+        for kw in (
+            {},
+            {"access_key_id": inc.leaked_access_key_id},
+            {"principal": "dana"},
+            {"event_name": ["AssumeRole", "CreateAccessKey"], "error_code": None},
+            {"account_id": inc.account_id or DEV},
+        ):
             a = normal(local.events(window=w, **kw), drop=(*struct_json, "source_file"))
             b = normal(remote.events(window=w, **kw), drop=(*struct_json, "source_file"))
             assert a == b and (a or kw), kw
         for who in (inc.leaked_access_key_id, inc.user_arn, "dana"):
             assert normal(local.timeline(who, window=w)) == normal(remote.timeline(who, window=w)), who
     mine, theirs = local.trace(inc.leaked_access_key_id), remote.trace(inc.leaked_access_key_id, window=span)
-    assert (mine.origin.kind, mine.origin.principal_arn, mine.origin.chain) == \
-        (theirs.origin.kind, theirs.origin.principal_arn, theirs.origin.chain)
+    assert (mine.origin.kind, mine.origin.principal_arn, mine.origin.chain) == (
+        theirs.origin.kind,
+        theirs.origin.principal_arn,
+        theirs.origin.chain,
+    )
     assert normal(mine.nodes) == normal(theirs.nodes) and normal(mine.events) == normal(theirs.events)
-    assert json.dumps(mine.summary, default=str, sort_keys=True) == json.dumps(theirs.summary, default=str,
-                                                                                sort_keys=True)
+    assert json.dumps(mine.summary, default=str, sort_keys=True) == json.dumps(
+        theirs.summary, default=str, sort_keys=True
+    )
     assert len(mine.events) > 10
 
 

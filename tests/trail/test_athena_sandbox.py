@@ -33,28 +33,62 @@ REGION = "us-east-1"
 DATABASE = "cloudtrail"
 SINCE, UNTIL = "2026-03-01T00:00:00Z", "2026-03-03T23:59:59Z"
 TS = "timestamp(3) with time zone"
-SIGMA_COLS = [("principal_arn", "varchar"), ("access_key_id", "varchar"), ("event_ids", "array"),
-              ("first_seen", TS), ("last_seen", TS), ("n", "bigint"), ("detail", "varchar")]
-KEY_COLS = [("principal_arn", "varchar"), ("access_key_id", "varchar"), ("event_ids", "array"), ("c_id", "varchar"),
-            ("c_time", TS), ("creator", "varchar"), ("c_ip", "varchar"), ("key_user", "varchar"),
-            ("first_use", TS), ("last_seen", TS), ("n", "bigint"), ("ips", "varchar"), ("names", "varchar")]
-CANDIDATE_COLS = [("principal_arn", "varchar"), ("access_key_id", "varchar"), ("event_id", "varchar"),
-                  ("event_time", TS), ("event_name", "varchar"), ("recipient_account_id", "varchar"),
-                  ("rp", "varchar")]
-EVENT_TYPES = {"event_time": TS, "read_only": "boolean", "mfa_authenticated": "boolean",
-               **{c: "json" for c in ("request_parameters", "response_elements", "additional_event_data",
-                                      "resources", "user_identity")}}
+SIGMA_COLS = [
+    ("principal_arn", "varchar"),
+    ("access_key_id", "varchar"),
+    ("event_ids", "array"),
+    ("first_seen", TS),
+    ("last_seen", TS),
+    ("n", "bigint"),
+    ("detail", "varchar"),
+]
+KEY_COLS = [
+    ("principal_arn", "varchar"),
+    ("access_key_id", "varchar"),
+    ("event_ids", "array"),
+    ("c_id", "varchar"),
+    ("c_time", TS),
+    ("creator", "varchar"),
+    ("c_ip", "varchar"),
+    ("key_user", "varchar"),
+    ("first_use", TS),
+    ("last_seen", TS),
+    ("n", "bigint"),
+    ("ips", "varchar"),
+    ("names", "varchar"),
+]
+CANDIDATE_COLS = [
+    ("principal_arn", "varchar"),
+    ("access_key_id", "varchar"),
+    ("event_id", "varchar"),
+    ("event_time", TS),
+    ("event_name", "varchar"),
+    ("recipient_account_id", "varchar"),
+    ("rp", "varchar"),
+]
+EVENT_TYPES = {
+    "event_time": TS,
+    "read_only": "boolean",
+    "mfa_authenticated": "boolean",
+    **{
+        c: "json"
+        for c in ("request_parameters", "response_elements", "additional_event_data", "resources", "user_identity")
+    },
+}
 _accounts = itertools.count(913_000_000_001)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 def result(columns: list[tuple[str, str]], rows: list[tuple]) -> dict:
     """A moto query result shaped like Athena's: the header row first, values as text (None = NULL)."""
+
     def row(values):
         return {"Data": [{} if v is None else {"VarCharValue": str(v)} for v in values]}
 
-    return {"rows": [row([c for c, _ in columns]), *[row(r) for r in rows]],
-            "column_info": [{"Name": c, "Label": c, "Type": t, "Nullable": "UNKNOWN"} for c, t in columns]}
+    return {
+        "rows": [row([c for c, _ in columns]), *[row(r) for r in rows]],
+        "column_info": [{"Name": c, "Label": c, "Type": t, "Nullable": "UNKNOWN"} for c, t in columns],
+    }
 
 
 @dataclass
@@ -80,6 +114,7 @@ class Scratch:
 
     def watch(self, client: Any) -> None:
         """Record the SQL of every StartQueryExecution and count GetQueryResults calls."""
+
         def capture(params, **_):
             self.sent.append(params["QueryString"])
 
@@ -103,13 +138,14 @@ def _no_sleep(seconds: float) -> None:
 def athena_pages(client: Any) -> None:
     """moto returns every row at once and ignores NextToken/MaxResults: cut its (real) answer into the
     pages Athena sends (at most MaxResults rows, the header row counted on the first page)."""
+
     def keep_params(params, context, **_):
         context["paging"] = (int(params.get("NextToken") or 0), params.get("MaxResults", 1000))
 
     def slice_page(parsed, context, **_):
         offset, size = context["paging"]
         rows = parsed["ResultSet"]["Rows"]
-        parsed["ResultSet"]["Rows"] = rows[offset: offset + size]
+        parsed["ResultSet"]["Rows"] = rows[offset : offset + size]
         if offset + size < len(rows):
             parsed["NextToken"] = str(offset + size)
 
@@ -175,35 +211,99 @@ def incident_story(sandbox, order: list[str]) -> Story:
     inc = sandbox.org.incident
     acct = inc.account_id or sandbox.org.management_account_id
     root = f"arn:aws:iam::{acct}:root"
-    admin_doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
-                                                                    "Resource": "*"}]})
-    tame_doc = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
-                                                                   "Resource": "arn:aws:s3:::b/*"}]})
+    admin_doc = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    )
+    tame_doc = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}],
+        }
+    )
     answers = {
-        "iamkit-root-activity": result(SIGMA_COLS, [
-            (root, None, "[root-1, root-2, root-3]", _ts("2026-03-01T08:00:00Z"), _ts("2026-03-01T08:09:00Z"), 3,
-             "ConsoleLogin, GetAccountSummary")]),
-        "iamkit-key-created-then-used": result(KEY_COLS, [
-            (inc.created_user_arn, inc.created_access_key_id, "[use-1, use-2]", "create-1",
-             _ts("2026-03-02T10:00:00Z"), inc.user_arn, inc.attacker_ip, inc.created_user_arn.split("/")[-1],
-             _ts("2026-03-02T10:05:00Z"), _ts("2026-03-02T11:00:00Z"), 2, inc.attacker_ip, "ListBuckets")]),
-        "iamkit-policy-wildcard-grant": result(CANDIDATE_COLS, [
-            (inc.user_arn, inc.leaked_access_key_id, "pol-admin", _ts("2026-03-02T09:00:00Z"), "PutUserPolicy", acct,
-             json.dumps({"userName": "x", "policyName": "all", "policyDocument": admin_doc})),
-            (inc.user_arn, inc.leaked_access_key_id, "pol-tame", _ts("2026-03-02T09:01:00Z"), "PutUserPolicy", acct,
-             json.dumps({"userName": "x", "policyName": "read", "policyDocument": tame_doc}))]),
+        "iamkit-root-activity": result(
+            SIGMA_COLS,
+            [
+                (
+                    root,
+                    None,
+                    "[root-1, root-2, root-3]",
+                    _ts("2026-03-01T08:00:00Z"),
+                    _ts("2026-03-01T08:09:00Z"),
+                    3,
+                    "ConsoleLogin, GetAccountSummary",
+                )
+            ],
+        ),
+        "iamkit-key-created-then-used": result(
+            KEY_COLS,
+            [
+                (
+                    inc.created_user_arn,
+                    inc.created_access_key_id,
+                    "[use-1, use-2]",
+                    "create-1",
+                    _ts("2026-03-02T10:00:00Z"),
+                    inc.user_arn,
+                    inc.attacker_ip,
+                    inc.created_user_arn.split("/")[-1],
+                    _ts("2026-03-02T10:05:00Z"),
+                    _ts("2026-03-02T11:00:00Z"),
+                    2,
+                    inc.attacker_ip,
+                    "ListBuckets",
+                )
+            ],
+        ),
+        "iamkit-policy-wildcard-grant": result(
+            CANDIDATE_COLS,
+            [
+                (
+                    inc.user_arn,
+                    inc.leaked_access_key_id,
+                    "pol-admin",
+                    _ts("2026-03-02T09:00:00Z"),
+                    "PutUserPolicy",
+                    acct,
+                    json.dumps({"userName": "x", "policyName": "all", "policyDocument": admin_doc}),
+                ),
+                (
+                    inc.user_arn,
+                    inc.leaked_access_key_id,
+                    "pol-tame",
+                    _ts("2026-03-02T09:01:00Z"),
+                    "PutUserPolicy",
+                    acct,
+                    json.dumps({"userName": "x", "policyName": "read", "policyDocument": tame_doc}),
+                ),
+            ],
+        ),
     }
     expected = {
-        "iamkit-root-activity": [{"principal_arn": root, "access_key_id": None,
-                                  "event_ids": ["root-1", "root-2", "root-3"],
-                                  "first_seen": pd.Timestamp("2026-03-01T08:00:00Z")}],
-        "iamkit-key-created-then-used": [{"principal_arn": inc.created_user_arn,
-                                          "access_key_id": inc.created_access_key_id,
-                                          "event_ids": ["create-1", "use-1", "use-2"],
-                                          "first_seen": pd.Timestamp("2026-03-02T10:00:00Z")}],
-        "iamkit-policy-wildcard-grant": [{"principal_arn": inc.user_arn, "access_key_id": inc.leaked_access_key_id,
-                                          "event_ids": ["pol-admin"],
-                                          "first_seen": pd.Timestamp("2026-03-02T09:00:00Z")}],
+        "iamkit-root-activity": [
+            {
+                "principal_arn": root,
+                "access_key_id": None,
+                "event_ids": ["root-1", "root-2", "root-3"],
+                "first_seen": pd.Timestamp("2026-03-01T08:00:00Z"),
+            }
+        ],
+        "iamkit-key-created-then-used": [
+            {
+                "principal_arn": inc.created_user_arn,
+                "access_key_id": inc.created_access_key_id,
+                "event_ids": ["create-1", "use-1", "use-2"],
+                "first_seen": pd.Timestamp("2026-03-02T10:00:00Z"),
+            }
+        ],
+        "iamkit-policy-wildcard-grant": [
+            {
+                "principal_arn": inc.user_arn,
+                "access_key_id": inc.leaked_access_key_id,
+                "event_ids": ["pol-admin"],
+                "first_seen": pd.Timestamp("2026-03-02T09:00:00Z"),
+            }
+        ],
     }
     results = [answers.get(rid, result(SIGMA_COLS, [])) for rid in order]
     return Story(results, order, expected)
@@ -268,8 +368,20 @@ def test_cli_hunt_on_athena_prints_the_detections_table_as_json(sandbox, scratch
     planned = athena.AthenaTrail(None).hunt_queries(since=SINCE, until=UNTIL)
     story = incident_story(sandbox, list(planned))
     scratch.seed(*story.results)
-    code, out, err = run_cli(capsys, "trail", "hunt", "--athena", "--database", DATABASE, "--since", SINCE,
-                             "--until", UNTIL, "--format", "json")
+    code, out, err = run_cli(
+        capsys,
+        "trail",
+        "hunt",
+        "--athena",
+        "--database",
+        DATABASE,
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     rows = json.loads(out)
     assert set(rows[0]) == set(frames.SCHEMAS["detections"])
@@ -287,20 +399,39 @@ def test_cli_hunt_on_athena_prints_the_detections_table_as_json(sandbox, scratch
 def test_cli_hunt_on_athena_fail_on_gates_the_exit_status(sandbox, scratch_cli_env, capsys):
     planned = athena.AthenaTrail(None).hunt_queries(since=SINCE, until=UNTIL)
     scratch_cli_env.seed(*incident_story(sandbox, list(planned)).results)
-    code, _, _ = run_cli(capsys, "trail", "hunt", "--athena", "--database", DATABASE, "--since", SINCE,
-                         "--until", UNTIL, "--fail-on", "high", "--format", "csv")
+    code, _, _ = run_cli(
+        capsys,
+        "trail",
+        "hunt",
+        "--athena",
+        "--database",
+        DATABASE,
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+        "--fail-on",
+        "high",
+        "--format",
+        "csv",
+    )
     assert code == 1
 
 
-@pytest.mark.parametrize(("argv", "words"), [
-    (["--athena", "--database", DATABASE, "--since", SINCE], "--since and --until"),
-    (["--athena", "--database", DATABASE, "--until", UNTIL], "--since and --until"),
-    (["--athena", "--since", SINCE, "--until", UNTIL], "--athena needs --database"),
-    (["--database", DATABASE, "--since", SINCE, "--until", UNTIL], "add --athena"),
-    (["--athena", "--database", DATABASE, "--since", SINCE, "--until", UNTIL, "--db", "x.duckdb"], "not both"),
-    (["--athena", "--database", DATABASE, "--since", SINCE, "--until", UNTIL, "--country-mmdb", "c.mmdb"],
-     "ip_context table"),
-])
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--athena", "--database", DATABASE, "--since", SINCE], "--since and --until"),
+        (["--athena", "--database", DATABASE, "--until", UNTIL], "--since and --until"),
+        (["--athena", "--since", SINCE, "--until", UNTIL], "--athena needs --database"),
+        (["--database", DATABASE, "--since", SINCE, "--until", UNTIL], "add --athena"),
+        (["--athena", "--database", DATABASE, "--since", SINCE, "--until", UNTIL, "--db", "x.duckdb"], "not both"),
+        (
+            ["--athena", "--database", DATABASE, "--since", SINCE, "--until", UNTIL, "--country-mmdb", "c.mmdb"],
+            "ip_context table",
+        ),
+    ],
+)
 def test_cli_hunt_on_athena_refuses_bad_options_with_one_line(scratch_cli_env, capsys, argv, words):
     code, out, err = run_cli(capsys, "trail", "hunt", *argv)
     text = " ".join(err.split())  # rich wraps the one-line message at the console width
@@ -310,8 +441,21 @@ def test_cli_hunt_on_athena_refuses_bad_options_with_one_line(scratch_cli_env, c
 
 
 def test_cli_hunt_show_sql_for_athena_needs_no_connection(capsys):
-    code, out, _ = run_cli(capsys, "trail", "hunt", "--athena", "--database", DATABASE, "--since", SINCE,
-                           "--until", UNTIL, "--show-sql", "--format", "json")
+    code, out, _ = run_cli(
+        capsys,
+        "trail",
+        "hunt",
+        "--athena",
+        "--database",
+        DATABASE,
+        "--since",
+        SINCE,
+        "--until",
+        UNTIL,
+        "--show-sql",
+        "--format",
+        "json",
+    )
     rows = json.loads(out)
     assert code == 0 and "iamkit-root-activity" in {r["detection_id"] for r in rows}
     assert "iamkit-assume-role-new-asn" not in {r["detection_id"] for r in rows}
@@ -322,9 +466,22 @@ def test_cli_hunt_show_sql_for_athena_needs_no_connection(capsys):
 def test_cli_athena_query_bounds_the_window_and_types_the_rows(scratch_cli_env, capsys):
     scratch = scratch_cli_env
     scratch.seed(result([("event_name", "varchar"), ("n", "bigint")], [("AssumeRole", 7), ("GetObject", 2)]))
-    code, out, err = run_cli(capsys, "trail", "athena-query", "--database", DATABASE,
-                             "SELECT event_name, count(*) AS n FROM events GROUP BY 1", "--since", "2026-03-01",
-                             "--until", "2026-03-02", "--accounts", "111111111111", "--format", "json")
+    code, out, err = run_cli(
+        capsys,
+        "trail",
+        "athena-query",
+        "--database",
+        DATABASE,
+        "SELECT event_name, count(*) AS n FROM events GROUP BY 1",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-03-02",
+        "--accounts",
+        "111111111111",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert json.loads(out) == [{"event_name": "AssumeRole", "n": 7}, {"event_name": "GetObject", "n": 2}]
     [sql] = scratch.executed()
@@ -344,8 +501,7 @@ def test_cli_athena_query_refuses_an_unbounded_scan_unless_all(scratch_cli_env, 
 
 
 def test_cli_athena_query_unknown_workgroup_is_a_clear_error(scratch_cli_env, capsys):
-    code, _, err = run_cli(capsys, "trail", "athena-query", "--database", DATABASE, "SELECT 1", "--workgroup",
-                           "nope")
+    code, _, err = run_cli(capsys, "trail", "athena-query", "--database", DATABASE, "SELECT 1", "--workgroup", "nope")
     text = " ".join(err.split())
     assert code == 2 and "StartQueryExecution" in text and "WorkGroup does not exist" in text
 
@@ -357,16 +513,25 @@ def event_rows(n: int, account: str) -> list[tuple]:
     base = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for i in range(n):
         values = {c: None for c in columns.FRAME_COLUMNS}
-        values.update({
-            "event_id": f"ev-{i:05d}", "event_time": _ts((base + dt.timedelta(seconds=i)).isoformat()),
-            "event_source": "s3.amazonaws.com", "event_name": "GetObject", "aws_region": REGION,
-            "recipient_account_id": account, "identity_type": "IAMUser",
-            "principal_arn": f"arn:aws:iam::{account}:user/u{i % 3}", "access_key_id": f"AKIAEXAMPLE{i % 3:09d}",
-            "source_ip": "203.0.113.9", "read_only": "true" if i % 2 else "false",
-            "mfa_authenticated": None if i % 3 == 0 else "false", "event_type": "AwsApiCall",
-            "request_parameters": json.dumps({"bucketName": "b", "key": f"k{i}"}),
-            "resources": json.dumps([{"ARN": f"arn:aws:s3:::b/k{i}"}]),
-        })
+        values.update(
+            {
+                "event_id": f"ev-{i:05d}",
+                "event_time": _ts((base + dt.timedelta(seconds=i)).isoformat()),
+                "event_source": "s3.amazonaws.com",
+                "event_name": "GetObject",
+                "aws_region": REGION,
+                "recipient_account_id": account,
+                "identity_type": "IAMUser",
+                "principal_arn": f"arn:aws:iam::{account}:user/u{i % 3}",
+                "access_key_id": f"AKIAEXAMPLE{i % 3:09d}",
+                "source_ip": "203.0.113.9",
+                "read_only": "true" if i % 2 else "false",
+                "mfa_authenticated": None if i % 3 == 0 else "false",
+                "event_type": "AwsApiCall",
+                "request_parameters": json.dumps({"bucketName": "b", "key": f"k{i}"}),
+                "resources": json.dumps([{"ARN": f"arn:aws:s3:::b/k{i}"}]),
+            }
+        )
         rows.append(tuple(values.values()))
     return rows
 
@@ -402,8 +567,14 @@ def test_events_page_over_1000_rows_into_a_typed_events_frame(scratch, paged):
 def test_events_filters_and_limit_are_in_the_sql(scratch):
     trail = scratch.trail(accounts=["111111111111", "222222222222"], regions=["eu-west-1"])
     scratch.seed(result(EVENT_COLS, []))
-    df = trail.events(principal="o'brien", event_name=["AssumeRole", "GetSessionToken"], error_code="AccessDenied",
-                      start="2026-03-01T10:00:00Z", end="2026-03-01T12:00:00+02:00", limit=50)
+    df = trail.events(
+        principal="o'brien",
+        event_name=["AssumeRole", "GetSessionToken"],
+        error_code="AccessDenied",
+        start="2026-03-01T10:00:00Z",
+        end="2026-03-01T12:00:00+02:00",
+        limit=50,
+    )
     frames.check(df, "events")
     assert df.empty
     [sql] = scratch.sent
@@ -423,13 +594,33 @@ def test_timeline_on_athena_is_a_timeline_frame(scratch):
 
     cols = [(c, TS if c == "event_time" else "varchar") for c in TIMELINE_COLUMNS]
     key = "AKIAEXAMPLE000000001"
-    scratch.seed(result(cols, [(_ts("2026-03-01T09:00:00Z"), "GetObject", "s3.amazonaws.com", REGION,
-                                scratch.account_id, "arn:aws:iam::1:user/u", key, None, "203.0.113.9", "cli",
-                                None, "bucketName=b key=k", "ev-1")]))
+    scratch.seed(
+        result(
+            cols,
+            [
+                (
+                    _ts("2026-03-01T09:00:00Z"),
+                    "GetObject",
+                    "s3.amazonaws.com",
+                    REGION,
+                    scratch.account_id,
+                    "arn:aws:iam::1:user/u",
+                    key,
+                    None,
+                    "203.0.113.9",
+                    "cli",
+                    None,
+                    "bucketName=b key=k",
+                    "ev-1",
+                )
+            ],
+        )
+    )
     df = trail.timeline(key, start="2026-03-01", end="2026-03-01")
     frames.check(df, "timeline")
     assert df.iloc[0]["target"] == "bucketName=b key=k" and df.iloc[0]["event_time"] == pd.Timestamp(
-        "2026-03-01T09:00:00Z")
+        "2026-03-01T09:00:00Z"
+    )
     [sql] = scratch.sent
     assert_bounded(sql)
     assert f"access_key_id = '{key}'" in sql and "json_extract_scalar(request_parameters, '$.userName')" in sql
@@ -438,25 +629,30 @@ def test_timeline_on_athena_is_a_timeline_frame(scratch):
 def test_sql_with_a_window_bounds_every_read_of_the_view(scratch):
     trail = scratch.trail()
     scratch.seed(result([("n", "bigint")], [(1,)]))
-    q = ("WITH c AS (SELECT principal_arn FROM events WHERE event_name = 'CreateUser') "
-         "SELECT count(*) AS n FROM events e JOIN c ON c.principal_arn = e.principal_arn")
+    q = (
+        "WITH c AS (SELECT principal_arn FROM events WHERE event_name = 'CreateUser') "
+        "SELECT count(*) AS n FROM events e JOIN c ON c.principal_arn = e.principal_arn"
+    )
     assert trail.sql(q, start=SINCE, end=UNTIL)["n"].tolist() == [1]
     [sql] = scratch.sent
     assert_bounded(sql)
     assert "e.partition_date BETWEEN" in sql and "events.partition_date BETWEEN" in sql
 
 
-@pytest.mark.parametrize(("call", "words"), [
-    (lambda t: t.events(), "unbounded Athena scan"),
-    (lambda t: t.events(start=SINCE), "both start and end"),
-    (lambda t: t.timeline("AKIAEXAMPLE000000001", end=UNTIL), "both start and end"),
-    (lambda t: t.hunt(since=SINCE), "unbounded Athena hunt"),
-    (lambda t: t.sql("SELECT * FROM events WHERE event_name = 'x'"), "unbounded Athena scan"),
-    (lambda t: t.sql("SELECT * FROM events", start=SINCE), "both start and end"),
-    (lambda t: t.sql("SELEC * FROM"), "not a Trino query"),
-    (lambda t: t.sql("SELECT * FROM cloudtrail_logs", start=SINCE, end=UNTIL), "reads none"),
-    (lambda t: t.sql("SELECT * FROM events", accounts=["111111111111"]), "give start and end too"),
-])
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda t: t.events(), "unbounded Athena scan"),
+        (lambda t: t.events(start=SINCE), "both start and end"),
+        (lambda t: t.timeline("AKIAEXAMPLE000000001", end=UNTIL), "both start and end"),
+        (lambda t: t.hunt(since=SINCE), "unbounded Athena hunt"),
+        (lambda t: t.sql("SELECT * FROM events WHERE event_name = 'x'"), "unbounded Athena scan"),
+        (lambda t: t.sql("SELECT * FROM events", start=SINCE), "both start and end"),
+        (lambda t: t.sql("SELEC * FROM"), "not a Trino query"),
+        (lambda t: t.sql("SELECT * FROM cloudtrail_logs", start=SINCE, end=UNTIL), "reads none"),
+        (lambda t: t.sql("SELECT * FROM events", accounts=["111111111111"]), "give start and end too"),
+    ],
+)
 def test_unbounded_questions_are_refused_before_anything_is_sent(scratch, call, words):
     trail = scratch.trail()
     with pytest.raises(BadInput, match=words):
@@ -466,8 +662,11 @@ def test_unbounded_questions_are_refused_before_anything_is_sent(scratch, call, 
 
 def test_explicit_partition_filters_or_all_let_a_query_through(scratch):
     trail = scratch.trail()
-    scratch.seed(result([("n", "bigint")], [(3,)]), result([("n", "bigint")], [(4,)]),
-                 result(EVENT_COLS, event_rows(2, scratch.account_id)))
+    scratch.seed(
+        result([("n", "bigint")], [(3,)]),
+        result([("n", "bigint")], [(4,)]),
+        result(EVENT_COLS, event_rows(2, scratch.account_id)),
+    )
     own = "SELECT count(*) AS n FROM events WHERE partition_date = '2026/03/01'"
     assert trail.sql(own)["n"].tolist() == [3]
     assert trail.sql("SELECT count(*) AS n FROM events", all=True)["n"].tolist() == [4]
@@ -480,8 +679,11 @@ def test_explicit_partition_filters_or_all_let_a_query_through(scratch):
 def test_runner_polls_the_sandbox_until_the_query_succeeds(sandbox, scratch):
     """moto's state manager walks QUEUED -> RUNNING -> SUCCEEDED, one step per poll; the sleeps are injected."""
     url = f"{sandbox.endpoint_url}/moto-api/state-manager"
-    requests.post(f"{url}/set-transition", json={"model_name": "athena::execution",
-                                                 "transition": {"progression": "manual", "times": 1}}, timeout=10)
+    requests.post(
+        f"{url}/set-transition",
+        json={"model_name": "athena::execution", "transition": {"progression": "manual", "times": 1}},
+        timeout=10,
+    )
     try:
         trail = scratch.trail(poll_seconds=2.5)
         sleeps: list[float] = []
@@ -509,9 +711,18 @@ def test_failed_query_is_a_clear_error_naming_the_query():
     trail = athena.AthenaTrail(athena.AthenaRunner(client, sleep=_no_sleep))
     with Stubber(client) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q-failed"})
-        stub.add_response("get_query_execution", {"QueryExecution": {"QueryExecutionId": "q-failed", "Status": {
-            "State": "FAILED", "StateChangeReason": "COLUMN_NOT_FOUND: line 3:7: Column 'partition_date' cannot "
-                                                    "be resolved"}}})
+        stub.add_response(
+            "get_query_execution",
+            {
+                "QueryExecution": {
+                    "QueryExecutionId": "q-failed",
+                    "Status": {
+                        "State": "FAILED",
+                        "StateChangeReason": "COLUMN_NOT_FOUND: line 3:7: Column 'partition_date' cannot be resolved",
+                    },
+                }
+            },
+        )
         with pytest.raises(TrailError) as e:
             trail.events(start=SINCE, end=UNTIL)
     msg = str(e.value)
@@ -553,12 +764,15 @@ def test_results_are_stored_where_asked_and_the_history_says_what_ran(sandbox, s
 
 
 # ----------------------------------------------------------------------------------- pure pieces
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-03-01 10:00:00.000 UTC", "2026-03-01T10:00:00Z"),
-    ("2026-03-01 12:00:00.250 +02:00", "2026-03-01T10:00:00.25Z"),
-    ("2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"),
-    ("2026-03-01 10:00:00.000", "2026-03-01T10:00:00Z"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-01 10:00:00.000 UTC", "2026-03-01T10:00:00Z"),
+        ("2026-03-01 12:00:00.250 +02:00", "2026-03-01T10:00:00.25Z"),
+        ("2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z"),
+        ("2026-03-01 10:00:00.000", "2026-03-01T10:00:00Z"),
+    ],
+)
 def test_athena_timestamp_text_is_read_as_utc(text, expected):
     s = athena._timestamps([text, None], "t")
     assert s.iloc[0] == pd.Timestamp(expected) and pd.isna(s.iloc[1])
@@ -570,12 +784,14 @@ def test_an_unreadable_timestamp_is_an_error_not_a_silent_null():
 
 
 def test_with_partitions_skips_cte_names_and_qualifies_by_alias():
-    out = athena.with_partitions("WITH events_x AS (SELECT * FROM ct AS t) SELECT * FROM events_x", "2026-03-01",
-                                 "2026-03-01", on_view=False)
+    out = athena.with_partitions(
+        "WITH events_x AS (SELECT * FROM ct AS t) SELECT * FROM events_x", "2026-03-01", "2026-03-01", on_view=False
+    )
     assert "t.date BETWEEN '2026/02/28' AND '2026/03/02'" in out
     assert out.count("BETWEEN") == 1
-    union = athena.with_partitions("SELECT event_id FROM events UNION ALL SELECT event_id FROM other", "2026-03-01",
-                                   "2026-03-01", table="events")
+    union = athena.with_partitions(
+        "SELECT event_id FROM events UNION ALL SELECT event_id FROM other", "2026-03-01", "2026-03-01", table="events"
+    )
     assert union.count("partition_date BETWEEN") == 1 and "events.partition_date" in union
 
 
@@ -591,10 +807,13 @@ class _Recorder:
 
 
 @settings(max_examples=60, deadline=None)
-@given(day=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2030, 12, 31)),
-       span=st.integers(min_value=0, max_value=400), hour=st.integers(0, 23),
-       accounts=st.lists(st.from_regex(r"\d{12}", fullmatch=True), max_size=3),
-       name=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12))
+@given(
+    day=st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2030, 12, 31)),
+    span=st.integers(min_value=0, max_value=400),
+    hour=st.integers(0, 23),
+    accounts=st.lists(st.from_regex(r"\d{12}", fullmatch=True), max_size=3),
+    name=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),
+)
 def test_every_events_query_parses_and_its_partitions_cover_the_window(day, span, hour, accounts, name):
     rec = _Recorder()
     trail = athena.AthenaTrail(rec, accounts=accounts or None)
@@ -603,8 +822,9 @@ def test_every_events_query_parses_and_its_partitions_cover_the_window(day, span
     trail.events(start=start, end=end, principal=name or None)
     [sql] = rec.sent
     assert_bounded(sql)
-    between = next(b for b in sqlglot.parse_one(sql, read="trino").find_all(exp.Between)
-                   if b.this.name == "partition_date")
+    between = next(
+        b for b in sqlglot.parse_one(sql, read="trino").find_all(exp.Between) if b.this.name == "partition_date"
+    )
     lo, hi = between.args["low"].name, between.args["high"].name
     assert lo <= f"{start.date():%Y/%m/%d}" and hi >= f"{end.date():%Y/%m/%d}"
     assert (dt.datetime.strptime(hi, "%Y/%m/%d") - dt.datetime.strptime(lo, "%Y/%m/%d")).days == span + 2
@@ -627,8 +847,16 @@ def test_a_trail_narrowed_to_accounts_hunts_only_their_partitions():
 
 def test_athena_ddl_org_projects_the_organizations_accounts(sandbox, capsys):
     """--org: the account enum is the organization's accounts (ListAccounts on the sandbox's organization)."""
-    code, out, err = run_cli(capsys, "trail", "athena-ddl", "--org", "--location",
-                             f"s3://trail/AWSLogs/{sandbox.org.org_id}/", "--regions", "us-east-1")
+    code, out, err = run_cli(
+        capsys,
+        "trail",
+        "athena-ddl",
+        "--org",
+        "--location",
+        f"s3://trail/AWSLogs/{sandbox.org.org_id}/",
+        "--regions",
+        "us-east-1",
+    )
     assert code == 0, err
     want = ",".join(sorted(a.account_id for a in sandbox.org.accounts))
     assert f"'projection.account.values'='{want}'" in out and "'projection.account.type'='enum'" in out

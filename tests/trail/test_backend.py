@@ -29,13 +29,19 @@ def test_both_back_ends_are_trail_backends_with_the_same_questions():
 
 
 def test_one_filter_rendered_per_dialect():
-    f = Filters.make(window=Window.parse("2026-03-01", "2026-03-01"), accounts=["111111111111"],
-                     principal="o'brien_x", event_name=["AssumeRole", "GetSessionToken"])
+    f = Filters.make(
+        window=Window.parse("2026-03-01", "2026-03-01"),
+        accounts=["111111111111"],
+        principal="o'brien_x",
+        event_name=["AssumeRole", "GetSessionToken"],
+    )
     local = Trail(duckdb.connect()).scope(f)
     remote = athena.AthenaTrail(None).scope(f)
     for sql, d in ((local, "duckdb"), (remote, "trino")):
         sqlglot.parse_one(f"SELECT 1 FROM events WHERE {sql}", read=d)
-        assert "recipient_account_id = '111111111111'" in sql and "event_name IN ('AssumeRole', 'GetSessionToken')" in sql
+        assert (
+            "recipient_account_id = '111111111111'" in sql and "event_name IN ('AssumeRole', 'GetSessionToken')" in sql
+        )
         assert "LIKE '%/o''brien\\_x' ESCAPE '\\'" in sql  # a principal's _ and % are literal
     assert "partition_" not in local
     assert "partition_date BETWEEN '2026/02/28' AND '2026/03/02'" in remote
@@ -44,17 +50,26 @@ def test_one_filter_rendered_per_dialect():
 
 def test_like_escaping_matches_the_literal_name_only():
     con = duckdb.connect()
-    con.execute("CREATE TABLE events AS SELECT p AS principal_arn, NULL AS session_issuer_arn, NULL AS principal_id, "
-                "NULL AS session_name FROM (VALUES ('arn:aws:iam::1:user/svc_a'), ('arn:aws:iam::1:user/svcXa'), "
-                "('arn:aws:iam::1:user/path/svc_a')) t(p)")
+    con.execute(
+        "CREATE TABLE events AS SELECT p AS principal_arn, NULL AS session_issuer_arn, NULL AS principal_id, "
+        "NULL AS session_name FROM (VALUES ('arn:aws:iam::1:user/svc_a'), ('arn:aws:iam::1:user/svcXa'), "
+        "('arn:aws:iam::1:user/path/svc_a')) t(p)"
+    )
     where = Filters(principal="svc_a").where("duckdb")
     assert [r[0] for r in con.execute(f"SELECT principal_arn FROM events WHERE {where} ORDER BY 1").fetchall()] == [
-        "arn:aws:iam::1:user/path/svc_a", "arn:aws:iam::1:user/svc_a"]
+        "arn:aws:iam::1:user/path/svc_a",
+        "arn:aws:iam::1:user/svc_a",
+    ]
 
 
-@pytest.mark.parametrize(("kw", "words"), [({"accounts": ["12345"]}, "not an AWS account"),
-                                           ({"regions": ["us east"]}, "not an AWS region"),
-                                           ({"window": Window(), "start": "2026-03-01"}, "not both")])
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"accounts": ["12345"]}, "not an AWS account"),
+        ({"regions": ["us east"]}, "not an AWS region"),
+        ({"window": Window(), "start": "2026-03-01"}, "not both"),
+    ],
+)
 def test_filters_check_their_values(kw, words):
     with pytest.raises(BadInput, match=words):
         Filters.make(**kw)

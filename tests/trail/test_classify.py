@@ -17,10 +17,17 @@ from iamkit.errors import TrailError
 from iamkit.trail.sources import classify
 from iamkit.window import Window, parse_time
 
-DIGEST = {"awsAccountId": "111111111111", "digestStartTime": "2024-03-01T09:00:00Z",
-          "digestEndTime": "2024-03-01T10:00:00Z", "digestS3Bucket": "logs", "digestS3Object": "x.json.gz",
-          "digestPublicKeyFingerprint": "ab", "digestSignatureAlgorithm": "SHA256withRSA",
-          "previousDigestSignature": "cd", "logFiles": [{"s3Bucket": "logs", "s3Object": "Records.json.gz"}]}
+DIGEST = {
+    "awsAccountId": "111111111111",
+    "digestStartTime": "2024-03-01T09:00:00Z",
+    "digestEndTime": "2024-03-01T10:00:00Z",
+    "digestS3Bucket": "logs",
+    "digestS3Object": "x.json.gz",
+    "digestPublicKeyFingerprint": "ab",
+    "digestSignatureAlgorithm": "SHA256withRSA",
+    "previousDigestSignature": "cd",
+    "logFiles": [{"s3Bucket": "logs", "s3Object": "Records.json.gz"}],
+}
 
 SHAPES = {  # text -> kind
     json.dumps({"Records": [{"eventID": "a", "eventTime": "2024-03-01T00:00:00Z"}]}): "records",
@@ -37,7 +44,7 @@ SHAPES = {  # text -> kind
     "[]": "array",
     json.dumps({"eventID": "1"}) + "\n" + json.dumps({"eventID": "2"}): "jsonl",
     json.dumps({"eventID": "1", "x": [1, {"Records": [2]}]}, indent=2): "single",
-    json.dumps({"hello": "world", "s": "\"Records\": [", "digestStartTime\"": 1}): "unknown",
+    json.dumps({"hello": "world", "s": '"Records": [', 'digestStartTime"': 1}): "unknown",
     '{"Rec\\u006frds": [{"eventID": "a"}]}': "records",  # a key spelled with an escape is the same key
     '\ufeff{"Records": []}': "records",
     " \n\t": "empty",
@@ -76,8 +83,11 @@ def test_a_trail_file_cannot_hide_as_a_digest(tmp_path):
     """Regression: a record whose requestParameters hold "digestStartTime" (in the first 64 KB) was taken
     for a digest and skipped with exit 0. Now it loads; a real digest beside it is skipped and listed."""
     recs = incident_records()[:5]
-    recs[0]["requestParameters"] = {"digestStartTime": "2024-03-01T00:00:00Z", "digestEndTime": "x",
-                                    "previousDigestSignature": "y"}
+    recs[0]["requestParameters"] = {
+        "digestStartTime": "2024-03-01T00:00:00Z",
+        "digestEndTime": "x",
+        "previousDigestSignature": "y",
+    }
     hostile = write_records_file(tmp_path / "in" / "hostile.json.gz", recs)
     (tmp_path / "in" / "digest.json.gz").write_bytes(gzip.compress(json.dumps(DIGEST).encode()))
     res = trail.load([tmp_path / "in"], tmp_path / "t.duckdb")
@@ -111,8 +121,17 @@ def test_every_skipped_file_is_listed_with_its_reason(tmp_path, capsys):
     (folder / "empty.json").write_text("\n")
     (folder / "other.json").write_text(json.dumps({"config": True}))
     db = tmp_path / "t.duckdb"
-    args = ["trail", "load", str(tmp_path / "AWSLogs"), "--db", str(db), "--start", "2024-03-01T10:00:00Z",
-            "--format", "json"]
+    args = [
+        "trail",
+        "load",
+        str(tmp_path / "AWSLogs"),
+        "--db",
+        str(db),
+        "--start",
+        "2024-03-01T10:00:00Z",
+        "--format",
+        "json",
+    ]
     with pytest.raises(SystemExit) as e:
         main(args)
     out = capsys.readouterr()
@@ -131,12 +150,19 @@ def test_every_skipped_file_is_listed_with_its_reason(tmp_path, capsys):
 
 
 def test_delivery_time_from_cloudtrail_names_only():
-    assert classify.delivery_time("s3://b/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/"
-                                 "111111111111_CloudTrail_us-east-1_20240301T1015Z_AbC123.json.gz").isoformat() == \
-        "2024-03-01T10:15:00+00:00"
+    assert (
+        classify.delivery_time(
+            "s3://b/AWSLogs/1/CloudTrail/us-east-1/2024/03/01/"
+            "111111111111_CloudTrail_us-east-1_20240301T1015Z_AbC123.json.gz"
+        ).isoformat()
+        == "2024-03-01T10:15:00+00:00"
+    )
     assert classify.delivery_time("111111111111_CloudTrail-Insight_eu-west-1_20240301T1015Z_x.json.gz") is not None
-    for name in ("notes_20240301T1015Z_x.json.gz", "111111111111_CloudTrail_us-east-1_20241301T1015Z_x.json.gz",
-                 "a.json"):
+    for name in (
+        "notes_20240301T1015Z_x.json.gz",
+        "111111111111_CloudTrail_us-east-1_20241301T1015Z_x.json.gz",
+        "a.json",
+    ):
         assert classify.delivery_time(name) is None
     w = Window(start=parse_time("2024-03-01T10:00:00Z"), end=parse_time("2024-03-01T12:00:00Z"))
     ok = [parse_time(t) for t in ("2024-03-01T09:00:00Z", "2024-03-01T12:30:00Z", "2024-03-02T12:00:00Z")]

@@ -11,8 +11,14 @@ from ctrecords import incident_records, write_records_file
 
 from iamkit.cli import main
 
-WINDOWED = [["load"], ["timeline", "AKIAEXAMPLE000000001"], ["trace", "AKIAEXAMPLE000000001"], ["hunt"],
-            ["sql", "SELECT 1"], ["athena-query", "SELECT 1", "--database", "db"]]
+WINDOWED = [
+    ["load"],
+    ["timeline", "AKIAEXAMPLE000000001"],
+    ["trace", "AKIAEXAMPLE000000001"],
+    ["hunt"],
+    ["sql", "SELECT 1"],
+    ["athena-query", "SELECT 1", "--database", "db"],
+]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -45,15 +51,19 @@ def _loaded(capsys, path, db, *flags: str) -> tuple[dict, str]:
 def test_load_window_old_and_new_spellings_load_the_same(capsys, logs, tmp_path):
     path, recs = logs
     inside = sum("2024-03-01T10:00:00Z" <= r["eventTime"] <= "2024-03-01T10:10:00Z" for r in recs)
-    new, err_new = _loaded(capsys, path, tmp_path / "new.duckdb", "--since", "2024-03-01T10:00:00Z",
-                           "--until", "2024-03-01T10:10:00Z")
-    old, err_old = _loaded(capsys, path, tmp_path / "old.duckdb", "--start", "2024-03-01T10:00:00Z",
-                           "--end", "2024-03-01T10:10:00Z")
+    new, err_new = _loaded(
+        capsys, path, tmp_path / "new.duckdb", "--since", "2024-03-01T10:00:00Z", "--until", "2024-03-01T10:10:00Z"
+    )
+    old, err_old = _loaded(
+        capsys, path, tmp_path / "old.duckdb", "--start", "2024-03-01T10:00:00Z", "--end", "2024-03-01T10:10:00Z"
+    )
     assert new["events_inserted"] == old["events_inserted"] == inside > 0
     assert "deprecated" not in err_new
     notes = [ln for ln in err_old.splitlines() if "deprecated" in ln]
-    assert notes == ["note: --start is deprecated, use --since (same values)",
-                     "note: --end is deprecated, use --until (same values)"]
+    assert notes == [
+        "note: --start is deprecated, use --since (same values)",
+        "note: --end is deprecated, use --until (same values)",
+    ]
 
 
 def test_a_span_back_from_now_is_a_window(capsys, logs, tmp_path):
@@ -65,13 +75,16 @@ def test_a_span_back_from_now_is_a_window(capsys, logs, tmp_path):
     assert got["events_inserted"] == len(recs)
 
 
-@pytest.mark.parametrize(("flags", "words"), [
-    (["--since", "2024-03-01", "--start", "2024-03-01"], "--start is the old spelling of --since"),
-    (["--until", "2024-03-01", "--end", "2024-03-01"], "--end is the old spelling of --until"),
-    (["--since", "yesterday"], "--since 'yesterday': not an ISO date/time nor a span"),
-    (["--start", "yesterday"], "--start 'yesterday'"),
-    (["--since", "2024-03-02", "--until", "2024-03-01"], "--since 2024-03-02T00:00:00.000Z is after --until"),
-])
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--since", "2024-03-01", "--start", "2024-03-01"], "--start is the old spelling of --since"),
+        (["--until", "2024-03-01", "--end", "2024-03-01"], "--end is the old spelling of --until"),
+        (["--since", "yesterday"], "--since 'yesterday': not an ISO date/time nor a span"),
+        (["--start", "yesterday"], "--start 'yesterday'"),
+        (["--since", "2024-03-02", "--until", "2024-03-01"], "--since 2024-03-02T00:00:00.000Z is after --until"),
+    ],
+)
 def test_window_mistakes_are_one_line_and_exit_2(capsys, logs, tmp_path, flags, words):
     path, _ = logs
     code, _, err = run(capsys, "load", str(path), "--db", str(tmp_path / "t.duckdb"), *flags)
@@ -102,8 +115,20 @@ def test_sql_window_bounds_every_read_of_events(capsys, logs, tmp_path):
     db = tmp_path / "t.duckdb"
     _loaded(capsys, path, db)
     q = "SELECT count(*) AS n FROM events e JOIN (SELECT event_id FROM events) x USING (event_id)"
-    code, out, err = run(capsys, "sql", q, "--db", str(db), "--format", "json", "--since", "2024-03-01T10:00:00Z",
-                         "--until", "2024-03-01T10:10:00Z")
+    code, out, err = run(
+        capsys,
+        "sql",
+        q,
+        "--db",
+        str(db),
+        "--format",
+        "json",
+        "--since",
+        "2024-03-01T10:00:00Z",
+        "--until",
+        "2024-03-01T10:10:00Z",
+    )
     assert code == 0, err
-    assert json.loads(out) == [{"n": sum("2024-03-01T10:00:00Z" <= r["eventTime"] <= "2024-03-01T10:10:00Z"
-                                         for r in recs)}]
+    assert json.loads(out) == [
+        {"n": sum("2024-03-01T10:00:00Z" <= r["eventTime"] <= "2024-03-01T10:10:00Z" for r in recs)}
+    ]

@@ -29,9 +29,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def _records() -> list[dict]:
     return [
         record("StopLogging", "cloudtrail.amazonaws.com", root(), at(0), event_id="stop", rp={"name": "t"}),
-        record("PutUserPolicy", "iam.amazonaws.com", user("eve", "AKIAEVE"), at(60), event_id="pol",
-               rp={"userName": "eve", "policyName": "x",
-                   "policyDocument": policy({"Effect": "Allow", "Action": "*", "Resource": "*"})}),
+        record(
+            "PutUserPolicy",
+            "iam.amazonaws.com",
+            user("eve", "AKIAEVE"),
+            at(60),
+            event_id="pol",
+            rp={
+                "userName": "eve",
+                "policyName": "x",
+                "policyDocument": policy({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+            },
+        ),
         record("ListUsers", "iam.amazonaws.com", user("bob"), at(120), event_id="noise"),
     ]
 
@@ -48,8 +57,15 @@ def test_shipped_rules_load_cleanly_and_cover_the_issue():
     rules, errors = load_rules()
     assert errors == []
     kinds = {r.kind for r in rules}
-    assert {"sigma", "key_created_then_used", "first_seen", "policy_grant", "trust_opened",
-            "selectors_narrowed", "denied_burst"} <= kinds
+    assert {
+        "sigma",
+        "key_created_then_used",
+        "first_seen",
+        "policy_grant",
+        "trust_opened",
+        "selectors_narrowed",
+        "denied_burst",
+    } <= kinds
     assert all(r.description and r.title and r.severity for r in rules)
     assert len({r.id for r in rules}) == len(rules)
 
@@ -90,8 +106,14 @@ def test_successful_stop_logging_is_not_a_denied_attempt():
     from iamkit.trail.detect import synth
 
     c = duckdb.connect()
-    store.insert_records(c, [synth.record("StopLogging", "cloudtrail.amazonaws.com", synth.user("ops"),
-                                          synth.at(1), rp={"name": "org-trail"})])
+    store.insert_records(
+        c,
+        [
+            synth.record(
+                "StopLogging", "cloudtrail.amazonaws.com", synth.user("ops"), synth.at(1), rp={"name": "org-trail"}
+            )
+        ],
+    )
     ids = set(hunt(Trail(c)).detections["detection_id"])
     assert "iamkit-logging-stopped" in ids and "iamkit-logging-stop-attempt-denied" not in ids
 
@@ -123,12 +145,16 @@ def test_bad_rule_files_are_listed_and_the_rest_runs(con, tmp_path):
     (tmp_path / "bad_severity.yml").write_text("id: b\ntitle: b\nseverity: urgent\nkind: denied_burst\n")
     (tmp_path / "neither.yml").write_text("foo: bar\n")
     (tmp_path / "dup.yml").write_text((SHIPPED_DIR / "root_activity.yml").read_text())
-    (tmp_path / "windows.yml").write_text("title: w\nlogsource: {product: windows}\n"
-                                          "detection: {s: {EventID: 1}, condition: s}\n")
-    (tmp_path / "agg.yml").write_text("title: agg\nid: agg\nlogsource: {product: aws, service: cloudtrail}\n"
-                                      "detection: {s: {eventTime|minute: 5}, condition: s}\n")
-    (tmp_path / "bad_param.yml").write_text("id: c\ntitle: c\nseverity: low\nkind: first_seen\n"
-                                            "params: {attribute: shoe_size}\n")
+    (tmp_path / "windows.yml").write_text(
+        "title: w\nlogsource: {product: windows}\ndetection: {s: {EventID: 1}, condition: s}\n"
+    )
+    (tmp_path / "agg.yml").write_text(
+        "title: agg\nid: agg\nlogsource: {product: aws, service: cloudtrail}\n"
+        "detection: {s: {eventTime|minute: 5}, condition: s}\n"
+    )
+    (tmp_path / "bad_param.yml").write_text(
+        "id: c\ntitle: c\nseverity: low\nkind: first_seen\nparams: {attribute: shoe_size}\n"
+    )
     res = hunt(Trail(con), rules=[SHIPPED_DIR, tmp_path])
     codes = dict(zip(res.errors["operation"].map(lambda p: Path(p).name), res.errors["code"], strict=True))
     assert codes["broken.yml"] == "rule_invalid"
@@ -195,8 +221,9 @@ def test_trino_back_end_renders_and_runs_through_its_runner():
 
     def execute(sql):
         seen.append(sql)
-        return pd.DataFrame(columns=["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen",
-                                     "n", "detail"])
+        return pd.DataFrame(
+            columns=["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen", "n", "detail"]
+        )
 
     res = AthenaTrail(Runner(execute)).hunt(all=True)
     assert seen == list(res.queries.values()) == list(queries.values()) and res.detections.empty
@@ -210,28 +237,37 @@ def test_trino_time_window_is_a_timestamp_literal():
 
 
 def test_ip_context_frame_can_be_given(con):
-    recs = [record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(d * 1440), ip="198.51.100.10")
-            for d in range(20)]
-    recs.append(record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(20.5 * 1440), ip="203.0.113.7",
-                       event_id="far"))
+    recs = [
+        record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(d * 1440), ip="198.51.100.10")
+        for d in range(20)
+    ]
+    recs.append(
+        record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(20.5 * 1440), ip="203.0.113.7", event_id="far")
+    )
     c = duckdb.connect()
     store.insert_records(c, recs)
     ctx = pd.DataFrame({"ip": ["198.51.100.10", "203.0.113.7"], "asn": [64500, 64511], "country": ["DE", "KP"]})
-    res = hunt(Trail(c), rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"],
-               ip_context=ctx)
+    res = hunt(
+        Trail(c),
+        rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"],
+        ip_context=ctx,
+    )
     assert sorted(res.detections["detection_id"]) == ["iamkit-assume-role-new-asn", "iamkit-assume-role-new-country"]
     assert res.errors.empty
     assert "ip_context" not in {r[0] for r in c.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
 
 def test_import_is_lazy():
-    code = ("import sys, iamkit.trail.detect, iamkit.trail.detect.sigma, iamkit.trail.detect.native; "
-            "print(sorted(m for m in ('duckdb', 'pandas', 'sqlglot') if m in sys.modules))")
+    code = (
+        "import sys, iamkit.trail.detect, iamkit.trail.detect.sigma, iamkit.trail.detect.native; "
+        "print(sorted(m for m in ('duckdb', 'pandas', 'sqlglot') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 # ---------------------------------------------------------------- CLI
+
 
 @pytest.fixture
 def db(tmp_path):
@@ -257,8 +293,20 @@ def test_cli_hunt_json(db):
 
 
 def test_cli_hunt_fail_on_and_sigma(db, tmp_path):
-    r = _cli(["trail", "hunt", "--db", str(db), "--fail-on", "high", "--format", "csv",
-              "--sigma", str(FIXTURES / "sigma" / "unsupported")])
+    r = _cli(
+        [
+            "trail",
+            "hunt",
+            "--db",
+            str(db),
+            "--fail-on",
+            "high",
+            "--format",
+            "csv",
+            "--sigma",
+            str(FIXTURES / "sigma" / "unsupported"),
+        ]
+    )
     assert r.exit_code == 1
     assert "rule_unsupported" in r.stderr
     only = tmp_path / "only"
@@ -277,12 +325,15 @@ def test_cli_hunt_trino_prints_sql(tmp_path):
     assert {x["detection_id"] for x in rows} == {r.id for r in load_rules()[0]}  # the country/ASN rules too
 
 
-@pytest.mark.parametrize("args", [
-    ["trail", "hunt"],
-    ["trail", "hunt", "--db", "/nonexistent/x.duckdb"],
-    ["trail", "hunt", "--dialect", "oracle"],
-    ["trail", "hunt", "--dialect", "trino", "--rules", "/nonexistent/rules"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trail", "hunt"],
+        ["trail", "hunt", "--db", "/nonexistent/x.duckdb"],
+        ["trail", "hunt", "--dialect", "oracle"],
+        ["trail", "hunt", "--dialect", "trino", "--rules", "/nonexistent/rules"],
+    ],
+)
 def test_cli_hunt_bad_input_exits_2(args):
     from iamkit.cli import main
 
@@ -317,7 +368,8 @@ def test_a_predicate_the_engine_rejects_fails_only_its_rule(con, tmp_path):
     # when it loads (naming the file) and the others run
     (tmp_path / "lookahead.yml").write_text(
         "title: la\nid: la\nlogsource: {product: aws, service: cloudtrail}\n"
-        "detection: {s: {eventName|re: 'Stop(?=Logging)'}, condition: s}\n")
+        "detection: {s: {eventName|re: 'Stop(?=Logging)'}, condition: s}\n"
+    )
     res = hunt(Trail(con), sigma_dirs=[tmp_path])
     bad = res.errors[res.errors["code"].isin(["rule_failed", "rule_invalid"])]
     assert [Path(p).name for p in bad["operation"]] == ["lookahead.yml"]
@@ -363,8 +415,9 @@ def test_country_rule_uses_offline_ip_context_by_default():
     ctx = IpContext()
     assert ctx.lookup(home)["country"] != ctx.lookup(away)["country"]  # the premise, from the offline data
     recs = [record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(d * 1440), ip=home) for d in range(20)]
-    recs.append(record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(20.5 * 1440), ip=away,
-                       event_id="away"))
+    recs.append(
+        record("AssumeRole", "sts.amazonaws.com", user("d", "AKIAD"), at(20.5 * 1440), ip=away, event_id="away")
+    )
     c = duckdb.connect()
     store.insert_records(c, recs)
     res = hunt(Trail(c), rules=[SHIPPED_DIR / "assume_role_new_country.yml", SHIPPED_DIR / "assume_role_new_asn.yml"])
@@ -381,14 +434,31 @@ def test_athena_text_results_become_typed_detections():
 
     def execute(sql):
         if "StopLogging" in sql or "stoplogging" in sql:
-            return pd.DataFrame({"principal_arn": ["arn:aws:iam::1:root"], "access_key_id": [None],
-                                 "event_ids": ["[e-1, e-2]"], "first_seen": ["2026-01-01 00:00:00.000 UTC"],
-                                 "last_seen": ["2026-01-01 00:05:00.000 UTC"], "n": ["2"], "detail": ["StopLogging"]},
-                                dtype="string")
-        return pd.DataFrame({"principal_arn": ["arn:aws:iam::1:user/x"], "access_key_id": ["AKIAX"],
-                             "event_ids": ["[d-1]"], "first_seen": ["2026-01-01 00:00:00.000 UTC"],
-                             "last_seen": ["2026-01-01 00:00:00.000 UTC"], "n": ["25"], "peak": ["25"],
-                             "names": ["ListRoles"]}, dtype="string")
+            return pd.DataFrame(
+                {
+                    "principal_arn": ["arn:aws:iam::1:root"],
+                    "access_key_id": [None],
+                    "event_ids": ["[e-1, e-2]"],
+                    "first_seen": ["2026-01-01 00:00:00.000 UTC"],
+                    "last_seen": ["2026-01-01 00:05:00.000 UTC"],
+                    "n": ["2"],
+                    "detail": ["StopLogging"],
+                },
+                dtype="string",
+            )
+        return pd.DataFrame(
+            {
+                "principal_arn": ["arn:aws:iam::1:user/x"],
+                "access_key_id": ["AKIAX"],
+                "event_ids": ["[d-1]"],
+                "first_seen": ["2026-01-01 00:00:00.000 UTC"],
+                "last_seen": ["2026-01-01 00:00:00.000 UTC"],
+                "n": ["25"],
+                "peak": ["25"],
+                "names": ["ListRoles"],
+            },
+            dtype="string",
+        )
 
     res = AthenaTrail(Runner(execute)).hunt(rules, all=True)
     frames.check(res.detections, "detections")
@@ -399,9 +469,17 @@ def test_athena_text_results_become_typed_detections():
     assert str(by_id.loc["iamkit-logging-stopped", "last_seen"]) == "2026-01-01 00:05:00+00:00"
 
 
-@pytest.mark.parametrize("value, expected", [
-    (None, []), ("[]", []), ("[a, b]", ["a", "b"]), ('["a","b"]', ["a", "b"]), (["a"], ["a"]), (("x", "y"), ["x", "y"]),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, []),
+        ("[]", []),
+        ("[a, b]", ["a", "b"]),
+        ('["a","b"]', ["a", "b"]),
+        (["a"], ["a"]),
+        (("x", "y"), ["x", "y"]),
+    ],
+)
 def test_as_id_list(value, expected):
     from iamkit.trail.detect.hunt import as_id_list
 
@@ -418,23 +496,38 @@ def test_hunt_on_athena_through_the_runner():
 
     client = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     names = ["principal_arn", "access_key_id", "event_ids", "first_seen", "last_seen", "n", "detail"]
-    types = ["varchar", "varchar", "array", "timestamp with time zone", "timestamp with time zone", "bigint",
-             "varchar"]
+    types = ["varchar", "varchar", "array", "timestamp with time zone", "timestamp with time zone", "bigint", "varchar"]
     cols = [{"Name": n, "Type": t} for n, t in zip(names, types, strict=True)]
-    data = ("arn:aws:iam::111111111111:root", None, "[ev-1, ev-2]", "2026-01-01 00:00:00.000 UTC",
-            "2026-01-01 00:05:00.000 UTC", "2", "StopLogging")
+    data = (
+        "arn:aws:iam::111111111111:root",
+        None,
+        "[ev-1, ev-2]",
+        "2026-01-01 00:00:00.000 UTC",
+        "2026-01-01 00:05:00.000 UTC",
+        "2",
+        "StopLogging",
+    )
     rows = [{"Data": [{"VarCharValue": v} if v is not None else {} for v in r]} for r in (names, data)]
     with Stubber(client) as stub:
-        stub.add_response("start_query_execution", {"QueryExecutionId": "q1"},
-                          {"QueryString": ANY, "QueryExecutionContext": {"Database": "default"}})
-        stub.add_response("get_query_execution", {"QueryExecution": {"QueryExecutionId": "q1",
-                                                                     "Status": {"State": "SUCCEEDED"}}},
-                          {"QueryExecutionId": "q1"})
-        stub.add_response("get_query_results", {"ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": cols}}},
-                          {"QueryExecutionId": "q1", "MaxResults": 1000})
+        stub.add_response(
+            "start_query_execution",
+            {"QueryExecutionId": "q1"},
+            {"QueryString": ANY, "QueryExecutionContext": {"Database": "default"}},
+        )
+        stub.add_response(
+            "get_query_execution",
+            {"QueryExecution": {"QueryExecutionId": "q1", "Status": {"State": "SUCCEEDED"}}},
+            {"QueryExecutionId": "q1"},
+        )
+        stub.add_response(
+            "get_query_results",
+            {"ResultSet": {"Rows": rows, "ResultSetMetadata": {"ColumnInfo": cols}}},
+            {"QueryExecutionId": "q1", "MaxResults": 1000},
+        )
         runner = AthenaRunner(client, clock=lambda: 0.0, sleep=lambda s: None)
-        res = AthenaTrail(runner).hunt([SHIPPED_DIR / "logging_stopped.yml"], since="2026-01-01T00:00:00Z",
-                                       until="2026-01-02T00:00:00Z")
+        res = AthenaTrail(runner).hunt(
+            [SHIPPED_DIR / "logging_stopped.yml"], since="2026-01-01T00:00:00Z", until="2026-01-02T00:00:00Z"
+        )
         stub.assert_no_pending_responses()
     frames.check(res.detections, "detections")
     row = res.detections.iloc[0]
@@ -447,12 +540,16 @@ def test_ip_context_covers_the_calls_of_every_rule(tmp_path):
     for name in ("AssumeRole", "GetSessionToken"):
         (tmp_path / f"{name}.yml").write_text(
             f"id: c-{name}\ntitle: {name} new country\nseverity: low\nkind: first_seen\n"
-            f"params: {{event_names: [{name}], attribute: country, baseline_days: 5}}\n")
+            f"params: {{event_names: [{name}], attribute: country, baseline_days: 5}}\n"
+        )
     recs = []
     for name in ("AssumeRole", "GetSessionToken"):
         recs += [record(name, "sts.amazonaws.com", user(name, "AKIAD"), at(d * 1440), ip="8.8.8.8") for d in range(8)]
-        recs.append(record(name, "sts.amazonaws.com", user(name, "AKIAD"), at(9 * 1440), ip="193.0.6.139",
-                           event_id=f"away-{name}"))
+        recs.append(
+            record(
+                name, "sts.amazonaws.com", user(name, "AKIAD"), at(9 * 1440), ip="193.0.6.139", event_id=f"away-{name}"
+            )
+        )
     c = duckdb.connect()
     store.insert_records(c, recs)
     res = hunt(Trail(c), rules=[tmp_path])
@@ -460,10 +557,13 @@ def test_ip_context_covers_the_calls_of_every_rule(tmp_path):
     assert sorted(x for ids in res.detections["event_ids"] for x in ids) == ["away-AssumeRole", "away-GetSessionToken"]
 
 
-@pytest.mark.parametrize("since, until, expect", [
-    ("2026-01-01", "2026-01-01", ("2026-01-01T00:00:00.000Z", "2026-01-01T23:59:59.999Z")),
-    ("2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00Z", ("2026-01-01T08:00:00.000Z", "2026-01-01T10:00:00.000Z")),
-])
+@pytest.mark.parametrize(
+    "since, until, expect",
+    [
+        ("2026-01-01", "2026-01-01", ("2026-01-01T00:00:00.000Z", "2026-01-01T23:59:59.999Z")),
+        ("2026-01-01T10:00:00+02:00", "2026-01-01T10:00:00Z", ("2026-01-01T08:00:00.000Z", "2026-01-01T10:00:00.000Z")),
+    ],
+)
 def test_time_window_bounds(since, until, expect):
     from iamkit.trail.predicates import Filters
 
@@ -482,8 +582,21 @@ def test_hunt_scoped_to_accounts_and_regions():
     """--accounts/--regions: detections only from those; every rule's SQL carries the filter."""
     other = "222222222222"
     c = duckdb.connect()
-    store.insert_records(c, [*_records(), record("StopLogging", "cloudtrail.amazonaws.com", root(other), at(30),
-                                                 event_id="stop-other", rp={"name": "t"}, account=other)])
+    store.insert_records(
+        c,
+        [
+            *_records(),
+            record(
+                "StopLogging",
+                "cloudtrail.amazonaws.com",
+                root(other),
+                at(30),
+                event_id="stop-other",
+                rp={"name": "t"},
+                account=other,
+            ),
+        ],
+    )
     everywhere = hunt(Trail(c))
     scoped = hunt(Trail(c), accounts=[other])
     ids = lambda res: {e for ids in res.detections["event_ids"] for e in ids}  # noqa: E731
@@ -495,16 +608,22 @@ def test_hunt_scoped_to_accounts_and_regions():
 
 
 def test_trino_scoped_hunt_prunes_account_and_region_partitions():
-    queries = AthenaTrail(None).hunt_queries(since="2026-01-02", until="2026-01-03", accounts=["222222222222"],
-                                             regions=["eu-west-1"])
+    queries = AthenaTrail(None).hunt_queries(
+        since="2026-01-02", until="2026-01-03", accounts=["222222222222"], regions=["eu-west-1"]
+    )
     for rule_id, sql in queries.items():
         assert "partition_account IN ('222222222222')" in sql and "partition_region IN ('eu-west-1')" in sql, rule_id
         sqlglot.parse_one(sql, read="trino")
 
 
-@pytest.mark.parametrize(("kw", "msg"), [({"accounts": ["12345"]}, "not an AWS account"),
-                                         ({"accounts": ["1' OR '1'='1"]}, "not an AWS account"),
-                                         ({"regions": ["us east"]}, "not an AWS region")])
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"accounts": ["12345"]}, "not an AWS account"),
+        ({"accounts": ["1' OR '1'='1"]}, "not an AWS account"),
+        ({"regions": ["us east"]}, "not an AWS region"),
+    ],
+)
 def test_scope_values_are_checked_before_they_reach_sql(con, kw, msg):
     with pytest.raises(BadInput, match=msg):
         hunt(Trail(con), **kw)

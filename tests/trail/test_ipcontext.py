@@ -89,10 +89,17 @@ def write_mmdb(path, networks: dict[str, dict], db_type: str) -> None:
         return n + 16 + offsets[rec[1]]
 
     tree = b"".join(value(left).to_bytes(3, "big") + value(right).to_bytes(3, "big") for left, right in nodes)
-    meta = {"node_count": n, "record_size": U16(24), "ip_version": U16(4), "database_type": db_type,
-            "languages": ["en"], "binary_format_major_version": U16(2), "binary_format_minor_version": U16(0),
-            "build_epoch": U64(1700000000),
-            "description": {"en": "iamkit test database"}}
+    meta = {
+        "node_count": n,
+        "record_size": U16(24),
+        "ip_version": U16(4),
+        "database_type": db_type,
+        "languages": ["en"],
+        "binary_format_major_version": U16(2),
+        "binary_format_minor_version": U16(0),
+        "build_epoch": U64(1700000000),
+        "description": {"en": "iamkit test database"},
+    }
     path.write_bytes(tree + b"\x00" * 16 + b"".join(datas) + b"\xab\xcd\xefMaxMind.com" + _enc(meta))
 
 
@@ -100,16 +107,26 @@ def write_mmdb(path, networks: dict[str, dict], db_type: str) -> None:
 def mmdbs(tmp_path):
     country = tmp_path / "country.mmdb"
     asn = tmp_path / "asn.mmdb"
-    write_mmdb(country, {"203.0.113.0/24": {"country": {"iso_code": "KP"}},
-                         "198.51.100.0/24": {"registered_country": {"iso_code": "NL"}}}, "GeoLite2-Country")
-    write_mmdb(asn, {"203.0.113.0/24": {"autonomous_system_number": 64500,
-                                        "autonomous_system_organization": "Example Hosting"}}, "GeoLite2-ASN")
+    write_mmdb(
+        country,
+        {
+            "203.0.113.0/24": {"country": {"iso_code": "KP"}},
+            "198.51.100.0/24": {"registered_country": {"iso_code": "NL"}},
+        },
+        "GeoLite2-Country",
+    )
+    write_mmdb(
+        asn,
+        {"203.0.113.0/24": {"autonomous_system_number": 64500, "autonomous_system_organization": "Example Hosting"}},
+        "GeoLite2-ASN",
+    )
     return country, asn
 
 
 @pytest.fixture(autouse=True)
 def refuse_any_socket(monkeypatch):
     """Any socket use during these tests is a bug: IP context is offline by contract."""
+
     def refuse(*a, **k):
         raise AssertionError("network access attempted")
 
@@ -117,15 +134,35 @@ def refuse_any_socket(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
-@pytest.mark.parametrize(("value", "kind"), [
-    ("8.8.8.8", "public"), ("2001:4860:4860::8888", "public"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
-    ("172.16.5.4", "private"), ("127.0.0.1", "loopback"), ("::1", "loopback"), ("169.254.169.254", "link_local"),
-    ("fe80::1", "link_local"), ("224.0.0.1", "multicast"), ("240.0.0.1", "reserved"), ("0.0.0.0", "reserved"),
-    ("iam.amazonaws.com", "aws_service"), ("ec2.AMAZONAWS.com", "aws_service"), ("AWS Internal", "aws_internal"),
-    ("::ffff:10.0.0.1", "private"), ("not an ip", "invalid"), ("", "invalid"), (None, "invalid"),
-    (float("nan"), "invalid"), ("100.64.0.1", "reserved"), ("203.0.113.66", "documentation"),
-    ("2001:db8::1", "documentation"), ("192.0.2.1", "documentation"),
-])
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("8.8.8.8", "public"),
+        ("2001:4860:4860::8888", "public"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.1", "private"),
+        ("172.16.5.4", "private"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("169.254.169.254", "link_local"),
+        ("fe80::1", "link_local"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("0.0.0.0", "reserved"),
+        ("iam.amazonaws.com", "aws_service"),
+        ("ec2.AMAZONAWS.com", "aws_service"),
+        ("AWS Internal", "aws_internal"),
+        ("::ffff:10.0.0.1", "private"),
+        ("not an ip", "invalid"),
+        ("", "invalid"),
+        (None, "invalid"),
+        (float("nan"), "invalid"),
+        ("100.64.0.1", "reserved"),
+        ("203.0.113.66", "documentation"),
+        ("2001:db8::1", "documentation"),
+        ("192.0.2.1", "documentation"),
+    ],
+)
 def test_classify(value, kind):
     assert classify(value) == kind
 
@@ -142,8 +179,14 @@ def test_iptocc_country_offline_and_nothing_for_non_public():
 def test_mmdb_country_and_asn(mmdbs):
     country, asn = mmdbs
     ctx = IpContext(country_mmdb=country, asn_mmdb=asn, use_iptocc=False)
-    assert ctx.lookup("203.0.113.66") == {"ip": "203.0.113.66", "kind": "documentation", "country": "KP", "asn": 64500,
-                                          "as_org": "Example Hosting", "source": "mmdb+mmdb-asn"}
+    assert ctx.lookup("203.0.113.66") == {
+        "ip": "203.0.113.66",
+        "kind": "documentation",
+        "country": "KP",
+        "asn": 64500,
+        "as_org": "Example Hosting",
+        "source": "mmdb+mmdb-asn",
+    }
     assert ctx.lookup("198.51.100.7")["country"] == "NL"
     miss = ctx.lookup("8.8.8.8")
     assert (miss["country"], miss["asn"], miss["source"]) == (None, None, None)

@@ -17,8 +17,15 @@ from iamkit.trail.sources import batch, classify
 
 
 def _recs(i: int, k: int) -> list[dict]:
-    return [{"eventID": f"f{i}-e{j}", "eventTime": "2024-03-01T00:00:00Z", "eventName": f"F{i}",
-             "requestParameters": {"n": j, "nested": {"file": i}}} for j in range(k)]
+    return [
+        {
+            "eventID": f"f{i}-e{j}",
+            "eventTime": "2024-03-01T00:00:00Z",
+            "eventName": f"F{i}",
+            "requestParameters": {"n": j, "nested": {"file": i}},
+        }
+        for j in range(k)
+    ]
 
 
 @given(st.binary(max_size=4096))
@@ -36,8 +43,10 @@ def test_stored_gzip_members_concatenate_with_compressed_ones():
 
 @pytest.mark.parametrize("parts", [1, 2, 3, 8])
 def test_split_keeps_order_and_every_file(parts, tmp_path):
-    infos = [batch.FileInfo(local=tmp_path / f"{i}", name=str(i), etag="", size=10, raw_size=(i % 5 + 1) * 100)
-             for i in range(23)]
+    infos = [
+        batch.FileInfo(local=tmp_path / f"{i}", name=str(i), etag="", size=10, raw_size=(i % 5 + 1) * 100)
+        for i in range(23)
+    ]
     chunks = batch._split(infos, parts)
     assert 1 <= len(chunks) <= parts
     assert [n for c in chunks for n, _ in c] == list(range(1, 24))
@@ -104,8 +113,10 @@ def test_a_truncated_file_found_only_by_the_batch_read_is_isolated(tmp_path, mon
 
 def test_repeats_inside_one_batch_are_kept_once_the_earliest(tmp_path):
     a = [{"eventID": "same", "eventTime": "2024-03-01T00:00:05Z", "eventName": "Later"}]
-    b = [{"eventID": "same", "eventTime": "2024-03-01T00:00:01Z", "eventName": "Earlier"},
-         {"eventID": "other", "eventTime": "2024-03-01T00:00:02Z", "eventName": "X"}]
+    b = [
+        {"eventID": "same", "eventTime": "2024-03-01T00:00:01Z", "eventName": "Earlier"},
+        {"eventID": "other", "eventTime": "2024-03-01T00:00:02Z", "eventName": "X"},
+    ]
     write_records_file(tmp_path / "in" / "a.json.gz", a)
     write_records_file(tmp_path / "in" / "b.json.gz", b)
     res = trail.load([tmp_path / "in"], tmp_path / "t.duckdb")
@@ -184,6 +195,8 @@ def test_small_batches_load_the_same_events(tmp_path, monkeypatch):
         res = trail.load([tmp_path / "in"], db)
         assert (res.files_loaded, res.events_inserted) == (5, 23)
         with trail.open(db) as t:
-            got[size] = (t.sql("SELECT * EXCLUDE (source_file) FROM events ORDER BY event_id").values.tolist(),
-                         sorted(t.sql("SELECT path, records FROM loaded_files").values.tolist()))
+            got[size] = (
+                t.sql("SELECT * EXCLUDE (source_file) FROM events ORDER BY event_id").values.tolist(),
+                sorted(t.sql("SELECT path, records FROM loaded_files").values.tolist()),
+            )
     assert got[2000] == got[10**9]

@@ -22,20 +22,35 @@ def _t(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@pytest.mark.parametrize(("windows", "start", "end", "expected"), [
-    ([(None, None)], "2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z", True),
-    ([(None, None)], None, None, True),
-    ([("2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z")], None, None, False),
-    ([("2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z")], "2024-03-01T10:00:00Z", "2024-03-01T10:30:00Z", True),
-    ([("2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z")], "2024-03-01T09:59:59Z", "2024-03-01T10:30:00Z", False),
-    ([("2024-03-01T00:00:00Z", "2024-03-01T23:59:59.999999Z"), ("2024-03-02T00:00:00Z", None)],
-     "2024-03-01T12:00:00Z", None, True),  # a day's last microsecond and the next day join
-    ([("2024-03-01T00:00:00Z", "2024-03-01T05:00:00Z"), ("2024-03-01T07:00:00Z", "2024-03-01T12:00:00Z")],
-     "2024-03-01T08:00:00Z", "2024-03-01T09:00:00Z", True),  # a gap before the window does not matter
-    ([("2024-03-01T00:00:00Z", "2024-03-01T05:00:00Z"), ("2024-03-01T07:00:00Z", "2024-03-01T12:00:00Z")],
-     "2024-03-01T04:00:00Z", "2024-03-01T08:00:00Z", False),
-    ([], None, None, False),
-])
+@pytest.mark.parametrize(
+    ("windows", "start", "end", "expected"),
+    [
+        ([(None, None)], "2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z", True),
+        ([(None, None)], None, None, True),
+        ([("2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z")], None, None, False),
+        ([("2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z")], "2024-03-01T10:00:00Z", "2024-03-01T10:30:00Z", True),
+        ([("2024-03-01T10:00:00Z", "2024-03-01T11:00:00Z")], "2024-03-01T09:59:59Z", "2024-03-01T10:30:00Z", False),
+        (
+            [("2024-03-01T00:00:00Z", "2024-03-01T23:59:59.999999Z"), ("2024-03-02T00:00:00Z", None)],
+            "2024-03-01T12:00:00Z",
+            None,
+            True,
+        ),  # a day's last microsecond and the next day join
+        (
+            [("2024-03-01T00:00:00Z", "2024-03-01T05:00:00Z"), ("2024-03-01T07:00:00Z", "2024-03-01T12:00:00Z")],
+            "2024-03-01T08:00:00Z",
+            "2024-03-01T09:00:00Z",
+            True,
+        ),  # a gap before the window does not matter
+        (
+            [("2024-03-01T00:00:00Z", "2024-03-01T05:00:00Z"), ("2024-03-01T07:00:00Z", "2024-03-01T12:00:00Z")],
+            "2024-03-01T04:00:00Z",
+            "2024-03-01T08:00:00Z",
+            False,
+        ),
+        ([], None, None, False),
+    ],
+)
 def test_covers(windows, start, end, expected):
     ws = [(None if a is None else _t(a), None if b is None else _t(b)) for a, b in windows]
     assert batch.covers(ws, None if start is None else _t(start), None if end is None else _t(end)) is expected
@@ -96,7 +111,7 @@ def test_bad_entries_are_listed_by_file_and_index_and_the_rest_loads(tmp_path):
     bad_time = dict(recs[3], eventTime="yesterday at noon")
     folder = tmp_path / "in"
     for i in range(3):  # a fast batch of clean files around the bad one
-        write_records_file(folder / f"clean{i}.json.gz", recs[10 + 3 * i: 13 + 3 * i])
+        write_records_file(folder / f"clean{i}.json.gz", recs[10 + 3 * i : 13 + 3 * i])
     odd = write_records_file(folder / "odd.json.gz", [good[0], 7, None, "x", good[1], bad_time, [1], good[2]])
     null = folder / "null.json.gz"
     null.write_bytes(gzip.compress(json.dumps({"Records": None}).encode()))
@@ -109,7 +124,12 @@ def test_bad_entries_are_listed_by_file_and_index_and_the_rest_loads(tmp_path):
     for op, code, msg in rows[["operation", "code", "message"]].values.tolist():
         by_file.setdefault(Path(op.split(" ", 1)[1]).name, []).append((code, msg))
     assert [m.split(":")[0] for _, m in by_file["odd.json.gz"]] == [
-        "Records[1]", "Records[2]", "Records[3]", "Records[6][0]", "Records[5]"]
+        "Records[1]",
+        "Records[2]",
+        "Records[3]",
+        "Records[6][0]",
+        "Records[5]",
+    ]
     assert "yesterday at noon" in by_file["odd.json.gz"][-1][1]
     assert by_file["null.json.gz"] == [("BadFile", "no record could be read: Records: Records is null, not a list")]
     with trail.open(tmp_path / "t.duckdb") as t:
@@ -152,8 +172,10 @@ class _Glacier:
         from botocore.awsrequest import AWSResponse
 
         if request.method == "GET" and any(request.url.split("?")[0].endswith(k) for k in self.keys):
-            body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidObjectState</Code>'
-                    b"<Message>The operation is not valid for the object's storage class</Message></Error>")
+            body = (
+                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidObjectState</Code>'
+                b"<Message>The operation is not valid for the object's storage class</Message></Error>"
+            )
 
             class Raw:
                 def stream(self, **kw):
@@ -174,7 +196,9 @@ def test_one_unreadable_s3_object_fails_alone(s3, tmp_path, monkeypatch):
     res = trail.load(["s3://cold-logs/AWSLogs/"], db, s3_client=s3)
     assert (res.files_loaded, res.files_failed, res.events_inserted) == (11, 1, 22)
     err = res.errors
-    assert err.code.tolist() == ["InvalidObjectState"] and err.operation.tolist() == [f"s3:GetObject s3://cold-logs/{cold}"]
+    assert err.code.tolist() == ["InvalidObjectState"] and err.operation.tolist() == [
+        f"s3:GetObject s3://cold-logs/{cold}"
+    ]
     assert not res.nothing_read
     s3.meta.events.unregister("before-send.s3.GetObject", glacier)  # the object is restored from Glacier
     again = trail.load(["s3://cold-logs/AWSLogs/"], db, s3_client=s3)

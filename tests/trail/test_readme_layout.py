@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _table() -> dict[str, str]:
     text = (ROOT / "README.md").read_text()
-    body = text[text.index("| layer | where |"):]
+    body = text[text.index("| layer | where |") :]
     rows = {}
     for line in body.splitlines()[2:]:
         if not line.startswith("|"):

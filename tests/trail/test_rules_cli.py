@@ -32,11 +32,17 @@ def _truth(folder: Path) -> dict[str, dict]:
         doc = yaml.safe_load(path.read_text())
         sigma = "detection" in doc or "correlation" in doc
         level = str(doc.get("level" if sigma else "severity")).lower()
-        attack = sorted({t.split(".", 1)[1].upper() for t in doc.get("tags") or []
-                         if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)} |
-                        {str(t).upper().removeprefix("ATTACK.") for t in doc.get("attack") or []})
-        out[doc["id"]] = {"title": doc["title"], "severity": {"informational": "info"}.get(level, level),
-                          "attack": attack, "sigma": sigma, "path": path}
+        attack = sorted(
+            {t.split(".", 1)[1].upper() for t in doc.get("tags") or [] if re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t)}
+            | {str(t).upper().removeprefix("ATTACK.") for t in doc.get("attack") or []}
+        )
+        out[doc["id"]] = {
+            "title": doc["title"],
+            "severity": {"informational": "info"}.get(level, level),
+            "attack": attack,
+            "sigma": sigma,
+            "path": path,
+        }
     return out
 
 
@@ -79,11 +85,15 @@ def test_user_sigma_rules_are_added_with_their_path_and_status():
 def test_rules_replaces_the_shipped_set_and_bad_files_are_listed(tmp_path):
     (tmp_path / "good.yml").write_text((SHIPPED_DIR / "root_activity.yml").read_text())
     (tmp_path / "broken.yml").write_text("title: [unclosed\n")
-    (tmp_path / "dangling.yml").write_text("title: d\nid: d\nlogsource: {product: aws, service: cloudtrail}\n"
-                                           "detection: {s: {eventName: X}, unused: {eventName: Y}, condition: s}\n")
-    (tmp_path / "timepart.yml").write_text("title: tp\nid: tp\nlogsource: {product: aws, service: cloudtrail}\n"
-                                           "tags: [attack.t1078]\n"
-                                           "detection: {s: {eventTime|minute: 5}, condition: s}\n")
+    (tmp_path / "dangling.yml").write_text(
+        "title: d\nid: d\nlogsource: {product: aws, service: cloudtrail}\n"
+        "detection: {s: {eventName: X}, unused: {eventName: Y}, condition: s}\n"
+    )
+    (tmp_path / "timepart.yml").write_text(
+        "title: tp\nid: tp\nlogsource: {product: aws, service: cloudtrail}\n"
+        "tags: [attack.t1078]\n"
+        "detection: {s: {eventTime|minute: 5}, condition: s}\n"
+    )
     df = _listing(["--rules", str(tmp_path)]).set_index("path")
     assert set(df["id"]) == {"iamkit-root-activity", "tp", "d", ""}
     # pySigma's validators: a selection the condition never uses is a note, the rule still runs
@@ -91,18 +101,24 @@ def test_rules_replaces_the_shipped_set_and_bad_files_are_listed(tmp_path):
     assert "not referenced from condition" in df.loc[str(tmp_path / "dangling.yml"), "notes"]
     assert df.loc[str(tmp_path / "good.yml"), "source"] == str(tmp_path / "good.yml")  # copied: user-provided
     assert df.loc[str(tmp_path / "broken.yml"), "status"].startswith("invalid: cannot read YAML")
-    assert df.loc[str(tmp_path / "timepart.yml"), "status"] == \
-        "unsupported: time-part modifiers (|minute, |hour, ...) are not supported"
+    assert (
+        df.loc[str(tmp_path / "timepart.yml"), "status"]
+        == "unsupported: time-part modifiers (|minute, |hour, ...) are not supported"
+    )
 
 
 def test_coverage_maps_each_technique_to_the_rules_that_run(tmp_path):
     (tmp_path / "a.yml").write_text((SHIPPED_DIR / "root_activity.yml").read_text())
-    (tmp_path / "b.yml").write_text("title: b\nid: b\nlogsource: {product: aws, service: cloudtrail}\n"
-                                    "tags: [attack.t1078.004, attack.t1580, attack.discovery]\n"
-                                    "detection: {s: {eventName: ListBuckets}, condition: s}\n")
-    (tmp_path / "c.yml").write_text("title: c\nid: c\nlogsource: {product: aws, service: cloudtrail}\n"
-                                    "tags: [attack.t1580]\n"
-                                    "detection: {s: {eventTime|hour: 5}, condition: s}\n")
+    (tmp_path / "b.yml").write_text(
+        "title: b\nid: b\nlogsource: {product: aws, service: cloudtrail}\n"
+        "tags: [attack.t1078.004, attack.t1580, attack.discovery]\n"
+        "detection: {s: {eventName: ListBuckets}, condition: s}\n"
+    )
+    (tmp_path / "c.yml").write_text(
+        "title: c\nid: c\nlogsource: {product: aws, service: cloudtrail}\n"
+        "tags: [attack.t1580]\n"
+        "detection: {s: {eventTime|hour: 5}, condition: s}\n"
+    )
     r = _cli(["trail", "rules", "--rules", str(tmp_path), "--coverage", "--format", "csv"])
     assert r.exit_code == 0, r.output
     cov = pd.read_csv(io.StringIO(r.stdout), keep_default_na=False).set_index("technique")
@@ -125,12 +141,15 @@ def test_table_output_has_both_tables_and_formats_are_checked(tmp_path, cli):
     assert set(pd.read_parquet(out)["id"]) == set(_truth(SHIPPED_DIR))
 
 
-@pytest.mark.parametrize("tags, attack, expected", [
-    (["attack.t1098.001", "attack.persistence", "attack.T1098.001"], None, ["T1098.001"]),
-    ([], ["T1562.008", "t1078"], ["T1562.008", "T1078"]),
-    (["attack.t1580"], ["attack.t1530"], ["T1580", "T1530"]),
-    (["cve.2021-1234", "attack.g0016"], None, []),
-])
+@pytest.mark.parametrize(
+    "tags, attack, expected",
+    [
+        (["attack.t1098.001", "attack.persistence", "attack.T1098.001"], None, ["T1098.001"]),
+        ([], ["T1562.008", "t1078"], ["T1562.008", "T1078"]),
+        (["attack.t1580"], ["attack.t1530"], ["T1580", "T1530"]),
+        (["cve.2021-1234", "attack.g0016"], None, []),
+    ],
+)
 def test_techniques_from_tags_and_an_attack_field(tags, attack, expected):
     r = Rule(id="x", title="x", severity="low", kind="denied_burst", tags=tags)
     if attack is not None:

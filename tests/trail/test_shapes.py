@@ -67,11 +67,18 @@ def test_fields_of_the_odd_shapes_are_read(loaded):
     _, events, insights, _ = loaded
     by_id = events.set_index("event_id")
     net = by_id.loc["shape-network-0001"]
-    assert (net["event_type"], net["error_code"], net["recipient_account_id"], net["source_ip"]) == \
-        ("AwsVpceEvent", "VpceAccessDenied", "123456789012", "10.1.2.3")
+    assert (net["event_type"], net["error_code"], net["recipient_account_id"], net["source_ip"]) == (
+        "AwsVpceEvent",
+        "VpceAccessDenied",
+        "123456789012",
+        "10.1.2.3",
+    )
     pretty = by_id.loc["shape-pretty-0001"]
-    assert (pretty["principal_arn"], pretty["access_key_id"], pretty["event_name"]) == \
-        ("arn:aws:iam::123456789012:user/Alice", "AKIAIOSFODNN7EXAMPLE", "CreateUser")
+    assert (pretty["principal_arn"], pretty["access_key_id"], pretty["event_name"]) == (
+        "arn:aws:iam::123456789012:user/Alice",
+        "AKIAIOSFODNN7EXAMPLE",
+        "CreateUser",
+    )
     assert json.loads(pretty["request_parameters"]) == {"userName": "Bob"}
     data = by_id.loc["shape-data-0001"]
     assert bool(data["read_only"]) is True
@@ -80,6 +87,10 @@ def test_fields_of_the_odd_shapes_are_read(loaded):
     assert compact["session_issuer_arn"] == "arn:aws:iam::123456789012:role/Dev"
     ins = insights.set_index("event_id")
     # an Insights record names its API inside insightDetails: kept in the insights table's columns
-    assert ins.loc["shape-insight-0003", ["event_source", "event_name", "insight_type", "state"]].tolist() == \
-        ["iam.amazonaws.com", "DeleteUser", "ApiErrorRateInsight", "Start"]
+    assert ins.loc["shape-insight-0003", ["event_source", "event_name", "insight_type", "state"]].tolist() == [
+        "iam.amazonaws.com",
+        "DeleteUser",
+        "ApiErrorRateInsight",
+        "Start",
+    ]
     assert ins.loc["shape-insight-0002", "state"] == "End"

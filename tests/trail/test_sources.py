@@ -41,11 +41,17 @@ def test_classify_every_shape(tmp_path, records):
         "pretty.json": (json.dumps({"Records": r}, indent=2), False, "records"),
         "array.json": (json.dumps(r), False, "array"),
         "lines.jsonl": ("\n".join(json.dumps(x) for x in r), False, "jsonl"),
-        "lookup.json": (json.dumps({"Events": [{"EventId": "1", "CloudTrailEvent": json.dumps(r[0])}]}), False,
-                        "lookup"),
+        "lookup.json": (
+            json.dumps({"Events": [{"EventId": "1", "CloudTrailEvent": json.dumps(r[0])}]}),
+            False,
+            "lookup",
+        ),
         "digest.json.gz": (json.dumps({"awsAccountId": "1", "digestStartTime": "x", "logFiles": []}), True, "digest"),
-        "insight.json.gz": (json.dumps({"Records": [{"eventType": "AwsCloudTrailInsight", "eventID": "i"}]}), True,
-                            "insights"),
+        "insight.json.gz": (
+            json.dumps({"Records": [{"eventType": "AwsCloudTrailInsight", "eventID": "i"}]}),
+            True,
+            "insights",
+        ),
         "single.json": (json.dumps(r[0], indent=1), False, "single"),
         "empty.json": ("  \n", False, "empty"),
     }
@@ -60,8 +66,10 @@ def test_every_local_shape_loads_the_same_events(tmp_path, records):
     _write(folder / "plain.json", json.dumps({"Records": r[5:8]}, indent=2))
     _write(folder / "array.json.gz", json.dumps(r[8:12]), gz=True)
     _write(folder / "lines.jsonl", "\n".join(json.dumps(x) for x in r[12:16]) + "\n")
-    _write(folder / "lookup.json", json.dumps([{"EventId": x["eventID"], "CloudTrailEvent": json.dumps(x)}
-                                               for x in r[16:20]]))
+    _write(
+        folder / "lookup.json",
+        json.dumps([{"EventId": x["eventID"], "CloudTrailEvent": json.dumps(x)} for x in r[16:20]]),
+    )
     renamed = [{("@timestamp" if k == "eventTime" else k): v for k, v in x.items()} for x in r[20:24]]
     _write(folder / "export.jsonl", "\n".join(json.dumps(x) for x in renamed))
     _write(folder / "one.json", json.dumps(r[24], indent=1))
@@ -109,7 +117,7 @@ def test_bad_files_are_listed_and_the_rest_loads(tmp_path, records):
 def test_a_bad_file_inside_a_fast_batch_is_isolated(tmp_path, records):
     folder = tmp_path / "in"
     for i in range(4):
-        write_records_file(folder / f"f{i}.json.gz", records[i * 5:(i + 1) * 5])
+        write_records_file(folder / f"f{i}.json.gz", records[i * 5 : (i + 1) * 5])
     whole = gzip.compress(json.dumps({"Records": records[20:]}).encode())
     (folder / "f9.json.gz").write_bytes(whole[:-20])  # same kind (records), truncated: fails the batch
     res = trail.load([folder], tmp_path / "t.duckdb")
@@ -142,8 +150,16 @@ def test_a_failed_file_is_retried_next_time(tmp_path, records):
 
 def test_file_larger_than_duckdb_default_object_size(tmp_path):
     big_param = "x" * 2000
-    recs = [rec("PutObject", "s3.amazonaws.com", iam_user(ALICE, LEAKED), "2024-03-01T09:00:00Z",
-                rp={"bucketName": "b", "key": f"k{i}", "blob": big_param}) for i in range(9000)]
+    recs = [
+        rec(
+            "PutObject",
+            "s3.amazonaws.com",
+            iam_user(ALICE, LEAKED),
+            "2024-03-01T09:00:00Z",
+            rp={"bucketName": "b", "key": f"k{i}", "blob": big_param},
+        )
+        for i in range(9000)
+    ]
     path = write_records_file(tmp_path / "big.json.gz", recs)
     assert len(gzip.decompress(path.read_bytes())) > 16 * 2**20
     res = trail.load([path], tmp_path / "t.duckdb")
@@ -174,30 +190,44 @@ def test_parse_python_handles_wrappers():
 
     assert unwrap({"Records": [{"eventID": "a"}]}) == ([{"eventID": "a"}], ["Records[0]"], [])
     assert unwrap({"Events": [{"CloudTrailEvent": '{"eventID": "b"}'}]}) == (
-        [{"eventID": "b"}], ["Events[0].CloudTrailEvent"], [])
+        [{"eventID": "b"}],
+        ["Events[0].CloudTrailEvent"],
+        [],
+    )
     assert unwrap([{"_source": {"eventID": "c"}}]) == ([{"eventID": "c"}], ["[0]._source"], [])
     assert unwrap({"foo": 1})[2] == [("file", "unknown shape: no Records, Events, CloudTrailEvent or record fields")]
 
 
-_event = st.fixed_dictionaries({
-    "eventID": st.uuids().map(str),
-    "eventTime": st.datetimes(min_value=__import__("datetime").datetime(2020, 1, 1),
-                              max_value=__import__("datetime").datetime(2030, 1, 1)).map(
-        lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
-    "eventName": st.sampled_from(["ListUsers", "AssumeRole", "GetObject", "CreateUser"]),
-    "sourceIPAddress": st.ip_addresses().map(str),
-    "userAgent": st.text(max_size=30),
-    "requestParameters": st.one_of(st.none(), st.dictionaries(st.text(min_size=1, max_size=8),
-                                                              st.one_of(st.text(max_size=20), st.integers()),
-                                                              max_size=4)),
-    "userIdentity": st.fixed_dictionaries({"type": st.sampled_from(["IAMUser", "AssumedRole", "Root"]),
-                                           "accessKeyId": st.from_regex(r"AKIA[A-Z2-7]{16}", fullmatch=True)}),
-})
+_event = st.fixed_dictionaries(
+    {
+        "eventID": st.uuids().map(str),
+        "eventTime": st.datetimes(
+            min_value=__import__("datetime").datetime(2020, 1, 1), max_value=__import__("datetime").datetime(2030, 1, 1)
+        ).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        "eventName": st.sampled_from(["ListUsers", "AssumeRole", "GetObject", "CreateUser"]),
+        "sourceIPAddress": st.ip_addresses().map(str),
+        "userAgent": st.text(max_size=30),
+        "requestParameters": st.one_of(
+            st.none(),
+            st.dictionaries(
+                st.text(min_size=1, max_size=8), st.one_of(st.text(max_size=20), st.integers()), max_size=4
+            ),
+        ),
+        "userIdentity": st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["IAMUser", "AssumedRole", "Root"]),
+                "accessKeyId": st.from_regex(r"AKIA[A-Z2-7]{16}", fullmatch=True),
+            }
+        ),
+    }
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(events=st.lists(_event, min_size=1, max_size=15, unique_by=lambda e: e["eventID"]),
-       shape=st.sampled_from(["records_gz", "records", "array", "jsonl", "lookup"]))
+@given(
+    events=st.lists(_event, min_size=1, max_size=15, unique_by=lambda e: e["eventID"]),
+    shape=st.sampled_from(["records_gz", "records", "array", "jsonl", "lookup"]),
+)
 def test_property_any_shape_round_trips(tmp_path_factory, events, shape):
     d = tmp_path_factory.mktemp("prop")
     if shape.startswith("records"):
@@ -228,10 +258,10 @@ def test_batched_files_keep_their_own_record_counts(tmp_path, records):
     start = 0
     expected = {}
     for i, n in enumerate(sizes):
-        p = write_records_file(folder / f"f{i}.json.gz", records[start:start + n])
+        p = write_records_file(folder / f"f{i}.json.gz", records[start : start + n])
         expected[str(p)] = n
         start += n
-    plain = write_records_file(folder / "plain.json", records[start:start + 3], gz=False)  # not gzipped
+    plain = write_records_file(folder / "plain.json", records[start : start + 3], gz=False)  # not gzipped
     expected[str(plain)] = 3
     res = trail.load([folder], tmp_path / "t.duckdb")
     assert (res.files_loaded, res.events_inserted) == (6, sum(sizes) + 3)
@@ -254,11 +284,22 @@ def test_a_file_with_two_concatenated_objects_still_loads_whole(tmp_path, record
 
 
 def test_insights_file_is_routed_to_the_insights_table(tmp_path, records):
-    insight = {"eventVersion": "1.08", "eventTime": "2024-03-01T10:00:00Z", "eventSource": "iam.amazonaws.com",
-               "eventName": "CreateAccessKey", "eventType": "AwsCloudTrailInsight", "eventID": "ins-1",
-               "eventCategory": "Insight", "awsRegion": "us-east-1", "recipientAccountId": "111111111111",
-               "insightDetails": {"state": "Start", "insightType": "ApiCallRateInsight",
-                                  "insightContext": {"statistics": {"baseline": {"average": 0.1}}}}}
+    insight = {
+        "eventVersion": "1.08",
+        "eventTime": "2024-03-01T10:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateAccessKey",
+        "eventType": "AwsCloudTrailInsight",
+        "eventID": "ins-1",
+        "eventCategory": "Insight",
+        "awsRegion": "us-east-1",
+        "recipientAccountId": "111111111111",
+        "insightDetails": {
+            "state": "Start",
+            "insightType": "ApiCallRateInsight",
+            "insightContext": {"statistics": {"baseline": {"average": 0.1}}},
+        },
+    }
     folder = tmp_path / "AWSLogs" / "111111111111" / "CloudTrail-Insight" / "us-east-1" / "2024" / "03" / "01"
     write_records_file(folder / "i.json.gz", [insight])
     write_records_file(tmp_path / "AWSLogs" / "e.json.gz", records[:3])

@@ -34,14 +34,28 @@ def _put_trail(s3, bucket: str, org: str | None = ORG) -> dict[str, str]:
         for region in REGIONS:
             for day in DAYS:
                 t = f"{day:%Y-%m-%d}T12:00:00Z"
-                recs = [rec("ListUsers", "iam.amazonaws.com", iam_user(ALICE, "AKIAAAAAAAAAAAAAAAA1", acct), t,
-                            account=acct, region=region, event_id=f"{acct}-{region}-{day}-{i}") for i in range(2)]
-                key = (f"{base}{acct}/CloudTrail/{region}/{day:%Y/%m/%d}/"
-                       f"{acct}_CloudTrail_{region}_{day:%Y%m%d}T1200Z_abc.json.gz")
+                recs = [
+                    rec(
+                        "ListUsers",
+                        "iam.amazonaws.com",
+                        iam_user(ALICE, "AKIAAAAAAAAAAAAAAAA1", acct),
+                        t,
+                        account=acct,
+                        region=region,
+                        event_id=f"{acct}-{region}-{day}-{i}",
+                    )
+                    for i in range(2)
+                ]
+                key = (
+                    f"{base}{acct}/CloudTrail/{region}/{day:%Y/%m/%d}/"
+                    f"{acct}_CloudTrail_{region}_{day:%Y%m%d}T1200Z_abc.json.gz"
+                )
                 s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(json.dumps({"Records": recs}).encode()))
                 keys[key] = recs[0]["eventID"]
-                digest = (f"{base}{acct}/CloudTrail-Digest/{region}/{day:%Y/%m/%d}/"
-                          f"{acct}_CloudTrail-Digest_{region}_x_{day:%Y%m%d}T1200Z.json.gz")
+                digest = (
+                    f"{base}{acct}/CloudTrail-Digest/{region}/{day:%Y/%m/%d}/"
+                    f"{acct}_CloudTrail-Digest_{region}_x_{day:%Y%m%d}T1200Z.json.gz"
+                )
                 s3.put_object(Bucket=bucket, Key=digest, Body=gzip.compress(b'{"digestStartTime": "x"}'))
     return keys
 
@@ -63,8 +77,15 @@ class _Calls:
 def test_org_trail_pruned_before_download(s3, tmp_path):
     _put_trail(s3, "org-logs")
     calls = _Calls(s3)
-    res = trail.load(["s3://org-logs/AWSLogs/"], tmp_path / "t.duckdb", s3_client=s3,
-                     accounts=["222222222222"], regions=["eu-west-1"], start="2024-03-01", end="2024-03-02")
+    res = trail.load(
+        ["s3://org-logs/AWSLogs/"],
+        tmp_path / "t.duckdb",
+        s3_client=s3,
+        accounts=["222222222222"],
+        regions=["eu-west-1"],
+        start="2024-03-01",
+        end="2024-03-02",
+    )
     assert res.files_failed == 0
     assert res.files_loaded == 2 and res.events_inserted == 4
     assert calls.count("GetObject") == 2  # only the two matching day files were fetched
@@ -105,31 +126,46 @@ def test_s3_single_object_and_missing_bucket(s3, tmp_path):
 
 def test_s3_uses_aws_endpoint_url_without_an_explicit_client(s3, tmp_path):
     _put_trail(s3, "env-logs")
-    res = trail.load(["s3://env-logs/AWSLogs/o-abcdef1234/333333333333/"], tmp_path / "t.duckdb",
-                     regions=["us-east-1"])
+    res = trail.load(["s3://env-logs/AWSLogs/o-abcdef1234/333333333333/"], tmp_path / "t.duckdb", regions=["us-east-1"])
     assert res.files_loaded == 3 and res.events_inserted == 6
 
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("s3://b", ("b", "")), ("s3://b/", ("b", "")), ("s3://b/AWSLogs", ("b", "AWSLogs/")),
-    ("s3://b/x/AWSLogs/o-1/", ("b", "x/AWSLogs/o-1/")), ("s3://b/k/f.json.gz", ("b", "k/f.json.gz")),
-])
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://b", ("b", "")),
+        ("s3://b/", ("b", "")),
+        ("s3://b/AWSLogs", ("b", "AWSLogs/")),
+        ("s3://b/x/AWSLogs/o-1/", ("b", "x/AWSLogs/o-1/")),
+        ("s3://b/k/f.json.gz", ("b", "k/f.json.gz")),
+    ],
+)
 def test_parse_s3_uri(uri, expected):
     assert s3_source.parse_s3_uri(uri) == expected
 
 
 def test_walk_state_from_a_deep_prefix():
     st = classify.layout_state("logs/AWSLogs/o-abcdef1234/111111111111/CloudTrail/us-east-1/2024/03/")
-    assert (st["level"], st["account"], st["region"], st["y"], st["m"]) == ("month", "111111111111", "us-east-1",
-                                                                            2024, 3)
+    assert (st["level"], st["account"], st["region"], st["y"], st["m"]) == (
+        "month",
+        "111111111111",
+        "us-east-1",
+        2024,
+        3,
+    )
 
 
-@given(start=st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31)), span=st.integers(0, 400),
-       probe=st.dates(dt.date(2019, 6, 1), dt.date(2027, 12, 31)))
+@given(
+    start=st.dates(dt.date(2020, 1, 1), dt.date(2026, 12, 31)),
+    span=st.integers(0, 400),
+    probe=st.dates(dt.date(2019, 6, 1), dt.date(2027, 12, 31)),
+)
 def test_property_pruning_never_drops_a_day_in_the_window(start, span, probe):
     end = start + dt.timedelta(days=span)
-    w = Window(start=dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC),
-                       end=dt.datetime(end.year, end.month, end.day, 23, 59, tzinfo=dt.UTC))
+    w = Window(
+        start=dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC),
+        end=dt.datetime(end.year, end.month, end.day, 23, 59, tzinfo=dt.UTC),
+    )
     inside = start - dt.timedelta(days=1) <= probe <= end + dt.timedelta(days=1)
     assert w.day_ok(probe.year, probe.month, probe.day) == inside
     if inside:  # a folder holding a kept day is never pruned higher up
@@ -146,6 +182,7 @@ def test_window_day_pruning_has_a_day_of_margin():
 
 # ---------------------------------------------------------------- lookup:
 
+
 class FakeClock:
     def __init__(self):
         self.now = 100.0
@@ -160,8 +197,9 @@ class FakeClock:
 
 
 def _lookup_event(i: int) -> dict:
-    r = rec("ConsoleLogin", "signin.amazonaws.com", iam_user(ALICE, None), f"2024-03-01T09:{i:02d}:00Z",
-            event_id=f"lk-{i}")
+    r = rec(
+        "ConsoleLogin", "signin.amazonaws.com", iam_user(ALICE, None), f"2024-03-01T09:{i:02d}:00Z", event_id=f"lk-{i}"
+    )
     return {"EventId": r["eventID"], "EventName": r["eventName"], "CloudTrailEvent": json.dumps(r)}
 
 
@@ -178,13 +216,22 @@ def test_lookup_pages_paces_and_sends_one_attribute():
     client = boto3.client("cloudtrail", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     attr = {"AttributeKey": "Username", "AttributeValue": "dev-alice"}
     with Stubber(client) as stub:
-        stub.add_response("lookup_events", {"Events": [_lookup_event(0), _lookup_event(1)], "NextToken": "t1"},
-                          {"LookupAttributes": [attr], "MaxResults": 50})
-        stub.add_response("lookup_events", {"Events": [_lookup_event(2)]},
-                          {"LookupAttributes": [attr], "MaxResults": 50, "NextToken": "t1"})
+        stub.add_response(
+            "lookup_events",
+            {"Events": [_lookup_event(0), _lookup_event(1)], "NextToken": "t1"},
+            {"LookupAttributes": [attr], "MaxResults": 50},
+        )
+        stub.add_response(
+            "lookup_events",
+            {"Events": [_lookup_event(2)]},
+            {"LookupAttributes": [attr], "MaxResults": 50, "NextToken": "t1"},
+        )
         fc = FakeClock()
-        out = list(lookup.lookup_events(lambda r: client, ["us-east-1"], attribute=attr,
-                                         pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep)))
+        out = list(
+            lookup.lookup_events(
+                lambda r: client, ["us-east-1"], attribute=attr, pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep)
+            )
+        )
         stub.assert_no_pending_responses()
     assert [r["eventID"] for _, r, _ in out] == ["lk-0", "lk-1", "lk-2"]
     assert fc.sleeps == [0.5]
@@ -197,8 +244,13 @@ def test_lookup_throttling_is_listed_and_other_regions_go_on():
         s1.add_client_error("lookup_events", service_error_code="ThrottlingException", service_message="Rate exceeded")
         s2.add_response("lookup_events", {"Events": [_lookup_event(5)]})
         fc = FakeClock()
-        out = list(lookup.lookup_events({"us-east-1": east, "us-west-2": west}.get, ["us-east-1", "us-west-2"],
-                                         pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep)))
+        out = list(
+            lookup.lookup_events(
+                {"us-east-1": east, "us-west-2": west}.get,
+                ["us-east-1", "us-west-2"],
+                pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep),
+            )
+        )
     errors = [e for _, _, e in out if e]
     assert errors[0]["code"] == "ThrottlingException" and errors[0]["region"] == "us-east-1"
     assert [r["eventID"] for _, r, _ in out if r] == ["lk-5"]
@@ -215,12 +267,18 @@ def test_load_lookup_source_into_the_store(tmp_path):
             return client
 
     with Stubber(client) as stub:
-        stub.add_response("lookup_events", {"Events": [_lookup_event(i) for i in range(3)]},
-                          {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
-                           "MaxResults": 50})
+        stub.add_response(
+            "lookup_events",
+            {"Events": [_lookup_event(i) for i in range(3)]},
+            {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}], "MaxResults": 50},
+        )
         fc = FakeClock()
-        res = trail.load(["lookup:eu-west-1?EventName=ConsoleLogin"], tmp_path / "t.duckdb", session=Session(),
-                         pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep))
+        res = trail.load(
+            ["lookup:eu-west-1?EventName=ConsoleLogin"],
+            tmp_path / "t.duckdb",
+            session=Session(),
+            pacer=lookup.Pacer(clock=fc.clock, sleep=fc.sleep),
+        )
     assert res.events_inserted == 3
     with trail.open(tmp_path / "t.duckdb") as t:
         assert set(t.events().event_name) == {"ConsoleLogin"}
@@ -235,4 +293,6 @@ def test_bad_lookup_specs(spec):
 def test_lookup_spec_parsing():
     assert lookup.parse_lookup_spec("lookup:") == {"regions": [], "attribute": None}
     assert lookup.parse_lookup_spec("lookup:us-east-1,eu-west-1?AccessKeyId=AKIA1") == {
-        "regions": ["us-east-1", "eu-west-1"], "attribute": {"AttributeKey": "AccessKeyId", "AttributeValue": "AKIA1"}}
+        "regions": ["us-east-1", "eu-west-1"],
+        "attribute": {"AttributeKey": "AccessKeyId", "AttributeValue": "AKIA1"},
+    }

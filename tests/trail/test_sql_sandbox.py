@@ -82,11 +82,13 @@ def test_cli_allow_path_opens_only_the_named_file(capsys, db, private, tmp_path)
     q = f"SELECT content FROM read_text('{private}')"
     code, out, _ = run(capsys, "trail", "sql", q, "--db", str(db), "--allow-path", str(private), "--format", "json")
     assert code == 0 and json.loads(out)[0]["content"].startswith(SECRET_FILE_TEXT)
-    code, _, err = run(capsys, "trail", "sql", f"SELECT * FROM read_text('{other}')", "--db", str(db),
-                       "--allow-path", str(private))
+    code, _, err = run(
+        capsys, "trail", "sql", f"SELECT * FROM read_text('{other}')", "--db", str(db), "--allow-path", str(private)
+    )
     assert code == 2 and "SQL refused" in err
-    code, _, err = run(capsys, "trail", "sql", f"COPY (SELECT 1) TO '{private}'", "--db", str(db),
-                       "--allow-path", str(private))
+    code, _, err = run(
+        capsys, "trail", "sql", f"COPY (SELECT 1) TO '{private}'", "--db", str(db), "--allow-path", str(private)
+    )
     assert code == 2 and private.read_text().startswith(SECRET_FILE_TEXT)  # readable is not writable
     code, _, err = run(capsys, "trail", "sql", "SELECT 1", "--db", str(db), "--allow-path", str(tmp_path / "nope"))
     assert code == 2 and "not found" in err
@@ -120,14 +122,23 @@ def test_python_sql_is_locked_the_same_way(how, db, private, tmp_path):
     n = len(incident_records())
     with t:
         assert t.sql("SELECT count(*) AS n FROM events").n.iloc[0] == n
-        assert t.sql("SELECT count(*) AS n FROM events WHERE access_key_id = ?", ["AKIAOLDLEAKEDKEY0001"]).n.iloc[0] == 6
-        for query in (f"SELECT * FROM read_text('{private}')", f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
-                      "SET enable_external_access = true", f"ATTACH '{tmp_path / 'y.duckdb'}'"):
+        assert (
+            t.sql("SELECT count(*) AS n FROM events WHERE access_key_id = ?", ["AKIAOLDLEAKEDKEY0001"]).n.iloc[0] == 6
+        )
+        for query in (
+            f"SELECT * FROM read_text('{private}')",
+            f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
+            "SET enable_external_access = true",
+            f"ATTACH '{tmp_path / 'y.duckdb'}'",
+        ):
             with pytest.raises(BadInput, match="SQL (refused|failed)") as e:
                 t.sql(query)
             assert "\n" not in str(e.value)
-        assert t.sql(f"SELECT content FROM read_text('{private}')", allow_paths=[private]).content.iloc[0].startswith(
-            "root:")
+        assert (
+            t.sql(f"SELECT content FROM read_text('{private}')", allow_paths=[private])
+            .content.iloc[0]
+            .startswith("root:")
+        )
         assert t.count() == n  # the library's own connection still works afterwards
         if how == "read-write":  # and can still write: temp tables survive, a load goes on
             t.con.execute("CREATE TEMP TABLE keep AS SELECT 1 AS x")
@@ -148,8 +159,9 @@ def test_cache_never_writes_into_a_case_folder(capsys, tmp_path, monkeypatch):
     db = case / "trail.duckdb"
     trail.load([tmp_path / "in"], db)
     before = sorted(p.relative_to(case).as_posix() for p in case.rglob("*"))
-    code, out, _ = run(capsys, "trail", "sql", "SELECT count(*) AS n FROM events", "--db", str(db), "--cache",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "trail", "sql", "SELECT count(*) AS n FROM events", "--db", str(db), "--cache", "--format", "json"
+    )
     assert code == 0 and json.loads(out) == [{"n": len(incident_records())}]
     assert sorted(p.relative_to(case).as_posix() for p in case.rglob("*")) == before
     cached = list((tmp_path / "xdg" / "iamkit").rglob("*.parquet"))

@@ -16,8 +16,10 @@ from iamkit.window import Window
 
 
 def test_schema_columns_follow_the_frame_contract(store_con):
-    cols = store_con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_name = 'events' ORDER BY ordinal_position").fetchall()
+    cols = store_con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'events' ORDER BY ordinal_position"
+    ).fetchall()
     assert [c for c, _ in cols] == [*columns.FRAME_COLUMNS, "source_file"]
     types = dict(cols)
     assert types["event_time"] == "TIMESTAMP WITH TIME ZONE"
@@ -32,8 +34,14 @@ def test_create_schema_is_idempotent(store_con):
 
 
 def test_identity_fields_of_an_assumed_role_session(store_con):
-    r = rec("GetSecretValue", "secretsmanager.amazonaws.com", role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY, mfa=True),
-            "2024-03-01T10:10:00Z", rp={"secretId": "s"}, read_only=True)
+    r = rec(
+        "GetSecretValue",
+        "secretsmanager.amazonaws.com",
+        role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY, mfa=True),
+        "2024-03-01T10:10:00Z",
+        rp={"secretId": "s"},
+        read_only=True,
+    )
     assert store.insert_records(store_con, [r]) == 1
     row = store_con.execute("SELECT * FROM events").df().iloc[0]
     assert row.identity_type == "AssumedRole"
@@ -59,8 +67,10 @@ def test_iam_user_fields_and_console_mfa_from_additional_data(store_con):
     assert (row.error_code, row.error_message) == ("Failed authentication", "bad password")
 
 
-@pytest.mark.parametrize("stamp", ["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.000Z", "2024-03-01 10:00:00+00:00",
-                                   "1709287200000", "1709287200"])
+@pytest.mark.parametrize(
+    "stamp",
+    ["2024-03-01T10:00:00Z", "2024-03-01T10:00:00.000Z", "2024-03-01 10:00:00+00:00", "1709287200000", "1709287200"],
+)
 def test_renamed_time_field_in_any_common_format(store_con, stamp):
     store.insert_records(store_con, [{"eventID": "x", "@timestamp": stamp, "eventName": "ListUsers"}])
     got = store_con.execute("SELECT event_time FROM events").fetchone()[0]
@@ -71,7 +81,9 @@ def test_dedupe_within_a_batch_and_against_the_table(store_con, incident):
     assert store.insert_records(store_con, incident + incident[:3]) == len(incident)
     assert store.insert_records(store_con, incident) == 0
     assert store_con.execute("SELECT count(DISTINCT event_id), count(*) FROM events").fetchone() == (
-        len(incident), len(incident))
+        len(incident),
+        len(incident),
+    )
 
 
 def test_record_without_event_id_gets_a_stable_content_id(store_con):
@@ -81,21 +93,40 @@ def test_record_without_event_id_gets_a_stable_content_id(store_con):
 
 
 def test_insights_are_routed_to_their_own_table(store_con):
-    insight = {"eventVersion": "1.08", "eventTime": "2024-03-01T10:00:00Z", "eventSource": "iam.amazonaws.com",
-               "eventName": "CreateAccessKey", "eventType": "AwsCloudTrailInsight", "eventID": "ins-1",
-               "eventCategory": "Insight", "recipientAccountId": DEV, "awsRegion": "us-east-1",
-               "insightDetails": {"state": "Start", "insightType": "ApiCallRateInsight"}}
-    store.insert_records(store_con, [insight, rec("ListUsers", "iam.amazonaws.com", iam_user(ALICE, LEAKED),
-                                                  "2024-03-01T09:00:00Z")])
+    insight = {
+        "eventVersion": "1.08",
+        "eventTime": "2024-03-01T10:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateAccessKey",
+        "eventType": "AwsCloudTrailInsight",
+        "eventID": "ins-1",
+        "eventCategory": "Insight",
+        "recipientAccountId": DEV,
+        "awsRegion": "us-east-1",
+        "insightDetails": {"state": "Start", "insightType": "ApiCallRateInsight"},
+    }
+    store.insert_records(
+        store_con, [insight, rec("ListUsers", "iam.amazonaws.com", iam_user(ALICE, LEAKED), "2024-03-01T09:00:00Z")]
+    )
     assert store_con.execute("SELECT count(*) FROM events").fetchone()[0] == 1
     assert store_con.execute("SELECT insight_type, state FROM insights").fetchall() == [("ApiCallRateInsight", "Start")]
 
 
 def test_session_tokens_and_secret_keys_are_redacted(store_con):
-    r = rec("AssumeRole", "sts.amazonaws.com", iam_user(ALICE, LEAKED), "2024-03-01T10:00:00Z",
-            re={"credentials": {"accessKeyId": "ASIAXXXXXXXXXXXXXXX1", "sessionToken": "TOPSECRETTOKEN"}})
-    r2 = rec("CreateAccessKey", "iam.amazonaws.com", iam_user(ALICE, LEAKED), "2024-03-01T10:01:00Z",
-             re={"accessKey": {"accessKeyId": "AKIAXXXXXXXXXXXXXXX1", "secretAccessKey": "TOPSECRETKEY"}})
+    r = rec(
+        "AssumeRole",
+        "sts.amazonaws.com",
+        iam_user(ALICE, LEAKED),
+        "2024-03-01T10:00:00Z",
+        re={"credentials": {"accessKeyId": "ASIAXXXXXXXXXXXXXXX1", "sessionToken": "TOPSECRETTOKEN"}},
+    )
+    r2 = rec(
+        "CreateAccessKey",
+        "iam.amazonaws.com",
+        iam_user(ALICE, LEAKED),
+        "2024-03-01T10:01:00Z",
+        re={"accessKey": {"accessKeyId": "AKIAXXXXXXXXXXXXXXX1", "secretAccessKey": "TOPSECRETKEY"}},
+    )
     store.insert_records(store_con, [r, r2])
     dump = json.dumps(store_con.execute("SELECT response_elements FROM events").fetchall())
     assert "TOPSECRET" not in dump
@@ -106,8 +137,9 @@ def test_window_keeps_only_events_inside(store_con, incident):
     n = store.insert_records(store_con, incident, window=Window.parse("2024-03-01T10:00:00Z", "2024-03-01T10:10:00Z"))
     times = [t for (t,) in store_con.execute("SELECT event_time FROM events").fetchall()]
     assert n == len(times) and n > 0
-    assert all(pd.Timestamp("2024-03-01T10:00:00Z") <= pd.Timestamp(t) <= pd.Timestamp("2024-03-01T10:10:00Z")
-               for t in times)
+    assert all(
+        pd.Timestamp("2024-03-01T10:00:00Z") <= pd.Timestamp(t) <= pd.Timestamp("2024-03-01T10:10:00Z") for t in times
+    )
 
 
 def test_trail_events_filters_and_frame_schema(tmp_path, incident):
@@ -118,7 +150,10 @@ def test_trail_events_filters_and_frame_schema(tmp_path, incident):
     assert len(df) == 6 and df.event_time.is_monotonic_increasing
     assert isinstance(df.request_parameters.iloc[3], dict)
     assert set(t.events(principal="dev-alice").event_id) == set(df.event_id)
-    assert list(t.events(event_name=["CreateUser", "AttachUserPolicy"]).event_name) == ["CreateUser", "AttachUserPolicy"]
+    assert list(t.events(event_name=["CreateUser", "AttachUserPolicy"]).event_name) == [
+        "CreateUser",
+        "AttachUserPolicy",
+    ]
     assert set(t.events(error_code="AccessDenied").event_name) == {"ListBuckets", "StopLogging"}
     assert len(t.events(start="2024-03-01T10:00:00Z", end="2024-03-01T10:06:00Z", account_id="222222222222")) == 2
     assert t.events(source_ip="192.0.2.1").empty
@@ -212,8 +247,12 @@ def test_direct_insert_stores_what_the_staged_insert_stores(incident, case):
 
 
 def test_direct_insert_hands_batches_with_insights_back_untouched(store_con):
-    insight = {"eventTime": "2024-03-01T10:00:00Z", "eventType": "AwsCloudTrailInsight", "eventID": "ins-1",
-               "insightDetails": {"state": "Start"}}
+    insight = {
+        "eventTime": "2024-03-01T10:00:00Z",
+        "eventType": "AwsCloudTrailInsight",
+        "eventID": "ins-1",
+        "insightDetails": {"state": "Start"},
+    }
     normal = rec("ListUsers", "iam.amazonaws.com", iam_user(ALICE, LEAKED), "2024-03-01T09:00:00Z")
     assert _insert_via(store_con, [normal, insight], "direct") is None
     assert store_con.execute("SELECT count(*) FROM events").fetchone()[0] == 0  # rolled back: nothing half-done

@@ -84,29 +84,64 @@ def test_session_key_traced_back_to_the_leaked_key(t):
 def test_saml_and_web_identity_and_identity_center_origins(store_con):
     role = f"arn:aws:iam::{DEV}:role/Federated"
     sess = f"arn:aws:sts::{DEV}:assumed-role/Federated/jane@example.com"
-    saml_ui = {"type": "SAMLUser", "principalId": "x:jane@example.com", "userName": "jane@example.com",
-               "identityProvider": "arn:aws:iam::111111111111:saml-provider/Okta"}
+    saml_ui = {
+        "type": "SAMLUser",
+        "principalId": "x:jane@example.com",
+        "userName": "jane@example.com",
+        "identityProvider": "arn:aws:iam::111111111111:saml-provider/Okta",
+    }
     key_saml, key_web, key_sso = "ASIASAMLSESSION00001", "ASIAWEBSESSION000001", "ASIASSOSESSION000001"
     records = [
-        rec("AssumeRoleWithSAML", "sts.amazonaws.com", saml_ui, "2024-03-01T08:00:00Z",
-            re={"credentials": {"accessKeyId": key_saml}, "assumedRoleUser": {"arn": sess},
-                "subject": "jane@example.com", "issuer": "https://okta.example.com"}),
+        rec(
+            "AssumeRoleWithSAML",
+            "sts.amazonaws.com",
+            saml_ui,
+            "2024-03-01T08:00:00Z",
+            re={
+                "credentials": {"accessKeyId": key_saml},
+                "assumedRoleUser": {"arn": sess},
+                "subject": "jane@example.com",
+                "issuer": "https://okta.example.com",
+            },
+        ),
         rec("ListBuckets", "s3.amazonaws.com", role_session(sess, role, key_saml), "2024-03-01T08:01:00Z"),
-        rec("AssumeRoleWithWebIdentity", "sts.amazonaws.com",
-            {"type": "WebIdentityUser", "principalId": "accounts.google.com:123", "userName": "123",
-             "identityProvider": "accounts.google.com"}, "2024-03-01T08:02:00Z",
-            re={"credentials": {"accessKeyId": key_web}, "subjectFromWebIdentityToken": "123",
-                "provider": "accounts.google.com", "assumedRoleUser": {"arn": sess}}),
+        rec(
+            "AssumeRoleWithWebIdentity",
+            "sts.amazonaws.com",
+            {
+                "type": "WebIdentityUser",
+                "principalId": "accounts.google.com:123",
+                "userName": "123",
+                "identityProvider": "accounts.google.com",
+            },
+            "2024-03-01T08:02:00Z",
+            re={
+                "credentials": {"accessKeyId": key_web},
+                "subjectFromWebIdentityToken": "123",
+                "provider": "accounts.google.com",
+                "assumedRoleUser": {"arn": sess},
+            },
+        ),
         rec("ListBuckets", "s3.amazonaws.com", role_session(sess, role, key_web), "2024-03-01T08:03:00Z"),
-        rec("ListBuckets", "s3.amazonaws.com",
-            role_session(f"arn:aws:sts::{DEV}:assumed-role/AWSReservedSSO_Admin_abc/jane",
-                         f"arn:aws:iam::{DEV}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_abc", key_sso)
+        rec(
+            "ListBuckets",
+            "s3.amazonaws.com",
+            role_session(
+                f"arn:aws:sts::{DEV}:assumed-role/AWSReservedSSO_Admin_abc/jane",
+                f"arn:aws:iam::{DEV}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_abc",
+                key_sso,
+            )
             | {"onBehalfOf": {"userId": "9067-user", "identityStoreArn": "arn:aws:identitystore::1:identitystore/d-1"}},
-            "2024-03-01T08:04:00Z"),
+            "2024-03-01T08:04:00Z",
+        ),
     ]
     store.insert_records(store_con, records)
     saml = trace(Trail(store_con), key_saml).origin
-    assert (saml.kind, saml.name, saml.detail["issuer"]) == ("saml_user", "jane@example.com", "https://okta.example.com")
+    assert (saml.kind, saml.name, saml.detail["issuer"]) == (
+        "saml_user",
+        "jane@example.com",
+        "https://okta.example.com",
+    )
     web = trace(Trail(store_con), key_web).origin
     assert (web.kind, web.name, web.detail["provider"]) == ("web_identity", "123", "accounts.google.com")
     sso = trace(Trail(store_con), key_sso).origin
@@ -119,13 +154,31 @@ def test_get_session_token_chain_and_root_and_service(store_con):
     sess_key = "ASIAGETSESSIONTOKEN1"
     ui_sess = dict(iam_user(ALICE, sess_key))
     records = [
-        rec("GetSessionToken", "sts.amazonaws.com", user, "2024-03-01T08:00:00Z",
-            re={"credentials": {"accessKeyId": sess_key}}),
+        rec(
+            "GetSessionToken",
+            "sts.amazonaws.com",
+            user,
+            "2024-03-01T08:00:00Z",
+            re={"credentials": {"accessKeyId": sess_key}},
+        ),
         rec("ListUsers", "iam.amazonaws.com", ui_sess, "2024-03-01T08:01:00Z"),
-        rec("ListUsers", "iam.amazonaws.com", {"type": "Root", "arn": f"arn:aws:iam::{DEV}:root", "accountId": DEV,
-                                               "accessKeyId": "AKIAROOTKEY000000001"}, "2024-03-01T08:02:00Z"),
-        rec("Decrypt", "kms.amazonaws.com", {"type": "AWSService", "invokedBy": "lambda.amazonaws.com",
-                                             "accessKeyId": "ASIASERVICEKEY000001"}, "2024-03-01T08:03:00Z"),
+        rec(
+            "ListUsers",
+            "iam.amazonaws.com",
+            {
+                "type": "Root",
+                "arn": f"arn:aws:iam::{DEV}:root",
+                "accountId": DEV,
+                "accessKeyId": "AKIAROOTKEY000000001",
+            },
+            "2024-03-01T08:02:00Z",
+        ),
+        rec(
+            "Decrypt",
+            "kms.amazonaws.com",
+            {"type": "AWSService", "invokedBy": "lambda.amazonaws.com", "accessKeyId": "ASIASERVICEKEY000001"},
+            "2024-03-01T08:03:00Z",
+        ),
     ]
     store.insert_records(store_con, records)
     o = trace(Trail(store_con), sess_key).origin
@@ -146,10 +199,13 @@ def test_assume_role_loop_does_not_hang(store_con):
     a, b = "ASIALOOPKEYAAAAAAAA1", "ASIALOOPKEYBBBBBBBB1"
     s_a = role_session(SESSION_ARN, PROD_ROLE, a)
     s_b = role_session(SESSION_ARN, PROD_ROLE, b)
-    store.insert_records(store_con, [
-        rec("AssumeRole", "sts.amazonaws.com", s_a, "2024-03-01T08:00:00Z", re={"credentials": {"accessKeyId": b}}),
-        rec("AssumeRole", "sts.amazonaws.com", s_b, "2024-03-01T08:01:00Z", re={"credentials": {"accessKeyId": a}}),
-    ])
+    store.insert_records(
+        store_con,
+        [
+            rec("AssumeRole", "sts.amazonaws.com", s_a, "2024-03-01T08:00:00Z", re={"credentials": {"accessKeyId": b}}),
+            rec("AssumeRole", "sts.amazonaws.com", s_b, "2024-03-01T08:01:00Z", re={"credentials": {"accessKeyId": a}}),
+        ],
+    )
     res = trace(Trail(store_con), a)
     assert set(res.nodes.node) == {a, b}
     assert len(res.origin.chain) == 2
@@ -160,7 +216,8 @@ def test_timeline_by_key_principal_and_name(t):
     frames.check(tl, "timeline")
     assert list(tl.event_name[:3]) == ["GetCallerIdentity", "ListUsers", "ListBuckets"]
     assert tl.set_index("event_name").loc["AttachUserPolicy", "target"] == (
-        "userName=svc-backup policyArn=arn:aws:iam::aws:policy/AdministratorAccess")
+        "userName=svc-backup policyArn=arn:aws:iam::aws:policy/AdministratorAccess"
+    )
     assert len(t.timeline(SESSION_ARN)) == 3
     assert len(t.timeline(PROD_ROLE)) == 3  # by session issuer (the role)
     assert len(t.timeline("maint")) == 3  # by session name
@@ -174,18 +231,42 @@ def _two_copies() -> tuple[list[dict], dict]:
     """The leaked key's usual call, then AssumeRole into Prod as CloudTrail writes it (the role account's copy,
     with AWSAccount and no key, first), then the session's read."""
     alice = iam_user(ALICE, LEAKED)
-    re = {"credentials": {"accessKeyId": SESSION_KEY, "sessionToken": "<redacted>"},
-          "assumedRoleUser": {"assumedRoleId": "AROAPRODADMIN:maint", "arn": SESSION_ARN}}
+    re = {
+        "credentials": {"accessKeyId": SESSION_KEY, "sessionToken": "<redacted>"},
+        "assumedRoleUser": {"assumedRoleId": "AROAPRODADMIN:maint", "arn": SESSION_ARN},
+    }
     rp = {"roleArn": PROD_ROLE, "roleSessionName": "maint"}
-    role_copy = rec("AssumeRole", "sts.amazonaws.com",
-                    {"type": "AWSAccount", "principalId": alice["principalId"], "accountId": DEV},
-                    "2024-03-01T10:00:00Z", account=PROD, rp=rp, re=re, read_only=True, event_id="ev-a-role-copy")
-    caller_copy = rec("AssumeRole", "sts.amazonaws.com", alice, "2024-03-01T10:00:00Z", rp=rp, re=re,
-                      read_only=True, event_id="ev-b-caller-copy")
-    usual = rec("ListBuckets", "s3.amazonaws.com", alice, "2024-03-01T08:00:00Z", ip="198.51.100.7",
-                read_only=True)
-    read = rec("GetSecretValue", "secretsmanager.amazonaws.com", role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY),
-               "2024-03-01T10:10:00Z", account=PROD, rp={"secretId": SECRET}, read_only=True)
+    role_copy = rec(
+        "AssumeRole",
+        "sts.amazonaws.com",
+        {"type": "AWSAccount", "principalId": alice["principalId"], "accountId": DEV},
+        "2024-03-01T10:00:00Z",
+        account=PROD,
+        rp=rp,
+        re=re,
+        read_only=True,
+        event_id="ev-a-role-copy",
+    )
+    caller_copy = rec(
+        "AssumeRole",
+        "sts.amazonaws.com",
+        alice,
+        "2024-03-01T10:00:00Z",
+        rp=rp,
+        re=re,
+        read_only=True,
+        event_id="ev-b-caller-copy",
+    )
+    usual = rec("ListBuckets", "s3.amazonaws.com", alice, "2024-03-01T08:00:00Z", ip="198.51.100.7", read_only=True)
+    read = rec(
+        "GetSecretValue",
+        "secretsmanager.amazonaws.com",
+        role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY),
+        "2024-03-01T10:10:00Z",
+        account=PROD,
+        rp={"secretId": SECRET},
+        read_only=True,
+    )
     return [role_copy, caller_copy, usual, read], alice
 
 

@@ -50,8 +50,9 @@ def test_trace_summary_events_and_nodes(capsys, db):
 def test_sql_timeline_and_errors(capsys, db, tmp_path):
     code, out, _ = run(capsys, "trail", "sql", "SELECT count(*) AS n FROM events", "--db", str(db), "--format", "json")
     assert json.loads(out) == [{"n": 32}]
-    code, out, _ = run(capsys, "trail", "sql", "SELECT count(*) AS n FROM events", "--db", str(db), "--cache",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "trail", "sql", "SELECT count(*) AS n FROM events", "--db", str(db), "--cache", "--format", "json"
+    )
     assert json.loads(out) == [{"n": 32}] and db.with_suffix(".events.parquet").exists()
     code, out, _ = run(capsys, "trail", "timeline", "dev-alice", "--db", str(db), "--format", "json")
     assert [r["event_name"] for r in json.loads(out)][:2] == ["GetCallerIdentity", "ListUsers"]
@@ -63,8 +64,17 @@ def test_sql_timeline_and_errors(capsys, db, tmp_path):
 
 
 def test_athena_ddl_command(capsys):
-    code, out, _ = run(capsys, "trail", "athena-ddl", "--location", "s3://logs/AWSLogs/o-abc1234567/",
-                       "--regions", "us-east-1,eu-west-1", "--accounts", "111111111111,222222222222")
+    code, out, _ = run(
+        capsys,
+        "trail",
+        "athena-ddl",
+        "--location",
+        "s3://logs/AWSLogs/o-abc1234567/",
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--accounts",
+        "111111111111,222222222222",
+    )
     assert code == 0 and "'projection.region.values'='us-east-1,eu-west-1'" in out
     assert "'projection.account.values'='111111111111,222222222222'" in out
     table, view = (s for s in sqlglot.parse(out, read="athena") if s is not None)
@@ -85,11 +95,24 @@ def test_trace_of_a_session_key_prints_its_origin(capsys, tmp_path):
     re = {"credentials": {"accessKeyId": SESSION_KEY}, "assumedRoleUser": {"arn": SESSION_ARN}}
     rp = {"roleArn": PROD_ROLE, "roleSessionName": "maint"}
     records = [  # CloudTrail's two copies of a cross-account AssumeRole, the role account's first
-        rec("AssumeRole", "sts.amazonaws.com", {"type": "AWSAccount", "principalId": alice["principalId"],
-                                                "accountId": DEV}, "2024-03-01T10:00:00Z", account=PROD, rp=rp, re=re),
+        rec(
+            "AssumeRole",
+            "sts.amazonaws.com",
+            {"type": "AWSAccount", "principalId": alice["principalId"], "accountId": DEV},
+            "2024-03-01T10:00:00Z",
+            account=PROD,
+            rp=rp,
+            re=re,
+        ),
         rec("AssumeRole", "sts.amazonaws.com", alice, "2024-03-01T10:00:00Z", rp=rp, re=re),
-        rec("GetSecretValue", "secretsmanager.amazonaws.com", role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY),
-            "2024-03-01T10:10:00Z", account=PROD, rp={"secretId": SECRET}),
+        rec(
+            "GetSecretValue",
+            "secretsmanager.amazonaws.com",
+            role_session(SESSION_ARN, PROD_ROLE, SESSION_KEY),
+            "2024-03-01T10:10:00Z",
+            account=PROD,
+            rp={"secretId": SECRET},
+        ),
     ]
     write_records_file(tmp_path / "in" / "a.json.gz", records)
     db = tmp_path / "t.duckdb"

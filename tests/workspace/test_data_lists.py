@@ -12,12 +12,15 @@ import pytest
 from iamkit import data
 from iamkit.errors import BadInput
 
-REAL_SHAPE = {"syncToken": "1700000000", "createDate": "2026-11-30-12-00-00",
-              "prefixes": [{"ip_prefix": "192.0.2.0/24", "region": "eu-west-1", "service": "AMAZON",
-                            "network_border_group": "eu-west-1"},
-                           {"ip_prefix": "192.0.2.128/25", "region": "eu-west-1", "service": "EC2",
-                            "network_border_group": "eu-west-1"}],
-              "ipv6_prefixes": []}
+REAL_SHAPE = {
+    "syncToken": "1700000000",
+    "createDate": "2026-11-30-12-00-00",
+    "prefixes": [
+        {"ip_prefix": "192.0.2.0/24", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"},
+        {"ip_prefix": "192.0.2.128/25", "region": "eu-west-1", "service": "EC2", "network_border_group": "eu-west-1"},
+    ],
+    "ipv6_prefixes": [],
+}
 
 
 @pytest.fixture
@@ -67,12 +70,15 @@ def test_refresh_fetches_checks_and_is_used_afterwards(home, server):
     assert not data.ip_reputation("96.127.10.1")["aws"], "the example snapshot is no longer read"
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"<html>not json</html>", "not valid JSON"),
-    (json.dumps({"prefixes": [{"ip_prefix": "300.1.2.0/24"}]}).encode(), "is not an IP prefix"),
-    (json.dumps({"prefixes": "x"}).encode(), "no 'prefixes' list"),
-    (data.SNAPSHOT.read_bytes(), "example snapshot"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"<html>not json</html>", "not valid JSON"),
+        (json.dumps({"prefixes": [{"ip_prefix": "300.1.2.0/24"}]}).encode(), "is not an IP prefix"),
+        (json.dumps({"prefixes": "x"}).encode(), "no 'prefixes' list"),
+        (data.SNAPSHOT.read_bytes(), "example snapshot"),
+    ],
+)
 def test_a_bad_download_is_refused_and_nothing_is_stored(home, server, body, message):
     base, pages = server
     pages["/r"] = body

@@ -19,18 +19,38 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "hostile"))
 from payloads import FRAME_PAYLOADS  # noqa: E402
 
 NEW, USUAL = "203.0.113.30", "198.51.100.21"
-FACTS = {"window": {"start": "2026-12-05T07:00:00Z", "end": "2026-12-05T07:40:00Z"},
-         "sources": {"new_ips": [NEW], "usual_ips": [USUAL], "via_aws_services": ["secretsmanager.amazonaws.com"],
-                     "ip_context": {NEW: {"country": "KP", "asn": 64500}}}}
+FACTS = {
+    "window": {"start": "2026-12-05T07:00:00Z", "end": "2026-12-05T07:40:00Z"},
+    "sources": {
+        "new_ips": [NEW],
+        "usual_ips": [USUAL],
+        "via_aws_services": ["secretsmanager.amazonaws.com"],
+        "ip_context": {NEW: {"country": "KP", "asn": 64500}},
+    },
+}
 
 
 def events(n_usual=5, n_new=4) -> pd.DataFrame:
     t0 = pd.Timestamp("2026-12-01T08:00:00Z")
-    rows = [{"event_time": t0 + pd.Timedelta(days=i % 3, minutes=i), "source_ip": USUAL, "error_code": None,
-             "event_name": "ListBuckets"} for i in range(n_usual)]
+    rows = [
+        {
+            "event_time": t0 + pd.Timedelta(days=i % 3, minutes=i),
+            "source_ip": USUAL,
+            "error_code": None,
+            "event_name": "ListBuckets",
+        }
+        for i in range(n_usual)
+    ]
     t1 = pd.Timestamp("2026-12-05T07:05:00Z")
-    rows += [{"event_time": t1 + pd.Timedelta(minutes=i), "source_ip": NEW,
-              "error_code": "AccessDenied" if i % 2 else None, "event_name": "CreateUser"} for i in range(n_new)]
+    rows += [
+        {
+            "event_time": t1 + pd.Timedelta(minutes=i),
+            "source_ip": NEW,
+            "error_code": "AccessDenied" if i % 2 else None,
+            "event_name": "CreateUser",
+        }
+        for i in range(n_new)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -86,12 +106,22 @@ def test_pager_matches_pandas_at_100k_rows_and_only_a_page_is_rendered():
     from iamkit.ui.widgets import EventsBrowser, FramePager
 
     n = 100_000
-    df = pd.DataFrame({"event_time": pd.date_range("2026-01-01", periods=n, freq="s", tz="UTC"),
-                       "source_ip": [f"10.0.{i % 250}.{i % 7}" for i in range(n)],
-                       "event_name": [("GetObject", "PutObject", "ListBuckets")[i % 3] for i in range(n)]})
+    df = pd.DataFrame(
+        {
+            "event_time": pd.date_range("2026-01-01", periods=n, freq="s", tz="UTC"),
+            "source_ip": [f"10.0.{i % 250}.{i % 7}" for i in range(n)],
+            "event_name": [("GetObject", "PutObject", "ListBuckets")[i % 3] for i in range(n)],
+        }
+    )
     pager = FramePager(df)
-    page, total = pager.page(3, 25, sort="source_ip", ascending=False, contains="putobject",
-                             columns=["event_time", "source_ip", "event_name"])
+    page, total = pager.page(
+        3,
+        25,
+        sort="source_ip",
+        ascending=False,
+        contains="putobject",
+        columns=["event_time", "source_ip", "event_name"],
+    )
     want = df[df["event_name"] == "PutObject"].sort_values("source_ip", ascending=False, kind="stable")
     assert total == len(want) == 33_333
     pd.testing.assert_frame_equal(page, want.iloc[75:100][["event_time", "source_ip", "event_name"]])

@@ -75,10 +75,20 @@ _CACHE_FORMAT = 1
 
 def _method(e: dict) -> Method:
     return Method(
-        id=e["id"], kind=e["kind"], title=e["title"], summary=e["summary"], actions=tuple(e["actions"]),
-        grants=e["grants"], references=tuple(e["references"]), on=e.get("scope"), target=e.get("target"),
-        reach=e.get("reach"), service=e.get("service"), resource=e.get("resource"),
-        principal_types=tuple(e.get("principal_types") or ("user", "role")))
+        id=e["id"],
+        kind=e["kind"],
+        title=e["title"],
+        summary=e["summary"],
+        actions=tuple(e["actions"]),
+        grants=e["grants"],
+        references=tuple(e["references"]),
+        on=e.get("scope"),
+        target=e.get("target"),
+        reach=e.get("reach"),
+        service=e.get("service"),
+        resource=e.get("resource"),
+        principal_types=tuple(e.get("principal_types") or ("user", "role")),
+    )
 
 
 def _parse(base: Path, files: list[tuple[Path, bytes]], spec: dict) -> list[dict]:
@@ -97,8 +107,7 @@ def _parse(base: Path, files: list[tuple[Path, bytes]], spec: dict) -> list[dict
         for i, e in enumerate(items):
             errs = problems(e, spec)
             if errs:
-                raise BadInput(f"{path.name} entry {i} ({e.get('id', '?') if isinstance(e, dict) else '?'}): "
-                               f"{errs[0]}")
+                raise BadInput(f"{path.name} entry {i} ({e.get('id', '?') if isinstance(e, dict) else '?'}): {errs[0]}")
             if e["id"] in seen:
                 raise BadInput(f"{path.name}: duplicate method id {e['id']}")
             seen.add(e["id"])

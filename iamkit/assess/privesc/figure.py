@@ -47,17 +47,39 @@ def figure(eg: EscalationGraph, principals: list[str] | None = None, *, limit: i
         mx.append((x0 + x1) / 2)
         my.append((y0 + y1) / 2)
         mtext.append(escape.html(", ".join(map(str, d.get("methods", [])))))
-    traces = [go.Scatter(x=ex, y=ey, mode="lines", line={"width": 1, "color": "#999"}, hoverinfo="none",
-                         name="edges"),
-              go.Scatter(x=mx, y=my, mode="markers", marker={"size": 4, "color": "#999"}, text=mtext,
-                         hoverinfo="text", name="methods")]
+    traces = [
+        go.Scatter(x=ex, y=ey, mode="lines", line={"width": 1, "color": "#999"}, hoverinfo="none", name="edges"),
+        go.Scatter(
+            x=mx,
+            y=my,
+            mode="markers",
+            marker={"size": 4, "color": "#999"},
+            text=mtext,
+            hoverinfo="text",
+            name="methods",
+        ),
+    ]
     for kind, color in COLORS.items():
         ns = [n for n, d in g.nodes(data=True) if d.get("kind") == kind]
-        traces.append(go.Scatter(x=[pos[n][0] for n in ns], y=[pos[n][1] for n in ns], mode="markers+text",
-                                 marker={"size": 14 if kind == "admin" else 10, "color": color},
-                                 text=[escape.html(n.rsplit("/", 1)[-1]) for n in ns], textposition="top center",
-                                 hovertext=[escape.html(n) for n in ns], hoverinfo="text", name=kind))
+        traces.append(
+            go.Scatter(
+                x=[pos[n][0] for n in ns],
+                y=[pos[n][1] for n in ns],
+                mode="markers+text",
+                marker={"size": 14 if kind == "admin" else 10, "color": color},
+                text=[escape.html(n.rsplit("/", 1)[-1]) for n in ns],
+                textposition="top center",
+                hovertext=[escape.html(n) for n in ns],
+                hoverinfo="text",
+                name=kind,
+            )
+        )
     fig = go.Figure(traces)
-    fig.update_layout(title="Privilege-escalation paths to administrator", showlegend=True,
-                      xaxis={"visible": False}, yaxis={"visible": False}, template="plotly_white")
+    fig.update_layout(
+        title="Privilege-escalation paths to administrator",
+        showlegend=True,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        template="plotly_white",
+    )
     return fig

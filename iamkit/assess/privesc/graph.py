@@ -23,9 +23,19 @@ from iamkit.assess.privesc.catalog import Method, load
 from iamkit.frames import register
 from iamkit.policy.engine import ALLOWED, evaluate
 
-register("privesc_edges", {"source": "string", "target": "string", "method": "string", "kind": "string",
-                           "account_id": "string", "via": "string", "evidence": "string"},
-         "Privilege-escalation edges: source can become target (an admin:<account> sink = administrator of it).")
+register(
+    "privesc_edges",
+    {
+        "source": "string",
+        "target": "string",
+        "method": "string",
+        "kind": "string",
+        "account_id": "string",
+        "via": "string",
+        "evidence": "string",
+    },
+    "Privilege-escalation edges: source can become target (an admin:<account> sink = administrator of it).",
+)
 
 ASSUME = "sts-assume-role"
 IS_ADMIN = "is-admin"
@@ -128,8 +138,9 @@ class _Builder:
         common = set.intersection(*sets) if sets else set()
         return [self.m.by_arn[a] for a in sorted(common)]
 
-    def add(self, source: str, target: str, method: str, kind: str, account: str, via: str = "",
-            **evidence: Any) -> None:
+    def add(
+        self, source: str, target: str, method: str, kind: str, account: str, via: str = "", **evidence: Any
+    ) -> None:
         key = (source, target, method)
         if source == target or key in self.seen:
             return
@@ -139,8 +150,17 @@ class _Builder:
             conds.update(self.ctx.conditions.get((source, a.lower()), {}))
         if conds:
             evidence["conditions"] = conds
-        self.edges.append({"source": source, "target": target, "method": method, "kind": kind,
-                           "account_id": account, "via": via, "evidence": json.dumps(evidence, default=str)})
+        self.edges.append(
+            {
+                "source": source,
+                "target": target,
+                "method": method,
+                "kind": kind,
+                "account_id": account,
+                "via": via,
+                "evidence": json.dumps(evidence, default=str),
+            }
+        )
 
     @staticmethod
     def _vals(v: Any) -> list[Any]:
@@ -176,8 +196,11 @@ class _Builder:
     @property
     def group_arn(self) -> dict[tuple[str, str], str]:
         if not hasattr(self, "_group_arn"):
-            self._group_arn = {(r.get("account_id"), r.get("name")): a for a, r in self.ctx.principal_rows.items()
-                               if r.get("principal_type") == "group"}
+            self._group_arn = {
+                (r.get("account_id"), r.get("name")): a
+                for a, r in self.ctx.principal_rows.items()
+                if r.get("principal_type") == "group"
+            }
         return self._group_arn
 
     def admin_groups(self) -> dict[str, list[str]]:
@@ -192,9 +215,19 @@ class _Builder:
                 continue
             probe = f"arn:aws:iam::{acct}:user/iamkit-group-probe"
             scps = self.m.scps.get(acct)
-            if admin_equivalent(lambda a, pols=pols, probe=probe, scps=scps: evaluate(
-                    {"principal": probe, "action": a, "resource": "*", "resource_scope": "all"}, pols, None, None,
-                    scps, explain=False).result == ALLOWED):
+            if admin_equivalent(
+                lambda a, pols=pols, probe=probe, scps=scps: (
+                    evaluate(
+                        {"principal": probe, "action": a, "resource": "*", "resource_scope": "all"},
+                        pols,
+                        None,
+                        None,
+                        scps,
+                        explain=False,
+                    ).result
+                    == ALLOWED
+                )
+            ):
                 out[acct].append(garn)
         return out
 
@@ -204,10 +237,22 @@ class _Builder:
         hit = self._trusted.get(key)
         if hit is None:
             trust = self.m.trusts.get(role_arn)
-            hit = trust is not None and evaluate(
-                {"principal": service, "principal_type": "service", "action": "sts:AssumeRole",
-                 "resource": role_arn, "context": {"aws:sourceaccount": arns.account_of(role_arn) or ""}},
-                None, trust, explain=False).result == ALLOWED
+            hit = (
+                trust is not None
+                and evaluate(
+                    {
+                        "principal": service,
+                        "principal_type": "service",
+                        "action": "sts:AssumeRole",
+                        "resource": role_arn,
+                        "context": {"aws:sourceaccount": arns.account_of(role_arn) or ""},
+                    },
+                    None,
+                    trust,
+                    explain=False,
+                ).result
+                == ALLOWED
+            )
             self._trusted[key] = hit
         return hit
 
@@ -274,8 +319,16 @@ class _Builder:
                     targets = self.user_groups(pm)
                 for t in targets:
                     if all(ctx.allowed(pm, a, t) for a in meth.actions):
-                        self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=t,
-                                 actions=list(meth.actions), resource=t)
+                        self.add(
+                            pm.arn,
+                            admin_node(pm.account_id),
+                            meth.id,
+                            meth.kind,
+                            pm.account_id,
+                            via=t,
+                            actions=list(meth.actions),
+                            resource=t,
+                        )
                         out.add(pm.arn)
                         break
         return out
@@ -308,14 +361,24 @@ class _Builder:
             for pm in self.holders_all(meth.actions):
                 if pm.arn in skip or pm.principal_type not in meth.principal_types:
                     continue
-                groups = [g for g in admin_groups.get(pm.account_id, [])
-                          if all(ctx.allowed(pm, a, g) for a in meth.actions)]
+                groups = [
+                    g for g in admin_groups.get(pm.account_id, []) if all(ctx.allowed(pm, a, g) for a in meth.actions)
+                ]
                 if not groups:
                     continue
                 users = [u for u in self._controlled_users(pm) if arns.account_of(u) == pm.account_id]
                 if users:
-                    self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=groups[0],
-                             actions=list(meth.actions), resource=groups[0], user=users[0])
+                    self.add(
+                        pm.arn,
+                        admin_node(pm.account_id),
+                        meth.id,
+                        meth.kind,
+                        pm.account_id,
+                        via=groups[0],
+                        actions=list(meth.actions),
+                        resource=groups[0],
+                        user=users[0],
+                    )
                     out.add(pm.arn)
         return out
 
@@ -338,8 +401,10 @@ class _Builder:
                 continue
             # account-root entries of an unconditional, Deny-free trust: every holder of that account the engine
             # allows on the identity side gets in, so that side is decided per policy-set shape, not per pair
-            simple = all(st.effect == "Allow" and st.compiled_condition is None and st.not_principals is None
-                         for st in pol.statements)
+            simple = all(
+                st.effect == "Allow" and st.compiled_condition is None and st.not_principals is None
+                for st in pol.statements
+            )
             by_root: set[str] = set()
             cands: set[str] = set()
             for st in pol.statements:
@@ -365,8 +430,11 @@ class _Builder:
                     elif ":role/" in e.value:  # a role ARN with another path spelling
                         name = arns.name_of(e.value)
                         acct = arns.account_of(e.value)
-                        cands.update(p.arn for p in self.by_account.get(acct, ()) if p.principal_type == "role"
-                                     and p.arn.rsplit("/", 1)[-1] == name)
+                        cands.update(
+                            p.arn
+                            for p in self.by_account.get(acct, ())
+                            if p.principal_type == "role" and p.arn.rsplit("/", 1)[-1] == name
+                        )
             for arn in sorted(cands):
                 if arn == role:
                     continue
@@ -378,8 +446,15 @@ class _Builder:
                 if ok:
                     self.assume_pairs.append((arn, role))
                     if wanted:
-                        self.add(arn, role, ASSUME, "principal", arns.account_of(role) or "", via=role,
-                                 actions=["sts:AssumeRole"])
+                        self.add(
+                            arn,
+                            role,
+                            ASSUME,
+                            "principal",
+                            arns.account_of(role) or "",
+                            via=role,
+                            actions=["sts:AssumeRole"],
+                        )
         for (x, racct), roles in root_groups.items():
             probe = f"arn:aws:iam::{racct}:role/iamkit-any-probe"
             members = sorted(set(roles))
@@ -505,8 +580,9 @@ class _Builder:
                     continue
                 for t in self._candidates(pm, meth.actions[0], targets):
                     if all(self.ctx.allowed(pm, a, t.arn) for a in meth.actions):
-                        self.add(pm.arn, t.arn, meth.id, meth.kind, pm.account_id, via=t.arn,
-                                 actions=list(meth.actions))
+                        self.add(
+                            pm.arn, t.arn, meth.id, meth.kind, pm.account_id, via=t.arn, actions=list(meth.actions)
+                        )
 
     def _modify_other(self, methods: list[Method], skip: set[str]) -> None:
         ctx = self.ctx
@@ -528,8 +604,11 @@ class _Builder:
                 if meth.reach == "assume":
                     pool = pools.get(pm.arn)
                     if pool is None:  # the same for every method: built once per principal
-                        pool = pools[pm.arn] = [self.m.by_arn[a] for a in assumes.get(pm.arn, ()) if a in self.m.by_arn
-                                                and self.m.by_arn[a].account_id == pm.account_id]
+                        pool = pools[pm.arn] = [
+                            self.m.by_arn[a]
+                            for a in assumes.get(pm.arn, ())
+                            if a in self.m.by_arn and self.m.by_arn[a].account_id == pm.account_id
+                        ]
                 else:
                     pool = self._candidates(pm, reach, self._targets(pm, meth.target or "role"))
                 if not pool:
@@ -542,21 +621,26 @@ class _Builder:
                         hit = withpol
                 elif meth.on == "target_policies":
                     pols = sorted({p for t in pool for p in attached.get(t.arn, [])})
-                    ok = {p for p in self._candidate_arns(pm, meth.actions[0], pols)
-                          if all(ctx.allowed(pm, a, p) for a in meth.actions)}
+                    ok = {
+                        p
+                        for p in self._candidate_arns(pm, meth.actions[0], pols)
+                        if all(ctx.allowed(pm, a, p) for a in meth.actions)
+                    }
                     hit = next((t for t in pool if ok & set(attached.get(t.arn, []))), None)
                 elif all(ctx.uniform(pm, a) for a in need):  # same decision on every target: ask once
                     if all(ctx.allowed(pm, a, pool[0].arn) for a in need):
                         hit = pool[0]
                 else:
                     for t in self._candidates(pm, meth.actions[0], pool):
-                        if all(ctx.allowed(pm, a, t.arn) for a in meth.actions) and \
-                                (reach is None or ctx.allowed(pm, reach, t.arn)):
+                        if all(ctx.allowed(pm, a, t.arn) for a in meth.actions) and (
+                            reach is None or ctx.allowed(pm, reach, t.arn)
+                        ):
                             hit = t
                             break
                 if hit is not None and (reach is None or ctx.allowed(pm, reach, hit.arn)):
-                    self.add(pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=hit.arn,
-                             actions=need)
+                    self.add(
+                        pm.arn, admin_node(pm.account_id), meth.id, meth.kind, pm.account_id, via=hit.arn, actions=need
+                    )
 
     def _passrole(self, methods: list[Method], skip: set[str], services: dict[str, list[str]]) -> None:
         ctx = self.ctx
@@ -574,13 +658,29 @@ class _Builder:
                     probe = f"arn:aws:iam::{pm.account_id}:role/iamkit-any-probe"
                     if ctx.decide(pm, "iam:PassRole", probe, {"iam:PassedToService": svc}) == ALLOWED:
                         node = self.group(f"roles-for-{svc}", pm.account_id, others)
-                        self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
-                                 actions=list(meth.actions), service=svc)
+                        self.add(
+                            pm.arn,
+                            node,
+                            meth.id,
+                            meth.kind,
+                            pm.account_id,
+                            via=svc,
+                            actions=list(meth.actions),
+                            service=svc,
+                        )
                     continue
                 for role in self._candidate_arns(pm, "iam:PassRole", others()):
                     if ctx.decide(pm, "iam:PassRole", role, {"iam:PassedToService": svc}) == ALLOWED:
-                        self.add(pm.arn, role, meth.id, meth.kind, pm.account_id, via=svc,
-                                 actions=list(meth.actions), service=svc)
+                        self.add(
+                            pm.arn,
+                            role,
+                            meth.id,
+                            meth.kind,
+                            pm.account_id,
+                            via=svc,
+                            actions=list(meth.actions),
+                            service=svc,
+                        )
 
     def functions(self) -> dict[str, list[tuple[str, str]]]:
         """account -> (function ARN, execution role ARN) for the functions the inventory knows."""
@@ -603,8 +703,16 @@ class _Builder:
                     # the inventory knows the account's functions and their roles: check each one exactly
                     for fn, role in functions[pm.account_id]:
                         if role != pm.arn and all(ctx.allowed(pm, a, fn) for a in meth.actions):
-                            self.add(pm.arn, role, meth.id, meth.kind, pm.account_id, via=fn,
-                                     actions=list(meth.actions), resource=fn)
+                            self.add(
+                                pm.arn,
+                                role,
+                                meth.id,
+                                meth.kind,
+                                pm.account_id,
+                                via=fn,
+                                actions=list(meth.actions),
+                                resource=fn,
+                            )
                     continue
                 probe = _probe(meth.resource or "*", pm.account_id)
                 if not all(ctx.allowed(pm, a, probe) for a in meth.actions):
@@ -612,8 +720,16 @@ class _Builder:
                 pool = self._service_roles_in(services, svc, pm.account_id)
                 if any(r != pm.arn for r in pool):
                     node = self.group(f"roles-for-{svc}", pm.account_id, partial(_without, pool, pm.arn))
-                    self.add(pm.arn, node, meth.id, meth.kind, pm.account_id, via=svc,
-                             actions=list(meth.actions), resource=probe)
+                    self.add(
+                        pm.arn,
+                        node,
+                        meth.id,
+                        meth.kind,
+                        pm.account_id,
+                        via=svc,
+                        actions=list(meth.actions),
+                        resource=probe,
+                    )
 
 
 def _without(items: list[str], item: str) -> list[str]:
@@ -634,15 +750,17 @@ def _group_policies(m: Any, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     for r in rows:
         if r.get("attached_to_type") == "group" and r.get("is_default") is not False and r.get("document"):
             try:
-                out[r["attached_to_arn"]].append(parse(as_json(r["document"]), "identity",
-                                                       r.get("policy_arn") or r.get("policy_name") or "group"))
+                out[r["attached_to_arn"]].append(
+                    parse(as_json(r["document"]), "identity", r.get("policy_arn") or r.get("policy_name") or "group")
+                )
             except Exception:  # noqa: BLE001 - a broken document is listed by the inventory, not here
                 continue
     return out
 
 
-def build_graph(inventory: Any, *, methods: Iterable[Method] | None = None, ctx: Context | None = None
-                ) -> EscalationGraph:
+def build_graph(
+    inventory: Any, *, methods: Iterable[Method] | None = None, ctx: Context | None = None
+) -> EscalationGraph:
     """The escalation graph of an inventory (``ctx`` reuses an assessment's engine model and caches)."""
     ctx = ctx or Context(inventory)
     b = _Builder(ctx, methods if methods is not None else load())

@@ -10,18 +10,37 @@ from typing import Any
 from iamkit.assess.privesc.graph import EscalationGraph
 from iamkit.frames import conform, empty, register
 
-register("privesc_paths", {"principal_arn": "string", "principal_type": "string", "account_id": "string",
-                           "is_admin": "bool", "hops": "int", "admin_of": "string", "methods": "json",
-                           "path": "json"},
-         "Shortest escalation path to administrator per principal (hops 0 = already administrator); path is "
-         "a list of {from, to, method}.")
-register("blast_radius", {"kind": "string", "arn": "string", "account_id": "string", "hops": "int",
-                          "via": "string", "access": "json"},
-         "What one principal can reach: principals (by escalation) and sensitive resources (by the engine).")
+register(
+    "privesc_paths",
+    {
+        "principal_arn": "string",
+        "principal_type": "string",
+        "account_id": "string",
+        "is_admin": "bool",
+        "hops": "int",
+        "admin_of": "string",
+        "methods": "json",
+        "path": "json",
+    },
+    "Shortest escalation path to administrator per principal (hops 0 = already administrator); path is "
+    "a list of {from, to, method}.",
+)
+register(
+    "blast_radius",
+    {"kind": "string", "arn": "string", "account_id": "string", "hops": "int", "via": "string", "access": "json"},
+    "What one principal can reach: principals (by escalation) and sensitive resources (by the engine).",
+)
 
-SENSITIVE = {"secretsmanager": ("secretsmanager:GetSecretValue",), "kms": ("kms:Decrypt",),
-             "s3": ("s3:GetObject",), "ssm": ("ssm:GetParameter",), "lambda": ("lambda:UpdateFunctionCode",),
-             "sqs": ("sqs:ReceiveMessage",), "sns": ("sns:Publish",), "ecr": ("ecr:PutImage",)}
+SENSITIVE = {
+    "secretsmanager": ("secretsmanager:GetSecretValue",),
+    "kms": ("kms:Decrypt",),
+    "s3": ("s3:GetObject",),
+    "ssm": ("ssm:GetParameter",),
+    "lambda": ("lambda:UpdateFunctionCode",),
+    "sqs": ("sqs:ReceiveMessage",),
+    "sns": ("sns:Publish",),
+    "ecr": ("ecr:PutImage",),
+}
 
 
 def _label(g: Any, a: str, b: str) -> str:
@@ -66,8 +85,18 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
             continue
         if n not in dist:
             if include_unreachable:
-                rows.append({"principal_arn": n, "principal_type": d.get("kind"), "account_id": d.get("account_id"),
-                             "is_admin": False, "hops": None, "admin_of": None, "methods": [], "path": []})
+                rows.append(
+                    {
+                        "principal_arn": n,
+                        "principal_type": d.get("kind"),
+                        "account_id": d.get("account_id"),
+                        "is_admin": False,
+                        "hops": None,
+                        "admin_of": None,
+                        "methods": [],
+                        "path": [],
+                    }
+                )
             continue
         path, cur = [], n
         while cur in nxt:
@@ -77,9 +106,18 @@ def paths_to_admin(eg: EscalationGraph, *, include_unreachable: bool = False):
         if d.get("kind") == "group":
             continue
         steps = [h for h in path if h["method"] != "is-admin"]
-        rows.append({"principal_arn": n, "principal_type": d.get("kind"), "account_id": d.get("account_id"),
-                     "is_admin": bool(d.get("admin")), "hops": len(hops), "admin_of": cur.split(":", 1)[1],
-                     "methods": [h["method"] for h in hops], "path": steps})
+        rows.append(
+            {
+                "principal_arn": n,
+                "principal_type": d.get("kind"),
+                "account_id": d.get("account_id"),
+                "is_admin": bool(d.get("admin")),
+                "hops": len(hops),
+                "admin_of": cur.split(":", 1)[1],
+                "methods": [h["method"] for h in hops],
+                "path": steps,
+            }
+        )
     rows.sort(key=lambda r: (r["hops"] is None, r["hops"] or 0, r["principal_arn"]))
     return conform(rows, "privesc_paths") if rows else empty("privesc_paths")
 
@@ -113,8 +151,16 @@ def blast_radius(eg: EscalationGraph, principal_arn: str, *, resources: bool = T
     for n, (hops, via) in seen.items():
         if n == principal_arn or n.startswith(("admin:", "any:")):
             continue
-        rows.append({"kind": g.nodes[n].get("kind"), "arn": n, "account_id": g.nodes[n].get("account_id"),
-                     "hops": hops, "via": via, "access": []})
+        rows.append(
+            {
+                "kind": g.nodes[n].get("kind"),
+                "arn": n,
+                "account_id": g.nodes[n].get("account_id"),
+                "hops": hops,
+                "via": via,
+                "access": [],
+            }
+        )
     if resources:
         rows += _resources(ctx, [principal_arn] + [r["arn"] for r in rows], seen)
     return conform(rows, "blast_radius") if rows else empty("blast_radius")
@@ -122,19 +168,29 @@ def blast_radius(eg: EscalationGraph, principal_arn: str, *, resources: bool = T
 
 def _resources(ctx: Any, principals: list[str], seen: dict[str, tuple[int, str]]) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    targets = [r for r in ctx.rows("resource_policies") if r.get("service") in SENSITIVE
-               and r.get("resource_type") not in ("account_public_access_block",)]
+    targets = [
+        r
+        for r in ctx.rows("resource_policies")
+        if r.get("service") in SENSITIVE and r.get("resource_type") not in ("account_public_access_block",)
+    ]
     for arn in principals:
         pm = ctx.model.by_arn.get(arn)
         if pm is None:
             continue
         for r in targets:
             res = r["resource_arn"]
-            acts = [a for a in SENSITIVE[r["service"]]
-                    if ctx.allowed(pm, a, res + "/*" if r["service"] == "s3" else res)]
+            acts = [
+                a for a in SENSITIVE[r["service"]] if ctx.allowed(pm, a, res + "/*" if r["service"] == "s3" else res)
+            ]
             if acts and (res not in out or seen[arn][0] < out[res]["hops"]):
-                out[res] = {"kind": "resource", "arn": res, "account_id": r.get("account_id"),
-                            "hops": seen[arn][0], "via": arn, "access": acts}
+                out[res] = {
+                    "kind": "resource",
+                    "arn": res,
+                    "account_id": r.get("account_id"),
+                    "hops": seen[arn][0],
+                    "via": arn,
+                    "access": acts,
+                }
     return list(out.values())
 
 

@@ -24,14 +24,19 @@ def graph(ctx: Context) -> Any:
     return g
 
 
-@rule("IAMKIT-ESC-001", "escalation", "high", "Can escalate to administrator",
-      "A chain of permissions (confirmed by the engine with denies, boundaries, SCPs and trusts) lets this "
-      "non-administrator principal become administrator: its real privilege is administrator. Conditions the "
-      "caller can satisfy now (a fresh session's aws:TokenIssueTime, today's aws:CurrentTime, TLS, the region, "
-      "request tags) do not hide it: the finding shows them.",
-      "Break the first hop of the path: remove or scope the permission the method needs, or add a Deny.",
-      ["https://pathfinding.cloud", "https://github.com/nccgroup/PMapper"],
-      controls=["NIST-800-53r5:AC-6"])
+@rule(
+    "IAMKIT-ESC-001",
+    "escalation",
+    "high",
+    "Can escalate to administrator",
+    "A chain of permissions (confirmed by the engine with denies, boundaries, SCPs and trusts) lets this "
+    "non-administrator principal become administrator: its real privilege is administrator. Conditions the "
+    "caller can satisfy now (a fresh session's aws:TokenIssueTime, today's aws:CurrentTime, TLS, the region, "
+    "request tags) do not hide it: the finding shows them.",
+    "Break the first hop of the path: remove or scope the permission the method needs, or add a Deny.",
+    ["https://pathfinding.cloud", "https://github.com/nccgroup/PMapper"],
+    controls=["NIST-800-53r5:AC-6"],
+)
 def path_to_admin(ctx: Context) -> Iterator[Hit]:
     from iamkit.assess.privesc.paths import path_text, paths_to_admin
 
@@ -41,22 +46,40 @@ def path_to_admin(ctx: Context) -> Iterator[Hit]:
             continue
         path = list(r["path"])
         conditions = {k: v for h in path for k, v in (h.get("conditions") or {}).items()}
-        under = (" under conditions the caller satisfies now: " + ", ".join(f"{k}={v}" for k, v in conditions.items())
-                 if conditions else "")
-        yield Hit(r["account_id"], r["principal_arn"], r["principal_type"], None,
-                  f"administrator of {r['admin_of']} in {r['hops']} hop(s){under}: {path_text(path)}",
-                  {"hops": int(r["hops"]), "methods": list(r["methods"]), "path": path,
-                   "admin_of": r["admin_of"], "conditions": conditions},
-                  severity="critical" if r["hops"] == 1 else None)
+        under = (
+            " under conditions the caller satisfies now: " + ", ".join(f"{k}={v}" for k, v in conditions.items())
+            if conditions
+            else ""
+        )
+        yield Hit(
+            r["account_id"],
+            r["principal_arn"],
+            r["principal_type"],
+            None,
+            f"administrator of {r['admin_of']} in {r['hops']} hop(s){under}: {path_text(path)}",
+            {
+                "hops": int(r["hops"]),
+                "methods": list(r["methods"]),
+                "path": path,
+                "admin_of": r["admin_of"],
+                "conditions": conditions,
+            },
+            severity="critical" if r["hops"] == 1 else None,
+        )
 
 
-@rule("IAMKIT-ESC-002", "escalation", "medium", "Can take over other principals",
-      "The principal can act as other users or roles through an escalation method (PassRole to compute, "
-      "credentials of other users, trust rewrites, code on resources with roles): its permissions are the "
-      "union of theirs.",
-      "Scope iam:PassRole with Resource and iam:PassedToService, and scope credential and code-update actions.",
-      ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html", "https://pathfinding.cloud"],
-      controls=["NIST-800-53r5:AC-6"])
+@rule(
+    "IAMKIT-ESC-002",
+    "escalation",
+    "medium",
+    "Can take over other principals",
+    "The principal can act as other users or roles through an escalation method (PassRole to compute, "
+    "credentials of other users, trust rewrites, code on resources with roles): its permissions are the "
+    "union of theirs.",
+    "Scope iam:PassRole with Resource and iam:PassedToService, and scope credential and code-update actions.",
+    ["https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html", "https://pathfinding.cloud"],
+    controls=["NIST-800-53r5:AC-6"],
+)
 def takeover(ctx: Context) -> Iterator[Hit]:
     eg = graph(ctx)
     by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -72,6 +95,11 @@ def takeover(ctx: Context) -> Iterator[Hit]:
         methods = sorted({e["method"] for e in edges})
         targets = sorted({e["target"] for e in edges})
         count = sum(members[t] if t.startswith("any:") else 1 for t in targets)
-        yield Hit(pm.account_id, src, pm.principal_type, None,
-                  f"can become {count} other principal(s) via {', '.join(methods)}",
-                  {"methods": methods, "targets": targets[:50], "target_count": count})
+        yield Hit(
+            pm.account_id,
+            src,
+            pm.principal_type,
+            None,
+            f"can become {count} other principal(s) via {', '.join(methods)}",
+            {"methods": methods, "targets": targets[:50], "target_count": count},
+        )

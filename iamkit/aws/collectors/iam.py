@@ -20,17 +20,24 @@ def authorization_details(scope: Scope) -> Rows:
     rows = builder.finish()
     scope.log.extend(builder.errors)
     if rows["principals"]:
-        rows["principals"].append({"account_id": account, "principal_type": "root", "name": "<root_account>",
-                                   "arn": root_arn(account), "principal_id": account, "path": "/",
-                                   "service_linked": False})
+        rows["principals"].append(
+            {
+                "account_id": account,
+                "principal_type": "root",
+                "name": "<root_account>",
+                "arn": root_arn(account),
+                "principal_id": account,
+                "path": "/",
+                "service_linked": False,
+            }
+        )
     return rows
 
 
 def role_limits(scope: Scope) -> Rows:
     """Each role's maximum session duration (not in authorization details), as ``_role_limits`` rows."""
     roles = scope.pages("iam", "ListRoles", "Roles", PaginationConfig=BIG_PAGES) or []
-    return {"_role_limits": [{"arn": r["Arn"], "max_session_duration": r.get("MaxSessionDuration")}
-                             for r in roles]}
+    return {"_role_limits": [{"arn": r["Arn"], "max_session_duration": r.get("MaxSessionDuration")} for r in roles]}
 
 
 def apply_role_limits(rows: Rows) -> None:
@@ -43,5 +50,7 @@ def apply_role_limits(rows: Rows) -> None:
 
 def collect(scope: Scope) -> More:
     """Authorization details and role limits of ``scope``'s account, as two parallel follow-ups."""
-    return More({}, [("authorization details", lambda: authorization_details(scope)),
-                     ("role limits", lambda: role_limits(scope))])
+    return More(
+        {},
+        [("authorization details", lambda: authorization_details(scope)), ("role limits", lambda: role_limits(scope))],
+    )

@@ -42,8 +42,13 @@ __all__ = [
 ]
 
 OPERATORS: dict[str, Operator] = {
-    **string.OPERATORS, **numeric.OPERATORS, **date.OPERATORS, **boolean.OPERATORS,
-    **binary.OPERATORS, **ip.OPERATORS, **arn.OPERATORS,
+    **string.OPERATORS,
+    **numeric.OPERATORS,
+    **date.OPERATORS,
+    **boolean.OPERATORS,
+    **binary.OPERATORS,
+    **ip.OPERATORS,
+    **arn.OPERATORS,
 }
 _NULL = null.NAME.lower()
 
@@ -157,8 +162,9 @@ class CompiledConditions:
 
     conditions: tuple[CompiledCondition, ...]
 
-    def evaluate(self, context: Mapping[str, Any] | None, *, mode: str = "strict",
-                 explain: bool = True) -> ConditionOutcome:
+    def evaluate(
+        self, context: Mapping[str, Any] | None, *, mode: str = "strict", explain: bool = True
+    ) -> ConditionOutcome:
         """Decide the block against a request context (see :func:`evaluate_conditions`)."""
         return _evaluate(self, context, mode, explain)
 
@@ -223,9 +229,14 @@ def compile_conditions(block: Mapping[str, Mapping[str, Any]] | None, *, variabl
     return result
 
 
-def evaluate_conditions(block: Mapping[str, Mapping[str, Any]] | CompiledConditions | None,
-                        context: Mapping[str, Any] | None, *, mode: str = "strict",
-                        explain: bool = True, variables: bool = True) -> ConditionOutcome:
+def evaluate_conditions(
+    block: Mapping[str, Mapping[str, Any]] | CompiledConditions | None,
+    context: Mapping[str, Any] | None,
+    *,
+    mode: str = "strict",
+    explain: bool = True,
+    variables: bool = True,
+) -> ConditionOutcome:
     """Decide a statement's Condition block against the request context.
 
     ``mode="discovery"`` reports keys missing from the context instead of deciding with them; ``explain=False``
@@ -248,8 +259,9 @@ def _show(values: Any) -> str:
 _WORD = {True: "true", False: "false", None: "unknown"}
 
 
-def _evaluate(compiled: CompiledConditions, context: Mapping[str, Any] | None, mode: str,
-              explain: bool) -> ConditionOutcome:
+def _evaluate(
+    compiled: CompiledConditions, context: Mapping[str, Any] | None, mode: str, explain: bool
+) -> ConditionOutcome:
     if mode != "strict" and mode != "discovery":
         raise PolicyError(f"unknown evaluation mode {mode!r} (expected strict or discovery)")
     outcome = ConditionOutcome(True)
@@ -275,8 +287,14 @@ def _evaluate(compiled: CompiledConditions, context: Mapping[str, Any] | None, m
     return outcome
 
 
-def _decide(cond: CompiledCondition, ctx: Mapping[str, Any], discovery: bool, unknown: list[str],
-            outcome: ConditionOutcome, explain: bool) -> tuple[bool | None, str]:
+def _decide(
+    cond: CompiledCondition,
+    ctx: Mapping[str, Any],
+    discovery: bool,
+    unknown: list[str],
+    outcome: ConditionOutcome,
+    explain: bool,
+) -> tuple[bool | None, str]:
     """One (operator, key): the three-valued result and (when explaining) a short reason."""
     if cond.error is not None:
         outcome.errors.append(cond.error)

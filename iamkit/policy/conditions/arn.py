@@ -20,7 +20,9 @@ def _arn_like(values: tuple[Any, ...]) -> Predicate:
     for v in values:
         text = policy_text(v)
         if text != "*" and _split_pattern(text) is None:
-            raise InvalidPolicyValue(f"{unescape_glob(text)!r} is not an ARN (arn:partition:service:region:account:resource)")
+            raise InvalidPolicyValue(
+                f"{unescape_glob(text)!r} is not an ARN (arn:partition:service:region:account:resource)"
+            )
         patterns.append(text)
     if "*" in patterns:
         return lambda value: context_text(value) is not None

@@ -11,18 +11,24 @@ import re
 #: technique (or sub-technique) id -> (name, tactics in kill-chain order)
 TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "T1078": ("Valid Accounts", ("Defense Evasion", "Persistence", "Privilege Escalation", "Initial Access")),
-    "T1078.004": ("Valid Accounts: Cloud Accounts",
-                  ("Defense Evasion", "Persistence", "Privilege Escalation", "Initial Access")),
+    "T1078.004": (
+        "Valid Accounts: Cloud Accounts",
+        ("Defense Evasion", "Persistence", "Privilege Escalation", "Initial Access"),
+    ),
     "T1098": ("Account Manipulation", ("Persistence", "Privilege Escalation")),
     "T1098.001": ("Account Manipulation: Additional Cloud Credentials", ("Persistence", "Privilege Escalation")),
     "T1098.003": ("Account Manipulation: Additional Cloud Roles", ("Persistence", "Privilege Escalation")),
     "T1098.004": ("Account Manipulation: SSH Authorized Keys", ("Persistence", "Privilege Escalation")),
-    "T1484.002": ("Domain or Tenant Policy Modification: Trust Modification",
-                  ("Defense Evasion", "Privilege Escalation")),
+    "T1484.002": (
+        "Domain or Tenant Policy Modification: Trust Modification",
+        ("Defense Evasion", "Privilege Escalation"),
+    ),
     "T1525": ("Implant Internal Image", ("Persistence",)),
     "T1546": ("Event Triggered Execution", ("Privilege Escalation", "Persistence")),
-    "T1550.001": ("Use Alternate Authentication Material: Application Access Token",
-                  ("Defense Evasion", "Lateral Movement")),
+    "T1550.001": (
+        "Use Alternate Authentication Material: Application Access Token",
+        ("Defense Evasion", "Lateral Movement"),
+    ),
     "T1552": ("Unsecured Credentials", ("Credential Access",)),
     "T1552.005": ("Unsecured Credentials: Cloud Instance Metadata API", ("Credential Access",)),
     "T1555.006": ("Credentials from Password Stores: Cloud Secrets Management Stores", ("Credential Access",)),
@@ -40,9 +46,17 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 #: tactic name -> ATT&CK tactic id
 TACTICS: dict[str, str] = {
-    "Initial Access": "TA0001", "Execution": "TA0002", "Persistence": "TA0003", "Privilege Escalation": "TA0004",
-    "Defense Evasion": "TA0005", "Credential Access": "TA0006", "Discovery": "TA0007", "Lateral Movement": "TA0008",
-    "Collection": "TA0009", "Exfiltration": "TA0010", "Impact": "TA0040",
+    "Initial Access": "TA0001",
+    "Execution": "TA0002",
+    "Persistence": "TA0003",
+    "Privilege Escalation": "TA0004",
+    "Defense Evasion": "TA0005",
+    "Credential Access": "TA0006",
+    "Discovery": "TA0007",
+    "Lateral Movement": "TA0008",
+    "Collection": "TA0009",
+    "Exfiltration": "TA0010",
+    "Impact": "TA0040",
 }
 
 _TAG = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.I)
@@ -62,8 +76,19 @@ def describe(technique: str) -> dict:
     return {"uid": technique, "name": name, "tactics": list(tactics)}
 
 
-_TACTIC_ORDER = ("Credential Access", "Persistence", "Privilege Escalation", "Defense Evasion", "Discovery",
-                 "Execution", "Lateral Movement", "Initial Access", "Collection", "Exfiltration", "Impact")
+_TACTIC_ORDER = (
+    "Credential Access",
+    "Persistence",
+    "Privilege Escalation",
+    "Defense Evasion",
+    "Discovery",
+    "Execution",
+    "Lateral Movement",
+    "Initial Access",
+    "Collection",
+    "Exfiltration",
+    "Impact",
+)
 
 
 def coverage(rules: list) -> dict[str, list[str]]:

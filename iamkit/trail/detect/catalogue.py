@@ -69,8 +69,9 @@ def _status(rule: Rule) -> tuple[str, list[str]]:
     return "ok", notes
 
 
-def catalogue(rules: Iterable[Rule | str | Path] | None = None,
-              sigma_dirs: Iterable[str | Path] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def catalogue(
+    rules: Iterable[Rule | str | Path] | None = None, sigma_dirs: Iterable[str | Path] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rules listing (``RULE_COLUMNS``) and the ATT&CK coverage (``COVERAGE_COLUMNS``) of ``rules``
     (default: the shipped detections) plus the Sigma rules under ``sigma_dirs``."""
     import pandas as pd
@@ -82,18 +83,37 @@ def catalogue(rules: Iterable[Rule | str | Path] | None = None,
     for r in found:
         status, notes = _status(r)
         where = source(r.path)
-        rows.append({"id": r.id, "title": r.title,
-                     "source": f"shipped/{'sigma' if r.kind == 'sigma' else 'native'}" if where == "shipped" else where,
-                     "kind": (r.sigma.kind if r.kind == "sigma" and r.sigma.kind == "correlation" else r.kind),
-                     "severity": r.severity, "attack": ", ".join(techniques(r)), "status": status,
-                     "notes": "; ".join(notes), "path": r.path})
+        rows.append(
+            {
+                "id": r.id,
+                "title": r.title,
+                "source": f"shipped/{'sigma' if r.kind == 'sigma' else 'native'}" if where == "shipped" else where,
+                "kind": (r.sigma.kind if r.kind == "sigma" and r.sigma.kind == "correlation" else r.kind),
+                "severity": r.severity,
+                "attack": ", ".join(techniques(r)),
+                "status": status,
+                "notes": "; ".join(notes),
+                "path": r.path,
+            }
+        )
     for e in errors:  # files that did not load, and duplicate ids
-        rows.append({"id": "", "title": "", "source": source(e["operation"]), "kind": "", "severity": "",
-                     "attack": "", "status": f"{'duplicate' if e['code'] == 'rule_duplicate' else 'invalid'}: "
-                                           f"{e['message']}", "notes": "", "path": e["operation"]})
+        rows.append(
+            {
+                "id": "",
+                "title": "",
+                "source": source(e["operation"]),
+                "kind": "",
+                "severity": "",
+                "attack": "",
+                "status": f"{'duplicate' if e['code'] == 'rule_duplicate' else 'invalid'}: {e['message']}",
+                "notes": "",
+                "path": e["operation"],
+            }
+        )
     listing = pd.DataFrame(rows, columns=list(RULE_COLUMNS))
-    listing = listing.sort_values(["source", "id"], key=lambda s: s.map(_source_order) if s.name == "source" else s,
-                                  kind="stable").reset_index(drop=True)
+    listing = listing.sort_values(
+        ["source", "id"], key=lambda s: s.map(_source_order) if s.name == "source" else s, kind="stable"
+    ).reset_index(drop=True)
     return listing, coverage(listing)
 
 
@@ -110,6 +130,8 @@ def coverage(listing: pd.DataFrame) -> pd.DataFrame:
         for t in [x for x in str(rec["attack"] or "").split(", ") if x]:
             slot = by.setdefault(t, {"ok": [], "no": []})
             slot["ok" if rec["status"] == "ok" else "no"].append(rec["id"])
-    rows = [{"technique": t, "rules": ", ".join(v["ok"]), "n_rules": len(v["ok"]), "not_running": ", ".join(v["no"])}
-            for t, v in sorted(by.items())]
+    rows = [
+        {"technique": t, "rules": ", ".join(v["ok"]), "n_rules": len(v["ok"]), "not_running": ", ".join(v["no"])}
+        for t, v in sorted(by.items())
+    ]
     return pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)).astype({"n_rules": "int64"})

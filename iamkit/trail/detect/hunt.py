@@ -53,8 +53,9 @@ class HuntResult:
     rules: dict[str, Rule] = field(default_factory=dict)
 
 
-def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table: str = "events",
-                where: str | None = None) -> RenderedRule:
+def render_rule(
+    rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table: str = "events", where: str | None = None
+) -> RenderedRule:
     """Compile ``rule`` to SQL for ``dialect``; raises ``SigmaError``/``NativeError`` when it cannot."""
     d = dialect if isinstance(dialect, dialects.Dialect) else dialects.get(dialect)
     if rule.kind == "sigma":
@@ -65,8 +66,9 @@ def render_rule(rule: Rule, dialect: str | dialects.Dialect = "duckdb", *, table
     return RenderedRule(rule, native.inline(q), q.post, q.requires, [], None, q)
 
 
-def resolve_rules(rules: Iterable[Rule | str | Path] | None = None,
-                  sigma_dirs: Iterable[str | Path] = ()) -> tuple[list[Rule], list[dict]]:
+def resolve_rules(
+    rules: Iterable[Rule | str | Path] | None = None, sigma_dirs: Iterable[str | Path] = ()
+) -> tuple[list[Rule], list[dict]]:
     """Rule objects from rules/paths (None: the shipped rules) plus ``sigma_dirs``; load errors listed."""
     errors: list[dict] = []
     out: list[Rule] = []
@@ -109,9 +111,14 @@ class Plan:
     table: str
 
 
-def plan(backend: TrailBackend, rules: Iterable[Rule | str | Path] | None = None,
-         sigma_dirs: Iterable[str | Path] = (), *, filters: Filters | None = None,
-         tables: Iterable[str] | None = None) -> Plan:
+def plan(
+    backend: TrailBackend,
+    rules: Iterable[Rule | str | Path] | None = None,
+    sigma_dirs: Iterable[str | Path] = (),
+    *,
+    filters: Filters | None = None,
+    tables: Iterable[str] | None = None,
+) -> Plan:
     """Render ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs`` for
     ``backend``, bounded by ``filters`` (window, accounts, regions). A rule needing a table the back end
     lacks (``tables``, default ``backend.tables``: ``ip_context`` for country/ASN) is listed as skipped."""
@@ -127,16 +134,26 @@ def plan(backend: TrailBackend, rules: Iterable[Rule | str | Path] | None = None
         missing = sorted(set(rr.requires) - have)
         if missing:
             queries.pop(rr.rule.id, None)
-            errors.append(error_row(rr.rule.id, "rule_skipped", f"{rr.rule.title}: needs an {missing[0]} table "
-                                    "(ip, asn, country) in the database; on Athena create it and pass "
-                                    "ip_context_table=True"))
+            errors.append(
+                error_row(
+                    rr.rule.id,
+                    "rule_skipped",
+                    f"{rr.rule.title}: needs an {missing[0]} table "
+                    "(ip, asn, country) in the database; on Athena create it and pass "
+                    "ip_context_table=True",
+                )
+            )
         else:
             keep.append(rr)
     return Plan(keep, queries, errors, where, backend.dialect, backend.table)
 
 
-def hunt(backend: TrailBackend, rules: Iterable[Rule | str | Path] | None = None,
-         sigma_dirs: Iterable[str | Path] = (), **kw: Any) -> HuntResult:
+def hunt(
+    backend: TrailBackend,
+    rules: Iterable[Rule | str | Path] | None = None,
+    sigma_dirs: Iterable[str | Path] = (),
+    **kw: Any,
+) -> HuntResult:
     """Run ``rules`` (default: the shipped detections) plus the Sigma rules under ``sigma_dirs`` on
     ``backend`` (a ``TrailBackend``): ``backend.hunt`` with the same keywords (``window`` or ``since``/``until``,
     ``accounts``, ``regions``, and the back end's own, e.g. ``ip_context`` locally)."""
@@ -144,8 +161,10 @@ def hunt(backend: TrailBackend, rules: Iterable[Rule | str | Path] | None = None
     from iamkit.trail.backend import TrailBackend
 
     if not isinstance(backend, TrailBackend):
-        raise BadInput(f"hunt runs on a trail back end (iamkit.trail.open(db), iamkit.trail.open_athena(db)), "
-                       f"not a {type(backend).__name__}")
+        raise BadInput(
+            f"hunt runs on a trail back end (iamkit.trail.open(db), iamkit.trail.open_athena(db)), "
+            f"not a {type(backend).__name__}"
+        )
     return backend.hunt(rules, sigma_dirs, **kw)
 
 
@@ -175,8 +194,7 @@ def execute(p: Plan, runner: Any) -> HuntResult:
 class QueryRunner:
     """Runs each rule as one query through ``query(sql)`` (the Athena back end); ``progress(done, total)``."""
 
-    def __init__(self, query: Callable[[str], pd.DataFrame],
-                 progress: Callable[[int, int], None] | None = None):
+    def __init__(self, query: Callable[[str], pd.DataFrame], progress: Callable[[int, int], None] | None = None):
         self.query, self.progress, self.done, self.total = query, progress, 0, 0
 
     def prepare(self, p: Plan, timings: dict[str, float]) -> list[RenderedRule]:
@@ -233,8 +251,9 @@ class LocalRunner:
             self.stages.close()
 
 
-def _render_all(rule_list: list[Rule], d: dialects.Dialect, table: str, where: str | None,
-                errors: list[dict]) -> tuple[list[RenderedRule], dict[str, str]]:
+def _render_all(
+    rule_list: list[Rule], d: dialects.Dialect, table: str, where: str | None, errors: list[dict]
+) -> tuple[list[RenderedRule], dict[str, str]]:
     """Every rule as SQL; the ones that cannot be compiled are listed in ``errors``."""
     rendered: list[RenderedRule] = []
     queries: dict[str, str] = {}
@@ -250,8 +269,9 @@ def _render_all(rule_list: list[Rule], d: dialects.Dialect, table: str, where: s
     return rendered, queries
 
 
-def _execute(rendered: list[RenderedRule], runner: Any, errors: list[dict],
-             timings: dict[str, float]) -> list[pd.DataFrame]:
+def _execute(
+    rendered: list[RenderedRule], runner: Any, errors: list[dict], timings: dict[str, float]
+) -> list[pd.DataFrame]:
     """Run each rule (its Python refinement included) and shape its rows as detections; a rule that
     fails is listed in ``errors`` and the others go on."""
     parts = []
@@ -318,13 +338,18 @@ class _Stages:
             self.con.execute(f"DROP TABLE IF EXISTS {tmp}")
 
 
-def _single_scan(con: Any, rendered: list[RenderedRule], d: dialects.Dialect, table: str, where: str | None,
-                 timings: dict[str, float]) -> list[RenderedRule]:
+def _single_scan(
+    con: Any,
+    rendered: list[RenderedRule],
+    d: dialects.Dialect,
+    table: str,
+    where: str | None,
+    timings: dict[str, float],
+) -> list[RenderedRule]:
     """One scan of the events for every Sigma predicate and every native rule's static rows, into a
     temp table of hit rows (all columns, one flag per rule); those rules then read it instead of the
     events. On any engine error the rules are left to run one by one (so only the bad one fails)."""
-    batch = [rr for rr in rendered
-             if rr.where is not None or (rr.native is not None and rr.native.rows is not None)]
+    batch = [rr for rr in rendered if rr.where is not None or (rr.native is not None and rr.native.rows is not None)]
     if len(batch) < 2:
         return rendered
     preds = [rr.where if rr.where is not None else rr.native.rows for rr in batch]
@@ -333,8 +358,7 @@ def _single_scan(con: Any, rendered: list[RenderedRule], d: dialects.Dialect, ta
     extra = f" AND ({where})" if where else ""
     t0 = time.perf_counter()
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {_HITS} AS SELECT *, {flags} FROM {table} "
-                    f"WHERE ({any_hit}){extra}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_HITS} AS SELECT *, {flags} FROM {table} WHERE ({any_hit}){extra}")
     except Exception:  # one bad predicate: run the rules separately so only that one fails
         return rendered
     finally:
@@ -376,12 +400,19 @@ def _as_detections(rule: Rule, df: pd.DataFrame) -> pd.DataFrame:
         summary = [f"{int(c)} event(s): {t}" for c, t in zip(n, detail, strict=True)]
     else:
         summary = [str(t) for t in detail]
-    return pd.DataFrame({
-        "detection_id": rule.id, "severity": rule.severity, "title": rule.title,
-        "event_ids": [as_id_list(x) for x in df["event_ids"]],
-        "principal_arn": df["principal_arn"], "access_key_id": df["access_key_id"],
-        "first_seen": df["first_seen"], "last_seen": df["last_seen"], "summary": summary,
-    })
+    return pd.DataFrame(
+        {
+            "detection_id": rule.id,
+            "severity": rule.severity,
+            "title": rule.title,
+            "event_ids": [as_id_list(x) for x in df["event_ids"]],
+            "principal_arn": df["principal_arn"],
+            "access_key_id": df["access_key_id"],
+            "first_seen": df["first_seen"],
+            "last_seen": df["last_seen"],
+            "summary": summary,
+        }
+    )
 
 
 class _IpContextTable:
@@ -418,9 +449,14 @@ class _IpContextTable:
                 self.ctx = self.ctx or (self.source if self.source is not None else IpContext())
                 in_list = ", ".join(lit(n) for n in sorted(names))
                 known = set(self.df["ip"]) if self.df is not None else set()
-                ips = [r[0] for r in self.con.execute(
-                    f"SELECT DISTINCT source_ip FROM events WHERE source_ip IS NOT NULL "
-                    f"AND lower(event_name) IN ({in_list})").fetchall() if r[0] not in known]
+                ips = [
+                    r[0]
+                    for r in self.con.execute(
+                        f"SELECT DISTINCT source_ip FROM events WHERE source_ip IS NOT NULL "
+                        f"AND lower(event_name) IN ({in_list})"
+                    ).fetchall()
+                    if r[0] not in known
+                ]
                 df = self.ctx.frame(ips)
                 if self.df is not None:
                     df = pd.concat([self.df, df[["ip", "asn", "country"]]], ignore_index=True)

@@ -77,30 +77,42 @@ def key_created_then_used(p: dict, d: Dialect, table: str, where: str, seed: str
     key = d.json_text("response_elements", ["accessKey", "accessKeyId"])
     user = d.json_text("response_elements", ["accessKey", "userName"])
     new_ip = bool(p.get("new_ip", False))
-    stages = [("key_uses", f"""SELECT c.c_id, c.c_time, c.creator, c.c_ip, c.key_id, c.key_user,
+    stages = [
+        (
+            "key_uses",
+            f"""SELECT c.c_id, c.c_time, c.creator, c.c_ip, c.key_id, c.key_user,
        e.event_id, e.event_time, e.source_ip, e.principal_arn, e.event_name
 FROM (SELECT event_id AS c_id, event_time AS c_time, principal_arn AS creator, source_ip AS c_ip,
              {key} AS key_id, {user} AS key_user
       FROM {seed or table} WHERE {_KEY_ROWS} AND {where}) c
 JOIN (SELECT event_id, event_time, source_ip, principal_arn, event_name, access_key_id
       FROM {table} WHERE access_key_id IS NOT NULL AND {where}) e
-  ON e.access_key_id = c.key_id AND e.event_time >= c.c_time AND e.event_id <> c.c_id""")]
+  ON e.access_key_id = c.key_id AND e.event_time >= c.c_time AND e.event_id <> c.c_id""",
+        )
+    ]
     ip_filter = ""
     if new_ip:
-        stages.append(("ip_first", f"""SELECT principal_arn AS p, source_ip AS ip, min(event_time) AS t
+        stages.append(
+            (
+                "ip_first",
+                f"""SELECT principal_arn AS p, source_ip AS ip, min(event_time) AS t
 FROM {table}
 WHERE source_ip IS NOT NULL AND {where} AND principal_arn IN (
   SELECT principal_arn FROM stage_key_uses UNION SELECT creator FROM stage_key_uses)
-GROUP BY principal_arn, source_ip"""))
-        ip_filter = ("\n  LEFT JOIN stage_ip_first f1 ON f1.p = u.principal_arn AND f1.ip = u.source_ip"
-                     "\n  LEFT JOIN stage_ip_first f2 ON f2.p = u.creator AND f2.ip = u.source_ip"
-                     "\n  WHERE (f1.t IS NULL OR f1.t >= u.c_time) AND (f2.t IS NULL OR f2.t >= u.c_time)")
+GROUP BY principal_arn, source_ip""",
+            )
+        )
+        ip_filter = (
+            "\n  LEFT JOIN stage_ip_first f1 ON f1.p = u.principal_arn AND f1.ip = u.source_ip"
+            "\n  LEFT JOIN stage_ip_first f2 ON f2.p = u.creator AND f2.ip = u.source_ip"
+            "\n  WHERE (f1.t IS NULL OR f1.t >= u.c_time) AND (f2.t IS NULL OR f2.t >= u.c_time)"
+        )
     sql = f"""WITH hits AS (SELECT u.* FROM stage_key_uses u{ip_filter})
 SELECT arbitrary(principal_arn) AS principal_arn, key_id AS access_key_id,
        {d.ids_agg(999)} AS event_ids, arbitrary(c_id) AS c_id, min(c_time) AS c_time,
        arbitrary(creator) AS creator, arbitrary(c_ip) AS c_ip, arbitrary(key_user) AS key_user,
        min(event_time) AS first_use, max(event_time) AS last_seen, count(*) AS n,
-       {d.distinct_join('source_ip')} AS ips, {d.distinct_join('event_name')} AS names
+       {d.distinct_join("source_ip")} AS ips, {d.distinct_join("event_name")} AS names
 FROM hits GROUP BY key_id"""
 
     def post(df: pd.DataFrame) -> pd.DataFrame:
@@ -110,9 +122,18 @@ FROM hits GROUP BY key_id"""
         label = "used from new IP(s)" if new_ip else "used"
         df["detail"] = [
             f"key {k} of user {u} created by {c} from {ip} at {t}; {label} {n} time(s) from {ips}: {names}"
-            for k, u, c, ip, t, n, ips, names in zip(df["access_key_id"], df["key_user"], df["creator"],
-                                                      df["c_ip"], df["c_time"], df["n"], df["ips"],
-                                                      df["names"], strict=True)]
+            for k, u, c, ip, t, n, ips, names in zip(
+                df["access_key_id"],
+                df["key_user"],
+                df["creator"],
+                df["c_ip"],
+                df["c_time"],
+                df["n"],
+                df["ips"],
+                df["names"],
+                strict=True,
+            )
+        ]
         return df
 
     return NativeQuery(sql, post, stages=stages, rows=_KEY_ROWS)
@@ -136,12 +157,15 @@ def first_seen(p: dict, d: Dialect, table: str, where: str, seed: str | None = N
     who = _who(p.get("principal", "caller"))
     join = "\n  LEFT JOIN ip_context ipc ON ipc.ip = e.source_ip" if attr in ("asn", "country") else ""
     requires = ["ip_context"] if join else []
-    noise = ("AND e.source_ip NOT LIKE '%amazonaws.com' AND e.source_ip <> 'AWS Internal'"
-             if attr != "user_agent" else "")
+    noise = (
+        "AND e.source_ip NOT LIKE '%amazonaws.com' AND e.source_ip <> 'AWS Internal'" if attr != "user_agent" else ""
+    )
     # the calls, shared by every first-seen rule over the same event names
-    stage = (f"SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who,\n"
-             f"       source_ip, user_agent\nFROM {table}\n"
-             f"WHERE {_names_in(names)} AND error_code IS NULL AND {where}")
+    stage = (
+        f"SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who,\n"
+        f"       source_ip, user_agent\nFROM {table}\n"
+        f"WHERE {_names_in(names)} AND error_code IS NULL AND {where}"
+    )
     # every caller's history (all calls), reduced to first use per (caller, ip, user agent): shared too
     history = _history_stage(d, table, where)
     sql = f"""WITH ev AS (
@@ -156,7 +180,7 @@ hist AS (
 pf AS (SELECT who, min(first_time) AS p_first FROM stage_history GROUP BY who),
 v AS (SELECT who, val, min(first_time) AS v_first FROM hist GROUP BY who, val),
 new AS (SELECT v.who, v.val FROM v JOIN pf ON pf.who = v.who
-        WHERE v.v_first >= pf.p_first + {d.interval(days, 'DAY')})
+        WHERE v.v_first >= pf.p_first + {d.interval(days, "DAY")})
 SELECT arbitrary(ev.principal_arn) AS principal_arn, arbitrary(ev.access_key_id) AS access_key_id,
        {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
        count(*) AS n, new.who AS who, new.val AS val
@@ -165,14 +189,17 @@ GROUP BY new.who, new.val"""
 
     def post(df: pd.DataFrame) -> pd.DataFrame:
         df = df.copy()
-        df["detail"] = [f"{', '.join(names)} by {w} from new {attr} {v!r} (first seen after a {days}-day baseline); "
-                        f"{n} call(s)" for w, v, n in zip(df["who"], df["val"], df["n"], strict=True)]
+        df["detail"] = [
+            f"{', '.join(names)} by {w} from new {attr} {v!r} (first seen after a {days}-day baseline); {n} call(s)"
+            for w, v, n in zip(df["who"], df["val"], df["n"], strict=True)
+        ]
         return df
 
     return NativeQuery(sql, post, requires, stages=[("calls", stage), ("history", history)])
 
 
 # ---------------------------------------------------------------- bursts of denied calls
+
 
 def denied_burst(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
     """At least ``threshold`` denied calls by one principal within ``minutes`` (reconnaissance)."""
@@ -185,23 +212,26 @@ def denied_burst(p: dict, d: Dialect, table: str, where: str, seed: str | None =
          coalesce(principal_arn, principal_id, access_key_id, source_ip) AS who
   FROM {table} WHERE {denied} AND {where}),
 w AS (SELECT who, count(*) OVER (PARTITION BY who ORDER BY event_time
-        RANGE BETWEEN {d.interval(minutes, 'MINUTE')} PRECEDING AND CURRENT ROW) AS cnt FROM dn),
+        RANGE BETWEEN {d.interval(minutes, "MINUTE")} PRECEDING AND CURRENT ROW) AS cnt FROM dn),
 hot AS (SELECT who, max(cnt) AS peak FROM w GROUP BY who HAVING max(cnt) >= {n})
 SELECT arbitrary(dn.principal_arn) AS principal_arn, arbitrary(dn.access_key_id) AS access_key_id,
        {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
-       count(*) AS n, arbitrary(hot.peak) AS peak, {d.distinct_join('event_name')} AS names
+       count(*) AS n, arbitrary(hot.peak) AS peak, {d.distinct_join("event_name")} AS names
 FROM dn JOIN hot ON hot.who = dn.who GROUP BY dn.who"""
 
     def post(df: pd.DataFrame) -> pd.DataFrame:
         df = df.copy()
-        df["detail"] = [f"{pk} denied calls within {minutes} min (threshold {n}); {c} denied in all: {nm}"
-                        for pk, c, nm in zip(df["peak"], df["n"], df["names"], strict=True)]
+        df["detail"] = [
+            f"{pk} denied calls within {minutes} min (threshold {n}); {c} denied in all: {nm}"
+            for pk, c, nm in zip(df["peak"], df["n"], df["names"], strict=True)
+        ]
         return df
 
     return NativeQuery(sql, post)
 
 
 # ---------------------------------------------------------------- document checks
+
 
 def _candidate_rows(d: Dialect, names: list[str], needles: list[str] | None = None) -> str:
     """Successful calls named ``names`` whose request text contains one of ``needles`` (a cheap SQL
@@ -213,11 +243,14 @@ def _candidate_rows(d: Dialect, names: list[str], needles: list[str] | None = No
     return f"{_names_in(names)} AND error_code IS NULL{pre}"
 
 
-def _candidates(d: Dialect, rows: str, source: str, where: str,
-                post: Callable[[pd.DataFrame], pd.DataFrame]) -> NativeQuery:
-    sql = (f"SELECT principal_arn, access_key_id, event_id, event_time, event_name, recipient_account_id,\n"
-           f"       {d.json_as_text('request_parameters')} AS rp\n"
-           f"FROM {source} WHERE {rows} AND {where}")
+def _candidates(
+    d: Dialect, rows: str, source: str, where: str, post: Callable[[pd.DataFrame], pd.DataFrame]
+) -> NativeQuery:
+    sql = (
+        f"SELECT principal_arn, access_key_id, event_id, event_time, event_name, recipient_account_id,\n"
+        f"       {d.json_as_text('request_parameters')} AS rp\n"
+        f"FROM {source} WHERE {rows} AND {where}"
+    )
     return NativeQuery(sql, post, rows=rows)
 
 
@@ -228,10 +261,17 @@ def _per_event(df: pd.DataFrame, reasons_of: Callable[[Any], list[str]]) -> pd.D
     for rec in df.to_dict(orient="records"):
         reasons = reasons_of(rec)
         if reasons:
-            rows.append({"principal_arn": rec["principal_arn"], "access_key_id": rec["access_key_id"],
-                         "event_ids": [rec["event_id"]], "first_seen": rec["event_time"],
-                         "last_seen": rec["event_time"], "n": 1,
-                         "detail": f"{rec['event_name']}: " + "; ".join(reasons)})
+            rows.append(
+                {
+                    "principal_arn": rec["principal_arn"],
+                    "access_key_id": rec["access_key_id"],
+                    "event_ids": [rec["event_id"]],
+                    "first_seen": rec["event_time"],
+                    "last_seen": rec["event_time"],
+                    "n": 1,
+                    "detail": f"{rec['event_name']}: " + "; ".join(reasons),
+                }
+            )
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
@@ -243,9 +283,13 @@ def _params(rec: dict) -> dict:
     return out if isinstance(out, dict) else {}
 
 
-POLICY_EVENTS = {"PutUserPolicy": "policyDocument", "PutRolePolicy": "policyDocument",
-                 "PutGroupPolicy": "policyDocument", "CreatePolicy": "policyDocument",
-                 "CreatePolicyVersion": "policyDocument"}
+POLICY_EVENTS = {
+    "PutUserPolicy": "policyDocument",
+    "PutRolePolicy": "policyDocument",
+    "PutGroupPolicy": "policyDocument",
+    "CreatePolicy": "policyDocument",
+    "CreatePolicyVersion": "policyDocument",
+}
 
 
 def policy_grant(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
@@ -278,8 +322,11 @@ def trust_opened(p: dict, d: Dialect, table: str, where: str, seed: str | None =
 
     def reasons(rec: dict) -> list[str]:
         params = _params(rec)
-        raw = params.get(fields.get(rec["event_name"], "policyDocument")) or params.get("policyDocument") \
+        raw = (
+            params.get(fields.get(rec["event_name"], "policyDocument"))
+            or params.get("policyDocument")
             or params.get("assumeRolePolicyDocument")
+        )
         doc = policydoc.load_document(raw)
         if doc is None:
             return ["trust policy unreadable"] if raw else []
@@ -297,8 +344,9 @@ def selectors_narrowed(p: dict, d: Dialect, table: str, where: str, seed: str | 
         trail = params.get("trailName") or ""
         return [f"trail {trail}: {r}" for r in policydoc.selector_narrowing(params)]
 
-    return _candidates(d, _candidate_rows(d, ["PutEventSelectors"]), seed or table, where,
-                       lambda df: _per_event(df, reasons))
+    return _candidates(
+        d, _candidate_rows(d, ["PutEventSelectors"]), seed or table, where, lambda df: _per_event(df, reasons)
+    )
 
 
 # ---------------------------------------------------------------- event match (declarative)
@@ -324,8 +372,10 @@ def field_sql(name: str, d: Dialect) -> str:
         return identity[rest.lower()]
     if head.lower() in roots and rest:
         return d.json_text(roots[head.lower()], rest.split("."))
-    raise NativeError(f"field {name!r} is not kept by the events table (a column, or a path under "
-                      f"{', '.join(sorted(c.json_root for c in columns.EVENTS if c.json_root))})")
+    raise NativeError(
+        f"field {name!r} is not kept by the events table (a column, or a path under "
+        f"{', '.join(sorted(c.json_root for c in columns.EVENTS if c.json_root))})"
+    )
 
 
 def _text(expr: str) -> str:
@@ -414,8 +464,10 @@ def _positive(block: dict, key: str, default: int) -> int:
 def _history_stage(d: Dialect, table: str, where: str) -> str:
     """Every caller's first call per (source IP, user agent): shared by the first-seen rules of both kinds."""
     who = _who("caller")
-    return (f"SELECT {who} AS who, source_ip, user_agent, min(event_time) AS first_time\nFROM {table}\n"
-            f"WHERE {where}\nGROUP BY 1, 2, 3")
+    return (
+        f"SELECT {who} AS who, source_ip, user_agent, min(event_time) AS first_time\nFROM {table}\n"
+        f"WHERE {where}\nGROUP BY 1, 2, 3"
+    )
 
 
 def event_match(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
@@ -428,8 +480,10 @@ def event_match(p: dict, d: Dialect, table: str, where: str, seed: str | None = 
     th, fs = p.get("threshold"), p.get("first_seen")
     for name, value in (("threshold", th), ("first_seen", fs)):
         if value is not None and not isinstance(value, dict):
-            raise NativeError(f"{name} is a mapping ({'count, minutes, distinct' if name == 'threshold' else 'baseline_days'}), "
-                              f"got {value!r}")
+            raise NativeError(
+                f"{name} is a mapping ({'count, minutes, distinct' if name == 'threshold' else 'baseline_days'}), "
+                f"got {value!r}"
+            )
     for name in ("where", "where_any", "event_names", "event_sources"):
         if p.get(name) is not None and not isinstance(p[name], list):
             raise NativeError(f"{name} is a list, got {p[name]!r}")
@@ -442,26 +496,31 @@ def event_match(p: dict, d: Dialect, table: str, where: str, seed: str | None = 
         distinct = th.get("distinct")
         val = field_sql(distinct, d) if distinct else "event_id"
         who = "coalesce(principal_arn, principal_id, access_key_id, source_ip)"
-        counted = ("SELECT who, event_time FROM (SELECT who, val, min(event_time) AS event_time FROM m "
-                   "GROUP BY who, val) f" if distinct else "SELECT who, event_time FROM m")
+        counted = (
+            "SELECT who, event_time FROM (SELECT who, val, min(event_time) AS event_time FROM m GROUP BY who, val) f"
+            if distinct
+            else "SELECT who, event_time FROM m"
+        )
         sql = f"""WITH m AS (
   SELECT event_id, event_time, principal_arn, access_key_id, event_name, {who} AS who,
          CAST({val} AS VARCHAR) AS val
   FROM {src} WHERE {rows} AND {where}),
 c AS ({counted}),
 w AS (SELECT who, count(*) OVER (PARTITION BY who ORDER BY event_time
-        RANGE BETWEEN {d.interval(minutes, 'MINUTE')} PRECEDING AND CURRENT ROW) AS cnt FROM c),
+        RANGE BETWEEN {d.interval(minutes, "MINUTE")} PRECEDING AND CURRENT ROW) AS cnt FROM c),
 hot AS (SELECT who, max(cnt) AS peak FROM w GROUP BY who HAVING max(cnt) >= {n})
 SELECT arbitrary(m.principal_arn) AS principal_arn, arbitrary(m.access_key_id) AS access_key_id,
        {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
-       count(*) AS n, arbitrary(hot.peak) AS peak, {d.distinct_join('event_name')} AS names
+       count(*) AS n, arbitrary(hot.peak) AS peak, {d.distinct_join("event_name")} AS names
 FROM m JOIN hot ON hot.who = m.who GROUP BY m.who"""
         what = f"distinct {distinct} value(s) new for the principal" if distinct else "call(s)"
 
         def post(df: pd.DataFrame) -> pd.DataFrame:
             df = df.copy()
-            df["detail"] = [f"{pk} {what} within {minutes} min (threshold {n}); {c} {label} in all: {nm}"
-                            for pk, c, nm in zip(df["peak"], df["n"], df["names"], strict=True)]
+            df["detail"] = [
+                f"{pk} {what} within {minutes} min (threshold {n}); {c} {label} in all: {nm}"
+                for pk, c, nm in zip(df["peak"], df["n"], df["names"], strict=True)
+            ]
             return df
 
         return NativeQuery(sql, post, rows=rows)
@@ -475,21 +534,25 @@ f AS (SELECT who, min(event_time) AS first_use FROM m GROUP BY who),
 pf AS (SELECT who, min(first_time) AS p_first FROM stage_history GROUP BY who)
 SELECT arbitrary(m.principal_arn) AS principal_arn, arbitrary(m.access_key_id) AS access_key_id,
        {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
-       count(*) AS n, m.who AS who, {d.distinct_join('event_name')} AS names
+       count(*) AS n, m.who AS who, {d.distinct_join("event_name")} AS names
 FROM m JOIN f ON f.who = m.who JOIN pf ON pf.who = m.who
-WHERE f.first_use >= pf.p_first + {d.interval(days, 'DAY')}
+WHERE f.first_use >= pf.p_first + {d.interval(days, "DAY")}
 GROUP BY m.who"""
 
         def post(df: pd.DataFrame) -> pd.DataFrame:
             df = df.copy()
-            df["detail"] = [f"first {nm} by {w} after a {days}-day baseline without any; {c} {label}"
-                            for w, nm, c in zip(df["who"], df["names"], df["n"], strict=True)]
+            df["detail"] = [
+                f"first {nm} by {w} after a {days}-day baseline without any; {c} {label}"
+                for w, nm, c in zip(df["who"], df["names"], df["n"], strict=True)
+            ]
             return df
 
         return NativeQuery(sql, post, stages=[("history", _history_stage(d, table, where))], rows=rows)
-    sql = (f"SELECT principal_arn, access_key_id, {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, "
-           f"max(event_time) AS last_seen, count(*) AS n, {d.distinct_join('event_name')} AS names\n"
-           f"FROM {src}\nWHERE {rows} AND {where}\nGROUP BY principal_arn, access_key_id")
+    sql = (
+        f"SELECT principal_arn, access_key_id, {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, "
+        f"max(event_time) AS last_seen, count(*) AS n, {d.distinct_join('event_name')} AS names\n"
+        f"FROM {src}\nWHERE {rows} AND {where}\nGROUP BY principal_arn, access_key_id"
+    )
 
     def post(df: pd.DataFrame) -> pd.DataFrame:
         df = df.copy()
@@ -504,13 +567,14 @@ GROUP BY m.who"""
 _INSTANCE_SESSION = "^i-[0-9a-f]{8,17}$"
 
 
-def instance_credentials_elsewhere(p: dict, d: Dialect, table: str, where: str,
-                                   seed: str | None = None) -> NativeQuery:
+def instance_credentials_elsewhere(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
     """Calls by an EC2 instance's role session (session name ``i-…``) from a source IP other than the
     one its first call came from: the instance's credentials taken off the instance (IMDS theft)."""
     noise = "source_ip NOT LIKE '%amazonaws.com' AND source_ip <> 'AWS Internal'"
-    rows = (f"identity_type = 'AssumedRole' AND session_name IS NOT NULL AND "
-            f"{d.regex('session_name', _INSTANCE_SESSION)} AND source_ip IS NOT NULL AND {noise}")
+    rows = (
+        f"identity_type = 'AssumedRole' AND session_name IS NOT NULL AND "
+        f"{d.regex('session_name', _INSTANCE_SESSION)} AND source_ip IS NOT NULL AND {noise}"
+    )
     sql = f"""WITH s AS (
   SELECT event_id, event_time, principal_arn, access_key_id, event_name, source_ip
   FROM {seed or table} WHERE {rows} AND {where}),
@@ -519,16 +583,18 @@ home AS (SELECT s.principal_arn, min(s.source_ip) AS ip FROM s JOIN t0 ON t0.pri
          AND s.event_time = t0.t GROUP BY s.principal_arn)
 SELECT s.principal_arn AS principal_arn, arbitrary(s.access_key_id) AS access_key_id,
        {d.ids_agg(1000)} AS event_ids, min(event_time) AS first_seen, max(event_time) AS last_seen,
-       count(*) AS n, arbitrary(home.ip) AS home_ip, {d.distinct_join('s.source_ip')} AS ips,
-       {d.distinct_join('event_name')} AS names
+       count(*) AS n, arbitrary(home.ip) AS home_ip, {d.distinct_join("s.source_ip")} AS ips,
+       {d.distinct_join("event_name")} AS names
 FROM s JOIN home ON home.principal_arn = s.principal_arn
 WHERE s.source_ip <> home.ip
 GROUP BY s.principal_arn"""
 
     def post(df: pd.DataFrame) -> pd.DataFrame:
         df = df.copy()
-        df["detail"] = [f"instance session first seen from {h}, then {n} call(s) from {ips}: {nm}"
-                        for h, n, ips, nm in zip(df["home_ip"], df["n"], df["ips"], df["names"], strict=True)]
+        df["detail"] = [
+            f"instance session first seen from {h}, then {n} call(s) from {ips}: {nm}"
+            for h, n, ips, nm in zip(df["home_ip"], df["n"], df["ips"], df["names"], strict=True)
+        ]
         return df
 
     return NativeQuery(sql, post, rows=rows)
@@ -536,8 +602,12 @@ GROUP BY s.principal_arn"""
 
 # ---------------------------------------------------------------- sharing and exposure (document checks)
 
-SHARE_EVENTS = ["ModifySnapshotAttribute", "ModifyImageAttribute", "ModifyDBSnapshotAttribute",
-                "ModifyDBClusterSnapshotAttribute"]
+SHARE_EVENTS = [
+    "ModifySnapshotAttribute",
+    "ModifyImageAttribute",
+    "ModifyDBSnapshotAttribute",
+    "ModifyDBClusterSnapshotAttribute",
+]
 
 
 def resource_shared(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
@@ -548,12 +618,19 @@ def resource_shared(p: dict, d: Dialect, table: str, where: str, seed: str | Non
     def reasons(rec: dict) -> list[str]:
         return policydoc.share_grants(_params(rec), rec["recipient_account_id"], trusted)
 
-    return _candidates(d, _candidate_rows(d, SHARE_EVENTS, ["add"]), seed or table, where,
-                       lambda df: _per_event(df, reasons))
+    return _candidates(
+        d, _candidate_rows(d, SHARE_EVENTS, ["add"]), seed or table, where, lambda df: _per_event(df, reasons)
+    )
 
 
-BUCKET_EVENTS = ["PutBucketPolicy", "PutBucketAcl", "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock",
-                 "PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock"]
+BUCKET_EVENTS = [
+    "PutBucketPolicy",
+    "PutBucketAcl",
+    "PutBucketPublicAccessBlock",
+    "DeleteBucketPublicAccessBlock",
+    "PutAccountPublicAccessBlock",
+    "DeleteAccountPublicAccessBlock",
+]
 
 
 def bucket_public(p: dict, d: Dialect, table: str, where: str, seed: str | None = None) -> NativeQuery:
@@ -574,8 +651,9 @@ def replication_foreign(p: dict, d: Dialect, table: str, where: str, seed: str |
     def reasons(rec: dict) -> list[str]:
         return policydoc.replication_targets(_params(rec), rec["recipient_account_id"], trusted)
 
-    return _candidates(d, _candidate_rows(d, ["PutBucketReplication"]), seed or table, where,
-                       lambda df: _per_event(df, reasons))
+    return _candidates(
+        d, _candidate_rows(d, ["PutBucketReplication"]), seed or table, where, lambda df: _per_event(df, reasons)
+    )
 
 
 #: kind name -> builder: (params, dialect, table, extra where, seed table or None) -> NativeQuery.
@@ -594,8 +672,9 @@ KINDS: dict[str, Callable[..., NativeQuery]] = {
 }
 
 
-def build(kind: str, params: dict, dialect: Dialect, table: str = "events", where: str | None = None,
-          seed: str | None = None) -> NativeQuery:
+def build(
+    kind: str, params: dict, dialect: Dialect, table: str = "events", where: str | None = None, seed: str | None = None
+) -> NativeQuery:
     """Render native rule ``kind`` with ``params`` for ``dialect`` (static rows read from ``seed``)."""
     if kind not in KINDS:
         raise NativeError(f"unknown native rule kind {kind!r}; known: {', '.join(sorted(KINDS))}")

@@ -45,8 +45,10 @@ def attacks(rule: Rule | None) -> list[dict[str, Any]]:
     for tid in rule.techniques if rule is not None else []:
         info = describe(tid)
         parent = tid.split(".")[0]
-        obj: dict[str, Any] = {"version": ATTACK_VERSION,
-                               "technique": {"uid": parent, "name": describe(parent)["name"] or info["name"]}}
+        obj: dict[str, Any] = {
+            "version": ATTACK_VERSION,
+            "technique": {"uid": parent, "name": describe(parent)["name"] or info["name"]},
+        }
         if "." in tid:
             obj["sub_technique"] = {"uid": tid, "name": info["name"]}
         tactics = [{"uid": TACTICS[t], "name": t} for t in info["tactics"] if t in TACTICS]
@@ -79,11 +81,18 @@ def to_ocsf(detections: pd.DataFrame, rules: dict[str, Rule] | None = None) -> l
             user["credential_uid"] = key
         account = _account(principal)
         info: dict[str, Any] = {
-            "uid": uid, "title": r.get("title") or r["detection_id"], "desc": r.get("summary") or "",
+            "uid": uid,
+            "title": r.get("title") or r["detection_id"],
+            "desc": r.get("summary") or "",
             "types": [rule.kind if rule is not None else "detection"],
-            "analytic": {"uid": r["detection_id"], "name": r.get("title") or r["detection_id"],
-                         "type_id": 1, "type": "Rule"},
-            "attacks": attacks(rule), "related_events_count": len(ids),
+            "analytic": {
+                "uid": r["detection_id"],
+                "name": r.get("title") or r["detection_id"],
+                "type_id": 1,
+                "type": "Rule",
+            },
+            "attacks": attacks(rule),
+            "related_events_count": len(ids),
         }
         if first is not None:
             info["first_seen_time"] = first
@@ -91,20 +100,42 @@ def to_ocsf(detections: pd.DataFrame, rules: dict[str, Rule] | None = None) -> l
             info["last_seen_time"] = last
         observables = []
         if principal:
-            observables.append({"name": "evidences[0].actor.user.uid", "type_id": 10, "type": "Resource UID",
-                                "value": principal})
+            observables.append(
+                {"name": "evidences[0].actor.user.uid", "type_id": 10, "type": "Resource UID", "value": principal}
+            )
         if key:
-            observables.append({"name": "evidences[0].actor.user.credential_uid", "type_id": 99,
-                                "type": "AWS Access Key ID", "value": key})
-        observables += [{"name": "evidences[0].data.event_ids", "type_id": 99, "type": "CloudTrail eventID",
-                         "value": e} for e in ids]
+            observables.append(
+                {
+                    "name": "evidences[0].actor.user.credential_uid",
+                    "type_id": 99,
+                    "type": "AWS Access Key ID",
+                    "value": key,
+                }
+            )
+        observables += [
+            {"name": "evidences[0].data.event_ids", "type_id": 99, "type": "CloudTrail eventID", "value": e}
+            for e in ids
+        ]
         event: dict[str, Any] = {
-            "class_uid": 2004, "class_name": "Detection Finding", "category_uid": 2, "category_name": "Findings",
-            "activity_id": 1, "activity_name": "Create", "type_uid": 200401, "type_name": "Detection Finding: Create",
-            "time": last if last is not None else first or 0, "severity_id": sev, "severity": OCSF_NAME[sev],
-            "status_id": 1, "status": "New", "is_alert": True, "message": r.get("summary") or "",
-            "metadata": {"version": OCSF_VERSION, "product": {"name": "iamkit", "vendor_name": "iamkit",
-                                                              "version": __version__}},
+            "class_uid": 2004,
+            "class_name": "Detection Finding",
+            "category_uid": 2,
+            "category_name": "Findings",
+            "activity_id": 1,
+            "activity_name": "Create",
+            "type_uid": 200401,
+            "type_name": "Detection Finding: Create",
+            "time": last if last is not None else first or 0,
+            "severity_id": sev,
+            "severity": OCSF_NAME[sev],
+            "status_id": 1,
+            "status": "New",
+            "is_alert": True,
+            "message": r.get("summary") or "",
+            "metadata": {
+                "version": OCSF_VERSION,
+                "product": {"name": "iamkit", "vendor_name": "iamkit", "version": __version__},
+            },
             "cloud": {"provider": "AWS"},
             "finding_info": info,
             "attacks": info["attacks"],

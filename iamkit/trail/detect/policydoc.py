@@ -158,7 +158,9 @@ def selector_narrowing(params: dict) -> list[str]:
                     if name.lower() == "readonly":
                         reasons.append(f"advanced selector keeps only readOnly={_as_list(f.get('equals'))}")
                     if name.lower() == "eventsource" and (f.get("notEquals") or f.get("notStartsWith")):
-                        reasons.append(f"advanced selector excludes sources {f.get('notEquals') or f.get('notStartsWith')}")
+                        reasons.append(
+                            f"advanced selector excludes sources {f.get('notEquals') or f.get('notStartsWith')}"
+                        )
         if not management:
             reasons.append("advanced selectors log no management events")
     return list(dict.fromkeys(reasons))
@@ -172,8 +174,13 @@ def share_grants(params: dict, own: str | None, trusted: set[str]) -> list[str]:
     """Reasons a Modify{Snapshot,Image,DBSnapshot,DBClusterSnapshot}Attribute request shares the resource
     publicly (group ``all``) or with a foreign account."""
     reasons: list[str] = []
-    what = (params.get("snapshotId") or params.get("imageId") or params.get("dBSnapshotIdentifier")
-            or params.get("dBClusterSnapshotIdentifier") or "?")
+    what = (
+        params.get("snapshotId")
+        or params.get("imageId")
+        or params.get("dBSnapshotIdentifier")
+        or params.get("dBClusterSnapshotIdentifier")
+        or "?"
+    )
     for attr in ("createVolumePermission", "launchPermission"):
         block = params.get(attr)
         add = block.get("add") if isinstance(block, dict) else None
@@ -199,10 +206,24 @@ def share_grants(params: dict, own: str | None, trusted: set[str]) -> list[str]:
 
 
 #: condition keys that keep a ``Principal: *`` statement from being public (IAM Access Analyzer's view)
-_RESTRICTING = frozenset({"aws:sourcevpce", "aws:sourcevpc", "aws:sourceip", "aws:principalorgid",
-                          "aws:principalorgpaths", "aws:principalaccount", "aws:sourceaccount", "aws:sourcearn",
-                          "aws:principalarn", "aws:userid", "aws:sourceorgid", "aws:sourceorgpaths",
-                          "s3:dataaccesspointaccount", "s3:dataaccesspointarn"})
+_RESTRICTING = frozenset(
+    {
+        "aws:sourcevpce",
+        "aws:sourcevpc",
+        "aws:sourceip",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalaccount",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:principalarn",
+        "aws:userid",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "s3:dataaccesspointaccount",
+        "s3:dataaccesspointarn",
+    }
+)
 _PUBLIC_GROUPS = ("/groups/global/allusers", "/groups/global/authenticatedusers")
 _PUBLIC_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 
@@ -248,8 +269,11 @@ def bucket_exposure(event_name: str, params: dict, own: str | None, trusted: set
                 reasons.append(f"bucket {bucket} policy: {r.replace(' with conditions', '')}")
         return list(dict.fromkeys(reasons))
     if name == "putbucketacl":
-        reasons = [f"bucket {bucket} ACL grants {s.rsplit('/', 1)[-1]}" for s in _strings(params)
-                   if s.lower().endswith(_PUBLIC_GROUPS)]
+        reasons = [
+            f"bucket {bucket} ACL grants {s.rsplit('/', 1)[-1]}"
+            for s in _strings(params)
+            if s.lower().endswith(_PUBLIC_GROUPS)
+        ]
         acl = params.get("x-amz-acl")
         reasons += [f"bucket {bucket} canned ACL {a}" for a in _as_list(acl) if str(a).lower() in _PUBLIC_ACLS]
         return list(dict.fromkeys(reasons))
@@ -257,7 +281,9 @@ def bucket_exposure(event_name: str, params: dict, own: str | None, trusted: set
         return [f"public access block removed{' from bucket ' + bucket if bucket else ' (account-wide)'}"]
     conf = params.get("PublicAccessBlockConfiguration") or params.get("publicAccessBlockConfiguration") or {}
     off = [k for k, v in conf.items() if v in (False, "false")] if isinstance(conf, dict) else []
-    return [f"public access block turned off{' on bucket ' + bucket if bucket else ''}: {', '.join(off)}"] if off else []
+    return (
+        [f"public access block turned off{' on bucket ' + bucket if bucket else ''}: {', '.join(off)}"] if off else []
+    )
 
 
 def replication_targets(params: dict, own: str | None, trusted: set[str]) -> list[str]:
@@ -270,6 +296,8 @@ def replication_targets(params: dict, own: str | None, trusted: set[str]) -> lis
             continue
         acct = str(dest.get("Account") or "")
         if _ACCOUNT.match(acct) and _foreign(acct, own, trusted):
-            reasons.append(f"bucket {params.get('bucketName') or '?'} replicates to {dest.get('Bucket') or '?'} "
-                           f"in foreign account {acct}")
+            reasons.append(
+                f"bucket {params.get('bucketName') or '?'} replicates to {dest.get('Bucket') or '?'} "
+                f"in foreign account {acct}"
+            )
     return list(dict.fromkeys(reasons))

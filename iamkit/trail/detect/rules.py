@@ -46,11 +46,14 @@ NATIVE_SCHEMA: dict[str, Any] = {
 SHIPPED_NATIVE_SCHEMA: dict[str, Any] = {
     **NATIVE_SCHEMA,
     "required": [*NATIVE_SCHEMA["required"], "description", "falsepositives", "attack", "fields"],
-    "properties": {**NATIVE_SCHEMA["properties"], "id": {"type": "string", "pattern": "^iamkit-[a-z0-9-]+$"},
-                   "description": {"type": "string", "minLength": 20},
-                   "falsepositives": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-                   "attack": {**NATIVE_SCHEMA["properties"]["attack"], "minItems": 1},
-                   "fields": {**NATIVE_SCHEMA["properties"]["fields"], "minItems": 1}},
+    "properties": {
+        **NATIVE_SCHEMA["properties"],
+        "id": {"type": "string", "pattern": "^iamkit-[a-z0-9-]+$"},
+        "description": {"type": "string", "minLength": 20},
+        "falsepositives": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "attack": {**NATIVE_SCHEMA["properties"]["attack"], "minItems": 1},
+        "fields": {**NATIVE_SCHEMA["properties"]["fields"], "minItems": 1},
+    },
 }
 
 
@@ -101,9 +104,17 @@ def rule_from_doc(doc: Any, path: str = "", shipped: bool = False) -> Rule | Non
             raise RuleError(str(e)) from None
         if not _is_cloudtrail(sr.logsource):
             return None
-        rule = Rule(id=sr.id, title=sr.title, severity=sr.level if sr.level in SEVERITIES else "medium",
-                    kind="sigma", description=sr.description, sigma=sr, path=path, tags=sr.tags,
-                    falsepositives=[str(f) for f in doc.get("falsepositives") or []])
+        rule = Rule(
+            id=sr.id,
+            title=sr.title,
+            severity=sr.level if sr.level in SEVERITIES else "medium",
+            kind="sigma",
+            description=sr.description,
+            sigma=sr,
+            path=path,
+            tags=sr.tags,
+            falsepositives=[str(f) for f in doc.get("falsepositives") or []],
+        )
         if shipped:
             _check_shipped(rule)
         return rule
@@ -119,10 +130,19 @@ def rule_from_doc(doc: Any, path: str = "", shipped: bool = False) -> Rule | Non
             raise RuleError(f"{where}: {e.message}") from None
         if doc["kind"] not in KINDS:
             raise RuleError(f"unknown native kind {doc['kind']!r}; known: {', '.join(sorted(KINDS))}")
-        rule = Rule(id=doc["id"], title=doc["title"], severity=doc["severity"], kind=doc["kind"],
-                    description=doc.get("description", ""), params=dict(doc.get("params") or {}),
-                    path=path, tags=list(doc.get("tags") or []), attack=list(doc.get("attack") or []),
-                    falsepositives=list(doc.get("falsepositives") or []), fields=list(doc.get("fields") or []))
+        rule = Rule(
+            id=doc["id"],
+            title=doc["title"],
+            severity=doc["severity"],
+            kind=doc["kind"],
+            description=doc.get("description", ""),
+            params=dict(doc.get("params") or {}),
+            path=path,
+            tags=list(doc.get("tags") or []),
+            attack=list(doc.get("attack") or []),
+            falsepositives=list(doc.get("falsepositives") or []),
+            fields=list(doc.get("fields") or []),
+        )
         _check_fields(rule)
         if shipped:
             _check_shipped(rule)
@@ -186,8 +206,12 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".yml", ".yaml")
-                          and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            out += sorted(
+                f
+                for f in p.rglob("*")
+                if f.suffix.lower() in (".yml", ".yaml")
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
         elif p.exists():
             out.append(p)
         else:
@@ -215,4 +239,3 @@ def load_rules(paths: Iterable[str | Path] | None = None) -> tuple[list[Rule], l
             seen[r.id] = str(f)
             rules.append(r)
     return rules, errors
-

@@ -76,8 +76,9 @@ class Compiled:
 
 
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
-_AGG = re.compile(r"^count\(\s*([\w.]*)\s*\)\s*(?:by\s+([\w.]+(?:\s*,\s*[\w.]+)*)\s*)?(<=|>=|==|!=|<|>|=)\s*(\d+)$",
-                  re.IGNORECASE)
+_AGG = re.compile(
+    r"^count\(\s*([\w.]*)\s*\)\s*(?:by\s+([\w.]+(?:\s*,\s*[\w.]+)*)\s*)?(<=|>=|==|!=|<|>|=)\s*(\d+)$", re.IGNORECASE
+)
 _AGG_OPS = {"==": "=", "!=": "<>"}
 _SPAN = re.compile(r"^(\d+)([smhdwMy])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "M": 2629746, "y": 31556952}
@@ -216,17 +217,31 @@ def parse_rule(doc: Any, path: str = "", related: list[dict] | None = None) -> S
     if parsed is None:  # pragma: no cover - from_dicts keeps a document with 'correlation' as one
         raise SigmaError("not a Sigma correlation rule")
     return SigmaRule(
-        id=str(doc.get("id") or doc.get("name") or doc.get("title") or path), title=str(doc.get("title") or ""),
-        level=_level(doc), description=str(doc.get("description") or "").strip(),
-        status=str(doc.get("status") or ""), tags=[str(t) for t in doc.get("tags") or []],
-        logsource=dict(doc.get("logsource") or {}), path=path, doc=doc, kind=kind,
-        related=list(related or []) if kind == "correlation" else [], aggregation=agg,
-        used_by=_used_by(doc, related or []) if kind == "detection" else [])
+        id=str(doc.get("id") or doc.get("name") or doc.get("title") or path),
+        title=str(doc.get("title") or ""),
+        level=_level(doc),
+        description=str(doc.get("description") or "").strip(),
+        status=str(doc.get("status") or ""),
+        tags=[str(t) for t in doc.get("tags") or []],
+        logsource=dict(doc.get("logsource") or {}),
+        path=path,
+        doc=doc,
+        kind=kind,
+        related=list(related or []) if kind == "correlation" else [],
+        aggregation=agg,
+        used_by=_used_by(doc, related or []) if kind == "detection" else [],
+    )
 
 
 #: pySigma's validators that catch rule mistakes offline (its ATT&CK tag check downloads MITRE's data: left out)
-_VALIDATORS = ("DanglingDetectionValidator", "InvalidModifierCombinationsValidator", "ControlCharacterValidator",
-               "WildcardsInsteadOfModifiersValidator", "DoubleWildcardValidator", "DuplicateTagValidator")
+_VALIDATORS = (
+    "DanglingDetectionValidator",
+    "InvalidModifierCombinationsValidator",
+    "ControlCharacterValidator",
+    "WildcardsInsteadOfModifiersValidator",
+    "DoubleWildcardValidator",
+    "DuplicateTagValidator",
+)
 
 
 def validate(rule: SigmaRule) -> list[str]:
@@ -259,8 +274,14 @@ def _convert(rule: SigmaRule, backend: Any, placeholders: dict | None) -> list[s
     return out
 
 
-def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events", scope: str | None = None,
-                 placeholders: dict[str, Any] | None = None) -> Compiled:
+def compile_rule(
+    rule: SigmaRule,
+    dialect: Dialect,
+    *,
+    table: str = "events",
+    scope: str | None = None,
+    placeholders: dict[str, Any] | None = None,
+) -> Compiled:
     """The rule's detection as one SQL boolean expression over ``table``'s columns (``placeholders``: the
     values of ``|expand`` placeholders by name). A correlation or ``count()`` counts its groups over the rows
     of ``table`` within ``scope`` (a predicate: the hunt's window, accounts, regions; default all rows).
@@ -279,8 +300,20 @@ def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events", sc
             pred = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
             value = backend._field(agg.field).sql if agg.field else None
             group = [backend._field(g).sql for g in agg.group_by]
-            parts = [correlation_where(dialect, "value_count" if agg.field else "event_count", [pred], group,
-                                       agg.timespan, agg.op, agg.count, value, table, scope)]
+            parts = [
+                correlation_where(
+                    dialect,
+                    "value_count" if agg.field else "event_count",
+                    [pred],
+                    group,
+                    agg.timespan,
+                    agg.op,
+                    agg.count,
+                    value,
+                    table,
+                    scope,
+                )
+            ]
     except (PySigmaError, NotImplementedError) as e:
         raise SigmaError(_message(e)) from None
     except RecursionError:
@@ -293,14 +326,17 @@ def compile_rule(rule: SigmaRule, dialect: Dialect, *, table: str = "events", sc
 
 def group_sql(where: str, dialect: Dialect, *, table: str = "events", id_limit: int = 1000) -> str:
     """Rows of ``table`` matching ``where``, grouped by principal and access key (the Sigma hit shape)."""
-    return (f"SELECT principal_arn, access_key_id, {dialect.ids_agg(id_limit)} AS event_ids, "
-            f"min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS n, "
-            f"{dialect.distinct_join('event_name')} AS detail\n"
-            f"FROM {table}\nWHERE {where}\nGROUP BY principal_arn, access_key_id")
+    return (
+        f"SELECT principal_arn, access_key_id, {dialect.ids_agg(id_limit)} AS event_ids, "
+        f"min(event_time) AS first_seen, max(event_time) AS last_seen, count(*) AS n, "
+        f"{dialect.distinct_join('event_name')} AS detail\n"
+        f"FROM {table}\nWHERE {where}\nGROUP BY principal_arn, access_key_id"
+    )
 
 
-def to_sql(rule: SigmaRule, dialect: Dialect, *, table: str = "events", extra_where: str | None = None,
-           id_limit: int = 1000) -> tuple[str, list[str]]:
+def to_sql(
+    rule: SigmaRule, dialect: Dialect, *, table: str = "events", extra_where: str | None = None, id_limit: int = 1000
+) -> tuple[str, list[str]]:
     """The full query for ``rule``: its hits grouped by principal and access key, with warnings."""
     comp = compile_rule(rule, dialect, table=table, scope=extra_where)
     extra = f" AND ({extra_where})" if extra_where else ""

@@ -39,18 +39,32 @@ from iamkit.trail.dialect import Dialect, lit
 
 #: CloudTrail record fields the store does not keep: a rule naming them sees them as absent.
 UNSTORED_FIELDS = {
-    "eventversion", "requestid", "apiversion", "managementevent", "sharedeventid", "vpcendpointid",
-    "eventcategory", "tlsdetails", "serviceeventdetails", "sessioncredentialfromconsole",
-    "edgedevicedetails", "insightdetails", "addendum",
+    "eventversion",
+    "requestid",
+    "apiversion",
+    "managementevent",
+    "sharedeventid",
+    "vpcendpointid",
+    "eventcategory",
+    "tlsdetails",
+    "serviceeventdetails",
+    "sessioncredentialfromconsole",
+    "edgedevicedetails",
+    "insightdetails",
+    "addendum",
 }
 _VERSION_SUFFIX = "20[0-9]{6}(v[0-9]+)?$"
 #: most selective, cheapest first within an AND (DuckDB evaluates later conjuncts only on surviving rows)
 _FIELD_ORDER = {"event_name": 0, "event_source": 1, "identity_type": 2, "error_code": 3}
-_OPS = {SigmaCorrelationConditionOperator.LT: "<", SigmaCorrelationConditionOperator.LTE: "<=",
-        SigmaCorrelationConditionOperator.GT: ">", SigmaCorrelationConditionOperator.GTE: ">=",
-        SigmaCorrelationConditionOperator.EQ: "=", SigmaCorrelationConditionOperator.NEQ: "<>"}
-_COMPARE = {CompareOperators.LT: "<", CompareOperators.LTE: "<=", CompareOperators.GT: ">",
-            CompareOperators.GTE: ">="}
+_OPS = {
+    SigmaCorrelationConditionOperator.LT: "<",
+    SigmaCorrelationConditionOperator.LTE: "<=",
+    SigmaCorrelationConditionOperator.GT: ">",
+    SigmaCorrelationConditionOperator.GTE: ">=",
+    SigmaCorrelationConditionOperator.EQ: "=",
+    SigmaCorrelationConditionOperator.NEQ: "<>",
+}
+_COMPARE = {CompareOperators.LT: "<", CompareOperators.LTE: "<=", CompareOperators.GT: ">", CompareOperators.GTE: ">="}
 _RE_META = set("\\.^$|?*+()[]{}")
 
 Tokens = list[tuple[str, str]]  # ('lit', text) | ('any', '*') | ('one', '?')
@@ -59,8 +73,14 @@ Tokens = list[tuple[str, str]]  # ('lit', text) | ('any', '*') | ('one', '?')
 class FieldExpr:
     """A SQL text expression for a (mapped) Sigma field, and what it is."""
 
-    def __init__(self, sql: str, column: str | None = None, known: bool = True, json_root: str | None = None,
-                 json_path: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        sql: str,
+        column: str | None = None,
+        known: bool = True,
+        json_root: str | None = None,
+        json_path: tuple[str, ...] = (),
+    ):
         self.sql, self.column, self.known, self.json_root, self.json_path = sql, column, known, json_root, json_path
 
     @property
@@ -96,7 +116,8 @@ def tokens_of(s: SigmaString) -> Tokens:
             out.append(("one", "?"))
         elif isinstance(part, Placeholder):
             raise SigmaFeatureNotSupportedByBackendError(
-                f"placeholder %{part.name}% (|expand) has no value: give it in placeholders={{'{part.name}': [...]}}")
+                f"placeholder %{part.name}% (|expand) has no value: give it in placeholders={{'{part.name}': [...]}}"
+            )
     return out
 
 
@@ -138,8 +159,14 @@ class SqlBackend(TextQueryBackend):
     convert_or_as_in: ClassVar[bool] = True
     in_expressions_allow_wildcards: ClassVar[bool] = False
 
-    def __init__(self, dialect: Dialect, processing_pipeline: Any = None, table: str = "events",
-                 scope: str | None = None, **kw: Any):
+    def __init__(
+        self,
+        dialect: Dialect,
+        processing_pipeline: Any = None,
+        table: str = "events",
+        scope: str | None = None,
+        **kw: Any,
+    ):
         super().__init__(processing_pipeline=processing_pipeline, **kw)
         self.d, self.table, self.scope = dialect, table, scope
         self.warnings: list[str] = []
@@ -210,7 +237,7 @@ class SqlBackend(TextQueryBackend):
         any element of ``"key": [...]``) in the subtree's JSON text instead; the last key only, not its
         parents, is checked."""
         key = fx.json_path[-1]
-        body = "".join("[^\"]*" if k == "any" else "[^\"]" if k == "one" else _re_escape(t) for k, t in tokens)
+        body = "".join('[^"]*' if k == "any" else '[^"]' if k == "one" else _re_escape(t) for k, t in tokens)
         skip = r'(?:\[\s*(?:(?:"(?:[^"\\]|\\.)*"|[^",\[\]{}]+)\s*,\s*)*)?'  # earlier list elements
         value = f'"{body}"'
         if tokens and _plain(tokens) is not None:  # numbers and booleans are not quoted
@@ -219,55 +246,71 @@ class SqlBackend(TextQueryBackend):
         text = self.d.json_as_text(fx.json_root)
         return f"(strpos({text}, {lit(chr(34) + key + chr(34))}) > 0 AND {self.d.regex(text, pattern)})"
 
-    def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression,
-                                           state: ConversionState) -> str:
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return self._match(self._field(cond.field), tokens_of(cond.value), cased=False)
 
-    def convert_condition_field_eq_val_str_case_sensitive(self, cond: ConditionFieldEqualsValueExpression,
-                                                          state: ConversionState) -> str:
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return self._match(self._field(cond.field), tokens_of(cond.value), cased=True)
 
-    def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression,
-                                           state: ConversionState) -> str:
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return self._match(self._field(cond.field), [("lit", str(cond.value))], cased=False)
 
-    def convert_condition_field_eq_val_bool(self, cond: ConditionFieldEqualsValueExpression,
-                                            state: ConversionState) -> str:
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaBool = cond.value
         return self._match(self._field(cond.field), [("lit", "true" if value.boolean else "false")], cased=False)
 
-    def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression,
-                                            state: ConversionState) -> str:
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return f"({self._field(cond.field).sql} IS NULL)"
 
-    def convert_condition_field_eq_val_exists(self, cond: ConditionFieldEqualsValueExpression,
-                                              state: ConversionState) -> str:
+    def convert_condition_field_eq_val_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaExists = cond.value
         return f"({self._field(cond.field).sql} IS {'NOT ' if value.exists else ''}NULL)"
 
-    def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression,
-                                          state: ConversionState) -> str:
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaRegularExpression = cond.value
-        flags = "".join(f for flag, f in ((SigmaRegularExpressionFlag.IGNORECASE, "i"),
-                                          (SigmaRegularExpressionFlag.MULTILINE, "m"),
-                                          (SigmaRegularExpressionFlag.DOTALL, "s")) if flag in value.flags)
+        flags = "".join(
+            f
+            for flag, f in (
+                (SigmaRegularExpressionFlag.IGNORECASE, "i"),
+                (SigmaRegularExpressionFlag.MULTILINE, "m"),
+                (SigmaRegularExpressionFlag.DOTALL, "s"),
+            )
+            if flag in value.flags
+        )
         pattern = (f"(?{flags})" if flags else "") + str(value.regexp)
         return self.d.regex(self._field(cond.field).sql, pattern)
 
-    def convert_condition_field_eq_val_cidr(self, cond: ConditionFieldEqualsValueExpression,
-                                            state: ConversionState) -> str:
+    def convert_condition_field_eq_val_cidr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaCIDRExpression = cond.value
         fx = self._field(cond.field)
         preds = [self._match(fx, tokens_of(SigmaString(p)), cased=False) for p in value.expand("*")]
         return preds[0] if len(preds) == 1 else "(" + " OR ".join(preds) + ")"
 
-    def convert_condition_field_compare_op_val(self, cond: ConditionFieldEqualsValueExpression,
-                                               state: ConversionState) -> str:
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaCompareExpression = cond.value
         return f"({self.d.try_double(self._field(cond.field).sql)} {_COMPARE[value.op]} {value.number.number!r})"
 
-    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression,
-                                         state: ConversionState) -> str:
+    def convert_condition_field_eq_field(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         ref: SigmaFieldReference = cond.value
         a, b = (f"lower({x.sql})" for x in (self._field(cond.field), self._field(ref.field)))
         if ref.starts_with and ref.ends_with:
@@ -315,16 +358,32 @@ class SqlBackend(TextQueryBackend):
         if rule.type == SigmaCorrelationType.VALUE_COUNT:
             ref = cond.fieldref[0] if isinstance(cond.fieldref, list) else cond.fieldref
             value = self._field(str(ref)).sql
-        kind = {SigmaCorrelationType.EVENT_COUNT: "event_count", SigmaCorrelationType.VALUE_COUNT: "value_count",
-                SigmaCorrelationType.TEMPORAL: "temporal",
-                SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered"}[rule.type]
+        kind = {
+            SigmaCorrelationType.EVENT_COUNT: "event_count",
+            SigmaCorrelationType.VALUE_COUNT: "value_count",
+            SigmaCorrelationType.TEMPORAL: "temporal",
+            SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
+        }[rule.type]
         if kind == "temporal_ordered" and len(preds) != 2:
             raise SigmaFeatureNotSupportedByBackendError(
                 "temporal_ordered correlations of more than two rules are not supported (the order of three or "
-                "more has no GROUP BY form)")
+                "more has no GROUP BY form)"
+            )
         group = [self._group_field(rule, g, preds) for g in rule.group_by or []]
-        return [correlation_where(self.d, kind, list(preds.values()), group, rule.timespan.seconds,
-                                  _OPS[cond.op], cond.count, value, self.table, self.scope)]
+        return [
+            correlation_where(
+                self.d,
+                kind,
+                list(preds.values()),
+                group,
+                rule.timespan.seconds,
+                _OPS[cond.op],
+                cond.count,
+                value,
+                self.table,
+                self.scope,
+            )
+        ]
 
     def _group_field(self, rule: SigmaCorrelationRule, name: str, preds: dict[str, str]) -> str:
         """A group-by field's SQL; an alias takes, for each row, the field of the rule the row matched."""
@@ -332,28 +391,36 @@ class SqlBackend(TextQueryBackend):
         if alias is None:
             return self._field(name).sql
         by_ref = {ref.reference: field for ref, field in alias.mapping.items()}
-        whens = [f"WHEN coalesce({pred}, FALSE) THEN {self._field(by_ref[ref]).sql}"
-                 for ref, pred in preds.items() if ref in by_ref]
+        whens = [
+            f"WHEN coalesce({pred}, FALSE) THEN {self._field(by_ref[ref]).sql}"
+            for ref, pred in preds.items()
+            if ref in by_ref
+        ]
         return "CASE " + " ".join(whens) + " END" if whens else "CAST(NULL AS VARCHAR)"
 
-    def convert_correlation_event_count_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
-                                             method: str = "default") -> list[str]:
+    def convert_correlation_event_count_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
         return self._correlation(rule)
 
-    def convert_correlation_value_count_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
-                                             method: str = "default") -> list[str]:
+    def convert_correlation_value_count_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
         return self._correlation(rule)
 
-    def convert_correlation_temporal_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
-                                          method: str = "default") -> list[str]:
+    def convert_correlation_temporal_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
         return self._correlation(rule)
 
-    def convert_correlation_temporal_ordered_rule(self, rule: SigmaCorrelationRule, output_format: str | None = None,
-                                                  method: str = "default") -> list[str]:
+    def convert_correlation_temporal_ordered_rule(
+        self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
         return self._correlation(rule)
 
-    def convert_correlation_value_sum_rule(self, rule: Any, output_format: str | None = None,
-                                           method: str = "default") -> list[str]:
+    def convert_correlation_value_sum_rule(
+        self, rule: Any, output_format: str | None = None, method: str = "default"
+    ) -> list[str]:
         raise SigmaFeatureNotSupportedByBackendError("value_sum/avg/percentile/median correlations are not supported")
 
     convert_correlation_value_avg_rule = convert_correlation_value_sum_rule
@@ -361,9 +428,18 @@ class SqlBackend(TextQueryBackend):
     convert_correlation_value_median_rule = convert_correlation_value_sum_rule
 
 
-def correlation_where(d: Dialect, kind: str, preds: list[str], group: list[str], span: int | None, op: str,
-                      count: int | float, value: str | None = None, table: str = "events",
-                      scope: str | None = None) -> str:
+def correlation_where(
+    d: Dialect,
+    kind: str,
+    preds: list[str],
+    group: list[str],
+    span: int | None,
+    op: str,
+    count: int | float,
+    value: str | None = None,
+    table: str = "events",
+    scope: str | None = None,
+) -> str:
     """The rows matching any of ``preds`` whose group (``group`` SQL expressions plus a ``span``-second time
     bucket, none when ``span`` is None) meets ``<aggregate> op count``: ``event_count`` counts rows,
     ``value_count`` distinct ``value``s, ``temporal`` how many of ``preds`` matched in the group,
@@ -388,5 +464,7 @@ def correlation_where(d: Dialect, kind: str, preds: list[str], group: list[str],
         raise ValueError(kind)
     num = int(count) if float(count).is_integer() else float(count)
     within = f" AND ({scope})" if scope else ""
-    return (f"({any_pred} AND {key} IN (SELECT {key} FROM {table} WHERE {any_pred}{within} "
-            f"GROUP BY {key} HAVING {agg} {op} {num}))")
+    return (
+        f"({any_pred} AND {key} IN (SELECT {key} FROM {table} WHERE {any_pred}{within} "
+        f"GROUP BY {key} HAVING {agg} {op} {num}))"
+    )

@@ -54,8 +54,9 @@ class PlaceholderValues(ValueListPlaceholderTransformation):
 
     def placeholder_replacements(self, p: Placeholder) -> Iterable[SigmaString]:
         if self._pipeline is None or p.name not in self._pipeline.vars:
-            raise SigmaValueError(f"|expand placeholder %{p.name}% has no value "
-                                  f"(give it as placeholders={{'{p.name}': [...]}})")
+            raise SigmaValueError(
+                f"|expand placeholder %{p.name}% has no value (give it as placeholders={{'{p.name}': [...]}})"
+            )
         return super().placeholder_replacements(p)
 
 
@@ -72,7 +73,8 @@ class CloudTrailFieldMapping(FieldMappingTransformationBase):
 def pipeline(placeholders: dict[str, Any] | None = None) -> ProcessingPipeline:
     """The CloudTrail pipeline; ``placeholders`` gives the values of ``|expand`` placeholders by name."""
     return ProcessingPipeline(
-        name="CloudTrail fields onto the events columns", priority=20,
+        name="CloudTrail fields onto the events columns",
+        priority=20,
         items=[
             ProcessingItem(identifier="iamkit_placeholders", transformation=PlaceholderValues()),
             ProcessingItem(identifier="iamkit_cloudtrail_fields", transformation=CloudTrailFieldMapping()),

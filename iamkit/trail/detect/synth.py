@@ -24,8 +24,13 @@ def at(minutes: float, base: str = "2026-01-01T00:00:00Z") -> str:
 
 def user(name: str, key: str | None = None, account: str = ACCOUNT) -> dict:
     """``userIdentity`` of an IAM user (optionally calling with access key ``key``)."""
-    ui = {"type": "IAMUser", "principalId": "AIDA" + name.upper()[:12], "accountId": account,
-          "arn": f"arn:aws:iam::{account}:user/{name}", "userName": name}
+    ui = {
+        "type": "IAMUser",
+        "principalId": "AIDA" + name.upper()[:12],
+        "accountId": account,
+        "arn": f"arn:aws:iam::{account}:user/{name}",
+        "userName": name,
+    }
     if key:
         ui["accessKeyId"] = key
     return ui
@@ -34,10 +39,17 @@ def user(name: str, key: str | None = None, account: str = ACCOUNT) -> dict:
 def session(role: str, name: str, key: str = "ASIATESTSESSION0001", account: str = ACCOUNT) -> dict:
     """``userIdentity`` of an assumed-role session of ``role``."""
     role_arn = f"arn:aws:iam::{account}:role/{role}"
-    return {"type": "AssumedRole", "principalId": f"AROA{role.upper()[:8]}:{name}", "accountId": account,
-            "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{name}", "accessKeyId": key,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn, "userName": role},
-                               "attributes": {"mfaAuthenticated": "false"}}}
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROA{role.upper()[:8]}:{name}",
+        "accountId": account,
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{name}",
+        "accessKeyId": key,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": role_arn, "userName": role},
+            "attributes": {"mfaAuthenticated": "false"},
+        },
+    }
 
 
 def root(account: str = ACCOUNT) -> dict:
@@ -45,15 +57,40 @@ def root(account: str = ACCOUNT) -> dict:
     return {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root", "accountId": account}
 
 
-def record(name: str, source: str, ui: dict, t: str, *, ip: str = "198.51.100.10",
-           ua: str = "aws-cli/2.15.0", rp: Any = None, re: Any = None, error: str | None = None,
-           account: str = ACCOUNT, event_type: str = "AwsApiCall", extra: dict | None = None,
-           event_id: str | None = None) -> dict:
+def record(
+    name: str,
+    source: str,
+    ui: dict,
+    t: str,
+    *,
+    ip: str = "198.51.100.10",
+    ua: str = "aws-cli/2.15.0",
+    rp: Any = None,
+    re: Any = None,
+    error: str | None = None,
+    account: str = ACCOUNT,
+    event_type: str = "AwsApiCall",
+    extra: dict | None = None,
+    event_id: str | None = None,
+) -> dict:
     """One CloudTrail record."""
-    r = {"eventVersion": "1.09", "userIdentity": ui, "eventTime": t, "eventSource": source, "eventName": name,
-         "awsRegion": "us-east-1", "sourceIPAddress": ip, "userAgent": ua, "requestParameters": rp,
-         "responseElements": re, "eventID": event_id or f"synth-{next(_ids):08d}", "eventType": event_type,
-         "recipientAccountId": account, "readOnly": False, "managementEvent": True}
+    r = {
+        "eventVersion": "1.09",
+        "userIdentity": ui,
+        "eventTime": t,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": ip,
+        "userAgent": ua,
+        "requestParameters": rp,
+        "responseElements": re,
+        "eventID": event_id or f"synth-{next(_ids):08d}",
+        "eventType": event_type,
+        "recipientAccountId": account,
+        "readOnly": False,
+        "managementEvent": True,
+    }
     if error:
         r["errorCode"], r["errorMessage"] = error, f"{error}: not authorized"
     r.update(extra or {})
@@ -102,8 +139,16 @@ def from_specs(specs: list[dict], prefix: str, tag: str = "") -> tuple[list[dict
             source = s["source"] if "." in s["source"] else f"{s['source']}.amazonaws.com"
             eid = f"{prefix}-{n}-{i}"
             kw = {k: s[k] for k in ("rp", "re", "ip", "ua", "error", "extra", "account") if k in s}
-            out.append(record(s["name"], source, _identity(s["who"], s.get("key"), s.get("account"), tag), at(t),
-                              event_id=eid, **kw))
+            out.append(
+                record(
+                    s["name"],
+                    source,
+                    _identity(s["who"], s.get("key"), s.get("account"), tag),
+                    at(t),
+                    event_id=eid,
+                    **kw,
+                )
+            )
             if s.get("hit"):
                 hits.add(eid)
     return out, hits
@@ -115,12 +160,24 @@ def policy(*statements: dict) -> str:
 
 
 #: (event name, service, weight per 10,000): mostly reads, sensitive calls rare, as in real trails.
-_MIX = [("DescribeInstances", "ec2", 2500), ("GetObject", "s3", 2000), ("PutObject", "s3", 800),
-        ("ListBuckets", "s3", 300), ("GetCallerIdentity", "sts", 500), ("AssumeRole", "sts", 1200),
-        ("Decrypt", "kms", 1500), ("ListUsers", "iam", 200), ("ListRoles", "iam", 200),
-        ("DescribeSecurityGroups", "ec2", 500), ("GetSecretValue", "secretsmanager", 250),
-        ("ConsoleLogin", "signin", 20), ("CreateAccessKey", "iam", 5), ("PutRolePolicy", "iam", 5),
-        ("StopLogging", "cloudtrail", 1), ("UpdateFunctionConfiguration20150331v2", "lambda", 19)]
+_MIX = [
+    ("DescribeInstances", "ec2", 2500),
+    ("GetObject", "s3", 2000),
+    ("PutObject", "s3", 800),
+    ("ListBuckets", "s3", 300),
+    ("GetCallerIdentity", "sts", 500),
+    ("AssumeRole", "sts", 1200),
+    ("Decrypt", "kms", 1500),
+    ("ListUsers", "iam", 200),
+    ("ListRoles", "iam", 200),
+    ("DescribeSecurityGroups", "ec2", 500),
+    ("GetSecretValue", "secretsmanager", 250),
+    ("ConsoleLogin", "signin", 20),
+    ("CreateAccessKey", "iam", 5),
+    ("PutRolePolicy", "iam", 5),
+    ("StopLogging", "cloudtrail", 1),
+    ("UpdateFunctionConfiguration20150331v2", "lambda", 19),
+]
 
 
 def _pick(column: str) -> str:
@@ -133,8 +190,15 @@ def _pick(column: str) -> str:
     return "CASE " + " ".join(parts) + " END"
 
 
-def background_sql(n: int, *, principals: int = 500, keys: int = 800, ips: int = 300, days: int = 30,
-                   start: str = "2026-01-01 00:00:00+00") -> str:
+def background_sql(
+    n: int,
+    *,
+    principals: int = 500,
+    keys: int = 800,
+    ips: int = 300,
+    days: int = 30,
+    start: str = "2026-01-01 00:00:00+00",
+) -> str:
     """SQL (DuckDB) selecting ``n`` synthetic ``events`` rows: a realistic mix of calls by many principals
     (each mostly from its own IP), 1% errors, JSON subtrees of realistic shape. Deterministic."""
     assert sum(w for _, _, w in _MIX) == 10000

@@ -23,10 +23,19 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
 
-def load(sources: Iterable[str | Path] | str | Path, con: duckdb.DuckDBPyConnection, *,
-         window: Window | None = None, accounts: Iterable[str] | None = None, regions: Iterable[str] | None = None,
-         session: Any = None, s3_client: Any = None, cache_dir: str | Path | None = None, pacer: Pacer | None = None,
-         progress: Callable[[int, int], None] | None = None) -> LoadResult:
+def load(
+    sources: Iterable[str | Path] | str | Path,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    window: Window | None = None,
+    accounts: Iterable[str] | None = None,
+    regions: Iterable[str] | None = None,
+    session: Any = None,
+    s3_client: Any = None,
+    cache_dir: str | Path | None = None,
+    pacer: Pacer | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadResult:
     """Load every source (local paths, ``s3://bucket/prefix``, ``lookup:…``) into the store ``con``, keeping
     the events inside ``window`` (default: all) and, for S3 and LookupEvents, the ``accounts``/``regions``.
 

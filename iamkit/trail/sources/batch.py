@@ -70,6 +70,8 @@ def batch_bytes() -> int:
     except (ValueError, OSError, AttributeError):  # not on this platform: the middle of the range
         return 128 * 2**20
     return int(min(512 * 2**20, max(64 * 2**20, available // 32)))
+
+
 FAST_KINDS = ("records", "array", "jsonl")
 
 
@@ -129,7 +131,8 @@ class LoadResult:
     def nothing_read(self) -> bool:
         """Something failed and nothing could be read: no file loaded or already loaded, no event read."""
         return bool(self.files_failed or self.calls_failed) and not (
-            self.files_loaded or self.files_unchanged or self.records_read)
+            self.files_loaded or self.files_unchanged or self.records_read
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Counters only (for printing and JSON)."""
@@ -148,6 +151,7 @@ def error_row(operation: str, code: str, message: str, account_id: str = "", reg
 
 
 # ---------------------------------------------------------------- local files
+
 
 def _is_candidate(p: Path) -> bool:
     name = p.name.lower()
@@ -184,6 +188,7 @@ def local_file_info(p: Path) -> FileInfo:
 
 # ---------------------------------------------------------------- the loader
 
+
 def _micros(t: dt.datetime) -> int:
     return (t - _EPOCH) // dt.timedelta(microseconds=1)
 
@@ -191,15 +196,17 @@ def _micros(t: dt.datetime) -> int:
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def covers(windows: Iterable[tuple[dt.datetime | None, dt.datetime | None]], start: dt.datetime | None,
-           end: dt.datetime | None) -> bool:
+def covers(
+    windows: Iterable[tuple[dt.datetime | None, dt.datetime | None]], start: dt.datetime | None, end: dt.datetime | None
+) -> bool:
     """Do the closed windows (None: unbounded on that side) together hold all of ``[start, end]``?
     Windows a microsecond apart (one ending on a day's last microsecond, one starting the next day) join."""
     lo = -math.inf if start is None else _micros(start)
     hi = math.inf if end is None else _micros(end)
     merged: list[list[float]] = []
-    for s, e in sorted((-math.inf if s is None else _micros(s), math.inf if e is None else _micros(e))
-                       for s, e in windows):
+    for s, e in sorted(
+        (-math.inf if s is None else _micros(s), math.inf if e is None else _micros(e)) for s, e in windows
+    ):
         if merged and s <= merged[-1][1] + 1:
             merged[-1][1] = max(merged[-1][1], e)
         else:
@@ -239,8 +246,12 @@ def _mark_many(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
     import pyarrow as pa
 
     cols = list(zip(*rows, strict=True))
-    _marks = pa.table({name: pa.array(list(col)) for name, col in  # noqa: F841
-                       zip(store.MARK_COLUMNS, cols, strict=True)})
+    _marks = pa.table(
+        {
+            name: pa.array(list(col))
+            for name, col in zip(store.MARK_COLUMNS, cols, strict=True)  # noqa: F841
+        }
+    )
     names = ", ".join(store.MARK_COLUMNS)
     con.register("_marks", _marks)
     try:
@@ -264,8 +275,10 @@ def _fast_source(kind: str, files: list[FileInfo]) -> str:
     else:
         parsed = f"from_json(json, '{store.RECORD_STRUCT}')"
         fmt = "array" if kind == "array" else "newline_delimited"
-    return (f"SELECT {parsed} AS x, f.name AS _file "
-            f"FROM read_json_objects({lst}, format='{fmt}', {opts}) o JOIN _batch_files f ON f.local = o.filename")
+    return (
+        f"SELECT {parsed} AS x, f.name AS _file "
+        f"FROM read_json_objects({lst}, format='{fmt}', {opts}) o JOIN _batch_files f ON f.local = o.filename"
+    )
 
 
 def _stored_gzip(data: bytes) -> bytes:
@@ -273,9 +286,14 @@ def _stored_gzip(data: bytes) -> bytes:
     n = len(data)
     if n > 0xFFFF:
         raise ValueError(f"a stored gzip block holds at most 65535 bytes, not {n}")
-    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x01" + n.to_bytes(2, "little")
-            + (n ^ 0xFFFF).to_bytes(2, "little") + data + zlib.crc32(data).to_bytes(4, "little")
-            + n.to_bytes(4, "little"))
+    return (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x01"
+        + n.to_bytes(2, "little")
+        + (n ^ 0xFFFF).to_bytes(2, "little")
+        + data
+        + zlib.crc32(data).to_bytes(4, "little")
+        + n.to_bytes(4, "little")
+    )
 
 
 _WRAP_TAIL = _stored_gzip(b"}\n")
@@ -337,9 +355,11 @@ def _concat_source(batch: list[FileInfo], parts: int = 2) -> tuple[list[Path], s
         raise
     columns = "{'f': 'VARCHAR', 'd': 'STRUCT(Records " + store.RECORD_SQL_TYPE + "[])'}"
     lst = store.sql_list(str(q) for q in paths)
-    sql = (f"SELECT unnest(o.d.Records) AS x, o.f AS _file "  # read_json parses each file once, typed
-           f"FROM read_json({lst}, columns={columns}, format='auto', maximum_object_size={_object_limit(batch)}, "
-           "compression='auto_detect') o")
+    sql = (
+        f"SELECT unnest(o.d.Records) AS x, o.f AS _file "  # read_json parses each file once, typed
+        f"FROM read_json({lst}, columns={columns}, format='auto', maximum_object_size={_object_limit(batch)}, "
+        "compression='auto_detect') o"
+    )
     return paths, sql
 
 
@@ -363,8 +383,13 @@ class Loader:
     #: problems listed per file at most (a hostile file of a million bad entries gives this many and a count)
     MAX_PROBLEMS = 50
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, window: Window | None = None,
-                 progress: Callable[[int, int], None] | None = None):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        window: Window | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ):
         self.con = con
         self.window = window or Window()
         self.result = LoadResult()
@@ -382,8 +407,12 @@ class Loader:
         for info in infos:
             delivered = delivery_time(info.name)
             if delivered is not None and not delivery_ok(self.window, delivered):
-                self.skip(info, "outside-window", f"outside the window by its name (delivered {delivered:%Y-%m-%dT%H:%MZ})",
-                          mark=False)
+                self.skip(
+                    info,
+                    "outside-window",
+                    f"outside the window by its name (delivered {delivered:%Y-%m-%dT%H:%MZ})",
+                    mark=False,
+                )
                 continue
             past = history.get(info.name, [])
             windows = [(ws, we) for etag, _, status, ws, we in past if status == "ok" and etag == info.etag]
@@ -415,9 +444,13 @@ class Loader:
             if info.previous and info.sha256 and info.sha256 not in info.previous:
                 self.result.files_changed += 1
                 before = ", ".join(sorted(s[:16] for s in info.previous))
-                self._row(info, "FileChanged", f"changed since it was loaded (sha256 {info.sha256[:16]}…, before "
-                                               f"{before}…): read again, new events added, every version's hash "
-                                               "kept in load_history")
+                self._row(
+                    info,
+                    "FileChanged",
+                    f"changed since it was loaded (sha256 {info.sha256[:16]}…, before "
+                    f"{before}…): read again, new events added, every version's hash "
+                    "kept in load_history",
+                )
         groups: dict[tuple[str, bool], list[FileInfo]] = {}
         for info in todo:  # same shape and same compression: a batch can be read as one stream
             groups.setdefault((info.kind, info.gz), []).append(info)
@@ -465,14 +498,28 @@ class Loader:
             info.reason = _reason(e)
 
     def _mark_row(self, info: FileInfo, records: int, status: str, reason: str = "") -> tuple:
-        return (info.name, info.etag, info.sha256, info.size, info.kind, records, status, reason, _now(),
-                self.window.start, self.window.end)
+        return (
+            info.name,
+            info.etag,
+            info.sha256,
+            info.size,
+            info.kind,
+            records,
+            status,
+            reason,
+            _now(),
+            self.window.start,
+            self.window.end,
+        )
 
     def _row(self, info: FileInfo, code: str, message: str, operation: str = "") -> None:
         """An ``errors`` row about file ``info`` (account/region from a trail layout path, when it is one)."""
         where = layout_state(info.name.split("://", 1)[-1])
-        self.result.error_rows.append(error_row(operation or f"load {info.name}", code, message,
-                                             where.get("account", ""), where.get("region", "")))
+        self.result.error_rows.append(
+            error_row(
+                operation or f"load {info.name}", code, message, where.get("account", ""), where.get("region", "")
+            )
+        )
 
     def _fail(self, info: FileInfo, exc: BaseException | str, code: str = "BadFile", operation: str = "") -> None:
         reason = exc if isinstance(exc, str) else _reason(exc)
@@ -493,8 +540,9 @@ class Loader:
         if len(problems) > self.MAX_PROBLEMS:
             self._row(info, "BadRecord", f"… and {len(problems) - self.MAX_PROBLEMS} more entries like these")
 
-    def _commit(self, counts: dict[str, int], infos: list[FileInfo], out: dict,
-                reasons: dict[str, str] | None = None) -> None:
+    def _commit(
+        self, counts: dict[str, int], infos: list[FileInfo], out: dict, reasons: dict[str, str] | None = None
+    ) -> None:
         """Record the files in ``loaded_files``/``load_history``, commit, then count (a failed commit counts nothing)."""
         reasons = reasons or {}
         _mark_many(self.con, [self._mark_row(i, counts.get(i.name, 0), "ok", reasons.get(i.name, "")) for i in infos])
@@ -511,8 +559,12 @@ class Loader:
         if not concat:  # DuckDB reads the files themselves: a table maps their local paths to names
             import pyarrow as pa
 
-            _batch_files = pa.table({"local": pa.array([str(i.local) for i in batch], pa.string()),  # noqa: F841
-                                     "name": pa.array([i.name for i in batch], pa.string())})
+            _batch_files = pa.table(
+                {
+                    "local": pa.array([str(i.local) for i in batch], pa.string()),  # noqa: F841
+                    "name": pa.array([i.name for i in batch], pa.string()),
+                }
+            )
             self.con.register("_batch_files", _batch_files)
         try:
             self.con.execute("BEGIN TRANSACTION")
@@ -520,8 +572,7 @@ class Loader:
                 tmp, source = _concat_source(batch, self.parts)
             else:
                 source = _fast_source(kind, batch)
-            out = None if kind == "insights" else store.insert_direct(self.con, source, parsed=True,
-                                                                       window=self.window)
+            out = None if kind == "insights" else store.insert_direct(self.con, source, parsed=True, window=self.window)
             if out is None:  # Insights records: the staged path sorts them into their own table
                 self.con.execute("ROLLBACK")
                 self.con.execute("BEGIN TRANSACTION")
@@ -560,13 +611,20 @@ class Loader:
         except (OSError, EOFError, ValueError, TrailError, UnicodeDecodeError, gzip.BadGzipFile) as e:
             self._fail(info, e)
             return
-        times = [r.get("eventTime") if r.get("eventTime") is not None else r.get("@timestamp")
-                 for r in parsed.records]
-        unpaired = [(parsed.where[i], "a string holds an unpaired UTF-16 surrogate escape (kept as the text "
-                     "\\udXXX)") for i, r in enumerate(parsed.records) if parse.record_text(r)[1]]
-        problems = parsed.problems + unpaired + [
-            (parsed.where[i], f"eventTime {parse.shown(times[i])} is not a time (the record is kept, without one)")
-            for i in store.bad_times(self.con, times)]
+        times = [r.get("eventTime") if r.get("eventTime") is not None else r.get("@timestamp") for r in parsed.records]
+        unpaired = [
+            (parsed.where[i], "a string holds an unpaired UTF-16 surrogate escape (kept as the text \\udXXX)")
+            for i, r in enumerate(parsed.records)
+            if parse.record_text(r)[1]
+        ]
+        problems = (
+            parsed.problems
+            + unpaired
+            + [
+                (parsed.where[i], f"eventTime {parse.shown(times[i])} is not a time (the record is kept, without one)")
+                for i in store.bad_times(self.con, times)
+            ]
+        )
         if not parsed.records and problems:  # the first problem says why the file failed; the others are listed
             self._fail(info, f"no record could be read: {problems[0][0]}: {problems[0][1]}")
             self.result.records_bad += 1
@@ -605,8 +663,12 @@ def _refused_records(records: list[dict]) -> list[tuple[int, str]]:
 
     def check(lo: int, hi: int) -> None:
         texts = [parse.record_text(r)[0] for r in records[lo:hi]]
-        _probe = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
-                           "_file": pa.array([""] * len(texts), pa.string())})
+        _probe = pa.table(
+            {
+                "r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
+                "_file": pa.array([""] * len(texts), pa.string()),
+            }
+        )
         try:
             probe.execute(f"SELECT count(from_json(r::JSON, '{store.RECORD_STRUCT}')) FROM _probe").fetchall()
         except duckdb.Error as e:
@@ -630,8 +692,12 @@ def insert_dicts(con: duckdb.DuckDBPyConnection, records: list[dict], name: str,
     import pyarrow as pa
 
     texts = [parse.record_text(r)[0] for r in records]
-    _py_records = pa.table({"r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
-                            "_file": pa.array([name] * len(texts), pa.string())})
+    _py_records = pa.table(
+        {
+            "r": pa.array(texts, pa.string()),  # noqa: F841 (scanned by DuckDB)
+            "_file": pa.array([name] * len(texts), pa.string()),
+        }
+    )
     con.register("_py_records", _py_records)
     try:
         return store.insert_json_relation(con, "SELECT r::JSON AS r, _file FROM _py_records", window=window)

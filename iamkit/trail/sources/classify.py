@@ -27,10 +27,21 @@ if TYPE_CHECKING:  # pragma: no cover
 JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz")
 
 #: Keys only a CloudTrail digest file has at its top level.
-DIGEST_KEYS = frozenset({"digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object",
-                         "digestPublicKeyFingerprint", "digestSignatureAlgorithm", "previousDigestS3Bucket",
-                         "previousDigestS3Object", "previousDigestHashValue", "previousDigestHashAlgorithm",
-                         "previousDigestSignature"})
+DIGEST_KEYS = frozenset(
+    {
+        "digestStartTime",
+        "digestEndTime",
+        "digestS3Bucket",
+        "digestS3Object",
+        "digestPublicKeyFingerprint",
+        "digestSignatureAlgorithm",
+        "previousDigestS3Bucket",
+        "previousDigestS3Object",
+        "previousDigestHashValue",
+        "previousDigestHashAlgorithm",
+        "previousDigestSignature",
+    }
+)
 #: Keys of a CloudTrail record (or of a renamed export of one): an object holding one is a record.
 RECORD_KEYS = frozenset({"eventID", "eventName", "eventTime", "eventSource", "@timestamp"})
 _WRAPPER_KEYS = frozenset({"Records", "Events", "CloudTrailEvent", "_source"})
@@ -93,10 +104,10 @@ class _Scanner:
                     pos += 1
                 if pos >= n:
                     break
-                b = buf[pos:pos + 1]
+                b = buf[pos : pos + 1]
                 if not self.started:
                     if b not in (b"{", b"["):
-                        raise TrailError(f"not JSON (starts with {buf[pos:pos + 16]!r})")
+                        raise TrailError(f"not JSON (starts with {buf[pos : pos + 16]!r})")
                     self.started, self.top = True, b
                 elif self.first_done:
                     self.more = b
@@ -143,14 +154,14 @@ class _Scanner:
 
     def _string(self, buf: bytes, pos: int) -> int:
         if self.escape:  # the last chunk ended on a backslash: this byte is escaped
-            self._keep(buf[pos:pos + 1])
+            self._keep(buf[pos : pos + 1])
             self.escape = False
             return pos + 1
         end = _STRING_BODY.match(buf, pos).end()
         self._keep(buf[pos:end])
         if end >= len(buf):
             return end
-        if buf[end:end + 1] == b"\\":  # a lone backslash ends the chunk
+        if buf[end : end + 1] == b"\\":  # a lone backslash ends the chunk
             self._keep(b"\\")
             self.escape = True
             return end + 1
@@ -199,8 +210,9 @@ def _chunks(path: Path, data: bytes | None = None) -> Iterator[bytes]:
     ``HEAD`` bytes, then ``CHUNK``s); gzip is told by its magic number, not the name; a gzip cut short
     raises ``EOFError`` when its end is reached."""
     if data is not None:
-        yield from (_inflate(data) if data[:2] == b"\x1f\x8b" else
-                    (data[i:i + CHUNK] for i in range(0, len(data), CHUNK)))
+        yield from (
+            _inflate(data) if data[:2] == b"\x1f\x8b" else (data[i : i + CHUNK] for i in range(0, len(data), CHUNK))
+        )
         return
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
@@ -291,7 +303,8 @@ def _without_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 def _json_kind(first: bytes) -> str:
     return {b"n": "null", b"{": "an object", b'"': "a string", b"t": "a boolean", b"f": "a boolean"}.get(
-        first, "a number" if first else "missing")
+        first, "a number" if first else "missing"
+    )
 
 
 def _first_record_is_insight(head: bytes) -> bool:
@@ -304,8 +317,9 @@ def _first_record_is_insight(head: bytes) -> bool:
         first, _ = json.JSONDecoder().raw_decode(text, m.end())
     except ValueError:
         return False
-    return isinstance(first, dict) and (first.get("eventType") == "AwsCloudTrailInsight"
-                                        or first.get("eventCategory") == "Insight")
+    return isinstance(first, dict) and (
+        first.get("eventType") == "AwsCloudTrailInsight" or first.get("eventCategory") == "Insight"
+    )
 
 
 def classify(path: Path) -> str:
@@ -326,7 +340,9 @@ def _classify_small(path: Path, data: bytes) -> tuple[str, str]:
 # ---------------------------------------------------------------- delivery file names
 
 #: CloudTrail's delivery file name: ``<account>_CloudTrail[-Insight]_<region>_<YYYYMMDDTHHMMZ>_<unique>.json.gz``
-_DELIVERY_NAME = re.compile(r"\d{12}_CloudTrail(?:-Insight)?_[a-z0-9-]{1,32}_(\d{8}T\d{4})Z_[A-Za-z0-9]{1,64}\.json(?:\.gz)?")
+_DELIVERY_NAME = re.compile(
+    r"\d{12}_CloudTrail(?:-Insight)?_[a-z0-9-]{1,32}_(\d{8}T\d{4})Z_[A-Za-z0-9]{1,64}\.json(?:\.gz)?"
+)
 
 
 def delivery_time(name: str) -> dt.datetime | None:
@@ -344,8 +360,9 @@ def delivery_time(name: str) -> dt.datetime | None:
 def delivery_ok(window: Window, delivered: dt.datetime) -> bool:
     """Could a file delivered at ``delivered`` hold events inside ``window``? Its events are older than its
     delivery (an hour's margin for clocks), and rarely more than a day (the folders' margin)."""
-    return ((window.start is None or delivered >= window.start - dt.timedelta(hours=1))
-            and (window.end is None or delivered <= window.end + dt.timedelta(days=1)))
+    return (window.start is None or delivered >= window.start - dt.timedelta(hours=1)) and (
+        window.end is None or delivered <= window.end + dt.timedelta(days=1)
+    )
 
 
 # ---------------------------------------------------------------- the trail layout

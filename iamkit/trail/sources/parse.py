@@ -37,9 +37,18 @@ class Parsed:
 
 
 def type_name(value: Any) -> str:
-    return "null" if value is None else {"str": "a string", "int": "a number", "float": "a number",
-                                         "bool": "a boolean", "list": "a list", "dict": "an object"}.get(
-        type(value).__name__, type(value).__name__)
+    return (
+        "null"
+        if value is None
+        else {
+            "str": "a string",
+            "int": "a number",
+            "float": "a number",
+            "bool": "a boolean",
+            "list": "a list",
+            "dict": "an object",
+        }.get(type(value).__name__, type(value).__name__)
+    )
 
 
 def _at(where: str, part: str) -> str:

@@ -61,7 +61,7 @@ def list_s3(client: Any, bucket: str, prefix: str, scope: Filters, max_depth: in
             for page in paginator.paginate(**kwargs):
                 objs.extend(o for o in page.get("Contents", []) if o["Key"].endswith(JSON_SUFFIXES))
                 for cp in page.get("CommonPrefixes", []):
-                    seg = cp["Prefix"][len(pfx):].strip("/")
+                    seg = cp["Prefix"][len(pfx) :].strip("/")
                     sub = dict(st)
                     role = advance(sub, seg)
                     if _keep(sub, role, scope):
@@ -84,10 +84,12 @@ def _local_for(dest: Path, key: str) -> Path:
     return dest.joinpath(*parts)
 
 
-def download_s3(client: Any, bucket: str, infos: list[FileInfo], dest: Path,
-                workers: int = 16) -> tuple[list[FileInfo], list[tuple[FileInfo, BaseException]]]:
+def download_s3(
+    client: Any, bucket: str, infos: list[FileInfo], dest: Path, workers: int = 16
+) -> tuple[list[FileInfo], list[tuple[FileInfo, BaseException]]]:
     """Download objects in parallel into ``dest`` (keys kept as relative paths): (fetched, failed with why).
     One object that cannot be fetched (in Glacier, denied, gone) fails alone."""
+
     def one(info: FileInfo) -> tuple[FileInfo, BaseException | None]:
         key = info.name.split("/", 3)[3]
         try:
@@ -128,8 +130,9 @@ def load_s3(loader: Loader, uri: str, scope: Filters, session: Any, client: Any,
         return
     infos = []
     for o in objects:
-        info = FileInfo(local=Path(), name=f"s3://{bucket}/{o['Key']}", etag=o.get("ETag", "").strip('"'),
-                        size=o.get("Size", 0))
+        info = FileInfo(
+            local=Path(), name=f"s3://{bucket}/{o['Key']}", etag=o.get("ETag", "").strip('"'), size=o.get("Size", 0)
+        )
         if "/CloudTrail-Digest/" in o["Key"]:  # CloudTrail's own layout: digests live in their folder
             loader.result.digests += 1
             loader.skip(info, "digest", "CloudTrail digest (in a CloudTrail-Digest folder)", mark=False)
@@ -146,7 +149,7 @@ def load_s3(loader: Loader, uri: str, scope: Filters, session: Any, client: Any,
         dest = Path(cache_dir)
     try:
         for chunk_start in range(0, len(todo), S3_CHUNK):
-            files, failed = download_s3(client, bucket, todo[chunk_start:chunk_start + S3_CHUNK], dest)
+            files, failed = download_s3(client, bucket, todo[chunk_start : chunk_start + S3_CHUNK], dest)
             for info, exc in failed:
                 loader.fail_download(info, exc)
             loader.load_files(files, selected=True)

@@ -14,9 +14,17 @@ VALUE = "QmluYXJ5VmFsdWVJbkJhc2U2NA=="  # AWS doc example
 RAW = base64.b64decode(VALUE)
 
 
-@pytest.mark.parametrize(("request_value", "expected"), [
-    (VALUE, True), (RAW, True), (bytearray(RAW), True), ("QmluYXJ5", False), (b"other", False), ("%%%", False),
-])
+@pytest.mark.parametrize(
+    ("request_value", "expected"),
+    [
+        (VALUE, True),
+        (RAW, True),
+        (bytearray(RAW), True),
+        ("QmluYXJ5", False),
+        (b"other", False),
+        ("%%%", False),
+    ],
+)
 def test_binary_equals(decide, request_value, expected):
     assert decide("BinaryEquals", "key", VALUE, {"key": request_value}) is expected
 

@@ -43,7 +43,9 @@ def test_date_truth_table(decide, operator, values, request_value, expected):
 
 def test_epoch_time_key_against_iso_policy(decide):
     assert decide("DateLessThan", "aws:EpochTime", "2030-01-01T00:00:00Z", {"aws:EpochTime": 1700000000}) is True
-    assert decide("DateGreaterThan", "aws:CurrentTime", "1700000000", {"aws:CurrentTime": "2024-01-01T00:00:00Z"}) is True
+    assert (
+        decide("DateGreaterThan", "aws:CurrentTime", "1700000000", {"aws:CurrentTime": "2024-01-01T00:00:00Z"}) is True
+    )
 
 
 @pytest.mark.parametrize("bad", ["not-a-date", "2020-13-01", "", True])

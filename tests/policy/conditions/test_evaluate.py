@@ -21,14 +21,22 @@ BLOCK = {
     "IpAddress": {"aws:SourceIp": "203.0.113.0/24"},
     "Bool": {"aws:SecureTransport": "true"},
 }
-GOOD = {"aws:PrincipalTag/team": "blue", "aws:RequestedRegion": "eu-central-1", "aws:SourceIp": "203.0.113.5",
-        "aws:SecureTransport": "true"}
+GOOD = {
+    "aws:PrincipalTag/team": "blue",
+    "aws:RequestedRegion": "eu-central-1",
+    "aws:SourceIp": "203.0.113.5",
+    "aws:SecureTransport": "true",
+}
 
 
 def test_all_operators_and_keys_and_together():
     assert evaluate_conditions(BLOCK, GOOD).matched is True
-    for key, bad in [("aws:PrincipalTag/team", "red"), ("aws:RequestedRegion", "us-east-1"),
-                     ("aws:SourceIp", "198.51.100.1"), ("aws:SecureTransport", "false")]:
+    for key, bad in [
+        ("aws:PrincipalTag/team", "red"),
+        ("aws:RequestedRegion", "us-east-1"),
+        ("aws:SourceIp", "198.51.100.1"),
+        ("aws:SecureTransport", "false"),
+    ]:
         assert evaluate_conditions(BLOCK, {**GOOD, key: bad}).matched is False, key
 
 
@@ -113,8 +121,7 @@ def test_discovery_missing_policy_variable_is_unknown():
 
 
 def test_present_but_empty_key_is_known_in_discovery():
-    out = evaluate_conditions({"ForAnyValue:StringEquals": {"aws:TagKeys": "a"}}, {"aws:TagKeys": []},
-                              mode="discovery")
+    out = evaluate_conditions({"ForAnyValue:StringEquals": {"aws:TagKeys": "a"}}, {"aws:TagKeys": []}, mode="discovery")
     assert out.matched is False
 
 
@@ -132,19 +139,32 @@ def test_compiled_block_is_cached_and_reusable():
     assert evaluate_conditions(compiled, as_context({"k": "w"})).matched is False
 
 
-@pytest.mark.parametrize(("name", "family"), [
-    ("StringEquals", "string"), ("ForAnyValue:StringLikeIfExists", "string"), ("NumericLessThan", "numeric"),
-    ("DateGreaterThanEquals", "date"), ("Bool", "bool"), ("BoolIfExists", "bool"), ("BinaryEquals", "binary"),
-    ("IpAddress", "ip"), ("NotIpAddressIfExists", "ip"), ("ArnNotLike", "arn"), ("ArnEquals", "arn"),
-    ("Null", "null"), ("stringequals", "string"),
-])
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("StringEquals", "string"),
+        ("ForAnyValue:StringLikeIfExists", "string"),
+        ("NumericLessThan", "numeric"),
+        ("DateGreaterThanEquals", "date"),
+        ("Bool", "bool"),
+        ("BoolIfExists", "bool"),
+        ("BinaryEquals", "binary"),
+        ("IpAddress", "ip"),
+        ("NotIpAddressIfExists", "ip"),
+        ("ArnNotLike", "arn"),
+        ("ArnEquals", "arn"),
+        ("Null", "null"),
+        ("stringequals", "string"),
+    ],
+)
 def test_operator_family(name, family):
     assert known_operator(name)
     assert operator_family(name) == family
 
 
-@pytest.mark.parametrize("name", ["StringEqualz", "NullIfExists", "ForSomeValues:StringEquals", "IfExists", "",
-                                  "NumericLike", "Foo:Bool"])
+@pytest.mark.parametrize(
+    "name", ["StringEqualz", "NullIfExists", "ForSomeValues:StringEquals", "IfExists", "", "NumericLike", "Foo:Bool"]
+)
 def test_unknown_operators(name):
     assert not known_operator(name)
     with pytest.raises(PolicyError):
@@ -152,8 +172,10 @@ def test_unknown_operators(name):
 
 
 @settings(deadline=None)
-@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), max_size=3),
-       st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), max_size=3))
+@given(
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y"]), max_size=3),
+)
 def test_block_is_the_and_of_its_conditions(keys, context):
     """A block matches exactly when each one-key block matches (operators and keys AND)."""
     block = {"StringEquals": keys, "StringNotEquals": {k: "y" for k in keys}}
@@ -201,8 +223,11 @@ def test_cache_follows_block_content():
 
 # ---- properties over every family --------------------------------------------------------------------------
 PAIRS = {
-    "string": [("StringEquals", "StringNotEquals"), ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
-               ("StringLike", "StringNotLike")],
+    "string": [
+        ("StringEquals", "StringNotEquals"),
+        ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
+        ("StringLike", "StringNotLike"),
+    ],
     "numeric": [("NumericEquals", "NumericNotEquals")],
     "date": [("DateEquals", "DateNotEquals")],
     "ip": [("IpAddress", "NotIpAddress")],
@@ -213,8 +238,9 @@ FAMILY_VALUES = {
     "numeric": st.integers(-3, 3).map(str),
     "date": st.sampled_from(["2020-01-01T00:00:00Z", "2021-06-01", "1577836800", "2030-01-01T00:00:00+02:00"]),
     "ip": st.sampled_from(["10.0.0.0/8", "10.1.2.3", "192.0.2.0/24", "2001:db8::/32", "::1", "not-ip"]),
-    "arn": st.sampled_from(["arn:aws:s3:::b", "arn:aws:s3:::b*", "arn:aws:iam::1:role/r", "arn:aws:iam::*:role/?",
-                            "not-arn"]),
+    "arn": st.sampled_from(
+        ["arn:aws:s3:::b", "arn:aws:s3:::b*", "arn:aws:iam::1:role/r", "arn:aws:iam::*:role/?", "not-arn"]
+    ),
 }
 
 

@@ -114,34 +114,40 @@ pattern_chars = st.sampled_from([*"aabb*?*?:é", *WILD])
 value_chars = st.sampled_from([*"aaabbb:*?\né"])
 # star-separated runs of short, overlapping words: several middle segments, with and without '?'
 words = st.sampled_from(["a", "b", "ab", "ba", "aa", "?", "a?", "?b", "a?a", LITERAL_STAR, LITERAL_QMARK + "a", "é"])
-starred = st.tuples(st.sampled_from(["", "*"]), st.lists(words, min_size=1, max_size=5),
-                    st.sampled_from(["", "*"])).map(lambda t: t[0] + "*".join(t[1]) + t[2])
+starred = st.tuples(
+    st.sampled_from(["", "*"]), st.lists(words, min_size=1, max_size=5), st.sampled_from(["", "*"])
+).map(lambda t: t[0] + "*".join(t[1]) + t[2])
 glob_patterns = st.text(pattern_chars, max_size=12) | starred
 
 
 def instances(pattern: str, chars=value_chars):
     """Values built from ``pattern`` ('*' → a random run, '?' → one char, literals as themselves): likely matches."""
+
     def piece(ch):
         if ch == "*":
             return st.text(chars, max_size=4)
         if ch == "?":
             return chars
         return st.just(unescape_glob(ch))
+
     return st.tuples(*(piece(ch) for ch in pattern)).map("".join)
 
 
 def pattern_and_value(patterns, chars=value_chars):
     """A pattern and either a random value or one built from the pattern, perhaps with one character changed."""
+
     def values(p):
         built = instances(p, chars)
-        mutated = st.tuples(built, st.integers(0, 20), chars).map(
-            lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1:])
+        mutated = st.tuples(built, st.integers(0, 20), chars).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :])
         return st.tuples(st.just(p), st.text(chars, max_size=12) | built | mutated)
+
     return patterns.flatmap(values)
 
 
 alphabet = st.sampled_from(list("ab:/*?.-") + [LITERAL_STAR, LITERAL_QMARK, LITERAL_NEXT])
-values = st.text(alphabet=st.sampled_from(list("ab:/*?.-\n") + [LITERAL_STAR, LITERAL_QMARK, LITERAL_NEXT]), max_size=10)
+values = st.text(
+    alphabet=st.sampled_from(list("ab:/*?.-\n") + [LITERAL_STAR, LITERAL_QMARK, LITERAL_NEXT]), max_size=10
+)
 
 
 @given(pattern=st.text(alphabet=alphabet, max_size=8), value=values)
@@ -163,13 +169,22 @@ def test_glob_agrees_with_the_old_regex_matcher(case):
     assert compile_glob(pattern, case_sensitive=True).matches(value) is old_glob_match(pattern, value)
 
 
-@pytest.mark.parametrize(("pattern_alphabet", "value_alphabet", "size", "oracle"), [
-    ("ab*?", "ab", 5, old_glob_match),
-    ("a*?" + LITERAL_STAR, "a*", 5, old_glob_match),
-    ("a*?" + LITERAL_STAR + LITERAL_NEXT, "a*" + LITERAL_STAR, 4, reference_glob),  # the old one had no LITERAL_NEXT
-])
+@pytest.mark.parametrize(
+    ("pattern_alphabet", "value_alphabet", "size", "oracle"),
+    [
+        ("ab*?", "ab", 5, old_glob_match),
+        ("a*?" + LITERAL_STAR, "a*", 5, old_glob_match),
+        (
+            "a*?" + LITERAL_STAR + LITERAL_NEXT,
+            "a*" + LITERAL_STAR,
+            4,
+            reference_glob,
+        ),  # the old one had no LITERAL_NEXT
+    ],
+)
 def test_glob_agrees_with_an_oracle_on_every_small_case(pattern_alphabet, value_alphabet, size, oracle):
     """Exhaustive: every pattern over the alphabet against every value, up to ``size`` (no sampling luck)."""
+
     def words(alphabet, n):
         return ["".join(w) for k in range(n + 1) for w in itertools.product(alphabet, repeat=k)]
 
@@ -178,8 +193,7 @@ def test_glob_agrees_with_an_oracle_on_every_small_case(pattern_alphabet, value_
     assert wrong == []
 
 
-@given(pattern_and_value(st.text(st.sampled_from([*"aBé:É", *WILD]), max_size=10),
-                         st.sampled_from([*"aAbBéÉ:*?"])))
+@given(pattern_and_value(st.text(st.sampled_from([*"aBé:É", *WILD]), max_size=10), st.sampled_from([*"aAbBéÉ:*?"])))
 def test_case_insensitive_glob_agrees_with_the_old_regex_matcher(case):
     pattern, value = case
     assert glob_match(pattern, value, case_sensitive=False) is old_glob_match(pattern, value, False)
@@ -212,37 +226,43 @@ def test_action_matching_ignores_case_and_star_covers_all(action):
     assert not action_matches(action + "x", action)
 
 
-@pytest.mark.parametrize(("pattern", "action", "expected"), [
-    ("s3:Get*", "s3:GetObject", True),
-    ("s3:get*", "S3:GETOBJECT", True),
-    ("s3:Get*", "s3:PutObject", False),
-    ("s3:*Object", "s3:DeleteObject", True),
-    ("s3:?etObject", "s3:GetObject", True),
-    ("iam:Pass*", "iam:PassRole", True),
-    ("s3:GetObject", "s3:GetObjectAcl", False),
-    ("*", "anything:AtAll", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "action", "expected"),
+    [
+        ("s3:Get*", "s3:GetObject", True),
+        ("s3:get*", "S3:GETOBJECT", True),
+        ("s3:Get*", "s3:PutObject", False),
+        ("s3:*Object", "s3:DeleteObject", True),
+        ("s3:?etObject", "s3:GetObject", True),
+        ("iam:Pass*", "iam:PassRole", True),
+        ("s3:GetObject", "s3:GetObjectAcl", False),
+        ("*", "anything:AtAll", True),
+    ],
+)
 def test_action_matches(pattern, action, expected):
     assert action_matches(pattern, action) is expected
 
 
-@pytest.mark.parametrize(("pattern", "arn", "expected"), [
-    ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b/c", True),
-    ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket", False),
-    ("arn:aws:s3:::bucket*", "arn:aws:s3:::bucket-logs", True),
-    ("arn:aws:s3:::Bucket/*", "arn:aws:s3:::bucket/x", False),  # resources are case-sensitive
-    ("arn:aws:iam::*:role/app", "arn:aws:iam::111122223333:role/app", True),
-    ("arn:aws:iam::111122223333:role/*", "arn:aws:iam::111122223333:role/path/app", True),
-    ("arn:aws:iam::*:role/app", "arn:aws:iam::1:role/x:role/app", False),  # account '*' stays in its part
-    ("arn:aws:ec2:*:*:instance/i-?", "arn:aws:ec2:eu-west-1:1:instance/i-7", True),
-    ("arn:aws:logs:*:*:log-group:*", "arn:aws:logs:r:1:log-group:g:log-stream:s", True),
-    ("*", "arn:aws:s3:::anything", True),
-    ("*", "", True),
-    ("arn:aws:s3:::bucket/${*}", "arn:aws:s3:::bucket/x", False),  # unsubstituted text is not special here
-    ("arn:aws:s3:::bucket/" + LITERAL_STAR, "arn:aws:s3:::bucket/*", True),
-    ("arn:aws:s3:::bucket/" + LITERAL_STAR, "arn:aws:s3:::bucket/x", False),
-    ("arn:aws:*", "arn:aws:s3:::bucket", True),  # not a six-part pattern: one glob over the text
-])
+@pytest.mark.parametrize(
+    ("pattern", "arn", "expected"),
+    [
+        ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a/b/c", True),
+        ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket", False),
+        ("arn:aws:s3:::bucket*", "arn:aws:s3:::bucket-logs", True),
+        ("arn:aws:s3:::Bucket/*", "arn:aws:s3:::bucket/x", False),  # resources are case-sensitive
+        ("arn:aws:iam::*:role/app", "arn:aws:iam::111122223333:role/app", True),
+        ("arn:aws:iam::111122223333:role/*", "arn:aws:iam::111122223333:role/path/app", True),
+        ("arn:aws:iam::*:role/app", "arn:aws:iam::1:role/x:role/app", False),  # account '*' stays in its part
+        ("arn:aws:ec2:*:*:instance/i-?", "arn:aws:ec2:eu-west-1:1:instance/i-7", True),
+        ("arn:aws:logs:*:*:log-group:*", "arn:aws:logs:r:1:log-group:g:log-stream:s", True),
+        ("*", "arn:aws:s3:::anything", True),
+        ("*", "", True),
+        ("arn:aws:s3:::bucket/${*}", "arn:aws:s3:::bucket/x", False),  # unsubstituted text is not special here
+        ("arn:aws:s3:::bucket/" + LITERAL_STAR, "arn:aws:s3:::bucket/*", True),
+        ("arn:aws:s3:::bucket/" + LITERAL_STAR, "arn:aws:s3:::bucket/x", False),
+        ("arn:aws:*", "arn:aws:s3:::bucket", True),  # not a six-part pattern: one glob over the text
+    ],
+)
 def test_arn_matches(pattern, arn, expected):
     assert arn_matches(pattern, arn) is expected
 
@@ -250,8 +270,10 @@ def test_arn_matches(pattern, arn, expected):
 arn_part = st.text(alphabet=st.sampled_from(list("abc-0123")), min_size=0, max_size=5)
 
 
-@given(parts=st.tuples(arn_part, arn_part, arn_part, arn_part, st.text("abc/:-", max_size=10)),
-       stars=st.lists(st.booleans(), min_size=5, max_size=5))
+@given(
+    parts=st.tuples(arn_part, arn_part, arn_part, arn_part, st.text("abc/:-", max_size=10)),
+    stars=st.lists(st.booleans(), min_size=5, max_size=5),
+)
 def test_arn_like_per_part_wildcards(parts, stars):
     arn = "arn:" + ":".join(parts)
     pattern = "arn:" + ":".join("*" if s else p for p, s in zip(parts, stars, strict=True))
@@ -270,14 +292,17 @@ def test_arn_like_star_in_account_never_reaches_resource(parts):
     assert glob_match(pattern, arn)  # whereas one glob over the whole text would let it
 
 
-@pytest.mark.parametrize(("pattern", "arn", "expected"), [
-    ("arn:aws:sns:*:123456789012:*", "arn:aws:sns:us-west-2:123456789012:topic", True),
-    ("arn:aws:sns:*:123456789012:*", "arn:aws:sns:us-west-2:999999999999:topic", False),
-    ("arn:aws:sns:*", "arn:aws:sns:us-west-2:123456789012:topic", False),
-    ("a*:aws:sns:*:*:*", "arn:aws:sns:us-west-2:123456789012:topic", True),
-    ("arn:aws:sns:*:*:*", "not:an:arn", False),
-    ("*", "not-an-arn", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "arn", "expected"),
+    [
+        ("arn:aws:sns:*:123456789012:*", "arn:aws:sns:us-west-2:123456789012:topic", True),
+        ("arn:aws:sns:*:123456789012:*", "arn:aws:sns:us-west-2:999999999999:topic", False),
+        ("arn:aws:sns:*", "arn:aws:sns:us-west-2:123456789012:topic", False),
+        ("a*:aws:sns:*:*:*", "arn:aws:sns:us-west-2:123456789012:topic", True),
+        ("arn:aws:sns:*:*:*", "not:an:arn", False),
+        ("*", "not-an-arn", True),
+    ],
+)
 def test_arn_like(pattern, arn, expected):
     assert arn_like(pattern, arn) is expected
 
@@ -297,10 +322,15 @@ arn_pattern_chars = st.sampled_from([*"arn:ws3*?/b", LITERAL_STAR])
 arn_value_chars = st.sampled_from([*"arn:ws3/b*"])
 
 
-@given(pattern_and_value(st.one_of(
-    st.text(arn_pattern_chars, max_size=20),
-    st.lists(st.text(arn_pattern_chars, max_size=4), min_size=5, max_size=7).map(":".join),
-), arn_value_chars))
+@given(
+    pattern_and_value(
+        st.one_of(
+            st.text(arn_pattern_chars, max_size=20),
+            st.lists(st.text(arn_pattern_chars, max_size=4), min_size=5, max_size=7).map(":".join),
+        ),
+        arn_value_chars,
+    )
+)
 @example(("arn:aws:s3:::*?*?*?Z", "arn:aws:s3:::" + "b" * 12))
 @example(("a*:aws:*:*:*:*", "arn:aws:s3:::b"))
 @example(("arn:*", "arn:aws:s3:::b"))

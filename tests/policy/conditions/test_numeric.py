@@ -61,11 +61,15 @@ def test_parse_number_rejects_booleans_and_non_finite():
 
 
 @settings(deadline=None)
-@given(a=st.integers(-10**6, 10**6), b=st.integers(-10**6, 10**6))
+@given(a=st.integers(-(10**6), 10**6), b=st.integers(-(10**6), 10**6))
 def test_numeric_operators_agree_with_python(a, b):
     expected = {
-        "NumericEquals": a == b, "NumericNotEquals": a != b, "NumericLessThan": a < b,
-        "NumericLessThanEquals": a <= b, "NumericGreaterThan": a > b, "NumericGreaterThanEquals": a >= b,
+        "NumericEquals": a == b,
+        "NumericNotEquals": a != b,
+        "NumericLessThan": a < b,
+        "NumericLessThanEquals": a <= b,
+        "NumericGreaterThan": a > b,
+        "NumericGreaterThanEquals": a >= b,
     }
     for op, want in expected.items():
         assert evaluate_conditions({op: {KEY: str(b)}}, {KEY: a}).matched is want

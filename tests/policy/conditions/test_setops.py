@@ -94,13 +94,16 @@ def test_missing_set_operator_is_explained():
     assert out.matched is False and "ForAnyValue" in out.details[0]
 
 
-@pytest.mark.parametrize(("name", "qualifier", "base", "if_exists"), [
-    ("StringEquals", None, "stringequals", False),
-    ("ForAnyValue:StringLike", ANY, "stringlike", False),
-    ("forallvalues:StringLikeIfExists", ALL, "stringlike", True),
-    ("BoolIfExists", None, "bool", True),
-    (" ArnLike ", None, "arnlike", False),
-])
+@pytest.mark.parametrize(
+    ("name", "qualifier", "base", "if_exists"),
+    [
+        ("StringEquals", None, "stringequals", False),
+        ("ForAnyValue:StringLike", ANY, "stringlike", False),
+        ("forallvalues:StringLikeIfExists", ALL, "stringlike", True),
+        ("BoolIfExists", None, "bool", True),
+        (" ArnLike ", None, "arnlike", False),
+    ],
+)
 def test_parse_operator(name, qualifier, base, if_exists):
     parsed = parse_operator(name)
     assert (parsed.qualifier, parsed.base, parsed.if_exists) == (qualifier, base, if_exists)

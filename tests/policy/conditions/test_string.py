@@ -118,8 +118,11 @@ texts = st.text(alphabet=st.characters(codec="ascii", exclude_characters="*?$"),
 def test_not_equals_is_complement(policy, value):
     from iamkit.policy.conditions import evaluate_conditions
 
-    for pos, neg in (("StringEquals", "StringNotEquals"), ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
-                     ("StringLike", "StringNotLike")):
+    for pos, neg in (
+        ("StringEquals", "StringNotEquals"),
+        ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"),
+        ("StringLike", "StringNotLike"),
+    ):
         context = {"k": value}
         a = evaluate_conditions({pos: {"k": policy}}, context).matched
         b = evaluate_conditions({neg: {"k": policy}}, context).matched

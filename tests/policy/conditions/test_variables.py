@@ -20,22 +20,25 @@ from iamkit.policy.variables import (
 CTX = {"aws:username": "bob", "aws:PrincipalTag/team": "blue", "aws:userid": "AIDA:bob@example.com"}
 
 
-@pytest.mark.parametrize(("text", "for_glob", "expected"), [
-    ("arn:aws:s3:::bucket/${aws:username}/*", False, "arn:aws:s3:::bucket/bob/*"),
-    ("home/${aws:username}", True, "home/bob"),
-    ("${aws:PrincipalTag/team}", False, "blue"),
-    ("${AWS:PRINCIPALTAG/TEAM}", False, "blue"),  # keys ignore case
-    ("${aws:PrincipalTag/dept, 'company-wide'}", False, "company-wide"),  # AWS doc default
-    ("${aws:PrincipalTag/team, 'company-wide'}", False, "blue"),  # present key wins over default
-    ("${aws:PrincipalTag/dept,'x y'}", False, "x y"),
-    ("${aws:PrincipalTag/dept, ''}", False, ""),
-    ("a${*}b", False, "a*b"),
-    ("a${?}b", False, "a?b"),
-    ("a${$}b", False, "a$b"),
-    ("no variables *", True, "no variables *"),
-    ("${aws:username}-${aws:username}", False, "bob-bob"),
-    ("$aws:username", False, "$aws:username"),  # no braces: plain text
-])
+@pytest.mark.parametrize(
+    ("text", "for_glob", "expected"),
+    [
+        ("arn:aws:s3:::bucket/${aws:username}/*", False, "arn:aws:s3:::bucket/bob/*"),
+        ("home/${aws:username}", True, "home/bob"),
+        ("${aws:PrincipalTag/team}", False, "blue"),
+        ("${AWS:PRINCIPALTAG/TEAM}", False, "blue"),  # keys ignore case
+        ("${aws:PrincipalTag/dept, 'company-wide'}", False, "company-wide"),  # AWS doc default
+        ("${aws:PrincipalTag/team, 'company-wide'}", False, "blue"),  # present key wins over default
+        ("${aws:PrincipalTag/dept,'x y'}", False, "x y"),
+        ("${aws:PrincipalTag/dept, ''}", False, ""),
+        ("a${*}b", False, "a*b"),
+        ("a${?}b", False, "a?b"),
+        ("a${$}b", False, "a$b"),
+        ("no variables *", True, "no variables *"),
+        ("${aws:username}-${aws:username}", False, "bob-bob"),
+        ("$aws:username", False, "$aws:username"),  # no braces: plain text
+    ],
+)
 def test_substitute(text, for_glob, expected):
     from iamkit.policy.matching import unescape_glob
 
@@ -82,9 +85,13 @@ def test_multivalued_and_typed_context_values():
 def test_helpers():
     assert has_variables("a${b}") and not has_variables("a$b")
     assert referenced_keys("${aws:username}/${*}/${aws:PrincipalTag/Team, 'x'}") == [
-        "aws:username", "aws:principaltag/team"]
+        "aws:username",
+        "aws:principaltag/team",
+    ]
     assert referenced_keys("${aws:PrincipalTag/Team, 'x'}${aws:userid}", keep_case=True) == [
-        "aws:PrincipalTag/Team", "aws:userid"]
+        "aws:PrincipalTag/Team",
+        "aws:userid",
+    ]
     ctx = as_context({"AWS:UserName": "bob"})
     assert isinstance(ctx, RequestContext) and as_context(ctx) is ctx
     assert context_get(ctx, "aws:USERNAME") == "bob"
@@ -92,8 +99,7 @@ def test_helpers():
     assert context_get({}, "aws:username", "d") == "d"
 
 
-safe_text = st.text(alphabet=st.characters(blacklist_characters="${}'", blacklist_categories=("Cs", "Co")),
-                    max_size=15)
+safe_text = st.text(alphabet=st.characters(blacklist_characters="${}'", blacklist_categories=("Cs", "Co")), max_size=15)
 
 
 @given(value=st.text(max_size=15), prefix=safe_text, suffix=safe_text)
