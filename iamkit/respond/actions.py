@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, unquote
 
 from iamkit.arn import ACCOUNT, ANYONE, GROUP, ROLE, ROOT, USER, name_of, principal
+from iamkit.arn import parse as parse_arn
 from iamkit.entra.errors import PermissionDenied
 from iamkit.errors import BadInput, RemediationError
 
@@ -533,6 +534,111 @@ class DetachGroupPolicy(DetachPolicy):
     principal_kind = GROUP
 
 
+# --------------------------------------------------------------------------------------------- least privilege
+LEAST_PRIVILEGE_PATH = "/iamkit/"
+
+
+def least_privilege_names(a: Action) -> list[str]:
+    """The customer-managed policies a least-privilege roll-out creates for ``a``'s principal, one per candidate
+    document (``iamkit-lp-<name>-<n>``, within IAM's 128 characters)."""
+    stem = f"iamkit-lp-{name_of(a.target_arn)}"[:120]
+    return [f"{stem}-{i + 1}" for i in range(len(a.params["candidate"]))]
+
+
+class PutLeastPrivilegePolicy(Kind):
+    """Replace a user's or role's identity policies by its least-privilege candidate (``iamkit leastpriv``): the
+    candidate documents become customer-managed policies under ``/iamkit/`` attached to it, and its other managed
+    policies are detached and inline ones deleted (each document journalled). Undo puts every one back and
+    deletes the policies the roll-out created."""
+
+    name = "put_least_privilege_policy"
+    summary = "replace the identity policies by the least-privilege candidate (documents journalled)"
+    undo = "attach and put back the previous policies; delete the candidate's policies"
+    destructive = True
+
+    def check(self, a):
+        cand = a.params.get("candidate")
+        if not isinstance(cand, list) or not cand or not all(isinstance(d, dict) for d in cand):
+            raise ValueError("candidate")
+        if _kind(a.target_arn) not in (USER, ROLE):
+            raise ValueError("target_arn (a user or role)")
+
+    def _arns(self, a) -> list[str]:
+        t = parse_arn(a.target_arn)
+        acct, part = (t.account, t.partition) if t is not None else ("", "aws")
+        return [f"arn:{part}:iam::{acct}:policy{LEAST_PRIVILEGE_PATH}{n}" for n in least_privilege_names(a)]
+
+    def read(self, a, iam):
+        kind, name = _kind(a.target_arn), name_of(a.target_arn)
+        return {
+            "attached_policies": sorted(attached_arns(iam, kind, name)),
+            "inline_policies": {n: inline_document(iam, kind, name, n) for n in sorted(inline_names(iam, kind, name))},
+        }
+
+    def change(self, a, iam, before, hooks):
+        kind, name = _kind(a.target_arn), name_of(a.target_arn)
+        attach = iam.attach_user_policy if kind == USER else iam.attach_role_policy
+        detach = iam.detach_user_policy if kind == USER else iam.detach_role_policy
+        key = "UserName" if kind == USER else "RoleName"
+        created = []
+        for pname, arn, doc in zip(least_privilege_names(a), self._arns(a), a.params["candidate"], strict=True):
+            if arn not in before.get("attached_policies", []):
+                if policy_document(iam, arn) is None:
+                    iam.create_policy(
+                        PolicyName=pname,
+                        Path=LEAST_PRIVILEGE_PATH,
+                        PolicyDocument=json.dumps(doc),
+                        Description="iamkit least privilege from observed usage",
+                    )
+                    created.append(arn)
+                attach(**{key: name, "PolicyArn": arn})
+        mine = set(self._arns(a))
+        for arn in before.get("attached_policies", []):
+            if arn not in mine:
+                detach(**{key: name, "PolicyArn": arn})
+        for pol in before.get("inline_policies", {}):
+            delete_inline(iam, kind, name, pol)
+        return {"created_policies": created}
+
+    def in_place(self, a, state):
+        return (state.get("attached_policies") == sorted(self._arns(a))) and not state.get("inline_policies")
+
+    def restore(self, a, before, iam, after):
+        kind, name = _kind(a.target_arn), name_of(a.target_arn)
+        attach = iam.attach_user_policy if kind == USER else iam.attach_role_policy
+        detach = iam.detach_user_policy if kind == USER else iam.detach_role_policy
+        key = "UserName" if kind == USER else "RoleName"
+        now = self.read(a, iam)
+        for pol, doc in before.get("inline_policies", {}).items():
+            if now["inline_policies"].get(pol) != doc and doc is not None:
+                put_inline(iam, kind, name, pol, doc)
+        for arn in before.get("attached_policies", []):
+            if arn not in now["attached_policies"]:
+                attach(**{key: name, "PolicyArn": arn})
+        for arn in self._arns(a):
+            if arn in now["attached_policies"] and arn not in before.get("attached_policies", []):
+                detach(**{key: name, "PolicyArn": arn})
+        for arn in (after or {}).get("created_policies", []):
+            try:
+                iam.delete_policy(PolicyArn=arn)
+            except Exception as e:  # still attached elsewhere: left in place, the undo says so
+                if _code(e) != "NoSuchEntity":
+                    raise RemediationError(f"the candidate policy {arn} could not be deleted: {_code(e)}") from None
+
+    def restored(self, before, now):
+        return now.get("attached_policies") == before.get("attached_policies") and now.get(
+            "inline_policies"
+        ) == before.get("inline_policies")
+
+    def diff(self, a, before):
+        out = [f"- attached: {before.get('attached_policies', '?')}", f"+ attached: {sorted(self._arns(a))}"]
+        for pol, doc in (before.get("inline_policies") or {}).items():
+            out += document_diff(doc, None, f"inline {pol}")
+        for pname, doc in zip(least_privilege_names(a), a.params["candidate"], strict=True):
+            out += document_diff(None, json.dumps(doc), pname)
+        return out
+
+
 # --------------------------------------------------------------------------------------------- trust policies
 def role_trust(iam: Any, role: str) -> str:
     """A role's trust policy as IAM stores it (text)."""
@@ -914,6 +1020,7 @@ REGISTRY: dict[str, Kind] = {
         DetachUserPolicy,
         DetachRolePolicy,
         DetachGroupPolicy,
+        PutLeastPrivilegePolicy,
         RestrictTrust,
         TagPrincipal,
         RemoveFromGroup,

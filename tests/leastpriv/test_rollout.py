@@ -58,6 +58,18 @@ def test_stages_canary_first_and_holds_what_would_break(store, org_inventory):
     canary = ro.stage("canary").changes[0]
     assert canary.candidate == results[2].candidate.documents and canary.coverage == 1.0
     assert ro.hash == stage(results, org_inventory, canary_fraction=0.34).hash  # data, reproducible
+    # each stage is a remediation plan the response layer reads back and can apply (put_least_privilege_policy)
+    from iamkit.cli.leastpriv import rollout_document
+    from iamkit.respond import Plan
+
+    doc = rollout_document(results, org_inventory)
+    assert set(doc["plans"]) == {"canary", "rollout"}
+    plan = Plan.from_dict(doc["plans"]["canary"]["plan"])
+    assert plan.hash == doc["plans"]["canary"]["hash"]
+    assert [(a.kind, a.target_arn) for a in plan.actions] == [("put_least_privilege_policy", _role("quiet"))]
+    later = Plan.from_dict(doc["plans"]["rollout"]["plan"])  # the default canary fraction: the quietest one
+    assert [a.target_arn for a in later.actions] == [_role("busy"), _role("busier")]
+    assert plan.actions[0].params["candidate"] == results[2].candidate.documents
     table = reaudit(results)
     assert list(table["principal"]) == [r.usage.principal.label for r in results]
     assert dict(zip(table["principal"], table["canary_would_deny"], strict=True))[_role("drifting")] == 1

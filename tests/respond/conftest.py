@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -239,6 +240,51 @@ def detach_managed(s) -> Scenario:
     return Scenario(acts, state, expect, notes={"policy_arn": pol})
 
 
+def least_privilege(s) -> Scenario:
+    """A role and a user whose managed and inline policies give way to their least-privilege candidates."""
+    wide = s.iam.create_policy(PolicyName="Wide", PolicyDocument=ADMIN_DOC)["Policy"]["Arn"]
+    _role(s, "worker")
+    s.iam.attach_role_policy(RoleName="worker", PolicyArn=wide)
+    s.iam.put_role_policy(RoleName="worker", PolicyName="extra", PolicyDocument=ODD_DOC)
+    s.iam.create_user(UserName="cy")
+    s.iam.put_user_policy(UserName="cy", PolicyName="old", PolicyDocument=ADMIN_DOC)
+    role_docs = [
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}],
+        },
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:us-east-1:{s.acct}:jobs"}
+            ],
+        },
+    ]
+    user_docs = [
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}],
+        }
+    ]
+    acts = [
+        Action("put_least_privilege_policy", s.acct, s.arn("role", "worker"), {"candidate": role_docs}, "t"),
+        Action("put_least_privilege_policy", s.acct, s.arn("user", "cy"), {"candidate": user_docs}, "t"),
+    ]
+
+    def state():
+        return {"role": _principal_state(s.iam, "role", "worker"), "user": _principal_state(s.iam, "user", "cy")}
+
+    def expect(b, a):
+        base = f"arn:aws:iam::{s.acct}:policy/iamkit/iamkit-lp-"
+        assert a["role"]["attached"] == [f"{base}worker-1", f"{base}worker-2"] and a["role"]["inline"] == {}
+        assert a["user"]["attached"] == [f"{base}cy-1"] and a["user"]["inline"] == {}
+        doc = s.iam.get_policy_version(PolicyArn=f"{base}worker-2", VersionId="v1")["PolicyVersion"]["Document"]
+        doc = json.loads(unquote(doc)) if isinstance(doc, str) else doc
+        assert doc == role_docs[1]
+
+    return Scenario(acts, state, expect)
+
+
 def restrict_trust(s) -> Scenario:
     from iamkit.respond.actions import restricted_trust
 
@@ -357,6 +403,7 @@ SCENARIOS: dict[str, Callable[[Any], Scenario]] = {
         quarantine_role_sensitive_replaces,
         delete_inline_policies,
         detach_managed,
+        least_privilege,
         restrict_trust,
         tag_principals,
         remove_from_group,

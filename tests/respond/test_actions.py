@@ -37,6 +37,7 @@ REVERSIBLE = [
     "quarantine_role_sensitive_replaces",
     "delete_inline_policies",
     "detach_managed",
+    "least_privilege",
     "restrict_trust",
     "tag_principals",
     "remove_from_group",
@@ -81,3 +82,10 @@ def test_restore_of_detached_policy_keeps_its_document(scenarios, scratch, case)
     assert all(e["state"]["policy_document"] for e in befores)
     assert '"Action": "*"' in befores[0]["state"]["policy_document"]
     assert got["now"] == got["before"]
+
+
+def test_least_privilege_undo_deletes_the_policies_it_created(scenarios, scratch, case):
+    got = run_scenario(scenarios["least_privilege"](scratch), scratch, case)
+    assert all(r["restored"] for r in got["undone"]), got["undone"]
+    left = scratch.iam.list_policies(Scope="Local", PathPrefix="/iamkit/")["Policies"]
+    assert left == []
