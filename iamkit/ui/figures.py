@@ -71,6 +71,24 @@ def _window(facts: dict[str, Any] | None) -> tuple[Any, Any] | None:
     return pd.Timestamp(w["start"]), pd.Timestamp(w["end"])
 
 
+def _shade_window(fig: Any, facts: dict[str, Any] | None) -> None:
+    """Shade the suspicious window (``facts.window``) behind the traces, when the facts give one."""
+    win = _window(facts)
+    if win is not None:
+        fig.add_shape(
+            type="rect",
+            xref="x",
+            yref="paper",
+            x0=win[0],
+            x1=win[1],
+            y0=0,
+            y1=1,
+            fillcolor="rgba(214,39,40,0.10)",
+            line={"width": 0},
+            layer="below",
+        )
+
+
 def _prepared(events: pd.DataFrame, facts: dict[str, Any] | None) -> pd.DataFrame:
     from iamkit.trail.outcome import outcome
 
@@ -240,20 +258,7 @@ def sources_over_time(
                 hovertemplate="%{x}<br>%{y} calls<extra>%{fullData.name}</extra>",
             )
         )
-    win = _window(facts)
-    if win is not None:
-        fig.add_shape(
-            type="rect",
-            xref="x",
-            yref="paper",
-            x0=win[0],
-            x1=win[1],
-            y0=0,
-            y1=1,
-            fillcolor="rgba(214,39,40,0.10)",
-            line={"width": 0},
-            layer="below",
-        )
+    _shade_window(fig, facts)
     fig.update_layout(
         title=f"{_e(title)} ({unit})",
         barmode="stack",
@@ -624,20 +629,7 @@ def person_timeline(
             )
     if not fig.data:
         return _empty(title, "no sign-ins and no calls")
-    win = _window(facts)
-    if win is not None:
-        fig.add_shape(
-            type="rect",
-            xref="x",
-            yref="paper",
-            x0=win[0],
-            x1=win[1],
-            y0=0,
-            y1=1,
-            fillcolor="rgba(214,39,40,0.10)",
-            line={"width": 0},
-            layer="below",
-        )
+    _shade_window(fig, facts)
     fig.update_layout(
         title=_e(title),
         height=300,
