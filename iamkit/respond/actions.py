@@ -588,7 +588,7 @@ class PutLeastPrivilegePolicy(Kind):
                         PolicyName=pname,
                         Path=LEAST_PRIVILEGE_PATH,
                         PolicyDocument=json.dumps(doc),
-                        Description="iamkit least privilege from observed usage",
+                        Description="least privilege from observed usage (iamkit leastpriv)",
                     )
                     created.append(arn)
                 attach(**{key: name, "PolicyArn": arn})

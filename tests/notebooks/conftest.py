@@ -45,15 +45,24 @@ def scenario_run(request, tmp_path_factory):
     from iamkit.investigate import facts as F
 
     mod = request.module
-    sb = iamkit.sandbox.start(scenario=mod.SCENARIO, seed=mod.SEED, roles_per_account=25, benign_events=300,
-                              entra=False, workdir=tmp_path_factory.mktemp(f"sandbox-{mod.SCENARIO}"))
+    sb = iamkit.sandbox.start(
+        scenario=mod.SCENARIO,
+        seed=mod.SEED,
+        roles_per_account=25,
+        benign_events=300,
+        entra=False,
+        workdir=tmp_path_factory.mktemp(f"sandbox-{mod.SCENARIO}"),
+    )
     try:
         keys = json.loads(sb.manifest_path.read_text())["answer_keys"]
         assert len(keys) == 1
         F.validate(keys[0])
         with SandboxEnv(sb):
-            run = playbook.run(mod.PLAYBOOK, {"subject": keys[0]["subject"]["id"]},
-                               case_dir=tmp_path_factory.mktemp("cases") / mod.PLAYBOOK)
+            run = playbook.run(
+                mod.PLAYBOOK,
+                {"subject": keys[0]["subject"]["id"]},
+                case_dir=tmp_path_factory.mktemp("cases") / mod.PLAYBOOK,
+            )
         yield SimpleNamespace(sb=sb, key=keys[0], run=run)
     finally:
         sb.stop()
@@ -63,6 +72,7 @@ def scenario_run(request, tmp_path_factory):
 def replay():
     """``replay(sb)`` → (records checked, problems): the scenario's records through the policy engine with the
     sandbox's seeded IAM and SCPs (successes must be allowed, denials denied)."""
+
     def check(sb):
         from iamkit.inventory import collect
         from iamkit.policy import decide
@@ -71,7 +81,11 @@ def replay():
         with SandboxEnv(sb):
             inv = collect(org=True, service_last_accessed=False)
         records = trailgen.scenario_records(sb.org, days=14, end=sb.now, seed=sb.org.seed)
-        return verify.incoherent(records, lambda r: decide(
-            inv, r["principal"], r["action"], r["resource"], context=r["context"], explain=False).allowed)
+        return verify.incoherent(
+            records,
+            lambda r: (
+                decide(inv, r["principal"], r["action"], r["resource"], context=r["context"], explain=False).allowed
+            ),
+        )
 
     return check

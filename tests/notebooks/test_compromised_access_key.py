@@ -28,14 +28,18 @@ def write_mmdbs(folder: Path, ip: str) -> tuple[Path, Path]:
     """Country and ASN databases placing ``ip``'s /24 in KP, AS64500 "Example Hosting" (the test writer of
     tests/trail/test_ipcontext.py)."""
     spec = importlib.util.spec_from_file_location(
-        "ipcontext_writer", Path(__file__).resolve().parents[1] / "trail" / "test_ipcontext.py")
+        "ipcontext_writer", Path(__file__).resolve().parents[1] / "trail" / "test_ipcontext.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     net = ip.rsplit(".", 1)[0] + ".0/24"
     country, asn = folder / "country.mmdb", folder / "asn.mmdb"
     mod.write_mmdb(country, {net: {"country": {"iso_code": "KP"}}}, "GeoLite2-Country")
-    mod.write_mmdb(asn, {net: {"autonomous_system_number": 64500,
-                               "autonomous_system_organization": "Example Hosting"}}, "GeoLite2-ASN")
+    mod.write_mmdb(
+        asn,
+        {net: {"autonomous_system_number": 64500, "autonomous_system_organization": "Example Hosting"}},
+        "GeoLite2-ASN",
+    )
     return country, asn
 
 
@@ -46,8 +50,9 @@ def run(sandbox, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("IAMKIT_COUNTRY_MMDB", "IAMKIT_ASN_MMDB")}
     os.environ.update(IAMKIT_COUNTRY_MMDB=str(country), IAMKIT_ASN_MMDB=str(asn))
     try:
-        return playbook.run("compromised-access-key",
-                            {"access_key_id": sandbox.org.incident.leaked_access_key_id}, case_dir=case_dir)
+        return playbook.run(
+            "compromised-access-key", {"access_key_id": sandbox.org.incident.leaked_access_key_id}, case_dir=case_dir
+        )
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -100,18 +105,23 @@ def test_case_layout_and_status(run):
 def test_report_names_every_step_of_the_incident(run, sandbox):
     inc = sandbox.org.incident
     text = html.unescape((run.case.path / "report.html").read_text())
-    summary = text[text.index("id=summary"):text.index("id=notebooks")]  # the part a responder reads first
-    for needle, what in [(inc.attacker_ip, "attacker IP"), (inc.leaked_access_key_id, "leaked key"),
-                         (inc.created_user_arn.rsplit("/", 1)[-1], "created user"),
-                         (inc.created_access_key_id, "created key"), ("AdministratorAccess", "admin attachment"),
-                         (inc.target_role_arn, "cross-account role"), (inc.session_name, "session name")]:
+    summary = text[text.index("id=summary") : text.index("id=notebooks")]  # the part a responder reads first
+    for needle, what in [
+        (inc.attacker_ip, "attacker IP"),
+        (inc.leaked_access_key_id, "leaked key"),
+        (inc.created_user_arn.rsplit("/", 1)[-1], "created user"),
+        (inc.created_access_key_id, "created key"),
+        ("AdministratorAccess", "admin attachment"),
+        (inc.target_role_arn, "cross-account role"),
+        (inc.session_name, "session name"),
+    ]:
         assert needle and needle in summary, f"report summary lacks the {what} ({needle})"
     for arn in inc.secret_arns:
         name = arn.split(":secret:")[-1].rsplit("-", 1)[0]
         assert name in summary, f"report summary lacks secret {name}"
     for arn in inc.object_arns:
         assert arn.split(":::")[-1] in summary, f"report summary lacks object {arn}"
-    assert "<script" not in text.lower().replace("<script type=\"application/json\"", ""), "report has scripts"
+    assert "<script" not in text.lower().replace('<script type="application/json"', ""), "report has scripts"
     assert 'src="http' not in text and "cdn." not in text
 
 
@@ -167,13 +177,17 @@ def test_manifest_verifies_then_one_changed_byte_fails(run, tmp_path):
 
     copy = tmp_path / "copy"
     shutil.copytree(run.case.path, copy)
-    r = subprocess.run([sys.executable, "-m", "iamkit.cli", "case", "verify", str(copy)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "iamkit.cli", "case", "verify", str(copy)], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     target = copy / "evidence" / "facts.json"
     data = bytearray(target.read_bytes())
     data[10] ^= 0x20
     target.write_bytes(bytes(data))
-    r = subprocess.run([sys.executable, "-m", "iamkit.cli", "case", "verify", str(copy)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "iamkit.cli", "case", "verify", str(copy)], capture_output=True, text=True
+    )
     assert r.returncode != 0 and "evidence/facts.json" in r.stdout
 
 
@@ -183,7 +197,9 @@ def test_report_rebuilds_from_the_folder_alone(run, tmp_path, monkeypatch):
     copy = tmp_path / "copy"
     shutil.copytree(run.case.path, copy)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing there: no AWS call may be needed
-    r = subprocess.run([sys.executable, "-m", "iamkit.cli", "case", "report", str(copy)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "iamkit.cli", "case", "report", str(copy)], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     assert Case.open(copy).verify() == []
 

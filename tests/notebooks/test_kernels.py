@@ -34,7 +34,9 @@ def test_no_tcp_warning_on_stderr_and_the_plain_tcp_kernel_does_warn(tmp_path):
     src = _notebook(tmp_path)
     ours = _run_in_child(
         "from iamkit.kernels import execute_notebook\n"
-        f"execute_notebook({str(src)!r}, {str(tmp_path / 'o1.ipynb')!r}, {{}}, cwd={str(tmp_path)!r})", tmp_path)
+        f"execute_notebook({str(src)!r}, {str(tmp_path / 'o1.ipynb')!r}, {{}}, cwd={str(tmp_path)!r})",
+        tmp_path,
+    )
     assert ours.returncode == 0, ours.stderr
     assert WARNING not in ours.stderr, ours.stderr
     out = nbformat.read(str(tmp_path / "o1.ipynb"), as_version=4)
@@ -43,7 +45,9 @@ def test_no_tcp_warning_on_stderr_and_the_plain_tcp_kernel_does_warn(tmp_path):
     plain = _run_in_child(
         "import papermill as pm\n"
         f"pm.execute_notebook({str(src)!r}, {str(tmp_path / 'o2.ipynb')!r}, kernel_name='python3', "
-        "progress_bar=False)", tmp_path)
+        "progress_bar=False)",
+        tmp_path,
+    )
     assert plain.returncode == 0, plain.stderr
     assert WARNING in plain.stderr
 

@@ -13,8 +13,11 @@ import pytest
 from iamkit.case import Case
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
-              pytest.mark.xdist_group("logging_tampering")]  # one playbook run, on one worker
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.sandbox,
+    pytest.mark.xdist_group("logging_tampering"),
+]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "logging-tampering"
 SEED = 82
 
@@ -25,8 +28,12 @@ def test_facts_equal_the_answer_key(scenario_run):
     assert F.differences(facts, scenario_run.key) == []
     inc = scenario_run.sb.org.incident
     results = {(c["event_name"], c["result"]) for c in scenario_run.key["logging_changes"]}
-    assert results == {("StopLogging", "denied"), ("UpdateTrail", "succeeded"), ("DeleteDetector", "succeeded"),
-                       ("StopConfigurationRecorder", "succeeded")}
+    assert results == {
+        ("StopLogging", "denied"),
+        ("UpdateTrail", "succeeded"),
+        ("DeleteDetector", "succeeded"),
+        ("StopConfigurationRecorder", "succeeded"),
+    }
     assert facts["roles_assumed"][0]["from_principal"] == inc.user_arn
     assert Case.open(scenario_run.run.case.path).meta["status"] == "complete" and facts["unanswered"] == []
 
@@ -49,9 +56,16 @@ def test_the_postmortem_times_the_detection_and_names_the_scp(scenario_run):
     assert pm["time_to_detect"]["seconds"] > 0
     assert any(g["kind"] == "scp" and "cloudtrail:StopLogging" in g["what"] for g in pm["guardrails"])
     text = html.unescape((scenario_run.run.case.path / "report.html").read_text())
-    summary = text[text.index("id=summary"):text.index("id=notebooks")]
-    for needle in ["StopConfigurationRecorder succeeded", "DeleteDetector succeeded", "StopLogging denied",
-                   inc.user_arn, inc.leaked_access_key_id, "time to detect", "guardrail (scp)"]:
+    summary = text[text.index("id=summary") : text.index("id=notebooks")]
+    for needle in [
+        "StopConfigurationRecorder succeeded",
+        "DeleteDetector succeeded",
+        "StopLogging denied",
+        inc.user_arn,
+        inc.leaked_access_key_id,
+        "time to detect",
+        "guardrail (scp)",
+    ]:
         assert needle in summary, needle
 
 

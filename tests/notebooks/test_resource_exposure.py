@@ -12,8 +12,11 @@ import pytest
 from iamkit.investigate import facts as F
 from iamkit.investigate.resource import without_outsiders
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
-              pytest.mark.xdist_group("resource_exposure")]  # one playbook run, on one worker
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.sandbox,
+    pytest.mark.xdist_group("resource_exposure"),
+]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "resource-exposure"
 SEED = 86
 
@@ -35,8 +38,12 @@ def test_the_proposed_policy_drops_the_public_grant(scenario_run):
 
 
 def test_without_outsiders_keeps_what_is_not_public():
-    own = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/app"}, "Action": "s3:GetObject",
-           "Resource": "*"}
+    own = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:role/app"},
+        "Action": "s3:GetObject",
+        "Resource": "*",
+    }
     deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
     public = {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:GetObject", "Resource": "*"}
     assert without_outsiders({"Statement": [own, deny, public]})["Statement"] == [own, deny]

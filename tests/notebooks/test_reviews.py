@@ -19,25 +19,37 @@ from iamkit import playbook, reviews
 from iamkit.case import Case
 from iamkit.sandbox.review_answers import review_answer_keys
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox, pytest.mark.xdist_group("reviews")]  # one worker runs them once
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.sandbox,
+    pytest.mark.xdist_group("reviews"),
+]  # one worker runs them once
 
 #: the README's example parameters for the sandbox (its incident is a day or two old)
-EXAMPLES = {"review-inventory": {}, "review-external-access": {}, "review-key-hygiene": {},
-            "review-assume-role-hunt": {"start": "3d"}}
+EXAMPLES = {
+    "review-inventory": {},
+    "review-external-access": {},
+    "review-key-hygiene": {},
+    "review-assume-role-hunt": {"start": "3d"},
+}
 
 
 def _mmdbs(folder: Path, ip: str) -> dict[str, str]:
     """Country and ASN databases for the attacker's /24 (the writer of tests/trail/test_ipcontext.py), so the
     country and ASN rules run as they would for a responder who configured them."""
     spec = importlib.util.spec_from_file_location(
-        "ipcontext_writer", Path(__file__).resolve().parents[1] / "trail" / "test_ipcontext.py")
+        "ipcontext_writer", Path(__file__).resolve().parents[1] / "trail" / "test_ipcontext.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     net = ip.rsplit(".", 1)[0] + ".0/24"
     country, asn = folder / "country.mmdb", folder / "asn.mmdb"
     mod.write_mmdb(country, {net: {"country": {"iso_code": "KP"}}}, "GeoLite2-Country")
-    mod.write_mmdb(asn, {net: {"autonomous_system_number": 64500,
-                               "autonomous_system_organization": "Example Hosting"}}, "GeoLite2-ASN")
+    mod.write_mmdb(
+        asn,
+        {net: {"autonomous_system_number": 64500, "autonomous_system_organization": "Example Hosting"}},
+        "GeoLite2-ASN",
+    )
     return {"IAMKIT_COUNTRY_MMDB": str(country), "IAMKIT_ASN_MMDB": str(asn)}
 
 
@@ -65,7 +77,7 @@ def test_each_review_is_a_verified_complete_case(runs, name):
     assert case.verify() == []
     assert [p.name for p in (case.path / "notebooks").glob("*.ipynb")] == [f"{name}.ipynb"]
     text = html.unescape((case.path / "report.html").read_text())
-    summary = text[text.index("id=summary"):text.index("id=notebooks")]
+    summary = text[text.index("id=summary") : text.index("id=notebooks")]
     assert out[name].summary["headline"][0] in summary  # summary first, from the review's facts
 
 
@@ -113,8 +125,12 @@ def test_assume_role_hunt_finds_the_incidents_assume_role(runs):
     found = [{k: d[k] for k in ("detection_id", "principal_arn", "access_key_id")} for d in facts["detections"]]
     for want in keys["review-assume-role-hunt"]["must_find"]:
         assert want in found
-    assert facts["rules"] == ["iamkit-assume-role-new-asn", "iamkit-assume-role-new-country",
-                              "iamkit-assume-role-new-source-ip", "iamkit-assume-role-new-user-agent"]
+    assert facts["rules"] == [
+        "iamkit-assume-role-new-asn",
+        "iamkit-assume-role-new-country",
+        "iamkit-assume-role-new-source-ip",
+        "iamkit-assume-role-new-user-agent",
+    ]
 
 
 def test_the_index_lists_every_run_with_its_figures(runs):
@@ -142,6 +158,6 @@ def test_inventory_drift_between_two_runs(isolated_sandbox, tmp_path):
     assert facts["drift_items"] == [{"kind": "principal", "change": "added", "key": arn}]
     assert facts["counts"]["users"] == reviews.review_facts(first.case.path)["counts"]["users"] + 1
     text = (root / "index.html").read_text()
-    trends = text[text.index("id=trends"):text.index("id=runs")]
+    trends = text[text.index("id=trends") : text.index("id=runs")]
     assert "review-inventory" in trends and "(+1)" in trends
     assert json.loads((second.case.evidence / "summary.json").read_text())["figures"]["drift_added"] == 1

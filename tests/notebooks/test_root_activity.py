@@ -12,8 +12,11 @@ import pytest
 
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
-              pytest.mark.xdist_group("root_activity")]  # one playbook run, on one worker
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.sandbox,
+    pytest.mark.xdist_group("root_activity"),
+]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "root-activity"
 SEED = 83
 
@@ -31,9 +34,16 @@ def test_facts_equal_the_answer_key(scenario_run):
 def test_the_report_names_what_root_did_and_the_guardrail(scenario_run):
     inc = scenario_run.sb.org.incident
     text = html.unescape((scenario_run.run.case.path / "report.html").read_text())
-    summary = text[text.index("id=summary"):text.index("id=notebooks")]
-    for needle in [inc.attacker_ip, inc.created_access_key_id, inc.created_user_arn, "ConsoleLogin",
-                   "iamkit-root-activity", "aws:PrincipalArn arn:aws:iam::*:root", "time to detect"]:
+    summary = text[text.index("id=summary") : text.index("id=notebooks")]
+    for needle in [
+        inc.attacker_ip,
+        inc.created_access_key_id,
+        inc.created_user_arn,
+        "ConsoleLogin",
+        "iamkit-root-activity",
+        "aws:PrincipalArn arn:aws:iam::*:root",
+        "time to detect",
+    ]:
         assert needle in summary, needle
     pm = json.loads((scenario_run.run.case.evidence / "facts.json").read_text())["postmortem"]
     assert pm["time_to_detect"]["seconds"] == 0  # the sign-in itself is detected

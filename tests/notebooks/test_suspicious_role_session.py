@@ -11,8 +11,11 @@ import pytest
 
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
-              pytest.mark.xdist_group("suspicious_role_session")]  # one playbook run, on one worker
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.sandbox,
+    pytest.mark.xdist_group("suspicious_role_session"),
+]  # one playbook run, on one worker
 SCENARIO = PLAYBOOK = "suspicious-role-session"
 SEED = 85
 
@@ -30,8 +33,9 @@ def test_the_pipelines_are_left_alone(scenario_run):
     proposed = json.loads((scenario_run.run.case.evidence / "proposed-changes.json").read_text())["proposals"]
     targets = {p["target_arn"] for p in proposed}
     assert not targets & set(inc.details["callers"])
-    openers = {o["caller"]: o["suspicious"] for o in
-               json.loads((scenario_run.run.case.evidence / "openers.json").read_text())}
+    openers = {
+        o["caller"]: o["suspicious"] for o in json.loads((scenario_run.run.case.evidence / "openers.json").read_text())
+    }
     assert openers == {inc.user_arn: True, **dict.fromkeys(inc.details["callers"], False)}
 
 

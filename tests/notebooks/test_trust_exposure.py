@@ -15,8 +15,11 @@ from iamkit.case import Case
 from iamkit.errors import BadInput
 from iamkit.investigate import facts as F
 
-pytestmark = [pytest.mark.notebook, pytest.mark.sandbox,
-              pytest.mark.xdist_group("trust_exposure")]  # one playbook run, on one worker
+pytestmark = [
+    pytest.mark.notebook,
+    pytest.mark.sandbox,
+    pytest.mark.xdist_group("trust_exposure"),
+]  # one playbook run, on one worker
 SEED = 81  # its own seed: moto's state is per process
 PLAYBOOK = "cross-account-trust-exposure"
 
@@ -54,11 +57,18 @@ def test_facts_equal_the_answer_key(run, answer_key, trust_sandbox):
 def test_the_proposed_trust_names_the_callers_inside_the_organization(run, answer_key):
     proposed = json.loads((run.case.evidence / "proposed-changes.json").read_text())["proposals"]
     assert [p["kind"] for p in proposed] == ["restrict_trust"]
+    plan = json.loads((run.case.evidence / "remediation-plan.json").read_text())  # approvable: respond applies it
+    assert [(a["kind"], a["params"]["document"]) for a in plan["actions"]] == [
+        ("restrict_trust", proposed[0]["params"]["document"])
+    ]
     doc = proposed[0]["params"]["document"]
-    (stmt,) = [s for s in doc["Statement"] if s.get("Sid") == "IamkitRestrictedTrust"]
-    assert sorted(stmt["Principal"]["AWS"]) == answer_key["exposure"]["used_by"]
-    assert stmt["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": answer_key["exposure"]["proposed_trust"][
-        "principal_org_id"]}}
+    # iamkit.respond.actions.restricted_trust: the opened principal replaced in its statement by who used it
+    (stmt,) = [s for s in doc["Statement"] if "AWS" in (s.get("Principal") or {})]
+    named = stmt["Principal"]["AWS"]
+    assert sorted([named] if isinstance(named, str) else named) == answer_key["exposure"]["used_by"]
+    assert stmt["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": answer_key["exposure"]["proposed_trust"]["principal_org_id"]}
+    }
     assert ":root" not in json.dumps(doc)
     before = proposed[0]["before"]["document"]
     assert before["Statement"][0]["Principal"]["AWS"] == answer_key["exposure"]["trusted"][0]  # read from IAM
@@ -66,17 +76,30 @@ def test_the_proposed_trust_names_the_callers_inside_the_organization(run, answe
 
 def test_the_report_opens_with_the_summary_and_the_postmortem(run, answer_key):
     text = html.unescape((run.case.path / "report.html").read_text())
-    summary = text[text.index("id=summary"):text.index("id=notebooks")]
+    summary = text[text.index("id=summary") : text.index("id=notebooks")]
     assert summary.index("Post-mortem") < summary.index("Every call of the subject")  # summary before evidence
-    for needle in [answer_key["subject"]["id"], *answer_key["exposure"]["used_by"], "IAMKIT-TRUST-001",
-                   "aws:PrincipalOrgID", "iamkit-trust-policy-opened", "time to detect", "time to contain",
-                   "time to recover", "guardrail (scp)", "guardrail (ci policy gate)"]:
+    for needle in [
+        answer_key["subject"]["id"],
+        *answer_key["exposure"]["used_by"],
+        "IAMKIT-TRUST-001",
+        "aws:PrincipalOrgID",
+        "iamkit-trust-policy-opened",
+        "time to detect",
+        "time to contain",
+        "time to recover",
+        "guardrail (scp)",
+        "guardrail (ci policy gate)",
+    ]:
         assert needle in summary, needle
     pm = json.loads((run.case.evidence / "facts.json").read_text())["postmortem"]
     assert {g["kind"] for g in pm["guardrails"]} >= {"scp", "ci_policy_gate", "detection"}
     assert pm["time_to_contain"]["seconds"] is None and "dry-run plan" in pm["time_to_contain"]["note"]
     assert sorted(p.name for p in (run.case.path / "notebooks").glob("*.ipynb")) == [
-        "01-enrichment.ipynb", "02-assessment.ipynb", "03-remediation.ipynb", "04-postmortem.ipynb"]
+        "01-enrichment.ipynb",
+        "02-assessment.ipynb",
+        "03-remediation.ipynb",
+        "04-postmortem.ipynb",
+    ]
 
 
 def test_a_bad_subject_is_refused_before_any_notebook_runs(trust_sandbox, sandbox_env, tmp_path):

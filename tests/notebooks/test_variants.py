@@ -48,8 +48,13 @@ def variants(tmp_path_factory):
     try:
         for variant, seed in VARIANT_SEEDS.items():
             started[variant] = iamkit.sandbox.start(
-                variant=variant, seed=seed, roles_per_account=25, benign_events=300, entra=False,
-                workdir=tmp_path_factory.mktemp(f"sandbox-{variant}"))
+                variant=variant,
+                seed=seed,
+                roles_per_account=25,
+                benign_events=300,
+                entra=False,
+                workdir=tmp_path_factory.mktemp(f"sandbox-{variant}"),
+            )
         yield started
     finally:
         for sb in started.values():
@@ -73,8 +78,11 @@ def test_from_the_session_key_the_whole_incident_is_found(sandbox, tmp_path):
     facts, key, res = investigate(sandbox, inc.session_access_key_id, tmp_path / "asia")
     assert F.differences(facts, key) == []
     # what differs from the leaked key's answer: only the subject and its own call counts
-    akia = next(k for k in json.loads(sandbox.manifest_path.read_text())["answer_keys"]
-                if k["subject"]["access_key_id"] == inc.leaked_access_key_id)
+    akia = next(
+        k
+        for k in json.loads(sandbox.manifest_path.read_text())["answer_keys"]
+        if k["subject"]["access_key_id"] == inc.leaked_access_key_id
+    )
     assert {d.split(":")[0].split(".")[0] for d in F.differences(facts, akia)} == {"subject", "activity"}
     assert facts["subject"]["chain"] == [inc.leaked_access_key_id, inc.session_access_key_id]
     plan = json.loads((res.case.evidence / "remediation-plan.json").read_text())
@@ -92,8 +100,10 @@ def test_variant_scenario_is_coherent_with_the_seeded_policies(variants, variant
     with _Env(sb):
         inv = collect(org=True, service_last_accessed=False)
     records = trailgen.scenario_records(sb.org, days=14, end=sb.now, seed=sb.org.seed)
-    checked, problems = verify.incoherent(records, lambda r: decide(
-        inv, r["principal"], r["action"], r["resource"], context=r["context"], explain=False).allowed)
+    checked, problems = verify.incoherent(
+        records,
+        lambda r: decide(inv, r["principal"], r["action"], r["resource"], context=r["context"], explain=False).allowed,
+    )
     assert checked > 60 and not problems, "\n".join(problems)
 
 
@@ -102,8 +112,12 @@ def test_a_successful_logging_change_is_reported(variants, tmp_path):
     inc = sb.org.incident
     facts, key, res = investigate(sb, inc.leaked_access_key_id, tmp_path / "logging")
     assert F.differences(facts, key) == []
-    assert {"event_name": "PutEventSelectors", "target": inc.logging_trail_arn, "result": "succeeded",
-            "error_code": None} in facts["logging_changes"]
+    assert {
+        "event_name": "PutEventSelectors",
+        "target": inc.logging_trail_arn,
+        "result": "succeeded",
+        "error_code": None,
+    } in facts["logging_changes"]
     assert "PutEventSelectors succeeded" in res.summary["headline"][-1]
     assert "iamkit-event-selectors-narrowed" in facts["detections"]
 

@@ -27,8 +27,11 @@ NOTEBOOKS = playbook.BUILTIN.parent / "notebooks"
 
 @pytest.fixture(scope="module")
 def run(sandbox, tmp_path_factory):
-    return playbook.run("compromised-access-key", {"access_key_id": sandbox.org.incident.leaked_access_key_id},
-                        case_dir=tmp_path_factory.mktemp("cases") / "incident")
+    return playbook.run(
+        "compromised-access-key",
+        {"access_key_id": sandbox.org.incident.leaked_access_key_id},
+        case_dir=tmp_path_factory.mktemp("cases") / "incident",
+    )
 
 
 def _store_count(case, where: str, params: list) -> int:
@@ -66,7 +69,9 @@ def test_pivot_from_the_attackers_ip(run, sandbox):
     p = ik.pivot(inc.attacker_ip, case=run.case.path)
     assert p.kind == "ip" and p.total_events == _store_count(run.case, "source_ip = ?", [inc.attacker_ip])
     assert p.context["in this incident"] == "new (suspicious)" and p.context["AWS address space"] == "no"
-    assert inc.leaked_access_key_id in set(p.related["entity"]) and inc.session_access_key_id in set(p.related["entity"])
+    assert inc.leaked_access_key_id in set(p.related["entity"]) and inc.session_access_key_id in set(
+        p.related["entity"]
+    )
     assert "iamkit-assume-role-new-source-ip" in set(p.detections["detection_id"])
     user = ik.pivot(inc.created_user_arn, case=run.case.path)
     assert user.kind == "arn" and len(user.reach) and set(user.reach["principal"]) == {inc.created_user_arn}
@@ -91,8 +96,12 @@ def test_dry_run_approval_is_journalled_and_changes_nothing(run, sandbox):
 def test_explore_notebook_headless_gives_what_the_functions_give(run, sandbox, tmp_path):
     inc = sandbox.org.incident
     out = tmp_path / "explore.ipynb"
-    execute_notebook(NOTEBOOKS / "explore.ipynb", out, {"case_dir": str(run.case.path), "subject": inc.attacker_ip,
-                                                        "pivot_on": inc.created_access_key_id}, cwd=tmp_path)
+    execute_notebook(
+        NOTEBOOKS / "explore.ipynb",
+        out,
+        {"case_dir": str(run.case.path), "subject": inc.attacker_ip, "pivot_on": inc.created_access_key_id},
+        cwd=tmp_path,
+    )
     nb = nbformat.read(str(out), as_version=4)
     text = " ".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []))
     n = len(ws.activity(Case.open(run.case.path), "", "", inc.attacker_ip).events)
@@ -115,8 +124,11 @@ def test_notebooks_chain_in_lab_without_case_dir(sandbox, tmp_path, monkeypatch)
     case = Case.open(folder)
     assert case.status == "complete" and (folder / "report.html").is_file() and case.verify() == []
     facts = json.loads((case.evidence / "facts.json").read_text())
-    key = next(k for k in json.loads(sandbox.manifest_path.read_text())["answer_keys"]
-               if k["subject"]["access_key_id"] == inc.leaked_access_key_id)
+    key = next(
+        k
+        for k in json.loads(sandbox.manifest_path.read_text())["answer_keys"]
+        if k["subject"]["access_key_id"] == inc.leaked_access_key_id
+    )
     assert F.differences(facts, key) == []
 
 
@@ -124,14 +136,19 @@ def test_report_has_the_figures_and_a_bounded_manifest(run, sandbox):
     page = (run.case.path / "report.html").read_text()
     imgs = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)">', page)
     titles = {html.unescape(alt) for _, alt in imgs}
-    assert {"The suspicious window, call by call", "Calls over time, by source IP and country",
-            "Where the calls came from", "Who can assume which role", "Paths to administrator",
-            "Access keys of the owner's account: age and last use"} <= titles
+    assert {
+        "The suspicious window, call by call",
+        "Calls over time, by source IP and country",
+        "Where the calls came from",
+        "Who can assume which role",
+        "Paths to administrator",
+        "Access keys of the owner's account: age and last use",
+    } <= titles
     timeline = base64.b64decode(next(d for d, alt in imgs if alt.startswith("The suspicious window"))).decode()
     assert sandbox.org.incident.attacker_ip in timeline and "suspicious window" in timeline
-    manifest = page[page.index("id=manifest"):]
+    manifest = page[page.index("id=manifest") :]
     raw = len(list((run.case.evidence / "cloudtrail").rglob("*.gz")))
     assert raw > 50 and "evidence/cloudtrail/" in manifest and manifest.count("<tr>") < 30
-    events = page[page.index("Every call traced from the key"):page.index("id=notebooks")]
-    first_row = events[events.index("<tbody>"):].split("</tr>")[0]
+    events = page[page.index("Every call traced from the key") : page.index("id=notebooks")]
+    first_row = events[events.index("<tbody>") :].split("</tr>")[0]
     assert "suspicious (new IP)" in first_row, "the attacker's calls come first"
