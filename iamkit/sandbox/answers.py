@@ -621,13 +621,8 @@ def entra_user_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, st
             "upn": d["upn"],
             "entra_object_id": d["entra_object_id"],
             "risky_signins": [
-                {
-                    "time": inc.start,
-                    "ip": inc.attacker_ip,
-                    "country": d["country"],
-                    "risk_level": "high",
-                    "succeeded": True,
-                }
+                {"time": t, "ip": inc.attacker_ip, "country": d["country"], "risk_level": "high", "succeeded": ok}
+                for t, ok in [*((a, False) for a in d["attempts"]), (inc.start, True)]
             ],
             "permission_sets": [
                 {"permission_set": d["permission_set"], "account_id": inc.account_id, "role_arn": role}

@@ -471,8 +471,8 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
     mfa = bool(set(p.mfa_methods) & STRONG)
     taken_over = inc.scenario == "compromised-entra-user"
     country = inc.details.get("country") or "NL"
-    if taken_over:  # the attacker's attempts end in a risky sign-in that succeeds (the MFA prompt accepted)
-        start = start + timedelta(minutes=1)
+    # a taken-over account: the attempts the scenario planned, then a risky sign-in that succeeds (at its start)
+    attempts = [_parse(a) for a in inc.details.get("attempts", [])] if taken_over else []
     _add(d, _signin(p, start - timedelta(hours=2, minutes=14), home, AWS_APP, mfa=mfa, seq=9001), 0, mfa)
     for i, (err, reason) in enumerate(
         [
@@ -485,7 +485,7 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
             d,
             _signin(
                 p,
-                start - timedelta(minutes=12 - 3 * i),
+                attempts[i] if attempts else start - timedelta(minutes=12 - 3 * i),
                 attacker,
                 AWS_APP,
                 error=err,
@@ -507,7 +507,7 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
             d,
             _signin(
                 p,
-                start - timedelta(minutes=1),
+                start,
                 attacker,
                 AWS_APP,
                 mfa=mfa,
@@ -552,7 +552,7 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
                 "tokenIssuerType": "AzureAD",
                 "ipAddress": attacker,
                 "location": {"city": "", "countryOrRegion": "NL"},
-                "activityDateTime": _iso(start - timedelta(minutes=12)),
+                "activityDateTime": _iso(attempts[0] if attempts else start - timedelta(minutes=12)),
                 "detectedDateTime": _iso(start - timedelta(minutes=11)),
                 "lastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
                 "userId": p.entra_object_id,

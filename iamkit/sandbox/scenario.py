@@ -49,7 +49,8 @@ callers from three internet IPs read its reports.
 attempts, a risky sign-in (high risk, from a new IP in a new country) succeeds to the AWS access portal; from
 there the attacker federates into the Prod account with the ``AdministratorAccess`` permission set (its
 ``AWSReservedSSO_…`` role, a session named after the person) and looks around: who am I, the IAM users, the
-buckets, then reads ``prod/db/password``. Planned here (``details``), written by the trail generator and the
+buckets, then reads ``prod/db/password``. The day before, the person worked in the same account from home
+(the same permission set, their own session: the usual use the investigation must leave apart). Planned here (``details``), written by the trail generator and the
 fake Entra: an Identity Center federation cannot be played in moto.
 """
 
@@ -682,7 +683,8 @@ def compromised_entra_user(ctx: Ctx, variant: str = "default") -> Incident:
     secret = next(r for r in org.resources if r.service == "secretsmanager" and r.name == "prod/db/password")
     rng = ctx.rng
     signin = (ctx.now - timedelta(hours=rng.uniform(3, 8))).replace(microsecond=0)
-    times, t = {"signin": iso(signin)}, signin + timedelta(seconds=rng.randint(20, 90))
+    usual = (signin - timedelta(hours=rng.uniform(20, 30))).replace(microsecond=0)  # their own work, the day before
+    times, t = {"signin": iso(signin), "usual": iso(usual)}, signin + timedelta(seconds=rng.randint(20, 90))
     for step in ("authenticate", "federate", "assume", *(c[0] for c in ENTRA_CALLS)):
         times[step] = iso(t)
         t += timedelta(seconds=rng.randint(3, 90))
@@ -710,6 +712,8 @@ def compromised_entra_user(ctx: Ctx, variant: str = "default") -> Incident:
                 "principal_name": assignment.principal_name,
             },
             "country": ENTRA_COUNTRY,
+            # the attacker's failed Entra sign-ins before the one that got in (wrong password, then MFA refused)
+            "attempts": [iso(signin - timedelta(minutes=m)) for m in (11, 8, 5)],
             "calls": [list(c) for c in ENTRA_CALLS],
             "times": times,
         },

@@ -2124,7 +2124,8 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
     if g.inc is not None and g.inc.scenario == "resource-exposure":
         return [(t, "incident", r, o) for t, r, o in _exposure_records(g)]
     if g.inc is not None and g.inc.scenario == "compromised-entra-user":
-        return [(t, "incident", r, o) for t, r, o in _entra_user_records(g)]
+        usual, incident = _entra_user_records(g)
+        return [*((t, "normal", r, o) for t, r, o in usual), *((t, "incident", r, o) for t, r, o in incident)]
     if g.inc is not None and g.inc.scenario == "suspicious-role-session":  # the pipelines are the role's usual work
         return [
             *((t, "normal", r, o) for t, r, o in _trust_records(g)),
@@ -2235,9 +2236,25 @@ def _session_records(g: _Gen) -> list[tuple[int, dict, str]]:
     return out
 
 
-def _entra_user_records(g: _Gen) -> list[tuple[int, dict, str]]:
-    """compromised-entra-user: the taken-over person signs in to the access portal from the attacker's IP,
-    federates into Prod with the planned permission set, and its session makes the planned calls."""
+def _sso_visit(
+    g: _Gen, ids: R.Ids, person: Person, role: Role, permission_set: str, ip: str, ua: str, at: dict[str, int]
+) -> tuple[list[tuple[int, dict, str]], _Session]:
+    """``person`` signs in to the access portal from ``ip`` (``at['authenticate']``), federates into ``role``
+    (``at['federate']``, ``at['assume']``): the three records and the session opened."""
+    idc = sso_identity(g, ids, person, ip, ua)
+    rec, key = sso_assume(g, ids, at["assume"], person, role, ip, ua)
+    out = [
+        (at["authenticate"], sso_authenticate(g, ids, at["authenticate"], idc, person), OK),
+        (at["federate"], sso_federate(g, ids, at["federate"], idc, role, permission_set), OK),
+        (at["assume"], rec, OK),
+    ]
+    return out, g.role_session(role, person.upn, key, at["assume"], ip, ua, True)
+
+
+def _entra_user_records(g: _Gen) -> tuple[list[tuple[int, dict, str]], list[tuple[int, dict, str]]]:
+    """compromised-entra-user: (the person's own visit the day before, from home; the incident) — the
+    taken-over person signs in to the access portal from the attacker's IP, federates into Prod with the planned
+    permission set, and its session makes the planned calls."""
     inc = g.inc
     assert inc is not None
     d = inc.details
@@ -2245,22 +2262,31 @@ def _entra_user_records(g: _Gen) -> list[tuple[int, dict, str]]:
     at = {k: _epoch(v) for k, v in d["times"].items()}
     person = g.person_by_upn[d["upn"].lower()]
     role = g.role_by_arn[inc.target_role_arn]
-    ip, ua = inc.attacker_ip, inc.attacker_user_agent
-    idc = sso_identity(g, ids, person, ip, ua)
-    out: list[tuple[int, dict, str]] = [
-        (at["authenticate"], sso_authenticate(g, ids, at["authenticate"], idc, person), OK),
-        (at["federate"], sso_federate(g, ids, at["federate"], idc, role, d["permission_set"]), OK),
-    ]
-    rec, key = sso_assume(g, ids, at["assume"], person, role, ip, ua)
-    out.append((at["assume"], rec, OK))
-    s = g.role_session(role, person.upn, key, at["assume"], ip, ua, True)
+    home = g.safe_ip(person.home_ip or _stable_ip(person.upn, (), "192.0"), person.upn)
+    u = at["usual"]
+    usual, s = _sso_visit(
+        g,
+        ids,
+        person,
+        role,
+        d["permission_set"],
+        home,
+        _pick(_BROWSER_UA, person.upn),
+        {"authenticate": u, "federate": u + 9, "assume": u + 12},
+    )
+    for i, (source, name) in enumerate(
+        (("ec2.amazonaws.com", "DescribeInstances"), ("s3.amazonaws.com", "ListBuckets"))
+    ):
+        t = u + 60 * (i + 1)
+        usual.append((t, g.call(ids, t, s, source, name, ro=True), OK))
+    out, s = _sso_visit(g, ids, person, role, d["permission_set"], inc.attacker_ip, inc.attacker_user_agent, at)
     reqs = {
         "GetSecretValue": {"secretId": inc.secret_arns[0]},
         "ListBuckets": {"Host": "s3.amazonaws.com"},
     }
     for step, source, name in d["calls"]:
         out.append((at[step], g.call(ids, at[step], s, source, name, ro=True, req=reqs.get(name)), OK))
-    return out
+    return usual, out
 
 
 def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:

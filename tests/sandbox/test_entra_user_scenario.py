@@ -45,7 +45,12 @@ def test_the_answer_key_follows_the_records(sb):
     person = next(p for p in sb.org.people if p.upn == inc.details["upn"])
     assert key["subject"] == {"kind": "person", "id": person.upn, "account_id": None}
     assert "AWS-Admins" in person.groups and not person.iam_users
-    recs = [r for _t, _k, r, _o in trailgen.scenario_records(sb.org, days=14, end=sb.now, seed=sb.org.seed)]
+    every = trailgen.scenario_records(sb.org, days=14, end=sb.now, seed=sb.org.seed)
+    recs = [r for _t, k, r, _o in every if k == "incident"]
+    usual = [r for _t, k, r, _o in every if k == "normal"]  # the person's own visit the day before, from home
+    assert [r["eventName"] for r in usual[:3]] == ["Authenticate", "Federate", "AssumeRoleWithSAML"]
+    assert inc.attacker_ip not in {r["sourceIPAddress"] for r in usual}
+    assert {r["userIdentity"].get("arn") for r in usual[3:]} == {r["userIdentity"]["arn"] for r in recs[3:]}
     assert [r["eventName"] for r in recs] == [
         "Authenticate",
         "Federate",
@@ -109,3 +114,10 @@ def test_entra_shows_the_risky_signin_just_before_the_aws_login(sb, monkeypatch)
     rest = ep.signins[ep.signins["ip_address"] != inc.attacker_ip]
     assert len(rest) and set(rest["risk_level"]) == {"none"}
     assert set(ep.risk_detections["ip_address"]) == {inc.attacker_ip}
+    # the answer key's risky sign-ins are the ones Graph serves
+    key = json.loads(sb.manifest_path.read_text())["answer_keys"][0]
+    served = [
+        {"time": r["created"].strftime("%Y-%m-%dT%H:%M:%SZ"), "ok": bool(r["success"])}
+        for _, r in from_attacker.sort_values("created").iterrows()
+    ]
+    assert served == [{"time": s["time"], "ok": s["succeeded"]} for s in key["person"]["risky_signins"]]
