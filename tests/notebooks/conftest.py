@@ -46,7 +46,8 @@ def scenario_run(request, tmp_path_factory):
 
     mod = request.module
     sb = iamkit.sandbox.start(scenario=mod.SCENARIO, seed=mod.SEED, roles_per_account=25, benign_events=300,
-                              entra=False, workdir=tmp_path_factory.mktemp(f"sandbox-{mod.SCENARIO}"))
+                              entra=getattr(mod, "ENTRA", False),  # a person playbook needs the fake Entra
+                              workdir=tmp_path_factory.mktemp(f"sandbox-{mod.SCENARIO}"))
     try:
         keys = json.loads(sb.manifest_path.read_text())["answer_keys"]
         assert len(keys) == 1
