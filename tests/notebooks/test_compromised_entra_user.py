@@ -48,3 +48,8 @@ def test_the_plan_reads_entra_and_identity_center(scenario_run):
     before = dict(zip(kinds, plan["before"], strict=False))
     assert before["disable_entra_user"] == {"account_enabled": True}
     assert before["remove_account_assignment"] == {"assigned": True}
+
+
+def test_the_scenario_is_coherent_with_the_seeded_policies(scenario_run, replay):
+    checked, problems = replay(scenario_run.sb)
+    assert checked >= 4 and not problems, "\n".join(problems)
