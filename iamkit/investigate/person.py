@@ -131,7 +131,7 @@ def trace(case: Case, subject: str) -> Activity:
 
     with trail.open(trail_db(case), read_only=True) as t:
         parts = [events_of(t.con, Subject("session", k)) for k in keys]
-    ev = pd.concat(parts, ignore_index=True) if parts else events_of_none()
+    ev = pd.concat(parts, ignore_index=True) if parts else _no_events()
     ev = ev.sort_values(["event_time", "event_id"]).reset_index(drop=True) if len(ev) else ev
     case.save_frame(EVENTS, ev, query={"subject": s.id, "kind": "person", "sessions": keys})
     if not risky:
@@ -141,7 +141,7 @@ def trace(case: Case, subject: str) -> Activity:
     return Activity(s, ev, f, headline(f))
 
 
-def events_of_none() -> pd.DataFrame:
+def _no_events() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame(columns=["event_time", "event_id", "event_name", "access_key_id", "source_ip"])
@@ -149,6 +149,8 @@ def events_of_none() -> pd.DataFrame:
 
 def facts_of(s: Subject, view: Any, risky: list[dict[str, Any]], bad: pd.DataFrame, ev: pd.DataFrame) -> dict[str, Any]:
     """The facts of step 1 for a person (pure)."""
+    from iamkit.arn import name_of
+    from iamkit.correlate import permission_set_of
     from iamkit.investigate.facts import SCHEMA_VERSION, agent_family
     from iamkit.trail.outcome import DENIED, outcome
 
@@ -168,11 +170,16 @@ def facts_of(s: Subject, view: Any, risky: list[dict[str, Any]], bad: pd.DataFra
     by_code: dict[str, int] = {}
     for r in denied:
         by_code[str(r["error_code"])] = by_code.get(str(r["error_code"]), 0) + 1
-    ps_rows = []
-    for k in keys:
-        b = by_key[k]
-        ps = _permission_set(b["role_arn"])
-        ps_rows.append({"permission_set": ps, "account_id": b["account_id"], "role_arn": b["role_arn"]})
+    ps_rows = list(
+        {
+            (b["account_id"], b["role_arn"]): {
+                "permission_set": permission_set_of(name_of(b["role_arn"]) or "") or "",
+                "account_id": b["account_id"],
+                "role_arn": b["role_arn"],
+            }
+            for b in by_key.values()
+        }.values()
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": s.as_facts(),
@@ -243,15 +250,6 @@ def facts_of(s: Subject, view: Any, risky: list[dict[str, Any]], bad: pd.DataFra
         "postmortem": None,
         "unanswered": [],
     }
-
-
-def _permission_set(role_arn: str) -> str:
-    """``AWSReservedSSO_<PermissionSet>_<hex>`` → the permission set's name."""
-    from iamkit.arn import name_of
-    from iamkit.correlate import SSO_PREFIX
-
-    name = name_of(role_arn) or ""
-    return name[len(SSO_PREFIX) :].rsplit("_", 1)[0] if name.startswith(SSO_PREFIX) else name
 
 
 @dataclass
