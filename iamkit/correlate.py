@@ -716,6 +716,12 @@ def correlate(
     )
 
 
+def permission_set_of(role_name: str) -> str | None:
+    """The permission set an Identity Center role stands for (``AWSReservedSSO_<PermissionSet>_<hex>``), else None."""
+    name = role_name or ""
+    return name[len(SSO_PREFIX) :].rsplit("_", 1)[0] if name.startswith(SSO_PREFIX) else None
+
+
 def _roles(assignments: list[dict], sessions: pd.DataFrame) -> pd.DataFrame:
     """Roles reachable through assignments (``AWSReservedSSO_<ps>_*``) plus roles seen in the person's sessions."""
     from iamkit.frames import conform
@@ -746,7 +752,7 @@ def _roles(assignments: list[dict], sessions: pd.DataFrame) -> pd.DataFrame:
     for (acct, name), arn in seen.items():
         if (acct, name) in covered:
             continue
-        ps = name[len(SSO_PREFIX) :].rsplit("_", 1)[0] if name.startswith(SSO_PREFIX) else None
+        ps = permission_set_of(name)
         rows[(acct, name)] = {
             "account_id": acct,
             "permission_set": ps,

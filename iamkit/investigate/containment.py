@@ -190,10 +190,10 @@ def plan_for_subject(case: Case, proposals: list[Proposal]) -> SubjectPlanView:
 
     from iamkit.investigate import facts as F
     from iamkit.respond import capture_before
-    from iamkit.respond.sessions import iam_client_for
+    from iamkit.respond.sessions import default_clients
 
     plan, pending = subject_plan(case.id, proposals)
-    plan = capture_before(plan, iam_client_for)
+    plan = capture_before(plan, default_clients())  # IAM and Identity Center per account, Graph for Entra
     for a, before in zip(plan.actions, plan.before, strict=False):
         if "error" in before:
             case.note_unanswered(

@@ -73,6 +73,22 @@ def _resource() -> Steps:
     return Steps("resource-exposure", r.check, r.trace, r.exposure, r.assess, r.plan_containment, postmortem)
 
 
+def _person() -> Steps:
+    from iamkit.investigate import person as p
+    from iamkit.investigate.postmortem import summarize_subject
+
+    def postmortem(case):
+        upn = case.load_json("facts")["subject"]["id"]
+        return summarize_subject(
+            case,
+            f"Compromised Entra user reaching AWS: {upn}",
+            p.EVENTS,
+            {p.SIGNINS: "Entra sign-ins of the person", p.SESSIONS: "AWS sessions of the person"},
+        )
+
+    return Steps("compromised-entra-user", p.check, p.trace, p.context, p.assess, p.plan_containment, postmortem)
+
+
 REGISTRY: dict[str, Callable[[], Steps]] = {
     "compromised-access-key": _key,
     "cross-account-trust-exposure": _trust,
@@ -81,6 +97,7 @@ REGISTRY: dict[str, Callable[[], Steps]] = {
     "privilege-escalation": _principal("privilege-escalation", "Risky policy change or privilege escalation"),
     "suspicious-role-session": _principal("suspicious-role-session", "Suspicious role session"),
     "resource-exposure": _resource,
+    "compromised-entra-user": _person,
 }
 
 

@@ -65,6 +65,8 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
         return [session_answer_key(org, records)]
     if inc.scenario == "resource-exposure":
         return [resource_answer_key(org, records)]
+    if inc.scenario == "compromised-entra-user":
+        return [entra_user_answer_key(org, records)]
     variant = inc.variant or "default"
     console = variant == "console"
     incident = [(r, o) for _t, kind, r, o in records if kind == "incident"]
@@ -563,5 +565,84 @@ def resource_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]
             {"kind": "restrict_resource_policy", "target": bucket},
             {"kind": "revoke_role_sessions", "target": inc.target_role_arn},
         ],
+        "unanswered": [],
+    }
+
+
+def entra_user_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> dict[str, Any]:
+    """compromised-entra-user, investigated from the person's UPN: the risky sign-in that succeeded (the fake
+    Entra's, at the incident's start, from the attacker's IP and country), the permission set and account
+    reached, the ``AWSReservedSSO_…`` session it opened and that session's calls; containment revokes the
+    person's Entra sessions, disables the account, removes the assignment and revokes the role's sessions."""
+    inc = org.incident
+    d = inc.details
+    role = inc.target_role_arn
+    opened = next(r for _t, kind, r, _o in records if kind == "incident" and r["eventName"] == "AssumeRoleWithSAML")
+    key = opened["responseElements"]["credentials"]["accessKeyId"]
+    calls = [
+        r
+        for _t, kind, r, _o in records
+        if kind == "incident"
+        and (r["userIdentity"].get("sessionContext") or {}).get("sessionIssuer", {}).get("arn") == role
+    ]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "subject": {"kind": "person", "id": d["upn"], "account_id": None},
+        "window": {
+            "start": inc.start,
+            "end": inc.end,
+            "first_event": {
+                "event_name": opened["eventName"],
+                "event_time": opened["eventTime"],
+                "access_key_id": None,
+                "source_ip": opened["sourceIPAddress"],
+            },
+        },
+        "sources": {
+            "new_ips": [inc.attacker_ip],
+            "new_user_agents": sorted({_family(r["userAgent"]) for r in calls}),
+            "usual_ips": [],
+            "usual_user_agents": [],
+            "via_aws_services": [],
+        },
+        "roles_assumed": [
+            {
+                "role_arn": role,
+                "session_name": inc.session_name,
+                "access_key_id": key,
+                "from_principal": d["upn"],
+                "from_account": None,
+                "account_id": account_of(role),
+                "cross_account": False,
+            }
+        ],
+        "resources_read": list(inc.secret_arns),
+        "person": {
+            "upn": d["upn"],
+            "entra_object_id": d["entra_object_id"],
+            "risky_signins": [
+                {"time": t, "ip": inc.attacker_ip, "country": d["country"], "risk_level": "high", "succeeded": ok}
+                for t, ok in [*((a, False) for a in d["attempts"]), (inc.start, True)]
+            ],
+            "permission_sets": [
+                {"permission_set": d["permission_set"], "account_id": inc.account_id, "role_arn": role}
+            ],
+            "role_sessions": [
+                {
+                    "role_arn": role,
+                    "session_name": inc.session_name,
+                    "access_key_id": key,
+                    "source_ip": inc.attacker_ip,
+                }
+            ],
+            "calls": [{"event_name": r["eventName"], "time": r["eventTime"], "access_key_id": key} for r in calls],
+        },
+        "containment": [
+            {"kind": "revoke_entra_sessions", "target": d["upn"]},
+            {"kind": "disable_entra_user", "target": d["upn"]},
+            {"kind": "remove_account_assignment", "target": d["permission_set_arn"]},
+            {"kind": "revoke_role_sessions", "target": role},
+        ],
+        "detections": [],
         "unanswered": [],
     }

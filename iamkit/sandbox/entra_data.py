@@ -90,8 +90,10 @@ class Directory:
 
 
 def incident_person(org: SeededOrg) -> Person | None:
-    """The person behind the incident's IAM user, when the incident names one."""
+    """The person behind the incident: the one it names (``details.upn``), or the one behind its IAM user."""
     inc = org.incident
+    if inc and inc.details.get("upn"):
+        return next((p for p in org.people if p.upn == inc.details["upn"]), None)
     if not inc or not inc.user_arn:
         return None
     user = next((u for u in org.users if u.arn == inc.user_arn), None)
@@ -467,6 +469,10 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
     home = p.home_ip or "198.51.100.10"
     # The person's own morning sign-in to the AWS portal, then the attacker trying the Entra account.
     mfa = bool(set(p.mfa_methods) & STRONG)
+    taken_over = inc.scenario == "compromised-entra-user"
+    country = inc.details.get("country") or "NL"
+    # a taken-over account: the attempts the scenario planned, then a risky sign-in that succeeds (at its start)
+    attempts = [_parse(a) for a in inc.details.get("attempts", [])] if taken_over else []
     _add(d, _signin(p, start - timedelta(hours=2, minutes=14), home, AWS_APP, mfa=mfa, seq=9001), 0, mfa)
     for i, (err, reason) in enumerate(
         [
@@ -479,7 +485,7 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
             d,
             _signin(
                 p,
-                start - timedelta(minutes=12 - 3 * i),
+                attempts[i] if attempts else start - timedelta(minutes=12 - 3 * i),
                 attacker,
                 AWS_APP,
                 error=err,
@@ -490,10 +496,30 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
                 risk_types=["unfamiliarFeatures", "anonymizedIPAddress"],
                 ua=ua,
                 city="",
-                country="NL",
+                country=country,
                 seq=9100 + i,
             ),
             err,
+            mfa,
+        )
+    if taken_over:
+        _add(
+            d,
+            _signin(
+                p,
+                start,
+                attacker,
+                AWS_APP,
+                mfa=mfa,
+                risk="high",
+                risk_state="atRisk",
+                risk_types=["unfamiliarFeatures", "anonymizedIPAddress"],
+                ua=ua,
+                city="",
+                country=country,
+                seq=9199,
+            ),
+            0,
             mfa,
         )
     d.risky_users.append(
@@ -526,7 +552,7 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
                 "tokenIssuerType": "AzureAD",
                 "ipAddress": attacker,
                 "location": {"city": "", "countryOrRegion": "NL"},
-                "activityDateTime": _iso(start - timedelta(minutes=12)),
+                "activityDateTime": _iso(attempts[0] if attempts else start - timedelta(minutes=12)),
                 "detectedDateTime": _iso(start - timedelta(minutes=11)),
                 "lastUpdatedDateTime": _iso(start - timedelta(minutes=5)),
                 "userId": p.entra_object_id,
@@ -554,10 +580,15 @@ def _seed_incident(d: Directory, org: SeededOrg, now: datetime) -> None:
 def signins_from_trail(org: SeededOrg, records: list[dict]) -> list[dict]:
     """Identity Center ``Authenticate`` calls in CloudTrail records → ``{upn, time, ip, user_agent}`` for ``build``."""
     by_ic = {p.identity_center_user_id: p.upn for p in org.people if p.identity_center_user_id}
+    inc = org.incident
+    # a taken-over account's sign-in from the attacker is the incident's own (risky) one (``_seed_incident``)
+    attacker = inc.attacker_ip if inc is not None and inc.scenario == "compromised-entra-user" else None
     out = []
     for r in records:
         ident = r.get("userIdentity") or {}
         uid = (ident.get("onBehalfOf") or {}).get("userId")
+        if attacker and r.get("sourceIPAddress") == attacker:
+            continue
         if r.get("eventName") == "Authenticate" and uid in by_ic and not r.get("errorCode"):
             out.append(
                 {

@@ -21,6 +21,7 @@ SCENARIOS = (
     "privilege-escalation",
     "suspicious-role-session",
     "resource-exposure",
+    "compromised-entra-user",
 )
 
 

@@ -44,6 +44,14 @@ reads ``prod/db/password``.
 **resource-exposure**: the leaked key's ``prod-deploy`` session makes the Prod bucket ``acme-prod-reports-…``
 public (a bucket policy granting ``s3:GetObject`` to ``*``, played in moto); over the next hours anonymous
 callers from three internet IPs read its reports.
+
+**compromised-entra-user**: a Platform Engineering administrator's Entra account is taken over: after failed
+attempts, a risky sign-in (high risk, from a new IP in a new country) succeeds to the AWS access portal; from
+there the attacker federates into the Prod account with the ``AdministratorAccess`` permission set (its
+``AWSReservedSSO_…`` role, a session named after the person) and looks around: who am I, the IAM users, the
+buckets, then reads ``prod/db/password``. The day before, the person worked in the same account from home
+(the same permission set, their own session: the usual use the investigation must leave apart). Planned here (``details``), written by the trail generator and the
+fake Entra: an Identity Center federation cannot be played in moto.
 """
 
 from __future__ import annotations
@@ -94,6 +102,8 @@ def run(ctx: Ctx, name: str, variant: str = "default") -> Incident:
         return suspicious_role_session(ctx, check_variant(name, variant))
     if name == "resource-exposure":
         return resource_exposure(ctx, check_variant(name, variant))
+    if name == "compromised-entra-user":
+        return compromised_entra_user(ctx, check_variant(name, variant))
     raise IamkitError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
 
 
@@ -634,6 +644,79 @@ def resource_exposure(ctx: Ctx, variant: str = "default") -> Incident:
         start=times["assume"],
         end=reads[-1]["time"],
         details={"bucket": bucket, "policy": policy, "times": times, "reads": reads},
+    )
+    org.incident = inc
+    return inc
+
+
+ENTRA_GROUP = "AWS-Admins"  # the person taken over is an administrator who has no IAM user of their own
+ENTRA_PERMISSION_SET = "AdministratorAccess"
+ENTRA_COUNTRY = "NL"  # where the attacker's sign-in comes from (the people's home sign-ins are elsewhere)
+#: the session's calls, in order: (step, service, call)
+ENTRA_CALLS = (
+    ("whoami", "sts.amazonaws.com", "GetCallerIdentity"),
+    ("users", "iam.amazonaws.com", "ListUsers"),
+    ("buckets", "s3.amazonaws.com", "ListBuckets"),
+    ("secret", "secretsmanager.amazonaws.com", "GetSecretValue"),
+)
+
+
+def compromised_entra_user(ctx: Ctx, variant: str = "default") -> Incident:
+    """A person's Entra account taken over, reaching Prod through Identity Center (see the module's text)."""
+    org = ctx.org
+    prod = org.accounts_in("Prod")[0].account_id
+    person = next((p for p in org.people if ENTRA_GROUP in p.groups and not p.iam_users and p.enabled), None)
+    prefix = f"AWSReservedSSO_{ENTRA_PERMISSION_SET}_"
+    role = next((r for r in org.roles if r.account_id == prod and r.name.startswith(prefix)), None)
+    assignment = next(
+        (
+            a
+            for a in org.assignments
+            if a.account_id == prod and a.permission_set == ENTRA_PERMISSION_SET and a.principal_name == ENTRA_GROUP
+        ),
+        None,
+    )
+    if person is None or role is None or assignment is None:
+        raise IamkitError(
+            f"scenario compromised-entra-user: no {ENTRA_GROUP} person with {ENTRA_PERMISSION_SET} in Prod was seeded"
+        )
+    secret = next(r for r in org.resources if r.service == "secretsmanager" and r.name == "prod/db/password")
+    rng = ctx.rng
+    signin = (ctx.now - timedelta(hours=rng.uniform(3, 8))).replace(microsecond=0)
+    usual = (signin - timedelta(hours=rng.uniform(20, 30))).replace(microsecond=0)  # their own work, the day before
+    times, t = {"signin": iso(signin), "usual": iso(usual)}, signin + timedelta(seconds=rng.randint(20, 90))
+    for step in ("authenticate", "federate", "assume", *(c[0] for c in ENTRA_CALLS)):
+        times[step] = iso(t)
+        t += timedelta(seconds=rng.randint(3, 90))
+    inc = Incident(
+        scenario="compromised-entra-user",
+        variant=variant,
+        account_id=prod,
+        target_role_arn=role.arn,
+        session_name=person.upn,
+        attacker_ip=f"203.0.113.{rng.randint(20, 240)}",
+        attacker_user_agent=("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+        secret_arns=[secret.arn],
+        start=times["signin"],
+        end=times[ENTRA_CALLS[-1][0]],
+        details={
+            "upn": person.upn,
+            "entra_object_id": person.entra_object_id,
+            "identity_center_user_id": person.identity_center_user_id,
+            "permission_set": ENTRA_PERMISSION_SET,
+            "permission_set_arn": assignment.permission_set_arn,
+            "assignment": {
+                "account_id": prod,
+                "principal_type": assignment.principal_type,
+                "principal_id": assignment.principal_id,
+                "principal_name": assignment.principal_name,
+            },
+            "country": ENTRA_COUNTRY,
+            # the attacker's failed Entra sign-ins before the one that got in (wrong password, then MFA refused)
+            "attempts": [iso(signin - timedelta(minutes=m)) for m in (11, 8, 5)],
+            "calls": [list(c) for c in ENTRA_CALLS],
+            "times": times,
+        },
     )
     org.incident = inc
     return inc

@@ -1512,98 +1512,19 @@ class _Benign:
         ip = self._home_ip(person.upn)
         browser = _pick(_BROWSER_UA, person.upn)
         n = 0
-        idc = _Session(
-            R.identity_center_user_identity(g.mgmt, person.identity_center_user_id, g.idstore_arn, ids.uuid()),
-            g.mgmt,
-            ip,
-            browser,
-        )
-        self.emit(
-            t,
-            g.call(
-                ids,
-                t,
-                idc,
-                "sso.amazonaws.com",
-                "Authenticate",
-                ro=False,
-                add={"MFAUsed": "Yes" if person.mfa_methods else "No"},
-                account=g.mgmt,
-                tls=False,
-            ),
-        )
+        idc = sso_identity(g, ids, person, ip, browser)
+        self.emit(t, sso_authenticate(g, ids, t, idc, person))
         n += 1
         if n < budget:
             t += rng.randrange(3, 30)
-            self.emit(
-                t,
-                g.call(
-                    ids,
-                    t,
-                    idc,
-                    "sso.amazonaws.com",
-                    "Federate",
-                    ro=False,
-                    req={"accountId": role.account_id, "roleName": ps},
-                    account=g.mgmt,
-                    tls=False,
-                ),
-            )
+            self.emit(t, sso_federate(g, ids, t, idc, role, ps))
             n += 1
         if n >= budget:
             return n
         t += rng.randrange(1, 5)
-        seeded = [f for f in _principals(role.trust_policy, "Federated") if ":saml-provider/" in f]
-        provider_arn = (
-            seeded[0] if seeded else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
-        )
-        provider = name_of(provider_arn)
-        qualifier = base64.b64encode(
-            hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()
-        ).decode()
-        key = ids.key_id("ASIA")
         name = person.upn
-        saml = _Session(R.saml_user_identity(f"{qualifier}:{name}", name, qualifier), role.account_id, ip, browser)
-        duration = 43200
-        self.emit(
-            t,
-            g.call(
-                ids,
-                t,
-                saml,
-                "sts.amazonaws.com",
-                "AssumeRoleWithSAML",
-                ro=True,
-                req={
-                    "sAMLAssertionID": "_" + ids.uuid(),
-                    "roleSessionName": name,
-                    "roleArn": role.arn,
-                    "principalArn": provider_arn,
-                    "durationSeconds": duration,
-                },
-                resp={
-                    # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
-                    "credentials": {
-                        "accessKeyId": key,
-                        "sessionToken": _fake_token(key),
-                        "expiration": R.iso(t + duration),
-                    },
-                    "assumedRoleUser": {
-                        "assumedRoleId": f"{role.role_id}:{name}",
-                        "arn": assumed_role_arn(role.account_id, role.name, name),
-                    },
-                    "subject": name,
-                    "subjectType": "persistent",
-                    "issuer": f"https://portal.sso.{g.region}.amazonaws.com/saml/assertion/{qualifier}",
-                    "audience": "https://signin.aws.amazon.com/saml",
-                    "nameQualifier": qualifier,
-                },
-                resources=[
-                    {"ARN": role.arn, "accountId": role.account_id, "type": "AWS::IAM::Role"},
-                    {"ARN": provider_arn, "accountId": role.account_id, "type": "AWS::IAM::SAMLProvider"},
-                ],
-            ),
-        )
+        rec, key = sso_assume(g, ids, t, person, role, ip, browser)
+        self.emit(t, rec)
         n += 1
         console = rng.random() < 0.6
         s = g.role_session(role, name, key, t, ip, _CONSOLE_UA if console else _CLI_UA[1].format(cmd="sso"), console)
@@ -1996,6 +1917,99 @@ class _Benign:
         return 2
 
 
+def sso_identity(g: _Gen, ids: R.Ids, person: Person, ip: str, user_agent: str) -> _Session:
+    """The Identity Center user ``person`` signing in to the access portal from ``ip``."""
+    return _Session(
+        R.identity_center_user_identity(g.mgmt, person.identity_center_user_id, g.idstore_arn, ids.uuid()),
+        g.mgmt,
+        ip,
+        user_agent,
+    )
+
+
+def sso_authenticate(g: _Gen, ids: R.Ids, t: int, idc: _Session, person: Person) -> dict:
+    """The access portal's ``Authenticate`` of ``person`` (in the management account)."""
+    return g.call(
+        ids,
+        t,
+        idc,
+        "sso.amazonaws.com",
+        "Authenticate",
+        ro=False,
+        add={"MFAUsed": "Yes" if person.mfa_methods else "No"},
+        account=g.mgmt,
+        tls=False,
+    )
+
+
+def sso_federate(g: _Gen, ids: R.Ids, t: int, idc: _Session, role: Role, permission_set: str) -> dict:
+    """The access portal's ``Federate`` into ``role``'s account with ``permission_set``."""
+    return g.call(
+        ids,
+        t,
+        idc,
+        "sso.amazonaws.com",
+        "Federate",
+        ro=False,
+        req={"accountId": role.account_id, "roleName": permission_set},
+        account=g.mgmt,
+        tls=False,
+    )
+
+
+def sso_assume(g: _Gen, ids: R.Ids, t: int, person: Person, role: Role, ip: str, user_agent: str) -> tuple[dict, str]:
+    """The ``AssumeRoleWithSAML`` that opens ``person``'s session of the ``AWSReservedSSO_…`` ``role``: the record
+    and the session's (ASIA) key id; the session is named after the person's UPN, as Identity Center names it."""
+    seeded = [f for f in _principals(role.trust_policy, "Federated") if ":saml-provider/" in f]
+    provider_arn = (
+        seeded[0] if seeded else f"arn:aws:iam::{role.account_id}:saml-provider/AWSSSO_{g.sso_hex}_DO_NOT_DELETE"
+    )
+    provider = name_of(provider_arn)
+    qualifier = base64.b64encode(hashlib.sha1(f"{g.sso_hex}{role.account_id}/{provider}".encode()).digest()).decode()
+    key = ids.key_id("ASIA")
+    name = person.upn
+    saml = _Session(R.saml_user_identity(f"{qualifier}:{name}", name, qualifier), role.account_id, ip, user_agent)
+    duration = 43200
+    rec = g.call(
+        ids,
+        t,
+        saml,
+        "sts.amazonaws.com",
+        "AssumeRoleWithSAML",
+        ro=True,
+        req={
+            "sAMLAssertionID": "_" + ids.uuid(),
+            "roleSessionName": name,
+            "roleArn": role.arn,
+            "principalArn": provider_arn,
+            "durationSeconds": duration,
+        },
+        resp={
+            # CloudTrail logs the session token (never the secret key); a fake one, so redaction is exercised
+            "credentials": {
+                "accessKeyId": key,
+                "sessionToken": _fake_token(key),
+                "expiration": R.iso(t + duration),
+            },
+            "assumedRoleUser": {
+                "assumedRoleId": f"{role.role_id}:{name}",
+                "arn": assumed_role_arn(role.account_id, role.name, name),
+            },
+            "subject": name,
+            "subjectType": "persistent",
+            "issuer": f"https://portal.sso.{g.region}.amazonaws.com/saml/assertion/{qualifier}",
+            "audience": "https://signin.aws.amazon.com/saml",
+            "nameQualifier": qualifier,
+        },
+        resources=[
+            {"ARN": role.arn, "accountId": role.account_id, "type": "AWS::IAM::Role"},
+            {"ARN": provider_arn, "accountId": role.account_id, "type": "AWS::IAM::SAMLProvider"},
+        ],
+    )
+
+    return rec, key
+
+
 def _hour_quotas(total: int, t_start: int, hours: int) -> list[int]:
     """Split ``total`` events over ``hours`` by a working-week rhythm, exactly (largest remainders)."""
     weights = []
@@ -2109,6 +2123,9 @@ def _scenario_records(g: _Gen, t0: int, t1: int) -> list[tuple[int, str, dict, s
         return [(t, "incident", r, o) for t, r, o in _privesc_records(g)]
     if g.inc is not None and g.inc.scenario == "resource-exposure":
         return [(t, "incident", r, o) for t, r, o in _exposure_records(g)]
+    if g.inc is not None and g.inc.scenario == "compromised-entra-user":
+        usual, incident = _entra_user_records(g)
+        return [*((t, "normal", r, o) for t, r, o in usual), *((t, "incident", r, o) for t, r, o in incident)]
     if g.inc is not None and g.inc.scenario == "suspicious-role-session":  # the pipelines are the role's usual work
         return [
             *((t, "normal", r, o) for t, r, o in _trust_records(g)),
@@ -2217,6 +2234,59 @@ def _session_records(g: _Gen) -> list[tuple[int, dict, str]]:
         )
     )
     return out
+
+
+def _sso_visit(
+    g: _Gen, ids: R.Ids, person: Person, role: Role, permission_set: str, ip: str, ua: str, at: dict[str, int]
+) -> tuple[list[tuple[int, dict, str]], _Session]:
+    """``person`` signs in to the access portal from ``ip`` (``at['authenticate']``), federates into ``role``
+    (``at['federate']``, ``at['assume']``): the three records and the session opened."""
+    idc = sso_identity(g, ids, person, ip, ua)
+    rec, key = sso_assume(g, ids, at["assume"], person, role, ip, ua)
+    out = [
+        (at["authenticate"], sso_authenticate(g, ids, at["authenticate"], idc, person), OK),
+        (at["federate"], sso_federate(g, ids, at["federate"], idc, role, permission_set), OK),
+        (at["assume"], rec, OK),
+    ]
+    return out, g.role_session(role, person.upn, key, at["assume"], ip, ua, True)
+
+
+def _entra_user_records(g: _Gen) -> tuple[list[tuple[int, dict, str]], list[tuple[int, dict, str]]]:
+    """compromised-entra-user: (the person's own visit the day before, from home; the incident) — the
+    taken-over person signs in to the access portal from the attacker's IP, federates into Prod with the planned
+    permission set, and its session makes the planned calls."""
+    inc = g.inc
+    assert inc is not None
+    d = inc.details
+    ids = R.Ids(random.Random(f"{g.seed}:entra-user"))
+    at = {k: _epoch(v) for k, v in d["times"].items()}
+    person = g.person_by_upn[d["upn"].lower()]
+    role = g.role_by_arn[inc.target_role_arn]
+    home = g.safe_ip(person.home_ip or _stable_ip(person.upn, (), "192.0"), person.upn)
+    u = at["usual"]
+    usual, s = _sso_visit(
+        g,
+        ids,
+        person,
+        role,
+        d["permission_set"],
+        home,
+        _pick(_BROWSER_UA, person.upn),
+        {"authenticate": u, "federate": u + 9, "assume": u + 12},
+    )
+    for i, (source, name) in enumerate(
+        (("ec2.amazonaws.com", "DescribeInstances"), ("s3.amazonaws.com", "ListBuckets"))
+    ):
+        t = u + 60 * (i + 1)
+        usual.append((t, g.call(ids, t, s, source, name, ro=True), OK))
+    out, s = _sso_visit(g, ids, person, role, d["permission_set"], inc.attacker_ip, inc.attacker_user_agent, at)
+    reqs = {
+        "GetSecretValue": {"secretId": inc.secret_arns[0]},
+        "ListBuckets": {"Host": "s3.amazonaws.com"},
+    }
+    for step, source, name in d["calls"]:
+        out.append((at[step], g.call(ids, at[step], s, source, name, ro=True, req=reqs.get(name)), OK))
+    return usual, out
 
 
 def _privesc_records(g: _Gen) -> list[tuple[int, dict, str]]:

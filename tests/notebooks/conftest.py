@@ -50,7 +50,7 @@ def scenario_run(request, tmp_path_factory):
         seed=mod.SEED,
         roles_per_account=25,
         benign_events=300,
-        entra=False,
+        entra=getattr(mod, "ENTRA", False),  # a person playbook needs the fake Entra
         workdir=tmp_path_factory.mktemp(f"sandbox-{mod.SCENARIO}"),
     )
     try:
