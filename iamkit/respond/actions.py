@@ -583,7 +583,12 @@ class PutLeastPrivilegePolicy(Kind):
         created = []
         for pname, arn, doc in zip(least_privilege_names(a), self._arns(a), a.params["candidate"], strict=True):
             if arn not in before.get("attached_policies", []):
-                if policy_document(iam, arn) is None:
+                existing = policy_document(iam, arn)
+                if existing is not None and not same_document(existing, doc):
+                    raise RemediationError(
+                        f"{arn} already exists with another document: delete it (or name it in no plan) first"
+                    )
+                if existing is None:
                     iam.create_policy(
                         PolicyName=pname,
                         Path=LEAST_PRIVILEGE_PATH,

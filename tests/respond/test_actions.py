@@ -89,3 +89,28 @@ def test_least_privilege_undo_deletes_the_policies_it_created(scenarios, scratch
     assert all(r["restored"] for r in got["undone"]), got["undone"]
     left = scratch.iam.list_policies(Scope="Local", PathPrefix="/iamkit/")["Policies"]
     assert left == []
+
+
+def test_least_privilege_refuses_a_stale_policy_of_the_same_name(scenarios, scratch, case):
+    """A policy left under the candidate's name with another document is never attached in its place."""
+    import json as _json
+
+    from iamkit.errors import IamkitError
+
+    sc = scenarios["least_privilege"](scratch)
+    scratch.iam.create_policy(
+        PolicyName="iamkit-lp-cy-1",
+        Path="/iamkit/",
+        PolicyDocument=_json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    cl = scratch.clients()
+    plan = capture_before(Plan(case.id, sc.actions), cl)
+    before = sc.state()
+    try:
+        rows = apply(plan, case, cl, approve=plan.hash, approver="ana")
+    except IamkitError as e:
+        rows = [{"error": str(e)}]
+    assert any("already exists with another document" in str(r.get("error")) for r in rows), rows
+    assert sc.state()["user"] == before["user"]  # the user kept its own policy; the stale one was not attached
