@@ -193,7 +193,14 @@ def load_params(path: Path | str | None) -> dict[str, dict[str, str]]:
 
 
 def missing(pb: Any, params: dict[str, str]) -> list[str]:
-    """The required parameters of playbook ``pb`` that have neither a default nor a value in ``params``."""
+    """The required parameters of playbook ``pb`` that have neither a default nor a value in ``params``;
+    BadInput for a name in ``params`` the playbook does not have (a typo would only fail at 06:00)."""
+    known = {p.name for p in pb.parameters}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise BadInput(
+            f"schedule parameters for {pb.id}: unknown parameter {unknown[0]!r}; known: {', '.join(sorted(known))}"
+        )
     return [p.name for p in pb.parameters if p.required and p.name not in params and p.default in (None, "")]
 
 

@@ -182,6 +182,8 @@ def test_schedule_params_file(tmp_path):
         "least-privilege": {"principal": "arn:aws:iam::111122223333:role/app", "trail_db": "/srv/t.duckdb"}
     }
     assert sch.load_params(None) == {}
+    with pytest.raises(BadInput, match="unknown parameter 'principle'"):
+        sch.cron_lines(tmp_path / "cases", params={"least-privilege": {"principle": "x"}})
     for bad in ("- a\n- b\n", "least-privilege: [1]\n", "least-privilege:\n  principal: {a: 1}\n", "a: [\n"):
         f.write_text(bad)
         with pytest.raises(BadInput, match="schedule parameters"):
