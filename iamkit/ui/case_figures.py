@@ -67,11 +67,13 @@ def case_figures(case: Case, facts: dict[str, Any] | None = None) -> list[CaseFi
             out.append(CaseFigure(key, title, look_for, fig))
 
     events = _frame(case, "key-events")
+    if events is None:  # the other playbooks keep their subject's calls (iamkit.investigate.subject)
+        events = _frame(case, "subject-events")
     subject = facts.get("subject") or {}
     add(
         "timeline",
         "The suspicious window, call by call",
-        "Red lanes are IPs the key had not used in its first day; ✕ marks a denied call. The shaded band is the "
+        "Red lanes are IPs the subject had not used in its first day; ✕ marks a denied call. The shaded band is the "
         "suspicious window: everything in it came from the attacker's IPs or what they created.",
         lambda: None if events is None else F.activity_timeline(events, facts),
     )

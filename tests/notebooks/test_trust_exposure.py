@@ -112,3 +112,13 @@ def test_the_scenario_is_coherent_with_the_seeded_policies(trust_sandbox, replay
     checked, problems = replay(trust_sandbox)
     uses = len(trust_sandbox.org.incident.details["uses"])  # weekday releases: how many depends on the date
     assert checked >= 2 * uses and not problems, "\n".join(problems)
+
+
+def test_the_report_draws_the_subjects_calls(run):
+    """Figures read the subject's calls in every playbook, not only a key's (``subject-events``)."""
+    from iamkit.case import Case
+    from iamkit.ui.case_figures import case_figures
+
+    figs = {f.key: f for f in case_figures(Case.open(run.case.path))}
+    assert figs["timeline"].figure is not None, figs["timeline"]
+    assert figs["sources"].figure is not None, figs["sources"]
