@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from iamkit.errors import BadInput
 from iamkit.investigate.subject import Subject
 from iamkit.ui.text import bullets
 
@@ -89,9 +90,8 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def person_view(case: Case, upn: str):
     """The person view of ``upn`` over the case's CloudTrail store, Graph and Identity Center (``correlate``)."""
-    import boto3
-
     from iamkit import trail
+    from iamkit.aws.session import new_session
     from iamkit.correlate import correlate
     from iamkit.entra import connect
     from iamkit.investigate.access_key import trail_db
@@ -101,7 +101,7 @@ def person_view(case: Case, upn: str):
         return correlate(
             upn,
             graph=connect(),
-            aws_session=boto3.Session(),
+            aws_session=new_session(),
             trail=t,
             since=params.get("start") or "30d",
             until=params.get("end") or None,
@@ -329,14 +329,19 @@ def proposals(
 
 def plan_containment(case: Case):
     """The dry-run plan (``containment.plan_for_subject``), before-state read now."""
-    import boto3
-
+    from iamkit.aws.session import client_config, new_session
     from iamkit.investigate import facts as F
     from iamkit.investigate.containment import plan_for_subject
 
     f = F.load(case)
-    sso = boto3.client("sso-admin")
-    instance = sso.list_instances()["Instances"][0]["InstanceArn"]
-    mgmt = boto3.client("sts").get_caller_identity()["Account"]
+    session = new_session()
+    sso = session.client("sso-admin", config=client_config())
+    instances = sso.list_instances().get("Instances") or []
+    if not instances:
+        raise BadInput(
+            "no Identity Center instance is visible to these credentials: cannot plan the assignment removal"
+        )
+    instance = instances[0]["InstanceArn"]
+    mgmt = session.client("sts", config=client_config()).get_caller_identity()["Account"]
     assignments = case.load_frame(ASSIGNMENTS).to_dict("records")
     return plan_for_subject(case, proposals(f, assignments, instance, mgmt, case.meta.get("created")))
