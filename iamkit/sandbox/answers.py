@@ -48,6 +48,20 @@ def _by_service(rec: dict) -> bool:
     return "invokedBy" in rec["userIdentity"]
 
 
+def _window(inc: Any, first: dict) -> dict[str, Any]:
+    """The incident's window and its first call, as the facts' ``window`` says them."""
+    return {
+        "start": inc.start,
+        "end": inc.end,
+        "first_event": {
+            "event_name": first["eventName"],
+            "event_time": first["eventTime"],
+            "access_key_id": first["userIdentity"].get("accessKeyId"),
+            "source_ip": first["sourceIPAddress"],
+        },
+    }
+
+
 def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> list[dict[str, Any]]:
     """The answer keys of ``org``'s incident, given its scenario records (``trailgen.scenario_records``)."""
     inc = org.incident
@@ -106,16 +120,7 @@ def answer_keys(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -> li
             "origin_access_key_id": inc.leaked_access_key_id,
             "chain": [inc.leaked_access_key_id],
         },
-        "window": {
-            "start": inc.start,
-            "end": inc.end,
-            "first_event": {
-                "event_name": first["eventName"],
-                "event_time": first["eventTime"],
-                "access_key_id": first["userIdentity"].get("accessKeyId"),
-                "source_ip": first["sourceIPAddress"],
-            },
-        },
+        "window": _window(inc, first),
         "activity": {
             "suspicious_calls": len(calls),
             "usual_calls": len(normal),
@@ -305,16 +310,7 @@ def tamper_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]])
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": inc.target_role_arn, "account_id": inc.account_id},
-        "window": {
-            "start": inc.start,
-            "end": inc.end,
-            "first_event": {
-                "event_name": first["eventName"],
-                "event_time": first["eventTime"],
-                "access_key_id": first["userIdentity"].get("accessKeyId"),
-                "source_ip": first["sourceIPAddress"],
-            },
-        },
+        "window": _window(inc, first),
         "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0, "subject_key_denied": 0},
         "sources": {
             "new_ips": [inc.attacker_ip],
@@ -361,16 +357,7 @@ def root_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]) -
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": inc.user_arn, "account_id": inc.account_id},
-        "window": {
-            "start": inc.start,
-            "end": inc.end,
-            "first_event": {
-                "event_name": first["eventName"],
-                "event_time": first["eventTime"],
-                "access_key_id": first["userIdentity"].get("accessKeyId"),
-                "source_ip": first["sourceIPAddress"],
-            },
-        },
+        "window": _window(inc, first),
         "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0, "subject_key_denied": 0},
         "sources": {
             "new_ips": [inc.attacker_ip],
@@ -422,16 +409,7 @@ def privesc_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": inc.user_arn, "account_id": inc.account_id},
-        "window": {
-            "start": inc.start,
-            "end": inc.end,
-            "first_event": {
-                "event_name": first["eventName"],
-                "event_time": first["eventTime"],
-                "access_key_id": first["userIdentity"].get("accessKeyId"),
-                "source_ip": first["sourceIPAddress"],
-            },
-        },
+        "window": _window(inc, first),
         "activity": {"suspicious_calls": len(calls), "usual_calls": 0, "subject_key_calls": 0, "subject_key_denied": 0},
         "sources": {
             "new_ips": [inc.attacker_ip],
@@ -484,16 +462,7 @@ def session_answer_key(org: SeededOrg, records: list[tuple[int, str, dict, str]]
     return {
         "schema_version": SCHEMA_VERSION,
         "subject": {"kind": "principal", "id": role, "account_id": account_of(role)},
-        "window": {
-            "start": inc.start,
-            "end": inc.end,
-            "first_event": {
-                "event_name": first["eventName"],
-                "event_time": first["eventTime"],
-                "access_key_id": first["userIdentity"].get("accessKeyId"),
-                "source_ip": first["sourceIPAddress"],
-            },
-        },
+        "window": _window(inc, first),
         "activity": {
             "suspicious_calls": len(calls),
             "usual_calls": len(usual),
